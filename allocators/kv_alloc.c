@@ -1,0 +1,217 @@
+/*
+ * kv_alloc.c: registry, precondition checks and shared accounting around
+ * the strategies' ops tables (see kv_alloc.h for the categories).
+ *
+ * The wrappers keep three sums (used tokens, useful tokens, allocated
+ * bytes) in O(1) per operation, so a breakdown costs O(1) whatever the
+ * number of live sequences.
+ */
+#include "allocators/kv_alloc.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const kv_alloc_ops kv_paged_ops;
+
+const kv_alloc_ops *const kv_strategies[] = {&kv_paged_ops, NULL};
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+const kv_alloc_ops *kv_find(const char *name)
+{
+    for (size_t i = 0; kv_strategies[i] != NULL; i++)
+        if (strcmp(kv_strategies[i]->name, name) == 0)
+            return kv_strategies[i];
+    return NULL;
+}
+
+int kv_create(kv_alloc **out, const char *spec, const kv_pool_config *cfg, char *err,
+              size_t errlen)
+{
+    *out = NULL;
+    char name[32];
+    const char *colon = strchr(spec, ':');
+    size_t n = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+    if (n == 0 || n >= sizeof(name)) {
+        snprintf(err, errlen, "--allocator: '%s' has no strategy name", spec);
+        return KV_EARG;
+    }
+    memcpy(name, spec, n);
+    name[n] = '\0';
+    const kv_alloc_ops *ops = kv_find(name);
+    if (ops == NULL) {
+        char known[256] = "";
+        for (size_t i = 0; kv_strategies[i] != NULL; i++) {
+            strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+            strncat(known, kv_strategies[i]->name, sizeof(known) - strlen(known) - 1);
+        }
+        snprintf(err, errlen, "--allocator: unknown strategy '%s' (known: %s)", name, known);
+        return KV_EARG;
+    }
+    if (cfg->bytes_per_token == 0 || cfg->pool_bytes == 0) {
+        snprintf(err, errlen, "KV pool is empty (%llu bytes, %llu bytes per token)",
+                 (unsigned long long)cfg->pool_bytes, (unsigned long long)cfg->bytes_per_token);
+        return KV_EARG;
+    }
+    kv_alloc *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return KV_ENOMEM;
+    }
+    a->ops = ops;
+    a->cfg = *cfg;
+    const char *params = colon != NULL ? colon + 1 : "";
+    int rc = ops->init(a, params, err, errlen);
+    if (rc != 0) {
+        free(a);
+        return rc;
+    }
+    snprintf(a->spec, sizeof(a->spec), "%s%s%s", name, *params ? ":" : "", params);
+    *out = a;
+    return 0;
+}
+
+void kv_destroy(kv_alloc *a)
+{
+    if (a == NULL)
+        return;
+    assert(a->totals.live_seqs == 0);
+    a->ops->fini(a);
+    free(a);
+}
+
+int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    return a->ops->can_admit(a, s, tokens);
+}
+
+int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
+{
+    if (tokens <= s->cap_tokens && s->live)
+        return KV_OK;
+    uint32_t useful_before = s->live ? min_u32(s->cap_tokens, s->final_tokens) : 0;
+    uint64_t alloc_before = s->alloc_bytes;
+    bool was_live = s->live;
+    int rc = a->ops->grow(a, s, tokens);
+    if (rc != KV_OK)
+        return rc;
+    assert(s->cap_tokens >= tokens);
+    s->live = true;
+    if (!was_live)
+        a->totals.live_seqs++;
+    a->totals.useful_tokens += min_u32(s->cap_tokens, s->final_tokens) - useful_before;
+    a->totals.alloc_bytes += s->alloc_bytes - alloc_before;
+    return KV_OK;
+}
+
+void kv_release(kv_alloc *a, kv_seq *s)
+{
+    if (!s->live)
+        return;
+    kv_set_used(a, s, 0);
+    a->totals.useful_tokens -= min_u32(s->cap_tokens, s->final_tokens);
+    a->totals.alloc_bytes -= s->alloc_bytes;
+    a->totals.live_seqs--;
+    a->ops->release(a, s);
+    assert(s->cap_tokens == 0 && s->alloc_bytes == 0);
+    s->live = false;
+}
+
+void kv_set_final(kv_alloc *a, kv_seq *s, uint32_t final_tokens)
+{
+    if (s->live) {
+        a->totals.useful_tokens -= min_u32(s->cap_tokens, s->final_tokens);
+        a->totals.useful_tokens += min_u32(s->cap_tokens, final_tokens);
+    }
+    s->final_tokens = final_tokens;
+}
+
+void kv_get_breakdown(const kv_alloc *a, bool head_blocked, kv_breakdown *out)
+{
+    const kv_totals *t = &a->totals;
+    uint64_t bpt = a->cfg.bytes_per_token;
+    kv_space sp;
+    a->ops->space(a, &sp);
+    out->token_states = t->used_tokens * bpt;
+    out->reservation = (t->useful_tokens - t->used_tokens) * bpt;
+    out->internal_frag = t->alloc_bytes - t->useful_tokens * bpt;
+    /* Free space the strategy cannot hand out at all (e.g. the pool's tail
+     * beyond the last whole block) is never in pool_bytes. */
+    out->external_frag = head_blocked ? sp.free_bytes : 0;
+    out->free = sp.free_bytes - out->external_frag;
+    out->ext_frag_index =
+        sp.free_bytes ? 1.0 - (double)sp.largest_free_bytes / (double)sp.free_bytes : 0.0;
+}
+
+int kv_check(const kv_alloc *a, char *err, size_t errlen)
+{
+    const kv_totals *t = &a->totals;
+    kv_space sp;
+    a->ops->space(a, &sp);
+    if (t->used_tokens > t->useful_tokens) {
+        snprintf(err, errlen, "used tokens %llu exceed useful tokens %llu",
+                 (unsigned long long)t->used_tokens, (unsigned long long)t->useful_tokens);
+        return -1;
+    }
+    if (t->useful_tokens * a->cfg.bytes_per_token > t->alloc_bytes) {
+        snprintf(err, errlen, "useful bytes exceed allocated bytes %llu",
+                 (unsigned long long)t->alloc_bytes);
+        return -1;
+    }
+    if (t->alloc_bytes + sp.free_bytes != a->pool_bytes) {
+        snprintf(err, errlen, "allocated %llu + free %llu != pool %llu",
+                 (unsigned long long)t->alloc_bytes, (unsigned long long)sp.free_bytes,
+                 (unsigned long long)a->pool_bytes);
+        return -1;
+    }
+    if (sp.largest_free_bytes > sp.free_bytes) {
+        snprintf(err, errlen, "largest free extent %llu exceeds free bytes %llu",
+                 (unsigned long long)sp.largest_free_bytes, (unsigned long long)sp.free_bytes);
+        return -1;
+    }
+    kv_breakdown b;
+    kv_get_breakdown(a, true, &b);
+    uint64_t sum = b.token_states + b.reservation + b.internal_frag + b.external_frag + b.free;
+    if (sum != a->pool_bytes) {
+        snprintf(err, errlen, "categories sum to %llu, pool is %llu", (unsigned long long)sum,
+                 (unsigned long long)a->pool_bytes);
+        return -1;
+    }
+    if (a->ops->check != NULL)
+        return a->ops->check(a, err, errlen);
+    return 0;
+}
+
+void kv_seq_free(kv_seq *s)
+{
+    assert(!s->live);
+    free(s->blocks);
+    s->blocks = NULL;
+    s->blocks_cap = 0;
+    s->num_blocks = 0;
+}
+
+int kv_param_next(const char **cursor, char *key, size_t keylen, char *val, size_t vallen)
+{
+    const char *p = *cursor;
+    if (*p == '\0')
+        return 0;
+    const char *end = strchr(p, ',');
+    if (end == NULL)
+        end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (eq == NULL || eq == p || (size_t)(eq - p) >= keylen || (size_t)(end - eq - 1) >= vallen ||
+        end == eq + 1)
+        return KV_EARG;
+    memcpy(key, p, (size_t)(eq - p));
+    key[eq - p] = '\0';
+    memcpy(val, eq + 1, (size_t)(end - eq - 1));
+    val[end - eq - 1] = '\0';
+    *cursor = *end == ',' ? end + 1 : end;
+    return 1;
+}

@@ -1,0 +1,173 @@
+/*
+ * kv_alloc.h: the KV-cache allocator interface, its registry, and the
+ * memory accounting every strategy shares.
+ *
+ * A strategy is a table of functions (kv_alloc_ops, as SQLite's
+ * sqlite3_mem_methods); the strategy file's only external symbol is its
+ * table. The wrapper functions below (kv_grow, kv_release, ...) check
+ * preconditions and keep the shared accounting, so the strategies need not.
+ *
+ * Accounting (the vLLM paper's Fig. 2 categories), in bytes of the pool:
+ *   token_states  KV of tokens already computed (kv_seq.used_tokens);
+ *   reservation   allocated space the request will fill later:
+ *                 min(cap_tokens, final_tokens) - used_tokens;
+ *   internal_frag allocated space the request will never use: the rest of
+ *                 alloc_bytes (beyond the true final length, the unused tail
+ *                 of a last block, size-class rounding);
+ *   external_frag free space that cannot be used: all free bytes while the
+ *                 head of the waiting queue is blocked for memory;
+ *   free          the rest.
+ * Invariant (checked by kv_check): the five sum to pool_bytes, and
+ * token_states + reservation + internal_frag == pool_bytes - free_bytes.
+ */
+#ifndef KVSIM_ALLOCATORS_KV_ALLOC_H
+#define KVSIM_ALLOCATORS_KV_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error codes, negative (host failures: bad parameters, out of host memory). */
+#define KV_EARG (-1)
+#define KV_ENOMEM (-2)
+
+/* Results of kv_grow and kv_can_admit: simulated outcomes, not errors. */
+#define KV_OK 0
+#define KV_NOSPACE 1 /* not now: too little free space */
+#define KV_NEVER 2   /* not even in an empty pool */
+
+/*
+ * Per-sequence state, owned by the caller (the engine embeds one in each
+ * request record and reuses it, so block tables are not reallocated per
+ * request). Zero-initialise before first use; kv_seq_free() releases the
+ * host memory it holds.
+ */
+typedef struct kv_seq {
+    uint32_t final_tokens; /* true final KV length: accounting only (and reserve=oracle) */
+    uint32_t used_tokens;  /* tokens whose KV is written; set with kv_set_used */
+    uint32_t cap_tokens;   /* tokens that fit in what is allocated */
+    uint64_t alloc_bytes;  /* pool bytes held by the sequence */
+    uint32_t *blocks;      /* paged: block table; others: unused */
+    uint32_t num_blocks;
+    uint32_t blocks_cap;
+    uint64_t offset; /* contiguous strategies: start of the region */
+    bool live;       /* holds memory (between first grow and release) */
+} kv_seq;
+
+/* Pool geometry, fixed for a run. */
+typedef struct kv_pool_config {
+    uint64_t pool_bytes;      /* bytes the strategy may manage */
+    uint64_t bytes_per_token; /* KV bytes per token, all layers, K and V */
+    uint32_t max_model_len;   /* tokens; for reserve=max strategies */
+    double watermark;         /* share of the pool kept free at admission (vLLM: 0.01) */
+    uint32_t num_blocks;      /* paged: force this block count (0: from pool_bytes) */
+} kv_pool_config;
+
+/* Sums the shared accounting keeps in O(1) per operation. */
+typedef struct kv_totals {
+    uint64_t used_tokens;     /* sum of used_tokens */
+    uint64_t useful_tokens;   /* sum of min(cap_tokens, final_tokens) */
+    uint64_t alloc_bytes;     /* sum of alloc_bytes */
+    uint64_t live_seqs;
+} kv_totals;
+
+/* The five categories at one instant, in bytes; they sum to pool_bytes. */
+typedef struct kv_breakdown {
+    uint64_t token_states;
+    uint64_t reservation;
+    uint64_t internal_frag;
+    uint64_t external_frag;
+    uint64_t free;
+    double ext_frag_index; /* 1 - largest free extent / total free; 0 when nothing is free */
+} kv_breakdown;
+
+/* What a strategy reports about its free space. */
+typedef struct kv_space {
+    uint64_t free_bytes;
+    uint64_t largest_free_bytes;
+} kv_space;
+
+typedef struct kv_alloc kv_alloc;
+
+typedef struct kv_alloc_ops {
+    const char *name;
+    const char *help; /* one line: parameters and defaults */
+    /* Parses PARAMS ("key=value,..." or ""), sets a->pool_bytes to what it
+     * manages and a->priv. Returns 0 or KV_EARG/KV_ENOMEM with ERR set. */
+    int (*init)(kv_alloc *a, const char *params, char *err, size_t errlen);
+    void (*fini)(kv_alloc *a);
+    /* May a sequence be admitted with TOKENS tokens now (KV_OK), later
+     * (KV_NOSPACE), or never (KV_NEVER)? Applies the admission watermark. */
+    int (*can_admit)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+    /* Makes cap_tokens >= TOKENS, updating cap_tokens, alloc_bytes and the
+     * strategy's own state. Returns KV_OK, or KV_NOSPACE with nothing
+     * changed, or KV_ENOMEM. */
+    int (*grow)(kv_alloc *a, kv_seq *s, uint32_t tokens);
+    /* Frees everything S holds (cap_tokens and alloc_bytes become 0). */
+    void (*release)(kv_alloc *a, kv_seq *s);
+    void (*space)(const kv_alloc *a, kv_space *out);
+    /* Optional deep check of the strategy's own structures; 0 when sound,
+     * else a negative value with ERR describing the first violation. */
+    int (*check)(const kv_alloc *a, char *err, size_t errlen);
+} kv_alloc_ops;
+
+struct kv_alloc {
+    const kv_alloc_ops *ops;
+    kv_pool_config cfg;
+    uint64_t pool_bytes; /* bytes managed (may round cfg.pool_bytes down) */
+    kv_totals totals;
+    void *priv;
+    char spec[128]; /* "name:params" as resolved, for reports */
+};
+
+/* Registry: every strategy, in a fixed order, NULL-terminated. */
+extern const kv_alloc_ops *const kv_strategies[];
+
+/* Finds a strategy by name; NULL if unknown. */
+const kv_alloc_ops *kv_find(const char *name);
+
+/*
+ * Creates an allocator from SPEC "name[:key=value,...]" over the pool in
+ * CFG. Returns 0 and *out, or a negative code with a one-line ERR (an
+ * unknown name lists the known ones).
+ */
+int kv_create(kv_alloc **out, const char *spec, const kv_pool_config *cfg, char *err,
+              size_t errlen);
+
+/* Destroys A; kv_destroy(NULL) is a no-op. Live sequences must be released first. */
+void kv_destroy(kv_alloc *a);
+
+/* See kv_alloc_ops. These wrappers keep the totals. */
+int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens);
+void kv_release(kv_alloc *a, kv_seq *s);
+
+/* Sets the number of tokens of S whose KV is written (<= cap_tokens). */
+static inline void kv_set_used(kv_alloc *a, kv_seq *s, uint32_t used)
+{
+    a->totals.used_tokens = a->totals.used_tokens - s->used_tokens + used;
+    s->used_tokens = used;
+}
+
+/* Sets the true final length of S (accounting only); call before kv_grow. */
+void kv_set_final(kv_alloc *a, kv_seq *s, uint32_t final_tokens);
+
+/* The breakdown now; HEAD_BLOCKED: the waiting queue's head is blocked for memory. */
+void kv_get_breakdown(const kv_alloc *a, bool head_blocked, kv_breakdown *out);
+
+/* Allocated bytes now (token states + reservation + internal fragmentation). */
+static inline uint64_t kv_allocated_bytes(const kv_alloc *a)
+{
+    return a->totals.alloc_bytes;
+}
+
+/* Checks the shared invariants and the strategy's own; 0 or negative with ERR. */
+int kv_check(const kv_alloc *a, char *err, size_t errlen);
+
+/* Releases the host memory held by S (not pool memory: release S first). */
+void kv_seq_free(kv_seq *s);
+
+/* Parses "key=value,..." one pair at a time: helper for strategies' init. */
+int kv_param_next(const char **cursor, char *key, size_t keylen, char *val, size_t vallen);
+
+#endif

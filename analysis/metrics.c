@@ -1,0 +1,206 @@
+/*
+ * metrics.c: the observer that aggregates a run; see metrics.h.
+ *
+ * Memory is piecewise constant between reports: during a step it is the
+ * step's `mem` (after the step's allocations); from a step's end to the
+ * next step's start it is the step's `mem_after`; before the first step the
+ * pool is free. The integral of each category over [0, makespan], divided
+ * by makespan x pool, gives the time-weighted shares.
+ */
+#include "analysis/metrics.h"
+
+#include <math.h>
+#include <string.h>
+
+static void add_area(an_metrics *m, const kv_breakdown *b, double dt)
+{
+    if (dt <= 0)
+        return;
+    m->area[0] += (double)b->token_states * dt;
+    m->area[1] += (double)b->reservation * dt;
+    m->area[2] += (double)b->internal_frag * dt;
+    m->area[3] += (double)b->external_frag * dt;
+    m->area[4] += (double)b->free * dt;
+    m->ext_index_area += b->ext_frag_index * dt;
+}
+
+static uint64_t allocated(const kv_breakdown *b)
+{
+    return b->token_states + b->reservation + b->internal_frag;
+}
+
+static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t running,
+                   uint32_t waiting)
+{
+    if (m->timeseries_csv == NULL)
+        return;
+    double pool = (double)m->pool_bytes;
+    int n = fprintf(m->timeseries_csv, "%.3f,%u,%u,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n", t,
+                    running, waiting, (unsigned long long)b->token_states,
+                    (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
+                    (unsigned long long)b->external_frag, (unsigned long long)b->free,
+                    pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,
+                    (unsigned long long)m->ts_steps, (unsigned long long)m->ts_tokens);
+    if (n < 0)
+        m->io_error = 1;
+    m->ts_steps = 0;
+    m->ts_tokens = 0;
+}
+
+static void on_step(void *ctx, const sim_step_record *s)
+{
+    an_metrics *m = ctx;
+    /* Time-series rows at grid points in the idle gap, then during the step. */
+    while (m->timeseries_csv != NULL && m->next_ts_s < s->end_s) {
+        if (m->next_ts_s < s->start_s)
+            ts_row(m, m->next_ts_s, &m->last_after, m->last_running_after, m->last_waiting_after);
+        else
+            ts_row(m, m->next_ts_s, &s->mem, s->running, s->waiting);
+        m->next_ts_s += m->ts_interval_s;
+    }
+    m->ts_steps++;
+    m->ts_tokens += s->prefill_tokens + s->decode_seqs;
+
+    add_area(m, &m->last_after, s->start_s - m->last_end_s);
+    double dur = s->end_s - s->start_s;
+    add_area(m, &s->mem, dur);
+    m->running_area += (double)s->running * dur;
+    m->busy_s += dur;
+    uint64_t alloc = allocated(&s->mem);
+    if (alloc > m->peak_alloc_bytes) {
+        m->peak_alloc_bytes = alloc;
+        m->at_peak = s->mem;
+        m->peak_time_s = s->start_s;
+    }
+    if (s->mem.token_states > m->peak_used_bytes)
+        m->peak_used_bytes = s->mem.token_states;
+    if (s->mem_after.token_states > m->peak_used_bytes)
+        m->peak_used_bytes = s->mem_after.token_states;
+    m->last_after = s->mem_after;
+    m->last_end_s = s->end_s;
+    m->last_running_after = s->running_after;
+    m->last_waiting_after = s->waiting_after;
+}
+
+static void on_request(void *ctx, const sim_request_record *r)
+{
+    an_metrics *m = ctx;
+    bool done = r->status == SIM_REQ_COMPLETED;
+    double ttft = r->first_token_s >= 0 ? r->first_token_s - r->arrival_s : -1;
+    double e2e = r->finish_s - r->arrival_s;
+    double tpot = done && r->output_tokens > 1
+                      ? (r->finish_s - r->first_token_s) / (double)(r->output_tokens - 1)
+                      : -1;
+    if (done) {
+        if (an_hist_add(&m->ttft, ttft) || an_hist_add(&m->e2e, e2e) ||
+            (tpot >= 0 && an_hist_add(&m->tpot, tpot)))
+            m->io_error = 1;
+    }
+    if (m->requests_csv == NULL)
+        return;
+    char t1[32] = "", t2[32] = "", t3[32] = "";
+    if (r->first_token_s >= 0)
+        snprintf(t1, sizeof(t1), "%.9f", r->first_token_s);
+    if (ttft >= 0)
+        snprintf(t2, sizeof(t2), "%.9f", ttft);
+    if (tpot >= 0)
+        snprintf(t3, sizeof(t3), "%.9f", tpot);
+    int n = fprintf(m->requests_csv, "%llu,%llu,%.9f,%s,%.9f,%u,%u,%u,%s,%s,%.9f,%u,%s,%s\n",
+                    (unsigned long long)r->id, (unsigned long long)r->line, r->arrival_s, t1,
+                    r->finish_s, r->input_tokens, r->output_tokens, r->output_requested, t2, t3,
+                    e2e, r->preemptions, done ? "completed" : "rejected",
+                    done ? "" : sim_reject_name(r->reason));
+    if (n < 0)
+        m->io_error = 1;
+}
+
+void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_interval_s)
+{
+    memset(m, 0, sizeof(*m));
+    an_hist_init(&m->ttft);
+    an_hist_init(&m->tpot);
+    an_hist_init(&m->e2e);
+    m->requests_csv = requests;
+    m->timeseries_csv = timeseries;
+    m->ts_interval_s = ts_interval_s > 0 ? ts_interval_s : 1.0;
+    if (requests != NULL)
+        fprintf(requests, "id,line,arrival_s,first_token_s,finish_s,input_tokens,output_tokens,"
+                          "output_requested,ttft_s,tpot_s,e2e_s,preemptions,status,reason\n");
+    if (timeseries != NULL)
+        fprintf(timeseries,
+                "time_s,running,waiting,token_states_bytes,reservation_bytes,internal_frag_bytes,"
+                "external_frag_bytes,free_bytes,allocated_pct,steps,tokens\n");
+}
+
+static void on_start(void *ctx, const sim_memory_plan *plan)
+{
+    an_metrics *m = ctx;
+    m->pool_bytes = plan->kv_pool_bytes;
+    memset(&m->last_after, 0, sizeof(m->last_after));
+    m->last_after.free = plan->kv_pool_bytes;
+}
+
+sim_observer an_metrics_observer(an_metrics *m)
+{
+    sim_observer o = {m, on_start, on_step, on_request};
+    return o;
+}
+
+void an_metrics_finish(an_metrics *m, double makespan_s)
+{
+    add_area(m, &m->last_after, makespan_s - m->last_end_s);
+    m->last_end_s = makespan_s;
+}
+
+static void to_pct(const double v[5], double total, an_breakdown_pct *out)
+{
+    double k = total > 0 ? 100.0 / total : 0;
+    out->token_states = v[0] * k;
+    out->reservation = v[1] * k;
+    out->internal_frag = v[2] * k;
+    out->external_frag = v[3] * k;
+    out->free = v[4] * k;
+}
+
+void an_metrics_time_avg(const an_metrics *m, double makespan_s, an_breakdown_pct *out)
+{
+    double total = m->area[0] + m->area[1] + m->area[2] + m->area[3] + m->area[4];
+    (void)makespan_s;
+    if (total <= 0) {
+        double v[5] = {0, 0, 0, 0, 1};
+        to_pct(v, 1, out);
+        return;
+    }
+    to_pct(m->area, total, out);
+}
+
+void an_metrics_at_peak(const an_metrics *m, an_breakdown_pct *out)
+{
+    const kv_breakdown *b = &m->at_peak;
+    double v[5] = {(double)b->token_states, (double)b->reservation, (double)b->internal_frag,
+                   (double)b->external_frag, (double)b->free};
+    double total = v[0] + v[1] + v[2] + v[3] + v[4];
+    if (total <= 0) {
+        double w[5] = {0, 0, 0, 0, 1};
+        to_pct(w, 1, out);
+        return;
+    }
+    to_pct(v, total, out);
+}
+
+double an_metrics_ext_index(const an_metrics *m, double makespan_s)
+{
+    return makespan_s > 0 ? m->ext_index_area / makespan_s : 0;
+}
+
+double an_metrics_mean_running(const an_metrics *m)
+{
+    return m->busy_s > 0 ? m->running_area / m->busy_s : 0;
+}
+
+void an_metrics_free(an_metrics *m)
+{
+    an_hist_free(&m->ttft);
+    an_hist_free(&m->tpot);
+    an_hist_free(&m->e2e);
+}

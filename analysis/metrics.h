@@ -1,0 +1,78 @@
+/*
+ * metrics.h: the run's observer. It turns the engine's step and request
+ * reports into latency distributions, the time-weighted and at-peak KV
+ * breakdowns, batch statistics, and (optionally) streams requests.csv and
+ * timeseries.csv as the run goes, so memory stays bounded.
+ */
+#ifndef KVSIM_ANALYSIS_METRICS_H
+#define KVSIM_ANALYSIS_METRICS_H
+
+#include <stdio.h>
+
+#include "analysis/hist.h"
+#include "sim/engine.h"
+
+/* The five categories as shares of the pool (percent, summing to 100). */
+typedef struct an_breakdown_pct {
+    double token_states;
+    double reservation;
+    double internal_frag;
+    double external_frag;
+    double free;
+} an_breakdown_pct;
+
+typedef struct an_metrics {
+    uint64_t pool_bytes;
+    an_hist ttft;
+    an_hist tpot;
+    an_hist e2e;
+    /* Time-weighted memory: byte-seconds per category. */
+    double area[5];
+    double ext_index_area;
+    double last_end_s;
+    kv_breakdown last_after;
+    uint32_t last_running_after;
+    uint32_t last_waiting_after;
+    /* Peaks. */
+    uint64_t peak_alloc_bytes;
+    uint64_t peak_used_bytes;
+    kv_breakdown at_peak;
+    double peak_time_s;
+    /* Batch. */
+    double running_area; /* sequences x seconds over busy time */
+    double busy_s;
+    /* Streams (NULL when not written). */
+    FILE *requests_csv;
+    FILE *timeseries_csv;
+    double ts_interval_s;
+    double next_ts_s;
+    uint64_t ts_steps;
+    uint64_t ts_tokens;
+    int io_error;
+} an_metrics;
+
+/* Initialises M. REQUESTS and TIMESERIES (may be NULL) receive the CSV
+ * streams; their headers are written now. TS_INTERVAL_S is the time-series
+ * sampling period in simulated seconds. The pool size arrives with the
+ * run's start (the observer's on_start). */
+void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_interval_s);
+
+/* The observer to pass to sim_run; it points at M. */
+sim_observer an_metrics_observer(an_metrics *m);
+
+/* Closes the accounting at the run's end (MAKESPAN_S). */
+void an_metrics_finish(an_metrics *m, double makespan_s);
+
+/* Shares of the pool, time-weighted over [0, makespan] and at peak. */
+void an_metrics_time_avg(const an_metrics *m, double makespan_s, an_breakdown_pct *out);
+void an_metrics_at_peak(const an_metrics *m, an_breakdown_pct *out);
+
+/* Time-weighted external fragmentation index. */
+double an_metrics_ext_index(const an_metrics *m, double makespan_s);
+
+/* Mean running sequences over busy time. */
+double an_metrics_mean_running(const an_metrics *m);
+
+void an_metrics_free(an_metrics *m);
+
+#endif

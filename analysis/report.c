@@ -1,0 +1,221 @@
+/*
+ * report.c: summary.json and the terminal summary; see report.h.
+ *
+ * Numbers are printed with fixed formats (%.17g for doubles whose exact
+ * value matters, fewer digits for shares), so two runs with the same
+ * inputs and seed write byte-identical files apart from sim.wall_s.
+ */
+#include "analysis/report.h"
+
+#include <string.h>
+
+static void json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(fp, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(fp, "\\u%04x", c);
+        else
+            fputc(c, fp);
+    }
+    fputc('"', fp);
+}
+
+static void json_latency(FILE *fp, const char *name, const an_hist *h, int last)
+{
+    fprintf(fp,
+            "    \"%s\": {\"mean\": %.9g, \"p50\": %.9g, \"p90\": %.9g, \"p99\": %.9g, "
+            "\"count\": %llu}%s\n",
+            name, an_hist_mean(h), an_hist_percentile(h, 50), an_hist_percentile(h, 90),
+            an_hist_percentile(h, 99), (unsigned long long)h->n, last ? "" : ",");
+}
+
+static void json_pct(FILE *fp, const char *name, const an_breakdown_pct *p, int last)
+{
+    fprintf(fp,
+            "    \"%s\": {\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
+            "\"external_frag\": %.4f, \"free\": %.4f}%s\n",
+            name, p->token_states, p->reservation, p->internal_frag, p->external_frag, p->free,
+            last ? "" : ",");
+}
+
+static double safe_div(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+int an_write_summary_json(FILE *fp, const an_run_info *in)
+{
+    const sim_config *c = in->cfg;
+    const sim_result *r = in->res;
+    const an_metrics *m = in->metrics;
+    const sim_memory_plan *p = &r->plan;
+    double span = r->makespan_s;
+    an_breakdown_pct avg, peak;
+    an_metrics_time_avg(m, span, &avg);
+    an_metrics_at_peak(m, &peak);
+
+    fprintf(fp, "{\n  \"kvsim_version\": \"0.1.0\",\n  \"config\": {\n    \"source\": ");
+    json_str(fp, in->source);
+    fprintf(fp, ",\n    \"gpu\": ");
+    json_str(fp, c->gpu.name);
+    fprintf(fp, ",\n    \"model\": ");
+    json_str(fp, c->model.name);
+    fprintf(fp, ",\n    \"allocator\": ");
+    json_str(fp, r->allocator);
+    fprintf(fp, ",\n    \"engine\": ");
+    json_str(fp, c->engine);
+    fprintf(fp,
+            ",\n    \"weight_dtype\": \"%s\",\n    \"kv_dtype\": \"%s\",\n"
+            "    \"max_num_seqs\": %u,\n    \"max_batched_tokens\": %u,\n"
+            "    \"max_model_len\": %u,\n    \"mem_util\": %.4g,\n    \"watermark\": %.4g,\n"
+            "    \"seed\": %llu,\n    \"bw_eff\": %.4g,\n    \"flops_eff\": %.4g,\n"
+            "    \"step_overhead_s\": %.6g\n  },\n",
+            c->weight_dtype->name, c->kv_dtype->name, c->max_num_seqs, p->max_batched_tokens,
+            p->max_model_len, c->mem_util, c->watermark, (unsigned long long)c->seed,
+            c->cost.bw_eff, c->cost.flops_eff, c->cost.step_overhead_s);
+
+    fprintf(fp, "  \"requests\": {\"total\": %llu, \"completed\": %llu, \"rejected\": %llu, ",
+            (unsigned long long)r->total, (unsigned long long)r->completed,
+            (unsigned long long)r->rejected);
+    fprintf(fp, "\"truncated\": %llu, \"rejected_by\": {", (unsigned long long)r->truncated);
+    int first = 1;
+    for (int k = 1; k < SIM_REJECT_COUNT; k++) {
+        fprintf(fp, "%s\"%s\": %llu", first ? "" : ", ", sim_reject_name(k),
+                (unsigned long long)r->rejected_by[k]);
+        first = 0;
+    }
+    fprintf(fp, "}},\n");
+
+    fprintf(fp,
+            "  \"trace\": {\"lines\": %llu, \"crlf_lines\": %llu, \"reordered\": %llu, "
+            "\"zero_output\": %llu, \"trailing_blank\": %llu, \"missing_final_newline\": %d},\n",
+            (unsigned long long)r->trace.lines, (unsigned long long)r->trace.crlf_lines,
+            (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
+            (unsigned long long)r->trace.trailing_blank, r->trace.missing_final_newline);
+
+    fprintf(fp,
+            "  \"throughput\": {\"output_tokens_per_s\": %.9g, \"total_tokens_per_s\": %.9g, "
+            "\"requests_per_s\": %.9g},\n",
+            safe_div((double)r->output_tokens, span),
+            safe_div((double)(r->input_tokens + r->output_tokens), span),
+            safe_div((double)r->completed, span));
+
+    fprintf(fp, "  \"latency_s\": {\n");
+    json_latency(fp, "ttft", &m->ttft, 0);
+    json_latency(fp, "tpot", &m->tpot, 0);
+    json_latency(fp, "e2e", &m->e2e, 1);
+    fprintf(fp, "  },\n");
+
+    fprintf(fp,
+            "  \"memory\": {\n    \"gpu_bytes\": %llu,\n    \"usable_bytes\": %llu,\n"
+            "    \"weights_bytes\": %llu,\n    \"activation_bytes\": %llu,\n"
+            "    \"overhead_bytes\": %llu,\n    \"kv_pool_bytes\": %llu,\n"
+            "    \"kv_pool_overridden\": %s,\n    \"kv_bytes_per_token\": %llu,\n"
+            "    \"kv_pool_tokens\": %llu,\n    \"peak_kv_allocated_bytes\": %llu,\n"
+            "    \"peak_kv_used_bytes\": %llu,\n    \"peak_time_s\": %.9g,\n"
+            "    \"external_frag_index_time_avg\": %.6f,\n",
+            (unsigned long long)p->gpu_bytes, (unsigned long long)p->usable_bytes,
+            (unsigned long long)p->weights_bytes, (unsigned long long)p->activation_bytes,
+            (unsigned long long)p->overhead_bytes, (unsigned long long)p->kv_pool_bytes,
+            p->pool_overridden ? "true" : "false", (unsigned long long)p->kv_bytes_per_token,
+            (unsigned long long)(p->kv_pool_bytes / p->kv_bytes_per_token),
+            (unsigned long long)m->peak_alloc_bytes, (unsigned long long)m->peak_used_bytes,
+            m->peak_time_s, an_metrics_ext_index(m, span));
+    json_pct(fp, "time_avg_pct", &avg, 0);
+    json_pct(fp, "at_peak_pct", &peak, 1);
+    fprintf(fp, "  },\n");
+
+    fprintf(fp, "  \"batch\": {\"mean_running\": %.6f, \"max_running\": %u},\n",
+            an_metrics_mean_running(m), r->max_running);
+    fprintf(fp, "  \"preemptions\": %llu,\n", (unsigned long long)r->preemptions);
+    fprintf(fp, "  \"prefill_tokens_computed\": %llu,\n",
+            (unsigned long long)r->prefill_tokens_computed);
+    fprintf(fp, "  \"makespan_s\": %.9g,\n", span);
+    fprintf(fp, "  \"busy_s\": %.9g,\n", r->busy_s);
+    fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n",
+            in->wall_s, (unsigned long long)r->events, (unsigned long long)r->steps);
+    return ferror(fp) ? -1 : 0;
+}
+
+static double gib(uint64_t b)
+{
+    return (double)b / 1073741824.0;
+}
+
+void an_print_summary(FILE *fp, const an_run_info *in)
+{
+    const sim_config *c = in->cfg;
+    const sim_result *r = in->res;
+    const an_metrics *m = in->metrics;
+    const sim_memory_plan *p = &r->plan;
+    double span = r->makespan_s;
+    an_breakdown_pct avg, peak;
+    an_metrics_time_avg(m, span, &avg);
+    an_metrics_at_peak(m, &peak);
+
+    fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s\n", c->model.name,
+            c->gpu.name, c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine);
+    fprintf(fp, "trace: %s\n\n", in->source);
+    fprintf(fp, "requests     %llu total: %llu completed, %llu rejected", (unsigned long long)r->total,
+            (unsigned long long)r->completed, (unsigned long long)r->rejected);
+    if (r->rejected) {
+        fprintf(fp, " (");
+        int first = 1;
+        for (int k = 1; k < SIM_REJECT_COUNT; k++)
+            if (r->rejected_by[k]) {
+                fprintf(fp, "%s%llu %s", first ? "" : ", ", (unsigned long long)r->rejected_by[k],
+                        sim_reject_name(k));
+                first = 0;
+            }
+        fprintf(fp, ")");
+    }
+    fprintf(fp, "\n");
+    if (r->truncated)
+        fprintf(fp, "             %llu outputs cut at max_model_len %u\n",
+                (unsigned long long)r->truncated, p->max_model_len);
+    if (r->trace.reordered || r->trace.zero_output || r->trace.trailing_blank)
+        fprintf(fp, "             trace adjusted: %llu arrivals reordered, %llu zero outputs read "
+                    "as 1, %llu trailing blank lines\n",
+                (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
+                (unsigned long long)r->trace.trailing_blank);
+    fprintf(fp, "makespan     %.1f s (busy %.1f s), %llu steps, %llu preemptions\n", span,
+            r->busy_s, (unsigned long long)r->steps, (unsigned long long)r->preemptions);
+    fprintf(fp, "throughput   %.1f output tok/s, %.1f total tok/s, %.3f req/s\n",
+            safe_div((double)r->output_tokens, span),
+            safe_div((double)(r->input_tokens + r->output_tokens), span),
+            safe_div((double)r->completed, span));
+    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n\n",
+            an_metrics_mean_running(m), r->max_running, c->max_num_seqs);
+
+    fprintf(fp, "latency (s)      mean       p50       p90       p99\n");
+    const an_hist *hs[3] = {&m->ttft, &m->tpot, &m->e2e};
+    const char *names[3] = {"TTFT", "TPOT", "E2E"};
+    for (int k = 0; k < 3; k++)
+        fprintf(fp, "  %-6s %10.4f %9.4f %9.4f %9.4f\n", names[k], an_hist_mean(hs[k]),
+                an_hist_percentile(hs[k], 50), an_hist_percentile(hs[k], 90),
+                an_hist_percentile(hs[k], 99));
+
+    fprintf(fp, "\nmemory       GPU %.2f GiB x %.2f = %.2f GiB: weights %.2f, activations %.2f, "
+                "runtime %.2f, KV pool %.2f GiB%s\n",
+            gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
+            gib(p->activation_bytes), gib(p->overhead_bytes), gib(p->kv_pool_bytes),
+            p->pool_overridden ? " (set by option)" : "");
+    fprintf(fp, "             KV %llu bytes/token, pool holds %llu tokens; peak allocated %.2f GiB "
+                "(%.1f%%), peak used %.2f GiB\n",
+            (unsigned long long)p->kv_bytes_per_token,
+            (unsigned long long)(p->kv_pool_bytes / p->kv_bytes_per_token),
+            gib(m->peak_alloc_bytes), 100.0 * safe_div((double)m->peak_alloc_bytes,
+                                                       (double)p->kv_pool_bytes),
+            gib(m->peak_used_bytes));
+    fprintf(fp, "KV pool (%%)   token states  reservation  internal frag  external frag    free\n");
+    fprintf(fp, "  time avg   %12.2f %12.2f %14.2f %14.2f %7.2f\n", avg.token_states,
+            avg.reservation, avg.internal_frag, avg.external_frag, avg.free);
+    fprintf(fp, "  at peak    %12.2f %12.2f %14.2f %14.2f %7.2f\n", peak.token_states,
+            peak.reservation, peak.internal_frag, peak.external_frag, peak.free);
+    fprintf(fp, "\nsimulated %llu events in %.3f s wall\n", (unsigned long long)r->events,
+            in->wall_s);
+}

@@ -1,0 +1,91 @@
+/*
+ * catalog.h: GPU and model specifications.
+ *
+ * GPUs come from catalog/gpus.csv and models from catalog/models/ *.json
+ * (HuggingFace config.json files), both embedded in the binary at build
+ * time; a model may also be any config.json on disk. Names are lowercase
+ * with hyphens; an unknown name is an error that lists the closest names.
+ */
+#ifndef KVSIM_SIM_CATALOG_H
+#define KVSIM_SIM_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sim_gpu {
+    char name[32];
+    char display[64];
+    char vendor[16];
+    uint64_t memory_bytes;   /* as the driver reports it */
+    double mem_bw_Bps;       /* spec memory bandwidth, bytes/s */
+    double fp16_flops;       /* dense FP16/BF16 tensor rate, FP32 accumulate, FLOP/s; 0 unknown */
+    double fp8_flops;        /* 0 when unknown or unsupported */
+    double int8_ops;         /* 0 when unknown */
+    char interconnect[16];   /* nvlink4, pcie4, none, unified, ... */
+    double interconnect_Bps; /* GPU to GPU, per direction; 0 none */
+    double host_link_Bps;    /* host link, per direction; 0 unknown */
+    bool unified_memory;
+    char verified[16];
+    char source[600];
+    char notes[600];
+} sim_gpu;
+
+typedef struct sim_model {
+    char name[64];    /* catalog name, or the file name for a path */
+    char display[64];
+    char arch[32];    /* HF model_type: llama, mistral, mixtral, qwen2, opt, gemma2, ... */
+    char origin[256]; /* "catalog" or the path it was read from */
+    uint32_t hidden;
+    uint32_t layers;
+    uint32_t heads;
+    uint32_t kv_heads;
+    uint32_t head_dim;
+    uint32_t intermediate; /* per expert for MoE; OPT's ffn_dim */
+    uint32_t vocab;
+    uint32_t max_len; /* max_position_embeddings */
+    uint32_t experts; /* 0 for dense */
+    uint32_t experts_per_tok;
+    bool tie_embeddings;
+    bool qkv_bias;
+    uint64_t params_total;  /* computed from the architecture */
+    uint64_t params_active; /* per token (MoE: routed experts only) */
+    uint64_t params_reference; /* the catalog's reference count; 0 when absent */
+} sim_model;
+
+/* Looks up a GPU by catalog name. Returns 0, or -1 with a one-line ERR
+ * ("unknown GPU 'x'; closest: ...") of at most ERRLEN bytes. */
+int sim_gpu_lookup(const char *name, sim_gpu *out, char *err, size_t errlen);
+
+/* Number of catalog GPUs, and the I-th (0 <= I < count) in file order. */
+size_t sim_gpu_count(void);
+int sim_gpu_at(size_t i, sim_gpu *out);
+
+/* Looks up a model by catalog name, or reads a config.json when NAME
+ * contains '/' or ends in ".json". Returns 0, or -1 with a one-line ERR. */
+int sim_model_lookup(const char *name, sim_model *out, char *err, size_t errlen);
+
+/* Parses config.json text; ORIGIN names it in errors ("path:line: reason"). */
+int sim_model_parse(const char *text, size_t len, const char *origin, sim_model *out, char *err,
+                    size_t errlen);
+
+/* Number of catalog models, and the I-th, sorted by name. */
+size_t sim_model_count(void);
+int sim_model_at(size_t i, sim_model *out);
+
+/* KV bytes per token: 2 (K and V) x layers x kv_heads x head_dim x BYTES_PER_ELEM. */
+uint64_t sim_model_kv_bytes_per_token(const sim_model *m, double bytes_per_elem);
+
+/* Element formats for weights and KV. */
+typedef struct sim_dtype {
+    const char *name;
+    double bytes; /* per element */
+} sim_dtype;
+
+/* Looks up "fp32", "fp16", "bf16", "fp8"; NULL when unknown. */
+const sim_dtype *sim_dtype_find(const char *name);
+
+/* Writes the names of all dtypes, comma-separated, into BUF. */
+void sim_dtype_names(char *buf, size_t len);
+
+#endif
