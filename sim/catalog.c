@@ -82,9 +82,10 @@ static void closest_names(const char *want, const char *const *names, size_t n, 
     size_t best[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
     size_t idx[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(want, names[i]);
-        if (strstr(names[i], want) != NULL || strstr(want, names[i]) != NULL)
-            d = d > 2 ? d - 2 : 0;
+        /* Names that start with or contain WANT first, then by edit distance. */
+        size_t d = strncmp(names[i], want, strlen(want)) == 0 ? 0
+                   : strstr(names[i], want) != NULL          ? 1
+                                                             : 2 + edit_distance(want, names[i]);
         for (size_t k = 0; k < 3; k++) {
             if (d < best[k]) {
                 for (size_t m = 2; m > k; m--) {

@@ -1,0 +1,168 @@
+/*
+ * test_catalog.c: GPU and model catalog. Expected values come from outside
+ * the code: KV bytes per token from the closed form 2 x layers x kv_heads x
+ * head_dim x bytes (OPT-13B 819,200 as in the vLLM paper; Llama-3.1-8B
+ * 131,072 with grouped-query attention), parameter counts from the
+ * reference table the catalog files carry (reference/models.csv).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sim/catalog.h"
+
+static sim_model model(const char *name)
+{
+    sim_model m;
+    char err[512];
+    if (sim_model_lookup(name, &m, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    return m;
+}
+
+static void test_kv_bytes_per_token(void **state)
+{
+    (void)state;
+    sim_model m = model("opt-13b");
+    assert_int_equal(sim_model_kv_bytes_per_token(&m, 2), 819200);
+    m = model("llama-3.1-8b");
+    assert_int_equal(m.kv_heads, 8); /* GQA: KV heads, not the 32 attention heads */
+    assert_int_equal(sim_model_kv_bytes_per_token(&m, 2), 131072);
+    m = model("llama-2-7b"); /* MHA: 2 x 32 x 32 x 128 x 2 */
+    assert_int_equal(sim_model_kv_bytes_per_token(&m, 2), 524288);
+    m = model("llama-3.1-70b"); /* seed doc's 70B example: 2 x 80 x 8 x 128 x 2 = 320 KiB */
+    assert_int_equal(sim_model_kv_bytes_per_token(&m, 2), 327680);
+    assert_int_equal(sim_model_kv_bytes_per_token(&m, 1), 163840); /* fp8 KV halves it */
+}
+
+static void test_required_names_resolve(void **state)
+{
+    (void)state;
+    const char *gpus[] = {"a100-40gb", "a100-80gb", "h100-sxm",     "h100-pcie", "h200",
+                          "l40s",      "rtx-3090",  "rtx-4090",     "rtx-5090",  "rtx-6000-ada",
+                          "a6000",     "m2-ultra",  "m3-max"};
+    const char *models[] = {"opt-13b",      "opt-66b",       "llama-2-7b",   "llama-2-13b",
+                            "llama-2-70b",  "llama-3.1-8b",  "llama-3.1-70b", "llama-3.2-1b",
+                            "mistral-7b",   "mixtral-8x7b",  "qwen2.5-7b",   "qwen2.5-72b"};
+    char err[512];
+    for (size_t i = 0; i < sizeof(gpus) / sizeof(gpus[0]); i++) {
+        sim_gpu g;
+        if (sim_gpu_lookup(gpus[i], &g, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        assert_true(g.memory_bytes > (8ull << 30));
+        assert_true(g.mem_bw_Bps > 100e9);
+        assert_true(g.source[0] != '\0');
+    }
+    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+        model(models[i]);
+}
+
+/* Every catalog model's computed parameter count matches the reference
+ * count it carries to within 0.5 %. */
+static void test_param_counts(void **state)
+{
+    (void)state;
+    size_t checked = 0;
+    for (size_t i = 0; i < sim_model_count(); i++) {
+        sim_model m;
+        assert_int_equal(sim_model_at(i, &m), 0);
+        if (m.params_reference == 0)
+            continue;
+        double rel = ((double)m.params_total - (double)m.params_reference) /
+                     (double)m.params_reference;
+        if (rel > 0.005 || rel < -0.005)
+            fail_msg("%s: computed %llu params, reference %llu (%.2f%%)", m.name,
+                     (unsigned long long)m.params_total, (unsigned long long)m.params_reference,
+                     rel * 100);
+        checked++;
+    }
+    assert_true(checked >= 12);
+    /* Exact for the two dense families whose layouts the code spells out. */
+    assert_int_equal(model("llama-2-7b").params_total, 6738415616ull);
+    assert_int_equal(model("opt-13b").params_total, 12853473280ull);
+    /* MoE: all experts stored, two of eight active per token. */
+    sim_model mx = model("mixtral-8x7b");
+    assert_int_equal(mx.params_total, 46702792704ull);
+    assert_int_equal(mx.params_active, 12879925248ull);
+}
+
+static void test_unknown_names_suggest(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_gpu g;
+    sim_model m;
+    assert_int_equal(sim_gpu_lookup("a100", &g, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unknown GPU 'a100'"));
+    assert_non_null(strstr(err, "a100-40gb"));
+    assert_int_equal(sim_model_lookup("llama-2-7", &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unknown model 'llama-2-7'"));
+    assert_non_null(strstr(err, "llama-2-7b"));
+}
+
+static const char *write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/kvsim_cfg_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void test_config_json_path(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_model m;
+    /* A minimal GQA config: KV size from num_key_value_heads. */
+    const char *p = write_tmp("{\"model_type\": \"llama\", \"hidden_size\": 2048,\n"
+                              " \"num_hidden_layers\": 4, \"num_attention_heads\": 16,\n"
+                              " \"num_key_value_heads\": 4, \"intermediate_size\": 5632,\n"
+                              " \"vocab_size\": 32000, \"max_position_embeddings\": 4096}\n");
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.head_dim, 128);
+    assert_int_equal(sim_model_kv_bytes_per_token(&m, 2), 2 * 4 * 4 * 128 * 2);
+    unlink(p);
+
+    p = write_tmp("{\"hidden_size\": 2048,\n \"num_hidden_layers\": \"four\"}\n");
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "num_hidden_layers"));
+    unlink(p);
+
+    p = write_tmp("{\"hidden_size\": 2048,\n \"num_hidden_layers\": 4,\n");
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, p));
+    assert_non_null(strstr(err, "invalid JSON"));
+    unlink(p);
+
+    p = write_tmp("{\"hidden_size\": 2048, \"num_hidden_layers\": 4, \"vocab_size\": 10,"
+                  " \"intermediate_size\": 10}");
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "missing 'num_attention_heads'"));
+    unlink(p);
+
+    assert_int_equal(sim_model_lookup("/nonexistent/config.json", &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/config.json: cannot open"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kv_bytes_per_token),
+        cmocka_unit_test(test_required_names_resolve),
+        cmocka_unit_test(test_param_counts),
+        cmocka_unit_test(test_unknown_names_suggest),
+        cmocka_unit_test(test_config_json_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,194 @@
+/*
+ * test_paged.c: the allocator contract, run for every registered strategy
+ * (today: paged), with kv_check after every operation: the five categories
+ * sum to the pool, blocks are never shared or lost, release returns
+ * everything, and a full run leaves the pool empty. Plus paged specifics
+ * checked against hand-computed block counts and vLLM v0's watermark rule.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "allocators/kv_alloc.h"
+#include "workloads/rng.h"
+
+static void must_check(const kv_alloc *a)
+{
+    char err[256];
+    int rc = kv_check(a, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("kv_check: %s", err);
+}
+
+static kv_alloc *make(const char *spec, uint64_t pool_bytes, uint64_t bpt, double wm)
+{
+    kv_pool_config c = {pool_bytes, bpt, 2048, wm, 0};
+    kv_alloc *a = NULL;
+    char err[256];
+    int rc = kv_create(&a, spec, &c, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("kv_create(%s): %s", spec, err);
+    return a;
+}
+
+/* Random admissions, growth and releases with a check after each. */
+static void contract_random(const char *spec)
+{
+    enum { SEQS = 64, OPS = 20000 };
+    kv_alloc *a = make(spec, 64ull << 20, 4096, 0.01);
+    kv_seq seqs[SEQS];
+    memset(seqs, 0, sizeof(seqs));
+    wl_rng r;
+    wl_rng_seed(&r, 1, 0);
+    uint64_t grows = 0, nospace = 0;
+    for (int op = 0; op < OPS; op++) {
+        kv_seq *s = &seqs[wl_rng_u64(&r) % SEQS];
+        uint64_t dice = wl_rng_u64(&r) % 10;
+        if (!s->live && dice < 6) {
+            uint32_t tokens = 1 + (uint32_t)(wl_rng_u64(&r) % 700);
+            kv_set_final(a, s, tokens + (uint32_t)(wl_rng_u64(&r) % 300));
+            if (kv_can_admit(a, s, tokens) == KV_OK) {
+                assert_int_equal(kv_grow(a, s, tokens), KV_OK);
+                kv_set_used(a, s, tokens - 1);
+                grows++;
+            }
+        } else if (s->live && dice < 8) {
+            uint32_t want = s->used_tokens + 1 + (uint32_t)(wl_rng_u64(&r) % 40);
+            if (want > s->final_tokens)
+                want = s->final_tokens;
+            uint64_t before = kv_allocated_bytes(a);
+            int rc = kv_grow(a, s, want);
+            if (rc == KV_OK) {
+                assert_true(s->cap_tokens >= want);
+                kv_set_used(a, s, want);
+                grows++;
+            } else {
+                assert_int_equal(rc, KV_NOSPACE);
+                assert_int_equal(kv_allocated_bytes(a), before); /* nothing changed */
+                nospace++;
+            }
+        } else if (s->live) {
+            kv_release(a, s);
+            assert_false(s->live);
+            assert_int_equal(s->cap_tokens, 0);
+        }
+        must_check(a);
+        kv_breakdown b;
+        kv_get_breakdown(a, (op & 1) != 0, &b);
+        assert_int_equal(b.token_states + b.reservation + b.internal_frag + b.external_frag +
+                             b.free,
+                         a->pool_bytes);
+    }
+    assert_true(grows > 1000);
+    assert_true(nospace > 0); /* the pool did fill up */
+    for (int i = 0; i < SEQS; i++) {
+        kv_release(a, &seqs[i]);
+        kv_seq_free(&seqs[i]);
+    }
+    must_check(a);
+    assert_int_equal(kv_allocated_bytes(a), 0);
+    kv_breakdown b;
+    kv_get_breakdown(a, false, &b);
+    assert_int_equal(b.free, a->pool_bytes);
+    kv_destroy(a);
+}
+
+static void test_contract_all_strategies(void **state)
+{
+    (void)state;
+    for (size_t i = 0; kv_strategies[i] != NULL; i++)
+        contract_random(kv_strategies[i]->name);
+}
+
+static void test_paged_block_math(void **state)
+{
+    (void)state;
+    /* 100 blocks of 16 tokens x 1000 bytes, plus a 999-byte tail not managed. */
+    kv_alloc *a = make("paged:block=16", 100 * 16000 + 999, 1000, 0.0);
+    assert_int_equal(a->pool_bytes, 1600000);
+    kv_seq s = {0};
+    kv_set_final(a, &s, 40);
+    assert_int_equal(kv_grow(a, &s, 17), KV_OK); /* ceil(17/16) = 2 blocks */
+    assert_int_equal(s.num_blocks, 2);
+    assert_int_equal(s.cap_tokens, 32);
+    kv_set_used(a, &s, 17);
+    kv_breakdown b;
+    kv_get_breakdown(a, false, &b);
+    assert_int_equal(b.token_states, 17000);
+    assert_int_equal(b.reservation, 15000); /* slots 18..32 will be filled (final 40) */
+    assert_int_equal(b.internal_frag, 0);
+    assert_int_equal(kv_grow(a, &s, 33), KV_OK); /* third block: 48 slots, final 40 */
+    kv_set_used(a, &s, 33);
+    kv_get_breakdown(a, false, &b);
+    assert_int_equal(b.reservation, 7000);    /* 34..40 */
+    assert_int_equal(b.internal_frag, 8000);  /* 41..48 never used */
+    assert_int_equal(b.free, (100 - 3) * 16000);
+    kv_release(a, &s);
+    kv_seq_free(&s);
+    must_check(a);
+    kv_destroy(a);
+}
+
+static void test_paged_watermark(void **state)
+{
+    (void)state;
+    /* vLLM v0: watermark_blocks = 0.01 x 1000 = 10; admission needs
+     * free - required >= 10; never if total - required < 10. */
+    kv_alloc *a = make("paged", 1000 * 16 * 100, 100, 0.01);
+    kv_seq s = {0}, t = {0};
+    assert_int_equal(kv_can_admit(a, &s, 990 * 16), KV_OK);
+    assert_int_equal(kv_can_admit(a, &s, 990 * 16 + 1), KV_NEVER);
+    kv_set_final(a, &s, 500 * 16);
+    assert_int_equal(kv_grow(a, &s, 500 * 16), KV_OK);
+    assert_int_equal(kv_can_admit(a, &t, 490 * 16), KV_OK);
+    assert_int_equal(kv_can_admit(a, &t, 490 * 16 + 1), KV_NOSPACE);
+    /* Growth of a running sequence ignores the watermark. */
+    assert_int_equal(kv_grow(a, &s, 1000 * 16), KV_OK);
+    assert_int_equal(kv_grow(a, &s, 1000 * 16 + 1), KV_NOSPACE);
+    kv_breakdown b;
+    kv_get_breakdown(a, true, &b);
+    assert_int_equal(b.free + b.external_frag, 0);
+    kv_release(a, &s);
+    kv_get_breakdown(a, true, &b); /* blocked head: all free space counts as external */
+    assert_int_equal(b.external_frag, a->pool_bytes);
+    assert_int_equal(b.free, 0);
+    kv_seq_free(&s);
+    kv_destroy(a);
+}
+
+static void test_bad_specs(void **state)
+{
+    (void)state;
+    kv_pool_config c = {1 << 20, 100, 2048, 0.01, 0};
+    kv_alloc *a = NULL;
+    char err[256];
+    assert_int_equal(kv_create(&a, "nosuch", &c, err, sizeof(err)), KV_EARG);
+    assert_non_null(strstr(err, "unknown strategy 'nosuch'"));
+    assert_non_null(strstr(err, "paged"));
+    assert_int_equal(kv_create(&a, "paged:block=0", &c, err, sizeof(err)), KV_EARG);
+    assert_non_null(strstr(err, "block='0'"));
+    assert_int_equal(kv_create(&a, "paged:blocks=16", &c, err, sizeof(err)), KV_EARG);
+    assert_non_null(strstr(err, "unknown parameter 'blocks'"));
+    assert_int_equal(kv_create(&a, "paged:block", &c, err, sizeof(err)), KV_EARG);
+    assert_int_equal(kv_create(&a, "paged:block=x", &c, err, sizeof(err)), KV_EARG);
+    c.pool_bytes = 10; /* smaller than one block */
+    assert_int_equal(kv_create(&a, "paged", &c, err, sizeof(err)), KV_EARG);
+    assert_null(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contract_all_strategies),
+        cmocka_unit_test(test_paged_block_math),
+        cmocka_unit_test(test_paged_watermark),
+        cmocka_unit_test(test_bad_specs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
