@@ -1,0 +1,305 @@
+/*
+ * test_engine.c: end-to-end runs of the replica.
+ *
+ * Expected values come from outside the engine: the roofline closed form
+ * written out here by hand (single request), vLLM's published block count
+ * for Llama-2-7B on an A100-80GB (7,449 blocks, vLLM log in
+ * github.com/... FlightLLM README, max_seq_len 4096, fp16), the count of
+ * prompts longer than 4,096 tokens in the Azure conv trace (402, counted
+ * with awk), and a checked-in golden summary for the bundled tiny trace.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "analysis/metrics.h"
+#include "analysis/report.h"
+#include "sim/engine.h"
+
+static const char *src_dir(void)
+{
+    const char *d = getenv("KVSIM_SOURCE_DIR");
+    return d != NULL ? d : ".";
+}
+
+static void sample_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/traces/samples/%s", src_dir(), name);
+}
+
+static sim_config config(const char *gpu_name, const char *model_name)
+{
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    if (sim_gpu_lookup(gpu_name, &g, err, sizeof(err)) != 0 ||
+        sim_model_lookup(model_name, &m, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sim_config c;
+    sim_config_defaults(&c, &g, &m);
+    /* Fixed cost terms, so preset tuning does not move these tests. */
+    c.cost.bw_eff = 0.8;
+    c.cost.flops_eff = 0.5;
+    c.cost.step_overhead_s = 0.005;
+    c.cost.overhead_bytes = 0.8 * 1073741824.0;
+    return c;
+}
+
+static const char *write_trace(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/kvsim_trace_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+typedef struct run_out {
+    sim_result res;
+    an_metrics m;
+    char *json;
+    size_t json_len;
+} run_out;
+
+/* Runs PATH through CFG with the metrics observer; fills OUT. Returns
+ * sim_run's code, with ERR set on failure. */
+static int run_path(const sim_config *cfg, const char *path, run_out *out, char *err,
+                    size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    wl_source *src;
+    int rc = wl_open_trace(&src, path, TRACE_FORMAT_AUTO, err, errlen);
+    if (rc != 0)
+        return rc;
+    an_metrics_init(&out->m, NULL, NULL, 1.0);
+    sim_observer obs = an_metrics_observer(&out->m);
+    rc = sim_run(cfg, src, &obs, &out->res, err, errlen);
+    if (rc == 0) {
+        an_metrics_finish(&out->m, out->res.makespan_s);
+        FILE *fp = open_memstream(&out->json, &out->json_len);
+        an_run_info info = {cfg, &out->res, &out->m, "test", 0.0};
+        an_write_summary_json(fp, &info);
+        fclose(fp);
+    }
+    wl_close(src);
+    return rc;
+}
+
+static void run_free(run_out *o)
+{
+    an_metrics_free(&o->m);
+    free(o->json);
+}
+
+/* ---------------------------------------------------------------------- */
+
+/* Roofline step time written out from the formula in DESIGN.md. */
+static double step_s(double tokens, double kv_read, double attn_pairs)
+{
+    const double params = 6738415616.0, weights = params * 2.0, bpt = 524288.0;
+    const double bw = 2039e9 * 0.8, flops = 312e12 * 0.5;
+    double bytes = weights + bpt * (kv_read + tokens);
+    double f = 2.0 * params * tokens + 4.0 * 32 * 32 * 128 * attn_pairs;
+    double t = bytes / bw > f / flops ? bytes / bw : f / flops;
+    return t + 0.005;
+}
+
+static void test_single_request_closed_form(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n2.5,100,10\n");
+    run_out o;
+    char err[512];
+    assert_int_equal(run_path(&c, p, &o, err, sizeof(err)), 0);
+    unlink(p);
+    double ttft = step_s(100, 0, 100.0 * 101 / 2);
+    double e2e = ttft;
+    for (int k = 1; k <= 9; k++) /* decode k: context 100 + k, the last token new */
+        e2e += step_s(1, 100 + k - 1, 100 + k);
+    assert_int_equal(o.res.completed, 1);
+    assert_int_equal(o.res.steps, 10);
+    assert_int_equal(o.res.output_tokens, 10);
+    assert_true(fabs(an_hist_mean(&o.m.ttft) - ttft) < 1e-8);
+    assert_true(fabs(an_hist_mean(&o.m.e2e) - e2e) < 1e-7);
+    assert_true(fabs(o.res.makespan_s - (2.5 + e2e)) < 1e-7);
+    /* Decode of a 7B model at batch 1 is bandwidth-bound: ~8 ms + overhead. */
+    assert_true(an_hist_mean(&o.m.tpot) > 0.012 && an_hist_mean(&o.m.tpot) < 0.015);
+    /* One request of 109 KV tokens at the end (100 + 10 - 1): the prefill
+     * allocates ceil(100 / 16) = 7 blocks = 112 slots, never grown. The peak
+     * is first reached during the prefill: nothing written yet, 109 slots
+     * reserved for tokens to come, 3 never used. */
+    assert_int_equal(o.m.peak_alloc_bytes, 7ull * 16 * 524288);
+    assert_int_equal(o.m.at_peak.token_states, 0);
+    assert_int_equal(o.m.at_peak.reservation, 109ull * 524288);
+    assert_int_equal(o.m.at_peak.internal_frag, 3ull * 524288);
+    /* Written KV peaks at 108 tokens during the last step (its own token is
+     * still being computed then; the request is released at the step end). */
+    assert_int_equal(o.m.peak_used_bytes, 108ull * 524288);
+    run_free(&o);
+}
+
+static void test_conservation_preemption_and_reasons(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-40gb", "opt-13b");
+    c.num_blocks = 120; /* 1,920 token slots: forces preemptions */
+    c.check = true;     /* allocator invariants after every operation */
+    char path[1024], err[512];
+    sample_path(path, sizeof(path), "tiny.csv");
+    run_out o;
+    assert_int_equal(run_path(&c, path, &o, err, sizeof(err)), 0);
+    assert_int_equal(o.res.total, 40);
+    assert_int_equal(o.res.completed + o.res.rejected, o.res.total);
+    assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_TOO_LONG], 1);  /* 2,500 > 2,048 */
+    assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_OVER_POOL], 1); /* 1,900 > 118 blocks */
+    assert_int_equal(o.res.completed, 38);
+    assert_true(o.res.preemptions > 0);
+    assert_true(o.res.prefill_tokens_computed > o.res.input_tokens); /* recomputation */
+    assert_int_equal(o.m.ttft.n, 38);
+    run_free(&o);
+}
+
+static void test_batch_limit(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-40gb", "opt-13b");
+    c.max_num_seqs = 3;
+    char path[1024], err[512];
+    sample_path(path, sizeof(path), "tiny.csv");
+    run_out o;
+    assert_int_equal(run_path(&c, path, &o, err, sizeof(err)), 0);
+    assert_true(o.res.max_running <= 3);
+    assert_int_equal(o.res.max_running, 3);
+    assert_int_equal(o.res.completed + o.res.rejected, 40);
+    run_free(&o);
+}
+
+static void test_vllm_block_count(void **state)
+{
+    (void)state;
+    /* vLLM logged "# GPU blocks: 7449" for Llama-2-7B fp16, max_seq_len 4096,
+     * on an A100 (80 GB: 7,449 x 8 MiB = 58.2 GiB of KV). */
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    sim_memory_plan p;
+    char err[512];
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), 0);
+    double blocks = (double)(p.kv_budget_bytes / (16 * p.kv_bytes_per_token));
+    assert_true(fabs(blocks - 7449) / 7449 < 0.01);
+}
+
+static void test_model_too_big(void **state)
+{
+    (void)state;
+    sim_config c = config("rtx-4090", "llama-2-70b");
+    sim_memory_plan p;
+    char err[512];
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "does not fit on rtx-4090"));
+    c.kv_pool_gib = 2; /* the user takes charge of the pool: allowed */
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), 0);
+}
+
+static void strip_wall(char *json)
+{
+    char *w = strstr(json, "\"wall_s\": ");
+    assert_non_null(w);
+    w += 10;
+    while (*w != ',' && *w != '}')
+        *w++ = ' ';
+}
+
+static void test_determinism_azure(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    char path[1024], err[512];
+    sample_path(path, sizeof(path), "azure_conv_2023.csv.gz");
+    run_out a, b;
+    assert_int_equal(run_path(&c, path, &a, err, sizeof(err)), 0);
+    assert_int_equal(run_path(&c, path, &b, err, sizeof(err)), 0);
+    strip_wall(a.json);
+    strip_wall(b.json);
+    assert_int_equal(a.json_len, b.json_len);
+    assert_memory_equal(a.json, b.json, a.json_len);
+    /* The whole trace is accounted for; the only rejections are the 402
+     * prompts longer than Llama-2's 4,096 tokens. */
+    assert_int_equal(a.res.total, 19366);
+    assert_int_equal(a.res.completed + a.res.rejected, 19366);
+    assert_int_equal(a.res.rejected, 402);
+    assert_int_equal(a.res.rejected_by[SIM_REJECT_PROMPT_TOO_LONG], 402);
+    run_free(&a);
+    run_free(&b);
+}
+
+static void test_golden_tiny(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-40gb", "opt-13b");
+    c.num_blocks = 120;
+    char path[1024], golden[1024], err[512];
+    sample_path(path, sizeof(path), "tiny.csv");
+    snprintf(golden, sizeof(golden), "%s/tests/golden/tiny_opt13b_120blocks.json", src_dir());
+    run_out o;
+    assert_int_equal(run_path(&c, path, &o, err, sizeof(err)), 0);
+    strip_wall(o.json);
+    if (getenv("KVSIM_UPDATE_GOLDEN") != NULL) {
+        FILE *fp = fopen(golden, "w");
+        assert_non_null(fp);
+        fwrite(o.json, 1, o.json_len, fp);
+        fclose(fp);
+    }
+    FILE *fp = fopen(golden, "r");
+    if (fp == NULL)
+        fail_msg("missing %s (regenerate with KVSIM_UPDATE_GOLDEN=1)", golden);
+    char *want = calloc(1, o.json_len + 2);
+    size_t n = fread(want, 1, o.json_len + 1, fp);
+    fclose(fp);
+    if (n != o.json_len || memcmp(want, o.json, n) != 0)
+        fail_msg("summary differs from %s; got:\n%s", golden, o.json);
+    free(want);
+    run_free(&o);
+}
+
+static void test_trace_error_stops_run(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n0,10,10\n1,abc,10\n");
+    run_out o;
+    char err[512];
+    int rc = run_path(&c, p, &o, err, sizeof(err));
+    assert_true(rc < 0);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:3:", p);
+    if (strstr(err, want) == NULL)
+        fail_msg("error '%s' does not name %s", err, want);
+    unlink(p);
+    an_metrics_free(&o.m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_request_closed_form),
+        cmocka_unit_test(test_conservation_preemption_and_reasons),
+        cmocka_unit_test(test_batch_limit),
+        cmocka_unit_test(test_vllm_block_count),
+        cmocka_unit_test(test_model_too_big),
+        cmocka_unit_test(test_determinism_azure),
+        cmocka_unit_test(test_golden_tiny),
+        cmocka_unit_test(test_trace_error_stops_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
