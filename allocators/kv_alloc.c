@@ -30,8 +30,7 @@ const kv_alloc_ops *kv_find(const char *name)
     return NULL;
 }
 
-int kv_create(kv_alloc **out, const char *spec, const kv_pool_config *cfg, char *err,
-              size_t errlen)
+int kv_create(kv_alloc **out, const char *spec, const kv_pool_config *cfg, char *err, size_t errlen)
 {
     *out = NULL;
     char name[32];

@@ -65,9 +65,9 @@ typedef struct kv_pool_config {
 
 /* Sums the shared accounting keeps in O(1) per operation. */
 typedef struct kv_totals {
-    uint64_t used_tokens;     /* sum of used_tokens */
-    uint64_t useful_tokens;   /* sum of min(cap_tokens, final_tokens) */
-    uint64_t alloc_bytes;     /* sum of alloc_bytes */
+    uint64_t used_tokens;   /* sum of used_tokens */
+    uint64_t useful_tokens; /* sum of min(cap_tokens, final_tokens) */
+    uint64_t alloc_bytes;   /* sum of alloc_bytes */
     uint64_t live_seqs;
 } kv_totals;
 

@@ -46,8 +46,7 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
             char *end;
             unsigned long long v = strtoull(val, &end, 10);
             if (*end != '\0' || val[0] == '-' || v == 0 || v > 65536) {
-                snprintf(err, errlen, "--allocator paged: block='%s' must be 1..65536 tokens",
-                         val);
+                snprintf(err, errlen, "--allocator paged: block='%s' must be 1..65536 tokens", val);
                 return KV_EARG;
             }
             block = v;

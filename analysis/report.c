@@ -136,8 +136,8 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->prefill_tokens_computed);
     fprintf(fp, "  \"makespan_s\": %.9g,\n", span);
     fprintf(fp, "  \"busy_s\": %.9g,\n", r->busy_s);
-    fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n",
-            in->wall_s, (unsigned long long)r->events, (unsigned long long)r->steps);
+    fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n", in->wall_s,
+            (unsigned long long)r->events, (unsigned long long)r->steps);
     return ferror(fp) ? -1 : 0;
 }
 
@@ -157,11 +157,12 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     an_metrics_time_avg(m, span, &avg);
     an_metrics_at_peak(m, &peak);
 
-    fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s\n", c->model.name,
-            c->gpu.name, c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine);
+    fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s\n", c->model.name, c->gpu.name,
+            c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine);
     fprintf(fp, "trace: %s\n\n", in->source);
-    fprintf(fp, "requests     %llu total: %llu completed, %llu rejected", (unsigned long long)r->total,
-            (unsigned long long)r->completed, (unsigned long long)r->rejected);
+    fprintf(fp, "requests     %llu total: %llu completed, %llu rejected",
+            (unsigned long long)r->total, (unsigned long long)r->completed,
+            (unsigned long long)r->rejected);
     if (r->rejected) {
         fprintf(fp, " (");
         int first = 1;
@@ -178,8 +179,9 @@ void an_print_summary(FILE *fp, const an_run_info *in)
         fprintf(fp, "             %llu outputs cut at max_model_len %u\n",
                 (unsigned long long)r->truncated, p->max_model_len);
     if (r->trace.reordered || r->trace.zero_output || r->trace.trailing_blank)
-        fprintf(fp, "             trace adjusted: %llu arrivals reordered, %llu zero outputs read "
-                    "as 1, %llu trailing blank lines\n",
+        fprintf(fp,
+                "             trace adjusted: %llu arrivals reordered, %llu zero outputs read "
+                "as 1, %llu trailing blank lines\n",
                 (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
                 (unsigned long long)r->trace.trailing_blank);
     fprintf(fp, "makespan     %.1f s (busy %.1f s), %llu steps, %llu preemptions\n", span,
@@ -188,8 +190,8 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             safe_div((double)r->output_tokens, span),
             safe_div((double)(r->input_tokens + r->output_tokens), span),
             safe_div((double)r->completed, span));
-    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n\n",
-            an_metrics_mean_running(m), r->max_running, c->max_num_seqs);
+    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n\n", an_metrics_mean_running(m),
+            r->max_running, c->max_num_seqs);
 
     fprintf(fp, "latency (s)      mean       p50       p90       p99\n");
     const an_hist *hs[3] = {&m->ttft, &m->tpot, &m->e2e};
@@ -199,17 +201,19 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 an_hist_percentile(hs[k], 50), an_hist_percentile(hs[k], 90),
                 an_hist_percentile(hs[k], 99));
 
-    fprintf(fp, "\nmemory       GPU %.2f GiB x %.2f = %.2f GiB: weights %.2f, activations %.2f, "
-                "runtime %.2f, KV pool %.2f GiB%s\n",
+    fprintf(fp,
+            "\nmemory       GPU %.2f GiB x %.2f = %.2f GiB: weights %.2f, activations %.2f, "
+            "runtime %.2f, KV pool %.2f GiB%s\n",
             gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
             gib(p->activation_bytes), gib(p->overhead_bytes), gib(p->kv_pool_bytes),
             p->pool_overridden ? " (set by option)" : "");
-    fprintf(fp, "             KV %llu bytes/token, pool holds %llu tokens; peak allocated %.2f GiB "
-                "(%.1f%%), peak used %.2f GiB\n",
+    fprintf(fp,
+            "             KV %llu bytes/token, pool holds %llu tokens; peak allocated %.2f GiB "
+            "(%.1f%%), peak used %.2f GiB\n",
             (unsigned long long)p->kv_bytes_per_token,
             (unsigned long long)(p->kv_pool_bytes / p->kv_bytes_per_token),
-            gib(m->peak_alloc_bytes), 100.0 * safe_div((double)m->peak_alloc_bytes,
-                                                       (double)p->kv_pool_bytes),
+            gib(m->peak_alloc_bytes),
+            100.0 * safe_div((double)m->peak_alloc_bytes, (double)p->kv_pool_bytes),
             gib(m->peak_used_bytes));
     fprintf(fp, "KV pool (%%)   token states  reservation  internal frag  external frag    free\n");
     fprintf(fp, "  time avg   %12.2f %12.2f %14.2f %14.2f %7.2f\n", avg.token_states,

@@ -288,8 +288,8 @@ static int cmd_run(int argc, char **argv)
         cfg.max_model_len = (uint32_t)parse_u64("--max-model-len", o.max_model_len, 1, 1u << 30);
     if (o.seed)
         cfg.seed = parse_u64("--seed", o.seed, 0, UINT64_MAX);
-    double ts_interval = o.ts_interval ? parse_double("--ts-interval", o.ts_interval, 0, 1e9, 1)
-                                       : 1.0;
+    double ts_interval =
+        o.ts_interval ? parse_double("--ts-interval", o.ts_interval, 0, 1e9, 1) : 1.0;
     cfg.check = o.check != 0;
 
     if (o.allocator != NULL && o.block_size != NULL)
@@ -304,8 +304,7 @@ static int cmd_run(int argc, char **argv)
 
     trace_format fmt = TRACE_FORMAT_AUTO;
     if (o.format != NULL && trace_format_parse(o.format, &fmt) != 0)
-        die("--format: unknown format '%s' (known: auto, kvsim, azure, mooncake)%s", o.format,
-            "");
+        die("--format: unknown format '%s' (known: auto, kvsim, azure, mooncake)%s", o.format, "");
 
     if (o.out != NULL && mkdir(o.out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "kvsim: --out: cannot create %s: %s\n", o.out, strerror(errno));

@@ -84,8 +84,8 @@ static void closest_names(const char *want, const char *const *names, size_t n, 
     for (size_t i = 0; i < n; i++) {
         /* Names that start with or contain WANT first, then by edit distance. */
         size_t d = strncmp(names[i], want, strlen(want)) == 0 ? 0
-                   : strstr(names[i], want) != NULL          ? 1
-                                                             : 2 + edit_distance(want, names[i]);
+                   : strstr(names[i], want) != NULL           ? 1
+                                                              : 2 + edit_distance(want, names[i]);
         for (size_t k = 0; k < 3; k++) {
             if (d < best[k]) {
                 for (size_t m = 2; m > k; m--) {
@@ -185,9 +185,9 @@ static int load_gpus(void)
     if (gpu_loaded != 0)
         return gpu_loaded;
     static const char *const cols[GPU_FIELDS] = {
-        "name",         "display_name",      "vendor",         "memory_mib",    "mem_bw_gbps",
-        "fp16_tflops",  "fp8_tflops",        "int8_tops",      "interconnect",  "interconnect_gbps",
-        "host_link_gbps", "unified_memory",  "verified",       "source",        "notes"};
+        "name",           "display_name",   "vendor",    "memory_mib",   "mem_bw_gbps",
+        "fp16_tflops",    "fp8_tflops",     "int8_tops", "interconnect", "interconnect_gbps",
+        "host_link_gbps", "unified_memory", "verified",  "source",       "notes"};
     int map[GPU_FIELDS];
     char buf[4096];
     char *f[32];
@@ -375,8 +375,8 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
         out->head_dim = out->hidden / out->heads;
     }
     if (out->heads % out->kv_heads != 0) {
-        snprintf(err, errlen, "%s: num_attention_heads %u is not a multiple of %u KV heads",
-                 origin, out->heads, out->kv_heads);
+        snprintf(err, errlen, "%s: num_attention_heads %u is not a multiple of %u KV heads", origin,
+                 out->heads, out->kv_heads);
         goto done;
     }
     if (out->experts && (out->experts_per_tok == 0 || out->experts_per_tok > out->experts)) {
@@ -455,7 +455,9 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
     fclose(fp);
     if (buf == NULL || bad || n == cap) {
         snprintf(err, errlen, "%s: %s", path,
-                 buf == NULL ? "out of memory" : bad ? "read error" : "larger than 64 MiB");
+                 buf == NULL ? "out of memory"
+                 : bad       ? "read error"
+                             : "larger than 64 MiB");
         free(buf);
         return -1;
     }

@@ -32,7 +32,7 @@ typedef struct sim_gpu {
 } sim_gpu;
 
 typedef struct sim_model {
-    char name[64];    /* catalog name, or the file name for a path */
+    char name[64]; /* catalog name, or the file name for a path */
     char display[64];
     char arch[32];    /* HF model_type: llama, mistral, mixtral, qwen2, opt, gemma2, ... */
     char origin[256]; /* "catalog" or the path it was read from */
@@ -48,8 +48,8 @@ typedef struct sim_model {
     uint32_t experts_per_tok;
     bool tie_embeddings;
     bool qkv_bias;
-    uint64_t params_total;  /* computed from the architecture */
-    uint64_t params_active; /* per token (MoE: routed experts only) */
+    uint64_t params_total;     /* computed from the architecture */
+    uint64_t params_active;    /* per token (MoE: routed experts only) */
     uint64_t params_reference; /* the catalog's reference count; 0 when absent */
 } sim_model;
 

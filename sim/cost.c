@@ -20,11 +20,14 @@
 #include <string.h>
 
 static const sim_engine_preset presets[] = {
-    {"vllm", {0.80, 0.55, 0.006, 0.80 * 1073741824.0},
+    {"vllm",
+     {0.80, 0.55, 0.006, 0.80 * 1073741824.0},
      "TensorRT-LLM fit with vLLM's larger per-step overhead (no vLLM data in the fit)"},
-    {"trtllm", {0.80, 0.55, 0.002, 0.80 * 1073741824.0},
+    {"trtllm",
+     {0.80, 0.55, 0.002, 0.80 * 1073741824.0},
      "fit to TensorRT-LLM v0.5/v0.6.1 performance.md (A100, H100, L40S)"},
-    {"llamacpp", {0.85, 0.40, 0.001, 0.50 * 1073741824.0},
+    {"llamacpp",
+     {0.85, 0.40, 0.001, 0.50 * 1073741824.0},
      "fit to llama.cpp CUDA batch-1 F16 decode rates"},
 };
 

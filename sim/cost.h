@@ -21,7 +21,8 @@ typedef struct sim_cost_params {
     double bw_eff;          /* achieved share of spec memory bandwidth, (0, 1] */
     double flops_eff;       /* achieved share of peak dense FLOPs, (0, 1] */
     double step_overhead_s; /* fixed per-step time: launches, scheduling, sampling */
-    double overhead_bytes;  /* GPU memory outside weights, activations and KV (context, workspaces) */
+    double
+        overhead_bytes; /* GPU memory outside weights, activations and KV (context, workspaces) */
 } sim_cost_params;
 
 typedef struct sim_engine_preset {
@@ -40,9 +41,9 @@ void sim_engine_preset_names(char *buf, size_t len);
 typedef struct sim_batch_shape {
     uint32_t prefill_seqs;
     uint32_t decode_seqs;
-    uint64_t prefill_tokens;     /* prompt tokens computed this step */
-    uint64_t decode_ctx_tokens;  /* sum of decoding sequences' context lengths, new token included */
-    double prefill_attn_pairs;   /* sum over prefills of L(L+1)/2 */
+    uint64_t prefill_tokens;    /* prompt tokens computed this step */
+    uint64_t decode_ctx_tokens; /* sum of decoding sequences' context lengths, new token included */
+    double prefill_attn_pairs;  /* sum over prefills of L(L+1)/2 */
 } sim_batch_shape;
 
 /* Everything the model needs, fixed for a run. */

@@ -118,7 +118,7 @@ int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *p, char *err
     memset(p, 0, sizeof(*p));
     const sim_model *m = &cfg->model;
     p->max_model_len = cfg->max_model_len ? cfg->max_model_len : m->max_len;
-    p->max_batched_tokens = cfg->max_batched_tokens ? cfg->max_batched_tokens
+    p->max_batched_tokens = cfg->max_batched_tokens   ? cfg->max_batched_tokens
                             : p->max_model_len > 2048 ? p->max_model_len
                                                       : 2048;
     p->kv_bytes_per_token = sim_model_kv_bytes_per_token(m, cfg->kv_dtype->bytes);
@@ -612,7 +612,8 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     }
     if (rc == 0) {
         if (e.wq_len != 0 || e.nrunning != 0 || res->completed + res->rejected != res->total) {
-            fprintf(stderr, "kvsim: BUG: run ended with %u waiting, %u running, %llu + %llu != %llu\n",
+            fprintf(stderr,
+                    "kvsim: BUG: run ended with %u waiting, %u running, %llu + %llu != %llu\n",
                     e.wq_len, e.nrunning, (unsigned long long)res->completed,
                     (unsigned long long)res->rejected, (unsigned long long)res->total);
             abort();

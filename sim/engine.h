@@ -37,18 +37,18 @@ typedef struct sim_config {
     sim_model model;
     const sim_dtype *weight_dtype;
     const sim_dtype *kv_dtype;
-    char engine[16];          /* preset name, for reports */
-    sim_cost_params cost;     /* from the preset, with user overrides */
-    char allocator[128];      /* "paged:block=16" */
-    double mem_util;          /* share of GPU memory the engine may use (vLLM 0.90) */
-    double kv_pool_gib;       /* > 0: the KV pool's size, overriding the memory plan */
-    uint32_t num_blocks;      /* > 0: block count, overriding both */
-    double watermark;         /* share of blocks kept free at admission (vLLM 0.01) */
-    uint32_t max_num_seqs;    /* vLLM 256 */
+    char engine[16];             /* preset name, for reports */
+    sim_cost_params cost;        /* from the preset, with user overrides */
+    char allocator[128];         /* "paged:block=16" */
+    double mem_util;             /* share of GPU memory the engine may use (vLLM 0.90) */
+    double kv_pool_gib;          /* > 0: the KV pool's size, overriding the memory plan */
+    uint32_t num_blocks;         /* > 0: block count, overriding both */
+    double watermark;            /* share of blocks kept free at admission (vLLM 0.01) */
+    uint32_t max_num_seqs;       /* vLLM 256 */
     uint32_t max_batched_tokens; /* 0: max(max_model_len, 2048) as vLLM v0 */
-    uint32_t max_model_len;   /* 0: the model's max_position_embeddings */
+    uint32_t max_model_len;      /* 0: the model's max_position_embeddings */
     uint64_t seed;
-    bool check;               /* run kv_check after every allocator operation (slow) */
+    bool check; /* run kv_check after every allocator operation (slow) */
 } sim_config;
 
 /* Fills CFG with vLLM-like defaults for GPU and MODEL. */
@@ -57,7 +57,7 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
 /* How GPU memory is divided (bytes). */
 typedef struct sim_memory_plan {
     uint64_t gpu_bytes;
-    uint64_t usable_bytes;     /* gpu_bytes x mem_util */
+    uint64_t usable_bytes; /* gpu_bytes x mem_util */
     uint64_t weights_bytes;
     uint64_t activation_bytes; /* peak of a profiling forward pass */
     uint64_t overhead_bytes;   /* runtime memory outside the above */
@@ -71,8 +71,7 @@ typedef struct sim_memory_plan {
 
 /* Computes the memory plan. Returns 0, or -1 with a one-line ERR when the
  * weights do not fit or the configuration is inconsistent. */
-int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *out, char *err,
-                            size_t errlen);
+int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *out, char *err, size_t errlen);
 
 enum sim_req_status {
     SIM_REQ_COMPLETED = 0,
@@ -105,7 +104,7 @@ typedef struct sim_request_record {
     double first_token_s; /* < 0 when no token was produced */
     double finish_s;      /* completion or rejection time */
     uint32_t input_tokens;
-    uint32_t output_tokens;   /* produced */
+    uint32_t output_tokens; /* produced */
     uint32_t output_requested;
     uint32_t preemptions;
     int status; /* enum sim_req_status */
@@ -119,12 +118,12 @@ typedef struct sim_step_record {
     uint32_t prefill_seqs;
     uint32_t decode_seqs;
     uint64_t prefill_tokens;
-    uint32_t running;  /* sequences holding KV during the step */
-    uint32_t waiting;  /* queued at the step's start, after scheduling */
-    uint32_t preempted; /* preemptions decided at this step's start */
+    uint32_t running;       /* sequences holding KV during the step */
+    uint32_t waiting;       /* queued at the step's start, after scheduling */
+    uint32_t preempted;     /* preemptions decided at this step's start */
     uint32_t running_after; /* sequences still running after the step's completions */
     uint32_t waiting_after;
-    kv_breakdown mem;  /* during the step (after this step's allocations) */
+    kv_breakdown mem;       /* during the step (after this step's allocations) */
     kv_breakdown mem_after; /* after the step's completions released memory */
 } sim_step_record;
 
@@ -137,7 +136,7 @@ typedef struct sim_observer {
 
 /* Totals of a run. */
 typedef struct sim_result {
-    uint64_t total;     /* requests that entered */
+    uint64_t total; /* requests that entered */
     uint64_t completed;
     uint64_t rejected;
     uint64_t rejected_by[SIM_REJECT_COUNT];
@@ -145,8 +144,8 @@ typedef struct sim_result {
     uint64_t preemptions;
     uint64_t steps;
     uint64_t events;
-    uint64_t input_tokens;  /* of completed requests */
-    uint64_t output_tokens; /* of completed requests */
+    uint64_t input_tokens;            /* of completed requests */
+    uint64_t output_tokens;           /* of completed requests */
     uint64_t prefill_tokens_computed; /* recomputation included */
     double first_arrival_s;
     double makespan_s; /* from time 0 to the last event */

@@ -46,12 +46,12 @@ static void test_kv_bytes_per_token(void **state)
 static void test_required_names_resolve(void **state)
 {
     (void)state;
-    const char *gpus[] = {"a100-40gb", "a100-80gb", "h100-sxm",     "h100-pcie", "h200",
-                          "l40s",      "rtx-3090",  "rtx-4090",     "rtx-5090",  "rtx-6000-ada",
+    const char *gpus[] = {"a100-40gb", "a100-80gb", "h100-sxm", "h100-pcie", "h200",
+                          "l40s",      "rtx-3090",  "rtx-4090", "rtx-5090",  "rtx-6000-ada",
                           "a6000",     "m2-ultra",  "m3-max"};
-    const char *models[] = {"opt-13b",      "opt-66b",       "llama-2-7b",   "llama-2-13b",
-                            "llama-2-70b",  "llama-3.1-8b",  "llama-3.1-70b", "llama-3.2-1b",
-                            "mistral-7b",   "mixtral-8x7b",  "qwen2.5-7b",   "qwen2.5-72b"};
+    const char *models[] = {"opt-13b",     "opt-66b",      "llama-2-7b",    "llama-2-13b",
+                            "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b",
+                            "mistral-7b",  "mixtral-8x7b", "qwen2.5-7b",    "qwen2.5-72b"};
     char err[512];
     for (size_t i = 0; i < sizeof(gpus) / sizeof(gpus[0]); i++) {
         sim_gpu g;
@@ -76,8 +76,8 @@ static void test_param_counts(void **state)
         assert_int_equal(sim_model_at(i, &m), 0);
         if (m.params_reference == 0)
             continue;
-        double rel = ((double)m.params_total - (double)m.params_reference) /
-                     (double)m.params_reference;
+        double rel =
+            ((double)m.params_total - (double)m.params_reference) / (double)m.params_reference;
         if (rel > 0.005 || rel < -0.005)
             fail_msg("%s: computed %llu params, reference %llu (%.2f%%)", m.name,
                      (unsigned long long)m.params_total, (unsigned long long)m.params_reference,
@@ -158,10 +158,8 @@ static void test_config_json_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kv_bytes_per_token),
-        cmocka_unit_test(test_required_names_resolve),
-        cmocka_unit_test(test_param_counts),
-        cmocka_unit_test(test_unknown_names_suggest),
+        cmocka_unit_test(test_kv_bytes_per_token), cmocka_unit_test(test_required_names_resolve),
+        cmocka_unit_test(test_param_counts),       cmocka_unit_test(test_unknown_names_suggest),
         cmocka_unit_test(test_config_json_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

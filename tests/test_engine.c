@@ -74,8 +74,7 @@ typedef struct run_out {
 
 /* Runs PATH through CFG with the metrics observer; fills OUT. Returns
  * sim_run's code, with ERR set on failure. */
-static int run_path(const sim_config *cfg, const char *path, run_out *out, char *err,
-                    size_t errlen)
+static int run_path(const sim_config *cfg, const char *path, run_out *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     wl_source *src;

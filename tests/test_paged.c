@@ -126,8 +126,8 @@ static void test_paged_block_math(void **state)
     assert_int_equal(kv_grow(a, &s, 33), KV_OK); /* third block: 48 slots, final 40 */
     kv_set_used(a, &s, 33);
     kv_get_breakdown(a, false, &b);
-    assert_int_equal(b.reservation, 7000);    /* 34..40 */
-    assert_int_equal(b.internal_frag, 8000);  /* 41..48 never used */
+    assert_int_equal(b.reservation, 7000);   /* 34..40 */
+    assert_int_equal(b.internal_frag, 8000); /* 41..48 never used */
     assert_int_equal(b.free, (100 - 3) * 16000);
     kv_release(a, &s);
     kv_seq_free(&s);

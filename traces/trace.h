@@ -81,10 +81,13 @@ typedef struct trace_counts {
 typedef struct trace_reader trace_reader;
 
 /*
- * Opens PATH (gzip or plain; "-" is standard input) and reads its header.
- * On success returns 0 and *out owns the reader (free with trace_close).
+ * Opens PATH (gzip or plain; "-" is standard input, "<stdin>" in messages)
+ * and reads its header and first request, so an empty or header-only trace
+ * or a bad first row fails here. On success returns 0 and *out owns the
+ * reader (free with trace_close).
  * On failure returns a negative code, *out is NULL, and ERR (if not NULL)
- * holds a one-line message "PATH:LINE: reason" of at most ERRLEN bytes.
+ * holds a one-line message "PATH:LINE: reason" of at most ERRLEN bytes
+ * ("PATH: reason" when the file cannot be opened at all).
  */
 int trace_open(trace_reader **out, const char *path, trace_format fmt, char *err, size_t errlen);
 

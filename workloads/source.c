@@ -89,8 +89,8 @@ int wl_next(wl_source *s, trace_request *req)
     req->index = s->produced;
     req->line = s->produced + 1;
     req->arrival_s = s->clock_s;
-    req->input_tokens =
-        lognormal_tokens(&s->lengths, s->synth.input_mean, s->synth.input_sigma, s->synth.max_tokens);
+    req->input_tokens = lognormal_tokens(&s->lengths, s->synth.input_mean, s->synth.input_sigma,
+                                         s->synth.max_tokens);
     req->output_tokens = lognormal_tokens(&s->lengths, s->synth.output_mean, s->synth.output_sigma,
                                           s->synth.max_tokens);
     s->produced++;

@@ -1,0 +1,185 @@
+/*
+ * test_cli.c: the kvsim command as a user meets it. Every bad option or
+ * name gives exactly one line on stderr naming what was wrong, and a
+ * non-zero exit; --help describes every option; a good run writes the
+ * three output files.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char out[65536];
+
+/* Runs "kvsim ARGS" (through sh), capturing stdout and stderr; returns the exit status. */
+static int kvsim(const char *args)
+{
+    const char *bin = getenv("KVSIM_BIN");
+    const char *dir = getenv("KVSIM_SOURCE_DIR");
+    if (bin == NULL)
+        bin = "kvsim";
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s 2>&1", dir ? dir : ".", bin, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+#define RUN "run --trace traces/samples/tiny.csv --gpu a100-80gb --model llama-2-7b --quiet "
+
+static void expect_error(const char *args, const char *needle)
+{
+    int rc = kvsim(args);
+    if (rc == 0 || strstr(out, needle) == NULL || lines(out) != 1 ||
+        strncmp(out, "kvsim: ", 7) != 0)
+        fail_msg("kvsim %s\n  exit %d, wanted non-zero and one line with '%s'; got:\n%s", args, rc,
+                 needle, out);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    expect_error(RUN "--mem-util 1.5", "--mem-util: '1.5' is not a number in (0, 1]");
+    expect_error(RUN "--mem-util abc", "--mem-util: 'abc'");
+    expect_error(RUN "--mem-util ''", "--mem-util: ''");
+    expect_error(RUN "--max-num-seqs 0", "--max-num-seqs: '0'");
+    expect_error(RUN "--max-num-seqs -3", "--max-num-seqs: '-3'");
+    expect_error(RUN "--max-num-seqs 99999999999999999999999", "--max-num-seqs");
+    expect_error(RUN "--block-size 16x", "--block-size: '16x'");
+    expect_error(RUN "--kv-pool-gib -1", "--kv-pool-gib: '-1'");
+    expect_error(RUN "--kv-pool-gib nan", "--kv-pool-gib: 'nan'");
+    expect_error(RUN "--seed", "--seed needs a value");
+    expect_error(RUN "--bogus 1", "unknown option '--bogus'");
+    expect_error(RUN "--dtype fp4", "--dtype: unknown format 'fp4'");
+    expect_error(RUN "--engine sglang", "--engine: unknown preset 'sglang'");
+    expect_error(RUN "--format csv", "--format: unknown format 'csv'");
+    expect_error(RUN "--allocator buddy", "unknown strategy 'buddy'");
+    expect_error(RUN "--allocator paged:block=0", "block='0'");
+    expect_error(RUN "--block-size 8 --allocator paged", "--block-size and --allocator");
+    expect_error(RUN "--seed 1 --seed 2", "--seed given twice");
+}
+
+static void test_bad_names_and_files(void **state)
+{
+    (void)state;
+    expect_error("run --trace traces/samples/tiny.csv --gpu a100 --model llama-2-7b",
+                 "unknown GPU 'a100'; closest: a100-40gb");
+    expect_error("run --trace traces/samples/tiny.csv --gpu h100-sxm --model llama3-8b",
+                 "unknown model 'llama3-8b'");
+    expect_error("run --trace /nonexistent.csv.gz --gpu h100-sxm --model llama-3.1-8b",
+                 "/nonexistent.csv.gz");
+    expect_error("run --gpu h100-sxm --model llama-3.1-8b", "--trace FILE is required");
+    expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4090 --model llama-2-70b",
+                 "does not fit on rtx-4090");
+    expect_error("frobnicate", "unknown command 'frobnicate'");
+    expect_error("list disks", "list:");
+}
+
+static void test_help_lists_every_option(void **state)
+{
+    (void)state;
+    assert_int_equal(kvsim("run --help"), 0);
+    const char *opts[] = {"--trace",
+                          "--format",
+                          "--gpu",
+                          "--model",
+                          "--out",
+                          "--ts-interval",
+                          "--quiet",
+                          "--max-num-seqs",
+                          "--max-batched-tokens",
+                          "--max-model-len",
+                          "--watermark",
+                          "--allocator",
+                          "--block-size",
+                          "--mem-util",
+                          "--kv-pool-gib",
+                          "--num-blocks",
+                          "--dtype",
+                          "--kv-dtype",
+                          "--engine",
+                          "--bw-eff",
+                          "--flops-eff",
+                          "--step-overhead-ms",
+                          "--runtime-overhead-gib",
+                          "--seed",
+                          "--check"};
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+        if (strstr(out, opts[i]) == NULL)
+            fail_msg("kvsim run --help does not describe %s", opts[i]);
+    assert_int_equal(kvsim("--help"), 0);
+    assert_non_null(strstr(out, "kvsim run"));
+    assert_non_null(strstr(out, "kvsim list gpus"));
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    assert_int_equal(kvsim("list gpus"), 0);
+    assert_non_null(strstr(out, "h100-sxm"));
+    assert_non_null(strstr(out, "m3-max"));
+    assert_int_equal(kvsim("list models"), 0);
+    assert_non_null(strstr(out, "819200")); /* opt-13b */
+    assert_non_null(strstr(out, "131072")); /* llama-3.1-8b */
+}
+
+static void test_run_writes_outputs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --out %s", dir);
+    assert_int_equal(kvsim(args), 0);
+    assert_non_null(strstr(out, "40 total: 39 completed, 1 rejected"));
+    const char *files[] = {"summary.json", "requests.csv", "timeseries.csv"};
+    for (int i = 0; i < 3; i++) {
+        char path[600];
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL)
+            fail_msg("%s was not written", path);
+        int c, nl = 0;
+        while ((c = fgetc(fp)) != EOF)
+            nl += c == '\n';
+        fclose(fp);
+        if (i == 1)
+            assert_int_equal(nl, 41); /* header + one row per request, rejected included */
+        else
+            assert_true(nl > 5);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_bad_names_and_files),
+        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_run_writes_outputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
