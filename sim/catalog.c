@@ -116,10 +116,7 @@ static sim_gpu gpu_table[GPU_MAX];
 static size_t gpu_count = 0;
 static int gpu_loaded = 0; /* 0 not yet, 1 ok, -1 broken */
 
-/* Splits one CSV record at *P into FIELDS (NUL-terminated in BUF); returns
- * the field count, or -1 on an unterminated quote. Advances *P past the
- * record's newline. */
-static int csv_record(const char **p, char *buf, size_t buflen, char **fields, int maxf)
+int sim_csv_record(const char **p, char *buf, size_t buflen, char **fields, int maxf)
 {
     const char *s = *p;
     size_t o = 0;
@@ -192,7 +189,7 @@ static int load_gpus(void)
     char buf[4096];
     char *f[32];
     const char *p = sim_catalog_gpus_csv;
-    int nf = csv_record(&p, buf, sizeof(buf), f, 32);
+    int nf = sim_csv_record(&p, buf, sizeof(buf), f, 32);
     for (int c = 0; c < GPU_FIELDS; c++) {
         map[c] = -1;
         for (int i = 0; i < nf; i++)
@@ -204,7 +201,7 @@ static int load_gpus(void)
         }
     }
     while (*p != '\0' && gpu_count < GPU_MAX) {
-        nf = csv_record(&p, buf, sizeof(buf), f, 32);
+        nf = sim_csv_record(&p, buf, sizeof(buf), f, 32);
         if (nf < 6)
             continue;
         const char *v[GPU_FIELDS];

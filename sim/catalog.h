@@ -76,6 +76,11 @@ int sim_model_at(size_t i, sim_model *out);
 /* KV bytes per token: 2 (K and V) x layers x kv_heads x head_dim x BYTES_PER_ELEM. */
 uint64_t sim_model_kv_bytes_per_token(const sim_model *m, double bytes_per_elem);
 
+/* Splits one RFC 4180 CSV record at *P into FIELDS (at most MAXF,
+ * NUL-terminated inside BUF, truncated to BUFLEN); returns the field count,
+ * or -1 on an unterminated quote. Advances *P past the record's line end. */
+int sim_csv_record(const char **p, char *buf, size_t buflen, char **fields, int maxf);
+
 /* Element formats for weights and KV. */
 typedef struct sim_dtype {
     const char *name;

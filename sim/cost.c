@@ -1,15 +1,19 @@
 /*
  * cost.c: roofline step times and engine presets; see cost.h.
  *
- * Presets. The efficiency terms are fitted to published measurements (the
- * fit is bench/fit_cost.py over catalog/measurements.csv; README "Cost
- * model" gives the residuals):
- *   trtllm   TensorRT-LLM v0.5/v0.6.1 performance.md, A100/H100/L40S rows
- *            (batch-1 first-token latency and static-batch throughput);
- *   llamacpp llama.cpp batch-1 decode on CUDA cards at F16;
- *   vllm     no vLLM step times are in the calibration set: it takes
- *            TensorRT-LLM's efficiencies with a larger per-step overhead
- *            (Python scheduling and sampling), which the user can override.
+ * Presets. The efficiency terms are fitted by bench/fit_cost.c to the
+ * published single-GPU measurements in catalog/calibration.csv (sources in
+ * its last column), through sim_cost_step_s itself:
+ *   trtllm   TensorRT-LLM v0.5/v0.6.1 performance.md, A100 FP16, H100 and
+ *            L40S FP8 (static-batch throughput, batch-1 first-token
+ *            latency): 17 rows, mean |error| 9.4 %, worst 36.6 %;
+ *   llamacpp llama.cpp (CUDA) F16 batch-1 decode and 494-token prefill on
+ *            eight cards: 40 rows, decode within 20 %, prefill off by up to
+ *            a factor of 2 (one FLOP efficiency cannot fit both GeForce
+ *            FP16-accumulate GEMMs and datacenter cards' weak prefill);
+ *   vllm     no vLLM step times are in the calibration set: it takes the
+ *            TensorRT-LLM fit. Override with --bw-eff, --flops-eff and
+ *            --step-overhead-ms when you have measurements.
  * overhead_bytes is memory outside torch's weights, activations and KV:
  * set so that Llama-2-7B fp16 on an A100-80GB with max length 4096 gets
  * vLLM's logged 7,449 blocks (see README, "KV pool").
@@ -21,14 +25,14 @@
 
 static const sim_engine_preset presets[] = {
     {"vllm",
-     {0.80, 0.55, 0.006, 0.80 * 1073741824.0},
-     "TensorRT-LLM fit with vLLM's larger per-step overhead (no vLLM data in the fit)"},
+     {0.96, 0.58, 0.0055, 0.80 * 1073741824.0},
+     "the TensorRT-LLM fit (no vLLM step times in the calibration set)"},
     {"trtllm",
-     {0.80, 0.55, 0.002, 0.80 * 1073741824.0},
-     "fit to TensorRT-LLM v0.5/v0.6.1 performance.md (A100, H100, L40S)"},
+     {0.96, 0.58, 0.0055, 0.80 * 1073741824.0},
+     "fit to TensorRT-LLM v0.5/v0.6.1 performance.md (A100 FP16, H100/L40S FP8), 17 rows"},
     {"llamacpp",
-     {0.85, 0.40, 0.001, 0.50 * 1073741824.0},
-     "fit to llama.cpp CUDA batch-1 F16 decode rates"},
+     {1.00, 0.31, 0.0065, 0.50 * 1073741824.0},
+     "fit to llama.cpp CUDA F16 batch-1 decode and prefill, 40 rows"},
 };
 
 const sim_engine_preset *sim_engine_preset_find(const char *name)
@@ -48,13 +52,16 @@ void sim_engine_preset_names(char *buf, size_t len)
     }
 }
 
-void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, double w_bytes,
-                   double kv_bytes, const sim_cost_params *p)
+void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const sim_dtype *w,
+                   const sim_dtype *kv, const sim_cost_params *p)
 {
     memset(c, 0, sizeof(*c));
+    double w_bytes = w->bytes, kv_bytes = kv->bytes;
     c->mem_bw_Bps = gpu->mem_bw_Bps;
     /* A GPU without a published FLOP rate is treated as bandwidth-bound. */
     c->peak_flops = gpu->fp16_flops > 0 ? gpu->fp16_flops : INFINITY;
+    if (strcmp(w->name, "fp8") == 0 && gpu->fp8_flops > 0)
+        c->peak_flops = gpu->fp8_flops;
     double expert_params = 0;
     if (m->experts) {
         expert_params = 3.0 * m->hidden * (double)m->intermediate * m->layers * m->experts;

@@ -60,10 +60,10 @@ typedef struct sim_cost {
     sim_cost_params p;
 } sim_cost;
 
-/* Prepares a cost model for GPU x MODEL with weights of W_BYTES per
- * parameter and KV of KV_BYTES per element. */
-void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, double w_bytes,
-                   double kv_bytes, const sim_cost_params *p);
+/* Prepares a cost model for GPU x MODEL with weights in W and KV in KV.
+ * fp8 weights run at the GPU's FP8 tensor rate when it has one. */
+void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, const sim_dtype *w,
+                   const sim_dtype *kv, const sim_cost_params *p);
 
 /* Duration of a step in seconds. */
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b);

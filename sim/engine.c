@@ -572,8 +572,7 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     e.plan.kv_pool_bytes = e.kv->pool_bytes;
     res->plan = e.plan;
     snprintf(res->allocator, sizeof(res->allocator), "%s", e.kv->spec);
-    sim_cost_init(&e.cost, &cfg->gpu, &cfg->model, cfg->weight_dtype->bytes, cfg->kv_dtype->bytes,
-                  &cfg->cost);
+    sim_cost_init(&e.cost, &cfg->gpu, &cfg->model, cfg->weight_dtype, cfg->kv_dtype, &cfg->cost);
     if (obs != NULL && obs->on_start != NULL)
         obs->on_start(obs->ctx, &e.plan);
     e.running = malloc((size_t)cfg->max_num_seqs * sizeof(uint32_t));

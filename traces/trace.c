@@ -1,0 +1,736 @@
+/*
+ * trace.c: opening, streaming, line splitting and format detection for
+ * request traces; the per-format row parsers are in trace_<format>.c.
+ *
+ * Input goes through zlib's gz* API, which reads gzip (including
+ * concatenated members) and passes plain files through unchanged, in chunks
+ * of TRACE__CHUNK_BYTES. Lines are split here, in place in one buffer that
+ * grows only for a line longer than a chunk, up to TRACE__LINE_MAX_BYTES:
+ * CSV rows cost no allocation. zlib reports a truncated stream not as a
+ * read error but as Z_BUF_ERROR at the end, so the end of input is checked
+ * for it explicitly; otherwise a cut trace would read as a shorter one.
+ *
+ * Policy for the quirks of real traces (see trace.h): CRLF, a missing final
+ * newline and trailing blank lines are accepted and counted; a blank line
+ * followed by more data is an error, since it usually means two files were
+ * pasted together or a row was lost.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "traces/trace_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- names */
+
+const char *trace_strerror(int code)
+{
+    switch (code) {
+#define TRACE_ERR_CASE(name, value, msg)                                                           \
+    case value:                                                                                    \
+        return msg;
+        TRACE_ERRNO_MAP(TRACE_ERR_CASE)
+#undef TRACE_ERR_CASE
+    default:
+        break;
+    }
+    return code == 0 ? "success" : "unknown error";
+}
+
+static const char *const trace__format_names[] = {"auto", "kvsim", "azure", "mooncake"};
+
+const char *trace_format_name(trace_format fmt)
+{
+    if ((int)fmt < 0 || (int)fmt > (int)TRACE_FORMAT_MOONCAKE)
+        return "unknown";
+    return trace__format_names[fmt];
+}
+
+int trace_format_parse(const char *name, trace_format *out)
+{
+    if (name == NULL || out == NULL)
+        return TRACE_EARG;
+    for (int i = 0; i <= (int)TRACE_FORMAT_MOONCAKE; i++) {
+        if (trace__name_eq(name, strlen(name), trace__format_names[i])) {
+            *out = (trace_format)i;
+            return 0;
+        }
+    }
+    return TRACE_EARG;
+}
+
+/* ------------------------------------------------------------- messages */
+
+/* Replaces control bytes in the NUL-terminated S by '?', so it is one line. */
+static void trace__one_line(char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            *s = '?';
+    }
+}
+
+int trace__fail(trace_reader *r, int code, uint64_t line, const char *fmt, ...)
+{
+    if (r->err != 0)
+        return r->err;
+    int n;
+    if (line > 0)
+        n = snprintf(r->errmsg, sizeof r->errmsg, "%s:%llu: ", r->path, (unsigned long long)line);
+    else
+        n = snprintf(r->errmsg, sizeof r->errmsg, "%s: ", r->path);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n < sizeof r->errmsg) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->errmsg + n, sizeof r->errmsg - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    trace__one_line(r->errmsg);
+    r->err = code;
+    return code;
+}
+
+char *trace__echo(char *dst, const char *p, size_t n)
+{
+    const size_t keep = TRACE__ECHO_BYTES - 4; /* room for "..." and NUL */
+    size_t k = n <= TRACE__ECHO_BYTES - 1 ? n : keep;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)p[i];
+        dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (k < n) {
+        memcpy(dst + k, "...", 4);
+    } else {
+        dst[k] = '\0';
+    }
+    return dst;
+}
+
+/* Writes "PATH: reason" into ERR for failures before a reader exists. */
+static void trace__err_early(char *err, size_t errlen, const char *path, const char *reason)
+{
+    if (err != NULL && errlen > 0) {
+        snprintf(err, errlen, "%s: %s", path, reason);
+        trace__one_line(err);
+    }
+}
+
+/* -------------------------------------------------------------- helpers */
+
+int trace__name_eq(const char *p, size_t n, const char *s)
+{
+    size_t i = 0;
+    for (; i < n && s[i] != '\0'; i++) {
+        unsigned char a = (unsigned char)p[i], b = (unsigned char)s[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (unsigned char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (unsigned char)(b - 'A' + 'a');
+        if (a != b)
+            return 0;
+    }
+    return i == n && s[i] == '\0';
+}
+
+/* True for the blanks that fields and lines are trimmed of. */
+static int trace__is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+int trace__parse_u32(trace_reader *r, const trace__span *f, const char *name, uint32_t *out)
+{
+    char shown[TRACE__ECHO_BYTES];
+    if (f->n == 0)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: empty field", name);
+    uint64_t v = 0;
+    int big = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        unsigned d = (unsigned)(unsigned char)f->p[i] - (unsigned)'0';
+        if (d > 9)
+            return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                               "%s: '%s' is not a non-negative integer", name,
+                               trace__echo(shown, f->p, f->n));
+        if (!big) {
+            v = v * 10 + d;
+            big = v > UINT32_MAX;
+        }
+    }
+    if (big)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is out of range (max %lu)", name,
+                           trace__echo(shown, f->p, f->n), (unsigned long)UINT32_MAX);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int trace__hash_reserve(trace_reader *r, size_t n)
+{
+    if (n <= r->hash_cap)
+        return 0;
+    size_t cap = r->hash_cap < 64 ? 64 : r->hash_cap;
+    while (cap < n)
+        cap *= 2;
+    uint64_t *p = realloc(r->hash_ids, cap * sizeof *p);
+    if (p == NULL)
+        return trace__fail(r, TRACE_ENOMEM, r->lineno, "out of memory for %zu hash ids", n);
+    r->hash_ids = p;
+    r->hash_cap = cap;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ CSV */
+
+int trace__csv_split(trace_reader *r, char *line, size_t len, trace__span *out, size_t max,
+                     size_t *count)
+{
+    char *p = line, *end = line + len;
+    size_t k = 0;
+    for (;;) {
+        char *fs, *fe, *next;
+        while (p < end && trace__is_blank(*p))
+            p++;
+        if (p < end && *p == '"') {
+            char *c = p + 1;
+            for (;;) {
+                c = memchr(c, '"', (size_t)(end - c));
+                if (c == NULL)
+                    return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                                       "unterminated quoted field (field %zu)", k + 1);
+                if (c + 1 < end && c[1] == '"') {
+                    c += 2;
+                    continue;
+                }
+                break;
+            }
+            fs = p + 1;
+            fe = c;
+            next = c + 1;
+            while (next < end && trace__is_blank(*next))
+                next++;
+            if (next < end && *next != ',')
+                return trace__fail(
+                    r, TRACE_EFORMAT, r->lineno,
+                    "unexpected '%c' after the closing quote of field %zu",
+                    (unsigned char)*next >= 0x20 && (unsigned char)*next < 0x7f ? *next : '?',
+                    k + 1);
+            while (fs < fe && trace__is_blank(*fs))
+                fs++;
+        } else {
+            char *c = p < end ? memchr(p, ',', (size_t)(end - p)) : NULL;
+            next = c != NULL ? c : end;
+            fs = p;
+            fe = next;
+        }
+        while (fe > fs && trace__is_blank(fe[-1]))
+            fe--;
+        if (k < max) {
+            out[k].p = fs;
+            out[k].n = (size_t)(fe - fs);
+        }
+        k++;
+        if (next >= end)
+            break;
+        p = next + 1;
+    }
+    *count = k;
+    return 0;
+}
+
+int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, size_t nrequired,
+                    int forced, const char *fmt_name, const char *header, size_t len)
+{
+    char shown[TRACE__ECHO_BYTES];
+    size_t col[TRACE__NCOLS];
+    for (size_t j = 0; j < TRACE__NCOLS; j++)
+        col[j] = TRACE__NO_COLUMN;
+    for (size_t i = 0; i < r->ncols; i++) {
+        for (size_t j = 0; j < nnames; j++) {
+            if (!trace__name_eq(r->fields[i].p, r->fields[i].n, names[j]))
+                continue;
+            if (col[j] != TRACE__NO_COLUMN)
+                return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                                   "duplicate column '%s' in the header (columns %zu and %zu)",
+                                   names[j], col[j] + 1, i + 1);
+            col[j] = i;
+        }
+    }
+    for (size_t j = 0; j < nrequired; j++) {
+        if (col[j] != TRACE__NO_COLUMN)
+            continue;
+        if (!forced)
+            return 0;
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "missing column '%s' in %s header '%s'",
+                           names[j], fmt_name, trace__echo(shown, header, len));
+    }
+    for (size_t j = 0; j < TRACE__NCOLS; j++) {
+        r->col[j] = col[j];
+        r->col_name[j] = j < nnames ? names[j] : NULL;
+    }
+    return 1;
+}
+
+int trace__csv_row(trace_reader *r, char *line, size_t len)
+{
+    size_t n;
+    int rc = trace__csv_split(r, line, len, r->fields, r->ncols, &n);
+    if (rc < 0)
+        return rc;
+    if (n == r->ncols)
+        return 0;
+    if (n > r->ncols)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "expected %zu fields, found %zu", r->ncols,
+                           n);
+    /* Name the first required column that the short row lacks. */
+    const char *missing = NULL;
+    size_t at = SIZE_MAX;
+    for (size_t j = 0; j < TRACE__NCOLS; j++) {
+        if (r->col[j] != TRACE__NO_COLUMN && r->col[j] >= n && r->col[j] < at) {
+            at = r->col[j];
+            missing = r->col_name[j];
+        }
+    }
+    if (missing != NULL)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                           "expected %zu fields, found %zu (missing field '%s')", r->ncols, n,
+                           missing);
+    return trace__fail(r, TRACE_EFORMAT, r->lineno, "expected %zu fields, found %zu", r->ncols, n);
+}
+
+/* ---------------------------------------------------------------- lines */
+
+/*
+ * Refills the buffer after [start, end) turned out to hold no newline:
+ * moves the partial line to the front, grows the buffer if it is full (up
+ * to the line cap), and reads one chunk. Returns 0 (r->eof set at the end
+ * of input) or a negative code: a line over the cap, a gzip or read error.
+ */
+static int trace__fill(trace_reader *r)
+{
+    size_t pending = r->end - r->start;
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, pending);
+        r->start = 0;
+        r->end = pending;
+    }
+    r->scan = r->end;
+    if (r->end == r->cap) {
+        if (r->cap > TRACE__LINE_MAX_BYTES)
+            return trace__fail(r, TRACE_EFORMAT, r->lineno + 1,
+                               "line too long (more than %u bytes)", TRACE__LINE_MAX_BYTES);
+        size_t cap =
+            r->cap * 2 > TRACE__LINE_MAX_BYTES + 1 ? TRACE__LINE_MAX_BYTES + 1 : r->cap * 2;
+        char *p = realloc(r->buf, cap + 1);
+        if (p == NULL)
+            return trace__fail(r, TRACE_ENOMEM, r->lineno + 1, "out of memory for a %zu-byte line",
+                               cap);
+        r->buf = p;
+        r->cap = cap;
+    }
+    int got = gzread(r->gz, r->buf + r->end, (unsigned)(r->cap - r->end));
+    int zerr = Z_OK;
+    const char *zmsg = gzerror(r->gz, &zerr);
+    if (got < 0 || (got == 0 && zerr != Z_OK)) {
+        if (zmsg == NULL || zmsg[0] == '\0')
+            zmsg = "unknown zlib error";
+        /* zlib prefixes its messages with the stream's name, "<fd:N>" here. */
+        if (strncmp(zmsg, "<fd:", 4) == 0 && strstr(zmsg, ": ") != NULL)
+            zmsg = strstr(zmsg, ": ") + 2;
+        switch (zerr) {
+        case Z_BUF_ERROR:
+            return trace__fail(r, TRACE_EGZIP, r->lineno + 1,
+                               "truncated gzip stream (unexpected end of file)");
+        case Z_ERRNO:
+            return trace__fail(r, TRACE_EIO, r->lineno + 1, "cannot read: %s", zmsg);
+        case Z_MEM_ERROR:
+            return trace__fail(r, TRACE_ENOMEM, r->lineno + 1, "out of memory in zlib");
+        default:
+            return trace__fail(r, TRACE_EGZIP, r->lineno + 1, "corrupt gzip stream (%s)", zmsg);
+        }
+    }
+    if (got == 0)
+        r->eof = 1;
+    r->end += (size_t)got;
+    return 0;
+}
+
+/*
+ * Returns the next line in *LINE and *LEN, NUL-terminated, without its "\n" or
+ * "\r\n" (counted), valid until the next call. Returns 1 for a line, 0 at
+ * the end of input, or a negative code (line too long, NUL byte, I/O).
+ */
+static int trace__getline(trace_reader *r, char **line, size_t *len)
+{
+    char *nl;
+    for (;;) {
+        nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
+        if (nl != NULL || r->eof)
+            break;
+        int rc = trace__fill(r);
+        if (rc < 0)
+            return rc;
+    }
+    char *p = r->buf + r->start;
+    size_t n;
+    if (nl != NULL) {
+        n = (size_t)(nl - p);
+        r->start = r->scan = (size_t)(nl - r->buf) + 1;
+    } else {
+        if (r->start == r->end)
+            return 0;
+        n = r->end - r->start;
+        r->start = r->scan = r->end;
+        r->counts.missing_final_newline = 1;
+    }
+    r->lineno++;
+    r->counts.lines++;
+    if (n > TRACE__LINE_MAX_BYTES)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "line too long (more than %u bytes)",
+                           TRACE__LINE_MAX_BYTES);
+    if (n > 0 && p[n - 1] == '\r') {
+        n--;
+        if (nl != NULL)
+            r->counts.crlf_lines++;
+    }
+    if (memchr(p, '\0', n) != NULL)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                           "NUL byte in line (binary data, or a compressed format other than "
+                           "gzip?)");
+    p[n] = '\0';
+    *line = p;
+    *len = n;
+    return 1;
+}
+
+/* True when LINE[0..LEN) holds only spaces and tabs. */
+static int trace__blank_line(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!trace__is_blank(line[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------- requests */
+
+/*
+ * Parses the non-blank data line LINE[0..LEN) (line r->lineno) with the
+ * reader's format into *REQ, and applies the checks and adjustments common
+ * to all formats. Returns 0 or a negative code with a message.
+ */
+static int trace__emit(trace_reader *r, char *line, size_t len, trace_request *req)
+{
+    trace__row row = {0};
+    int rc;
+    switch (r->fmt) {
+    case TRACE_FORMAT_KVSIM:
+        rc = trace__kvsim_row(r, line, len, &row);
+        break;
+    case TRACE_FORMAT_AZURE:
+        rc = trace__azure_row(r, line, len, &row);
+        break;
+    case TRACE_FORMAT_MOONCAKE:
+        rc = trace__mooncake_row(r, line, len, &row);
+        break;
+    default:
+        rc = trace__fail(r, TRACE_EARG, r->lineno, "no format selected");
+        break;
+    }
+    if (rc < 0)
+        return rc;
+    if (row.input_tokens == 0)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s must be >= 1 (found 0)",
+                           r->col_name[TRACE__COL_INPUT]);
+    if (row.output_tokens == 0) {
+        row.output_tokens = 1;
+        r->counts.zero_output++;
+    }
+    if (row.arrival_s < r->prev_arrival_s) {
+        row.arrival_s = r->prev_arrival_s;
+        r->counts.reordered++;
+    }
+    r->prev_arrival_s = row.arrival_s;
+    req->index = 0; /* set when yielded */
+    req->line = r->lineno;
+    req->arrival_s = row.arrival_s;
+    req->input_tokens = row.input_tokens;
+    req->output_tokens = row.output_tokens;
+    req->num_hash_ids = row.num_hash_ids;
+    req->hash_ids = row.num_hash_ids > 0 ? r->hash_ids : NULL;
+    return 0;
+}
+
+/*
+ * Reads lines up to the next request. Returns 1 with *REQ filled, 0 at the
+ * end (trailing blank lines counted), or a negative code.
+ */
+static int trace__read_request(trace_reader *r, trace_request *req)
+{
+    char *line;
+    size_t len;
+    for (;;) {
+        int rc = trace__getline(r, &line, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            r->counts.trailing_blank += r->blank_run;
+            r->blank_run = 0;
+            return 0;
+        }
+        if (trace__blank_line(line, len)) {
+            if (r->blank_run++ == 0)
+                r->blank_first = r->lineno;
+            continue;
+        }
+        if (r->blank_run > 0)
+            return trace__fail(r, TRACE_EFORMAT, r->blank_first,
+                               "blank line in the middle of the trace (more data on line %llu)",
+                               (unsigned long long)r->lineno);
+        rc = trace__emit(r, line, len, req);
+        return rc < 0 ? rc : 1;
+    }
+}
+
+/* ----------------------------------------------------------- detection */
+
+/*
+ * Reads the first non-blank line and decides the format: a line starting
+ * with '{' is mooncake JSONL (parsed at once as the first request), else
+ * it is a CSV header whose column names decide, unless FMT forces one.
+ * Returns 0 or a negative code with a message.
+ */
+static int trace__detect(trace_reader *r, trace_format fmt)
+{
+    char *line;
+    size_t len;
+    for (;;) {
+        int rc = trace__getline(r, &line, &len);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (r->blank_run > 0)
+                return trace__fail(r, TRACE_EFORMAT, 1, "empty file (%llu blank lines only)",
+                                   (unsigned long long)r->blank_run);
+            return trace__fail(r, TRACE_EFORMAT, 1, "empty file");
+        }
+        /* A UTF-8 byte order mark, as spreadsheet exports write, is not data. */
+        if (r->lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            line += 3;
+            len -= 3;
+        }
+        if (!trace__blank_line(line, len))
+            break;
+        if (r->blank_run++ == 0)
+            r->blank_first = r->lineno;
+    }
+    if (r->blank_run > 0)
+        return trace__fail(r, TRACE_EFORMAT, r->blank_first,
+                           "blank line before the first line of data (line %llu)",
+                           (unsigned long long)r->lineno);
+
+    size_t lead = 0;
+    while (lead < len && trace__is_blank(line[lead]))
+        lead++;
+    if (fmt == TRACE_FORMAT_MOONCAKE || (fmt == TRACE_FORMAT_AUTO && line[lead] == '{')) {
+        r->fmt = TRACE_FORMAT_MOONCAKE;
+        trace__mooncake_init(r);
+        int rc = trace__emit(r, line, len, &r->pending);
+        if (rc < 0)
+            return rc;
+        r->has_pending = 1;
+        return 0;
+    }
+
+    r->header_line = r->lineno;
+    if (line[lead] == '{') {
+        /* A CSV format was forced on JSONL; its quotes would not split as CSV. */
+        char shown[TRACE__ECHO_BYTES];
+        return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                           "missing column '%s' in %s header '%s' (this looks like mooncake JSONL)",
+                           fmt == TRACE_FORMAT_AZURE ? "TIMESTAMP" : "arrival_s",
+                           trace_format_name(fmt), trace__echo(shown, line, len));
+    }
+    size_t n;
+    int rc = trace__csv_split(r, line, len, NULL, 0, &n);
+    if (rc < 0)
+        return rc;
+    r->fields = malloc(n * sizeof *r->fields);
+    if (r->fields == NULL)
+        return trace__fail(r, TRACE_ENOMEM, r->lineno, "out of memory for %zu columns", n);
+    r->ncols = n;
+    rc = trace__csv_split(r, line, len, r->fields, n, &n);
+    if (rc < 0)
+        return rc;
+
+    switch (fmt) {
+    case TRACE_FORMAT_KVSIM:
+        r->fmt = fmt;
+        return trace__kvsim_header(r, 1, line, len) < 0 ? r->err : 0;
+    case TRACE_FORMAT_AZURE:
+        r->fmt = fmt;
+        return trace__azure_header(r, 1, line, len) < 0 ? r->err : 0;
+    default:
+        break;
+    }
+    rc = trace__kvsim_header(r, 0, line, len);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        r->fmt = TRACE_FORMAT_KVSIM;
+        return 0;
+    }
+    rc = trace__azure_header(r, 0, line, len);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        r->fmt = TRACE_FORMAT_AZURE;
+        return 0;
+    }
+    char shown[TRACE__ECHO_BYTES];
+    return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                       "unrecognized trace header '%s' (expected kvsim "
+                       "arrival_s,input_tokens,output_tokens; azure "
+                       "TIMESTAMP,ContextTokens,GeneratedTokens; or mooncake JSONL); use --format",
+                       trace__echo(shown, line, len));
+}
+
+/* -------------------------------------------------------------- the API */
+
+/*
+ * Opens PATH ("-": a duplicate of standard input, so closing the reader
+ * leaves stdin open) as a gzip-or-plain stream. Returns 0 or a negative
+ * code with a message without a line number.
+ */
+static int trace__open_stream(trace_reader *r, const char *path)
+{
+    int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY);
+    if (fd < 0)
+        return trace__fail(r, TRACE_EIO, 0, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return trace__fail(r, TRACE_EIO, 0, "cannot read: %s", strerror(EISDIR));
+    }
+    r->gz = gzdopen(fd, "rb");
+    if (r->gz == NULL) {
+        close(fd);
+        return trace__fail(r, TRACE_ENOMEM, 0, "cannot open: out of memory in zlib");
+    }
+    /* Must precede the first read; a failure only leaves zlib's default. */
+    (void)gzbuffer(r->gz, TRACE__CHUNK_BYTES);
+    r->cap = TRACE__CHUNK_BYTES;
+    r->buf = malloc(r->cap + 1);
+    if (r->buf == NULL)
+        return trace__fail(r, TRACE_ENOMEM, 0, "out of memory for the line buffer");
+    return 0;
+}
+
+int trace_open(trace_reader **out, const char *path, trace_format fmt, char *err, size_t errlen)
+{
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (out == NULL || path == NULL || (int)fmt < (int)TRACE_FORMAT_AUTO ||
+        (int)fmt > (int)TRACE_FORMAT_MOONCAKE) {
+        trace__err_early(err, errlen, path != NULL ? path : "(null)", "bad argument to trace_open");
+        if (out != NULL)
+            *out = NULL;
+        return TRACE_EARG;
+    }
+    *out = NULL;
+    trace_reader *r = calloc(1, sizeof *r);
+    if (r != NULL)
+        r->path = strdup(strcmp(path, "-") == 0 ? "<stdin>" : path);
+    if (r == NULL || r->path == NULL) {
+        free(r);
+        trace__err_early(err, errlen, path, "out of memory");
+        return TRACE_ENOMEM;
+    }
+    for (size_t j = 0; j < TRACE__NCOLS; j++)
+        r->col[j] = TRACE__NO_COLUMN;
+
+    int rc = trace__open_stream(r, path);
+    if (rc == 0)
+        rc = trace__detect(r, fmt);
+    if (rc == 0 && !r->has_pending) {
+        rc = trace__read_request(r, &r->pending);
+        if (rc == 1) {
+            r->has_pending = 1;
+            rc = 0;
+        } else if (rc == 0) {
+            rc = trace__fail(r, TRACE_EFORMAT, r->header_line, "no requests after the header");
+        }
+    }
+    if (rc < 0) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s", r->errmsg);
+        trace_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int trace_next(trace_reader *r, trace_request *req)
+{
+    if (r == NULL || req == NULL)
+        return TRACE_EARG;
+    if (r->err != 0)
+        return r->err;
+    if (r->has_pending) {
+        *req = r->pending;
+        r->has_pending = 0;
+    } else {
+        if (r->done)
+            return 0;
+        int rc = trace__read_request(r, req);
+        if (rc <= 0) {
+            r->done = rc == 0;
+            return rc;
+        }
+    }
+    req->index = r->counts.requests++;
+    return 1;
+}
+
+const char *trace_errmsg(const trace_reader *r)
+{
+    return r != NULL ? r->errmsg : "";
+}
+
+trace_format trace_get_format(const trace_reader *r)
+{
+    return r != NULL ? r->fmt : TRACE_FORMAT_AUTO;
+}
+
+void trace_get_counts(const trace_reader *r, trace_counts *out)
+{
+    if (out == NULL)
+        return;
+    if (r == NULL) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    *out = r->counts;
+}
+
+void trace_close(trace_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->gz != NULL)
+        (void)gzclose(r->gz);
+    free(r->buf);
+    free(r->fields);
+    free(r->hash_ids);
+    free(r->path);
+    free(r);
+}

@@ -1,0 +1,172 @@
+/*
+ * trace_int.h: private state of a trace reader, shared by trace.c (opening,
+ * line splitting, detection, errors) and the per-format row parsers
+ * (trace_kvsim.c, trace_azure.c, trace_mooncake.c). Not for other folders.
+ *
+ * Invariants of the line buffer: buf holds cap + 1 bytes; [start, end) are
+ * bytes read but not yet returned as lines; [start, scan) is known to hold
+ * no '\n'. A line never exceeds TRACE__LINE_MAX_BYTES, so the buffer never
+ * grows past that plus one byte for a terminating NUL: memory is bounded by
+ * one long line plus zlib's own buffers, whatever the trace length.
+ */
+#ifndef KVSIM_TRACES_TRACE_INT_H
+#define KVSIM_TRACES_TRACE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zlib.h>
+
+#include "traces/trace.h"
+
+/* Bytes asked of zlib per read, and the initial size of the line buffer. */
+#define TRACE__CHUNK_BYTES (256u * 1024u)
+/* Longest accepted line, terminator excluded; longer is "line too long". */
+#define TRACE__LINE_MAX_BYTES (1024u * 1024u)
+/* Size of the buffer behind trace_errmsg(). */
+#define TRACE__ERRMSG_BYTES 512
+/* Size of a buffer holding a field echoed in a message (truncated). */
+#define TRACE__ECHO_BYTES 48
+/* Column index meaning "not in the header". */
+#define TRACE__NO_COLUMN SIZE_MAX
+
+#if defined(__GNUC__)
+#define TRACE__PRINTF(fmt_arg, first_arg) __attribute__((format(printf, fmt_arg, first_arg)))
+#else
+#define TRACE__PRINTF(fmt_arg, first_arg)
+#endif
+
+/* Column slots, the same for every format; names in trace_reader.col_name. */
+enum {
+    TRACE__COL_ARRIVAL = 0, /* arrival_s, TIMESTAMP, timestamp */
+    TRACE__COL_INPUT,       /* input_tokens, ContextTokens, input_length */
+    TRACE__COL_OUTPUT,      /* output_tokens, GeneratedTokens, output_length */
+    TRACE__COL_HASH,        /* hash_ids (optional) */
+    TRACE__NCOLS
+};
+
+/* A run of bytes inside the line buffer (not NUL-terminated). */
+typedef struct trace__span {
+    char *p;
+    size_t n;
+} trace__span;
+
+/* One row as a format parser reads it, before the common checks. */
+typedef struct trace__row {
+    double arrival_s;
+    uint32_t input_tokens;
+    uint32_t output_tokens; /* may be 0 here; raised to 1 and counted */
+    uint32_t num_hash_ids;  /* ids are in trace_reader.hash_ids */
+} trace__row;
+
+struct trace_reader {
+    char *path; /* as shown in messages ("<stdin>" for "-") */
+    gzFile gz;
+    trace_format fmt;
+
+    char *buf; /* line buffer, see the invariants above */
+    size_t cap, start, end, scan;
+    int eof;
+
+    uint64_t lineno;      /* lines returned so far (1-based number of the last) */
+    uint64_t header_line; /* line of the CSV header, 0 for JSONL */
+    uint64_t blank_run;   /* blank lines since the last non-blank one */
+    uint64_t blank_first; /* line of the first of them */
+
+    int err; /* first error, sticky; 0 if none */
+    char errmsg[TRACE__ERRMSG_BYTES];
+    trace_counts counts;
+    double prev_arrival_s;
+
+    trace_request pending; /* first request, read by trace_open */
+    int has_pending;
+    int done;
+
+    /* CSV: fields of the current row, one slot per header column. */
+    trace__span *fields;
+    size_t ncols;
+    size_t col[TRACE__NCOLS];
+    const char *col_name[TRACE__NCOLS];
+
+    /* Azure: the first row's timestamp, origin of the arrivals. */
+    int have_base;
+    int64_t base_sec;
+    int32_t base_ns;
+
+    /* Hash ids of the current row, grown as needed, never shrunk. */
+    uint64_t *hash_ids;
+    size_t hash_cap;
+};
+
+/*
+ * Records the reader's first error as "PATH:LINE: reason" (or "PATH: reason"
+ * when LINE is 0) and returns CODE. A later call keeps the first message and
+ * returns the first code, so an error is never overwritten by its fallout.
+ */
+int trace__fail(trace_reader *r, int code, uint64_t line, const char *fmt, ...) TRACE__PRINTF(4, 5);
+
+/*
+ * Writes into DST (TRACE__ECHO_BYTES) a printable copy of P[0..N) for a
+ * message: bytes outside printable ASCII become '?', and a long value is cut
+ * with "...". Returns DST.
+ */
+char *trace__echo(char *dst, const char *p, size_t n);
+
+/*
+ * Splits LINE[0..LEN) into comma-separated fields, each trimmed of spaces and
+ * tabs and stripped of one pair of enclosing double quotes ("" inside quotes
+ * is an escaped quote and stays as is). Stores the first MAX fields in OUT
+ * and the number of fields in *COUNT. Returns 0, or a negative code (with a
+ * message for line r->lineno) for an unterminated quote or text after a
+ * closing quote.
+ */
+int trace__csv_split(trace_reader *r, char *line, size_t len, trace__span *out, size_t max,
+                     size_t *count);
+
+/*
+ * Binds the format's columns to the header in r->fields[0..r->ncols): NAMES
+ * has NNAMES canonical names, the first NREQUIRED of them required; matching
+ * is case-insensitive. Returns 1 when every required column is present (and
+ * sets r->col and r->col_name), 0 when one is missing and FORCED is 0, or a
+ * negative code: a duplicate column, or a missing one when FORCED.
+ * HEADER[0..LEN) is the raw header line, echoed in messages.
+ */
+int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, size_t nrequired,
+                    int forced, const char *fmt_name, const char *header, size_t len);
+
+/*
+ * Splits a CSV data row into r->fields and checks it has as many fields as
+ * the header. Returns 0 or a negative code with a message.
+ */
+int trace__csv_row(trace_reader *r, char *line, size_t len);
+
+/*
+ * Parses F as an unsigned 32-bit decimal integer (digits only). Returns 0,
+ * or a negative code with a message naming the column NAME.
+ */
+int trace__parse_u32(trace_reader *r, const trace__span *f, const char *name, uint32_t *out);
+
+/*
+ * Makes room for N hash ids in r->hash_ids. Returns 0 or TRACE_ENOMEM (with
+ * a message); the ids already there are kept.
+ */
+int trace__hash_reserve(trace_reader *r, size_t n);
+
+/* Case-insensitive ASCII comparison of P[0..N) with the C string S. */
+int trace__name_eq(const char *p, size_t n, const char *s);
+
+/*
+ * Format hooks. *_header: as trace__csv_bind, for the header line
+ * r->fields[0..r->ncols) (raw text HEADER[0..LEN)). *_row: parse one
+ * non-blank data line into *ROW; return 0 or a negative code with a
+ * message for line r->lineno.
+ */
+int trace__kvsim_header(trace_reader *r, int forced, const char *header, size_t len);
+int trace__kvsim_row(trace_reader *r, char *line, size_t len, trace__row *row);
+int trace__azure_header(trace_reader *r, int forced, const char *header, size_t len);
+int trace__azure_row(trace_reader *r, char *line, size_t len, trace__row *row);
+/* Sets the mooncake column names used in messages; it has no header. */
+void trace__mooncake_init(trace_reader *r);
+int trace__mooncake_row(trace_reader *r, char *line, size_t len, trace__row *row);
+
+#endif
