@@ -71,7 +71,8 @@ static double predict(const row *r)
     if (strcmp(r->metric, "decode_tok_s") == 0)
         return (r->output - 1) / decode_sum(c, 1, r->input + 1, r->output - 1);
     /* output_tok_s, output_tok_s_per_gpu (TP = 1) */
-    double t = prefill(c, r->batch, r->input) + decode_sum(c, r->batch, r->input + 1, r->output - 1);
+    double t =
+        prefill(c, r->batch, r->input) + decode_sum(c, r->batch, r->input + 1, r->output - 1);
     return r->batch * r->output / t;
 }
 
@@ -104,7 +105,7 @@ static int load(const char *path, row *rows)
     char *f[32];
     int nf = sim_csv_record(&p, buf, sizeof(buf), f, 32);
     int col[10];
-    const char *names[10] = {"row_id", "engine", "gpu",           "model",         "dtype",
+    const char *names[10] = {"row_id", "engine",       "gpu",           "model",  "dtype",
                              "batch",  "input_tokens", "output_tokens", "metric", "value"};
     for (int c = 0; c < 10; c++) {
         col[c] = -1;
