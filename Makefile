@@ -3,6 +3,7 @@
 #   make test   install what is missing, build, run the tests
 # Also: make build | asan | format | format-check | bench | clean
 
+MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)

@@ -175,6 +175,11 @@ void an_print_summary(FILE *fp, const an_run_info *in)
         fprintf(fp, ")");
     }
     fprintf(fp, "\n");
+    if (r->rejected_by[SIM_REJECT_PROMPT_TOO_LONG])
+        fprintf(fp,
+                "             prompts longer than max_model_len %u are rejected, as vLLM does "
+                "(--max-model-len changes it)\n",
+                p->max_model_len);
     if (r->truncated)
         fprintf(fp, "             %llu outputs cut at max_model_len %u\n",
                 (unsigned long long)r->truncated, p->max_model_len);

@@ -127,6 +127,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Creates DIR and its missing parents, as mkdir -p. Returns 0, or -1 with errno set. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
 static FILE *open_out(const char *dir, const char *name)
 {
     char path[4096];
@@ -306,7 +334,7 @@ static int cmd_run(int argc, char **argv)
     if (o.format != NULL && trace_format_parse(o.format, &fmt) != 0)
         die("--format: unknown format '%s' (known: auto, kvsim, azure, mooncake)%s", o.format, "");
 
-    if (o.out != NULL && mkdir(o.out, 0777) != 0 && errno != EEXIST) {
+    if (o.out != NULL && make_dirs(o.out) != 0) {
         fprintf(stderr, "kvsim: --out: cannot create %s: %s\n", o.out, strerror(errno));
         return 1;
     }
