@@ -14,8 +14,9 @@
 #include <string.h>
 
 extern const kv_alloc_ops kv_paged_ops;
+extern const kv_alloc_ops kv_contiguous_ops;
 
-const kv_alloc_ops *const kv_strategies[] = {&kv_paged_ops, NULL};
+const kv_alloc_ops *const kv_strategies[] = {&kv_paged_ops, &kv_contiguous_ops, NULL};
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {

@@ -61,6 +61,11 @@ typedef struct kv_pool_config {
     uint32_t max_model_len;   /* tokens; for reserve=max strategies */
     double watermark;         /* share of the pool kept free at admission (vLLM: 0.01) */
     uint32_t num_blocks;      /* paged: force this block count (0: from pool_bytes) */
+    /* Model geometry, for strategies that allocate per layer (vattn). */
+    uint32_t layers;
+    uint32_t kv_heads; /* per GPU */
+    uint32_t head_dim;
+    double kv_elem_bytes; /* bytes per K or V element */
 } kv_pool_config;
 
 /* Sums the shared accounting keeps in O(1) per operation. */

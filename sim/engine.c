@@ -311,6 +311,9 @@ static int admit_arrival(engine *e, const trace_request *t)
         r->output = max_len - r->input + 1;
         e->res->truncated++;
     }
+    /* The true final length is known to the simulator (not to the scheduler):
+     * it sizes oracle and pow2 reservations and classifies the accounting. */
+    kv_set_final(e->kv, &r->seq, r->input + r->output - 1);
     if (kv_can_admit(e->kv, &r->seq, r->input) == KV_NEVER) {
         finish_req(e, i, SIM_REQ_REJECTED, SIM_REJECT_PROMPT_OVER_POOL);
         return 0;
@@ -397,7 +400,6 @@ static int schedule(engine *e, sim_batch_shape *shape)
             e->head_blocked = true;
             break;
         }
-        kv_set_final(e->kv, &r->seq, r->input + r->output - 1);
         rc = kv_grow(e->kv, &r->seq, tokens);
         if (rc == KV_ENOMEM) {
             snprintf(e->err, e->errlen, "out of memory for block tables");
@@ -566,6 +568,10 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
         .max_model_len = e.plan.max_model_len,
         .watermark = cfg->watermark,
         .num_blocks = cfg->num_blocks,
+        .layers = cfg->model.layers,
+        .kv_heads = cfg->model.kv_heads,
+        .head_dim = cfg->model.head_dim,
+        .kv_elem_bytes = cfg->kv_dtype->bytes,
     };
     if (kv_create(&e.kv, cfg->allocator, &pc, err, errlen) != 0)
         return -1;

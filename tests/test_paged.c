@@ -28,13 +28,36 @@ static void must_check(const kv_alloc *a)
 
 static kv_alloc *make(const char *spec, uint64_t pool_bytes, uint64_t bpt, double wm)
 {
-    kv_pool_config c = {pool_bytes, bpt, 2048, wm, 0};
+    kv_pool_config c = {pool_bytes, bpt, 2048, wm, 0, 32, 8, 128, 2.0};
     kv_alloc *a = NULL;
     char err[256];
     int rc = kv_create(&a, spec, &c, err, sizeof(err));
     if (rc != 0)
         fail_msg("kv_create(%s): %s", spec, err);
     return a;
+}
+
+/* Regions of contiguous strategies never overlap and stay in the pool. */
+static void check_regions(const kv_alloc *a, const kv_seq *seqs, int n)
+{
+    if (strncmp(a->spec, "contiguous", 10) != 0)
+        return;
+    uint64_t bpt = a->cfg.bytes_per_token;
+    for (int i = 0; i < n; i++) {
+        if (!seqs[i].live)
+            continue;
+        uint64_t s0 = seqs[i].offset * bpt, e0 = s0 + seqs[i].alloc_bytes;
+        assert_true(e0 <= a->pool_bytes);
+        for (int j = i + 1; j < n; j++) {
+            if (!seqs[j].live)
+                continue;
+            uint64_t s1 = seqs[j].offset * bpt, e1 = s1 + seqs[j].alloc_bytes;
+            if (s0 < e1 && s1 < e0)
+                fail_msg("%s: regions [%llu,%llu) and [%llu,%llu) overlap", a->spec,
+                         (unsigned long long)s0, (unsigned long long)e0, (unsigned long long)s1,
+                         (unsigned long long)e1);
+        }
+    }
 }
 
 /* Random admissions, growth and releases with a check after each. */
@@ -53,10 +76,14 @@ static void contract_random(const char *spec)
         if (!s->live && dice < 6) {
             uint32_t tokens = 1 + (uint32_t)(wl_rng_u64(&r) % 700);
             kv_set_final(a, s, tokens + (uint32_t)(wl_rng_u64(&r) % 300));
-            if (kv_can_admit(a, s, tokens) == KV_OK) {
+            int adm = kv_can_admit(a, s, tokens);
+            if (adm == KV_OK) {
                 assert_int_equal(kv_grow(a, s, tokens), KV_OK);
                 kv_set_used(a, s, tokens - 1);
                 grows++;
+            } else {
+                assert_int_equal(adm, KV_NOSPACE);
+                nospace++; /* contiguous strategies fill up at admission */
             }
         } else if (s->live && dice < 8) {
             uint32_t want = s->used_tokens + 1 + (uint32_t)(wl_rng_u64(&r) % 40);
@@ -79,6 +106,7 @@ static void contract_random(const char *spec)
             assert_int_equal(s->cap_tokens, 0);
         }
         must_check(a);
+        check_regions(a, seqs, SEQS);
         kv_breakdown b;
         kv_get_breakdown(a, (op & 1) != 0, &b);
         assert_int_equal(b.token_states + b.reservation + b.internal_frag + b.external_frag +
@@ -86,7 +114,7 @@ static void contract_random(const char *spec)
                          a->pool_bytes);
     }
     assert_true(grows > 1000);
-    assert_true(nospace > 0); /* the pool did fill up */
+    assert_true(nospace > 0); /* the pool did fill up (admission refused or growth failed) */
     for (int i = 0; i < SEQS; i++) {
         kv_release(a, &seqs[i]);
         kv_seq_free(&seqs[i]);
@@ -99,11 +127,34 @@ static void contract_random(const char *spec)
     kv_destroy(a);
 }
 
+/* Every registered strategy, and the variants of its parameters. */
+static const char *const contract_specs[] = {
+    "paged",
+    "paged:block=1",
+    "paged:block=256",
+    "contiguous",
+    "contiguous:reserve=pow2,fit=buddy",
+    "contiguous:reserve=oracle,fit=buddy",
+    "contiguous:reserve=max,fit=first",
+    "contiguous:reserve=oracle,fit=first",
+    "contiguous:reserve=pow2,fit=best",
+    "contiguous:reserve=oracle,fit=best",
+    NULL,
+};
+
 static void test_contract_all_strategies(void **state)
 {
     (void)state;
-    for (size_t i = 0; kv_strategies[i] != NULL; i++)
-        contract_random(kv_strategies[i]->name);
+    for (size_t i = 0; kv_strategies[i] != NULL; i++) {
+        bool listed = false;
+        for (size_t j = 0; contract_specs[j] != NULL; j++)
+            listed |= strncmp(contract_specs[j], kv_strategies[i]->name,
+                              strlen(kv_strategies[i]->name)) == 0;
+        if (!listed)
+            fail_msg("strategy %s has no contract run", kv_strategies[i]->name);
+    }
+    for (size_t j = 0; contract_specs[j] != NULL; j++)
+        contract_random(contract_specs[j]);
 }
 
 static void test_paged_block_math(void **state)
@@ -165,7 +216,7 @@ static void test_paged_watermark(void **state)
 static void test_bad_specs(void **state)
 {
     (void)state;
-    kv_pool_config c = {1 << 20, 100, 2048, 0.01, 0};
+    kv_pool_config c = {1 << 20, 100, 2048, 0.01, 0, 32, 8, 128, 2.0};
     kv_alloc *a = NULL;
     char err[256];
     assert_int_equal(kv_create(&a, "nosuch", &c, err, sizeof(err)), KV_EARG);
