@@ -252,8 +252,8 @@ static int contig_init(kv_alloc *a, const char *params, char *err, size_t errlen
             else if (strcmp(val, "best") == 0)
                 fit = FIT_BEST;
             else {
-                snprintf(err, errlen, "--allocator contiguous: fit='%s' (known: buddy, first, best)",
-                         val);
+                snprintf(err, errlen,
+                         "--allocator contiguous: fit='%s' (known: buddy, first, best)", val);
                 return KV_EARG;
             }
         } else {
@@ -428,8 +428,9 @@ static int contig_check(const kv_alloc *a, char *err, size_t errlen)
                 if (bit_get(c, k, addr)) {
                     n++;
                     if (k < chunk_order_at(c, addr) && bit_get(c, k, addr ^ ((uint64_t)1 << k))) {
-                        snprintf(err, errlen, "contiguous: free buddies %llu and %llu at order %u "
-                                              "not merged",
+                        snprintf(err, errlen,
+                                 "contiguous: free buddies %llu and %llu at order %u "
+                                 "not merged",
                                  (unsigned long long)addr,
                                  (unsigned long long)(addr ^ ((uint64_t)1 << k)), k);
                         return -1;
@@ -447,8 +448,9 @@ static int contig_check(const kv_alloc *a, char *err, size_t errlen)
             const extent *e = &c->ext[i];
             if (e->len == 0 || e->start + e->len > c->pool_slots ||
                 (i > 0 && c->ext[i - 1].start + c->ext[i - 1].len >= e->start)) {
-                snprintf(err, errlen, "contiguous: free extent %zu [%llu, +%llu) is empty, out of "
-                                      "the pool, overlapping or unmerged",
+                snprintf(err, errlen,
+                         "contiguous: free extent %zu [%llu, +%llu) is empty, out of "
+                         "the pool, overlapping or unmerged",
                          i, (unsigned long long)e->start, (unsigned long long)e->len);
                 return -1;
             }

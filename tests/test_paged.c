@@ -28,7 +28,9 @@ static void must_check(const kv_alloc *a)
 
 static kv_alloc *make(const char *spec, uint64_t pool_bytes, uint64_t bpt, double wm)
 {
-    kv_pool_config c = {pool_bytes, bpt, 2048, wm, 0, 32, 8, 128, 2.0};
+    /* Geometry consistent with 4,096 bytes per token: 2 (K, V) x 2 layers x
+     * 1 KV head x 512 x 2 bytes (other byte counts only matter to vattn). */
+    kv_pool_config c = {pool_bytes, bpt, 2048, wm, 0, 2, 1, 512, 2.0};
     kv_alloc *a = NULL;
     char err[256];
     int rc = kv_create(&a, spec, &c, err, sizeof(err));
@@ -139,6 +141,8 @@ static const char *const contract_specs[] = {
     "contiguous:reserve=oracle,fit=first",
     "contiguous:reserve=pow2,fit=best",
     "contiguous:reserve=oracle,fit=best",
+    "vattn:page=64k",
+    "vattn:page=2m",
     NULL,
 };
 
@@ -213,6 +217,39 @@ static void test_paged_watermark(void **state)
     kv_destroy(a);
 }
 
+static void test_vattn_page_math(void **state)
+{
+    (void)state;
+    /* OPT-13B: one layer's K for one token is 40 heads x 128 x 2 bytes =
+     * 10,240 bytes, so a 64 KiB page holds 6 tokens (4 KiB of it unused);
+     * growth maps 2 x 40 = 80 pages (5 MiB) for 6 tokens. */
+    kv_pool_config c = {1ull << 30, 819200, 2048, 0.0, 0, 40, 40, 128, 2.0};
+    kv_alloc *a = NULL;
+    char err[256];
+    if (kv_create(&a, "vattn:page=64k", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(a->pool_bytes, (1ull << 30) / (5ull << 20) * (5ull << 20));
+    kv_seq s = {0};
+    kv_set_final(a, &s, 10);
+    assert_int_equal(kv_grow(a, &s, 7), KV_OK);
+    assert_int_equal(s.cap_tokens, 12);
+    assert_int_equal(s.alloc_bytes, 10ull << 20);
+    kv_set_used(a, &s, 7);
+    kv_breakdown b;
+    kv_get_breakdown(a, false, &b);
+    assert_int_equal(b.token_states, 7 * 819200);
+    assert_int_equal(b.reservation, 3 * 819200);
+    assert_int_equal(b.internal_frag, (10ull << 20) - 10 * 819200); /* 2 tokens + page slack */
+    kv_release(a, &s);
+    must_check(a);
+    kv_destroy(a);
+    /* A page smaller than one token of one layer is refused. */
+    c.kv_heads = 64;
+    c.head_dim = 1024;
+    assert_int_equal(kv_create(&a, "vattn:page=64k", &c, err, sizeof(err)), KV_EARG);
+    assert_non_null(strstr(err, "holds no token"));
+}
+
 static void test_bad_specs(void **state)
 {
     (void)state;
@@ -239,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_contract_all_strategies),
         cmocka_unit_test(test_paged_block_math),
         cmocka_unit_test(test_paged_watermark),
+        cmocka_unit_test(test_vattn_page_math),
         cmocka_unit_test(test_bad_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
