@@ -528,6 +528,35 @@ static void end_step(engine *e)
 
 /* ------------------------------------------------------------- the run */
 
+static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *plan)
+{
+    kv_pool_config pc = {
+        .pool_bytes = plan->kv_budget_bytes,
+        .bytes_per_token = plan->kv_bytes_per_token,
+        .max_model_len = plan->max_model_len,
+        .watermark = cfg->watermark,
+        .num_blocks = cfg->num_blocks,
+        .layers = cfg->model.layers,
+        .kv_heads = cfg->model.kv_heads,
+        .head_dim = cfg->model.head_dim,
+        .kv_elem_bytes = cfg->kv_dtype->bytes,
+    };
+    return pc;
+}
+
+int sim_check_config(const sim_config *cfg, char *err, size_t errlen)
+{
+    sim_memory_plan plan;
+    if (sim_memory_plan_compute(cfg, &plan, err, errlen) != 0)
+        return -1;
+    kv_pool_config pc = pool_config(cfg, &plan);
+    kv_alloc *kv;
+    if (kv_create(&kv, cfg->allocator, &pc, err, errlen) != 0)
+        return -1;
+    kv_destroy(kv);
+    return 0;
+}
+
 static void engine_free(engine *e)
 {
     for (uint32_t i = 0; i < e->reqs_len; i++) {
@@ -562,17 +591,7 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     }
     if (sim_memory_plan_compute(cfg, &e.plan, err, errlen) != 0)
         return -1;
-    kv_pool_config pc = {
-        .pool_bytes = e.plan.kv_budget_bytes,
-        .bytes_per_token = e.plan.kv_bytes_per_token,
-        .max_model_len = e.plan.max_model_len,
-        .watermark = cfg->watermark,
-        .num_blocks = cfg->num_blocks,
-        .layers = cfg->model.layers,
-        .kv_heads = cfg->model.kv_heads,
-        .head_dim = cfg->model.head_dim,
-        .kv_elem_bytes = cfg->kv_dtype->bytes,
-    };
+    kv_pool_config pc = pool_config(cfg, &e.plan);
     if (kv_create(&e.kv, cfg->allocator, &pc, err, errlen) != 0)
         return -1;
     e.plan.kv_pool_bytes = e.kv->pool_bytes;

@@ -156,6 +156,10 @@ typedef struct sim_result {
     trace_counts trace;
 } sim_result;
 
+/* Checks that CFG can run: the memory plan fits and the allocator spec is
+ * valid for the pool. Returns 0, or -1 with a one-line ERR. */
+int sim_check_config(const sim_config *cfg, char *err, size_t errlen);
+
 /*
  * Runs SRC through a replica configured by CFG, reporting to OBS (may be
  * NULL). Returns 0 with *RES filled, or a negative code with a one-line ERR

@@ -94,6 +94,46 @@ static void test_bad_names_and_files(void **state)
     expect_error("list disks", "list:");
 }
 
+static void test_compare(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cmp_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512];
+    snprintf(args, sizeof(args),
+             "compare --allocators paged:block=32,contiguous:reserve=oracle,fit=first,vattn "
+             "--trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --quiet --out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    /* One row per strategy in each table; the spec with a continued
+     * parameter stays whole. */
+    assert_non_null(strstr(out, "paged:block=32 "));
+    assert_non_null(strstr(out, "contiguous:reserve=oracle,fit=first "));
+    assert_non_null(strstr(out, "vattn "));
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd),
+             "test $(wc -l < %s/compare.csv) -eq 4 && test -s %s/compare.json "
+             "&& test -s %s/vattn/summary.json && rm -r %s",
+             dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+
+    expect_error("compare --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b",
+                 "--allocators SPEC,SPEC,... is required");
+    expect_error("compare --allocators paged,buddy --trace traces/samples/tiny.csv --gpu a100-40gb "
+                 "--model opt-13b",
+                 "unknown strategy 'buddy'");
+    expect_error("compare --allocators fit=first,paged --trace traces/samples/tiny.csv --gpu "
+                 "a100-40gb --model opt-13b",
+                 "has no strategy before it");
+    expect_error("compare --allocators paged, --trace traces/samples/tiny.csv --gpu a100-40gb "
+                 "--model opt-13b",
+                 "trailing comma");
+    expect_error("compare --allocators contiguous:fit=worst --trace traces/samples/tiny.csv --gpu "
+                 "a100-40gb --model opt-13b",
+                 "fit='worst'");
+    expect_error(RUN "--allocators paged", "unknown option '--allocators'");
+}
+
 static void test_help_lists_every_option(void **state)
 {
     (void)state;
@@ -175,11 +215,9 @@ static void test_run_writes_outputs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options),
-        cmocka_unit_test(test_bad_names_and_files),
-        cmocka_unit_test(test_help_lists_every_option),
-        cmocka_unit_test(test_list),
-        cmocka_unit_test(test_run_writes_outputs),
+        cmocka_unit_test(test_bad_options), cmocka_unit_test(test_bad_names_and_files),
+        cmocka_unit_test(test_compare),     cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_list),        cmocka_unit_test(test_run_writes_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

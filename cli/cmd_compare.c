@@ -1,0 +1,263 @@
+/*
+ * cmd_compare.c: `kvsim compare --allocators A,B,...`: the same workload
+ * through each KV allocator strategy, side by side: where the pool's bytes
+ * went (time-weighted and at peak), peak allocation, batch, throughput,
+ * latency, preemptions, prefix-cache hits where used.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocators/kv_alloc.h"
+#include "analysis/metrics.h"
+#include "analysis/report.h"
+#include "cli/run_config.h"
+
+int cmd_compare(int argc, char **argv);
+
+static const char usage_compare[] =
+    "usage: kvsim compare --allocators SPEC,SPEC,... --trace FILE --gpu NAME --model NAME\n"
+    "                     [--out DIR] [run options]\n"
+    "\n"
+    "Runs the same workload through each KV allocator and prints them side by side.\n"
+    "SPEC is name[:key=value,...]; a comma followed by key=value continues the previous\n"
+    "SPEC's parameters, so this works:\n"
+    "  --allocators paged,contiguous:reserve=max,fit=first,vattn:page=2m\n"
+    "Strategies:\n"
+    "%s"
+    "--out DIR writes compare.csv and compare.json, and each run's summary.json,\n"
+    "requests.csv and timeseries.csv under DIR/<spec>/.\n"
+    "Every option of kvsim run applies (kvsim run --help) except --allocator and --block-size.\n";
+
+enum { MAX_SPECS = 16 };
+
+/* Splits LIST into specs (see usage). Returns the count; exits on error. */
+static int split_specs(const char *list, char specs[][128])
+{
+    int n = 0;
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 0)
+            cli_die("--allocators: empty entry in '%s'", list);
+        int continues = memchr(p, '=', len) != NULL && memchr(p, ':', len) == NULL;
+        if (continues) {
+            if (n == 0)
+                cli_die("--allocators: '%.*s' has no strategy before it", (int)len, p);
+            size_t have = strlen(specs[n - 1]);
+            if (have + 1 + len >= 128)
+                cli_die("--allocators: spec too long");
+            specs[n - 1][have] = ',';
+            memcpy(specs[n - 1] + have + 1, p, len);
+            specs[n - 1][have + 1 + len] = '\0';
+        } else {
+            if (n == MAX_SPECS)
+                cli_die("--allocators: at most %d strategies", MAX_SPECS);
+            if (len >= 128)
+                cli_die("--allocators: spec too long");
+            memcpy(specs[n], p, len);
+            specs[n][len] = '\0';
+            char name[64];
+            size_t nl = strcspn(specs[n], ":");
+            snprintf(name, sizeof(name), "%.*s", (int)(nl < 63 ? nl : 63), specs[n]);
+            if (kv_find(name) == NULL) {
+                char known[256] = "";
+                for (size_t i = 0; kv_strategies[i] != NULL; i++) {
+                    strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+                    strncat(known, kv_strategies[i]->name, sizeof(known) - strlen(known) - 1);
+                }
+                cli_die("--allocators: unknown strategy '%s' (known: %s)", name, known);
+            }
+            n++;
+        }
+        p += len + (end ? 1 : 0);
+        if (end && *p == '\0')
+            cli_die("--allocators: trailing comma in '%s'", list);
+    }
+    return n;
+}
+
+/* A directory name for SPEC: [a-z0-9] kept, the rest as '_'. */
+static void spec_dirname(const char *spec, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; spec[i] && i + 1 < len; i++) {
+        char c = spec[i];
+        buf[i] = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ? c : '_';
+    }
+    buf[i] = '\0';
+}
+
+static double pct(double a, double b)
+{
+    return b > 0 ? 100.0 * a / b : 0;
+}
+
+static double gib(uint64_t b)
+{
+    return (double)b / 1073741824.0;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    char strategies[1024] = "";
+    for (size_t i = 0; kv_strategies[i] != NULL; i++) {
+        char line[200];
+        snprintf(line, sizeof(line), "  %-11s %s\n", kv_strategies[i]->name,
+                 kv_strategies[i]->help);
+        strncat(strategies, line, sizeof(strategies) - strlen(strategies) - 1);
+    }
+    char usage[4096];
+    snprintf(usage, sizeof(usage), usage_compare, strategies);
+    run_opts o;
+    cli_parse_run_args(argc, argv, &o, usage, 1);
+    if (o.allocators == NULL)
+        cli_die("compare: --allocators SPEC,SPEC,... is required (kvsim compare --help)");
+    if (o.allocator != NULL || o.block_size != NULL)
+        cli_die("compare: use --allocators (with block=N in a paged spec), not --allocator or "
+                "--block-size");
+    if (o.trace == NULL)
+        cli_die("compare: --trace FILE is required (kvsim compare --help)");
+    static char specs[MAX_SPECS][128];
+    int n = split_specs(o.allocators, specs);
+
+    sim_config cfg;
+    double ts_interval;
+    trace_format fmt;
+    cli_build_config(&o, "compare", &cfg, &ts_interval, &fmt);
+    for (int i = 0; i < n; i++) {
+        char err[1024];
+        snprintf(cfg.allocator, sizeof(cfg.allocator), "%.127s", specs[i]);
+        if (sim_check_config(&cfg, err, sizeof(err)) != 0)
+            cli_die("%s", err);
+    }
+    if (o.out != NULL)
+        cli_make_dirs(o.out);
+
+    static cli_result runs[MAX_SPECS];
+    for (int i = 0; i < n; i++) {
+        snprintf(cfg.allocator, sizeof(cfg.allocator), "%.127s", specs[i]);
+        char dir[4096];
+        const char *out_dir = NULL;
+        if (o.out != NULL) {
+            char sub[128];
+            spec_dirname(specs[i], sub, sizeof(sub));
+            snprintf(dir, sizeof(dir), "%s/%s", o.out, sub);
+            cli_make_dirs(dir);
+            out_dir = dir;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "kvsim: compare: running %s\n", specs[i]);
+        if (cli_run_once(&o, &cfg, fmt, ts_interval, out_dir, &runs[i]) != 0)
+            return 1;
+        if (out_dir != NULL) {
+            an_run_info info = {&cfg, &runs[i].res, &runs[i].metrics, runs[i].source,
+                                runs[i].wall_s};
+            FILE *js = cli_open_out(out_dir, "summary.json");
+            an_write_summary_json(js, &info);
+            cli_close_out(js, out_dir, "summary.json");
+        }
+    }
+
+    const sim_result *r0 = &runs[0].res;
+    printf("kvsim compare: %s on %s, %s\n", cfg.model.name, cfg.gpu.name, runs[0].source);
+    printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n\n",
+           gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
+    printf("%-36s %-35s %-35s\n", "", "time-weighted share of the pool (%)",
+           "at peak allocation (%)");
+    printf("%-36s %6s %6s %6s %6s %6s   %6s %6s %6s %6s %6s %6s\n", "allocator", "token", "resv",
+           "int", "ext", "free", "token", "resv", "int", "ext", "free", "extidx");
+    for (int i = 0; i < n; i++) {
+        an_breakdown_pct a, p;
+        an_metrics_time_avg(&runs[i].metrics, runs[i].res.makespan_s, &a);
+        an_metrics_at_peak(&runs[i].metrics, &p);
+        printf("%-36.36s %6.2f %6.2f %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f %6.2f %6.2f %6.3f\n",
+               runs[i].res.allocator, a.token_states, a.reservation, a.internal_frag,
+               a.external_frag, a.free, p.token_states, p.reservation, p.internal_frag,
+               p.external_frag, p.free,
+               an_metrics_ext_index(&runs[i].metrics, runs[i].res.makespan_s));
+    }
+    printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s\n", "allocator", "peak GiB", "running",
+           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt",
+           "done/rej");
+    for (int i = 0; i < n; i++) {
+        const sim_result *r = &runs[i].res;
+        const an_metrics *m = &runs[i].metrics;
+        char running[32], done[32];
+        snprintf(running, sizeof(running), "%.1f/%u", an_metrics_mean_running(m), r->max_running);
+        snprintf(done, sizeof(done), "%llu/%llu", (unsigned long long)r->completed,
+                 (unsigned long long)r->rejected);
+        printf("%-36.36s %9.2f %9s %10.1f %8.3f %8.3f %8.4f %8.4f %7llu %9s\n", r->allocator,
+               gib(m->peak_alloc_bytes), running,
+               r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0,
+               an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
+               an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
+               (unsigned long long)r->preemptions, done);
+    }
+
+    if (o.out != NULL) {
+        FILE *csv = cli_open_out(o.out, "compare.csv");
+        FILE *js = cli_open_out(o.out, "compare.json");
+        fprintf(csv, "allocator,pool_bytes,avg_token_states_pct,avg_reservation_pct,"
+                     "avg_internal_frag_pct,avg_external_frag_pct,avg_free_pct,"
+                     "peak_token_states_pct,peak_reservation_pct,peak_internal_frag_pct,"
+                     "peak_external_frag_pct,peak_free_pct,ext_frag_index,peak_alloc_bytes,"
+                     "mean_running,max_running,output_tokens_per_s,ttft_p50_s,ttft_p99_s,"
+                     "tpot_p50_s,tpot_p99_s,preemptions,completed,rejected\n");
+        fprintf(js, "{\n  \"model\": \"%s\",\n  \"gpu\": \"%s\",\n  \"runs\": [\n",
+                cfg.model.name, cfg.gpu.name);
+        for (int i = 0; i < n; i++) {
+            const sim_result *r = &runs[i].res;
+            const an_metrics *m = &runs[i].metrics;
+            an_breakdown_pct a, p;
+            an_metrics_time_avg(m, r->makespan_s, &a);
+            an_metrics_at_peak(m, &p);
+            double tput = r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0;
+            double ext = an_metrics_ext_index(m, r->makespan_s);
+            fprintf(csv,
+                    "\"%s\",%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6f,%llu,"
+                    "%.4f,%u,%.4f,%.6f,%.6f,%.6f,%.6f,%llu,%llu,%llu\n",
+                    r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
+                    a.reservation, a.internal_frag, a.external_frag, a.free, p.token_states,
+                    p.reservation, p.internal_frag, p.external_frag, p.free, ext,
+                    (unsigned long long)m->peak_alloc_bytes, an_metrics_mean_running(m),
+                    r->max_running, tput, an_hist_percentile(&m->ttft, 50),
+                    an_hist_percentile(&m->ttft, 99), an_hist_percentile(&m->tpot, 50),
+                    an_hist_percentile(&m->tpot, 99), (unsigned long long)r->preemptions,
+                    (unsigned long long)r->completed, (unsigned long long)r->rejected);
+            fprintf(js,
+                    "    {\"allocator\": \"%s\", \"pool_bytes\": %llu, \"time_avg_pct\": "
+                    "{\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
+                    "\"external_frag\": %.4f, \"free\": %.4f}, \"at_peak_pct\": "
+                    "{\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
+                    "\"external_frag\": %.4f, \"free\": %.4f}, \"external_frag_index\": %.6f, "
+                    "\"peak_kv_allocated_bytes\": %llu, \"peak_kv_allocated_pct\": %.4f, "
+                    "\"batch\": {\"mean_running\": %.4f, \"max_running\": %u}, "
+                    "\"output_tokens_per_s\": %.4f, \"ttft_s\": {\"p50\": %.6f, \"p99\": %.6f}, "
+                    "\"tpot_s\": {\"p50\": %.6f, \"p99\": %.6f}, \"preemptions\": %llu, "
+                    "\"requests\": {\"completed\": %llu, \"rejected\": %llu}}%s\n",
+                    r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
+                    a.reservation, a.internal_frag, a.external_frag, a.free, p.token_states,
+                    p.reservation, p.internal_frag, p.external_frag, p.free, ext,
+                    (unsigned long long)m->peak_alloc_bytes,
+                    pct((double)m->peak_alloc_bytes, (double)r->plan.kv_pool_bytes),
+                    an_metrics_mean_running(m), r->max_running, tput,
+                    an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
+                    an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
+                    (unsigned long long)r->preemptions, (unsigned long long)r->completed,
+                    (unsigned long long)r->rejected, i + 1 < n ? "," : "");
+        }
+        fprintf(js, "  ]\n}\n");
+        cli_close_out(csv, o.out, "compare.csv");
+        cli_close_out(js, o.out, "compare.json");
+        if (!o.quiet)
+            printf("\nwrote %s/compare.csv, %s/compare.json and one folder per allocator\n",
+                   o.out, o.out);
+    }
+    for (int i = 0; i < n; i++)
+        an_metrics_free(&runs[i].metrics);
+    return 0;
+}

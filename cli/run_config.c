@@ -1,0 +1,319 @@
+/*
+ * run_config.c: run options, configuration building and one run; see
+ * run_config.h. Only cli/ prints errors and exits.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cli/run_config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sim/catalog.h"
+#include "sim/cost.h"
+
+void cli_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "kvsim: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(2);
+}
+
+double cli_parse_double(const char *opt, const char *s, double lo, double hi, int lo_open)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v > hi ||
+        (lo_open ? v <= lo : v < lo)) {
+        char range[96];
+        snprintf(range, sizeof(range), "a number in %s%g, %g]", lo_open ? "(" : "[", lo, hi);
+        fprintf(stderr, "kvsim: %s: '%s' is not %s\n", opt, s, range);
+        exit(2);
+    }
+    return v;
+}
+
+uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi)
+{
+    char *end;
+    errno = 0;
+    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
+        fprintf(stderr, "kvsim: %s: '%s' is not an integer in [%llu, %llu]\n", opt, s,
+                (unsigned long long)lo, (unsigned long long)hi);
+        exit(2);
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v < lo || v > hi) {
+        fprintf(stderr, "kvsim: %s: '%s' is not an integer in [%llu, %llu]\n", opt, s,
+                (unsigned long long)lo, (unsigned long long)hi);
+        exit(2);
+    }
+    return v;
+}
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Creates DIR and its missing parents, as mkdir -p. Returns 0, or -1 with errno set. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+FILE *cli_open_out(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL) {
+        fprintf(stderr, "kvsim: %s: cannot write: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    return fp;
+}
+
+void cli_close_out(FILE *fp, const char *dir, const char *name)
+{
+    if (fp != NULL && (ferror(fp) | fclose(fp)) != 0) {
+        fprintf(stderr, "kvsim: %s/%s: write error\n", dir, name);
+        exit(1);
+    }
+}
+
+void cli_make_dirs(const char *dir)
+{
+    if (make_dirs(dir) != 0) {
+        fprintf(stderr, "kvsim: --out: cannot create %s: %s\n", dir, strerror(errno));
+        exit(1);
+    }
+}
+
+void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage,
+                        int allow_allocators)
+{
+    memset(o, 0, sizeof(*o));
+    struct {
+        const char *name;
+        const char **dst;
+    } valued[] = {
+        {"--trace", &o->trace},
+        {"--format", &o->format},
+        {"--gpu", &o->gpu},
+        {"--model", &o->model},
+        {"--out", &o->out},
+        {"--allocator", &o->allocator},
+        {"--block-size", &o->block_size},
+        {"--dtype", &o->dtype},
+        {"--kv-dtype", &o->kv_dtype},
+        {"--engine", &o->engine},
+        {"--bw-eff", &o->bw_eff},
+        {"--flops-eff", &o->flops_eff},
+        {"--step-overhead-ms", &o->step_overhead_ms},
+        {"--runtime-overhead-gib", &o->runtime_overhead_gib},
+        {"--mem-util", &o->mem_util},
+        {"--kv-pool-gib", &o->kv_pool_gib},
+        {"--num-blocks", &o->num_blocks},
+        {"--watermark", &o->watermark},
+        {"--max-num-seqs", &o->max_num_seqs},
+        {"--max-batched-tokens", &o->max_batched_tokens},
+        {"--max-model-len", &o->max_model_len},
+        {"--seed", &o->seed},
+        {"--ts-interval", &o->ts_interval},
+        {"--allocators", &o->allocators},
+    };
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--check") == 0) {
+            o->check = 1;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+        int matched = 0;
+        for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
+            if (strlen(valued[k].name) != nlen || strncmp(a, valued[k].name, nlen) != 0)
+                continue;
+            if (valued[k].dst == &o->allocators && !allow_allocators)
+                break;
+            const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (v == NULL)
+                cli_die("%s needs a value (kvsim run --help)", valued[k].name);
+            if (*valued[k].dst != NULL)
+                cli_die("%s given twice", valued[k].name);
+            *valued[k].dst = v;
+            matched = 1;
+            break;
+        }
+        if (!matched)
+            cli_die("unknown option '%s' (--help lists them)", a);
+    }
+}
+
+void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, double *ts_interval,
+                      trace_format *fmt)
+{
+    if (o->gpu == NULL)
+        cli_die("%s: --gpu NAME is required (kvsim list gpus)", cmd);
+    if (o->model == NULL)
+        cli_die("%s: --model NAME is required (kvsim list models)", cmd);
+    char err[1024];
+    sim_gpu gpu;
+    sim_model model;
+    if (sim_gpu_lookup(o->gpu, &gpu, err, sizeof(err)) != 0)
+        cli_die("--gpu: %s", err);
+    if (sim_model_lookup(o->model, &model, err, sizeof(err)) != 0)
+        cli_die("--model: %s", err);
+
+    sim_config_defaults(cfg, &gpu, &model);
+    char names[256];
+    if (o->dtype != NULL && (cfg->weight_dtype = sim_dtype_find(o->dtype)) == NULL) {
+        sim_dtype_names(names, sizeof(names));
+        cli_die("--dtype: unknown format '%s' (known: %s)", o->dtype, names);
+    }
+    if (o->kv_dtype != NULL && (cfg->kv_dtype = sim_dtype_find(o->kv_dtype)) == NULL) {
+        sim_dtype_names(names, sizeof(names));
+        cli_die("--kv-dtype: unknown format '%s' (known: %s)", o->kv_dtype, names);
+    }
+    if (o->engine != NULL) {
+        const sim_engine_preset *pr = sim_engine_preset_find(o->engine);
+        if (pr == NULL) {
+            sim_engine_preset_names(names, sizeof(names));
+            cli_die("--engine: unknown preset '%s' (known: %s)", o->engine, names);
+        }
+        snprintf(cfg->engine, sizeof(cfg->engine), "%s", pr->name);
+        cfg->cost = pr->params;
+    }
+    if (o->bw_eff)
+        cfg->cost.bw_eff = cli_parse_double("--bw-eff", o->bw_eff, 0, 1, 1);
+    if (o->flops_eff)
+        cfg->cost.flops_eff = cli_parse_double("--flops-eff", o->flops_eff, 0, 1, 1);
+    if (o->step_overhead_ms)
+        cfg->cost.step_overhead_s =
+            cli_parse_double("--step-overhead-ms", o->step_overhead_ms, 0, 60000, 0) / 1000.0;
+    if (o->runtime_overhead_gib)
+        cfg->cost.overhead_bytes =
+            cli_parse_double("--runtime-overhead-gib", o->runtime_overhead_gib, 0, 1e6, 0) *
+            1073741824.0;
+    if (o->mem_util)
+        cfg->mem_util = cli_parse_double("--mem-util", o->mem_util, 0, 1, 1);
+    if (o->kv_pool_gib)
+        cfg->kv_pool_gib = cli_parse_double("--kv-pool-gib", o->kv_pool_gib, 0, 1e6, 1);
+    if (o->num_blocks)
+        cfg->num_blocks = (uint32_t)cli_parse_u64("--num-blocks", o->num_blocks, 1, UINT32_MAX - 1);
+    if (o->watermark)
+        cfg->watermark = cli_parse_double("--watermark", o->watermark, 0, 0.5, 0);
+    if (o->max_num_seqs)
+        cfg->max_num_seqs = (uint32_t)cli_parse_u64("--max-num-seqs", o->max_num_seqs, 1, 1u << 20);
+    if (o->max_batched_tokens)
+        cfg->max_batched_tokens =
+            (uint32_t)cli_parse_u64("--max-batched-tokens", o->max_batched_tokens, 1, 1u << 30);
+    if (o->max_model_len)
+        cfg->max_model_len = (uint32_t)cli_parse_u64("--max-model-len", o->max_model_len, 1, 1u << 30);
+    if (o->seed)
+        cfg->seed = cli_parse_u64("--seed", o->seed, 0, UINT64_MAX);
+    *ts_interval =
+        o->ts_interval ? cli_parse_double("--ts-interval", o->ts_interval, 0, 1e9, 1) : 1.0;
+    cfg->check = o->check != 0;
+
+    if (o->allocator != NULL && o->block_size != NULL)
+        cli_die("--block-size and --allocator both given: use --allocator paged:block=%s%s",
+            o->block_size, "");
+    if (o->allocator != NULL) {
+        snprintf(cfg->allocator, sizeof(cfg->allocator), "%s", o->allocator);
+    } else if (o->block_size != NULL) {
+        uint64_t b = cli_parse_u64("--block-size", o->block_size, 1, 65536);
+        snprintf(cfg->allocator, sizeof(cfg->allocator), "paged:block=%llu", (unsigned long long)b);
+    }
+
+    *fmt = TRACE_FORMAT_AUTO;
+    if (o->format != NULL && trace_format_parse(o->format, fmt) != 0)
+        cli_die("--format: unknown format '%s' (known: auto, kvsim, azure, mooncake)%s", o->format, "");
+
+}
+
+int cli_open_source(const run_opts *o, trace_format fmt, wl_source **src)
+{
+    char err[1024];
+    if (wl_open_trace(src, o->trace, fmt, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kvsim: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, double ts_interval,
+                 const char *out_dir, cli_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    wl_source *src;
+    if (cli_open_source(o, fmt, &src) != 0)
+        return 1;
+    snprintf(out->source, sizeof(out->source), "%s", wl_describe(src));
+    FILE *req_csv = out_dir ? cli_open_out(out_dir, "requests.csv") : NULL;
+    FILE *ts_csv = out_dir ? cli_open_out(out_dir, "timeseries.csv") : NULL;
+    an_metrics_init(&out->metrics, req_csv, ts_csv, ts_interval);
+    sim_observer obs = an_metrics_observer(&out->metrics);
+    char err[1024];
+    double t0 = cli_now_s();
+    int rc = sim_run(cfg, src, &obs, &out->res, err, sizeof(err));
+    out->wall_s = cli_now_s() - t0;
+    wl_close(src);
+    cli_close_out(req_csv, out_dir, "requests.csv");
+    cli_close_out(ts_csv, out_dir, "timeseries.csv");
+    if (rc != 0) {
+        fprintf(stderr, "kvsim: %s\n", err);
+        an_metrics_free(&out->metrics);
+        return 1;
+    }
+    an_metrics_finish(&out->metrics, out->res.makespan_s);
+    if (out->metrics.io_error) {
+        fprintf(stderr, "kvsim: out of memory or write error while recording metrics\n");
+        an_metrics_free(&out->metrics);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * run_config.h: what `kvsim run` and `kvsim compare` share: the run
+ * options, their parsing into a sim_config, opening the request source,
+ * and running one configuration with the metrics observer. Private to
+ * cli/.
+ */
+#ifndef KVSIM_CLI_RUN_CONFIG_H
+#define KVSIM_CLI_RUN_CONFIG_H
+
+#include <stdio.h>
+
+#include "analysis/metrics.h"
+#include "sim/engine.h"
+#include "workloads/source.h"
+
+/* Options of a run, as given (NULL when absent). */
+typedef struct run_opts {
+    const char *trace, *format, *gpu, *model, *out, *allocator, *block_size, *dtype, *kv_dtype,
+        *engine, *bw_eff, *flops_eff, *step_overhead_ms, *runtime_overhead_gib, *mem_util,
+        *kv_pool_gib, *num_blocks, *watermark, *max_num_seqs, *max_batched_tokens, *max_model_len,
+        *seed, *ts_interval, *allocators;
+    int quiet, check;
+} run_opts;
+
+/* Prints "kvsim: " and the message to stderr, and exits with status 2. */
+void cli_die(const char *fmt, ...);
+
+/* Strict number parsing of option OPT's value S; exits with a one-line
+ * error naming the option, the value and the accepted range. */
+double cli_parse_double(const char *opt, const char *s, double lo, double hi, int lo_open);
+uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi);
+
+/* Monotonic host time in seconds. */
+double cli_now_s(void);
+
+/* Creates DIR and its missing parents (mkdir -p); exits on failure. */
+void cli_make_dirs(const char *dir);
+
+/* Opens DIR/NAME for writing, or exits with a message. */
+FILE *cli_open_out(const char *dir, const char *name);
+
+/* Closes FP (may be NULL); exits with a message on a write error. */
+void cli_close_out(FILE *fp, const char *dir, const char *name);
+
+/* Parses the run options in ARGV; --help prints USAGE and exits 0. With
+ * ALLOW_ALLOCATORS, --allocators LIST is accepted (kvsim compare). */
+void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage,
+                        int allow_allocators);
+
+/* Builds the configuration from O (exits on a bad value): *CFG, the
+ * time-series interval and the trace format. Requires --gpu and --model. */
+void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, double *ts_interval,
+                      trace_format *fmt);
+
+/* Opens the request source O names. Returns 0, or 1 after printing a
+ * one-line error. */
+int cli_open_source(const run_opts *o, trace_format fmt, wl_source **src);
+
+/* One finished run. */
+typedef struct cli_result {
+    sim_result res;
+    an_metrics metrics; /* free with an_metrics_free */
+    double wall_s;
+    char source[320];
+} cli_result;
+
+/* Runs CFG over a freshly opened source. With OUT_DIR, streams
+ * requests.csv and timeseries.csv there. Returns 0, or 1 after printing a
+ * one-line error (then nothing needs freeing). */
+int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, double ts_interval,
+                 const char *out_dir, cli_result *out);
+
+#endif
