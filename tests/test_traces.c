@@ -472,10 +472,12 @@ static const bad_case bad_cases[] = {
     {"bad/header_only_blank_tail.csv", TRACE_FORMAT_AUTO, 1, "no requests after the header"},
     {"bad/unknown_header.csv", TRACE_FORMAT_AUTO, 1,
      "unrecognized trace header 'time,prompt,completion' (expected kvsim "
-     "arrival_s,input_tokens,output_tokens; azure TIMESTAMP,ContextTokens,GeneratedTokens; or "
-     "mooncake JSONL); use --format"},
+     "arrival_s,input_tokens,output_tokens; azure TIMESTAMP,ContextTokens,GeneratedTokens; "
+     "burstgpt Timestamp,Model,Request tokens,Response tokens; vidur "
+     "arrived_at,num_prefill_tokens,num_decode_tokens; lengths "
+     "num_prefill_tokens,num_decode_tokens; or mooncake JSONL); use --format"},
     {"bad/long_unknown_header.csv", TRACE_FORMAT_AUTO, 1,
-     "unrecognized trace header 'num_prefill_tokens,num_decode_tokens,num_tot...' (expected"},
+     "unrecognized trace header 'prefill_tokens_count,decode_tokens_count,num...' (expected"},
     {"bad/too_few_fields.csv", TRACE_FORMAT_AUTO, 3,
      "expected 3 fields, found 2 (missing field 'output_tokens')"},
     {"bad/too_many_fields.csv", TRACE_FORMAT_AUTO, 3, "expected 3 fields, found 4"},
@@ -1374,7 +1376,7 @@ static void test_real_mooncake_conversation(void **state)
     assert_int_equal(s.counts.reordered, 0);
 }
 
-static void test_real_sharegpt_rejected(void **state)
+static void test_real_sharegpt_lengths(void **state)
 {
     (void)state;
     char path[PATH_BYTES];
@@ -1382,9 +1384,14 @@ static void test_real_sharegpt_rejected(void **state)
         skip();
         return;
     }
-    /* Lengths only, no arrivals: not a trace this library reads. */
-    expect_error(path, TRACE_FORMAT_AUTO, TRACE_EFORMAT, 1,
-                 "unrecognized trace header 'num_prefill_tokens,num_decode_tokens,num_tot...'");
+    /* Lengths only, no arrivals: a length table, every arrival 0. */
+    summary s = read_all(path, TRACE_FORMAT_AUTO, 0);
+    assert_int_equal(s.fmt, TRACE_FORMAT_LENGTHS);
+    assert_int_equal(s.n, 30731);
+    assert_near(s.sum_in / (double)s.n, 2340.0335, 0.001, "sharegpt input mean");
+    assert_near(s.sum_out / (double)s.n, 438.7097, 0.001, "sharegpt output mean");
+    assert_true(s.last_arrival_s == 0.0);
+    assert_int_equal(s.counts.zero_output, 0);
 }
 
 int main(void)
@@ -1415,7 +1422,7 @@ int main(void)
         cmocka_unit_test(test_real_azure_conv),
         cmocka_unit_test(test_real_azure_code),
         cmocka_unit_test(test_real_mooncake_conversation),
-        cmocka_unit_test(test_real_sharegpt_rejected),
+        cmocka_unit_test(test_real_sharegpt_lengths),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,11 +45,12 @@ const char *trace_strerror(int code)
     return code == 0 ? "success" : "unknown error";
 }
 
-static const char *const trace__format_names[] = {"auto", "kvsim", "azure", "mooncake"};
+static const char *const trace__format_names[] = {"auto",     "kvsim", "azure",  "mooncake",
+                                                  "burstgpt", "vidur", "lengths"};
 
 const char *trace_format_name(trace_format fmt)
 {
-    if ((int)fmt < 0 || (int)fmt > (int)TRACE_FORMAT_MOONCAKE)
+    if ((int)fmt < 0 || (int)fmt > (int)TRACE_FORMAT_LAST)
         return "unknown";
     return trace__format_names[fmt];
 }
@@ -57,7 +59,7 @@ int trace_format_parse(const char *name, trace_format *out)
 {
     if (name == NULL || out == NULL)
         return TRACE_EARG;
-    for (int i = 0; i <= (int)TRACE_FORMAT_MOONCAKE; i++) {
+    for (int i = 0; i <= (int)TRACE_FORMAT_LAST; i++) {
         if (trace__name_eq(name, strlen(name), trace__format_names[i])) {
             *out = (trace_format)i;
             return 0;
@@ -172,6 +174,158 @@ int trace__parse_u32(trace_reader *r, const trace__span *f, const char *name, ui
     return 0;
 }
 
+/* Powers of ten that a double holds exactly. */
+static const double trace__pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Outcomes of trace__parse_decimal. */
+enum { TRACE__DEC_OK = 0, TRACE__DEC_SYNTAX, TRACE__DEC_NONFINITE, TRACE__DEC_RANGE };
+
+/* True when P[0..N) spells nan, inf or infinity, any case, maybe signed. */
+static int trace__is_nonfinite_word(const char *p, size_t n)
+{
+    if (n > 0 && (p[0] == '-' || p[0] == '+')) {
+        p++;
+        n--;
+    }
+    return trace__name_eq(p, n, "nan") || trace__name_eq(p, n, "inf") ||
+           trace__name_eq(p, n, "infinity");
+}
+
+/*
+ * Parses F as [-]digits[.digits][(e|E)[+|-]digits] (or [-].digits...) into
+ * *OUT. Values with at most 19 significant digits and a decimal exponent
+ * within +-22 are computed exactly rounded from an integer mantissa and an
+ * exact power of ten (Clinger's fast path); the rare rest goes to strtod on
+ * the already validated text, which assumes the C locale's '.' (kvsim never
+ * calls setlocale). F's byte after the field is briefly overwritten with a
+ * NUL for strtod and restored. Returns a TRACE__DEC_* outcome.
+ */
+static int trace__parse_decimal(const trace__span *f, double *out)
+{
+    const char *p = f->p;
+    size_t n = f->n, i = 0;
+    int neg = 0;
+    if (i < n && p[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    uint64_t m = 0;
+    int sig = 0, exp10 = 0, digits = 0, inexact = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (m == 0 && d == 0)
+            continue;
+        if (sig < 19) {
+            m = m * 10 + d;
+            sig++;
+        } else {
+            exp10++;
+            inexact |= d != 0;
+        }
+    }
+    if (i < n && p[i] == '.') {
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+            unsigned d = (unsigned)(p[i] - '0');
+            if (m == 0 && d == 0) {
+                exp10--;
+            } else if (sig < 19) {
+                m = m * 10 + d;
+                sig++;
+                exp10--;
+            } else {
+                inexact |= d != 0;
+            }
+        }
+    }
+    if (digits == 0)
+        return trace__is_nonfinite_word(p, n) ? TRACE__DEC_NONFINITE : TRACE__DEC_SYNTAX;
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        int eneg = 0, edigits = 0;
+        long e = 0;
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            eneg = p[i++] == '-';
+        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++, edigits++) {
+            if (e < 100000)
+                e = e * 10 + (p[i] - '0');
+        }
+        if (edigits == 0)
+            return TRACE__DEC_SYNTAX;
+        exp10 += (int)(eneg ? -e : e);
+    }
+    if (i != n)
+        return TRACE__DEC_SYNTAX;
+
+    double v;
+    if (m == 0) {
+        v = 0.0;
+    } else if (!inexact && m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+        v = exp10 < 0 ? (double)m / trace__pow10[-exp10] : (double)m * trace__pow10[exp10];
+    } else {
+        char *end = f->p + f->n, saved = *end;
+        *end = '\0';
+        v = strtod(f->p + neg, NULL);
+        *end = saved;
+    }
+    if (!isfinite(v))
+        return TRACE__DEC_RANGE;
+    *out = neg ? -v : v;
+    return TRACE__DEC_OK;
+}
+
+int trace__parse_seconds(trace_reader *r, const trace__span *f, const char *name, double *out)
+{
+    char shown[TRACE__ECHO_BYTES];
+    if (f->n == 0)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: empty field", name);
+    double v = 0.0;
+    switch (trace__parse_decimal(f, &v)) {
+    case TRACE__DEC_OK:
+        break;
+    case TRACE__DEC_NONFINITE:
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is not a finite number", name,
+                           trace__echo(shown, f->p, f->n));
+    case TRACE__DEC_RANGE:
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is out of range", name,
+                           trace__echo(shown, f->p, f->n));
+    default:
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is not a number (seconds)", name,
+                           trace__echo(shown, f->p, f->n));
+    }
+    if (v < 0.0)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is negative", name,
+                           trace__echo(shown, f->p, f->n));
+    *out = v + 0.0; /* -0.0 becomes 0.0 */
+    return 0;
+}
+
+int trace__parse_u64(trace_reader *r, const trace__span *f, const char *name, uint64_t *out)
+{
+    char shown[TRACE__ECHO_BYTES];
+    if (f->n == 0)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: empty field", name);
+    uint64_t v = 0;
+    int big = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        unsigned d = (unsigned)(unsigned char)f->p[i] - (unsigned)'0';
+        if (d > 9)
+            return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                               "%s: '%s' is not a non-negative integer", name,
+                               trace__echo(shown, f->p, f->n));
+        if (v > (UINT64_MAX - d) / 10)
+            big = 1;
+        else
+            v = v * 10 + d;
+    }
+    if (big)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is out of range", name,
+                           trace__echo(shown, f->p, f->n));
+    *out = v;
+    return 0;
+}
+
 int trace__hash_reserve(trace_reader *r, size_t n)
 {
     if (n <= r->hash_cap)
@@ -245,7 +399,7 @@ int trace__csv_split(trace_reader *r, char *line, size_t len, trace__span *out, 
     return 0;
 }
 
-int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, size_t nrequired,
+int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, unsigned required,
                     int forced, const char *fmt_name, const char *header, size_t len)
 {
     char shown[TRACE__ECHO_BYTES];
@@ -253,8 +407,8 @@ int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, si
     for (size_t j = 0; j < TRACE__NCOLS; j++)
         col[j] = TRACE__NO_COLUMN;
     for (size_t i = 0; i < r->ncols; i++) {
-        for (size_t j = 0; j < nnames; j++) {
-            if (!trace__name_eq(r->fields[i].p, r->fields[i].n, names[j]))
+        for (size_t j = 0; j < nnames && j < TRACE__NCOLS; j++) {
+            if (names[j] == NULL || !trace__name_eq(r->fields[i].p, r->fields[i].n, names[j]))
                 continue;
             if (col[j] != TRACE__NO_COLUMN)
                 return trace__fail(r, TRACE_EFORMAT, r->lineno,
@@ -263,8 +417,8 @@ int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, si
             col[j] = i;
         }
     }
-    for (size_t j = 0; j < nrequired; j++) {
-        if (col[j] != TRACE__NO_COLUMN)
+    for (size_t j = 0; j < nnames && j < TRACE__NCOLS; j++) {
+        if ((required & TRACE__REQ(j)) == 0 || col[j] != TRACE__NO_COLUMN)
             continue;
         if (!forced)
             return 0;
@@ -425,7 +579,8 @@ static int trace__blank_line(const char *line, size_t len)
 /*
  * Parses the non-blank data line LINE[0..LEN) (line r->lineno) with the
  * reader's format into *REQ, and applies the checks and adjustments common
- * to all formats. Returns 0 or a negative code with a message.
+ * to all formats. Returns 0, TRACE__SKIP for a row the format skips on
+ * purpose (counted by it), or a negative code with a message.
  */
 static int trace__emit(trace_reader *r, char *line, size_t len, trace_request *req)
 {
@@ -441,11 +596,20 @@ static int trace__emit(trace_reader *r, char *line, size_t len, trace_request *r
     case TRACE_FORMAT_MOONCAKE:
         rc = trace__mooncake_row(r, line, len, &row);
         break;
+    case TRACE_FORMAT_BURSTGPT:
+        rc = trace__burstgpt_row(r, line, len, &row);
+        break;
+    case TRACE_FORMAT_VIDUR:
+        rc = trace__vidur_row(r, line, len, &row);
+        break;
+    case TRACE_FORMAT_LENGTHS:
+        rc = trace__lengths_row(r, line, len, &row);
+        break;
     default:
         rc = trace__fail(r, TRACE_EARG, r->lineno, "no format selected");
         break;
     }
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     if (row.input_tokens == 0)
         return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s must be >= 1 (found 0)",
@@ -466,6 +630,8 @@ static int trace__emit(trace_reader *r, char *line, size_t len, trace_request *r
     req->output_tokens = row.output_tokens;
     req->num_hash_ids = row.num_hash_ids;
     req->hash_ids = row.num_hash_ids > 0 ? r->hash_ids : NULL;
+    req->has_session = row.has_session;
+    req->session_id = row.has_session ? row.session_id : 0;
     return 0;
 }
 
@@ -496,6 +662,8 @@ static int trace__read_request(trace_reader *r, trace_request *req)
                                "blank line in the middle of the trace (more data on line %llu)",
                                (unsigned long long)r->lineno);
         rc = trace__emit(r, line, len, req);
+        if (rc == TRACE__SKIP)
+            continue;
         return rc < 0 ? rc : 1;
     }
 }
@@ -553,11 +721,14 @@ static int trace__detect(trace_reader *r, trace_format fmt)
     r->header_line = r->lineno;
     if (line[lead] == '{') {
         /* A CSV format was forced on JSONL; its quotes would not split as CSV. */
+        static const char *const first_column[] = {"arrival_s",         "arrival_s", "TIMESTAMP",
+                                                   "arrival_s",         "Timestamp", "arrived_at",
+                                                   "num_prefill_tokens"};
         char shown[TRACE__ECHO_BYTES];
         return trace__fail(r, TRACE_EFORMAT, r->lineno,
                            "missing column '%s' in %s header '%s' (this looks like mooncake JSONL)",
-                           fmt == TRACE_FORMAT_AZURE ? "TIMESTAMP" : "arrival_s",
-                           trace_format_name(fmt), trace__echo(shown, line, len));
+                           first_column[fmt], trace_format_name(fmt),
+                           trace__echo(shown, line, len));
     }
     size_t n;
     int rc = trace__csv_split(r, line, len, NULL, 0, &n);
@@ -571,35 +742,36 @@ static int trace__detect(trace_reader *r, trace_format fmt)
     if (rc < 0)
         return rc;
 
-    switch (fmt) {
-    case TRACE_FORMAT_KVSIM:
-        r->fmt = fmt;
-        return trace__kvsim_header(r, 1, line, len) < 0 ? r->err : 0;
-    case TRACE_FORMAT_AZURE:
-        r->fmt = fmt;
-        return trace__azure_header(r, 1, line, len) < 0 ? r->err : 0;
-    default:
-        break;
-    }
-    rc = trace__kvsim_header(r, 0, line, len);
-    if (rc < 0)
-        return rc;
-    if (rc > 0) {
-        r->fmt = TRACE_FORMAT_KVSIM;
-        return 0;
-    }
-    rc = trace__azure_header(r, 0, line, len);
-    if (rc < 0)
-        return rc;
-    if (rc > 0) {
-        r->fmt = TRACE_FORMAT_AZURE;
-        return 0;
+    /* CSV formats in detection order: vidur before lengths, whose columns
+     * vidur's include; kvsim before lengths for the same reason. */
+    static const struct {
+        trace_format fmt;
+        int (*header)(trace_reader *, int, const char *, size_t);
+    } csv_formats[] = {
+        {TRACE_FORMAT_KVSIM, trace__kvsim_header},       {TRACE_FORMAT_AZURE, trace__azure_header},
+        {TRACE_FORMAT_BURSTGPT, trace__burstgpt_header}, {TRACE_FORMAT_VIDUR, trace__vidur_header},
+        {TRACE_FORMAT_LENGTHS, trace__lengths_header},
+    };
+    const size_t ncsv = sizeof csv_formats / sizeof csv_formats[0];
+    for (size_t i = 0; i < ncsv; i++) {
+        if (fmt != TRACE_FORMAT_AUTO && fmt != csv_formats[i].fmt)
+            continue;
+        rc = csv_formats[i].header(r, fmt != TRACE_FORMAT_AUTO, line, len);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            r->fmt = csv_formats[i].fmt;
+            return 0;
+        }
     }
     char shown[TRACE__ECHO_BYTES];
     return trace__fail(r, TRACE_EFORMAT, r->lineno,
                        "unrecognized trace header '%s' (expected kvsim "
                        "arrival_s,input_tokens,output_tokens; azure "
-                       "TIMESTAMP,ContextTokens,GeneratedTokens; or mooncake JSONL); use --format",
+                       "TIMESTAMP,ContextTokens,GeneratedTokens; burstgpt "
+                       "Timestamp,Model,Request tokens,Response tokens; vidur "
+                       "arrived_at,num_prefill_tokens,num_decode_tokens; lengths "
+                       "num_prefill_tokens,num_decode_tokens; or mooncake JSONL); use --format",
                        trace__echo(shown, line, len));
 }
 
@@ -634,12 +806,50 @@ static int trace__open_stream(trace_reader *r, const char *path)
     return 0;
 }
 
+/*
+ * The message for a trace whose rows were all skipped (by the model
+ * filter, or as failed requests), or that has only a header.
+ */
+static int trace__fail_no_requests(trace_reader *r)
+{
+    if (r->model_filter != NULL && r->counts.filtered_out > 0 && r->counts.failed_skipped == 0) {
+        char models[TRACE__MODELS_SEEN * (TRACE__MODEL_NAME_BYTES + 2)];
+        size_t n = 0;
+        models[0] = '\0';
+        for (size_t i = 0; i < r->models_seen && n < sizeof models; i++)
+            n += (size_t)snprintf(models + n, sizeof models - n, "%s%s", i > 0 ? ", " : "",
+                                  r->model_names[i]);
+        return trace__fail(r, TRACE_EFORMAT, r->header_line,
+                           "no rows of model '%s' (%llu rows of other models: %s%s)",
+                           r->model_filter, (unsigned long long)r->counts.filtered_out, models,
+                           r->models_seen == TRACE__MODELS_SEEN ? ", ..." : "");
+    }
+    if (r->counts.failed_skipped > 0)
+        return trace__fail(r, TRACE_EFORMAT, r->header_line,
+                           "no requests after the header (%llu failed requests with 0 response "
+                           "tokens skipped, %llu rows of other models)",
+                           (unsigned long long)r->counts.failed_skipped,
+                           (unsigned long long)r->counts.filtered_out);
+    return trace__fail(r, TRACE_EFORMAT, r->header_line, "no requests after the header");
+}
+
 int trace_open(trace_reader **out, const char *path, trace_format fmt, char *err, size_t errlen)
 {
+    trace_open_opts o = {fmt, NULL};
+    return trace_open_ex(out, path, &o, err, errlen);
+}
+
+int trace_open_ex(trace_reader **out, const char *path, const trace_open_opts *opts, char *err,
+                  size_t errlen)
+{
+    static const trace_open_opts defaults = {TRACE_FORMAT_AUTO, NULL};
+    if (opts == NULL)
+        opts = &defaults;
+    trace_format fmt = opts->format;
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (out == NULL || path == NULL || (int)fmt < (int)TRACE_FORMAT_AUTO ||
-        (int)fmt > (int)TRACE_FORMAT_MOONCAKE) {
+        (int)fmt > (int)TRACE_FORMAT_LAST) {
         trace__err_early(err, errlen, path != NULL ? path : "(null)", "bad argument to trace_open");
         if (out != NULL)
             *out = NULL;
@@ -649,7 +859,11 @@ int trace_open(trace_reader **out, const char *path, trace_format fmt, char *err
     trace_reader *r = calloc(1, sizeof *r);
     if (r != NULL)
         r->path = strdup(strcmp(path, "-") == 0 ? "<stdin>" : path);
-    if (r == NULL || r->path == NULL) {
+    if (r != NULL && r->path != NULL && opts->model_filter != NULL)
+        r->model_filter = strdup(opts->model_filter);
+    if (r == NULL || r->path == NULL || (opts->model_filter != NULL && r->model_filter == NULL)) {
+        if (r != NULL)
+            free(r->path);
         free(r);
         trace__err_early(err, errlen, path, "out of memory");
         return TRACE_ENOMEM;
@@ -660,13 +874,17 @@ int trace_open(trace_reader **out, const char *path, trace_format fmt, char *err
     int rc = trace__open_stream(r, path);
     if (rc == 0)
         rc = trace__detect(r, fmt);
+    if (rc == 0 && r->model_filter != NULL && r->fmt != TRACE_FORMAT_BURSTGPT)
+        rc = trace__fail(r, TRACE_EARG, r->header_line > 0 ? r->header_line : 1,
+                         "a model filter applies to burstgpt traces only (this trace is %s)",
+                         trace_format_name(r->fmt));
     if (rc == 0 && !r->has_pending) {
         rc = trace__read_request(r, &r->pending);
         if (rc == 1) {
             r->has_pending = 1;
             rc = 0;
         } else if (rc == 0) {
-            rc = trace__fail(r, TRACE_EFORMAT, r->header_line, "no requests after the header");
+            rc = trace__fail_no_requests(r);
         }
     }
     if (rc < 0) {
@@ -711,6 +929,23 @@ trace_format trace_get_format(const trace_reader *r)
     return r != NULL ? r->fmt : TRACE_FORMAT_AUTO;
 }
 
+int trace_has_arrivals(const trace_reader *r)
+{
+    return r != NULL && r->fmt != TRACE_FORMAT_LENGTHS;
+}
+
+int trace_get_fields(const trace_reader *r)
+{
+    if (r == NULL)
+        return 0;
+    if (r->fmt == TRACE_FORMAT_MOONCAKE)
+        return TRACE_FIELD_HASH_IDS;
+    if (r->fmt != TRACE_FORMAT_KVSIM)
+        return 0;
+    return (r->col[TRACE__COL_HASH] != TRACE__NO_COLUMN ? TRACE_FIELD_HASH_IDS : 0) |
+           (r->col[TRACE__COL_SESSION] != TRACE__NO_COLUMN ? TRACE_FIELD_SESSION : 0);
+}
+
 void trace_get_counts(const trace_reader *r, trace_counts *out)
 {
     if (out == NULL)
@@ -731,6 +966,7 @@ void trace_close(trace_reader *r)
     free(r->buf);
     free(r->fields);
     free(r->hash_ids);
+    free(r->model_filter);
     free(r->path);
     free(r);
 }

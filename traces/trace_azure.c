@@ -26,7 +26,10 @@ static const char *const trace__azure_names[] = {"TIMESTAMP", "ContextTokens", "
 
 int trace__azure_header(trace_reader *r, int forced, const char *header, size_t len)
 {
-    return trace__csv_bind(r, trace__azure_names, 3, 3, forced, "azure", header, len);
+    return trace__csv_bind(r, trace__azure_names, 3,
+                           TRACE__REQ(TRACE__COL_ARRIVAL) | TRACE__REQ(TRACE__COL_INPUT) |
+                               TRACE__REQ(TRACE__COL_OUTPUT),
+                           forced, "azure", header, len);
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
  * trace_int.h: private state of a trace reader, shared by trace.c (opening,
- * line splitting, detection, errors) and the per-format row parsers
- * (trace_kvsim.c, trace_azure.c, trace_mooncake.c). Not for other folders.
+ * line splitting, detection, errors, number parsing) and the per-format row
+ * parsers (trace_kvsim.c, trace_azure.c, trace_mooncake.c, trace_burstgpt.c,
+ * trace_vidur.c, trace_lengths.c). Not for other folders.
  *
  * Invariants of the line buffer: buf holds cap + 1 bytes; [start, end) are
  * bytes read but not yet returned as lines; [start, scan) is known to hold
@@ -42,8 +43,20 @@ enum {
     TRACE__COL_INPUT,       /* input_tokens, ContextTokens, input_length */
     TRACE__COL_OUTPUT,      /* output_tokens, GeneratedTokens, output_length */
     TRACE__COL_HASH,        /* hash_ids (optional) */
+    TRACE__COL_SESSION,     /* session_id (optional, kvsim) */
+    TRACE__COL_MODEL,       /* Model (burstgpt) */
     TRACE__NCOLS
 };
+
+/* Bit of column slot J in a csv_bind REQUIRED mask. */
+#define TRACE__REQ(j) (1u << (j))
+
+/* What a row parser returns for a row it skips on purpose (counted). */
+#define TRACE__SKIP 1
+
+/* Model names remembered for the "no rows of model" message. */
+#define TRACE__MODELS_SEEN 8
+#define TRACE__MODEL_NAME_BYTES 40
 
 /* A run of bytes inside the line buffer (not NUL-terminated). */
 typedef struct trace__span {
@@ -57,6 +70,8 @@ typedef struct trace__row {
     uint32_t input_tokens;
     uint32_t output_tokens; /* may be 0 here; raised to 1 and counted */
     uint32_t num_hash_ids;  /* ids are in trace_reader.hash_ids */
+    uint32_t has_session;
+    uint64_t session_id;
 } trace__row;
 
 struct trace_reader {
@@ -92,6 +107,13 @@ struct trace_reader {
     int have_base;
     int64_t base_sec;
     int32_t base_ns;
+    /* BurstGPT: the first row's Timestamp in seconds. */
+    double base_s;
+
+    /* BurstGPT model filter (owned copy, NULL for none) and models seen. */
+    char *model_filter;
+    size_t models_seen;
+    char model_names[TRACE__MODELS_SEEN][TRACE__MODEL_NAME_BYTES];
 
     /* Hash ids of the current row, grown as needed, never shrunk. */
     uint64_t *hash_ids;
@@ -125,13 +147,14 @@ int trace__csv_split(trace_reader *r, char *line, size_t len, trace__span *out, 
 
 /*
  * Binds the format's columns to the header in r->fields[0..r->ncols): NAMES
- * has NNAMES canonical names, the first NREQUIRED of them required; matching
- * is case-insensitive. Returns 1 when every required column is present (and
- * sets r->col and r->col_name), 0 when one is missing and FORCED is 0, or a
- * negative code: a duplicate column, or a missing one when FORCED.
- * HEADER[0..LEN) is the raw header line, echoed in messages.
+ * has NNAMES canonical names in slot order (TRACE__COL_*; NULL for a slot
+ * the format lacks), those whose TRACE__REQ bit is in REQUIRED required;
+ * matching is case-insensitive. Returns 1 when every required column is
+ * present (and sets r->col and r->col_name), 0 when one is missing and
+ * FORCED is 0, or a negative code: a duplicate column, or a missing one
+ * when FORCED. HEADER[0..LEN) is the raw header line, echoed in messages.
  */
-int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, size_t nrequired,
+int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, unsigned required,
                     int forced, const char *fmt_name, const char *header, size_t len);
 
 /*
@@ -145,6 +168,20 @@ int trace__csv_row(trace_reader *r, char *line, size_t len);
  * or a negative code with a message naming the column NAME.
  */
 int trace__parse_u32(trace_reader *r, const trace__span *f, const char *name, uint32_t *out);
+
+/*
+ * Parses F as seconds, a finite decimal >= 0 ([-]digits[.digits][e[+-]d],
+ * correctly rounded), into *OUT. Returns 0, or a negative code with a
+ * message naming the column NAME (empty, not a number, not finite, out of
+ * range, negative).
+ */
+int trace__parse_seconds(trace_reader *r, const trace__span *f, const char *name, double *out);
+
+/*
+ * Parses F as an unsigned 64-bit decimal integer (digits only). Returns 0,
+ * or a negative code with a message naming the column NAME.
+ */
+int trace__parse_u64(trace_reader *r, const trace__span *f, const char *name, uint64_t *out);
 
 /*
  * Makes room for N hash ids in r->hash_ids. Returns 0 or TRACE_ENOMEM (with
@@ -168,5 +205,12 @@ int trace__azure_row(trace_reader *r, char *line, size_t len, trace__row *row);
 /* Sets the mooncake column names used in messages; it has no header. */
 void trace__mooncake_init(trace_reader *r);
 int trace__mooncake_row(trace_reader *r, char *line, size_t len, trace__row *row);
+/* BurstGPT rows may also return TRACE__SKIP (a failed or filtered row). */
+int trace__burstgpt_header(trace_reader *r, int forced, const char *header, size_t len);
+int trace__burstgpt_row(trace_reader *r, char *line, size_t len, trace__row *row);
+int trace__vidur_header(trace_reader *r, int forced, const char *header, size_t len);
+int trace__vidur_row(trace_reader *r, char *line, size_t len, trace__row *row);
+int trace__lengths_header(trace_reader *r, int forced, const char *header, size_t len);
+int trace__lengths_row(trace_reader *r, char *line, size_t len, trace__row *row);
 
 #endif

@@ -26,8 +26,8 @@
 #include <jansson.h>
 
 /* Key names in slot order (TRACE__COL_*), used in messages. */
-static const char *const trace__mooncake_names[] = {"timestamp", "input_length", "output_length",
-                                                    "hash_ids"};
+static const char *const trace__mooncake_names[TRACE__NCOLS] = {"timestamp", "input_length",
+                                                                "output_length", "hash_ids"};
 
 void trace__mooncake_init(trace_reader *r)
 {
