@@ -1,71 +1,229 @@
 /*
- * source.c: trace-backed and synthetic request sources; see source.h.
+ * source.c: the wl_source dispatch, trace-backed sources and the legacy
+ * synthetic source (wl_open_synth); see source.h. Spec generators are in
+ * gen.c, transforms in transform.c.
  *
- * Synthetic lengths are lognormal with the requested mean: for sigma s the
- * underlying normal has mu = ln(mean) - s^2 / 2, so E[X] = mean before the
- * cap at max_tokens and the floor at 1.
+ * A length table has no arrival times: its source draws Poisson arrivals
+ * at the requested rate (exponential gaps from stream
+ * WL_STREAM_TABLE_ARRIVALS, the first request at 0, times rounded to whole
+ * nanoseconds so that written traces stay short and exact).
+ *
+ * Legacy synthetic lengths are lognormal with the requested mean: for
+ * sigma s the underlying normal has mu = ln(mean) - s^2 / 2, so E[X] =
+ * mean before the cap at max_tokens and the floor at 1.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "workloads/source.h"
 #include "workloads/rng.h"
+#include "workloads/wl_int.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct wl_source {
-    trace_reader *reader; /* NULL for synthetic */
-    wl_synth_params synth;
+/* ------------------------------------------------------------ dispatch */
+
+wl_source *wl__source_new(const wl_ops *ops, void *impl, int fields)
+{
+    wl_source *s = calloc(1, sizeof *s);
+    char *desc = malloc(WL_DESC_BYTES);
+    if (s == NULL || desc == NULL) {
+        free(s);
+        free(desc);
+        ops->close(&(wl_source){.ops = ops, .impl = impl});
+        return NULL;
+    }
+    desc[0] = '\0';
+    s->ops = ops;
+    s->impl = impl;
+    s->desc = desc;
+    s->fields = fields;
+    return s;
+}
+
+int wl_next(wl_source *s, trace_request *req)
+{
+    return s->ops->next(s, req);
+}
+
+const char *wl_errmsg(const wl_source *s)
+{
+    for (; s != NULL; s = s->inner) {
+        if (s->err[0] != '\0')
+            return s->err;
+        if (s->ops->errmsg != NULL)
+            return s->ops->errmsg(s);
+    }
+    return "";
+}
+
+const char *wl_describe(const wl_source *s)
+{
+    s->ops->describe(s);
+    return s->desc;
+}
+
+int wl_get_fields(const wl_source *s)
+{
+    return s->fields;
+}
+
+void wl_get_counts(const wl_source *s, trace_counts *out)
+{
+    s->ops->counts(s, out);
+}
+
+void wl_close(wl_source *s)
+{
+    if (s == NULL)
+        return;
+    wl_close(s->inner);
+    s->ops->close(s);
+    free(s->desc);
+    free(s);
+}
+
+/* -------------------------------------------------------- trace source */
+
+/* State of a trace-backed source. */
+typedef struct wl_trace_src {
+    trace_reader *reader;
+    char *path;
+    double rate_per_s; /* > 0: Poisson arrivals added to a length table */
     wl_rng arrivals;
-    wl_rng lengths;
-    uint64_t produced;
     double clock_s;
-    char desc[300];
-};
+    int started;
+} wl_trace_src;
+
+static int wl__trace_next(wl_source *s, trace_request *req)
+{
+    wl_trace_src *t = s->impl;
+    int rc = trace_next(t->reader, req);
+    if (rc == 1 && t->rate_per_s > 0) {
+        if (t->started)
+            t->clock_s += wl_rng_exp(&t->arrivals, 1.0 / t->rate_per_s);
+        t->started = 1;
+        req->arrival_s = t->clock_s < 9.0e6 ? (double)llround(t->clock_s * 1e9) / 1e9 : t->clock_s;
+    }
+    return rc;
+}
+
+static void wl__trace_describe(const wl_source *s)
+{
+    const wl_trace_src *t = s->impl;
+    trace_counts c;
+    trace_get_counts(t->reader, &c);
+    int n = snprintf(s->desc, WL_DESC_BYTES, "%s (%s", t->path,
+                     trace_format_name(trace_get_format(t->reader)));
+    if (n > 0 && n < WL_DESC_BYTES && t->rate_per_s > 0)
+        n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ", Poisson arrivals at %.6g req/s",
+                      t->rate_per_s);
+    if (n > 0 && n < WL_DESC_BYTES && c.failed_skipped > 0)
+        n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n,
+                      ", %llu failed requests (0 response tokens) skipped",
+                      (unsigned long long)c.failed_skipped);
+    if (n > 0 && n < WL_DESC_BYTES && c.filtered_out > 0)
+        n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ", %llu rows of other models skipped",
+                      (unsigned long long)c.filtered_out);
+    if (n > 0 && n < WL_DESC_BYTES)
+        snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ")");
+}
+
+static void wl__trace_counts(const wl_source *s, trace_counts *out)
+{
+    const wl_trace_src *t = s->impl;
+    trace_get_counts(t->reader, out);
+}
+
+static const char *wl__trace_errmsg(const wl_source *s)
+{
+    const wl_trace_src *t = s->impl;
+    return trace_errmsg(t->reader);
+}
+
+static void wl__trace_close(wl_source *s)
+{
+    wl_trace_src *t = s->impl;
+    if (t == NULL)
+        return;
+    trace_close(t->reader);
+    free(t->path);
+    free(t);
+}
+
+static const wl_ops wl__trace_ops = {wl__trace_next, wl__trace_describe, wl__trace_counts,
+                                     wl__trace_errmsg, wl__trace_close};
 
 int wl_open_trace(wl_source **out, const char *path, trace_format fmt, char *err, size_t errlen)
 {
+    wl_trace_opts o = {fmt, NULL, 0.0, 0, 0};
+    return wl_open_trace_ex(out, path, &o, err, errlen);
+}
+
+int wl_open_trace_ex(wl_source **out, const char *path, const wl_trace_opts *o, char *err,
+                     size_t errlen)
+{
     *out = NULL;
-    wl_source *s = calloc(1, sizeof(*s));
+    if (!(o->rate_per_s >= 0) || !isfinite(o->rate_per_s)) {
+        snprintf(err, errlen, "%s: the arrival rate must be a finite number > 0", path);
+        return TRACE_EARG;
+    }
+    wl_trace_src *t = calloc(1, sizeof *t);
+    if (t != NULL)
+        t->path = strdup(path);
+    if (t == NULL || t->path == NULL) {
+        free(t);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return TRACE_ENOMEM;
+    }
+    trace_open_opts to = {o->format, o->model_filter};
+    int rc = trace_open_ex(&t->reader, path, &to, err, errlen);
+    if (rc < 0) {
+        free(t->path);
+        free(t);
+        return rc;
+    }
+    if (!trace_has_arrivals(t->reader) && !(o->rate_per_s > 0) && !o->allow_no_arrivals) {
+        snprintf(err, errlen,
+                 "%s: a length table has no arrival times: give a rate for Poisson arrivals "
+                 "(--rate R), or draw from it in a workload (in=empirical:file=...)",
+                 path);
+        rc = TRACE_EARG;
+    } else if (trace_has_arrivals(t->reader) && o->rate_per_s > 0) {
+        snprintf(err, errlen,
+                 "%s: this %s trace has arrival times; a rate applies to length tables only "
+                 "(--rate-scale scales a trace's rate)",
+                 path, trace_format_name(trace_get_format(t->reader)));
+        rc = TRACE_EARG;
+    }
+    if (rc < 0) {
+        trace_close(t->reader);
+        free(t->path);
+        free(t);
+        return rc;
+    }
+    t->rate_per_s = o->rate_per_s;
+    wl_rng_seed(&t->arrivals, o->seed, WL_STREAM_TABLE_ARRIVALS);
+    wl_source *s = wl__source_new(&wl__trace_ops, t, trace_get_fields(t->reader));
     if (s == NULL) {
         snprintf(err, errlen, "%s: out of memory", path);
         return TRACE_ENOMEM;
     }
-    int rc = trace_open(&s->reader, path, fmt, err, errlen);
-    if (rc < 0) {
-        free(s);
-        return rc;
-    }
-    snprintf(s->desc, sizeof(s->desc), "%s (%s)", path,
-             trace_format_name(trace_get_format(s->reader)));
     *out = s;
     return 0;
 }
 
-int wl_open_synth(wl_source **out, const wl_synth_params *p, char *err, size_t errlen)
-{
-    *out = NULL;
-    if (!(p->rate_per_s > 0) || !(p->input_mean >= 1) || !(p->output_mean >= 1) ||
-        !(p->input_sigma >= 0) || !(p->output_sigma >= 0) || p->max_tokens == 0) {
-        snprintf(err, errlen, "synthetic workload: rate, means >= 1 and max_tokens required");
-        return TRACE_EARG;
-    }
-    wl_source *s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return TRACE_ENOMEM;
-    }
-    s->synth = *p;
-    wl_rng_seed(&s->arrivals, p->seed, 1);
-    wl_rng_seed(&s->lengths, p->seed, 2);
-    snprintf(s->desc, sizeof(s->desc),
-             "synthetic: %llu requests, Poisson %.3g req/s, lognormal in %.0f (sigma %.2g) out "
-             "%.0f (sigma %.2g), seed %llu",
-             (unsigned long long)p->requests, p->rate_per_s, p->input_mean, p->input_sigma,
-             p->output_mean, p->output_sigma, (unsigned long long)p->seed);
-    *out = s;
-    return 0;
-}
+/* ---------------------------------------------------- legacy synthetic */
+
+typedef struct wl_synth {
+    wl_synth_params p;
+    wl_rng arrivals;
+    wl_rng lengths;
+    uint64_t produced;
+    double clock_s;
+} wl_synth;
 
 static uint32_t lognormal_tokens(wl_rng *r, double mean, double sigma, uint32_t cap)
 {
@@ -78,49 +236,71 @@ static uint32_t lognormal_tokens(wl_rng *r, double mean, double sigma, uint32_t 
     return (uint32_t)llround(x);
 }
 
-int wl_next(wl_source *s, trace_request *req)
+static int wl__synth_next(wl_source *s, trace_request *req)
 {
-    if (s->reader != NULL)
-        return trace_next(s->reader, req);
-    if (s->produced >= s->synth.requests)
+    wl_synth *y = s->impl;
+    if (y->produced >= y->p.requests)
         return 0;
-    s->clock_s += wl_rng_exp(&s->arrivals, 1.0 / s->synth.rate_per_s);
+    y->clock_s += wl_rng_exp(&y->arrivals, 1.0 / y->p.rate_per_s);
     memset(req, 0, sizeof(*req));
-    req->index = s->produced;
-    req->line = s->produced + 1;
-    req->arrival_s = s->clock_s;
-    req->input_tokens = lognormal_tokens(&s->lengths, s->synth.input_mean, s->synth.input_sigma,
-                                         s->synth.max_tokens);
-    req->output_tokens = lognormal_tokens(&s->lengths, s->synth.output_mean, s->synth.output_sigma,
-                                          s->synth.max_tokens);
-    s->produced++;
+    req->index = y->produced;
+    req->line = y->produced + 1;
+    req->arrival_s = y->clock_s;
+    req->input_tokens =
+        lognormal_tokens(&y->lengths, y->p.input_mean, y->p.input_sigma, y->p.max_tokens);
+    req->output_tokens =
+        lognormal_tokens(&y->lengths, y->p.output_mean, y->p.output_sigma, y->p.max_tokens);
+    y->produced++;
     return 1;
 }
 
-const char *wl_errmsg(const wl_source *s)
+static void wl__synth_describe(const wl_source *s)
 {
-    return s->reader != NULL ? trace_errmsg(s->reader) : "";
+    const wl_synth *y = s->impl;
+    const wl_synth_params *p = &y->p;
+    snprintf(s->desc, WL_DESC_BYTES,
+             "synthetic: %llu requests, Poisson %.3g req/s, lognormal in %.0f (sigma %.2g) out "
+             "%.0f (sigma %.2g), seed %llu",
+             (unsigned long long)p->requests, p->rate_per_s, p->input_mean, p->input_sigma,
+             p->output_mean, p->output_sigma, (unsigned long long)p->seed);
 }
 
-const char *wl_describe(const wl_source *s)
+static void wl__synth_counts(const wl_source *s, trace_counts *out)
 {
-    return s->desc;
+    const wl_synth *y = s->impl;
+    memset(out, 0, sizeof(*out));
+    out->requests = y->produced;
 }
 
-void wl_get_counts(const wl_source *s, trace_counts *out)
+static void wl__synth_close(wl_source *s)
 {
-    if (s->reader != NULL) {
-        trace_get_counts(s->reader, out);
-    } else {
-        memset(out, 0, sizeof(*out));
-        out->requests = s->produced;
+    free(s->impl);
+}
+
+static const wl_ops wl__synth_ops = {wl__synth_next, wl__synth_describe, wl__synth_counts, NULL,
+                                     wl__synth_close};
+
+int wl_open_synth(wl_source **out, const wl_synth_params *p, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!(p->rate_per_s > 0) || !(p->input_mean >= 1) || !(p->output_mean >= 1) ||
+        !(p->input_sigma >= 0) || !(p->output_sigma >= 0) || p->max_tokens == 0) {
+        snprintf(err, errlen, "synthetic workload: rate, means >= 1 and max_tokens required");
+        return TRACE_EARG;
     }
-}
-
-void wl_close(wl_source *s)
-{
-    if (s == NULL)
-        return;
-    trace_close(s->reader);
-    free(s);
+    wl_synth *y = calloc(1, sizeof(*y));
+    if (y == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return TRACE_ENOMEM;
+    }
+    y->p = *p;
+    wl_rng_seed(&y->arrivals, p->seed, 1);
+    wl_rng_seed(&y->lengths, p->seed, 2);
+    wl_source *s = wl__source_new(&wl__synth_ops, y, 0);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return TRACE_ENOMEM;
+    }
+    *out = s;
+    return 0;
 }
