@@ -119,8 +119,8 @@ int cmd_compare(int argc, char **argv)
     if (o.allocator != NULL || o.block_size != NULL)
         cli_die("compare: use --allocators (with block=N in a paged spec), not --allocator or "
                 "--block-size");
-    if (o.trace == NULL)
-        cli_die("compare: --trace FILE is required (kvsim compare --help)");
+    if (o.trace == NULL && o.workload == NULL)
+        cli_die("compare: --trace FILE is required, or --workload SPEC (kvsim compare --help)");
     static char specs[MAX_SPECS][128];
     int n = split_specs(o.allocators, specs);
 

@@ -17,6 +17,7 @@
 
 #include "analysis/metrics.h"
 #include "analysis/report.h"
+#include "cli/cli_int.h"
 #include "cli/run_config.h"
 #include "sim/catalog.h"
 #include "sim/cost.h"
@@ -34,16 +35,30 @@ static const char usage_main[] =
     "      throughput, latency and where every byte of the KV pool went\n"
     "  kvsim list gpus       the GPU catalog (memory, bandwidth, TFLOPS)\n"
     "  kvsim list models     the model catalog (parameters, layers, KV heads, KV bytes/token)\n"
+    "  kvsim gen --workload SPEC -o FILE.csv.gz\n"
+    "      write a generated workload (presets sharegpt, alpaca, azure-conv, azure-code,\n"
+    "      chat, or your own arrivals and lengths) or a transformed trace as kvsim CSV\n"
+    "  kvsim trace stats FILE  rows, rate, length percentiles and prefix reuse of a trace\n"
     "  kvsim --help | --version\n"
     "\n"
     "kvsim run --help lists every option of a run.\n";
 
 static const char usage_run[] =
     "usage: kvsim run --trace FILE --gpu NAME --model NAME|config.json [options]\n"
+    "       kvsim run --workload SPEC --gpu NAME --model NAME|config.json [options]\n"
     "\n"
     "input\n"
     "  --trace FILE            request trace, gzip or plain; '-' reads standard input\n"
-    "  --format FMT            auto (default), kvsim, azure, mooncake\n"
+    "  --format FMT            " TRACE_FORMAT_NAMES " (default auto)\n"
+    "  --model-filter NAME     burstgpt traces: keep only this model's rows (e.g. GPT-4)\n"
+    "  --rate R                length tables (no arrival times): Poisson arrivals at R req/s\n"
+    "  --workload SPEC         a generated workload instead of --trace, seeded by --seed\n"
+    "                          (e.g. sharegpt:n=1000,rate=2; kvsim gen --help has the syntax)\n"
+    "  --time-window A:B       keep arrivals in [A, B) seconds, re-based to start at 0\n"
+    "  --sample P              keep each request with probability P, seeded (0 < P <= 1)\n"
+    "  --rate-scale X          multiply the request rate by X: every arrival time / X\n"
+    "  --limit N               stop after N requests\n"
+    "                          (transforms apply in the order window, sample, rate-scale, limit)\n"
     "  --gpu NAME              GPU from the catalog (kvsim list gpus)\n"
     "  --model NAME|PATH       model from the catalog (kvsim list models) or a HuggingFace\n"
     "                          config.json\n"
@@ -86,8 +101,8 @@ static int cmd_run(int argc, char **argv)
 {
     run_opts o;
     cli_parse_run_args(argc, argv, &o, usage_run, 0);
-    if (o.trace == NULL)
-        cli_die("run: --trace FILE is required (kvsim run --help)");
+    if (o.trace == NULL && o.workload == NULL)
+        cli_die("run: --trace FILE is required, or --workload SPEC (kvsim run --help)");
     sim_config cfg;
     double ts_interval;
     trace_format fmt;
@@ -168,6 +183,10 @@ int main(int argc, char **argv)
         return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 2, argv + 2);
+    if (strcmp(cmd, "gen") == 0)
+        return cmd_gen(argc - 2, argv + 2);
+    if (strcmp(cmd, "trace") == 0)
+        return cmd_trace(argc - 2, argv + 2);
     fprintf(stderr, "kvsim: unknown command '%s' (kvsim --help)\n", cmd);
     return 2;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "sim/catalog.h"
+#include "cli/cli_int.h"
 #include "sim/cost.h"
 
 void cli_die(const char *fmt, ...)
@@ -156,6 +157,13 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage,
         {"--seed", &o->seed},
         {"--ts-interval", &o->ts_interval},
         {"--allocators", &o->allocators},
+        {"--workload", &o->workload},
+        {"--model-filter", &o->model_filter},
+        {"--rate", &o->rate},
+        {"--rate-scale", &o->rate_scale},
+        {"--limit", &o->limit},
+        {"--time-window", &o->time_window},
+        {"--sample", &o->sample},
     };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -271,18 +279,16 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
 
     *fmt = TRACE_FORMAT_AUTO;
     if (o->format != NULL && trace_format_parse(o->format, fmt) != 0)
-        cli_die("--format: unknown format '%s' (known: auto, kvsim, azure, mooncake)%s", o->format, "");
-
+        cli_die("--format: unknown format '%s' (known: %s)", o->format, TRACE_FORMAT_NAMES);
 }
 
 int cli_open_source(const run_opts *o, trace_format fmt, wl_source **src)
 {
-    char err[1024];
-    if (wl_open_trace(src, o->trace, fmt, err, sizeof(err)) != 0) {
-        fprintf(stderr, "kvsim: %s\n", err);
-        return 1;
-    }
-    return 0;
+    (void)fmt; /* cli_source_open parses --format itself */
+    cli_source_opts so = {o->trace,      o->format, o->workload,    o->model_filter, o->rate,
+                          o->rate_scale, o->limit,  o->time_window, o->sample};
+    uint64_t seed = o->seed ? cli_parse_u64("--seed", o->seed, 0, UINT64_MAX) : 0;
+    return cli_source_open(&so, "run", seed, 0, src);
 }
 
 int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, double ts_interval,
@@ -292,7 +298,6 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     wl_source *src;
     if (cli_open_source(o, fmt, &src) != 0)
         return 1;
-    snprintf(out->source, sizeof(out->source), "%s", wl_describe(src));
     FILE *req_csv = out_dir ? cli_open_out(out_dir, "requests.csv") : NULL;
     FILE *ts_csv = out_dir ? cli_open_out(out_dir, "timeseries.csv") : NULL;
     an_metrics_init(&out->metrics, req_csv, ts_csv, ts_interval);
@@ -301,6 +306,8 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     double t0 = cli_now_s();
     int rc = sim_run(cfg, src, &obs, &out->res, err, sizeof(err));
     out->wall_s = cli_now_s() - t0;
+    /* Described after the run: skipped rows and transforms are counted by then. */
+    snprintf(out->source, sizeof(out->source), "%s", wl_describe(src));
     wl_close(src);
     cli_close_out(req_csv, out_dir, "requests.csv");
     cli_close_out(ts_csv, out_dir, "timeseries.csv");

@@ -19,6 +19,8 @@ typedef struct run_opts {
         *engine, *bw_eff, *flops_eff, *step_overhead_ms, *runtime_overhead_gib, *mem_util,
         *kv_pool_gib, *num_blocks, *watermark, *max_num_seqs, *max_batched_tokens, *max_model_len,
         *seed, *ts_interval, *allocators;
+    /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
+    const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample;
     int quiet, check;
 } run_opts;
 
@@ -61,7 +63,7 @@ typedef struct cli_result {
     sim_result res;
     an_metrics metrics; /* free with an_metrics_free */
     double wall_s;
-    char source[320];
+    char source[1024];
 } cli_result;
 
 /* Runs CFG over a freshly opened source. With OUT_DIR, streams
