@@ -16,9 +16,10 @@
 extern const kv_alloc_ops kv_paged_ops;
 extern const kv_alloc_ops kv_contiguous_ops;
 extern const kv_alloc_ops kv_vattn_ops;
+extern const kv_alloc_ops kv_jemalloc_ops;
 
 const kv_alloc_ops *const kv_strategies[] = {&kv_paged_ops, &kv_contiguous_ops, &kv_vattn_ops,
-                                             NULL};
+                                             &kv_jemalloc_ops, NULL};
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {

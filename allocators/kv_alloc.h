@@ -102,7 +102,10 @@ typedef struct kv_alloc_ops {
     int (*init)(kv_alloc *a, const char *params, char *err, size_t errlen);
     void (*fini)(kv_alloc *a);
     /* May a sequence be admitted with TOKENS tokens now (KV_OK), later
-     * (KV_NOSPACE), or never (KV_NEVER)? Applies the admission watermark. */
+     * (KV_NOSPACE), or never (KV_NEVER)? Applies the admission watermark.
+     * KV_OK is a promise for strategies that own their layout; one whose
+     * layout an external allocator decides (jemalloc) may still refuse in
+     * grow, with nothing changed. */
     int (*can_admit)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
     /* Makes cap_tokens >= TOKENS, updating cap_tokens, alloc_bytes and the
      * strategy's own state. Returns KV_OK, or KV_NOSPACE with nothing

@@ -5,8 +5,10 @@
  * (block_bytes = block x bytes_per_token); the pool's tail beyond the last
  * whole block is not managed. Each sequence owns a block table; free blocks
  * sit on a LIFO stack. Admission keeps a watermark of free blocks
- * (ceil(watermark x num_blocks), as vLLM v0's BlockSpaceManager); growth
- * during decode ignores it. Any free block serves any request, so there is
+ * (int(watermark x num_blocks), as vLLM v0's BlockSpaceManager); growth
+ * during decode ignores it and needs a block only when the last one is full
+ * (block manager v2's exact check; v1 asked for a free block per running
+ * sequence). Any free block serves any request, so there is
  * no external fragmentation index (largest free extent = all free space).
  *
  * Invariants (paged_check): every block is either on the free stack or in
@@ -66,9 +68,15 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
         return KV_ENOMEM;
     }
     p->block_tokens = (uint32_t)block;
+    if (a->cfg.bytes_per_token > UINT64_MAX / block) {
+        snprintf(err, errlen, "--allocator paged: a block of %llu tokens overflows",
+                 (unsigned long long)block);
+        free(p);
+        return KV_EARG;
+    }
     p->block_bytes = block * a->cfg.bytes_per_token;
     uint64_t n = a->cfg.num_blocks ? a->cfg.num_blocks : a->cfg.pool_bytes / p->block_bytes;
-    if (n == 0 || n > UINT32_MAX - 1) {
+    if (n == 0 || n > UINT32_MAX - 1 || n > UINT64_MAX / p->block_bytes) {
         snprintf(err, errlen,
                  "KV pool of %llu bytes holds %llu blocks of %llu bytes; need 1..%u blocks",
                  (unsigned long long)a->cfg.pool_bytes, (unsigned long long)n,
@@ -77,8 +85,8 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
         return KV_EARG;
     }
     p->num_blocks = (uint32_t)n;
-    double wm = a->cfg.watermark * (double)n;
-    p->watermark_blocks = (uint32_t)wm + ((double)(uint32_t)wm < wm ? 1u : 0u);
+    /* vLLM: watermark_blocks = int(watermark * num_gpu_blocks), rounded down. */
+    p->watermark_blocks = (uint32_t)(a->cfg.watermark * (double)n);
     p->free_stack = malloc(n * sizeof(uint32_t));
     if (p->free_stack == NULL) {
         snprintf(err, errlen, "out of memory for %llu block ids", (unsigned long long)n);

@@ -95,8 +95,7 @@ static int vattn_init(kv_alloc *a, const char *params, char *err, size_t errlen)
         return KV_EARG;
     }
     v->free_groups = v->groups;
-    double wm = c->watermark * (double)v->groups;
-    v->watermark_groups = (uint64_t)wm + ((double)(uint64_t)wm < wm ? 1u : 0u);
+    v->watermark_groups = (uint64_t)(c->watermark * (double)v->groups); /* as vLLM: floor */
     a->pool_bytes = v->groups * v->group_bytes;
     a->priv = v;
     return 0;

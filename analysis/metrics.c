@@ -72,10 +72,8 @@ static void on_step(void *ctx, const sim_step_record *s)
         m->at_peak = s->mem;
         m->peak_time_s = s->start_s;
     }
-    if (s->mem.token_states > m->peak_used_bytes)
-        m->peak_used_bytes = s->mem.token_states;
-    if (s->mem_after.token_states > m->peak_used_bytes)
-        m->peak_used_bytes = s->mem_after.token_states;
+    if (s->used_at_end_bytes > m->peak_used_bytes)
+        m->peak_used_bytes = s->used_at_end_bytes;
     m->last_after = s->mem_after;
     m->last_end_s = s->end_s;
     m->last_running_after = s->running_after;
@@ -148,6 +146,13 @@ sim_observer an_metrics_observer(an_metrics *m)
 
 void an_metrics_finish(an_metrics *m, double makespan_s)
 {
+    /* Rows up to the end, and one at the end for the last interval's steps. */
+    while (m->timeseries_csv != NULL && m->next_ts_s <= makespan_s) {
+        ts_row(m, m->next_ts_s, &m->last_after, m->last_running_after, m->last_waiting_after);
+        m->next_ts_s += m->ts_interval_s;
+    }
+    if (m->timeseries_csv != NULL && m->ts_steps > 0)
+        ts_row(m, makespan_s, &m->last_after, m->last_running_after, m->last_waiting_after);
     add_area(m, &m->last_after, makespan_s - m->last_end_s);
     m->last_end_s = makespan_s;
 }

@@ -298,15 +298,15 @@ static uint64_t count_params(sim_model *m, uint64_t *active)
 
 /* Reads an unsigned integer field; returns 1 if present and valid, 0 if
  * absent, -1 if present but not a positive integer (then ERR is set). */
-static int get_u32(json_t *o, const char *key, uint32_t *out, const char *origin, char *err,
-                   size_t errlen)
+static int get_u32(json_t *o, const char *key, uint32_t max, uint32_t *out, const char *origin,
+                   char *err, size_t errlen)
 {
     json_t *v = json_object_get(o, key);
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
-        json_integer_value(v) > (json_int_t)UINT32_MAX) {
-        snprintf(err, errlen, "%s: '%s' must be a positive integer", origin, key);
+        json_integer_value(v) > (json_int_t)max) {
+        snprintf(err, errlen, "%s: '%s' must be an integer in [1, %u]", origin, key, max);
         return -1;
     }
     *out = (uint32_t)json_integer_value(v);
@@ -330,25 +330,28 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
     }
     json_t *mt = json_object_get(root, "model_type");
     copy_str(out->arch, sizeof(out->arch), json_is_string(mt) ? json_string_value(mt) : "llama");
+    /* Bounds far above any real model keep every product below overflow
+     * (bytes per token < 2^63, sequence lengths < 2^30 as --max-model-len). */
     struct {
         const char *key;
         uint32_t *dst;
+        uint32_t max;
         int required;
     } fields[] = {
-        {"hidden_size", &out->hidden, 1},
-        {"num_hidden_layers", &out->layers, 1},
-        {"num_attention_heads", &out->heads, 1},
-        {"num_key_value_heads", &out->kv_heads, 0},
-        {"head_dim", &out->head_dim, 0},
-        {"intermediate_size", &out->intermediate, 0},
-        {"ffn_dim", &out->intermediate, 0},
-        {"vocab_size", &out->vocab, 1},
-        {"max_position_embeddings", &out->max_len, 0},
-        {"num_local_experts", &out->experts, 0},
-        {"num_experts_per_tok", &out->experts_per_tok, 0},
+        {"hidden_size", &out->hidden, 1u << 20, 1},
+        {"num_hidden_layers", &out->layers, 1u << 14, 1},
+        {"num_attention_heads", &out->heads, 1u << 14, 1},
+        {"num_key_value_heads", &out->kv_heads, 1u << 14, 0},
+        {"head_dim", &out->head_dim, 1u << 14, 0},
+        {"intermediate_size", &out->intermediate, 1u << 22, 0},
+        {"ffn_dim", &out->intermediate, 1u << 22, 0},
+        {"vocab_size", &out->vocab, 1u << 24, 1},
+        {"max_position_embeddings", &out->max_len, 1u << 30, 0},
+        {"num_local_experts", &out->experts, 1u << 12, 0},
+        {"num_experts_per_tok", &out->experts_per_tok, 1u << 12, 0},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        int got = get_u32(root, fields[i].key, fields[i].dst, origin, err, errlen);
+        int got = get_u32(root, fields[i].key, fields[i].max, fields[i].dst, origin, err, errlen);
         if (got < 0)
             goto done;
         if (got == 0 && fields[i].required) {

@@ -75,6 +75,7 @@ typedef struct engine {
     sim_step_record step;
 
     trace_request pending;
+    int64_t pending_ns;
     bool have_pending;
     double last_arrival_s;
 } engine;
@@ -113,6 +114,19 @@ static double gib(uint64_t b)
     return (double)b / 1073741824.0;
 }
 
+/* Tokens per block of --num-blocks: the paged spec's block=N, else 16, so
+ * every strategy of a comparison gets the same pool. */
+static uint64_t spec_block_tokens(const char *spec)
+{
+    const char *b = strncmp(spec, "paged", 5) == 0 ? strstr(spec, "block=") : NULL;
+    if (b != NULL) {
+        unsigned long long v = strtoull(b + 6, NULL, 10);
+        if (v >= 1 && v <= 65536)
+            return v;
+    }
+    return 16;
+}
+
 int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
@@ -133,7 +147,8 @@ int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *p, char *err
         p->pool_overridden = true;
         p->kv_budget_bytes = cfg->kv_pool_gib > 0
                                  ? (uint64_t)llround(cfg->kv_pool_gib * 1073741824.0)
-                                 : (uint64_t)cfg->num_blocks * p->kv_bytes_per_token;
+                                 : (uint64_t)cfg->num_blocks * spec_block_tokens(cfg->allocator) *
+                                       p->kv_bytes_per_token;
         return 0;
     }
     uint64_t need = p->weights_bytes + p->activation_bytes + p->overhead_bytes;
@@ -325,13 +340,14 @@ static int admit_arrival(engine *e, const trace_request *t)
     return 0;
 }
 
-static int64_t arrival_ns(double s)
-{
-    double ns = s * 1e9;
-    return ns >= 9.2e18 ? INT64_MAX / 2 : (int64_t)llround(ns);
-}
+/* Latest arrival accepted, relative to the first: about 31.7 years, far
+ * inside int64 nanoseconds. */
+#define MAX_ARRIVAL_S 1e9
 
-/* Reads the next request of the stream into e->pending. */
+/* Reads the next request of the stream into e->pending and its arrival,
+ * in nanoseconds since the first request's, into e->pending_ns. Time 0 of
+ * the run is the first arrival, whatever the trace's clock (a trace in
+ * Unix time works as well as one that starts at 0). */
 static int read_next(engine *e)
 {
     int rc = wl_next(e->src, &e->pending);
@@ -340,14 +356,22 @@ static int read_next(engine *e)
         return rc;
     }
     e->have_pending = rc == 1;
-    if (e->have_pending) {
-        /* Readers yield non-decreasing arrivals; keep that true for any source. */
-        if (e->pending.arrival_s < e->last_arrival_s)
-            e->pending.arrival_s = e->last_arrival_s;
-        e->last_arrival_s = e->pending.arrival_s;
-        if (e->res->total == 0 && e->res->first_arrival_s < 0)
-            e->res->first_arrival_s = e->pending.arrival_s;
+    if (!e->have_pending)
+        return 0;
+    if (e->res->first_arrival_s < 0)
+        e->res->first_arrival_s = e->pending.arrival_s;
+    /* Readers yield non-decreasing arrivals; keep that true for any source. */
+    if (e->pending.arrival_s < e->last_arrival_s)
+        e->pending.arrival_s = e->last_arrival_s;
+    e->last_arrival_s = e->pending.arrival_s;
+    double rel = e->pending.arrival_s - e->res->first_arrival_s;
+    if (!(rel <= MAX_ARRIVAL_S)) {
+        snprintf(e->err, e->errlen,
+                 "%s: line %llu: arrival %.17g s is more than 1e9 s after the first request's",
+                 wl_describe(e->src), (unsigned long long)e->pending.line, e->pending.arrival_s);
+        return -1;
     }
+    e->pending_ns = (int64_t)llround(rel * 1e9);
     return 0;
 }
 
@@ -365,12 +389,11 @@ static void preempt(engine *e, uint32_t pos)
     e->nrunning--;
 }
 
-/* Picks the next batch; returns -1 on host failure, else the batch's size. */
-static int schedule(engine *e, sim_batch_shape *shape)
+/* One scheduling pass; see schedule(). */
+static int schedule_once(engine *e, sim_batch_shape *shape)
 {
     memset(shape, 0, sizeof(*shape));
     e->head_blocked = false;
-    e->step.preempted = 0;
     e->batch_first = e->nrunning;
     uint64_t budget = e->plan.max_batched_tokens;
     uint64_t used = 0;
@@ -384,7 +407,7 @@ static int schedule(engine *e, sim_batch_shape *shape)
         if (tokens > budget) {
             /* Only a recomputation can get here (prompts were checked at arrival). */
             wq_pop_front(e);
-            finish_req(e, i, SIM_REQ_REJECTED, SIM_REJECT_PROMPT_OVER_BUDGET);
+            finish_req(e, i, SIM_REQ_REJECTED, SIM_REJECT_RECOMPUTE_OVER_BUDGET);
             continue;
         }
         if (used + tokens > budget)
@@ -405,7 +428,19 @@ static int schedule(engine *e, sim_batch_shape *shape)
             snprintf(e->err, e->errlen, "out of memory for block tables");
             return -1;
         }
-        assert(rc == KV_OK);
+        if (rc == KV_NOSPACE) {
+            /* The strategy's layout refused what its free bytes allowed
+             * (a general-purpose allocator can). With nothing running the
+             * pool is as empty as it gets: the request can never fit. */
+            if (e->nrunning == 0) {
+                wq_pop_front(e);
+                finish_req(e, i, SIM_REQ_REJECTED,
+                           r->generated ? SIM_REJECT_GREW_OVER_POOL : SIM_REJECT_PROMPT_OVER_POOL);
+                continue;
+            }
+            e->head_blocked = true;
+            break;
+        }
         check_kv(e, "admission");
         wq_pop_front(e);
         e->running[e->nrunning++] = i;
@@ -454,6 +489,20 @@ static int schedule(engine *e, sim_batch_shape *shape)
         shape->decode_ctx_tokens += tokens;
     }
     return (int)shape->decode_seqs;
+}
+
+/* Picks the next batch; returns -1 on host failure, else the batch's size.
+ * A pass can end with nothing running and an empty batch when a lone
+ * sequence outgrew the pool and preempted itself: then the queue's head is
+ * admitted or rejected by another pass, each of which makes progress. */
+static int schedule(engine *e, sim_batch_shape *shape)
+{
+    e->step.preempted = 0;
+    for (;;) {
+        int n = schedule_once(e, shape);
+        if (n != 0 || e->wq_len == 0 || e->nrunning > 0)
+            return n;
+    }
 }
 
 static void observe_step_end(engine *e)
@@ -508,14 +557,19 @@ static void end_step(engine *e)
 {
     e->busy = false;
     uint32_t from = e->batch_is_prefill ? e->batch_first : 0;
-    uint32_t keep = from;
     for (uint32_t k = from; k < e->nrunning; k++) {
-        uint32_t i = e->running[k];
-        req *r = &e->reqs[i];
+        req *r = &e->reqs[e->running[k]];
         kv_set_used(e->kv, &r->seq, r->input + r->generated);
         r->generated++;
         if (r->first_token_ns < 0)
             r->first_token_ns = e->now_ns;
+    }
+    /* KV written peaks here: every batch token computed, nothing released yet. */
+    e->step.used_at_end_bytes = e->kv->totals.used_tokens * e->kv->cfg.bytes_per_token;
+    uint32_t keep = from;
+    for (uint32_t k = from; k < e->nrunning; k++) {
+        uint32_t i = e->running[k];
+        req *r = &e->reqs[i];
         if (r->generated >= r->output)
             finish_req(e, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
         else
@@ -608,8 +662,7 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     }
 
     int rc = read_next(&e);
-    if (rc == 0 && e.have_pending &&
-        sim_evq_push(&e.evq, arrival_ns(e.pending.arrival_s), EV_ARRIVAL, 0, 0) != 0)
+    if (rc == 0 && e.have_pending && sim_evq_push(&e.evq, e.pending_ns, EV_ARRIVAL, 0, 0) != 0)
         rc = -1;
     sim_event ev;
     while (rc == 0 && sim_evq_pop(&e.evq, &ev)) {
@@ -618,13 +671,13 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
         if (ev.type == EV_ARRIVAL) {
             /* Admit every request that arrives at this instant, then start a
              * step if the replica is idle. */
-            while (rc == 0 && e.have_pending && arrival_ns(e.pending.arrival_s) <= e.now_ns) {
+            while (rc == 0 && e.have_pending && e.pending_ns <= e.now_ns) {
                 rc = admit_arrival(&e, &e.pending);
                 if (rc == 0)
                     rc = read_next(&e);
             }
             if (rc == 0 && e.have_pending &&
-                sim_evq_push(&e.evq, arrival_ns(e.pending.arrival_s), EV_ARRIVAL, 0, 0) != 0) {
+                sim_evq_push(&e.evq, e.pending_ns, EV_ARRIVAL, 0, 0) != 0) {
                 snprintf(err, errlen, "out of memory for the event queue");
                 rc = -1;
             }

@@ -84,7 +84,8 @@ enum sim_req_status {
     X(PROMPT_TOO_LONG, "prompt_exceeds_max_model_len")                                             \
     X(PROMPT_OVER_BUDGET, "prompt_exceeds_max_batched_tokens")                                     \
     X(PROMPT_OVER_POOL, "prompt_exceeds_kv_pool")                                                  \
-    X(GREW_OVER_POOL, "sequence_outgrew_kv_pool")
+    X(GREW_OVER_POOL, "sequence_outgrew_kv_pool")                                                  \
+    X(RECOMPUTE_OVER_BUDGET, "recomputation_exceeds_max_batched_tokens")
 
 enum sim_reject_reason {
 #define SIM_REJECT_ENUM(name, str) SIM_REJECT_##name,
@@ -123,8 +124,9 @@ typedef struct sim_step_record {
     uint32_t preempted;     /* preemptions decided at this step's start */
     uint32_t running_after; /* sequences still running after the step's completions */
     uint32_t waiting_after;
-    kv_breakdown mem;       /* during the step (after this step's allocations) */
-    kv_breakdown mem_after; /* after the step's completions released memory */
+    kv_breakdown mem;           /* during the step (after this step's allocations) */
+    kv_breakdown mem_after;     /* after the step's completions released memory */
+    uint64_t used_at_end_bytes; /* KV written at the step's end, before releases */
 } sim_step_record;
 
 typedef struct sim_observer {
@@ -147,8 +149,8 @@ typedef struct sim_result {
     uint64_t input_tokens;            /* of completed requests */
     uint64_t output_tokens;           /* of completed requests */
     uint64_t prefill_tokens_computed; /* recomputation included */
-    double first_arrival_s;
-    double makespan_s; /* from time 0 to the last event */
+    double first_arrival_s;           /* the trace's clock at time 0 of the run */
+    double makespan_s;                /* from the first arrival to the last request's end */
     uint32_t max_running;
     double busy_s;
     sim_memory_plan plan;

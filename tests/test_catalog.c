@@ -151,6 +151,13 @@ static void test_config_json_path(void **state)
     assert_non_null(strstr(err, "missing 'num_attention_heads'"));
     unlink(p);
 
+    /* Absurd sizes are refused before they can overflow a product. */
+    p = write_tmp("{\"hidden_size\": 4294967295, \"num_hidden_layers\": 4, \"vocab_size\": 10,"
+                  " \"num_attention_heads\": 1, \"intermediate_size\": 10}");
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'hidden_size' must be an integer in [1, 1048576]"));
+    unlink(p);
+
     assert_int_equal(sim_model_lookup("/nonexistent/config.json", &m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "/nonexistent/config.json: cannot open"));
 }

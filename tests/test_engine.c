@@ -132,7 +132,7 @@ static void test_single_request_closed_form(void **state)
     assert_int_equal(o.res.output_tokens, 10);
     assert_true(fabs(an_hist_mean(&o.m.ttft) - ttft) < 1e-8);
     assert_true(fabs(an_hist_mean(&o.m.e2e) - e2e) < 1e-7);
-    assert_true(fabs(o.res.makespan_s - (2.5 + e2e)) < 1e-7);
+    assert_true(fabs(o.res.makespan_s - e2e) < 1e-7); /* time 0 is the first arrival */
     /* Decode of a 7B model at batch 1 is bandwidth-bound: ~8 ms + overhead. */
     assert_true(an_hist_mean(&o.m.tpot) > 0.012 && an_hist_mean(&o.m.tpot) < 0.015);
     /* One request of 109 KV tokens at the end (100 + 10 - 1): the prefill
@@ -143,9 +143,8 @@ static void test_single_request_closed_form(void **state)
     assert_int_equal(o.m.at_peak.token_states, 0);
     assert_int_equal(o.m.at_peak.reservation, 109ull * 524288);
     assert_int_equal(o.m.at_peak.internal_frag, 3ull * 524288);
-    /* Written KV peaks at 108 tokens during the last step (its own token is
-     * still being computed then; the request is released at the step end). */
-    assert_int_equal(o.m.peak_used_bytes, 108ull * 524288);
+    /* Written KV peaks at the end of the last step: 109 tokens. */
+    assert_int_equal(o.m.peak_used_bytes, 109ull * 524288);
     run_free(&o);
 }
 
@@ -161,8 +160,11 @@ static void test_conservation_preemption_and_reasons(void **state)
     assert_int_equal(run_path(&c, path, &o, err, sizeof(err)), 0);
     assert_int_equal(o.res.total, 40);
     assert_int_equal(o.res.completed + o.res.rejected, o.res.total);
-    assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_TOO_LONG], 1);  /* 2,500 > 2,048 */
-    assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_OVER_POOL], 1); /* 1,900 > 118 blocks */
+    assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_TOO_LONG], 1); /* 2,500 > 2,048 */
+    /* The 1,900-token prompt needs 119 blocks + int(0.01 x 120) = 1 of
+     * watermark: admitted, it grows toward 2,048 tokens (128 blocks) and
+     * outgrows the 120-block pool. */
+    assert_int_equal(o.res.rejected_by[SIM_REJECT_GREW_OVER_POOL], 1);
     assert_int_equal(o.res.completed, 38);
     assert_true(o.res.preemptions > 0);
     assert_true(o.res.prefill_tokens_computed > o.res.input_tokens); /* recomputation */
@@ -271,6 +273,63 @@ static void test_golden_tiny(void **state)
     run_free(&o);
 }
 
+/* A lone sequence that outgrows the whole pool preempts itself and is then
+ * rejected at once (not when the next request arrives, and without
+ * stalling the run). 10 blocks of 16 tokens; 100 prompt tokens + 200 out. */
+static void test_lone_sequence_outgrows_pool(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    c.num_blocks = 10;
+    c.check = true;
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n0,100,200\n100,10,5\n");
+    run_out o;
+    char err[512];
+    assert_int_equal(run_path(&c, p, &o, err, sizeof(err)), 0);
+    unlink(p);
+    assert_int_equal(o.res.total, 2);
+    assert_int_equal(o.res.rejected_by[SIM_REJECT_GREW_OVER_POOL], 1);
+    assert_int_equal(o.res.completed, 1);
+    assert_int_equal(o.res.preemptions, 1);
+    /* It ran out at 161 tokens: about 61 decode steps of ~8 ms, far from 100 s. */
+    assert_true(o.res.busy_s < 2.0);
+    run_free(&o);
+}
+
+/* --num-blocks sizes the same pool for every strategy: N x 16 tokens. */
+static void test_num_blocks_all_strategies(void **state)
+{
+    (void)state;
+    const char *specs[] = {"paged", "contiguous:reserve=oracle,fit=first", "vattn:page=64k"};
+    for (int i = 0; i < 3; i++) {
+        sim_config c = config("a100-40gb", "opt-13b");
+        c.num_blocks = 200;
+        snprintf(c.allocator, sizeof(c.allocator), "%s", specs[i]);
+        sim_memory_plan p;
+        char err[512];
+        assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), 0);
+        assert_int_equal(p.kv_budget_bytes, 200ull * 16 * 819200);
+    }
+}
+
+/* Time 0 is the first arrival, whatever the trace's clock. */
+static void test_unix_time_trace(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n"
+                                "1700000000.5,100,5\n1700000001.5,100,5\n");
+    run_out o;
+    char err[512];
+    assert_int_equal(run_path(&c, p, &o, err, sizeof(err)), 0);
+    unlink(p);
+    assert_true(o.res.makespan_s > 1.0 && o.res.makespan_s < 1.2);
+    assert_true(fabs(o.res.first_arrival_s - 1700000000.5) < 1e-6);
+    /* The peak of written KV counts every token computed: 100 + 5 - 1. */
+    assert_int_equal(o.m.peak_used_bytes, 104ull * 524288);
+    run_free(&o);
+}
+
 static void test_trace_error_stops_run(void **state)
 {
     (void)state;
@@ -298,6 +357,9 @@ int main(void)
         cmocka_unit_test(test_model_too_big),
         cmocka_unit_test(test_determinism_azure),
         cmocka_unit_test(test_golden_tiny),
+        cmocka_unit_test(test_lone_sequence_outgrows_pool),
+        cmocka_unit_test(test_num_blocks_all_strategies),
+        cmocka_unit_test(test_unix_time_trace),
         cmocka_unit_test(test_trace_error_stops_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
