@@ -1,0 +1,355 @@
+/*
+ * jemalloc.c: a general-purpose allocator managing device memory, as
+ * frameworks that keep each sequence's KV in one tensor do.
+ *
+ * Each KV buffer is a mallocx() from a dedicated jemalloc arena whose
+ * extent hooks carve a simulated device address range of the pool's size:
+ * an mmap with MAP_NORESERVE, so nothing is committed until touched, and
+ * KV buffers are never touched (an 80 GB pool costs a few MB of host
+ * memory: jemalloc's own metadata, which lives in the range too, as it
+ * would in device memory). Buffer sizes follow jemalloc's size classes
+ * (four per doubling for large sizes), so rounding is internal
+ * fragmentation; the arena's own layout decides when a buffer cannot be
+ * placed although enough bytes are free (external fragmentation).
+ *
+ * Policies (reserve=):
+ *   max     one buffer of the model's max length at admission;
+ *   pow2    one buffer of the next power of two of the true final length;
+ *   oracle  one buffer of the true final length;
+ *   grow    a buffer for the prompt, grown as the sequence outgrows it:
+ *           xallocx in place when the arena can, else a new buffer (the
+ *           old one is freed; contents are never copied, since the
+ *           simulation does not need them and copying would commit memory).
+ *
+ * Determinism: the arena's decay is disabled (it runs on wall-clock time),
+ * the thread cache is bypassed, retained growth is limited so jemalloc asks
+ * the hooks for what it needs, and the range is aligned to 1 GiB, so the
+ * same operations give the same layout in every run.
+ *
+ * check() cross-checks the sum of usable sizes with jemalloc's own
+ * statistics (stats.arenas.<i>.{small,large}.allocated through mallctl).
+ * Sources: jemalloc(3) manual, "EXTENT HOOKS" and "arena.<i>.*" sections.
+ */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+
+#include "allocators/kv_alloc.h"
+
+#include <jemalloc/jemalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+enum { RESERVE_MAX, RESERVE_POW2, RESERVE_ORACLE, RESERVE_GROW };
+
+#define RANGE_ALIGN ((uint64_t)1 << 30)
+
+typedef struct jem {
+    extent_hooks_t hooks; /* first: the hooks receive a pointer to it */
+    unsigned arena;
+    int flags;
+    int reserve;
+    char *map;       /* the whole mapping */
+    size_t map_len;
+    char *base;      /* RANGE_ALIGN-aligned start of the simulated range */
+    uint64_t range;  /* bytes */
+    uint64_t bump;   /* bytes handed to jemalloc so far */
+} jem;
+
+/* ---------------------------------------------------------- the hooks */
+
+static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t alignment,
+                        bool *zero, bool *commit, unsigned arena_ind)
+{
+    (void)arena_ind;
+    jem *j = (jem *)h;
+    if (alignment == 0)
+        alignment = 4096;
+    uint64_t start = (j->bump + alignment - 1) / alignment * alignment;
+    if (new_addr != NULL) {
+        /* jemalloc asks to extend an extent in place: only at the bump. */
+        if ((char *)new_addr != j->base + j->bump)
+            return NULL;
+        start = j->bump;
+    }
+    if (start + size > j->range || start + size < start)
+        return NULL;
+    j->bump = start + size;
+    *zero = true; /* fresh anonymous memory */
+    *commit = true;
+    return j->base + start;
+}
+
+/* Opt out of deallocation: jemalloc keeps the extent (retained) and reuses it. */
+static bool hook_dalloc(extent_hooks_t *h, void *addr, size_t size, bool committed,
+                        unsigned arena_ind)
+{
+    (void)h, (void)addr, (void)size, (void)committed, (void)arena_ind;
+    return true;
+}
+
+static void hook_destroy(extent_hooks_t *h, void *addr, size_t size, bool committed,
+                         unsigned arena_ind)
+{
+    (void)h, (void)addr, (void)size, (void)committed, (void)arena_ind;
+}
+
+static bool hook_commit(extent_hooks_t *h, void *addr, size_t size, size_t offset, size_t length,
+                        unsigned arena_ind)
+{
+    (void)h, (void)addr, (void)size, (void)offset, (void)length, (void)arena_ind;
+    return false; /* success: the range is always readable and writable */
+}
+
+static bool hook_split(extent_hooks_t *h, void *addr, size_t size, size_t size_a, size_t size_b,
+                       bool committed, unsigned arena_ind)
+{
+    (void)h, (void)addr, (void)size, (void)size_a, (void)size_b, (void)committed, (void)arena_ind;
+    return false; /* success */
+}
+
+static bool hook_merge(extent_hooks_t *h, void *addr_a, size_t size_a, void *addr_b, size_t size_b,
+                       bool committed, unsigned arena_ind)
+{
+    (void)h, (void)addr_a, (void)size_a, (void)addr_b, (void)size_b, (void)committed,
+        (void)arena_ind;
+    return false; /* success */
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static int arena_ctl(unsigned arena, const char *leaf, void *newp, size_t newlen)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "arena.%u.%s", arena, leaf);
+    return mallctl(name, NULL, NULL, newp, newlen);
+}
+
+static uint64_t arena_stat(unsigned arena, const char *leaf)
+{
+    char name[96];
+    size_t v = 0, len = sizeof(v);
+    snprintf(name, sizeof(name), "stats.arenas.%u.%s", arena, leaf);
+    if (mallctl(name, &v, &len, NULL, 0) != 0)
+        return UINT64_MAX;
+    return v;
+}
+
+static uint64_t next_pow2(uint64_t x)
+{
+    uint64_t p = 1;
+    while (p < x)
+        p <<= 1;
+    return p;
+}
+
+/* ----------------------------------------------------------------- ops */
+
+static void jem_fini(kv_alloc *a)
+{
+    jem *j = a->priv;
+    if (j->arena != UINT32_MAX)
+        arena_ctl(j->arena, "destroy", NULL, 0);
+    if (j->map != NULL)
+        munmap(j->map, j->map_len);
+    free(j);
+}
+
+static int jem_init(kv_alloc *a, const char *params, char *err, size_t errlen)
+{
+    int reserve = RESERVE_GROW;
+    char key[32], val[64];
+    const char *cur = params;
+    int rc;
+    while ((rc = kv_param_next(&cur, key, sizeof(key), val, sizeof(val))) == 1) {
+        if (strcmp(key, "reserve") != 0) {
+            snprintf(err, errlen, "--allocator jemalloc: unknown parameter '%s' (known: reserve)",
+                     key);
+            return KV_EARG;
+        }
+        if (strcmp(val, "max") == 0)
+            reserve = RESERVE_MAX;
+        else if (strcmp(val, "pow2") == 0)
+            reserve = RESERVE_POW2;
+        else if (strcmp(val, "oracle") == 0)
+            reserve = RESERVE_ORACLE;
+        else if (strcmp(val, "grow") == 0)
+            reserve = RESERVE_GROW;
+        else {
+            snprintf(err, errlen,
+                     "--allocator jemalloc: reserve='%s' (known: max, pow2, oracle, grow)", val);
+            return KV_EARG;
+        }
+    }
+    if (rc < 0) {
+        snprintf(err, errlen,
+                 "--allocator jemalloc: malformed parameters '%s' (want key=value,...)", params);
+        return KV_EARG;
+    }
+    jem *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return KV_ENOMEM;
+    j->arena = UINT32_MAX;
+    j->reserve = reserve;
+    j->range = a->cfg.pool_bytes / 4096 * 4096;
+    j->map_len = (size_t)(j->range + RANGE_ALIGN);
+    a->priv = j;
+    void *m = mmap(NULL, j->map_len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED || j->range == 0) {
+        snprintf(err, errlen, "--allocator jemalloc: cannot reserve %llu bytes of address space",
+                 (unsigned long long)j->map_len);
+        if (m != MAP_FAILED)
+            munmap(m, j->map_len);
+        j->map = NULL;
+        jem_fini(a);
+        return KV_EARG;
+    }
+    j->map = m;
+    j->base = j->map + (RANGE_ALIGN - (uint64_t)(uintptr_t)j->map % RANGE_ALIGN) % RANGE_ALIGN;
+    j->hooks.alloc = hook_alloc;
+    j->hooks.dalloc = hook_dalloc;
+    j->hooks.destroy = hook_destroy;
+    j->hooks.commit = hook_commit;
+    j->hooks.split = hook_split;
+    j->hooks.merge = hook_merge;
+    extent_hooks_t *hp = &j->hooks;
+    unsigned arena;
+    size_t len = sizeof(arena);
+    if (mallctl("arenas.create", &arena, &len, &hp, sizeof(hp)) != 0) {
+        snprintf(err, errlen, "--allocator jemalloc: mallctl arenas.create failed");
+        jem_fini(a);
+        return KV_EARG;
+    }
+    j->arena = arena;
+    ssize_t never = -1;
+    size_t grow_limit = 4096;
+    if (arena_ctl(arena, "dirty_decay_ms", &never, sizeof(never)) != 0 ||
+        arena_ctl(arena, "muzzy_decay_ms", &never, sizeof(never)) != 0 ||
+        arena_ctl(arena, "retain_grow_limit", &grow_limit, sizeof(grow_limit)) != 0) {
+        snprintf(err, errlen, "--allocator jemalloc: cannot configure arena %u", arena);
+        jem_fini(a);
+        return KV_EARG;
+    }
+    j->flags = (int)MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE;
+    a->pool_bytes = j->range;
+    return 0;
+}
+
+/* Bytes of the buffer a new sequence asks for. */
+static uint64_t want_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const jem *j = a->priv;
+    uint64_t n = j->reserve == RESERVE_MAX    ? a->cfg.max_model_len
+                 : j->reserve == RESERVE_POW2 ? next_pow2(s->final_tokens)
+                 : j->reserve == RESERVE_ORACLE ? s->final_tokens
+                                                : tokens;
+    if (n < tokens)
+        n = tokens;
+    return (n ? n : 1) * a->cfg.bytes_per_token;
+}
+
+static int jem_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const jem *j = a->priv;
+    uint64_t want = want_bytes(a, s, tokens);
+    if (want > j->range)
+        return KV_NEVER;
+    /* Whether the arena can place it is known only by trying: kv_grow may
+     * still answer KV_NOSPACE, and the engine treats that as blocked. */
+    uint64_t used = a->totals.alloc_bytes;
+    return want <= j->range - used ? KV_OK : KV_NOSPACE;
+}
+
+static void set_buffer(kv_alloc *a, kv_seq *s, void *p)
+{
+    const jem *j = a->priv;
+    size_t usable = sallocx(p, j->flags);
+    uint64_t cap = usable / a->cfg.bytes_per_token;
+    s->offset = (uint64_t)(uintptr_t)p;
+    s->alloc_bytes = usable;
+    s->cap_tokens = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
+}
+
+static int jem_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
+{
+    jem *j = a->priv;
+    if (!s->live) {
+        uint64_t want = want_bytes(a, s, tokens);
+        void *p = want <= j->range ? mallocx((size_t)want, j->flags) : NULL;
+        if (p == NULL)
+            return KV_NOSPACE;
+        set_buffer(a, s, p);
+        return KV_OK;
+    }
+    if (tokens <= s->cap_tokens)
+        return KV_OK;
+    if (j->reserve != RESERVE_GROW)
+        return KV_NOSPACE; /* fixed reservations do not grow */
+    void *old = (void *)(uintptr_t)s->offset;
+    size_t want = (size_t)tokens * a->cfg.bytes_per_token;
+    if (xallocx(old, want, 0, j->flags) >= want) {
+        set_buffer(a, s, old);
+        return KV_OK;
+    }
+    void *p = mallocx(want, j->flags);
+    if (p == NULL)
+        return KV_NOSPACE;
+    dallocx(old, j->flags);
+    set_buffer(a, s, p);
+    return KV_OK;
+}
+
+static void jem_release(kv_alloc *a, kv_seq *s)
+{
+    jem *j = a->priv;
+    dallocx((void *)(uintptr_t)s->offset, j->flags);
+    s->offset = 0;
+    s->alloc_bytes = 0;
+    s->cap_tokens = 0;
+}
+
+static void jem_space(const kv_alloc *a, kv_space *out)
+{
+    const jem *j = a->priv;
+    out->free_bytes = j->range - a->totals.alloc_bytes;
+    /* The untouched tail of the range is the one extent known to be whole;
+     * what jemalloc retains inside may be larger, but it does not say. */
+    uint64_t tail = j->range - j->bump;
+    out->largest_free_bytes = tail < out->free_bytes ? tail : out->free_bytes;
+}
+
+static int jem_check(const kv_alloc *a, char *err, size_t errlen)
+{
+    const jem *j = a->priv;
+    uint64_t epoch = 1;
+    size_t len = sizeof(epoch);
+    mallctl("epoch", &epoch, &len, &epoch, len);
+    uint64_t small = arena_stat(j->arena, "small.allocated");
+    uint64_t large = arena_stat(j->arena, "large.allocated");
+    if (small == UINT64_MAX || large == UINT64_MAX)
+        return 0; /* a jemalloc built without statistics: nothing to cross-check */
+    if (small + large != a->totals.alloc_bytes) {
+        snprintf(err, errlen, "jemalloc: arena %u holds %llu bytes, the accounting %llu", j->arena,
+                 (unsigned long long)(small + large), (unsigned long long)a->totals.alloc_bytes);
+        return -1;
+    }
+    if (j->bump > j->range) {
+        snprintf(err, errlen, "jemalloc: hooks handed out %llu bytes of a %llu-byte range",
+                 (unsigned long long)j->bump, (unsigned long long)j->range);
+        return -1;
+    }
+    return 0;
+}
+
+const kv_alloc_ops kv_jemalloc_ops = {
+    .name = "jemalloc",
+    .help = "mallocx from an arena over the pool: reserve=max|pow2|oracle|grow (grow)",
+    .init = jem_init,
+    .fini = jem_fini,
+    .can_admit = jem_can_admit,
+    .grow = jem_grow,
+    .release = jem_release,
+    .space = jem_space,
+    .check = jem_check,
+};
