@@ -181,8 +181,7 @@ int cmd_compare(int argc, char **argv)
                an_metrics_ext_index(&runs[i].metrics, runs[i].res.makespan_s));
     }
     printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s\n", "allocator", "peak GiB", "running",
-           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt",
-           "done/rej");
+           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt", "done/rej");
     for (int i = 0; i < n; i++) {
         const sim_result *r = &runs[i].res;
         const an_metrics *m = &runs[i].metrics;
@@ -207,8 +206,8 @@ int cmd_compare(int argc, char **argv)
                      "peak_external_frag_pct,peak_free_pct,ext_frag_index,peak_alloc_bytes,"
                      "mean_running,max_running,output_tokens_per_s,ttft_p50_s,ttft_p99_s,"
                      "tpot_p50_s,tpot_p99_s,preemptions,completed,rejected\n");
-        fprintf(js, "{\n  \"model\": \"%s\",\n  \"gpu\": \"%s\",\n  \"runs\": [\n",
-                cfg.model.name, cfg.gpu.name);
+        fprintf(js, "{\n  \"model\": \"%s\",\n  \"gpu\": \"%s\",\n  \"runs\": [\n", cfg.model.name,
+                cfg.gpu.name);
         for (int i = 0; i < n; i++) {
             const sim_result *r = &runs[i].res;
             const an_metrics *m = &runs[i].metrics;
@@ -254,8 +253,8 @@ int cmd_compare(int argc, char **argv)
         cli_close_out(csv, o.out, "compare.csv");
         cli_close_out(js, o.out, "compare.json");
         if (!o.quiet)
-            printf("\nwrote %s/compare.csv, %s/compare.json and one folder per allocator\n",
-                   o.out, o.out);
+            printf("\nwrote %s/compare.csv, %s/compare.json and one folder per allocator\n", o.out,
+                   o.out);
     }
     for (int i = 0; i < n; i++)
         an_metrics_free(&runs[i].metrics);

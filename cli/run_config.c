@@ -125,8 +125,7 @@ void cli_make_dirs(const char *dir)
     }
 }
 
-void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage,
-                        int allow_allocators)
+void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, int allow_allocators)
 {
     memset(o, 0, sizeof(*o));
     struct {
@@ -260,7 +259,8 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         cfg->max_batched_tokens =
             (uint32_t)cli_parse_u64("--max-batched-tokens", o->max_batched_tokens, 1, 1u << 30);
     if (o->max_model_len)
-        cfg->max_model_len = (uint32_t)cli_parse_u64("--max-model-len", o->max_model_len, 1, 1u << 30);
+        cfg->max_model_len =
+            (uint32_t)cli_parse_u64("--max-model-len", o->max_model_len, 1, 1u << 30);
     if (o->seed)
         cfg->seed = cli_parse_u64("--seed", o->seed, 0, UINT64_MAX);
     *ts_interval =
@@ -269,7 +269,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
 
     if (o->allocator != NULL && o->block_size != NULL)
         cli_die("--block-size and --allocator both given: use --allocator paged:block=%s%s",
-            o->block_size, "");
+                o->block_size, "");
     if (o->allocator != NULL) {
         snprintf(cfg->allocator, sizeof(cfg->allocator), "%s", o->allocator);
     } else if (o->block_size != NULL) {
@@ -309,6 +309,8 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     /* Described after the run: skipped rows and transforms are counted by then. */
     snprintf(out->source, sizeof(out->source), "%s", wl_describe(src));
     wl_close(src);
+    if (rc == 0)
+        an_metrics_finish(&out->metrics, out->res.makespan_s); /* writes the last rows */
     cli_close_out(req_csv, out_dir, "requests.csv");
     cli_close_out(ts_csv, out_dir, "timeseries.csv");
     if (rc != 0) {
@@ -316,7 +318,6 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
         an_metrics_free(&out->metrics);
         return 1;
     }
-    an_metrics_finish(&out->metrics, out->res.makespan_s);
     if (out->metrics.io_error) {
         fprintf(stderr, "kvsim: out of memory or write error while recording metrics\n");
         an_metrics_free(&out->metrics);
