@@ -28,6 +28,8 @@
  *
  * check() cross-checks the sum of usable sizes with jemalloc's own
  * statistics (stats.arenas.<i>.{small,large}.allocated through mallctl).
+ * The external fragmentation index takes the largest gap between live
+ * buffers as the largest free extent.
  * Sources: jemalloc(3) manual, "EXTENT HOOKS" and "arena.<i>.*" sections.
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
@@ -49,11 +51,19 @@ typedef struct jem {
     unsigned arena;
     int flags;
     int reserve;
-    char *map;       /* the whole mapping */
+    char *map; /* the whole mapping */
     size_t map_len;
-    char *base;      /* RANGE_ALIGN-aligned start of the simulated range */
-    uint64_t range;  /* bytes */
-    uint64_t bump;   /* bytes handed to jemalloc so far */
+    char *base;     /* RANGE_ALIGN-aligned start of the simulated range */
+    uint64_t range; /* bytes */
+    uint64_t bump;  /* bytes handed to jemalloc so far */
+    /* Live buffers, for the largest free gap; a sequence keeps its slot
+     * index in kv_seq.num_blocks (unused by this strategy otherwise). */
+    struct live {
+        uint64_t start, len;
+        kv_seq *seq;
+    } * live;
+    uint32_t nlive, live_cap;
+    uint64_t *scratch; /* starts, sorted in space() */
 } jem;
 
 /* ---------------------------------------------------------- the hooks */
@@ -152,6 +162,8 @@ static void jem_fini(kv_alloc *a)
         arena_ctl(j->arena, "destroy", NULL, 0);
     if (j->map != NULL)
         munmap(j->map, j->map_len);
+    free(j->live);
+    free(j->scratch);
     free(j);
 }
 
@@ -240,8 +252,8 @@ static int jem_init(kv_alloc *a, const char *params, char *err, size_t errlen)
 static uint64_t want_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     const jem *j = a->priv;
-    uint64_t n = j->reserve == RESERVE_MAX    ? a->cfg.max_model_len
-                 : j->reserve == RESERVE_POW2 ? next_pow2(s->final_tokens)
+    uint64_t n = j->reserve == RESERVE_MAX      ? a->cfg.max_model_len
+                 : j->reserve == RESERVE_POW2   ? next_pow2(s->final_tokens)
                  : j->reserve == RESERVE_ORACLE ? s->final_tokens
                                                 : tokens;
     if (n < tokens)
@@ -261,25 +273,51 @@ static int jem_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return want <= j->range - used ? KV_OK : KV_NOSPACE;
 }
 
-static void set_buffer(kv_alloc *a, kv_seq *s, void *p)
+/* Records S's buffer P (new or moved). The live table has room: grow()
+ * reserved it before allocating. */
+static void set_buffer(kv_alloc *a, kv_seq *s, void *p, bool was_live)
 {
-    const jem *j = a->priv;
+    jem *j = a->priv;
     size_t usable = sallocx(p, j->flags);
     uint64_t cap = usable / a->cfg.bytes_per_token;
     s->offset = (uint64_t)(uintptr_t)p;
     s->alloc_bytes = usable;
     s->cap_tokens = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
+    if (!was_live)
+        s->num_blocks = j->nlive++;
+    j->live[s->num_blocks].start = (uint64_t)((char *)p - j->base);
+    j->live[s->num_blocks].len = usable;
+    j->live[s->num_blocks].seq = s;
+}
+
+static int reserve_live_slot(jem *j)
+{
+    if (j->nlive < j->live_cap)
+        return KV_OK;
+    uint32_t cap = j->live_cap ? j->live_cap * 2 : 256;
+    struct live *nl = realloc(j->live, cap * sizeof(*nl));
+    if (nl == NULL)
+        return KV_ENOMEM;
+    j->live = nl;
+    uint64_t *ns = realloc(j->scratch, cap * sizeof(uint64_t) * 2);
+    if (ns == NULL)
+        return KV_ENOMEM;
+    j->scratch = ns;
+    j->live_cap = cap;
+    return KV_OK;
 }
 
 static int jem_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     jem *j = a->priv;
     if (!s->live) {
+        if (reserve_live_slot(j) != KV_OK)
+            return KV_ENOMEM;
         uint64_t want = want_bytes(a, s, tokens);
         void *p = want <= j->range ? mallocx((size_t)want, j->flags) : NULL;
         if (p == NULL)
             return KV_NOSPACE;
-        set_buffer(a, s, p);
+        set_buffer(a, s, p, false);
         return KV_OK;
     }
     if (tokens <= s->cap_tokens)
@@ -289,14 +327,14 @@ static int jem_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     void *old = (void *)(uintptr_t)s->offset;
     size_t want = (size_t)tokens * a->cfg.bytes_per_token;
     if (xallocx(old, want, 0, j->flags) >= want) {
-        set_buffer(a, s, old);
+        set_buffer(a, s, old, true);
         return KV_OK;
     }
     void *p = mallocx(want, j->flags);
     if (p == NULL)
         return KV_NOSPACE;
     dallocx(old, j->flags);
-    set_buffer(a, s, p);
+    set_buffer(a, s, p, true);
     return KV_OK;
 }
 
@@ -304,19 +342,48 @@ static void jem_release(kv_alloc *a, kv_seq *s)
 {
     jem *j = a->priv;
     dallocx((void *)(uintptr_t)s->offset, j->flags);
+    uint32_t slot = s->num_blocks, last = --j->nlive;
+    if (slot != last) {
+        j->live[slot] = j->live[last];
+        j->live[slot].seq->num_blocks = slot;
+    }
+    s->num_blocks = 0;
     s->offset = 0;
     s->alloc_bytes = 0;
     s->cap_tokens = 0;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
 }
 
 static void jem_space(const kv_alloc *a, kv_space *out)
 {
     const jem *j = a->priv;
     out->free_bytes = j->range - a->totals.alloc_bytes;
-    /* The untouched tail of the range is the one extent known to be whole;
-     * what jemalloc retains inside may be larger, but it does not say. */
-    uint64_t tail = j->range - j->bump;
-    out->largest_free_bytes = tail < out->free_bytes ? tail : out->free_bytes;
+    /* The largest gap between live buffers (and the range's ends): what a
+     * contiguous buffer could get at most. jemalloc's metadata (a few MiB
+     * in the range) counts as free here. O(n log n) in live buffers. */
+    uint64_t *st = j->scratch;
+    uint32_t n = j->nlive;
+    for (uint32_t i = 0; i < n; i++) {
+        st[2 * i] = j->live[i].start;
+        st[2 * i + 1] = j->live[i].len;
+    }
+    /* Sort (start, len) pairs by start: pairs sort as 16-byte records. */
+    qsort(st, n, 2 * sizeof(uint64_t), cmp_u64);
+    uint64_t largest = 0, at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (st[2 * i] > at && st[2 * i] - at > largest)
+            largest = st[2 * i] - at;
+        if (st[2 * i] + st[2 * i + 1] > at)
+            at = st[2 * i] + st[2 * i + 1];
+    }
+    if (j->range - at > largest)
+        largest = j->range - at;
+    out->largest_free_bytes = largest < out->free_bytes ? largest : out->free_bytes;
 }
 
 static int jem_check(const kv_alloc *a, char *err, size_t errlen)
