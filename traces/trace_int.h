@@ -20,8 +20,12 @@
 
 #include "traces/trace.h"
 
-/* Bytes asked of zlib per read, and the initial size of the line buffer. */
+/* Bytes asked of zlib per read, and the initial size of the line buffer.
+ * The fuzz build (tests/fuzz) makes it small, so lines cross chunk
+ * boundaries often and each input costs less to open. */
+#ifndef TRACE__CHUNK_BYTES
 #define TRACE__CHUNK_BYTES (256u * 1024u)
+#endif
 /* Longest accepted line, terminator excluded; longer is "line too long". */
 #define TRACE__LINE_MAX_BYTES (1024u * 1024u)
 /* Size of the buffer behind trace_errmsg(). */

@@ -387,6 +387,11 @@ int wl_open_spec(wl_source **out, const char *spec, uint64_t seed, char *err, si
     }
     if (rc < 0) {
         snprintf(err, errlen, "workload '%s': %s", spec != NULL ? spec : "", why);
+        /* The spec is echoed: keep the message one printable line. */
+        for (char *p = err; *p != '\0'; p++) {
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+                *p = '?';
+        }
         return TRACE_EARG;
     }
     return wl__open_gen(out, &s, seed, err, errlen);
