@@ -172,7 +172,7 @@ int wl_open_trace_ex(wl_source **out, const char *path, const wl_trace_opts *o, 
     }
     wl_trace_src *t = calloc(1, sizeof *t);
     if (t != NULL)
-        t->path = strdup(path);
+        t->path = strdup(strcmp(path, "-") == 0 ? "<stdin>" : path); /* as trace.c names it */
     if (t == NULL || t->path == NULL) {
         free(t);
         snprintf(err, errlen, "%s: out of memory", path);
