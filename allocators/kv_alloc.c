@@ -116,11 +116,11 @@ void kv_release(kv_alloc *a, kv_seq *s)
 {
     if (!s->live)
         return;
-    kv_set_used(a, s, 0);
     a->totals.useful_tokens -= min_u32(s->cap_tokens, s->final_tokens);
     a->totals.alloc_bytes -= s->alloc_bytes;
     a->totals.live_seqs--;
-    a->ops->release(a, s);
+    a->ops->release(a, s); /* sees used_tokens: prefix caching keys what was computed */
+    kv_set_used(a, s, 0);
     assert(s->cap_tokens == 0 && s->alloc_bytes == 0);
     s->live = false;
 }
@@ -140,9 +140,10 @@ void kv_get_breakdown(const kv_alloc *a, bool head_blocked, kv_breakdown *out)
     uint64_t bpt = a->cfg.bytes_per_token;
     kv_space sp;
     a->ops->space(a, &sp);
-    out->token_states = t->used_tokens * bpt;
-    out->reservation = (t->useful_tokens - t->used_tokens) * bpt;
-    out->internal_frag = t->alloc_bytes - t->useful_tokens * bpt;
+    uint64_t used = t->used_tokens - t->dup_tokens, useful = t->useful_tokens - t->dup_tokens;
+    out->token_states = used * bpt;
+    out->reservation = (useful - used) * bpt;
+    out->internal_frag = kv_allocated_bytes(a) - useful * bpt;
     /* Free space the strategy cannot hand out at all (e.g. the pool's tail
      * beyond the last whole block) is never in pool_bytes. */
     out->external_frag = head_blocked ? sp.free_bytes : 0;
@@ -156,6 +157,12 @@ int kv_check(const kv_alloc *a, char *err, size_t errlen)
     const kv_totals *t = &a->totals;
     kv_space sp;
     a->ops->space(a, &sp);
+    if (t->dup_tokens > t->used_tokens || t->dup_bytes > t->alloc_bytes ||
+        t->dup_bytes != t->dup_tokens * a->cfg.bytes_per_token) {
+        snprintf(err, errlen, "shared-block counts %llu tokens, %llu bytes exceed the sums",
+                 (unsigned long long)t->dup_tokens, (unsigned long long)t->dup_bytes);
+        return -1;
+    }
     if (t->used_tokens > t->useful_tokens) {
         snprintf(err, errlen, "used tokens %llu exceed useful tokens %llu",
                  (unsigned long long)t->used_tokens, (unsigned long long)t->useful_tokens);
@@ -166,9 +173,9 @@ int kv_check(const kv_alloc *a, char *err, size_t errlen)
                  (unsigned long long)t->alloc_bytes);
         return -1;
     }
-    if (t->alloc_bytes + sp.free_bytes != a->pool_bytes) {
+    if (kv_allocated_bytes(a) + sp.free_bytes != a->pool_bytes) {
         snprintf(err, errlen, "allocated %llu + free %llu != pool %llu",
-                 (unsigned long long)t->alloc_bytes, (unsigned long long)sp.free_bytes,
+                 (unsigned long long)kv_allocated_bytes(a), (unsigned long long)sp.free_bytes,
                  (unsigned long long)a->pool_bytes);
         return -1;
     }

@@ -52,6 +52,14 @@ typedef struct kv_seq {
     uint32_t blocks_cap;
     uint64_t offset; /* contiguous strategies: start of the region */
     bool live;       /* holds memory (between first grow and release) */
+    /* Prefix caching (paged:prefix=on). Set by the caller before kv_grow: */
+    uint64_t seq_id;          /* unique per request */
+    const uint64_t *hash_ids; /* prompt block ids (equal ids = equal prefix), or NULL */
+    uint32_t num_hash_ids;
+    uint32_t prompt_tokens; /* tokens the hash ids describe (the prompt) */
+    /* Set by kv_grow at admission: leading tokens found in the cache, whose
+     * KV need not be computed (always < the tokens asked for). */
+    uint32_t cached_tokens;
 } kv_seq;
 
 /* Pool geometry, fixed for a run. */
@@ -74,7 +82,23 @@ typedef struct kv_totals {
     uint64_t useful_tokens; /* sum of min(cap_tokens, final_tokens) */
     uint64_t alloc_bytes;   /* sum of alloc_bytes */
     uint64_t live_seqs;
+    /* Counted more than once in the sums above because several sequences
+     * hold the same block (prefix sharing): kept by the strategy, taken
+     * off by the breakdown. A shared block is full and computed by every
+     * holder, so it adds a whole block of used and useful tokens per extra
+     * holder. */
+    uint64_t dup_tokens;
+    uint64_t dup_bytes;
 } kv_totals;
+
+/* Prefix-cache counters (all zero without prefix caching). */
+typedef struct kv_prefix_stats {
+    bool enabled;
+    uint64_t lookup_tokens; /* tokens of full blocks looked up at admissions */
+    uint64_t hit_tokens;    /* of which found in the cache */
+    uint64_t cached_bytes;  /* now: blocks with no user kept for reuse (counted as free) */
+    uint64_t evictions;     /* cached blocks reused for other content */
+} kv_prefix_stats;
 
 /* The five categories at one instant, in bytes; they sum to pool_bytes. */
 typedef struct kv_breakdown {
@@ -124,6 +148,8 @@ struct kv_alloc {
     kv_pool_config cfg;
     uint64_t pool_bytes; /* bytes managed (may round cfg.pool_bytes down) */
     kv_totals totals;
+    kv_prefix_stats prefix;
+    uint64_t epoch; /* steps so far (kv_tick): KV allocated in this one is not computed yet */
     void *priv;
     char spec[128]; /* "name:params" as resolved, for reports */
 };
@@ -157,16 +183,23 @@ static inline void kv_set_used(kv_alloc *a, kv_seq *s, uint32_t used)
     s->used_tokens = used;
 }
 
+/* Marks the start of a step: blocks allocated before it hold computed KV. */
+static inline void kv_tick(kv_alloc *a)
+{
+    a->epoch++;
+}
+
 /* Sets the true final length of S (accounting only); call before kv_grow. */
 void kv_set_final(kv_alloc *a, kv_seq *s, uint32_t final_tokens);
 
 /* The breakdown now; HEAD_BLOCKED: the waiting queue's head is blocked for memory. */
 void kv_get_breakdown(const kv_alloc *a, bool head_blocked, kv_breakdown *out);
 
-/* Allocated bytes now (token states + reservation + internal fragmentation). */
+/* Allocated bytes now (token states + reservation + internal fragmentation),
+ * each shared block counted once. */
 static inline uint64_t kv_allocated_bytes(const kv_alloc *a)
 {
-    return a->totals.alloc_bytes;
+    return a->totals.alloc_bytes - a->totals.dup_bytes;
 }
 
 /* Checks the shared invariants and the strategy's own; 0 or negative with ERR. */

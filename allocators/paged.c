@@ -1,21 +1,38 @@
 /*
- * paged.c: vLLM's PagedAttention block manager (Kwon et al., SOSP 2023).
+ * paged.c: vLLM's PagedAttention block manager (Kwon et al., SOSP 2023),
+ * with optional automatic prefix caching.
  *
  * The pool is cut into num_blocks blocks of `block` tokens for all layers
  * (block_bytes = block x bytes_per_token); the pool's tail beyond the last
- * whole block is not managed. Each sequence owns a block table; free blocks
- * sit on a LIFO stack. Admission keeps a watermark of free blocks
+ * whole block is not managed. Each sequence owns a block table; empty
+ * blocks sit on a LIFO stack. Admission keeps a watermark of free blocks
  * (int(watermark x num_blocks), as vLLM v0's BlockSpaceManager); growth
  * during decode ignores it and needs a block only when the last one is full
  * (block manager v2's exact check; v1 asked for a free block per running
- * sequence). Any free block serves any request, so there is
- * no external fragmentation index (largest free extent = all free space).
+ * sequence). Any free block serves any request: the largest free extent is
+ * all free space.
  *
- * Invariants (paged_check): every block is either on the free stack or in
- * exactly one block table; the free count plus the table lengths is
- * num_blocks; a table holds ceil(cap_tokens / block) blocks.
+ * Prefix caching (prefix=on), as vLLM's automatic prefix caching: a full
+ * block is identified by a hash chain over the sequence's content up to
+ * and including it. Content is known through the trace's hash_ids (blocks
+ * of hash_block tokens, 512 in Mooncake traces; equal ids = equal
+ * content); tokens no id describes (beyond the prompt, or without ids) are
+ * unique to their request. At admission the longest prefix of full blocks
+ * whose KV is already computed (allocated before this step) is shared, by
+ * reference count, and its prefill is skipped; at least the last block is
+ * computed again, as vLLM does when the whole prompt hits. When a block's
+ * last holder releases it, a block with a key stays cached (counted as
+ * free, reused on demand in LRU order) and keeps serving hits; full blocks
+ * a sequence computed get their key at release, so a preempted request
+ * finds its own blocks on recomputation.
  *
- * Parameters: block=N (tokens per block, default 16).
+ * Invariants (paged_check): every block is empty (on the stack), cached
+ * (in the LRU list, no holder), or held (reference count >= 1); every key
+ * in the table names a block carrying it; shared blocks are counted in
+ * totals.dup_* once per extra holder.
+ *
+ * Parameters: block=N (default 16), prefix=on|off (off), hash_block=N
+ * (tokens per trace hash id, default 512).
  */
 #include "allocators/kv_alloc.h"
 
@@ -23,13 +40,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NIL UINT32_MAX
+
 typedef struct paged {
     uint32_t block_tokens;
     uint64_t block_bytes;
     uint32_t num_blocks;
     uint32_t watermark_blocks;
-    uint32_t *free_stack; /* free block ids; top at free_stack[num_free - 1] */
+    uint32_t *free_stack; /* empty blocks; top at free_stack[num_free - 1] */
     uint32_t num_free;
+    /* Prefix caching; all NULL when off. */
+    bool prefix;
+    uint32_t hash_block_tokens;
+    uint32_t *ref;      /* holders per block */
+    uint64_t *key;      /* content key, 0 = none */
+    uint64_t *born;     /* epoch of allocation: computed once the epoch has passed */
+    uint32_t *lru_prev; /* cached blocks (key, no holder), oldest at lru_head */
+    uint32_t *lru_next;
+    uint32_t lru_head, lru_tail, num_cached;
+    uint64_t *ht_key; /* open addressing, linear probing, 0 = empty */
+    uint32_t *ht_val;
+    uint64_t ht_mask;
+    uint64_t *scratch; /* keys of one sequence's blocks */
+    uint32_t scratch_cap;
 } paged;
 
 static uint64_t blocks_for(const paged *p, uint64_t tokens)
@@ -37,23 +70,205 @@ static uint64_t blocks_for(const paged *p, uint64_t tokens)
     return (tokens + p->block_tokens - 1) / p->block_tokens;
 }
 
+/* ------------------------------------------------------------ hashing */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t combine(uint64_t h, uint64_t v)
+{
+    return mix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
+}
+
+/* Key of block B of S given the previous block's key: its content is the
+ * hash ids covering it (and its offset inside them) when the trace's ids
+ * describe all its tokens, else the request itself. Never 0. */
+static uint64_t block_key(const paged *p, const kv_seq *s, uint64_t prev, uint64_t b)
+{
+    uint64_t first = b * p->block_tokens, end = first + p->block_tokens;
+    uint64_t covered = (uint64_t)s->num_hash_ids * p->hash_block_tokens;
+    if (covered > s->prompt_tokens)
+        covered = s->prompt_tokens;
+    uint64_t h = combine(prev, b);
+    if (s->hash_ids != NULL && end <= covered) {
+        for (uint64_t i = first / p->hash_block_tokens; i <= (end - 1) / p->hash_block_tokens; i++)
+            h = combine(h, s->hash_ids[i]);
+        h = combine(h, first % p->hash_block_tokens);
+    } else {
+        h = combine(h ^ 0x5eedULL, s->seq_id);
+    }
+    return h ? h : 1;
+}
+
+/* Fills p->scratch with the keys of S's first N blocks. */
+static int compute_keys(paged *p, const kv_seq *s, uint64_t n)
+{
+    if (n > p->scratch_cap) {
+        uint64_t cap = p->scratch_cap ? p->scratch_cap : 64;
+        while (cap < n)
+            cap *= 2;
+        uint64_t *ns = realloc(p->scratch, cap * sizeof(uint64_t));
+        if (ns == NULL)
+            return KV_ENOMEM;
+        p->scratch = ns;
+        p->scratch_cap = (uint32_t)cap;
+    }
+    uint64_t prev = 0;
+    for (uint64_t b = 0; b < n; b++)
+        prev = p->scratch[b] = block_key(p, s, prev, b);
+    return KV_OK;
+}
+
+static uint32_t ht_find(const paged *p, uint64_t k)
+{
+    for (uint64_t i = mix64(k) & p->ht_mask;; i = (i + 1) & p->ht_mask) {
+        if (p->ht_key[i] == 0)
+            return NIL;
+        if (p->ht_key[i] == k)
+            return p->ht_val[i];
+    }
+}
+
+static void ht_put(paged *p, uint64_t k, uint32_t blk)
+{
+    uint64_t i = mix64(k) & p->ht_mask;
+    while (p->ht_key[i] != 0)
+        i = (i + 1) & p->ht_mask;
+    p->ht_key[i] = k;
+    p->ht_val[i] = blk;
+}
+
+/* Removes K (present), shifting later entries of its run back (no tombstones). */
+static void ht_del(paged *p, uint64_t k)
+{
+    uint64_t i = mix64(k) & p->ht_mask;
+    while (p->ht_key[i] != k)
+        i = (i + 1) & p->ht_mask;
+    uint64_t j = i;
+    for (;;) {
+        j = (j + 1) & p->ht_mask;
+        if (p->ht_key[j] == 0)
+            break;
+        uint64_t home = mix64(p->ht_key[j]) & p->ht_mask;
+        /* Move j to i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            p->ht_key[i] = p->ht_key[j];
+            p->ht_val[i] = p->ht_val[j];
+            i = j;
+        }
+    }
+    p->ht_key[i] = 0;
+}
+
+/* ---------------------------------------------------------------- LRU */
+
+static void lru_remove(paged *p, uint32_t b)
+{
+    uint32_t pr = p->lru_prev[b], nx = p->lru_next[b];
+    if (pr != NIL)
+        p->lru_next[pr] = nx;
+    else
+        p->lru_head = nx;
+    if (nx != NIL)
+        p->lru_prev[nx] = pr;
+    else
+        p->lru_tail = pr;
+    p->num_cached--;
+}
+
+static void lru_push(paged *p, uint32_t b)
+{
+    p->lru_prev[b] = p->lru_tail;
+    p->lru_next[b] = NIL;
+    if (p->lru_tail != NIL)
+        p->lru_next[p->lru_tail] = b;
+    else
+        p->lru_head = b;
+    p->lru_tail = b;
+    p->num_cached++;
+}
+
+/* An empty block, evicting the least recently used cached one if needed.
+ * The caller checked that one is available. */
+static uint32_t take_block(kv_alloc *a, paged *p)
+{
+    if (p->num_free > 0)
+        return p->free_stack[--p->num_free];
+    uint32_t b = p->lru_head;
+    lru_remove(p, b);
+    ht_del(p, p->key[b]);
+    p->key[b] = 0;
+    a->prefix.evictions++;
+    return b;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static void paged_fini(kv_alloc *a)
+{
+    paged *p = a->priv;
+    free(p->free_stack);
+    free(p->ref);
+    free(p->key);
+    free(p->born);
+    free(p->lru_prev);
+    free(p->lru_next);
+    free(p->ht_key);
+    free(p->ht_val);
+    free(p->scratch);
+    free(p);
+}
+
+static int parse_u64(const char *val, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (val[0] < '0' || val[0] > '9')
+        return -1;
+    unsigned long long v = strtoull(val, &end, 10);
+    if (*end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
 {
-    uint64_t block = 16;
+    uint64_t block = 16, hash_block = 512;
+    bool prefix = false;
     char key[32], val[64];
     const char *cur = params;
     int rc;
     while ((rc = kv_param_next(&cur, key, sizeof(key), val, sizeof(val))) == 1) {
         if (strcmp(key, "block") == 0) {
-            char *end;
-            unsigned long long v = strtoull(val, &end, 10);
-            if (*end != '\0' || val[0] == '-' || v == 0 || v > 65536) {
+            if (parse_u64(val, 1, 65536, &block) != 0) {
                 snprintf(err, errlen, "--allocator paged: block='%s' must be 1..65536 tokens", val);
                 return KV_EARG;
             }
-            block = v;
+        } else if (strcmp(key, "hash_block") == 0) {
+            if (parse_u64(val, 1, 1u << 20, &hash_block) != 0) {
+                snprintf(err, errlen,
+                         "--allocator paged: hash_block='%s' must be 1..1048576 tokens", val);
+                return KV_EARG;
+            }
+        } else if (strcmp(key, "prefix") == 0) {
+            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+                snprintf(err, errlen, "--allocator paged: prefix='%s' (known: on, off)", val);
+                return KV_EARG;
+            }
+            prefix = strcmp(val, "on") == 0;
         } else {
-            snprintf(err, errlen, "--allocator paged: unknown parameter '%s' (known: block)", key);
+            snprintf(err, errlen,
+                     "--allocator paged: unknown parameter '%s' (known: block, prefix, "
+                     "hash_block)",
+                     key);
             return KV_EARG;
         }
     }
@@ -62,63 +277,116 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
                  params);
         return KV_EARG;
     }
-    paged *p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return KV_ENOMEM;
-    }
-    p->block_tokens = (uint32_t)block;
     if (a->cfg.bytes_per_token > UINT64_MAX / block) {
         snprintf(err, errlen, "--allocator paged: a block of %llu tokens overflows",
                  (unsigned long long)block);
-        free(p);
         return KV_EARG;
     }
-    p->block_bytes = block * a->cfg.bytes_per_token;
-    uint64_t n = a->cfg.num_blocks ? a->cfg.num_blocks : a->cfg.pool_bytes / p->block_bytes;
-    if (n == 0 || n > UINT32_MAX - 1 || n > UINT64_MAX / p->block_bytes) {
+    uint64_t block_bytes = block * a->cfg.bytes_per_token;
+    uint64_t n = a->cfg.num_blocks ? a->cfg.num_blocks : a->cfg.pool_bytes / block_bytes;
+    if (n == 0 || n > UINT32_MAX / 4 || n > UINT64_MAX / block_bytes) {
         snprintf(err, errlen,
                  "KV pool of %llu bytes holds %llu blocks of %llu bytes; need 1..%u blocks",
                  (unsigned long long)a->cfg.pool_bytes, (unsigned long long)n,
-                 (unsigned long long)p->block_bytes, UINT32_MAX - 1);
-        free(p);
+                 (unsigned long long)block_bytes, UINT32_MAX / 4);
         return KV_EARG;
     }
-    p->num_blocks = (uint32_t)n;
-    /* vLLM: watermark_blocks = int(watermark * num_gpu_blocks), rounded down. */
-    p->watermark_blocks = (uint32_t)(a->cfg.watermark * (double)n);
-    p->free_stack = malloc(n * sizeof(uint32_t));
-    if (p->free_stack == NULL) {
-        snprintf(err, errlen, "out of memory for %llu block ids", (unsigned long long)n);
-        free(p);
+    paged *p = calloc(1, sizeof(*p));
+    if (p == NULL)
         return KV_ENOMEM;
-    }
+    a->priv = p;
+    p->block_tokens = (uint32_t)block;
+    p->block_bytes = block_bytes;
+    p->num_blocks = (uint32_t)n;
+    p->watermark_blocks = (uint32_t)(a->cfg.watermark * (double)n); /* vLLM: int(), rounds down */
+    p->free_stack = malloc(n * sizeof(uint32_t));
+    if (p->free_stack == NULL)
+        goto oom;
     /* Block 0 on top, so allocation order is 0, 1, 2, ... from a fresh pool. */
     for (uint32_t i = 0; i < p->num_blocks; i++)
         p->free_stack[i] = p->num_blocks - 1 - i;
     p->num_free = p->num_blocks;
+    if (prefix) {
+        p->prefix = true;
+        p->hash_block_tokens = (uint32_t)hash_block;
+        uint64_t cap = 16;
+        while (cap < 2 * n)
+            cap *= 2;
+        p->ht_mask = cap - 1;
+        p->ref = calloc(n, sizeof(uint32_t));
+        p->key = calloc(n, sizeof(uint64_t));
+        p->born = calloc(n, sizeof(uint64_t));
+        p->lru_prev = malloc(n * sizeof(uint32_t));
+        p->lru_next = malloc(n * sizeof(uint32_t));
+        p->ht_key = calloc(cap, sizeof(uint64_t));
+        p->ht_val = malloc(cap * sizeof(uint32_t));
+        if (!p->ref || !p->key || !p->born || !p->lru_prev || !p->lru_next || !p->ht_key ||
+            !p->ht_val)
+            goto oom;
+        p->lru_head = p->lru_tail = NIL;
+        a->prefix.enabled = true;
+    }
     a->pool_bytes = (uint64_t)p->num_blocks * p->block_bytes;
-    a->priv = p;
     return 0;
+oom:
+    snprintf(err, errlen, "out of memory for %llu blocks", (unsigned long long)n);
+    paged_fini(a);
+    return KV_ENOMEM;
 }
 
-static void paged_fini(kv_alloc *a)
+/* Leading full blocks of S's first TOKENS tokens whose computed KV is in
+ * the cache, at most (tokens - 1) / block so the last token is computed;
+ * and how many of them are cached without a holder. Keys in p->scratch. */
+static uint64_t prefix_hits(const kv_alloc *a, const paged *p, uint64_t tokens, uint64_t *idle)
 {
-    paged *p = a->priv;
-    free(p->free_stack);
-    free(p);
+    uint64_t limit = tokens ? (tokens - 1) / p->block_tokens : 0, hits = 0;
+    *idle = 0;
+    for (; hits < limit; hits++) {
+        uint32_t blk = ht_find(p, p->scratch[hits]);
+        if (blk == NIL || p->born[blk] >= a->epoch)
+            break;
+        if (p->ref[blk] == 0)
+            (*idle)++;
+    }
+    return hits;
 }
 
 static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
-    const paged *p = a->priv;
+    paged *p = a->priv;
     uint64_t need = blocks_for(p, tokens);
-    uint64_t have = s->live ? s->num_blocks : 0;
     /* As vLLM v0: never if even an empty pool would dip below the watermark. */
     if (need + p->watermark_blocks > p->num_blocks)
         return KV_NEVER;
+    uint64_t have = s->live ? s->num_blocks : 0;
     uint64_t extra = need > have ? need - have : 0;
-    return p->num_free >= extra + p->watermark_blocks ? KV_OK : KV_NOSPACE;
+    uint64_t avail = (uint64_t)p->num_free + p->num_cached;
+    if (p->prefix && !s->live && extra > 0) {
+        /* Hits on held blocks need no new block; hits on cached ones leave
+         * the cached pool as new blocks would. */
+        if (compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
+            return KV_NOSPACE;
+        uint64_t idle, hits = prefix_hits(a, p, tokens, &idle);
+        extra -= hits - idle;
+    }
+    return avail >= extra + p->watermark_blocks ? KV_OK : KV_NOSPACE;
+}
+
+static int table_room(kv_seq *s, uint64_t need)
+{
+    if (need <= s->blocks_cap)
+        return KV_OK;
+    /* Host memory for the table: grows geometrically and is kept across
+     * reuses of S, so steady state does no allocation. */
+    uint64_t cap = s->blocks_cap ? s->blocks_cap : 8;
+    while (cap < need)
+        cap *= 2;
+    uint32_t *nb = realloc(s->blocks, cap * sizeof(uint32_t));
+    if (nb == NULL)
+        return KV_ENOMEM;
+    s->blocks = nb;
+    s->blocks_cap = (uint32_t)cap;
+    return KV_OK;
 }
 
 static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
@@ -126,27 +394,62 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     paged *p = a->priv;
     uint64_t need = blocks_for(p, tokens);
     uint32_t have = s->live ? s->num_blocks : 0;
+    if (!s->live)
+        s->cached_tokens = 0;
     if (need <= have) {
         s->cap_tokens = have * p->block_tokens;
         return KV_OK;
     }
-    uint64_t extra = need - have;
-    if (extra > p->num_free)
-        return KV_NOSPACE;
-    if (need > s->blocks_cap) {
-        /* Host memory for the table: grows geometrically and is kept across
-         * reuses of S, so steady state does no allocation. */
-        uint64_t cap = s->blocks_cap ? s->blocks_cap : 8;
-        while (cap < need)
-            cap *= 2;
-        uint32_t *nb = realloc(s->blocks, cap * sizeof(uint32_t));
-        if (nb == NULL)
+    if (table_room(s, need) != KV_OK)
+        return KV_ENOMEM;
+    uint64_t hits = 0, idle = 0;
+    if (p->prefix && !s->live) {
+        uint64_t full = tokens / p->block_tokens;
+        if (compute_keys(p, s, full) != KV_OK)
             return KV_ENOMEM;
-        s->blocks = nb;
-        s->blocks_cap = (uint32_t)cap;
+        hits = prefix_hits(a, p, tokens, &idle);
+        if (need - hits > (uint64_t)p->num_free + p->num_cached - idle)
+            return KV_NOSPACE;
+        /* Share the hits first, so evictions below cannot take them. */
+        for (uint64_t b = 0; b < hits; b++) {
+            uint32_t blk = ht_find(p, p->scratch[b]);
+            if (p->ref[blk] == 0) {
+                lru_remove(p, blk);
+            } else {
+                a->totals.dup_tokens += p->block_tokens;
+                a->totals.dup_bytes += p->block_bytes;
+            }
+            p->ref[blk]++;
+            s->blocks[b] = blk;
+        }
+        /* Fresh blocks; full ones get their key now unless a computed copy
+         * or a same-step twin already carries it. */
+        for (uint64_t b = hits; b < need; b++) {
+            uint32_t blk = take_block(a, p);
+            p->ref[blk] = 1;
+            p->born[blk] = a->epoch;
+            if (b < full && ht_find(p, p->scratch[b]) == NIL) {
+                p->key[blk] = p->scratch[b];
+                ht_put(p, p->key[blk], blk);
+            }
+            s->blocks[b] = blk;
+        }
+        s->cached_tokens = (uint32_t)(hits * p->block_tokens);
+        a->prefix.lookup_tokens += full * p->block_tokens;
+        a->prefix.hit_tokens += hits * p->block_tokens;
+    } else {
+        uint64_t extra = need - have;
+        if (extra > (uint64_t)p->num_free + p->num_cached)
+            return KV_NOSPACE;
+        for (uint64_t i = 0; i < extra; i++) {
+            uint32_t blk = p->prefix ? take_block(a, p) : p->free_stack[--p->num_free];
+            if (p->prefix) {
+                p->ref[blk] = 1;
+                p->born[blk] = a->epoch;
+            }
+            s->blocks[have + i] = blk;
+        }
     }
-    for (uint64_t i = 0; i < extra; i++)
-        s->blocks[have + i] = p->free_stack[--p->num_free];
     s->num_blocks = (uint32_t)need;
     s->cap_tokens = (uint32_t)(need * p->block_tokens);
     s->alloc_bytes = need * p->block_bytes;
@@ -156,9 +459,34 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 static void paged_release(kv_alloc *a, kv_seq *s)
 {
     paged *p = a->priv;
-    /* Push in reverse so the sequence's first block is reused first. */
-    for (uint32_t i = s->num_blocks; i-- > 0;)
-        p->free_stack[p->num_free++] = s->blocks[i];
+    if (p->prefix) {
+        /* Full blocks the sequence computed get their key (if no block
+         * carries it yet), so they can serve hits once cached. */
+        uint64_t full = s->used_tokens / p->block_tokens;
+        if (full > s->num_blocks)
+            full = s->num_blocks;
+        bool keyed = compute_keys(p, s, full) == KV_OK;
+        for (uint32_t i = s->num_blocks; i-- > 0;) {
+            uint32_t blk = s->blocks[i];
+            if (keyed && i < full && p->key[blk] == 0 && ht_find(p, p->scratch[i]) == NIL) {
+                p->key[blk] = p->scratch[i];
+                ht_put(p, p->key[blk], blk);
+            }
+            if (--p->ref[blk] > 0) {
+                a->totals.dup_tokens -= p->block_tokens;
+                a->totals.dup_bytes -= p->block_bytes;
+            } else if (p->key[blk] != 0) {
+                lru_push(p, blk);
+            } else {
+                p->free_stack[p->num_free++] = blk;
+            }
+        }
+        a->prefix.cached_bytes = (uint64_t)p->num_cached * p->block_bytes;
+    } else {
+        /* Push in reverse so the sequence's first block is reused first. */
+        for (uint32_t i = s->num_blocks; i-- > 0;)
+            p->free_stack[p->num_free++] = s->blocks[i];
+    }
     s->num_blocks = 0;
     s->cap_tokens = 0;
     s->alloc_bytes = 0;
@@ -167,21 +495,21 @@ static void paged_release(kv_alloc *a, kv_seq *s)
 static void paged_space(const kv_alloc *a, kv_space *out)
 {
     const paged *p = a->priv;
-    out->free_bytes = (uint64_t)p->num_free * p->block_bytes;
+    out->free_bytes = ((uint64_t)p->num_free + p->num_cached) * p->block_bytes;
     out->largest_free_bytes = out->free_bytes;
 }
 
 static int paged_check(const kv_alloc *a, char *err, size_t errlen)
 {
     const paged *p = a->priv;
-    uint64_t in_tables = a->totals.alloc_bytes / p->block_bytes;
-    if (in_tables * p->block_bytes != a->totals.alloc_bytes ||
-        in_tables + p->num_free != p->num_blocks) {
-        snprintf(err, errlen, "paged: %u free + %llu in tables != %u blocks", p->num_free,
-                 (unsigned long long)in_tables, p->num_blocks);
+    uint64_t held = kv_allocated_bytes(a) / p->block_bytes;
+    if (held * p->block_bytes != kv_allocated_bytes(a) ||
+        held + p->num_free + p->num_cached != p->num_blocks) {
+        snprintf(err, errlen, "paged: %u empty + %u cached + %llu held != %u blocks", p->num_free,
+                 p->num_cached, (unsigned long long)held, p->num_blocks);
         return -1;
     }
-    /* Every free id is in range and appears once. O(num_blocks): tests only. */
+    /* Every empty id is in range and appears once. O(num_blocks): tests only. */
     uint8_t *seen = calloc(p->num_blocks, 1);
     if (seen == NULL) {
         snprintf(err, errlen, "paged: out of memory in check");
@@ -190,12 +518,41 @@ static int paged_check(const kv_alloc *a, char *err, size_t errlen)
     int rc = 0;
     for (uint32_t i = 0; i < p->num_free && rc == 0; i++) {
         uint32_t b = p->free_stack[i];
-        if (b >= p->num_blocks || seen[b]) {
-            snprintf(err, errlen, "paged: free block %u %s", b,
-                     b >= p->num_blocks ? "out of range" : "listed twice");
+        if (b >= p->num_blocks || seen[b] || (p->prefix && (p->ref[b] || p->key[b]))) {
+            snprintf(err, errlen, "paged: empty block %u out of range, listed twice, or in use", b);
             rc = -1;
         } else {
             seen[b] = 1;
+        }
+    }
+    if (p->prefix && rc == 0) {
+        uint64_t cached = 0, held_blocks = 0, dup = 0;
+        for (uint32_t b = p->lru_head; b != NIL && rc == 0; b = p->lru_next[b], cached++)
+            if (seen[b] || p->ref[b] || !p->key[b] || cached > p->num_blocks) {
+                snprintf(err, errlen, "paged: cached block %u is empty, held or unkeyed", b);
+                rc = -1;
+            } else {
+                seen[b] = 2;
+            }
+        for (uint32_t b = 0; b < p->num_blocks && rc == 0; b++) {
+            if (p->ref[b]) {
+                held_blocks++;
+                dup += p->ref[b] - 1;
+            }
+            if (p->key[b] && ht_find(p, p->key[b]) != b) {
+                snprintf(err, errlen, "paged: block %u's key is not in the table", b);
+                rc = -1;
+            }
+        }
+        if (rc == 0 && (cached != p->num_cached || held_blocks != held ||
+                        dup * p->block_tokens != a->totals.dup_tokens)) {
+            snprintf(err, errlen,
+                     "paged: LRU holds %llu (counted %u), %llu held (accounted %llu), %llu "
+                     "extra holders (accounted %llu tokens)",
+                     (unsigned long long)cached, p->num_cached, (unsigned long long)held_blocks,
+                     (unsigned long long)held, (unsigned long long)dup,
+                     (unsigned long long)a->totals.dup_tokens);
+            rc = -1;
         }
     }
     free(seen);
@@ -204,7 +561,7 @@ static int paged_check(const kv_alloc *a, char *err, size_t errlen)
 
 const kv_alloc_ops kv_paged_ops = {
     .name = "paged",
-    .help = "vLLM PagedAttention blocks: block=16 (tokens per block)",
+    .help = "vLLM PagedAttention blocks: block=16, prefix=off|on, hash_block=512",
     .init = paged_init,
     .fini = paged_fini,
     .can_admit = paged_can_admit,

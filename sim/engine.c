@@ -39,6 +39,8 @@ typedef struct req {
     uint32_t generated;
     uint32_t preemptions;
     uint32_t next_free;
+    uint64_t *hash_ids; /* the trace's prompt block ids, owned, kept across slot reuse */
+    uint32_t hash_cap;
     kv_seq seq;
 } req;
 
@@ -190,11 +192,16 @@ static int req_new(engine *e, uint32_t *out)
 
 static void req_free(engine *e, uint32_t i)
 {
-    /* Keep the block table's host memory for the next request in this slot. */
+    /* Keep the block table's and hash ids' host memory for the next request
+     * in this slot. */
     kv_seq keep = e->reqs[i].seq;
+    uint64_t *ids = e->reqs[i].hash_ids;
+    uint32_t ids_cap = e->reqs[i].hash_cap;
     memset(&e->reqs[i], 0, sizeof(req));
     e->reqs[i].seq.blocks = keep.blocks;
     e->reqs[i].seq.blocks_cap = keep.blocks_cap;
+    e->reqs[i].hash_ids = ids;
+    e->reqs[i].hash_cap = ids_cap;
     e->reqs[i].next_free = e->free_head;
     e->free_head = i;
 }
@@ -312,6 +319,22 @@ static int admit_arrival(engine *e, const trace_request *t)
     r->output_requested = t->output_tokens;
     r->output = t->output_tokens;
     e->res->total++;
+    if (t->num_hash_ids > 0) {
+        if (t->num_hash_ids > r->hash_cap) {
+            uint64_t *nh = realloc(r->hash_ids, t->num_hash_ids * sizeof(uint64_t));
+            if (nh == NULL) {
+                snprintf(e->err, e->errlen, "out of memory for hash ids");
+                return -1;
+            }
+            r->hash_ids = nh;
+            r->hash_cap = t->num_hash_ids;
+        }
+        memcpy(r->hash_ids, t->hash_ids, t->num_hash_ids * sizeof(uint64_t));
+    }
+    r->seq.seq_id = t->index;
+    r->seq.hash_ids = t->num_hash_ids > 0 ? r->hash_ids : NULL;
+    r->seq.num_hash_ids = t->num_hash_ids;
+    r->seq.prompt_tokens = t->input_tokens;
     uint32_t max_len = e->plan.max_model_len;
     if (r->input > max_len) {
         finish_req(e, i, SIM_REQ_REJECTED, SIM_REJECT_PROMPT_TOO_LONG);
@@ -441,13 +464,17 @@ static int schedule_once(engine *e, sim_batch_shape *shape)
             e->head_blocked = true;
             break;
         }
+        /* A prefix found in the cache is already computed. */
+        uint32_t cached = r->seq.cached_tokens;
+        kv_set_used(e->kv, &r->seq, cached);
         check_kv(e, "admission");
         wq_pop_front(e);
         e->running[e->nrunning++] = i;
         used += tokens;
         shape->prefill_seqs++;
-        shape->prefill_tokens += tokens;
-        shape->prefill_attn_pairs += (double)tokens * (tokens + 1.0) / 2.0;
+        shape->prefill_tokens += tokens - cached;
+        shape->prefill_attn_pairs +=
+            ((double)tokens * (tokens + 1.0) - (double)cached * (cached + 1.0)) / 2.0;
     }
     if (shape->prefill_seqs > 0) {
         e->batch_is_prefill = true;
@@ -498,6 +525,7 @@ static int schedule_once(engine *e, sim_batch_shape *shape)
 static int schedule(engine *e, sim_batch_shape *shape)
 {
     e->step.preempted = 0;
+    kv_tick(e->kv);
     for (;;) {
         int n = schedule_once(e, shape);
         if (n != 0 || e->wq_len == 0 || e->nrunning > 0)
@@ -616,6 +644,7 @@ static void engine_free(engine *e)
     for (uint32_t i = 0; i < e->reqs_len; i++) {
         kv_release(e->kv, &e->reqs[i].seq);
         kv_seq_free(&e->reqs[i].seq);
+        free(e->reqs[i].hash_ids);
     }
     free(e->reqs);
     free(e->running);
@@ -700,6 +729,7 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     if (res->first_arrival_s < 0)
         res->first_arrival_s = 0;
     wl_get_counts(src, &res->trace);
+    res->prefix = e.kv->prefix;
     engine_free(&e);
     return rc;
 }

@@ -156,6 +156,7 @@ typedef struct sim_result {
     sim_memory_plan plan;
     char allocator[128];
     trace_counts trace;
+    kv_prefix_stats prefix; /* prefix caching (enabled only with paged:prefix=on) */
 } sim_result;
 
 /* Checks that CFG can run: the memory plan fits and the allocator spec is

@@ -69,10 +69,16 @@ static void contract_random(const char *spec)
     kv_alloc *a = make(spec, 64ull << 20, 4096, 0.01);
     kv_seq seqs[SEQS];
     memset(seqs, 0, sizeof(seqs));
+    for (int i = 0; i < SEQS; i++)
+        seqs[i].seq_id = (uint64_t)(i / 2); /* pairs share content; the pool still fills */
     wl_rng r;
     wl_rng_seed(&r, 1, 0);
-    uint64_t grows = 0, nospace = 0;
+    uint64_t grows = 0, nospace = 0, max_dup = 0;
     for (int op = 0; op < OPS; op++) {
+        /* A step per operation. Sequences with the same seq_id and no hash
+         * ids share keys under prefix caching: sharing, eviction and the
+         * duplicate counts all run under kv_check. */
+        kv_tick(a);
         kv_seq *s = &seqs[wl_rng_u64(&r) % SEQS];
         uint64_t dice = wl_rng_u64(&r) % 10;
         if (!s->live && dice < 6) {
@@ -118,6 +124,8 @@ static void contract_random(const char *spec)
         }
         must_check(a);
         check_regions(a, seqs, SEQS);
+        if (a->totals.dup_tokens > max_dup)
+            max_dup = a->totals.dup_tokens;
         kv_breakdown b;
         kv_get_breakdown(a, (op & 1) != 0, &b);
         assert_int_equal(b.token_states + b.reservation + b.internal_frag + b.external_frag +
@@ -126,6 +134,10 @@ static void contract_random(const char *spec)
     }
     assert_true(grows > 1000);
     assert_true(nospace > 0); /* the pool did fill up (admission refused or growth failed) */
+    if (strstr(spec, "prefix=on") != NULL && max_dup == 0)
+        fail_msg("%s: no block was ever shared", spec);
+    if (strstr(spec, "prefix=on") == NULL)
+        assert_int_equal(max_dup, 0);
     for (int i = 0; i < SEQS; i++) {
         kv_release(a, &seqs[i]);
         kv_seq_free(&seqs[i]);
@@ -143,6 +155,8 @@ static const char *const contract_specs[] = {
     "paged",
     "paged:block=1",
     "paged:block=256",
+    "paged:prefix=on",
+    "paged:prefix=on,block=32,hash_block=64",
     "contiguous",
     "contiguous:reserve=pow2,fit=buddy",
     "contiguous:reserve=oracle,fit=buddy",
