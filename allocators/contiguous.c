@@ -27,6 +27,7 @@
  * disjoint, inside the pool, and sum to free_slots; with the live regions
  * they tile the pool.
  */
+#include "allocators/extents.h"
 #include "allocators/kv_alloc.h"
 
 #include <stdio.h>
@@ -35,11 +36,6 @@
 
 enum { RESERVE_MAX, RESERVE_POW2, RESERVE_ORACLE };
 enum { FIT_BUDDY, FIT_FIRST, FIT_BEST };
-
-typedef struct extent {
-    uint64_t start;
-    uint64_t len;
-} extent;
 
 typedef struct chunk {
     uint64_t start;
@@ -53,10 +49,7 @@ typedef struct contig {
     int fit;
     uint64_t pool_slots;
     uint64_t free_slots;
-    /* first / best fit: free extents sorted by start */
-    extent *ext;
-    size_t next;
-    size_t ext_cap;
+    kv_extents fl; /* first / best fit: the free extents */
     /* buddy: a bitmap of free blocks per order, the pool's base chunks */
     uint64_t *bits[MAX_ORDER + 1];
     uint64_t nfree[MAX_ORDER + 1];
@@ -158,62 +151,6 @@ static void buddy_free(contig *c, uint64_t addr, uint32_t k)
     bit_set(c, k, addr, true);
 }
 
-/* ------------------------------------------------------ first / best */
-
-static int ext_alloc(contig *c, uint64_t size, uint64_t *out)
-{
-    size_t pick = SIZE_MAX;
-    for (size_t i = 0; i < c->next; i++) {
-        if (c->ext[i].len < size)
-            continue;
-        if (c->fit == FIT_FIRST) {
-            pick = i;
-            break;
-        }
-        if (pick == SIZE_MAX || c->ext[i].len < c->ext[pick].len)
-            pick = i;
-    }
-    if (pick == SIZE_MAX)
-        return KV_NOSPACE;
-    *out = c->ext[pick].start;
-    c->ext[pick].start += size;
-    c->ext[pick].len -= size;
-    if (c->ext[pick].len == 0) {
-        memmove(&c->ext[pick], &c->ext[pick + 1], (c->next - pick - 1) * sizeof(extent));
-        c->next--;
-    }
-    return KV_OK;
-}
-
-static void ext_free(contig *c, uint64_t start, uint64_t len)
-{
-    size_t lo = 0, hi = c->next; /* first extent starting after START */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c->ext[mid].start < start)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    bool left = lo > 0 && c->ext[lo - 1].start + c->ext[lo - 1].len == start;
-    bool right = lo < c->next && start + len == c->ext[lo].start;
-    if (left && right) {
-        c->ext[lo - 1].len += len + c->ext[lo].len;
-        memmove(&c->ext[lo], &c->ext[lo + 1], (c->next - lo - 1) * sizeof(extent));
-        c->next--;
-    } else if (left) {
-        c->ext[lo - 1].len += len;
-    } else if (right) {
-        c->ext[lo].start = start;
-        c->ext[lo].len += len;
-    } else {
-        memmove(&c->ext[lo + 1], &c->ext[lo], (c->next - lo) * sizeof(extent));
-        c->ext[lo].start = start;
-        c->ext[lo].len = len;
-        c->next++;
-    }
-}
-
 /* ------------------------------------------------------------- ops */
 
 static void contig_fini(kv_alloc *a)
@@ -221,7 +158,7 @@ static void contig_fini(kv_alloc *a)
     contig *c = a->priv;
     for (uint32_t k = 0; k <= MAX_ORDER; k++)
         free(c->bits[k]);
-    free(c->ext);
+    kv_extents_fini(&c->fl);
     free(c);
 }
 
@@ -304,15 +241,10 @@ static int contig_init(kv_alloc *a, const char *params, char *err, size_t errlen
         for (uint32_t i = 0; i < c->nchunks; i++)
             bit_set(c, c->chunks[i].order, c->chunks[i].start, true);
     } else {
-        c->ext_cap = 64;
-        c->ext = malloc(c->ext_cap * sizeof(extent));
-        if (c->ext == NULL) {
+        if (kv_extents_init(&c->fl, 0, slots) != 0) {
             contig_fini(a);
             return KV_ENOMEM;
         }
-        c->ext[0].start = 0;
-        c->ext[0].len = slots;
-        c->next = 1;
     }
     return 0;
 }
@@ -344,10 +276,7 @@ static int contig_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     }
     if (n > c->pool_slots)
         return KV_NEVER;
-    for (size_t i = 0; i < c->next; i++)
-        if (c->ext[i].len >= n)
-            return KV_OK;
-    return KV_NOSPACE;
+    return kv_extents_largest(&c->fl) >= n ? KV_OK : KV_NOSPACE;
 }
 
 static int contig_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
@@ -367,14 +296,12 @@ static int contig_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     } else {
         /* A release adds at most one extent: make room now, where failure
          * can be reported, so release never fails. */
-        if (c->next + 2 > c->ext_cap) {
-            extent *ne = realloc(c->ext, c->ext_cap * 2 * sizeof(extent));
-            if (ne == NULL)
-                return KV_ENOMEM;
-            c->ext = ne;
-            c->ext_cap *= 2;
-        }
-        rc = ext_alloc(c, n, &start);
+        if (kv_extents_reserve(&c->fl, 2) != 0)
+            return KV_ENOMEM;
+        rc = kv_extents_alloc(&c->fl, n, 1, c->fit == FIT_FIRST ? KV_FIT_FIRST : KV_FIT_BEST,
+                              &start) == 0
+                 ? KV_OK
+                 : KV_NOSPACE;
     }
     if (rc != KV_OK)
         return rc;
@@ -392,7 +319,7 @@ static void contig_release(kv_alloc *a, kv_seq *s)
     if (c->fit == FIT_BUDDY) {
         buddy_free(c, s->offset, log2_ceil(n));
     } else {
-        ext_free(c, s->offset, n); /* cannot fail: grow reserved the room */
+        kv_extents_free(&c->fl, s->offset, n); /* cannot fail: grow reserved the room */
     }
     c->free_slots += n;
     s->cap_tokens = 0;
@@ -408,9 +335,7 @@ static void contig_space(const kv_alloc *a, kv_space *out)
             if (c->nfree[k])
                 largest = (uint64_t)1 << k;
     } else {
-        for (size_t i = 0; i < c->next; i++)
-            if (c->ext[i].len > largest)
-                largest = c->ext[i].len;
+        largest = kv_extents_largest(&c->fl);
     }
     out->free_bytes = c->free_slots * a->cfg.bytes_per_token;
     out->largest_free_bytes = largest * a->cfg.bytes_per_token;
@@ -444,18 +369,9 @@ static int contig_check(const kv_alloc *a, char *err, size_t errlen)
             sum += n << k;
         }
     } else {
-        for (size_t i = 0; i < c->next; i++) {
-            const extent *e = &c->ext[i];
-            if (e->len == 0 || e->start + e->len > c->pool_slots ||
-                (i > 0 && c->ext[i - 1].start + c->ext[i - 1].len >= e->start)) {
-                snprintf(err, errlen,
-                         "contiguous: free extent %zu [%llu, +%llu) is empty, out of "
-                         "the pool, overlapping or unmerged",
-                         i, (unsigned long long)e->start, (unsigned long long)e->len);
-                return -1;
-            }
-            sum += e->len;
-        }
+        if (kv_extents_check(&c->fl, c->pool_slots, err, errlen) != 0)
+            return -1;
+        sum = c->fl.free;
     }
     if (sum != c->free_slots) {
         snprintf(err, errlen, "contiguous: free lists hold %llu slots, counted %llu",

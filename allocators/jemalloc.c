@@ -21,9 +21,15 @@
  *           old one is freed; contents are never copied, since the
  *           simulation does not need them and copying would commit memory).
  *
- * Determinism: the arena's decay is disabled (it runs on wall-clock time),
- * the thread cache is bypassed, retained growth is limited so jemalloc asks
- * the hooks for what it needs, and the range is aligned to 1 GiB, so the
+ * The hooks manage the range as a coalescing free list. jemalloc's
+ * "retain" option is turned off for the process (malloc_conf below): with
+ * it, jemalloc never returns extents to the hooks and never merges extents
+ * that came from different hook calls, so freed buffers could never form
+ * larger ones again, unlike device memory.
+ *
+ * Determinism: the arena's decay is disabled (it runs on wall-clock time;
+ * an allocation that fails purges the arena instead, and retries),
+ * the thread cache is bypassed, and the range is aligned to 1 GiB, so the
  * same operations give the same layout in every run.
  *
  * check() cross-checks the sum of usable sizes with jemalloc's own
@@ -34,6 +40,7 @@
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 
+#include "allocators/extents.h"
 #include "allocators/kv_alloc.h"
 
 #include <jemalloc/jemalloc.h>
@@ -43,6 +50,10 @@
 #include <sys/mman.h>
 
 enum { RESERVE_MAX, RESERVE_POW2, RESERVE_ORACLE, RESERVE_GROW };
+
+/* Read by jemalloc at start-up: an exception to "a strategy's only external
+ * symbol is its table", because jemalloc looks this name up. */
+const char *malloc_conf = "retain:false";
 
 #define RANGE_ALIGN ((uint64_t)1 << 30)
 
@@ -55,7 +66,7 @@ typedef struct jem {
     size_t map_len;
     char *base;     /* RANGE_ALIGN-aligned start of the simulated range */
     uint64_t range; /* bytes */
-    uint64_t bump;  /* bytes handed to jemalloc so far */
+    kv_extents fl;  /* parts of the range jemalloc does not hold */
     /* Live buffers, for the largest free gap; a sequence keeps its slot
      * index in kv_seq.num_blocks (unused by this strategy otherwise). */
     struct live {
@@ -64,6 +75,7 @@ typedef struct jem {
     } * live;
     uint32_t nlive, live_cap;
     uint64_t *scratch; /* starts, sorted in space() */
+    uint64_t purges;
 } jem;
 
 /* ---------------------------------------------------------- the hooks */
@@ -73,35 +85,39 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
 {
     (void)arena_ind;
     jem *j = (jem *)h;
-    if (alignment == 0)
-        alignment = 4096;
-    uint64_t start = (j->bump + alignment - 1) / alignment * alignment;
+    uint64_t start;
     if (new_addr != NULL) {
-        /* jemalloc asks to extend an extent in place: only at the bump. */
-        if ((char *)new_addr != j->base + j->bump)
+        /* jemalloc asks to extend an extent in place (xallocx). */
+        start = (uint64_t)((char *)new_addr - j->base);
+        if ((char *)new_addr < j->base || kv_extents_alloc_at(&j->fl, start, size) != 0)
             return NULL;
-        start = j->bump;
-    }
-    if (start + size > j->range || start + size < start)
+    } else if (kv_extents_reserve(&j->fl, 1) != 0 ||
+               kv_extents_alloc(&j->fl, size, alignment ? alignment : 4096, KV_FIT_FIRST, &start) !=
+                   0) {
         return NULL;
-    j->bump = start + size;
-    *zero = true; /* fresh anonymous memory */
+    }
+    *zero = true; /* never written: still zero pages */
     *commit = true;
     return j->base + start;
 }
 
-/* Opt out of deallocation: jemalloc keeps the extent (retained) and reuses it. */
+/* jemalloc gives an extent back (retain is off): the range takes it again,
+ * merged with its free neighbours. */
 static bool hook_dalloc(extent_hooks_t *h, void *addr, size_t size, bool committed,
                         unsigned arena_ind)
 {
-    (void)h, (void)addr, (void)size, (void)committed, (void)arena_ind;
-    return true;
+    (void)committed, (void)arena_ind;
+    jem *j = (jem *)h;
+    if (kv_extents_reserve(&j->fl, 1) != 0)
+        return true; /* opt out: jemalloc keeps it */
+    kv_extents_free(&j->fl, (uint64_t)((char *)addr - j->base), size);
+    return false;
 }
 
 static void hook_destroy(extent_hooks_t *h, void *addr, size_t size, bool committed,
                          unsigned arena_ind)
 {
-    (void)h, (void)addr, (void)size, (void)committed, (void)arena_ind;
+    hook_dalloc(h, addr, size, committed, arena_ind);
 }
 
 static bool hook_commit(extent_hooks_t *h, void *addr, size_t size, size_t offset, size_t length,
@@ -145,6 +161,22 @@ static uint64_t arena_stat(unsigned arena, const char *leaf)
     return v;
 }
 
+/* mallocx, and if the arena cannot place it, a purge and one retry: the
+ * arena's dirty extents coalesce lazily, and with decay disabled only a
+ * purge returns them (to the retained state, where neighbours merge). A
+ * caching device allocator does the same on out-of-memory (PyTorch empties
+ * its cache and retries). Triggered by simulated events, so deterministic. */
+static void *alloc_or_purge(jem *j, size_t size)
+{
+    void *p = mallocx(size, j->flags);
+    if (p == NULL) {
+        arena_ctl(j->arena, "purge", NULL, 0);
+        j->purges++;
+        p = mallocx(size, j->flags);
+    }
+    return p;
+}
+
 static uint64_t next_pow2(uint64_t x)
 {
     uint64_t p = 1;
@@ -164,6 +196,7 @@ static void jem_fini(kv_alloc *a)
         munmap(j->map, j->map_len);
     free(j->live);
     free(j->scratch);
+    kv_extents_fini(&j->fl);
     free(j);
 }
 
@@ -219,6 +252,10 @@ static int jem_init(kv_alloc *a, const char *params, char *err, size_t errlen)
     }
     j->map = m;
     j->base = j->map + (RANGE_ALIGN - (uint64_t)(uintptr_t)j->map % RANGE_ALIGN) % RANGE_ALIGN;
+    if (kv_extents_init(&j->fl, 0, j->range) != 0) {
+        jem_fini(a);
+        return KV_ENOMEM;
+    }
     j->hooks.alloc = hook_alloc;
     j->hooks.dalloc = hook_dalloc;
     j->hooks.destroy = hook_destroy;
@@ -235,10 +272,8 @@ static int jem_init(kv_alloc *a, const char *params, char *err, size_t errlen)
     }
     j->arena = arena;
     ssize_t never = -1;
-    size_t grow_limit = 4096;
     if (arena_ctl(arena, "dirty_decay_ms", &never, sizeof(never)) != 0 ||
-        arena_ctl(arena, "muzzy_decay_ms", &never, sizeof(never)) != 0 ||
-        arena_ctl(arena, "retain_grow_limit", &grow_limit, sizeof(grow_limit)) != 0) {
+        arena_ctl(arena, "muzzy_decay_ms", &never, sizeof(never)) != 0) {
         snprintf(err, errlen, "--allocator jemalloc: cannot configure arena %u", arena);
         jem_fini(a);
         return KV_EARG;
@@ -314,7 +349,7 @@ static int jem_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         if (reserve_live_slot(j) != KV_OK)
             return KV_ENOMEM;
         uint64_t want = want_bytes(a, s, tokens);
-        void *p = want <= j->range ? mallocx((size_t)want, j->flags) : NULL;
+        void *p = want <= j->range ? alloc_or_purge(j, (size_t)want) : NULL;
         if (p == NULL)
             return KV_NOSPACE;
         set_buffer(a, s, p, false);
@@ -330,7 +365,7 @@ static int jem_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         set_buffer(a, s, old, true);
         return KV_OK;
     }
-    void *p = mallocx(want, j->flags);
+    void *p = alloc_or_purge(j, want);
     if (p == NULL)
         return KV_NOSPACE;
     dallocx(old, j->flags);
@@ -401,9 +436,12 @@ static int jem_check(const kv_alloc *a, char *err, size_t errlen)
                  (unsigned long long)(small + large), (unsigned long long)a->totals.alloc_bytes);
         return -1;
     }
-    if (j->bump > j->range) {
-        snprintf(err, errlen, "jemalloc: hooks handed out %llu bytes of a %llu-byte range",
-                 (unsigned long long)j->bump, (unsigned long long)j->range);
+    if (kv_extents_check(&j->fl, j->range, err, errlen) != 0)
+        return -1;
+    if (j->range - j->fl.free < a->totals.alloc_bytes) {
+        snprintf(err, errlen, "jemalloc: arena holds %llu bytes of the range, buffers %llu",
+                 (unsigned long long)(j->range - j->fl.free),
+                 (unsigned long long)a->totals.alloc_bytes);
         return -1;
     }
     return 0;
