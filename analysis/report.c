@@ -92,10 +92,12 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
 
     fprintf(fp,
             "  \"trace\": {\"lines\": %llu, \"crlf_lines\": %llu, \"reordered\": %llu, "
-            "\"zero_output\": %llu, \"trailing_blank\": %llu, \"missing_final_newline\": %d},\n",
+            "\"zero_output\": %llu, \"trailing_blank\": %llu, \"missing_final_newline\": %d, "
+            "\"failed_skipped\": %llu, \"filtered_out\": %llu},\n",
             (unsigned long long)r->trace.lines, (unsigned long long)r->trace.crlf_lines,
             (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
-            (unsigned long long)r->trace.trailing_blank, r->trace.missing_final_newline);
+            (unsigned long long)r->trace.trailing_blank, r->trace.missing_final_newline,
+            (unsigned long long)r->trace.failed_skipped, (unsigned long long)r->trace.filtered_out);
 
     fprintf(fp,
             "  \"throughput\": {\"output_tokens_per_s\": %.9g, \"total_tokens_per_s\": %.9g, "

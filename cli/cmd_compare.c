@@ -180,8 +180,9 @@ int cmd_compare(int argc, char **argv)
                p.external_frag, p.free,
                an_metrics_ext_index(&runs[i].metrics, runs[i].res.makespan_s));
     }
-    printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s\n", "allocator", "peak GiB", "running",
-           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt", "done/rej");
+    printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s %7s\n", "allocator", "peak GiB", "running",
+           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt", "done/rej",
+           "prefix");
     for (int i = 0; i < n; i++) {
         const sim_result *r = &runs[i].res;
         const an_metrics *m = &runs[i].metrics;
@@ -189,12 +190,16 @@ int cmd_compare(int argc, char **argv)
         snprintf(running, sizeof(running), "%.1f/%u", an_metrics_mean_running(m), r->max_running);
         snprintf(done, sizeof(done), "%llu/%llu", (unsigned long long)r->completed,
                  (unsigned long long)r->rejected);
-        printf("%-36.36s %9.2f %9s %10.1f %8.3f %8.3f %8.4f %8.4f %7llu %9s\n", r->allocator,
+        char hit[16] = "-";
+        if (r->prefix.enabled)
+            snprintf(hit, sizeof(hit), "%.1f%%",
+                     pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens));
+        printf("%-36.36s %9.2f %9s %10.1f %8.3f %8.3f %8.4f %8.4f %7llu %9s %7s\n", r->allocator,
                gib(m->peak_alloc_bytes), running,
                r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0,
                an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
                an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
-               (unsigned long long)r->preemptions, done);
+               (unsigned long long)r->preemptions, done, hit);
     }
 
     if (o.out != NULL) {
@@ -205,7 +210,8 @@ int cmd_compare(int argc, char **argv)
                      "peak_token_states_pct,peak_reservation_pct,peak_internal_frag_pct,"
                      "peak_external_frag_pct,peak_free_pct,ext_frag_index,peak_alloc_bytes,"
                      "mean_running,max_running,output_tokens_per_s,ttft_p50_s,ttft_p99_s,"
-                     "tpot_p50_s,tpot_p99_s,preemptions,completed,rejected\n");
+                     "tpot_p50_s,tpot_p99_s,preemptions,completed,rejected,prefix_hit_rate,"
+                     "prefill_tokens_saved\n");
         fprintf(js, "{\n  \"model\": \"%s\",\n  \"gpu\": \"%s\",\n  \"runs\": [\n", cfg.model.name,
                 cfg.gpu.name);
         for (int i = 0; i < n; i++) {
@@ -218,7 +224,7 @@ int cmd_compare(int argc, char **argv)
             double ext = an_metrics_ext_index(m, r->makespan_s);
             fprintf(csv,
                     "\"%s\",%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6f,%llu,"
-                    "%.4f,%u,%.4f,%.6f,%.6f,%.6f,%.6f,%llu,%llu,%llu\n",
+                    "%.4f,%u,%.4f,%.6f,%.6f,%.6f,%.6f,%llu,%llu,%llu,%.6f,%llu\n",
                     r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
                     a.reservation, a.internal_frag, a.external_frag, a.free, p.token_states,
                     p.reservation, p.internal_frag, p.external_frag, p.free, ext,
@@ -226,7 +232,9 @@ int cmd_compare(int argc, char **argv)
                     r->max_running, tput, an_hist_percentile(&m->ttft, 50),
                     an_hist_percentile(&m->ttft, 99), an_hist_percentile(&m->tpot, 50),
                     an_hist_percentile(&m->tpot, 99), (unsigned long long)r->preemptions,
-                    (unsigned long long)r->completed, (unsigned long long)r->rejected);
+                    (unsigned long long)r->completed, (unsigned long long)r->rejected,
+                    pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens) / 100.0,
+                    (unsigned long long)r->prefix.hit_tokens);
             fprintf(js,
                     "    {\"allocator\": \"%s\", \"pool_bytes\": %llu, \"time_avg_pct\": "
                     "{\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
@@ -237,7 +245,8 @@ int cmd_compare(int argc, char **argv)
                     "\"batch\": {\"mean_running\": %.4f, \"max_running\": %u}, "
                     "\"output_tokens_per_s\": %.4f, \"ttft_s\": {\"p50\": %.6f, \"p99\": %.6f}, "
                     "\"tpot_s\": {\"p50\": %.6f, \"p99\": %.6f}, \"preemptions\": %llu, "
-                    "\"requests\": {\"completed\": %llu, \"rejected\": %llu}}%s\n",
+                    "\"requests\": {\"completed\": %llu, \"rejected\": %llu}, \"prefix_cache\": "
+                    "{\"enabled\": %s, \"hit_rate\": %.6f, \"prefill_tokens_saved\": %llu}}%s\n",
                     r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
                     a.reservation, a.internal_frag, a.external_frag, a.free, p.token_states,
                     p.reservation, p.internal_frag, p.external_frag, p.free, ext,
@@ -247,7 +256,9 @@ int cmd_compare(int argc, char **argv)
                     an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
                     an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
                     (unsigned long long)r->preemptions, (unsigned long long)r->completed,
-                    (unsigned long long)r->rejected, i + 1 < n ? "," : "");
+                    (unsigned long long)r->rejected, r->prefix.enabled ? "true" : "false",
+                    pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens) / 100.0,
+                    (unsigned long long)r->prefix.hit_tokens, i + 1 < n ? "," : "");
         }
         fprintf(js, "  ]\n}\n");
         cli_close_out(csv, o.out, "compare.csv");
