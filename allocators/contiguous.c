@@ -256,7 +256,9 @@ static uint64_t region_slots(const kv_alloc *a, const kv_seq *s, uint32_t tokens
     uint64_t n = c->reserve == RESERVE_MAX    ? a->cfg.max_model_len
                  : c->reserve == RESERVE_POW2 ? next_pow2(s->final_tokens)
                                               : s->final_tokens;
-    return n > tokens ? n : (tokens ? tokens : 1);
+    n = n > tokens ? n : (tokens ? tokens : 1);
+    /* Parallel samples each get their own copy, in the same region. */
+    return n * (s->samples > 1 ? s->samples : 1);
 }
 
 static int contig_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
@@ -307,7 +309,8 @@ static int contig_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         return rc;
     c->free_slots -= n;
     s->offset = start;
-    s->cap_tokens = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
+    uint64_t per_sample = n / (s->samples > 1 ? s->samples : 1);
+    s->cap_tokens = (uint32_t)(per_sample > UINT32_MAX ? UINT32_MAX : per_sample);
     s->alloc_bytes = n * a->cfg.bytes_per_token;
     return KV_OK;
 }

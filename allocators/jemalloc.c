@@ -293,7 +293,8 @@ static uint64_t want_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
                                                 : tokens;
     if (n < tokens)
         n = tokens;
-    return (n ? n : 1) * a->cfg.bytes_per_token;
+    /* Parallel samples each get their own copy, in the same buffer. */
+    return (n ? n : 1) * a->cfg.bytes_per_token * (s->samples > 1 ? s->samples : 1);
 }
 
 static int jem_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
@@ -314,7 +315,7 @@ static void set_buffer(kv_alloc *a, kv_seq *s, void *p, bool was_live)
 {
     jem *j = a->priv;
     size_t usable = sallocx(p, j->flags);
-    uint64_t cap = usable / a->cfg.bytes_per_token;
+    uint64_t cap = usable / a->cfg.bytes_per_token / (s->samples > 1 ? s->samples : 1);
     s->offset = (uint64_t)(uintptr_t)p;
     s->alloc_bytes = usable;
     s->cap_tokens = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
@@ -360,7 +361,7 @@ static int jem_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     if (j->reserve != RESERVE_GROW)
         return KV_NOSPACE; /* fixed reservations do not grow */
     void *old = (void *)(uintptr_t)s->offset;
-    size_t want = (size_t)tokens * a->cfg.bytes_per_token;
+    size_t want = (size_t)tokens * a->cfg.bytes_per_token * (s->samples > 1 ? s->samples : 1);
     if (xallocx(old, want, 0, j->flags) >= want) {
         set_buffer(a, s, old, true);
         return KV_OK;

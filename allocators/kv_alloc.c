@@ -97,7 +97,9 @@ int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     if (tokens <= s->cap_tokens && s->live)
         return KV_OK;
-    uint32_t useful_before = s->live ? min_u32(s->cap_tokens, s->final_tokens) : 0;
+    uint64_t useful_before = s->live ? kv_seq_slots(s, min_u32(s->cap_tokens, s->final_tokens)) : 0;
+    if (!s->live)
+        s->shared_tokens = 0;
     uint64_t alloc_before = s->alloc_bytes;
     bool was_live = s->live;
     int rc = a->ops->grow(a, s, tokens);
@@ -107,7 +109,8 @@ int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     s->live = true;
     if (!was_live)
         a->totals.live_seqs++;
-    a->totals.useful_tokens += min_u32(s->cap_tokens, s->final_tokens) - useful_before;
+    a->totals.useful_tokens +=
+        kv_seq_slots(s, min_u32(s->cap_tokens, s->final_tokens)) - useful_before;
     a->totals.alloc_bytes += s->alloc_bytes - alloc_before;
     return KV_OK;
 }
@@ -116,11 +119,12 @@ void kv_release(kv_alloc *a, kv_seq *s)
 {
     if (!s->live)
         return;
-    a->totals.useful_tokens -= min_u32(s->cap_tokens, s->final_tokens);
+    a->totals.useful_tokens -= kv_seq_slots(s, min_u32(s->cap_tokens, s->final_tokens));
     a->totals.alloc_bytes -= s->alloc_bytes;
     a->totals.live_seqs--;
     a->ops->release(a, s); /* sees used_tokens: prefix caching keys what was computed */
     kv_set_used(a, s, 0);
+    s->shared_tokens = 0;
     assert(s->cap_tokens == 0 && s->alloc_bytes == 0);
     s->live = false;
 }
@@ -128,8 +132,8 @@ void kv_release(kv_alloc *a, kv_seq *s)
 void kv_set_final(kv_alloc *a, kv_seq *s, uint32_t final_tokens)
 {
     if (s->live) {
-        a->totals.useful_tokens -= min_u32(s->cap_tokens, s->final_tokens);
-        a->totals.useful_tokens += min_u32(s->cap_tokens, final_tokens);
+        a->totals.useful_tokens -= kv_seq_slots(s, min_u32(s->cap_tokens, s->final_tokens));
+        a->totals.useful_tokens += kv_seq_slots(s, min_u32(s->cap_tokens, final_tokens));
     }
     s->final_tokens = final_tokens;
 }

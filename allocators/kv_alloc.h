@@ -57,6 +57,13 @@ typedef struct kv_seq {
     const uint64_t *hash_ids; /* prompt block ids (equal ids = equal prefix), or NULL */
     uint32_t num_hash_ids;
     uint32_t prompt_tokens; /* tokens the hash ids describe (the prompt) */
+    /* Parallel sampling (--n): SAMPLES sequences (0 or 1: one) that share
+     * the prompt and grow in lockstep; token counts in this struct are per
+     * sample. The strategy sets shared_tokens at admission: leading tokens
+     * held once for all samples (the prompt's full blocks under paged; 0
+     * where each sample holds its own copy). */
+    uint32_t samples;
+    uint32_t shared_tokens;
     /* Set by kv_grow at admission: leading tokens found in the cache, whose
      * KV need not be computed (always < the tokens asked for). */
     uint32_t cached_tokens;
@@ -176,10 +183,21 @@ int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens);
 void kv_release(kv_alloc *a, kv_seq *s);
 
-/* Sets the number of tokens of S whose KV is written (<= cap_tokens). */
+/* Token slots S holds for PER_SAMPLE tokens per sample: the shared part
+ * once, the rest once per sample. */
+static inline uint64_t kv_seq_slots(const kv_seq *s, uint64_t per_sample)
+{
+    uint64_t n = s->samples > 1 ? s->samples : 1;
+    return per_sample <= s->shared_tokens ? per_sample
+                                          : s->shared_tokens + n * (per_sample - s->shared_tokens);
+}
+
+/* Sets the number of tokens (per sample) of S whose KV is written
+ * (<= cap_tokens). */
 static inline void kv_set_used(kv_alloc *a, kv_seq *s, uint32_t used)
 {
-    a->totals.used_tokens = a->totals.used_tokens - s->used_tokens + used;
+    a->totals.used_tokens =
+        a->totals.used_tokens - kv_seq_slots(s, s->used_tokens) + kv_seq_slots(s, used);
     s->used_tokens = used;
 }
 

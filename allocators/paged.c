@@ -70,6 +70,28 @@ static uint64_t blocks_for(const paged *p, uint64_t tokens)
     return (tokens + p->block_tokens - 1) / p->block_tokens;
 }
 
+static uint64_t samples_of(const kv_seq *s)
+{
+    return s->samples > 1 ? s->samples : 1;
+}
+
+/* Blocks shared by all samples of S: the prompt's full blocks (parallel
+ * sampling forks after the prompt; each sample copies the partial last
+ * block, as vLLM's copy-on-write does at its first write). */
+static uint64_t shared_blocks(const paged *p, const kv_seq *s, uint64_t tokens)
+{
+    if (samples_of(s) == 1)
+        return 0;
+    uint64_t prompt = s->prompt_tokens < tokens ? s->prompt_tokens : tokens;
+    return prompt / p->block_tokens;
+}
+
+/* Blocks S holds with TOKENS tokens per sample and SB shared blocks. */
+static uint64_t total_blocks(const paged *p, const kv_seq *s, uint64_t tokens, uint64_t sb)
+{
+    return sb + samples_of(s) * (blocks_for(p, tokens) - sb);
+}
+
 /* ------------------------------------------------------------ hashing */
 
 static uint64_t mix64(uint64_t x)
@@ -337,9 +359,12 @@ oom:
 /* Leading full blocks of S's first TOKENS tokens whose computed KV is in
  * the cache, at most (tokens - 1) / block so the last token is computed;
  * and how many of them are cached without a holder. Keys in p->scratch. */
-static uint64_t prefix_hits(const kv_alloc *a, const paged *p, uint64_t tokens, uint64_t *idle)
+static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, uint64_t tokens,
+                            uint64_t *idle)
 {
     uint64_t limit = tokens ? (tokens - 1) / p->block_tokens : 0, hits = 0;
+    if (samples_of(s) > 1 && limit > shared_blocks(p, s, tokens))
+        limit = shared_blocks(p, s, tokens); /* samples' own blocks are never shared */
     *idle = 0;
     for (; hits < limit; hits++) {
         uint32_t blk = ht_find(p, p->scratch[hits]);
@@ -354,7 +379,8 @@ static uint64_t prefix_hits(const kv_alloc *a, const paged *p, uint64_t tokens, 
 static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     paged *p = a->priv;
-    uint64_t need = blocks_for(p, tokens);
+    uint64_t sb = s->live ? s->shared_tokens / p->block_tokens : shared_blocks(p, s, tokens);
+    uint64_t need = total_blocks(p, s, tokens, sb);
     /* As vLLM v0: never if even an empty pool would dip below the watermark. */
     if (need + p->watermark_blocks > p->num_blocks)
         return KV_NEVER;
@@ -366,7 +392,7 @@ static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
          * the cached pool as new blocks would. */
         if (compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
             return KV_NOSPACE;
-        uint64_t idle, hits = prefix_hits(a, p, tokens, &idle);
+        uint64_t idle, hits = prefix_hits(a, p, s, tokens, &idle);
         extra -= hits - idle;
     }
     return avail >= extra + p->watermark_blocks ? KV_OK : KV_NOSPACE;
@@ -392,14 +418,13 @@ static int table_room(kv_seq *s, uint64_t need)
 static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     paged *p = a->priv;
-    uint64_t need = blocks_for(p, tokens);
+    uint64_t sb = s->live ? s->shared_tokens / p->block_tokens : shared_blocks(p, s, tokens);
+    uint64_t need = total_blocks(p, s, tokens, sb);
     uint32_t have = s->live ? s->num_blocks : 0;
     if (!s->live)
         s->cached_tokens = 0;
-    if (need <= have) {
-        s->cap_tokens = have * p->block_tokens;
-        return KV_OK;
-    }
+    if (need <= have)
+        return KV_OK; /* cap_tokens already covers TOKENS */
     if (table_room(s, need) != KV_OK)
         return KV_ENOMEM;
     uint64_t hits = 0, idle = 0;
@@ -407,7 +432,7 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         uint64_t full = tokens / p->block_tokens;
         if (compute_keys(p, s, full) != KV_OK)
             return KV_ENOMEM;
-        hits = prefix_hits(a, p, tokens, &idle);
+        hits = prefix_hits(a, p, s, tokens, &idle);
         if (need - hits > (uint64_t)p->num_free + p->num_cached - idle)
             return KV_NOSPACE;
         /* Share the hits first, so evictions below cannot take them. */
@@ -428,7 +453,9 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             uint32_t blk = take_block(a, p);
             p->ref[blk] = 1;
             p->born[blk] = a->epoch;
-            if (b < full && ht_find(p, p->scratch[b]) == NIL) {
+            /* With samples, table positions past the shared blocks are not
+             * sequence positions: only shared blocks get keys. */
+            if (b < full && (samples_of(s) == 1 || b < sb) && ht_find(p, p->scratch[b]) == NIL) {
                 p->key[blk] = p->scratch[b];
                 ht_put(p, p->key[blk], blk);
             }
@@ -451,7 +478,8 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         }
     }
     s->num_blocks = (uint32_t)need;
-    s->cap_tokens = (uint32_t)(need * p->block_tokens);
+    s->shared_tokens = (uint32_t)(sb * p->block_tokens);
+    s->cap_tokens = (uint32_t)(blocks_for(p, tokens) * p->block_tokens);
     s->alloc_bytes = need * p->block_bytes;
     return KV_OK;
 }
@@ -465,6 +493,8 @@ static void paged_release(kv_alloc *a, kv_seq *s)
         uint64_t full = s->used_tokens / p->block_tokens;
         if (full > s->num_blocks)
             full = s->num_blocks;
+        if (samples_of(s) > 1 && full > s->shared_tokens / p->block_tokens)
+            full = s->shared_tokens / p->block_tokens; /* positions past it are per sample */
         bool keyed = compute_keys(p, s, full) == KV_OK;
         for (uint32_t i = s->num_blocks; i-- > 0;) {
             uint32_t blk = s->blocks[i];

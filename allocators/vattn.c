@@ -111,36 +111,42 @@ static uint64_t groups_for(const vattn *v, uint64_t tokens)
     return (tokens + v->tokens_per_page - 1) / v->tokens_per_page;
 }
 
+static uint64_t samples_of(const kv_seq *s)
+{
+    return s->samples > 1 ? s->samples : 1;
+}
+
+/* Groups S holds per sample (each parallel sample maps its own pages). */
 static uint64_t held(const vattn *v, const kv_seq *s)
 {
-    return s->live ? s->alloc_bytes / v->group_bytes : 0;
+    return s->live ? s->alloc_bytes / v->group_bytes / samples_of(s) : 0;
 }
 
 static int vattn_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     const vattn *v = a->priv;
     uint64_t need = groups_for(v, tokens);
-    if (need + v->watermark_groups > v->groups)
+    if (need * samples_of(s) + v->watermark_groups > v->groups)
         return KV_NEVER;
     uint64_t have = held(v, s);
-    uint64_t extra = need > have ? need - have : 0;
+    uint64_t extra = (need > have ? need - have : 0) * samples_of(s);
     return v->free_groups >= extra + v->watermark_groups ? KV_OK : KV_NOSPACE;
 }
 
 static int vattn_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     vattn *v = a->priv;
-    uint64_t need = groups_for(v, tokens), have = held(v, s);
+    uint64_t need = groups_for(v, tokens), have = held(v, s), n = samples_of(s);
     if (need > have) {
-        if (need - have > v->free_groups)
+        if ((need - have) * n > v->free_groups)
             return KV_NOSPACE;
-        v->free_groups -= need - have;
+        v->free_groups -= (need - have) * n;
     } else {
         need = have;
     }
     uint64_t cap = need * v->tokens_per_page;
     s->cap_tokens = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
-    s->alloc_bytes = need * v->group_bytes;
+    s->alloc_bytes = need * n * v->group_bytes;
     return KV_OK;
 }
 

@@ -72,10 +72,10 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             ",\n    \"weight_dtype\": \"%s\",\n    \"kv_dtype\": \"%s\",\n"
             "    \"max_num_seqs\": %u,\n    \"max_batched_tokens\": %u,\n"
             "    \"max_model_len\": %u,\n    \"mem_util\": %.4g,\n    \"watermark\": %.4g,\n"
-            "    \"seed\": %llu,\n    \"bw_eff\": %.4g,\n    \"flops_eff\": %.4g,\n"
+            "    \"seed\": %llu,\n    \"n\": %u,\n    \"bw_eff\": %.4g,\n    \"flops_eff\": %.4g,\n"
             "    \"step_overhead_s\": %.6g\n  },\n",
             c->weight_dtype->name, c->kv_dtype->name, c->max_num_seqs, p->max_batched_tokens,
-            p->max_model_len, c->mem_util, c->watermark, (unsigned long long)c->seed,
+            p->max_model_len, c->mem_util, c->watermark, (unsigned long long)c->seed, c->n_samples,
             c->cost.bw_eff, c->cost.flops_eff, c->cost.step_overhead_s);
 
     fprintf(fp, "  \"requests\": {\"total\": %llu, \"completed\": %llu, \"rejected\": %llu, ",

@@ -92,6 +92,8 @@ static const char usage_run[] =
     "\n"
     "other\n"
     "  --seed N                seed of the run's random streams (default 0)\n"
+    "  --n N                   parallel sampling: N outputs per request sharing the prompt's\n"
+    "                          KV (vLLM's n; each as long as the trace's output), default 1\n"
     "  --check                 check allocator invariants after every operation (slow)\n"
     "  --help                  this text\n";
 

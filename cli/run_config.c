@@ -154,6 +154,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--max-batched-tokens", &o->max_batched_tokens},
         {"--max-model-len", &o->max_model_len},
         {"--seed", &o->seed},
+        {"--n", &o->n_samples},
         {"--ts-interval", &o->ts_interval},
         {"--allocators", &o->allocators},
         {"--workload", &o->workload},
@@ -263,6 +264,8 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
             (uint32_t)cli_parse_u64("--max-model-len", o->max_model_len, 1, 1u << 30);
     if (o->seed)
         cfg->seed = cli_parse_u64("--seed", o->seed, 0, UINT64_MAX);
+    if (o->n_samples)
+        cfg->n_samples = (uint32_t)cli_parse_u64("--n", o->n_samples, 1, cfg->max_num_seqs);
     *ts_interval =
         o->ts_interval ? cli_parse_double("--ts-interval", o->ts_interval, 0, 1e9, 1) : 1.0;
     cfg->check = o->check != 0;

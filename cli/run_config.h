@@ -18,7 +18,7 @@ typedef struct run_opts {
     const char *trace, *format, *gpu, *model, *out, *allocator, *block_size, *dtype, *kv_dtype,
         *engine, *bw_eff, *flops_eff, *step_overhead_ms, *runtime_overhead_gib, *mem_util,
         *kv_pool_gib, *num_blocks, *watermark, *max_num_seqs, *max_batched_tokens, *max_model_len,
-        *seed, *ts_interval, *allocators;
+        *seed, *ts_interval, *allocators, *n_samples;
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample;
     int quiet, check;

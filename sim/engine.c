@@ -62,7 +62,8 @@ typedef struct engine {
 
     uint32_t *running; /* admission order */
     uint32_t nrunning;
-    uint32_t batch_first; /* prefill step: running[batch_first..]; decode: all */
+    uint32_t running_seqs; /* sequences of the running requests (n_samples each) */
+    uint32_t batch_first;  /* prefill step: running[batch_first..]; decode: all */
     bool batch_is_prefill;
 
     uint32_t *wq; /* ring */
@@ -108,6 +109,7 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     cfg->mem_util = 0.90;
     cfg->watermark = 0.01;
     cfg->max_num_seqs = 256;
+    cfg->n_samples = 1;
     cfg->seed = 0;
 }
 
@@ -277,7 +279,7 @@ static void finish_req(engine *e, uint32_t i, int status, int reason)
     if (status == SIM_REQ_COMPLETED) {
         res->completed++;
         res->input_tokens += r->input;
-        res->output_tokens += r->generated;
+        res->output_tokens += (uint64_t)r->generated * e->cfg->n_samples;
     } else {
         res->rejected++;
         res->rejected_by[reason]++;
@@ -335,6 +337,7 @@ static int admit_arrival(engine *e, const trace_request *t)
     r->seq.hash_ids = t->num_hash_ids > 0 ? r->hash_ids : NULL;
     r->seq.num_hash_ids = t->num_hash_ids;
     r->seq.prompt_tokens = t->input_tokens;
+    r->seq.samples = e->cfg->n_samples;
     uint32_t max_len = e->plan.max_model_len;
     if (r->input > max_len) {
         finish_req(e, i, SIM_REQ_REJECTED, SIM_REJECT_PROMPT_TOO_LONG);
@@ -410,6 +413,7 @@ static void preempt(engine *e, uint32_t pos)
     e->step.preempted++;
     memmove(&e->running[pos], &e->running[pos + 1], (e->nrunning - pos - 1) * sizeof(uint32_t));
     e->nrunning--;
+    e->running_seqs -= e->cfg->n_samples;
 }
 
 /* One scheduling pass; see schedule(). */
@@ -425,7 +429,7 @@ static int schedule_once(engine *e, sim_batch_shape *shape)
         uint32_t i = e->wq[e->wq_head];
         req *r = &e->reqs[i];
         uint32_t tokens = r->input + r->generated;
-        if (e->nrunning >= e->cfg->max_num_seqs)
+        if (e->running_seqs + e->cfg->n_samples > e->cfg->max_num_seqs)
             break;
         if (tokens > budget) {
             /* Only a recomputation can get here (prompts were checked at arrival). */
@@ -470,11 +474,17 @@ static int schedule_once(engine *e, sim_batch_shape *shape)
         check_kv(e, "admission");
         wq_pop_front(e);
         e->running[e->nrunning++] = i;
+        e->running_seqs += e->cfg->n_samples;
         used += tokens;
+        /* The prompt is computed once for all samples; after a preemption
+         * each sample's own tokens are computed again too. */
+        double n = e->cfg->n_samples, in = r->input < tokens ? r->input : tokens;
+        double pairs_in = in * (in + 1.0) / 2.0, pairs_all = (double)tokens * (tokens + 1.0) / 2.0;
+        double computed = in + n * (tokens - in) - cached;
         shape->prefill_seqs++;
-        shape->prefill_tokens += tokens - cached;
+        shape->prefill_tokens += (uint64_t)computed;
         shape->prefill_attn_pairs +=
-            ((double)tokens * (tokens + 1.0) - (double)cached * (cached + 1.0)) / 2.0;
+            pairs_in + n * (pairs_all - pairs_in) - (double)cached * (cached + 1.0) / 2.0;
     }
     if (shape->prefill_seqs > 0) {
         e->batch_is_prefill = true;
@@ -512,8 +522,8 @@ static int schedule_once(engine *e, sim_batch_shape *shape)
         if (self_preempted)
             break;
         check_kv(e, "decode growth");
-        shape->decode_seqs++;
-        shape->decode_ctx_tokens += tokens;
+        shape->decode_seqs += e->cfg->n_samples;
+        shape->decode_ctx_tokens += (uint64_t)tokens * e->cfg->n_samples;
     }
     return (int)shape->decode_seqs;
 }
@@ -538,7 +548,7 @@ static void observe_step_end(engine *e)
     if (e->obs == NULL || e->obs->on_step == NULL)
         return;
     e->step.end_s = to_s(e->now_ns);
-    e->step.running_after = e->nrunning;
+    e->step.running_after = e->running_seqs;
     e->step.waiting_after = e->wq_len;
     kv_get_breakdown(e->kv, false, &e->step.mem_after);
     e->obs->on_step(e->obs->ctx, &e->step);
@@ -566,11 +576,11 @@ static int try_start_step(engine *e)
     e->step.prefill_seqs = shape.prefill_seqs;
     e->step.decode_seqs = shape.decode_seqs;
     e->step.prefill_tokens = shape.prefill_tokens;
-    e->step.running = e->nrunning;
+    e->step.running = e->running_seqs;
     e->step.waiting = e->wq_len;
     kv_get_breakdown(e->kv, e->head_blocked, &e->step.mem);
-    if (e->nrunning > e->res->max_running)
-        e->res->max_running = e->nrunning;
+    if (e->running_seqs > e->res->max_running)
+        e->res->max_running = e->running_seqs;
     e->res->busy_s += dur_s;
     if (sim_evq_push(&e->evq, e->now_ns + dur_ns, EV_STEP_END, 0, 0) != 0) {
         snprintf(e->err, e->errlen, "out of memory for the event queue");
@@ -598,10 +608,12 @@ static void end_step(engine *e)
     for (uint32_t k = from; k < e->nrunning; k++) {
         uint32_t i = e->running[k];
         req *r = &e->reqs[i];
-        if (r->generated >= r->output)
+        if (r->generated >= r->output) {
             finish_req(e, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
-        else
+            e->running_seqs -= e->cfg->n_samples;
+        } else {
             e->running[keep++] = i;
+        }
     }
     e->nrunning = keep;
     check_kv(e, "step end");
@@ -668,6 +680,11 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     e.errlen = errlen;
     e.free_head = NONE;
     sim_evq_init(&e.evq);
+    if (cfg->n_samples == 0 || cfg->n_samples > cfg->max_num_seqs) {
+        snprintf(err, errlen, "--n %u must be 1..--max-num-seqs (%u)", cfg->n_samples,
+                 cfg->max_num_seqs);
+        return -1;
+    }
     if (cfg->max_num_seqs == 0) {
         snprintf(err, errlen, "--max-num-seqs must be >= 1");
         return -1;

@@ -47,6 +47,7 @@ typedef struct sim_config {
     uint32_t max_num_seqs;       /* vLLM 256 */
     uint32_t max_batched_tokens; /* 0: max(max_model_len, 2048) as vLLM v0 */
     uint32_t max_model_len;      /* 0: the model's max_position_embeddings */
+    uint32_t n_samples;          /* parallel sampling: outputs per request (vLLM's n), >= 1 */
     uint64_t seed;
     bool check; /* run kv_check after every allocator operation (slow) */
 } sim_config;
@@ -119,7 +120,7 @@ typedef struct sim_step_record {
     uint32_t prefill_seqs;
     uint32_t decode_seqs;
     uint64_t prefill_tokens;
-    uint32_t running;       /* sequences holding KV during the step */
+    uint32_t running;       /* sequences holding KV during the step (n per request) */
     uint32_t waiting;       /* queued at the step's start, after scheduling */
     uint32_t preempted;     /* preemptions decided at this step's start */
     uint32_t running_after; /* sequences still running after the step's completions */
@@ -147,7 +148,7 @@ typedef struct sim_result {
     uint64_t steps;
     uint64_t events;
     uint64_t input_tokens;            /* of completed requests */
-    uint64_t output_tokens;           /* of completed requests */
+    uint64_t output_tokens;           /* of completed requests, every sample counted */
     uint64_t prefill_tokens_computed; /* recomputation included */
     double first_arrival_s;           /* the trace's clock at time 0 of the run */
     double makespan_s;                /* from the first arrival to the last request's end */

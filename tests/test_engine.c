@@ -424,6 +424,42 @@ static void test_vllm_paper_opt13b(void **state)
     an_metrics_free(&m);
 }
 
+/* Parallel sampling by hand: prompt 100, 10 output tokens, n = 4, blocks
+ * of 16. The 6 full prompt blocks (96 tokens) are shared; each sample
+ * holds its own copy of the partial 7th, which its 9 generated tokens
+ * never overflow (109 <= 112): 6 + 4 x 1 = 10 blocks, against 28 without
+ * sharing. The prompt is computed once; 40 output tokens in all. */
+static void test_parallel_sampling_by_hand(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    c.n_samples = 4;
+    c.check = true;
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n0,100,10\n");
+    run_out o;
+    char err[512];
+    assert_int_equal(run_path(&c, p, &o, err, sizeof(err)), 0);
+    assert_int_equal(o.res.completed, 1);
+    assert_int_equal(o.res.output_tokens, 40);
+    assert_int_equal(o.res.prefill_tokens_computed, 100);
+    assert_int_equal(o.res.max_running, 4);
+    assert_int_equal(o.m.peak_alloc_bytes, 10ull * 16 * 524288);
+    /* KV written at the end: 96 shared + 4 x (109 - 96) = 148 tokens. */
+    assert_int_equal(o.m.peak_used_bytes, 148ull * 524288);
+    run_free(&o);
+    /* Every other strategy gives each sample its own copy. */
+    const char *specs[] = {"contiguous:reserve=oracle,fit=first", "vattn:page=64k", "jemalloc"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(c.allocator, sizeof(c.allocator), "%s", specs[k]);
+        assert_int_equal(run_path(&c, p, &o, err, sizeof(err)), 0);
+        assert_int_equal(o.res.completed, 1);
+        assert_int_equal(o.res.output_tokens, 40);
+        assert_int_equal(o.m.peak_used_bytes, 4ull * 109 * 524288);
+        run_free(&o);
+    }
+    unlink(p);
+}
+
 static void test_trace_error_stops_run(void **state)
 {
     (void)state;
@@ -457,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_prefix_cache_by_hand),
         cmocka_unit_test(test_prefix_cache_mooncake),
         cmocka_unit_test(test_vllm_paper_opt13b),
+        cmocka_unit_test(test_parallel_sampling_by_hand),
         cmocka_unit_test(test_trace_error_stops_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

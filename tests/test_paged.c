@@ -69,8 +69,10 @@ static void contract_random(const char *spec)
     kv_alloc *a = make(spec, 64ull << 20, 4096, 0.01);
     kv_seq seqs[SEQS];
     memset(seqs, 0, sizeof(seqs));
-    for (int i = 0; i < SEQS; i++)
-        seqs[i].seq_id = (uint64_t)(i / 2); /* pairs share content; the pool still fills */
+    for (int i = 0; i < SEQS; i++) {
+        seqs[i].seq_id = (uint64_t)(i / 2);   /* pairs share content; the pool still fills */
+        seqs[i].samples = i % 5 == 0 ? 3 : 1; /* some sequences sample 3 outputs (--n) */
+    }
     wl_rng r;
     wl_rng_seed(&r, 1, 0);
     uint64_t grows = 0, nospace = 0, max_dup = 0;
@@ -84,6 +86,7 @@ static void contract_random(const char *spec)
         if (!s->live && dice < 6) {
             uint32_t tokens = 1 + (uint32_t)(wl_rng_u64(&r) % 700);
             kv_set_final(a, s, tokens + (uint32_t)(wl_rng_u64(&r) % 300));
+            s->prompt_tokens = tokens;
             int adm = kv_can_admit(a, s, tokens);
             if (adm == KV_OK) {
                 uint64_t before = kv_allocated_bytes(a);
