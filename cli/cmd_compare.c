@@ -150,7 +150,7 @@ int cmd_compare(int argc, char **argv)
             out_dir = dir;
         }
         if (!o.quiet)
-            fprintf(stderr, "kvsim: compare: running %s\n", specs[i]);
+            cli_error("compare: running %s", specs[i]);
         if (cli_run_once(&o, &cfg, fmt, ts_interval, out_dir, &runs[i]) != 0)
             return 1;
         if (out_dir != NULL) {

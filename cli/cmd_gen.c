@@ -169,7 +169,7 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
     if (rc == 0)
         rc = wl_apply_transforms(&src, &t, err, sizeof err);
     if (rc != 0) {
-        fprintf(stderr, "kvsim: %s\n", err);
+        cli_error("%s", err);
         wl_close(src);
         return 1;
     }
@@ -255,13 +255,13 @@ int cmd_gen(int argc, char **argv)
     char err[1024];
     trace_writer *w;
     if (trace_writer_open(&w, output, wl_get_fields(src), 6, err, sizeof err) != 0) {
-        fprintf(stderr, "kvsim: %s\n", err);
+        cli_error("%s", err);
         wl_close(src);
         return 1;
     }
     trace_stats *st = trace_stats_create();
     if (st == NULL) {
-        fprintf(stderr, "kvsim: out of memory\n");
+        cli_error("out of memory");
         trace_writer_close(w, NULL, 0);
         wl_close(src);
         return 1;
@@ -280,11 +280,11 @@ int cmd_gen(int argc, char **argv)
         (void)trace_stats_add(st, &q);
     }
     if (rc < 0) {
-        fprintf(stderr, "kvsim: %s\n", wl_errmsg(src));
+        cli_error("%s", wl_errmsg(src));
         status = 1;
     }
     if (trace_writer_close(w, err, sizeof err) != 0) {
-        fprintf(stderr, "kvsim: %s\n", err);
+        cli_error("%s", err);
         status = 1;
     }
     if (status == 0 && !quiet) {

@@ -86,7 +86,7 @@ static int trace_stats_cmd(int argc, char **argv)
     while ((rc = wl_next(src, &q)) == 1)
         nomem |= trace_stats_add(st, &q) != 0;
     if (rc < 0) {
-        fprintf(stderr, "kvsim: %s\n", wl_errmsg(src));
+        cli_error("%s", wl_errmsg(src));
         trace_stats_destroy(st);
         wl_close(src);
         return 1;

@@ -189,6 +189,6 @@ int main(int argc, char **argv)
         return cmd_gen(argc - 2, argv + 2);
     if (strcmp(cmd, "trace") == 0)
         return cmd_trace(argc - 2, argv + 2);
-    fprintf(stderr, "kvsim: unknown command '%s' (kvsim --help)\n", cmd);
+    cli_error("unknown command '%s' (kvsim --help)", cmd);
     return 2;
 }

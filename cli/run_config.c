@@ -18,13 +18,31 @@
 #include "cli/cli_int.h"
 #include "sim/cost.h"
 
+/* Prints "kvsim: " and the message on one line: control characters that
+ * came from the user's input (an option value with a newline) print as '?'. */
+static void verror(const char *fmt, va_list ap)
+{
+    char buf[2048];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    for (char *c = buf; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    fprintf(stderr, "kvsim: %s\n", buf);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(fmt, ap);
+    va_end(ap);
+}
+
 void cli_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "kvsim: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    verror(fmt, ap);
     va_end(ap);
     exit(2);
 }
@@ -38,7 +56,7 @@ double cli_parse_double(const char *opt, const char *s, double lo, double hi, in
         (lo_open ? v <= lo : v < lo)) {
         char range[96];
         snprintf(range, sizeof(range), "a number in %s%g, %g]", lo_open ? "(" : "[", lo, hi);
-        fprintf(stderr, "kvsim: %s: '%s' is not %s\n", opt, s, range);
+        cli_error("%s: '%s' is not %s", opt, s, range);
         exit(2);
     }
     return v;
@@ -49,14 +67,14 @@ uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi)
     char *end;
     errno = 0;
     if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
-        fprintf(stderr, "kvsim: %s: '%s' is not an integer in [%llu, %llu]\n", opt, s,
-                (unsigned long long)lo, (unsigned long long)hi);
+        cli_error("%s: '%s' is not an integer in [%llu, %llu]", opt, s, (unsigned long long)lo,
+                  (unsigned long long)hi);
         exit(2);
     }
     unsigned long long v = strtoull(s, &end, 10);
     if (*end != '\0' || errno != 0 || v < lo || v > hi) {
-        fprintf(stderr, "kvsim: %s: '%s' is not an integer in [%llu, %llu]\n", opt, s,
-                (unsigned long long)lo, (unsigned long long)hi);
+        cli_error("%s: '%s' is not an integer in [%llu, %llu]", opt, s, (unsigned long long)lo,
+                  (unsigned long long)hi);
         exit(2);
     }
     return v;
@@ -103,7 +121,7 @@ FILE *cli_open_out(const char *dir, const char *name)
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *fp = fopen(path, "w");
     if (fp == NULL) {
-        fprintf(stderr, "kvsim: %s: cannot write: %s\n", path, strerror(errno));
+        cli_error("%s: cannot write: %s", path, strerror(errno));
         exit(1);
     }
     return fp;
@@ -112,7 +130,7 @@ FILE *cli_open_out(const char *dir, const char *name)
 void cli_close_out(FILE *fp, const char *dir, const char *name)
 {
     if (fp != NULL && (ferror(fp) | fclose(fp)) != 0) {
-        fprintf(stderr, "kvsim: %s/%s: write error\n", dir, name);
+        cli_error("%s/%s: write error", dir, name);
         exit(1);
     }
 }
@@ -120,7 +138,7 @@ void cli_close_out(FILE *fp, const char *dir, const char *name)
 void cli_make_dirs(const char *dir)
 {
     if (make_dirs(dir) != 0) {
-        fprintf(stderr, "kvsim: --out: cannot create %s: %s\n", dir, strerror(errno));
+        cli_error("--out: cannot create %s: %s", dir, strerror(errno));
         exit(1);
     }
 }
@@ -317,12 +335,12 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     cli_close_out(req_csv, out_dir, "requests.csv");
     cli_close_out(ts_csv, out_dir, "timeseries.csv");
     if (rc != 0) {
-        fprintf(stderr, "kvsim: %s\n", err);
+        cli_error("%s", err);
         an_metrics_free(&out->metrics);
         return 1;
     }
     if (out->metrics.io_error) {
-        fprintf(stderr, "kvsim: out of memory or write error while recording metrics\n");
+        cli_error("out of memory or write error while recording metrics");
         an_metrics_free(&out->metrics);
         return 1;
     }

@@ -24,7 +24,9 @@ typedef struct run_opts {
     int quiet, check;
 } run_opts;
 
-/* Prints "kvsim: " and the message to stderr, and exits with status 2. */
+/* Prints "kvsim: " and the message to stderr on one line (control
+ * characters as '?'); cli_die then exits with status 2. */
+void cli_error(const char *fmt, ...);
 void cli_die(const char *fmt, ...);
 
 /* Strict number parsing of option OPT's value S; exits with a one-line

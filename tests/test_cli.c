@@ -76,6 +76,10 @@ static void test_bad_options(void **state)
     expect_error(RUN "--allocator paged:block=0", "block='0'");
     expect_error(RUN "--block-size 8 --allocator paged", "--block-size and --allocator");
     expect_error(RUN "--seed 1 --seed 2", "--seed given twice");
+    /* A value with a newline still gives one line (control characters as '?'). */
+    expect_error(RUN "--mem-util \"$(printf '0.5\\nX')\"", "--mem-util: '0.5?X'");
+    expect_error(RUN "--n 0", "--n: '0'");
+    expect_error(RUN "--n 300", "--n: '300' is not an integer in [1, 256]");
 }
 
 static void test_bad_names_and_files(void **state)
