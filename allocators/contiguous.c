@@ -58,14 +58,6 @@ typedef struct contig {
     uint32_t top_order;
 } contig;
 
-static uint64_t next_pow2(uint64_t x)
-{
-    uint64_t p = 1;
-    while (p < x)
-        p <<= 1;
-    return p;
-}
-
 static uint32_t log2_ceil(uint64_t x)
 {
     uint32_t k = 0;
@@ -169,30 +161,15 @@ static int contig_init(kv_alloc *a, const char *params, char *err, size_t errlen
     const char *cur = params;
     int rc;
     while ((rc = kv_param_next(&cur, key, sizeof(key), val, sizeof(val))) == 1) {
+        /* Names in the order of the RESERVE_* and FIT_* constants. */
+        static const char *const reserves[] = {"max", "pow2", "oracle", NULL};
+        static const char *const fits[] = {"buddy", "first", "best", NULL};
         if (strcmp(key, "reserve") == 0) {
-            if (strcmp(val, "max") == 0)
-                reserve = RESERVE_MAX;
-            else if (strcmp(val, "pow2") == 0)
-                reserve = RESERVE_POW2;
-            else if (strcmp(val, "oracle") == 0)
-                reserve = RESERVE_ORACLE;
-            else {
-                snprintf(err, errlen,
-                         "--allocator contiguous: reserve='%s' (known: max, pow2, oracle)", val);
+            if ((reserve = kv_param_choice("contiguous", key, val, reserves, err, errlen)) < 0)
                 return KV_EARG;
-            }
         } else if (strcmp(key, "fit") == 0) {
-            if (strcmp(val, "buddy") == 0)
-                fit = FIT_BUDDY;
-            else if (strcmp(val, "first") == 0)
-                fit = FIT_FIRST;
-            else if (strcmp(val, "best") == 0)
-                fit = FIT_BEST;
-            else {
-                snprintf(err, errlen,
-                         "--allocator contiguous: fit='%s' (known: buddy, first, best)", val);
+            if ((fit = kv_param_choice("contiguous", key, val, fits, err, errlen)) < 0)
                 return KV_EARG;
-            }
         } else {
             snprintf(err, errlen,
                      "--allocator contiguous: unknown parameter '%s' (known: reserve, fit)", key);
@@ -254,7 +231,7 @@ static uint64_t region_slots(const kv_alloc *a, const kv_seq *s, uint32_t tokens
 {
     const contig *c = a->priv;
     uint64_t n = c->reserve == RESERVE_MAX    ? a->cfg.max_model_len
-                 : c->reserve == RESERVE_POW2 ? next_pow2(s->final_tokens)
+                 : c->reserve == RESERVE_POW2 ? kv_next_pow2(s->final_tokens)
                                               : s->final_tokens;
     n = n > tokens ? n : (tokens ? tokens : 1);
     /* Parallel samples each get their own copy, in the same region. */

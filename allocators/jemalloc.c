@@ -177,14 +177,6 @@ static void *alloc_or_purge(jem *j, size_t size)
     return p;
 }
 
-static uint64_t next_pow2(uint64_t x)
-{
-    uint64_t p = 1;
-    while (p < x)
-        p <<= 1;
-    return p;
-}
-
 /* ----------------------------------------------------------------- ops */
 
 static void jem_fini(kv_alloc *a)
@@ -212,19 +204,10 @@ static int jem_init(kv_alloc *a, const char *params, char *err, size_t errlen)
                      key);
             return KV_EARG;
         }
-        if (strcmp(val, "max") == 0)
-            reserve = RESERVE_MAX;
-        else if (strcmp(val, "pow2") == 0)
-            reserve = RESERVE_POW2;
-        else if (strcmp(val, "oracle") == 0)
-            reserve = RESERVE_ORACLE;
-        else if (strcmp(val, "grow") == 0)
-            reserve = RESERVE_GROW;
-        else {
-            snprintf(err, errlen,
-                     "--allocator jemalloc: reserve='%s' (known: max, pow2, oracle, grow)", val);
+        /* Names in the order of the RESERVE_* constants. */
+        static const char *const reserves[] = {"max", "pow2", "oracle", "grow", NULL};
+        if ((reserve = kv_param_choice("jemalloc", key, val, reserves, err, errlen)) < 0)
             return KV_EARG;
-        }
     }
     if (rc < 0) {
         snprintf(err, errlen,
@@ -288,7 +271,7 @@ static uint64_t want_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     const jem *j = a->priv;
     uint64_t n = j->reserve == RESERVE_MAX      ? a->cfg.max_model_len
-                 : j->reserve == RESERVE_POW2   ? next_pow2(s->final_tokens)
+                 : j->reserve == RESERVE_POW2   ? kv_next_pow2(s->final_tokens)
                  : j->reserve == RESERVE_ORACLE ? s->final_tokens
                                                 : tokens;
     if (n < tokens)

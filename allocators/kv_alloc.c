@@ -210,6 +210,20 @@ void kv_seq_free(kv_seq *s)
     s->num_blocks = 0;
 }
 
+int kv_param_choice(const char *strategy, const char *key, const char *val,
+                    const char *const *names, char *err, size_t errlen)
+{
+    char known[256] = "";
+    for (int i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], val) == 0)
+            return i;
+        strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+        strncat(known, names[i], sizeof(known) - strlen(known) - 1);
+    }
+    snprintf(err, errlen, "--allocator %s: %s='%s' (known: %s)", strategy, key, val, known);
+    return -1;
+}
+
 int kv_param_next(const char **cursor, char *key, size_t keylen, char *val, size_t vallen)
 {
     const char *p = *cursor;

@@ -226,6 +226,21 @@ int kv_check(const kv_alloc *a, char *err, size_t errlen);
 /* Releases the host memory held by S (not pool memory: release S first). */
 void kv_seq_free(kv_seq *s);
 
+/* Finds VAL among NAMES (NULL-terminated) for parameter KEY of STRATEGY:
+ * returns its index, or -1 with ERR "--allocator STRATEGY: KEY='VAL'
+ * (known: ...)". */
+int kv_param_choice(const char *strategy, const char *key, const char *val,
+                    const char *const *names, char *err, size_t errlen);
+
+/* The smallest power of two >= X (1 for 0). */
+static inline uint64_t kv_next_pow2(uint64_t x)
+{
+    uint64_t p = 1;
+    while (p < x)
+        p <<= 1;
+    return p;
+}
+
 /* Parses "key=value,..." one pair at a time: helper for strategies' init. */
 int kv_param_next(const char **cursor, char *key, size_t keylen, char *val, size_t vallen);
 

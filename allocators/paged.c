@@ -281,11 +281,11 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
                 return KV_EARG;
             }
         } else if (strcmp(key, "prefix") == 0) {
-            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
-                snprintf(err, errlen, "--allocator paged: prefix='%s' (known: on, off)", val);
+            static const char *const onoff[] = {"off", "on", NULL};
+            int k = kv_param_choice("paged", key, val, onoff, err, errlen);
+            if (k < 0)
                 return KV_EARG;
-            }
-            prefix = strcmp(val, "on") == 0;
+            prefix = k == 1;
         } else {
             snprintf(err, errlen,
                      "--allocator paged: unknown parameter '%s' (known: block, prefix, "

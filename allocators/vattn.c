@@ -46,18 +46,12 @@ static int vattn_init(kv_alloc *a, const char *params, char *err, size_t errlen)
             snprintf(err, errlen, "--allocator vattn: unknown parameter '%s' (known: page)", key);
             return KV_EARG;
         }
-        if (strcmp(val, "64k") == 0)
-            page = 64u << 10;
-        else if (strcmp(val, "128k") == 0)
-            page = 128u << 10;
-        else if (strcmp(val, "256k") == 0)
-            page = 256u << 10;
-        else if (strcmp(val, "2m") == 0)
-            page = 2u << 20;
-        else {
-            snprintf(err, errlen, "--allocator vattn: page='%s' (known: 64k, 128k, 256k, 2m)", val);
+        static const char *const names[] = {"64k", "128k", "256k", "2m", NULL};
+        static const uint64_t sizes[] = {64u << 10, 128u << 10, 256u << 10, 2u << 20};
+        int k = kv_param_choice("vattn", key, val, names, err, errlen);
+        if (k < 0)
             return KV_EARG;
-        }
+        page = sizes[k];
     }
     if (rc < 0) {
         snprintf(err, errlen, "--allocator vattn: malformed parameters '%s' (want key=value,...)",
