@@ -206,6 +206,9 @@ void kv_seq_free(kv_seq *s)
     assert(!s->live);
     free(s->blocks);
     s->blocks = NULL;
+    free(s->keys);
+    s->keys = NULL;
+    s->num_keys = s->keys_cap = 0;
     s->blocks_cap = 0;
     s->num_blocks = 0;
 }

@@ -64,6 +64,16 @@ typedef struct kv_seq {
      * where each sample holds its own copy). */
     uint32_t samples;
     uint32_t shared_tokens;
+    /* Prefix caching's memo of the content keys of the first num_keys
+     * blocks (they depend only on the request's content). Zero num_keys
+     * when the struct is reused for another request; kv_seq_free frees it. */
+    uint64_t *keys;
+    uint32_t num_keys;
+    uint32_t keys_cap;
+    /* Set by the caller before kv_release when S will be computed again
+     * (preemption by recompute): prefix caching then keeps every full block
+     * it computed, not just its prompt's, for the recomputation to hit. */
+    bool recompute;
     /* Set by kv_grow at admission: leading tokens found in the cache, whose
      * KV need not be computed (always < the tokens asked for). */
     uint32_t cached_tokens;

@@ -22,9 +22,10 @@
  * reference count, and its prefill is skipped; at least the last block is
  * computed again, as vLLM does when the whole prompt hits. When a block's
  * last holder releases it, a block with a key stays cached (counted as
- * free, reused on demand in LRU order) and keeps serving hits; full blocks
- * a sequence computed get their key at release, so a preempted request
- * finds its own blocks on recomputation.
+ * free, reused on demand in LRU order) and keeps serving hits. Blocks the
+ * trace's hash ids describe get their key at admission; a preempted
+ * sequence's other full blocks get keys at release, so its recomputation
+ * finds them (nothing else could hit them).
  *
  * Invariants (paged_check): every block is empty (on the stack), cached
  * (in the LRU list, no holder), or held (reference count >= 1); every key
@@ -61,8 +62,6 @@ typedef struct paged {
     uint64_t *ht_key; /* open addressing, linear probing, 0 = empty */
     uint32_t *ht_val;
     uint64_t ht_mask;
-    uint64_t *scratch; /* keys of one sequence's blocks */
-    uint32_t scratch_cap;
 } paged;
 
 static uint64_t blocks_for(const paged *p, uint64_t tokens)
@@ -129,22 +128,40 @@ static uint64_t block_key(const paged *p, const kv_seq *s, uint64_t prev, uint64
     return h ? h : 1;
 }
 
-/* Fills p->scratch with the keys of S's first N blocks. */
-static int compute_keys(paged *p, const kv_seq *s, uint64_t n)
+/* Full blocks of S the trace's hash ids describe: content other requests
+ * may share. */
+static uint64_t covered_blocks(const paged *p, const kv_seq *s)
 {
-    if (n > p->scratch_cap) {
-        uint64_t cap = p->scratch_cap ? p->scratch_cap : 64;
+    if (s->hash_ids == NULL)
+        return 0;
+    uint64_t covered = (uint64_t)s->num_hash_ids * p->hash_block_tokens;
+    if (covered > s->prompt_tokens)
+        covered = s->prompt_tokens;
+    return covered / p->block_tokens;
+}
+
+/* Makes s->keys hold the keys of S's first N blocks, extending the memo
+ * (a blocked queue head is asked about every step: its keys are computed
+ * once). The memo is logically part of S's content, hence the cast. */
+static int compute_keys(const paged *p, const kv_seq *cs, uint64_t n)
+{
+    kv_seq *s = (kv_seq *)cs;
+    if (n <= s->num_keys)
+        return KV_OK;
+    if (n > s->keys_cap) {
+        uint64_t cap = s->keys_cap ? s->keys_cap : 64;
         while (cap < n)
             cap *= 2;
-        uint64_t *ns = realloc(p->scratch, cap * sizeof(uint64_t));
-        if (ns == NULL)
+        uint64_t *nk = realloc(s->keys, cap * sizeof(uint64_t));
+        if (nk == NULL)
             return KV_ENOMEM;
-        p->scratch = ns;
-        p->scratch_cap = (uint32_t)cap;
+        s->keys = nk;
+        s->keys_cap = (uint32_t)cap;
     }
-    uint64_t prev = 0;
-    for (uint64_t b = 0; b < n; b++)
-        prev = p->scratch[b] = block_key(p, s, prev, b);
+    uint64_t prev = s->num_keys ? s->keys[s->num_keys - 1] : 0;
+    for (uint64_t b = s->num_keys; b < n; b++)
+        prev = s->keys[b] = block_key(p, s, prev, b);
+    s->num_keys = (uint32_t)n;
     return KV_OK;
 }
 
@@ -245,7 +262,7 @@ static void paged_fini(kv_alloc *a)
     free(p->lru_next);
     free(p->ht_key);
     free(p->ht_val);
-    free(p->scratch);
+
     free(p);
 }
 
@@ -358,7 +375,7 @@ oom:
 
 /* Leading full blocks of S's first TOKENS tokens whose computed KV is in
  * the cache, at most (tokens - 1) / block so the last token is computed;
- * and how many of them are cached without a holder. Keys in p->scratch. */
+ * and how many of them are cached without a holder. Keys in s->keys. */
 static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, uint64_t tokens,
                             uint64_t *idle)
 {
@@ -367,7 +384,7 @@ static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, 
         limit = shared_blocks(p, s, tokens); /* samples' own blocks are never shared */
     *idle = 0;
     for (; hits < limit; hits++) {
-        uint32_t blk = ht_find(p, p->scratch[hits]);
+        uint32_t blk = ht_find(p, s->keys[hits]);
         if (blk == NIL || p->born[blk] >= a->epoch)
             break;
         if (p->ref[blk] == 0)
@@ -433,11 +450,12 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         if (compute_keys(p, s, full) != KV_OK)
             return KV_ENOMEM;
         hits = prefix_hits(a, p, s, tokens, &idle);
+        uint64_t shareable = covered_blocks(p, s) < full ? covered_blocks(p, s) : full;
         if (need - hits > (uint64_t)p->num_free + p->num_cached - idle)
             return KV_NOSPACE;
         /* Share the hits first, so evictions below cannot take them. */
         for (uint64_t b = 0; b < hits; b++) {
-            uint32_t blk = ht_find(p, p->scratch[b]);
+            uint32_t blk = ht_find(p, s->keys[b]);
             if (p->ref[blk] == 0) {
                 lru_remove(p, blk);
             } else {
@@ -455,8 +473,8 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             p->born[blk] = a->epoch;
             /* With samples, table positions past the shared blocks are not
              * sequence positions: only shared blocks get keys. */
-            if (b < full && (samples_of(s) == 1 || b < sb) && ht_find(p, p->scratch[b]) == NIL) {
-                p->key[blk] = p->scratch[b];
+            if (b < shareable && (samples_of(s) == 1 || b < sb) && ht_find(p, s->keys[b]) == NIL) {
+                p->key[blk] = s->keys[b];
                 ht_put(p, p->key[blk], blk);
             }
             s->blocks[b] = blk;
@@ -493,13 +511,19 @@ static void paged_release(kv_alloc *a, kv_seq *s)
         uint64_t full = s->used_tokens / p->block_tokens;
         if (full > s->num_blocks)
             full = s->num_blocks;
+        /* Blocks the trace's hash ids do not describe are unique to the
+         * request: only its own recomputation could hit them, so they get
+         * keys only when it will be recomputed (shareable ones got theirs
+         * at admission). */
+        if (!s->recompute)
+            full = 0;
         if (samples_of(s) > 1 && full > s->shared_tokens / p->block_tokens)
             full = s->shared_tokens / p->block_tokens; /* positions past it are per sample */
         bool keyed = compute_keys(p, s, full) == KV_OK;
         for (uint32_t i = s->num_blocks; i-- > 0;) {
             uint32_t blk = s->blocks[i];
-            if (keyed && i < full && p->key[blk] == 0 && ht_find(p, p->scratch[i]) == NIL) {
-                p->key[blk] = p->scratch[i];
+            if (keyed && i < full && p->key[blk] == 0 && ht_find(p, s->keys[i]) == NIL) {
+                p->key[blk] = s->keys[i];
                 ht_put(p, p->key[blk], blk);
             }
             if (--p->ref[blk] > 0) {

@@ -202,6 +202,8 @@ static void req_free(engine *e, uint32_t i)
     memset(&e->reqs[i], 0, sizeof(req));
     e->reqs[i].seq.blocks = keep.blocks;
     e->reqs[i].seq.blocks_cap = keep.blocks_cap;
+    e->reqs[i].seq.keys = keep.keys; /* num_keys is 0: the next request's content differs */
+    e->reqs[i].seq.keys_cap = keep.keys_cap;
     e->reqs[i].hash_ids = ids;
     e->reqs[i].hash_cap = ids_cap;
     e->reqs[i].next_free = e->free_head;
@@ -407,7 +409,9 @@ static void preempt(engine *e, uint32_t pos)
 {
     uint32_t i = e->running[pos];
     req *r = &e->reqs[i];
+    r->seq.recompute = true;
     kv_release(e->kv, &r->seq);
+    r->seq.recompute = false;
     r->preemptions++;
     e->res->preemptions++;
     e->step.preempted++;

@@ -68,18 +68,24 @@ static void contract_random(const char *spec)
     enum { SEQS = 64, OPS = 20000 };
     kv_alloc *a = make(spec, 64ull << 20, 4096, 0.01);
     kv_seq seqs[SEQS];
-    memset(seqs, 0, sizeof(seqs));
+    memset(seqs, 0,
+           sizeof(seqs)); /* Pairs of sequences carry the same hash ids (the same prompt content,
+                           * as a trace describes it): prefix caching shares their blocks. */
+    static uint64_t ids[SEQS / 2][64];
     for (int i = 0; i < SEQS; i++) {
-        seqs[i].seq_id = (uint64_t)(i / 2);   /* pairs share content; the pool still fills */
+        for (int k = 0; k < 64; k++)
+            ids[i / 2][k] = (uint64_t)(i / 2) * 1000 + (uint64_t)k;
+        seqs[i].seq_id = (uint64_t)i;
+        seqs[i].hash_ids = ids[i / 2];
+        seqs[i].num_hash_ids = 64;
         seqs[i].samples = i % 5 == 0 ? 3 : 1; /* some sequences sample 3 outputs (--n) */
     }
     wl_rng r;
     wl_rng_seed(&r, 1, 0);
     uint64_t grows = 0, nospace = 0, max_dup = 0;
     for (int op = 0; op < OPS; op++) {
-        /* A step per operation. Sequences with the same seq_id and no hash
-         * ids share keys under prefix caching: sharing, eviction and the
-         * duplicate counts all run under kv_check. */
+        /* A step per operation, so blocks count as computed by the next:
+         * sharing, eviction and the duplicate counts all run under kv_check. */
         kv_tick(a);
         kv_seq *s = &seqs[wl_rng_u64(&r) % SEQS];
         uint64_t dice = wl_rng_u64(&r) % 10;
