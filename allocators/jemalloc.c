@@ -67,13 +67,17 @@ typedef struct jem {
     char *base;     /* RANGE_ALIGN-aligned start of the simulated range */
     uint64_t range; /* bytes */
     kv_extents fl;  /* parts of the range jemalloc does not hold */
-    /* Live buffers, for the largest free gap; a sequence keeps its slot
-     * index in kv_seq.num_blocks (unused by this strategy otherwise). */
+    /* Live buffers, for the largest free gap: a slot per buffer that stays
+     * put for the buffer's life (len 0 = free slot, on free_slots); a
+     * sequence keeps its slot index in kv_seq.num_blocks (unused by this
+     * strategy otherwise). No pointers into the caller's kv_seq: the
+     * caller may move it. */
     struct live {
         uint64_t start, len;
-        kv_seq *seq;
     } * live;
-    uint32_t nlive, live_cap;
+    uint32_t nlive, live_cap; /* slots in use or freed, and room */
+    uint32_t *free_slots;
+    uint32_t nfree_slots;
     uint64_t *scratch; /* starts, sorted in space() */
     uint64_t purges;
 } jem;
@@ -89,7 +93,8 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
     if (new_addr != NULL) {
         /* jemalloc asks to extend an extent in place (xallocx). */
         start = (uint64_t)((char *)new_addr - j->base);
-        if ((char *)new_addr < j->base || kv_extents_alloc_at(&j->fl, start, size) != 0)
+        if ((char *)new_addr < j->base || kv_extents_reserve(&j->fl, 1) != 0 ||
+            kv_extents_alloc_at(&j->fl, start, size) != 0)
             return NULL;
     } else if (kv_extents_reserve(&j->fl, 1) != 0 ||
                kv_extents_alloc(&j->fl, size, alignment ? alignment : 4096, KV_FIT_FIRST, &start) !=
@@ -188,6 +193,7 @@ static void jem_fini(kv_alloc *a)
         munmap(j->map, j->map_len);
     free(j->live);
     free(j->scratch);
+    free(j->free_slots);
     kv_extents_fini(&j->fl);
     free(j);
 }
@@ -303,15 +309,14 @@ static void set_buffer(kv_alloc *a, kv_seq *s, void *p, bool was_live)
     s->alloc_bytes = usable;
     s->cap_tokens = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
     if (!was_live)
-        s->num_blocks = j->nlive++;
+        s->num_blocks = j->nfree_slots > 0 ? j->free_slots[--j->nfree_slots] : j->nlive++;
     j->live[s->num_blocks].start = (uint64_t)((char *)p - j->base);
     j->live[s->num_blocks].len = usable;
-    j->live[s->num_blocks].seq = s;
 }
 
 static int reserve_live_slot(jem *j)
 {
-    if (j->nlive < j->live_cap)
+    if (j->nfree_slots > 0 || j->nlive < j->live_cap)
         return KV_OK;
     uint32_t cap = j->live_cap ? j->live_cap * 2 : 256;
     struct live *nl = realloc(j->live, cap * sizeof(*nl));
@@ -322,6 +327,10 @@ static int reserve_live_slot(jem *j)
     if (ns == NULL)
         return KV_ENOMEM;
     j->scratch = ns;
+    uint32_t *nf = realloc(j->free_slots, cap * sizeof(uint32_t));
+    if (nf == NULL)
+        return KV_ENOMEM;
+    j->free_slots = nf;
     j->live_cap = cap;
     return KV_OK;
 }
@@ -361,11 +370,8 @@ static void jem_release(kv_alloc *a, kv_seq *s)
 {
     jem *j = a->priv;
     dallocx((void *)(uintptr_t)s->offset, j->flags);
-    uint32_t slot = s->num_blocks, last = --j->nlive;
-    if (slot != last) {
-        j->live[slot] = j->live[last];
-        j->live[slot].seq->num_blocks = slot;
-    }
+    j->live[s->num_blocks].len = 0;
+    j->free_slots[j->nfree_slots++] = s->num_blocks;
     s->num_blocks = 0;
     s->offset = 0;
     s->alloc_bytes = 0;
@@ -386,10 +392,13 @@ static void jem_space(const kv_alloc *a, kv_space *out)
      * contiguous buffer could get at most. jemalloc's metadata (a few MiB
      * in the range) counts as free here. O(n log n) in live buffers. */
     uint64_t *st = j->scratch;
-    uint32_t n = j->nlive;
-    for (uint32_t i = 0; i < n; i++) {
-        st[2 * i] = j->live[i].start;
-        st[2 * i + 1] = j->live[i].len;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < j->nlive; i++) {
+        if (j->live[i].len == 0)
+            continue;
+        st[2 * n] = j->live[i].start;
+        st[2 * n + 1] = j->live[i].len;
+        n++;
     }
     /* Sort (start, len) pairs by start: pairs sort as 16-byte records. */
     qsort(st, n, 2 * sizeof(uint64_t), cmp_u64);

@@ -69,8 +69,12 @@ int kv_create(kv_alloc **out, const char *spec, const kv_pool_config *cfg, char 
     a->ops = ops;
     a->cfg = *cfg;
     const char *params = colon != NULL ? colon + 1 : "";
+    err[0] = '\0';
     int rc = ops->init(a, params, err, errlen);
     if (rc != 0) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "--allocator %s: out of memory for a %llu-byte pool", name,
+                     (unsigned long long)cfg->pool_bytes);
         free(a);
         return rc;
     }

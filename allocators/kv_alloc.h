@@ -111,10 +111,10 @@ typedef struct kv_totals {
 /* Prefix-cache counters (all zero without prefix caching). */
 typedef struct kv_prefix_stats {
     bool enabled;
-    uint64_t lookup_tokens; /* tokens of full blocks looked up at admissions */
-    uint64_t hit_tokens;    /* of which found in the cache */
-    uint64_t cached_bytes;  /* now: blocks with no user kept for reuse (counted as free) */
-    uint64_t evictions;     /* cached blocks reused for other content */
+    uint64_t lookup_tokens;        /* tokens of full blocks looked up at first admissions */
+    uint64_t hit_tokens;           /* of which found in the cache (computed by other requests) */
+    uint64_t recompute_hit_tokens; /* found at re-admissions after a preemption */
+    uint64_t evictions;            /* cached blocks reused for other content */
 } kv_prefix_stats;
 
 /* The five categories at one instant, in bytes; they sum to pool_bytes. */

@@ -407,10 +407,12 @@ static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     if (p->prefix && !s->live && extra > 0) {
         /* Hits on held blocks need no new block; hits on cached ones leave
          * the cached pool as new blocks would. */
-        if (compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
-            return KV_NOSPACE;
-        uint64_t idle, hits = prefix_hits(a, p, s, tokens, &idle);
-        extra -= hits - idle;
+        /* Without room for the key memo, count no hits (grow will say
+         * KV_ENOMEM): refusing here could stall an empty pool forever. */
+        if (compute_keys(p, s, tokens / p->block_tokens) == KV_OK) {
+            uint64_t idle, hits = prefix_hits(a, p, s, tokens, &idle);
+            extra -= hits - idle;
+        }
     }
     return avail >= extra + p->watermark_blocks ? KV_OK : KV_NOSPACE;
 }
@@ -480,8 +482,12 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             s->blocks[b] = blk;
         }
         s->cached_tokens = (uint32_t)(hits * p->block_tokens);
-        a->prefix.lookup_tokens += full * p->block_tokens;
-        a->prefix.hit_tokens += hits * p->block_tokens;
+        if (tokens <= s->prompt_tokens) {
+            a->prefix.lookup_tokens += full * p->block_tokens;
+            a->prefix.hit_tokens += hits * p->block_tokens;
+        } else {
+            a->prefix.recompute_hit_tokens += hits * p->block_tokens;
+        }
     } else {
         uint64_t extra = need - have;
         if (extra > (uint64_t)p->num_free + p->num_cached)
@@ -535,7 +541,7 @@ static void paged_release(kv_alloc *a, kv_seq *s)
                 p->free_stack[p->num_free++] = blk;
             }
         }
-        a->prefix.cached_bytes = (uint64_t)p->num_cached * p->block_bytes;
+
     } else {
         /* Push in reverse so the sequence's first block is reused first. */
         for (uint32_t i = s->num_blocks; i-- > 0;)

@@ -138,11 +138,14 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->prefill_tokens_computed);
     fprintf(fp,
             "  \"prefix_cache\": {\"enabled\": %s, \"hit_rate\": %.6f, \"lookup_tokens\": %llu, "
-            "\"hit_tokens\": %llu, \"prefill_tokens_saved\": %llu, \"evictions\": %llu},\n",
+            "\"hit_tokens\": %llu, \"recompute_hit_tokens\": %llu, \"prefill_tokens_saved\": %llu, "
+            "\"evictions\": %llu},\n",
             r->prefix.enabled ? "true" : "false",
             safe_div((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens),
             (unsigned long long)r->prefix.lookup_tokens, (unsigned long long)r->prefix.hit_tokens,
-            (unsigned long long)r->prefix.hit_tokens, (unsigned long long)r->prefix.evictions);
+            (unsigned long long)r->prefix.recompute_hit_tokens,
+            (unsigned long long)(r->prefix.hit_tokens + r->prefix.recompute_hit_tokens),
+            (unsigned long long)r->prefix.evictions);
     fprintf(fp, "  \"makespan_s\": %.9g,\n", span);
     fprintf(fp, "  \"busy_s\": %.9g,\n", r->busy_s);
     fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n", in->wall_s,
@@ -206,11 +209,12 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             safe_div((double)r->completed, span));
     if (r->prefix.enabled)
         fprintf(fp,
-                "prefix cache %.1f%% of %llu looked-up prompt tokens hit: %llu prefill tokens "
-                "saved (%llu computed), %llu evictions\n",
+                "prefix cache %.1f%% of %llu looked-up prompt tokens hit; %llu prefill tokens "
+                "saved (%llu more by recomputations), %llu computed; %llu evictions\n",
                 100.0 * safe_div((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens),
                 (unsigned long long)r->prefix.lookup_tokens,
                 (unsigned long long)r->prefix.hit_tokens,
+                (unsigned long long)r->prefix.recompute_hit_tokens,
                 (unsigned long long)r->prefill_tokens_computed,
                 (unsigned long long)r->prefix.evictions);
     fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n\n", an_metrics_mean_running(m),

@@ -50,7 +50,8 @@ static int split_specs(const char *list, char specs[][128])
             size_t have = strlen(specs[n - 1]);
             if (have + 1 + len >= 128)
                 cli_die("--allocators: spec too long");
-            specs[n - 1][have] = ',';
+            /* The first parameter of a bare name starts its parameter list. */
+            specs[n - 1][have] = strchr(specs[n - 1], ':') != NULL ? ',' : ':';
             memcpy(specs[n - 1] + have + 1, p, len);
             specs[n - 1][have + 1 + len] = '\0';
         } else {
@@ -124,10 +125,19 @@ int cmd_compare(int argc, char **argv)
     static char specs[MAX_SPECS][128];
     int n = split_specs(o.allocators, specs);
 
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < i; k++)
+            if (strcmp(specs[i], specs[k]) == 0)
+                cli_die("--allocators: '%s' is listed twice", specs[i]);
     sim_config cfg;
     double ts_interval;
     trace_format fmt;
     cli_build_config(&o, "compare", &cfg, &ts_interval, &fmt);
+    /* --num-blocks: the same pool for every strategy, in blocks of the first
+     * paged spec's size (16 without one). */
+    for (int i = 0; i < n && cfg.num_blocks_tokens == 0; i++)
+        if (strncmp(specs[i], "paged", 5) == 0)
+            cfg.num_blocks_tokens = sim_spec_block_tokens(specs[i]);
     for (int i = 0; i < n; i++) {
         char err[1024];
         snprintf(cfg.allocator, sizeof(cfg.allocator), "%.127s", specs[i]);

@@ -120,13 +120,16 @@ static double gib(uint64_t b)
 
 /* Tokens per block of --num-blocks: the paged spec's block=N, else 16, so
  * every strategy of a comparison gets the same pool. */
-static uint64_t spec_block_tokens(const char *spec)
+uint32_t sim_spec_block_tokens(const char *spec)
 {
-    const char *b = strncmp(spec, "paged", 5) == 0 ? strstr(spec, "block=") : NULL;
-    if (b != NULL) {
-        unsigned long long v = strtoull(b + 6, NULL, 10);
-        if (v >= 1 && v <= 65536)
-            return v;
+    if (strncmp(spec, "paged", 5) != 0 || (spec[5] != ':' && spec[5] != '\0'))
+        return 16;
+    const char *cur = spec[5] == ':' ? spec + 6 : "";
+    char key[32], val[64];
+    while (kv_param_next(&cur, key, sizeof(key), val, sizeof(val)) == 1) {
+        unsigned long long v = strtoull(val, NULL, 10);
+        if (strcmp(key, "block") == 0 && v >= 1 && v <= 65536)
+            return (uint32_t)v;
     }
     return 16;
 }
@@ -149,10 +152,13 @@ int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *p, char *err
     if (cfg->num_blocks > 0 || cfg->kv_pool_gib > 0) {
         /* The user sized the pool: the plan's other terms are reported, not enforced. */
         p->pool_overridden = true;
-        p->kv_budget_bytes = cfg->kv_pool_gib > 0
-                                 ? (uint64_t)llround(cfg->kv_pool_gib * 1073741824.0)
-                                 : (uint64_t)cfg->num_blocks * spec_block_tokens(cfg->allocator) *
-                                       p->kv_bytes_per_token;
+        p->kv_budget_bytes =
+            cfg->kv_pool_gib > 0
+                ? (uint64_t)llround(cfg->kv_pool_gib * 1073741824.0)
+                : (uint64_t)cfg->num_blocks *
+                      (cfg->num_blocks_tokens ? cfg->num_blocks_tokens
+                                              : sim_spec_block_tokens(cfg->allocator)) *
+                      p->kv_bytes_per_token;
         return 0;
     }
     uint64_t need = p->weights_bytes + p->activation_bytes + p->overhead_bytes;
@@ -607,7 +613,8 @@ static void end_step(engine *e)
             r->first_token_ns = e->now_ns;
     }
     /* KV written peaks here: every batch token computed, nothing released yet. */
-    e->step.used_at_end_bytes = e->kv->totals.used_tokens * e->kv->cfg.bytes_per_token;
+    e->step.used_at_end_bytes =
+        (e->kv->totals.used_tokens - e->kv->totals.dup_tokens) * e->kv->cfg.bytes_per_token;
     uint32_t keep = from;
     for (uint32_t k = from; k < e->nrunning; k++) {
         uint32_t i = e->running[k];

@@ -43,6 +43,7 @@ typedef struct sim_config {
     double mem_util;             /* share of GPU memory the engine may use (vLLM 0.90) */
     double kv_pool_gib;          /* > 0: the KV pool's size, overriding the memory plan */
     uint32_t num_blocks;         /* > 0: block count, overriding both */
+    uint32_t num_blocks_tokens;  /* tokens per block of num_blocks; 0: the paged spec's, else 16 */
     double watermark;            /* share of blocks kept free at admission (vLLM 0.01) */
     uint32_t max_num_seqs;       /* vLLM 256 */
     uint32_t max_batched_tokens; /* 0: max(max_model_len, 2048) as vLLM v0 */
@@ -159,6 +160,9 @@ typedef struct sim_result {
     trace_counts trace;
     kv_prefix_stats prefix; /* prefix caching (enabled only with paged:prefix=on) */
 } sim_result;
+
+/* Tokens per block a spec asks for: a paged spec's block=N, else 16. */
+uint32_t sim_spec_block_tokens(const char *spec);
 
 /* Checks that CFG can run: the memory plan fits and the allocator spec is
  * valid for the pool. Returns 0, or -1 with a one-line ERR. */

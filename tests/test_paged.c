@@ -93,6 +93,7 @@ static void contract_random(const char *spec)
             uint32_t tokens = 1 + (uint32_t)(wl_rng_u64(&r) % 700);
             kv_set_final(a, s, tokens + (uint32_t)(wl_rng_u64(&r) % 300));
             s->prompt_tokens = tokens;
+            s->num_keys = 0; /* new content for the key memo */
             int adm = kv_can_admit(a, s, tokens);
             if (adm == KV_OK) {
                 uint64_t before = kv_allocated_bytes(a);
