@@ -206,8 +206,11 @@ static inline uint64_t kv_seq_slots(const kv_seq *s, uint64_t per_sample)
  * (<= cap_tokens). */
 static inline void kv_set_used(kv_alloc *a, kv_seq *s, uint32_t used)
 {
-    a->totals.used_tokens =
-        a->totals.used_tokens - kv_seq_slots(s, s->used_tokens) + kv_seq_slots(s, used);
+    if (s->samples <= 1) /* the common case, once per sequence per step */
+        a->totals.used_tokens = a->totals.used_tokens - s->used_tokens + used;
+    else
+        a->totals.used_tokens =
+            a->totals.used_tokens - kv_seq_slots(s, s->used_tokens) + kv_seq_slots(s, used);
     s->used_tokens = used;
 }
 
