@@ -149,7 +149,10 @@ static int trace__is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-int trace__parse_u32(trace_reader *r, const trace__span *f, const char *name, uint32_t *out)
+/* Strict unsigned decimal of field F, at most MAX: returns 0 with *OUT, or
+ * fails naming NAME (empty, not a number, or out of range). */
+static int parse_uint(trace_reader *r, const trace__span *f, const char *name, uint64_t max,
+                      uint64_t *out)
 {
     char shown[TRACE__ECHO_BYTES];
     if (f->n == 0)
@@ -162,16 +165,48 @@ int trace__parse_u32(trace_reader *r, const trace__span *f, const char *name, ui
             return trace__fail(r, TRACE_EFORMAT, r->lineno,
                                "%s: '%s' is not a non-negative integer", name,
                                trace__echo(shown, f->p, f->n));
-        if (!big) {
+        if (!big && v > (max - d) / 10)
+            big = 1;
+        else if (!big)
             v = v * 10 + d;
-            big = v > UINT32_MAX;
-        }
     }
+    if (big && max < UINT64_MAX)
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is out of range (max %llu)", name,
+                           trace__echo(shown, f->p, f->n), (unsigned long long)max);
     if (big)
-        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is out of range (max %lu)", name,
-                           trace__echo(shown, f->p, f->n), (unsigned long)UINT32_MAX);
-    *out = (uint32_t)v;
+        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is out of range", name,
+                           trace__echo(shown, f->p, f->n));
+    *out = v;
     return 0;
+}
+
+int trace__parse_u32(trace_reader *r, const trace__span *f, const char *name, uint32_t *out)
+{
+    uint64_t v;
+    int rc = parse_uint(r, f, name, UINT32_MAX, &v);
+    if (rc == 0)
+        *out = (uint32_t)v;
+    return rc;
+}
+
+int trace__parse_u64(trace_reader *r, const trace__span *f, const char *name, uint64_t *out)
+{
+    return parse_uint(r, f, name, UINT64_MAX, out);
+}
+
+int trace__parse_columns(trace_reader *r, double *arrival_s, trace__row *row)
+{
+    const trace__span *f = r->fields;
+    int rc = trace__parse_seconds(r, &f[r->col[TRACE__COL_ARRIVAL]],
+                                  r->col_name[TRACE__COL_ARRIVAL], arrival_s);
+    if (rc < 0)
+        return rc;
+    rc = trace__parse_u32(r, &f[r->col[TRACE__COL_INPUT]], r->col_name[TRACE__COL_INPUT],
+                          &row->input_tokens);
+    if (rc < 0)
+        return rc;
+    return trace__parse_u32(r, &f[r->col[TRACE__COL_OUTPUT]], r->col_name[TRACE__COL_OUTPUT],
+                            &row->output_tokens);
 }
 
 /* Powers of ten that a double holds exactly. */
@@ -298,31 +333,6 @@ int trace__parse_seconds(trace_reader *r, const trace__span *f, const char *name
         return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is negative", name,
                            trace__echo(shown, f->p, f->n));
     *out = v + 0.0; /* -0.0 becomes 0.0 */
-    return 0;
-}
-
-int trace__parse_u64(trace_reader *r, const trace__span *f, const char *name, uint64_t *out)
-{
-    char shown[TRACE__ECHO_BYTES];
-    if (f->n == 0)
-        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: empty field", name);
-    uint64_t v = 0;
-    int big = 0;
-    for (size_t i = 0; i < f->n; i++) {
-        unsigned d = (unsigned)(unsigned char)f->p[i] - (unsigned)'0';
-        if (d > 9)
-            return trace__fail(r, TRACE_EFORMAT, r->lineno,
-                               "%s: '%s' is not a non-negative integer", name,
-                               trace__echo(shown, f->p, f->n));
-        if (v > (UINT64_MAX - d) / 10)
-            big = 1;
-        else
-            v = v * 10 + d;
-    }
-    if (big)
-        return trace__fail(r, TRACE_EFORMAT, r->lineno, "%s: '%s' is out of range", name,
-                           trace__echo(shown, f->p, f->n));
-    *out = v;
     return 0;
 }
 

@@ -73,16 +73,7 @@ int trace__burstgpt_row(trace_reader *r, char *line, size_t len, trace__row *row
         return rc;
     const trace__span *f = r->fields;
     double t;
-    rc = trace__parse_seconds(r, &f[r->col[TRACE__COL_ARRIVAL]], r->col_name[TRACE__COL_ARRIVAL],
-                              &t);
-    if (rc < 0)
-        return rc;
-    rc = trace__parse_u32(r, &f[r->col[TRACE__COL_INPUT]], r->col_name[TRACE__COL_INPUT],
-                          &row->input_tokens);
-    if (rc < 0)
-        return rc;
-    rc = trace__parse_u32(r, &f[r->col[TRACE__COL_OUTPUT]], r->col_name[TRACE__COL_OUTPUT],
-                          &row->output_tokens);
+    rc = trace__parse_columns(r, &t, row);
     if (rc < 0)
         return rc;
     const trace__span *model = &f[r->col[TRACE__COL_MODEL]];

@@ -187,6 +187,11 @@ int trace__parse_seconds(trace_reader *r, const trace__span *f, const char *name
  */
 int trace__parse_u64(trace_reader *r, const trace__span *f, const char *name, uint64_t *out);
 
+/* The columns every timed CSV format has: arrival (seconds, into
+ * *ARRIVAL_S), input and output tokens (into ROW). 0, or the failure of
+ * the first bad field. */
+int trace__parse_columns(trace_reader *r, double *arrival_s, trace__row *row);
+
 /*
  * Makes room for N hash ids in r->hash_ids. Returns 0 or TRACE_ENOMEM (with
  * a message); the ids already there are kept.

@@ -101,16 +101,7 @@ int trace__kvsim_row(trace_reader *r, char *line, size_t len, trace__row *row)
     if (rc < 0)
         return rc;
     const trace__span *f = r->fields;
-    rc = trace__parse_seconds(r, &f[r->col[TRACE__COL_ARRIVAL]], r->col_name[TRACE__COL_ARRIVAL],
-                              &row->arrival_s);
-    if (rc < 0)
-        return rc;
-    rc = trace__parse_u32(r, &f[r->col[TRACE__COL_INPUT]], r->col_name[TRACE__COL_INPUT],
-                          &row->input_tokens);
-    if (rc < 0)
-        return rc;
-    rc = trace__parse_u32(r, &f[r->col[TRACE__COL_OUTPUT]], r->col_name[TRACE__COL_OUTPUT],
-                          &row->output_tokens);
+    rc = trace__parse_columns(r, &row->arrival_s, row);
     if (rc < 0)
         return rc;
     row->num_hash_ids = 0;

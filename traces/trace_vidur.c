@@ -35,16 +35,6 @@ int trace__vidur_row(trace_reader *r, char *line, size_t len, trace__row *row)
     int rc = trace__csv_row(r, line, len);
     if (rc < 0)
         return rc;
-    const trace__span *f = r->fields;
-    rc = trace__parse_seconds(r, &f[r->col[TRACE__COL_ARRIVAL]], r->col_name[TRACE__COL_ARRIVAL],
-                              &row->arrival_s);
-    if (rc < 0)
-        return rc;
-    rc = trace__parse_u32(r, &f[r->col[TRACE__COL_INPUT]], r->col_name[TRACE__COL_INPUT],
-                          &row->input_tokens);
-    if (rc < 0)
-        return rc;
     row->num_hash_ids = 0;
-    return trace__parse_u32(r, &f[r->col[TRACE__COL_OUTPUT]], r->col_name[TRACE__COL_OUTPUT],
-                            &row->output_tokens);
+    return trace__parse_columns(r, &row->arrival_s, row);
 }
