@@ -16,57 +16,18 @@
  * usage: bench_replay [KVSIM_BINARY] [--quick]
  */
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE /* wait4 */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bench/bench_proc.h"
+
 #include "workloads/source.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-typedef struct measure {
-    double wall_s;
-    double rss_mib;
-    int status;
-} measure;
-
-static measure run_child(char *const argv[])
-{
-    measure m = {0, 0, -1};
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0)
-            dup2(devnull, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    struct rusage ru;
-    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0)
-        return m;
-    m.wall_s = now_s() - t0;
-    m.rss_mib = (double)ru.ru_maxrss / 1024.0;
-    m.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-    return m;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -81,7 +42,7 @@ static int bench(const char *label, char *const argv[], int reps, double target_
     double walls[16];
     double rss = 0;
     for (int i = 0; i < reps; i++) {
-        measure m = run_child(argv);
+        bench_measure m = bench_run(argv, 0);
         if (m.status != 0) {
             fprintf(stderr, "bench: %s: kvsim exited with %d\n", label, m.status);
             return -1;
@@ -172,10 +133,10 @@ int main(int argc, char **argv)
         char path[512], label[128];
         snprintf(path, sizeof(path), "%s/kvsim_bench_synth_%llu.csv.gz", dir,
                  (unsigned long long)sizes[k]);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (write_synth(path, sizes[k]) != 0)
             return 1;
-        double gen = now_s() - t0;
+        double gen = bench_now_s() - t0;
         if (gen > 0.5)
             printf("(generated %s in %.1f s)\n", path, gen);
         snprintf(label, sizeof(label), "synthetic %llu req, llama-3.1-8b/h100-sxm",

@@ -15,58 +15,17 @@
  * usage: bench_traces [KVSIM_BINARY] [--rows N] (default 200000)
  */
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE /* wait4 */
 
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-typedef struct measure {
-    double wall_s, rss_mib;
-    int status;
-} measure;
-
-/* Runs ARGV with stdout and stderr to /dev/null; wall time and peak RSS. */
-static measure run_child(char *const argv[])
-{
-    measure m = {0, 0, -1};
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    struct rusage ru;
-    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0)
-        return m;
-    m.wall_s = now_s() - t0;
-    m.rss_mib = (double)ru.ru_maxrss / 1024.0;
-    m.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-    return m;
-}
+#include "bench/bench_proc.h"
 
 /* Cheap deterministic lengths (an LCG): the bench measures readers, not shapes. */
 static uint64_t g_lcg = 12345;
@@ -150,17 +109,17 @@ static int write_trace(const char *path, const char *fmt, uint64_t n)
     return 0;
 }
 
-/* Runs ARGV and prints one figure; returns the measure (status -1 on failure). */
-static measure bench_one(char *const argv[])
+/* Runs ARGV and prints one figure; returns the bench_measure (status -1 on failure). */
+static bench_measure bench_one(char *const argv[])
 {
-    measure m = run_child(argv);
+    bench_measure m = bench_run(argv, 1);
     if (m.status != 0)
         fprintf(stderr, "bench: %s %s %s %s: kvsim exited with %d\n", argv[1], argv[2], argv[3],
                 argv[4] ? argv[4] : "", m.status);
     return m;
 }
 
-static void print_pair(const char *label, uint64_t n, measure a, measure b)
+static void print_pair(const char *label, uint64_t n, bench_measure a, bench_measure b)
 {
     printf("%-22s %9llu rows %6.2f s %6.1f MiB | x10 %6.2f s %6.1f MiB | RSS ratio %.2f\n", label,
            (unsigned long long)n, a.wall_s, a.rss_mib, b.wall_s, b.rss_mib,
@@ -192,17 +151,17 @@ int main(int argc, char **argv)
                                        "burstgpt", "vidur", "lengths"};
     int failed = 0;
     for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
-        measure m[2];
+        bench_measure m[2];
         for (int k = 0; k < 2; k++) {
             uint64_t n = k == 0 ? rows : rows * 10;
             char path[512];
             snprintf(path, sizeof path, "%s/kvsim_bench_%s_%llu.gz", dir, fmts[f],
                      (unsigned long long)n);
-            double t0 = now_s();
+            double t0 = bench_now_s();
             if (write_trace(path, fmts[f], n) != 0)
                 return 1;
-            if (now_s() - t0 > 1.0)
-                fprintf(stderr, "(wrote %s in %.1f s)\n", path, now_s() - t0);
+            if (bench_now_s() - t0 > 1.0)
+                fprintf(stderr, "(wrote %s in %.1f s)\n", path, bench_now_s() - t0);
             char *args[] = {
                 kvsim, "gen",       "--trace", path,
                 "-o",  "/dev/null", "--quiet", strcmp(fmts[f], "lengths") == 0 ? "--rate" : NULL,
@@ -214,7 +173,7 @@ int main(int argc, char **argv)
     }
     static const char *const specs[] = {"sharegpt", "chat"};
     for (size_t s = 0; s < 2; s++) {
-        measure m[2];
+        bench_measure m[2];
         for (int k = 0; k < 2; k++) {
             char spec[128];
             snprintf(spec, sizeof spec, "%s:n=%llu,rate=4", specs[s],
