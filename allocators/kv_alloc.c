@@ -97,6 +97,11 @@ int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return a->ops->can_admit(a, s, tokens);
 }
 
+uint32_t kv_cached_tokens(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    return a->ops->cached != NULL && !s->live && tokens > 0 ? a->ops->cached(a, s, tokens) : 0;
+}
+
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     if (tokens <= s->cap_tokens && s->live)

@@ -155,6 +155,10 @@ typedef struct kv_alloc_ops {
     /* Frees everything S holds (cap_tokens and alloc_bytes become 0). */
     void (*release)(kv_alloc *a, kv_seq *s);
     void (*space)(const kv_alloc *a, kv_space *out);
+    /* Optional: how many leading tokens of S's first TOKENS are in the
+     * prefix cache (computed KV S would share if admitted now), at most
+     * TOKENS - 1. NULL: none. S is not live. */
+    uint32_t (*cached)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
     /* Optional deep check of the strategy's own structures; 0 when sound,
      * else a negative value with ERR describing the first violation. */
     int (*check)(const kv_alloc *a, char *err, size_t errlen);
@@ -192,6 +196,9 @@ void kv_destroy(kv_alloc *a);
 int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens);
 void kv_release(kv_alloc *a, kv_seq *s);
+
+/* See kv_alloc_ops.cached; 0 for strategies without a prefix cache. */
+uint32_t kv_cached_tokens(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 
 /* Token slots S holds for PER_SAMPLE tokens per sample: the shared part
  * once, the rest once per sample. */

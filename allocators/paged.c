@@ -417,6 +417,15 @@ static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return avail >= extra + p->watermark_blocks ? KV_OK : KV_NOSPACE;
 }
 
+static uint32_t paged_cached(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    paged *p = a->priv;
+    if (!p->prefix || compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
+        return 0;
+    uint64_t idle;
+    return (uint32_t)(prefix_hits(a, p, s, tokens, &idle) * p->block_tokens);
+}
+
 static int table_room(kv_seq *s, uint64_t need)
 {
     if (need <= s->blocks_cap)
@@ -431,6 +440,34 @@ static int table_room(kv_seq *s, uint64_t need)
         return KV_ENOMEM;
     s->blocks = nb;
     s->blocks_cap = (uint32_t)cap;
+    return KV_OK;
+}
+
+/* Growth of a live S to TOKENS with prefix caching (the next prompt chunk
+ * under chunked prefill): blocks of the prompt its ids describe that this
+ * chunk fills get their key now, marked computed only after this step. */
+static int keyed_chunk(kv_alloc *a, paged *p, kv_seq *s, uint64_t sb, uint32_t tokens)
+{
+    /* From the block holding the last computed token: a chunk that ended
+     * on a block boundary filled it without a growth. */
+    uint64_t from = s->used_tokens ? (s->used_tokens - 1) / p->block_tokens : 0;
+    uint64_t to = tokens / p->block_tokens;
+    if (to > covered_blocks(p, s))
+        to = covered_blocks(p, s);
+    if (samples_of(s) > 1 && to > sb)
+        to = sb; /* positions past the shared blocks are per sample */
+    if (from >= to)
+        return KV_OK;
+    if (compute_keys(p, s, to) != KV_OK)
+        return KV_ENOMEM;
+    for (uint64_t b = from; b < to; b++) {
+        uint32_t blk = s->blocks[b];
+        if (p->key[blk] == 0 && p->ref[blk] == 1 && ht_find(p, s->keys[b]) == NIL) {
+            p->key[blk] = s->keys[b];
+            ht_put(p, p->key[blk], blk);
+            p->born[blk] = a->epoch;
+        }
+    }
     return KV_OK;
 }
 
@@ -482,8 +519,11 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             s->blocks[b] = blk;
         }
         s->cached_tokens = (uint32_t)(hits * p->block_tokens);
-        if (tokens <= s->prompt_tokens) {
-            a->prefix.lookup_tokens += full * p->block_tokens;
+        if (!s->recompute) {
+            /* A first admission looks up the whole prompt's full blocks,
+             * even when it computes only a chunk of it now. */
+            a->prefix.lookup_tokens +=
+                (uint64_t)s->prompt_tokens / p->block_tokens * p->block_tokens;
             a->prefix.hit_tokens += hits * p->block_tokens;
         } else {
             a->prefix.recompute_hit_tokens += hits * p->block_tokens;
@@ -500,6 +540,8 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             }
             s->blocks[have + i] = blk;
         }
+        if (p->prefix && keyed_chunk(a, p, s, sb, tokens) != KV_OK)
+            return KV_ENOMEM; /* the blocks stay S's: its table is consistent */
     }
     s->num_blocks = (uint32_t)need;
     s->shared_tokens = (uint32_t)(sb * p->block_tokens);
@@ -628,5 +670,6 @@ const kv_alloc_ops kv_paged_ops = {
     .grow = paged_grow,
     .release = paged_release,
     .space = paged_space,
+    .cached = paged_cached,
     .check = paged_check,
 };

@@ -58,7 +58,7 @@ static void on_step(void *ctx, const sim_step_record *s)
             ts_row(m, m->next_ts_s, &s->mem, s->running, s->waiting);
         m->next_ts_s += m->ts_interval_s;
     }
-    m->ts_steps++;
+    m->ts_steps += !s->idle;
     m->ts_tokens += s->prefill_tokens + s->decode_seqs;
 
     add_area(m, &m->last_after, s->start_s - m->last_end_s);

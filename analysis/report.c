@@ -47,6 +47,94 @@ static double safe_div(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+static const char *const router_names[] = {"round-robin", "least-loaded", "prefix-affinity"};
+
+/* The scheduler's resolved settings, inside "config" (closes it). */
+static void write_sched_config_json(FILE *fp, const an_run_info *in)
+{
+    const sim_config *c = in->cfg;
+    const sim_result *r = in->res;
+    fprintf(fp,
+            "    \"scheduler\": \"%s\",\n    \"enable_chunked_prefill\": %s,\n"
+            "    \"long_prefill_token_threshold\": %u,\n    \"enable_prefix_caching\": %s,\n"
+            "    \"preemption_mode\": \"%s\",\n    \"swap_space_gib\": %.6g,\n"
+            "    \"max_concurrency\": %u,\n    \"replicas\": %u,\n    \"router\": \"%s\"\n  },\n",
+            r->scheduler, r->chunked_prefill ? "true" : "false", c->long_prefill_threshold,
+            r->prefix_caching ? "true" : "false",
+            c->preemption_mode == SIM_PREEMPT_SWAP ? "swap" : "recompute", c->swap_space_gib,
+            c->max_concurrency, r->replicas, router_names[c->router]);
+}
+
+static double per(double x, uint64_t n)
+{
+    return n ? x / (double)n : 0.0;
+}
+
+/* Preemptions by mode and each replica's figures. */
+static void write_replicas_json(FILE *fp, const an_run_info *in)
+{
+    const sim_result *r = in->res;
+    fprintf(fp,
+            "  \"preemption\": {\"total\": %llu, \"swap\": %llu, \"recompute\": %llu, "
+            "\"swapped_out_bytes\": %llu, \"swapped_in_bytes\": %llu, "
+            "\"recomputed_tokens\": %llu},\n",
+            (unsigned long long)r->preemptions, (unsigned long long)r->swap_preemptions,
+            (unsigned long long)(r->preemptions - r->swap_preemptions),
+            (unsigned long long)r->swapped_out_bytes, (unsigned long long)r->swapped_in_bytes,
+            (unsigned long long)r->recomputed_tokens);
+    fprintf(fp, "  \"replicas\": [");
+    for (uint32_t k = 0; k < r->replicas; k++) {
+        const sim_replica_stats *s = &r->per_replica[k];
+        fprintf(fp,
+                "%s\n    {\"replica\": %u, \"requests\": %llu, \"completed\": %llu, "
+                "\"rejected\": %llu, \"output_tokens_per_s\": %.9g, \"steps\": %llu, "
+                "\"busy_s\": %.9g, \"preemptions\": %llu, \"max_running\": %u, "
+                "\"mean_ttft_ms\": %.9g, \"mean_tpot_ms\": %.9g, \"mean_e2el_ms\": %.9g}",
+                k ? "," : "", k, (unsigned long long)s->total, (unsigned long long)s->completed,
+                (unsigned long long)s->rejected,
+                r->makespan_s > 0 ? (double)s->output_tokens / r->makespan_s : 0.0,
+                (unsigned long long)s->steps, s->busy_s, (unsigned long long)s->preemptions,
+                s->max_running, 1e3 * per(s->ttft_sum_s, s->completed),
+                1e3 * per(s->tpot_sum_s, s->tpot_n), 1e3 * per(s->e2e_sum_s, s->completed));
+    }
+    fprintf(fp, "\n  ],\n");
+}
+
+/* Terminal lines: the scheduler, preemptions by mode, replicas. */
+static void print_sched_summary(FILE *fp, const an_run_info *in)
+{
+    const sim_config *c = in->cfg;
+    const sim_result *r = in->res;
+    fprintf(fp,
+            "scheduler    %s: budget %u tokens/step, chunked prefill %s, prefix caching %s, "
+            "preemption by %s\n",
+            r->scheduler, r->plan.max_batched_tokens, r->chunked_prefill ? "on" : "off",
+            r->prefix_caching ? "on" : "off",
+            c->preemption_mode == SIM_PREEMPT_SWAP ? "swap" : "recompute");
+    if (r->swap_preemptions)
+        fprintf(fp,
+                "             %llu preemptions by swap (%.2f GiB out, %.2f GiB in), %llu by "
+                "recompute (%llu tokens recomputed)\n",
+                (unsigned long long)r->swap_preemptions,
+                (double)r->swapped_out_bytes / 1073741824.0,
+                (double)r->swapped_in_bytes / 1073741824.0,
+                (unsigned long long)(r->preemptions - r->swap_preemptions),
+                (unsigned long long)r->recomputed_tokens);
+    if (r->replicas <= 1)
+        return;
+    fprintf(fp, "replicas     %u behind %s (memory figures below: replica 0)\n", r->replicas,
+            router_names[c->router]);
+    fprintf(fp, "  replica  requests  completed   out tok/s  mean TTFT s  mean TPOT s  preempt\n");
+    for (uint32_t k = 0; k < r->replicas; k++) {
+        const sim_replica_stats *s = &r->per_replica[k];
+        fprintf(fp, "  %7u %9llu %10llu %11.1f %12.4f %12.4f %8llu\n", k,
+                (unsigned long long)s->total, (unsigned long long)s->completed,
+                r->makespan_s > 0 ? (double)s->output_tokens / r->makespan_s : 0.0,
+                per(s->ttft_sum_s, s->completed), per(s->tpot_sum_s, s->tpot_n),
+                (unsigned long long)s->preemptions);
+    }
+}
+
 int an_write_summary_json(FILE *fp, const an_run_info *in)
 {
     const sim_config *c = in->cfg;
@@ -73,10 +161,11 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             "    \"max_num_seqs\": %u,\n    \"max_batched_tokens\": %u,\n"
             "    \"max_model_len\": %u,\n    \"mem_util\": %.4g,\n    \"watermark\": %.4g,\n"
             "    \"seed\": %llu,\n    \"n\": %u,\n    \"bw_eff\": %.4g,\n    \"flops_eff\": %.4g,\n"
-            "    \"step_overhead_s\": %.6g\n  },\n",
-            c->weight_dtype->name, c->kv_dtype->name, c->max_num_seqs, p->max_batched_tokens,
-            p->max_model_len, c->mem_util, c->watermark, (unsigned long long)c->seed, c->n_samples,
+            "    \"step_overhead_s\": %.6g,\n",
+            c->weight_dtype->name, c->kv_dtype->name, p->max_num_seqs, p->max_batched_tokens,
+            p->max_model_len, c->mem_util, r->watermark, (unsigned long long)c->seed, c->n_samples,
             c->cost.bw_eff, c->cost.flops_eff, c->cost.step_overhead_s);
+    write_sched_config_json(fp, in);
 
     fprintf(fp, "  \"requests\": {\"total\": %llu, \"completed\": %llu, \"rejected\": %llu, ",
             (unsigned long long)r->total, (unsigned long long)r->completed,
@@ -148,6 +237,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->prefix.evictions);
     fprintf(fp, "  \"makespan_s\": %.9g,\n", span);
     fprintf(fp, "  \"busy_s\": %.9g,\n", r->busy_s);
+    write_replicas_json(fp, in);
     fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n", in->wall_s,
             (unsigned long long)r->events, (unsigned long long)r->steps);
     return ferror(fp) ? -1 : 0;
@@ -217,8 +307,10 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)r->prefix.recompute_hit_tokens,
                 (unsigned long long)r->prefill_tokens_computed,
                 (unsigned long long)r->prefix.evictions);
-    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n\n", an_metrics_mean_running(m),
-            r->max_running, c->max_num_seqs);
+    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n", an_metrics_mean_running(m),
+            r->max_running, p->max_num_seqs);
+    print_sched_summary(fp, in);
+    fprintf(fp, "\n");
 
     fprintf(fp, "latency (s)      mean       p50       p90       p99\n");
     const an_hist *hs[3] = {&m->ttft, &m->tpot, &m->e2e};

@@ -48,7 +48,8 @@ static double decode_sum(const sim_cost *c, double batch, double from, double n)
     int samples = n < DECODE_SAMPLES ? (int)n : DECODE_SAMPLES;
     for (int i = 0; i < samples; i++) {
         double ctx = from + (n - 1) * (samples > 1 ? (double)i / (samples - 1) : 0);
-        sim_batch_shape b = {0, (uint32_t)batch, 0, (uint64_t)llround(batch * ctx), 0};
+        sim_batch_shape b = {.decode_seqs = (uint32_t)batch,
+                             .decode_ctx_tokens = (uint64_t)llround(batch * ctx)};
         sum += sim_cost_step_s(c, &b);
     }
     return sum / samples * n;
@@ -56,8 +57,9 @@ static double decode_sum(const sim_cost *c, double batch, double from, double n)
 
 static double prefill(const sim_cost *c, double batch, double input)
 {
-    sim_batch_shape b = {(uint32_t)batch, 0, (uint64_t)(batch * input), 0,
-                         batch * input * (input + 1) / 2};
+    sim_batch_shape b = {.prefill_seqs = (uint32_t)batch,
+                         .prefill_tokens = (uint64_t)(batch * input),
+                         .prefill_attn_pairs = batch * input * (input + 1) / 2};
     return sim_cost_step_s(c, &b);
 }
 

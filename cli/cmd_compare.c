@@ -133,6 +133,11 @@ int cmd_compare(int argc, char **argv)
     double ts_interval;
     trace_format fmt;
     cli_build_config(&o, "compare", &cfg, &ts_interval, &fmt);
+    /* Every strategy computes the same tokens: prefix caching (a paged
+     * feature) only when asked for, by --enable-prefix-caching or a
+     * paged:prefix=on spec. */
+    if (o.prefix_caching < 0)
+        cfg.prefix_caching = 0;
     /* --num-blocks: the same pool for every strategy, in blocks of the first
      * paged spec's size (16 without one). */
     for (int i = 0; i < n && cfg.num_blocks_tokens == 0; i++)

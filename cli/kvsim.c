@@ -71,20 +71,44 @@ static const char usage_run[] =
     "  --ts-interval S         time-series sampling period in simulated seconds (default 1)\n"
     "  --quiet                 do not print the summary\n"
     "\n"
-    "scheduler (vLLM v0: iteration-level, FCFS, prefill first, preemption by recompute)\n"
-    "  --max-num-seqs N        most sequences running at once (default 256)\n"
-    "  --max-batched-tokens N  most prompt tokens per step (default max(max-model-len, 2048))\n"
+    "scheduler (vLLM's option names)\n"
+    "  --scheduler NAME        vllm (default: vLLM V1, chunked prefill, prefix caching),\n"
+    "                          vllm-v0, sarathi, orca, static (README: Schedulers)\n"
+    "  --max-num-seqs N        most sequences running at once (default: V1 1024 on a GPU\n"
+    "                          with >= 70 GiB that is not an A100, else 256)\n"
+    "  --max-num-batched-tokens N  token budget of a step (default: V1 8192 on such a GPU,\n"
+    "                          else 2048; vllm-v0 max(max-model-len, 2048), or 512 chunked;\n"
+    "                          sarathi 512)\n"
     "  --max-model-len N       longest sequence (default: the model's max_position_embeddings)\n"
-    "  --watermark X           share of blocks kept free at admission (default 0.01)\n"
+    "  --enable-chunked-prefill, --no-enable-chunked-prefill\n"
+    "                          split prompts across steps (default: vllm, sarathi on; vllm-v0\n"
+    "                          on above 32k context)\n"
+    "  --long-prefill-token-threshold N  most prompt tokens of one request per step (0: none)\n"
+    "  --enable-prefix-caching, --no-enable-prefix-caching\n"
+    "                          share cached prompt blocks (default on for vllm with paged)\n"
+    "  --watermark X           share of blocks kept free at admission (vllm-v0: 0.01, else 0)\n"
+    "  --preemption-mode M     recompute (default) or swap (KV to host memory over the GPU's\n"
+    "                          host link, then back)\n"
+    "  --swap-space GIB        host memory for swapped KV per GPU (default 4)\n"
     "\n"
+    "clients and replicas\n"
+    "  --max-concurrency C     closed loop: at most C requests outstanding, the next sent when\n"
+    "                          one finishes (as vllm bench serve)\n"
+    "  --replicas N            N identical replicas behind a router (default 1)\n"
+    "  --router R              round-robin (default), least-loaded, prefix-affinity\n"
+    "\n";
+
+static const char usage_run_more[] =
     "KV cache\n"
-    "  --allocator SPEC        strategy[:key=value,...]; default paged:block=16\n"
+    "  --allocator SPEC        strategy[:key=value,...]; default paged:block=16 (orca, static:\n"
+    "                          contiguous:reserve=max,fit=first)\n"
     "  --block-size N          tokens per block of the paged allocator (default 16)\n"
-    "  --mem-util X            share of GPU memory the engine may use, (0, 1] (default 0.90)\n"
+    "  --gpu-memory-utilization X  share of GPU memory the engine may use, (0, 1] (default\n"
+    "                          0.90; also --mem-util)\n"
     "  --kv-pool-gib X         KV pool size in GiB, instead of what memory leaves\n"
     "  --num-blocks N          KV pool as N blocks, overriding both\n"
     "  --dtype T               weight format: fp16 (default), bf16, fp32, fp8\n"
-    "  --kv-dtype T            KV format: fp16 (default), bf16, fp32, fp8\n"
+    "  --kv-cache-dtype T      KV format: fp16 (default), bf16, fp32, fp8 (also --kv-dtype)\n"
     "\n"
     "cost model (roofline: max(bytes / bandwidth, FLOPs / peak) + per-step overhead)\n"
     "  --engine NAME           efficiency preset: vllm (default), trtllm, llamacpp\n"
@@ -105,7 +129,9 @@ int cmd_compare(int argc, char **argv);
 static int cmd_run(int argc, char **argv)
 {
     run_opts o;
-    cli_parse_run_args(argc, argv, &o, usage_run, 0);
+    char usage[sizeof(usage_run) + sizeof(usage_run_more)];
+    snprintf(usage, sizeof(usage), "%s%s", usage_run, usage_run_more);
+    cli_parse_run_args(argc, argv, &o, usage, 0);
     if (o.trace == NULL && o.workload == NULL)
         cli_die("run: --trace FILE is required, or --workload SPEC (kvsim run --help)");
     sim_config cfg;

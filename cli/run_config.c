@@ -17,6 +17,7 @@
 #include "sim/catalog.h"
 #include "cli/cli_int.h"
 #include "sim/cost.h"
+#include "sim/sched.h"
 
 /* Prints "kvsim: " and the message on one line: control characters that
  * came from the user's input (an option value with a newline) print as '?'. */
@@ -146,6 +147,7 @@ void cli_make_dirs(const char *dir)
 void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, int allow_allocators)
 {
     memset(o, 0, sizeof(*o));
+    o->chunked_prefill = o->prefix_caching = -1;
     struct {
         const char *name;
         const char **dst;
@@ -169,7 +171,17 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--num-blocks", &o->num_blocks},
         {"--watermark", &o->watermark},
         {"--max-num-seqs", &o->max_num_seqs},
-        {"--max-batched-tokens", &o->max_batched_tokens},
+        {"--max-num-batched-tokens", &o->max_batched_tokens},
+        {"--max-batched-tokens", &o->max_batched_tokens}, /* kvsim's earlier name */
+        {"--gpu-memory-utilization", &o->mem_util},
+        {"--kv-cache-dtype", &o->kv_dtype},
+        {"--scheduler", &o->scheduler},
+        {"--long-prefill-token-threshold", &o->long_prefill},
+        {"--preemption-mode", &o->preemption_mode},
+        {"--swap-space", &o->swap_space},
+        {"--max-concurrency", &o->max_concurrency},
+        {"--replicas", &o->replicas},
+        {"--router", &o->router},
         {"--max-model-len", &o->max_model_len},
         {"--seed", &o->seed},
         {"--n", &o->n_samples},
@@ -195,6 +207,27 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         }
         if (strcmp(a, "--check") == 0) {
             o->check = 1;
+            continue;
+        }
+        static const struct {
+            const char *name;
+            size_t field; /* 0: chunked prefill, 1: prefix caching */
+            int value;
+        } flags[] = {
+            {"--enable-chunked-prefill", 0, 1},
+            {"--no-enable-chunked-prefill", 0, 0},
+            {"--enable-prefix-caching", 1, 1},
+            {"--no-enable-prefix-caching", 1, 0},
+        };
+        int flag = -1;
+        for (int k = 0; k < 4; k++)
+            if (strcmp(a, flags[k].name) == 0)
+                flag = k;
+        if (flag >= 0) {
+            int *dst = flags[flag].field == 0 ? &o->chunked_prefill : &o->prefix_caching;
+            if (*dst != -1)
+                cli_die("%s: chunked prefill or prefix caching given twice", a);
+            *dst = flags[flag].value;
             continue;
         }
         const char *eq = strchr(a, '=');
@@ -276,14 +309,56 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         cfg->max_num_seqs = (uint32_t)cli_parse_u64("--max-num-seqs", o->max_num_seqs, 1, 1u << 20);
     if (o->max_batched_tokens)
         cfg->max_batched_tokens =
-            (uint32_t)cli_parse_u64("--max-batched-tokens", o->max_batched_tokens, 1, 1u << 30);
+            (uint32_t)cli_parse_u64("--max-num-batched-tokens", o->max_batched_tokens, 1, 1u << 30);
+    if (o->scheduler) {
+        if (sim_sched_find(o->scheduler) == NULL) {
+            char known[256] = "";
+            for (size_t k = 0; sim_schedulers[k] != NULL; k++) {
+                strncat(known, k ? ", " : "", sizeof(known) - strlen(known) - 1);
+                strncat(known, sim_schedulers[k]->name, sizeof(known) - strlen(known) - 1);
+            }
+            cli_die("--scheduler: unknown scheduler '%s' (known: %s)", o->scheduler, known);
+        }
+        snprintf(cfg->scheduler, sizeof(cfg->scheduler), "%s", o->scheduler);
+    }
+    cfg->chunked_prefill = o->chunked_prefill;
+    cfg->prefix_caching = o->prefix_caching;
+    if (o->long_prefill)
+        cfg->long_prefill_threshold =
+            (uint32_t)cli_parse_u64("--long-prefill-token-threshold", o->long_prefill, 0, 1u << 30);
+    if (o->preemption_mode) {
+        if (strcmp(o->preemption_mode, "recompute") == 0)
+            cfg->preemption_mode = SIM_PREEMPT_RECOMPUTE;
+        else if (strcmp(o->preemption_mode, "swap") == 0)
+            cfg->preemption_mode = SIM_PREEMPT_SWAP;
+        else
+            cli_die("--preemption-mode: '%s' is not recompute or swap", o->preemption_mode);
+    }
+    if (o->swap_space)
+        cfg->swap_space_gib = cli_parse_double("--swap-space", o->swap_space, 0, 1e6, 0);
+    if (o->max_concurrency)
+        cfg->max_concurrency =
+            (uint32_t)cli_parse_u64("--max-concurrency", o->max_concurrency, 1, 1u << 30);
+    if (o->replicas)
+        cfg->replicas = (uint32_t)cli_parse_u64("--replicas", o->replicas, 1, SIM_MAX_REPLICAS);
+    if (o->router) {
+        if (strcmp(o->router, "round-robin") == 0)
+            cfg->router = SIM_ROUTER_ROUND_ROBIN;
+        else if (strcmp(o->router, "least-loaded") == 0)
+            cfg->router = SIM_ROUTER_LEAST_LOADED;
+        else if (strcmp(o->router, "prefix-affinity") == 0)
+            cfg->router = SIM_ROUTER_PREFIX_AFFINITY;
+        else
+            cli_die("--router: '%s' is not round-robin, least-loaded or prefix-affinity",
+                    o->router);
+    }
     if (o->max_model_len)
         cfg->max_model_len =
             (uint32_t)cli_parse_u64("--max-model-len", o->max_model_len, 1, 1u << 30);
     if (o->seed)
         cfg->seed = cli_parse_u64("--seed", o->seed, 0, UINT64_MAX);
     if (o->n_samples)
-        cfg->n_samples = (uint32_t)cli_parse_u64("--n", o->n_samples, 1, cfg->max_num_seqs);
+        cfg->n_samples = (uint32_t)cli_parse_u64("--n", o->n_samples, 1, 1u << 20);
     *ts_interval =
         o->ts_interval ? cli_parse_double("--ts-interval", o->ts_interval, 0, 1e9, 1) : 1.0;
     cfg->check = o->check != 0;

@@ -18,10 +18,12 @@ typedef struct run_opts {
     const char *trace, *format, *gpu, *model, *out, *allocator, *block_size, *dtype, *kv_dtype,
         *engine, *bw_eff, *flops_eff, *step_overhead_ms, *runtime_overhead_gib, *mem_util,
         *kv_pool_gib, *num_blocks, *watermark, *max_num_seqs, *max_batched_tokens, *max_model_len,
-        *seed, *ts_interval, *allocators, *n_samples;
+        *seed, *ts_interval, *allocators, *n_samples, *scheduler, *long_prefill, *preemption_mode,
+        *swap_space, *max_concurrency, *replicas, *router;
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample;
     int quiet, check;
+    int chunked_prefill, prefix_caching; /* 1 enable, 0 disable, -1 not given */
 } run_opts;
 
 /* Prints "kvsim: " and the message to stderr on one line (control

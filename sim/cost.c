@@ -88,7 +88,7 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         double miss = pow(1.0 - c->experts_per_tok / c->experts, tokens);
         weights += c->expert_weight_bytes * (1.0 - miss);
     }
-    double kv_read = (double)b->decode_ctx_tokens - b->decode_seqs;
+    double kv_read = (double)b->decode_ctx_tokens - b->decode_seqs + (double)b->prefill_ctx_tokens;
     double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens);
     double flops = 2.0 * c->active_params * tokens +
                    c->attn_flops_per_pair * ((double)b->decode_ctx_tokens + b->prefill_attn_pairs);

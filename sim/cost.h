@@ -43,7 +43,9 @@ typedef struct sim_batch_shape {
     uint32_t decode_seqs;
     uint64_t prefill_tokens;    /* prompt tokens computed this step */
     uint64_t decode_ctx_tokens; /* sum of decoding sequences' context lengths, new token included */
-    double prefill_attn_pairs;  /* sum over prefills of L(L+1)/2 */
+    double prefill_attn_pairs;  /* (query, key) pairs of the prompt tokens computed */
+    uint64_t
+        prefill_ctx_tokens; /* KV of earlier tokens the prompt chunks read (chunks, cache hits) */
 } sim_batch_shape;
 
 /* Everything the model needs, fixed for a run. */

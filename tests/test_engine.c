@@ -152,23 +152,25 @@ static void test_conservation_preemption_and_reasons(void **state)
 {
     (void)state;
     sim_config c = config("a100-40gb", "opt-13b");
-    c.num_blocks = 120; /* 1,920 token slots: forces preemptions */
-    c.check = true;     /* allocator invariants after every operation */
+    snprintf(c.scheduler, sizeof(c.scheduler), "vllm-v0");
+    c.num_blocks = 120;     /* 1,920 token slots: forces preemptions */
+    c.max_model_len = 1904; /* 119 blocks + int(0.01 x 120) = 1 of watermark: vLLM's start-up
+                               check passes */
+    c.max_batched_tokens = 2048;
+    c.check = true; /* allocator invariants after every operation */
     char path[1024], err[512];
     sample_path(path, sizeof(path), "tiny.csv");
     run_out o;
     assert_int_equal(run_path(&c, path, &o, err, sizeof(err)), 0);
     assert_int_equal(o.res.total, 40);
     assert_int_equal(o.res.completed + o.res.rejected, o.res.total);
-    assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_TOO_LONG], 1); /* 2,500 > 2,048 */
-    /* The 1,900-token prompt needs 119 blocks + int(0.01 x 120) = 1 of
-     * watermark: admitted, it grows toward 2,048 tokens (128 blocks) and
-     * outgrows the 120-block pool. */
-    assert_int_equal(o.res.rejected_by[SIM_REJECT_GREW_OVER_POOL], 1);
-    assert_int_equal(o.res.completed, 38);
+    assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_TOO_LONG], 1); /* 2,500 > 1,904 */
+    /* The 1,900-token prompt asked for 400 tokens: cut at 1,904 - 1,900 + 1 = 5. */
+    assert_int_equal(o.res.truncated, 1);
+    assert_int_equal(o.res.completed, 39);
     assert_true(o.res.preemptions > 0);
     assert_true(o.res.prefill_tokens_computed > o.res.input_tokens); /* recomputation */
-    assert_int_equal(o.m.ttft.n, 38);
+    assert_int_equal(o.m.ttft.n, 39);
     run_free(&o);
 }
 
@@ -191,8 +193,10 @@ static void test_vllm_block_count(void **state)
 {
     (void)state;
     /* vLLM logged "# GPU blocks: 7449" for Llama-2-7B fp16, max_seq_len 4096,
-     * on an A100 (80 GB: 7,449 x 8 MiB = 58.2 GiB of KV). */
+     * on an A100 (80 GB: 7,449 x 8 MiB = 58.2 GiB of KV), with the v0 engine
+     * (activations profiled over max(4096, 2048) tokens). */
     sim_config c = config("a100-80gb", "llama-2-7b");
+    snprintf(c.scheduler, sizeof(c.scheduler), "vllm-v0");
     sim_memory_plan p;
     char err[512];
     assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), 0);
@@ -248,7 +252,10 @@ static void test_golden_tiny(void **state)
 {
     (void)state;
     sim_config c = config("a100-40gb", "opt-13b");
+    snprintf(c.scheduler, sizeof(c.scheduler), "vllm-v0");
     c.num_blocks = 120;
+    c.max_model_len = 1904;
+    c.max_batched_tokens = 2048;
     char path[1024], golden[1024], err[512];
     sample_path(path, sizeof(path), "tiny.csv");
     snprintf(golden, sizeof(golden), "%s/tests/golden/tiny_opt13b_120blocks.json", src_dir());
@@ -273,14 +280,20 @@ static void test_golden_tiny(void **state)
     run_free(&o);
 }
 
-/* A lone sequence that outgrows the whole pool preempts itself and is then
+/* A lone request that outgrows the whole pool preempts itself and is then
  * rejected at once (not when the next request arrives, and without
- * stalling the run). 10 blocks of 16 tokens; 100 prompt tokens + 200 out. */
+ * stalling the run). With vLLM's start-up check (the pool holds one
+ * max_model_len sequence) only parallel samples can outgrow it: 10
+ * blocks of 16, a 100-token prompt (6 full blocks shared), two samples
+ * of their own blocks each, max_model_len 160: 6 + 2 x 4 = 14 blocks at
+ * 160 tokens. */
 static void test_lone_sequence_outgrows_pool(void **state)
 {
     (void)state;
     sim_config c = config("a100-80gb", "llama-2-7b");
     c.num_blocks = 10;
+    c.max_model_len = 160;
+    c.n_samples = 2;
     c.check = true;
     const char *p = write_trace("arrival_s,input_tokens,output_tokens\n0,100,200\n100,10,5\n");
     run_out o;
@@ -291,7 +304,7 @@ static void test_lone_sequence_outgrows_pool(void **state)
     assert_int_equal(o.res.rejected_by[SIM_REJECT_GREW_OVER_POOL], 1);
     assert_int_equal(o.res.completed, 1);
     assert_int_equal(o.res.preemptions, 1);
-    /* It ran out at 161 tokens: about 61 decode steps of ~8 ms, far from 100 s. */
+    /* It ran out within about 60 decode steps of ~8 ms, far from 100 s. */
     assert_true(o.res.busy_s < 2.0);
     run_free(&o);
 }
@@ -370,6 +383,7 @@ static void test_prefix_cache_mooncake(void **state)
         skip();
     }
     sim_config c = config("h200", "llama-3.1-8b");
+    snprintf(c.scheduler, sizeof(c.scheduler), "vllm-v0"); /* whole prompts, as measured */
     c.kv_pool_gib = 4000;
     run_out on, off;
     char err[512];

@@ -1,0 +1,93 @@
+/*
+ * config.h: a run's configuration, its defaults, and the memory plan.
+ *
+ * Option names follow vLLM's engine arguments (v0.11) where vLLM has one.
+ * Fields left at their "unset" value (0, or -1 where 0 is meaningful) take
+ * the scheduler's defaults in sim_config_resolve, as vLLM's EngineArgs
+ * sets them (see config.c).
+ */
+#ifndef KVSIM_SIM_CONFIG_H
+#define KVSIM_SIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/catalog.h"
+#include "sim/cost.h"
+
+enum sim_preemption_mode { SIM_PREEMPT_RECOMPUTE = 0, SIM_PREEMPT_SWAP = 1 };
+
+enum sim_router { SIM_ROUTER_ROUND_ROBIN = 0, SIM_ROUTER_LEAST_LOADED, SIM_ROUTER_PREFIX_AFFINITY };
+
+/* Most replicas a run may have. */
+#define SIM_MAX_REPLICAS 64
+
+typedef struct sim_config {
+    sim_gpu gpu;
+    sim_model model;
+    const sim_dtype *weight_dtype;
+    const sim_dtype *kv_dtype;
+    char engine[16];       /* cost preset name, for reports */
+    sim_cost_params cost;  /* from the preset, with user overrides */
+    char scheduler[16];    /* "vllm" (V1), "vllm-v0", "sarathi", "orca", "static" */
+    char allocator[128];   /* "paged:block=16"; "" takes the scheduler's default */
+    double mem_util;       /* share of GPU memory the engine may use (vLLM 0.90) */
+    double kv_pool_gib;    /* > 0: the KV pool's size, overriding the memory plan */
+    uint32_t num_blocks;   /* > 0: block count, overriding both */
+    uint32_t num_blocks_tokens; /* tokens per block of num_blocks; 0: the paged spec's, else 16 */
+    double watermark;      /* share of blocks kept free at admission; < 0: the scheduler's */
+    uint32_t max_num_seqs; /* 0: the scheduler's default */
+    uint32_t max_batched_tokens; /* --max-num-batched-tokens; 0: the scheduler's default */
+    uint32_t max_model_len;      /* 0: the model's max_position_embeddings */
+    int chunked_prefill;         /* --enable-chunked-prefill: 1 on, 0 off, -1 the scheduler's */
+    uint32_t long_prefill_threshold; /* --long-prefill-token-threshold; 0: none */
+    int prefix_caching;              /* --enable-prefix-caching: 1, 0, -1 the scheduler's */
+    int preemption_mode;             /* enum sim_preemption_mode */
+    double swap_space_gib;           /* --swap-space: host memory for swapped KV per GPU */
+    uint32_t max_concurrency;        /* closed loop: requests outstanding at most; 0 none */
+    uint32_t replicas;               /* >= 1 */
+    int router;                      /* enum sim_router */
+    uint32_t n_samples; /* parallel sampling: outputs per request (vLLM's n), >= 1 */
+    uint64_t seed;
+    bool check; /* run kv_check after every allocator operation (slow) */
+} sim_config;
+
+/* Fills CFG with defaults for GPU and MODEL: the vllm (V1) scheduler and
+ * every scheduler-dependent field unset. */
+void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *model);
+
+/*
+ * Writes into OUT the configuration a run uses: CFG with the scheduler's
+ * defaults filled in (budget, max_num_seqs, chunked prefill, prefix
+ * caching, watermark, allocator), then checked as vLLM checks its engine
+ * arguments at start-up. Returns 0, or -1 with a one-line ERR naming the
+ * options to change.
+ */
+int sim_config_resolve(const sim_config *cfg, sim_config *out, char *err, size_t errlen);
+
+/* How GPU memory is divided (bytes), and the limits the run uses. */
+typedef struct sim_memory_plan {
+    uint64_t gpu_bytes;
+    uint64_t usable_bytes; /* gpu_bytes x mem_util */
+    uint64_t weights_bytes;
+    uint64_t activation_bytes; /* peak of a profiling forward pass over the token budget */
+    uint64_t overhead_bytes;   /* runtime memory outside the above */
+    uint64_t kv_budget_bytes;  /* what is left for KV (or the override) */
+    uint64_t kv_pool_bytes;    /* what the allocator manages (whole blocks) */
+    uint64_t kv_bytes_per_token;
+    uint32_t max_model_len;
+    uint32_t max_batched_tokens;
+    uint32_t max_num_seqs;
+    bool pool_overridden;
+} sim_memory_plan;
+
+/* Computes the memory plan of a resolved CFG. Returns 0, or -1 with a
+ * one-line ERR when the weights do not fit or the configuration is
+ * inconsistent. */
+int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *out, char *err, size_t errlen);
+
+/* Tokens per block a spec asks for: a paged spec's block=N, else 16. */
+uint32_t sim_spec_block_tokens(const char *spec);
+
+#endif

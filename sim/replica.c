@@ -1,0 +1,208 @@
+/*
+ * replica.c: the primitives schedulers build a batch with; see replica.h.
+ */
+#include "sim/replica.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double to_s(int64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+void sim_rep_check(sim_replica *r, const char *where)
+{
+    if (!r->cfg->check)
+        return;
+    char msg[256];
+    if (kv_check(r->kv, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "kvsim: BUG: allocator invariant broken after %s at t=%.9f s: %s\n", where,
+                to_s(r->now_ns), msg);
+        abort();
+    }
+}
+
+int sim_rep_grow(sim_replica *r, uint32_t i, uint32_t tokens)
+{
+    int rc = kv_grow(r->kv, &sim_rep_req(r, i)->seq, tokens);
+    if (rc == KV_ENOMEM || rc == KV_EARG) {
+        snprintf(r->err, r->errlen, "out of memory for block tables");
+        return -1;
+    }
+    if (rc == KV_OK)
+        sim_rep_check(r, "growth");
+    return rc == KV_OK ? KV_OK : KV_NOSPACE;
+}
+
+/* Sum of (p + 1) for positions p in [a, b): the (query, key) pairs of
+ * causal attention computed for those positions. */
+static double pairs(double a, double b)
+{
+    return b > a ? (b * (b + 1.0) - a * (a + 1.0)) / 2.0 : 0.0;
+}
+
+static void batch_shape_add(sim_replica *r, const sim_req *q, uint32_t new_tokens, uint32_t pad)
+{
+    sim_batch_shape *s = &r->batch.shape;
+    double n = r->cfg->n_samples;
+    double c0 = q->computed, c1 = c0 + new_tokens + pad, in = q->input;
+    if (new_tokens + pad == 1 && c0 >= in) {
+        /* A decode: one token per sample over its context. */
+        s->decode_seqs += r->cfg->n_samples;
+        s->decode_ctx_tokens += (uint64_t)c1 * r->cfg->n_samples;
+        return;
+    }
+    /* Prompt positions are computed once for all samples; positions past
+     * the prompt (a recomputation after preemption) once per sample. */
+    double p1 = c1 < in ? c1 : in, o0 = c0 > in ? c0 : in;
+    double computed = (p1 > c0 ? p1 - c0 : 0) + n * (c1 > o0 ? c1 - o0 : 0);
+    s->prefill_seqs++;
+    s->prefill_tokens += (uint64_t)computed;
+    s->prefill_attn_pairs += pairs(c0, p1) + n * pairs(o0, c1);
+    s->prefill_ctx_tokens += (uint64_t)c0; /* earlier chunks' KV, read by this chunk */
+}
+
+void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
+{
+    sim_req *q = sim_rep_req(r, i);
+    q->stamp = r->stamp;
+    batch_shape_add(r, q, new_tokens, 0);
+    r->batch.req[r->batch.n] = i;
+    r->batch.tokens[r->batch.n] = new_tokens;
+    r->batch.n++;
+}
+
+void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens)
+{
+    batch_shape_add(r, sim_rep_req(r, i), 0, pad_tokens);
+}
+
+void sim_rep_start_head(sim_replica *r)
+{
+    uint32_t i = sim_queue_pop_front(&r->waiting);
+    r->running[r->nrunning++] = i;
+    r->running_seqs += r->cfg->n_samples;
+}
+
+uint32_t sim_rep_cached_tokens(sim_replica *r, uint32_t i)
+{
+    sim_req *q = sim_rep_req(r, i);
+    return kv_cached_tokens(r->kv, &q->seq, sim_req_tokens(q));
+}
+
+void sim_rep_remove_running(sim_replica *r, uint32_t pos)
+{
+    memmove(&r->running[pos], &r->running[pos + 1], (r->nrunning - pos - 1) * sizeof(uint32_t));
+    r->nrunning--;
+    r->running_seqs -= r->cfg->n_samples;
+}
+
+int sim_rep_preempt(sim_replica *r, uint32_t pos)
+{
+    uint32_t i = r->running[pos];
+    sim_req *q = sim_rep_req(r, i);
+    sim_rep_remove_running(r, pos);
+    uint64_t bytes = q->seq.alloc_bytes;
+    uint64_t room = (uint64_t)(r->cfg->swap_space_gib * 1073741824.0);
+    if (r->cfg->preemption_mode == SIM_PREEMPT_SWAP && r->swap_used_bytes + bytes <= room) {
+        /* vLLM v0 swaps the victim's blocks to host memory over the host
+         * link, in the step that preempts it; its progress is kept. */
+        q->swapped = true;
+        q->swap_bytes = bytes;
+        r->swap_used_bytes += bytes;
+        r->batch.swap_out_bytes += bytes;
+        r->res->swap_preemptions++;
+        r->res->swapped_out_bytes += bytes;
+        kv_release(r->kv, &q->seq);
+    } else {
+        q->seq.recompute = true;
+        kv_release(r->kv, &q->seq);
+        q->seq.recompute = false;
+        r->res->recomputed_tokens += q->computed;
+        q->computed = 0;
+    }
+    q->preemptions++;
+    r->res->preemptions++;
+    r->stats->preemptions++;
+    r->step.preempted++;
+    sim_rep_check(r, "preemption");
+    if (sim_queue_push_front(&r->waiting, i) != 0) {
+        snprintf(r->err, r->errlen, "out of memory for the waiting queue");
+        return -1;
+    }
+    return 0;
+}
+
+int sim_rep_swap_in(sim_replica *r, uint32_t i, uint32_t tokens)
+{
+    sim_req *q = sim_rep_req(r, i);
+    int rc = kv_can_admit(r->kv, &q->seq, tokens);
+    if (rc != KV_OK)
+        return KV_NOSPACE;
+    rc = sim_rep_grow(r, i, tokens);
+    if (rc != KV_OK)
+        return rc;
+    kv_set_used(r->kv, &q->seq, q->computed);
+    r->swap_used_bytes -= q->swap_bytes;
+    r->batch.swap_in_bytes += q->swap_bytes;
+    r->res->swapped_in_bytes += q->swap_bytes;
+    q->swapped = false;
+    q->swap_bytes = 0;
+    return KV_OK;
+}
+
+void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason)
+{
+    sim_req *q = sim_rep_req(r, i);
+    kv_release(r->kv, &q->seq);
+    if (q->swapped)
+        r->swap_used_bytes -= q->swap_bytes;
+    sim_result *res = r->res;
+    sim_replica_stats *st = r->stats;
+    double finish_s = to_s(r->now_ns), arrival_s = to_s(q->arrival_ns);
+    double first_s = q->first_token_ns >= 0 ? to_s(q->first_token_ns) : -1.0;
+    if (status == SIM_REQ_COMPLETED) {
+        uint64_t out = (uint64_t)q->generated * r->cfg->n_samples;
+        res->completed++;
+        res->input_tokens += q->input;
+        res->output_tokens += out;
+        st->completed++;
+        st->input_tokens += q->input;
+        st->output_tokens += out;
+        st->ttft_sum_s += first_s - arrival_s;
+        st->e2e_sum_s += finish_s - arrival_s;
+        if (q->generated > 1) {
+            st->tpot_sum_s += (finish_s - first_s) / (q->generated - 1);
+            st->tpot_n++;
+        }
+    } else {
+        res->rejected++;
+        res->rejected_by[reason]++;
+        st->rejected++;
+    }
+    if (r->obs != NULL && r->obs->on_request != NULL) {
+        sim_request_record rec = {
+            .id = q->id,
+            .line = q->line,
+            .arrival_s = arrival_s,
+            .first_token_s = first_s,
+            .finish_s = finish_s,
+            .input_tokens = q->input,
+            .output_tokens = q->generated,
+            .output_requested = q->output_requested,
+            .preemptions = q->preemptions,
+            .replica = r->index,
+            .status = status,
+            .reason = reason,
+        };
+        r->obs->on_request(r->obs->ctx, &rec);
+    }
+    sim_req_pool_put(r->pool, i);
+}
+
+void sim_rep_reject_head(sim_replica *r, int reason)
+{
+    sim_rep_finish(r, sim_queue_pop_front(&r->waiting), SIM_REQ_REJECTED, reason);
+}

@@ -1,0 +1,132 @@
+/*
+ * replica.h: one replica's state, and the primitives schedulers build a
+ * step's batch with.
+ *
+ * A replica holds a KV allocator, the requests it runs (in admission
+ * order: the last one is the preemption victim, as in vLLM) and a waiting
+ * queue (preempted requests go back to its front). A scheduler (sched.h)
+ * fills the step's batch through the primitives below, which keep the
+ * allocator, the counters and the batch's cost shape consistent; the step
+ * loop (step.h) runs the batch and applies its tokens. Requests live in a
+ * pool shared by all replicas of a run.
+ */
+#ifndef KVSIM_SIM_REPLICA_H
+#define KVSIM_SIM_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allocators/kv_alloc.h"
+#include "sim/config.h"
+#include "sim/cost.h"
+#include "sim/outcome.h"
+#include "sim/request.h"
+
+struct sim_sched_ops;
+
+/* What a step computes: for each entry, the request and how many new
+ * tokens (per sample) it computes. Arrays hold max_num_seqs entries. */
+typedef struct sim_batch {
+    uint32_t n;
+    uint32_t *req;
+    uint32_t *tokens;
+    sim_batch_shape shape;
+    uint64_t swap_in_bytes;  /* host -> GPU this step (swapped requests resumed) */
+    uint64_t swap_out_bytes; /* GPU -> host this step (requests preempted by swap) */
+} sim_batch;
+
+typedef struct sim_replica {
+    uint32_t index;
+    const sim_config *cfg;          /* resolved */
+    const sim_memory_plan *plan;    /* the run's; every replica has the same */
+    const struct sim_sched_ops *sched;
+    void *sched_state;
+    kv_alloc *kv;
+    sim_cost cost;
+    sim_req_pool *pool; /* shared by the run's replicas */
+    const sim_observer *obs;
+    sim_result *res;             /* the run's totals */
+    sim_replica_stats *stats;    /* this replica's figures */
+    uint64_t block_bytes;        /* paged: bytes of one block; 0 for other strategies */
+    uint64_t swap_used_bytes;    /* host memory holding swapped KV */
+    uint32_t *running;           /* admission order */
+    uint32_t nrunning;
+    uint32_t running_seqs;       /* sequences of the running requests (n per request) */
+    sim_queue waiting;
+    sim_batch batch;
+    uint64_t stamp; /* schedule passes so far: marks requests already in the batch */
+    bool busy;
+    bool head_blocked;           /* the waiting head waits for memory this step */
+    uint32_t head_need_tokens;   /* ... and the tokens it asked for */
+    sim_step_record step;
+    int64_t now_ns;
+    int64_t busy_until_ns;
+    char *err;
+    size_t errlen;
+} sim_replica;
+
+static inline sim_req *sim_rep_req(const sim_replica *r, uint32_t i)
+{
+    return &r->pool->v[i];
+}
+
+/* True when one more request (n sequences) fits under max_num_seqs. */
+static inline bool sim_rep_seq_room(const sim_replica *r)
+{
+    return r->running_seqs + r->cfg->n_samples <= r->plan->max_num_seqs;
+}
+
+/* Grows request I's KV to hold TOKENS tokens per sample. Returns KV_OK,
+ * KV_NOSPACE (nothing changed), or -1 on a host failure (ERR set). */
+int sim_rep_grow(sim_replica *r, uint32_t i, uint32_t tokens);
+
+/* Puts request I in this step's batch with NEW_TOKENS tokens to compute
+ * (per sample; its KV already grown to computed + NEW_TOKENS), adding its
+ * work to the batch's cost shape. */
+void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens);
+
+/* Adds PAD_TOKENS of compute for request I to the batch's cost shape
+ * without producing anything: the padding of static batching (a finished
+ * request still decoding, a prompt shorter than the batch's longest). */
+void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens);
+
+/* Moves the waiting queue's head into the running set. */
+void sim_rep_start_head(sim_replica *r);
+
+/* How many leading tokens of the waiting request I are in the prefix
+ * cache (computed KV it can share), at most sim_req_tokens - 1. */
+uint32_t sim_rep_cached_tokens(sim_replica *r, uint32_t i);
+
+/* Preempts the running request at position POS: by swap when the run
+ * swaps and host space allows (its KV leaves the pool, its progress is
+ * kept), else by recompute (KV freed, progress lost); it goes back to the
+ * waiting queue's front. Returns 0, or -1 on a host failure. */
+int sim_rep_preempt(sim_replica *r, uint32_t pos);
+
+/* Brings swapped request I back: allocates KV for TOKENS tokens, marks
+ * its computed tokens written and counts the transfer. Returns KV_OK,
+ * KV_NOSPACE (nothing changed) or -1 on a host failure. */
+int sim_rep_swap_in(sim_replica *r, uint32_t i, uint32_t tokens);
+
+/* Ends request I (completed, or rejected with REASON): releases its KV,
+ * reports it and frees its slot. It must be in neither the running set
+ * nor the waiting queue. */
+void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason);
+
+/* Rejects the waiting queue's head with REASON. */
+void sim_rep_reject_head(sim_replica *r, int reason);
+
+/* True when request I is in the batch being built. */
+static inline bool sim_rep_in_batch(const sim_replica *r, uint32_t i)
+{
+    return r->pool->v[i].stamp == r->stamp;
+}
+
+/* Removes running request at POS from the running set (no KV change). */
+void sim_rep_remove_running(sim_replica *r, uint32_t pos);
+
+/* Runs the allocator's checks when --check is on; aborts on a violation. */
+void sim_rep_check(sim_replica *r, const char *where);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * sched_budget.c: the token-budget scheduler; see sched.h.
+ *
+ * Follows vLLM V1's Scheduler.schedule (vllm/v1/core/sched/scheduler.py,
+ * v0.11) for the FCFS policy:
+ *   1. Running requests, in admission order, while budget remains: each
+ *      gets num_tokens - num_computed_tokens new tokens (a decode: 1; a
+ *      prompt being chunked: the rest of it), cut to
+ *      --long-prefill-token-threshold and to the budget. When its KV
+ *      cannot grow, the last running request is preempted (recompute:
+ *      KV freed, num_computed_tokens back to 0, to the waiting queue's
+ *      front) until it can, or until it preempted itself.
+ *   2. Waiting requests, FCFS, only if step 1 preempted nothing, while
+ *      budget remains and fewer than max_num_seqs run: a new request's
+ *      prefix-cache hit counts as computed (only uncached tokens are
+ *      charged); without chunked prefill a prompt larger than the
+ *      remaining budget waits for the next step; the first that does not
+ *      fit in KV stops admission.
+ * The switches of sim_budget_policy give sarathi (decodes first), orca
+ * (whole prompts, max-length reservation) and vLLM v0's chunked mode (its
+ * admission watermark and decode check).
+ *
+ * Victims are the last running request not yet in this step's batch
+ * (vLLM's FCFS victim is the last running request, never in the batch
+ * yet because the pass goes in order; with decodes first it could be).
+ * A request that preempts itself while nothing else holds KV can never
+ * grow: it is rejected (sequence_outgrew_kv_pool) instead of looping.
+ */
+#include "sim/sched.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+bool sim_sched_v0_room(const sim_replica *r)
+{
+    if (r->block_bytes == 0)
+        return true;
+    kv_space sp;
+    r->kv->ops->space(r->kv, &sp);
+    return sp.free_bytes / r->block_bytes >= r->cfg->n_samples;
+}
+
+/* Position of the preemption victim: the last running request not yet in
+ * the batch. */
+static uint32_t victim_pos(const sim_replica *r)
+{
+    for (uint32_t k = r->nrunning; k-- > 0;)
+        if (!sim_rep_in_batch(r, r->running[k]))
+            return k;
+    return SIM_NONE;
+}
+
+int sim_sched_make_room(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens, bool v0_check,
+                        bool *preempted)
+{
+    for (;;) {
+        int rc = v0_check && !sim_sched_v0_room(r) ? KV_NOSPACE : sim_rep_grow(r, i, tokens);
+        if (rc < 0)
+            return -1;
+        if (rc == KV_OK)
+            return 1;
+        uint32_t v = victim_pos(r);
+        bool self = r->running[v] == i;
+        if (sim_rep_preempt(r, v) != 0)
+            return -1;
+        *preempted = true;
+        if (self) {
+            if (r->nrunning == 0) /* alone and still too big: it never fits */
+                sim_rep_reject_head(r, SIM_REJECT_GREW_OVER_POOL);
+            return 0;
+        }
+        if (v < *pos)
+            (*pos)--;
+    }
+}
+
+/* New tokens for request Q with COMPUTED tokens done, under BUDGET. */
+static uint32_t new_tokens(const sim_replica *r, const sim_req *q, uint32_t computed,
+                           uint64_t budget)
+{
+    uint64_t n = sim_req_tokens(q) - computed;
+    uint32_t thr = r->cfg->long_prefill_threshold;
+    if (thr > 0 && n > thr)
+        n = thr;
+    return (uint32_t)(n < budget ? n : budget);
+}
+
+/* Step 1 over running requests; DECODES: only those (true) or only the
+ * others (false), or all (-1). Returns 1 to go on, 0 when a request
+ * preempted itself (the pass ends), -1 on error. */
+static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int decodes,
+                            uint64_t *budget, bool *preempted)
+{
+    for (uint32_t k = 0; k < r->nrunning && *budget > 0; k++) {
+        uint32_t i = r->running[k];
+        sim_req *q = sim_rep_req(r, i);
+        if (sim_rep_in_batch(r, i))
+            continue;
+        bool is_decode = q->computed + 1 == sim_req_tokens(q) && q->computed >= q->input;
+        if (decodes >= 0 && is_decode != (decodes == 1))
+            continue;
+        uint32_t n = new_tokens(r, q, q->computed, *budget);
+        int rc = sim_sched_make_room(r, i, &k, q->computed + n, pol->v0_decode_check && is_decode,
+                           preempted);
+        if (rc <= 0)
+            return rc;
+        sim_rep_batch_add(r, i, n);
+        *budget -= n;
+    }
+    return 1;
+}
+
+/* Step 2: admits waiting requests. Returns 0, or -1 on error. */
+static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64_t *budget)
+{
+    while (r->waiting.len > 0 && *budget > 0 && sim_rep_seq_room(r)) {
+        uint32_t i = sim_queue_at(&r->waiting, 0);
+        sim_req *q = sim_rep_req(r, i);
+        uint32_t tokens = sim_req_tokens(q);
+        if (kv_can_admit(r->kv, &q->seq, pol->reserve_max ? r->plan->max_model_len : tokens) ==
+            KV_NEVER) {
+            sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
+                                                : SIM_REJECT_PROMPT_OVER_POOL);
+            continue;
+        }
+        uint32_t cached = q->swapped ? q->computed : sim_rep_cached_tokens(r, i);
+        uint32_t n = new_tokens(r, q, cached, UINT64_MAX);
+        if (!r->cfg->chunked_prefill && n > *budget)
+            break; /* the whole prompt waits for a step with room for it */
+        n = n < *budget ? n : (uint32_t)*budget;
+        uint32_t target = pol->reserve_max ? r->plan->max_model_len : cached + n;
+        int rc;
+        if (q->swapped) {
+            rc = sim_rep_swap_in(r, i, target);
+        } else {
+            rc = kv_can_admit(r->kv, &q->seq, target);
+            if (rc == KV_OK) {
+                q->seq.recompute = q->preemptions > 0; /* for the prefix-cache counters */
+                rc = sim_rep_grow(r, i, target);
+                q->seq.recompute = false;
+            }
+        }
+        if (rc < 0)
+            return -1;
+        if (rc != KV_OK) {
+            if (r->nrunning == 0 && r->batch.n == 0 && !q->swapped) {
+                /* The strategy's layout refused an empty pool (a
+                 * general-purpose allocator can): it never fits. */
+                sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
+                                                    : SIM_REJECT_PROMPT_OVER_POOL);
+                continue;
+            }
+            r->head_blocked = true;
+            r->head_need_tokens = target;
+            break;
+        }
+        if (!q->swapped && q->computed == 0) {
+            q->computed = q->seq.cached_tokens < tokens ? q->seq.cached_tokens : tokens - 1;
+            kv_set_used(r->kv, &q->seq, q->computed);
+            n = new_tokens(r, q, q->computed, *budget);
+        }
+        sim_rep_start_head(r);
+        sim_rep_batch_add(r, i, n);
+        *budget -= n;
+    }
+    return 0;
+}
+
+int sim_sched_budget(sim_replica *r, const sim_budget_policy *pol)
+{
+    uint64_t budget = r->plan->max_batched_tokens;
+    bool preempted = false;
+    int rc;
+    if (pol->decodes_first) {
+        rc = schedule_running(r, pol, 1, &budget, &preempted);
+        if (rc > 0)
+            rc = schedule_running(r, pol, 0, &budget, &preempted);
+    } else {
+        rc = schedule_running(r, pol, -1, &budget, &preempted);
+    }
+    if (rc < 0)
+        return -1;
+    if (preempted)
+        return 0; /* vLLM admits nothing in a step that preempted */
+    return schedule_waiting(r, pol, &budget);
+}

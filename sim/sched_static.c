@@ -1,0 +1,96 @@
+/*
+ * sched_static.c: request-level (static) batching, as FasterTransformer
+ * or a plain HuggingFace generate() loop serve.
+ *
+ * When the replica is idle it takes up to max_num_seqs waiting requests
+ * (FCFS, while their KV fits) into one batch, prefills their prompts
+ * padded to the longest, then decodes the whole batch one token per step
+ * until every request has produced all its tokens. Requests that finished
+ * early keep decoding padding and keep their KV; all of them return when
+ * the batch ends (the response of a batched generate() call), which is
+ * when their memory is freed and the next batch may start. Requests that
+ * arrive meanwhile wait. The token budget does not apply (these engines
+ * have none); its default reservation is contiguous:reserve=max.
+ */
+#include "sim/sched.h"
+
+static bool done(const sim_req *q)
+{
+    return q->generated >= q->output;
+}
+
+static int static_schedule(sim_replica *r)
+{
+    bool all_done = true;
+    for (uint32_t k = 0; k < r->nrunning; k++)
+        all_done = all_done && done(sim_rep_req(r, r->running[k]));
+    if (r->nrunning > 0 && all_done) {
+        /* The batch returns: every request completes now. */
+        while (r->nrunning > 0) {
+            uint32_t i = r->running[r->nrunning - 1];
+            sim_rep_remove_running(r, r->nrunning - 1);
+            sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
+        }
+    }
+    if (r->nrunning > 0) {
+        bool preempted = false;
+        for (uint32_t k = 0; k < r->nrunning; k++) {
+            uint32_t i = r->running[k];
+            sim_req *q = sim_rep_req(r, i);
+            if (done(q)) {
+                sim_rep_batch_pad(r, i, 1);
+                continue;
+            }
+            int rc = sim_sched_make_room(r, i, &k, q->computed + 1, false, &preempted);
+            if (rc < 0)
+                return -1;
+            if (rc == 0)
+                break;
+            sim_rep_batch_add(r, i, 1);
+        }
+        return 0;
+    }
+    uint32_t longest = 0;
+    while (r->waiting.len > 0 && sim_rep_seq_room(r)) {
+        uint32_t i = sim_queue_at(&r->waiting, 0);
+        sim_req *q = sim_rep_req(r, i);
+        uint32_t tokens = sim_req_tokens(q);
+        int rc = kv_can_admit(r->kv, &q->seq, tokens);
+        if (rc == KV_NEVER) {
+            sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
+                                                : SIM_REJECT_PROMPT_OVER_POOL);
+            continue;
+        }
+        if (rc == KV_OK)
+            rc = sim_rep_grow(r, i, tokens);
+        if (rc < 0)
+            return -1;
+        if (rc != KV_OK) {
+            if (r->nrunning == 0) {
+                sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
+                                                    : SIM_REJECT_PROMPT_OVER_POOL);
+                continue;
+            }
+            r->head_blocked = true;
+            r->head_need_tokens = tokens;
+            break;
+        }
+        q->hold = true;
+        sim_rep_start_head(r);
+        sim_rep_batch_add(r, i, tokens);
+        longest = tokens > longest ? tokens : longest;
+    }
+    /* Shorter prompts are padded to the batch's longest. */
+    for (uint32_t k = 0; k < r->batch.n; k++) {
+        uint32_t i = r->batch.req[k];
+        if (r->batch.tokens[k] < longest)
+            sim_rep_batch_pad(r, i, longest - r->batch.tokens[k]);
+    }
+    return 0;
+}
+
+const sim_sched_ops sim_sched_static = {
+    .name = "static",
+    .help = "request-level batching: a batch runs until all its requests finish",
+    .schedule = static_schedule,
+};

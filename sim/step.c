@@ -1,0 +1,155 @@
+/*
+ * step.c: a replica's iteration loop; see step.h.
+ */
+#include "sim/step.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/sched.h"
+
+/* Longest step the clock accepts: far beyond any real one, far inside
+ * int64 nanoseconds. A longer one means cost parameters out of any
+ * physical range. */
+#define MAX_STEP_S 1e7
+
+static double to_s(int64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+double sim_step_cost(const sim_replica *r)
+{
+    double t = sim_cost_step_s(&r->cost, &r->batch.shape);
+    uint64_t swap = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
+    if (swap > 0) /* vLLM v0 swaps blocks synchronously, before the step's forward pass */
+        t += (double)swap / r->cfg->gpu.host_link_Bps;
+    return t;
+}
+
+static void observe(sim_replica *r)
+{
+    if (r->obs == NULL || r->obs->on_step == NULL || r->index != 0)
+        return; /* the memory observers follow replica 0 (see README) */
+    r->step.replica = r->index;
+    r->step.end_s = to_s(r->now_ns);
+    r->step.running_after = r->running_seqs;
+    r->step.waiting_after = r->waiting.len;
+    kv_get_breakdown(r->kv, false, &r->step.mem_after);
+    r->obs->on_step(r->obs->ctx, &r->step);
+}
+
+void sim_step_observe_idle(sim_replica *r)
+{
+    memset(&r->step, 0, sizeof(r->step));
+    r->step.idle = true;
+    r->step.start_s = to_s(r->now_ns);
+    r->step.running = r->running_seqs;
+    r->step.waiting = r->waiting.len;
+    kv_get_breakdown(r->kv, false, &r->step.mem);
+    r->step.used_at_end_bytes = 0;
+    observe(r);
+}
+
+int sim_step_start(sim_replica *r, int64_t *end_ns)
+{
+    if (r->busy)
+        return 0;
+    r->step.preempted = 0;
+    r->batch.swap_in_bytes = r->batch.swap_out_bytes = 0;
+    uint64_t ended_before = r->res->completed + r->res->rejected;
+    kv_tick(r->kv);
+    for (;;) {
+        r->stamp++;
+        r->batch.n = 0;
+        memset(&r->batch.shape, 0, sizeof(r->batch.shape));
+        r->head_blocked = false;
+        r->head_need_tokens = 0;
+        if (r->sched->schedule(r) != 0)
+            return -1;
+        /* An empty pass with nothing running rejected or preempted its
+         * only request: the queue's new head gets a pass of its own. */
+        if (r->batch.n > 0 || r->waiting.len == 0 || r->nrunning > 0)
+            break;
+    }
+    if (r->batch.n == 0) {
+        assert(r->nrunning == 0 && r->waiting.len == 0);
+        if (r->res->completed + r->res->rejected != ended_before)
+            sim_step_observe_idle(r); /* rejections or a static batch's end freed memory */
+        return 0;
+    }
+    double dur_s = sim_step_cost(r);
+    if (!(dur_s < MAX_STEP_S)) {
+        snprintf(r->err, r->errlen,
+                 "a step of %.3g s at t=%.3f s: the cost parameters (--bw-eff, --flops-eff, "
+                 "--step-overhead-ms) are outside any physical range",
+                 dur_s, to_s(r->now_ns));
+        return -1;
+    }
+    int64_t dur_ns = (int64_t)llround(dur_s * 1e9);
+    if (dur_ns < 1)
+        dur_ns = 1;
+    if (r->now_ns > INT64_MAX - dur_ns) {
+        snprintf(r->err, r->errlen, "the simulated clock overflows at t=%.3f s",
+                 to_s(r->now_ns));
+        return -1;
+    }
+    const sim_batch_shape *sh = &r->batch.shape;
+    r->step.idle = false;
+    r->step.start_s = to_s(r->now_ns);
+    r->step.prefill_seqs = sh->prefill_seqs;
+    r->step.decode_seqs = sh->decode_seqs;
+    r->step.prefill_tokens = sh->prefill_tokens;
+    r->step.swap_bytes = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
+    r->step.running = r->running_seqs;
+    r->step.waiting = r->waiting.len;
+    kv_get_breakdown(r->kv, r->head_blocked, &r->step.mem);
+    if (r->running_seqs > r->res->max_running)
+        r->res->max_running = r->running_seqs;
+    if (r->running_seqs > r->stats->max_running)
+        r->stats->max_running = r->running_seqs;
+    r->res->busy_s += dur_s;
+    r->res->steps++;
+    r->res->prefill_tokens_computed += sh->prefill_tokens;
+    r->stats->busy_s += dur_s;
+    r->stats->steps++;
+    r->busy = true;
+    *end_ns = r->now_ns + dur_ns;
+    return 1;
+}
+
+void sim_step_end(sim_replica *r)
+{
+    r->busy = false;
+    for (uint32_t k = 0; k < r->batch.n; k++) {
+        sim_req *q = sim_rep_req(r, r->batch.req[k]);
+        q->computed += r->batch.tokens[k];
+        kv_set_used(r->kv, &q->seq, q->computed);
+        if (q->computed >= sim_req_tokens(q)) {
+            /* Caught up: the step sampled a token (one per sample). */
+            q->generated++;
+            if (q->first_token_ns < 0)
+                q->first_token_ns = r->now_ns;
+        }
+    }
+    r->batch.n = 0;
+    /* KV written peaks here: every batch token computed, nothing released yet. */
+    r->step.used_at_end_bytes =
+        (r->kv->totals.used_tokens - r->kv->totals.dup_tokens) * r->kv->cfg.bytes_per_token;
+    uint32_t keep = 0;
+    for (uint32_t k = 0; k < r->nrunning; k++) {
+        uint32_t i = r->running[k];
+        sim_req *q = sim_rep_req(r, i);
+        if (q->generated >= q->output && !q->hold) {
+            r->running_seqs -= r->cfg->n_samples;
+            sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
+        } else {
+            r->running[keep++] = i;
+        }
+    }
+    r->nrunning = keep;
+    sim_rep_check(r, "step end");
+    observe(r);
+}
