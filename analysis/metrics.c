@@ -20,7 +20,8 @@ static void add_area(an_metrics *m, const kv_breakdown *b, double dt)
     m->area[1] += (double)b->reservation * dt;
     m->area[2] += (double)b->internal_frag * dt;
     m->area[3] += (double)b->external_frag * dt;
-    m->area[4] += (double)b->free * dt;
+    m->area[4] += (double)b->blocked_free * dt;
+    m->area[5] += (double)b->free * dt;
     m->ext_index_area += b->ext_frag_index * dt;
 }
 
@@ -35,12 +36,13 @@ static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t runn
     if (m->timeseries_csv == NULL)
         return;
     double pool = (double)m->pool_bytes;
-    int n = fprintf(m->timeseries_csv, "%.3f,%u,%u,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n", t,
-                    running, waiting, (unsigned long long)b->token_states,
-                    (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
-                    (unsigned long long)b->external_frag, (unsigned long long)b->free,
-                    pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,
-                    (unsigned long long)m->ts_steps, (unsigned long long)m->ts_tokens);
+    int n =
+        fprintf(m->timeseries_csv, "%.3f,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n", t,
+                running, waiting, (unsigned long long)b->token_states,
+                (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
+                (unsigned long long)b->external_frag, (unsigned long long)b->blocked_free,
+                (unsigned long long)b->free, pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,
+                (unsigned long long)m->ts_steps, (unsigned long long)m->ts_tokens);
     if (n < 0)
         m->io_error = 1;
     m->ts_steps = 0;
@@ -127,7 +129,7 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     if (timeseries != NULL)
         fprintf(timeseries,
                 "time_s,running,waiting,token_states_bytes,reservation_bytes,internal_frag_bytes,"
-                "external_frag_bytes,free_bytes,allocated_pct,steps,tokens\n");
+                "external_frag_bytes,blocked_free_bytes,free_bytes,allocated_pct,steps,tokens\n");
 }
 
 static void on_start(void *ctx, const sim_memory_plan *plan)
@@ -157,22 +159,23 @@ void an_metrics_finish(an_metrics *m, double makespan_s)
     m->last_end_s = makespan_s;
 }
 
-static void to_pct(const double v[5], double total, an_breakdown_pct *out)
+static void to_pct(const double v[6], double total, an_breakdown_pct *out)
 {
     double k = total > 0 ? 100.0 / total : 0;
     out->token_states = v[0] * k;
     out->reservation = v[1] * k;
     out->internal_frag = v[2] * k;
     out->external_frag = v[3] * k;
-    out->free = v[4] * k;
+    out->blocked_free = v[4] * k;
+    out->free = v[5] * k;
 }
 
 void an_metrics_time_avg(const an_metrics *m, double makespan_s, an_breakdown_pct *out)
 {
-    double total = m->area[0] + m->area[1] + m->area[2] + m->area[3] + m->area[4];
+    double total = m->area[0] + m->area[1] + m->area[2] + m->area[3] + m->area[4] + m->area[5];
     (void)makespan_s;
     if (total <= 0) {
-        double v[5] = {0, 0, 0, 0, 1};
+        double v[6] = {0, 0, 0, 0, 0, 1};
         to_pct(v, 1, out);
         return;
     }
@@ -182,11 +185,11 @@ void an_metrics_time_avg(const an_metrics *m, double makespan_s, an_breakdown_pc
 void an_metrics_at_peak(const an_metrics *m, an_breakdown_pct *out)
 {
     const kv_breakdown *b = &m->at_peak;
-    double v[5] = {(double)b->token_states, (double)b->reservation, (double)b->internal_frag,
-                   (double)b->external_frag, (double)b->free};
-    double total = v[0] + v[1] + v[2] + v[3] + v[4];
+    double v[6] = {(double)b->token_states,  (double)b->reservation,  (double)b->internal_frag,
+                   (double)b->external_frag, (double)b->blocked_free, (double)b->free};
+    double total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5];
     if (total <= 0) {
-        double w[5] = {0, 0, 0, 0, 1};
+        double w[6] = {0, 0, 0, 0, 0, 1};
         to_pct(w, 1, out);
         return;
     }

@@ -12,12 +12,13 @@
 #include "analysis/hist.h"
 #include "sim/engine.h"
 
-/* The five categories as shares of the pool (percent, summing to 100). */
+/* The six categories as shares of the pool (percent, summing to 100). */
 typedef struct an_breakdown_pct {
     double token_states;
     double reservation;
     double internal_frag;
     double external_frag;
+    double blocked_free;
     double free;
 } an_breakdown_pct;
 
@@ -27,7 +28,7 @@ typedef struct an_metrics {
     an_hist tpot;
     an_hist e2e;
     /* Time-weighted memory: byte-seconds per category. */
-    double area[5];
+    double area[6];
     double ext_index_area;
     double last_end_s;
     kv_breakdown last_after;

@@ -37,9 +37,9 @@ static void json_pct(FILE *fp, const char *name, const an_breakdown_pct *p, int 
 {
     fprintf(fp,
             "    \"%s\": {\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
-            "\"external_frag\": %.4f, \"free\": %.4f}%s\n",
-            name, p->token_states, p->reservation, p->internal_frag, p->external_frag, p->free,
-            last ? "" : ",");
+            "\"external_frag\": %.4f, \"blocked_free\": %.4f, \"free\": %.4f}%s\n",
+            name, p->token_states, p->reservation, p->internal_frag, p->external_frag,
+            p->blocked_free, p->free, last ? "" : ",");
 }
 
 static double safe_div(double a, double b)
@@ -242,11 +242,12 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             gib(m->peak_alloc_bytes),
             100.0 * safe_div((double)m->peak_alloc_bytes, (double)p->kv_pool_bytes),
             gib(m->peak_used_bytes));
-    fprintf(fp, "KV pool (%%)   token states  reservation  internal frag  external frag    free\n");
-    fprintf(fp, "  time avg   %12.2f %12.2f %14.2f %14.2f %7.2f\n", avg.token_states,
-            avg.reservation, avg.internal_frag, avg.external_frag, avg.free);
-    fprintf(fp, "  at peak    %12.2f %12.2f %14.2f %14.2f %7.2f\n", peak.token_states,
-            peak.reservation, peak.internal_frag, peak.external_frag, peak.free);
+    fprintf(fp, "KV pool (%%)   token states  reservation  internal frag  external frag  "
+                "blocked free    free\n");
+    fprintf(fp, "  time avg   %12.2f %12.2f %14.2f %14.2f %13.2f %7.2f\n", avg.token_states,
+            avg.reservation, avg.internal_frag, avg.external_frag, avg.blocked_free, avg.free);
+    fprintf(fp, "  at peak    %12.2f %12.2f %14.2f %14.2f %13.2f %7.2f\n", peak.token_states,
+            peak.reservation, peak.internal_frag, peak.external_frag, peak.blocked_free, peak.free);
     fprintf(fp, "\nsimulated %llu events in %.3f s wall\n", (unsigned long long)r->events,
             in->wall_s);
 }

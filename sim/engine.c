@@ -74,7 +74,7 @@ typedef struct engine {
     sim_evq evq;
     int64_t now_ns;
     bool busy;
-    bool head_blocked;
+    uint64_t head_need_bytes; /* the blocked head's kv_need_bytes; 0: no head blocked */
     sim_step_record step;
 
     trace_request pending;
@@ -430,7 +430,7 @@ static void preempt(engine *e, uint32_t pos)
 static int schedule_once(engine *e, sim_batch_shape *shape)
 {
     memset(shape, 0, sizeof(*shape));
-    e->head_blocked = false;
+    e->head_need_bytes = 0;
     e->batch_first = e->nrunning;
     uint64_t budget = e->plan.max_batched_tokens;
     uint64_t used = 0;
@@ -457,7 +457,7 @@ static int schedule_once(engine *e, sim_batch_shape *shape)
             continue;
         }
         if (rc == KV_NOSPACE) {
-            e->head_blocked = true;
+            e->head_need_bytes = kv_need_bytes(e->kv, &r->seq, tokens);
             break;
         }
         rc = kv_grow(e->kv, &r->seq, tokens);
@@ -475,7 +475,7 @@ static int schedule_once(engine *e, sim_batch_shape *shape)
                            r->generated ? SIM_REJECT_GREW_OVER_POOL : SIM_REJECT_PROMPT_OVER_POOL);
                 continue;
             }
-            e->head_blocked = true;
+            e->head_need_bytes = kv_need_bytes(e->kv, &r->seq, tokens);
             break;
         }
         /* A prefix found in the cache is already computed. */
@@ -560,7 +560,7 @@ static void observe_step_end(engine *e)
     e->step.end_s = to_s(e->now_ns);
     e->step.running_after = e->running_seqs;
     e->step.waiting_after = e->wq_len;
-    kv_get_breakdown(e->kv, false, &e->step.mem_after);
+    kv_get_breakdown(e->kv, 0, &e->step.mem_after);
     e->obs->on_step(e->obs->ctx, &e->step);
 }
 
@@ -588,7 +588,7 @@ static int try_start_step(engine *e)
     e->step.prefill_tokens = shape.prefill_tokens;
     e->step.running = e->running_seqs;
     e->step.waiting = e->wq_len;
-    kv_get_breakdown(e->kv, e->head_blocked, &e->step.mem);
+    kv_get_breakdown(e->kv, e->head_need_bytes, &e->step.mem);
     if (e->running_seqs > e->res->max_running)
         e->res->max_running = e->running_seqs;
     e->res->busy_s += dur_s;
