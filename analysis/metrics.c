@@ -10,7 +10,22 @@
 #include "analysis/metrics.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+const char *an_fmt_double(char buf[AN_NUM_LEN], double v)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, AN_NUM_LEN, "null");
+        return buf;
+    }
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, AN_NUM_LEN, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
 
 static void add_area(an_metrics *m, const kv_breakdown *b, double dt)
 {
@@ -36,9 +51,10 @@ static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t runn
     if (m->timeseries_csv == NULL)
         return;
     double pool = (double)m->pool_bytes;
+    char ts[AN_NUM_LEN];
     int n =
-        fprintf(m->timeseries_csv, "%.3f,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n", t,
-                running, waiting, (unsigned long long)b->token_states,
+        fprintf(m->timeseries_csv, "%s,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n",
+                an_fmt_double(ts, t), running, waiting, (unsigned long long)b->token_states,
                 (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
                 (unsigned long long)b->external_frag, (unsigned long long)b->blocked_free,
                 (unsigned long long)b->free, pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,

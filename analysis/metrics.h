@@ -52,6 +52,14 @@ typedef struct an_metrics {
     int io_error;
 } an_metrics;
 
+/* Room for an_fmt_double's output. */
+#define AN_NUM_LEN 32
+
+/* Writes V into BUF as the shortest of %.15g, %.16g, %.17g that reads back
+ * (strtod) as V exactly, so printed values round-trip; "null" when V is
+ * not finite. Returns BUF. */
+const char *an_fmt_double(char buf[AN_NUM_LEN], double v);
+
 /* Initialises M. REQUESTS and TIMESERIES (may be NULL) receive the CSV
  * streams; their headers are written now. TS_INTERVAL_S is the time-series
  * sampling period in simulated seconds. The pool size arrives with the

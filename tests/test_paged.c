@@ -288,6 +288,8 @@ static void test_breakdown_blocked_head(void **state)
     assert_int_equal(b.free, 0);
     must_check(a);
     kv_release(a, &s);
+    kv_seq_free(&s);
+    kv_seq_free(&t);
     kv_destroy(a);
 
     /* First fit over 100 slots: regions of 30 at 0, 30 and 60; freeing
