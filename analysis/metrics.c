@@ -48,8 +48,11 @@ static uint64_t allocated(const kv_breakdown *b)
 static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t running,
                    uint32_t waiting)
 {
-    if (m->timeseries_csv == NULL)
+    if (m->ts_rows >= m->ts_max_rows) {
+        m->ts_truncated = true;
         return;
+    }
+    m->ts_rows++;
     double pool = (double)m->pool_bytes;
     char ts[AN_NUM_LEN];
     int n =
@@ -65,17 +68,27 @@ static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t runn
     m->ts_tokens = 0;
 }
 
+/* Time-series rows for [.., END), where the pool stays as B: one at the
+ * first grid point in it, if any. The later grid points of the stretch
+ * would repeat that row (same state, no step ended), so they are skipped:
+ * the grid jumps to the first point at or after END (END itself if
+ * rounding puts that point before it), in O(1) whatever the interval. */
+static void ts_stretch(an_metrics *m, double end, const kv_breakdown *b, uint32_t running,
+                       uint32_t waiting)
+{
+    if (m->timeseries_csv == NULL || !(m->next_ts_s < end))
+        return;
+    ts_row(m, m->next_ts_s, b, running, waiting);
+    double next = ceil(end / m->ts_interval_s) * m->ts_interval_s;
+    m->next_ts_s = next >= end ? next : end;
+}
+
 static void on_step(void *ctx, const sim_step_record *s)
 {
     an_metrics *m = ctx;
-    /* Time-series rows at grid points in the idle gap, then during the step. */
-    while (m->timeseries_csv != NULL && m->next_ts_s < s->end_s) {
-        if (m->next_ts_s < s->start_s)
-            ts_row(m, m->next_ts_s, &m->last_after, m->last_running_after, m->last_waiting_after);
-        else
-            ts_row(m, m->next_ts_s, &s->mem, s->running, s->waiting);
-        m->next_ts_s += m->ts_interval_s;
-    }
+    /* Time-series rows in the gap before the step, then during the step. */
+    ts_stretch(m, s->start_s, &m->last_after, m->last_running_after, m->last_waiting_after);
+    ts_stretch(m, s->end_s, &s->mem, s->running, s->waiting);
     m->ts_steps++;
     m->ts_tokens += s->prefill_tokens + s->decode_seqs;
 
@@ -139,6 +152,7 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     m->requests_csv = requests;
     m->timeseries_csv = timeseries;
     m->ts_interval_s = ts_interval_s > 0 ? ts_interval_s : 1.0;
+    m->ts_max_rows = AN_TS_MAX_ROWS;
     if (requests != NULL)
         fprintf(requests, "id,line,arrival_s,first_token_s,finish_s,input_tokens,output_tokens,"
                           "output_requested,ttft_s,tpot_s,e2e_s,preemptions,status,reason\n");
@@ -164,11 +178,10 @@ sim_observer an_metrics_observer(an_metrics *m)
 
 void an_metrics_finish(an_metrics *m, double makespan_s)
 {
-    /* Rows up to the end, and one at the end for the last interval's steps. */
-    while (m->timeseries_csv != NULL && m->next_ts_s <= makespan_s) {
-        ts_row(m, m->next_ts_s, &m->last_after, m->last_running_after, m->last_waiting_after);
-        m->next_ts_s += m->ts_interval_s;
-    }
+    /* A row up to the end (inclusive), and one at the end for the steps
+     * since the last row. */
+    ts_stretch(m, nextafter(makespan_s, INFINITY), &m->last_after, m->last_running_after,
+               m->last_waiting_after);
     if (m->timeseries_csv != NULL && m->ts_steps > 0)
         ts_row(m, makespan_s, &m->last_after, m->last_running_after, m->last_waiting_after);
     add_area(m, &m->last_after, makespan_s - m->last_end_s);

@@ -162,6 +162,9 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->prefix.recompute_hit_tokens,
             (unsigned long long)(r->prefix.hit_tokens + r->prefix.recompute_hit_tokens),
             (unsigned long long)r->prefix.evictions);
+    fprintf(fp, "  \"timeseries\": {\"interval_s\": %s, \"rows\": %llu, \"truncated\": %s},\n",
+            num(n1, m->ts_interval_s), (unsigned long long)m->ts_rows,
+            m->ts_truncated ? "true" : "false");
     fprintf(fp, "  \"makespan_s\": %s,\n", num(n1, span));
     fprintf(fp, "  \"busy_s\": %s,\n", num(n2, r->busy_s));
     fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n", in->wall_s,
@@ -233,8 +236,14 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)r->prefix.recompute_hit_tokens,
                 (unsigned long long)r->prefill_tokens_computed,
                 (unsigned long long)r->prefix.evictions);
-    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n\n", an_metrics_mean_running(m),
+    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n", an_metrics_mean_running(m),
             r->max_running, c->max_num_seqs);
+    if (m->ts_truncated)
+        fprintf(fp,
+                "timeseries   stopped at its limit of %llu rows: timeseries.csv ends before the "
+                "run (timeseries.truncated in summary.json)\n",
+                (unsigned long long)m->ts_max_rows);
+    fprintf(fp, "\n");
 
     fprintf(fp, "latency (s)      mean       p50       p90       p99\n");
     const an_hist *hs[3] = {&m->ttft, &m->tpot, &m->e2e};

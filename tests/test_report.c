@@ -1,7 +1,8 @@
 /*
  * test_report.c: the analysis observer and reports fed by hand-made step
  * and request records (no engine): summary.json values that read back
- * exactly, latencies of an empty set, and timeseries.csv's timestamps.
+ * exactly, latencies of an empty set, and timeseries.csv's timestamps,
+ * idle and long stretches and row limit.
  * Expected values are the inputs themselves.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -109,8 +110,11 @@ static void test_latency_of_nothing(void **state)
     sim_observer o = an_metrics_observer(&m);
     sim_memory_plan p = plan();
     o.on_start(o.ctx, &p);
-    sim_request_record rq = {.arrival_s = 0, .first_token_s = -1, .finish_s = 0,
-                             .status = SIM_REQ_REJECTED, .reason = SIM_REJECT_PROMPT_TOO_LONG};
+    sim_request_record rq = {.arrival_s = 0,
+                             .first_token_s = -1,
+                             .finish_s = 0,
+                             .status = SIM_REQ_REJECTED,
+                             .reason = SIM_REJECT_PROMPT_TOO_LONG};
     o.on_request(o.ctx, &rq);
     sim_result r;
     memset(&r, 0, sizeof(r));
@@ -194,12 +198,112 @@ static void test_timeseries_times_distinct(void **state)
     an_metrics_free(&m);
 }
 
+/* Runs STEPS (N of them) through a metrics observer writing timeseries
+ * at INTERVAL_S, with at most MAX_ROWS rows (0: the default), into *CSV
+ * (the caller frees it, and M with an_metrics_free). */
+static void ts_run(an_metrics *m, char **csv, const sim_step_record *steps, int n,
+                   double interval_s, uint64_t max_rows, double makespan_s)
+{
+    size_t len = 0;
+    FILE *fp = open_memstream(csv, &len);
+    assert_non_null(fp);
+    an_metrics_init(m, NULL, fp, interval_s);
+    if (max_rows)
+        m->ts_max_rows = max_rows;
+    sim_observer o = an_metrics_observer(m);
+    sim_memory_plan p = plan();
+    o.on_start(o.ctx, &p);
+    for (int k = 0; k < n; k++)
+        o.on_step(o.ctx, &steps[k]);
+    an_metrics_finish(m, makespan_s);
+    fclose(fp);
+}
+
+/* Two requests 1,000,000 s apart wrote a row per second of the idle gap
+ * (46 MB, issue 12). Rows that would repeat the one before are left out:
+ * t = 0 (first step), 1 (after it: the step counted), 1,000,000 (second
+ * step) and the makespan (its step counted). */
+static void test_timeseries_skips_idle(void **state)
+{
+    (void)state;
+    sim_step_record st[2] = {step(0, 0.5, 100), step(1e6, 1e6 + 0.5, 200)};
+    st[0].mem_after.token_states = 0;
+    st[0].mem_after.free = 1000;
+    st[0].running_after = 0;
+    an_metrics m;
+    char *csv = NULL;
+    ts_run(&m, &csv, st, 2, 1.0, 0, 1e6 + 0.5);
+    double t[8];
+    size_t n = ts_times(csv, t, 8);
+    if (n != 4 || t[0] != 0 || t[1] != 1 || t[2] != 1e6 || t[3] != 1e6 + 0.5)
+        fail_msg("%zu rows:\n%s", n, csv);
+    assert_non_null(strstr(csv, "\n1,0,0,0,0,0,0,0,1000,0.0000,1,1\n"));
+    assert_non_null(strstr(csv, "\n1000000,1,0,200,0,0,0,0,800,20.0000,0,0\n"));
+    assert_non_null(strstr(csv, "\n1000000.5,1,0,200,0,0,0,0,800,20.0000,1,1\n"));
+    assert_int_equal(m.ts_rows, 4);
+    assert_false(m.ts_truncated);
+    free(csv);
+    an_metrics_free(&m);
+}
+
+/* A step longer than the interval (--flops-eff 1e-9 made them hours
+ * long; --ts-interval 1e-9 wrote 3.3 GB in 60 s) gives one row, not one
+ * per grid point: 1,000 s at 1 ns would be 10^12 rows. */
+static void test_timeseries_long_step(void **state)
+{
+    (void)state;
+    sim_step_record st[1] = {step(0, 1000, 300)};
+    an_metrics m;
+    char *csv = NULL;
+    ts_run(&m, &csv, st, 1, 1e-9, 0, 1000);
+    double t[8];
+    size_t n = ts_times(csv, t, 8);
+    if (n != 2 || t[0] != 0 || t[1] != 1000)
+        fail_msg("%zu rows:\n%s", n, csv);
+    free(csv);
+    an_metrics_free(&m);
+}
+
+/* Past the row limit rows stop, and the summary says so. */
+static void test_timeseries_row_limit(void **state)
+{
+    (void)state;
+    sim_step_record st[10];
+    for (int k = 0; k < 10; k++)
+        st[k] = step(k, k + 1, 100 * (uint64_t)(k % 2 + 1));
+    an_metrics m;
+    char *csv = NULL;
+    ts_run(&m, &csv, st, 10, 1.0, 3, 10);
+    double t[16];
+    assert_int_equal(ts_times(csv, t, 16), 3);
+    assert_int_equal(m.ts_rows, 3);
+    assert_true(m.ts_truncated);
+    sim_result r;
+    memset(&r, 0, sizeof(r));
+    r.plan = plan();
+    r.makespan_s = 10;
+    char *json = report(&r, &m, true);
+    if (strstr(json, "\"timeseries\": {\"interval_s\": 1, \"rows\": 3, \"truncated\": true}") ==
+        NULL)
+        fail_msg("no truncation flag in:\n%s", json);
+    char *text = report(&r, &m, false);
+    assert_non_null(strstr(text, "timeseries   stopped at its limit of 3 rows"));
+    free(text);
+    free(json);
+    free(csv);
+    an_metrics_free(&m);
+    assert_int_equal(AN_TS_MAX_ROWS, 10000000); /* the README's figure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_values_round_trip),
         cmocka_unit_test(test_latency_of_nothing),
         cmocka_unit_test(test_timeseries_times_distinct),
+        cmocka_unit_test(test_timeseries_skips_idle),
+        cmocka_unit_test(test_timeseries_long_step),
+        cmocka_unit_test(test_timeseries_row_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
