@@ -258,6 +258,18 @@ static int contig_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return kv_extents_largest(&c->fl) >= n ? KV_OK : KV_NOSPACE;
 }
 
+/* One free extent of the region's size (a buddy block of the rounded one). */
+static uint64_t contig_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const contig *c = a->priv;
+    if (s->live)
+        return 0; /* regions never grow: it fits or never will */
+    uint64_t n = region_slots(a, s, tokens);
+    if (c->fit == FIT_BUDDY)
+        n = (uint64_t)1 << log2_ceil(n);
+    return n * a->cfg.bytes_per_token;
+}
+
 static int contig_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     contig *c = a->priv;
@@ -367,6 +379,7 @@ const kv_alloc_ops kv_contiguous_ops = {
     .init = contig_init,
     .fini = contig_fini,
     .can_admit = contig_can_admit,
+    .need_bytes = contig_need_bytes,
     .grow = contig_grow,
     .release = contig_release,
     .space = contig_space,

@@ -298,6 +298,22 @@ static int jem_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return want <= j->range - used ? KV_OK : KV_NOSPACE;
 }
 
+/* One buffer of jemalloc's size class for what S asks (a new buffer when
+ * a growing one cannot extend in place). */
+static uint64_t jem_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const jem *j = a->priv;
+    uint64_t want;
+    if (!s->live)
+        want = want_bytes(a, s, tokens);
+    else if (tokens > s->cap_tokens && j->reserve == RESERVE_GROW)
+        want = (uint64_t)tokens * a->cfg.bytes_per_token * (s->samples > 1 ? s->samples : 1);
+    else
+        return 0;
+    size_t cls = want <= j->range ? nallocx((size_t)want, j->flags) : 0;
+    return cls >= want ? cls : want;
+}
+
 /* Records S's buffer P (new or moved). The live table has room: grow()
  * reserved it before allocating. */
 static void set_buffer(kv_alloc *a, kv_seq *s, void *p, bool was_live)
@@ -446,6 +462,7 @@ const kv_alloc_ops kv_jemalloc_ops = {
     .init = jem_init,
     .fini = jem_fini,
     .can_admit = jem_can_admit,
+    .need_bytes = jem_need_bytes,
     .grow = jem_grow,
     .release = jem_release,
     .space = jem_space,

@@ -147,7 +147,13 @@ void kv_set_final(kv_alloc *a, kv_seq *s, uint32_t final_tokens)
     s->final_tokens = final_tokens;
 }
 
-void kv_get_breakdown(const kv_alloc *a, bool head_blocked, kv_breakdown *out)
+uint64_t kv_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    uint64_t need = a->ops->need_bytes(a, s, tokens);
+    return need > 0 ? need : 1;
+}
+
+void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown *out)
 {
     const kv_totals *t = &a->totals;
     uint64_t bpt = a->cfg.bytes_per_token;
@@ -159,8 +165,12 @@ void kv_get_breakdown(const kv_alloc *a, bool head_blocked, kv_breakdown *out)
     out->internal_frag = kv_allocated_bytes(a) - useful * bpt;
     /* Free space the strategy cannot hand out at all (e.g. the pool's tail
      * beyond the last whole block) is never in pool_bytes. */
-    out->external_frag = head_blocked ? sp.free_bytes : 0;
-    out->free = sp.free_bytes - out->external_frag;
+    out->external_frag = out->blocked_free = 0;
+    if (head_need_bytes > sp.free_bytes)
+        out->blocked_free = sp.free_bytes;
+    else if (head_need_bytes > sp.largest_free_bytes)
+        out->external_frag = sp.free_bytes;
+    out->free = sp.free_bytes - out->external_frag - out->blocked_free;
     out->ext_frag_index =
         sp.free_bytes ? 1.0 - (double)sp.largest_free_bytes / (double)sp.free_bytes : 0.0;
 }
@@ -197,13 +207,20 @@ int kv_check(const kv_alloc *a, char *err, size_t errlen)
                  (unsigned long long)sp.largest_free_bytes, (unsigned long long)sp.free_bytes);
         return -1;
     }
-    kv_breakdown b;
-    kv_get_breakdown(a, true, &b);
-    uint64_t sum = b.token_states + b.reservation + b.internal_frag + b.external_frag + b.free;
-    if (sum != a->pool_bytes) {
-        snprintf(err, errlen, "categories sum to %llu, pool is %llu", (unsigned long long)sum,
-                 (unsigned long long)a->pool_bytes);
-        return -1;
+    /* Each way a blocked head can split the free space: none, external
+     * fragmentation (when the free space is not one extent), blocked. */
+    const uint64_t needs[3] = {0, sp.largest_free_bytes + 1, UINT64_MAX};
+    for (int k = 0; k < 3; k++) {
+        kv_breakdown b;
+        kv_get_breakdown(a, needs[k], &b);
+        uint64_t sum = b.token_states + b.reservation + b.internal_frag + b.external_frag +
+                       b.blocked_free + b.free;
+        if (sum != a->pool_bytes) {
+            snprintf(err, errlen, "categories sum to %llu, pool is %llu (head needs %llu)",
+                     (unsigned long long)sum, (unsigned long long)a->pool_bytes,
+                     (unsigned long long)needs[k]);
+            return -1;
+        }
     }
     if (a->ops->check != NULL)
         return a->ops->check(a, err, errlen);

@@ -14,10 +14,24 @@
  *   internal_frag allocated space the request will never use: the rest of
  *                 alloc_bytes (beyond the true final length, the unused tail
  *                 of a last block, size-class rounding);
- *   external_frag free space that cannot be used: all free bytes while the
- *                 head of the waiting queue is blocked for memory;
- *   free          the rest.
- * Invariant (checked by kv_check): the five sum to pool_bytes, and
+ *   external_frag free space the blocked head of the waiting queue could
+ *                 use if it were contiguous: all free bytes while they cover
+ *                 the head's need and no free extent does (0 for paged and
+ *                 vattn, whose largest extent is all free space);
+ *   blocked_free  free space while the head's need exceeds all of it
+ *                 (capacity shortfall: the tail a max-length reservation
+ *                 can never use). The admission watermark counts in the
+ *                 head's need, as vLLM admits only while it stays free, so
+ *                 a head refused for the watermark alone puts the free
+ *                 space here; with no blocked head the watermark is free;
+ *   free          the rest (all free space when no head is blocked, or when
+ *                 the head's need fits in the largest extent by the time of
+ *                 the breakdown: a preemption freed space after it was
+ *                 refused, or a layout the extent figure does not see,
+ *                 jemalloc's metadata in a gap, refused it).
+ * The vLLM paper's "external fragmentation & others" is external_frag +
+ * blocked_free.
+ * Invariant (checked by kv_check): the six sum to pool_bytes, and
  * token_states + reservation + internal_frag == pool_bytes - free_bytes.
  */
 #ifndef KVSIM_ALLOCATORS_KV_ALLOC_H
@@ -117,12 +131,13 @@ typedef struct kv_prefix_stats {
     uint64_t evictions;            /* cached blocks reused for other content */
 } kv_prefix_stats;
 
-/* The five categories at one instant, in bytes; they sum to pool_bytes. */
+/* The six categories at one instant, in bytes; they sum to pool_bytes. */
 typedef struct kv_breakdown {
     uint64_t token_states;
     uint64_t reservation;
     uint64_t internal_frag;
     uint64_t external_frag;
+    uint64_t blocked_free;
     uint64_t free;
     double ext_frag_index; /* 1 - largest free extent / total free; 0 when nothing is free */
 } kv_breakdown;
@@ -148,6 +163,12 @@ typedef struct kv_alloc_ops {
      * layout an external allocator decides (jemalloc) may still refuse in
      * grow, with nothing changed. */
     int (*can_admit)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+    /* Bytes of free space S must find to have TOKENS tokens, counted as
+     * can_admit counts them: the strategy's rounding, prefix hits taken
+     * off, the admission watermark's reserve included; the size of one
+     * extent for strategies that place a region, as many blocks or pages
+     * as it takes for the others. 0 when nothing more is needed. */
+    uint64_t (*need_bytes)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
     /* Makes cap_tokens >= TOKENS, updating cap_tokens, alloc_bytes and the
      * strategy's own state. Returns KV_OK, or KV_NOSPACE with nothing
      * changed, or KV_ENOMEM. */
@@ -230,8 +251,14 @@ static inline void kv_tick(kv_alloc *a)
 /* Sets the true final length of S (accounting only); call before kv_grow. */
 void kv_set_final(kv_alloc *a, kv_seq *s, uint32_t final_tokens);
 
-/* The breakdown now; HEAD_BLOCKED: the waiting queue's head is blocked for memory. */
-void kv_get_breakdown(const kv_alloc *a, bool head_blocked, kv_breakdown *out);
+/* See kv_alloc_ops.need_bytes; at least 1 when S does not fit now
+ * (kv_can_admit says KV_NOSPACE, or kv_grow refused it). */
+uint64_t kv_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+
+/* The breakdown now. HEAD_NEED_BYTES: what the head of the waiting queue,
+ * blocked for memory, needs (kv_need_bytes when it was refused); 0 when
+ * no head is blocked. */
+void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown *out);
 
 /* Allocated bytes now (token states + reservation + internal fragmentation),
  * each shared block counted once. */

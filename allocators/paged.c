@@ -393,17 +393,15 @@ static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, 
     return hits;
 }
 
-static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+/* Blocks S needs in all (*NEED) and beyond what it holds or finds in the
+ * cache (returned) to have TOKENS tokens. */
+static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens, uint64_t *need)
 {
     paged *p = a->priv;
     uint64_t sb = s->live ? s->shared_tokens / p->block_tokens : shared_blocks(p, s, tokens);
-    uint64_t need = total_blocks(p, s, tokens, sb);
-    /* As vLLM v0: never if even an empty pool would dip below the watermark. */
-    if (need + p->watermark_blocks > p->num_blocks)
-        return KV_NEVER;
+    *need = total_blocks(p, s, tokens, sb);
     uint64_t have = s->live ? s->num_blocks : 0;
-    uint64_t extra = need > have ? need - have : 0;
-    uint64_t avail = (uint64_t)p->num_free + p->num_cached;
+    uint64_t extra = *need > have ? *need - have : 0;
     if (p->prefix && !s->live && extra > 0) {
         /* Hits on held blocks need no new block; hits on cached ones leave
          * the cached pool as new blocks would. */
@@ -414,6 +412,17 @@ static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
             extra -= hits - idle;
         }
     }
+    return extra;
+}
+
+static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const paged *p = a->priv;
+    uint64_t need, extra = extra_blocks(a, s, tokens, &need);
+    /* As vLLM v0: never if even an empty pool would dip below the watermark. */
+    if (need + p->watermark_blocks > p->num_blocks)
+        return KV_NEVER;
+    uint64_t avail = (uint64_t)p->num_free + p->num_cached;
     return avail >= extra + p->watermark_blocks ? KV_OK : KV_NOSPACE;
 }
 
@@ -424,6 +433,14 @@ static uint32_t paged_cached(const kv_alloc *a, const kv_seq *s, uint32_t tokens
         return 0;
     uint64_t idle;
     return (uint32_t)(prefix_hits(a, p, s, tokens, &idle) * p->block_tokens);
+}
+
+/* Any free blocks serve: the extra blocks and the watermark, in bytes. */
+static uint64_t paged_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const paged *p = a->priv;
+    uint64_t need, extra = extra_blocks(a, s, tokens, &need);
+    return (extra + p->watermark_blocks) * p->block_bytes;
 }
 
 static int table_room(kv_seq *s, uint64_t need)
@@ -667,6 +684,7 @@ const kv_alloc_ops kv_paged_ops = {
     .init = paged_init,
     .fini = paged_fini,
     .can_admit = paged_can_admit,
+    .need_bytes = paged_need_bytes,
     .grow = paged_grow,
     .release = paged_release,
     .space = paged_space,

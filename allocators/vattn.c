@@ -127,6 +127,14 @@ static int vattn_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return v->free_groups >= extra + v->watermark_groups ? KV_OK : KV_NOSPACE;
 }
 
+static uint64_t vattn_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const vattn *v = a->priv;
+    uint64_t need = groups_for(v, tokens), have = held(v, s);
+    uint64_t extra = (need > have ? need - have : 0) * samples_of(s);
+    return (extra + v->watermark_groups) * v->group_bytes;
+}
+
 static int vattn_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     vattn *v = a->priv;
@@ -179,6 +187,7 @@ const kv_alloc_ops kv_vattn_ops = {
     .init = vattn_init,
     .fini = vattn_fini,
     .can_admit = vattn_can_admit,
+    .need_bytes = vattn_need_bytes,
     .grow = vattn_grow,
     .release = vattn_release,
     .space = vattn_space,

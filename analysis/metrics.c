@@ -10,7 +10,22 @@
 #include "analysis/metrics.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+const char *an_fmt_double(char buf[AN_NUM_LEN], double v)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, AN_NUM_LEN, "null");
+        return buf;
+    }
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, AN_NUM_LEN, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
 
 static void add_area(an_metrics *m, const kv_breakdown *b, double dt)
 {
@@ -20,7 +35,8 @@ static void add_area(an_metrics *m, const kv_breakdown *b, double dt)
     m->area[1] += (double)b->reservation * dt;
     m->area[2] += (double)b->internal_frag * dt;
     m->area[3] += (double)b->external_frag * dt;
-    m->area[4] += (double)b->free * dt;
+    m->area[4] += (double)b->blocked_free * dt;
+    m->area[5] += (double)b->free * dt;
     m->ext_index_area += b->ext_frag_index * dt;
 }
 
@@ -32,32 +48,47 @@ static uint64_t allocated(const kv_breakdown *b)
 static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t running,
                    uint32_t waiting)
 {
-    if (m->timeseries_csv == NULL)
+    if (m->ts_rows >= m->ts_max_rows) {
+        m->ts_truncated = true;
         return;
+    }
+    m->ts_rows++;
     double pool = (double)m->pool_bytes;
-    int n = fprintf(m->timeseries_csv, "%.3f,%u,%u,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n", t,
-                    running, waiting, (unsigned long long)b->token_states,
-                    (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
-                    (unsigned long long)b->external_frag, (unsigned long long)b->free,
-                    pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,
-                    (unsigned long long)m->ts_steps, (unsigned long long)m->ts_tokens);
+    char ts[AN_NUM_LEN];
+    int n =
+        fprintf(m->timeseries_csv, "%s,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n",
+                an_fmt_double(ts, t), running, waiting, (unsigned long long)b->token_states,
+                (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
+                (unsigned long long)b->external_frag, (unsigned long long)b->blocked_free,
+                (unsigned long long)b->free, pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,
+                (unsigned long long)m->ts_steps, (unsigned long long)m->ts_tokens);
     if (n < 0)
         m->io_error = 1;
     m->ts_steps = 0;
     m->ts_tokens = 0;
 }
 
+/* Time-series rows for [.., END), where the pool stays as B: one at the
+ * first grid point in it, if any. The later grid points of the stretch
+ * would repeat that row (same state, no step ended), so they are skipped:
+ * the grid jumps to the first point at or after END (END itself if
+ * rounding puts that point before it), in O(1) whatever the interval. */
+static void ts_stretch(an_metrics *m, double end, const kv_breakdown *b, uint32_t running,
+                       uint32_t waiting)
+{
+    if (m->timeseries_csv == NULL || !(m->next_ts_s < end))
+        return;
+    ts_row(m, m->next_ts_s, b, running, waiting);
+    double next = ceil(end / m->ts_interval_s) * m->ts_interval_s;
+    m->next_ts_s = next >= end ? next : end;
+}
+
 static void on_step(void *ctx, const sim_step_record *s)
 {
     an_metrics *m = ctx;
-    /* Time-series rows at grid points in the idle gap, then during the step. */
-    while (m->timeseries_csv != NULL && m->next_ts_s < s->end_s) {
-        if (m->next_ts_s < s->start_s)
-            ts_row(m, m->next_ts_s, &m->last_after, m->last_running_after, m->last_waiting_after);
-        else
-            ts_row(m, m->next_ts_s, &s->mem, s->running, s->waiting);
-        m->next_ts_s += m->ts_interval_s;
-    }
+    /* Time-series rows in the gap before the step, then during the step. */
+    ts_stretch(m, s->start_s, &m->last_after, m->last_running_after, m->last_waiting_after);
+    ts_stretch(m, s->end_s, &s->mem, s->running, s->waiting);
     m->ts_steps += !s->idle;
     m->ts_tokens += s->prefill_tokens + s->decode_seqs;
 
@@ -121,13 +152,14 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     m->requests_csv = requests;
     m->timeseries_csv = timeseries;
     m->ts_interval_s = ts_interval_s > 0 ? ts_interval_s : 1.0;
+    m->ts_max_rows = AN_TS_MAX_ROWS;
     if (requests != NULL)
         fprintf(requests, "id,line,arrival_s,first_token_s,finish_s,input_tokens,output_tokens,"
                           "output_requested,ttft_s,tpot_s,e2e_s,preemptions,status,reason\n");
     if (timeseries != NULL)
         fprintf(timeseries,
                 "time_s,running,waiting,token_states_bytes,reservation_bytes,internal_frag_bytes,"
-                "external_frag_bytes,free_bytes,allocated_pct,steps,tokens\n");
+                "external_frag_bytes,blocked_free_bytes,free_bytes,allocated_pct,steps,tokens\n");
 }
 
 static void on_start(void *ctx, const sim_memory_plan *plan)
@@ -146,33 +178,33 @@ sim_observer an_metrics_observer(an_metrics *m)
 
 void an_metrics_finish(an_metrics *m, double makespan_s)
 {
-    /* Rows up to the end, and one at the end for the last interval's steps. */
-    while (m->timeseries_csv != NULL && m->next_ts_s <= makespan_s) {
-        ts_row(m, m->next_ts_s, &m->last_after, m->last_running_after, m->last_waiting_after);
-        m->next_ts_s += m->ts_interval_s;
-    }
+    /* A row up to the end (inclusive), and one at the end for the steps
+     * since the last row. */
+    ts_stretch(m, nextafter(makespan_s, INFINITY), &m->last_after, m->last_running_after,
+               m->last_waiting_after);
     if (m->timeseries_csv != NULL && m->ts_steps > 0)
         ts_row(m, makespan_s, &m->last_after, m->last_running_after, m->last_waiting_after);
     add_area(m, &m->last_after, makespan_s - m->last_end_s);
     m->last_end_s = makespan_s;
 }
 
-static void to_pct(const double v[5], double total, an_breakdown_pct *out)
+static void to_pct(const double v[6], double total, an_breakdown_pct *out)
 {
     double k = total > 0 ? 100.0 / total : 0;
     out->token_states = v[0] * k;
     out->reservation = v[1] * k;
     out->internal_frag = v[2] * k;
     out->external_frag = v[3] * k;
-    out->free = v[4] * k;
+    out->blocked_free = v[4] * k;
+    out->free = v[5] * k;
 }
 
 void an_metrics_time_avg(const an_metrics *m, double makespan_s, an_breakdown_pct *out)
 {
-    double total = m->area[0] + m->area[1] + m->area[2] + m->area[3] + m->area[4];
+    double total = m->area[0] + m->area[1] + m->area[2] + m->area[3] + m->area[4] + m->area[5];
     (void)makespan_s;
     if (total <= 0) {
-        double v[5] = {0, 0, 0, 0, 1};
+        double v[6] = {0, 0, 0, 0, 0, 1};
         to_pct(v, 1, out);
         return;
     }
@@ -182,11 +214,11 @@ void an_metrics_time_avg(const an_metrics *m, double makespan_s, an_breakdown_pc
 void an_metrics_at_peak(const an_metrics *m, an_breakdown_pct *out)
 {
     const kv_breakdown *b = &m->at_peak;
-    double v[5] = {(double)b->token_states, (double)b->reservation, (double)b->internal_frag,
-                   (double)b->external_frag, (double)b->free};
-    double total = v[0] + v[1] + v[2] + v[3] + v[4];
+    double v[6] = {(double)b->token_states,  (double)b->reservation,  (double)b->internal_frag,
+                   (double)b->external_frag, (double)b->blocked_free, (double)b->free};
+    double total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5];
     if (total <= 0) {
-        double w[5] = {0, 0, 0, 0, 1};
+        double w[6] = {0, 0, 0, 0, 0, 1};
         to_pct(w, 1, out);
         return;
     }

@@ -7,17 +7,19 @@
 #ifndef KVSIM_ANALYSIS_METRICS_H
 #define KVSIM_ANALYSIS_METRICS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "analysis/hist.h"
 #include "sim/engine.h"
 
-/* The five categories as shares of the pool (percent, summing to 100). */
+/* The six categories as shares of the pool (percent, summing to 100). */
 typedef struct an_breakdown_pct {
     double token_states;
     double reservation;
     double internal_frag;
     double external_frag;
+    double blocked_free;
     double free;
 } an_breakdown_pct;
 
@@ -27,7 +29,7 @@ typedef struct an_metrics {
     an_hist tpot;
     an_hist e2e;
     /* Time-weighted memory: byte-seconds per category. */
-    double area[5];
+    double area[6];
     double ext_index_area;
     double last_end_s;
     kv_breakdown last_after;
@@ -45,16 +47,35 @@ typedef struct an_metrics {
     FILE *requests_csv;
     FILE *timeseries_csv;
     double ts_interval_s;
-    double next_ts_s;
-    uint64_t ts_steps;
+    double next_ts_s;  /* the next grid point that may get a row */
+    uint64_t ts_steps; /* steps and tokens since the last row */
     uint64_t ts_tokens;
+    uint64_t ts_rows;     /* rows written */
+    uint64_t ts_max_rows; /* AN_TS_MAX_ROWS unless a test lowers it */
+    bool ts_truncated;    /* rows stopped at ts_max_rows */
     int io_error;
 } an_metrics;
 
+/* Room for an_fmt_double's output. */
+#define AN_NUM_LEN 32
+
+/* Writes V into BUF as the shortest of %.15g, %.16g, %.17g that reads back
+ * (strtod) as V exactly, so printed values round-trip; "null" when V is
+ * not finite. Returns BUF. */
+const char *an_fmt_double(char buf[AN_NUM_LEN], double v);
+
+/* timeseries.csv's row limit (about 1 GB): rows past it are not written,
+ * and ts_truncated says so (summary.json, terminal summary). */
+#define AN_TS_MAX_ROWS 10000000u
+
 /* Initialises M. REQUESTS and TIMESERIES (may be NULL) receive the CSV
  * streams; their headers are written now. TS_INTERVAL_S is the time-series
- * sampling period in simulated seconds. The pool size arrives with the
- * run's start (the observer's on_start). */
+ * sampling period in simulated seconds: a row at each multiple of it,
+ * except rows that would repeat the row before them (same state, no step
+ * ended in between: idle gaps, the rest of a step longer than the
+ * interval), which are left out, so the file has at most about two rows
+ * per step whatever the interval; and at most AN_TS_MAX_ROWS rows. The
+ * pool size arrives with the run's start (the observer's on_start). */
 void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_interval_s);
 
 /* The observer to pass to sim_run; it points at M. */

@@ -1,12 +1,15 @@
 /*
  * report.c: summary.json and the terminal summary; see report.h.
  *
- * Numbers are printed with fixed formats (%.17g for doubles whose exact
- * value matters, fewer digits for shares), so two runs with the same
- * inputs and seed write byte-identical files apart from sim.wall_s.
+ * Doubles in summary.json are printed so that they read back exactly
+ * (an_fmt_double: the shortest of %.15g..%.17g that round-trips), shares
+ * and indices with fixed decimals, so two runs with the same inputs and
+ * seed write byte-identical files apart from sim.wall_s. Latencies of an
+ * empty set (nothing completed) are null in JSON and n/a in the terminal.
  */
 #include "analysis/report.h"
 
+#include <math.h>
 #include <string.h>
 
 static void json_str(FILE *fp, const char *s)
@@ -24,22 +27,33 @@ static void json_str(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
+/* V as JSON: a double that round-trips (see an_fmt_double). */
+static const char *num(char buf[AN_NUM_LEN], double v)
+{
+    return an_fmt_double(buf, v);
+}
+
 static void json_latency(FILE *fp, const char *name, const an_hist *h, int last)
 {
-    fprintf(fp,
-            "    \"%s\": {\"mean\": %.9g, \"p50\": %.9g, \"p90\": %.9g, \"p99\": %.9g, "
-            "\"count\": %llu}%s\n",
-            name, an_hist_mean(h), an_hist_percentile(h, 50), an_hist_percentile(h, 90),
-            an_hist_percentile(h, 99), (unsigned long long)h->n, last ? "" : ",");
+    /* An empty histogram has no mean or percentiles: null (NAN), not 0. */
+    bool any = h->n > 0;
+    char a[AN_NUM_LEN], b[AN_NUM_LEN], c[AN_NUM_LEN], d[AN_NUM_LEN];
+    fprintf(
+        fp,
+        "    \"%s\": {\"mean\": %s, \"p50\": %s, \"p90\": %s, \"p99\": %s, "
+        "\"count\": %llu}%s\n",
+        name, num(a, any ? an_hist_mean(h) : NAN), num(b, any ? an_hist_percentile(h, 50) : NAN),
+        num(c, any ? an_hist_percentile(h, 90) : NAN),
+        num(d, any ? an_hist_percentile(h, 99) : NAN), (unsigned long long)h->n, last ? "" : ",");
 }
 
 static void json_pct(FILE *fp, const char *name, const an_breakdown_pct *p, int last)
 {
     fprintf(fp,
             "    \"%s\": {\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
-            "\"external_frag\": %.4f, \"free\": %.4f}%s\n",
-            name, p->token_states, p->reservation, p->internal_frag, p->external_frag, p->free,
-            last ? "" : ",");
+            "\"external_frag\": %.4f, \"blocked_free\": %.4f, \"free\": %.4f}%s\n",
+            name, p->token_states, p->reservation, p->internal_frag, p->external_frag,
+            p->blocked_free, p->free, last ? "" : ",");
 }
 
 static double safe_div(double a, double b)
@@ -57,7 +71,7 @@ static void write_sched_config_json(FILE *fp, const an_run_info *in)
     fprintf(fp,
             "    \"scheduler\": \"%s\",\n    \"enable_chunked_prefill\": %s,\n"
             "    \"long_prefill_token_threshold\": %u,\n    \"enable_prefix_caching\": %s,\n"
-            "    \"preemption_mode\": \"%s\",\n    \"swap_space_gib\": %.6g,\n"
+            "    \"preemption_mode\": \"%s\",\n    \"swap_space_gib\": %.17g,\n"
             "    \"max_concurrency\": %u,\n    \"replicas\": %u,\n    \"router\": \"%s\"\n  },\n",
             r->scheduler, r->chunked_prefill ? "true" : "false", c->long_prefill_threshold,
             r->prefix_caching ? "true" : "false",
@@ -87,9 +101,9 @@ static void write_replicas_json(FILE *fp, const an_run_info *in)
         const sim_replica_stats *s = &r->per_replica[k];
         fprintf(fp,
                 "%s\n    {\"replica\": %u, \"requests\": %llu, \"completed\": %llu, "
-                "\"rejected\": %llu, \"output_tokens_per_s\": %.9g, \"steps\": %llu, "
-                "\"busy_s\": %.9g, \"preemptions\": %llu, \"max_running\": %u, "
-                "\"mean_ttft_ms\": %.9g, \"mean_tpot_ms\": %.9g, \"mean_e2el_ms\": %.9g}",
+                "\"rejected\": %llu, \"output_tokens_per_s\": %.17g, \"steps\": %llu, "
+                "\"busy_s\": %.17g, \"preemptions\": %llu, \"max_running\": %u, "
+                "\"mean_ttft_ms\": %.17g, \"mean_tpot_ms\": %.17g, \"mean_e2el_ms\": %.17g}",
                 k ? "," : "", k, (unsigned long long)s->total, (unsigned long long)s->completed,
                 (unsigned long long)s->rejected,
                 r->makespan_s > 0 ? (double)s->output_tokens / r->makespan_s : 0.0,
@@ -156,15 +170,17 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     json_str(fp, r->allocator);
     fprintf(fp, ",\n    \"engine\": ");
     json_str(fp, c->engine);
+    char n1[AN_NUM_LEN], n2[AN_NUM_LEN], n3[AN_NUM_LEN], n4[AN_NUM_LEN], n5[AN_NUM_LEN];
     fprintf(fp,
             ",\n    \"weight_dtype\": \"%s\",\n    \"kv_dtype\": \"%s\",\n"
             "    \"max_num_seqs\": %u,\n    \"max_batched_tokens\": %u,\n"
-            "    \"max_model_len\": %u,\n    \"mem_util\": %.4g,\n    \"watermark\": %.4g,\n"
-            "    \"seed\": %llu,\n    \"n\": %u,\n    \"bw_eff\": %.4g,\n    \"flops_eff\": %.4g,\n"
-            "    \"step_overhead_s\": %.6g,\n",
+            "    \"max_model_len\": %u,\n    \"mem_util\": %s,\n    \"watermark\": %s,\n"
+            "    \"seed\": %llu,\n    \"n\": %u,\n    \"bw_eff\": %s,\n    \"flops_eff\": %s,\n"
+            "    \"step_overhead_s\": %s,\n",
             c->weight_dtype->name, c->kv_dtype->name, p->max_num_seqs, p->max_batched_tokens,
-            p->max_model_len, c->mem_util, r->watermark, (unsigned long long)c->seed, c->n_samples,
-            c->cost.bw_eff, c->cost.flops_eff, c->cost.step_overhead_s);
+            p->max_model_len, num(n1, c->mem_util), num(n2, r->watermark),
+            (unsigned long long)c->seed, c->n_samples, num(n3, c->cost.bw_eff),
+            num(n4, c->cost.flops_eff), num(n5, c->cost.step_overhead_s));
     write_sched_config_json(fp, in);
 
     fprintf(fp, "  \"requests\": {\"total\": %llu, \"completed\": %llu, \"rejected\": %llu, ",
@@ -189,11 +205,11 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->trace.failed_skipped, (unsigned long long)r->trace.filtered_out);
 
     fprintf(fp,
-            "  \"throughput\": {\"output_tokens_per_s\": %.9g, \"total_tokens_per_s\": %.9g, "
-            "\"requests_per_s\": %.9g},\n",
-            safe_div((double)r->output_tokens, span),
-            safe_div((double)(r->input_tokens + r->output_tokens), span),
-            safe_div((double)r->completed, span));
+            "  \"throughput\": {\"output_tokens_per_s\": %s, \"total_tokens_per_s\": %s, "
+            "\"requests_per_s\": %s},\n",
+            num(n1, safe_div((double)r->output_tokens, span)),
+            num(n2, safe_div((double)(r->input_tokens + r->output_tokens), span)),
+            num(n3, safe_div((double)r->completed, span)));
 
     fprintf(fp, "  \"latency_s\": {\n");
     json_latency(fp, "ttft", &m->ttft, 0);
@@ -207,7 +223,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             "    \"overhead_bytes\": %llu,\n    \"kv_pool_bytes\": %llu,\n"
             "    \"kv_pool_overridden\": %s,\n    \"kv_bytes_per_token\": %llu,\n"
             "    \"kv_pool_tokens\": %llu,\n    \"peak_kv_allocated_bytes\": %llu,\n"
-            "    \"peak_kv_used_bytes\": %llu,\n    \"peak_time_s\": %.9g,\n"
+            "    \"peak_kv_used_bytes\": %llu,\n    \"peak_time_s\": %s,\n"
             "    \"external_frag_index_time_avg\": %.6f,\n",
             (unsigned long long)p->gpu_bytes, (unsigned long long)p->usable_bytes,
             (unsigned long long)p->weights_bytes, (unsigned long long)p->activation_bytes,
@@ -215,7 +231,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             p->pool_overridden ? "true" : "false", (unsigned long long)p->kv_bytes_per_token,
             (unsigned long long)(p->kv_pool_bytes / p->kv_bytes_per_token),
             (unsigned long long)m->peak_alloc_bytes, (unsigned long long)m->peak_used_bytes,
-            m->peak_time_s, an_metrics_ext_index(m, span));
+            num(n1, m->peak_time_s), an_metrics_ext_index(m, span));
     json_pct(fp, "time_avg_pct", &avg, 0);
     json_pct(fp, "at_peak_pct", &peak, 1);
     fprintf(fp, "  },\n");
@@ -235,8 +251,11 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->prefix.recompute_hit_tokens,
             (unsigned long long)(r->prefix.hit_tokens + r->prefix.recompute_hit_tokens),
             (unsigned long long)r->prefix.evictions);
-    fprintf(fp, "  \"makespan_s\": %.9g,\n", span);
-    fprintf(fp, "  \"busy_s\": %.9g,\n", r->busy_s);
+    fprintf(fp, "  \"timeseries\": {\"interval_s\": %s, \"rows\": %llu, \"truncated\": %s},\n",
+            num(n1, m->ts_interval_s), (unsigned long long)m->ts_rows,
+            m->ts_truncated ? "true" : "false");
+    fprintf(fp, "  \"makespan_s\": %s,\n", num(n1, span));
+    fprintf(fp, "  \"busy_s\": %s,\n", num(n2, r->busy_s));
     write_replicas_json(fp, in);
     fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n", in->wall_s,
             (unsigned long long)r->events, (unsigned long long)r->steps);
@@ -310,15 +329,24 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n", an_metrics_mean_running(m),
             r->max_running, p->max_num_seqs);
     print_sched_summary(fp, in);
+    if (m->ts_truncated)
+        fprintf(fp,
+                "timeseries   stopped at its limit of %llu rows: timeseries.csv ends before the "
+                "run (timeseries.truncated in summary.json)\n",
+                (unsigned long long)m->ts_max_rows);
     fprintf(fp, "\n");
 
     fprintf(fp, "latency (s)      mean       p50       p90       p99\n");
     const an_hist *hs[3] = {&m->ttft, &m->tpot, &m->e2e};
     const char *names[3] = {"TTFT", "TPOT", "E2E"};
-    for (int k = 0; k < 3; k++)
-        fprintf(fp, "  %-6s %10.4f %9.4f %9.4f %9.4f\n", names[k], an_hist_mean(hs[k]),
-                an_hist_percentile(hs[k], 50), an_hist_percentile(hs[k], 90),
-                an_hist_percentile(hs[k], 99));
+    for (int k = 0; k < 3; k++) {
+        if (hs[k]->n == 0) /* nothing completed (or no request of 2+ tokens, for TPOT) */
+            fprintf(fp, "  %-6s %10s %9s %9s %9s\n", names[k], "n/a", "n/a", "n/a", "n/a");
+        else
+            fprintf(fp, "  %-6s %10.4f %9.4f %9.4f %9.4f\n", names[k], an_hist_mean(hs[k]),
+                    an_hist_percentile(hs[k], 50), an_hist_percentile(hs[k], 90),
+                    an_hist_percentile(hs[k], 99));
+    }
 
     fprintf(fp,
             "\nmemory       GPU %.2f GiB x %.2f = %.2f GiB: weights %.2f, activations %.2f, "
@@ -334,11 +362,12 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             gib(m->peak_alloc_bytes),
             100.0 * safe_div((double)m->peak_alloc_bytes, (double)p->kv_pool_bytes),
             gib(m->peak_used_bytes));
-    fprintf(fp, "KV pool (%%)   token states  reservation  internal frag  external frag    free\n");
-    fprintf(fp, "  time avg   %12.2f %12.2f %14.2f %14.2f %7.2f\n", avg.token_states,
-            avg.reservation, avg.internal_frag, avg.external_frag, avg.free);
-    fprintf(fp, "  at peak    %12.2f %12.2f %14.2f %14.2f %7.2f\n", peak.token_states,
-            peak.reservation, peak.internal_frag, peak.external_frag, peak.free);
+    fprintf(fp, "KV pool (%%)   token states  reservation  internal frag  external frag  "
+                "blocked free    free\n");
+    fprintf(fp, "  time avg   %12.2f %12.2f %14.2f %14.2f %13.2f %7.2f\n", avg.token_states,
+            avg.reservation, avg.internal_frag, avg.external_frag, avg.blocked_free, avg.free);
+    fprintf(fp, "  at peak    %12.2f %12.2f %14.2f %14.2f %13.2f %7.2f\n", peak.token_states,
+            peak.reservation, peak.internal_frag, peak.external_frag, peak.blocked_free, peak.free);
     fprintf(fp, "\nsimulated %llu events in %.3f s wall\n", (unsigned long long)r->events,
             in->wall_s);
 }

@@ -181,18 +181,20 @@ int cmd_compare(int argc, char **argv)
     printf("kvsim compare: %s on %s, %s\n", cfg.model.name, cfg.gpu.name, runs[0].source);
     printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n\n",
            gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
-    printf("%-36s %-35s %-35s\n", "", "time-weighted share of the pool (%)",
+    printf("%-36s %-42s %-42s\n", "", "time-weighted share of the pool (%)",
            "at peak allocation (%)");
-    printf("%-36s %6s %6s %6s %6s %6s   %6s %6s %6s %6s %6s %6s\n", "allocator", "token", "resv",
-           "int", "ext", "free", "token", "resv", "int", "ext", "free", "extidx");
+    printf("%-36s %6s %6s %6s %6s %6s %6s   %6s %6s %6s %6s %6s %6s %6s\n", "allocator", "token",
+           "resv", "int", "ext", "blkd", "free", "token", "resv", "int", "ext", "blkd", "free",
+           "extidx");
     for (int i = 0; i < n; i++) {
         an_breakdown_pct a, p;
         an_metrics_time_avg(&runs[i].metrics, runs[i].res.makespan_s, &a);
         an_metrics_at_peak(&runs[i].metrics, &p);
-        printf("%-36.36s %6.2f %6.2f %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f %6.2f %6.2f %6.3f\n",
+        printf("%-36.36s %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f "
+               "%6.3f\n",
                runs[i].res.allocator, a.token_states, a.reservation, a.internal_frag,
-               a.external_frag, a.free, p.token_states, p.reservation, p.internal_frag,
-               p.external_frag, p.free,
+               a.external_frag, a.blocked_free, a.free, p.token_states, p.reservation,
+               p.internal_frag, p.external_frag, p.blocked_free, p.free,
                an_metrics_ext_index(&runs[i].metrics, runs[i].res.makespan_s));
     }
     printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s %7s\n", "allocator", "peak GiB", "running",
@@ -221,9 +223,10 @@ int cmd_compare(int argc, char **argv)
         FILE *csv = cli_open_out(o.out, "compare.csv");
         FILE *js = cli_open_out(o.out, "compare.json");
         fprintf(csv, "allocator,pool_bytes,avg_token_states_pct,avg_reservation_pct,"
-                     "avg_internal_frag_pct,avg_external_frag_pct,avg_free_pct,"
-                     "peak_token_states_pct,peak_reservation_pct,peak_internal_frag_pct,"
-                     "peak_external_frag_pct,peak_free_pct,ext_frag_index,peak_alloc_bytes,"
+                     "avg_internal_frag_pct,avg_external_frag_pct,avg_blocked_free_pct,"
+                     "avg_free_pct,peak_token_states_pct,peak_reservation_pct,"
+                     "peak_internal_frag_pct,peak_external_frag_pct,peak_blocked_free_pct,"
+                     "peak_free_pct,ext_frag_index,peak_alloc_bytes,"
                      "mean_running,max_running,output_tokens_per_s,ttft_p50_s,ttft_p99_s,"
                      "tpot_p50_s,tpot_p99_s,preemptions,completed,rejected,prefix_hit_rate,"
                      "prefill_tokens_saved\n");
@@ -238,24 +241,26 @@ int cmd_compare(int argc, char **argv)
             double tput = r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0;
             double ext = an_metrics_ext_index(m, r->makespan_s);
             fprintf(csv,
-                    "\"%s\",%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6f,%llu,"
-                    "%.4f,%u,%.4f,%.6f,%.6f,%.6f,%.6f,%llu,%llu,%llu,%.6f,%llu\n",
+                    "\"%s\",%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,"
+                    "%.6f,%llu,%.4f,%u,%.4f,%.6f,%.6f,%.6f,%.6f,%llu,%llu,%llu,%.6f,%llu\n",
                     r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
-                    a.reservation, a.internal_frag, a.external_frag, a.free, p.token_states,
-                    p.reservation, p.internal_frag, p.external_frag, p.free, ext,
-                    (unsigned long long)m->peak_alloc_bytes, an_metrics_mean_running(m),
-                    r->max_running, tput, an_hist_percentile(&m->ttft, 50),
-                    an_hist_percentile(&m->ttft, 99), an_hist_percentile(&m->tpot, 50),
-                    an_hist_percentile(&m->tpot, 99), (unsigned long long)r->preemptions,
-                    (unsigned long long)r->completed, (unsigned long long)r->rejected,
+                    a.reservation, a.internal_frag, a.external_frag, a.blocked_free, a.free,
+                    p.token_states, p.reservation, p.internal_frag, p.external_frag, p.blocked_free,
+                    p.free, ext, (unsigned long long)m->peak_alloc_bytes,
+                    an_metrics_mean_running(m), r->max_running, tput,
+                    an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
+                    an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
+                    (unsigned long long)r->preemptions, (unsigned long long)r->completed,
+                    (unsigned long long)r->rejected,
                     pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens) / 100.0,
                     (unsigned long long)r->prefix.hit_tokens);
             fprintf(js,
                     "    {\"allocator\": \"%s\", \"pool_bytes\": %llu, \"time_avg_pct\": "
                     "{\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
-                    "\"external_frag\": %.4f, \"free\": %.4f}, \"at_peak_pct\": "
-                    "{\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
-                    "\"external_frag\": %.4f, \"free\": %.4f}, \"external_frag_index\": %.6f, "
+                    "\"external_frag\": %.4f, \"blocked_free\": %.4f, \"free\": %.4f}, "
+                    "\"at_peak_pct\": {\"token_states\": %.4f, \"reservation\": %.4f, "
+                    "\"internal_frag\": %.4f, \"external_frag\": %.4f, \"blocked_free\": %.4f, "
+                    "\"free\": %.4f}, \"external_frag_index\": %.6f, "
                     "\"peak_kv_allocated_bytes\": %llu, \"peak_kv_allocated_pct\": %.4f, "
                     "\"batch\": {\"mean_running\": %.4f, \"max_running\": %u}, "
                     "\"output_tokens_per_s\": %.4f, \"ttft_s\": {\"p50\": %.6f, \"p99\": %.6f}, "
@@ -263,9 +268,9 @@ int cmd_compare(int argc, char **argv)
                     "\"requests\": {\"completed\": %llu, \"rejected\": %llu}, \"prefix_cache\": "
                     "{\"enabled\": %s, \"hit_rate\": %.6f, \"prefill_tokens_saved\": %llu}}%s\n",
                     r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
-                    a.reservation, a.internal_frag, a.external_frag, a.free, p.token_states,
-                    p.reservation, p.internal_frag, p.external_frag, p.free, ext,
-                    (unsigned long long)m->peak_alloc_bytes,
+                    a.reservation, a.internal_frag, a.external_frag, a.blocked_free, a.free,
+                    p.token_states, p.reservation, p.internal_frag, p.external_frag, p.blocked_free,
+                    p.free, ext, (unsigned long long)m->peak_alloc_bytes,
                     pct((double)m->peak_alloc_bytes, (double)r->plan.kv_pool_bytes),
                     an_metrics_mean_running(m), r->max_running, tput,
                     an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),

@@ -120,8 +120,8 @@ static int fill_defaults(const sim_config *cfg, sim_config *o, char *err, size_t
         snprintf(err, errlen, "--no-enable-chunked-prefill: sarathi always chunks prompts");
         return -1;
     }
-    bool big = (double)o->gpu.memory_bytes >= 70.0 * 1073741824.0 &&
-               strstr(o->gpu.name, "a100") == NULL;
+    bool big =
+        (double)o->gpu.memory_bytes >= 70.0 * 1073741824.0 && strstr(o->gpu.name, "a100") == NULL;
     if (o->max_num_seqs == 0)
         o->max_num_seqs = v1 && big ? 1024 : 256;
     if (o->max_batched_tokens == 0) {
@@ -140,7 +140,7 @@ static int fill_defaults(const sim_config *cfg, sim_config *o, char *err, size_t
         snprintf(o->allocator, sizeof(o->allocator), "%s",
                  orca || stat ? "contiguous:reserve=max,fit=first" : "paged:block=16");
     if (o->prefix_caching < 0)
-        o->prefix_caching = v1 && is_paged(o->allocator);
+        o->prefix_caching = (v1 && is_paged(o->allocator)) || strstr(o->allocator, "prefix=on");
     if (o->prefix_caching) {
         if (!is_paged(o->allocator)) {
             snprintf(err, errlen,
@@ -157,8 +157,7 @@ static int fill_defaults(const sim_config *cfg, sim_config *o, char *err, size_t
     return 0;
 }
 
-int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *err,
-                            size_t errlen)
+int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     sim_config cfg;
@@ -236,8 +235,9 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
         return -1;
     }
     if (o->preemption_mode == SIM_PREEMPT_SWAP && strcmp(o->scheduler, "static") == 0) {
-        snprintf(err, errlen, "--preemption-mode swap: static batching recomputes a preempted "
-                              "request; use --preemption-mode recompute");
+        snprintf(err, errlen,
+                 "--preemption-mode swap: static batching recomputes a preempted "
+                 "request; use --preemption-mode recompute");
         return -1;
     }
     if (o->preemption_mode == SIM_PREEMPT_SWAP && !(o->gpu.host_link_Bps > 0)) {

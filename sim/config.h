@@ -28,16 +28,16 @@ typedef struct sim_config {
     sim_model model;
     const sim_dtype *weight_dtype;
     const sim_dtype *kv_dtype;
-    char engine[16];       /* cost preset name, for reports */
-    sim_cost_params cost;  /* from the preset, with user overrides */
-    char scheduler[16];    /* "vllm" (V1), "vllm-v0", "sarathi", "orca", "static" */
-    char allocator[128];   /* "paged:block=16"; "" takes the scheduler's default */
-    double mem_util;       /* share of GPU memory the engine may use (vLLM 0.90) */
-    double kv_pool_gib;    /* > 0: the KV pool's size, overriding the memory plan */
-    uint32_t num_blocks;   /* > 0: block count, overriding both */
-    uint32_t num_blocks_tokens; /* tokens per block of num_blocks; 0: the paged spec's, else 16 */
-    double watermark;      /* share of blocks kept free at admission; < 0: the scheduler's */
-    uint32_t max_num_seqs; /* 0: the scheduler's default */
+    char engine[16];             /* cost preset name, for reports */
+    sim_cost_params cost;        /* from the preset, with user overrides */
+    char scheduler[16];          /* "vllm" (V1), "vllm-v0", "sarathi", "orca", "static" */
+    char allocator[128];         /* "paged:block=16"; "" takes the scheduler's default */
+    double mem_util;             /* share of GPU memory the engine may use (vLLM 0.90) */
+    double kv_pool_gib;          /* > 0: the KV pool's size, overriding the memory plan */
+    uint32_t num_blocks;         /* > 0: block count, overriding both */
+    uint32_t num_blocks_tokens;  /* tokens per block of num_blocks; 0: the paged spec's, else 16 */
+    double watermark;            /* share of blocks kept free at admission; < 0: the scheduler's */
+    uint32_t max_num_seqs;       /* 0: the scheduler's default */
     uint32_t max_batched_tokens; /* --max-num-batched-tokens; 0: the scheduler's default */
     uint32_t max_model_len;      /* 0: the model's max_position_embeddings */
     int chunked_prefill;         /* --enable-chunked-prefill: 1 on, 0 off, -1 the scheduler's */
@@ -48,7 +48,7 @@ typedef struct sim_config {
     uint32_t max_concurrency;        /* closed loop: requests outstanding at most; 0 none */
     uint32_t replicas;               /* >= 1 */
     int router;                      /* enum sim_router */
-    uint32_t n_samples; /* parallel sampling: outputs per request (vLLM's n), >= 1 */
+    uint32_t n_samples;              /* parallel sampling: outputs per request (vLLM's n), >= 1 */
     uint64_t seed;
     bool check; /* run kv_check after every allocator operation (slow) */
 } sim_config;

@@ -62,10 +62,10 @@ typedef struct sim_step_record {
     uint32_t decode_seqs;
     uint64_t prefill_tokens; /* prompt (and recomputed) tokens computed, chunks included */
     uint64_t swap_bytes;     /* KV moved over the host link in the step (both ways) */
-    uint32_t running;       /* sequences holding KV during the step (n per request) */
-    uint32_t waiting;       /* queued at the step's start, after scheduling */
-    uint32_t preempted;     /* preemptions decided at this step's start */
-    uint32_t running_after; /* sequences still running after the step's completions */
+    uint32_t running;        /* sequences holding KV during the step (n per request) */
+    uint32_t waiting;        /* queued at the step's start, after scheduling */
+    uint32_t preempted;      /* preemptions decided at this step's start */
+    uint32_t running_after;  /* sequences still running after the step's completions */
     uint32_t waiting_after;
     kv_breakdown mem;           /* during the step (after this step's allocations) */
     kv_breakdown mem_after;     /* after the step's completions released memory */
@@ -84,8 +84,8 @@ typedef struct sim_replica_stats {
     uint64_t total; /* requests routed to it */
     uint64_t completed;
     uint64_t rejected;
-    uint64_t input_tokens;  /* of completed requests */
-    uint64_t output_tokens; /* of completed requests, every sample counted */
+    uint64_t input_tokens;     /* of completed requests */
+    uint64_t output_tokens;    /* of completed requests, every sample counted */
     uint64_t preemptions;      /* both modes */
     uint64_t swap_preemptions; /* of which by swap */
     uint64_t swapped_out_bytes;
@@ -106,7 +106,7 @@ typedef struct sim_result {
     uint64_t completed;
     uint64_t rejected;
     uint64_t rejected_by[SIM_REJECT_COUNT];
-    uint64_t truncated; /* outputs cut at max_model_len */
+    uint64_t truncated;        /* outputs cut at max_model_len */
     uint64_t preemptions;      /* both modes */
     uint64_t swap_preemptions; /* of which by swap */
     uint64_t swapped_out_bytes;
@@ -132,6 +132,5 @@ typedef struct sim_result {
     trace_counts trace;
     kv_prefix_stats prefix; /* prefix caching (enabled only with paged:prefix=on) */
 } sim_result;
-
 
 #endif

@@ -38,27 +38,27 @@ typedef struct sim_batch {
 
 typedef struct sim_replica {
     uint32_t index;
-    const sim_config *cfg;          /* resolved */
-    const sim_memory_plan *plan;    /* the run's; every replica has the same */
+    const sim_config *cfg;       /* resolved */
+    const sim_memory_plan *plan; /* the run's; every replica has the same */
     const struct sim_sched_ops *sched;
     void *sched_state;
     kv_alloc *kv;
     sim_cost cost;
     sim_req_pool *pool; /* shared by the run's replicas */
     const sim_observer *obs;
-    sim_result *res;             /* the run's totals */
-    sim_replica_stats *stats;    /* this replica's figures */
-    uint64_t block_bytes;        /* paged: bytes of one block; 0 for other strategies */
-    uint64_t swap_used_bytes;    /* host memory holding swapped KV */
-    uint32_t *running;           /* admission order */
+    sim_result *res;          /* the run's totals */
+    sim_replica_stats *stats; /* this replica's figures */
+    uint64_t block_bytes;     /* paged: bytes of one block; 0 for other strategies */
+    uint64_t swap_used_bytes; /* host memory holding swapped KV */
+    uint32_t *running;        /* admission order */
     uint32_t nrunning;
-    uint32_t running_seqs;       /* sequences of the running requests (n per request) */
+    uint32_t running_seqs; /* sequences of the running requests (n per request) */
     sim_queue waiting;
     sim_batch batch;
     uint64_t stamp; /* schedule passes so far: marks requests already in the batch */
     bool busy;
-    bool head_blocked;           /* the waiting head waits for memory this step */
-    uint32_t head_need_tokens;   /* ... and the tokens it asked for */
+    bool head_blocked;         /* the waiting head waits for memory this step */
+    uint32_t head_need_tokens; /* ... and the tokens it asked for */
     sim_step_record step;
     int64_t now_ns;
     int64_t busy_until_ns;

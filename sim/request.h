@@ -37,7 +37,7 @@ typedef struct sim_req {
     uint32_t preemptions;
     uint32_t replica;
     uint32_t next_free;
-    uint64_t stamp; /* the replica's schedule pass that last put it in a batch */
+    uint64_t stamp;      /* the replica's schedule pass that last put it in a batch */
     bool swapped;        /* preempted by swap: its KV sits in host memory */
     bool hold;           /* static batching: keeps its memory after its last token */
     uint64_t swap_bytes; /* host bytes while swapped */

@@ -12,8 +12,8 @@ extern const sim_sched_ops sim_sched_orca;
 extern const sim_sched_ops sim_sched_static;
 
 const sim_sched_ops *const sim_schedulers[] = {
-    &sim_sched_vllm, &sim_sched_vllm_v0, &sim_sched_sarathi, &sim_sched_orca, &sim_sched_static,
-    NULL,
+    &sim_sched_vllm, &sim_sched_vllm_v0, &sim_sched_sarathi,
+    &sim_sched_orca, &sim_sched_static,  NULL,
 };
 
 const sim_sched_ops *sim_sched_find(const char *name)

@@ -91,7 +91,7 @@ static uint32_t new_tokens(const sim_replica *r, const sim_req *q, uint32_t comp
 static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int decodes,
                             uint64_t *budget, bool *preempted)
 {
-    for (uint32_t k = 0; k < r->nrunning && *budget > 0; k++) {
+    for (uint32_t k = 0; k<r->nrunning && * budget> 0; k++) {
         uint32_t i = r->running[k];
         sim_req *q = sim_rep_req(r, i);
         if (sim_rep_in_batch(r, i))
@@ -101,7 +101,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             continue;
         uint32_t n = new_tokens(r, q, q->computed, *budget);
         int rc = sim_sched_make_room(r, i, &k, q->computed + n, pol->v0_decode_check && is_decode,
-                           preempted);
+                                     preempted);
         if (rc <= 0)
             return rc;
         sim_rep_batch_add(r, i, n);

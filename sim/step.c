@@ -37,7 +37,7 @@ static void observe(sim_replica *r)
     r->step.end_s = to_s(r->now_ns);
     r->step.running_after = r->running_seqs;
     r->step.waiting_after = r->waiting.len;
-    kv_get_breakdown(r->kv, false, &r->step.mem_after);
+    kv_get_breakdown(r->kv, 0, &r->step.mem_after);
     r->obs->on_step(r->obs->ctx, &r->step);
 }
 
@@ -48,7 +48,7 @@ void sim_step_observe_idle(sim_replica *r)
     r->step.start_s = to_s(r->now_ns);
     r->step.running = r->running_seqs;
     r->step.waiting = r->waiting.len;
-    kv_get_breakdown(r->kv, false, &r->step.mem);
+    kv_get_breakdown(r->kv, 0, &r->step.mem);
     r->step.used_at_end_bytes = 0;
     observe(r);
 }
@@ -92,8 +92,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     if (dur_ns < 1)
         dur_ns = 1;
     if (r->now_ns > INT64_MAX - dur_ns) {
-        snprintf(r->err, r->errlen, "the simulated clock overflows at t=%.3f s",
-                 to_s(r->now_ns));
+        snprintf(r->err, r->errlen, "the simulated clock overflows at t=%.3f s", to_s(r->now_ns));
         return -1;
     }
     const sim_batch_shape *sh = &r->batch.shape;
@@ -105,7 +104,12 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.swap_bytes = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     r->step.running = r->running_seqs;
     r->step.waiting = r->waiting.len;
-    kv_get_breakdown(r->kv, r->head_blocked, &r->step.mem);
+    uint64_t head_need = 0;
+    if (r->head_blocked) {
+        const sim_req *h = sim_rep_req(r, sim_queue_at(&r->waiting, 0));
+        head_need = kv_need_bytes(r->kv, &h->seq, r->head_need_tokens);
+    }
+    kv_get_breakdown(r->kv, head_need, &r->step.mem);
     if (r->running_seqs > r->res->max_running)
         r->res->max_running = r->running_seqs;
     if (r->running_seqs > r->stats->max_running)

@@ -1,6 +1,6 @@
 /*
  * test_paged.c: the allocator contract, run for every registered strategy
- * (today: paged), with kv_check after every operation: the five categories
+ * (today: paged), with kv_check after every operation: the six categories
  * sum to the pool, blocks are never shared or lost, release returns
  * everything, and a full run leaves the pool empty. Plus paged specifics
  * checked against hand-computed block counts and vLLM v0's watermark rule.
@@ -136,10 +136,11 @@ static void contract_random(const char *spec)
         check_regions(a, seqs, SEQS);
         if (a->totals.dup_tokens > max_dup)
             max_dup = a->totals.dup_tokens;
+        /* No blocked head, or one needing any size up to the pool. */
         kv_breakdown b;
-        kv_get_breakdown(a, (op & 1) != 0, &b);
+        kv_get_breakdown(a, op % 3 ? wl_rng_u64(&r) % (a->pool_bytes + 1) : 0, &b);
         assert_int_equal(b.token_states + b.reservation + b.internal_frag + b.external_frag +
-                             b.free,
+                             b.blocked_free + b.free,
                          a->pool_bytes);
     }
     assert_true(grows > 1000);
@@ -155,7 +156,7 @@ static void contract_random(const char *spec)
     must_check(a);
     assert_int_equal(kv_allocated_bytes(a), 0);
     kv_breakdown b;
-    kv_get_breakdown(a, false, &b);
+    kv_get_breakdown(a, 0, &b);
     assert_int_equal(b.free, a->pool_bytes);
     kv_destroy(a);
 }
@@ -211,13 +212,13 @@ static void test_paged_block_math(void **state)
     assert_int_equal(s.cap_tokens, 32);
     kv_set_used(a, &s, 17);
     kv_breakdown b;
-    kv_get_breakdown(a, false, &b);
+    kv_get_breakdown(a, 0, &b);
     assert_int_equal(b.token_states, 17000);
     assert_int_equal(b.reservation, 15000); /* slots 18..32 will be filled (final 40) */
     assert_int_equal(b.internal_frag, 0);
     assert_int_equal(kv_grow(a, &s, 33), KV_OK); /* third block: 48 slots, final 40 */
     kv_set_used(a, &s, 33);
-    kv_get_breakdown(a, false, &b);
+    kv_get_breakdown(a, 0, &b);
     assert_int_equal(b.reservation, 7000);   /* 34..40 */
     assert_int_equal(b.internal_frag, 8000); /* 41..48 never used */
     assert_int_equal(b.free, (100 - 3) * 16000);
@@ -244,13 +245,99 @@ static void test_paged_watermark(void **state)
     assert_int_equal(kv_grow(a, &s, 1000 * 16), KV_OK);
     assert_int_equal(kv_grow(a, &s, 1000 * 16 + 1), KV_NOSPACE);
     kv_breakdown b;
-    kv_get_breakdown(a, true, &b);
-    assert_int_equal(b.free + b.external_frag, 0);
+    kv_get_breakdown(a, kv_need_bytes(a, &t, 1), &b);
+    assert_int_equal(b.free + b.external_frag + b.blocked_free, 0);
+    /* Back to 500 blocks held: T's 491 blocks fit in the 500 free, but not
+     * with the 10 of watermark. The watermark counts in the head's need,
+     * so all free space is blocked (capacity shortfall), none external:
+     * any free block serves a paged request. */
     kv_release(a, &s);
-    kv_get_breakdown(a, true, &b); /* blocked head: all free space counts as external */
-    assert_int_equal(b.external_frag, a->pool_bytes);
+    assert_int_equal(kv_grow(a, &s, 500 * 16), KV_OK);
+    assert_int_equal(kv_can_admit(a, &t, 490 * 16 + 1), KV_NOSPACE);
+    assert_int_equal(kv_need_bytes(a, &t, 490 * 16 + 1), (491 + 10) * 1600);
+    kv_get_breakdown(a, kv_need_bytes(a, &t, 490 * 16 + 1), &b);
+    assert_int_equal(b.external_frag, 0);
+    assert_int_equal(b.blocked_free, 500 * 1600);
     assert_int_equal(b.free, 0);
+    kv_release(a, &s);
+    kv_get_breakdown(a, 0, &b); /* no blocked head: the watermark is free */
+    assert_int_equal(b.free, a->pool_bytes);
     kv_seq_free(&s);
+    kv_destroy(a);
+}
+
+/* The blocked head's need splits free space into external fragmentation
+ * (total free covers it, no extent does) and blocked free space (it
+ * exceeds all free space). Sizes by hand. */
+static void test_breakdown_blocked_head(void **state)
+{
+    (void)state;
+    /* Paged, 10 blocks of 16 tokens x 100 bytes, no watermark: a 100-token
+     * prompt holds ceil(100 / 16) = 7 blocks, the next one needs 7 more and
+     * finds 3. Before the split all 3 counted as external fragmentation. */
+    kv_alloc *a = make("paged", 10 * 1600, 100, 0.0);
+    kv_seq s = {0}, t = {0};
+    kv_set_final(a, &s, 100);
+    assert_int_equal(kv_grow(a, &s, 100), KV_OK);
+    assert_int_equal(kv_can_admit(a, &t, 100), KV_NOSPACE);
+    assert_int_equal(kv_need_bytes(a, &t, 100), 7 * 1600);
+    kv_breakdown b;
+    kv_get_breakdown(a, kv_need_bytes(a, &t, 100), &b);
+    assert_int_equal(b.external_frag, 0);
+    assert_int_equal(b.blocked_free, 3 * 1600);
+    assert_int_equal(b.free, 0);
+    must_check(a);
+    kv_release(a, &s);
+    kv_seq_free(&s);
+    kv_seq_free(&t);
+    kv_destroy(a);
+
+    /* First fit over 100 slots: regions of 30 at 0, 30 and 60; freeing
+     * the middle one leaves 30 + 10 = 40 slots free, the largest extent 30. */
+    a = make("contiguous:reserve=oracle,fit=first", 100 * 100, 100, 0.0);
+    kv_seq r[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        kv_set_final(a, &r[i], 30);
+        assert_int_equal(kv_grow(a, &r[i], 1), KV_OK);
+        assert_int_equal(r[i].offset, 30 * i);
+    }
+    kv_release(a, &r[1]);
+    must_check(a);
+    kv_set_final(a, &t, 35); /* 35 <= 40 free, > 30 largest: fragmentation */
+    assert_int_equal(kv_can_admit(a, &t, 1), KV_NOSPACE);
+    assert_int_equal(kv_need_bytes(a, &t, 1), 3500);
+    kv_get_breakdown(a, kv_need_bytes(a, &t, 1), &b);
+    assert_int_equal(b.external_frag, 4000);
+    assert_int_equal(b.blocked_free, 0);
+    assert_int_equal(b.free, 0);
+    kv_set_final(a, &t, 45); /* 45 > 40 free: no layout would help */
+    kv_get_breakdown(a, kv_need_bytes(a, &t, 1), &b);
+    assert_int_equal(b.external_frag, 0);
+    assert_int_equal(b.blocked_free, 4000);
+    kv_release(a, &r[0]);
+    kv_release(a, &r[2]);
+    kv_destroy(a);
+
+    /* Buddy over 64 slots: a request of 20 slots takes a 32-slot block;
+     * with two 16-slot blocks held at 0 and 32, 32 slots are free in two
+     * 16-slot blocks: external. */
+    a = make("contiguous:reserve=oracle,fit=buddy", 64 * 100, 100, 0.0);
+    kv_seq q[4] = {{0}};
+    for (int i = 0; i < 4; i++) {
+        kv_set_final(a, &q[i], 16);
+        assert_int_equal(kv_grow(a, &q[i], 1), KV_OK);
+    }
+    kv_release(a, &q[1]);
+    kv_release(a, &q[3]);
+    must_check(a);
+    kv_set_final(a, &t, 20);
+    assert_int_equal(kv_can_admit(a, &t, 1), KV_NOSPACE);
+    assert_int_equal(kv_need_bytes(a, &t, 1), 3200);
+    kv_get_breakdown(a, kv_need_bytes(a, &t, 1), &b);
+    assert_int_equal(b.external_frag, 3200);
+    assert_int_equal(b.blocked_free, 0);
+    kv_release(a, &q[0]);
+    kv_release(a, &q[2]);
     kv_destroy(a);
 }
 
@@ -273,7 +360,7 @@ static void test_vattn_page_math(void **state)
     assert_int_equal(s.alloc_bytes, 10ull << 20);
     kv_set_used(a, &s, 7);
     kv_breakdown b;
-    kv_get_breakdown(a, false, &b);
+    kv_get_breakdown(a, 0, &b);
     assert_int_equal(b.token_states, 7 * 819200);
     assert_int_equal(b.reservation, 3 * 819200);
     assert_int_equal(b.internal_frag, (10ull << 20) - 10 * 819200); /* 2 tokens + page slack */
@@ -313,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_contract_all_strategies),
         cmocka_unit_test(test_paged_block_math),
         cmocka_unit_test(test_paged_watermark),
+        cmocka_unit_test(test_breakdown_blocked_head),
         cmocka_unit_test(test_vattn_page_math),
         cmocka_unit_test(test_bad_specs),
     };

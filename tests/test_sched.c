@@ -172,8 +172,8 @@ static void contract_pressure(void **state)
     wl_source *src;
     char err[512];
     if (wl_open_spec(&src,
-                     "poisson:rate=100,n=300;in=uniform:min=1,max=900;out=uniform:min=1,max=120",
-                     7, err, sizeof(err)) != 0)
+                     "poisson:rate=100,n=300;in=uniform:min=1,max=900;out=uniform:min=1,max=120", 7,
+                     err, sizeof(err)) != 0)
         fail_msg("%s", err);
     checker k;
     sim_result res;
@@ -278,8 +278,7 @@ static void test_v1_prefix_default(void **state)
     c.max_model_len = 8192;
     checker k;
     sim_result res;
-    run_text(&c,
-             "arrival_s,input_tokens,output_tokens,hash_ids\n0,1024,4,1 2\n5,1024,4,1 2\n", &k,
+    run_text(&c, "arrival_s,input_tokens,output_tokens,hash_ids\n0,1024,4,1 2\n5,1024,4,1 2\n", &k,
              &res);
     assert_true(res.prefix_caching);
     /* The second request's 1,024 tokens hit but the last block, which is
@@ -287,8 +286,7 @@ static void test_v1_prefix_default(void **state)
     assert_int_equal(res.prefill_tokens_computed, 1024 + 16);
     an_metrics_free(&k.m);
     c.prefix_caching = 0;
-    run_text(&c,
-             "arrival_s,input_tokens,output_tokens,hash_ids\n0,1024,4,1 2\n5,1024,4,1 2\n", &k,
+    run_text(&c, "arrival_s,input_tokens,output_tokens,hash_ids\n0,1024,4,1 2\n5,1024,4,1 2\n", &k,
              &res);
     assert_int_equal(res.prefill_tokens_computed, 2048);
     an_metrics_free(&k.m);
@@ -422,8 +420,7 @@ static void test_max_concurrency(void **state)
     c.max_concurrency = 1;
     checker k;
     sim_result res;
-    run_text(&c, "arrival_s,input_tokens,output_tokens\n0,100,10\n0,100,10\n0,100,10\n", &k,
-             &res);
+    run_text(&c, "arrival_s,input_tokens,output_tokens\n0,100,10\n0,100,10\n0,100,10\n", &k, &res);
     assert_int_equal(res.completed, 3);
     assert_int_equal(res.max_running, 1);
     /* Each request waits for nothing once sent: E2E is one request alone. */
@@ -454,8 +451,8 @@ static void test_azure_code_v1_vs_v0(void **state)
     double tp1 = (double)r1.output_tokens / r1.makespan_s;
     double tp0 = (double)r0.output_tokens / r0.makespan_s;
     double p99_1 = an_hist_percentile(&k1.m.tpot, 99), p99_0 = an_hist_percentile(&k0.m.tpot, 99);
-    printf("azure code: vllm p99 TPOT %.4f s, %.1f tok/s; vllm-v0 %.4f s, %.1f tok/s\n", p99_1,
-           tp1, p99_0, tp0);
+    printf("azure code: vllm p99 TPOT %.4f s, %.1f tok/s; vllm-v0 %.4f s, %.1f tok/s\n", p99_1, tp1,
+           p99_0, tp0);
     assert_true(p99_1 < p99_0);
     assert_true(fabs(tp1 - tp0) / tp0 < 0.05);
     an_metrics_free(&k1.m);

@@ -1,0 +1,309 @@
+/*
+ * test_report.c: the analysis observer and reports fed by hand-made step
+ * and request records (no engine): summary.json values that read back
+ * exactly, latencies of an empty set, and timeseries.csv's timestamps,
+ * idle and long stretches and row limit.
+ * Expected values are the inputs themselves.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analysis/metrics.h"
+#include "analysis/report.h"
+#include "sim/engine.h"
+
+static sim_config config(void)
+{
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    if (sim_gpu_lookup("a100-80gb", &g, err, sizeof(err)) != 0 ||
+        sim_model_lookup("llama-2-7b", &m, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sim_config c;
+    sim_config_defaults(&c, &g, &m);
+    return c;
+}
+
+/* A pool of 1,000 bytes, all free. */
+static sim_memory_plan plan(void)
+{
+    sim_memory_plan p;
+    memset(&p, 0, sizeof(p));
+    p.kv_pool_bytes = 1000;
+    p.kv_bytes_per_token = 10;
+    return p;
+}
+
+/* Writes summary.json (or the terminal summary) for RES and M into a
+ * string the caller frees. */
+static char *report(const sim_result *res, const an_metrics *m, bool json)
+{
+    sim_config c = config();
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    assert_non_null(fp);
+    an_run_info info = {&c, res, m, "test", 0.0};
+    if (json)
+        assert_int_equal(an_write_summary_json(fp, &info), 0);
+    else
+        an_print_summary(fp, &info);
+    fclose(fp);
+    return buf;
+}
+
+/* The number after "KEY": in JSON, or NAN when KEY is missing. */
+static double json_value(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\": ", key);
+    const char *p = strstr(json, pat);
+    return p != NULL ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+/* A makespan of 21,602,739.541 s printed with 9 significant digits read
+ * back as 21,602,739.5 (issue 12): every double must round-trip. */
+static void test_summary_values_round_trip(void **state)
+{
+    (void)state;
+    an_metrics m;
+    an_metrics_init(&m, NULL, NULL, 1.0);
+    sim_observer o = an_metrics_observer(&m);
+    sim_memory_plan p = plan();
+    o.on_start(o.ctx, &p);
+    sim_result r;
+    memset(&r, 0, sizeof(r));
+    r.plan = p;
+    r.makespan_s = 21602739.541;
+    r.busy_s = 0.1 + 0.2; /* 0.30000000000000004: needs 17 digits */
+    r.output_tokens = 7;
+    an_metrics_finish(&m, r.makespan_s);
+    char *json = report(&r, &m, true);
+    if (json_value(json, "makespan_s") != r.makespan_s || json_value(json, "busy_s") != r.busy_s)
+        fail_msg("makespan_s / busy_s do not round-trip:\n%s", json);
+    assert_true(json_value(json, "output_tokens_per_s") == 7 / r.makespan_s);
+    assert_non_null(strstr(json, "\"makespan_s\": 21602739.541,")); /* and stay short */
+    char buf[AN_NUM_LEN];
+    assert_string_equal(an_fmt_double(buf, 0.01), "0.01");
+    assert_string_equal(an_fmt_double(buf, 0.1 + 0.2), "0.30000000000000004");
+    assert_string_equal(an_fmt_double(buf, INFINITY), "null");
+    free(json);
+    an_metrics_free(&m);
+}
+
+/* Nothing completed: latencies have no value (null, n/a), not 0. */
+static void test_latency_of_nothing(void **state)
+{
+    (void)state;
+    an_metrics m;
+    an_metrics_init(&m, NULL, NULL, 1.0);
+    sim_observer o = an_metrics_observer(&m);
+    sim_memory_plan p = plan();
+    o.on_start(o.ctx, &p);
+    sim_request_record rq = {.arrival_s = 0,
+                             .first_token_s = -1,
+                             .finish_s = 0,
+                             .status = SIM_REQ_REJECTED,
+                             .reason = SIM_REJECT_PROMPT_TOO_LONG};
+    o.on_request(o.ctx, &rq);
+    sim_result r;
+    memset(&r, 0, sizeof(r));
+    r.plan = p;
+    r.total = r.rejected = 1;
+    an_metrics_finish(&m, 0);
+    char *json = report(&r, &m, true);
+    const char *want = "\"ttft\": {\"mean\": null, \"p50\": null, \"p90\": null, \"p99\": null, "
+                       "\"count\": 0}";
+    if (strstr(json, want) == NULL)
+        fail_msg("no null latencies in:\n%s", json);
+    free(json);
+    char *text = report(&r, &m, false);
+    const char *line = strstr(text, "  TTFT");
+    assert_non_null(line);
+    const char *na = "  TTFT          n/a       n/a       n/a       n/a\n";
+    if (strncmp(line, na, strlen(na)) != 0)
+        fail_msg("TTFT line is not n/a:\n%s", text);
+    assert_non_null(strstr(text, "  E2E           n/a"));
+    free(text);
+    an_metrics_free(&m);
+}
+
+/* A step of [START, END) with ALLOC bytes allocated (token states). */
+static sim_step_record step(double start, double end, uint64_t alloc)
+{
+    sim_step_record s;
+    memset(&s, 0, sizeof(s));
+    s.start_s = start;
+    s.end_s = end;
+    s.decode_seqs = 1;
+    s.running = s.running_after = 1;
+    s.mem.token_states = alloc;
+    s.mem.free = 1000 - alloc;
+    s.mem_after = s.mem;
+    return s;
+}
+
+/* Reads timeseries.csv's time_s column from TEXT into T (at most MAX);
+ * returns the row count. */
+static size_t ts_times(const char *text, double *t, size_t max)
+{
+    size_t n = 0;
+    const char *p = strchr(text, '\n'); /* after the header */
+    while (p != NULL && p[1] != '\0' && n < max) {
+        t[n++] = strtod(p + 1, NULL);
+        p = strchr(p + 1, '\n');
+    }
+    return n;
+}
+
+/* Steps of 0.2 ms sampled every 0.2 ms: time_s printed with 3 decimals
+ * gave 0.000 three times. Each row's time now reads back as the grid
+ * point it stands for. */
+static void test_timeseries_times_distinct(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    an_metrics m;
+    an_metrics_init(&m, NULL, fp, 2e-4);
+    sim_observer o = an_metrics_observer(&m);
+    sim_memory_plan p = plan();
+    o.on_start(o.ctx, &p);
+    for (int k = 0; k < 5; k++) {
+        sim_step_record s = step(k * 2e-4, (k + 1) * 2e-4, 100 + 100 * (uint64_t)k);
+        o.on_step(o.ctx, &s);
+    }
+    an_metrics_finish(&m, 1e-3);
+    fclose(fp);
+    double t[16];
+    size_t n = ts_times(buf, t, 16);
+    assert_true(n >= 5);
+    for (size_t i = 1; i < n; i++)
+        if (!(t[i] > t[i - 1]))
+            fail_msg("row %zu: time_s %.17g after %.17g:\n%s", i, t[i], t[i - 1], buf);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(fabs(t[i] - (double)i * 2e-4) < 1e-15);
+    free(buf);
+    an_metrics_free(&m);
+}
+
+/* Runs STEPS (N of them) through a metrics observer writing timeseries
+ * at INTERVAL_S, with at most MAX_ROWS rows (0: the default), into *CSV
+ * (the caller frees it, and M with an_metrics_free). */
+static void ts_run(an_metrics *m, char **csv, const sim_step_record *steps, int n,
+                   double interval_s, uint64_t max_rows, double makespan_s)
+{
+    size_t len = 0;
+    FILE *fp = open_memstream(csv, &len);
+    assert_non_null(fp);
+    an_metrics_init(m, NULL, fp, interval_s);
+    if (max_rows)
+        m->ts_max_rows = max_rows;
+    sim_observer o = an_metrics_observer(m);
+    sim_memory_plan p = plan();
+    o.on_start(o.ctx, &p);
+    for (int k = 0; k < n; k++)
+        o.on_step(o.ctx, &steps[k]);
+    an_metrics_finish(m, makespan_s);
+    fclose(fp);
+}
+
+/* Two requests 1,000,000 s apart wrote a row per second of the idle gap
+ * (46 MB, issue 12). Rows that would repeat the one before are left out:
+ * t = 0 (first step), 1 (after it: the step counted), 1,000,000 (second
+ * step) and the makespan (its step counted). */
+static void test_timeseries_skips_idle(void **state)
+{
+    (void)state;
+    sim_step_record st[2] = {step(0, 0.5, 100), step(1e6, 1e6 + 0.5, 200)};
+    st[0].mem_after.token_states = 0;
+    st[0].mem_after.free = 1000;
+    st[0].running_after = 0;
+    an_metrics m;
+    char *csv = NULL;
+    ts_run(&m, &csv, st, 2, 1.0, 0, 1e6 + 0.5);
+    double t[8];
+    size_t n = ts_times(csv, t, 8);
+    if (n != 4 || t[0] != 0 || t[1] != 1 || t[2] != 1e6 || t[3] != 1e6 + 0.5)
+        fail_msg("%zu rows:\n%s", n, csv);
+    assert_non_null(strstr(csv, "\n1,0,0,0,0,0,0,0,1000,0.0000,1,1\n"));
+    assert_non_null(strstr(csv, "\n1000000,1,0,200,0,0,0,0,800,20.0000,0,0\n"));
+    assert_non_null(strstr(csv, "\n1000000.5,1,0,200,0,0,0,0,800,20.0000,1,1\n"));
+    assert_int_equal(m.ts_rows, 4);
+    assert_false(m.ts_truncated);
+    free(csv);
+    an_metrics_free(&m);
+}
+
+/* A step longer than the interval (--flops-eff 1e-9 made them hours
+ * long; --ts-interval 1e-9 wrote 3.3 GB in 60 s) gives one row, not one
+ * per grid point: 1,000 s at 1 ns would be 10^12 rows. */
+static void test_timeseries_long_step(void **state)
+{
+    (void)state;
+    sim_step_record st[1] = {step(0, 1000, 300)};
+    an_metrics m;
+    char *csv = NULL;
+    ts_run(&m, &csv, st, 1, 1e-9, 0, 1000);
+    double t[8];
+    size_t n = ts_times(csv, t, 8);
+    if (n != 2 || t[0] != 0 || t[1] != 1000)
+        fail_msg("%zu rows:\n%s", n, csv);
+    free(csv);
+    an_metrics_free(&m);
+}
+
+/* Past the row limit rows stop, and the summary says so. */
+static void test_timeseries_row_limit(void **state)
+{
+    (void)state;
+    sim_step_record st[10];
+    for (int k = 0; k < 10; k++)
+        st[k] = step(k, k + 1, 100 * (uint64_t)(k % 2 + 1));
+    an_metrics m;
+    char *csv = NULL;
+    ts_run(&m, &csv, st, 10, 1.0, 3, 10);
+    double t[16];
+    assert_int_equal(ts_times(csv, t, 16), 3);
+    assert_int_equal(m.ts_rows, 3);
+    assert_true(m.ts_truncated);
+    sim_result r;
+    memset(&r, 0, sizeof(r));
+    r.plan = plan();
+    r.makespan_s = 10;
+    char *json = report(&r, &m, true);
+    if (strstr(json, "\"timeseries\": {\"interval_s\": 1, \"rows\": 3, \"truncated\": true}") ==
+        NULL)
+        fail_msg("no truncation flag in:\n%s", json);
+    char *text = report(&r, &m, false);
+    assert_non_null(strstr(text, "timeseries   stopped at its limit of 3 rows"));
+    free(text);
+    free(json);
+    free(csv);
+    an_metrics_free(&m);
+    assert_int_equal(AN_TS_MAX_ROWS, 10000000); /* the README's figure */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_summary_values_round_trip),
+        cmocka_unit_test(test_latency_of_nothing),
+        cmocka_unit_test(test_timeseries_times_distinct),
+        cmocka_unit_test(test_timeseries_skips_idle),
+        cmocka_unit_test(test_timeseries_long_step),
+        cmocka_unit_test(test_timeseries_row_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
