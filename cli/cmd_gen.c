@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli/cli_int.h"
+#include "cli/cli_out.h"
 #include "cli/run_config.h"
 #include "traces/trace_stats.h"
 #include "traces/trace_write.h"
@@ -254,7 +255,11 @@ int cmd_gen(int argc, char **argv)
         return 1;
     char err[1024];
     trace_writer *w;
-    if (trace_writer_open(&w, output, wl_get_fields(src), 6, err, sizeof err) != 0) {
+    /* A file is written to a temporary renamed at the end (cli_out.h). */
+    int fd = strcmp(output, "-") == 0 ? -1 : cli_out_create(output);
+    if ((fd < 0
+             ? trace_writer_open(&w, output, wl_get_fields(src), 6, err, sizeof err)
+             : trace_writer_open_fd(&w, fd, output, wl_get_fields(src), 6, err, sizeof err)) != 0) {
         cli_error("%s", err);
         wl_close(src);
         return 1;

@@ -331,6 +331,75 @@ static void test_gen_then_run(void **state)
     assert_int_equal(strncmp(out, "arrival_s,input_tokens,output_tokens\n0.000000000,", 47), 0);
 }
 
+/* Runs the shell command CMD; fails the test unless it exits 0. */
+static void sh(const char *cmd)
+{
+    int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("command failed: %s", cmd);
+}
+
+/*
+ * A failing command leaves no partial file and keeps an existing one: gen
+ * on a truncated trace, run and compare with --out in a folder they create
+ * (removed again). A write error on standard output is an error.
+ */
+static void test_outputs_whole_or_not(void **state)
+{
+    (void)state;
+    char args[2048], cmd[2048];
+    snprintf(args, sizeof args, "gen --workload sharegpt:n=3000 --quiet -o %s/full.csv.gz", g_tmp);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && head -c 20000 full.csv.gz > cut.csv.gz && mkdir w && echo keep > w/x.csv",
+             g_tmp);
+    sh(cmd);
+    snprintf(args, sizeof args, "gen --trace %s/cut.csv.gz -o %s/w/x.csv", g_tmp, g_tmp);
+    expect_line(args, 1, "kvsim: ", "truncated gzip stream");
+    snprintf(args, sizeof args, "%s/w/x.csv", g_tmp);
+    char *kept = slurp(args);
+    assert_string_equal(kept, "keep\n");
+    free(kept);
+    /* Nothing else in the folder: the temporary is gone. */
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s/w')\" = x.csv", g_tmp);
+    sh(cmd);
+    snprintf(
+        args, sizeof args,
+        "run --trace %s/cut.csv.gz --gpu a100-80gb --model llama-2-7b --quiet --out %s/new/sub",
+        g_tmp, g_tmp);
+    expect_line(args, 1, "kvsim: ", "truncated gzip stream");
+    snprintf(args, sizeof args,
+             "compare --allocators paged,vattn --trace %s/cut.csv.gz --gpu a100-80gb --model "
+             "llama-2-7b --quiet --out %s/new/sub",
+             g_tmp, g_tmp);
+    expect_line(args, 1, "kvsim: ", "truncated gzip stream");
+    snprintf(cmd, sizeof cmd, "test ! -e '%s/new'", g_tmp);
+    sh(cmd);
+    /* A good gen replaces the file whole. */
+    snprintf(args, sizeof args, "gen --trace %s/full.csv.gz --quiet -o %s/w/x.csv", g_tmp, g_tmp);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof cmd,
+             "test $(wc -l < '%s/w/x.csv') -eq 3001 && test \"$(ls -A '%s/w')\" = x.csv", g_tmp,
+             g_tmp);
+    sh(cmd);
+
+    /* Standard output on a full device: status 1 and one line, every command. */
+    const char *cmds[] = {"list gpus",
+                          "list models",
+                          "--help",
+                          "run --help",
+                          "trace stats tests/data/traces/kvsim_basic.csv",
+                          "gen --workload alpaca:n=5 -o -"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        snprintf(args, sizeof args, "%s >/dev/full 2>'%s/err'; rc=$?; cat '%s/err'; exit $rc",
+                 cmds[i], g_tmp, g_tmp);
+        int rc = kvsim(args);
+        if (rc == 0 || count_lines(out) != 1 || strstr(out, "kvsim: ") != out ||
+            (strstr(out, "write error") == NULL && strstr(out, "cannot write") == NULL))
+            fail_msg("kvsim %s > /dev/full: exit %d, output:\n%s", cmds[i], rc, out);
+    }
+}
+
 static void test_real_trace_stats(void **state)
 {
     (void)state;
@@ -381,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_gen_then_run),
+        cmocka_unit_test(test_outputs_whole_or_not),
         cmocka_unit_test(test_real_trace_stats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
