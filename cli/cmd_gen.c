@@ -178,6 +178,22 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
     return 0;
 }
 
+void cli_source_warn(const wl_source *src)
+{
+    static int warned;
+    trace_counts c;
+    wl_get_counts(src, &c);
+    if (c.trailing_garbage > 0 && !warned) {
+        warned = 1;
+        /* The description starts with the path as the reader names it. */
+        const char *d = wl_describe(src);
+        const char *paren = strstr(d, " (");
+        cli_error("warning: %.*s: %llu bytes of trailing garbage after the gzip data ignored",
+                  paren != NULL ? (int)(paren - d) : (int)strlen(d), d,
+                  (unsigned long long)c.trailing_garbage);
+    }
+}
+
 int cli_take_source_option(cli_source_opts *o, int argc, char **argv, int *i, const char *cmd)
 {
     struct {
@@ -287,6 +303,8 @@ int cmd_gen(int argc, char **argv)
     if (rc < 0) {
         cli_error("%s", wl_errmsg(src));
         status = 1;
+    } else {
+        cli_source_warn(src);
     }
     if (trace_writer_close(w, err, sizeof err) != 0) {
         cli_error("%s", err);

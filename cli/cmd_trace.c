@@ -91,6 +91,7 @@ static int trace_stats_cmd(int argc, char **argv)
         wl_close(src);
         return 1;
     }
+    cli_source_warn(src);
     trace_stats_summary s;
     trace_stats_get(st, &s);
     trace_counts c;
@@ -127,11 +128,15 @@ static int trace_stats_cmd(int argc, char **argv)
                (unsigned long long)s.sessions, (unsigned long long)s.with_session,
                s.sessions > 0 ? (double)s.with_session / (double)s.sessions : 0.0);
     printf("reader     %llu lines, %llu CRLF, %llu arrivals raised to the previous one, %llu zero "
-           "outputs read as 1, %llu trailing blank lines%s\n",
+           "outputs read as 1, %llu trailing blank lines%s",
            (unsigned long long)c.lines, (unsigned long long)c.crlf_lines,
            (unsigned long long)c.reordered, (unsigned long long)c.zero_output,
            (unsigned long long)c.trailing_blank,
            c.missing_final_newline ? ", no final newline" : "");
+    if (c.trailing_garbage > 0)
+        printf(", %llu bytes of trailing garbage after the gzip data",
+               (unsigned long long)c.trailing_garbage);
+    printf("\n");
     if (c.failed_skipped > 0 || c.filtered_out > 0)
         printf("skipped    %llu failed requests (0 response tokens), %llu rows of other models\n",
                (unsigned long long)c.failed_skipped, (unsigned long long)c.filtered_out);

@@ -294,6 +294,8 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     out->wall_s = cli_now_s() - t0;
     /* Described after the run: skipped rows and transforms are counted by then. */
     snprintf(out->source, sizeof(out->source), "%s", wl_describe(src));
+    if (rc == 0)
+        cli_source_warn(src);
     wl_close(src);
     if (rc == 0)
         an_metrics_finish(&out->metrics, out->res.makespan_s); /* writes the last rows */

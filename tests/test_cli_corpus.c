@@ -383,6 +383,19 @@ static void test_outputs_whole_or_not(void **state)
              g_tmp);
     sh(cmd);
 
+    /* Bytes after the gzip data: read, with one warning line naming the file and the count. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && gzip -cd full.csv.gz | head -5 | gzip > junk.csv.gz && printf junk >> "
+             "junk.csv.gz",
+             g_tmp);
+    sh(cmd);
+    snprintf(args, sizeof args, "trace stats %s/junk.csv.gz", g_tmp);
+    assert_int_equal(kvsim(args), 0);
+    if (strstr(out, "junk.csv.gz: 4 bytes of trailing garbage after the gzip data ignored\n") ==
+            NULL ||
+        strstr(out, "kvsim: warning: ") == NULL || strstr(out, "requests   4\n") == NULL)
+        fail_msg("trace stats of a gzip file with trailing garbage:\n%s", out);
+
     /* Standard output on a full device: status 1 and one line, every command. */
     const char *cmds[] = {"list gpus",
                           "list models",

@@ -102,6 +102,8 @@ typedef struct trace_counts {
     int missing_final_newline; /* 1 when the last line had no newline */
     uint64_t failed_skipped;   /* burstgpt rows with 0 response tokens (failed requests), skipped */
     uint64_t filtered_out;     /* rows of other models, skipped by the model filter */
+    uint64_t trailing_garbage; /* bytes after the last gzip member that are not gzip, ignored
+                                  as gzip does ("trailing garbage ignored") */
 } trace_counts;
 
 typedef struct trace_reader trace_reader;

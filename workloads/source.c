@@ -127,6 +127,10 @@ static void wl__trace_describe(const wl_source *s)
     if (n > 0 && n < WL_DESC_BYTES && c.filtered_out > 0)
         n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ", %llu rows of other models skipped",
                       (unsigned long long)c.filtered_out);
+    if (n > 0 && n < WL_DESC_BYTES && c.trailing_garbage > 0)
+        n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n,
+                      ", %llu bytes of trailing garbage after the gzip data ignored",
+                      (unsigned long long)c.trailing_garbage);
     if (n > 0 && n < WL_DESC_BYTES)
         snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ")");
 }
