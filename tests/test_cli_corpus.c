@@ -210,6 +210,16 @@ static void test_bad_options(void **state)
                 "no rows of model 'llama' (6 rows of other models: ChatGPT, GPT-4)");
     expect_line("gen --workload 'sharegpt;in=empirical:file=/nonexistent.csv' -o x.csv", 1,
                 "kvsim: /nonexistent.csv: ", "cannot open");
+    /* Arrivals a source makes are held to the readers' bound (1e9 s after
+     * the first), in the readers' form FILE:LINE (or the request's number). */
+    expect_line("trace stats tests/data/traces/kvsim_basic.csv --rate-scale 1e-9", 1,
+                "kvsim: tests/data/traces/kvsim_basic.csv:4: ",
+                "arrival 1250000000 s is more than 1e9 s after the first request's (0 s)");
+    expect_line("run --workload 'poisson:rate=1e-9,n=5;in=fixed:5;out=fixed:5'" RUNX, 1,
+                "kvsim: workload: request 3: ", "is more than 1e9 s after the first request's");
+    expect_line(
+        "trace stats tests/data/traces/lengths_basic.csv --rate 1e-9", 1,
+        "kvsim: tests/data/traces/lengths_basic.csv:", "is more than 1e9 s after the first");
     char args[512];
     snprintf(args, sizeof args, "gen --workload sharegpt:n=5 -o %s/no/such/dir/x.csv", g_tmp);
     expect_line(args, 1, "kvsim: ", "no/such/dir/x.csv: cannot create");

@@ -849,12 +849,11 @@ static void test_number_forms(void **state)
         "150e-1,1,1\n"
         "0000000000000000000000000000015.000000000000000000000000000000000,1,1\n"
         "15.000000000000000000001,1,1\n"
-        "3501.7219370,4294967295,0004294967295\n"
-        "12345678901234567890123,1,1\n";
+        "3501.7219370,4294967295,0004294967295\n";
     char path[PATH_BYTES];
     write_tmp(path, "numbers.csv", text_ok, sizeof text_ok - 1);
     trace_request q[16];
-    assert_int_equal(read_some(path, TRACE_FORMAT_AUTO, q, 16, NULL, NULL), 10);
+    assert_int_equal(read_some(path, TRACE_FORMAT_AUTO, q, 16, NULL, NULL), 9);
     assert_true(q[0].arrival_s == 0.0 && q[1].arrival_s == 0.0);
     assert_true(q[2].arrival_s == 0.5);
     assert_true(q[3].arrival_s == 1.0);
@@ -865,7 +864,12 @@ static void test_number_forms(void **state)
     assert_true(q[8].arrival_s == 3501.7219370);             /* exactly rounded */
     assert_int_equal(q[8].input_tokens, UINT32_MAX);
     assert_int_equal(q[8].output_tokens, UINT32_MAX);
-    assert_true(q[9].arrival_s == 12345678901234567890123.0);
+    /* A huge first arrival is a clock's origin; only later ones are bounded. */
+    static const char text_big[] = "arrival_s,input_tokens,output_tokens\n"
+                                   "12345678901234567890123,1,1\n";
+    write_tmp(path, "numbers.csv", text_big, sizeof text_big - 1);
+    assert_int_equal(read_some(path, TRACE_FORMAT_AUTO, q, 16, NULL, NULL), 1);
+    assert_true(q[0].arrival_s == 12345678901234567890123.0);
 
     static const struct {
         const char *row;

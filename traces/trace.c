@@ -753,6 +753,17 @@ static int trace__emit(trace_reader *r, char *line, size_t len, trace_request *r
         row.arrival_s = r->prev_arrival_s;
         r->counts.reordered++;
     }
+    if (!r->have_first) {
+        r->first_arrival_s = row.arrival_s;
+        r->have_first = 1;
+    }
+    if (!(row.arrival_s - r->first_arrival_s <= TRACE_MAX_SPAN_S))
+        return trace__fail(
+            r, TRACE_EFORMAT, r->lineno,
+            "%s: %.17g s is more than " TRACE_MAX_SPAN_TEXT " s after the first request's arrival "
+            "(%.17g s)",
+            r->col_name[TRACE__COL_ARRIVAL] != NULL ? r->col_name[TRACE__COL_ARRIVAL] : "arrival",
+            row.arrival_s, r->first_arrival_s);
     r->prev_arrival_s = row.arrival_s;
     req->index = 0; /* set when yielded */
     req->line = r->lineno;

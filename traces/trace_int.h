@@ -112,6 +112,8 @@ struct trace_reader {
     char errmsg[TRACE__ERRMSG_BYTES];
     trace_counts counts;
     double prev_arrival_s;
+    double first_arrival_s; /* of the first request, when counts.requests or has_pending */
+    int have_first;
 
     trace_request pending; /* first request, read by trace_open */
     int has_pending;

@@ -204,8 +204,9 @@ int trace_writer_put(trace_writer *w, const trace_request *q)
     if (w->err != 0)
         return w->err;
     if (!(q->arrival_s >= 0.0) || q->arrival_s > 1e300)
-        return trace__wfail(w, TRACE_EARG, "request %llu: arrival %g is not a finite time >= 0",
-                            (unsigned long long)q->index, q->arrival_s);
+        return trace__wfail(w, TRACE_EARG,
+                            "row %llu: arrival %.17g s is not a time in [0, 1e300] s",
+                            (unsigned long long)w->rows + 1, q->arrival_s);
     if (w->n > TRACE__WBUF_BYTES - 4 * TRACE__WFIELD_BYTES && trace__wflush(w) < 0)
         return w->err;
     trace__warrival(w, q->arrival_s);

@@ -43,9 +43,33 @@ wl_source *wl__source_new(const wl_ops *ops, void *impl, int fields)
     return s;
 }
 
+/*
+ * Every source, at every layer, holds arrivals to TRACE_MAX_SPAN_S after
+ * its first: trace readers check their file's times, this catches the ones
+ * a source makes (a length table's Poisson arrivals, a generator's, a
+ * rate scale), so no command ever sees a later one. The message names the
+ * file and line of the request, or the generated request's number.
+ */
 int wl_next(wl_source *s, trace_request *req)
 {
-    return s->ops->next(s, req);
+    if (s->err[0] != '\0')
+        return TRACE_EFORMAT;
+    int rc = s->ops->next(s, req);
+    if (rc != 1)
+        return rc;
+    if (!s->have_first) {
+        s->first_arrival_s = req->arrival_s;
+        s->have_first = 1;
+    }
+    if (!(req->arrival_s - s->first_arrival_s <= TRACE_MAX_SPAN_S)) {
+        snprintf(s->err, WL_ERR_BYTES,
+                 "%s%s%llu: arrival %.17g s is more than " TRACE_MAX_SPAN_TEXT
+                 " s after the first request's (%.17g s)",
+                 s->path != NULL ? s->path : "workload", s->path != NULL ? ":" : ": request ",
+                 (unsigned long long)req->line, req->arrival_s, s->first_arrival_s);
+        return TRACE_EFORMAT;
+    }
+    return 1;
 }
 
 const char *wl_errmsg(const wl_source *s)
@@ -215,6 +239,7 @@ int wl_open_trace_ex(wl_source **out, const char *path, const wl_trace_opts *o, 
         snprintf(err, errlen, "%s: out of memory", path);
         return TRACE_ENOMEM;
     }
+    s->path = t->path;
     *out = s;
     return 0;
 }

@@ -123,6 +123,7 @@ int wl_apply_transforms(wl_source **s, const wl_transforms *t, char *err, size_t
         return TRACE_ENOMEM;
     }
     w->inner = *s;
+    w->path = (*s)->path;
     *s = w;
     return 0;
 }

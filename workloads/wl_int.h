@@ -57,6 +57,9 @@ struct wl_source {
     char *desc;             /* WL_DESC_BYTES, rewritten by ops->describe */
     char err[WL_ERR_BYTES]; /* this layer's error, "" if none */
     int fields;             /* TRACE_FIELD_* the requests may carry */
+    const char *path;       /* the trace file (borrowed from impl or inner), NULL for a generator */
+    double first_arrival_s; /* of the first request yielded, for TRACE_MAX_SPAN_S */
+    int have_first;
 };
 
 /*
