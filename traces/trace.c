@@ -850,6 +850,12 @@ static int trace__detect(trace_reader *r, trace_format fmt)
     size_t lead = 0;
     while (lead < len && trace__is_blank(line[lead]))
         lead++;
+    /* A JSON document holding an array, not JSONL (one object per line):
+     * as CSV its quotes would give a baffling message. */
+    if ((fmt == TRACE_FORMAT_AUTO || fmt == TRACE_FORMAT_MOONCAKE) && line[lead] == '[')
+        return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                           "this is a JSON array, not JSONL (one JSON object per line, as "
+                           "mooncake traces are); convert it, e.g. jq -c '.[]' FILE");
     if (fmt == TRACE_FORMAT_MOONCAKE || (fmt == TRACE_FORMAT_AUTO && line[lead] == '{')) {
         r->fmt = TRACE_FORMAT_MOONCAKE;
         trace__mooncake_init(r);
