@@ -106,8 +106,9 @@ static int trace_stats_cmd(int argc, char **argv)
         printf("duration   %.3f s (arrivals %.3f .. %.3f s), rate %.4g req/s\n", s.duration_s,
                s.first_arrival_s, s.last_arrival_s, s.rate_per_s);
     else
-        printf("duration   0 s (every arrival at %.3f s%s)\n", s.first_arrival_s,
-               so.trace != NULL && so.rate == NULL && s.last_arrival_s == 0.0
+        printf("duration   0 s (%s at %.3f s%s)\n",
+               s.requests == 1 ? "one request" : "every arrival", s.first_arrival_s,
+               !wl_has_arrivals(src)
                    ? "; a length table has no arrival times unless --rate adds them"
                    : "");
     printf("tokens     %12s %9s %9s %9s %9s %9s\n", "mean", "p50", "p90", "p99", "min", "max");

@@ -330,6 +330,13 @@ static void test_gen_then_run(void **state)
     free(x);
     free(y);
     /* The generated file's stats: sessions and hash ids survived. */
+    /* One request of a timed trace is not described as a length table. */
+    assert_int_equal(kvsim("trace stats tests/data/traces/kvsim_basic.csv --limit 1"), 0);
+    if (strstr(out, "duration   0 s (one request at 0.000 s)\n") == NULL ||
+        strstr(out, "length table") != NULL)
+        fail_msg("trace stats of one request:\n%s", out);
+    assert_int_equal(kvsim("trace stats tests/data/traces/lengths_basic.csv"), 0);
+    assert_non_null(strstr(out, "a length table has no arrival times unless --rate adds them"));
     snprintf(args, sizeof args, "trace stats %s/w.csv.gz", g_tmp);
     assert_int_equal(kvsim(args), 0);
     assert_non_null(strstr(out, "requests   300\n"));

@@ -542,6 +542,21 @@ static void test_stats_large_values(void **state)
     assert_int_equal(s.duration_s == 0.0, 1);
     assert_true(s.rate_per_s == 0.0);
     trace_stats_destroy(st);
+
+    /* One value above the exact range: every percentile is that value,
+     * never its bucket's low end below the minimum. */
+    st = trace_stats_create();
+    assert_non_null(st);
+    trace_request q = {0};
+    q.input_tokens = 300001;
+    q.output_tokens = 1;
+    assert_int_equal(trace_stats_add(st, &q), 0);
+    trace_stats_get(st, &s);
+    assert_int_equal(s.in.min, 300001);
+    assert_int_equal(s.in.p50, 300001);
+    assert_int_equal(s.in.p90, 300001);
+    assert_int_equal(s.in.p99, 300001);
+    trace_stats_destroy(st);
 }
 
 /* ------------------------------------------------------- real traces */

@@ -89,6 +89,11 @@ const char *wl_describe(const wl_source *s)
     return s->desc;
 }
 
+int wl_has_arrivals(const wl_source *s)
+{
+    return !s->no_arrivals;
+}
+
 int wl_get_fields(const wl_source *s)
 {
     return s->fields;
@@ -240,6 +245,7 @@ int wl_open_trace_ex(wl_source **out, const char *path, const wl_trace_opts *o, 
         return TRACE_ENOMEM;
     }
     s->path = t->path;
+    s->no_arrivals = !trace_has_arrivals(t->reader) && !(o->rate_per_s > 0);
     *out = s;
     return 0;
 }

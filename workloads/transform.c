@@ -124,6 +124,7 @@ int wl_apply_transforms(wl_source **s, const wl_transforms *t, char *err, size_t
     }
     w->inner = *s;
     w->path = (*s)->path;
+    w->no_arrivals = (*s)->no_arrivals;
     *s = w;
     return 0;
 }
