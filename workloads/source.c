@@ -89,6 +89,11 @@ const char *wl_describe(const wl_source *s)
     return s->desc;
 }
 
+const char *wl_get_path(const wl_source *s)
+{
+    return s->path;
+}
+
 int wl_has_arrivals(const wl_source *s)
 {
     return !s->no_arrivals;
