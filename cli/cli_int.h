@@ -31,6 +31,12 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
                     wl_source **out);
 
 /*
+ * After SRC was read to its end: prints a warning line when its trace had
+ * bytes after the gzip data (ignored, as gzip does), once per process.
+ */
+void cli_source_warn(const wl_source *src);
+
+/*
  * If ARGV[*I] is one of the options above (--name VALUE or --name=VALUE),
  * stores its value in O, advances *I past a separate value and returns 1;
  * returns 0 for any other argument. Exits on a missing or repeated value.

@@ -102,6 +102,52 @@ static double gib(uint64_t b)
     return (double)b / 1073741824.0;
 }
 
+/* Prints the two tables of N runs of CFG. */
+static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
+{
+    const sim_result *r0 = &runs[0].res;
+    printf("kvsim compare: %s on %s, %s\n", cfg->model.name, cfg->gpu.name, runs[0].source);
+    printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n\n",
+           gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
+    printf("%-36s %-42s %-42s\n", "", "time-weighted share of the pool (%)",
+           "at peak allocation (%)");
+    printf("%-36s %6s %6s %6s %6s %6s %6s   %6s %6s %6s %6s %6s %6s %6s\n", "allocator", "token",
+           "resv", "int", "ext", "blkd", "free", "token", "resv", "int", "ext", "blkd", "free",
+           "extidx");
+    for (int i = 0; i < n; i++) {
+        an_breakdown_pct a, p;
+        an_metrics_time_avg(&runs[i].metrics, runs[i].res.makespan_s, &a);
+        an_metrics_at_peak(&runs[i].metrics, &p);
+        printf("%-36.36s %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f "
+               "%6.3f\n",
+               runs[i].res.allocator, a.token_states, a.reservation, a.internal_frag,
+               a.external_frag, a.blocked_free, a.free, p.token_states, p.reservation,
+               p.internal_frag, p.external_frag, p.blocked_free, p.free,
+               an_metrics_ext_index(&runs[i].metrics, runs[i].res.makespan_s));
+    }
+    printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s %7s\n", "allocator", "peak GiB", "running",
+           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt", "done/rej",
+           "prefix");
+    for (int i = 0; i < n; i++) {
+        const sim_result *r = &runs[i].res;
+        const an_metrics *m = &runs[i].metrics;
+        char running[32], done[32];
+        snprintf(running, sizeof(running), "%.1f/%u", an_metrics_mean_running(m), r->max_running);
+        snprintf(done, sizeof(done), "%llu/%llu", (unsigned long long)r->completed,
+                 (unsigned long long)r->rejected);
+        char hit[16] = "-";
+        if (r->prefix.enabled)
+            snprintf(hit, sizeof(hit), "%.1f%%",
+                     pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens));
+        printf("%-36.36s %9.2f %9s %10.1f %8.3f %8.3f %8.4f %8.4f %7llu %9s %7s\n", r->allocator,
+               gib(m->peak_alloc_bytes), running,
+               r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0,
+               an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
+               an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
+               (unsigned long long)r->preemptions, done, hit);
+    }
+}
+
 int cmd_compare(int argc, char **argv)
 {
     char strategies[1024] = "";
@@ -124,6 +170,8 @@ int cmd_compare(int argc, char **argv)
         cli_die("compare: --trace FILE is required, or --workload SPEC (kvsim compare --help)");
     static char specs[MAX_SPECS][128];
     int n = split_specs(o.allocators, specs);
+    if (n == 0)
+        cli_die("--allocators: empty list (give SPEC,SPEC,...; kvsim compare --help)");
 
     for (int i = 0; i < n; i++)
         for (int k = 0; k < i; k++)
@@ -177,48 +225,8 @@ int cmd_compare(int argc, char **argv)
         }
     }
 
-    const sim_result *r0 = &runs[0].res;
-    printf("kvsim compare: %s on %s, %s\n", cfg.model.name, cfg.gpu.name, runs[0].source);
-    printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n\n",
-           gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
-    printf("%-36s %-42s %-42s\n", "", "time-weighted share of the pool (%)",
-           "at peak allocation (%)");
-    printf("%-36s %6s %6s %6s %6s %6s %6s   %6s %6s %6s %6s %6s %6s %6s\n", "allocator", "token",
-           "resv", "int", "ext", "blkd", "free", "token", "resv", "int", "ext", "blkd", "free",
-           "extidx");
-    for (int i = 0; i < n; i++) {
-        an_breakdown_pct a, p;
-        an_metrics_time_avg(&runs[i].metrics, runs[i].res.makespan_s, &a);
-        an_metrics_at_peak(&runs[i].metrics, &p);
-        printf("%-36.36s %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f "
-               "%6.3f\n",
-               runs[i].res.allocator, a.token_states, a.reservation, a.internal_frag,
-               a.external_frag, a.blocked_free, a.free, p.token_states, p.reservation,
-               p.internal_frag, p.external_frag, p.blocked_free, p.free,
-               an_metrics_ext_index(&runs[i].metrics, runs[i].res.makespan_s));
-    }
-    printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s %7s\n", "allocator", "peak GiB", "running",
-           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt", "done/rej",
-           "prefix");
-    for (int i = 0; i < n; i++) {
-        const sim_result *r = &runs[i].res;
-        const an_metrics *m = &runs[i].metrics;
-        char running[32], done[32];
-        snprintf(running, sizeof(running), "%.1f/%u", an_metrics_mean_running(m), r->max_running);
-        snprintf(done, sizeof(done), "%llu/%llu", (unsigned long long)r->completed,
-                 (unsigned long long)r->rejected);
-        char hit[16] = "-";
-        if (r->prefix.enabled)
-            snprintf(hit, sizeof(hit), "%.1f%%",
-                     pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens));
-        printf("%-36.36s %9.2f %9s %10.1f %8.3f %8.3f %8.4f %8.4f %7llu %9s %7s\n", r->allocator,
-               gib(m->peak_alloc_bytes), running,
-               r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0,
-               an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
-               an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
-               (unsigned long long)r->preemptions, done, hit);
-    }
-
+    if (!o.quiet)
+        print_tables(&cfg, runs, n);
     if (o.out != NULL) {
         FILE *csv = cli_open_out(o.out, "compare.csv");
         FILE *js = cli_open_out(o.out, "compare.json");

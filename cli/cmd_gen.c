@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli/cli_int.h"
+#include "cli/cli_out.h"
 #include "cli/run_config.h"
 #include "traces/trace_stats.h"
 #include "traces/trace_write.h"
@@ -177,6 +178,22 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
     return 0;
 }
 
+void cli_source_warn(const wl_source *src)
+{
+    static int warned;
+    trace_counts c;
+    wl_get_counts(src, &c);
+    if (c.trailing_garbage > 0 && !warned) {
+        warned = 1;
+        /* The description starts with the path as the reader names it. */
+        const char *d = wl_describe(src);
+        const char *paren = strstr(d, " (");
+        cli_error("warning: %.*s: %llu bytes of trailing garbage after the gzip data ignored",
+                  paren != NULL ? (int)(paren - d) : (int)strlen(d), d,
+                  (unsigned long long)c.trailing_garbage);
+    }
+}
+
 int cli_take_source_option(cli_source_opts *o, int argc, char **argv, int *i, const char *cmd)
 {
     struct {
@@ -254,7 +271,11 @@ int cmd_gen(int argc, char **argv)
         return 1;
     char err[1024];
     trace_writer *w;
-    if (trace_writer_open(&w, output, wl_get_fields(src), 6, err, sizeof err) != 0) {
+    /* A file is written to a temporary renamed at the end (cli_out.h). */
+    int fd = strcmp(output, "-") == 0 ? -1 : cli_out_create(output);
+    if ((fd < 0
+             ? trace_writer_open(&w, output, wl_get_fields(src), 6, err, sizeof err)
+             : trace_writer_open_fd(&w, fd, output, wl_get_fields(src), 6, err, sizeof err)) != 0) {
         cli_error("%s", err);
         wl_close(src);
         return 1;
@@ -282,6 +303,8 @@ int cmd_gen(int argc, char **argv)
     if (rc < 0) {
         cli_error("%s", wl_errmsg(src));
         status = 1;
+    } else {
+        cli_source_warn(src);
     }
     if (trace_writer_close(w, err, sizeof err) != 0) {
         cli_error("%s", err);

@@ -91,6 +91,7 @@ static int trace_stats_cmd(int argc, char **argv)
         wl_close(src);
         return 1;
     }
+    cli_source_warn(src);
     trace_stats_summary s;
     trace_stats_get(st, &s);
     trace_counts c;
@@ -105,8 +106,9 @@ static int trace_stats_cmd(int argc, char **argv)
         printf("duration   %.3f s (arrivals %.3f .. %.3f s), rate %.4g req/s\n", s.duration_s,
                s.first_arrival_s, s.last_arrival_s, s.rate_per_s);
     else
-        printf("duration   0 s (every arrival at %.3f s%s)\n", s.first_arrival_s,
-               so.trace != NULL && so.rate == NULL && s.last_arrival_s == 0.0
+        printf("duration   0 s (%s at %.3f s%s)\n",
+               s.requests == 1 ? "one request" : "every arrival", s.first_arrival_s,
+               !wl_has_arrivals(src)
                    ? "; a length table has no arrival times unless --rate adds them"
                    : "");
     printf("tokens     %12s %9s %9s %9s %9s %9s\n", "mean", "p50", "p90", "p99", "min", "max");
@@ -127,11 +129,15 @@ static int trace_stats_cmd(int argc, char **argv)
                (unsigned long long)s.sessions, (unsigned long long)s.with_session,
                s.sessions > 0 ? (double)s.with_session / (double)s.sessions : 0.0);
     printf("reader     %llu lines, %llu CRLF, %llu arrivals raised to the previous one, %llu zero "
-           "outputs read as 1, %llu trailing blank lines%s\n",
+           "outputs read as 1, %llu trailing blank lines%s",
            (unsigned long long)c.lines, (unsigned long long)c.crlf_lines,
            (unsigned long long)c.reordered, (unsigned long long)c.zero_output,
            (unsigned long long)c.trailing_blank,
            c.missing_final_newline ? ", no final newline" : "");
+    if (c.trailing_garbage > 0)
+        printf(", %llu bytes of trailing garbage after the gzip data",
+               (unsigned long long)c.trailing_garbage);
+    printf("\n");
     if (c.failed_skipped > 0 || c.filtered_out > 0)
         printf("skipped    %llu failed requests (0 response tokens), %llu rows of other models\n",
                (unsigned long long)c.failed_skipped, (unsigned long long)c.filtered_out);

@@ -14,10 +14,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analysis/metrics.h"
 #include "analysis/report.h"
 #include "cli/cli_int.h"
+#include "cli/cli_out.h"
 #include "cli/run_config.h"
 #include "sim/catalog.h"
 #include "sim/cost.h"
@@ -193,7 +195,38 @@ static int cmd_list(int argc, char **argv)
     return 0;
 }
 
+/* The status main returns, for the exit handler; 0 until then. */
+static int exit_status;
+
+/*
+ * Run at exit, whatever the path (main's return, or exit in cli_die): the
+ * output files of a command that did not commit are removed, and a write
+ * error on standard output (a full disk, a closed pipe) is an error, since
+ * the summary or the table the user asked for was lost.
+ */
+static void at_exit(void)
+{
+    cli_out_abort();
+    int flush_failed = fflush(stdout) != 0, e = errno;
+    if (flush_failed || ferror(stdout)) {
+        cli_error("standard output: write error%s%s", flush_failed ? ": " : "",
+                  flush_failed ? strerror(e) : "");
+        _exit(exit_status != 0 ? exit_status : 1);
+    }
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    atexit(at_exit);
+    exit_status = dispatch(argc, argv);
+    if (exit_status == 0)
+        exit_status = cli_out_commit();
+    return exit_status;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage_main, stderr);

@@ -16,6 +16,7 @@
 
 #include "sim/catalog.h"
 #include "cli/cli_int.h"
+#include "cli/cli_out.h"
 #include "sim/cost.h"
 #include "sim/sched.h"
 
@@ -88,44 +89,11 @@ double cli_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Creates DIR and its missing parents, as mkdir -p. Returns 0, or -1 with errno set. */
-static int make_dirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return -1;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
 FILE *cli_open_out(const char *dir, const char *name)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    if (fp == NULL) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        exit(1);
-    }
-    return fp;
+    return cli_out_fopen(path);
 }
 
 void cli_close_out(FILE *fp, const char *dir, const char *name)
@@ -138,10 +106,7 @@ void cli_close_out(FILE *fp, const char *dir, const char *name)
 
 void cli_make_dirs(const char *dir)
 {
-    if (make_dirs(dir) != 0) {
-        cli_error("--out: cannot create %s: %s", dir, strerror(errno));
-        exit(1);
-    }
+    cli_out_make_dirs(dir);
 }
 
 void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, int allow_allocators)
@@ -404,6 +369,8 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     out->wall_s = cli_now_s() - t0;
     /* Described after the run: skipped rows and transforms are counted by then. */
     snprintf(out->source, sizeof(out->source), "%s", wl_describe(src));
+    if (rc == 0)
+        cli_source_warn(src);
     wl_close(src);
     if (rc == 0)
         an_metrics_finish(&out->metrics, out->res.makespan_s); /* writes the last rows */

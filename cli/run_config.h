@@ -39,10 +39,12 @@ uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi)
 /* Monotonic host time in seconds. */
 double cli_now_s(void);
 
-/* Creates DIR and its missing parents (mkdir -p); exits on failure. */
+/* Creates DIR and its missing parents (mkdir -p); exits on failure. Those
+ * created are removed again if the command fails (cli/cli_out.h). */
 void cli_make_dirs(const char *dir);
 
-/* Opens DIR/NAME for writing, or exits with a message. */
+/* Opens DIR/NAME for writing, or exits with a message. It is written to a
+ * temporary that becomes DIR/NAME when the command succeeds (cli_out.h). */
 FILE *cli_open_out(const char *dir, const char *name);
 
 /* Closes FP (may be NULL); exits with a message on a write error. */

@@ -11,6 +11,8 @@
  *     everywhere, a 2-matrix ReLU MLP, LayerNorm weights and biases; tied.
  * The tests compare these with the reference counts in the catalog files.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "sim/catalog.h"
 #include "sim/catalog_data.h"
 
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -317,7 +320,15 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
                     size_t errlen)
 {
     json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je);
+    /* A UTF-8 byte order mark, as some editors write, is not JSON (the
+     * trace readers skip it too). */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
+    /* A key given twice is refused, as the trace readers do: which value
+     * a tool takes differs, so the file is ambiguous. */
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
         snprintf(err, errlen, "%s:%d: invalid JSON: %s", origin, je.line, je.text);
         return -1;
@@ -347,6 +358,7 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
         {"ffn_dim", &out->intermediate, 1u << 22, 0},
         {"vocab_size", &out->vocab, 1u << 24, 1},
         {"max_position_embeddings", &out->max_len, 1u << 30, 0},
+        {"n_positions", &out->max_len, 1u << 30, 0}, /* GPT-2 style configs */
         {"num_local_experts", &out->experts, 1u << 12, 0},
         {"num_experts_per_tok", &out->experts_per_tok, 1u << 12, 0},
     };
@@ -384,8 +396,15 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
                  out->experts);
         goto done;
     }
-    if (out->max_len == 0)
-        out->max_len = 2048;
+    /* Never guessed: it sets the default --max-model-len, and OPT's learned
+     * position embeddings count in the weights. */
+    if (out->max_len == 0) {
+        snprintf(err, errlen,
+                 "%s: missing 'max_position_embeddings' (the model's longest sequence; "
+                 "'n_positions' is read too)",
+                 origin);
+        goto done;
+    }
     json_t *tie = json_object_get(root, "tie_word_embeddings");
     /* HF's default is true; OPT and Gemma configs often omit it. */
     out->tie_embeddings = tie == NULL ? true : json_is_true(tie);
@@ -451,13 +470,14 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
         buf = nb;
         cap *= 2;
     }
-    int bad = ferror(fp);
+    int bad = ferror(fp), bad_errno = errno;
     fclose(fp);
     if (buf == NULL || bad || n == cap) {
-        snprintf(err, errlen, "%s: %s", path,
+        snprintf(err, errlen, "%s: %s%s", path,
                  buf == NULL ? "out of memory"
-                 : bad       ? "read error"
-                             : "larger than 64 MiB");
+                 : bad       ? "cannot read: "
+                             : "larger than 64 MiB",
+                 bad && buf != NULL ? strerror(bad_errno) : "");
         free(buf);
         return -1;
     }
@@ -469,17 +489,39 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
 int sim_model_lookup(const char *name, sim_model *out, char *err, size_t errlen)
 {
     size_t nlen = strlen(name);
-    if (strchr(name, '/') != NULL || (nlen > 5 && strcmp(name + nlen - 5, ".json") == 0)) {
+    int path_like =
+        strchr(name, '/') != NULL || (nlen > 5 && strcmp(name + nlen - 5, ".json") == 0);
+    int in_catalog = 0;
+    for (size_t i = 0; i < sim_catalog_num_models && !path_like && !in_catalog; i++)
+        in_catalog = strcmp(sim_catalog_models[i].name, name) == 0;
+    struct stat st;
+    int in_dir = !in_catalog && stat(name, &st) == 0 && S_ISDIR(st.st_mode);
+    if (path_like || in_dir) {
+        /* A folder is a HuggingFace model folder: its config.json is read,
+         * as the HuggingFace tools do. A catalog name is never a folder. */
+        char path[4096];
+        if (in_dir)
+            snprintf(path, sizeof(path), "%s%sconfig.json", name,
+                     nlen > 0 && name[nlen - 1] == '/' ? "" : "/");
+        else
+            snprintf(path, sizeof(path), "%s", name);
         char *text;
         size_t len;
-        if (read_file(name, &text, &len, err, errlen) != 0)
+        if (read_file(path, &text, &len, err, errlen) != 0)
             return -1;
-        int rc = sim_model_parse(text, len, name, out, err, errlen);
+        int rc = sim_model_parse(text, len, path, out, err, errlen);
         free(text);
         if (rc != 0)
             return -1;
-        const char *base = strrchr(name, '/');
-        copy_str(out->name, sizeof(out->name), base ? base + 1 : name);
+        /* The model's name: the folder's, or the file's. */
+        char base[256];
+        copy_str(base, sizeof(base), name);
+        size_t bl = strlen(base);
+        while (in_dir && bl > 1 && base[bl - 1] == '/')
+            base[--bl] = '\0';
+        const char *slash = strrchr(base, '/');
+        copy_str(out->name, sizeof(out->name),
+                 slash != NULL && slash[1] != '\0' ? slash + 1 : base);
         if (out->display[0] == '\0')
             copy_str(out->display, sizeof(out->display), out->name);
         return 0;

@@ -140,10 +140,6 @@ int sim_check_config(const sim_config *cfg, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ arrivals */
 
-/* Latest arrival accepted, relative to the first: about 31.7 years, far
- * inside int64 nanoseconds. */
-#define MAX_ARRIVAL_S 1e9
-
 /* Reads the next request of the stream into e->pending and its arrival,
  * in nanoseconds since the first request's, into e->pending_ns. */
 static int read_next(engine *e)
@@ -163,12 +159,9 @@ static int read_next(engine *e)
         e->pending.arrival_s = e->last_arrival_s;
     e->last_arrival_s = e->pending.arrival_s;
     double rel = e->pending.arrival_s - e->res->first_arrival_s;
-    if (!(rel <= MAX_ARRIVAL_S)) {
-        snprintf(e->err, e->errlen,
-                 "%s:%llu: arrival %.17g s is more than 1e9 s after the first request's",
-                 wl_describe(e->src), (unsigned long long)e->pending.line, e->pending.arrival_s);
-        return -1;
-    }
+    /* Readers and sources refuse arrivals beyond TRACE_MAX_SPAN_S (1e9 s,
+     * far inside int64 nanoseconds) with the file and line. */
+    assert(rel <= TRACE_MAX_SPAN_S);
     e->pending_ns = (int64_t)llround(rel * 1e9);
     return 0;
 }

@@ -162,12 +162,70 @@ static void test_config_json_path(void **state)
     assert_non_null(strstr(err, "/nonexistent/config.json: cannot open"));
 }
 
+/* The config.json quirks: a byte order mark is skipped, a duplicate key and
+ * a missing max_position_embeddings are refused with the file named, and a
+ * folder means its config.json (HuggingFace's layout). */
+static void test_config_json_quirks(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_model m;
+    static const char body[] = "\"hidden_size\": 2048, \"num_hidden_layers\": 4,"
+                               " \"num_attention_heads\": 16, \"intermediate_size\": 5632,"
+                               " \"vocab_size\": 32000";
+    char text[1024];
+    snprintf(text, sizeof(text), "\xEF\xBB\xBF{%s, \"max_position_embeddings\": 4096}\n", body);
+    const char *p = write_tmp(text);
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.max_len, 4096);
+    unlink(p);
+
+    snprintf(text, sizeof(text),
+             "{%s,\n \"max_position_embeddings\": 4096,\n"
+             " \"num_hidden_layers\": 8}\n",
+             body);
+    p = write_tmp(text);
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, p));
+    assert_non_null(strstr(err, "duplicate object key"));
+    unlink(p);
+
+    snprintf(text, sizeof(text), "{%s}\n", body);
+    p = write_tmp(text);
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, p));
+    assert_non_null(strstr(err, "missing 'max_position_embeddings'"));
+    unlink(p);
+    snprintf(text, sizeof(text), "{%s, \"n_positions\": 1024}\n", body);
+    p = write_tmp(text);
+    assert_int_equal(sim_model_lookup(p, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.max_len, 1024);
+    unlink(p);
+
+    char dir[] = "/tmp/kvsim_model_XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(sim_model_lookup(dir, &m, err, sizeof(err)), -1);
+    snprintf(path, sizeof(path), "%s/config.json: cannot open", dir);
+    if (strstr(err, path) == NULL)
+        fail_msg("--model DIR without config.json: '%s'", err);
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{%s, \"max_position_embeddings\": 4096}\n", body);
+    fclose(f);
+    assert_int_equal(sim_model_lookup(dir, &m, err, sizeof(err)), 0);
+    assert_string_equal(m.name, strrchr(dir, '/') + 1);
+    assert_int_equal(m.layers, 4);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kv_bytes_per_token), cmocka_unit_test(test_required_names_resolve),
         cmocka_unit_test(test_param_counts),       cmocka_unit_test(test_unknown_names_suggest),
-        cmocka_unit_test(test_config_json_path),
+        cmocka_unit_test(test_config_json_path),   cmocka_unit_test(test_config_json_quirks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

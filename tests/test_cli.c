@@ -106,7 +106,7 @@ static void test_compare(void **state)
     char args[512];
     snprintf(args, sizeof(args),
              "compare --allocators paged:block=32,contiguous:reserve=oracle,fit=first,vattn "
-             "--trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --quiet --out %s",
+             "--trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --out %s",
              dir);
     assert_int_equal(kvsim(args), 0);
     /* One row per strategy in each table; the spec with a continued
@@ -114,6 +114,10 @@ static void test_compare(void **state)
     assert_non_null(strstr(out, "paged:block=32 "));
     assert_non_null(strstr(out, "contiguous:reserve=oracle,fit=first "));
     assert_non_null(strstr(out, "vattn "));
+    /* --quiet prints nothing (but errors), and still writes the files. */
+    strncat(args, " --quiet", sizeof(args) - strlen(args) - 1);
+    assert_int_equal(kvsim(args), 0);
+    assert_string_equal(out, "");
     char cmd[700];
     snprintf(cmd, sizeof(cmd),
              "test $(wc -l < %s/compare.csv) -eq 4 && test -s %s/compare.json "
@@ -136,6 +140,9 @@ static void test_compare(void **state)
                  "a100-40gb --model opt-13b",
                  "fit='worst'");
     expect_error(RUN "--allocators paged", "unknown option '--allocators'");
+    expect_error("compare --allocators '' --trace traces/samples/tiny.csv --gpu a100-40gb "
+                 "--model opt-13b",
+                 "--allocators: empty list");
 }
 
 static void test_help_lists_every_option(void **state)

@@ -210,6 +210,16 @@ static void test_bad_options(void **state)
                 "no rows of model 'llama' (6 rows of other models: ChatGPT, GPT-4)");
     expect_line("gen --workload 'sharegpt;in=empirical:file=/nonexistent.csv' -o x.csv", 1,
                 "kvsim: /nonexistent.csv: ", "cannot open");
+    /* Arrivals a source makes are held to the readers' bound (1e9 s after
+     * the first), in the readers' form FILE:LINE (or the request's number). */
+    expect_line("trace stats tests/data/traces/kvsim_basic.csv --rate-scale 1e-9", 1,
+                "kvsim: tests/data/traces/kvsim_basic.csv:4: ",
+                "arrival 1250000000 s is more than 1e9 s after the first request's (0 s)");
+    expect_line("run --workload 'poisson:rate=1e-9,n=5;in=fixed:5;out=fixed:5'" RUNX, 1,
+                "kvsim: workload: request 3: ", "is more than 1e9 s after the first request's");
+    expect_line(
+        "trace stats tests/data/traces/lengths_basic.csv --rate 1e-9", 1,
+        "kvsim: tests/data/traces/lengths_basic.csv:", "is more than 1e9 s after the first");
     char args[512];
     snprintf(args, sizeof args, "gen --workload sharegpt:n=5 -o %s/no/such/dir/x.csv", g_tmp);
     expect_line(args, 1, "kvsim: ", "no/such/dir/x.csv: cannot create");
@@ -320,6 +330,13 @@ static void test_gen_then_run(void **state)
     free(x);
     free(y);
     /* The generated file's stats: sessions and hash ids survived. */
+    /* One request of a timed trace is not described as a length table. */
+    assert_int_equal(kvsim("trace stats tests/data/traces/kvsim_basic.csv --limit 1"), 0);
+    if (strstr(out, "duration   0 s (one request at 0.000 s)\n") == NULL ||
+        strstr(out, "length table") != NULL)
+        fail_msg("trace stats of one request:\n%s", out);
+    assert_int_equal(kvsim("trace stats tests/data/traces/lengths_basic.csv"), 0);
+    assert_non_null(strstr(out, "a length table has no arrival times unless --rate adds them"));
     snprintf(args, sizeof args, "trace stats %s/w.csv.gz", g_tmp);
     assert_int_equal(kvsim(args), 0);
     assert_non_null(strstr(out, "requests   300\n"));
@@ -329,6 +346,88 @@ static void test_gen_then_run(void **state)
     assert_int_equal(kvsim("gen --workload alpaca:n=25 --seed 2 -o - --quiet"), 0);
     assert_int_equal(count_lines(out), 26);
     assert_int_equal(strncmp(out, "arrival_s,input_tokens,output_tokens\n0.000000000,", 47), 0);
+}
+
+/* Runs the shell command CMD; fails the test unless it exits 0. */
+static void sh(const char *cmd)
+{
+    int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("command failed: %s", cmd);
+}
+
+/*
+ * A failing command leaves no partial file and keeps an existing one: gen
+ * on a truncated trace, run and compare with --out in a folder they create
+ * (removed again). A write error on standard output is an error.
+ */
+static void test_outputs_whole_or_not(void **state)
+{
+    (void)state;
+    char args[2048], cmd[2048];
+    snprintf(args, sizeof args, "gen --workload sharegpt:n=3000 --quiet -o %s/full.csv.gz", g_tmp);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && head -c 20000 full.csv.gz > cut.csv.gz && mkdir w && echo keep > w/x.csv",
+             g_tmp);
+    sh(cmd);
+    snprintf(args, sizeof args, "gen --trace %s/cut.csv.gz -o %s/w/x.csv", g_tmp, g_tmp);
+    expect_line(args, 1, "kvsim: ", "truncated gzip stream");
+    snprintf(args, sizeof args, "%s/w/x.csv", g_tmp);
+    char *kept = slurp(args);
+    assert_string_equal(kept, "keep\n");
+    free(kept);
+    /* Nothing else in the folder: the temporary is gone. */
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s/w')\" = x.csv", g_tmp);
+    sh(cmd);
+    snprintf(
+        args, sizeof args,
+        "run --trace %s/cut.csv.gz --gpu a100-80gb --model llama-2-7b --quiet --out %s/new/sub",
+        g_tmp, g_tmp);
+    expect_line(args, 1, "kvsim: ", "truncated gzip stream");
+    snprintf(args, sizeof args,
+             "compare --allocators paged,vattn --trace %s/cut.csv.gz --gpu a100-80gb --model "
+             "llama-2-7b --quiet --out %s/new/sub",
+             g_tmp, g_tmp);
+    expect_line(args, 1, "kvsim: ", "truncated gzip stream");
+    snprintf(cmd, sizeof cmd, "test ! -e '%s/new'", g_tmp);
+    sh(cmd);
+    /* A good gen replaces the file whole. */
+    snprintf(args, sizeof args, "gen --trace %s/full.csv.gz --quiet -o %s/w/x.csv", g_tmp, g_tmp);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof cmd,
+             "test $(wc -l < '%s/w/x.csv') -eq 3001 && test \"$(ls -A '%s/w')\" = x.csv", g_tmp,
+             g_tmp);
+    sh(cmd);
+
+    /* Bytes after the gzip data: read, with one warning line naming the file and the count. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && gzip -cd full.csv.gz | head -5 | gzip > junk.csv.gz && printf junk >> "
+             "junk.csv.gz",
+             g_tmp);
+    sh(cmd);
+    snprintf(args, sizeof args, "trace stats %s/junk.csv.gz", g_tmp);
+    assert_int_equal(kvsim(args), 0);
+    if (strstr(out, "junk.csv.gz: 4 bytes of trailing garbage after the gzip data ignored\n") ==
+            NULL ||
+        strstr(out, "kvsim: warning: ") == NULL || strstr(out, "requests   4\n") == NULL)
+        fail_msg("trace stats of a gzip file with trailing garbage:\n%s", out);
+
+    /* Standard output on a full device: status 1 and one line, every command. */
+    const char *cmds[] = {"list gpus",
+                          "list models",
+                          "--help",
+                          "run --help",
+                          "trace stats tests/data/traces/kvsim_basic.csv",
+                          "gen --workload alpaca:n=5 -o -"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        snprintf(args, sizeof args, "%s >/dev/full 2>'%s/err'; rc=$?; cat '%s/err'; exit $rc",
+                 cmds[i], g_tmp, g_tmp);
+        int rc = kvsim(args);
+        if (rc == 0 || count_lines(out) != 1 || strstr(out, "kvsim: ") != out ||
+            (strstr(out, "write error") == NULL && strstr(out, "cannot write") == NULL))
+            fail_msg("kvsim %s > /dev/full: exit %d, output:\n%s", cmds[i], rc, out);
+    }
 }
 
 static void test_real_trace_stats(void **state)
@@ -381,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_gen_then_run),
+        cmocka_unit_test(test_outputs_whole_or_not),
         cmocka_unit_test(test_real_trace_stats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

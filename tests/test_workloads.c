@@ -558,6 +558,8 @@ static void test_length_table_source(void **state)
     assert_int_equal(wl_open_trace_ex(&s, path, &o, err, sizeof err), 0);
     sums m = drain(s);
     assert_true(m.n == 3 && m.last == 0.0);
+    assert_int_equal(wl_has_arrivals(s), 0);
+    assert_string_equal(wl_get_path(s), path);
     wl_close(s);
     o.allow_no_arrivals = 0;
     o.rate_per_s = 2;
@@ -571,6 +573,7 @@ static void test_length_table_source(void **state)
     assert_true(q.arrival_s > 0.0);
     assert_true(q.arrival_s == (double)llround(q.arrival_s * 1e9) / 1e9);
     assert_non_null(strstr(wl_describe(s), "(lengths, Poisson arrivals at 2 req/s)"));
+    assert_int_equal(wl_has_arrivals(s), 1);
     wl_close(s);
     /* A trace with times refuses a rate. */
     snprintf(path, sizeof path, "%s/kvsim_basic.csv", g_data);

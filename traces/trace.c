@@ -2,13 +2,19 @@
  * trace.c: opening, streaming, line splitting and format detection for
  * request traces; the per-format row parsers are in trace_<format>.c.
  *
- * Input goes through zlib's gz* API, which reads gzip (including
- * concatenated members) and passes plain files through unchanged, in chunks
- * of TRACE__CHUNK_BYTES. Lines are split here, in place in one buffer that
- * grows only for a line longer than a chunk, up to TRACE__LINE_MAX_BYTES:
- * CSV rows cost no allocation. zlib reports a truncated stream not as a
- * read error but as Z_BUF_ERROR at the end, so the end of input is checked
- * for it explicitly; otherwise a cut trace would read as a shorter one.
+ * Input is read in chunks of TRACE__CHUNK_BYTES; a file that starts with
+ * the gzip magic (1f 8b) is inflated member after member with zlib's
+ * inflate, anything else passes through unchanged. Lines are split here, in
+ * place in one buffer that grows only for a line longer than a chunk, up to
+ * TRACE__LINE_MAX_BYTES: CSV rows cost no allocation. The members are
+ * walked here rather than through zlib's gz* API because that API hides
+ * three things a reader must see: bytes after the last member (gzip -t:
+ * "trailing garbage ignored"; counted here, and a lone 0x1f, the start of a
+ * cut member header, is an error as in gzip), and how far the output of a
+ * read that then failed had got (gzread drops it, so a corrupt second
+ * member was blamed on line 1: here the lines before it are read and the
+ * error names the line where it starts). A truncated member is an error,
+ * never a shorter trace.
  *
  * Policy for the quirks of real traces (see trace.h): CRLF, a missing final
  * newline and trailing blank lines are accepted and counted; a blank line
@@ -21,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -471,6 +478,131 @@ int trace__csv_row(trace_reader *r, char *line, size_t len)
 
 /* ---------------------------------------------------------------- lines */
 
+/* trace__input keeps two bytes ahead to see a gzip magic whole. */
+_Static_assert(TRACE__CHUNK_BYTES >= 16, "TRACE__CHUNK_BYTES too small");
+
+/* Records an input failure's reason in r->pending_msg and returns CODE. */
+static int trace__input_fail(trace_reader *r, int code, const char *reason)
+{
+    snprintf(r->pending_msg, sizeof r->pending_msg, "%s", reason);
+    return code;
+}
+
+/*
+ * Reads more raw bytes after the unread ones (moved to the front of
+ * r->in). Returns 0 (r->in_eof set at the end of the file) or a negative
+ * code with r->pending_msg.
+ */
+static int trace__read_raw(trace_reader *r)
+{
+    size_t keep = r->zs.avail_in;
+    if (keep > 0 && r->zs.next_in != r->in)
+        memmove(r->in, r->zs.next_in, keep);
+    r->zs.next_in = r->in;
+    ssize_t n;
+    do {
+        n = read(r->fd, r->in + keep, TRACE__CHUNK_BYTES - keep);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        char reason[128];
+        snprintf(reason, sizeof reason, "cannot read: %s", strerror(errno));
+        return trace__input_fail(r, TRACE_EIO, reason);
+    }
+    if (n == 0)
+        r->in_eof = 1;
+    r->zs.avail_in = (uInt)(keep + (size_t)n);
+    return 0;
+}
+
+/*
+ * What follows a gzip member: the end, another member, or bytes that are
+ * not gzip (counted in trailing_garbage and skipped to the end, as gzip
+ * does). A lone 0x1f is the start of a cut member header. Returns 0 or a
+ * negative code with r->pending_msg; r->zs.avail_in >= 2 unless at the end.
+ */
+static int trace__after_member(trace_reader *r)
+{
+    const unsigned char *p = r->zs.next_in;
+    if (r->zs.avail_in == 0) {
+        r->input_done = 1;
+        return 0;
+    }
+    if (r->zs.avail_in >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+        r->member_end = 0;
+        return inflateReset(&r->zs) == Z_OK
+                   ? 0
+                   : trace__input_fail(r, TRACE_EGZIP, "corrupt gzip stream (reset failed)");
+    }
+    if (r->zs.avail_in == 1 && p[0] == 0x1f)
+        return trace__input_fail(r, TRACE_EGZIP,
+                                 "truncated gzip stream (one byte of a member header after the "
+                                 "last member: unexpected end of file)");
+    for (;;) {
+        r->counts.trailing_garbage += r->zs.avail_in;
+        r->zs.avail_in = 0;
+        if (r->in_eof)
+            break;
+        int rc = trace__read_raw(r);
+        if (rc < 0)
+            return rc;
+    }
+    r->input_done = 1;
+    return 0;
+}
+
+/*
+ * Reads up to CAP bytes of the trace's text (inflated when gzip) into DST
+ * and stores their number in *GOT: 0 only at the end. Returns 0, or a
+ * negative code with the reason in r->pending_msg; *GOT then says how many
+ * good bytes came before the error.
+ */
+static int trace__input(trace_reader *r, char *dst, size_t cap, size_t *got)
+{
+    *got = 0;
+    int rc = 0;
+    if (!r->gzip) {
+        if (r->zs.avail_in == 0 && !r->in_eof)
+            rc = trace__read_raw(r);
+        size_t n = r->zs.avail_in < cap ? r->zs.avail_in : cap;
+        memcpy(dst, r->zs.next_in, n);
+        r->zs.next_in += n;
+        r->zs.avail_in -= (uInt)n;
+        *got = n;
+        return rc;
+    }
+    if (cap > UINT_MAX)
+        cap = UINT_MAX;
+    r->zs.next_out = (Bytef *)dst;
+    r->zs.avail_out = (uInt)cap;
+    while (rc == 0 && r->zs.avail_out > 0 && !r->input_done) {
+        /* Two bytes ahead, so a member header's magic is seen whole. */
+        if (r->zs.avail_in < 2 && !r->in_eof) {
+            rc = trace__read_raw(r);
+            continue;
+        }
+        if (r->member_end) {
+            rc = trace__after_member(r);
+            continue;
+        }
+        int z = inflate(&r->zs, Z_NO_FLUSH);
+        if (z == Z_STREAM_END)
+            r->member_end = 1;
+        else if (z == Z_BUF_ERROR && r->in_eof && r->zs.avail_in == 0)
+            rc =
+                trace__input_fail(r, TRACE_EGZIP, "truncated gzip stream (unexpected end of file)");
+        else if (z == Z_MEM_ERROR)
+            rc = trace__input_fail(r, TRACE_ENOMEM, "out of memory in zlib");
+        else if (z != Z_OK) {
+            char reason[128];
+            snprintf(reason, sizeof reason, "corrupt gzip stream (%s)",
+                     r->zs.msg != NULL ? r->zs.msg : "no progress");
+            rc = trace__input_fail(r, TRACE_EGZIP, reason);
+        }
+    }
+    *got = cap - r->zs.avail_out;
+    return rc;
+}
+
 /*
  * Refills the buffer after [start, end) turned out to hold no newline:
  * moves the partial line to the front, grows the buffer if it is full (up
@@ -479,6 +611,8 @@ int trace__csv_row(trace_reader *r, char *line, size_t len)
  */
 static int trace__fill(trace_reader *r)
 {
+    if (r->pending_err != 0)
+        return trace__fail(r, r->pending_err, r->lineno + 1, "%s", r->pending_msg);
     size_t pending = r->end - r->start;
     if (r->start > 0) {
         memmove(r->buf, r->buf + r->start, pending);
@@ -499,30 +633,17 @@ static int trace__fill(trace_reader *r)
         r->buf = p;
         r->cap = cap;
     }
-    int got = gzread(r->gz, r->buf + r->end, (unsigned)(r->cap - r->end));
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(r->gz, &zerr);
-    if (got < 0 || (got == 0 && zerr != Z_OK)) {
-        if (zmsg == NULL || zmsg[0] == '\0')
-            zmsg = "unknown zlib error";
-        /* zlib prefixes its messages with the stream's name, "<fd:N>" here. */
-        if (strncmp(zmsg, "<fd:", 4) == 0 && strstr(zmsg, ": ") != NULL)
-            zmsg = strstr(zmsg, ": ") + 2;
-        switch (zerr) {
-        case Z_BUF_ERROR:
-            return trace__fail(r, TRACE_EGZIP, r->lineno + 1,
-                               "truncated gzip stream (unexpected end of file)");
-        case Z_ERRNO:
-            return trace__fail(r, TRACE_EIO, r->lineno + 1, "cannot read: %s", zmsg);
-        case Z_MEM_ERROR:
-            return trace__fail(r, TRACE_ENOMEM, r->lineno + 1, "out of memory in zlib");
-        default:
-            return trace__fail(r, TRACE_EGZIP, r->lineno + 1, "corrupt gzip stream (%s)", zmsg);
-        }
+    size_t got = 0;
+    int rc = trace__input(r, r->buf + r->end, r->cap - r->end, &got);
+    r->end += got;
+    if (rc < 0 && got > 0) {
+        r->pending_err = rc; /* raised once the lines before it are used */
+        return 0;
     }
+    if (rc < 0)
+        return trace__fail(r, rc, r->lineno + 1, "%s", r->pending_msg);
     if (got == 0)
         r->eof = 1;
-    r->end += (size_t)got;
     return 0;
 }
 
@@ -632,6 +753,17 @@ static int trace__emit(trace_reader *r, char *line, size_t len, trace_request *r
         row.arrival_s = r->prev_arrival_s;
         r->counts.reordered++;
     }
+    if (!r->have_first) {
+        r->first_arrival_s = row.arrival_s;
+        r->have_first = 1;
+    }
+    if (!(row.arrival_s - r->first_arrival_s <= TRACE_MAX_SPAN_S))
+        return trace__fail(
+            r, TRACE_EFORMAT, r->lineno,
+            "%s: %.17g s is more than " TRACE_MAX_SPAN_TEXT " s after the first request's arrival "
+            "(%.17g s)",
+            r->col_name[TRACE__COL_ARRIVAL] != NULL ? r->col_name[TRACE__COL_ARRIVAL] : "arrival",
+            row.arrival_s, r->first_arrival_s);
     r->prev_arrival_s = row.arrival_s;
     req->index = 0; /* set when yielded */
     req->line = r->lineno;
@@ -718,6 +850,12 @@ static int trace__detect(trace_reader *r, trace_format fmt)
     size_t lead = 0;
     while (lead < len && trace__is_blank(line[lead]))
         lead++;
+    /* A JSON document holding an array, not JSONL (one object per line):
+     * as CSV its quotes would give a baffling message. */
+    if ((fmt == TRACE_FORMAT_AUTO || fmt == TRACE_FORMAT_MOONCAKE) && line[lead] == '[')
+        return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                           "this is a JSON array, not JSONL (one JSON object per line, as "
+                           "mooncake traces are); convert it, e.g. jq -c '.[]' FILE");
     if (fmt == TRACE_FORMAT_MOONCAKE || (fmt == TRACE_FORMAT_AUTO && line[lead] == '{')) {
         r->fmt = TRACE_FORMAT_MOONCAKE;
         trace__mooncake_init(r);
@@ -802,17 +940,24 @@ static int trace__open_stream(trace_reader *r, const char *path)
         close(fd);
         return trace__fail(r, TRACE_EIO, 0, "cannot read: %s", strerror(EISDIR));
     }
-    r->gz = gzdopen(fd, "rb");
-    if (r->gz == NULL) {
-        close(fd);
-        return trace__fail(r, TRACE_ENOMEM, 0, "cannot open: out of memory in zlib");
-    }
-    /* Must precede the first read; a failure only leaves zlib's default. */
-    (void)gzbuffer(r->gz, TRACE__CHUNK_BYTES);
+    r->fd = fd;
     r->cap = TRACE__CHUNK_BYTES;
     r->buf = malloc(r->cap + 1);
-    if (r->buf == NULL)
-        return trace__fail(r, TRACE_ENOMEM, 0, "out of memory for the line buffer");
+    r->in = malloc(TRACE__CHUNK_BYTES);
+    if (r->buf == NULL || r->in == NULL)
+        return trace__fail(r, TRACE_ENOMEM, 0, "out of memory for the input buffers");
+    r->zs.next_in = r->in;
+    while (r->zs.avail_in < 2 && !r->in_eof) {
+        if (trace__read_raw(r) < 0)
+            return trace__fail(r, TRACE_EIO, 0, "%s", r->pending_msg);
+    }
+    /* gzip's magic; a lone 0x1f is a cut gzip header (inflate says so). */
+    r->gzip = r->zs.avail_in >= 1 && r->in[0] == 0x1f && (r->zs.avail_in == 1 || r->in[1] == 0x8b);
+    if (r->gzip) {
+        if (inflateInit2(&r->zs, 15 + 16) != Z_OK)
+            return trace__fail(r, TRACE_ENOMEM, 0, "cannot open: out of memory in zlib");
+        r->zs_ready = 1;
+    }
     return 0;
 }
 
@@ -880,6 +1025,7 @@ int trace_open_ex(trace_reader **out, const char *path, const trace_open_opts *o
     }
     for (size_t j = 0; j < TRACE__NCOLS; j++)
         r->col[j] = TRACE__NO_COLUMN;
+    r->fd = -1;
 
     int rc = trace__open_stream(r, path);
     if (rc == 0)
@@ -971,8 +1117,11 @@ void trace_close(trace_reader *r)
 {
     if (r == NULL)
         return;
-    if (r->gz != NULL)
-        (void)gzclose(r->gz);
+    if (r->zs_ready)
+        (void)inflateEnd(&r->zs);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->in);
     free(r->buf);
     free(r->fields);
     free(r->hash_ids);

@@ -54,6 +54,16 @@ enum {
 #undef TRACE_ERR_ENUM
 };
 
+/*
+ * Latest arrival accepted, in seconds after the first request's: about 31.7
+ * years, far inside the engine's int64 nanoseconds (sim/engine.c checks the
+ * same bound). Every reader and source (workloads/source.h) refuses a
+ * later one with "FILE:LINE: reason", so no command sees one.
+ */
+#define TRACE_MAX_SPAN_S 1e9
+/* The same bound as text, for messages. */
+#define TRACE_MAX_SPAN_TEXT "1e9"
+
 /* Returns a static description of a TRACE_E* code. */
 const char *trace_strerror(int code);
 
@@ -102,6 +112,8 @@ typedef struct trace_counts {
     int missing_final_newline; /* 1 when the last line had no newline */
     uint64_t failed_skipped;   /* burstgpt rows with 0 response tokens (failed requests), skipped */
     uint64_t filtered_out;     /* rows of other models, skipped by the model filter */
+    uint64_t trailing_garbage; /* bytes after the last gzip member that are not gzip, ignored
+                                  as gzip does ("trailing garbage ignored") */
 } trace_counts;
 
 typedef struct trace_reader trace_reader;

@@ -8,7 +8,8 @@
  * bytes read but not yet returned as lines; [start, scan) is known to hold
  * no '\n'. A line never exceeds TRACE__LINE_MAX_BYTES, so the buffer never
  * grows past that plus one byte for a terminating NUL: memory is bounded by
- * one long line plus zlib's own buffers, whatever the trace length.
+ * one long line plus the input chunk and zlib's window, whatever the trace
+ * length.
  */
 #ifndef KVSIM_TRACES_TRACE_INT_H
 #define KVSIM_TRACES_TRACE_INT_H
@@ -20,7 +21,7 @@
 
 #include "traces/trace.h"
 
-/* Bytes asked of zlib per read, and the initial size of the line buffer.
+/* Bytes read from the file at a time, and the initial size of the line buffer.
  * The fuzz build (tests/fuzz) makes it small, so lines cross chunk
  * boundaries often and each input costs less to open. */
 #ifndef TRACE__CHUNK_BYTES
@@ -80,8 +81,23 @@ typedef struct trace__row {
 
 struct trace_reader {
     char *path; /* as shown in messages ("<stdin>" for "-") */
-    gzFile gz;
     trace_format fmt;
+
+    /* Input (trace.c): the file's raw bytes, read TRACE__CHUNK_BYTES at a
+     * time into `in` (zs.next_in and zs.avail_in are the unread part), and
+     * inflated when the file is gzip. */
+    int fd;
+    unsigned char *in;
+    int in_eof;     /* read() returned 0 */
+    int gzip;       /* 1: gzip members; 0: plain bytes passed through */
+    int zs_ready;   /* inflateInit2 succeeded: inflateEnd at close */
+    int member_end; /* a gzip member ended; the next bytes decide what follows */
+    int input_done; /* the last member ended (and any trailing bytes were counted) */
+    z_stream zs;
+    int pending_err; /* an input error met after bytes still to be split into
+                        lines: raised when those are used up, so it names the
+                        line the reader had reached */
+    char pending_msg[160];
 
     char *buf; /* line buffer, see the invariants above */
     size_t cap, start, end, scan;
@@ -96,6 +112,8 @@ struct trace_reader {
     char errmsg[TRACE__ERRMSG_BYTES];
     trace_counts counts;
     double prev_arrival_s;
+    double first_arrival_s; /* of the first request, when counts.requests or has_pending */
+    int have_first;
 
     trace_request pending; /* first request, read by trace_open */
     int has_pending;

@@ -188,9 +188,15 @@ static void trace__len_summary(const uint64_t *h, uint64_t n, uint64_t sum, uint
     out->mean = n > 0 ? (double)sum / (double)n : 0.0;
     out->min = lo;
     out->max = hi;
-    out->p50 = trace__percentile(h, n, 50);
-    out->p90 = trace__percentile(h, n, 90);
-    out->p99 = trace__percentile(h, n, 99);
+    /* A bucket's low end may lie below the smallest value in it (or above
+     * the largest, never): the exact extremes bound every percentile. */
+    uint32_t p[3] = {trace__percentile(h, n, 50), trace__percentile(h, n, 90),
+                     trace__percentile(h, n, 99)};
+    for (size_t i = 0; i < 3; i++)
+        p[i] = p[i] < lo ? lo : p[i] > hi ? hi : p[i];
+    out->p50 = p[0];
+    out->p90 = p[1];
+    out->p99 = p[2];
 }
 
 void trace_stats_get(const trace_stats *st, trace_stats_summary *out)

@@ -108,8 +108,9 @@ static void trace__warrival(trace_writer *w, double x)
     trace__wstr(w, tmp);
 }
 
-int trace_writer_open(trace_writer **out, const char *path, int fields, int level, char *err,
-                      size_t errlen)
+/* trace_writer_open and trace_writer_open_fd: FD < 0 opens PATH itself. */
+static int trace__writer_open(trace_writer **out, int fd, const char *path, int fields, int level,
+                              char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
@@ -120,6 +121,8 @@ int trace_writer_open(trace_writer **out, const char *path, int fields, int leve
                      path != NULL ? path : "(null)");
         if (out != NULL)
             *out = NULL;
+        if (fd >= 0)
+            close(fd);
         return TRACE_EARG;
     }
     *out = NULL;
@@ -128,6 +131,8 @@ int trace_writer_open(trace_writer **out, const char *path, int fields, int leve
         w->path = strdup(strcmp(path, "-") == 0 ? "<stdout>" : path);
     if (w == NULL || w->path == NULL) {
         free(w);
+        if (fd >= 0)
+            close(fd);
         if (err != NULL && errlen > 0)
             snprintf(err, errlen, "%s: out of memory", path);
         return TRACE_ENOMEM;
@@ -140,8 +145,9 @@ int trace_writer_open(trace_writer **out, const char *path, int fields, int leve
         snprintf(mode, sizeof mode, "wb%d", level == 0 ? 6 : level);
     else
         snprintf(mode, sizeof mode, "wbT");
-    if (strcmp(path, "-") == 0) {
-        int fd = dup(STDOUT_FILENO);
+    if (fd >= 0 || strcmp(path, "-") == 0) {
+        if (fd < 0)
+            fd = dup(STDOUT_FILENO);
         w->gz = fd >= 0 ? gzdopen(fd, mode) : NULL;
         if (w->gz == NULL && fd >= 0)
             close(fd);
@@ -171,6 +177,26 @@ int trace_writer_open(trace_writer **out, const char *path, int fields, int leve
     return 0;
 }
 
+int trace_writer_open(trace_writer **out, const char *path, int fields, int level, char *err,
+                      size_t errlen)
+{
+    return trace__writer_open(out, -1, path, fields, level, err, errlen);
+}
+
+int trace_writer_open_fd(trace_writer **out, int fd, const char *path, int fields, int level,
+                         char *err, size_t errlen)
+{
+    if (fd < 0) {
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s: bad argument to trace_writer_open_fd",
+                     path != NULL ? path : "(null)");
+        if (out != NULL)
+            *out = NULL;
+        return TRACE_EARG;
+    }
+    return trace__writer_open(out, fd, path, fields, level, err, errlen);
+}
+
 int trace_writer_put(trace_writer *w, const trace_request *q)
 {
     if (w == NULL || q == NULL)
@@ -178,8 +204,9 @@ int trace_writer_put(trace_writer *w, const trace_request *q)
     if (w->err != 0)
         return w->err;
     if (!(q->arrival_s >= 0.0) || q->arrival_s > 1e300)
-        return trace__wfail(w, TRACE_EARG, "request %llu: arrival %g is not a finite time >= 0",
-                            (unsigned long long)q->index, q->arrival_s);
+        return trace__wfail(w, TRACE_EARG,
+                            "row %llu: arrival %.17g s is not a time in [0, 1e300] s",
+                            (unsigned long long)w->rows + 1, q->arrival_s);
     if (w->n > TRACE__WBUF_BYTES - 4 * TRACE__WFIELD_BYTES && trace__wflush(w) < 0)
         return w->err;
     trace__warrival(w, q->arrival_s);

@@ -30,6 +30,14 @@ int trace_writer_open(trace_writer **out, const char *path, int fields, int leve
                       size_t errlen);
 
 /*
+ * As trace_writer_open, but writes to FD, a descriptor open for writing
+ * that the writer takes over (trace_writer_close closes it; so does a
+ * failure here). PATH names the file in messages and decides gzip.
+ */
+int trace_writer_open_fd(trace_writer **out, int fd, const char *path, int fields, int level,
+                         char *err, size_t errlen);
+
+/*
  * Appends request Q as one row. Session and hash ids are written only when
  * the header has their column (an empty field for a request without one).
  * Returns 0, or a negative code with trace_writer_errmsg() set; the error

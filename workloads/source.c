@@ -43,9 +43,33 @@ wl_source *wl__source_new(const wl_ops *ops, void *impl, int fields)
     return s;
 }
 
+/*
+ * Every source, at every layer, holds arrivals to TRACE_MAX_SPAN_S after
+ * its first: trace readers check their file's times, this catches the ones
+ * a source makes (a length table's Poisson arrivals, a generator's, a
+ * rate scale), so no command ever sees a later one. The message names the
+ * file and line of the request, or the generated request's number.
+ */
 int wl_next(wl_source *s, trace_request *req)
 {
-    return s->ops->next(s, req);
+    if (s->err[0] != '\0')
+        return TRACE_EFORMAT;
+    int rc = s->ops->next(s, req);
+    if (rc != 1)
+        return rc;
+    if (!s->have_first) {
+        s->first_arrival_s = req->arrival_s;
+        s->have_first = 1;
+    }
+    if (!(req->arrival_s - s->first_arrival_s <= TRACE_MAX_SPAN_S)) {
+        snprintf(s->err, WL_ERR_BYTES,
+                 "%s%s%llu: arrival %.17g s is more than " TRACE_MAX_SPAN_TEXT
+                 " s after the first request's (%.17g s)",
+                 s->path != NULL ? s->path : "workload", s->path != NULL ? ":" : ": request ",
+                 (unsigned long long)req->line, req->arrival_s, s->first_arrival_s);
+        return TRACE_EFORMAT;
+    }
+    return 1;
 }
 
 const char *wl_errmsg(const wl_source *s)
@@ -63,6 +87,16 @@ const char *wl_describe(const wl_source *s)
 {
     s->ops->describe(s);
     return s->desc;
+}
+
+const char *wl_get_path(const wl_source *s)
+{
+    return s->path;
+}
+
+int wl_has_arrivals(const wl_source *s)
+{
+    return !s->no_arrivals;
 }
 
 int wl_get_fields(const wl_source *s)
@@ -127,6 +161,10 @@ static void wl__trace_describe(const wl_source *s)
     if (n > 0 && n < WL_DESC_BYTES && c.filtered_out > 0)
         n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ", %llu rows of other models skipped",
                       (unsigned long long)c.filtered_out);
+    if (n > 0 && n < WL_DESC_BYTES && c.trailing_garbage > 0)
+        n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n,
+                      ", %llu bytes of trailing garbage after the gzip data ignored",
+                      (unsigned long long)c.trailing_garbage);
     if (n > 0 && n < WL_DESC_BYTES)
         snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ")");
 }
@@ -211,6 +249,8 @@ int wl_open_trace_ex(wl_source **out, const char *path, const wl_trace_opts *o, 
         snprintf(err, errlen, "%s: out of memory", path);
         return TRACE_ENOMEM;
     }
+    s->path = t->path;
+    s->no_arrivals = !trace_has_arrivals(t->reader) && !(o->rate_per_s > 0);
     *out = s;
     return 0;
 }

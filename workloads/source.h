@@ -120,6 +120,13 @@ const char *wl_errmsg(const wl_source *s);
  * its transforms); counts of skipped rows are included once read. */
 const char *wl_describe(const wl_source *s);
 
+/* The trace file S reads (through any transforms) as messages name it
+ * ("<stdin>" for "-"), or NULL for a generator: for "FILE:LINE: reason". */
+const char *wl_get_path(const wl_source *s);
+
+/* 0 for a length table read without a rate (every arrival is 0), else 1. */
+int wl_has_arrivals(const wl_source *s);
+
 /* TRACE_FIELD_* (trace.h) that requests of S may carry: what a writer keeps. */
 int wl_get_fields(const wl_source *s);
 

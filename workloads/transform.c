@@ -123,6 +123,8 @@ int wl_apply_transforms(wl_source **s, const wl_transforms *t, char *err, size_t
         return TRACE_ENOMEM;
     }
     w->inner = *s;
+    w->path = (*s)->path;
+    w->no_arrivals = (*s)->no_arrivals;
     *s = w;
     return 0;
 }

@@ -57,6 +57,10 @@ struct wl_source {
     char *desc;             /* WL_DESC_BYTES, rewritten by ops->describe */
     char err[WL_ERR_BYTES]; /* this layer's error, "" if none */
     int fields;             /* TRACE_FIELD_* the requests may carry */
+    const char *path;       /* the trace file (borrowed from impl or inner), NULL for a generator */
+    int no_arrivals;        /* a length table read without a rate: every arrival is 0 */
+    double first_arrival_s; /* of the first request yielded, for TRACE_MAX_SPAN_S */
+    int have_first;
 };
 
 /*

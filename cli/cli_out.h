@@ -1,0 +1,48 @@
+/*
+ * cli_out.h: output files that appear whole or not at all. Every file
+ * kvsim writes (gen's output, run's and compare's --out files) is written
+ * to a temporary file in the same folder, ".NAME.kvsim-PID-N", and renamed
+ * over NAME by cli_out_commit when the command succeeded; rename within a
+ * folder replaces the old file atomically (POSIX). So a command that fails
+ * leaves no partial file and keeps an existing one as it was: cli_out_abort
+ * unlinks the temporaries and removes the folders cli_out_make_dirs
+ * created, and kvsim.c runs it at exit unless the command committed.
+ * Replacing a file gives it a new inode with default permissions. Private
+ * to cli/.
+ */
+#ifndef KVSIM_CLI_CLI_OUT_H
+#define KVSIM_CLI_CLI_OUT_H
+
+#include <stdio.h>
+
+/*
+ * Creates a temporary file for PATH in PATH's folder and returns a file
+ * descriptor open for writing, owned by the caller. Exits with status 1
+ * after a one-line message naming PATH when it cannot be created.
+ */
+int cli_out_create(const char *path);
+
+/* As cli_out_create, wrapped in a stdio stream (close with fclose). */
+FILE *cli_out_fopen(const char *path);
+
+/*
+ * Creates DIR and its missing parents (mkdir -p), remembering those it
+ * created for cli_out_abort. Exits with status 1 after a message.
+ */
+void cli_out_make_dirs(const char *dir);
+
+/*
+ * Renames every temporary over its file, in the order they were created.
+ * Returns 0, or 1 after a one-line message (then the files not yet renamed
+ * are removed as by cli_out_abort).
+ */
+int cli_out_commit(void);
+
+/*
+ * Unlinks the temporaries not committed and removes the folders
+ * cli_out_make_dirs created (those left empty), newest first. A no-op
+ * after cli_out_commit.
+ */
+void cli_out_abort(void);
+
+#endif
