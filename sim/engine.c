@@ -90,8 +90,10 @@ static int check_one_sequence(kv_alloc *kv, const sim_config *cfg, char *err, si
     s.final_tokens = cfg->max_model_len;
     s.prompt_tokens = cfg->max_model_len;
     s.samples = 1;
-    if (kv_can_admit(kv, &s, cfg->max_model_len) != KV_NEVER)
+    if (kv_can_admit(kv, &s, cfg->max_model_len) != KV_NEVER) {
+        kv_seq_free(&s); /* the prefix cache's key memo */
         return 0;
+    }
     uint32_t lo = 0, hi = cfg->max_model_len; /* lo fits (or is 0), hi does not */
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;

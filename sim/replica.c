@@ -46,14 +46,14 @@ static double pairs(double a, double b)
 static void batch_shape_add(sim_replica *r, const sim_req *q, uint32_t new_tokens, uint32_t pad)
 {
     sim_batch_shape *s = &r->batch.shape;
-    double n = r->cfg->n_samples;
-    double c0 = q->computed, c1 = c0 + new_tokens + pad, in = q->input;
-    if (new_tokens + pad == 1 && c0 >= in) {
+    if (new_tokens + pad == 1 && q->computed >= q->input) {
         /* A decode: one token per sample over its context. */
         s->decode_seqs += r->cfg->n_samples;
-        s->decode_ctx_tokens += (uint64_t)c1 * r->cfg->n_samples;
+        s->decode_ctx_tokens += (uint64_t)(q->computed + 1) * r->cfg->n_samples;
         return;
     }
+    double n = r->cfg->n_samples;
+    double c0 = q->computed, c1 = c0 + new_tokens + pad, in = q->input;
     /* Prompt positions are computed once for all samples; positions past
      * the prompt (a recomputation after preemption) once per sample. */
     double p1 = c1 < in ? c1 : in, o0 = c0 > in ? c0 : in;

@@ -37,7 +37,7 @@ bool sim_sched_v0_room(const sim_replica *r)
         return true;
     kv_space sp;
     r->kv->ops->space(r->kv, &sp);
-    return sp.free_bytes / r->block_bytes >= r->cfg->n_samples;
+    return sp.free_bytes >= (uint64_t)r->cfg->n_samples * r->block_bytes;
 }
 
 /* Position of the preemption victim: the last running request not yet in
