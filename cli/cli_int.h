@@ -13,7 +13,7 @@
 /* Source options as given (NULL when absent). */
 typedef struct cli_source_opts {
     const char *trace, *format, *workload, *model_filter, *rate, *rate_scale, *limit, *time_window,
-        *sample;
+        *sample, *burstiness;
 } cli_source_opts;
 
 /* Help lines describing the options above (each line indented by 2). */

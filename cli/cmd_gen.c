@@ -129,7 +129,9 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
         const char *only_trace = o->format         ? "--format"
                                  : o->model_filter ? "--model-filter"
                                  : o->rate         ? "--rate"
-                                                   : NULL;
+                                 : o->burstiness ? "--burstiness (a spec's gamma:rate=R,cv=C, C = "
+                                                   "1/sqrt(B))"
+                                                 : NULL;
         if (only_trace != NULL)
             cli_die("%s applies to --trace; a workload spec sets its own (kvsim gen --help)",
                     only_trace);
@@ -163,6 +165,11 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
         to.model_filter = o->model_filter;
         if (o->rate != NULL)
             to.rate_per_s = cli_parse_double("--rate", o->rate, 0, 1e9, 1);
+        if (o->burstiness != NULL) {
+            if (o->rate == NULL)
+                cli_die("--burstiness shapes the arrivals of --request-rate (length tables)");
+            to.burstiness = cli_parse_double("--burstiness", o->burstiness, 0, 1000, 1);
+        }
         to.seed = seed;
         to.allow_no_arrivals = allow_no_arrivals;
         rc = wl_open_trace_ex(&src, o->trace, &to, err, sizeof err);
@@ -203,6 +210,7 @@ int cli_take_source_option(cli_source_opts *o, int argc, char **argv, int *i, co
         {"--trace", &o->trace},       {"--format", &o->format},
         {"--workload", &o->workload}, {"--model-filter", &o->model_filter},
         {"--rate", &o->rate},         {"--rate-scale", &o->rate_scale},
+        {"--request-rate", &o->rate}, {"--burstiness", &o->burstiness},
         {"--limit", &o->limit},       {"--time-window", &o->time_window},
         {"--sample", &o->sample},
     };

@@ -57,6 +57,8 @@ static const char usage_run[] =
     "  --format FMT            " TRACE_FORMAT_NAMES " (default auto)\n"
     "  --model-filter NAME     burstgpt traces: keep only this model's rows (e.g. GPT-4)\n"
     "  --rate R                length tables (no arrival times): Poisson arrivals at R req/s\n"
+    "                          (also --request-rate); --burstiness B: Gamma gaps of shape B\n"
+    "                          (vLLM's; B < 1 burstier, 1 Poisson)\n"
     "  --workload SPEC         a generated workload instead of --trace, seeded by --seed\n"
     "                          (e.g. sharegpt:n=1000,rate=2; kvsim gen --help has the syntax)\n"
     "  --time-window A:B       keep arrivals in [A, B) seconds, re-based to start at 0\n"

@@ -155,6 +155,8 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--workload", &o->workload},
         {"--model-filter", &o->model_filter},
         {"--rate", &o->rate},
+        {"--request-rate", &o->rate},
+        {"--burstiness", &o->burstiness},
         {"--rate-scale", &o->rate_scale},
         {"--limit", &o->limit},
         {"--time-window", &o->time_window},
@@ -347,7 +349,7 @@ int cli_open_source(const run_opts *o, trace_format fmt, wl_source **src)
 {
     (void)fmt; /* cli_source_open parses --format itself */
     cli_source_opts so = {o->trace,      o->format, o->workload,    o->model_filter, o->rate,
-                          o->rate_scale, o->limit,  o->time_window, o->sample};
+                          o->rate_scale, o->limit,  o->time_window, o->sample,       o->burstiness};
     uint64_t seed = o->seed ? cli_parse_u64("--seed", o->seed, 0, UINT64_MAX) : 0;
     return cli_source_open(&so, "run", seed, 0, src);
 }

@@ -21,7 +21,8 @@ typedef struct run_opts {
         *seed, *ts_interval, *allocators, *n_samples, *scheduler, *long_prefill, *preemption_mode,
         *swap_space, *max_concurrency, *replicas, *router;
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
-    const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample;
+    const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
+        *burstiness;
     int quiet, check;
     int chunked_prefill, prefix_caching; /* 1 enable, 0 disable, -1 not given */
 } run_opts;

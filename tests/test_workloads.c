@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -551,7 +552,7 @@ static void test_length_table_source(void **state)
     char path[4200], err[1024];
     snprintf(path, sizeof path, "%s/lengths_basic.csv", g_data);
     wl_source *s;
-    wl_trace_opts o = {TRACE_FORMAT_AUTO, NULL, 0.0, 0, 0};
+    wl_trace_opts o = {TRACE_FORMAT_AUTO, NULL, 0.0, 0, 0, 0.0};
     assert_int_equal(wl_open_trace_ex(&s, path, &o, err, sizeof err), TRACE_EARG);
     assert_non_null(strstr(err, "a length table has no arrival times"));
     o.allow_no_arrivals = 1;
@@ -581,7 +582,7 @@ static void test_length_table_source(void **state)
     assert_non_null(strstr(err, "this kvsim trace has arrival times"));
     /* Skipped rows show in the description once read. */
     snprintf(path, sizeof path, "%s/burstgpt_basic.csv", g_data);
-    wl_trace_opts b = {TRACE_FORMAT_AUTO, "ChatGPT", 0.0, 0, 0};
+    wl_trace_opts b = {TRACE_FORMAT_AUTO, "ChatGPT", 0.0, 0, 0, 0.0};
     assert_int_equal(wl_open_trace_ex(&s, path, &b, err, sizeof err), 0);
     m = drain(s);
     assert_int_equal(m.n, 2);
@@ -622,6 +623,44 @@ static int setup(void **state)
     return 0;
 }
 
+/* --request-rate R --burstiness B on a length table: Gamma gaps of shape B
+ * and scale 1/(R x B), as vllm bench serve draws them: mean 1/R, CV
+ * 1/sqrt(B) (2 for B = 0.25). 20,000 gaps: the CV's sampling error is a
+ * few percent. */
+static void test_length_table_burstiness(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/kvsim_burst_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fprintf(fp, "input_tokens,output_tokens\n");
+    for (int i = 0; i < 20001; i++)
+        fprintf(fp, "%d,%d\n", 10 + i % 50, 5 + i % 7);
+    fclose(fp);
+    wl_trace_opts o = {TRACE_FORMAT_AUTO, NULL, 2.0, 11, 0, 0.25};
+    wl_source *src;
+    char err[256];
+    assert_int_equal(wl_open_trace_ex(&src, path, &o, err, sizeof(err)), 0);
+    trace_request r;
+    double prev = -1, sum = 0, sum2 = 0;
+    int n = 0;
+    while (wl_next(src, &r) == 1) {
+        if (prev >= 0) {
+            double g = r.arrival_s - prev;
+            sum += g;
+            sum2 += g * g;
+            n++;
+        }
+        prev = r.arrival_s;
+    }
+    wl_close(src);
+    unlink(path);
+    double mean = sum / n, cv = sqrt(sum2 / n - mean * mean) / mean;
+    if (fabs(mean - 0.5) > 0.03 || fabs(cv - 2.0) > 0.15)
+        fail_msg("gaps: mean %.4f s (want 0.5), CV %.3f (want 2)", mean, cv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_transforms),
         cmocka_unit_test(test_length_table_source),
+        cmocka_unit_test(test_length_table_burstiness),
         cmocka_unit_test(test_legacy_synth),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

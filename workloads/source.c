@@ -126,6 +126,7 @@ typedef struct wl_trace_src {
     trace_reader *reader;
     char *path;
     double rate_per_s; /* > 0: Poisson arrivals added to a length table */
+    double burstiness; /* != 1: Gamma gaps of this shape, as vllm bench serve */
     wl_rng arrivals;
     double clock_s;
     int started;
@@ -137,7 +138,11 @@ static int wl__trace_next(wl_source *s, trace_request *req)
     int rc = trace_next(t->reader, req);
     if (rc == 1 && t->rate_per_s > 0) {
         if (t->started)
-            t->clock_s += wl_rng_exp(&t->arrivals, 1.0 / t->rate_per_s);
+            t->clock_s +=
+                t->burstiness > 0 && t->burstiness != 1
+                    /* vLLM: gamma(shape=B, scale=1/(rate x B)), mean 1/rate */
+                    ? wl_gamma(&t->arrivals, t->burstiness) / (t->burstiness * t->rate_per_s)
+                    : wl_rng_exp(&t->arrivals, 1.0 / t->rate_per_s);
         t->started = 1;
         req->arrival_s = t->clock_s < 9.0e6 ? (double)llround(t->clock_s * 1e9) / 1e9 : t->clock_s;
     }
@@ -151,7 +156,11 @@ static void wl__trace_describe(const wl_source *s)
     trace_get_counts(t->reader, &c);
     int n = snprintf(s->desc, WL_DESC_BYTES, "%s (%s", t->path,
                      trace_format_name(trace_get_format(t->reader)));
-    if (n > 0 && n < WL_DESC_BYTES && t->rate_per_s > 0)
+    if (n > 0 && n < WL_DESC_BYTES && t->rate_per_s > 0 && t->burstiness > 0 && t->burstiness != 1)
+        n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n,
+                      ", Gamma arrivals at %.6g req/s, burstiness %.6g", t->rate_per_s,
+                      t->burstiness);
+    else if (n > 0 && n < WL_DESC_BYTES && t->rate_per_s > 0)
         n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ", Poisson arrivals at %.6g req/s",
                       t->rate_per_s);
     if (n > 0 && n < WL_DESC_BYTES && c.failed_skipped > 0)
@@ -196,7 +205,7 @@ static const wl_ops wl__trace_ops = {wl__trace_next, wl__trace_describe, wl__tra
 
 int wl_open_trace(wl_source **out, const char *path, trace_format fmt, char *err, size_t errlen)
 {
-    wl_trace_opts o = {fmt, NULL, 0.0, 0, 0};
+    wl_trace_opts o = {fmt, NULL, 0.0, 0, 0, 0.0};
     return wl_open_trace_ex(out, path, &o, err, errlen);
 }
 
@@ -243,6 +252,7 @@ int wl_open_trace_ex(wl_source **out, const char *path, const wl_trace_opts *o, 
         return rc;
     }
     t->rate_per_s = o->rate_per_s;
+    t->burstiness = o->burstiness;
     wl_rng_seed(&t->arrivals, o->seed, WL_STREAM_TABLE_ARRIVALS);
     wl_source *s = wl__source_new(&wl__trace_ops, t, trace_get_fields(t->reader));
     if (s == NULL) {

@@ -62,6 +62,8 @@ typedef struct wl_trace_opts {
     uint64_t seed;            /* seeds those arrivals */
     int allow_no_arrivals;    /* 1: a length table without a rate yields arrivals of 0
                                  (for statistics) instead of failing */
+    double burstiness;        /* Gamma arrivals of shape B instead of Poisson (vLLM's
+                                 --burstiness; 0 or 1: Poisson) */
 } wl_trace_opts;
 
 /*
