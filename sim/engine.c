@@ -260,8 +260,7 @@ static int admit_arrival(engine *e, const trace_request *t)
     }
     if ((uint64_t)q->input + q->output - 1 > max_len) {
         /* vLLM stops a sequence once its length passes max_model_len. */
-        q->output = max_len - q->input + 1;
-        e->res->truncated++;
+        q->output = max_len - q->input + 1; /* counted as truncated if it completes */
     }
     /* The true final length is known to the simulator (not to the
      * scheduler): it sizes oracle and pow2 reservations and classifies

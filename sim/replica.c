@@ -166,6 +166,7 @@ void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason)
     if (status == SIM_REQ_COMPLETED) {
         uint64_t out = (uint64_t)q->generated * r->cfg->n_samples;
         res->completed++;
+        res->truncated += q->output < q->output_requested;
         res->input_tokens += q->input;
         res->output_tokens += out;
         st->completed++;

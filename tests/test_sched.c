@@ -313,6 +313,9 @@ static void test_outgrow_then_idle(void **state)
         run_text(&c, "arrival_s,input_tokens,output_tokens\n0,100,200\n100,5,5\n", &k, &res);
         assert_int_equal(res.rejected_by[SIM_REJECT_GREW_OVER_POOL], 1);
         assert_int_equal(res.completed, 1);
+        /* Its 200 outputs were cut to 61 at arrival, but it never completed:
+         * not a truncated output (issue 12 item 3). */
+        assert_int_equal(res.truncated, 0);
         an_breakdown_pct avg;
         an_metrics_time_avg(&k.m, res.makespan_s, &avg);
         /* Busy well under 1 s of ~100 s: token states average under 2 %
