@@ -141,7 +141,9 @@ int sim_rep_swap_in(sim_replica *r, uint32_t i, uint32_t tokens)
     int rc = kv_can_admit(r->kv, &q->seq, tokens);
     if (rc != KV_OK)
         return KV_NOSPACE;
+    q->seq.recompute = true; /* not a first admission for the prefix-cache counters */
     rc = sim_rep_grow(r, i, tokens);
+    q->seq.recompute = false;
     if (rc != KV_OK)
         return rc;
     kv_set_used(r->kv, &q->seq, q->computed);

@@ -44,9 +44,13 @@ bool sim_sched_v0_room(const sim_replica *r)
  * the batch. */
 static uint32_t victim_pos(const sim_replica *r)
 {
-    for (uint32_t k = r->nrunning; k-- > 0;)
-        if (!sim_rep_in_batch(r, r->running[k]))
+    for (uint32_t k = r->nrunning; k-- > 0;) {
+        const sim_req *q = sim_rep_req(r, r->running[k]);
+        /* A static batch's finished requests wait for the batch to end:
+         * preempting one would make it produce its last token again. */
+        if (!sim_rep_in_batch(r, r->running[k]) && !(q->hold && q->generated >= q->output))
             return k;
+    }
     return SIM_NONE;
 }
 

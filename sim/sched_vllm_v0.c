@@ -95,6 +95,10 @@ static int v0_schedule(sim_replica *r)
         sim_req *q = sim_rep_req(r, i);
         if (!q->swapped)
             break;
+        if (kv_can_admit(r->kv, &q->seq, sim_req_tokens(q)) == KV_NEVER) {
+            sim_rep_reject_head(r, SIM_REJECT_GREW_OVER_POOL); /* it can never come back */
+            continue;
+        }
         int rc = sim_rep_swap_in(r, i, sim_req_tokens(q));
         if (rc < 0)
             return -1;

@@ -62,6 +62,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     uint64_t ended_before = r->res->completed + r->res->rejected;
     kv_tick(r->kv);
     for (;;) {
+        uint32_t preempted_before = r->step.preempted;
         r->stamp++;
         r->batch.n = 0;
         memset(&r->batch.shape, 0, sizeof(r->batch.shape));
@@ -69,9 +70,14 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->head_need_tokens = 0;
         if (r->sched->schedule(r) != 0)
             return -1;
-        /* An empty pass with nothing running rejected or preempted its
-         * only request: the queue's new head gets a pass of its own. */
-        if (r->batch.n > 0 || r->waiting.len == 0 || r->nrunning > 0)
+        /* An empty pass rejected or preempted the request it ended on (a
+         * lone request outgrowing the pool; sarathi's last decode, or a
+         * static batch's last unfinished request, preempting itself): the
+         * new state gets a pass of its own. Each such pass removes a
+         * running request or the queue's head, so this ends. */
+        if (r->batch.n > 0 || (r->waiting.len == 0 && r->nrunning == 0))
+            break;
+        if (r->nrunning > 0 && r->step.preempted == preempted_before)
             break;
     }
     if (r->batch.n == 0) {
@@ -131,7 +137,7 @@ void sim_step_end(sim_replica *r)
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         q->computed += r->batch.tokens[k];
         kv_set_used(r->kv, &q->seq, q->computed);
-        if (q->computed >= sim_req_tokens(q)) {
+        if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
             /* Caught up: the step sampled a token (one per sample). */
             q->generated++;
             if (q->first_token_ns < 0)

@@ -325,6 +325,41 @@ static void test_outgrow_then_idle(void **state)
     }
 }
 
+/* Two passes that end on a self-preemption with requests still running
+ * (found by review): sarathi's last decode behind a prompt still being
+ * chunked one token at a time, and static batching's last unfinished
+ * request beside finished ones (which must never be the victim: they
+ * would produce their last token twice). Before the fix both runs
+ * stalled and aborted; static also broke the allocator invariant. */
+static void test_self_preemption_with_others_running(void **state)
+{
+    (void)state;
+    const char *sched[] = {"sarathi", "static"};
+    for (int k = 0; k < 2; k++) {
+        sim_config c = config("a100-80gb", "llama-2-7b", sched[k]);
+        c.num_blocks = 200;
+        c.max_model_len = 3000;
+        c.check = true;
+        if (k == 0)
+            c.long_prefill_threshold = 1;
+        else
+            snprintf(c.allocator, sizeof(c.allocator), "paged");
+        wl_source *src;
+        char err[512];
+        if (wl_open_spec(&src,
+                         "poisson:rate=50,n=500;in=uniform:min=1,max=2000;out=uniform:min=1,"
+                         "max=300",
+                         0, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        checker k2;
+        sim_result res;
+        run_src(&c, src, &k2, &res);
+        assert_contract(&res, &k2, 500);
+        assert_true(res.preemptions > 0);
+        an_metrics_free(&k2.m);
+    }
+}
+
 /* Start-up checks, as vLLM refuses its engine arguments. */
 static void test_startup_checks(void **state)
 {
@@ -555,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_v1_chunks),
         cmocka_unit_test(test_v1_prefix_default),
         cmocka_unit_test(test_outgrow_then_idle),
+        cmocka_unit_test(test_self_preemption_with_others_running),
         cmocka_unit_test(test_startup_checks),
         cmocka_unit_test(test_v1_defaults),
         cmocka_unit_test(test_swap_and_recompute),
