@@ -279,6 +279,17 @@ void kv_seq_free(kv_seq *s);
 int kv_param_choice(const char *strategy, const char *key, const char *val,
                     const char *const *names, char *err, size_t errlen);
 
+/* A 64-bit finaliser (splitmix64's): spreads hash keys and ids. */
+static inline uint64_t kv_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
 /* The smallest power of two >= X (1 for 0). */
 static inline uint64_t kv_next_pow2(uint64_t x)
 {

@@ -93,19 +93,9 @@ static uint64_t total_blocks(const paged *p, const kv_seq *s, uint64_t tokens, u
 
 /* ------------------------------------------------------------ hashing */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 static uint64_t combine(uint64_t h, uint64_t v)
 {
-    return mix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
+    return kv_mix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
 }
 
 /* Key of block B of S given the previous block's key: its content is the
@@ -167,7 +157,7 @@ static int compute_keys(const paged *p, const kv_seq *cs, uint64_t n)
 
 static uint32_t ht_find(const paged *p, uint64_t k)
 {
-    for (uint64_t i = mix64(k) & p->ht_mask;; i = (i + 1) & p->ht_mask) {
+    for (uint64_t i = kv_mix64(k) & p->ht_mask;; i = (i + 1) & p->ht_mask) {
         if (p->ht_key[i] == 0)
             return NIL;
         if (p->ht_key[i] == k)
@@ -177,7 +167,7 @@ static uint32_t ht_find(const paged *p, uint64_t k)
 
 static void ht_put(paged *p, uint64_t k, uint32_t blk)
 {
-    uint64_t i = mix64(k) & p->ht_mask;
+    uint64_t i = kv_mix64(k) & p->ht_mask;
     while (p->ht_key[i] != 0)
         i = (i + 1) & p->ht_mask;
     p->ht_key[i] = k;
@@ -187,7 +177,7 @@ static void ht_put(paged *p, uint64_t k, uint32_t blk)
 /* Removes K (present), shifting later entries of its run back (no tombstones). */
 static void ht_del(paged *p, uint64_t k)
 {
-    uint64_t i = mix64(k) & p->ht_mask;
+    uint64_t i = kv_mix64(k) & p->ht_mask;
     while (p->ht_key[i] != k)
         i = (i + 1) & p->ht_mask;
     uint64_t j = i;
@@ -195,7 +185,7 @@ static void ht_del(paged *p, uint64_t k)
         j = (j + 1) & p->ht_mask;
         if (p->ht_key[j] == 0)
             break;
-        uint64_t home = mix64(p->ht_key[j]) & p->ht_mask;
+        uint64_t home = kv_mix64(p->ht_key[j]) & p->ht_mask;
         /* Move j to i unless its home lies cyclically in (i, j]. */
         bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {

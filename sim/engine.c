@@ -173,16 +173,6 @@ static uint32_t load(const sim_replica *r)
     return r->nrunning + r->waiting.len;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 /* The replica request T goes to. */
 static uint32_t route(engine *e, const trace_request *t)
 {
@@ -208,7 +198,7 @@ static uint32_t route(engine *e, const trace_request *t)
         bool imbalanced = hi - lo > 32 && (double)hi > 1.0001 * lo;
         if (t->num_hash_ids == 0 || imbalanced)
             return least;
-        return (uint32_t)(mix64(t->hash_ids[0]) % e->nrep);
+        return (uint32_t)(kv_mix64(t->hash_ids[0]) % e->nrep);
     }
     default:
         return e->rr_next++ % e->nrep;

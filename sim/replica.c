@@ -209,3 +209,9 @@ void sim_rep_reject_head(sim_replica *r, int reason)
 {
     sim_rep_finish(r, sim_queue_pop_front(&r->waiting), SIM_REQ_REJECTED, reason);
 }
+
+void sim_rep_reject_head_never_fits(sim_replica *r)
+{
+    const sim_req *q = sim_rep_req(r, sim_queue_at(&r->waiting, 0));
+    sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL : SIM_REJECT_PROMPT_OVER_POOL);
+}

@@ -117,6 +117,11 @@ void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason);
 /* Rejects the waiting queue's head with REASON. */
 void sim_rep_reject_head(sim_replica *r, int reason);
 
+/* Rejects the waiting queue's head, which cannot fit even in an empty
+ * pool: its prompt (prompt_exceeds_kv_pool), or, once it has produced
+ * tokens, what it grew to (sequence_outgrew_kv_pool). */
+void sim_rep_reject_head_never_fits(sim_replica *r);
+
 /* True when request I is in the batch being built. */
 static inline bool sim_rep_in_batch(const sim_replica *r, uint32_t i)
 {

@@ -123,8 +123,7 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
         uint32_t tokens = sim_req_tokens(q);
         if (kv_can_admit(r->kv, &q->seq, pol->reserve_max ? r->plan->max_model_len : tokens) ==
             KV_NEVER) {
-            sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
-                                                : SIM_REJECT_PROMPT_OVER_POOL);
+            sim_rep_reject_head_never_fits(r);
             continue;
         }
         uint32_t cached = q->swapped ? q->computed : sim_rep_cached_tokens(r, i);
@@ -150,8 +149,7 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
             if (r->nrunning == 0 && r->batch.n == 0 && !q->swapped) {
                 /* The strategy's layout refused an empty pool (a
                  * general-purpose allocator can): it never fits. */
-                sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
-                                                    : SIM_REJECT_PROMPT_OVER_POOL);
+                sim_rep_reject_head_never_fits(r);
                 continue;
             }
             r->head_blocked = true;

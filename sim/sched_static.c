@@ -57,8 +57,7 @@ static int static_schedule(sim_replica *r)
         uint32_t tokens = sim_req_tokens(q);
         int rc = kv_can_admit(r->kv, &q->seq, tokens);
         if (rc == KV_NEVER) {
-            sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
-                                                : SIM_REJECT_PROMPT_OVER_POOL);
+            sim_rep_reject_head_never_fits(r);
             continue;
         }
         if (rc == KV_OK)
@@ -67,8 +66,7 @@ static int static_schedule(sim_replica *r)
             return -1;
         if (rc != KV_OK) {
             if (r->nrunning == 0) {
-                sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
-                                                    : SIM_REJECT_PROMPT_OVER_POOL);
+                sim_rep_reject_head_never_fits(r);
                 continue;
             }
             r->head_blocked = true;

@@ -38,8 +38,7 @@ static int v0_prefills(sim_replica *r)
             break;
         int rc = kv_can_admit(r->kv, &q->seq, tokens);
         if (rc == KV_NEVER) {
-            sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
-                                                : SIM_REJECT_PROMPT_OVER_POOL);
+            sim_rep_reject_head_never_fits(r);
             continue;
         }
         if (rc == KV_OK) {
@@ -50,8 +49,7 @@ static int v0_prefills(sim_replica *r)
                 return -1;
             if (rc != KV_OK && r->nrunning == 0) {
                 /* The layout refused an empty pool: it never fits. */
-                sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL
-                                                    : SIM_REJECT_PROMPT_OVER_POOL);
+                sim_rep_reject_head_never_fits(r);
                 continue;
             }
         }
