@@ -53,6 +53,7 @@ static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t runn
         return;
     }
     m->ts_rows++;
+    m->ts_last_s = t;
     double pool = (double)m->pool_bytes;
     char ts[AN_NUM_LEN];
     int n =
@@ -91,6 +92,12 @@ static void on_step(void *ctx, const sim_step_record *s)
     ts_stretch(m, s->end_s, &s->mem, s->running, s->waiting);
     m->ts_steps += !s->idle;
     m->ts_tokens += s->prefill_tokens + s->decode_seqs;
+    if (!s->idle) {
+        m->steps++;
+        m->batch_seqs += (uint64_t)s->prefill_seqs + s->decode_seqs;
+        m->batch_tokens += s->prefill_tokens + s->decode_seqs;
+        m->resident_seqs += s->running;
+    }
 
     add_area(m, &m->last_after, s->start_s - m->last_end_s);
     double dur = s->end_s - s->start_s;
@@ -153,6 +160,7 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     m->timeseries_csv = timeseries;
     m->ts_interval_s = ts_interval_s > 0 ? ts_interval_s : 1.0;
     m->ts_max_rows = AN_TS_MAX_ROWS;
+    m->ts_last_s = -1;
     if (requests != NULL)
         fprintf(requests, "id,line,arrival_s,first_token_s,finish_s,input_tokens,output_tokens,"
                           "output_requested,ttft_s,tpot_s,e2e_s,preemptions,status,reason\n");
@@ -178,11 +186,12 @@ sim_observer an_metrics_observer(an_metrics *m)
 
 void an_metrics_finish(an_metrics *m, double makespan_s)
 {
-    /* A row up to the end (inclusive), and one at the end for the steps
-     * since the last row. */
+    /* A row up to the end (inclusive), and one at the end itself, so the
+     * series reaches the makespan (with the steps since the last row)
+     * whether the run ends with a step, a rejection or an idle gap. */
     ts_stretch(m, nextafter(makespan_s, INFINITY), &m->last_after, m->last_running_after,
                m->last_waiting_after);
-    if (m->timeseries_csv != NULL && m->ts_steps > 0)
+    if (m->timeseries_csv != NULL && (m->ts_steps > 0 || m->ts_last_s < makespan_s))
         ts_row(m, makespan_s, &m->last_after, m->last_running_after, m->last_waiting_after);
     add_area(m, &m->last_after, makespan_s - m->last_end_s);
     m->last_end_s = makespan_s;
@@ -233,6 +242,21 @@ double an_metrics_ext_index(const an_metrics *m, double makespan_s)
 double an_metrics_mean_running(const an_metrics *m)
 {
     return m->busy_s > 0 ? m->running_area / m->busy_s : 0;
+}
+
+double an_metrics_mean_batch(const an_metrics *m)
+{
+    return m->steps > 0 ? (double)m->batch_seqs / (double)m->steps : 0;
+}
+
+double an_metrics_mean_resident_per_step(const an_metrics *m)
+{
+    return m->steps > 0 ? (double)m->resident_seqs / (double)m->steps : 0;
+}
+
+double an_metrics_mean_batch_tokens(const an_metrics *m)
+{
+    return m->steps > 0 ? (double)m->batch_tokens / (double)m->steps : 0;
 }
 
 void an_metrics_free(an_metrics *m)

@@ -43,6 +43,10 @@ typedef struct an_metrics {
     /* Batch. */
     double running_area; /* sequences x seconds over busy time */
     double busy_s;
+    uint64_t steps;         /* model steps (idle observations left out) */
+    uint64_t batch_seqs;    /* sequences computed, summed over steps */
+    uint64_t batch_tokens;  /* tokens computed, summed over steps */
+    uint64_t resident_seqs; /* sequences holding KV, summed over steps */
     /* Streams (NULL when not written). */
     FILE *requests_csv;
     FILE *timeseries_csv;
@@ -51,6 +55,7 @@ typedef struct an_metrics {
     uint64_t ts_steps; /* steps and tokens since the last row */
     uint64_t ts_tokens;
     uint64_t ts_rows;     /* rows written */
+    double ts_last_s;     /* time of the last row written; -1 before the first */
     uint64_t ts_max_rows; /* AN_TS_MAX_ROWS unless a test lowers it */
     bool ts_truncated;    /* rows stopped at ts_max_rows */
     int io_error;
@@ -93,6 +98,21 @@ double an_metrics_ext_index(const an_metrics *m, double makespan_s);
 
 /* Mean running sequences over busy time. */
 double an_metrics_mean_running(const an_metrics *m);
+
+/* The mean batch of a model step: sequences computed in it (prefilling or
+ * decoding, each sample of --n counted), over steps; unlike mean running,
+ * sequences that hold KV but sit out a step (a prompt-only step of a
+ * scheduler that does not mix, a static batch's finished requests) are
+ * not counted. */
+double an_metrics_mean_batch(const an_metrics *m);
+
+/* Sequences holding KV per model step, over steps: the mean batch's
+ * counterpart (mean running is over time, so long steps weigh more). */
+double an_metrics_mean_resident_per_step(const an_metrics *m);
+
+/* Tokens computed per model step (prompt and recomputed tokens, one per
+ * decoding sequence), over steps. */
+double an_metrics_mean_batch_tokens(const an_metrics *m);
 
 void an_metrics_free(an_metrics *m);
 

@@ -72,11 +72,13 @@ static void write_sched_config_json(FILE *fp, const an_run_info *in)
             "    \"scheduler\": \"%s\",\n    \"enable_chunked_prefill\": %s,\n"
             "    \"long_prefill_token_threshold\": %u,\n    \"enable_prefix_caching\": %s,\n"
             "    \"preemption_mode\": \"%s\",\n    \"swap_space_gib\": %.17g,\n"
-            "    \"max_concurrency\": %u,\n    \"replicas\": %u,\n    \"router\": \"%s\"\n  },\n",
+            "    \"max_concurrency\": %u,\n    \"client_max_tokens\": %s,\n"
+            "    \"replicas\": %u,\n    \"router\": \"%s\"\n  },\n",
             r->scheduler, r->chunked_prefill ? "true" : "false", c->long_prefill_threshold,
             r->prefix_caching ? "true" : "false",
             c->preemption_mode == SIM_PREEMPT_SWAP ? "swap" : "recompute", c->swap_space_gib,
-            c->max_concurrency, r->replicas, router_names[c->router]);
+            c->max_concurrency, c->client_max_tokens ? "true" : "false", r->replicas,
+            router_names[c->router]);
 }
 
 static double per(double x, uint64_t n)
@@ -236,8 +238,13 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     json_pct(fp, "at_peak_pct", &peak, 1);
     fprintf(fp, "  },\n");
 
-    fprintf(fp, "  \"batch\": {\"mean_running\": %.6f, \"max_running\": %u},\n",
-            an_metrics_mean_running(m), r->max_running);
+    fprintf(
+        fp,
+        "  \"batch\": {\"mean_running\": %.6f, \"max_running\": %u, \"steps\": %llu, "
+        "\"mean_batch_seqs\": %.6f, \"mean_resident_seqs\": %.6f, \"mean_batch_tokens\": %.6f},\n",
+        an_metrics_mean_running(m), r->max_running, (unsigned long long)m->steps,
+        an_metrics_mean_batch(m), an_metrics_mean_resident_per_step(m),
+        an_metrics_mean_batch_tokens(m));
     fprintf(fp, "  \"preemptions\": %llu,\n", (unsigned long long)r->preemptions);
     fprintf(fp, "  \"prefill_tokens_computed\": %llu,\n",
             (unsigned long long)r->prefill_tokens_computed);
@@ -302,7 +309,9 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 "(--max-model-len changes it)\n",
                 p->max_model_len);
     if (r->truncated)
-        fprintf(fp, "             %llu outputs cut at max_model_len %u\n",
+        fprintf(fp,
+                "             %llu outputs cut at max_model_len %u by the engine's stop check "
+                "(--client-max-tokens: refused as a server does)\n",
                 (unsigned long long)r->truncated, p->max_model_len);
     if (r->trace.reordered || r->trace.zero_output || r->trace.trailing_blank)
         fprintf(fp,
@@ -326,8 +335,12 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)r->prefix.recompute_hit_tokens,
                 (unsigned long long)r->prefill_tokens_computed,
                 (unsigned long long)r->prefix.evictions);
-    fprintf(fp, "batch        mean %.1f running, max %u (limit %u)\n", an_metrics_mean_running(m),
-            r->max_running, p->max_num_seqs);
+    fprintf(fp,
+            "batch        %.1f sequences (%.0f tokens) computed per step of %.1f resident; "
+            "%.1f resident over busy time, max %u (limit %u)\n",
+            an_metrics_mean_batch(m), an_metrics_mean_batch_tokens(m),
+            an_metrics_mean_resident_per_step(m), an_metrics_mean_running(m), r->max_running,
+            p->max_num_seqs);
     print_sched_summary(fp, in);
     if (m->ts_truncated)
         fprintf(fp,

@@ -176,6 +176,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             o->check = 1;
             continue;
         }
+        if (strcmp(a, "--client-max-tokens") == 0) {
+            o->client_max_tokens = 1;
+            continue;
+        }
         static const struct {
             const char *name;
             size_t field; /* 0: chunked prefill, 1: prefix caching */
@@ -329,6 +333,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     *ts_interval =
         o->ts_interval ? cli_parse_double("--ts-interval", o->ts_interval, 0, 1e9, 1) : 1.0;
     cfg->check = o->check != 0;
+    cfg->client_max_tokens = o->client_max_tokens != 0;
 
     if (o->allocator != NULL && o->block_size != NULL)
         cli_die("--block-size and --allocator both given: use --allocator paged:block=%s%s",

@@ -23,7 +23,7 @@ typedef struct run_opts {
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;
-    int quiet, check;
+    int quiet, check, client_max_tokens;
     int chunked_prefill, prefix_caching; /* 1 enable, 0 disable, -1 not given */
 } run_opts;
 

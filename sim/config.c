@@ -157,6 +157,13 @@ static int fill_defaults(const sim_config *cfg, sim_config *o, char *err, size_t
     return 0;
 }
 
+uint32_t sim_output_cap(const char *scheduler, uint32_t input, uint32_t max_len)
+{
+    if (strcmp(scheduler, "vllm-v0") == 0)
+        return max_len - input + 1;
+    return input < max_len ? max_len - input : 1;
+}
+
 int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));

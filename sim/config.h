@@ -49,6 +49,12 @@ typedef struct sim_config {
     uint32_t replicas;               /* >= 1 */
     int router;                      /* enum sim_router */
     uint32_t n_samples;              /* parallel sampling: outputs per request (vLLM's n), >= 1 */
+    /* The client sends max_tokens = the trace's output length, as `vllm
+     * bench serve` does: vLLM's OpenAI server refuses (HTTP 400) a request
+     * whose prompt + max_tokens exceeds max_model_len. false: no max_tokens
+     * (or the offline LLM API): the engine's stop check cuts the output at
+     * max_model_len. */
+    bool client_max_tokens;
     uint64_t seed;
     bool check; /* run kv_check after every allocator operation (slow) */
 } sim_config;
@@ -89,5 +95,14 @@ int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *out, char *e
 
 /* Tokens per block a spec asks for: a paged spec's block=N, else 16. */
 uint32_t sim_spec_block_tokens(const char *spec);
+
+/* The most output tokens a request with an INPUT-token prompt gets from
+ * the engine's stop check at MAX_LEN (INPUT <= MAX_LEN). vLLM V1
+ * (v1/core/sched/utils.py check_stop, v0.11) stops once prompt + output
+ * >= max_model_len: MAX_LEN - INPUT, and 1 for a prompt of MAX_LEN (the
+ * prefill's token); v0's StopChecker stops once the length passes
+ * max_model_len: MAX_LEN - INPUT + 1. SCHEDULER "vllm-v0" follows v0,
+ * every other the V1 rule. */
+uint32_t sim_output_cap(const char *scheduler, uint32_t input, uint32_t max_len);
 
 #endif

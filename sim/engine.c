@@ -248,10 +248,16 @@ static int admit_arrival(engine *e, const trace_request *t)
         sim_rep_finish(r, i, SIM_REQ_REJECTED, SIM_REJECT_PROMPT_TOO_LONG);
         return 0;
     }
-    if ((uint64_t)q->input + q->output - 1 > max_len) {
-        /* vLLM stops a sequence once its length passes max_model_len. */
-        q->output = max_len - q->input + 1; /* counted as truncated if it completes */
+    if (e->cfg.client_max_tokens && (uint64_t)q->input + q->output > max_len) {
+        /* vLLM's OpenAI server (serving_engine.py, _validate_input, v0.11):
+         * prompt + max_tokens > max_model_len is an HTTP 400 before the
+         * engine sees the request. */
+        sim_rep_finish(r, i, SIM_REQ_REJECTED, SIM_REJECT_CONTEXT_TOO_LONG);
+        return 0;
     }
+    uint32_t cap = sim_output_cap(e->cfg.scheduler, q->input, max_len);
+    if (q->output > cap)
+        q->output = cap; /* counted as truncated if it completes */
     /* The true final length is known to the simulator (not to the
      * scheduler): it sizes oracle and pow2 reservations and classifies
      * the accounting. */

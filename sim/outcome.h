@@ -21,6 +21,7 @@ enum sim_req_status {
 #define SIM_REJECT_MAP(X)                                                                          \
     X(NONE, "none")                                                                                \
     X(PROMPT_TOO_LONG, "prompt_exceeds_max_model_len")                                             \
+    X(CONTEXT_TOO_LONG, "context_length_exceeded")                                                 \
     X(PROMPT_OVER_BUDGET, "prompt_exceeds_max_batched_tokens")                                     \
     X(PROMPT_OVER_POOL, "prompt_exceeds_kv_pool")                                                  \
     X(GREW_OVER_POOL, "sequence_outgrew_kv_pool")                                                  \

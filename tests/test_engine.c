@@ -541,6 +541,117 @@ static void test_trace_error_stops_run(void **state)
     an_metrics_free(&o.m);
 }
 
+/* Issue 12 item 4: a run that ends with rejections and no step still has
+ * a time-series row at its makespan (the last rejection, 3.5 s). */
+static void test_timeseries_reaches_makespan(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-80gb", "llama-2-7b");
+    c.max_model_len = 1;
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n0,5,5\n3.5,5,5\n");
+    wl_source *src;
+    char err[512];
+    assert_int_equal(wl_open_trace(&src, p, TRACE_FORMAT_AUTO, err, sizeof(err)), 0);
+    char *ts = NULL;
+    size_t ts_len = 0;
+    FILE *fp = open_memstream(&ts, &ts_len);
+    an_metrics m;
+    an_metrics_init(&m, NULL, fp, 1.0);
+    sim_observer obs = an_metrics_observer(&m);
+    sim_result res;
+    assert_int_equal(sim_run(&c, src, &obs, &res, err, sizeof(err)), 0);
+    an_metrics_finish(&m, res.makespan_s);
+    fclose(fp);
+    assert_int_equal(res.rejected, 2);
+    assert_true(res.makespan_s == 3.5);
+    const char *last = ts + ts_len - 1; /* the last row's first character */
+    while (last > ts && last[-1] != '\n')
+        last--;
+    if (strncmp(last, "3.5,0,0,", 8) != 0)
+        fail_msg("last time-series row '%s' is not at the makespan 3.5 with nothing left", last);
+    assert_int_equal(m.steps, 0);
+    an_metrics_free(&m);
+    free(ts);
+    wl_close(src);
+    unlink(p);
+}
+
+/* Issue 12 item 7, counted by hand: A (prompt 10, 100 out) at 0, B
+ * (prompt 10, 2 out) at 0.5 s while A decodes. V1 mixes B's prompt and
+ * decode into A's decode steps: 100 steps, 102 sequences, 120 tokens
+ * (10 + 99 + 10 + 1). vllm-v0 without chunking runs B's prompt alone while
+ * A holds its KV and sits out: 101 steps for the same 102 sequences, so
+ * the mean batch (1.0099) is below the mean resident sequences. */
+static void test_mean_batch_by_hand(void **state)
+{
+    (void)state;
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n0,10,100\n0.5,10,2\n");
+    const char *scheds[] = {"vllm", "vllm-v0"};
+    const uint64_t steps[] = {100, 101};
+    for (int k = 0; k < 2; k++) {
+        sim_config c = config("a100-80gb", "llama-2-7b");
+        snprintf(c.scheduler, sizeof(c.scheduler), "%s", scheds[k]);
+        run_out o;
+        char err[512];
+        assert_int_equal(run_path(&c, p, &o, err, sizeof(err)), 0);
+        assert_int_equal(o.res.completed, 2);
+        assert_int_equal(o.m.steps, steps[k]);
+        assert_int_equal(o.m.batch_seqs, 102);
+        assert_int_equal(o.m.batch_tokens, 120);
+        assert_true(fabs(an_metrics_mean_batch(&o.m) - 102.0 / (double)steps[k]) < 1e-12);
+        assert_true(fabs(an_metrics_mean_batch_tokens(&o.m) - 120.0 / (double)steps[k]) < 1e-12);
+        /* Resident per step: A alone in its 100 steps but the one or two
+         * B joins (B's prompt step under v0 and B's decode step); under V1
+         * B holds KV in 2 of A's steps: 102 sequence-steps; under v0 in 3
+         * (its lone prompt step included): 103. */
+        assert_int_equal(o.m.resident_seqs, k == 0 ? 102 : 103);
+        if (strstr(o.json, "\"mean_batch_seqs\"") == NULL)
+            fail_msg("summary.json has no batch.mean_batch_seqs");
+        run_free(&o);
+    }
+    unlink(p);
+}
+
+/* Issue 12 item 8, max_model_len 120. The engine's stop check (vLLM V1
+ * check_stop: prompt + output >= max_model_len) cuts 100+50 to 20 out,
+ * 120+5 to 1 (the prefill's token), 60+61 to 60, and leaves 60+60; v0's
+ * (length > max_model_len) gives one more: 21, 1, 61. A prompt of 121 is
+ * refused either way. With --client-max-tokens the OpenAI server refuses
+ * prompt + max_tokens > 120 (HTTP 400): only 60+60 runs. */
+static void test_max_model_len_paths(void **state)
+{
+    (void)state;
+    const char *p = write_trace("arrival_s,input_tokens,output_tokens\n"
+                                "0,100,50\n0,120,5\n0,121,5\n0,60,60\n0,60,61\n");
+    struct {
+        const char *sched;
+        bool client;
+        uint64_t completed, output, truncated, too_long, context;
+    } cases[] = {
+        {"vllm", false, 4, 20 + 1 + 60 + 60, 3, 1, 0},
+        {"vllm-v0", false, 4, 21 + 1 + 60 + 61, 2, 1, 0},
+        {"vllm", true, 1, 60, 0, 1, 3},
+    };
+    for (int k = 0; k < 3; k++) {
+        sim_config c = config("a100-80gb", "llama-2-7b");
+        snprintf(c.scheduler, sizeof(c.scheduler), "%s", cases[k].sched);
+        c.max_model_len = 120;
+        c.client_max_tokens = cases[k].client;
+        c.check = true;
+        run_out o;
+        char err[512];
+        assert_int_equal(run_path(&c, p, &o, err, sizeof(err)), 0);
+        assert_int_equal(o.res.total, 5);
+        assert_int_equal(o.res.completed, cases[k].completed);
+        assert_int_equal(o.res.output_tokens, cases[k].output);
+        assert_int_equal(o.res.truncated, cases[k].truncated);
+        assert_int_equal(o.res.rejected_by[SIM_REJECT_PROMPT_TOO_LONG], cases[k].too_long);
+        assert_int_equal(o.res.rejected_by[SIM_REJECT_CONTEXT_TOO_LONG], cases[k].context);
+        run_free(&o);
+    }
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +671,9 @@ int main(void)
         cmocka_unit_test(test_no_external_frag_paged_vattn),
         cmocka_unit_test(test_parallel_sampling_by_hand),
         cmocka_unit_test(test_trace_error_stops_run),
+        cmocka_unit_test(test_timeseries_reaches_makespan),
+        cmocka_unit_test(test_mean_batch_by_hand),
+        cmocka_unit_test(test_max_model_len_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
