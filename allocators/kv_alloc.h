@@ -192,6 +192,10 @@ struct kv_alloc {
     kv_totals totals;
     kv_prefix_stats prefix;
     uint64_t epoch; /* steps so far (kv_tick): KV allocated in this one is not computed yet */
+    /* Set by a strategy whose grow must see every prompt chunk, even one
+     * inside the capacity held (paged prefix caching keys the blocks a
+     * chunk fills). */
+    bool grow_prompt_chunks;
     void *priv;
     char spec[128]; /* "name:params" as resolved, for reports */
 };

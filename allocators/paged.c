@@ -337,6 +337,7 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
     p->num_free = p->num_blocks;
     if (prefix) {
         p->prefix = true;
+        a->grow_prompt_chunks = true;
         p->hash_block_tokens = (uint32_t)hash_block;
         uint64_t cap = 16;
         while (cap < 2 * n)
@@ -486,8 +487,13 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     uint32_t have = s->live ? s->num_blocks : 0;
     if (!s->live)
         s->cached_tokens = 0;
-    if (need <= have)
-        return KV_OK; /* cap_tokens already covers TOKENS */
+    if (need <= have) {
+        /* cap_tokens already covers TOKENS; a prompt chunk may still fill
+         * blocks it holds, which get their keys now, as with growth. */
+        if (p->prefix && s->live && keyed_chunk(a, p, s, sb, tokens) != KV_OK)
+            return KV_ENOMEM;
+        return KV_OK;
+    }
     if (table_room(s, need) != KV_OK)
         return KV_ENOMEM;
     uint64_t hits = 0, idle = 0;

@@ -247,6 +247,14 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
                  "request; use --preemption-mode recompute");
         return -1;
     }
+    if (o->preemption_mode == SIM_PREEMPT_SWAP && strcmp(o->scheduler, "vllm") == 0) {
+        /* V1's _preempt_request frees the KV and resets the computed
+         * tokens (v0.11): there is no swap path. */
+        snprintf(err, errlen,
+                 "--preemption-mode swap: vLLM V1 (--scheduler vllm) preempts by recompute "
+                 "only; use --scheduler vllm-v0 or sarathi to model swapping");
+        return -1;
+    }
     if (o->preemption_mode == SIM_PREEMPT_SWAP && !(o->gpu.host_link_Bps > 0)) {
         snprintf(err, errlen,
                  "--preemption-mode swap: %s has no host link bandwidth in the catalog; use "

@@ -344,6 +344,7 @@ static void engine_free(engine *e)
         free(r->batch.req);
         free(r->batch.tokens);
         sim_queue_free(&r->waiting);
+        sim_queue_free(&r->skipped);
     }
     sim_req_pool_free(&e->pool);
     sim_evq_free(&e->evq);

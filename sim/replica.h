@@ -57,7 +57,9 @@ typedef struct sim_replica {
     sim_batch batch;
     uint64_t stamp; /* schedule passes so far: marks requests already in the batch */
     bool busy;
-    bool head_blocked;         /* the waiting head waits for memory this step */
+    sim_queue skipped;         /* V1 without chunking: prompts over the budget left, this pass */
+    bool head_blocked;         /* a waiting request waits for memory this step: */
+    uint32_t head_req;         /* ... which one */
     uint32_t head_need_tokens; /* ... and the tokens it asked for */
     sim_step_record step;
     int64_t now_ns;

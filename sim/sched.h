@@ -53,6 +53,8 @@ typedef struct sim_budget_policy {
     bool decodes_first;   /* sarathi: every decode before any prompt chunk */
     bool v0_decode_check; /* vllm-v0: a free block per running sequence, or preempt */
     bool reserve_max;     /* orca: KV for max_model_len tokens at admission */
+    bool strict_fcfs;     /* orca: without chunking a prompt over the budget stops
+                           * admission (V1 skips it and scans on) */
 } sim_budget_policy;
 
 int sim_sched_budget(sim_replica *r, const sim_budget_policy *pol);

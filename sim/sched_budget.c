@@ -115,8 +115,25 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
 }
 
 /* Step 2: admits waiting requests. Returns 0, or -1 on error. */
+/* Puts the requests schedule_waiting skipped back at the waiting queue's
+ * front, in their order (vLLM V1: waiting.prepend_requests). */
+static int unskip(sim_replica *r)
+{
+    while (r->skipped.len > 0) {
+        uint32_t k = r->skipped.len - 1;
+        if (sim_queue_push_front(&r->waiting, sim_queue_at(&r->skipped, k)) != 0) {
+            snprintf(r->err, r->errlen, "out of memory for the waiting queue");
+            return -1;
+        }
+        r->skipped.len--;
+    }
+    r->skipped.head = 0;
+    return 0;
+}
+
 static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64_t *budget)
 {
+    int fail = 0;
     while (r->waiting.len > 0 && *budget > 0 && sim_rep_seq_room(r)) {
         uint32_t i = sim_queue_at(&r->waiting, 0);
         sim_req *q = sim_rep_req(r, i);
@@ -128,8 +145,18 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
         }
         uint32_t cached = q->swapped ? q->computed : sim_rep_cached_tokens(r, i);
         uint32_t n = new_tokens(r, q, cached, UINT64_MAX);
-        if (!r->cfg->chunked_prefill && n > *budget)
-            break; /* the whole prompt waits for a step with room for it */
+        if (!r->cfg->chunked_prefill && n > *budget) {
+            if (pol->strict_fcfs)
+                break; /* the whole prompt waits for a step with room for it */
+            /* V1 (scheduler.py, v0.11): skipped_waiting_requests; later
+             * requests that fit the budget left still run. */
+            if (sim_queue_push_back(&r->skipped, sim_queue_pop_front(&r->waiting)) != 0) {
+                snprintf(r->err, r->errlen, "out of memory for the waiting queue");
+                fail = -1;
+                break;
+            }
+            continue;
+        }
         n = n < *budget ? n : (uint32_t)*budget;
         uint32_t target = pol->reserve_max ? r->plan->max_model_len : cached + n;
         int rc;
@@ -153,6 +180,7 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
                 continue;
             }
             r->head_blocked = true;
+            r->head_req = i;
             r->head_need_tokens = target;
             break;
         }
@@ -165,7 +193,9 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
         sim_rep_batch_add(r, i, n);
         *budget -= n;
     }
-    return 0;
+    if (unskip(r) != 0)
+        return -1;
+    return fail;
 }
 
 int sim_sched_budget(sim_replica *r, const sim_budget_policy *pol)

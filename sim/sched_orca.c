@@ -11,7 +11,7 @@
 
 static int orca_schedule(sim_replica *r)
 {
-    static const sim_budget_policy orca = {.reserve_max = true};
+    static const sim_budget_policy orca = {.reserve_max = true, .strict_fcfs = true};
     return sim_sched_budget(r, &orca);
 }
 

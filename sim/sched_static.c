@@ -70,6 +70,7 @@ static int static_schedule(sim_replica *r)
                 continue;
             }
             r->head_blocked = true;
+            r->head_req = i;
             r->head_need_tokens = tokens;
             break;
         }

@@ -55,6 +55,7 @@ static int v0_prefills(sim_replica *r)
         }
         if (rc != KV_OK) {
             r->head_blocked = true;
+            r->head_req = i;
             r->head_need_tokens = tokens;
             break;
         }
@@ -102,6 +103,7 @@ static int v0_schedule(sim_replica *r)
             return -1;
         if (rc != KV_OK) {
             r->head_blocked = true;
+            r->head_req = i;
             r->head_need_tokens = sim_req_tokens(q);
             break;
         }

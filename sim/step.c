@@ -112,7 +112,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.waiting = r->waiting.len;
     uint64_t head_need = 0;
     if (r->head_blocked) {
-        const sim_req *h = sim_rep_req(r, sim_queue_at(&r->waiting, 0));
+        const sim_req *h = sim_rep_req(r, r->head_req);
         head_need = kv_need_bytes(r->kv, &h->seq, r->head_need_tokens);
     }
     kv_get_breakdown(r->kv, head_need, &r->step.mem);

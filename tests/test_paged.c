@@ -394,6 +394,40 @@ static void test_bad_specs(void **state)
     assert_null(a);
 }
 
+/* Prefix caching with chunked prefill: a chunk that fills a block the
+ * sequence already holds (no growth) keys it as a chunk that needs a new
+ * block does, so a same-content prompt hits it from the next step on.
+ * Blocks of 16, hash_block 16: A's prompt (2 blocks) is computed as 10
+ * tokens, then 6 (filling block 0 inside its capacity). B with the same
+ * ids then finds block 0 cached: 16 tokens. Before the fix block 0 was
+ * keyed only at A's next growth: 0. */
+static void test_prefix_chunk_fills_held_block(void **state)
+{
+    (void)state;
+    kv_alloc *a = make("paged:prefix=on,hash_block=16", 1ull << 20, 4096, 0);
+    static uint64_t ids[2] = {7, 8};
+    kv_seq A = {0}, B = {0};
+    A.seq_id = 1;
+    B.seq_id = 2;
+    A.hash_ids = B.hash_ids = ids;
+    A.num_hash_ids = B.num_hash_ids = 2;
+    A.prompt_tokens = B.prompt_tokens = 32;
+    kv_set_final(a, &A, 40);
+    kv_set_final(a, &B, 40);
+    kv_tick(a);
+    assert_int_equal(kv_grow(a, &A, 10), KV_OK);
+    kv_set_used(a, &A, 10);
+    kv_tick(a);
+    assert_int_equal(kv_grow(a, &A, 16), KV_OK); /* block 0 filled, no new block */
+    kv_set_used(a, &A, 16);
+    kv_tick(a);
+    must_check(a);
+    assert_int_equal(kv_cached_tokens(a, &B, 32), 16);
+    kv_release(a, &A);
+    must_check(a);
+    kv_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_breakdown_blocked_head),
         cmocka_unit_test(test_vattn_page_math),
         cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_prefix_chunk_fills_held_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

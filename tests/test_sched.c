@@ -360,6 +360,58 @@ static void test_self_preemption_with_others_running(void **state)
     }
 }
 
+/* First-token times by request id (ids < 8). */
+typedef struct ft_obs {
+    double first_token[8];
+} ft_obs;
+
+static void ft_request(void *ctx, const sim_request_record *r)
+{
+    ft_obs *o = ctx;
+    if (r->id < 8)
+        o->first_token[r->id] = r->first_token_s;
+}
+
+/* V1 without chunked prefill skips a waiting prompt over the budget left
+ * and scans on (scheduler.py, v0.11: skipped_waiting_requests), Orca
+ * stops at it. Budget 2,048; A 1,500, B 1,000, C 500 tokens at time 0.
+ * V1's first step runs A and C (2,000 tokens; B skipped), its second B;
+ * Orca's first runs A alone, its second B and C. Before the fix V1 did as
+ * Orca. */
+static void test_v1_skips_prompt_over_budget(void **state)
+{
+    (void)state;
+    char *p = write_trace("arrival_s,input_tokens,output_tokens\n0,1500,1\n0,1000,1\n0,500,1\n");
+    const char *sched[] = {"vllm", "orca"};
+    for (int k = 0; k < 2; k++) {
+        sim_config c = config("a100-80gb", "llama-2-7b", sched[k]);
+        c.chunked_prefill = 0;
+        c.max_model_len = 2048;
+        c.max_batched_tokens = 2048;
+        c.check = true;
+        wl_source *src;
+        char err[512];
+        if (wl_open_trace(&src, p, TRACE_FORMAT_AUTO, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        ft_obs o = {{0}};
+        sim_observer obs = {&o, NULL, NULL, ft_request};
+        sim_result res;
+        if (sim_run(&c, src, &obs, &res, err, sizeof(err)) != 0)
+            fail_msg("%s: %s", sched[k], err);
+        wl_close(src);
+        assert_int_equal(res.completed, 3);
+        assert_int_equal(res.steps, 2);
+        double a = o.first_token[0], b = o.first_token[1], cc = o.first_token[2];
+        assert_true(a > 0 && b > a);
+        if (k == 0 && !(cc == a))
+            fail_msg("vllm: C's first token at %.6f s, not with A's at %.6f s", cc, a);
+        if (k == 1 && !(cc == b))
+            fail_msg("orca: C's first token at %.6f s, not with B's at %.6f s", cc, b);
+    }
+    unlink(p);
+    free(p);
+}
+
 /* Start-up checks, as vLLM refuses its engine arguments. */
 static void test_startup_checks(void **state)
 {
@@ -374,6 +426,10 @@ static void test_startup_checks(void **state)
     c.max_batched_tokens = 2048;
     assert_int_equal(sim_check_config(&c, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "smaller than --max-model-len (4096)"));
+    c = config("a100-80gb", "llama-2-7b", "vllm");
+    c.preemption_mode = SIM_PREEMPT_SWAP; /* V1 has no swap */
+    assert_int_equal(sim_check_config(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "recompute only"));
     c = config("a100-80gb", "llama-2-7b", "vllm");
     c.max_batched_tokens = 100; /* below max_num_seqs 256 */
     assert_int_equal(sim_check_config(&c, err, sizeof(err)), -1);
@@ -591,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_v1_prefix_default),
         cmocka_unit_test(test_outgrow_then_idle),
         cmocka_unit_test(test_self_preemption_with_others_running),
+        cmocka_unit_test(test_v1_skips_prompt_over_budget),
         cmocka_unit_test(test_startup_checks),
         cmocka_unit_test(test_v1_defaults),
         cmocka_unit_test(test_swap_and_recompute),
