@@ -73,12 +73,13 @@ static void write_sched_config_json(FILE *fp, const an_run_info *in)
             "    \"long_prefill_token_threshold\": %u,\n    \"enable_prefix_caching\": %s,\n"
             "    \"preemption_mode\": \"%s\",\n    \"swap_space_gib\": %.17g,\n"
             "    \"max_concurrency\": %u,\n    \"client_max_tokens\": %s,\n"
-            "    \"replicas\": %u,\n    \"router\": \"%s\"\n  },\n",
+            "    \"replicas\": %u,\n    \"router\": \"%s\",\n"
+            "    \"tensor_parallel_size\": %u\n  },\n",
             r->scheduler, r->chunked_prefill ? "true" : "false", c->long_prefill_threshold,
             r->prefix_caching ? "true" : "false",
             c->preemption_mode == SIM_PREEMPT_SWAP ? "swap" : "recompute", c->swap_space_gib,
             c->max_concurrency, c->client_max_tokens ? "true" : "false", r->replicas,
-            router_names[c->router]);
+            router_names[c->router], r->plan.tensor_parallel);
 }
 
 static double per(double x, uint64_t n)
@@ -136,6 +137,13 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 (double)r->swapped_in_bytes / 1073741824.0,
                 (unsigned long long)(r->preemptions - r->swap_preemptions),
                 (unsigned long long)r->recomputed_tokens);
+    if (r->plan.tensor_parallel > 1)
+        fprintf(fp,
+                "parallel     tensor parallel %u over %s (all-reduce %.1f GB/s bus bandwidth, "
+                "%.1f us floor%s): all-reduces %.1f%% of busy time\n",
+                r->plan.tensor_parallel, r->link.interconnect, r->link.busbw_Bps / 1e9,
+                r->link.floor_s * 1e6, strcmp(r->link.source, "user") == 0 ? ", set by option" : "",
+                100.0 * safe_div(r->allreduce_s, r->busy_s));
     if (r->replicas <= 1)
         return;
     fprintf(fp, "replicas     %u behind %s (memory figures below: replica 0)\n", r->replicas,
@@ -226,14 +234,17 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             "    \"kv_pool_overridden\": %s,\n    \"kv_bytes_per_token\": %llu,\n"
             "    \"kv_pool_tokens\": %llu,\n    \"peak_kv_allocated_bytes\": %llu,\n"
             "    \"peak_kv_used_bytes\": %llu,\n    \"peak_time_s\": %s,\n"
-            "    \"external_frag_index_time_avg\": %.6f,\n",
+            "    \"external_frag_index_time_avg\": %.6f,\n"
+            "    \"tensor_parallel_size\": %u,\n    \"weights_total_bytes\": %llu,\n"
+            "    \"kv_pool_exceeds_memory\": %s,\n",
             (unsigned long long)p->gpu_bytes, (unsigned long long)p->usable_bytes,
             (unsigned long long)p->weights_bytes, (unsigned long long)p->activation_bytes,
             (unsigned long long)p->overhead_bytes, (unsigned long long)p->kv_pool_bytes,
             p->pool_overridden ? "true" : "false", (unsigned long long)p->kv_bytes_per_token,
             (unsigned long long)(p->kv_pool_bytes / p->kv_bytes_per_token),
             (unsigned long long)m->peak_alloc_bytes, (unsigned long long)m->peak_used_bytes,
-            num(n1, m->peak_time_s), an_metrics_ext_index(m, span));
+            num(n1, m->peak_time_s), an_metrics_ext_index(m, span), p->tensor_parallel,
+            (unsigned long long)p->weights_total_bytes, p->pool_exceeds_memory ? "true" : "false");
     json_pct(fp, "time_avg_pct", &avg, 0);
     json_pct(fp, "at_peak_pct", &peak, 1);
     fprintf(fp, "  },\n");
@@ -245,6 +256,12 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
         an_metrics_mean_running(m), r->max_running, (unsigned long long)m->steps,
         an_metrics_mean_batch(m), an_metrics_mean_resident_per_step(m),
         an_metrics_mean_batch_tokens(m));
+    fprintf(fp,
+            "  \"parallel\": {\"tensor_parallel_size\": %u, \"gpus\": %u, \"allreduce_s\": %s, "
+            "\"allreduce_busbw_gbps\": %s, \"allreduce_latency_us\": %s},\n",
+            r->plan.tensor_parallel, r->plan.tensor_parallel * r->replicas, num(n1, r->allreduce_s),
+            r->plan.tensor_parallel > 1 ? num(n2, r->link.busbw_Bps / 1e9) : "null",
+            r->plan.tensor_parallel > 1 ? num(n3, r->link.floor_s * 1e6) : "null");
     fprintf(fp, "  \"preemptions\": %llu,\n", (unsigned long long)r->preemptions);
     fprintf(fp, "  \"prefill_tokens_computed\": %llu,\n",
             (unsigned long long)r->prefill_tokens_computed);
@@ -361,12 +378,24 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                     an_hist_percentile(hs[k], 99));
     }
 
-    fprintf(fp,
-            "\nmemory       GPU %.2f GiB x %.2f = %.2f GiB: weights %.2f, activations %.2f, "
-            "runtime %.2f, KV pool %.2f GiB%s\n",
-            gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
-            gib(p->activation_bytes), gib(p->overhead_bytes), gib(p->kv_pool_bytes),
-            p->pool_overridden ? " (set by option)" : "");
+    if (p->tensor_parallel > 1)
+        fprintf(fp,
+                "\nmemory       each of %u GPUs (tensor parallel): %.2f GiB x %.2f = %.2f GiB: "
+                "weights %.2f (of %.2f), activations %.2f, runtime %.2f, KV pool %.2f GiB%s\n",
+                p->tensor_parallel, gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes),
+                gib(p->weights_bytes), gib(p->weights_total_bytes), gib(p->activation_bytes),
+                gib(p->overhead_bytes), gib(p->kv_pool_bytes),
+                p->pool_overridden ? " (set by option)" : "");
+    else
+        fprintf(fp,
+                "\nmemory       GPU %.2f GiB x %.2f = %.2f GiB: weights %.2f, activations %.2f, "
+                "runtime %.2f, KV pool %.2f GiB%s\n",
+                gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
+                gib(p->activation_bytes), gib(p->overhead_bytes), gib(p->kv_pool_bytes),
+                p->pool_overridden ? " (set by option)" : "");
+    if (p->pool_exceeds_memory)
+        fprintf(fp, "             the KV pool set by option is larger than the memory the weights "
+                    "leave: a study of the pool alone\n");
     fprintf(fp,
             "             KV %llu bytes/token, pool holds %llu tokens; peak allocated %.2f GiB "
             "(%.1f%%), peak used %.2f GiB\n",

@@ -148,7 +148,7 @@ static int load(const char *path, row *rows)
             continue;
         }
         sim_cost_params p0 = {0.8, 0.5, 0.0, 0.0};
-        sim_cost_init(&r->cost, &g, &m, dt, dt, &p0);
+        sim_cost_init(&r->cost, &g, &m, dt, dt, &p0, 1, NULL);
         n++;
     }
     return n;

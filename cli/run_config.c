@@ -147,6 +147,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--max-concurrency", &o->max_concurrency},
         {"--replicas", &o->replicas},
         {"--router", &o->router},
+        {"--tensor-parallel-size", &o->tensor_parallel},
+        {"-tp", &o->tensor_parallel},
+        {"--allreduce-busbw", &o->allreduce_busbw},
+        {"--allreduce-latency-us", &o->allreduce_latency},
         {"--max-model-len", &o->max_model_len},
         {"--seed", &o->seed},
         {"--n", &o->n_samples},
@@ -323,6 +327,15 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
             cli_die("--router: '%s' is not round-robin, least-loaded or prefix-affinity",
                     o->router);
     }
+    if (o->tensor_parallel)
+        cfg->tensor_parallel =
+            (uint32_t)cli_parse_u64("--tensor-parallel-size", o->tensor_parallel, 1, SIM_MAX_TP);
+    if (o->allreduce_busbw)
+        cfg->allreduce_busbw_gbps =
+            cli_parse_double("--allreduce-busbw", o->allreduce_busbw, 0, 1e5, 1);
+    if (o->allreduce_latency)
+        cfg->allreduce_latency_us =
+            cli_parse_double("--allreduce-latency-us", o->allreduce_latency, 0, 1e6, 1);
     if (o->max_model_len)
         cfg->max_model_len =
             (uint32_t)cli_parse_u64("--max-model-len", o->max_model_len, 1, 1u << 30);

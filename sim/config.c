@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "allocators/kv_alloc.h"
+#include "sim/parallel.h"
 
 void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *model)
 {
@@ -47,6 +48,7 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     cfg->swap_space_gib = 4; /* vLLM's --swap-space default */
     cfg->replicas = 1;
     cfg->n_samples = 1;
+    cfg->tensor_parallel = 1;
 }
 
 static double gib(uint64_t b)
@@ -164,6 +166,31 @@ uint32_t sim_output_cap(const char *scheduler, uint32_t input, uint32_t max_len)
     return input < max_len ? max_len - input : 1;
 }
 
+/* The memory terms of CFG's model on one of TP GPUs into P (no checks):
+ * its share of the weights, activations of the profiling pass, runtime
+ * overhead, and a token's KV. Returns what they leave for KV (negative
+ * when they do not fit). */
+static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
+{
+    const sim_model *m = &cfg->model;
+    p->tensor_parallel = tp;
+    sim_model shard = *m;
+    shard.kv_heads = sim_tp_kv_heads(m, tp);
+    p->kv_bytes_per_token = sim_model_kv_bytes_per_token(&shard, cfg->kv_dtype->bytes);
+    p->gpu_bytes = cfg->gpu.memory_bytes;
+    p->usable_bytes = (uint64_t)((double)p->gpu_bytes * cfg->mem_util);
+    p->weights_total_bytes = (uint64_t)llround((double)m->params_total * cfg->weight_dtype->bytes);
+    p->weights_bytes =
+        (uint64_t)llround((double)sim_tp_params_per_gpu(m, tp) * cfg->weight_dtype->bytes);
+    /* vLLM profiles one forward pass over the token budget (and the
+     * sampler over max_num_seqs) before it sizes the KV pool. */
+    p->activation_bytes =
+        (uint64_t)llround(sim_activation_bytes(m, p->max_batched_tokens, cfg->max_num_seqs, tp));
+    p->overhead_bytes = (uint64_t)llround(cfg->cost.overhead_bytes);
+    return (double)p->usable_bytes -
+           ((double)p->weights_bytes + (double)p->activation_bytes + (double)p->overhead_bytes);
+}
+
 int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
@@ -171,20 +198,41 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
     if (fill_defaults(cfg_in, &cfg, err, errlen) != 0)
         return -1;
     const sim_model *m = &cfg.model;
+    uint32_t tp = cfg.tensor_parallel ? cfg.tensor_parallel : 1;
+    if (sim_tp_check(m, tp, err, errlen) != 0)
+        return -1;
     p->max_model_len = cfg.max_model_len;
     p->max_batched_tokens = cfg.max_batched_tokens;
     p->max_num_seqs = cfg.max_num_seqs;
-    p->kv_bytes_per_token = sim_model_kv_bytes_per_token(m, cfg.kv_dtype->bytes);
-    p->gpu_bytes = cfg.gpu.memory_bytes;
-    p->usable_bytes = (uint64_t)((double)p->gpu_bytes * cfg.mem_util);
-    p->weights_bytes = (uint64_t)llround((double)m->params_total * cfg.weight_dtype->bytes);
-    /* vLLM profiles one forward pass over the token budget (and the
-     * sampler over max_num_seqs) before it sizes the KV pool. */
-    p->activation_bytes =
-        (uint64_t)llround(sim_activation_bytes(m, p->max_batched_tokens, cfg.max_num_seqs));
-    p->overhead_bytes = (uint64_t)llround(cfg.cost.overhead_bytes);
+    double left = plan_terms(&cfg, tp, p);
+    if (!(left > 0)) {
+        /* Always checked, an explicit pool size included: weights that do
+         * not fit never pass. */
+        char hint[160] = "use a larger GPU, a smaller model or budget";
+        for (uint32_t t = tp * 2; t <= SIM_MAX_TP; t *= 2) {
+            sim_memory_plan q = *p;
+            char e2[256];
+            if (sim_tp_check(m, t, e2, sizeof(e2)) == 0 && plan_terms(&cfg, t, &q) > 0) {
+                snprintf(hint, sizeof(hint),
+                         "--tensor-parallel-size %u fits (%.2f GiB of weights per GPU)", t,
+                         gib(q.weights_bytes));
+                break;
+            }
+        }
+        snprintf(err, errlen,
+                 "%s does not fit on %s%s: weights %.2f GiB%s + activations %.2f GiB (for "
+                 "--max-num-batched-tokens %u) + runtime %.2f GiB >= %.2f GiB usable (%.0f%% of "
+                 "%.2f GiB); %s",
+                 m->name, cfg.gpu.name, tp > 1 ? " per GPU" : "", gib(p->weights_bytes),
+                 tp > 1 ? " (its share)" : "", gib(p->activation_bytes), p->max_batched_tokens,
+                 gib(p->overhead_bytes), gib(p->usable_bytes), cfg.mem_util * 100,
+                 gib(p->gpu_bytes), hint);
+        return -1;
+    }
     if (cfg.num_blocks > 0 || cfg.kv_pool_gib > 0) {
-        /* The user sized the pool: the plan's other terms are reported, not enforced. */
+        /* The user sized the pool: the weights still have to fit; a pool
+         * larger than what they leave is a study of the pool alone, and
+         * the report says so. */
         p->pool_overridden = true;
         p->kv_budget_bytes =
             cfg.kv_pool_gib > 0
@@ -193,21 +241,10 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                       (cfg.num_blocks_tokens ? cfg.num_blocks_tokens
                                              : sim_spec_block_tokens(cfg.allocator)) *
                       p->kv_bytes_per_token;
+        p->pool_exceeds_memory = (double)p->kv_budget_bytes > left;
         return 0;
     }
-    uint64_t need = p->weights_bytes + p->activation_bytes + p->overhead_bytes;
-    if (need >= p->usable_bytes) {
-        snprintf(err, errlen,
-                 "%s does not fit on %s: weights %.2f GiB + activations %.2f GiB (for "
-                 "--max-num-batched-tokens %u) + runtime %.2f GiB >= %.2f GiB usable (%.0f%% of "
-                 "%.2f GiB); use a larger GPU, a smaller model or budget, or --kv-pool-gib to "
-                 "study the KV pool alone",
-                 m->name, cfg.gpu.name, gib(p->weights_bytes), gib(p->activation_bytes),
-                 p->max_batched_tokens, gib(p->overhead_bytes), gib(p->usable_bytes),
-                 cfg.mem_util * 100, gib(p->gpu_bytes));
-        return -1;
-    }
-    p->kv_budget_bytes = p->usable_bytes - need;
+    p->kv_budget_bytes = (uint64_t)left;
     return 0;
 }
 
@@ -220,6 +257,13 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
                  o->max_num_seqs);
         return -1;
     }
+    if (o->tensor_parallel == 0)
+        o->tensor_parallel = 1;
+    if (sim_tp_check(&o->model, o->tensor_parallel, err, errlen) != 0)
+        return -1;
+    if (o->tensor_parallel > 1 && sim_link_for(&o->gpu, o->allreduce_busbw_gbps,
+                                               o->allreduce_latency_us, &o->link, err, errlen) != 0)
+        return -1;
     if (o->replicas == 0 || o->replicas > SIM_MAX_REPLICAS) {
         snprintf(err, errlen, "--replicas %u must be 1..%d", o->replicas, SIM_MAX_REPLICAS);
         return -1;

@@ -49,6 +49,10 @@ typedef struct sim_config {
     uint32_t replicas;               /* >= 1 */
     int router;                      /* enum sim_router */
     uint32_t n_samples;              /* parallel sampling: outputs per request (vLLM's n), >= 1 */
+    uint32_t tensor_parallel;        /* --tensor-parallel-size: GPUs per replica, >= 1 */
+    double allreduce_busbw_gbps;     /* > 0: replaces the interconnect's measured bus bandwidth */
+    double allreduce_latency_us;     /* > 0: replaces its per-call floor */
+    sim_link link;                   /* resolved: the all-reduce figures when tensor_parallel > 1 */
     /* The client sends max_tokens = the trace's output length, as `vllm
      * bench serve` does: vLLM's OpenAI server refuses (HTTP 400) a request
      * whose prompt + max_tokens exceeds max_model_len. false: no max_tokens
@@ -74,6 +78,11 @@ int sim_config_resolve(const sim_config *cfg, sim_config *out, char *err, size_t
 
 /* How GPU memory is divided (bytes), and the limits the run uses. */
 typedef struct sim_memory_plan {
+    /* Per GPU: with tensor parallelism each of the tensor_parallel GPUs
+     * holds this much (weights, activations, runtime, KV pool), and
+     * kv_bytes_per_token is its share of a token's KV. */
+    uint32_t tensor_parallel;
+    uint64_t weights_total_bytes; /* the whole model's */
     uint64_t gpu_bytes;
     uint64_t usable_bytes; /* gpu_bytes x mem_util */
     uint64_t weights_bytes;
@@ -86,6 +95,7 @@ typedef struct sim_memory_plan {
     uint32_t max_batched_tokens;
     uint32_t max_num_seqs;
     bool pool_overridden;
+    bool pool_exceeds_memory; /* the override is larger than the memory left for KV */
 } sim_memory_plan;
 
 /* Computes the memory plan of a resolved CFG. Returns 0, or -1 with a

@@ -53,9 +53,11 @@ void sim_engine_preset_names(char *buf, size_t len)
 }
 
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const sim_dtype *w,
-                   const sim_dtype *kv, const sim_cost_params *p)
+                   const sim_dtype *kv, const sim_cost_params *p, uint32_t tp, const sim_link *link)
 {
     memset(c, 0, sizeof(*c));
+    if (tp < 1)
+        tp = 1;
     double w_bytes = w->bytes, kv_bytes = kv->bytes;
     c->mem_bw_Bps = gpu->mem_bw_Bps;
     /* A GPU without a published FLOP rate is treated as bandwidth-bound. */
@@ -64,16 +66,38 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         c->peak_flops = gpu->fp8_flops;
     double expert_params = 0;
     if (m->experts) {
-        expert_params = 3.0 * m->hidden * (double)m->intermediate * m->layers * m->experts;
+        /* vLLM's FusedMoE splits every expert's intermediate over the TP
+         * GPUs (no expert parallelism by default). */
+        expert_params = 3.0 * m->hidden * (double)m->intermediate * m->layers * m->experts / tp;
         c->experts = m->experts;
         c->experts_per_tok = m->experts_per_tok;
     }
-    c->dense_weight_bytes = ((double)m->params_total - expert_params) * w_bytes;
+    double per_gpu = (double)sim_tp_params_per_gpu(m, tp);
+    c->dense_weight_bytes = (per_gpu - expert_params) * w_bytes;
     c->expert_weight_bytes = expert_params * w_bytes;
-    c->active_params = (double)m->params_active;
-    c->kv_bytes_per_token = (double)sim_model_kv_bytes_per_token(m, kv_bytes);
-    c->attn_flops_per_pair = 4.0 * m->layers * (double)m->heads * m->head_dim;
+    /* Active parameters per GPU: the split share, plus the replicated
+     * norms and KV projections as sim_tp_params_per_gpu counts them. */
+    c->active_params = (double)m->params_active - (double)m->params_total + per_gpu;
+    if (tp > 1)
+        c->active_params = ((double)m->params_active - (double)m->params_total) / tp + per_gpu;
+    sim_model shard = *m;
+    shard.kv_heads = sim_tp_kv_heads(m, tp);
+    c->kv_bytes_per_token = (double)sim_model_kv_bytes_per_token(&shard, kv_bytes);
+    c->attn_flops_per_pair = 4.0 * m->layers * (double)m->heads / tp * m->head_dim;
+    c->tp = tp;
+    if (tp > 1 && link != NULL) {
+        c->link = *link;
+        c->allreduces = 2.0 * m->layers;
+        c->allreduce_bytes_per_token = 2.0 * m->hidden;
+    }
     c->p = *p;
+}
+
+double sim_cost_allreduce_s(const sim_cost *c, double tokens)
+{
+    if (c->allreduces <= 0 || tokens <= 0)
+        return 0.0;
+    return c->allreduces * sim_allreduce_s(&c->link, c->tp, tokens * c->allreduce_bytes_per_token);
 }
 
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
@@ -94,19 +118,21 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
                    c->attn_flops_per_pair * ((double)b->decode_ctx_tokens + b->prefill_attn_pairs);
     double t_mem = bytes / (c->mem_bw_Bps * c->p.bw_eff);
     double t_compute = flops / (c->peak_flops * c->p.flops_eff);
-    return fmax(t_mem, t_compute) + c->p.step_overhead_s;
+    return fmax(t_mem, t_compute) + sim_cost_allreduce_s(c, tokens) + c->p.step_overhead_s;
 }
 
-double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs)
+double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, uint32_t tp)
 {
     /* Per token, in 16-bit: residual and normed hidden states (2h), q/k/v
      * (h + 2 x kv_heads x head_dim), the MLP's gate/up output and its
      * activation (3I; OPT's 2-matrix MLP has no gate, counted the same
-     * way). Logits of the sampled positions in fp32, twice (logits and
-     * probabilities). */
+     * way); with TP the q heads and the MLP split, the KV heads as the
+     * weights do. Logits of the sampled positions in fp32, twice (logits
+     * and probabilities). */
+    double n = tp > 1 ? tp : 1;
     double h = m->hidden, I = m->intermediate;
-    double kv = (double)m->kv_heads * m->head_dim;
-    double per_token = 2.0 * (3.0 * h + 2.0 * kv + 3.0 * I);
+    double kv = (double)sim_tp_kv_heads(m, tp > 1 ? tp : 1) * m->head_dim;
+    double per_token = 2.0 * (2.0 * h + h / n + 2.0 * kv + 3.0 * I / n);
     double logits = 2.0 * 4.0 * (double)m->vocab * (double)seqs;
     return per_token * (double)tokens + logits;
 }

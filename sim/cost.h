@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "sim/catalog.h"
+#include "sim/parallel.h"
 
 typedef struct sim_cost_params {
     double bw_eff;          /* achieved share of spec memory bandwidth, (0, 1] */
@@ -59,20 +60,36 @@ typedef struct sim_cost {
     double active_params;
     double kv_bytes_per_token;
     double attn_flops_per_pair; /* 4 x layers x heads x head_dim */
+    /* Tensor parallelism: everything above is one GPU's share; each step
+     * adds allreduces all-reduces of tokens x allreduce_bytes_per_token. */
+    uint32_t tp;
+    double allreduces;                /* 2 x layers when tp > 1, else 0 */
+    double allreduce_bytes_per_token; /* hidden x 2 (16-bit activations) */
+    sim_link link;
     sim_cost_params p;
 } sim_cost;
 
-/* Prepares a cost model for GPU x MODEL with weights in W and KV in KV.
+/* Prepares a cost model for GPU x MODEL with weights in W and KV in KV,
+ * split over TP GPUs joined by LINK (unused, may be NULL, when TP is 1).
  * fp8 weights run at the GPU's FP8 tensor rate when it has one. */
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, const sim_dtype *w,
-                   const sim_dtype *kv, const sim_cost_params *p);
+                   const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
+                   const sim_link *link);
 
-/* Duration of a step in seconds. */
+/* Duration of a step in seconds:
+ *     max(bytes / (bw x bw_eff), flops / (peak x flops_eff)) + all-reduces + overhead
+ * with bytes and FLOPs one GPU's share. The all-reduces are not overlapped
+ * with compute (vLLM runs them in line on the compute stream). */
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b);
 
-/* Peak activation memory of a forward pass over TOKENS tokens and SEQS
- * sequences (hidden states, MLP intermediates, and the sampler's logits),
- * as vLLM's profiling run measures before sizing the KV pool. */
-double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs);
+/* The all-reduce part of a step computing TOKENS tokens (0 without TP). */
+double sim_cost_allreduce_s(const sim_cost *c, double tokens);
+
+/* Peak activation memory on one of TP GPUs of a forward pass over TOKENS
+ * tokens and SEQS sequences (hidden states, the GPU's share of the
+ * attention and MLP intermediates, and the sampler's logits, gathered on
+ * the first GPU), as vLLM's profiling run measures before sizing the KV
+ * pool. */
+double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, uint32_t tp);
 
 #endif

@@ -73,7 +73,7 @@ static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *
         .watermark = cfg->watermark,
         .num_blocks = cfg->num_blocks,
         .layers = cfg->model.layers,
-        .kv_heads = cfg->model.kv_heads,
+        .kv_heads = sim_tp_kv_heads(&cfg->model, cfg->tensor_parallel),
         .head_dim = cfg->model.head_dim,
         .kv_elem_bytes = cfg->kv_dtype->bytes,
     };
@@ -371,7 +371,7 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
         r->block_bytes =
             (uint64_t)sim_spec_block_tokens(e->cfg.allocator) * e->plan.kv_bytes_per_token;
     sim_cost_init(&r->cost, &e->cfg.gpu, &e->cfg.model, e->cfg.weight_dtype, e->cfg.kv_dtype,
-                  &e->cfg.cost);
+                  &e->cfg.cost, e->cfg.tensor_parallel, &e->cfg.link);
     size_t n = e->plan.max_num_seqs;
     r->running = malloc(n * sizeof(uint32_t));
     r->batch.req = malloc(n * sizeof(uint32_t));
@@ -414,6 +414,7 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     }
     e->plan.kv_pool_bytes = e->rep[0].kv->pool_bytes;
     res->plan = e->plan;
+    res->link = e->cfg.link;
     snprintf(res->allocator, sizeof(res->allocator), "%s", e->rep[0].kv->spec);
     snprintf(res->scheduler, sizeof(res->scheduler), "%s", e->cfg.scheduler);
     res->chunked_prefill = e->cfg.chunked_prefill != 0;

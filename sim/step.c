@@ -121,6 +121,8 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     if (r->running_seqs > r->stats->max_running)
         r->stats->max_running = r->running_seqs;
     r->res->busy_s += dur_s;
+    r->res->allreduce_s +=
+        sim_cost_allreduce_s(&r->cost, (double)sh->prefill_tokens + sh->decode_seqs);
     r->res->steps++;
     r->res->prefill_tokens_computed += sh->prefill_tokens;
     r->stats->busy_s += dur_s;

@@ -212,8 +212,18 @@ static void test_model_too_big(void **state)
     char err[512];
     assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "does not fit on rtx-4090"));
-    c.kv_pool_gib = 2; /* the user takes charge of the pool: allowed */
+    /* An explicit pool never lets weights that do not fit pass (issue 8):
+     * 128.5 GiB of weights; at TP 8 16.1 GiB each fit in 24 GiB x 0.9. */
+    c.kv_pool_gib = 2;
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), -1);
+    if (strstr(err, "--tensor-parallel-size 8 fits") == NULL)
+        fail_msg("no parallel size suggested: %s", err);
+    c.kv_pool_gib = 0;
+    c.num_blocks = 3328;
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), -1);
+    c.tensor_parallel = 8;
     assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), 0);
+    assert_false(p.pool_exceeds_memory);
 }
 
 static void strip_wall(char *json)

@@ -1,0 +1,64 @@
+/*
+ * parallel.h: tensor parallelism: how a model is split over N GPUs, and
+ * what the all-reduces between them cost.
+ *
+ * Megatron-style tensor parallelism, as vLLM implements it (v0.11,
+ * model_executor/layers/linear.py): the QKV and MLP up/gate projections
+ * are split by columns (heads, intermediate), the attention output and MLP
+ * down projections by rows, the embedding and LM head by vocabulary; the
+ * norms are replicated. Each GPU holds num_attention_heads / N query heads
+ * and num_key_value_heads / N KV heads, or one KV head replicated N /
+ * num_key_value_heads times when N exceeds them. Two all-reduces per layer
+ * per step (after the attention output and the MLP down projection), each
+ * of tokens x hidden activations in 16 bits, timed as
+ *     t = floor + 2 (N - 1) / N x bytes / busbw
+ * (nccl-tests doc/PERFORMANCE.md: busbw = algbw x 2 (N - 1) / N), with the
+ * floor and the bus bandwidth measured on the interconnect (parallel.c).
+ */
+#ifndef KVSIM_SIM_PARALLEL_H
+#define KVSIM_SIM_PARALLEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/catalog.h"
+
+/* Most GPUs one tensor-parallel group may have. */
+#define SIM_MAX_TP 64
+
+/* An interconnect's measured all-reduce figures. */
+typedef struct sim_link {
+    const char *interconnect; /* as the GPU catalog names it: nvlink3, pcie4, ... */
+    double busbw_Bps;         /* achieved all-reduce bus bandwidth */
+    double floor_s;           /* per all-reduce latency of a small message */
+    const char *source;
+} sim_link;
+
+/* The all-reduce figures of GPU's interconnect into OUT, with BUSBW_GBPS
+ * and FLOOR_US (> 0) replacing the catalog's. Returns 0, or -1 with a
+ * one-line ERR when the GPU has no GPU-to-GPU link or kvsim has no
+ * measured figure for it (the message names the options that supply one). */
+int sim_link_for(const sim_gpu *gpu, double busbw_gbps, double floor_us, sim_link *out, char *err,
+                 size_t errlen);
+
+/* Seconds of one all-reduce of BYTES over N GPUs on L (0 when N is 1). */
+double sim_allreduce_s(const sim_link *l, uint32_t n, double bytes);
+
+/* Checks that M splits over TP GPUs as vLLM allows (attention heads a
+ * multiple of TP; KV heads a multiple of TP, or TP a multiple of them).
+ * Returns 0, or -1 with a one-line ERR naming the sizes that work. */
+int sim_tp_check(const sim_model *m, uint32_t tp, char *err, size_t errlen);
+
+/* KV heads each GPU holds at TP (at least one: replicated past the count). */
+uint32_t sim_tp_kv_heads(const sim_model *m, uint32_t tp);
+
+/* Parameters each GPU holds at TP: the split matrices' share, the KV
+ * projections of its KV heads, the replicated norms. */
+uint64_t sim_tp_params_per_gpu(const sim_model *m, uint32_t tp);
+
+/* Parameters of M replicated on every GPU (norms), and in the K and V
+ * projections (weights and biases), for the split above. */
+uint64_t sim_model_norm_params(const sim_model *m);
+uint64_t sim_model_kv_proj_params(const sim_model *m);
+
+#endif

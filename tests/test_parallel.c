@@ -1,0 +1,191 @@
+/*
+ * test_parallel.c: tensor parallelism. The memory plan and the step time
+ * of Llama-3.1-70B fp16 on h100-sxm at TP 1, 2, 4, 8 against a hand
+ * computation from the model's config.json (written out below), an
+ * NVLink-versus-PCIe comparison at equal per-GPU bandwidth, the split
+ * rules vLLM enforces, and the weights check an explicit pool cannot
+ * bypass.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sim/config.h"
+#include "sim/parallel.h"
+
+static sim_config config(const char *gpu_name, const char *model_name)
+{
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    if (sim_gpu_lookup(gpu_name, &g, err, sizeof(err)) != 0 ||
+        sim_model_lookup(model_name, &m, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sim_config c;
+    sim_config_defaults(&c, &g, &m);
+    c.cost.bw_eff = 0.8;
+    c.cost.flops_eff = 0.5;
+    c.cost.step_overhead_s = 0.005;
+    c.cost.overhead_bytes = 0.8 * 1073741824.0;
+    return c;
+}
+
+static void near(double got, double want, double rel, const char *what)
+{
+    if (!(fabs(got - want) <= rel * fabs(want)))
+        fail_msg("%s: got %.9g, want %.9g (within %.2g)", what, got, want, rel);
+}
+
+/*
+ * Llama-3.1-70B (config.json: hidden h 8192, 80 layers, 64 heads, 8 KV
+ * heads, head_dim 128, intermediate 28672, vocab 128256, untied):
+ *   embeddings + LM head 2 x 128256 x 8192 = 2,101,346,304
+ *   per layer: q, o 2 x 8192 x 8192 + k, v 2 x 8192 x 1024 = 150,994,944;
+ *   MLP 3 x 8192 x 28672 = 704,643,072; norms 2 x 8192
+ *   total 2,101,346,304 + 80 x 855,654,400 + 8192 = 70,553,706,496.
+ * At TP t each GPU holds (total - norms - kv proj) / t, its KV heads'
+ * projections (8 / t of 1,342,177,280) and the norms (1,318,912):
+ *   TP 2: 34,605,105,152 + 671,088,640 + 1,318,912 = 35,277,512,704
+ *         x 2 bytes = 70,555,025,408 bytes (65.71 GiB)
+ *   TP 4: 35,278,831,616 bytes (32.86 GiB); TP 8: 17,640,734,720 (16.43 GiB);
+ *   TP 1: 141,107,412,992 bytes (131.42 GiB): does not fit in 81,559 MiB.
+ * Activations of the profiling pass (V1 on an H100: 8,192 tokens, 1,024
+ * sequences): 8192 x 2 x (2h + h/t + 2 x 128 x 8/t + 3 x 28672/t) +
+ * 1024 x 8 x 128256: TP 2 2,107,637,760, TP 4 1,713,373,184, TP 8
+ * 1,516,240,896. Runtime 0.8 GiB. Usable 81,559 MiB x 0.9.
+ *   KV left per GPU: TP 2 3.2103 GiB, TP 4 36.4310 GiB, TP 8 53.0414 GiB;
+ *   KV per token per GPU 327,680 / t: 163,840, 81,920, 40,960.
+ * A decode step of 64 sequences at 1,024 tokens of context each
+ * (h100-sxm 3,350 GB/s x 0.8, 989.4 TFLOPS x 0.5, 5 ms overhead):
+ *   bytes = weights + KV per token x 65,536; FLOPs = 2 x params x 64 +
+ *   4 x 80 x 64/t x 128 x 65,536;
+ *   all-reduces 2 x 80 x (10 us + 2 (t-1)/t x 64 x 8192 x 2 / 370 GB/s):
+ *   TP 2: memory 30.333 ms, all-reduce 2.0534 ms, step 37.386 ms (5.5 %)
+ *   TP 4: memory 15.167 ms, all-reduce 2.2802 ms, step 22.447 ms (10.2 %)
+ *   TP 8: memory  7.584 ms, all-reduce 2.3935 ms, step 14.978 ms (16.0 %)
+ */
+static void test_llama70b_h100_by_hand(void **state)
+{
+    (void)state;
+    const uint32_t tps[] = {2, 4, 8};
+    const double weights[] = {70555025408.0, 35278831616.0, 17640734720.0};
+    const double kv_gib[] = {3.2103363033, 36.4310394283, 53.0413909908};
+    const double comm_ms[] = {2.05343827, 2.28015741, 2.39351697};
+    const double step_ms[] = {37.38643963, 22.44715022, 14.97750551};
+    char err[512];
+    sim_config c = config("h100-sxm", "llama-3.1-70b");
+    sim_memory_plan p;
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--tensor-parallel-size 2 fits"));
+    for (int k = 0; k < 3; k++) {
+        c.tensor_parallel = tps[k];
+        sim_config r;
+        if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0 ||
+            sim_memory_plan_compute(&r, &p, err, sizeof(err)) != 0)
+            fail_msg("TP %u: %s", tps[k], err);
+        assert_int_equal(p.weights_total_bytes, 141107412992ull);
+        assert_int_equal(p.weights_bytes, (uint64_t)weights[k]);
+        assert_int_equal(p.kv_bytes_per_token, 327680 / tps[k]);
+        near((double)p.kv_budget_bytes / 1073741824.0, kv_gib[k], 1e-6, "KV left per GPU");
+        sim_cost cost;
+        sim_cost_init(&cost, &r.gpu, &r.model, r.weight_dtype, r.kv_dtype, &r.cost, tps[k],
+                      &r.link);
+        sim_batch_shape b = {0};
+        b.decode_seqs = 64;
+        b.decode_ctx_tokens = 64 * 1024;
+        near(sim_cost_allreduce_s(&cost, 64) * 1e3, comm_ms[k], 1e-6, "all-reduce ms");
+        near(sim_cost_step_s(&cost, &b) * 1e3, step_ms[k], 1e-6, "step ms");
+    }
+}
+
+/* The seed's claim, as a number: TP 2 over PCIe (rtx-4090, 25.7 GB/s bus
+ * bandwidth, 40 us floor) is slower per decode step than the same GPU
+ * joined by NVLink 3 (200 GB/s, 10 us): Llama-3.1-8B, 32 sequences. The
+ * difference is the all-reduces: 64 x (40 - 10) us for the floors alone. */
+static void test_pcie_slower_than_nvlink(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("rtx-4090", "llama-3.1-8b");
+    c.tensor_parallel = 2;
+    c.max_model_len = 8192;
+    sim_config pcie, nvl;
+    assert_int_equal(sim_config_resolve(&c, &pcie, err, sizeof(err)), 0);
+    snprintf(c.gpu.interconnect, sizeof(c.gpu.interconnect), "nvlink3");
+    assert_int_equal(sim_config_resolve(&c, &nvl, err, sizeof(err)), 0);
+    sim_cost a, b;
+    sim_cost_init(&a, &pcie.gpu, &pcie.model, pcie.weight_dtype, pcie.kv_dtype, &pcie.cost, 2,
+                  &pcie.link);
+    sim_cost_init(&b, &nvl.gpu, &nvl.model, nvl.weight_dtype, nvl.kv_dtype, &nvl.cost, 2,
+                  &nvl.link);
+    sim_batch_shape s = {0};
+    s.decode_seqs = 32;
+    s.decode_ctx_tokens = 32 * 2048;
+    double ta = sim_cost_step_s(&a, &s), tb = sim_cost_step_s(&b, &s);
+    print_message("TP 2 decode step, 32 sequences: PCIe %.3f ms, NVLink %.3f ms\n", ta * 1e3,
+                  tb * 1e3);
+    assert_true(ta > tb);
+    double floors = 64 * (40e-6 - 10e-6);
+    assert_true(ta - tb > floors);
+}
+
+/* vLLM's split rules, and devices without a link. */
+static void test_split_rules(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("h100-sxm", "llama-3.1-70b");
+    c.tensor_parallel = 3;
+    sim_config r;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "64 attention heads are not a multiple"));
+    assert_non_null(strstr(err, "1, 2, 4, 8, 16"));
+    /* 8 KV heads at TP 16: one per GPU, each replicated twice (allowed). */
+    c.tensor_parallel = 16;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), 0);
+    assert_int_equal(sim_tp_kv_heads(&r.model, 16), 1);
+    sim_config m = config("m2-max", "llama-3.1-8b");
+    m.tensor_parallel = 2;
+    assert_int_equal(sim_config_resolve(&m, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no GPU-to-GPU link"));
+    /* Given figures describe a link the catalog does not have. */
+    m.allreduce_busbw_gbps = 10;
+    m.allreduce_latency_us = 50;
+    assert_int_equal(sim_config_resolve(&m, &r, err, sizeof(err)), 0);
+    near(r.link.busbw_Bps, 10e9, 1e-12, "given bus bandwidth");
+    near(r.link.floor_s, 50e-6, 1e-12, "given floor");
+}
+
+/* An explicit pool size never lets weights that do not fit pass: Llama-2-
+ * 70B (128.5 GiB fp16) on one A100-80GB with --num-blocks 3328. */
+static void test_weights_check_holds(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("a100-80gb", "llama-2-70b");
+    c.num_blocks = 3328;
+    sim_memory_plan p;
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "does not fit on a100-80gb"));
+    assert_non_null(strstr(err, "--tensor-parallel-size 2 fits"));
+    c.tensor_parallel = 2;
+    assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), 0);
+    assert_true(p.pool_overridden);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama70b_h100_by_hand),
+        cmocka_unit_test(test_pcie_slower_than_nvlink),
+        cmocka_unit_test(test_split_rules),
+        cmocka_unit_test(test_weights_check_holds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
