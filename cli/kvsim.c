@@ -98,12 +98,6 @@ static const char usage_run[] =
     "                          host link, then back)\n"
     "  --swap-space GIB        host memory for swapped KV per GPU (default 4)\n"
     "\n"
-    "parallelism\n"
-    "  --tensor-parallel-size N, -tp N  GPUs per replica, weights and KV heads split over\n"
-    "                          them, two all-reduces per layer per step (README: Hardware)\n"
-    "  --allreduce-busbw GBPS  all-reduce bus bandwidth (default: measured, per interconnect)\n"
-    "  --allreduce-latency-us US  per all-reduce floor (default: measured, per interconnect)\n"
-    "\n"
     "clients and replicas\n"
     "  --max-concurrency C     closed loop: at most C requests outstanding, the next sent when\n"
     "                          one finishes (as vllm bench serve)\n"
@@ -112,6 +106,15 @@ static const char usage_run[] =
     "\n";
 
 static const char usage_run_more[] =
+    "parallelism\n"
+    "  --tensor-parallel-size N, -tp N  GPUs per replica, weights and KV heads split over\n"
+    "                          them, two all-reduces per layer per step (README: Hardware)\n"
+    "  --allreduce-busbw GBPS  all-reduce bus bandwidth (default: measured, per interconnect)\n"
+    "  --allreduce-latency-us US  per all-reduce floor (default: measured, per interconnect)\n"
+    "  --peak-tflops T         the device's dense FP16 rate, for a catalog device without one\n"
+    "                          (or to try another)\n"
+    "  --mem-bw-gbps B         the device's memory bandwidth, likewise\n"
+    "\n"
     "KV cache\n"
     "  --allocator SPEC        strategy[:key=value,...]; default paged:block=16 (orca, static:\n"
     "                          contiguous:reserve=max,fit=first)\n"

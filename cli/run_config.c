@@ -151,6 +151,8 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"-tp", &o->tensor_parallel},
         {"--allreduce-busbw", &o->allreduce_busbw},
         {"--allreduce-latency-us", &o->allreduce_latency},
+        {"--peak-tflops", &o->peak_tflops},
+        {"--mem-bw-gbps", &o->mem_bw_gbps},
         {"--max-model-len", &o->max_model_len},
         {"--seed", &o->seed},
         {"--n", &o->n_samples},
@@ -242,6 +244,10 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (sim_model_lookup(o->model, &model, err, sizeof(err)) != 0)
         cli_die("--model: %s", err);
 
+    if (o->peak_tflops)
+        gpu.fp16_flops = cli_parse_double("--peak-tflops", o->peak_tflops, 0, 1e6, 1) * 1e12;
+    if (o->mem_bw_gbps)
+        gpu.mem_bw_Bps = cli_parse_double("--mem-bw-gbps", o->mem_bw_gbps, 0, 1e6, 1) * 1e9;
     sim_config_defaults(cfg, &gpu, &model);
     char names[256];
     if (o->dtype != NULL && (cfg->weight_dtype = sim_dtype_find(o->dtype)) == NULL) {

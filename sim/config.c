@@ -40,7 +40,10 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     snprintf(cfg->engine, sizeof(cfg->engine), "vllm");
     cfg->cost = sim_engine_preset_find("vllm")->params;
     snprintf(cfg->scheduler, sizeof(cfg->scheduler), "vllm");
-    cfg->mem_util = 0.90;
+    /* vLLM's --gpu-memory-utilization default; on unified memory the GPU
+     * may wire about 75 % of it (Metal's recommendedMaxWorkingSetSize: 64
+     * GB -> 49,152 MiB, llama.cpp #1870; 96 GB -> 73,728 MB, #3213). */
+    cfg->mem_util = gpu->unified_memory ? 0.75 : 0.90;
     cfg->watermark = -1;
     cfg->chunked_prefill = -1;
     cfg->prefix_caching = -1;
@@ -255,6 +258,20 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
     if (o->n_samples == 0 || o->n_samples > o->max_num_seqs) {
         snprintf(err, errlen, "--n %u cannot exceed --max-num-seqs (%u)", o->n_samples,
                  o->max_num_seqs);
+        return -1;
+    }
+    if (!(o->gpu.fp16_flops > 0)) {
+        /* Never infinitely fast: a step's compute time needs a rate. */
+        snprintf(err, errlen,
+                 "%s has no compute figure in the catalog (fp16_tflops); give --peak-tflops T, "
+                 "the device's dense FP16 rate in TFLOPS",
+                 o->gpu.name);
+        return -1;
+    }
+    if (!(o->gpu.mem_bw_Bps > 0)) {
+        snprintf(err, errlen,
+                 "%s has no memory bandwidth in the catalog (mem_bw_gbps); give --mem-bw-gbps B",
+                 o->gpu.name);
         return -1;
     }
     if (o->tensor_parallel == 0)

@@ -60,8 +60,8 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         tp = 1;
     double w_bytes = w->bytes, kv_bytes = kv->bytes;
     c->mem_bw_Bps = gpu->mem_bw_Bps;
-    /* A GPU without a published FLOP rate is treated as bandwidth-bound. */
-    c->peak_flops = gpu->fp16_flops > 0 ? gpu->fp16_flops : INFINITY;
+    /* sim_config_resolve refuses a device without a FLOP rate. */
+    c->peak_flops = gpu->fp16_flops;
     if (strcmp(w->name, "fp8") == 0 && gpu->fp8_flops > 0)
         c->peak_flops = gpu->fp8_flops;
     double expert_params = 0;

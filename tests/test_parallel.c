@@ -150,7 +150,7 @@ static void test_split_rules(void **state)
     c.tensor_parallel = 16;
     assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), 0);
     assert_int_equal(sim_tp_kv_heads(&r.model, 16), 1);
-    sim_config m = config("m2-max", "llama-3.1-8b");
+    sim_config m = config("m1-max", "llama-3.1-8b");
     m.tensor_parallel = 2;
     assert_int_equal(sim_config_resolve(&m, &r, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "no GPU-to-GPU link"));
@@ -179,6 +179,28 @@ static void test_weights_check_holds(void **state)
     assert_true(p.pool_overridden);
 }
 
+/* A device without a compute figure is refused, never infinitely fast
+ * (the catalog has m2-max's bandwidth, 400 GB/s, but no FP16 rate), and
+ * unified memory defaults to the 75 % macOS lets the GPU wire (Metal's
+ * recommendedMaxWorkingSetSize: 64 GB -> 49,152 MiB, llama.cpp #1870). */
+static void test_devices_refused_or_bounded(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("m2-max", "llama-3.1-8b");
+    sim_config r;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "m2-max has no compute figure"));
+    assert_non_null(strstr(err, "--peak-tflops"));
+    c.gpu.fp16_flops = 13.6e12;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), 0);
+    sim_config m = config("m1-max", "llama-3.1-8b");
+    near(m.mem_util, 0.75, 0, "unified memory default");
+    sim_memory_plan p;
+    assert_int_equal(sim_memory_plan_compute(&m, &p, err, sizeof(err)), 0);
+    assert_int_equal(p.usable_bytes, 49152ull * 1048576);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_pcie_slower_than_nvlink),
         cmocka_unit_test(test_split_rules),
         cmocka_unit_test(test_weights_check_holds),
+        cmocka_unit_test(test_devices_refused_or_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
