@@ -49,4 +49,7 @@ int cmd_gen(int argc, char **argv);
 /* `kvsim trace stats`: statistics of a trace (or a workload). */
 int cmd_trace(int argc, char **argv);
 
+/* `kvsim model NAME|PATH` (cmd_model.c): a model's structure without a run. */
+int cmd_model(int argc, char **argv);
+
 #endif

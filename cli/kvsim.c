@@ -40,6 +40,8 @@ static const char usage_main[] =
     "      (strategies: paged, contiguous, vattn, jemalloc; kvsim compare --help)\n"
     "  kvsim list gpus       the GPU catalog (memory, bandwidth, TFLOPS)\n"
     "  kvsim list models     the model catalog (parameters, layers, KV heads, KV bytes/token)\n"
+    "  kvsim model NAME|config.json  one model's parameters, weights, KV bytes per token and\n"
+    "      structure (MoE, latent attention, sliding window), without a run\n"
     "  kvsim gen --workload SPEC -o FILE.csv.gz\n"
     "      write a generated workload (presets sharegpt, alpaca, azure-conv, azure-code,\n"
     "      chat, or your own arrivals and lengths) or a transformed trace as kvsim CSV\n"
@@ -261,6 +263,8 @@ static int dispatch(int argc, char **argv)
         return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 2, argv + 2);
+    if (strcmp(cmd, "model") == 0)
+        return cmd_model(argc - 2, argv + 2);
     if (strcmp(cmd, "gen") == 0)
         return cmd_gen(argc - 2, argv + 2);
     if (strcmp(cmd, "trace") == 0)

@@ -44,10 +44,25 @@ typedef struct sim_model {
     uint32_t intermediate; /* per expert for MoE; OPT's ffn_dim */
     uint32_t vocab;
     uint32_t max_len; /* max_position_embeddings */
-    uint32_t experts; /* 0 for dense */
+    uint32_t experts; /* routed experts per MoE layer; 0 for dense */
     uint32_t experts_per_tok;
+    uint32_t moe_intermediate;    /* a routed expert's intermediate size */
+    uint32_t shared_intermediate; /* shared experts every token uses, per MoE layer (total) */
+    bool shared_expert_gate;      /* Qwen2-MoE: the shared expert's sigmoid gate (h weights) */
+    uint32_t moe_layers;          /* layers with routed experts */
+    uint64_t expert_params;       /* routed experts' weights, all layers */
+    /* Multi-head latent attention (DeepSeek-V2/V3) when kv_lora_rank > 0;
+     * head_dim is then qk_nope_dim + qk_rope_dim. */
+    uint32_t kv_lora_rank;
+    uint32_t q_lora_rank; /* 0: a plain q projection */
+    uint32_t qk_nope_dim;
+    uint32_t qk_rope_dim;
+    uint32_t v_head_dim;     /* head_dim unless MLA */
+    uint32_t sliding_window; /* tokens; 0 none */
+    uint32_t sliding_layers; /* layers that use it */
     bool tie_embeddings;
     bool qkv_bias;
+    bool qk_norm;              /* Qwen3: RMSNorm over each q and k head */
     uint64_t params_total;     /* computed from the architecture */
     uint64_t params_active;    /* per token (MoE: routed experts only) */
     uint64_t params_reference; /* the catalog's reference count; 0 when absent */
@@ -73,7 +88,13 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
 size_t sim_model_count(void);
 int sim_model_at(size_t i, sim_model *out);
 
-/* KV bytes per token: 2 (K and V) x layers x kv_heads x head_dim x BYTES_PER_ELEM. */
+/* Writes into BUF the (at most three) NAMES closest to WANT: names that
+ * start with or contain it first, then by edit distance. */
+void sim_closest_names(const char *want, const char *const *names, size_t n, char *buf, size_t len);
+
+/* KV bytes per token: 2 (K and V) x layers x kv_heads x head_dim x
+ * BYTES_PER_ELEM; with multi-head latent attention layers x (kv_lora_rank
+ * + qk_rope_dim) x BYTES_PER_ELEM. */
 uint64_t sim_model_kv_bytes_per_token(const sim_model *m, double bytes_per_elem);
 
 /* Splits one RFC 4180 CSV record at *P into FIELDS (at most MAXF,

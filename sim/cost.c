@@ -68,7 +68,7 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     if (m->experts) {
         /* vLLM's FusedMoE splits every expert's intermediate over the TP
          * GPUs (no expert parallelism by default). */
-        expert_params = 3.0 * m->hidden * (double)m->intermediate * m->layers * m->experts / tp;
+        expert_params = (double)m->expert_params / tp;
         c->experts = m->experts;
         c->experts_per_tok = m->experts_per_tok;
     }
@@ -83,7 +83,9 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     sim_model shard = *m;
     shard.kv_heads = sim_tp_kv_heads(m, tp);
     c->kv_bytes_per_token = (double)sim_model_kv_bytes_per_token(&shard, kv_bytes);
-    c->attn_flops_per_pair = 4.0 * m->layers * (double)m->heads / tp * m->head_dim;
+    /* 2 FLOPs per multiply-add for q.k (head_dim) and for p.v (v_head_dim). */
+    c->attn_flops_per_pair =
+        2.0 * m->layers * (double)m->heads / tp * ((double)m->head_dim + m->v_head_dim);
     c->tp = tp;
     if (tp > 1 && link != NULL) {
         c->link = *link;
@@ -131,7 +133,8 @@ double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, 
      * and probabilities). */
     double n = tp > 1 ? tp : 1;
     double h = m->hidden, I = m->intermediate;
-    double kv = (double)sim_tp_kv_heads(m, tp > 1 ? tp : 1) * m->head_dim;
+    double kv = m->kv_lora_rank > 0 ? ((double)m->kv_lora_rank + m->qk_rope_dim) / 2.0
+                                    : (double)sim_tp_kv_heads(m, tp > 1 ? tp : 1) * m->head_dim;
     double per_token = 2.0 * (2.0 * h + h / n + 2.0 * kv + 3.0 * I / n);
     double logits = 2.0 * 4.0 * (double)m->vocab * (double)seqs;
     return per_token * (double)tokens + logits;

@@ -78,13 +78,21 @@ double sim_allreduce_s(const sim_link *l, uint32_t n, double bytes)
     return l->floor_s + 2.0 * (n - 1) / n * bytes / l->busbw_Bps;
 }
 
+/* Do M's heads split over TP GPUs as vLLM allows? */
+static bool splits(const sim_model *m, uint32_t tp)
+{
+    /* MLA's latent cache is one vector per token, replicated on every GPU. */
+    bool kv =
+        m->kv_lora_rank > 0 || (tp <= m->kv_heads ? m->kv_heads % tp == 0 : tp % m->kv_heads == 0);
+    return m->heads % tp == 0 && kv;
+}
+
 /* The powers of two up to SIM_MAX_TP that split M, comma-separated, into BUF. */
 static void tp_sizes(const sim_model *m, char *buf, size_t len)
 {
     buf[0] = '\0';
     for (uint32_t t = 1; t <= SIM_MAX_TP; t *= 2) {
-        char e[256];
-        if (sim_tp_check(m, t, e, sizeof(e)) == 0) {
+        if (splits(m, t)) {
             size_t used = strlen(buf);
             snprintf(buf + used, len - used, "%s%u", used ? ", " : "", t);
         }
@@ -97,13 +105,11 @@ int sim_tp_check(const sim_model *m, uint32_t tp, char *err, size_t errlen)
         snprintf(err, errlen, "--tensor-parallel-size must be 1..%d", SIM_MAX_TP);
         return -1;
     }
-    bool heads = m->heads % tp == 0;
-    bool kv = tp <= m->kv_heads ? m->kv_heads % tp == 0 : tp % m->kv_heads == 0;
-    if (heads && kv)
+    if (splits(m, tp))
         return 0;
     char ok[128];
     tp_sizes(m, ok, sizeof(ok));
-    if (!heads)
+    if (m->heads % tp != 0)
         snprintf(err, errlen,
                  "--tensor-parallel-size %u: %s's %u attention heads are not a multiple of it "
                  "(sizes that split it: %s)",
@@ -126,11 +132,20 @@ uint64_t sim_model_norm_params(const sim_model *m)
     uint64_t h = m->hidden;
     if (strcmp(m->arch, "opt") == 0)
         return m->layers * 2 * 2 * h + 2 * h; /* LayerNorm weight and bias, twice a layer */
-    return m->layers * (strcmp(m->arch, "gemma2") == 0 ? 4 : 2) * h + h;
+    uint64_t n = m->layers * (strcmp(m->arch, "gemma2") == 0 ? 4 : 2) * h + h;
+    n += m->qk_norm ? m->layers * 2 * (uint64_t)m->head_dim : 0;
+    /* Routers and MLA's latent projection are replicated too (vLLM:
+     * ReplicatedLinear). */
+    n += (uint64_t)m->moe_layers * h * m->experts;
+    if (m->kv_lora_rank > 0)
+        n += m->layers * (h * ((uint64_t)m->kv_lora_rank + m->qk_rope_dim) + m->kv_lora_rank);
+    return n;
 }
 
 uint64_t sim_model_kv_proj_params(const sim_model *m)
 {
+    if (m->kv_lora_rank > 0)
+        return 0; /* counted as replicated above */
     uint64_t kv = (uint64_t)m->kv_heads * m->head_dim;
     bool bias = m->qkv_bias || strcmp(m->arch, "opt") == 0;
     return m->layers * 2 * (m->hidden * kv + (bias ? kv : 0));

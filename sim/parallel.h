@@ -56,8 +56,9 @@ uint32_t sim_tp_kv_heads(const sim_model *m, uint32_t tp);
  * projections of its KV heads, the replicated norms. */
 uint64_t sim_tp_params_per_gpu(const sim_model *m, uint32_t tp);
 
-/* Parameters of M replicated on every GPU (norms), and in the K and V
- * projections (weights and biases), for the split above. */
+/* Parameters of M replicated on every GPU (norms, MoE routers, MLA's
+ * latent projection), and in the K and V projections (weights and
+ * biases), for the split above. */
 uint64_t sim_model_norm_params(const sim_model *m);
 uint64_t sim_model_kv_proj_params(const sim_model *m);
 

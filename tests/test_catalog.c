@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,12 +221,95 @@ static void test_config_json_quirks(void **state)
     rmdir(dir);
 }
 
+static int parse(const char *json, sim_model *m, char *err, size_t errlen)
+{
+    return sim_model_parse(json, strlen(json), "test.json", m, err, errlen);
+}
+
+/* Mixture of experts under every key real configs use, and latent
+ * attention. Expected values: the model cards' published counts
+ * (Qwen3-30B-A3B 30.5B total / 3.3B activated; DeepSeek-V2-Lite 15.7B /
+ * 2.4B activated, which leaves out the 209.7M input embedding;
+ * Qwen1.5-MoE-A2.7B 14.3B / 2.7B) and, exactly, the layer-by-layer sums
+ * written out in the catalog files' notes. DeepSeek-V2-Lite's KV:
+ * 27 layers x (512 latent + 64 rope) x 2 bytes = 31,104 (a GQA reading of
+ * its 16 KV heads x 192 would give 221,184). */
+static void test_moe_and_mla(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_model m;
+    assert_int_equal(sim_model_lookup("qwen3-30b-a3b", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.params_total, 30532122624ull);
+    assert_int_equal(m.params_active, 3353032704ull);
+    assert_int_equal(m.moe_layers, 48);
+    assert_true(fabs((double)m.params_total * 2 / 1073741824.0 - 56.87) < 0.01);
+    assert_int_equal(sim_model_lookup("deepseek-v2-lite", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.params_total, 15706484224ull);
+    assert_int_equal(m.params_active, 2661150208ull);
+    assert_true(fabs((double)(m.params_active - 102400ull * 2048) / 1e9 - 2.45) < 0.01);
+    assert_int_equal(m.moe_layers, 26);
+    assert_int_equal(sim_model_kv_bytes_per_token(&m, 2.0), 31104);
+    assert_int_equal(sim_model_lookup("qwen3-8b", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.params_total, 8190735360ull);
+    /* Qwen1.5-MoE-A2.7B (config quoted in public parsers): 60 routed
+     * experts of 1408, 4 per token, a shared expert of 5632 with its gate,
+     * QKV biases (qwen2_moe). */
+    static const char qwen15moe[] =
+        "{\"model_type\": \"qwen2_moe\", \"hidden_size\": 2048, \"num_hidden_layers\": 24,"
+        " \"num_attention_heads\": 16, \"num_key_value_heads\": 16, \"intermediate_size\": 5632,"
+        " \"moe_intermediate_size\": 1408, \"shared_expert_intermediate_size\": 5632,"
+        " \"vocab_size\": 151936, \"max_position_embeddings\": 8192, \"num_experts\": 60,"
+        " \"num_experts_per_tok\": 4, \"norm_topk_prob\": false, \"decoder_sparse_step\": 1,"
+        " \"tie_word_embeddings\": false}";
+    assert_int_equal(parse(qwen15moe, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.params_total, 14315784192ull);
+    assert_int_equal(m.params_active, 2689173504ull);
+    /* Mixtral's key (num_local_experts) keeps its reference count. */
+    assert_int_equal(sim_model_lookup("mixtral-8x7b", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.params_total, 46702792704ull);
+    assert_int_equal(m.params_active, 12879925248ull);
+}
+
+/* What kvsim does not model is refused with the field named, never read
+ * as a dense model. */
+static void test_refused_configs(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_model m;
+    static const char base[] = "\"hidden_size\": 2048, \"num_hidden_layers\": 4,"
+                               " \"num_attention_heads\": 16, \"intermediate_size\": 5632,"
+                               " \"vocab_size\": 32000, \"max_position_embeddings\": 4096";
+    char text[1024];
+    snprintf(text, sizeof(text), "{%s, \"model_type\": \"mamba\"}", base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "model_type 'mamba'"));
+    snprintf(text, sizeof(text), "{%s, \"model_type\": \"llama\", \"text_config\": {}}", base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'text_config'"));
+    snprintf(text, sizeof(text),
+             "{%s, \"model_type\": \"qwen3_moe\", \"num_experts\": 8, \"num_experts_per_tok\": 2,"
+             " \"expert_capacity_factor\": 1.25}",
+             base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'expert_capacity_factor'"));
+    snprintf(text, sizeof(text), "{%s, \"moe_intermediate_size\": 768}", base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "without an expert count"));
+    snprintf(text, sizeof(text), "{%s, \"model_type\": \"deepseek_v2\", \"kv_lora_rank\": 512}",
+             base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "qk_rope_head_dim"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kv_bytes_per_token), cmocka_unit_test(test_required_names_resolve),
         cmocka_unit_test(test_param_counts),       cmocka_unit_test(test_unknown_names_suggest),
         cmocka_unit_test(test_config_json_path),   cmocka_unit_test(test_config_json_quirks),
+        cmocka_unit_test(test_moe_and_mla),        cmocka_unit_test(test_refused_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
