@@ -74,12 +74,12 @@ static void write_sched_config_json(FILE *fp, const an_run_info *in)
             "    \"preemption_mode\": \"%s\",\n    \"swap_space_gib\": %.17g,\n"
             "    \"max_concurrency\": %u,\n    \"client_max_tokens\": %s,\n"
             "    \"replicas\": %u,\n    \"router\": \"%s\",\n"
-            "    \"tensor_parallel_size\": %u\n  },\n",
+            "    \"tensor_parallel_size\": %u,\n    \"pipeline_parallel_size\": %u\n  },\n",
             r->scheduler, r->chunked_prefill ? "true" : "false", c->long_prefill_threshold,
             r->prefix_caching ? "true" : "false",
             c->preemption_mode == SIM_PREEMPT_SWAP ? "swap" : "recompute", c->swap_space_gib,
             c->max_concurrency, c->client_max_tokens ? "true" : "false", r->replicas,
-            router_names[c->router], r->plan.tensor_parallel);
+            router_names[c->router], r->plan.tensor_parallel, r->plan.pipeline_parallel);
 }
 
 static double per(double x, uint64_t n)
@@ -137,6 +137,14 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 (double)r->swapped_in_bytes / 1073741824.0,
                 (unsigned long long)(r->preemptions - r->swap_preemptions),
                 (unsigned long long)r->recomputed_tokens);
+    if (r->plan.pipeline_parallel > 1)
+        fprintf(fp,
+                "pipeline     %u stages of %u layers, %u virtual engines per replica with 1/%u of "
+                "the KV blocks each: stages busy %.1f%% of the time\n",
+                r->plan.pipeline_parallel, r->plan.stage_layers, r->plan.pipeline_parallel,
+                r->plan.pipeline_parallel,
+                100.0 * safe_div(r->stage_busy_s,
+                                 r->makespan_s * r->plan.pipeline_parallel * r->replicas));
     if (r->plan.tensor_parallel > 1)
         fprintf(fp,
                 "parallel     tensor parallel %u over %s (all-reduce %.1f GB/s bus bandwidth, "
@@ -257,9 +265,16 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
         an_metrics_mean_batch(m), an_metrics_mean_resident_per_step(m),
         an_metrics_mean_batch_tokens(m));
     fprintf(fp,
-            "  \"parallel\": {\"tensor_parallel_size\": %u, \"gpus\": %u, \"allreduce_s\": %s, "
+            "  \"parallel\": {\"tensor_parallel_size\": %u, \"pipeline_parallel_size\": %u, "
+            "\"gpus\": %u, \"allreduce_s\": %s, \"stage_busy_pct\": %s, "
             "\"allreduce_busbw_gbps\": %s, \"allreduce_latency_us\": %s},\n",
-            r->plan.tensor_parallel, r->plan.tensor_parallel * r->replicas, num(n1, r->allreduce_s),
+            r->plan.tensor_parallel, r->plan.pipeline_parallel,
+            r->plan.tensor_parallel * r->plan.pipeline_parallel * r->replicas,
+            num(n1, r->allreduce_s),
+            r->plan.pipeline_parallel > 1
+                ? num(n4, 100.0 * safe_div(r->stage_busy_s,
+                                           r->makespan_s * r->plan.pipeline_parallel * r->replicas))
+                : "null",
             r->plan.tensor_parallel > 1 ? num(n2, r->link.busbw_Bps / 1e9) : "null",
             r->plan.tensor_parallel > 1 ? num(n3, r->link.floor_s * 1e6) : "null");
     fprintf(fp, "  \"preemptions\": %llu,\n", (unsigned long long)r->preemptions);
@@ -378,13 +393,14 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                     an_hist_percentile(hs[k], 99));
     }
 
-    if (p->tensor_parallel > 1)
+    if (p->tensor_parallel > 1 || p->pipeline_parallel > 1)
         fprintf(fp,
-                "\nmemory       each of %u GPUs (tensor parallel): %.2f GiB x %.2f = %.2f GiB: "
+                "\nmemory       each of %u GPUs (TP %u x PP %u): %.2f GiB x %.2f = %.2f GiB: "
                 "weights %.2f (of %.2f), activations %.2f, runtime %.2f, KV pool %.2f GiB%s\n",
-                p->tensor_parallel, gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes),
-                gib(p->weights_bytes), gib(p->weights_total_bytes), gib(p->activation_bytes),
-                gib(p->overhead_bytes), gib(p->kv_pool_bytes),
+                p->tensor_parallel * p->pipeline_parallel, p->tensor_parallel, p->pipeline_parallel,
+                gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
+                gib(p->weights_total_bytes), gib(p->activation_bytes), gib(p->overhead_bytes),
+                gib(p->kv_pool_bytes * p->pipeline_parallel),
                 p->pool_overridden ? " (set by option)" : "");
     else
         fprintf(fp,
@@ -396,6 +412,11 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     if (p->pool_exceeds_memory)
         fprintf(fp, "             the KV pool set by option is larger than the memory the weights "
                     "leave: a study of the pool alone\n");
+    if (p->pipeline_parallel > 1)
+        fprintf(fp,
+                "             with %u virtual engines, the KV figures below are virtual engine "
+                "0's: its 1/%u of the blocks\n",
+                p->pipeline_parallel, p->pipeline_parallel);
     fprintf(fp,
             "             KV %llu bytes/token, pool holds %llu tokens; peak allocated %.2f GiB "
             "(%.1f%%), peak used %.2f GiB\n",

@@ -47,7 +47,9 @@ int cmd_model(int argc, char **argv)
                m.q_lora_rank ? ", with a query bottleneck" : "");
     else
         printf("attention    %s: %u query heads, %u KV heads, head_dim %u%s%s\n",
-               m.kv_heads == m.heads ? "multi-head" : m.kv_heads == 1 ? "multi-query" : "grouped",
+               m.kv_heads == m.heads ? "multi-head"
+               : m.kv_heads == 1     ? "multi-query"
+                                     : "grouped",
                m.heads, m.kv_heads, m.head_dim, m.qkv_bias ? ", QKV bias" : "",
                m.qk_norm ? ", q/k norms" : "");
     uint64_t kv = sim_model_kv_bytes_per_token(&m, 2.0);

@@ -111,6 +111,8 @@ static const char usage_run_more[] =
     "parallelism\n"
     "  --tensor-parallel-size N, -tp N  GPUs per replica, weights and KV heads split over\n"
     "                          them, two all-reduces per layer per step (README: Hardware)\n"
+    "  --pipeline-parallel-size P, -pp P  layers split into P stages; P virtual engines,\n"
+    "                          each with 1/P of the KV blocks, keep P batches in flight\n"
     "  --allreduce-busbw GBPS  all-reduce bus bandwidth (default: measured, per interconnect)\n"
     "  --allreduce-latency-us US  per all-reduce floor (default: measured, per interconnect)\n"
     "  --peak-tflops T         the device's dense FP16 rate, for a catalog device without one\n"

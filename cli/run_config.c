@@ -6,6 +6,8 @@
 
 #include "cli/run_config.h"
 
+#include "sim/pipeline.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -149,6 +151,8 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--router", &o->router},
         {"--tensor-parallel-size", &o->tensor_parallel},
         {"-tp", &o->tensor_parallel},
+        {"--pipeline-parallel-size", &o->pipeline_parallel},
+        {"-pp", &o->pipeline_parallel},
         {"--allreduce-busbw", &o->allreduce_busbw},
         {"--allreduce-latency-us", &o->allreduce_latency},
         {"--peak-tflops", &o->peak_tflops},
@@ -336,6 +340,9 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (o->tensor_parallel)
         cfg->tensor_parallel =
             (uint32_t)cli_parse_u64("--tensor-parallel-size", o->tensor_parallel, 1, SIM_MAX_TP);
+    if (o->pipeline_parallel)
+        cfg->pipeline_parallel = (uint32_t)cli_parse_u64("--pipeline-parallel-size",
+                                                         o->pipeline_parallel, 1, SIM_MAX_PP);
     if (o->allreduce_busbw)
         cfg->allreduce_busbw_gbps =
             cli_parse_double("--allreduce-busbw", o->allreduce_busbw, 0, 1e5, 1);

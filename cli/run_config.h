@@ -19,8 +19,8 @@ typedef struct run_opts {
         *engine, *bw_eff, *flops_eff, *step_overhead_ms, *runtime_overhead_gib, *mem_util,
         *kv_pool_gib, *num_blocks, *watermark, *max_num_seqs, *max_batched_tokens, *max_model_len,
         *seed, *ts_interval, *allocators, *n_samples, *scheduler, *long_prefill, *preemption_mode,
-        *swap_space, *max_concurrency, *replicas, *router, *tensor_parallel, *allreduce_busbw,
-        *allreduce_latency, *peak_tflops, *mem_bw_gbps;
+        *swap_space, *max_concurrency, *replicas, *router, *tensor_parallel, *pipeline_parallel,
+        *allreduce_busbw, *allreduce_latency, *peak_tflops, *mem_bw_gbps;
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;

@@ -29,6 +29,7 @@
 
 #include "allocators/kv_alloc.h"
 #include "sim/parallel.h"
+#include "sim/pipeline.h"
 
 void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *model)
 {
@@ -52,6 +53,7 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     cfg->replicas = 1;
     cfg->n_samples = 1;
     cfg->tensor_parallel = 1;
+    cfg->pipeline_parallel = 1;
 }
 
 static double gib(uint64_t b)
@@ -176,15 +178,27 @@ uint32_t sim_output_cap(const char *scheduler, uint32_t input, uint32_t max_len)
 static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
 {
     const sim_model *m = &cfg->model;
+    uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
     p->tensor_parallel = tp;
+    p->pipeline_parallel = pp;
+    p->stage_layers = (m->layers + pp - 1) / pp;
     sim_model shard = *m;
     shard.kv_heads = sim_tp_kv_heads(m, tp);
-    p->kv_bytes_per_token = sim_model_kv_bytes_per_token(&shard, cfg->kv_dtype->bytes);
+    p->kv_bytes_per_token =
+        sim_model_kv_bytes_per_token(&shard, cfg->kv_dtype->bytes) / m->layers * p->stage_layers;
     p->gpu_bytes = cfg->gpu.memory_bytes;
     p->usable_bytes = (uint64_t)((double)p->gpu_bytes * cfg->mem_util);
     p->weights_total_bytes = (uint64_t)llround((double)m->params_total * cfg->weight_dtype->bytes);
-    p->weights_bytes =
-        (uint64_t)llround((double)sim_tp_params_per_gpu(m, tp) * cfg->weight_dtype->bytes);
+    double params = (double)sim_tp_params_per_gpu(m, tp);
+    if (pp > 1) {
+        /* The fullest stage: its layers, and one vocabulary table (the
+         * embedding on the first stage, the LM head, a copy when tied, on
+         * the last), split over the TP GPUs; the final norm. */
+        double table = ceil((double)m->vocab * m->hidden / tp);
+        double layers_part = params - table * (m->tie_embeddings ? 1 : 2) - m->hidden;
+        params = layers_part * p->stage_layers / m->layers + table + m->hidden;
+    }
+    p->weights_bytes = (uint64_t)llround(params * cfg->weight_dtype->bytes);
     /* vLLM profiles one forward pass over the token budget (and the
      * sampler over max_num_seqs) before it sizes the KV pool. */
     p->activation_bytes =
@@ -278,8 +292,22 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
         o->tensor_parallel = 1;
     if (sim_tp_check(&o->model, o->tensor_parallel, err, errlen) != 0)
         return -1;
-    if (o->tensor_parallel > 1 && sim_link_for(&o->gpu, o->allreduce_busbw_gbps,
-                                               o->allreduce_latency_us, &o->link, err, errlen) != 0)
+    if (o->pipeline_parallel == 0)
+        o->pipeline_parallel = 1;
+    if (o->pipeline_parallel > SIM_MAX_PP || o->pipeline_parallel > o->model.layers) {
+        snprintf(err, errlen, "--pipeline-parallel-size %u must be 1..%u (%s has %u layers)",
+                 o->pipeline_parallel, SIM_MAX_PP, o->model.name, o->model.layers);
+        return -1;
+    }
+    if (o->replicas * o->pipeline_parallel > SIM_MAX_REPLICAS) {
+        snprintf(err, errlen,
+                 "--replicas %u x --pipeline-parallel-size %u exceed %d virtual engines",
+                 o->replicas, o->pipeline_parallel, SIM_MAX_REPLICAS);
+        return -1;
+    }
+    if ((o->tensor_parallel > 1 || o->pipeline_parallel > 1) &&
+        sim_link_for(&o->gpu, o->allreduce_busbw_gbps, o->allreduce_latency_us, &o->link, err,
+                     errlen) != 0)
         return -1;
     if (o->replicas == 0 || o->replicas > SIM_MAX_REPLICAS) {
         snprintf(err, errlen, "--replicas %u must be 1..%d", o->replicas, SIM_MAX_REPLICAS);

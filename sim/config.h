@@ -49,7 +49,8 @@ typedef struct sim_config {
     uint32_t replicas;               /* >= 1 */
     int router;                      /* enum sim_router */
     uint32_t n_samples;              /* parallel sampling: outputs per request (vLLM's n), >= 1 */
-    uint32_t tensor_parallel;        /* --tensor-parallel-size: GPUs per replica, >= 1 */
+    uint32_t tensor_parallel;        /* --tensor-parallel-size: GPUs per stage, >= 1 */
+    uint32_t pipeline_parallel;      /* --pipeline-parallel-size: stages per replica, >= 1 */
     double allreduce_busbw_gbps;     /* > 0: replaces the interconnect's measured bus bandwidth */
     double allreduce_latency_us;     /* > 0: replaces its per-call floor */
     sim_link link;                   /* resolved: the all-reduce figures when tensor_parallel > 1 */
@@ -82,6 +83,8 @@ typedef struct sim_memory_plan {
      * holds this much (weights, activations, runtime, KV pool), and
      * kv_bytes_per_token is its share of a token's KV. */
     uint32_t tensor_parallel;
+    uint32_t pipeline_parallel;   /* stages; the GPU figures are the fullest stage's */
+    uint32_t stage_layers;        /* layers of the fullest stage */
     uint64_t weights_total_bytes; /* the whole model's */
     uint64_t gpu_bytes;
     uint64_t usable_bytes; /* gpu_bytes x mem_util */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sim/event.h"
+#include "sim/pipeline.h"
 #include "sim/replica.h"
 #include "sim/sched.h"
 #include "sim/step.h"
@@ -32,9 +33,11 @@ typedef struct engine {
     size_t errlen;
 
     sim_req_pool pool;
-    sim_replica rep[SIM_MAX_REPLICAS];
+    sim_replica rep[SIM_MAX_REPLICAS]; /* replicas x virtual engines (pipeline_parallel) */
     uint32_t nrep;
-    uint32_t rr_next; /* round robin */
+    uint32_t pp;                          /* virtual engines per replica */
+    sim_pipeline pipes[SIM_MAX_REPLICAS]; /* one per replica with pipeline parallelism */
+    uint32_t rr_next;                     /* round robin */
 
     sim_evq evq;
     int64_t now_ns;
@@ -64,14 +67,18 @@ static double to_s(int64_t ns)
 
 /* ------------------------------------------------------------- set-up */
 
+/* The pool of one virtual engine: with pipeline parallelism each of them
+ * gets 1/P of the blocks (vLLM v0.6 core/scheduler.py: num_gpu_blocks //=
+ * pipeline_parallel_size). */
 static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *plan)
 {
+    uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
     kv_pool_config pc = {
-        .pool_bytes = plan->kv_budget_bytes,
+        .pool_bytes = plan->kv_budget_bytes / pp,
         .bytes_per_token = plan->kv_bytes_per_token,
         .max_model_len = plan->max_model_len,
         .watermark = cfg->watermark,
-        .num_blocks = cfg->num_blocks,
+        .num_blocks = cfg->num_blocks / pp,
         .layers = cfg->model.layers,
         .kv_heads = sim_tp_kv_heads(&cfg->model, cfg->tensor_parallel),
         .head_dim = cfg->model.head_dim,
@@ -168,21 +175,31 @@ static int read_next(engine *e)
     return 0;
 }
 
-static uint32_t load(const sim_replica *r)
+static uint32_t ve_load(const sim_replica *r)
 {
     return r->nrunning + r->waiting.len;
 }
 
-/* The replica request T goes to. */
-static uint32_t route(engine *e, const trace_request *t)
+/* A replica's unfinished requests, over its virtual engines. */
+static uint32_t group_load(const engine *e, uint32_t g)
 {
-    if (e->nrep == 1)
+    uint32_t n = 0;
+    for (uint32_t v = 0; v < e->pp; v++)
+        n += ve_load(&e->rep[g * e->pp + v]);
+    return n;
+}
+
+/* The replica request T goes to (the router's choice). */
+static uint32_t route_group(engine *e, const trace_request *t)
+{
+    uint32_t groups = e->nrep / e->pp;
+    if (groups == 1)
         return 0;
     uint32_t least = 0, most = 0;
-    for (uint32_t k = 1; k < e->nrep; k++) {
-        if (load(&e->rep[k]) < load(&e->rep[least]))
+    for (uint32_t k = 1; k < groups; k++) {
+        if (group_load(e, k) < group_load(e, least))
             least = k;
-        if (load(&e->rep[k]) > load(&e->rep[most]))
+        if (group_load(e, k) > group_load(e, most))
             most = k;
     }
     switch (e->cfg.router) {
@@ -194,15 +211,27 @@ static uint32_t route(engine *e, const trace_request *t)
          * busiest replica holds more than 32 requests beyond the idlest,
          * and more than 1.0001 times as many). The prefix is the trace's
          * first hash id (the shared system prompt or conversation). */
-        uint32_t lo = load(&e->rep[least]), hi = load(&e->rep[most]);
+        uint32_t lo = group_load(e, least), hi = group_load(e, most);
         bool imbalanced = hi - lo > 32 && (double)hi > 1.0001 * lo;
         if (t->num_hash_ids == 0 || imbalanced)
             return least;
-        return (uint32_t)(kv_mix64(t->hash_ids[0]) % e->nrep);
+        return (uint32_t)(kv_mix64(t->hash_ids[0]) % groups);
     }
     default:
-        return e->rr_next++ % e->nrep;
+        return e->rr_next++ % groups;
     }
+}
+
+/* The virtual engine request T goes to: in the router's replica, the one
+ * with the fewest unfinished requests (vLLM v0's add_request with pipeline
+ * parallelism), the first on a tie. */
+static uint32_t route(engine *e, const trace_request *t)
+{
+    uint32_t g = route_group(e, t), best = g * e->pp;
+    for (uint32_t v = 1; v < e->pp; v++)
+        if (ve_load(&e->rep[g * e->pp + v]) < ve_load(&e->rep[best]))
+            best = g * e->pp + v;
+    return best;
 }
 
 static int admit_arrival(engine *e, const trace_request *t)
@@ -355,13 +384,18 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     sim_replica *r = &e->rep[k];
     memset(r, 0, sizeof(*r));
     r->index = k;
+    r->group = k / e->pp;
+    if (e->pp > 1) {
+        r->pipe = &e->pipes[r->group];
+        r->pipe->stages = e->pp;
+    }
     r->cfg = &e->cfg;
     r->plan = &e->plan;
     r->sched = sim_sched_find(e->cfg.scheduler);
     r->pool = &e->pool;
     r->obs = obs;
     r->res = e->res;
-    r->stats = &e->res->per_replica[k];
+    r->stats = &e->res->per_replica[r->group];
     r->err = e->err;
     r->errlen = e->errlen;
     kv_pool_config pc = pool_config(&e->cfg, &e->plan);
@@ -401,7 +435,8 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     sim_req_pool_init(&e->pool);
     sim_evq_init(&e->evq);
     int rc = resolve(cfg, &e->cfg, &e->plan, err, errlen);
-    for (uint32_t k = 0; rc == 0 && k < e->cfg.replicas; k++) {
+    e->pp = e->cfg.pipeline_parallel > 1 ? e->cfg.pipeline_parallel : 1;
+    for (uint32_t k = 0; rc == 0 && k < e->cfg.replicas * e->pp; k++) {
         e->nrep = k + 1;
         rc = replica_init(e, k, obs);
     }
@@ -420,7 +455,7 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     res->chunked_prefill = e->cfg.chunked_prefill != 0;
     res->prefix_caching = e->cfg.prefix_caching != 0;
     res->watermark = e->cfg.watermark;
-    res->replicas = e->nrep;
+    res->replicas = e->nrep / e->pp;
     if (obs != NULL && obs->on_start != NULL)
         obs->on_start(obs->ctx, &e->plan);
 

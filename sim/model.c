@@ -53,19 +53,26 @@ static bool is_arch(const sim_model *m, const char *a)
 
 /* model_type values kvsim reads, and what each brings. */
 static const char *const known_archs[] = {
-    "llama",    "mistral",   "mixtral",   "qwen2",       "qwen3",       "qwen2_moe",
-    "qwen3_moe", "gemma",    "gemma2",    "deepseek_v2", "deepseek_v3", "opt",
+    "llama",     "mistral", "mixtral", "qwen2",       "qwen3",       "qwen2_moe",
+    "qwen3_moe", "gemma",   "gemma2",  "deepseek_v2", "deepseek_v3", "opt",
 };
 
 /* Fields whose presence means structure kvsim does not model. */
 static const char *const refused_keys[] = {
-    "text_config",           /* a multimodal wrapper: the decoder is nested */
-    "vision_config",         "audio_config",
-    "layers_block_type",     /* hybrid attention / state-space stacks */
-    "hybrid_override_pattern", "full_attention_interval", "linear_num_value_heads",
-    "mamba_d_state",         "ssm_state_size", "state_size",
+    "text_config", /* a multimodal wrapper: the decoder is nested */
+    "vision_config",
+    "audio_config",
+    "layers_block_type", /* hybrid attention / state-space stacks */
+    "hybrid_override_pattern",
+    "full_attention_interval",
+    "linear_num_value_heads",
+    "mamba_d_state",
+    "ssm_state_size",
+    "state_size",
     "interleave_moe_layer_step", /* Llama-4 */
-    "no_rope_layers",        "attention_chunk_size", "cross_attention_layers",
+    "no_rope_layers",
+    "attention_chunk_size",
+    "cross_attention_layers",
 };
 
 /* Fields with "expert" or "moe" in their name that kvsim reads or that do
@@ -156,9 +163,9 @@ static uint64_t attn_params(const sim_model *m)
     uint64_t h = m->hidden, H = m->heads;
     if (m->kv_lora_rank > 0) {
         uint64_t qk = m->qk_nope_dim + m->qk_rope_dim, r = m->kv_lora_rank;
-        uint64_t q = m->q_lora_rank ? h * m->q_lora_rank + m->q_lora_rank +
-                                          (uint64_t)m->q_lora_rank * H * qk
-                                    : h * H * qk;
+        uint64_t q = m->q_lora_rank
+                         ? h * m->q_lora_rank + m->q_lora_rank + (uint64_t)m->q_lora_rank * H * qk
+                         : h * H * qk;
         uint64_t kv_a = h * (r + m->qk_rope_dim) + r;
         uint64_t kv_b = r * H * (m->qk_nope_dim + m->v_head_dim);
         uint64_t o = H * m->v_head_dim * h;

@@ -122,8 +122,9 @@ typedef struct sim_result {
     double makespan_s;                /* from the first arrival to the last request's end */
     uint32_t max_running;
     double busy_s;
-    double allreduce_s; /* of busy_s, tensor-parallel all-reduces */
-    sim_link link;      /* their figures, when plan.tensor_parallel > 1 */
+    double allreduce_s;  /* of busy_s, tensor-parallel all-reduces */
+    double stage_busy_s; /* pipeline stages' busy time, summed over stages and replicas */
+    sim_link link;       /* their figures, when plan.tensor_parallel > 1 */
     sim_memory_plan plan;
     char allocator[128]; /* as resolved (prefix=on added by prefix caching) */
     char scheduler[16];

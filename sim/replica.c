@@ -196,7 +196,7 @@ void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason)
             .output_tokens = q->generated,
             .output_requested = q->output_requested,
             .preemptions = q->preemptions,
-            .replica = r->index,
+            .replica = r->group,
             .status = status,
             .reason = reason,
         };

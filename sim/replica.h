@@ -37,7 +37,9 @@ typedef struct sim_batch {
 } sim_batch;
 
 typedef struct sim_replica {
-    uint32_t index;
+    uint32_t index;              /* in the engine: replica x pipeline_parallel + virtual engine */
+    uint32_t group;              /* the replica (--replicas) it belongs to */
+    struct sim_pipeline *pipe;   /* its stages, shared by its virtual engines; NULL without PP */
     const sim_config *cfg;       /* resolved */
     const sim_memory_plan *plan; /* the run's; every replica has the same */
     const struct sim_sched_ops *sched;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/pipeline.h"
 #include "sim/sched.h"
 
 /* Longest step the clock accepts: far beyond any real one, far inside
@@ -51,6 +52,30 @@ void sim_step_observe_idle(sim_replica *r)
     kv_get_breakdown(r->kv, 0, &r->step.mem);
     r->step.used_at_end_bytes = 0;
     observe(r);
+}
+
+/* With pipeline parallelism: the step of DUR_S (one GPU running the whole
+ * model) goes through R's stages, each running its share of the layers
+ * (the fullest stage's share, for every stage); the host work before the
+ * forward pass (step overhead, synchronous swaps) occupies no stage; the
+ * hidden states of the step's tokens cross the link between stages
+ * (the link's floor plus bytes at its bus bandwidth). Returns the span
+ * from now to the last stage's end, stages waited for included. */
+static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
+{
+    const sim_batch_shape *sh = &r->batch.shape;
+    double roof = sim_cost_step_s(&r->cost, sh);
+    double host = r->cost.p.step_overhead_s + (dur_s - roof);
+    double share = (double)r->plan->stage_layers / r->cfg->model.layers;
+    double stage = (roof - r->cost.p.step_overhead_s) * share;
+    double tokens = (double)sh->prefill_tokens + sh->decode_seqs;
+    double xfer =
+        r->cfg->link.floor_s + tokens * 2.0 * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
+    int64_t stage_ns = (int64_t)llround(stage * 1e9);
+    int64_t end = sim_pipeline_reserve(r->pipe, r->now_ns, (int64_t)llround(host * 1e9),
+                                       stage_ns > 0 ? stage_ns : 1, (int64_t)llround(xfer * 1e9));
+    r->res->stage_busy_s += stage * r->pipe->stages;
+    return end - r->now_ns > 0 ? end - r->now_ns : 1;
 }
 
 int sim_step_start(sim_replica *r, int64_t *end_ns)
@@ -97,9 +122,13 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     int64_t dur_ns = (int64_t)llround(dur_s * 1e9);
     if (dur_ns < 1)
         dur_ns = 1;
-    if (r->now_ns > INT64_MAX - dur_ns) {
+    if (r->now_ns > INT64_MAX / 2 - dur_ns) {
         snprintf(r->err, r->errlen, "the simulated clock overflows at t=%.3f s", to_s(r->now_ns));
         return -1;
+    }
+    if (r->pipe != NULL) {
+        dur_ns = pipeline_span_ns(r, dur_s);
+        dur_s = (double)dur_ns / 1e9;
     }
     const sim_batch_shape *sh = &r->batch.shape;
     r->step.idle = false;

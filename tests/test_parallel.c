@@ -17,7 +17,9 @@
 #include <cmocka.h>
 
 #include "sim/config.h"
+#include "sim/engine.h"
 #include "sim/parallel.h"
+#include "sim/pipeline.h"
 
 static sim_config config(const char *gpu_name, const char *model_name)
 {
@@ -201,6 +203,65 @@ static void test_devices_refused_or_bounded(void **state)
     assert_int_equal(p.usable_bytes, 49152ull * 1048576);
 }
 
+/* Stage reservation by hand: 2 stages, host work 1, stage 10, transfer 2
+ * (ns). The first step holds stage 0 over [1, 11] and stage 1 over
+ * [13, 23]; a second one started at 0 waits for stage 0 ([11, 21]) and
+ * for stage 1 ([23, 33]): one batch per stage in flight. */
+static void test_pipeline_by_hand(void **state)
+{
+    (void)state;
+    sim_pipeline p = {.stages = 2};
+    assert_int_equal(sim_pipeline_reserve(&p, 0, 1, 10, 2), 23);
+    assert_int_equal(sim_pipeline_reserve(&p, 0, 1, 10, 2), 33);
+    assert_int_equal(p.free_ns[0], 21);
+    assert_int_equal(p.free_ns[1], 33);
+    /* Later, with the pipeline drained, a step sees no wait. */
+    assert_int_equal(sim_pipeline_reserve(&p, 100, 1, 10, 2), 123);
+}
+
+/* Llama-3.1-70B fp16 on h100-sxm at TP 2 x PP 2 (4 GPUs): the fullest
+ * stage holds 40 layers and one vocabulary table. Per TP-2 GPU the whole
+ * model is 35,277,512,704 parameters (test above), of which the two
+ * tables 2 x 128256 x 8192 / 2 = 1,050,673,152 and the final norm 8,192:
+ * layers 34,226,831,360; a stage 40/80 of that + 525,336,576 + 8,192 =
+ * 17,638,760,448 parameters, 35,277,520,896 bytes. KV per token per GPU
+ * 163,840 x 40 / 80 = 81,920. Each of the 2 virtual engines has half the
+ * blocks. A lone request keeps one batch in flight: the stages are busy
+ * at most half the time. */
+static void test_pipeline_memory_and_bubble(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("h100-sxm", "llama-3.1-70b");
+    c.tensor_parallel = 2;
+    c.pipeline_parallel = 2;
+    c.max_model_len = 8192;
+    sim_config r;
+    sim_memory_plan p;
+    if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0 ||
+        sim_memory_plan_compute(&r, &p, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(p.stage_layers, 40);
+    assert_int_equal(p.weights_bytes, 35277520896ull);
+    assert_int_equal(p.kv_bytes_per_token, 81920);
+    wl_source *src;
+    if (wl_open_spec(&src,
+                     "poisson:rate=1,n=1;in=uniform:min=100,max=100;out=uniform:min=50,max=50", 0,
+                     err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sim_result res;
+    if (sim_run(&c, src, NULL, &res, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    wl_close(src);
+    assert_int_equal(res.completed, 1);
+    double busy = res.stage_busy_s / (2 * res.makespan_s);
+    print_message("one request, PP 2: stages busy %.1f %% of the time\n", 100 * busy);
+    assert_true(busy > 0 && busy <= 0.5);
+    c.pipeline_parallel = 99;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--pipeline-parallel-size 99"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +270,8 @@ int main(void)
         cmocka_unit_test(test_split_rules),
         cmocka_unit_test(test_weights_check_holds),
         cmocka_unit_test(test_devices_refused_or_bounded),
+        cmocka_unit_test(test_pipeline_by_hand),
+        cmocka_unit_test(test_pipeline_memory_and_bubble),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
