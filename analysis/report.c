@@ -244,7 +244,9 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             "    \"peak_kv_used_bytes\": %llu,\n    \"peak_time_s\": %s,\n"
             "    \"external_frag_index_time_avg\": %.6f,\n"
             "    \"tensor_parallel_size\": %u,\n    \"weights_total_bytes\": %llu,\n"
-            "    \"kv_pool_exceeds_memory\": %s,\n",
+            "    \"kv_pool_exceeds_memory\": %s,\n"
+            "    \"gpu_layers\": %u,\n    \"host_weights_bytes\": %llu,\n"
+            "    \"host_kv_bytes_per_token\": %llu,\n",
             (unsigned long long)p->gpu_bytes, (unsigned long long)p->usable_bytes,
             (unsigned long long)p->weights_bytes, (unsigned long long)p->activation_bytes,
             (unsigned long long)p->overhead_bytes, (unsigned long long)p->kv_pool_bytes,
@@ -252,7 +254,9 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)(p->kv_pool_bytes / p->kv_bytes_per_token),
             (unsigned long long)m->peak_alloc_bytes, (unsigned long long)m->peak_used_bytes,
             num(n1, m->peak_time_s), an_metrics_ext_index(m, span), p->tensor_parallel,
-            (unsigned long long)p->weights_total_bytes, p->pool_exceeds_memory ? "true" : "false");
+            (unsigned long long)p->weights_total_bytes, p->pool_exceeds_memory ? "true" : "false",
+            p->gpu_layers, (unsigned long long)p->host_weights_bytes,
+            (unsigned long long)p->host_kv_bytes_per_token);
     json_pct(fp, "time_avg_pct", &avg, 0);
     json_pct(fp, "at_peak_pct", &peak, 1);
     fprintf(fp, "  },\n");
@@ -409,6 +413,15 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
                 gib(p->activation_bytes), gib(p->overhead_bytes), gib(p->kv_pool_bytes),
                 p->pool_overridden ? " (set by option)" : "");
+    if (p->gpu_layers < c->model.layers)
+        fprintf(fp,
+                "             offload: %u of %u layers on the GPU; the host (%s) holds %.2f GiB of "
+                "weights and %llu of the %llu KV bytes of each token (%.2f GiB of the pool)\n",
+                p->gpu_layers, c->model.layers, c->host.name, gib(p->host_weights_bytes),
+                (unsigned long long)p->host_kv_bytes_per_token,
+                (unsigned long long)p->kv_bytes_per_token,
+                gib(p->kv_pool_bytes) *
+                    safe_div((double)p->host_kv_bytes_per_token, (double)p->kv_bytes_per_token));
     if (p->pool_exceeds_memory)
         fprintf(fp, "             the KV pool set by option is larger than the memory the weights "
                     "leave: a study of the pool alone\n");

@@ -156,6 +156,12 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--allreduce-busbw", &o->allreduce_busbw},
         {"--allreduce-latency-us", &o->allreduce_latency},
         {"--peak-tflops", &o->peak_tflops},
+        {"--gpu-layers", &o->gpu_layers},
+        {"-ngl", &o->gpu_layers},
+        {"--host", &o->host},
+        {"--host-bw-gbps", &o->host_bw_gbps},
+        {"--host-tflops", &o->host_tflops},
+        {"--host-memory-gib", &o->host_memory_gib},
         {"--mem-bw-gbps", &o->mem_bw_gbps},
         {"--max-model-len", &o->max_model_len},
         {"--seed", &o->seed},
@@ -340,6 +346,28 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (o->tensor_parallel)
         cfg->tensor_parallel =
             (uint32_t)cli_parse_u64("--tensor-parallel-size", o->tensor_parallel, 1, SIM_MAX_TP);
+    if (o->gpu_layers)
+        cfg->gpu_layers = (int)cli_parse_u64("--gpu-layers", o->gpu_layers, 0, 1u << 14);
+    if (o->host) {
+        if (sim_gpu_lookup(o->host, &cfg->host, err, sizeof(err)) != 0)
+            cli_die("--host: %s", err);
+        cfg->has_host = true;
+    }
+    if (o->host_bw_gbps || o->host_tflops || o->host_memory_gib) {
+        if (!cfg->has_host)
+            snprintf(cfg->host.name, sizeof(cfg->host.name), "host");
+        cfg->has_host = true;
+        if (o->host_bw_gbps)
+            cfg->host.mem_bw_Bps =
+                cli_parse_double("--host-bw-gbps", o->host_bw_gbps, 0, 1e6, 1) * 1e9;
+        if (o->host_tflops)
+            cfg->host.fp16_flops =
+                cli_parse_double("--host-tflops", o->host_tflops, 0, 1e6, 1) * 1e12;
+        if (o->host_memory_gib)
+            cfg->host.memory_bytes =
+                (uint64_t)(cli_parse_double("--host-memory-gib", o->host_memory_gib, 0, 1e7, 1) *
+                           1073741824.0);
+    }
     if (o->pipeline_parallel)
         cfg->pipeline_parallel = (uint32_t)cli_parse_u64("--pipeline-parallel-size",
                                                          o->pipeline_parallel, 1, SIM_MAX_PP);

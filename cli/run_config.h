@@ -20,7 +20,8 @@ typedef struct run_opts {
         *kv_pool_gib, *num_blocks, *watermark, *max_num_seqs, *max_batched_tokens, *max_model_len,
         *seed, *ts_interval, *allocators, *n_samples, *scheduler, *long_prefill, *preemption_mode,
         *swap_space, *max_concurrency, *replicas, *router, *tensor_parallel, *pipeline_parallel,
-        *allreduce_busbw, *allreduce_latency, *peak_tflops, *mem_bw_gbps;
+        *allreduce_busbw, *allreduce_latency, *peak_tflops, *mem_bw_gbps, *gpu_layers, *host,
+        *host_bw_gbps, *host_tflops, *host_memory_gib;
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;

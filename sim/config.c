@@ -54,6 +54,7 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     cfg->n_samples = 1;
     cfg->tensor_parallel = 1;
     cfg->pipeline_parallel = 1;
+    cfg->gpu_layers = -1;
 }
 
 static double gib(uint64_t b)
@@ -208,6 +209,86 @@ static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
            ((double)p->weights_bytes + (double)p->activation_bytes + (double)p->overhead_bytes);
 }
 
+/* Partial offload: the GPU holds N of the layers' weights and KV, the
+ * host the rest (llama.cpp -ngl N; kvsim splits every term by layers, the
+ * embedding and LM head included). Fills P's offload fields; returns what
+ * the GPU leaves for KV, as plan_terms. */
+static double offload_terms(const sim_config *cfg, uint32_t n, sim_memory_plan *p)
+{
+    const sim_model *m = &cfg->model;
+    double left = plan_terms(cfg, 1, p);
+    double share = (double)n / m->layers;
+    uint64_t kvpt = p->kv_bytes_per_token, w = p->weights_bytes;
+    p->gpu_layers = n;
+    p->weights_bytes = (uint64_t)llround((double)w * share);
+    p->host_weights_bytes = w - p->weights_bytes;
+    p->host_kv_bytes_per_token = kvpt - (uint64_t)llround((double)kvpt * share);
+    p->host_usable_bytes = (uint64_t)((double)cfg->host.memory_bytes * cfg->mem_util);
+    return left + (double)p->host_weights_bytes;
+}
+
+/* The plan with N = cfg->gpu_layers < layers on the GPU: the GPU holds
+ * its share of the weights and every token's KV, the host the rest; the
+ * pool holds as many tokens as the tighter of the two leaves room for. */
+static int offload_plan(const sim_config *cfg, sim_memory_plan *p, char *err, size_t errlen)
+{
+    const sim_model *m = &cfg->model;
+    uint32_t n = (uint32_t)cfg->gpu_layers;
+    double gpu_left = offload_terms(cfg, n, p);
+    if (!(gpu_left > 0)) {
+        uint32_t fit = 0;
+        for (uint32_t k = n; k-- > 0;) {
+            sim_memory_plan q = *p;
+            if (offload_terms(cfg, k, &q) > 0) {
+                fit = k + 1;
+                break;
+            }
+        }
+        offload_terms(cfg, n, p);
+        snprintf(err, errlen,
+                 "--gpu-layers %u: %u of %s's layers take %.2f GiB of weights + activations "
+                 "%.2f GiB + runtime %.2f GiB >= %.2f GiB usable on %s; %s",
+                 n, n, m->name, gib(p->weights_bytes), gib(p->activation_bytes),
+                 gib(p->overhead_bytes), gib(p->usable_bytes), cfg->gpu.name,
+                 fit > 0 ? "the largest that fits is --gpu-layers " : "not even one layer fits");
+        if (fit > 0) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, "%u", fit - 1);
+        }
+        return -1;
+    }
+    double host_left = (double)p->host_usable_bytes - (double)p->host_weights_bytes;
+    if (!(host_left > 0)) {
+        snprintf(err, errlen,
+                 "--gpu-layers %u: the other %u layers' %.2f GiB of weights do not fit in the "
+                 "host's %.2f GiB usable (%s)",
+                 n, m->layers - n, gib(p->host_weights_bytes), gib(p->host_usable_bytes),
+                 cfg->host.name);
+        return -1;
+    }
+    uint64_t gpu_kv = p->kv_bytes_per_token - p->host_kv_bytes_per_token;
+    double tokens = INFINITY;
+    if (gpu_kv > 0)
+        tokens = gpu_left / (double)gpu_kv;
+    if (p->host_kv_bytes_per_token > 0)
+        tokens = fmin(tokens, host_left / (double)p->host_kv_bytes_per_token);
+    if (cfg->num_blocks > 0 || cfg->kv_pool_gib > 0) {
+        p->pool_overridden = true;
+        p->kv_budget_bytes =
+            cfg->kv_pool_gib > 0
+                ? (uint64_t)llround(cfg->kv_pool_gib * 1073741824.0)
+                : (uint64_t)cfg->num_blocks *
+                      (cfg->num_blocks_tokens ? cfg->num_blocks_tokens
+                                              : sim_spec_block_tokens(cfg->allocator)) *
+                      p->kv_bytes_per_token;
+        p->pool_exceeds_memory =
+            (double)p->kv_budget_bytes > tokens * (double)p->kv_bytes_per_token;
+        return 0;
+    }
+    p->kv_budget_bytes = (uint64_t)(tokens * (double)p->kv_bytes_per_token);
+    return 0;
+}
+
 int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
@@ -221,11 +302,14 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
     p->max_model_len = cfg.max_model_len;
     p->max_batched_tokens = cfg.max_batched_tokens;
     p->max_num_seqs = cfg.max_num_seqs;
+    if (cfg.gpu_layers >= 0 && (uint32_t)cfg.gpu_layers < m->layers)
+        return offload_plan(&cfg, p, err, errlen);
     double left = plan_terms(&cfg, tp, p);
+    p->gpu_layers = m->layers;
     if (!(left > 0)) {
         /* Always checked, an explicit pool size included: weights that do
          * not fit never pass. */
-        char hint[160] = "use a larger GPU, a smaller model or budget";
+        char hint[256] = "use a larger GPU, a smaller model or budget";
         for (uint32_t t = tp * 2; t <= SIM_MAX_TP; t *= 2) {
             sim_memory_plan q = *p;
             char e2[256];
@@ -233,6 +317,15 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                 snprintf(hint, sizeof(hint),
                          "--tensor-parallel-size %u fits (%.2f GiB of weights per GPU)", t,
                          gib(q.weights_bytes));
+                break;
+            }
+        }
+        for (uint32_t k = m->layers; tp == 1 && cfg.pipeline_parallel <= 1 && k-- > 0;) {
+            sim_memory_plan q = *p;
+            if (offload_terms(&cfg, k, &q) > 0) {
+                size_t used = strlen(hint);
+                snprintf(hint + used, sizeof(hint) - used,
+                         "; or offload: --gpu-layers %u fits, the rest on the host", k);
                 break;
             }
         }
@@ -292,6 +385,28 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
         o->tensor_parallel = 1;
     if (sim_tp_check(&o->model, o->tensor_parallel, err, errlen) != 0)
         return -1;
+    if (o->gpu_layers >= 0 && (uint32_t)o->gpu_layers < o->model.layers) {
+        if (o->tensor_parallel > 1 || o->pipeline_parallel > 1) {
+            snprintf(err, errlen,
+                     "--gpu-layers: partial offload runs on one GPU (no tensor or pipeline "
+                     "parallelism)");
+            return -1;
+        }
+        if (!o->has_host || !(o->host.mem_bw_Bps > 0) || !(o->host.fp16_flops > 0) ||
+            o->host.memory_bytes == 0) {
+            snprintf(err, errlen,
+                     "--gpu-layers %d: the other layers run on the host; name it with --host "
+                     "NAME (a catalog CPU) or give --host-bw-gbps, --host-tflops and "
+                     "--host-memory-gib",
+                     o->gpu_layers);
+            return -1;
+        }
+        if (!(o->gpu.host_link_Bps > 0) && o->gpu_layers > 0) {
+            snprintf(err, errlen, "--gpu-layers: %s has no host link bandwidth in the catalog",
+                     o->gpu.name);
+            return -1;
+        }
+    }
     if (o->pipeline_parallel == 0)
         o->pipeline_parallel = 1;
     if (o->pipeline_parallel > SIM_MAX_PP || o->pipeline_parallel > o->model.layers) {

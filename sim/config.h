@@ -51,9 +51,12 @@ typedef struct sim_config {
     uint32_t n_samples;              /* parallel sampling: outputs per request (vLLM's n), >= 1 */
     uint32_t tensor_parallel;        /* --tensor-parallel-size: GPUs per stage, >= 1 */
     uint32_t pipeline_parallel;      /* --pipeline-parallel-size: stages per replica, >= 1 */
-    double allreduce_busbw_gbps;     /* > 0: replaces the interconnect's measured bus bandwidth */
-    double allreduce_latency_us;     /* > 0: replaces its per-call floor */
-    sim_link link;                   /* resolved: the all-reduce figures when tensor_parallel > 1 */
+    int gpu_layers;                  /* --gpu-layers (llama.cpp -ngl): layers on the GPU; -1 all */
+    sim_gpu host;                    /* the host that runs the other layers (has_host) */
+    bool has_host;
+    double allreduce_busbw_gbps; /* > 0: replaces the interconnect's measured bus bandwidth */
+    double allreduce_latency_us; /* > 0: replaces its per-call floor */
+    sim_link link;               /* resolved: the all-reduce figures when tensor_parallel > 1 */
     /* The client sends max_tokens = the trace's output length, as `vllm
      * bench serve` does: vLLM's OpenAI server refuses (HTTP 400) a request
      * whose prompt + max_tokens exceeds max_model_len. false: no max_tokens
@@ -83,9 +86,13 @@ typedef struct sim_memory_plan {
      * holds this much (weights, activations, runtime, KV pool), and
      * kv_bytes_per_token is its share of a token's KV. */
     uint32_t tensor_parallel;
-    uint32_t pipeline_parallel;   /* stages; the GPU figures are the fullest stage's */
-    uint32_t stage_layers;        /* layers of the fullest stage */
-    uint64_t weights_total_bytes; /* the whole model's */
+    uint32_t pipeline_parallel;       /* stages; the GPU figures are the fullest stage's */
+    uint32_t stage_layers;            /* layers of the fullest stage */
+    uint32_t gpu_layers;              /* layers on the GPU (all without offload) */
+    uint64_t host_weights_bytes;      /* weights of the offloaded layers, in host memory */
+    uint64_t host_usable_bytes;       /* host memory the run may use */
+    uint64_t host_kv_bytes_per_token; /* of kv_bytes_per_token, in host memory */
+    uint64_t weights_total_bytes;     /* the whole model's */
     uint64_t gpu_bytes;
     uint64_t usable_bytes; /* gpu_bytes x mem_util */
     uint64_t weights_bytes;

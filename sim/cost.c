@@ -92,7 +92,18 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         c->allreduces = 2.0 * m->layers;
         c->allreduce_bytes_per_token = 2.0 * m->hidden;
     }
+    c->gpu_share = 1.0;
     c->p = *p;
+}
+
+void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double link_Bps,
+                      uint32_t hidden)
+{
+    c->gpu_share = gpu_share;
+    c->host_bw_Bps = host->mem_bw_Bps;
+    c->host_flops = host->fp16_flops;
+    c->host_link_Bps = link_Bps;
+    c->crossing_bytes_per_token = 4.0 * hidden;
 }
 
 double sim_cost_allreduce_s(const sim_cost *c, double tokens)
@@ -118,9 +129,21 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
     double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens);
     double flops = 2.0 * c->active_params * tokens +
                    c->attn_flops_per_pair * ((double)b->decode_ctx_tokens + b->prefill_attn_pairs);
-    double t_mem = bytes / (c->mem_bw_Bps * c->p.bw_eff);
-    double t_compute = flops / (c->peak_flops * c->p.flops_eff);
-    return fmax(t_mem, t_compute) + sim_cost_allreduce_s(c, tokens) + c->p.step_overhead_s;
+    double g = c->gpu_share;
+    double t_mem = g * bytes / (c->mem_bw_Bps * c->p.bw_eff);
+    double t_compute = g * flops / (c->peak_flops * c->p.flops_eff);
+    double t = g > 0 ? fmax(t_mem, t_compute) : 0.0;
+    if (g < 1.0) {
+        /* The host's layers run after (or before) the GPU's, not beside
+         * them; with both parts present the hidden states cross the link
+         * once each way (llama.cpp splits the layers into two contiguous
+         * ranges). */
+        t += fmax((1 - g) * bytes / (c->host_bw_Bps * c->p.bw_eff),
+                  (1 - g) * flops / (c->host_flops * c->p.flops_eff));
+        if (g > 0)
+            t += 2.0 * tokens * c->crossing_bytes_per_token / c->host_link_Bps;
+    }
+    return t + sim_cost_allreduce_s(c, tokens) + c->p.step_overhead_s;
 }
 
 double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, uint32_t tp)

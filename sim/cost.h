@@ -66,6 +66,14 @@ typedef struct sim_cost {
     double allreduces;                /* 2 x layers when tp > 1, else 0 */
     double allreduce_bytes_per_token; /* hidden x 2 (16-bit activations) */
     sim_link link;
+    /* Partial offload (llama.cpp's -ngl): gpu_share of the layers run on
+     * the GPU, the rest at the host's bandwidth and FLOPs; the hidden
+     * states cross the host link between the two parts. */
+    double gpu_share; /* 1 without offload */
+    double host_bw_Bps;
+    double host_flops;
+    double host_link_Bps;
+    double crossing_bytes_per_token;
     sim_cost_params p;
 } sim_cost;
 
@@ -81,6 +89,13 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, cons
  * with bytes and FLOPs one GPU's share. The all-reduces are not overlapped
  * with compute (vLLM runs them in line on the compute stream). */
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b);
+
+/* Runs 1 - GPU_SHARE of C's layers on HOST (its memory bandwidth and FP16
+ * rate), joined to the GPU by a link of LINK_BPS per direction; HIDDEN is
+ * the model's hidden size (activations cross in fp32, as llama.cpp keeps
+ * them). */
+void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double link_Bps,
+                      uint32_t hidden);
 
 /* The all-reduce part of a step computing TOKENS tokens (0 without TP). */
 double sim_cost_allreduce_s(const sim_cost *c, double tokens);

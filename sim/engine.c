@@ -406,6 +406,9 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
             (uint64_t)sim_spec_block_tokens(e->cfg.allocator) * e->plan.kv_bytes_per_token;
     sim_cost_init(&r->cost, &e->cfg.gpu, &e->cfg.model, e->cfg.weight_dtype, e->cfg.kv_dtype,
                   &e->cfg.cost, e->cfg.tensor_parallel, &e->cfg.link);
+    if (e->plan.gpu_layers < e->cfg.model.layers)
+        sim_cost_offload(&r->cost, (double)e->plan.gpu_layers / e->cfg.model.layers, &e->cfg.host,
+                         e->cfg.gpu.host_link_Bps, e->cfg.model.hidden);
     size_t n = e->plan.max_num_seqs;
     r->running = malloc(n * sizeof(uint32_t));
     r->batch.req = malloc(n * sizeof(uint32_t));

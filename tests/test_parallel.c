@@ -262,6 +262,69 @@ static void test_pipeline_memory_and_bubble(void **state)
     assert_non_null(strstr(err, "--pipeline-parallel-size 99"));
 }
 
+/* Partial offload (llama.cpp -ngl) of Llama-3.1-8B fp16 on an rtx-4090,
+ * the rest on a host of 83 GB/s and 2 TFLOPS: batch-1 decode at 1,024
+ * tokens of context, written out. The whole step reads 16,060,522,496
+ * bytes of weights + 131,072 x 1,024 of KV at bw_eff 0.8 (it is
+ * memory-bound on both sides), split by layers: GPU share g at 1,008 GB/s,
+ * the rest at 83 GB/s, plus two crossings of 4 x 4096 bytes over PCIe 4
+ * (32 GB/s) when both parts run, plus 5 ms: g = 0 gives 0.2489 s, the
+ * GPU alone 0.0251 s; each 8 layers moves a quarter of the bytes from the
+ * host to the GPU, so tokens/s rises with N (the seed: a quarter on the
+ * GPU is only a little faster than none). On an rtx-4060 (8 GiB) 30 layers
+ * do not fit: the error names the largest N that does. */
+static void test_offload(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("rtx-4090", "llama-3.1-8b");
+    c.max_model_len = 8192;
+    c.has_host = true;
+    snprintf(c.host.name, sizeof(c.host.name), "host");
+    c.host.mem_bw_Bps = 83e9;
+    c.host.fp16_flops = 2e12;
+    c.host.memory_bytes = 128ull << 30;
+    double bytes = 16060522496.0 + 131072.0 * 1024;
+    double prev = INFINITY;
+    for (int n = 0; n <= 32; n += 8) {
+        c.gpu_layers = n;
+        sim_config r;
+        sim_memory_plan p;
+        if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0 ||
+            sim_memory_plan_compute(&r, &p, err, sizeof(err)) != 0)
+            fail_msg("--gpu-layers %d: %s", n, err);
+        sim_cost cost;
+        sim_cost_init(&cost, &r.gpu, &r.model, r.weight_dtype, r.kv_dtype, &r.cost, 1, NULL);
+        double g = n / 32.0;
+        if (n < 32)
+            sim_cost_offload(&cost, g, &r.host, r.gpu.host_link_Bps, r.model.hidden);
+        sim_batch_shape b = {0};
+        b.decode_seqs = 1;
+        b.decode_ctx_tokens = 1024;
+        double want = g * bytes / (1008e9 * 0.8) + (1 - g) * bytes / (83e9 * 0.8) +
+                      (n > 0 && n < 32 ? 2 * 4.0 * 4096 / 32e9 : 0) + 0.005;
+        double got = sim_cost_step_s(&cost, &b);
+        print_message("--gpu-layers %2d: %.4f s per token (by hand %.4f)\n", n, got, want);
+        near(got, want, 1e-9, "offloaded decode step");
+        assert_true(got < prev);
+        prev = got;
+    }
+    sim_config s = config("rtx-4060", "llama-3.1-8b");
+    s.max_model_len = 4096;
+    s.host = c.host;
+    s.has_host = true;
+    s.gpu_layers = 30;
+    sim_config r;
+    sim_memory_plan p;
+    assert_int_equal(sim_config_resolve(&s, &r, err, sizeof(err)), 0);
+    assert_int_equal(sim_memory_plan_compute(&r, &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "the largest that fits is --gpu-layers 12"));
+    s.gpu_layers = 12;
+    assert_int_equal(sim_config_resolve(&s, &r, err, sizeof(err)), 0);
+    assert_int_equal(sim_memory_plan_compute(&r, &p, err, sizeof(err)), 0);
+    assert_int_equal(p.host_kv_bytes_per_token, 131072 / 32 * 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_devices_refused_or_bounded),
         cmocka_unit_test(test_pipeline_by_hand),
         cmocka_unit_test(test_pipeline_memory_and_bubble),
+        cmocka_unit_test(test_offload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
