@@ -161,8 +161,8 @@ int main(int argc, char **argv)
     int n = load(path, rows);
     if (n <= 0)
         return 1;
-    const char *engines[2] = {"trtllm", "llamacpp"};
-    for (int e = 0; e < 2; e++) {
+    const char *engines[3] = {"trtllm", "llamacpp", "llamacpp-metal"};
+    for (int e = 0; e < 3; e++) {
         sim_cost_params best = {0, 0, 0, 0};
         double best_s = INFINITY;
         for (int b = 30; b <= 100; b++)

@@ -11,6 +11,10 @@
  *            eight cards: 40 rows, decode within 20 %, prefill off by up to
  *            a factor of 2 (one FLOP efficiency cannot fit both GeForce
  *            FP16-accumulate GEMMs and datacenter cards' weak prefill);
+ *   llamacpp-metal  llama.cpp (Metal) F16 on an M2 Ultra, XiongjieDai's
+ *            benchmarks (Llama-2 7B/13B/70B, prompt 494, 1024 out): 6 rows,
+ *            mean |error| 2.5 %, worst 5.2 % (an M1 Max reaches only about
+ *            half its bus in the same benchmarks: not fitted);
  *   vllm     no vLLM step times are in the calibration set: it takes the
  *            TensorRT-LLM fit. Override with --bw-eff, --flops-eff and
  *            --step-overhead-ms when you have measurements.
@@ -33,6 +37,10 @@ static const sim_engine_preset presets[] = {
     {"llamacpp",
      {1.00, 0.31, 0.0065, 0.50 * 1073741824.0},
      "fit to llama.cpp CUDA F16 batch-1 decode and prefill, 40 rows"},
+    {"llamacpp-metal",
+     {0.84, 0.73, 0.0040, 0.50 * 1073741824.0},
+     "fit to llama.cpp Metal F16 batch-1 decode and prefill on an M2 Ultra (Llama-2 7B, 13B, "
+     "70B), 6 rows"},
 };
 
 const sim_engine_preset *sim_engine_preset_find(const char *name)
