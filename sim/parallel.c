@@ -46,12 +46,12 @@ int sim_link_for(const sim_gpu *gpu, double busbw_gbps, double floor_us, sim_lin
         if (gpu->unified_memory || strcmp(gpu->interconnect, "unified") == 0 ||
             gpu->interconnect[0] == '\0' || strcmp(gpu->interconnect, "none") == 0)
             snprintf(err, errlen,
-                     "--tensor-parallel-size: %s has no GPU-to-GPU link in the catalog; "
+                     "tensor or pipeline parallelism: %s has no GPU-to-GPU link in the catalog; "
                      "--allreduce-busbw GBPS and --allreduce-latency-us US describe one",
                      gpu->name);
         else
             snprintf(err, errlen,
-                     "--tensor-parallel-size: no measured all-reduce figure for %s's "
+                     "tensor or pipeline parallelism: no measured all-reduce figure for %s's "
                      "interconnect '%s'; give --allreduce-busbw GBPS and --allreduce-latency-us US",
                      gpu->name, gpu->interconnect);
         return -1;
