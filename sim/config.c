@@ -41,10 +41,12 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     snprintf(cfg->engine, sizeof(cfg->engine), "vllm");
     cfg->cost = sim_engine_preset_find("vllm")->params;
     snprintf(cfg->scheduler, sizeof(cfg->scheduler), "vllm");
-    /* vLLM's --gpu-memory-utilization default; on unified memory the GPU
-     * may wire about 75 % of it (Metal's recommendedMaxWorkingSetSize: 64
-     * GB -> 49,152 MiB, llama.cpp #1870; 96 GB -> 73,728 MB, #3213). */
-    cfg->mem_util = gpu->unified_memory ? 0.75 : 0.90;
+    /* vLLM's --gpu-memory-utilization default; on a Mac the GPU may wire
+     * about 75 % of the unified memory (Metal's
+     * recommendedMaxWorkingSetSize: 64 GB -> 49,152 MiB, llama.cpp #1870;
+     * 96 GB -> 73,728 MB, #3213). Linux unified devices (DGX Spark) and
+     * CPU servers have no such limit. */
+    cfg->mem_util = gpu->unified_memory && strcmp(gpu->vendor, "Apple") == 0 ? 0.75 : 0.90;
     cfg->watermark = -1;
     cfg->chunked_prefill = -1;
     cfg->prefix_caching = -1;
