@@ -312,7 +312,13 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
         /* Always checked, an explicit pool size included: weights that do
          * not fit never pass. */
         char hint[256] = "use a larger GPU, a smaller model or budget";
-        for (uint32_t t = tp * 2; t <= SIM_MAX_TP; t *= 2) {
+        sim_link l;
+        char e1[256];
+        /* Parallel sizes only where GPUs have a link; offload only where
+         * the host's memory is not the device's (unified memory). */
+        bool linked = sim_link_for(&cfg.gpu, cfg.allreduce_busbw_gbps, cfg.allreduce_latency_us, &l,
+                                   e1, sizeof(e1)) == 0;
+        for (uint32_t t = tp * 2; linked && t <= SIM_MAX_TP; t *= 2) {
             sim_memory_plan q = *p;
             char e2[256];
             if (sim_tp_check(m, t, e2, sizeof(e2)) == 0 && plan_terms(&cfg, t, &q) > 0) {
@@ -322,7 +328,8 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                 break;
             }
         }
-        for (uint32_t k = m->layers; tp == 1 && cfg.pipeline_parallel <= 1 && k-- > 0;) {
+        for (uint32_t k = m->layers;
+             tp == 1 && cfg.pipeline_parallel <= 1 && !cfg.gpu.unified_memory && k-- > 0;) {
             sim_memory_plan q = *p;
             if (offload_terms(&cfg, k, &q) > 0) {
                 size_t used = strlen(hint);
