@@ -94,6 +94,25 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --gpu h100-sxm --model llama-3.1-8b", "--trace FILE is required");
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4090 --model llama-2-70b",
                  "does not fit on rtx-4090");
+    /* Hardware (issue 8): a TP size the heads refuse, a device without a
+     * figure, a link the catalog lacks, an offload that does not fit, a
+     * config kvsim does not understand. */
+    expect_error("run --trace traces/samples/tiny.csv --gpu h100-sxm --model llama-3.1-70b -tp 3",
+                 "64 attention heads are not a multiple");
+    expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-3.1-8b "
+                 "--peak-tflops 0",
+                 "--peak-tflops: '0'");
+    expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-3.1-8b -tp 2",
+                 "no GPU-to-GPU link");
+    expect_error("run --trace traces/samples/tiny.csv --gpu mi300x --model llama-3.1-8b -tp 2",
+                 "no measured all-reduce figure");
+    expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
+                 "--max-model-len 4096 --gpu-layers 30 --host cpu-ryzen-5950x",
+                 "the largest that fits is --gpu-layers 12");
+    expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
+                 "--max-model-len 4096 --gpu-layers 8",
+                 "--host NAME");
+    expect_error("model \"$(mktemp -d)/none.json\"", "cannot open");
     expect_error("frobnicate", "unknown command 'frobnicate'");
     expect_error("list disks", "list:");
 }
