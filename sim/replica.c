@@ -191,6 +191,7 @@ void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason)
             .line = q->line,
             .arrival_s = arrival_s,
             .first_token_s = first_s,
+            .first_scheduled_s = q->first_sched_ns >= 0 ? to_s(q->first_sched_ns) : -1.0,
             .finish_s = finish_s,
             .input_tokens = q->input,
             .output_tokens = q->generated,
