@@ -48,8 +48,7 @@ int cli_parse_goodput(const char *spec, an_slo *out, char *err, size_t errlen)
         errno = 0;
         double ms = strtod(v, &end);
         if (*v == '\0' || *end != '\0' || errno != 0 || !isfinite(ms) || ms < 0) {
-            snprintf(err, errlen, "%s: '%s' is not a non-negative number of milliseconds", pair,
-                     v);
+            snprintf(err, errlen, "%s: '%s' is not a non-negative number of milliseconds", pair, v);
             return -1;
         }
         if (*dst >= 0) {
