@@ -8,7 +8,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = build-essential cmake pkg-config zlib1g-dev libjemalloc-dev libjansson-dev \
-               libcmocka-dev clang-format
+               libcmocka-dev clang-format libplplot-dev plplot-driver-cairo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test asan format format-check bench clean

@@ -26,9 +26,9 @@
 /* ---- a CSV file as a table of strings ------------------------------- */
 
 typedef struct table {
-    char *text;    /* the file, cut into cells in place */
-    char **cell;   /* rows x cols */
-    size_t rows;   /* data rows (header excluded) */
+    char *text;  /* the file, cut into cells in place */
+    char **cell; /* rows x cols */
+    size_t rows; /* data rows (header excluded) */
     size_t cols;
     char **header; /* cols names */
 } table;
@@ -197,7 +197,7 @@ typedef struct series {
 } series;
 
 /* Colours (RGB) for series, distinguishable and printable. */
-static const int palette[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
+static const int palette[][3] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
                                  {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127},
                                  {188, 189, 34},  {23, 190, 207}};
 #define NPALETTE (sizeof(palette) / sizeof(palette[0]))
@@ -249,8 +249,7 @@ static void range(const series *s, size_t ns, double extra, int logx, double *x0
 /* One panel: lines with markers, optional horizontal objective lines, a
  * legend when there is more than one line. */
 static void panel(const char *title, const char *xlabel, const char *ylabel, const series *s,
-                  size_t ns, int logx, const double *hlines, const char *const *hlabels,
-                  size_t nh)
+                  size_t ns, int logx, const double *hlines, const char *const *hlabels, size_t nh)
 {
     double x0, x1, y0, y1, top = 0;
     for (size_t k = 0; k < nh; k++)
@@ -315,10 +314,10 @@ static void panel(const char *title, const char *xlabel, const char *ylabel, con
         }
         PLFLT w, h;
         plcol0(1);
-        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP |
-                 PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1, 0, 0,
-                 (PLINT)n, opt, 1.0, 0.8, 2.0, 1.0, colors, texts, NULL, NULL, NULL, NULL, colors,
-                 styles, widths, mcolors, scales, nsym, syms);
+        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+                 PL_POSITION_TOP | PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1,
+                 0, 0, (PLINT)n, opt, 1.0, 0.8, 2.0, 1.0, colors, texts, NULL, NULL, NULL, NULL,
+                 colors, styles, widths, mcolors, scales, nsym, syms);
     }
 }
 
@@ -354,10 +353,10 @@ static int render(const char *dir, const char *name, draw_fn draw, void *ctx, an
 
 /* ---- memory over time ------------------------------------------------ */
 
-static const char *const mem_cols[6] = {"token_states_bytes", "reservation_bytes",
+static const char *const mem_cols[6] = {"token_states_bytes",  "reservation_bytes",
                                         "internal_frag_bytes", "external_frag_bytes",
-                                        "blocked_free_bytes", "free_bytes"};
-static const char *const mem_names[6] = {"token states", "reservation", "internal frag",
+                                        "blocked_free_bytes",  "free_bytes"};
+static const char *const mem_names[6] = {"token states",  "reservation",  "internal frag",
                                          "external frag", "blocked free", "free"};
 static const int mem_rgb[6][3] = {{31, 119, 180}, {148, 103, 189}, {255, 127, 14},
                                   {214, 39, 40},  {140, 86, 75},   {220, 220, 220}};
@@ -400,7 +399,7 @@ static void draw_memory(void *ctx)
     plschr(0, 0.8);
     plbox("bcnst", 0, 0, "bcnstv", 0, 0);
     pllab("simulated time (s)", "KV pool (GiB)", "KV pool over time, by category (replica 0)");
-    PLINT opt[6], colors[6], pat[6], styles[6];
+    PLINT opt[6], colors[6], pat[6], styles[6], black[6];
     PLFLT scales[6], spacings[6], widths[6];
     const char *texts[6];
     for (int k = 0; k < 6; k++) {
@@ -413,12 +412,13 @@ static void draw_memory(void *ctx)
         widths[k] = 1;
         styles[k] = 1;
         texts[k] = mem_names[j];
+        black[k] = 1;
     }
     PLFLT w, h;
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_TOP, 0.02, 0.0, 0.1, 0, 1, 1,
-             0, 0, 6, opt, 1.0, 0.8, 2.0, 1.0, colors, texts, colors, pat, scales, spacings, NULL,
-             NULL, NULL, NULL, NULL, NULL, NULL);
+             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.02, 0.0, 0.1, 0, 1, 1, 0, 0, 6, opt, 1.0,
+             0.8, 2.0, 1.0, black, texts, colors, pat, scales, spacings, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL);
     (void)styles;
     (void)widths;
 }

@@ -33,8 +33,10 @@
 #define MAX_SEEDS 1000
 
 static const char usage_sweep[] =
-    "usage: kvsim sweep --vary KEY=VALUES [--vary KEY=VALUES ...] --out DIR [options] [run options]\n"
-    "       kvsim sweep --find max-rate --slo METRIC=LIMIT[,...] --out DIR [options] [run options]\n"
+    "usage: kvsim sweep --vary KEY=VALUES [--vary KEY=VALUES ...] --out DIR [options] [run "
+    "options]\n"
+    "       kvsim sweep --find max-rate --slo METRIC=LIMIT[,...] --out DIR [options] [run "
+    "options]\n"
     "\n"
     "Runs `kvsim run` with the run options over every combination of the varied\n"
     "values (a grid, the first --vary outermost) and seeds; writes DIR/curves.csv,\n"
@@ -312,8 +314,8 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
             o->find_iters = (unsigned)cli_parse_u64(
                 "--find-iters", value_of(argc, argv, &i, "--find-iters"), 0, 100);
         } else if (is_opt(a, "--find-tol")) {
-            o->find_tol = cli_parse_double("--find-tol", value_of(argc, argv, &i, "--find-tol"),
-                                           0, 1, 1);
+            o->find_tol =
+                cli_parse_double("--find-tol", value_of(argc, argv, &i, "--find-tol"), 0, 1, 1);
         } else if (is_opt(a, "--seed")) {
             o->base_seed = cli_parse_u64("--seed", value_of(argc, argv, &i, "--seed"), 0,
                                          UINT64_MAX - MAX_SEEDS);
@@ -325,8 +327,8 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
             if (is_opt(a, "--request-rate") || is_opt(a, "--rate")) {
                 if (o->rate_opt != NULL)
                     cli_die("--request-rate given twice");
-                o->rate_opt = value_of(argc, argv, &i, is_opt(a, "--rate") ? "--rate"
-                                                                          : "--request-rate");
+                o->rate_opt =
+                    value_of(argc, argv, &i, is_opt(a, "--rate") ? "--rate" : "--request-rate");
                 continue;
             }
             pass_push(o, a);
@@ -540,9 +542,9 @@ static int run_grid(sweep_opts *o)
 
 typedef struct eval {
     double x;
-    int pass;          /* the mean over seeds meets every objective */
-    size_t seeds_met;  /* seeds meeting every objective on their own */
-    size_t first_job;  /* its runs in the job list */
+    int pass;         /* the mean over seeds meets every objective */
+    size_t seeds_met; /* seeds meeting every objective on their own */
+    size_t first_job; /* its runs in the job list */
 } eval;
 
 /* The value of objective S in FIGS: vllm_bench.METRIC, else METRIC as a
@@ -625,8 +627,8 @@ static eval *evaluate(search *se, double x)
         e->seeds_met += (size_t)ok;
     }
     if (!o->quiet)
-        fprintf(stderr, "find: %s = %s: %s (%zu of %llu seeds meet the objectives)\n", se->var,
-                val, e->pass ? "meets" : "misses", e->seeds_met, o->seeds);
+        fprintf(stderr, "find: %s = %s: %s (%zu of %llu seeds meet the objectives)\n", se->var, val,
+                e->pass ? "meets" : "misses", e->seeds_met, o->seeds);
     /* A metric the summary does not have is a usage error, not a miss. */
     for (size_t k = 0; k < o->nslo; k++)
         if (isnan(slo_value(&se->jobs[e->first_job].figs, &o->slo[k]))) {
@@ -653,7 +655,7 @@ static int cmp_eval(const void *a, const void *b)
 static int run_find(sweep_opts *o)
 {
     search se = {o, o->rate_opt != NULL ? "request-rate" : "rate-scale", NULL, 0, 0, NULL, 0};
-    double x0 = o->find_start   ? strtod(o->find_start, NULL)
+    double x0 = o->find_start ? strtod(o->find_start, NULL)
                 : o->rate_opt ? cli_parse_double("--request-rate", o->rate_opt, 0, 1e9, 1)
                               : 1.0;
     cli_make_dirs(o->out);
@@ -689,9 +691,8 @@ static int run_find(sweep_opts *o)
             }
         }
     }
-    for (unsigned it = 0; it < o->find_iters && !isnan(lo) && !isnan(hi) &&
-                          hi - lo > o->find_tol * lo;
-         it++) {
+    for (unsigned it = 0;
+         it < o->find_iters && !isnan(lo) && !isnan(hi) && hi - lo > o->find_tol * lo; it++) {
         double mid = (lo + hi) / 2;
         e = evaluate(&se, mid);
         if (e->pass) {

@@ -14,11 +14,11 @@
 #include "analysis/curves.h"
 
 typedef struct sweep_job {
-    char **argv;      /* the run's arguments after "kvsim run", NULL-terminated, owned */
-    char dir[1024];   /* its --out folder */
-    char label[256];  /* how messages name it: "point 3 (max-num-seqs=64) seed 1" */
-    an_figures figs;  /* filled when it succeeded */
-    double wall_s;    /* host time it took */
+    char **argv;     /* the run's arguments after "kvsim run", NULL-terminated, owned */
+    char dir[1024];  /* its --out folder */
+    char label[256]; /* how messages name it: "point 3 (max-num-seqs=64) seed 1" */
+    an_figures figs; /* filled when it succeeded */
+    double wall_s;   /* host time it took */
 } sweep_job;
 
 /*
