@@ -249,18 +249,33 @@ static void range(const series *s, size_t ns, double extra, int logx, double *x0
 /* One panel: lines with markers, optional horizontal objective lines, a
  * legend when there is more than one line. */
 static void panel(const char *title, const char *xlabel, const char *ylabel, const series *s,
-                  size_t ns, int logx, const double *hlines, const char *const *hlabels, size_t nh)
+                  size_t ns, int logx, int logy, const double *hlines, const char *const *hlabels,
+                  size_t nh)
 {
     double x0, x1, y0, y1, top = 0;
     for (size_t k = 0; k < nh; k++)
         top = fmax(top, hlines[k]);
     range(s, ns, top, logx, &x0, &x1, &y0, &y1);
+    if (logy) { /* decades from the smallest positive value to the largest */
+        double lo = INFINITY;
+        for (size_t k = 0; k < ns; k++)
+            for (size_t i = 0; i < s[k].n; i++)
+                if (s[k].y[i] > 0)
+                    lo = fmin(lo, s[k].y[i]);
+        for (size_t k = 0; k < nh; k++)
+            if (hlines[k] > 0)
+                lo = fmin(lo, hlines[k]);
+        y0 = isfinite(lo) ? floor(log10(lo)) : 0;
+        y1 = ceil(log10(y1 / 1.08));
+        if (y1 <= y0)
+            y1 = y0 + 1;
+    }
     pladv(0);
     plvsta();
     plwind(x0, x1, y0, y1);
     plcol0(1);
     plschr(0, 0.8);
-    plbox(logx ? "bcnstl" : "bcnst", 0, 0, "bcnstv", 0, 0);
+    plbox(logx ? "bcnstl" : "bcnst", 0, 0, logy ? "bcnstlv" : "bcnstv", 0, 0);
     pllab(xlabel, ylabel, title);
     for (size_t k = 0; k < ns; k++) {
         PLFLT *xs = malloc(s[k].n * sizeof(PLFLT)), *ys = malloc(s[k].n * sizeof(PLFLT));
@@ -272,9 +287,10 @@ static void panel(const char *title, const char *xlabel, const char *ylabel, con
         PLINT n = 0;
         for (size_t i = 0; i < s[k].n; i++) {
             double x = logx ? log10(s[k].x[i]) : s[k].x[i];
-            if (isfinite(x) && isfinite(s[k].y[i])) {
+            double y = logy ? log10(s[k].y[i]) : s[k].y[i];
+            if (isfinite(x) && isfinite(y)) {
                 xs[n] = x;
-                ys[n] = s[k].y[i];
+                ys[n] = y;
                 n++;
             }
         }
@@ -287,13 +303,14 @@ static void panel(const char *title, const char *xlabel, const char *ylabel, con
         free(ys);
     }
     for (size_t k = 0; k < nh; k++) {
-        PLFLT hx[2] = {x0, x1}, hy[2] = {hlines[k], hlines[k]};
+        double hv = logy ? log10(hlines[k]) : hlines[k];
+        PLFLT hx[2] = {x0, x1}, hy[2] = {hv, hv};
         plcol0(15);
         plwidth(1.5);
         pllsty(2);
         plline(2, hx, hy);
         pllsty(1);
-        plptex(x0 + 0.02 * (x1 - x0), hlines[k], 1, 0, 0, hlabels[k]);
+        plptex(x0 + 0.02 * (x1 - x0), hv + 0.01 * (y1 - y0), 1, 0, 0, hlabels[k]);
     }
     plwidth(1);
     if (ns > 1) {
@@ -529,10 +546,10 @@ static void draw_curves(void *ctx)
         plssub(2, 1);
         size_t ns = fill_series(c, d->xcol, table_col(c->t, "vllm_bench.output_throughput"),
                                 d->labels, d->ngroups);
-        panel("Output throughput", xl, "output tokens/s", c->s, ns, c->logx, NULL, NULL, 0);
+        panel("Output throughput", xl, "output tokens/s", c->s, ns, c->logx, 0, NULL, NULL, 0);
         ns = fill_series(c, d->xcol, table_col(c->t, "vllm_bench.mean_tpot_ms"), d->labels,
                          d->ngroups);
-        panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, NULL, NULL, 0);
+        panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL, 0);
         if (d->info != NULL)
             d->info->series = (int)ns;
         return;
@@ -572,7 +589,7 @@ static void draw_curves(void *ctx)
         }
         char yl[64];
         snprintf(yl, sizeof(yl), "%s (ms)", title[m]);
-        panel(title[m], xl, yl, s3, 3, c->logx, h, hl, nh);
+        panel(title[m], xl, yl, s3, 3, c->logx, 1, h, hl, nh);
         drawn = 3;
         free(buf);
     }
@@ -701,6 +718,93 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
     free(labels);
     free(grp);
     free(buf);
+    table_free(&t);
+    return rc;
+}
+
+/* ---- allocator comparison -------------------------------------------- */
+
+static const char *const cmp_cols[6] = {"avg_token_states_pct",  "avg_reservation_pct",
+                                        "avg_internal_frag_pct", "avg_external_frag_pct",
+                                        "avg_blocked_free_pct",  "avg_free_pct"};
+
+typedef struct cmp_ctx {
+    const table *t;
+    long cols[6];
+    long name;
+} cmp_ctx;
+
+static void draw_compare(void *ctx)
+{
+    cmp_ctx *c = ctx;
+    for (int k = 0; k < 6; k++)
+        plscol0(2 + k, mem_rgb[k][0], mem_rgb[k][1], mem_rgb[k][2]);
+    size_t n = c->t->rows;
+    pladv(0);
+    plvpor(0.08, 0.74, 0.2, 0.9);
+    plwind(-0.5, (double)n - 0.5, 0, 100);
+    for (size_t r = 0; r < n; r++) {
+        double base = 0;
+        for (int k = 0; k < 6; k++) {
+            double v = table_num(c->t, r, c->cols[k]);
+            if (!isfinite(v) || v <= 0)
+                continue;
+            PLFLT x[4] = {(double)r - 0.35, (double)r + 0.35, (double)r + 0.35, (double)r - 0.35};
+            PLFLT y[4] = {base, base, base + v, base + v};
+            plcol0(2 + k);
+            plfill(4, x, y);
+            base += v;
+        }
+        plcol0(1);
+        plschr(0, 0.7);
+        plmtex("b", 1.5, ((double)r + 0.5) / (double)n, 0.5,
+               c->t->cell[r * c->t->cols + (size_t)c->name]);
+    }
+    plcol0(1);
+    plschr(0, 0.8);
+    plbox("bc", 0, 0, "bcnstv", 0, 0);
+    pllab("", "% of the KV pool (time average)", "KV pool breakdown by allocator");
+    PLINT opt[6], colors[6], pat[6], black[6];
+    PLFLT scales[6], spacings[6];
+    const char *texts[6];
+    for (int k = 0; k < 6; k++) {
+        int j = 5 - k;
+        opt[k] = PL_LEGEND_COLOR_BOX;
+        colors[k] = 2 + j;
+        pat[k] = 0;
+        scales[k] = 0.8;
+        spacings[k] = 0;
+        black[k] = 1;
+        texts[k] = mem_names[j];
+    }
+    PLFLT w, h;
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.02, 0.0, 0.1, 0, 1, 1, 0, 0, 6, opt, 1.0,
+             0.8, 2.0, 1.0, black, texts, colors, pat, scales, spacings, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL);
+}
+
+int an_plot_compare(const char *dir, an_plot_info *info, char *err, size_t errlen)
+{
+    if (info != NULL)
+        memset(info, 0, sizeof(*info));
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/compare.csv", dir);
+    table t;
+    if (table_read(path, &t, err, errlen) != 0)
+        return -1;
+    cmp_ctx c = {&t, {0}, table_col(&t, "allocator")};
+    int ok = c.name >= 0 && t.rows > 0;
+    for (int k = 0; k < 6; k++)
+        ok &= (c.cols[k] = table_col(&t, cmp_cols[k])) >= 0;
+    int rc = -1;
+    if (!ok)
+        snprintf(err, errlen, "%s: %s", path,
+                 t.rows == 0 ? "no rows" : "not a kvsim compare file (columns missing)");
+    else
+        rc = render(dir, "compare", draw_compare, &c, info, err, errlen);
+    if (rc == 0 && info != NULL)
+        info->series = (int)t.rows;
     table_free(&t);
     return rc;
 }

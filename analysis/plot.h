@@ -46,4 +46,11 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
  */
 int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen);
 
+/*
+ * Draws DIR/compare.png and DIR/compare.svg from DIR/compare.csv (kvsim
+ * compare --out): one bar per allocator, the KV pool's time-averaged
+ * breakdown stacked (percent of the pool). Returns 0, or -1 with ERR.
+ */
+int an_plot_compare(const char *dir, an_plot_info *info, char *err, size_t errlen);
+
 #endif

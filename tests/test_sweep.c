@@ -75,8 +75,7 @@ static int count_lines(const char *s)
     return n;
 }
 
-#define BASE                                                                                       \
-    "--workload 'sharegpt:n=120,rate=20' --gpu a100-80gb --model llama-2-7b --quiet "
+#define BASE "--workload 'sharegpt:n=120,rate=20' --gpu a100-80gb --model llama-2-7b --quiet "
 
 static int setup(void **state)
 {
@@ -259,8 +258,7 @@ static void test_find_max_rate(void **state)
     }
     free(a);
     if (!(met <= found && found < missed))
-        fail_msg("search found %g; the plain sweep met at %g and missed at %g", found, met,
-                 missed);
+        fail_msg("search found %g; the plain sweep met at %g and missed at %g", found, met, missed);
 }
 
 static void expect_error(const char *args, const char *needle)
