@@ -394,7 +394,7 @@ static void draw_memory(void *ctx)
         top = fmax(top, m->cum[6][i]);
     double tmax = m->n ? m->t[m->n - 1] : 1;
     pladv(0);
-    plvpor(0.08, 0.78, 0.12, 0.9);
+    plvpor(0.08, 0.74, 0.12, 0.9);
     plwind(0, tmax > 0 ? tmax : 1, 0, top > 0 ? top * 1.02 : 1);
     PLFLT *px = malloc(2 * (size_t)m->n * sizeof(PLFLT)),
           *py = malloc(2 * (size_t)m->n * sizeof(PLFLT));
@@ -741,7 +741,7 @@ static void draw_compare(void *ctx)
         plscol0(2 + k, mem_rgb[k][0], mem_rgb[k][1], mem_rgb[k][2]);
     size_t n = c->t->rows;
     pladv(0);
-    plvpor(0.08, 0.74, 0.2, 0.9);
+    plvpor(0.08, 0.70, 0.2, 0.9);
     plwind(-0.5, (double)n - 0.5, 0, 100);
     for (size_t r = 0; r < n; r++) {
         double base = 0;

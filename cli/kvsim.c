@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analysis/html_report.h"
 #include "analysis/metrics.h"
 #include "analysis/plot.h"
 #include "analysis/report.h"
@@ -49,6 +50,7 @@ static const char usage_main[] =
     "      runs over a grid of option values and seeds: curves.csv, curves.json, plots;\n"
     "      --find max-rate --slo p99_ttft_ms=1000 finds the highest load meeting SLOs\n"
     "  kvsim plot DIR          draw a run's or a sweep's plots again from its files\n"
+    "  kvsim report DIR [-o FILE]  one self-contained HTML page for a run, compare or sweep\n"
     "  kvsim --help | --version\n"
     "\n"
     "kvsim run --help lists every option of a run.\n";
@@ -163,6 +165,13 @@ static int cmd_plot(int argc, char **argv)
         printf("wrote %s/memory.png, %s/memory.svg\n", dir, dir);
         any = 1;
     }
+    snprintf(path, sizeof(path), "%s/compare.csv", dir);
+    if (access(path, R_OK) == 0) {
+        if (an_plot_compare(dir, &info, err, sizeof(err)) != 0)
+            cli_die("plot: %s", err);
+        printf("wrote %s/compare.png, %s/compare.svg\n", dir, dir);
+        any = 1;
+    }
     snprintf(path, sizeof(path), "%s/curves.csv", dir);
     if (access(path, R_OK) == 0) {
         if (an_plot_curves(dir, &info, err, sizeof(err)) != 0)
@@ -171,9 +180,58 @@ static int cmd_plot(int argc, char **argv)
         any = 1;
     }
     if (!any)
-        cli_die("plot: %s has neither timeseries.csv (kvsim run --out) nor curves.csv (kvsim "
-                "sweep --out)",
+        cli_die("plot: %s has no timeseries.csv (kvsim run --out), compare.csv (kvsim compare "
+                "--out) or curves.csv (kvsim sweep --out)",
                 dir);
+    return 0;
+}
+
+/* `kvsim report DIR [-o FILE]`: one self-contained HTML page for a run's,
+ * a compare's or a sweep's folder. */
+static int cmd_report(int argc, char **argv)
+{
+    const char *dir = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            puts("usage: kvsim report DIR [-o FILE]\n"
+                 "  one self-contained HTML page (tables, configuration, plots as inline SVG)\n"
+                 "  for the --out folder of kvsim run, compare or sweep; default FILE:\n"
+                 "  DIR/report.html");
+            return 0;
+        }
+        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) {
+            if (i + 1 >= argc)
+                cli_die("report: %s needs a file name", argv[i]);
+            if (out != NULL)
+                cli_die("report: -o given twice");
+            out = argv[++i];
+        } else if (argv[i][0] == '-') {
+            cli_die("report: unknown option '%s' (kvsim report --help)", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            cli_die("report: one folder at a time ('%s' and '%s')", dir, argv[i]);
+        }
+    }
+    if (dir == NULL)
+        cli_die("report: say which folder: kvsim report DIR [-o FILE]");
+    if (an_report_kind(dir) == NULL)
+        cli_die("report: %s: not a kvsim output folder (no summary.json, compare.csv or "
+                "curves.csv)",
+                dir);
+    char path[4200];
+    if (out == NULL) {
+        snprintf(path, sizeof(path), "%s/report.html", dir);
+        out = path;
+    }
+    FILE *fp = strcmp(out, "-") == 0 ? stdout : cli_out_fopen(out);
+    char err[4400];
+    if (an_write_html_report(dir, fp, err, sizeof(err)) != 0)
+        cli_die("report: %s", err);
+    if (fp != stdout && (ferror(fp) | fclose(fp)) != 0)
+        cli_die("report: %s: write error", out);
+    if (fp != stdout)
+        printf("wrote %s\n", out);
     return 0;
 }
 
@@ -304,6 +362,8 @@ static int dispatch(int argc, char **argv)
         return cmd_sweep(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0)
         return cmd_plot(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "list") == 0)
