@@ -192,7 +192,7 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
     num_cell(fp, jnum(root, "preemptions", NULL));
     fputs("</tr>\n</table>\n", fp);
     fputs("<h2>Latency (ms), as vllm bench serve reports it</h2>\n<table>\n<tr><th></th>", fp);
-    static const char *const stat[8] = {"mean", "median", "std", "p90",
+    static const char *const stat[8] = {"mean", "median", "std",   "p90",
                                         "p95",  "p99",    "p99.9", "max"};
     static const char *const lat[6] = {"ttft", "tpot", "itl", "e2el", "queue", "prefill"};
     for (int k = 0; k < 8; k++)
@@ -208,7 +208,7 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
         fputs("</tr>\n", fp);
     }
     fputs("</table>\n<h2>KV pool</h2>\n<table>\n<tr><th></th>", fp);
-    static const char *const cat[6] = {"token_states", "reservation",  "internal_frag",
+    static const char *const cat[6] = {"token_states",  "reservation",  "internal_frag",
                                        "external_frag", "blocked_free", "free"};
     for (int k = 0; k < 6; k++)
         fprintf(fp, "<th>%s %%</th>", cat[k]);
@@ -362,12 +362,16 @@ static int report_sweep(const char *dir, FILE *fp, char *err, size_t errlen)
     embed_svg(fp, dir, "curves.svg", "Output throughput and mean TPOT");
     if (exists(dir, "latency.svg"))
         embed_svg(fp, dir, "latency.svg", "Latency percentiles against the load");
-    static const char *const cols[] = {
-        "vllm_bench.request_throughput", "vllm_bench.output_throughput",
-        "vllm_bench.request_goodput",    "vllm_bench.mean_tpot_ms",
-        "vllm_bench.p99_tpot_ms",        "vllm_bench.median_ttft_ms",
-        "vllm_bench.p99_ttft_ms",        "vllm_bench.p99_e2el_ms",
-        "preemptions",                   "memory.peak_kv_allocated_bytes"};
+    static const char *const cols[] = {"vllm_bench.request_throughput",
+                                       "vllm_bench.output_throughput",
+                                       "vllm_bench.request_goodput",
+                                       "vllm_bench.mean_tpot_ms",
+                                       "vllm_bench.p99_tpot_ms",
+                                       "vllm_bench.median_ttft_ms",
+                                       "vllm_bench.p99_ttft_ms",
+                                       "vllm_bench.p99_e2el_ms",
+                                       "preemptions",
+                                       "memory.peak_kv_allocated_bytes"};
     fputs("<h2>Points (means over seeds; _ci95: 95 % confidence half-width)</h2>\n", fp);
     return csv_table(fp, dir, "curves.csv", cols, sizeof(cols) / sizeof(cols[0]), err, errlen);
 }
@@ -389,8 +393,7 @@ int an_write_html_report(const char *dir, FILE *fp, char *err, size_t errlen)
     const char *kind = an_report_kind(dir);
     if (kind == NULL) {
         snprintf(err, errlen,
-                 "%s: not a kvsim output folder (no summary.json, compare.csv or curves.csv)",
-                 dir);
+                 "%s: not a kvsim output folder (no summary.json, compare.csv or curves.csv)", dir);
         return -1;
     }
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>kvsim "

@@ -15,7 +15,9 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 void an_samples_init(an_samples *s)
 {
@@ -46,10 +48,57 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A double's bits as an unsigned key in the same order (IEEE 754: flip
+ * every bit of a negative, the sign bit of a positive). */
+static uint64_t sort_key(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u));
+    return (u >> 63) ? ~u : u | (1ull << 63);
+}
+
+static double from_key(uint64_t k)
+{
+    uint64_t u = (k >> 63) ? k & ~(1ull << 63) : ~k;
+    double v;
+    memcpy(&v, &u, sizeof(v));
+    return v;
+}
+
+/* LSD radix sort on the keys, 11 bits a pass (6 passes), through a
+ * temporary of n keys: O(n), several times faster than qsort's
+ * comparator calls on the million values of a long run. Falls back to
+ * qsort when the temporary cannot be had. (No NaN reaches here:
+ * latencies are differences of finite times.) */
 void an_samples_sort(an_samples *s)
 {
-    if (!s->sorted)
+    if (s->sorted)
+        return;
+    uint64_t *a = malloc(2 * s->n * sizeof(uint64_t));
+    if (a == NULL) {
         qsort(s->v, s->n, sizeof(double), cmp_double);
+        s->sorted = 1;
+        return;
+    }
+    uint64_t *b = a + s->n;
+    for (size_t i = 0; i < s->n; i++)
+        a[i] = sort_key(s->v[i]);
+    for (int shift = 0; shift < 64; shift += 11) {
+        size_t count[2049] = {0};
+        for (size_t i = 0; i < s->n; i++)
+            count[((a[i] >> shift) & 2047) + 1]++;
+        for (int d = 0; d < 2048; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < s->n; i++)
+            b[count[(a[i] >> shift) & 2047]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    /* Six passes: the sorted keys are back in the first half. */
+    for (size_t i = 0; i < s->n; i++)
+        s->v[i] = from_key(a[i]);
+    free(a < b ? a : b);
     s->sorted = 1;
 }
 

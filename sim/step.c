@@ -101,11 +101,6 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         snprintf(r->err, r->errlen, "the simulated clock overflows at t=%.3f s", to_s(r->now_ns));
         return -1;
     }
-    for (uint32_t k = 0; k < r->batch.n; k++) {
-        sim_req *q = sim_rep_req(r, r->batch.req[k]);
-        if (q->first_sched_ns < 0)
-            q->first_sched_ns = r->now_ns;
-    }
     const sim_batch_shape *sh = &r->batch.shape;
     r->step.idle = false;
     r->step.start_s = to_s(r->now_ns);
