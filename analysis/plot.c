@@ -536,6 +536,50 @@ typedef struct curves_draw {
     an_plot_info *info;
 } curves_draw;
 
+/* A dashed vertical line at X (world units of the current panel), labelled. */
+static void vline(double x, int logx, const char *label, int color)
+{
+    PLFLT xmin, xmax, ymin, ymax;
+    plgvpw(&xmin, &xmax, &ymin, &ymax);
+    double xv = logx ? log10(x) : x;
+    PLFLT vx[2] = {xv, xv}, vy[2] = {ymin, ymax};
+    plcol0(color);
+    pllsty(2);
+    plline(2, vx, vy);
+    pllsty(1);
+    plschr(0, 0.6);
+    plptex(xv, ymin + 0.04 * (ymax - ymin), 0, 1, 0, label);
+    plschr(0, 0.8);
+}
+
+/* On a max-num-seqs sweep (the first group), marks where the curve bends
+ * and where the KV pool, not the limit, caps the batch: the knee is the
+ * first point whose throughput gain over the previous one is under half
+ * of proportional (decode has turned compute-bound: a bigger batch makes
+ * each step longer); the ceiling is the first point whose largest batch
+ * (batch.max_running) stayed below its max-num-seqs, or that preempted. */
+static void mark_batch_limits(const curves_ctx *c, long xcol)
+{
+    long thr = table_col(c->t, "vllm_bench.output_throughput");
+    long run = table_col(c->t, "batch.max_running"), pre = table_col(c->t, "preemptions");
+    double knee = NAN, ceiling = NAN, px = NAN, pt = NAN;
+    for (size_t r = 0; r < c->t->rows; r++) {
+        if (c->series_of_row[r] != 0)
+            continue;
+        double x = table_num(c->t, r, xcol), t = table_num(c->t, r, thr);
+        if (isnan(knee) && px > 0 && pt > 0 && x > px && t / pt < 1 + 0.5 * (x / px - 1))
+            knee = x;
+        if (isnan(ceiling) && (table_num(c->t, r, run) < x || table_num(c->t, r, pre) > 0))
+            ceiling = x;
+        px = x;
+        pt = t;
+    }
+    if (!isnan(knee))
+        vline(knee, c->logx, "knee", 15);
+    if (!isnan(ceiling))
+        vline(ceiling, c->logx, "KV capacity", 8);
+}
+
 static void draw_curves(void *ctx)
 {
     curves_draw *d = ctx;
@@ -547,6 +591,8 @@ static void draw_curves(void *ctx)
         size_t ns = fill_series(c, d->xcol, table_col(c->t, "vllm_bench.output_throughput"),
                                 d->labels, d->ngroups);
         panel("Output throughput", xl, "output tokens/s", c->s, ns, c->logx, 0, NULL, NULL, 0);
+        if (strcmp(c->xname, "max-num-seqs") == 0)
+            mark_batch_limits(c, d->xcol);
         ns = fill_series(c, d->xcol, table_col(c->t, "vllm_bench.mean_tpot_ms"), d->labels,
                          d->ngroups);
         panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL, 0);

@@ -29,6 +29,9 @@
 
 #include "analysis/curves.h"
 #include "analysis/plot.h"
+#include "sim/catalog.h"
+#include "sim/config.h"
+#include "sim/cost.h"
 
 static char out[1 << 16];
 static char tmp[256];
@@ -261,6 +264,70 @@ static void test_find_max_rate(void **state)
         fail_msg("search found %g; the plain sweep met at %g and missed at %g", found, met, missed);
 }
 
+/*
+ * The batch-size study's knee. A decode step of B sequences at context c
+ * (sim/cost.c's roofline) moves
+ *     bytes(B) = W + kv x B x (c + 1)        (weights once, each sequence's KV)
+ * and computes
+ *     flops(B) = B x (2 P + a x (c + 1))    (a = 4 x layers x heads x head_dim)
+ * so it turns compute-bound where flops / (F x fe) = bytes / (BW x be):
+ *     B* = (W / (BW x be)) / ((2 P + a (c + 1)) / (F x fe) - kv (c + 1) / (BW x be)).
+ * Llama-3.1-8B on an H100 SXM, 32-token prompts and 480-token outputs all
+ * at once (decode dominates; the mean context of a decode is 32 + 240):
+ * B* is about 290. From the sweep, the knee is where the memory-bound
+ * step time (TPOT through the two smallest batches: overhead + W / (BW x
+ * be) + B x kv (c + 1) / (BW x be)) meets the compute-bound one (TPOT
+ * through the overhead and the batch of 512: overhead + B x the compute
+ * per sequence); the two agree within 15 %. Throughput doubles per
+ * doubling of the batch well below the knee and hardly grows past it.
+ */
+static void test_batch_knee(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary max-num-seqs=8..1024x2 -j 2 --quiet --out %s/knee "
+                   "--workload 'sharegpt:n=3000;in=fixed:32;out=fixed:480;arrival=batch' "
+                   "--gpu h100-sxm --model llama-3.1-8b",
+                   tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("h100-sxm", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-3.1-8b", &m, err, sizeof(err)), 0);
+    sim_config cfg;
+    sim_config_defaults(&cfg, &g, &m);
+    sim_cost c;
+    sim_cost_init(&c, &g, &m, cfg.weight_dtype, cfg.kv_dtype, &cfg.cost);
+    double ctx1 = 32 + 240 + 1, bw = c.mem_bw_Bps * c.p.bw_eff, fl = c.peak_flops * c.p.flops_eff;
+    double knee =
+        (c.dense_weight_bytes / bw) / ((2 * c.active_params + c.attn_flops_per_pair * ctx1) / fl -
+                                       c.kv_bytes_per_token * ctx1 / bw);
+    /* TPOT (s) and output throughput of the points 8, 16, ..., 1024. */
+    double tpot[8], thr[8];
+    for (int k = 0; k < 8; k++) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/knee/points/%04d/seed-0/summary.json", tmp, k);
+        an_figures f;
+        assert_int_equal(an_figures_read(p, &f, err, sizeof(err)), 0);
+        tpot[k] = an_figures_get(&f, "vllm_bench.mean_tpot_ms") / 1e3;
+        thr[k] = an_figures_get(&f, "vllm_bench.output_throughput");
+        an_figures_free(&f);
+    }
+    double ovh = c.p.step_overhead_s;
+    double slope_mem = (tpot[1] - tpot[0]) / 8, base_mem = tpot[0] - 8 * slope_mem - ovh;
+    double per_seq_compute = (tpot[6] - ovh) / 512;
+    double est = base_mem / (per_seq_compute - slope_mem);
+    printf("knee: closed form %.1f sequences, from the sweep %.1f\n", knee, est);
+    if (!(fabs(est - knee) <= 0.15 * knee) || knee < 100 || knee > 1000)
+        fail_msg("knee from the sweep %.1f, closed form %.1f", est, knee);
+    for (int k = 0; k < 3; k++) /* 8..64: memory-bound, nearly linear */
+        if (!(thr[k + 1] / thr[k] > 1.8))
+            fail_msg("throughput %g -> %g: not doubling below the knee", thr[k], thr[k + 1]);
+    if (!(thr[7] / thr[6] < 1.15)) /* 512 -> 1024: compute-bound, flat */
+        fail_msg("throughput %g -> %g: still growing past the knee", thr[6], thr[7]);
+}
+
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
@@ -299,9 +366,8 @@ static void test_bad_sweeps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_and_jobs),
-        cmocka_unit_test(test_seeds_grid_plots),
-        cmocka_unit_test(test_find_max_rate),
+        cmocka_unit_test(test_grid_and_jobs), cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate), cmocka_unit_test(test_batch_knee),
         cmocka_unit_test(test_bad_sweeps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
