@@ -16,6 +16,7 @@
 #include "sim/catalog.h"
 #include "sim/catalog_data.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -76,6 +77,52 @@ static size_t edit_distance(const char *a, const char *b)
         }
     }
     return row[lb];
+}
+
+/* WANT's and NAME's letters and digits, ASCII case folded, separators
+ * ('-', '_', ' ', '.') dropped, compared: 0 when equal; with PREFIX, 0
+ * also when WANT's are a prefix of NAME's. */
+static int name_cmp(const char *want, const char *name, int prefix)
+{
+    for (;;) {
+        while (*want == '-' || *want == '_' || *want == ' ')
+            want++;
+        while (*name == '-' || *name == '_' || *name == ' ')
+            name++;
+        if (*want == '\0')
+            return prefix || *name == '\0' ? 0 : 1;
+        if (tolower((unsigned char)*want) != tolower((unsigned char)*name))
+            return 1;
+        want++;
+        name++;
+    }
+}
+
+/*
+ * Finds WANT among NAMES[0..N) as a user types it: case does not matter
+ * and separators ('-', '_', ' ') are optional ("H100-SXM", "h100sxm"). An
+ * exact match wins; else a name WANT begins ("MI300" for mi300x) when it
+ * is the only one and WANT has 3 characters or more. Returns its index; -1 when none
+ * matches; -2 when several begin with WANT, with them listed in AMBIG.
+ */
+static long match_name(const char *want, const char *const *names, size_t n, char *ambig,
+                       size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name_cmp(want, names[i], 0) == 0)
+            return (long)i;
+    long found = -1;
+    size_t count = 0;
+    ambig[0] = '\0';
+    if (strlen(want) < 3) /* "h2" is more likely a slip than h200 */
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (name_cmp(want, names[i], 1) == 0) {
+            found = (long)i;
+            strncat(ambig, count++ ? ", " : "", len - strlen(ambig) - 1);
+            strncat(ambig, names[i], len - strlen(ambig) - 1);
+        }
+    return count > 1 ? -2 : found;
 }
 
 /* Writes the three names closest to WANT (substring matches first). */
@@ -259,14 +306,18 @@ int sim_gpu_lookup(const char *name, sim_gpu *out, char *err, size_t errlen)
         return -1;
     }
     const char *names[GPU_MAX];
-    for (size_t i = 0; i < gpu_count; i++) {
-        if (strcmp(gpu_table[i].name, name) == 0) {
-            *out = gpu_table[i];
-            return 0;
-        }
+    for (size_t i = 0; i < gpu_count; i++)
         names[i] = gpu_table[i].name;
-    }
     char hint[256];
+    long k = match_name(name, names, gpu_count, hint, sizeof(hint));
+    if (k >= 0) {
+        *out = gpu_table[k];
+        return 0;
+    }
+    if (k == -2) {
+        snprintf(err, errlen, "GPU '%s' is ambiguous: %s", name, hint);
+        return -1;
+    }
     closest_names(name, names, gpu_count, hint, sizeof(hint));
     snprintf(err, errlen, "unknown GPU '%s'; closest: %s (kvsim list gpus shows all)", name, hint);
     return -1;
@@ -493,7 +544,7 @@ int sim_model_lookup(const char *name, sim_model *out, char *err, size_t errlen)
         strchr(name, '/') != NULL || (nlen > 5 && strcmp(name + nlen - 5, ".json") == 0);
     int in_catalog = 0;
     for (size_t i = 0; i < sim_catalog_num_models && !path_like && !in_catalog; i++)
-        in_catalog = strcmp(sim_catalog_models[i].name, name) == 0;
+        in_catalog = name_cmp(name, sim_catalog_models[i].name, 0) == 0;
     struct stat st;
     int in_dir = !in_catalog && stat(name, &st) == 0 && S_ISDIR(st.st_mode);
     if (path_like || in_dir) {
@@ -528,12 +579,17 @@ int sim_model_lookup(const char *name, sim_model *out, char *err, size_t errlen)
     }
     const char *names[256];
     size_t n = 0;
-    for (size_t i = 0; i < sim_catalog_num_models && n < 256; i++) {
-        if (strcmp(sim_catalog_models[i].name, name) == 0)
-            return sim_model_at(i, out) == 0 ? 0 : (snprintf(err, errlen, "broken catalog"), -1);
+    for (size_t i = 0; i < sim_catalog_num_models && n < 256; i++)
         names[n++] = sim_catalog_models[i].name;
-    }
     char hint[256];
+    long k = match_name(name, names, n, hint, sizeof(hint));
+    if (k >= 0)
+        return sim_model_at((size_t)k, out) == 0 ? 0
+                                                 : (snprintf(err, errlen, "broken catalog"), -1);
+    if (k == -2) {
+        snprintf(err, errlen, "model '%s' is ambiguous: %s", name, hint);
+        return -1;
+    }
     closest_names(name, names, n, hint, sizeof(hint));
     snprintf(err, errlen,
              "unknown model '%s'; closest: %s (kvsim list models shows all, or pass a "
