@@ -91,6 +91,26 @@ int an_figures_read(const char *path, an_figures *out, char *err, size_t errlen)
     return 0;
 }
 
+int an_figures_parse(const char *text, size_t len, const char *name, an_figures *out, char *err,
+                     size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_PRESERVE_ORDER, &je);
+    if (root == NULL) {
+        snprintf(err, errlen, "%s: line %d: %s", name, je.line, je.text);
+        return -1;
+    }
+    int rc = flatten(out, "", root);
+    json_decref(root);
+    if (rc != 0) {
+        an_figures_free(out);
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    return 0;
+}
+
 double an_figures_get(const an_figures *f, const char *name)
 {
     for (size_t i = 0; i < f->n; i++)

@@ -29,6 +29,11 @@ typedef struct an_figures {
  */
 int an_figures_read(const char *path, an_figures *out, char *err, size_t errlen);
 
+/* As an_figures_read, from the JSON TEXT[0..LEN) (NAME names it in
+ * messages). */
+int an_figures_parse(const char *text, size_t len, const char *name, an_figures *out, char *err,
+                     size_t errlen);
+
 /* The value of NAME, or NAN when absent. */
 double an_figures_get(const an_figures *f, const char *name);
 

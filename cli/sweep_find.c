@@ -261,4 +261,3 @@ int sweep_find(sweep_opts *o)
     free(seeds);
     return 0;
 }
-
