@@ -100,8 +100,7 @@ int sweep_mpi_gather(sweep_job *jobs, size_t n, int failed)
             free(text);
         } else if (rank_ == 0) {
             unsigned long long len = 0;
-            MPI_Recv(&len, 1, MPI_UNSIGNED_LONG_LONG, owner, 0, MPI_COMM_WORLD,
-                     MPI_STATUS_IGNORE);
+            MPI_Recv(&len, 1, MPI_UNSIGNED_LONG_LONG, owner, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             char *text = len > 0 && len < (1ull << 31) ? malloc(len + 1) : NULL;
             if (len > 0) {
                 /* Received even when it cannot be kept, so the order holds. */
@@ -118,8 +117,8 @@ int sweep_mpi_gather(sweep_job *jobs, size_t n, int failed)
                 continue;
             }
             text[len] = '\0';
-            if (an_figures_parse(text, (size_t)len, jobs[i].dir, &jobs[i].figs, err,
-                                 sizeof(err)) != 0) {
+            if (an_figures_parse(text, (size_t)len, jobs[i].dir, &jobs[i].figs, err, sizeof(err)) !=
+                0) {
                 if (!bad)
                     cli_error("sweep: %s: %s", jobs[i].label, err);
                 bad = 1;
@@ -141,9 +140,7 @@ void sweep_mpi_end(void)
 
 #else /* one process: nothing to share */
 
-void sweep_mpi_start(void)
-{
-}
+void sweep_mpi_start(void) {}
 
 int sweep_mpi_rank(void)
 {
@@ -162,8 +159,6 @@ int sweep_mpi_gather(sweep_job *jobs, size_t n, int failed)
     return failed;
 }
 
-void sweep_mpi_end(void)
-{
-}
+void sweep_mpi_end(void) {}
 
 #endif
