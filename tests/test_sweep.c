@@ -358,6 +358,49 @@ static void test_bad_sweeps(void **state)
     snprintf(args, sizeof(args), "sweep --find max-rate --slo p99_bogus_ms=1 --out %s/bad " BASE,
              tmp);
     expect_error(args, "'p99_bogus_ms' is not a summary figure");
+    /* --goodput: vLLM's syntax, each mistake named. */
+    static const char *const goodput[][2] = {
+        {"--goodput ttfx:3", "--goodput: unknown objective 'ttfx' (known: ttft, tpot, e2el)"},
+        {"--goodput ttft:-1", "--goodput: ttft: '-1' is not a non-negative number"},
+        {"--goodput ttft", "--goodput: 'ttft' is not KEY:MS"},
+        {"--goodput", "--goodput: no objective given"},
+        {"--goodput ttft:1 tpot:2 ttft:3", "--goodput: ttft given twice"},
+        {"--goodput ttft:1 --goodput tpot:1", "--goodput given twice"},
+    };
+    for (size_t k = 0; k < sizeof(goodput) / sizeof(goodput[0]); k++) {
+        snprintf(args, sizeof(args), "run " BASE "%s", goodput[k][0]);
+        expect_error(args, goodput[k][1]);
+    }
+    /* kvsim plot and kvsim report on folders that are not kvsim's, or
+     * hold malformed files. */
+    expect_error("plot /nonexistent", "plot: /nonexistent has no timeseries.csv");
+    expect_error("report /nonexistent", "report: /nonexistent: not a kvsim output folder");
+    expect_error("plot", "plot: say which folder");
+    char dir[512], path[600];
+    snprintf(dir, sizeof(dir), "%s/malformed", tmp);
+    snprintf(path, sizeof(path), "mkdir -p '%s'", dir);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("time_s,running\n0,1\n", fp); /* not a kvsim time series */
+    fclose(fp);
+    snprintf(args, sizeof(args), "plot %s", dir);
+    expect_error(args, "timeseries.csv: not a kvsim time series (columns missing)");
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("time_s,a,b\n1,2\n", fp); /* a short row */
+    fclose(fp);
+    expect_error(args, "timeseries.csv: line 2: 2 fields, the header has 3");
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/curves.csv", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("point,x\n", fp); /* no seeds column, no rows */
+    fclose(fp);
+    expect_error(args, "curves.csv: no points");
     /* Nothing left behind by a failed sweep. */
     snprintf(args, sizeof(args), "%s/bad/curves.csv", tmp);
     assert_int_not_equal(access(args, F_OK), 0);
