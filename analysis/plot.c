@@ -214,6 +214,7 @@ static void fig_begin(const char *device, const char *path)
         plscol0((PLINT)(2 + k), palette[k][0], palette[k][1], palette[k][2]);
     plscol0(15, 200, 0, 0); /* objectives */
     plinit();
+    plschr(0, 0.8); /* before any viewport: margins are in character heights */
 }
 
 static void range(const series *s, size_t ns, double extra, int logx, double *x0, double *x1,
@@ -271,7 +272,7 @@ static void panel(const char *title, const char *xlabel, const char *ylabel, con
             y1 = y0 + 1;
     }
     pladv(0);
-    plvsta();
+    plvpor(0.24, 0.94, 0.13, 0.9); /* fixed margins: the same box in every subpage */
     plwind(x0, x1, y0, y1);
     plcol0(1);
     plschr(0, 0.8);
@@ -665,8 +666,7 @@ static void read_objectives(const char *dir, curves_ctx *c)
                 const char *hit = strstr(key, metric[m]);
                 if (hit != NULL && hit[strlen(metric[m])] == '\0' && json_is_number(v)) {
                     c->slo[m] = json_number_value(v);
-                    snprintf(c->slo_label[m], sizeof(c->slo_label[m]), "SLO %s <= %g", key,
-                             c->slo[m]);
+                    snprintf(c->slo_label[m], sizeof(c->slo_label[m]), "SLO %g ms", c->slo[m]);
                 }
             }
         }
