@@ -24,12 +24,13 @@ void an_hist_init(an_hist *h)
     h->counts = NULL;
     h->n = 0;
     h->sum = 0;
+    h->sumsq = 0;
     h->min = INFINITY;
     h->max = 0;
     h->zeros = 0;
 }
 
-int an_hist_add(an_hist *h, double v)
+int an_hist_add_n(an_hist *h, double v, uint64_t count)
 {
     if (!(v >= 0))
         v = 0;
@@ -38,22 +39,37 @@ int an_hist_add(an_hist *h, double v)
         if (h->counts == NULL)
             return -1;
     }
-    h->n++;
-    h->sum += v;
+    h->n += count;
+    h->sum += v * (double)count;
+    h->sumsq += v * v * (double)count;
     if (v < h->min)
         h->min = v;
     if (v > h->max)
         h->max = v;
     if (v <= HIST_MIN) {
-        h->zeros++;
+        h->zeros += count;
         return 0;
     }
     size_t b = (size_t)(log(v / HIST_MIN) / log_growth());
     size_t nb = nbuckets();
     if (b >= nb)
         b = nb - 1;
-    h->counts[b]++;
+    h->counts[b] += count;
     return 0;
+}
+
+int an_hist_add(an_hist *h, double v)
+{
+    return an_hist_add_n(h, v, 1);
+}
+
+double an_hist_std(const an_hist *h)
+{
+    if (h->n == 0)
+        return 0;
+    double mean = h->sum / (double)h->n;
+    double var = h->sumsq / (double)h->n - mean * mean;
+    return var > 0 ? sqrt(var) : 0;
 }
 
 double an_hist_percentile(const an_hist *h, double p)

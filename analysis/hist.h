@@ -14,6 +14,7 @@ typedef struct an_hist {
     uint64_t *counts; /* NULL until the first value */
     uint64_t n;
     double sum;
+    double sumsq; /* sum of squares, for the standard deviation */
     double min;
     double max;
     uint64_t zeros; /* values <= 1 ns */
@@ -24,6 +25,13 @@ void an_hist_init(an_hist *h);
 
 /* Adds V (seconds, >= 0). Returns 0, or -1 when out of memory. */
 int an_hist_add(an_hist *h, double v);
+
+/* Adds V COUNT times (COUNT >= 1). Returns 0, or -1 when out of memory. */
+int an_hist_add_n(an_hist *h, double v, uint64_t count);
+
+/* Population standard deviation (numpy.std's default, ddof 0) from the
+ * sums; 0 when empty. */
+double an_hist_std(const an_hist *h);
 
 /* Nearest-rank percentile P in [0, 100]; 0 when empty. */
 double an_hist_percentile(const an_hist *h, double p);

@@ -56,17 +56,22 @@ static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t runn
     m->ts_last_s = t;
     double pool = (double)m->pool_bytes;
     char ts[AN_NUM_LEN];
-    int n =
-        fprintf(m->timeseries_csv, "%s,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu\n",
-                an_fmt_double(ts, t), running, waiting, (unsigned long long)b->token_states,
-                (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
-                (unsigned long long)b->external_frag, (unsigned long long)b->blocked_free,
-                (unsigned long long)b->free, pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,
-                (unsigned long long)m->ts_steps, (unsigned long long)m->ts_tokens);
+    int n = fprintf(
+        m->timeseries_csv, "%s,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%.4f,%llu,%llu,%llu,%llu,%llu\n",
+        an_fmt_double(ts, t), running, waiting, (unsigned long long)b->token_states,
+        (unsigned long long)b->reservation, (unsigned long long)b->internal_frag,
+        (unsigned long long)b->external_frag, (unsigned long long)b->blocked_free,
+        (unsigned long long)b->free, pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0,
+        (unsigned long long)m->ts_steps, (unsigned long long)m->ts_tokens,
+        (unsigned long long)m->ts_preempted, (unsigned long long)m->ts_prompt_tokens,
+        (unsigned long long)m->ts_output_tokens);
     if (n < 0)
         m->io_error = 1;
     m->ts_steps = 0;
     m->ts_tokens = 0;
+    m->ts_preempted = 0;
+    m->ts_prompt_tokens = 0;
+    m->ts_output_tokens = 0;
 }
 
 /* Time-series rows for [.., END), where the pool stays as B: one at the
@@ -92,6 +97,9 @@ static void on_step(void *ctx, const sim_step_record *s)
     ts_stretch(m, s->end_s, &s->mem, s->running, s->waiting);
     m->ts_steps += !s->idle;
     m->ts_tokens += s->prefill_tokens + s->decode_seqs;
+    m->ts_preempted += s->preempted;
+    m->ts_prompt_tokens += s->prefill_tokens;
+    m->ts_output_tokens += s->output_tokens;
     if (!s->idle) {
         m->steps++;
         m->batch_seqs += (uint64_t)s->prefill_seqs + s->decode_seqs;
@@ -127,25 +135,43 @@ static void on_request(void *ctx, const sim_request_record *r)
     double tpot = done && r->output_tokens > 1
                       ? (r->finish_s - r->first_token_s) / (double)(r->output_tokens - 1)
                       : -1;
+    double queue = r->first_scheduled_s >= 0 ? r->first_scheduled_s - r->arrival_s : -1;
+    double prefill = r->first_scheduled_s >= 0 && r->first_token_s >= 0
+                         ? r->first_token_s - r->first_scheduled_s
+                         : -1;
     if (done) {
         if (an_hist_add(&m->ttft, ttft) || an_hist_add(&m->e2e, e2e) ||
-            (tpot >= 0 && an_hist_add(&m->tpot, tpot)))
+            (tpot >= 0 && an_hist_add(&m->tpot, tpot)) || an_samples_add(&m->ttft_s, ttft) ||
+            an_samples_add(&m->e2el_s, e2e) || (tpot >= 0 && an_samples_add(&m->tpot_s, tpot)) ||
+            (queue >= 0 && an_hist_add(&m->queue, queue)) ||
+            (prefill >= 0 && an_hist_add(&m->prefill, prefill)))
             m->io_error = 1;
+        /* vLLM's test: every given objective >= the request's value, TPOT 0
+         * for a one-token output. */
+        double tp = tpot >= 0 ? tpot : 0;
+        if (m->goodput_set && (m->slo.ttft_s < 0 || ttft <= m->slo.ttft_s) &&
+            (m->slo.tpot_s < 0 || tp <= m->slo.tpot_s) &&
+            (m->slo.e2el_s < 0 || e2e <= m->slo.e2el_s))
+            m->good++;
     }
     if (m->requests_csv == NULL)
         return;
-    char t1[32] = "", t2[32] = "", t3[32] = "";
+    char t1[32] = "", t2[32] = "", t3[32] = "", t4[32] = "", t5[32] = "";
+    if (queue >= 0)
+        snprintf(t4, sizeof(t4), "%.9f", queue);
+    if (prefill >= 0)
+        snprintf(t5, sizeof(t5), "%.9f", prefill);
     if (r->first_token_s >= 0)
         snprintf(t1, sizeof(t1), "%.9f", r->first_token_s);
     if (ttft >= 0)
         snprintf(t2, sizeof(t2), "%.9f", ttft);
     if (tpot >= 0)
         snprintf(t3, sizeof(t3), "%.9f", tpot);
-    int n = fprintf(m->requests_csv, "%llu,%llu,%.9f,%s,%.9f,%u,%u,%u,%s,%s,%.9f,%u,%s,%s\n",
+    int n = fprintf(m->requests_csv, "%llu,%llu,%.9f,%s,%.9f,%u,%u,%u,%s,%s,%.9f,%u,%s,%s,%s,%s\n",
                     (unsigned long long)r->id, (unsigned long long)r->line, r->arrival_s, t1,
                     r->finish_s, r->input_tokens, r->output_tokens, r->output_requested, t2, t3,
                     e2e, r->preemptions, done ? "completed" : "rejected",
-                    done ? "" : sim_reject_name(r->reason));
+                    done ? "" : sim_reject_name(r->reason), t4, t5);
     if (n < 0)
         m->io_error = 1;
 }
@@ -156,6 +182,13 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     an_hist_init(&m->ttft);
     an_hist_init(&m->tpot);
     an_hist_init(&m->e2e);
+    an_samples_init(&m->ttft_s);
+    an_samples_init(&m->tpot_s);
+    an_samples_init(&m->e2el_s);
+    an_hist_init(&m->itl);
+    an_hist_init(&m->queue);
+    an_hist_init(&m->prefill);
+    m->slo.ttft_s = m->slo.tpot_s = m->slo.e2el_s = -1;
     m->requests_csv = requests;
     m->timeseries_csv = timeseries;
     m->ts_interval_s = ts_interval_s > 0 ? ts_interval_s : 1.0;
@@ -163,11 +196,13 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     m->ts_last_s = -1;
     if (requests != NULL)
         fprintf(requests, "id,line,arrival_s,first_token_s,finish_s,input_tokens,output_tokens,"
-                          "output_requested,ttft_s,tpot_s,e2e_s,preemptions,status,reason\n");
+                          "output_requested,ttft_s,tpot_s,e2e_s,preemptions,status,reason,queue_s,"
+                          "prefill_s\n");
     if (timeseries != NULL)
         fprintf(timeseries,
                 "time_s,running,waiting,token_states_bytes,reservation_bytes,internal_frag_bytes,"
-                "external_frag_bytes,blocked_free_bytes,free_bytes,allocated_pct,steps,tokens\n");
+                "external_frag_bytes,blocked_free_bytes,free_bytes,allocated_pct,steps,tokens,"
+                "preemptions,prompt_tokens,output_tokens\n");
 }
 
 static void on_start(void *ctx, const sim_memory_plan *plan)
@@ -178,10 +213,83 @@ static void on_start(void *ctx, const sim_memory_plan *plan)
     m->last_after.free = plan->kv_pool_bytes;
 }
 
+static void on_token_gaps(void *ctx, double gap_s, uint64_t count)
+{
+    an_metrics *m = ctx;
+    if (an_hist_add_n(&m->itl, gap_s, count) != 0)
+        m->io_error = 1;
+}
+
 sim_observer an_metrics_observer(an_metrics *m)
 {
-    sim_observer o = {m, on_start, on_step, on_request};
+    sim_observer o = {m, on_start, on_step, on_request, on_token_gaps};
     return o;
+}
+
+void an_metrics_set_slo(an_metrics *m, const an_slo *slo)
+{
+    m->slo = *slo;
+    m->goodput_set = slo->ttft_s >= 0 || slo->tpot_s >= 0 || slo->e2el_s >= 0;
+}
+
+double an_metrics_goodput(const an_metrics *m, double makespan_s)
+{
+    if (!m->goodput_set)
+        return NAN;
+    return makespan_s > 0 ? (double)m->good / makespan_s : 0;
+}
+
+static void from_samples(const an_samples *s, an_latency_stats *o)
+{
+    o->count = s->n;
+    o->exact = true;
+    o->mean = an_samples_mean(s);
+    o->std = an_samples_std(s);
+    o->median = an_samples_median(s);
+    o->p90 = an_samples_percentile(s, 90);
+    o->p95 = an_samples_percentile(s, 95);
+    o->p99 = an_samples_percentile(s, 99);
+    o->p999 = an_samples_percentile(s, 99.9);
+    o->max = an_samples_max(s);
+}
+
+static void from_hist(const an_hist *h, an_latency_stats *o)
+{
+    o->count = h->n;
+    o->exact = false;
+    bool any = h->n > 0;
+    o->mean = any ? an_hist_mean(h) : NAN;
+    o->std = any ? an_hist_std(h) : NAN;
+    o->median = any ? an_hist_percentile(h, 50) : NAN;
+    o->p90 = any ? an_hist_percentile(h, 90) : NAN;
+    o->p95 = any ? an_hist_percentile(h, 95) : NAN;
+    o->p99 = any ? an_hist_percentile(h, 99) : NAN;
+    o->p999 = any ? an_hist_percentile(h, 99.9) : NAN;
+    o->max = any ? h->max : NAN;
+}
+
+void an_metrics_latency(const an_metrics *m, int kind, an_latency_stats *out)
+{
+    switch (kind) {
+    case AN_LAT_TTFT:
+        from_samples(&m->ttft_s, out);
+        break;
+    case AN_LAT_TPOT:
+        from_samples(&m->tpot_s, out);
+        break;
+    case AN_LAT_E2EL:
+        from_samples(&m->e2el_s, out);
+        break;
+    case AN_LAT_ITL:
+        from_hist(&m->itl, out);
+        break;
+    case AN_LAT_QUEUE:
+        from_hist(&m->queue, out);
+        break;
+    default:
+        from_hist(&m->prefill, out);
+        break;
+    }
 }
 
 void an_metrics_finish(an_metrics *m, double makespan_s)
@@ -195,6 +303,9 @@ void an_metrics_finish(an_metrics *m, double makespan_s)
         ts_row(m, makespan_s, &m->last_after, m->last_running_after, m->last_waiting_after);
     add_area(m, &m->last_after, makespan_s - m->last_end_s);
     m->last_end_s = makespan_s;
+    an_samples_sort(&m->ttft_s);
+    an_samples_sort(&m->tpot_s);
+    an_samples_sort(&m->e2el_s);
 }
 
 static void to_pct(const double v[6], double total, an_breakdown_pct *out)
@@ -264,4 +375,10 @@ void an_metrics_free(an_metrics *m)
     an_hist_free(&m->ttft);
     an_hist_free(&m->tpot);
     an_hist_free(&m->e2e);
+    an_samples_free(&m->ttft_s);
+    an_samples_free(&m->tpot_s);
+    an_samples_free(&m->e2el_s);
+    an_hist_free(&m->itl);
+    an_hist_free(&m->queue);
+    an_hist_free(&m->prefill);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "analysis/hist.h"
+#include "analysis/samples.h"
 #include "sim/engine.h"
 
 /* The six categories as shares of the pool (percent, summing to 100). */
@@ -23,11 +24,48 @@ typedef struct an_breakdown_pct {
     double free;
 } an_breakdown_pct;
 
+/* Service-level objectives for goodput, as `vllm bench serve --goodput`
+ * takes them (seconds here; < 0: not given). A completed request is good
+ * when it meets every objective given (TTFT <= ttft, TPOT <= tpot, E2EL <=
+ * e2el); a request of one output token has TPOT 0 for this test, as in
+ * vLLM. */
+typedef struct an_slo {
+    double ttft_s, tpot_s, e2el_s;
+} an_slo;
+
+/* The figures `vllm bench serve` prints for one latency, in seconds (NAN
+ * when COUNT is 0). */
+typedef struct an_latency_stats {
+    double mean, median, std, p90, p95, p99, p999, max;
+    uint64_t count;
+    bool exact; /* numpy's definitions on exact values; false: from a log histogram */
+} an_latency_stats;
+
+enum an_latency_kind {
+    AN_LAT_TTFT,    /* arrival to first token */
+    AN_LAT_TPOT,    /* (E2EL - TTFT) / (output - 1), requests of 2+ tokens */
+    AN_LAT_ITL,     /* each token's gap after the previous one of its request */
+    AN_LAT_E2EL,    /* arrival to last token */
+    AN_LAT_QUEUE,   /* arrival to the first step that computes part of it */
+    AN_LAT_PREFILL, /* that step's start to the first token */
+    AN_LAT_COUNT
+};
+
 typedef struct an_metrics {
     uint64_t pool_bytes;
     an_hist ttft;
     an_hist tpot;
     an_hist e2e;
+    /* Exact values for numpy-style statistics (completed requests). */
+    an_samples ttft_s;
+    an_samples tpot_s;
+    an_samples e2el_s;
+    an_hist itl;     /* token gaps (histogram: one value per token would not stay flat) */
+    an_hist queue;   /* queueing delay of completed requests */
+    an_hist prefill; /* prefill time of completed requests */
+    an_slo slo;
+    bool goodput_set; /* at least one objective given */
+    uint64_t good;    /* completed requests meeting every objective */
     /* Time-weighted memory: byte-seconds per category. */
     double area[6];
     double ext_index_area;
@@ -54,10 +92,13 @@ typedef struct an_metrics {
     double next_ts_s;  /* the next grid point that may get a row */
     uint64_t ts_steps; /* steps and tokens since the last row */
     uint64_t ts_tokens;
-    uint64_t ts_rows;     /* rows written */
-    double ts_last_s;     /* time of the last row written; -1 before the first */
-    uint64_t ts_max_rows; /* AN_TS_MAX_ROWS unless a test lowers it */
-    bool ts_truncated;    /* rows stopped at ts_max_rows */
+    uint64_t ts_preempted;     /* preemptions since the last row */
+    uint64_t ts_prompt_tokens; /* prompt (and recomputed) tokens computed since the last row */
+    uint64_t ts_output_tokens; /* tokens sampled since the last row */
+    uint64_t ts_rows;          /* rows written */
+    double ts_last_s;          /* time of the last row written; -1 before the first */
+    uint64_t ts_max_rows;      /* AN_TS_MAX_ROWS unless a test lowers it */
+    bool ts_truncated;         /* rows stopped at ts_max_rows */
     int io_error;
 } an_metrics;
 
@@ -83,10 +124,24 @@ const char *an_fmt_double(char buf[AN_NUM_LEN], double v);
  * pool size arrives with the run's start (the observer's on_start). */
 void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_interval_s);
 
+/* Sets the goodput objectives (before the run). */
+void an_metrics_set_slo(an_metrics *m, const an_slo *slo);
+
+/* The statistics of latency KIND over completed requests (TTFT, TPOT and
+ * E2EL exact with numpy's definitions, see samples.h; ITL, queueing and
+ * prefill from log histograms: nearest rank within 0.05 %). Call it after
+ * an_metrics_finish, which sorts the exact samples. */
+void an_metrics_latency(const an_metrics *m, int kind, an_latency_stats *out);
+
+/* Request goodput: completed requests meeting every objective per second
+ * of MAKESPAN_S; NAN when no objective was given. */
+double an_metrics_goodput(const an_metrics *m, double makespan_s);
+
 /* The observer to pass to sim_run; it points at M. */
 sim_observer an_metrics_observer(an_metrics *m);
 
-/* Closes the accounting at the run's end (MAKESPAN_S). */
+/* Closes the accounting at the run's end (MAKESPAN_S) and sorts the exact
+ * samples. */
 void an_metrics_finish(an_metrics *m, double makespan_s);
 
 /* Shares of the pool, time-weighted over [0, makespan] and at peak. */

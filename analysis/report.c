@@ -61,6 +61,65 @@ static double safe_div(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+static const char *const lat_names[AN_LAT_COUNT] = {"ttft", "tpot",  "itl",
+                                                    "e2el", "queue", "prefill"};
+
+/* One latency as vLLM's benchmark JSON names it: mean_NAME_ms,
+ * median_NAME_ms, std_NAME_ms, pP_NAME_ms (P = 90, 95, 99, 99.9), and
+ * max_NAME_ms (kvsim's); null when there is no value. */
+static void json_vllm_latency(FILE *fp, const an_metrics *m, int kind, int last)
+{
+    an_latency_stats st;
+    an_metrics_latency(m, kind, &st);
+    const char *k = lat_names[kind];
+    char a[AN_NUM_LEN], b[AN_NUM_LEN], c[AN_NUM_LEN], d[AN_NUM_LEN], e[AN_NUM_LEN], f[AN_NUM_LEN],
+        g[AN_NUM_LEN], h[AN_NUM_LEN];
+    fprintf(fp,
+            "    \"mean_%s_ms\": %s, \"median_%s_ms\": %s, \"std_%s_ms\": %s,\n"
+            "    \"p90_%s_ms\": %s, \"p95_%s_ms\": %s, \"p99_%s_ms\": %s, \"p99.9_%s_ms\": %s, "
+            "\"max_%s_ms\": %s%s\n",
+            k, num(a, st.mean * 1e3), k, num(b, st.median * 1e3), k, num(c, st.std * 1e3), k,
+            num(d, st.p90 * 1e3), k, num(e, st.p95 * 1e3), k, num(f, st.p99 * 1e3), k,
+            num(g, st.p999 * 1e3), k, num(h, st.max * 1e3), last ? "" : ",");
+}
+
+/* The "vllm_bench" block (vllm bench serve's result JSON keys), "goodput"
+ * and "phases" (queueing and prefill per request). */
+static void write_vllm_bench_json(FILE *fp, const an_run_info *in)
+{
+    const sim_result *r = in->res;
+    const an_metrics *m = in->metrics;
+    double span = r->makespan_s;
+    char a[AN_NUM_LEN], b[AN_NUM_LEN], c[AN_NUM_LEN], d[AN_NUM_LEN], e[AN_NUM_LEN];
+    fprintf(fp,
+            "  \"vllm_bench\": {\n    \"duration\": %s, \"completed\": %llu, \"failed\": %llu, "
+            "\"total_input_tokens\": %llu, \"total_output_tokens\": %llu,\n"
+            "    \"request_throughput\": %s, \"request_goodput\": %s, \"output_throughput\": %s, "
+            "\"total_token_throughput\": %s,\n",
+            num(a, span), (unsigned long long)r->completed, (unsigned long long)r->rejected,
+            (unsigned long long)r->input_tokens, (unsigned long long)r->output_tokens,
+            num(b, safe_div((double)r->completed, span)), num(c, an_metrics_goodput(m, span)),
+            num(d, safe_div((double)r->output_tokens, span)),
+            num(e, safe_div((double)(r->input_tokens + r->output_tokens), span)));
+    json_vllm_latency(fp, m, AN_LAT_TTFT, 0);
+    json_vllm_latency(fp, m, AN_LAT_TPOT, 0);
+    json_vllm_latency(fp, m, AN_LAT_ITL, 0);
+    json_vllm_latency(fp, m, AN_LAT_E2EL, 1);
+    fprintf(fp, "  },\n");
+    fprintf(fp,
+            "  \"goodput\": {\"ttft_ms\": %s, \"tpot_ms\": %s, \"e2el_ms\": %s, "
+            "\"good_requests\": %llu, \"request_goodput\": %s},\n",
+            num(a, m->slo.ttft_s >= 0 ? m->slo.ttft_s * 1e3 : NAN),
+            num(b, m->slo.tpot_s >= 0 ? m->slo.tpot_s * 1e3 : NAN),
+            num(c, m->slo.e2el_s >= 0 ? m->slo.e2el_s * 1e3 : NAN),
+            (unsigned long long)(m->goodput_set ? m->good : 0),
+            num(d, an_metrics_goodput(m, span)));
+    fprintf(fp, "  \"phases\": {\n");
+    json_vllm_latency(fp, m, AN_LAT_QUEUE, 0);
+    json_vllm_latency(fp, m, AN_LAT_PREFILL, 1);
+    fprintf(fp, "  },\n");
+}
+
 static const char *const router_names[] = {"round-robin", "least-loaded", "prefix-affinity"};
 
 /* The scheduler's resolved settings, inside "config" (closes it). */
@@ -234,6 +293,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     json_latency(fp, "tpot", &m->tpot, 0);
     json_latency(fp, "e2e", &m->e2e, 1);
     fprintf(fp, "  },\n");
+    write_vllm_bench_json(fp, in);
 
     fprintf(fp,
             "  \"memory\": {\n    \"gpu_bytes\": %llu,\n    \"usable_bytes\": %llu,\n"
@@ -303,6 +363,28 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     fprintf(fp, "  \"sim\": {\"wall_s\": %.6f, \"events\": %llu, \"steps\": %llu}\n}\n", in->wall_s,
             (unsigned long long)r->events, (unsigned long long)r->steps);
     return ferror(fp) ? -1 : 0;
+}
+
+/* vllm bench serve's latencies in ms; n/a where there is none. */
+static void print_latency_table(FILE *fp, const an_metrics *m)
+{
+    static const char *const names[AN_LAT_COUNT] = {"TTFT", "TPOT",  "ITL",
+                                                    "E2EL", "queue", "prefill"};
+    fprintf(fp, "latency (ms)        mean     median        std        p90        p95        p99"
+                "      p99.9        max\n");
+    for (int k = 0; k < AN_LAT_COUNT; k++) {
+        an_latency_stats st;
+        an_metrics_latency(m, k, &st);
+        fprintf(fp, "  %-8s", names[k]);
+        double v[8] = {st.mean, st.median, st.std, st.p90, st.p95, st.p99, st.p999, st.max};
+        for (int j = 0; j < 8; j++) {
+            if (st.count == 0) /* nothing completed (or no request of 2+ tokens, for TPOT) */
+                fprintf(fp, " %10s", "n/a");
+            else
+                fprintf(fp, " %10.2f", v[j] * 1e3);
+        }
+        fprintf(fp, "\n");
+    }
 }
 
 static double gib(uint64_t b)
@@ -385,16 +467,23 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)m->ts_max_rows);
     fprintf(fp, "\n");
 
-    fprintf(fp, "latency (s)      mean       p50       p90       p99\n");
-    const an_hist *hs[3] = {&m->ttft, &m->tpot, &m->e2e};
-    const char *names[3] = {"TTFT", "TPOT", "E2E"};
-    for (int k = 0; k < 3; k++) {
-        if (hs[k]->n == 0) /* nothing completed (or no request of 2+ tokens, for TPOT) */
-            fprintf(fp, "  %-6s %10s %9s %9s %9s\n", names[k], "n/a", "n/a", "n/a", "n/a");
-        else
-            fprintf(fp, "  %-6s %10.4f %9.4f %9.4f %9.4f\n", names[k], an_hist_mean(hs[k]),
-                    an_hist_percentile(hs[k], 50), an_hist_percentile(hs[k], 90),
-                    an_hist_percentile(hs[k], 99));
+    print_latency_table(fp, m);
+    double goodput = an_metrics_goodput(m, span);
+    if (!isnan(goodput)) {
+        fprintf(fp, "goodput      %.3f req/s: %llu of %llu completed requests meet", goodput,
+                (unsigned long long)m->good, (unsigned long long)r->completed);
+        const char *sep = "";
+        if (m->slo.ttft_s >= 0) {
+            fprintf(fp, " TTFT <= %g ms", m->slo.ttft_s * 1e3);
+            sep = ",";
+        }
+        if (m->slo.tpot_s >= 0) {
+            fprintf(fp, "%s TPOT <= %g ms", sep, m->slo.tpot_s * 1e3);
+            sep = ",";
+        }
+        if (m->slo.e2el_s >= 0)
+            fprintf(fp, "%s E2EL <= %g ms", sep, m->slo.e2el_s * 1e3);
+        fprintf(fp, "\n");
     }
 
     if (p->tensor_parallel > 1 || p->pipeline_parallel > 1)

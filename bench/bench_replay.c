@@ -147,5 +147,27 @@ int main(int argc, char **argv)
                   sizes[k] >= 1000000 ? 256 : 0) != 0)
             return 1;
     }
+
+    /* A study: 100 points of the Azure trace at rate scales 0.05..5, one
+     * run each, as many processes as cores (issue 10). Peak RSS is the
+     * sweep process's own, not its runs'. */
+    if (!quick) {
+        char out[512], jobs[24];
+        snprintf(out, sizeof(out), "%s/kvsim_bench_sweep", dir);
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(jobs, sizeof(jobs), "%ld", ncpu > 0 ? ncpu : 1);
+        char *sweep[] = {kvsim,     "sweep",
+                         "--vary",  "rate-scale=0.05..5+0.05",
+                         "--trace", "traces/samples/azure_conv_2023.csv.gz",
+                         "--gpu",   "h100-sxm",
+                         "--model", "llama-3.1-8b",
+                         "-j",      jobs,
+                         "--out",   out,
+                         "--quiet", NULL};
+        char label[128];
+        snprintf(label, sizeof(label), "sweep 100 points azure conv, -j %s", jobs);
+        if (bench(label, sweep, 1, 0, 0) != 0)
+            return 1;
+    }
     return 0;
 }

@@ -46,6 +46,10 @@ int cli_take_source_option(cli_source_opts *o, int argc, char **argv, int *i, co
 /* `kvsim gen`: writes a workload or a transformed trace as kvsim CSV. */
 int cmd_gen(int argc, char **argv);
 
+/* `kvsim sweep`: a run over a grid of option values and seeds, or the
+ * highest load meeting objectives (cli/cmd_sweep.c). */
+int cmd_sweep(int argc, char **argv);
+
 /* `kvsim trace stats`: statistics of a trace (or a workload). */
 int cmd_trace(int argc, char **argv);
 

@@ -12,7 +12,9 @@
 
 #include "allocators/kv_alloc.h"
 #include "analysis/metrics.h"
+#include "analysis/plot.h"
 #include "analysis/report.h"
+#include "cli/cli_out.h"
 #include "cli/run_config.h"
 
 int cmd_compare(int argc, char **argv);
@@ -291,9 +293,16 @@ int cmd_compare(int argc, char **argv)
         fprintf(js, "  ]\n}\n");
         cli_close_out(csv, o.out, "compare.csv");
         cli_close_out(js, o.out, "compare.json");
+        /* The bars read compare.csv back: the files are committed first. */
+        char err[4400];
+        if (cli_out_commit() != 0)
+            return 1;
+        if (an_plot_compare(o.out, NULL, err, sizeof(err)) != 0)
+            cli_die("compare: %s", err);
         if (!o.quiet)
-            printf("\nwrote %s/compare.csv, %s/compare.json and one folder per allocator\n", o.out,
-                   o.out);
+            printf("\nwrote %s/compare.csv, %s/compare.json, %s/compare.png and .svg, and one "
+                   "folder per allocator\n",
+                   o.out, o.out, o.out);
     }
     for (int i = 0; i < n; i++)
         an_metrics_free(&runs[i].metrics);

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analysis/html_report.h"
 #include "analysis/metrics.h"
+#include "analysis/plot.h"
 #include "analysis/report.h"
 #include "cli/cli_int.h"
 #include "cli/cli_out.h"
@@ -46,6 +48,11 @@ static const char usage_main[] =
     "      write a generated workload (presets sharegpt, alpaca, azure-conv, azure-code,\n"
     "      chat, or your own arrivals and lengths) or a transformed trace as kvsim CSV\n"
     "  kvsim trace stats FILE  rows, rate, length percentiles and prefix reuse of a trace\n"
+    "  kvsim sweep --vary KEY=VALUES ... --out DIR [run options]\n"
+    "      runs over a grid of option values and seeds: curves.csv, curves.json, plots;\n"
+    "      --find max-rate --slo p99_ttft_ms=1000 finds the highest load meeting SLOs\n"
+    "  kvsim plot DIR          draw a run's or a sweep's plots again from its files\n"
+    "  kvsim report DIR [-o FILE]  one self-contained HTML page for a run, compare or sweep\n"
     "  kvsim --help | --version\n"
     "\n"
     "kvsim run --help lists every option of a run.\n";
@@ -75,6 +82,8 @@ static const char usage_run[] =
     "output\n"
     "  --out DIR               write summary.json, requests.csv and timeseries.csv to DIR\n"
     "  --ts-interval S         time-series sampling period in simulated seconds (default 1)\n"
+    "  --goodput KEY:MS ...    vllm bench serve's goodput: requests meeting every objective\n"
+    "                          (ttft, tpot, e2el in ms, e.g. --goodput ttft:500 tpot:50) per s\n"
     "  --quiet                 do not print the summary\n"
     "\n"
     "scheduler (vLLM's option names)\n"
@@ -149,6 +158,99 @@ static const char usage_run_more[] =
 
 int cmd_compare(int argc, char **argv);
 
+/* `kvsim plot DIR`: draws a run's or a sweep's plots again from its files. */
+static int cmd_plot(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-') {
+        if (argc == 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+            puts("usage: kvsim plot DIR\n"
+                 "  draws DIR/memory.png and .svg from timeseries.csv (a run's --out), and\n"
+                 "  DIR/curves.* and latency.* from curves.csv (a sweep's --out)");
+            return 0;
+        }
+        cli_die("plot: say which folder: kvsim plot DIR (a run's or a sweep's --out)");
+    }
+    const char *dir = argv[0];
+    char path[4200], err[4400];
+    int any = 0;
+    an_plot_info info;
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    if (access(path, R_OK) == 0) {
+        if (an_plot_memory(dir, &info, err, sizeof(err)) != 0)
+            cli_die("plot: %s", err);
+        printf("wrote %s/memory.png, %s/memory.svg\n", dir, dir);
+        any = 1;
+    }
+    snprintf(path, sizeof(path), "%s/compare.csv", dir);
+    if (access(path, R_OK) == 0) {
+        if (an_plot_compare(dir, &info, err, sizeof(err)) != 0)
+            cli_die("plot: %s", err);
+        printf("wrote %s/compare.png, %s/compare.svg\n", dir, dir);
+        any = 1;
+    }
+    snprintf(path, sizeof(path), "%s/curves.csv", dir);
+    if (access(path, R_OK) == 0) {
+        if (an_plot_curves(dir, &info, err, sizeof(err)) != 0)
+            cli_die("plot: %s", err);
+        printf("wrote %d plot files in %s\n", info.files, dir);
+        any = 1;
+    }
+    if (!any)
+        cli_die("plot: %s has no timeseries.csv (kvsim run --out), compare.csv (kvsim compare "
+                "--out) or curves.csv (kvsim sweep --out)",
+                dir);
+    return 0;
+}
+
+/* `kvsim report DIR [-o FILE]`: one self-contained HTML page for a run's,
+ * a compare's or a sweep's folder. */
+static int cmd_report(int argc, char **argv)
+{
+    const char *dir = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            puts("usage: kvsim report DIR [-o FILE]\n"
+                 "  one self-contained HTML page (tables, configuration, plots as inline SVG)\n"
+                 "  for the --out folder of kvsim run, compare or sweep; default FILE:\n"
+                 "  DIR/report.html");
+            return 0;
+        }
+        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) {
+            if (i + 1 >= argc)
+                cli_die("report: %s needs a file name", argv[i]);
+            if (out != NULL)
+                cli_die("report: -o given twice");
+            out = argv[++i];
+        } else if (argv[i][0] == '-') {
+            cli_die("report: unknown option '%s' (kvsim report --help)", argv[i]);
+        } else if (dir == NULL) {
+            dir = argv[i];
+        } else {
+            cli_die("report: one folder at a time ('%s' and '%s')", dir, argv[i]);
+        }
+    }
+    if (dir == NULL)
+        cli_die("report: say which folder: kvsim report DIR [-o FILE]");
+    if (an_report_kind(dir) == NULL)
+        cli_die("report: %s: not a kvsim output folder (no summary.json, compare.csv or "
+                "curves.csv)",
+                dir);
+    char path[4200];
+    if (out == NULL) {
+        snprintf(path, sizeof(path), "%s/report.html", dir);
+        out = path;
+    }
+    FILE *fp = strcmp(out, "-") == 0 ? stdout : cli_out_fopen(out);
+    char err[4400];
+    if (an_write_html_report(dir, fp, err, sizeof(err)) != 0)
+        cli_die("report: %s", err);
+    if (fp != stdout && (ferror(fp) | fclose(fp)) != 0)
+        cli_die("report: %s: write error", out);
+    if (fp != stdout)
+        printf("wrote %s\n", out);
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_opts o;
@@ -175,9 +277,17 @@ static int cmd_run(int argc, char **argv)
         if (an_write_summary_json(js, &info) != 0)
             status = 1;
         cli_close_out(js, o.out, "summary.json");
-        if (!o.quiet)
-            printf("wrote %s/summary.json, %s/requests.csv, %s/timeseries.csv\n", o.out, o.out,
-                   o.out);
+        /* The plot reads timeseries.csv back: the files are committed first. */
+        char err[4400];
+        if (status == 0 && (status = cli_out_commit()) == 0 &&
+            an_plot_memory(o.out, NULL, err, sizeof(err)) != 0) {
+            cli_error("%s", err);
+            status = 1;
+        }
+        if (!o.quiet && status == 0)
+            printf("wrote %s/summary.json, %s/requests.csv, %s/timeseries.csv, %s/memory.png, "
+                   "%s/memory.svg\n",
+                   o.out, o.out, o.out, o.out, o.out);
     }
     an_metrics_free(&r.metrics);
     return status;
@@ -264,6 +374,12 @@ static int dispatch(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "sweep") == 0)
+        return cmd_sweep(argc - 2, argv + 2);
+    if (strcmp(cmd, "plot") == 0)
+        return cmd_plot(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "list") == 0)

@@ -18,6 +18,7 @@
 
 #include "sim/catalog.h"
 #include "cli/cli_int.h"
+#include "cli/cli_opts.h"
 #include "cli/cli_out.h"
 #include "sim/cost.h"
 #include "sim/sched.h"
@@ -111,10 +112,41 @@ void cli_make_dirs(const char *dir)
     cli_out_make_dirs(dir);
 }
 
+void cli_die_unknown_option(const char *arg, size_t name_len, const char *const *names, size_t n)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "%.*s", (int)(name_len < 255 ? name_len : 255), arg);
+    const char *hint = name[0] == '-' ? cli_did_you_mean(name, names, n) : NULL;
+    if (hint != NULL)
+        cli_die("unknown option '%s': did you mean %s? (--help lists them)", arg, hint);
+    cli_die("unknown option '%s' (--help lists them)", arg);
+}
+
+int cli_take_goodput(int argc, char **argv, int i, an_slo *slo)
+{
+    /* vLLM's --goodput takes one or more KEY:MS arguments (argparse
+     * nargs="+"): everything up to the next option. */
+    char spec[512] = "";
+    if (strncmp(argv[i], "--goodput=", 10) == 0) {
+        snprintf(spec, sizeof(spec), "%s", argv[i] + 10);
+    } else {
+        while (i + 1 < argc && argv[i + 1][0] != '-') {
+            size_t len = strlen(spec);
+            snprintf(spec + len, sizeof(spec) - len, "%s%s", len ? " " : "", argv[++i]);
+        }
+    }
+    char err[256];
+    if (cli_parse_goodput(spec, slo, err, sizeof(err)) != 0)
+        cli_die("--goodput: %s", err);
+    return i;
+}
+
 void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, int allow_allocators)
 {
     memset(o, 0, sizeof(*o));
     o->chunked_prefill = o->prefix_caching = -1;
+    o->slo.ttft_s = o->slo.tpot_s = o->slo.e2el_s = -1;
+    int goodput_given = 0;
     struct {
         const char *name;
         const char **dst;
@@ -196,6 +228,12 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             o->client_max_tokens = 1;
             continue;
         }
+        if (strcmp(a, "--goodput") == 0 || strncmp(a, "--goodput=", 10) == 0) {
+            if (goodput_given++)
+                cli_die("--goodput given twice");
+            i = cli_take_goodput(argc, argv, i, &o->slo);
+            continue;
+        }
         static const struct {
             const char *name;
             size_t field; /* 0: chunked prefill, 1: prefix caching */
@@ -234,8 +272,21 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             matched = 1;
             break;
         }
-        if (!matched)
-            cli_die("unknown option '%s' (--help lists them)", a);
+        if (!matched) {
+            const char *names[sizeof(valued) / sizeof(valued[0]) + 10];
+            size_t n = 0;
+            for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
+                if (valued[k].dst != &o->allocators || allow_allocators)
+                    names[n++] = valued[k].name;
+            for (int k = 0; k < 4; k++)
+                names[n++] = flags[k].name;
+            names[n++] = "--quiet";
+            names[n++] = "--check";
+            names[n++] = "--client-max-tokens";
+            names[n++] = "--goodput";
+            names[n++] = "--help";
+            cli_die_unknown_option(a, nlen, names, n);
+        }
     }
 }
 
@@ -423,6 +474,7 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     FILE *req_csv = out_dir ? cli_open_out(out_dir, "requests.csv") : NULL;
     FILE *ts_csv = out_dir ? cli_open_out(out_dir, "timeseries.csv") : NULL;
     an_metrics_init(&out->metrics, req_csv, ts_csv, ts_interval);
+    an_metrics_set_slo(&out->metrics, &o->slo);
     sim_observer obs = an_metrics_observer(&out->metrics);
     char err[1024];
     double t0 = cli_now_s();

@@ -27,6 +27,7 @@ typedef struct run_opts {
         *burstiness;
     int quiet, check, client_max_tokens;
     int chunked_prefill, prefix_caching; /* 1 enable, 0 disable, -1 not given */
+    an_slo slo;                          /* --goodput objectives (-1: not given) */
 } run_opts;
 
 /* Prints "kvsim: " and the message to stderr on one line (control
@@ -52,6 +53,17 @@ FILE *cli_open_out(const char *dir, const char *name);
 
 /* Closes FP (may be NULL); exits with a message on a write error. */
 void cli_close_out(FILE *fp, const char *dir, const char *name);
+
+/* Exits with status 2 after "unknown option 'ARG'", with the closest of
+ * NAMES[0..N) as a "did you mean" when one is close (cli_opts.h).
+ * NAME_LEN is the length of ARG's option name (before any '='). */
+void cli_die_unknown_option(const char *arg, size_t name_len, const char *const *names, size_t n);
+
+/* Takes --goodput at ARGV[I] (--goodput=SPEC, or --goodput followed by
+ * KEY:MS arguments up to the next option) into *SLO; exits with a
+ * one-line error on a bad objective. Returns the index of the last
+ * argument taken. */
+int cli_take_goodput(int argc, char **argv, int i, an_slo *slo);
 
 /* Parses the run options in ARGV; --help prints USAGE and exits 0. With
  * ALLOW_ALLOCATORS, --allocators LIST is accepted (kvsim compare). */

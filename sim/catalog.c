@@ -8,6 +8,7 @@
 #include "sim/catalog.h"
 #include "sim/catalog_data.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,44 @@ static size_t edit_distance(const char *a, const char *b)
         }
     }
     return row[lb];
+}
+
+/* WANT's and NAME's letters and digits, ASCII case folded, separators
+ * ('-', '_', ' ') dropped, compared: 0 when equal; with PREFIX, 0 also
+ * when WANT's are a prefix of NAME's. */
+int sim_name_cmp(const char *want, const char *name, int prefix)
+{
+    for (;;) {
+        while (*want == '-' || *want == '_' || *want == ' ')
+            want++;
+        while (*name == '-' || *name == '_' || *name == ' ')
+            name++;
+        if (*want == '\0')
+            return prefix || *name == '\0' ? 0 : 1;
+        if (tolower((unsigned char)*want) != tolower((unsigned char)*name))
+            return 1;
+        want++;
+        name++;
+    }
+}
+
+long sim_match_name(const char *want, const char *const *names, size_t n, char *ambig, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sim_name_cmp(want, names[i], 0) == 0)
+            return (long)i;
+    long found = -1;
+    size_t count = 0;
+    ambig[0] = '\0';
+    if (strlen(want) < 3) /* "h2" is more likely a slip than h200 */
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (sim_name_cmp(want, names[i], 1) == 0) {
+            found = (long)i;
+            strncat(ambig, count++ ? ", " : "", len - strlen(ambig) - 1);
+            strncat(ambig, names[i], len - strlen(ambig) - 1);
+        }
+    return count > 1 ? -2 : found;
 }
 
 void sim_closest_names(const char *want, const char *const *names, size_t n, char *buf, size_t len)
@@ -246,14 +285,18 @@ int sim_gpu_lookup(const char *name, sim_gpu *out, char *err, size_t errlen)
         return -1;
     }
     const char *names[GPU_MAX];
-    for (size_t i = 0; i < gpu_count; i++) {
-        if (strcmp(gpu_table[i].name, name) == 0) {
-            *out = gpu_table[i];
-            return 0;
-        }
+    for (size_t i = 0; i < gpu_count; i++)
         names[i] = gpu_table[i].name;
-    }
     char hint[256];
+    long k = sim_match_name(name, names, gpu_count, hint, sizeof(hint));
+    if (k >= 0) {
+        *out = gpu_table[k];
+        return 0;
+    }
+    if (k == -2) {
+        snprintf(err, errlen, "GPU '%s' is ambiguous: %s", name, hint);
+        return -1;
+    }
     sim_closest_names(name, names, gpu_count, hint, sizeof(hint));
     snprintf(err, errlen, "unknown GPU '%s'; closest: %s (kvsim list gpus shows all)", name, hint);
     return -1;

@@ -88,6 +88,17 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
 size_t sim_model_count(void);
 int sim_model_at(size_t i, sim_model *out);
 
+/* Compares a name as a user types it with a catalog NAME: ASCII case
+ * folded, separators ('-', '_', ' ') dropped; 0 when equal, or with PREFIX
+ * when WANT's letters begin NAME's. */
+int sim_name_cmp(const char *want, const char *name, int prefix);
+
+/* Finds WANT among NAMES[0..N) as sim_name_cmp compares: an exact match
+ * wins; else the one name WANT begins (3 characters or more). Returns its
+ * index; -1 when none matches; -2 when several begin with WANT, listed in
+ * AMBIG (LEN bytes). */
+long sim_match_name(const char *want, const char *const *names, size_t n, char *ambig, size_t len);
+
 /* Writes into BUF the (at most three) NAMES closest to WANT: names that
  * start with or contain it first, then by edit distance. */
 void sim_closest_names(const char *want, const char *const *names, size_t n, char *buf, size_t len);

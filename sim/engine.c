@@ -248,6 +248,7 @@ static int admit_arrival(engine *e, const trace_request *t)
     q->line = t->line;
     q->arrival_ns = e->now_ns;
     q->first_token_ns = -1;
+    q->first_sched_ns = -1;
     q->input = t->input_tokens;
     q->output_requested = t->output_tokens;
     q->output = t->output_tokens;

@@ -521,7 +521,7 @@ int sim_model_lookup(const char *name, sim_model *out, char *err, size_t errlen)
         strchr(name, '/') != NULL || (nlen > 5 && strcmp(name + nlen - 5, ".json") == 0);
     int in_catalog = 0;
     for (size_t i = 0; i < sim_catalog_num_models && !path_like && !in_catalog; i++)
-        in_catalog = strcmp(sim_catalog_models[i].name, name) == 0;
+        in_catalog = sim_name_cmp(name, sim_catalog_models[i].name, 0) == 0;
     struct stat st;
     int in_dir = !in_catalog && stat(name, &st) == 0 && S_ISDIR(st.st_mode);
     if (path_like || in_dir) {
@@ -556,12 +556,17 @@ int sim_model_lookup(const char *name, sim_model *out, char *err, size_t errlen)
     }
     const char *names[256];
     size_t n = 0;
-    for (size_t i = 0; i < sim_catalog_num_models && n < 256; i++) {
-        if (strcmp(sim_catalog_models[i].name, name) == 0)
-            return sim_model_at(i, out) == 0 ? 0 : (snprintf(err, errlen, "broken catalog"), -1);
+    for (size_t i = 0; i < sim_catalog_num_models && n < 256; i++)
         names[n++] = sim_catalog_models[i].name;
-    }
     char hint[256];
+    long k = sim_match_name(name, names, n, hint, sizeof(hint));
+    if (k >= 0)
+        return sim_model_at((size_t)k, out) == 0 ? 0
+                                                 : (snprintf(err, errlen, "broken catalog"), -1);
+    if (k == -2) {
+        snprintf(err, errlen, "model '%s' is ambiguous: %s", name, hint);
+        return -1;
+    }
     sim_closest_names(name, names, n, hint, sizeof(hint));
     snprintf(err, errlen,
              "unknown model '%s'; closest: %s (kvsim list models shows all, or pass a "

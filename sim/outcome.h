@@ -42,8 +42,9 @@ typedef struct sim_request_record {
     uint64_t id;   /* index in the stream */
     uint64_t line; /* source line */
     double arrival_s;
-    double first_token_s; /* < 0 when no token was produced */
-    double finish_s;      /* completion or rejection time */
+    double first_token_s;     /* < 0 when no token was produced */
+    double first_scheduled_s; /* start of the first step that computed part of it; < 0 never */
+    double finish_s;          /* completion or rejection time */
     uint32_t input_tokens;
     uint32_t output_tokens; /* produced */
     uint32_t output_requested;
@@ -66,6 +67,7 @@ typedef struct sim_step_record {
     uint32_t running;        /* sequences holding KV during the step (n per request) */
     uint32_t waiting;        /* queued at the step's start, after scheduling */
     uint32_t preempted;      /* preemptions decided at this step's start */
+    uint32_t output_tokens;  /* tokens sampled at the step's end (each sample of --n counted) */
     uint32_t running_after;  /* sequences still running after the step's completions */
     uint32_t waiting_after;
     kv_breakdown mem;           /* during the step (after this step's allocations) */
@@ -78,6 +80,12 @@ typedef struct sim_observer {
     void (*on_start)(void *ctx, const sim_memory_plan *plan); /* before the first event */
     void (*on_step)(void *ctx, const sim_step_record *step);
     void (*on_request)(void *ctx, const sim_request_record *req);
+    /* Inter-token latencies, from every replica: COUNT output tokens (each
+     * sample of --n counted) were sampled GAP_S after the previous token of
+     * their request. A request's first token has no gap (it is TTFT). Equal
+     * gaps of one step are reported together, so this is called about once
+     * per step, never per token. May be NULL. */
+    void (*on_token_gaps)(void *ctx, double gap_s, uint64_t count);
 } sim_observer;
 
 /* One replica's figures. */

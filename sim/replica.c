@@ -68,6 +68,9 @@ void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
 {
     sim_req *q = sim_rep_req(r, i);
     q->stamp = r->stamp;
+    /* Batches are built at the step's start (now): its first step. */
+    if (q->first_sched_ns < 0)
+        q->first_sched_ns = r->now_ns;
     batch_shape_add(r, q, new_tokens, 0);
     r->batch.req[r->batch.n] = i;
     r->batch.tokens[r->batch.n] = new_tokens;
@@ -191,6 +194,7 @@ void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason)
             .line = q->line,
             .arrival_s = arrival_s,
             .first_token_s = first_s,
+            .first_scheduled_s = q->first_sched_ns >= 0 ? to_s(q->first_sched_ns) : -1.0,
             .finish_s = finish_s,
             .input_tokens = q->input,
             .output_tokens = q->generated,

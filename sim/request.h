@@ -29,6 +29,8 @@ typedef struct sim_req {
     uint64_t line; /* source line */
     int64_t arrival_ns;
     int64_t first_token_ns; /* -1 until the first token */
+    int64_t first_sched_ns; /* start of the first step that computed any of it; -1 before */
+    int64_t last_token_ns;  /* when its latest output token was sampled */
     uint32_t input;
     uint32_t output; /* tokens it will produce (after the cap at max_model_len) */
     uint32_t output_requested;

@@ -161,9 +161,22 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     return 1;
 }
 
+/* Reports GAP_NS x COUNT to the token-gap observer (COUNT 0: nothing). */
+static void report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count)
+{
+    if (count > 0 && r->obs != NULL && r->obs->on_token_gaps != NULL)
+        r->obs->on_token_gaps(r->obs->ctx, to_s(gap_ns), count);
+}
+
 void sim_step_end(sim_replica *r)
 {
     r->busy = false;
+    /* Gaps since each request's previous token, run-length coded: in a
+     * continuous batch most decodes share the previous step's end, so this
+     * reports a handful of runs per step, not one value per token. */
+    int64_t run_gap_ns = -1;
+    uint64_t run_count = 0;
+    uint32_t sampled = 0;
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         q->computed += r->batch.tokens[k];
@@ -171,10 +184,23 @@ void sim_step_end(sim_replica *r)
         if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
             /* Caught up: the step sampled a token (one per sample). */
             q->generated++;
-            if (q->first_token_ns < 0)
+            sampled += r->cfg->n_samples;
+            if (q->first_token_ns < 0) {
                 q->first_token_ns = r->now_ns;
+            } else {
+                int64_t gap = r->now_ns - q->last_token_ns;
+                if (gap != run_gap_ns) {
+                    report_gaps(r, run_gap_ns, run_count);
+                    run_gap_ns = gap;
+                    run_count = 0;
+                }
+                run_count += r->cfg->n_samples;
+            }
+            q->last_token_ns = r->now_ns;
         }
     }
+    report_gaps(r, run_gap_ns, run_count);
+    r->step.output_tokens = sampled;
     r->batch.n = 0;
     /* KV written peaks here: every batch token computed, nothing released yet. */
     r->step.used_at_end_bytes =

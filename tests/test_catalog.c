@@ -101,12 +101,44 @@ static void test_unknown_names_suggest(void **state)
     char err[512];
     sim_gpu g;
     sim_model m;
-    assert_int_equal(sim_gpu_lookup("a100", &g, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "unknown GPU 'a100'"));
-    assert_non_null(strstr(err, "a100-40gb"));
-    assert_int_equal(sim_model_lookup("llama-2-7", &m, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "unknown model 'llama-2-7'"));
+    assert_int_equal(sim_gpu_lookup("a10x", &g, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unknown GPU 'a10x'"));
+    assert_non_null(strstr(err, "a10g"));
+    assert_int_equal(sim_model_lookup("lama-2-7b", &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unknown model 'lama-2-7b'"));
     assert_non_null(strstr(err, "llama-2-7b"));
+}
+
+/* Names as users type them (issue 10): any case, separators optional, a
+ * unique beginning of 3+ characters; a beginning shared by several names
+ * lists them. */
+static void test_names_any_case(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_gpu g;
+    sim_model m;
+    static const char *const gpus[][2] = {{"H100-SXM", "h100-sxm"}, {"h100sxm", "h100-sxm"},
+                                          {"L40S", "l40s"},         {"RTX 4090", "rtx-4090"},
+                                          {"MI300", "mi300x"},      {"H200", "h200"}};
+    for (size_t k = 0; k < sizeof(gpus) / sizeof(gpus[0]); k++) {
+        if (sim_gpu_lookup(gpus[k][0], &g, err, sizeof(err)) != 0)
+            fail_msg("--gpu %s: %s", gpus[k][0], err);
+        assert_string_equal(g.name, gpus[k][1]);
+    }
+    assert_int_equal(sim_gpu_lookup("H100", &g, err, sizeof(err)), -1);
+    assert_string_equal(err, "GPU 'H100' is ambiguous: h100-sxm, h100-pcie");
+    assert_int_equal(sim_gpu_lookup("a100", &g, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ambiguous: a100-40gb, a100-80gb, a100-80gb-pcie, a100-40gb-pcie"));
+    assert_int_equal(sim_gpu_lookup("h2", &g, err, sizeof(err)), -1); /* too short to guess */
+    assert_non_null(strstr(err, "unknown GPU 'h2'"));
+    assert_int_equal(sim_model_lookup("Llama-3.1-8B", &m, err, sizeof(err)), 0);
+    assert_string_equal(m.name, "llama-3.1-8b");
+    assert_int_equal(sim_model_lookup("MIXTRAL-8x7B", &m, err, sizeof(err)), 0);
+    assert_string_equal(m.name, "mixtral-8x7b");
+    assert_int_equal(sim_model_lookup("llama-3.1", &m, err, sizeof(err)), -1);
+    assert_string_equal(err, "model 'llama-3.1' is ambiguous: llama-3.1-405b, llama-3.1-70b, "
+                             "llama-3.1-8b");
 }
 
 static const char *write_tmp(const char *text)
@@ -310,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_param_counts),       cmocka_unit_test(test_unknown_names_suggest),
         cmocka_unit_test(test_config_json_path),   cmocka_unit_test(test_config_json_quirks),
         cmocka_unit_test(test_moe_and_mla),        cmocka_unit_test(test_refused_configs),
+        cmocka_unit_test(test_names_any_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,7 +86,9 @@ static void test_bad_names_and_files(void **state)
 {
     (void)state;
     expect_error("run --trace traces/samples/tiny.csv --gpu a100 --model llama-2-7b",
-                 "unknown GPU 'a100'; closest: a100-40gb");
+                 "GPU 'a100' is ambiguous: a100-40gb, a100-80gb");
+    expect_error("run --trace traces/samples/tiny.csv --gpu a10x --model llama-2-7b",
+                 "unknown GPU 'a10x'; closest: a10g");
     expect_error("run --trace traces/samples/tiny.csv --gpu h100-sxm --model llama3-8b",
                  "unknown model 'llama3-8b'");
     expect_error("run --trace /nonexistent.csv.gz --gpu h100-sxm --model llama-3.1-8b",

@@ -61,6 +61,8 @@ typedef struct checker {
     bool budget_applies;
     uint64_t steps, violations;
     char first[256];
+    uint32_t n_samples;
+    uint64_t gap_tokens, gap_expected, bad_gaps; /* token gaps reported, expected, not > 0 */
 } checker;
 
 static void ck_start(void *ctx, const sim_memory_plan *plan)
@@ -91,7 +93,19 @@ static void ck_step(void *ctx, const sim_step_record *s)
 static void ck_request(void *ctx, const sim_request_record *r)
 {
     checker *k = ctx;
+    /* Every token after a request's first has a gap, rejected requests'
+     * included (one that outgrew the pool produced some). */
+    if (r->output_tokens > 1)
+        k->gap_expected += (uint64_t)(r->output_tokens - 1) * k->n_samples;
     k->inner.on_request(k->inner.ctx, r);
+}
+
+static void ck_gaps(void *ctx, double gap_s, uint64_t count)
+{
+    checker *k = ctx;
+    k->gap_tokens += count;
+    k->bad_gaps += !(gap_s > 0);
+    k->inner.on_token_gaps(k->inner.ctx, gap_s, count);
 }
 
 /* Runs SRC through CFG with the checker; fails the test on an error. */
@@ -101,10 +115,16 @@ static void run_src(const sim_config *cfg, wl_source *src, checker *k, sim_resul
     an_metrics_init(&k->m, NULL, NULL, 1.0);
     k->inner = an_metrics_observer(&k->m);
     k->budget_applies = strcmp(cfg->scheduler, "static") != 0;
-    sim_observer obs = {k, ck_start, ck_step, ck_request};
+    k->n_samples = cfg->n_samples;
+    sim_observer obs = {k, ck_start, ck_step, ck_request, ck_gaps};
     char err[512];
     if (sim_run(cfg, src, &obs, res, err, sizeof(err)) != 0)
         fail_msg("%s: %s", cfg->scheduler, err);
+    if (k->gap_tokens != k->gap_expected || k->bad_gaps != 0)
+        fail_msg("%s: %llu token gaps reported, %llu expected (tokens after each request's "
+                 "first), %llu not positive",
+                 cfg->scheduler, (unsigned long long)k->gap_tokens,
+                 (unsigned long long)k->gap_expected, (unsigned long long)k->bad_gaps);
     an_metrics_finish(&k->m, res->makespan_s);
     wl_close(src);
 }
@@ -394,7 +414,7 @@ static void test_v1_skips_prompt_over_budget(void **state)
         if (wl_open_trace(&src, p, TRACE_FORMAT_AUTO, err, sizeof(err)) != 0)
             fail_msg("%s", err);
         ft_obs o = {{0}};
-        sim_observer obs = {&o, NULL, NULL, ft_request};
+        sim_observer obs = {&o, NULL, NULL, ft_request, NULL};
         sim_result res;
         if (sim_run(&c, src, &obs, &res, err, sizeof(err)) != 0)
             fail_msg("%s: %s", sched[k], err);

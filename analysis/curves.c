@@ -1,0 +1,299 @@
+/*
+ * curves.c: flattened summaries and their aggregation; see curves.h.
+ */
+#include "analysis/curves.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/metrics.h"
+
+static int figures_push(an_figures *f, const char *name, double v)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        char **nn = realloc(f->name, cap * sizeof(char *));
+        if (nn == NULL)
+            return -1;
+        f->name = nn;
+        double *nv = realloc(f->value, cap * sizeof(double));
+        if (nv == NULL)
+            return -1;
+        f->value = nv;
+        f->cap = cap;
+    }
+    char *copy = malloc(strlen(name) + 1);
+    if (copy == NULL)
+        return -1;
+    strcpy(copy, name);
+    f->name[f->n] = copy;
+    f->value[f->n] = v;
+    f->n++;
+    return 0;
+}
+
+/* Adds the numeric leaves of J under PREFIX (a dotted name, "" at the top). */
+static int flatten(an_figures *f, const char *prefix, json_t *j)
+{
+    char name[512];
+    if (json_is_object(j)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v)
+        {
+            snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", key);
+            if (strcmp(name, "sim.wall_s") == 0) /* host time: differs between identical runs */
+                continue;
+            if (flatten(f, name, v) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+        {
+            snprintf(name, sizeof(name), "%s.%zu", prefix, i);
+            if (flatten(f, name, v) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (json_is_number(j))
+        return figures_push(f, prefix, json_number_value(j));
+    if (json_is_boolean(j))
+        return figures_push(f, prefix, json_is_true(j) ? 1 : 0);
+    if (json_is_null(j))
+        return figures_push(f, prefix, NAN);
+    return 0; /* strings: configuration text, not figures */
+}
+
+int an_figures_read(const char *path, an_figures *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t je;
+    /* JSON_PRESERVE_ORDER: the file's key order is the columns' order. */
+    json_t *root = json_load_file(path, JSON_PRESERVE_ORDER, &je);
+    if (root == NULL) {
+        snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+        return -1;
+    }
+    int rc = flatten(out, "", root);
+    json_decref(root);
+    if (rc != 0) {
+        an_figures_free(out);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    return 0;
+}
+
+int an_figures_parse(const char *text, size_t len, const char *name, an_figures *out, char *err,
+                     size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_PRESERVE_ORDER, &je);
+    if (root == NULL) {
+        snprintf(err, errlen, "%s: line %d: %s", name, je.line, je.text);
+        return -1;
+    }
+    int rc = flatten(out, "", root);
+    json_decref(root);
+    if (rc != 0) {
+        an_figures_free(out);
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    return 0;
+}
+
+double an_figures_get(const an_figures *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->name[i], name) == 0)
+            return f->value[i];
+    return NAN;
+}
+
+void an_figures_free(an_figures *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->name[i]);
+    free(f->name);
+    free(f->value);
+    memset(f, 0, sizeof(*f));
+}
+
+double an_t975(unsigned df)
+{
+    /* Student t 0.975 quantiles, df 1..30 (any statistics table). */
+    static const double t[30] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                 2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                                 2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                                 2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+    if (df >= 1 && df <= 30)
+        return t[df - 1];
+    /* Cornish-Fisher expansion around the normal quantile z (Abramowitz
+     * and Stegun 26.7.5). */
+    double z = 1.959963984540054, v = df < 1 ? 1 : (double)df;
+    double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+    return z + (z3 + z) / (4 * v) + (5 * z5 + 16 * z3 + 3 * z) / (96 * v * v) +
+           (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * v * v * v);
+}
+
+void an_mean_ci95(const double *v, size_t n, double *mean, double *ci95)
+{
+    *mean = *ci95 = NAN;
+    if (n == 0)
+        return;
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / (double)n;
+    if (n < 2 || isnan(*mean))
+        return;
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (v[i] - *mean) * (v[i] - *mean);
+    double sd = sqrt(ss / (double)(n - 1));
+    *ci95 = an_t975((unsigned)(n - 1)) * sd / sqrt((double)n);
+}
+
+/* Mean and half-width of figure NAME over PT's runs. */
+static void point_stat(const an_curve_point *pt, const char *name, double *mean, double *ci)
+{
+    double vals[1024];
+    size_t n = pt->nruns < 1024 ? pt->nruns : 1024;
+    for (size_t i = 0; i < n; i++)
+        vals[i] = an_figures_get(&pt->runs[i], name);
+    an_mean_ci95(vals, n, mean, ci);
+}
+
+static void csv_cell(FILE *fp, const char *s)
+{
+    if (strpbrk(s, ",\"\n") == NULL) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static int multi_seed(const an_curve_point *pts, size_t npts)
+{
+    for (size_t p = 0; p < npts; p++)
+        if (pts[p].nruns > 1)
+            return 1;
+    return 0;
+}
+
+int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
+                        const an_curve_point *pts, size_t npts)
+{
+    if (npts == 0 || pts[0].nruns == 0)
+        return ferror(fp) ? -1 : 0;
+    const an_figures *cols = &pts[0].runs[0];
+    int ci = multi_seed(pts, npts);
+    fputs("point", fp);
+    for (size_t k = 0; k < nvary; k++) {
+        fputc(',', fp);
+        csv_cell(fp, vary_names[k]);
+    }
+    fputs(",seeds", fp);
+    for (size_t i = 0; i < cols->n; i++)
+        fprintf(fp, ",%s", cols->name[i]);
+    if (ci)
+        for (size_t i = 0; i < cols->n; i++)
+            fprintf(fp, ",%s_ci95", cols->name[i]);
+    fputc('\n', fp);
+    char b[AN_NUM_LEN];
+    for (size_t p = 0; p < npts; p++) {
+        fprintf(fp, "%zu", p);
+        for (size_t k = 0; k < nvary; k++) {
+            fputc(',', fp);
+            csv_cell(fp, pts[p].vary_values[k]);
+        }
+        fprintf(fp, ",%zu", pts[p].nruns);
+        double *cis = ci ? malloc(cols->n * sizeof(double)) : NULL;
+        if (ci && cis == NULL)
+            return -1;
+        for (size_t i = 0; i < cols->n; i++) {
+            double mean, half;
+            point_stat(&pts[p], cols->name[i], &mean, &half);
+            if (ci)
+                cis[i] = half;
+            fprintf(fp, ",%s", isnan(mean) ? "" : an_fmt_double(b, mean));
+        }
+        if (ci)
+            for (size_t i = 0; i < cols->n; i++)
+                fprintf(fp, ",%s", isnan(cis[i]) ? "" : an_fmt_double(b, cis[i]));
+        free(cis);
+        fputc('\n', fp);
+    }
+    return ferror(fp) ? -1 : 0;
+}
+
+static void curves_json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(fp, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(fp, "\\u%04x", c);
+        else
+            fputc(c, fp);
+    }
+    fputc('"', fp);
+}
+
+int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
+                         const an_curve_point *pts, size_t npts)
+{
+    fputs("{\n  \"vary\": [", fp);
+    for (size_t k = 0; k < nvary; k++) {
+        fputs(k ? ", " : "", fp);
+        curves_json_str(fp, vary_names[k]);
+    }
+    fputs("],\n  \"points\": [", fp);
+    char b[AN_NUM_LEN];
+    for (size_t p = 0; p < npts; p++) {
+        const an_curve_point *pt = &pts[p];
+        fprintf(fp, "%s\n    {\"point\": %zu, \"options\": {", p ? "," : "", p);
+        for (size_t k = 0; k < nvary; k++) {
+            fputs(k ? ", " : "", fp);
+            curves_json_str(fp, vary_names[k]);
+            fputs(": ", fp);
+            curves_json_str(fp, pt->vary_values[k]);
+        }
+        fputs("}, \"seeds\": [", fp);
+        for (size_t s = 0; s < pt->nruns; s++)
+            fprintf(fp, "%s%llu", s ? ", " : "", pt->seeds[s]);
+        fputs("],\n     \"mean\": {", fp);
+        const an_figures *cols = pt->nruns ? &pt->runs[0] : NULL;
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1)
+                fputs("},\n     \"ci95\": {", fp);
+            for (size_t i = 0; cols != NULL && i < cols->n; i++) {
+                double mean, half;
+                point_stat(pt, cols->name[i], &mean, &half);
+                fputs(i ? ", " : "", fp);
+                curves_json_str(fp, cols->name[i]);
+                fprintf(fp, ": %s", an_fmt_double(b, pass ? half : mean));
+            }
+        }
+        fputs("}}", fp);
+    }
+    fputs("\n  ]\n}\n", fp);
+    return ferror(fp) ? -1 : 0;
+}

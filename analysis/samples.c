@@ -1,0 +1,207 @@
+/*
+ * samples.c: exact samples and numpy's statistics; see samples.h.
+ *
+ * numpy's definitions (numpy/lib/_function_base_impl.py, numpy 2.x, and
+ * numpy/_core/src/umath/loops_utils.h.src, pairwise_sum):
+ * - percentile: q = p / 100; virtual index g = (n - 1) * q; i = floor(g),
+ *   j = i + 1, both clamped to n - 1 when g >= n - 1; t = g - i;
+ *   lerp(a, b, t) = a + (b - a) * t, or b - (b - a) * (1 - t) when
+ *   t >= 0.5;
+ * - median: for odd n the middle value, for even n the mean of the two
+ *   middle ones, computed as their sum over 2;
+ * - mean: sum / n; std: sqrt(sum((x - mean)^2) / n), both sums pairwise.
+ */
+#include "analysis/samples.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void an_samples_init(an_samples *s)
+{
+    s->v = NULL;
+    s->n = 0;
+    s->cap = 0;
+    s->sorted = 1;
+}
+
+int an_samples_add(an_samples *s, double v)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        double *nv = realloc(s->v, cap * sizeof(double));
+        if (nv == NULL)
+            return -1;
+        s->v = nv;
+        s->cap = cap;
+    }
+    s->v[s->n++] = v;
+    s->sorted = s->n <= 1 || (s->sorted && s->v[s->n - 2] <= v);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A double's bits as an unsigned key in the same order (IEEE 754: flip
+ * every bit of a negative, the sign bit of a positive). */
+static uint64_t sort_key(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u));
+    return (u >> 63) ? ~u : u | (1ull << 63);
+}
+
+static double from_key(uint64_t k)
+{
+    uint64_t u = (k >> 63) ? k & ~(1ull << 63) : ~k;
+    double v;
+    memcpy(&v, &u, sizeof(v));
+    return v;
+}
+
+/* LSD radix sort on the keys, 11 bits a pass (6 passes), through a
+ * temporary of n keys: O(n), several times faster than qsort's
+ * comparator calls on the million values of a long run. Falls back to
+ * qsort when the temporary cannot be had. (No NaN reaches here:
+ * latencies are differences of finite times.) */
+void an_samples_sort(an_samples *s)
+{
+    if (s->sorted)
+        return;
+    uint64_t *a = malloc(2 * s->n * sizeof(uint64_t));
+    if (a == NULL) {
+        qsort(s->v, s->n, sizeof(double), cmp_double);
+        s->sorted = 1;
+        return;
+    }
+    uint64_t *b = a + s->n;
+    for (size_t i = 0; i < s->n; i++)
+        a[i] = sort_key(s->v[i]);
+    for (int shift = 0; shift < 64; shift += 11) {
+        size_t count[2049] = {0};
+        for (size_t i = 0; i < s->n; i++)
+            count[((a[i] >> shift) & 2047) + 1]++;
+        for (int d = 0; d < 2048; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < s->n; i++)
+            b[count[(a[i] >> shift) & 2047]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    /* Six passes: the sorted keys are back in the first half. */
+    for (size_t i = 0; i < s->n; i++)
+        s->v[i] = from_key(a[i]);
+    free(a < b ? a : b);
+    s->sorted = 1;
+}
+
+/* numpy's pairwise summation: below 8 values a plain loop; up to 128,
+ * eight interleaved accumulators combined as ((r0+r1)+(r2+r3)) +
+ * ((r4+r5)+(r6+r7)), then the remainder in order; above, the two halves
+ * (the first a multiple of 8 long) summed recursively. */
+double an_np_sum(const double *v, size_t n)
+{
+    if (n < 8) {
+        double res = 0.;
+        for (size_t i = 0; i < n; i++)
+            res += v[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int k = 0; k < 8; k++)
+            r[k] = v[k];
+        size_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int k = 0; k < 8; k++)
+                r[k] += v[i + (size_t)k];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            res += v[i];
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return an_np_sum(v, n2) + an_np_sum(v + n2, n - n2);
+}
+
+double an_samples_mean(const an_samples *s)
+{
+    return s->n ? an_np_sum(s->v, s->n) / (double)s->n : NAN;
+}
+
+/* Squared deviations in blocks, summed pairwise as numpy would sum the
+ * whole array of them: the pairwise split does not depend on the values,
+ * so summing each 128-aligned block of deviations and then the blocks in
+ * numpy's tree order needs the whole array; a temporary of n doubles is
+ * the simple way, and this runs once per run. */
+double an_samples_std(const an_samples *s)
+{
+    if (s->n == 0)
+        return NAN;
+    double mean = an_samples_mean(s);
+    double *d = malloc(s->n * sizeof(double));
+    if (d == NULL) { /* out of memory at the end of a run: a plain sum, close enough */
+        double acc = 0;
+        for (size_t i = 0; i < s->n; i++)
+            acc += (s->v[i] - mean) * (s->v[i] - mean);
+        return sqrt(acc / (double)s->n);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        d[i] = (s->v[i] - mean) * (s->v[i] - mean);
+    double var = an_np_sum(d, s->n) / (double)s->n;
+    free(d);
+    return sqrt(var);
+}
+
+double an_samples_percentile(const an_samples *s, double p)
+{
+    assert(s->sorted);
+    if (s->n == 0)
+        return NAN;
+    double q = p / 100.0;
+    double g = (double)(s->n - 1) * q;
+    size_t i, j;
+    if (g >= (double)(s->n - 1)) {
+        i = j = s->n - 1;
+    } else if (g < 0) {
+        i = j = 0;
+    } else {
+        i = (size_t)floor(g);
+        j = i + 1;
+    }
+    double t = g - floor(g);
+    double a = s->v[i], b = s->v[j];
+    double diff = b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+double an_samples_median(const an_samples *s)
+{
+    assert(s->sorted);
+    if (s->n == 0)
+        return NAN;
+    size_t h = s->n / 2;
+    if (s->n % 2)
+        return s->v[h];
+    return (s->v[h - 1] + s->v[h]) / 2.0;
+}
+
+double an_samples_max(const an_samples *s)
+{
+    assert(s->sorted);
+    return s->n ? s->v[s->n - 1] : NAN;
+}
+
+void an_samples_free(an_samples *s)
+{
+    free(s->v);
+    an_samples_init(s);
+}

@@ -1,0 +1,551 @@
+/*
+ * cmd_sweep.c: `kvsim sweep`: a run repeated over a grid of option values
+ * and seeds, aggregated into curves; and `--find max-rate`, the highest
+ * load that meets service-level objectives, by bisection.
+ *
+ *   kvsim sweep --vary KEY=VALUES [--vary ...] [--seeds N] [-j N] --out DIR [run options]
+ *   kvsim sweep --find max-rate --slo KEY=LIMIT[,...] [--seeds N] [-j N] --out DIR [run options]
+ *
+ * Each run is a child `kvsim run` (cli/sweep_jobs.h) writing
+ * DIR/points/NNNN/seed-S (or DIR/find/NNNN/seed-S); the sweep writes
+ * DIR/curves.csv and DIR/curves.json (analysis/curves.h), and find.json
+ * for a search. Results are ordered by point and seed, never by finishing
+ * order, so -j changes nothing in them.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/curves.h"
+#include "analysis/metrics.h"
+#include "analysis/plot.h"
+#include "cli/cli_int.h"
+#include "cli/cli_out.h"
+#include "cli/run_config.h"
+#include "cli/sweep_int.h"
+#include "cli/sweep_jobs.h"
+#include "cli/sweep_mpi.h"
+
+static const char usage_sweep[] =
+    "usage: kvsim sweep --vary KEY=VALUES [--vary KEY=VALUES ...] --out DIR [options] [run "
+    "options]\n"
+    "       kvsim sweep --find max-rate --slo METRIC=LIMIT[,...] --out DIR [options] [run "
+    "options]\n"
+    "\n"
+    "Runs `kvsim run` with the run options over every combination of the varied\n"
+    "values (a grid, the first --vary outermost) and seeds; writes DIR/curves.csv,\n"
+    "DIR/curves.json (one row per point: the varied options, then every figure of\n"
+    "summary.json, mean over seeds, and NAME_ci95: the 95 % confidence half-width,\n"
+    "Student t), each run's folder DIR/points/NNNN/seed-S, and plots.\n"
+    "\n"
+    "  --vary KEY=VALUES       a run option without its dashes and its values:\n"
+    "                          v1,v2,...  (';' instead of ',' when values hold commas)\n"
+    "                          A..BxF     geometric: A, A*F, ... up to B (1..512x2)\n"
+    "                          A..B+S     arithmetic: A, A+S, ... up to B (0.5..4+0.5)\n"
+    "  --seeds N               seeds per point: --seed, --seed + 1, ... (default 1)\n"
+    "  -j N, --jobs N          runs at once (default 1)\n"
+    "  --out DIR               where everything goes (required)\n"
+    "  --quiet                 no progress and no table\n"
+    "\n"
+    "SLO search\n"
+    "  --find max-rate         the highest load meeting every --slo: on --request-rate\n"
+    "                          when it is given (length tables), else on --rate-scale\n"
+    "  --slo METRIC=LIMIT,...  summary.json figures that must stay <= LIMIT, named as\n"
+    "                          in vllm_bench (p99_ttft_ms, mean_tpot_ms, p99.9_e2el_ms,\n"
+    "                          ...) or by a dotted name (phases.p99_queue_ms)\n"
+    "  --find-start X          first load tried (default: --request-rate, or scale 1)\n"
+    "  --find-iters N          bisection steps after the bracket (default 10)\n"
+    "  --find-tol X            stop when (high - low) <= X x low (default 0.01)\n"
+    "  A load meets the objectives when the mean over seeds of each metric does;\n"
+    "  the report gives the bracket and how many seeds met them at each end.\n"
+    "\n"
+    "Every other option is a run option (kvsim run --help), passed to each run.\n";
+
+/* Formats V as a run option value: integers without a point, else the
+ * shortest text that reads back. */
+void sweep_fmt_value(char *buf, size_t len, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, len, "%.0f", v);
+    else
+        snprintf(buf, len, "%.15g", v);
+}
+
+static char *dupstr(const char *s)
+{
+    char *d = malloc(strlen(s) + 1);
+    if (d == NULL)
+        cli_die("sweep: out of memory");
+    strcpy(d, s);
+    return d;
+}
+
+static void vary_push(vary *v, const char *s)
+{
+    if (v->n >= MAX_POINTS)
+        cli_die("--vary %s: more than %d values", v->name, MAX_POINTS);
+    char **nv = realloc(v->values, (v->n + 1) * sizeof(char *));
+    if (nv == NULL)
+        cli_die("sweep: out of memory");
+    v->values = nv;
+    v->values[v->n++] = dupstr(s);
+}
+
+/* A range A..BxF or A..B+S into V's values; returns 0 when SPEC is not a
+ * range (then it is a list). Exits on a bad range. */
+static int parse_range(vary *v, const char *spec)
+{
+    const char *dots = strstr(spec, "..");
+    if (dots == NULL)
+        return 0;
+    char opt[128];
+    snprintf(opt, sizeof(opt), "--vary %s", v->name);
+    char a[64], rest[128];
+    size_t alen = (size_t)(dots - spec);
+    if (alen == 0 || alen >= sizeof(a))
+        cli_die("%s: '%s' is not a range A..BxF or A..B+S", opt, spec);
+    memcpy(a, spec, alen);
+    a[alen] = '\0';
+    snprintf(rest, sizeof(rest), "%s", dots + 2);
+    char *op = strpbrk(rest, "x+");
+    if (op == NULL)
+        cli_die("%s: '%s' needs a factor (A..BxF) or a step (A..B+S)", opt, spec);
+    char kind = *op;
+    *op = '\0';
+    double lo = cli_parse_double(opt, a, -1e15, 1e15, 0);
+    double hi = cli_parse_double(opt, rest, -1e15, 1e15, 0);
+    double by = cli_parse_double(opt, op + 1, 0, 1e15, 1);
+    if (hi < lo)
+        cli_die("%s: '%s': the end is below the start", opt, spec);
+    if (kind == 'x' && (by <= 1 || lo <= 0))
+        cli_die("%s: '%s': a geometric range needs a start > 0 and a factor > 1", opt, spec);
+    char buf[64];
+    for (size_t k = 0;; k++) {
+        /* Each value from the start (no accumulated rounding): lo x by^k or lo + k x by. */
+        double x = kind == 'x' ? lo * pow(by, (double)k) : lo + (double)k * by;
+        if (x > hi * (1 + 1e-12) + 1e-12)
+            break;
+        sweep_fmt_value(buf, sizeof(buf), x);
+        vary_push(v, buf);
+    }
+    return 1;
+}
+
+static void parse_vary(sweep_opts *o, const char *arg)
+{
+    if (o->nvary == MAX_VARY)
+        cli_die("--vary: at most %d options", MAX_VARY);
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg || eq[1] == '\0')
+        cli_die("--vary: '%s' is not KEY=VALUES (e.g. max-num-seqs=1..512x2)", arg);
+    vary *v = &o->vary[o->nvary];
+    memset(v, 0, sizeof(*v));
+    const char *key = arg;
+    while (*key == '-')
+        key++;
+    size_t klen = (size_t)(eq - key);
+    if (klen == 0 || klen >= sizeof(v->name))
+        cli_die("--vary: '%s': bad option name", arg);
+    memcpy(v->name, key, klen);
+    v->name[klen] = '\0';
+    static const char *const refused[] = {"seed", "out", "quiet", "help"};
+    for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++)
+        if (strcmp(v->name, refused[k]) == 0)
+            cli_die("--vary: %s cannot be varied (--seeds sets the seeds; --out is the sweep's)",
+                    v->name);
+    for (size_t k = 0; k < o->nvary; k++)
+        if (strcmp(o->vary[k].name, v->name) == 0)
+            cli_die("--vary: %s varied twice", v->name);
+    const char *spec = eq + 1;
+    if (!parse_range(v, spec)) {
+        char sep = strchr(spec, ';') ? ';' : ',';
+        const char *p = spec;
+        for (;;) {
+            size_t len = strcspn(p, sep == ';' ? ";" : ",");
+            if (len == 0)
+                cli_die("--vary %s: an empty value in '%s'", v->name, spec);
+            char val[512];
+            if (len >= sizeof(val))
+                cli_die("--vary %s: a value longer than %zu characters", v->name, sizeof(val) - 1);
+            memcpy(val, p, len);
+            val[len] = '\0';
+            vary_push(v, val);
+            if (p[len] == '\0')
+                break;
+            p += len + 1;
+        }
+    }
+    o->nvary++;
+}
+
+static void parse_slo(sweep_opts *o, const char *arg)
+{
+    const char *p = arg;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char item[256];
+        if (len == 0 || len >= sizeof(item))
+            cli_die("--slo: '%s' is not METRIC=LIMIT[,...]", arg);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *eq = strchr(item, '=');
+        if (eq == NULL || eq == item)
+            cli_die("--slo: '%s' is not METRIC=LIMIT (e.g. p99_ttft_ms=1000)", item);
+        *eq = '\0';
+        if (o->nslo == MAX_SLO)
+            cli_die("--slo: at most %d objectives", MAX_SLO);
+        slo *s = &o->slo[o->nslo++];
+        snprintf(s->metric, sizeof(s->metric), "%s", item);
+        char opt[300];
+        snprintf(opt, sizeof(opt), "--slo %s", item);
+        s->limit = cli_parse_double(opt, eq + 1, -1e300, 1e300, 0);
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (o->nslo == 0)
+        cli_die("--slo: no objective given");
+}
+
+static void pass_push(sweep_opts *o, const char *a)
+{
+    char **np = realloc(o->pass, (o->npass + 2) * sizeof(char *));
+    if (np == NULL)
+        cli_die("sweep: out of memory");
+    o->pass = np;
+    o->pass[o->npass++] = (char *)a;
+    o->pass[o->npass] = NULL;
+}
+
+/* The value of a sweep option at ARGV[*I] (--name V or --name=V). */
+static const char *value_of(int argc, char **argv, int *i, const char *name)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (a[n] == '=')
+        return a + n + 1;
+    if (*i + 1 >= argc)
+        cli_die("%s needs a value (kvsim sweep --help)", name);
+    return argv[++*i];
+}
+
+static int is_opt(const char *a, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->seeds = 1;
+    o->jobs = 1;
+    o->find_iters = 10;
+    o->find_tol = 0.01;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_sweep, stdout);
+            exit(0);
+        }
+        if (is_opt(a, "--vary")) {
+            parse_vary(o, value_of(argc, argv, &i, "--vary"));
+        } else if (is_opt(a, "--seeds")) {
+            o->seeds = cli_parse_u64("--seeds", value_of(argc, argv, &i, "--seeds"), 1, MAX_SEEDS);
+        } else if (is_opt(a, "--jobs") || strcmp(a, "-j") == 0) {
+            const char *v = strcmp(a, "-j") == 0 ? (i + 1 < argc ? argv[++i] : NULL)
+                                                 : value_of(argc, argv, &i, "--jobs");
+            if (v == NULL)
+                cli_die("-j needs a value (kvsim sweep --help)");
+            o->jobs = (unsigned)cli_parse_u64("-j", v, 1, 1024);
+        } else if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
+            o->jobs = (unsigned)cli_parse_u64("-j", a + 2, 1, 1024);
+        } else if (is_opt(a, "--out")) {
+            if (o->out != NULL)
+                cli_die("--out given twice");
+            o->out = value_of(argc, argv, &i, "--out");
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (is_opt(a, "--find")) {
+            o->find = value_of(argc, argv, &i, "--find");
+            if (strcmp(o->find, "max-rate") != 0)
+                cli_die("--find: '%s' is not a search kvsim knows (max-rate)", o->find);
+        } else if (is_opt(a, "--slo")) {
+            parse_slo(o, value_of(argc, argv, &i, "--slo"));
+        } else if (is_opt(a, "--find-start")) {
+            o->find_start = value_of(argc, argv, &i, "--find-start");
+            cli_parse_double("--find-start", o->find_start, 0, 1e9, 1);
+        } else if (is_opt(a, "--find-iters")) {
+            o->find_iters = (unsigned)cli_parse_u64(
+                "--find-iters", value_of(argc, argv, &i, "--find-iters"), 0, 100);
+        } else if (is_opt(a, "--find-tol")) {
+            o->find_tol =
+                cli_parse_double("--find-tol", value_of(argc, argv, &i, "--find-tol"), 0, 1, 1);
+        } else if (is_opt(a, "--seed")) {
+            o->base_seed = cli_parse_u64("--seed", value_of(argc, argv, &i, "--seed"), 0,
+                                         UINT64_MAX - MAX_SEEDS);
+        } else {
+            /* A run option: itself, and its value when it takes one (the
+             * next argument unless it is an option or given with '='). */
+            /* --request-rate (or --rate) is kept apart: run_argv passes it on
+             * unless it is varied, and the search sets it. */
+            if (is_opt(a, "--request-rate") || is_opt(a, "--rate")) {
+                if (o->rate_opt != NULL)
+                    cli_die("--request-rate given twice");
+                o->rate_opt =
+                    value_of(argc, argv, &i, is_opt(a, "--rate") ? "--rate" : "--request-rate");
+                continue;
+            }
+            pass_push(o, a);
+            if (strchr(a, '=') == NULL && i + 1 < argc && argv[i + 1][0] != '-')
+                pass_push(o, argv[++i]);
+        }
+    }
+    if (o->out == NULL)
+        cli_die("sweep: --out DIR is required (kvsim sweep --help)");
+    if (o->find != NULL) {
+        if (o->nslo == 0)
+            cli_die("sweep: --find max-rate needs --slo METRIC=LIMIT[,...]");
+        if (o->nvary != 0)
+            cli_die("sweep: --find and --vary do not combine: search one configuration at a "
+                    "time");
+    } else {
+        if (o->nvary == 0)
+            cli_die("sweep: nothing to vary: --vary KEY=VALUES (or --find max-rate)");
+        if (o->nslo != 0)
+            cli_die("sweep: --slo needs --find max-rate");
+    }
+}
+
+/* The run's arguments: the passed options, the rate option, the varied
+ * values NAMES[k]=VALUES[k], the seed, --out DIR and --quiet. */
+char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char *const *values,
+                      size_t n, unsigned long long seed, const char *dir)
+{
+    size_t total = o->npass + 2 * n + 8;
+    char **av = calloc(total, sizeof(char *));
+    if (av == NULL)
+        cli_die("sweep: out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < o->npass; i++)
+        av[k++] = dupstr(o->pass[i]);
+    int rate_varied = 0;
+    for (size_t i = 0; i < n; i++) {
+        char opt[80];
+        snprintf(opt, sizeof(opt), "--%s", names[i]);
+        rate_varied |= strcmp(names[i], "request-rate") == 0 || strcmp(names[i], "rate") == 0;
+        av[k++] = dupstr(opt);
+        av[k++] = dupstr(values[i]);
+    }
+    if (o->rate_opt != NULL && !rate_varied) {
+        av[k++] = dupstr("--request-rate");
+        av[k++] = dupstr(o->rate_opt);
+    }
+    char sb[32];
+    snprintf(sb, sizeof(sb), "%llu", seed);
+    av[k++] = dupstr("--seed");
+    av[k++] = dupstr(sb);
+    av[k++] = dupstr("--out");
+    av[k++] = dupstr(dir);
+    av[k++] = dupstr("--quiet");
+    av[k] = NULL;
+    return av;
+}
+
+/* Checks one run's options in this process (exits with the run's own
+ * one-line error), so a bad option stops the sweep before any run. */
+void sweep_validate(char **av)
+{
+    int n = 0;
+    while (av[n] != NULL)
+        n++;
+    run_opts ro;
+    cli_parse_run_args(n, av, &ro, "", 0);
+    if (ro.trace == NULL && ro.workload == NULL)
+        cli_die("sweep: --trace FILE or --workload SPEC is required (kvsim run --help)");
+    sim_config cfg;
+    double ts;
+    trace_format fmt;
+    cli_build_config(&ro, "sweep", &cfg, &ts, &fmt);
+    char err[1024];
+    if (sim_check_config(&cfg, err, sizeof(err)) != 0)
+        cli_die("sweep: %s", err);
+}
+
+/* The table printed after a sweep: varied values and a few figures. */
+static void print_table(const sweep_opts *o, const an_curve_point *pts, size_t npts)
+{
+    static const char *const figs[] = {"vllm_bench.output_throughput", "vllm_bench.mean_tpot_ms",
+                                       "vllm_bench.p99_ttft_ms", "vllm_bench.p99_e2el_ms",
+                                       "preemptions"};
+    static const char *const heads[] = {"out tok/s", "TPOT ms", "p99 TTFT ms", "p99 E2EL ms",
+                                        "preempt"};
+    for (size_t k = 0; k < o->nvary; k++)
+        printf("%-16s", o->vary[k].name);
+    for (size_t f = 0; f < 5; f++)
+        printf(" %*s", o->seeds > 1 ? 22 : 12, heads[f]);
+    printf("\n");
+    for (size_t p = 0; p < npts; p++) {
+        for (size_t k = 0; k < o->nvary; k++)
+            printf("%-16s", pts[p].vary_values[k]);
+        for (size_t f = 0; f < 5; f++) {
+            double v[MAX_SEEDS];
+            for (size_t s = 0; s < pts[p].nruns; s++)
+                v[s] = an_figures_get(&pts[p].runs[s], figs[f]);
+            double mean, ci;
+            an_mean_ci95(v, pts[p].nruns, &mean, &ci);
+            if (o->seeds > 1)
+                printf(" %12.2f +- %7.2f", mean, ci);
+            else
+                printf(" %12.2f", mean);
+        }
+        printf("\n");
+    }
+}
+
+void sweep_write_curves(const sweep_opts *o, const char *const *names, size_t nnames,
+                        const an_curve_point *pts, size_t npts)
+{
+    FILE *csv = cli_open_out(o->out, "curves.csv");
+    if (an_write_curves_csv(csv, names, nnames, pts, npts) != 0)
+        cli_die("%s/curves.csv: write error", o->out);
+    cli_close_out(csv, o->out, "curves.csv");
+    FILE *js = cli_open_out(o->out, "curves.json");
+    if (an_write_curves_json(js, names, nnames, pts, npts) != 0)
+        cli_die("%s/curves.json: write error", o->out);
+    cli_close_out(js, o->out, "curves.json");
+}
+
+/* Commits the curves written so far (the plots read them back) and draws
+ * the sweep's plots in DIR. */
+void sweep_plot_or_die(const char *dir)
+{
+    if (cli_out_commit() != 0)
+        exit(1);
+    char err[1024];
+    if (an_plot_curves(dir, NULL, err, sizeof(err)) != 0)
+        cli_die("sweep: %s", err);
+}
+
+/* Runs this rank's share of JOBS (all of them in one process: run i on
+ * rank i mod size) and, under MPI, gathers every run's figures to rank 0.
+ * Only rank 0 shows progress. Returns 0 when every run succeeded. */
+static int run_share(const sweep_opts *o, sweep_job *jobs, size_t n)
+{
+    size_t size = (size_t)sweep_mpi_size(), rank = (size_t)sweep_mpi_rank();
+    if (size == 1)
+        return sweep_run_jobs(jobs, n, o->jobs, o->quiet, "sweep");
+    sweep_job *mine = calloc(n / size + 1, sizeof(sweep_job));
+    if (mine == NULL)
+        cli_die("sweep: out of memory");
+    size_t k = 0;
+    for (size_t i = rank; i < n; i += size)
+        mine[k++] = jobs[i];
+    char what[64];
+    snprintf(what, sizeof(what), "sweep (rank 0 of %zu)", size);
+    int failed = sweep_run_jobs(mine, k, o->jobs, o->quiet || rank != 0, what);
+    k = 0;
+    for (size_t i = rank; i < n; i += size)
+        jobs[i] = mine[k++]; /* the figures it read */
+    free(mine);
+    return sweep_mpi_gather(jobs, n, failed);
+}
+
+static int run_grid(sweep_opts *o)
+{
+    size_t npts = 1;
+    for (size_t k = 0; k < o->nvary; k++) {
+        npts *= o->vary[k].n;
+        if (npts > MAX_POINTS)
+            cli_die("sweep: more than %d points", MAX_POINTS);
+    }
+    size_t nruns = npts * o->seeds;
+    sweep_job *jobs = calloc(nruns, sizeof(sweep_job));
+    an_curve_point *pts = calloc(npts, sizeof(an_curve_point));
+    const char **vals = calloc(npts * o->nvary, sizeof(char *));
+    const char *names[MAX_VARY];
+    an_figures *figs = calloc(nruns, sizeof(an_figures));
+    unsigned long long *seeds = calloc(o->seeds, sizeof(unsigned long long));
+    if (jobs == NULL || pts == NULL || vals == NULL || figs == NULL || seeds == NULL)
+        cli_die("sweep: out of memory");
+    for (size_t k = 0; k < o->nvary; k++)
+        names[k] = o->vary[k].name;
+    for (unsigned long long s = 0; s < o->seeds; s++)
+        seeds[s] = o->base_seed + s;
+    for (size_t p = 0; p < npts; p++) {
+        /* Point P's values: mixed radix, the last --vary fastest. */
+        size_t rem = p;
+        for (size_t k = o->nvary; k-- > 0;) {
+            vals[p * o->nvary + k] = o->vary[k].values[rem % o->vary[k].n];
+            rem /= o->vary[k].n;
+        }
+        char label[200] = "";
+        for (size_t k = 0; k < o->nvary; k++) {
+            size_t len = strlen(label);
+            snprintf(label + len, sizeof(label) - len, "%s%s=%s", k ? " " : "", names[k],
+                     vals[p * o->nvary + k]);
+        }
+        for (unsigned long long s = 0; s < o->seeds; s++) {
+            sweep_job *j = &jobs[p * o->seeds + s];
+            snprintf(j->dir, sizeof(j->dir), "%s/points/%04zu/seed-%llu", o->out, p, seeds[s]);
+            snprintf(j->label, sizeof(j->label), "point %zu (%s) seed %llu", p, label, seeds[s]);
+            j->argv = sweep_run_argv(o, names, vals + p * o->nvary, o->nvary, seeds[s], j->dir);
+            if (s == 0)
+                sweep_validate(j->argv);
+        }
+    }
+    cli_make_dirs(o->out);
+    double t0 = cli_now_s();
+    int rc = run_share(o, jobs, nruns);
+    double wall = cli_now_s() - t0;
+    if (rc == 0 && sweep_mpi_rank() == 0) {
+        for (size_t p = 0; p < npts; p++) {
+            for (size_t s = 0; s < o->seeds; s++)
+                figs[p * o->seeds + s] = jobs[p * o->seeds + s].figs;
+            pts[p].vary_values = vals + p * o->nvary;
+            pts[p].runs = figs + p * o->seeds;
+            pts[p].nruns = o->seeds;
+            pts[p].seeds = seeds;
+        }
+        sweep_write_curves(o, names, o->nvary, pts, npts);
+        sweep_plot_or_die(o->out);
+        if (!o->quiet) {
+            print_table(o, pts, npts);
+            printf("%zu runs (%zu points x %llu seeds) in %.2f s wall with -j %u\n", nruns, npts,
+                   o->seeds, wall, o->jobs);
+            printf("wrote %s/curves.csv, %s/curves.json, plots and %s/points/\n", o->out, o->out,
+                   o->out);
+        }
+    }
+    for (size_t i = 0; i < nruns; i++)
+        sweep_job_free(&jobs[i]);
+    free(jobs);
+    free(pts);
+    free(vals);
+    free(figs);
+    free(seeds);
+    return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    sweep_mpi_start();
+    sweep_opts o;
+    parse_sweep_args(argc, argv, &o);
+    int rc;
+    if (o.find != NULL) /* a search is sequential: it runs on rank 0 alone */
+        rc = sweep_mpi_rank() == 0 ? sweep_find(&o) : 0;
+    else
+        rc = run_grid(&o);
+    sweep_mpi_end();
+    for (size_t k = 0; k < o.nvary; k++) {
+        for (size_t i = 0; i < o.vary[k].n; i++)
+            free(o.vary[k].values[i]);
+        free(o.vary[k].values);
+    }
+    free(o.pass);
+    return rc;
+}

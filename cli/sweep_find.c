@@ -1,0 +1,263 @@
+/*
+ * sweep_find.c: `kvsim sweep --find max-rate`: the highest load (--rate-scale,
+ * or --request-rate for a length table) at which every --slo objective is
+ * met, by doubling or halving to a bracket and then bisection; each load is
+ * run over the seeds as child processes (sweep_jobs.h). See cmd_sweep.c
+ * for the options.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/curves.h"
+#include "analysis/metrics.h"
+#include "cli/run_config.h"
+#include "cli/sweep_int.h"
+#include "cli/sweep_jobs.h"
+
+typedef struct eval {
+    double x;
+    int pass;         /* the mean over seeds meets every objective */
+    size_t seeds_met; /* seeds meeting every objective on their own */
+    size_t first_job; /* its runs in the job list */
+} eval;
+
+/* The value of objective S in FIGS: vllm_bench.METRIC, else METRIC as a
+ * dotted name; NAN when absent. */
+static double slo_value(const an_figures *figs, const slo *s)
+{
+    char name[300];
+    snprintf(name, sizeof(name), "vllm_bench.%s", s->metric);
+    double v = an_figures_get(figs, name);
+    return isnan(v) ? an_figures_get(figs, s->metric) : v;
+}
+
+typedef struct search {
+    sweep_opts *o;
+    const char *var; /* "rate-scale" or "request-rate" */
+    sweep_job *jobs;
+    size_t njobs, cap;
+    eval *evals;
+    size_t nevals;
+} search;
+
+/* Runs every seed at load X and records the evaluation. */
+static eval *evaluate(search *se, double x)
+{
+    sweep_opts *o = se->o;
+    if (se->njobs + o->seeds > se->cap) {
+        size_t cap = se->cap ? 2 * se->cap : 64;
+        while (cap < se->njobs + o->seeds)
+            cap *= 2;
+        sweep_job *nj = realloc(se->jobs, cap * sizeof(sweep_job));
+        if (nj == NULL)
+            cli_die("sweep: out of memory");
+        se->jobs = nj;
+        se->cap = cap;
+    }
+    eval *ne = realloc(se->evals, (se->nevals + 1) * sizeof(eval));
+    if (ne == NULL)
+        cli_die("sweep: out of memory");
+    se->evals = ne;
+    eval *e = &se->evals[se->nevals];
+    memset(e, 0, sizeof(*e));
+    e->x = x;
+    e->first_job = se->njobs;
+    char val[64];
+    sweep_fmt_value(val, sizeof(val), x);
+    const char *names[1] = {se->var};
+    const char *vals[1] = {val};
+    for (unsigned long long s = 0; s < o->seeds; s++) {
+        sweep_job *j = &se->jobs[se->njobs + s];
+        memset(j, 0, sizeof(*j));
+        unsigned long long seed = o->base_seed + s;
+        snprintf(j->dir, sizeof(j->dir), "%s/find/%04zu/seed-%llu", o->out, se->nevals, seed);
+        snprintf(j->label, sizeof(j->label), "%s=%s seed %llu", se->var, val, seed);
+        j->argv = sweep_run_argv(o, names, vals, 1, seed, j->dir);
+        if (se->nevals == 0 && s == 0)
+            sweep_validate(j->argv);
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "find %s=%s", se->var, val);
+    if (sweep_run_jobs(se->jobs + se->njobs, o->seeds, o->jobs, 1, what) != 0)
+        exit(1);
+    se->njobs += o->seeds;
+    se->nevals++;
+    e->pass = 1;
+    for (size_t k = 0; k < o->nslo; k++) {
+        /* A null figure (nothing completed) is NAN: it fails. */
+        double v[MAX_SEEDS];
+        for (size_t s = 0; s < o->seeds; s++)
+            v[s] = slo_value(&se->jobs[e->first_job + s].figs, &o->slo[k]);
+        double mean, ci;
+        an_mean_ci95(v, o->seeds, &mean, &ci);
+        if (!(mean <= o->slo[k].limit))
+            e->pass = 0;
+    }
+    for (size_t s = 0; s < o->seeds; s++) {
+        int ok = 1;
+        for (size_t k = 0; k < o->nslo; k++)
+            if (!(slo_value(&se->jobs[e->first_job + s].figs, &o->slo[k]) <= o->slo[k].limit))
+                ok = 0;
+        e->seeds_met += (size_t)ok;
+    }
+    if (!o->quiet)
+        fprintf(stderr, "find: %s = %s: %s (%zu of %llu seeds meet the objectives)\n", se->var, val,
+                e->pass ? "meets" : "misses", e->seeds_met, o->seeds);
+    /* A metric the summary does not have is a usage error, not a miss. */
+    for (size_t k = 0; k < o->nslo; k++)
+        if (isnan(slo_value(&se->jobs[e->first_job].figs, &o->slo[k]))) {
+            char name[300];
+            snprintf(name, sizeof(name), "vllm_bench.%s", o->slo[k].metric);
+            int known = 0;
+            const an_figures *f = &se->jobs[e->first_job].figs;
+            for (size_t i = 0; i < f->n; i++)
+                known |= strcmp(f->name[i], name) == 0 || strcmp(f->name[i], o->slo[k].metric) == 0;
+            if (!known)
+                cli_die("--slo: '%s' is not a summary figure (e.g. p99_ttft_ms, mean_tpot_ms, "
+                        "p99_e2el_ms, phases.p99_queue_ms)",
+                        o->slo[k].metric);
+        }
+    return e;
+}
+
+static int cmp_eval(const void *a, const void *b)
+{
+    double x = ((const eval *)a)->x, y = ((const eval *)b)->x;
+    return (x > y) - (x < y);
+}
+
+int sweep_find(sweep_opts *o)
+{
+    search se = {o, o->rate_opt != NULL ? "request-rate" : "rate-scale", NULL, 0, 0, NULL, 0};
+    double x0 = o->find_start ? strtod(o->find_start, NULL)
+                : o->rate_opt ? cli_parse_double("--request-rate", o->rate_opt, 0, 1e9, 1)
+                              : 1.0;
+    cli_make_dirs(o->out);
+    double lo = NAN, hi = NAN;
+    size_t lo_e = 0, hi_e = 0;
+    eval *e = evaluate(&se, x0);
+    if (e->pass) {
+        lo = x0;
+        lo_e = se.nevals - 1;
+        for (int k = 0; k < 30 && isnan(hi); k++) {
+            double x = lo * 2;
+            e = evaluate(&se, x);
+            if (e->pass) {
+                lo = x;
+                lo_e = se.nevals - 1;
+            } else {
+                hi = x;
+                hi_e = se.nevals - 1;
+            }
+        }
+    } else {
+        hi = x0;
+        hi_e = se.nevals - 1;
+        for (int k = 0; k < 30 && isnan(lo); k++) {
+            double x = hi / 2;
+            e = evaluate(&se, x);
+            if (e->pass) {
+                lo = x;
+                lo_e = se.nevals - 1;
+            } else {
+                hi = x;
+                hi_e = se.nevals - 1;
+            }
+        }
+    }
+    for (unsigned it = 0;
+         it < o->find_iters && !isnan(lo) && !isnan(hi) && hi - lo > o->find_tol * lo; it++) {
+        double mid = (lo + hi) / 2;
+        e = evaluate(&se, mid);
+        if (e->pass) {
+            lo = mid;
+            lo_e = se.nevals - 1;
+        } else {
+            hi = mid;
+            hi_e = se.nevals - 1;
+        }
+    }
+    /* find.json, and the evaluated loads as curves (sorted by load). */
+    FILE *fp = cli_open_out(o->out, "find.json");
+    char b1[AN_NUM_LEN], b2[AN_NUM_LEN];
+    fprintf(fp, "{\n  \"find\": \"max-rate\",\n  \"variable\": \"%s\",\n  \"slo\": {", se.var);
+    for (size_t k = 0; k < o->nslo; k++)
+        fprintf(fp, "%s\"%s\": %s", k ? ", " : "", o->slo[k].metric,
+                an_fmt_double(b1, o->slo[k].limit));
+    fprintf(fp, "},\n  \"seeds\": %llu,\n  \"criterion\": \"mean over seeds <= limit\",\n",
+            o->seeds);
+    fprintf(fp, "  \"max\": %s,\n  \"bracket\": [%s, ", an_fmt_double(b1, lo),
+            an_fmt_double(b2, lo));
+    fprintf(fp, "%s],\n", an_fmt_double(b1, hi));
+    fprintf(fp, "  \"seeds_meeting_at_low\": %zu,\n  \"seeds_meeting_at_high\": %zu,\n",
+            isnan(lo) ? 0 : se.evals[lo_e].seeds_met, isnan(hi) ? 0 : se.evals[hi_e].seeds_met);
+    fprintf(fp, "  \"evaluations\": [");
+    for (size_t k = 0; k < se.nevals; k++)
+        fprintf(fp, "%s\n    {\"%s\": %s, \"meets\": %s, \"seeds_meeting\": %zu}", k ? "," : "",
+                se.var, an_fmt_double(b1, se.evals[k].x), se.evals[k].pass ? "true" : "false",
+                se.evals[k].seeds_met);
+    fprintf(fp, "\n  ]\n}\n");
+    cli_close_out(fp, o->out, "find.json");
+
+    eval *sorted = malloc(se.nevals * sizeof(eval));
+    an_curve_point *pts = calloc(se.nevals, sizeof(an_curve_point));
+    char(*vals)[64] = calloc(se.nevals, 64);
+    const char **valp = calloc(se.nevals, sizeof(char *));
+    an_figures *figs = calloc(se.njobs, sizeof(an_figures));
+    unsigned long long *seeds = calloc(o->seeds, sizeof(unsigned long long));
+    if (sorted == NULL || pts == NULL || vals == NULL || valp == NULL || figs == NULL ||
+        seeds == NULL)
+        cli_die("sweep: out of memory");
+    memcpy(sorted, se.evals, se.nevals * sizeof(eval));
+    qsort(sorted, se.nevals, sizeof(eval), cmp_eval);
+    for (unsigned long long s = 0; s < o->seeds; s++)
+        seeds[s] = o->base_seed + s;
+    for (size_t k = 0; k < se.nevals; k++) {
+        sweep_fmt_value(vals[k], 64, sorted[k].x);
+        valp[k] = vals[k];
+        for (size_t s = 0; s < o->seeds; s++)
+            figs[k * o->seeds + s] = se.jobs[sorted[k].first_job + s].figs;
+        pts[k].vary_values = &valp[k];
+        pts[k].runs = figs + k * o->seeds;
+        pts[k].nruns = o->seeds;
+        pts[k].seeds = seeds;
+    }
+    const char *names[1] = {se.var};
+    sweep_write_curves(o, names, 1, pts, se.nevals);
+    sweep_plot_or_die(o->out);
+
+    if (!o->quiet) {
+        if (isnan(lo))
+            printf("no %s down to %g meets the objectives\n", se.var, hi);
+        else if (isnan(hi))
+            printf("every %s up to %g meets the objectives\n", se.var, lo);
+        else
+            printf("max %s %g: meets the objectives (%zu of %llu seeds); %g misses them (%zu of "
+                   "%llu seeds meet); bracket [%g, %g], %zu loads tried\n",
+                   se.var, lo, se.evals[lo_e].seeds_met, o->seeds, hi, se.evals[hi_e].seeds_met,
+                   o->seeds, lo, hi, se.nevals);
+        if (!isnan(lo))
+            printf("at %s %g: %.3f req/s completed, %.1f output tok/s\n", se.var, lo,
+                   an_figures_get(&se.jobs[se.evals[lo_e].first_job].figs,
+                                  "vllm_bench.request_throughput"),
+                   an_figures_get(&se.jobs[se.evals[lo_e].first_job].figs,
+                                  "vllm_bench.output_throughput"));
+        printf("wrote %s/find.json, %s/curves.csv, %s/curves.json and %s/find/\n", o->out, o->out,
+               o->out, o->out);
+    }
+    for (size_t i = 0; i < se.njobs; i++)
+        sweep_job_free(&se.jobs[i]);
+    free(se.jobs);
+    free(se.evals);
+    free(sorted);
+    free(pts);
+    free(vals);
+    free(valp);
+    free(figs);
+    free(seeds);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * sweep_jobs.h: the runs of a sweep as child processes. Each job is one
+ * `kvsim run ... --out DIR --quiet` of this same binary (fork and exec of
+ * /proc/self/exe), at most `jobs` at a time; a finished job's summary.json
+ * is read back as figures (analysis/curves.h). A process per run keeps
+ * runs apart (no state shared, a crash stays in its run) and needs nothing
+ * from the run code. Private to cli/.
+ */
+#ifndef KVSIM_CLI_SWEEP_JOBS_H
+#define KVSIM_CLI_SWEEP_JOBS_H
+
+#include <stddef.h>
+
+#include "analysis/curves.h"
+
+typedef struct sweep_job {
+    char **argv;     /* the run's arguments after "kvsim run", NULL-terminated, owned */
+    char dir[1024];  /* its --out folder */
+    char label[256]; /* how messages name it: "point 3 (max-num-seqs=64) seed 1" */
+    an_figures figs; /* filled when it succeeded */
+    double wall_s;   /* host time it took */
+} sweep_job;
+
+/*
+ * Runs JOBS[0..N) with at most PARALLEL at once, showing progress on
+ * standard error (a bar that redraws on a terminal, a line per finished
+ * run otherwise; nothing with QUIET). Returns 0 when every job succeeded
+ * and its summary was read; else prints one line naming the first failed
+ * job and its error, stops the others, and returns 1.
+ */
+int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, const char *what);
+
+/* Frees a job's arguments and figures. */
+void sweep_job_free(sweep_job *j);
+
+#endif

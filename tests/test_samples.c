@@ -1,0 +1,229 @@
+/*
+ * test_samples.c: analysis/samples.c and the vllm-bench statistics of the
+ * metrics observer: numpy's percentile (default linear method), median,
+ * mean and std; goodput as `vllm bench serve --goodput` counts it.
+ *
+ * Where expected values come from: the small cases are numpy's
+ * definitions worked by hand (in the comments); the larger ones were
+ * printed by numpy 1.24.2 (Debian 12's python3-numpy) for the same
+ * generated values, with
+ *   v = np.array(lcg(n)); np.mean(v), np.std(v), np.median(v),
+ *   np.percentile(v, p) for p in (0, 50, 90, 95, 99, 99.9, 100)
+ * where lcg is the generator below written in Python (integer arithmetic
+ * mod 2^64, then the same two double operations), so the inputs are the
+ * same doubles.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analysis/metrics.h"
+#include "analysis/samples.h"
+
+/* Fails with both values printed unless A == B exactly. */
+#define assert_same(what, a, b)                                                                    \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(a_ == b_))                                                                           \
+            fail_msg("%s: got %.17g, numpy %.17g", what, a_, b_);                                  \
+    } while (0)
+
+static void fill(an_samples *s, const double *v, size_t n)
+{
+    an_samples_init(s);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(an_samples_add(s, v[i]), 0);
+    an_samples_sort(s);
+}
+
+/* [4, 1, 3, 2]: sorted 1..4; p90: index 3 x 0.9 = 2.7, between 3 and 4 at
+ * 0.7, from the upper one (t >= 0.5): 4 - 1 x 0.3 = 3.7; p50: index 1.5,
+ * 3 - 1 x 0.5 = 2.5; p25: index 0.75, 2 - 1 x 0.25 = 1.75; median (2 +
+ * 3) / 2 = 2.5; mean 2.5; std sqrt((2.25 + 0.25 + 0.25 + 2.25) / 4) =
+ * sqrt(1.25). */
+static void test_small_by_hand(void **state)
+{
+    (void)state;
+    double v[4] = {4, 1, 3, 2};
+    an_samples s;
+    fill(&s, v, 4);
+    assert_same("p90", an_samples_percentile(&s, 90), 3.7);
+    assert_same("p50", an_samples_percentile(&s, 50), 2.5);
+    assert_same("p25", an_samples_percentile(&s, 25), 1.75);
+    assert_same("p0", an_samples_percentile(&s, 0), 1);
+    assert_same("p100", an_samples_percentile(&s, 100), 4);
+    assert_same("median", an_samples_median(&s), 2.5);
+    assert_same("mean", an_samples_mean(&s), 2.5);
+    assert_same("std", an_samples_std(&s), sqrt(1.25));
+    assert_same("max", an_samples_max(&s), 4);
+    an_samples_free(&s);
+    /* Empty: no value (NAN), as summary.json's null. */
+    an_samples_init(&s);
+    an_samples_sort(&s);
+    assert_true(isnan(an_samples_percentile(&s, 50)) && isnan(an_samples_mean(&s)));
+    an_samples_free(&s);
+}
+
+/* The generator, shared with the Python that produced the expectations. */
+static void lcg(double *out, size_t n)
+{
+    uint64_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        out[i] = (double)(x >> 11) / 9007199254740992.0 * 3.0 + (i % 7 == 0 ? 0.001 : 0.0);
+    }
+}
+
+static void test_against_numpy(void **state)
+{
+    (void)state;
+    /* n, mean, std, median, p0, p50, p90, p95, p99, p99.9, p100 (numpy 1.24.2). */
+    static const double want[][11] = {
+        {1, 0.32973581795648388, 0, 0.32973581795648388, 0.32973581795648388, 0.32973581795648388,
+         0.32973581795648388, 0.32973581795648388, 0.32973581795648388, 0.32973581795648388,
+         0.32973581795648388},
+        {2, 0.56294585285484877, 0.23321003489836484, 0.56294585285484877, 0.32973581795648388,
+         0.56294585285484877, 0.74951388077354064, 0.7728348842633771, 0.79149168705524631,
+         0.79568946768341686, 0.79615588775321355},
+        {5, 1.4533738195821817, 0.94662714668163517, 0.9768931851564312, 0.32973581795648388,
+         0.9768931851564312, 2.5970080784189999, 2.6269400282122195, 2.6508855880467954,
+         2.6562733390095752, 2.6568719780054395},
+        {8, 1.5631715900356071, 0.81967308160326269, 1.4284491584446322, 0.32973581795648388,
+         1.4284491584446322, 2.5521101537291702, 2.6044910658673048, 2.6463957955778126,
+         2.6558243597626769, 2.6568719780054395},
+        {9, 1.6612123100717875, 0.82104096840367669, 1.6814166916902797, 0.32973581795648388,
+         1.6814166916902797, 2.5371441788325604, 2.5970080784189999, 2.6448991980881518,
+         2.6556747000137109, 2.6568719780054395},
+        {127, 1.5093694199182379, 0.90114052695425129, 1.5406649959489771, 0.033937584198072357,
+         1.5406649959489771, 2.7068403294398422, 2.8789686727729826, 2.9461785885415734,
+         2.9673628238015199, 2.969985398399666},
+        {128, 1.5009326670159797, 0.90263491126665663, 1.5382673803771767, 0.033937584198072357,
+         1.5382673803771767, 2.7057859208400621, 2.8768906887491146, 2.946063483705196,
+         2.9673420097174081, 2.969985398399666},
+        {129, 1.508051135475303, 0.9027291870637586, 1.5406649959489771, 0.033937584198072357,
+         1.5406649959489771, 2.7047315122402824, 2.8748127047252461, 2.9459483788688181,
+         2.9673211956332954, 2.969985398399666},
+        {1000, 1.5327211536991829, 0.87415417309844357, 1.520595760136078, 0.0027683131343306799,
+         1.520595760136078, 2.7596717714712824, 2.8752530996533245, 2.9700613237908309,
+         2.9972413325215204, 2.9989742664618113},
+        {4099, 1.5123706434125763, 0.86932002783283746, 1.5169550147118063, 0.0020413622675681253,
+         1.5169550147118063, 2.7213220693222779, 2.8605457607519669, 2.9700167822086168,
+         2.9984726703801075, 3.000710642214186},
+    };
+    static const double ps[7] = {0, 50, 90, 95, 99, 99.9, 100};
+    double v[4099];
+    for (size_t c = 0; c < sizeof(want) / sizeof(want[0]); c++) {
+        size_t n = (size_t)want[c][0];
+        lcg(v, n);
+        an_samples s;
+        an_samples_init(&s);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(an_samples_add(&s, v[i]), 0);
+        /* Mean and std in the order added (numpy's order), before sorting. */
+        char what[64];
+        snprintf(what, sizeof what, "n=%zu mean", n);
+        assert_same(what, an_samples_mean(&s), want[c][1]);
+        snprintf(what, sizeof what, "n=%zu std", n);
+        assert_same(what, an_samples_std(&s), want[c][2]);
+        an_samples_sort(&s);
+        snprintf(what, sizeof what, "n=%zu median", n);
+        assert_same(what, an_samples_median(&s), want[c][3]);
+        for (int k = 0; k < 7; k++) {
+            snprintf(what, sizeof what, "n=%zu p%g", n, ps[k]);
+            assert_same(what, an_samples_percentile(&s, ps[k]), want[c][4 + k]);
+        }
+        an_samples_free(&s);
+    }
+}
+
+static sim_request_record done(double arrival, double first, double finish, uint32_t out)
+{
+    sim_request_record r;
+    memset(&r, 0, sizeof(r));
+    r.arrival_s = arrival;
+    r.first_scheduled_s = arrival;
+    r.first_token_s = first;
+    r.finish_s = finish;
+    r.output_tokens = out;
+    r.status = SIM_REQ_COMPLETED;
+    return r;
+}
+
+/* vLLM's goodput: a request is good when every given objective is >= its
+ * value; a one-token output counts TPOT 0. Requests (TTFT, TPOT):
+ * (0.1, 0.01) good; (0.3, 0.01) TTFT over; (0.1, 0.05) TPOT over;
+ * (0.2, one token) good (TPOT 0); (0.2, 0.015625) good: a TTFT equal to
+ * the objective meets it. So with ttft 200 ms and tpot 20 ms: 3 good of 5,
+ * over a 10 s makespan 0.3 req/s. */
+static void test_goodput(void **state)
+{
+    (void)state;
+    an_metrics m;
+    an_metrics_init(&m, NULL, NULL, 1.0);
+    an_slo slo = {0.2, 0.02, -1};
+    an_metrics_set_slo(&m, &slo);
+    sim_observer o = an_metrics_observer(&m);
+    sim_request_record rs[5] = {
+        done(0, 0.1, 0.1 + 0.01 * 10, 11),   done(0, 0.3, 0.3 + 0.01 * 10, 11),
+        done(0, 0.1, 0.1 + 0.05 * 10, 11),   done(0, 0.2, 0.2, 1),
+        done(0, 0.2, 0.2 + 0.015625 * 4, 5),
+    };
+    for (int k = 0; k < 5; k++)
+        o.on_request(o.ctx, &rs[k]);
+    an_metrics_finish(&m, 10);
+    assert_int_equal(m.good, 3);
+    assert_same("goodput", an_metrics_goodput(&m, 10), 0.3);
+    /* TPOT over requests of 2+ tokens only: 4 values. */
+    an_latency_stats st;
+    an_metrics_latency(&m, AN_LAT_TPOT, &st);
+    assert_int_equal(st.count, 4);
+    an_metrics_latency(&m, AN_LAT_TTFT, &st);
+    assert_int_equal(st.count, 5);
+    assert_true(st.exact);
+    an_metrics_free(&m);
+    /* No objective: no goodput (null), not 0. */
+    an_metrics_init(&m, NULL, NULL, 1.0);
+    assert_true(isnan(an_metrics_goodput(&m, 10)));
+    an_metrics_free(&m);
+}
+
+/* ITL from run-length token gaps: 3 tokens at 10 ms and 1 at 30 ms: mean
+ * 15 ms, max 30 ms, std sqrt((3 x 25 + 225) / 4) = sqrt(75) ms. */
+static void test_itl_runs(void **state)
+{
+    (void)state;
+    an_metrics m;
+    an_metrics_init(&m, NULL, NULL, 1.0);
+    sim_observer o = an_metrics_observer(&m);
+    o.on_token_gaps(o.ctx, 0.010, 3);
+    o.on_token_gaps(o.ctx, 0.030, 1);
+    an_metrics_finish(&m, 1);
+    an_latency_stats st;
+    an_metrics_latency(&m, AN_LAT_ITL, &st);
+    assert_int_equal(st.count, 4);
+    assert_false(st.exact);
+    assert_true(fabs(st.mean - 0.015) < 1e-15);
+    assert_same("max", st.max, 0.030);
+    assert_true(fabs(st.std - sqrt(75) * 1e-3) < 1e-12);
+    assert_true(fabs(st.median - 0.010) < 0.010 * 5e-4); /* bucket midpoint, within 0.05 % */
+    an_metrics_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_by_hand),
+        cmocka_unit_test(test_against_numpy),
+        cmocka_unit_test(test_goodput),
+        cmocka_unit_test(test_itl_runs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

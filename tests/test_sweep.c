@@ -1,0 +1,417 @@
+/*
+ * test_sweep.c: `kvsim sweep` end to end (the binary in KVSIM_BIN, runs
+ * on a small generated workload in a temporary folder), the SLO search,
+ * and the plot files.
+ *
+ * Expected values: range expansions by their definitions (1..16x2 is 1,
+ * 2, 4, 8, 16); -j 1 and -j 3 give byte-identical curves (results are
+ * ordered by point and seed, sim.wall_s is left out); a search on a fixed
+ * seed set is deterministic, and its answer lies between the largest load
+ * that met the objective and the smallest that missed it in a plain sweep
+ * of the same loads (bisection keeps lo meeting and hi missing); plot
+ * files are PNGs of AN_PLOT_WIDTH x AN_PLOT_HEIGHT (the IHDR chunk) and
+ * SVGs, with the series the figure should have (6 memory categories, one
+ * line per value of a second varied option).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "analysis/curves.h"
+#include "analysis/plot.h"
+#include "sim/catalog.h"
+#include "sim/config.h"
+#include "sim/cost.h"
+
+static char out[1 << 16];
+static char tmp[256];
+
+static int kvsim(const char *fmt, ...)
+{
+    const char *bin = getenv("KVSIM_BIN");
+    const char *dir = getenv("KVSIM_SOURCE_DIR");
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s 2>&1", dir ? dir : ".", bin ? bin : "kvsim",
+             args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        fail_msg("cannot open %s", path);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    char *copy = malloc(n + 1);
+    assert_non_null(copy);
+    memcpy(copy, buf, n + 1);
+    return copy;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+#define BASE "--workload 'sharegpt:n=120,rate=20' --gpu a100-80gb --model llama-2-7b --quiet "
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmp, sizeof(tmp), "/tmp/kvsim-test-sweep-XXXXXX");
+    assert_non_null(mkdtemp(tmp));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A geometric range, two processes against one: the same curves. */
+static void test_grid_and_jobs(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary max-num-seqs=1..16x2 -j 1 --out %s/j1 " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    rc = kvsim("sweep --vary max-num-seqs=1..16x2 -j 3 --out %s/j3 " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char p1[512], p3[512];
+    snprintf(p1, sizeof(p1), "%s/j1/curves.csv", tmp);
+    snprintf(p3, sizeof(p3), "%s/j3/curves.csv", tmp);
+    char *a = slurp(p1), *b = slurp(p3);
+    if (strcmp(a, b) != 0)
+        fail_msg("-j 1 and -j 3 curves differ");
+    assert_int_equal(count_lines(a), 6); /* header + 1, 2, 4, 8, 16 */
+    assert_non_null(strstr(a, "point,max-num-seqs,seeds,"));
+    assert_non_null(strstr(a, ",vllm_bench.p99_ttft_ms,"));
+    assert_non_null(strstr(a, "\n4,16,1,"));
+    assert_null(strstr(a, "wall_s"));
+    free(a);
+    free(b);
+    /* Each run's folder, and curves.json with the options. */
+    snprintf(p1, sizeof(p1), "%s/j1/points/0004/seed-0/summary.json", tmp);
+    assert_int_equal(access(p1, R_OK), 0);
+    snprintf(p1, sizeof(p1), "%s/j1/curves.json", tmp);
+    a = slurp(p1);
+    assert_non_null(strstr(a, "\"options\": {\"max-num-seqs\": \"16\"}"));
+    free(a);
+    /* Throughput grows with the batch limit on a saturating load. */
+    an_figures f1, f16;
+    char err[512];
+    snprintf(p1, sizeof(p1), "%s/j1/points/0000/seed-0/summary.json", tmp);
+    snprintf(p3, sizeof(p3), "%s/j1/points/0004/seed-0/summary.json", tmp);
+    assert_int_equal(an_figures_read(p1, &f1, err, sizeof(err)), 0);
+    assert_int_equal(an_figures_read(p3, &f16, err, sizeof(err)), 0);
+    assert_true(an_figures_get(&f16, "vllm_bench.output_throughput") >
+                2 * an_figures_get(&f1, "vllm_bench.output_throughput"));
+    an_figures_free(&f1);
+    an_figures_free(&f16);
+}
+
+/* Seeds: mean and a confidence column; an arithmetic range; a grid of two
+ * options gives one line per value of the second in the plot. */
+static void test_seeds_grid_plots(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary max-num-seqs=8,32 --vary block-size=16..32+16 --seeds 3 -j 2 "
+                   "--out %s/g " BASE,
+                   tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/g/curves.csv", tmp);
+    char *a = slurp(p);
+    assert_int_equal(count_lines(a), 5); /* 2 x 2 points */
+    assert_non_null(strstr(a, "point,max-num-seqs,block-size,seeds,"));
+    assert_non_null(strstr(a, ",vllm_bench.output_throughput_ci95,"));
+    assert_non_null(strstr(a, "\n3,32,32,3,"));
+    free(a);
+    /* The plots: valid files of the expected size and series. */
+    snprintf(p, sizeof(p), "%s/g", tmp);
+    an_plot_info info;
+    char err[512];
+    assert_int_equal(an_plot_curves(p, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.files, 2);
+    assert_int_equal(info.series, 2); /* block-size 16 and 32 */
+    snprintf(p, sizeof(p), "%s/g/curves.png", tmp);
+    FILE *fp = fopen(p, "rb");
+    assert_non_null(fp);
+    unsigned char h[24];
+    assert_int_equal(fread(h, 1, 24, fp), 24);
+    fclose(fp);
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    assert_memory_equal(h, sig, 8);
+    assert_memory_equal(h + 12, "IHDR", 4);
+    unsigned w = (unsigned)h[16] << 24 | (unsigned)h[17] << 16 | (unsigned)h[18] << 8 | h[19];
+    unsigned ht = (unsigned)h[20] << 24 | (unsigned)h[21] << 16 | (unsigned)h[22] << 8 | h[23];
+    assert_int_equal(w, AN_PLOT_WIDTH);
+    assert_int_equal(ht, AN_PLOT_HEIGHT);
+    snprintf(p, sizeof(p), "%s/g/curves.svg", tmp);
+    a = slurp(p);
+    assert_non_null(strstr(a, "<svg"));
+    assert_non_null(strstr(a, "width=\"1000"));
+    free(a);
+    /* A run's memory plot: six stacked categories. */
+    snprintf(p, sizeof(p), "%s/g/points/0000/seed-0", tmp);
+    assert_int_equal(an_plot_memory(p, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.series, 6);
+    snprintf(p, sizeof(p), "%s/g/points/0000/seed-0/memory.svg", tmp);
+    a = slurp(p);
+    assert_non_null(strstr(a, "<svg"));
+    free(a);
+    /* kvsim plot DIR draws them again. */
+    rc = kvsim("plot %s/g", tmp);
+    if (rc != 0 || strstr(out, "wrote 2 plot files") == NULL)
+        fail_msg("plot: %d %s", rc, out);
+}
+
+/* The SLO search: deterministic, and between the plain sweep's last
+ * meeting and first missing load. */
+static void test_find_max_rate(void **state)
+{
+    (void)state;
+#define FIND                                                                                       \
+    "sweep --find max-rate --slo p99_ttft_ms=2000 --seeds 2 -j 2 --find-tol 0.001 "                \
+    "--workload 'sharegpt:n=200,rate=4' --gpu l40s --model llama-3.1-8b --quiet "
+    int rc = kvsim(FIND "--out %s/f1", tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    rc = kvsim(FIND "--out %s/f2", tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/f1/find.json", tmp);
+    char *a = slurp(p);
+    snprintf(p, sizeof(p), "%s/f2/find.json", tmp);
+    char *b = slurp(p);
+    assert_string_equal(a, b);
+    const char *m = strstr(a, "\"max\": ");
+    assert_non_null(m);
+    double found = strtod(m + 7, NULL);
+    assert_true(found > 0);
+    free(a);
+    free(b);
+    /* A plain sweep over loads around it. */
+    rc = kvsim("sweep --vary rate-scale=0.25..8x2 --seeds 2 -j 2 --out %s/plain "
+               "--workload 'sharegpt:n=200,rate=4' --gpu l40s --model llama-3.1-8b --quiet",
+               tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    snprintf(p, sizeof(p), "%s/plain/curves.csv", tmp);
+    a = slurp(p);
+    /* Columns: point, rate-scale, seeds, ...; find vllm_bench.p99_ttft_ms. */
+    char *hdr_end = strchr(a, '\n');
+    *hdr_end = '\0';
+    int col = -1, k = 0;
+    for (char *c = a; c != NULL; c = strchr(c, ','), k++) {
+        if (*c == ',')
+            c++;
+        if (strncmp(c, "vllm_bench.p99_ttft_ms,", 23) == 0)
+            col = k;
+    }
+    assert_true(col > 0);
+    double met = 0, missed = INFINITY;
+    for (char *line = hdr_end + 1; *line; line = strchr(line, '\n') + 1) {
+        double x = 0, v = 0;
+        char *c = line;
+        for (int i = 0; i <= col; i++) {
+            if (i == 1)
+                x = strtod(c, NULL);
+            if (i == col)
+                v = strtod(c, NULL);
+            c = strchr(c, ',') + 1;
+        }
+        if (v <= 2000 && x > met)
+            met = x;
+        if (v > 2000 && x < missed)
+            missed = x;
+        if (strchr(line, '\n') == NULL)
+            break;
+    }
+    free(a);
+    if (!(met <= found && found < missed))
+        fail_msg("search found %g; the plain sweep met at %g and missed at %g", found, met, missed);
+}
+
+/*
+ * The batch-size study's knee. A decode step of B sequences at context c
+ * (sim/cost.c's roofline) moves
+ *     bytes(B) = W + kv x B x (c + 1)        (weights once, each sequence's KV)
+ * and computes
+ *     flops(B) = B x (2 P + a x (c + 1))    (a = 4 x layers x heads x head_dim)
+ * so it turns compute-bound where flops / (F x fe) = bytes / (BW x be):
+ *     B* = (W / (BW x be)) / ((2 P + a (c + 1)) / (F x fe) - kv (c + 1) / (BW x be)).
+ * Llama-3.1-8B on an H100 SXM, 32-token prompts and 480-token outputs all
+ * at once (decode dominates; the mean context of a decode is 32 + 240):
+ * B* is about 290. From the sweep, the knee is where the memory-bound
+ * step time (TPOT through the two smallest batches: overhead + W / (BW x
+ * be) + B x kv (c + 1) / (BW x be)) meets the compute-bound one (TPOT
+ * through the overhead and the batch of 512: overhead + B x the compute
+ * per sequence); the two agree within 15 %. Throughput doubles per
+ * doubling of the batch well below the knee and hardly grows past it.
+ */
+static void test_batch_knee(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary max-num-seqs=8..1024x2 -j 2 --quiet --out %s/knee "
+                   "--workload 'sharegpt:n=3000;in=fixed:32;out=fixed:480;arrival=batch' "
+                   "--gpu h100-sxm --model llama-3.1-8b",
+                   tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("h100-sxm", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-3.1-8b", &m, err, sizeof(err)), 0);
+    sim_config cfg;
+    sim_config_defaults(&cfg, &g, &m);
+    sim_cost c;
+    sim_cost_init(&c, &g, &m, cfg.weight_dtype, cfg.kv_dtype, &cfg.cost, 1, NULL);
+    double ctx1 = 32 + 240 + 1, bw = c.mem_bw_Bps * c.p.bw_eff, fl = c.peak_flops * c.p.flops_eff;
+    double knee =
+        (c.dense_weight_bytes / bw) / ((2 * c.active_params + c.attn_flops_per_pair * ctx1) / fl -
+                                       c.kv_bytes_per_token * ctx1 / bw);
+    /* TPOT (s) and output throughput of the points 8, 16, ..., 1024. */
+    double tpot[8], thr[8];
+    for (int k = 0; k < 8; k++) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/knee/points/%04d/seed-0/summary.json", tmp, k);
+        an_figures f;
+        assert_int_equal(an_figures_read(p, &f, err, sizeof(err)), 0);
+        tpot[k] = an_figures_get(&f, "vllm_bench.mean_tpot_ms") / 1e3;
+        thr[k] = an_figures_get(&f, "vllm_bench.output_throughput");
+        an_figures_free(&f);
+    }
+    double ovh = c.p.step_overhead_s;
+    double slope_mem = (tpot[1] - tpot[0]) / 8, base_mem = tpot[0] - 8 * slope_mem - ovh;
+    double per_seq_compute = (tpot[6] - ovh) / 512;
+    double est = base_mem / (per_seq_compute - slope_mem);
+    printf("knee: closed form %.1f sequences, from the sweep %.1f\n", knee, est);
+    if (!(fabs(est - knee) <= 0.15 * knee) || knee < 100 || knee > 1000)
+        fail_msg("knee from the sweep %.1f, closed form %.1f", est, knee);
+    for (int k = 0; k < 3; k++) /* 8..64: memory-bound, nearly linear */
+        if (!(thr[k + 1] / thr[k] > 1.8))
+            fail_msg("throughput %g -> %g: not doubling below the knee", thr[k], thr[k + 1]);
+    if (!(thr[7] / thr[6] < 1.15)) /* 512 -> 1024: compute-bound, flat */
+        fail_msg("throughput %g -> %g: still growing past the knee", thr[6], thr[7]);
+}
+
+static void expect_error(const char *args, const char *needle)
+{
+    int rc = kvsim("%s", args);
+    if (rc == 0 || strstr(out, needle) == NULL || count_lines(out) != 1)
+        fail_msg("kvsim %s\n  exit %d, wanted non-zero and one line with '%s'; got:\n%s", args, rc,
+                 needle, out);
+}
+
+static void test_bad_sweeps(void **state)
+{
+    (void)state;
+    char args[1024];
+    snprintf(args, sizeof(args), "sweep --vary max-num-seqs --out %s/bad " BASE, tmp);
+    expect_error(args, "--vary: 'max-num-seqs' is not KEY=VALUES");
+    snprintf(args, sizeof(args), "sweep --vary max-num-seqs=16..1x2 --out %s/bad " BASE, tmp);
+    expect_error(args, "the end is below the start");
+    snprintf(args, sizeof(args), "sweep --vary max-num-seqs=1..16x1 --out %s/bad " BASE, tmp);
+    expect_error(args, "a factor > 1");
+    snprintf(args, sizeof(args), "sweep --vary max-num-seq=1,2 --out %s/bad " BASE, tmp);
+    expect_error(args, "did you mean --max-num-seqs?");
+    snprintf(args, sizeof(args), "sweep --vary max-num-seqs=1,0 --out %s/bad " BASE, tmp);
+    expect_error(args, "--max-num-seqs: '0'");
+    snprintf(args, sizeof(args), "sweep --vary seed=1,2 --out %s/bad " BASE, tmp);
+    expect_error(args, "seed cannot be varied");
+    snprintf(args, sizeof(args), "sweep --slo p99_ttft_ms=1 --vary n=1 --out %s/bad " BASE, tmp);
+    expect_error(args, "--slo needs --find max-rate");
+    expect_error("sweep --vary n=1,2 " BASE, "--out DIR is required");
+    snprintf(args, sizeof(args), "sweep --find max-rate --slo p99_bogus_ms=1 --out %s/bad " BASE,
+             tmp);
+    expect_error(args, "'p99_bogus_ms' is not a summary figure");
+    /* --goodput: vLLM's syntax, each mistake named. */
+    static const char *const goodput[][2] = {
+        {"--goodput ttfx:3", "--goodput: unknown objective 'ttfx' (known: ttft, tpot, e2el)"},
+        {"--goodput ttft:-1", "--goodput: ttft: '-1' is not a non-negative number"},
+        {"--goodput ttft", "--goodput: 'ttft' is not KEY:MS"},
+        {"--goodput", "--goodput: no objective given"},
+        {"--goodput ttft:1 tpot:2 ttft:3", "--goodput: ttft given twice"},
+        {"--goodput ttft:1 --goodput tpot:1", "--goodput given twice"},
+    };
+    for (size_t k = 0; k < sizeof(goodput) / sizeof(goodput[0]); k++) {
+        snprintf(args, sizeof(args), "run " BASE "%s", goodput[k][0]);
+        expect_error(args, goodput[k][1]);
+    }
+    /* kvsim plot and kvsim report on folders that are not kvsim's, or
+     * hold malformed files. */
+    expect_error("plot /nonexistent", "plot: /nonexistent has no timeseries.csv");
+    expect_error("report /nonexistent", "report: /nonexistent: not a kvsim output folder");
+    expect_error("plot", "plot: say which folder");
+    char dir[512], path[600];
+    snprintf(dir, sizeof(dir), "%s/malformed", tmp);
+    snprintf(path, sizeof(path), "mkdir -p '%s'", dir);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("time_s,running\n0,1\n", fp); /* not a kvsim time series */
+    fclose(fp);
+    snprintf(args, sizeof(args), "plot %s", dir);
+    expect_error(args, "timeseries.csv: not a kvsim time series (columns missing)");
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("time_s,a,b\n1,2\n", fp); /* a short row */
+    fclose(fp);
+    expect_error(args, "timeseries.csv: line 2: 2 fields, the header has 3");
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/curves.csv", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("point,x\n", fp); /* no seeds column, no rows */
+    fclose(fp);
+    expect_error(args, "curves.csv: no points");
+    /* Nothing left behind by a failed sweep. */
+    snprintf(args, sizeof(args), "%s/bad/curves.csv", tmp);
+    assert_int_not_equal(access(args, F_OK), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_and_jobs), cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate), cmocka_unit_test(test_batch_knee),
+        cmocka_unit_test(test_bad_sweeps),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
