@@ -174,10 +174,21 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
     p->max_model_len = cfg.max_model_len;
     p->max_batched_tokens = cfg.max_batched_tokens;
     p->max_num_seqs = cfg.max_num_seqs;
-    p->kv_bytes_per_token = sim_model_kv_bytes_per_token(m, cfg.kv_dtype->bytes);
+    /* Formats (sim/formats.c): KV scales counted; weights tensor by
+     * tensor. Speculative decoding adds the drafter's weights and its KV
+     * per pool slot (sim/spec.h); KIVI's fp16 windows are a buffer per
+     * sequence slot. */
+    p->draft_kv_bytes_per_token = cfg.spec.draft_kv_bytes_per_token;
+    p->kv_bytes_per_token =
+        sim_kv_format_bytes_per_token(m, cfg.kv_dtype) + p->draft_kv_bytes_per_token;
     p->gpu_bytes = cfg.gpu.memory_bytes;
     p->usable_bytes = (uint64_t)((double)p->gpu_bytes * cfg.mem_util);
-    p->weights_bytes = (uint64_t)llround((double)m->params_total * cfg.weight_dtype->bytes);
+    sim_weight_bytes wb;
+    if (sim_weight_bytes_of(m, cfg.weight_dtype, &wb, err, errlen) != 0)
+        return -1;
+    p->draft_weights_bytes = cfg.spec.draft_weights_bytes;
+    p->weights_bytes = (uint64_t)llround(wb.total) + p->draft_weights_bytes;
+    p->kv_window_bytes = (uint64_t)cfg.max_num_seqs * sim_kv_window_bytes_per_seq(m, cfg.kv_dtype);
     /* vLLM profiles one forward pass over the token budget (and the
      * sampler over max_num_seqs) before it sizes the KV pool. */
     p->activation_bytes =
@@ -195,7 +206,7 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                       p->kv_bytes_per_token;
         return 0;
     }
-    uint64_t need = p->weights_bytes + p->activation_bytes + p->overhead_bytes;
+    uint64_t need = p->weights_bytes + p->activation_bytes + p->overhead_bytes + p->kv_window_bytes;
     if (need >= p->usable_bytes) {
         snprintf(err, errlen,
                  "%s does not fit on %s: weights %.2f GiB + activations %.2f GiB (for "
@@ -214,6 +225,14 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
 int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t errlen)
 {
     if (fill_defaults(cfg, o, err, errlen) != 0)
+        return -1;
+    /* Formats the model's shape or the GPU cannot run (sim/formats.c). */
+    sim_weight_bytes wb;
+    double flops;
+    if (sim_weight_bytes_of(&o->model, o->weight_dtype, &wb, err, errlen) != 0 ||
+        sim_weight_peak_flops(&o->gpu, o->weight_dtype, &flops, err, errlen) != 0 ||
+        sim_kv_format_check(o->kv_dtype, &o->model, err, errlen) != 0 ||
+        sim_spec_resolve(&o->spec, o, err, errlen) != 0)
         return -1;
     if (o->n_samples == 0 || o->n_samples > o->max_num_seqs) {
         snprintf(err, errlen, "--n %u cannot exceed --max-num-seqs (%u)", o->n_samples,

@@ -56,22 +56,28 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
                    const sim_dtype *kv, const sim_cost_params *p)
 {
     memset(c, 0, sizeof(*c));
-    double w_bytes = w->bytes, kv_bytes = kv->bytes;
     c->mem_bw_Bps = gpu->mem_bw_Bps;
-    /* A GPU without a published FLOP rate is treated as bandwidth-bound. */
-    c->peak_flops = gpu->fp16_flops > 0 ? gpu->fp16_flops : INFINITY;
-    if (strcmp(w->name, "fp8") == 0 && gpu->fp8_flops > 0)
-        c->peak_flops = gpu->fp8_flops;
-    double expert_params = 0;
+    /* Weight bytes tensor by tensor and the rate the format multiplies at
+     * (sim/formats.c); the configuration's checks refused what cannot be
+     * computed, so these cannot fail here. A GPU without a published FLOP
+     * rate is treated as bandwidth-bound. */
+    char err[256];
+    sim_weight_bytes wb;
+    if (sim_weight_bytes_of(m, w, &wb, err, sizeof(err)) != 0 ||
+        sim_weight_peak_flops(gpu, w, &c->peak_flops, err, sizeof(err)) != 0) {
+        wb.total = (double)m->params_total * w->bytes;
+        wb.expert = 0;
+        c->peak_flops = gpu->fp16_flops > 0 ? gpu->fp16_flops : INFINITY;
+    }
     if (m->experts) {
-        expert_params = 3.0 * m->hidden * (double)m->intermediate * m->layers * m->experts;
         c->experts = m->experts;
         c->experts_per_tok = m->experts_per_tok;
     }
-    c->dense_weight_bytes = ((double)m->params_total - expert_params) * w_bytes;
-    c->expert_weight_bytes = expert_params * w_bytes;
+    c->dense_weight_bytes = wb.total - wb.expert;
+    c->expert_weight_bytes = wb.expert;
     c->active_params = (double)m->params_active;
-    c->kv_bytes_per_token = (double)sim_model_kv_bytes_per_token(m, kv_bytes);
+    c->kv_bytes_per_token = (double)sim_kv_format_bytes_per_token(m, kv);
+    c->kv_window_bytes_per_seq = (double)sim_kv_window_bytes_per_seq(m, kv);
     c->attn_flops_per_pair = 4.0 * m->layers * (double)m->heads * m->head_dim;
     c->p = *p;
 }
@@ -89,7 +95,8 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         weights += c->expert_weight_bytes * (1.0 - miss);
     }
     double kv_read = (double)b->decode_ctx_tokens - b->decode_seqs + (double)b->prefill_ctx_tokens;
-    double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens);
+    double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens) +
+                   c->kv_window_bytes_per_seq * b->decode_seqs; /* KIVI's fp16 window */
     double flops = 2.0 * c->active_params * tokens +
                    c->attn_flops_per_pair * ((double)b->decode_ctx_tokens + b->prefill_attn_pairs);
     double t_mem = bytes / (c->mem_bw_Bps * c->p.bw_eff);

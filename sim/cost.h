@@ -58,12 +58,16 @@ typedef struct sim_cost {
     double experts_per_tok;
     double active_params;
     double kv_bytes_per_token;
+    double kv_window_bytes_per_seq; /* KIVI: the fp16 window's extra bytes, read per decode */
     double attn_flops_per_pair; /* 4 x layers x heads x head_dim */
     sim_cost_params p;
 } sim_cost;
 
 /* Prepares a cost model for GPU x MODEL with weights in W and KV in KV.
- * fp8 weights run at the GPU's FP8 tensor rate when it has one. */
+ * Weight bytes and the compute rate follow W (sim/formats.h: fp8 at the
+ * GPU's FP8 tensor rate when it has one, int8 W8A8 at its int8 rate,
+ * weight-only formats at the fp16 rate); KV bytes follow KV, scales
+ * included. */
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, const sim_dtype *w,
                    const sim_dtype *kv, const sim_cost_params *p);
 

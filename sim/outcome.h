@@ -132,6 +132,7 @@ typedef struct sim_result {
     sim_replica_stats per_replica[SIM_MAX_REPLICAS];
     trace_counts trace;
     kv_prefix_stats prefix; /* prefix caching (enabled only with paged:prefix=on) */
+    sim_spec_stats spec;    /* speculative decoding (all zero without it) */
 } sim_result;
 
 #endif

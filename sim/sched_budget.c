@@ -29,6 +29,8 @@
 #include "sim/sched.h"
 
 #include <stdint.h>
+
+#include "sim/spec.h"
 #include <stdio.h>
 
 bool sim_sched_v0_room(const sim_replica *r)
@@ -104,12 +106,24 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
         if (decodes >= 0 && is_decode != (decodes == 1))
             continue;
         uint32_t n = new_tokens(r, q, q->computed, *budget);
-        int rc = sim_sched_make_room(r, i, &k, q->computed + n, pol->v0_decode_check && is_decode,
+        /* Speculative decoding (sim/spec.h): a decode also verifies its
+         * drafts, which take budget, and its KV grows by the drafts and
+         * the lookahead slots (V1's allocate_slots, capped at
+         * max_model_len). */
+        uint32_t drafts = sim_spec_drafts(r, q, *budget);
+        uint32_t target = q->computed + n;
+        if (drafts > 0) {
+            uint64_t t = (uint64_t)target + drafts + r->cfg->spec.lookahead;
+            target = (uint32_t)(t < r->plan->max_model_len ? t : r->plan->max_model_len);
+        }
+        int rc = sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode,
                                      preempted);
         if (rc <= 0)
             return rc;
         sim_rep_batch_add(r, i, n);
-        *budget -= n;
+        if (drafts > 0)
+            sim_spec_batch_add(r, q, drafts);
+        *budget -= n + drafts;
     }
     return 1;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sim/sched.h"
+#include "sim/spec.h"
 
 /* Longest step the clock accepts: far beyond any real one, far inside
  * int64 nanoseconds. A longer one means cost parameters out of any
@@ -22,7 +23,10 @@ static double to_s(int64_t ns)
 
 double sim_step_cost(const sim_replica *r)
 {
-    double t = sim_cost_step_s(&r->cost, &r->batch.shape);
+    double draft_s;
+    /* Speculative decoding: the verify pass and the drafter (sim/spec.c). */
+    double t = r->batch.spec.seqs > 0 ? sim_spec_step_s(r, &draft_s)
+                                      : sim_cost_step_s(&r->cost, &r->batch.shape);
     uint64_t swap = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     if (swap > 0) /* vLLM v0 swaps blocks synchronously, before the step's forward pass */
         t += (double)swap / r->cfg->gpu.host_link_Bps;
@@ -66,6 +70,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->stamp++;
         r->batch.n = 0;
         memset(&r->batch.shape, 0, sizeof(r->batch.shape));
+        memset(&r->batch.spec, 0, sizeof(r->batch.spec));
         r->head_blocked = false;
         r->head_need_tokens = 0;
         if (r->sched->schedule(r) != 0)
@@ -120,6 +125,12 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->res->max_running = r->running_seqs;
     if (r->running_seqs > r->stats->max_running)
         r->stats->max_running = r->running_seqs;
+    if (r->batch.spec.seqs > 0) {
+        double draft_s;
+        sim_spec_step_s(r, &draft_s);
+        r->res->spec.draft_s += draft_s;
+        r->res->spec.verify_s += dur_s - draft_s;
+    }
     r->res->busy_s += dur_s;
     r->res->steps++;
     r->res->prefill_tokens_computed += sh->prefill_tokens;
@@ -136,10 +147,15 @@ void sim_step_end(sim_replica *r)
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         q->computed += r->batch.tokens[k];
+        /* Speculative decoding: accepted drafts are computed tokens and
+         * outputs; the rejected ones' slots stay allocated (sim/spec.h). */
+        uint32_t accepted = q->spec_drafts > 0 ? sim_spec_step_end(r, q) : 0;
+        q->computed += accepted;
         kv_set_used(r->kv, &q->seq, q->computed);
         if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
-            /* Caught up: the step sampled a token (one per sample). */
-            q->generated++;
+            /* Caught up: the step sampled a token (one per sample), and
+             * the drafts it accepted. */
+            q->generated += 1 + accepted;
             if (q->first_token_ns < 0)
                 q->first_token_ns = r->now_ns;
         }
