@@ -61,8 +61,8 @@ void an_write_spec_json(FILE *fp, const an_run_info *in)
             "    \"kv_rolled_back_tokens\": %llu, \"kv_rolled_back_bytes\": %llu, "
             "\"kv_lookahead_slots_requested\": %llu,\n"
             "    \"draft_weights_bytes\": %llu, \"draft_kv_bytes_per_token\": %llu},\n",
-            ratio(st->draft_s, in->res->busy_s), ratio(st->verify_s, in->res->busy_s),
-            st->draft_s, st->verify_s, (unsigned long long)st->rolled_back_tokens,
+            ratio(st->draft_s, in->res->busy_s), ratio(st->verify_s, in->res->busy_s), st->draft_s,
+            st->verify_s, (unsigned long long)st->rolled_back_tokens,
             (unsigned long long)(st->rolled_back_tokens * p->kv_bytes_per_token),
             (unsigned long long)st->lookahead_tokens, (unsigned long long)p->draft_weights_bytes,
             (unsigned long long)p->draft_kv_bytes_per_token);
@@ -75,8 +75,9 @@ void an_print_spec(FILE *fp, const an_run_info *in)
     const sim_memory_plan *p = &in->res->plan;
     if (s->method == SIM_SPEC_NONE)
         return;
-    fprintf(fp, "speculative  %s%s%s, k %u, acceptance %s: %.1f%% of %llu drafts accepted, mean "
-                "acceptance length %.3f; per position",
+    fprintf(fp,
+            "speculative  %s%s%s, k %u, acceptance %s: %.1f%% of %llu drafts accepted, mean "
+            "acceptance length %.3f; per position",
             method_name(s->method), s->model[0] ? " " : "", s->model, s->k, s->acceptance,
             100.0 * ratio((double)st->accepted_tokens, (double)st->draft_tokens),
             (unsigned long long)st->draft_tokens,
@@ -84,15 +85,14 @@ void an_print_spec(FILE *fp, const an_run_info *in)
     for (uint32_t i = 0; i < s->k; i++)
         fprintf(fp, " %.1f", 100.0 * ratio((double)st->accepted_at[i], (double)st->proposed_at[i]));
     fprintf(fp, " %%\n");
-    fprintf(fp,
-            "             drafter %.1f%% and verify %.1f%% of busy time; KV: %llu rejected "
-            "draft slots rolled back (%.2f GiB written), lookahead %u slots per sequence; "
-            "drafter weights %.2f GiB, KV %llu of the %llu bytes per pool slot\n",
-            100.0 * ratio(st->draft_s, in->res->busy_s),
-            100.0 * ratio(st->verify_s, in->res->busy_s),
-            (unsigned long long)st->rolled_back_tokens,
-            (double)(st->rolled_back_tokens * p->kv_bytes_per_token) / 1073741824.0,
-            lookahead(s), (double)p->draft_weights_bytes / 1073741824.0,
-            (unsigned long long)p->draft_kv_bytes_per_token,
-            (unsigned long long)p->kv_bytes_per_token);
+    fprintf(
+        fp,
+        "             drafter %.1f%% and verify %.1f%% of busy time; KV: %llu rejected "
+        "draft slots rolled back (%.2f GiB written), lookahead %u slots per sequence; "
+        "drafter weights %.2f GiB, KV %llu of the %llu bytes per pool slot\n",
+        100.0 * ratio(st->draft_s, in->res->busy_s), 100.0 * ratio(st->verify_s, in->res->busy_s),
+        (unsigned long long)st->rolled_back_tokens,
+        (double)(st->rolled_back_tokens * p->kv_bytes_per_token) / 1073741824.0, lookahead(s),
+        (double)p->draft_weights_bytes / 1073741824.0,
+        (unsigned long long)p->draft_kv_bytes_per_token, (unsigned long long)p->kv_bytes_per_token);
 }

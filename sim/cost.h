@@ -59,7 +59,7 @@ typedef struct sim_cost {
     double active_params;
     double kv_bytes_per_token;
     double kv_window_bytes_per_seq; /* KIVI: the fp16 window's extra bytes, read per decode */
-    double attn_flops_per_pair; /* 4 x layers x heads x head_dim */
+    double attn_flops_per_pair;     /* 4 x layers x heads x head_dim */
     sim_cost_params p;
 } sim_cost;
 

@@ -66,13 +66,13 @@ static const struct {
     const char *name;
     uint32_t block, bytes;
 } ggml_types[GT_COUNT] = {
-    [GT_F32] = {"f32", 1, 4},       [GT_F16] = {"f16", 1, 2},
-    [GT_BF16] = {"bf16", 1, 2},     [GT_Q4_0] = {"q4_0", 32, 18},
-    [GT_Q4_1] = {"q4_1", 32, 20},   [GT_Q5_0] = {"q5_0", 32, 22},
-    [GT_Q5_1] = {"q5_1", 32, 24},   [GT_Q8_0] = {"q8_0", 32, 34},
-    [GT_Q2_K] = {"q2_K", 256, 84},  [GT_Q3_K] = {"q3_K", 256, 110},
-    [GT_Q4_K] = {"q4_K", 256, 144}, [GT_Q5_K] = {"q5_K", 256, 176},
-    [GT_Q6_K] = {"q6_K", 256, 210}, [GT_IQ4_NL] = {"iq4_nl", 32, 18},
+    [GT_F32] = {"f32", 1, 4},           [GT_F16] = {"f16", 1, 2},
+    [GT_BF16] = {"bf16", 1, 2},         [GT_Q4_0] = {"q4_0", 32, 18},
+    [GT_Q4_1] = {"q4_1", 32, 20},       [GT_Q5_0] = {"q5_0", 32, 22},
+    [GT_Q5_1] = {"q5_1", 32, 24},       [GT_Q8_0] = {"q8_0", 32, 34},
+    [GT_Q2_K] = {"q2_K", 256, 84},      [GT_Q3_K] = {"q3_K", 256, 110},
+    [GT_Q4_K] = {"q4_K", 256, 144},     [GT_Q5_K] = {"q5_K", 256, 176},
+    [GT_Q6_K] = {"q6_K", 256, 210},     [GT_IQ4_NL] = {"iq4_nl", 32, 18},
     [GT_IQ4_XS] = {"iq4_xs", 256, 136},
 };
 
@@ -97,11 +97,10 @@ enum ftype {
 };
 
 static const int ftype_default[] = {
-    [FT_Q2_K] = GT_Q2_K,     [FT_Q3_K_S] = GT_Q3_K, [FT_Q3_K_M] = GT_Q3_K, [FT_Q3_K_L] = GT_Q3_K,
-    [FT_Q4_0] = GT_Q4_0,     [FT_Q4_1] = GT_Q4_1,   [FT_Q5_0] = GT_Q5_0,   [FT_Q5_1] = GT_Q5_1,
-    [FT_Q4_K_S] = GT_Q4_K,   [FT_Q4_K_M] = GT_Q4_K, [FT_Q5_K_S] = GT_Q5_K, [FT_Q5_K_M] = GT_Q5_K,
-    [FT_Q6_K] = GT_Q6_K,     [FT_Q8_0] = GT_Q8_0,   [FT_IQ4_NL] = GT_IQ4_NL,
-    [FT_IQ4_XS] = GT_IQ4_XS,
+    [FT_Q2_K] = GT_Q2_K,   [FT_Q3_K_S] = GT_Q3_K, [FT_Q3_K_M] = GT_Q3_K,   [FT_Q3_K_L] = GT_Q3_K,
+    [FT_Q4_0] = GT_Q4_0,   [FT_Q4_1] = GT_Q4_1,   [FT_Q5_0] = GT_Q5_0,     [FT_Q5_1] = GT_Q5_1,
+    [FT_Q4_K_S] = GT_Q4_K, [FT_Q4_K_M] = GT_Q4_K, [FT_Q5_K_S] = GT_Q5_K,   [FT_Q5_K_M] = GT_Q5_K,
+    [FT_Q6_K] = GT_Q6_K,   [FT_Q8_0] = GT_Q8_0,   [FT_IQ4_NL] = GT_IQ4_NL, [FT_IQ4_XS] = GT_IQ4_XS,
 };
 
 /* ---------------------------------------------------------- the table */
@@ -129,8 +128,8 @@ static const sim_dtype formats[] = {
      "llama.cpp block_q4_0: 32 nibbles + an f16 scale = 18 bytes"},
     {"q4_1", 20.0 / 32, SIM_FMT_GGML, BLK(GT_Q4_1), 0, SIM_COMPUTE_FP16, GT_Q4_1, true, false,
      "llama.cpp block_q4_1: 32 nibbles + f16 scale and min = 20 bytes"},
-    {"iq4_nl", 18.0 / 32, SIM_FMT_GGML, BLK(GT_IQ4_NL), 0, SIM_COMPUTE_FP16, GT_IQ4_NL, true,
-     false, "llama.cpp block_iq4_nl: 32 non-linear nibbles + an f16 scale = 18 bytes"},
+    {"iq4_nl", 18.0 / 32, SIM_FMT_GGML, BLK(GT_IQ4_NL), 0, SIM_COMPUTE_FP16, GT_IQ4_NL, true, false,
+     "llama.cpp block_iq4_nl: 32 non-linear nibbles + an f16 scale = 18 bytes"},
     {"q5_0", 22.0 / 32, SIM_FMT_GGML, BLK(GT_Q5_0), 0, SIM_COMPUTE_FP16, GT_Q5_0, true, false,
      "llama.cpp block_q5_0: 32 x 5 bits + an f16 scale = 22 bytes"},
     {"q5_1", 24.0 / 32, SIM_FMT_GGML, BLK(GT_Q5_1), 0, SIM_COMPUTE_FP16, GT_Q5_1, true, false,
@@ -147,10 +146,10 @@ static const struct {
     const char *name;
     int ftype;
 } gguf_names[] = {
-    {"Q2_K", FT_Q2_K},     {"Q3_K_S", FT_Q3_K_S}, {"Q3_K_M", FT_Q3_K_M},   {"Q3_K_L", FT_Q3_K_L},
-    {"Q4_0", FT_Q4_0},     {"Q4_1", FT_Q4_1},     {"Q5_0", FT_Q5_0},       {"Q5_1", FT_Q5_1},
-    {"Q4_K_S", FT_Q4_K_S}, {"Q4_K_M", FT_Q4_K_M}, {"Q5_K_S", FT_Q5_K_S},   {"Q5_K_M", FT_Q5_K_M},
-    {"Q6_K", FT_Q6_K},     {"Q8_0", FT_Q8_0},     {"IQ4_NL", FT_IQ4_NL},   {"IQ4_XS", FT_IQ4_XS},
+    {"Q2_K", FT_Q2_K},     {"Q3_K_S", FT_Q3_K_S}, {"Q3_K_M", FT_Q3_K_M}, {"Q3_K_L", FT_Q3_K_L},
+    {"Q4_0", FT_Q4_0},     {"Q4_1", FT_Q4_1},     {"Q5_0", FT_Q5_0},     {"Q5_1", FT_Q5_1},
+    {"Q4_K_S", FT_Q4_K_S}, {"Q4_K_M", FT_Q4_K_M}, {"Q5_K_S", FT_Q5_K_S}, {"Q5_K_M", FT_Q5_K_M},
+    {"Q6_K", FT_Q6_K},     {"Q8_0", FT_Q8_0},     {"IQ4_NL", FT_IQ4_NL}, {"IQ4_XS", FT_IQ4_XS},
 };
 #define NGGUF (sizeof(gguf_names) / sizeof(gguf_names[0]))
 
@@ -328,8 +327,8 @@ const sim_dtype *sim_kv_format_parse(const char *spec, const sim_dtype *autofmt,
         if (residual % group != 0) {
             /* KIVI asserts residual_length % group_size == 0: the window
              * is quantized a whole group at a time. */
-            snprintf(err, errlen, "%s '%s': residual %u must be a multiple of group %u (KIVI)",
-                     opt, spec, residual, group);
+            snprintf(err, errlen, "%s '%s': residual %u must be a multiple of group %u (KIVI)", opt,
+                     spec, residual, group);
             return NULL;
         }
         sim_dtype d = {
@@ -585,8 +584,8 @@ int sim_weight_bytes_of(const sim_model *m, const sim_dtype *w, sim_weight_bytes
         out->total = total_params * w->bytes;
         out->kept_params = total_params;
         if (m->experts)
-            out->expert = 3.0 * m->hidden * (double)m->intermediate * m->layers * m->experts *
-                          w->bytes;
+            out->expert =
+                3.0 * m->hidden * (double)m->intermediate * m->layers * m->experts * w->bytes;
         out->bpw = w->bytes * 8;
         return 0;
     }
@@ -603,8 +602,7 @@ int sim_weight_bytes_of(const sim_model *m, const sim_dtype *w, sim_weight_bytes
         if (add_matrix(m, w, m->tie_embeddings ? T_OUTPUT : T_EMBD, 0, 1, h, V, &bytes, err,
                        errlen) != 0)
             return -1;
-        if (!m->tie_embeddings &&
-            add_matrix(m, w, T_OUTPUT, 0, 1, h, V, &bytes, err, errlen) != 0)
+        if (!m->tie_embeddings && add_matrix(m, w, T_OUTPUT, 0, 1, h, V, &bytes, err, errlen) != 0)
             return -1;
         out->quantized_params += emb * (m->tie_embeddings ? 1 : 2);
     } else {
@@ -620,9 +618,12 @@ int sim_weight_bytes_of(const sim_model *m, const sim_dtype *w, sim_weight_bytes
             double count;
             bool is_expert;
         } t[] = {
-            {T_Q, h, q, 1, false},           {T_K, h, kv, 1, false},
-            {T_V, h, kv, 1, false},          {T_O, q, h, 1, false},
-            {T_GATE, h, I, gated ? E : 0, true}, {T_UP, h, I, E, true},
+            {T_Q, h, q, 1, false},
+            {T_K, h, kv, 1, false},
+            {T_V, h, kv, 1, false},
+            {T_O, q, h, 1, false},
+            {T_GATE, h, I, gated ? E : 0, true},
+            {T_UP, h, I, E, true},
             {T_DOWN, I, h, E, true},
         };
         for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {

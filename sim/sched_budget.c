@@ -116,8 +116,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             uint64_t t = (uint64_t)target + drafts + r->cfg->spec.lookahead;
             target = (uint32_t)(t < r->plan->max_model_len ? t : r->plan->max_model_len);
         }
-        int rc = sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode,
-                                     preempted);
+        int rc =
+            sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode, preempted);
         if (rc <= 0)
             return rc;
         sim_rep_batch_add(r, i, n);

@@ -33,8 +33,8 @@
 /* The stream id of acceptance draws (per request: this ^ request index). */
 #define SPEC_STREAM 0x5bec0dec0de5ULL
 
-static const char *const method_names[] = {"none", "draft_model", "eagle", "eagle3", "mtp",
-                                           "ngram"};
+static const char *const method_names[] = {"none",   "draft_model", "eagle",
+                                           "eagle3", "mtp",         "ngram"};
 
 double sim_spec_expected_tokens(const double *cond, uint32_t k)
 {
@@ -73,15 +73,15 @@ static void cond_from_uncond(const double *u, uint32_t k, double *cond)
     }
 }
 
-static int get_number(json_t *root, const char *key, double lo, double hi, double *out,
-                      char *err, size_t errlen)
+static int get_number(json_t *root, const char *key, double lo, double hi, double *out, char *err,
+                      size_t errlen)
 {
     json_t *v = json_object_get(root, key);
     if (v == NULL)
         return 0;
     if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
-        snprintf(err, errlen, "--speculative-config: \"%s\" must be a number in [%g, %g]", key,
-                 lo, hi);
+        snprintf(err, errlen, "--speculative-config: \"%s\" must be a number in [%g, %g]", key, lo,
+                 hi);
         return -1;
     }
     *out = json_number_value(v);
@@ -103,12 +103,20 @@ int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errle
         snprintf(err, errlen, "--speculative-config: must be a JSON object");
         goto done;
     }
-    static const char *const known[] = {
-        "method",           "model",           "num_speculative_tokens",
-        "prompt_lookup_max", "prompt_lookup_min", "rejection_sample_method",
-        "acceptance_rate",  "acceptance_rates", "synthetic_acceptance_rates",
-        "acceptance_length", "synthetic_acceptance_length", "acceptance_law",
-        "acceptance_concentration", "draft_time_ratio"};
+    static const char *const known[] = {"method",
+                                        "model",
+                                        "num_speculative_tokens",
+                                        "prompt_lookup_max",
+                                        "prompt_lookup_min",
+                                        "rejection_sample_method",
+                                        "acceptance_rate",
+                                        "acceptance_rates",
+                                        "synthetic_acceptance_rates",
+                                        "acceptance_length",
+                                        "synthetic_acceptance_length",
+                                        "acceptance_law",
+                                        "acceptance_concentration",
+                                        "draft_time_ratio"};
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
@@ -137,8 +145,9 @@ int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errle
     if (m == NULL) {
         /* vLLM: a model without a method is a draft model ("ngram" names the method). */
         if (model == NULL) {
-            snprintf(err, errlen, "--speculative-config: \"method\" is required (draft_model, "
-                                  "eagle, eagle3, mtp, ngram)");
+            snprintf(err, errlen,
+                     "--speculative-config: \"method\" is required (draft_model, "
+                     "eagle, eagle3, mtp, ngram)");
             goto done;
         }
         s->method = strcmp(s->model, "ngram") == 0 ? SIM_SPEC_NGRAM : SIM_SPEC_DRAFT_MODEL;
@@ -177,8 +186,9 @@ int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errle
     }
     json_t *rsm = json_object_get(root, "rejection_sample_method");
     if (rsm != NULL && !(json_is_string(rsm) && strcmp(json_string_value(rsm), "synthetic") == 0)) {
-        snprintf(err, errlen, "--speculative-config: \"rejection_sample_method\" can only be "
-                              "\"synthetic\" (kvsim draws acceptance from its model)");
+        snprintf(err, errlen,
+                 "--speculative-config: \"rejection_sample_method\" can only be "
+                 "\"synthetic\" (kvsim draws acceptance from its model)");
         goto done;
     }
     /* Acceptance: exactly one form. */
@@ -189,8 +199,8 @@ int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errle
     int got_a = get_number(root, "acceptance_rate", 0, 1, &alpha, err, errlen);
     int got_l = get_number(root, "acceptance_length", 1, s->k + 1.0, &length, err, errlen);
     if (got_l == 0)
-        got_l = get_number(root, "synthetic_acceptance_length", 1, s->k + 1.0, &length, err,
-                           errlen);
+        got_l =
+            get_number(root, "synthetic_acceptance_length", 1, s->k + 1.0, &length, err, errlen);
     int got_c = get_number(root, "acceptance_concentration", 1e-6, 1e9, &conc, err, errlen);
     int got_r = get_number(root, "draft_time_ratio", 0, 100, &s->draft_time_ratio, err, errlen);
     if (got_a < 0 || got_l < 0 || got_c < 0 || got_r < 0)
@@ -216,8 +226,9 @@ int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errle
         geometric = strcmp(json_string_value(law), "geometric") == 0;
     }
     if (got_c > 0 && got_a <= 0) {
-        snprintf(err, errlen, "--speculative-config: \"acceptance_concentration\" varies "
-                              "\"acceptance_rate\" per request; give that form");
+        snprintf(err, errlen,
+                 "--speculative-config: \"acceptance_concentration\" varies "
+                 "\"acceptance_rate\" per request; give that form");
         goto done;
     }
     s->concentration = conc;
@@ -306,8 +317,9 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
         return -1;
     }
     if (cfg->n_samples > 1) {
-        snprintf(err, errlen, "--speculative-config: not with --n %u (vLLM does not speculate "
-                              "with parallel sampling)",
+        snprintf(err, errlen,
+                 "--speculative-config: not with --n %u (vLLM does not speculate "
+                 "with parallel sampling)",
                  cfg->n_samples);
         return -1;
     }
@@ -349,8 +361,8 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
         break;
     }
     if (s->method != SIM_SPEC_NGRAM) {
-        const sim_dtype *w = s->method == SIM_SPEC_DRAFT_MODEL ? cfg->weight_dtype
-                                                               : sim_dtype_find("fp16");
+        const sim_dtype *w =
+            s->method == SIM_SPEC_DRAFT_MODEL ? cfg->weight_dtype : sim_dtype_find("fp16");
         sim_cost_init(&s->draft_cost, &cfg->gpu, &s->draft, w, cfg->kv_dtype, &p);
     }
     return 0;

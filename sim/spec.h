@@ -70,13 +70,13 @@ typedef struct sim_spec_config {
     int method; /* enum sim_spec_method; SIM_SPEC_NONE: off */
     uint32_t k; /* num_speculative_tokens */
     char model[128];
-    sim_model draft;                /* draft_model: the catalog model; eagle/mtp: the head */
-    double cond[SIM_SPEC_MAX_K];    /* conditional acceptance of draft i */
-    double alpha;                   /* acceptance_rate; < 0 when another form was given */
-    double concentration;           /* Beta concentration; 0: none */
-    double draft_time_ratio;        /* > 0: a draft pass costs this x a target decode step */
-    char acceptance[96];            /* how acceptance was given, for reports */
-    uint32_t lookahead;             /* KV slots beyond the verified ones */
+    sim_model draft;             /* draft_model: the catalog model; eagle/mtp: the head */
+    double cond[SIM_SPEC_MAX_K]; /* conditional acceptance of draft i */
+    double alpha;                /* acceptance_rate; < 0 when another form was given */
+    double concentration;        /* Beta concentration; 0: none */
+    double draft_time_ratio;     /* > 0: a draft pass costs this x a target decode step */
+    char acceptance[96];         /* how acceptance was given, for reports */
+    uint32_t lookahead;          /* KV slots beyond the verified ones */
     uint64_t draft_kv_bytes_per_token;
     uint64_t draft_weights_bytes;
     sim_cost draft_cost; /* the drafter's roofline (no per-step overhead); set by resolve */

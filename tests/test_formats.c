@@ -64,27 +64,30 @@ static void test_kv_bytes_llama31_8b(void **state)
         const char *spec;
         uint64_t bytes;
     } cases[] = {
-        {"auto", 131072},     /* the model's fp16: 2 B */
-        {"fp16", 131072},     {"bf16", 131072}, {"fp32", 262144},
-        {"fp8", 65536},       /* 1 B; per-tensor/per-head scales are per layer, not per token */
-        {"fp8_e4m3", 65536},  {"fp8_e5m2", 65536},
-        {"int8", 66560},      /* 1 B + an fp16 scale per token, head, K/V: 65536 + 2x32x8x2 */
-        {"q8_0", 69632},      /* 34 B per 32: 65536 / 32 x 34 */
-        {"q5_1", 49152},      /* 24 B per 32 */
-        {"q5_0", 45056},      /* 22 B per 32 */
-        {"q4_1", 40960},      /* 20 B per 32 */
-        {"q4_0", 36864},      /* 18 B per 32 */
-        {"iq4_nl", 36864},    /* 18 B per 32 */
-        {"int4", 40960},      /* KIVI g32: (32 x 4 + 32) bits per 32 = 5 bits */
-        {"int2", 24576},      /* KIVI g32: 3 bits */
+        {"auto", 131072}, /* the model's fp16: 2 B */
+        {"fp16", 131072},
+        {"bf16", 131072},
+        {"fp32", 262144},
+        {"fp8", 65536}, /* 1 B; per-tensor/per-head scales are per layer, not per token */
+        {"fp8_e4m3", 65536},
+        {"fp8_e5m2", 65536},
+        {"int8", 66560},           /* 1 B + an fp16 scale per token, head, K/V: 65536 + 2x32x8x2 */
+        {"q8_0", 69632},           /* 34 B per 32: 65536 / 32 x 34 */
+        {"q5_1", 49152},           /* 24 B per 32 */
+        {"q5_0", 45056},           /* 22 B per 32 */
+        {"q4_1", 40960},           /* 20 B per 32 */
+        {"q4_0", 36864},           /* 18 B per 32 */
+        {"iq4_nl", 36864},         /* 18 B per 32 */
+        {"int4", 40960},           /* KIVI g32: (32 x 4 + 32) bits per 32 = 5 bits */
+        {"int2", 24576},           /* KIVI g32: 3 bits */
         {"int4:group=128", 34816}, /* 4.25 bits */
         {"int2:group=128", 18432}, /* 2.25 bits */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t got = sim_kv_format_bytes_per_token(&m, kv(cases[i].spec));
         if (got != cases[i].bytes)
-            fail_msg("%s: %llu bytes/token, expected %llu", cases[i].spec,
-                     (unsigned long long)got, (unsigned long long)cases[i].bytes);
+            fail_msg("%s: %llu bytes/token, expected %llu", cases[i].spec, (unsigned long long)got,
+                     (unsigned long long)cases[i].bytes);
     }
     /* KIVI's window: 128 recent tokens in fp16 instead of 5 bits:
      * 128 x 65536 x (2 - 0.625) bytes per sequence. */
