@@ -40,6 +40,9 @@ static const char usage_main[] =
     "      (strategies: paged, contiguous, vattn, jemalloc; kvsim compare --help)\n"
     "  kvsim list gpus       the GPU catalog (memory, bandwidth, TFLOPS)\n"
     "  kvsim list models     the model catalog (parameters, layers, KV heads, KV bytes/token)\n"
+    "  kvsim list formats    weight and KV formats with their bits per element\n"
+    "  kvsim fit --model NAME [--quantization Q] [--kv-cache-dtype K] [--context N]\n"
+    "      what the model needs and which GPUs hold it (kvsim fit --help)\n"
     "  kvsim gen --workload SPEC -o FILE.csv.gz\n"
     "      write a generated workload (presets sharegpt, alpaca, azure-conv, azure-code,\n"
     "      chat, or your own arrivals and lengths) or a transformed trace as kvsim CSV\n"
@@ -184,10 +187,15 @@ static int cmd_run(int argc, char **argv)
     return status;
 }
 
+int cmd_fit(int argc, char **argv); /* cli/cmd_fit.c */
+int cmd_list_formats(void);         /* cli/cmd_fit.c */
+
 static int cmd_list(int argc, char **argv)
 {
+    if (argc == 1 && strcmp(argv[0], "formats") == 0)
+        return cmd_list_formats();
     if (argc != 1 || (strcmp(argv[0], "gpus") != 0 && strcmp(argv[0], "models") != 0))
-        cli_die("list: say what to list: kvsim list gpus | kvsim list models");
+        cli_die("list: say what to list: kvsim list gpus | models | formats");
     if (strcmp(argv[0], "gpus") == 0) {
         printf("%-16s %9s %10s %10s %-10s %s\n", "name", "mem_GiB", "bw_GB/s", "fp16_TFLOPS",
                "link", "device");
@@ -271,6 +279,8 @@ static int dispatch(int argc, char **argv)
         return cmd_list(argc - 2, argv + 2);
     if (strcmp(cmd, "gen") == 0)
         return cmd_gen(argc - 2, argv + 2);
+    if (strcmp(cmd, "fit") == 0)
+        return cmd_fit(argc - 2, argv + 2);
     if (strcmp(cmd, "trace") == 0)
         return cmd_trace(argc - 2, argv + 2);
     cli_error("unknown command '%s' (kvsim --help)", cmd);
