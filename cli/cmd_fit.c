@@ -53,15 +53,27 @@ int cmd_fit(int argc, char **argv)
             fputs(usage_fit, stdout);
             return 0;
         }
-        static const char *const names[] = {
-            "--model",  "--quantization", "-q",        "--dtype",
-            "--kv-cache-dtype", "--kv-dtype", "--context", "--batch",
-            "--users",  "--gpu",          "--engine",  "--gpu-memory-utilization",
-            "--mem-util", "--max-num-batched-tokens"};
-        const char **dst[] = {&o.model,   &o.quantization, &o.quantization, &o.dtype,
-                              &o.kv_dtype, &o.kv_dtype,    &context,        &batch,
-                              &batch,     &gpu,            &o.engine,       &o.mem_util,
-                              &o.mem_util, &o.max_batched_tokens};
+        static const char *const names[] = {"--model",
+                                            "--quantization",
+                                            "-q",
+                                            "--dtype",
+                                            "--kv-cache-dtype",
+                                            "--kv-dtype",
+                                            "--context",
+                                            "--batch",
+                                            "--users",
+                                            "--gpu",
+                                            "--engine",
+                                            "--gpu-memory-utilization",
+                                            "--mem-util",
+                                            "--max-num-batched-tokens"};
+        const char **dst[] = {&o.model,        &o.quantization,
+                              &o.quantization, &o.dtype,
+                              &o.kv_dtype,     &o.kv_dtype,
+                              &context,        &batch,
+                              &batch,          &gpu,
+                              &o.engine,       &o.mem_util,
+                              &o.mem_util,     &o.max_batched_tokens};
         size_t k = 0;
         while (k < sizeof(names) / sizeof(names[0]) && strcmp(a, names[k]) != 0)
             k++;
@@ -93,8 +105,8 @@ int cmd_fit(int argc, char **argv)
             : 2048;
     if (q.batched_tokens < q.batch)
         q.batched_tokens = q.batch; /* vLLM: the budget holds one token per sequence */
-    q.mem_util = o.mem_util ? cli_parse_double("--gpu-memory-utilization", o.mem_util, 0, 1, 1)
-                            : 0.90;
+    q.mem_util =
+        o.mem_util ? cli_parse_double("--gpu-memory-utilization", o.mem_util, 0, 1, 1) : 0.90;
     const sim_engine_preset *pr = sim_engine_preset_find(o.engine ? o.engine : "vllm");
     if (pr == NULL) {
         char names[128];
@@ -112,18 +124,17 @@ int cmd_fit(int argc, char **argv)
     const sim_model *m = &q.model;
     printf("kvsim fit: %s (%.2f B parameters), weights %s (%.3f bits/weight), KV %s, context "
            "%u, batch %u, engine %s\n\n",
-           m->name, (double)m->params_total / 1e9, q.weights->name, mem.bpw, q.kv->name,
-           q.context, q.batch, pr->name);
+           m->name, (double)m->params_total / 1e9, q.weights->name, mem.bpw, q.kv->name, q.context,
+           q.batch, pr->name);
     printf("memory              GiB\n");
-    printf("  weights      %10.2f   (tensor by tensor in %s)\n", gib(mem.weights),
-           q.weights->name);
+    printf("  weights      %10.2f   (tensor by tensor in %s)\n", gib(mem.weights), q.weights->name);
     printf("  KV cache     %10.2f   (%.0f bytes/token x %u tokens x %u sequence%s%s)\n",
            gib(mem.kv), mem.kv_per_token, q.context, q.batch, q.batch == 1 ? "" : "s",
            q.kv->residual ? ", KIVI fp16 windows included" : "");
     printf("  activations  %10.2f   (a forward pass over %u tokens, as vLLM profiles)\n",
            gib(mem.activations), q.batched_tokens);
-    printf("  runtime      %10.2f   (the %s preset: CUDA context, workspaces)\n",
-           gib(mem.runtime), pr->name);
+    printf("  runtime      %10.2f   (the %s preset: CUDA context, workspaces)\n", gib(mem.runtime),
+           pr->name);
     printf("  total        %10.2f\n\n", gib(mem.total));
 
     printf("%-16s %7s %7s %5s %5s %12s %13s %9s\n", "device", "GiB", "usable", "fits", "GPUs",
@@ -172,7 +183,7 @@ int cmd_fit(int argc, char **argv)
     static const struct {
         const char *fmt;
         double bytes;
-    } seed_prec[] = {{"fp32", 4}, {"fp16", 2}, {"bf16", 2}, {"int8", 1},
+    } seed_prec[] = {{"fp32", 4},     {"fp16", 2},       {"bf16", 2},      {"int8", 1},
                      {"Q4_K_M", 0.5}, {"Q3_K_M", 0.375}, {"Q3_K_S", 0.375}};
     for (size_t i = 0; i < sizeof(seed_prec) / sizeof(seed_prec[0]); i++) {
         if (strcmp(q.weights->name, seed_prec[i].fmt) != 0)
@@ -191,8 +202,8 @@ int cmd_list_formats(void)
 {
     printf("%-28s %8s %6s %8s  %s\n", "format", "bits", "weights", "KV", "layout and source");
     static const char *const names[] = {
-        "fp32", "fp16",   "bf16",   "fp8",    "fp8_e4m3", "fp8_e5m2", "int8",  "q8_0",
-        "q5_1", "q5_0",   "q4_1",   "q4_0",   "iq4_nl",   "nvfp4",    "mxfp4", "Q8_0",
+        "fp32", "fp16",   "bf16",   "fp8",    "fp8_e4m3", "fp8_e5m2", "int8",   "q8_0",
+        "q5_1", "q5_0",   "q4_1",   "q4_0",   "iq4_nl",   "nvfp4",    "mxfp4",  "Q8_0",
         "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S",   "Q4_0",     "Q3_K_M", "Q2_K"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         const sim_dtype *f = sim_dtype_find(names[i]);

@@ -18,8 +18,8 @@ int sim_fit_memory_of(const sim_fit_query *q, sim_fit_memory *out, char *err, si
     out->weights = wb.total;
     out->bpw = wb.bpw;
     out->kv_per_token = (double)sim_kv_format_bytes_per_token(&q->model, q->kv);
-    out->kv_per_seq = out->kv_per_token * q->context +
-                      (double)sim_kv_window_bytes_per_seq(&q->model, q->kv);
+    out->kv_per_seq =
+        out->kv_per_token * q->context + (double)sim_kv_window_bytes_per_seq(&q->model, q->kv);
     out->kv = out->kv_per_seq * q->batch;
     out->activations = sim_activation_bytes(&q->model, q->batched_tokens, q->batch);
     out->runtime = q->cost.overhead_bytes;

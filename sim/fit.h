@@ -28,25 +28,25 @@ typedef struct sim_fit_query {
 /* Memory terms (bytes), independent of the device. */
 typedef struct sim_fit_memory {
     double weights;
-    double bpw;            /* weights x 8 / parameters */
-    double kv_per_token;   /* scales included */
-    double kv_per_seq;     /* context x kv_per_token, plus KIVI's fp16 window */
-    double kv;             /* batch x kv_per_seq */
-    double activations;    /* a forward pass over batched_tokens tokens and batch sequences */
-    double runtime;        /* the preset's runtime overhead */
+    double bpw;          /* weights x 8 / parameters */
+    double kv_per_token; /* scales included */
+    double kv_per_seq;   /* context x kv_per_token, plus KIVI's fp16 window */
+    double kv;           /* batch x kv_per_seq */
+    double activations;  /* a forward pass over batched_tokens tokens and batch sequences */
+    double runtime;      /* the preset's runtime overhead */
     double total;
 } sim_fit_memory;
 
 /* One device's answer. */
 typedef struct sim_fit_device {
     sim_gpu gpu;
-    double usable;  /* memory x mem_util */
-    bool refused;   /* the configuration cannot run there (why says so) */
-    bool fits;      /* alone, at the batch asked */
-    uint32_t gpus;  /* GPUs needed by simple division when it does not fit alone; 0: never */
-    uint64_t max_seqs;       /* sequences of the context the pool holds (paged, blocks of 16) */
-    double decode_tok_s;     /* batch 1, at the full context; 0 when not computed */
-    double prefill_tok_s;    /* a prompt of the context; 0 when not computed */
+    double usable;        /* memory x mem_util */
+    bool refused;         /* the configuration cannot run there (why says so) */
+    bool fits;            /* alone, at the batch asked */
+    uint32_t gpus;        /* GPUs needed by simple division when it does not fit alone; 0: never */
+    uint64_t max_seqs;    /* sequences of the context the pool holds (paged, blocks of 16) */
+    double decode_tok_s;  /* batch 1, at the full context; 0 when not computed */
+    double prefill_tok_s; /* a prompt of the context; 0 when not computed */
     char why[256];
 } sim_fit_device;
 

@@ -59,9 +59,9 @@ static void test_fit_70b_arithmetic(void **state)
     const double h = 8192, kvd = 1024, I = 28672, V = 128256;
     double emb = V * h;
     double q4 = 144.0 / 256, q5 = 176.0 / 256, q6 = 210.0 / 256;
-    double rest = (h * h * 2 + h * kvd + 3 * h * I) * q4; /* q, o, k, gate, up, down: */
+    double rest = (h * h * 2 + h * kvd + 3 * h * I) * q4;             /* q, o, k, gate, up, down: */
     double layers = 80 * rest - 40 * (h * I) * q4 + 40 * (h * I) * q6 /* ffn_down on 40 */
-                    + 40 * (h * kvd) * q6 + 40 * (h * kvd) * q5;       /* attn_v */
+                    + 40 * (h * kvd) * q6 + 40 * (h * kvd) * q5;      /* attn_v */
     double weights = emb * q4 + emb * q6 + layers + (2 * 80 + 1) * h * 4;
     assert_true(fabs(mem.weights - weights) < 1.0);
     assert_true(fabs(mem.weights / 1073741824.0 - 39.6) < 0.05); /* the published file */
