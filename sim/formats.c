@@ -354,7 +354,12 @@ const sim_dtype *sim_kv_format_parse(const char *spec, const sim_dtype *autofmt,
         snprintf(err, errlen, "%s '%s': only int4 and int2 take parameters", opt, spec);
         return NULL;
     }
-    const sim_dtype *f = sim_dtype_find(spec);
+    char lower[32];
+    size_t n = 0;
+    for (; spec[n] && n + 1 < sizeof(lower); n++)
+        lower[n] = (char)tolower((unsigned char)spec[n]);
+    lower[n] = '\0';
+    const sim_dtype *f = sim_dtype_find(lower);
     if (f == NULL || !f->kv_ok) {
         char names[512];
         sim_dtype_list(names, sizeof(names), false);
@@ -402,7 +407,15 @@ const sim_dtype *sim_weight_format_parse(const char *spec, char *err, size_t err
             snprintf(err, errlen, "%s '%s': too many distinct formats in one process", opt, spec);
         return f;
     }
-    const sim_dtype *f = colon ? NULL : sim_dtype_find(spec);
+    /* A llama.cpp name means its file type whatever its case (q8_0 as
+     * weights is the Q8_0 file, as a KV type the block type). */
+    const sim_dtype *f = NULL;
+    gguf_init();
+    for (size_t i = 0; i < NGGUF && colon == NULL && f == NULL; i++)
+        if (same_ci(gguf_formats[i].name, spec))
+            f = &gguf_formats[i];
+    if (f == NULL && colon == NULL)
+        f = sim_dtype_find(spec);
     if (f == NULL || !f->weight_ok) {
         char names[768];
         sim_dtype_list(names, sizeof(names), true);

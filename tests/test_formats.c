@@ -183,6 +183,11 @@ static void test_awq(void **state)
     /* Formats that are refused as weights, with the list. */
     assert_null(sim_weight_format_parse("q4_K", err, sizeof(err)));
     assert_non_null(strstr(err, "Q4_K_M"));
+    /* llama.cpp's names in either case: q8_0 as weights is the Q8_0 file
+     * type, as a KV type the block. */
+    assert_ptr_equal(wq("q8_0"), wq("Q8_0"));
+    assert_int_equal(wq("q8_0")->kind, SIM_FMT_GGUF_MIX);
+    assert_int_equal(kv("Q8_0")->kind, SIM_FMT_GGML);
     /* FP4: NVFP4 4.5 and MXFP4 4.25 bits per layer weight. */
     assert_true(fabs(wq("nvfp4")->bytes * 8 - 4.5) < 1e-12);
     assert_true(fabs(wq("mxfp4")->bytes * 8 - 4.25) < 1e-12);
