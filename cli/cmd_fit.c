@@ -6,12 +6,15 @@
  * model, to show where that rule of thumb is right and where it is wrong:
  * it sizes the KV cache with the attention heads, not the KV heads (a
  * factor heads / kv_heads too large on every grouped-query model: 4 for
- * Mistral-7B, 8 for Llama-3.1-8B and 70B), and adds 20 % to the weights
- * for everything else.
+ * Mistral-7B and Llama-3.1-8B, 8 for Llama-3.1-70B; its prose, 16 GB of
+ * KV for Llama-3.1-8B at 128K, is right), takes 4-bit GGUF as 0.5 bytes
+ * a weight (Q4_K_M is 4.89 bits on Llama-3-8B) and adds 20 % to the
+ * weights for everything else.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,9 +192,10 @@ int cmd_fit(int argc, char **argv)
         if (strcmp(q.weights->name, seed_prec[i].fmt) != 0)
             continue;
         double w = (double)m->params_total * seed_prec[i].bytes;
-        printf("  its weights at %.3f bytes/param %.2f GiB against %.2f GiB (%.3f bits/weight "
-               "with scales and the tensors kept in more bits)\n",
-               seed_prec[i].bytes, gib(w), gib(mem.weights), mem.bpw);
+        bool right = fabs(w - mem.weights) < 0.01 * mem.weights;
+        printf("  its weights at %.3f bytes/param %.2f GiB against %.2f GiB: %s\n",
+               seed_prec[i].bytes, gib(w), gib(mem.weights),
+               right ? "right" : "too small (scales, and tensors a mix keeps in more bits)");
         printf("  its total (weights x 1.2 + fp16 KV) %.2f GiB against kvsim's %.2f GiB\n",
                gib(w * 1.2 + seed_kv * q.batch), gib(mem.total));
     }

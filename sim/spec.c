@@ -295,7 +295,7 @@ static void head_model(const sim_model *t, sim_model *h)
     h->experts = 0;
     h->experts_per_tok = 0;
     h->params_total = h->params_active = (uint64_t)llround(emb + layer + fc + t->hidden);
-    snprintf(h->name, sizeof(h->name), "%s-head", t->name);
+    snprintf(h->name, sizeof(h->name), "%.58s-head", t->name);
 }
 
 int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_t errlen)

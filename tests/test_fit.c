@@ -140,6 +140,21 @@ static void test_fit_table(void **state)
     assert_non_null(strstr(out, "\na100-40gb           40.0    36.0    no     2"));
     /* The seed's calculator: attention heads instead of KV heads, 64 / 8. */
     assert_non_null(strstr(out, "80.00 GiB; with KV heads (8 of 64) 10.00 GiB: 8.0x too large"));
+
+    /* Llama-3.1-8B at 128K: the seed's prose says 16 GB of KV (right: 2 x
+     * 32 x 8 x 128 x 2 x 131072 = 16 GiB); its code counts 32 heads: 4x. */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' fit --model llama-3.1-8b --quantization Q4_K_M --context 131072 --gpu "
+             "rtx-4090 2>&1",
+             bin);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "64.00 GiB; with KV heads (8 of 32) 16.00 GiB: 4.0x too large"));
+    assert_non_null(strstr(out, "its weights at 0.500 bytes/param 3.74 GiB against 4.58 GiB: "
+                                "too small"));
 }
 
 int main(void)
