@@ -112,6 +112,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.prefill_seqs = sh->prefill_seqs;
     r->step.decode_seqs = sh->decode_seqs;
     r->step.prefill_tokens = sh->prefill_tokens;
+    r->step.spec_tokens = r->batch.spec.drafts;
     r->step.swap_bytes = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     r->step.running = r->running_seqs;
     r->step.waiting = r->waiting.len;

@@ -425,6 +425,8 @@ static void test_prefix_chunk_fills_held_block(void **state)
     assert_int_equal(kv_cached_tokens(a, &B, 32), 16);
     kv_release(a, &A);
     must_check(a);
+    kv_seq_free(&A);
+    kv_seq_free(&B);
     kv_destroy(a);
 }
 
