@@ -37,6 +37,9 @@ void an_write_spec_json(FILE *fp, const an_run_info *in)
     const sim_spec_config *s = &in->cfg->spec;
     const sim_spec_stats *st = &in->res->spec;
     const sim_memory_plan *p = &in->res->plan;
+    if (p->kv_window_bytes > 0)
+        fprintf(fp, "  \"kv_window\": {\"residual_tokens\": %u, \"bytes\": %llu},\n",
+                in->cfg->kv_dtype->residual, (unsigned long long)p->kv_window_bytes);
     if (s->method == SIM_SPEC_NONE)
         return;
     fprintf(fp,
@@ -73,6 +76,12 @@ void an_print_spec(FILE *fp, const an_run_info *in)
     const sim_spec_config *s = &in->cfg->spec;
     const sim_spec_stats *st = &in->res->spec;
     const sim_memory_plan *p = &in->res->plan;
+    if (p->kv_window_bytes > 0)
+        fprintf(fp,
+                "kv window    KIVI keeps the last %u tokens of each sequence in fp16: %.2f GiB "
+                "for %u sequence slots, taken off the KV pool\n",
+                in->cfg->kv_dtype->residual, (double)p->kv_window_bytes / 1073741824.0,
+                p->max_num_seqs);
     if (s->method == SIM_SPEC_NONE)
         return;
     fprintf(fp,

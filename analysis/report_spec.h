@@ -10,8 +10,9 @@
 
 #include "analysis/report.h"
 
-/* Writes `  "speculative": {...},\n` when the run speculated; nothing
- * otherwise (summary.json keeps its keys for runs without it). */
+/* Writes `  "kv_window": {...},\n` when the KV format keeps a KIVI fp16
+ * window and `  "speculative": {...},\n` when the run speculated; nothing
+ * otherwise (summary.json keeps its keys for runs without them). */
 void an_write_spec_json(FILE *fp, const an_run_info *in);
 
 /* Prints the spec lines of the terminal summary (nothing without it). */

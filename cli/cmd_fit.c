@@ -204,27 +204,27 @@ int cmd_fit(int argc, char **argv)
 
 int cmd_list_formats(void)
 {
-    printf("%-28s %8s %6s %8s  %s\n", "format", "bits", "weights", "KV", "layout and source");
+    printf("%-28s %8s %7s %4s  %s\n", "format", "bits", "weights", "KV", "layout and source");
     static const char *const names[] = {
         "fp32", "fp16",   "bf16",   "fp8",    "fp8_e4m3", "fp8_e5m2", "int8",   "q8_0",
         "q5_1", "q5_0",   "q4_1",   "q4_0",   "iq4_nl",   "nvfp4",    "mxfp4",  "Q8_0",
         "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S",   "Q4_0",     "Q3_K_M", "Q2_K"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         const sim_dtype *f = sim_dtype_find(names[i]);
-        printf("%-28s %8.4f %6s %8s  %s\n", f->name, f->bytes * 8, f->weight_ok ? "yes" : "-",
+        printf("%-28s %8.4f %7s %4s  %s\n", f->name, f->bytes * 8, f->weight_ok ? "yes" : "-",
                f->kv_ok ? "yes" : "-", f->what);
     }
     char err[256];
     const char *param[] = {"awq:group=128", "gptq:group=32"};
     for (size_t i = 0; i < 2; i++) {
         const sim_dtype *f = sim_weight_format_parse(param[i], err, sizeof(err));
-        printf("%-28s %8.4f %6s %8s  %s\n", f->name, f->bytes * 8, "yes", "-", f->what);
+        printf("%-28s %8.4f %7s %4s  %s\n", f->name, f->bytes * 8, "yes", "-", f->what);
     }
     const char *kvp[] = {"int4:group=32,residual=0", "int4:group=128,residual=128",
                          "int2:group=32,residual=0", "int2:group=128,residual=128"};
     for (size_t i = 0; i < 4; i++) {
         const sim_dtype *f = sim_kv_format_parse(kvp[i], NULL, err, sizeof(err));
-        printf("%-28s %8.4f %6s %8s  %s\n", f->name, f->bytes * 8, "-", "yes", f->what);
+        printf("%-28s %8.4f %7s %4s  %s\n", f->name, f->bytes * 8, "-", "yes", f->what);
     }
     printf("(bits per element, scales included; a llama.cpp file type's bits are its default "
            "block's: the mix keeps some tensors in more, see kvsim fit)\n");

@@ -339,6 +339,15 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
                      s->draft.name, s->draft.vocab, t->name, t->vocab);
             return -1;
         }
+        if (s->draft.max_len < cfg->max_model_len) {
+            /* vLLM v0 stopped speculating past the drafter's length
+             * (speculative_max_model_len); kvsim does not model that. */
+            snprintf(err, errlen,
+                     "--speculative-config: draft model %s holds %u positions, fewer than "
+                     "--max-model-len %u; lower --max-model-len",
+                     s->draft.name, s->draft.max_len, cfg->max_model_len);
+            return -1;
+        }
         if (sim_kv_format_check(cfg->kv_dtype, &s->draft, err, errlen) != 0)
             return -1;
         sim_weight_bytes wb;

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "analysis/metrics.h"
+#include "analysis/report.h"
 #include "sim/engine.h"
 #include "sim/spec.h"
 #include "workloads/source.h"
@@ -366,12 +367,45 @@ static void test_beta_per_request(void **state)
     an_metrics_free(&iid.m);
 }
 
+/* summary.json carries vLLM's names, with values that agree with the
+ * counters: 100 x accepted / drafts proposed, 1 + accepted / drafts. */
+static void test_summary_keys(void **state)
+{
+    (void)state;
+    sim_config c = config("h100-sxm", "llama-3.1-8b");
+    set_spec(&c, "{\"method\": \"ngram\", \"num_speculative_tokens\": 3, "
+                 "\"acceptance_rates\": [0.9, 0.5, 0.25]}");
+    out o;
+    run(&c, "batch:at=0,n=4;in=fixed:32;out=fixed:4000", &o);
+    char *json = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&json, &len);
+    an_run_info info = {&c, &o.res, &o.m, "test", 0.0};
+    assert_int_equal(an_write_summary_json(fp, &info), 0);
+    fclose(fp);
+    const sim_spec_stats *s = &o.res.spec;
+    char want[128];
+    snprintf(want, sizeof(want), "\"spec_decode_acceptance_rate\": %.6f",
+             100.0 * (double)s->accepted_tokens / (double)s->draft_tokens);
+    assert_non_null(strstr(json, want));
+    snprintf(want, sizeof(want), "\"spec_decode_acceptance_length\": %.6f",
+             1.0 + (double)s->accepted_tokens / (double)s->num_drafts);
+    assert_non_null(strstr(json, want));
+    assert_non_null(strstr(json, "\"spec_decode_per_position_acceptance_rate\": ["));
+    assert_non_null(strstr(json, "\"lookahead_slots\": 0")); /* ngram */
+    /* 1 + 0.9 + 0.5 + 0.25 = 2.65 tokens per step (vLLM's unconditional rates). */
+    assert_true(fabs(1.0 + (double)s->accepted_tokens / (double)s->num_drafts - 2.65) < 0.03);
+    free(json);
+    an_metrics_free(&o.m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leviathan_eq1),    cmocka_unit_test(test_theorem_3_8),
         cmocka_unit_test(test_batch_crossover),  cmocka_unit_test(test_kv_accounting),
         cmocka_unit_test(test_acceptance_forms), cmocka_unit_test(test_beta_per_request),
+        cmocka_unit_test(test_summary_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
