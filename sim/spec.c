@@ -283,18 +283,21 @@ done:
 
 /* ------------------------------------------------------------- resolve */
 
-/* An EAGLE/MTP head: one decoder layer of the target's shape and EAGLE's
- * fc, with the target's embeddings and lm_head. */
+/* An EAGLE/MTP head as the roofline reads it each pass: one decoder layer
+ * of the target's shape (its active share, for MoE), EAGLE's fc and the
+ * target's lm_head (the embedding lookup is a gather of a few rows). */
 static void head_model(const sim_model *t, sim_model *h)
 {
     *h = *t;
     double emb = (double)t->vocab * t->hidden * (t->tie_embeddings ? 1 : 2);
     double layer = ((double)t->params_active - emb - t->hidden) / t->layers;
     double fc = 2.0 * t->hidden * (double)t->hidden;
+    double lm_head = (double)t->vocab * t->hidden;
     h->layers = 1;
     h->experts = 0;
     h->experts_per_tok = 0;
-    h->params_total = h->params_active = (uint64_t)llround(emb + layer + fc + t->hidden);
+    h->tie_embeddings = true;
+    h->params_total = h->params_active = (uint64_t)llround(lm_head + layer + fc + t->hidden);
     snprintf(h->name, sizeof(h->name), "%.58s-head", t->name);
 }
 
@@ -361,8 +364,11 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
     case SIM_SPEC_EAGLE3:
     case SIM_SPEC_MTP: {
         head_model(t, &s->draft);
-        double emb = (double)t->vocab * t->hidden * (t->tie_embeddings ? 1 : 2);
-        s->draft_weights_bytes = (uint64_t)llround(((double)s->draft.params_total - emb) * 2.0);
+        /* Its own memory: the layer and the fc, 16-bit (it shares the
+         * target's embeddings and lm_head). */
+        double lm_head = (double)t->vocab * t->hidden;
+        s->draft_weights_bytes =
+            (uint64_t)llround(((double)s->draft.params_total - lm_head) * 2.0);
         s->draft_kv_bytes_per_token = target_bpt / t->layers;
         break;
     }
@@ -388,8 +394,10 @@ uint32_t sim_spec_drafts(const sim_replica *r, const sim_req *q, uint64_t budget
     uint64_t k = s->k;
     if (k > budget - 1)
         k = budget - 1;
+    /* V1 (scheduler.py, v0.11) keeps every position below max_model_len:
+     * num_new_tokens <= max_model_len - 1 - num_computed_tokens. */
     uint32_t tokens = sim_req_tokens(q), max_len = r->plan->max_model_len;
-    uint64_t room = max_len > tokens ? max_len - tokens : 0;
+    uint64_t room = max_len > tokens + 1 ? max_len - 1 - tokens : 0;
     return (uint32_t)(k < room ? k : room);
 }
 
