@@ -105,7 +105,8 @@ static const int ftype_default[] = {
 
 /* ---------------------------------------------------------- the table */
 
-#define BLK(t) ggml_types[t].block, ggml_types[t].bytes
+/* Block sizes are repeated from ggml_types (a C11 initializer must be a
+ * constant expression); tests/test_formats.c checks they agree. */
 
 static const sim_dtype formats[] = {
     /* name, bytes/elem, kind, block, block bytes, residual, compute, ggml, kv, weight, what */
@@ -122,17 +123,17 @@ static const sim_dtype formats[] = {
     {"int8", 1.0, SIM_FMT_INT, 0, 0, 0, SIM_COMPUTE_INT8, 0, true, true,
      "int8; weights: W8A8 with an fp32 scale per output channel; KV: an fp16 scale per token "
      "and head"},
-    {"q8_0", 34.0 / 32, SIM_FMT_GGML, BLK(GT_Q8_0), 0, SIM_COMPUTE_FP16, GT_Q8_0, true, false,
+    {"q8_0", 34.0 / 32, SIM_FMT_GGML, 32, 34, 0, SIM_COMPUTE_FP16, GT_Q8_0, true, false,
      "llama.cpp block_q8_0: 32 int8 + an f16 scale = 34 bytes"},
-    {"q4_0", 18.0 / 32, SIM_FMT_GGML, BLK(GT_Q4_0), 0, SIM_COMPUTE_FP16, GT_Q4_0, true, false,
+    {"q4_0", 18.0 / 32, SIM_FMT_GGML, 32, 18, 0, SIM_COMPUTE_FP16, GT_Q4_0, true, false,
      "llama.cpp block_q4_0: 32 nibbles + an f16 scale = 18 bytes"},
-    {"q4_1", 20.0 / 32, SIM_FMT_GGML, BLK(GT_Q4_1), 0, SIM_COMPUTE_FP16, GT_Q4_1, true, false,
+    {"q4_1", 20.0 / 32, SIM_FMT_GGML, 32, 20, 0, SIM_COMPUTE_FP16, GT_Q4_1, true, false,
      "llama.cpp block_q4_1: 32 nibbles + f16 scale and min = 20 bytes"},
-    {"iq4_nl", 18.0 / 32, SIM_FMT_GGML, BLK(GT_IQ4_NL), 0, SIM_COMPUTE_FP16, GT_IQ4_NL, true, false,
+    {"iq4_nl", 18.0 / 32, SIM_FMT_GGML, 32, 18, 0, SIM_COMPUTE_FP16, GT_IQ4_NL, true, false,
      "llama.cpp block_iq4_nl: 32 non-linear nibbles + an f16 scale = 18 bytes"},
-    {"q5_0", 22.0 / 32, SIM_FMT_GGML, BLK(GT_Q5_0), 0, SIM_COMPUTE_FP16, GT_Q5_0, true, false,
+    {"q5_0", 22.0 / 32, SIM_FMT_GGML, 32, 22, 0, SIM_COMPUTE_FP16, GT_Q5_0, true, false,
      "llama.cpp block_q5_0: 32 x 5 bits + an f16 scale = 22 bytes"},
-    {"q5_1", 24.0 / 32, SIM_FMT_GGML, BLK(GT_Q5_1), 0, SIM_COMPUTE_FP16, GT_Q5_1, true, false,
+    {"q5_1", 24.0 / 32, SIM_FMT_GGML, 32, 24, 0, SIM_COMPUTE_FP16, GT_Q5_1, true, false,
      "llama.cpp block_q5_1: 32 x 5 bits + f16 scale and min = 24 bytes"},
     {"nvfp4", 4.5 / 8, SIM_FMT_FP4, 16, 9, 0, SIM_COMPUTE_FP16, 0, false, true,
      "NVFP4: 16 e2m1 values + an e4m3 scale (4.5 bpw) and one fp32 scale per tensor; run at the "

@@ -15,9 +15,10 @@
  *                plain decode step of the same sequences on the target
  *                (Leviathan et al.'s cost coefficient).
  * The engine's per-step overhead (scheduling, sampling, launches) is
- * charged once per step, not per draft pass. The first pass of a step
- * also takes in the tokens accepted at the step before (a + 1 of them):
- * memory-bound, it is priced as one token.
+ * charged once per step, not per draft pass. The drafter also computes
+ * every prompt chunk the step prefills, in a pass of its own. The first
+ * draft pass of a step also takes in the tokens accepted at the step
+ * before (a + 1 of them): memory-bound, it is priced as one token.
  */
 #include "sim/spec.h"
 
@@ -367,8 +368,7 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
         /* Its own memory: the layer and the fc, 16-bit (it shares the
          * target's embeddings and lm_head). */
         double lm_head = (double)t->vocab * t->hidden;
-        s->draft_weights_bytes =
-            (uint64_t)llround(((double)s->draft.params_total - lm_head) * 2.0);
+        s->draft_weights_bytes = (uint64_t)llround(((double)s->draft.params_total - lm_head) * 2.0);
         s->draft_kv_bytes_per_token = target_bpt / t->layers;
         break;
     }
@@ -428,6 +428,19 @@ double sim_spec_step_s(const sim_replica *r, double *draft_s)
     v.prefill_attn_pairs += b->pairs;
     double t = sim_cost_step_s(&r->cost, &v);
     double d = 0;
+    const sim_batch_shape *sh = &r->batch.shape;
+    if (s->method != SIM_SPEC_NGRAM && sh->prefill_tokens > 0) {
+        /* The drafter computes the step's prompt chunks too (its own KV,
+         * or the head's hidden states), in a pass of its own. */
+        sim_batch_shape pf = {.prefill_seqs = sh->prefill_seqs,
+                              .prefill_tokens = sh->prefill_tokens,
+                              .prefill_attn_pairs = sh->prefill_attn_pairs,
+                              .prefill_ctx_tokens = sh->prefill_ctx_tokens};
+        d +=
+            s->draft_time_ratio > 0
+                ? s->draft_time_ratio * (sim_cost_step_s(&r->cost, &pf) - r->cost.p.step_overhead_s)
+                : sim_cost_step_s(&s->draft_cost, &pf);
+    }
     if (s->method != SIM_SPEC_NGRAM && b->seqs > 0) {
         sim_batch_shape pass = {.decode_seqs = b->seqs};
         double plain = 0;

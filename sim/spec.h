@@ -129,9 +129,11 @@ uint32_t sim_spec_drafts(const struct sim_replica *r, const struct sim_req *q, u
 /* Records that Q verifies DRAFTS drafts in the batch being built. */
 void sim_spec_batch_add(struct sim_replica *r, struct sim_req *q, uint32_t drafts);
 
-/* Step time of R's batch when it speculates: the verify pass (the target
- * over the batch with every draft as a query token) plus the drafter's
- * passes; *DRAFT_S gets the drafter's share. */
+/* Step time of R's batch when speculation is on: the verify pass (the
+ * target over the batch with every draft as a query token) plus the
+ * drafter's passes (its pass over the step's prompt chunks, then k draft
+ * passes over the speculating sequences); *DRAFT_S gets the drafter's
+ * share. */
 double sim_spec_step_s(const struct sim_replica *r, double *draft_s);
 
 /* At the step's end: draws how many of Q's drafts are accepted (cut to

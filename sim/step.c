@@ -25,8 +25,8 @@ double sim_step_cost(const sim_replica *r)
 {
     double draft_s;
     /* Speculative decoding: the verify pass and the drafter (sim/spec.c). */
-    double t = r->batch.spec.seqs > 0 ? sim_spec_step_s(r, &draft_s)
-                                      : sim_cost_step_s(&r->cost, &r->batch.shape);
+    double t = r->cfg->spec.method != SIM_SPEC_NONE ? sim_spec_step_s(r, &draft_s)
+                                                    : sim_cost_step_s(&r->cost, &r->batch.shape);
     uint64_t swap = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     if (swap > 0) /* vLLM v0 swaps blocks synchronously, before the step's forward pass */
         t += (double)swap / r->cfg->gpu.host_link_Bps;
@@ -126,11 +126,12 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->res->max_running = r->running_seqs;
     if (r->running_seqs > r->stats->max_running)
         r->stats->max_running = r->running_seqs;
-    if (r->batch.spec.seqs > 0) {
+    if (r->cfg->spec.method != SIM_SPEC_NONE) {
         double draft_s;
         sim_spec_step_s(r, &draft_s);
         r->res->spec.draft_s += draft_s;
-        r->res->spec.verify_s += dur_s - draft_s;
+        if (r->batch.spec.seqs > 0)
+            r->res->spec.verify_s += dur_s - draft_s;
     }
     r->res->busy_s += dur_s;
     r->res->steps++;

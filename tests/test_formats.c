@@ -94,6 +94,13 @@ static void test_kv_bytes_llama31_8b(void **state)
     assert_int_equal(sim_kv_window_bytes_per_seq(&m, kv("int4:group=32,residual=128")),
                      128ull * 65536 * 11 / 8);
     assert_int_equal(sim_kv_window_bytes_per_seq(&m, kv("q8_0")), 0);
+    /* llama.cpp's blocks: the table's block bytes agree with bytes/value. */
+    static const char *const blocks[] = {"q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"};
+    for (size_t i = 0; i < 6; i++) {
+        const sim_dtype *f = kv(blocks[i]);
+        assert_int_equal(f->block, 32);
+        assert_true(fabs((double)f->block_bytes / f->block - f->bytes) < 1e-15);
+    }
     /* The same text gives the same interned format. */
     assert_ptr_equal(kv("int4:group=64,residual=128"), kv("int4:group=64,residual=128"));
 }
