@@ -308,8 +308,8 @@ static int parse_params(const char *opt, const char *spec, const char *params, b
     return 0;
 }
 
-const sim_dtype *sim_kv_format_parse(const char *spec, const sim_dtype *autofmt, char *err,
-                                     size_t errlen)
+static const sim_dtype *kv_parse(const char *spec, const sim_dtype *autofmt, char *err,
+                                 size_t errlen)
 {
     static const char opt[] = "--kv-cache-dtype";
     if (strcmp(spec, "auto") == 0)
@@ -371,7 +371,7 @@ const sim_dtype *sim_kv_format_parse(const char *spec, const sim_dtype *autofmt,
     return f;
 }
 
-const sim_dtype *sim_weight_format_parse(const char *spec, char *err, size_t errlen)
+static const sim_dtype *weight_parse(const char *spec, char *err, size_t errlen)
 {
     static const char opt[] = "--quantization";
     const char *colon = strchr(spec, ':');
@@ -424,6 +424,32 @@ const sim_dtype *sim_weight_format_parse(const char *spec, char *err, size_t err
                  f == NULL ? "unknown format" : "not a weight format:", spec, names);
         return NULL;
     }
+    return f;
+}
+
+/* Errors echo the user's text: control characters become '?', so an
+ * error stays one line whatever the input. */
+static void one_line(char *err)
+{
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
+const sim_dtype *sim_kv_format_parse(const char *spec, const sim_dtype *autofmt, char *err,
+                                     size_t errlen)
+{
+    const sim_dtype *f = kv_parse(spec, autofmt, err, errlen);
+    if (f == NULL)
+        one_line(err);
+    return f;
+}
+
+const sim_dtype *sim_weight_format_parse(const char *spec, char *err, size_t errlen)
+{
+    const sim_dtype *f = weight_parse(spec, err, errlen);
+    if (f == NULL)
+        one_line(err);
     return f;
 }
 

@@ -89,7 +89,7 @@ static int get_number(json_t *root, const char *key, double lo, double hi, doubl
     return 1;
 }
 
-int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errlen)
+static int spec_parse(const char *text, sim_spec_config *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->alpha = -1;
@@ -280,6 +280,17 @@ int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errle
 done:
     json_decref(root);
     return rc;
+}
+
+int sim_spec_parse(const char *text, sim_spec_config *s, char *err, size_t errlen)
+{
+    if (spec_parse(text, s, err, errlen) == 0)
+        return 0;
+    /* Errors echo the user's text: control characters become '?'. */
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return -1;
 }
 
 /* ------------------------------------------------------------- resolve */
