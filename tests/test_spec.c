@@ -367,6 +367,40 @@ static void test_beta_per_request(void **state)
     an_metrics_free(&iid.m);
 }
 
+/* A step by hand: one request (128 prompt tokens, 101 output), a draft
+ * model, k 4, nothing accepted, so each verify step appends one token.
+ * At computed tokens c the step reads the target's weights W and its KV
+ * for c + 5 tokens (context read, 5 query tokens written), memory-bound
+ * at batch 1, plus the 5.5 ms overhead; then 4 draft passes of
+ * Llama-3.2-1B, pass j reading its weights W_d and its KV for c + j + 1
+ * tokens, without overhead. TPOT is the mean over c = 128 .. 227. */
+static void test_step_by_hand(void **state)
+{
+    (void)state;
+    sim_config c = config("h100-sxm", "llama-3.1-8b");
+    set_spec(&c, "{\"method\": \"draft_model\", \"model\": \"llama-3.2-1b\", "
+                 "\"num_speculative_tokens\": 4, \"acceptance_rate\": 0}");
+    out o;
+    run(&c, "batch:at=0,n=1;in=fixed:128;out=fixed:101", &o);
+    const double bw = 3350e9 * 0.96, W = 8030261248.0 * 2, Wd = 1235814400.0 * 2;
+    const double kv = 131072, kvd = 32768;
+    double sum = 0;
+    for (int i = 0; i < 100; i++) {
+        double ctx = 128 + i;
+        double t = (W + kv * (ctx + 5)) / bw + 0.0055;
+        for (int j = 0; j < 4; j++)
+            t += (Wd + kvd * (ctx + j + 1)) / bw;
+        sum += t;
+    }
+    double want = sum / 100;
+    assert_int_equal(o.res.spec.accepted_tokens, 0);
+    assert_int_equal(o.res.spec.num_drafts, 100);
+    if (fabs(an_hist_mean(&o.m.tpot) - want) > 1e-9)
+        fail_msg("TPOT %.9f, by hand %.9f", an_hist_mean(&o.m.tpot), want);
+    assert_int_equal(o.res.plan.draft_weights_bytes, (uint64_t)Wd);
+    an_metrics_free(&o.m);
+}
+
 /* summary.json carries vLLM's names, with values that agree with the
  * counters: 100 x accepted / drafts proposed, 1 + accepted / drafts. */
 static void test_summary_keys(void **state)
@@ -405,7 +439,7 @@ int main(void)
         cmocka_unit_test(test_leviathan_eq1),    cmocka_unit_test(test_theorem_3_8),
         cmocka_unit_test(test_batch_crossover),  cmocka_unit_test(test_kv_accounting),
         cmocka_unit_test(test_acceptance_forms), cmocka_unit_test(test_beta_per_request),
-        cmocka_unit_test(test_summary_keys),
+        cmocka_unit_test(test_summary_keys),     cmocka_unit_test(test_step_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
