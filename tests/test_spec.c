@@ -261,7 +261,7 @@ static void test_kv_accounting(void **state)
     for (int pos = 0; pos < 5; pos++) {
         static const double want[5] = {0.8, 0.6, 0.45, 0.3, 0.2};
         double rate = (double)s->accepted_at[pos] / (double)s->proposed_at[pos];
-        assert_true(fabs(rate - want[pos]) < 0.06);
+        assert_true(fabs(rate - want[pos]) < 0.03);
     }
     an_metrics_free(&o.m);
 }
