@@ -107,15 +107,11 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             continue;
         uint32_t n = new_tokens(r, q, q->computed, *budget);
         /* Speculative decoding (sim/spec.h): a decode also verifies its
-         * drafts, which take budget, and its KV grows by the drafts and
-         * the lookahead slots (V1's allocate_slots, capped at
+         * drafts, which take budget; a running request's KV grows by its
+         * drafts and the lookahead slots (V1's allocate_slots, capped at
          * max_model_len). */
         uint32_t drafts = sim_spec_drafts(r, q, *budget);
-        uint32_t target = q->computed + n;
-        if (drafts > 0) {
-            uint64_t t = (uint64_t)target + drafts + r->cfg->spec.lookahead;
-            target = (uint32_t)(t < r->plan->max_model_len ? t : r->plan->max_model_len);
-        }
+        uint32_t target = sim_spec_grow_target(r, q, n, drafts);
         int rc =
             sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode, preempted);
         if (rc <= 0)

@@ -412,6 +412,18 @@ uint32_t sim_spec_drafts(const sim_replica *r, const sim_req *q, uint64_t budget
     return (uint32_t)(k < room ? k : room);
 }
 
+uint32_t sim_spec_grow_target(const sim_replica *r, const sim_req *q, uint32_t n, uint32_t drafts)
+{
+    uint64_t t = (uint64_t)q->computed + n;
+    if (r->cfg->spec.method == SIM_SPEC_NONE)
+        return (uint32_t)t;
+    /* effective_lookahead_tokens = 0 if num_computed_tokens == 0 else
+     * num_lookahead_tokens (scheduler.py, v0.11). */
+    uint64_t want = t + drafts + (q->computed > 0 ? r->cfg->spec.lookahead : 0);
+    uint64_t cap = r->plan->max_model_len > t + drafts ? r->plan->max_model_len : t + drafts;
+    return (uint32_t)(want < cap ? want : cap);
+}
+
 void sim_spec_batch_add(sim_replica *r, sim_req *q, uint32_t drafts)
 {
     sim_spec_batch *b = &r->batch.spec;

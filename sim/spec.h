@@ -14,12 +14,12 @@
  * v0.11): before the step the sequence's KV grows to computed + 1 + k
  * verified slots plus num_lookahead_tokens = k more for methods whose
  * drafter writes KV (draft_model, eagle, eagle3, mtp; 0 for ngram), capped
- * at max_model_len. After the step num_computed_tokens moves back over the
- * k - a rejected drafts: their slots are not freed (the blocks stay with
- * the sequence and are overwritten by the next step), so they show in the
- * pool's breakdown as reservation (or internal fragmentation past the
- * request's final length) until reused. The draft model's own KV is held
- * in lockstep with the target's (vLLM v0's split_num_cache_blocks_evenly:
+ * at max_model_len; the lookahead is reserved for every running request
+ * with computed tokens, prompt chunks after the first included. After the step num_computed_tokens
+ * moves back over the k - a rejected drafts: their slots are not freed (the blocks stay with the
+ * sequence and are overwritten by the next step), so they show in the pool's breakdown as
+ * reservation (or internal fragmentation past the request's final length) until reused. The draft
+ * model's own KV is held in lockstep with the target's (vLLM v0's split_num_cache_blocks_evenly:
  * both caches get the same block count), so a pool slot holds the
  * target's and the drafter's KV of one token.
  *
@@ -125,6 +125,14 @@ double sim_spec_expected_tokens(const double *cond, uint32_t k);
  * cut to the budget (one token is the sampled one) and to max_model_len;
  * 0 when speculation is off or Q is not decoding. */
 uint32_t sim_spec_drafts(const struct sim_replica *r, const struct sim_req *q, uint64_t budget);
+
+/* The KV length running request Q grows to before a step that computes N
+ * tokens and verifies DRAFTS drafts: computed + N + DRAFTS, plus the
+ * lookahead slots (V1 reserves them for every request with computed
+ * tokens, prompt chunks after the first included), capped at
+ * max_model_len; computed + N without speculation. */
+uint32_t sim_spec_grow_target(const struct sim_replica *r, const struct sim_req *q, uint32_t n,
+                              uint32_t drafts);
 
 /* Records that Q verifies DRAFTS drafts in the batch being built. */
 void sim_spec_batch_add(struct sim_replica *r, struct sim_req *q, uint32_t drafts);
