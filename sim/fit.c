@@ -53,9 +53,12 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
     sim_memory_plan p;
     char err[512];
     if (sim_memory_plan_compute(&r, &p, err, sizeof(err)) == 0) {
-        /* The plan takes KIVI's windows off the pool already. */
+        /* The plan took KIVI's windows for `batch` sequences off the
+         * pool; each further sequence needs its window too. */
+        double window = (double)sim_kv_window_bytes_per_seq(&q->model, q->kv);
         double slot = ceil(q->context / 16.0) * 16.0 * mem->kv_per_token;
-        out->max_seqs = (uint64_t)((double)p.kv_budget_bytes / slot);
+        out->max_seqs =
+            (uint64_t)(((double)p.kv_budget_bytes + (double)p.kv_window_bytes) / (slot + window));
         out->fits = out->max_seqs >= q->batch;
     }
     if (!out->fits) {
