@@ -29,9 +29,9 @@
 #include "sim/sched.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sim/spec.h"
-#include <stdio.h>
 
 bool sim_sched_v0_room(const sim_replica *r)
 {
