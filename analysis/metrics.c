@@ -96,14 +96,14 @@ static void on_step(void *ctx, const sim_step_record *s)
     ts_stretch(m, s->start_s, &m->last_after, m->last_running_after, m->last_waiting_after);
     ts_stretch(m, s->end_s, &s->mem, s->running, s->waiting);
     m->ts_steps += !s->idle;
-    m->ts_tokens += s->prefill_tokens + s->decode_seqs;
+    m->ts_tokens += s->prefill_tokens + s->decode_seqs + s->spec_tokens;
     m->ts_preempted += s->preempted;
     m->ts_prompt_tokens += s->prefill_tokens;
     m->ts_output_tokens += s->output_tokens;
     if (!s->idle) {
         m->steps++;
         m->batch_seqs += (uint64_t)s->prefill_seqs + s->decode_seqs;
-        m->batch_tokens += s->prefill_tokens + s->decode_seqs;
+        m->batch_tokens += s->prefill_tokens + s->decode_seqs + s->spec_tokens;
         m->resident_seqs += s->running;
     }
 

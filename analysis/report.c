@@ -8,6 +8,7 @@
  * empty set (nothing completed) are null in JSON and n/a in the terminal.
  */
 #include "analysis/report.h"
+#include "analysis/report_spec.h"
 
 #include <math.h>
 #include <string.h>
@@ -354,6 +355,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->prefix.recompute_hit_tokens,
             (unsigned long long)(r->prefix.hit_tokens + r->prefix.recompute_hit_tokens),
             (unsigned long long)r->prefix.evictions);
+    an_write_spec_json(fp, in); /* only when the run speculated */
     fprintf(fp, "  \"timeseries\": {\"interval_s\": %s, \"rows\": %llu, \"truncated\": %s},\n",
             num(n1, m->ts_interval_s), (unsigned long long)m->ts_rows,
             m->ts_truncated ? "true" : "false");
@@ -460,6 +462,7 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             an_metrics_mean_resident_per_step(m), an_metrics_mean_running(m), r->max_running,
             p->max_num_seqs);
     print_sched_summary(fp, in);
+    an_print_spec(fp, in);
     if (m->ts_truncated)
         fprintf(fp,
                 "timeseries   stopped at its limit of %llu rows: timeseries.csv ends before the "

@@ -18,6 +18,7 @@
 #include "cli/run_config.h"
 
 int cmd_compare(int argc, char **argv);
+int cli_compare_spec(const run_opts *o);
 
 static const char usage_compare[] =
     "usage: kvsim compare --allocators SPEC,SPEC,... --trace FILE --gpu NAME --model NAME\n"
@@ -31,7 +32,10 @@ static const char usage_compare[] =
     "%s"
     "--out DIR writes compare.csv and compare.json, and each run's summary.json,\n"
     "requests.csv and timeseries.csv under DIR/<spec>/.\n"
-    "Every option of kvsim run applies (kvsim run --help) except --allocator and --block-size.\n";
+    "Every option of kvsim run applies (kvsim run --help) except --allocator and --block-size.\n"
+    "\n"
+    "kvsim compare --speculative-config JSON [run options] (without --allocators) runs the\n"
+    "workload without and with speculative decoding and prints them side by side.\n";
 
 enum { MAX_SPECS = 16 };
 
@@ -163,6 +167,8 @@ int cmd_compare(int argc, char **argv)
     snprintf(usage, sizeof(usage), usage_compare, strategies);
     run_opts o;
     cli_parse_run_args(argc, argv, &o, usage, 1);
+    if (o.allocators == NULL && o.speculative_config != NULL)
+        return cli_compare_spec(&o); /* with and without speculation (cmd_compare_spec.c) */
     if (o.allocators == NULL)
         cli_die("compare: --allocators SPEC,SPEC,... is required (kvsim compare --help)");
     if (o.allocator != NULL || o.block_size != NULL)

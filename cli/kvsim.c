@@ -44,6 +44,9 @@ static const char usage_main[] =
     "  kvsim list models     the model catalog (parameters, layers, KV heads, KV bytes/token)\n"
     "  kvsim model NAME|config.json  one model's parameters, weights, KV bytes per token and\n"
     "      structure (MoE, latent attention, sliding window), without a run\n"
+    "  kvsim list formats    weight and KV formats with their bits per element\n"
+    "  kvsim fit --model NAME [--quantization Q] [--kv-cache-dtype K] [--context N]\n"
+    "      what the model needs and which GPUs hold it (kvsim fit --help)\n"
     "  kvsim gen --workload SPEC -o FILE.csv.gz\n"
     "      write a generated workload (presets sharegpt, alpaca, azure-conv, azure-code,\n"
     "      chat, or your own arrivals and lengths) or a transformed trace as kvsim CSV\n"
@@ -139,8 +142,25 @@ static const char usage_run_more[] =
     "                          0.90; also --mem-util)\n"
     "  --kv-pool-gib X         KV pool size in GiB, instead of what memory leaves\n"
     "  --num-blocks N          KV pool as N blocks, overriding both\n"
-    "  --dtype T               weight format: fp16 (default), bf16, fp32, fp8\n"
-    "  --kv-cache-dtype T      KV format: fp16 (default), bf16, fp32, fp8 (also --kv-dtype)\n"
+    "\n"
+    "formats (README: Formats; kvsim list formats)\n"
+    "  --dtype T               unquantized dtype: fp16 (default), bf16, fp32 (also auto, half,\n"
+    "                          bfloat16, float32; fp8 still means --quantization fp8)\n"
+    "  --quantization Q        weight format (also -q): fp8, int8 (W8A8), awq[:group=G],\n"
+    "                          gptq[:group=G] (G 128), nvfp4, mxfp4, or a llama.cpp file type\n"
+    "                          (Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q4_0,\n"
+    "                          Q4_1, Q3_K_L, Q3_K_M, Q3_K_S, Q2_K, IQ4_NL, IQ4_XS)\n"
+    "  --kv-cache-dtype T      KV format (also --kv-dtype): auto (the dtype), fp16, bf16, fp32,\n"
+    "                          fp8, fp8_e4m3, fp8_e5m2, int8, int4|int2[:group=G,residual=R]\n"
+    "                          (KIVI; G 32, R fp16 tokens, 0), q8_0, q5_1, q5_0, q4_1, q4_0,\n"
+    "                          iq4_nl (llama.cpp cache types)\n"
+    "\n"
+    "speculative decoding (README: Speculative decoding)\n"
+    "  --speculative-config JSON  vLLM's keys: method (draft_model, eagle, eagle3, mtp, ngram),\n"
+    "                          model, num_speculative_tokens; and acceptance: acceptance_rate A\n"
+    "                          (i.i.d.), acceptance_rates [..] (per position, vLLM synthetic),\n"
+    "                          or acceptance_length L; acceptance_concentration C (Beta per\n"
+    "                          request); draft_time_ratio c (a draft pass = c x a target step)\n"
     "\n"
     "cost model (roofline: max(bytes / bandwidth, FLOPs / peak) + per-step overhead)\n"
     "  --engine NAME           efficiency preset: vllm (default), trtllm, llamacpp\n"
@@ -293,10 +313,15 @@ static int cmd_run(int argc, char **argv)
     return status;
 }
 
+int cmd_fit(int argc, char **argv); /* cli/cmd_fit.c */
+int cmd_list_formats(void);         /* cli/cmd_fit.c */
+
 static int cmd_list(int argc, char **argv)
 {
+    if (argc == 1 && strcmp(argv[0], "formats") == 0)
+        return cmd_list_formats();
     if (argc != 1 || (strcmp(argv[0], "gpus") != 0 && strcmp(argv[0], "models") != 0))
-        cli_die("list: say what to list: kvsim list gpus | kvsim list models");
+        cli_die("list: say what to list: kvsim list gpus | models | formats");
     if (strcmp(argv[0], "gpus") == 0) {
         printf("%-16s %9s %10s %10s %-10s %s\n", "name", "mem_GiB", "bw_GB/s", "fp16_TFLOPS",
                "link", "device");
@@ -388,6 +413,8 @@ static int dispatch(int argc, char **argv)
         return cmd_model(argc - 2, argv + 2);
     if (strcmp(cmd, "gen") == 0)
         return cmd_gen(argc - 2, argv + 2);
+    if (strcmp(cmd, "fit") == 0)
+        return cmd_fit(argc - 2, argv + 2);
     if (strcmp(cmd, "trace") == 0)
         return cmd_trace(argc - 2, argv + 2);
     cli_error("unknown command '%s' (kvsim --help)", cmd);

@@ -21,6 +21,8 @@
 #include "cli/cli_opts.h"
 #include "cli/cli_out.h"
 #include "sim/cost.h"
+#include "sim/formats.h"
+#include "sim/spec.h"
 #include "sim/sched.h"
 
 /* Prints "kvsim: " and the message on one line: control characters that
@@ -174,6 +176,9 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--max-batched-tokens", &o->max_batched_tokens}, /* kvsim's earlier name */
         {"--gpu-memory-utilization", &o->mem_util},
         {"--kv-cache-dtype", &o->kv_dtype},
+        {"--quantization", &o->quantization},
+        {"-q", &o->quantization},
+        {"--speculative-config", &o->speculative_config},
         {"--scheduler", &o->scheduler},
         {"--long-prefill-token-threshold", &o->long_prefill},
         {"--preemption-mode", &o->preemption_mode},
@@ -290,6 +295,39 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
     }
 }
 
+void cli_build_formats(const run_opts *o, sim_config *cfg)
+{
+    char err[1024];
+    /* --dtype is the unquantized dtype (vLLM's: auto, half, float16,
+     * bfloat16, float32; kvsim's fp16, bf16, fp32), and for a while took
+     * fp8 as well; --quantization (vLLM's name) is the weight format. */
+    const sim_dtype *base = sim_dtype_find("fp16");
+    if (o->dtype != NULL && strcmp(o->dtype, "auto") != 0) {
+        base = sim_weight_format_parse(o->dtype, err, sizeof(err));
+        if (base == NULL)
+            cli_die("--dtype: %s", strchr(err, ':') ? strchr(err, ':') + 2 : err);
+    }
+    cfg->weight_dtype = base;
+    if (o->quantization != NULL) {
+        const sim_dtype *q = sim_weight_format_parse(o->quantization, err, sizeof(err));
+        if (q == NULL)
+            cli_die("%s", err);
+        if (o->dtype != NULL && base->kind == SIM_FMT_FLOAT && base->bytes != 2.0)
+            cli_die("--dtype %s with --quantization %s: kvsim keeps the unquantized tensors of a "
+                    "quantized checkpoint in 16 bits; use --dtype fp16 or bf16",
+                    o->dtype, o->quantization);
+        cfg->weight_dtype = q;
+    }
+    /* KV "auto" is the model's dtype: the unquantized one (vLLM). */
+    const sim_dtype *kv_auto = base->kind == SIM_FMT_FLOAT ? base : sim_dtype_find("fp16");
+    if (o->dtype == NULL || strcmp(o->dtype, "fp8") == 0)
+        kv_auto = sim_dtype_find("fp16"); /* --dtype fp8 kept fp16 KV */
+    cfg->kv_dtype = kv_auto;
+    if (o->kv_dtype != NULL &&
+        (cfg->kv_dtype = sim_kv_format_parse(o->kv_dtype, kv_auto, err, sizeof(err))) == NULL)
+        cli_die("%s", err);
+}
+
 void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, double *ts_interval,
                       trace_format *fmt)
 {
@@ -311,14 +349,10 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         gpu.mem_bw_Bps = cli_parse_double("--mem-bw-gbps", o->mem_bw_gbps, 0, 1e6, 1) * 1e9;
     sim_config_defaults(cfg, &gpu, &model);
     char names[256];
-    if (o->dtype != NULL && (cfg->weight_dtype = sim_dtype_find(o->dtype)) == NULL) {
-        sim_dtype_names(names, sizeof(names));
-        cli_die("--dtype: unknown format '%s' (known: %s)", o->dtype, names);
-    }
-    if (o->kv_dtype != NULL && (cfg->kv_dtype = sim_dtype_find(o->kv_dtype)) == NULL) {
-        sim_dtype_names(names, sizeof(names));
-        cli_die("--kv-dtype: unknown format '%s' (known: %s)", o->kv_dtype, names);
-    }
+    cli_build_formats(o, cfg);
+    if (o->speculative_config != NULL &&
+        sim_spec_parse(o->speculative_config, &cfg->spec, err, sizeof(err)) != 0)
+        cli_die("%s", err);
     if (o->engine != NULL) {
         const sim_engine_preset *pr = sim_engine_preset_find(o->engine);
         if (pr == NULL) {

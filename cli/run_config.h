@@ -22,6 +22,7 @@ typedef struct run_opts {
         *swap_space, *max_concurrency, *replicas, *router, *tensor_parallel, *pipeline_parallel,
         *allreduce_busbw, *allreduce_latency, *peak_tflops, *mem_bw_gbps, *gpu_layers, *host,
         *host_bw_gbps, *host_tflops, *host_memory_gib;
+    const char *quantization, *speculative_config; /* issue 9: formats, speculation */
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;
@@ -74,6 +75,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage,
  * time-series interval and the trace format. Requires --gpu and --model. */
 void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, double *ts_interval,
                       trace_format *fmt);
+
+/* Sets CFG's weight and KV formats from --dtype, --quantization and
+ * --kv-cache-dtype (exits on a bad value). */
+void cli_build_formats(const run_opts *o, sim_config *cfg);
 
 /* Opens the request source O names. Returns 0, or 1 after printing a
  * one-line error. */

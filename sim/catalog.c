@@ -14,32 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- dtypes */
-
-static const sim_dtype dtypes[] = {
-    {"fp32", 4.0},
-    {"fp16", 2.0},
-    {"bf16", 2.0},
-    {"fp8", 1.0},
-};
-
-const sim_dtype *sim_dtype_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++)
-        if (strcmp(dtypes[i].name, name) == 0)
-            return &dtypes[i];
-    return NULL;
-}
-
-void sim_dtype_names(char *buf, size_t len)
-{
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++) {
-        strncat(buf, i ? ", " : "", len - strlen(buf) - 1);
-        strncat(buf, dtypes[i].name, len - strlen(buf) - 1);
-    }
-}
-
 /* --------------------------------------------------- closest-name hints */
 
 static size_t edit_distance(const char *a, const char *b)

@@ -113,16 +113,8 @@ uint64_t sim_model_kv_bytes_per_token(const sim_model *m, double bytes_per_elem)
  * or -1 on an unterminated quote. Advances *P past the record's line end. */
 int sim_csv_record(const char **p, char *buf, size_t buflen, char **fields, int maxf);
 
-/* Element formats for weights and KV. */
-typedef struct sim_dtype {
-    const char *name;
-    double bytes; /* per element */
-} sim_dtype;
-
-/* Looks up "fp32", "fp16", "bf16", "fp8"; NULL when unknown. */
-const sim_dtype *sim_dtype_find(const char *name);
-
-/* Writes the names of all dtypes, comma-separated, into BUF. */
-void sim_dtype_names(char *buf, size_t len);
+/* Element formats for weights and KV (sim_dtype, sim_dtype_find) live in
+ * sim/formats.h. */
+#include "sim/formats.h"
 
 #endif

@@ -187,11 +187,24 @@ static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
     p->stage_layers = (m->layers + pp - 1) / pp;
     sim_model shard = *m;
     shard.kv_heads = sim_tp_kv_heads(m, tp);
+    /* Formats (sim/formats.c): KV scales counted; weights tensor by tensor
+     * (sim_memory_plan_compute checked that they can be computed).
+     * Speculative decoding adds the drafter's weights and its KV per pool
+     * slot (sim/spec.h), whole on every GPU (kvsim does not split the
+     * drafter); KIVI's fp16 windows are a buffer per sequence slot. */
+    p->draft_kv_bytes_per_token = cfg->spec.draft_kv_bytes_per_token;
     p->kv_bytes_per_token =
-        sim_model_kv_bytes_per_token(&shard, cfg->kv_dtype->bytes) / m->layers * p->stage_layers;
+        sim_kv_format_bytes_per_token(&shard, cfg->kv_dtype) / m->layers * p->stage_layers +
+        p->draft_kv_bytes_per_token;
     p->gpu_bytes = cfg->gpu.memory_bytes;
     p->usable_bytes = (uint64_t)((double)p->gpu_bytes * cfg->mem_util);
-    p->weights_total_bytes = (uint64_t)llround((double)m->params_total * cfg->weight_dtype->bytes);
+    sim_weight_bytes wb;
+    char e[256];
+    if (sim_weight_bytes_of(m, cfg->weight_dtype, &wb, e, sizeof(e)) != 0)
+        wb.total = (double)m->params_total * cfg->weight_dtype->bytes;
+    p->weights_total_bytes = (uint64_t)llround(wb.total);
+    /* The format's bytes per parameter, applied to each GPU's share. */
+    double per_param = m->params_total > 0 ? wb.total / (double)m->params_total : 0;
     double params = (double)sim_tp_params_per_gpu(m, tp);
     if (pp > 1) {
         /* The fullest stage: its layers, and one vocabulary table (the
@@ -201,14 +214,17 @@ static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
         double layers_part = params - table * (m->tie_embeddings ? 1 : 2) - m->hidden;
         params = layers_part * p->stage_layers / m->layers + table + m->hidden;
     }
-    p->weights_bytes = (uint64_t)llround(params * cfg->weight_dtype->bytes);
+    p->draft_weights_bytes = cfg->spec.draft_weights_bytes;
+    p->weights_bytes = (uint64_t)llround(params * per_param) + p->draft_weights_bytes;
+    p->kv_window_bytes =
+        (uint64_t)cfg->max_num_seqs * sim_kv_window_bytes_per_seq(&shard, cfg->kv_dtype);
     /* vLLM profiles one forward pass over the token budget (and the
      * sampler over max_num_seqs) before it sizes the KV pool. */
     p->activation_bytes =
         (uint64_t)llround(sim_activation_bytes(m, p->max_batched_tokens, cfg->max_num_seqs, tp));
     p->overhead_bytes = (uint64_t)llround(cfg->cost.overhead_bytes);
-    return (double)p->usable_bytes -
-           ((double)p->weights_bytes + (double)p->activation_bytes + (double)p->overhead_bytes);
+    return (double)p->usable_bytes - ((double)p->weights_bytes + (double)p->activation_bytes +
+                                      (double)p->overhead_bytes + (double)p->kv_window_bytes);
 }
 
 /* Partial offload: the GPU holds N of the layers' weights and KV, the
@@ -304,6 +320,9 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
     p->max_model_len = cfg.max_model_len;
     p->max_batched_tokens = cfg.max_batched_tokens;
     p->max_num_seqs = cfg.max_num_seqs;
+    sim_weight_bytes wb;
+    if (sim_weight_bytes_of(m, cfg.weight_dtype, &wb, err, errlen) != 0)
+        return -1;
     if (cfg.gpu_layers >= 0 && (uint32_t)cfg.gpu_layers < m->layers)
         return offload_plan(&cfg, p, err, errlen);
     double left = plan_terms(&cfg, tp, p);
@@ -370,6 +389,14 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
 int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t errlen)
 {
     if (fill_defaults(cfg, o, err, errlen) != 0)
+        return -1;
+    /* Formats the model's shape or the GPU cannot run (sim/formats.c). */
+    sim_weight_bytes wb;
+    double flops;
+    if (sim_weight_bytes_of(&o->model, o->weight_dtype, &wb, err, errlen) != 0 ||
+        sim_weight_peak_flops(&o->gpu, o->weight_dtype, &flops, err, errlen) != 0 ||
+        sim_kv_format_check(o->kv_dtype, &o->model, err, errlen) != 0 ||
+        sim_spec_resolve(&o->spec, o, err, errlen) != 0)
         return -1;
     if (o->n_samples == 0 || o->n_samples > o->max_num_seqs) {
         snprintf(err, errlen, "--n %u cannot exceed --max-num-seqs (%u)", o->n_samples,

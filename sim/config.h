@@ -15,6 +15,7 @@
 
 #include "sim/catalog.h"
 #include "sim/cost.h"
+#include "sim/spec.h"
 
 enum sim_preemption_mode { SIM_PREEMPT_RECOMPUTE = 0, SIM_PREEMPT_SWAP = 1 };
 
@@ -64,7 +65,8 @@ typedef struct sim_config {
      * max_model_len. */
     bool client_max_tokens;
     uint64_t seed;
-    bool check; /* run kv_check after every allocator operation (slow) */
+    bool check;           /* run kv_check after every allocator operation (slow) */
+    sim_spec_config spec; /* --speculative-config; method SIM_SPEC_NONE: off */
 } sim_config;
 
 /* Fills CFG with defaults for GPU and MODEL: the vllm (V1) scheduler and
@@ -96,11 +98,14 @@ typedef struct sim_memory_plan {
     uint64_t gpu_bytes;
     uint64_t usable_bytes; /* gpu_bytes x mem_util */
     uint64_t weights_bytes;
-    uint64_t activation_bytes; /* peak of a profiling forward pass over the token budget */
-    uint64_t overhead_bytes;   /* runtime memory outside the above */
-    uint64_t kv_budget_bytes;  /* what is left for KV (or the override) */
-    uint64_t kv_pool_bytes;    /* what the allocator manages (whole blocks) */
-    uint64_t kv_bytes_per_token;
+    uint64_t activation_bytes;    /* peak of a profiling forward pass over the token budget */
+    uint64_t overhead_bytes;      /* runtime memory outside the above */
+    uint64_t kv_budget_bytes;     /* what is left for KV (or the override) */
+    uint64_t kv_pool_bytes;       /* what the allocator manages (whole blocks) */
+    uint64_t kv_bytes_per_token;  /* a pool slot: the target's KV, and the drafter's with spec */
+    uint64_t draft_weights_bytes; /* speculative decoding's drafter (in weights_bytes) */
+    uint64_t draft_kv_bytes_per_token; /* the drafter's share of kv_bytes_per_token */
+    uint64_t kv_window_bytes;          /* KIVI's fp16 windows, max_num_seqs of them */
     uint32_t max_model_len;
     uint32_t max_batched_tokens;
     uint32_t max_num_seqs;

@@ -24,6 +24,8 @@
  */
 #include "sim/cost.h"
 
+#include "sim/formats.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -66,31 +68,40 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     memset(c, 0, sizeof(*c));
     if (tp < 1)
         tp = 1;
-    double w_bytes = w->bytes, kv_bytes = kv->bytes;
     c->mem_bw_Bps = gpu->mem_bw_Bps;
-    /* sim_config_resolve refuses a device without a FLOP rate. */
-    c->peak_flops = gpu->fp16_flops;
-    if (strcmp(w->name, "fp8") == 0 && gpu->fp8_flops > 0)
-        c->peak_flops = gpu->fp8_flops;
-    double expert_params = 0;
+    /* Weight bytes tensor by tensor and the rate the format multiplies at
+     * (sim/formats.c); the configuration's checks refused what cannot be
+     * computed (a device without a FLOP rate among them), so these cannot
+     * fail here. */
+    char err[256];
+    sim_weight_bytes wb;
+    if (sim_weight_bytes_of(m, w, &wb, err, sizeof(err)) != 0 ||
+        sim_weight_peak_flops(gpu, w, &c->peak_flops, err, sizeof(err)) != 0) {
+        wb.total = (double)m->params_total * w->bytes;
+        wb.expert = (double)m->expert_params * w->bytes;
+        c->peak_flops = gpu->fp16_flops;
+    }
     if (m->experts) {
-        /* vLLM's FusedMoE splits every expert's intermediate over the TP
-         * GPUs (no expert parallelism by default). */
-        expert_params = (double)m->expert_params / tp;
         c->experts = m->experts;
         c->experts_per_tok = m->experts_per_tok;
     }
+    /* One GPU's share at TP: vLLM's FusedMoE splits every expert's
+     * intermediate over the TP GPUs (no expert parallelism by default);
+     * the rest as sim_tp_params_per_gpu splits the parameters, the format's
+     * bytes per parameter kept. */
     double per_gpu = (double)sim_tp_params_per_gpu(m, tp);
-    c->dense_weight_bytes = (per_gpu - expert_params) * w_bytes;
-    c->expert_weight_bytes = expert_params * w_bytes;
+    double dense_params = (double)m->params_total - (double)m->expert_params;
+    double dense_gpu = per_gpu - (double)m->expert_params / tp;
+    c->expert_weight_bytes = wb.expert / tp;
+    c->dense_weight_bytes =
+        dense_params > 0 ? (wb.total - wb.expert) * dense_gpu / dense_params : 0.0;
     /* Active parameters per GPU: the split share, plus the replicated
      * norms and KV projections as sim_tp_params_per_gpu counts them. */
-    c->active_params = (double)m->params_active - (double)m->params_total + per_gpu;
-    if (tp > 1)
-        c->active_params = ((double)m->params_active - (double)m->params_total) / tp + per_gpu;
+    c->active_params = ((double)m->params_active - (double)m->params_total) / tp + per_gpu;
     sim_model shard = *m;
     shard.kv_heads = sim_tp_kv_heads(m, tp);
-    c->kv_bytes_per_token = (double)sim_model_kv_bytes_per_token(&shard, kv_bytes);
+    c->kv_bytes_per_token = (double)sim_kv_format_bytes_per_token(&shard, kv);
+    c->kv_window_bytes_per_seq = (double)sim_kv_window_bytes_per_seq(&shard, kv);
     /* 2 FLOPs per multiply-add for q.k (head_dim) and for p.v (v_head_dim). */
     c->attn_flops_per_pair =
         2.0 * m->layers * (double)m->heads / tp * ((double)m->head_dim + m->v_head_dim);
@@ -134,7 +145,8 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         weights += c->expert_weight_bytes * (1.0 - miss);
     }
     double kv_read = (double)b->decode_ctx_tokens - b->decode_seqs + (double)b->prefill_ctx_tokens;
-    double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens);
+    double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens) +
+                   c->kv_window_bytes_per_seq * b->decode_seqs; /* KIVI's fp16 window */
     double flops = 2.0 * c->active_params * tokens +
                    c->attn_flops_per_pair * ((double)b->decode_ctx_tokens + b->prefill_attn_pairs);
     double g = c->gpu_share;

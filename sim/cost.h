@@ -59,7 +59,8 @@ typedef struct sim_cost {
     double experts_per_tok;
     double active_params;
     double kv_bytes_per_token;
-    double attn_flops_per_pair; /* 4 x layers x heads x head_dim */
+    double kv_window_bytes_per_seq; /* KIVI: the fp16 window's extra bytes, read per decode */
+    double attn_flops_per_pair;     /* 2 x layers x heads x (head_dim + v_head_dim) */
     /* Tensor parallelism: everything above is one GPU's share; each step
      * adds allreduces all-reduces of tokens x allreduce_bytes_per_token. */
     uint32_t tp;
@@ -79,7 +80,10 @@ typedef struct sim_cost {
 
 /* Prepares a cost model for GPU x MODEL with weights in W and KV in KV,
  * split over TP GPUs joined by LINK (unused, may be NULL, when TP is 1).
- * fp8 weights run at the GPU's FP8 tensor rate when it has one. */
+ * Weight bytes and the compute rate follow W (sim/formats.h: fp8 at the
+ * GPU's FP8 tensor rate when it has one, int8 W8A8 at its int8 rate,
+ * weight-only formats at the fp16 rate); KV bytes follow KV, scales
+ * included. */
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, const sim_dtype *w,
                    const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
                    const sim_link *link);

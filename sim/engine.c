@@ -82,7 +82,9 @@ static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *
         .layers = cfg->model.layers,
         .kv_heads = sim_tp_kv_heads(&cfg->model, cfg->tensor_parallel),
         .head_dim = cfg->model.head_dim,
-        .kv_elem_bytes = cfg->kv_dtype->bytes,
+        /* Scales included (int8's per token and head), drafter's KV too. */
+        .kv_elem_bytes = (double)plan->kv_bytes_per_token /
+                         (2.0 * cfg->model.layers * cfg->model.kv_heads * cfg->model.head_dim),
     };
     return pc;
 }

@@ -63,6 +63,7 @@ typedef struct sim_step_record {
     uint32_t prefill_seqs;
     uint32_t decode_seqs;
     uint64_t prefill_tokens; /* prompt (and recomputed) tokens computed, chunks included */
+    uint64_t spec_tokens;    /* draft tokens verified (speculative decoding) */
     uint64_t swap_bytes;     /* KV moved over the host link in the step (both ways) */
     uint32_t running;        /* sequences holding KV during the step (n per request) */
     uint32_t waiting;        /* queued at the step's start, after scheduling */
@@ -143,6 +144,7 @@ typedef struct sim_result {
     sim_replica_stats per_replica[SIM_MAX_REPLICAS];
     trace_counts trace;
     kv_prefix_stats prefix; /* prefix caching (enabled only with paged:prefix=on) */
+    sim_spec_stats spec;    /* speculative decoding (all zero without it) */
 } sim_result;
 
 #endif

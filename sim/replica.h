@@ -34,6 +34,7 @@ typedef struct sim_batch {
     sim_batch_shape shape;
     uint64_t swap_in_bytes;  /* host -> GPU this step (swapped requests resumed) */
     uint64_t swap_out_bytes; /* GPU -> host this step (requests preempted by swap) */
+    sim_spec_batch spec;     /* drafts verified this step (sim/spec.h) */
 } sim_batch;
 
 typedef struct sim_replica {

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "allocators/kv_alloc.h"
+#include "workloads/rng.h"
 
 #define SIM_NONE UINT32_MAX
 
@@ -46,6 +47,12 @@ typedef struct sim_req {
     uint64_t *hash_ids;  /* the trace's prompt block ids, owned, kept across slot reuse */
     uint32_t hash_cap;
     kv_seq seq;
+    /* Speculative decoding (sim/spec.h): drafts in the batch being built,
+     * the request's acceptance stream and rate, seeded at its first draw. */
+    uint32_t spec_drafts;
+    bool spec_ready;
+    double spec_alpha;
+    wl_rng spec_rng;
 } sim_req;
 
 /* Tokens the request holds or will hold once caught up: input + generated. */

@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sim/spec.h"
+
 bool sim_sched_v0_room(const sim_replica *r)
 {
     if (r->block_bytes == 0)
@@ -104,12 +106,20 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
         if (decodes >= 0 && is_decode != (decodes == 1))
             continue;
         uint32_t n = new_tokens(r, q, q->computed, *budget);
-        int rc = sim_sched_make_room(r, i, &k, q->computed + n, pol->v0_decode_check && is_decode,
-                                     preempted);
+        /* Speculative decoding (sim/spec.h): a decode also verifies its
+         * drafts, which take budget; a running request's KV grows by its
+         * drafts and the lookahead slots (V1's allocate_slots, capped at
+         * max_model_len). */
+        uint32_t drafts = sim_spec_drafts(r, q, *budget);
+        uint32_t target = sim_spec_grow_target(r, q, n, drafts);
+        int rc =
+            sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode, preempted);
         if (rc <= 0)
             return rc;
         sim_rep_batch_add(r, i, n);
-        *budget -= n;
+        if (drafts > 0)
+            sim_spec_batch_add(r, q, drafts);
+        *budget -= n + drafts;
     }
     return 1;
 }

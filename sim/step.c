@@ -10,6 +10,7 @@
 
 #include "sim/pipeline.h"
 #include "sim/sched.h"
+#include "sim/spec.h"
 
 /* Longest step the clock accepts: far beyond any real one, far inside
  * int64 nanoseconds. A longer one means cost parameters out of any
@@ -23,7 +24,10 @@ static double to_s(int64_t ns)
 
 double sim_step_cost(const sim_replica *r)
 {
-    double t = sim_cost_step_s(&r->cost, &r->batch.shape);
+    double draft_s;
+    /* Speculative decoding: the verify pass and the drafter (sim/spec.c). */
+    double t = r->cfg->spec.method != SIM_SPEC_NONE ? sim_spec_step_s(r, &draft_s)
+                                                    : sim_cost_step_s(&r->cost, &r->batch.shape);
     uint64_t swap = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     if (swap > 0) /* vLLM v0 swaps blocks synchronously, before the step's forward pass */
         t += (double)swap / r->cfg->gpu.host_link_Bps;
@@ -91,6 +95,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->stamp++;
         r->batch.n = 0;
         memset(&r->batch.shape, 0, sizeof(r->batch.shape));
+        memset(&r->batch.spec, 0, sizeof(r->batch.spec));
         r->head_blocked = false;
         r->head_need_tokens = 0;
         if (r->sched->schedule(r) != 0)
@@ -136,6 +141,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.prefill_seqs = sh->prefill_seqs;
     r->step.decode_seqs = sh->decode_seqs;
     r->step.prefill_tokens = sh->prefill_tokens;
+    r->step.spec_tokens = r->batch.spec.drafts;
     r->step.swap_bytes = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     r->step.running = r->running_seqs;
     r->step.waiting = r->waiting.len;
@@ -149,6 +155,13 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->res->max_running = r->running_seqs;
     if (r->running_seqs > r->stats->max_running)
         r->stats->max_running = r->running_seqs;
+    if (r->cfg->spec.method != SIM_SPEC_NONE) {
+        double draft_s;
+        sim_spec_step_s(r, &draft_s);
+        r->res->spec.draft_s += draft_s;
+        if (r->batch.spec.seqs > 0)
+            r->res->spec.verify_s += dur_s - draft_s;
+    }
     r->res->busy_s += dur_s;
     r->res->allreduce_s +=
         sim_cost_allreduce_s(&r->cost, (double)sh->prefill_tokens + sh->decode_seqs);
@@ -180,11 +193,17 @@ void sim_step_end(sim_replica *r)
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         q->computed += r->batch.tokens[k];
+        /* Speculative decoding: accepted drafts are computed tokens and
+         * outputs; the rejected ones' slots stay allocated (sim/spec.h). */
+        uint32_t accepted = q->spec_drafts > 0 ? sim_spec_step_end(r, q) : 0;
+        q->computed += accepted;
         kv_set_used(r->kv, &q->seq, q->computed);
         if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
-            /* Caught up: the step sampled a token (one per sample). */
-            q->generated++;
-            sampled += r->cfg->n_samples;
+            /* Caught up: the step sampled a token (one per sample), and
+             * the drafts it accepted; they reach the client together (one
+             * inter-token gap per step, as vLLM's streamed chunks). */
+            q->generated += 1 + accepted;
+            sampled += (1 + accepted) * r->cfg->n_samples;
             if (q->first_token_ns < 0) {
                 q->first_token_ns = r->now_ns;
             } else {

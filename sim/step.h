@@ -4,8 +4,9 @@
  * requests released, observers told).
  *
  * What a step costs is sim_step_cost: the roofline of the batch's shape
- * plus KV moved over the host link by swapping. Later terms of a step
- * (speculative tokens, parallelism) belong there.
+ * plus KV moved over the host link by swapping, and with speculative
+ * decoding the verify pass and the drafter (sim/spec.h). Later terms of a
+ * step (parallelism) belong there.
  */
 #ifndef KVSIM_SIM_STEP_H
 #define KVSIM_SIM_STEP_H

@@ -70,6 +70,29 @@ static void test_bad_options(void **state)
     expect_error(RUN "--seed", "--seed needs a value");
     expect_error(RUN "--bogus 1", "unknown option '--bogus'");
     expect_error(RUN "--dtype fp4", "--dtype: unknown format 'fp4'");
+    /* Formats and speculation (issue 9). */
+    expect_error(RUN "--quantization q4_K", "--quantization: unknown format 'q4_K'");
+    expect_error(RUN "--quantization fp8_e5m2", "--quantization: not a weight format");
+    expect_error(RUN "--quantization awq:group=100", "group 100 must be a power of two");
+    expect_error(RUN "--kv-cache-dtype int4:group=32,residual=48",
+                 "residual 48 must be a multiple");
+    expect_error(RUN "--kv-cache-dtype Q4_K_M", "--kv-cache-dtype: not a KV-cache format");
+    expect_error(RUN "--dtype fp32 --quantization awq", "kvsim keeps the unquantized tensors");
+    expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-2-7b "
+                 "--quantization int8",
+                 "no int8_tops in catalog/gpus.csv");
+    expect_error(RUN "--speculative-config '{\"method\": \"ngram\"}'",
+                 "--speculative-config: \"num_speculative_tokens\"");
+    expect_error(RUN "--speculative-config '{\"method\": \"ngram\", \"num_speculative_tokens\": 3, "
+                     "\"acceptance_rate\": 0.5}' --scheduler vllm-v0",
+                 "modelled on vLLM V1's scheduler");
+    expect_error(RUN "--speculative-config '{\"method\": \"draft_model\", \"model\": "
+                     "\"llama-3.2-1b\", \"num_speculative_tokens\": 3, \"acceptance_rate\": 0.5}'",
+                 "vocabulary of 128256");
+    expect_error("fit --model llama-3.1-8b --context 0", "--context: '0'");
+    expect_error("fit --model llama-3.1-8b --quantization awq:group=4096",
+                 "not a multiple of the 4096-value group");
+    expect_error("fit --gpu h100-sxm", "--model NAME is required");
     expect_error(RUN "--engine sglang", "--engine: unknown preset 'sglang'");
     expect_error(RUN "--format csv", "--format: unknown format 'csv'");
     expect_error(RUN "--allocator buddy", "unknown strategy 'buddy'");
@@ -192,6 +215,8 @@ static void test_help_lists_every_option(void **state)
                           "--router",
                           "--gpu-memory-utilization",
                           "--kv-cache-dtype",
+                          "--quantization",
+                          "--speculative-config",
                           "--max-model-len",
                           "--watermark",
                           "--allocator",

@@ -26,6 +26,8 @@ for target in "$BUILD"/tests/fuzz/fuzz_*; do
   mkdir -p "$WORK/$name"
   if [ "$name" = fuzz_spec ]; then
     seeds=("$ROOT/tests/fuzz/spec_seeds")
+  elif [ "$name" = fuzz_formats ]; then
+    seeds=("$ROOT/tests/fuzz/format_seeds")
   else
     seeds=("$ROOT/tests/data/traces" "$WORK/gz") # read recursively: bad/ included
   fi

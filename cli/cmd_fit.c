@@ -1,0 +1,232 @@
+/*
+ * cmd_fit.c: `kvsim fit`: what a model needs in given weight and KV
+ * formats, and where it runs (the arithmetic is sim/fit.c).
+ *
+ * It ends with the hardware-selection seed's VRAM calculator for the same
+ * model, to show where that rule of thumb is right and where it is wrong:
+ * it sizes the KV cache with the attention heads, not the KV heads (a
+ * factor heads / kv_heads too large on every grouped-query model: 4 for
+ * Mistral-7B and Llama-3.1-8B, 8 for Llama-3.1-70B; its prose, 16 GB of
+ * KV for Llama-3.1-8B at 128K, is right), takes 4-bit GGUF as 0.5 bytes
+ * a weight (Q4_K_M is 4.89 bits on Llama-3-8B) and adds 20 % to the
+ * weights for everything else.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/run_config.h"
+#include "sim/fit.h"
+#include "sim/formats.h"
+
+int cmd_fit(int argc, char **argv);
+int cmd_list_formats(void);
+
+static const char usage_fit[] =
+    "usage: kvsim fit --model NAME|config.json [--quantization Q] [--dtype D]\n"
+    "                 [--kv-cache-dtype K] [--context N] [--batch N | --users N] [--gpu NAME]\n"
+    "                 [--engine vllm|trtllm|llamacpp] [--gpu-memory-utilization X]\n"
+    "                 [--max-num-batched-tokens N]\n"
+    "\n"
+    "What the model needs (weights, KV for N sequences of the context, activations, runtime)\n"
+    "and, for every catalog GPU (or the one named): whether it fits alone, how many GPUs it\n"
+    "needs otherwise (simple division of weights and KV; tensor parallelism's communication\n"
+    "is not counted), the batch-1 decode and prefill speeds the cost model predicts there,\n"
+    "and the most sequences of the context its KV pool holds. Defaults: fp16 weights, KV in\n"
+    "the model's dtype, context 4096, batch 1, all GPUs, engine vllm, utilization 0.90, a\n"
+    "2048-token step budget. Formats: kvsim list formats.\n";
+
+static double gib(double b)
+{
+    return b / 1073741824.0;
+}
+
+int cmd_fit(int argc, char **argv)
+{
+    run_opts o;
+    memset(&o, 0, sizeof(o));
+    const char *context = NULL, *batch = NULL, *gpu = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_fit, stdout);
+            return 0;
+        }
+        static const char *const names[] = {"--model",
+                                            "--quantization",
+                                            "-q",
+                                            "--dtype",
+                                            "--kv-cache-dtype",
+                                            "--kv-dtype",
+                                            "--context",
+                                            "--batch",
+                                            "--users",
+                                            "--gpu",
+                                            "--engine",
+                                            "--gpu-memory-utilization",
+                                            "--mem-util",
+                                            "--max-num-batched-tokens"};
+        const char **dst[] = {&o.model,        &o.quantization,
+                              &o.quantization, &o.dtype,
+                              &o.kv_dtype,     &o.kv_dtype,
+                              &context,        &batch,
+                              &batch,          &gpu,
+                              &o.engine,       &o.mem_util,
+                              &o.mem_util,     &o.max_batched_tokens};
+        size_t k = 0;
+        while (k < sizeof(names) / sizeof(names[0]) && strcmp(a, names[k]) != 0)
+            k++;
+        if (k == sizeof(names) / sizeof(names[0]))
+            cli_die("fit: unknown option '%s' (kvsim fit --help)", a);
+        if (i + 1 >= argc)
+            cli_die("%s needs a value", a);
+        if (*dst[k] != NULL)
+            cli_die("%s given twice", a);
+        *dst[k] = argv[++i];
+    }
+    if (o.model == NULL)
+        cli_die("fit: --model NAME is required (kvsim list models)");
+    char err[1024];
+    sim_fit_query q;
+    memset(&q, 0, sizeof(q));
+    if (sim_model_lookup(o.model, &q.model, err, sizeof(err)) != 0)
+        cli_die("--model: %s", err);
+    sim_config fmt;
+    memset(&fmt, 0, sizeof(fmt));
+    cli_build_formats(&o, &fmt);
+    q.weights = fmt.weight_dtype;
+    q.kv = fmt.kv_dtype;
+    q.context = context ? (uint32_t)cli_parse_u64("--context", context, 1, 1u << 30) : 4096;
+    q.batch = batch ? (uint32_t)cli_parse_u64("--batch", batch, 1, 1u << 20) : 1;
+    q.batched_tokens =
+        o.max_batched_tokens
+            ? (uint32_t)cli_parse_u64("--max-num-batched-tokens", o.max_batched_tokens, 1, 1u << 30)
+            : 2048;
+    if (q.batched_tokens < q.batch)
+        q.batched_tokens = q.batch; /* vLLM: the budget holds one token per sequence */
+    q.mem_util =
+        o.mem_util ? cli_parse_double("--gpu-memory-utilization", o.mem_util, 0, 1, 1) : 0.90;
+    const sim_engine_preset *pr = sim_engine_preset_find(o.engine ? o.engine : "vllm");
+    if (pr == NULL) {
+        char names[128];
+        sim_engine_preset_names(names, sizeof(names));
+        cli_die("--engine: unknown preset '%s' (known: %s)", o.engine, names);
+    }
+    q.cost = pr->params;
+    sim_gpu one;
+    if (gpu != NULL && sim_gpu_lookup(gpu, &one, err, sizeof(err)) != 0)
+        cli_die("--gpu: %s", err);
+    sim_fit_memory mem;
+    if (sim_fit_memory_of(&q, &mem, err, sizeof(err)) != 0)
+        cli_die("%s", err);
+
+    const sim_model *m = &q.model;
+    printf("kvsim fit: %s (%.2f B parameters), weights %s (%.3f bits/weight), KV %s, context "
+           "%u, batch %u, engine %s\n\n",
+           m->name, (double)m->params_total / 1e9, q.weights->name, mem.bpw, q.kv->name, q.context,
+           q.batch, pr->name);
+    printf("memory              GiB\n");
+    printf("  weights      %10.2f   (tensor by tensor in %s)\n", gib(mem.weights), q.weights->name);
+    printf("  KV cache     %10.2f   (%.0f bytes/token x %u tokens x %u sequence%s%s)\n",
+           gib(mem.kv), mem.kv_per_token, q.context, q.batch, q.batch == 1 ? "" : "s",
+           q.kv->residual ? ", KIVI fp16 windows included" : "");
+    printf("  activations  %10.2f   (a forward pass over %u tokens, as vLLM profiles)\n",
+           gib(mem.activations), q.batched_tokens);
+    printf("  runtime      %10.2f   (the %s preset: CUDA context, workspaces)\n", gib(mem.runtime),
+           pr->name);
+    printf("  total        %10.2f\n\n", gib(mem.total));
+
+    printf("%-16s %7s %7s %5s %5s %12s %13s %9s\n", "device", "GiB", "usable", "fits", "GPUs",
+           "decode tok/s", "prefill tok/s", "max seqs");
+    size_t n = gpu ? 1 : sim_gpu_count();
+    for (size_t i = 0; i < n; i++) {
+        sim_gpu g;
+        if (gpu)
+            g = one;
+        else if (sim_gpu_at(i, &g) != 0)
+            return 1;
+        sim_fit_device d;
+        sim_fit_device_of(&q, &mem, &g, &d);
+        if (d.refused) {
+            printf("%-16s %7.1f %7.1f  refused: %s\n", g.name, gib((double)g.memory_bytes),
+                   gib(d.usable), d.why);
+            continue;
+        }
+        char gpus[16], dec[24] = "-", pre[24] = "-", seqs[24] = "-";
+        snprintf(gpus, sizeof(gpus), "%s", d.fits ? "1" : "never");
+        if (!d.fits && d.gpus > 0)
+            snprintf(gpus, sizeof(gpus), "%u", d.gpus);
+        if (d.decode_tok_s > 0)
+            snprintf(dec, sizeof(dec), "%.1f", d.decode_tok_s);
+        if (d.prefill_tok_s > 0)
+            snprintf(pre, sizeof(pre), "%.0f", d.prefill_tok_s);
+        if (d.fits || d.max_seqs > 0)
+            snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)d.max_seqs);
+        printf("%-16s %7.1f %7.1f %5s %5s %12s %13s %9s\n", g.name, gib((double)g.memory_bytes),
+               gib(d.usable), d.fits ? "yes" : "no", gpus, dec, pre, seqs);
+    }
+    printf("\nGPUs: by simple division, (weights + KV) / n + activations + runtime <= usable;\n"
+           "speeds only where one GPU holds it (prefill '-': no fp16_tflops in the catalog).\n");
+
+    /* The seed's calculator: weights = params x bytes (Q4_K_M 0.5, Q3_K
+     * 0.375, int8 1, fp16 2), x 1.2 for everything else, plus KV = 2 x
+     * layers x attention heads x head_dim x context x 2 bytes. */
+    double seed_kv = 2.0 * m->layers * m->heads * m->head_dim * (double)q.context * 2.0;
+    double true_kv = (double)sim_kv_format_bytes_per_token(m, sim_dtype_find("fp16")) * q.context;
+    printf("\nthe hardware-selection seed's VRAM calculator on %s at %u tokens:\n", m->name,
+           q.context);
+    printf("  its KV (attention heads, fp16) %.2f GiB; with KV heads (%u of %u) %.2f GiB: %.1fx "
+           "too large%s\n",
+           gib(seed_kv), m->kv_heads, m->heads, gib(true_kv), seed_kv / true_kv,
+           m->kv_heads == m->heads ? " (no grouped-query attention: right here)" : "");
+    static const struct {
+        const char *fmt;
+        double bytes;
+    } seed_prec[] = {{"fp32", 4},     {"fp16", 2},       {"bf16", 2},      {"int8", 1},
+                     {"Q4_K_M", 0.5}, {"Q3_K_M", 0.375}, {"Q3_K_S", 0.375}};
+    for (size_t i = 0; i < sizeof(seed_prec) / sizeof(seed_prec[0]); i++) {
+        if (strcmp(q.weights->name, seed_prec[i].fmt) != 0)
+            continue;
+        double w = (double)m->params_total * seed_prec[i].bytes;
+        bool right = fabs(w - mem.weights) < 0.01 * mem.weights;
+        printf("  its weights at %.3f bytes/param %.2f GiB against %.2f GiB: %s\n",
+               seed_prec[i].bytes, gib(w), gib(mem.weights),
+               right ? "right" : "too small (scales, and tensors a mix keeps in more bits)");
+        printf("  its total (weights x 1.2 + fp16 KV) %.2f GiB against kvsim's %.2f GiB\n",
+               gib(w * 1.2 + seed_kv * q.batch), gib(mem.total));
+    }
+    return 0;
+}
+
+int cmd_list_formats(void)
+{
+    printf("%-28s %8s %7s %4s  %s\n", "format", "bits", "weights", "KV", "layout and source");
+    static const char *const names[] = {
+        "fp32", "fp16",   "bf16",   "fp8",    "fp8_e4m3", "fp8_e5m2", "int8",   "q8_0",
+        "q5_1", "q5_0",   "q4_1",   "q4_0",   "iq4_nl",   "nvfp4",    "mxfp4",  "Q8_0",
+        "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S",   "Q4_0",     "Q3_K_M", "Q2_K"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const sim_dtype *f = sim_dtype_find(names[i]);
+        printf("%-28s %8.4f %7s %4s  %s\n", f->name, f->bytes * 8, f->weight_ok ? "yes" : "-",
+               f->kv_ok ? "yes" : "-", f->what);
+    }
+    char err[256];
+    const char *param[] = {"awq:group=128", "gptq:group=32"};
+    for (size_t i = 0; i < 2; i++) {
+        const sim_dtype *f = sim_weight_format_parse(param[i], err, sizeof(err));
+        printf("%-28s %8.4f %7s %4s  %s\n", f->name, f->bytes * 8, "yes", "-", f->what);
+    }
+    const char *kvp[] = {"int4:group=32,residual=0", "int4:group=128,residual=128",
+                         "int2:group=32,residual=0", "int2:group=128,residual=128"};
+    for (size_t i = 0; i < 4; i++) {
+        const sim_dtype *f = sim_kv_format_parse(kvp[i], NULL, err, sizeof(err));
+        printf("%-28s %8.4f %7s %4s  %s\n", f->name, f->bytes * 8, "-", "yes", f->what);
+    }
+    printf("(bits per element, scales included; a llama.cpp file type's bits are its default "
+           "block's: the mix keeps some tensors in more, see kvsim fit)\n");
+    return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * fit.c: the arithmetic of `kvsim fit`; see fit.h.
+ */
+#include "sim/fit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int sim_fit_memory_of(const sim_fit_query *q, sim_fit_memory *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (sim_kv_format_check(q->kv, &q->model, err, errlen) != 0)
+        return -1;
+    sim_weight_bytes wb;
+    if (sim_weight_bytes_of(&q->model, q->weights, &wb, err, errlen) != 0)
+        return -1;
+    out->weights = wb.total;
+    out->bpw = wb.bpw;
+    out->kv_per_token = (double)sim_kv_format_bytes_per_token(&q->model, q->kv);
+    out->kv_per_seq =
+        out->kv_per_token * q->context + (double)sim_kv_window_bytes_per_seq(&q->model, q->kv);
+    out->kv = out->kv_per_seq * q->batch;
+    out->activations = sim_activation_bytes(&q->model, q->batched_tokens, q->batch, 1);
+    out->runtime = q->cost.overhead_bytes;
+    out->total = out->weights + out->kv + out->activations + out->runtime;
+    return 0;
+}
+
+void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const sim_gpu *gpu,
+                       sim_fit_device *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->gpu = *gpu;
+    out->usable = (double)gpu->memory_bytes * q->mem_util;
+    sim_config c, r;
+    sim_config_defaults(&c, gpu, &q->model);
+    c.weight_dtype = q->weights;
+    c.kv_dtype = q->kv;
+    c.cost = q->cost;
+    c.mem_util = q->mem_util;
+    c.max_model_len = q->context;
+    c.max_num_seqs = q->batch;
+    c.max_batched_tokens = q->batched_tokens;
+    c.prefix_caching = 0;
+    if (sim_config_resolve(&c, &r, out->why, sizeof(out->why)) != 0) {
+        out->refused = true;
+        return;
+    }
+    /* A sequence holds whole blocks of 16 (vLLM's default). */
+    double per_seq = ceil(q->context / 16.0) * 16.0 * mem->kv_per_token +
+                     (double)sim_kv_window_bytes_per_seq(&q->model, q->kv);
+    sim_memory_plan p;
+    char err[512];
+    if (sim_memory_plan_compute(&r, &p, err, sizeof(err)) == 0) {
+        /* The plan took KIVI's windows for `batch` sequences off the
+         * pool; each further sequence needs its window too. */
+        double window = (double)sim_kv_window_bytes_per_seq(&q->model, q->kv);
+        double slot = ceil(q->context / 16.0) * 16.0 * mem->kv_per_token;
+        out->max_seqs =
+            (uint64_t)(((double)p.kv_budget_bytes + (double)p.kv_window_bytes) / (slot + window));
+        out->fits = out->max_seqs >= q->batch;
+    }
+    if (!out->fits) {
+        double room = out->usable - mem->activations - mem->runtime;
+        double need = mem->weights + per_seq * q->batch;
+        out->gpus = room > 0 ? (uint32_t)ceil(need / room) : 0;
+        if (out->gpus > 1024)
+            out->gpus = 0;
+        snprintf(out->why, sizeof(out->why), "%s",
+                 out->gpus ? "needs more than one GPU" : "does not fit on any number");
+        return;
+    }
+    sim_cost cost;
+    sim_cost_init(&cost, gpu, &q->model, q->weights, q->kv, &q->cost, 1, NULL);
+    sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = q->context};
+    out->decode_tok_s = 1.0 / sim_cost_step_s(&cost, &d);
+    if (gpu->fp16_flops > 0) {
+        /* Without a published FLOP rate a prefill would be priced as
+         * bandwidth-bound, infinitely fast: not predicted. */
+        double n = q->context;
+        sim_batch_shape pf = {
+            .prefill_seqs = 1, .prefill_tokens = q->context, .prefill_attn_pairs = n * (n + 1) / 2};
+        out->prefill_tok_s = n / sim_cost_step_s(&cost, &pf);
+    }
+}

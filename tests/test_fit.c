@@ -1,0 +1,167 @@
+/*
+ * test_fit.c: the arithmetic of `kvsim fit` (sim/fit.c) on the issue's
+ * example, Llama-3.1-70B in llama.cpp's Q4_K_M with a q8_0 KV cache at a
+ * 32,768-token context, worked out here by hand, and the table the
+ * command prints for it.
+ *
+ * Llama-3.1-70B: hidden 8192, 80 layers, 64 heads, 8 KV heads, head_dim
+ * 128, intermediate 28672, vocabulary 128,256, untied embeddings. Q4_K_M
+ * (llama.cpp llama_tensor_get_type): token_embd q4_K (144 bytes per 256),
+ * output q6_K (210 per 256), every layer matrix q4_K except attn_v and
+ * ffn_down on the 40 layers use_more_bits picks (i < 10, i >= 70, and
+ * (i - 10) % 3 == 2 between), which are q6_K, and attn_v on the other 40,
+ * bumped from q4_K to q5_K (176 per 256) because the model is a 70B;
+ * norms in f32. Published GGUF files of this model at Q4_K_M are 42.5 GB
+ * (39.6 GiB).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "sim/fit.h"
+
+static sim_fit_query query(void)
+{
+    sim_fit_query q;
+    memset(&q, 0, sizeof(q));
+    char err[512];
+    if (sim_model_lookup("llama-3.1-70b", &q.model, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    q.weights = sim_weight_format_parse("q4_K_M", err, sizeof(err));
+    q.kv = sim_kv_format_parse("q8_0", NULL, err, sizeof(err));
+    assert_non_null(q.weights);
+    assert_non_null(q.kv);
+    q.context = 32768;
+    q.batch = 1;
+    q.batched_tokens = 2048;
+    q.mem_util = 0.90;
+    q.cost = (sim_cost_params){0.96, 0.58, 0.0055, 0.80 * 1073741824.0}; /* the vllm preset */
+    return q;
+}
+
+static void test_fit_70b_arithmetic(void **state)
+{
+    (void)state;
+    sim_fit_query q = query();
+    sim_fit_memory mem;
+    char err[512];
+    assert_int_equal(sim_fit_memory_of(&q, &mem, err, sizeof(err)), 0);
+
+    const double h = 8192, kvd = 1024, I = 28672, V = 128256;
+    double emb = V * h;
+    double q4 = 144.0 / 256, q5 = 176.0 / 256, q6 = 210.0 / 256;
+    double rest = (h * h * 2 + h * kvd + 3 * h * I) * q4;             /* q, o, k, gate, up, down: */
+    double layers = 80 * rest - 40 * (h * I) * q4 + 40 * (h * I) * q6 /* ffn_down on 40 */
+                    + 40 * (h * kvd) * q6 + 40 * (h * kvd) * q5;      /* attn_v */
+    double weights = emb * q4 + emb * q6 + layers + (2 * 80 + 1) * h * 4;
+    assert_true(fabs(mem.weights - weights) < 1.0);
+    assert_true(fabs(mem.weights / 1073741824.0 - 39.6) < 0.05); /* the published file */
+
+    /* q8_0 KV: 2 x 80 x 8 x 128 = 163,840 values a token, 34 bytes per 32. */
+    assert_true(mem.kv_per_token == 174080);
+    assert_true(mem.kv == 174080.0 * 32768);
+    /* Activations, as sim_activation_bytes counts them: 2 bytes x (3h +
+     * 2 x 1024 + 3I) per token over 2048 tokens, and fp32 logits and
+     * probabilities of one sequence. */
+    double act = 2.0 * (3 * h + 2 * kvd + 3 * I) * 2048 + 8.0 * V;
+    assert_true(fabs(mem.activations - act) < 1.0);
+    assert_true(fabs(mem.total - (weights + 174080.0 * 32768 + act + 0.8 * 1073741824.0)) < 2.0);
+
+    /* An H100-SXM (81,559 MiB, 3.35 TB/s, 989.4 TFLOPS): fits alone; the
+     * pool (usable - weights - activations - runtime) holds floor(pool /
+     * (2048 blocks x 16 x 174,080)) sequences of 32,768 tokens. */
+    sim_gpu g;
+    assert_int_equal(sim_gpu_lookup("h100-sxm", &g, err, sizeof(err)), 0);
+    sim_fit_device d;
+    sim_fit_device_of(&q, &mem, &g, &d);
+    double usable = floor(81559.0 * 1048576 * 0.90);
+    double pool = usable - llround(weights) - llround(act) - llround(0.8 * 1073741824.0);
+    assert_true(d.fits);
+    assert_int_equal(d.max_seqs, (uint64_t)floor(pool / (32768.0 * 174080)));
+    assert_int_equal(d.max_seqs, 5);
+    /* Batch-1 decode at the full context: memory-bound, weights and the
+     * context's KV over 3.35e12 x 0.96 bytes/s, plus 5.5 ms. */
+    double t = (weights + 174080.0 * 32768) / (3350e9 * 0.96) + 0.0055;
+    assert_true(fabs(d.decode_tok_s - 1.0 / t) < 1e-6 * d.decode_tok_s);
+    /* A prefill of 32,768 tokens: compute-bound, 2 x active parameters a
+     * token plus attention over 32768 x 32769 / 2 pairs at 4 x 80 x 64 x
+     * 128 FLOPs each, over 989.4e12 x 0.58. */
+    double flops =
+        2.0 * (double)q.model.params_active * 32768 + 4.0 * 80 * 64 * 128 * (32768.0 * 32769 / 2);
+    double tp = flops / (989.4e12 * 0.58) + 0.0055;
+    assert_true(fabs(d.prefill_tok_s - 32768 / tp) < 1e-6 * d.prefill_tok_s);
+
+    /* An A100-40GB does not hold it; by simple division two do:
+     * (weights + KV) / 2 + activations + runtime <= 36 GiB usable. */
+    assert_int_equal(sim_gpu_lookup("a100-40gb", &g, err, sizeof(err)), 0);
+    sim_fit_device_of(&q, &mem, &g, &d);
+    assert_false(d.fits);
+    double room = 40960.0 * 1048576 * 0.9 - act - 0.8 * 1073741824.0;
+    assert_int_equal(d.gpus, (uint32_t)ceil((weights + 174080.0 * 32768) / room));
+    assert_int_equal(d.gpus, 2);
+    assert_true(d.decode_tok_s == 0);
+}
+
+/* The table, as printed. */
+static void test_fit_table(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "'%s' fit --model llama-3.1-70b --quantization q4_K_M --kv-cache-dtype q8_0 "
+             "--context 32768 2>&1",
+             bin);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char out[32768];
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "weights           39.59"));
+    assert_non_null(strstr(out, "KV cache           5.31   (174080 bytes/token x 32768"));
+    const char *row = strstr(out, "\nh100-sxm ");
+    assert_non_null(row);
+    int fits_gpus = strncmp(row + 1 + 16 + 16, "   yes     1", 12) == 0;
+    if (!fits_gpus)
+        fail_msg("h100-sxm row: %.90s", row + 1);
+    assert_non_null(strstr(row, "         5\n"));
+    assert_non_null(strstr(out, "\na100-40gb           40.0    36.0    no     2"));
+    /* The seed's calculator: attention heads instead of KV heads, 64 / 8. */
+    assert_non_null(strstr(out, "80.00 GiB; with KV heads (8 of 64) 10.00 GiB: 8.0x too large"));
+
+    /* Llama-3.1-8B at 128K: the seed's prose says 16 GB of KV (right: 2 x
+     * 32 x 8 x 128 x 2 x 131072 = 16 GiB); its code counts 32 heads: 4x. */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' fit --model llama-3.1-8b --quantization Q4_K_M --context 131072 --gpu "
+             "rtx-4090 2>&1",
+             bin);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "64.00 GiB; with KV heads (8 of 32) 16.00 GiB: 4.0x too large"));
+    assert_non_null(strstr(out, "its weights at 0.500 bytes/param 3.74 GiB against 4.58 GiB: "
+                                "too small"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_70b_arithmetic),
+        cmocka_unit_test(test_fit_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
