@@ -285,9 +285,11 @@ static int contig_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         n = (uint64_t)1 << k;
         rc = buddy_alloc(c, k, &start);
     } else {
-        /* A release adds at most one extent: make room now, where failure
-         * can be reported, so release never fails. */
-        if (kv_extents_reserve(&c->fl, 2) != 0)
+        /* Free extents never outnumber the live regions + 1 (they lie
+         * between them): room for that many after this allocation, made
+         * now, where failure can be reported, so releases never fail. */
+        size_t most = (size_t)a->totals.live_seqs + 2;
+        if (kv_extents_reserve(&c->fl, most > c->fl.n ? most - c->fl.n : 0) != 0)
             return KV_ENOMEM;
         rc = kv_extents_alloc(&c->fl, n, 1, c->fit == FIT_FIRST ? KV_FIT_FIRST : KV_FIT_BEST,
                               &start) == 0

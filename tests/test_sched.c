@@ -432,6 +432,39 @@ static void test_v1_skips_prompt_over_budget(void **state)
     free(p);
 }
 
+/* Review repro: 40 requests at once, every other one finishing after two
+ * tokens, under orca's contiguous first-fit reservations: the releases
+ * leave a free extent between live regions each, more extents than the
+ * allocator used to reserve room for (a heap overflow under ASan). */
+static void test_contiguous_many_free_extents(void **state)
+{
+    (void)state;
+    char text[4096] = "arrival_s,input_tokens,output_tokens\n";
+    for (int i = 0; i < 40; i++) {
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof(text) - used, "0,10,%d\n", i % 2 ? 100 : 2);
+    }
+    char *p = write_trace(text);
+    const char *specs[] = {"contiguous:reserve=max,fit=first", "contiguous:reserve=max,fit=best"};
+    for (int k = 0; k < 2; k++) {
+        sim_config c = config("h100-sxm", "llama-3.1-8b", "orca");
+        c.max_model_len = 256;
+        c.check = true;
+        snprintf(c.allocator, sizeof(c.allocator), "%s", specs[k]);
+        wl_source *src;
+        char err[512];
+        if (wl_open_trace(&src, p, TRACE_FORMAT_AUTO, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        checker ck;
+        sim_result res;
+        run_src(&c, src, &ck, &res);
+        assert_int_equal(res.completed, 40);
+        an_metrics_free(&ck.m);
+    }
+    unlink(p);
+    free(p);
+}
+
 /* Start-up checks, as vLLM refuses its engine arguments. */
 static void test_startup_checks(void **state)
 {
@@ -668,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_outgrow_then_idle),
         cmocka_unit_test(test_self_preemption_with_others_running),
         cmocka_unit_test(test_v1_skips_prompt_over_budget),
+        cmocka_unit_test(test_contiguous_many_free_extents),
         cmocka_unit_test(test_startup_checks),
         cmocka_unit_test(test_v1_defaults),
         cmocka_unit_test(test_swap_and_recompute),
