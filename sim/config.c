@@ -245,6 +245,15 @@ static double offload_terms(const sim_config *cfg, uint32_t n, sim_memory_plan *
     return left + (double)p->host_weights_bytes;
 }
 
+/* Does LEFT bytes of GPU memory hold one max_model_len sequence of P's
+ * KV (the GPU's share of it with offload)? What a suggested size must
+ * give, or the run is refused at start-up (engine.c). */
+static bool holds_one(double left, const sim_memory_plan *p)
+{
+    double gpu_kv = (double)(p->kv_bytes_per_token - p->host_kv_bytes_per_token);
+    return left > 0 && left >= gpu_kv * p->max_model_len;
+}
+
 /* The plan with N = cfg->gpu_layers < layers on the GPU: the GPU holds
  * its share of the weights and every token's KV, the host the rest; the
  * pool holds as many tokens as the tighter of the two leaves room for. */
@@ -257,7 +266,7 @@ static int offload_plan(const sim_config *cfg, sim_memory_plan *p, char *err, si
         uint32_t fit = 0;
         for (uint32_t k = n; k-- > 0;) {
             sim_memory_plan q = *p;
-            if (offload_terms(cfg, k, &q) > 0) {
+            if (holds_one(offload_terms(cfg, k, &q), &q)) {
                 fit = k + 1;
                 break;
             }
@@ -271,7 +280,8 @@ static int offload_plan(const sim_config *cfg, sim_memory_plan *p, char *err, si
                  fit > 0 ? "the largest that fits is --gpu-layers " : "not even one layer fits");
         if (fit > 0) {
             size_t used = strlen(err);
-            snprintf(err + used, errlen - used, "%u", fit - 1);
+            snprintf(err + used, errlen - used, "%u (with KV for one %u-token sequence)", fit - 1,
+                     p->max_model_len);
         }
         return -1;
     }
@@ -340,17 +350,18 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
         for (uint32_t t = tp * 2; linked && t <= SIM_MAX_TP; t *= 2) {
             sim_memory_plan q = *p;
             char e2[256];
-            if (sim_tp_check(m, t, e2, sizeof(e2)) == 0 && plan_terms(&cfg, t, &q) > 0) {
+            if (sim_tp_check(m, t, e2, sizeof(e2)) == 0 && holds_one(plan_terms(&cfg, t, &q), &q)) {
                 snprintf(hint, sizeof(hint),
-                         "--tensor-parallel-size %u fits (%.2f GiB of weights per GPU)", t,
-                         gib(q.weights_bytes));
+                         "--tensor-parallel-size %u fits (%.2f GiB of weights per GPU, KV for "
+                         "a %u-token sequence)",
+                         t, gib(q.weights_bytes), p->max_model_len);
                 break;
             }
         }
         for (uint32_t k = m->layers;
              tp == 1 && cfg.pipeline_parallel <= 1 && !cfg.gpu.unified_memory && k-- > 0;) {
             sim_memory_plan q = *p;
-            if (offload_terms(&cfg, k, &q) > 0) {
+            if (holds_one(offload_terms(&cfg, k, &q), &q)) {
                 size_t used = strlen(hint);
                 snprintf(hint + used, sizeof(hint) - used,
                          "; or offload: --gpu-layers %u fits, the rest on the host", k);
@@ -454,6 +465,20 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
         snprintf(err, errlen,
                  "--replicas %u x --pipeline-parallel-size %u exceed %d virtual engines",
                  o->replicas, o->pipeline_parallel, SIM_MAX_REPLICAS);
+        return -1;
+    }
+    if (o->pipeline_parallel > 1 && o->num_blocks > 0 && o->num_blocks < o->pipeline_parallel) {
+        snprintf(err, errlen,
+                 "--num-blocks %u: each of the %u virtual engines gets 1/%u of the blocks (vLLM "
+                 "v0 with --pipeline-parallel-size): give at least %u",
+                 o->num_blocks, o->pipeline_parallel, o->pipeline_parallel, o->pipeline_parallel);
+        return -1;
+    }
+    if (o->model.kv_lora_rank > 0 && strncmp(o->allocator, "vattn", 5) == 0) {
+        snprintf(err, errlen,
+                 "--allocator %s: vAttention maps K and V pages per KV head; %s caches a latent "
+                 "vector (multi-head latent attention), which it has no layout for",
+                 o->allocator, o->model.name);
         return -1;
     }
     if ((o->tensor_parallel > 1 || o->pipeline_parallel > 1) &&

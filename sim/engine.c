@@ -79,13 +79,15 @@ static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *
         .max_model_len = plan->max_model_len,
         .watermark = cfg->watermark,
         .num_blocks = cfg->num_blocks / pp,
-        .layers = cfg->model.layers,
+        /* One GPU's geometry (vattn's pages): the stage's layers, its KV
+         * heads; scales (int8's per token and head) and the drafter's KV
+         * spread over the elements. */
+        .layers = plan->stage_layers,
         .kv_heads = sim_tp_kv_heads(&cfg->model, cfg->tensor_parallel),
         .head_dim = cfg->model.head_dim,
-        /* Scales included (int8's per token and head), drafter's KV too. */
-        .kv_elem_bytes = (double)plan->kv_bytes_per_token /
-                         (2.0 * cfg->model.layers * cfg->model.kv_heads * cfg->model.head_dim),
     };
+    pc.kv_elem_bytes =
+        (double)plan->kv_bytes_per_token / (2.0 * pc.layers * (double)pc.kv_heads * pc.head_dim);
     return pc;
 }
 
