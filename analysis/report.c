@@ -205,13 +205,21 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 r->plan.pipeline_parallel,
                 100.0 * safe_div(r->stage_busy_s,
                                  r->makespan_s * r->plan.pipeline_parallel * r->replicas));
-    if (r->plan.tensor_parallel > 1)
+    if (r->plan.tensor_parallel > 1) {
+        /* With stages, each runs its share of the all-reduces: the share is
+         * of the stages' busy time (busy time counts waits for stages). */
+        double share =
+            r->plan.pipeline_parallel > 1
+                ? safe_div(r->allreduce_s * r->plan.stage_layers * r->plan.pipeline_parallel,
+                           r->stage_busy_s * c->model.layers)
+                : safe_div(r->allreduce_s, r->busy_s);
         fprintf(fp,
                 "parallel     tensor parallel %u over %s (all-reduce %.1f GB/s bus bandwidth, "
-                "%.1f us floor%s): all-reduces %.1f%% of busy time\n",
+                "%.1f us floor%s): all-reduces %.1f%% of %s time\n",
                 r->plan.tensor_parallel, r->link.interconnect, r->link.busbw_Bps / 1e9,
                 r->link.floor_s * 1e6, strcmp(r->link.source, "user") == 0 ? ", set by option" : "",
-                100.0 * safe_div(r->allreduce_s, r->busy_s));
+                100.0 * share, r->plan.pipeline_parallel > 1 ? "the stages' busy" : "busy");
+    }
     if (r->replicas <= 1)
         return;
     fprintf(fp, "replicas     %u behind %s (memory figures below: replica 0)\n", r->replicas,
@@ -340,8 +348,12 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
                 ? num(n4, 100.0 * safe_div(r->stage_busy_s,
                                            r->makespan_s * r->plan.pipeline_parallel * r->replicas))
                 : "null",
-            r->plan.tensor_parallel > 1 ? num(n2, r->link.busbw_Bps / 1e9) : "null",
-            r->plan.tensor_parallel > 1 ? num(n3, r->link.floor_s * 1e6) : "null");
+            r->plan.tensor_parallel > 1 || r->plan.pipeline_parallel > 1
+                ? num(n2, r->link.busbw_Bps / 1e9)
+                : "null",
+            r->plan.tensor_parallel > 1 || r->plan.pipeline_parallel > 1
+                ? num(n3, r->link.floor_s * 1e6)
+                : "null");
     fprintf(fp, "  \"preemptions\": %llu,\n", (unsigned long long)r->preemptions);
     fprintf(fp, "  \"prefill_tokens_computed\": %llu,\n",
             (unsigned long long)r->prefill_tokens_computed);
@@ -439,8 +451,10 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 "as 1, %llu trailing blank lines\n",
                 (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
                 (unsigned long long)r->trace.trailing_blank);
-    fprintf(fp, "makespan     %.1f s (busy %.1f s), %llu steps, %llu preemptions\n", span,
-            r->busy_s, (unsigned long long)r->steps, (unsigned long long)r->preemptions);
+    fprintf(
+        fp, "makespan     %.1f s (busy %.1f s%s), %llu steps, %llu preemptions\n", span, r->busy_s,
+        p->pipeline_parallel > 1 ? " summed over virtual engines, waits for stages included" : "",
+        (unsigned long long)r->steps, (unsigned long long)r->preemptions);
     fprintf(fp, "throughput   %.1f output tok/s, %.1f total tok/s, %.3f req/s\n",
             safe_div((double)r->output_tokens, span),
             safe_div((double)(r->input_tokens + r->output_tokens), span),
@@ -457,10 +471,10 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)r->prefix.evictions);
     fprintf(fp,
             "batch        %.1f sequences (%.0f tokens) computed per step of %.1f resident; "
-            "%.1f resident over busy time, max %u (limit %u)\n",
+            "%.1f resident over busy time, max %u (limit %u)%s\n",
             an_metrics_mean_batch(m), an_metrics_mean_batch_tokens(m),
             an_metrics_mean_resident_per_step(m), an_metrics_mean_running(m), r->max_running,
-            p->max_num_seqs);
+            p->max_num_seqs, p->pipeline_parallel > 1 ? "; virtual engine 0" : "");
     print_sched_summary(fp, in);
     an_print_spec(fp, in);
     if (m->ts_truncated)
@@ -514,6 +528,11 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)p->kv_bytes_per_token,
                 gib(p->kv_pool_bytes) *
                     safe_div((double)p->host_kv_bytes_per_token, (double)p->kv_bytes_per_token));
+    if (c->model.sliding_window)
+        fprintf(fp,
+                "             %u of %u layers attend to the last %u tokens: kvsim keeps their KV "
+                "for the whole sequence, vLLM V1 frees what falls out of the window\n",
+                c->model.sliding_layers, c->model.layers, c->model.sliding_window);
     if (p->pool_exceeds_memory)
         fprintf(fp, "             the KV pool set by option is larger than the memory the weights "
                     "leave: a study of the pool alone\n");

@@ -70,7 +70,8 @@ int cmd_model(int argc, char **argv)
         printf("MLP          dense, intermediate %u\n", m.intermediate);
     if (m.sliding_window)
         printf("window       %u of %u layers attend to the last %u tokens; kvsim keeps their KV "
-               "for the whole sequence (vLLM without its hybrid KV cache manager)\n",
+               "for the whole sequence (vLLM V1's hybrid KV cache manager frees what falls out "
+               "of the window: kvsim's pool fills sooner)\n",
                m.sliding_layers, m.layers, m.sliding_window);
     char ok[256] = "";
     for (uint32_t t = 1; t <= SIM_MAX_TP; t *= 2) {

@@ -130,8 +130,8 @@ static const char usage_run_more[] =
     "  --gpu-layers N, -ngl N  partial offload (llama.cpp): N layers on the GPU, the rest\n"
     "                          with their KV on the host (--host NAME, a catalog CPU, or\n"
     "                          --host-bw-gbps, --host-tflops, --host-memory-gib)\n"
-    "  --peak-tflops T         the device's dense FP16 rate, for a catalog device without one\n"
-    "                          (or to try another)\n"
+    "  --peak-tflops T         the device's dense rate in TFLOPS, for a catalog device\n"
+    "                          without one (or to try another); every format runs at it\n"
     "  --mem-bw-gbps B         the device's memory bandwidth, likewise\n"
     "\n"
     "KV cache\n"
@@ -347,7 +347,8 @@ static int cmd_list(int argc, char **argv)
                (unsigned long long)sim_model_kv_bytes_per_token(&m, 2.0), m.max_len,
                m.experts ? " (MoE)" : "");
     }
-    printf("(KV bytes per token at fp16 = 2 x layers x kv_heads x head_dim x 2)\n");
+    printf("(KV bytes per token at fp16 = 2 x layers x kv_heads x head_dim x 2; with latent\n"
+           " attention layers x (kv_lora_rank + qk_rope_head_dim) x 2: kvsim model NAME)\n");
     return 0;
 }
 

@@ -343,8 +343,13 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (sim_model_lookup(o->model, &model, err, sizeof(err)) != 0)
         cli_die("--model: %s", err);
 
-    if (o->peak_tflops)
+    if (o->peak_tflops) {
+        /* The rate every format then runs at: the catalog's fp8 and int8
+         * rates would otherwise win for those formats. */
         gpu.fp16_flops = cli_parse_double("--peak-tflops", o->peak_tflops, 0, 1e6, 1) * 1e12;
+        gpu.fp8_flops = 0;
+        gpu.int8_ops = 0;
+    }
     if (o->mem_bw_gbps)
         gpu.mem_bw_Bps = cli_parse_double("--mem-bw-gbps", o->mem_bw_gbps, 0, 1e6, 1) * 1e9;
     sim_config_defaults(cfg, &gpu, &model);

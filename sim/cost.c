@@ -105,6 +105,13 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     /* 2 FLOPs per multiply-add for q.k (head_dim) and for p.v (v_head_dim). */
     c->attn_flops_per_pair =
         2.0 * m->layers * (double)m->heads / tp * ((double)m->head_dim + m->v_head_dim);
+    /* vLLM's MLA decode absorbs the up-projections: each head attends over
+     * the latent (kv_lora_rank + rope for q.k, kv_lora_rank for p.v);
+     * prefill expands the keys and values (v0.11 attention/backends/mla). */
+    c->attn_flops_per_decode_pair =
+        m->kv_lora_rank > 0
+            ? 2.0 * m->layers * (double)m->heads / tp * (2.0 * m->kv_lora_rank + m->qk_rope_dim)
+            : c->attn_flops_per_pair;
     c->tp = tp;
     if (tp > 1 && link != NULL) {
         c->link = *link;
@@ -148,7 +155,8 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
     double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens) +
                    c->kv_window_bytes_per_seq * b->decode_seqs; /* KIVI's fp16 window */
     double flops = 2.0 * c->active_params * tokens +
-                   c->attn_flops_per_pair * ((double)b->decode_ctx_tokens + b->prefill_attn_pairs);
+                   c->attn_flops_per_decode_pair * (double)b->decode_ctx_tokens +
+                   c->attn_flops_per_pair * b->prefill_attn_pairs;
     double g = c->gpu_share;
     double t_mem = g * bytes / (c->mem_bw_Bps * c->p.bw_eff);
     double t_compute = g * flops / (c->peak_flops * c->p.flops_eff);
@@ -157,9 +165,18 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         /* The host's layers run after (or before) the GPU's, not beside
          * them; with both parts present the hidden states cross the link
          * once each way (llama.cpp splits the layers into two contiguous
-         * ranges). */
-        t += fmax((1 - g) * bytes / (c->host_bw_Bps * c->p.bw_eff),
-                  (1 - g) * flops / (c->host_flops * c->p.flops_eff));
+         * ranges). A batch of 32 tokens or more runs the host layers'
+         * matrix products on the GPU instead, their weights copied over
+         * the link (llama.cpp's CUDA backend, offload_op: min_batch_size
+         * 32); their KV stays on the host. */
+        double h = 1 - g, kv = bytes - weights;
+        if (tokens >= 32)
+            t +=
+                h * weights / c->host_link_Bps + fmax(h * kv / (c->host_bw_Bps * c->p.bw_eff),
+                                                      h * flops / (c->peak_flops * c->p.flops_eff));
+        else
+            t += fmax(h * bytes / (c->host_bw_Bps * c->p.bw_eff),
+                      h * flops / (c->host_flops * c->p.flops_eff));
         if (g > 0)
             t += 2.0 * tokens * c->crossing_bytes_per_token / c->host_link_Bps;
     }

@@ -59,8 +59,9 @@ typedef struct sim_cost {
     double experts_per_tok;
     double active_params;
     double kv_bytes_per_token;
-    double kv_window_bytes_per_seq; /* KIVI: the fp16 window's extra bytes, read per decode */
-    double attn_flops_per_pair;     /* 2 x layers x heads x (head_dim + v_head_dim) */
+    double kv_window_bytes_per_seq;    /* KIVI: the fp16 window's extra bytes, read per decode */
+    double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
+    double attn_flops_per_decode_pair; /* the same for a decoding query (MLA: absorbed) */
     /* Tensor parallelism: everything above is one GPU's share; each step
      * adds allreduces all-reduces of tokens x allreduce_bytes_per_token. */
     uint32_t tp;

@@ -116,6 +116,38 @@ static int check_keys(json_t *root, const sim_model *m, const char *origin, char
                  origin, m->arch);
         return -1;
     }
+    int counts = 0;
+    const char *count_keys[] = {"num_local_experts", "num_experts", "n_routed_experts"};
+    for (size_t i = 0; i < 3; i++)
+        counts += json_object_get(root, count_keys[i]) != NULL &&
+                  !json_is_null(json_object_get(root, count_keys[i]));
+    if (counts > 1) {
+        snprintf(err, errlen,
+                 "%s: more than one expert count (num_local_experts, num_experts, "
+                 "n_routed_experts): which one the model uses is ambiguous",
+                 origin);
+        return -1;
+    }
+    json_t *types = json_object_get(root, "layer_types");
+    if (types != NULL && !json_is_null(types)) {
+        size_t k;
+        json_t *v;
+        if (!json_is_array(types)) {
+            snprintf(err, errlen, "%s: 'layer_types' must be a list", origin);
+            return -1;
+        }
+        json_array_foreach(types, k, v)
+        {
+            const char *t = json_is_string(v) ? json_string_value(v) : "";
+            if (strcmp(t, "full_attention") != 0 && strcmp(t, "sliding_attention") != 0) {
+                snprintf(err, errlen,
+                         "%s: layer_types[%zu] '%.40s' is not full_attention or "
+                         "sliding_attention; refusing rather than reading an attention layer",
+                         origin, k, t);
+                return -1;
+            }
+        }
+    }
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val)
@@ -249,6 +281,21 @@ static int read_sliding(json_t *root, sim_model *m, const char *origin, char *er
         return -1;
     if (w == 0)
         return 0;
+    json_t *types = json_object_get(root, "layer_types");
+    if (json_is_array(types)) {
+        /* Explicit per layer (transformers >= 4.53 writes it). */
+        size_t k, n = 0;
+        json_t *v;
+        json_array_foreach(types, k, v) n += strcmp(json_string_value(v), "sliding_attention") == 0;
+        if (json_array_size(types) != m->layers) {
+            snprintf(err, errlen, "%s: layer_types has %zu entries for %u layers", origin,
+                     json_array_size(types), m->layers);
+            return -1;
+        }
+        m->sliding_layers = (uint32_t)n;
+        m->sliding_window = n ? w : 0;
+        return 0;
+    }
     if (is_arch(m, "qwen2") || is_arch(m, "qwen3") || is_arch(m, "qwen2_moe") ||
         is_arch(m, "qwen3_moe")) {
         if (!json_is_true(json_object_get(root, "use_sliding_window")))
@@ -299,8 +346,9 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
     copy_str(out->arch, sizeof(out->arch), mt != NULL ? json_string_value(mt) : "llama");
     if (check_keys(root, out, origin, err, errlen) != 0)
         goto done;
-    /* Bounds far above any real model keep every product below overflow
-     * (bytes per token < 2^63, sequence lengths < 2^30 as --max-model-len). */
+    /* Bounds far above any real model keep each field's products sane
+     * (sequence lengths < 2^30 as --max-model-len); the parameter count is
+     * checked as a whole below. */
     struct {
         const char *key;
         uint32_t *dst;
@@ -444,6 +492,21 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
             copy_str(out->display, sizeof(out->display), json_string_value(v));
         if (json_is_integer(v = json_object_get(meta, "params_computed_reference")))
             out->params_reference = (uint64_t)json_integer_value(v);
+    }
+    /* The counts are exact in 64 bits below 10^15 parameters; estimate
+     * first in floating point so a hostile config cannot wrap them. */
+    double hd = out->hidden, ed = out->experts ? out->experts : 1;
+    double mlp = 3.0 * hd * fmax(out->intermediate, (double)out->moe_intermediate * ed) +
+                 3.0 * hd * out->shared_intermediate;
+    double attn = 2.0 * hd * out->heads * (out->head_dim + out->v_head_dim) +
+                  2.0 * hd * out->kv_heads * out->head_dim +
+                  (double)out->kv_lora_rank * out->heads * (out->qk_nope_dim + out->v_head_dim);
+    double est = 2.0 * out->vocab * hd + (double)out->layers * (attn + mlp + hd * ed) +
+                 ((double)out->max_len + 2) * hd;
+    if (!(est < 1e15)) {
+        snprintf(err, errlen, "%s: the dimensions give about %.3g parameters: not a real model",
+                 origin, est);
+        goto done;
     }
     count_params(out, first_dense, freq, sparse_step, dense_only);
     copy_str(out->origin, sizeof(out->origin), origin);

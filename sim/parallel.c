@@ -134,11 +134,14 @@ uint64_t sim_model_norm_params(const sim_model *m)
         return m->layers * 2 * 2 * h + 2 * h; /* LayerNorm weight and bias, twice a layer */
     uint64_t n = m->layers * (strcmp(m->arch, "gemma2") == 0 ? 4 : 2) * h + h;
     n += m->qk_norm ? m->layers * 2 * (uint64_t)m->head_dim : 0;
-    /* Routers and MLA's latent projection are replicated too (vLLM:
+    /* Routers and MLA's latent projections are replicated too (vLLM's
+     * DeepseekV2Attention: kv_a_proj_with_mqa and q_a_proj are
      * ReplicatedLinear). */
     n += (uint64_t)m->moe_layers * h * m->experts;
     if (m->kv_lora_rank > 0)
         n += m->layers * (h * ((uint64_t)m->kv_lora_rank + m->qk_rope_dim) + m->kv_lora_rank);
+    if (m->q_lora_rank > 0) /* q_a_proj and its norm (vLLM: ReplicatedLinear) */
+        n += m->layers * (h * (uint64_t)m->q_lora_rank + m->q_lora_rank);
     return n;
 }
 

@@ -120,7 +120,8 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     if (!(dur_s < MAX_STEP_S)) {
         snprintf(r->err, r->errlen,
                  "a step of %.3g s at t=%.3f s: the cost parameters (--bw-eff, --flops-eff, "
-                 "--step-overhead-ms) are outside any physical range",
+                 "--step-overhead-ms) or the device and link figures (--peak-tflops, "
+                 "--mem-bw-gbps, --allreduce-busbw, --host-*) are outside any physical range",
                  dur_s, to_s(r->now_ns));
         return -1;
     }

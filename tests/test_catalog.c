@@ -329,6 +329,26 @@ static void test_refused_configs(void **state)
     snprintf(text, sizeof(text), "{%s, \"moe_intermediate_size\": 768}", base);
     assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "without an expert count"));
+    snprintf(text, sizeof(text),
+             "{%s, \"model_type\": \"mixtral\", \"num_local_experts\": 8, \"num_experts\": 16,"
+             " \"num_experts_per_tok\": 2}",
+             base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "more than one expert count"));
+    snprintf(text, sizeof(text),
+             "{%s, \"model_type\": \"qwen3\", \"layer_types\": [\"full_attention\","
+             " \"linear_attention\", \"full_attention\", \"full_attention\"]}",
+             base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "layer_types[1] 'linear_attention'"));
+    /* At the fields' bounds the count would wrap 64 bits: refused. */
+    static const char huge[] =
+        "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 1048576, \"num_hidden_layers\": 16384,"
+        " \"num_attention_heads\": 16384, \"intermediate_size\": 4194304,"
+        " \"moe_intermediate_size\": 4194304, \"num_experts\": 4096, \"num_experts_per_tok\": 8,"
+        " \"vocab_size\": 16777216, \"max_position_embeddings\": 4096}";
+    assert_int_equal(parse(huge, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a real model"));
     snprintf(text, sizeof(text), "{%s, \"model_type\": \"deepseek_v2\", \"kv_lora_rank\": 512}",
              base);
     assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
