@@ -21,6 +21,7 @@ typedef struct run_opts {
         *seed, *ts_interval, *allocators, *n_samples, *scheduler, *long_prefill, *preemption_mode,
         *swap_space, *max_concurrency, *replicas, *router;
     const char *quantization, *speculative_config; /* issue 9: formats, speculation */
+    const char *kv_dtypes, *quantizations;         /* kvsim compare: format lists */
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;
