@@ -180,7 +180,7 @@ static int spec_parse(const char *text, sim_spec_config *s, char *err, size_t er
             goto done;
         }
         char e2[512];
-        if (sim_model_lookup(s->model, &s->draft, e2, sizeof(e2)) != 0) {
+        if (sim_model_lookup(json_string_value(model), &s->draft, e2, sizeof(e2)) != 0) {
             snprintf(err, errlen, "--speculative-config: \"model\": %s", e2);
             goto done;
         }
