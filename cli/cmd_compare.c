@@ -19,6 +19,7 @@
 
 int cmd_compare(int argc, char **argv);
 int cli_compare_spec(const run_opts *o);
+int cli_compare_formats(const run_opts *o);
 
 static const char usage_compare[] =
     "usage: kvsim compare --allocators SPEC,SPEC,... --trace FILE --gpu NAME --model NAME\n"
@@ -35,7 +36,10 @@ static const char usage_compare[] =
     "Every option of kvsim run applies (kvsim run --help) except --allocator and --block-size.\n"
     "\n"
     "kvsim compare --speculative-config JSON [run options] (without --allocators) runs the\n"
-    "workload without and with speculative decoding and prints them side by side.\n";
+    "workload without and with speculative decoding and prints them side by side.\n"
+    "kvsim compare --kv-cache-dtypes FMT,FMT,... (or --quantizations FMT,FMT,...) runs it\n"
+    "once per KV-cache (or weight) format, e.g. --kv-cache-dtypes fp16,fp8,int4:group=32,\n"
+    "residual=128 (a comma and key=value continue the previous format).\n";
 
 enum { MAX_SPECS = 16 };
 
@@ -167,6 +171,8 @@ int cmd_compare(int argc, char **argv)
     snprintf(usage, sizeof(usage), usage_compare, strategies);
     run_opts o;
     cli_parse_run_args(argc, argv, &o, usage, 1);
+    if (o.allocators == NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
+        return cli_compare_formats(&o); /* one run per format (cmd_compare_formats.c) */
     if (o.allocators == NULL && o.speculative_config != NULL)
         return cli_compare_spec(&o); /* with and without speculation (cmd_compare_spec.c) */
     if (o.allocators == NULL)

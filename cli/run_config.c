@@ -205,6 +205,8 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--n", &o->n_samples},
         {"--ts-interval", &o->ts_interval},
         {"--allocators", &o->allocators},
+        {"--kv-cache-dtypes", &o->kv_dtypes},
+        {"--quantizations", &o->quantizations},
         {"--workload", &o->workload},
         {"--model-filter", &o->model_filter},
         {"--rate", &o->rate},
@@ -266,7 +268,9 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
             if (strlen(valued[k].name) != nlen || strncmp(a, valued[k].name, nlen) != 0)
                 continue;
-            if (valued[k].dst == &o->allocators && !allow_allocators)
+            if ((valued[k].dst == &o->allocators || valued[k].dst == &o->kv_dtypes ||
+                 valued[k].dst == &o->quantizations) &&
+                !allow_allocators)
                 break;
             const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
             if (v == NULL)

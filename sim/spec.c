@@ -180,7 +180,7 @@ static int spec_parse(const char *text, sim_spec_config *s, char *err, size_t er
             goto done;
         }
         char e2[512];
-        if (sim_model_lookup(s->model, &s->draft, e2, sizeof(e2)) != 0) {
+        if (sim_model_lookup(json_string_value(model), &s->draft, e2, sizeof(e2)) != 0) {
             snprintf(err, errlen, "--speculative-config: \"model\": %s", e2);
             goto done;
         }
@@ -423,8 +423,13 @@ uint32_t sim_spec_grow_target(const sim_replica *r, const sim_req *q, uint32_t n
     if (r->cfg->spec.method == SIM_SPEC_NONE)
         return (uint32_t)t;
     /* effective_lookahead_tokens = 0 if num_computed_tokens == 0 else
-     * num_lookahead_tokens (scheduler.py, v0.11). */
-    uint64_t want = t + drafts + (q->computed > 0 ? r->cfg->spec.lookahead : 0);
+     * num_lookahead_tokens (scheduler.py, v0.11). kvsim leaves it off a
+     * prompt chunk that ends inside the prompt: the paged prefix cache
+     * keys the prompt blocks a growth covers, and slots past the chunk
+     * would key a block not computed yet (V1 caches only verified
+     * tokens). Such a chunk's next one fills those slots anyway. */
+    bool past_prompt = t + drafts >= q->input;
+    uint64_t want = t + drafts + (q->computed > 0 && past_prompt ? r->cfg->spec.lookahead : 0);
     uint64_t cap = r->plan->max_model_len > t + drafts ? r->plan->max_model_len : t + drafts;
     return (uint32_t)(want < cap ? want : cap);
 }

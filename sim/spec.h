@@ -15,7 +15,9 @@
  * verified slots plus num_lookahead_tokens = k more for methods whose
  * drafter writes KV (draft_model, eagle, eagle3, mtp; 0 for ngram), capped
  * at max_model_len; the lookahead is reserved for every running request
- * with computed tokens, prompt chunks after the first included. After the step num_computed_tokens
+ * with computed tokens, the last chunk of a chunked prompt included (V1
+ * reserves it for earlier chunks too; kvsim does not, so that the prefix
+ * cache never keys a prompt block before it is computed). After the step num_computed_tokens
  * moves back over the k - a rejected drafts: their slots are not freed (the blocks stay with the
  * sequence and are overwritten by the next step), so they show in the pool's breakdown as
  * reservation (or internal fragmentation past the request's final length) until reused. The draft
@@ -128,9 +130,9 @@ uint32_t sim_spec_drafts(const struct sim_replica *r, const struct sim_req *q, u
 
 /* The KV length running request Q grows to before a step that computes N
  * tokens and verifies DRAFTS drafts: computed + N + DRAFTS, plus the
- * lookahead slots (V1 reserves them for every request with computed
- * tokens, prompt chunks after the first included), capped at
- * max_model_len; computed + N without speculation. */
+ * lookahead slots when Q has computed tokens and the growth reaches past
+ * its prompt, capped at max_model_len; computed + N without
+ * speculation. */
 uint32_t sim_spec_grow_target(const struct sim_replica *r, const struct sim_req *q, uint32_t n,
                               uint32_t drafts);
 

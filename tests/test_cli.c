@@ -169,6 +169,30 @@ static void test_compare(void **state)
              dir, dir, dir, dir);
     assert_int_equal(system(cmd), 0);
 
+    /* Formats and speculation side by side (issue 9). */
+    assert_int_equal(kvsim("compare --kv-cache-dtypes fp16,int4:group=16,residual=32,q8_0 "
+                           "--trace traces/samples/tiny.csv --gpu a100-40gb --model llama-3.1-8b "
+                           "2>/dev/null"),
+                     0);
+    assert_non_null(strstr(out, "\nfp16 "));
+    assert_non_null(strstr(out, "\nint4:group=16,residual=32 "));
+    assert_non_null(strstr(out, "\nq8_0 "));
+    assert_non_null(strstr(out, " 69632 ")); /* q8_0 bytes per token of Llama-3.1-8B */
+    assert_int_equal(
+        kvsim("compare --speculative-config '{\"method\": \"ngram\", "
+              "\"num_speculative_tokens\": 3, \"acceptance_rate\": 0.5}' --trace "
+              "traces/samples/tiny.csv --gpu a100-40gb --model llama-3.1-8b 2>/dev/null"),
+        0);
+    assert_non_null(strstr(out, "\nno speculation "));
+    assert_non_null(strstr(out, "\nspeculative "));
+    expect_error(
+        "compare --quantizations fp16,awq --quantization fp8 --trace traces/samples/tiny.csv "
+        "--gpu a100-40gb --model llama-3.1-8b",
+        "give the formats in the list");
+    expect_error("compare --quantizations fp16,q9 --trace traces/samples/tiny.csv --gpu a100-40gb "
+                 "--model llama-3.1-8b",
+                 "--quantization: unknown format 'q9'");
+    expect_error(RUN "--kv-cache-dtypes fp16,fp8", "unknown option '--kv-cache-dtypes'");
     expect_error("compare --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b",
                  "--allocators SPEC,SPEC,... is required");
     expect_error("compare --allocators paged,buddy --trace traces/samples/tiny.csv --gpu a100-40gb "

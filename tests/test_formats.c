@@ -8,7 +8,9 @@
  * many V values a token); weight sizes llama.cpp prints: QUANT_OPTIONS in
  * tools/quantize/quantize.cpp ("4.58G @ Llama-3-8B" for Q4_K_M, 7.96G
  * for Q8_0, 6.14G Q6_K, 5.33G Q5_K_M, 3.74G Q3_K_M, 2.96G Q2_K; Llama-3-8B
- * has Llama-3.1-8B's shapes) and llama-bench's model sizes for Llama-2-7B
+ * has Llama-3.1-8B's shapes; published files agree: bartowski's
+ * Meta-Llama-3-8B-Instruct GGUFs are 8.54 GB at Q8_0 and 4.92 GB at
+ * Q4_K_M, decimal, 7.95 and 4.58 GiB) and llama-bench's model sizes for Llama-2-7B
  * in ../shared/reference/measurements.csv (Q8_0 6.67 GiB, Q4_0 3.56 GiB,
  * F16 12.55 GiB); AWQ's 4 + 20/128 = 4.156 bits per weight from vLLM's
  * AWQLinearMethod.create_weights shapes.

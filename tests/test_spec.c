@@ -414,6 +414,34 @@ static void test_step_by_hand(void **state)
     an_metrics_free(&o.m);
 }
 
+/* Prefix caching with speculation: chunked prompts that share prefixes
+ * (the chat preset, a 512-token budget), the allocator checked after
+ * every operation (kv_check through every lookahead and rollback). The
+ * cache finds what it finds without speculation: this load evicts
+ * nothing, so the hits do not depend on timing, and the drafts and
+ * lookahead slots lie past the prompts the hash ids describe. */
+static void test_prefix_cache(void **state)
+{
+    (void)state;
+    const char *w = "chat:n=100";
+    sim_config c = config("a100-40gb", "llama-3.1-8b");
+    c.prefix_caching = 1;
+    c.max_batched_tokens = 512;
+    c.check = true;
+    out plain, spec;
+    run(&c, w, &plain);
+    set_spec(&c, "{\"method\": \"eagle\", \"num_speculative_tokens\": 8, "
+                 "\"acceptance_rate\": 0.6}");
+    run(&c, w, &spec);
+    assert_true(plain.res.prefix.hit_tokens > 0);
+    assert_int_equal(plain.res.prefix.evictions, 0);
+    assert_int_equal(spec.res.prefix.hit_tokens, plain.res.prefix.hit_tokens);
+    assert_int_equal(spec.res.prefix.lookup_tokens, plain.res.prefix.lookup_tokens);
+    assert_int_equal(spec.res.output_tokens, plain.res.output_tokens);
+    an_metrics_free(&plain.m);
+    an_metrics_free(&spec.m);
+}
+
 /* summary.json carries vLLM's names, with values that agree with the
  * counters: 100 x accepted / drafts proposed, 1 + accepted / drafts. */
 static void test_summary_keys(void **state)
@@ -453,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_batch_crossover),  cmocka_unit_test(test_kv_accounting),
         cmocka_unit_test(test_acceptance_forms), cmocka_unit_test(test_beta_per_request),
         cmocka_unit_test(test_summary_keys),     cmocka_unit_test(test_step_by_hand),
+        cmocka_unit_test(test_prefix_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
