@@ -756,7 +756,7 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
     if (rc == 0)
         rc = render(dir, "curves", draw_curves, &d, info, err, errlen);
     int load = strcmp(c.xname, "request-rate") == 0 || strcmp(c.xname, "rate-scale") == 0 ||
-               strcmp(c.xname, "rate") == 0;
+               strcmp(c.xname, "rate") == 0 || strcmp(c.xname, "max-concurrency") == 0;
     if (rc == 0 && load) {
         c.latency = 1;
         rc = render(dir, "latency", draw_curves, &d, info, err, errlen);

@@ -139,6 +139,24 @@ static void test_grid_and_jobs(void **state)
     an_figures_free(&f16);
 }
 
+/* A switch varies as on/off: --enable-prefix-caching, then
+ * --no-enable-prefix-caching (summary.json's prefix_cache.enabled 1, 0). */
+static void test_switch_vary(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary enable-prefix-caching=on,off --out %s/sw " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    for (int k = 0; k < 2; k++) {
+        char p[512], err[512];
+        snprintf(p, sizeof(p), "%s/sw/points/%04d/seed-0/summary.json", tmp, k);
+        an_figures f;
+        assert_int_equal(an_figures_read(p, &f, err, sizeof(err)), 0);
+        assert_true(an_figures_get(&f, "prefix_cache.enabled") == (k == 0 ? 1 : 0));
+        an_figures_free(&f);
+    }
+}
+
 /* Seeds: mean and a confidence column; an arithmetic range; a grid of two
  * options gives one line per value of the second in the plot. */
 static void test_seeds_grid_plots(void **state)
