@@ -60,8 +60,8 @@ typedef struct an_curve_point {
 
 /*
  * curves.csv: a header, then one row per point: point, each varied option
- * (named as its option without the dashes), seeds, and for each figure of
- * the first point's first run its mean over the seeds, followed by
+ * (named as its option without the dashes), seeds, and for each figure
+ * (of any run, in first-seen order) its mean over the seeds, followed by
  * NAME_ci95 columns when points have more than one seed. Empty cells for
  * no value. Returns 0, or -1 on a write error.
  */

@@ -155,6 +155,17 @@ static void test_switch_vary(void **state)
         assert_true(an_figures_get(&f, "prefix_cache.enabled") == (k == 0 ? 1 : 0));
         an_figures_free(&f);
     }
+    /* Columns are every run's figures: replica 1's appear although the
+     * first point has one replica (its cells empty). */
+    rc = kvsim("sweep --vary replicas=1,2 --out %s/rep " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/rep/curves.csv", tmp);
+    char *a = slurp(p);
+    assert_non_null(strstr(a, ",replicas.1.steps"));
+    assert_non_null(strstr(a, ",,")); /* point 0 has no replica 1 */
+    free(a);
 }
 
 /* Seeds: mean and a confidence column; an arithmetic range; a grid of two
