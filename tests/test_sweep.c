@@ -357,6 +357,26 @@ static void test_batch_knee(void **state)
         fail_msg("throughput %g -> %g: still growing past the knee", thr[6], thr[7]);
 }
 
+/* A run of one instant (its only request rejected at time 0) has a time
+ * series of one row: its memory plot is empty axes, not a PLplot error,
+ * and the run succeeds. */
+static void test_one_row_plot(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/allrej.csv", tmp);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("arrival_s,input_tokens,output_tokens\n0,100000,10\n", fp);
+    fclose(fp);
+    int rc = kvsim("run --trace %s --gpu a100-80gb --model llama-2-7b --out %s/allrej --quiet",
+                   path, tmp);
+    if (rc != 0 || out[0] != '\0')
+        fail_msg("exit %d, output:\n%s", rc, out);
+    snprintf(path, sizeof(path), "%s/allrej/memory.png", tmp);
+    assert_int_equal(access(path, R_OK), 0);
+}
+
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
