@@ -461,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_grid_and_jobs), cmocka_unit_test(test_seeds_grid_plots),
         cmocka_unit_test(test_find_max_rate), cmocka_unit_test(test_batch_knee),
         cmocka_unit_test(test_bad_sweeps),    cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_one_row_plot),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
