@@ -377,6 +377,51 @@ static void test_one_row_plot(void **state)
     assert_int_equal(access(path, R_OK), 0);
 }
 
+/* kvsim plot on odd files (robustness, as the trace corpus): it draws, or
+ * exits non-zero with one line; never a crash or PLplot's own messages. */
+static void test_plot_robustness(void **state)
+{
+    (void)state;
+    static const char *const hdr_ts = "time_s,running,waiting,token_states_bytes,reservation_bytes,"
+                                      "internal_frag_bytes,external_frag_bytes,blocked_free_bytes,"
+                                      "free_bytes\n";
+    static const struct {
+        const char *file, *text;
+    } cases[] = {
+        {"curves.csv", ""},
+        {"curves.csv", "point"},
+        {"curves.csv", "point,x,seeds\n0,\"abc,1\n"},
+        {"curves.csv", "point,x,seeds,vllm_bench.output_throughput\n0,1,1,abc\n1,2,1,\n"},
+        {"curves.csv", "point,x,seeds,vllm_bench.output_throughput\n0,-1,1,5\n1,0,1,6\n"},
+        {"curves.csv", "point,x,seeds\n0,1e308,1\n1,-1e308,1\n"},
+        {"curves.csv", "point,\"a\"\"b\",seeds\n0,\"x\"\"y\",1\n"},
+        {"timeseries.csv", "-5,1,1,1,1,1,1,1,1\n1e308,1,1,1e308,1,1,1,1,1\n"},
+        {"timeseries.csv", "nan,1,1,x,1,1,1,1,1\ninf,1,1,1,1,1,1,1,1\n"},
+        {"timeseries.csv", "0,1,1,1,1,1,1,1,1\n0,1,1,1,1,1,1,1,1\n"},
+        {"compare.csv", "allocator,avg_token_states_pct,avg_reservation_pct,avg_internal_frag_pct,"
+                        "avg_external_frag_pct,avg_blocked_free_pct,avg_free_pct\n"
+                        "\"a\",1e308,nan,-5,1,1,1\n"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char dir[512], path[600];
+        snprintf(dir, sizeof(dir), "%s/robust%zu", tmp, k);
+        snprintf(path, sizeof(path), "mkdir -p '%s'", dir);
+        assert_int_equal(system(path), 0);
+        snprintf(path, sizeof(path), "%s/%s", dir, cases[k].file);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        if (strcmp(cases[k].file, "timeseries.csv") == 0)
+            fputs(hdr_ts, fp);
+        fputs(cases[k].text, fp);
+        fclose(fp);
+        int rc = kvsim("plot %s", dir);
+        int ok = rc == 0 ||
+                 (rc > 0 && rc < 128 && count_lines(out) == 1 && strncmp(out, "kvsim: ", 7) == 0);
+        if (!ok || strstr(out, "PLPLOT") != NULL)
+            fail_msg("case %zu (%s): exit %d:\n%s", k, cases[k].file, rc, out);
+    }
+}
+
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
@@ -461,7 +506,7 @@ int main(void)
         cmocka_unit_test(test_grid_and_jobs), cmocka_unit_test(test_seeds_grid_plots),
         cmocka_unit_test(test_find_max_rate), cmocka_unit_test(test_batch_knee),
         cmocka_unit_test(test_bad_sweeps),    cmocka_unit_test(test_switch_vary),
-        cmocka_unit_test(test_one_row_plot),
+        cmocka_unit_test(test_one_row_plot),  cmocka_unit_test(test_plot_robustness),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
