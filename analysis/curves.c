@@ -119,11 +119,27 @@ double an_figures_get(const an_figures *f, const char *name)
     return NAN;
 }
 
-void an_figures_free(an_figures *f)
+void an_figures_share_names(an_figures *f, const an_figures *ref)
 {
+    if (f == ref || f->borrowed_names || f->n != ref->n)
+        return;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->name[i], ref->name[i]) != 0)
+            return;
     for (size_t i = 0; i < f->n; i++)
         free(f->name[i]);
     free(f->name);
+    f->name = ref->name;
+    f->borrowed_names = 1;
+}
+
+void an_figures_free(an_figures *f)
+{
+    if (!f->borrowed_names) {
+        for (size_t i = 0; i < f->n; i++)
+            free(f->name[i]);
+        free(f->name);
+    }
     free(f->value);
     memset(f, 0, sizeof(*f));
 }
