@@ -119,11 +119,27 @@ double an_figures_get(const an_figures *f, const char *name)
     return NAN;
 }
 
-void an_figures_free(an_figures *f)
+void an_figures_share_names(an_figures *f, const an_figures *ref)
 {
+    if (f == ref || f->borrowed_names || f->n != ref->n)
+        return;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->name[i], ref->name[i]) != 0)
+            return;
     for (size_t i = 0; i < f->n; i++)
         free(f->name[i]);
     free(f->name);
+    f->name = ref->name;
+    f->borrowed_names = 1;
+}
+
+void an_figures_free(an_figures *f)
+{
+    if (!f->borrowed_names) {
+        for (size_t i = 0; i < f->n; i++)
+            free(f->name[i]);
+        free(f->name);
+    }
     free(f->value);
     memset(f, 0, sizeof(*f));
 }
@@ -163,14 +179,57 @@ void an_mean_ci95(const double *v, size_t n, double *mean, double *ci95)
     *ci95 = an_t975((unsigned)(n - 1)) * sd / sqrt((double)n);
 }
 
-/* Mean and half-width of figure NAME over PT's runs. */
-static void point_stat(const an_curve_point *pt, const char *name, double *mean, double *ci)
+/* The value of NAME in F, looking first at index HINT (runs of one sweep
+ * list the same figures in the same order, so this is O(1) but for the
+ * odd run out). */
+static double get_hinted(const an_figures *f, const char *name, size_t hint)
+{
+    if (hint < f->n && strcmp(f->name[hint], name) == 0)
+        return f->value[hint];
+    return an_figures_get(f, name);
+}
+
+/* Mean and half-width of figure NAME (column COL) over PT's runs. */
+static void point_stat(const an_curve_point *pt, const char *name, size_t col, double *mean,
+                       double *ci)
 {
     double vals[1024];
     size_t n = pt->nruns < 1024 ? pt->nruns : 1024;
     for (size_t i = 0; i < n; i++)
-        vals[i] = an_figures_get(&pt->runs[i], name);
+        vals[i] = get_hinted(&pt->runs[i], name, col);
     an_mean_ci95(vals, n, mean, ci);
+}
+
+/* The columns: every figure name of every run, in first-seen order (runs
+ * of a sweep over --replicas have more replicas.K.* figures than
+ * others). Fills *OUT (names borrowed from the runs); -1 when out of
+ * memory. */
+static int collect_columns(const an_curve_point *pts, size_t npts, an_figures *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t p = 0; p < npts; p++)
+        for (size_t r = 0; r < pts[p].nruns; r++) {
+            const an_figures *f = &pts[p].runs[r];
+            for (size_t i = 0; i < f->n; i++) {
+                if (i < out->n && strcmp(out->name[i], f->name[i]) == 0)
+                    continue; /* the usual case: same figure at the same place */
+                size_t k = 0;
+                while (k < out->n && strcmp(out->name[k], f->name[i]) != 0)
+                    k++;
+                if (k < out->n)
+                    continue;
+                if (out->n == out->cap) {
+                    size_t cap = out->cap ? 2 * out->cap : 256;
+                    char **nn = realloc(out->name, cap * sizeof(char *));
+                    if (nn == NULL)
+                        return -1;
+                    out->name = nn;
+                    out->cap = cap;
+                }
+                out->name[out->n++] = f->name[i];
+            }
+        }
+    return 0;
 }
 
 static void csv_cell(FILE *fp, const char *s)
@@ -201,7 +260,12 @@ int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
 {
     if (npts == 0 || pts[0].nruns == 0)
         return ferror(fp) ? -1 : 0;
-    const an_figures *cols = &pts[0].runs[0];
+    an_figures colset;
+    if (collect_columns(pts, npts, &colset) != 0) {
+        free(colset.name);
+        return -1;
+    }
+    const an_figures *cols = &colset;
     int ci = multi_seed(pts, npts);
     fputs("point", fp);
     for (size_t k = 0; k < nvary; k++) {
@@ -224,11 +288,13 @@ int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
         }
         fprintf(fp, ",%zu", pts[p].nruns);
         double *cis = ci ? malloc(cols->n * sizeof(double)) : NULL;
-        if (ci && cis == NULL)
+        if (ci && cis == NULL) {
+            free(colset.name);
             return -1;
+        }
         for (size_t i = 0; i < cols->n; i++) {
             double mean, half;
-            point_stat(&pts[p], cols->name[i], &mean, &half);
+            point_stat(&pts[p], cols->name[i], i, &mean, &half);
             if (ci)
                 cis[i] = half;
             fprintf(fp, ",%s", isnan(mean) ? "" : an_fmt_double(b, mean));
@@ -239,6 +305,7 @@ int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
         free(cis);
         fputc('\n', fp);
     }
+    free(colset.name);
     return ferror(fp) ? -1 : 0;
 }
 
@@ -267,6 +334,11 @@ int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
     }
     fputs("],\n  \"points\": [", fp);
     char b[AN_NUM_LEN];
+    an_figures colset;
+    if (collect_columns(pts, npts, &colset) != 0) {
+        free(colset.name);
+        return -1;
+    }
     for (size_t p = 0; p < npts; p++) {
         const an_curve_point *pt = &pts[p];
         fprintf(fp, "%s\n    {\"point\": %zu, \"options\": {", p ? "," : "", p);
@@ -280,13 +352,13 @@ int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
         for (size_t s = 0; s < pt->nruns; s++)
             fprintf(fp, "%s%llu", s ? ", " : "", pt->seeds[s]);
         fputs("],\n     \"mean\": {", fp);
-        const an_figures *cols = pt->nruns ? &pt->runs[0] : NULL;
+        const an_figures *cols = pt->nruns ? &colset : NULL;
         for (int pass = 0; pass < 2; pass++) {
             if (pass == 1)
                 fputs("},\n     \"ci95\": {", fp);
             for (size_t i = 0; cols != NULL && i < cols->n; i++) {
                 double mean, half;
-                point_stat(pt, cols->name[i], &mean, &half);
+                point_stat(pt, cols->name[i], i, &mean, &half);
                 fputs(i ? ", " : "", fp);
                 curves_json_str(fp, cols->name[i]);
                 fprintf(fp, ": %s", an_fmt_double(b, pass ? half : mean));
@@ -295,5 +367,6 @@ int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
         fputs("}}", fp);
     }
     fputs("\n  ]\n}\n", fp);
+    free(colset.name);
     return ferror(fp) ? -1 : 0;
 }

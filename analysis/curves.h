@@ -18,7 +18,8 @@
 typedef struct an_figures {
     size_t n, cap;
     char **name;
-    double *value; /* NAN for null */
+    double *value;      /* NAN for null */
+    int borrowed_names; /* NAME belongs to another an_figures (an_figures_share_names) */
 } an_figures;
 
 /*
@@ -33,6 +34,12 @@ int an_figures_read(const char *path, an_figures *out, char *err, size_t errlen)
  * messages). */
 int an_figures_parse(const char *text, size_t len, const char *name, an_figures *out, char *err,
                      size_t errlen);
+
+/* When F has exactly REF's names in REF's order (the runs of one sweep
+ * do), frees F's copies and borrows REF's: a run then costs 8 bytes a
+ * figure instead of about 60. REF must outlive F's use; F may be freed
+ * before or after it. */
+void an_figures_share_names(an_figures *f, const an_figures *ref);
 
 /* The value of NAME, or NAN when absent. */
 double an_figures_get(const an_figures *f, const char *name);
@@ -60,8 +67,8 @@ typedef struct an_curve_point {
 
 /*
  * curves.csv: a header, then one row per point: point, each varied option
- * (named as its option without the dashes), seeds, and for each figure of
- * the first point's first run its mean over the seeds, followed by
+ * (named as its option without the dashes), seeds, and for each figure
+ * (of any run, in first-seen order) its mean over the seeds, followed by
  * NAME_ci95 columns when points have more than one seed. Empty cells for
  * no value. Returns 0, or -1 on a write error.
  */

@@ -189,6 +189,7 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     an_hist_init(&m->queue);
     an_hist_init(&m->prefill);
     m->slo.ttft_s = m->slo.tpot_s = m->slo.e2el_s = -1;
+    m->tok_bucket = -1;
     m->requests_csv = requests;
     m->timeseries_csv = timeseries;
     m->ts_interval_s = ts_interval_s > 0 ? ts_interval_s : 1.0;
@@ -213,10 +214,18 @@ static void on_start(void *ctx, const sim_memory_plan *plan)
     m->last_after.free = plan->kv_pool_bytes;
 }
 
-static void on_token_gaps(void *ctx, double gap_s, uint64_t count)
+static void on_token_gaps(void *ctx, double now_s, double gap_s, uint64_t count)
 {
     an_metrics *m = ctx;
-    if (an_hist_add_n(&m->itl, gap_s, count) != 0)
+    int64_t b = (int64_t)floor(now_s);
+    if (b != m->tok_bucket) {
+        m->tok_bucket = b;
+        m->tok_in_bucket = 0;
+    }
+    m->tok_in_bucket += count;
+    if (m->tok_in_bucket > m->max_tok_bucket)
+        m->max_tok_bucket = m->tok_in_bucket;
+    if (gap_s >= 0 && an_hist_add_n(&m->itl, gap_s, count) != 0)
         m->io_error = 1;
 }
 

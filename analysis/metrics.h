@@ -63,6 +63,11 @@ typedef struct an_metrics {
     an_hist itl;     /* token gaps (histogram: one value per token would not stay flat) */
     an_hist queue;   /* queueing delay of completed requests */
     an_hist prefill; /* prefill time of completed requests */
+    /* Peak output tokens in one second (vllm bench's max_output_tokens_per_s):
+     * tokens counted in 1-s buckets [k, k+1) of simulated time. */
+    int64_t tok_bucket;      /* the bucket being counted; -1 before the first token */
+    uint64_t tok_in_bucket;  /* tokens in it so far */
+    uint64_t max_tok_bucket; /* the largest bucket so far */
     an_slo slo;
     bool goodput_set; /* at least one objective given */
     uint64_t good;    /* completed requests meeting every objective */

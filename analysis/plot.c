@@ -399,7 +399,7 @@ static void draw_memory(void *ctx)
     plwind(0, tmax > 0 ? tmax : 1, 0, top > 0 ? top * 1.02 : 1);
     PLFLT *px = malloc(2 * (size_t)m->n * sizeof(PLFLT)),
           *py = malloc(2 * (size_t)m->n * sizeof(PLFLT));
-    if (px != NULL && py != NULL) {
+    if (px != NULL && py != NULL && m->n >= 2) { /* one row (a run of one instant): no area */
         for (int k = 0; k < 6; k++) {
             for (PLINT i = 0; i < m->n; i++) {
                 px[i] = m->t[i];
@@ -756,7 +756,7 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
     if (rc == 0)
         rc = render(dir, "curves", draw_curves, &d, info, err, errlen);
     int load = strcmp(c.xname, "request-rate") == 0 || strcmp(c.xname, "rate-scale") == 0 ||
-               strcmp(c.xname, "rate") == 0;
+               strcmp(c.xname, "rate") == 0 || strcmp(c.xname, "max-concurrency") == 0;
     if (rc == 0 && load) {
         c.latency = 1;
         rc = render(dir, "latency", draw_curves, &d, info, err, errlen);

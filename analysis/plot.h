@@ -10,7 +10,7 @@
  *   against the first varied option, one line per combination of the
  *   other varied options;
  * - latency.png/.svg from curves.csv when the varied option is a load
- *   (request-rate, rate-scale) or a search ran: TTFT, TPOT and E2EL
+ *   (request-rate, rate-scale, max-concurrency) or a search ran: TTFT, TPOT and E2EL
  *   percentiles against it, with find.json's objectives as horizontal
  *   lines.
  *

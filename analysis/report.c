@@ -96,12 +96,13 @@ static void write_vllm_bench_json(FILE *fp, const an_run_info *in)
             "  \"vllm_bench\": {\n    \"duration\": %s, \"completed\": %llu, \"failed\": %llu, "
             "\"total_input_tokens\": %llu, \"total_output_tokens\": %llu,\n"
             "    \"request_throughput\": %s, \"request_goodput\": %s, \"output_throughput\": %s, "
-            "\"total_token_throughput\": %s,\n",
+            "\"total_token_throughput\": %s, \"max_output_tokens_per_s\": %llu,\n",
             num(a, span), (unsigned long long)r->completed, (unsigned long long)r->rejected,
             (unsigned long long)r->input_tokens, (unsigned long long)r->output_tokens,
             num(b, safe_div((double)r->completed, span)), num(c, an_metrics_goodput(m, span)),
             num(d, safe_div((double)r->output_tokens, span)),
-            num(e, safe_div((double)(r->input_tokens + r->output_tokens), span)));
+            num(e, safe_div((double)(r->input_tokens + r->output_tokens), span)),
+            (unsigned long long)m->max_tok_bucket);
     json_vllm_latency(fp, m, AN_LAT_TTFT, 0);
     json_vllm_latency(fp, m, AN_LAT_TPOT, 0);
     json_vllm_latency(fp, m, AN_LAT_ITL, 0);
@@ -455,10 +456,12 @@ void an_print_summary(FILE *fp, const an_run_info *in)
         fp, "makespan     %.1f s (busy %.1f s%s), %llu steps, %llu preemptions\n", span, r->busy_s,
         p->pipeline_parallel > 1 ? " summed over virtual engines, waits for stages included" : "",
         (unsigned long long)r->steps, (unsigned long long)r->preemptions);
-    fprintf(fp, "throughput   %.1f output tok/s, %.1f total tok/s, %.3f req/s\n",
+    fprintf(fp,
+            "throughput   %.1f output tok/s, %.1f total tok/s, %.3f req/s; peak %llu output "
+            "tokens in one second\n",
             safe_div((double)r->output_tokens, span),
             safe_div((double)(r->input_tokens + r->output_tokens), span),
-            safe_div((double)r->completed, span));
+            safe_div((double)r->completed, span), (unsigned long long)m->max_tok_bucket);
     if (r->prefix.enabled)
         fprintf(fp,
                 "prefix cache %.1f%% of %llu looked-up prompt tokens hit; %llu prefill tokens "

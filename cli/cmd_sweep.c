@@ -45,6 +45,7 @@ static const char usage_sweep[] =
     "                          v1,v2,...  (';' instead of ',' when values hold commas)\n"
     "                          A..BxF     geometric: A, A*F, ... up to B (1..512x2)\n"
     "                          A..B+S     arithmetic: A, A+S, ... up to B (0.5..4+0.5)\n"
+    "                          on,off     a switch: --KEY, or --no-KEY (enable- switches)\n"
     "  --seeds N               seeds per point: --seed, --seed + 1, ... (default 1)\n"
     "  -j N, --jobs N          runs at once (default 1)\n"
     "  --out DIR               where everything goes (required)\n"
@@ -320,6 +321,19 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
     }
 }
 
+/* 1 for on/true/yes, 0 for off/false/no, -1 for any other value. */
+static int switch_value(const char *v)
+{
+    static const char *const on[] = {"on", "true", "yes"}, *const off[] = {"off", "false", "no"};
+    for (int k = 0; k < 3; k++) {
+        if (strcmp(v, on[k]) == 0)
+            return 1;
+        if (strcmp(v, off[k]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 /* The run's arguments: the passed options, the rate option, the varied
  * values NAMES[k]=VALUES[k], the seed, --out DIR and --quiet. */
 char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char *const *values,
@@ -335,8 +349,24 @@ char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char 
     int rate_varied = 0;
     for (size_t i = 0; i < n; i++) {
         char opt[80];
-        snprintf(opt, sizeof(opt), "--%s", names[i]);
         rate_varied |= strcmp(names[i], "request-rate") == 0 || strcmp(names[i], "rate") == 0;
+        /* A switch (--enable-prefix-caching, --client-max-tokens) varies as
+         * on/off: on gives --KEY, off gives --no-KEY for an enable- switch
+         * (vLLM's pair) and nothing for the others. */
+        int sw = switch_value(values[i]);
+        if (sw == 1) {
+            snprintf(opt, sizeof(opt), "--%s", names[i]);
+            av[k++] = dupstr(opt);
+            continue;
+        }
+        if (sw == 0) {
+            if (strncmp(names[i], "enable-", 7) == 0) {
+                snprintf(opt, sizeof(opt), "--no-%s", names[i]);
+                av[k++] = dupstr(opt);
+            }
+            continue;
+        }
+        snprintf(opt, sizeof(opt), "--%s", names[i]);
         av[k++] = dupstr(opt);
         av[k++] = dupstr(values[i]);
     }

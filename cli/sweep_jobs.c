@@ -117,6 +117,7 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
     double t0 = cli_now_s();
     size_t next = 0, done = 0, running = 0;
     int failed = 0;
+    const an_figures *ref = NULL; /* the first run read: the others borrow its names */
     if (tty)
         progress(tty, 0, n, t0, NULL, what);
     while ((next < n && !failed) || running > 0) {
@@ -178,6 +179,10 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
             if (an_figures_read(path, &job->figs, err, sizeof(err)) != 0) {
                 cli_error("sweep: %s: %s", job->label, err);
                 failed = 1;
+            } else if (ref == NULL) {
+                ref = &job->figs;
+            } else {
+                an_figures_share_names(&job->figs, ref);
             }
         }
         done++;

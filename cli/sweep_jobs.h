@@ -24,7 +24,10 @@ typedef struct sweep_job {
 /*
  * Runs JOBS[0..N) with at most PARALLEL at once, showing progress on
  * standard error (a bar that redraws on a terminal, a line per finished
- * run otherwise; nothing with QUIET). Returns 0 when every job succeeded
+ * run otherwise; nothing with QUIET). Runs whose figures have the names
+ * of the first one read borrow them (an_figures_share_names): use the
+ * figures only while every job is alive (free them in any order).
+ * Returns 0 when every job succeeded
  * and its summary was read; else prints one line naming the first failed
  * job and its error, stops the others, and returns 1.
  */

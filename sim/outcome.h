@@ -81,12 +81,13 @@ typedef struct sim_observer {
     void (*on_start)(void *ctx, const sim_memory_plan *plan); /* before the first event */
     void (*on_step)(void *ctx, const sim_step_record *step);
     void (*on_request)(void *ctx, const sim_request_record *req);
-    /* Inter-token latencies, from every replica: COUNT output tokens (each
-     * sample of --n counted) were sampled GAP_S after the previous token of
-     * their request. A request's first token has no gap (it is TTFT). Equal
-     * gaps of one step are reported together, so this is called about once
-     * per step, never per token. May be NULL. */
-    void (*on_token_gaps)(void *ctx, double gap_s, uint64_t count);
+    /* Output tokens, from every replica, at the end of the step that
+     * sampled them (NOW_S, never decreasing): COUNT tokens (each sample of
+     * --n counted) sampled GAP_S after the previous token of their request
+     * (inter-token latency), or, with GAP_S < 0, COUNT first tokens (no
+     * gap: that is TTFT). Equal gaps of one step are reported together, so
+     * this is called a few times per step, never per token. May be NULL. */
+    void (*on_token_gaps)(void *ctx, double now_s, double gap_s, uint64_t count);
 } sim_observer;
 
 /* One replica's figures. */

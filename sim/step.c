@@ -175,11 +175,13 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     return 1;
 }
 
-/* Reports GAP_NS x COUNT to the token-gap observer (COUNT 0: nothing). */
+/* Reports COUNT tokens with gap GAP_NS (< 0: first tokens) to the
+ * token observer (COUNT 0: nothing). */
 static void report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count)
 {
     if (count > 0 && r->obs != NULL && r->obs->on_token_gaps != NULL)
-        r->obs->on_token_gaps(r->obs->ctx, to_s(gap_ns), count);
+        r->obs->on_token_gaps(r->obs->ctx, to_s(r->now_ns), gap_ns < 0 ? -1.0 : to_s(gap_ns),
+                              count);
 }
 
 void sim_step_end(sim_replica *r)
@@ -189,7 +191,7 @@ void sim_step_end(sim_replica *r)
      * continuous batch most decodes share the previous step's end, so this
      * reports a handful of runs per step, not one value per token. */
     int64_t run_gap_ns = -1;
-    uint64_t run_count = 0;
+    uint64_t run_count = 0, first = 0;
     uint32_t sampled = 0;
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
@@ -207,6 +209,7 @@ void sim_step_end(sim_replica *r)
             sampled += (1 + accepted) * r->cfg->n_samples;
             if (q->first_token_ns < 0) {
                 q->first_token_ns = r->now_ns;
+                first += r->cfg->n_samples;
             } else {
                 int64_t gap = r->now_ns - q->last_token_ns;
                 if (gap != run_gap_ns) {
@@ -220,6 +223,7 @@ void sim_step_end(sim_replica *r)
         }
     }
     report_gaps(r, run_gap_ns, run_count);
+    report_gaps(r, -1, first);
     r->step.output_tokens = sampled;
     r->batch.n = 0;
     /* KV written peaks here: every batch token computed, nothing released yet. */

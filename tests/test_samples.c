@@ -203,8 +203,9 @@ static void test_itl_runs(void **state)
     an_metrics m;
     an_metrics_init(&m, NULL, NULL, 1.0);
     sim_observer o = an_metrics_observer(&m);
-    o.on_token_gaps(o.ctx, 0.010, 3);
-    o.on_token_gaps(o.ctx, 0.030, 1);
+    o.on_token_gaps(o.ctx, 0.5, -1, 2); /* two first tokens: no gap */
+    o.on_token_gaps(o.ctx, 0.6, 0.010, 3);
+    o.on_token_gaps(o.ctx, 1.2, 0.030, 1);
     an_metrics_finish(&m, 1);
     an_latency_stats st;
     an_metrics_latency(&m, AN_LAT_ITL, &st);
@@ -214,6 +215,8 @@ static void test_itl_runs(void **state)
     assert_same("max", st.max, 0.030);
     assert_true(fabs(st.std - sqrt(75) * 1e-3) < 1e-12);
     assert_true(fabs(st.median - 0.010) < 0.010 * 5e-4); /* bucket midpoint, within 0.05 % */
+    /* Tokens per second of simulated time: [0, 1) has 2 + 3, [1, 2) has 1. */
+    assert_int_equal(m.max_tok_bucket, 5);
     an_metrics_free(&m);
 }
 

@@ -63,6 +63,8 @@ typedef struct checker {
     char first[256];
     uint32_t n_samples;
     uint64_t gap_tokens, gap_expected, bad_gaps; /* token gaps reported, expected, not > 0 */
+    uint64_t first_tokens, first_expected;       /* first tokens reported, expected */
+    double last_now_s;
 } checker;
 
 static void ck_start(void *ctx, const sim_memory_plan *plan)
@@ -97,15 +99,23 @@ static void ck_request(void *ctx, const sim_request_record *r)
      * included (one that outgrew the pool produced some). */
     if (r->output_tokens > 1)
         k->gap_expected += (uint64_t)(r->output_tokens - 1) * k->n_samples;
+    if (r->output_tokens > 0)
+        k->first_expected += k->n_samples;
     k->inner.on_request(k->inner.ctx, r);
 }
 
-static void ck_gaps(void *ctx, double gap_s, uint64_t count)
+static void ck_gaps(void *ctx, double now_s, double gap_s, uint64_t count)
 {
     checker *k = ctx;
-    k->gap_tokens += count;
-    k->bad_gaps += !(gap_s > 0);
-    k->inner.on_token_gaps(k->inner.ctx, gap_s, count);
+    if (gap_s >= 0) {
+        k->gap_tokens += count;
+        k->bad_gaps += !(gap_s > 0);
+    } else {
+        k->first_tokens += count;
+    }
+    k->bad_gaps += now_s < k->last_now_s; /* tokens are reported in time order */
+    k->last_now_s = now_s;
+    k->inner.on_token_gaps(k->inner.ctx, now_s, gap_s, count);
 }
 
 /* Runs SRC through CFG with the checker; fails the test on an error. */
@@ -120,11 +130,13 @@ static void run_src(const sim_config *cfg, wl_source *src, checker *k, sim_resul
     char err[512];
     if (sim_run(cfg, src, &obs, res, err, sizeof(err)) != 0)
         fail_msg("%s: %s", cfg->scheduler, err);
-    if (k->gap_tokens != k->gap_expected || k->bad_gaps != 0)
+    if (k->gap_tokens != k->gap_expected || k->bad_gaps != 0 ||
+        k->first_tokens != k->first_expected)
         fail_msg("%s: %llu token gaps reported, %llu expected (tokens after each request's "
-                 "first), %llu not positive",
+                 "first), %llu not positive or out of order; %llu first tokens, %llu expected",
                  cfg->scheduler, (unsigned long long)k->gap_tokens,
-                 (unsigned long long)k->gap_expected, (unsigned long long)k->bad_gaps);
+                 (unsigned long long)k->gap_expected, (unsigned long long)k->bad_gaps,
+                 (unsigned long long)k->first_tokens, (unsigned long long)k->first_expected);
     an_metrics_finish(&k->m, res->makespan_s);
     wl_close(src);
 }

@@ -139,6 +139,35 @@ static void test_grid_and_jobs(void **state)
     an_figures_free(&f16);
 }
 
+/* A switch varies as on/off: --enable-prefix-caching, then
+ * --no-enable-prefix-caching (summary.json's prefix_cache.enabled 1, 0). */
+static void test_switch_vary(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary enable-prefix-caching=on,off --out %s/sw " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    for (int k = 0; k < 2; k++) {
+        char p[512], err[512];
+        snprintf(p, sizeof(p), "%s/sw/points/%04d/seed-0/summary.json", tmp, k);
+        an_figures f;
+        assert_int_equal(an_figures_read(p, &f, err, sizeof(err)), 0);
+        assert_true(an_figures_get(&f, "prefix_cache.enabled") == (k == 0 ? 1 : 0));
+        an_figures_free(&f);
+    }
+    /* Columns are every run's figures: replica 1's appear although the
+     * first point has one replica (its cells empty). */
+    rc = kvsim("sweep --vary replicas=1,2 --out %s/rep " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/rep/curves.csv", tmp);
+    char *a = slurp(p);
+    assert_non_null(strstr(a, ",replicas.1.steps"));
+    assert_non_null(strstr(a, ",,")); /* point 0 has no replica 1 */
+    free(a);
+}
+
 /* Seeds: mean and a confidence column; an arithmetic range; a grid of two
  * options gives one line per value of the second in the plot. */
 static void test_seeds_grid_plots(void **state)
@@ -328,6 +357,71 @@ static void test_batch_knee(void **state)
         fail_msg("throughput %g -> %g: still growing past the knee", thr[6], thr[7]);
 }
 
+/* A run of one instant (its only request rejected at time 0) has a time
+ * series of one row: its memory plot is empty axes, not a PLplot error,
+ * and the run succeeds. */
+static void test_one_row_plot(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/allrej.csv", tmp);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("arrival_s,input_tokens,output_tokens\n0,100000,10\n", fp);
+    fclose(fp);
+    int rc = kvsim("run --trace %s --gpu a100-80gb --model llama-2-7b --out %s/allrej --quiet",
+                   path, tmp);
+    if (rc != 0 || out[0] != '\0')
+        fail_msg("exit %d, output:\n%s", rc, out);
+    snprintf(path, sizeof(path), "%s/allrej/memory.png", tmp);
+    assert_int_equal(access(path, R_OK), 0);
+}
+
+/* kvsim plot on odd files (robustness, as the trace corpus): it draws, or
+ * exits non-zero with one line; never a crash or PLplot's own messages. */
+static void test_plot_robustness(void **state)
+{
+    (void)state;
+    static const char *const hdr_ts = "time_s,running,waiting,token_states_bytes,reservation_bytes,"
+                                      "internal_frag_bytes,external_frag_bytes,blocked_free_bytes,"
+                                      "free_bytes\n";
+    static const struct {
+        const char *file, *text;
+    } cases[] = {
+        {"curves.csv", ""},
+        {"curves.csv", "point"},
+        {"curves.csv", "point,x,seeds\n0,\"abc,1\n"},
+        {"curves.csv", "point,x,seeds,vllm_bench.output_throughput\n0,1,1,abc\n1,2,1,\n"},
+        {"curves.csv", "point,x,seeds,vllm_bench.output_throughput\n0,-1,1,5\n1,0,1,6\n"},
+        {"curves.csv", "point,x,seeds\n0,1e308,1\n1,-1e308,1\n"},
+        {"curves.csv", "point,\"a\"\"b\",seeds\n0,\"x\"\"y\",1\n"},
+        {"timeseries.csv", "-5,1,1,1,1,1,1,1,1\n1e308,1,1,1e308,1,1,1,1,1\n"},
+        {"timeseries.csv", "nan,1,1,x,1,1,1,1,1\ninf,1,1,1,1,1,1,1,1\n"},
+        {"timeseries.csv", "0,1,1,1,1,1,1,1,1\n0,1,1,1,1,1,1,1,1\n"},
+        {"compare.csv", "allocator,avg_token_states_pct,avg_reservation_pct,avg_internal_frag_pct,"
+                        "avg_external_frag_pct,avg_blocked_free_pct,avg_free_pct\n"
+                        "\"a\",1e308,nan,-5,1,1,1\n"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char dir[512], path[600];
+        snprintf(dir, sizeof(dir), "%s/robust%zu", tmp, k);
+        snprintf(path, sizeof(path), "mkdir -p '%s'", dir);
+        assert_int_equal(system(path), 0);
+        snprintf(path, sizeof(path), "%s/%s", dir, cases[k].file);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        if (strcmp(cases[k].file, "timeseries.csv") == 0)
+            fputs(hdr_ts, fp);
+        fputs(cases[k].text, fp);
+        fclose(fp);
+        int rc = kvsim("plot %s", dir);
+        int ok = rc == 0 ||
+                 (rc > 0 && rc < 128 && count_lines(out) == 1 && strncmp(out, "kvsim: ", 7) == 0);
+        if (!ok || strstr(out, "PLPLOT") != NULL)
+            fail_msg("case %zu (%s): exit %d:\n%s", k, cases[k].file, rc, out);
+    }
+}
+
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
@@ -411,7 +505,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_and_jobs), cmocka_unit_test(test_seeds_grid_plots),
         cmocka_unit_test(test_find_max_rate), cmocka_unit_test(test_batch_knee),
-        cmocka_unit_test(test_bad_sweeps),
+        cmocka_unit_test(test_bad_sweeps),    cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_one_row_plot),  cmocka_unit_test(test_plot_robustness),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
