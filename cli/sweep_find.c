@@ -86,6 +86,20 @@ static eval *evaluate(search *se, double x)
         exit(1);
     se->njobs += o->seeds;
     se->nevals++;
+    /* A metric the summary does not have is a usage error, not a miss. */
+    for (size_t k = 0; k < o->nslo; k++)
+        if (isnan(slo_value(&se->jobs[e->first_job].figs, &o->slo[k]))) {
+            char name[300];
+            snprintf(name, sizeof(name), "vllm_bench.%s", o->slo[k].metric);
+            int known = 0;
+            const an_figures *f = &se->jobs[e->first_job].figs;
+            for (size_t i = 0; i < f->n; i++)
+                known |= strcmp(f->name[i], name) == 0 || strcmp(f->name[i], o->slo[k].metric) == 0;
+            if (!known)
+                cli_die("--slo: '%s' is not a summary figure (e.g. p99_ttft_ms, mean_tpot_ms, "
+                        "p99_e2el_ms, phases.p99_queue_ms)",
+                        o->slo[k].metric);
+        }
     e->pass = 1;
     for (size_t k = 0; k < o->nslo; k++) {
         /* A null figure (nothing completed) is NAN: it fails. */
@@ -107,20 +121,6 @@ static eval *evaluate(search *se, double x)
     if (!o->quiet)
         fprintf(stderr, "find: %s = %s: %s (%zu of %llu seeds meet the objectives)\n", se->var, val,
                 e->pass ? "meets" : "misses", e->seeds_met, o->seeds);
-    /* A metric the summary does not have is a usage error, not a miss. */
-    for (size_t k = 0; k < o->nslo; k++)
-        if (isnan(slo_value(&se->jobs[e->first_job].figs, &o->slo[k]))) {
-            char name[300];
-            snprintf(name, sizeof(name), "vllm_bench.%s", o->slo[k].metric);
-            int known = 0;
-            const an_figures *f = &se->jobs[e->first_job].figs;
-            for (size_t i = 0; i < f->n; i++)
-                known |= strcmp(f->name[i], name) == 0 || strcmp(f->name[i], o->slo[k].metric) == 0;
-            if (!known)
-                cli_die("--slo: '%s' is not a summary figure (e.g. p99_ttft_ms, mean_tpot_ms, "
-                        "p99_e2el_ms, phases.p99_queue_ms)",
-                        o->slo[k].metric);
-        }
     return e;
 }
 
