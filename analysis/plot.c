@@ -168,11 +168,31 @@ void plot_panel(const char *title, const char *xlabel, const char *ylabel, const
 
 /* Draws with DRAW into DIR/NAME.png and DIR/NAME.svg, each through a
  * temporary renamed over it. */
+/* Whether PLplot has device NAME. Without it plinit would ask on standard
+ * input which device to use (and a sweep's run would wait forever). */
+static int have_device(const char *name)
+{
+    const char *menu_buf[64], *devs_buf[64];
+    const char **menu = menu_buf, **devs = devs_buf;
+    int n = 64; /* in: room; out: devices found */
+    plgDevs(&menu, &devs, &n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(devs[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 int plot_render(const char *dir, const char *name, draw_fn draw, void *ctx, an_plot_info *info,
                 char *err, size_t errlen)
 {
     static const char *const dev[2] = {"pngcairo", "svgcairo"};
     static const char *const ext[2] = {"png", "svg"};
+    for (int k = 0; k < 2; k++)
+        if (!have_device(dev[k])) {
+            snprintf(err, errlen, "%s/%s.%s: PLplot has no %s device (install plplot-driver-cairo)",
+                     dir, name, ext[k], dev[k]);
+            return -1;
+        }
     for (int k = 0; k < 2; k++) {
         char tmp[4200], path[4200];
         snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext[k]);

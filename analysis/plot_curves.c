@@ -87,7 +87,8 @@ static void mark_batch_limits(const curves_ctx *c, long xcol)
         double x = plot_table_num(c->t, r, xcol), t = plot_table_num(c->t, r, thr);
         if (isnan(knee) && px > 0 && pt > 0 && x > px && t / pt < 1 + 0.5 * (x / px - 1))
             knee = x;
-        if (isnan(ceiling) && (plot_table_num(c->t, r, run) < x || plot_table_num(c->t, r, pre) > 0))
+        if (isnan(ceiling) &&
+            (plot_table_num(c->t, r, run) < x || plot_table_num(c->t, r, pre) > 0))
             ceiling = x;
         px = x;
         pt = t;
@@ -113,7 +114,8 @@ static void draw_curves(void *ctx)
             mark_batch_limits(c, d->xcol);
         ns = fill_series(c, d->xcol, plot_table_col(c->t, "vllm_bench.mean_tpot_ms"), d->labels,
                          d->ngroups);
-        plot_panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL, 0);
+        plot_panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL,
+                   0);
         if (d->info != NULL)
             d->info->series = (int)ns;
         return;
@@ -284,4 +286,3 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
     plot_table_free(&t);
     return rc;
 }
-

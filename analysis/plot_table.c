@@ -16,7 +16,6 @@
 
 /* ---- a CSV file as a table of strings ------------------------------- */
 
-
 void plot_table_free(table *t)
 {
     free(t->text);
@@ -171,4 +170,3 @@ double plot_table_num(const table *t, size_t r, long c)
     double v = strtod(s, &end);
     return (*s == '\0' || *end != '\0') ? NAN : v;
 }
-
