@@ -219,6 +219,17 @@ static void test_seeds_grid_plots(void **state)
     a = slurp(p);
     assert_non_null(strstr(a, "<svg"));
     free(a);
+    /* kvsim report: one page with the points' table and both plots embedded. */
+    rc = kvsim("report %s/g -o %s/g/r.html", tmp, tmp);
+    if (rc != 0)
+        fail_msg("report: %s", out);
+    snprintf(p, sizeof(p), "%s/g/r.html", tmp);
+    a = slurp(p);
+    assert_non_null(strstr(a, "<h1>kvsim sweep report</h1>"));
+    assert_non_null(strstr(a, "<th>vllm_bench.output_throughput_ci95</th>"));
+    assert_non_null(strstr(a, "src=\"data:image/svg+xml;base64,"));
+    assert_null(strstr(a, "<img src=\"http")); /* nothing outside the page */
+    free(a);
     /* kvsim plot DIR draws them again. */
     rc = kvsim("plot %s/g", tmp);
     if (rc != 0 || strstr(out, "wrote 2 plot files") == NULL)
