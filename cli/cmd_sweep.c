@@ -460,30 +460,6 @@ void sweep_plot_or_die(const char *dir)
         cli_die("sweep: %s", err);
 }
 
-/* Runs this rank's share of JOBS (all of them in one process: run i on
- * rank i mod size) and, under MPI, gathers every run's figures to rank 0.
- * Only rank 0 shows progress. Returns 0 when every run succeeded. */
-static int run_share(const sweep_opts *o, sweep_job *jobs, size_t n)
-{
-    size_t size = (size_t)sweep_mpi_size(), rank = (size_t)sweep_mpi_rank();
-    if (size == 1)
-        return sweep_run_jobs(jobs, n, o->jobs, o->quiet, "sweep");
-    sweep_job *mine = calloc(n / size + 1, sizeof(sweep_job));
-    if (mine == NULL)
-        cli_die("sweep: out of memory");
-    size_t k = 0;
-    for (size_t i = rank; i < n; i += size)
-        mine[k++] = jobs[i];
-    char what[64];
-    snprintf(what, sizeof(what), "sweep (rank 0 of %zu)", size);
-    int failed = sweep_run_jobs(mine, k, o->jobs, o->quiet || rank != 0, what);
-    k = 0;
-    for (size_t i = rank; i < n; i += size)
-        jobs[i] = mine[k++]; /* the figures it read */
-    free(mine);
-    return sweep_mpi_gather(jobs, n, failed);
-}
-
 static int run_grid(sweep_opts *o)
 {
     size_t npts = 1;
@@ -529,7 +505,7 @@ static int run_grid(sweep_opts *o)
     }
     cli_make_dirs(o->out);
     double t0 = cli_now_s();
-    int rc = run_share(o, jobs, nruns);
+    int rc = sweep_run_share(jobs, nruns, o->jobs, o->quiet, "sweep");
     double wall = cli_now_s() - t0;
     if (rc == 0 && sweep_mpi_rank() == 0) {
         for (size_t p = 0; p < npts; p++) {
@@ -565,11 +541,7 @@ int cmd_sweep(int argc, char **argv)
     sweep_mpi_start();
     sweep_opts o;
     parse_sweep_args(argc, argv, &o);
-    int rc;
-    if (o.find != NULL) /* a search is sequential: it runs on rank 0 alone */
-        rc = sweep_mpi_rank() == 0 ? sweep_find(&o) : 0;
-    else
-        rc = run_grid(&o);
+    int rc = o.find != NULL ? sweep_find(&o) : run_grid(&o);
     sweep_mpi_end();
     for (size_t k = 0; k < o.nvary; k++) {
         for (size_t i = 0; i < o.vary[k].n; i++)
