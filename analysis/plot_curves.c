@@ -70,31 +70,69 @@ static void vline(double x, int logx, const char *label, int color)
     plschr(0, 0.8);
 }
 
-/* On a max-num-seqs sweep (the first group), marks where the curve bends
- * and where the KV pool, not the limit, caps the batch: the knee is the
- * first point whose throughput gain over the previous one is under half
- * of proportional (decode has turned compute-bound: a bigger batch makes
- * each step longer); the ceiling is the first point whose largest batch
- * (batch.max_running) stayed below its max-num-seqs, or that preempted. */
+/*
+ * On a max-num-seqs sweep (the first group), marks where the curve bends
+ * and where the KV pool, not the limit, caps the batch.
+ *
+ * The knee is where the two asymptotes of the step time (mean TPOT) meet,
+ * the sweep's own version of the roofline closed form that
+ * tests/test_sweep.c checks: memory-bound, TPOT = overhead + W/BW + B x
+ * (KV read per sequence), the line through the two smallest batches;
+ * compute-bound, TPOT = overhead + B x (compute per sequence), through
+ * the overhead (config.step_overhead_s) and the largest batch below the
+ * ceiling. When that cannot be fitted (too few points, no compute-bound
+ * point), the knee is the first point whose throughput gain over the
+ * previous one is under half of proportional. The ceiling is the first
+ * point whose largest batch (batch.max_running) stayed below its
+ * max-num-seqs, or that preempted.
+ */
 static void mark_batch_limits(const curves_ctx *c, long xcol)
 {
     long thr = plot_table_col(c->t, "vllm_bench.output_throughput");
+    long tpot = plot_table_col(c->t, "vllm_bench.mean_tpot_ms");
+    long ovh_col = plot_table_col(c->t, "config.step_overhead_s");
     long run = plot_table_col(c->t, "batch.max_running"), pre = plot_table_col(c->t, "preemptions");
     double knee = NAN, ceiling = NAN, px = NAN, pt = NAN;
+    double x0 = NAN, t0 = NAN, x1 = NAN, t1 = NAN, xk = NAN, tk = NAN, ovh = NAN;
+    size_t seen = 0;
     for (size_t r = 0; r < c->t->rows; r++) {
         if (c->series_of_row[r] != 0)
             continue;
         double x = plot_table_num(c->t, r, xcol), t = plot_table_num(c->t, r, thr);
+        double step = plot_table_num(c->t, r, tpot) / 1e3;
         if (isnan(knee) && px > 0 && pt > 0 && x > px && t / pt < 1 + 0.5 * (x / px - 1))
             knee = x;
         if (isnan(ceiling) &&
             (plot_table_num(c->t, r, run) < x || plot_table_num(c->t, r, pre) > 0))
             ceiling = x;
+        if (seen == 0) {
+            x0 = x;
+            t0 = step;
+            ovh = plot_table_num(c->t, r, ovh_col);
+        } else if (seen == 1) {
+            x1 = x;
+            t1 = step;
+        }
+        if (isnan(ceiling)) {
+            xk = x;
+            tk = step;
+        }
+        seen++;
         px = x;
         pt = t;
     }
-    if (!isnan(knee))
-        vline(knee, c->logx, "knee", 15);
+    if (seen >= 3 && x1 > x0 && xk > x1 && !isnan(ovh)) {
+        double slope = (t1 - t0) / (x1 - x0), base = t0 - x0 * slope - ovh;
+        double per_seq = (tk - ovh) / xk;
+        double fit = per_seq > slope && base > 0 ? base / (per_seq - slope) : NAN;
+        if (fit >= x0 && fit <= xk)
+            knee = fit;
+    }
+    char label[64];
+    if (!isnan(knee)) {
+        snprintf(label, sizeof(label), "knee %.0f", knee);
+        vline(knee, c->logx, label, 15);
+    }
     if (!isnan(ceiling))
         vline(ceiling, c->logx, "KV capacity", 8);
 }
