@@ -230,6 +230,18 @@ int sweep_find(sweep_opts *o)
     fprintf(fp, "%s],\n", an_fmt_double(b1, hi));
     fprintf(fp, "  \"seeds_meeting_at_low\": %zu,\n  \"seeds_meeting_at_high\": %zu,\n",
             isnan(lo) ? 0 : se.evals[lo_e].seeds_met, isnan(hi) ? 0 : se.evals[hi_e].seeds_met);
+    /* At the answer: the mean over seeds of what the runs completed. */
+    double at[2] = {NAN, NAN};
+    static const char *const at_names[2] = {"vllm_bench.request_throughput",
+                                            "vllm_bench.output_throughput"};
+    for (int k = 0; k < 2 && !isnan(lo); k++) {
+        double v[MAX_SEEDS], ci;
+        for (size_t s = 0; s < o->seeds; s++)
+            v[s] = an_figures_get(&se.jobs[se.evals[lo_e].first_job + s].figs, at_names[k]);
+        an_mean_ci95(v, o->seeds, &at[k], &ci);
+    }
+    fprintf(fp, "  \"at_max\": {\"request_throughput\": %s, ", an_fmt_double(b1, at[0]));
+    fprintf(fp, "\"output_throughput\": %s},\n", an_fmt_double(b1, at[1]));
     fprintf(fp, "  \"evaluations\": [");
     for (size_t k = 0; k < se.nevals; k++)
         fprintf(fp, "%s\n    {\"%s\": %s, \"meets\": %s, \"seeds_meeting\": %zu}", k ? "," : "",

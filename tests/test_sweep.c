@@ -433,6 +433,37 @@ static void test_plot_robustness(void **state)
     }
 }
 
+/* --find with --vary: one search per point, each the same as a search of
+ * that configuration alone (byte-identical find.json), and find.csv with
+ * every answer. */
+static void test_find_per_point(void **state)
+{
+    (void)state;
+#define FINDP                                                                                      \
+    "--find max-rate --slo p99_ttft_ms=3000 --find-tol 0.05 --workload 'sharegpt:n=100,rate=4' "   \
+    "--gpu l40s --model llama-3.1-8b --quiet -j 2 "
+    int rc = kvsim("sweep " FINDP "--vary max-num-seqs=8,64 --out %s/fp", tmp);
+    if (rc != 0)
+        fail_msg("find per point failed: %s", out);
+    rc = kvsim("sweep " FINDP "--max-num-seqs 64 --out %s/fp64", tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/fp/points/0001/find.json", tmp);
+    char *a = slurp(p);
+    snprintf(p, sizeof(p), "%s/fp64/find.json", tmp);
+    char *b = slurp(p);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    snprintf(p, sizeof(p), "%s/fp/find.csv", tmp);
+    a = slurp(p);
+    assert_int_equal(count_lines(a), 3);
+    assert_non_null(strstr(a, "point,max-num-seqs,max,high,seeds,"));
+    assert_non_null(strstr(a, "\n1,64,"));
+    free(a);
+}
+
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
@@ -463,6 +494,10 @@ static void test_bad_sweeps(void **state)
     snprintf(args, sizeof(args), "sweep --find max-rate --slo p99_bogus_ms=1 --out %s/bad " BASE,
              tmp);
     expect_error(args, "'p99_bogus_ms' is not a summary figure");
+    snprintf(args, sizeof(args),
+             "sweep --find max-rate --slo p99_ttft_ms=1 --vary rate-scale=1,2 --out %s/bad " BASE,
+             tmp);
+    expect_error(args, "--vary rate-scale does not combine with it");
     /* --goodput: vLLM's syntax, each mistake named. */
     static const char *const goodput[][2] = {
         {"--goodput ttfx:3", "--goodput: unknown objective 'ttfx' (known: ttft, tpot, e2el)"},
@@ -515,10 +550,11 @@ static void test_bad_sweeps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_and_jobs), cmocka_unit_test(test_seeds_grid_plots),
-        cmocka_unit_test(test_find_max_rate), cmocka_unit_test(test_batch_knee),
-        cmocka_unit_test(test_bad_sweeps),    cmocka_unit_test(test_switch_vary),
-        cmocka_unit_test(test_one_row_plot),  cmocka_unit_test(test_plot_robustness),
+        cmocka_unit_test(test_grid_and_jobs),   cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate),   cmocka_unit_test(test_batch_knee),
+        cmocka_unit_test(test_bad_sweeps),      cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_one_row_plot),    cmocka_unit_test(test_find_per_point),
+        cmocka_unit_test(test_plot_robustness),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
