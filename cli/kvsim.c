@@ -217,8 +217,8 @@ static int cmd_report(int argc, char **argv)
     if (dir == NULL)
         cli_die("report: say which folder: kvsim report DIR [-o FILE]");
     if (an_report_kind(dir) == NULL)
-        cli_die("report: %s: not a kvsim output folder (no summary.json, compare.csv or "
-                "curves.csv)",
+        cli_die("report: %s: not a kvsim output folder (no summary.json, compare.csv, curves.csv "
+                "or find.csv)",
                 dir);
     char path[4200];
     if (out == NULL) {

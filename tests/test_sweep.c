@@ -462,6 +462,14 @@ static void test_find_per_point(void **state)
     assert_non_null(strstr(a, "point,max-num-seqs,max,high,seeds,"));
     assert_non_null(strstr(a, "\n1,64,"));
     free(a);
+    rc = kvsim("report %s/fp -o %s/fp/r.html", tmp, tmp);
+    if (rc != 0)
+        fail_msg("report: %s", out);
+    snprintf(p, sizeof(p), "%s/fp/r.html", tmp);
+    a = slurp(p);
+    assert_non_null(strstr(a, "<h1>kvsim searches report</h1>"));
+    assert_non_null(strstr(a, "<th>request_throughput_at_max</th>"));
+    free(a);
 }
 
 static void expect_error(const char *args, const char *needle)
