@@ -472,6 +472,32 @@ static void test_find_per_point(void **state)
     free(a);
 }
 
+/* --goodput end to end: objectives every request meets give goodput =
+ * request throughput, in the terminal and in summary.json (both keys);
+ * an objective none meets gives 0. */
+static void test_goodput_run(void **state)
+{
+    (void)state;
+    int rc = kvsim("run " BASE "--goodput ttft:1e9 tpot:1e9 e2el:1e9 --out %s/gp", tmp);
+    if (rc != 0)
+        fail_msg("run failed: %s", out);
+    char p[512], err[512];
+    snprintf(p, sizeof(p), "%s/gp/summary.json", tmp);
+    an_figures f;
+    assert_int_equal(an_figures_read(p, &f, err, sizeof(err)), 0);
+    double good = an_figures_get(&f, "vllm_bench.request_goodput");
+    assert_true(good > 0 && good == an_figures_get(&f, "vllm_bench.request_throughput"));
+    assert_true(an_figures_get(&f, "goodput.good_requests") ==
+                an_figures_get(&f, "requests.completed"));
+    assert_true(an_figures_get(&f, "goodput.ttft_ms") == 1e9);
+    an_figures_free(&f);
+    rc = kvsim("run --workload 'sharegpt:n=120,rate=20' --gpu a100-80gb --model llama-2-7b "
+               "--goodput=ttft:0");
+    if (rc != 0 || strstr(out, "goodput      0.000 req/s: 0 of 120 completed requests meet "
+                               "TTFT <= 0 ms") == NULL)
+        fail_msg("exit %d:\n%s", rc, out);
+}
+
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
@@ -558,11 +584,11 @@ static void test_bad_sweeps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_and_jobs),   cmocka_unit_test(test_seeds_grid_plots),
-        cmocka_unit_test(test_find_max_rate),   cmocka_unit_test(test_batch_knee),
-        cmocka_unit_test(test_bad_sweeps),      cmocka_unit_test(test_switch_vary),
-        cmocka_unit_test(test_one_row_plot),    cmocka_unit_test(test_find_per_point),
-        cmocka_unit_test(test_plot_robustness),
+        cmocka_unit_test(test_grid_and_jobs),  cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate),  cmocka_unit_test(test_batch_knee),
+        cmocka_unit_test(test_bad_sweeps),     cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_goodput_run),    cmocka_unit_test(test_one_row_plot),
+        cmocka_unit_test(test_find_per_point), cmocka_unit_test(test_plot_robustness),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
