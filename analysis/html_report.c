@@ -32,6 +32,8 @@ const char *an_report_kind(const char *dir)
 {
     if (exists(dir, "curves.csv"))
         return exists(dir, "find.json") ? "search" : "sweep";
+    if (exists(dir, "find.csv"))
+        return "searches";
     if (exists(dir, "compare.csv"))
         return "compare";
     if (exists(dir, "summary.json"))
@@ -415,7 +417,13 @@ int an_write_html_report(const char *dir, FILE *fp, char *err, size_t errlen)
         rc = report_run(dir, fp, err, errlen);
     else if (strcmp(kind, "compare") == 0)
         rc = report_compare(dir, fp, err, errlen);
-    else
+    else if (strcmp(kind, "searches") == 0) {
+        fputs("<h2>SLO search per point</h2>\n<p>The highest load meeting the objectives for "
+              "each point (each search's own report: <code>kvsim report "
+              "DIR/points/NNNN</code>).</p>\n",
+              fp);
+        rc = csv_table(fp, dir, "find.csv", NULL, 0, err, errlen);
+    } else
         rc = report_sweep(dir, fp, err, errlen);
     fputs("<script>\nwindow.addEventListener('load',function(){var bad=0;var imgs=document.images;"
           "for(var i=0;i<imgs.length;i++){if(!imgs[i].complete||imgs[i].naturalWidth===0){"

@@ -12,8 +12,8 @@
 #include <stdio.h>
 
 /* What kind of folder DIR is: "run" (summary.json), "compare"
- * (compare.csv), "sweep" (curves.csv; "search" with find.json), or NULL
- * when none of them. */
+ * (compare.csv), "sweep" (curves.csv; "search" with find.json),
+ * "searches" (find.csv: a search per point), or NULL when none of them. */
 const char *an_report_kind(const char *dir);
 
 /*

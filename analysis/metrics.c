@@ -186,6 +186,7 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     an_samples_init(&m->tpot_s);
     an_samples_init(&m->e2el_s);
     an_hist_init(&m->itl);
+    an_wsamples_init(&m->itl_exact, AN_ITL_MAX_PAIRS);
     an_hist_init(&m->queue);
     an_hist_init(&m->prefill);
     m->slo.ttft_s = m->slo.tpot_s = m->slo.e2el_s = -1;
@@ -225,7 +226,8 @@ static void on_token_gaps(void *ctx, double now_s, double gap_s, uint64_t count)
     m->tok_in_bucket += count;
     if (m->tok_in_bucket > m->max_tok_bucket)
         m->max_tok_bucket = m->tok_in_bucket;
-    if (gap_s >= 0 && an_hist_add_n(&m->itl, gap_s, count) != 0)
+    if (gap_s >= 0 && (an_hist_add_n(&m->itl, gap_s, count) != 0 ||
+                       an_wsamples_add(&m->itl_exact, gap_s, count) != 0))
         m->io_error = 1;
 }
 
@@ -262,6 +264,20 @@ static void from_samples(const an_samples *s, an_latency_stats *o)
     o->max = an_samples_max(s);
 }
 
+static void from_wsamples(const an_wsamples *w, an_latency_stats *o)
+{
+    o->count = w->total;
+    o->exact = true;
+    o->mean = an_wsamples_mean(w);
+    o->std = an_wsamples_std(w);
+    o->median = an_wsamples_median(w);
+    o->p90 = an_wsamples_percentile(w, 90);
+    o->p95 = an_wsamples_percentile(w, 95);
+    o->p99 = an_wsamples_percentile(w, 99);
+    o->p999 = an_wsamples_percentile(w, 99.9);
+    o->max = an_wsamples_max(w);
+}
+
 static void from_hist(const an_hist *h, an_latency_stats *o)
 {
     o->count = h->n;
@@ -290,7 +306,10 @@ void an_metrics_latency(const an_metrics *m, int kind, an_latency_stats *out)
         from_samples(&m->e2el_s, out);
         break;
     case AN_LAT_ITL:
-        from_hist(&m->itl, out);
+        if (m->itl_exact.overflow)
+            from_hist(&m->itl, out);
+        else
+            from_wsamples(&m->itl_exact, out);
         break;
     case AN_LAT_QUEUE:
         from_hist(&m->queue, out);
@@ -315,6 +334,7 @@ void an_metrics_finish(an_metrics *m, double makespan_s)
     an_samples_sort(&m->ttft_s);
     an_samples_sort(&m->tpot_s);
     an_samples_sort(&m->e2el_s);
+    an_wsamples_sort(&m->itl_exact);
 }
 
 static void to_pct(const double v[6], double total, an_breakdown_pct *out)
@@ -388,6 +408,7 @@ void an_metrics_free(an_metrics *m)
     an_samples_free(&m->tpot_s);
     an_samples_free(&m->e2el_s);
     an_hist_free(&m->itl);
+    an_wsamples_free(&m->itl_exact);
     an_hist_free(&m->queue);
     an_hist_free(&m->prefill);
 }

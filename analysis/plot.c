@@ -3,16 +3,17 @@
  *
  * PLplot keeps global state per stream: each figure is one stream, set up
  * (device, file, page size, colours), drawn and ended with plend1 before
- * the next. The files are read whole into a small table of strings; a
- * time series longer than MAX_POINTS rows is thinned to every k-th row
- * (the last one kept) so an hour-long run draws in milliseconds.
+ * the next. This file has the shared drawing (figure set-up, panels,
+ * rendering to PNG and SVG), the KV pool over time and the allocator
+ * bars; plot_curves.c the sweep's figures; plot_table.c reads the CSV
+ * files. A time series longer than MAX_POINTS rows is thinned to every
+ * k-th row (the last one kept) so an hour-long run draws in milliseconds.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "analysis/plot.h"
+#include "analysis/plot_int.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <plplot.h>
 #include <stdio.h>
@@ -20,190 +21,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_POINTS 4000
-#define MAX_SERIES 16
-
-/* ---- a CSV file as a table of strings ------------------------------- */
-
-typedef struct table {
-    char *text;  /* the file, cut into cells in place */
-    char **cell; /* rows x cols */
-    size_t rows; /* data rows (header excluded) */
-    size_t cols;
-    char **header; /* cols names */
-} table;
-
-static void table_free(table *t)
-{
-    free(t->text);
-    free(t->cell);
-    free(t->header);
-    memset(t, 0, sizeof(*t));
-}
-
-/* Splits LINE (NUL-terminated, modified) into at most MAX cells, quotes
- * ("a,b", "" for a quote) undone; returns the number of cells. */
-static size_t split_csv(char *line, char **out, size_t max)
-{
-    size_t n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max)
-            return n;
-        char *w = p, *start = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0')
-                    break;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            while (*p && *p != ',')
-                p++;
-        } else {
-            while (*p && *p != ',')
-                *w++ = *p++;
-        }
-        char end = *p;
-        *w = '\0';
-        out[n++] = start;
-        if (end != ',')
-            return n;
-        p++;
-    }
-}
-
-static int table_read(const char *path, table *t, char *err, size_t errlen)
-{
-    memset(t, 0, sizeof(*t));
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    t->text = malloc(cap + 1);
-    for (;;) {
-        if (t->text == NULL)
-            break;
-        size_t got = fread(t->text + len, 1, cap - len, fp);
-        len += got;
-        if (len < cap)
-            break;
-        cap *= 2;
-        char *nt = realloc(t->text, cap + 1);
-        if (nt == NULL) {
-            free(t->text);
-            t->text = NULL;
-            break;
-        }
-        t->text = nt;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (t->text == NULL || bad) {
-        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "out of memory");
-        table_free(t);
-        return -1;
-    }
-    t->text[len] = '\0';
-    /* Lines. */
-    size_t nlines = 0;
-    for (size_t i = 0; i < len; i++)
-        nlines += t->text[i] == '\n';
-    nlines++;
-    char **lines = malloc(nlines * sizeof(char *));
-    if (lines == NULL) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        table_free(t);
-        return -1;
-    }
-    size_t nl = 0;
-    for (char *p = t->text; *p;) {
-        char *e = strchr(p, '\n');
-        if (e != NULL)
-            *e = '\0';
-        if (*p)
-            lines[nl++] = p;
-        if (e == NULL)
-            break;
-        p = e + 1;
-    }
-    if (nl < 1) {
-        snprintf(err, errlen, "%s: empty file", path);
-        free(lines);
-        table_free(t);
-        return -1;
-    }
-    char *hdr[4096];
-    t->cols = split_csv(lines[0], hdr, 4096);
-    t->header = malloc(t->cols * sizeof(char *));
-    t->rows = nl - 1;
-    t->cell = malloc((t->rows ? t->rows : 1) * t->cols * sizeof(char *));
-    if (t->header == NULL || t->cell == NULL) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        free(lines);
-        table_free(t);
-        return -1;
-    }
-    memcpy(t->header, hdr, t->cols * sizeof(char *));
-    for (size_t r = 0; r < t->rows; r++) {
-        size_t got = split_csv(lines[r + 1], t->cell + r * t->cols, t->cols);
-        if (got != t->cols) {
-            snprintf(err, errlen, "%s: line %zu: %zu fields, the header has %zu", path, r + 2, got,
-                     t->cols);
-            free(lines);
-            table_free(t);
-            return -1;
-        }
-    }
-    free(lines);
-    return 0;
-}
-
-static long table_col(const table *t, const char *name)
-{
-    for (size_t c = 0; c < t->cols; c++)
-        if (strcmp(t->header[c], name) == 0)
-            return (long)c;
-    return -1;
-}
-
-/* Cell (R, C) as a number; NAN when empty or not a number. */
-static double table_num(const table *t, size_t r, long c)
-{
-    if (c < 0)
-        return NAN;
-    const char *s = t->cell[r * t->cols + (size_t)c];
-    char *end;
-    double v = strtod(s, &end);
-    return (*s == '\0' || *end != '\0') ? NAN : v;
-}
-
 /* ---- figures ---------------------------------------------------------- */
-
-typedef struct series {
-    char label[128];
-    double *x, *y;
-    size_t n;
-} series;
 
 /* Colours (RGB) for series, distinguishable and printable. */
 static const int palette[][3] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
                                  {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127},
                                  {188, 189, 34},  {23, 190, 207}};
-#define NPALETTE (sizeof(palette) / sizeof(palette[0]))
+_Static_assert(sizeof(palette) / sizeof(palette[0]) == NPALETTE, "NPALETTE is the palette's size");
 
 /* Starts a figure on DEVICE into PATH (white background, black axes). */
-static void fig_begin(const char *device, const char *path)
+void plot_fig_begin(const char *device, const char *path)
 {
     plsdev(device);
     plsfnam(path);
@@ -249,9 +76,9 @@ static void range(const series *s, size_t ns, double extra, int logx, double *x0
 
 /* One panel: lines with markers, optional horizontal objective lines, a
  * legend when there is more than one line. */
-static void panel(const char *title, const char *xlabel, const char *ylabel, const series *s,
-                  size_t ns, int logx, int logy, const double *hlines, const char *const *hlabels,
-                  size_t nh)
+void plot_panel(const char *title, const char *xlabel, const char *ylabel, const series *s,
+                size_t ns, int logx, int logy, const double *hlines, const char *const *hlabels,
+                size_t nh)
 {
     double x0, x1, y0, y1, top = 0;
     for (size_t k = 0; k < nh; k++)
@@ -341,17 +168,36 @@ static void panel(const char *title, const char *xlabel, const char *ylabel, con
 
 /* Draws with DRAW into DIR/NAME.png and DIR/NAME.svg, each through a
  * temporary renamed over it. */
-typedef void (*draw_fn)(void *ctx);
-static int render(const char *dir, const char *name, draw_fn draw, void *ctx, an_plot_info *info,
-                  char *err, size_t errlen)
+/* Whether PLplot has device NAME. Without it plinit would ask on standard
+ * input which device to use (and a sweep's run would wait forever). */
+static int have_device(const char *name)
+{
+    const char *menu_buf[64], *devs_buf[64];
+    const char **menu = menu_buf, **devs = devs_buf;
+    int n = 64; /* in: room; out: devices found */
+    plgDevs(&menu, &devs, &n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(devs[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int plot_render(const char *dir, const char *name, draw_fn draw, void *ctx, an_plot_info *info,
+                char *err, size_t errlen)
 {
     static const char *const dev[2] = {"pngcairo", "svgcairo"};
     static const char *const ext[2] = {"png", "svg"};
+    for (int k = 0; k < 2; k++)
+        if (!have_device(dev[k])) {
+            snprintf(err, errlen, "%s/%s.%s: PLplot has no %s device (install plplot-driver-cairo)",
+                     dir, name, ext[k], dev[k]);
+            return -1;
+        }
     for (int k = 0; k < 2; k++) {
         char tmp[4200], path[4200];
         snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext[k]);
         snprintf(tmp, sizeof(tmp), "%s/.%s.%s.kvsim-%ld", dir, name, ext[k], (long)getpid());
-        fig_begin(dev[k], tmp);
+        plot_fig_begin(dev[k], tmp);
         draw(ctx);
         plend1();
         FILE *chk = fopen(tmp, "rb");
@@ -369,16 +215,16 @@ static int render(const char *dir, const char *name, draw_fn draw, void *ctx, an
     return 0;
 }
 
+const char *const plot_mem_names[6] = {"token states",  "reservation",  "internal frag",
+                                       "external frag", "blocked free", "free"};
+const int plot_mem_rgb[6][3] = {{31, 119, 180}, {148, 103, 189}, {255, 127, 14},
+                                {214, 39, 40},  {140, 86, 75},   {220, 220, 220}};
+
 /* ---- memory over time ------------------------------------------------ */
 
 static const char *const mem_cols[6] = {"token_states_bytes",  "reservation_bytes",
                                         "internal_frag_bytes", "external_frag_bytes",
                                         "blocked_free_bytes",  "free_bytes"};
-static const char *const mem_names[6] = {"token states",  "reservation",  "internal frag",
-                                         "external frag", "blocked free", "free"};
-static const int mem_rgb[6][3] = {{31, 119, 180}, {148, 103, 189}, {255, 127, 14},
-                                  {214, 39, 40},  {140, 86, 75},   {220, 220, 220}};
-
 typedef struct mem_ctx {
     PLFLT *t;
     PLFLT *cum[7]; /* cumulative GiB: cum[0] = 0, cum[k+1] = cum[k] + category k */
@@ -389,7 +235,7 @@ static void draw_memory(void *ctx)
 {
     mem_ctx *m = ctx;
     for (int k = 0; k < 6; k++)
-        plscol0(2 + k, mem_rgb[k][0], mem_rgb[k][1], mem_rgb[k][2]);
+        plscol0(2 + k, plot_mem_rgb[k][0], plot_mem_rgb[k][1], plot_mem_rgb[k][2]);
     double top = 0;
     for (PLINT i = 0; i < m->n; i++)
         top = fmax(top, m->cum[6][i]);
@@ -429,7 +275,7 @@ static void draw_memory(void *ctx)
         spacings[k] = 0;
         widths[k] = 1;
         styles[k] = 1;
-        texts[k] = mem_names[j];
+        texts[k] = plot_mem_names[j];
         black[k] = 1;
     }
     PLFLT w, h;
@@ -448,18 +294,18 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
     char path[4200];
     snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
     table t;
-    if (table_read(path, &t, err, errlen) != 0)
+    if (plot_table_read(path, &t, err, errlen) != 0)
         return -1;
-    long tc = table_col(&t, "time_s"), cc[6];
+    long tc = plot_table_col(&t, "time_s"), cc[6];
     for (int k = 0; k < 6; k++) {
-        cc[k] = table_col(&t, mem_cols[k]);
+        cc[k] = plot_table_col(&t, mem_cols[k]);
         if (cc[k] < 0)
             tc = -1;
     }
     if (tc < 0 || t.rows == 0) {
         snprintf(err, errlen, "%s: %s", path,
                  t.rows == 0 ? "no rows" : "not a kvsim time series (columns missing)");
-        table_free(&t);
+        plot_table_free(&t);
         return -1;
     }
     size_t step = t.rows > MAX_POINTS ? (t.rows + MAX_POINTS - 1) / MAX_POINTS : 1;
@@ -473,10 +319,10 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
     if (!oom) {
         for (size_t r = 0; r < t.rows; r += step) {
             size_t row = r + step >= t.rows ? t.rows - 1 : r; /* the last row is kept */
-            m.t[m.n] = table_num(&t, row, tc);
+            m.t[m.n] = plot_table_num(&t, row, tc);
             m.cum[0][m.n] = 0;
             for (int k = 0; k < 6; k++) {
-                double v = table_num(&t, row, cc[k]);
+                double v = plot_table_num(&t, row, cc[k]);
                 m.cum[k + 1][m.n] = m.cum[k][m.n] + (isfinite(v) ? v : 0) / 1073741824.0;
             }
             m.n++;
@@ -488,283 +334,13 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
     if (oom)
         snprintf(err, errlen, "%s: out of memory", path);
     else
-        rc = render(dir, "memory", draw_memory, &m, info, err, errlen);
+        rc = plot_render(dir, "memory", draw_memory, &m, info, err, errlen);
     if (rc == 0 && info != NULL)
         info->series = 6;
     free(m.t);
     for (int k = 0; k < 7; k++)
         free(m.cum[k]);
-    table_free(&t);
-    return rc;
-}
-
-/* ---- sweep curves ---------------------------------------------------- */
-
-typedef struct curves_ctx {
-    const char *xname;
-    int logx;
-    series *s;
-    size_t ns;
-    int latency;   /* draw the latency figure (else throughput and TPOT) */
-    double slo[8]; /* objectives of find.json, per panel (NAN: none) */
-    char slo_label[8][96];
-    const table *t;
-    const size_t *series_of_row;
-} curves_ctx;
-
-/* Fills CTX->s with column COL against the x column, one series per
- * group. Returns the number of series. */
-static size_t fill_series(curves_ctx *c, long xcol, long col, char (*labels)[128], size_t ngroups)
-{
-    for (size_t g = 0; g < ngroups; g++) {
-        c->s[g].n = 0;
-        snprintf(c->s[g].label, sizeof(c->s[g].label), "%s", labels[g]);
-    }
-    for (size_t r = 0; r < c->t->rows; r++) {
-        series *s = &c->s[c->series_of_row[r]];
-        s->x[s->n] = table_num(c->t, r, xcol);
-        s->y[s->n] = table_num(c->t, r, col);
-        s->n++;
-    }
-    return ngroups;
-}
-
-typedef struct curves_draw {
-    curves_ctx *c;
-    long xcol;
-    char (*labels)[128];
-    size_t ngroups;
-    an_plot_info *info;
-} curves_draw;
-
-/* A dashed vertical line at X (world units of the current panel), labelled. */
-static void vline(double x, int logx, const char *label, int color)
-{
-    PLFLT xmin, xmax, ymin, ymax;
-    plgvpw(&xmin, &xmax, &ymin, &ymax);
-    double xv = logx ? log10(x) : x;
-    PLFLT vx[2] = {xv, xv}, vy[2] = {ymin, ymax};
-    plcol0(color);
-    pllsty(2);
-    plline(2, vx, vy);
-    pllsty(1);
-    plschr(0, 0.6);
-    plptex(xv, ymin + 0.04 * (ymax - ymin), 0, 1, 0, label);
-    plschr(0, 0.8);
-}
-
-/* On a max-num-seqs sweep (the first group), marks where the curve bends
- * and where the KV pool, not the limit, caps the batch: the knee is the
- * first point whose throughput gain over the previous one is under half
- * of proportional (decode has turned compute-bound: a bigger batch makes
- * each step longer); the ceiling is the first point whose largest batch
- * (batch.max_running) stayed below its max-num-seqs, or that preempted. */
-static void mark_batch_limits(const curves_ctx *c, long xcol)
-{
-    long thr = table_col(c->t, "vllm_bench.output_throughput");
-    long run = table_col(c->t, "batch.max_running"), pre = table_col(c->t, "preemptions");
-    double knee = NAN, ceiling = NAN, px = NAN, pt = NAN;
-    for (size_t r = 0; r < c->t->rows; r++) {
-        if (c->series_of_row[r] != 0)
-            continue;
-        double x = table_num(c->t, r, xcol), t = table_num(c->t, r, thr);
-        if (isnan(knee) && px > 0 && pt > 0 && x > px && t / pt < 1 + 0.5 * (x / px - 1))
-            knee = x;
-        if (isnan(ceiling) && (table_num(c->t, r, run) < x || table_num(c->t, r, pre) > 0))
-            ceiling = x;
-        px = x;
-        pt = t;
-    }
-    if (!isnan(knee))
-        vline(knee, c->logx, "knee", 15);
-    if (!isnan(ceiling))
-        vline(ceiling, c->logx, "KV capacity", 8);
-}
-
-static void draw_curves(void *ctx)
-{
-    curves_draw *d = ctx;
-    curves_ctx *c = d->c;
-    char xl[160];
-    snprintf(xl, sizeof(xl), "%s", c->xname);
-    if (!c->latency) {
-        plssub(2, 1);
-        size_t ns = fill_series(c, d->xcol, table_col(c->t, "vllm_bench.output_throughput"),
-                                d->labels, d->ngroups);
-        panel("Output throughput", xl, "output tokens/s", c->s, ns, c->logx, 0, NULL, NULL, 0);
-        if (strcmp(c->xname, "max-num-seqs") == 0)
-            mark_batch_limits(c, d->xcol);
-        ns = fill_series(c, d->xcol, table_col(c->t, "vllm_bench.mean_tpot_ms"), d->labels,
-                         d->ngroups);
-        panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL, 0);
-        if (d->info != NULL)
-            d->info->series = (int)ns;
-        return;
-    }
-    plssub(3, 1);
-    static const char *const metric[3] = {"ttft", "tpot", "e2el"};
-    static const char *const title[3] = {"TTFT", "TPOT", "E2EL"};
-    int drawn = 0;
-    for (int m = 0; m < 3; m++) {
-        /* p50, p90, p99 of the metric, the first group only. */
-        static const char *const pct[3] = {"median", "p90", "p99"};
-        series s3[3];
-        double *buf = malloc(6 * c->t->rows * sizeof(double) + 1);
-        if (buf == NULL)
-            return;
-        for (int p = 0; p < 3; p++) {
-            char col[96];
-            snprintf(col, sizeof(col), "vllm_bench.%s_%s_ms", pct[p], metric[m]);
-            long cc = table_col(c->t, col);
-            s3[p].x = buf + (size_t)(2 * p) * c->t->rows;
-            s3[p].y = s3[p].x + c->t->rows;
-            s3[p].n = 0;
-            snprintf(s3[p].label, sizeof(s3[p].label), "%s", pct[p]);
-            for (size_t r = 0; r < c->t->rows; r++) {
-                s3[p].x[s3[p].n] = table_num(c->t, r, d->xcol);
-                s3[p].y[s3[p].n] = table_num(c->t, r, cc);
-                s3[p].n++;
-            }
-        }
-        double h[1] = {0};
-        const char *hl[1] = {""};
-        size_t nh = 0;
-        if (!isnan(c->slo[m])) {
-            h[0] = c->slo[m];
-            hl[0] = c->slo_label[m];
-            nh = 1;
-        }
-        char yl[64];
-        snprintf(yl, sizeof(yl), "%s (ms)", title[m]);
-        panel(title[m], xl, yl, s3, 3, c->logx, 1, h, hl, nh);
-        drawn = 3;
-        free(buf);
-    }
-    if (d->info != NULL)
-        d->info->series = drawn;
-}
-
-/* The objectives of DIR/find.json that name a TTFT, TPOT or E2EL figure,
- * into C's per-panel lines. */
-static void read_objectives(const char *dir, curves_ctx *c)
-{
-    for (int m = 0; m < 8; m++)
-        c->slo[m] = NAN;
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/find.json", dir);
-    if (access(path, R_OK) != 0)
-        return;
-    json_t *root = json_load_file(path, 0, NULL);
-    json_t *slo = root ? json_object_get(root, "slo") : NULL;
-    const char *key;
-    json_t *v;
-    static const char *const metric[3] = {"_ttft_ms", "_tpot_ms", "_e2el_ms"};
-    if (slo != NULL)
-        json_object_foreach(slo, key, v)
-        {
-            for (int m = 0; m < 3; m++) {
-                const char *hit = strstr(key, metric[m]);
-                if (hit != NULL && hit[strlen(metric[m])] == '\0' && json_is_number(v)) {
-                    c->slo[m] = json_number_value(v);
-                    snprintf(c->slo_label[m], sizeof(c->slo_label[m]), "SLO %g ms", c->slo[m]);
-                }
-            }
-        }
-    json_decref(root);
-}
-
-int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen)
-{
-    if (info != NULL)
-        memset(info, 0, sizeof(*info));
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/curves.csv", dir);
-    table t;
-    if (table_read(path, &t, err, errlen) != 0)
-        return -1;
-    long seeds = table_col(&t, "seeds");
-    if (t.cols < 3 || seeds < 2 || strcmp(t.header[0], "point") != 0 || t.rows == 0) {
-        snprintf(err, errlen, "%s: %s", path,
-                 t.rows == 0 ? "no points" : "not a kvsim curves file (no point, seeds columns)");
-        table_free(&t);
-        return -1;
-    }
-    long xcol = 1;
-    size_t nother = (size_t)seeds - 2; /* other varied options, between x and seeds */
-    /* Groups: one per combination of the other varied values, in order. */
-    char(*labels)[128] = calloc(MAX_SERIES, 128);
-    size_t *grp = calloc(t.rows, sizeof(size_t));
-    series s[MAX_SERIES];
-    double *buf = malloc(2 * MAX_SERIES * t.rows * sizeof(double) + 1);
-    if (labels == NULL || grp == NULL || buf == NULL) {
-        free(labels);
-        free(grp);
-        free(buf);
-        table_free(&t);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    size_t ngroups = 0;
-    for (size_t r = 0; r < t.rows; r++) {
-        char lab[128] = "";
-        for (size_t k = 0; k < nother; k++) {
-            size_t len = strlen(lab);
-            snprintf(lab + len, sizeof(lab) - len, "%s%s=%s", k ? " " : "", t.header[2 + k],
-                     t.cell[r * t.cols + 2 + k]);
-        }
-        size_t g = 0;
-        while (g < ngroups && strcmp(labels[g], lab) != 0)
-            g++;
-        if (g == ngroups) {
-            if (ngroups == MAX_SERIES) {
-                g = MAX_SERIES - 1; /* more groups than colours: the rest join the last */
-            } else {
-                snprintf(labels[g], 128, "%s", lab);
-                ngroups++;
-            }
-        }
-        grp[r] = g;
-    }
-    for (size_t g = 0; g < MAX_SERIES; g++) {
-        s[g].x = buf + 2 * g * t.rows;
-        s[g].y = s[g].x + t.rows;
-        s[g].n = 0;
-    }
-    /* A logarithmic x when the values are positive and span 16x or more. */
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t r = 0; r < t.rows; r++) {
-        double x = table_num(&t, r, xcol);
-        lo = fmin(lo, x);
-        hi = fmax(hi, x);
-    }
-    curves_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.xname = t.header[xcol];
-    c.logx = lo > 0 && hi / lo >= 16;
-    c.s = s;
-    c.ns = ngroups;
-    c.t = &t;
-    c.series_of_row = grp;
-    read_objectives(dir, &c);
-    int rc = 0;
-    if (isnan(lo)) { /* names (allocators, schedulers): against the point number */
-        xcol = 0;
-        c.xname = "point (curves.csv names its options)";
-        c.logx = 0;
-    }
-    curves_draw d = {&c, xcol, labels, ngroups, info};
-    if (rc == 0)
-        rc = render(dir, "curves", draw_curves, &d, info, err, errlen);
-    int load = strcmp(c.xname, "request-rate") == 0 || strcmp(c.xname, "rate-scale") == 0 ||
-               strcmp(c.xname, "rate") == 0 || strcmp(c.xname, "max-concurrency") == 0;
-    if (rc == 0 && load) {
-        c.latency = 1;
-        rc = render(dir, "latency", draw_curves, &d, info, err, errlen);
-    }
-    free(labels);
-    free(grp);
-    free(buf);
-    table_free(&t);
+    plot_table_free(&t);
     return rc;
 }
 
@@ -784,7 +360,7 @@ static void draw_compare(void *ctx)
 {
     cmp_ctx *c = ctx;
     for (int k = 0; k < 6; k++)
-        plscol0(2 + k, mem_rgb[k][0], mem_rgb[k][1], mem_rgb[k][2]);
+        plscol0(2 + k, plot_mem_rgb[k][0], plot_mem_rgb[k][1], plot_mem_rgb[k][2]);
     size_t n = c->t->rows;
     pladv(0);
     plvpor(0.08, 0.70, 0.2, 0.9);
@@ -792,7 +368,7 @@ static void draw_compare(void *ctx)
     for (size_t r = 0; r < n; r++) {
         double base = 0;
         for (int k = 0; k < 6; k++) {
-            double v = table_num(c->t, r, c->cols[k]);
+            double v = plot_table_num(c->t, r, c->cols[k]);
             if (!isfinite(v) || v <= 0)
                 continue;
             PLFLT x[4] = {(double)r - 0.35, (double)r + 0.35, (double)r + 0.35, (double)r - 0.35};
@@ -821,7 +397,7 @@ static void draw_compare(void *ctx)
         scales[k] = 0.8;
         spacings[k] = 0;
         black[k] = 1;
-        texts[k] = mem_names[j];
+        texts[k] = plot_mem_names[j];
     }
     PLFLT w, h;
     pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
@@ -837,20 +413,20 @@ int an_plot_compare(const char *dir, an_plot_info *info, char *err, size_t errle
     char path[4200];
     snprintf(path, sizeof(path), "%s/compare.csv", dir);
     table t;
-    if (table_read(path, &t, err, errlen) != 0)
+    if (plot_table_read(path, &t, err, errlen) != 0)
         return -1;
-    cmp_ctx c = {&t, {0}, table_col(&t, "allocator")};
+    cmp_ctx c = {&t, {0}, plot_table_col(&t, "allocator")};
     int ok = c.name >= 0 && t.rows > 0;
     for (int k = 0; k < 6; k++)
-        ok &= (c.cols[k] = table_col(&t, cmp_cols[k])) >= 0;
+        ok &= (c.cols[k] = plot_table_col(&t, cmp_cols[k])) >= 0;
     int rc = -1;
     if (!ok)
         snprintf(err, errlen, "%s: %s", path,
                  t.rows == 0 ? "no rows" : "not a kvsim compare file (columns missing)");
     else
-        rc = render(dir, "compare", draw_compare, &c, info, err, errlen);
+        rc = plot_render(dir, "compare", draw_compare, &c, info, err, errlen);
     if (rc == 0 && info != NULL)
         info->series = (int)t.rows;
-    table_free(&t);
+    plot_table_free(&t);
     return rc;
 }

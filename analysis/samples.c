@@ -205,3 +205,180 @@ void an_samples_free(an_samples *s)
     free(s->v);
     an_samples_init(s);
 }
+
+/* ---- weighted samples ------------------------------------------------ */
+
+void an_wsamples_init(an_wsamples *w, size_t max_pairs)
+{
+    memset(w, 0, sizeof(*w));
+    w->max_pairs = max_pairs;
+    w->sorted = 1;
+}
+
+/* Sorts and merges the pairs in place when the array is full at its
+ * limit: gaps repeat across steps (equal batches take equal times), so
+ * this usually frees most of it. Gives up (overflow) when the distinct
+ * values alone fill half the limit. */
+static void wcompact(an_wsamples *w);
+
+int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
+{
+    if (w->overflow || count == 0)
+        return 0;
+    w->total += count;
+    /* A step reports a few gaps; the last few pairs catch most repeats. */
+    for (size_t k = 1; k <= 4 && k <= w->n; k++)
+        if (w->p[w->n - k].v == v) {
+            w->p[w->n - k].c += count;
+            return 0;
+        }
+    if (w->n == w->max_pairs) {
+        wcompact(w);
+        if (w->overflow)
+            return 0;
+    }
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 1024;
+        if (cap > w->max_pairs)
+            cap = w->max_pairs;
+        an_wpair *np = realloc(w->p, cap * sizeof(an_wpair));
+        if (np == NULL)
+            return -1;
+        w->p = np;
+        w->cap = cap;
+    }
+    w->sorted = w->sorted && (w->n == 0 || w->p[w->n - 1].v <= v);
+    w->p[w->n].v = v;
+    w->p[w->n].c = count;
+    w->n++;
+    return 0;
+}
+
+static int cmp_wpair(const void *a, const void *b)
+{
+    double x = ((const an_wpair *)a)->v, y = ((const an_wpair *)b)->v;
+    return (x > y) - (x < y);
+}
+
+void an_wsamples_sort(an_wsamples *w)
+{
+    /* qsort: at most MAX_PAIRS pairs, once (a radix sort's temporary would
+     * double the peak memory for little time). */
+    if (!w->sorted)
+        qsort(w->p, w->n, sizeof(an_wpair), cmp_wpair);
+    /* Equal values into one pair. */
+    size_t m = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (m > 0 && w->p[m - 1].v == w->p[i].v)
+            w->p[m - 1].c += w->p[i].c;
+        else
+            w->p[m++] = w->p[i];
+    }
+    w->n = m;
+    w->sorted = 1;
+}
+
+/* The value at 0-based rank R of the sorted multiset. */
+static double wrank(const an_wsamples *w, uint64_t r)
+{
+    uint64_t seen = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        seen += w->p[i].c;
+        if (r < seen)
+            return w->p[i].v;
+    }
+    return w->p[w->n - 1].v;
+}
+
+static int wempty(const an_wsamples *w)
+{
+    return w->overflow || w->total == 0 || w->n == 0;
+}
+
+double an_wsamples_percentile(const an_wsamples *w, double p)
+{
+    if (wempty(w))
+        return NAN;
+    assert(w->sorted);
+    /* numpy's linear method on the expanded list (see an_samples_percentile). */
+    double q = p / 100.0;
+    double g = (double)(w->total - 1) * q;
+    uint64_t i, j;
+    if (g >= (double)(w->total - 1)) {
+        i = j = w->total - 1;
+    } else if (g < 0) {
+        i = j = 0;
+    } else {
+        i = (uint64_t)floor(g);
+        j = i + 1;
+    }
+    double t = g - floor(g);
+    double a = wrank(w, i), b = j == i ? a : wrank(w, j);
+    double diff = b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+double an_wsamples_median(const an_wsamples *w)
+{
+    if (wempty(w))
+        return NAN;
+    assert(w->sorted);
+    uint64_t h = w->total / 2;
+    if (w->total % 2)
+        return wrank(w, h);
+    return (wrank(w, h - 1) + wrank(w, h)) / 2.0;
+}
+
+double an_wsamples_max(const an_wsamples *w)
+{
+    if (wempty(w))
+        return NAN;
+    assert(w->sorted);
+    return w->p[w->n - 1].v;
+}
+
+double an_wsamples_mean(const an_wsamples *w)
+{
+    if (wempty(w))
+        return NAN;
+    double s = 0;
+    for (size_t i = 0; i < w->n; i++)
+        s += w->p[i].v * (double)w->p[i].c;
+    return s / (double)w->total;
+}
+
+double an_wsamples_std(const an_wsamples *w)
+{
+    if (wempty(w))
+        return NAN;
+    double mean = an_wsamples_mean(w), s = 0;
+    for (size_t i = 0; i < w->n; i++)
+        s += (w->p[i].v - mean) * (w->p[i].v - mean) * (double)w->p[i].c;
+    return sqrt(s / (double)w->total);
+}
+
+static void wcompact(an_wsamples *w)
+{
+    qsort(w->p, w->n, sizeof(an_wpair), cmp_wpair);
+    size_t m = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (m > 0 && w->p[m - 1].v == w->p[i].v)
+            w->p[m - 1].c += w->p[i].c;
+        else
+            w->p[m++] = w->p[i];
+    }
+    w->n = m;
+    w->sorted = 1;
+    if (w->n > w->max_pairs / 2) {
+        free(w->p);
+        w->p = NULL;
+        w->n = w->cap = 0;
+        w->overflow = 1;
+    }
+}
+
+void an_wsamples_free(an_wsamples *w)
+{
+    free(w->p);
+    an_wsamples_init(w, w->max_pairs);
+}

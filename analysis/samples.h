@@ -20,6 +20,7 @@
 #define KVSIM_ANALYSIS_SAMPLES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct an_samples {
     double *v;
@@ -61,5 +62,53 @@ double an_samples_median(const an_samples *s);
 double an_samples_max(const an_samples *s);
 
 void an_samples_free(an_samples *s);
+
+/*
+ * Weighted samples: values with repeat counts, for inter-token latencies,
+ * where a step gives one gap to a whole batch. The same numpy definitions
+ * apply to the multiset they stand for (value v repeated c times), so
+ * percentiles, the median and the maximum are numpy's exactly; the mean
+ * and std are sums over the pairs (not numpy's pairwise order over the
+ * expanded list: equal to the last bits). Memory: 16 bytes a pair, at
+ * most MAX_PAIRS pairs: when full, the pairs are sorted and merged in
+ * place, and when distinct values fill half of it the set gives up
+ * (overflow: its pairs are freed and the caller falls back on a
+ * histogram).
+ */
+typedef struct an_wpair {
+    double v;
+    uint64_t c;
+} an_wpair;
+
+typedef struct an_wsamples {
+    an_wpair *p;
+    size_t n, cap, max_pairs;
+    uint64_t total; /* sum of the counts */
+    int overflow;   /* more than max_pairs pairs were needed: the pairs were dropped */
+    int sorted;
+} an_wsamples;
+
+/* Initialises an empty set that keeps at most MAX_PAIRS pairs. */
+void an_wsamples_init(an_wsamples *w, size_t max_pairs);
+
+/* Adds V COUNT times (merged with the last pair when equal). Returns 0, or
+ * -1 when out of memory; past MAX_PAIRS the set overflows (frees its pairs,
+ * returns 0). */
+int an_wsamples_add(an_wsamples *w, double v, uint64_t count);
+
+/* Sorts by value and merges equal values; later queries need it. */
+void an_wsamples_sort(an_wsamples *w);
+
+/* numpy.percentile / numpy.median / max of the multiset (NAN when empty
+ * or overflowed); require an_wsamples_sort. */
+double an_wsamples_percentile(const an_wsamples *w, double p);
+double an_wsamples_median(const an_wsamples *w);
+double an_wsamples_max(const an_wsamples *w);
+
+/* Mean and population std of the multiset (NAN when empty or overflowed). */
+double an_wsamples_mean(const an_wsamples *w);
+double an_wsamples_std(const an_wsamples *w);
+
+void an_wsamples_free(an_wsamples *w);
 
 #endif

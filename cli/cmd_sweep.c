@@ -14,6 +14,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ static const char usage_sweep[] =
     "  --find-tol X            stop when (high - low) <= X x low (default 0.01)\n"
     "  A load meets the objectives when the mean over seeds of each metric does;\n"
     "  the report gives the bracket and how many seeds met them at each end.\n"
+    "  With --vary, one search per point (DIR/points/NNNN) and DIR/find.csv.\n"
     "\n"
     "Every other option is a run option (kvsim run --help), passed to each run.\n";
 
@@ -310,9 +312,13 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
     if (o->find != NULL) {
         if (o->nslo == 0)
             cli_die("sweep: --find max-rate needs --slo METRIC=LIMIT[,...]");
-        if (o->nvary != 0)
-            cli_die("sweep: --find and --vary do not combine: search one configuration at a "
-                    "time");
+        for (size_t k = 0; k < o->nvary; k++)
+            if (strcmp(o->vary[k].name, "rate-scale") == 0 ||
+                strcmp(o->vary[k].name, "request-rate") == 0 ||
+                strcmp(o->vary[k].name, "rate") == 0)
+                cli_die("sweep: --find max-rate searches the load itself: --vary %s does not "
+                        "combine with it",
+                        o->vary[k].name);
     } else {
         if (o->nvary == 0)
             cli_die("sweep: nothing to vary: --vary KEY=VALUES (or --find max-rate)");
@@ -460,30 +466,6 @@ void sweep_plot_or_die(const char *dir)
         cli_die("sweep: %s", err);
 }
 
-/* Runs this rank's share of JOBS (all of them in one process: run i on
- * rank i mod size) and, under MPI, gathers every run's figures to rank 0.
- * Only rank 0 shows progress. Returns 0 when every run succeeded. */
-static int run_share(const sweep_opts *o, sweep_job *jobs, size_t n)
-{
-    size_t size = (size_t)sweep_mpi_size(), rank = (size_t)sweep_mpi_rank();
-    if (size == 1)
-        return sweep_run_jobs(jobs, n, o->jobs, o->quiet, "sweep");
-    sweep_job *mine = calloc(n / size + 1, sizeof(sweep_job));
-    if (mine == NULL)
-        cli_die("sweep: out of memory");
-    size_t k = 0;
-    for (size_t i = rank; i < n; i += size)
-        mine[k++] = jobs[i];
-    char what[64];
-    snprintf(what, sizeof(what), "sweep (rank 0 of %zu)", size);
-    int failed = sweep_run_jobs(mine, k, o->jobs, o->quiet || rank != 0, what);
-    k = 0;
-    for (size_t i = rank; i < n; i += size)
-        jobs[i] = mine[k++]; /* the figures it read */
-    free(mine);
-    return sweep_mpi_gather(jobs, n, failed);
-}
-
 static int run_grid(sweep_opts *o)
 {
     size_t npts = 1;
@@ -529,7 +511,7 @@ static int run_grid(sweep_opts *o)
     }
     cli_make_dirs(o->out);
     double t0 = cli_now_s();
-    int rc = run_share(o, jobs, nruns);
+    int rc = sweep_run_share(jobs, nruns, o->jobs, o->quiet, "sweep");
     double wall = cli_now_s() - t0;
     if (rc == 0 && sweep_mpi_rank() == 0) {
         for (size_t p = 0; p < npts; p++) {
@@ -560,16 +542,133 @@ static int run_grid(sweep_opts *o)
     return rc;
 }
 
+/* The run options of a point: --KEY VALUE for each varied option (a
+ * switch as --KEY, --no-KEY or nothing), appended to a copy of O's
+ * passed options in *PO. The added strings are owned by *PO (free with
+ * free_point_opts). */
+static void point_opts(const sweep_opts *o, const char *const *values, sweep_opts *po)
+{
+    *po = *o;
+    po->nvary = 0;
+    po->pass = calloc(o->npass + 2 * o->nvary + 1, sizeof(char *));
+    if (po->pass == NULL)
+        cli_die("sweep: out of memory");
+    memcpy(po->pass, o->pass, o->npass * sizeof(char *));
+    po->npass = o->npass;
+    for (size_t k = 0; k < o->nvary; k++) {
+        char opt[80];
+        int sw = switch_value(values[k]);
+        if (sw == 0 && strncmp(o->vary[k].name, "enable-", 7) != 0)
+            continue;
+        snprintf(opt, sizeof(opt), "--%s%s", sw == 0 ? "no-" : "", o->vary[k].name);
+        po->pass[po->npass++] = dupstr(opt);
+        if (sw < 0)
+            po->pass[po->npass++] = dupstr(values[k]);
+    }
+    po->pass[po->npass] = NULL;
+}
+
+static void free_point_opts(const sweep_opts *o, sweep_opts *po)
+{
+    for (size_t i = o->npass; i < po->npass; i++)
+        free(po->pass[i]);
+    free(po->pass);
+}
+
+/* --find with --vary: one search per point of the grid, each in
+ * DIR/points/NNNN (its own find.json, curves and plots), and DIR/find.csv
+ * with every point's answer. */
+static int find_grid(sweep_opts *o)
+{
+    size_t npts = 1;
+    for (size_t k = 0; k < o->nvary; k++) {
+        npts *= o->vary[k].n;
+        if (npts > MAX_POINTS)
+            cli_die("sweep: more than %d points", MAX_POINTS);
+    }
+    cli_make_dirs(o->out);
+    int root = sweep_mpi_rank() == 0;
+    FILE *csv = root ? cli_open_out(o->out, "find.csv") : NULL;
+    if (root) {
+        fputs("point", csv);
+        for (size_t k = 0; k < o->nvary; k++)
+            fprintf(csv, ",%s", o->vary[k].name);
+        fputs(",max,high,seeds,seeds_meeting_at_low,seeds_meeting_at_high,"
+              "request_throughput_at_max,output_throughput_at_max\n",
+              csv);
+    }
+    for (size_t p = 0; p < npts; p++) {
+        const char *vals[MAX_VARY];
+        size_t rem = p;
+        for (size_t k = o->nvary; k-- > 0;) {
+            vals[k] = o->vary[k].values[rem % o->vary[k].n];
+            rem /= o->vary[k].n;
+        }
+        char label[200] = "", dir[1024];
+        for (size_t k = 0; k < o->nvary; k++) {
+            size_t len = strlen(label);
+            snprintf(label + len, sizeof(label) - len, "%s%s=%s", k ? " " : "", o->vary[k].name,
+                     vals[k]);
+        }
+        snprintf(dir, sizeof(dir), "%s/points/%04zu", o->out, p);
+        sweep_opts po;
+        point_opts(o, vals, &po);
+        po.out = dir;
+        if (!o->quiet && root)
+            printf("== point %zu (%s)\n", p, label);
+        int rc = sweep_find(&po);
+        free_point_opts(o, &po);
+        if (rc != 0)
+            return rc;
+        if (!root)
+            continue;
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/find.json", dir);
+        json_error_t je;
+        json_t *j = json_load_file(path, 0, &je);
+        if (j == NULL)
+            cli_die("sweep: %s: line %d: %s", path, je.line, je.text);
+        fprintf(csv, "%zu", p);
+        for (size_t k = 0; k < o->nvary; k++) {
+            fputc(',', csv);
+            if (strpbrk(vals[k], ",\"") != NULL) {
+                fputc('"', csv);
+                for (const char *c = vals[k]; *c; c++)
+                    fprintf(csv, *c == '"' ? "\"\"" : "%c", *c);
+                fputc('"', csv);
+            } else {
+                fputs(vals[k], csv);
+            }
+        }
+        json_t *at = json_object_get(j, "at_max");
+        json_t *cells[7] = {json_object_get(j, "max"),
+                            json_array_get(json_object_get(j, "bracket"), 1),
+                            json_object_get(j, "seeds"),
+                            json_object_get(j, "seeds_meeting_at_low"),
+                            json_object_get(j, "seeds_meeting_at_high"),
+                            json_object_get(at, "request_throughput"),
+                            json_object_get(at, "output_throughput")};
+        char b[AN_NUM_LEN];
+        for (int k = 0; k < 7; k++) /* null (no load met, or every load did): empty */
+            fprintf(csv, ",%s",
+                    json_is_number(cells[k]) ? an_fmt_double(b, json_number_value(cells[k])) : "");
+        fputc('\n', csv);
+        json_decref(j);
+    }
+    if (root) {
+        cli_close_out(csv, o->out, "find.csv");
+        if (!o->quiet)
+            printf("wrote %s/find.csv (one search per point) and %s/points/\n", o->out, o->out);
+    }
+    return 0;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     sweep_mpi_start();
     sweep_opts o;
     parse_sweep_args(argc, argv, &o);
-    int rc;
-    if (o.find != NULL) /* a search is sequential: it runs on rank 0 alone */
-        rc = sweep_mpi_rank() == 0 ? sweep_find(&o) : 0;
-    else
-        rc = run_grid(&o);
+    int rc = o.find == NULL ? run_grid(&o) : o.nvary > 0 ? find_grid(&o) : sweep_find(&o);
     sweep_mpi_end();
     for (size_t k = 0; k < o.nvary; k++) {
         for (size_t i = 0; i < o.vary[k].n; i++)

@@ -21,6 +21,7 @@
 #include "analysis/plot.h"
 #include "analysis/report.h"
 #include "cli/cli_int.h"
+#include "cli/cli_opts.h"
 #include "cli/cli_out.h"
 #include "cli/run_config.h"
 #include "sim/catalog.h"
@@ -252,8 +253,8 @@ static int cmd_report(int argc, char **argv)
     if (dir == NULL)
         cli_die("report: say which folder: kvsim report DIR [-o FILE]");
     if (an_report_kind(dir) == NULL)
-        cli_die("report: %s: not a kvsim output folder (no summary.json, compare.csv or "
-                "curves.csv)",
+        cli_die("report: %s: not a kvsim output folder (no summary.json, compare.csv, curves.csv "
+                "or find.csv)",
                 dir);
     char path[4200];
     if (out == NULL) {
@@ -418,6 +419,12 @@ static int dispatch(int argc, char **argv)
         return cmd_fit(argc - 2, argv + 2);
     if (strcmp(cmd, "trace") == 0)
         return cmd_trace(argc - 2, argv + 2);
-    cli_error("unknown command '%s' (kvsim --help)", cmd);
+    static const char *const commands[] = {"run",   "compare", "list", "gen",
+                                           "trace", "sweep",   "plot", "report"};
+    const char *hint = cli_did_you_mean(cmd, commands, sizeof(commands) / sizeof(commands[0]));
+    if (hint != NULL)
+        cli_error("unknown command '%s': did you mean %s? (kvsim --help)", cmd, hint);
+    else
+        cli_error("unknown command '%s' (kvsim --help)", cmd);
     return 2;
 }

@@ -17,6 +17,7 @@
 #include "cli/run_config.h"
 #include "cli/sweep_int.h"
 #include "cli/sweep_jobs.h"
+#include "cli/sweep_mpi.h"
 
 typedef struct eval {
     double x;
@@ -44,7 +45,10 @@ typedef struct search {
     size_t nevals;
 } search;
 
-/* Runs every seed at load X and records the evaluation. */
+static void judge(search *se, eval *e, int v[3]);
+
+/* Runs every seed at load X (shared among the ranks under MPI) and
+ * records the evaluation. */
 static eval *evaluate(search *se, double x)
 {
     sweep_opts *o = se->o;
@@ -82,31 +86,38 @@ static eval *evaluate(search *se, double x)
     }
     char what[96];
     snprintf(what, sizeof(what), "find %s=%s", se->var, val);
-    if (sweep_run_jobs(se->jobs + se->njobs, o->seeds, o->jobs, 1, what) != 0)
+    if (sweep_run_share(se->jobs + se->njobs, o->seeds, o->jobs, 1, what) != 0)
         exit(1);
     se->njobs += o->seeds;
     se->nevals++;
-    e->pass = 1;
-    for (size_t k = 0; k < o->nslo; k++) {
-        /* A null figure (nothing completed) is NAN: it fails. */
-        double v[MAX_SEEDS];
-        for (size_t s = 0; s < o->seeds; s++)
-            v[s] = slo_value(&se->jobs[e->first_job + s].figs, &o->slo[k]);
-        double mean, ci;
-        an_mean_ci95(v, o->seeds, &mean, &ci);
-        if (!(mean <= o->slo[k].limit))
-            e->pass = 0;
+    /* Under MPI only rank 0 has every seed's figures: it judges, and the
+     * verdict goes to every rank so all take the same next load. */
+    int verdict[3] = {0, 0, 0}; /* meets, seeds meeting, unknown metric */
+    if (sweep_mpi_rank() == 0)
+        judge(se, e, verdict);
+    sweep_mpi_bcast_ints(verdict, 3);
+    if (verdict[2]) {
+        if (sweep_mpi_rank() != 0)
+            exit(2); /* rank 0 says why */
+        cli_die("--slo: '%s' is not a summary figure (e.g. p99_ttft_ms, mean_tpot_ms, "
+                "p99_e2el_ms, phases.p99_queue_ms)",
+                o->slo[verdict[2] - 1].metric);
     }
-    for (size_t s = 0; s < o->seeds; s++) {
-        int ok = 1;
-        for (size_t k = 0; k < o->nslo; k++)
-            if (!(slo_value(&se->jobs[e->first_job + s].figs, &o->slo[k]) <= o->slo[k].limit))
-                ok = 0;
-        e->seeds_met += (size_t)ok;
-    }
-    if (!o->quiet)
+    e->pass = verdict[0];
+    e->seeds_met = (size_t)verdict[1];
+    if (!o->quiet && sweep_mpi_rank() == 0)
         fprintf(stderr, "find: %s = %s: %s (%zu of %llu seeds meet the objectives)\n", se->var, val,
                 e->pass ? "meets" : "misses", e->seeds_met, o->seeds);
+    return e;
+}
+
+/* Rank 0's verdict on evaluation E: V[0] whether the mean over seeds of
+ * each metric meets its objective, V[1] how many seeds meet them all on
+ * their own, V[2] 1 + the index of an objective naming no summary figure
+ * (0: none). */
+static void judge(search *se, eval *e, int v[3])
+{
+    sweep_opts *o = se->o;
     /* A metric the summary does not have is a usage error, not a miss. */
     for (size_t k = 0; k < o->nslo; k++)
         if (isnan(slo_value(&se->jobs[e->first_job].figs, &o->slo[k]))) {
@@ -116,12 +127,29 @@ static eval *evaluate(search *se, double x)
             const an_figures *f = &se->jobs[e->first_job].figs;
             for (size_t i = 0; i < f->n; i++)
                 known |= strcmp(f->name[i], name) == 0 || strcmp(f->name[i], o->slo[k].metric) == 0;
-            if (!known)
-                cli_die("--slo: '%s' is not a summary figure (e.g. p99_ttft_ms, mean_tpot_ms, "
-                        "p99_e2el_ms, phases.p99_queue_ms)",
-                        o->slo[k].metric);
+            if (!known) {
+                v[2] = (int)k + 1;
+                return;
+            }
         }
-    return e;
+    v[0] = 1;
+    for (size_t k = 0; k < o->nslo; k++) {
+        /* A null figure (nothing completed) is NAN: it fails. */
+        double x[MAX_SEEDS];
+        for (size_t s = 0; s < o->seeds; s++)
+            x[s] = slo_value(&se->jobs[e->first_job + s].figs, &o->slo[k]);
+        double mean, ci;
+        an_mean_ci95(x, o->seeds, &mean, &ci);
+        if (!(mean <= o->slo[k].limit))
+            v[0] = 0;
+    }
+    for (size_t s = 0; s < o->seeds; s++) {
+        int ok = 1;
+        for (size_t k = 0; k < o->nslo; k++)
+            if (!(slo_value(&se->jobs[e->first_job + s].figs, &o->slo[k]) <= o->slo[k].limit))
+                ok = 0;
+        v[1] += ok;
+    }
 }
 
 static int cmp_eval(const void *a, const void *b)
@@ -181,6 +209,13 @@ int sweep_find(sweep_opts *o)
             hi_e = se.nevals - 1;
         }
     }
+    if (sweep_mpi_rank() != 0) { /* rank 0 writes everything */
+        for (size_t i = 0; i < se.njobs; i++)
+            sweep_job_free(&se.jobs[i]);
+        free(se.jobs);
+        free(se.evals);
+        return 0;
+    }
     /* find.json, and the evaluated loads as curves (sorted by load). */
     FILE *fp = cli_open_out(o->out, "find.json");
     char b1[AN_NUM_LEN], b2[AN_NUM_LEN];
@@ -195,6 +230,18 @@ int sweep_find(sweep_opts *o)
     fprintf(fp, "%s],\n", an_fmt_double(b1, hi));
     fprintf(fp, "  \"seeds_meeting_at_low\": %zu,\n  \"seeds_meeting_at_high\": %zu,\n",
             isnan(lo) ? 0 : se.evals[lo_e].seeds_met, isnan(hi) ? 0 : se.evals[hi_e].seeds_met);
+    /* At the answer: the mean over seeds of what the runs completed. */
+    double at[2] = {NAN, NAN};
+    static const char *const at_names[2] = {"vllm_bench.request_throughput",
+                                            "vllm_bench.output_throughput"};
+    for (int k = 0; k < 2 && !isnan(lo); k++) {
+        double v[MAX_SEEDS], ci;
+        for (size_t s = 0; s < o->seeds; s++)
+            v[s] = an_figures_get(&se.jobs[se.evals[lo_e].first_job + s].figs, at_names[k]);
+        an_mean_ci95(v, o->seeds, &at[k], &ci);
+    }
+    fprintf(fp, "  \"at_max\": {\"request_throughput\": %s, ", an_fmt_double(b1, at[0]));
+    fprintf(fp, "\"output_throughput\": %s},\n", an_fmt_double(b1, at[1]));
     fprintf(fp, "  \"evaluations\": [");
     for (size_t k = 0; k < se.nevals; k++)
         fprintf(fp, "%s\n    {\"%s\": %s, \"meets\": %s, \"seeds_meeting\": %zu}", k ? "," : "",

@@ -131,6 +131,12 @@ int sweep_mpi_gather(sweep_job *jobs, size_t n, int failed)
     return all_bad;
 }
 
+void sweep_mpi_bcast_ints(int *v, int n)
+{
+    if (active && size_ > 1)
+        MPI_Bcast(v, n, MPI_INT, 0, MPI_COMM_WORLD);
+}
+
 void sweep_mpi_end(void)
 {
     if (active)
@@ -159,6 +165,33 @@ int sweep_mpi_gather(sweep_job *jobs, size_t n, int failed)
     return failed;
 }
 
+void sweep_mpi_bcast_ints(int *v, int n)
+{
+    (void)v;
+    (void)n;
+}
+
 void sweep_mpi_end(void) {}
 
 #endif
+
+int sweep_run_share(sweep_job *jobs, size_t n, unsigned parallel, int quiet, const char *what)
+{
+    size_t size = (size_t)sweep_mpi_size(), rank = (size_t)sweep_mpi_rank();
+    if (size == 1)
+        return sweep_run_jobs(jobs, n, parallel, quiet, what);
+    sweep_job *mine = calloc(n / size + 1, sizeof(sweep_job));
+    if (mine == NULL)
+        cli_die("sweep: out of memory");
+    size_t k = 0;
+    for (size_t i = rank; i < n; i += size)
+        mine[k++] = jobs[i];
+    char label[160];
+    snprintf(label, sizeof(label), "%s (rank 0 of %zu)", what, size);
+    int failed = sweep_run_jobs(mine, k, parallel, quiet || rank != 0, label);
+    k = 0;
+    for (size_t i = rank; i < n; i += size)
+        jobs[i] = mine[k++]; /* the figures it read */
+    free(mine);
+    return sweep_mpi_gather(jobs, n, failed);
+}

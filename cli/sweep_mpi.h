@@ -5,8 +5,10 @@
  * run's summary.json to rank 0, which writes the curves and plots exactly
  * as a single process would: curves.csv is byte-identical to -j's. Each
  * rank writes its runs' folders under --out (the same path on every
- * node). Without MPI (or not under mpirun) there is one rank and these
- * calls do nothing. Private to cli/.
+ * node). An SLO search runs its loop on every rank: each load's seeds are
+ * shared the same way and rank 0's verdict is broadcast, so all ranks
+ * take the same next load. Without MPI (or not under mpirun) there is
+ * one rank and these calls do nothing. Private to cli/.
  */
 #ifndef KVSIM_CLI_SWEEP_MPI_H
 #define KVSIM_CLI_SWEEP_MPI_H
@@ -31,6 +33,17 @@ int sweep_mpi_size(void);
  * succeeded, 1 otherwise (the failing rank printed why).
  */
 int sweep_mpi_gather(sweep_job *jobs, size_t n, int failed);
+
+/*
+ * Runs JOBS[0..N): in one process all of them (sweep_run_jobs, PARALLEL
+ * at once, progress unless QUIET, WHAT naming it); under MPI this rank's
+ * share (run i on rank i mod size, progress on rank 0 only), then
+ * sweep_mpi_gather. Returns 0 when every run succeeded on every rank.
+ */
+int sweep_run_share(sweep_job *jobs, size_t n, unsigned parallel, int quiet, const char *what);
+
+/* Rank 0's V[0..N) to every rank (a no-op in one process). */
+void sweep_mpi_bcast_ints(int *v, int n);
 
 /* Leaves the MPI job (a no-op without one). */
 void sweep_mpi_end(void);

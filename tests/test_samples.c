@@ -1,7 +1,8 @@
 /*
  * test_samples.c: analysis/samples.c and the vllm-bench statistics of the
  * metrics observer: numpy's percentile (default linear method), median,
- * mean and std; goodput as `vllm bench serve --goodput` counts it.
+ * mean and std, on plain and on weighted (value, count) samples; goodput
+ * as `vllm bench serve --goodput` counts it.
  *
  * Where expected values come from: the small cases are numpy's
  * definitions worked by hand (in the comments); the larger ones were
@@ -144,6 +145,64 @@ static void test_against_numpy(void **state)
     }
 }
 
+/* Weighted samples stand for the expanded list: value i of lcg(n) repeated
+ * (i mod 5) + 1 times, added in generation order (and each value added
+ * in two parts, to exercise merging). numpy 1.24.2 on the expanded list:
+ *   np.median(a), np.percentile(a, p) for p in (0, 50, 90, 95, 99, 99.9, 100) */
+static void test_weighted_against_numpy(void **state)
+{
+    (void)state;
+    static const double want[][10] = {
+        {1, 1, 0.32973581795648388, 0.32973581795648388, 0.32973581795648388, 0.32973581795648388,
+         0.32973581795648388, 0.32973581795648388, 0.32973581795648388, 0.32973581795648388},
+        {2, 3, 0.79615588775321355, 0.32973581795648388, 0.79615588775321355, 0.79615588775321355,
+         0.79615588775321355, 0.79615588775321355, 0.79615588775321355, 0.79615588775321355},
+        {7, 18, 2.0315109985874815, 0.32973581795648388, 2.0315109985874815, 2.6568719780054395,
+         2.6568719780054395, 2.6568719780054395, 2.6568719780054395, 2.6568719780054395},
+        {300, 900, 1.557188977609383, 0.0030818949056872214, 1.557188977609383, 2.7382344445002973,
+         2.8543706920646672, 2.9599303297741812, 2.9729132740739459, 2.9989742664618113},
+    };
+    static const double ps[7] = {0, 50, 90, 95, 99, 99.9, 100};
+    double v[300];
+    for (size_t c = 0; c < sizeof(want) / sizeof(want[0]); c++) {
+        size_t n = (size_t)want[c][0];
+        lcg(v, n);
+        an_wsamples w;
+        an_wsamples_init(&w, 1024);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = i % 5 + 1;
+            assert_int_equal(an_wsamples_add(&w, v[i], 1), 0);
+            if (k > 1)
+                assert_int_equal(an_wsamples_add(&w, v[i], k - 1), 0);
+        }
+        an_wsamples_sort(&w);
+        assert_int_equal(w.total, (uint64_t)want[c][1]);
+        char what[64];
+        snprintf(what, sizeof what, "n=%zu median", n);
+        assert_same(what, an_wsamples_median(&w), want[c][2]);
+        for (int k = 0; k < 7; k++) {
+            snprintf(what, sizeof what, "n=%zu p%g", n, ps[k]);
+            assert_same(what, an_wsamples_percentile(&w, ps[k]), want[c][3 + k]);
+        }
+        an_wsamples_free(&w);
+    }
+    /* Past its limit the set compacts, then gives up when distinct values
+     * fill half of it: overflow, no value (the caller's histogram then). */
+    an_wsamples w;
+    an_wsamples_init(&w, 8);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(an_wsamples_add(&w, (double)(i % 3), 1), 0); /* 3 distinct: fits */
+    an_wsamples_sort(&w);
+    assert_false(w.overflow);
+    assert_int_equal(w.total, 40);
+    assert_same("median of 14 x 0, 13 x 1, 13 x 2", an_wsamples_median(&w), 1);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(an_wsamples_add(&w, 10.0 + i, 1), 0);
+    assert_true(w.overflow);
+    assert_true(isnan(an_wsamples_percentile(&w, 50)));
+    an_wsamples_free(&w);
+}
+
 static sim_request_record done(double arrival, double first, double finish, uint32_t out)
 {
     sim_request_record r;
@@ -210,11 +269,15 @@ static void test_itl_runs(void **state)
     an_latency_stats st;
     an_metrics_latency(&m, AN_LAT_ITL, &st);
     assert_int_equal(st.count, 4);
-    assert_false(st.exact);
+    assert_true(st.exact); /* numpy's definitions on (gap, count) pairs */
     assert_true(fabs(st.mean - 0.015) < 1e-15);
     assert_same("max", st.max, 0.030);
     assert_true(fabs(st.std - sqrt(75) * 1e-3) < 1e-12);
-    assert_true(fabs(st.median - 0.010) < 0.010 * 5e-4); /* bucket midpoint, within 0.05 % */
+    assert_same("median of 10, 10, 10, 30 ms", st.median, 0.010);
+    /* p90: index 3 x 0.9 = 2.7 between 10 and 30 ms, from the upper one:
+     * 30 - 20 x 0.3 = 24 ms, in numpy's own arithmetic. */
+    double t = 3 * 0.9 - 2;
+    assert_same("p90", st.p90, 0.030 - (0.030 - 0.010) * (1 - t));
     /* Tokens per second of simulated time: [0, 1) has 2 + 3, [1, 2) has 1. */
     assert_int_equal(m.max_tok_bucket, 5);
     an_metrics_free(&m);
@@ -225,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_by_hand),
         cmocka_unit_test(test_against_numpy),
+        cmocka_unit_test(test_weighted_against_numpy),
         cmocka_unit_test(test_goodput),
         cmocka_unit_test(test_itl_runs),
     };

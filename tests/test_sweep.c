@@ -219,6 +219,17 @@ static void test_seeds_grid_plots(void **state)
     a = slurp(p);
     assert_non_null(strstr(a, "<svg"));
     free(a);
+    /* kvsim report: one page with the points' table and both plots embedded. */
+    rc = kvsim("report %s/g -o %s/g/r.html", tmp, tmp);
+    if (rc != 0)
+        fail_msg("report: %s", out);
+    snprintf(p, sizeof(p), "%s/g/r.html", tmp);
+    a = slurp(p);
+    assert_non_null(strstr(a, "<h1>kvsim sweep report</h1>"));
+    assert_non_null(strstr(a, "<th>vllm_bench.output_throughput_ci95</th>"));
+    assert_non_null(strstr(a, "src=\"data:image/svg+xml;base64,"));
+    assert_null(strstr(a, "<img src=\"http")); /* nothing outside the page */
+    free(a);
     /* kvsim plot DIR draws them again. */
     rc = kvsim("plot %s/g", tmp);
     if (rc != 0 || strstr(out, "wrote 2 plot files") == NULL)
@@ -422,6 +433,71 @@ static void test_plot_robustness(void **state)
     }
 }
 
+/* --find with --vary: one search per point, each the same as a search of
+ * that configuration alone (byte-identical find.json), and find.csv with
+ * every answer. */
+static void test_find_per_point(void **state)
+{
+    (void)state;
+#define FINDP                                                                                      \
+    "--find max-rate --slo p99_ttft_ms=3000 --find-tol 0.05 --workload 'sharegpt:n=100,rate=4' "   \
+    "--gpu l40s --model llama-3.1-8b --quiet -j 2 "
+    int rc = kvsim("sweep " FINDP "--vary max-num-seqs=8,64 --out %s/fp", tmp);
+    if (rc != 0)
+        fail_msg("find per point failed: %s", out);
+    rc = kvsim("sweep " FINDP "--max-num-seqs 64 --out %s/fp64", tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/fp/points/0001/find.json", tmp);
+    char *a = slurp(p);
+    snprintf(p, sizeof(p), "%s/fp64/find.json", tmp);
+    char *b = slurp(p);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    snprintf(p, sizeof(p), "%s/fp/find.csv", tmp);
+    a = slurp(p);
+    assert_int_equal(count_lines(a), 3);
+    assert_non_null(strstr(a, "point,max-num-seqs,max,high,seeds,"));
+    assert_non_null(strstr(a, "\n1,64,"));
+    free(a);
+    rc = kvsim("report %s/fp -o %s/fp/r.html", tmp, tmp);
+    if (rc != 0)
+        fail_msg("report: %s", out);
+    snprintf(p, sizeof(p), "%s/fp/r.html", tmp);
+    a = slurp(p);
+    assert_non_null(strstr(a, "<h1>kvsim searches report</h1>"));
+    assert_non_null(strstr(a, "<th>request_throughput_at_max</th>"));
+    free(a);
+}
+
+/* --goodput end to end: objectives every request meets give goodput =
+ * request throughput, in the terminal and in summary.json (both keys);
+ * an objective none meets gives 0. */
+static void test_goodput_run(void **state)
+{
+    (void)state;
+    int rc = kvsim("run " BASE "--goodput ttft:1e9 tpot:1e9 e2el:1e9 --out %s/gp", tmp);
+    if (rc != 0)
+        fail_msg("run failed: %s", out);
+    char p[512], err[512];
+    snprintf(p, sizeof(p), "%s/gp/summary.json", tmp);
+    an_figures f;
+    assert_int_equal(an_figures_read(p, &f, err, sizeof(err)), 0);
+    double good = an_figures_get(&f, "vllm_bench.request_goodput");
+    assert_true(good > 0 && good == an_figures_get(&f, "vllm_bench.request_throughput"));
+    assert_true(an_figures_get(&f, "goodput.good_requests") ==
+                an_figures_get(&f, "requests.completed"));
+    assert_true(an_figures_get(&f, "goodput.ttft_ms") == 1e9);
+    an_figures_free(&f);
+    rc = kvsim("run --workload 'sharegpt:n=120,rate=20' --gpu a100-80gb --model llama-2-7b "
+               "--goodput=ttft:0");
+    if (rc != 0 || strstr(out, "goodput      0.000 req/s: 0 of 120 completed requests meet "
+                               "TTFT <= 0 ms") == NULL)
+        fail_msg("exit %d:\n%s", rc, out);
+}
+
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
@@ -452,6 +528,10 @@ static void test_bad_sweeps(void **state)
     snprintf(args, sizeof(args), "sweep --find max-rate --slo p99_bogus_ms=1 --out %s/bad " BASE,
              tmp);
     expect_error(args, "'p99_bogus_ms' is not a summary figure");
+    snprintf(args, sizeof(args),
+             "sweep --find max-rate --slo p99_ttft_ms=1 --vary rate-scale=1,2 --out %s/bad " BASE,
+             tmp);
+    expect_error(args, "--vary rate-scale does not combine with it");
     /* --goodput: vLLM's syntax, each mistake named. */
     static const char *const goodput[][2] = {
         {"--goodput ttfx:3", "--goodput: unknown objective 'ttfx' (known: ttft, tpot, e2el)"},
@@ -467,6 +547,7 @@ static void test_bad_sweeps(void **state)
     }
     /* kvsim plot and kvsim report on folders that are not kvsim's, or
      * hold malformed files. */
+    expect_error("swep --vary n=1", "unknown command 'swep': did you mean sweep?");
     expect_error("plot /nonexistent", "plot: /nonexistent has no timeseries.csv");
     expect_error("report /nonexistent", "report: /nonexistent: not a kvsim output folder");
     expect_error("plot", "plot: say which folder");
@@ -503,10 +584,11 @@ static void test_bad_sweeps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_and_jobs), cmocka_unit_test(test_seeds_grid_plots),
-        cmocka_unit_test(test_find_max_rate), cmocka_unit_test(test_batch_knee),
-        cmocka_unit_test(test_bad_sweeps),    cmocka_unit_test(test_switch_vary),
-        cmocka_unit_test(test_one_row_plot),  cmocka_unit_test(test_plot_robustness),
+        cmocka_unit_test(test_grid_and_jobs),  cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate),  cmocka_unit_test(test_batch_knee),
+        cmocka_unit_test(test_bad_sweeps),     cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_goodput_run),    cmocka_unit_test(test_one_row_plot),
+        cmocka_unit_test(test_find_per_point), cmocka_unit_test(test_plot_robustness),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

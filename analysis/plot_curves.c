@@ -1,0 +1,326 @@
+/*
+ * plot_curves.c: a sweep's figures from curves.csv (and find.json's
+ * objectives): throughput and TPOT against the first varied option, with
+ * the knee and the KV ceiling marked on max-num-seqs sweeps; latency
+ * percentiles against a load. See plot.h.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analysis/plot_int.h"
+
+/* ---- sweep curves ---------------------------------------------------- */
+
+typedef struct curves_ctx {
+    const char *xname;
+    int logx;
+    series *s;
+    size_t ns;
+    int latency;   /* draw the latency figure (else throughput and TPOT) */
+    double slo[8]; /* objectives of find.json, per panel (NAN: none) */
+    char slo_label[8][96];
+    const table *t;
+    const size_t *series_of_row;
+} curves_ctx;
+
+/* Fills CTX->s with column COL against the x column, one series per
+ * group. Returns the number of series. */
+static size_t fill_series(curves_ctx *c, long xcol, long col, char (*labels)[128], size_t ngroups)
+{
+    for (size_t g = 0; g < ngroups; g++) {
+        c->s[g].n = 0;
+        snprintf(c->s[g].label, sizeof(c->s[g].label), "%s", labels[g]);
+    }
+    for (size_t r = 0; r < c->t->rows; r++) {
+        series *s = &c->s[c->series_of_row[r]];
+        s->x[s->n] = plot_table_num(c->t, r, xcol);
+        s->y[s->n] = plot_table_num(c->t, r, col);
+        s->n++;
+    }
+    return ngroups;
+}
+
+typedef struct curves_draw {
+    curves_ctx *c;
+    long xcol;
+    char (*labels)[128];
+    size_t ngroups;
+    an_plot_info *info;
+} curves_draw;
+
+/* A dashed vertical line at X (world units of the current panel), labelled. */
+static void vline(double x, int logx, const char *label, int color)
+{
+    PLFLT xmin, xmax, ymin, ymax;
+    plgvpw(&xmin, &xmax, &ymin, &ymax);
+    double xv = logx ? log10(x) : x;
+    PLFLT vx[2] = {xv, xv}, vy[2] = {ymin, ymax};
+    plcol0(color);
+    pllsty(2);
+    plline(2, vx, vy);
+    pllsty(1);
+    plschr(0, 0.6);
+    plptex(xv, ymin + 0.04 * (ymax - ymin), 0, 1, 0, label);
+    plschr(0, 0.8);
+}
+
+/*
+ * On a max-num-seqs sweep (the first group), marks where the curve bends
+ * and where the KV pool, not the limit, caps the batch.
+ *
+ * The knee is where the two asymptotes of the step time (mean TPOT) meet,
+ * the sweep's own version of the roofline closed form that
+ * tests/test_sweep.c checks: memory-bound, TPOT = overhead + W/BW + B x
+ * (KV read per sequence), the line through the two smallest batches;
+ * compute-bound, TPOT = overhead + B x (compute per sequence), through
+ * the overhead (config.step_overhead_s) and the largest batch below the
+ * ceiling. When that cannot be fitted (too few points, no compute-bound
+ * point), the knee is the first point whose throughput gain over the
+ * previous one is under half of proportional. The ceiling is the first
+ * point whose largest batch (batch.max_running) stayed below its
+ * max-num-seqs, or that preempted.
+ */
+static void mark_batch_limits(const curves_ctx *c, long xcol)
+{
+    long thr = plot_table_col(c->t, "vllm_bench.output_throughput");
+    long tpot = plot_table_col(c->t, "vllm_bench.mean_tpot_ms");
+    long ovh_col = plot_table_col(c->t, "config.step_overhead_s");
+    long run = plot_table_col(c->t, "batch.max_running"), pre = plot_table_col(c->t, "preemptions");
+    double knee = NAN, ceiling = NAN, px = NAN, pt = NAN;
+    double x0 = NAN, t0 = NAN, x1 = NAN, t1 = NAN, xk = NAN, tk = NAN, ovh = NAN;
+    size_t seen = 0;
+    for (size_t r = 0; r < c->t->rows; r++) {
+        if (c->series_of_row[r] != 0)
+            continue;
+        double x = plot_table_num(c->t, r, xcol), t = plot_table_num(c->t, r, thr);
+        double step = plot_table_num(c->t, r, tpot) / 1e3;
+        if (isnan(knee) && px > 0 && pt > 0 && x > px && t / pt < 1 + 0.5 * (x / px - 1))
+            knee = x;
+        if (isnan(ceiling) &&
+            (plot_table_num(c->t, r, run) < x || plot_table_num(c->t, r, pre) > 0))
+            ceiling = x;
+        if (seen == 0) {
+            x0 = x;
+            t0 = step;
+            ovh = plot_table_num(c->t, r, ovh_col);
+        } else if (seen == 1) {
+            x1 = x;
+            t1 = step;
+        }
+        if (isnan(ceiling)) {
+            xk = x;
+            tk = step;
+        }
+        seen++;
+        px = x;
+        pt = t;
+    }
+    if (seen >= 3 && x1 > x0 && xk > x1 && !isnan(ovh)) {
+        double slope = (t1 - t0) / (x1 - x0), base = t0 - x0 * slope - ovh;
+        double per_seq = (tk - ovh) / xk;
+        double fit = per_seq > slope && base > 0 ? base / (per_seq - slope) : NAN;
+        if (fit >= x0 && fit <= xk)
+            knee = fit;
+    }
+    char label[64];
+    if (!isnan(knee)) {
+        snprintf(label, sizeof(label), "knee %.0f", knee);
+        vline(knee, c->logx, label, 15);
+    }
+    if (!isnan(ceiling))
+        vline(ceiling, c->logx, "KV capacity", 8);
+}
+
+static void draw_curves(void *ctx)
+{
+    curves_draw *d = ctx;
+    curves_ctx *c = d->c;
+    char xl[160];
+    snprintf(xl, sizeof(xl), "%s", c->xname);
+    if (!c->latency) {
+        plssub(2, 1);
+        size_t ns = fill_series(c, d->xcol, plot_table_col(c->t, "vllm_bench.output_throughput"),
+                                d->labels, d->ngroups);
+        plot_panel("Output throughput", xl, "output tokens/s", c->s, ns, c->logx, 0, NULL, NULL, 0);
+        if (strcmp(c->xname, "max-num-seqs") == 0)
+            mark_batch_limits(c, d->xcol);
+        ns = fill_series(c, d->xcol, plot_table_col(c->t, "vllm_bench.mean_tpot_ms"), d->labels,
+                         d->ngroups);
+        plot_panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL,
+                   0);
+        if (d->info != NULL)
+            d->info->series = (int)ns;
+        return;
+    }
+    plssub(3, 1);
+    static const char *const metric[3] = {"ttft", "tpot", "e2el"};
+    static const char *const title[3] = {"TTFT", "TPOT", "E2EL"};
+    int drawn = 0;
+    for (int m = 0; m < 3; m++) {
+        /* p50, p90, p99 of the metric, the first group only. */
+        static const char *const pct[3] = {"median", "p90", "p99"};
+        series s3[3];
+        double *buf = malloc(6 * c->t->rows * sizeof(double) + 1);
+        if (buf == NULL)
+            return;
+        for (int p = 0; p < 3; p++) {
+            char col[96];
+            snprintf(col, sizeof(col), "vllm_bench.%s_%s_ms", pct[p], metric[m]);
+            long cc = plot_table_col(c->t, col);
+            s3[p].x = buf + (size_t)(2 * p) * c->t->rows;
+            s3[p].y = s3[p].x + c->t->rows;
+            s3[p].n = 0;
+            snprintf(s3[p].label, sizeof(s3[p].label), "%s", pct[p]);
+            for (size_t r = 0; r < c->t->rows; r++) {
+                s3[p].x[s3[p].n] = plot_table_num(c->t, r, d->xcol);
+                s3[p].y[s3[p].n] = plot_table_num(c->t, r, cc);
+                s3[p].n++;
+            }
+        }
+        double h[1] = {0};
+        const char *hl[1] = {""};
+        size_t nh = 0;
+        if (!isnan(c->slo[m])) {
+            h[0] = c->slo[m];
+            hl[0] = c->slo_label[m];
+            nh = 1;
+        }
+        char yl[64];
+        snprintf(yl, sizeof(yl), "%s (ms)", title[m]);
+        plot_panel(title[m], xl, yl, s3, 3, c->logx, 1, h, hl, nh);
+        drawn = 3;
+        free(buf);
+    }
+    if (d->info != NULL)
+        d->info->series = drawn;
+}
+
+/* The objectives of DIR/find.json that name a TTFT, TPOT or E2EL figure,
+ * into C's per-panel lines. */
+static void read_objectives(const char *dir, curves_ctx *c)
+{
+    for (int m = 0; m < 8; m++)
+        c->slo[m] = NAN;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/find.json", dir);
+    if (access(path, R_OK) != 0)
+        return;
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *slo = root ? json_object_get(root, "slo") : NULL;
+    const char *key;
+    json_t *v;
+    static const char *const metric[3] = {"_ttft_ms", "_tpot_ms", "_e2el_ms"};
+    if (slo != NULL)
+        json_object_foreach(slo, key, v)
+        {
+            for (int m = 0; m < 3; m++) {
+                const char *hit = strstr(key, metric[m]);
+                if (hit != NULL && hit[strlen(metric[m])] == '\0' && json_is_number(v)) {
+                    c->slo[m] = json_number_value(v);
+                    snprintf(c->slo_label[m], sizeof(c->slo_label[m]), "SLO %g ms", c->slo[m]);
+                }
+            }
+        }
+    json_decref(root);
+}
+
+int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen)
+{
+    if (info != NULL)
+        memset(info, 0, sizeof(*info));
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/curves.csv", dir);
+    table t;
+    if (plot_table_read(path, &t, err, errlen) != 0)
+        return -1;
+    long seeds = plot_table_col(&t, "seeds");
+    if (t.cols < 3 || seeds < 2 || strcmp(t.header[0], "point") != 0 || t.rows == 0) {
+        snprintf(err, errlen, "%s: %s", path,
+                 t.rows == 0 ? "no points" : "not a kvsim curves file (no point, seeds columns)");
+        plot_table_free(&t);
+        return -1;
+    }
+    long xcol = 1;
+    size_t nother = (size_t)seeds - 2; /* other varied options, between x and seeds */
+    /* Groups: one per combination of the other varied values, in order. */
+    char(*labels)[128] = calloc(MAX_SERIES, 128);
+    size_t *grp = calloc(t.rows, sizeof(size_t));
+    series s[MAX_SERIES];
+    double *buf = malloc(2 * MAX_SERIES * t.rows * sizeof(double) + 1);
+    if (labels == NULL || grp == NULL || buf == NULL) {
+        free(labels);
+        free(grp);
+        free(buf);
+        plot_table_free(&t);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    size_t ngroups = 0;
+    for (size_t r = 0; r < t.rows; r++) {
+        char lab[128] = "";
+        for (size_t k = 0; k < nother; k++) {
+            size_t len = strlen(lab);
+            snprintf(lab + len, sizeof(lab) - len, "%s%s=%s", k ? " " : "", t.header[2 + k],
+                     t.cell[r * t.cols + 2 + k]);
+        }
+        size_t g = 0;
+        while (g < ngroups && strcmp(labels[g], lab) != 0)
+            g++;
+        if (g == ngroups) {
+            if (ngroups == MAX_SERIES) {
+                g = MAX_SERIES - 1; /* more groups than colours: the rest join the last */
+            } else {
+                snprintf(labels[g], 128, "%s", lab);
+                ngroups++;
+            }
+        }
+        grp[r] = g;
+    }
+    for (size_t g = 0; g < MAX_SERIES; g++) {
+        s[g].x = buf + 2 * g * t.rows;
+        s[g].y = s[g].x + t.rows;
+        s[g].n = 0;
+    }
+    /* A logarithmic x when the values are positive and span 16x or more. */
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t r = 0; r < t.rows; r++) {
+        double x = plot_table_num(&t, r, xcol);
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+    }
+    curves_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.xname = t.header[xcol];
+    c.logx = lo > 0 && hi / lo >= 16;
+    c.s = s;
+    c.ns = ngroups;
+    c.t = &t;
+    c.series_of_row = grp;
+    read_objectives(dir, &c);
+    int rc = 0;
+    if (isnan(lo)) { /* names (allocators, schedulers): against the point number */
+        xcol = 0;
+        c.xname = "point (curves.csv names its options)";
+        c.logx = 0;
+    }
+    curves_draw d = {&c, xcol, labels, ngroups, info};
+    if (rc == 0)
+        rc = plot_render(dir, "curves", draw_curves, &d, info, err, errlen);
+    int load = strcmp(c.xname, "request-rate") == 0 || strcmp(c.xname, "rate-scale") == 0 ||
+               strcmp(c.xname, "rate") == 0 || strcmp(c.xname, "max-concurrency") == 0;
+    if (rc == 0 && load) {
+        c.latency = 1;
+        rc = plot_render(dir, "latency", draw_curves, &d, info, err, errlen);
+    }
+    free(labels);
+    free(grp);
+    free(buf);
+    plot_table_free(&t);
+    return rc;
+}
