@@ -245,6 +245,27 @@ static double offload_terms(const sim_config *cfg, uint32_t n, sim_memory_plan *
     return left + (double)p->host_weights_bytes;
 }
 
+/* The pool a user sized (--kv-pool-gib, or --num-blocks of the spec's
+ * block) into P->kv_budget_bytes. Returns 0, or -1 with ERR when it
+ * exceeds what 64-bit byte counts hold. */
+static int user_pool(const sim_config *cfg, sim_memory_plan *p, char *err, size_t errlen)
+{
+    double bytes = cfg->kv_pool_gib > 0
+                       ? cfg->kv_pool_gib * 1073741824.0
+                       : (double)cfg->num_blocks *
+                             (cfg->num_blocks_tokens ? cfg->num_blocks_tokens
+                                                     : sim_spec_block_tokens(cfg->allocator)) *
+                             (double)p->kv_bytes_per_token;
+    if (!(bytes < 0x1p62)) {
+        snprintf(err, errlen, "%s: a KV pool of %.3g bytes is beyond any device",
+                 cfg->kv_pool_gib > 0 ? "--kv-pool-gib" : "--num-blocks", bytes);
+        return -1;
+    }
+    p->pool_overridden = true;
+    p->kv_budget_bytes = (uint64_t)llround(bytes);
+    return 0;
+}
+
 /* Does LEFT bytes of GPU memory hold one max_model_len sequence of P's
  * KV (the GPU's share of it with offload)? What a suggested size must
  * give, or the run is refused at start-up (engine.c). */
@@ -301,14 +322,8 @@ static int offload_plan(const sim_config *cfg, sim_memory_plan *p, char *err, si
     if (p->host_kv_bytes_per_token > 0)
         tokens = fmin(tokens, host_left / (double)p->host_kv_bytes_per_token);
     if (cfg->num_blocks > 0 || cfg->kv_pool_gib > 0) {
-        p->pool_overridden = true;
-        p->kv_budget_bytes =
-            cfg->kv_pool_gib > 0
-                ? (uint64_t)llround(cfg->kv_pool_gib * 1073741824.0)
-                : (uint64_t)cfg->num_blocks *
-                      (cfg->num_blocks_tokens ? cfg->num_blocks_tokens
-                                              : sim_spec_block_tokens(cfg->allocator)) *
-                      p->kv_bytes_per_token;
+        if (user_pool(cfg, p, err, errlen) != 0)
+            return -1;
         p->pool_exceeds_memory =
             (double)p->kv_budget_bytes > tokens * (double)p->kv_bytes_per_token;
         return 0;
@@ -382,14 +397,8 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
         /* The user sized the pool: the weights still have to fit; a pool
          * larger than what they leave is a study of the pool alone, and
          * the report says so. */
-        p->pool_overridden = true;
-        p->kv_budget_bytes =
-            cfg.kv_pool_gib > 0
-                ? (uint64_t)llround(cfg.kv_pool_gib * 1073741824.0)
-                : (uint64_t)cfg.num_blocks *
-                      (cfg.num_blocks_tokens ? cfg.num_blocks_tokens
-                                             : sim_spec_block_tokens(cfg.allocator)) *
-                      p->kv_bytes_per_token;
+        if (user_pool(&cfg, p, err, errlen) != 0)
+            return -1;
         p->pool_exceeds_memory = (double)p->kv_budget_bytes > left;
         return 0;
     }
