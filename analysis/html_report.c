@@ -151,6 +151,9 @@ static void config_table(FILE *fp, json_t *cfg)
         fputs("</th><td>", fp);
         if (json_is_string(v)) {
             html_text(fp, json_string_value(v));
+        } else if (json_is_real(v)) {
+            /* As a person reads it (0.9, not 0.90000000000000002). */
+            fprintf(fp, "%.6g", json_real_value(v));
         } else {
             char *s = json_dumps(v, JSON_ENCODE_ANY);
             html_text(fp, s != NULL ? s : "");

@@ -170,6 +170,8 @@ int cmd_fit(int argc, char **argv)
                gib(d.usable), d.fits ? "yes" : "no", gpus, dec, pre, seqs);
     }
     printf("\nGPUs: by simple division, (weights + KV) / n + activations + runtime <= usable;\n"
+           "not a tensor-parallel size (heads must split, KV heads replicate, latent KV does\n"
+           "not split at all: kvsim run --tensor-parallel-size N checks one);\n"
            "speeds only where one GPU holds it (prefill '-': no fp16_tflops in the catalog).\n");
 
     /* The seed's calculator: weights = params x bytes (Q4_K_M 0.5, Q3_K

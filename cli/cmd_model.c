@@ -73,6 +73,14 @@ int cmd_model(int argc, char **argv)
                "for the whole sequence (vLLM V1's hybrid KV cache manager frees what falls out "
                "of the window: kvsim's pool fills sooner)\n",
                m.sliding_layers, m.layers, m.sliding_window);
+    if (m.quantization[0] == '?')
+        printf("weights      quantization_config says quant_method '%s', which kvsim does not "
+               "read: runs need --quantization\n",
+               m.quantization + 1);
+    else if (m.quantization[0] != '\0')
+        printf("weights      the checkpoint is %s (quantization_config); runs use it unless "
+               "--quantization says otherwise\n",
+               m.quantization);
     char ok[256] = "";
     for (uint32_t t = 1; t <= SIM_MAX_TP; t *= 2) {
         char e[256];

@@ -312,14 +312,24 @@ void cli_build_formats(const run_opts *o, sim_config *cfg)
             cli_die("--dtype: %s", strchr(err, ':') ? strchr(err, ':') + 2 : err);
     }
     cfg->weight_dtype = base;
-    if (o->quantization != NULL) {
-        const sim_dtype *q = sim_weight_format_parse(o->quantization, err, sizeof(err));
+    /* A quantized checkpoint's config names its format (vLLM reads
+     * quantization_config); --quantization replaces it. */
+    const char *quant = o->quantization;
+    if (quant == NULL && cfg->model.quantization[0] == '?')
+        cli_die("--model %s: its quantization_config (quant_method '%s') is not a format kvsim "
+                "reads from a config (awq or gptq 4-bit with a group_size, fp8); give the "
+                "weights' format with --quantization",
+                cfg->model.name, cfg->model.quantization + 1);
+    if (quant == NULL && cfg->model.quantization[0] != '\0')
+        quant = cfg->model.quantization;
+    if (quant != NULL) {
+        const sim_dtype *q = sim_weight_format_parse(quant, err, sizeof(err));
         if (q == NULL)
             cli_die("%s", err);
         if (o->dtype != NULL && base->kind == SIM_FMT_FLOAT && base->bytes != 2.0)
             cli_die("--dtype %s with --quantization %s: kvsim keeps the unquantized tensors of a "
                     "quantized checkpoint in 16 bits; use --dtype fp16 or bf16",
-                    o->dtype, o->quantization);
+                    o->dtype, quant);
         cfg->weight_dtype = q;
     }
     /* KV "auto" is the model's dtype: the unquantized one (vLLM). */

@@ -173,6 +173,8 @@ int sweep_find(sweep_opts *o)
         lo_e = se.nevals - 1;
         for (int k = 0; k < 30 && isnan(hi); k++) {
             double x = lo * 2;
+            if (x > 1e9)
+                break; /* the load options' bound: met at every load tried */
             e = evaluate(&se, x);
             if (e->pass) {
                 lo = x;

@@ -62,7 +62,12 @@ typedef struct sim_model {
     uint32_t sliding_layers; /* layers that use it */
     bool tie_embeddings;
     bool qkv_bias;
-    bool qk_norm;              /* Qwen3: RMSNorm over each q and k head */
+    bool qk_norm; /* Qwen3: RMSNorm over each q and k head */
+    /* The checkpoint's weight format from its quantization_config, as a
+     * --quantization value ("awq:group=128", "gptq:group=128", "fp8"),
+     * or "?" and its quant_method when kvsim does not read it; empty for
+     * an unquantized checkpoint. */
+    char quantization[32];
     uint64_t params_total;     /* computed from the architecture */
     uint64_t params_active;    /* per token (MoE: routed experts only) */
     uint64_t params_reference; /* the catalog's reference count; 0 when absent */

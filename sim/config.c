@@ -457,6 +457,14 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
                      o->gpu_layers);
             return -1;
         }
+        if (strncmp(o->host.name, "cpu-", 4) != 0 && strcmp(o->host.name, "host") != 0) {
+            snprintf(err, errlen,
+                     "--host %s: the offloaded layers run on a CPU; name one of the catalog's "
+                     "cpu-* devices (kvsim list gpus) or describe it with --host-bw-gbps, "
+                     "--host-tflops and --host-memory-gib",
+                     o->host.name);
+            return -1;
+        }
         if (!(o->gpu.host_link_Bps > 0) && o->gpu_layers > 0) {
             snprintf(err, errlen, "--gpu-layers: %s has no host link bandwidth in the catalog",
                      o->gpu.name);

@@ -485,6 +485,24 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
     json_t *bias = json_object_get(root, "attention_bias");
     out->qkv_bias = is_arch(out, "qwen2") || is_arch(out, "qwen2_moe") || json_is_true(bias);
     out->qk_norm = is_arch(out, "qwen3") || is_arch(out, "qwen3_moe");
+    json_t *qc = json_object_get(root, "quantization_config");
+    if (qc != NULL && !json_is_null(qc)) {
+        /* What vLLM reads to pick the weight format (quant_method). */
+        json_t *qm = json_is_object(qc) ? json_object_get(qc, "quant_method") : NULL;
+        const char *method = json_is_string(qm) ? json_string_value(qm) : "";
+        json_t *bits = json_object_get(qc, "bits"), *group = json_object_get(qc, "group_size");
+        if ((strcmp(method, "awq") == 0 || strcmp(method, "gptq") == 0) && json_is_integer(bits) &&
+            json_integer_value(bits) == 4 && json_is_integer(group) &&
+            json_integer_value(group) > 0 && json_integer_value(group) <= 4096) {
+            snprintf(out->quantization, sizeof(out->quantization), "%s:group=%d", method,
+                     (int)json_integer_value(group));
+        } else if (strcmp(method, "fp8") == 0) {
+            snprintf(out->quantization, sizeof(out->quantization), "fp8");
+        } else {
+            /* Not guessed: a run must name the format (cli_build_formats). */
+            snprintf(out->quantization, sizeof(out->quantization), "?%.30s", method);
+        }
+    }
     json_t *meta = json_object_get(root, "_kvsim");
     json_t *v;
     if (json_is_object(meta)) {

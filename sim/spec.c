@@ -302,7 +302,10 @@ static void head_model(const sim_model *t, sim_model *h)
 {
     *h = *t;
     double emb = (double)t->vocab * t->hidden * (t->tie_embeddings ? 1 : 2);
-    double layer = ((double)t->params_active - emb - t->hidden) / t->layers;
+    /* Memory holds a whole layer (every expert of a MoE layer); a pass
+     * computes its active share. */
+    double layer = ((double)t->params_total - emb - t->hidden) / t->layers;
+    double active = ((double)t->params_active - emb - t->hidden) / t->layers;
     double fc = 2.0 * t->hidden * (double)t->hidden;
     double lm_head = (double)t->vocab * t->hidden;
     h->layers = 1;
@@ -312,7 +315,8 @@ static void head_model(const sim_model *t, sim_model *h)
     h->expert_params = 0;
     h->shared_intermediate = 0;
     h->tie_embeddings = true;
-    h->params_total = h->params_active = (uint64_t)llround(lm_head + layer + fc + t->hidden);
+    h->params_total = (uint64_t)llround(lm_head + layer + fc + t->hidden);
+    h->params_active = (uint64_t)llround(lm_head + active + fc + t->hidden);
     snprintf(h->name, sizeof(h->name), "%.58s-head", t->name);
 }
 
@@ -339,6 +343,20 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
                  "--speculative-config: not with --n %u (vLLM does not speculate "
                  "with parallel sampling)",
                  cfg->n_samples);
+        return -1;
+    }
+    if (cfg->pipeline_parallel > 1) {
+        /* kvsim's pipeline is vLLM v0's virtual engines, its speculation
+         * V1's: no vLLM runs the two together. */
+        snprintf(err, errlen,
+                 "--speculative-config: not with --pipeline-parallel-size (kvsim models "
+                 "pipelines as vLLM v0's virtual engines and speculation as V1's)");
+        return -1;
+    }
+    if (cfg->gpu_layers >= 0 && (uint32_t)cfg->gpu_layers < cfg->model.layers) {
+        snprintf(err, errlen,
+                 "--speculative-config: not with --gpu-layers (speculation is modelled on "
+                 "vLLM, partial offload on llama.cpp)");
         return -1;
     }
     const sim_model *t = &cfg->model;

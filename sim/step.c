@@ -72,7 +72,7 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     double host = r->cost.p.step_overhead_s + (dur_s - roof);
     double share = (double)r->plan->stage_layers / r->cfg->model.layers;
     double stage = (roof - r->cost.p.step_overhead_s) * share;
-    double tokens = (double)sh->prefill_tokens + sh->decode_seqs;
+    double tokens = (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts;
     double xfer =
         r->cfg->link.floor_s + tokens * 2.0 * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
     int64_t stage_ns = (int64_t)llround(stage * 1e9);
@@ -164,8 +164,9 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
             r->res->spec.verify_s += dur_s - draft_s;
     }
     r->res->busy_s += dur_s;
-    r->res->allreduce_s +=
-        sim_cost_allreduce_s(&r->cost, (double)sh->prefill_tokens + sh->decode_seqs);
+    /* Draft tokens verified in the step are tokens of its pass too. */
+    r->res->allreduce_s += sim_cost_allreduce_s(
+        &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
     r->res->steps++;
     r->res->prefill_tokens_computed += sh->prefill_tokens;
     r->stats->busy_s += dur_s;

@@ -349,6 +349,13 @@ static void test_refused_configs(void **state)
         " \"vocab_size\": 16777216, \"max_position_embeddings\": 4096}";
     assert_int_equal(parse(huge, &m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "not a real model"));
+    /* A quantized checkpoint: vLLM picks the format from quant_method. */
+    snprintf(text, sizeof(text),
+             "{%s, \"quantization_config\": {\"quant_method\": \"awq\", \"bits\": 4,"
+             " \"group_size\": 128}}",
+             base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), 0);
+    assert_string_equal(m.quantization, "awq:group=128");
     snprintf(text, sizeof(text), "{%s, \"model_type\": \"deepseek_v2\", \"kv_lora_rank\": 512}",
              base);
     assert_int_equal(parse(text, &m, err, sizeof(err)), -1);

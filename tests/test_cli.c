@@ -138,6 +138,32 @@ static void test_bad_names_and_files(void **state)
                  "--max-model-len 4096 --gpu-layers 8",
                  "--host NAME");
     expect_error("model \"$(mktemp -d)/none.json\"", "cannot open");
+    /* Review of the merged work: combinations kvsim does not model are
+     * refused; a quantized checkpoint's config is read or refused. */
+    expect_error("run --trace traces/samples/tiny.csv --gpu h100-sxm --model llama-3.1-8b "
+                 "--max-model-len 4096 -pp 2 --speculative-config "
+                 "'{\"method\":\"ngram\",\"num_speculative_tokens\":2,\"acceptance_rate\":0.5}'",
+                 "not with --pipeline-parallel-size");
+    expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4090 --model llama-3.1-8b "
+                 "--max-model-len 4096 --gpu-layers 8 --host h100-sxm",
+                 "the offloaded layers run on a CPU");
+    {
+        char cfg[256], cmd[512];
+        snprintf(cfg, sizeof(cfg), "/tmp/kvsim_q_%d.json", (int)getpid());
+        FILE *f = fopen(cfg, "w");
+        assert_non_null(f);
+        fputs("{\"model_type\": \"llama\", \"hidden_size\": 4096, \"num_hidden_layers\": 32,"
+              " \"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+              " \"intermediate_size\": 14336, \"vocab_size\": 128256,"
+              " \"max_position_embeddings\": 8192, \"tie_word_embeddings\": false,"
+              " \"quantization_config\": {\"quant_method\": \"bitsandbytes\"}}",
+              f);
+        fclose(f);
+        snprintf(cmd, sizeof(cmd), "run --trace traces/samples/tiny.csv --gpu rtx-4090 --model %s",
+                 cfg);
+        expect_error(cmd, "quant_method 'bitsandbytes'");
+        unlink(cfg);
+    }
     expect_error("frobnicate", "unknown command 'frobnicate'");
     expect_error("list disks", "list:");
 }
