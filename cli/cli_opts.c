@@ -121,6 +121,12 @@ const char *cli_did_you_mean(const char *word, const char *const *names, size_t 
             best = names[k];
         }
     }
+    /* A name the word begins is a better guess than a shorter name the
+     * word extends ("--host-bw": --host-bw-gbps, not --host). */
+    if (best != NULL && wl >= 3 && is_prefix_ci(best, word))
+        for (size_t k = 0; k < n; k++)
+            if (is_prefix_ci(word, names[k]))
+                return names[k];
     if (best != NULL && best_d <= limit)
         return best;
     /* A word cut short ("--max-num" for "--max-num-seqs"). */

@@ -285,7 +285,9 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             const char *names[sizeof(valued) / sizeof(valued[0]) + 10];
             size_t n = 0;
             for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
-                if (valued[k].dst != &o->allocators || allow_allocators)
+                if ((valued[k].dst != &o->allocators && valued[k].dst != &o->kv_dtypes &&
+                     valued[k].dst != &o->quantizations) ||
+                    allow_allocators)
                     names[n++] = valued[k].name;
             for (int k = 0; k < 4; k++)
                 names[n++] = flags[k].name;
