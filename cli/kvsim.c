@@ -85,6 +85,8 @@ static const char usage_run[] =
     "\n"
     "output\n"
     "  --out DIR               write summary.json, requests.csv and timeseries.csv to DIR\n"
+    "  --no-requests           leave requests.csv out (one row per request: large runs)\n"
+    "  --requests-gzip         write requests.csv.gz instead of requests.csv\n"
     "  --ts-interval S         time-series sampling period in simulated seconds (default 1)\n"
     "  --goodput KEY:MS ...    vllm bench serve's goodput: requests meeting every objective\n"
     "                          (ttft, tpot, e2el in ms, e.g. --goodput ttft:500 tpot:50) per s\n"
@@ -305,10 +307,12 @@ static int cmd_run(int argc, char **argv)
             cli_error("%s", err);
             status = 1;
         }
+        const char *req = cli_requests_name(&o);
         if (!o.quiet && status == 0)
-            printf("wrote %s/summary.json, %s/requests.csv, %s/timeseries.csv, %s/memory.png, "
+            printf("wrote %s/summary.json, %s%s%s%s%s/timeseries.csv, %s/memory.png, "
                    "%s/memory.svg\n",
-                   o.out, o.out, o.out, o.out, o.out);
+                   o.out, req ? o.out : "", req ? "/" : "", req ? req : "", req ? ", " : "", o.out,
+                   o.out, o.out);
     }
     an_metrics_free(&r.metrics);
     return status;

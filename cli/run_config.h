@@ -28,6 +28,7 @@ typedef struct run_opts {
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;
     int quiet, check, client_max_tokens;
+    int no_requests, requests_gzip;      /* --no-requests, --requests-gzip */
     int chunked_prefill, prefix_caching; /* 1 enable, 0 disable, -1 not given */
     an_slo slo;                          /* --goodput objectives (-1: not given) */
 } run_opts;
@@ -41,6 +42,10 @@ void cli_die(const char *fmt, ...);
  * error naming the option, the value and the accepted range. */
 double cli_parse_double(const char *opt, const char *s, double lo, double hi, int lo_open);
 uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi);
+
+/* The per-request file a run with O writes under --out: "requests.csv",
+ * "requests.csv.gz" (--requests-gzip), or NULL (--no-requests). */
+const char *cli_requests_name(const run_opts *o);
 
 /* Monotonic host time in seconds. */
 double cli_now_s(void);

@@ -302,6 +302,34 @@ static void test_list(void **state)
     assert_non_null(strstr(out, "131072")); /* llama-3.1-8b */
 }
 
+/* --requests-gzip writes the same rows gzip-compressed; --no-requests
+ * none; either removes the other form an earlier run left. */
+static void test_requests_forms(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_req_XXXXXX", cmd[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), RUN "--out %s", dir);
+    assert_int_equal(kvsim(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "cp %s/requests.csv %s/plain.csv", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), RUN "--out %s --requests-gzip", dir);
+    assert_int_equal(kvsim(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "test ! -e %s/requests.csv && gzip -dc %s/requests.csv.gz | cmp -s - %s/plain.csv",
+             dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), RUN "--out %s --no-requests", dir);
+    assert_int_equal(kvsim(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "test ! -e %s/requests.csv && test ! -e %s/requests.csv.gz && test -e %s/summary.json",
+             dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    expect_error(RUN "--no-requests --requests-gzip --out /tmp/x", "one or the other");
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_run_writes_outputs(void **state)
 {
     (void)state;
@@ -335,9 +363,10 @@ static void test_run_writes_outputs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options), cmocka_unit_test(test_bad_names_and_files),
-        cmocka_unit_test(test_compare),     cmocka_unit_test(test_help_lists_every_option),
-        cmocka_unit_test(test_list),        cmocka_unit_test(test_run_writes_outputs),
+        cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_bad_names_and_files),
+        cmocka_unit_test(test_compare),        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_list),           cmocka_unit_test(test_run_writes_outputs),
+        cmocka_unit_test(test_requests_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
