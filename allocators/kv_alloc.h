@@ -88,6 +88,10 @@ typedef struct kv_seq {
      * (preemption by recompute): prefix caching then keeps every full block
      * it computed, not just its prompt's, for the recomputation to hit. */
     bool recompute;
+    /* Set by prefix caching when a release gave keys to S's own blocks
+     * (beyond what its hash ids describe): only then can S hit blocks its
+     * hash ids do not name. Zeroed with the struct for another request. */
+    bool unique_keyed;
     /* Set by kv_grow at admission: leading tokens found in the cache, whose
      * KV need not be computed (always < the tokens asked for). */
     uint32_t cached_tokens;

@@ -384,6 +384,15 @@ static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, 
     return hits;
 }
 
+/* Can S find any of its blocks in the cache? Only blocks its hash ids
+ * name, or its own blocks keyed at a release (a recomputation): a
+ * request without either has nothing to look up (and no keys to compute,
+ * 9 % of a replay's time otherwise). */
+static bool may_hit(const kv_seq *s)
+{
+    return s->hash_ids != NULL || s->unique_keyed;
+}
+
 /* Blocks S needs in all (*NEED) and beyond what it holds or finds in the
  * cache (returned) to have TOKENS tokens. */
 static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens, uint64_t *need)
@@ -398,7 +407,7 @@ static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens
          * the cached pool as new blocks would. */
         /* Without room for the key memo, count no hits (grow will say
          * KV_ENOMEM): refusing here could stall an empty pool forever. */
-        if (compute_keys(p, s, tokens / p->block_tokens) == KV_OK) {
+        if (may_hit(s) && compute_keys(p, s, tokens / p->block_tokens) == KV_OK) {
             uint64_t idle, hits = prefix_hits(a, p, s, tokens, &idle);
             extra -= hits - idle;
         }
@@ -420,7 +429,7 @@ static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 static uint32_t paged_cached(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     paged *p = a->priv;
-    if (!p->prefix || compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
+    if (!p->prefix || !may_hit(s) || compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
         return 0;
     uint64_t idle;
     return (uint32_t)(prefix_hits(a, p, s, tokens, &idle) * p->block_tokens);
@@ -499,9 +508,11 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     uint64_t hits = 0, idle = 0;
     if (p->prefix && !s->live) {
         uint64_t full = tokens / p->block_tokens;
-        if (compute_keys(p, s, full) != KV_OK)
-            return KV_ENOMEM;
-        hits = prefix_hits(a, p, s, tokens, &idle);
+        if (may_hit(s)) {
+            if (compute_keys(p, s, full) != KV_OK)
+                return KV_ENOMEM;
+            hits = prefix_hits(a, p, s, tokens, &idle);
+        }
         uint64_t shareable = covered_blocks(p, s) < full ? covered_blocks(p, s) : full;
         if (need - hits > (uint64_t)p->num_free + p->num_cached - idle)
             return KV_NOSPACE;
@@ -578,6 +589,8 @@ static void paged_release(kv_alloc *a, kv_seq *s)
          * at admission). */
         if (!s->recompute)
             full = 0;
+        else
+            s->unique_keyed = true;
         if (samples_of(s) > 1 && full > s->shared_tokens / p->block_tokens)
             full = s->shared_tokens / p->block_tokens; /* positions past it are per sample */
         bool keyed = compute_keys(p, s, full) == KV_OK;
