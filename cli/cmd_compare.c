@@ -116,7 +116,8 @@ static double gib(uint64_t b)
 static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
 {
     const sim_result *r0 = &runs[0].res;
-    printf("kvsim compare: %s on %s, %s\n", cfg->model.name, cfg->gpu.name, runs[0].source);
+    printf("kvsim compare: %s on %s%s, %s\n", cfg->model.name, cfg->gpu.name, cli_layout(cfg),
+           runs[0].source);
     printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n\n",
            gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
     printf("%-36s %-42s %-42s\n", "", "time-weighted share of the pool (%)",

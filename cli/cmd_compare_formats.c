@@ -126,8 +126,8 @@ int cli_compare_formats(const run_opts *o)
         }
     }
     if (!o->quiet) {
-        printf("kvsim compare: %s on %s, %s\n\n", cfgs[0].model.name, cfgs[0].gpu.name,
-               runs[0].source);
+        printf("kvsim compare: %s on %s%s, %s\n\n", cfgs[0].model.name, cfgs[0].gpu.name,
+               cli_layout(&cfgs[0]), runs[0].source);
         printf("%-28s %8s %9s %10s %7s %9s %9s %9s %9s %10s %8s\n", kv ? "KV format" : "weights",
                "weights", "KV B/tok", "pool tok", "preempt", "TTFT p50", "TTFT p99", "TPOT p50",
                "TPOT p99", "out tok/s", "resident");

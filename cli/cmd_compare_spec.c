@@ -65,8 +65,8 @@ int cli_compare_spec(const run_opts *o)
         }
     }
     if (!o->quiet) {
-        printf("kvsim compare: %s on %s, %s\nspeculative: %s\n\n", with.model.name, with.gpu.name,
-               runs[0].source, o->speculative_config);
+        printf("kvsim compare: %s on %s%s, %s\nspeculative: %s\n\n", with.model.name, with.gpu.name,
+               cli_layout(&with), runs[0].source, o->speculative_config);
         printf("%-15s %10s %9s %9s %9s %9s %9s %8s %8s %7s %7s %7s %9s\n", "", "out tok/s",
                "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "E2E mean", "peak KV", "KV/slot",
                "preempt", "accept", "length", "draft %");

@@ -532,6 +532,18 @@ int cli_open_source(const run_opts *o, trace_format fmt, wl_source **src)
     return cli_source_open(&so, "run", seed, 0, src);
 }
 
+const char *cli_layout(const sim_config *cfg)
+{
+    static char buf[96];
+    uint32_t tp = cfg->tensor_parallel > 1 ? cfg->tensor_parallel : 1;
+    uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
+    if (tp * pp == 1)
+        return "";
+    snprintf(buf, sizeof(buf), " x %u GPUs (TP %u x PP %u; memory figures per GPU)", tp * pp, tp,
+             pp);
+    return buf;
+}
+
 const char *cli_requests_name(const run_opts *o)
 {
     return o->no_requests ? NULL : o->requests_gzip ? "requests.csv.gz" : "requests.csv";

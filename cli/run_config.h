@@ -47,6 +47,10 @@ uint64_t cli_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi)
  * "requests.csv.gz" (--requests-gzip), or NULL (--no-requests). */
 const char *cli_requests_name(const run_opts *o);
 
+/* " x N GPUs (TP t x PP p; memory figures per GPU)" for a parallel CFG,
+ * "" otherwise: for headers (a static buffer). */
+const char *cli_layout(const sim_config *cfg);
+
 /* Monotonic host time in seconds. */
 double cli_now_s(void);
 
