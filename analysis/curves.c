@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analysis/metrics.h"
+#include "analysis/report.h"
 
 static int figures_push(an_figures *f, const char *name, double v)
 {
@@ -309,28 +310,13 @@ int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
     return ferror(fp) ? -1 : 0;
 }
 
-static void curves_json_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
-    }
-    fputc('"', fp);
-}
-
 int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
                          const an_curve_point *pts, size_t npts)
 {
     fputs("{\n  \"vary\": [", fp);
     for (size_t k = 0; k < nvary; k++) {
         fputs(k ? ", " : "", fp);
-        curves_json_str(fp, vary_names[k]);
+        an_json_str(fp, vary_names[k]);
     }
     fputs("],\n  \"points\": [", fp);
     char b[AN_NUM_LEN];
@@ -344,9 +330,9 @@ int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
         fprintf(fp, "%s\n    {\"point\": %zu, \"options\": {", p ? "," : "", p);
         for (size_t k = 0; k < nvary; k++) {
             fputs(k ? ", " : "", fp);
-            curves_json_str(fp, vary_names[k]);
+            an_json_str(fp, vary_names[k]);
             fputs(": ", fp);
-            curves_json_str(fp, pt->vary_values[k]);
+            an_json_str(fp, pt->vary_values[k]);
         }
         fputs("}, \"seeds\": [", fp);
         for (size_t s = 0; s < pt->nruns; s++)
@@ -360,7 +346,7 @@ int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
                 double mean, half;
                 point_stat(pt, cols->name[i], i, &mean, &half);
                 fputs(i ? ", " : "", fp);
-                curves_json_str(fp, cols->name[i]);
+                an_json_str(fp, cols->name[i]);
                 fprintf(fp, ": %s", an_fmt_double(b, pass ? half : mean));
             }
         }

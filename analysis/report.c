@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-static void json_str(FILE *fp, const char *s)
+void an_json_str(FILE *fp, const char *s)
 {
     fputc('"', fp);
     for (; *s; s++) {
@@ -248,15 +248,15 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     an_metrics_at_peak(m, &peak);
 
     fprintf(fp, "{\n  \"kvsim_version\": \"0.1.0\",\n  \"config\": {\n    \"source\": ");
-    json_str(fp, in->source);
+    an_json_str(fp, in->source);
     fprintf(fp, ",\n    \"gpu\": ");
-    json_str(fp, c->gpu.name);
+    an_json_str(fp, c->gpu.name);
     fprintf(fp, ",\n    \"model\": ");
-    json_str(fp, c->model.name);
+    an_json_str(fp, c->model.name);
     fprintf(fp, ",\n    \"allocator\": ");
-    json_str(fp, r->allocator);
+    an_json_str(fp, r->allocator);
     fprintf(fp, ",\n    \"engine\": ");
-    json_str(fp, c->engine);
+    an_json_str(fp, c->engine);
     char n1[AN_NUM_LEN], n2[AN_NUM_LEN], n3[AN_NUM_LEN], n4[AN_NUM_LEN], n5[AN_NUM_LEN];
     fprintf(fp,
             ",\n    \"weight_dtype\": \"%s\",\n    \"kv_dtype\": \"%s\",\n"

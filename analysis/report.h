@@ -24,4 +24,8 @@ int an_write_summary_json(FILE *fp, const an_run_info *info);
 /* Prints the readable summary to FP. */
 void an_print_summary(FILE *fp, const an_run_info *info);
 
+/* Writes S to FP as a JSON string (quotes, backslashes and control
+ * characters escaped). */
+void an_json_str(FILE *fp, const char *s);
+
 #endif

@@ -3,6 +3,8 @@
  */
 #include "cli/cli_opts.h"
 
+#include "sim/catalog.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -65,34 +67,6 @@ int cli_parse_goodput(const char *spec, an_slo *out, char *err, size_t errlen)
     return 0;
 }
 
-size_t cli_edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 255)
-        la = 255;
-    if (lb > 255)
-        lb = 255;
-    size_t row[256];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
-            size_t best = diag + (same ? 0 : 1);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 static int is_prefix_ci(const char *word, const char *name)
 {
     size_t n = strlen(word);
@@ -115,7 +89,7 @@ const char *cli_did_you_mean(const char *word, const char *const *names, size_t 
     const char *best = NULL;
     size_t best_d = (size_t)-1;
     for (size_t k = 0; k < n; k++) {
-        size_t d = cli_edit_distance(word, names[k]);
+        size_t d = sim_edit_distance(word, names[k]);
         if (d < best_d) {
             best_d = d;
             best = names[k];

@@ -20,11 +20,6 @@
  */
 int cli_parse_goodput(const char *spec, an_slo *out, char *err, size_t errlen);
 
-/* Edit distance (Levenshtein: insertions, deletions, substitutions, each
- * 1) between A and B, ASCII case-insensitive; at most 255 characters of
- * each are compared. */
-size_t cli_edit_distance(const char *a, const char *b);
-
 /*
  * The name among NAMES[0..N) closest to WORD by edit distance, or NULL
  * when none is close: a distance of at most a third of WORD's length (at

@@ -16,12 +16,14 @@
 
 /* --------------------------------------------------- closest-name hints */
 
-static size_t edit_distance(const char *a, const char *b)
+size_t sim_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return la > lb ? la : lb;
-    size_t row[64];
+    if (la > 255)
+        la = 255;
+    if (lb > 255)
+        lb = 255;
+    size_t row[256];
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
     for (size_t i = 1; i <= la; i++) {
@@ -29,10 +31,10 @@ static size_t edit_distance(const char *a, const char *b)
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
-            size_t sub = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-            size_t best = sub;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
+            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+            size_t best = diag + (same ? 0 : 1);
+            if (up + 1 < best)
+                best = up + 1;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;
             row[j] = best;
@@ -88,7 +90,7 @@ void sim_closest_names(const char *want, const char *const *names, size_t n, cha
         /* Names that start with or contain WANT first, then by edit distance. */
         size_t d = strncmp(names[i], want, strlen(want)) == 0 ? 0
                    : strstr(names[i], want) != NULL           ? 1
-                                                              : 2 + edit_distance(want, names[i]);
+                                                    : 2 + sim_edit_distance(want, names[i]);
         for (size_t k = 0; k < 3; k++) {
             if (d < best[k]) {
                 for (size_t m = 2; m > k; m--) {

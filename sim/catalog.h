@@ -93,6 +93,10 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
 size_t sim_model_count(void);
 int sim_model_at(size_t i, sim_model *out);
 
+/* Levenshtein distance between A and B (their first 255 characters),
+ * ASCII case folded. */
+size_t sim_edit_distance(const char *a, const char *b);
+
 /* Compares a name as a user types it with a catalog NAME: ASCII case
  * folded, separators ('-', '_', ' ') dropped; 0 when equal, or with PREFIX
  * when WANT's letters begin NAME's. */
