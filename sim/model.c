@@ -327,6 +327,10 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
      * a tool takes differs, so the file is ambiguous. */
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
+        /* jansson quotes the text near the error: keep it on one line. */
+        for (char *c = je.text; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
         snprintf(err, errlen, "%s:%d: invalid JSON: %s", origin, je.line, je.text);
         return -1;
     }
@@ -418,6 +422,15 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
     }
     if (!mla && out->v_head_dim == 0)
         out->v_head_dim = out->head_dim;
+    if (is_arch(out, "opt") &&
+        ((uint64_t)out->heads * out->head_dim != out->hidden || out->kv_heads != out->heads)) {
+        /* OPT's projections are hidden x hidden, every head with its K and V. */
+        snprintf(err, errlen,
+                 "%s: an OPT config needs num_attention_heads x head_dim = hidden_size (%u x %u "
+                 "!= %u) and no grouped KV heads",
+                 origin, out->heads, out->head_dim, out->hidden);
+        goto done;
+    }
     if (out->heads % out->kv_heads != 0) {
         snprintf(err, errlen, "%s: num_attention_heads %u is not a multiple of %u KV heads", origin,
                  out->heads, out->kv_heads);
@@ -532,6 +545,10 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
 done:
     free(dense_only);
     json_decref(root);
+    /* Messages quote keys and values of the file: one line whatever they hold. */
+    for (char *c = err; rc != 0 && errlen > 0 && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     return rc;
 }
 

@@ -349,6 +349,15 @@ static void test_refused_configs(void **state)
         " \"vocab_size\": 16777216, \"max_position_embeddings\": 4096}";
     assert_int_equal(parse(huge, &m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "not a real model"));
+    /* Found by fuzzing (tests/fuzz/fuzz_model.c): an OPT config with a
+     * head_dim that does not make hidden x hidden projections wrapped the
+     * per-GPU split; a key with a newline made a two-line message. */
+    snprintf(text, sizeof(text), "{%s, \"model_type\": \"opt\", \"head_dim\": 256}", base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "an OPT config needs"));
+    snprintf(text, sizeof(text), "{%s, \"moe\\nrouting\": 1}", base);
+    assert_int_equal(parse(text, &m, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'moe?routing'"));
     /* A quantized checkpoint: vLLM picks the format from quant_method. */
     snprintf(text, sizeof(text),
              "{%s, \"quantization_config\": {\"quant_method\": \"awq\", \"bits\": 4,"

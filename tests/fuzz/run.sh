@@ -28,6 +28,8 @@ for target in "$BUILD"/tests/fuzz/fuzz_*; do
     seeds=("$ROOT/tests/fuzz/spec_seeds")
   elif [ "$name" = fuzz_formats ]; then
     seeds=("$ROOT/tests/fuzz/format_seeds")
+  elif [ "$name" = fuzz_model ]; then
+    seeds=("$ROOT/catalog/models")
   else
     seeds=("$ROOT/tests/data/traces" "$WORK/gz") # read recursively: bad/ included
   fi
