@@ -4,11 +4,13 @@
  * refusals). Any bytes must parse or fail with one non-empty line naming
  * the origin; what parses keeps its guarantees: positive dimensions,
  * active parameters no more than the total, a positive KV size per token,
- * tensor-parallel sizes that split it include 1, and the memory plan at
- * TP 1 on a large GPU either computes or refuses with one line.
+ * tensor-parallel sizes that split it include 1, weights in a few formats
+ * are finite and positive, and the memory plan at TP 1 on a large GPU
+ * either computes or refuses with one line.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "sim/catalog.h"
 #include "sim/config.h"
+#include "sim/formats.h"
 #include "sim/parallel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -59,6 +62,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sim_tp_check(&m, tp, err, sizeof(err)) != 0)
             one_line("tp", err);
         else if (sim_tp_params_per_gpu(&m, tp) > m.params_total)
+            abort();
+    }
+    /* Weights tensor by tensor in a few formats (sim/formats.c's layer
+     * walk over MoE, shared experts and latent attention): finite and
+     * positive, or refused in one line (a group that does not divide). */
+    static const char *const fmts[] = {"fp16", "fp8", "awq", "Q4_K_M", "q8_0", "nvfp4"};
+    for (size_t k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
+        const sim_dtype *w = sim_weight_format_parse(fmts[k], err, sizeof(err));
+        sim_weight_bytes wb;
+        err[0] = '\0';
+        if (w == NULL)
+            abort();
+        if (sim_weight_bytes_of(&m, w, &wb, err, sizeof(err)) != 0)
+            one_line("weights", err);
+        else if (!(wb.total > 0 && isfinite(wb.total) && wb.expert >= 0 && wb.expert <= wb.total))
             abort();
     }
     sim_gpu g;
