@@ -161,26 +161,38 @@ double an_samples_std(const an_samples *s)
     return sqrt(var);
 }
 
+/* numpy's linear method over N sorted values: the P-th percentile lies
+ * between ranks *I and *J at fraction *T. */
+static void numpy_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *t)
+{
+    double g = (double)(n - 1) * (p / 100.0);
+    if (g >= (double)(n - 1)) {
+        *i = *j = n - 1;
+    } else if (g < 0) {
+        *i = *j = 0;
+    } else {
+        *i = (uint64_t)floor(g);
+        *j = *i + 1;
+    }
+    *t = g - floor(g);
+}
+
+/* numpy's _lerp: from whichever end is nearer, bit for bit. */
+static double numpy_lerp(double a, double b, double t)
+{
+    double diff = b - a;
+    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
 double an_samples_percentile(const an_samples *s, double p)
 {
     assert(s->sorted);
     if (s->n == 0)
         return NAN;
-    double q = p / 100.0;
-    double g = (double)(s->n - 1) * q;
-    size_t i, j;
-    if (g >= (double)(s->n - 1)) {
-        i = j = s->n - 1;
-    } else if (g < 0) {
-        i = j = 0;
-    } else {
-        i = (size_t)floor(g);
-        j = i + 1;
-    }
-    double t = g - floor(g);
-    double a = s->v[i], b = s->v[j];
-    double diff = b - a;
-    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+    uint64_t i, j;
+    double t;
+    numpy_ranks(s->n, p, &i, &j, &t);
+    return numpy_lerp(s->v[i], s->v[j], t);
 }
 
 double an_samples_median(const an_samples *s)
@@ -300,22 +312,12 @@ double an_wsamples_percentile(const an_wsamples *w, double p)
     if (wempty(w))
         return NAN;
     assert(w->sorted);
-    /* numpy's linear method on the expanded list (see an_samples_percentile). */
-    double q = p / 100.0;
-    double g = (double)(w->total - 1) * q;
+    /* numpy's linear method on the expanded list. */
     uint64_t i, j;
-    if (g >= (double)(w->total - 1)) {
-        i = j = w->total - 1;
-    } else if (g < 0) {
-        i = j = 0;
-    } else {
-        i = (uint64_t)floor(g);
-        j = i + 1;
-    }
-    double t = g - floor(g);
-    double a = wrank(w, i), b = j == i ? a : wrank(w, j);
-    double diff = b - a;
-    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+    double t;
+    numpy_ranks(w->total, p, &i, &j, &t);
+    double a = wrank(w, i);
+    return numpy_lerp(a, j == i ? a : wrank(w, j), t);
 }
 
 double an_wsamples_median(const an_wsamples *w)

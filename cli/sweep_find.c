@@ -111,6 +111,26 @@ static eval *evaluate(search *se, double x)
     return e;
 }
 
+/* The loads tried so far that met the objectives (the highest, LO) and
+ * missed them (the lowest, HI), and their evaluations' indices. */
+typedef struct bracket {
+    double lo, hi;
+    size_t lo_e, hi_e;
+} bracket;
+
+/* Evaluates load X and moves BR's side it falls on. */
+static void try_load(search *se, double x, bracket *br)
+{
+    eval *e = evaluate(se, x);
+    if (e->pass) {
+        br->lo = x;
+        br->lo_e = se->nevals - 1;
+    } else {
+        br->hi = x;
+        br->hi_e = se->nevals - 1;
+    }
+}
+
 /* Rank 0's verdict on evaluation E: V[0] whether the mean over seeds of
  * each metric meets its objective, V[1] how many seeds meet them all on
  * their own, V[2] 1 + the index of an objective naming no summary figure
@@ -165,52 +185,23 @@ int sweep_find(sweep_opts *o)
                 : o->rate_opt ? cli_parse_double("--request-rate", o->rate_opt, 0, 1e9, 1)
                               : 1.0;
     cli_make_dirs(o->out);
-    double lo = NAN, hi = NAN;
-    size_t lo_e = 0, hi_e = 0;
-    eval *e = evaluate(&se, x0);
-    if (e->pass) {
-        lo = x0;
-        lo_e = se.nevals - 1;
-        for (int k = 0; k < 30 && isnan(hi); k++) {
-            double x = lo * 2;
-            if (x > 1e9)
-                break; /* the load options' bound: met at every load tried */
-            e = evaluate(&se, x);
-            if (e->pass) {
-                lo = x;
-                lo_e = se.nevals - 1;
-            } else {
-                hi = x;
-                hi_e = se.nevals - 1;
-            }
-        }
-    } else {
-        hi = x0;
-        hi_e = se.nevals - 1;
-        for (int k = 0; k < 30 && isnan(lo); k++) {
-            double x = hi / 2;
-            e = evaluate(&se, x);
-            if (e->pass) {
-                lo = x;
-                lo_e = se.nevals - 1;
-            } else {
-                hi = x;
-                hi_e = se.nevals - 1;
-            }
-        }
+    bracket br = {NAN, NAN, 0, 0};
+    try_load(&se, x0, &br);
+    /* Double (or halve) until one load meets the objectives and another
+     * misses them; never past the load options' bound (then met at every
+     * load tried). */
+    for (int k = 0; k < 30 && (isnan(br.lo) || isnan(br.hi)); k++) {
+        double x = isnan(br.hi) ? br.lo * 2 : br.hi / 2;
+        if (x > 1e9)
+            break;
+        try_load(&se, x, &br);
     }
-    for (unsigned it = 0;
-         it < o->find_iters && !isnan(lo) && !isnan(hi) && hi - lo > o->find_tol * lo; it++) {
-        double mid = (lo + hi) / 2;
-        e = evaluate(&se, mid);
-        if (e->pass) {
-            lo = mid;
-            lo_e = se.nevals - 1;
-        } else {
-            hi = mid;
-            hi_e = se.nevals - 1;
-        }
-    }
+    for (unsigned it = 0; it < o->find_iters && !isnan(br.lo) && !isnan(br.hi) &&
+                          br.hi - br.lo > o->find_tol * br.lo;
+         it++)
+        try_load(&se, (br.lo + br.hi) / 2, &br);
+    double lo = br.lo, hi = br.hi;
+    size_t lo_e = br.lo_e, hi_e = br.hi_e;
     if (sweep_mpi_rank() != 0) { /* rank 0 writes everything */
         for (size_t i = 0; i < se.njobs; i++)
             sweep_job_free(&se.jobs[i]);
