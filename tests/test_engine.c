@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "tests/test_util.h"
+
 #include "analysis/metrics.h"
 #include "analysis/report.h"
 #include "sim/engine.h"
@@ -38,20 +40,7 @@ static void sample_path(char *buf, size_t len, const char *name)
 
 static sim_config config(const char *gpu_name, const char *model_name)
 {
-    sim_gpu g;
-    sim_model m;
-    char err[512];
-    if (sim_gpu_lookup(gpu_name, &g, err, sizeof(err)) != 0 ||
-        sim_model_lookup(model_name, &m, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    sim_config c;
-    sim_config_defaults(&c, &g, &m);
-    /* Fixed cost terms, so preset tuning does not move these tests. */
-    c.cost.bw_eff = 0.8;
-    c.cost.flops_eff = 0.5;
-    c.cost.step_overhead_s = 0.005;
-    c.cost.overhead_bytes = 0.8 * 1073741824.0;
-    return c;
+    return test_config(gpu_name, model_name);
 }
 
 static const char *write_trace(const char *text)

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/test_util.h"
+
 #include "analysis/metrics.h"
 #include "analysis/report.h"
 #include "sim/engine.h"
@@ -33,18 +35,10 @@
  * closed forms below. */
 static sim_config config(const char *gpu_name, const char *model_name)
 {
-    sim_gpu g;
-    sim_model m;
-    char err[512];
-    if (sim_gpu_lookup(gpu_name, &g, err, sizeof(err)) != 0 ||
-        sim_model_lookup(model_name, &m, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    sim_config c;
-    sim_config_defaults(&c, &g, &m);
+    sim_config c = test_config(gpu_name, model_name);
     c.cost.bw_eff = 0.96;
     c.cost.flops_eff = 0.58;
     c.cost.step_overhead_s = 0.0055;
-    c.cost.overhead_bytes = 0.8 * 1073741824.0;
     c.prefix_caching = 0;
     return c;
 }
