@@ -226,9 +226,14 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
             num_cell(fp, jnum(json_object_get(mem, when[w]), cat[k], NULL));
         fputs("</tr>\n", fp);
     }
-    fprintf(fp, "</table>\n<p>KV pool %.2f GiB (%.0f tokens), peak allocated %.2f GiB.</p>\n",
+    fprintf(fp, "</table>\n<p>KV pool %.2f GiB (%.0f tokens), peak allocated %.2f GiB",
             jnum(mem, "kv_pool_bytes", NULL) / 1073741824.0, jnum(mem, "kv_pool_tokens", NULL),
             jnum(mem, "peak_kv_allocated_bytes", NULL) / 1073741824.0);
+    double tp = jnum(root, "parallel", "tensor_parallel_size");
+    double pp = jnum(root, "parallel", "pipeline_parallel_size");
+    if (tp > 1 || pp > 1) /* the memory figures are one GPU's (engine.c, report.c) */
+        fprintf(fp, "; per GPU of %.0f (tensor parallel %.0f x pipeline %.0f)", tp * pp, tp, pp);
+    fputs(".</p>\n", fp);
     int rc = 0;
     if (exists(dir, "timeseries.csv") && !exists(dir, "memory.svg"))
         rc = an_plot_memory(dir, NULL, err, errlen);
