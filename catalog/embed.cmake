@@ -1,6 +1,6 @@
 # Embeds the catalog's data files into a C source, so the kvsim binary
 # works from any directory without the source tree.
-# Usage: cmake -DOUT=file.c -DGPUS=gpus.csv -DMODELS_DIR=dir -P embed.cmake
+# Usage: cmake -DOUT=file.c -DGPUS=gpus.csv -DMODELS_DIR=dir -DPRESETS_DIR=dir -P embed.cmake
 function(kvsim_hex_literal path outvar)
   file(READ ${path} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
@@ -28,5 +28,19 @@ foreach(f ${model_files})
 endforeach()
 string(APPEND src "\nconst sim_catalog_file sim_catalog_models[] = {\n${table}    {NULL, NULL},\n};\n")
 string(APPEND src "const size_t sim_catalog_num_models = ${i};\n")
+file(GLOB preset_files ${PRESETS_DIR}/*.preset)
+list(SORT preset_files)
+set(i 0)
+set(table "")
+foreach(f ${preset_files})
+  get_filename_component(fname ${f} NAME)
+  string(REGEX REPLACE "\\.preset$" "" name "${fname}")
+  kvsim_hex_literal(${f} h)
+  string(APPEND src "static const char preset_${i}[] = {${h}};\n")
+  string(APPEND table "    {\"${name}\", preset_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND src "\nconst sim_catalog_file sim_catalog_presets[] = {\n${table}    {NULL, NULL},\n};\n")
+string(APPEND src "const size_t sim_catalog_num_presets = ${i};\n")
 file(WRITE ${OUT}.tmp "${src}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -21,6 +21,7 @@
 
 #include "cli/run_config.h"
 #include "sim/fit.h"
+#include "sim/preset.h"
 #include "sim/formats.h"
 
 int cmd_fit(int argc, char **argv);
@@ -110,13 +111,10 @@ int cmd_fit(int argc, char **argv)
         q.batched_tokens = q.batch; /* vLLM: the budget holds one token per sequence */
     q.mem_util =
         o.mem_util ? cli_parse_double("--gpu-memory-utilization", o.mem_util, 0, 1, 1) : 0.90;
-    const sim_engine_preset *pr = sim_engine_preset_find(o.engine ? o.engine : "vllm");
-    if (pr == NULL) {
-        char names[128];
-        sim_engine_preset_names(names, sizeof(names));
-        cli_die("--engine: unknown preset '%s' (known: %s)", o.engine, names);
-    }
-    q.cost = pr->params;
+    sim_engine_preset pr;
+    if (sim_preset_lookup(o.engine ? o.engine : "vllm", &pr, err, sizeof(err)) != 0)
+        cli_die("--engine: %s", err);
+    q.cost = pr.params;
     sim_gpu one;
     if (gpu != NULL && sim_gpu_lookup(gpu, &one, err, sizeof(err)) != 0)
         cli_die("--gpu: %s", err);
@@ -128,7 +126,7 @@ int cmd_fit(int argc, char **argv)
     printf("kvsim fit: %s (%.2f B parameters), weights %s (%.3f bits/weight), KV %s, context "
            "%u, batch %u, engine %s\n\n",
            m->name, (double)m->params_total / 1e9, q.weights->name, mem.bpw, q.kv->name, q.context,
-           q.batch, pr->name);
+           q.batch, pr.name);
     printf("memory              GiB\n");
     printf("  weights      %10.2f   (tensor by tensor in %s)\n", gib(mem.weights), q.weights->name);
     printf("  KV cache     %10.2f   (%.0f bytes/token x %u tokens x %u sequence%s%s)\n",
@@ -137,7 +135,7 @@ int cmd_fit(int argc, char **argv)
     printf("  activations  %10.2f   (a forward pass over %u tokens, as vLLM profiles)\n",
            gib(mem.activations), q.batched_tokens);
     printf("  runtime      %10.2f   (the %s preset: CUDA context, workspaces)\n", gib(mem.runtime),
-           pr->name);
+           pr.name);
     printf("  total        %10.2f\n\n", gib(mem.total));
 
     printf("%-16s %7s %7s %5s %5s %12s %13s %9s\n", "device", "GiB", "usable", "fits", "GPUs",

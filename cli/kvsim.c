@@ -51,6 +51,10 @@ static const char usage_main[] =
     "  kvsim gen --workload SPEC -o FILE.csv.gz\n"
     "      write a generated workload (presets sharegpt, alpaca, azure-conv, azure-code,\n"
     "      chat, or your own arrivals and lengths) or a transformed trace as kvsim CSV\n"
+    "  kvsim validate --data FILE.csv [--cross]  published measurements replayed through\n"
+    "      the cost model: errors by source, framework, metric, device class; rows it\n"
+    "      cannot express, counted by reason (kvsim validate --help)\n"
+    "  kvsim calibrate --data FILE.csv --out DIR  the engine presets fitted to measurements\n"
     "  kvsim trace stats FILE  rows, rate, length percentiles and prefix reuse of a trace\n"
     "  kvsim sweep --vary KEY=VALUES ... --out DIR [run options]\n"
     "      runs over a grid of option values and seeds: curves.csv, curves.json, plots;\n"
@@ -318,8 +322,10 @@ static int cmd_run(int argc, char **argv)
     return status;
 }
 
-int cmd_fit(int argc, char **argv); /* cli/cmd_fit.c */
-int cmd_list_formats(void);         /* cli/cmd_fit.c */
+int cmd_fit(int argc, char **argv);       /* cli/cmd_fit.c */
+int cmd_list_formats(void);               /* cli/cmd_fit.c */
+int cmd_validate(int argc, char **argv);  /* cli/cmd_validate.c */
+int cmd_calibrate(int argc, char **argv); /* cli/cmd_validate.c */
 
 static int cmd_list(int argc, char **argv)
 {
@@ -423,8 +429,12 @@ static int dispatch(int argc, char **argv)
         return cmd_fit(argc - 2, argv + 2);
     if (strcmp(cmd, "trace") == 0)
         return cmd_trace(argc - 2, argv + 2);
-    static const char *const commands[] = {"run",   "compare", "list", "gen",
-                                           "trace", "sweep",   "plot", "report"};
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(argc - 2, argv + 2);
+    if (strcmp(cmd, "calibrate") == 0)
+        return cmd_calibrate(argc - 2, argv + 2);
+    static const char *const commands[] = {"run",   "compare", "list",   "gen",      "trace",
+                                           "sweep", "plot",    "report", "validate", "calibrate"};
     const char *hint = cli_did_you_mean(cmd, commands, sizeof(commands) / sizeof(commands[0]));
     if (hint != NULL)
         cli_error("unknown command '%s': did you mean %s? (kvsim --help)", cmd, hint);

@@ -24,6 +24,7 @@
 #include "cli/cli_opts.h"
 #include "cli/cli_out.h"
 #include "sim/cost.h"
+#include "sim/preset.h"
 #include "sim/formats.h"
 #include "sim/spec.h"
 #include "sim/sched.h"
@@ -382,19 +383,16 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (o->mem_bw_gbps)
         gpu.mem_bw_Bps = cli_parse_double("--mem-bw-gbps", o->mem_bw_gbps, 0, 1e6, 1) * 1e9;
     sim_config_defaults(cfg, &gpu, &model);
-    char names[256];
     cli_build_formats(o, cfg);
     if (o->speculative_config != NULL &&
         sim_spec_parse(o->speculative_config, &cfg->spec, err, sizeof(err)) != 0)
         cli_die("%s", err);
     if (o->engine != NULL) {
-        const sim_engine_preset *pr = sim_engine_preset_find(o->engine);
-        if (pr == NULL) {
-            sim_engine_preset_names(names, sizeof(names));
-            cli_die("--engine: unknown preset '%s' (known: %s)", o->engine, names);
-        }
-        snprintf(cfg->engine, sizeof(cfg->engine), "%s", pr->name);
-        cfg->cost = pr->params;
+        sim_engine_preset pr;
+        if (sim_preset_lookup(o->engine, &pr, err, sizeof(err)) != 0)
+            cli_die("--engine: %s", err);
+        snprintf(cfg->engine, sizeof(cfg->engine), "%s", pr.name);
+        cfg->cost = pr.params;
     }
     if (o->bw_eff)
         cfg->cost.bw_eff = cli_parse_double("--bw-eff", o->bw_eff, 0, 1, 1);

@@ -15,5 +15,7 @@ typedef struct sim_catalog_file {
 extern const char *const sim_catalog_gpus_csv;
 extern const sim_catalog_file sim_catalog_models[]; /* NULL-terminated, sorted by name */
 extern const size_t sim_catalog_num_models;
+extern const sim_catalog_file sim_catalog_presets[]; /* catalog/presets/ *.preset, by name */
+extern const size_t sim_catalog_num_presets;
 
 #endif

@@ -30,6 +30,7 @@
 #include "allocators/kv_alloc.h"
 #include "sim/parallel.h"
 #include "sim/pipeline.h"
+#include "sim/preset.h"
 
 void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *model)
 {
@@ -39,7 +40,10 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     cfg->weight_dtype = sim_dtype_find("fp16");
     cfg->kv_dtype = sim_dtype_find("fp16");
     snprintf(cfg->engine, sizeof(cfg->engine), "vllm");
-    cfg->cost = sim_engine_preset_find("vllm")->params;
+    sim_engine_preset pr;
+    char err[256];
+    if (sim_preset_lookup("vllm", &pr, err, sizeof(err)) == 0)
+        cfg->cost = pr.params;
     snprintf(cfg->scheduler, sizeof(cfg->scheduler), "vllm");
     /* vLLM's --gpu-memory-utilization default; on a Mac the GPU may wire
      * about 75 % of the unified memory (Metal's

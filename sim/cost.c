@@ -1,26 +1,7 @@
 /*
- * cost.c: roofline step times and engine presets; see cost.h.
- *
- * Presets. The efficiency terms are fitted by bench/fit_cost.c to the
- * published single-GPU measurements in catalog/calibration.csv (sources in
- * its last column), through sim_cost_step_s itself:
- *   trtllm   TensorRT-LLM v0.5/v0.6.1 performance.md, A100 FP16, H100 and
- *            L40S FP8 (static-batch throughput, batch-1 first-token
- *            latency): 17 rows, mean |error| 9.4 %, worst 36.6 %;
- *   llamacpp llama.cpp (CUDA) F16 batch-1 decode and 494-token prefill on
- *            eight cards: 40 rows, decode within 20 %, prefill off by up to
- *            a factor of 2 (one FLOP efficiency cannot fit both GeForce
- *            FP16-accumulate GEMMs and datacenter cards' weak prefill);
- *   llamacpp-metal  llama.cpp (Metal) F16 on an M2 Ultra, XiongjieDai's
- *            benchmarks (Llama-2 7B/13B/70B, prompt 494, 1024 out): 6 rows,
- *            mean |error| 2.5 %, worst 5.2 % (an M1 Max reaches only about
- *            half its bus in the same benchmarks: not fitted);
- *   vllm     no vLLM step times are in the calibration set: it takes the
- *            TensorRT-LLM fit. Override with --bw-eff, --flops-eff and
- *            --step-overhead-ms when you have measurements.
- * overhead_bytes is memory outside torch's weights, activations and KV:
- * set so that Llama-2-7B fp16 on an A100-80GB with max length 4096 gets
- * vLLM's logged 7,449 blocks (see README, "KV pool").
+ * cost.c: the step-time model; see cost.h. The engine presets (the
+ * efficiency terms) are data: catalog/presets/ *.preset, read by
+ * sim/preset.c and fitted by `kvsim calibrate`.
  */
 #include "sim/cost.h"
 
@@ -29,37 +10,19 @@
 #include <math.h>
 #include <string.h>
 
-static const sim_engine_preset presets[] = {
-    {"vllm",
-     {0.96, 0.58, 0.0055, 0.80 * 1073741824.0},
-     "the TensorRT-LLM fit (no vLLM step times in the calibration set)"},
-    {"trtllm",
-     {0.96, 0.58, 0.0055, 0.80 * 1073741824.0},
-     "fit to TensorRT-LLM v0.5/v0.6.1 performance.md (A100 FP16, H100/L40S FP8), 17 rows"},
-    {"llamacpp",
-     {1.00, 0.31, 0.0065, 0.50 * 1073741824.0},
-     "fit to llama.cpp CUDA F16 batch-1 decode and prefill, 40 rows"},
-    {"llamacpp-metal",
-     {0.84, 0.73, 0.0040, 0.50 * 1073741824.0},
-     "fit to llama.cpp Metal F16 batch-1 decode and prefill on an M2 Ultra (Llama-2 7B, 13B, "
-     "70B), 6 rows"},
-};
-
-const sim_engine_preset *sim_engine_preset_find(const char *name)
+/* The 16-bit tensor rate a GEMM reaches: GeForce cards run fp16 math with
+ * fp32 accumulation (what cuBLAS and PyTorch use) at half their
+ * fp16-accumulate rate (catalog/gpus.csv notes: RTX 3090 71 vs 142, RTX
+ * 4090 165 vs 330 TFLOPS); an engine whose GEMMs accumulate in fp16
+ * (llama.cpp's CUDA backend: cublasGemmEx with CUBLAS_COMPUTE_16F in
+ * ggml_cuda_op_mul_mat_cublas) gets the full rate there. Other parts have
+ * no such split. */
+static double fp16_rate(const sim_gpu *g, bool fp16_accumulate)
 {
-    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
-        if (strcmp(presets[i].name, name) == 0)
-            return &presets[i];
-    return NULL;
-}
-
-void sim_engine_preset_names(char *buf, size_t len)
-{
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
-        strncat(buf, i ? ", " : "", len - strlen(buf) - 1);
-        strncat(buf, presets[i].name, len - strlen(buf) - 1);
-    }
+    double r = g->fp16_flops;
+    if (fp16_accumulate && strstr(g->display, "GeForce") != NULL)
+        r *= 2.0;
+    return r;
 }
 
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const sim_dtype *w,
@@ -77,10 +40,19 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     sim_weight_bytes wb;
     if (sim_weight_bytes_of(m, w, &wb, err, sizeof(err)) != 0 ||
         sim_weight_peak_flops(gpu, w, &c->peak_flops, err, sizeof(err)) != 0) {
+        memset(&wb, 0, sizeof(wb));
         wb.total = (double)m->params_total * w->bytes;
         wb.expert = (double)m->expert_params * w->bytes;
         c->peak_flops = gpu->fp16_flops;
     }
+    double f16 = fp16_rate(gpu, p->fp16_accumulate);
+    /* Weight-only formats multiply in fp16, at the engine's fp16 rate. */
+    if (c->peak_flops == gpu->fp16_flops)
+        c->peak_flops = f16;
+    /* Attention runs in 16 bits whatever the weights (vLLM's attention
+     * backends take bf16/fp16 queries; fp8 KV is dequantised in the
+     * kernel). */
+    c->attn_flops = f16 > 0 ? f16 : c->peak_flops;
     if (m->experts) {
         c->experts = m->experts;
         c->experts_per_tok = m->experts_per_tok;
@@ -93,11 +65,24 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     double dense_params = (double)m->params_total - (double)m->expert_params;
     double dense_gpu = per_gpu - (double)m->expert_params / tp;
     c->expert_weight_bytes = wb.expert / tp;
-    c->dense_weight_bytes =
-        dense_params > 0 ? (wb.total - wb.expert) * dense_gpu / dense_params : 0.0;
-    /* Active parameters per GPU: the split share, plus the replicated
-     * norms and KV projections as sim_tp_params_per_gpu counts them. */
-    c->active_params = ((double)m->params_active - (double)m->params_total) / tp + per_gpu;
+    double dense_bytes = dense_params > 0 ? (wb.total - wb.expert) * dense_gpu / dense_params : 0.0;
+    /* The input embedding is a gather of one row per token, not a read of
+     * the table (vLLM's VocabParallelEmbedding splits it over TP). A tied
+     * table is the LM head too and is read every step. */
+    c->dense_weight_bytes = dense_bytes - wb.embed / tp;
+    /* FLOPs: 2 per multiply-add of the layers' matrices for every token,
+     * and the LM head for each sequence's sampled position only (vLLM
+     * computes logits at logits_indices, one per scheduled request). */
+    double emb_gpu = (double)m->vocab * m->hidden / tp;
+    double active = ((double)m->params_active - (double)m->params_total) / tp + per_gpu;
+    double linear = active - emb_gpu * (m->tie_embeddings ? 1.0 : 2.0);
+    c->linear_flops_per_token = 2.0 * (linear > 0 ? linear : 0.0);
+    c->head_flops_per_seq = 2.0 * emb_gpu;
+    /* llama.cpp expands quantized matrices to fp16 before a cuBLAS GEMM
+     * over more than 32 tokens (ggml_cuda_op_mul_mat_cublas, to_fp16): the
+     * fp16 copy is written and read back. */
+    if (p->dequant_gemm && w->kind != SIM_FMT_FLOAT)
+        c->dequant_bytes = 2.0 * 2.0 * wb.quantized_params / tp;
     sim_model shard = *m;
     shard.kv_heads = sim_tp_kv_heads(m, tp);
     c->kv_bytes_per_token = (double)sim_kv_format_bytes_per_token(&shard, kv);
@@ -112,6 +97,13 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         m->kv_lora_rank > 0
             ? 2.0 * m->layers * (double)m->heads / tp * (2.0 * m->kv_lora_rank + m->qk_rope_dim)
             : c->attn_flops_per_pair;
+    /* Without a fused kernel the scores of every (query, key) pair and
+     * head go through memory in fp32: written by the q.k product, read
+     * and written by the softmax, read by the product with v (llama.cpp's
+     * graph without -fa: mul_mat, soft_max_ext, mul_mat): 16 bytes. */
+    if (!p->flash_attn)
+        c->score_bytes_per_pair = 16.0 * m->layers * (double)m->heads / tp;
+    c->layers = m->layers;
     c->tp = tp;
     if (tp > 1 && link != NULL) {
         c->link = *link;
@@ -119,6 +111,7 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         c->allreduce_bytes_per_token = 2.0 * m->hidden;
     }
     c->gpu_share = 1.0;
+    c->split = 1;
     c->p = *p;
 }
 
@@ -132,6 +125,20 @@ void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double
     c->crossing_bytes_per_token = 4.0 * hidden;
 }
 
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, double link_Bps, const sim_model *m)
+{
+    if (gpus < 2 || !(link_Bps > 0))
+        return;
+    c->split = gpus;
+    c->split_link_Bps = link_Bps;
+    /* Per layer and token, fp32: the inputs of q, k, v, o, gate, up, down
+     * copied to the other GPUs and their outputs gathered back. */
+    double h = m->hidden, q = (double)m->heads * m->head_dim;
+    double kv = (double)m->kv_heads * m->head_dim, I = m->intermediate;
+    double in = 3 * h + q + 2 * h + I, out = q + 2 * kv + h + 2 * I + h;
+    c->split_bytes_per_token = 4.0 * (in + out) * m->layers;
+}
+
 double sim_cost_allreduce_s(const sim_cost *c, double tokens)
 {
     if (c->allreduces <= 0 || tokens <= 0)
@@ -139,11 +146,18 @@ double sim_cost_allreduce_s(const sim_cost *c, double tokens)
     return c->allreduces * sim_allreduce_s(&c->link, c->tp, tokens * c->allreduce_bytes_per_token);
 }
 
+/* A roofline: the longer of moving BYTES and computing FLOPS. */
+static double roof(const sim_cost *c, double bytes, double flops, double rate)
+{
+    return fmax(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
+}
+
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
 {
     double tokens = (double)b->prefill_tokens + b->decode_seqs;
     if (tokens <= 0)
         return 0.0;
+    double seqs = (double)b->prefill_seqs + b->decode_seqs;
     double weights = c->dense_weight_bytes;
     if (c->experts > 0) {
         /* Expected share of experts touched when each token picks k of E:
@@ -151,16 +165,26 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         double miss = pow(1.0 - c->experts_per_tok / c->experts, tokens);
         weights += c->expert_weight_bytes * (1.0 - miss);
     }
+    /* The matrix products: weights (and their fp16 copies) against the
+     * linear FLOPs at the weight format's rate. */
+    double lin_bytes = weights + (tokens > 32 ? c->dequant_bytes : 0.0);
+    double lin_flops = c->linear_flops_per_token * tokens + c->head_flops_per_seq * seqs;
+    /* Attention, a kernel of its own: the KV read (the context, new tokens'
+     * KV written), the scores when not fused, at the 16-bit rate. */
     double kv_read = (double)b->decode_ctx_tokens - b->decode_seqs + (double)b->prefill_ctx_tokens;
-    double bytes = weights + c->kv_bytes_per_token * (kv_read + tokens) +
-                   c->kv_window_bytes_per_seq * b->decode_seqs; /* KIVI's fp16 window */
-    double flops = 2.0 * c->active_params * tokens +
-                   c->attn_flops_per_decode_pair * (double)b->decode_ctx_tokens +
-                   c->attn_flops_per_pair * b->prefill_attn_pairs;
+    double pairs = (double)b->decode_ctx_tokens + b->prefill_attn_pairs;
+    double attn_bytes = c->kv_bytes_per_token * (kv_read + tokens) +
+                        c->kv_window_bytes_per_seq * b->decode_seqs + /* KIVI's fp16 window */
+                        c->score_bytes_per_pair * pairs;
+    double attn_flops = c->attn_flops_per_decode_pair * (double)b->decode_ctx_tokens +
+                        c->attn_flops_per_pair * b->prefill_attn_pairs;
+    double t_lin = roof(c, lin_bytes, lin_flops, c->peak_flops);
+    double t_attn = roof(c, attn_bytes, attn_flops, c->attn_flops);
+    if (c->split > 1) /* row split: the matrices shared, attention on the main GPU */
+        t_lin = t_lin / c->split + c->layers * (c->split - 1) * c->p.split_sync_s +
+                tokens * c->split_bytes_per_token / c->split_link_Bps;
     double g = c->gpu_share;
-    double t_mem = g * bytes / (c->mem_bw_Bps * c->p.bw_eff);
-    double t_compute = g * flops / (c->peak_flops * c->p.flops_eff);
-    double t = g > 0 ? fmax(t_mem, t_compute) : 0.0;
+    double t = g * (t_lin + t_attn);
     if (g < 1.0) {
         /* The host's layers run after (or before) the GPU's, not beside
          * them; with both parts present the hidden states cross the link
@@ -169,7 +193,8 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
          * matrix products on the GPU instead, their weights copied over
          * the link (llama.cpp's CUDA backend, offload_op: min_batch_size
          * 32); their KV stays on the host. */
-        double h = 1 - g, kv = bytes - weights;
+        double h = 1 - g, flops = lin_flops + attn_flops;
+        double bytes = weights + attn_bytes, kv = attn_bytes;
         if (tokens >= 32)
             t +=
                 h * weights / c->host_link_Bps + fmax(h * kv / (c->host_bw_Bps * c->p.bw_eff),
@@ -180,7 +205,8 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         if (g > 0)
             t += 2.0 * tokens * c->crossing_bytes_per_token / c->host_link_Bps;
     }
-    return t + sim_cost_allreduce_s(c, tokens) + c->p.step_overhead_s;
+    return t + sim_cost_allreduce_s(c, tokens) + c->layers * c->p.layer_overhead_s +
+           c->p.step_overhead_s;
 }
 
 double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, uint32_t tp)

@@ -1,17 +1,34 @@
 /*
- * cost.h: the roofline step-time model and the GPU memory plan.
+ * cost.h: the step-time model and the GPU memory plan.
  *
- * A step (one iteration of the batch) moves bytes (the weights once; the
- * KV of every decoding sequence's context read; new KV written) and does
- * FLOPs (2 x active parameters per token, plus attention: 4 x layers x
- * heads x head_dim per (query, key) pair). Its duration is
- *     max(bytes / (bandwidth x bw_eff), flops / (peak x flops_eff)) + overhead
- * with the efficiency terms from an engine preset (fitted to published
- * measurements, see cost.c) or overridden by the user.
+ * A step (one iteration of the batch) runs two kinds of kernels, each a
+ * roofline of its own (they run one after the other, so their times add):
+ *   matrix products  bytes: the weights once (not the input embedding: a
+ *                    gather; MoE experts as far as the tokens touch them;
+ *                    llama.cpp's fp16 copies of quantized matrices for
+ *                    GEMMs over more than 32 tokens);
+ *                    FLOPs: 2 x the layers' active parameters per token,
+ *                    plus the LM head (2 x hidden x vocab) per sampled
+ *                    position, at the weight format's rate;
+ *   attention        bytes: the KV of every token attended to, the new
+ *                    tokens' KV written, and without flash attention the
+ *                    fp32 scores (16 bytes per (query, key) pair, head and
+ *                    layer); FLOPs: 2 x (head_dim + v_head_dim) x heads x
+ *                    layers per pair, at the 16-bit rate;
+ *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff))
+ *       + max(B_att / (bw x bw_eff), F_att / (R_16 x flops_eff))
+ *       + all-reduces (TP) + layers x layer_overhead + step_overhead
+ * with bytes and FLOPs one GPU's share, R_w the weight format's tensor
+ * rate (fp8 at the FP8 rate, W8A8 int8 at the int8 rate, weight-only
+ * formats at the 16-bit rate), R_16 the 16-bit rate (GeForce's fp16-
+ * accumulate rate for engines that use it). The efficiency terms come
+ * from an engine preset (sim/preset.h: fitted to published measurements
+ * by `kvsim calibrate`) or the user.
  */
 #ifndef KVSIM_SIM_COST_H
 #define KVSIM_SIM_COST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,24 +36,17 @@
 #include "sim/parallel.h"
 
 typedef struct sim_cost_params {
-    double bw_eff;          /* achieved share of spec memory bandwidth, (0, 1] */
-    double flops_eff;       /* achieved share of peak dense FLOPs, (0, 1] */
-    double step_overhead_s; /* fixed per-step time: launches, scheduling, sampling */
+    double bw_eff;           /* achieved share of spec memory bandwidth, (0, 1] */
+    double flops_eff;        /* achieved share of peak dense FLOPs, (0, 1] */
+    double step_overhead_s;  /* fixed per-step time: scheduling, sampling, the host's work */
+    double layer_overhead_s; /* per layer per step: kernel launches and their gaps */
+    double split_sync_s;     /* llama.cpp row split: per layer per extra GPU per step */
     double
-        overhead_bytes; /* GPU memory outside weights, activations and KV (context, workspaces) */
+        overhead_bytes;   /* GPU memory outside weights, activations and KV (context, workspaces) */
+    bool flash_attn;      /* fused attention: the score matrix never reaches memory */
+    bool fp16_accumulate; /* fp16 GEMMs accumulate in fp16: GeForce's full tensor rate */
+    bool dequant_gemm;    /* quantized weights expanded to fp16 for multi-token GEMMs */
 } sim_cost_params;
-
-typedef struct sim_engine_preset {
-    const char *name;
-    sim_cost_params params;
-    const char *basis; /* where the numbers come from */
-} sim_engine_preset;
-
-/* Finds a preset ("vllm", "trtllm", "llamacpp"); NULL when unknown. */
-const sim_engine_preset *sim_engine_preset_find(const char *name);
-
-/* Writes the preset names, comma-separated, into BUF. */
-void sim_engine_preset_names(char *buf, size_t len);
 
 /* What one step computes. */
 typedef struct sim_batch_shape {
@@ -52,12 +62,17 @@ typedef struct sim_batch_shape {
 /* Everything the model needs, fixed for a run. */
 typedef struct sim_cost {
     double mem_bw_Bps;
-    double peak_flops;
-    double dense_weight_bytes;  /* weights read every step */
+    double peak_flops;          /* the linear layers' rate: the weight format's compute type */
+    double attn_flops;          /* attention's rate: 16-bit (vLLM keeps attention in bf16) */
+    double dense_weight_bytes;  /* weights read every step (not the input embedding: a gather) */
     double expert_weight_bytes; /* MoE expert weights: read as far as tokens touch them */
     double experts;             /* 0 for dense models */
     double experts_per_tok;
-    double active_params;
+    double linear_flops_per_token; /* 2 x the layers' active parameters (no embedding, no head) */
+    double head_flops_per_seq;     /* 2 x hidden x vocab: the LM head, per sampled position */
+    double dequant_bytes;          /* fp16 copies of quantized weights written and read back */
+    double score_bytes_per_pair;   /* without flash attention: fp32 scores x heads x layers */
+    double layers;                 /* layers run per step (launch overheads) */
     double kv_bytes_per_token;
     double kv_window_bytes_per_seq;    /* KIVI: the fp16 window's extra bytes, read per decode */
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
@@ -76,6 +91,12 @@ typedef struct sim_cost {
     double host_flops;
     double host_link_Bps;
     double crossing_bytes_per_token;
+    /* llama.cpp's row split (its multi-GPU default before January 2024):
+     * every matrix split by rows over split GPUs, the activations copied
+     * to each and the results gathered on the main GPU. */
+    uint32_t split;
+    double split_link_Bps;
+    double split_bytes_per_token; /* fp32 inputs and outputs of a layer's matrix products */
     sim_cost_params p;
 } sim_cost;
 
@@ -89,8 +110,7 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, cons
                    const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
                    const sim_link *link);
 
-/* Duration of a step in seconds:
- *     max(bytes / (bw x bw_eff), flops / (peak x flops_eff)) + all-reduces + overhead
+/* Duration of a step in seconds (the formula at the top of this file),
  * with bytes and FLOPs one GPU's share. The all-reduces are not overlapped
  * with compute (vLLM runs them in line on the compute stream). */
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b);
@@ -101,6 +121,13 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b);
  * them). */
 void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double link_Bps,
                       uint32_t hidden);
+
+/* Splits every matrix of C by rows over GPUS GPUs as llama.cpp's row
+ * split does (its multi-GPU default before January 2024): each step
+ * divides the matrix products by GPUS (attention and the KV stay on the
+ * main GPU) and adds, per layer and extra GPU, the preset's split_sync_s,
+ * and the layers' fp32 activations over LINK_BPS. */
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, double link_Bps, const sim_model *m);
 
 /* The all-reduce part of a step computing TOKENS tokens (0 without TP). */
 double sim_cost_allreduce_s(const sim_cost *c, double tokens);

@@ -646,6 +646,7 @@ int sim_weight_bytes_of(const sim_model *m, const sim_dtype *w, sim_weight_bytes
         out->total = total_params * w->bytes;
         out->kept_params = total_params;
         out->expert = (double)m->expert_params * w->bytes;
+        out->embed = m->tie_embeddings ? 0 : (double)m->vocab * m->hidden * w->bytes;
         out->bpw = w->bytes * 8;
         return 0;
     }
@@ -662,10 +663,13 @@ int sim_weight_bytes_of(const sim_model *m, const sim_dtype *w, sim_weight_bytes
         if (add_matrix(m, w, m->tie_embeddings ? T_OUTPUT : T_EMBD, 0, 1, h, V, &bytes, err,
                        errlen) != 0)
             return -1;
+        if (!m->tie_embeddings)
+            out->embed = bytes;
         if (!m->tie_embeddings && add_matrix(m, w, T_OUTPUT, 0, 1, h, V, &bytes, err, errlen) != 0)
             return -1;
         out->quantized_params += emb * (m->tie_embeddings ? 1 : 2);
     } else {
+        out->embed = m->tie_embeddings ? 0 : emb * 2.0;
         bytes += emb * (m->tie_embeddings ? 1 : 2) * 2.0;
         out->kept_params += emb * (m->tie_embeddings ? 1 : 2);
     }

@@ -104,8 +104,9 @@ int sim_kv_format_check(const sim_dtype *f, const struct sim_model *m, char *err
 
 /* Weight bytes of a model in a format. */
 typedef struct sim_weight_bytes {
-    double total;            /* all weights held on the GPU */
-    double expert;           /* MoE expert matrices (read as far as tokens touch them) */
+    double total;  /* all weights held on the GPU */
+    double expert; /* MoE expert matrices (read as far as tokens touch them) */
+    double embed;  /* the input embedding table when it is not also the LM head (0 when tied) */
     double quantized_params; /* parameters stored in the quantized type */
     double kept_params;      /* parameters kept at 16/32 bit (embeddings, norms, ...) */
     double bpw;              /* total x 8 / parameters */

@@ -340,9 +340,13 @@ static void test_batch_knee(void **state)
     sim_cost c;
     sim_cost_init(&c, &g, &m, cfg.weight_dtype, cfg.kv_dtype, &cfg.cost, 1, NULL);
     double ctx1 = 32 + 240 + 1, bw = c.mem_bw_Bps * c.p.bw_eff, fl = c.peak_flops * c.p.flops_eff;
+    /* Decode of B sequences: max(weights / bw, B x (linear + head) FLOPs /
+     * fl) for the matrix products, plus the attention kernel (memory-bound
+     * at 4 FLOPs per byte of KV): the knee is where the two matrix terms
+     * meet. */
+    (void)ctx1;
     double knee =
-        (c.dense_weight_bytes / bw) / ((2 * c.active_params + c.attn_flops_per_pair * ctx1) / fl -
-                                       c.kv_bytes_per_token * ctx1 / bw);
+        (c.dense_weight_bytes / bw) / ((c.linear_flops_per_token + c.head_flops_per_seq) / fl);
     /* TPOT (s) and output throughput of the points 8, 16, ..., 1024. */
     double tpot[8], thr[8];
     for (int k = 0; k < 8; k++) {
@@ -354,7 +358,7 @@ static void test_batch_knee(void **state)
         thr[k] = an_figures_get(&f, "vllm_bench.output_throughput");
         an_figures_free(&f);
     }
-    double ovh = c.p.step_overhead_s;
+    double ovh = c.p.step_overhead_s + c.layers * c.p.layer_overhead_s;
     double slope_mem = (tpot[1] - tpot[0]) / 8, base_mem = tpot[0] - 8 * slope_mem - ovh;
     double per_seq_compute = (tpot[6] - ovh) / 512;
     double est = base_mem / (per_seq_compute - slope_mem);

@@ -1,0 +1,586 @@
+/*
+ * cmd_validate.c: `kvsim validate` (published measurements replayed
+ * through the cost model, errors by source, framework, metric and device
+ * class) and `kvsim calibrate` (the engine presets fitted to them and
+ * written as preset files). The arithmetic is sim/validate.c; reading and
+ * mapping the rows is sim/measure.c.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/run_config.h"
+#include "sim/preset.h"
+#include "sim/validate.h"
+
+int cmd_validate(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+
+static const char usage_validate[] =
+    "usage: kvsim validate --data FILE.csv [--cross] [--out FILE.csv] [--presets DIR]\n"
+    "                      [--rows] [--worst N]\n"
+    "\n"
+    "Replays every row of a measurements file (the columns of catalog/measurements.csv:\n"
+    "device, device_count, framework, model, precision_quant, batch_size, input_tokens,\n"
+    "output_tokens, metric, value, ...) through the cost model with the preset its framework\n"
+    "names, and prints the median and 90th-percentile absolute error overall and by source,\n"
+    "framework, metric, device class and preset, the worst rows, and every row it cannot\n"
+    "express counted by reason.\n"
+    "  --cross      out of sample: each preset refitted without the rows of one source at a\n"
+    "               time (without one device at a time when the preset's rows come from one\n"
+    "               source) and scored on the rows left out\n"
+    "  --out FILE   the per-row predictions as CSV\n"
+    "  --presets DIR  preset files (NAME.preset) instead of the built-in ones\n"
+    "  --rows       print every row's prediction\n"
+    "  --worst N    the N worst rows (default 10)\n";
+
+static const char usage_calibrate[] =
+    "usage: kvsim calibrate --data FILE.csv --out DIR [--presets DIR]\n"
+    "\n"
+    "Fits each engine preset's terms (bw_eff, flops_eff, step_overhead_ms, layer_overhead_us,\n"
+    "and split_sync_us where rows split layers over GPUs) to the rows of FILE that name it,\n"
+    "by least squares on log(predicted / measured) from fixed starting points (the same data\n"
+    "gives the same presets), and writes DIR/NAME.preset with the rows it was fitted to.\n"
+    "Flags (flash attention, fp16 accumulation, dequantising GEMMs) and the runtime memory\n"
+    "overhead are kept from the starting presets (built-in, or --presets DIR). The vllm\n"
+    "preset, with no vLLM rows in the data, takes the TensorRT-LLM fit and says so.\n";
+
+typedef struct row_out {
+    char preset[32];
+    bool ok;            /* predicted */
+    double pred, err;   /* err = pred / measured - 1 */
+    char why[200];      /* when not expressible or not predicted */
+} row_out;
+
+typedef struct vctx {
+    sim_measurement *rows;
+    size_t n;
+    row_out *out;
+    const char *preset_dir;
+} vctx;
+
+static int load_preset(const char *dir, const char *name, sim_engine_preset *p, char *err,
+                       size_t errlen)
+{
+    if (dir != NULL) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s.preset", dir, name);
+        FILE *fp = fopen(path, "rb");
+        if (fp != NULL) {
+            fclose(fp);
+            return sim_preset_lookup(path, p, err, errlen);
+        }
+    }
+    return sim_preset_lookup(name, p, err, errlen);
+}
+
+static sim_cost_params row_params(const sim_measurement *r, const sim_cost_params *p)
+{
+    sim_cost_params q = *p;
+    if (r->flash_attn >= 0)
+        q.flash_attn = r->flash_attn == 1;
+    return q;
+}
+
+static double pct(double *v, size_t n, double q)
+{
+    if (n == 0)
+        return NAN;
+    for (size_t i = 1; i < n; i++) /* insertion sort: groups are small */
+        for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    double rank = q * (double)(n - 1);
+    size_t lo = (size_t)floor(rank);
+    size_t hi = lo + 1 < n ? lo + 1 : lo;
+    return v[lo] + (v[hi] - v[lo]) * (rank - (double)lo);
+}
+
+typedef const char *(*key_fn)(const vctx *, size_t);
+
+static const char *k_all(const vctx *v, size_t i)
+{
+    (void)v;
+    (void)i;
+    return "all";
+}
+static const char *k_source(const vctx *v, size_t i)
+{
+    return v->rows[i].source_id;
+}
+static const char *k_framework(const vctx *v, size_t i)
+{
+    return v->rows[i].framework;
+}
+static const char *k_metric(const vctx *v, size_t i)
+{
+    return v->rows[i].metric_name;
+}
+static const char *k_class(const vctx *v, size_t i)
+{
+    return sim_validate_device_class(&v->rows[i]);
+}
+static const char *k_preset(const vctx *v, size_t i)
+{
+    return v->out[i].preset;
+}
+
+/* Median and p90 of |error| per distinct key, in first-seen order. */
+static void table(const vctx *v, const char *title, key_fn key)
+{
+    printf("\n%-52s %6s %9s %9s %9s\n", title, "rows", "median", "p90", "worst");
+    const char *seen[256];
+    size_t ns = 0;
+    double *errs = malloc((v->n + 1) * sizeof(double));
+    if (errs == NULL)
+        cli_die("out of memory");
+    for (size_t i = 0; i < v->n; i++) {
+        if (!v->out[i].ok)
+            continue;
+        const char *k = key(v, i);
+        bool dup = false;
+        for (size_t s = 0; s < ns && !dup; s++)
+            dup = strcmp(seen[s], k) == 0;
+        if (dup || ns == 256)
+            continue;
+        seen[ns++] = k;
+        size_t m = 0;
+        for (size_t j = 0; j < v->n; j++)
+            if (v->out[j].ok && strcmp(key(v, j), k) == 0)
+                errs[m++] = fabs(v->out[j].err);
+        double med = pct(errs, m, 0.5), p90 = pct(errs, m, 0.9);
+        printf("%-52.52s %6zu %8.1f%% %8.1f%% %8.1f%%\n", k, m, 100 * med, 100 * p90,
+               100 * errs[m - 1]);
+    }
+    free(errs);
+}
+
+static void csv_field(FILE *fp, const char *s)
+{
+    if (strpbrk(s, ",\"\n") == NULL) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static void write_csv(const vctx *v, const char *path)
+{
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL)
+        cli_die("--out: cannot write %s", path);
+    fputs("line,row_id,source_id,device,gpu,model,precision_quant,framework,preset,metric,"
+          "measured,predicted,error_pct,status,reason\n",
+          fp);
+    for (size_t i = 0; i < v->n; i++) {
+        const sim_measurement *r = &v->rows[i];
+        const row_out *o = &v->out[i];
+        fprintf(fp, "%u,", r->line);
+        const char *f[] = {r->row_id, r->source_id, r->device,
+                           r->reason[0] ? "" : r->gpu.name,
+                           r->reason[0] ? "" : r->model.name,
+                           r->quant, r->framework, o->preset, r->metric_name};
+        for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+            csv_field(fp, f[k]);
+            fputc(',', fp);
+        }
+        fprintf(fp, "%.6g,", r->value);
+        if (o->ok)
+            fprintf(fp, "%.6g,%.2f,predicted,", o->pred, 100 * o->err);
+        else
+            fprintf(fp, ",,not expressible,");
+        csv_field(fp, o->ok ? "" : o->why);
+        fputc('\n', fp);
+    }
+    if (fclose(fp) != 0)
+        cli_die("--out: cannot write %s", path);
+}
+
+static void read_rows(const char *data, vctx *v)
+{
+    char err[512];
+    if (sim_measurements_read(data, &v->rows, &v->n, err, sizeof(err)) != 0)
+        cli_die("%s", err);
+    v->out = calloc(v->n + 1, sizeof(row_out));
+    if (v->out == NULL)
+        cli_die("out of memory");
+    for (size_t i = 0; i < v->n; i++) {
+        const sim_measurement *r = &v->rows[i];
+        if (r->reason[0] != '\0') {
+            snprintf(v->out[i].why, sizeof(v->out[i].why), "%s", r->reason);
+            continue;
+        }
+        sim_validate_preset_name(r, v->out[i].preset, sizeof(v->out[i].preset));
+    }
+}
+
+/* Rows of preset NAME that can be predicted, into IDX. */
+static size_t preset_rows(const vctx *v, const char *name, size_t *idx)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (v->rows[i].reason[0] == '\0' && strcmp(v->out[i].preset, name) == 0)
+            idx[m++] = i;
+    return m;
+}
+
+/* Distinct preset names of the expressible rows, in first-seen order. */
+static size_t preset_names(const vctx *v, const char *names[64])
+{
+    size_t np = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->rows[i].reason[0] != '\0')
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < np && !dup; k++)
+            dup = strcmp(names[k], v->out[i].preset) == 0;
+        if (!dup && np < 64)
+            names[np++] = v->out[i].preset;
+    }
+    return np;
+}
+
+static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SIM_FIT_NPARAMS])
+{
+    for (int k = 0; k < SIM_FIT_NPARAMS; k++)
+        free_[k] = k < 4;
+    for (size_t i = 0; i < m; i++)
+        if (v->rows[idx[i]].layer_split > 1)
+            free_[4] = true;
+}
+
+/* Fits P to the rows IDX[0..m) with their per-row flags: the fit sees
+ * each row with its own flash-attention setting. */
+static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
+{
+    bool fr[SIM_FIT_NPARAMS];
+    free_terms(v, idx, m, fr);
+    /* Rows with a stated flash-attention setting differ from the preset
+     * only in that flag; sim_fit_preset replays rows with P as given, so
+     * the flag is applied through a copy of the rows. */
+    sim_measurement *copy = malloc((m + 1) * sizeof(sim_measurement));
+    size_t *ci = malloc((m + 1) * sizeof(size_t));
+    if (copy == NULL || ci == NULL)
+        cli_die("out of memory");
+    for (size_t i = 0; i < m; i++) {
+        copy[i] = v->rows[idx[i]];
+        ci[i] = i;
+    }
+    sim_fit_preset(copy, ci, m, p, fr);
+    free(copy);
+    free(ci);
+}
+
+static void predict(vctx *v, size_t i, const sim_cost_params *p)
+{
+    sim_cost_params q = row_params(&v->rows[i], p);
+    row_out *o = &v->out[i];
+    if (sim_validate_predict(&v->rows[i], &q, &o->pred, o->why, sizeof(o->why)) == 0) {
+        o->ok = true;
+        o->err = o->pred / v->rows[i].value - 1;
+    }
+}
+
+int cmd_validate(int argc, char **argv)
+{
+    const char *data = NULL, *out = NULL, *dir = NULL, *worst_s = NULL;
+    bool cross = false, rows = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_validate, stdout);
+            return 0;
+        }
+        if (strcmp(a, "--cross") == 0) {
+            cross = true;
+            continue;
+        }
+        if (strcmp(a, "--rows") == 0) {
+            rows = true;
+            continue;
+        }
+        const char **dst = strcmp(a, "--data") == 0      ? &data
+                           : strcmp(a, "--out") == 0     ? &out
+                           : strcmp(a, "--presets") == 0 ? &dir
+                           : strcmp(a, "--worst") == 0   ? &worst_s
+                                                         : NULL;
+        if (dst == NULL)
+            cli_die("validate: unknown option '%s' (kvsim validate --help)", a);
+        if (i + 1 >= argc)
+            cli_die("%s needs a value", a);
+        if (*dst != NULL)
+            cli_die("%s given twice", a);
+        *dst = argv[++i];
+    }
+    if (data == NULL)
+        cli_die("validate: --data FILE.csv is required (kvsim validate --help)");
+    size_t worst = worst_s ? (size_t)cli_parse_u64("--worst", worst_s, 0, 100000) : 10;
+    vctx v = {.preset_dir = dir};
+    read_rows(data, &v);
+    char err[512];
+    size_t *idx = malloc((v.n + 1) * sizeof(size_t));
+    if (idx == NULL)
+        cli_die("out of memory");
+    const char *names[64];
+    size_t np = preset_names(&v, names);
+    for (size_t k = 0; k < np; k++) {
+        sim_engine_preset pr;
+        size_t m = preset_rows(&v, names[k], idx);
+        if (load_preset(dir, names[k], &pr, err, sizeof(err)) != 0) {
+            for (size_t i = 0; i < m; i++)
+                snprintf(v.out[idx[i]].why, sizeof(v.out[idx[i]].why), "no preset: %.180s", err);
+            continue;
+        }
+        if (!cross) {
+            for (size_t i = 0; i < m; i++)
+                predict(&v, idx[i], &pr.params);
+            continue;
+        }
+        /* Held-out groups: sources, or devices when there is one source. */
+        bool one_source = true;
+        for (size_t i = 1; i < m; i++)
+            one_source &= strcmp(v.rows[idx[i]].source_id, v.rows[idx[0]].source_id) == 0;
+        size_t *train = malloc((m + 1) * sizeof(size_t));
+        bool *done = calloc(m + 1, 1);
+        if (train == NULL || done == NULL)
+            cli_die("out of memory");
+        for (size_t g = 0; g < m; g++) {
+            if (done[g])
+                continue;
+            const sim_measurement *rg = &v.rows[idx[g]];
+            const char *gk = one_source ? rg->gpu.name : rg->source_id;
+            size_t nt = 0;
+            for (size_t i = 0; i < m; i++) {
+                const sim_measurement *ri = &v.rows[idx[i]];
+                const char *ik = one_source ? ri->gpu.name : ri->source_id;
+                if (strcmp(ik, gk) != 0)
+                    train[nt++] = idx[i];
+            }
+            sim_cost_params p = pr.params;
+            if (nt > 0)
+                fit(&v, train, nt, &p);
+            for (size_t i = 0; i < m; i++) {
+                const sim_measurement *ri = &v.rows[idx[i]];
+                const char *ik = one_source ? ri->gpu.name : ri->source_id;
+                if (strcmp(ik, gk) == 0) {
+                    done[i] = true;
+                    predict(&v, idx[i], &p);
+                }
+            }
+        }
+        free(train);
+        free(done);
+        printf("%s: %s out of sample, held out one %s at a time\n", names[k],
+               one_source ? "devices" : "sources", one_source ? "device" : "source");
+    }
+    if (rows) {
+        printf("\n%-6s %-10s %-30s %-14s %-10s %-16s %10s %10s %8s\n", "line", "source",
+               "device", "model", "quant", "metric", "measured", "predicted", "error");
+        for (size_t i = 0; i < v.n; i++) {
+            const sim_measurement *r = &v.rows[i];
+            if (v.out[i].ok)
+                printf("%-6u %-10.10s %-30.30s %-14.14s %-10.10s %-16.16s %10.4g %10.4g %+7.1f%%\n",
+                       r->line, r->source_id, r->device, r->model.name, r->quant, r->metric_name,
+                       r->value, v.out[i].pred, 100 * v.out[i].err);
+        }
+    }
+    size_t predicted = 0;
+    for (size_t i = 0; i < v.n; i++)
+        predicted += v.out[i].ok;
+    printf("\nkvsim validate: %s: %zu rows, %zu predicted (%.1f %%)%s\n", data, v.n, predicted,
+           v.n ? 100.0 * predicted / v.n : 0.0, cross ? ", out of sample" : ", in sample");
+    table(&v, "overall", k_all);
+    table(&v, "by preset", k_preset);
+    table(&v, "by framework", k_framework);
+    table(&v, "by source", k_source);
+    table(&v, "by metric", k_metric);
+    table(&v, "by device class", k_class);
+    /* The worst rows. */
+    if (worst > 0 && predicted > 0) {
+        printf("\nworst rows\n");
+        bool *shown = calloc(v.n + 1, 1);
+        if (shown == NULL)
+            cli_die("out of memory");
+        for (size_t w = 0; w < worst && w < predicted; w++) {
+            size_t b = v.n;
+            for (size_t i = 0; i < v.n; i++)
+                if (v.out[i].ok && !shown[i] &&
+                    (b == v.n || fabs(v.out[i].err) > fabs(v.out[b].err)))
+                    b = i;
+            shown[b] = true;
+            const sim_measurement *r = &v.rows[b];
+            printf("  line %-5u %+7.1f%%  %s %s x%u, %s %s, %s %g (predicted %.4g)\n", r->line,
+                   100 * v.out[b].err, r->framework, r->device, r->device_count, r->model_name,
+                   r->quant, r->metric_name, r->value, v.out[b].pred);
+        }
+        free(shown);
+    }
+    /* Every row not predicted, counted by reason. */
+    if (predicted < v.n) {
+        printf("\nnot expressible: %zu rows\n", v.n - predicted);
+        bool *counted = calloc(v.n + 1, 1);
+        if (counted == NULL)
+            cli_die("out of memory");
+        for (size_t i = 0; i < v.n; i++) {
+            if (v.out[i].ok || counted[i])
+                continue;
+            size_t c = 0;
+            const char *ex = NULL;
+            for (size_t j = i; j < v.n; j++)
+                if (!v.out[j].ok && !counted[j] && strcmp(v.out[j].why, v.out[i].why) == 0) {
+                    counted[j] = true;
+                    c++;
+                    if (ex == NULL)
+                        ex = v.rows[j].detail[0] ? v.rows[j].detail : NULL;
+                }
+            printf("  %5zu  %s%s%s\n", c, v.out[i].why, ex ? " (e.g. " : "", ex ? ex : "");
+            if (ex)
+                printf("%s", "");
+        }
+        free(counted);
+    }
+    if (out != NULL)
+        write_csv(&v, out);
+    free(idx);
+    free(v.out);
+    sim_measurements_free(v.rows);
+    return 0;
+}
+
+static void write_preset(const char *dir, const sim_engine_preset *pr, const vctx *v,
+                         const size_t *idx, size_t m, const char *data, const char *basis)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s.preset", dir, pr->name);
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL)
+        cli_die("--out: cannot write %s", path);
+    const sim_cost_params *p = &pr->params;
+    fprintf(fp, "# kvsim engine preset, written by kvsim calibrate --data %s\n", data);
+    fprintf(fp, "name %s\n", pr->name);
+    if (pr->backend[0])
+        fprintf(fp, "backend %s\n", pr->backend);
+    fprintf(fp, "basis %s\n", basis);
+    fprintf(fp, "bw_eff %.4f\nflops_eff %.4f\nstep_overhead_ms %.4f\nlayer_overhead_us %.3f\n",
+            p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6);
+    fprintf(fp, "split_sync_us %.3f\nruntime_overhead_gib %.4f\n", p->split_sync_s * 1e6,
+            p->overhead_bytes / 1073741824.0);
+    fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\n", p->flash_attn,
+            p->fp16_accumulate, p->dequant_gemm);
+    const char *base = strrchr(data, '/');
+    fprintf(fp, "fit_data %s\nfit_rows %zu\n", base ? base + 1 : data, m);
+    if (m > 0) {
+        double *e = malloc(m * sizeof(double));
+        if (e == NULL)
+            cli_die("out of memory");
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++) {
+            sim_cost_params q = row_params(&v->rows[idx[i]], p);
+            double pred;
+            char why[200];
+            if (sim_validate_predict(&v->rows[idx[i]], &q, &pred, why, sizeof(why)) == 0)
+                e[k++] = fabs(pred / v->rows[idx[i]].value - 1);
+        }
+        fprintf(fp, "fit_median_err %.4f\nfit_p90_err %.4f\n", pct(e, k, 0.5), pct(e, k, 0.9));
+        free(e);
+        for (size_t i = 0; i < m; i++) {
+            const sim_measurement *r = &v->rows[idx[i]];
+            fprintf(fp, "row %s:%s %s %s %s %s %g\n", r->source_id, r->row_id, r->gpu.name,
+                    r->model.name, r->weights->name, r->metric_name, r->value);
+        }
+    }
+    if (fclose(fp) != 0)
+        cli_die("--out: cannot write %s", path);
+    printf("  %s\n", path);
+}
+
+int cmd_calibrate(int argc, char **argv)
+{
+    const char *data = NULL, *out = NULL, *dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_calibrate, stdout);
+            return 0;
+        }
+        const char **dst = strcmp(a, "--data") == 0      ? &data
+                           : strcmp(a, "--out") == 0     ? &out
+                           : strcmp(a, "--presets") == 0 ? &dir
+                                                         : NULL;
+        if (dst == NULL)
+            cli_die("calibrate: unknown option '%s' (kvsim calibrate --help)", a);
+        if (i + 1 >= argc)
+            cli_die("%s needs a value", a);
+        if (*dst != NULL)
+            cli_die("%s given twice", a);
+        *dst = argv[++i];
+    }
+    if (data == NULL || out == NULL)
+        cli_die("calibrate: --data FILE.csv and --out DIR are required (kvsim calibrate --help)");
+    cli_make_dirs(out);
+    vctx v = {.preset_dir = dir};
+    read_rows(data, &v);
+    size_t *idx = malloc((v.n + 1) * sizeof(size_t));
+    if (idx == NULL)
+        cli_die("out of memory");
+    const char *names[64];
+    size_t np = preset_names(&v, names);
+    char err[512];
+    sim_engine_preset trt;
+    bool have_trt = false;
+    printf("kvsim calibrate: %s\n", data);
+    for (size_t k = 0; k < np; k++) {
+        sim_engine_preset pr;
+        if (load_preset(dir, names[k], &pr, err, sizeof(err)) != 0)
+            cli_die("calibrate: rows name preset '%s' but %s", names[k], err);
+        size_t m = preset_rows(&v, names[k], idx);
+        fit(&v, idx, m, &pr.params);
+        char basis[320];
+        size_t nsrc = 0;
+        char srcs[200] = "";
+        for (size_t i = 0; i < m; i++) {
+            const char *s = v.rows[idx[i]].source_id;
+            if (strstr(srcs, s) == NULL && strlen(srcs) + strlen(s) + 3 < sizeof(srcs)) {
+                strcat(srcs, nsrc ? ", " : "");
+                strcat(srcs, s);
+                nsrc++;
+            }
+        }
+        snprintf(basis, sizeof(basis), "fitted to %zu rows of %s (sources %s)", m, data, srcs);
+        write_preset(out, &pr, &v, idx, m, data, basis);
+        if (strcmp(names[k], "trtllm") == 0) {
+            trt = pr;
+            have_trt = true;
+        }
+    }
+    /* vLLM: no vLLM rows in the data: the TensorRT-LLM fit, said so. */
+    size_t mv = preset_rows(&v, "vllm", idx);
+    if (mv == 0 && have_trt) {
+        sim_engine_preset vl;
+        if (load_preset(dir, "vllm", &vl, err, sizeof(err)) != 0)
+            cli_die("calibrate: %s", err);
+        sim_cost_params flags = vl.params;
+        vl.params = trt.params;
+        vl.params.flash_attn = flags.flash_attn;
+        vl.params.overhead_bytes = flags.overhead_bytes;
+        write_preset(out, &vl, &v, idx, 0, data,
+                     "no vLLM rows in the data: the TensorRT-LLM fit (override with --bw-eff, "
+                     "--flops-eff, --step-overhead-ms, or a step profile)");
+    }
+    free(idx);
+    free(v.out);
+    sim_measurements_free(v.rows);
+    return 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * preset.c: engine presets as data; see preset.h.
+ */
+#include "sim/preset.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/catalog_data.h"
+
+enum { K_TEXT, K_NUM, K_BOOL, K_SKIP };
+
+typedef struct key {
+    const char *name;
+    int kind;
+    size_t off;  /* into sim_engine_preset */
+    size_t size; /* K_TEXT: buffer size */
+    double lo, hi, scale;
+    int lo_open; /* the value must exceed lo */
+} key;
+
+#define P(f) offsetof(sim_engine_preset, f)
+#define C(f) offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, f)
+static const key keys[] = {
+    {"name", K_TEXT, P(name), sizeof(((sim_engine_preset *)0)->name), 0, 0, 0, 0},
+    {"backend", K_TEXT, P(backend), sizeof(((sim_engine_preset *)0)->backend), 0, 0, 0, 0},
+    {"basis", K_TEXT, P(basis), sizeof(((sim_engine_preset *)0)->basis), 0, 0, 0, 0},
+    {"fit_data", K_TEXT, P(fit_data), sizeof(((sim_engine_preset *)0)->fit_data), 0, 0, 0, 0},
+    {"bw_eff", K_NUM, C(bw_eff), 0, 0, 1, 1, 1},
+    {"flops_eff", K_NUM, C(flops_eff), 0, 0, 1, 1, 1},
+    {"step_overhead_ms", K_NUM, C(step_overhead_s), 0, 0, 60000, 1e-3, 0},
+    {"layer_overhead_us", K_NUM, C(layer_overhead_s), 0, 0, 1e6, 1e-6, 0},
+    {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},
+    {"runtime_overhead_gib", K_NUM, C(overhead_bytes), 0, 0, 1e4, 1073741824.0, 0},
+    {"flash_attn", K_BOOL, C(flash_attn), 0, 0, 0, 0, 0},
+    {"fp16_accumulate", K_BOOL, C(fp16_accumulate), 0, 0, 0, 0, 0},
+    {"dequant_gemm", K_BOOL, C(dequant_gemm), 0, 0, 0, 0, 0},
+    {"fit_rows", K_NUM, P(fit_rows), 0, 0, 1e9, 0, 0},
+    {"fit_median_err", K_NUM, P(fit_median_err), 0, 0, 1e3, 1, 0},
+    {"fit_p90_err", K_NUM, P(fit_p90_err), 0, 0, 1e3, 1, 0},
+    {"row", K_SKIP, 0, 0, 0, 0, 0, 0},
+};
+#undef P
+#undef C
+
+int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engine_preset *out,
+                     char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    bool seen[sizeof(keys) / sizeof(keys[0])] = {0};
+    uint32_t line = 0;
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        line++;
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            eol = end;
+        char buf[512];
+        size_t n = (size_t)(eol - p);
+        if (n >= sizeof(buf)) {
+            snprintf(err, errlen, "%s:%u: line longer than %zu bytes", origin, line,
+                     sizeof(buf) - 1);
+            return -1;
+        }
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        p = eol < end ? eol + 1 : end;
+        if (memchr(buf, '\0', n) != NULL) {
+            snprintf(err, errlen, "%s:%u: a NUL byte in the line", origin, line);
+            return -1;
+        }
+        char *hash = strchr(buf, '#');
+        if (hash != NULL)
+            *hash = '\0';
+        char *s = buf;
+        while (isspace((unsigned char)*s))
+            s++;
+        size_t l = strlen(s);
+        while (l > 0 && isspace((unsigned char)s[l - 1]))
+            s[--l] = '\0';
+        if (*s == '\0')
+            continue;
+        char *v = s;
+        while (*v && !isspace((unsigned char)*v))
+            v++;
+        if (*v)
+            *v++ = '\0';
+        while (isspace((unsigned char)*v))
+            v++;
+        size_t k = 0;
+        while (k < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[k].name, s) != 0)
+            k++;
+        if (k == sizeof(keys) / sizeof(keys[0])) {
+            snprintf(err, errlen, "%s:%u: unknown key '%.40s'", origin, line, s);
+            return -1;
+        }
+        const key *ky = &keys[k];
+        if (*v == '\0') {
+            snprintf(err, errlen, "%s:%u: '%s' has no value", origin, line, ky->name);
+            return -1;
+        }
+        if (ky->kind != K_SKIP && seen[k]) {
+            snprintf(err, errlen, "%s:%u: '%s' given twice", origin, line, ky->name);
+            return -1;
+        }
+        seen[k] = true;
+        char *dst = (char *)out + ky->off;
+        if (ky->kind == K_TEXT) {
+            if (strlen(v) >= ky->size) {
+                snprintf(err, errlen, "%s:%u: '%s' longer than %zu characters", origin, line,
+                         ky->name, ky->size - 1);
+                return -1;
+            }
+            memcpy(dst, v, strlen(v) + 1);
+        } else if (ky->kind == K_BOOL) {
+            if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+                snprintf(err, errlen, "%s:%u: '%s' must be 0 or 1, not '%.40s'", origin, line,
+                         ky->name, v);
+                return -1;
+            }
+            *(bool *)dst = v[0] == '1';
+        } else if (ky->kind == K_NUM) {
+            char *e;
+            errno = 0;
+            double x = strtod(v, &e);
+            if (e == v || *e != '\0' || errno != 0 || !isfinite(x) || x < ky->lo ||
+                x > ky->hi || (ky->lo_open && x <= ky->lo)) {
+                snprintf(err, errlen, "%s:%u: '%s' must be a number in %s%g, %g], not '%.40s'",
+                         origin, line, ky->name, ky->lo_open ? "(" : "[", ky->lo, ky->hi, v);
+                return -1;
+            }
+            if (ky->off == offsetof(sim_engine_preset, fit_rows))
+                out->fit_rows = (uint32_t)x;
+            else
+                *(double *)dst = x * ky->scale;
+        }
+    }
+    static const char *const required[] = {"name", "bw_eff", "flops_eff", "step_overhead_ms",
+                                           "runtime_overhead_gib"};
+    for (size_t r = 0; r < sizeof(required) / sizeof(required[0]); r++)
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            if (strcmp(keys[k].name, required[r]) == 0 && !seen[k]) {
+                snprintf(err, errlen, "%s: missing '%s'", origin, required[r]);
+                return -1;
+            }
+    return 0;
+}
+
+size_t sim_preset_count(void)
+{
+    return sim_catalog_num_presets;
+}
+
+int sim_preset_at(size_t i, sim_engine_preset *out)
+{
+    char err[256];
+    if (i >= sim_catalog_num_presets)
+        return -1;
+    const sim_catalog_file *f = &sim_catalog_presets[i];
+    if (sim_preset_parse(f->text, strlen(f->text), f->name, out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kvsim: built-in preset: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+void sim_engine_preset_names(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < sim_catalog_num_presets; i++) {
+        strncat(buf, i ? ", " : "", len - strlen(buf) - 1);
+        strncat(buf, sim_catalog_presets[i].name, len - strlen(buf) - 1);
+    }
+}
+
+int sim_preset_lookup(const char *name, sim_engine_preset *out, char *err, size_t errlen)
+{
+    size_t nl = strlen(name);
+    if (strchr(name, '/') != NULL || (nl > 7 && strcmp(name + nl - 7, ".preset") == 0)) {
+        FILE *fp = fopen(name, "rb");
+        if (fp == NULL) {
+            snprintf(err, errlen, "%s: cannot open: %s", name, strerror(errno));
+            return -1;
+        }
+        char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof(buf), fp);
+        int bad = ferror(fp) || !feof(fp);
+        fclose(fp);
+        if (bad) {
+            snprintf(err, errlen, "%s: cannot read, or larger than %zu bytes", name,
+                     sizeof(buf) - 1);
+            return -1;
+        }
+        return sim_preset_parse(buf, n, name, out, err, errlen);
+    }
+    for (size_t i = 0; i < sim_catalog_num_presets; i++)
+        if (strcmp(sim_catalog_presets[i].name, name) == 0)
+            return sim_preset_at(i, out);
+    char names[512];
+    sim_engine_preset_names(names, sizeof(names));
+    snprintf(err, errlen, "unknown engine preset '%.40s' (known: %s, or a .preset file)", name,
+             names);
+    return -1;
+}

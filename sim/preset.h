@@ -1,0 +1,53 @@
+/*
+ * preset.h: engine presets, the efficiency terms of the cost model per
+ * serving engine and backend, as data.
+ *
+ * A preset is a small text file, catalog/presets/NAME.preset (embedded in
+ * the binary), or any file a user names: one "key value" per line, '#'
+ * starts a comment. Keys:
+ *   name, backend, basis               text (basis: what the numbers come from)
+ *   bw_eff, flops_eff                  shares of spec bandwidth and peak FLOPs, (0, 1]
+ *   step_overhead_ms, layer_overhead_us, split_sync_us   fixed times
+ *   runtime_overhead_gib               memory outside weights, activations and KV
+ *   flash_attn, fp16_accumulate, dequant_gemm            0 or 1
+ *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to
+ *   row                                one fitted row per line: its source and row id
+ * An unknown key, a missing value or a number out of range is an error
+ * naming the file and line.
+ */
+#ifndef KVSIM_SIM_PRESET_H
+#define KVSIM_SIM_PRESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/cost.h"
+
+typedef struct sim_engine_preset {
+    char name[32];
+    char backend[16]; /* "cuda", "metal", ... or "" */
+    char basis[320];  /* where the numbers come from, one line */
+    sim_cost_params params;
+    char fit_data[128]; /* the measurements file it was fitted to */
+    uint32_t fit_rows;  /* how many of its rows */
+    double fit_median_err, fit_p90_err; /* in-sample absolute errors, fractions */
+} sim_engine_preset;
+
+/* Parses preset TEXT; ORIGIN names it in errors. Returns 0, or -1 with a
+ * one-line ERR ("origin:line: reason"). */
+int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engine_preset *out,
+                     char *err, size_t errlen);
+
+/* Finds a catalog preset by name ("vllm", "trtllm", "llamacpp", ...), or
+ * reads a preset file when NAME contains '/' or ends in ".preset".
+ * Returns 0, or -1 with a one-line ERR listing the known names. */
+int sim_preset_lookup(const char *name, sim_engine_preset *out, char *err, size_t errlen);
+
+/* Writes the catalog presets' names, comma-separated, into BUF. */
+void sim_engine_preset_names(char *buf, size_t len);
+
+/* Number of catalog presets and the I-th, in name order. */
+size_t sim_preset_count(void);
+int sim_preset_at(size_t i, sim_engine_preset *out);
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * validate.c: published measurements replayed through the cost model and
+ * presets fitted to them; see validate.h.
+ */
+#include "sim/validate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/formats.h"
+#include "sim/parallel.h"
+
+void sim_validate_preset_name(const sim_measurement *r, char *buf, size_t len)
+{
+    if (strcmp(r->engine, "llamacpp") == 0 && r->backend[0] != '\0' &&
+        strcmp(r->backend, "cuda") != 0)
+        snprintf(buf, len, "llamacpp-%s", r->backend);
+    else
+        snprintf(buf, len, "%s", r->engine);
+}
+
+const char *sim_validate_device_class(const sim_measurement *r)
+{
+    const sim_gpu *g = &r->gpu;
+    if (strncmp(g->name, "cpu-", 4) == 0)
+        return "cpu";
+    if (strcmp(g->vendor, "Apple") == 0)
+        return "apple";
+    if (strcmp(g->vendor, "AMD") == 0)
+        return "amd";
+    if (strstr(g->display, "GeForce") != NULL)
+        return "geforce";
+    if (strstr(g->display, "RTX") != NULL || strstr(g->display, "A6000") != NULL ||
+        strstr(g->display, "A5000") != NULL || strstr(g->display, "A4000") != NULL)
+        return "workstation";
+    return "datacenter";
+}
+
+enum { DECODE_SAMPLES = 33, UBATCH = 512 };
+
+/* Decode of BATCH sequences over contexts [FROM, FROM + N): the step time
+ * summed, sampled at up to 33 contexts (trapezoid). */
+static double decode_sum(const sim_cost *c, double batch, double from, double n)
+{
+    if (n <= 0)
+        return 0;
+    int samples = n < DECODE_SAMPLES ? (int)n : DECODE_SAMPLES;
+    if (samples == (int)n) {
+        double sum = 0;
+        for (int i = 0; i < samples; i++) {
+            sim_batch_shape b = {.decode_seqs = (uint32_t)batch,
+                                 .decode_ctx_tokens = (uint64_t)llround(batch * (from + i))};
+            sum += sim_cost_step_s(c, &b);
+        }
+        return sum;
+    }
+    /* Trapezoid over the sample points, scaled to n steps. */
+    double sum = 0, prev = 0;
+    for (int i = 0; i < samples; i++) {
+        double ctx = from + (n - 1) * (double)i / (samples - 1);
+        sim_batch_shape b = {.decode_seqs = (uint32_t)batch,
+                             .decode_ctx_tokens = (uint64_t)llround(batch * ctx)};
+        double t = sim_cost_step_s(c, &b);
+        if (i > 0)
+            sum += (prev + t) / 2;
+        prev = t;
+    }
+    /* sum is the integral over n - 1 unit intervals; the n steps' sum is
+     * that plus the mean of the two ends. */
+    sim_batch_shape b0 = {.decode_seqs = (uint32_t)batch,
+                          .decode_ctx_tokens = (uint64_t)llround(batch * from)};
+    double first = sim_cost_step_s(c, &b0);
+    return sum + (first + prev) / 2;
+}
+
+/* A prompt of INPUT tokens for each of BATCH sequences, in steps of at
+ * most CHUNK tokens per sequence (each reading the KV of the chunks
+ * before). */
+static double prefill(const sim_cost *c, double batch, double input, double chunk)
+{
+    double t = 0;
+    for (double done = 0; done < input; done += chunk) {
+        double q = fmin(chunk, input - done);
+        sim_batch_shape b = {.prefill_seqs = (uint32_t)batch,
+                             .prefill_tokens = (uint64_t)(batch * q),
+                             .prefill_ctx_tokens = (uint64_t)(batch * done),
+                             .prefill_attn_pairs = batch * (q * done + q * (q + 1) / 2)};
+        t += sim_cost_step_s(c, &b);
+    }
+    return t;
+}
+
+int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, double *pred,
+                         char *why, size_t whylen)
+{
+    sim_cost c;
+    sim_link link = {0};
+    bool row = strcmp(r->split_mode, "row") == 0;
+    uint32_t gpus = r->tp > 0 ? r->tp : 1;
+    uint32_t tp = row ? 1 : gpus;
+    if (r->layer_split > 1) {
+        snprintf(why, whylen, "llama.cpp's layer split over %u GPUs is not modelled",
+                 r->layer_split);
+        return -1;
+    }
+    if (tp > 1) {
+        char err[256];
+        if (sim_link_for(&r->gpu, 0, 0, &link, err, sizeof(err)) != 0) {
+            snprintf(why, whylen, "%s", err);
+            return -1;
+        }
+    }
+    sim_cost_init(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL);
+    if (row && gpus > 1) {
+        /* GPU to GPU over PCIe where there is no other link: the host link
+         * figure (peer copies cross the same bus). */
+        double bw = r->gpu.interconnect_Bps > 0 ? r->gpu.interconnect_Bps : r->gpu.host_link_Bps;
+        if (!(bw > 0)) {
+            snprintf(why, whylen, "%s: no GPU-to-GPU or host link figure for the row split",
+                     r->gpu.name);
+            return -1;
+        }
+        sim_cost_row_split(&c, gpus, bw, &r->model);
+    }
+    bool llama = strcmp(r->engine, "llamacpp") == 0;
+    double chunk = llama ? UBATCH : 1e12;
+    double in = r->input_tokens, out = r->output_tokens, batch = r->batch > 0 ? r->batch : 1;
+    double v = 0;
+    switch (r->metric) {
+    case SIM_MEAS_PREFILL_TOK_S:
+        if (in <= 0)
+            goto bad;
+        v = in / prefill(&c, 1, in, chunk);
+        break;
+    case SIM_MEAS_TTFT_MS:
+        if (in <= 0)
+            goto bad;
+        v = 1000.0 * prefill(&c, 1, in, chunk);
+        break;
+    case SIM_MEAS_DECODE_TOK_S: {
+        /* llama-bench tgN: N tokens from an empty cache; main: the first
+         * token comes with the prompt, N - 1 are timed. */
+        double n = in > 0 ? out - 1 : out;
+        if (n <= 0)
+            goto bad;
+        v = n / decode_sum(&c, 1, in + 1, n);
+        break;
+    }
+    case SIM_MEAS_OUTPUT_TOK_S:
+    case SIM_MEAS_OUTPUT_TOK_S_PER_GPU: {
+        if (in <= 0 || out <= 0)
+            goto bad;
+        double t = prefill(&c, batch, in, chunk) + decode_sum(&c, batch, in + 1, out - 1);
+        v = batch * out / t;
+        if (r->metric == SIM_MEAS_OUTPUT_TOK_S_PER_GPU)
+            v /= (double)gpus;
+        break;
+    }
+    default:
+        goto bad;
+    }
+    if (!(v > 0) || !isfinite(v)) {
+        snprintf(why, whylen, "the prediction is not a positive number");
+        return -1;
+    }
+    *pred = v;
+    return 0;
+bad:
+    snprintf(why, whylen, "%s with %u input and %u output tokens cannot be replayed",
+             r->metric_name, r->input_tokens, r->output_tokens);
+    return -1;
+}
+
+/* ---- fitting ---- */
+
+const char *const sim_fit_param_names[SIM_FIT_NPARAMS] = {
+    "bw_eff", "flops_eff", "step_overhead_ms", "layer_overhead_us", "split_sync_us"};
+
+/* Bounds of each term, in the preset's units. */
+static const double lo[SIM_FIT_NPARAMS] = {0.05, 0.02, 0, 0, 0};
+static const double hi[SIM_FIT_NPARAMS] = {1.0, 1.0, 50, 500, 5000};
+static const double unit[SIM_FIT_NPARAMS] = {1, 1, 1e-3, 1e-6, 1e-6};
+
+static double get(const sim_cost_params *p, int k)
+{
+    switch (k) {
+    case 0:
+        return p->bw_eff;
+    case 1:
+        return p->flops_eff;
+    case 2:
+        return p->step_overhead_s / unit[2];
+    case 3:
+        return p->layer_overhead_s / unit[3];
+    default:
+        return p->split_sync_s / unit[4];
+    }
+}
+
+static void set(sim_cost_params *p, int k, double x)
+{
+    switch (k) {
+    case 0:
+        p->bw_eff = x;
+        break;
+    case 1:
+        p->flops_eff = x;
+        break;
+    case 2:
+        p->step_overhead_s = x * unit[2];
+        break;
+    case 3:
+        p->layer_overhead_s = x * unit[3];
+        break;
+    default:
+        p->split_sync_s = x * unit[4];
+    }
+}
+
+/* Unbounded coordinate u <-> bounded term: a logistic map. */
+static double to_term(int k, double u)
+{
+    return lo[k] + (hi[k] - lo[k]) / (1 + exp(-u));
+}
+
+static double to_u(int k, double x)
+{
+    double f = (x - lo[k]) / (hi[k] - lo[k]);
+    f = fmin(fmax(f, 1e-6), 1 - 1e-6);
+    return log(f / (1 - f));
+}
+
+typedef struct fit_ctx {
+    const sim_measurement *rows;
+    const size_t *idx;
+    size_t n;
+    sim_cost_params base;
+    int map[SIM_FIT_NPARAMS]; /* free term of each coordinate */
+    int dims;
+} fit_ctx;
+
+static double objective(const fit_ctx *f, const double *u)
+{
+    sim_cost_params p = f->base;
+    for (int d = 0; d < f->dims; d++)
+        set(&p, f->map[d], to_term(f->map[d], u[d]));
+    double sse = 0;
+    char why[160];
+    for (size_t i = 0; i < f->n; i++) {
+        const sim_measurement *r = &f->rows[f->idx[i]];
+        double pred;
+        if (sim_validate_predict(r, &p, &pred, why, sizeof(why)) != 0)
+            continue;
+        double e = log(pred / r->value);
+        sse += e * e;
+    }
+    return sse;
+}
+
+/* Nelder-Mead (reflection 1, expansion 2, contraction 1/2, shrink 1/2). */
+static double nelder_mead(const fit_ctx *f, double *x, int iters)
+{
+    enum { MAXD = SIM_FIT_NPARAMS };
+    int d = f->dims;
+    double s[MAXD + 1][MAXD], v[MAXD + 1];
+    for (int i = 0; i <= d; i++) {
+        for (int j = 0; j < d; j++)
+            s[i][j] = x[j] + (i == j + 1 ? 1.0 : 0.0);
+        v[i] = objective(f, s[i]);
+    }
+    for (int it = 0; it < iters; it++) {
+        /* Order: best first. */
+        for (int i = 1; i <= d; i++)
+            for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+                double t = v[j];
+                v[j] = v[j - 1];
+                v[j - 1] = t;
+                for (int k = 0; k < d; k++) {
+                    t = s[j][k];
+                    s[j][k] = s[j - 1][k];
+                    s[j - 1][k] = t;
+                }
+            }
+        if (v[d] - v[0] < 1e-10 * (1 + v[0]))
+            break;
+        double cen[MAXD] = {0}, xr[MAXD], xe[MAXD], xc[MAXD];
+        for (int i = 0; i < d; i++)
+            for (int k = 0; k < d; k++)
+                cen[k] += s[i][k] / d;
+        for (int k = 0; k < d; k++)
+            xr[k] = cen[k] + (cen[k] - s[d][k]);
+        double fr = objective(f, xr);
+        if (fr < v[0]) {
+            for (int k = 0; k < d; k++)
+                xe[k] = cen[k] + 2 * (cen[k] - s[d][k]);
+            double fe = objective(f, xe);
+            memcpy(s[d], fe < fr ? xe : xr, sizeof(double) * (size_t)d);
+            v[d] = fe < fr ? fe : fr;
+        } else if (fr < v[d - 1]) {
+            memcpy(s[d], xr, sizeof(double) * (size_t)d);
+            v[d] = fr;
+        } else {
+            for (int k = 0; k < d; k++)
+                xc[k] = cen[k] + 0.5 * (s[d][k] - cen[k]);
+            double fc = objective(f, xc);
+            if (fc < v[d]) {
+                memcpy(s[d], xc, sizeof(double) * (size_t)d);
+                v[d] = fc;
+            } else {
+                for (int i = 1; i <= d; i++) {
+                    for (int k = 0; k < d; k++)
+                        s[i][k] = s[0][k] + 0.5 * (s[i][k] - s[0][k]);
+                    v[i] = objective(f, s[i]);
+                }
+            }
+        }
+    }
+    int best = 0;
+    for (int i = 1; i <= d; i++)
+        if (v[i] < v[best])
+            best = i;
+    memcpy(x, s[best], sizeof(double) * (size_t)d);
+    return v[best];
+}
+
+double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n,
+                      sim_cost_params *p, const bool free[SIM_FIT_NPARAMS])
+{
+    fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p};
+    for (int k = 0; k < SIM_FIT_NPARAMS; k++)
+        if (free[k])
+            f.map[f.dims++] = k;
+    if (f.dims == 0 || n == 0)
+        return objective(&f, NULL);
+    /* Fixed starting points: the preset's own terms, and a generic
+     * mid-range one; restarts from the best until it stops improving. */
+    static const double generic[SIM_FIT_NPARAMS] = {0.7, 0.4, 2, 20, 100};
+    double best[SIM_FIT_NPARAMS], bv = INFINITY;
+    for (int start = 0; start < 2; start++) {
+        double u[SIM_FIT_NPARAMS];
+        for (int d = 0; d < f.dims; d++)
+            u[d] = to_u(f.map[d], start == 0 ? get(p, f.map[d]) : generic[f.map[d]]);
+        double v = INFINITY;
+        for (int round = 0; round < 4; round++) {
+            double nv = nelder_mead(&f, u, 400);
+            if (!(nv < v - 1e-9 * (1 + v))) {
+                v = fmin(v, nv);
+                break;
+            }
+            v = nv;
+        }
+        if (v < bv) {
+            bv = v;
+            memcpy(best, u, sizeof(best));
+        }
+    }
+    for (int d = 0; d < f.dims; d++)
+        set(p, f.map[d], to_term(f.map[d], best[d]));
+    return bv;
+}

@@ -1,0 +1,59 @@
+/*
+ * validate.h: published measurements replayed through the cost model
+ * (kvsim validate) and the engine presets fitted to them (kvsim
+ * calibrate).
+ *
+ * Each row is replayed as its benchmark ran it (sim/measure.h maps the
+ * row to a device, a model, formats, a preset and a parallel layout):
+ *   prefill_tok_s   input_tokens / the prompt's steps (llama.cpp computes a
+ *                   prompt in micro-batches of 512 tokens, each reading the
+ *                   KV of the ones before);
+ *   decode_tok_s    one sequence decoding: llama-bench tgN from an empty
+ *                   cache over N tokens; llama.cpp main (prompt P, -n N)
+ *                   over N - 1 tokens from context P + 1;
+ *   ttft_ms         one prefill step of input_tokens at batch 1;
+ *   output_tok_s(_per_gpu)  TensorRT-LLM's static batch: one prefill of
+ *                   batch x input tokens, then output - 1 decode steps of
+ *                   the whole batch; batch x output / the total (per GPU:
+ *                   divided by the GPUs).
+ * Decode sums sample the step time at 33 contexts (the step time is
+ * piecewise linear in the context, so the trapezoid sum is within 0.01 %
+ * of the step-by-step sum; test_validate checks it).
+ */
+#ifndef KVSIM_SIM_VALIDATE_H
+#define KVSIM_SIM_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/cost.h"
+#include "sim/measure.h"
+#include "sim/preset.h"
+
+/* The preset a row's engine and backend take ("llamacpp", "llamacpp-metal",
+ * "llamacpp-rocm", "llamacpp-vulkan", "llamacpp-cpu", "trtllm", ...). */
+void sim_validate_preset_name(const sim_measurement *r, char *buf, size_t len);
+
+/* The device class a row is reported under: "datacenter", "workstation",
+ * "geforce", "apple", "amd", "cpu". */
+const char *sim_validate_device_class(const sim_measurement *r);
+
+/* Predicts row R's metric (in its unit) with cost terms P. Returns 0, or
+ * -1 with a one-line WHY when the row cannot be replayed. */
+int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, double *pred,
+                         char *why, size_t whylen);
+
+/* The terms calibrate fits, in the order of sim_fit_param_names. */
+enum { SIM_FIT_NPARAMS = 5 };
+extern const char *const sim_fit_param_names[SIM_FIT_NPARAMS];
+
+/* Fits P's terms (those FREE marks) to the N rows ROWS[IDX[0..N)]
+ * (least squares on log(predicted / measured), Nelder-Mead over bounded
+ * transforms from fixed starting points: deterministic). P's other fields
+ * (flags, runtime overhead) are kept. Returns the sum of squared log
+ * errors. */
+double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n,
+                      sim_cost_params *p, const bool free[SIM_FIT_NPARAMS]);
+
+#endif

@@ -1,0 +1,315 @@
+/*
+ * test_validate.c: the cost model against hand arithmetic (Llama-3.1-8B on
+ * an H100 SXM: the embedding a gather, the LM head per sampled position),
+ * the replay of published rows (sampled decode sums against the step-by-
+ * step sum), the fit recovering terms it generated data from, and `kvsim
+ * validate` / `kvsim calibrate` on good and bad files.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/catalog.h"
+#include "sim/cost.h"
+#include "sim/formats.h"
+#include "sim/preset.h"
+#include "sim/validate.h"
+
+static void near(double got, double want, double rel, const char *what)
+{
+    if (!(fabs(got - want) <= rel * fabs(want)))
+        fail_msg("%s: got %.9g, want %.9g (within %g)", what, got, want, rel);
+}
+
+static sim_measurement row(const char *gpu, const char *model, const char *fmt,
+                           sim_meas_metric metric, uint32_t in, uint32_t out, uint32_t batch)
+{
+    sim_measurement r;
+    memset(&r, 0, sizeof(r));
+    char err[512];
+    if (sim_gpu_lookup(gpu, &r.gpu, err, sizeof(err)) != 0 ||
+        sim_model_lookup(model, &r.model, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    r.weights = sim_weight_format_parse(fmt, err, sizeof(err));
+    r.kv = sim_dtype_find("fp16");
+    if (r.weights == NULL)
+        fail_msg("%s", err);
+    snprintf(r.engine, sizeof(r.engine), "llamacpp");
+    snprintf(r.backend, sizeof(r.backend), "cuda");
+    snprintf(r.metric_name, sizeof(r.metric_name), "m");
+    r.metric = metric;
+    r.input_tokens = in;
+    r.output_tokens = out;
+    r.batch = batch;
+    r.layer_split = 1;
+    r.tp = 1;
+    r.flash_attn = -1;
+    r.value = 1;
+    return r;
+}
+
+/*
+ * Llama-3.1-8B (hidden 4,096, 32 layers, 32 heads, 8 KV heads, head_dim
+ * 128, vocab 128,256, untied; 8,030,261,248 parameters) in fp16 on an
+ * H100 SXM (3,350 GB/s, 989.4 TFLOPS), by hand:
+ *   input embedding 128,256 x 4,096 = 525,336,576 parameters: a gather,
+ *     not read; the LM head, as many, read every step;
+ *   weights read per step (8,030,261,248 - 525,336,576) x 2
+ *     = 15,009,849,344 bytes;
+ *   FLOPs per token 2 x (8,030,261,248 - 2 x 525,336,576)
+ *     = 13,959,176,192; LM head per sampled position 2 x 525,336,576
+ *     = 1,050,673,152;
+ *   attention 2 x 32 x 32 x (128 + 128) = 524,288 FLOPs per (query, key)
+ *     pair; KV 2 x 32 x 8 x 128 x 2 = 131,072 bytes per token.
+ * A prefill of 2,048 tokens: matrix FLOPs 2,048 x 13,959,176,192 +
+ * 1,050,673,152 = 28,589,443,514,368 (compute-bound: 28.9 ms at 100 %
+ * against 4.5 ms of weights); attention 2,048 x 2,049 / 2 = 2,098,176
+ * pairs = 1,100,048,498,688 FLOPs against 268,435,456 bytes of KV written.
+ * A decode step at 2,048 tokens of context: the weights (memory-bound,
+ * 4.48 ms at 100 %), KV 2,048 x 131,072 = 268,435,456 bytes (2,047 read,
+ * 1 written); FLOPs 13,959,176,192 + 1,050,673,152 and 2,048 x 524,288.
+ * With bandwidth efficiency b, FLOP efficiency f, overheads o (per step)
+ * and l (per layer):
+ *   prefill = 28,589,443,514,368 / (989.4e12 f)
+ *           + max(268,435,456 / (3.35e12 b), 1,100,048,498,688 / (989.4e12 f)) + o + 32 l
+ *   decode  = max(15,009,849,344 / (3.35e12 b), 15,009,849,344 / (989.4e12 f))
+ *           + max(268,435,456 / (3.35e12 b), 1,073,741,824 / (989.4e12 f)) + o + 32 l
+ */
+static void test_llama31_8b_h100_by_hand(void **state)
+{
+    (void)state;
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("h100-sxm", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-3.1-8b", &m, err, sizeof(err)), 0);
+    sim_engine_preset pr;
+    assert_int_equal(sim_preset_lookup("vllm", &pr, err, sizeof(err)), 0);
+    const sim_dtype *f16 = sim_dtype_find("fp16");
+    sim_cost c;
+    sim_cost_init(&c, &g, &m, f16, f16, &pr.params, 1, NULL);
+    assert_true(c.dense_weight_bytes == 15009849344.0);
+    assert_true(c.linear_flops_per_token == 13959176192.0);
+    assert_true(c.head_flops_per_seq == 1050673152.0);
+    assert_true(c.attn_flops_per_pair == 524288.0);
+    assert_true(c.kv_bytes_per_token == 131072.0);
+    double b = 3350e9 * pr.params.bw_eff, f = 989.4e12 * pr.params.flops_eff;
+    double ovh = pr.params.step_overhead_s + 32 * pr.params.layer_overhead_s;
+    double prefill = 28589443514368.0 / f + fmax(268435456.0 / b, 1100048498688.0 / f) + ovh;
+    double decode = fmax(15009849344.0 / b, 15009849344.0 / f) +
+                    fmax(268435456.0 / b, 1073741824.0 / f) + ovh;
+    sim_batch_shape p = {.prefill_seqs = 1, .prefill_tokens = 2048, .prefill_attn_pairs = 2098176};
+    sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = 2048};
+    print_message("vllm preset: prefill of 2,048 tokens %.3f ms, decode at 2,048 %.3f ms\n",
+                  prefill * 1e3, decode * 1e3);
+    near(sim_cost_step_s(&c, &p), prefill, 1e-12, "prefill step");
+    near(sim_cost_step_s(&c, &d), decode, 1e-12, "decode step");
+
+    /* What kvsim prints: `kvsim fit` gives batch-1 decode at the full
+     * context and a prefill of the context, the same steps. */
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        return;
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s fit --model llama-3.1-8b --gpu h100-sxm --context 2048", bin);
+    FILE *fp = popen(cmd, "r");
+    assert_non_null(fp);
+    char line[1024];
+    bool seen = false;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        if (strncmp(line, "h100-sxm ", 9) != 0)
+            continue;
+        seen = true;
+        print_message("%s", line);
+        /* decode at 2,048 tokens of context: 1 / decode tok/s; prefill of
+         * 2,048: 2,048 / prefill tok/s (printed to the token per second). */
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.0f", 1.0 / decode);
+        if (strstr(line, buf) == NULL)
+            fail_msg("decode %s tok/s not in: %s", buf, line);
+        snprintf(buf, sizeof(buf), "%.0f", 2048.0 / prefill);
+        if (strstr(line, buf) == NULL)
+            fail_msg("prefill %s tok/s not in: %s", buf, line);
+    }
+    pclose(fp);
+    assert_true(seen);
+}
+
+/* A llama.cpp main decode row (prompt 494, -n 1024): the sampled sum of
+ * 1,023 steps against the step-by-step sum. */
+static void test_decode_sum_sampled(void **state)
+{
+    (void)state;
+    sim_measurement r = row("rtx-4090", "llama-2-7b", "q4_0", SIM_MEAS_DECODE_TOK_S, 494, 1024, 1);
+    sim_engine_preset pr;
+    char err[512], why[256];
+    assert_int_equal(sim_preset_lookup("llamacpp", &pr, err, sizeof(err)), 0);
+    double pred;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &pred, why, sizeof(why)), 0);
+    sim_cost c;
+    sim_cost_init(&c, &r.gpu, &r.model, r.weights, r.kv, &pr.params, 1, NULL);
+    double sum = 0;
+    for (int k = 0; k < 1023; k++) {
+        sim_batch_shape b = {.decode_seqs = 1, .decode_ctx_tokens = 495 + (uint64_t)k};
+        sum += sim_cost_step_s(&c, &b);
+    }
+    near(pred, 1023 / sum, 1e-4, "decode tok/s, sampled vs step by step");
+    /* llama-bench tg128 from an empty cache: all 128 steps, exactly. */
+    r.input_tokens = 0;
+    r.output_tokens = 128;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &pred, why, sizeof(why)), 0);
+    sum = 0;
+    for (int k = 1; k <= 128; k++) {
+        sim_batch_shape b = {.decode_seqs = 1, .decode_ctx_tokens = (uint64_t)k};
+        sum += sim_cost_step_s(&c, &b);
+    }
+    near(pred, 128 / sum, 1e-12, "tg128");
+    /* pp512 is one micro-batch; a prompt of 1,024 two, the second reading
+     * the first's KV. */
+    r.metric = SIM_MEAS_PREFILL_TOK_S;
+    r.input_tokens = 1024;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &pred, why, sizeof(why)), 0);
+    sim_batch_shape a = {.prefill_seqs = 1, .prefill_tokens = 512, .prefill_attn_pairs = 131328};
+    sim_batch_shape b = {.prefill_seqs = 1,
+                         .prefill_tokens = 512,
+                         .prefill_ctx_tokens = 512,
+                         .prefill_attn_pairs = 512.0 * 512 + 131328};
+    near(pred, 1024 / (sim_cost_step_s(&c, &a) + sim_cost_step_s(&c, &b)), 1e-12, "pp1024");
+}
+
+/* Rows generated from known terms are fitted back to them. */
+static void test_fit_recovers_terms(void **state)
+{
+    (void)state;
+    sim_cost_params truth = {.bw_eff = 0.72,
+                             .flops_eff = 0.41,
+                             .step_overhead_s = 1.5e-3,
+                             .layer_overhead_s = 20e-6,
+                             .fp16_accumulate = true};
+    const char *gpus[] = {"rtx-4090", "rtx-3090", "a100-80gb-pcie", "h100-pcie"};
+    const char *models[] = {"llama-2-7b", "llama-2-13b"};
+    sim_measurement rows[32];
+    size_t idx[32], n = 0;
+    char why[256];
+    for (size_t gi = 0; gi < 4; gi++)
+        for (size_t mi = 0; mi < 2; mi++)
+            for (int k = 0; k < 3; k++) {
+                sim_measurement r =
+                    row(gpus[gi], models[mi], k == 2 ? "q4_0" : "fp16",
+                        k == 1 ? SIM_MEAS_PREFILL_TOK_S : SIM_MEAS_DECODE_TOK_S, k == 1 ? 512 : 0,
+                        k == 1 ? 0 : 128, 1);
+                if (strcmp(gpus[gi], "rtx-4090") != 0 && strcmp(gpus[gi], "rtx-3090") != 0 &&
+                    mi == 1 && k == 0)
+                    continue;
+                double v;
+                assert_int_equal(sim_validate_predict(&r, &truth, &v, why, sizeof(why)), 0);
+                r.value = v;
+                idx[n] = n;
+                rows[n++] = r;
+            }
+    sim_cost_params p = {.bw_eff = 0.5,
+                         .flops_eff = 0.5,
+                         .step_overhead_s = 5e-3,
+                         .layer_overhead_s = 0,
+                         .fp16_accumulate = true};
+    bool free_[SIM_FIT_NPARAMS] = {true, true, true, true, false};
+    double sse = sim_fit_preset(rows, idx, n, &p, free_);
+    print_message("%zu rows: bw %.4f flops %.4f step %.4f ms layer %.3f us, sse %.2e\n", n,
+                  p.bw_eff, p.flops_eff, p.step_overhead_s * 1e3, p.layer_overhead_s * 1e6, sse);
+    near(p.bw_eff, truth.bw_eff, 0.01, "bw_eff");
+    near(p.flops_eff, truth.flops_eff, 0.01, "flops_eff");
+    near(p.step_overhead_s + 32 * p.layer_overhead_s,
+         truth.step_overhead_s + 32 * truth.layer_overhead_s, 0.02, "overhead of 32 layers");
+    assert_true(sse < 1e-6);
+}
+
+/* `kvsim validate` on a file with good rows, unknown devices and models,
+ * bad numbers: every line accounted for, by reason; the per-row CSV has
+ * a line per row. */
+static void test_validate_cli(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN"), *src = getenv("KVSIM_SOURCE_DIR");
+    if (bin == NULL || src == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_validate_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n"
+          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+          "0,prefill_tok_s,9000,tokens/s,\"pp512/tg128, no FA\",x\n"
+          "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
+          "128,decode_tok_s,150,tokens/s,\"pp512/tg128, no FA\",x\n"
+          "3,S1,t,Quantum GPU 9000,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n"
+          "4,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Mystery 3B,Q4_0,,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n"
+          "5,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,,1,0,"
+          "128,decode_tok_s,fast,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s --out %s/rows.csv 2>&1", bin, path, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[16384];
+    size_t len = fread(out, 1, sizeof(out) - 1, p);
+    out[len] = '\0';
+    int rc = pclose(p);
+    print_message("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "5 rows, 2 predicted"));
+    assert_non_null(strstr(out, "not expressible: 3 rows"));
+    assert_non_null(strstr(out, "unknown device"));
+    assert_non_null(strstr(out, "unknown model"));
+    assert_non_null(strstr(out, "bad number"));
+    snprintf(path, sizeof(path), "%s/rows.csv", dir);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    int lines = 0;
+    char l[2048];
+    while (fgets(l, sizeof(l), fp) != NULL)
+        lines++;
+    fclose(fp);
+    assert_int_equal(lines, 6); /* header + every row */
+    /* A file that is not a measurements file: one line, non-zero exit. */
+    snprintf(path, sizeof(path), "%s/bad.csv", dir);
+    fp = fopen(path, "w");
+    fputs("a,b,c\n1,2,3\n", fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s 2>&1", bin, path);
+    p = popen(cmd, "r");
+    len = fread(out, 1, sizeof(out) - 1, p);
+    out[len] = '\0';
+    rc = pclose(p);
+    print_message("%s", out);
+    assert_true(rc != 0);
+    assert_non_null(strstr(out, "bad.csv"));
+    assert_null(strchr(out, '\n') == out + len - 1 ? NULL : strchr(out, '\n'));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama31_8b_h100_by_hand),
+        cmocka_unit_test(test_decode_sum_sampled),
+        cmocka_unit_test(test_fit_recovers_terms),
+        cmocka_unit_test(test_validate_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
