@@ -450,7 +450,8 @@ static void test_cli_reports(void **state)
         skip();
     char tmp[] = "/tmp/kvsim_profile_XXXXXX";
     assert_non_null(mkdtemp(tmp));
-    char cmd[4096], out[1 << 14];
+    char cmd[4096];
+    static char out[1 << 20];
     snprintf(cmd, sizeof(cmd),
              "cd '%s' && '%s' run --gpu h100-sxm --model llama-3.1-8b --workload "
              "'poisson:rate=4,n=40;in=fixed:700;out=fixed:100' --step-profile "
@@ -474,6 +475,16 @@ static void test_cli_reports(void **state)
     fclose(fp);
     assert_non_null(strstr(out, "\"step_profile\": {\"cost_model\": \"step_profile\""));
     assert_non_null(strstr(out, "\"steps_outside\": "));
+    /* The HTML report says it too. */
+    snprintf(cmd, sizeof(cmd), "'%s' report %s >/dev/null 2>&1", bin, tmp);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/report.html", tmp);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    n = fread(out, 1, sizeof(out) - 1, fp);
+    out[n] = '\0';
+    fclose(fp);
+    assert_non_null(strstr(out, "Step times from the measured step profile"));
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
     assert_int_equal(system(cmd), 0);
     /* A tp mismatch and pipeline parallelism: one line, status 2. */
