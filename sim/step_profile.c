@@ -220,6 +220,14 @@ static int parse_row(const char *s, size_t n, int nf, const int map[NCOLS], row 
     if (r->v[COL_PF] + r->v[COL_DEC] == 0)
         return fail(err, errlen, name, line,
                     "an empty step: prefill_tokens and decode_seqs are both 0");
+    if (r->v[COL_DEC] == 0 && r->v[COL_DCTX] > 0)
+        return fail(err, errlen, name, line,
+                    "decode_context_tokens %.0f with decode_seqs 0: no sequence decodes to read it",
+                    r->v[COL_DCTX]);
+    if (r->v[COL_PF] == 0 && r->v[COL_PCTX] > 0)
+        return fail(err, errlen, name, line,
+                    "prefill_context_tokens %.0f with prefill_tokens 0: no prompt chunk reads it",
+                    r->v[COL_PCTX]);
     if (r->v[COL_DCTX] < r->v[COL_DEC])
         return fail(err, errlen, name, line,
                     "decode_context_tokens %.0f is below decode_seqs %.0f: it is the sum of the "

@@ -49,8 +49,10 @@
  * unknown or repeated column; a row with the wrong number of fields; a
  * field that is not a number, is negative, not an integer where a count
  * is expected, or a step_ms that is not positive; decode context below
- * decode_seqs (each decoding sequence reads at least its own token); an
- * empty step; two rows of the same shape; tp differing between rows; a
+ * decode_seqs (each decoding sequence reads at least its own token); a
+ * context with no sequence to read it (decode_context_tokens without
+ * decode_seqs, prefill_context_tokens without prefill_tokens); an empty
+ * step; two rows of the same shape; tp differing between rows; a
  * profile that cannot fit a or b (no two rows of equal n with different
  * context), gives a negative one, has fewer than two distinct n, leaves
  * f not positive at a knot, or whose
