@@ -131,6 +131,14 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
             sim_step_observe_idle(r); /* rejections or a static batch's end freed memory */
         return 0;
     }
+    /* The CLI checks this at start-up (cli/run_config.c); a caller of
+     * the library that did not gets a host failure, not roofline terms
+     * (pipeline stages, offload) mixed into measured times. */
+    if (r->cfg->step_profile != NULL &&
+        sim_step_profile_check(r->cfg->step_profile, r->plan->tensor_parallel,
+                               r->plan->pipeline_parallel,
+                               r->plan->gpu_layers < r->cfg->model.layers, r->err, r->errlen) != 0)
+        return -1;
     unsigned outside = 0;
     double dur_s = step_cost(r, &outside);
     if (!(dur_s < MAX_STEP_S)) {

@@ -440,6 +440,60 @@ static void test_profile_is_used(void **state)
     free(t2.s);
 }
 
+/* Under tensor parallelism: a profile with a matching tp column prices
+ * the run (its all-reduces inside step_ms: none counted apart); one
+ * without a tp column, or pipeline parallelism, is a host failure of
+ * sim_run even when the caller did not check (the CLI does). */
+static void test_parallel_runs(void **state)
+{
+    (void)state;
+    sim_config c = test_config("h100-sxm", "llama-3.1-8b");
+    c.prefix_caching = 0;
+    sim_cost cost = roofline_of(&c);
+    text t1 = {0}, t2 = {0};
+    roofline_profile(&cost, 1.0, &t1);
+    /* The same rows with a tp column of 2 after the comment line. */
+    const char *hdr = strchr(t1.s, '\n') + 1;
+    put(&t2, "tp,%.*s", (int)(strchr(hdr, '\n') + 1 - hdr), hdr);
+    for (const char *l = strchr(hdr, '\n') + 1; *l; l = strchr(l, '\n') + 1)
+        put(&t2, "2,%.*s", (int)(strchr(l, '\n') + 1 - l), l);
+    sim_step_profile *p1 = parse_ok(&t1), *p2 = parse_ok(&t2);
+    assert_int_equal(sim_step_profile_about(p2)->tp, 2);
+    c.tensor_parallel = 2;
+    c.step_profile = p2;
+    run_out a;
+    run(&c, "batch:at=0,n=16;in=fixed:256;out=fixed:64", &a);
+    assert_true(a.res.steps > 0);
+    assert_int_equal(a.res.step_profile.steps, a.res.steps);
+    assert_true(a.res.allreduce_s == 0.0);
+    an_metrics_free(&a.m);
+    const struct {
+        uint32_t tp, pp;
+        const sim_step_profile *p;
+        const char *why;
+    } bad[] = {{2, 1, NULL, "no tp column"}, {1, 2, NULL, "pipeline"}, {1, 1, NULL, "tp 2"}};
+    for (size_t k = 0; k < 3; k++) {
+        sim_config b = c;
+        b.tensor_parallel = bad[k].tp;
+        b.pipeline_parallel = bad[k].pp;
+        b.step_profile = k == 2 ? p2 : p1;
+        wl_source *src;
+        char err[1024];
+        sim_result res;
+        if (wl_open_spec(&src, "batch:at=0,n=2;in=fixed:16;out=fixed:2", 0, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        sim_observer none = {0};
+        assert_int_equal(sim_run(&b, src, &none, &res, err, sizeof(err)), -1);
+        if (strstr(err, bad[k].why) == NULL)
+            fail_msg("tp %u pp %u: '%s'", bad[k].tp, bad[k].pp, err);
+        wl_close(src);
+    }
+    sim_step_profile_destroy(p1);
+    sim_step_profile_destroy(p2);
+    free(t1.s);
+    free(t2.s);
+}
+
 /* The example profile runs, and the run says the profile replaced the
  * roofline (terminal and summary.json). */
 static void test_cli_reports(void **state)
@@ -509,7 +563,7 @@ int main(void)
         cmocka_unit_test(test_separable_exact), cmocka_unit_test(test_quadratic_between_rows),
         cmocka_unit_test(test_outside_rules),   cmocka_unit_test(test_bad_corpus),
         cmocka_unit_test(test_roofline_run),    cmocka_unit_test(test_profile_is_used),
-        cmocka_unit_test(test_cli_reports),
+        cmocka_unit_test(test_parallel_runs),   cmocka_unit_test(test_cli_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
