@@ -70,8 +70,8 @@ typedef struct sim_config {
     sim_spec_config spec; /* --speculative-config; method SIM_SPEC_NONE: off */
     /* --step-profile: measured step times replacing the roofline
      * (sim/step_profile.h); NULL: the analytic model. Borrowed: the caller
-     * keeps it alive through the run and checks it fits the run
-     * (sim_step_profile_check). */
+     * keeps it alive through the run. A profile that does not fit the run
+     * (sim_step_profile_check: tp, pipeline, offload) fails the run. */
     const sim_step_profile *step_profile;
 } sim_config;
 

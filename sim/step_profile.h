@@ -25,8 +25,11 @@
  * decode context tokens and P the prefill context tokens. There is one
  * knot per distinct n of the file. At each knot a and b (time per
  * context token read: KV read, attention) are the least-squares slopes
- * of step_ms on D and P over the knot's rows (rows that differ only in
- * context say what context costs), and f is the mean over its rows of
+ * of step_ms on D and P over the knot's rows, each row less the mean of
+ * the rows with its own split of n into prompt and decode tokens (rows
+ * that differ only in context say what context costs; a prompt's own
+ * attention, n^2 / 2 pairs for one n-token prompt, stays in f: prompt
+ * rows are priced as measured), and f is the mean over its rows of
  * step_ms - a*D - b*P. The slopes are per knot because what a context
  * token costs depends on n: a decode-heavy step reads it at memory
  * bandwidth, a prompt chunk of n tokens computes n x P attention pairs.
@@ -53,11 +56,11 @@
  * context with no sequence to read it (decode_context_tokens without
  * decode_seqs, prefill_context_tokens without prefill_tokens); an empty
  * step; two rows of the same shape; tp differing between rows; a
- * profile that cannot fit a or b (no two rows of equal n with different
+ * profile that cannot fit a or b (no two rows of one split with different
  * context), gives a negative one, has fewer than two distinct n, leaves
- * f not positive at a knot, or whose
- * fitted f falls by more than 1 % from one knot to the next (a step that
- * computes more tokens cannot be faster; noise under 1 % is kept).
+ * f not positive at a knot, or whose fitted f falls by more than 1 % from
+ * one knot to the next (a step that computes more tokens cannot be
+ * faster; noise under 1 % is kept).
  */
 #ifndef KVSIM_SIM_STEP_PROFILE_H
 #define KVSIM_SIM_STEP_PROFILE_H
