@@ -234,6 +234,18 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
     if (tp > 1 || pp > 1) /* the memory figures are one GPU's (engine.c, report.c) */
         fprintf(fp, "; per GPU of %.0f (tensor parallel %.0f x pipeline %.0f)", tp * pp, tp, pp);
     fputs(".</p>\n", fp);
+    json_t *prof = json_object_get(root, "step_profile"); /* only with --step-profile */
+    if (json_is_object(prof)) {
+        fputs("<p>Step times from the measured step profile ", fp);
+        const char *where = json_string_value(json_object_get(prof, "path"));
+        html_text(fp, where != NULL ? where : "?");
+        fprintf(fp,
+                ", which replaces the roofline (the configuration's bw_eff, flops_eff and "
+                "step_overhead_s are not used): %.0f of %.0f steps outside its measured range, "
+                "priced by its stated rules; its fit within %.3g %% of every row.</p>\n",
+                jnum(prof, "steps_outside", NULL), jnum(prof, "steps", NULL),
+                100 * jnum(prof, "max_fit_residual", NULL));
+    }
     int rc = 0;
     if (exists(dir, "timeseries.csv") && !exists(dir, "memory.svg"))
         rc = an_plot_memory(dir, NULL, err, errlen);

@@ -8,6 +8,7 @@
  * empty set (nothing completed) are null in JSON and n/a in the terminal.
  */
 #include "analysis/report.h"
+#include "analysis/report_profile.h"
 #include "analysis/report_spec.h"
 
 #include <math.h>
@@ -368,7 +369,8 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)r->prefix.recompute_hit_tokens,
             (unsigned long long)(r->prefix.hit_tokens + r->prefix.recompute_hit_tokens),
             (unsigned long long)r->prefix.evictions);
-    an_write_spec_json(fp, in); /* only when the run speculated */
+    an_write_spec_json(fp, in);    /* only when the run speculated */
+    an_write_profile_json(fp, in); /* only with --step-profile */
     fprintf(fp, "  \"timeseries\": {\"interval_s\": %s, \"rows\": %llu, \"truncated\": %s},\n",
             num(n1, m->ts_interval_s), (unsigned long long)m->ts_rows,
             m->ts_truncated ? "true" : "false");
@@ -421,6 +423,7 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s\n", c->model.name, c->gpu.name,
             c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine);
     fprintf(fp, "trace: %s\n\n", in->source);
+    an_print_profile(fp, in);
     fprintf(fp, "requests     %llu total: %llu completed, %llu rejected",
             (unsigned long long)r->total, (unsigned long long)r->completed,
             (unsigned long long)r->rejected);

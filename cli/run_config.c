@@ -183,6 +183,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--quantization", &o->quantization},
         {"-q", &o->quantization},
         {"--speculative-config", &o->speculative_config},
+        {"--step-profile", &o->step_profile},
         {"--scheduler", &o->scheduler},
         {"--long-prefill-token-threshold", &o->long_prefill},
         {"--preemption-mode", &o->preemption_mode},
@@ -358,6 +359,44 @@ void cli_build_formats(const run_opts *o, sim_config *cfg)
         cli_die("%s", err);
 }
 
+/* The run's --step-profile, loaded once per process (kvsim compare
+ * builds one configuration per format from the same options) and freed
+ * at exit. */
+static sim_step_profile *g_profile;
+static char g_profile_path[4096];
+
+static void free_profile(void)
+{
+    sim_step_profile_destroy(g_profile);
+    g_profile = NULL;
+}
+
+/* Loads O's --step-profile into CFG and checks it fits the run; exits
+ * with a one-line error (status 1 for the file, 2 for the options). */
+static void attach_profile(const run_opts *o, sim_config *cfg)
+{
+    char err[1024];
+    if (g_profile == NULL || strcmp(g_profile_path, o->step_profile) != 0) {
+        free_profile();
+        if (sim_step_profile_load(o->step_profile, &g_profile, err, sizeof(err)) != 0) {
+            cli_error("--step-profile %s", err);
+            exit(1);
+        }
+        snprintf(g_profile_path, sizeof(g_profile_path), "%s", o->step_profile);
+        static int registered;
+        if (!registered++)
+            atexit(free_profile);
+    }
+    if (o->quantizations != NULL || o->kv_dtypes != NULL)
+        cli_die("--step-profile with --quantizations or --kv-cache-dtypes: a profile is measured "
+                "in one weight and KV format, so every format would get its step times");
+    bool offload = cfg->gpu_layers >= 0 && (uint32_t)cfg->gpu_layers < cfg->model.layers;
+    if (sim_step_profile_check(g_profile, cfg->tensor_parallel, cfg->pipeline_parallel, offload,
+                               err, sizeof(err)) != 0)
+        cli_die("--step-profile %s", err);
+    cfg->step_profile = g_profile;
+}
+
 void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, double *ts_interval,
                       trace_format *fmt)
 {
@@ -515,6 +554,9 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         uint64_t b = cli_parse_u64("--block-size", o->block_size, 1, 65536);
         snprintf(cfg->allocator, sizeof(cfg->allocator), "paged:block=%llu", (unsigned long long)b);
     }
+
+    if (o->step_profile != NULL)
+        attach_profile(o, cfg);
 
     *fmt = TRACE_FORMAT_AUTO;
     if (o->format != NULL && trace_format_parse(o->format, fmt) != 0)

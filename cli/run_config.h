@@ -23,6 +23,7 @@ typedef struct run_opts {
         *allreduce_busbw, *allreduce_latency, *peak_tflops, *mem_bw_gbps, *gpu_layers, *host,
         *host_bw_gbps, *host_tflops, *host_memory_gib;
     const char *quantization, *speculative_config; /* issue 9: formats, speculation */
+    const char *step_profile;                      /* --step-profile FILE.csv */
     const char *kv_dtypes, *quantizations;         /* kvsim compare: format lists */
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,

@@ -16,6 +16,7 @@
 #include "sim/catalog.h"
 #include "sim/cost.h"
 #include "sim/spec.h"
+#include "sim/step_profile.h"
 
 enum sim_preemption_mode { SIM_PREEMPT_RECOMPUTE = 0, SIM_PREEMPT_SWAP = 1 };
 
@@ -67,6 +68,11 @@ typedef struct sim_config {
     uint64_t seed;
     bool check;           /* run kv_check after every allocator operation (slow) */
     sim_spec_config spec; /* --speculative-config; method SIM_SPEC_NONE: off */
+    /* --step-profile: measured step times replacing the roofline
+     * (sim/step_profile.h); NULL: the analytic model. Borrowed: the caller
+     * keeps it alive through the run. A profile that does not fit the run
+     * (sim_step_profile_check: tp, pipeline, offload) fails the run. */
+    const sim_step_profile *step_profile;
 } sim_config;
 
 /* Fills CFG with defaults for GPU and MODEL: the vllm (V1) scheduler and

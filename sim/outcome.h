@@ -144,8 +144,9 @@ typedef struct sim_result {
     uint32_t replicas;
     sim_replica_stats per_replica[SIM_MAX_REPLICAS];
     trace_counts trace;
-    kv_prefix_stats prefix; /* prefix caching (enabled only with paged:prefix=on) */
-    sim_spec_stats spec;    /* speculative decoding (all zero without it) */
+    kv_prefix_stats prefix;               /* prefix caching (enabled only with paged:prefix=on) */
+    sim_spec_stats spec;                  /* speculative decoding (all zero without it) */
+    sim_step_profile_counts step_profile; /* steps priced by --step-profile (zero without) */
 } sim_result;
 
 #endif

@@ -29,6 +29,7 @@
 
 #include "sim/config.h"
 #include "sim/replica.h"
+#include "sim/step.h"
 #include "workloads/rng.h"
 
 /* The stream id of acceptance draws (per request: this ^ request index). */
@@ -468,7 +469,7 @@ void sim_spec_batch_add(sim_replica *r, sim_req *q, uint32_t drafts)
     r->res->spec.lookahead_tokens += r->cfg->spec.lookahead;
 }
 
-double sim_spec_step_s(const sim_replica *r, double *draft_s)
+double sim_spec_step_s(const sim_replica *r, double *draft_s, unsigned *outside)
 {
     const sim_spec_config *s = &r->cfg->spec;
     const sim_spec_batch *b = &r->batch.spec;
@@ -477,8 +478,12 @@ double sim_spec_step_s(const sim_replica *r, double *draft_s)
      * sequence's context; its KV is written. */
     v.prefill_tokens += b->drafts;
     v.prefill_attn_pairs += b->pairs;
-    double t = sim_cost_step_s(&r->cost, &v);
+    unsigned out = 0, o = 0;
+    double t = sim_step_pass_s(r, &v, &out);
     double d = 0;
+    /* A measured step's time has its fixed part inside: the ratio then
+     * scales the whole pass. */
+    double overhead = r->cfg->step_profile != NULL ? 0 : r->cost.p.step_overhead_s;
     const sim_batch_shape *sh = &r->batch.shape;
     if (s->method != SIM_SPEC_NGRAM && sh->prefill_tokens > 0) {
         /* The drafter computes the step's prompt chunks too (its own KV,
@@ -487,17 +492,20 @@ double sim_spec_step_s(const sim_replica *r, double *draft_s)
                               .prefill_tokens = sh->prefill_tokens,
                               .prefill_attn_pairs = sh->prefill_attn_pairs,
                               .prefill_ctx_tokens = sh->prefill_ctx_tokens};
-        d +=
-            s->draft_time_ratio > 0
-                ? s->draft_time_ratio * (sim_cost_step_s(&r->cost, &pf) - r->cost.p.step_overhead_s)
-                : sim_cost_step_s(&s->draft_cost, &pf);
+        if (s->draft_time_ratio > 0) {
+            d += s->draft_time_ratio * (sim_step_pass_s(r, &pf, &o) - overhead);
+            out |= o;
+        } else {
+            d += sim_cost_step_s(&s->draft_cost, &pf);
+        }
     }
     if (s->method != SIM_SPEC_NGRAM && b->seqs > 0) {
         sim_batch_shape pass = {.decode_seqs = b->seqs};
         double plain = 0;
         if (s->draft_time_ratio > 0) {
             pass.decode_ctx_tokens = b->ctx_tokens;
-            plain = sim_cost_step_s(&r->cost, &pass);
+            plain = sim_step_pass_s(r, &pass, &o);
+            out |= o;
         }
         for (uint32_t j = 0; j < b->max_drafts; j++) {
             pass.decode_ctx_tokens = b->ctx_tokens + (uint64_t)j * b->seqs;
@@ -506,6 +514,8 @@ double sim_spec_step_s(const sim_replica *r, double *draft_s)
         }
     }
     *draft_s = d;
+    if (outside != NULL)
+        *outside = out;
     return t + d;
 }
 

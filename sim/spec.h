@@ -143,8 +143,11 @@ void sim_spec_batch_add(struct sim_replica *r, struct sim_req *q, uint32_t draft
  * target over the batch with every draft as a query token) plus the
  * drafter's passes (its pass over the step's prompt chunks, then k draft
  * passes over the speculating sequences); *DRAFT_S gets the drafter's
- * share. */
-double sim_spec_step_s(const struct sim_replica *r, double *draft_s);
+ * share. With a step profile the target's passes (the verify pass, and
+ * the drafter's at draft_time_ratio) are priced through it, a draft
+ * model's by its roofline; *OUTSIDE (may be NULL) gets the profile's
+ * out-of-range bits of those passes. */
+double sim_spec_step_s(const struct sim_replica *r, double *draft_s, unsigned *outside);
 
 /* At the step's end: draws how many of Q's drafts are accepted (cut to
  * its remaining output), counts them, and clears Q's drafts. Returns the

@@ -22,16 +22,31 @@ static double to_s(int64_t ns)
     return (double)ns / 1e9;
 }
 
-double sim_step_cost(const sim_replica *r)
+double sim_step_pass_s(const sim_replica *r, const sim_batch_shape *b, unsigned *outside)
+{
+    if (r->cfg->step_profile != NULL)
+        return sim_step_profile_s(r->cfg->step_profile, b, outside);
+    if (outside != NULL)
+        *outside = 0;
+    return sim_cost_step_s(&r->cost, b);
+}
+
+/* sim_step_cost, with *OUTSIDE the profile's out-of-range bits. */
+static double step_cost(const sim_replica *r, unsigned *outside)
 {
     double draft_s;
     /* Speculative decoding: the verify pass and the drafter (sim/spec.c). */
-    double t = r->cfg->spec.method != SIM_SPEC_NONE ? sim_spec_step_s(r, &draft_s)
-                                                    : sim_cost_step_s(&r->cost, &r->batch.shape);
+    double t = r->cfg->spec.method != SIM_SPEC_NONE ? sim_spec_step_s(r, &draft_s, outside)
+                                                    : sim_step_pass_s(r, &r->batch.shape, outside);
     uint64_t swap = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     if (swap > 0) /* vLLM v0 swaps blocks synchronously, before the step's forward pass */
         t += (double)swap / r->cfg->gpu.host_link_Bps;
     return t;
+}
+
+double sim_step_cost(const sim_replica *r)
+{
+    return step_cost(r, NULL);
 }
 
 static void observe(sim_replica *r)
@@ -116,7 +131,16 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
             sim_step_observe_idle(r); /* rejections or a static batch's end freed memory */
         return 0;
     }
-    double dur_s = sim_step_cost(r);
+    /* The CLI checks this at start-up (cli/run_config.c); a caller of
+     * the library that did not gets a host failure, not roofline terms
+     * (pipeline stages, offload) mixed into measured times. */
+    if (r->cfg->step_profile != NULL &&
+        sim_step_profile_check(r->cfg->step_profile, r->plan->tensor_parallel,
+                               r->plan->pipeline_parallel,
+                               r->plan->gpu_layers < r->cfg->model.layers, r->err, r->errlen) != 0)
+        return -1;
+    unsigned outside = 0;
+    double dur_s = step_cost(r, &outside);
     if (!(dur_s < MAX_STEP_S)) {
         snprintf(r->err, r->errlen,
                  "a step of %.3g s at t=%.3f s: the cost parameters (--bw-eff, --flops-eff, "
@@ -158,15 +182,19 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->stats->max_running = r->running_seqs;
     if (r->cfg->spec.method != SIM_SPEC_NONE) {
         double draft_s;
-        sim_spec_step_s(r, &draft_s);
+        sim_spec_step_s(r, &draft_s, NULL);
         r->res->spec.draft_s += draft_s;
         if (r->batch.spec.seqs > 0)
             r->res->spec.verify_s += dur_s - draft_s;
     }
     r->res->busy_s += dur_s;
-    /* Draft tokens verified in the step are tokens of its pass too. */
-    r->res->allreduce_s += sim_cost_allreduce_s(
-        &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
+    /* Draft tokens verified in the step are tokens of its pass too. A
+     * measured profile has its all-reduces inside step_ms, not apart. */
+    if (r->cfg->step_profile == NULL)
+        r->res->allreduce_s += sim_cost_allreduce_s(
+            &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
+    else
+        sim_step_profile_count(&r->res->step_profile, outside);
     r->res->steps++;
     r->res->prefill_tokens_computed += sh->prefill_tokens;
     r->stats->busy_s += dur_s;

@@ -6,7 +6,9 @@
  * What a step costs is sim_step_cost: the roofline of the batch's shape
  * plus KV moved over the host link by swapping, and with speculative
  * decoding the verify pass and the drafter (sim/spec.h). Later terms of a
- * step (parallelism) belong there.
+ * step (parallelism) belong there. A pass of the target model is priced
+ * by sim_step_pass_s: the roofline, or the run's measured step profile
+ * (sim/step_profile.h) in its place.
  */
 #ifndef KVSIM_SIM_STEP_H
 #define KVSIM_SIM_STEP_H
@@ -14,6 +16,12 @@
 #include <stdint.h>
 
 #include "sim/replica.h"
+
+/* Seconds a pass of the target model over shape B takes on R: the
+ * run's step profile when it has one (cfg->step_profile), else the
+ * roofline (sim_cost_step_s). *OUTSIDE (may be NULL) gets the profile's
+ * out-of-range bits (SIM_PROFILE_*; 0 without a profile). */
+double sim_step_pass_s(const sim_replica *r, const sim_batch_shape *b, unsigned *outside);
 
 /* Seconds the batch R has built takes. */
 double sim_step_cost(const sim_replica *r);
