@@ -18,9 +18,24 @@
  *   vllm     no vLLM step times are in the calibration set: it takes the
  *            TensorRT-LLM fit. Override with --bw-eff, --flops-eff and
  *            --step-overhead-ms when you have measurements.
- * overhead_bytes is memory outside torch's weights, activations and KV:
- * set so that Llama-2-7B fp16 on an A100-80GB with max length 4096 gets
- * vLLM's logged 7,449 blocks (see README, "KV pool").
+ * overhead_bytes is vLLM's "non-torch memory": GPU memory outside torch's
+ * weights, activation peak and KV (cuBLAS and attention workspaces,
+ * lazily loaded kernels, NCCL buffers). vllm: 1.30 GiB, fitted to two
+ * vLLM logs through the memory plan itself (tests/test_memplan.c, README
+ * "KV pool"), each on its CUDA total (catalog/gpus.csv cuda_total_mib)
+ * with kvsim's weights and activations:
+ *   Llama-2-7B fp16 on an A100-80GB, vLLM PR #2031 (v0.2.5): 7,351 blocks
+ *     of 16 tokens, which needs 0.75 GiB (its non-torch figure then also
+ *     held the CUDA context: peak = total - free after profiling);
+ *   Llama-3-8B on an H100, vLLM PR #10511 (v0.6.x, V0 engine): 53.29 GiB
+ *     of KV, which needs 1.81 GiB (it logged 1.79 GiB non-torch).
+ * 1.30 GiB puts both within 1 % (-0.95 % and +0.95 %); no one figure fits
+ * both better, since the versions measured non-torch memory differently.
+ * vLLM V1 logs of 2025 show 0.02-0.26 GiB at TP 1 (CUDA graphs, captured
+ * after the KV cache is sized, not counted): against them kvsim's pool is
+ * about 1 GiB smaller, on the safe side. trtllm keeps 0.80 GiB, vLLM's
+ * former figure (no TensorRT-LLM memory log calibrates it); llamacpp 0.5
+ * GiB is likewise not calibrated.
  */
 #include "sim/cost.h"
 
@@ -31,7 +46,7 @@
 
 static const sim_engine_preset presets[] = {
     {"vllm",
-     {0.96, 0.58, 0.0055, 0.80 * 1073741824.0},
+     {0.96, 0.58, 0.0055, 1.30 * 1073741824.0},
      "the TensorRT-LLM fit (no vLLM step times in the calibration set)"},
     {"trtllm",
      {0.96, 0.58, 0.0055, 0.80 * 1073741824.0},
@@ -189,13 +204,22 @@ double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, 
      * (h + 2 x kv_heads x head_dim), the MLP's gate/up output and its
      * activation (3I; OPT's 2-matrix MLP has no gate, counted the same
      * way); with TP the q heads and the MLP split, the KV heads as the
-     * weights do. Logits of the sampled positions in fp32, twice (logits
-     * and probabilities). */
+     * weights do.
+     * The sampler: one row of logits per sequence, min(seqs, tokens) of
+     * them (V1's dummy sampler run takes min(max_num_seqs,
+     * max_num_batched_tokens) requests; V0 profiles max_num_seqs sequences
+     * sharing the budget), held as three fp32 tensors: the logits cast to
+     * fp32, the probabilities and the log-probabilities (vLLM's Sampler).
+     * 12 bytes per logit is what the two logs of tests/test_memplan.c
+     * show: 87 MB over 256 x 32,000 logits (10.6 bytes; Llama-2-7B, vLLM
+     * PR #2031, A100-80GB) and 413 MB over 256 x 128,256 (12.6 bytes;
+     * Llama-3-8B, PR #10511, H100) above the per-token part. */
     double n = tp > 1 ? tp : 1;
     double h = m->hidden, I = m->intermediate;
     double kv = m->kv_lora_rank > 0 ? ((double)m->kv_lora_rank + m->qk_rope_dim) / 2.0
                                     : (double)sim_tp_kv_heads(m, tp > 1 ? tp : 1) * m->head_dim;
     double per_token = 2.0 * (2.0 * h + h / n + 2.0 * kv + 3.0 * I / n);
-    double logits = 2.0 * 4.0 * (double)m->vocab * (double)seqs;
+    double rows = (double)(seqs < tokens ? seqs : tokens);
+    double logits = 3.0 * 4.0 * (double)m->vocab * rows;
     return per_token * (double)tokens + logits;
 }
