@@ -509,23 +509,25 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     }
 
     /* The CUDA-visible total is what the utilisation multiplies (vLLM's
-     * requested memory); "estimated" where the catalog has no figure. */
+     * requested memory); "estimated" where the catalog has no figure. A
+     * unified-memory device's total is its memory. */
     const char *est = p->cuda_total_estimated ? " (estimated)" : "";
+    const char *total = c->gpu.unified_memory ? "unified memory" : "CUDA total";
     if (p->tensor_parallel > 1 || p->pipeline_parallel > 1)
         fprintf(fp,
-                "\nmemory       each of %u GPUs (TP %u x PP %u): CUDA total %.2f GiB%s x %.2f = "
+                "\nmemory       each of %u GPUs (TP %u x PP %u): %s %.2f GiB%s x %.2f = "
                 "%.2f GiB: weights %.2f (of %.2f), activations %.2f, non-torch %.2f, KV pool %.2f "
                 "GiB%s\n",
                 p->tensor_parallel * p->pipeline_parallel, p->tensor_parallel, p->pipeline_parallel,
-                gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
+                total, gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
                 gib(p->weights_bytes), gib(p->weights_total_bytes), gib(p->activation_bytes),
                 gib(p->overhead_bytes), gib(p->kv_pool_bytes * p->pipeline_parallel),
                 p->pool_overridden ? " (set by option)" : "");
     else
         fprintf(fp,
-                "\nmemory       CUDA total %.2f GiB%s x %.2f = %.2f GiB: weights %.2f, activations "
+                "\nmemory       %s %.2f GiB%s x %.2f = %.2f GiB: weights %.2f, activations "
                 "%.2f, non-torch %.2f, KV pool %.2f GiB%s\n",
-                gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
+                total, gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
                 gib(p->weights_bytes), gib(p->activation_bytes), gib(p->overhead_bytes),
                 gib(p->kv_pool_bytes), p->pool_overridden ? " (set by option)" : "");
     if (p->gpu_layers < c->model.layers)

@@ -398,10 +398,11 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
         snprintf(err, errlen,
                  "%s does not fit on %s%s: weights %.2f GiB%s + activations %.2f GiB (for "
                  "--max-num-batched-tokens %u) + non-torch %.2f GiB >= %.2f GiB usable (%.0f%% of "
-                 "the CUDA total %.2f GiB%s); %s",
+                 "%s %.2f GiB%s); %s",
                  m->name, cfg.gpu.name, tp > 1 ? " per GPU" : "", gib(p->weights_bytes),
                  tp > 1 ? " (its share)" : "", gib(p->activation_bytes), p->max_batched_tokens,
                  gib(p->overhead_bytes), gib(p->usable_bytes), cfg.mem_util * 100,
+                 cfg.gpu.unified_memory ? "the unified memory" : "the CUDA total",
                  gib(p->cuda_total_bytes), p->cuda_total_estimated ? ", estimated" : "", hint);
         return -1;
     }
