@@ -307,7 +307,8 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     write_vllm_bench_json(fp, in);
 
     fprintf(fp,
-            "  \"memory\": {\n    \"gpu_bytes\": %llu,\n    \"usable_bytes\": %llu,\n"
+            "  \"memory\": {\n    \"gpu_bytes\": %llu,\n    \"cuda_total_bytes\": %llu,\n"
+            "    \"cuda_total_estimated\": %s,\n    \"usable_bytes\": %llu,\n"
             "    \"weights_bytes\": %llu,\n    \"activation_bytes\": %llu,\n"
             "    \"overhead_bytes\": %llu,\n    \"kv_pool_bytes\": %llu,\n"
             "    \"kv_pool_overridden\": %s,\n    \"kv_bytes_per_token\": %llu,\n"
@@ -318,7 +319,8 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             "    \"kv_pool_exceeds_memory\": %s,\n"
             "    \"gpu_layers\": %u,\n    \"host_weights_bytes\": %llu,\n"
             "    \"host_kv_bytes_per_token\": %llu,\n",
-            (unsigned long long)p->gpu_bytes, (unsigned long long)p->usable_bytes,
+            (unsigned long long)p->gpu_bytes, (unsigned long long)p->cuda_total_bytes,
+            p->cuda_total_estimated ? "true" : "false", (unsigned long long)p->usable_bytes,
             (unsigned long long)p->weights_bytes, (unsigned long long)p->activation_bytes,
             (unsigned long long)p->overhead_bytes, (unsigned long long)p->kv_pool_bytes,
             p->pool_overridden ? "true" : "false", (unsigned long long)p->kv_bytes_per_token,
@@ -509,22 +511,28 @@ void an_print_summary(FILE *fp, const an_run_info *in)
         fprintf(fp, "\n");
     }
 
+    /* The CUDA-visible total is what the utilisation multiplies (vLLM's
+     * requested memory); "estimated" where the catalog has no figure. A
+     * unified-memory device's total is its memory. */
+    const char *est = p->cuda_total_estimated ? " (estimated)" : "";
+    const char *total = c->gpu.unified_memory ? "unified memory" : "CUDA total";
     if (p->tensor_parallel > 1 || p->pipeline_parallel > 1)
         fprintf(fp,
-                "\nmemory       each of %u GPUs (TP %u x PP %u): %.2f GiB x %.2f = %.2f GiB: "
-                "weights %.2f (of %.2f), activations %.2f, runtime %.2f, KV pool %.2f GiB%s\n",
+                "\nmemory       each of %u GPUs (TP %u x PP %u): %s %.2f GiB%s x %.2f = "
+                "%.2f GiB: weights %.2f (of %.2f), activations %.2f, non-torch %.2f, KV pool %.2f "
+                "GiB%s\n",
                 p->tensor_parallel * p->pipeline_parallel, p->tensor_parallel, p->pipeline_parallel,
-                gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
-                gib(p->weights_total_bytes), gib(p->activation_bytes), gib(p->overhead_bytes),
-                gib(p->kv_pool_bytes * p->pipeline_parallel),
+                total, gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
+                gib(p->weights_bytes), gib(p->weights_total_bytes), gib(p->activation_bytes),
+                gib(p->overhead_bytes), gib(p->kv_pool_bytes * p->pipeline_parallel),
                 p->pool_overridden ? " (set by option)" : "");
     else
         fprintf(fp,
-                "\nmemory       GPU %.2f GiB x %.2f = %.2f GiB: weights %.2f, activations %.2f, "
-                "runtime %.2f, KV pool %.2f GiB%s\n",
-                gib(p->gpu_bytes), c->mem_util, gib(p->usable_bytes), gib(p->weights_bytes),
-                gib(p->activation_bytes), gib(p->overhead_bytes), gib(p->kv_pool_bytes),
-                p->pool_overridden ? " (set by option)" : "");
+                "\nmemory       %s %.2f GiB%s x %.2f = %.2f GiB: weights %.2f, activations "
+                "%.2f, non-torch %.2f, KV pool %.2f GiB%s\n",
+                total, gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
+                gib(p->weights_bytes), gib(p->activation_bytes), gib(p->overhead_bytes),
+                gib(p->kv_pool_bytes), p->pool_overridden ? " (set by option)" : "");
     if (p->gpu_layers < c->model.layers)
         fprintf(fp,
                 "             offload: %u of %u layers on the GPU; the host (%s) holds %.2f GiB of "

@@ -33,8 +33,9 @@ static const char usage_fit[] =
     "                 [--engine vllm|trtllm|llamacpp] [--gpu-memory-utilization X]\n"
     "                 [--max-num-batched-tokens N]\n"
     "\n"
-    "What the model needs (weights, KV for N sequences of the context, activations, runtime)\n"
-    "and, for every catalog GPU (or the one named): whether it fits alone, how many GPUs it\n"
+    "What the model needs (weights, KV for N sequences of the context, activations, non-torch\n"
+    "memory) and, for every catalog GPU (or the one named; usable = its CUDA-visible total x\n"
+    "the utilization, * where that total is estimated): whether it fits alone, how many GPUs it\n"
     "needs otherwise (simple division of weights and KV; tensor parallelism's communication\n"
     "is not counted), the batch-1 decode and prefill speeds the cost model predicts there,\n"
     "and the most sequences of the context its KV pool holds. Defaults: fp16 weights, KV in\n"
@@ -134,11 +135,11 @@ int cmd_fit(int argc, char **argv)
            q.kv->residual ? ", KIVI fp16 windows included" : "");
     printf("  activations  %10.2f   (a forward pass over %u tokens, as vLLM profiles)\n",
            gib(mem.activations), q.batched_tokens);
-    printf("  runtime      %10.2f   (the %s preset: CUDA context, workspaces)\n", gib(mem.runtime),
-           pr.name);
+    printf("  non-torch    %10.2f   (the %s preset: workspaces, kernels, buffers outside torch)\n",
+           gib(mem.runtime), pr.name);
     printf("  total        %10.2f\n\n", gib(mem.total));
 
-    printf("%-16s %7s %7s %5s %5s %12s %13s %9s\n", "device", "GiB", "usable", "fits", "GPUs",
+    printf("%-16s %8s %7s %5s %5s %12s %13s %9s\n", "device", "CUDA GiB", "usable", "fits", "GPUs",
            "decode tok/s", "prefill tok/s", "max seqs");
     size_t n = gpu ? 1 : sim_gpu_count();
     for (size_t i = 0; i < n; i++) {
@@ -150,8 +151,8 @@ int cmd_fit(int argc, char **argv)
         sim_fit_device d;
         sim_fit_device_of(&q, &mem, &g, &d);
         if (d.refused) {
-            printf("%-16s %7.1f %7.1f  refused: %s\n", g.name, gib((double)g.memory_bytes),
-                   gib(d.usable), d.why);
+            printf("%-16s %7.1f%s %7.1f  refused: %s\n", g.name, gib((double)g.cuda_total_bytes),
+                   g.cuda_total_estimated ? "*" : " ", gib(d.usable), d.why);
             continue;
         }
         char gpus[16], dec[24] = "-", pre[24] = "-", seqs[24] = "-";
@@ -164,10 +165,14 @@ int cmd_fit(int argc, char **argv)
             snprintf(pre, sizeof(pre), "%.0f", d.prefill_tok_s);
         if (d.fits || d.max_seqs > 0)
             snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)d.max_seqs);
-        printf("%-16s %7.1f %7.1f %5s %5s %12s %13s %9s\n", g.name, gib((double)g.memory_bytes),
-               gib(d.usable), d.fits ? "yes" : "no", gpus, dec, pre, seqs);
+        printf("%-16s %7.1f%s %7.1f %5s %5s %12s %13s %9s\n", g.name,
+               gib((double)g.cuda_total_bytes), g.cuda_total_estimated ? "*" : " ", gib(d.usable),
+               d.fits ? "yes" : "no", gpus, dec, pre, seqs);
     }
-    printf("\nGPUs: by simple division, (weights + KV) / n + activations + runtime <= usable;\n"
+    printf("\n*: no published CUDA total: the nvidia-smi total less %.2f %% (the largest share\n"
+           "measured, catalog/gpus.csv cuda_total_mib)\n",
+           SIM_CUDA_HIDDEN_SHARE * 100);
+    printf("GPUs: by simple division, (weights + KV) / n + activations + non-torch <= usable;\n"
            "not a tensor-parallel size (heads must split, KV heads replicate, latent KV does\n"
            "not split at all: kvsim run --tensor-parallel-size N checks one);\n"
            "speeds only where one GPU holds it (prefill '-': no fp16_tflops in the catalog).\n");

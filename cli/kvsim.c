@@ -145,8 +145,9 @@ static const char usage_run_more[] =
     "  --allocator SPEC        strategy[:key=value,...]; default paged:block=16 (orca, static:\n"
     "                          contiguous:reserve=max,fit=first)\n"
     "  --block-size N          tokens per block of the paged allocator (default 16)\n"
-    "  --gpu-memory-utilization X  share of GPU memory the engine may use, (0, 1] (default\n"
-    "                          0.90; also --mem-util)\n"
+    "  --gpu-memory-utilization X  share of the GPU's CUDA-visible total (what\n"
+    "                          torch.cuda.mem_get_info reports, below nvidia-smi's) the engine\n"
+    "                          may use, (0, 1] (default 0.90; also --mem-util)\n"
     "  --kv-pool-gib X         KV pool size in GiB, instead of what memory leaves\n"
     "  --num-blocks N          KV pool as N blocks, overriding both\n"
     "\n"
@@ -174,7 +175,8 @@ static const char usage_run_more[] =
     "  --bw-eff X              achieved share of memory bandwidth, (0, 1]\n"
     "  --flops-eff X           achieved share of peak FLOPs, (0, 1]\n"
     "  --step-overhead-ms X    fixed time per step\n"
-    "  --runtime-overhead-gib X  GPU memory outside weights, activations and KV\n"
+    "  --runtime-overhead-gib X  non-torch GPU memory (workspaces, kernels, NCCL buffers)\n"
+    "                          outside weights, activations and KV\n"
     "  --step-profile FILE.csv  measured step times replace the roofline: columns\n"
     "                          prefill_tokens,decode_seqs,decode_context_tokens,step_ms\n"
     "                          [,prefill_context_tokens][,tp]; interpolated in tokens,\n"
@@ -338,15 +340,17 @@ static int cmd_list(int argc, char **argv)
     if (argc != 1 || (strcmp(argv[0], "gpus") != 0 && strcmp(argv[0], "models") != 0))
         cli_die("list: say what to list: kvsim list gpus | models | formats");
     if (strcmp(argv[0], "gpus") == 0) {
-        printf("%-16s %9s %10s %10s %-10s %s\n", "name", "mem_GiB", "bw_GB/s", "fp16_TFLOPS",
-               "link", "device");
+        printf("%-16s %9s %9s %10s %10s %-10s %s\n", "name", "mem_GiB", "cuda_GiB", "bw_GB/s",
+               "fp16_TFLOPS", "link", "device");
         sim_gpu g;
         for (size_t i = 0; sim_gpu_at(i, &g) == 0; i++) {
             char tf[32] = "-";
             if (g.fp16_flops > 0)
                 snprintf(tf, sizeof(tf), "%.1f", g.fp16_flops / 1e12);
-            printf("%-16s %9.1f %10.0f %10s  %-10s %s%s\n", g.name,
-                   (double)g.memory_bytes / 1073741824.0, g.mem_bw_Bps / 1e9, tf, g.interconnect,
+            /* cuda_GiB: what the utilization multiplies; * estimated. */
+            printf("%-16s %9.1f %8.2f%s %10.0f %10s  %-10s %s%s\n", g.name,
+                   (double)g.memory_bytes / 1073741824.0, (double)g.cuda_total_bytes / 1073741824.0,
+                   g.cuda_total_estimated ? "*" : " ", g.mem_bw_Bps / 1e9, tf, g.interconnect,
                    g.display, strcmp(g.verified, "yes") == 0 ? "" : " (partly unverified)");
         }
         return 0;

@@ -114,7 +114,7 @@ void sim_closest_names(const char *want, const char *const *names, size_t n, cha
 
 enum {
     GPU_MAX = 64,
-    GPU_FIELDS = 15,
+    GPU_FIELDS = 16,
 };
 
 static sim_gpu gpu_table[GPU_MAX];
@@ -189,7 +189,8 @@ static int load_gpus(void)
     static const char *const cols[GPU_FIELDS] = {
         "name",           "display_name",   "vendor",    "memory_mib",   "mem_bw_gbps",
         "fp16_tflops",    "fp8_tflops",     "int8_tops", "interconnect", "interconnect_gbps",
-        "host_link_gbps", "unified_memory", "verified",  "source",       "notes"};
+        "host_link_gbps", "unified_memory", "verified",  "source",       "notes",
+        "cuda_total_mib"};
     int map[GPU_FIELDS];
     char buf[4096];
     char *f[32];
@@ -236,6 +237,25 @@ static int load_gpus(void)
         copy_str(g->verified, sizeof(g->verified), v[12]);
         copy_str(g->source, sizeof(g->source), v[13]);
         copy_str(g->notes, sizeof(g->notes), v[14]);
+        /* CUDA's total: the row's figure; the whole memory on a unified
+         * device (the catalog's memory is what the system gives it); else
+         * derived (catalog.h, SIM_CUDA_HIDDEN_SHARE) and marked. */
+        double cuda_mib = num_or_zero(v[15]);
+        if (cuda_mib < 0 || cuda_mib > mib) {
+            fprintf(stderr,
+                    "kvsim: catalog/gpus.csv: %s: cuda_total_mib '%s' is not a size up to "
+                    "memory_mib %g\n",
+                    g->name, v[15], mib);
+            return gpu_loaded = -1;
+        }
+        if (cuda_mib > 0)
+            g->cuda_total_bytes = (uint64_t)(cuda_mib * 1048576.0);
+        else if (g->unified_memory)
+            g->cuda_total_bytes = g->memory_bytes;
+        else {
+            g->cuda_total_bytes = (uint64_t)(mib * (1.0 - SIM_CUDA_HIDDEN_SHARE)) * 1048576ull;
+            g->cuda_total_estimated = true;
+        }
         gpu_count++;
     }
     return gpu_loaded = 1;

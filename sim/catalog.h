@@ -13,11 +13,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest share of the nvidia-smi total that CUDA does not report
+ * among the devices whose CUDA total is published (catalog/gpus.csv,
+ * cuda_total_mib): the L4's 23034 - 22559 MiB = 2.06 %. A discrete device
+ * without a figure gets memory x (1 - this), the conservative end of the
+ * measured range (0.43 % on an H200 to 2.06 %), and is marked estimated. */
+#define SIM_CUDA_HIDDEN_SHARE (475.0 / 23034.0)
+
 typedef struct sim_gpu {
     char name[32];
     char display[64];
     char vendor[16];
-    uint64_t memory_bytes;   /* as the driver reports it */
+    uint64_t memory_bytes; /* as the driver reports it */
+    /* What CUDA (torch.cuda.mem_get_info) reports as the device's total,
+     * the figure vLLM multiplies by --gpu-memory-utilization: the
+     * nvidia-smi total less what the driver reserves. Unified-memory
+     * devices: memory_bytes. cuda_total_estimated: the catalog has no
+     * figure for the device and catalog.c derived one (SIM_CUDA_HIDDEN_SHARE). */
+    uint64_t cuda_total_bytes;
+    bool cuda_total_estimated;
     double mem_bw_Bps;       /* spec memory bandwidth, bytes/s */
     double fp16_flops;       /* dense FP16/BF16 tensor rate, FP32 accumulate, FLOP/s; 0 unknown */
     double fp8_flops;        /* 0 when unknown or unsupported */
@@ -27,7 +41,7 @@ typedef struct sim_gpu {
     double host_link_Bps;    /* host link, per direction; 0 unknown */
     bool unified_memory;
     char verified[16];
-    char source[600];
+    char source[1024];
     char notes[600];
 } sim_gpu;
 

@@ -134,8 +134,9 @@ static int fill_defaults(const sim_config *cfg, sim_config *o, char *err, size_t
         snprintf(err, errlen, "--no-enable-chunked-prefill: sarathi always chunks prompts");
         return -1;
     }
-    bool big =
-        (double)o->gpu.memory_bytes >= 70.0 * 1073741824.0 && strstr(o->gpu.name, "a100") == NULL;
+    /* vLLM compares get_device_total_memory(), CUDA's total, with 70 GiB. */
+    bool big = (double)o->gpu.cuda_total_bytes >= 70.0 * 1073741824.0 &&
+               strstr(o->gpu.name, "a100") == NULL;
     if (o->max_num_seqs == 0)
         o->max_num_seqs = v1 && big ? 1024 : 256;
     if (o->max_batched_tokens == 0) {
@@ -200,8 +201,16 @@ static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
     p->kv_bytes_per_token =
         sim_kv_format_bytes_per_token(&shard, cfg->kv_dtype) / m->layers * p->stage_layers +
         p->draft_kv_bytes_per_token;
+    /* vLLM V1 (gpu_worker.py init_device and determine_available_memory,
+     * vllm-project/vllm @35d5cda1): requested_memory = the total of
+     * torch.cuda.mem_get_info x gpu_memory_utilization; the KV cache gets
+     * requested_memory - (weights + torch's activation peak + non-torch
+     * increase). CUDA's total is the nvidia-smi total less what the driver
+     * reserves (catalog/gpus.csv, cuda_total_mib). */
     p->gpu_bytes = cfg->gpu.memory_bytes;
-    p->usable_bytes = (uint64_t)((double)p->gpu_bytes * cfg->mem_util);
+    p->cuda_total_bytes = cfg->gpu.cuda_total_bytes;
+    p->cuda_total_estimated = cfg->gpu.cuda_total_estimated;
+    p->usable_bytes = (uint64_t)((double)p->cuda_total_bytes * cfg->mem_util);
     sim_weight_bytes wb;
     char e[256];
     if (sim_weight_bytes_of(m, cfg->weight_dtype, &wb, e, sizeof(e)) != 0)
@@ -226,6 +235,9 @@ static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
      * sampler over max_num_seqs) before it sizes the KV pool. */
     p->activation_bytes =
         (uint64_t)llround(sim_activation_bytes(m, p->max_batched_tokens, cfg->max_num_seqs, tp));
+    /* Non-torch memory (cuBLAS and attention workspaces, lazily loaded
+     * kernels, NCCL buffers): the preset's figure, fitted to two vLLM logs
+     * (sim/cost.c, tests/test_memplan.c). */
     p->overhead_bytes = (uint64_t)llround(cfg->cost.overhead_bytes);
     return (double)p->usable_bytes - ((double)p->weights_bytes + (double)p->activation_bytes +
                                       (double)p->overhead_bytes + (double)p->kv_window_bytes);
@@ -299,7 +311,7 @@ static int offload_plan(const sim_config *cfg, sim_memory_plan *p, char *err, si
         offload_terms(cfg, n, p);
         snprintf(err, errlen,
                  "--gpu-layers %u: %u of %s's layers take %.2f GiB of weights + activations "
-                 "%.2f GiB + runtime %.2f GiB >= %.2f GiB usable on %s; %s",
+                 "%.2f GiB + non-torch %.2f GiB >= %.2f GiB usable on %s; %s",
                  n, n, m->name, gib(p->weights_bytes), gib(p->activation_bytes),
                  gib(p->overhead_bytes), gib(p->usable_bytes), cfg->gpu.name,
                  fit > 0 ? "the largest that fits is --gpu-layers " : "not even one layer fits");
@@ -389,12 +401,13 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
         }
         snprintf(err, errlen,
                  "%s does not fit on %s%s: weights %.2f GiB%s + activations %.2f GiB (for "
-                 "--max-num-batched-tokens %u) + runtime %.2f GiB >= %.2f GiB usable (%.0f%% of "
-                 "%.2f GiB); %s",
+                 "--max-num-batched-tokens %u) + non-torch %.2f GiB >= %.2f GiB usable (%.0f%% of "
+                 "%s %.2f GiB%s); %s",
                  m->name, cfg.gpu.name, tp > 1 ? " per GPU" : "", gib(p->weights_bytes),
                  tp > 1 ? " (its share)" : "", gib(p->activation_bytes), p->max_batched_tokens,
                  gib(p->overhead_bytes), gib(p->usable_bytes), cfg.mem_util * 100,
-                 gib(p->gpu_bytes), hint);
+                 cfg.gpu.unified_memory ? "the unified memory" : "the CUDA total",
+                 gib(p->cuda_total_bytes), p->cuda_total_estimated ? ", estimated" : "", hint);
         return -1;
     }
     if (cfg.num_blocks > 0 || cfg.kv_pool_gib > 0) {

@@ -101,11 +101,13 @@ typedef struct sim_memory_plan {
     uint64_t host_usable_bytes;       /* host memory the run may use */
     uint64_t host_kv_bytes_per_token; /* of kv_bytes_per_token, in host memory */
     uint64_t weights_total_bytes;     /* the whole model's */
-    uint64_t gpu_bytes;
-    uint64_t usable_bytes; /* gpu_bytes x mem_util */
+    uint64_t gpu_bytes;               /* the device's memory as nvidia-smi reports it */
+    uint64_t cuda_total_bytes;        /* what CUDA reports as total (sim_gpu.cuda_total_bytes) */
+    bool cuda_total_estimated;        /* the catalog has no figure: derived (sim/catalog.h) */
+    uint64_t usable_bytes;            /* cuda_total_bytes x mem_util, as vLLM's requested memory */
     uint64_t weights_bytes;
-    uint64_t activation_bytes;    /* peak of a profiling forward pass over the token budget */
-    uint64_t overhead_bytes;      /* runtime memory outside the above */
+    uint64_t activation_bytes;    /* torch's peak in the profiling pass over the token budget */
+    uint64_t overhead_bytes;      /* non-torch memory (the engine preset's overhead_bytes) */
     uint64_t kv_budget_bytes;     /* what is left for KV (or the override) */
     uint64_t kv_pool_bytes;       /* what the allocator manages (whole blocks) */
     uint64_t kv_bytes_per_token;  /* a pool slot: the target's KV, and the drafter's with spec */

@@ -215,13 +215,22 @@ double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, 
      * (h + 2 x kv_heads x head_dim), the MLP's gate/up output and its
      * activation (3I; OPT's 2-matrix MLP has no gate, counted the same
      * way); with TP the q heads and the MLP split, the KV heads as the
-     * weights do. Logits of the sampled positions in fp32, twice (logits
-     * and probabilities). */
+     * weights do.
+     * The sampler: one row of logits per sequence, min(seqs, tokens) of
+     * them (V1's dummy sampler run takes min(max_num_seqs,
+     * max_num_batched_tokens) requests; V0 profiles max_num_seqs sequences
+     * sharing the budget), held as three fp32 tensors: the logits cast to
+     * fp32, the probabilities and the log-probabilities (vLLM's Sampler).
+     * 12 bytes per logit is what the two logs of tests/test_memplan.c
+     * show: 87 MB over 256 x 32,000 logits (10.6 bytes; Llama-2-7B, vLLM
+     * PR #2031, A100-80GB) and 413 MB over 256 x 128,256 (12.6 bytes;
+     * Llama-3-8B, PR #10511, H100) above the per-token part. */
     double n = tp > 1 ? tp : 1;
     double h = m->hidden, I = m->intermediate;
     double kv = m->kv_lora_rank > 0 ? ((double)m->kv_lora_rank + m->qk_rope_dim) / 2.0
                                     : (double)sim_tp_kv_heads(m, tp > 1 ? tp : 1) * m->head_dim;
     double per_token = 2.0 * (2.0 * h + h / n + 2.0 * kv + 3.0 * I / n);
-    double logits = 2.0 * 4.0 * (double)m->vocab * (double)seqs;
+    double rows = (double)(seqs < tokens ? seqs : tokens);
+    double logits = 3.0 * 4.0 * (double)m->vocab * rows;
     return per_token * (double)tokens + logits;
 }

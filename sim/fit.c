@@ -32,7 +32,8 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
 {
     memset(out, 0, sizeof(*out));
     out->gpu = *gpu;
-    out->usable = (double)gpu->memory_bytes * q->mem_util;
+    /* The share of CUDA's total, as kvsim run's memory plan (config.c). */
+    out->usable = (double)gpu->cuda_total_bytes * q->mem_util;
     sim_config c, r;
     sim_config_defaults(&c, gpu, &q->model);
     c.weight_dtype = q->weights;

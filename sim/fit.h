@@ -33,14 +33,14 @@ typedef struct sim_fit_memory {
     double kv_per_seq;   /* context x kv_per_token, plus KIVI's fp16 window */
     double kv;           /* batch x kv_per_seq */
     double activations;  /* a forward pass over batched_tokens tokens and batch sequences */
-    double runtime;      /* the preset's runtime overhead */
+    double runtime;      /* the preset's non-torch memory (overhead_bytes) */
     double total;
 } sim_fit_memory;
 
 /* One device's answer. */
 typedef struct sim_fit_device {
     sim_gpu gpu;
-    double usable;        /* memory x mem_util */
+    double usable;        /* CUDA total x mem_util */
     bool refused;         /* the configuration cannot run there (why says so) */
     bool fits;            /* alone, at the batch asked */
     uint32_t gpus;        /* GPUs needed by simple division when it does not fit alone; 0: never */
@@ -58,7 +58,7 @@ int sim_fit_memory_of(const sim_fit_query *q, sim_fit_memory *out, char *err, si
  * defaults, --max-model-len the context, --max-num-seqs the batch, the
  * budget Q gives), its memory plan, and the roofline. A device that does
  * not fit alone gets the GPUs it needs by simple division: the smallest n
- * with (weights + KV) / n + activations + runtime <= usable (tensor
+ * with (weights + KV) / n + activations + non-torch <= usable (tensor
  * parallelism's split of weights and KV heads, without its communication
  * or per-GPU rounding); speeds are not predicted for it.
  */

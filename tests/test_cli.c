@@ -133,7 +133,7 @@ static void test_bad_names_and_files(void **state)
                  "no measured all-reduce figure");
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
                  "--max-model-len 4096 --gpu-layers 30 --host cpu-ryzen-5950x",
-                 "the largest that fits is --gpu-layers 12");
+                 "the largest that fits is --gpu-layers 10");
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
                  "--max-model-len 4096 --gpu-layers 8",
                  "--host NAME");
