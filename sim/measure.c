@@ -305,23 +305,23 @@ static char *trim(char *s)
     return s;
 }
 
-/* An exact catalog GPU name (no prefix matching). */
+/* An exact catalog GPU name: the catalog's lookup, refusing its prefix and
+ * case-folded matches (a published name is never matched loosely). */
 static int gpu_exact(const char *name, sim_gpu *out)
 {
-    size_t n = sim_gpu_count();
-    for (size_t i = 0; i < n; i++)
-        if (sim_gpu_at(i, out) == 0 && strcmp(out->name, name) == 0)
-            return 0;
-    return -1;
+    char err[256];
+    return sim_gpu_lookup(name, out, err, sizeof(err)) == 0 && strcmp(out->name, name) == 0 ? 0
+                                                                                            : -1;
 }
 
 static int model_exact(const char *name, sim_model *out)
 {
-    size_t n = sim_model_count();
-    for (size_t i = 0; i < n; i++)
-        if (sim_model_at(i, out) == 0 && strcmp(out->name, name) == 0)
-            return 0;
-    return -1;
+    char err[256];
+    /* A name with '/' or ending in .json would be read from disk. */
+    if (strchr(name, '/') || strstr(name, ".json"))
+        return -1;
+    return sim_model_lookup(name, out, err, sizeof(err)) == 0 && strcmp(out->name, name) == 0 ? 0
+                                                                                              : -1;
 }
 
 /* Parses an unsigned integer in [LO, HI]; trailing or leading junk fails. */
@@ -517,36 +517,35 @@ static bool map_framework(row_ctx *c, const char *fw)
 static bool map_device(row_ctx *c, const char *dev)
 {
     sim_measurement *m = c->m;
-    if (gpu_exact(dev, &m->gpu) == 0)
-        return true;
     const pub_name *e = name_find("device", dev);
-    if (!e)
+    if (!e) {
+        if (gpu_exact(dev, &m->gpu) == 0)
+            return true;
         return refuse(c, "unknown device", "column 'device': '%s' not in the catalog", dev);
+    }
     if (e->catalog[0] == '\0')
         return refuse(c, "ambiguous device", "column 'device': '%s': %s", dev, e->notes);
     if (gpu_exact(e->catalog, &m->gpu) != 0)
         return refuse(c, "unknown device",
-                      "column 'device': '%s' maps to '%s', not in "
-                      "catalog/gpus.csv",
-                      dev, e->catalog);
+                      "column 'device': '%s' maps to '%s', not in catalog/gpus.csv", dev,
+                      e->catalog);
     return true;
 }
 
 static bool map_model(row_ctx *c, const char *name)
 {
     sim_measurement *m = c->m;
-    if (model_exact(name, &m->model) == 0)
-        return true;
     const pub_name *e = name_find("model", name);
-    if (!e)
+    if (!e) {
+        if (model_exact(name, &m->model) == 0)
+            return true;
         return refuse(c, "unknown model", "column 'model': '%s' not in the catalog", name);
+    }
     if (e->catalog[0] == '\0')
         return refuse(c, "ambiguous model", "column 'model': '%s': %s", name, e->notes);
     if (model_exact(e->catalog, &m->model) != 0)
         return refuse(c, "unknown model",
-                      "column 'model': '%s' maps to '%s', not in "
-                      "catalog/models",
-                      name, e->catalog);
+                      "column 'model': '%s' maps to '%s', not in catalog/models", name, e->catalog);
     return true;
 }
 

@@ -30,6 +30,8 @@ for target in "$BUILD"/tests/fuzz/fuzz_*; do
     seeds=("$ROOT/tests/fuzz/format_seeds")
   elif [ "$name" = fuzz_model ]; then
     seeds=("$ROOT/catalog/models")
+  elif [ "$name" = fuzz_measure ]; then
+    seeds=("$ROOT/tests/data/measurements")
   else
     seeds=("$ROOT/tests/data/traces" "$WORK/gz") # read recursively: bad/ included
   fi
