@@ -17,7 +17,8 @@
  *   "unknown model", "ambiguous model"
  *   "unsupported precision"         a precision text the file lacks, or one the engine does not run
  *   "runs on the host CPU"          llama.cpp's CPU backend on a chip whose CPU has no catalog row
- *   "unsupported split mode"        llama.cpp -sm row (kvsim models the layer split)
+ *   "split mode not stated"         llama.cpp on several GPUs, neither -sm nor a build whose
+ *                                   default published_names.csv records
  *   "parallelism not stated"        a multi-GPU TensorRT-LLM row without its TP size
  *   "inconsistent parallelism"      a TP size that is not the device count
  *   "device has no bandwidth figure", "device has no compute figure"
@@ -644,24 +645,54 @@ static bool check_metric(row_ctx *c, const char *unit)
     return true;
 }
 
+/*
+ * llama.cpp's split over several GPUs: "-sm row" / "-sm layer" (or
+ * --split-mode) when the row states it; else the default of the build as
+ * catalog/published_names.csv records it (kind build: "sm=row" for builds
+ * before ggml-org/llama.cpp#4606, January 2024, whose only multi-GPU mode
+ * split each matrix by rows; layer split is the default since). Returns
+ * "row", "layer", or NULL when neither is known.
+ */
+static const char *split_mode_of(const char *text, const char *build)
+{
+    if (find_ci(text, "-sm row") || find_ci(text, "split-mode row"))
+        return "row";
+    if (find_ci(text, "-sm layer") || find_ci(text, "split-mode layer"))
+        return "layer";
+    const pub_name *e = name_find("build", build);
+    if (e && strcmp(e->catalog, "sm=row") == 0)
+        return "row";
+    if (e && strcmp(e->catalog, "sm=layer") == 0)
+        return "layer";
+    return NULL;
+}
+
 /* Parallelism and the device's figures, once the names are mapped. */
-static bool check_run(row_ctx *c, const char *text)
+static bool check_run(row_ctx *c, const char *text, const char *build)
 {
     sim_measurement *m = c->m;
     char err[256];
     if (strcmp(m->backend, "cpu") == 0)
         return refuse(c, "runs on the host CPU",
-                      "'%s' ran on the CPU of '%s' (%s); the "
-                      "catalog row '%s' describes its GPU",
-                      m->framework, m->device, "llama.cpp CPU backend", m->gpu.name);
+                      "'%s' ran on the CPU of '%s'; the catalog row '%s' describes its GPU",
+                      m->framework, m->device, m->gpu.name);
     if (strcmp(m->engine, "llamacpp") == 0) {
-        if (find_ci(text, "-sm row") || find_ci(text, "split-mode row"))
-            return refuse(c, "unsupported split mode",
-                          "llama.cpp row split (-sm row) over %u "
-                          "GPUs; kvsim models the layer split",
-                          m->device_count);
-        m->layer_split = m->device_count;
         m->tp = 1;
+        m->layer_split = 1;
+        if (m->device_count > 1) {
+            const char *sm = split_mode_of(text, build);
+            if (!sm)
+                return refuse(c, "split mode not stated",
+                              "llama.cpp on %u GPUs: no -sm in the row and build '%s' is not in "
+                              "catalog/published_names.csv (the default changed from row to "
+                              "layer split in January 2024)",
+                              m->device_count, build);
+            copy_str(m->split_mode, sizeof(m->split_mode), sm);
+            if (strcmp(sm, "row") == 0)
+                m->tp = m->device_count;
+            else
+                m->layer_split = m->device_count;
+        }
     } else {
         uint32_t tp = tp_of(text);
         if (tp == 0 && m->device_count > 1)
@@ -673,26 +704,24 @@ static bool check_run(row_ctx *c, const char *text)
             return refuse(c, "inconsistent parallelism", "TP=%u on %u GPUs", tp, m->device_count);
         m->tp = tp;
         m->layer_split = 1;
+        if (tp > 1)
+            copy_str(m->split_mode, sizeof(m->split_mode), "tensor");
     }
     if (!(m->gpu.mem_bw_Bps > 0))
         return refuse(c, "device has no bandwidth figure",
-                      "%s has no mem_bw_gbps in "
-                      "catalog/gpus.csv",
-                      m->gpu.name);
+                      "%s has no mem_bw_gbps in catalog/gpus.csv", m->gpu.name);
     if (!(m->gpu.fp16_flops > 0))
         return refuse(c, "device has no compute figure",
-                      "%s has no fp16_tflops in "
-                      "catalog/gpus.csv",
-                      m->gpu.name);
+                      "%s has no fp16_tflops in catalog/gpus.csv", m->gpu.name);
     double flops;
     if (sim_weight_peak_flops(&m->gpu, m->weights, &flops, err, sizeof(err)) != 0)
         return refuse(c, "precision unsupported by device", "%s", err);
     if (m->kv->compute == SIM_COMPUTE_FP8 && !(m->gpu.fp8_flops > 0))
-        return refuse(c, "precision unsupported by device",
-                      "%s KV on %s, which has no fp8 "
-                      "rate",
+        return refuse(c, "precision unsupported by device", "%s KV on %s, which has no fp8 rate",
                       m->kv->name, m->gpu.name);
-    if (m->tp > 1 && sim_tp_check(&m->model, m->tp, err, sizeof(err)) != 0)
+    /* llama.cpp's row split cuts rows in proportions of its own: no head constraint. */
+    if (strcmp(m->split_mode, "tensor") == 0 &&
+        sim_tp_check(&m->model, m->tp, err, sizeof(err)) != 0)
         return refuse(c, "model does not split", "%s", err);
     if (sim_kv_format_check(m->kv, &m->model, err, sizeof(err)) != 0)
         return refuse(c, "unsupported kv format", "%s", err);
@@ -733,7 +762,7 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
     m->flash_attn = flash_attn_of(text);
     if (map_framework(c, v[C_FRAMEWORK]) && map_device(c, v[C_DEVICE]) &&
         map_model(c, v[C_MODEL]) && map_precision(c, v[C_PRECISION]))
-        check_run(c, text);
+        check_run(c, text, v[C_BUILD]);
     free(text);
 }
 

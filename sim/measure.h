@@ -61,17 +61,23 @@ typedef struct sim_measurement {
         metric_name[32];
     sim_meas_metric metric; /* meaningful when metric_name is a known metric */
     uint32_t device_count, batch, input_tokens, output_tokens;
-    double value;         /* as published, in the metric's unit */
-    double weights_gib;   /* weights_GiB as published, 0 when empty */
-    double stddev;        /* the spread the notes state ("stddev ±1.1"), 0 when none */
-    char reason[48];      /* "" when expressible; else a short category (see measure.c) */
-    char detail[200];     /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
-    char engine[24];      /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */
-    char backend[16];     /* llama.cpp: "cuda", "metal", "rocm", "vulkan", "cpu"; "" otherwise */
-    char bench[24];       /* how it ran: "llama-bench", "main", "gptSessionBenchmark", "" */
-    int flash_attn;       /* 1 on, 0 off, -1 not stated */
-    uint32_t layer_split; /* GPUs the layers are split over (llama.cpp -sm layer), else 1 */
-    uint32_t tp;          /* tensor-parallel size (TensorRT-LLM rows), else 1 */
+    double value;       /* as published, in the metric's unit */
+    double weights_gib; /* weights_GiB as published, 0 when empty */
+    double stddev;      /* the spread the notes state ("stddev ±1.1"), 0 when none */
+    char reason[48];    /* "" when expressible; else a short category (see measure.c) */
+    char detail[200];   /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
+    char engine[24];    /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */
+    char backend[16];   /* llama.cpp: "cuda", "metal", "rocm", "vulkan", "cpu"; "" otherwise */
+    char bench[24];     /* how it ran: "llama-bench", "main", "gptSessionBenchmark", "" */
+    int flash_attn;     /* 1 on, 0 off, -1 not stated */
+    /* Several GPUs. split_mode "layer": llama.cpp -sm layer, layers split over
+     * layer_split GPUs (tp 1). "row": llama.cpp -sm row, and the only mode of
+     * builds before ggml-org/llama.cpp#4606 (January 2024): every weight matrix
+     * split by rows over tp GPUs, KV and attention on the main GPU (layer_split
+     * 1). "tensor": TensorRT-LLM tensor parallelism over tp GPUs. "" on one GPU. */
+    char split_mode[8];
+    uint32_t layer_split; /* GPUs the layers are split over, else 1 */
+    uint32_t tp;          /* GPUs each weight matrix is split over (TP, or llama.cpp row split) */
     sim_gpu gpu;          /* the catalog device (valid when the device mapped) */
     sim_model model;      /* the catalog model (valid when the model mapped) */
     const sim_dtype *weights; /* weight format, NULL when unmapped */

@@ -43,8 +43,8 @@ static void test_fixture(void **state)
     size_t n = 0;
     if (sim_measurements_read(path, &rows, &n, err, sizeof(err)) != 0)
         fail_msg("%s", err);
-    /* 19 lines after the header: one blank (skipped) and one record over two lines. */
-    assert_int_equal(n, 17);
+    /* 21 lines after the header: one blank (skipped) and one record over two lines. */
+    assert_int_equal(n, 19);
 
     /* llama-bench tg128: an empty cache, no flash attention, the stated spread. */
     const sim_measurement *m = &rows[0];
@@ -56,6 +56,7 @@ static void test_fixture(void **state)
     assert_string_equal(m->model.name, "llama-2-7b");
     assert_string_equal(m->weights->name, "Q4_0");
     assert_string_equal(m->kv->name, "fp16");
+    assert_string_equal(m->split_mode, "");
     assert_int_equal(m->metric, SIM_MEAS_DECODE_TOK_S);
     assert_int_equal(m->flash_attn, 0);
     assert_int_equal(m->input_tokens, 0);
@@ -70,13 +71,15 @@ static void test_fixture(void **state)
     assert_int_equal(m->flash_attn, 1);
     assert_true(m->stddev == 20);
 
-    /* llama.cpp main on two GPUs: layers split, LLaMA-1 65B. */
+    /* llama.cpp main on two GPUs, a Dec 2023 build: rows split (the default
+     * before llama.cpp#4606), LLaMA-1 65B. */
     m = &rows[2];
     expect_row(m, 4, "");
     assert_string_equal(m->bench, "main");
     assert_string_equal(m->model.name, "llama-1-65b");
-    assert_int_equal(m->layer_split, 2);
-    assert_int_equal(m->tp, 1);
+    assert_string_equal(m->split_mode, "row");
+    assert_int_equal(m->layer_split, 1);
+    assert_int_equal(m->tp, 2);
     assert_int_equal(m->flash_attn, -1);
     assert_true(m->weights_gib == 0);
 
@@ -90,6 +93,7 @@ static void test_fixture(void **state)
     assert_string_equal(m->model.name, "llama-2-70b");
     assert_int_equal(m->tp, 2);
     assert_int_equal(m->layer_split, 1);
+    assert_string_equal(m->split_mode, "tensor");
     assert_int_equal(m->batch, 1024);
     assert_int_equal(m->metric, SIM_MEAS_OUTPUT_TOK_S_PER_GPU);
     assert_string_equal(m->weights->name, "fp8");
@@ -121,6 +125,15 @@ static void test_fixture(void **state)
     /* Catalog names work as they are; a GGUF type is not a TensorRT-LLM precision. */
     expect_row(&rows[15], 19, "unsupported precision");
     expect_row(&rows[16], 20, "unit mismatch");
+    /* -sm layer stated: layers split; flash attention from "-fa 1". */
+    m = &rows[17];
+    expect_row(m, 21, "");
+    assert_string_equal(m->split_mode, "layer");
+    assert_int_equal(m->layer_split, 2);
+    assert_int_equal(m->tp, 1);
+    assert_int_equal(m->flash_attn, 1);
+    /* Two GPUs, no -sm, a build whose default split kvsim does not know. */
+    expect_row(&rows[18], 22, "split mode not stated");
     sim_measurements_free(rows);
 }
 
@@ -216,6 +229,9 @@ static void test_published_names(void **state)
                 fail_msg("precision '%s' -> '%s': %s", pub, cat, err);
             if (kv && !sim_kv_format_parse(kv + 4, NULL, err, sizeof(err)))
                 fail_msg("precision '%s' -> '%s': %s", pub, cat, err);
+        } else if (strcmp(kind, "build") == 0) {
+            if (strcmp(cat, "sm=row") != 0 && strcmp(cat, "sm=layer") != 0)
+                fail_msg("build '%s' -> '%s': not sm=row or sm=layer", pub, cat);
         } else if (strcmp(kind, "framework") == 0) {
             const char *s1 = strchr(cat, '/');
             if (!s1 || !strchr(s1 + 1, '/'))
