@@ -367,6 +367,19 @@ static const char *find_ci(const char *hay, const char *needle)
     return NULL;
 }
 
+/* NEEDLE in HAY as a phrase: not inside a longer word at either end. */
+static bool has_phrase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = hay; (p = find_ci(p, needle)) != NULL; p++) {
+        bool left = p == hay || !isalnum((unsigned char)p[-1]) || !isalnum((unsigned char)*needle);
+        bool right = !isalnum((unsigned char)p[n]) || !isalnum((unsigned char)needle[n - 1]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
 /* A flash-attention statement in TEXT: 1 on, 0 off, -1 none. */
 static int flash_attn_of(const char *text)
 {
@@ -375,10 +388,10 @@ static int flash_attn_of(const char *text)
     static const char *const off[] = {"no FA", "without FA",          "FA off",
                                       "-fa 0", "flash attention off", "flash_attn=0"};
     for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
-        if (find_ci(text, off[i]))
+        if (has_phrase(text, off[i]))
             return 0;
     for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++)
-        if (find_ci(text, on[i]))
+        if (has_phrase(text, on[i]))
             return 1;
     return -1;
 }
@@ -655,9 +668,9 @@ static bool check_metric(row_ctx *c, const char *unit)
  */
 static const char *split_mode_of(const char *text, const char *build)
 {
-    if (find_ci(text, "-sm row") || find_ci(text, "split-mode row"))
+    if (has_phrase(text, "-sm row") || has_phrase(text, "split-mode row"))
         return "row";
-    if (find_ci(text, "-sm layer") || find_ci(text, "split-mode layer"))
+    if (has_phrase(text, "-sm layer") || has_phrase(text, "split-mode layer"))
         return "layer";
     const pub_name *e = name_find("build", build);
     if (e && strcmp(e->catalog, "sm=row") == 0)

@@ -198,6 +198,71 @@ static void test_malformed_files(void **state)
     sim_measurements_free(NULL);
 }
 
+/* Conditions read from the notes: flash attention as a phrase, not inside
+ * a word; the spread; TensorRT-LLM's TP size. */
+static void test_conditions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *notes;
+        int fa;
+        double stddev;
+    } v[] = {
+        {"pp512/tg128, no FA; stddev \xC2\xB1 0.5", 0, 0.5},
+        {"pp512/tg128, with FA; stddev +-3", 1, 3},
+        {"no fallback, FAST mode", -1, 0},
+        {"-fa 1", 1, 0},
+        {"flash attention off", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device,device_count,framework,model,precision_quant,batch_size,input_tokens,"
+                 "output_tokens,metric,value,unit,notes\n"
+                 "RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,Llama-2 7B,Q4_0,1,0,128,"
+                 "decode_tok_s,100,tokens/s,\"%s\"\n",
+                 v[i].notes);
+        sim_measurement *rows;
+        size_t n;
+        char err[256];
+        assert_int_equal(
+            sim_measurements_parse(text, strlen(text), "c.csv", &rows, &n, err, sizeof(err)), 0);
+        assert_int_equal(n, 1);
+        if (rows[0].flash_attn != v[i].fa || rows[0].stddev != v[i].stddev)
+            fail_msg("'%s': flash_attn %d stddev %g, expected %d %g", v[i].notes,
+                     rows[0].flash_attn, rows[0].stddev, v[i].fa, v[i].stddev);
+        assert_string_equal(rows[0].reason, "");
+        sim_measurements_free(rows);
+    }
+    /* TP=4 on 4 GPUs; TP=2 on 4 GPUs is inconsistent; 4 GPUs without TP unstated. */
+    static const struct {
+        const char *count, *notes, *reason;
+    } t[] = {{"4", "TP=4; Low Latency", ""},
+             {"4", "TP=2", "inconsistent parallelism"},
+             {"4", "Low Latency", "parallelism not stated"},
+             {"1", "https://x/tp1", ""}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device,device_count,framework,model,precision_quant,batch_size,input_tokens,"
+                 "output_tokens,metric,value,unit,notes\n"
+                 "H100 80GB SXM (HBM3),%s,TensorRT-LLM (v0.5),LLaMA 70B (Llama-2-70b),FP8,1,128,1,"
+                 "ttft_ms,26,ms,%s\n",
+                 t[i].count, t[i].notes);
+        sim_measurement *rows;
+        size_t n;
+        char err[256];
+        assert_int_equal(
+            sim_measurements_parse(text, strlen(text), "t.csv", &rows, &n, err, sizeof(err)), 0);
+        if (strcmp(rows[0].reason, t[i].reason) != 0)
+            fail_msg("'%s' on %s GPUs: reason '%s' (%s), expected '%s'", t[i].notes, t[i].count,
+                     rows[0].reason, rows[0].detail, t[i].reason);
+        if (t[i].reason[0] == '\0')
+            assert_int_equal(rows[0].tp, (uint32_t)atoi(t[i].count));
+        sim_measurements_free(rows);
+    }
+}
+
 /* Every mapping names something that exists: a catalog GPU or model, a
  * precision kvsim parses, a framework as engine/backend/bench. */
 static void test_published_names(void **state)
@@ -314,9 +379,8 @@ static void test_reference_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture),
-        cmocka_unit_test(test_malformed_files),
-        cmocka_unit_test(test_published_names),
+        cmocka_unit_test(test_fixture),        cmocka_unit_test(test_malformed_files),
+        cmocka_unit_test(test_conditions),     cmocka_unit_test(test_published_names),
         cmocka_unit_test(test_reference_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
