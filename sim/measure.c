@@ -4,27 +4,28 @@
  *
  * Reasons a row is not expressible, in the order they are checked (the
  * first that applies is the row's reason):
- *   "malformed row"                 fewer or more fields than the header
- *   "missing field"                 an empty device, model, framework, precision or metric
- *   "bad number"                    a count, token length, value or weights_GiB that is not a
- * number in range "unsupported metric"            a metric name kvsim does not know "unit mismatch"
- * tok/s metrics in "tokens/s", ttft_ms in "ms" "inconsistent tokens"           e.g. a prefill rate
- * with no input tokens "unknown framework"             a framework text published_names.csv lacks
- *   "unknown device"                a device text published_names.csv lacks, or one mapped to a
- *                                   name the GPU catalog lacks
- *   "ambiguous device"              a listed device text kvsim cannot pin to one part (a series,
- *                                   an unstated form factor or core count)
- *   "unknown model", "ambiguous model"
- *   "unsupported precision"         a precision text the file lacks, or one the engine does not run
- *   "runs on the host CPU"          llama.cpp's CPU backend on a chip whose CPU has no catalog row
- *   "split mode not stated"         llama.cpp on several GPUs, neither -sm nor a build whose
- *                                   default published_names.csv records
- *   "parallelism not stated"        a multi-GPU TensorRT-LLM row without its TP size
- *   "inconsistent parallelism"      a TP size that is not the device count
- *   "device has no bandwidth figure", "device has no compute figure"
- *   "precision unsupported by device" (e.g. fp8 on a part without an fp8 rate)
- *   "model does not split"          heads not divisible by the TP size
- *   "unsupported kv format"         a KV format the model's geometry does not tile
+ *   malformed row          fewer or more fields than the header
+ *   missing field          an empty device, model, framework, precision or metric
+ *   bad number             a count, token length, value or weights_GiB out of range
+ *   unsupported metric     a metric name kvsim does not know
+ *   unit mismatch          tok/s metrics in "tokens/s", ttft_ms in "ms"
+ *   inconsistent tokens    e.g. a prefill rate with no input tokens
+ *   unknown framework      a framework text published_names.csv lacks
+ *   unknown device         a device text published_names.csv lacks, or one it maps
+ *                          to a name the GPU catalog lacks
+ *   ambiguous device       a listed device text that names no single part (a series,
+ *                          an unstated form factor or core count)
+ *   unknown model, ambiguous model
+ *   unsupported precision  a precision text the file lacks, or one the engine does not run
+ *   runs on the host CPU   llama.cpp's CPU backend on a chip whose CPU has no catalog row
+ *   split mode not stated  llama.cpp on several GPUs without -sm or a build whose
+ *                          default published_names.csv records
+ *   parallelism not stated a multi-GPU TensorRT-LLM row without its TP size
+ *   inconsistent parallelism  a TP size that is not the device count
+ *   device has no bandwidth figure, device has no compute figure
+ *   precision unsupported by device  e.g. fp8 on a part without an fp8 rate
+ *   model does not split   heads not divisible by the TP size (tensor parallelism)
+ *   unsupported kv format  a KV format the model's geometry does not tile
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sim/measure.h"
@@ -84,7 +85,14 @@ static const char *rec_get(const csv_rec *r, size_t i)
     return i < r->nf ? r->buf + r->off[i] : "";
 }
 
-enum { CSV_END = 0, CSV_REC = 1, CSV_UNTERMINATED = -1, CSV_NUL = -2, CSV_NOMEM = -3 };
+enum {
+    CSV_END = 0,
+    CSV_REC = 1,
+    CSV_UNTERMINATED = -1,
+    CSV_NUL = -2,
+    CSV_NOMEM = -3,
+    CSV_BAD = -4 /* the caller's verdict: a header or field count it refuses */
+};
 
 /*
  * Reads the RFC 4180 record at S[*POS..LEN) into R. Quoted fields may hold
@@ -219,7 +227,7 @@ static int names_load(void)
     static const char *const cols[4] = {"kind", "published", "catalog", "notes"};
     for (size_t c = 0; rc == CSV_REC && c < 4; c++)
         if (strcmp(rec_get(&r, c), cols[c]) != 0)
-            rc = -10;
+            rc = CSV_BAD;
     while (rc == CSV_REC) {
         rc = csv_next(&r, text, len, &pos, &line, &start);
         if (rc != CSV_REC)
@@ -227,7 +235,7 @@ static int names_load(void)
         if (rec_blank(&r))
             continue;
         if (r.nf != 4) {
-            rc = -10;
+            rc = CSV_BAD;
             break;
         }
         if (names_n == cap) {
@@ -394,6 +402,31 @@ static int flash_attn_of(const char *text)
         if (has_phrase(text, on[i]))
             return 1;
     return -1;
+}
+
+/* The row's free text where conditions are stated: framework, build, notes. */
+enum { ROW_TEXTS = 3 };
+
+/* Flash attention over the row's texts: a statement of off wins, then on; else -1. */
+static int flash_attn_in(const char *const texts[ROW_TEXTS])
+{
+    int fa = -1;
+    for (int i = 0; i < ROW_TEXTS; i++) {
+        int f = flash_attn_of(texts[i]);
+        if (f == 0)
+            return 0;
+        if (f == 1)
+            fa = 1;
+    }
+    return fa;
+}
+
+static bool phrase_in(const char *const texts[ROW_TEXTS], const char *needle)
+{
+    for (int i = 0; i < ROW_TEXTS; i++)
+        if (has_phrase(texts[i], needle))
+            return true;
+    return false;
 }
 
 /* "TP=4", "TP 4", "tp=4" in TEXT: the size, or 0 when not stated. */
@@ -666,13 +699,13 @@ static bool check_metric(row_ctx *c, const char *unit)
  * split each matrix by rows; layer split is the default since). Returns
  * "row", "layer", or NULL when neither is known.
  */
-static const char *split_mode_of(const char *text, const char *build)
+static const char *split_mode_of(const char *const texts[ROW_TEXTS])
 {
-    if (has_phrase(text, "-sm row") || has_phrase(text, "split-mode row"))
+    if (phrase_in(texts, "-sm row") || phrase_in(texts, "split-mode row"))
         return "row";
-    if (has_phrase(text, "-sm layer") || has_phrase(text, "split-mode layer"))
+    if (phrase_in(texts, "-sm layer") || phrase_in(texts, "split-mode layer"))
         return "layer";
-    const pub_name *e = name_find("build", build);
+    const pub_name *e = name_find("build", texts[1]);
     if (e && strcmp(e->catalog, "sm=row") == 0)
         return "row";
     if (e && strcmp(e->catalog, "sm=layer") == 0)
@@ -681,7 +714,7 @@ static const char *split_mode_of(const char *text, const char *build)
 }
 
 /* Parallelism and the device's figures, once the names are mapped. */
-static bool check_run(row_ctx *c, const char *text, const char *build)
+static bool check_run(row_ctx *c, const char *const texts[ROW_TEXTS])
 {
     sim_measurement *m = c->m;
     char err[256];
@@ -693,13 +726,13 @@ static bool check_run(row_ctx *c, const char *text, const char *build)
         m->tp = 1;
         m->layer_split = 1;
         if (m->device_count > 1) {
-            const char *sm = split_mode_of(text, build);
+            const char *sm = split_mode_of(texts);
             if (!sm)
                 return refuse(c, "split mode not stated",
                               "llama.cpp on %u GPUs: no -sm in the row and build '%s' is not in "
                               "catalog/published_names.csv (the default changed from row to "
                               "layer split in January 2024)",
-                              m->device_count, build);
+                              m->device_count, texts[1]);
             copy_str(m->split_mode, sizeof(m->split_mode), sm);
             if (strcmp(sm, "row") == 0)
                 m->tp = m->device_count;
@@ -707,7 +740,9 @@ static bool check_run(row_ctx *c, const char *text, const char *build)
                 m->layer_split = m->device_count;
         }
     } else {
-        uint32_t tp = tp_of(text);
+        uint32_t tp = 0;
+        for (int i = 0; i < ROW_TEXTS && tp == 0; i++)
+            tp = tp_of(texts[i]);
         if (tp == 0 && m->device_count > 1)
             return refuse(c, "parallelism not stated", "%u GPUs, no TP size in the notes",
                           m->device_count);
@@ -764,19 +799,12 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
         }
     if (!read_numbers(c, v) || !check_metric(c, v[C_UNIT]))
         return;
-    /* Conditions stated in the notes, the framework or the build text. */
-    size_t tl = strlen(v[C_NOTES]) + strlen(v[C_FRAMEWORK]) + strlen(v[C_BUILD]) + 3;
-    char *text = malloc(tl);
-    if (!text) {
-        refuse(c, "out of memory", "row text");
-        return;
-    }
-    snprintf(text, tl, "%s %s %s", v[C_FRAMEWORK], v[C_BUILD], v[C_NOTES]);
-    m->flash_attn = flash_attn_of(text);
+    /* Conditions stated in the framework, the build or the notes text. */
+    const char *const texts[ROW_TEXTS] = {v[C_FRAMEWORK], v[C_BUILD], v[C_NOTES]};
+    m->flash_attn = flash_attn_in(texts);
     if (map_framework(c, v[C_FRAMEWORK]) && map_device(c, v[C_DEVICE]) &&
         map_model(c, v[C_MODEL]) && map_precision(c, v[C_PRECISION]))
-        check_run(c, text, v[C_BUILD]);
-    free(text);
+        check_run(c, texts);
 }
 
 int sim_measurements_parse(const char *text, size_t len, const char *origin, sim_measurement **out,
@@ -810,13 +838,13 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
             }
             if (map[k] < 0 && columns[k].required) {
                 snprintf(err, errlen, "%s:1: header has no '%s' column", origin, columns[k].name);
-                rc = -10;
+                rc = CSV_BAD;
                 break;
             }
         }
     } else if (rc == CSV_END) {
         snprintf(err, errlen, "%s:1: empty file (no header)", origin);
-        rc = -10;
+        rc = CSV_BAD;
     }
     while (rc == CSV_REC) {
         rc = csv_next(&r, text, len, &pos, &line, &start);
