@@ -270,6 +270,13 @@ static void test_measurement_gpus(void **state)
         sim_gpu g = check(v[i].name, v[i].mib, v[i].bw, v[i].fp16_per_fp32 * fp32, 0.05);
         assert_string_equal(g.verified, "partial");
     }
+    /* Pascal and TU116 have no tensor cores; their int8 rate is dp4a at 4 x
+     * FP32 (NVIDIA quotes 47 INT8 TOPS for the P40 = 4 x 11.76). */
+    const char *dp4a[] = {"gtx-1080-ti", "titan-xp", "p40", "gtx-1070-ti", "gtx-1070", "gtx-1660"};
+    for (size_t i = 0; i < sizeof(dp4a) / sizeof(dp4a[0]); i++) {
+        sim_gpu g = gpu(dp4a[i]);
+        near(dp4a[i], "int8 = 4 x FP32", g.int8_ops / 1e12, 4 * g.fp16_flops / 1e12, 0.1);
+    }
     /* The published tensor figures the derivations should meet: NVIDIA's
      * 130.5 (Quadro RTX 6000/8000) and 57.0 (Quadro RTX 4000); the A-series
      * dense figures of search-index id 68793349157 (111, 94, 76);
