@@ -333,6 +333,60 @@ static int model_exact(const char *name, sim_model *out)
                                                                                               : -1;
 }
 
+/*
+ * The last few names looked up in one read, found or not: a file names a
+ * handful of devices and models many times, and a model lookup parses its
+ * config.json. Names longer than the key are looked up every time.
+ */
+enum { LOOKUP_CACHE = 8 };
+
+typedef struct lookup_cache {
+    char gpu_key[LOOKUP_CACHE][96];
+    int gpu_rc[LOOKUP_CACHE];
+    sim_gpu gpu[LOOKUP_CACHE];
+    size_t gpu_next;
+    char model_key[LOOKUP_CACHE][96];
+    int model_rc[LOOKUP_CACHE];
+    sim_model model[LOOKUP_CACHE];
+    size_t model_next;
+} lookup_cache;
+
+static int gpu_cached(lookup_cache *lc, const char *name, sim_gpu *out)
+{
+    if (strlen(name) >= sizeof(lc->gpu_key[0]))
+        return gpu_exact(name, out);
+    for (size_t i = 0; i < LOOKUP_CACHE; i++)
+        if (strcmp(lc->gpu_key[i], name) == 0 && lc->gpu_key[i][0] != '\0') {
+            if (lc->gpu_rc[i] == 0)
+                *out = lc->gpu[i];
+            return lc->gpu_rc[i];
+        }
+    size_t k = lc->gpu_next++ % LOOKUP_CACHE;
+    lc->gpu_rc[k] = gpu_exact(name, &lc->gpu[k]);
+    copy_str(lc->gpu_key[k], sizeof(lc->gpu_key[k]), name);
+    if (lc->gpu_rc[k] == 0)
+        *out = lc->gpu[k];
+    return lc->gpu_rc[k];
+}
+
+static int model_cached(lookup_cache *lc, const char *name, sim_model *out)
+{
+    if (strlen(name) >= sizeof(lc->model_key[0]))
+        return model_exact(name, out);
+    for (size_t i = 0; i < LOOKUP_CACHE; i++)
+        if (strcmp(lc->model_key[i], name) == 0 && lc->model_key[i][0] != '\0') {
+            if (lc->model_rc[i] == 0)
+                *out = lc->model[i];
+            return lc->model_rc[i];
+        }
+    size_t k = lc->model_next++ % LOOKUP_CACHE;
+    lc->model_rc[k] = model_exact(name, &lc->model[k]);
+    copy_str(lc->model_key[k], sizeof(lc->model_key[k]), name);
+    if (lc->model_rc[k] == 0)
+        *out = lc->model[k];
+    return lc->model_rc[k];
+}
+
 /* Parses an unsigned integer in [LO, HI]; trailing or leading junk fails. */
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
@@ -518,6 +572,7 @@ const char *sim_meas_metric_name(sim_meas_metric m)
 typedef struct row_ctx {
     const char *origin;
     sim_measurement *m;
+    lookup_cache *lc;
 } row_ctx;
 
 /* Sets the row's reason and detail ("ORIGIN:LINE: ..."); only the first one sticks. */
@@ -566,13 +621,13 @@ static bool map_device(row_ctx *c, const char *dev)
     sim_measurement *m = c->m;
     const pub_name *e = name_find("device", dev);
     if (!e) {
-        if (gpu_exact(dev, &m->gpu) == 0)
+        if (gpu_cached(c->lc, dev, &m->gpu) == 0)
             return true;
         return refuse(c, "unknown device", "column 'device': '%s' not in the catalog", dev);
     }
     if (e->catalog[0] == '\0')
         return refuse(c, "ambiguous device", "column 'device': '%s': %s", dev, e->notes);
-    if (gpu_exact(e->catalog, &m->gpu) != 0)
+    if (gpu_cached(c->lc, e->catalog, &m->gpu) != 0)
         return refuse(c, "unknown device",
                       "column 'device': '%s' maps to '%s', not in catalog/gpus.csv", dev,
                       e->catalog);
@@ -584,13 +639,13 @@ static bool map_model(row_ctx *c, const char *name)
     sim_measurement *m = c->m;
     const pub_name *e = name_find("model", name);
     if (!e) {
-        if (model_exact(name, &m->model) == 0)
+        if (model_cached(c->lc, name, &m->model) == 0)
             return true;
         return refuse(c, "unknown model", "column 'model': '%s' not in the catalog", name);
     }
     if (e->catalog[0] == '\0')
         return refuse(c, "ambiguous model", "column 'model': '%s': %s", name, e->notes);
-    if (model_exact(e->catalog, &m->model) != 0)
+    if (model_cached(c->lc, e->catalog, &m->model) != 0)
         return refuse(c, "unknown model",
                       "column 'model': '%s' maps to '%s', not in catalog/models", name, e->catalog);
     return true;
@@ -814,6 +869,11 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
         snprintf(err, errlen, "%s: the built-in catalog/published_names.csv is broken", origin);
         return -1;
     }
+    lookup_cache *lc = calloc(1, sizeof(*lc));
+    if (!lc) {
+        snprintf(err, errlen, "%s: out of memory", origin);
+        return -1;
+    }
     csv_rec r = {0};
     size_t pos = 0;
     uint32_t line = 1, start = 1;
@@ -865,7 +925,7 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
         sim_measurement *m = &rows[count++];
         memset(m, 0, sizeof(*m));
         m->line = start;
-        row_ctx c = {origin, m};
+        row_ctx c = {origin, m, lc};
         char *v[C_COUNT];
         for (int k = 0; k < C_COUNT; k++)
             v[k] = map[k] >= 0 && (size_t)map[k] < r.nf ? trim(r.buf + r.off[map[k]]) : "";
@@ -881,6 +941,7 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
     }
     free(r.buf);
     free(r.off);
+    free(lc);
     if (rc != CSV_END) {
         if (rc == CSV_UNTERMINATED)
             snprintf(err, errlen, "%s:%u: unterminated quoted field", origin, line);
