@@ -501,7 +501,8 @@ static uint32_t tp_of(const char *text)
     return 0;
 }
 
-/* "stddev ±1.1" (or "+-") in TEXT: the number, 0 when none. */
+/* "stddev" then up to six other bytes ("+-", a UTF-8 plus-minus) then a
+ * number in TEXT: the number, 0 when none. */
 static double stddev_of(const char *text)
 {
     const char *p = find_ci(text, "stddev");

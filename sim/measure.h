@@ -9,7 +9,8 @@
  * columns are ignored and row_id, source_id, source_type, build,
  * weights_GiB, notes and source may be absent.
  *
- * Published names (devices, models, precisions, frameworks) are mapped
+ * Published names (devices, models, precisions, frameworks, and builds
+ * for llama.cpp's default multi-GPU split) are mapped
  * through catalog/published_names.csv (kind,published,catalog,notes),
  * embedded in the binary like the GPU catalog: an exact match of the
  * published text, or of a catalog name itself. Nothing is guessed: a name
@@ -55,15 +56,14 @@ typedef enum {
 
 typedef struct sim_measurement {
     uint32_t line; /* line in the file where the record starts (header = 1) */
-    /* As published. The brief's char model[96] is model_name here: it would
-     * clash with the catalog model below (sim_model model). */
+    /* As published (model_name: `model` is the catalog model below). */
     char row_id[16], source_id[32], framework[96], device[96], model_name[96], quant[64],
         metric_name[32];
     sim_meas_metric metric; /* meaningful when metric_name is a known metric */
     uint32_t device_count, batch, input_tokens, output_tokens;
     double value;       /* as published, in the metric's unit */
     double weights_gib; /* weights_GiB as published, 0 when empty */
-    double stddev;      /* the spread the notes state ("stddev ±1.1"), 0 when none */
+    double stddev;      /* the spread the notes state ("stddev +-1.1"), 0 when none */
     char reason[48];    /* "" when expressible; else a short category (see measure.c) */
     char detail[200];   /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
     char engine[24];    /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */
