@@ -517,6 +517,24 @@ static double stddev_of(const char *text)
     return isfinite(v) && v >= 0 ? v : 0;
 }
 
+/* "48GB", "80 GB" in a device text: the number, 0 when none. */
+static double memory_gb_of(const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (!isdigit((unsigned char)*p) ||
+            (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '.')))
+            continue;
+        char *end;
+        double v = strtod(p, &end);
+        while (*end == ' ')
+            end++;
+        if ((end[0] == 'G' || end[0] == 'g') && (end[1] == 'B' || end[1] == 'b') &&
+            !isalnum((unsigned char)end[2]) && isfinite(v) && v > 0 && v < 1e6)
+            return v;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the reader */
 
 enum col {
@@ -847,6 +865,7 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
     m->layer_split = 1;
     m->tp = 1;
     m->stddev = stddev_of(v[C_NOTES]);
+    m->memory_gb = memory_gb_of(v[C_DEVICE]);
     static const int text_cols[] = {C_DEVICE, C_FRAMEWORK, C_MODEL, C_PRECISION, C_METRIC};
     for (size_t i = 0; i < sizeof(text_cols) / sizeof(text_cols[0]); i++)
         if (v[text_cols[i]][0] == '\0') {

@@ -64,6 +64,8 @@ typedef struct sim_measurement {
     double value;       /* as published, in the metric's unit */
     double weights_gib; /* weights_GiB as published, 0 when empty */
     double stddev;      /* the spread the notes state ("stddev +-1.1"), 0 when none */
+    double memory_gb;   /* memory the device text states ("Apple M3 Max (40-core GPU, 48GB)":
+                         * 48; the catalog row holds the largest option), 0 when none */
     char reason[48];    /* "" when expressible; else a short category (see measure.c) */
     char detail[200];   /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
     char engine[24];    /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */

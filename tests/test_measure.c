@@ -106,6 +106,9 @@ static void test_fixture(void **state)
     assert_string_equal(m->model_name, "LLaMA(-2) 7B (llama-bench \"llama 7B\", 6.74B params)");
     assert_string_equal(m->gpu.name, "m2-ultra");
     assert_string_equal(m->backend, "metal");
+    assert_true(m->memory_gb == 192);
+    assert_true(rows[0].memory_gb == 0);
+    assert_true(rows[3].memory_gb == 80); /* H100 80GB SXM (HBM3) */
 
     expect_row(&rows[5], 7, "unknown device");
     assert_non_null(strstr(rows[5].detail, "fixture.csv:7: column 'device': 'Foo X'"));
