@@ -374,6 +374,31 @@ static void test_reference_file(void **state)
                 shown++;
             }
     }
+    /* Expressible rows by source and by multi-GPU split, for the record. */
+    const char *srcs[16];
+    size_t src_ok[16], src_all[16], ns = 0, split[4] = {0};
+    static const char *const splits[4] = {"", "row", "layer", "tensor"};
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < ns && strcmp(srcs[k], rows[i].source_id) != 0)
+            k++;
+        if (k == ns && ns < 16) {
+            srcs[ns] = rows[i].source_id;
+            src_ok[ns] = src_all[ns] = 0;
+            ns++;
+        }
+        if (k < ns) {
+            src_all[k]++;
+            src_ok[k] += rows[i].reason[0] == '\0';
+        }
+        for (int j = 0; j < 4; j++)
+            if (rows[i].reason[0] == '\0' && strcmp(rows[i].split_mode, splits[j]) == 0)
+                split[j]++;
+    }
+    for (size_t k = 0; k < ns; k++)
+        printf("  source %-12s %4zu of %4zu expressible\n", srcs[k], src_ok[k], src_all[k]);
+    printf("  expressible by split: one GPU %zu, llama.cpp row %zu, layer %zu, tensor %zu\n",
+           split[0], split[1], split[2], split[3]);
     if ((double)ok < 0.9 * (double)n)
         fail_msg("%zu of %zu rows expressible, under 90 %%", ok, n);
     sim_measurements_free(rows);
