@@ -1,6 +1,7 @@
 # Embeds the catalog's data files into a C source, so the kvsim binary
 # works from any directory without the source tree.
-# Usage: cmake -DOUT=file.c -DGPUS=gpus.csv -DMODELS_DIR=dir -DPRESETS_DIR=dir -P embed.cmake
+# Usage: cmake -DOUT=file.c -DGPUS=gpus.csv -DNAMES=published_names.csv -DMODELS_DIR=dir
+#        -DPRESETS_DIR=dir -P embed.cmake
 function(kvsim_hex_literal path outvar)
   file(READ ${path} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
@@ -12,6 +13,9 @@ string(APPEND src "#include <stddef.h>\n#include \"sim/catalog_data.h\"\n\n")
 kvsim_hex_literal(${GPUS} gpus_hex)
 string(APPEND src "static const char gpus_csv[] = {${gpus_hex}};\n")
 string(APPEND src "const char *const sim_catalog_gpus_csv = gpus_csv;\n\n")
+kvsim_hex_literal(${NAMES} names_hex)
+string(APPEND src "static const char published_names_csv[] = {${names_hex}};\n")
+string(APPEND src "const char *const sim_catalog_published_names_csv = published_names_csv;\n\n")
 file(GLOB model_files ${MODELS_DIR}/*.json)
 list(SORT model_files)
 set(i 0)

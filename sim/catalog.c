@@ -113,7 +113,7 @@ void sim_closest_names(const char *want, const char *const *names, size_t n, cha
 /* ------------------------------------------------------------------ GPUs */
 
 enum {
-    GPU_MAX = 64,
+    GPU_MAX = 256, /* rows of catalog/gpus.csv; more is a load error, never a silent cut */
     GPU_FIELDS = 16,
 };
 
@@ -206,10 +206,15 @@ static int load_gpus(void)
             return gpu_loaded = -1;
         }
     }
-    while (*p != '\0' && gpu_count < GPU_MAX) {
+    while (*p != '\0') {
         nf = sim_csv_record(&p, buf, sizeof(buf), f, 32);
         if (nf < 6)
             continue;
+        if (gpu_count == GPU_MAX) {
+            fprintf(stderr, "kvsim: catalog/gpus.csv: more than %d rows (raise GPU_MAX)\n",
+                    (int)GPU_MAX);
+            return gpu_loaded = -1;
+        }
         const char *v[GPU_FIELDS];
         for (int c = 0; c < GPU_FIELDS; c++)
             v[c] = map[c] >= 0 && map[c] < nf ? f[map[c]] : "";

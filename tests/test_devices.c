@@ -1,6 +1,7 @@
 /*
  * test_devices.c: the catalog rows added for issue 8 items 5 and 6 (more
- * GPUs, Apple M4, CPU-only servers) and the MI300X check. Each expected
+ * GPUs, Apple M4, CPU-only servers), the MI300X check, and the rows added
+ * for the reference measurements (issue 11). Each expected
  * value is recomputed here from the formula the row's notes state, with
  * the factors' sources in a comment, so a typo in catalog/gpus.csv (or a
  * figure that no longer follows from its stated derivation) fails here.
@@ -176,6 +177,142 @@ static void test_cpus(void **state)
     }
 }
 
+/* Rows added for the reference measurements (issue 11). Apple core-count
+ * variants: FP32 TFLOPS = cores x the per-core rate of the same
+ * generation's catalog row (m1-max 10.4 / 32, m2-ultra 27.2 / 76, m3-max
+ * 14.2 / 40, m4-max 18.4 / 40), rounded to 0.01; bandwidth per tier from
+ * the llama.cpp #4167 table; memory the chip's largest option. */
+static void test_apple_variants(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *parent;
+        double cores, parent_cores, gib, bw;
+    } v[] = {
+        {"m1", "m1-max", 8, 32, 16, 68.25},
+        {"m1-7c", "m1-max", 7, 32, 16, 68.25},
+        {"m1-pro", "m1-max", 16, 32, 32, 200},
+        {"m1-pro-14c", "m1-max", 14, 32, 32, 200},
+        {"m1-max-24c", "m1-max", 24, 32, 64, 400},
+        {"m1-ultra-48c", "m1-max", 48, 32, 128, 800},
+        {"m2", "m2-ultra", 10, 76, 24, 100},
+        {"m2-8c", "m2-ultra", 8, 76, 24, 100},
+        {"m2-pro", "m2-ultra", 19, 76, 32, 200},
+        {"m2-pro-16c", "m2-ultra", 16, 76, 32, 200},
+        {"m2-max-30c", "m2-ultra", 30, 76, 64, 400},
+        {"m2-ultra-60c", "m2-ultra", 60, 76, 192, 800},
+        {"m3", "m3-max", 10, 40, 24, 100},
+        {"m3-pro", "m3-max", 18, 40, 36, 150},
+        {"m3-pro-14c", "m3-max", 14, 40, 36, 150},
+        {"m3-max-30c", "m3-max", 30, 40, 96, 300},
+        {"m3-ultra-60c", "m3-max", 60, 40, 256, 819},
+        {"m4", "m4-max", 10, 40, 32, 120},
+        {"m4-pro-16c", "m4-max", 16, 40, 64, 273},
+        {"m4-max-32c", "m4-max", 32, 40, 36, 410},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        double per_core = gpu(v[i].parent).fp16_flops / 1e12 / v[i].parent_cores;
+        sim_gpu g = check(v[i].name, v[i].gib * 1024, v[i].bw, v[i].cores * per_core, 0.005);
+        assert_true(g.unified_memory);
+        assert_string_equal(g.vendor, "Apple");
+        assert_string_equal(g.verified, "partial");
+    }
+    /* Apple's own figures agree with the per-core rule: M1 8-core 2.6, M1
+     * Pro 16-core 5.2, M2 10-core 3.6 TFLOPS (launch figures). */
+    near("m1", "Apple 2.6", gpu("m1").fp16_flops / 1e12, 2.6, 0.005);
+    near("m1-pro", "Apple 5.2", gpu("m1-pro").fp16_flops / 1e12, 5.2, 0.005);
+    near("m2", "Apple 3.6", gpu("m2").fp16_flops / 1e12, 3.6, 0.05);
+}
+
+/* Discrete GPUs added for the reference measurements: each rate from
+ * cores x 2 x boost clock (the FP32 rate) and the rule the row's notes
+ * state; cores, clocks and bandwidths as cited in the rows. */
+static void test_measurement_gpus(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        double mib, bw, cores, ghz, fp16_per_fp32;
+    } v[] = {
+        /* GeForce Ampere/Ada/Blackwell: FP16-accumulate tensor 4 x FP32, halved. */
+        {"rtx-5080", 16384, 960, 10752, 2.617, 2},
+        {"rtx-5070-ti", 16384, 896, 8960, 2.452, 2},
+        {"rtx-5070", 12288, 672, 6144, 2.512, 2},
+        {"rtx-4090-d", 24576, 1008, 14592, 2.52, 2},
+        {"rtx-4070-ti-super", 16376, 672, 8448, 2.61, 2},
+        {"rtx-4070-super", 12288, 504, 7168, 2.475, 2},
+        {"rtx-4070", 12288, 504, 5888, 2.475, 2},
+        {"rtx-4060-ti", 16380, 288, 4352, 2.535, 2},
+        {"rtx-3090-ti", 24576, 1008, 10752, 1.86, 2},
+        {"rtx-3060", 12288, 360, 3584, 1.777, 2},
+        /* GeForce Turing: 8 x FP32 with FP16 accumulate, halved. */
+        {"rtx-2080-ti", 11264, 616, 4352, 1.545, 4},
+        {"rtx-2070-super", 8192, 448, 2560, 1.77, 4},
+        {"rtx-2060-super", 8192, 448, 2176, 1.65, 4},
+        /* Workstation parts at full rate: Ampere/Blackwell 4 x, Turing 8 x FP32. */
+        {"rtx-pro-6000", 98304, 1792, 24064, 2.617, 4},
+        {"rtx-a5000", 24576, 768, 8192, 1.695, 4},
+        {"rtx-a4500", 20480, 640, 7168, 1.65, 4},
+        {"rtx-a4000", 16384, 448, 6144, 1.56, 4},
+        {"quadro-rtx-6000", 24576, 672, 4608, 1.77, 8},
+        {"quadro-rtx-8000", 49152, 672, 4608, 1.77, 8},
+        {"quadro-rtx-4000", 8192, 416, 2304, 1.545, 8},
+        /* No tensor cores (Pascal, TU116): the FP32 rate. */
+        {"gtx-1080-ti", 11264, 484, 3584, 1.582, 1},
+        {"titan-xp", 12288, 547.7, 3840, 1.582, 1},
+        {"p40", 24576, 347, 3840, 1.531, 1},
+        {"gtx-1070-ti", 8192, 256, 2432, 1.683, 1},
+        {"gtx-1070", 8192, 256, 1920, 1.683, 1},
+        {"gtx-1660", 6144, 192, 1408, 1.785, 1},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        double fp32 = v[i].cores * 2 * v[i].ghz / 1000;
+        sim_gpu g = check(v[i].name, v[i].mib, v[i].bw, v[i].fp16_per_fp32 * fp32, 0.05);
+        assert_string_equal(g.verified, "partial");
+    }
+    /* Pascal and TU116 have no tensor cores; their int8 rate is dp4a at 4 x
+     * FP32 (NVIDIA quotes 47 INT8 TOPS for the P40 = 4 x 11.76). */
+    const char *dp4a[] = {"gtx-1080-ti", "titan-xp", "p40", "gtx-1070-ti", "gtx-1070", "gtx-1660"};
+    for (size_t i = 0; i < sizeof(dp4a) / sizeof(dp4a[0]); i++) {
+        sim_gpu g = gpu(dp4a[i]);
+        near(dp4a[i], "int8 = 4 x FP32", g.int8_ops / 1e12, 4 * g.fp16_flops / 1e12, 0.1);
+    }
+    /* The published tensor figures the derivations should meet: NVIDIA's
+     * 130.5 (Quadro RTX 6000/8000) and 57.0 (Quadro RTX 4000); the A-series
+     * dense figures of search-index id 68793349157 (111, 94, 76);
+     * VladislavDuma/gpu_specs' FP16-accumulate 176 (4070 Ti SUPER) and 88
+     * (4060 Ti). */
+    near("quadro-rtx-6000", "NVIDIA 130.5", gpu("quadro-rtx-6000").fp16_flops / 1e12, 130.5, 0.1);
+    near("quadro-rtx-4000", "NVIDIA 57.0", gpu("quadro-rtx-4000").fp16_flops / 1e12, 57.0, 0.1);
+    near("rtx-a5000", "111", gpu("rtx-a5000").fp16_flops / 1e12, 111, 0.5);
+    near("rtx-a4500", "94", gpu("rtx-a4500").fp16_flops / 1e12, 94, 1);
+    near("rtx-a4000", "76", gpu("rtx-a4000").fp16_flops / 1e12, 76, 1);
+    near("rtx-4070-ti-super", "176 / 2", gpu("rtx-4070-ti-super").fp16_flops / 1e12, 176.0 / 2,
+         0.5);
+    near("rtx-4060-ti", "88 / 2", gpu("rtx-4060-ti").fp16_flops / 1e12, 88.0 / 2, 0.5);
+    /* Data-centre rows from published dense figures. */
+    check("l40", 46068, 864, 181.0, 0);
+    check("a30", 24576, 933, 165, 0);
+    check("t4", 15360, 320, 65, 0);
+    check("titan-v", 12288, 652.8, 110, 0);
+    /* RDNA3 WMMA: CUs x 512 FP16 FLOP/clock x boost, as the rx-7900-xtx row;
+     * RDNA2 (no matrix units): CUs x 128 FP32 FLOP/clock. */
+    check("rx-7900-xt", 20480, 800, 84 * 512 * 2.4e-3, 0.05);
+    check("rx-7900-gre", 16384, 576, 80 * 512 * 2.245e-3, 0.05);
+    check("rx-7800-xt", 16384, 624, 60 * 512 * 2.43e-3, 0.05);
+    check("rx-6900-xt", 16384, 512, 80 * 128 * 2.25e-3, 0.005);
+    check("rx-6800-xt", 16384, 512, 72 * 128 * 2.25e-3, 0.005);
+    check("rx-6700-xt", 12288, 384, 40 * 128 * 2.581e-3, 0.005);
+    sim_gpu g =
+        check("ryzen-ai-max-395", 128 * 1024, 256 * 8000e6 / 8 / 1e9, 40 * 512 * 2.9e-3, 0.05);
+    assert_true(g.unified_memory);
+    /* Intel XMX: dense FP16 = the INT8 TOPS Intel quotes / 2. */
+    check("arc-b580", 12288, 456, 233 / 2.0, 0.05);
+    check("arc-b570", 10240, 380, 203 / 2.0, 0.05);
+    check("arc-pro-b60", 24576, 456, 197 / 2.0, 0.05);
+    check("arc-pro-b50", 16384, 224, 170 / 2.0, 0.05);
+}
+
 /* Every row names its source, says how far it is verified, and keeps its
  * source and notes short enough that the loader does not cut them. */
 static void test_every_row_sourced(void **state)
@@ -203,6 +340,8 @@ int main(void)
         cmocka_unit_test(test_new_gpus),
         cmocka_unit_test(test_apple),
         cmocka_unit_test(test_cpus),
+        cmocka_unit_test(test_apple_variants),
+        cmocka_unit_test(test_measurement_gpus),
         cmocka_unit_test(test_every_row_sourced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,8 @@ for target in "$BUILD"/tests/fuzz/fuzz_*; do
     seeds=("$ROOT/catalog/models")
   elif [ "$name" = fuzz_profile ]; then
     seeds=("$ROOT/tests/data/profiles" "$ROOT/catalog/profiles")
+  elif [ "$name" = fuzz_measure ]; then
+    seeds=("$ROOT/tests/data/measurements")
   else
     seeds=("$ROOT/tests/data/traces" "$WORK/gz") # read recursively: bad/ included
   fi

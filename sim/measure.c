@@ -1,0 +1,1029 @@
+/*
+ * measure.c: reads published measurements (measure.h) and maps each row
+ * onto a catalog device, model, weight and KV format and engine.
+ *
+ * Reasons a row is not expressible, in the order they are checked (the
+ * first that applies is the row's reason):
+ *   malformed row          fewer or more fields than the header
+ *   missing field          an empty device, model, framework, precision or metric
+ *   bad number             a count, token length, value or weights_GiB out of range
+ *   unsupported metric     a metric name kvsim does not know
+ *   unit mismatch          tok/s metrics in "tokens/s", ttft_ms in "ms"
+ *   inconsistent tokens    e.g. a prefill rate with no input tokens
+ *   unknown framework      a framework text published_names.csv lacks
+ *   unknown device         a device text published_names.csv lacks, or one it maps
+ *                          to a name the GPU catalog lacks
+ *   ambiguous device       a listed device text that names no single part (a series,
+ *                          an unstated form factor or core count)
+ *   unknown model, ambiguous model
+ *   unsupported precision  a precision text the file lacks, or one the engine does not run
+ *   runs on the host CPU   llama.cpp's CPU backend on a chip whose CPU has no catalog row
+ *   split mode not stated  llama.cpp on several GPUs without -sm or a build whose
+ *                          default published_names.csv records
+ *   parallelism not stated a multi-GPU TensorRT-LLM row without its TP size
+ *   inconsistent parallelism  a TP size that is not the device count
+ *   device has no bandwidth figure, device has no compute figure
+ *   precision unsupported by device  e.g. fp8 on a part without an fp8 rate
+ *   model does not split   heads not divisible by the TP size (tensor parallelism)
+ *   unsupported kv format  a KV format the model's geometry does not tile
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "sim/measure.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/catalog_data.h"
+#include "sim/parallel.h"
+
+/* ---------------------------------------------------------------- CSV records */
+
+/* One record's fields, NUL-separated in BUF at offsets OFF. */
+typedef struct csv_rec {
+    char *buf;
+    size_t len, cap;
+    size_t *off;
+    size_t nf, fcap;
+} csv_rec;
+
+static int rec_putc(csv_rec *r, char c)
+{
+    if (r->len + 1 >= r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 256;
+        char *b = realloc(r->buf, cap);
+        if (!b)
+            return -1;
+        r->buf = b;
+        r->cap = cap;
+    }
+    r->buf[r->len++] = c;
+    return 0;
+}
+
+static int rec_field(csv_rec *r)
+{
+    if (r->nf == r->fcap) {
+        size_t cap = r->fcap ? 2 * r->fcap : 32;
+        size_t *o = realloc(r->off, cap * sizeof(*o));
+        if (!o)
+            return -1;
+        r->off = o;
+        r->fcap = cap;
+    }
+    r->off[r->nf++] = r->len;
+    return 0;
+}
+
+static const char *rec_get(const csv_rec *r, size_t i)
+{
+    return i < r->nf ? r->buf + r->off[i] : "";
+}
+
+enum {
+    CSV_END = 0,
+    CSV_REC = 1,
+    CSV_UNTERMINATED = -1,
+    CSV_NUL = -2,
+    CSV_NOMEM = -3,
+    CSV_BAD = -4 /* the caller's verdict: a header or field count it refuses */
+};
+
+/*
+ * Reads the RFC 4180 record at S[*POS..LEN) into R. Quoted fields may hold
+ * commas, doubled quotes and line breaks; text after a closing quote is
+ * kept as it is (lenient). *LINE counts the lines consumed; *START gets the
+ * record's first line. Returns CSV_REC, CSV_END at the end of the text, or
+ * a negative CSV_ code (*LINE then names the line at fault).
+ */
+static int csv_next(csv_rec *r, const char *s, size_t len, size_t *pos, uint32_t *line,
+                    uint32_t *start)
+{
+    size_t p = *pos;
+    r->len = 0;
+    r->nf = 0;
+    if (p >= len)
+        return CSV_END;
+    *start = *line;
+    if (rec_field(r) != 0)
+        return CSV_NOMEM;
+    uint32_t quote_line = 0;
+    bool quoted = false;
+    for (;;) {
+        if (p >= len) {
+            if (quoted) {
+                *line = quote_line;
+                return CSV_UNTERMINATED;
+            }
+            break;
+        }
+        char c = s[p];
+        if (c == '\0')
+            return CSV_NUL;
+        if (quoted) {
+            if (c == '"') {
+                if (p + 1 < len && s[p + 1] == '"') {
+                    if (rec_putc(r, '"') != 0)
+                        return CSV_NOMEM;
+                    p += 2;
+                    continue;
+                }
+                quoted = false;
+                p++;
+                continue;
+            }
+            if (c == '\n')
+                (*line)++;
+            if (rec_putc(r, c) != 0)
+                return CSV_NOMEM;
+            p++;
+            continue;
+        }
+        if (c == '"' && (r->len == r->off[r->nf - 1])) {
+            quoted = true;
+            quote_line = *line;
+            p++;
+            continue;
+        }
+        if (c == ',') {
+            if (rec_putc(r, '\0') != 0 || rec_field(r) != 0)
+                return CSV_NOMEM;
+            p++;
+            continue;
+        }
+        if (c == '\n' || (c == '\r' && p + 1 < len && s[p + 1] == '\n')) {
+            p += c == '\r' ? 2 : 1;
+            (*line)++;
+            break;
+        }
+        if (rec_putc(r, c) != 0)
+            return CSV_NOMEM;
+        p++;
+    }
+    if (rec_putc(r, '\0') != 0)
+        return CSV_NOMEM;
+    *pos = p;
+    return CSV_REC;
+}
+
+/* True when the record is one empty field (a blank line). */
+static bool rec_blank(const csv_rec *r)
+{
+    if (r->nf != 1)
+        return false;
+    for (const char *c = r->buf; *c; c++)
+        if (!isspace((unsigned char)*c))
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------- published names table */
+
+typedef struct pub_name {
+    const char *kind, *published, *catalog, *notes;
+} pub_name;
+
+static pub_name *names;
+static size_t names_n;
+static int names_loaded; /* 0 not yet, 1 loaded, -1 broken */
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void names_free(void)
+{
+    for (size_t i = 0; i < names_n; i++) {
+        free((char *)names[i].kind);
+        free((char *)names[i].published);
+        free((char *)names[i].catalog);
+        free((char *)names[i].notes);
+    }
+    free(names);
+    names = NULL;
+    names_n = 0;
+}
+
+/* Loads the embedded published_names.csv once; the table lives until exit. */
+static int names_load(void)
+{
+    if (names_loaded != 0)
+        return names_loaded;
+    const char *text = sim_catalog_published_names_csv;
+    size_t len = strlen(text), pos = 0, cap = 0;
+    uint32_t line = 1, start = 1;
+    csv_rec r = {0};
+    int rc = csv_next(&r, text, len, &pos, &line, &start);
+    static const char *const cols[4] = {"kind", "published", "catalog", "notes"};
+    for (size_t c = 0; rc == CSV_REC && c < 4; c++)
+        if (strcmp(rec_get(&r, c), cols[c]) != 0)
+            rc = CSV_BAD;
+    while (rc == CSV_REC) {
+        rc = csv_next(&r, text, len, &pos, &line, &start);
+        if (rc != CSV_REC)
+            break;
+        if (rec_blank(&r))
+            continue;
+        if (r.nf != 4) {
+            rc = CSV_BAD;
+            break;
+        }
+        if (names_n == cap) {
+            cap = cap ? 2 * cap : 256;
+            pub_name *t = realloc(names, cap * sizeof(*t));
+            if (!t) {
+                rc = CSV_NOMEM;
+                break;
+            }
+            names = t;
+        }
+        pub_name *e = &names[names_n];
+        e->kind = dup_str(rec_get(&r, 0));
+        e->published = dup_str(rec_get(&r, 1));
+        e->catalog = dup_str(rec_get(&r, 2));
+        e->notes = dup_str(rec_get(&r, 3));
+        names_n++;
+        if (!e->kind || !e->published || !e->catalog || !e->notes) {
+            rc = CSV_NOMEM;
+            break;
+        }
+    }
+    free(r.buf);
+    free(r.off);
+    if (rc != CSV_END) {
+        fprintf(stderr,
+                "kvsim: catalog/published_names.csv:%u: malformed (kind,published,"
+                "catalog,notes expected)\n",
+                start);
+        names_free();
+        return names_loaded = -1;
+    }
+    return names_loaded = 1;
+}
+
+size_t sim_published_name_count(void)
+{
+    return names_load() > 0 ? names_n : 0;
+}
+
+int sim_published_name_at(size_t i, const char **kind, const char **published, const char **catalog)
+{
+    if (names_load() < 0 || i >= names_n)
+        return -1;
+    *kind = names[i].kind;
+    *published = names[i].published;
+    *catalog = names[i].catalog;
+    return 0;
+}
+
+static const pub_name *name_find(const char *kind, const char *published)
+{
+    if (names_load() < 0)
+        return NULL;
+    for (size_t i = 0; i < names_n; i++)
+        if (strcmp(names[i].kind, kind) == 0 && strcmp(names[i].published, published) == 0)
+            return &names[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------- helpers */
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src);
+}
+
+/* Trims ASCII white space at both ends, in place. */
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* An exact catalog GPU name: the catalog's lookup, refusing its prefix and
+ * case-folded matches (a published name is never matched loosely). */
+static int gpu_exact(const char *name, sim_gpu *out)
+{
+    char err[256];
+    return sim_gpu_lookup(name, out, err, sizeof(err)) == 0 && strcmp(out->name, name) == 0 ? 0
+                                                                                            : -1;
+}
+
+static int model_exact(const char *name, sim_model *out)
+{
+    char err[256];
+    /* A name with '/' or ending in .json would be read from disk. */
+    if (strchr(name, '/') || strstr(name, ".json"))
+        return -1;
+    return sim_model_lookup(name, out, err, sizeof(err)) == 0 && strcmp(out->name, name) == 0 ? 0
+                                                                                              : -1;
+}
+
+/*
+ * The last few names looked up in one read, found or not: a file names a
+ * handful of devices and models many times, and a model lookup parses its
+ * config.json. Names longer than the key are looked up every time.
+ */
+enum { LOOKUP_CACHE = 8 };
+
+typedef struct lookup_cache {
+    char gpu_key[LOOKUP_CACHE][96];
+    int gpu_rc[LOOKUP_CACHE];
+    sim_gpu gpu[LOOKUP_CACHE];
+    size_t gpu_next;
+    char model_key[LOOKUP_CACHE][96];
+    int model_rc[LOOKUP_CACHE];
+    sim_model model[LOOKUP_CACHE];
+    size_t model_next;
+} lookup_cache;
+
+static int gpu_cached(lookup_cache *lc, const char *name, sim_gpu *out)
+{
+    if (strlen(name) >= sizeof(lc->gpu_key[0]))
+        return gpu_exact(name, out);
+    for (size_t i = 0; i < LOOKUP_CACHE; i++)
+        if (strcmp(lc->gpu_key[i], name) == 0 && lc->gpu_key[i][0] != '\0') {
+            if (lc->gpu_rc[i] == 0)
+                *out = lc->gpu[i];
+            return lc->gpu_rc[i];
+        }
+    size_t k = lc->gpu_next++ % LOOKUP_CACHE;
+    lc->gpu_rc[k] = gpu_exact(name, &lc->gpu[k]);
+    copy_str(lc->gpu_key[k], sizeof(lc->gpu_key[k]), name);
+    if (lc->gpu_rc[k] == 0)
+        *out = lc->gpu[k];
+    return lc->gpu_rc[k];
+}
+
+static int model_cached(lookup_cache *lc, const char *name, sim_model *out)
+{
+    if (strlen(name) >= sizeof(lc->model_key[0]))
+        return model_exact(name, out);
+    for (size_t i = 0; i < LOOKUP_CACHE; i++)
+        if (strcmp(lc->model_key[i], name) == 0 && lc->model_key[i][0] != '\0') {
+            if (lc->model_rc[i] == 0)
+                *out = lc->model[i];
+            return lc->model_rc[i];
+        }
+    size_t k = lc->model_next++ % LOOKUP_CACHE;
+    lc->model_rc[k] = model_exact(name, &lc->model[k]);
+    copy_str(lc->model_key[k], sizeof(lc->model_key[k]), name);
+    if (lc->model_rc[k] == 0)
+        *out = lc->model[k];
+    return lc->model_rc[k];
+}
+
+/* Parses an unsigned integer in [LO, HI]; trailing or leading junk fails. */
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Parses a finite number > 0 (at most 1e12). */
+static int parse_pos(const char *s, double *out)
+{
+    if (!(isdigit((unsigned char)*s) || *s == '.'))
+        return -1;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end != '\0' || !isfinite(v) || !(v > 0) || v > 1e12)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Case-insensitive substring search. */
+static const char *find_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return hay;
+    }
+    return NULL;
+}
+
+/* NEEDLE in HAY as a phrase: not inside a longer word at either end. */
+static bool has_phrase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = hay; (p = find_ci(p, needle)) != NULL; p++) {
+        bool left = p == hay || !isalnum((unsigned char)p[-1]) || !isalnum((unsigned char)*needle);
+        bool right = !isalnum((unsigned char)p[n]) || !isalnum((unsigned char)needle[n - 1]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+/* A flash-attention statement in TEXT: 1 on, 0 off, -1 none. */
+static int flash_attn_of(const char *text)
+{
+    static const char *const on[] = {"with FA", "FA on", "-fa 1", "flash attention on",
+                                     "flash_attn=1"};
+    static const char *const off[] = {"no FA", "without FA",          "FA off",
+                                      "-fa 0", "flash attention off", "flash_attn=0"};
+    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+        if (has_phrase(text, off[i]))
+            return 0;
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++)
+        if (has_phrase(text, on[i]))
+            return 1;
+    return -1;
+}
+
+/* The row's free text where conditions are stated: framework, build, notes. */
+enum { ROW_TEXTS = 3 };
+
+/* Flash attention over the row's texts: a statement of off wins, then on; else -1. */
+static int flash_attn_in(const char *const texts[ROW_TEXTS])
+{
+    int fa = -1;
+    for (int i = 0; i < ROW_TEXTS; i++) {
+        int f = flash_attn_of(texts[i]);
+        if (f == 0)
+            return 0;
+        if (f == 1)
+            fa = 1;
+    }
+    return fa;
+}
+
+static bool phrase_in(const char *const texts[ROW_TEXTS], const char *needle)
+{
+    for (int i = 0; i < ROW_TEXTS; i++)
+        if (has_phrase(texts[i], needle))
+            return true;
+    return false;
+}
+
+/* "TP=4", "TP 4", "tp=4" in TEXT: the size, or 0 when not stated. */
+static uint32_t tp_of(const char *text)
+{
+    for (const char *p = text; (p = find_ci(p, "tp")) != NULL; p += 2) {
+        if (p > text && isalnum((unsigned char)p[-1]))
+            continue;
+        const char *q = p + 2;
+        while (*q == ' ' || *q == '=' || *q == ':')
+            q++;
+        if (q == p + 2 || !isdigit((unsigned char)*q))
+            continue;
+        unsigned long v = strtoul(q, NULL, 10);
+        if (v >= 1 && v <= 4096)
+            return (uint32_t)v;
+    }
+    return 0;
+}
+
+/* "stddev" then up to six other bytes ("+-", a UTF-8 plus-minus) then a
+ * number in TEXT: the number, 0 when none. */
+static double stddev_of(const char *text)
+{
+    const char *p = find_ci(text, "stddev");
+    if (!p)
+        return 0;
+    p += 6;
+    for (int skip = 0; skip < 6 && *p && !isdigit((unsigned char)*p); skip++)
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    double v = strtod(p, NULL);
+    return isfinite(v) && v >= 0 ? v : 0;
+}
+
+/* "48GB", "80 GB" in a device text: the number, 0 when none. */
+static double memory_gb_of(const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (!isdigit((unsigned char)*p) ||
+            (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '.')))
+            continue;
+        char *end;
+        double v = strtod(p, &end);
+        while (*end == ' ')
+            end++;
+        if ((end[0] == 'G' || end[0] == 'g') && (end[1] == 'B' || end[1] == 'b') &&
+            !isalnum((unsigned char)end[2]) && isfinite(v) && v > 0 && v < 1e6)
+            return v;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the reader */
+
+enum col {
+    C_ROW_ID,
+    C_SOURCE_ID,
+    C_DEVICE,
+    C_DEVICE_COUNT,
+    C_FRAMEWORK,
+    C_BUILD,
+    C_MODEL,
+    C_PRECISION,
+    C_WEIGHTS,
+    C_BATCH,
+    C_INPUT,
+    C_OUTPUT,
+    C_METRIC,
+    C_VALUE,
+    C_UNIT,
+    C_NOTES,
+    C_COUNT
+};
+
+static const struct {
+    const char *name;
+    bool required;
+} columns[C_COUNT] = {
+    [C_ROW_ID] = {"row_id", false},
+    [C_SOURCE_ID] = {"source_id", false},
+    [C_DEVICE] = {"device", true},
+    [C_DEVICE_COUNT] = {"device_count", true},
+    [C_FRAMEWORK] = {"framework", true},
+    [C_BUILD] = {"build", false},
+    [C_MODEL] = {"model", true},
+    [C_PRECISION] = {"precision_quant", true},
+    [C_WEIGHTS] = {"weights_GiB", false},
+    [C_BATCH] = {"batch_size", true},
+    [C_INPUT] = {"input_tokens", true},
+    [C_OUTPUT] = {"output_tokens", true},
+    [C_METRIC] = {"metric", true},
+    [C_VALUE] = {"value", true},
+    [C_UNIT] = {"unit", true},
+    [C_NOTES] = {"notes", false},
+};
+
+static const char *const metric_names[] = {"decode_tok_s", "prefill_tok_s", "output_tok_s",
+                                           "output_tok_s_per_gpu", "ttft_ms"};
+
+const char *sim_meas_metric_name(sim_meas_metric m)
+{
+    return (size_t)m < sizeof(metric_names) / sizeof(metric_names[0]) ? metric_names[m] : "?";
+}
+
+/* Context of one row while it is mapped. */
+typedef struct row_ctx {
+    const char *origin;
+    sim_measurement *m;
+    lookup_cache *lc;
+} row_ctx;
+
+/* Sets the row's reason and detail ("ORIGIN:LINE: ..."); only the first one sticks. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static bool
+refuse(row_ctx *c, const char *reason, const char *fmt, ...)
+{
+    if (c->m->reason[0] != '\0')
+        return false;
+    copy_str(c->m->reason, sizeof(c->m->reason), reason);
+    int k = snprintf(c->m->detail, sizeof(c->m->detail), "%s:%u: ", c->origin, c->m->line);
+    if (k < 0 || (size_t)k >= sizeof(c->m->detail))
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->m->detail + k, sizeof(c->m->detail) - (size_t)k, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Maps the framework text: "engine/backend/bench" in published_names.csv. */
+static bool map_framework(row_ctx *c, const char *fw)
+{
+    const pub_name *e = name_find("framework", fw);
+    if (!e || e->catalog[0] == '\0')
+        return refuse(c, "unknown framework",
+                      "column 'framework': '%s' not in "
+                      "catalog/published_names.csv",
+                      fw);
+    const char *a = e->catalog, *s1 = strchr(a, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+    if (!s2)
+        return refuse(c, "unknown framework",
+                      "column 'framework': '%s' maps to '%s', not "
+                      "engine/backend/bench",
+                      fw, a);
+    snprintf(c->m->engine, sizeof(c->m->engine), "%.*s", (int)(s1 - a), a);
+    snprintf(c->m->backend, sizeof(c->m->backend), "%.*s", (int)(s2 - s1 - 1), s1 + 1);
+    copy_str(c->m->bench, sizeof(c->m->bench), s2 + 1);
+    return true;
+}
+
+static bool map_device(row_ctx *c, const char *dev)
+{
+    sim_measurement *m = c->m;
+    const pub_name *e = name_find("device", dev);
+    if (!e) {
+        if (gpu_cached(c->lc, dev, &m->gpu) == 0)
+            return true;
+        return refuse(c, "unknown device", "column 'device': '%s' not in the catalog", dev);
+    }
+    if (e->catalog[0] == '\0')
+        return refuse(c, "ambiguous device", "column 'device': '%s': %s", dev, e->notes);
+    if (gpu_cached(c->lc, e->catalog, &m->gpu) != 0)
+        return refuse(c, "unknown device",
+                      "column 'device': '%s' maps to '%s', not in catalog/gpus.csv", dev,
+                      e->catalog);
+    return true;
+}
+
+static bool map_model(row_ctx *c, const char *name)
+{
+    sim_measurement *m = c->m;
+    const pub_name *e = name_find("model", name);
+    if (!e) {
+        if (model_cached(c->lc, name, &m->model) == 0)
+            return true;
+        return refuse(c, "unknown model", "column 'model': '%s' not in the catalog", name);
+    }
+    if (e->catalog[0] == '\0')
+        return refuse(c, "ambiguous model", "column 'model': '%s': %s", name, e->notes);
+    if (model_cached(c->lc, e->catalog, &m->model) != 0)
+        return refuse(c, "unknown model",
+                      "column 'model': '%s' maps to '%s', not in catalog/models", name, e->catalog);
+    return true;
+}
+
+/* Maps the precision text: "WEIGHTS" or "WEIGHTS;kv=KV" in published_names.csv. */
+static bool map_precision(row_ctx *c, const char *q)
+{
+    sim_measurement *m = c->m;
+    const pub_name *e = name_find("precision", q);
+    char spec[96], err[256];
+    if (!e) {
+        /* A format name kvsim knows, written as kvsim writes it. */
+        if (!sim_weight_format_parse(q, err, sizeof(err)))
+            return refuse(c, "unsupported precision",
+                          "column 'precision_quant': '%s' not in "
+                          "catalog/published_names.csv",
+                          q);
+        copy_str(spec, sizeof(spec), q);
+    } else {
+        if (e->catalog[0] == '\0')
+            return refuse(c, "unsupported precision", "column 'precision_quant': '%s': %s", q,
+                          e->notes);
+        copy_str(spec, sizeof(spec), e->catalog);
+    }
+    char *kv = strstr(spec, ";kv=");
+    if (kv) {
+        *kv = '\0';
+        kv += 4;
+    }
+    m->weights = sim_weight_format_parse(spec, err, sizeof(err));
+    if (!m->weights)
+        return refuse(c, "unsupported precision", "column 'precision_quant': '%s': %s", q, err);
+    m->kv = sim_kv_format_parse(kv ? kv : "fp16", NULL, err, sizeof(err));
+    if (!m->kv)
+        return refuse(c, "unsupported precision", "column 'precision_quant': '%s': KV %s", q, err);
+    /* GGUF types only in llama.cpp; llama.cpp runs GGUF types and plain floats. */
+    bool gguf = m->weights->kind == SIM_FMT_GGUF_MIX || m->weights->kind == SIM_FMT_GGML;
+    bool llamacpp = strcmp(m->engine, "llamacpp") == 0;
+    bool plain = m->weights->kind == SIM_FMT_FLOAT && m->weights->compute != SIM_COMPUTE_FP8;
+    if (gguf ? !llamacpp : (llamacpp && !plain))
+        return refuse(c, "unsupported precision",
+                      "column 'precision_quant': '%s' (%s) is %s "
+                      "llama.cpp format, the engine is %s",
+                      q, m->weights->name, gguf ? "a" : "not a", m->engine);
+    return true;
+}
+
+/* Checks the numbers of a row; returns false (with the reason set) at the first bad one. */
+static bool read_numbers(row_ctx *c, char *const v[C_COUNT])
+{
+    sim_measurement *m = c->m;
+    static const struct {
+        int col;
+        uint32_t lo, hi;
+    } ints[] = {{C_DEVICE_COUNT, 1, 4096},
+                {C_BATCH, 1, 100000000},
+                {C_INPUT, 0, 100000000},
+                {C_OUTPUT, 0, 100000000}};
+    uint32_t *dst[] = {&m->device_count, &m->batch, &m->input_tokens, &m->output_tokens};
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        if (parse_u32(v[ints[i].col], ints[i].lo, ints[i].hi, dst[i]) != 0)
+            return refuse(c, "bad number", "column '%s': '%s' is not an integer in [%u, %u]",
+                          columns[ints[i].col].name, v[ints[i].col], ints[i].lo, ints[i].hi);
+    if (parse_pos(v[C_VALUE], &m->value) != 0)
+        return refuse(c, "bad number", "column 'value': '%s' is not a number > 0", v[C_VALUE]);
+    if (v[C_WEIGHTS][0] != '\0' && parse_pos(v[C_WEIGHTS], &m->weights_gib) != 0)
+        return refuse(c, "bad number", "column 'weights_GiB': '%s' is not a number > 0",
+                      v[C_WEIGHTS]);
+    return true;
+}
+
+static bool check_metric(row_ctx *c, const char *unit)
+{
+    sim_measurement *m = c->m;
+    size_t k = 0, nm = sizeof(metric_names) / sizeof(metric_names[0]);
+    while (k < nm && strcmp(m->metric_name, metric_names[k]) != 0)
+        k++;
+    if (k == nm)
+        return refuse(c, "unsupported metric",
+                      "column 'metric': '%s' (known: decode_tok_s, "
+                      "prefill_tok_s, output_tok_s, output_tok_s_per_gpu, ttft_ms)",
+                      m->metric_name);
+    m->metric = (sim_meas_metric)k;
+    bool ms = m->metric == SIM_MEAS_TTFT_MS;
+    bool unit_ok = ms ? strcmp(unit, "ms") == 0
+                      : (strcmp(unit, "tokens/s") == 0 || strcmp(unit, "tok/s") == 0);
+    if (!unit_ok)
+        return refuse(c, "unit mismatch", "column 'unit': '%s' for %s (expected %s)", unit,
+                      m->metric_name, ms ? "ms" : "tokens/s");
+    bool need_in = m->metric != SIM_MEAS_DECODE_TOK_S;
+    bool need_out = m->metric != SIM_MEAS_PREFILL_TOK_S;
+    if ((need_in && m->input_tokens == 0) || (need_out && m->output_tokens == 0))
+        return refuse(c, "inconsistent tokens", "%s with input_tokens %u, output_tokens %u",
+                      m->metric_name, m->input_tokens, m->output_tokens);
+    if (m->metric == SIM_MEAS_OUTPUT_TOK_S_PER_GPU && m->device_count == 0)
+        return refuse(c, "inconsistent tokens", "per-GPU metric without devices");
+    return true;
+}
+
+/*
+ * llama.cpp's split over several GPUs: "-sm row" / "-sm layer" (or
+ * --split-mode) when the row states it; else the default of the build as
+ * catalog/published_names.csv records it (kind build: "sm=row" for builds
+ * before ggml-org/llama.cpp#4606, January 2024, whose only multi-GPU mode
+ * split each matrix by rows; layer split is the default since). Returns
+ * "row", "layer", or NULL when neither is known.
+ */
+static const char *split_mode_of(const char *const texts[ROW_TEXTS])
+{
+    if (phrase_in(texts, "-sm row") || phrase_in(texts, "split-mode row"))
+        return "row";
+    if (phrase_in(texts, "-sm layer") || phrase_in(texts, "split-mode layer"))
+        return "layer";
+    const pub_name *e = name_find("build", texts[1]);
+    if (e && strcmp(e->catalog, "sm=row") == 0)
+        return "row";
+    if (e && strcmp(e->catalog, "sm=layer") == 0)
+        return "layer";
+    return NULL;
+}
+
+/* Parallelism and the device's figures, once the names are mapped. */
+static bool check_run(row_ctx *c, const char *const texts[ROW_TEXTS])
+{
+    sim_measurement *m = c->m;
+    char err[256];
+    if (strcmp(m->backend, "cpu") == 0)
+        return refuse(c, "runs on the host CPU",
+                      "'%s' ran on the CPU of '%s'; the catalog row '%s' describes its GPU",
+                      m->framework, m->device, m->gpu.name);
+    if (strcmp(m->engine, "llamacpp") == 0) {
+        m->tp = 1;
+        m->layer_split = 1;
+        if (m->device_count > 1) {
+            const char *sm = split_mode_of(texts);
+            if (!sm)
+                return refuse(c, "split mode not stated",
+                              "llama.cpp on %u GPUs: no -sm in the row and build '%s' is not in "
+                              "catalog/published_names.csv (the default changed from row to "
+                              "layer split in January 2024)",
+                              m->device_count, texts[1]);
+            copy_str(m->split_mode, sizeof(m->split_mode), sm);
+            if (strcmp(sm, "row") == 0)
+                m->tp = m->device_count;
+            else
+                m->layer_split = m->device_count;
+        }
+    } else {
+        uint32_t tp = 0;
+        for (int i = 0; i < ROW_TEXTS && tp == 0; i++)
+            tp = tp_of(texts[i]);
+        if (tp == 0 && m->device_count > 1)
+            return refuse(c, "parallelism not stated", "%u GPUs, no TP size in the notes",
+                          m->device_count);
+        if (tp == 0)
+            tp = 1;
+        if (tp != m->device_count)
+            return refuse(c, "inconsistent parallelism", "TP=%u on %u GPUs", tp, m->device_count);
+        m->tp = tp;
+        m->layer_split = 1;
+        if (tp > 1)
+            copy_str(m->split_mode, sizeof(m->split_mode), "tensor");
+    }
+    if (!(m->gpu.mem_bw_Bps > 0))
+        return refuse(c, "device has no bandwidth figure",
+                      "%s has no mem_bw_gbps in catalog/gpus.csv", m->gpu.name);
+    if (!(m->gpu.fp16_flops > 0))
+        return refuse(c, "device has no compute figure",
+                      "%s has no fp16_tflops in catalog/gpus.csv", m->gpu.name);
+    double flops;
+    if (sim_weight_peak_flops(&m->gpu, m->weights, &flops, err, sizeof(err)) != 0)
+        return refuse(c, "precision unsupported by device", "%s", err);
+    if (m->kv->compute == SIM_COMPUTE_FP8 && !(m->gpu.fp8_flops > 0))
+        return refuse(c, "precision unsupported by device", "%s KV on %s, which has no fp8 rate",
+                      m->kv->name, m->gpu.name);
+    /* llama.cpp's row split cuts rows in proportions of its own: no head constraint. */
+    if (strcmp(m->split_mode, "tensor") == 0 &&
+        sim_tp_check(&m->model, m->tp, err, sizeof(err)) != 0)
+        return refuse(c, "model does not split", "%s", err);
+    if (sim_kv_format_check(m->kv, &m->model, err, sizeof(err)) != 0)
+        return refuse(c, "unsupported kv format", "%s", err);
+    return true;
+}
+
+/* Fills M from the record's values V (indexed by enum col). */
+static void map_row(row_ctx *c, char *const v[C_COUNT])
+{
+    sim_measurement *m = c->m;
+    copy_str(m->row_id, sizeof(m->row_id), v[C_ROW_ID]);
+    copy_str(m->source_id, sizeof(m->source_id), v[C_SOURCE_ID]);
+    copy_str(m->framework, sizeof(m->framework), v[C_FRAMEWORK]);
+    copy_str(m->device, sizeof(m->device), v[C_DEVICE]);
+    copy_str(m->model_name, sizeof(m->model_name), v[C_MODEL]);
+    copy_str(m->quant, sizeof(m->quant), v[C_PRECISION]);
+    copy_str(m->metric_name, sizeof(m->metric_name), v[C_METRIC]);
+    m->flash_attn = -1;
+    m->layer_split = 1;
+    m->tp = 1;
+    m->stddev = stddev_of(v[C_NOTES]);
+    m->memory_gb = memory_gb_of(v[C_DEVICE]);
+    static const int text_cols[] = {C_DEVICE, C_FRAMEWORK, C_MODEL, C_PRECISION, C_METRIC};
+    for (size_t i = 0; i < sizeof(text_cols) / sizeof(text_cols[0]); i++)
+        if (v[text_cols[i]][0] == '\0') {
+            refuse(c, "missing field", "column '%s' is empty", columns[text_cols[i]].name);
+            return;
+        }
+    if (!read_numbers(c, v) || !check_metric(c, v[C_UNIT]))
+        return;
+    /* Conditions stated in the framework, the build or the notes text. */
+    const char *const texts[ROW_TEXTS] = {v[C_FRAMEWORK], v[C_BUILD], v[C_NOTES]};
+    m->flash_attn = flash_attn_in(texts);
+    if (map_framework(c, v[C_FRAMEWORK]) && map_device(c, v[C_DEVICE]) &&
+        map_model(c, v[C_MODEL]) && map_precision(c, v[C_PRECISION]))
+        check_run(c, texts);
+}
+
+int sim_measurements_parse(const char *text, size_t len, const char *origin, sim_measurement **out,
+                           size_t *n, char *err, size_t errlen)
+{
+    if (names_load() < 0) {
+        snprintf(err, errlen, "%s: the built-in catalog/published_names.csv is broken", origin);
+        return -1;
+    }
+    lookup_cache *lc = calloc(1, sizeof(*lc));
+    if (!lc) {
+        snprintf(err, errlen, "%s: out of memory", origin);
+        return -1;
+    }
+    csv_rec r = {0};
+    size_t pos = 0;
+    uint32_t line = 1, start = 1;
+    sim_measurement *rows = NULL;
+    size_t count = 0, cap = 0;
+    int map[C_COUNT];
+    size_t header_nf = 0;
+    int rc = csv_next(&r, text, len, &pos, &line, &start);
+    if (rc == CSV_REC) {
+        /* A UTF-8 byte-order mark before the first name is not part of it. */
+        if (strncmp(r.buf, "\xEF\xBB\xBF", 3) == 0)
+            memmove(r.buf, r.buf + 3, strlen(r.buf + 3) + 1);
+        header_nf = r.nf;
+        for (int k = 0; k < C_COUNT; k++) {
+            map[k] = -1;
+            for (size_t i = 0; i < r.nf; i++) {
+                char *f = trim(r.buf + r.off[i]);
+                if (strcmp(f, columns[k].name) == 0) {
+                    map[k] = (int)i;
+                    break;
+                }
+            }
+            if (map[k] < 0 && columns[k].required) {
+                snprintf(err, errlen, "%s:1: header has no '%s' column", origin, columns[k].name);
+                rc = CSV_BAD;
+                break;
+            }
+        }
+    } else if (rc == CSV_END) {
+        snprintf(err, errlen, "%s:1: empty file (no header)", origin);
+        rc = CSV_BAD;
+    }
+    while (rc == CSV_REC) {
+        rc = csv_next(&r, text, len, &pos, &line, &start);
+        if (rc != CSV_REC)
+            break;
+        if (rec_blank(&r))
+            continue;
+        if (count == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            sim_measurement *t = realloc(rows, nc * sizeof(*t));
+            if (!t) {
+                rc = CSV_NOMEM;
+                break;
+            }
+            rows = t;
+            cap = nc;
+        }
+        sim_measurement *m = &rows[count++];
+        memset(m, 0, sizeof(*m));
+        m->line = start;
+        row_ctx c = {origin, m, lc};
+        char *v[C_COUNT];
+        for (int k = 0; k < C_COUNT; k++)
+            v[k] = map[k] >= 0 && (size_t)map[k] < r.nf ? trim(r.buf + r.off[map[k]]) : "";
+        if (r.nf != header_nf) {
+            copy_str(m->row_id, sizeof(m->row_id), v[C_ROW_ID]);
+            copy_str(m->device, sizeof(m->device), v[C_DEVICE]);
+            m->flash_attn = -1;
+            m->layer_split = m->tp = 1;
+            refuse(&c, "malformed row", "%zu fields, the header has %zu", r.nf, header_nf);
+            continue;
+        }
+        map_row(&c, v);
+    }
+    free(r.buf);
+    free(r.off);
+    free(lc);
+    if (rc != CSV_END) {
+        if (rc == CSV_UNTERMINATED)
+            snprintf(err, errlen, "%s:%u: unterminated quoted field", origin, line);
+        else if (rc == CSV_NUL)
+            snprintf(err, errlen, "%s:%u: NUL byte (not a text CSV)", origin, line);
+        else if (rc == CSV_NOMEM)
+            snprintf(err, errlen, "%s:%u: out of memory", origin, line);
+        free(rows);
+        return -1;
+    }
+    *out = rows;
+    *n = count;
+    return 0;
+}
+
+int sim_measurements_read(const char *path, sim_measurement **out, size_t *n, char *err,
+                          size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 > cap) {
+            size_t nc = cap ? 2 * cap : 1 << 20;
+            if (nc > ((size_t)1 << 31)) {
+                snprintf(err, errlen, "%s: larger than 2 GiB", path);
+                free(buf);
+                fclose(f);
+                return -1;
+            }
+            char *t = realloc(buf, nc);
+            if (!t) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                free(buf);
+                fclose(f);
+                return -1;
+            }
+            buf = t;
+            cap = nc;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "%s: read error", path);
+        free(buf);
+        return -1;
+    }
+    int rc = sim_measurements_parse(buf, len, path, out, n, err, errlen);
+    free(buf);
+    return rc;
+}
+
+void sim_measurements_free(sim_measurement *rows)
+{
+    free(rows);
+}
