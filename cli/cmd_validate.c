@@ -78,14 +78,6 @@ static int load_preset(const char *dir, const char *name, sim_engine_preset *p, 
     return sim_preset_lookup(name, p, err, errlen);
 }
 
-static sim_cost_params row_params(const sim_measurement *r, const sim_cost_params *p)
-{
-    sim_cost_params q = *p;
-    if (r->flash_attn >= 0)
-        q.flash_attn = r->flash_attn == 1;
-    return q;
-}
-
 static double pct(double *v, size_t n, double q)
 {
     if (n == 0)
@@ -256,38 +248,34 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
 {
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)
         free_[k] = k < 4;
+    /* Per-step and per-layer overheads are told apart only by models of
+     * different depths: with one depth the per-layer term stays 0. */
+    bool depths = false;
+    for (size_t i = 1; i < m && !depths; i++)
+        depths = v->rows[idx[i]].model.layers != v->rows[idx[0]].model.layers;
+    free_[3] = depths;
     for (size_t i = 0; i < m; i++)
-        if (v->rows[idx[i]].layer_split > 1)
-            free_[4] = true;
+        if (strcmp(v->rows[idx[i]].split_mode, "row") == 0 && v->rows[idx[i]].tp > 1)
+            free_[4] = free_[5] = free_[6] = true;
 }
 
-/* Fits P to the rows IDX[0..m) with their per-row flags: the fit sees
- * each row with its own flash-attention setting. */
+/* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
+ * determine are 0. */
 static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
 {
     bool fr[SIM_FIT_NPARAMS];
     free_terms(v, idx, m, fr);
-    /* Rows with a stated flash-attention setting differ from the preset
-     * only in that flag; sim_fit_preset replays rows with P as given, so
-     * the flag is applied through a copy of the rows. */
-    sim_measurement *copy = malloc((m + 1) * sizeof(sim_measurement));
-    size_t *ci = malloc((m + 1) * sizeof(size_t));
-    if (copy == NULL || ci == NULL)
-        cli_die("out of memory");
-    for (size_t i = 0; i < m; i++) {
-        copy[i] = v->rows[idx[i]];
-        ci[i] = i;
-    }
-    sim_fit_preset(copy, ci, m, p, fr);
-    free(copy);
-    free(ci);
+    if (!fr[3])
+        p->layer_overhead_s = 0;
+    if (!fr[4])
+        p->split_base_s = p->split_sync_s = p->split_Bps = 0;
+    sim_fit_preset(v->rows, idx, m, p, fr);
 }
 
 static void predict(vctx *v, size_t i, const sim_cost_params *p)
 {
-    sim_cost_params q = row_params(&v->rows[i], p);
     row_out *o = &v->out[i];
-    if (sim_validate_predict(&v->rows[i], &q, &o->pred, o->why, sizeof(o->why)) == 0) {
+    if (sim_validate_predict(&v->rows[i], p, &o->pred, o->why, sizeof(o->why)) == 0) {
         o->ok = true;
         o->err = o->pred / v->rows[i].value - 1;
     }
@@ -475,10 +463,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "basis %s\n", basis);
     fprintf(fp, "bw_eff %.4f\nflops_eff %.4f\nstep_overhead_ms %.4f\nlayer_overhead_us %.3f\n",
             p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6);
-    fprintf(fp, "split_sync_us %.3f\nruntime_overhead_gib %.4f\n", p->split_sync_s * 1e6,
-            p->overhead_bytes / 1073741824.0);
-    fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\n", p->flash_attn,
-            p->fp16_accumulate, p->dequant_gemm);
+    fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_gbps %.4f\n",
+            p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_Bps / 1e9);
+    fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
+    fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n",
+            p->flash_attn, p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     const char *base = strrchr(data, '/');
     fprintf(fp, "fit_data %s\nfit_rows %zu\n", base ? base + 1 : data, m);
     if (m > 0) {
@@ -487,10 +476,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             cli_die("out of memory");
         size_t k = 0;
         for (size_t i = 0; i < m; i++) {
-            sim_cost_params q = row_params(&v->rows[idx[i]], p);
             double pred;
             char why[200];
-            if (sim_validate_predict(&v->rows[idx[i]], &q, &pred, why, sizeof(why)) == 0)
+            if (sim_validate_predict(&v->rows[idx[i]], p, &pred, why, sizeof(why)) == 0)
                 e[k++] = fabs(pred / v->rows[idx[i]].value - 1);
         }
         fprintf(fp, "fit_median_err %.4f\nfit_p90_err %.4f\n", pct(e, k, 0.5), pct(e, k, 0.9));

@@ -169,9 +169,13 @@ static const char usage_run_more[] =
     "                          (i.i.d.), acceptance_rates [..] (per position, vLLM synthetic),\n"
     "                          or acceptance_length L; acceptance_concentration C (Beta per\n"
     "                          request); draft_time_ratio c (a draft pass = c x a target step)\n"
-    "\n"
-    "cost model (roofline: max(bytes / bandwidth, FLOPs / peak) + per-step overhead)\n"
-    "  --engine NAME           efficiency preset: vllm (default), trtllm, llamacpp\n"
+    "\n";
+
+static const char usage_run_cost[] =
+    "cost model (matrix products and attention, each max(bytes / bandwidth, FLOPs / peak),\n"
+    "plus per-layer and per-step overheads; README: Cost model)\n"
+    "  --engine NAME|FILE      efficiency preset: vllm (default), trtllm, llamacpp,\n"
+    "                          llamacpp-metal, -rocm, -vulkan, -cpu, or a .preset file\n"
     "  --bw-eff X              achieved share of memory bandwidth, (0, 1]\n"
     "  --flops-eff X           achieved share of peak FLOPs, (0, 1]\n"
     "  --step-overhead-ms X    fixed time per step\n"
@@ -287,8 +291,8 @@ static int cmd_report(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
     run_opts o;
-    char usage[sizeof(usage_run) + sizeof(usage_run_more)];
-    snprintf(usage, sizeof(usage), "%s%s", usage_run, usage_run_more);
+    char usage[sizeof(usage_run) + sizeof(usage_run_more) + sizeof(usage_run_cost)];
+    snprintf(usage, sizeof(usage), "%s%s%s", usage_run, usage_run_more, usage_run_cost);
     cli_parse_run_args(argc, argv, &o, usage, 0);
     if (o.trace == NULL && o.workload == NULL)
         cli_die("run: --trace FILE is required, or --workload SPEC (kvsim run --help)");

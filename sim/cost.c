@@ -46,9 +46,14 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         c->peak_flops = gpu->fp16_flops;
     }
     double f16 = fp16_rate(gpu, p->fp16_accumulate);
-    /* Weight-only formats multiply in fp16, at the engine's fp16 rate. */
+    /* Weight-only formats multiply in fp16, at the engine's fp16 rate;
+     * llama.cpp's MMQ kernels multiply quantized blocks as int8 against
+     * activations quantized to q8_1 (tensor cores' mma since Turing, dp4a
+     * before: the catalog's int8 figure either way). */
     if (c->peak_flops == gpu->fp16_flops)
         c->peak_flops = f16;
+    if (p->int8_mmq && w->kind != SIM_FMT_FLOAT && gpu->int8_ops > 0)
+        c->peak_flops = gpu->int8_ops;
     /* Attention runs in 16 bits whatever the weights (vLLM's attention
      * backends take bf16/fp16 queries; fp8 KV is dequantised in the
      * kernel). */
@@ -125,12 +130,11 @@ void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double
     c->crossing_bytes_per_token = 4.0 * hidden;
 }
 
-void sim_cost_row_split(sim_cost *c, uint32_t gpus, double link_Bps, const sim_model *m)
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m)
 {
-    if (gpus < 2 || !(link_Bps > 0))
+    if (gpus < 2)
         return;
     c->split = gpus;
-    c->split_link_Bps = link_Bps;
     /* Per layer and token, fp32: the inputs of q, k, v, o, gate, up, down
      * copied to the other GPUs and their outputs gathered back. */
     double h = m->hidden, q = (double)m->heads * m->head_dim;
@@ -180,9 +184,12 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
                         c->attn_flops_per_pair * b->prefill_attn_pairs;
     double t_lin = roof(c, lin_bytes, lin_flops, c->peak_flops);
     double t_attn = roof(c, attn_bytes, attn_flops, c->attn_flops);
-    if (c->split > 1) /* row split: the matrices shared, attention on the main GPU */
-        t_lin = t_lin / c->split + c->layers * (c->split - 1) * c->p.split_sync_s +
-                tokens * c->split_bytes_per_token / c->split_link_Bps;
+    if (c->split > 1) { /* row split: the matrices shared, attention on the main GPU */
+        double extra = c->split - 1;
+        t_lin = t_lin / c->split + c->layers * (c->p.split_base_s + extra * c->p.split_sync_s);
+        if (c->p.split_Bps > 0)
+            t_lin += extra * tokens * c->split_bytes_per_token / c->p.split_Bps;
+    }
     double g = c->gpu_share;
     double t = g * (t_lin + t_attn);
     if (g < 1.0) {

@@ -40,12 +40,15 @@ typedef struct sim_cost_params {
     double flops_eff;        /* achieved share of peak dense FLOPs, (0, 1] */
     double step_overhead_s;  /* fixed per-step time: scheduling, sampling, the host's work */
     double layer_overhead_s; /* per layer per step: kernel launches and their gaps */
+    double split_base_s;     /* llama.cpp row split: per layer per step once split */
     double split_sync_s;     /* llama.cpp row split: per layer per extra GPU per step */
+    double split_Bps;        /* llama.cpp row split: rate of its activation copies per extra GPU */
     double
         overhead_bytes;   /* GPU memory outside weights, activations and KV (context, workspaces) */
     bool flash_attn;      /* fused attention: the score matrix never reaches memory */
     bool fp16_accumulate; /* fp16 GEMMs accumulate in fp16: GeForce's full tensor rate */
     bool dequant_gemm;    /* quantized weights expanded to fp16 for multi-token GEMMs */
+    bool int8_mmq;        /* quantized weights multiplied at the int8 rate (llama.cpp's MMQ) */
 } sim_cost_params;
 
 /* What one step computes. */
@@ -95,8 +98,7 @@ typedef struct sim_cost {
      * every matrix split by rows over split GPUs, the activations copied
      * to each and the results gathered on the main GPU. */
     uint32_t split;
-    double split_link_Bps;
-    double split_bytes_per_token; /* fp32 inputs and outputs of a layer's matrix products */
+    double split_bytes_per_token; /* fp32 inputs and outputs of the matrix products, all layers */
     sim_cost_params p;
 } sim_cost;
 
@@ -125,9 +127,10 @@ void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double
 /* Splits every matrix of C by rows over GPUS GPUs as llama.cpp's row
  * split does (its multi-GPU default before January 2024): each step
  * divides the matrix products by GPUS (attention and the KV stay on the
- * main GPU) and adds, per layer and extra GPU, the preset's split_sync_s,
- * and the layers' fp32 activations over LINK_BPS. */
-void sim_cost_row_split(sim_cost *c, uint32_t gpus, double link_Bps, const sim_model *m);
+ * main GPU) and adds, per layer, the preset's split_base_s and
+ * split_sync_s per extra GPU, and the matrix products' fp32 inputs and
+ * outputs copied to and from each extra GPU at split_Bps. */
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m);
 
 /* The all-reduce part of a step computing TOKENS tokens (0 without TP). */
 double sim_cost_allreduce_s(const sim_cost *c, double tokens);

@@ -7,9 +7,11 @@
  * starts a comment. Keys:
  *   name, backend, basis               text (basis: what the numbers come from)
  *   bw_eff, flops_eff                  shares of spec bandwidth and peak FLOPs, (0, 1]
- *   step_overhead_ms, layer_overhead_us, split_sync_us   fixed times
+ *   step_overhead_ms, layer_overhead_us   fixed times per step and per layer
+ *   split_base_us, split_sync_us, split_gbps   llama.cpp's row split: per layer,
+ *                                      per layer and extra GPU, copy rate
  *   runtime_overhead_gib               memory outside weights, activations and KV
- *   flash_attn, fp16_accumulate, dequant_gemm            0 or 1
+ *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to
  *   row                                one fitted row per line: its source and row id
  * An unknown key, a missing value or a number out of range is an error

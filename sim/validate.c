@@ -13,8 +13,13 @@
 
 void sim_validate_preset_name(const sim_measurement *r, char *buf, size_t len)
 {
-    if (strcmp(r->engine, "llamacpp") == 0 && r->backend[0] != '\0' &&
-        strcmp(r->backend, "cuda") != 0)
+    bool llama = strcmp(r->engine, "llamacpp") == 0;
+    if (llama && strcmp(r->backend, "cuda") == 0 && strcmp(r->bench, "main") == 0)
+        /* ./main was renamed llama-cli in June 2024 (llama.cpp #7809): a
+         * CUDA row run with it is from the builds that expanded quantized
+         * matrices to fp16 for cuBLAS and split matrices by rows. */
+        snprintf(buf, len, "llamacpp-2023");
+    else if (llama && r->backend[0] != '\0' && strcmp(r->backend, "cuda") != 0)
         snprintf(buf, len, "llamacpp-%s", r->backend);
     else
         snprintf(buf, len, "%s", r->engine);
@@ -56,14 +61,14 @@ static double decode_sum(const sim_cost *c, double batch, double from, double n)
         return sum;
     }
     /* Trapezoid over the sample points, scaled to n steps. */
-    double sum = 0, prev = 0;
+    double sum = 0, prev = 0, dx = (n - 1) / (samples - 1);
     for (int i = 0; i < samples; i++) {
         double ctx = from + (n - 1) * (double)i / (samples - 1);
         sim_batch_shape b = {.decode_seqs = (uint32_t)batch,
                              .decode_ctx_tokens = (uint64_t)llround(batch * ctx)};
         double t = sim_cost_step_s(c, &b);
         if (i > 0)
-            sum += (prev + t) / 2;
+            sum += (prev + t) / 2 * dx;
         prev = t;
     }
     /* sum is the integral over n - 1 unit intervals; the n steps' sum is
@@ -91,9 +96,14 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
     return t;
 }
 
-int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, double *pred,
+int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params, double *pred,
                          char *why, size_t whylen)
 {
+    /* A row that states flash attention on or off runs with it. */
+    sim_cost_params q = *params;
+    if (r->flash_attn >= 0)
+        q.flash_attn = r->flash_attn == 1;
+    const sim_cost_params *p = &q;
     sim_cost c;
     sim_link link = {0};
     bool row = strcmp(r->split_mode, "row") == 0;
@@ -104,6 +114,23 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, dou
                  r->layer_split);
         return -1;
     }
+    /* The weights must fit where they run: a row that did not fit ran
+     * from swap or disk, which kvsim does not model (and `kvsim run`
+     * refuses). On a Mac the GPU wires about 75 % of the memory (Metal's
+     * recommendedMaxWorkingSetSize, as kvsim run's default). */
+    sim_weight_bytes wb;
+    char werr[256];
+    if (sim_weight_bytes_of(&r->model, r->weights, &wb, werr, sizeof(werr)) != 0) {
+        snprintf(why, whylen, "%s", werr);
+        return -1;
+    }
+    double mem = r->memory_gb > 0 ? r->memory_gb * 1073741824.0 : (double)r->gpu.memory_bytes;
+    if (strcmp(r->gpu.vendor, "Apple") == 0)
+        mem *= 0.75;
+    if (wb.total / gpus > mem) {
+        snprintf(why, whylen, "the weights do not fit in the device's memory (ran from swap)");
+        return -1;
+    }
     if (tp > 1) {
         char err[256];
         if (sim_link_for(&r->gpu, 0, 0, &link, err, sizeof(err)) != 0) {
@@ -112,17 +139,8 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, dou
         }
     }
     sim_cost_init(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL);
-    if (row && gpus > 1) {
-        /* GPU to GPU over PCIe where there is no other link: the host link
-         * figure (peer copies cross the same bus). */
-        double bw = r->gpu.interconnect_Bps > 0 ? r->gpu.interconnect_Bps : r->gpu.host_link_Bps;
-        if (!(bw > 0)) {
-            snprintf(why, whylen, "%s: no GPU-to-GPU or host link figure for the row split",
-                     r->gpu.name);
-            return -1;
-        }
-        sim_cost_row_split(&c, gpus, bw, &r->model);
-    }
+    if (row && gpus > 1)
+        sim_cost_row_split(&c, gpus, &r->model);
     bool llama = strcmp(r->engine, "llamacpp") == 0;
     double chunk = llama ? UBATCH : 1e12;
     double in = r->input_tokens, out = r->output_tokens, batch = r->batch > 0 ? r->batch : 1;
@@ -175,28 +193,13 @@ bad:
 /* ---- fitting ---- */
 
 const char *const sim_fit_param_names[SIM_FIT_NPARAMS] = {
-    "bw_eff", "flops_eff", "step_overhead_ms", "layer_overhead_us", "split_sync_us"};
+    "bw_eff",        "flops_eff",     "step_overhead_ms", "layer_overhead_us",
+    "split_base_us", "split_sync_us", "split_gbps"};
 
 /* Bounds of each term, in the preset's units. */
-static const double lo[SIM_FIT_NPARAMS] = {0.05, 0.02, 0, 0, 0};
-static const double hi[SIM_FIT_NPARAMS] = {1.0, 1.0, 50, 500, 5000};
-static const double unit[SIM_FIT_NPARAMS] = {1, 1, 1e-3, 1e-6, 1e-6};
-
-static double get(const sim_cost_params *p, int k)
-{
-    switch (k) {
-    case 0:
-        return p->bw_eff;
-    case 1:
-        return p->flops_eff;
-    case 2:
-        return p->step_overhead_s / unit[2];
-    case 3:
-        return p->layer_overhead_s / unit[3];
-    default:
-        return p->split_sync_s / unit[4];
-    }
-}
+static const double lo[SIM_FIT_NPARAMS] = {0.05, 0.02, 0, 0, 0, 0, 0.1};
+static const double hi[SIM_FIT_NPARAMS] = {1.0, 1.0, 50, 500, 5000, 5000, 100};
+static const double unit[SIM_FIT_NPARAMS] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9};
 
 static void set(sim_cost_params *p, int k, double x)
 {
@@ -213,8 +216,14 @@ static void set(sim_cost_params *p, int k, double x)
     case 3:
         p->layer_overhead_s = x * unit[3];
         break;
+    case 4:
+        p->split_base_s = x * unit[4];
+        break;
+    case 5:
+        p->split_sync_s = x * unit[5];
+        break;
     default:
-        p->split_sync_s = x * unit[4];
+        p->split_Bps = x * unit[6];
     }
 }
 
@@ -333,14 +342,17 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n,
             f.map[f.dims++] = k;
     if (f.dims == 0 || n == 0)
         return objective(&f, NULL);
-    /* Fixed starting points: the preset's own terms, and a generic
-     * mid-range one; restarts from the best until it stops improving. */
-    static const double generic[SIM_FIT_NPARAMS] = {0.7, 0.4, 2, 20, 100};
+    /* Fixed starting points (not the preset's current terms: the same
+     * rows and flags give the same fit whatever was fitted before);
+     * restarts from the best until it stops improving. */
+    static const double starts[3][SIM_FIT_NPARAMS] = {{0.7, 0.4, 2, 20, 100, 100, 5},
+                                                      {0.9, 0.6, 0.5, 5, 300, 30, 20},
+                                                      {0.5, 0.25, 5, 50, 30, 300, 1}};
     double best[SIM_FIT_NPARAMS], bv = INFINITY;
-    for (int start = 0; start < 2; start++) {
+    for (int start = 0; start < 3; start++) {
         double u[SIM_FIT_NPARAMS];
         for (int d = 0; d < f.dims; d++)
-            u[d] = to_u(f.map[d], start == 0 ? get(p, f.map[d]) : generic[f.map[d]]);
+            u[d] = to_u(f.map[d], starts[start][f.map[d]]);
         double v = INFINITY;
         for (int round = 0; round < 4; round++) {
             double nv = nelder_mead(&f, u, 400);
