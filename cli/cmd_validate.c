@@ -51,9 +51,9 @@ static const char usage_calibrate[] =
 
 typedef struct row_out {
     char preset[32];
-    bool ok;            /* predicted */
-    double pred, err;   /* err = pred / measured - 1 */
-    char why[200];      /* when not expressible or not predicted */
+    bool ok;          /* predicted */
+    double pred, err; /* err = pred / measured - 1 */
+    char why[200];    /* when not expressible or not predicted */
 } row_out;
 
 typedef struct vctx {
@@ -180,10 +180,15 @@ static void write_csv(const vctx *v, const char *path)
         const sim_measurement *r = &v->rows[i];
         const row_out *o = &v->out[i];
         fprintf(fp, "%u,", r->line);
-        const char *f[] = {r->row_id, r->source_id, r->device,
+        const char *f[] = {r->row_id,
+                           r->source_id,
+                           r->device,
                            r->reason[0] ? "" : r->gpu.name,
                            r->reason[0] ? "" : r->model.name,
-                           r->quant, r->framework, o->preset, r->metric_name};
+                           r->quant,
+                           r->framework,
+                           o->preset,
+                           r->metric_name};
         for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
             csv_field(fp, f[k]);
             fputc(',', fp);
@@ -374,8 +379,8 @@ int cmd_validate(int argc, char **argv)
                one_source ? "devices" : "sources", one_source ? "device" : "source");
     }
     if (rows) {
-        printf("\n%-6s %-10s %-30s %-14s %-10s %-16s %10s %10s %8s\n", "line", "source",
-               "device", "model", "quant", "metric", "measured", "predicted", "error");
+        printf("\n%-6s %-10s %-30s %-14s %-10s %-16s %10s %10s %8s\n", "line", "source", "device",
+               "model", "quant", "metric", "measured", "predicted", "error");
         for (size_t i = 0; i < v.n; i++) {
             const sim_measurement *r = &v.rows[i];
             if (v.out[i].ok)
@@ -463,11 +468,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "basis %s\n", basis);
     fprintf(fp, "bw_eff %.4f\nflops_eff %.4f\nstep_overhead_ms %.4f\nlayer_overhead_us %.3f\n",
             p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6);
-    fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_gbps %.4f\n",
-            p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_Bps / 1e9);
+    fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_gbps %.4f\n", p->split_base_s * 1e6,
+            p->split_sync_s * 1e6, p->split_Bps / 1e9);
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
-    fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n",
-            p->flash_attn, p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
+    fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
+            p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     const char *base = strrchr(data, '/');
     fprintf(fp, "fit_data %s\nfit_rows %zu\n", base ? base + 1 : data, m);
     if (m > 0) {

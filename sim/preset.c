@@ -130,8 +130,8 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
             char *e;
             errno = 0;
             double x = strtod(v, &e);
-            if (e == v || *e != '\0' || errno != 0 || !isfinite(x) || x < ky->lo ||
-                x > ky->hi || (ky->lo_open && x <= ky->lo)) {
+            if (e == v || *e != '\0' || errno != 0 || !isfinite(x) || x < ky->lo || x > ky->hi ||
+                (ky->lo_open && x <= ky->lo)) {
                 snprintf(err, errlen, "%s:%u: '%s' must be a number in %s%g, %g], not '%.40s'",
                          origin, line, ky->name, ky->lo_open ? "(" : "[", ky->lo, ky->hi, v);
                 return -1;

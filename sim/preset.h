@@ -30,8 +30,8 @@ typedef struct sim_engine_preset {
     char backend[16]; /* "cuda", "metal", ... or "" */
     char basis[320];  /* where the numbers come from, one line */
     sim_cost_params params;
-    char fit_data[128]; /* the measurements file it was fitted to */
-    uint32_t fit_rows;  /* how many of its rows */
+    char fit_data[128];                 /* the measurements file it was fitted to */
+    uint32_t fit_rows;                  /* how many of its rows */
     double fit_median_err, fit_p90_err; /* in-sample absolute errors, fractions */
 } sim_engine_preset;
 

@@ -333,8 +333,8 @@ static double nelder_mead(const fit_ctx *f, double *x, int iters)
     return v[best];
 }
 
-double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n,
-                      sim_cost_params *p, const bool free[SIM_FIT_NPARAMS])
+double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, sim_cost_params *p,
+                      const bool free[SIM_FIT_NPARAMS])
 {
     fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p};
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)

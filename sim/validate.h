@@ -53,7 +53,7 @@ extern const char *const sim_fit_param_names[SIM_FIT_NPARAMS];
  * transforms from fixed starting points: deterministic). P's other fields
  * (flags, runtime overhead) are kept. Returns the sum of squared log
  * errors. */
-double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n,
-                      sim_cost_params *p, const bool free[SIM_FIT_NPARAMS]);
+double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, sim_cost_params *p,
+                      const bool free[SIM_FIT_NPARAMS]);
 
 #endif

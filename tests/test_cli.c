@@ -93,7 +93,7 @@ static void test_bad_options(void **state)
     expect_error("fit --model llama-3.1-8b --quantization awq:group=4096",
                  "not a multiple of the 4096-value group");
     expect_error("fit --gpu h100-sxm", "--model NAME is required");
-    expect_error(RUN "--engine sglang", "--engine: unknown preset 'sglang'");
+    expect_error(RUN "--engine sglang", "--engine: unknown engine preset 'sglang'");
     expect_error(RUN "--format csv", "--format: unknown format 'csv'");
     expect_error(RUN "--allocator buddy", "unknown strategy 'buddy'");
     expect_error(RUN "--allocator paged:block=0", "block='0'");

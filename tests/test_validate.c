@@ -105,8 +105,8 @@ static void test_llama31_8b_h100_by_hand(void **state)
     double b = 3350e9 * pr.params.bw_eff, f = 989.4e12 * pr.params.flops_eff;
     double ovh = pr.params.step_overhead_s + 32 * pr.params.layer_overhead_s;
     double prefill = 28589443514368.0 / f + fmax(268435456.0 / b, 1100048498688.0 / f) + ovh;
-    double decode = fmax(15009849344.0 / b, 15009849344.0 / f) +
-                    fmax(268435456.0 / b, 1073741824.0 / f) + ovh;
+    double decode =
+        fmax(15009849344.0 / b, 15009849344.0 / f) + fmax(268435456.0 / b, 1073741824.0 / f) + ovh;
     sim_batch_shape p = {.prefill_seqs = 1, .prefill_tokens = 2048, .prefill_attn_pairs = 2098176};
     sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = 2048};
     print_message("vllm preset: prefill of 2,048 tokens %.3f ms, decode at 2,048 %.3f ms\n",
@@ -131,9 +131,9 @@ static void test_llama31_8b_h100_by_hand(void **state)
         seen = true;
         print_message("%s", line);
         /* decode at 2,048 tokens of context: 1 / decode tok/s; prefill of
-         * 2,048: 2,048 / prefill tok/s (printed to the token per second). */
+         * 2,048: 2,048 / prefill tok/s, as printed (0.1 and 1 tok/s). */
         char buf[64];
-        snprintf(buf, sizeof(buf), "%.0f", 1.0 / decode);
+        snprintf(buf, sizeof(buf), "%.1f", 1.0 / decode);
         if (strstr(line, buf) == NULL)
             fail_msg("decode %s tok/s not in: %s", buf, line);
         snprintf(buf, sizeof(buf), "%.0f", 2048.0 / prefill);
@@ -172,7 +172,7 @@ static void test_decode_sum_sampled(void **state)
         sim_batch_shape b = {.decode_seqs = 1, .decode_ctx_tokens = (uint64_t)k};
         sum += sim_cost_step_s(&c, &b);
     }
-    near(pred, 128 / sum, 1e-12, "tg128");
+    near(pred, 128 / sum, 1e-4, "tg128, sampled at 33 contexts");
     /* pp512 is one micro-batch; a prompt of 1,024 two, the second reading
      * the first's KV. */
     r.metric = SIM_MEAS_PREFILL_TOK_S;
@@ -203,13 +203,14 @@ static void test_fit_recovers_terms(void **state)
     for (size_t gi = 0; gi < 4; gi++)
         for (size_t mi = 0; mi < 2; mi++)
             for (int k = 0; k < 3; k++) {
-                sim_measurement r =
-                    row(gpus[gi], models[mi], k == 2 ? "q4_0" : "fp16",
-                        k == 1 ? SIM_MEAS_PREFILL_TOK_S : SIM_MEAS_DECODE_TOK_S, k == 1 ? 512 : 0,
-                        k == 1 ? 0 : 128, 1);
-                if (strcmp(gpus[gi], "rtx-4090") != 0 && strcmp(gpus[gi], "rtx-3090") != 0 &&
-                    mi == 1 && k == 0)
-                    continue;
+                /* 13B in fp16 (26 GB) does not fit a 24 GB card: q8_0 there. */
+                bool small = gi < 2 && mi == 1;
+                sim_measurement r = row(gpus[gi], models[mi],
+                                        k == 2  ? "q4_0"
+                                        : small ? "q8_0"
+                                                : "fp16",
+                                        k == 1 ? SIM_MEAS_PREFILL_TOK_S : SIM_MEAS_DECODE_TOK_S,
+                                        k == 1 ? 512 : 0, k == 1 ? 0 : 128, 1);
                 double v;
                 assert_int_equal(sim_validate_predict(&r, &truth, &v, why, sizeof(why)), 0);
                 r.value = v;
