@@ -79,7 +79,8 @@ static void vline(double x, int logx, const char *label, int color)
  * tests/test_sweep.c checks: memory-bound, TPOT = overhead + W/BW + B x
  * (KV read per sequence), the line through the two smallest batches;
  * compute-bound, TPOT = overhead + B x (compute per sequence), through
- * the overhead (config.step_overhead_s) and the largest batch below the
+ * the fixed time of a step (config.step_fixed_s: the step and per-layer
+ * overheads; config.step_overhead_s in older sweeps) and the largest batch below the
  * ceiling. When that cannot be fitted (too few points, no compute-bound
  * point), the knee is the first point whose throughput gain over the
  * previous one is under half of proportional. The ceiling is the first
@@ -90,7 +91,9 @@ static void mark_batch_limits(const curves_ctx *c, long xcol)
 {
     long thr = plot_table_col(c->t, "vllm_bench.output_throughput");
     long tpot = plot_table_col(c->t, "vllm_bench.mean_tpot_ms");
-    long ovh_col = plot_table_col(c->t, "config.step_overhead_s");
+    long ovh_col = plot_table_col(c->t, "config.step_fixed_s");
+    if (ovh_col < 0)
+        ovh_col = plot_table_col(c->t, "config.step_overhead_s");
     long run = plot_table_col(c->t, "batch.max_running"), pre = plot_table_col(c->t, "preemptions");
     double knee = NAN, ceiling = NAN, px = NAN, pt = NAN;
     double x0 = NAN, t0 = NAN, x1 = NAN, t1 = NAN, xk = NAN, tk = NAN, ovh = NAN;

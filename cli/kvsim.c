@@ -179,6 +179,7 @@ static const char usage_run_cost[] =
     "  --bw-eff X              achieved share of memory bandwidth, (0, 1]\n"
     "  --flops-eff X           achieved share of peak FLOPs, (0, 1]\n"
     "  --step-overhead-ms X    fixed time per step\n"
+    "  --layer-overhead-us X   fixed time per layer per step (kernel launches)\n"
     "  --runtime-overhead-gib X  non-torch GPU memory (workspaces, kernels, NCCL buffers)\n"
     "                          outside weights, activations and KV\n"
     "  --step-profile FILE.csv  measured step times replace the roofline: columns\n"
