@@ -175,7 +175,7 @@ static const char usage_run_cost[] =
     "cost model (matrix products and attention, each max(bytes / bandwidth, FLOPs / peak),\n"
     "plus per-layer and per-step overheads; README: Cost model)\n"
     "  --engine NAME|FILE      efficiency preset: vllm (default), trtllm, llamacpp,\n"
-    "                          llamacpp-metal, -rocm, -vulkan, -cpu, or a .preset file\n"
+    "                          llamacpp-2023, -metal, -rocm, -vulkan, or a .preset file\n"
     "  --bw-eff X              achieved share of memory bandwidth, (0, 1]\n"
     "  --flops-eff X           achieved share of peak FLOPs, (0, 1]\n"
     "  --step-overhead-ms X    fixed time per step\n"
