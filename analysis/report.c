@@ -272,7 +272,9 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)c->seed, c->n_samples, num(n3, c->cost.bw_eff),
             num(n4, c->cost.flops_eff), num(n5, c->cost.step_overhead_s),
             num(n6, c->cost.layer_overhead_s),
-            num(n7, c->cost.step_overhead_s + c->model.layers * c->cost.layer_overhead_s));
+            num(n7, c->cost.step_overhead_s + (c->cost.graph_max_tokens > 1
+                                                   ? 0.0
+                                                   : c->model.layers * c->cost.layer_overhead_s)));
     write_sched_config_json(fp, in);
 
     fprintf(fp, "  \"requests\": {\"total\": %llu, \"completed\": %llu, \"rejected\": %llu, ",

@@ -473,6 +473,7 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
+    fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
     const char *base = strrchr(data, '/');
     fprintf(fp, "fit_data %s\nfit_rows %zu\n", base ? base + 1 : data, m);
     if (m > 0) {
@@ -568,9 +569,11 @@ int cmd_calibrate(int argc, char **argv)
         vl.params = trt.params;
         vl.params.flash_attn = flags.flash_attn;
         vl.params.overhead_bytes = flags.overhead_bytes;
+        vl.params.graph_max_tokens = flags.graph_max_tokens;
         write_preset(out, &vl, &v, idx, 0, data,
-                     "no vLLM rows in the data: the TensorRT-LLM fit (override with --bw-eff, "
-                     "--flops-eff, --step-overhead-ms, or a step profile)");
+                     "no vLLM rows in the data: the TensorRT-LLM fit, its per-layer launch "
+                     "overhead not paid by steps vLLM replays as CUDA graphs (override with "
+                     "--bw-eff, --flops-eff, --layer-overhead-us, or a step profile)");
     }
     free(idx);
     free(v.out);

@@ -180,6 +180,8 @@ static const char usage_run_cost[] =
     "  --flops-eff X           achieved share of peak FLOPs, (0, 1]\n"
     "  --step-overhead-ms X    fixed time per step\n"
     "  --layer-overhead-us X   fixed time per layer per step (kernel launches)\n"
+    "  --enforce-eager         no CUDA graphs: every step pays the per-layer launches (vLLM's\n"
+    "                          option; by default vllm replays steps of <= 512 tokens)\n"
     "  --runtime-overhead-gib X  non-torch GPU memory (workspaces, kernels, NCCL buffers)\n"
     "                          outside weights, activations and KV\n"
     "  --step-profile FILE.csv  measured step times replace the roofline: columns\n"

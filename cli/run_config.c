@@ -249,6 +249,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             o->client_max_tokens = 1;
             continue;
         }
+        if (strcmp(a, "--enforce-eager") == 0) {
+            o->enforce_eager = 1;
+            continue;
+        }
         if (strcmp(a, "--goodput") == 0 || strncmp(a, "--goodput=", 10) == 0) {
             if (goodput_given++)
                 cli_die("--goodput given twice");
@@ -296,7 +300,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             break;
         }
         if (!matched) {
-            const char *names[sizeof(valued) / sizeof(valued[0]) + 10];
+            const char *names[sizeof(valued) / sizeof(valued[0]) + 16];
             size_t n = 0;
             for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
                 if ((valued[k].dst != &o->allocators && valued[k].dst != &o->kv_dtypes &&
@@ -308,6 +312,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             names[n++] = "--quiet";
             names[n++] = "--check";
             names[n++] = "--client-max-tokens";
+            names[n++] = "--enforce-eager";
             names[n++] = "--no-requests";
             names[n++] = "--requests-gzip";
             names[n++] = "--goodput";
@@ -438,6 +443,8 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         cfg->cost.bw_eff = cli_parse_double("--bw-eff", o->bw_eff, 0, 1, 1);
     if (o->flops_eff)
         cfg->cost.flops_eff = cli_parse_double("--flops-eff", o->flops_eff, 0, 1, 1);
+    if (o->enforce_eager)
+        cfg->cost.graph_max_tokens = 0; /* vLLM's --enforce-eager: no CUDA graphs */
     if (o->layer_overhead_us)
         cfg->cost.layer_overhead_s =
             cli_parse_double("--layer-overhead-us", o->layer_overhead_us, 0, 1e6, 0) / 1e6;

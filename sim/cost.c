@@ -212,8 +212,12 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         if (g > 0)
             t += 2.0 * tokens * c->crossing_bytes_per_token / c->host_link_Bps;
     }
-    return t + sim_cost_allreduce_s(c, tokens) + c->layers * c->p.layer_overhead_s +
-           c->p.step_overhead_s;
+    /* A step replayed as a CUDA graph launches once, not kernel by kernel
+     * (vLLM V1 captures batches up to max_cudagraph_capture_size, 512 by
+     * default, vllm/config/compilation.py; llama.cpp's CUDA backend
+     * graphs one-token decodes, ggml-cuda since #6766). */
+    double launches = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
+    return t + sim_cost_allreduce_s(c, tokens) + launches + c->p.step_overhead_s;
 }
 
 double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, uint32_t tp)

@@ -18,6 +18,9 @@
  *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff))
  *       + max(B_att / (bw x bw_eff), F_att / (R_16 x flops_eff))
  *       + all-reduces (TP) + layers x layer_overhead + step_overhead
+ * where the per-layer (launch) overhead is not paid by steps an engine
+ * replays as a CUDA graph (vLLM: steps of up to 512 tokens unless
+ * --enforce-eager; llama.cpp's CUDA backend: one-token decode).
  * with bytes and FLOPs one GPU's share, R_w the weight format's tensor
  * rate (fp8 at the FP8 rate, W8A8 int8 at the int8 rate, weight-only
  * formats at the 16-bit rate), R_16 the 16-bit rate (GeForce's fp16-
@@ -49,6 +52,8 @@ typedef struct sim_cost_params {
     bool fp16_accumulate; /* fp16 GEMMs accumulate in fp16: GeForce's full tensor rate */
     bool dequant_gemm;    /* quantized weights expanded to fp16 for multi-token GEMMs */
     bool int8_mmq;        /* quantized weights multiplied at the int8 rate (llama.cpp's MMQ) */
+    uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no
+                                * per-layer launch overhead; 0: eager */
 } sim_cost_params;
 
 /* What one step computes. */

@@ -12,6 +12,7 @@
  *                                      per layer and extra GPU, copy rate
  *   runtime_overhead_gib               memory outside weights, activations and KV
  *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
+ *   cuda_graph_max_tokens              steps up to this many tokens replay a CUDA graph
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to
  *   row                                one fitted row per line: its source and row id
  * An unknown key, a missing value or a number out of range is an error
