@@ -574,6 +574,16 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     return KV_OK;
 }
 
+/* paged_grow's growth of a live S: its blocks for TOKENS beyond those it
+ * holds, each taken from the empty or the cached ones. */
+static uint64_t paged_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const paged *p = a->priv;
+    uint64_t sb = s->shared_tokens / p->block_tokens;
+    uint64_t need = total_blocks(p, s, tokens, sb);
+    return need > s->num_blocks ? (need - s->num_blocks) * p->block_bytes : 0;
+}
+
 static void paged_release(kv_alloc *a, kv_seq *s)
 {
     paged *p = a->priv;
@@ -695,6 +705,7 @@ const kv_alloc_ops kv_paged_ops = {
     .can_admit = paged_can_admit,
     .need_bytes = paged_need_bytes,
     .grow = paged_grow,
+    .grow_bytes = paged_grow_bytes,
     .release = paged_release,
     .space = paged_space,
     .cached = paged_cached,

@@ -234,6 +234,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             o->check = 1;
             continue;
         }
+        if (strcmp(a, "--no-merge-steps") == 0) {
+            o->no_merge_steps = 1;
+            continue;
+        }
         if (strcmp(a, "--no-requests") == 0) {
             o->no_requests = 1;
             continue;
@@ -293,7 +297,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             break;
         }
         if (!matched) {
-            const char *names[sizeof(valued) / sizeof(valued[0]) + 10];
+            const char *names[sizeof(valued) / sizeof(valued[0]) + 16];
             size_t n = 0;
             for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
                 if ((valued[k].dst != &o->allocators && valued[k].dst != &o->kv_dtypes &&
@@ -304,6 +308,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
                 names[n++] = flags[k].name;
             names[n++] = "--quiet";
             names[n++] = "--check";
+            names[n++] = "--no-merge-steps";
             names[n++] = "--client-max-tokens";
             names[n++] = "--no-requests";
             names[n++] = "--requests-gzip";
@@ -506,6 +511,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     *ts_interval =
         o->ts_interval ? cli_parse_double("--ts-interval", o->ts_interval, 0, 1e9, 1) : 1.0;
     cfg->check = o->check != 0;
+    cfg->no_merge_steps = o->no_merge_steps != 0;
     cfg->client_max_tokens = o->client_max_tokens != 0;
 
     if (o->allocator != NULL && o->block_size != NULL)

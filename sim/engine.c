@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sim/event.h"
+#include "sim/merge.h"
 #include "sim/pipeline.h"
 #include "sim/replica.h"
 #include "sim/sched.h"
@@ -344,6 +345,23 @@ static int on_arrival(engine *e)
     return 0;
 }
 
+/* Steps merged into one event must end before this (sim/merge.h): the
+ * next event queued, or the arrival queue_arrival is about to queue;
+ * INT64_MIN (no merging) with --no-merge-steps or several virtual engines,
+ * whose steps interleave. */
+static int64_t merge_limit(const engine *e)
+{
+    if (e->cfg.no_merge_steps || e->nrep > 1)
+        return INT64_MIN;
+    const sim_event *next = sim_evq_peek(&e->evq);
+    int64_t t = next != NULL ? next->time_ns : INT64_MAX;
+    if (e->have_pending && !e->arrival_queued && client_may_send(e)) {
+        int64_t a = e->pending_ns > e->now_ns ? e->pending_ns : e->now_ns;
+        t = a < t ? a : t;
+    }
+    return t;
+}
+
 /* Starts a step on every idle replica that has work. */
 static int start_steps(engine *e)
 {
@@ -356,6 +374,11 @@ static int start_steps(engine *e)
         int rc = sim_step_start(r, &end_ns);
         if (rc < 0)
             return -1;
+        if (rc == 1) {
+            r->merge_limit_ns = merge_limit(e);
+            if (sim_merge_steps(r, &end_ns) != 0)
+                return -1;
+        }
         if (rc == 1 && sim_evq_push(&e->evq, end_ns, EV_STEP_END, k, 0) != 0) {
             snprintf(e->err, e->errlen, "out of memory for the event queue");
             return -1;
@@ -377,6 +400,8 @@ static void engine_free(engine *e)
         free(r->running);
         free(r->batch.req);
         free(r->batch.tokens);
+        free(r->merge_heap);
+        free(r->merge_grow);
         sim_queue_free(&r->waiting);
         sim_queue_free(&r->skipped);
     }
@@ -418,7 +443,10 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     r->running = malloc(n * sizeof(uint32_t));
     r->batch.req = malloc(n * sizeof(uint32_t));
     r->batch.tokens = malloc(n * sizeof(uint32_t));
-    if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL) {
+    r->merge_heap = malloc(n * sizeof(uint64_t));
+    r->merge_grow = malloc(n * sizeof(uint32_t));
+    if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL ||
+        r->merge_heap == NULL || r->merge_grow == NULL) {
         snprintf(e->err, e->errlen, "out of memory");
         return -1;
     }

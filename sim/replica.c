@@ -64,6 +64,13 @@ static void batch_shape_add(sim_replica *r, const sim_req *q, uint32_t new_token
     s->prefill_ctx_tokens += (uint64_t)c0; /* earlier chunks' KV, read by this chunk */
 }
 
+void sim_rep_batch_advance(sim_replica *r)
+{
+    /* batch_shape_add's decode case with each entry's computed one higher;
+     * a pad's context does not move. Keep the two in step. */
+    r->batch.shape.decode_ctx_tokens += (uint64_t)r->batch.n * r->cfg->n_samples;
+}
+
 void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
 {
     sim_req *q = sim_rep_req(r, i);

@@ -35,6 +35,10 @@ typedef struct sim_batch {
     uint64_t swap_in_bytes;  /* host -> GPU this step (swapped requests resumed) */
     uint64_t swap_out_bytes; /* GPU -> host this step (requests preempted by swap) */
     sim_spec_batch spec;     /* drafts verified this step (sim/spec.h) */
+    /* The pass that built it started, ended, admitted, preempted and
+     * swapped nothing, in one go: on the same state the next pass builds
+     * the same batch (sim/merge.h). */
+    bool steady;
 } sim_batch;
 
 typedef struct sim_replica {
@@ -64,6 +68,10 @@ typedef struct sim_replica {
     bool head_blocked;         /* a waiting request waits for memory this step: */
     uint32_t head_req;         /* ... which one */
     uint32_t head_need_tokens; /* ... and the tokens it asked for */
+    uint64_t head_need_bytes;  /* ... and the bytes (kv_need_bytes), at the step's start */
+    int64_t merge_limit_ns;    /* merge steps that end before this (sim/merge.h) */
+    uint64_t *merge_heap;      /* merged steps' growths ahead; max_num_seqs entries */
+    uint32_t *merge_grow;      /* ... and one step's; max_num_seqs entries */
     sim_step_record step;
     int64_t now_ns;
     int64_t busy_until_ns;
@@ -90,6 +98,12 @@ int sim_rep_grow(sim_replica *r, uint32_t i, uint32_t tokens);
  * (per sample; its KV already grown to computed + NEW_TOKENS), adding its
  * work to the batch's cost shape. */
 void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens);
+
+/* Makes the cost shape of a batch of one-token decodes (and pads) that of
+ * the same batch one step later: each entry's context one token longer,
+ * as sim_rep_batch_add would give once every entry has computed its
+ * token. For merged steps (sim/merge.h). */
+void sim_rep_batch_advance(sim_replica *r);
 
 /* Adds PAD_TOKENS of compute for request I to the batch's cost shape
  * without producing anything: the padding of static batching (a finished

@@ -12,11 +12,6 @@
 #include "sim/sched.h"
 #include "sim/spec.h"
 
-/* Longest step the clock accepts: far beyond any real one, far inside
- * int64 nanoseconds. A longer one means cost parameters out of any
- * physical range. */
-#define MAX_STEP_S 1e7
-
 static double to_s(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -34,16 +29,28 @@ double sim_step_cost(const sim_replica *r)
     return t;
 }
 
-static void observe(sim_replica *r)
+bool sim_step_observed(const sim_replica *r)
 {
-    if (r->obs == NULL || r->obs->on_step == NULL || r->index != 0)
-        return; /* the memory observers follow replica 0 (see README) */
+    return r->obs != NULL && r->obs->on_step != NULL && r->index == 0;
+}
+
+void sim_step_observe(sim_replica *r, const kv_breakdown *mem_after)
+{
     r->step.replica = r->index;
     r->step.end_s = to_s(r->now_ns);
     r->step.running_after = r->running_seqs;
     r->step.waiting_after = r->waiting.len;
-    kv_get_breakdown(r->kv, 0, &r->step.mem_after);
+    r->step.mem_after = *mem_after;
     r->obs->on_step(r->obs->ctx, &r->step);
+}
+
+static void observe(sim_replica *r)
+{
+    if (!sim_step_observed(r))
+        return; /* the memory observers follow replica 0 (see README) */
+    kv_breakdown after;
+    kv_get_breakdown(r->kv, 0, &after);
+    sim_step_observe(r, &after);
 }
 
 void sim_step_observe_idle(sim_replica *r)
@@ -82,6 +89,30 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     return end - r->now_ns > 0 ? end - r->now_ns : 1;
 }
 
+void sim_step_account(sim_replica *r, double dur_s)
+{
+    const sim_batch_shape *sh = &r->batch.shape;
+    if (r->running_seqs > r->res->max_running)
+        r->res->max_running = r->running_seqs;
+    if (r->running_seqs > r->stats->max_running)
+        r->stats->max_running = r->running_seqs;
+    if (r->cfg->spec.method != SIM_SPEC_NONE) {
+        double draft_s;
+        sim_spec_step_s(r, &draft_s);
+        r->res->spec.draft_s += draft_s;
+        if (r->batch.spec.seqs > 0)
+            r->res->spec.verify_s += dur_s - draft_s;
+    }
+    r->res->busy_s += dur_s;
+    /* Draft tokens verified in the step are tokens of its pass too. */
+    r->res->allreduce_s += sim_cost_allreduce_s(
+        &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
+    r->res->steps++;
+    r->res->prefill_tokens_computed += sh->prefill_tokens;
+    r->stats->busy_s += dur_s;
+    r->stats->steps++;
+}
+
 int sim_step_start(sim_replica *r, int64_t *end_ns)
 {
     if (r->busy)
@@ -89,8 +120,11 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.preempted = 0;
     r->batch.swap_in_bytes = r->batch.swap_out_bytes = 0;
     uint64_t ended_before = r->res->completed + r->res->rejected;
+    uint32_t running_before = r->nrunning, waiting_before = r->waiting.len;
+    uint32_t passes = 0;
     kv_tick(r->kv);
     for (;;) {
+        passes++;
         uint32_t preempted_before = r->step.preempted;
         r->stamp++;
         r->batch.n = 0;
@@ -110,6 +144,12 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         if (r->nrunning > 0 && r->step.preempted == preempted_before)
             break;
     }
+    /* The pass started, ended, preempted, admitted and swapped nothing:
+     * the same state gives the same pass (sim/merge.h). */
+    r->batch.steady = passes == 1 && r->step.preempted == 0 && r->nrunning == running_before &&
+                      r->waiting.len == waiting_before &&
+                      r->res->completed + r->res->rejected == ended_before &&
+                      r->batch.swap_in_bytes == 0 && r->batch.swap_out_bytes == 0;
     if (r->batch.n == 0) {
         assert(r->nrunning == 0 && r->waiting.len == 0);
         if (r->res->completed + r->res->rejected != ended_before)
@@ -117,7 +157,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         return 0;
     }
     double dur_s = sim_step_cost(r);
-    if (!(dur_s < MAX_STEP_S)) {
+    if (!(dur_s < SIM_MAX_STEP_S)) {
         snprintf(r->err, r->errlen,
                  "a step of %.3g s at t=%.3f s: the cost parameters (--bw-eff, --flops-eff, "
                  "--step-overhead-ms) or the device and link figures (--peak-tflops, "
@@ -151,34 +191,15 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         const sim_req *h = sim_rep_req(r, r->head_req);
         head_need = kv_need_bytes(r->kv, &h->seq, r->head_need_tokens);
     }
+    r->head_need_bytes = head_need;
     kv_get_breakdown(r->kv, head_need, &r->step.mem);
-    if (r->running_seqs > r->res->max_running)
-        r->res->max_running = r->running_seqs;
-    if (r->running_seqs > r->stats->max_running)
-        r->stats->max_running = r->running_seqs;
-    if (r->cfg->spec.method != SIM_SPEC_NONE) {
-        double draft_s;
-        sim_spec_step_s(r, &draft_s);
-        r->res->spec.draft_s += draft_s;
-        if (r->batch.spec.seqs > 0)
-            r->res->spec.verify_s += dur_s - draft_s;
-    }
-    r->res->busy_s += dur_s;
-    /* Draft tokens verified in the step are tokens of its pass too. */
-    r->res->allreduce_s += sim_cost_allreduce_s(
-        &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
-    r->res->steps++;
-    r->res->prefill_tokens_computed += sh->prefill_tokens;
-    r->stats->busy_s += dur_s;
-    r->stats->steps++;
+    sim_step_account(r, dur_s);
     r->busy = true;
     *end_ns = r->now_ns + dur_ns;
     return 1;
 }
 
-/* Reports COUNT tokens with gap GAP_NS (< 0: first tokens) to the
- * token observer (COUNT 0: nothing). */
-static void report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count)
+void sim_step_report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count)
 {
     if (count > 0 && r->obs != NULL && r->obs->on_token_gaps != NULL)
         r->obs->on_token_gaps(r->obs->ctx, to_s(r->now_ns), gap_ns < 0 ? -1.0 : to_s(gap_ns),
@@ -214,7 +235,7 @@ void sim_step_end(sim_replica *r)
             } else {
                 int64_t gap = r->now_ns - q->last_token_ns;
                 if (gap != run_gap_ns) {
-                    report_gaps(r, run_gap_ns, run_count);
+                    sim_step_report_gaps(r, run_gap_ns, run_count);
                     run_gap_ns = gap;
                     run_count = 0;
                 }
@@ -223,8 +244,8 @@ void sim_step_end(sim_replica *r)
             q->last_token_ns = r->now_ns;
         }
     }
-    report_gaps(r, run_gap_ns, run_count);
-    report_gaps(r, -1, first);
+    sim_step_report_gaps(r, run_gap_ns, run_count);
+    sim_step_report_gaps(r, -1, first);
     r->step.output_tokens = sampled;
     r->batch.n = 0;
     /* KV written peaks here: every batch token computed, nothing released yet. */

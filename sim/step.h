@@ -11,9 +11,15 @@
 #ifndef KVSIM_SIM_STEP_H
 #define KVSIM_SIM_STEP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sim/replica.h"
+
+/* Longest step the clock accepts: far beyond any real one, far inside
+ * int64 nanoseconds. A longer one means cost parameters out of any
+ * physical range. */
+#define SIM_MAX_STEP_S 1e7
 
 /* Seconds the batch R has built takes. */
 double sim_step_cost(const sim_replica *r);
@@ -25,6 +31,22 @@ int sim_step_start(sim_replica *r, int64_t *end_ns);
 
 /* Ends R's step at r->now_ns. */
 void sim_step_end(sim_replica *r);
+
+/* Adds a step of DUR_S running R's batch to the run's and the replica's
+ * figures (busy time, all-reduce time, steps, tokens computed). */
+void sim_step_account(sim_replica *r, double dur_s);
+
+/* Reports COUNT tokens sampled at r->now_ns GAP_NS after their requests'
+ * previous ones (GAP_NS < 0: first tokens) to the token observer; COUNT 0
+ * reports nothing. */
+void sim_step_report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count);
+
+/* True when R's steps go to the step observer (replica 0's do). */
+bool sim_step_observed(const sim_replica *r);
+
+/* Tells the step observer that the step in r->step ended at r->now_ns,
+ * leaving the pool as MEM_AFTER. Only when sim_step_observed(R). */
+void sim_step_observe(sim_replica *r, const kv_breakdown *mem_after);
 
 /* Reports R's memory state to the observers outside a step (after a
  * rejection changed it while the replica is idle). */
