@@ -143,6 +143,17 @@ static void first_step_gaps(const sim_replica *r)
     sim_step_report_gaps(r, run_gap_ns, run_count);
 }
 
+/* True when taking NEED bytes leaves a free block per sample: vllm-v0's
+ * check before each decode (sim_sched_v0_room), met by every merged step
+ * whatever the scheduler. */
+static bool decode_room(const sim_replica *r, uint64_t need)
+{
+    kv_space sp;
+    r->kv->ops->space(r->kv, &sp);
+    uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
+    return need <= sp.free_bytes && sp.free_bytes - need >= reserve;
+}
+
 /* Pops the growths of step STEP into r->merge_grow (*NGROW of them) and
  * says whether the free space covers them and leaves a block per sample
  * (vllm-v0's decode check, made before every decode of the next steps). */
@@ -157,10 +168,7 @@ static bool take_growths(sim_replica *r, uint32_t step, uint32_t *nheap, uint32_
         need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
         r->merge_grow[(*ngrow)++] = pos;
     }
-    kv_space sp;
-    r->kv->ops->space(r->kv, &sp);
-    uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
-    return need <= sp.free_bytes && sp.free_bytes - need >= reserve;
+    return decode_room(r, need);
 }
 
 int sim_merge_steps(sim_replica *r, int64_t *end_io)
@@ -169,6 +177,14 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (!(end_ns < r->merge_limit_ns))
         return 0;
     kv_alloc *kv = r->kv;
+    if (!decode_room(r, 0))
+        return 0; /* vllm-v0's next decode check fails */
+    /* A head the strategy accepted but its layout refused (jemalloc): the
+     * attempt, made again at every step, may change the strategy's state
+     * (a purge, metadata). */
+    if (r->head_blocked &&
+        kv_can_admit(kv, &sim_rep_req(r, r->head_req)->seq, r->head_need_tokens) == KV_OK)
+        return 0;
     /* Growth changes the free space: only while no waiting request could
      * be admitted whatever the memory (or none waits). */
     bool grows = kv->ops->grow_bytes != NULL && !r->head_blocked &&
@@ -221,6 +237,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             sim_step_observe(r, &after);
         }
         r->res->events++; /* the step-by-step run's event */
+        r->res->merged_steps++;
         /* Step k + 1 starts: its pass grows the sequences that need it, in
          * its order, each with its KV written up to its context. */
         kv_tick(kv);
