@@ -171,6 +171,20 @@ static bool take_growths(sim_replica *r, uint32_t step, uint32_t *nheap, uint32_
     return decode_room(r, need);
 }
 
+/* Growths take free space, the only thing a waiting request's admission
+ * could see change in a merged run. True when the request the pass found
+ * blocked for memory stays blocked whatever growths take: the strategy
+ * refused it for want of free space (not its layout, see the caller) and
+ * none of it is in the prefix cache (growths only evict cached blocks, so
+ * its need, and the tokens the scheduler asks for it, stay the same). */
+static bool head_stays_blocked(const sim_replica *r)
+{
+    if (!r->head_blocked)
+        return false;
+    const sim_req *h = sim_rep_req(r, r->head_req);
+    return h->swapped || kv_cached_tokens(r->kv, &h->seq, sim_req_tokens(h)) == 0;
+}
+
 int sim_merge_steps(sim_replica *r, int64_t *end_io)
 {
     int64_t end_ns = *end_io;
@@ -185,10 +199,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (r->head_blocked &&
         kv_can_admit(kv, &sim_rep_req(r, r->head_req)->seq, r->head_need_tokens) == KV_OK)
         return 0;
-    /* Growth changes the free space: only while no waiting request could
-     * be admitted whatever the memory (or none waits). */
-    bool grows = kv->ops->grow_bytes != NULL && !r->head_blocked &&
-                 (r->waiting.len == 0 || !sim_rep_seq_room(r));
+    bool grows = kv->ops->grow_bytes != NULL &&
+                 (r->waiting.len == 0 || !sim_rep_seq_room(r) || head_stays_blocked(r));
     uint64_t used_step = 0;
     uint32_t nheap = 0, ngrow = 0;
     uint32_t bound = merge_bound(r, grows, &used_step, &nheap);
@@ -255,6 +267,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 heap_push(r->merge_heap, &nheap, (uint64_t)next << 32 | pos);
         }
         if (ngrow > 0) {
+            if (r->head_blocked) {
+                const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
+                assert(kv_can_admit(kv, h, r->head_need_tokens) != KV_OK);
+                r->head_need_bytes = kv_need_bytes(kv, h, r->head_need_tokens);
+            }
             kv_get_breakdown(kv, r->head_need_bytes, &mem0);
             if (observed)
                 kv_get_breakdown(kv, 0, &after0);

@@ -45,7 +45,7 @@
 #define L7 "--gpu a100-80gb --model llama-2-7b "
 #define H8 "--gpu h100-sxm --model llama-3.1-8b "
 #define UNIFORM                                                                                    \
-    "--workload 'poisson:rate=50,n=300;in=uniform:min=10,max=3000;out=uniform:min=1,max=3000' "   \
+    "--workload 'poisson:rate=50,n=300;in=uniform:min=10,max=3000;out=uniform:min=1,max=3000' "    \
     "--max-model-len 8192 " H8
 
 typedef struct config {
