@@ -273,7 +273,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 r->head_need_bytes = kv_need_bytes(kv, h, r->head_need_tokens);
             }
             kv_get_breakdown(kv, r->head_need_bytes, &mem0);
-            if (observed)
+            if (observed && r->head_need_bytes == 0)
+                after0 = mem0;
+            else if (observed)
                 kv_get_breakdown(kv, 0, &after0);
         }
         r->step.start_s = to_s(end_ns);
