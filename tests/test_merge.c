@@ -55,43 +55,43 @@ typedef struct config {
 } config;
 
 static const config matrix[] = {
-    {AZURE "--limit 800 " L7, true, false},
-    {AZURE "--limit 800 " L7 "--no-enable-chunked-prefill", true, false},
-    {AZURE "--limit 800 " L7 "--no-enable-prefix-caching --block-size 32", true, false},
-    {AZURE "--limit 800 " L7 "--scheduler vllm-v0", true, false},
-    {AZURE "--limit 800 " L7 "--scheduler vllm-v0 --enable-chunked-prefill", true, false},
-    {AZURE "--limit 800 " L7 "--scheduler sarathi", true, false},
-    {AZURE "--limit 800 " L7 "--scheduler orca", true, false},
-    {AZURE "--limit 800 " L7 "--scheduler static", true, false},
-    {AZURE "--limit 800 " L7 "--scheduler vllm-v0 --allocator contiguous:reserve=max,fit=buddy",
+    {AZURE "--limit 600 " L7, true, false},
+    {AZURE "--limit 600 " L7 "--no-enable-chunked-prefill", true, false},
+    {AZURE "--limit 600 " L7 "--no-enable-prefix-caching --block-size 32", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler vllm-v0", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler vllm-v0 --enable-chunked-prefill", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler sarathi", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler orca", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler static", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler vllm-v0 --allocator contiguous:reserve=max,fit=buddy",
      true, false},
-    {AZURE "--limit 800 " L7 "--allocator contiguous:reserve=pow2,fit=best", true, false},
-    {AZURE "--limit 800 " L7 "--allocator contiguous:reserve=oracle,fit=first", true, false},
-    {AZURE "--limit 800 " L7 "--allocator vattn:page=64k", true, false},
-    {AZURE "--limit 800 " L7 "--allocator jemalloc", true, true},
-    {AZURE "--limit 800 " L7 "--allocator jemalloc:reserve=grow --num-blocks 900", true, true},
+    {AZURE "--limit 600 " L7 "--allocator contiguous:reserve=pow2,fit=best", true, false},
+    {AZURE "--limit 600 " L7 "--allocator contiguous:reserve=oracle,fit=first", true, false},
+    {AZURE "--limit 600 " L7 "--allocator vattn:page=64k", true, false},
+    {AZURE "--limit 600 " L7 "--allocator jemalloc", true, true},
+    {AZURE "--limit 600 " L7 "--allocator jemalloc:reserve=grow --num-blocks 900", true, true},
     /* Llama-2-70B fp16 on two A100-80GB (the bench's configuration). */
-    {AZURE "--limit 800 --gpu a100-80gb --model llama-2-70b --num-blocks 3328 --max-num-seqs 128 "
+    {AZURE "--limit 600 --gpu a100-80gb --model llama-2-70b --num-blocks 3328 --max-num-seqs 128 "
            "--max-num-batched-tokens 4096 --tensor-parallel-size 2",
      true, false},
     {AZURE "--limit 400 " L7 "--pipeline-parallel-size 2", false, false},
     {AZURE "--limit 400 " L7 "--replicas 2 --router least-loaded", false, false},
     /* Small pools: preemption by recompute and by swap. */
-    {AZURE "--limit 800 " L7 "--num-blocks 400", true, false},
-    {AZURE "--limit 800 " L7 "--num-blocks 400 --scheduler vllm-v0", true, false},
-    {AZURE "--limit 800 " L7 "--num-blocks 400 --scheduler vllm-v0 --preemption-mode swap "
+    {AZURE "--limit 600 " L7 "--num-blocks 400", true, false},
+    {AZURE "--limit 600 " L7 "--num-blocks 400 --scheduler vllm-v0", true, false},
+    {AZURE "--limit 600 " L7 "--num-blocks 400 --scheduler vllm-v0 --preemption-mode swap "
            "--swap-space 1",
      true, false},
-    {AZURE "--limit 800 " L7 "--n 3 --num-blocks 1500", true, false},
-    {AZURE "--limit 800 " L7 "--max-concurrency 16 --ts-interval 0.05", true, false},
-    {AZURE "--limit 800 " L7 "--client-max-tokens --long-prefill-token-threshold 256 "
+    {AZURE "--limit 600 " L7 "--n 3 --num-blocks 1500", true, false},
+    {AZURE "--limit 600 " L7 "--max-concurrency 16 --ts-interval 0.05", true, false},
+    {AZURE "--limit 600 " L7 "--client-max-tokens --long-prefill-token-threshold 256 "
            "--watermark 0.05 --kv-cache-dtype fp8 --quantization awq",
      true, false},
     {AZURE "--limit 300 " L7 "--speculative-config "
            "'{\"method\":\"eagle\",\"num_speculative_tokens\":3,\"acceptance_rate\":0.7}'",
      false, false},
     {AZURE "--limit 150 " L7 "--check --num-blocks 500", true, false},
-    {CODE "--limit 800 " L7, true, false},
+    {CODE "--limit 600 " L7, true, false},
     {MOONCAKE "--limit 600 " H8 "--num-blocks 3000", true, false},
     {MOONCAKE "--limit 600 " H8 "--num-blocks 1200 --scheduler vllm-v0 --enable-prefix-caching",
      true, false},
@@ -108,8 +108,8 @@ static const config matrix[] = {
 static int sh(const char *cmd, char *buf, size_t len)
 {
     const char *dir = getenv("KVSIM_SOURCE_DIR");
-    char full[8192];
-    snprintf(full, sizeof(full), "cd '%s' && %s", dir ? dir : ".", cmd);
+    char full[16384];
+    snprintf(full, sizeof(full), "cd '%s' && { %s; }", dir ? dir : ".", cmd);
     FILE *p = popen(full, "r");
     assert_non_null(p);
     size_t n = fread(buf, 1, len - 1, p);
@@ -201,14 +201,21 @@ static void test_identity_matrix(void **state)
             skipped++;
             continue;
         }
-        char args[2048], cmd[4096], merged[600], steps[600];
+        char args[2048], cmd[8192], merged[600], steps[600];
         expand(c->args, have_shared ? shared : "", args, sizeof(args));
         snprintf(merged, sizeof(merged), "%s/m%zu", tmp, k);
         snprintf(steps, sizeof(steps), "%s/s%zu", tmp, k);
         const char *pre = c->jemalloc && setarch ? "setarch -R " : "";
-        snprintf(cmd, sizeof(cmd), "%s'%s' run %s --out '%s' 2>&1", pre, bin, args, merged);
-        if (sh(cmd, out, sizeof(out)) != 0)
-            fail_msg("kvsim run %s failed:\n%s", args, out);
+        /* Both runs at once; the step-by-step one's messages to a file. */
+        snprintf(cmd, sizeof(cmd),
+                 "%s'%s' run %s --quiet --no-merge-steps --out '%s' >'%s.log' 2>&1 & p=$!; "
+                 "%s'%s' run %s --out '%s' 2>&1; m=$?; wait $p; s=$?; "
+                 "[ $s = 0 ] || { cat '%s.log'; exit 2; }; exit $m",
+                 pre, bin, args, steps, steps, pre, bin, args, merged, steps);
+        int rc = sh(cmd, out, sizeof(out));
+        if (rc != 0)
+            fail_msg("kvsim run %s failed (%s):\n%s", args,
+                     rc == 2 ? "with --no-merge-steps" : "merged", out);
         const char *m = strstr(out, "steps merged");
         unsigned long long nmerged = 0;
         while (m != NULL && m > out && m[-1] != '(')
@@ -219,10 +226,6 @@ static void test_identity_matrix(void **state)
             fail_msg("kvsim run %s merged no step", args);
         if (!c->merges && nmerged != 0)
             fail_msg("kvsim run %s merged %llu steps, where it must not", args, nmerged);
-        snprintf(cmd, sizeof(cmd), "%s'%s' run %s --quiet --no-merge-steps --out '%s' 2>&1", pre,
-                 bin, args, steps);
-        if (sh(cmd, out, sizeof(out)) != 0)
-            fail_msg("kvsim run %s --no-merge-steps failed:\n%s", args, out);
         expect_same(merged, steps, "requests.csv", args);
         if (!c->jemalloc || setarch) {
             expect_same(merged, steps, "summary.json", args);
