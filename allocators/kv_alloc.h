@@ -150,6 +150,9 @@ typedef struct kv_breakdown {
 typedef struct kv_space {
     uint64_t free_bytes;
     uint64_t largest_free_bytes;
+    /* Of free_bytes, space holding prefix-cache content: handed out only
+     * when the rest is gone, evicting what it holds. */
+    uint64_t cached_bytes;
 } kv_space;
 
 typedef struct kv_alloc kv_alloc;

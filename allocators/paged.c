@@ -635,6 +635,7 @@ static void paged_space(const kv_alloc *a, kv_space *out)
     const paged *p = a->priv;
     out->free_bytes = ((uint64_t)p->num_free + p->num_cached) * p->block_bytes;
     out->largest_free_bytes = out->free_bytes;
+    out->cached_bytes = (uint64_t)p->num_cached * p->block_bytes;
 }
 
 static int paged_check(const kv_alloc *a, char *err, size_t errlen)

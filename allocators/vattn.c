@@ -174,6 +174,7 @@ static void vattn_space(const kv_alloc *a, kv_space *out)
     const vattn *v = a->priv;
     out->free_bytes = v->free_groups * v->group_bytes;
     out->largest_free_bytes = out->free_bytes;
+    out->cached_bytes = 0;
 }
 
 static int vattn_check(const kv_alloc *a, char *err, size_t errlen)

@@ -145,19 +145,23 @@ static void first_step_gaps(const sim_replica *r)
 
 /* True when taking NEED bytes leaves a free block per sample: vllm-v0's
  * check before each decode (sim_sched_v0_room), met by every merged step
- * whatever the scheduler. */
-static bool decode_room(const sim_replica *r, uint64_t need)
+ * whatever the scheduler; with NO_EVICT, when the free space outside the
+ * prefix cache covers NEED as well. */
+static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
 {
     kv_space sp;
     r->kv->ops->space(r->kv, &sp);
     uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
-    return need <= sp.free_bytes && sp.free_bytes - need >= reserve;
+    return need <= sp.free_bytes && sp.free_bytes - need >= reserve &&
+           (!no_evict || need <= sp.free_bytes - sp.cached_bytes);
 }
 
 /* Pops the growths of step STEP into r->merge_grow (*NGROW of them) and
  * says whether the free space covers them and leaves a block per sample
- * (vllm-v0's decode check, made before every decode of the next steps). */
-static bool take_growths(sim_replica *r, uint32_t step, uint32_t *nheap, uint32_t *ngrow)
+ * (vllm-v0's decode check, made before every decode of the next steps),
+ * and with NO_EVICT whether they evict nothing. */
+static bool take_growths(sim_replica *r, uint32_t step, bool no_evict, uint32_t *nheap,
+                         uint32_t *ngrow)
 {
     uint64_t need = 0;
     *ngrow = 0;
@@ -168,21 +172,34 @@ static bool take_growths(sim_replica *r, uint32_t step, uint32_t *nheap, uint32_
         need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
         r->merge_grow[(*ngrow)++] = pos;
     }
-    return decode_room(r, need);
+    return decode_room(r, need, no_evict);
 }
 
-/* Growths take free space, the only thing a waiting request's admission
- * could see change in a merged run. True when the request the pass found
- * blocked for memory stays blocked whatever growths take: the strategy
- * refused it for want of free space (not its layout, see the caller) and
- * none of it is in the prefix cache (growths only evict cached blocks, so
- * its need, and the tokens the scheduler asks for it, stay the same). */
-static bool head_stays_blocked(const sim_replica *r)
+/* What growths a merged run may make: none; any; or only those that
+ * evict nothing from the prefix cache. Growths take free space, and may
+ * evict cached blocks: all that a waiting request's admission could see
+ * change in a merged run. So any growth when none waits or max_num_seqs
+ * run (the queue is not looked at). With a request the pass found
+ * blocked for memory (the strategy refused it for want of free space, not
+ * its layout, see the caller), less free space keeps it blocked, and,
+ * when none of it is in the cache, so do evictions (they cannot add hits;
+ * requests skipped before it for the token budget stay skipped with fewer
+ * hits); with hits, an eviction could change the tokens the scheduler
+ * asks for it, so only growths the cache's free space is not needed for. */
+enum { GROW_NONE, GROW_ANY, GROW_NO_EVICT };
+
+static int growth_rule(const sim_replica *r)
 {
+    if (r->kv->ops->grow_bytes == NULL)
+        return GROW_NONE;
+    if (r->waiting.len == 0 || !sim_rep_seq_room(r))
+        return GROW_ANY;
     if (!r->head_blocked)
-        return false;
+        return GROW_NONE;
     const sim_req *h = sim_rep_req(r, r->head_req);
-    return h->swapped || kv_cached_tokens(r->kv, &h->seq, sim_req_tokens(h)) == 0;
+    if (h->swapped || kv_cached_tokens(r->kv, &h->seq, sim_req_tokens(h)) == 0)
+        return GROW_ANY;
+    return GROW_NO_EVICT;
 }
 
 int sim_merge_steps(sim_replica *r, int64_t *end_io)
@@ -191,7 +208,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (!(end_ns < r->merge_limit_ns))
         return 0;
     kv_alloc *kv = r->kv;
-    if (!decode_room(r, 0))
+    if (!decode_room(r, 0, false))
         return 0; /* vllm-v0's next decode check fails */
     /* A head the strategy accepted but its layout refused (jemalloc): the
      * attempt, made again at every step, may change the strategy's state
@@ -199,11 +216,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (r->head_blocked &&
         kv_can_admit(kv, &sim_rep_req(r, r->head_req)->seq, r->head_need_tokens) == KV_OK)
         return 0;
-    bool grows = kv->ops->grow_bytes != NULL &&
-                 (r->waiting.len == 0 || !sim_rep_seq_room(r) || head_stays_blocked(r));
+    int grows = growth_rule(r);
     uint64_t used_step = 0;
     uint32_t nheap = 0, ngrow = 0;
-    uint32_t bound = merge_bound(r, grows, &used_step, &nheap);
+    uint32_t bound = merge_bound(r, grows != GROW_NONE, &used_step, &nheap);
     if (bound < 2)
         return 0;
     const uint64_t used0 = kv->totals.used_tokens; /* at the first step's start */
@@ -230,7 +246,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                   end_ns + dur_ns < r->merge_limit_ns;
         ngrow = 0;
         if (go && nheap > 0 && (uint32_t)(r->merge_heap[0] >> 32) == k + 1)
-            go = take_growths(r, k + 1, &nheap, &ngrow);
+            go = take_growths(r, k + 1, grows == GROW_NO_EVICT, &nheap, &ngrow);
         if (!go) {
             r->batch.shape = shape;
             break;
