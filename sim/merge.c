@@ -22,6 +22,9 @@
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
 
 #include "sim/step.h"
 
@@ -316,6 +319,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     assert(kv->totals.used_tokens == used0 + (k - 1) * used_step);
     r->now_ns = start_ns;
     sim_rep_check(r, "merged steps");
+    if (r->cfg->check) {
+        /* The advanced shape is the one the pass would build. */
+        sim_batch_shape fresh;
+        sim_rep_decode_shape(r, &fresh);
+        if (memcmp(&fresh, &r->batch.shape, sizeof(fresh)) != 0) {
+            fprintf(stderr,
+                    "kvsim: BUG: merged step at t=%.9f s: shape advanced to %llu context "
+                    "tokens, the pass would build %llu\n",
+                    to_s(start_ns), (unsigned long long)r->batch.shape.decode_ctx_tokens,
+                    (unsigned long long)fresh.decode_ctx_tokens);
+            abort();
+        }
+    }
     *end_io = end_ns;
     return 0;
 }

@@ -43,9 +43,9 @@ static double pairs(double a, double b)
     return b > a ? (b * (b + 1.0) - a * (a + 1.0)) / 2.0 : 0.0;
 }
 
-static void batch_shape_add(sim_replica *r, const sim_req *q, uint32_t new_tokens, uint32_t pad)
+static void batch_shape_add(const sim_replica *r, sim_batch_shape *s, const sim_req *q,
+                            uint32_t new_tokens, uint32_t pad)
 {
-    sim_batch_shape *s = &r->batch.shape;
     if (new_tokens + pad == 1 && q->computed >= q->input) {
         /* A decode: one token per sample over its context. */
         s->decode_seqs += r->cfg->n_samples;
@@ -71,6 +71,16 @@ void sim_rep_batch_advance(sim_replica *r)
     r->batch.shape.decode_ctx_tokens += (uint64_t)r->batch.n * r->cfg->n_samples;
 }
 
+void sim_rep_decode_shape(const sim_replica *r, sim_batch_shape *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t k = 0; k < r->batch.n; k++)
+        batch_shape_add(r, out, sim_rep_req(r, r->batch.req[k]), r->batch.tokens[k], 0);
+    for (uint32_t k = 0; k < r->nrunning; k++)
+        if (!sim_rep_in_batch(r, r->running[k]))
+            batch_shape_add(r, out, sim_rep_req(r, r->running[k]), 0, 1);
+}
+
 void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
 {
     sim_req *q = sim_rep_req(r, i);
@@ -78,7 +88,7 @@ void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
     /* Batches are built at the step's start (now): its first step. */
     if (q->first_sched_ns < 0)
         q->first_sched_ns = r->now_ns;
-    batch_shape_add(r, q, new_tokens, 0);
+    batch_shape_add(r, &r->batch.shape, q, new_tokens, 0);
     r->batch.req[r->batch.n] = i;
     r->batch.tokens[r->batch.n] = new_tokens;
     r->batch.n++;
@@ -86,7 +96,7 @@ void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
 
 void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens)
 {
-    batch_shape_add(r, sim_rep_req(r, i), 0, pad_tokens);
+    batch_shape_add(r, &r->batch.shape, sim_rep_req(r, i), 0, pad_tokens);
 }
 
 void sim_rep_start_head(sim_replica *r)

@@ -105,6 +105,12 @@ void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens);
  * token. For merged steps (sim/merge.h). */
 void sim_rep_batch_advance(sim_replica *r);
 
+/* The cost shape of R's batch built from scratch, as the scheduler's
+ * pass builds it, for a batch of decodes whose other running requests
+ * pad it with one token each (static batching's finished ones). For
+ * checking sim_rep_batch_advance (--check). */
+void sim_rep_decode_shape(const sim_replica *r, sim_batch_shape *out);
+
 /* Adds PAD_TOKENS of compute for request I to the batch's cost shape
  * without producing anything: the padding of static batching (a finished
  * request still decoding, a prompt shorter than the batch's longest). */

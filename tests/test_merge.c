@@ -11,7 +11,7 @@
  * allows it (its terminal summary counts them), so that the comparison is
  * not vacuous.
  *
- * The matrix: the bundled Azure conv trace, the Azure code and Mooncake
+ * The matrix (34 configurations): the bundled Azure conv trace, the Azure code and Mooncake
  * traces from ../shared (skipped with a message when absent), generated
  * workloads (fixed, uniform and chat, the last with prefix-sharing hash
  * ids); every scheduler (vllm V1 with and without chunked prefill and
@@ -90,7 +90,9 @@ static const config matrix[] = {
     {AZURE "--limit 300 " L7 "--speculative-config "
            "'{\"method\":\"eagle\",\"num_speculative_tokens\":3,\"acceptance_rate\":0.7}'",
      false, false},
+    /* --check also rebuilds each merged run's last shape from scratch. */
     {AZURE "--limit 150 " L7 "--check --num-blocks 500", true, false},
+    {AZURE "--limit 150 " L7 "--check --scheduler static --n 2", true, false},
     {CODE "--limit 600 " L7, true, false},
     {MOONCAKE "--limit 600 " H8 "--num-blocks 3000", true, false},
     {MOONCAKE "--limit 600 " H8 "--num-blocks 1200 --scheduler vllm-v0 --enable-prefix-caching",
