@@ -17,7 +17,10 @@
  *      arrivals, lognormal lengths shaped like Azure conv), llama-3.1-8b on
  *      h100-sxm: target < 30 s and < 256 MiB for the million, and peak RSS
  *      flat when the trace grows tenfold;
- *   5. a 100-point sweep of the Azure trace: target < 5 s with -j 2.
+ *   5. an overloaded run: a million requests arriving within a simulated
+ *      second, nearly all queued at once: peak RSS per million queued
+ *      (issue 13, item 2: a queued request costs a few dozen bytes);
+ *   6. a 100-point sweep of the Azure trace: target < 5 s with -j 2.
  * Figures are printed, never asserted: the machines are shared and noisy,
  * so compare ratios within one run.
  *
@@ -239,6 +242,25 @@ int main(int argc, char **argv)
         if (bench(label, synth, sizes[k] >= 1000000 ? 1 : 3, sizes[k] >= 1000000 ? 30 : 0,
                   sizes[k] >= 1000000 ? 256 : 0) != 0)
             return 1;
+    }
+
+    /* Overloaded: a million requests arrive within a simulated second, so
+     * nearly all of them wait at once (issue 13, item 2): peak RSS beyond
+     * a thousand-request run's, per million queued. */
+    if (!quick) {
+        char *over[] = {kvsim,      "run",     "--workload",   NULL,      "--gpu",
+                        "h100-sxm", "--model", "llama-3.1-8b", "--quiet", NULL};
+        over[3] = "poisson:rate=1000000,n=1000;in=fixed:100;out=fixed:10";
+        bench_measure small = bench_run(over, 0);
+        over[3] = "poisson:rate=1000000,n=1000000;in=fixed:100;out=fixed:10";
+        bench_measure big = bench_run(over, 0);
+        if (small.status != 0 || big.status != 0) {
+            fprintf(stderr, "bench: the overloaded runs failed\n");
+            return 1;
+        }
+        printf("%-44s wall %7.3f s  peak RSS %7.1f MiB: %.1f MiB per million queued\n",
+               "overloaded, 1,000,000 queued at once", big.wall_s, big.rss_mib,
+               big.rss_mib - small.rss_mib);
     }
 
     /* A study: 100 points of the Azure trace at rate scales 0.05..5, one

@@ -195,7 +195,7 @@ static int growth_rule(const sim_replica *r)
 {
     if (r->kv->ops->grow_bytes == NULL)
         return GROW_NONE;
-    if (r->waiting.len == 0 || !sim_rep_seq_room(r))
+    if (sim_rep_waiting(r) == 0 || !sim_rep_seq_room(r))
         return GROW_ANY;
     if (!r->head_blocked)
         return GROW_NONE;

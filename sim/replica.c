@@ -99,6 +99,68 @@ void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens)
     batch_shape_add(r, &r->batch.shape, sim_rep_req(r, i), 0, pad_tokens);
 }
 
+int sim_rep_make_request(sim_replica *r, const sim_queued *qd, const uint64_t *hash_ids,
+                         uint32_t *out)
+{
+    uint32_t i;
+    if (sim_req_pool_take(r->pool, &i) != 0) {
+        snprintf(r->err, r->errlen, "out of memory for requests in flight");
+        return -1;
+    }
+    sim_req *q = sim_rep_req(r, i);
+    q->id = qd->id;
+    q->line = qd->line;
+    q->arrival_ns = qd->arrival_ns;
+    q->first_token_ns = -1;
+    q->first_sched_ns = -1;
+    q->input = qd->input;
+    q->output_requested = qd->output_requested;
+    q->output = qd->output;
+    q->replica = r->index;
+    if (qd->num_hash_ids > 0) {
+        if (qd->num_hash_ids > q->hash_cap) {
+            uint64_t *nh = realloc(q->hash_ids, qd->num_hash_ids * sizeof(uint64_t));
+            if (nh == NULL) {
+                sim_req_pool_put(r->pool, i);
+                snprintf(r->err, r->errlen, "out of memory for hash ids");
+                return -1;
+            }
+            q->hash_ids = nh;
+            q->hash_cap = qd->num_hash_ids;
+        }
+        memcpy(q->hash_ids, hash_ids, qd->num_hash_ids * sizeof(uint64_t));
+    }
+    q->seq.seq_id = qd->id;
+    q->seq.hash_ids = qd->num_hash_ids > 0 ? q->hash_ids : NULL;
+    q->seq.num_hash_ids = qd->num_hash_ids;
+    q->seq.prompt_tokens = qd->input;
+    q->seq.samples = r->cfg->n_samples;
+    /* The true final length is known to the simulator (not to the
+     * scheduler): it sizes oracle and pow2 reservations and classifies
+     * the accounting. */
+    kv_set_final(r->kv, &q->seq, q->input + q->output - 1);
+    *out = i;
+    return 0;
+}
+
+uint32_t sim_rep_waiting_front(sim_replica *r)
+{
+    if (r->waiting.len == 0) {
+        sim_queued qd;
+        uint32_t i;
+        sim_backlog_pop_front(&r->queued, &qd);
+        int rc = sim_rep_make_request(r, &qd, qd.hash_ids, &i);
+        free(qd.hash_ids);
+        if (rc != 0)
+            return SIM_NONE;
+        if (sim_queue_push_back(&r->waiting, i) != 0) {
+            snprintf(r->err, r->errlen, "out of memory for the waiting queue");
+            return SIM_NONE;
+        }
+    }
+    return sim_queue_at(&r->waiting, 0);
+}
+
 void sim_rep_start_head(sim_replica *r)
 {
     uint32_t i = sim_queue_pop_front(&r->waiting);

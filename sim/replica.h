@@ -60,7 +60,8 @@ typedef struct sim_replica {
     uint32_t *running;        /* admission order */
     uint32_t nrunning;
     uint32_t running_seqs; /* sequences of the running requests (n per request) */
-    sim_queue waiting;
+    sim_queue waiting;     /* requests the scheduler sees, in order; then: */
+    sim_backlog queued;    /* arrivals behind them, compact (sim_rep_waiting_front) */
     sim_batch batch;
     uint64_t stamp; /* schedule passes so far: marks requests already in the batch */
     bool busy;
@@ -83,6 +84,26 @@ static inline sim_req *sim_rep_req(const sim_replica *r, uint32_t i)
 {
     return &r->pool->v[i];
 }
+
+/* Requests waiting for admission: the waiting queue and the arrivals
+ * queued behind it. */
+static inline uint32_t sim_rep_waiting(const sim_replica *r)
+{
+    return r->waiting.len + r->queued.len;
+}
+
+/* The first waiting request (sim_rep_waiting(R) > 0), made a request of
+ * the pool from its queued arrival when the waiting queue is empty (which
+ * invalidates pointers into the pool). Returns its index, or SIM_NONE on a
+ * host failure (r->err set). */
+uint32_t sim_rep_waiting_front(sim_replica *r);
+
+/* Makes arrival Q, with its Q->num_hash_ids hash ids HASH_IDS (copied),
+ * a request of the pool routed to R, its true final length set; *OUT its
+ * index. Returns 0, or -1 on a host failure (r->err set). Invalidates
+ * pointers into the pool. */
+int sim_rep_make_request(sim_replica *r, const sim_queued *q, const uint64_t *hash_ids,
+                         uint32_t *out);
 
 /* True when one more request (n sequences) fits under max_num_seqs. */
 static inline bool sim_rep_seq_room(const sim_replica *r)

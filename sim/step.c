@@ -39,7 +39,7 @@ void sim_step_observe(sim_replica *r, const kv_breakdown *mem_after)
     r->step.replica = r->index;
     r->step.end_s = to_s(r->now_ns);
     r->step.running_after = r->running_seqs;
-    r->step.waiting_after = r->waiting.len;
+    r->step.waiting_after = sim_rep_waiting(r);
     r->step.mem_after = *mem_after;
     r->obs->on_step(r->obs->ctx, &r->step);
 }
@@ -59,7 +59,7 @@ void sim_step_observe_idle(sim_replica *r)
     r->step.idle = true;
     r->step.start_s = to_s(r->now_ns);
     r->step.running = r->running_seqs;
-    r->step.waiting = r->waiting.len;
+    r->step.waiting = sim_rep_waiting(r);
     kv_get_breakdown(r->kv, 0, &r->step.mem);
     r->step.used_at_end_bytes = 0;
     observe(r);
@@ -120,7 +120,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.preempted = 0;
     r->batch.swap_in_bytes = r->batch.swap_out_bytes = 0;
     uint64_t ended_before = r->res->completed + r->res->rejected;
-    uint32_t running_before = r->nrunning, waiting_before = r->waiting.len;
+    uint32_t running_before = r->nrunning, waiting_before = sim_rep_waiting(r);
     uint32_t passes = 0;
     kv_tick(r->kv);
     for (;;) {
@@ -139,7 +139,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
          * static batch's last unfinished request, preempting itself): the
          * new state gets a pass of its own. Each such pass removes a
          * running request or the queue's head, so this ends. */
-        if (r->batch.n > 0 || (r->waiting.len == 0 && r->nrunning == 0))
+        if (r->batch.n > 0 || (sim_rep_waiting(r) == 0 && r->nrunning == 0))
             break;
         if (r->nrunning > 0 && r->step.preempted == preempted_before)
             break;
@@ -147,11 +147,11 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     /* The pass started, ended, preempted, admitted and swapped nothing:
      * the same state gives the same pass (sim/merge.h). */
     r->batch.steady = passes == 1 && r->step.preempted == 0 && r->nrunning == running_before &&
-                      r->waiting.len == waiting_before &&
+                      sim_rep_waiting(r) == waiting_before &&
                       r->res->completed + r->res->rejected == ended_before &&
                       r->batch.swap_in_bytes == 0 && r->batch.swap_out_bytes == 0;
     if (r->batch.n == 0) {
-        assert(r->nrunning == 0 && r->waiting.len == 0);
+        assert(r->nrunning == 0 && sim_rep_waiting(r) == 0);
         if (r->res->completed + r->res->rejected != ended_before)
             sim_step_observe_idle(r); /* rejections or a static batch's end freed memory */
         return 0;
@@ -185,7 +185,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.spec_tokens = r->batch.spec.drafts;
     r->step.swap_bytes = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     r->step.running = r->running_seqs;
-    r->step.waiting = r->waiting.len;
+    r->step.waiting = sim_rep_waiting(r);
     uint64_t head_need = 0;
     if (r->head_blocked) {
         const sim_req *h = sim_rep_req(r, r->head_req);
