@@ -574,14 +574,11 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     return KV_OK;
 }
 
-/* paged_grow's growth of a live S: its blocks for TOKENS beyond those it
- * holds, each taken from the empty or the cached ones. */
+/* paged_grow's growth of a live S: a block, empty or cached, for each it lacks. */
 static uint64_t paged_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
-    const paged *p = a->priv;
-    uint64_t sb = s->shared_tokens / p->block_tokens;
-    uint64_t need = total_blocks(p, s, tokens, sb);
-    return need > s->num_blocks ? (need - s->num_blocks) * p->block_bytes : 0;
+    uint64_t need;
+    return extra_blocks(a, s, tokens, &need) * ((const paged *)a->priv)->block_bytes;
 }
 
 static void paged_release(kv_alloc *a, kv_seq *s)
