@@ -413,7 +413,7 @@ static void engine_free(engine *e)
         free(r->running);
         free(r->batch.req);
         free(r->batch.tokens);
-        free(r->merge_heap);
+        free(r->merge_next);
         free(r->merge_grow);
         sim_queue_free(&r->waiting);
         sim_backlog_free(&r->queued);
@@ -457,10 +457,10 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     r->running = malloc(n * sizeof(uint32_t));
     r->batch.req = malloc(n * sizeof(uint32_t));
     r->batch.tokens = malloc(n * sizeof(uint32_t));
-    r->merge_heap = malloc(n * sizeof(uint64_t));
+    r->merge_next = malloc(n * sizeof(uint32_t));
     r->merge_grow = malloc(n * sizeof(uint32_t));
     if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL ||
-        r->merge_heap == NULL || r->merge_grow == NULL) {
+        r->merge_next == NULL || r->merge_grow == NULL) {
         snprintf(e->err, e->errlen, "out of memory");
         return -1;
     }

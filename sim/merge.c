@@ -33,45 +33,13 @@ static double to_s(int64_t ns)
     return (double)ns / 1e9;
 }
 
-/* The growths ahead, as a binary min-heap of (step << 32 | batch
- * position): by the merged step that makes them, then in the order the
- * scheduler's pass makes them (the batch's). */
-static void heap_push(uint64_t *h, uint32_t *n, uint64_t v)
-{
-    uint32_t i = (*n)++;
-    while (i > 0 && h[(i - 1) / 2] > v) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = v;
-}
-
-static uint64_t heap_pop(uint64_t *h, uint32_t *n)
-{
-    uint64_t top = h[0], v = h[--(*n)];
-    uint32_t i = 0;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && h[c + 1] < h[c])
-            c++;
-        if (h[c] >= v)
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n > 0)
-        h[i] = v;
-    return top;
-}
-
 /* How many steps, the one started included, R's batch can run unchanged
  * (1 when no other can follow it): until a request's last token, and,
- * without GROWS, until a sequence outgrows what it holds. With GROWS the
- * growths ahead go to r->merge_heap (*NHEAP entries). *USED_STEP is what
- * the sum of used tokens grows by at each step's end. O(running). */
-static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uint32_t *nheap)
+ * without GROWS, until a sequence outgrows what it holds. With GROWS,
+ * r->merge_next[k] is the step that grows batch entry k (UINT32_MAX: none
+ * in the run) and *NEXT the first of them. *USED_STEP is what the sum of
+ * used tokens grows by at each step's end. O(running). */
+static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uint32_t *next)
 {
     const sim_batch *b = &r->batch;
     if (!b->steady || r->pipe != NULL || r->cfg->spec.method != SIM_SPEC_NONE || b->n == 0 ||
@@ -111,16 +79,17 @@ static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uin
         return 1;
     /* Step j grows a request to computed + j tokens: past its capacity
      * from step cap_tokens - computed + 1 on. */
-    *nheap = 0;
+    *next = UINT32_MAX;
     for (uint32_t k = 0; k < b->n && bound > 1; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         uint32_t first = q->seq.cap_tokens - q->computed + 1;
+        r->merge_next[k] = first <= bound ? first : UINT32_MAX;
         if (first > bound)
             continue;
-        if (grows)
-            heap_push(r->merge_heap, nheap, (uint64_t)first << 32 | k);
-        else
+        if (!grows)
             bound = first - 1;
+        else if (first < *next)
+            *next = first;
     }
     *used_step = growth;
     return bound;
@@ -159,17 +128,24 @@ static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
            (!no_evict || need <= sp.free_bytes - sp.cached_bytes);
 }
 
-/* Pops the growths of step STEP into r->merge_grow (*NGROW of them) and
- * says whether the free space covers them and leaves a block per sample
- * (vllm-v0's decode check, made before every decode of the next steps),
- * and with NO_EVICT whether they evict nothing. */
-static bool take_growths(sim_replica *r, uint32_t step, bool no_evict, uint32_t *nheap,
-                         uint32_t *ngrow)
+/* Lists the batch entries step STEP grows in r->merge_grow (*NGROW of
+ * them, in the batch's order, the scheduler's), *REST the first step that
+ * grows any other, and says whether the free space covers the growths and
+ * leaves a block per sample (vllm-v0's decode check, made before every
+ * decode of the next steps), and with NO_EVICT whether they evict
+ * nothing. A scan of the batch, made at steps with growths only. */
+static bool take_growths(sim_replica *r, uint32_t step, bool no_evict, uint32_t *ngrow,
+                         uint32_t *rest)
 {
     uint64_t need = 0;
     *ngrow = 0;
-    while (*nheap > 0 && (uint32_t)(r->merge_heap[0] >> 32) == step) {
-        uint32_t pos = (uint32_t)heap_pop(r->merge_heap, nheap);
+    *rest = UINT32_MAX;
+    for (uint32_t pos = 0; pos < r->batch.n; pos++) {
+        uint32_t at = r->merge_next[pos];
+        if (at != step) {
+            *rest = at < *rest ? at : *rest;
+            continue;
+        }
         const sim_req *q = sim_rep_req(r, r->batch.req[pos]);
         uint64_t b = kv_grow_bytes(r->kv, &q->seq, q->computed + step);
         need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
@@ -221,8 +197,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         return 0;
     int grows = growth_rule(r);
     uint64_t used_step = 0;
-    uint32_t nheap = 0, ngrow = 0;
-    uint32_t bound = merge_bound(r, grows != GROW_NONE, &used_step, &nheap);
+    uint32_t next = UINT32_MAX, ngrow = 0, rest = UINT32_MAX;
+    uint32_t bound = merge_bound(r, grows != GROW_NONE, &used_step, &next);
     if (bound < 2)
         return 0;
     const uint64_t used0 = kv->totals.used_tokens; /* at the first step's start */
@@ -248,8 +224,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
                   end_ns + dur_ns < r->merge_limit_ns;
         ngrow = 0;
-        if (go && nheap > 0 && (uint32_t)(r->merge_heap[0] >> 32) == k + 1)
-            go = take_growths(r, k + 1, grows == GROW_NO_EVICT, &nheap, &ngrow);
+        if (go && next == k + 1)
+            go = take_growths(r, k + 1, grows == GROW_NO_EVICT, &ngrow, &rest);
         if (!go) {
             r->batch.shape = shape;
             break;
@@ -281,10 +257,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             if (rc < 0)
                 return -1;
             assert(rc == KV_OK); /* kv_grow_bytes' promise */
-            uint32_t next = q->seq.cap_tokens - q->computed + 1;
-            if (next <= bound)
-                heap_push(r->merge_heap, &nheap, (uint64_t)next << 32 | pos);
+            uint32_t again = q->seq.cap_tokens - q->computed + 1;
+            r->merge_next[pos] = again <= bound ? again : UINT32_MAX;
+            rest = r->merge_next[pos] < rest ? r->merge_next[pos] : rest;
         }
+        if (ngrow > 0)
+            next = rest;
         if (ngrow > 0) {
             if (r->head_blocked) {
                 const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;

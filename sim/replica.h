@@ -71,7 +71,7 @@ typedef struct sim_replica {
     uint32_t head_need_tokens; /* ... and the tokens it asked for */
     uint64_t head_need_bytes;  /* ... and the bytes (kv_need_bytes), at the step's start */
     int64_t merge_limit_ns;    /* merge steps that end before this (sim/merge.h) */
-    uint64_t *merge_heap;      /* merged steps' growths ahead; max_num_seqs entries */
+    uint32_t *merge_next;      /* merged steps' growths ahead; max_num_seqs entries */
     uint32_t *merge_grow;      /* ... and one step's; max_num_seqs entries */
     sim_step_record step;
     int64_t now_ns;
