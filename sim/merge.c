@@ -211,10 +211,13 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         kv_get_breakdown(kv, 0, &after0);
     int64_t start_ns = r->now_ns;
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
-    while (k < bound) {
-        /* Step k + 1, priced and its growths checked first: a price the
-         * step loop would refuse, an end at or past the limit, growths the
-         * free space may not cover, are left to the step loop. */
+    while (k < bound && end_ns < r->merge_limit_ns) {
+        /* Step k + 1, starting before the limit, priced and its growths
+         * checked first: a price the step loop would refuse, an end at the
+         * limit (an arrival queued after this event would pop after it),
+         * growths the free space may not cover, are left to the step
+         * loop. The limit may fall inside it: what comes then (arrivals)
+         * reads nothing the rest of the step changes. */
         sim_batch_shape shape = r->batch.shape;
         sim_rep_batch_advance(r);
         double dur_s = sim_step_cost(r);
@@ -222,7 +225,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (dur_ns < 1)
             dur_ns = 1;
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
-                  end_ns + dur_ns < r->merge_limit_ns;
+                  end_ns + dur_ns != r->merge_limit_ns;
         ngrow = 0;
         if (go && next == k + 1)
             go = take_growths(r, k + 1, grows == GROW_NO_EVICT, &ngrow, &rest);

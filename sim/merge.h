@@ -23,10 +23,13 @@
  *     waits, or max_num_seqs run); the growths are made in the
  *     scheduler's order, at the same epoch, on the same sequence state;
  *     otherwise the steps stop before the first growth;
- *   - every merged step ends before the next other event (an arrival,
- *     queued or about to be), so nothing else reads or changes the state
- *     in between, observers see their calls in the same order, and no
- *     tie between equal times is broken differently.
+ *   - every merged step but the last ends before the next other event
+ *     (an arrival, queued or about to be) and the last does not end at
+ *     it, so nothing else reads or changes the state in between (an
+ *     arrival during the last step reads only the queue and the pool's
+ *     size, which the step does not change), observers see their calls
+ *     in the same order, and no tie between equal times is broken
+ *     differently.
  * Each merged step is still priced by sim_step_cost on its own shape (the
  * batch's shape advanced by one token per decode per step), its clock
  * advanced in integer nanoseconds as the step loop does, its figures and
@@ -47,7 +50,7 @@
 
 /* R has just started a step (sim_step_start returned 1) that ends at
  * *END_NS. Extends it over the identical steps that follow, as far as the
- * rules above allow and the last one ends before r->merge_limit_ns; the
+ * rules above allow with r->merge_limit_ns the next other event; the
  * merged steps are accounted for and observed, the requests advanced to
  * the start of the last one, r->step holds the last one's start and
  * *END_NS its end (unchanged when nothing was merged); sim_step_end then
