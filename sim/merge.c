@@ -7,15 +7,18 @@
  *     later steps: every request's previous token came at the previous
  *     step's end, so one run of the step's duration), its record completed
  *     and observed;
- *   start of step k + 1 (at E_k): kv_tick, the pass stamp, the batch's
- *     shape one token longer per decode, its price from sim_step_cost, its
- *     record and figures (sim_step_account).
+ *   start of step k + 1 (at E_k): kv_tick, the pass stamp, the growths of
+ *     the sequences whose next token passes their capacity (in the batch's
+ *     order, each sequence's used tokens brought up to date first, as the
+ *     pass would find them), the batch's shape one token longer per
+ *     decode, its price from sim_step_cost, its record and figures
+ *     (sim_step_account).
  * The requests themselves (computed and generated tokens, each sequence's
  * used tokens, the time of their last token) are advanced once, at the
  * end, to the start of the last step; the memory figures in between come
- * from the breakdown at the run's start with the used-token sum moved
- * (kv_breakdown_at_used), which is exact because nothing is allocated or
- * released in the run.
+ * from a breakdown taken at the run's start and again after each step
+ * with growths, with the used-token sum moved (kv_breakdown_at_used):
+ * exact, because between allocations used tokens are all that change.
  */
 #include "sim/merge.h"
 
@@ -24,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "sim/step.h"
 
