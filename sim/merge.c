@@ -266,9 +266,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             r->merge_next[pos] = again <= bound ? again : UINT32_MAX;
             rest = r->merge_next[pos] < rest ? r->merge_next[pos] : rest;
         }
-        if (ngrow > 0)
-            next = rest;
         if (ngrow > 0) {
+            next = rest;
             if (r->head_blocked) {
                 const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
                 assert(kv_can_admit(kv, h, r->head_need_tokens) != KV_OK);
