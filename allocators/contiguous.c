@@ -333,6 +333,7 @@ static void contig_space(const kv_alloc *a, kv_space *out)
     }
     out->free_bytes = c->free_slots * a->cfg.bytes_per_token;
     out->largest_free_bytes = largest * a->cfg.bytes_per_token;
+    out->cached_bytes = 0;
 }
 
 static int contig_check(const kv_alloc *a, char *err, size_t errlen)

@@ -404,6 +404,7 @@ static void jem_space(const kv_alloc *a, kv_space *out)
 {
     const jem *j = a->priv;
     out->free_bytes = j->range - a->totals.alloc_bytes;
+    out->cached_bytes = 0;
     /* The largest gap between live buffers (and the range's ends): what a
      * contiguous buffer could get at most. jemalloc's metadata (a few MiB
      * in the range) counts as free here. O(n log n) in live buffers. */

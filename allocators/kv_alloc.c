@@ -102,6 +102,12 @@ uint32_t kv_cached_tokens(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return a->ops->cached != NULL && !s->live && tokens > 0 ? a->ops->cached(a, s, tokens) : 0;
 }
 
+uint64_t kv_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    assert(s->live && tokens > s->cap_tokens);
+    return a->ops->grow_bytes != NULL ? a->ops->grow_bytes(a, s, tokens) : UINT64_MAX;
+}
+
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     if (tokens <= s->cap_tokens && s->live &&
@@ -154,15 +160,31 @@ uint64_t kv_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return need > 0 ? need : 1;
 }
 
+/* The two categories of OUT that follow the sum of used tokens, at USED_TOKENS. */
+static void set_used(const kv_alloc *a, uint64_t used_tokens, kv_breakdown *out)
+{
+    const kv_totals *t = &a->totals;
+    uint64_t bpt = a->cfg.bytes_per_token;
+    uint64_t used = used_tokens - t->dup_tokens, useful = t->useful_tokens - t->dup_tokens;
+    out->token_states = used * bpt;
+    out->reservation = (useful - used) * bpt;
+}
+
+void kv_breakdown_at_used(const kv_alloc *a, const kv_breakdown *base, uint64_t used_tokens,
+                          kv_breakdown *out)
+{
+    *out = *base;
+    set_used(a, used_tokens, out);
+}
+
 void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown *out)
 {
     const kv_totals *t = &a->totals;
     uint64_t bpt = a->cfg.bytes_per_token;
     kv_space sp;
     a->ops->space(a, &sp);
-    uint64_t used = t->used_tokens - t->dup_tokens, useful = t->useful_tokens - t->dup_tokens;
-    out->token_states = used * bpt;
-    out->reservation = (useful - used) * bpt;
+    uint64_t useful = t->useful_tokens - t->dup_tokens;
+    set_used(a, t->used_tokens, out);
     out->internal_frag = kv_allocated_bytes(a) - useful * bpt;
     /* Free space the strategy cannot hand out at all (e.g. the pool's tail
      * beyond the last whole block) is never in pool_bytes. */

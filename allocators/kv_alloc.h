@@ -150,6 +150,9 @@ typedef struct kv_breakdown {
 typedef struct kv_space {
     uint64_t free_bytes;
     uint64_t largest_free_bytes;
+    /* Of free_bytes, space holding prefix-cache content: handed out only
+     * when the rest is gone, evicting what it holds. */
+    uint64_t cached_bytes;
 } kv_space;
 
 typedef struct kv_alloc kv_alloc;
@@ -184,6 +187,13 @@ typedef struct kv_alloc_ops {
      * prefix cache (computed KV S would share if admitted now), at most
      * TOKENS - 1. NULL: none. S is not live. */
     uint32_t (*cached)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+    /* Optional: for live S holding cap_tokens < TOKENS, the bytes of free
+     * space grow(S, TOKENS) takes, with the promise that it succeeds
+     * whenever space() reports at least that many free (any free byte
+     * serves any sequence: blocks, pages). Merged decode steps grow
+     * sequences only through strategies that make this promise
+     * (sim/merge.h); NULL: they stop before any growth. */
+    uint64_t (*grow_bytes)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
     /* Optional deep check of the strategy's own structures; 0 when sound,
      * else a negative value with ERR describing the first violation. */
     int (*check)(const kv_alloc *a, char *err, size_t errlen);
@@ -226,6 +236,9 @@ int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens);
 void kv_release(kv_alloc *a, kv_seq *s);
 
+/* See kv_alloc_ops.grow_bytes; UINT64_MAX for strategies without it. */
+uint64_t kv_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+
 /* See kv_alloc_ops.cached; 0 for strategies without a prefix cache. */
 uint32_t kv_cached_tokens(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 
@@ -267,6 +280,14 @@ uint64_t kv_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
  * blocked for memory, needs (kv_need_bytes when it was refused); 0 when
  * no head is blocked. */
 void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown *out);
+
+/* BASE, a breakdown of A taken with no grow, release or admission since,
+ * as it reads once the sum of used tokens is USED_TOKENS (live sequences
+ * wrote tokens into space they hold): token states and reservation move,
+ * nothing else does. O(1). For a caller that advances many sequences in
+ * lockstep before setting each one's used_tokens (sim/merge.c). */
+void kv_breakdown_at_used(const kv_alloc *a, const kv_breakdown *base, uint64_t used_tokens,
+                          kv_breakdown *out);
 
 /* Allocated bytes now (token states + reservation + internal fragmentation),
  * each shared block counted once. */

@@ -574,6 +574,13 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     return KV_OK;
 }
 
+/* paged_grow's growth of a live S: a block, empty or cached, for each it lacks. */
+static uint64_t paged_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    uint64_t need;
+    return extra_blocks(a, s, tokens, &need) * ((const paged *)a->priv)->block_bytes;
+}
+
 static void paged_release(kv_alloc *a, kv_seq *s)
 {
     paged *p = a->priv;
@@ -625,6 +632,7 @@ static void paged_space(const kv_alloc *a, kv_space *out)
     const paged *p = a->priv;
     out->free_bytes = ((uint64_t)p->num_free + p->num_cached) * p->block_bytes;
     out->largest_free_bytes = out->free_bytes;
+    out->cached_bytes = (uint64_t)p->num_cached * p->block_bytes;
 }
 
 static int paged_check(const kv_alloc *a, char *err, size_t errlen)
@@ -695,6 +703,7 @@ const kv_alloc_ops kv_paged_ops = {
     .can_admit = paged_can_admit,
     .need_bytes = paged_need_bytes,
     .grow = paged_grow,
+    .grow_bytes = paged_grow_bytes,
     .release = paged_release,
     .space = paged_space,
     .cached = paged_cached,

@@ -152,6 +152,15 @@ static int vattn_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     return KV_OK;
 }
 
+/* vattn_grow's growth of a live S: its samples' groups of pages for
+ * TOKENS beyond those it maps. */
+static uint64_t vattn_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const vattn *v = a->priv;
+    uint64_t need = groups_for(v, tokens), have = held(v, s);
+    return need > have ? (need - have) * samples_of(s) * v->group_bytes : 0;
+}
+
 static void vattn_release(kv_alloc *a, kv_seq *s)
 {
     vattn *v = a->priv;
@@ -165,6 +174,7 @@ static void vattn_space(const kv_alloc *a, kv_space *out)
     const vattn *v = a->priv;
     out->free_bytes = v->free_groups * v->group_bytes;
     out->largest_free_bytes = out->free_bytes;
+    out->cached_bytes = 0;
 }
 
 static int vattn_check(const kv_alloc *a, char *err, size_t errlen)
@@ -189,6 +199,7 @@ const kv_alloc_ops kv_vattn_ops = {
     .can_admit = vattn_can_admit,
     .need_bytes = vattn_need_bytes,
     .grow = vattn_grow,
+    .grow_bytes = vattn_grow_bytes,
     .release = vattn_release,
     .space = vattn_space,
     .check = vattn_check,

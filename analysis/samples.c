@@ -272,12 +272,52 @@ static int cmp_wpair(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts N pairs by value: the LSD radix sort of an_samples_sort on the
+ * values' keys, a byte a pass, skipping the passes whose byte every key
+ * shares (a run's gaps share their high bytes), through a temporary of N
+ * pairs (as much as glibc's qsort takes for its merge sort). Falls back to
+ * qsort when the temporary cannot be had. Equal values end up adjacent,
+ * which is all the callers need. */
+static void sort_pairs(an_wpair *p, size_t n)
+{
+    an_wpair *tmp = n >= 64 ? malloc(n * sizeof(an_wpair)) : NULL;
+    if (tmp == NULL) {
+        qsort(p, n, sizeof(an_wpair), cmp_wpair);
+        return;
+    }
+    size_t count[8][256] = {{0}}; /* 16 KiB */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = sort_key(p[i].v);
+        for (int d = 0; d < 8; d++)
+            count[d][(k >> (8 * d)) & 255]++;
+    }
+    an_wpair *src = p, *dst = tmp;
+    uint64_t first = sort_key(p[0].v);
+    for (int d = 0; d < 8; d++) {
+        size_t *c = count[d];
+        if (c[(first >> (8 * d)) & 255] == n)
+            continue; /* every key has this byte */
+        size_t at = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t k = c[b];
+            c[b] = at;
+            at += k;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[(sort_key(src[i].v) >> (8 * d)) & 255]++] = src[i];
+        an_wpair *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != p)
+        memcpy(p, src, n * sizeof(an_wpair));
+    free(tmp);
+}
+
 void an_wsamples_sort(an_wsamples *w)
 {
-    /* qsort: at most MAX_PAIRS pairs, once (a radix sort's temporary would
-     * double the peak memory for little time). */
     if (!w->sorted)
-        qsort(w->p, w->n, sizeof(an_wpair), cmp_wpair);
+        sort_pairs(w->p, w->n);
     /* Equal values into one pair. */
     size_t m = 0;
     for (size_t i = 0; i < w->n; i++) {
@@ -361,7 +401,7 @@ double an_wsamples_std(const an_wsamples *w)
 
 static void wcompact(an_wsamples *w)
 {
-    qsort(w->p, w->n, sizeof(an_wpair), cmp_wpair);
+    sort_pairs(w->p, w->n);
     size_t m = 0;
     for (size_t i = 0; i < w->n; i++) {
         if (m > 0 && w->p[m - 1].v == w->p[i].v)

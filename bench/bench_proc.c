@@ -23,7 +23,7 @@ double bench_now_s(void)
 
 bench_measure bench_run(char *const argv[], int quiet_stderr)
 {
-    bench_measure m = {0, 0, -1};
+    bench_measure m = {0, 0, 0, -1};
     double t0 = bench_now_s();
     pid_t pid = fork();
     if (pid == 0) {
@@ -41,6 +41,8 @@ bench_measure bench_run(char *const argv[], int quiet_stderr)
     if (pid < 0 || wait4(pid, &status, 0, &ru) < 0)
         return m;
     m.wall_s = bench_now_s() - t0;
+    m.cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     m.rss_mib = (double)ru.ru_maxrss / 1024.0;
     m.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
     return m;

@@ -8,6 +8,7 @@
 
 typedef struct bench_measure {
     double wall_s;
+    double cpu_s; /* user + system time of the child */
     double rss_mib;
     int status; /* exit status; 128 if killed; -1 if it could not run */
 } bench_measure;
@@ -16,7 +17,7 @@ typedef struct bench_measure {
 double bench_now_s(void);
 
 /* Runs ARGV (ARGV[0] a path) with stdout, and stderr when QUIET_STDERR, to
- * /dev/null; returns its wall time, peak RSS and exit status. */
+ * /dev/null; returns its wall and CPU time, peak RSS and exit status. */
 bench_measure bench_run(char *const argv[], int quiet_stderr);
 
 #endif

@@ -194,6 +194,8 @@ static const char usage_run_cost[] =
     "  --n N                   parallel sampling: N outputs per request sharing the prompt's\n"
     "                          KV (vLLM's n; each as long as the trace's output), default 1\n"
     "  --check                 check allocator invariants after every operation (slow)\n"
+    "  --no-merge-steps        run each decode step as its own event (same results, slower;\n"
+    "                          the reference of the step-merging identity test)\n"
     "  --help                  this text\n";
 
 int cmd_compare(int argc, char **argv);

@@ -237,6 +237,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             o->check = 1;
             continue;
         }
+        if (strcmp(a, "--no-merge-steps") == 0) {
+            o->no_merge_steps = 1;
+            continue;
+        }
         if (strcmp(a, "--no-requests") == 0) {
             o->no_requests = 1;
             continue;
@@ -311,6 +315,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
                 names[n++] = flags[k].name;
             names[n++] = "--quiet";
             names[n++] = "--check";
+            names[n++] = "--no-merge-steps";
             names[n++] = "--client-max-tokens";
             names[n++] = "--enforce-eager";
             names[n++] = "--no-requests";
@@ -554,6 +559,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     *ts_interval =
         o->ts_interval ? cli_parse_double("--ts-interval", o->ts_interval, 0, 1e9, 1) : 1.0;
     cfg->check = o->check != 0;
+    cfg->no_merge_steps = o->no_merge_steps != 0;
     cfg->client_max_tokens = o->client_max_tokens != 0;
 
     if (o->allocator != NULL && o->block_size != NULL)

@@ -66,7 +66,12 @@ typedef struct sim_config {
      * max_model_len. */
     bool client_max_tokens;
     uint64_t seed;
-    bool check;           /* run kv_check after every allocator operation (slow) */
+    bool check; /* run kv_check after every allocator operation (slow) */
+    /* --no-merge-steps: run every decode step as its own event. By default
+     * a run of identical decode steps is one event (sim/merge.h), with
+     * results identical byte for byte; this is the reference the identity
+     * test compares against. */
+    bool no_merge_steps;
     sim_spec_config spec; /* --speculative-config; method SIM_SPEC_NONE: off */
     /* --step-profile: measured step times replacing the roofline
      * (sim/step_profile.h); NULL: the analytic model. Borrowed: the caller

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sim/event.h"
+#include "sim/merge.h"
 #include "sim/pipeline.h"
 #include "sim/replica.h"
 #include "sim/sched.h"
@@ -181,7 +182,7 @@ static int read_next(engine *e)
 
 static uint32_t ve_load(const sim_replica *r)
 {
-    return r->nrunning + r->waiting.len;
+    return r->nrunning + sim_rep_waiting(r);
 }
 
 /* A replica's unfinished requests, over its virtual engines. */
@@ -238,69 +239,82 @@ static uint32_t route(engine *e, const trace_request *t)
     return best;
 }
 
-static int admit_arrival(engine *e, const trace_request *t)
+/* Ends arrival QD (hash ids HASH_IDS) at once on R, rejected for REASON. */
+static int reject_arrival(sim_replica *r, const sim_queued *qd, const uint64_t *hash_ids,
+                          int reason)
 {
     uint32_t i;
-    if (sim_req_pool_take(&e->pool, &i) != 0) {
-        snprintf(e->err, e->errlen, "out of memory for requests in flight");
+    if (sim_rep_make_request(r, qd, hash_ids, &i) != 0)
         return -1;
-    }
+    sim_rep_finish(r, i, SIM_REQ_REJECTED, reason);
+    return 0;
+}
+
+static int admit_arrival(engine *e, const trace_request *t)
+{
     uint32_t k = route(e, t);
     sim_replica *r = &e->rep[k];
-    sim_req *q = &e->pool.v[i];
-    q->id = t->index;
-    q->line = t->line;
-    q->arrival_ns = e->now_ns;
-    q->first_token_ns = -1;
-    q->first_sched_ns = -1;
-    q->input = t->input_tokens;
-    q->output_requested = t->output_tokens;
-    q->output = t->output_tokens;
-    q->replica = k;
+    sim_queued qd = {
+        .id = t->index,
+        .line = t->line,
+        .arrival_ns = e->now_ns,
+        .num_hash_ids = t->num_hash_ids,
+        .input = t->input_tokens,
+        .output_requested = t->output_tokens,
+        .output = t->output_tokens,
+    };
     e->res->total++;
     r->stats->total++;
-    if (t->num_hash_ids > 0) {
-        if (t->num_hash_ids > q->hash_cap) {
-            uint64_t *nh = realloc(q->hash_ids, t->num_hash_ids * sizeof(uint64_t));
-            if (nh == NULL) {
-                snprintf(e->err, e->errlen, "out of memory for hash ids");
-                return -1;
-            }
-            q->hash_ids = nh;
-            q->hash_cap = t->num_hash_ids;
-        }
-        memcpy(q->hash_ids, t->hash_ids, t->num_hash_ids * sizeof(uint64_t));
-    }
-    q->seq.seq_id = t->index;
-    q->seq.hash_ids = t->num_hash_ids > 0 ? q->hash_ids : NULL;
-    q->seq.num_hash_ids = t->num_hash_ids;
-    q->seq.prompt_tokens = t->input_tokens;
-    q->seq.samples = e->cfg.n_samples;
     r->now_ns = e->now_ns;
     uint32_t max_len = e->plan.max_model_len;
-    if (q->input > max_len) {
-        sim_rep_finish(r, i, SIM_REQ_REJECTED, SIM_REJECT_PROMPT_TOO_LONG);
-        return 0;
-    }
-    if (e->cfg.client_max_tokens && (uint64_t)q->input + q->output > max_len) {
+    if (qd.input > max_len)
+        return reject_arrival(r, &qd, t->hash_ids, SIM_REJECT_PROMPT_TOO_LONG);
+    if (e->cfg.client_max_tokens && (uint64_t)qd.input + qd.output > max_len) {
         /* vLLM's OpenAI server (serving_engine.py, _validate_input, v0.11):
          * prompt + max_tokens > max_model_len is an HTTP 400 before the
          * engine sees the request. */
-        sim_rep_finish(r, i, SIM_REQ_REJECTED, SIM_REJECT_CONTEXT_TOO_LONG);
+        return reject_arrival(r, &qd, t->hash_ids, SIM_REJECT_CONTEXT_TOO_LONG);
+    }
+    uint32_t cap = sim_output_cap(e->cfg.scheduler, qd.input, max_len);
+    if (qd.output > cap)
+        qd.output = cap; /* counted as truncated if it completes */
+    /* Whether the prompt can ever fit, asked of a sequence that holds
+     * nothing: whatever the pool holds, only its size matters. */
+    kv_seq s;
+    memset(&s, 0, sizeof(s));
+    s.seq_id = qd.id;
+    s.hash_ids = qd.num_hash_ids > 0 ? t->hash_ids : NULL;
+    s.num_hash_ids = qd.num_hash_ids;
+    s.prompt_tokens = qd.input;
+    s.samples = e->cfg.n_samples;
+    kv_set_final(r->kv, &s, qd.input + qd.output - 1);
+    int never = kv_can_admit(r->kv, &s, qd.input) == KV_NEVER;
+    kv_seq_free(&s); /* the prefix cache's key memo */
+    if (never)
+        return reject_arrival(r, &qd, t->hash_ids, SIM_REJECT_PROMPT_OVER_POOL);
+    if (sim_rep_waiting(r) == 0) {
+        /* Nothing waits: a request of the pool at once. */
+        uint32_t i;
+        if (sim_rep_make_request(r, &qd, t->hash_ids, &i) != 0)
+            return -1;
+        if (sim_queue_push_back(&r->waiting, i) != 0) {
+            snprintf(e->err, e->errlen, "out of memory for the waiting queue");
+            return -1;
+        }
         return 0;
     }
-    uint32_t cap = sim_output_cap(e->cfg.scheduler, q->input, max_len);
-    if (q->output > cap)
-        q->output = cap; /* counted as truncated if it completes */
-    /* The true final length is known to the simulator (not to the
-     * scheduler): it sizes oracle and pow2 reservations and classifies
-     * the accounting. */
-    kv_set_final(r->kv, &q->seq, q->input + q->output - 1);
-    if (kv_can_admit(r->kv, &q->seq, q->input) == KV_NEVER) {
-        sim_rep_finish(r, i, SIM_REQ_REJECTED, SIM_REJECT_PROMPT_OVER_POOL);
-        return 0;
+    /* Behind others: queued compact, made a request when it reaches the
+     * front (sim_rep_waiting_front). */
+    if (qd.num_hash_ids > 0) {
+        qd.hash_ids = malloc(qd.num_hash_ids * sizeof(uint64_t));
+        if (qd.hash_ids == NULL) {
+            snprintf(e->err, e->errlen, "out of memory for hash ids");
+            return -1;
+        }
+        memcpy(qd.hash_ids, t->hash_ids, qd.num_hash_ids * sizeof(uint64_t));
     }
-    if (sim_queue_push_back(&r->waiting, i) != 0) {
+    if (sim_backlog_push_back(&r->queued, &qd) != 0) {
+        free(qd.hash_ids);
         snprintf(e->err, e->errlen, "out of memory for the waiting queue");
         return -1;
     }
@@ -344,18 +358,40 @@ static int on_arrival(engine *e)
     return 0;
 }
 
+/* Steps merged into one event must end before this (sim/merge.h): the
+ * next event queued, or the arrival queue_arrival is about to queue;
+ * INT64_MIN (no merging) with --no-merge-steps or several virtual engines,
+ * whose steps interleave. */
+static int64_t merge_limit(const engine *e)
+{
+    if (e->cfg.no_merge_steps || e->nrep > 1)
+        return INT64_MIN;
+    const sim_event *next = sim_evq_peek(&e->evq);
+    int64_t t = next != NULL ? next->time_ns : INT64_MAX;
+    if (e->have_pending && !e->arrival_queued && client_may_send(e)) {
+        int64_t a = e->pending_ns > e->now_ns ? e->pending_ns : e->now_ns;
+        t = a < t ? a : t;
+    }
+    return t;
+}
+
 /* Starts a step on every idle replica that has work. */
 static int start_steps(engine *e)
 {
     for (uint32_t k = 0; k < e->nrep; k++) {
         sim_replica *r = &e->rep[k];
-        if (r->busy || (r->nrunning == 0 && r->waiting.len == 0))
+        if (r->busy || (r->nrunning == 0 && sim_rep_waiting(r) == 0))
             continue;
         r->now_ns = e->now_ns;
         int64_t end_ns;
         int rc = sim_step_start(r, &end_ns);
         if (rc < 0)
             return -1;
+        if (rc == 1) {
+            r->merge_limit_ns = merge_limit(e);
+            if (sim_merge_steps(r, &end_ns) != 0)
+                return -1;
+        }
         if (rc == 1 && sim_evq_push(&e->evq, end_ns, EV_STEP_END, k, 0) != 0) {
             snprintf(e->err, e->errlen, "out of memory for the event queue");
             return -1;
@@ -377,7 +413,10 @@ static void engine_free(engine *e)
         free(r->running);
         free(r->batch.req);
         free(r->batch.tokens);
+        free(r->merge_next);
+        free(r->merge_grow);
         sim_queue_free(&r->waiting);
+        sim_backlog_free(&r->queued);
         sim_queue_free(&r->skipped);
     }
     sim_req_pool_free(&e->pool);
@@ -418,7 +457,10 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     r->running = malloc(n * sizeof(uint32_t));
     r->batch.req = malloc(n * sizeof(uint32_t));
     r->batch.tokens = malloc(n * sizeof(uint32_t));
-    if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL) {
+    r->merge_next = malloc(n * sizeof(uint32_t));
+    r->merge_grow = malloc(n * sizeof(uint32_t));
+    if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL ||
+        r->merge_next == NULL || r->merge_grow == NULL) {
         snprintf(e->err, e->errlen, "out of memory");
         return -1;
     }
@@ -489,7 +531,7 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     if (rc == 0) {
         bool idle = true;
         for (uint32_t k = 0; k < e->nrep; k++)
-            idle = idle && e->rep[k].waiting.len == 0 && e->rep[k].nrunning == 0;
+            idle = idle && sim_rep_waiting(&e->rep[k]) == 0 && e->rep[k].nrunning == 0;
         if (!idle || e->have_pending || res->completed + res->rejected != res->total) {
             fprintf(stderr,
                     "kvsim: BUG: run ended with work left or %llu + %llu != %llu requests\n",

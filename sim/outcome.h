@@ -124,7 +124,10 @@ typedef struct sim_result {
     uint64_t swapped_in_bytes;
     uint64_t recomputed_tokens; /* tokens computed again after preemptions by recompute */
     uint64_t steps;
-    uint64_t events;
+    uint64_t events; /* of the step-by-step run: a merged step counts as its own event */
+    /* Steps merged into an earlier step's event (sim/merge.h); left out of
+     * summary.json, which is identical with and without merging. */
+    uint64_t merged_steps;
     uint64_t input_tokens;            /* of completed requests */
     uint64_t output_tokens;           /* of completed requests, every sample counted */
     uint64_t prefill_tokens_computed; /* recomputation included */

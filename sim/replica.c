@@ -43,9 +43,9 @@ static double pairs(double a, double b)
     return b > a ? (b * (b + 1.0) - a * (a + 1.0)) / 2.0 : 0.0;
 }
 
-static void batch_shape_add(sim_replica *r, const sim_req *q, uint32_t new_tokens, uint32_t pad)
+static void batch_shape_add(const sim_replica *r, sim_batch_shape *s, const sim_req *q,
+                            uint32_t new_tokens, uint32_t pad)
 {
-    sim_batch_shape *s = &r->batch.shape;
     if (new_tokens + pad == 1 && q->computed >= q->input) {
         /* A decode: one token per sample over its context. */
         s->decode_seqs += r->cfg->n_samples;
@@ -64,6 +64,23 @@ static void batch_shape_add(sim_replica *r, const sim_req *q, uint32_t new_token
     s->prefill_ctx_tokens += (uint64_t)c0; /* earlier chunks' KV, read by this chunk */
 }
 
+void sim_rep_batch_advance(sim_replica *r)
+{
+    /* batch_shape_add's decode case with each entry's computed one higher;
+     * a pad's context does not move. Keep the two in step. */
+    r->batch.shape.decode_ctx_tokens += (uint64_t)r->batch.n * r->cfg->n_samples;
+}
+
+void sim_rep_decode_shape(const sim_replica *r, sim_batch_shape *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t k = 0; k < r->batch.n; k++)
+        batch_shape_add(r, out, sim_rep_req(r, r->batch.req[k]), r->batch.tokens[k], 0);
+    for (uint32_t k = 0; k < r->nrunning; k++)
+        if (!sim_rep_in_batch(r, r->running[k]))
+            batch_shape_add(r, out, sim_rep_req(r, r->running[k]), 0, 1);
+}
+
 void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
 {
     sim_req *q = sim_rep_req(r, i);
@@ -71,7 +88,7 @@ void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
     /* Batches are built at the step's start (now): its first step. */
     if (q->first_sched_ns < 0)
         q->first_sched_ns = r->now_ns;
-    batch_shape_add(r, q, new_tokens, 0);
+    batch_shape_add(r, &r->batch.shape, q, new_tokens, 0);
     r->batch.req[r->batch.n] = i;
     r->batch.tokens[r->batch.n] = new_tokens;
     r->batch.n++;
@@ -79,7 +96,69 @@ void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
 
 void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens)
 {
-    batch_shape_add(r, sim_rep_req(r, i), 0, pad_tokens);
+    batch_shape_add(r, &r->batch.shape, sim_rep_req(r, i), 0, pad_tokens);
+}
+
+int sim_rep_make_request(sim_replica *r, const sim_queued *qd, const uint64_t *hash_ids,
+                         uint32_t *out)
+{
+    uint32_t i;
+    if (sim_req_pool_take(r->pool, &i) != 0) {
+        snprintf(r->err, r->errlen, "out of memory for requests in flight");
+        return -1;
+    }
+    sim_req *q = sim_rep_req(r, i);
+    q->id = qd->id;
+    q->line = qd->line;
+    q->arrival_ns = qd->arrival_ns;
+    q->first_token_ns = -1;
+    q->first_sched_ns = -1;
+    q->input = qd->input;
+    q->output_requested = qd->output_requested;
+    q->output = qd->output;
+    q->replica = r->index;
+    if (qd->num_hash_ids > 0) {
+        if (qd->num_hash_ids > q->hash_cap) {
+            uint64_t *nh = realloc(q->hash_ids, qd->num_hash_ids * sizeof(uint64_t));
+            if (nh == NULL) {
+                sim_req_pool_put(r->pool, i);
+                snprintf(r->err, r->errlen, "out of memory for hash ids");
+                return -1;
+            }
+            q->hash_ids = nh;
+            q->hash_cap = qd->num_hash_ids;
+        }
+        memcpy(q->hash_ids, hash_ids, qd->num_hash_ids * sizeof(uint64_t));
+    }
+    q->seq.seq_id = qd->id;
+    q->seq.hash_ids = qd->num_hash_ids > 0 ? q->hash_ids : NULL;
+    q->seq.num_hash_ids = qd->num_hash_ids;
+    q->seq.prompt_tokens = qd->input;
+    q->seq.samples = r->cfg->n_samples;
+    /* The true final length is known to the simulator (not to the
+     * scheduler): it sizes oracle and pow2 reservations and classifies
+     * the accounting. */
+    kv_set_final(r->kv, &q->seq, q->input + q->output - 1);
+    *out = i;
+    return 0;
+}
+
+uint32_t sim_rep_waiting_front(sim_replica *r)
+{
+    if (r->waiting.len == 0) {
+        sim_queued qd;
+        uint32_t i;
+        sim_backlog_pop_front(&r->queued, &qd);
+        int rc = sim_rep_make_request(r, &qd, qd.hash_ids, &i);
+        free(qd.hash_ids);
+        if (rc != 0)
+            return SIM_NONE;
+        if (sim_queue_push_back(&r->waiting, i) != 0) {
+            snprintf(r->err, r->errlen, "out of memory for the waiting queue");
+            return SIM_NONE;
+        }
+    }
+    return sim_queue_at(&r->waiting, 0);
 }
 
 void sim_rep_start_head(sim_replica *r)

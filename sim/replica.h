@@ -35,6 +35,10 @@ typedef struct sim_batch {
     uint64_t swap_in_bytes;  /* host -> GPU this step (swapped requests resumed) */
     uint64_t swap_out_bytes; /* GPU -> host this step (requests preempted by swap) */
     sim_spec_batch spec;     /* drafts verified this step (sim/spec.h) */
+    /* The pass that built it started, ended, admitted, preempted and
+     * swapped nothing, in one go: on the same state the next pass builds
+     * the same batch (sim/merge.h). */
+    bool steady;
 } sim_batch;
 
 typedef struct sim_replica {
@@ -56,7 +60,8 @@ typedef struct sim_replica {
     uint32_t *running;        /* admission order */
     uint32_t nrunning;
     uint32_t running_seqs; /* sequences of the running requests (n per request) */
-    sim_queue waiting;
+    sim_queue waiting;     /* requests the scheduler sees, in order; then: */
+    sim_backlog queued;    /* arrivals behind them, compact (sim_rep_waiting_front) */
     sim_batch batch;
     uint64_t stamp; /* schedule passes so far: marks requests already in the batch */
     bool busy;
@@ -64,6 +69,10 @@ typedef struct sim_replica {
     bool head_blocked;         /* a waiting request waits for memory this step: */
     uint32_t head_req;         /* ... which one */
     uint32_t head_need_tokens; /* ... and the tokens it asked for */
+    uint64_t head_need_bytes;  /* ... and the bytes (kv_need_bytes), at the step's start */
+    int64_t merge_limit_ns;    /* merge steps that end before this (sim/merge.h) */
+    uint32_t *merge_next;      /* merged steps' growths ahead; max_num_seqs entries */
+    uint32_t *merge_grow;      /* ... and one step's; max_num_seqs entries */
     sim_step_record step;
     int64_t now_ns;
     int64_t busy_until_ns;
@@ -75,6 +84,26 @@ static inline sim_req *sim_rep_req(const sim_replica *r, uint32_t i)
 {
     return &r->pool->v[i];
 }
+
+/* Requests waiting for admission: the waiting queue and the arrivals
+ * queued behind it. */
+static inline uint32_t sim_rep_waiting(const sim_replica *r)
+{
+    return r->waiting.len + r->queued.len;
+}
+
+/* The first waiting request (sim_rep_waiting(R) > 0), made a request of
+ * the pool from its queued arrival when the waiting queue is empty (which
+ * invalidates pointers into the pool). Returns its index, or SIM_NONE on a
+ * host failure (r->err set). */
+uint32_t sim_rep_waiting_front(sim_replica *r);
+
+/* Makes arrival Q, with its Q->num_hash_ids hash ids HASH_IDS (copied),
+ * a request of the pool routed to R, its true final length set; *OUT its
+ * index. Returns 0, or -1 on a host failure (r->err set). Invalidates
+ * pointers into the pool. */
+int sim_rep_make_request(sim_replica *r, const sim_queued *q, const uint64_t *hash_ids,
+                         uint32_t *out);
 
 /* True when one more request (n sequences) fits under max_num_seqs. */
 static inline bool sim_rep_seq_room(const sim_replica *r)
@@ -90,6 +119,18 @@ int sim_rep_grow(sim_replica *r, uint32_t i, uint32_t tokens);
  * (per sample; its KV already grown to computed + NEW_TOKENS), adding its
  * work to the batch's cost shape. */
 void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens);
+
+/* Makes the cost shape of a batch of one-token decodes (and pads) that of
+ * the same batch one step later: each entry's context one token longer,
+ * as sim_rep_batch_add would give once every entry has computed its
+ * token. For merged steps (sim/merge.h). */
+void sim_rep_batch_advance(sim_replica *r);
+
+/* The cost shape of R's batch built from scratch, as the scheduler's
+ * pass builds it, for a batch of decodes whose other running requests
+ * pad it with one token each (static batching's finished ones). For
+ * checking sim_rep_batch_advance (--check). */
+void sim_rep_decode_shape(const sim_replica *r, sim_batch_shape *out);
 
 /* Adds PAD_TOKENS of compute for request I to the batch's cost shape
  * without producing anything: the padding of static batching (a finished

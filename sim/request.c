@@ -111,3 +111,41 @@ void sim_queue_free(sim_queue *q)
     free(q->v);
     memset(q, 0, sizeof(*q));
 }
+
+/* Issue 13: a queued request costs a few dozen bytes. */
+_Static_assert(sizeof(sim_queued) <= 48, "sim_queued grew past 48 bytes");
+
+int sim_backlog_push_back(sim_backlog *b, const sim_queued *q)
+{
+    if (b->len == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 1024;
+        if (cap <= b->cap)
+            return -1;
+        sim_queued *nv = malloc((size_t)cap * sizeof(sim_queued));
+        if (nv == NULL)
+            return -1;
+        for (uint32_t k = 0; k < b->len; k++)
+            nv[k] = b->v[(b->head + k) % b->cap];
+        free(b->v);
+        b->v = nv;
+        b->cap = cap;
+        b->head = 0;
+    }
+    b->v[(b->head + b->len++) % b->cap] = *q;
+    return 0;
+}
+
+void sim_backlog_pop_front(sim_backlog *b, sim_queued *out)
+{
+    *out = b->v[b->head];
+    b->head = (b->head + 1) % b->cap;
+    b->len--;
+}
+
+void sim_backlog_free(sim_backlog *b)
+{
+    for (uint32_t k = 0; k < b->len; k++)
+        free(b->v[(b->head + k) % b->cap].hash_ids);
+    free(b->v);
+    memset(b, 0, sizeof(*b));
+}

@@ -105,4 +105,37 @@ uint32_t sim_queue_pop_front(sim_queue *q);
 
 void sim_queue_free(sim_queue *q);
 
+/* A request that has arrived and waits behind the waiting queue, not yet
+ * seen by the scheduler: what a sim_req is made of at its arrival, in 48
+ * bytes (a sim_req takes over 250), so that an overloaded replica's queue
+ * costs little. */
+typedef struct sim_queued {
+    uint64_t id;
+    uint64_t line;
+    int64_t arrival_ns;
+    uint64_t *hash_ids; /* owned (malloc), NULL when none */
+    uint32_t num_hash_ids;
+    uint32_t input;
+    uint32_t output_requested;
+    uint32_t output; /* after the cap at max_model_len */
+} sim_queued;
+
+/* A FIFO ring of queued requests. */
+typedef struct sim_backlog {
+    sim_queued *v;
+    uint32_t head;
+    uint32_t len;
+    uint32_t cap;
+} sim_backlog;
+
+/* Appends *Q (its hash ids now owned by B). Returns 0, or -1 when out of
+ * memory (nothing changed). */
+int sim_backlog_push_back(sim_backlog *b, const sim_queued *q);
+
+/* Removes the front record into *OUT (len > 0); the caller owns its hash ids. */
+void sim_backlog_pop_front(sim_backlog *b, sim_queued *out);
+
+/* Frees B and the hash ids it owns. */
+void sim_backlog_free(sim_backlog *b);
+
 #endif

@@ -144,8 +144,10 @@ static int unskip(sim_replica *r)
 static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64_t *budget)
 {
     int fail = 0;
-    while (r->waiting.len > 0 && *budget > 0 && sim_rep_seq_room(r)) {
-        uint32_t i = sim_queue_at(&r->waiting, 0);
+    while (sim_rep_waiting(r) > 0 && *budget > 0 && sim_rep_seq_room(r)) {
+        uint32_t i = sim_rep_waiting_front(r);
+        if (i == SIM_NONE)
+            return -1;
         sim_req *q = sim_rep_req(r, i);
         uint32_t tokens = sim_req_tokens(q);
         if (kv_can_admit(r->kv, &q->seq, pol->reserve_max ? r->plan->max_model_len : tokens) ==

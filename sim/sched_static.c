@@ -51,8 +51,10 @@ static int static_schedule(sim_replica *r)
         return 0;
     }
     uint32_t longest = 0;
-    while (r->waiting.len > 0 && sim_rep_seq_room(r)) {
-        uint32_t i = sim_queue_at(&r->waiting, 0);
+    while (sim_rep_waiting(r) > 0 && sim_rep_seq_room(r)) {
+        uint32_t i = sim_rep_waiting_front(r);
+        if (i == SIM_NONE)
+            return -1;
         sim_req *q = sim_rep_req(r, i);
         uint32_t tokens = sim_req_tokens(q);
         int rc = kv_can_admit(r->kv, &q->seq, tokens);

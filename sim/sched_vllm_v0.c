@@ -23,8 +23,10 @@
 static int v0_prefills(sim_replica *r)
 {
     uint64_t budget = r->plan->max_batched_tokens, used = 0;
-    while (r->waiting.len > 0 && sim_rep_seq_room(r)) {
-        uint32_t i = sim_queue_at(&r->waiting, 0);
+    while (sim_rep_waiting(r) > 0 && sim_rep_seq_room(r)) {
+        uint32_t i = sim_rep_waiting_front(r);
+        if (i == SIM_NONE)
+            return -1;
         sim_req *q = sim_rep_req(r, i);
         if (q->swapped)
             break;
@@ -89,8 +91,10 @@ static int v0_schedule(sim_replica *r)
             break;
         sim_rep_batch_add(r, i, 1);
     }
-    while (!preempted && r->waiting.len > 0 && sim_rep_seq_room(r)) {
-        uint32_t i = sim_queue_at(&r->waiting, 0);
+    while (!preempted && sim_rep_waiting(r) > 0 && sim_rep_seq_room(r)) {
+        uint32_t i = sim_rep_waiting_front(r);
+        if (i == SIM_NONE)
+            return -1;
         sim_req *q = sim_rep_req(r, i);
         if (!q->swapped)
             break;

@@ -12,11 +12,6 @@
 #include "sim/sched.h"
 #include "sim/spec.h"
 
-/* Longest step the clock accepts: far beyond any real one, far inside
- * int64 nanoseconds. A longer one means cost parameters out of any
- * physical range. */
-#define MAX_STEP_S 1e7
-
 static double to_s(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -31,7 +26,7 @@ double sim_step_pass_s(const sim_replica *r, const sim_batch_shape *b, unsigned 
     return sim_cost_step_s(&r->cost, b);
 }
 
-/* sim_step_cost, with *OUTSIDE the profile's out-of-range bits. */
+/* The step's price, with *OUTSIDE the profile's out-of-range bits. */
 static double step_cost(const sim_replica *r, unsigned *outside)
 {
     double draft_s;
@@ -44,21 +39,33 @@ static double step_cost(const sim_replica *r, unsigned *outside)
     return t;
 }
 
-double sim_step_cost(const sim_replica *r)
+double sim_step_cost(const sim_replica *r, unsigned *outside)
 {
-    return step_cost(r, NULL);
+    return step_cost(r, outside);
+}
+
+bool sim_step_observed(const sim_replica *r)
+{
+    return r->obs != NULL && r->obs->on_step != NULL && r->index == 0;
+}
+
+void sim_step_observe(sim_replica *r, const kv_breakdown *mem_after)
+{
+    r->step.replica = r->index;
+    r->step.end_s = to_s(r->now_ns);
+    r->step.running_after = r->running_seqs;
+    r->step.waiting_after = sim_rep_waiting(r);
+    r->step.mem_after = *mem_after;
+    r->obs->on_step(r->obs->ctx, &r->step);
 }
 
 static void observe(sim_replica *r)
 {
-    if (r->obs == NULL || r->obs->on_step == NULL || r->index != 0)
+    if (!sim_step_observed(r))
         return; /* the memory observers follow replica 0 (see README) */
-    r->step.replica = r->index;
-    r->step.end_s = to_s(r->now_ns);
-    r->step.running_after = r->running_seqs;
-    r->step.waiting_after = r->waiting.len;
-    kv_get_breakdown(r->kv, 0, &r->step.mem_after);
-    r->obs->on_step(r->obs->ctx, &r->step);
+    kv_breakdown after;
+    kv_get_breakdown(r->kv, 0, &after);
+    sim_step_observe(r, &after);
 }
 
 void sim_step_observe_idle(sim_replica *r)
@@ -67,7 +74,7 @@ void sim_step_observe_idle(sim_replica *r)
     r->step.idle = true;
     r->step.start_s = to_s(r->now_ns);
     r->step.running = r->running_seqs;
-    r->step.waiting = r->waiting.len;
+    r->step.waiting = sim_rep_waiting(r);
     kv_get_breakdown(r->kv, 0, &r->step.mem);
     r->step.used_at_end_bytes = 0;
     observe(r);
@@ -97,6 +104,34 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     return end - r->now_ns > 0 ? end - r->now_ns : 1;
 }
 
+void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
+{
+    const sim_batch_shape *sh = &r->batch.shape;
+    if (r->running_seqs > r->res->max_running)
+        r->res->max_running = r->running_seqs;
+    if (r->running_seqs > r->stats->max_running)
+        r->stats->max_running = r->running_seqs;
+    if (r->cfg->spec.method != SIM_SPEC_NONE) {
+        double draft_s;
+        sim_spec_step_s(r, &draft_s, NULL);
+        r->res->spec.draft_s += draft_s;
+        if (r->batch.spec.seqs > 0)
+            r->res->spec.verify_s += dur_s - draft_s;
+    }
+    r->res->busy_s += dur_s;
+    /* Draft tokens verified in the step are tokens of its pass too. A
+     * measured profile has its all-reduces inside step_ms, not apart. */
+    if (r->cfg->step_profile == NULL)
+        r->res->allreduce_s += sim_cost_allreduce_s(
+            &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
+    else
+        sim_step_profile_count(&r->res->step_profile, outside);
+    r->res->steps++;
+    r->res->prefill_tokens_computed += sh->prefill_tokens;
+    r->stats->busy_s += dur_s;
+    r->stats->steps++;
+}
+
 int sim_step_start(sim_replica *r, int64_t *end_ns)
 {
     if (r->busy)
@@ -104,8 +139,11 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.preempted = 0;
     r->batch.swap_in_bytes = r->batch.swap_out_bytes = 0;
     uint64_t ended_before = r->res->completed + r->res->rejected;
+    uint32_t running_before = r->nrunning, waiting_before = sim_rep_waiting(r);
+    uint32_t passes = 0;
     kv_tick(r->kv);
     for (;;) {
+        passes++;
         uint32_t preempted_before = r->step.preempted;
         r->stamp++;
         r->batch.n = 0;
@@ -120,13 +158,19 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
          * static batch's last unfinished request, preempting itself): the
          * new state gets a pass of its own. Each such pass removes a
          * running request or the queue's head, so this ends. */
-        if (r->batch.n > 0 || (r->waiting.len == 0 && r->nrunning == 0))
+        if (r->batch.n > 0 || (sim_rep_waiting(r) == 0 && r->nrunning == 0))
             break;
         if (r->nrunning > 0 && r->step.preempted == preempted_before)
             break;
     }
+    /* The pass started, ended, preempted, admitted and swapped nothing:
+     * the same state gives the same pass (sim/merge.h). */
+    r->batch.steady = passes == 1 && r->step.preempted == 0 && r->nrunning == running_before &&
+                      sim_rep_waiting(r) == waiting_before &&
+                      r->res->completed + r->res->rejected == ended_before &&
+                      r->batch.swap_in_bytes == 0 && r->batch.swap_out_bytes == 0;
     if (r->batch.n == 0) {
-        assert(r->nrunning == 0 && r->waiting.len == 0);
+        assert(r->nrunning == 0 && sim_rep_waiting(r) == 0);
         if (r->res->completed + r->res->rejected != ended_before)
             sim_step_observe_idle(r); /* rejections or a static batch's end freed memory */
         return 0;
@@ -141,7 +185,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         return -1;
     unsigned outside = 0;
     double dur_s = step_cost(r, &outside);
-    if (!(dur_s < MAX_STEP_S)) {
+    if (!(dur_s < SIM_MAX_STEP_S)) {
         snprintf(r->err, r->errlen,
                  "a step of %.3g s at t=%.3f s: the cost parameters (--bw-eff, --flops-eff, "
                  "--step-overhead-ms) or the device and link figures (--peak-tflops, "
@@ -169,44 +213,21 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.spec_tokens = r->batch.spec.drafts;
     r->step.swap_bytes = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
     r->step.running = r->running_seqs;
-    r->step.waiting = r->waiting.len;
+    r->step.waiting = sim_rep_waiting(r);
     uint64_t head_need = 0;
     if (r->head_blocked) {
         const sim_req *h = sim_rep_req(r, r->head_req);
         head_need = kv_need_bytes(r->kv, &h->seq, r->head_need_tokens);
     }
+    r->head_need_bytes = head_need;
     kv_get_breakdown(r->kv, head_need, &r->step.mem);
-    if (r->running_seqs > r->res->max_running)
-        r->res->max_running = r->running_seqs;
-    if (r->running_seqs > r->stats->max_running)
-        r->stats->max_running = r->running_seqs;
-    if (r->cfg->spec.method != SIM_SPEC_NONE) {
-        double draft_s;
-        sim_spec_step_s(r, &draft_s, NULL);
-        r->res->spec.draft_s += draft_s;
-        if (r->batch.spec.seqs > 0)
-            r->res->spec.verify_s += dur_s - draft_s;
-    }
-    r->res->busy_s += dur_s;
-    /* Draft tokens verified in the step are tokens of its pass too. A
-     * measured profile has its all-reduces inside step_ms, not apart. */
-    if (r->cfg->step_profile == NULL)
-        r->res->allreduce_s += sim_cost_allreduce_s(
-            &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
-    else
-        sim_step_profile_count(&r->res->step_profile, outside);
-    r->res->steps++;
-    r->res->prefill_tokens_computed += sh->prefill_tokens;
-    r->stats->busy_s += dur_s;
-    r->stats->steps++;
+    sim_step_account(r, dur_s, outside);
     r->busy = true;
     *end_ns = r->now_ns + dur_ns;
     return 1;
 }
 
-/* Reports COUNT tokens with gap GAP_NS (< 0: first tokens) to the
- * token observer (COUNT 0: nothing). */
-static void report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count)
+void sim_step_report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count)
 {
     if (count > 0 && r->obs != NULL && r->obs->on_token_gaps != NULL)
         r->obs->on_token_gaps(r->obs->ctx, to_s(r->now_ns), gap_ns < 0 ? -1.0 : to_s(gap_ns),
@@ -242,7 +263,7 @@ void sim_step_end(sim_replica *r)
             } else {
                 int64_t gap = r->now_ns - q->last_token_ns;
                 if (gap != run_gap_ns) {
-                    report_gaps(r, run_gap_ns, run_count);
+                    sim_step_report_gaps(r, run_gap_ns, run_count);
                     run_gap_ns = gap;
                     run_count = 0;
                 }
@@ -251,8 +272,8 @@ void sim_step_end(sim_replica *r)
             q->last_token_ns = r->now_ns;
         }
     }
-    report_gaps(r, run_gap_ns, run_count);
-    report_gaps(r, -1, first);
+    sim_step_report_gaps(r, run_gap_ns, run_count);
+    sim_step_report_gaps(r, -1, first);
     r->step.output_tokens = sampled;
     r->batch.n = 0;
     /* KV written peaks here: every batch token computed, nothing released yet. */

@@ -13,6 +13,7 @@
 #ifndef KVSIM_SIM_STEP_H
 #define KVSIM_SIM_STEP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sim/replica.h"
@@ -23,8 +24,14 @@
  * out-of-range bits (SIM_PROFILE_*; 0 without a profile). */
 double sim_step_pass_s(const sim_replica *r, const sim_batch_shape *b, unsigned *outside);
 
-/* Seconds the batch R has built takes. */
-double sim_step_cost(const sim_replica *r);
+/* Longest step the clock accepts: far beyond any real one, far inside
+ * int64 nanoseconds. A longer one means cost parameters out of any
+ * physical range. */
+#define SIM_MAX_STEP_S 1e7
+
+/* Seconds the batch R has built takes; *OUTSIDE (may be NULL) gets the
+ * step profile's out-of-range bits (0 without a profile). */
+double sim_step_cost(const sim_replica *r, unsigned *outside);
 
 /* Starts a step on idle replica R at r->now_ns. Returns 1 with *END_NS
  * set when a step started, 0 when there is nothing to run, -1 on a host
@@ -33,6 +40,23 @@ int sim_step_start(sim_replica *r, int64_t *end_ns);
 
 /* Ends R's step at r->now_ns. */
 void sim_step_end(sim_replica *r);
+
+/* Adds a step of DUR_S running R's batch to the run's and the replica's
+ * figures (busy time, all-reduce time, steps, tokens computed, the step
+ * profile's steps out of its range per OUTSIDE). */
+void sim_step_account(sim_replica *r, double dur_s, unsigned outside);
+
+/* Reports COUNT tokens sampled at r->now_ns GAP_NS after their requests'
+ * previous ones (GAP_NS < 0: first tokens) to the token observer; COUNT 0
+ * reports nothing. */
+void sim_step_report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count);
+
+/* True when R's steps go to the step observer (replica 0's do). */
+bool sim_step_observed(const sim_replica *r);
+
+/* Tells the step observer that the step in r->step ended at r->now_ns,
+ * leaving the pool as MEM_AFTER. Only when sim_step_observed(R). */
+void sim_step_observe(sim_replica *r, const kv_breakdown *mem_after);
 
 /* Reports R's memory state to the observers outside a step (after a
  * rejection changed it while the replica is idle). */

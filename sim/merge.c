@@ -1,0 +1,320 @@
+/*
+ * merge.c: a run of identical decode steps as one event; see merge.h.
+ *
+ * Step k of a merged run is replayed as the step loop would run it:
+ *   end of step k (at E_k): its tokens' gaps reported (step 1: each
+ *     request's own gap, run-length coded as sim_step_end codes them;
+ *     later steps: every request's previous token came at the previous
+ *     step's end, so one run of the step's duration), its record completed
+ *     and observed;
+ *   start of step k + 1 (at E_k): kv_tick, the pass stamp, the growths of
+ *     the sequences whose next token passes their capacity (in the batch's
+ *     order, each sequence's used tokens brought up to date first, as the
+ *     pass would find them), the batch's shape one token longer per
+ *     decode, its price from sim_step_cost, its record and figures
+ *     (sim_step_account).
+ * The requests themselves (computed and generated tokens, each sequence's
+ * used tokens, the time of their last token) are advanced once, at the
+ * end, to the start of the last step; the memory figures in between come
+ * from a breakdown taken at the run's start and again after each step
+ * with growths, with the used-token sum moved (kv_breakdown_at_used):
+ * exact, because between allocations used tokens are all that change.
+ */
+#include "sim/merge.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/step.h"
+
+static double to_s(int64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+/* How many steps, the one started included, R's batch can run unchanged
+ * (1 when no other can follow it): until a request's last token, and,
+ * without GROWS, until a sequence outgrows what it holds. With GROWS,
+ * r->merge_next[k] is the step that grows batch entry k (UINT32_MAX: none
+ * in the run) and *NEXT the first of them. *USED_STEP is what the sum of
+ * used tokens grows by at each step's end. O(running). */
+static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uint32_t *next)
+{
+    const sim_batch *b = &r->batch;
+    if (!b->steady || r->pipe != NULL || r->cfg->spec.method != SIM_SPEC_NONE || b->n == 0 ||
+        b->shape.prefill_seqs != 0 || b->shape.prefill_tokens != 0 || b->spec.drafts != 0)
+        return 1;
+    uint32_t bound = UINT32_MAX;
+    uint64_t growth = 0;
+    for (uint32_t k = 0; k < b->n; k++) {
+        const sim_req *q = sim_rep_req(r, b->req[k]);
+        const kv_seq *s = &q->seq;
+        /* A one-token decode of a request that has its first token, whose
+         * KV is written up to its context, past its prompt and past the
+         * blocks it shares: kv_grow returns at once while the next token
+         * fits its capacity, and each step adds one used token per sample. */
+        if (b->tokens[k] != 1 || q->computed + 1 != sim_req_tokens(q) || q->computed < q->input ||
+            q->generated >= q->output || q->first_token_ns < 0 || !s->live ||
+            s->used_tokens != q->computed || s->used_tokens < s->prompt_tokens ||
+            q->computed < s->shared_tokens || s->cap_tokens <= q->computed)
+            return 1;
+        uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
+        if (left < bound)
+            bound = left;
+        growth += s->samples > 1 ? s->samples : 1;
+    }
+    /* Every running request decodes, or is a finished request static
+     * batching holds (it pads the batch, its context fixed). */
+    uint32_t held = 0;
+    for (uint32_t k = 0; k < r->nrunning; k++) {
+        const sim_req *q = sim_rep_req(r, r->running[k]);
+        if (sim_rep_in_batch(r, r->running[k]))
+            continue;
+        if (!(q->hold && q->generated >= q->output))
+            return 1;
+        held++;
+    }
+    if (b->n + held != r->nrunning)
+        return 1;
+    /* Step j grows a request to computed + j tokens: past its capacity
+     * from step cap_tokens - computed + 1 on. */
+    *next = UINT32_MAX;
+    for (uint32_t k = 0; k < b->n && bound > 1; k++) {
+        const sim_req *q = sim_rep_req(r, b->req[k]);
+        uint32_t first = q->seq.cap_tokens - q->computed + 1;
+        r->merge_next[k] = first <= bound ? first : UINT32_MAX;
+        if (first > bound)
+            continue;
+        if (!grows)
+            bound = first - 1;
+        else if (first < *next)
+            *next = first;
+    }
+    *used_step = growth;
+    return bound;
+}
+
+/* Reports the gaps of the first step's tokens, at r->now_ns, as
+ * sim_step_end does: each request's gap since its previous token, equal
+ * gaps of consecutive requests in one call. */
+static void first_step_gaps(const sim_replica *r)
+{
+    int64_t run_gap_ns = -1;
+    uint64_t run_count = 0;
+    for (uint32_t k = 0; k < r->batch.n; k++) {
+        const sim_req *q = sim_rep_req(r, r->batch.req[k]);
+        int64_t gap = r->now_ns - q->last_token_ns;
+        if (gap != run_gap_ns) {
+            sim_step_report_gaps(r, run_gap_ns, run_count);
+            run_gap_ns = gap;
+            run_count = 0;
+        }
+        run_count += r->cfg->n_samples;
+    }
+    sim_step_report_gaps(r, run_gap_ns, run_count);
+}
+
+/* True when taking NEED bytes leaves a free block per sample: vllm-v0's
+ * check before each decode (sim_sched_v0_room), met by every merged step
+ * whatever the scheduler; with NO_EVICT, when the free space outside the
+ * prefix cache covers NEED as well. */
+static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
+{
+    kv_space sp;
+    r->kv->ops->space(r->kv, &sp);
+    uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
+    return need <= sp.free_bytes && sp.free_bytes - need >= reserve &&
+           (!no_evict || need <= sp.free_bytes - sp.cached_bytes);
+}
+
+/* Lists the batch entries step STEP grows in r->merge_grow (*NGROW of
+ * them, in the batch's order, the scheduler's), *REST the first step that
+ * grows any other, and says whether the free space covers the growths and
+ * leaves a block per sample (vllm-v0's decode check, made before every
+ * decode of the next steps), and with NO_EVICT whether they evict
+ * nothing. A scan of the batch, made at steps with growths only. */
+static bool take_growths(sim_replica *r, uint32_t step, bool no_evict, uint32_t *ngrow,
+                         uint32_t *rest)
+{
+    uint64_t need = 0;
+    *ngrow = 0;
+    *rest = UINT32_MAX;
+    for (uint32_t pos = 0; pos < r->batch.n; pos++) {
+        uint32_t at = r->merge_next[pos];
+        if (at != step) {
+            *rest = at < *rest ? at : *rest;
+            continue;
+        }
+        const sim_req *q = sim_rep_req(r, r->batch.req[pos]);
+        uint64_t b = kv_grow_bytes(r->kv, &q->seq, q->computed + step);
+        need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
+        r->merge_grow[(*ngrow)++] = pos;
+    }
+    return decode_room(r, need, no_evict);
+}
+
+/* What growths a merged run may make: none; any; or only those that
+ * evict nothing from the prefix cache. Growths take free space, and may
+ * evict cached blocks: all that a waiting request's admission could see
+ * change in a merged run. So any growth when none waits or max_num_seqs
+ * run (the queue is not looked at). With a request the pass found
+ * blocked for memory (the strategy refused it for want of free space, not
+ * its layout, see the caller), less free space keeps it blocked, and,
+ * when none of it is in the cache, so do evictions (they cannot add hits;
+ * requests skipped before it for the token budget stay skipped with fewer
+ * hits); with hits, an eviction could change the tokens the scheduler
+ * asks for it, so only growths the cache's free space is not needed for. */
+enum { GROW_NONE, GROW_ANY, GROW_NO_EVICT };
+
+static int growth_rule(const sim_replica *r)
+{
+    if (r->kv->ops->grow_bytes == NULL)
+        return GROW_NONE;
+    if (sim_rep_waiting(r) == 0 || !sim_rep_seq_room(r))
+        return GROW_ANY;
+    if (!r->head_blocked)
+        return GROW_NONE;
+    const sim_req *h = sim_rep_req(r, r->head_req);
+    if (h->swapped || kv_cached_tokens(r->kv, &h->seq, sim_req_tokens(h)) == 0)
+        return GROW_ANY;
+    return GROW_NO_EVICT;
+}
+
+int sim_merge_steps(sim_replica *r, int64_t *end_io)
+{
+    int64_t end_ns = *end_io;
+    if (!(end_ns < r->merge_limit_ns))
+        return 0;
+    kv_alloc *kv = r->kv;
+    if (!decode_room(r, 0, false))
+        return 0; /* vllm-v0's next decode check fails */
+    /* A head the strategy accepted but its layout refused (jemalloc): the
+     * attempt, made again at every step, may change the strategy's state
+     * (a purge, metadata). */
+    if (r->head_blocked &&
+        kv_can_admit(kv, &sim_rep_req(r, r->head_req)->seq, r->head_need_tokens) == KV_OK)
+        return 0;
+    int grows = growth_rule(r);
+    uint64_t used_step = 0;
+    uint32_t next = UINT32_MAX, ngrow = 0, rest = UINT32_MAX;
+    uint32_t bound = merge_bound(r, grows != GROW_NONE, &used_step, &next);
+    if (bound < 2)
+        return 0;
+    const uint64_t used0 = kv->totals.used_tokens; /* at the first step's start */
+    const uint64_t bpt = kv->cfg.bytes_per_token;
+    const uint32_t sampled = r->batch.n * r->cfg->n_samples;
+    const bool observed = sim_step_observed(r);
+    kv_breakdown mem0 = r->step.mem; /* the first step's, its head's need included */
+    kv_breakdown after0, after;
+    if (observed)
+        kv_get_breakdown(kv, 0, &after0);
+    int64_t start_ns = r->now_ns;
+    uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
+    while (k < bound && end_ns < r->merge_limit_ns) {
+        /* Step k + 1, starting before the limit, priced and its growths
+         * checked first: a price the step loop would refuse, an end at the
+         * limit (an arrival queued after this event would pop after it),
+         * growths the free space may not cover, are left to the step
+         * loop. The limit may fall inside it: what comes then (arrivals)
+         * reads nothing the rest of the step changes. */
+        sim_batch_shape shape = r->batch.shape;
+        sim_rep_batch_advance(r);
+        unsigned outside = 0;
+        double dur_s = sim_step_cost(r, &outside);
+        int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? (int64_t)llround(dur_s * 1e9) : 0;
+        if (dur_ns < 1)
+            dur_ns = 1;
+        bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
+                  end_ns + dur_ns != r->merge_limit_ns;
+        ngrow = 0;
+        if (go && next == k + 1)
+            go = take_growths(r, k + 1, grows == GROW_NO_EVICT, &ngrow, &rest);
+        if (!go) {
+            r->batch.shape = shape;
+            break;
+        }
+        /* Step k ends. */
+        uint64_t used_end = used0 + k * used_step;
+        r->now_ns = end_ns;
+        if (k == 1)
+            first_step_gaps(r);
+        else
+            sim_step_report_gaps(r, end_ns - start_ns, sampled);
+        r->step.output_tokens = sampled;
+        r->step.used_at_end_bytes = (used_end - kv->totals.dup_tokens) * bpt;
+        if (observed) {
+            kv_breakdown_at_used(kv, &after0, used_end, &after);
+            sim_step_observe(r, &after);
+        }
+        r->res->events++; /* the step-by-step run's event */
+        r->res->merged_steps++;
+        /* Step k + 1 starts: its pass grows the sequences that need it, in
+         * its order, each with its KV written up to its context. */
+        kv_tick(kv);
+        r->stamp++;
+        for (uint32_t g = 0; g < ngrow; g++) {
+            uint32_t pos = r->merge_grow[g], i = r->batch.req[pos];
+            sim_req *q = sim_rep_req(r, i);
+            kv_set_used(kv, &q->seq, q->computed + k);
+            int rc = sim_rep_grow(r, i, q->computed + k + 1);
+            if (rc < 0)
+                return -1;
+            assert(rc == KV_OK); /* kv_grow_bytes' promise */
+            uint32_t again = q->seq.cap_tokens - q->computed + 1;
+            r->merge_next[pos] = again <= bound ? again : UINT32_MAX;
+            rest = r->merge_next[pos] < rest ? r->merge_next[pos] : rest;
+        }
+        if (ngrow > 0) {
+            next = rest;
+            if (r->head_blocked) {
+                const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
+                assert(kv_can_admit(kv, h, r->head_need_tokens) != KV_OK);
+                r->head_need_bytes = kv_need_bytes(kv, h, r->head_need_tokens);
+            }
+            kv_get_breakdown(kv, r->head_need_bytes, &mem0);
+            if (observed && r->head_need_bytes == 0)
+                after0 = mem0;
+            else if (observed)
+                kv_get_breakdown(kv, 0, &after0);
+        }
+        r->step.start_s = to_s(end_ns);
+        kv_breakdown_at_used(kv, &mem0, used_end, &r->step.mem);
+        sim_step_account(r, dur_s, outside);
+        start_ns = end_ns;
+        end_ns += dur_ns;
+        k++;
+    }
+    if (k == 1)
+        return 0;
+    /* The requests at the last step's start: k - 1 tokens more each, the
+     * latest sampled at its start, in the batch of its pass. */
+    for (uint32_t n = 0; n < r->batch.n; n++) {
+        sim_req *q = sim_rep_req(r, r->batch.req[n]);
+        q->computed += k - 1;
+        q->generated += k - 1;
+        kv_set_used(kv, &q->seq, q->computed);
+        q->last_token_ns = start_ns;
+        q->stamp = r->stamp;
+    }
+    assert(kv->totals.used_tokens == used0 + (k - 1) * used_step);
+    r->now_ns = start_ns;
+    sim_rep_check(r, "merged steps");
+    if (r->cfg->check) {
+        /* The advanced shape is the one the pass would build. */
+        sim_batch_shape fresh;
+        sim_rep_decode_shape(r, &fresh);
+        if (memcmp(&fresh, &r->batch.shape, sizeof(fresh)) != 0) {
+            fprintf(stderr,
+                    "kvsim: BUG: merged step at t=%.9f s: shape advanced to %llu context "
+                    "tokens, the pass would build %llu\n",
+                    to_s(start_ns), (unsigned long long)r->batch.shape.decode_ctx_tokens,
+                    (unsigned long long)fresh.decode_ctx_tokens);
+            abort();
+        }
+    }
+    *end_io = end_ns;
+    return 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * merge.h: a run of identical decode steps as one event.
+ *
+ * Most steps of a long decode differ from the previous one only in each
+ * sequence's context length. Once a step has started, the steps after it
+ * are identical to it but for those lengths as long as:
+ *   - its scheduling pass admitted, preempted, rejected, ended and swapped
+ *     nothing (r->batch.steady), and built a batch of one-token decodes of
+ *     every running request (static batching's finished requests pad it);
+ *     no speculative decoding (its acceptance draws random numbers), no
+ *     pipeline parallelism (its stages are shared between virtual
+ *     engines), a single virtual engine in the run;
+ *   - no request completes before the last of them (the step that samples
+ *     a request's last token is the last one merged);
+ *   - a sequence's growth past the capacity it holds (cap_tokens: each
+ *     strategy's own answer to "how many appends before an allocation":
+ *     the next block, page, reservation end or size class; below it
+ *     kv_grow is a no-op) happens in a merged step only when the strategy
+ *     promises how much free space it takes and that it then succeeds
+ *     (kv_grow_bytes: paged, vattn), the free space covers every growth of
+ *     the step with a block per sample to spare (vllm-v0's decode check),
+ *     and no waiting request could be admitted whatever the memory (none
+ *     waits, or max_num_seqs run); the growths are made in the
+ *     scheduler's order, at the same epoch, on the same sequence state;
+ *     otherwise the steps stop before the first growth;
+ *   - every merged step but the last ends before the next other event
+ *     (an arrival, queued or about to be) and the last does not end at
+ *     it, so nothing else reads or changes the state in between (an
+ *     arrival during the last step reads only the queue and the pool's
+ *     size, which the step does not change), observers see their calls
+ *     in the same order, and no tie between equal times is broken
+ *     differently.
+ * Each merged step is still priced by sim_step_cost on its own shape (the
+ * batch's shape advanced by one token per decode per step), its clock
+ * advanced in integer nanoseconds as the step loop does, its figures and
+ * observer calls made as the step loop makes them, in the same order with
+ * the same floating-point operations, so the results are identical byte
+ * for byte to the step-by-step run (--no-merge-steps, the identity test
+ * in tests/test_merge.c). What merging saves is the per-sequence work: a
+ * merged event costs O(running requests) once plus O(1) per step, and a
+ * scan of the batch at each step with growths (about one per block of
+ * tokens of each sequence).
+ */
+#ifndef KVSIM_SIM_MERGE_H
+#define KVSIM_SIM_MERGE_H
+
+#include <stdint.h>
+
+#include "sim/replica.h"
+
+/* R has just started a step (sim_step_start returned 1) that ends at
+ * *END_NS. Extends it over the identical steps that follow, as far as the
+ * rules above allow with r->merge_limit_ns the next other event; the
+ * merged steps are accounted for and observed, the requests advanced to
+ * the start of the last one, r->step holds the last one's start and
+ * *END_NS its end (unchanged when nothing was merged); sim_step_end then
+ * ends it as any step. Returns 0, or -1 on a host failure (r->err set). */
+int sim_merge_steps(sim_replica *r, int64_t *end_ns);
+
+#endif

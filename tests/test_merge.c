@@ -1,0 +1,251 @@
+/*
+ * test_merge.c: merged decode steps (sim/merge.h) change nothing.
+ *
+ * Each configuration runs twice through the kvsim binary, as a user runs
+ * it: with merging (the default) and step by step (--no-merge-steps). The
+ * expected output is the step-by-step run's: summary.json (sim.wall_s
+ * blanked: a wall-clock time), requests.csv and timeseries.csv must be
+ * equal byte for byte; no floating-point tolerance is needed because a
+ * merged run makes the same floating-point operations in the same order.
+ * The merged run must also have merged steps where the configuration
+ * allows it (its terminal summary counts them), so that the comparison is
+ * not vacuous.
+ *
+ * The matrix (34 configurations): the bundled Azure conv trace, the Azure code and Mooncake
+ * traces from ../shared (skipped with a message when absent), generated
+ * workloads (fixed, uniform and chat, the last with prefix-sharing hash
+ * ids); every scheduler (vllm V1 with and without chunked prefill and
+ * prefix caching, vllm-v0 with and without chunked prefill, sarathi, orca,
+ * static); every allocator (paged with block sizes 16 and 32, contiguous
+ * with each reservation and placement, vattn, jemalloc); tensor and
+ * pipeline parallelism, replicas; small pools that preempt by recompute
+ * and by swap; parallel sampling; a closed-loop client; speculative
+ * decoding; --check. jemalloc's placement depends on the address-space
+ * layout (two step-by-step runs differ in external fragmentation when
+ * addresses are randomised), so its runs go through `setarch -R` where
+ * that works, and compare only requests.csv where it does not.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define AZURE "--trace traces/samples/azure_conv_2023.csv.gz "
+#define CODE "--trace %S/traces/AzureLLMInferenceTrace_code.csv.gz "
+#define MOONCAKE "--trace %S/traces/conversation_trace.jsonl.gz --max-model-len 16384 "
+#define L7 "--gpu a100-80gb --model llama-2-7b "
+#define H8 "--gpu h100-sxm --model llama-3.1-8b "
+#define UNIFORM                                                                                    \
+    "--workload 'poisson:rate=50,n=300;in=uniform:min=10,max=3000;out=uniform:min=1,max=3000' "    \
+    "--max-model-len 8192 " H8
+
+typedef struct config {
+    const char *args; /* %S: the shared directory */
+    bool merges;      /* merging must happen */
+    bool jemalloc;
+} config;
+
+static const config matrix[] = {
+    {AZURE "--limit 600 " L7, true, false},
+    {AZURE "--limit 600 " L7 "--no-enable-chunked-prefill", true, false},
+    {AZURE "--limit 600 " L7 "--no-enable-prefix-caching --block-size 32", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler vllm-v0", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler vllm-v0 --enable-chunked-prefill", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler sarathi", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler orca", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler static", true, false},
+    {AZURE "--limit 600 " L7 "--scheduler vllm-v0 --allocator contiguous:reserve=max,fit=buddy",
+     true, false},
+    {AZURE "--limit 600 " L7 "--allocator contiguous:reserve=pow2,fit=best", true, false},
+    {AZURE "--limit 600 " L7 "--allocator contiguous:reserve=oracle,fit=first", true, false},
+    {AZURE "--limit 600 " L7 "--allocator vattn:page=64k", true, false},
+    {AZURE "--limit 600 " L7 "--allocator jemalloc", true, true},
+    {AZURE "--limit 600 " L7 "--allocator jemalloc:reserve=grow --num-blocks 900", true, true},
+    /* Llama-2-70B fp16 on two A100-80GB (the bench's configuration). */
+    {AZURE "--limit 600 --gpu a100-80gb --model llama-2-70b --num-blocks 3328 --max-num-seqs 128 "
+           "--max-num-batched-tokens 4096 --tensor-parallel-size 2",
+     true, false},
+    {AZURE "--limit 400 " L7 "--pipeline-parallel-size 2", false, false},
+    {AZURE "--limit 400 " L7 "--replicas 2 --router least-loaded", false, false},
+    /* Small pools: preemption by recompute and by swap. */
+    {AZURE "--limit 600 " L7 "--num-blocks 400", true, false},
+    {AZURE "--limit 600 " L7 "--num-blocks 400 --scheduler vllm-v0", true, false},
+    {AZURE "--limit 600 " L7 "--num-blocks 400 --scheduler vllm-v0 --preemption-mode swap "
+           "--swap-space 1",
+     true, false},
+    {AZURE "--limit 600 " L7 "--n 3 --num-blocks 1500", true, false},
+    {AZURE "--limit 600 " L7 "--max-concurrency 16 --ts-interval 0.05", true, false},
+    {AZURE "--limit 600 " L7 "--client-max-tokens --long-prefill-token-threshold 256 "
+           "--watermark 0.05 --kv-cache-dtype fp8 --quantization awq",
+     true, false},
+    {AZURE "--limit 300 " L7 "--speculative-config "
+           "'{\"method\":\"eagle\",\"num_speculative_tokens\":3,\"acceptance_rate\":0.7}'",
+     false, false},
+    /* --check also rebuilds each merged run's last shape from scratch. */
+    {AZURE "--limit 150 " L7 "--check --num-blocks 500", true, false},
+    {AZURE "--limit 150 " L7 "--check --scheduler static --n 2", true, false},
+    {CODE "--limit 600 " L7, true, false},
+    {MOONCAKE "--limit 600 " H8 "--num-blocks 3000", true, false},
+    {MOONCAKE "--limit 600 " H8 "--num-blocks 1200 --scheduler vllm-v0 --enable-prefix-caching",
+     true, false},
+    {"--workload 'chat:n=150' " H8, true, false},
+    {"--workload 'poisson:rate=2,n=100;in=fixed:100;out=fixed:2000' " H8, true, false},
+    {UNIFORM "--num-blocks 1500 --allocator vattn", true, false},
+    {UNIFORM "--kv-pool-gib 4 --scheduler static", true, false},
+    {UNIFORM "--kv-pool-gib 4 --scheduler orca --allocator contiguous:reserve=pow2,fit=buddy", true,
+     false},
+};
+
+/* Runs sh -c CMD in the source directory, its stdout into BUF (LEN);
+ * returns the exit status. */
+static int sh(const char *cmd, char *buf, size_t len)
+{
+    const char *dir = getenv("KVSIM_SOURCE_DIR");
+    char full[16384];
+    snprintf(full, sizeof(full), "cd '%s' && { %s; }", dir ? dir : ".", cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t n = fread(buf, 1, len - 1, p);
+    buf[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ARGS with %S replaced by DIR, into OUT (LEN). */
+static void expand(const char *args, const char *dir, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *a = args; *a && n + 1 < len; a++) {
+        if (a[0] == '%' && a[1] == 'S') {
+            n += (size_t)snprintf(out + n, len - n, "%s", dir);
+            a++;
+        } else {
+            out[n++] = *a;
+        }
+    }
+    out[n < len ? n : len - 1] = '\0';
+}
+
+/* The contents of DIR/NAME (malloc'd, *LEN bytes); fails the test when
+ * it cannot be read. */
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        fail_msg("cannot read %s", path);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Blanks the value of "wall_s" (a wall-clock time) in JSON. */
+static void blank_wall(char *json)
+{
+    char *w = strstr(json, "\"wall_s\": ");
+    assert_non_null(w);
+    for (w += 10; *w != ',' && *w != '}'; w++)
+        *w = ' ';
+}
+
+static void expect_same(const char *a, const char *b, const char *name, const char *args)
+{
+    size_t na, nb;
+    char *x = slurp(a, name, &na), *y = slurp(b, name, &nb);
+    if (strcmp(name, "summary.json") == 0) {
+        blank_wall(x);
+        blank_wall(y);
+    }
+    size_t at = 0;
+    while (at < na && at < nb && x[at] == y[at])
+        at++;
+    if (na != nb || at < na) {
+        size_t from = at > 80 ? at - 80 : 0;
+        fail_msg("%s differs at byte %zu with and without --no-merge-steps for\n  %s\n"
+                 "merged:       ...%.160s\nstep by step: ...%.160s",
+                 name, at, args, x + from, y + from);
+    }
+    free(x);
+    free(y);
+}
+
+static void test_identity_matrix(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    const char *shared = getenv("KVSIM_SHARED_DIR");
+    bool have_shared = shared != NULL && access(shared, R_OK) == 0;
+    char tmp[] = "/tmp/kvsim_merge_XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    static char out[1 << 16];
+    bool setarch = sh("setarch -R true >/dev/null 2>&1", out, sizeof(out)) == 0;
+    int ran = 0, skipped = 0;
+    for (size_t k = 0; k < sizeof(matrix) / sizeof(matrix[0]); k++) {
+        const config *c = &matrix[k];
+        if (strstr(c->args, "%S") != NULL && !have_shared) {
+            skipped++;
+            continue;
+        }
+        char args[2048], cmd[8192], merged[600], steps[600];
+        expand(c->args, have_shared ? shared : "", args, sizeof(args));
+        snprintf(merged, sizeof(merged), "%s/m%zu", tmp, k);
+        snprintf(steps, sizeof(steps), "%s/s%zu", tmp, k);
+        const char *pre = c->jemalloc && setarch ? "setarch -R " : "";
+        /* Both runs at once; the step-by-step one's messages to a file. */
+        snprintf(cmd, sizeof(cmd),
+                 "%s'%s' run %s --quiet --no-merge-steps --out '%s' >'%s.log' 2>&1 & p=$!; "
+                 "%s'%s' run %s --out '%s' 2>&1; m=$?; wait $p; s=$?; "
+                 "[ $s = 0 ] || { cat '%s.log'; exit 2; }; exit $m",
+                 pre, bin, args, steps, steps, pre, bin, args, merged, steps);
+        int rc = sh(cmd, out, sizeof(out));
+        if (rc != 0)
+            fail_msg("kvsim run %s failed (%s):\n%s", args,
+                     rc == 2 ? "with --no-merge-steps" : "merged", out);
+        const char *m = strstr(out, "steps merged");
+        unsigned long long nmerged = 0;
+        while (m != NULL && m > out && m[-1] != '(')
+            m--;
+        if (m == NULL || sscanf(m, "%llu", &nmerged) != 1)
+            fail_msg("no merged-step count in the summary of kvsim run %s:\n%s", args, out);
+        if (c->merges && nmerged == 0)
+            fail_msg("kvsim run %s merged no step", args);
+        if (!c->merges && nmerged != 0)
+            fail_msg("kvsim run %s merged %llu steps, where it must not", args, nmerged);
+        expect_same(merged, steps, "requests.csv", args);
+        if (!c->jemalloc || setarch) {
+            expect_same(merged, steps, "summary.json", args);
+            expect_same(merged, steps, "timeseries.csv", args);
+        }
+        ran++;
+    }
+    snprintf(out, sizeof(out), "rm -rf '%s'", tmp);
+    sh(out, out, sizeof(out));
+    if (skipped > 0)
+        print_message("test_merge: %d configurations compared; %d skipped (no shared traces)\n",
+                      ran, skipped);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_matrix),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
