@@ -34,6 +34,8 @@ for target in "$BUILD"/tests/fuzz/fuzz_*; do
     seeds=("$ROOT/tests/data/profiles" "$ROOT/catalog/profiles")
   elif [ "$name" = fuzz_measure ]; then
     seeds=("$ROOT/tests/data/measurements")
+  elif [ "$name" = fuzz_preset ]; then
+    seeds=("$ROOT/catalog/presets")
   else
     seeds=("$ROOT/tests/data/traces" "$WORK/gz") # read recursively: bad/ included
   fi
