@@ -438,9 +438,8 @@ int cmd_validate(int argc, char **argv)
                     if (ex == NULL)
                         ex = v.rows[j].detail[0] ? v.rows[j].detail : NULL;
                 }
-            printf("  %5zu  %s%s%s\n", c, v.out[i].why, ex ? " (e.g. " : "", ex ? ex : "");
-            if (ex)
-                printf("%s", "");
+            printf("  %5zu  %s%s%s%s\n", c, v.out[i].why, ex ? " (e.g. " : "", ex ? ex : "",
+                   ex ? ")" : "");
         }
         free(counted);
     }
