@@ -611,6 +611,11 @@ refuse(row_ctx *c, const char *reason, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->m->detail + k, sizeof(c->m->detail) - (size_t)k, fmt, ap);
     va_end(ap);
+    /* Quoted fields may hold line breaks and other control bytes: the
+     * detail is printed as one line. */
+    for (char *p = c->m->detail; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
     return false;
 }
 

@@ -198,6 +198,20 @@ static void test_malformed_files(void **state)
     assert_true(rows[0].value == 55.5);
     assert_string_equal(rows[0].weights->name, "Q8_0");
     sim_measurements_free(rows);
+    /* A quoted field with line breaks, echoed in a refusal: the detail is
+     * one line (fuzz_measure found a model name spanning three lines). */
+    static const char multi[] =
+        "value,unit,device,device_count,framework,model,precision_quant,batch_size,"
+        "input_tokens,output_tokens,metric\n"
+        "55.5,tokens/s,RTX 4090,1,llama.cpp (CUDA) main,\"Mystery\n7B\r\nmodel\",Q8_0,1,494,"
+        "1024,decode_tok_s\n";
+    assert_int_equal(
+        sim_measurements_parse(multi, strlen(multi), "m.csv", &rows, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].reason, "unknown model");
+    assert_null(strchr(rows[0].detail, '\n'));
+    assert_null(strchr(rows[0].detail, '\r'));
+    sim_measurements_free(rows);
     sim_measurements_free(NULL);
 }
 
