@@ -367,10 +367,18 @@ int cmd_validate(int argc, char **argv)
             for (size_t i = 0; i < m; i++) {
                 const sim_measurement *ri = &v.rows[idx[i]];
                 const char *ik = one_source ? ri->gpu.name : ri->source_id;
-                if (strcmp(ik, gk) == 0) {
-                    done[i] = true;
+                if (strcmp(ik, gk) != 0)
+                    continue;
+                done[i] = true;
+                /* Nothing left to fit to: the preset's own terms would be
+                 * an in-sample prediction (the built-in presets are fitted
+                 * to these rows), not an out-of-sample one. */
+                if (nt == 0)
+                    snprintf(v.out[idx[i]].why, sizeof(v.out[idx[i]].why),
+                             "--cross: no other %s for preset %s to fit to",
+                             one_source ? "device" : "source", names[k]);
+                else
                     predict(&v, idx[i], &p);
-                }
             }
         }
         free(train);
@@ -438,9 +446,8 @@ int cmd_validate(int argc, char **argv)
                     if (ex == NULL)
                         ex = v.rows[j].detail[0] ? v.rows[j].detail : NULL;
                 }
-            printf("  %5zu  %s%s%s\n", c, v.out[i].why, ex ? " (e.g. " : "", ex ? ex : "");
-            if (ex)
-                printf("%s", "");
+            printf("  %5zu  %s%s%s%s\n", c, v.out[i].why, ex ? " (e.g. " : "", ex ? ex : "",
+                   ex ? ")" : "");
         }
         free(counted);
     }

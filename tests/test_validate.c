@@ -280,6 +280,13 @@ static void test_validate_cli(void **state)
     assert_non_null(strstr(out, "unknown device"));
     assert_non_null(strstr(out, "unknown model"));
     assert_non_null(strstr(out, "bad number"));
+    /* Each reason's example is in parentheses, closed. */
+    for (const char *e = strstr(out, "(e.g. "); e != NULL; e = strstr(e + 1, "(e.g. ")) {
+        const char *nl = strchr(e, '\n');
+        assert_non_null(nl);
+        if (nl[-1] != ')')
+            fail_msg("example not closed: %.*s", (int)(nl - e), e);
+    }
     snprintf(path, sizeof(path), "%s/rows.csv", dir);
     fp = fopen(path, "r");
     assert_non_null(fp);
@@ -307,13 +314,51 @@ static void test_validate_cli(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* `kvsim validate --cross` on a preset whose rows are one source and one
+ * device: nothing is left to fit to, so no row of it is scored out of
+ * sample (the preset's own terms would be an in-sample prediction). */
+static void test_validate_cross_one_group(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_cross_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n"
+          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+          "0,prefill_tok_s,9000,tokens/s,,x\n"
+          "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s --cross 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[16384];
+    size_t len = fread(out, 1, sizeof(out) - 1, p);
+    out[len] = '\0';
+    int rc = pclose(p);
+    print_message("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "2 rows, 0 predicted"));
+    assert_non_null(strstr(out, "no other device"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama31_8b_h100_by_hand),
-        cmocka_unit_test(test_decode_sum_sampled),
-        cmocka_unit_test(test_fit_recovers_terms),
-        cmocka_unit_test(test_validate_cli),
+        cmocka_unit_test(test_llama31_8b_h100_by_hand),  cmocka_unit_test(test_decode_sum_sampled),
+        cmocka_unit_test(test_fit_recovers_terms),       cmocka_unit_test(test_validate_cli),
+        cmocka_unit_test(test_validate_cross_one_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
