@@ -353,12 +353,39 @@ static void test_validate_cross_one_group(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A preset's counts are whole numbers and its numbers decimal: a
+ * fractional count or a hexadecimal float is refused naming file and
+ * line, not truncated or read. */
+static void test_preset_refuses(void **state)
+{
+    (void)state;
+    static const char base[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                               "runtime_overhead_gib 1\n";
+    static const char *const bad[] = {"cuda_graph_max_tokens 3.7\n", "fit_rows 2.5\n",
+                                      "split_gbps 0x10\n", "layer_overhead_us 0x1p3\n"};
+    char text[512], err[256];
+    sim_engine_preset pr;
+    snprintf(text, sizeof(text), "%scuda_graph_max_tokens 512\nfit_rows 7\n", base);
+    assert_int_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)), 0);
+    assert_int_equal(pr.params.graph_max_tokens, 512);
+    assert_int_equal(pr.fit_rows, 7);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", base, bad[i]);
+        err[0] = '\0';
+        if (sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        print_message("%s\n", err);
+        assert_non_null(strstr(err, "t.preset:6:"));
+        assert_null(strchr(err, '\n'));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama31_8b_h100_by_hand),  cmocka_unit_test(test_decode_sum_sampled),
         cmocka_unit_test(test_fit_recovers_terms),       cmocka_unit_test(test_validate_cli),
-        cmocka_unit_test(test_validate_cross_one_group),
+        cmocka_unit_test(test_validate_cross_one_group), cmocka_unit_test(test_preset_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
