@@ -127,10 +127,10 @@ static const char *k_preset(const vctx *v, size_t i)
 static void table(const vctx *v, const char *title, key_fn key)
 {
     printf("\n%-52s %6s %9s %9s %9s\n", title, "rows", "median", "p90", "worst");
-    const char *seen[256];
     size_t ns = 0;
+    const char **seen = malloc((v->n + 1) * sizeof(*seen)); /* at most a key per row */
     double *errs = malloc((v->n + 1) * sizeof(double));
-    if (errs == NULL)
+    if (seen == NULL || errs == NULL)
         cli_die("out of memory");
     for (size_t i = 0; i < v->n; i++) {
         if (!v->out[i].ok)
@@ -139,7 +139,7 @@ static void table(const vctx *v, const char *title, key_fn key)
         bool dup = false;
         for (size_t s = 0; s < ns && !dup; s++)
             dup = strcmp(seen[s], k) == 0;
-        if (dup || ns == 256)
+        if (dup)
             continue;
         seen[ns++] = k;
         size_t m = 0;
@@ -151,6 +151,7 @@ static void table(const vctx *v, const char *title, key_fn key)
                100 * errs[m - 1]);
     }
     free(errs);
+    free(seen);
 }
 
 static void csv_field(FILE *fp, const char *s)

@@ -380,12 +380,56 @@ static void test_preset_refuses(void **state)
     }
 }
 
+/* `kvsim validate` lists every source in its by-source table, however
+ * many (it stopped at 256). */
+static void test_validate_many_sources(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_sources_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n",
+          fp);
+    for (int i = 0; i < 300; i++)
+        fprintf(fp,
+                "%d,SRC%03d,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,"
+                "3.56,1,0,128,decode_tok_s,150,tokens/s,,x\n",
+                i + 1, i);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[1024];
+    int in_table = 0, sources = 0;
+    while (fgets(line, sizeof(line), p) != NULL) {
+        if (strncmp(line, "by source", 9) == 0)
+            in_table = 1;
+        else if (line[0] == '\n')
+            in_table = 0;
+        else if (in_table && strncmp(line, "SRC", 3) == 0)
+            sources++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(sources, 300);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama31_8b_h100_by_hand),  cmocka_unit_test(test_decode_sum_sampled),
         cmocka_unit_test(test_fit_recovers_terms),       cmocka_unit_test(test_validate_cli),
         cmocka_unit_test(test_validate_cross_one_group), cmocka_unit_test(test_preset_refuses),
+        cmocka_unit_test(test_validate_many_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
