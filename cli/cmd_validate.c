@@ -7,11 +7,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/run_config.h"
 #include "sim/preset.h"
@@ -34,7 +36,8 @@ static const char usage_validate[] =
     "               time (without one device at a time when the preset's rows come from one\n"
     "               source) and scored on the rows left out\n"
     "  --out FILE   the per-row predictions as CSV\n"
-    "  --presets DIR  preset files (NAME.preset) instead of the built-in ones\n"
+    "  --presets DIR  preset files (DIR/NAME.preset) instead of the built-in ones; a name\n"
+    "               DIR has no file for is the built-in preset\n"
     "  --rows       print every row's prediction\n"
     "  --worst N    the N worst rows (default 10)\n";
 
@@ -63,6 +66,20 @@ typedef struct vctx {
     const char *preset_dir;
 } vctx;
 
+/* --presets DIR must be a directory: a mistyped one would otherwise mean
+ * the built-in presets without a word. */
+static void check_presets_dir(const char *dir)
+{
+    struct stat st;
+    if (dir == NULL)
+        return;
+    if (stat(dir, &st) != 0)
+        cli_die("--presets %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        cli_die("--presets %s: not a directory", dir);
+}
+
+/* DIR/NAME.preset when DIR has one, else the built-in NAME. */
 static int load_preset(const char *dir, const char *name, sim_engine_preset *p, char *err,
                        size_t errlen)
 {
@@ -70,8 +87,9 @@ static int load_preset(const char *dir, const char *name, sim_engine_preset *p, 
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s.preset", dir, name);
         FILE *fp = fopen(path, "rb");
-        if (fp != NULL) {
-            fclose(fp);
+        if (fp != NULL || errno != ENOENT) {
+            if (fp != NULL)
+                fclose(fp);
             return sim_preset_lookup(path, p, err, errlen);
         }
     }
@@ -321,6 +339,7 @@ int cmd_validate(int argc, char **argv)
     if (data == NULL)
         cli_die("validate: --data FILE.csv is required (kvsim validate --help)");
     size_t worst = worst_s ? (size_t)cli_parse_u64("--worst", worst_s, 0, 100000) : 10;
+    check_presets_dir(dir);
     vctx v = {.preset_dir = dir};
     read_rows(data, &v);
     char err[512];
@@ -531,6 +550,7 @@ int cmd_calibrate(int argc, char **argv)
     }
     if (data == NULL || out == NULL)
         cli_die("calibrate: --data FILE.csv and --out DIR are required (kvsim calibrate --help)");
+    check_presets_dir(dir);
     cli_make_dirs(out);
     vctx v = {.preset_dir = dir};
     read_rows(data, &v);

@@ -423,13 +423,40 @@ static void test_validate_many_sources(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* --presets DIR that is not a directory is refused in one line naming
+ * it, not replaced by the built-in presets without a word. */
+static void test_presets_dir_missing(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN"), *src = getenv("KVSIM_SOURCE_DIR");
+    if (bin == NULL || src == NULL)
+        skip();
+    static const char *const cmds[] = {"validate", "calibrate"};
+    for (size_t i = 0; i < 2; i++) {
+        char cmd[2048], out[4096];
+        snprintf(cmd, sizeof(cmd),
+                 "%s %s --data %s/catalog/measurements.csv --presets /nonexistent/presets "
+                 "--out /tmp/kvsim_presets_dir_test.out 2>&1",
+                 bin, cmds[i], src);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t len = fread(out, 1, sizeof(out) - 1, p);
+        out[len] = '\0';
+        int rc = pclose(p);
+        print_message("%s", out);
+        assert_true(rc != 0);
+        assert_non_null(strstr(out, "/nonexistent/presets"));
+        assert_true(len > 0 && strchr(out, '\n') == out + len - 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama31_8b_h100_by_hand),  cmocka_unit_test(test_decode_sum_sampled),
         cmocka_unit_test(test_fit_recovers_terms),       cmocka_unit_test(test_validate_cli),
         cmocka_unit_test(test_validate_cross_one_group), cmocka_unit_test(test_preset_refuses),
-        cmocka_unit_test(test_validate_many_sources),
+        cmocka_unit_test(test_validate_many_sources),    cmocka_unit_test(test_presets_dir_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
