@@ -44,13 +44,14 @@ static const char usage_validate[] =
 static const char usage_calibrate[] =
     "usage: kvsim calibrate --data FILE.csv --out DIR [--presets DIR]\n"
     "\n"
-    "Fits each engine preset's terms (bw_eff, flops_eff, step_overhead_ms, layer_overhead_us,\n"
-    "and split_sync_us where rows split layers over GPUs) to the rows of FILE that name it,\n"
-    "by least squares on log(predicted / measured) from fixed starting points (the same data\n"
-    "gives the same presets), and writes DIR/NAME.preset with the rows it was fitted to.\n"
-    "Flags (flash attention, fp16 accumulation, dequantising GEMMs) and the runtime memory\n"
-    "overhead are kept from the starting presets (built-in, or --presets DIR). The vllm\n"
-    "preset, with no vLLM rows in the data, takes the TensorRT-LLM fit and says so.\n";
+    "Fits each engine preset's terms to the rows of FILE that name it: bw_eff, flops_eff,\n"
+    "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
+    "0); split_base_us, split_sync_us and split_gbps where rows split matrices by rows over\n"
+    "GPUs (else 0). Least squares on log(predicted / measured) from fixed starting points (the\n"
+    "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
+    "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
+    "runtime memory overhead are kept from the starting presets (built-in, or --presets DIR).\n"
+    "The vllm preset, with no vLLM rows in the data, takes the TensorRT-LLM fit and says so.\n";
 
 typedef struct row_out {
     char preset[32];
