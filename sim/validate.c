@@ -145,6 +145,14 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     double chunk = llama ? UBATCH : 1e12;
     double in = r->input_tokens, out = r->output_tokens, batch = r->batch > 0 ? r->batch : 1;
     double v = 0;
+    /* These three are one sequence's figures (sim/measure.h): a row with
+     * a larger batch means something this replay does not compute. */
+    if (batch > 1 && (r->metric == SIM_MEAS_PREFILL_TOK_S || r->metric == SIM_MEAS_TTFT_MS ||
+                      r->metric == SIM_MEAS_DECODE_TOK_S)) {
+        snprintf(why, whylen, "%s at batch %u: replayed for one sequence only", r->metric_name,
+                 r->batch);
+        return -1;
+    }
     switch (r->metric) {
     case SIM_MEAS_PREFILL_TOK_S:
         if (in <= 0)

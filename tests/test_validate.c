@@ -450,13 +450,42 @@ static void test_presets_dir_missing(void **state)
     }
 }
 
+/* decode_tok_s, prefill_tok_s and ttft_ms are one sequence's figures: a
+ * row stating a batch of 8 is refused with a reason, not replayed at
+ * batch 1 without a word. */
+static void test_single_sequence_metrics_refuse_batch(void **state)
+{
+    (void)state;
+    sim_engine_preset pr;
+    char err[512], why[256];
+    assert_int_equal(sim_preset_lookup("llamacpp", &pr, err, sizeof(err)), 0);
+    const sim_meas_metric metrics[] = {SIM_MEAS_DECODE_TOK_S, SIM_MEAS_PREFILL_TOK_S,
+                                       SIM_MEAS_TTFT_MS};
+    for (size_t i = 0; i < 3; i++) {
+        sim_measurement r = row("rtx-4090", "llama-2-7b", "q4_0", metrics[i], 512, 128, 1);
+        double pred;
+        assert_int_equal(sim_validate_predict(&r, &pr.params, &pred, why, sizeof(why)), 0);
+        r.batch = 8;
+        why[0] = '\0';
+        if (sim_validate_predict(&r, &pr.params, &pred, why, sizeof(why)) == 0)
+            fail_msg("metric %zu at batch 8 replayed as batch 1: %g", i, pred);
+        print_message("%s\n", why);
+        assert_non_null(strstr(why, "batch"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama31_8b_h100_by_hand),  cmocka_unit_test(test_decode_sum_sampled),
-        cmocka_unit_test(test_fit_recovers_terms),       cmocka_unit_test(test_validate_cli),
-        cmocka_unit_test(test_validate_cross_one_group), cmocka_unit_test(test_preset_refuses),
-        cmocka_unit_test(test_validate_many_sources),    cmocka_unit_test(test_presets_dir_missing),
+        cmocka_unit_test(test_llama31_8b_h100_by_hand),
+        cmocka_unit_test(test_decode_sum_sampled),
+        cmocka_unit_test(test_fit_recovers_terms),
+        cmocka_unit_test(test_validate_cli),
+        cmocka_unit_test(test_validate_cross_one_group),
+        cmocka_unit_test(test_preset_refuses),
+        cmocka_unit_test(test_validate_many_sources),
+        cmocka_unit_test(test_presets_dir_missing),
+        cmocka_unit_test(test_single_sequence_metrics_refuse_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
