@@ -503,7 +503,8 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
     const char *base = strrchr(data, '/');
-    fprintf(fp, "fit_data %s\nfit_rows %zu\n", base ? base + 1 : data, m);
+    /* fit_data holds 127 characters (sim_engine_preset). */
+    fprintf(fp, "fit_data %.127s\nfit_rows %zu\n", base ? base + 1 : data, m);
     if (m > 0) {
         double *e = malloc(m * sizeof(double));
         if (e == NULL)
@@ -525,6 +526,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     }
     if (fclose(fp) != 0)
         cli_die("--out: cannot write %s", path);
+    /* What calibrate writes must be a preset kvsim reads. */
+    sim_engine_preset back;
+    char err[512];
+    if (sim_preset_lookup(path, &back, err, sizeof(err)) != 0)
+        cli_die("calibrate: wrote a preset kvsim cannot read: %s", err);
     printf("  %s\n", path);
 }
 

@@ -474,6 +474,43 @@ static void test_single_sequence_metrics_refuse_batch(void **state)
     }
 }
 
+/* What `kvsim calibrate` writes, kvsim reads back, whatever the data
+ * file is called (a basename over fit_data's 127 characters wrote a
+ * preset the reader refused). */
+static void test_calibrate_long_data_name(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_calname_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char name[160], path[512], cmd[2048], err[512];
+    memset(name, 'm', 150);
+    snprintf(name + 150, sizeof(name) - 150, ".csv");
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n"
+          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+          "0,prefill_tok_s,9000,tokens/s,,x\n"
+          "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s calibrate --data %s --out %s/out >/dev/null", bin, path, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/out/llamacpp.preset", dir);
+    sim_engine_preset pr;
+    if (sim_preset_lookup(path, &pr, err, sizeof(err)) != 0)
+        fail_msg("calibrate wrote a preset kvsim refuses: %s", err);
+    assert_int_equal(pr.fit_rows, 2);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
         cmocka_unit_test(test_single_sequence_metrics_refuse_batch),
+        cmocka_unit_test(test_calibrate_long_data_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
