@@ -34,6 +34,8 @@ const char *sim_validate_device_class(const sim_measurement *r)
         return "apple";
     if (strcmp(g->vendor, "AMD") == 0)
         return "amd";
+    if (strcmp(g->vendor, "Intel") == 0) /* Arc cards: consumer and workstation parts */
+        return "intel";
     if (strstr(g->display, "GeForce") != NULL)
         return "geforce";
     if (strstr(g->display, "RTX") != NULL || strstr(g->display, "A6000") != NULL ||

@@ -38,7 +38,7 @@
 void sim_validate_preset_name(const sim_measurement *r, char *buf, size_t len);
 
 /* The device class a row is reported under: "datacenter", "workstation",
- * "geforce", "apple", "amd", "cpu". */
+ * "geforce", "apple", "amd", "intel", "cpu". */
 const char *sim_validate_device_class(const sim_measurement *r);
 
 /* Predicts row R's metric (in its unit) with cost terms P. Returns 0, or

@@ -511,6 +511,24 @@ static void test_calibrate_long_data_name(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Intel's Arc cards (the Vulkan scoreboard's rows) are reported under
+ * their own class, not as datacenter parts. */
+static void test_device_class(void **state)
+{
+    (void)state;
+    static const char *const want[][2] = {{"arc-b580", "intel"},
+                                          {"arc-pro-b50", "intel"},
+                                          {"h100-sxm", "datacenter"},
+                                          {"rtx-4090", "geforce"},
+                                          {"a6000", "workstation"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        sim_measurement r = row(want[i][0], "llama-2-7b", "q4_0", SIM_MEAS_DECODE_TOK_S, 0, 128, 1);
+        const char *got = sim_validate_device_class(&r);
+        if (strcmp(got, want[i][1]) != 0)
+            fail_msg("%s: class %s, want %s", want[i][0], got, want[i][1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_presets_dir_missing),
         cmocka_unit_test(test_single_sequence_metrics_refuse_batch),
         cmocka_unit_test(test_calibrate_long_data_name),
+        cmocka_unit_test(test_device_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
