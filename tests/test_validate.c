@@ -529,6 +529,47 @@ static void test_device_class(void **state)
     }
 }
 
+/* A measured value in hexadecimal, or so small that predicted / measured
+ * overflows (an infinite error, an infinite sum of squares for the fit),
+ * is a bad number. */
+static void test_validate_value_range(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_value_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n",
+          fp);
+    static const char *const values[] = {"0x10", "4.9e-324", "1e-310", "150"};
+    for (int i = 0; i < 4; i++)
+        fprintf(fp,
+                "%d,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,"
+                "3.56,1,0,128,decode_tok_s,%s,tokens/s,,x\n",
+                i + 1, values[i]);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[16384];
+    size_t len = fread(out, 1, sizeof(out) - 1, p);
+    out[len] = '\0';
+    assert_int_equal(pclose(p), 0);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "4 rows, 1 predicted"));
+    assert_non_null(strstr(out, "3  bad number"));
+    assert_null(strstr(out, "inf"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_single_sequence_metrics_refuse_batch),
         cmocka_unit_test(test_calibrate_long_data_name),
         cmocka_unit_test(test_device_class),
+        cmocka_unit_test(test_validate_value_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
