@@ -575,6 +575,21 @@ int cmd_calibrate(int argc, char **argv)
         if (load_preset(dir, names[k], &pr, err, sizeof(err)) != 0)
             cli_die("calibrate: rows name preset '%s' but %s", names[k], err);
         size_t m = preset_rows(&v, names[k], idx);
+        /* Only rows the model can replay are fitted and listed (a row
+         * refused for its layout or memory is refused whatever the
+         * terms). */
+        size_t fitted = 0;
+        for (size_t i = 0; i < m; i++) {
+            double pred;
+            char why[200];
+            if (sim_validate_predict(&v.rows[idx[i]], &pr.params, &pred, why, sizeof(why)) == 0)
+                idx[fitted++] = idx[i];
+        }
+        if (fitted == 0) {
+            printf("  %s: none of its %zu rows can be replayed; not written\n", names[k], m);
+            continue;
+        }
+        m = fitted;
         fit(&v, idx, m, &pr.params);
         char basis[320];
         size_t nsrc = 0;

@@ -570,6 +570,51 @@ static void test_validate_value_range(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* `kvsim calibrate` fits and lists only rows it can predict: a preset
+ * whose rows all fail (weights larger than the device) is not written
+ * with made-up terms and 'nan' errors, and the others count only the
+ * rows fitted. */
+static void test_calibrate_unpredictable_rows(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_calbad_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048], err[512];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n"
+          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 70B,F16,,1,0,"
+          "128,decode_tok_s,1,tokens/s,,x\n"
+          "2,S1,t,RTX 4090,1,llama.cpp (ROCm) llama-bench -ngl 99,b,Llama-2 70B,F16,,1,0,"
+          "128,decode_tok_s,1,tokens/s,,x\n"
+          "3,S1,t,RTX 4090,1,llama.cpp (ROCm) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s calibrate --data %s --out %s/out >/dev/null 2>&1", bin, path,
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/out/llamacpp.preset", dir);
+    fp = fopen(path, "r");
+    if (fp != NULL) {
+        fclose(fp);
+        fail_msg("a preset fitted to no predictable row was written: %s", path);
+    }
+    snprintf(path, sizeof(path), "%s/out/llamacpp-rocm.preset", dir);
+    sim_engine_preset pr;
+    if (sim_preset_lookup(path, &pr, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(pr.fit_rows, 1);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_calibrate_long_data_name),
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_validate_value_range),
+        cmocka_unit_test(test_calibrate_unpredictable_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
