@@ -7,11 +7,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/run_config.h"
 #include "sim/preset.h"
@@ -34,20 +36,22 @@ static const char usage_validate[] =
     "               time (without one device at a time when the preset's rows come from one\n"
     "               source) and scored on the rows left out\n"
     "  --out FILE   the per-row predictions as CSV\n"
-    "  --presets DIR  preset files (NAME.preset) instead of the built-in ones\n"
+    "  --presets DIR  preset files (DIR/NAME.preset) instead of the built-in ones; a name\n"
+    "               DIR has no file for is the built-in preset\n"
     "  --rows       print every row's prediction\n"
     "  --worst N    the N worst rows (default 10)\n";
 
 static const char usage_calibrate[] =
     "usage: kvsim calibrate --data FILE.csv --out DIR [--presets DIR]\n"
     "\n"
-    "Fits each engine preset's terms (bw_eff, flops_eff, step_overhead_ms, layer_overhead_us,\n"
-    "and split_sync_us where rows split layers over GPUs) to the rows of FILE that name it,\n"
-    "by least squares on log(predicted / measured) from fixed starting points (the same data\n"
-    "gives the same presets), and writes DIR/NAME.preset with the rows it was fitted to.\n"
-    "Flags (flash attention, fp16 accumulation, dequantising GEMMs) and the runtime memory\n"
-    "overhead are kept from the starting presets (built-in, or --presets DIR). The vllm\n"
-    "preset, with no vLLM rows in the data, takes the TensorRT-LLM fit and says so.\n";
+    "Fits each engine preset's terms to the rows of FILE that name it: bw_eff, flops_eff,\n"
+    "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
+    "0); split_base_us, split_sync_us and split_gbps where rows split matrices by rows over\n"
+    "GPUs (else 0). Least squares on log(predicted / measured) from fixed starting points (the\n"
+    "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
+    "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
+    "runtime memory overhead are kept from the starting presets (built-in, or --presets DIR).\n"
+    "The vllm preset, with no vLLM rows in the data, takes the TensorRT-LLM fit and says so.\n";
 
 typedef struct row_out {
     char preset[32];
@@ -63,6 +67,20 @@ typedef struct vctx {
     const char *preset_dir;
 } vctx;
 
+/* --presets DIR must be a directory: a mistyped one would otherwise mean
+ * the built-in presets without a word. */
+static void check_presets_dir(const char *dir)
+{
+    struct stat st;
+    if (dir == NULL)
+        return;
+    if (stat(dir, &st) != 0)
+        cli_die("--presets %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        cli_die("--presets %s: not a directory", dir);
+}
+
+/* DIR/NAME.preset when DIR has one, else the built-in NAME. */
 static int load_preset(const char *dir, const char *name, sim_engine_preset *p, char *err,
                        size_t errlen)
 {
@@ -70,8 +88,9 @@ static int load_preset(const char *dir, const char *name, sim_engine_preset *p, 
         char path[1024];
         snprintf(path, sizeof(path), "%s/%s.preset", dir, name);
         FILE *fp = fopen(path, "rb");
-        if (fp != NULL) {
-            fclose(fp);
+        if (fp != NULL || errno != ENOENT) {
+            if (fp != NULL)
+                fclose(fp);
             return sim_preset_lookup(path, p, err, errlen);
         }
     }
@@ -127,10 +146,10 @@ static const char *k_preset(const vctx *v, size_t i)
 static void table(const vctx *v, const char *title, key_fn key)
 {
     printf("\n%-52s %6s %9s %9s %9s\n", title, "rows", "median", "p90", "worst");
-    const char *seen[256];
     size_t ns = 0;
+    const char **seen = malloc((v->n + 1) * sizeof(*seen)); /* at most a key per row */
     double *errs = malloc((v->n + 1) * sizeof(double));
-    if (errs == NULL)
+    if (seen == NULL || errs == NULL)
         cli_die("out of memory");
     for (size_t i = 0; i < v->n; i++) {
         if (!v->out[i].ok)
@@ -139,7 +158,7 @@ static void table(const vctx *v, const char *title, key_fn key)
         bool dup = false;
         for (size_t s = 0; s < ns && !dup; s++)
             dup = strcmp(seen[s], k) == 0;
-        if (dup || ns == 256)
+        if (dup)
             continue;
         seen[ns++] = k;
         size_t m = 0;
@@ -151,6 +170,7 @@ static void table(const vctx *v, const char *title, key_fn key)
                100 * errs[m - 1]);
     }
     free(errs);
+    free(seen);
 }
 
 static void csv_field(FILE *fp, const char *s)
@@ -320,6 +340,7 @@ int cmd_validate(int argc, char **argv)
     if (data == NULL)
         cli_die("validate: --data FILE.csv is required (kvsim validate --help)");
     size_t worst = worst_s ? (size_t)cli_parse_u64("--worst", worst_s, 0, 100000) : 10;
+    check_presets_dir(dir);
     vctx v = {.preset_dir = dir};
     read_rows(data, &v);
     char err[512];
@@ -367,10 +388,18 @@ int cmd_validate(int argc, char **argv)
             for (size_t i = 0; i < m; i++) {
                 const sim_measurement *ri = &v.rows[idx[i]];
                 const char *ik = one_source ? ri->gpu.name : ri->source_id;
-                if (strcmp(ik, gk) == 0) {
-                    done[i] = true;
+                if (strcmp(ik, gk) != 0)
+                    continue;
+                done[i] = true;
+                /* Nothing left to fit to: the preset's own terms would be
+                 * an in-sample prediction (the built-in presets are fitted
+                 * to these rows), not an out-of-sample one. */
+                if (nt == 0)
+                    snprintf(v.out[idx[i]].why, sizeof(v.out[idx[i]].why),
+                             "--cross: no other %s for preset %s to fit to",
+                             one_source ? "device" : "source", names[k]);
+                else
                     predict(&v, idx[i], &p);
-                }
             }
         }
         free(train);
@@ -474,7 +503,8 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
     const char *base = strrchr(data, '/');
-    fprintf(fp, "fit_data %s\nfit_rows %zu\n", base ? base + 1 : data, m);
+    /* fit_data holds 127 characters (sim_engine_preset). */
+    fprintf(fp, "fit_data %.127s\nfit_rows %zu\n", base ? base + 1 : data, m);
     if (m > 0) {
         double *e = malloc(m * sizeof(double));
         if (e == NULL)
@@ -496,6 +526,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     }
     if (fclose(fp) != 0)
         cli_die("--out: cannot write %s", path);
+    /* What calibrate writes must be a preset kvsim reads. */
+    sim_engine_preset back;
+    char err[512];
+    if (sim_preset_lookup(path, &back, err, sizeof(err)) != 0)
+        cli_die("calibrate: wrote a preset kvsim cannot read: %s", err);
     printf("  %s\n", path);
 }
 
@@ -522,6 +557,7 @@ int cmd_calibrate(int argc, char **argv)
     }
     if (data == NULL || out == NULL)
         cli_die("calibrate: --data FILE.csv and --out DIR are required (kvsim calibrate --help)");
+    check_presets_dir(dir);
     cli_make_dirs(out);
     vctx v = {.preset_dir = dir};
     read_rows(data, &v);
@@ -539,6 +575,21 @@ int cmd_calibrate(int argc, char **argv)
         if (load_preset(dir, names[k], &pr, err, sizeof(err)) != 0)
             cli_die("calibrate: rows name preset '%s' but %s", names[k], err);
         size_t m = preset_rows(&v, names[k], idx);
+        /* Only rows the model can replay are fitted and listed (a row
+         * refused for its layout or memory is refused whatever the
+         * terms). */
+        size_t fitted = 0;
+        for (size_t i = 0; i < m; i++) {
+            double pred;
+            char why[200];
+            if (sim_validate_predict(&v.rows[idx[i]], &pr.params, &pred, why, sizeof(why)) == 0)
+                idx[fitted++] = idx[i];
+        }
+        if (fitted == 0) {
+            printf("  %s: none of its %zu rows can be replayed; not written\n", names[k], m);
+            continue;
+        }
+        m = fitted;
         fit(&v, idx, m, &pr.params);
         char basis[320];
         size_t nsrc = 0;

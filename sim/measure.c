@@ -401,14 +401,15 @@ static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
     return 0;
 }
 
-/* Parses a finite number > 0 (at most 1e12). */
+/* Parses a decimal number in [1e-9, 1e12] (strtod would read hexadecimal
+ * too; below 1e-9 a ratio to it can overflow). */
 static int parse_pos(const char *s, double *out)
 {
-    if (!(isdigit((unsigned char)*s) || *s == '.'))
+    if (!(isdigit((unsigned char)*s) || *s == '.') || strpbrk(s, "xX") != NULL)
         return -1;
     char *end;
     double v = strtod(s, &end);
-    if (*end != '\0' || !isfinite(v) || !(v > 0) || v > 1e12)
+    if (*end != '\0' || !isfinite(v) || !(v >= 1e-9) || v > 1e12)
         return -1;
     *out = v;
     return 0;
@@ -735,9 +736,10 @@ static bool read_numbers(row_ctx *c, char *const v[C_COUNT])
             return refuse(c, "bad number", "column '%s': '%s' is not an integer in [%u, %u]",
                           columns[ints[i].col].name, v[ints[i].col], ints[i].lo, ints[i].hi);
     if (parse_pos(v[C_VALUE], &m->value) != 0)
-        return refuse(c, "bad number", "column 'value': '%s' is not a number > 0", v[C_VALUE]);
+        return refuse(c, "bad number", "column 'value': '%s' is not a number in [1e-9, 1e12]",
+                      v[C_VALUE]);
     if (v[C_WEIGHTS][0] != '\0' && parse_pos(v[C_WEIGHTS], &m->weights_gib) != 0)
-        return refuse(c, "bad number", "column 'weights_GiB': '%s' is not a number > 0",
+        return refuse(c, "bad number", "column 'weights_GiB': '%s' is not a number in [1e-9, 1e12]",
                       v[C_WEIGHTS]);
     return true;
 }

@@ -4,6 +4,7 @@
 #include "sim/preset.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -128,13 +129,18 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
             }
             *(bool *)dst = v[0] == '1';
         } else if (ky->kind == K_NUM) {
+            /* Counts (a scale of 0) are whole numbers; decimal only (strtod
+             * would read hexadecimal floats too). */
+            bool count = ky->scale == 0;
             char *e;
             errno = 0;
             double x = strtod(v, &e);
             if (e == v || *e != '\0' || errno != 0 || !isfinite(x) || x < ky->lo || x > ky->hi ||
-                (ky->lo_open && x <= ky->lo)) {
-                snprintf(err, errlen, "%s:%u: '%s' must be a number in %s%g, %g], not '%.40s'",
-                         origin, line, ky->name, ky->lo_open ? "(" : "[", ky->lo, ky->hi, v);
+                (ky->lo_open && x <= ky->lo) || strpbrk(v, "xX") != NULL ||
+                (count && x != floor(x))) {
+                snprintf(err, errlen, "%s:%u: '%s' must be %s in %s%g, %g], not '%.40s'", origin,
+                         line, ky->name, count ? "a whole number" : "a number",
+                         ky->lo_open ? "(" : "[", ky->lo, ky->hi, v);
                 return -1;
             }
             if (ky->off == offsetof(sim_engine_preset, fit_rows))

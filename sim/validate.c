@@ -34,6 +34,8 @@ const char *sim_validate_device_class(const sim_measurement *r)
         return "apple";
     if (strcmp(g->vendor, "AMD") == 0)
         return "amd";
+    if (strcmp(g->vendor, "Intel") == 0) /* Arc cards: consumer and workstation parts */
+        return "intel";
     if (strstr(g->display, "GeForce") != NULL)
         return "geforce";
     if (strstr(g->display, "RTX") != NULL || strstr(g->display, "A6000") != NULL ||
@@ -145,6 +147,14 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     double chunk = llama ? UBATCH : 1e12;
     double in = r->input_tokens, out = r->output_tokens, batch = r->batch > 0 ? r->batch : 1;
     double v = 0;
+    /* These three are one sequence's figures (sim/measure.h): a row with
+     * a larger batch means something this replay does not compute. */
+    if (batch > 1 && (r->metric == SIM_MEAS_PREFILL_TOK_S || r->metric == SIM_MEAS_TTFT_MS ||
+                      r->metric == SIM_MEAS_DECODE_TOK_S)) {
+        snprintf(why, whylen, "%s at batch %u: replayed for one sequence only", r->metric_name,
+                 r->batch);
+        return -1;
+    }
     switch (r->metric) {
     case SIM_MEAS_PREFILL_TOK_S:
         if (in <= 0)

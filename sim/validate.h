@@ -16,6 +16,8 @@
  *                   batch x input tokens, then output - 1 decode steps of
  *                   the whole batch; batch x output / the total (per GPU:
  *                   divided by the GPUs).
+ * The first three are one sequence's: a row of them stating a batch above
+ * 1 is refused, not replayed at batch 1.
  * Decode sums sample the step time at 33 contexts (the step time is
  * piecewise linear in the context, so the trapezoid sum is within 0.01 %
  * of the step-by-step sum; test_validate checks it).
@@ -36,7 +38,7 @@
 void sim_validate_preset_name(const sim_measurement *r, char *buf, size_t len);
 
 /* The device class a row is reported under: "datacenter", "workstation",
- * "geforce", "apple", "amd", "cpu". */
+ * "geforce", "apple", "amd", "intel", "cpu". */
 const char *sim_validate_device_class(const sim_measurement *r);
 
 /* Predicts row R's metric (in its unit) with cost terms P. Returns 0, or

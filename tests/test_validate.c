@@ -280,6 +280,13 @@ static void test_validate_cli(void **state)
     assert_non_null(strstr(out, "unknown device"));
     assert_non_null(strstr(out, "unknown model"));
     assert_non_null(strstr(out, "bad number"));
+    /* Each reason's example is in parentheses, closed. */
+    for (const char *e = strstr(out, "(e.g. "); e != NULL; e = strstr(e + 1, "(e.g. ")) {
+        const char *nl = strchr(e, '\n');
+        assert_non_null(nl);
+        if (nl[-1] != ')')
+            fail_msg("example not closed: %.*s", (int)(nl - e), e);
+    }
     snprintf(path, sizeof(path), "%s/rows.csv", dir);
     fp = fopen(path, "r");
     assert_non_null(fp);
@@ -307,6 +314,307 @@ static void test_validate_cli(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* `kvsim validate --cross` on a preset whose rows are one source and one
+ * device: nothing is left to fit to, so no row of it is scored out of
+ * sample (the preset's own terms would be an in-sample prediction). */
+static void test_validate_cross_one_group(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_cross_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n"
+          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+          "0,prefill_tok_s,9000,tokens/s,,x\n"
+          "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s --cross 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[16384];
+    size_t len = fread(out, 1, sizeof(out) - 1, p);
+    out[len] = '\0';
+    int rc = pclose(p);
+    print_message("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "2 rows, 0 predicted"));
+    assert_non_null(strstr(out, "no other device"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A preset's counts are whole numbers and its numbers decimal: a
+ * fractional count or a hexadecimal float is refused naming file and
+ * line, not truncated or read. */
+static void test_preset_refuses(void **state)
+{
+    (void)state;
+    static const char base[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                               "runtime_overhead_gib 1\n";
+    static const char *const bad[] = {"cuda_graph_max_tokens 3.7\n", "fit_rows 2.5\n",
+                                      "split_gbps 0x10\n", "layer_overhead_us 0x1p3\n"};
+    char text[512], err[256];
+    sim_engine_preset pr;
+    snprintf(text, sizeof(text), "%scuda_graph_max_tokens 512\nfit_rows 7\n", base);
+    assert_int_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)), 0);
+    assert_int_equal(pr.params.graph_max_tokens, 512);
+    assert_int_equal(pr.fit_rows, 7);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", base, bad[i]);
+        err[0] = '\0';
+        if (sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        print_message("%s\n", err);
+        assert_non_null(strstr(err, "t.preset:6:"));
+        assert_null(strchr(err, '\n'));
+    }
+}
+
+/* `kvsim validate` lists every source in its by-source table, however
+ * many (it stopped at 256). */
+static void test_validate_many_sources(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_sources_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n",
+          fp);
+    for (int i = 0; i < 300; i++)
+        fprintf(fp,
+                "%d,SRC%03d,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,"
+                "3.56,1,0,128,decode_tok_s,150,tokens/s,,x\n",
+                i + 1, i);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[1024];
+    int in_table = 0, sources = 0;
+    while (fgets(line, sizeof(line), p) != NULL) {
+        if (strncmp(line, "by source", 9) == 0)
+            in_table = 1;
+        else if (line[0] == '\n')
+            in_table = 0;
+        else if (in_table && strncmp(line, "SRC", 3) == 0)
+            sources++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(sources, 300);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* --presets DIR that is not a directory is refused in one line naming
+ * it, not replaced by the built-in presets without a word. */
+static void test_presets_dir_missing(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN"), *src = getenv("KVSIM_SOURCE_DIR");
+    if (bin == NULL || src == NULL)
+        skip();
+    static const char *const cmds[] = {"validate", "calibrate"};
+    for (size_t i = 0; i < 2; i++) {
+        char cmd[2048], out[4096];
+        snprintf(cmd, sizeof(cmd),
+                 "%s %s --data %s/catalog/measurements.csv --presets /nonexistent/presets "
+                 "--out /tmp/kvsim_presets_dir_test.out 2>&1",
+                 bin, cmds[i], src);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t len = fread(out, 1, sizeof(out) - 1, p);
+        out[len] = '\0';
+        int rc = pclose(p);
+        print_message("%s", out);
+        assert_true(rc != 0);
+        assert_non_null(strstr(out, "/nonexistent/presets"));
+        assert_true(len > 0 && strchr(out, '\n') == out + len - 1);
+    }
+}
+
+/* decode_tok_s, prefill_tok_s and ttft_ms are one sequence's figures: a
+ * row stating a batch of 8 is refused with a reason, not replayed at
+ * batch 1 without a word. */
+static void test_single_sequence_metrics_refuse_batch(void **state)
+{
+    (void)state;
+    sim_engine_preset pr;
+    char err[512], why[256];
+    assert_int_equal(sim_preset_lookup("llamacpp", &pr, err, sizeof(err)), 0);
+    const sim_meas_metric metrics[] = {SIM_MEAS_DECODE_TOK_S, SIM_MEAS_PREFILL_TOK_S,
+                                       SIM_MEAS_TTFT_MS};
+    for (size_t i = 0; i < 3; i++) {
+        sim_measurement r = row("rtx-4090", "llama-2-7b", "q4_0", metrics[i], 512, 128, 1);
+        double pred;
+        assert_int_equal(sim_validate_predict(&r, &pr.params, &pred, why, sizeof(why)), 0);
+        r.batch = 8;
+        why[0] = '\0';
+        if (sim_validate_predict(&r, &pr.params, &pred, why, sizeof(why)) == 0)
+            fail_msg("metric %zu at batch 8 replayed as batch 1: %g", i, pred);
+        print_message("%s\n", why);
+        assert_non_null(strstr(why, "batch"));
+    }
+}
+
+/* What `kvsim calibrate` writes, kvsim reads back, whatever the data
+ * file is called (a basename over fit_data's 127 characters wrote a
+ * preset the reader refused). */
+static void test_calibrate_long_data_name(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_calname_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char name[160], path[512], cmd[2048], err[512];
+    memset(name, 'm', 150);
+    snprintf(name + 150, sizeof(name) - 150, ".csv");
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n"
+          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+          "0,prefill_tok_s,9000,tokens/s,,x\n"
+          "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s calibrate --data %s --out %s/out >/dev/null", bin, path, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/out/llamacpp.preset", dir);
+    sim_engine_preset pr;
+    if (sim_preset_lookup(path, &pr, err, sizeof(err)) != 0)
+        fail_msg("calibrate wrote a preset kvsim refuses: %s", err);
+    assert_int_equal(pr.fit_rows, 2);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Intel's Arc cards (the Vulkan scoreboard's rows) are reported under
+ * their own class, not as datacenter parts. */
+static void test_device_class(void **state)
+{
+    (void)state;
+    static const char *const want[][2] = {{"arc-b580", "intel"},
+                                          {"arc-pro-b50", "intel"},
+                                          {"h100-sxm", "datacenter"},
+                                          {"rtx-4090", "geforce"},
+                                          {"a6000", "workstation"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        sim_measurement r = row(want[i][0], "llama-2-7b", "q4_0", SIM_MEAS_DECODE_TOK_S, 0, 128, 1);
+        const char *got = sim_validate_device_class(&r);
+        if (strcmp(got, want[i][1]) != 0)
+            fail_msg("%s: class %s, want %s", want[i][0], got, want[i][1]);
+    }
+}
+
+/* A measured value in hexadecimal, or so small that predicted / measured
+ * overflows (an infinite error, an infinite sum of squares for the fit),
+ * is a bad number. */
+static void test_validate_value_range(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_value_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n",
+          fp);
+    static const char *const values[] = {"0x10", "4.9e-324", "1e-310", "150"};
+    for (int i = 0; i < 4; i++)
+        fprintf(fp,
+                "%d,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,"
+                "3.56,1,0,128,decode_tok_s,%s,tokens/s,,x\n",
+                i + 1, values[i]);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s 2>&1", bin, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[16384];
+    size_t len = fread(out, 1, sizeof(out) - 1, p);
+    out[len] = '\0';
+    assert_int_equal(pclose(p), 0);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "4 rows, 1 predicted"));
+    assert_non_null(strstr(out, "3  bad number"));
+    assert_null(strstr(out, "inf"));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* `kvsim calibrate` fits and lists only rows it can predict: a preset
+ * whose rows all fail (weights larger than the device) is not written
+ * with made-up terms and 'nan' errors, and the others count only the
+ * rows fitted. */
+static void test_calibrate_unpredictable_rows(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_calbad_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], cmd[2048], err[512];
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n"
+          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 70B,F16,,1,0,"
+          "128,decode_tok_s,1,tokens/s,,x\n"
+          "2,S1,t,RTX 4090,1,llama.cpp (ROCm) llama-bench -ngl 99,b,Llama-2 70B,F16,,1,0,"
+          "128,decode_tok_s,1,tokens/s,,x\n"
+          "3,S1,t,RTX 4090,1,llama.cpp (ROCm) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s calibrate --data %s --out %s/out >/dev/null 2>&1", bin, path,
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/out/llamacpp.preset", dir);
+    fp = fopen(path, "r");
+    if (fp != NULL) {
+        fclose(fp);
+        fail_msg("a preset fitted to no predictable row was written: %s", path);
+    }
+    snprintf(path, sizeof(path), "%s/out/llamacpp-rocm.preset", dir);
+    sim_engine_preset pr;
+    if (sim_preset_lookup(path, &pr, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(pr.fit_rows, 1);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +622,15 @@ int main(void)
         cmocka_unit_test(test_decode_sum_sampled),
         cmocka_unit_test(test_fit_recovers_terms),
         cmocka_unit_test(test_validate_cli),
+        cmocka_unit_test(test_validate_cross_one_group),
+        cmocka_unit_test(test_preset_refuses),
+        cmocka_unit_test(test_validate_many_sources),
+        cmocka_unit_test(test_presets_dir_missing),
+        cmocka_unit_test(test_single_sequence_metrics_refuse_batch),
+        cmocka_unit_test(test_calibrate_long_data_name),
+        cmocka_unit_test(test_device_class),
+        cmocka_unit_test(test_validate_value_range),
+        cmocka_unit_test(test_calibrate_unpredictable_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
