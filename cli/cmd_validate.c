@@ -489,7 +489,14 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     if (fp == NULL)
         cli_die("--out: cannot write %s", path);
     const sim_cost_params *p = &pr->params;
-    fprintf(fp, "# kvsim engine preset, written by kvsim calibrate --data %s\n", data);
+    /* One line: the names are written as given, control bytes as '?'. */
+    fputs("# kvsim engine preset, written by kvsim calibrate --data ", fp);
+    for (const char *q = data; *q; q++)
+        fputc((unsigned char)*q < 0x20 ? '?' : *q, fp);
+    fputs(" --out ", fp);
+    for (const char *q = dir; *q; q++)
+        fputc((unsigned char)*q < 0x20 ? '?' : *q, fp);
+    fputc('\n', fp);
     fprintf(fp, "name %s\n", pr->name);
     if (pr->backend[0])
         fprintf(fp, "backend %s\n", pr->backend);
