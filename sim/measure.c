@@ -2,6 +2,13 @@
  * measure.c: reads published measurements (measure.h) and maps each row
  * onto a catalog device, model, weight and KV format and engine.
  *
+ * Last step of the data flow: the file's text is split into records by
+ * measure_csv.c; each record's columns are found by the header here, its
+ * names mapped through the published-names table and its free text read for
+ * stated conditions by measure_names.c (measure_int.h), and the row checked
+ * against what kvsim can run here. This file uses the other two; they never
+ * use it.
+ *
  * Reasons a row is not expressible, in the order they are checked (the
  * first that applies is the row's reason):
  *   malformed row          fewer or more fields than the header
@@ -39,262 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/catalog_data.h"
+#include "sim/measure_int.h"
 #include "sim/parallel.h"
-
-/* ---------------------------------------------------------------- CSV records */
-
-/* One record's fields, NUL-separated in BUF at offsets OFF. */
-typedef struct csv_rec {
-    char *buf;
-    size_t len, cap;
-    size_t *off;
-    size_t nf, fcap;
-} csv_rec;
-
-static int rec_putc(csv_rec *r, char c)
-{
-    if (r->len + 1 >= r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        char *b = realloc(r->buf, cap);
-        if (!b)
-            return -1;
-        r->buf = b;
-        r->cap = cap;
-    }
-    r->buf[r->len++] = c;
-    return 0;
-}
-
-static int rec_field(csv_rec *r)
-{
-    if (r->nf == r->fcap) {
-        size_t cap = r->fcap ? 2 * r->fcap : 32;
-        size_t *o = realloc(r->off, cap * sizeof(*o));
-        if (!o)
-            return -1;
-        r->off = o;
-        r->fcap = cap;
-    }
-    r->off[r->nf++] = r->len;
-    return 0;
-}
-
-static const char *rec_get(const csv_rec *r, size_t i)
-{
-    return i < r->nf ? r->buf + r->off[i] : "";
-}
-
-enum {
-    CSV_END = 0,
-    CSV_REC = 1,
-    CSV_UNTERMINATED = -1,
-    CSV_NUL = -2,
-    CSV_NOMEM = -3,
-    CSV_BAD = -4 /* the caller's verdict: a header or field count it refuses */
-};
-
-/*
- * Reads the RFC 4180 record at S[*POS..LEN) into R. Quoted fields may hold
- * commas, doubled quotes and line breaks; text after a closing quote is
- * kept as it is (lenient). *LINE counts the lines consumed; *START gets the
- * record's first line. Returns CSV_REC, CSV_END at the end of the text, or
- * a negative CSV_ code (*LINE then names the line at fault).
- */
-static int csv_next(csv_rec *r, const char *s, size_t len, size_t *pos, uint32_t *line,
-                    uint32_t *start)
-{
-    size_t p = *pos;
-    r->len = 0;
-    r->nf = 0;
-    if (p >= len)
-        return CSV_END;
-    *start = *line;
-    if (rec_field(r) != 0)
-        return CSV_NOMEM;
-    uint32_t quote_line = 0;
-    bool quoted = false;
-    for (;;) {
-        if (p >= len) {
-            if (quoted) {
-                *line = quote_line;
-                return CSV_UNTERMINATED;
-            }
-            break;
-        }
-        char c = s[p];
-        if (c == '\0')
-            return CSV_NUL;
-        if (quoted) {
-            if (c == '"') {
-                if (p + 1 < len && s[p + 1] == '"') {
-                    if (rec_putc(r, '"') != 0)
-                        return CSV_NOMEM;
-                    p += 2;
-                    continue;
-                }
-                quoted = false;
-                p++;
-                continue;
-            }
-            if (c == '\n')
-                (*line)++;
-            if (rec_putc(r, c) != 0)
-                return CSV_NOMEM;
-            p++;
-            continue;
-        }
-        if (c == '"' && (r->len == r->off[r->nf - 1])) {
-            quoted = true;
-            quote_line = *line;
-            p++;
-            continue;
-        }
-        if (c == ',') {
-            if (rec_putc(r, '\0') != 0 || rec_field(r) != 0)
-                return CSV_NOMEM;
-            p++;
-            continue;
-        }
-        if (c == '\n' || (c == '\r' && p + 1 < len && s[p + 1] == '\n')) {
-            p += c == '\r' ? 2 : 1;
-            (*line)++;
-            break;
-        }
-        if (rec_putc(r, c) != 0)
-            return CSV_NOMEM;
-        p++;
-    }
-    if (rec_putc(r, '\0') != 0)
-        return CSV_NOMEM;
-    *pos = p;
-    return CSV_REC;
-}
-
-/* True when the record is one empty field (a blank line). */
-static bool rec_blank(const csv_rec *r)
-{
-    if (r->nf != 1)
-        return false;
-    for (const char *c = r->buf; *c; c++)
-        if (!isspace((unsigned char)*c))
-            return false;
-    return true;
-}
-
-/* ------------------------------------------------------- published names table */
-
-typedef struct pub_name {
-    const char *kind, *published, *catalog, *notes;
-} pub_name;
-
-static pub_name *names;
-static size_t names_n;
-static int names_loaded; /* 0 not yet, 1 loaded, -1 broken */
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
-static void names_free(void)
-{
-    for (size_t i = 0; i < names_n; i++) {
-        free((char *)names[i].kind);
-        free((char *)names[i].published);
-        free((char *)names[i].catalog);
-        free((char *)names[i].notes);
-    }
-    free(names);
-    names = NULL;
-    names_n = 0;
-}
-
-/* Loads the embedded published_names.csv once; the table lives until exit. */
-static int names_load(void)
-{
-    if (names_loaded != 0)
-        return names_loaded;
-    const char *text = sim_catalog_published_names_csv;
-    size_t len = strlen(text), pos = 0, cap = 0;
-    uint32_t line = 1, start = 1;
-    csv_rec r = {0};
-    int rc = csv_next(&r, text, len, &pos, &line, &start);
-    static const char *const cols[4] = {"kind", "published", "catalog", "notes"};
-    for (size_t c = 0; rc == CSV_REC && c < 4; c++)
-        if (strcmp(rec_get(&r, c), cols[c]) != 0)
-            rc = CSV_BAD;
-    while (rc == CSV_REC) {
-        rc = csv_next(&r, text, len, &pos, &line, &start);
-        if (rc != CSV_REC)
-            break;
-        if (rec_blank(&r))
-            continue;
-        if (r.nf != 4) {
-            rc = CSV_BAD;
-            break;
-        }
-        if (names_n == cap) {
-            cap = cap ? 2 * cap : 256;
-            pub_name *t = realloc(names, cap * sizeof(*t));
-            if (!t) {
-                rc = CSV_NOMEM;
-                break;
-            }
-            names = t;
-        }
-        pub_name *e = &names[names_n];
-        e->kind = dup_str(rec_get(&r, 0));
-        e->published = dup_str(rec_get(&r, 1));
-        e->catalog = dup_str(rec_get(&r, 2));
-        e->notes = dup_str(rec_get(&r, 3));
-        names_n++;
-        if (!e->kind || !e->published || !e->catalog || !e->notes) {
-            rc = CSV_NOMEM;
-            break;
-        }
-    }
-    free(r.buf);
-    free(r.off);
-    if (rc != CSV_END) {
-        fprintf(stderr,
-                "kvsim: catalog/published_names.csv:%u: malformed (kind,published,"
-                "catalog,notes expected)\n",
-                start);
-        names_free();
-        return names_loaded = -1;
-    }
-    return names_loaded = 1;
-}
-
-size_t sim_published_name_count(void)
-{
-    return names_load() > 0 ? names_n : 0;
-}
-
-int sim_published_name_at(size_t i, const char **kind, const char **published, const char **catalog)
-{
-    if (names_load() < 0 || i >= names_n)
-        return -1;
-    *kind = names[i].kind;
-    *published = names[i].published;
-    *catalog = names[i].catalog;
-    return 0;
-}
-
-static const pub_name *name_find(const char *kind, const char *published)
-{
-    if (names_load() < 0)
-        return NULL;
-    for (size_t i = 0; i < names_n; i++)
-        if (strcmp(names[i].kind, kind) == 0 && strcmp(names[i].published, published) == 0)
-            return &names[i];
-    return NULL;
-}
 
 /* ------------------------------------------------------------------- helpers */
 
@@ -415,127 +168,6 @@ static int parse_pos(const char *s, double *out)
     return 0;
 }
 
-/* Case-insensitive substring search. */
-static const char *find_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (; *hay; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] &&
-               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-            i++;
-        if (i == n)
-            return hay;
-    }
-    return NULL;
-}
-
-/* NEEDLE in HAY as a phrase: not inside a longer word at either end. */
-static bool has_phrase(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (const char *p = hay; (p = find_ci(p, needle)) != NULL; p++) {
-        bool left = p == hay || !isalnum((unsigned char)p[-1]) || !isalnum((unsigned char)*needle);
-        bool right = !isalnum((unsigned char)p[n]) || !isalnum((unsigned char)needle[n - 1]);
-        if (left && right)
-            return true;
-    }
-    return false;
-}
-
-/* A flash-attention statement in TEXT: 1 on, 0 off, -1 none. */
-static int flash_attn_of(const char *text)
-{
-    static const char *const on[] = {"with FA", "FA on", "-fa 1", "flash attention on",
-                                     "flash_attn=1"};
-    static const char *const off[] = {"no FA", "without FA",          "FA off",
-                                      "-fa 0", "flash attention off", "flash_attn=0"};
-    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
-        if (has_phrase(text, off[i]))
-            return 0;
-    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++)
-        if (has_phrase(text, on[i]))
-            return 1;
-    return -1;
-}
-
-/* The row's free text where conditions are stated: framework, build, notes. */
-enum { ROW_TEXTS = 3 };
-
-/* Flash attention over the row's texts: a statement of off wins, then on; else -1. */
-static int flash_attn_in(const char *const texts[ROW_TEXTS])
-{
-    int fa = -1;
-    for (int i = 0; i < ROW_TEXTS; i++) {
-        int f = flash_attn_of(texts[i]);
-        if (f == 0)
-            return 0;
-        if (f == 1)
-            fa = 1;
-    }
-    return fa;
-}
-
-static bool phrase_in(const char *const texts[ROW_TEXTS], const char *needle)
-{
-    for (int i = 0; i < ROW_TEXTS; i++)
-        if (has_phrase(texts[i], needle))
-            return true;
-    return false;
-}
-
-/* "TP=4", "TP 4", "tp=4" in TEXT: the size, or 0 when not stated. */
-static uint32_t tp_of(const char *text)
-{
-    for (const char *p = text; (p = find_ci(p, "tp")) != NULL; p += 2) {
-        if (p > text && isalnum((unsigned char)p[-1]))
-            continue;
-        const char *q = p + 2;
-        while (*q == ' ' || *q == '=' || *q == ':')
-            q++;
-        if (q == p + 2 || !isdigit((unsigned char)*q))
-            continue;
-        unsigned long v = strtoul(q, NULL, 10);
-        if (v >= 1 && v <= 4096)
-            return (uint32_t)v;
-    }
-    return 0;
-}
-
-/* "stddev" then up to six other bytes ("+-", a UTF-8 plus-minus) then a
- * number in TEXT: the number, 0 when none. */
-static double stddev_of(const char *text)
-{
-    const char *p = find_ci(text, "stddev");
-    if (!p)
-        return 0;
-    p += 6;
-    for (int skip = 0; skip < 6 && *p && !isdigit((unsigned char)*p); skip++)
-        p++;
-    if (!isdigit((unsigned char)*p))
-        return 0;
-    double v = strtod(p, NULL);
-    return isfinite(v) && v >= 0 ? v : 0;
-}
-
-/* "48GB", "80 GB" in a device text: the number, 0 when none. */
-static double memory_gb_of(const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        if (!isdigit((unsigned char)*p) ||
-            (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '.')))
-            continue;
-        char *end;
-        double v = strtod(p, &end);
-        while (*end == ' ')
-            end++;
-        if ((end[0] == 'G' || end[0] == 'g') && (end[1] == 'B' || end[1] == 'b') &&
-            !isalnum((unsigned char)end[2]) && isfinite(v) && v > 0 && v < 1e6)
-            return v;
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- the reader */
 
 enum col {
@@ -623,7 +255,7 @@ refuse(row_ctx *c, const char *reason, const char *fmt, ...)
 /* Maps the framework text: "engine/backend/bench" in published_names.csv. */
 static bool map_framework(row_ctx *c, const char *fw)
 {
-    const pub_name *e = name_find("framework", fw);
+    const meas_pub_name *e = meas_name_find("framework", fw);
     if (!e || e->catalog[0] == '\0')
         return refuse(c, "unknown framework",
                       "column 'framework': '%s' not in "
@@ -644,7 +276,7 @@ static bool map_framework(row_ctx *c, const char *fw)
 static bool map_device(row_ctx *c, const char *dev)
 {
     sim_measurement *m = c->m;
-    const pub_name *e = name_find("device", dev);
+    const meas_pub_name *e = meas_name_find("device", dev);
     if (!e) {
         if (gpu_cached(c->lc, dev, &m->gpu) == 0)
             return true;
@@ -662,7 +294,7 @@ static bool map_device(row_ctx *c, const char *dev)
 static bool map_model(row_ctx *c, const char *name)
 {
     sim_measurement *m = c->m;
-    const pub_name *e = name_find("model", name);
+    const meas_pub_name *e = meas_name_find("model", name);
     if (!e) {
         if (model_cached(c->lc, name, &m->model) == 0)
             return true;
@@ -680,7 +312,7 @@ static bool map_model(row_ctx *c, const char *name)
 static bool map_precision(row_ctx *c, const char *q)
 {
     sim_measurement *m = c->m;
-    const pub_name *e = name_find("precision", q);
+    const meas_pub_name *e = meas_name_find("precision", q);
     char spec[96], err[256];
     if (!e) {
         /* A format name kvsim knows, written as kvsim writes it. */
@@ -772,30 +404,8 @@ static bool check_metric(row_ctx *c, const char *unit)
     return true;
 }
 
-/*
- * llama.cpp's split over several GPUs: "-sm row" / "-sm layer" (or
- * --split-mode) when the row states it; else the default of the build as
- * catalog/published_names.csv records it (kind build: "sm=row" for builds
- * before ggml-org/llama.cpp#4606, January 2024, whose only multi-GPU mode
- * split each matrix by rows; layer split is the default since). Returns
- * "row", "layer", or NULL when neither is known.
- */
-static const char *split_mode_of(const char *const texts[ROW_TEXTS])
-{
-    if (phrase_in(texts, "-sm row") || phrase_in(texts, "split-mode row"))
-        return "row";
-    if (phrase_in(texts, "-sm layer") || phrase_in(texts, "split-mode layer"))
-        return "layer";
-    const pub_name *e = name_find("build", texts[1]);
-    if (e && strcmp(e->catalog, "sm=row") == 0)
-        return "row";
-    if (e && strcmp(e->catalog, "sm=layer") == 0)
-        return "layer";
-    return NULL;
-}
-
 /* Parallelism and the device's figures, once the names are mapped. */
-static bool check_run(row_ctx *c, const char *const texts[ROW_TEXTS])
+static bool check_run(row_ctx *c, const char *const texts[MEAS_ROW_TEXTS])
 {
     sim_measurement *m = c->m;
     char err[256];
@@ -807,7 +417,7 @@ static bool check_run(row_ctx *c, const char *const texts[ROW_TEXTS])
         m->tp = 1;
         m->layer_split = 1;
         if (m->device_count > 1) {
-            const char *sm = split_mode_of(texts);
+            const char *sm = meas_split_mode_of(texts);
             if (!sm)
                 return refuse(c, "split mode not stated",
                               "llama.cpp on %u GPUs: no -sm in the row and build '%s' is not in "
@@ -822,8 +432,8 @@ static bool check_run(row_ctx *c, const char *const texts[ROW_TEXTS])
         }
     } else {
         uint32_t tp = 0;
-        for (int i = 0; i < ROW_TEXTS && tp == 0; i++)
-            tp = tp_of(texts[i]);
+        for (int i = 0; i < MEAS_ROW_TEXTS && tp == 0; i++)
+            tp = meas_tp_of(texts[i]);
         if (tp == 0 && m->device_count > 1)
             return refuse(c, "parallelism not stated", "%u GPUs, no TP size in the notes",
                           m->device_count);
@@ -871,8 +481,8 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
     m->flash_attn = -1;
     m->layer_split = 1;
     m->tp = 1;
-    m->stddev = stddev_of(v[C_NOTES]);
-    m->memory_gb = memory_gb_of(v[C_DEVICE]);
+    m->stddev = meas_stddev_of(v[C_NOTES]);
+    m->memory_gb = meas_memory_gb_of(v[C_DEVICE]);
     static const int text_cols[] = {C_DEVICE, C_FRAMEWORK, C_MODEL, C_PRECISION, C_METRIC};
     for (size_t i = 0; i < sizeof(text_cols) / sizeof(text_cols[0]); i++)
         if (v[text_cols[i]][0] == '\0') {
@@ -882,8 +492,8 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
     if (!read_numbers(c, v) || !check_metric(c, v[C_UNIT]))
         return;
     /* Conditions stated in the framework, the build or the notes text. */
-    const char *const texts[ROW_TEXTS] = {v[C_FRAMEWORK], v[C_BUILD], v[C_NOTES]};
-    m->flash_attn = flash_attn_in(texts);
+    const char *const texts[MEAS_ROW_TEXTS] = {v[C_FRAMEWORK], v[C_BUILD], v[C_NOTES]};
+    m->flash_attn = meas_flash_attn_in(texts);
     if (map_framework(c, v[C_FRAMEWORK]) && map_device(c, v[C_DEVICE]) &&
         map_model(c, v[C_MODEL]) && map_precision(c, v[C_PRECISION]))
         check_run(c, texts);
@@ -892,7 +502,7 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
 int sim_measurements_parse(const char *text, size_t len, const char *origin, sim_measurement **out,
                            size_t *n, char *err, size_t errlen)
 {
-    if (names_load() < 0) {
+    if (meas_names_load() < 0) {
         snprintf(err, errlen, "%s: the built-in catalog/published_names.csv is broken", origin);
         return -1;
     }
@@ -901,15 +511,15 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
         snprintf(err, errlen, "%s: out of memory", origin);
         return -1;
     }
-    csv_rec r = {0};
+    meas_csv_rec r = {0};
     size_t pos = 0;
     uint32_t line = 1, start = 1;
     sim_measurement *rows = NULL;
     size_t count = 0, cap = 0;
     int map[C_COUNT];
     size_t header_nf = 0;
-    int rc = csv_next(&r, text, len, &pos, &line, &start);
-    if (rc == CSV_REC) {
+    int rc = meas_csv_next(&r, text, len, &pos, &line, &start);
+    if (rc == MEAS_CSV_REC) {
         /* A UTF-8 byte-order mark before the first name is not part of it. */
         if (strncmp(r.buf, "\xEF\xBB\xBF", 3) == 0)
             memmove(r.buf, r.buf + 3, strlen(r.buf + 3) + 1);
@@ -925,25 +535,25 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
             }
             if (map[k] < 0 && columns[k].required) {
                 snprintf(err, errlen, "%s:1: header has no '%s' column", origin, columns[k].name);
-                rc = CSV_BAD;
+                rc = MEAS_CSV_BAD;
                 break;
             }
         }
-    } else if (rc == CSV_END) {
+    } else if (rc == MEAS_CSV_END) {
         snprintf(err, errlen, "%s:1: empty file (no header)", origin);
-        rc = CSV_BAD;
+        rc = MEAS_CSV_BAD;
     }
-    while (rc == CSV_REC) {
-        rc = csv_next(&r, text, len, &pos, &line, &start);
-        if (rc != CSV_REC)
+    while (rc == MEAS_CSV_REC) {
+        rc = meas_csv_next(&r, text, len, &pos, &line, &start);
+        if (rc != MEAS_CSV_REC)
             break;
-        if (rec_blank(&r))
+        if (meas_rec_blank(&r))
             continue;
         if (count == cap) {
             size_t nc = cap ? 2 * cap : 64;
             sim_measurement *t = realloc(rows, nc * sizeof(*t));
             if (!t) {
-                rc = CSV_NOMEM;
+                rc = MEAS_CSV_NOMEM;
                 break;
             }
             rows = t;
@@ -969,12 +579,12 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
     free(r.buf);
     free(r.off);
     free(lc);
-    if (rc != CSV_END) {
-        if (rc == CSV_UNTERMINATED)
+    if (rc != MEAS_CSV_END) {
+        if (rc == MEAS_CSV_UNTERMINATED)
             snprintf(err, errlen, "%s:%u: unterminated quoted field", origin, line);
-        else if (rc == CSV_NUL)
+        else if (rc == MEAS_CSV_NUL)
             snprintf(err, errlen, "%s:%u: NUL byte (not a text CSV)", origin, line);
-        else if (rc == CSV_NOMEM)
+        else if (rc == MEAS_CSV_NOMEM)
             snprintf(err, errlen, "%s:%u: out of memory", origin, line);
         free(rows);
         return -1;
