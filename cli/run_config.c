@@ -429,6 +429,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         gpu.fp16_flops = cli_parse_double("--peak-tflops", o->peak_tflops, 0, 1e6, 1) * 1e12;
         gpu.fp8_flops = 0;
         gpu.int8_ops = 0;
+        gpu.rate_given = true;
     }
     if (o->mem_bw_gbps)
         gpu.mem_bw_Bps = cli_parse_double("--mem-bw-gbps", o->mem_bw_gbps, 0, 1e6, 1) * 1e9;

@@ -40,6 +40,7 @@ typedef struct sim_gpu {
     double interconnect_Bps; /* GPU to GPU, per direction; 0 none */
     double host_link_Bps;    /* host link, per direction; 0 unknown */
     bool unified_memory;
+    bool rate_given; /* fp16_flops is the user's --peak-tflops: every format runs at it */
     char verified[16];
     char source[1024];
     char notes[600];

@@ -778,10 +778,22 @@ int sim_weight_peak_flops(const sim_gpu *g, const sim_dtype *w, double *flops, c
         }
         *flops = g->int8_ops;
         return 0;
+    case SIM_COMPUTE_FP32:
+        /* fp32 matrices run on the CUDA cores (PyTorch leaves TF32 off
+         * for matmuls by default: torch.backends.cuda.matmul.allow_tf32),
+         * at a rate the catalog does not hold: the user's figure, or a
+         * refusal rather than the 16-bit tensor rate (several times too
+         * fast). */
+        if (g->rate_given) {
+            *flops = g->fp16_flops;
+            return 0;
+        }
+        snprintf(err, errlen,
+                 "fp32 weights multiply on %s's CUDA cores, at a rate catalog/gpus.csv does "
+                 "not hold (its figure is the 16-bit tensor rate); give it with --peak-tflops",
+                 g->name);
+        return -1;
     default:
-        /* fp32 too: the catalog has no fp32 rate, and kvsim has always
-         * taken the fp16 tensor rate for it (optimistic; fp32 serving is
-         * rare). */
         *flops = fp16;
         return 0;
     }

@@ -94,6 +94,9 @@ static void test_bad_options(void **state)
                  "not a multiple of the 4096-value group");
     expect_error("fit --gpu h100-sxm", "--model NAME is required");
     expect_error(RUN "--engine sglang", "--engine: unknown engine preset 'sglang'");
+    /* fp32 weights: no catalog rate (the 16-bit tensor figure would be
+     * several times too fast); --peak-tflops gives one. */
+    expect_error(RUN "--dtype fp32", "fp32 weights multiply on a100-80gb's CUDA cores");
     expect_error(RUN "--format csv", "--format: unknown format 'csv'");
     expect_error(RUN "--allocator buddy", "unknown strategy 'buddy'");
     expect_error(RUN "--allocator paged:block=0", "block='0'");
