@@ -14,6 +14,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "sim/preset.h"
+
 void an_json_str(FILE *fp, const char *s)
 {
     fputc('"', fp);
@@ -258,6 +260,14 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     an_json_str(fp, r->allocator);
     fprintf(fp, ",\n    \"engine\": ");
     an_json_str(fp, c->engine);
+    /* What the preset's terms were fitted to (a built-in preset's basis). */
+    sim_engine_preset pr;
+    char perr[256];
+    fprintf(fp, ",\n    \"engine_basis\": ");
+    if (sim_preset_lookup(c->engine, &pr, perr, sizeof(perr)) == 0)
+        an_json_str(fp, pr.basis);
+    else
+        fprintf(fp, "null");
     char n1[AN_NUM_LEN], n2[AN_NUM_LEN], n3[AN_NUM_LEN], n4[AN_NUM_LEN], n5[AN_NUM_LEN],
         n6[AN_NUM_LEN], n7[AN_NUM_LEN];
     fprintf(fp,
@@ -430,7 +440,17 @@ void an_print_summary(FILE *fp, const an_run_info *in)
 
     fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s\n", c->model.name, c->gpu.name,
             c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine);
-    fprintf(fp, "trace: %s\n\n", in->source);
+    fprintf(fp, "trace: %s\n", in->source);
+    /* A preset fitted to no measurements of its own engine says so. */
+    sim_engine_preset pr;
+    char perr[256];
+    if (c->step_profile == NULL && sim_preset_lookup(c->engine, &pr, perr, sizeof(perr)) == 0 &&
+        pr.fit_rows == 0 && pr.params.bw_eff == c->cost.bw_eff &&
+        pr.params.flops_eff == c->cost.flops_eff &&
+        pr.params.step_overhead_s == c->cost.step_overhead_s &&
+        pr.params.layer_overhead_s == c->cost.layer_overhead_s)
+        fprintf(fp, "cost model: preset %s: %s\n", pr.name, pr.basis);
+    fprintf(fp, "\n");
     an_print_profile(fp, in);
     fprintf(fp, "requests     %llu total: %llu completed, %llu rejected",
             (unsigned long long)r->total, (unsigned long long)r->completed,
