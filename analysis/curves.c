@@ -233,21 +233,6 @@ static int collect_columns(const an_curve_point *pts, size_t npts, an_figures *o
     return 0;
 }
 
-static void csv_cell(FILE *fp, const char *s)
-{
-    if (strpbrk(s, ",\"\n") == NULL) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
 static int multi_seed(const an_curve_point *pts, size_t npts)
 {
     for (size_t p = 0; p < npts; p++)
@@ -271,7 +256,7 @@ int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
     fputs("point", fp);
     for (size_t k = 0; k < nvary; k++) {
         fputc(',', fp);
-        csv_cell(fp, vary_names[k]);
+        an_csv_cell(fp, vary_names[k]);
     }
     fputs(",seeds", fp);
     for (size_t i = 0; i < cols->n; i++)
@@ -285,7 +270,7 @@ int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
         fprintf(fp, "%zu", p);
         for (size_t k = 0; k < nvary; k++) {
             fputc(',', fp);
-            csv_cell(fp, pts[p].vary_values[k]);
+            an_csv_cell(fp, pts[p].vary_values[k]);
         }
         fprintf(fp, ",%zu", pts[p].nruns);
         double *cis = ci ? malloc(cols->n * sizeof(double)) : NULL;

@@ -16,6 +16,21 @@
 
 #include "sim/preset.h"
 
+void an_csv_cell(FILE *fp, const char *s)
+{
+    if (strpbrk(s, ",\"\n") == NULL) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
 void an_json_str(FILE *fp, const char *s)
 {
     fputc('"', fp);

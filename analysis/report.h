@@ -28,4 +28,8 @@ void an_print_summary(FILE *fp, const an_run_info *info);
  * characters escaped). */
 void an_json_str(FILE *fp, const char *s);
 
+/* Writes S to FP as one RFC 4180 CSV cell: quoted, inner quotes doubled,
+ * when it holds a comma, a quote or a line break. */
+void an_csv_cell(FILE *fp, const char *s);
+
 #endif

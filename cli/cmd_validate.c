@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analysis/report.h"
+#include "analysis/samples.h"
 #include "cli/run_config.h"
 #include "sim/preset.h"
 #include "sim/validate.h"
@@ -97,20 +99,20 @@ static int load_preset(const char *dir, const char *name, sim_engine_preset *p, 
     return sim_preset_lookup(name, p, err, errlen);
 }
 
-static double pct(double *v, size_t n, double q)
+/* The median, 90th percentile (numpy's, analysis/samples.h) and largest
+ * of V[0..N); NAN when N is 0. */
+static void spread(const double *v, size_t n, double *med, double *p90, double *worst)
 {
-    if (n == 0)
-        return NAN;
-    for (size_t i = 1; i < n; i++) /* insertion sort: groups are small */
-        for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    double rank = q * (double)(n - 1);
-    size_t lo = (size_t)floor(rank);
-    size_t hi = lo + 1 < n ? lo + 1 : lo;
-    return v[lo] + (v[hi] - v[lo]) * (rank - (double)lo);
+    an_samples s;
+    an_samples_init(&s);
+    for (size_t i = 0; i < n; i++)
+        if (an_samples_add(&s, v[i]) != 0)
+            cli_die("out of memory");
+    an_samples_sort(&s);
+    *med = an_samples_percentile(&s, 50);
+    *p90 = an_samples_percentile(&s, 90);
+    *worst = an_samples_max(&s);
+    an_samples_free(&s);
 }
 
 typedef const char *(*key_fn)(const vctx *, size_t);
@@ -165,27 +167,12 @@ static void table(const vctx *v, const char *title, key_fn key)
         for (size_t j = 0; j < v->n; j++)
             if (v->out[j].ok && strcmp(key(v, j), k) == 0)
                 errs[m++] = fabs(v->out[j].err);
-        double med = pct(errs, m, 0.5), p90 = pct(errs, m, 0.9);
-        printf("%-52.52s %6zu %8.1f%% %8.1f%% %8.1f%%\n", k, m, 100 * med, 100 * p90,
-               100 * errs[m - 1]);
+        double med, p90, worst;
+        spread(errs, m, &med, &p90, &worst);
+        printf("%-52.52s %6zu %8.1f%% %8.1f%% %8.1f%%\n", k, m, 100 * med, 100 * p90, 100 * worst);
     }
     free(errs);
     free(seen);
-}
-
-static void csv_field(FILE *fp, const char *s)
-{
-    if (strpbrk(s, ",\"\n") == NULL) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
 }
 
 static void write_csv(const vctx *v, const char *path)
@@ -210,7 +197,7 @@ static void write_csv(const vctx *v, const char *path)
                            o->preset,
                            r->metric_name};
         for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
-            csv_field(fp, f[k]);
+            an_csv_cell(fp, f[k]);
             fputc(',', fp);
         }
         fprintf(fp, "%.6g,", r->value);
@@ -218,7 +205,7 @@ static void write_csv(const vctx *v, const char *path)
             fprintf(fp, "%.6g,%.2f,predicted,", o->pred, 100 * o->err);
         else
             fprintf(fp, ",,not expressible,");
-        csv_field(fp, o->ok ? "" : o->why);
+        an_csv_cell(fp, o->ok ? "" : o->why);
         fputc('\n', fp);
     }
     if (fclose(fp) != 0)
@@ -523,7 +510,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             if (sim_validate_predict(&v->rows[idx[i]], p, &pred, why, sizeof(why)) == 0)
                 e[k++] = fabs(pred / v->rows[idx[i]].value - 1);
         }
-        fprintf(fp, "fit_median_err %.4f\nfit_p90_err %.4f\n", pct(e, k, 0.5), pct(e, k, 0.9));
+        double med, p90, worst;
+        spread(e, k, &med, &p90, &worst);
+        fprintf(fp, "fit_median_err %.4f\nfit_p90_err %.4f\n", med, p90);
         free(e);
         for (size_t i = 0; i < m; i++) {
             const sim_measurement *r = &v->rows[idx[i]];

@@ -30,6 +30,34 @@ static void near(double got, double want, double rel, const char *what)
         fail_msg("%s: got %.9g, want %.9g (within %g)", what, got, want, rel);
 }
 
+/* Makes the directory TMPL (mkdtemp) and opens TMPL/NAME, its path into
+ * PATH, with measurements.csv's header line written. */
+static FILE *new_measurements(char *tmpl, const char *name, char *path, size_t len)
+{
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(path, len, "%s/%s", tmpl, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n",
+          fp);
+    return fp;
+}
+
+/* Runs CMD; its output (at most CAP - 1 bytes) into OUT, printed, and its
+ * length into *LEN. Returns pclose's status. */
+static int run_capture(const char *cmd, char *out, size_t cap, size_t *len)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    *len = fread(out, 1, cap - 1, p);
+    out[*len] = '\0';
+    int rc = pclose(p);
+    print_message("%s", out);
+    return rc;
+}
+
 static sim_measurement row(const char *gpu, const char *model, const char *fmt,
                            sim_meas_metric metric, uint32_t in, uint32_t out, uint32_t batch)
 {
@@ -246,15 +274,9 @@ static void test_validate_cli(void **state)
     if (bin == NULL || src == NULL)
         skip();
     char dir[] = "/tmp/kvsim_validate_XXXXXX";
-    assert_non_null(mkdtemp(dir));
     char path[512], cmd[2048];
-    snprintf(path, sizeof(path), "%s/m.csv", dir);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
-          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
-          "notes,source\n"
-          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+    FILE *fp = new_measurements(dir, "m.csv", path, sizeof(path));
+    fputs("1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
           "0,prefill_tok_s,9000,tokens/s,\"pp512/tg128, no FA\",x\n"
           "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
           "128,decode_tok_s,150,tokens/s,\"pp512/tg128, no FA\",x\n"
@@ -267,13 +289,9 @@ static void test_validate_cli(void **state)
           fp);
     fclose(fp);
     snprintf(cmd, sizeof(cmd), "%s validate --data %s --out %s/rows.csv 2>&1", bin, path, dir);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     char out[16384];
-    size_t len = fread(out, 1, sizeof(out) - 1, p);
-    out[len] = '\0';
-    int rc = pclose(p);
-    print_message("%s", out);
+    size_t len;
+    int rc = run_capture(cmd, out, sizeof(out), &len);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "5 rows, 2 predicted"));
     assert_non_null(strstr(out, "not expressible: 3 rows"));
@@ -302,11 +320,7 @@ static void test_validate_cli(void **state)
     fputs("a,b,c\n1,2,3\n", fp);
     fclose(fp);
     snprintf(cmd, sizeof(cmd), "%s validate --data %s 2>&1", bin, path);
-    p = popen(cmd, "r");
-    len = fread(out, 1, sizeof(out) - 1, p);
-    out[len] = '\0';
-    rc = pclose(p);
-    print_message("%s", out);
+    rc = run_capture(cmd, out, sizeof(out), &len);
     assert_true(rc != 0);
     assert_non_null(strstr(out, "bad.csv"));
     assert_null(strchr(out, '\n') == out + len - 1 ? NULL : strchr(out, '\n'));
@@ -324,28 +338,18 @@ static void test_validate_cross_one_group(void **state)
     if (bin == NULL)
         skip();
     char dir[] = "/tmp/kvsim_cross_XXXXXX";
-    assert_non_null(mkdtemp(dir));
     char path[512], cmd[2048];
-    snprintf(path, sizeof(path), "%s/m.csv", dir);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
-          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
-          "notes,source\n"
-          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+    FILE *fp = new_measurements(dir, "m.csv", path, sizeof(path));
+    fputs("1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
           "0,prefill_tok_s,9000,tokens/s,,x\n"
           "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
           "128,decode_tok_s,150,tokens/s,,x\n",
           fp);
     fclose(fp);
     snprintf(cmd, sizeof(cmd), "%s validate --data %s --cross 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     char out[16384];
-    size_t len = fread(out, 1, sizeof(out) - 1, p);
-    out[len] = '\0';
-    int rc = pclose(p);
-    print_message("%s", out);
+    size_t len;
+    int rc = run_capture(cmd, out, sizeof(out), &len);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "2 rows, 0 predicted"));
     assert_non_null(strstr(out, "no other device"));
@@ -389,15 +393,8 @@ static void test_validate_many_sources(void **state)
     if (bin == NULL)
         skip();
     char dir[] = "/tmp/kvsim_sources_XXXXXX";
-    assert_non_null(mkdtemp(dir));
     char path[512], cmd[2048];
-    snprintf(path, sizeof(path), "%s/m.csv", dir);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
-          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
-          "notes,source\n",
-          fp);
+    FILE *fp = new_measurements(dir, "m.csv", path, sizeof(path));
     for (int i = 0; i < 300; i++)
         fprintf(fp,
                 "%d,SRC%03d,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,"
@@ -438,12 +435,8 @@ static void test_presets_dir_missing(void **state)
                  "%s %s --data %s/catalog/measurements.csv --presets /nonexistent/presets "
                  "--out /tmp/kvsim_presets_dir_test.out 2>&1",
                  bin, cmds[i], src);
-        FILE *p = popen(cmd, "r");
-        assert_non_null(p);
-        size_t len = fread(out, 1, sizeof(out) - 1, p);
-        out[len] = '\0';
-        int rc = pclose(p);
-        print_message("%s", out);
+        size_t len;
+        int rc = run_capture(cmd, out, sizeof(out), &len);
         assert_true(rc != 0);
         assert_non_null(strstr(out, "/nonexistent/presets"));
         assert_true(len > 0 && strchr(out, '\n') == out + len - 1);
@@ -484,17 +477,11 @@ static void test_calibrate_long_data_name(void **state)
     if (bin == NULL)
         skip();
     char dir[] = "/tmp/kvsim_calname_XXXXXX";
-    assert_non_null(mkdtemp(dir));
     char name[160], path[512], cmd[2048], err[512];
     memset(name, 'm', 150);
     snprintf(name + 150, sizeof(name) - 150, ".csv");
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
-          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
-          "notes,source\n"
-          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
+    FILE *fp = new_measurements(dir, name, path, sizeof(path));
+    fputs("1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,512,"
           "0,prefill_tok_s,9000,tokens/s,,x\n"
           "2,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,3.56,1,0,"
           "128,decode_tok_s,150,tokens/s,,x\n",
@@ -539,15 +526,8 @@ static void test_validate_value_range(void **state)
     if (bin == NULL)
         skip();
     char dir[] = "/tmp/kvsim_value_XXXXXX";
-    assert_non_null(mkdtemp(dir));
     char path[512], cmd[2048];
-    snprintf(path, sizeof(path), "%s/m.csv", dir);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
-          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
-          "notes,source\n",
-          fp);
+    FILE *fp = new_measurements(dir, "m.csv", path, sizeof(path));
     static const char *const values[] = {"0x10", "4.9e-324", "1e-310", "150"};
     for (int i = 0; i < 4; i++)
         fprintf(fp,
@@ -556,13 +536,9 @@ static void test_validate_value_range(void **state)
                 i + 1, values[i]);
     fclose(fp);
     snprintf(cmd, sizeof(cmd), "%s validate --data %s 2>&1", bin, path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     char out[16384];
-    size_t len = fread(out, 1, sizeof(out) - 1, p);
-    out[len] = '\0';
-    assert_int_equal(pclose(p), 0);
-    print_message("%s", out);
+    size_t len;
+    assert_int_equal(run_capture(cmd, out, sizeof(out), &len), 0);
     assert_non_null(strstr(out, "4 rows, 1 predicted"));
     assert_non_null(strstr(out, "3  bad number"));
     assert_null(strstr(out, "inf"));
@@ -581,15 +557,9 @@ static void test_calibrate_unpredictable_rows(void **state)
     if (bin == NULL)
         skip();
     char dir[] = "/tmp/kvsim_calbad_XXXXXX";
-    assert_non_null(mkdtemp(dir));
     char path[512], cmd[2048], err[512];
-    snprintf(path, sizeof(path), "%s/m.csv", dir);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
-          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
-          "notes,source\n"
-          "1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 70B,F16,,1,0,"
+    FILE *fp = new_measurements(dir, "m.csv", path, sizeof(path));
+    fputs("1,S1,t,RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 70B,F16,,1,0,"
           "128,decode_tok_s,1,tokens/s,,x\n"
           "2,S1,t,RTX 4090,1,llama.cpp (ROCm) llama-bench -ngl 99,b,Llama-2 70B,F16,,1,0,"
           "128,decode_tok_s,1,tokens/s,,x\n"
