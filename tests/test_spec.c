@@ -50,26 +50,6 @@ static void set_spec(sim_config *c, const char *json)
         fail_msg("%s", err);
 }
 
-typedef struct out {
-    sim_result res;
-    an_metrics m;
-} out;
-
-static void run(const sim_config *c, const char *workload, out *o)
-{
-    wl_source *src;
-    char err[512];
-    memset(o, 0, sizeof(*o));
-    if (wl_open_spec(&src, workload, c->seed, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    an_metrics_init(&o->m, NULL, NULL, 1.0);
-    sim_observer obs = an_metrics_observer(&o->m);
-    if (sim_run(c, src, &obs, &o->res, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    an_metrics_finish(&o->m, o->res.makespan_s);
-    wl_close(src);
-}
-
 static double leviathan_eq1(double a, int k)
 {
     return (1 - pow(a, k + 1)) / (1 - a);
@@ -91,8 +71,8 @@ static void test_leviathan_eq1(void **state)
                  "{\"method\": \"ngram\", \"num_speculative_tokens\": %d, \"acceptance_rate\": %g}",
                  cases[i].k, cases[i].a);
         set_spec(&c, json);
-        out o;
-        run(&c, "batch:at=0,n=32;in=fixed:64;out=fixed:20000", &o);
+        test_run_out o;
+        test_run_workload(&c, "batch:at=0,n=32;in=fixed:64;out=fixed:20000", &o);
         const sim_spec_stats *s = &o.res.spec;
         double want = leviathan_eq1(cases[i].a, cases[i].k);
         double got = 1.0 + (double)s->accepted_tokens / (double)s->num_drafts;
@@ -127,11 +107,11 @@ static void test_theorem_3_8(void **state)
     (void)state;
     const char *w = "batch:at=0,n=1;in=fixed:128;out=fixed:8000";
     sim_config c = config("h100-sxm", "llama-3.1-8b");
-    out plain, spec;
-    run(&c, w, &plain);
+    test_run_out plain, spec;
+    test_run_workload(&c, w, &plain);
     set_spec(&c, "{\"method\": \"eagle\", \"num_speculative_tokens\": 4, "
                  "\"acceptance_rate\": 0.8, \"draft_time_ratio\": 0.05}");
-    run(&c, w, &spec);
+    test_run_workload(&c, w, &spec);
     double want = leviathan_eq1(0.8, 4) / (4 * 0.05 + 1);
     assert_true(fabs(want - 2.801) < 0.001);
     double got = an_hist_mean(&plain.m.tpot) / an_hist_mean(&spec.m.tpot);
@@ -176,10 +156,10 @@ static void test_batch_crossover(void **state)
         char w[128];
         snprintf(w, sizeof(w), "batch:at=0,n=%u;in=fixed:512;out=fixed:512", b);
         sim_config c = config("h100-sxm", "llama-3.1-8b");
-        out plain, spec;
-        run(&c, w, &plain);
+        test_run_out plain, spec;
+        test_run_workload(&c, w, &plain);
         set_spec(&c, json);
-        run(&c, w, &spec);
+        test_run_workload(&c, w, &spec);
         double ratio = an_hist_mean(&plain.m.tpot) / an_hist_mean(&spec.m.tpot);
         if (b == 1)
             first_tpot_ratio = ratio;
@@ -210,8 +190,8 @@ static void test_kv_accounting(void **state)
     c.check = true;
     set_spec(&c, "{\"method\": \"eagle\", \"num_speculative_tokens\": 4, "
                  "\"acceptance_rate\": 0.5}");
-    out o;
-    run(&c, "batch:at=0,n=1;in=fixed:104;out=fixed:2", &o);
+    test_run_out o;
+    test_run_workload(&c, "batch:at=0,n=1;in=fixed:104;out=fixed:2", &o);
     assert_int_equal(o.res.plan.kv_bytes_per_token, 131072 + 4096);
     assert_int_equal(o.m.peak_alloc_bytes, 8ull * 16 * (131072 + 4096));
     an_metrics_free(&o.m);
@@ -228,7 +208,8 @@ static void test_kv_accounting(void **state)
     set_spec(&c, "{\"method\": \"draft_model\", \"model\": \"llama-3.2-1b\", "
                  "\"num_speculative_tokens\": 5, \"acceptance_rates\": [0.8, 0.6, 0.45, 0.3, "
                  "0.2]}");
-    run(&c, "poisson:rate=50,n=64;in=uniform:min=16,max=600;out=uniform:min=1,max=400", &o);
+    test_run_workload(
+        &c, "poisson:rate=50,n=64;in=uniform:min=16,max=600;out=uniform:min=1,max=400", &o);
     assert_int_equal(o.res.plan.kv_bytes_per_token, 131072 + 32768);
     assert_int_equal(o.res.plan.draft_kv_bytes_per_token, 32768);
     assert_true(o.res.plan.draft_weights_bytes > 2.4e9 && o.res.plan.draft_weights_bytes < 2.5e9);
@@ -238,8 +219,9 @@ static void test_kv_accounting(void **state)
      * outputs as without it (cuts at max_model_len included). */
     sim_config plain = c;
     plain.spec.method = SIM_SPEC_NONE;
-    out p;
-    run(&plain, "poisson:rate=50,n=64;in=uniform:min=16,max=600;out=uniform:min=1,max=400", &p);
+    test_run_out p;
+    test_run_workload(
+        &plain, "poisson:rate=50,n=64;in=uniform:min=16,max=600;out=uniform:min=1,max=400", &p);
     assert_int_equal(p.res.output_tokens, o.res.output_tokens);
     assert_int_equal(p.res.truncated, o.res.truncated);
     an_metrics_free(&p.m);
@@ -349,18 +331,18 @@ static void test_beta_per_request(void **state)
     sim_config c = config("h100-sxm", "llama-3.1-8b");
     set_spec(&c, "{\"method\": \"ngram\", \"num_speculative_tokens\": 4, "
                  "\"acceptance_rate\": 0.6, \"acceptance_concentration\": 4}");
-    out a, b, d, iid;
-    run(&c, w, &a);
-    run(&c, w, &b);
+    test_run_out a, b, d, iid;
+    test_run_workload(&c, w, &a);
+    test_run_workload(&c, w, &b);
     c.seed = 1;
-    run(&c, w, &d);
+    test_run_workload(&c, w, &d);
     assert_int_equal(a.res.spec.accepted_tokens, b.res.spec.accepted_tokens);
     assert_int_equal(a.res.spec.num_drafts, b.res.spec.num_drafts);
     assert_true(a.res.spec.accepted_tokens != d.res.spec.accepted_tokens);
     c.seed = 0;
     set_spec(&c, "{\"method\": \"ngram\", \"num_speculative_tokens\": 4, "
                  "\"acceptance_rate\": 0.6, \"acceptance_concentration\": 1e8}");
-    run(&c, w, &iid);
+    test_run_workload(&c, w, &iid);
     double L = 1.0 + (double)iid.res.spec.accepted_tokens / (double)iid.res.spec.num_drafts;
     assert_true(fabs(L - leviathan_eq1(0.6, 4)) < 0.02 * leviathan_eq1(0.6, 4));
     /* Spread rates change the mix: a request at a rate near 1 drafts
@@ -389,8 +371,8 @@ static void test_step_by_hand(void **state)
     sim_config c = config("h100-sxm", "llama-3.1-8b");
     set_spec(&c, "{\"method\": \"draft_model\", \"model\": \"llama-3.2-1b\", "
                  "\"num_speculative_tokens\": 4, \"acceptance_rate\": 0}");
-    out o;
-    run(&c, "batch:at=0,n=1;in=fixed:128;out=fixed:101", &o);
+    test_run_out o;
+    test_run_workload(&c, "batch:at=0,n=1;in=fixed:128;out=fixed:101", &o);
     const double bw = 3350e9 * 0.96, W = (8030261248.0 - 525336576.0) * 2, Wd = 1235814400.0 * 2;
     const double kv = 131072, kvd = 32768;
     double sum = 0;
@@ -424,11 +406,11 @@ static void test_prefix_cache(void **state)
     c.prefix_caching = 1;
     c.max_batched_tokens = 512;
     c.check = true;
-    out plain, spec;
-    run(&c, w, &plain);
+    test_run_out plain, spec;
+    test_run_workload(&c, w, &plain);
     set_spec(&c, "{\"method\": \"eagle\", \"num_speculative_tokens\": 8, "
                  "\"acceptance_rate\": 0.6}");
-    run(&c, w, &spec);
+    test_run_workload(&c, w, &spec);
     assert_true(plain.res.prefix.hit_tokens > 0);
     assert_int_equal(plain.res.prefix.evictions, 0);
     assert_int_equal(spec.res.prefix.hit_tokens, plain.res.prefix.hit_tokens);
@@ -446,8 +428,8 @@ static void test_summary_keys(void **state)
     sim_config c = config("h100-sxm", "llama-3.1-8b");
     set_spec(&c, "{\"method\": \"ngram\", \"num_speculative_tokens\": 3, "
                  "\"acceptance_rates\": [0.9, 0.5, 0.25]}");
-    out o;
-    run(&c, "batch:at=0,n=4;in=fixed:32;out=fixed:4000", &o);
+    test_run_out o;
+    test_run_workload(&c, "batch:at=0,n=4;in=fixed:32;out=fixed:4000", &o);
     char *json = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&json, &len);

@@ -316,26 +316,6 @@ static void roofline_profile(const sim_cost *c, double mult, text *t)
     }
 }
 
-typedef struct run_out {
-    sim_result res;
-    an_metrics m;
-} run_out;
-
-static void run(const sim_config *c, const char *workload, run_out *o)
-{
-    wl_source *src;
-    char err[512];
-    memset(o, 0, sizeof(*o));
-    if (wl_open_spec(&src, workload, c->seed, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    an_metrics_init(&o->m, NULL, NULL, 1.0);
-    sim_observer obs = an_metrics_observer(&o->m);
-    if (sim_run(c, src, &obs, &o->res, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    an_metrics_finish(&o->m, o->res.makespan_s);
-    wl_close(src);
-}
-
 static sim_cost roofline_of(const sim_config *c)
 {
     sim_cost cost;
@@ -376,11 +356,11 @@ static void test_roofline_run(void **state)
         "poisson:rate=2,n=60;in=uniform:min=2000,max=6000;out=uniform:min=50,max=300",
     };
     for (size_t w = 0; w < sizeof(workloads) / sizeof(workloads[0]); w++) {
-        run_out a, b;
+        test_run_out a, b;
         c.step_profile = NULL;
-        run(&c, workloads[w], &a);
+        test_run_workload(&c, workloads[w], &a);
         c.step_profile = p;
-        run(&c, workloads[w], &b);
+        test_run_workload(&c, workloads[w], &b);
         double rel = fabs(b.res.makespan_s - a.res.makespan_s) / a.res.makespan_s;
         double busy = fabs(b.res.busy_s - a.res.busy_s) / a.res.busy_s;
         print_message("%s: makespan %.3f s roofline, %.3f s profile (%.2f%%), busy %.2f%%; "
@@ -420,11 +400,11 @@ static void test_profile_is_used(void **state)
                                &c.spec, err, sizeof(err)) != 0)
                 fail_msg("%s", err);
         }
-        run_out a, b;
+        test_run_out a, b;
         c.step_profile = p1;
-        run(&c, "batch:at=0,n=16;in=fixed:256;out=fixed:128", &a);
+        test_run_workload(&c, "batch:at=0,n=16;in=fixed:256;out=fixed:128", &a);
         c.step_profile = p2;
-        run(&c, "batch:at=0,n=16;in=fixed:256;out=fixed:128", &b);
+        test_run_workload(&c, "batch:at=0,n=16;in=fixed:256;out=fixed:128", &b);
         double ratio = b.res.makespan_s / a.res.makespan_s;
         print_message("spec %d: makespan x%.6f with every step_ms doubled\n", spec, ratio);
         assert_true(fabs(ratio - 2.0) < 1e-6);
@@ -461,8 +441,8 @@ static void test_parallel_runs(void **state)
     assert_int_equal(sim_step_profile_about(p2)->tp, 2);
     c.tensor_parallel = 2;
     c.step_profile = p2;
-    run_out a;
-    run(&c, "batch:at=0,n=16;in=fixed:256;out=fixed:64", &a);
+    test_run_out a;
+    test_run_workload(&c, "batch:at=0,n=16;in=fixed:256;out=fixed:64", &a);
     assert_true(a.res.steps > 0);
     assert_int_equal(a.res.step_profile.steps, a.res.steps);
     assert_true(a.res.allreduce_s == 0.0);

@@ -9,7 +9,12 @@
 #ifndef KVSIM_TESTS_TEST_UTIL_H
 #define KVSIM_TESTS_TEST_UTIL_H
 
+#include <string.h>
+
+#include "analysis/metrics.h"
 #include "sim/config.h"
+#include "sim/engine.h"
+#include "workloads/source.h"
 
 static inline sim_config test_config(const char *gpu_name, const char *model_name)
 {
@@ -31,6 +36,28 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
     c.cost.fp16_accumulate = false;
     c.cost.dequant_gemm = false;
     return c;
+}
+
+/* A run of configuration C on a workload spec (kvsim gen's syntax), its
+ * result and metrics; fails the test on any error. */
+typedef struct test_run_out {
+    sim_result res;
+    an_metrics m;
+} test_run_out;
+
+static inline void test_run_workload(const sim_config *c, const char *workload, test_run_out *o)
+{
+    wl_source *src;
+    char err[512];
+    memset(o, 0, sizeof(*o));
+    if (wl_open_spec(&src, workload, c->seed, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    an_metrics_init(&o->m, NULL, NULL, 1.0);
+    sim_observer obs = an_metrics_observer(&o->m);
+    if (sim_run(c, src, &obs, &o->res, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    an_metrics_finish(&o->m, o->res.makespan_s);
+    wl_close(src);
 }
 
 #endif
