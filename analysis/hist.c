@@ -28,6 +28,9 @@ void an_hist_init(an_hist *h)
     h->min = INFINITY;
     h->max = 0;
     h->zeros = 0;
+    h->memo_lo = INFINITY;
+    h->memo_hi = -INFINITY;
+    h->memo_b = 0;
 }
 
 int an_hist_add_n(an_hist *h, double v, uint64_t count)
@@ -50,10 +53,23 @@ int an_hist_add_n(an_hist *h, double v, uint64_t count)
         h->zeros += count;
         return 0;
     }
-    size_t b = (size_t)(log(v / HIST_MIN) / log_growth());
-    size_t nb = nbuckets();
-    if (b >= nb)
-        b = nb - 1;
+    size_t b;
+    if (v >= h->memo_lo && v <= h->memo_hi) {
+        b = h->memo_b;
+    } else {
+        b = (size_t)(log(v / HIST_MIN) / log_growth());
+        size_t nb = nbuckets();
+        if (b >= nb - 1) {
+            b = nb - 1;
+        } else {
+            /* The bucket's range less a relative 1e-9 at each end: its
+             * values are 1e-6 of a bucket from the edges in log(v) / log(g),
+             * where the quotient above errs by about 1e-11. */
+            h->memo_b = b;
+            h->memo_lo = HIST_MIN * exp((double)b * log_growth()) * (1 + 1e-9);
+            h->memo_hi = HIST_MIN * exp((double)(b + 1) * log_growth()) * (1 - 1e-9);
+        }
+    }
     h->counts[b] += count;
     return 0;
 }

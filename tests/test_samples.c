@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "analysis/hist.h"
 #include "analysis/metrics.h"
 #include "analysis/samples.h"
 
@@ -283,6 +284,40 @@ static void test_itl_runs(void **state)
     an_metrics_free(&m);
 }
 
+/* The histogram's bucket memo (analysis/hist.h) places every value where
+ * the plain formula does, floor(log(v / 1 ns) / log(1 + 1/1024)): values
+ * creeping up by a few ns as a merged run's step times do, values on and
+ * an ulp around 4,096 bucket edges (1.0 to 54 us), and jumps. */
+static void test_hist_memo(void **state)
+{
+    (void)state;
+    an_hist h;
+    an_hist_init(&h);
+    double lg = log(1.0 + 1.0 / 1024.0);
+    uint64_t added = 0;
+    double vals[4096 * 3 + 20000];
+    size_t nv = 0;
+    for (int k = 0; k < 20000; k++)
+        vals[nv++] = 7e-3 + k * 1.3e-9;        /* a run's creeping step times */
+    for (int b = 7070; b < 7070 + 4096; b++) { /* edges from 1.0 to 54 us */
+        double edge = 1e-9 * exp(b * lg);
+        vals[nv++] = edge;
+        vals[nv++] = nextafter(edge, 0);
+        vals[nv++] = nextafter(edge, 1);
+    }
+    for (size_t i = 0; i < nv; i++) {
+        double v = vals[i];
+        size_t want = (size_t)(log(v / 1e-9) / lg);
+        uint64_t before = h.counts ? h.counts[want] : 0;
+        assert_int_equal(an_hist_add(&h, v), 0);
+        added++;
+        if (h.counts[want] != before + 1)
+            fail_msg("value %.17g: not in bucket %zu", v, want);
+    }
+    assert_int_equal(h.n, added);
+    an_hist_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_weighted_against_numpy),
         cmocka_unit_test(test_goodput),
         cmocka_unit_test(test_itl_runs),
+        cmocka_unit_test(test_hist_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
