@@ -40,7 +40,8 @@ static const char usage_sweep[] =
     "values (a grid, the first --vary outermost) and seeds; writes DIR/curves.csv,\n"
     "DIR/curves.json (one row per point: the varied options, then every figure of\n"
     "summary.json, mean over seeds, and NAME_ci95: the 95 % confidence half-width,\n"
-    "Student t), each run's folder DIR/points/NNNN/seed-S, and plots.\n"
+    "Student t), each run's folder DIR/points/NNNN/seed-S (its summary.json and\n"
+    "timeseries.csv), and plots.\n"
     "\n"
     "  --vary KEY=VALUES       a run option without its dashes and its values:\n"
     "                          v1,v2,...  (';' instead of ',' when values hold commas)\n"
@@ -51,6 +52,9 @@ static const char usage_sweep[] =
     "  -j N, --jobs N          runs at once (default 1)\n"
     "  --out DIR               where everything goes (required)\n"
     "  --quiet                 no progress and no table\n"
+    "  --save-detailed         each run's requests.csv and memory plot as well (as\n"
+    "                          vllm bench serve's --save-detailed; a run's share of\n"
+    "                          a sweep's time is mostly these)\n"
     "\n"
     "SLO search\n"
     "  --find max-rate         the highest load meeting every --slo: on --request-rate\n"
@@ -272,6 +276,8 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
             o->out = value_of(argc, argv, &i, "--out");
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
+        } else if (strcmp(a, "--save-detailed") == 0) {
+            o->save_detailed = 1;
         } else if (is_opt(a, "--find")) {
             o->find = value_of(argc, argv, &i, "--find");
             if (strcmp(o->find, "max-rate") != 0)
@@ -345,7 +351,7 @@ static int switch_value(const char *v)
 char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char *const *values,
                       size_t n, unsigned long long seed, const char *dir)
 {
-    size_t total = o->npass + 2 * n + 8;
+    size_t total = o->npass + 2 * n + 10;
     char **av = calloc(total, sizeof(char *));
     if (av == NULL)
         cli_die("sweep: out of memory");
@@ -387,6 +393,22 @@ char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char 
     av[k++] = dupstr("--out");
     av[k++] = dupstr(dir);
     av[k++] = dupstr("--quiet");
+    /* Without --save-detailed, each run keeps its summary and time series:
+     * its requests.csv and memory plot (a plotting library's start-up
+     * alone) cost more than most runs. A requests option passed through
+     * asks for the file. */
+    if (!o->save_detailed) {
+        int asked = 0, no_plot = 0;
+        for (size_t i = 0; i < o->npass; i++) {
+            asked |= strcmp(o->pass[i], "--requests-gzip") == 0 ||
+                     strcmp(o->pass[i], "--no-requests") == 0;
+            no_plot |= strcmp(o->pass[i], "--no-plot") == 0;
+        }
+        if (!asked)
+            av[k++] = dupstr("--no-requests");
+        if (!no_plot)
+            av[k++] = dupstr("--no-plot");
+    }
     av[k] = NULL;
     return av;
 }

@@ -91,6 +91,7 @@ static const char usage_run[] =
     "  --out DIR               write summary.json, requests.csv and timeseries.csv to DIR\n"
     "  --no-requests           leave requests.csv out (one row per request: large runs)\n"
     "  --requests-gzip         write requests.csv.gz instead of requests.csv\n"
+    "  --no-plot               leave memory.png and memory.svg out (kvsim plot DIR draws them)\n"
     "  --ts-interval S         time-series sampling period in simulated seconds (default 1)\n"
     "  --goodput KEY:MS ...    vllm bench serve's goodput: requests meeting every objective\n"
     "                          (ttft, tpot, e2el in ms, e.g. --goodput ttft:500 tpot:50) per s\n"
@@ -321,13 +322,16 @@ static int cmd_run(int argc, char **argv)
         cli_close_out(js, o.out, "summary.json");
         /* The plot reads timeseries.csv back: the files are committed first. */
         char err[4400];
-        if (status == 0 && (status = cli_out_commit()) == 0 &&
+        if (status == 0 && (status = cli_out_commit()) == 0 && !o.no_plot &&
             an_plot_memory(o.out, NULL, err, sizeof(err)) != 0) {
             cli_error("%s", err);
             status = 1;
         }
         const char *req = cli_requests_name(&o);
-        if (!o.quiet && status == 0)
+        if (!o.quiet && status == 0 && o.no_plot)
+            printf("wrote %s/summary.json, %s%s%s%s%s/timeseries.csv\n", o.out, req ? o.out : "",
+                   req ? "/" : "", req ? req : "", req ? ", " : "", o.out);
+        else if (!o.quiet && status == 0)
             printf("wrote %s/summary.json, %s%s%s%s%s/timeseries.csv, %s/memory.png, "
                    "%s/memory.svg\n",
                    o.out, req ? o.out : "", req ? "/" : "", req ? req : "", req ? ", " : "", o.out,

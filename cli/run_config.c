@@ -249,6 +249,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             o->requests_gzip = 1;
             continue;
         }
+        if (strcmp(a, "--no-plot") == 0) {
+            o->no_plot = 1;
+            continue;
+        }
         if (strcmp(a, "--client-max-tokens") == 0) {
             o->client_max_tokens = 1;
             continue;
@@ -320,6 +324,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             names[n++] = "--enforce-eager";
             names[n++] = "--no-requests";
             names[n++] = "--requests-gzip";
+            names[n++] = "--no-plot";
             names[n++] = "--goodput";
             names[n++] = "--help";
             cli_die_unknown_option(a, nlen, names, n);

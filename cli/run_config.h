@@ -30,6 +30,7 @@ typedef struct run_opts {
         *burstiness;
     int quiet, check, no_merge_steps, client_max_tokens, enforce_eager;
     int no_requests, requests_gzip;      /* --no-requests, --requests-gzip */
+    int no_plot;                         /* --no-plot: no memory.png/.svg with --out */
     int chunked_prefill, prefix_caching; /* 1 enable, 0 disable, -1 not given */
     an_slo slo;                          /* --goodput objectives (-1: not given) */
 } run_opts;

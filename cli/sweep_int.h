@@ -32,6 +32,7 @@ typedef struct sweep_opts {
     unsigned jobs;
     const char *out;
     int quiet;
+    int save_detailed; /* --save-detailed: each run's requests.csv and memory plot too */
     const char *find;
     slo slo[MAX_SLO];
     size_t nslo;
@@ -49,7 +50,9 @@ void sweep_fmt_value(char *buf, size_t len, double v);
 
 /* The arguments of one run (after "kvsim run"), NULL-terminated, owned by
  * the caller: the passed options, the rate option unless varied, the
- * varied NAMES[k] = VALUES[k], --seed SEED, --out DIR, --quiet. */
+ * varied NAMES[k] = VALUES[k], --seed SEED, --out DIR, --quiet, and
+ * without --save-detailed --no-requests (unless a requests option was
+ * passed) and --no-plot. */
 char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char *const *values,
                       size_t n, unsigned long long seed, const char *dir);
 

@@ -211,6 +211,14 @@ static void test_seeds_grid_plots(void **state)
     assert_non_null(strstr(a, "<svg"));
     assert_non_null(strstr(a, "width=\"1000"));
     free(a);
+    /* A run's folder holds its summary and time series; its requests and
+     * memory plot only with --save-detailed (below). */
+    snprintf(p, sizeof(p), "%s/g/points/0000/seed-0/timeseries.csv", tmp);
+    assert_int_equal(access(p, R_OK), 0);
+    snprintf(p, sizeof(p), "%s/g/points/0000/seed-0/requests.csv", tmp);
+    assert_int_not_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof(p), "%s/g/points/0000/seed-0/memory.svg", tmp);
+    assert_int_not_equal(access(p, F_OK), 0);
     /* A run's memory plot: six stacked categories. */
     snprintf(p, sizeof(p), "%s/g/points/0000/seed-0", tmp);
     assert_int_equal(an_plot_memory(p, &info, err, sizeof(err)), 0);
@@ -589,6 +597,31 @@ static void test_bad_sweeps(void **state)
     assert_int_not_equal(access(args, F_OK), 0);
 }
 
+/* --save-detailed: each run's requests.csv and memory plot as well; a
+ * requests option passed through asks for that file alone. */
+static void test_save_detailed(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary max-num-seqs=8,32 --save-detailed --out %s/sd " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char p[512];
+    const char *files[] = {"summary.json", "timeseries.csv", "requests.csv", "memory.png",
+                           "memory.svg"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(p, sizeof(p), "%s/sd/points/0001/seed-0/%s", tmp, files[k]);
+        if (access(p, R_OK) != 0)
+            fail_msg("--save-detailed: %s missing", p);
+    }
+    rc = kvsim("sweep --vary max-num-seqs=8,32 --requests-gzip --out %s/sg " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    snprintf(p, sizeof(p), "%s/sg/points/0001/seed-0/requests.csv.gz", tmp);
+    assert_int_equal(access(p, R_OK), 0);
+    snprintf(p, sizeof(p), "%s/sg/points/0001/seed-0/memory.svg", tmp);
+    assert_int_not_equal(access(p, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_bad_sweeps),     cmocka_unit_test(test_switch_vary),
         cmocka_unit_test(test_goodput_run),    cmocka_unit_test(test_one_row_plot),
         cmocka_unit_test(test_find_per_point), cmocka_unit_test(test_plot_robustness),
+        cmocka_unit_test(test_save_detailed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
