@@ -62,6 +62,18 @@ typedef struct paged {
     uint64_t *ht_key; /* open addressing, linear probing, 0 = empty */
     uint32_t *ht_val;
     uint64_t ht_mask;
+    /* What a lookup of the cache reads changes only with the table's keys,
+     * the request's own keys and blocks entering or leaving the cached
+     * list (gen counts all three), and with the epoch for the blocks keyed in it (put_epoch: the
+     * last epoch a key was put). A request held at the queue's head is
+     * looked up at every step: the last lookup's answer serves again
+     * while none of these moved (the memo). */
+    uint64_t gen, put_epoch;
+    struct {
+        const kv_seq *seq;
+        uint64_t seq_id, tokens, gen, epoch, hits, idle;
+        bool valid;
+    } memo;
 } paged;
 
 static uint64_t blocks_for(const paged *p, uint64_t tokens)
@@ -152,6 +164,7 @@ static int compute_keys(const paged *p, const kv_seq *cs, uint64_t n)
     for (uint64_t b = s->num_keys; b < n; b++)
         prev = s->keys[b] = block_key(p, s, prev, b);
     s->num_keys = (uint32_t)n;
+    ((paged *)p)->gen++; /* new keys: prefix_hits' memo is stale */
     return KV_OK;
 }
 
@@ -165,8 +178,10 @@ static uint32_t ht_find(const paged *p, uint64_t k)
     }
 }
 
-static void ht_put(paged *p, uint64_t k, uint32_t blk)
+static void ht_put(paged *p, uint64_t k, uint32_t blk, uint64_t epoch)
 {
+    p->gen++;
+    p->put_epoch = epoch;
     uint64_t i = kv_mix64(k) & p->ht_mask;
     while (p->ht_key[i] != 0)
         i = (i + 1) & p->ht_mask;
@@ -177,6 +192,7 @@ static void ht_put(paged *p, uint64_t k, uint32_t blk)
 /* Removes K (present), shifting later entries of its run back (no tombstones). */
 static void ht_del(paged *p, uint64_t k)
 {
+    p->gen++;
     uint64_t i = kv_mix64(k) & p->ht_mask;
     while (p->ht_key[i] != k)
         i = (i + 1) & p->ht_mask;
@@ -201,6 +217,7 @@ static void ht_del(paged *p, uint64_t k)
 
 static void lru_remove(paged *p, uint32_t b)
 {
+    p->gen++;
     uint32_t pr = p->lru_prev[b], nx = p->lru_next[b];
     if (pr != NIL)
         p->lru_next[pr] = nx;
@@ -215,6 +232,7 @@ static void lru_remove(paged *p, uint32_t b)
 
 static void lru_push(paged *p, uint32_t b)
 {
+    p->gen++;
     p->lru_prev[b] = p->lru_tail;
     p->lru_next[b] = NIL;
     if (p->lru_tail != NIL)
@@ -370,6 +388,18 @@ oom:
 static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, uint64_t tokens,
                             uint64_t *idle)
 {
+    /* The memo (see struct paged): the same request and length, no key
+     * put, removed or computed (compute_keys) and no block cached or taken
+     * from the cache since,
+     * and either the same epoch or no key put in the memo's epoch (keys
+     * born in it were not computed then and are now). */
+    paged *m = (paged *)p; /* the memo only; P is the strategy's own heap state */
+    if (m->memo.valid && m->memo.seq == s && m->memo.seq_id == s->seq_id &&
+        m->memo.tokens == tokens && m->memo.gen == p->gen &&
+        (m->memo.epoch == a->epoch || p->put_epoch < m->memo.epoch)) {
+        *idle = m->memo.idle;
+        return m->memo.hits;
+    }
     uint64_t limit = tokens ? (tokens - 1) / p->block_tokens : 0, hits = 0;
     if (samples_of(s) > 1 && limit > shared_blocks(p, s, tokens))
         limit = shared_blocks(p, s, tokens); /* samples' own blocks are never shared */
@@ -381,6 +411,14 @@ static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, 
         if (p->ref[blk] == 0)
             (*idle)++;
     }
+    m->memo.valid = true;
+    m->memo.seq = s;
+    m->memo.seq_id = s->seq_id;
+    m->memo.tokens = tokens;
+    m->memo.gen = p->gen;
+    m->memo.epoch = a->epoch;
+    m->memo.hits = hits;
+    m->memo.idle = *idle;
     return hits;
 }
 
@@ -481,7 +519,7 @@ static int keyed_chunk(kv_alloc *a, paged *p, kv_seq *s, uint64_t sb, uint32_t t
         uint32_t blk = s->blocks[b];
         if (p->key[blk] == 0 && p->ref[blk] == 1 && ht_find(p, s->keys[b]) == NIL) {
             p->key[blk] = s->keys[b];
-            ht_put(p, p->key[blk], blk);
+            ht_put(p, p->key[blk], blk, a->epoch);
             p->born[blk] = a->epoch;
         }
     }
@@ -538,7 +576,7 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
              * sequence positions: only shared blocks get keys. */
             if (b < shareable && (samples_of(s) == 1 || b < sb) && ht_find(p, s->keys[b]) == NIL) {
                 p->key[blk] = s->keys[b];
-                ht_put(p, p->key[blk], blk);
+                ht_put(p, p->key[blk], blk, a->epoch);
             }
             s->blocks[b] = blk;
         }
@@ -605,7 +643,7 @@ static void paged_release(kv_alloc *a, kv_seq *s)
             uint32_t blk = s->blocks[i];
             if (keyed && i < full && p->key[blk] == 0 && ht_find(p, s->keys[i]) == NIL) {
                 p->key[blk] = s->keys[i];
-                ht_put(p, p->key[blk], blk);
+                ht_put(p, p->key[blk], blk, a->epoch);
             }
             if (--p->ref[blk] > 0) {
                 a->totals.dup_tokens -= p->block_tokens;
