@@ -61,14 +61,18 @@ int an_hist_add_n(an_hist *h, double v, uint64_t count)
         size_t nb = nbuckets();
         if (b >= nb - 1) {
             b = nb - 1;
-        } else {
-            /* The bucket's range less a relative 1e-9 at each end: its
-             * values are 1e-6 of a bucket from the edges in log(v) / log(g),
+        } else if (b == h->memo_b) {
+            /* A second value in the bucket in a row (a run of steps, not
+             * scattered latencies): its range less a relative 1e-9 at each
+             * end, 1e-6 of a bucket from its edges in log(v) / log(g),
              * where the quotient above errs by about 1e-11. */
-            h->memo_b = b;
             h->memo_lo = HIST_MIN * exp((double)b * log_growth()) * (1 + 1e-9);
             h->memo_hi = HIST_MIN * exp((double)(b + 1) * log_growth()) * (1 - 1e-9);
+        } else {
+            h->memo_lo = INFINITY; /* another bucket: no range until a second value */
+            h->memo_hi = -INFINITY;
         }
+        h->memo_b = b;
     }
     h->counts[b] += count;
     return 0;

@@ -19,10 +19,11 @@ typedef struct an_hist {
     double min;
     double max;
     uint64_t zeros; /* values <= 1 ns */
-    /* The last bucket found and the values surely in it (its range
-     * narrowed by a relative 1e-9 at each end, far beyond the rounding
-     * of the logarithm that places a value): the consecutive, nearly
-     * equal values of a run of steps skip the logarithm. */
+    /* The last bucket found and, once two values in a row fell in it,
+     * the values surely in it (its range narrowed by a relative 1e-9 at
+     * each end, far beyond the rounding of the logarithm that places a
+     * value): the consecutive, nearly equal values of a run of steps skip
+     * the logarithm. */
     double memo_lo, memo_hi;
     size_t memo_b;
 } an_hist;

@@ -286,7 +286,8 @@ static void test_itl_runs(void **state)
 
 /* The histogram's bucket memo (analysis/hist.h) places every value where
  * the plain formula does, floor(log(v / 1 ns) / log(1 + 1/1024)): values
- * creeping up by a few ns as a merged run's step times do, values on and
+ * creeping up by a few ns as a merged run's step times do, values going
+ * back and forth between two buckets, values on and
  * an ulp around 4,096 bucket edges (1.0 to 54 us), and jumps. */
 static void test_hist_memo(void **state)
 {
