@@ -225,44 +225,96 @@ void an_wsamples_init(an_wsamples *w, size_t max_pairs)
     memset(w, 0, sizeof(*w));
     w->max_pairs = max_pairs;
     w->sorted = 1;
+    w->last = SIZE_MAX;
 }
 
-/* Sorts and merges the pairs in place when the array is full at its
- * limit: gaps repeat across steps (equal batches take equal times), so
- * this usually frees most of it. Gives up (overflow) when the distinct
- * values alone fill half the limit. */
-static void wcompact(an_wsamples *w);
+/* While values come, the pairs are an open-addressing table (linear
+ * probing, a count of 0 marks an empty slot) of a power-of-two size that
+ * doubles as the distinct values reach half of it: an add is a lookup, a
+ * value seen before costs no memory, and nothing is sorted until the
+ * queries (an_wsamples_sort). The set gives up (overflow) when the
+ * distinct values would fill more than half of MAX_PAIRS slots. */
+static size_t whash(double v, size_t mask)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u));
+    return (size_t)((u * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+/* Puts V with COUNT in the table (V absent or present). */
+static void wput(an_wpair *t, size_t cap, double v, uint64_t count, size_t *slot)
+{
+    size_t i = whash(v, cap - 1);
+    while (t[i].c != 0 && !(t[i].v == v))
+        i = (i + 1) & (cap - 1);
+    if (t[i].c == 0)
+        t[i].v = v;
+    t[i].c += count;
+    *slot = i;
+}
+
+/* Rehashes the N pairs of the table or, when !w->hashed, of the sorted
+ * array, into a table of CAP slots. */
+static int wrehash(an_wsamples *w, size_t cap)
+{
+    an_wpair *t = calloc(cap, sizeof(an_wpair));
+    if (t == NULL)
+        return -1;
+    size_t slot, from = w->hashed ? w->cap : w->n;
+    for (size_t i = 0; i < from; i++)
+        if (w->p[i].c != 0)
+            wput(t, cap, w->p[i].v, w->p[i].c, &slot);
+    free(w->p);
+    w->p = t;
+    w->cap = cap;
+    w->hashed = 1;
+    w->last = SIZE_MAX;
+    return 0;
+}
 
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
 {
     if (w->overflow || count == 0)
         return 0;
-    w->total += count;
-    /* A step reports a few gaps; the last few pairs catch most repeats. */
-    for (size_t k = 1; k <= 4 && k <= w->n; k++)
-        if (w->p[w->n - k].v == v) {
-            w->p[w->n - k].c += count;
+    /* A step's batch shares a gap, and runs of steps repeat it. */
+    if (w->hashed && w->last != SIZE_MAX && w->p[w->last].v == v) {
+        w->p[w->last].c += count;
+        w->total += count;
+        return 0;
+    }
+    if (!w->hashed) { /* the first value, or one after the queries sorted the pairs */
+        size_t cap = 1024;
+        while (2 * (w->n + 1) > cap)
+            cap *= 2;
+        if (wrehash(w, cap) != 0)
+            return -1;
+    }
+    size_t i = whash(v, w->cap - 1);
+    while (w->p[i].c != 0 && !(w->p[i].v == v))
+        i = (i + 1) & (w->cap - 1);
+    if (w->p[i].c == 0) { /* a new value */
+        if (2 * (w->n + 1) > w->max_pairs) {
+            free(w->p);
+            w->p = NULL;
+            w->n = w->cap = 0;
+            w->hashed = 0;
+            w->overflow = 1;
             return 0;
         }
-    if (w->n == w->max_pairs) {
-        wcompact(w);
-        if (w->overflow)
-            return 0;
+        if (2 * (w->n + 1) > w->cap) {
+            if (wrehash(w, 2 * w->cap) != 0)
+                return -1;
+            i = whash(v, w->cap - 1);
+            while (w->p[i].c != 0)
+                i = (i + 1) & (w->cap - 1);
+        }
+        w->p[i].v = v;
+        w->n++;
     }
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 1024;
-        if (cap > w->max_pairs)
-            cap = w->max_pairs;
-        an_wpair *np = realloc(w->p, cap * sizeof(an_wpair));
-        if (np == NULL)
-            return -1;
-        w->p = np;
-        w->cap = cap;
-    }
-    w->sorted = w->sorted && (w->n == 0 || w->p[w->n - 1].v <= v);
-    w->p[w->n].v = v;
-    w->p[w->n].c = count;
-    w->n++;
+    w->p[i].c += count;
+    w->total += count;
+    w->last = i;
+    w->sorted = 0;
     return 0;
 }
 
@@ -316,9 +368,18 @@ static void sort_pairs(an_wpair *p, size_t n)
 
 void an_wsamples_sort(an_wsamples *w)
 {
+    if (w->hashed) {
+        size_t m = 0;
+        for (size_t i = 0; i < w->cap; i++)
+            if (w->p[i].c != 0)
+                w->p[m++] = w->p[i];
+        w->n = m;
+        w->hashed = 0;
+        w->last = SIZE_MAX;
+    }
     if (!w->sorted)
         sort_pairs(w->p, w->n);
-    /* Equal values into one pair. */
+    /* Equal values into one pair (0 and -0). */
     size_t m = 0;
     for (size_t i = 0; i < w->n; i++) {
         if (m > 0 && w->p[m - 1].v == w->p[i].v)
@@ -381,6 +442,7 @@ double an_wsamples_max(const an_wsamples *w)
 
 double an_wsamples_mean(const an_wsamples *w)
 {
+    assert(!w->hashed); /* an_wsamples_sort first */
     if (wempty(w))
         return NAN;
     double s = 0;
@@ -397,26 +459,6 @@ double an_wsamples_std(const an_wsamples *w)
     for (size_t i = 0; i < w->n; i++)
         s += (w->p[i].v - mean) * (w->p[i].v - mean) * (double)w->p[i].c;
     return sqrt(s / (double)w->total);
-}
-
-static void wcompact(an_wsamples *w)
-{
-    sort_pairs(w->p, w->n);
-    size_t m = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        if (m > 0 && w->p[m - 1].v == w->p[i].v)
-            w->p[m - 1].c += w->p[i].c;
-        else
-            w->p[m++] = w->p[i];
-    }
-    w->n = m;
-    w->sorted = 1;
-    if (w->n > w->max_pairs / 2) {
-        free(w->p);
-        w->p = NULL;
-        w->n = w->cap = 0;
-        w->overflow = 1;
-    }
 }
 
 void an_wsamples_free(an_wsamples *w)

@@ -69,11 +69,12 @@ void an_samples_free(an_samples *s);
  * apply to the multiset they stand for (value v repeated c times), so
  * percentiles, the median and the maximum are numpy's exactly; the mean
  * and std are sums over the pairs (not numpy's pairwise order over the
- * expanded list: equal to the last bits). Memory: 16 bytes a pair, at
- * most MAX_PAIRS pairs: when full, the pairs are sorted and merged in
- * place, and when distinct values fill half of it the set gives up
+ * expanded list: equal to the last bits). Memory: a hash table of
+ * 16-byte pairs, at most MAX_PAIRS of them (rounded up to a power of two),
+ * at most half of them used: a value seen before costs nothing, and when
+ * the distinct values would pass MAX_PAIRS / 2 the set gives up
  * (overflow: its pairs are freed and the caller falls back on a
- * histogram).
+ * histogram). Nothing is sorted until an_wsamples_sort.
  */
 typedef struct an_wpair {
     double v;
@@ -81,19 +82,22 @@ typedef struct an_wpair {
 } an_wpair;
 
 typedef struct an_wsamples {
-    an_wpair *p;
-    size_t n, cap, max_pairs;
+    an_wpair *p; /* a hash table of cap slots while values come; sorted pairs after the sort */
+    size_t n;    /* distinct values */
+    size_t cap, max_pairs;
     uint64_t total; /* sum of the counts */
-    int overflow;   /* more than max_pairs pairs were needed: the pairs were dropped */
+    size_t last;    /* the slot of the last value added (SIZE_MAX: none) */
+    int overflow;   /* more than max_pairs / 2 distinct values: the pairs were dropped */
     int sorted;
+    int hashed; /* p is the table (values came since the last sort) */
 } an_wsamples;
 
 /* Initialises an empty set that keeps at most MAX_PAIRS pairs. */
 void an_wsamples_init(an_wsamples *w, size_t max_pairs);
 
-/* Adds V COUNT times (merged with the last pair when equal). Returns 0, or
- * -1 when out of memory; past MAX_PAIRS the set overflows (frees its pairs,
- * returns 0). */
+/* Adds V COUNT times (to its pair when V was seen). Returns 0, or -1 when
+ * out of memory; past MAX_PAIRS / 2 distinct values the set overflows
+ * (frees its pairs, returns 0). */
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count);
 
 /* Sorts by value and merges equal values; later queries need it. */
@@ -105,7 +109,8 @@ double an_wsamples_percentile(const an_wsamples *w, double p);
 double an_wsamples_median(const an_wsamples *w);
 double an_wsamples_max(const an_wsamples *w);
 
-/* Mean and population std of the multiset (NAN when empty or overflowed). */
+/* Mean and population std of the multiset (NAN when empty or overflowed);
+ * require an_wsamples_sort (they sum over the sorted pairs). */
 double an_wsamples_mean(const an_wsamples *w);
 double an_wsamples_std(const an_wsamples *w);
 
