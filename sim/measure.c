@@ -15,7 +15,7 @@
  *   missing field          an empty device, model, framework, precision or metric
  *   bad number             a count, token length, value or weights_GiB out of range
  *   unsupported metric     a metric name kvsim does not know
- *   unit mismatch          tok/s metrics in "tokens/s", ttft_ms in "ms"
+ *   unit mismatch          tok/s metrics in "tokens/s", ttft_ms in "ms", latency_s in "s"
  *   inconsistent tokens    e.g. a prefill rate with no input tokens
  *   unknown framework      a framework text published_names.csv lacks
  *   unknown device         a device text published_names.csv lacks, or one it maps
@@ -212,8 +212,8 @@ static const struct {
     [C_NOTES] = {"notes", false},
 };
 
-static const char *const metric_names[] = {"decode_tok_s", "prefill_tok_s", "output_tok_s",
-                                           "output_tok_s_per_gpu", "ttft_ms"};
+static const char *const metric_names[] = {"decode_tok_s",         "prefill_tok_s", "output_tok_s",
+                                           "output_tok_s_per_gpu", "ttft_ms",       "latency_s"};
 
 const char *sim_meas_metric_name(sim_meas_metric m)
 {
@@ -385,15 +385,17 @@ static bool check_metric(row_ctx *c, const char *unit)
     if (k == nm)
         return refuse(c, "unsupported metric",
                       "column 'metric': '%s' (known: decode_tok_s, "
-                      "prefill_tok_s, output_tok_s, output_tok_s_per_gpu, ttft_ms)",
+                      "prefill_tok_s, output_tok_s, output_tok_s_per_gpu, ttft_ms, latency_s)",
                       m->metric_name);
     m->metric = (sim_meas_metric)k;
-    bool ms = m->metric == SIM_MEAS_TTFT_MS;
-    bool unit_ok = ms ? strcmp(unit, "ms") == 0
-                      : (strcmp(unit, "tokens/s") == 0 || strcmp(unit, "tok/s") == 0);
+    const char *want = m->metric == SIM_MEAS_TTFT_MS     ? "ms"
+                       : m->metric == SIM_MEAS_LATENCY_S ? "s"
+                                                         : "tokens/s";
+    bool unit_ok =
+        strcmp(unit, want) == 0 || (strcmp(want, "tokens/s") == 0 && strcmp(unit, "tok/s") == 0);
     if (!unit_ok)
         return refuse(c, "unit mismatch", "column 'unit': '%s' for %s (expected %s)", unit,
-                      m->metric_name, ms ? "ms" : "tokens/s");
+                      m->metric_name, want);
     bool need_in = m->metric != SIM_MEAS_DECODE_TOK_S;
     bool need_out = m->metric != SIM_MEAS_PREFILL_TOK_S;
     if ((need_in && m->input_tokens == 0) || (need_out && m->output_tokens == 0))

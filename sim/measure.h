@@ -35,7 +35,14 @@
  *   output_tok_s   output tokens per second of a static batch of
  *                  batch_size requests of input_tokens + output_tokens,
  *                  over all device_count GPUs; _per_gpu divides by them;
- *   ttft_ms        time to the first token of one prompt of input_tokens.
+ *   ttft_ms        time to the first token of one prompt of input_tokens;
+ *   latency_s      end-to-end seconds of one static batch: batch_size
+ *                  requests, each a prompt of input_tokens then
+ *                  output_tokens generated (every request to its full
+ *                  length, EOS ignored), all submitted at once and timed
+ *                  until the last finishes, on device_count GPUs (vLLM's
+ *                  benchmark_latency.py / `vllm bench latency` "Avg
+ *                  latency").
  */
 #ifndef KVSIM_SIM_MEASURE_H
 #define KVSIM_SIM_MEASURE_H
@@ -51,7 +58,8 @@ typedef enum {
     SIM_MEAS_PREFILL_TOK_S,
     SIM_MEAS_OUTPUT_TOK_S,
     SIM_MEAS_OUTPUT_TOK_S_PER_GPU,
-    SIM_MEAS_TTFT_MS
+    SIM_MEAS_TTFT_MS,
+    SIM_MEAS_LATENCY_S
 } sim_meas_metric;
 
 typedef struct sim_measurement {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/config.h"
 #include "sim/formats.h"
 #include "sim/parallel.h"
 
@@ -98,6 +99,55 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
     return t;
 }
 
+/*
+ * Whether a static batch of R's BATCH requests, each holding input +
+ * output tokens of KV at the end, fits the KV pool vLLM sizes on R's
+ * device at TP GPUs (sim/config.h's memory plan: 90 % of CUDA's total,
+ * less the weights, the profiling pass's activations over the vllm-v0
+ * scheduler's token budget and the preset's non-torch memory; whole
+ * blocks of 16 tokens). A batch that does not fit runs in waves (vLLM
+ * preempts and recomputes), which the replay does not model. Returns 0
+ * when it fits, else -1 with WHY.
+ */
+static int batch_kv_fits(const sim_measurement *r, const sim_cost_params *p, uint32_t tp,
+                         double batch, char *why, size_t whylen)
+{
+    sim_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.gpu = r->gpu;
+    cfg.model = r->model;
+    cfg.weight_dtype = r->weights;
+    cfg.kv_dtype = r->kv;
+    cfg.cost = *p;
+    snprintf(cfg.engine, sizeof(cfg.engine), "%s", r->engine);
+    snprintf(cfg.scheduler, sizeof(cfg.scheduler), "vllm-v0");
+    cfg.mem_util = 0.90;
+    cfg.watermark = -1;
+    cfg.chunked_prefill = -1;
+    cfg.prefix_caching = -1;
+    cfg.replicas = 1;
+    cfg.n_samples = 1;
+    cfg.tensor_parallel = tp;
+    cfg.pipeline_parallel = 1;
+    cfg.gpu_layers = -1;
+    sim_memory_plan plan;
+    char err[512];
+    if (sim_memory_plan_compute(&cfg, &plan, err, sizeof(err)) != 0) {
+        snprintf(why, whylen, "%s", err);
+        return -1;
+    }
+    double blocks = ceil(((double)r->input_tokens + r->output_tokens) / 16.0);
+    double need = batch * blocks * 16.0 * (double)plan.kv_bytes_per_token;
+    if (need > (double)plan.kv_budget_bytes) {
+        /* One text for all such rows: validate counts rows by it. */
+        snprintf(why, whylen,
+                 "the batch's KV exceeds the pool vLLM sizes on the device: it ran in waves "
+                 "(preemption), which the replay does not model");
+        return -1;
+    }
+    return 0;
+}
+
 int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params, double *pred,
                          char *why, size_t whylen)
 {
@@ -185,6 +235,18 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
             v /= (double)gpus;
         break;
     }
+    case SIM_MEAS_LATENCY_S:
+        /* One static batch, as benchmark_latency.py times it: the prompts
+         * prefilled (vLLM's scheduler runs waiting prompts before any
+         * decode; the token budget splits them into steps whose sum the
+         * one step here approximates), then output - 1 decode steps of
+         * the whole batch, the first token coming with the prefill. */
+        if (in <= 0 || out <= 0)
+            goto bad;
+        if (batch_kv_fits(r, p, tp, batch, why, whylen) != 0)
+            return -1;
+        v = prefill(&c, batch, in, chunk) + decode_sum(&c, batch, in + 1, out - 1);
+        break;
     default:
         goto bad;
     }

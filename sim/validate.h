@@ -16,6 +16,10 @@
  *                   batch x input tokens, then output - 1 decode steps of
  *                   the whole batch; batch x output / the total (per GPU:
  *                   divided by the GPUs).
+ *   latency_s       vLLM's benchmark_latency: the same static batch, its
+ *                   total time in seconds; a batch whose KV does not fit
+ *                   the pool vLLM sizes (sim/config.h's memory plan) ran
+ *                   in waves and is refused.
  * The first three are one sequence's: a row of them stating a batch above
  * 1 is refused, not replayed at batch 1.
  * Decode sums sample the step time at 33 contexts (the step time is

@@ -280,6 +280,44 @@ static void test_conditions(void **state)
     }
 }
 
+/* latency_s is a static batch's seconds: unit "s", a batch above 1 allowed,
+ * prompt and output both needed; "ms" is a unit mismatch. */
+static void test_latency_metric(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *batch, *in, *unit, *reason;
+    } t[] = {{"64", "128", "s", ""},
+             {"1", "128", "ms", "unit mismatch"},
+             {"8", "0", "s", "inconsistent tokens"}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device,device_count,framework,model,precision_quant,batch_size,input_tokens,"
+                 "output_tokens,metric,value,unit\n"
+                 "H100 80GB SXM (HBM3),1,vLLM benchmark_latency.py (LLM-Inference-Bench),"
+                 "meta-llama/Meta-Llama-3-8B,float16,%s,%s,128,latency_s,1.69,%s\n",
+                 t[i].batch, t[i].in, t[i].unit);
+        sim_measurement *rows;
+        size_t n;
+        char err[256];
+        assert_int_equal(
+            sim_measurements_parse(text, strlen(text), "l.csv", &rows, &n, err, sizeof(err)), 0);
+        assert_int_equal(n, 1);
+        if (strcmp(rows[0].reason, t[i].reason) != 0)
+            fail_msg("batch %s, input %s, unit %s: reason '%s' (%s), expected '%s'", t[i].batch,
+                     t[i].in, t[i].unit, rows[0].reason, rows[0].detail, t[i].reason);
+        if (t[i].reason[0] == '\0') {
+            assert_int_equal(rows[0].metric, SIM_MEAS_LATENCY_S);
+            assert_string_equal(rows[0].engine, "vllm");
+            assert_string_equal(rows[0].model.name, "llama-3.1-8b");
+            assert_string_equal(rows[0].weights->name, "fp16");
+            assert_string_equal(sim_meas_metric_name(rows[0].metric), "latency_s");
+        }
+        sim_measurements_free(rows);
+    }
+}
+
 /* Every mapping names something that exists: a catalog GPU or model, a
  * precision kvsim parses, a framework as engine/backend/bench. */
 static void test_published_names(void **state)
@@ -423,7 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture),        cmocka_unit_test(test_malformed_files),
         cmocka_unit_test(test_conditions),     cmocka_unit_test(test_published_names),
-        cmocka_unit_test(test_reference_file),
+        cmocka_unit_test(test_reference_file), cmocka_unit_test(test_latency_metric),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

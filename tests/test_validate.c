@@ -467,6 +467,54 @@ static void test_single_sequence_metrics_refuse_batch(void **state)
     }
 }
 
+/*
+ * latency_s, benchmark_latency's static batch, by hand: Llama-3.1-8B fp16
+ * on an H100 SXM (figures as in test_llama31_8b_h100_by_hand) with every
+ * efficiency 1 and a step overhead of 1 ms, 2 requests of 4 prompt tokens
+ * and 3 output tokens:
+ *   prefill, 8 tokens of 2 sequences: weights 15,009,849,344 / 3.35e12
+ *     = 4.480552 ms (against 8 x 13,959,176,192 + 2 x 1,050,673,152 FLOPs,
+ *     0.115 ms); KV written 8 x 131,072 bytes = 0.000313 ms (20 pairs'
+ *     FLOPs less); + 1 ms: 5.480865 ms;
+ *   2 decode steps of both sequences at contexts 5 and 6 (the first token
+ *     came with the prefill): weights 4.480552 ms, KV 2 x 5 and 2 x 6
+ *     tokens = 0.000391 and 0.000470 ms, + 1 ms each: 5.480943 and
+ *     5.481022 ms;
+ *   total 16.442830 ms.
+ * The same batch's KV is checked against the pool vLLM sizes: 64 requests
+ * of 2,048 + 2,048 tokens of Llama-2-7B (512 KiB a token: 128 GiB) on an
+ * A100 40GB (about 21 GiB of pool) ran in waves and are refused; one
+ * request of them fits.
+ */
+static void test_latency_s_by_hand(void **state)
+{
+    (void)state;
+    sim_cost_params p = {.bw_eff = 1,
+                         .flops_eff = 1,
+                         .step_overhead_s = 1e-3,
+                         .flash_attn = true,
+                         .graph_max_tokens = 512,
+                         .overhead_bytes = 1.3 * 1073741824.0};
+    sim_measurement r = row("h100-sxm", "llama-3.1-8b", "fp16", SIM_MEAS_LATENCY_S, 4, 3, 2);
+    snprintf(r.engine, sizeof(r.engine), "vllm");
+    r.backend[0] = '\0';
+    double pred;
+    char why[256];
+    if (sim_validate_predict(&r, &p, &pred, why, sizeof(why)) != 0)
+        fail_msg("%s", why);
+    near(pred, 16.442830e-3, 1e-6, "latency of 2 x (4 + 3) tokens");
+    r = row("a100-40gb", "llama-2-7b", "fp16", SIM_MEAS_LATENCY_S, 2048, 2048, 64);
+    snprintf(r.engine, sizeof(r.engine), "vllm");
+    why[0] = '\0';
+    if (sim_validate_predict(&r, &p, &pred, why, sizeof(why)) == 0)
+        fail_msg("128 GiB of KV on a 40 GB card replayed: %g s", pred);
+    print_message("%s\n", why);
+    assert_non_null(strstr(why, "waves"));
+    r.batch = 1;
+    if (sim_validate_predict(&r, &p, &pred, why, sizeof(why)) != 0)
+        fail_msg("one request of 4,096 tokens refused: %s", why);
+}
+
 /* What `kvsim calibrate` writes, kvsim reads back, whatever the data
  * file is called (a basename over fit_data's 127 characters wrote a
  * preset the reader refused). */
@@ -597,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
         cmocka_unit_test(test_single_sequence_metrics_refuse_batch),
+        cmocka_unit_test(test_latency_s_by_hand),
         cmocka_unit_test(test_calibrate_long_data_name),
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_validate_value_range),
