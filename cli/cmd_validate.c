@@ -48,12 +48,13 @@ static const char usage_calibrate[] =
     "\n"
     "Fits each engine preset's terms to the rows of FILE that name it: bw_eff, flops_eff,\n"
     "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
-    "0); split_base_us, split_sync_us and split_gbps where rows split matrices by rows over\n"
+    "0); seq_overhead_us where the rows batch different numbers of sequences (else 0);\n"
+    "split_base_us, split_sync_us and split_gbps where rows split matrices by rows over\n"
     "GPUs (else 0). Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
     "runtime memory overhead are kept from the starting presets (built-in, or --presets DIR).\n"
-    "The vllm preset, with no vLLM rows in the data, takes the TensorRT-LLM fit and says so.\n";
+    "The vllm preset, when the data hold no vLLM rows, takes the TensorRT-LLM fit and says so.\n";
 
 typedef struct row_out {
     char preset[32];
@@ -256,6 +257,14 @@ static size_t preset_names(const vctx *v, const char *names[64])
     return np;
 }
 
+/* Sequences a row's batch runs at once. */
+static uint32_t batch_seqs(const sim_measurement *r)
+{
+    bool batched = r->metric == SIM_MEAS_OUTPUT_TOK_S ||
+                   r->metric == SIM_MEAS_OUTPUT_TOK_S_PER_GPU || r->metric == SIM_MEAS_LATENCY_S;
+    return batched ? r->batch : 1;
+}
+
 static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SIM_FIT_NPARAMS])
 {
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)
@@ -269,6 +278,11 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
     for (size_t i = 0; i < m; i++)
         if (strcmp(v->rows[idx[i]].split_mode, "row") == 0 && v->rows[idx[i]].tp > 1)
             free_[4] = free_[5] = free_[6] = true;
+    /* The host's time per sequence is told apart from the per-step one only
+     * by batches of different numbers of sequences (static batches; a
+     * llama-bench row's batch_size is its prompt's chunk, one sequence). */
+    for (size_t i = 1; i < m && !free_[7]; i++)
+        free_[7] = batch_seqs(&v->rows[idx[i]]) != batch_seqs(&v->rows[idx[0]]);
 }
 
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
@@ -281,6 +295,8 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->layer_overhead_s = 0;
     if (!fr[4])
         p->split_base_s = p->split_sync_s = p->split_Bps = 0;
+    if (!fr[7])
+        p->seq_overhead_s = 0;
     sim_fit_preset(v->rows, idx, m, p, fr);
 }
 
@@ -488,8 +504,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     if (pr->backend[0])
         fprintf(fp, "backend %s\n", pr->backend);
     fprintf(fp, "basis %s\n", basis);
-    fprintf(fp, "bw_eff %.4f\nflops_eff %.4f\nstep_overhead_ms %.4f\nlayer_overhead_us %.3f\n",
-            p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6);
+    fprintf(fp,
+            "bw_eff %.4f\nflops_eff %.4f\nstep_overhead_ms %.4f\nlayer_overhead_us %.3f\n"
+            "seq_overhead_us %.3f\n",
+            p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6,
+            p->seq_overhead_s * 1e6);
     fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_gbps %.4f\n", p->split_base_s * 1e6,
             p->split_sync_s * 1e6, p->split_Bps / 1e9);
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);

@@ -181,6 +181,8 @@ static const char usage_run_cost[] =
     "  --flops-eff X           achieved share of peak FLOPs, (0, 1]\n"
     "  --step-overhead-ms X    fixed time per step\n"
     "  --layer-overhead-us X   fixed time per layer per step (kernel launches)\n"
+    "  --seq-overhead-us X     host time per scheduled sequence per step (scheduling,\n"
+    "                          sampling, output processing)\n"
     "  --enforce-eager         no CUDA graphs: every step pays the per-layer launches (vLLM's\n"
     "                          option; by default vllm replays steps of <= 512 tokens)\n"
     "  --runtime-overhead-gib X  non-torch GPU memory (workspaces, kernels, NCCL buffers)\n"

@@ -171,6 +171,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--flops-eff", &o->flops_eff},
         {"--step-overhead-ms", &o->step_overhead_ms},
         {"--layer-overhead-us", &o->layer_overhead_us},
+        {"--seq-overhead-us", &o->seq_overhead_us},
         {"--runtime-overhead-gib", &o->runtime_overhead_gib},
         {"--mem-util", &o->mem_util},
         {"--kv-pool-gib", &o->kv_pool_gib},
@@ -459,6 +460,9 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (o->layer_overhead_us)
         cfg->cost.layer_overhead_s =
             cli_parse_double("--layer-overhead-us", o->layer_overhead_us, 0, 1e6, 0) / 1e6;
+    if (o->seq_overhead_us)
+        cfg->cost.seq_overhead_s =
+            cli_parse_double("--seq-overhead-us", o->seq_overhead_us, 0, 1e6, 0) / 1e6;
     if (o->step_overhead_ms)
         cfg->cost.step_overhead_s =
             cli_parse_double("--step-overhead-ms", o->step_overhead_ms, 0, 60000, 0) / 1000.0;

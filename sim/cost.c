@@ -217,7 +217,16 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
      * default, vllm/config/compilation.py; llama.cpp's CUDA backend
      * graphs one-token decodes, ggml-cuda since #6766). */
     double launches = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
-    return t + sim_cost_allreduce_s(c, tokens) + launches + c->p.step_overhead_s;
+    return t + sim_cost_allreduce_s(c, tokens) + launches + sim_cost_host_s(c, b);
+}
+
+double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b)
+{
+    /* The host's share: per step, and per sequence scheduled (vLLM's V0
+     * engine prepared inputs, sampled and detokenised each sequence on
+     * the CPU between forward passes; its v0.6.0 release notes measured
+     * the GPU idle for much of a step on Llama-3-8B/H100 because of it). */
+    return c->p.step_overhead_s + ((double)b->prefill_seqs + b->decode_seqs) * c->p.seq_overhead_s;
 }
 
 double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, uint32_t tp)

@@ -18,6 +18,7 @@
  *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff))
  *       + max(B_att / (bw x bw_eff), F_att / (R_16 x flops_eff))
  *       + all-reduces (TP) + layers x layer_overhead + step_overhead
+ *       + sequences x seq_overhead
  * where the per-layer (launch) overhead is not paid by steps an engine
  * replays as a CUDA graph (vLLM: steps of up to 512 tokens unless
  * --enforce-eager; llama.cpp's CUDA backend: one-token decode).
@@ -43,6 +44,8 @@ typedef struct sim_cost_params {
     double flops_eff;        /* achieved share of peak dense FLOPs, (0, 1] */
     double step_overhead_s;  /* fixed per-step time: scheduling, sampling, the host's work */
     double layer_overhead_s; /* per layer per step: kernel launches and their gaps */
+    double seq_overhead_s;   /* per scheduled sequence per step: the host's scheduling, sampling
+                              * and output processing of it */
     double split_base_s;     /* llama.cpp row split: per layer per step once split */
     double split_sync_s;     /* llama.cpp row split: per layer per extra GPU per step */
     double split_Bps;        /* llama.cpp row split: rate of its activation copies per extra GPU */
@@ -116,6 +119,10 @@ typedef struct sim_cost {
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, const sim_dtype *w,
                    const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
                    const sim_link *link);
+
+/* The host's part of a step of shape B: step_overhead + sequences x
+ * seq_overhead (inside sim_cost_step_s). */
+double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b);
 
 /* Duration of a step in seconds (the formula at the top of this file),
  * with bytes and FLOPs one GPU's share. The all-reduces are not overlapped

@@ -35,6 +35,7 @@ static const key keys[] = {
     {"flops_eff", K_NUM, C(flops_eff), 0, 0, 1, 1, 1},
     {"step_overhead_ms", K_NUM, C(step_overhead_s), 0, 0, 60000, 1e-3, 0},
     {"layer_overhead_us", K_NUM, C(layer_overhead_s), 0, 0, 1e6, 1e-6, 0},
+    {"seq_overhead_us", K_NUM, C(seq_overhead_s), 0, 0, 1e6, 1e-6, 0},
     {"split_base_us", K_NUM, C(split_base_s), 0, 0, 1e7, 1e-6, 0},
     {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},
     {"split_gbps", K_NUM, C(split_Bps), 0, 0, 1e5, 1e9, 0},

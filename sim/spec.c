@@ -363,6 +363,7 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
     const sim_model *t = &cfg->model;
     sim_cost_params p = cfg->cost;
     p.step_overhead_s = 0; /* charged once per engine step */
+    p.seq_overhead_s = 0;
     s->lookahead = s->method == SIM_SPEC_NGRAM ? 0 : s->k;
     s->draft_kv_bytes_per_token = 0;
     s->draft_weights_bytes = 0;
@@ -483,8 +484,9 @@ double sim_spec_step_s(const sim_replica *r, double *draft_s, unsigned *outside)
     double d = 0;
     /* A measured step's time has its fixed part inside: the ratio then
      * scales the whole pass. */
-    double overhead = r->cfg->step_profile != NULL ? 0 : r->cost.p.step_overhead_s;
     const sim_batch_shape *sh = &r->batch.shape;
+    sim_batch_shape host = {.prefill_seqs = sh->prefill_seqs};
+    double overhead = r->cfg->step_profile != NULL ? 0 : sim_cost_host_s(&r->cost, &host);
     if (s->method != SIM_SPEC_NGRAM && sh->prefill_tokens > 0) {
         /* The drafter computes the step's prompt chunks too (its own KV,
          * or the head's hidden states), in a pass of its own. */

@@ -91,9 +91,10 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
 {
     const sim_batch_shape *sh = &r->batch.shape;
     double roof = sim_cost_step_s(&r->cost, sh);
-    double host = r->cost.p.step_overhead_s + (dur_s - roof);
+    double fixed = sim_cost_host_s(&r->cost, sh);
+    double host = fixed + (dur_s - roof);
     double share = (double)r->plan->stage_layers / r->cfg->model.layers;
-    double stage = (roof - r->cost.p.step_overhead_s) * share;
+    double stage = (roof - fixed) * share;
     double tokens = (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts;
     double xfer =
         r->cfg->link.floor_s + tokens * 2.0 * r->cfg->model.hidden / r->cfg->link.busbw_Bps;

@@ -266,12 +266,12 @@ bad:
 
 const char *const sim_fit_param_names[SIM_FIT_NPARAMS] = {
     "bw_eff",        "flops_eff",     "step_overhead_ms", "layer_overhead_us",
-    "split_base_us", "split_sync_us", "split_gbps"};
+    "split_base_us", "split_sync_us", "split_gbps",       "seq_overhead_us"};
 
 /* Bounds of each term, in the preset's units. */
-static const double lo[SIM_FIT_NPARAMS] = {0.05, 0.02, 0, 0, 0, 0, 0.1};
-static const double hi[SIM_FIT_NPARAMS] = {1.0, 1.0, 50, 500, 5000, 5000, 100};
-static const double unit[SIM_FIT_NPARAMS] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9};
+static const double lo[SIM_FIT_NPARAMS] = {0.05, 0.02, 0, 0, 0, 0, 0.1, 0};
+static const double hi[SIM_FIT_NPARAMS] = {1.0, 1.0, 50, 500, 5000, 5000, 100, 1000};
+static const double unit[SIM_FIT_NPARAMS] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9, 1e-6};
 
 static void set(sim_cost_params *p, int k, double x)
 {
@@ -294,8 +294,11 @@ static void set(sim_cost_params *p, int k, double x)
     case 5:
         p->split_sync_s = x * unit[5];
         break;
-    default:
+    case 6:
         p->split_Bps = x * unit[6];
+        break;
+    default:
+        p->seq_overhead_s = x * unit[7];
     }
 }
 
@@ -417,11 +420,12 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
     /* Fixed starting points (not the preset's current terms: the same
      * rows and flags give the same fit whatever was fitted before);
      * restarts from the best until it stops improving. */
-    static const double starts[3][SIM_FIT_NPARAMS] = {{0.7, 0.4, 2, 20, 100, 100, 5},
-                                                      {0.9, 0.6, 0.5, 5, 300, 30, 20},
-                                                      {0.5, 0.25, 5, 50, 30, 300, 1}};
+    static const double starts[4][SIM_FIT_NPARAMS] = {{0.7, 0.4, 2, 20, 100, 100, 5, 10},
+                                                      {0.7, 0.6, 2, 20, 100, 100, 5, 80},
+                                                      {0.9, 0.6, 0.5, 5, 300, 30, 20, 40},
+                                                      {0.5, 0.25, 5, 50, 30, 300, 1, 100}};
     double best[SIM_FIT_NPARAMS], bv = INFINITY;
-    for (int start = 0; start < 3; start++) {
+    for (int start = 0; start < 4; start++) {
         double u[SIM_FIT_NPARAMS];
         for (int d = 0; d < f.dims; d++)
             u[d] = to_u(f.map[d], starts[start][f.map[d]]);

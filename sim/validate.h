@@ -51,7 +51,7 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, dou
                          char *why, size_t whylen);
 
 /* The terms calibrate fits, in the order of sim_fit_param_names. */
-enum { SIM_FIT_NPARAMS = 7 };
+enum { SIM_FIT_NPARAMS = 8 };
 extern const char *const sim_fit_param_names[SIM_FIT_NPARAMS];
 
 /* Fits P's terms (those FREE marks) to the N rows ROWS[IDX[0..N)]

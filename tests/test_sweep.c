@@ -322,9 +322,10 @@ static void test_find_max_rate(void **state)
  *     B* = (W / (BW x be)) / ((2 P + a (c + 1)) / (F x fe) - kv (c + 1) / (BW x be)).
  * Llama-3.1-8B on an H100 SXM, 32-token prompts and 480-token outputs all
  * at once (decode dominates; the mean context of a decode is 32 + 240):
- * B* is about 90 with the vllm preset fitted to vLLM's benchmark_latency
- * rows (its flops_eff 0.24 takes in costs per sequence that the roofline
- * lacks; the TensorRT-LLM terms it replaced put B* near 290). From the
+ * B* is about 240 with the vllm preset's GPU terms (its host time per
+ * sequence, 84 us fitted to vLLM's benchmark_latency rows, is set to 0
+ * here: it adds B x 84 us to every step, so throughput never doubles
+ * with the batch; this test is about the GPU's roofline). From the
  * sweep, the knee is where the memory-bound
  * step time (TPOT through the two smallest batches: overhead + W / (BW x
  * be) + B x kv (c + 1) / (BW x be)) meets the compute-bound one (TPOT
@@ -337,7 +338,7 @@ static void test_batch_knee(void **state)
     (void)state;
     int rc = kvsim("sweep --vary max-num-seqs=8..1024x2 -j 2 --quiet --out %s/knee "
                    "--workload 'sharegpt:n=3000;in=fixed:32;out=fixed:480;arrival=batch' "
-                   "--gpu h100-sxm --model llama-3.1-8b",
+                   "--gpu h100-sxm --model llama-3.1-8b --seq-overhead-us 0",
                    tmp);
     if (rc != 0)
         fail_msg("sweep failed: %s", out);
@@ -378,7 +379,7 @@ static void test_batch_knee(void **state)
     double per_seq_compute = (tpot[6] - ovh) / 512;
     double est = base_mem / (per_seq_compute - slope_mem);
     printf("knee: closed form %.1f sequences, from the sweep %.1f\n", knee, est);
-    if (!(fabs(est - knee) <= 0.15 * knee) || knee < 50 || knee > 1000)
+    if (!(fabs(est - knee) <= 0.15 * knee) || knee < 100 || knee > 1000)
         fail_msg("knee from the sweep %.1f, closed form %.1f", est, knee);
     for (int k = 0; k < 8; k++)
         printf("max-num-seqs %d: %.1f tokens/s\n", 8 << k, thr[k]);

@@ -105,13 +105,14 @@ static sim_measurement row(const char *gpu, const char *model, const char *fmt,
  * A decode step at 2,048 tokens of context: the weights (memory-bound,
  * 4.48 ms at 100 %), KV 2,048 x 131,072 = 268,435,456 bytes (2,047 read,
  * 1 written); FLOPs 13,959,176,192 + 1,050,673,152 and 2,048 x 524,288.
- * With bandwidth efficiency b, FLOP efficiency f, overheads o (per step)
- * and l (per layer; the decode step, one token, replays a CUDA graph in
- * vLLM and launches no layers one by one):
+ * With bandwidth efficiency b, FLOP efficiency f, overheads o (per step),
+ * s (per sequence: one here) and l (per layer; the decode step, one
+ * token, replays a CUDA graph in vLLM and launches no layers one by one):
  *   prefill = 28,589,443,514,368 / (989.4e12 f)
- *           + max(268,435,456 / (3.35e12 b), 1,100,048,498,688 / (989.4e12 f)) + o + 32 l
+ *           + max(268,435,456 / (3.35e12 b), 1,100,048,498,688 / (989.4e12 f)) + o + s
+ *           + 32 l
  *   decode  = max(15,009,849,344 / (3.35e12 b), 15,009,849,344 / (989.4e12 f))
- *           + max(268,435,456 / (3.35e12 b), 1,073,741,824 / (989.4e12 f)) + o
+ *           + max(268,435,456 / (3.35e12 b), 1,073,741,824 / (989.4e12 f)) + o + s
  */
 static void test_llama31_8b_h100_by_hand(void **state)
 {
@@ -133,7 +134,7 @@ static void test_llama31_8b_h100_by_hand(void **state)
     assert_true(c.kv_bytes_per_token == 131072.0);
     double b = 3350e9 * pr.params.bw_eff, f = 989.4e12 * pr.params.flops_eff;
     assert_true(pr.params.graph_max_tokens >= 1 && pr.params.graph_max_tokens < 2048);
-    double ovh = pr.params.step_overhead_s;
+    double ovh = pr.params.step_overhead_s + pr.params.seq_overhead_s;
     double prefill = 28589443514368.0 / f + fmax(268435456.0 / b, 1100048498688.0 / f) + ovh +
                      32 * pr.params.layer_overhead_s;
     double decode =
