@@ -21,16 +21,64 @@
 
 void an_samples_init(an_samples *s)
 {
+    an_samples_init_capped(s, SIZE_MAX);
+}
+
+void an_samples_init_capped(an_samples *s, size_t max_exact)
+{
     s->v = NULL;
     s->n = 0;
     s->cap = 0;
+    s->max_exact = max_exact > 0 ? max_exact : 1;
+    s->hist = NULL;
     s->sorted = 1;
+}
+
+bool an_samples_exact(const an_samples *s)
+{
+    return s->hist == NULL;
+}
+
+/* Past the limit: a histogram of the values so far, in their order, and V;
+ * the array freed. Nothing changes when memory runs out. */
+static int spill(an_samples *s, double v)
+{
+    an_qhist *h = malloc(sizeof(*h));
+    if (h == NULL)
+        return -1;
+    an_qhist_init(h);
+    for (size_t i = 0; i < s->n; i++)
+        if (an_qhist_add_n(h, s->v[i], 1) != 0)
+            goto oom;
+    if (an_qhist_add_n(h, v, 1) != 0)
+        goto oom;
+    free(s->v);
+    s->v = NULL;
+    s->cap = 0;
+    s->hist = h;
+    s->n++;
+    s->sorted = 1;
+    return 0;
+oom:
+    an_qhist_free(h);
+    free(h);
+    return -1;
 }
 
 int an_samples_add(an_samples *s, double v)
 {
+    if (s->hist != NULL) {
+        if (an_qhist_add_n(s->hist, v, 1) != 0)
+            return -1;
+        s->n++;
+        return 0;
+    }
+    if (s->n == s->max_exact)
+        return spill(s, v);
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 1024;
+        if (cap > s->max_exact)
+            cap = s->max_exact;
         double *nv = realloc(s->v, cap * sizeof(double));
         if (nv == NULL)
             return -1;
@@ -65,24 +113,31 @@ static double from_key(uint64_t k)
     return v;
 }
 
-/* LSD radix sort on the keys, 11 bits a pass (6 passes), through a
- * temporary of n keys: O(n), several times faster than qsort's
- * comparator calls on the million values of a long run. Falls back to
- * qsort when the temporary cannot be had. (No NaN reaches here:
- * latencies are differences of finite times.) */
+/* LSD radix sort on the keys, 11 bits a pass (6 passes): O(n), several
+ * times faster than qsort's comparator calls on the million values of a
+ * long run. The keys take the values' own array (written through a
+ * uint64_t view: each element is read as a double before it is stored as
+ * a key, and read back as a key before it is stored as a double, so every
+ * access matches the element's last store) and one temporary of n keys.
+ * Falls back to qsort when the temporary cannot be had. (No NaN reaches
+ * here: latencies are differences of finite times.) */
 void an_samples_sort(an_samples *s)
 {
-    if (s->sorted)
+    if (s->sorted || s->hist != NULL) {
+        s->sorted = 1;
         return;
-    uint64_t *a = malloc(2 * s->n * sizeof(uint64_t));
-    if (a == NULL) {
+    }
+    uint64_t *b = malloc(s->n * sizeof(uint64_t));
+    if (b == NULL) {
         qsort(s->v, s->n, sizeof(double), cmp_double);
         s->sorted = 1;
         return;
     }
-    uint64_t *b = a + s->n;
-    for (size_t i = 0; i < s->n; i++)
-        a[i] = sort_key(s->v[i]);
+    uint64_t *a = (uint64_t *)(void *)s->v, *keys = a;
+    for (size_t i = 0; i < s->n; i++) {
+        double x = s->v[i];
+        a[i] = sort_key(x);
+    }
     for (int shift = 0; shift < 64; shift += 11) {
         size_t count[2049] = {0};
         for (size_t i = 0; i < s->n; i++)
@@ -95,10 +150,13 @@ void an_samples_sort(an_samples *s)
         a = b;
         b = t;
     }
-    /* Six passes: the sorted keys are back in the first half. */
-    for (size_t i = 0; i < s->n; i++)
-        s->v[i] = from_key(a[i]);
-    free(a < b ? a : b);
+    /* Six passes: the sorted keys are back in the values' array. */
+    assert(a == keys);
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t k = keys[i];
+        s->v[i] = from_key(k);
+    }
+    free(b);
     s->sorted = 1;
 }
 
@@ -134,36 +192,67 @@ double an_np_sum(const double *v, size_t n)
 
 double an_samples_mean(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_mean(s->hist);
     return s->n ? an_np_sum(s->v, s->n) / (double)s->n : NAN;
 }
 
-/* Squared deviations in blocks, summed pairwise as numpy would sum the
- * whole array of them: the pairwise split does not depend on the values,
- * so summing each 128-aligned block of deviations and then the blocks in
- * numpy's tree order needs the whole array; a temporary of n doubles is
- * the simple way, and this runs once per run. */
+/* A squared deviation, in a function of its own so that no compiler fuses
+ * it with the sum it goes into (the sums must round as numpy's do). */
+static double sqdev(double x, double mean)
+{
+    return (x - mean) * (x - mean);
+}
+
+/* an_np_sum of the squared deviations (V[i] - MEAN)^2, computed where
+ * an_np_sum would read them: the same operations in the same order as
+ * summing an array of them, without the array. */
+static double np_sum_sqdev(const double *v, size_t n, double mean)
+{
+    if (n < 8) {
+        double res = 0.;
+        for (size_t i = 0; i < n; i++) {
+            double d = sqdev(v[i], mean);
+            res += d;
+        }
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int k = 0; k < 8; k++)
+            r[k] = sqdev(v[k], mean);
+        size_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int k = 0; k < 8; k++) {
+                double d = sqdev(v[i + (size_t)k], mean);
+                r[k] += d;
+            }
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) {
+            double d = sqdev(v[i], mean);
+            res += d;
+        }
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return np_sum_sqdev(v, n2, mean) + np_sum_sqdev(v + n2, n - n2, mean);
+}
+
+/* numpy.std: the squared deviations summed pairwise as numpy sums the
+ * array of them (the tree does not depend on the values, so they are
+ * computed at its leaves). */
 double an_samples_std(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_std(s->hist);
     if (s->n == 0)
         return NAN;
     double mean = an_samples_mean(s);
-    double *d = malloc(s->n * sizeof(double));
-    if (d == NULL) { /* out of memory at the end of a run: a plain sum, close enough */
-        double acc = 0;
-        for (size_t i = 0; i < s->n; i++)
-            acc += (s->v[i] - mean) * (s->v[i] - mean);
-        return sqrt(acc / (double)s->n);
-    }
-    for (size_t i = 0; i < s->n; i++)
-        d[i] = (s->v[i] - mean) * (s->v[i] - mean);
-    double var = an_np_sum(d, s->n) / (double)s->n;
-    free(d);
-    return sqrt(var);
+    return sqrt(np_sum_sqdev(s->v, s->n, mean) / (double)s->n);
 }
 
-/* numpy's linear method over N sorted values: the P-th percentile lies
- * between ranks *I and *J at fraction *T. */
-static void numpy_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *t)
+void an_np_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *t)
 {
     double g = (double)(n - 1) * (p / 100.0);
     if (g >= (double)(n - 1)) {
@@ -177,8 +266,7 @@ static void numpy_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *
     *t = g - floor(g);
 }
 
-/* numpy's _lerp: from whichever end is nearer, bit for bit. */
-static double numpy_lerp(double a, double b, double t)
+double an_np_lerp(double a, double b, double t)
 {
     double diff = b - a;
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
@@ -186,17 +274,21 @@ static double numpy_lerp(double a, double b, double t)
 
 double an_samples_percentile(const an_samples *s, double p)
 {
+    if (s->hist != NULL)
+        return an_qhist_percentile(s->hist, p);
     assert(s->sorted);
     if (s->n == 0)
         return NAN;
     uint64_t i, j;
     double t;
-    numpy_ranks(s->n, p, &i, &j, &t);
-    return numpy_lerp(s->v[i], s->v[j], t);
+    an_np_ranks(s->n, p, &i, &j, &t);
+    return an_np_lerp(s->v[i], s->v[j], t);
 }
 
 double an_samples_median(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_median(s->hist);
     assert(s->sorted);
     if (s->n == 0)
         return NAN;
@@ -208,6 +300,8 @@ double an_samples_median(const an_samples *s)
 
 double an_samples_max(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_max(s->hist);
     assert(s->sorted);
     return s->n ? s->v[s->n - 1] : NAN;
 }
@@ -215,7 +309,11 @@ double an_samples_max(const an_samples *s)
 void an_samples_free(an_samples *s)
 {
     free(s->v);
-    an_samples_init(s);
+    if (s->hist != NULL) {
+        an_qhist_free(s->hist);
+        free(s->hist);
+    }
+    an_samples_init_capped(s, s->max_exact);
 }
 
 /* ---- weighted samples ------------------------------------------------ */
@@ -229,25 +327,33 @@ void an_wsamples_init(an_wsamples *w, size_t max_pairs)
 
 /* Sorts and merges the pairs in place when the array is full at its
  * limit: gaps repeat across steps (equal batches take equal times), so
- * this usually frees most of it. Gives up (overflow) when the distinct
- * values alone fill half the limit. */
-static void wcompact(an_wsamples *w);
+ * this usually frees most of it. Overflows into the histogram when the
+ * distinct values alone fill half the limit. Returns 0, or -1 when out of
+ * memory (the pairs merged, nothing lost). */
+static int wcompact(an_wsamples *w);
 
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
 {
-    if (w->overflow || count == 0)
+    if (count == 0)
         return 0;
-    w->total += count;
+    if (w->overflow) {
+        if (an_qhist_add_n(w->hist, v, count) != 0)
+            return -1;
+        w->total += count;
+        return 0;
+    }
     /* A step reports a few gaps; the last few pairs catch most repeats. */
     for (size_t k = 1; k <= 4 && k <= w->n; k++)
         if (w->p[w->n - k].v == v) {
             w->p[w->n - k].c += count;
+            w->total += count;
             return 0;
         }
     if (w->n == w->max_pairs) {
-        wcompact(w);
+        if (wcompact(w) != 0)
+            return -1;
         if (w->overflow)
-            return 0;
+            return an_wsamples_add(w, v, count);
     }
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 1024;
@@ -259,6 +365,7 @@ int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
         w->p = np;
         w->cap = cap;
     }
+    w->total += count;
     w->sorted = w->sorted && (w->n == 0 || w->p[w->n - 1].v <= v);
     w->p[w->n].v = v;
     w->p[w->n].c = count;
@@ -316,6 +423,8 @@ static void sort_pairs(an_wpair *p, size_t n)
 
 void an_wsamples_sort(an_wsamples *w)
 {
+    if (w->overflow)
+        return;
     if (!w->sorted)
         sort_pairs(w->p, w->n);
     /* Equal values into one pair. */
@@ -344,24 +453,28 @@ static double wrank(const an_wsamples *w, uint64_t r)
 
 static int wempty(const an_wsamples *w)
 {
-    return w->overflow || w->total == 0 || w->n == 0;
+    return w->total == 0 || w->n == 0;
 }
 
 double an_wsamples_percentile(const an_wsamples *w, double p)
 {
+    if (w->overflow)
+        return an_qhist_percentile(w->hist, p);
     if (wempty(w))
         return NAN;
     assert(w->sorted);
     /* numpy's linear method on the expanded list. */
     uint64_t i, j;
     double t;
-    numpy_ranks(w->total, p, &i, &j, &t);
+    an_np_ranks(w->total, p, &i, &j, &t);
     double a = wrank(w, i);
-    return numpy_lerp(a, j == i ? a : wrank(w, j), t);
+    return an_np_lerp(a, j == i ? a : wrank(w, j), t);
 }
 
 double an_wsamples_median(const an_wsamples *w)
 {
+    if (w->overflow)
+        return an_qhist_median(w->hist);
     if (wempty(w))
         return NAN;
     assert(w->sorted);
@@ -373,6 +486,8 @@ double an_wsamples_median(const an_wsamples *w)
 
 double an_wsamples_max(const an_wsamples *w)
 {
+    if (w->overflow)
+        return an_qhist_max(w->hist);
     if (wempty(w))
         return NAN;
     assert(w->sorted);
@@ -381,6 +496,8 @@ double an_wsamples_max(const an_wsamples *w)
 
 double an_wsamples_mean(const an_wsamples *w)
 {
+    if (w->overflow)
+        return an_qhist_mean(w->hist);
     if (wempty(w))
         return NAN;
     double s = 0;
@@ -391,6 +508,8 @@ double an_wsamples_mean(const an_wsamples *w)
 
 double an_wsamples_std(const an_wsamples *w)
 {
+    if (w->overflow)
+        return an_qhist_std(w->hist);
     if (wempty(w))
         return NAN;
     double mean = an_wsamples_mean(w), s = 0;
@@ -399,7 +518,7 @@ double an_wsamples_std(const an_wsamples *w)
     return sqrt(s / (double)w->total);
 }
 
-static void wcompact(an_wsamples *w)
+static int wcompact(an_wsamples *w)
 {
     sort_pairs(w->p, w->n);
     size_t m = 0;
@@ -411,16 +530,32 @@ static void wcompact(an_wsamples *w)
     }
     w->n = m;
     w->sorted = 1;
-    if (w->n > w->max_pairs / 2) {
-        free(w->p);
-        w->p = NULL;
-        w->n = w->cap = 0;
-        w->overflow = 1;
-    }
+    if (w->n <= w->max_pairs / 2)
+        return 0;
+    an_qhist *h = malloc(sizeof(*h));
+    if (h == NULL)
+        return -1;
+    an_qhist_init(h);
+    for (size_t i = 0; i < w->n; i++)
+        if (an_qhist_add_n(h, w->p[i].v, w->p[i].c) != 0) {
+            an_qhist_free(h);
+            free(h);
+            return -1;
+        }
+    free(w->p);
+    w->p = NULL;
+    w->n = w->cap = 0;
+    w->hist = h;
+    w->overflow = 1;
+    return 0;
 }
 
 void an_wsamples_free(an_wsamples *w)
 {
     free(w->p);
+    if (w->hist != NULL) {
+        an_qhist_free(w->hist);
+        free(w->hist);
+    }
     an_wsamples_init(w, w->max_pairs);
 }

@@ -302,6 +302,62 @@ static void test_timeseries_row_limit(void **state)
     assert_int_equal(AN_TS_MAX_ROWS, 10000000); /* the README's figure */
 }
 
+/* Which method each latency used: "exact" up to the limit, "histogram"
+ * past it (here a test's limit of 3 TTFT, TPOT and E2EL values, 5
+ * requests), in summary.json's latency_method and in a terminal line that
+ * only appears past the limit. */
+static void test_latency_method(void **state)
+{
+    (void)state;
+    for (int past = 0; past < 2; past++) {
+        an_metrics m;
+        an_metrics_init(&m, NULL, NULL, 1.0);
+        if (past) {
+            an_samples_init_capped(&m.ttft_s, 3);
+            an_samples_init_capped(&m.tpot_s, 3);
+            an_samples_init_capped(&m.e2el_s, 3);
+        }
+        sim_observer o = an_metrics_observer(&m);
+        sim_memory_plan p = plan();
+        o.on_start(o.ctx, &p);
+        for (int k = 0; k < 5; k++) {
+            sim_request_record rq = {.arrival_s = k,
+                                     .first_scheduled_s = k,
+                                     .first_token_s = k + 0.1 * (k + 1),
+                                     .finish_s = k + 1,
+                                     .output_tokens = 4,
+                                     .status = SIM_REQ_COMPLETED};
+            o.on_request(o.ctx, &rq);
+        }
+        o.on_token_gaps(o.ctx, 1, 0.25, 3);
+        sim_result r;
+        memset(&r, 0, sizeof(r));
+        r.plan = p;
+        r.total = r.completed = 5;
+        r.makespan_s = 5;
+        an_metrics_finish(&m, r.makespan_s);
+        char *json = report(&r, &m, true);
+        char *text = report(&r, &m, false);
+        char want[512];
+        const char *meth = past ? "histogram" : "exact";
+        snprintf(want, sizeof(want),
+                 "\"latency_method\": {\"ttft\": \"%s\", \"tpot\": \"%s\", \"itl\": \"exact\", "
+                 "\"e2el\": \"%s\", \"queue\": \"log_histogram\", \"prefill\": \"log_histogram\", "
+                 "\"exact_max_values\": %d, \"itl_exact_max_gaps\": 262144, "
+                 "\"histogram_rel_err\": 3.0517578125e-05, \"log_histogram_rel_err\": 0.0005},",
+                 meth, meth, meth, past ? 3 : 2097152);
+        if (strstr(json, want) == NULL)
+            fail_msg("no %s in:\n%s", want, json);
+        const char *line = "  TTFT, TPOT, E2EL: past the exact limit, percentiles from a histogram "
+                           "(within 0.0031 %)\n";
+        if ((strstr(text, line) != NULL) != past)
+            fail_msg("the terminal line is %s:\n%s", past ? "missing" : "there", text);
+        free(text);
+        free(json);
+        an_metrics_free(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_timeseries_skips_idle),
         cmocka_unit_test(test_timeseries_long_step),
         cmocka_unit_test(test_timeseries_row_limit),
+        cmocka_unit_test(test_latency_method),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
