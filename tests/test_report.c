@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "analysis/html_report.h"
 #include "analysis/metrics.h"
 #include "analysis/report.h"
 #include "sim/engine.h"
@@ -352,6 +354,27 @@ static void test_latency_method(void **state)
                            "(within 0.0031 %)\n";
         if ((strstr(text, line) != NULL) != past)
             fail_msg("the terminal line is %s:\n%s", past ? "missing" : "there", text);
+        /* The HTML report says it too, from summary.json. */
+        char dir[] = "/tmp/kvsim_test_report_XXXXXX", path[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/summary.json", dir);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs(json, fp);
+        fclose(fp);
+        char *html = NULL, err[512];
+        size_t len = 0;
+        fp = open_memstream(&html, &len);
+        if (an_write_html_report(dir, fp, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        fclose(fp);
+        const char *note = "<p>ttft, tpot, e2el: past the exact limit, percentiles from a "
+                           "histogram (within 0.0031 %)</p>";
+        if ((strstr(html, note) != NULL) != past)
+            fail_msg("the HTML note is %s:\n%s", past ? "missing" : "there", html);
+        free(html);
+        unlink(path);
+        rmdir(dir);
         free(text);
         free(json);
         an_metrics_free(&m);
