@@ -2,7 +2,8 @@
  * test_report.c: the analysis observer and reports fed by hand-made step
  * and request records (no engine): summary.json values that read back
  * exactly, latencies of an empty set, and timeseries.csv's timestamps,
- * idle and long stretches and row limit.
+ * idle and long stretches and row limit; which method each latency used
+ * (summary.json, the terminal and the HTML report).
  * Expected values are the inputs themselves.
  */
 #define _POSIX_C_SOURCE 200809L

@@ -2,7 +2,10 @@
  * test_samples.c: analysis/samples.c and the vllm-bench statistics of the
  * metrics observer: numpy's percentile (default linear method), median,
  * mean and std, on plain and on weighted (value, count) samples; goodput
- * as `vllm bench serve --goodput` counts it.
+ * as `vllm bench serve --goodput` counts it; the exact limit, at which
+ * the statistics are still bit for bit the unlimited set's, and past it
+ * the fallback on the histogram within its stated bound (qhist.h), alone
+ * and through the metrics observer.
  *
  * Where expected values come from: the small cases are numpy's
  * definitions worked by hand (in the comments); the larger ones were
