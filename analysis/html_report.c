@@ -212,7 +212,19 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
         }
         fputs("</tr>\n", fp);
     }
-    fputs("</table>\n<h2>KV pool</h2>\n<table>\n<tr><th></th>", fp);
+    fputs("</table>\n", fp);
+    /* The latencies past the exact limit (summary.json's latency_method). */
+    json_t *meth = json_object_get(root, "latency_method");
+    int past = 0;
+    for (int m = 0; m < 4; m++) {
+        const char *how = json_string_value(json_object_get(meth, lat[m]));
+        if (how != NULL && strcmp(how, "histogram") == 0)
+            fprintf(fp, "%s%s", past++ ? ", " : "<p>", lat[m]);
+    }
+    if (past)
+        fprintf(fp, ": past the exact limit, percentiles from a histogram (within %.4f %%)</p>\n",
+                100 * jnum(meth, "histogram_rel_err", NULL));
+    fputs("<h2>KV pool</h2>\n<table>\n<tr><th></th>", fp);
     static const char *const cat[6] = {"token_states",  "reservation",  "internal_frag",
                                        "external_frag", "blocked_free", "free"};
     for (int k = 0; k < 6; k++)

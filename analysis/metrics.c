@@ -182,10 +182,9 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
     an_hist_init(&m->ttft);
     an_hist_init(&m->tpot);
     an_hist_init(&m->e2e);
-    an_samples_init(&m->ttft_s);
-    an_samples_init(&m->tpot_s);
-    an_samples_init(&m->e2el_s);
-    an_hist_init(&m->itl);
+    an_samples_init_capped(&m->ttft_s, AN_EXACT_MAX_SAMPLES);
+    an_samples_init_capped(&m->tpot_s, AN_EXACT_MAX_SAMPLES);
+    an_samples_init_capped(&m->e2el_s, AN_EXACT_MAX_SAMPLES);
     an_wsamples_init(&m->itl_exact, AN_ITL_MAX_PAIRS);
     an_hist_init(&m->queue);
     an_hist_init(&m->prefill);
@@ -226,8 +225,7 @@ static void on_token_gaps(void *ctx, double now_s, double gap_s, uint64_t count)
     m->tok_in_bucket += count;
     if (m->tok_in_bucket > m->max_tok_bucket)
         m->max_tok_bucket = m->tok_in_bucket;
-    if (gap_s >= 0 && (an_hist_add_n(&m->itl, gap_s, count) != 0 ||
-                       an_wsamples_add(&m->itl_exact, gap_s, count) != 0))
+    if (gap_s >= 0 && an_wsamples_add(&m->itl_exact, gap_s, count) != 0)
         m->io_error = 1;
 }
 
@@ -250,10 +248,23 @@ double an_metrics_goodput(const an_metrics *m, double makespan_s)
     return makespan_s > 0 ? (double)m->good / makespan_s : 0;
 }
 
+const char *an_latency_method_name(int method)
+{
+    switch (method) {
+    case AN_METHOD_EXACT:
+        return "exact";
+    case AN_METHOD_HIST:
+        return "histogram";
+    default:
+        return "log_histogram";
+    }
+}
+
 static void from_samples(const an_samples *s, an_latency_stats *o)
 {
     o->count = s->n;
-    o->exact = true;
+    o->exact = an_samples_exact(s);
+    o->method = o->exact ? AN_METHOD_EXACT : AN_METHOD_HIST;
     o->mean = an_samples_mean(s);
     o->std = an_samples_std(s);
     o->median = an_samples_median(s);
@@ -267,7 +278,8 @@ static void from_samples(const an_samples *s, an_latency_stats *o)
 static void from_wsamples(const an_wsamples *w, an_latency_stats *o)
 {
     o->count = w->total;
-    o->exact = true;
+    o->exact = !w->overflow;
+    o->method = o->exact ? AN_METHOD_EXACT : AN_METHOD_HIST;
     o->mean = an_wsamples_mean(w);
     o->std = an_wsamples_std(w);
     o->median = an_wsamples_median(w);
@@ -282,6 +294,7 @@ static void from_hist(const an_hist *h, an_latency_stats *o)
 {
     o->count = h->n;
     o->exact = false;
+    o->method = AN_METHOD_LOG_HIST;
     bool any = h->n > 0;
     o->mean = any ? an_hist_mean(h) : NAN;
     o->std = any ? an_hist_std(h) : NAN;
@@ -306,10 +319,7 @@ void an_metrics_latency(const an_metrics *m, int kind, an_latency_stats *out)
         from_samples(&m->e2el_s, out);
         break;
     case AN_LAT_ITL:
-        if (m->itl_exact.overflow)
-            from_hist(&m->itl, out);
-        else
-            from_wsamples(&m->itl_exact, out);
+        from_wsamples(&m->itl_exact, out);
         break;
     case AN_LAT_QUEUE:
         from_hist(&m->queue, out);
@@ -334,7 +344,8 @@ void an_metrics_finish(an_metrics *m, double makespan_s)
     an_samples_sort(&m->ttft_s);
     an_samples_sort(&m->tpot_s);
     an_samples_sort(&m->e2el_s);
-    an_wsamples_sort(&m->itl_exact);
+    if (an_wsamples_sort(&m->itl_exact) != 0)
+        m->io_error = 1;
 }
 
 static void to_pct(const double v[6], double total, an_breakdown_pct *out)
@@ -407,7 +418,6 @@ void an_metrics_free(an_metrics *m)
     an_samples_free(&m->ttft_s);
     an_samples_free(&m->tpot_s);
     an_samples_free(&m->e2el_s);
-    an_hist_free(&m->itl);
     an_wsamples_free(&m->itl_exact);
     an_hist_free(&m->queue);
     an_hist_free(&m->prefill);

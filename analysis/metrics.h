@@ -33,12 +33,24 @@ typedef struct an_slo {
     double ttft_s, tpot_s, e2el_s;
 } an_slo;
 
+/* How a latency's statistics were computed. */
+enum an_latency_method {
+    AN_METHOD_EXACT,    /* numpy's definitions on the exact values */
+    AN_METHOD_HIST,     /* past the exact limit: numpy's percentile on exact ranks, each value
+                           within AN_QHIST_REL_ERR (qhist.h); mean and std from running sums */
+    AN_METHOD_LOG_HIST, /* nearest rank in hist.h's log histogram (within 0.05 %) */
+};
+
+/* The method's name in summary.json: "exact", "histogram", "log_histogram". */
+const char *an_latency_method_name(int method);
+
 /* The figures `vllm bench serve` prints for one latency, in seconds (NAN
  * when COUNT is 0). */
 typedef struct an_latency_stats {
     double mean, median, std, p90, p95, p99, p999, max;
     uint64_t count;
-    bool exact; /* numpy's definitions on exact values; false: from a log histogram */
+    bool exact; /* numpy's definitions on exact values (METHOD is AN_METHOD_EXACT) */
+    int method; /* an an_latency_method */
 } an_latency_stats;
 
 enum an_latency_kind {
@@ -56,12 +68,13 @@ typedef struct an_metrics {
     an_hist ttft;
     an_hist tpot;
     an_hist e2e;
-    /* Exact values for numpy-style statistics (completed requests). */
+    /* Exact values for numpy-style statistics (completed requests), up to
+     * AN_EXACT_MAX_SAMPLES each, then a bounded histogram (samples.h). */
     an_samples ttft_s;
     an_samples tpot_s;
     an_samples e2el_s;
-    an_hist itl;           /* token gaps, always (the fallback) */
-    an_wsamples itl_exact; /* token gaps as (gap, tokens) pairs, up to AN_ITL_MAX_PAIRS */
+    an_wsamples itl_exact; /* token gaps as (gap, tokens) pairs, up to AN_ITL_MAX_PAIRS, then a
+                              bounded histogram */
     an_hist queue;         /* queueing delay of completed requests */
     an_hist prefill;       /* prefill time of completed requests */
     /* Peak output tokens in one second (vllm bench's max_output_tokens_per_s):
@@ -113,8 +126,17 @@ typedef struct an_metrics {
  * distinct gap of its batch, usually one or two, and equal gaps merge, so
  * runs of up to 262,144 distinct gaps stay exact (the Azure trace has
  * 62 k, 100,000 synthetic requests 144 k); past that ITL falls back on
- * the histogram (within 0.05 %). */
+ * the bounded histogram (qhist.h: within AN_QHIST_REL_ERR, 2^-15). */
 #define AN_ITL_MAX_PAIRS (1u << 19)
+
+/* Most TTFT, TPOT and E2EL values kept one by one for exact percentiles:
+ * 2,097,152 each (16 MiB each, 48 MiB for the three, and a temporary of
+ * 16 MiB while sorting one at the end). A run with more completed
+ * requests falls back, metric by metric, on the bounded histogram
+ * (qhist.h: percentiles within AN_QHIST_REL_ERR, 2^-15 relative, at most
+ * 10 MiB each), which frees the array. A test may lower the limit by
+ * calling an_samples_init_capped on the three sets before the run. */
+#define AN_EXACT_MAX_SAMPLES ((size_t)1 << 21)
 
 /* Room for an_fmt_double's output. */
 #define AN_NUM_LEN 32
@@ -142,10 +164,11 @@ void an_metrics_init(an_metrics *m, FILE *requests, FILE *timeseries, double ts_
 void an_metrics_set_slo(an_metrics *m, const an_slo *slo);
 
 /* The statistics of latency KIND over completed requests (TTFT, TPOT and
- * E2EL exact with numpy's definitions, see samples.h; ITL too while its
- * distinct gaps fit AN_ITL_MAX_PAIRS, else, as queueing and prefill, from
- * log histograms: nearest rank within 0.05 %). Call it after
- * an_metrics_finish, which sorts the exact samples. */
+ * E2EL exact with numpy's definitions, see samples.h, up to
+ * AN_EXACT_MAX_SAMPLES values, ITL while its distinct gaps fit
+ * AN_ITL_MAX_PAIRS, else from the bounded histogram; queueing and prefill
+ * from log histograms: nearest rank within 0.05 %); OUT->method says
+ * which. Call it after an_metrics_finish, which sorts the exact samples. */
 void an_metrics_latency(const an_metrics *m, int kind, an_latency_stats *out);
 
 /* Request goodput: completed requests meeting every objective per second

@@ -102,6 +102,25 @@ static void json_vllm_latency(FILE *fp, const an_metrics *m, int kind, int last)
             num(g, st.p999 * 1e3), k, num(h, st.max * 1e3), last ? "" : ",");
 }
 
+/* "latency_method": how each latency of "vllm_bench" and "phases" was
+ * summarised (an_latency_method_name), and the limits and bounds behind
+ * the names. */
+static void write_latency_method_json(FILE *fp, const an_metrics *m)
+{
+    fprintf(fp, "  \"latency_method\": {");
+    for (int k = 0; k < AN_LAT_COUNT; k++) {
+        an_latency_stats st;
+        an_metrics_latency(m, k, &st);
+        fprintf(fp, "\"%s\": \"%s\", ", lat_names[k], an_latency_method_name(st.method));
+    }
+    char a[AN_NUM_LEN];
+    fprintf(fp,
+            "\"exact_max_values\": %llu, \"itl_exact_max_gaps\": %llu, "
+            "\"histogram_rel_err\": %s, \"log_histogram_rel_err\": 0.0005},\n",
+            (unsigned long long)m->ttft_s.max_exact,
+            (unsigned long long)(m->itl_exact.max_pairs / 2), num(a, AN_QHIST_REL_ERR));
+}
+
 /* The "vllm_bench" block (vllm bench serve's result JSON keys), "goodput"
  * and "phases" (queueing and prefill per request). */
 static void write_vllm_bench_json(FILE *fp, const an_run_info *in)
@@ -138,6 +157,7 @@ static void write_vllm_bench_json(FILE *fp, const an_run_info *in)
     json_vllm_latency(fp, m, AN_LAT_QUEUE, 0);
     json_vllm_latency(fp, m, AN_LAT_PREFILL, 1);
     fprintf(fp, "  },\n");
+    write_latency_method_json(fp, m);
 }
 
 static const char *const router_names[] = {"round-robin", "least-loaded", "prefix-affinity"};
@@ -436,6 +456,18 @@ static void print_latency_table(FILE *fp, const an_metrics *m)
         }
         fprintf(fp, "\n");
     }
+    /* Which of vllm bench serve's four passed the exact limit, if any. */
+    static const int bench[4] = {AN_LAT_TTFT, AN_LAT_TPOT, AN_LAT_ITL, AN_LAT_E2EL};
+    int past = 0;
+    for (int k = 0; k < 4; k++) {
+        an_latency_stats st;
+        an_metrics_latency(m, bench[k], &st);
+        if (st.method == AN_METHOD_HIST)
+            fprintf(fp, "%s%s", past++ ? ", " : "  ", names[bench[k]]);
+    }
+    if (past)
+        fprintf(fp, ": past the exact limit, percentiles from a histogram (within %.4f %%)\n",
+                100 * AN_QHIST_REL_ERR);
 }
 
 static double gib(uint64_t b)

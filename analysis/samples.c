@@ -21,16 +21,64 @@
 
 void an_samples_init(an_samples *s)
 {
+    an_samples_init_capped(s, SIZE_MAX);
+}
+
+void an_samples_init_capped(an_samples *s, size_t max_exact)
+{
     s->v = NULL;
     s->n = 0;
     s->cap = 0;
+    s->max_exact = max_exact > 0 ? max_exact : 1;
+    s->hist = NULL;
     s->sorted = 1;
+}
+
+bool an_samples_exact(const an_samples *s)
+{
+    return s->hist == NULL;
+}
+
+/* Past the limit: a histogram of the values so far, in their order, and V;
+ * the array freed. Nothing changes when memory runs out. */
+static int spill(an_samples *s, double v)
+{
+    an_qhist *h = malloc(sizeof(*h));
+    if (h == NULL)
+        return -1;
+    an_qhist_init(h);
+    for (size_t i = 0; i < s->n; i++)
+        if (an_qhist_add_n(h, s->v[i], 1) != 0)
+            goto oom;
+    if (an_qhist_add_n(h, v, 1) != 0)
+        goto oom;
+    free(s->v);
+    s->v = NULL;
+    s->cap = 0;
+    s->hist = h;
+    s->n++;
+    s->sorted = 1;
+    return 0;
+oom:
+    an_qhist_free(h);
+    free(h);
+    return -1;
 }
 
 int an_samples_add(an_samples *s, double v)
 {
+    if (s->hist != NULL) {
+        if (an_qhist_add_n(s->hist, v, 1) != 0)
+            return -1;
+        s->n++;
+        return 0;
+    }
+    if (s->n == s->max_exact)
+        return spill(s, v);
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 1024;
+        if (cap > s->max_exact)
+            cap = s->max_exact;
         double *nv = realloc(s->v, cap * sizeof(double));
         if (nv == NULL)
             return -1;
@@ -65,24 +113,31 @@ static double from_key(uint64_t k)
     return v;
 }
 
-/* LSD radix sort on the keys, 11 bits a pass (6 passes), through a
- * temporary of n keys: O(n), several times faster than qsort's
- * comparator calls on the million values of a long run. Falls back to
- * qsort when the temporary cannot be had. (No NaN reaches here:
- * latencies are differences of finite times.) */
+/* LSD radix sort on the keys, 11 bits a pass (6 passes): O(n), several
+ * times faster than qsort's comparator calls on the million values of a
+ * long run. The keys take the values' own array (written through a
+ * uint64_t view: each element is read as a double before it is stored as
+ * a key, and read back as a key before it is stored as a double, so every
+ * access matches the element's last store) and one temporary of n keys.
+ * Falls back to qsort when the temporary cannot be had. (No NaN reaches
+ * here: latencies are differences of finite times.) */
 void an_samples_sort(an_samples *s)
 {
-    if (s->sorted)
+    if (s->sorted || s->hist != NULL) {
+        s->sorted = 1;
         return;
-    uint64_t *a = malloc(2 * s->n * sizeof(uint64_t));
-    if (a == NULL) {
+    }
+    uint64_t *b = malloc(s->n * sizeof(uint64_t));
+    if (b == NULL) {
         qsort(s->v, s->n, sizeof(double), cmp_double);
         s->sorted = 1;
         return;
     }
-    uint64_t *b = a + s->n;
-    for (size_t i = 0; i < s->n; i++)
-        a[i] = sort_key(s->v[i]);
+    uint64_t *a = (uint64_t *)(void *)s->v, *keys = a;
+    for (size_t i = 0; i < s->n; i++) {
+        double x = s->v[i];
+        a[i] = sort_key(x);
+    }
     for (int shift = 0; shift < 64; shift += 11) {
         size_t count[2049] = {0};
         for (size_t i = 0; i < s->n; i++)
@@ -95,10 +150,13 @@ void an_samples_sort(an_samples *s)
         a = b;
         b = t;
     }
-    /* Six passes: the sorted keys are back in the first half. */
-    for (size_t i = 0; i < s->n; i++)
-        s->v[i] = from_key(a[i]);
-    free(a < b ? a : b);
+    /* Six passes: the sorted keys are back in the values' array. */
+    assert(a == keys);
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t k = keys[i];
+        s->v[i] = from_key(k);
+    }
+    free(b);
     s->sorted = 1;
 }
 
@@ -134,36 +192,67 @@ double an_np_sum(const double *v, size_t n)
 
 double an_samples_mean(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_mean(s->hist);
     return s->n ? an_np_sum(s->v, s->n) / (double)s->n : NAN;
 }
 
-/* Squared deviations in blocks, summed pairwise as numpy would sum the
- * whole array of them: the pairwise split does not depend on the values,
- * so summing each 128-aligned block of deviations and then the blocks in
- * numpy's tree order needs the whole array; a temporary of n doubles is
- * the simple way, and this runs once per run. */
+/* A squared deviation, in a function of its own so that no compiler fuses
+ * it with the sum it goes into (the sums must round as numpy's do). */
+static double sqdev(double x, double mean)
+{
+    return (x - mean) * (x - mean);
+}
+
+/* an_np_sum of the squared deviations (V[i] - MEAN)^2, computed where
+ * an_np_sum would read them: the same operations in the same order as
+ * summing an array of them, without the array. */
+static double np_sum_sqdev(const double *v, size_t n, double mean)
+{
+    if (n < 8) {
+        double res = 0.;
+        for (size_t i = 0; i < n; i++) {
+            double d = sqdev(v[i], mean);
+            res += d;
+        }
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int k = 0; k < 8; k++)
+            r[k] = sqdev(v[k], mean);
+        size_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int k = 0; k < 8; k++) {
+                double d = sqdev(v[i + (size_t)k], mean);
+                r[k] += d;
+            }
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) {
+            double d = sqdev(v[i], mean);
+            res += d;
+        }
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return np_sum_sqdev(v, n2, mean) + np_sum_sqdev(v + n2, n - n2, mean);
+}
+
+/* numpy.std: the squared deviations summed pairwise as numpy sums the
+ * array of them (the tree does not depend on the values, so they are
+ * computed at its leaves). */
 double an_samples_std(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_std(s->hist);
     if (s->n == 0)
         return NAN;
     double mean = an_samples_mean(s);
-    double *d = malloc(s->n * sizeof(double));
-    if (d == NULL) { /* out of memory at the end of a run: a plain sum, close enough */
-        double acc = 0;
-        for (size_t i = 0; i < s->n; i++)
-            acc += (s->v[i] - mean) * (s->v[i] - mean);
-        return sqrt(acc / (double)s->n);
-    }
-    for (size_t i = 0; i < s->n; i++)
-        d[i] = (s->v[i] - mean) * (s->v[i] - mean);
-    double var = an_np_sum(d, s->n) / (double)s->n;
-    free(d);
-    return sqrt(var);
+    return sqrt(np_sum_sqdev(s->v, s->n, mean) / (double)s->n);
 }
 
-/* numpy's linear method over N sorted values: the P-th percentile lies
- * between ranks *I and *J at fraction *T. */
-static void numpy_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *t)
+void an_np_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *t)
 {
     double g = (double)(n - 1) * (p / 100.0);
     if (g >= (double)(n - 1)) {
@@ -177,8 +266,7 @@ static void numpy_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *
     *t = g - floor(g);
 }
 
-/* numpy's _lerp: from whichever end is nearer, bit for bit. */
-static double numpy_lerp(double a, double b, double t)
+double an_np_lerp(double a, double b, double t)
 {
     double diff = b - a;
     return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
@@ -186,17 +274,21 @@ static double numpy_lerp(double a, double b, double t)
 
 double an_samples_percentile(const an_samples *s, double p)
 {
+    if (s->hist != NULL)
+        return an_qhist_percentile(s->hist, p);
     assert(s->sorted);
     if (s->n == 0)
         return NAN;
     uint64_t i, j;
     double t;
-    numpy_ranks(s->n, p, &i, &j, &t);
-    return numpy_lerp(s->v[i], s->v[j], t);
+    an_np_ranks(s->n, p, &i, &j, &t);
+    return an_np_lerp(s->v[i], s->v[j], t);
 }
 
 double an_samples_median(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_median(s->hist);
     assert(s->sorted);
     if (s->n == 0)
         return NAN;
@@ -208,6 +300,8 @@ double an_samples_median(const an_samples *s)
 
 double an_samples_max(const an_samples *s)
 {
+    if (s->hist != NULL)
+        return an_qhist_max(s->hist);
     assert(s->sorted);
     return s->n ? s->v[s->n - 1] : NAN;
 }
@@ -215,7 +309,11 @@ double an_samples_max(const an_samples *s)
 void an_samples_free(an_samples *s)
 {
     free(s->v);
-    an_samples_init(s);
+    if (s->hist != NULL) {
+        an_qhist_free(s->hist);
+        free(s->hist);
+    }
+    an_samples_init_capped(s, s->max_exact);
 }
 
 /* ---- weighted samples ------------------------------------------------ */
@@ -225,96 +323,95 @@ void an_wsamples_init(an_wsamples *w, size_t max_pairs)
     memset(w, 0, sizeof(*w));
     w->max_pairs = max_pairs;
     w->sorted = 1;
-    w->last = SIZE_MAX;
 }
 
-/* While values come, the pairs are an open-addressing table (linear
- * probing, a count of 0 marks an empty slot) of a power-of-two size that
- * doubles as the distinct values reach half of it: an add is a lookup, a
- * value seen before costs no memory, and nothing is sorted until the
- * queries (an_wsamples_sort). The set gives up (overflow) when the
- * distinct values would fill more than half of MAX_PAIRS slots. */
-static size_t whash(double v, size_t mask)
+/* Sorts and merges the pairs in place when the array is full at its
+ * limit: gaps repeat across steps (equal batches take equal times), so
+ * this usually frees most of it. Overflows into the histogram when the
+ * distinct values alone fill half the limit. Returns 0, or -1 when out of
+ * memory (the pairs merged, nothing lost). */
+static int wcompact(an_wsamples *w);
+
+/* Appends the pair (V, COUNT) to the array, compacting it when full; once
+ * overflowed, into the histogram. The caller counts the total. */
+static int wappend(an_wsamples *w, double v, uint64_t count)
+{
+    if (!w->overflow && w->n == w->max_pairs && wcompact(w) != 0)
+        return -1;
+    if (w->overflow)
+        return an_qhist_add_n(w->hist, v, count);
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 1024;
+        if (cap > w->max_pairs)
+            cap = w->max_pairs;
+        an_wpair *np = realloc(w->p, cap * sizeof(an_wpair));
+        if (np == NULL)
+            return -1;
+        w->p = np;
+        w->cap = cap;
+    }
+    w->p[w->n].v = v;
+    w->p[w->n].c = count;
+    w->n++;
+    return 0;
+}
+
+/* Moves the cache's pairs to the array (or the histogram), slot by slot. */
+static int wflush(an_wsamples *w)
+{
+    for (size_t k = 0; w->cache != NULL && k < AN_WCACHE; k++) {
+        an_wpair *e = &w->cache[k];
+        if (e->c != 0 && wappend(w, e->v, e->c) != 0)
+            return -1;
+        e->c = 0;
+    }
+    return 0;
+}
+
+/* The cache slot of V: a multiplicative hash of its bits. */
+static size_t wslot(double v)
 {
     uint64_t u;
     memcpy(&u, &v, sizeof(u));
-    return (size_t)((u * 0x9E3779B97F4A7C15ull) >> 32) & mask;
-}
-
-/* Puts V with COUNT in the table (V absent or present). */
-static void wput(an_wpair *t, size_t cap, double v, uint64_t count, size_t *slot)
-{
-    size_t i = whash(v, cap - 1);
-    while (t[i].c != 0 && !(t[i].v == v))
-        i = (i + 1) & (cap - 1);
-    if (t[i].c == 0)
-        t[i].v = v;
-    t[i].c += count;
-    *slot = i;
-}
-
-/* Rehashes the N pairs of the table or, when !w->hashed, of the sorted
- * array, into a table of CAP slots. */
-static int wrehash(an_wsamples *w, size_t cap)
-{
-    an_wpair *t = calloc(cap, sizeof(an_wpair));
-    if (t == NULL)
-        return -1;
-    size_t slot, from = w->hashed ? w->cap : w->n;
-    for (size_t i = 0; i < from; i++)
-        if (w->p[i].c != 0)
-            wput(t, cap, w->p[i].v, w->p[i].c, &slot);
-    free(w->p);
-    w->p = t;
-    w->cap = cap;
-    w->hashed = 1;
-    w->last = SIZE_MAX;
-    return 0;
+    return (size_t)((u * 0x9E3779B97F4A7C15ull) >> 32) & (AN_WCACHE - 1);
 }
 
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
 {
-    if (w->overflow || count == 0)
+    if (count == 0)
         return 0;
-    /* A step's batch shares a gap, and runs of steps repeat it. */
-    if (w->hashed && w->last != SIZE_MAX && w->p[w->last].v == v) {
-        w->p[w->last].c += count;
+    w->sorted = 0;
+    if (w->overflow) {
+        if (an_qhist_add_n(w->hist, v, count) != 0)
+            return -1;
         w->total += count;
         return 0;
     }
-    if (!w->hashed) { /* the first value, or one after the queries sorted the pairs */
-        size_t cap = 1024;
-        while (2 * (w->n + 1) > cap)
-            cap *= 2;
-        if (wrehash(w, cap) != 0)
+    /* A step reports a few gaps, runs of steps repeat them, and a value
+     * stays in the cache until another takes its slot: only then does it
+     * take a pair of the array, written in order (the array's pairs are
+     * merged when it fills, and at the end). */
+    if (w->cache == NULL && (w->cache = calloc(AN_WCACHE, sizeof(an_wpair))) == NULL)
+        return -1;
+    an_wpair *e = &w->cache[wslot(v)];
+    if (e->c != 0 && e->v == v) {
+        e->c += count;
+        w->total += count;
+        return 0;
+    }
+    if (e->c != 0) {
+        if (wappend(w, e->v, e->c) != 0)
             return -1;
-    }
-    size_t i = whash(v, w->cap - 1);
-    while (w->p[i].c != 0 && !(w->p[i].v == v))
-        i = (i + 1) & (w->cap - 1);
-    if (w->p[i].c == 0) { /* a new value */
-        if (2 * (w->n + 1) > w->max_pairs) {
-            free(w->p);
-            w->p = NULL;
-            w->n = w->cap = 0;
-            w->hashed = 0;
-            w->overflow = 1;
-            return 0;
-        }
-        if (2 * (w->n + 1) > w->cap) {
-            if (wrehash(w, 2 * w->cap) != 0)
+        e->c = 0;
+        if (w->overflow) { /* the rest of the cache follows its pairs */
+            if (wflush(w) != 0)
                 return -1;
-            i = whash(v, w->cap - 1);
-            while (w->p[i].c != 0)
-                i = (i + 1) & (w->cap - 1);
+            return an_wsamples_add(w, v, count);
         }
-        w->p[i].v = v;
-        w->n++;
     }
-    w->p[i].c += count;
+    e->v = v;
+    e->c = count;
     w->total += count;
-    w->last = i;
-    w->sorted = 0;
     return 0;
 }
 
@@ -366,20 +463,17 @@ static void sort_pairs(an_wpair *p, size_t n)
     free(tmp);
 }
 
-void an_wsamples_sort(an_wsamples *w)
+int an_wsamples_sort(an_wsamples *w)
 {
-    if (w->hashed) {
-        size_t m = 0;
-        for (size_t i = 0; i < w->cap; i++)
-            if (w->p[i].c != 0)
-                w->p[m++] = w->p[i];
-        w->n = m;
-        w->hashed = 0;
-        w->last = SIZE_MAX;
-    }
-    if (!w->sorted)
-        sort_pairs(w->p, w->n);
-    /* Equal values into one pair (0 and -0). */
+    if (w->sorted)
+        return 0;
+    if (wflush(w) != 0)
+        return -1; /* out of memory: still unsorted, the queries refuse */
+    w->sorted = 1;
+    if (w->overflow)
+        return 0;
+    sort_pairs(w->p, w->n);
+    /* Equal values into one pair. */
     size_t m = 0;
     for (size_t i = 0; i < w->n; i++) {
         if (m > 0 && w->p[m - 1].v == w->p[i].v)
@@ -388,7 +482,7 @@ void an_wsamples_sort(an_wsamples *w)
             w->p[m++] = w->p[i];
     }
     w->n = m;
-    w->sorted = 1;
+    return 0;
 }
 
 /* The value at 0-based rank R of the sorted multiset. */
@@ -405,24 +499,28 @@ static double wrank(const an_wsamples *w, uint64_t r)
 
 static int wempty(const an_wsamples *w)
 {
-    return w->overflow || w->total == 0 || w->n == 0;
+    return w->total == 0 || w->n == 0 || !w->sorted;
 }
 
 double an_wsamples_percentile(const an_wsamples *w, double p)
 {
+    if (w->overflow)
+        return an_qhist_percentile(w->hist, p);
     if (wempty(w))
         return NAN;
     assert(w->sorted);
     /* numpy's linear method on the expanded list. */
     uint64_t i, j;
     double t;
-    numpy_ranks(w->total, p, &i, &j, &t);
+    an_np_ranks(w->total, p, &i, &j, &t);
     double a = wrank(w, i);
-    return numpy_lerp(a, j == i ? a : wrank(w, j), t);
+    return an_np_lerp(a, j == i ? a : wrank(w, j), t);
 }
 
 double an_wsamples_median(const an_wsamples *w)
 {
+    if (w->overflow)
+        return an_qhist_median(w->hist);
     if (wempty(w))
         return NAN;
     assert(w->sorted);
@@ -434,6 +532,8 @@ double an_wsamples_median(const an_wsamples *w)
 
 double an_wsamples_max(const an_wsamples *w)
 {
+    if (w->overflow)
+        return an_qhist_max(w->hist);
     if (wempty(w))
         return NAN;
     assert(w->sorted);
@@ -442,7 +542,8 @@ double an_wsamples_max(const an_wsamples *w)
 
 double an_wsamples_mean(const an_wsamples *w)
 {
-    assert(!w->hashed); /* an_wsamples_sort first */
+    if (w->overflow)
+        return an_qhist_mean(w->hist);
     if (wempty(w))
         return NAN;
     double s = 0;
@@ -453,6 +554,8 @@ double an_wsamples_mean(const an_wsamples *w)
 
 double an_wsamples_std(const an_wsamples *w)
 {
+    if (w->overflow)
+        return an_qhist_std(w->hist);
     if (wempty(w))
         return NAN;
     double mean = an_wsamples_mean(w), s = 0;
@@ -461,8 +564,45 @@ double an_wsamples_std(const an_wsamples *w)
     return sqrt(s / (double)w->total);
 }
 
+static int wcompact(an_wsamples *w)
+{
+    sort_pairs(w->p, w->n);
+    size_t m = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (m > 0 && w->p[m - 1].v == w->p[i].v)
+            w->p[m - 1].c += w->p[i].c;
+        else
+            w->p[m++] = w->p[i];
+    }
+    w->n = m;
+    w->sorted = 1;
+    if (w->n <= w->max_pairs / 2)
+        return 0;
+    an_qhist *h = malloc(sizeof(*h));
+    if (h == NULL)
+        return -1;
+    an_qhist_init(h);
+    for (size_t i = 0; i < w->n; i++)
+        if (an_qhist_add_n(h, w->p[i].v, w->p[i].c) != 0) {
+            an_qhist_free(h);
+            free(h);
+            return -1;
+        }
+    free(w->p);
+    w->p = NULL;
+    w->n = w->cap = 0;
+    w->hist = h;
+    w->overflow = 1;
+    return 0;
+}
+
 void an_wsamples_free(an_wsamples *w)
 {
     free(w->p);
+    free(w->cache);
+    if (w->hist != NULL) {
+        an_qhist_free(w->hist);
+        free(w->hist);
+    }
     an_wsamples_init(w, w->max_pairs);
 }

@@ -12,38 +12,64 @@
  * vLLM's list is in send order), so they agree with numpy to the last
  * bit or two, not always exactly.
  *
- * Memory: 8 bytes per value, in an array that doubles as it grows (a run
- * of a million completed requests keeps three such arrays: 24 MB, at
- * most 48 MB with the growth slack).
+ * Memory: 8 bytes per value, in an array that doubles as it grows, up to
+ * a limit (max_exact values; none unless set). Past it the set falls back
+ * on a bounded histogram (qhist.h): the values kept so far are poured
+ * into it in the order they came, the array is freed, and from then on
+ * percentiles, the median and the maximum are numpy's linear method on
+ * exact ranks with each value within AN_QHIST_REL_ERR (2^-15), the max
+ * exact, and the mean and std compensated running sums (about 1e-12
+ * relative from numpy's). an_samples_exact says which.
  */
 #ifndef KVSIM_ANALYSIS_SAMPLES_H
 #define KVSIM_ANALYSIS_SAMPLES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/qhist.h"
+
 typedef struct an_samples {
-    double *v;
-    size_t n;
-    size_t cap;
-    int sorted; /* v is in ascending order (an_samples_sort was called since the last add) */
+    double *v;        /* the values while exact; NULL once in the histogram */
+    size_t n;         /* values added (exact or not) */
+    size_t cap;       /* room in v */
+    size_t max_exact; /* most values kept one by one (SIZE_MAX: no limit) */
+    an_qhist *hist;   /* every value once n passed max_exact; NULL before */
+    int sorted;       /* v is in ascending order (an_samples_sort was called since the last add) */
 } an_samples;
 
-/* Initialises an empty set (no memory held). */
+/* Initialises an empty set with no limit (no memory held). */
 void an_samples_init(an_samples *s);
 
-/* Appends V. Returns 0, or -1 when out of memory (nothing changed). */
+/* Initialises an empty set that keeps at most MAX_EXACT values one by one
+ * (at least 1), then falls back on a histogram. */
+void an_samples_init_capped(an_samples *s, size_t max_exact);
+
+/* Appends V (>= 0 once past the limit: latencies). Returns 0, or -1 when
+ * out of memory (nothing changed). */
 int an_samples_add(an_samples *s, double v);
 
-/* Sorts the values in place (ascending); later queries need it. */
+/* Whether the statistics are numpy's on the exact values (the limit was
+ * not passed), or the histogram's. */
+bool an_samples_exact(const an_samples *s);
+
+/* numpy's linear method over N sorted values: the P-th percentile lies
+ * between 0-based ranks *I and *J (equal at the ends) at fraction *T; and
+ * numpy's _lerp of A and B at T (from the nearer end, bit for bit). */
+void an_np_ranks(uint64_t n, double p, uint64_t *i, uint64_t *j, double *t);
+double an_np_lerp(double a, double b, double t);
+
+/* Sorts the values in place (ascending), through a temporary of 8 bytes a
+ * value; later queries need it (a no-op once in the histogram). */
 void an_samples_sort(an_samples *s);
 
 /* numpy.sum of V[0..N) as numpy sums a contiguous float64 array: pairwise,
  * with eight accumulators below 128 values. 0 when N is 0. */
 double an_np_sum(const double *v, size_t n);
 
-/* numpy.mean and numpy.std (ddof 0) of the values, in the order added. NAN
- * when empty. */
+/* numpy.mean and numpy.std (ddof 0) of the values, in the order added
+ * (exact), or the histogram's running sums. NAN when empty. */
 double an_samples_mean(const an_samples *s);
 double an_samples_std(const an_samples *s);
 
@@ -51,7 +77,7 @@ double an_samples_std(const an_samples *s);
  * index (n - 1) x P / 100 between the two nearest order statistics, and
  * numpy's two-sided interpolation (from the upper one when the fraction
  * is at least 1/2). P in [0, 100]. Requires an_samples_sort; NAN when
- * empty. */
+ * empty. Past the limit, the same on the histogram's ranks. */
 double an_samples_percentile(const an_samples *s, double p);
 
 /* numpy.median: the middle value, or the mean of the two middle ones.
@@ -69,48 +95,53 @@ void an_samples_free(an_samples *s);
  * apply to the multiset they stand for (value v repeated c times), so
  * percentiles, the median and the maximum are numpy's exactly; the mean
  * and std are sums over the pairs (not numpy's pairwise order over the
- * expanded list: equal to the last bits). Memory: a hash table of
- * 16-byte pairs, at most MAX_PAIRS of them (rounded up to a power of two),
- * at most half of them used: a value seen before costs nothing, and when
- * the distinct values would pass MAX_PAIRS / 2 the set gives up
- * (overflow: its pairs are freed and the caller falls back on a
- * histogram). Nothing is sorted until an_wsamples_sort.
+ * expanded list: equal to the last bits). Memory: a cache of AN_WCACHE
+ * pairs (direct-mapped by the value's bits: a value seen again while it
+ * holds its slot costs nothing) in front of an array of 16-byte pairs, at
+ * most MAX_PAIRS of them, which takes a pair when the cache gives one up:
+ * when full, its pairs are sorted and merged in place, and when distinct
+ * values fill half of it the set overflows: its pairs (and the cache's)
+ * are poured into a histogram (qhist.h) and freed, and the statistics
+ * come from the histogram from then on, as an_samples' do past their
+ * limit.
  */
+#define AN_WCACHE 65536 /* pairs in the cache (1 MiB), a power of two */
+
 typedef struct an_wpair {
     double v;
     uint64_t c;
 } an_wpair;
 
 typedef struct an_wsamples {
-    an_wpair *p; /* a hash table of cap slots while values come; sorted pairs after the sort */
-    size_t n;    /* distinct values */
-    size_t cap, max_pairs;
-    uint64_t total; /* sum of the counts */
-    size_t last;    /* the slot of the last value added (SIZE_MAX: none) */
-    int overflow;   /* more than max_pairs / 2 distinct values: the pairs were dropped */
-    int sorted;
-    int hashed; /* p is the table (values came since the last sort) */
+    an_wpair *p;
+    size_t n, cap, max_pairs;
+    uint64_t total;  /* sum of the counts */
+    int overflow;    /* more than max_pairs pairs were needed: the pairs are in hist */
+    an_qhist *hist;  /* every value once overflowed; NULL before */
+    an_wpair *cache; /* AN_WCACHE slots (count 0: empty), allocated at the first add */
+    int sorted;      /* ready for the queries: an_wsamples_sort since the last add */
 } an_wsamples;
 
 /* Initialises an empty set that keeps at most MAX_PAIRS pairs. */
 void an_wsamples_init(an_wsamples *w, size_t max_pairs);
 
-/* Adds V COUNT times (to its pair when V was seen). Returns 0, or -1 when
- * out of memory; past MAX_PAIRS / 2 distinct values the set overflows
- * (frees its pairs, returns 0). */
+/* Adds V COUNT times (merged with the last pair when equal). Returns 0, or
+ * -1 when out of memory; past MAX_PAIRS the set overflows into its
+ * histogram. */
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count);
 
-/* Sorts by value and merges equal values; later queries need it. */
-void an_wsamples_sort(an_wsamples *w);
+/* Moves the cache's pairs to the array, sorts by value and merges equal
+ * values; later queries need it. Returns 0, or -1 when out of memory (the
+ * queries then give NAN). */
+int an_wsamples_sort(an_wsamples *w);
 
-/* numpy.percentile / numpy.median / max of the multiset (NAN when empty
- * or overflowed); require an_wsamples_sort. */
+/* numpy.percentile / numpy.median / max of the multiset (NAN when empty;
+ * the histogram's once overflowed); require an_wsamples_sort. */
 double an_wsamples_percentile(const an_wsamples *w, double p);
 double an_wsamples_median(const an_wsamples *w);
 double an_wsamples_max(const an_wsamples *w);
 
-/* Mean and population std of the multiset (NAN when empty or overflowed);
- * require an_wsamples_sort (they sum over the sorted pairs). */
+/* Mean and population std of the multiset (NAN when empty). */
 double an_wsamples_mean(const an_wsamples *w);
 double an_wsamples_std(const an_wsamples *w);
 

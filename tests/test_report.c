@@ -2,7 +2,8 @@
  * test_report.c: the analysis observer and reports fed by hand-made step
  * and request records (no engine): summary.json values that read back
  * exactly, latencies of an empty set, and timeseries.csv's timestamps,
- * idle and long stretches and row limit.
+ * idle and long stretches and row limit; which method each latency used
+ * (summary.json, the terminal and the HTML report).
  * Expected values are the inputs themselves.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -14,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "analysis/html_report.h"
 #include "analysis/metrics.h"
 #include "analysis/report.h"
 #include "sim/engine.h"
@@ -302,6 +305,83 @@ static void test_timeseries_row_limit(void **state)
     assert_int_equal(AN_TS_MAX_ROWS, 10000000); /* the README's figure */
 }
 
+/* Which method each latency used: "exact" up to the limit, "histogram"
+ * past it (here a test's limit of 3 TTFT, TPOT and E2EL values, 5
+ * requests), in summary.json's latency_method and in a terminal line that
+ * only appears past the limit. */
+static void test_latency_method(void **state)
+{
+    (void)state;
+    for (int past = 0; past < 2; past++) {
+        an_metrics m;
+        an_metrics_init(&m, NULL, NULL, 1.0);
+        if (past) {
+            an_samples_init_capped(&m.ttft_s, 3);
+            an_samples_init_capped(&m.tpot_s, 3);
+            an_samples_init_capped(&m.e2el_s, 3);
+        }
+        sim_observer o = an_metrics_observer(&m);
+        sim_memory_plan p = plan();
+        o.on_start(o.ctx, &p);
+        for (int k = 0; k < 5; k++) {
+            sim_request_record rq = {.arrival_s = k,
+                                     .first_scheduled_s = k,
+                                     .first_token_s = k + 0.1 * (k + 1),
+                                     .finish_s = k + 1,
+                                     .output_tokens = 4,
+                                     .status = SIM_REQ_COMPLETED};
+            o.on_request(o.ctx, &rq);
+        }
+        o.on_token_gaps(o.ctx, 1, 0.25, 3);
+        sim_result r;
+        memset(&r, 0, sizeof(r));
+        r.plan = p;
+        r.total = r.completed = 5;
+        r.makespan_s = 5;
+        an_metrics_finish(&m, r.makespan_s);
+        char *json = report(&r, &m, true);
+        char *text = report(&r, &m, false);
+        char want[512];
+        const char *meth = past ? "histogram" : "exact";
+        snprintf(want, sizeof(want),
+                 "\"latency_method\": {\"ttft\": \"%s\", \"tpot\": \"%s\", \"itl\": \"exact\", "
+                 "\"e2el\": \"%s\", \"queue\": \"log_histogram\", \"prefill\": \"log_histogram\", "
+                 "\"exact_max_values\": %d, \"itl_exact_max_gaps\": 262144, "
+                 "\"histogram_rel_err\": 3.0517578125e-05, \"log_histogram_rel_err\": 0.0005},",
+                 meth, meth, meth, past ? 3 : 2097152);
+        if (strstr(json, want) == NULL)
+            fail_msg("no %s in:\n%s", want, json);
+        const char *line = "  TTFT, TPOT, E2EL: past the exact limit, percentiles from a histogram "
+                           "(within 0.0031 %)\n";
+        if ((strstr(text, line) != NULL) != past)
+            fail_msg("the terminal line is %s:\n%s", past ? "missing" : "there", text);
+        /* The HTML report says it too, from summary.json. */
+        char dir[] = "/tmp/kvsim_test_report_XXXXXX", path[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/summary.json", dir);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs(json, fp);
+        fclose(fp);
+        char *html = NULL, err[512];
+        size_t len = 0;
+        fp = open_memstream(&html, &len);
+        if (an_write_html_report(dir, fp, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        fclose(fp);
+        const char *note = "<p>ttft, tpot, e2el: past the exact limit, percentiles from a "
+                           "histogram (within 0.0031 %)</p>";
+        if ((strstr(html, note) != NULL) != past)
+            fail_msg("the HTML note is %s:\n%s", past ? "missing" : "there", html);
+        free(html);
+        unlink(path);
+        rmdir(dir);
+        free(text);
+        free(json);
+        an_metrics_free(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_timeseries_skips_idle),
         cmocka_unit_test(test_timeseries_long_step),
         cmocka_unit_test(test_timeseries_row_limit),
+        cmocka_unit_test(test_latency_method),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,10 @@
  * test_samples.c: analysis/samples.c and the vllm-bench statistics of the
  * metrics observer: numpy's percentile (default linear method), median,
  * mean and std, on plain and on weighted (value, count) samples; goodput
- * as `vllm bench serve --goodput` counts it.
+ * as `vllm bench serve --goodput` counts it; the exact limit, at which
+ * the statistics are still bit for bit the unlimited set's, and past it
+ * the fallback on the histogram within its stated bound (qhist.h), alone
+ * and through the metrics observer.
  *
  * Where expected values come from: the small cases are numpy's
  * definitions worked by hand (in the comments); the larger ones were
@@ -187,8 +190,8 @@ static void test_weighted_against_numpy(void **state)
         }
         an_wsamples_free(&w);
     }
-    /* Past its limit the set compacts, then gives up when distinct values
-     * fill half of it: overflow, no value (the caller's histogram then). */
+    /* Past its limit the set compacts, then overflows into its histogram
+     * when distinct values fill half of it. */
     an_wsamples w;
     an_wsamples_init(&w, 8);
     for (int i = 0; i < 40; i++)
@@ -200,7 +203,14 @@ static void test_weighted_against_numpy(void **state)
     for (int i = 0; i < 40; i++)
         assert_int_equal(an_wsamples_add(&w, 10.0 + i, 1), 0);
     assert_true(w.overflow);
-    assert_true(isnan(an_wsamples_percentile(&w, 50)));
+    assert_non_null(w.hist);
+    an_wsamples_sort(&w);
+    /* 80 values: ranks 39 and 40 are 2 and 10, each within the bound. */
+    assert_int_equal(w.total, 80);
+    double med = an_wsamples_median(&w);
+    assert_true(fabs(med - 6) <= 6 * AN_QHIST_REL_ERR);
+    assert_same("max after the overflow", an_wsamples_max(&w), 49);
+    assert_same("p0 after the overflow", an_wsamples_percentile(&w, 0), 0);
     an_wsamples_free(&w);
 }
 
@@ -215,6 +225,168 @@ static sim_request_record done(double arrival, double first, double finish, uint
     r.output_tokens = out;
     r.status = SIM_REQ_COMPLETED;
     return r;
+}
+
+/* Fails with the values printed unless GOT is within the histogram's
+ * bound of EXACT (qhist.h: 2^-15 relative, and the interpolation's
+ * rounding, far below 1e-9 of it). */
+static void assert_within(const char *what, double got, double exact)
+{
+    if (!(fabs(got - exact) <= AN_QHIST_REL_ERR * fabs(exact) * (1 + 1e-9)))
+        fail_msg("%s: got %.17g, exact %.17g, relative error %.3g > %.3g", what, got, exact,
+                 fabs(got - exact) / exact, AN_QHIST_REL_ERR);
+}
+
+/* A limit of 5,000 values: up to it the set is exact and its statistics
+ * are bit for bit those of a set without a limit (numpy's, checked
+ * above); one value more and it falls back on the histogram, frees its
+ * array, and every statistic stays within the stated bound of the exact
+ * one (mean and std within 1e-12), here for 120,000 values. */
+static void test_capped(void **state)
+{
+    (void)state;
+    size_t n = 120000, cap = 5000;
+    double *v = malloc(n * sizeof(double));
+    assert_non_null(v);
+    lcg(v, n);
+    static const double ps[] = {0, 0.1, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100};
+    size_t np = sizeof(ps) / sizeof(ps[0]);
+    /* At the limit: exact. */
+    an_samples a, b;
+    an_samples_init_capped(&a, cap);
+    an_samples_init(&b);
+    for (size_t i = 0; i < cap; i++) {
+        assert_int_equal(an_samples_add(&a, v[i]), 0);
+        assert_int_equal(an_samples_add(&b, v[i]), 0);
+    }
+    an_samples_sort(&a);
+    an_samples_sort(&b);
+    assert_true(an_samples_exact(&a));
+    assert_int_equal(a.n, cap);
+    for (size_t k = 0; k < np; k++)
+        assert_same("at the limit", an_samples_percentile(&a, ps[k]),
+                    an_samples_percentile(&b, ps[k]));
+    assert_same("median at the limit", an_samples_median(&a), an_samples_median(&b));
+    assert_same("mean at the limit", an_samples_mean(&a), an_samples_mean(&b));
+    assert_same("std at the limit", an_samples_std(&a), an_samples_std(&b));
+    an_samples_free(&a);
+    an_samples_free(&b);
+    /* Past it: the histogram, every value counted. */
+    an_samples_init_capped(&a, cap);
+    an_samples_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(an_samples_add(&a, v[i]), 0);
+        assert_int_equal(an_samples_add(&b, v[i]), 0);
+        if (i == cap) { /* the value that passed the limit */
+            assert_false(an_samples_exact(&a));
+            assert_null(a.v);
+        }
+    }
+    an_samples_sort(&a);
+    an_samples_sort(&b);
+    assert_int_equal(a.n, n);
+    assert_int_equal(a.hist->n, n);
+    for (size_t k = 0; k < np; k++) {
+        char what[64];
+        snprintf(what, sizeof(what), "p%g past the limit", ps[k]);
+        assert_within(what, an_samples_percentile(&a, ps[k]), an_samples_percentile(&b, ps[k]));
+    }
+    assert_within("median", an_samples_median(&a), an_samples_median(&b));
+    assert_same("max", an_samples_max(&a), an_samples_max(&b));
+    assert_same("p0", an_samples_percentile(&a, 0), an_samples_percentile(&b, 0));
+    assert_true(fabs(an_samples_mean(&a) - an_samples_mean(&b)) <= 1e-12 * an_samples_mean(&b));
+    assert_true(fabs(an_samples_std(&a) - an_samples_std(&b)) <= 1e-12 * an_samples_std(&b));
+    /* Freed and reused: the limit stays. */
+    an_samples_free(&a);
+    assert_int_equal(a.max_exact, cap);
+    assert_null(a.hist);
+    an_samples_free(&b);
+    free(v);
+}
+
+/* The same in the metrics observer: TTFT, TPOT and E2EL limited to
+ * 1,000 values (a test's limit, as AN_EXACT_MAX_SAMPLES is the run's),
+ * 1,000 requests are exact and the statistics equal the exact set's;
+ * 20,000 fall back on the histogram (method AN_METHOD_HIST) within the
+ * bound. The same with ITL past a limit of 64 pairs. */
+static void test_metrics_capped(void **state)
+{
+    (void)state;
+    static const size_t counts[2] = {1000, 20000};
+    for (int c = 0; c < 2; c++) {
+        size_t n = counts[c];
+        double *v = malloc(2 * n * sizeof(double));
+        assert_non_null(v);
+        lcg(v, 2 * n);
+        an_metrics m;
+        an_metrics_init(&m, NULL, NULL, 1.0);
+        an_samples_init_capped(&m.ttft_s, 1000);
+        an_samples_init_capped(&m.tpot_s, 1000);
+        an_samples_init_capped(&m.e2el_s, 1000);
+        an_wsamples_free(&m.itl_exact);
+        an_wsamples_init(&m.itl_exact, 64);
+        sim_observer o = an_metrics_observer(&m);
+        an_samples ttft, tpot, e2el, itl;
+        an_samples_init(&ttft);
+        an_samples_init(&tpot);
+        an_samples_init(&e2el);
+        an_samples_init(&itl);
+        for (size_t i = 0; i < n; i++) {
+            double arrival = (double)i, first = arrival + v[2 * i], out = 2 + (double)(i % 50);
+            double finish = first + v[2 * i + 1] * (out - 1);
+            sim_request_record r = done(arrival, first, finish, (uint32_t)out);
+            o.on_request(o.ctx, &r);
+            assert_int_equal(an_samples_add(&ttft, first - arrival), 0);
+            assert_int_equal(an_samples_add(&e2el, finish - arrival), 0);
+            assert_int_equal(an_samples_add(&tpot, (finish - first) / (out - 1)), 0);
+            /* Token gaps: each request's value, twice. */
+            o.on_token_gaps(o.ctx, finish, v[2 * i + 1], 2);
+            assert_int_equal(an_samples_add(&itl, v[2 * i + 1]), 0);
+            assert_int_equal(an_samples_add(&itl, v[2 * i + 1]), 0);
+        }
+        an_metrics_finish(&m, (double)n);
+        an_samples_sort(&ttft);
+        an_samples_sort(&tpot);
+        an_samples_sort(&e2el);
+        an_samples_sort(&itl);
+        static const int kinds[4] = {AN_LAT_TTFT, AN_LAT_TPOT, AN_LAT_E2EL, AN_LAT_ITL};
+        const an_samples *ref[4] = {&ttft, &tpot, &e2el, &itl};
+        for (int k = 0; k < 4; k++) {
+            an_latency_stats st;
+            an_metrics_latency(&m, kinds[k], &st);
+            const an_samples *e = ref[k];
+            assert_int_equal(st.count, e->n);
+            if (c == 0 && kinds[k] != AN_LAT_ITL) {
+                assert_int_equal(st.method, AN_METHOD_EXACT);
+                assert_true(st.exact);
+                assert_same("exact p99", st.p99, an_samples_percentile(e, 99));
+                assert_same("exact p99.9", st.p999, an_samples_percentile(e, 99.9));
+                assert_same("exact median", st.median, an_samples_median(e));
+                assert_same("exact mean", st.mean, an_samples_mean(e));
+                assert_same("exact std", st.std, an_samples_std(e));
+                continue;
+            }
+            assert_int_equal(st.method, AN_METHOD_HIST);
+            assert_false(st.exact);
+            assert_within("p90", st.p90, an_samples_percentile(e, 90));
+            assert_within("p95", st.p95, an_samples_percentile(e, 95));
+            assert_within("p99", st.p99, an_samples_percentile(e, 99));
+            assert_within("p99.9", st.p999, an_samples_percentile(e, 99.9));
+            assert_within("median", st.median, an_samples_median(e));
+            assert_same("max", st.max, an_samples_max(e));
+            assert_true(fabs(st.mean - an_samples_mean(e)) <= 1e-12 * an_samples_mean(e));
+            assert_true(fabs(st.std - an_samples_std(e)) <= 1e-12 * an_samples_std(e));
+        }
+        an_samples_free(&ttft);
+        an_samples_free(&tpot);
+        an_samples_free(&e2el);
+        an_samples_free(&itl);
+        an_metrics_free(&m);
+        free(v);
+    }
+    assert_string_equal(an_latency_method_name(AN_METHOD_EXACT), "exact");
+    assert_string_equal(an_latency_method_name(AN_METHOD_HIST), "histogram");
+    assert_string_equal(an_latency_method_name(AN_METHOD_LOG_HIST), "log_histogram");
 }
 
 /* vLLM's goodput: a request is good when every given objective is >= its
@@ -328,6 +500,8 @@ int main(void)
         cmocka_unit_test(test_goodput),
         cmocka_unit_test(test_itl_runs),
         cmocka_unit_test(test_hist_memo),
+        cmocka_unit_test(test_capped),
+        cmocka_unit_test(test_metrics_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,188 @@
+/*
+ * qhist.c: the bounded histogram behind the exact samples; see qhist.h for
+ * the layout, the error bound and the memory.
+ *
+ * A non-negative double's bits are its biased exponent E (11 bits) and its
+ * significand's fraction F (52 bits), the value being 2^(E - 1023) (1 +
+ * F / 2^52) for E > 0. The bucket of such a value is (binade E - 1023 -
+ * EXP_MIN, sub-bucket F >> (52 - SUB_BITS)): in a binade the sub-buckets
+ * have equal widths, 2^(e - SUB_BITS), and their order is the values'
+ * order, so ranks read off the counts in index order.
+ */
+#include "analysis/qhist.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/samples.h"
+
+#define SUBS (1u << AN_QHIST_SUB_BITS)
+
+void an_qhist_init(an_qhist *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->min = INFINITY;
+    h->max = -INFINITY;
+    h->low_max = -INFINITY;
+}
+
+/* Neumaier's compensated sum: *S + *C is the running total, X added. */
+static void neumaier(double *s, double *c, double x)
+{
+    double t = *s + x;
+    if (fabs(*s) >= fabs(x))
+        *c += (*s - t) + x;
+    else
+        *c += (x - t) + *s;
+    *s = t;
+}
+
+/* The binade of V (-1: below the range, AN_QHIST_BINADES: above it) and,
+ * inside it, the sub-bucket. */
+static int locate(double v, uint32_t *sub)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u));
+    if (u >> 63) /* negative (or -0): below everything */
+        return -1;
+    int e = (int)(u >> 52) - 1023; /* subnormals and zero: -1023, below */
+    *sub = (uint32_t)((u >> (52 - AN_QHIST_SUB_BITS)) & (SUBS - 1));
+    int b = e - AN_QHIST_EXP_MIN;
+    if (b < 0)
+        return -1;
+    return b < AN_QHIST_BINADES ? b : AN_QHIST_BINADES;
+}
+
+int an_qhist_add_n(an_qhist *h, double v, uint64_t count)
+{
+    if (count == 0)
+        return 0;
+    uint32_t sub = 0;
+    int b = locate(v, &sub);
+    if (b >= 0 && b < AN_QHIST_BINADES) {
+        if (h->bins[b] == NULL) {
+            h->bins[b] = calloc(SUBS, sizeof(uint64_t));
+            if (h->bins[b] == NULL)
+                return -1;
+        }
+        h->bins[b][sub] += count;
+        h->binade_n[b] += count;
+    } else if (b < 0) {
+        h->low_n += count;
+        if (v > h->low_max)
+            h->low_max = v;
+    } else {
+        h->high_n += count;
+    }
+    if (h->n == 0)
+        h->shift = v;
+    h->n += count;
+    if (v < h->min)
+        h->min = v;
+    if (v > h->max)
+        h->max = v;
+    double c = (double)count, d = v - h->shift;
+    neumaier(&h->sum, &h->sum_c, v * c);
+    neumaier(&h->dev, &h->dev_c, d * c);
+    neumaier(&h->sq, &h->sq_c, d * d * c);
+    return 0;
+}
+
+/* The value that stands for bucket SUB of binade B: 2 lo hi / (lo + hi),
+ * the point of [lo, hi] whose largest relative distance to the others is
+ * least ((hi - lo) / (hi + lo) to both ends). */
+static double bucket_value(int b, uint32_t sub)
+{
+    int e = b + AN_QHIST_EXP_MIN;
+    double lo = ldexp(1.0 + (double)sub / SUBS, e);
+    double hi = ldexp(1.0 + (double)(sub + 1) / SUBS, e);
+    return 2.0 * lo * hi / (lo + hi);
+}
+
+double an_qhist_rank(const an_qhist *h, uint64_t r)
+{
+    assert(r < h->n);
+    if (r == 0)
+        return h->min;
+    if (r == h->n - 1)
+        return h->max;
+    if (r < h->low_n)
+        return h->low_max;
+    uint64_t seen = h->low_n;
+    for (int b = 0; b < AN_QHIST_BINADES; b++) {
+        if (r >= seen + h->binade_n[b]) {
+            seen += h->binade_n[b];
+            continue;
+        }
+        for (uint32_t s = 0; s < SUBS; s++) {
+            seen += h->bins[b][s];
+            if (r < seen) {
+                double v = bucket_value(b, s);
+                return v < h->min ? h->min : v > h->max ? h->max : v;
+            }
+        }
+    }
+    return h->max; /* in the values above the range */
+}
+
+double an_qhist_percentile(const an_qhist *h, double p)
+{
+    if (h->n == 0)
+        return NAN;
+    uint64_t i, j;
+    double t;
+    an_np_ranks(h->n, p, &i, &j, &t);
+    double a = an_qhist_rank(h, i);
+    return an_np_lerp(a, j == i ? a : an_qhist_rank(h, j), t);
+}
+
+double an_qhist_median(const an_qhist *h)
+{
+    if (h->n == 0)
+        return NAN;
+    uint64_t m = h->n / 2;
+    if (h->n % 2)
+        return an_qhist_rank(h, m);
+    return (an_qhist_rank(h, m - 1) + an_qhist_rank(h, m)) / 2.0;
+}
+
+double an_qhist_max(const an_qhist *h)
+{
+    return h->n ? h->max : NAN;
+}
+
+double an_qhist_mean(const an_qhist *h)
+{
+    return h->n ? (h->sum + h->sum_c) / (double)h->n : NAN;
+}
+
+/* Variance as E[d^2] - E[d]^2 with d the deviation from the first value:
+ * with the origin inside the values' spread, the two terms are of the
+ * variance's order and the subtraction loses little. */
+double an_qhist_std(const an_qhist *h)
+{
+    if (h->n == 0)
+        return NAN;
+    double n = (double)h->n;
+    double md = (h->dev + h->dev_c) / n;
+    double var = (h->sq + h->sq_c) / n - md * md;
+    return var > 0 ? sqrt(var) : 0;
+}
+
+uint64_t an_qhist_bytes(const an_qhist *h)
+{
+    uint64_t bytes = 0;
+    for (int b = 0; b < AN_QHIST_BINADES; b++)
+        if (h->bins[b] != NULL)
+            bytes += SUBS * sizeof(uint64_t);
+    return bytes;
+}
+
+void an_qhist_free(an_qhist *h)
+{
+    for (int b = 0; b < AN_QHIST_BINADES; b++)
+        free(h->bins[b]);
+    an_qhist_init(h);
+}
