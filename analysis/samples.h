@@ -105,7 +105,7 @@ void an_samples_free(an_samples *s);
  * come from the histogram from then on, as an_samples' do past their
  * limit.
  */
-#define AN_WCACHE 65536 /* pairs in the cache (1 MiB), a power of two */
+#define AN_WCACHE 16384 /* pairs in the cache (256 KiB), a power of two */
 
 typedef struct an_wpair {
     double v;
