@@ -57,20 +57,9 @@
  * host memory it holds.
  */
 typedef struct kv_seq {
-    uint32_t final_tokens; /* true final KV length: accounting only (and reserve=oracle) */
-    uint32_t used_tokens;  /* tokens whose KV is written; set with kv_set_used */
-    uint32_t cap_tokens;   /* tokens that fit in what is allocated */
-    uint64_t alloc_bytes;  /* pool bytes held by the sequence */
-    uint32_t *blocks;      /* paged: block table; others: unused */
-    uint32_t num_blocks;
-    uint32_t blocks_cap;
-    uint64_t offset; /* contiguous strategies: start of the region */
-    bool live;       /* holds memory (between first grow and release) */
-    /* Prefix caching (paged:prefix=on). Set by the caller before kv_grow: */
-    uint64_t seq_id;          /* unique per request */
-    const uint64_t *hash_ids; /* prompt block ids (equal ids = equal prefix), or NULL */
-    uint32_t num_hash_ids;
-    uint32_t prompt_tokens; /* tokens the hash ids describe (the prompt) */
+    /* Read at every step of the sequence (first, together). */
+    uint32_t used_tokens; /* tokens whose KV is written; set with kv_set_used */
+    uint32_t cap_tokens;  /* tokens that fit in what is allocated */
     /* Parallel sampling (--n): SAMPLES sequences (0 or 1: one) that share
      * the prompt and grow in lockstep; token counts in this struct are per
      * sample. The strategy sets shared_tokens at admission: leading tokens
@@ -78,12 +67,9 @@ typedef struct kv_seq {
      * where each sample holds its own copy). */
     uint32_t samples;
     uint32_t shared_tokens;
-    /* Prefix caching's memo of the content keys of the first num_keys
-     * blocks (they depend only on the request's content). Zero num_keys
-     * when the struct is reused for another request; kv_seq_free frees it. */
-    uint64_t *keys;
-    uint32_t num_keys;
-    uint32_t keys_cap;
+    uint32_t prompt_tokens; /* tokens the hash ids describe (the prompt) */
+    uint32_t num_blocks;
+    bool live; /* holds memory (between first grow and release) */
     /* Set by the caller before kv_release when S will be computed again
      * (preemption by recompute): prefix caching then keeps every full block
      * it computed, not just its prompt's, for the recomputation to hit. */
@@ -92,6 +78,21 @@ typedef struct kv_seq {
      * (beyond what its hash ids describe): only then can S hit blocks its
      * hash ids do not name. Zeroed with the struct for another request. */
     bool unique_keyed;
+    uint32_t *blocks;     /* paged: block table; others: unused */
+    uint64_t alloc_bytes; /* pool bytes held by the sequence */
+    uint32_t final_tokens; /* true final KV length: accounting only (and reserve=oracle) */
+    uint32_t blocks_cap;
+    uint64_t offset; /* contiguous strategies: start of the region */
+    /* Prefix caching (paged:prefix=on). Set by the caller before kv_grow: */
+    uint64_t seq_id;          /* unique per request */
+    const uint64_t *hash_ids; /* prompt block ids (equal ids = equal prefix), or NULL */
+    uint32_t num_hash_ids;
+    /* Prefix caching's memo of the content keys of the first num_keys
+     * blocks (they depend only on the request's content). Zero num_keys
+     * when the struct is reused for another request; kv_seq_free frees it. */
+    uint32_t num_keys;
+    uint64_t *keys;
+    uint32_t keys_cap;
     /* Set by kv_grow at admission: leading tokens found in the cache, whose
      * KV need not be computed (always < the tokens asked for). */
     uint32_t cached_tokens;

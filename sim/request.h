@@ -26,31 +26,34 @@
 #define SIM_NONE UINT32_MAX
 
 typedef struct sim_req {
-    uint64_t id;   /* index in the stream */
-    uint64_t line; /* source line */
-    int64_t arrival_ns;
-    int64_t first_token_ns; /* -1 until the first token */
-    int64_t first_sched_ns; /* start of the first step that computed any of it; -1 before */
-    int64_t last_token_ns;  /* when its latest output token was sampled */
+    /* What the step loop reads and writes for every request of a batch,
+     * first and together (two cache lines with the hot part of seq). */
+    uint32_t computed;      /* tokens whose KV is computed, per sample */
+    uint32_t generated;     /* output tokens emitted */
     uint32_t input;
-    uint32_t output; /* tokens it will produce (after the cap at max_model_len) */
-    uint32_t output_requested;
-    uint32_t generated; /* output tokens emitted */
-    uint32_t computed;  /* tokens whose KV is computed, per sample */
-    uint32_t preemptions;
-    uint32_t replica;
-    uint32_t next_free;
-    uint64_t stamp;      /* the replica's schedule pass that last put it in a batch */
-    bool swapped;        /* preempted by swap: its KV sits in host memory */
-    bool hold;           /* static batching: keeps its memory after its last token */
-    uint64_t swap_bytes; /* host bytes while swapped */
-    uint64_t *hash_ids;  /* the trace's prompt block ids, owned, kept across slot reuse */
-    uint32_t hash_cap;
-    kv_seq seq;
+    uint32_t output;        /* tokens it will produce (after the cap at max_model_len) */
+    uint64_t stamp;         /* the replica's schedule pass that last put it in a batch */
+    int64_t first_token_ns; /* -1 until the first token */
+    int64_t last_token_ns;  /* when its latest output token was sampled */
+    int64_t first_sched_ns; /* start of the first step that computed any of it; -1 before */
     /* Speculative decoding (sim/spec.h): drafts in the batch being built,
      * the request's acceptance stream and rate, seeded at its first draw. */
     uint32_t spec_drafts;
     bool spec_ready;
+    bool swapped; /* preempted by swap: its KV sits in host memory */
+    bool hold;    /* static batching: keeps its memory after its last token */
+    kv_seq seq;
+    /* The rest: arrival, accounting, host memory. */
+    uint64_t id;   /* index in the stream */
+    uint64_t line; /* source line */
+    int64_t arrival_ns;
+    uint32_t output_requested;
+    uint32_t preemptions;
+    uint32_t replica;
+    uint32_t next_free;
+    uint64_t swap_bytes; /* host bytes while swapped */
+    uint64_t *hash_ids;  /* the trace's prompt block ids, owned, kept across slot reuse */
+    uint32_t hash_cap;
     double spec_alpha;
     wl_rng spec_rng;
 } sim_req;
