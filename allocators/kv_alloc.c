@@ -110,8 +110,7 @@ uint64_t kv_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
-    if (tokens <= s->cap_tokens && s->live &&
-        !(a->grow_prompt_chunks && s->used_tokens < s->prompt_tokens))
+    if (kv_grow_is_noop(a, s, tokens))
         return KV_OK;
     uint64_t useful_before = s->live ? kv_seq_slots(s, min_u32(s->cap_tokens, s->final_tokens)) : 0;
     if (!s->live)

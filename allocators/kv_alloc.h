@@ -78,8 +78,8 @@ typedef struct kv_seq {
      * (beyond what its hash ids describe): only then can S hit blocks its
      * hash ids do not name. Zeroed with the struct for another request. */
     bool unique_keyed;
-    uint32_t *blocks;     /* paged: block table; others: unused */
-    uint64_t alloc_bytes; /* pool bytes held by the sequence */
+    uint32_t *blocks;      /* paged: block table; others: unused */
+    uint64_t alloc_bytes;  /* pool bytes held by the sequence */
     uint32_t final_tokens; /* true final KV length: accounting only (and reserve=oracle) */
     uint32_t blocks_cap;
     uint64_t offset; /* contiguous strategies: start of the region */
@@ -235,6 +235,15 @@ void kv_destroy(kv_alloc *a);
 /* See kv_alloc_ops. These wrappers keep the totals. */
 int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens);
+
+/* True when kv_grow(A, S, TOKENS) would return KV_OK at once, changing
+ * nothing: S is live, TOKENS fit what it holds, and no prompt chunk of it
+ * gets its keys (the step loop asks this of every running sequence). */
+static inline bool kv_grow_is_noop(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    return tokens <= s->cap_tokens && s->live &&
+           !(a->grow_prompt_chunks && s->used_tokens < s->prompt_tokens);
+}
 void kv_release(kv_alloc *a, kv_seq *s);
 
 /* See kv_alloc_ops.grow_bytes; UINT64_MAX for strategies without it. */

@@ -28,8 +28,8 @@
 typedef struct sim_req {
     /* What the step loop reads and writes for every request of a batch,
      * first and together (two cache lines with the hot part of seq). */
-    uint32_t computed;      /* tokens whose KV is computed, per sample */
-    uint32_t generated;     /* output tokens emitted */
+    uint32_t computed;  /* tokens whose KV is computed, per sample */
+    uint32_t generated; /* output tokens emitted */
     uint32_t input;
     uint32_t output;        /* tokens it will produce (after the cap at max_model_len) */
     uint64_t stamp;         /* the replica's schedule pass that last put it in a batch */
