@@ -84,17 +84,9 @@ void sim_rep_decode_shape(const sim_replica *r, sim_batch_shape *out)
             batch_shape_add(r, out, sim_rep_req(r, r->running[k]), 0, 1);
 }
 
-void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
+void sim_rep_batch_add_chunk(sim_replica *r, sim_req *q, uint32_t new_tokens)
 {
-    sim_req *q = sim_rep_req(r, i);
-    q->stamp = r->stamp;
-    /* Batches are built at the step's start (now): its first step. */
-    if (q->first_sched_ns < 0)
-        q->first_sched_ns = r->now_ns;
     batch_shape_add(r, &r->batch.shape, q, new_tokens, 0);
-    r->batch.req[r->batch.n] = i;
-    r->batch.tokens[r->batch.n] = new_tokens;
-    r->batch.n++;
 }
 
 void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens)

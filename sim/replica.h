@@ -118,7 +118,26 @@ int sim_rep_grow(sim_replica *r, uint32_t i, uint32_t tokens);
 /* Puts request I in this step's batch with NEW_TOKENS tokens to compute
  * (per sample; its KV already grown to computed + NEW_TOKENS), adding its
  * work to the batch's cost shape. */
-void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens);
+void sim_rep_batch_add_chunk(sim_replica *r, sim_req *q, uint32_t new_tokens);
+static inline void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
+{
+    sim_req *q = sim_rep_req(r, i);
+    q->stamp = r->stamp;
+    /* Batches are built at the step's start (now): its first step. */
+    if (q->first_sched_ns < 0)
+        q->first_sched_ns = r->now_ns;
+    if (new_tokens == 1 && q->computed >= q->input) {
+        /* A decode: one token per sample over its context (as the shape's
+         * general case, sim_rep_batch_add_chunk, counts it). */
+        r->batch.shape.decode_seqs += r->cfg->n_samples;
+        r->batch.shape.decode_ctx_tokens += (uint64_t)(q->computed + 1) * r->cfg->n_samples;
+    } else {
+        sim_rep_batch_add_chunk(r, q, new_tokens);
+    }
+    r->batch.req[r->batch.n] = i;
+    r->batch.tokens[r->batch.n] = new_tokens;
+    r->batch.n++;
+}
 
 /* Makes the cost shape of a batch of one-token decodes (and pads) that of
  * the same batch one step later: each entry's context one token longer,

@@ -97,6 +97,7 @@ static uint32_t new_tokens(const sim_replica *r, const sim_req *q, uint32_t comp
 static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int decodes,
                             uint64_t *budget, bool *preempted)
 {
+    const bool spec = r->cfg->spec.method != SIM_SPEC_NONE; /* else no drafts, no lookahead */
     for (uint32_t k = 0; k<r->nrunning && * budget> 0; k++) {
         uint32_t i = r->running[k];
         sim_req *q = sim_rep_req(r, i);
@@ -110,8 +111,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
          * drafts, which take budget; a running request's KV grows by its
          * drafts and the lookahead slots (V1's allocate_slots, capped at
          * max_model_len). */
-        uint32_t drafts = sim_spec_drafts(r, q, *budget);
-        uint32_t target = sim_spec_grow_target(r, q, n, drafts);
+        uint32_t drafts = spec ? sim_spec_drafts(r, q, *budget) : 0;
+        uint32_t target = spec ? sim_spec_grow_target(r, q, n, drafts) : q->computed + n;
         int rc =
             sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode, preempted);
         if (rc <= 0)
