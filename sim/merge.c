@@ -65,26 +65,31 @@ static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uin
         if (left < bound)
             bound = left;
         growth += s->samples > 1 ? s->samples : 1;
+        /* Step j grows a request to computed + j tokens: past its capacity
+         * from step cap_tokens - computed + 1 on (checked against the
+         * bound below). */
+        r->merge_next[k] = s->cap_tokens - q->computed + 1;
     }
     /* Every running request decodes, or is a finished request static
-     * batching holds (it pads the batch, its context fixed). */
-    uint32_t held = 0;
-    for (uint32_t k = 0; k < r->nrunning; k++) {
-        const sim_req *q = sim_rep_req(r, r->running[k]);
-        if (sim_rep_in_batch(r, r->running[k]))
-            continue;
-        if (!(q->hold && q->generated >= q->output))
+     * batching holds (it pads the batch, its context fixed). The batch
+     * holds running requests only, each once: with as many entries as
+     * running requests, none is left out. */
+    if (b->n != r->nrunning) {
+        uint32_t held = 0;
+        for (uint32_t k = 0; k < r->nrunning; k++) {
+            const sim_req *q = sim_rep_req(r, r->running[k]);
+            if (sim_rep_in_batch(r, r->running[k]))
+                continue;
+            if (!(q->hold && q->generated >= q->output))
+                return 1;
+            held++;
+        }
+        if (b->n + held != r->nrunning)
             return 1;
-        held++;
     }
-    if (b->n + held != r->nrunning)
-        return 1;
-    /* Step j grows a request to computed + j tokens: past its capacity
-     * from step cap_tokens - computed + 1 on. */
     *next = UINT32_MAX;
     for (uint32_t k = 0; k < b->n && bound > 1; k++) {
-        const sim_req *q = sim_rep_req(r, b->req[k]);
-        uint32_t first = q->seq.cap_tokens - q->computed + 1;
+        uint32_t first = r->merge_next[k];
         r->merge_next[k] = first <= bound ? first : UINT32_MAX;
         if (first > bound)
             continue;
