@@ -135,30 +135,50 @@ static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
            (!no_evict || need <= sp.free_bytes - sp.cached_bytes);
 }
 
-/* Lists the batch entries step STEP grows in r->merge_grow (*NGROW of
- * them, in the batch's order, the scheduler's), *REST the first step that
- * grows any other, and says whether the free space covers the growths and
- * leaves a block per sample (vllm-v0's decode check, made before every
- * decode of the next steps), and with NO_EVICT whether they evict
- * nothing. A scan of the batch, made at steps with growths only. */
-static bool take_growths(sim_replica *r, uint32_t step, bool no_evict, uint32_t *ngrow,
-                         uint32_t *rest)
+/* The growth calendar: batch entries by the step that next grows them,
+ * in CAL_W buckets by step modulo CAL_W (a bucket also holds entries due
+ * CAL_W or more steps later: each entry carries its step in
+ * r->merge_next), each bucket's list in batch order (r->merge_link), so
+ * that a step's growths are found in O(its bucket), not O(batch). */
+enum { CAL_W = 64 };
+#define CAL_NONE UINT32_MAX
+
+/* Puts batch entry POS (due at r->merge_next[POS]) in its bucket, in
+ * batch order. */
+static void cal_put(sim_replica *r, uint32_t head[CAL_W], uint32_t pos)
+{
+    uint32_t *at = &head[r->merge_next[pos] & (CAL_W - 1)];
+    while (*at != CAL_NONE && *at < pos)
+        at = &r->merge_link[*at];
+    r->merge_link[pos] = *at;
+    *at = pos;
+}
+
+/* Takes the batch entries step STEP grows out of the calendar into
+ * r->merge_grow (*NGROW of them, in the batch's order, the scheduler's)
+ * and says whether the free space covers the growths (true without
+ * any) and leaves a block per sample (vllm-v0's decode check, made before every decode of the
+ * next steps), and with NO_EVICT whether they evict nothing. */
+static bool take_growths(sim_replica *r, uint32_t head[CAL_W], uint32_t step, bool no_evict,
+                         uint32_t *ngrow)
 {
     uint64_t need = 0;
     *ngrow = 0;
-    *rest = UINT32_MAX;
-    for (uint32_t pos = 0; pos < r->batch.n; pos++) {
-        uint32_t at = r->merge_next[pos];
-        if (at != step) {
-            *rest = at < *rest ? at : *rest;
+    uint32_t *at = &head[step & (CAL_W - 1)];
+    while (*at != CAL_NONE) {
+        uint32_t pos = *at;
+        if (r->merge_next[pos] != step) {
+            at = &r->merge_link[pos];
             continue;
         }
+        *at = r->merge_link[pos];
         const sim_req *q = sim_rep_req(r, r->batch.req[pos]);
         uint64_t b = kv_grow_bytes(r->kv, &q->seq, q->computed + step);
         need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
         r->merge_grow[(*ngrow)++] = pos;
     }
-    return decode_room(r, need, no_evict);
+    /* Without growths the free space is what the last check found. */
+    return *ngrow == 0 || decode_room(r, need, no_evict);
 }
 
 /* What growths a merged run may make: none; any; or only those that
@@ -204,10 +224,16 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         return 0;
     int grows = growth_rule(r);
     uint64_t used_step = 0;
-    uint32_t next = UINT32_MAX, ngrow = 0, rest = UINT32_MAX;
+    uint32_t next = UINT32_MAX, ngrow = 0;
     uint32_t bound = merge_bound(r, grows != GROW_NONE, &used_step, &next);
     if (bound < 2)
         return 0;
+    uint32_t head[CAL_W];
+    for (int w = 0; w < CAL_W; w++)
+        head[w] = CAL_NONE;
+    for (uint32_t pos = 0; next != UINT32_MAX && pos < r->batch.n; pos++)
+        if (r->merge_next[pos] != UINT32_MAX)
+            cal_put(r, head, pos);
     const uint64_t used0 = kv->totals.used_tokens; /* at the first step's start */
     const uint64_t bpt = kv->cfg.bytes_per_token;
     const uint32_t sampled = r->batch.n * r->cfg->n_samples;
@@ -235,8 +261,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
                   end_ns + dur_ns != r->merge_limit_ns;
         ngrow = 0;
-        if (go && next == k + 1)
-            go = take_growths(r, k + 1, grows == GROW_NO_EVICT, &ngrow, &rest);
+        if (go && next != UINT32_MAX)
+            go = take_growths(r, head, k + 1, grows == GROW_NO_EVICT, &ngrow);
         if (!go) {
             r->batch.shape = shape;
             break;
@@ -270,10 +296,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             assert(rc == KV_OK); /* kv_grow_bytes' promise */
             uint32_t again = q->seq.cap_tokens - q->computed + 1;
             r->merge_next[pos] = again <= bound ? again : UINT32_MAX;
-            rest = r->merge_next[pos] < rest ? r->merge_next[pos] : rest;
+            if (again <= bound)
+                cal_put(r, head, pos);
         }
         if (ngrow > 0) {
-            next = rest;
             if (r->head_blocked) {
                 const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
                 assert(kv_can_admit(kv, h, r->head_need_tokens) != KV_OK);

@@ -37,9 +37,9 @@
  * the same floating-point operations, so the results are identical byte
  * for byte to the step-by-step run (--no-merge-steps, the identity test
  * in tests/test_merge.c). What merging saves is the per-sequence work: a
- * merged event costs O(running requests) once plus O(1) per step, and a
- * scan of the batch at each step with growths (about one per block of
- * tokens of each sequence).
+ * merged event costs O(running requests) once plus O(1) per step and
+ * O(1) per growth (about one per block of tokens of each sequence: a
+ * calendar of the growths by step, not a scan of the batch).
  */
 #ifndef KVSIM_SIM_MERGE_H
 #define KVSIM_SIM_MERGE_H
