@@ -62,6 +62,8 @@ static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uin
             q->computed < s->shared_tokens || s->cap_tokens <= q->computed)
             return 1;
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
+        if (left < 2)
+            return 1; /* its last token now: nothing follows (skip the rest of the batch) */
         if (left < bound)
             bound = left;
         growth += s->samples > 1 ? s->samples : 1;
