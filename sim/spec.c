@@ -363,7 +363,11 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
     const sim_model *t = &cfg->model;
     sim_cost_params p = cfg->cost;
     p.step_overhead_s = 0; /* charged once per engine step */
-    p.seq_overhead_s = 0;
+    /* The host time per sequence is per forward pass: a draft model's
+     * passes pay it too (vLLM V0's draft runner prepared each pass's
+     * inputs and sampled on the host, sequence by sequence; its
+     * speculative decoding was measured slower than none at high rates,
+     * vLLM blog, 2024-10-17). */
     s->lookahead = s->method == SIM_SPEC_NGRAM ? 0 : s->k;
     s->draft_kv_bytes_per_token = 0;
     s->draft_weights_bytes = 0;
