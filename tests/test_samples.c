@@ -607,6 +607,24 @@ static void test_weighted_stress(void **state)
     }
 }
 
+
+/* A value past the top bucket (1e7 s and up, infinity included) between
+ * two runs of the same bucket: the memo must not place the second run in
+ * the top bucket. */
+static void test_hist_memo_top(void **state)
+{
+    (void)state;
+    an_hist h;
+    an_hist_init(&h);
+    double lg = log(1.0 + 1.0 / 1024.0);
+    size_t want = (size_t)(log(5.0 / 1e-9) / lg);
+    const double vals[] = {5.0, 5.0, 2e7, 5.0, 5.0, INFINITY, 5.0};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+        assert_int_equal(an_hist_add(&h, vals[i]), 0);
+    assert_int_equal(h.counts[want], 5);
+    an_hist_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_goodput),
         cmocka_unit_test(test_itl_runs),
         cmocka_unit_test(test_hist_memo),
+        cmocka_unit_test(test_hist_memo_top),
         cmocka_unit_test(test_capped),
         cmocka_unit_test(test_metrics_capped),
         cmocka_unit_test(test_weighted_compact_last),
