@@ -57,11 +57,13 @@ int an_hist_add_n(an_hist *h, double v, uint64_t count)
     if (v >= h->memo_lo && v <= h->memo_hi) {
         b = h->memo_b;
     } else {
-        b = (size_t)(log(v / HIST_MIN) / log_growth());
+        double q = log(v / HIST_MIN) / log_growth();
         size_t nb = nbuckets();
-        if (b >= nb - 1) {
+        if (!(q < (double)(nb - 1))) { /* the top bucket (infinity too: no cast of it) */
             b = nb - 1;
-        } else if (b == h->memo_b) {
+            h->memo_lo = INFINITY; /* the range held is another bucket's */
+            h->memo_hi = -INFINITY;
+        } else if ((b = (size_t)q) == h->memo_b) {
             /* A second value in the bucket in a row (a run of steps, not
              * scattered latencies): its range less a relative 1e-9 at each
              * end, 1e-6 of a bucket from its edges in log(v) / log(g),

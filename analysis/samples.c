@@ -321,7 +321,7 @@ void an_samples_free(an_samples *s)
 void an_wsamples_init(an_wsamples *w, size_t max_pairs)
 {
     memset(w, 0, sizeof(*w));
-    w->max_pairs = max_pairs;
+    w->max_pairs = max_pairs > 0 ? max_pairs : 1; /* 0 would append to an array of none */
     w->sorted = 1;
 }
 
@@ -575,7 +575,9 @@ static int wcompact(an_wsamples *w)
             w->p[m++] = w->p[i];
     }
     w->n = m;
-    w->sorted = 1;
+    /* Not w->sorted: the cache still holds pairs, and the caller may
+     * append one after this (an_wsamples_sort's flag alone says the set
+     * is ready for the queries). */
     if (w->n <= w->max_pairs / 2)
         return 0;
     an_qhist *h = malloc(sizeof(*h));

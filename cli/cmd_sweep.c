@@ -396,13 +396,18 @@ char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char 
     /* Without --save-detailed, each run keeps its summary and time series:
      * its requests.csv and memory plot (a plotting library's start-up
      * alone) cost more than most runs. A requests option passed through
-     * asks for the file. */
+     * or varied asks for the file (--no-requests with --requests-gzip
+     * would stop the run). */
     if (!o->save_detailed) {
         int asked = 0, no_plot = 0;
         for (size_t i = 0; i < o->npass; i++) {
             asked |= strcmp(o->pass[i], "--requests-gzip") == 0 ||
                      strcmp(o->pass[i], "--no-requests") == 0;
             no_plot |= strcmp(o->pass[i], "--no-plot") == 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            asked |= strcmp(names[i], "requests-gzip") == 0 || strcmp(names[i], "no-requests") == 0;
+            no_plot |= strcmp(names[i], "no-plot") == 0;
         }
         if (!asked)
             av[k++] = dupstr("--no-requests");

@@ -491,6 +491,140 @@ static void test_hist_memo(void **state)
     an_hist_free(&h);
 }
 
+
+/* The cache slot an_wsamples gives V (samples.c's wslot), to build values
+ * that take each other's slot. */
+static size_t wslot_of(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u));
+    return (size_t)((u * 0x9E3779B97F4A7C15ull) >> 32) & (AN_WCACHE - 1);
+}
+
+/* N values from START up that share START's cache slot. */
+static void colliding(double start, double *out, size_t n)
+{
+    size_t s0 = wslot_of(start), k = 0;
+    for (uint64_t i = 0; k < n; i++) {
+        double v = start + (double)i * 1e-6;
+        if (wslot_of(v) == s0)
+            out[k++] = v;
+    }
+}
+
+/* An add whose eviction compacts the full array is the last before the
+ * sort: the sort must still move the cache's pairs in and sort the pair
+ * appended after the compaction (the compaction leaves the array sorted
+ * but not the set: the cache holds the value just added). Then every
+ * count is in the pairs and the statistics are the multiset's. */
+static void test_weighted_compact_last(void **state)
+{
+    (void)state;
+    double v[3];
+    colliding(1.0, v, 3);
+    an_wsamples w;
+    an_wsamples_init(&w, 8);
+    an_samples ref;
+    an_samples_init(&ref);
+    /* A and B take turns in one slot: 8 evictions fill the array. */
+    for (int i = 0; i < 9; i++) {
+        assert_int_equal(an_wsamples_add(&w, v[i % 2], 1), 0);
+        assert_int_equal(an_samples_add(&ref, v[i % 2]), 0);
+    }
+    /* C evicts A: the array is full, compacts to 2 pairs and takes A. */
+    assert_int_equal(an_wsamples_add(&w, v[2], 5), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(an_samples_add(&ref, v[2]), 0);
+    assert_int_equal(an_wsamples_sort(&w), 0);
+    an_samples_sort(&ref);
+    assert_false(w.overflow);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        sum += w.p[i].c;
+        if (i > 0)
+            assert_true(w.p[i - 1].v < w.p[i].v);
+    }
+    assert_int_equal(sum, w.total);
+    assert_int_equal(w.total, 14);
+    assert_same("max", an_wsamples_max(&w), v[2]);
+    static const double ps[] = {0, 10, 50, 64, 90, 100};
+    for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++)
+        assert_same("percentile", an_wsamples_percentile(&w, ps[k]),
+                    an_samples_percentile(&ref, ps[k]));
+    assert_same("median", an_wsamples_median(&w), an_samples_median(&ref));
+    an_wsamples_free(&w);
+    an_samples_free(&ref);
+}
+
+/* Adds, sorts and queries interleaved at random on values that collide in
+ * the cache (evictions, compactions at any add, an overflow), against the
+ * expanded list: the counts always sum to the total; exact statistics
+ * equal the list's, the histogram's are within its bound. */
+static void test_weighted_stress(void **state)
+{
+    (void)state;
+    enum { NV = 40 };
+    double pool[NV];
+    colliding(0.01, pool, NV / 2);
+    colliding(0.5, pool + NV / 2, NV / 2);
+    uint64_t x = 12345;
+    for (int round = 0; round < 200; round++) {
+        size_t max_pairs = 4 + (size_t)(round % 29), distinct = 2 + (size_t)(round % 17);
+        an_wsamples w;
+        an_wsamples_init(&w, max_pairs);
+        an_samples ref;
+        an_samples_init(&ref);
+        for (int i = 0; i < 400; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            double v = pool[(x >> 33) % distinct];
+            uint64_t c = 1 + (x >> 20) % 3;
+            assert_int_equal(an_wsamples_add(&w, v, c), 0);
+            for (uint64_t j = 0; j < c; j++)
+                assert_int_equal(an_samples_add(&ref, v), 0);
+            if ((x >> 40) % 37 != 0 && i != 399)
+                continue;
+            assert_int_equal(an_wsamples_sort(&w), 0);
+            an_samples_sort(&ref);
+            assert_int_equal(w.total, ref.n);
+            if (w.overflow) {
+                assert_int_equal(w.hist->n, w.total);
+                assert_same("max", an_wsamples_max(&w), an_samples_max(&ref));
+                assert_within("p50", an_wsamples_percentile(&w, 50),
+                              an_samples_percentile(&ref, 50));
+                continue;
+            }
+            uint64_t sum = 0;
+            for (size_t k = 0; k < w.n; k++)
+                sum += w.p[k].c;
+            assert_int_equal(sum, w.total);
+            assert_same("max", an_wsamples_max(&w), an_samples_max(&ref));
+            assert_same("p50", an_wsamples_percentile(&w, 50), an_samples_percentile(&ref, 50));
+            assert_same("p99", an_wsamples_percentile(&w, 99), an_samples_percentile(&ref, 99));
+            assert_same("median", an_wsamples_median(&w), an_samples_median(&ref));
+        }
+        an_wsamples_free(&w);
+        an_samples_free(&ref);
+    }
+}
+
+
+/* A value past the top bucket (1e7 s and up, infinity included) between
+ * two runs of the same bucket: the memo must not place the second run in
+ * the top bucket. */
+static void test_hist_memo_top(void **state)
+{
+    (void)state;
+    an_hist h;
+    an_hist_init(&h);
+    double lg = log(1.0 + 1.0 / 1024.0);
+    size_t want = (size_t)(log(5.0 / 1e-9) / lg);
+    const double vals[] = {5.0, 5.0, 2e7, 5.0, 5.0, INFINITY, 5.0};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+        assert_int_equal(an_hist_add(&h, vals[i]), 0);
+    assert_int_equal(h.counts[want], 5);
+    an_hist_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,8 +634,11 @@ int main(void)
         cmocka_unit_test(test_goodput),
         cmocka_unit_test(test_itl_runs),
         cmocka_unit_test(test_hist_memo),
+        cmocka_unit_test(test_hist_memo_top),
         cmocka_unit_test(test_capped),
         cmocka_unit_test(test_metrics_capped),
+        cmocka_unit_test(test_weighted_compact_last),
+        cmocka_unit_test(test_weighted_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

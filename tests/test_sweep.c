@@ -604,7 +604,7 @@ static void test_bad_sweeps(void **state)
 }
 
 /* --save-detailed: each run's requests.csv and memory plot as well; a
- * requests option passed through asks for that file alone. */
+ * requests option passed through or varied asks for that file alone. */
 static void test_save_detailed(void **state)
 {
     (void)state;
@@ -626,6 +626,15 @@ static void test_save_detailed(void **state)
     assert_int_equal(access(p, R_OK), 0);
     snprintf(p, sizeof(p), "%s/sg/points/0001/seed-0/memory.svg", tmp);
     assert_int_not_equal(access(p, F_OK), 0);
+    /* Varied, the switch asks for the file too: on gives requests.csv.gz
+     * (not --no-requests with it, which stops the run), off requests.csv. */
+    rc = kvsim("sweep --vary requests-gzip=on,off --out %s/vg " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    snprintf(p, sizeof(p), "%s/vg/points/0000/seed-0/requests.csv.gz", tmp);
+    assert_int_equal(access(p, R_OK), 0);
+    snprintf(p, sizeof(p), "%s/vg/points/0001/seed-0/requests.csv", tmp);
+    assert_int_equal(access(p, R_OK), 0);
 }
 
 int main(void)
