@@ -491,7 +491,6 @@ static void test_hist_memo(void **state)
     an_hist_free(&h);
 }
 
-
 /* The cache slot an_wsamples gives V (samples.c's wslot), to build values
  * that take each other's slot. */
 static size_t wslot_of(double v)
@@ -606,7 +605,6 @@ static void test_weighted_stress(void **state)
         an_samples_free(&ref);
     }
 }
-
 
 /* A value past the top bucket (1e7 s and up, infinity included) between
  * two runs of the same bucket: the memo must not place the second run in
