@@ -264,14 +264,25 @@ bad:
 
 /* ---- fitting ---- */
 
-const char *const sim_fit_param_names[SIM_FIT_NPARAMS] = {
+const char *const sim_fit_param_names[SIM_FIT_NBASE] = {
     "bw_eff",        "flops_eff",     "step_overhead_ms", "layer_overhead_us",
     "split_base_us", "split_sync_us", "split_gbps",       "seq_overhead_us"};
 
-/* Bounds of each term, in the preset's units. */
-static const double lo[SIM_FIT_NPARAMS] = {0.05, 0.02, 0, 0, 0, 0, 0.1, 0};
-static const double hi[SIM_FIT_NPARAMS] = {1.0, 1.0, 50, 500, 5000, 5000, 100, 1000};
-static const double unit[SIM_FIT_NPARAMS] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9, 1e-6};
+/* Bounds of each term, in the preset's units; the architecture terms
+ * (multipliers on flops_eff) in [0.1, 2]. */
+static const double lo_base[SIM_FIT_NBASE] = {0.05, 0.02, 0, 0, 0, 0, 0.1, 0};
+static const double hi_base[SIM_FIT_NBASE] = {1.0, 1.0, 50, 500, 5000, 5000, 100, 1000};
+static const double unit[SIM_FIT_NBASE] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9, 1e-6};
+
+static double lo(int k)
+{
+    return k < SIM_FIT_NBASE ? lo_base[k] : 0.1;
+}
+
+static double hi(int k)
+{
+    return k < SIM_FIT_NBASE ? hi_base[k] : 2.0;
+}
 
 static void set(sim_cost_params *p, int k, double x)
 {
@@ -297,20 +308,23 @@ static void set(sim_cost_params *p, int k, double x)
     case 6:
         p->split_Bps = x * unit[6];
         break;
-    default:
+    case 7:
         p->seq_overhead_s = x * unit[7];
+        break;
+    default:
+        p->arch_flops[k - SIM_FIT_NBASE] = x;
     }
 }
 
 /* Unbounded coordinate u <-> bounded term: a logistic map. */
 static double to_term(int k, double u)
 {
-    return lo[k] + (hi[k] - lo[k]) / (1 + exp(-u));
+    return lo(k) + (hi(k) - lo(k)) / (1 + exp(-u));
 }
 
 static double to_u(int k, double x)
 {
-    double f = (x - lo[k]) / (hi[k] - lo[k]);
+    double f = (x - lo(k)) / (hi(k) - lo(k));
     f = fmin(fmax(f, 1e-6), 1 - 1e-6);
     return log(f / (1 - f));
 }
@@ -347,7 +361,7 @@ static double nelder_mead(const fit_ctx *f, double *x, int iters)
 {
     enum { MAXD = SIM_FIT_NPARAMS };
     int d = f->dims;
-    double s[MAXD + 1][MAXD], v[MAXD + 1];
+    double s[MAXD + 1][MAXD] = {{0}}, v[MAXD + 1] = {0};
     for (int i = 0; i <= d; i++) {
         for (int j = 0; j < d; j++)
             s[i][j] = x[j] + (i == j + 1 ? 1.0 : 0.0);
@@ -412,26 +426,29 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
                       const bool free[SIM_FIT_NPARAMS])
 {
     fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p};
+    int arch_dims = 0; /* more iterations for more terms */
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)
-        if (free[k])
+        if (free[k]) {
             f.map[f.dims++] = k;
+            arch_dims += k >= SIM_FIT_NBASE;
+        }
     if (f.dims == 0 || n == 0)
         return objective(&f, NULL);
     /* Fixed starting points (not the preset's current terms: the same
      * rows and flags give the same fit whatever was fitted before);
      * restarts from the best until it stops improving. */
-    static const double starts[4][SIM_FIT_NPARAMS] = {{0.7, 0.4, 2, 20, 100, 100, 5, 10},
+    static const double starts[4][SIM_FIT_NBASE] = {{0.7, 0.4, 2, 20, 100, 100, 5, 10},
                                                       {0.7, 0.6, 2, 20, 100, 100, 5, 80},
                                                       {0.9, 0.6, 0.5, 5, 300, 30, 20, 40},
                                                       {0.5, 0.25, 5, 50, 30, 300, 1, 100}};
     double best[SIM_FIT_NPARAMS], bv = INFINITY;
     for (int start = 0; start < 4; start++) {
         double u[SIM_FIT_NPARAMS];
-        for (int d = 0; d < f.dims; d++)
-            u[d] = to_u(f.map[d], starts[start][f.map[d]]);
+        for (int d = 0; d < f.dims; d++) /* architecture terms start at 1 */
+            u[d] = to_u(f.map[d], f.map[d] < SIM_FIT_NBASE ? starts[start][f.map[d]] : 1.0);
         double v = INFINITY;
         for (int round = 0; round < 4; round++) {
-            double nv = nelder_mead(&f, u, 400);
+            double nv = nelder_mead(&f, u, 400 + 100 * arch_dims);
             if (!(nv < v - 1e-9 * (1 + v))) {
                 v = fmin(v, nv);
                 break;

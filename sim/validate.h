@@ -50,9 +50,11 @@ const char *sim_validate_device_class(const sim_measurement *r);
 int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, double *pred,
                          char *why, size_t whylen);
 
-/* The terms calibrate fits, in the order of sim_fit_param_names. */
-enum { SIM_FIT_NPARAMS = 8 };
-extern const char *const sim_fit_param_names[SIM_FIT_NPARAMS];
+/* The terms calibrate fits: the SIM_FIT_NBASE of sim_fit_param_names,
+ * then one arch_flops term per architecture (SIM_FIT_NBASE + its
+ * sim_arch_index). */
+enum { SIM_FIT_NBASE = 8, SIM_FIT_NPARAMS = SIM_FIT_NBASE + SIM_ARCH_MAX };
+extern const char *const sim_fit_param_names[SIM_FIT_NBASE];
 
 /* Fits P's terms (those FREE marks) to the N rows ROWS[IDX[0..N)]
  * (least squares on log(predicted / measured), Nelder-Mead over bounded
