@@ -265,35 +265,6 @@ static uint32_t batch_seqs(const sim_measurement *r)
     return batched ? r->batch : 1;
 }
 
-/* The architecture whose devices anchor flops_eff among rows IDX[0..m):
- * each architecture's devices with rows of multi-token steps (every
- * metric but one sequence's decode) counted into DEVICES; the one with
- * the most (the first in sim/catalog.h's list on a tie), or -1 when none
- * has 2. */
-static int arch_devices(const vctx *v, const size_t *idx, size_t m, size_t devices[SIM_ARCH_MAX])
-{
-    memset(devices, 0, SIM_ARCH_MAX * sizeof(size_t));
-    for (size_t i = 0; i < m; i++) {
-        const sim_measurement *r = &v->rows[idx[i]];
-        int a = sim_arch_index(r->gpu.arch);
-        if (a < 0 || r->gpu.rate_given || r->metric == SIM_MEAS_DECODE_TOK_S)
-            continue;
-        bool seen = false; /* a device counted once */
-        for (size_t j = 0; j < i && !seen; j++) {
-            const sim_measurement *q = &v->rows[idx[j]];
-            seen = q->metric != SIM_MEAS_DECODE_TOK_S && !q->gpu.rate_given &&
-                   strcmp(q->gpu.name, r->gpu.name) == 0;
-        }
-        if (!seen)
-            devices[a]++;
-    }
-    int ref = -1;
-    for (int a = 0; a < (int)sim_arch_count(); a++)
-        if (devices[a] >= 2 && (ref < 0 || devices[a] > devices[ref]))
-            ref = a;
-    return ref;
-}
-
 static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SIM_FIT_NPARAMS])
 {
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)
@@ -314,13 +285,12 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
         free_[7] = batch_seqs(&v->rows[idx[i]]) != batch_seqs(&v->rows[idx[0]]);
     /* An architecture's GEMM term where rows of multi-token steps come
      * from 2 devices of it or more (a device-class term, never one
-     * device's), relative to the architecture with the most devices,
-     * whose efficiency flops_eff is (without a reference the terms and
-     * flops_eff would trade off freely). */
+     * device's); sim_fit_preset keeps their device-weighted geometric
+     * mean at 1 (sim/validate.h). */
     size_t devices[SIM_ARCH_MAX];
-    int ref = arch_devices(v, idx, m, devices);
+    sim_fit_arch_devices(v->rows, idx, m, devices);
     for (int a = 0; a < (int)sim_arch_count(); a++)
-        free_[SIM_FIT_NBASE + a] = devices[a] >= 2 && a != ref;
+        free_[SIM_FIT_NBASE + a] = devices[a] >= 2;
 }
 
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
@@ -556,16 +526,13 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
-    size_t devices[SIM_ARCH_MAX];
-    int ref = arch_devices(v, idx, m, devices);
     bool any = false;
     for (size_t a = 0; a < sim_arch_count(); a++)
         if (p->arch_flops[a] > 0) {
-            if (!any && ref >= 0)
-                fprintf(fp,
-                        "# arch_flops: flops_eff's multiplier for multi-token matrix products "
-                        "per architecture with 2 devices or more, relative to %s (%zu devices)\n",
-                        sim_arch_name((size_t)ref), devices[ref]);
+            if (!any)
+                fprintf(fp, "# arch_flops: flops_eff's multiplier for multi-token matrix products "
+                            "per architecture with 2 devices or more (their geometric mean "
+                            "over devices 1)\n");
             any = true;
             fprintf(fp, "arch_flops %s %.4f\n", sim_arch_name(a), p->arch_flops[a]);
         }

@@ -329,6 +329,31 @@ static double to_u(int k, double x)
     return log(f / (1 - f));
 }
 
+int sim_fit_arch_devices(const sim_measurement *rows, const size_t *idx, size_t n,
+                         size_t devices[SIM_ARCH_MAX])
+{
+    memset(devices, 0, SIM_ARCH_MAX * sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        const sim_measurement *r = &rows[idx[i]];
+        int a = sim_arch_index(r->gpu.arch);
+        if (a < 0 || r->gpu.rate_given || r->metric == SIM_MEAS_DECODE_TOK_S)
+            continue;
+        bool seen = false; /* a device counted once */
+        for (size_t j = 0; j < i && !seen; j++) {
+            const sim_measurement *q = &rows[idx[j]];
+            seen = q->metric != SIM_MEAS_DECODE_TOK_S && !q->gpu.rate_given &&
+                   strcmp(q->gpu.name, r->gpu.name) == 0;
+        }
+        if (!seen)
+            devices[a]++;
+    }
+    int ref = -1;
+    for (int a = 0; a < (int)sim_arch_count(); a++)
+        if (devices[a] >= 2 && (ref < 0 || devices[a] > devices[ref]))
+            ref = a;
+    return ref;
+}
+
 typedef struct fit_ctx {
     const sim_measurement *rows;
     const size_t *idx;
@@ -336,13 +361,38 @@ typedef struct fit_ctx {
     sim_cost_params base;
     int map[SIM_FIT_NPARAMS]; /* free term of each coordinate */
     int dims;
+    double weight[SIM_ARCH_MAX]; /* devices of each architecture with a free term */
+    int ref;                     /* the architecture of most devices: no coordinate; -1 none */
 } fit_ctx;
+
+/* Sets P's terms from coordinates U: the free architecture terms but the
+ * reference's are relative to it; all then divided by their geometric
+ * mean over devices, and flops_eff multiplied by it (the same predictions
+ * for devices with a term, the typical efficiency for the rest). */
+static void apply(const fit_ctx *f, const double *u, sim_cost_params *p)
+{
+    for (int d = 0; d < f->dims; d++)
+        set(p, f->map[d], to_term(f->map[d], u[d]));
+    if (f->ref < 0)
+        return;
+    p->arch_flops[f->ref] = 1.0;
+    double sw = 0, sl = 0;
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (f->weight[a] > 0) {
+            sw += f->weight[a];
+            sl += f->weight[a] * log(p->arch_flops[a]);
+        }
+    double g = exp(sl / sw);
+    p->flops_eff = fmin(p->flops_eff * g, 1.0);
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (f->weight[a] > 0)
+            p->arch_flops[a] = fmin(fmax(p->arch_flops[a] / g, lo(SIM_FIT_NBASE)), 2.0);
+}
 
 static double objective(const fit_ctx *f, const double *u)
 {
     sim_cost_params p = f->base;
-    for (int d = 0; d < f->dims; d++)
-        set(&p, f->map[d], to_term(f->map[d], u[d]));
+    apply(f, u, &p);
     double sse = 0;
     char why[160];
     for (size_t i = 0; i < f->n; i++) {
@@ -425,13 +475,28 @@ static double nelder_mead(const fit_ctx *f, double *x, int iters)
 double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, sim_cost_params *p,
                       const bool free[SIM_FIT_NPARAMS])
 {
-    fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p};
+    fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p, .ref = -1};
+    /* The free architecture terms, the one of most devices the
+     * reference (no coordinate of its own). */
+    size_t devices[SIM_ARCH_MAX];
+    sim_fit_arch_devices(rows, idx, n, devices);
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (free[SIM_FIT_NBASE + a] && devices[a] > 0) {
+            f.weight[a] = (double)devices[a];
+            if (f.ref < 0 || devices[a] > devices[f.ref])
+                f.ref = a;
+        }
     int arch_dims = 0; /* more iterations for more terms */
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)
-        if (free[k]) {
+        if (free[k] && !(f.ref >= 0 && k == SIM_FIT_NBASE + f.ref)) {
             f.map[f.dims++] = k;
             arch_dims += k >= SIM_FIT_NBASE;
         }
+    /* One architecture alone: flops_eff is its efficiency. */
+    if (arch_dims == 0 && f.ref >= 0) {
+        f.base.arch_flops[f.ref] = p->arch_flops[f.ref] = 0;
+        f.ref = -1;
+    }
     if (f.dims == 0 || n == 0)
         return objective(&f, NULL);
     /* Fixed starting points (not the preset's current terms: the same
@@ -460,7 +525,6 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
             memcpy(best, u, sizeof(best));
         }
     }
-    for (int d = 0; d < f.dims; d++)
-        set(p, f.map[d], to_term(f.map[d], best[d]));
+    apply(&f, best, p);
     return bv;
 }
