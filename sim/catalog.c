@@ -113,12 +113,11 @@ void sim_closest_names(const char *want, const char *const *names, size_t n, cha
 /* --------------------------------------------------------- architectures */
 
 static const char *const arch_names[] = {
-    "pascal",  "volta",    "turing",   "ampere",   "ada",      "hopper",
-    "blackwell", "blackwell-rtx", "cdna2", "cdna3", "rdna2", "rdna3", "rdna3.5", "xe2",
-    "apple-m1", "apple-m2", "apple-m3", "apple-m4", "zen3", "zen4", "sapphire-rapids",
+    "pascal",        "volta",    "turing",   "ampere",   "ada",   "hopper",  "blackwell",
+    "blackwell-rtx", "cdna2",    "cdna3",    "rdna2",    "rdna3", "rdna3.5", "xe2",
+    "apple-m1",      "apple-m2", "apple-m3", "apple-m4", "zen3",  "zen4",    "sapphire-rapids",
 };
-_Static_assert(sizeof(arch_names) / sizeof(arch_names[0]) <= SIM_ARCH_MAX,
-               "raise SIM_ARCH_MAX");
+_Static_assert(sizeof(arch_names) / sizeof(arch_names[0]) <= SIM_ARCH_MAX, "raise SIM_ARCH_MAX");
 
 size_t sim_arch_count(void)
 {
@@ -214,11 +213,23 @@ static int load_gpus(void)
 {
     if (gpu_loaded != 0)
         return gpu_loaded;
-    static const char *const cols[GPU_FIELDS] = {
-        "name",           "display_name",   "vendor",    "memory_mib",   "mem_bw_gbps",
-        "fp16_tflops",    "fp8_tflops",     "int8_tops", "interconnect", "interconnect_gbps",
-        "host_link_gbps", "unified_memory", "verified",  "source",       "notes",
-        "cuda_total_mib", "arch"};
+    static const char *const cols[GPU_FIELDS] = {"name",
+                                                 "display_name",
+                                                 "vendor",
+                                                 "memory_mib",
+                                                 "mem_bw_gbps",
+                                                 "fp16_tflops",
+                                                 "fp8_tflops",
+                                                 "int8_tops",
+                                                 "interconnect",
+                                                 "interconnect_gbps",
+                                                 "host_link_gbps",
+                                                 "unified_memory",
+                                                 "verified",
+                                                 "source",
+                                                 "notes",
+                                                 "cuda_total_mib",
+                                                 "arch"};
     int map[GPU_FIELDS];
     char buf[4096];
     char *f[32];

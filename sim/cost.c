@@ -62,8 +62,8 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * GEMMs: llama.cpp's MMQ kernels, cuBLAS and CUTLASS are tuned per
      * architecture); none for a rate the user measured. */
     int arch = sim_arch_index(gpu->arch);
-    c->gemm_arch = arch >= 0 && p->arch_flops[arch] > 0 && !gpu->rate_given ? p->arch_flops[arch]
-                                                                             : 1.0;
+    c->gemm_arch =
+        arch >= 0 && p->arch_flops[arch] > 0 && !gpu->rate_given ? p->arch_flops[arch] : 1.0;
     if (m->experts) {
         c->experts = m->experts;
         c->experts_per_tok = m->experts_per_tok;

@@ -503,9 +503,9 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
      * rows and flags give the same fit whatever was fitted before);
      * restarts from the best until it stops improving. */
     static const double starts[4][SIM_FIT_NBASE] = {{0.7, 0.4, 2, 20, 100, 100, 5, 10},
-                                                      {0.7, 0.6, 2, 20, 100, 100, 5, 80},
-                                                      {0.9, 0.6, 0.5, 5, 300, 30, 20, 40},
-                                                      {0.5, 0.25, 5, 50, 30, 300, 1, 100}};
+                                                    {0.7, 0.6, 2, 20, 100, 100, 5, 80},
+                                                    {0.9, 0.6, 0.5, 5, 300, 30, 20, 40},
+                                                    {0.5, 0.25, 5, 50, 30, 300, 1, 100}};
     double best[SIM_FIT_NPARAMS], bv = INFINITY;
     for (int start = 0; start < 4; start++) {
         double u[SIM_FIT_NPARAMS];
