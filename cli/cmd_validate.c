@@ -50,7 +50,9 @@ static const char usage_calibrate[] =
     "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
     "0); seq_overhead_us where the rows batch different numbers of sequences (else 0);\n"
     "split_base_us, split_sync_us and split_gbps where rows split matrices by rows over\n"
-    "GPUs (else 0). Least squares on log(predicted / measured) from fixed starting points (the\n"
+    "GPUs (else 0); arch_flops for each device architecture (catalog/gpus.csv arch) whose\n"
+    "prompt or batch rows come from 2 devices or more (their geometric mean over devices 1).\n"
+    "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
     "runtime memory overhead are kept from the starting presets (built-in, or --presets DIR).\n"
@@ -283,6 +285,14 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
      * llama-bench row's batch_size is its prompt's chunk, one sequence). */
     for (size_t i = 1; i < m && !free_[7]; i++)
         free_[7] = batch_seqs(&v->rows[idx[i]]) != batch_seqs(&v->rows[idx[0]]);
+    /* An architecture's GEMM term where rows of multi-token steps come
+     * from 2 devices of it or more (a device-class term, never one
+     * device's); sim_fit_preset keeps their device-weighted geometric
+     * mean at 1 (sim/validate.h). */
+    size_t devices[SIM_ARCH_MAX];
+    sim_fit_arch_devices(v->rows, idx, m, devices);
+    for (int a = 0; a < (int)sim_arch_count(); a++)
+        free_[SIM_FIT_NBASE + a] = devices[a] >= 2;
 }
 
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
@@ -297,6 +307,9 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->split_base_s = p->split_sync_s = p->split_Bps = 0;
     if (!fr[7])
         p->seq_overhead_s = 0;
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (!fr[SIM_FIT_NBASE + a])
+            p->arch_flops[a] = 0;
     sim_fit_preset(v->rows, idx, m, p, fr);
 }
 
@@ -515,6 +528,16 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
+    bool any = false;
+    for (size_t a = 0; a < sim_arch_count(); a++)
+        if (p->arch_flops[a] > 0) {
+            if (!any)
+                fprintf(fp, "# arch_flops: flops_eff's multiplier for multi-token matrix products "
+                            "per architecture with 2 devices or more (their geometric mean "
+                            "over devices 1)\n");
+            any = true;
+            fprintf(fp, "arch_flops %s %.4f\n", sim_arch_name(a), p->arch_flops[a]);
+        }
     const char *base = strrchr(data, '/');
     /* fit_data holds 127 characters (sim_engine_preset). */
     fprintf(fp, "fit_data %.127s\nfit_rows %zu\n", base ? base + 1 : data, m);

@@ -110,11 +110,38 @@ void sim_closest_names(const char *want, const char *const *names, size_t n, cha
     }
 }
 
+/* --------------------------------------------------------- architectures */
+
+static const char *const arch_names[] = {
+    "pascal",        "volta",    "turing",   "ampere",   "ada",   "hopper",  "blackwell",
+    "blackwell-rtx", "cdna2",    "cdna3",    "rdna2",    "rdna3", "rdna3.5", "xe2",
+    "apple-m1",      "apple-m2", "apple-m3", "apple-m4", "zen3",  "zen4",    "sapphire-rapids",
+};
+_Static_assert(sizeof(arch_names) / sizeof(arch_names[0]) <= SIM_ARCH_MAX, "raise SIM_ARCH_MAX");
+
+size_t sim_arch_count(void)
+{
+    return sizeof(arch_names) / sizeof(arch_names[0]);
+}
+
+const char *sim_arch_name(size_t i)
+{
+    return i < sim_arch_count() ? arch_names[i] : NULL;
+}
+
+int sim_arch_index(const char *name)
+{
+    for (size_t i = 0; i < sim_arch_count(); i++)
+        if (strcmp(arch_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
 /* ------------------------------------------------------------------ GPUs */
 
 enum {
     GPU_MAX = 256, /* rows of catalog/gpus.csv; more is a load error, never a silent cut */
-    GPU_FIELDS = 16,
+    GPU_FIELDS = 17,
 };
 
 static sim_gpu gpu_table[GPU_MAX];
@@ -186,11 +213,23 @@ static int load_gpus(void)
 {
     if (gpu_loaded != 0)
         return gpu_loaded;
-    static const char *const cols[GPU_FIELDS] = {
-        "name",           "display_name",   "vendor",    "memory_mib",   "mem_bw_gbps",
-        "fp16_tflops",    "fp8_tflops",     "int8_tops", "interconnect", "interconnect_gbps",
-        "host_link_gbps", "unified_memory", "verified",  "source",       "notes",
-        "cuda_total_mib"};
+    static const char *const cols[GPU_FIELDS] = {"name",
+                                                 "display_name",
+                                                 "vendor",
+                                                 "memory_mib",
+                                                 "mem_bw_gbps",
+                                                 "fp16_tflops",
+                                                 "fp8_tflops",
+                                                 "int8_tops",
+                                                 "interconnect",
+                                                 "interconnect_gbps",
+                                                 "host_link_gbps",
+                                                 "unified_memory",
+                                                 "verified",
+                                                 "source",
+                                                 "notes",
+                                                 "cuda_total_mib",
+                                                 "arch"};
     int map[GPU_FIELDS];
     char buf[4096];
     char *f[32];
@@ -223,6 +262,11 @@ static int load_gpus(void)
         copy_str(g->name, sizeof(g->name), v[0]);
         copy_str(g->display, sizeof(g->display), v[1]);
         copy_str(g->vendor, sizeof(g->vendor), v[2]);
+        if (v[16][0] != '\0' && sim_arch_index(v[16]) < 0) {
+            fprintf(stderr, "kvsim: catalog/gpus.csv: %s: unknown arch '%s'\n", g->name, v[16]);
+            return gpu_loaded = -1;
+        }
+        copy_str(g->arch, sizeof(g->arch), v[16]);
         double mib = num_or_zero(v[3]);
         double bw = num_or_zero(v[4]);
         if (mib <= 0 || bw <= 0) {

@@ -20,10 +20,24 @@
  * measured range (0.43 % on an H200 to 2.06 %), and is marked estimated. */
 #define SIM_CUDA_HIDDEN_SHARE (475.0 / 23034.0)
 
+/* Device architectures (catalog/gpus.csv, column arch): NVIDIA's by
+ * compute capability generation (pascal 6.x, volta 7.0, turing 7.5,
+ * ampere 8.0/8.6, ada 8.9, hopper 9.0, blackwell 10.x, blackwell-rtx
+ * 12.x), AMD's by GPU generation (cdna2, cdna3, rdna2, rdna3, rdna3.5),
+ * Apple's by chip generation, Intel's Xe generation and the CPUs' core
+ * generation. The index of a name is its place in this list (engine
+ * presets' per-architecture terms are indexed by it). */
+enum { SIM_ARCH_MAX = 32 };
+size_t sim_arch_count(void);
+const char *sim_arch_name(size_t i);
+/* The index of architecture NAME; -1 when unknown (or empty). */
+int sim_arch_index(const char *name);
+
 typedef struct sim_gpu {
     char name[32];
     char display[64];
     char vendor[16];
+    char arch[16];         /* architecture (SIM_ARCH names); "" unknown */
     uint64_t memory_bytes; /* as the driver reports it */
     /* What CUDA (torch.cuda.mem_get_info) reports as the device's total,
      * the figure vLLM multiplies by --gpu-memory-utilization: the

@@ -58,6 +58,12 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * backends take bf16/fp16 queries; fp8 KV is dequantised in the
      * kernel). */
     c->attn_flops = f16 > 0 ? f16 : c->peak_flops;
+    /* The preset's share of the GEMM rate on this architecture (prompt
+     * GEMMs: llama.cpp's MMQ kernels, cuBLAS and CUTLASS are tuned per
+     * architecture); none for a rate the user measured. */
+    int arch = sim_arch_index(gpu->arch);
+    c->gemm_arch =
+        arch >= 0 && p->arch_flops[arch] > 0 && !gpu->rate_given ? p->arch_flops[arch] : 1.0;
     if (m->experts) {
         c->experts = m->experts;
         c->experts_per_tok = m->experts_per_tok;
@@ -182,7 +188,9 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
                         c->score_bytes_per_pair * pairs;
     double attn_flops = c->attn_flops_per_decode_pair * (double)b->decode_ctx_tokens +
                         c->attn_flops_per_pair * b->prefill_attn_pairs;
-    double t_lin = roof(c, lin_bytes, lin_flops, c->peak_flops);
+    /* One-token steps run matrix-vector kernels (memory-bound): the
+     * architecture's GEMM term applies to steps of more than one token. */
+    double t_lin = roof(c, lin_bytes, lin_flops, c->peak_flops * (tokens > 1 ? c->gemm_arch : 1.0));
     double t_attn = roof(c, attn_bytes, attn_flops, c->attn_flops);
     if (c->split > 1) { /* row split: the matrices shared, attention on the main GPU */
         double extra = c->split - 1;

@@ -15,7 +15,7 @@
  *                    fp32 scores (16 bytes per (query, key) pair, head and
  *                    layer); FLOPs: 2 x (head_dim + v_head_dim) x heads x
  *                    layers per pair, at the 16-bit rate;
- *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff))
+ *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff x a))
  *       + max(B_att / (bw x bw_eff), F_att / (R_16 x flops_eff))
  *       + all-reduces (TP) + layers x layer_overhead + step_overhead
  *       + sequences x seq_overhead
@@ -25,7 +25,10 @@
  * with bytes and FLOPs one GPU's share, R_w the weight format's tensor
  * rate (fp8 at the FP8 rate, W8A8 int8 at the int8 rate, weight-only
  * formats at the 16-bit rate), R_16 the 16-bit rate (GeForce's fp16-
- * accumulate rate for engines that use it). The efficiency terms come
+ * accumulate rate for engines that use it), a the preset's arch_flops term
+ * for the device's architecture in steps of more than one token (1 in
+ * one-token steps, for an architecture the preset has no term for, and
+ * for a rate the user gave). The efficiency terms come
  * from an engine preset (sim/preset.h: fitted to published measurements
  * by `kvsim calibrate`) or the user.
  */
@@ -57,6 +60,10 @@ typedef struct sim_cost_params {
     bool int8_mmq;        /* quantized weights multiplied at the int8 rate (llama.cpp's MMQ) */
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no
                                 * per-layer launch overhead; 0: eager */
+    /* Per device architecture (sim_arch_index), a multiplier on flops_eff
+     * for the matrix products of steps of more than one token (the GEMMs
+     * an engine tunes per architecture); 0: none given, 1. */
+    double arch_flops[SIM_ARCH_MAX];
 } sim_cost_params;
 
 /* What one step computes. */
@@ -75,6 +82,7 @@ typedef struct sim_cost {
     double mem_bw_Bps;
     double peak_flops;          /* the linear layers' rate: the weight format's compute type */
     double attn_flops;          /* attention's rate: 16-bit (vLLM keeps attention in bf16) */
+    double gemm_arch;           /* the preset's arch_flops term for the device (1 when none) */
     double dense_weight_bytes;  /* weights read every step (not the input embedding: a gather) */
     double expert_weight_bytes; /* MoE expert weights: read as far as tokens touch them */
     double experts;             /* 0 for dense models */

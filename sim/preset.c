@@ -13,7 +13,7 @@
 
 #include "sim/catalog_data.h"
 
-enum { K_TEXT, K_NUM, K_BOOL, K_SKIP };
+enum { K_TEXT, K_NUM, K_BOOL, K_SKIP, K_ARCH };
 
 typedef struct key {
     const char *name;
@@ -48,10 +48,51 @@ static const key keys[] = {
     {"fit_rows", K_NUM, P(fit_rows), 0, 0, 1e9, 0, 0},
     {"fit_median_err", K_NUM, P(fit_median_err), 0, 0, 1e3, 1, 0},
     {"fit_p90_err", K_NUM, P(fit_p90_err), 0, 0, 1e3, 1, 0},
+    {"arch_flops", K_ARCH, 0, 0, 0, 2, 1, 1},
     {"row", K_SKIP, 0, 0, 0, 0, 0, 0},
 };
 #undef P
 #undef C
+
+/* "arch_flops ARCH VALUE": a known architecture, once, and a multiplier
+ * in (0, 2]. */
+static int parse_arch(char *v, const char *origin, uint32_t line, sim_cost_params *p, char *err,
+                      size_t errlen)
+{
+    char *x = v;
+    while (*x && !isspace((unsigned char)*x))
+        x++;
+    if (*x)
+        *x++ = '\0';
+    while (isspace((unsigned char)*x))
+        x++;
+    int a = sim_arch_index(v);
+    if (a < 0) {
+        char known[512] = "";
+        for (size_t i = 0; i < sim_arch_count(); i++) {
+            strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
+            strncat(known, sim_arch_name(i), sizeof(known) - strlen(known) - 1);
+        }
+        snprintf(err, errlen, "%s:%u: 'arch_flops': unknown architecture '%.40s' (known: %s)",
+                 origin, line, v, known);
+        return -1;
+    }
+    if (p->arch_flops[a] > 0) {
+        snprintf(err, errlen, "%s:%u: 'arch_flops %s' given twice", origin, line, v);
+        return -1;
+    }
+    char *e;
+    errno = 0;
+    double m = strtod(x, &e);
+    if (*x == '\0' || e == x || *e != '\0' || errno != 0 || !isfinite(m) || m <= 0 || m > 2 ||
+        strpbrk(x, "xX") != NULL) {
+        snprintf(err, errlen, "%s:%u: 'arch_flops %s' must be a number in (0, 2], not '%.40s'",
+                 origin, line, v, x);
+        return -1;
+    }
+    p->arch_flops[a] = m;
+    return 0;
+}
 
 int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engine_preset *out,
                      char *err, size_t errlen)
@@ -108,6 +149,11 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
         if (*v == '\0') {
             snprintf(err, errlen, "%s:%u: '%s' has no value", origin, line, ky->name);
             return -1;
+        }
+        if (ky->kind == K_ARCH) {
+            if (parse_arch(v, origin, line, &out->params, err, errlen) != 0)
+                return -1;
+            continue;
         }
         if (ky->kind != K_SKIP && seen[k]) {
             snprintf(err, errlen, "%s:%u: '%s' given twice", origin, line, ky->name);

@@ -13,6 +13,10 @@
  *   runtime_overhead_gib               memory outside weights, activations and KV
  *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
  *   cuda_graph_max_tokens              steps up to this many tokens replay a CUDA graph
+ *   arch_flops ARCH M                  per device architecture (sim/catalog.h), a
+ *                                      multiplier in (0, 2] on flops_eff for the matrix
+ *                                      products of multi-token steps; one line per
+ *                                      architecture, absent: 1
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to
  *   row                                one fitted row per line: its source and row id
  * An unknown key, a missing value or a number out of range is an error

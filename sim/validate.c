@@ -264,14 +264,25 @@ bad:
 
 /* ---- fitting ---- */
 
-const char *const sim_fit_param_names[SIM_FIT_NPARAMS] = {
+const char *const sim_fit_param_names[SIM_FIT_NBASE] = {
     "bw_eff",        "flops_eff",     "step_overhead_ms", "layer_overhead_us",
     "split_base_us", "split_sync_us", "split_gbps",       "seq_overhead_us"};
 
-/* Bounds of each term, in the preset's units. */
-static const double lo[SIM_FIT_NPARAMS] = {0.05, 0.02, 0, 0, 0, 0, 0.1, 0};
-static const double hi[SIM_FIT_NPARAMS] = {1.0, 1.0, 50, 500, 5000, 5000, 100, 1000};
-static const double unit[SIM_FIT_NPARAMS] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9, 1e-6};
+/* Bounds of each term, in the preset's units; the architecture terms
+ * (multipliers on flops_eff) in [0.1, 2]. */
+static const double lo_base[SIM_FIT_NBASE] = {0.05, 0.02, 0, 0, 0, 0, 0.1, 0};
+static const double hi_base[SIM_FIT_NBASE] = {1.0, 1.0, 50, 500, 5000, 5000, 100, 1000};
+static const double unit[SIM_FIT_NBASE] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9, 1e-6};
+
+static double lo(int k)
+{
+    return k < SIM_FIT_NBASE ? lo_base[k] : 0.1;
+}
+
+static double hi(int k)
+{
+    return k < SIM_FIT_NBASE ? hi_base[k] : 2.0;
+}
 
 static void set(sim_cost_params *p, int k, double x)
 {
@@ -297,22 +308,50 @@ static void set(sim_cost_params *p, int k, double x)
     case 6:
         p->split_Bps = x * unit[6];
         break;
-    default:
+    case 7:
         p->seq_overhead_s = x * unit[7];
+        break;
+    default:
+        p->arch_flops[k - SIM_FIT_NBASE] = x;
     }
 }
 
 /* Unbounded coordinate u <-> bounded term: a logistic map. */
 static double to_term(int k, double u)
 {
-    return lo[k] + (hi[k] - lo[k]) / (1 + exp(-u));
+    return lo(k) + (hi(k) - lo(k)) / (1 + exp(-u));
 }
 
 static double to_u(int k, double x)
 {
-    double f = (x - lo[k]) / (hi[k] - lo[k]);
+    double f = (x - lo(k)) / (hi(k) - lo(k));
     f = fmin(fmax(f, 1e-6), 1 - 1e-6);
     return log(f / (1 - f));
+}
+
+int sim_fit_arch_devices(const sim_measurement *rows, const size_t *idx, size_t n,
+                         size_t devices[SIM_ARCH_MAX])
+{
+    memset(devices, 0, SIM_ARCH_MAX * sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        const sim_measurement *r = &rows[idx[i]];
+        int a = sim_arch_index(r->gpu.arch);
+        if (a < 0 || r->gpu.rate_given || r->metric == SIM_MEAS_DECODE_TOK_S)
+            continue;
+        bool seen = false; /* a device counted once */
+        for (size_t j = 0; j < i && !seen; j++) {
+            const sim_measurement *q = &rows[idx[j]];
+            seen = q->metric != SIM_MEAS_DECODE_TOK_S && !q->gpu.rate_given &&
+                   strcmp(q->gpu.name, r->gpu.name) == 0;
+        }
+        if (!seen)
+            devices[a]++;
+    }
+    int ref = -1;
+    for (int a = 0; a < (int)sim_arch_count(); a++)
+        if (devices[a] >= 2 && (ref < 0 || devices[a] > devices[ref]))
+            ref = a;
+    return ref;
 }
 
 typedef struct fit_ctx {
@@ -322,13 +361,38 @@ typedef struct fit_ctx {
     sim_cost_params base;
     int map[SIM_FIT_NPARAMS]; /* free term of each coordinate */
     int dims;
+    double weight[SIM_ARCH_MAX]; /* devices of each architecture with a free term */
+    int ref;                     /* the architecture of most devices: no coordinate; -1 none */
 } fit_ctx;
+
+/* Sets P's terms from coordinates U: the free architecture terms but the
+ * reference's are relative to it; all then divided by their geometric
+ * mean over devices, and flops_eff multiplied by it (the same predictions
+ * for devices with a term, the typical efficiency for the rest). */
+static void apply(const fit_ctx *f, const double *u, sim_cost_params *p)
+{
+    for (int d = 0; d < f->dims; d++)
+        set(p, f->map[d], to_term(f->map[d], u[d]));
+    if (f->ref < 0)
+        return;
+    p->arch_flops[f->ref] = 1.0;
+    double sw = 0, sl = 0;
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (f->weight[a] > 0) {
+            sw += f->weight[a];
+            sl += f->weight[a] * log(p->arch_flops[a]);
+        }
+    double g = exp(sl / sw);
+    p->flops_eff = fmin(p->flops_eff * g, 1.0);
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (f->weight[a] > 0)
+            p->arch_flops[a] = fmin(fmax(p->arch_flops[a] / g, lo(SIM_FIT_NBASE)), 2.0);
+}
 
 static double objective(const fit_ctx *f, const double *u)
 {
     sim_cost_params p = f->base;
-    for (int d = 0; d < f->dims; d++)
-        set(&p, f->map[d], to_term(f->map[d], u[d]));
+    apply(f, u, &p);
     double sse = 0;
     char why[160];
     for (size_t i = 0; i < f->n; i++) {
@@ -347,7 +411,7 @@ static double nelder_mead(const fit_ctx *f, double *x, int iters)
 {
     enum { MAXD = SIM_FIT_NPARAMS };
     int d = f->dims;
-    double s[MAXD + 1][MAXD], v[MAXD + 1];
+    double s[MAXD + 1][MAXD] = {{0}}, v[MAXD + 1] = {0};
     for (int i = 0; i <= d; i++) {
         for (int j = 0; j < d; j++)
             s[i][j] = x[j] + (i == j + 1 ? 1.0 : 0.0);
@@ -411,27 +475,45 @@ static double nelder_mead(const fit_ctx *f, double *x, int iters)
 double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, sim_cost_params *p,
                       const bool free[SIM_FIT_NPARAMS])
 {
-    fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p};
+    fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p, .ref = -1};
+    /* The free architecture terms, the one of most devices the
+     * reference (no coordinate of its own). */
+    size_t devices[SIM_ARCH_MAX];
+    sim_fit_arch_devices(rows, idx, n, devices);
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (free[SIM_FIT_NBASE + a] && devices[a] > 0) {
+            f.weight[a] = (double)devices[a];
+            if (f.ref < 0 || devices[a] > devices[f.ref])
+                f.ref = a;
+        }
+    int arch_dims = 0; /* more iterations for more terms */
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)
-        if (free[k])
+        if (free[k] && !(f.ref >= 0 && k == SIM_FIT_NBASE + f.ref)) {
             f.map[f.dims++] = k;
+            arch_dims += k >= SIM_FIT_NBASE;
+        }
+    /* One architecture alone: flops_eff is its efficiency. */
+    if (arch_dims == 0 && f.ref >= 0) {
+        f.base.arch_flops[f.ref] = p->arch_flops[f.ref] = 0;
+        f.ref = -1;
+    }
     if (f.dims == 0 || n == 0)
         return objective(&f, NULL);
     /* Fixed starting points (not the preset's current terms: the same
      * rows and flags give the same fit whatever was fitted before);
      * restarts from the best until it stops improving. */
-    static const double starts[4][SIM_FIT_NPARAMS] = {{0.7, 0.4, 2, 20, 100, 100, 5, 10},
-                                                      {0.7, 0.6, 2, 20, 100, 100, 5, 80},
-                                                      {0.9, 0.6, 0.5, 5, 300, 30, 20, 40},
-                                                      {0.5, 0.25, 5, 50, 30, 300, 1, 100}};
+    static const double starts[4][SIM_FIT_NBASE] = {{0.7, 0.4, 2, 20, 100, 100, 5, 10},
+                                                    {0.7, 0.6, 2, 20, 100, 100, 5, 80},
+                                                    {0.9, 0.6, 0.5, 5, 300, 30, 20, 40},
+                                                    {0.5, 0.25, 5, 50, 30, 300, 1, 100}};
     double best[SIM_FIT_NPARAMS], bv = INFINITY;
     for (int start = 0; start < 4; start++) {
         double u[SIM_FIT_NPARAMS];
-        for (int d = 0; d < f.dims; d++)
-            u[d] = to_u(f.map[d], starts[start][f.map[d]]);
+        for (int d = 0; d < f.dims; d++) /* architecture terms start at 1 */
+            u[d] = to_u(f.map[d], f.map[d] < SIM_FIT_NBASE ? starts[start][f.map[d]] : 1.0);
         double v = INFINITY;
         for (int round = 0; round < 4; round++) {
-            double nv = nelder_mead(&f, u, 400);
+            double nv = nelder_mead(&f, u, 400 + 100 * arch_dims);
             if (!(nv < v - 1e-9 * (1 + v))) {
                 v = fmin(v, nv);
                 break;
@@ -443,7 +525,6 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
             memcpy(best, u, sizeof(best));
         }
     }
-    for (int d = 0; d < f.dims; d++)
-        set(p, f.map[d], to_term(f.map[d], best[d]));
+    apply(&f, best, p);
     return bv;
 }

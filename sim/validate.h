@@ -50,15 +50,27 @@ const char *sim_validate_device_class(const sim_measurement *r);
 int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, double *pred,
                          char *why, size_t whylen);
 
-/* The terms calibrate fits, in the order of sim_fit_param_names. */
-enum { SIM_FIT_NPARAMS = 8 };
-extern const char *const sim_fit_param_names[SIM_FIT_NPARAMS];
+/* The terms calibrate fits: the SIM_FIT_NBASE of sim_fit_param_names,
+ * then one arch_flops term per architecture (SIM_FIT_NBASE + its
+ * sim_arch_index). */
+enum { SIM_FIT_NBASE = 8, SIM_FIT_NPARAMS = SIM_FIT_NBASE + SIM_ARCH_MAX };
+extern const char *const sim_fit_param_names[SIM_FIT_NBASE];
+
+/* Counts into DEVICES, per architecture, the devices among ROWS[IDX[0..N))
+ * with rows of multi-token steps (every metric but one sequence's decode;
+ * not a rate the user gave), the rows an arch_flops term is fitted to.
+ * Returns the architecture with the most (-1 when none has 2). */
+int sim_fit_arch_devices(const sim_measurement *rows, const size_t *idx, size_t n,
+                         size_t devices[SIM_ARCH_MAX]);
 
 /* Fits P's terms (those FREE marks) to the N rows ROWS[IDX[0..N)]
  * (least squares on log(predicted / measured), Nelder-Mead over bounded
  * transforms from fixed starting points: deterministic). P's other fields
- * (flags, runtime overhead) are kept. Returns the sum of squared log
- * errors. */
+ * (flags, runtime overhead) are kept. The free arch_flops terms are kept
+ * at a geometric mean of 1 weighted by their devices (sim_fit_arch_devices):
+ * flops_eff is then the efficiency of the typical device, the one an
+ * architecture without a term gets (free terms and flops_eff would
+ * otherwise trade off freely). Returns the sum of squared log errors. */
 double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, sim_cost_params *p,
                       const bool free[SIM_FIT_NPARAMS]);
 

@@ -334,6 +334,51 @@ static void test_every_row_sourced(void **state)
     }
 }
 
+/* Every row names its architecture, one kvsim knows (sim/catalog.h),
+ * and a part of each generation maps to its chip's: NVIDIA by compute
+ * capability (TU102 Turing 7.5, GP102 Pascal 6.1, GV100 Volta 7.0, GA100
+ * and GA102 Ampere 8.x, AD102 Ada 8.9, GH100 Hopper 9.0, GB202 Blackwell
+ * 12.0), AMD by gfx target, Apple and Intel by chip generation. */
+static void test_arch(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sim_gpu_count(); i++) {
+        sim_gpu g;
+        assert_int_equal(sim_gpu_at(i, &g), 0);
+        if (sim_arch_index(g.arch) < 0)
+            fail_msg("%s: arch '%s' is not one kvsim knows", g.name, g.arch);
+    }
+    static const char *const want[][2] = {
+        {"rtx-2080-ti", "turing"},
+        {"t4", "turing"},
+        {"gtx-1660", "turing"},
+        {"gtx-1080-ti", "pascal"},
+        {"p40", "pascal"},
+        {"titan-v", "volta"},
+        {"a100-80gb", "ampere"},
+        {"rtx-3090", "ampere"},
+        {"rtx-4090", "ada"},
+        {"l40s", "ada"},
+        {"h100-sxm", "hopper"},
+        {"b200", "blackwell"},
+        {"rtx-5090", "blackwell-rtx"},
+        {"mi300x", "cdna3"},
+        {"rx-7900-xtx", "rdna3"},
+        {"rx-6900-xt", "rdna2"},
+        {"m2-ultra", "apple-m2"},
+        {"arc-b580", "xe2"},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        sim_gpu g;
+        char err[256];
+        assert_int_equal(sim_gpu_lookup(want[i][0], &g, err, sizeof(err)), 0);
+        if (strcmp(g.arch, want[i][1]) != 0)
+            fail_msg("%s: arch '%s', want '%s'", want[i][0], g.arch, want[i][1]);
+    }
+    assert_int_equal(sim_arch_index(""), -1);
+    assert_int_equal(sim_arch_index("kepler"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_apple_variants),
         cmocka_unit_test(test_measurement_gpus),
         cmocka_unit_test(test_every_row_sourced),
+        cmocka_unit_test(test_arch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

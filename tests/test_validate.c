@@ -385,6 +385,141 @@ static void test_preset_refuses(void **state)
     }
 }
 
+/* arch_flops lines: read per architecture; an unknown architecture, a
+ * value outside (0, 2], a missing value and a second line for one
+ * architecture refused in one line naming file:line. */
+static void test_preset_arch_flops(void **state)
+{
+    (void)state;
+    static const char base[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                               "runtime_overhead_gib 1\n";
+    char text[512], err[1024];
+    sim_engine_preset pr;
+    snprintf(text, sizeof(text), "%sarch_flops turing 0.62\narch_flops ada 2\n", base);
+    assert_int_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)), 0);
+    near(pr.params.arch_flops[sim_arch_index("turing")], 0.62, 1e-12, "turing");
+    near(pr.params.arch_flops[sim_arch_index("ada")], 2.0, 1e-12, "ada");
+    assert_true(pr.params.arch_flops[sim_arch_index("ampere")] == 0); /* absent: 1 */
+    static const char *const bad[] = {
+        "arch_flops kepler 0.5\n", "arch_flops turing 0\n",     "arch_flops turing 2.5\n",
+        "arch_flops turing -1\n",  "arch_flops turing\n",       "arch_flops turing 0x1\n",
+        "arch_flops turing nan\n", "arch_flops turing 0.5 1\n", "arch_flops\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", base, bad[i]);
+        err[0] = '\0';
+        if (sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        print_message("%s\n", err);
+        assert_non_null(strstr(err, "t.preset:6:"));
+        assert_null(strchr(err, '\n'));
+    }
+    snprintf(text, sizeof(text), "%sarch_flops turing 0.6\narch_flops turing 0.7\n", base);
+    assert_int_not_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)),
+                         0);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "t.preset:7:"));
+    assert_non_null(strstr(err, "given twice"));
+    snprintf(text, sizeof(text), "%sarch_flops kepler 0.5\n", base);
+    assert_int_not_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)),
+                         0);
+    assert_non_null(strstr(err, "unknown architecture 'kepler'"));
+}
+
+/* The architecture term by hand: a 512-token prompt step of Llama-2-7B
+ * Q4_0 on an RTX 2080 Ti (Turing) under llama.cpp's MMQ terms is
+ * compute-bound in its matrix products; arch_flops turing 0.5 doubles
+ * that part and nothing else; a one-token decode step and a device of
+ * another architecture do not move. */
+static void test_arch_flops_by_hand(void **state)
+{
+    (void)state;
+    sim_gpu g, other;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("rtx-2080-ti", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_gpu_lookup("rtx-3090", &other, err, sizeof(err)), 0);
+    assert_string_equal(g.arch, "turing");
+    assert_string_equal(other.arch, "ampere");
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    const sim_dtype *w = sim_weight_format_parse("q4_0", err, sizeof(err));
+    assert_non_null(w);
+    const sim_dtype *kv = sim_dtype_find("fp16");
+    sim_cost_params p = {.bw_eff = 0.7, .flops_eff = 0.25, .int8_mmq = true, .flash_attn = true};
+    sim_cost_params q = p;
+    q.arch_flops[sim_arch_index("turing")] = 0.5;
+    sim_cost c1, c2;
+    sim_cost_init(&c1, &g, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&c2, &g, &m, w, kv, &q, 1, NULL);
+    near(c2.gemm_arch, 0.5, 1e-12, "gemm_arch");
+    sim_batch_shape pre = {
+        .prefill_seqs = 1, .prefill_tokens = 512, .prefill_attn_pairs = 512.0 * 513.0 / 2.0};
+    /* The matrix products: F_lin / (R_int8 x flops_eff), compute-bound. */
+    double lin_flops = c1.linear_flops_per_token * 512 + c1.head_flops_per_seq;
+    double t_lin = lin_flops / (g.int8_ops * p.flops_eff);
+    assert_true(t_lin > c1.dense_weight_bytes / (g.mem_bw_Bps * p.bw_eff));
+    double t1 = sim_cost_step_s(&c1, &pre), t2 = sim_cost_step_s(&c2, &pre);
+    print_message("2080 Ti, 512-token prompt step: %.4f ms, with turing 0.5: %.4f ms (matrix "
+                  "products %.4f ms)\n",
+                  t1 * 1e3, t2 * 1e3, t_lin * 1e3);
+    near(t2 - t1, t_lin, 1e-9, "the matrix products' time doubled");
+    sim_batch_shape dec = {.decode_seqs = 1, .decode_ctx_tokens = 100};
+    near(sim_cost_step_s(&c2, &dec), sim_cost_step_s(&c1, &dec), 1e-12, "one-token decode");
+    sim_cost o1, o2;
+    sim_cost_init(&o1, &other, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&o2, &other, &m, w, kv, &q, 1, NULL);
+    near(sim_cost_step_s(&o2, &pre), sim_cost_step_s(&o1, &pre), 1e-12, "another architecture");
+}
+
+/* The fit recovers an architecture term it generated data from: three
+ * Ada devices with a GEMM term of 0.6 against three Ampere ones, the two
+ * kept at a geometric mean of 1 over devices (0.6 / sqrt(0.6) and
+ * 1 / sqrt(0.6)), flops_eff times sqrt(0.6). */
+static void test_fit_recovers_arch_term(void **state)
+{
+    (void)state;
+    sim_cost_params truth = {.bw_eff = 0.7,
+                             .flops_eff = 0.3,
+                             .step_overhead_s = 1e-3,
+                             .int8_mmq = true,
+                             .fp16_accumulate = true};
+    truth.arch_flops[sim_arch_index("ada")] = 0.6;
+    const char *gpus[] = {"rtx-4090", "rtx-4080", "l40", "rtx-3090", "a6000", "rtx-3080"};
+    sim_measurement rows[24];
+    size_t idx[24], n = 0;
+    char why[256];
+    for (size_t gi = 0; gi < 6; gi++)
+        for (int k = 0; k < 2; k++) {
+            sim_measurement r = row(gpus[gi], "llama-2-7b", "q4_0",
+                                    k == 1 ? SIM_MEAS_PREFILL_TOK_S : SIM_MEAS_DECODE_TOK_S,
+                                    k == 1 ? 512 : 0, k == 1 ? 0 : 128, 1);
+            double v;
+            assert_int_equal(sim_validate_predict(&r, &truth, &v, why, sizeof(why)), 0);
+            r.value = v;
+            idx[n] = n;
+            rows[n++] = r;
+        }
+    size_t devices[SIM_ARCH_MAX];
+    sim_fit_arch_devices(rows, idx, n, devices);
+    assert_int_equal(devices[sim_arch_index("ada")], 3);
+    assert_int_equal(devices[sim_arch_index("ampere")], 3);
+    sim_cost_params p = {.bw_eff = 0.5,
+                         .flops_eff = 0.5,
+                         .step_overhead_s = 5e-3,
+                         .int8_mmq = true,
+                         .fp16_accumulate = true};
+    bool free_[SIM_FIT_NPARAMS] = {true, true, true};
+    free_[SIM_FIT_NBASE + sim_arch_index("ada")] = true;
+    free_[SIM_FIT_NBASE + sim_arch_index("ampere")] = true;
+    double sse = sim_fit_preset(rows, idx, n, &p, free_);
+    double ada = p.arch_flops[sim_arch_index("ada")], amp = p.arch_flops[sim_arch_index("ampere")];
+    print_message("flops_eff %.4f ada %.4f ampere %.4f, sse %.2e\n", p.flops_eff, ada, amp, sse);
+    near(ada / amp, 0.6, 0.01, "ada relative to ampere");
+    near(ada * amp, 1.0, 1e-9, "geometric mean over devices");
+    near(p.flops_eff * amp, truth.flops_eff, 0.01, "ampere's efficiency");
+    assert_true(sse < 1e-6);
+}
+
 /* `kvsim validate` lists every source in its by-source table, however
  * many (it stopped at 256). */
 static void test_validate_many_sources(void **state)
@@ -643,6 +778,9 @@ int main(void)
         cmocka_unit_test(test_validate_cli),
         cmocka_unit_test(test_validate_cross_one_group),
         cmocka_unit_test(test_preset_refuses),
+        cmocka_unit_test(test_preset_arch_flops),
+        cmocka_unit_test(test_arch_flops_by_hand),
+        cmocka_unit_test(test_fit_recovers_arch_term),
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
         cmocka_unit_test(test_single_sequence_metrics_refuse_batch),
