@@ -156,10 +156,17 @@ double sim_cost_allreduce_s(const sim_cost *c, double tokens)
     return c->allreduces * sim_allreduce_s(&c->link, c->tp, tokens * c->allreduce_bytes_per_token);
 }
 
+/* The larger of A and B: fmax for the numbers here (never NaN), inline
+ * (fmax is a libm call: a tenth of a step's pricing). */
+static inline double max2(double a, double b)
+{
+    return a >= b ? a : b;
+}
+
 /* A roofline: the longer of moving BYTES and computing FLOPS. */
 static double roof(const sim_cost *c, double bytes, double flops, double rate)
 {
-    return fmax(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
+    return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
 }
 
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
