@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/pipeline.h"
@@ -243,7 +244,7 @@ void sim_step_end(sim_replica *r)
      * reports a handful of runs per step, not one value per token. */
     int64_t run_gap_ns = -1;
     uint64_t run_count = 0, first = 0;
-    uint32_t sampled = 0;
+    uint32_t sampled = 0, finished = 0;
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         q->computed += r->batch.tokens[k];
@@ -272,6 +273,7 @@ void sim_step_end(sim_replica *r)
             }
             q->last_token_ns = r->now_ns;
         }
+        finished += q->generated >= q->output && !q->hold;
     }
     sim_step_report_gaps(r, run_gap_ns, run_count);
     sim_step_report_gaps(r, -1, first);
@@ -280,18 +282,31 @@ void sim_step_end(sim_replica *r)
     /* KV written peaks here: every batch token computed, nothing released yet. */
     r->step.used_at_end_bytes =
         (r->kv->totals.used_tokens - r->kv->totals.dup_tokens) * r->kv->cfg.bytes_per_token;
-    uint32_t keep = 0;
-    for (uint32_t k = 0; k < r->nrunning; k++) {
-        uint32_t i = r->running[k];
-        sim_req *q = sim_rep_req(r, i);
-        if (q->generated >= q->output && !q->hold) {
-            r->running_seqs -= r->cfg->n_samples;
-            sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
-        } else {
-            r->running[keep++] = i;
+    /* Only a request of the batch can have finished: the others' counts
+     * did not move since the last step's end kept them (the pass over the
+     * running set is skipped without one; --check makes it and compares). */
+    if (finished > 0 || r->cfg->check) {
+        uint32_t keep = 0, removed = 0;
+        for (uint32_t k = 0; k < r->nrunning; k++) {
+            uint32_t i = r->running[k];
+            sim_req *q = sim_rep_req(r, i);
+            if (q->generated >= q->output && !q->hold) {
+                r->running_seqs -= r->cfg->n_samples;
+                sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
+                removed++;
+            } else {
+                r->running[keep++] = i;
+            }
+        }
+        r->nrunning = keep;
+        if (r->cfg->check && removed != finished) {
+            fprintf(stderr,
+                    "kvsim: BUG: step end at t=%.9f s: %u requests finished, %u of them in "
+                    "the batch\n",
+                    to_s(r->now_ns), removed, finished);
+            abort();
         }
     }
-    r->nrunning = keep;
     sim_rep_check(r, "step end");
     observe(r);
 }
