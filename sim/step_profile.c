@@ -6,10 +6,12 @@
  * Loading reads the rows, refuses what cannot be taken honestly, sorts
  * them by tokens computed and fits the model; the fitted knots are all
  * that lookups touch. At a knot (the rows of one n) the fit is ordinary
- * least squares of step_ms on the contexts with an intercept: slopes
- * from the rows less their means, f the mean with the context term
- * removed. For data of the form f(n) + a(n)*D + b(n)*P it returns f, a
- * and b at every knot exactly.
+ * least squares of step_ms on the contexts with an intercept per split:
+ * slopes from the rows less their split's means. The per-sequence time s
+ * is then least squares of what is left on the sequences with an
+ * intercept per knot, pooled over the knots; f is the knot's mean with
+ * both terms removed. For data of the form f(n) + s*(S - 1) + a(n)*D +
+ * b(n)*P it returns f, s, a and b at every knot exactly.
  */
 #include "sim/step_profile.h"
 
@@ -27,11 +29,11 @@
 /* A knot may sit this far below the one before it (measurement noise). */
 #define PROFILE_MONOTONE_SLACK 0.01
 
-enum { COL_PF, COL_DEC, COL_DCTX, COL_PCTX, COL_TP, COL_MS, NCOLS };
+enum { COL_PF, COL_DEC, COL_DCTX, COL_PCTX, COL_TP, COL_MS, COL_PSEQ, NCOLS };
 
 static const char *const col_names[NCOLS] = {
-    "prefill_tokens",         "decode_seqs", "decode_context_tokens",
-    "prefill_context_tokens", "tp",          "step_ms",
+    "prefill_tokens", "decode_seqs", "decode_context_tokens", "prefill_context_tokens",
+    "tp",             "step_ms",     "prefill_seqs",
 };
 
 typedef struct row {
@@ -46,6 +48,7 @@ struct sim_step_profile {
     double *kf;   /* f at each, seconds */
     double *ka;   /* a at each: seconds per decode context token */
     double *kb;   /* b at each: seconds per prefill context token */
+    double s;     /* seconds per sequence beyond the first (one for the profile) */
 };
 
 static int fail(char *err, size_t errlen, const char *name, uint64_t line, const char *fmt, ...)
@@ -162,7 +165,8 @@ static int parse_header(const char *s, size_t n, int map[NCOLS], char *err, size
         if (c == NCOLS)
             return fail(err, errlen, name, line,
                         "unknown column '%s' (known: prefill_tokens, decode_seqs, "
-                        "decode_context_tokens, step_ms; optional prefill_context_tokens, tp)",
+                        "decode_context_tokens, step_ms; optional prefill_context_tokens, "
+                        "prefill_seqs, tp)",
                         txt);
         if (map[c] >= 0)
             return fail(err, errlen, name, line, "column '%s' given twice", txt);
@@ -217,6 +221,18 @@ static int parse_row(const char *s, size_t n, int nf, const int map[NCOLS], row 
     }
     if (k + 1 != nf)
         return fail(err, errlen, name, line, "%d fields where the header has %d", k + 1, nf);
+    if (map[COL_PSEQ] < 0)
+        r->v[COL_PSEQ] = r->v[COL_PF] > 0; /* one prompt computes the row's prompt tokens */
+    else if (r->v[COL_PF] > 0 && r->v[COL_PSEQ] == 0)
+        return fail(err, errlen, name, line,
+                    "prefill_tokens %.0f with prefill_seqs 0: prompt tokens belong to at least "
+                    "one prompt",
+                    r->v[COL_PF]);
+    else if (r->v[COL_PSEQ] > r->v[COL_PF])
+        return fail(err, errlen, name, line,
+                    "prefill_seqs %.0f is above prefill_tokens %.0f: each prompt in the step "
+                    "computes at least one token",
+                    r->v[COL_PSEQ], r->v[COL_PF]);
     if (r->v[COL_PF] + r->v[COL_DEC] == 0)
         return fail(err, errlen, name, line,
                     "an empty step: prefill_tokens and decode_seqs are both 0");
@@ -242,12 +258,21 @@ static double n_of(const row *r)
     return r->v[COL_PF] + r->v[COL_DEC];
 }
 
+/* The sequences a row's step runs: its prompts and its decodes. */
+static double seqs_of(const row *r)
+{
+    return r->v[COL_PSEQ] + r->v[COL_DEC];
+}
+
+/* Rows of one n, then one split (prompt tokens and prompts), adjacent. */
 static int cmp_shape(const void *x, const void *y)
 {
     const row *a = x, *b = y;
-    double ka[5] = {n_of(a), a->v[COL_PF], a->v[COL_DCTX], a->v[COL_PCTX], (double)a->line};
-    double kb[5] = {n_of(b), b->v[COL_PF], b->v[COL_DCTX], b->v[COL_PCTX], (double)b->line};
-    for (int k = 0; k < 5; k++)
+    double ka[6] = {n_of(a),          a->v[COL_PF],   a->v[COL_PSEQ],
+                    a->v[COL_DCTX],   a->v[COL_PCTX], (double)a->line};
+    double kb[6] = {n_of(b),          b->v[COL_PF],   b->v[COL_PSEQ],
+                    b->v[COL_DCTX],   b->v[COL_PCTX], (double)b->line};
+    for (int k = 0; k < 6; k++)
         if (ka[k] != kb[k])
             return ka[k] < kb[k] ? -1 : 1;
     return 0;
@@ -302,9 +327,11 @@ static int fit(sim_step_profile *p, const row *r, size_t n, bool has_pctx, char 
     }
     /* Each knot's slopes: least squares of step_ms on the contexts over
      * its rows, each less the means of the rows of its own split of n
-     * into prefill and decode tokens (a prompt chunk's own attention and
-     * a decode batch's sampling differ at equal n; only context varied
-     * at a fixed split says what context costs). */
+     * into prefill and decode tokens and prompts (a prompt chunk's own
+     * attention, a decode batch's sampling and its per-sequence host time
+     * differ at equal n; only context varied at a fixed split says what
+     * context costs). A split fixes the step's sequences, so the
+     * per-sequence term does not enter the slopes. */
     int rc = 0;
     uint32_t k = 0;
     for (size_t i = 0; i < n; k++) {
@@ -315,7 +342,9 @@ static int fit(sim_step_profile *p, const row *r, size_t n, bool has_pctx, char 
         for (size_t g = i; g < j;) {
             size_t e = g;
             double md = 0, mp = 0, mt = 0;
-            for (; e < j && r[e].v[COL_PF] == r[g].v[COL_PF]; e++) {
+            for (; e < j && r[e].v[COL_PF] == r[g].v[COL_PF] &&
+                   r[e].v[COL_PSEQ] == r[g].v[COL_PSEQ];
+                 e++) {
                 md += r[e].v[COL_DCTX];
                 mp += r[e].v[COL_PCTX];
                 mt += r[e].v[COL_MS];
@@ -357,24 +386,60 @@ static int fit(sim_step_profile *p, const row *r, size_t n, bool has_pctx, char 
                   "context)");
     if (rc == 0 && !has_pctx)
         memcpy(p->kb, p->ka, nk * sizeof(double));
+    /* The per-sequence time: least squares of what is left once the
+     * context term is out on the sequences S - 1, with an intercept per
+     * knot (each knot's rows less their means), over the knots whose rows
+     * run different numbers of sequences (decodes and prompt chunks of
+     * equal n). One value for the profile: host time per scheduled
+     * sequence does not depend on the tokens. */
+    double sss = 0, ssr = 0;
+    uint32_t seq_knots = 0;
+    for (k = 0; rc == 0 && k < nk; k++) {
+        size_t i = first[k], j = k + 1 < nk ? first[k + 1] : n;
+        double ms = 0, mr = 0, kss = 0;
+        for (size_t q = i; q < j; q++) {
+            ms += seqs_of(&r[q]);
+            mr += r[q].v[COL_MS] - p->ka[k] * r[q].v[COL_DCTX] - p->kb[k] * r[q].v[COL_PCTX];
+        }
+        ms /= (double)(j - i), mr /= (double)(j - i);
+        for (size_t q = i; q < j; q++) {
+            double ds = seqs_of(&r[q]) - ms;
+            double dr =
+                r[q].v[COL_MS] - p->ka[k] * r[q].v[COL_DCTX] - p->kb[k] * r[q].v[COL_PCTX] - mr;
+            kss += ds * ds, ssr += ds * dr;
+        }
+        sss += kss;
+        seq_knots += kss > 0;
+    }
+    p->s = 0;
+    p->info.seq_knots = seq_knots;
+    p->info.seq_fit = SIM_PROFILE_SEQ_NONE;
+    if (sss > 0) {
+        p->info.seq_s_fitted = ssr / sss;
+        p->info.seq_fit = ssr >= 0 ? SIM_PROFILE_SEQ_FITTED : SIM_PROFILE_SEQ_NEGATIVE;
+        p->s = ssr >= 0 ? ssr / sss : 0;
+    }
+    p->info.seq_s = p->s;
     for (k = 0; rc == 0 && k < nk; k++) {
         size_t i = first[k], j = k + 1 < nk ? first[k + 1] : n;
         double f = 0;
         for (size_t q = i; q < j; q++)
-            f += r[q].v[COL_MS] - p->ka[k] * r[q].v[COL_DCTX] - p->kb[k] * r[q].v[COL_PCTX];
+            f += r[q].v[COL_MS] - p->ka[k] * r[q].v[COL_DCTX] - p->kb[k] * r[q].v[COL_PCTX] -
+                 p->s * (seqs_of(&r[q]) - 1);
         f /= (double)(j - i);
         p->kf[k] = f;
         if (!(f > 0))
             rc = fail(err, errlen, name, r[i].line,
                       "at %.0f tokens computed the fit leaves %.4g ms once the context term "
-                      "(%.3g ms per 1000 tokens) is taken out: the profile is not of the form "
-                      "f(tokens) + a(tokens) * context",
-                      n_of(&r[i]), f * 1e3, p->ka[k] * 1e6);
+                      "(%.3g ms per 1000 tokens) and the per-sequence term (%.4g ms per "
+                      "sequence beyond the first) are taken out: the profile is not of the form "
+                      "f(tokens) + s * (sequences - 1) + a(tokens) * context",
+                      n_of(&r[i]), f * 1e3, p->ka[k] * 1e6, p->s * 1e3);
         else if (k > 0 && f < p->kf[k - 1] * (1 - PROFILE_MONOTONE_SLACK))
             rc = fail(err, errlen, name, r[i].line,
-                      "at %.0f tokens computed the step takes %.4g ms (context term taken out), "
-                      "less than %.4g ms at %llu tokens (line %llu): computing more tokens "
-                      "cannot be faster (under 1 %% is kept as noise)",
+                      "at %.0f tokens computed the step takes %.4g ms (context and per-sequence "
+                      "terms taken out), less than %.4g ms at %llu tokens (line %llu): computing "
+                      "more tokens cannot be faster (under 1 %% is kept as noise)",
                       n_of(&r[i]), f * 1e3, p->kf[k - 1] * 1e3, (unsigned long long)p->kn[k - 1],
                       (unsigned long long)r[first[k - 1]].line);
     }
@@ -415,12 +480,12 @@ static int describe(sim_step_profile *p, const row *r, size_t n, const int map[N
             if (first_tp == NULL || r[i].line < first_tp->line)
                 first_tp = &r[i];
         }
-        double t = sim_step_profile_s(p,
-                                      &(sim_batch_shape){.prefill_tokens = (uint64_t)r[i].v[COL_PF],
-                                                         .decode_seqs = (uint32_t)r[i].v[COL_DEC],
-                                                         .decode_ctx_tokens = d,
-                                                         .prefill_ctx_tokens = q},
-                                      NULL);
+        sim_batch_shape sh = {.prefill_seqs = (uint32_t)r[i].v[COL_PSEQ],
+                              .decode_seqs = (uint32_t)r[i].v[COL_DEC],
+                              .prefill_tokens = (uint64_t)r[i].v[COL_PF],
+                              .decode_ctx_tokens = d,
+                              .prefill_ctx_tokens = q};
+        double t = sim_step_profile_s(p, &sh, NULL);
         double rel = fabs(t - r[i].v[COL_MS]) / r[i].v[COL_MS];
         if (rel > in->max_residual_rel || in->max_residual_line == 0) {
             in->max_residual_rel = rel;
@@ -499,7 +564,8 @@ int sim_step_profile_parse(const char *text, size_t len, const char *name, sim_s
     for (size_t i = 1; i < n; i++) {
         const row *a = &rows[i - 1], *b = &rows[i];
         if (a->v[COL_PF] == b->v[COL_PF] && a->v[COL_DEC] == b->v[COL_DEC] &&
-            a->v[COL_DCTX] == b->v[COL_DCTX] && a->v[COL_PCTX] == b->v[COL_PCTX]) {
+            a->v[COL_PSEQ] == b->v[COL_PSEQ] && a->v[COL_DCTX] == b->v[COL_DCTX] &&
+            a->v[COL_PCTX] == b->v[COL_PCTX]) {
             fail(err, errlen, name, b->line,
                  "the same step shape as line %llu (one row per shape: average repeated "
                  "measurements first)",
@@ -607,7 +673,8 @@ double sim_step_profile_s(const sim_step_profile *p, const sim_batch_shape *b, u
     }
     if (outside != NULL)
         *outside = o;
-    return f + a * (double)d + bq * (double)q;
+    uint64_t seqs = (uint64_t)b->prefill_seqs + b->decode_seqs;
+    return f + p->s * (double)(seqs > 1 ? seqs - 1 : 0) + a * (double)d + bq * (double)q;
 }
 
 void sim_step_profile_count(sim_step_profile_counts *c, unsigned outside)

@@ -3,17 +3,18 @@
  * --step-profile option and its reports).
  *
  * Where expected values come from:
- * - separable data t = f(n) + a*D + b*P with f piecewise linear on the
- *   file's token counts: the fit is exact for it (the within-group least
- *   squares estimator, step_profile.c), so measured rows and points
- *   between them come back to rounding (1e-9 relative);
+ * - separable data t = f(n) + s*(S - 1) + a*D + b*P with f piecewise
+ *   linear on the file's token counts: the fit is exact for it (the
+ *   within-group least squares estimators, step_profile.c), so measured
+ *   rows and points between them come back to rounding (1e-9 relative);
  * - a quadratic g(n) = c*n^2 sampled every h tokens: linear interpolation
  *   errs by at most c*h^2/4, reached at the midpoints (the error of the
  *   chord of a parabola, (x - x0)(x1 - x)*c, maximal at the middle);
  * - the roofline sim_cost_step_s sampled on a grid of shapes (what a user
  *   measuring kvsim's own model would get): a run priced through that
- *   profile against the same run priced by the roofline; the tolerance
- *   is the one measured when this test was written (see the test);
+ *   profile against the same run priced by the roofline, with the host
+ *   time per sequence off and at the vllm preset's value; the tolerances
+ *   are the ones measured when the tests were written (see the tests);
  * - the malformed corpus tests/data/profiles/bad, each file listed in its
  *   expected.tsv with the line and reason written by hand.
  */
@@ -70,10 +71,23 @@ static sim_step_profile *parse_ok(const text *t)
     return p;
 }
 
+static double lookup_seqs_ms(const sim_step_profile *p, uint32_t pseqs, uint64_t pf,
+                             uint32_t dec, uint64_t dctx, uint64_t pctx, unsigned *outside)
+{
+    sim_batch_shape b = {.prefill_seqs = pseqs,
+                         .prefill_tokens = pf,
+                         .decode_seqs = dec,
+                         .decode_ctx_tokens = dctx,
+                         .prefill_ctx_tokens = pctx};
+    return sim_step_profile_s(p, &b, outside) * 1e3;
+}
+
+/* A step whose prompt tokens, if any, are one prompt. */
 static double lookup_ms(const sim_step_profile *p, uint64_t pf, uint32_t dec, uint64_t dctx,
                         uint64_t pctx, unsigned *outside)
 {
-    sim_batch_shape b = {.prefill_tokens = pf,
+    sim_batch_shape b = {.prefill_seqs = pf > 0,
+                         .prefill_tokens = pf,
                          .decode_seqs = dec,
                          .decode_ctx_tokens = dctx,
                          .prefill_ctx_tokens = pctx};
@@ -124,6 +138,101 @@ static void test_separable_exact(void **state)
             fail_msg("n %u: %.12g ms, want %.12g", n, got, want);
         assert_int_equal(o & (SIM_PROFILE_TOKENS_BELOW | SIM_PROFILE_TOKENS_ABOVE), 0);
     }
+    sim_step_profile_destroy(p);
+    free(t.s);
+}
+
+#define SEP_S 0.084 /* ms per sequence beyond the first */
+
+/* The same with a per-sequence time: decode rows of n sequences, prompt
+ * rows of one prompt (no prefill_seqs column) and, at some knots, of
+ * several (the column); every row and every mixed step between the rows
+ * come back exactly, s among them. */
+static void test_separable_seqs_exact(void **state)
+{
+    (void)state;
+    static const uint32_t ns[] = {1, 8, 64, 256, 512, 2048};
+    for (int col = 0; col < 2; col++) {
+        text t = {0};
+        put(&t, "# separable: f(n) + s*(S - 1) + a*D + b*P\n");
+        put(&t, "decode_seqs,prefill_tokens,decode_context_tokens,prefill_context_tokens,step_ms%s\n",
+            col ? ",prefill_seqs" : "");
+        for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+            uint32_t n = ns[i];
+            for (uint32_t c = 128; c <= 8192; c *= 4)
+                put(&t, "%u,0,%u,0,%.17g%s\n", n, n * c,
+                    sep_f(n) + SEP_S * (n - 1) + SEP_A * n * c, col ? ",0" : "");
+            for (uint32_t q = 0; q <= 4096; q += 2048)
+                put(&t, "0,%u,0,%u,%.17g%s\n", n, q, sep_f(n) + SEP_B * q, col ? ",1" : "");
+            /* Eight prompts of n / 8 tokens, and a mixed step of four
+             * prompts and n / 2 decodes, where the column can say so. */
+            if (col && n >= 8) {
+                for (uint32_t q = 0; q <= 4096; q += 4096)
+                    put(&t, "0,%u,0,%u,%.17g,8\n", n, q, sep_f(n) + SEP_S * 7 + SEP_B * q);
+                put(&t, "%u,%u,%u,0,%.17g,4\n", n / 2, n / 2, n / 2 * 1000,
+                    sep_f(n) + SEP_S * (n / 2 + 3) + SEP_A * (n / 2 * 1000));
+            }
+        }
+        sim_step_profile *p = parse_ok(&t);
+        const sim_step_profile_info *in = sim_step_profile_about(p);
+        assert_int_equal(in->knots, 6);
+        assert_int_equal(in->seq_fit, SIM_PROFILE_SEQ_FITTED);
+        assert_int_equal(in->seq_knots, 5); /* n = 1: one sequence in every row */
+        if (fabs(in->seq_s * 1e3 - SEP_S) > 1e-9 * SEP_S)
+            fail_msg("s %.12g ms, want %.12g", in->seq_s * 1e3, SEP_S);
+        assert_true(in->seq_s_fitted == in->seq_s);
+        assert_true(fabs(in->ctx_s_per_token_min * 1e3 - SEP_A) < 1e-9 * SEP_A);
+        assert_true(fabs(in->ctx_s_per_token_max * 1e3 - SEP_A) < 1e-9 * SEP_A);
+        assert_true(fabs(in->prefill_ctx_s_per_token_min * 1e3 - SEP_B) < 1e-9 * SEP_B);
+        assert_true(fabs(in->prefill_ctx_s_per_token_max * 1e3 - SEP_B) < 1e-9 * SEP_B);
+        if (in->max_residual_rel >= 1e-9)
+            fail_msg("worst row %.3g (line %llu)", in->max_residual_rel,
+                     (unsigned long long)in->max_residual_line);
+        /* Between the rows: mixed steps of 1 to 3 prompts at every n. */
+        for (uint32_t n = 3; n <= 2048; n += 7) {
+            uint32_t dec = n / 2, pf = n - dec, ps = 1 + n % 3;
+            uint64_t d = (uint64_t)dec * 3000, q = 1000;
+            unsigned o;
+            double got = lookup_seqs_ms(p, ps, pf, dec, d, q, &o);
+            double want = sep_f(n) + SEP_S * (ps + dec - 1) + SEP_A * (double)d + SEP_B * (double)q;
+            if (fabs(got - want) > 1e-9 * want)
+                fail_msg("n %u, %u prompts: %.12g ms, want %.12g", n, ps, got, want);
+            assert_int_equal(o & (SIM_PROFILE_TOKENS_BELOW | SIM_PROFILE_TOKENS_ABOVE), 0);
+        }
+        sim_step_profile_destroy(p);
+        free(t.s);
+    }
+}
+
+/* s where the file cannot determine it (no knot with two sequence
+ * counts: 0) and where its fit is negative (prompt rows slower than
+ * decode rows of equal n: taken as 0, the fitted value reported). */
+static void test_seq_term_undetermined(void **state)
+{
+    (void)state;
+    text t = {0};
+    put(&t, "prefill_tokens,decode_seqs,decode_context_tokens,step_ms\n");
+    put(&t, "0,16,1600,10\n0,16,16000,12\n512,0,0,20\n1024,0,0,30\n");
+    sim_step_profile *p = parse_ok(&t);
+    const sim_step_profile_info *in = sim_step_profile_about(p);
+    assert_int_equal(in->seq_fit, SIM_PROFILE_SEQ_NONE);
+    assert_int_equal(in->seq_knots, 0);
+    assert_true(in->seq_s == 0);
+    sim_step_profile_destroy(p);
+    t.len = 0;
+    put(&t, "prefill_tokens,decode_seqs,decode_context_tokens,step_ms\n");
+    put(&t, "0,16,1600,10\n0,16,16000,12\n16,0,0,10.5\n512,0,0,20\n");
+    p = parse_ok(&t);
+    in = sim_step_profile_about(p);
+    assert_int_equal(in->seq_fit, SIM_PROFILE_SEQ_NEGATIVE);
+    assert_int_equal(in->seq_knots, 1);
+    assert_true(in->seq_s == 0);
+    assert_true(in->seq_s_fitted < 0);
+    /* The model without the term: f(16) the mean of the rows with the
+     * context out. */
+    double a = 2.0 / 14400, f16 = ((10 - a * 1600) + (12 - a * 16000) + 10.5) / 3;
+    assert_true(fabs(lookup_ms(p, 16, 0, 0, 0, NULL) - f16) < 1e-9);
+    assert_true(fabs(lookup_ms(p, 0, 16, 1600, 0, NULL) - (f16 + a * 1600)) < 1e-9);
     sim_step_profile_destroy(p);
     free(t.s);
 }
@@ -540,7 +649,10 @@ static void test_cli_reports(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_separable_exact), cmocka_unit_test(test_quadratic_between_rows),
+        cmocka_unit_test(test_separable_exact),
+        cmocka_unit_test(test_separable_seqs_exact),
+        cmocka_unit_test(test_seq_term_undetermined),
+        cmocka_unit_test(test_quadratic_between_rows),
         cmocka_unit_test(test_outside_rules),   cmocka_unit_test(test_bad_corpus),
         cmocka_unit_test(test_roofline_run),    cmocka_unit_test(test_profile_is_used),
         cmocka_unit_test(test_parallel_runs),   cmocka_unit_test(test_cli_reports),
