@@ -36,6 +36,7 @@
 
 #include "analysis/metrics.h"
 #include "sim/engine.h"
+#include "sim/preset.h"
 #include "sim/step_profile.h"
 #include "workloads/source.h"
 
@@ -433,8 +434,11 @@ static sim_cost roofline_of(const sim_config *c)
 }
 
 /* Measured when this test was written (worst row 13.4 %; makespans 0.01 %,
- * 4.8 % and the third below): the fit's worst row and the makespans stay
- * within these. Two things keep the roofline from being reproduced
+ * 4.8 % and the third below), and again with the per-sequence term (worst
+ * row 1.1 %; makespans 0.01 %, 5.7 %, 0.02 %; s fits 1.7 us, the LM head's
+ * compute per sampled sequence, which a decode row has n times and a
+ * prompt row once): the fit's worst row and the makespans stay within
+ * these. Two things keep the roofline from being reproduced
  * exactly: it is a max() of memory and compute time, so at a fixed n it
  * bends in the context where the fit's line does not (the worst rows,
  * near the knee); and the profile's prompt rows are one n-token prompt
@@ -445,20 +449,27 @@ static sim_cost roofline_of(const sim_config *c)
 #define ROOF_ROW_TOL 0.15
 #define ROOF_MAKESPAN_TOL 0.06
 
-static void test_roofline_run(void **state)
+/* The roofline of C sampled into a profile, and three workloads run
+ * through it and through the roofline: the fit's worst row within ROW_TOL
+ * and the makespans and busy times within MAKESPAN_TOL; when C has a host
+ * time per sequence, the fitted s within S_TOL of it (relative). */
+static void roofline_runs(sim_config c, double row_tol, double makespan_tol, double s_tol)
 {
-    (void)state;
-    sim_config c = test_config("h100-sxm", "llama-3.1-8b");
     c.prefix_caching = 0;
     sim_cost cost = roofline_of(&c);
     text t = {0};
     roofline_profile(&cost, 1.0, &t);
     sim_step_profile *p = parse_ok(&t);
     const sim_step_profile_info *in = sim_step_profile_about(p);
-    print_message("roofline profile: %u rows, %u token counts, worst row %.2f%% (line %llu)\n",
-                  in->rows, in->knots, 100 * in->max_residual_rel,
-                  (unsigned long long)in->max_residual_line);
-    assert_true(in->max_residual_rel < ROOF_ROW_TOL);
+    print_message("roofline profile (host %.1f us per sequence): %u rows, %u token counts, "
+                  "worst row %.2f%% (line %llu), s fitted %.2f us over %u token counts\n",
+                  c.cost.seq_overhead_s * 1e6, in->rows, in->knots, 100 * in->max_residual_rel,
+                  (unsigned long long)in->max_residual_line, in->seq_s_fitted * 1e6,
+                  in->seq_knots);
+    assert_int_equal(in->seq_fit, SIM_PROFILE_SEQ_FITTED);
+    assert_true(in->max_residual_rel < row_tol);
+    if (c.cost.seq_overhead_s > 0)
+        assert_true(fabs(in->seq_s - c.cost.seq_overhead_s) < s_tol * c.cost.seq_overhead_s);
     static const char *const workloads[] = {
         "poisson:rate=8,n=300;in=lognormal:mean=600,sigma=0.8;out=lognormal:mean=200,sigma=0.7",
         "batch:at=0,n=128;in=fixed:512;out=fixed:256",
@@ -479,13 +490,42 @@ static void test_roofline_run(void **state)
                       (unsigned long long)b.res.step_profile.steps);
         assert_int_equal(a.res.step_profile.steps, 0);
         assert_int_equal(b.res.step_profile.steps, b.res.steps);
-        assert_true(rel < ROOF_MAKESPAN_TOL);
-        assert_true(busy < ROOF_MAKESPAN_TOL);
+        assert_true(rel < makespan_tol);
+        assert_true(busy < makespan_tol);
         an_metrics_free(&a.m);
         an_metrics_free(&b.m);
     }
     sim_step_profile_destroy(p);
     free(t.s);
+}
+
+static void test_roofline_run(void **state)
+{
+    (void)state;
+    roofline_runs(test_config("h100-sxm", "llama-3.1-8b"), ROOF_ROW_TOL, ROOF_MAKESPAN_TOL, 0);
+}
+
+/* The same with the vllm preset's host time per scheduled sequence (84 us,
+ * fitted to vLLM V0): its decode rows of n sequences cost (n - 1) x 84 us
+ * more than a prompt chunk of n tokens, which the profile's s takes.
+ * Measured when this test was written: s 85.7 us (84.0 plus the LM head's
+ * 1.7), worst row 1.1 %, makespans 0.01 %, 3.8 % (the closed batch, as
+ * above) and 0.02 %. */
+#define ROOF_SEQ_ROW_TOL 0.03
+#define ROOF_SEQ_MAKESPAN_TOL 0.05
+#define ROOF_SEQ_S_TOL 0.05
+
+static void test_roofline_seq_overhead(void **state)
+{
+    (void)state;
+    sim_engine_preset pr;
+    char err[512];
+    if (sim_preset_lookup("vllm", &pr, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_true(pr.params.seq_overhead_s > 0);
+    sim_config c = test_config("h100-sxm", "llama-3.1-8b");
+    c.cost.seq_overhead_s = pr.params.seq_overhead_s;
+    roofline_runs(c, ROOF_SEQ_ROW_TOL, ROOF_SEQ_MAKESPAN_TOL, ROOF_SEQ_S_TOL);
 }
 
 /* A GPU twice as slow as the roofline: a closed batch takes twice as
@@ -654,7 +694,8 @@ int main(void)
         cmocka_unit_test(test_seq_term_undetermined),
         cmocka_unit_test(test_quadratic_between_rows),
         cmocka_unit_test(test_outside_rules),   cmocka_unit_test(test_bad_corpus),
-        cmocka_unit_test(test_roofline_run),    cmocka_unit_test(test_profile_is_used),
+        cmocka_unit_test(test_roofline_run),
+        cmocka_unit_test(test_roofline_seq_overhead),    cmocka_unit_test(test_profile_is_used),
         cmocka_unit_test(test_parallel_runs),   cmocka_unit_test(test_cli_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
