@@ -569,6 +569,119 @@ static void test_profile_is_used(void **state)
     free(t2.s);
 }
 
+/* ------------------------------------------------ the example profile */
+
+#define EXAMPLE_PROFILE "catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv"
+
+/* The catalog's example profile (not a measurement): the roofline of
+ * h100-sxm, llama-3.1-8b, fp16, tp 1 under the vllm preset, decode
+ * batches of 1 to 512 sequences at 128, 1,024 and 4,096 tokens of context
+ * each (up to 400,000 in all) and prompt chunks of 1 to 8,192 tokens from
+ * scratch and after 4,096 tokens. */
+static void example_profile(text *t)
+{
+    sim_engine_preset pr;
+    char err[512];
+    if (sim_preset_lookup("vllm", &pr, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sim_config c = test_config("h100-sxm", "llama-3.1-8b");
+    c.cost = pr.params;
+    sim_cost cost = roofline_of(&c);
+    put(t, "# NOT A MEASUREMENT. An illustration of the --step-profile format, generated\n");
+    put(t, "# from kvsim's own analytic roofline (sim_cost_step_s) for h100-sxm,\n");
+    put(t, "# llama-3.1-8b, fp16 weights and KV, engine preset vllm (bw_eff %.4g,\n",
+        pr.params.bw_eff);
+    put(t, "# flops_eff %.4g, step overhead %.4g ms, %.4g us per sequence), tp 1.\n",
+        pr.params.flops_eff, pr.params.step_overhead_s * 1e3, pr.params.seq_overhead_s * 1e6);
+    put(t, "# Running with it reproduces the analytic model approximately; it says\n");
+    put(t, "# nothing about a real H100. Replace it with steps measured on your own\n");
+    put(t, "# GPU (README: Measured step profiles). Decode rows: n sequences at 128,\n");
+    put(t, "# 1024 and 4096 tokens of context each (up to 400,000 in all, about what\n");
+    put(t, "# the KV pool holds); prefill rows: one n-token chunk from scratch and\n");
+    put(t, "# after 4096 cached or earlier-chunk tokens. Written by\n");
+    put(t, "# KVSIM_WRITE_EXAMPLE_PROFILE=FILE build/tests/test_step_profile.\n");
+    put(t, "prefill_tokens,decode_seqs,decode_context_tokens,prefill_context_tokens,step_ms\n");
+    static const uint32_t ctx[] = {128, 1024, 4096}, pctx[] = {0, 4096};
+    for (uint32_t n = 1; n <= 8192; n *= 2) {
+        for (size_t k = 0; n <= 512 && k < 3; k++) {
+            sim_batch_shape b = {.decode_seqs = n, .decode_ctx_tokens = (uint64_t)n * ctx[k]};
+            if (b.decode_ctx_tokens <= ROOF_MAX_CONTEXT)
+                put(t, "0,%u,%llu,0,%.4f\n", n, (unsigned long long)b.decode_ctx_tokens,
+                    sim_cost_step_s(&cost, &b) * 1e3);
+        }
+        for (size_t k = 0; k < 2; k++) {
+            sim_batch_shape b = {.prefill_seqs = 1,
+                                 .prefill_tokens = n,
+                                 .prefill_ctx_tokens = pctx[k],
+                                 .prefill_attn_pairs =
+                                     (double)n * pctx[k] + (double)n * (n + 1.0) / 2.0};
+            put(t, "%u,0,0,%u,%.4f\n", n, pctx[k], sim_cost_step_s(&cost, &b) * 1e3);
+        }
+    }
+}
+
+/* The committed example is what example_profile writes with the current
+ * preset (the shapes exactly, step_ms to its 4 decimals' rounding), and
+ * it fits the preset's host time per sequence. With
+ * KVSIM_WRITE_EXAMPLE_PROFILE=FILE the test writes it to FILE instead. */
+static void test_example_profile(void **state)
+{
+    (void)state;
+    text t = {0};
+    example_profile(&t);
+    const char *out = getenv("KVSIM_WRITE_EXAMPLE_PROFILE");
+    if (out != NULL) {
+        FILE *fp = fopen(out, "w");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(t.s, 1, t.len, fp), t.len);
+        assert_int_equal(fclose(fp), 0);
+        print_message("wrote %s\n", out);
+    }
+    const char *dir = getenv("KVSIM_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : ".", out ? out : EXAMPLE_PROFILE);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char line[512];
+    const char *want = t.s;
+    size_t rows = 0;
+    while (*want == '#') /* the comments: not compared */
+        want = strchr(want, '\n') + 1;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        if (line[0] == '#')
+            continue;
+        const char *end = strchr(want, '\n');
+        assert_non_null(end);
+        size_t wl = (size_t)(end - want) + 1;
+        const char *comma = NULL;
+        for (const char *c = want; c < end; c++)
+            comma = *c == ',' ? c : comma;
+        if (rows == 0 || comma == NULL) {
+            if (strlen(line) != wl || memcmp(line, want, wl) != 0)
+                fail_msg("%s: '%s', want '%.*s'", EXAMPLE_PROFILE, line, (int)wl, want);
+        } else {
+            size_t head = (size_t)(comma - want) + 1;
+            double got = strtod(line + head, NULL), exp = strtod(comma + 1, NULL);
+            if (strncmp(line, want, head) != 0 || fabs(got - exp) > 1.5e-4)
+                fail_msg("%s: '%s', want '%.*s' (regenerate it: KVSIM_WRITE_EXAMPLE_PROFILE)",
+                         EXAMPLE_PROFILE, line, (int)wl, want);
+        }
+        rows++;
+        want = end + 1;
+    }
+    fclose(fp);
+    assert_true(*want == '\0');
+    print_message("%s: %zu lines as the vllm preset's roofline gives them\n", EXAMPLE_PROFILE,
+                  rows);
+    sim_step_profile *p = parse_ok(&t);
+    const sim_step_profile_info *in = sim_step_profile_about(p);
+    print_message("s %.2f us over %u token counts, worst row %.2f%%\n", in->seq_s * 1e6,
+                  in->seq_knots, 100 * in->max_residual_rel);
+    assert_int_equal(in->seq_fit, SIM_PROFILE_SEQ_FITTED);
+    sim_step_profile_destroy(p);
+    free(t.s);
+}
+
 /* Under tensor parallelism: a profile with a matching tp column prices
  * the run (its all-reduces inside step_ms: none counted apart); one
  * without a tp column, or pipeline parallelism, is a host failure of
@@ -695,7 +808,7 @@ int main(void)
         cmocka_unit_test(test_quadratic_between_rows),
         cmocka_unit_test(test_outside_rules),   cmocka_unit_test(test_bad_corpus),
         cmocka_unit_test(test_roofline_run),
-        cmocka_unit_test(test_roofline_seq_overhead),    cmocka_unit_test(test_profile_is_used),
+        cmocka_unit_test(test_roofline_seq_overhead), cmocka_unit_test(test_example_profile),    cmocka_unit_test(test_profile_is_used),
         cmocka_unit_test(test_parallel_runs),   cmocka_unit_test(test_cli_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
