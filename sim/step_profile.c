@@ -32,8 +32,8 @@
 enum { COL_PF, COL_DEC, COL_DCTX, COL_PCTX, COL_TP, COL_MS, COL_PSEQ, NCOLS };
 
 static const char *const col_names[NCOLS] = {
-    "prefill_tokens", "decode_seqs", "decode_context_tokens", "prefill_context_tokens",
-    "tp",             "step_ms",     "prefill_seqs",
+    "prefill_tokens", "decode_seqs",  "decode_context_tokens", "prefill_context_tokens", "tp",
+    "step_ms",        "prefill_seqs",
 };
 
 typedef struct row {
@@ -268,10 +268,10 @@ static double seqs_of(const row *r)
 static int cmp_shape(const void *x, const void *y)
 {
     const row *a = x, *b = y;
-    double ka[6] = {n_of(a),          a->v[COL_PF],   a->v[COL_PSEQ],
-                    a->v[COL_DCTX],   a->v[COL_PCTX], (double)a->line};
-    double kb[6] = {n_of(b),          b->v[COL_PF],   b->v[COL_PSEQ],
-                    b->v[COL_DCTX],   b->v[COL_PCTX], (double)b->line};
+    double ka[6] = {n_of(a),        a->v[COL_PF],   a->v[COL_PSEQ],
+                    a->v[COL_DCTX], a->v[COL_PCTX], (double)a->line};
+    double kb[6] = {n_of(b),        b->v[COL_PF],   b->v[COL_PSEQ],
+                    b->v[COL_DCTX], b->v[COL_PCTX], (double)b->line};
     for (int k = 0; k < 6; k++)
         if (ka[k] != kb[k])
             return ka[k] < kb[k] ? -1 : 1;
@@ -342,8 +342,8 @@ static int fit(sim_step_profile *p, const row *r, size_t n, bool has_pctx, char 
         for (size_t g = i; g < j;) {
             size_t e = g;
             double md = 0, mp = 0, mt = 0;
-            for (; e < j && r[e].v[COL_PF] == r[g].v[COL_PF] &&
-                   r[e].v[COL_PSEQ] == r[g].v[COL_PSEQ];
+            for (;
+                 e < j && r[e].v[COL_PF] == r[g].v[COL_PF] && r[e].v[COL_PSEQ] == r[g].v[COL_PSEQ];
                  e++) {
                 md += r[e].v[COL_DCTX];
                 mp += r[e].v[COL_PCTX];

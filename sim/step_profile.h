@@ -104,10 +104,10 @@ typedef struct sim_step_profile_info {
     uint64_t prefill_context_min, prefill_context_max;
     double ctx_s_per_token_min, ctx_s_per_token_max;                 /* a over the knots */
     double prefill_ctx_s_per_token_min, prefill_ctx_s_per_token_max; /* b (= a without P) */
-    int seq_fit;          /* SIM_PROFILE_SEQ_*: how s was determined */
-    double seq_s;         /* s, seconds per sequence beyond the first (0 unless FITTED) */
-    double seq_s_fitted;  /* the least-squares value (differs from seq_s when NEGATIVE) */
-    uint32_t seq_knots;   /* knots whose rows run different numbers of sequences */
+    int seq_fit;                /* SIM_PROFILE_SEQ_*: how s was determined */
+    double seq_s;               /* s, seconds per sequence beyond the first (0 unless FITTED) */
+    double seq_s_fitted;        /* the least-squares value (differs from seq_s when NEGATIVE) */
+    uint32_t seq_knots;         /* knots whose rows run different numbers of sequences */
     double max_residual_rel;    /* largest |fit - measured| / measured over the rows */
     uint64_t max_residual_line; /* its line */
 } sim_step_profile_info;

@@ -72,8 +72,8 @@ static sim_step_profile *parse_ok(const text *t)
     return p;
 }
 
-static double lookup_seqs_ms(const sim_step_profile *p, uint32_t pseqs, uint64_t pf,
-                             uint32_t dec, uint64_t dctx, uint64_t pctx, unsigned *outside)
+static double lookup_seqs_ms(const sim_step_profile *p, uint32_t pseqs, uint64_t pf, uint32_t dec,
+                             uint64_t dctx, uint64_t pctx, unsigned *outside)
 {
     sim_batch_shape b = {.prefill_seqs = pseqs,
                          .prefill_tokens = pf,
@@ -156,13 +156,14 @@ static void test_separable_seqs_exact(void **state)
     for (int col = 0; col < 2; col++) {
         text t = {0};
         put(&t, "# separable: f(n) + s*(S - 1) + a*D + b*P\n");
-        put(&t, "decode_seqs,prefill_tokens,decode_context_tokens,prefill_context_tokens,step_ms%s\n",
+        put(&t,
+            "decode_seqs,prefill_tokens,decode_context_tokens,prefill_context_tokens,step_ms%s\n",
             col ? ",prefill_seqs" : "");
         for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
             uint32_t n = ns[i];
             for (uint32_t c = 128; c <= 8192; c *= 4)
-                put(&t, "%u,0,%u,0,%.17g%s\n", n, n * c,
-                    sep_f(n) + SEP_S * (n - 1) + SEP_A * n * c, col ? ",0" : "");
+                put(&t, "%u,0,%u,0,%.17g%s\n", n, n * c, sep_f(n) + SEP_S * (n - 1) + SEP_A * n * c,
+                    col ? ",0" : "");
             for (uint32_t q = 0; q <= 4096; q += 2048)
                 put(&t, "0,%u,0,%u,%.17g%s\n", n, q, sep_f(n) + SEP_B * q, col ? ",1" : "");
             /* Eight prompts of n / 8 tokens, and a mixed step of four
@@ -464,8 +465,7 @@ static void roofline_runs(sim_config c, double row_tol, double makespan_tol, dou
     print_message("roofline profile (host %.1f us per sequence): %u rows, %u token counts, "
                   "worst row %.2f%% (line %llu), s fitted %.2f us over %u token counts\n",
                   c.cost.seq_overhead_s * 1e6, in->rows, in->knots, 100 * in->max_residual_rel,
-                  (unsigned long long)in->max_residual_line, in->seq_s_fitted * 1e6,
-                  in->seq_knots);
+                  (unsigned long long)in->max_residual_line, in->seq_s_fitted * 1e6, in->seq_knots);
     assert_int_equal(in->seq_fit, SIM_PROFILE_SEQ_FITTED);
     assert_true(in->max_residual_rel < row_tol);
     if (c.cost.seq_overhead_s > 0)
@@ -802,14 +802,12 @@ static void test_cli_reports(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_separable_exact),
-        cmocka_unit_test(test_separable_seqs_exact),
-        cmocka_unit_test(test_seq_term_undetermined),
-        cmocka_unit_test(test_quadratic_between_rows),
-        cmocka_unit_test(test_outside_rules),   cmocka_unit_test(test_bad_corpus),
-        cmocka_unit_test(test_roofline_run),
-        cmocka_unit_test(test_roofline_seq_overhead), cmocka_unit_test(test_example_profile),    cmocka_unit_test(test_profile_is_used),
-        cmocka_unit_test(test_parallel_runs),   cmocka_unit_test(test_cli_reports),
+        cmocka_unit_test(test_separable_exact),       cmocka_unit_test(test_separable_seqs_exact),
+        cmocka_unit_test(test_seq_term_undetermined), cmocka_unit_test(test_quadratic_between_rows),
+        cmocka_unit_test(test_outside_rules),         cmocka_unit_test(test_bad_corpus),
+        cmocka_unit_test(test_roofline_run),          cmocka_unit_test(test_roofline_seq_overhead),
+        cmocka_unit_test(test_example_profile),       cmocka_unit_test(test_profile_is_used),
+        cmocka_unit_test(test_parallel_runs),         cmocka_unit_test(test_cli_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
