@@ -252,11 +252,21 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
         const char *where = json_string_value(json_object_get(prof, "path"));
         html_text(fp, where != NULL ? where : "?");
         fprintf(fp,
-                ", which replaces the roofline (the configuration's bw_eff, flops_eff and "
-                "step_overhead_s are not used): %.0f of %.0f steps outside its measured range, "
-                "priced by its stated rules; its fit within %.3g %% of every row.</p>\n",
+                ", which replaces the roofline (the configuration's bw_eff, flops_eff, "
+                "step_overhead_s and seq_overhead_s are not used): %.0f of %.0f steps outside its "
+                "measured range, priced by its stated rules; its fit within %.3g %% of every row",
                 jnum(prof, "steps_outside", NULL), jnum(prof, "steps", NULL),
                 100 * jnum(prof, "max_fit_residual", NULL));
+        const char *term = json_string_value(json_object_get(prof, "seq_term"));
+        if (term != NULL && strcmp(term, "fitted") == 0)
+            fprintf(fp, "; %.1f us per sequence of a step beyond the first",
+                    1e3 * jnum(prof, "ms_per_seq", NULL));
+        else if (term != NULL) {
+            fputs("; no per-sequence time (", fp);
+            html_text(fp, term);
+            fputs(")", fp);
+        }
+        fputs(".</p>\n", fp);
     }
     int rc = 0;
     if (exists(dir, "timeseries.csv") && !exists(dir, "memory.svg"))

@@ -781,6 +781,9 @@ static void test_cli_reports(void **state)
     out[n] = '\0';
     fclose(fp);
     assert_non_null(strstr(out, "Step times from the measured step profile"));
+    /* The example's per-sequence term (85.4 us: the preset's 84 us and the
+     * LM head's compute per sampled sequence, see test_roofline_seq_overhead). */
+    assert_non_null(strstr(out, "us per sequence of a step beyond the first"));
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
     assert_int_equal(system(cmd), 0);
     /* A tp mismatch and pipeline parallelism: one line, status 2. */
