@@ -692,6 +692,10 @@ static int find_grid(sweep_opts *o)
 
 int cmd_sweep(int argc, char **argv)
 {
+    static const char *const own[] = {"--vary",       "--seeds",         "--jobs",     "--out",
+                                      "--quiet",      "--save-detailed", "--find",     "--slo",
+                                      "--find-start", "--find-iters",    "--find-tol", "--seed"};
+    cli_run_extra_option_names(own, sizeof(own) / sizeof(own[0]));
     sweep_mpi_start();
     sweep_opts o;
     parse_sweep_args(argc, argv, &o);

@@ -147,6 +147,15 @@ int cli_take_goodput(int argc, char **argv, int i, an_slo *slo)
     return i;
 }
 
+static const char *const *extra_names;
+static size_t nextra_names;
+
+void cli_run_extra_option_names(const char *const *names, size_t n)
+{
+    extra_names = names;
+    nextra_names = n;
+}
+
 void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, int allow_allocators)
 {
     memset(o, 0, sizeof(*o));
@@ -309,7 +318,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             break;
         }
         if (!matched) {
-            const char *names[sizeof(valued) / sizeof(valued[0]) + 16];
+            const char *names[sizeof(valued) / sizeof(valued[0]) + 16 + 32];
             size_t n = 0;
             for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
                 if ((valued[k].dst != &o->allocators && valued[k].dst != &o->kv_dtypes &&
@@ -328,6 +337,8 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             names[n++] = "--no-plot";
             names[n++] = "--goodput";
             names[n++] = "--help";
+            for (size_t k = 0; k < nextra_names && k < 32; k++)
+                names[n++] = extra_names[k];
             cli_die_unknown_option(a, nlen, names, n);
         }
     }

@@ -79,6 +79,12 @@ void cli_die_unknown_option(const char *arg, size_t name_len, const char *const 
  * argument taken. */
 int cli_take_goodput(int argc, char **argv, int i, an_slo *slo);
 
+/* Names of the calling command's own options (kvsim sweep's), offered
+ * too when cli_parse_run_args suggests a name for an unknown option: a
+ * sweep passes what it does not know to its runs, so its own misspelt
+ * options meet the run's parser. At most 32 are used. */
+void cli_run_extra_option_names(const char *const *names, size_t n);
+
 /* Parses the run options in ARGV; --help prints USAGE and exits 0. With
  * ALLOW_ALLOCATORS, --allocators LIST is accepted (kvsim compare). */
 void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage,

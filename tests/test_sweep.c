@@ -542,6 +542,10 @@ static void test_bad_sweeps(void **state)
     expect_error(args, "did you mean --max-num-seqs?");
     snprintf(args, sizeof(args), "sweep --vary max-num-seqs=1,0 --out %s/bad " BASE, tmp);
     expect_error(args, "--max-num-seqs: '0'");
+    /* The sweep's own options misspelt reach the runs' parser, which
+     * suggests them too. */
+    snprintf(args, sizeof(args), "sweep --vary n=1,2 --save-detaile --out %s/bad " BASE, tmp);
+    expect_error(args, "did you mean --save-detailed?");
     snprintf(args, sizeof(args), "sweep --vary seed=1,2 --out %s/bad " BASE, tmp);
     expect_error(args, "seed cannot be varied");
     snprintf(args, sizeof(args), "sweep --slo p99_ttft_ms=1 --vary n=1 --out %s/bad " BASE, tmp);
