@@ -65,8 +65,18 @@ int sim_sched_budget(sim_replica *r, const sim_budget_policy *pol);
  * *POS. Returns 1 when it fits, 0 when I preempted itself (rejected when
  * nothing else held KV), -1 on a host failure. Sets *PREEMPTED when it
  * preempted anything. */
-int sim_sched_make_room(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens, bool v0_check,
-                        bool *preempted);
+int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
+                             bool v0_check, bool *preempted);
+static inline int sim_sched_make_room(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
+                                      bool v0_check, bool *preempted)
+{
+    /* Most running requests hold their next tokens already: nothing to
+     * make room for (sim_rep_grow's own first test, without the calls: this
+     * runs for every running request at every step). */
+    if (!v0_check && !r->cfg->check && kv_grow_is_noop(r->kv, &sim_rep_req(r, i)->seq, tokens))
+        return 1;
+    return sim_sched_make_room_slow(r, i, pos, tokens, v0_check, preempted);
+}
 
 /* vllm-v0's decode check: true when the pool has a free block for each
  * sequence of a request (paged allocators; always true for others). */

@@ -56,8 +56,8 @@ static uint32_t victim_pos(const sim_replica *r)
     return SIM_NONE;
 }
 
-int sim_sched_make_room(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens, bool v0_check,
-                        bool *preempted)
+int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
+                             bool v0_check, bool *preempted)
 {
     for (;;) {
         int rc = v0_check && !sim_sched_v0_room(r) ? KV_NOSPACE : sim_rep_grow(r, i, tokens);
@@ -113,12 +113,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
          * max_model_len). */
         uint32_t drafts = spec ? sim_spec_drafts(r, q, *budget) : 0;
         uint32_t target = spec ? sim_spec_grow_target(r, q, n, drafts) : q->computed + n;
-        bool v0_check = pol->v0_decode_check && is_decode;
-        /* Most running requests hold the tokens already: nothing to make
-         * room for (sim_rep_grow's own first test, without the calls). */
-        int rc = !v0_check && !r->cfg->check && kv_grow_is_noop(r->kv, &q->seq, target)
-                     ? 1
-                     : sim_sched_make_room(r, i, &k, target, v0_check, preempted);
+        int rc =
+            sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode, preempted);
         if (rc <= 0)
             return rc;
         sim_rep_batch_add(r, i, n);
