@@ -109,19 +109,11 @@ static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uin
  * gaps of consecutive requests in one call. */
 static void first_step_gaps(const sim_replica *r)
 {
-    int64_t run_gap_ns = -1;
-    uint64_t run_count = 0;
-    for (uint32_t k = 0; k < r->batch.n; k++) {
-        const sim_req *q = sim_rep_req(r, r->batch.req[k]);
-        int64_t gap = r->now_ns - q->last_token_ns;
-        if (gap != run_gap_ns) {
-            sim_step_report_gaps(r, run_gap_ns, run_count);
-            run_gap_ns = gap;
-            run_count = 0;
-        }
-        run_count += r->cfg->n_samples;
-    }
-    sim_step_report_gaps(r, run_gap_ns, run_count);
+    sim_gap_run run = {-1, 0};
+    for (uint32_t k = 0; k < r->batch.n; k++)
+        sim_gap_run_add(r, &run, r->now_ns - sim_rep_req(r, r->batch.req[k])->last_token_ns,
+                        r->cfg->n_samples);
+    sim_gap_run_flush(r, &run);
 }
 
 /* True when taking NEED bytes leaves a free block per sample: vllm-v0's

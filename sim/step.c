@@ -239,11 +239,9 @@ void sim_step_report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count)
 void sim_step_end(sim_replica *r)
 {
     r->busy = false;
-    /* Gaps since each request's previous token, run-length coded: in a
-     * continuous batch most decodes share the previous step's end, so this
-     * reports a handful of runs per step, not one value per token. */
-    int64_t run_gap_ns = -1;
-    uint64_t run_count = 0, first = 0;
+    /* Gaps since each request's previous token, run-length coded. */
+    sim_gap_run run = {-1, 0};
+    uint64_t first = 0;
     uint32_t sampled = 0, finished = 0;
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
@@ -263,19 +261,13 @@ void sim_step_end(sim_replica *r)
                 q->first_token_ns = r->now_ns;
                 first += r->cfg->n_samples;
             } else {
-                int64_t gap = r->now_ns - q->last_token_ns;
-                if (gap != run_gap_ns) {
-                    sim_step_report_gaps(r, run_gap_ns, run_count);
-                    run_gap_ns = gap;
-                    run_count = 0;
-                }
-                run_count += r->cfg->n_samples;
+                sim_gap_run_add(r, &run, r->now_ns - q->last_token_ns, r->cfg->n_samples);
             }
             q->last_token_ns = r->now_ns;
         }
         finished += q->generated >= q->output && !q->hold;
     }
-    sim_step_report_gaps(r, run_gap_ns, run_count);
+    sim_gap_run_flush(r, &run);
     sim_step_report_gaps(r, -1, first);
     r->step.output_tokens = sampled;
     r->batch.n = 0;

@@ -51,6 +51,31 @@ void sim_step_account(sim_replica *r, double dur_s, unsigned outside);
  * reports nothing. */
 void sim_step_report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count);
 
+/* A step's gaps, run-length coded: in a continuous batch most decodes
+ * share the previous step's end, so a step reports a handful of runs, not
+ * one value per token. Start with {-1, 0}; add each request's gap in the
+ * batch's order; flush once at the end. */
+typedef struct sim_gap_run {
+    int64_t gap_ns;
+    uint64_t count;
+} sim_gap_run;
+
+static inline void sim_gap_run_add(const sim_replica *r, sim_gap_run *run, int64_t gap_ns,
+                                   uint64_t count)
+{
+    if (gap_ns != run->gap_ns) {
+        sim_step_report_gaps(r, run->gap_ns, run->count);
+        run->gap_ns = gap_ns;
+        run->count = 0;
+    }
+    run->count += count;
+}
+
+static inline void sim_gap_run_flush(const sim_replica *r, const sim_gap_run *run)
+{
+    sim_step_report_gaps(r, run->gap_ns, run->count);
+}
+
 /* True when R's steps go to the step observer (replica 0's do). */
 bool sim_step_observed(const sim_replica *r);
 
