@@ -28,9 +28,6 @@ void an_hist_init(an_hist *h)
     h->min = INFINITY;
     h->max = 0;
     h->zeros = 0;
-    h->memo_lo = INFINITY;
-    h->memo_hi = -INFINITY;
-    h->memo_b = 0;
 }
 
 int an_hist_add_n(an_hist *h, double v, uint64_t count)
@@ -53,29 +50,10 @@ int an_hist_add_n(an_hist *h, double v, uint64_t count)
         h->zeros += count;
         return 0;
     }
-    size_t b;
-    if (v >= h->memo_lo && v <= h->memo_hi) {
-        b = h->memo_b;
-    } else {
-        double q = log(v / HIST_MIN) / log_growth();
-        size_t nb = nbuckets();
-        if (!(q < (double)(nb - 1))) { /* the top bucket (infinity too: no cast of it) */
-            b = nb - 1;
-            h->memo_lo = INFINITY; /* the range held is another bucket's */
-            h->memo_hi = -INFINITY;
-        } else if ((b = (size_t)q) == h->memo_b) {
-            /* A second value in the bucket in a row (a run of steps, not
-             * scattered latencies): its range less a relative 1e-9 at each
-             * end, 1e-6 of a bucket from its edges in log(v) / log(g),
-             * where the quotient above errs by about 1e-11. */
-            h->memo_lo = HIST_MIN * exp((double)b * log_growth()) * (1 + 1e-9);
-            h->memo_hi = HIST_MIN * exp((double)(b + 1) * log_growth()) * (1 - 1e-9);
-        } else {
-            h->memo_lo = INFINITY; /* another bucket: no range until a second value */
-            h->memo_hi = -INFINITY;
-        }
-        h->memo_b = b;
-    }
+    double q = log(v / HIST_MIN) / log_growth();
+    size_t nb = nbuckets();
+    /* The top bucket takes the rest (infinity too: no cast of it). */
+    size_t b = q < (double)(nb - 1) ? (size_t)q : nb - 1;
     h->counts[b] += count;
     return 0;
 }

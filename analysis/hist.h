@@ -8,7 +8,6 @@
 #ifndef KVSIM_ANALYSIS_HIST_H
 #define KVSIM_ANALYSIS_HIST_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 typedef struct an_hist {
@@ -19,13 +18,6 @@ typedef struct an_hist {
     double min;
     double max;
     uint64_t zeros; /* values <= 1 ns */
-    /* The last bucket found and, once two values in a row fell in it,
-     * the values surely in it (its range narrowed by a relative 1e-9 at
-     * each end, far beyond the rounding of the logarithm that places a
-     * value): the consecutive, nearly equal values of a run of steps skip
-     * the logarithm. */
-    double memo_lo, memo_hi;
-    size_t memo_b;
 } an_hist;
 
 /* Initialises an empty histogram (no memory held until the first add). */

@@ -456,12 +456,12 @@ static void test_itl_runs(void **state)
     an_metrics_free(&m);
 }
 
-/* The histogram's bucket memo (analysis/hist.h) places every value where
+/* The histogram (analysis/hist.h) places every value where
  * the plain formula does, floor(log(v / 1 ns) / log(1 + 1/1024)): values
  * creeping up by a few ns as a merged run's step times do, values going
  * back and forth between two buckets, values on and
  * an ulp around 4,096 bucket edges (1.0 to 54 us), and jumps. */
-static void test_hist_memo(void **state)
+static void test_hist_buckets(void **state)
 {
     (void)state;
     an_hist h;
@@ -607,9 +607,9 @@ static void test_weighted_stress(void **state)
 }
 
 /* A value past the top bucket (1e7 s and up, infinity included) between
- * two runs of the same bucket: the memo must not place the second run in
- * the top bucket. */
-static void test_hist_memo_top(void **state)
+ * two runs of the same bucket: the second run stays in its bucket, not
+ * the top one (a bucket memo once placed it there). */
+static void test_hist_top_bucket(void **state)
 {
     (void)state;
     an_hist h;
@@ -631,8 +631,8 @@ int main(void)
         cmocka_unit_test(test_weighted_against_numpy),
         cmocka_unit_test(test_goodput),
         cmocka_unit_test(test_itl_runs),
-        cmocka_unit_test(test_hist_memo),
-        cmocka_unit_test(test_hist_memo_top),
+        cmocka_unit_test(test_hist_buckets),
+        cmocka_unit_test(test_hist_top_bucket),
         cmocka_unit_test(test_capped),
         cmocka_unit_test(test_metrics_capped),
         cmocka_unit_test(test_weighted_compact_last),
