@@ -35,14 +35,45 @@ static double to_s(int64_t ns)
     return (double)ns / 1e9;
 }
 
+/* True when taking NEED bytes leaves a free block per sample: vllm-v0's
+ * check before each decode (sim_sched_v0_room), met by every merged step
+ * whatever the scheduler; with NO_EVICT, when the free space outside the
+ * prefix cache covers NEED as well. */
+static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
+{
+    kv_space sp;
+    r->kv->ops->space(r->kv, &sp);
+    uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
+    return need <= sp.free_bytes && sp.free_bytes - need >= reserve &&
+           (!no_evict || need <= sp.free_bytes - sp.cached_bytes);
+}
+
+/* What growths a merged run may make: none; any; or only those that
+ * evict nothing from the prefix cache. Growths take free space, and may
+ * evict cached blocks: all that a waiting request's admission could see
+ * change in a merged run. So any growth when none waits or max_num_seqs
+ * run (the queue is not looked at). With a request the pass found
+ * blocked for memory (the strategy refused it for want of free space, not
+ * its layout, see the caller), less free space keeps it blocked, and,
+ * when none of it is in the cache, so do evictions (they cannot add hits;
+ * requests skipped before it for the token budget stay skipped with fewer
+ * hits); with hits, an eviction could change the tokens the scheduler
+ * asks for it, so only growths the cache's free space is not needed for. */
+enum { GROW_NONE, GROW_ANY, GROW_NO_EVICT };
+
 /* How many steps, the one started included, R's batch can run unchanged
  * (1 when no other can follow it): until a request's last token, and,
- * without GROWS, until a sequence outgrows what it holds. With GROWS,
- * r->merge_next[k] is the step that grows batch entry k (UINT32_MAX: none
- * in the run) and *NEXT the first of them. *USED_STEP is what the sum of
- * used tokens grows by at each step's end. O(running). */
-static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uint32_t *next)
+ * with GROWS (a growth rule) GROW_NONE, until a sequence outgrows what it
+ * holds. Otherwise r->merge_next[k] is the step that grows batch entry k
+ * (UINT32_MAX: none in the run) and *NEXT the first of them. *USED_STEP
+ * is what the sum of used tokens grows by at each step's end. O(running),
+ * cut short where the answer is 1: a request at its last token, and,
+ * since the second step's growths are known here, growths it may not
+ * make (the run's loop would stop before that step: a full pool's steps,
+ * most of a busy run's, merge nothing). */
+static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint32_t *next)
 {
+    uint64_t need2 = 0; /* free space the second step's growths take */
     const sim_batch *b = &r->batch;
     if (!b->steady || r->pipe != NULL || r->cfg->spec.method != SIM_SPEC_NONE || b->n == 0 ||
         b->shape.prefill_seqs != 0 || b->shape.prefill_tokens != 0 || b->spec.drafts != 0)
@@ -71,6 +102,16 @@ static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uin
          * from step cap_tokens - computed + 1 on (checked against the
          * bound below). */
         r->merge_next[k] = s->cap_tokens - q->computed + 1;
+        if (r->merge_next[k] == 2) {
+            /* take_growths' test for step 2, on a prefix of its sum (it
+             * only grows): a failure there ends the run at one step. */
+            if (grows == GROW_NONE)
+                return 1;
+            uint64_t nb = kv_grow_bytes(r->kv, s, q->computed + 2);
+            need2 = nb > UINT64_MAX - need2 ? UINT64_MAX : need2 + nb;
+            if (!decode_room(r, need2, grows == GROW_NO_EVICT))
+                return 1;
+        }
     }
     /* Every running request decodes, or is a finished request static
      * batching holds (it pads the batch, its context fixed). The batch
@@ -95,7 +136,7 @@ static uint32_t merge_bound(sim_replica *r, bool grows, uint64_t *used_step, uin
         r->merge_next[k] = first <= bound ? first : UINT32_MAX;
         if (first > bound)
             continue;
-        if (!grows)
+        if (grows == GROW_NONE)
             bound = first - 1;
         else if (first < *next)
             *next = first;
@@ -114,19 +155,6 @@ static void first_step_gaps(const sim_replica *r)
         sim_gap_run_add(r, &run, r->now_ns - sim_rep_req(r, r->batch.req[k])->last_token_ns,
                         r->cfg->n_samples);
     sim_gap_run_flush(r, &run);
-}
-
-/* True when taking NEED bytes leaves a free block per sample: vllm-v0's
- * check before each decode (sim_sched_v0_room), met by every merged step
- * whatever the scheduler; with NO_EVICT, when the free space outside the
- * prefix cache covers NEED as well. */
-static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
-{
-    kv_space sp;
-    r->kv->ops->space(r->kv, &sp);
-    uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
-    return need <= sp.free_bytes && sp.free_bytes - need >= reserve &&
-           (!no_evict || need <= sp.free_bytes - sp.cached_bytes);
 }
 
 /* The growth calendar: batch entries by the step that next grows them,
@@ -175,19 +203,6 @@ static bool take_growths(sim_replica *r, uint32_t head[CAL_W], uint32_t step, bo
     return *ngrow == 0 || decode_room(r, need, no_evict);
 }
 
-/* What growths a merged run may make: none; any; or only those that
- * evict nothing from the prefix cache. Growths take free space, and may
- * evict cached blocks: all that a waiting request's admission could see
- * change in a merged run. So any growth when none waits or max_num_seqs
- * run (the queue is not looked at). With a request the pass found
- * blocked for memory (the strategy refused it for want of free space, not
- * its layout, see the caller), less free space keeps it blocked, and,
- * when none of it is in the cache, so do evictions (they cannot add hits;
- * requests skipped before it for the token budget stay skipped with fewer
- * hits); with hits, an eviction could change the tokens the scheduler
- * asks for it, so only growths the cache's free space is not needed for. */
-enum { GROW_NONE, GROW_ANY, GROW_NO_EVICT };
-
 static int growth_rule(const sim_replica *r)
 {
     if (r->kv->ops->grow_bytes == NULL)
@@ -219,7 +234,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     int grows = growth_rule(r);
     uint64_t used_step = 0;
     uint32_t next = UINT32_MAX, ngrow = 0;
-    uint32_t bound = merge_bound(r, grows != GROW_NONE, &used_step, &next);
+    uint32_t bound = merge_bound(r, grows, &used_step, &next);
     if (bound < 2)
         return 0;
     uint32_t head[CAL_W];
