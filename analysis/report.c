@@ -644,6 +644,8 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             avg.reservation, avg.internal_frag, avg.external_frag, avg.blocked_free, avg.free);
     fprintf(fp, "  at peak    %12.2f %12.2f %14.2f %14.2f %13.2f %7.2f\n", peak.token_states,
             peak.reservation, peak.internal_frag, peak.external_frag, peak.blocked_free, peak.free);
-    fprintf(fp, "\nsimulated %llu events (%llu steps merged into others' events) in %.3f s wall\n",
-            (unsigned long long)r->events, (unsigned long long)r->merged_steps, in->wall_s);
+    fprintf(fp,
+            "\nsimulated %llu events (%llu steps merged into others' events) in %.3f s wall%s\n",
+            (unsigned long long)r->events, (unsigned long long)r->merged_steps, in->wall_s,
+            r->partitioned ? " (a thread per replica)" : "");
 }

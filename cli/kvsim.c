@@ -199,6 +199,10 @@ static const char usage_run_cost[] =
     "  --check                 check allocator invariants after every operation (slow)\n"
     "  --no-merge-steps        run each decode step as its own event (same results, slower;\n"
     "                          the reference of the step-merging identity test)\n"
+    "  --serial-replicas       simulate every replica in one event loop (by default, behind\n"
+    "                          the round-robin router with an open-loop client, each replica\n"
+    "                          runs in a thread of its own; sums over replicas may differ in\n"
+    "                          their last bits)\n"
     "  --help                  this text\n";
 
 int cmd_compare(int argc, char **argv);

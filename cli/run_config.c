@@ -251,6 +251,10 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             o->no_merge_steps = 1;
             continue;
         }
+        if (strcmp(a, "--serial-replicas") == 0) {
+            o->serial_replicas = 1;
+            continue;
+        }
         if (strcmp(a, "--no-requests") == 0) {
             o->no_requests = 1;
             continue;
@@ -318,7 +322,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             break;
         }
         if (!matched) {
-            const char *names[sizeof(valued) / sizeof(valued[0]) + 16 + 32];
+            const char *names[sizeof(valued) / sizeof(valued[0]) + 17 + 32];
             size_t n = 0;
             for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
                 if ((valued[k].dst != &o->allocators && valued[k].dst != &o->kv_dtypes &&
@@ -330,6 +334,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             names[n++] = "--quiet";
             names[n++] = "--check";
             names[n++] = "--no-merge-steps";
+            names[n++] = "--serial-replicas";
             names[n++] = "--client-max-tokens";
             names[n++] = "--enforce-eager";
             names[n++] = "--no-requests";
@@ -627,6 +632,17 @@ const char *cli_requests_name(const run_opts *o)
     return o->no_requests ? NULL : o->requests_gzip ? "requests.csv.gz" : "requests.csv";
 }
 
+/* sim_reopen_fn: the run's stream again, for a replica's thread. */
+static int reopen_source(void *ctx, wl_source **out, char *err, size_t errlen)
+{
+    const run_opts *o = ctx;
+    if (cli_open_source(o, 0, out) != 0) {
+        snprintf(err, errlen, "cannot open the request stream again for a replica's thread");
+        return -1;
+    }
+    return 0;
+}
+
 int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, double ts_interval,
                  const char *out_dir, cli_result *out)
 {
@@ -648,7 +664,11 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     sim_observer obs = an_metrics_observer(&out->metrics);
     char err[1024];
     double t0 = cli_now_s();
-    int rc = sim_run(cfg, src, &obs, &out->res, err, sizeof(err));
+    /* Replicas in threads of their own (sim_run_opts) unless the stream
+     * cannot be read twice (standard input). */
+    bool stdin_trace = o->trace != NULL && strcmp(o->trace, "-") == 0;
+    sim_run_opts ro = {stdin_trace ? NULL : reopen_source, (void *)o, o->serial_replicas != 0};
+    int rc = sim_run_ex(cfg, src, &ro, &obs, &out->res, err, sizeof(err));
     out->wall_s = cli_now_s() - t0;
     /* Described after the run: skipped rows and transforms are counted by then. */
     snprintf(out->source, sizeof(out->source), "%s", wl_describe(src));

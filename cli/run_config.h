@@ -29,7 +29,7 @@ typedef struct run_opts {
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;
-    int quiet, check, no_merge_steps, client_max_tokens, enforce_eager;
+    int quiet, check, no_merge_steps, serial_replicas, client_max_tokens, enforce_eager;
     int no_requests, requests_gzip;      /* --no-requests, --requests-gzip */
     int no_plot;                         /* --no-plot: no memory.png/.svg with --out */
     int chunked_prefill, prefix_caching; /* 1 enable, 0 disable, -1 not given */

@@ -8,6 +8,7 @@
  * arrival, whatever the trace's clock.
  */
 #include "sim/engine.h"
+#include "sim/engine_int.h"
 
 #include <assert.h>
 #include <math.h>
@@ -21,34 +22,6 @@
 #include "sim/replica.h"
 #include "sim/sched.h"
 #include "sim/step.h"
-
-enum { EV_ARRIVAL = 1, EV_STEP_END = 2 };
-
-typedef struct engine {
-    sim_config cfg; /* resolved */
-    sim_memory_plan plan;
-    wl_source *src;
-    const sim_observer *obs;
-    sim_result *res;
-    char *err;
-    size_t errlen;
-
-    sim_req_pool pool;
-    sim_replica rep[SIM_MAX_REPLICAS]; /* replicas x virtual engines (pipeline_parallel) */
-    uint32_t nrep;
-    uint32_t pp;                          /* virtual engines per replica */
-    sim_pipeline pipes[SIM_MAX_REPLICAS]; /* one per replica with pipeline parallelism */
-    uint32_t rr_next;                     /* round robin */
-
-    sim_evq evq;
-    int64_t now_ns;
-
-    trace_request pending;
-    int64_t pending_ns;
-    bool have_pending;
-    bool arrival_queued; /* an ARRIVAL event is in the queue */
-    double last_arrival_s;
-} engine;
 
 static const char *const reject_names[] = {
 #define SIM_REJECT_NAME(name, str) str,
@@ -158,20 +131,27 @@ int sim_check_config(const sim_config *cfg, char *err, size_t errlen)
  * in nanoseconds since the first request's, into e->pending_ns. */
 static int read_next(engine *e)
 {
-    int rc = wl_next(e->src, &e->pending);
-    if (rc < 0) {
-        snprintf(e->err, e->errlen, "%s", wl_errmsg(e->src));
-        return rc;
+    for (;;) {
+        int rc = wl_next(e->src, &e->pending);
+        if (rc < 0) {
+            snprintf(e->err, e->errlen, "%s", wl_errmsg(e->src));
+            return rc;
+        }
+        e->have_pending = rc == 1;
+        if (!e->have_pending)
+            return 0;
+        if (e->res->first_arrival_s < 0)
+            e->res->first_arrival_s = e->pending.arrival_s;
+        /* Readers yield non-decreasing arrivals; keep that true for any source. */
+        if (e->pending.arrival_s < e->last_arrival_s)
+            e->pending.arrival_s = e->last_arrival_s;
+        e->last_arrival_s = e->pending.arrival_s;
+        /* A part takes its replica's requests, as the round-robin router
+         * would route them; the others' are read past. */
+        uint64_t pos = e->stream_pos++;
+        if (e->nparts == 0 || pos % e->nparts == e->part)
+            break;
     }
-    e->have_pending = rc == 1;
-    if (!e->have_pending)
-        return 0;
-    if (e->res->first_arrival_s < 0)
-        e->res->first_arrival_s = e->pending.arrival_s;
-    /* Readers yield non-decreasing arrivals; keep that true for any source. */
-    if (e->pending.arrival_s < e->last_arrival_s)
-        e->pending.arrival_s = e->last_arrival_s;
-    e->last_arrival_s = e->pending.arrival_s;
     double rel = e->pending.arrival_s - e->res->first_arrival_s;
     /* Readers and sources refuse arrivals beyond TRACE_MAX_SPAN_S (1e9 s,
      * far inside int64 nanoseconds) with the file and line. */
@@ -407,7 +387,7 @@ static void engine_free(engine *e)
     for (uint32_t k = 0; k < e->nrep; k++) {
         sim_replica *r = &e->rep[k];
         for (uint32_t n = 0; n < e->pool.len; n++)
-            if (e->pool.v[n].replica == k)
+            if (e->pool.v[n].replica == r->index)
                 kv_release(r->kv, &e->pool.v[n].seq);
         kv_destroy(r->kv);
         free(r->running);
@@ -428,8 +408,9 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
 {
     sim_replica *r = &e->rep[k];
     memset(r, 0, sizeof(*r));
-    r->index = k;
-    r->group = k / e->pp;
+    /* Numbered in the whole run: a part's replica is replica PART. */
+    r->index = k + e->part * e->pp;
+    r->group = r->index / e->pp;
     if (e->pp > 1) {
         r->pipe = &e->pipes[r->group];
         r->pipe->stages = e->pp;
@@ -469,36 +450,33 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     return 0;
 }
 
-int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_result *res,
-            char *err, size_t errlen)
+int sim_engine_open(engine *e, const sim_config *cfg, wl_source *src, const sim_observer *obs,
+                    sim_result *res, uint32_t part, uint32_t nparts, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
     res->first_arrival_s = -1;
-    engine *e = calloc(1, sizeof(*e));
-    if (e == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     e->src = src;
     e->obs = obs;
     e->res = res;
     e->err = err;
     e->errlen = errlen;
+    e->part = part;
+    e->nparts = nparts;
     sim_req_pool_init(&e->pool);
     sim_evq_init(&e->evq);
     int rc = resolve(cfg, &e->cfg, &e->plan, err, errlen);
     e->pp = e->cfg.pipeline_parallel > 1 ? e->cfg.pipeline_parallel : 1;
-    for (uint32_t k = 0; rc == 0 && k < e->cfg.replicas * e->pp; k++) {
+    /* A part runs one replica: its virtual engines, numbered as in the
+     * whole run (replica_init). */
+    uint32_t n = nparts > 0 ? e->pp : e->cfg.replicas * e->pp;
+    for (uint32_t k = 0; rc == 0 && k < n; k++) {
         e->nrep = k + 1;
         rc = replica_init(e, k, obs);
     }
     if (rc == 0)
         rc = check_one_sequence(e->rep[0].kv, &e->cfg, err, errlen);
-    if (rc != 0) {
-        engine_free(e);
-        free(e);
+    if (rc != 0)
         return -1;
-    }
     e->plan.kv_pool_bytes = e->rep[0].kv->pool_bytes;
     res->plan = e->plan;
     res->link = e->cfg.link;
@@ -507,17 +485,26 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
     res->chunked_prefill = e->cfg.chunked_prefill != 0;
     res->prefix_caching = e->cfg.prefix_caching != 0;
     res->watermark = e->cfg.watermark;
-    res->replicas = e->nrep / e->pp;
-    if (obs != NULL && obs->on_start != NULL)
-        obs->on_start(obs->ctx, &e->plan);
+    res->replicas = e->cfg.replicas;
+    return 0;
+}
 
-    rc = read_next(e);
+int sim_engine_loop(engine *e)
+{
+    sim_result *res = e->res;
+    int rc = read_next(e);
     if (rc == 0)
         rc = queue_arrival(e);
     sim_event ev;
     while (rc == 0 && sim_evq_pop(&e->evq, &ev)) {
         e->now_ns = ev.time_ns;
         res->events++;
+        if (e->stop != NULL && (res->events & 4095) == 0 && atomic_load(e->stop)) {
+            e->stopped = true;
+            snprintf(e->err, e->errlen, "stopped: another replica's thread failed");
+            rc = -1;
+            break;
+        }
         if (ev.type == EV_ARRIVAL) {
             rc = on_arrival(e);
         } else {
@@ -543,18 +530,66 @@ int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_
         }
         res->makespan_s = to_s(e->now_ns);
     }
+    return rc;
+}
+
+void sim_engine_close(engine *e)
+{
+    sim_result *res = e->res;
     if (res->first_arrival_s < 0)
         res->first_arrival_s = 0;
-    wl_get_counts(src, &res->trace);
-    res->prefix = e->rep[0].kv->prefix;
-    for (uint32_t k = 1; k < e->nrep; k++) {
+    wl_get_counts(e->src, &res->trace);
+    for (uint32_t k = 0; k < e->nrep; k++) {
+        if (e->rep[k].kv == NULL)
+            break; /* a set-up that failed */
         const kv_prefix_stats *p = &e->rep[k].kv->prefix;
+        if (k == 0) {
+            res->prefix = *p;
+            continue;
+        }
         res->prefix.lookup_tokens += p->lookup_tokens;
         res->prefix.hit_tokens += p->hit_tokens;
         res->prefix.recompute_hit_tokens += p->recompute_hit_tokens;
         res->prefix.evictions += p->evictions;
     }
     engine_free(e);
+}
+
+bool sim_engine_partitionable(const sim_config *cfg)
+{
+    return cfg->replicas > 1 && cfg->router == SIM_ROUTER_ROUND_ROBIN && cfg->max_concurrency == 0;
+}
+
+int sim_run_ex(const sim_config *cfg, wl_source *src, const sim_run_opts *ro,
+               const sim_observer *obs, sim_result *res, char *err, size_t errlen)
+{
+    if (ro != NULL && ro->reopen != NULL && !ro->serial) {
+        sim_config c;
+        sim_memory_plan plan;
+        if (resolve(cfg, &c, &plan, err, errlen) != 0) {
+            memset(res, 0, sizeof(*res));
+            return -1;
+        }
+        if (sim_engine_partitionable(&c))
+            return sim_run_partitioned(cfg, src, ro, obs, res, err, errlen);
+    }
+    engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = sim_engine_open(e, cfg, src, obs, res, 0, 0, err, errlen);
+    if (rc == 0 && obs != NULL && obs->on_start != NULL)
+        obs->on_start(obs->ctx, &e->plan);
+    if (rc == 0)
+        rc = sim_engine_loop(e);
+    sim_engine_close(e);
     free(e);
     return rc;
+}
+
+int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_result *res,
+            char *err, size_t errlen)
+{
+    return sim_run_ex(cfg, src, NULL, obs, res, err, errlen);
 }

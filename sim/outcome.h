@@ -145,6 +145,7 @@ typedef struct sim_result {
     bool prefix_caching;
     double watermark;
     uint32_t replicas;
+    bool partitioned; /* each replica simulated in a thread of its own (engine.h) */
     sim_replica_stats per_replica[SIM_MAX_REPLICAS];
     trace_counts trace;
     kv_prefix_stats prefix;               /* prefix caching (enabled only with paged:prefix=on) */

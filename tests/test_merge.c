@@ -11,14 +11,15 @@
  * allows it (its terminal summary counts them), so that the comparison is
  * not vacuous.
  *
- * The matrix (34 configurations): the bundled Azure conv trace, the Azure code and Mooncake
+ * The matrix (35 configurations): the bundled Azure conv trace, the Azure code and Mooncake
  * traces from ../shared (skipped with a message when absent), generated
  * workloads (fixed, uniform and chat, the last with prefix-sharing hash
  * ids); every scheduler (vllm V1 with and without chunked prefill and
  * prefix caching, vllm-v0 with and without chunked prefill, sarathi, orca,
  * static); every allocator (paged with block sizes 16 and 32, contiguous
  * with each reservation and placement, vattn, jemalloc); tensor and
- * pipeline parallelism, replicas; small pools that preempt by recompute
+ * pipeline parallelism, replicas (one event loop behind a load-aware
+ * router, a thread each behind round robin); small pools that preempt by recompute
  * and by swap; parallel sampling; a closed-loop client; speculative
  * decoding; --check. jemalloc's placement depends on the address-space
  * layout (two step-by-step runs differ in external fragmentation when
@@ -76,6 +77,8 @@ static const config matrix[] = {
      true, false},
     {AZURE "--limit 400 " L7 "--pipeline-parallel-size 2", false, false},
     {AZURE "--limit 400 " L7 "--replicas 2 --router least-loaded", false, false},
+    /* Round robin: a thread per replica (sim/partition.c), each merging. */
+    {AZURE "--limit 600 " L7 "--replicas 3", true, false},
     /* Small pools: preemption by recompute and by swap. */
     {AZURE "--limit 600 " L7 "--num-blocks 400", true, false},
     {AZURE "--limit 600 " L7 "--num-blocks 400 --scheduler vllm-v0", true, false},
