@@ -632,17 +632,6 @@ const char *cli_requests_name(const run_opts *o)
     return o->no_requests ? NULL : o->requests_gzip ? "requests.csv.gz" : "requests.csv";
 }
 
-/* sim_reopen_fn: the run's stream again, for a replica's thread. */
-static int reopen_source(void *ctx, wl_source **out, char *err, size_t errlen)
-{
-    const run_opts *o = ctx;
-    if (cli_open_source(o, 0, out) != 0) {
-        snprintf(err, errlen, "cannot open the request stream again for a replica's thread");
-        return -1;
-    }
-    return 0;
-}
-
 int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, double ts_interval,
                  const char *out_dir, cli_result *out)
 {
@@ -664,10 +653,7 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     sim_observer obs = an_metrics_observer(&out->metrics);
     char err[1024];
     double t0 = cli_now_s();
-    /* Replicas in threads of their own (sim_run_opts) unless the stream
-     * cannot be read twice (standard input). */
-    bool stdin_trace = o->trace != NULL && strcmp(o->trace, "-") == 0;
-    sim_run_opts ro = {stdin_trace ? NULL : reopen_source, (void *)o, o->serial_replicas != 0};
+    sim_run_opts ro = {o->serial_replicas != 0}; /* replicas in threads (engine.h) */
     int rc = sim_run_ex(cfg, src, &ro, &obs, &out->res, err, sizeof(err));
     out->wall_s = cli_now_s() - t0;
     /* Described after the run: skipped rows and transforms are counted by then. */

@@ -131,27 +131,22 @@ int sim_check_config(const sim_config *cfg, char *err, size_t errlen)
  * in nanoseconds since the first request's, into e->pending_ns. */
 static int read_next(engine *e)
 {
-    for (;;) {
-        int rc = wl_next(e->src, &e->pending);
-        if (rc < 0) {
+    int rc = e->next != NULL ? e->next(e->next_ctx, &e->pending, e->err, e->errlen)
+                             : wl_next(e->src, &e->pending);
+    if (rc < 0) {
+        if (e->next == NULL)
             snprintf(e->err, e->errlen, "%s", wl_errmsg(e->src));
-            return rc;
-        }
-        e->have_pending = rc == 1;
-        if (!e->have_pending)
-            return 0;
-        if (e->res->first_arrival_s < 0)
-            e->res->first_arrival_s = e->pending.arrival_s;
-        /* Readers yield non-decreasing arrivals; keep that true for any source. */
-        if (e->pending.arrival_s < e->last_arrival_s)
-            e->pending.arrival_s = e->last_arrival_s;
-        e->last_arrival_s = e->pending.arrival_s;
-        /* A part takes its replica's requests, as the round-robin router
-         * would route them; the others' are read past. */
-        uint64_t pos = e->stream_pos++;
-        if (e->nparts == 0 || pos % e->nparts == e->part)
-            break;
+        return rc;
     }
+    e->have_pending = rc == 1;
+    if (!e->have_pending)
+        return 0;
+    if (e->res->first_arrival_s < 0)
+        e->res->first_arrival_s = e->pending.arrival_s;
+    /* Readers yield non-decreasing arrivals; keep that true for any source. */
+    if (e->pending.arrival_s < e->last_arrival_s)
+        e->pending.arrival_s = e->last_arrival_s;
+    e->last_arrival_s = e->pending.arrival_s;
     double rel = e->pending.arrival_s - e->res->first_arrival_s;
     /* Readers and sources refuse arrivals beyond TRACE_MAX_SPAN_S (1e9 s,
      * far inside int64 nanoseconds) with the file and line. */
@@ -538,7 +533,8 @@ void sim_engine_close(engine *e)
     sim_result *res = e->res;
     if (res->first_arrival_s < 0)
         res->first_arrival_s = 0;
-    wl_get_counts(e->src, &res->trace);
+    if (e->src != NULL)
+        wl_get_counts(e->src, &res->trace);
     for (uint32_t k = 0; k < e->nrep; k++) {
         if (e->rep[k].kv == NULL)
             break; /* a set-up that failed */
@@ -563,7 +559,7 @@ bool sim_engine_partitionable(const sim_config *cfg)
 int sim_run_ex(const sim_config *cfg, wl_source *src, const sim_run_opts *ro,
                const sim_observer *obs, sim_result *res, char *err, size_t errlen)
 {
-    if (ro != NULL && ro->reopen != NULL && !ro->serial) {
+    if (ro == NULL || !ro->serial) {
         sim_config c;
         sim_memory_plan plan;
         if (resolve(cfg, &c, &plan, err, errlen) != 0) {
@@ -571,7 +567,7 @@ int sim_run_ex(const sim_config *cfg, wl_source *src, const sim_run_opts *ro,
             return -1;
         }
         if (sim_engine_partitionable(&c))
-            return sim_run_partitioned(cfg, src, ro, obs, res, err, errlen);
+            return sim_run_partitioned(cfg, src, obs, res, err, errlen);
     }
     engine *e = calloc(1, sizeof(*e));
     if (e == NULL) {

@@ -43,28 +43,21 @@ int sim_check_config(const sim_config *cfg, char *err, size_t errlen);
 int sim_run(const sim_config *cfg, wl_source *src, const sim_observer *obs, sim_result *res,
             char *err, size_t errlen);
 
-/* Opens another copy of the run's request stream (the same requests in
- * the same order) into *OUT. Returns 0, or -1 with ERR. */
-typedef int (*sim_reopen_fn)(void *ctx, wl_source **out, char *err, size_t errlen);
-
 typedef struct sim_run_opts {
-    /* With more than one replica behind the round-robin router and an
-     * open-loop client, the replicas share nothing but the stream: each
-     * is simulated in a thread of its own, reading its own copy of the
-     * stream (REOPEN) and taking its share of the requests, and the
-     * observer's calls are merged in time order (ties in replica order).
-     * Results are the same whatever the machine's cores; against one
-     * event loop for every replica (REOPEN NULL or SERIAL) only sums of
-     * floating-point figures over replicas may differ in their last bits
-     * (summed replica by replica), and a replica's step ending at the
-     * very nanosecond of one of its arrivals may take them in the other
-     * order. */
-    sim_reopen_fn reopen;
-    void *reopen_ctx;
+    /* By default, with more than one replica behind the round-robin
+     * router and an open-loop client, the replicas share nothing but the
+     * stream: each is simulated in a thread of its own, fed its share of
+     * the requests by a thread that reads the stream, and the observer's
+     * calls are merged in time order (ties in replica order). Results are
+     * the same whatever the machine's cores; against one event loop for
+     * every replica (SERIAL) only sums of floating-point figures over
+     * replicas may differ in their last bits (added replica by replica),
+     * and a replica's step ending at the very nanosecond of one of its
+     * arrivals may take them in the other order. */
     bool serial; /* one event loop for every replica whatever the run */
 } sim_run_opts;
 
-/* As sim_run, with RO (may be NULL: sim_run). */
+/* As sim_run, with RO (NULL: the defaults, as sim_run). */
 int sim_run_ex(const sim_config *cfg, wl_source *src, const sim_run_opts *ro,
                const sim_observer *obs, sim_result *res, char *err, size_t errlen);
 

@@ -34,12 +34,15 @@ typedef struct engine {
     sim_pipeline pipes[SIM_MAX_REPLICAS]; /* one per replica with pipeline parallelism */
     uint32_t rr_next;                     /* round robin */
     /* A part of a partitioned run (partition.c): this engine simulates
-     * replica PART of NPARTS and takes the stream's requests PART,
-     * PART + NPARTS, ... (round robin); NPARTS 0 for the whole run. */
+     * replica PART of NPARTS, whose requests (the stream's PART, PART +
+     * NPARTS, ...: round robin) NEXT gives it, as wl_next would, with the
+     * reason of a failure in ERR; NPARTS 0 and NEXT NULL for the whole
+     * run, read from SRC. */
     uint32_t part, nparts;
-    uint64_t stream_pos; /* requests read from the stream so far */
-    atomic_bool *stop;   /* a part: set when another part failed; NULL otherwise */
-    bool stopped;        /* the loop ended because STOP was set */
+    int (*next)(void *ctx, trace_request *req, char *err, size_t errlen);
+    void *next_ctx;
+    atomic_bool *stop; /* a part: set when another part failed; NULL otherwise */
+    bool stopped;      /* the loop ended because STOP was set */
 
     sim_evq evq;
     int64_t now_ns;
@@ -51,7 +54,8 @@ typedef struct engine {
     double last_arrival_s;
 } engine;
 
-/* Sets E up (zeroed by the caller) to run SRC with CFG (as given; resolved
+/* Sets E up (zeroed by the caller; a part's NEXT set) to run SRC (NULL
+ * for a part) with CFG (as given; resolved
  * here) on the whole run (NPARTS 0) or on replica PART of NPARTS, reporting
  * to OBS (may be NULL; its on_start is the caller's) and counting in RES
  * (zeroed here). Returns 0, or -1 with ERR; sim_engine_close frees it
@@ -72,7 +76,7 @@ void sim_engine_close(engine *e);
 bool sim_engine_partitionable(const sim_config *cfg);
 
 /* Runs CFG's replicas each in its own thread (partition.c). */
-int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_run_opts *ro,
-                        const sim_observer *obs, sim_result *res, char *err, size_t errlen);
+int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_observer *obs,
+                        sim_result *res, char *err, size_t errlen);
 
 #endif

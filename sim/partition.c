@@ -5,20 +5,26 @@
  * Behind the round-robin router with an open-loop client, where request j
  * goes depends on j alone (replica j mod R), and a replica's events touch
  * only its own state: R event loops give each replica the history one
- * loop gives it. Each part (engine_int.h) reads its own copy of the
- * stream, keeps its replica's requests and runs them; what it would tell
- * the observer it writes to a channel instead, as records stamped with
- * the time of the call. This thread merges the channels in time order
+ * loop gives it. A feeder thread reads the stream once and hands each
+ * part (engine_int.h) its replica's requests; what a part would tell the
+ * observer it writes to a channel instead, as records stamped with the
+ * time of the call. The calling thread merges the channels in time order
  * (ties: the lower replica first) and makes the observer's calls, so the
  * observer sees one time-ordered history, the same whatever the threads'
  * speeds. The parts' totals are added at the end, replica by replica.
  *
  * A channel is a queue of fixed chunks of records, handed over under a
- * lock a chunk at a time (a few hundred records): the producer blocks
- * only when CHAN_MAX_FULL chunks wait for the merger, the merger only
- * when a part that has not ended has nothing written yet. That cannot
- * deadlock: a part the merger waits for holds no full chunk, so it is
- * not blocked, and runs until it fills one or ends.
+ * lock a chunk at a time (hundreds of records). Who waits for whom:
+ *   - the merger, for a part that has not ended and has written nothing
+ *     it has not taken (it cannot order the others' records without it);
+ *   - a part, for room in its output (max_full chunks waiting) and for
+ *     requests in its input;
+ *   - the feeder, for room in the input of the part the next request goes
+ *     to, but never while a part waits for input (a part far behind the
+ *     others in the stream may hold a full input while one ahead starves:
+ *     the feeder then goes on past the limit).
+ * No cycle is left: a part the merger waits for is running, or starving,
+ * and a starving part is fed, since the feeder waits for no one then.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -30,23 +36,31 @@
 
 #include "sim/engine_int.h"
 
-enum { CHUNK_BYTES = 64 * 1024, CHAN_MAX_FULL = 16 };
+/* Chunks of records; at most MAX_FULL_ALL chunks waiting in each
+ * direction over all parts (at least 2 a part). */
+enum { CHUNK_BYTES = 64 * 1024, MAX_FULL_ALL = 64 };
 
 typedef struct chunk {
     struct chunk *next;
-    size_t len;
-    _Alignas(8) unsigned char data[CHUNK_BYTES];
+    size_t len, cap; /* cap CHUNK_BYTES, or one record's size beyond it */
+    _Alignas(8) unsigned char data[];
 } chunk;
 
 typedef struct chan {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_mutex_t *mu; /* OWN_MU, or the inputs' shared lock */
+    pthread_cond_t *cv;
+    pthread_mutex_t own_mu;
+    pthread_cond_t own_cv;
     chunk *head, *tail; /* full chunks, oldest first */
-    unsigned nfull;
-    chunk *spare; /* chunks the merger gave back */
+    unsigned nfull, max_full;
+    chunk *spare; /* chunks the consumer gave back */
     bool closed;  /* the producer has ended (its last chunk is in the queue) */
     chunk *fill;  /* the producer's */
     atomic_bool *stop;
+    /* Inputs: consumers waiting for a chunk, counted under the shared
+     * lock; the producer does not wait for room while any does. NULL for
+     * outputs. */
+    unsigned *starving;
 } chan;
 
 /* A record: its time (the observer call's), kind and size (header
@@ -75,12 +89,24 @@ typedef struct rec_request {
     sim_request_record r;
 } rec_request;
 
+/* A request for a part: trace_request's fields, its hash ids after it. */
+typedef struct in_rec {
+    uint64_t index, line;
+    double arrival_s;
+    uint32_t input, output, num_hash_ids, size;
+} in_rec;
+
+struct feed;
+
 typedef struct part {
     engine e;
     sim_result res;
     char err[1024];
-    wl_source *src; /* the caller's for part 0, else opened here */
-    chan ch;
+    struct feed *feed;
+    chan in; /* requests from the feeder */
+    chunk *in_cur;
+    size_t in_off;
+    chan out; /* records to the merger */
     sim_observer rec_obs;
     pthread_t th;
     bool opened; /* sim_engine_open was called */
@@ -88,14 +114,37 @@ typedef struct part {
     int rc;
 } part;
 
+/* The feeder: reads the stream, hands request j to part j mod N. */
+typedef struct feed {
+    wl_source *src;
+    part *parts;
+    uint32_t n;
+    atomic_bool *stop;
+    pthread_mutex_t mu; /* the inputs' lock */
+    pthread_cond_t cv;
+    unsigned starving;      /* parts waiting for input */
+    double first_arrival_s; /* set before the first request is handed over */
+    bool failed;            /* the stream's error in ERR (before the inputs close) */
+    char err[1024];
+    pthread_t th;
+    bool started;
+} feed;
+
 /* ------------------------------------------------------------ channel */
 
-static void chan_init(chan *c, atomic_bool *stop)
+/* An output channel (SHARED NULL: a lock of its own), or an input one
+ * under the inputs' lock SHARED and their starving count STARVING. */
+static void chan_init(chan *c, atomic_bool *stop, unsigned max_full, pthread_mutex_t *shared,
+                      pthread_cond_t *shared_cv, unsigned *starving)
 {
     memset(c, 0, sizeof(*c));
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    pthread_mutex_init(&c->own_mu, NULL);
+    pthread_cond_init(&c->own_cv, NULL);
+    c->mu = shared != NULL ? shared : &c->own_mu;
+    c->cv = shared != NULL ? shared_cv : &c->own_cv;
     c->stop = stop;
+    c->max_full = max_full;
+    c->starving = starving;
 }
 
 static void chan_free(chan *c)
@@ -106,18 +155,20 @@ static void chan_free(chan *c)
             next = n->next;
             free(n);
         }
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->own_mu);
+    pthread_cond_destroy(&c->own_cv);
 }
 
-/* Queues the producer's chunk, waiting while CHAN_MAX_FULL wait already
- * (or until the run stops), and takes an empty one. Returns false when
- * out of memory or stopped. */
-static bool chan_publish(chan *c)
+/* Queues the producer's chunk, waiting while max_full wait already
+ * (unless a consumer of the inputs starves, or the run stops), and takes
+ * an empty one with room for SIZE bytes. Returns false when out of memory
+ * or stopped. */
+static bool chan_publish(chan *c, size_t size)
 {
-    pthread_mutex_lock(&c->mu);
-    while (c->nfull >= CHAN_MAX_FULL && !atomic_load(c->stop))
-        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_lock(c->mu);
+    while (c->nfull >= c->max_full && !atomic_load(c->stop) &&
+           (c->starving == NULL || *c->starving == 0))
+        pthread_cond_wait(c->cv, c->mu);
     chunk *f = c->fill;
     c->fill = NULL;
     if (f != NULL && f->len > 0) {
@@ -128,19 +179,22 @@ static bool chan_publish(chan *c)
             c->head = f;
         c->tail = f;
         c->nfull++;
-        pthread_cond_broadcast(&c->cv);
+        pthread_cond_broadcast(c->cv);
     } else if (f != NULL) {
         f->next = c->spare;
         c->spare = f;
     }
-    chunk *n = c->spare;
+    chunk *n = size <= CHUNK_BYTES ? c->spare : NULL;
     if (n != NULL)
         c->spare = n->next;
-    pthread_mutex_unlock(&c->mu);
-    if (n == NULL)
-        n = malloc(sizeof(*n));
-    if (n == NULL)
-        return false;
+    pthread_mutex_unlock(c->mu);
+    if (n == NULL) {
+        size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
+        n = malloc(sizeof(*n) + cap);
+        if (n == NULL)
+            return false;
+        n->cap = cap;
+    }
     n->len = 0;
     c->fill = n;
     return !atomic_load(c->stop);
@@ -149,7 +203,7 @@ static bool chan_publish(chan *c)
 /* Room for SIZE bytes of record in the producer's chunk, or NULL. */
 static void *chan_reserve(chan *c, size_t size)
 {
-    if ((c->fill == NULL || c->fill->len + size > CHUNK_BYTES) && !chan_publish(c))
+    if ((c->fill == NULL || c->fill->len + size > c->fill->cap) && !chan_publish(c, size))
         return NULL;
     void *p = c->fill->data + c->fill->len;
     c->fill->len += size;
@@ -159,7 +213,7 @@ static void *chan_reserve(chan *c, size_t size)
 /* The producer has ended: its last chunk goes to the merger. */
 static void chan_close(chan *c)
 {
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(c->mu);
     chunk *f = c->fill;
     c->fill = NULL;
     if (f != NULL && f->len > 0) {
@@ -175,53 +229,57 @@ static void chan_close(chan *c)
         c->spare = f;
     }
     c->closed = true;
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    pthread_cond_broadcast(c->cv);
+    pthread_mutex_unlock(c->mu);
 }
 
 /* The oldest full chunk, waiting for one; NULL once the producer has
  * ended and every chunk was taken. */
 static chunk *chan_take(chan *c)
 {
-    pthread_mutex_lock(&c->mu);
-    while (c->head == NULL && !c->closed)
-        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_lock(c->mu);
+    /* An input's consumer also leaves when the run stops. */
+    while (c->head == NULL && !c->closed && !(c->starving != NULL && atomic_load(c->stop))) {
+        if (c->starving != NULL) {
+            ++*c->starving;
+            pthread_cond_broadcast(c->cv); /* the feeder may wait for room */
+        }
+        pthread_cond_wait(c->cv, c->mu);
+        if (c->starving != NULL)
+            --*c->starving;
+    }
     chunk *f = c->head;
     if (f != NULL) {
         c->head = f->next;
         if (c->head == NULL)
             c->tail = NULL;
         c->nfull--;
-        pthread_cond_broadcast(&c->cv);
+        pthread_cond_broadcast(c->cv);
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(c->mu);
     return f;
 }
 
 static void chan_give_back(chan *c, chunk *f)
 {
-    pthread_mutex_lock(&c->mu);
+    if (f->cap != CHUNK_BYTES) {
+        free(f); /* one big record's */
+        return;
+    }
+    pthread_mutex_lock(c->mu);
     f->next = c->spare;
     c->spare = f;
-    pthread_mutex_unlock(&c->mu);
-}
-
-/* Wakes a producer waiting for room (the run stops). */
-static void chan_wake(chan *c)
-{
-    pthread_mutex_lock(&c->mu);
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(c->mu);
 }
 
 /* ------------------------------------------------- recording observer */
 
 static void *put(part *p, double t, uint32_t kind, size_t size)
 {
-    rec *h = chan_reserve(&p->ch, size);
+    rec *h = chan_reserve(&p->out, size);
     if (h == NULL) {
         /* Out of memory or stopped: the loop ends at its next check. */
-        atomic_store(p->ch.stop, true);
+        atomic_store(p->out.stop, true);
         return NULL;
     }
     h->t = t;
@@ -256,13 +314,109 @@ static void rec_on_token_gaps(void *ctx, double now_s, double gap_s, uint64_t co
 
 /* ---------------------------------------------------------- the parts */
 
+/* Stops the run: every thread sees it at its next wait or check. */
+static void stop_all(feed *f)
+{
+    atomic_store(f->stop, true);
+    pthread_mutex_lock(&f->mu);
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    for (uint32_t k = 0; k < f->n; k++) {
+        pthread_mutex_lock(f->parts[k].out.mu);
+        pthread_cond_broadcast(f->parts[k].out.cv);
+        pthread_mutex_unlock(f->parts[k].out.mu);
+    }
+}
+
+static void *feeder_main(void *arg)
+{
+    feed *f = arg;
+    double last = 0;
+    for (uint64_t j = 0;; j++) {
+        trace_request t;
+        int rc = wl_next(f->src, &t);
+        if (rc < 0) {
+            snprintf(f->err, sizeof(f->err), "%s", wl_errmsg(f->src));
+            f->failed = true;
+            break;
+        }
+        if (rc == 0)
+            break;
+        if (j == 0)
+            f->first_arrival_s = t.arrival_s;
+        /* As the engine's read_next: non-decreasing arrivals. */
+        if (j > 0 && t.arrival_s < last)
+            t.arrival_s = last;
+        last = t.arrival_s;
+        size_t size = (sizeof(in_rec) + (size_t)t.num_hash_ids * sizeof(uint64_t) + 7) & ~(size_t)7;
+        in_rec *r = chan_reserve(&f->parts[j % f->n].in, size);
+        if (r == NULL) {
+            if (!atomic_load(f->stop)) {
+                snprintf(f->err, sizeof(f->err), "out of memory for the replicas' requests");
+                f->failed = true;
+            }
+            break;
+        }
+        r->index = t.index;
+        r->line = t.line;
+        r->arrival_s = t.arrival_s;
+        r->input = t.input_tokens;
+        r->output = t.output_tokens;
+        r->num_hash_ids = t.num_hash_ids;
+        r->size = (uint32_t)size;
+        if (t.num_hash_ids > 0)
+            memcpy(r + 1, t.hash_ids, t.num_hash_ids * sizeof(uint64_t));
+    }
+    for (uint32_t k = 0; k < f->n; k++)
+        chan_close(&f->parts[k].in);
+    return NULL;
+}
+
+/* The engine's NEXT for a part: its next request from the feeder. */
+static int part_next(void *ctx, trace_request *req, char *err, size_t errlen)
+{
+    part *p = ctx;
+    if (p->in_cur == NULL || p->in_off >= p->in_cur->len) {
+        if (p->in_cur != NULL)
+            chan_give_back(&p->in, p->in_cur); /* the last request's hash ids are copied */
+        p->in_cur = chan_take(&p->in);
+        p->in_off = 0;
+        if (p->in_cur == NULL) {
+            if (p->feed->failed) {
+                snprintf(err, errlen, "%s", p->feed->err);
+                return -1;
+            }
+            if (atomic_load(p->feed->stop)) {
+                p->e.stopped = true;
+                snprintf(err, errlen, "stopped: another replica's thread failed");
+                return -1;
+            }
+            return 0;
+        }
+    }
+    const in_rec *r = (const in_rec *)(p->in_cur->data + p->in_off);
+    p->in_off += r->size;
+    /* The stream's clock starts at its first request, not this part's. */
+    if (p->res.first_arrival_s < 0)
+        p->res.first_arrival_s = p->feed->first_arrival_s;
+    memset(req, 0, sizeof(*req));
+    req->index = r->index;
+    req->line = r->line;
+    req->arrival_s = r->arrival_s;
+    req->input_tokens = r->input;
+    req->output_tokens = r->output;
+    req->num_hash_ids = r->num_hash_ids;
+    req->hash_ids = r->num_hash_ids > 0 ? (const uint64_t *)(r + 1) : NULL;
+    return 1;
+}
+
 static void *part_main(void *arg)
 {
     part *p = arg;
     p->rc = sim_engine_loop(&p->e);
+    chan_close(&p->out);
     if (p->rc != 0)
-        atomic_store(p->ch.stop, true);
-    chan_close(&p->ch);
+        stop_all(p->feed);
     return NULL;
 }
 
@@ -289,7 +443,7 @@ static void merge_records(part *parts, uint32_t n, const sim_observer *obs)
     chunk *cur[SIM_MAX_REPLICAS];
     size_t off[SIM_MAX_REPLICAS];
     for (uint32_t k = 0; k < n; k++) {
-        cur[k] = chan_take(&parts[k].ch);
+        cur[k] = chan_take(&parts[k].out);
         off[k] = 0;
     }
     for (;;) {
@@ -311,17 +465,18 @@ static void merge_records(part *parts, uint32_t n, const sim_observer *obs)
             dispatch(obs, h);
         off[best] += h->size;
         if (off[best] >= cur[best]->len) {
-            chan_give_back(&parts[best].ch, cur[best]);
-            cur[best] = chan_take(&parts[best].ch);
+            chan_give_back(&parts[best].out, cur[best]);
+            cur[best] = chan_take(&parts[best].out);
             off[best] = 0;
         }
     }
 }
 
 /* RES: the parts' totals, added replica by replica. */
-static void combine(sim_result *res, const part *parts, uint32_t n)
+static void combine(sim_result *res, const part *parts, uint32_t n, wl_source *src)
 {
     *res = parts[0].res;
+    wl_get_counts(src, &res->trace);
     for (uint32_t k = 1; k < n; k++) {
         const sim_result *p = &parts[k].res;
         res->total += p->total;
@@ -377,68 +532,79 @@ static void combine(sim_result *res, const part *parts, uint32_t n)
     res->partitioned = true;
 }
 
-int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_run_opts *ro,
-                        const sim_observer *obs, sim_result *res, char *err, size_t errlen)
+int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_observer *obs,
+                        sim_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
     uint32_t n = cfg->replicas;
     part *parts = calloc(n, sizeof(*parts));
+    feed *f = calloc(1, sizeof(*f));
     atomic_bool stop;
     atomic_init(&stop, false);
-    if (parts == NULL) {
+    if (parts == NULL || f == NULL) {
+        free(parts);
+        free(f);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    f->src = src;
+    f->parts = parts;
+    f->n = n;
+    f->stop = &stop;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    unsigned max_full = MAX_FULL_ALL / n > 2 ? MAX_FULL_ALL / n : 2;
     int rc = 0;
-    uint32_t opened = 0;
     for (uint32_t k = 0; k < n; k++) {
         part *p = &parts[k];
-        chan_init(&p->ch, &stop);
+        p->feed = f;
+        chan_init(&p->in, &stop, max_full, &f->mu, &f->cv, &f->starving);
+        chan_init(&p->out, &stop, max_full, NULL, NULL, NULL);
         p->e.stop = &stop;
+        p->e.next = part_next;
+        p->e.next_ctx = p;
         p->rec_obs.ctx = p;
         if (obs != NULL) {
             p->rec_obs.on_step = obs->on_step != NULL ? rec_on_step : NULL;
             p->rec_obs.on_request = obs->on_request != NULL ? rec_on_request : NULL;
             p->rec_obs.on_token_gaps = obs->on_token_gaps != NULL ? rec_on_token_gaps : NULL;
         }
-        opened = k + 1;
-        p->src = src;
-        if (k > 0 && ro->reopen(ro->reopen_ctx, &p->src, p->err, sizeof(p->err)) != 0) {
-            p->src = NULL;
-            snprintf(err, errlen, "%s", p->err);
-            rc = -1;
-            break;
-        }
+    }
+    for (uint32_t k = 0; rc == 0 && k < n; k++) {
+        part *p = &parts[k];
         p->opened = true;
-        if (sim_engine_open(&p->e, cfg, p->src, obs != NULL ? &p->rec_obs : NULL, &p->res, k, n,
+        if (sim_engine_open(&p->e, cfg, NULL, obs != NULL ? &p->rec_obs : NULL, &p->res, k, n,
                             p->err, sizeof(p->err)) != 0) {
             snprintf(err, errlen, "%s", p->err);
             rc = -1;
-            break;
         }
     }
     if (rc == 0 && obs != NULL && obs->on_start != NULL)
         obs->on_start(obs->ctx, &parts[0].e.plan);
-    for (uint32_t k = 0; rc == 0 && k < n; k++) {
-        if (pthread_create(&parts[k].th, NULL, part_main, &parts[k]) != 0) {
-            snprintf(err, errlen, "cannot start a thread for replica %u", k);
-            atomic_store(&stop, true);
-            rc = -1;
-            break;
-        }
-        parts[k].started = true;
-    }
     if (rc == 0) {
-        merge_records(parts, n, obs);
-    } else {
-        for (uint32_t k = 0; k < n; k++)
-            if (parts[k].started)
-                chan_wake(&parts[k].ch);
-        /* Drain what started parts write until they see the stop. */
-        for (uint32_t k = 0; k < n; k++)
-            for (chunk *c; parts[k].started && (c = chan_take(&parts[k].ch)) != NULL;)
-                chan_give_back(&parts[k].ch, c);
+        f->started = pthread_create(&f->th, NULL, feeder_main, f) == 0;
+        rc = f->started ? 0 : -1;
     }
+    for (uint32_t k = 0; rc == 0 && k < n; k++) {
+        parts[k].started = pthread_create(&parts[k].th, NULL, part_main, &parts[k]) == 0;
+        rc = parts[k].started ? 0 : -1;
+    }
+    if (rc != 0 && err[0] == '\0')
+        snprintf(err, errlen, "cannot start the threads of %u replicas", n);
+    if (rc != 0) {
+        /* What did start sees the stop; what did not is closed. */
+        stop_all(f);
+        for (uint32_t k = 0; k < n; k++)
+            if (!parts[k].started)
+                chan_close(&parts[k].out);
+        for (uint32_t k = 0; !f->started && k < n; k++)
+            chan_close(&parts[k].in);
+    }
+    /* The merger, or after a failed start the drain of what started parts
+     * write until they see the stop. */
+    merge_records(parts, n, rc == 0 ? obs : NULL);
+    if (f->started)
+        pthread_join(f->th, NULL);
     for (uint32_t k = 0; k < n; k++)
         if (parts[k].started)
             pthread_join(parts[k].th, NULL);
@@ -453,16 +619,21 @@ int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_run_opt
             snprintf(err, errlen, "out of memory for the replicas' records");
             rc = -1;
         }
-    for (uint32_t k = 0; k < opened; k++) {
-        part *p = &parts[k];
-        if (p->opened)
-            sim_engine_close(&p->e);
-        if (k > 0 && p->src != NULL)
-            wl_close(p->src);
-        chan_free(&p->ch);
-    }
+    for (uint32_t k = 0; k < n; k++)
+        if (parts[k].opened)
+            sim_engine_close(&parts[k].e); /* completes its totals */
     if (rc == 0)
-        combine(res, parts, n);
+        combine(res, parts, n, src);
+    for (uint32_t k = 0; k < n; k++) {
+        part *p = &parts[k];
+        if (p->in_cur != NULL)
+            free(p->in_cur);
+        chan_free(&p->in);
+        chan_free(&p->out);
+    }
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    free(f);
     free(parts);
     return rc;
 }

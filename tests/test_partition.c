@@ -14,8 +14,8 @@
  * relative 1e-12 (the sums of a few thousand steps' durations in
  * another order differ by a few ulps: about 1e-16 relative per
  * addition). The threaded run must say it ran threaded, and the runs
- * that cannot (a load-aware router, a closed-loop client, a trace on
- * standard input) must say nothing of it. A bad line in a trace is
+ * that cannot (a load-aware router, a closed-loop client, one replica)
+ * must say nothing of it. A bad line in a trace is
  * reported once, with its file and line, as the serial run reports it.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -57,7 +57,11 @@ static const config matrix[] = {
     {AZURE "--limit 600 " L7 "--replicas 2 --n 2 --check", true},
     {AZURE "--limit 600 " L7 "--replicas 2 --router least-loaded", false},
     {AZURE "--limit 600 " L7 "--replicas 2 --max-concurrency 8", false},
-    {"--trace - < traces/samples/azure_conv_2023.csv.gz " L7 "--limit 600 --replicas 2", false},
+    /* The stream is read once, by the feeder: standard input serves. */
+    {"--trace - < traces/samples/azure_conv_2023.csv.gz " L7 "--limit 600 --replicas 2", true},
+    /* A request with more hash ids than a channel's chunk holds. */
+    {"--trace tests/data/traces/many_hash_ids.csv.gz " H8 "--replicas 2 --max-model-len 131072",
+     true},
     {AZURE "--limit 600 " L7, false},
 };
 
