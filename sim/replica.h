@@ -120,9 +120,10 @@ int sim_rep_grow(sim_replica *r, uint32_t i, uint32_t tokens);
  * (per sample; its KV already grown to computed + NEW_TOKENS), adding its
  * work to the batch's cost shape. */
 void sim_rep_batch_add_chunk(sim_replica *r, sim_req *q, uint32_t new_tokens);
-static inline void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
+/* As sim_rep_batch_add, Q being request I. */
+static inline void sim_rep_batch_add_req(sim_replica *r, uint32_t i, sim_req *q,
+                                         uint32_t new_tokens)
 {
-    sim_req *q = sim_rep_req(r, i);
     q->stamp = r->stamp;
     /* Batches are built at the step's start (now): its first step. */
     if (q->first_sched_ns < 0)
@@ -138,6 +139,10 @@ static inline void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_to
     r->batch.req[r->batch.n] = i;
     r->batch.tokens[r->batch.n] = new_tokens;
     r->batch.n++;
+}
+static inline void sim_rep_batch_add(sim_replica *r, uint32_t i, uint32_t new_tokens)
+{
+    sim_rep_batch_add_req(r, i, sim_rep_req(r, i), new_tokens);
 }
 
 /* Makes the cost shape of a batch of one-token decodes (and pads) that of

@@ -47,16 +47,22 @@ typedef struct sim_req {
     uint64_t id;   /* index in the stream */
     uint64_t line; /* source line */
     int64_t arrival_ns;
-    uint32_t output_requested;
-    uint32_t preemptions;
-    uint32_t replica;
-    uint32_t next_free;
     uint64_t swap_bytes; /* host bytes while swapped */
     uint64_t *hash_ids;  /* the trace's prompt block ids, owned, kept across slot reuse */
-    uint32_t hash_cap;
     double spec_alpha;
     wl_rng spec_rng;
+    uint32_t output_requested;
+    uint32_t preemptions;
+    union {
+        uint32_t replica;   /* in use: the replica (virtual engine) it was routed to */
+        uint32_t next_free; /* free: the next free slot */
+    };
+    uint32_t hash_cap;
 } sim_req;
+
+/* Four cache lines: the pool's stride a power of two, each request's hot
+ * part in its first two lines (the pool's memory is page-aligned). */
+_Static_assert(sizeof(sim_req) == 256, "sim_req is 256 bytes");
 
 /* Tokens the request holds or will hold once caught up: input + generated. */
 static inline uint32_t sim_req_tokens(const sim_req *r)

@@ -59,7 +59,7 @@ typedef struct sim_budget_policy {
 
 int sim_sched_budget(sim_replica *r, const sim_budget_policy *pol);
 
-/* Grows running request I (at *POS in the running set) to TOKENS,
+/* Grows running request I (Q, at *POS in the running set) to TOKENS,
  * preempting the last running request not yet in the batch until it fits
  * (with V0_CHECK, until a block per sequence is free as well); adjusts
  * *POS. Returns 1 when it fits, 0 when I preempted itself (rejected when
@@ -67,13 +67,13 @@ int sim_sched_budget(sim_replica *r, const sim_budget_policy *pol);
  * preempted anything. */
 int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
                              bool v0_check, bool *preempted);
-static inline int sim_sched_make_room(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
-                                      bool v0_check, bool *preempted)
+static inline int sim_sched_make_room(sim_replica *r, uint32_t i, const sim_req *q, uint32_t *pos,
+                                      uint32_t tokens, bool v0_check, bool *preempted)
 {
     /* Most running requests hold their next tokens already: nothing to
      * make room for (sim_rep_grow's own first test, without the calls: this
-     * runs for every running request at every step). */
-    if (!v0_check && !r->cfg->check && kv_grow_is_noop(r->kv, &sim_rep_req(r, i)->seq, tokens))
+     * runs for every running request at every step). Q is request I. */
+    if (!v0_check && !r->cfg->check && kv_grow_is_noop(r->kv, &q->seq, tokens))
         return 1;
     return sim_sched_make_room_slow(r, i, pos, tokens, v0_check, preempted);
 }

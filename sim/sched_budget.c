@@ -98,10 +98,11 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                             uint64_t *budget, bool *preempted)
 {
     const bool spec = r->cfg->spec.method != SIM_SPEC_NONE; /* else no drafts, no lookahead */
+    const uint64_t stamp = r->stamp; /* read once: stores through Q could alias it */
     for (uint32_t k = 0; k<r->nrunning && * budget> 0; k++) {
         uint32_t i = r->running[k];
         sim_req *q = sim_rep_req(r, i);
-        if (sim_rep_in_batch(r, i))
+        if (q->stamp == stamp) /* in the batch (sim_rep_in_batch) */
             continue;
         bool is_decode = q->computed + 1 == sim_req_tokens(q) && q->computed >= q->input;
         if (decodes >= 0 && is_decode != (decodes == 1))
@@ -114,10 +115,10 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
         uint32_t drafts = spec ? sim_spec_drafts(r, q, *budget) : 0;
         uint32_t target = spec ? sim_spec_grow_target(r, q, n, drafts) : q->computed + n;
         int rc =
-            sim_sched_make_room(r, i, &k, target, pol->v0_decode_check && is_decode, preempted);
+            sim_sched_make_room(r, i, q, &k, target, pol->v0_decode_check && is_decode, preempted);
         if (rc <= 0)
             return rc;
-        sim_rep_batch_add(r, i, n);
+        sim_rep_batch_add_req(r, i, q, n);
         if (drafts > 0)
             sim_spec_batch_add(r, q, drafts);
         *budget -= n + drafts;

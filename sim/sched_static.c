@@ -41,12 +41,12 @@ static int static_schedule(sim_replica *r)
                 sim_rep_batch_pad(r, i, 1);
                 continue;
             }
-            int rc = sim_sched_make_room(r, i, &k, q->computed + 1, false, &preempted);
+            int rc = sim_sched_make_room(r, i, q, &k, q->computed + 1, false, &preempted);
             if (rc < 0)
                 return -1;
             if (rc == 0)
                 break;
-            sim_rep_batch_add(r, i, 1);
+            sim_rep_batch_add_req(r, i, q, 1);
         }
         return 0;
     }

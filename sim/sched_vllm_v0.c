@@ -84,12 +84,12 @@ static int v0_schedule(sim_replica *r)
     for (uint32_t k = 0; k < r->nrunning; k++) {
         uint32_t i = r->running[k];
         sim_req *q = sim_rep_req(r, i);
-        int rc = sim_sched_make_room(r, i, &k, q->computed + 1, true, &preempted);
+        int rc = sim_sched_make_room(r, i, q, &k, q->computed + 1, true, &preempted);
         if (rc < 0)
             return -1;
         if (rc == 0)
             break;
-        sim_rep_batch_add(r, i, 1);
+        sim_rep_batch_add_req(r, i, q, 1);
     }
     while (!preempted && sim_rep_waiting(r) > 0 && sim_rep_seq_room(r)) {
         uint32_t i = sim_rep_waiting_front(r);

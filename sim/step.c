@@ -243,27 +243,34 @@ void sim_step_end(sim_replica *r)
     sim_gap_run run = {-1, 0};
     uint64_t first = 0;
     uint32_t sampled = 0, finished = 0;
-    for (uint32_t k = 0; k < r->batch.n; k++) {
-        sim_req *q = sim_rep_req(r, r->batch.req[k]);
-        q->computed += r->batch.tokens[k];
+    /* Read once: the stores below through Q could alias them for the
+     * compiler (a load each per request otherwise). */
+    const uint32_t n = r->batch.n, samples = r->cfg->n_samples;
+    const uint32_t *req = r->batch.req, *tokens = r->batch.tokens;
+    const int64_t now = r->now_ns;
+    sim_req *const pool = r->pool->v;
+    kv_alloc *const kv = r->kv;
+    for (uint32_t k = 0; k < n; k++) {
+        sim_req *q = &pool[req[k]];
+        q->computed += tokens[k];
         /* Speculative decoding: accepted drafts are computed tokens and
          * outputs; the rejected ones' slots stay allocated (sim/spec.h). */
         uint32_t accepted = q->spec_drafts > 0 ? sim_spec_step_end(r, q) : 0;
         q->computed += accepted;
-        kv_set_used(r->kv, &q->seq, q->computed);
+        kv_set_used(kv, &q->seq, q->computed);
         if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
             /* Caught up: the step sampled a token (one per sample), and
              * the drafts it accepted; they reach the client together (one
              * inter-token gap per step, as vLLM's streamed chunks). */
             q->generated += 1 + accepted;
-            sampled += (1 + accepted) * r->cfg->n_samples;
+            sampled += (1 + accepted) * samples;
             if (q->first_token_ns < 0) {
-                q->first_token_ns = r->now_ns;
-                first += r->cfg->n_samples;
+                q->first_token_ns = now;
+                first += samples;
             } else {
-                sim_gap_run_add(r, &run, r->now_ns - q->last_token_ns, r->cfg->n_samples);
+                sim_gap_run_add(r, &run, now - q->last_token_ns, samples);
             }
-            q->last_token_ns = r->now_ns;
+            q->last_token_ns = now;
         }
         finished += q->generated >= q->output && !q->hold;
     }
