@@ -95,11 +95,15 @@ static uint32_t new_tokens(const sim_replica *r, const sim_req *q, uint32_t comp
  * others (false), or all (-1). Returns 1 to go on, 0 when a request
  * preempted itself (the pass ends), -1 on error. */
 static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int decodes,
-                            uint64_t *budget, bool *preempted)
+                            uint64_t *budget_io, bool *preempted)
 {
     const bool spec = r->cfg->spec.method != SIM_SPEC_NONE; /* else no drafts, no lookahead */
-    const uint64_t stamp = r->stamp; /* read once: stores through Q could alias it */
-    for (uint32_t k = 0; k<r->nrunning && * budget> 0; k++) {
+    const bool v0_check = pol->v0_decode_check;
+    /* Read once, kept in registers: stores through Q could alias them. */
+    const uint64_t stamp = r->stamp;
+    uint64_t budget = *budget_io;
+    int rc = 1;
+    for (uint32_t k = 0; k < r->nrunning && budget > 0; k++) {
         uint32_t i = r->running[k];
         sim_req *q = sim_rep_req(r, i);
         if (q->stamp == stamp) /* in the batch (sim_rep_in_batch) */
@@ -107,23 +111,24 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
         bool is_decode = q->computed + 1 == sim_req_tokens(q) && q->computed >= q->input;
         if (decodes >= 0 && is_decode != (decodes == 1))
             continue;
-        uint32_t n = new_tokens(r, q, q->computed, *budget);
+        uint32_t n = new_tokens(r, q, q->computed, budget);
         /* Speculative decoding (sim/spec.h): a decode also verifies its
          * drafts, which take budget; a running request's KV grows by its
          * drafts and the lookahead slots (V1's allocate_slots, capped at
          * max_model_len). */
-        uint32_t drafts = spec ? sim_spec_drafts(r, q, *budget) : 0;
+        uint32_t drafts = spec ? sim_spec_drafts(r, q, budget) : 0;
         uint32_t target = spec ? sim_spec_grow_target(r, q, n, drafts) : q->computed + n;
-        int rc =
-            sim_sched_make_room(r, i, q, &k, target, pol->v0_decode_check && is_decode, preempted);
+        rc = sim_sched_make_room(r, i, q, &k, target, v0_check && is_decode, preempted);
         if (rc <= 0)
-            return rc;
+            break;
         sim_rep_batch_add_req(r, i, q, n);
         if (drafts > 0)
             sim_spec_batch_add(r, q, drafts);
-        *budget -= n + drafts;
+        budget -= n + drafts;
+        rc = 1;
     }
-    return 1;
+    *budget_io = budget;
+    return rc;
 }
 
 /* Step 2: admits waiting requests. Returns 0, or -1 on error. */
