@@ -146,6 +146,13 @@ typedef struct an_metrics {
  * not finite. Returns BUF. */
 const char *an_fmt_double(char buf[AN_NUM_LEN], double v);
 
+/* Writes V at W as printf's "%.9f" writes it (the exact binary value
+ * rounded half to even at nine decimals), without printf for |V| below
+ * 2^33 (8.6e9 s: the engine's times, in int64 nanoseconds, stay below
+ * 9.3e9); returns the end, at most AN_NUM_LEN - 1 characters past W
+ * (|V| < 1e20; larger values are cut there). */
+char *an_put_fixed9(char *w, double v);
+
 /* timeseries.csv's row limit (about 1 GB): rows past it are not written,
  * and ts_truncated says so (summary.json, terminal summary). */
 #define AN_TS_MAX_ROWS 10000000u

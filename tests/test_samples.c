@@ -623,10 +623,73 @@ static void test_hist_top_bucket(void **state)
     an_hist_free(&h);
 }
 
+/* an_put_fixed9 (requests.csv's times) writes what printf's "%.9f"
+ * writes, the reference being glibc's printf itself: halfway cases (a
+ * binary value whose ninth decimal is followed by exactly 5: round half
+ * to even), zeros of both signs, subnormals, values that round to zero
+ * or carry into the integer part, the 2^33 limit where printf takes over,
+ * infinities and NaN, and a million random doubles over 2^-40 .. 2^40. */
+static void expect_fixed9(double v)
+{
+    char want[512], got[512];
+    snprintf(want, sizeof(want), "%.9f", v);
+    char *end = an_put_fixed9(got, v);
+    *end = '\0';
+    if (strcmp(want, got) != 0)
+        fail_msg("an_put_fixed9(%a): '%s', printf: '%s'", v, got, want);
+}
+
+static void test_fixed9_as_printf(void **state)
+{
+    (void)state;
+    const double cases[] = {0.0,
+                            -0.0,
+                            1.0,
+                            0.0009765625, /* 2^-10: 976562.5e-9, to even: ...562 */
+                            0.0029296875, /* 3 x 2^-10: 2929687.5e-9, to even: ...688 */
+                            1.0000000005,
+                            0.9999999995,
+                            0.99999999951,
+                            1e-9,
+                            4e-10,
+                            5e-10,
+                            6e-10,
+                            -4e-10,
+                            -1e-12,
+                            123456.123456789,
+                            8589934591.999999,
+                            8589934592.0,
+                            9.5e9,
+                            1e19,
+                            -3.25e15,
+                            4.9406564584124654e-324,
+                            2.2250738585072014e-308,
+                            INFINITY,
+                            -INFINITY,
+                            NAN};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+        expect_fixed9(cases[k]);
+    /* Every k x 2^-n with a halfway ninth decimal, n = 10..33. */
+    for (int n = 10; n <= 33; n++)
+        for (int k = 1; k < 200; k += 2)
+            expect_fixed9(ldexp(k, -n));
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 1000000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double mant = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
+        int e = (int)((x >> 3) % 81) - 40;
+        double v = ldexp(1.0 + mant, e);
+        expect_fixed9((x & 1) ? -v : v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_by_hand),
+        cmocka_unit_test(test_fixed9_as_printf),
         cmocka_unit_test(test_against_numpy),
         cmocka_unit_test(test_weighted_against_numpy),
         cmocka_unit_test(test_goodput),
