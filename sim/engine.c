@@ -280,16 +280,8 @@ static int admit_arrival(engine *e, const trace_request *t)
     }
     /* Behind others: queued compact, made a request when it reaches the
      * front (sim_rep_waiting_front). */
-    if (qd.num_hash_ids > 0) {
-        qd.hash_ids = malloc(qd.num_hash_ids * sizeof(uint64_t));
-        if (qd.hash_ids == NULL) {
-            snprintf(e->err, e->errlen, "out of memory for hash ids");
-            return -1;
-        }
-        memcpy(qd.hash_ids, t->hash_ids, qd.num_hash_ids * sizeof(uint64_t));
-    }
+    qd.hash_ids = qd.num_hash_ids > 0 ? t->hash_ids : NULL; /* copied */
     if (sim_backlog_push_back(&r->queued, &qd) != 0) {
-        free(qd.hash_ids);
         snprintf(e->err, e->errlen, "out of memory for the waiting queue");
         return -1;
     }

@@ -145,7 +145,6 @@ uint32_t sim_rep_waiting_front(sim_replica *r)
         uint32_t i;
         sim_backlog_pop_front(&r->queued, &qd);
         int rc = sim_rep_make_request(r, &qd, qd.hash_ids, &i);
-        free(qd.hash_ids);
         if (rc != 0)
             return SIM_NONE;
         if (sim_queue_push_back(&r->waiting, i) != 0) {

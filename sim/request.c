@@ -112,40 +112,105 @@ void sim_queue_free(sim_queue *q)
     memset(q, 0, sizeof(*q));
 }
 
+/* A queued request's record in a backlog chunk; its hash ids follow. */
+typedef struct backlog_rec {
+    uint64_t id;
+    uint64_t line;
+    int64_t arrival_ns;
+    uint32_t num_hash_ids;
+    uint32_t input;
+    uint32_t output_requested;
+    uint32_t output;
+} backlog_rec;
+
 /* Issue 13: a queued request costs a few dozen bytes. */
-_Static_assert(sizeof(sim_queued) <= 48, "sim_queued grew past 48 bytes");
+_Static_assert(sizeof(backlog_rec) == 40, "a queued request's record grew past 40 bytes");
+
+struct sim_backlog_chunk {
+    struct sim_backlog_chunk *next;
+    size_t len, cap; /* bytes written, bytes it holds */
+    _Alignas(8) unsigned char data[];
+};
 
 int sim_backlog_push_back(sim_backlog *b, const sim_queued *q)
 {
-    if (b->len == b->cap) {
-        uint32_t cap = b->cap ? b->cap * 2 : 1024;
-        if (cap <= b->cap)
-            return -1;
-        sim_queued *nv = malloc((size_t)cap * sizeof(sim_queued));
-        if (nv == NULL)
-            return -1;
-        for (uint32_t k = 0; k < b->len; k++)
-            nv[k] = b->v[(b->head + k) % b->cap];
-        free(b->v);
-        b->v = nv;
-        b->cap = cap;
-        b->head = 0;
+    size_t size = sizeof(backlog_rec) + (size_t)q->num_hash_ids * sizeof(uint64_t);
+    struct sim_backlog_chunk *c = b->tail;
+    if (c == NULL || c->len + size > c->cap) {
+        if (size <= SIM_BACKLOG_CHUNK && b->spare != NULL) {
+            c = b->spare;
+            b->spare = NULL;
+        } else {
+            size_t cap = size > SIM_BACKLOG_CHUNK ? size : SIM_BACKLOG_CHUNK;
+            c = malloc(sizeof(*c) + cap);
+            if (c == NULL)
+                return -1;
+            c->cap = cap;
+        }
+        c->next = NULL;
+        c->len = 0;
+        if (b->tail != NULL)
+            b->tail->next = c;
+        else
+            b->head = c;
+        b->tail = c;
     }
-    b->v[(b->head + b->len++) % b->cap] = *q;
+    backlog_rec *r = (backlog_rec *)(c->data + c->len);
+    r->id = q->id;
+    r->line = q->line;
+    r->arrival_ns = q->arrival_ns;
+    r->num_hash_ids = q->num_hash_ids;
+    r->input = q->input;
+    r->output_requested = q->output_requested;
+    r->output = q->output;
+    if (q->num_hash_ids > 0)
+        memcpy(r + 1, q->hash_ids, q->num_hash_ids * sizeof(uint64_t));
+    c->len += size;
+    b->len++;
     return 0;
+}
+
+static void chunk_drop(sim_backlog *b, struct sim_backlog_chunk *c)
+{
+    if (b->spare == NULL && c->cap == SIM_BACKLOG_CHUNK) {
+        b->spare = c; /* the next chunk the tail needs */
+        return;
+    }
+    free(c);
 }
 
 void sim_backlog_pop_front(sim_backlog *b, sim_queued *out)
 {
-    *out = b->v[b->head];
-    b->head = (b->head + 1) % b->cap;
+    /* The chunk the last pop finished is dropped now: its ids were valid
+     * until this call. */
+    struct sim_backlog_chunk *c = b->head;
+    if (b->head_off >= c->len) {
+        b->head = c->next;
+        if (b->head == NULL)
+            b->tail = NULL;
+        chunk_drop(b, c);
+        c = b->head;
+        b->head_off = 0;
+    }
+    const backlog_rec *r = (const backlog_rec *)(c->data + b->head_off);
+    out->id = r->id;
+    out->line = r->line;
+    out->arrival_ns = r->arrival_ns;
+    out->num_hash_ids = r->num_hash_ids;
+    out->hash_ids = r->num_hash_ids > 0 ? (const uint64_t *)(r + 1) : NULL;
+    out->input = r->input;
+    out->output_requested = r->output_requested;
+    out->output = r->output;
+    b->head_off += sizeof(*r) + (size_t)r->num_hash_ids * sizeof(uint64_t);
     b->len--;
 }
 
 void sim_backlog_free(sim_backlog *b)
 {
-    for (uint32_t k = 0; k < b->len; k++)
-        free(b->v[(b->head + k) % b->cap].hash_ids);
-    free(b->v);
+    for (struct sim_backlog_chunk *c = b->head, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(b->spare);
     memset(b, 0, sizeof(*b));
 }

@@ -115,36 +115,41 @@ uint32_t sim_queue_pop_front(sim_queue *q);
 void sim_queue_free(sim_queue *q);
 
 /* A request that has arrived and waits behind the waiting queue, not yet
- * seen by the scheduler: what a sim_req is made of at its arrival, in 48
- * bytes (a sim_req takes over 250), so that an overloaded replica's queue
- * costs little. */
+ * seen by the scheduler: what a sim_req is made of at its arrival. */
 typedef struct sim_queued {
     uint64_t id;
     uint64_t line;
     int64_t arrival_ns;
-    uint64_t *hash_ids; /* owned (malloc), NULL when none */
+    const uint64_t *hash_ids; /* borrowed (see sim_backlog), NULL when none */
     uint32_t num_hash_ids;
     uint32_t input;
     uint32_t output_requested;
     uint32_t output; /* after the cap at max_model_len */
 } sim_queued;
 
-/* A FIFO ring of queued requests. */
+/* A FIFO of queued requests, so that an overloaded replica's queue costs
+ * little: each a 40-byte record (a sim_req takes 256) followed by its
+ * hash ids, packed in chunks of SIM_BACKLOG_CHUNK bytes freed as the
+ * front leaves them (a record longer than a chunk gets one of its own). */
+#define SIM_BACKLOG_CHUNK 65536
+
+struct sim_backlog_chunk;
+
 typedef struct sim_backlog {
-    sim_queued *v;
-    uint32_t head;
-    uint32_t len;
-    uint32_t cap;
+    struct sim_backlog_chunk *head, *tail, *spare;
+    size_t head_off; /* the front record's offset in HEAD */
+    uint32_t len;    /* records */
 } sim_backlog;
 
-/* Appends *Q (its hash ids now owned by B). Returns 0, or -1 when out of
- * memory (nothing changed). */
+/* Appends *Q, copying its hash ids. Returns 0, or -1 when out of memory
+ * (nothing changed). */
 int sim_backlog_push_back(sim_backlog *b, const sim_queued *q);
 
-/* Removes the front record into *OUT (len > 0); the caller owns its hash ids. */
+/* Removes the front record into *OUT (len > 0); its hash ids stay valid
+ * until the next pop or sim_backlog_free. */
 void sim_backlog_pop_front(sim_backlog *b, sim_queued *out);
 
-/* Frees B and the hash ids it owns. */
+/* Frees B. */
 void sim_backlog_free(sim_backlog *b);
 
 #endif
