@@ -651,7 +651,7 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     an_metrics_init(&out->metrics, req_csv, ts_csv, ts_interval);
     an_metrics_set_slo(&out->metrics, &o->slo);
     sim_observer obs = an_metrics_observer(&out->metrics);
-    char err[1024];
+    char err[1024] = "";
     double t0 = cli_now_s();
     sim_run_opts ro = {o->serial_replicas != 0}; /* replicas in threads (engine.h) */
     int rc = sim_run_ex(cfg, src, &ro, &obs, &out->res, err, sizeof(err));

@@ -318,6 +318,7 @@ static int queue_arrival(engine *e)
 static int on_arrival(engine *e)
 {
     e->arrival_queued = false;
+    e->res->arrival_events++;
     while (e->have_pending && e->pending_ns <= e->now_ns && client_may_send(e)) {
         if (admit_arrival(e, &e->pending) != 0 || read_next(e) != 0)
             return -1;

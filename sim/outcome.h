@@ -124,7 +124,8 @@ typedef struct sim_result {
     uint64_t swapped_in_bytes;
     uint64_t recomputed_tokens; /* tokens computed again after preemptions by recompute */
     uint64_t steps;
-    uint64_t events; /* of the step-by-step run: a merged step counts as its own event */
+    uint64_t events;         /* of the step-by-step run: a merged step counts as its own event */
+    uint64_t arrival_events; /* of which ARRIVAL events (one per distinct arrival instant) */
     /* Steps merged into an earlier step's event (sim/merge.h); left out of
      * summary.json, which is identical with and without merging. */
     uint64_t merged_steps;

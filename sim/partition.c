@@ -28,6 +28,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -111,6 +112,7 @@ typedef struct part {
     pthread_t th;
     bool opened; /* sim_engine_open was called */
     bool started;
+    bool lost; /* a record could not be written */
     int rc;
 } part;
 
@@ -124,6 +126,7 @@ typedef struct feed {
     pthread_cond_t cv;
     unsigned starving;      /* parts waiting for input */
     double first_arrival_s; /* set before the first request is handed over */
+    uint64_t instants;      /* distinct arrival instants (the one loop's ARRIVAL events) */
     bool failed;            /* the stream's error in ERR (before the inputs close) */
     char err[1024];
     pthread_t th;
@@ -278,7 +281,9 @@ static void *put(part *p, double t, uint32_t kind, size_t size)
 {
     rec *h = chan_reserve(&p->out, size);
     if (h == NULL) {
-        /* Out of memory or stopped: the loop ends at its next check. */
+        /* Out of memory or stopped: the record is lost, so the run fails
+         * (part_main), and the loop ends at its next check. */
+        p->lost = true;
         atomic_store(p->out.stop, true);
         return NULL;
     }
@@ -332,7 +337,8 @@ static void *feeder_main(void *arg)
 {
     feed *f = arg;
     double last = 0;
-    for (uint64_t j = 0;; j++) {
+    int64_t last_ns = 0;
+    for (uint64_t j = 0; !atomic_load(f->stop); j++) {
         trace_request t;
         int rc = wl_next(f->src, &t);
         if (rc < 0) {
@@ -344,10 +350,16 @@ static void *feeder_main(void *arg)
             break;
         if (j == 0)
             f->first_arrival_s = t.arrival_s;
-        /* As the engine's read_next: non-decreasing arrivals. */
+        /* As the engine's read_next: non-decreasing arrivals, and their
+         * nanoseconds; one loop for all replicas has an ARRIVAL event per
+         * distinct instant, the parts one each for theirs. */
         if (j > 0 && t.arrival_s < last)
             t.arrival_s = last;
         last = t.arrival_s;
+        int64_t ns = (int64_t)llround((t.arrival_s - f->first_arrival_s) * 1e9);
+        if (j == 0 || ns != last_ns)
+            f->instants++;
+        last_ns = ns;
         size_t size = (sizeof(in_rec) + (size_t)t.num_hash_ids * sizeof(uint64_t) + 7) & ~(size_t)7;
         in_rec *r = chan_reserve(&f->parts[j % f->n].in, size);
         if (r == NULL) {
@@ -382,7 +394,13 @@ static int part_next(void *ctx, trace_request *req, char *err, size_t errlen)
         p->in_cur = chan_take(&p->in);
         p->in_off = 0;
         if (p->in_cur == NULL) {
-            if (p->feed->failed) {
+            /* The feeder's verdict, written before it closed the inputs
+             * under their lock: read under it too (a stop can end the
+             * wait before the close). */
+            pthread_mutex_lock(&p->feed->mu);
+            bool failed = p->feed->failed && p->in.closed;
+            pthread_mutex_unlock(&p->feed->mu);
+            if (failed) {
                 snprintf(err, errlen, "%s", p->feed->err);
                 return -1;
             }
@@ -414,6 +432,10 @@ static void *part_main(void *arg)
 {
     part *p = arg;
     p->rc = sim_engine_loop(&p->e);
+    if (p->rc == 0 && p->lost) {
+        p->e.stopped = true; /* says why below, in sim_run_partitioned */
+        p->rc = -1;
+    }
     chan_close(&p->out);
     if (p->rc != 0)
         stop_all(p->feed);
@@ -437,7 +459,19 @@ static void dispatch(const sim_observer *obs, const rec *h)
     }
 }
 
-/* The parts' records to OBS, in time order, ties in part order. */
+/* At equal times: whether A goes before B (from a later part). The
+ * serial loop takes every arrival due at one instant in one event, in
+ * stream order, whatever the replica: requests ended at the same instant
+ * (rejections at arrival, mostly) go by their place in the stream. Other
+ * ties go in part order, which the serial loop's event order need not
+ * follow (engine.h). */
+static bool tie_first(const rec *a, const rec *b)
+{
+    return a->kind == REC_REQUEST && b->kind == REC_REQUEST &&
+           ((const rec_request *)a)->r.id < ((const rec_request *)b)->r.id;
+}
+
+/* The parts' records to OBS, in time order (ties: tie_first). */
 static void merge_records(part *parts, uint32_t n, const sim_observer *obs)
 {
     chunk *cur[SIM_MAX_REPLICAS];
@@ -452,10 +486,11 @@ static void merge_records(part *parts, uint32_t n, const sim_observer *obs)
         for (uint32_t k = 0; k < n; k++) {
             if (cur[k] == NULL)
                 continue;
-            double t = ((const rec *)(cur[k]->data + off[k]))->t;
-            if (best == SIM_NONE || t < best_t) {
+            const rec *h = (const rec *)(cur[k]->data + off[k]);
+            if (best == SIM_NONE || h->t < best_t ||
+                (h->t == best_t && tie_first(h, (const rec *)(cur[best]->data + off[best])))) {
                 best = k;
-                best_t = t;
+                best_t = h->t;
             }
         }
         if (best == SIM_NONE)
@@ -473,10 +508,10 @@ static void merge_records(part *parts, uint32_t n, const sim_observer *obs)
 }
 
 /* RES: the parts' totals, added replica by replica. */
-static void combine(sim_result *res, const part *parts, uint32_t n, wl_source *src)
+static void combine(sim_result *res, const part *parts, uint32_t n, const feed *f)
 {
     *res = parts[0].res;
-    wl_get_counts(src, &res->trace);
+    wl_get_counts(f->src, &res->trace);
     for (uint32_t k = 1; k < n; k++) {
         const sim_result *p = &parts[k].res;
         res->total += p->total;
@@ -492,6 +527,7 @@ static void combine(sim_result *res, const part *parts, uint32_t n, wl_source *s
         res->recomputed_tokens += p->recomputed_tokens;
         res->steps += p->steps;
         res->events += p->events;
+        res->arrival_events += p->arrival_events;
         res->merged_steps += p->merged_steps;
         res->input_tokens += p->input_tokens;
         res->output_tokens += p->output_tokens;
@@ -529,6 +565,9 @@ static void combine(sim_result *res, const part *parts, uint32_t n, wl_source *s
         c->tokens_above += pc->tokens_above;
         c->context_out += pc->context_out;
     }
+    /* Events as one loop counts them: its ARRIVAL events, not the parts'. */
+    res->events = res->events - res->arrival_events + f->instants;
+    res->arrival_events = f->instants;
     res->partitioned = true;
 }
 
@@ -536,6 +575,7 @@ int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_observe
                         sim_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
+    err[0] = '\0';
     uint32_t n = cfg->replicas;
     part *parts = calloc(n, sizeof(*parts));
     feed *f = calloc(1, sizeof(*f));
@@ -619,11 +659,15 @@ int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_observe
             snprintf(err, errlen, "out of memory for the replicas' records");
             rc = -1;
         }
+    if (rc == 0 && atomic_load(&stop)) { /* a stop no part failed for: a lost record */
+        snprintf(err, errlen, "out of memory for the replicas' records");
+        rc = -1;
+    }
     for (uint32_t k = 0; k < n; k++)
         if (parts[k].opened)
             sim_engine_close(&parts[k].e); /* completes its totals */
     if (rc == 0)
-        combine(res, parts, n, src);
+        combine(res, parts, n, f);
     for (uint32_t k = 0; k < n; k++) {
         part *p = &parts[k];
         if (p->in_cur != NULL)
