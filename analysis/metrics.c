@@ -41,15 +41,13 @@ static char *put_u64(char *w, uint64_t v)
     return w;
 }
 
-__extension__ typedef unsigned __int128 u128; /* gcc and clang */
-
 char *an_put_fixed9(char *w, double v)
 {
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
     int biased = (int)((bits >> 52) & 0x7ff);
-    /* |v| < 2^33 (9e9) and finite: v = m 2^-s with s > 19, so m 10^9 <
-     * 2^83 and the quotient fits 64 bits. Else printf. */
+    /* |v| < 2^33 (8.6e9) and finite: v = m / 2^s with m < 2^53 and
+     * s >= 20, so N = m 10^9 < 2^83 and N / 2^s < 2^63. Else printf. */
     if (biased >= 1023 + 33) {
         int n = snprintf(w, AN_NUM_LEN, "%.9f", v);
         return w + (n < AN_NUM_LEN ? n : AN_NUM_LEN - 1);
@@ -57,18 +55,32 @@ char *an_put_fixed9(char *w, double v)
     uint64_t m = bits & ((1ULL << 52) - 1);
     if (biased > 0)
         m |= 1ULL << 52;
-    int s = 1075 - (biased > 0 ? biased : 1); /* v = m / 2^s, s >= 20 */
+    int s = 1075 - (biased > 0 ? biased : 1);
     if (bits >> 63)
         *w++ = '-'; /* printf keeps the sign of -0 and of what rounds to 0 */
+    /* N = hi 2^64 + lo, in two 64-bit words (C11 has no wider integer). */
+    uint64_t lo0 = (m & 0xffffffffULL) * 1000000000ULL; /* < 2^62 */
+    uint64_t hi0 = (m >> 32) * 1000000000ULL;           /* < 2^51 */
+    uint64_t lo = lo0 + (hi0 << 32);
+    uint64_t hi = (hi0 >> 32) + (lo < lo0);
+    /* q = N / 2^s rounded half to even: the remainder against 2^(s-1). */
     uint64_t q = 0;
-    if (s < 128) {
-        u128 n = (u128)m * 1000000000u;
-        q = (uint64_t)(n >> s);
-        u128 rem = n & (((u128)1 << s) - 1);
-        u128 half = (u128)1 << (s - 1);
+    if (s < 64) {
+        q = (hi << (64 - s)) | (lo >> s);
+        uint64_t rem = lo & ((1ULL << s) - 1), half = 1ULL << (s - 1);
         if (rem > half || (rem == half && (q & 1)))
             q++;
-    } /* else v < 2^-75: 0 at nine decimals */
+    } else if (s == 64) {
+        q = hi;
+        if (lo > (1ULL << 63) || (lo == (1ULL << 63) && (q & 1)))
+            q++;
+    } else if (s < 84) { /* N < 2^83: from 2^84 on the quotient is 0, below half */
+        int t = s - 64;  /* 1..19 */
+        q = hi >> t;
+        uint64_t rem_hi = hi & ((1ULL << t) - 1), half_hi = 1ULL << (t - 1);
+        if (rem_hi > half_hi || (rem_hi == half_hi && (lo > 0 || (q & 1))))
+            q++;
+    }
     w = put_u64(w, q / 1000000000u);
     *w++ = '.';
     uint64_t frac = q % 1000000000u;
