@@ -17,9 +17,12 @@
  * and including it. Content is known through the trace's hash_ids (blocks
  * of hash_block tokens, 512 in Mooncake traces; equal ids = equal
  * content); tokens no id describes (beyond the prompt, or without ids) are
- * unique to their request. At admission the longest prefix of full blocks
- * whose KV is already computed (allocated before this step) is shared, by
- * reference count, and its prefill is skipped; at least the last block is
+ * unique to their request (the keys and the lookup are in paged_prefix.c,
+ * the table from keys to blocks and the LRU list of cached blocks in
+ * paged_int.h; this file decides when blocks are shared, keyed, cached and
+ * reused). At admission the longest prefix of full blocks whose KV is
+ * already computed (allocated before this step) is shared, by reference
+ * count, and its prefill is skipped; at least the last block is
  * computed again, as vLLM does when the whole prompt hits. When a block's
  * last holder releases it, a block with a key stays cached (counted as
  * free, reused on demand in LRU order) and keeps serving hits. Blocks the
@@ -35,212 +38,21 @@
  * Parameters: block=N (default 16), prefix=on|off (off), hash_block=N
  * (tokens per trace hash id, default 512).
  */
-#include "allocators/kv_alloc.h"
+#include "allocators/paged_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NIL UINT32_MAX
-
-typedef struct paged {
-    uint32_t block_tokens;
-    uint64_t block_bytes;
-    uint32_t num_blocks;
-    uint32_t watermark_blocks;
-    uint32_t *free_stack; /* empty blocks; top at free_stack[num_free - 1] */
-    uint32_t num_free;
-    /* Prefix caching; all NULL when off. */
-    bool prefix;
-    uint32_t hash_block_tokens;
-    uint32_t *ref;      /* holders per block */
-    uint64_t *key;      /* content key, 0 = none */
-    uint64_t *born;     /* epoch of allocation: computed once the epoch has passed */
-    uint32_t *lru_prev; /* cached blocks (key, no holder), oldest at lru_head */
-    uint32_t *lru_next;
-    uint32_t lru_head, lru_tail, num_cached;
-    uint64_t *ht_key; /* open addressing, linear probing, 0 = empty */
-    uint32_t *ht_val;
-    uint64_t ht_mask;
-    /* What a lookup of the cache reads changes only with the table's keys,
-     * the request's own keys and blocks entering or leaving the cached
-     * list (gen counts all three), and with the epoch for the blocks keyed in it (put_epoch: the
-     * last epoch a key was put). A request held at the queue's head is
-     * looked up at every step: the last lookup's answer serves again
-     * while none of these moved (the memo). */
-    uint64_t gen, put_epoch;
-    struct {
-        const kv_seq *seq;
-        uint64_t seq_id, tokens, gen, epoch, hits, idle;
-        bool valid;
-    } memo;
-} paged;
 
 static uint64_t blocks_for(const paged *p, uint64_t tokens)
 {
     return (tokens + p->block_tokens - 1) / p->block_tokens;
 }
 
-static uint64_t samples_of(const kv_seq *s)
-{
-    return s->samples > 1 ? s->samples : 1;
-}
-
-/* Blocks shared by all samples of S: the prompt's full blocks (parallel
- * sampling forks after the prompt; each sample copies the partial last
- * block, as vLLM's copy-on-write does at its first write). */
-static uint64_t shared_blocks(const paged *p, const kv_seq *s, uint64_t tokens)
-{
-    if (samples_of(s) == 1)
-        return 0;
-    uint64_t prompt = s->prompt_tokens < tokens ? s->prompt_tokens : tokens;
-    return prompt / p->block_tokens;
-}
-
 /* Blocks S holds with TOKENS tokens per sample and SB shared blocks. */
 static uint64_t total_blocks(const paged *p, const kv_seq *s, uint64_t tokens, uint64_t sb)
 {
-    return sb + samples_of(s) * (blocks_for(p, tokens) - sb);
-}
-
-/* ------------------------------------------------------------ hashing */
-
-static uint64_t combine(uint64_t h, uint64_t v)
-{
-    return kv_mix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
-}
-
-/* Key of block B of S given the previous block's key: its content is the
- * hash ids covering it (and its offset inside them) when the trace's ids
- * describe all its tokens, else the request itself. Never 0. */
-static uint64_t block_key(const paged *p, const kv_seq *s, uint64_t prev, uint64_t b)
-{
-    uint64_t first = b * p->block_tokens, end = first + p->block_tokens;
-    uint64_t covered = (uint64_t)s->num_hash_ids * p->hash_block_tokens;
-    if (covered > s->prompt_tokens)
-        covered = s->prompt_tokens;
-    uint64_t h = combine(prev, b);
-    if (s->hash_ids != NULL && end <= covered) {
-        for (uint64_t i = first / p->hash_block_tokens; i <= (end - 1) / p->hash_block_tokens; i++)
-            h = combine(h, s->hash_ids[i]);
-        h = combine(h, first % p->hash_block_tokens);
-    } else {
-        h = combine(h ^ 0x5eedULL, s->seq_id);
-    }
-    return h ? h : 1;
-}
-
-/* Full blocks of S the trace's hash ids describe: content other requests
- * may share. */
-static uint64_t covered_blocks(const paged *p, const kv_seq *s)
-{
-    if (s->hash_ids == NULL)
-        return 0;
-    uint64_t covered = (uint64_t)s->num_hash_ids * p->hash_block_tokens;
-    if (covered > s->prompt_tokens)
-        covered = s->prompt_tokens;
-    return covered / p->block_tokens;
-}
-
-/* Makes s->keys hold the keys of S's first N blocks, extending the memo
- * (a blocked queue head is asked about every step: its keys are computed
- * once). The memo is logically part of S's content, hence the cast. */
-static int compute_keys(const paged *p, const kv_seq *cs, uint64_t n)
-{
-    kv_seq *s = (kv_seq *)cs;
-    if (n <= s->num_keys)
-        return KV_OK;
-    if (n > s->keys_cap) {
-        uint64_t cap = s->keys_cap ? s->keys_cap : 64;
-        while (cap < n)
-            cap *= 2;
-        uint64_t *nk = realloc(s->keys, cap * sizeof(uint64_t));
-        if (nk == NULL)
-            return KV_ENOMEM;
-        s->keys = nk;
-        s->keys_cap = (uint32_t)cap;
-    }
-    uint64_t prev = s->num_keys ? s->keys[s->num_keys - 1] : 0;
-    for (uint64_t b = s->num_keys; b < n; b++)
-        prev = s->keys[b] = block_key(p, s, prev, b);
-    s->num_keys = (uint32_t)n;
-    ((paged *)p)->gen++; /* new keys: prefix_hits' memo is stale */
-    return KV_OK;
-}
-
-static uint32_t ht_find(const paged *p, uint64_t k)
-{
-    for (uint64_t i = kv_mix64(k) & p->ht_mask;; i = (i + 1) & p->ht_mask) {
-        if (p->ht_key[i] == 0)
-            return NIL;
-        if (p->ht_key[i] == k)
-            return p->ht_val[i];
-    }
-}
-
-static void ht_put(paged *p, uint64_t k, uint32_t blk, uint64_t epoch)
-{
-    p->gen++;
-    p->put_epoch = epoch;
-    uint64_t i = kv_mix64(k) & p->ht_mask;
-    while (p->ht_key[i] != 0)
-        i = (i + 1) & p->ht_mask;
-    p->ht_key[i] = k;
-    p->ht_val[i] = blk;
-}
-
-/* Removes K (present), shifting later entries of its run back (no tombstones). */
-static void ht_del(paged *p, uint64_t k)
-{
-    p->gen++;
-    uint64_t i = kv_mix64(k) & p->ht_mask;
-    while (p->ht_key[i] != k)
-        i = (i + 1) & p->ht_mask;
-    uint64_t j = i;
-    for (;;) {
-        j = (j + 1) & p->ht_mask;
-        if (p->ht_key[j] == 0)
-            break;
-        uint64_t home = kv_mix64(p->ht_key[j]) & p->ht_mask;
-        /* Move j to i unless its home lies cyclically in (i, j]. */
-        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            p->ht_key[i] = p->ht_key[j];
-            p->ht_val[i] = p->ht_val[j];
-            i = j;
-        }
-    }
-    p->ht_key[i] = 0;
-}
-
-/* ---------------------------------------------------------------- LRU */
-
-static void lru_remove(paged *p, uint32_t b)
-{
-    p->gen++;
-    uint32_t pr = p->lru_prev[b], nx = p->lru_next[b];
-    if (pr != NIL)
-        p->lru_next[pr] = nx;
-    else
-        p->lru_head = nx;
-    if (nx != NIL)
-        p->lru_prev[nx] = pr;
-    else
-        p->lru_tail = pr;
-    p->num_cached--;
-}
-
-static void lru_push(paged *p, uint32_t b)
-{
-    p->gen++;
-    p->lru_prev[b] = p->lru_tail;
-    p->lru_next[b] = NIL;
-    if (p->lru_tail != NIL)
-        p->lru_next[p->lru_tail] = b;
-    else
-        p->lru_head = b;
-    p->lru_tail = b;
-    p->num_cached++;
+    return sb + kv__paged_samples(s) * (blocks_for(p, tokens) - sb);
 }
 
 /* An empty block, evicting the least recently used cached one if needed.
@@ -250,8 +62,8 @@ static uint32_t take_block(kv_alloc *a, paged *p)
     if (p->num_free > 0)
         return p->free_stack[--p->num_free];
     uint32_t b = p->lru_head;
-    lru_remove(p, b);
-    ht_del(p, p->key[b]);
+    kv__paged_lru_remove(p, b);
+    kv__paged_ht_del(p, p->key[b]);
     p->key[b] = 0;
     a->prefix.evictions++;
     return b;
@@ -371,7 +183,7 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
         if (!p->ref || !p->key || !p->born || !p->lru_prev || !p->lru_next || !p->ht_key ||
             !p->ht_val)
             goto oom;
-        p->lru_head = p->lru_tail = NIL;
+        p->lru_head = p->lru_tail = PAGED_NIL;
         a->prefix.enabled = true;
     }
     a->pool_bytes = (uint64_t)p->num_blocks * p->block_bytes;
@@ -382,61 +194,13 @@ oom:
     return KV_ENOMEM;
 }
 
-/* Leading full blocks of S's first TOKENS tokens whose computed KV is in
- * the cache, at most (tokens - 1) / block so the last token is computed;
- * and how many of them are cached without a holder. Keys in s->keys. */
-static uint64_t prefix_hits(const kv_alloc *a, const paged *p, const kv_seq *s, uint64_t tokens,
-                            uint64_t *idle)
-{
-    /* The memo (see struct paged): the same request and length, no key
-     * put, removed or computed (compute_keys) and no block cached or taken
-     * from the cache since,
-     * and either the same epoch or no key put in the memo's epoch (keys
-     * born in it were not computed then and are now). */
-    paged *m = (paged *)p; /* the memo only; P is the strategy's own heap state */
-    if (m->memo.valid && m->memo.seq == s && m->memo.seq_id == s->seq_id &&
-        m->memo.tokens == tokens && m->memo.gen == p->gen &&
-        (m->memo.epoch == a->epoch || p->put_epoch < m->memo.epoch)) {
-        *idle = m->memo.idle;
-        return m->memo.hits;
-    }
-    uint64_t limit = tokens ? (tokens - 1) / p->block_tokens : 0, hits = 0;
-    if (samples_of(s) > 1 && limit > shared_blocks(p, s, tokens))
-        limit = shared_blocks(p, s, tokens); /* samples' own blocks are never shared */
-    *idle = 0;
-    for (; hits < limit; hits++) {
-        uint32_t blk = ht_find(p, s->keys[hits]);
-        if (blk == NIL || p->born[blk] >= a->epoch)
-            break;
-        if (p->ref[blk] == 0)
-            (*idle)++;
-    }
-    m->memo.valid = true;
-    m->memo.seq = s;
-    m->memo.seq_id = s->seq_id;
-    m->memo.tokens = tokens;
-    m->memo.gen = p->gen;
-    m->memo.epoch = a->epoch;
-    m->memo.hits = hits;
-    m->memo.idle = *idle;
-    return hits;
-}
-
-/* Can S find any of its blocks in the cache? Only blocks its hash ids
- * name, or its own blocks keyed at a release (a recomputation): a
- * request without either has nothing to look up (and no keys to compute,
- * 9 % of a replay's time otherwise). */
-static bool may_hit(const kv_seq *s)
-{
-    return s->hash_ids != NULL || s->unique_keyed;
-}
-
 /* Blocks S needs in all (*NEED) and beyond what it holds or finds in the
  * cache (returned) to have TOKENS tokens. */
 static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens, uint64_t *need)
 {
     paged *p = a->priv;
-    uint64_t sb = s->live ? s->shared_tokens / p->block_tokens : shared_blocks(p, s, tokens);
+    uint64_t sb =
+        s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
     *need = total_blocks(p, s, tokens, sb);
     uint64_t have = s->live ? s->num_blocks : 0;
     uint64_t extra = *need > have ? *need - have : 0;
@@ -445,8 +209,9 @@ static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens
          * the cached pool as new blocks would. */
         /* Without room for the key memo, count no hits (grow will say
          * KV_ENOMEM): refusing here could stall an empty pool forever. */
-        if (may_hit(s) && compute_keys(p, s, tokens / p->block_tokens) == KV_OK) {
-            uint64_t idle, hits = prefix_hits(a, p, s, tokens, &idle);
+        if (kv__paged_may_hit(s) &&
+            kv__paged_compute_keys(p, s, tokens / p->block_tokens) == KV_OK) {
+            uint64_t idle, hits = kv__paged_prefix_hits(a, p, s, tokens, &idle);
             extra -= hits - idle;
         }
     }
@@ -467,10 +232,11 @@ static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 static uint32_t paged_cached(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     paged *p = a->priv;
-    if (!p->prefix || !may_hit(s) || compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
+    if (!p->prefix || !kv__paged_may_hit(s) ||
+        kv__paged_compute_keys(p, s, tokens / p->block_tokens) != KV_OK)
         return 0;
     uint64_t idle;
-    return (uint32_t)(prefix_hits(a, p, s, tokens, &idle) * p->block_tokens);
+    return (uint32_t)(kv__paged_prefix_hits(a, p, s, tokens, &idle) * p->block_tokens);
 }
 
 /* Any free blocks serve: the extra blocks and the watermark, in bytes. */
@@ -507,19 +273,19 @@ static int keyed_chunk(kv_alloc *a, paged *p, kv_seq *s, uint64_t sb, uint32_t t
      * on a block boundary filled it without a growth. */
     uint64_t from = s->used_tokens ? (s->used_tokens - 1) / p->block_tokens : 0;
     uint64_t to = tokens / p->block_tokens;
-    if (to > covered_blocks(p, s))
-        to = covered_blocks(p, s);
-    if (samples_of(s) > 1 && to > sb)
+    if (to > kv__paged_covered_blocks(p, s))
+        to = kv__paged_covered_blocks(p, s);
+    if (kv__paged_samples(s) > 1 && to > sb)
         to = sb; /* positions past the shared blocks are per sample */
     if (from >= to)
         return KV_OK;
-    if (compute_keys(p, s, to) != KV_OK)
+    if (kv__paged_compute_keys(p, s, to) != KV_OK)
         return KV_ENOMEM;
     for (uint64_t b = from; b < to; b++) {
         uint32_t blk = s->blocks[b];
-        if (p->key[blk] == 0 && p->ref[blk] == 1 && ht_find(p, s->keys[b]) == NIL) {
+        if (p->key[blk] == 0 && p->ref[blk] == 1 && kv__paged_ht_find(p, s->keys[b]) == PAGED_NIL) {
             p->key[blk] = s->keys[b];
-            ht_put(p, p->key[blk], blk, a->epoch);
+            kv__paged_ht_put(p, p->key[blk], blk, a->epoch);
             p->born[blk] = a->epoch;
         }
     }
@@ -529,7 +295,8 @@ static int keyed_chunk(kv_alloc *a, paged *p, kv_seq *s, uint64_t sb, uint32_t t
 static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     paged *p = a->priv;
-    uint64_t sb = s->live ? s->shared_tokens / p->block_tokens : shared_blocks(p, s, tokens);
+    uint64_t sb =
+        s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
     uint64_t need = total_blocks(p, s, tokens, sb);
     uint32_t have = s->live ? s->num_blocks : 0;
     if (!s->live)
@@ -546,19 +313,20 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     uint64_t hits = 0, idle = 0;
     if (p->prefix && !s->live) {
         uint64_t full = tokens / p->block_tokens;
-        if (may_hit(s)) {
-            if (compute_keys(p, s, full) != KV_OK)
+        if (kv__paged_may_hit(s)) {
+            if (kv__paged_compute_keys(p, s, full) != KV_OK)
                 return KV_ENOMEM;
-            hits = prefix_hits(a, p, s, tokens, &idle);
+            hits = kv__paged_prefix_hits(a, p, s, tokens, &idle);
         }
-        uint64_t shareable = covered_blocks(p, s) < full ? covered_blocks(p, s) : full;
+        uint64_t shareable =
+            kv__paged_covered_blocks(p, s) < full ? kv__paged_covered_blocks(p, s) : full;
         if (need - hits > (uint64_t)p->num_free + p->num_cached - idle)
             return KV_NOSPACE;
         /* Share the hits first, so evictions below cannot take them. */
         for (uint64_t b = 0; b < hits; b++) {
-            uint32_t blk = ht_find(p, s->keys[b]);
+            uint32_t blk = kv__paged_ht_find(p, s->keys[b]);
             if (p->ref[blk] == 0) {
-                lru_remove(p, blk);
+                kv__paged_lru_remove(p, blk);
             } else {
                 a->totals.dup_tokens += p->block_tokens;
                 a->totals.dup_bytes += p->block_bytes;
@@ -574,9 +342,10 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             p->born[blk] = a->epoch;
             /* With samples, table positions past the shared blocks are not
              * sequence positions: only shared blocks get keys. */
-            if (b < shareable && (samples_of(s) == 1 || b < sb) && ht_find(p, s->keys[b]) == NIL) {
+            if (b < shareable && (kv__paged_samples(s) == 1 || b < sb) &&
+                kv__paged_ht_find(p, s->keys[b]) == PAGED_NIL) {
                 p->key[blk] = s->keys[b];
-                ht_put(p, p->key[blk], blk, a->epoch);
+                kv__paged_ht_put(p, p->key[blk], blk, a->epoch);
             }
             s->blocks[b] = blk;
         }
@@ -636,20 +405,21 @@ static void paged_release(kv_alloc *a, kv_seq *s)
             full = 0;
         else
             s->unique_keyed = true;
-        if (samples_of(s) > 1 && full > s->shared_tokens / p->block_tokens)
+        if (kv__paged_samples(s) > 1 && full > s->shared_tokens / p->block_tokens)
             full = s->shared_tokens / p->block_tokens; /* positions past it are per sample */
-        bool keyed = compute_keys(p, s, full) == KV_OK;
+        bool keyed = kv__paged_compute_keys(p, s, full) == KV_OK;
         for (uint32_t i = s->num_blocks; i-- > 0;) {
             uint32_t blk = s->blocks[i];
-            if (keyed && i < full && p->key[blk] == 0 && ht_find(p, s->keys[i]) == NIL) {
+            if (keyed && i < full && p->key[blk] == 0 &&
+                kv__paged_ht_find(p, s->keys[i]) == PAGED_NIL) {
                 p->key[blk] = s->keys[i];
-                ht_put(p, p->key[blk], blk, a->epoch);
+                kv__paged_ht_put(p, p->key[blk], blk, a->epoch);
             }
             if (--p->ref[blk] > 0) {
                 a->totals.dup_tokens -= p->block_tokens;
                 a->totals.dup_bytes -= p->block_bytes;
             } else if (p->key[blk] != 0) {
-                lru_push(p, blk);
+                kv__paged_lru_push(p, blk);
             } else {
                 p->free_stack[p->num_free++] = blk;
             }
@@ -701,7 +471,7 @@ static int paged_check(const kv_alloc *a, char *err, size_t errlen)
     }
     if (p->prefix && rc == 0) {
         uint64_t cached = 0, held_blocks = 0, dup = 0;
-        for (uint32_t b = p->lru_head; b != NIL && rc == 0; b = p->lru_next[b], cached++)
+        for (uint32_t b = p->lru_head; b != PAGED_NIL && rc == 0; b = p->lru_next[b], cached++)
             if (seen[b] || p->ref[b] || !p->key[b] || cached > p->num_blocks) {
                 snprintf(err, errlen, "paged: cached block %u is empty, held or unkeyed", b);
                 rc = -1;
@@ -713,7 +483,7 @@ static int paged_check(const kv_alloc *a, char *err, size_t errlen)
                 held_blocks++;
                 dup += p->ref[b] - 1;
             }
-            if (p->key[b] && ht_find(p, p->key[b]) != b) {
+            if (p->key[b] && kv__paged_ht_find(p, p->key[b]) != b) {
                 snprintf(err, errlen, "paged: block %u's key is not in the table", b);
                 rc = -1;
             }

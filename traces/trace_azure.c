@@ -17,7 +17,7 @@
  * the 7th digit of the 2023 traces would be lost.
  *
  * Arrivals are seconds since the first row's timestamp (the first is 0.0);
- * a row earlier than the one before is raised and counted (trace.c).
+ * a row earlier than the one before is raised and counted (trace_rows.c).
  */
 #include "traces/trace_int.h"
 

@@ -84,7 +84,8 @@ int trace__burstgpt_row(trace_reader *r, char *line, size_t len, trace__row *row
         r->have_base = 1;
         r->base_s = t;
     }
-    row->arrival_s = t - r->base_s; /* one before the first row is raised and counted (trace.c) */
+    row->arrival_s =
+        t - r->base_s; /* one before the first row is raised and counted (trace_rows.c) */
     row->num_hash_ids = 0;
     if (r->model_filter != NULL) {
         if (!trace__name_eq(model->p, model->n, r->model_filter)) {

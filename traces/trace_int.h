@@ -1,8 +1,12 @@
 /*
- * trace_int.h: private state of a trace reader, shared by trace.c (opening,
- * line splitting, detection, errors, number parsing) and the per-format row
- * parsers (trace_kvsim.c, trace_azure.c, trace_mooncake.c, trace_burstgpt.c,
- * trace_vidur.c, trace_lengths.c). Not for other folders.
+ * trace_int.h: private state of a trace reader, shared by the files of the
+ * reader, in the order data flows through them: trace_input.c (the file's
+ * bytes, gzip, lines), trace_rows.c (format detection, lines to requests),
+ * the per-format row parsers (trace_kvsim.c, trace_azure.c,
+ * trace_mooncake.c, trace_burstgpt.c, trace_vidur.c, trace_lengths.c),
+ * trace_csv.c (CSV fields and headers), trace_fields.c (field values),
+ * trace_msg.c (names, errors), and trace.c (the API). Not for other
+ * folders.
  *
  * Invariants of the line buffer: buf holds cap + 1 bytes; [start, end) are
  * bytes read but not yet returned as lines; [start, scan) is known to hold
@@ -83,7 +87,7 @@ struct trace_reader {
     char *path; /* as shown in messages ("<stdin>" for "-") */
     trace_format fmt;
 
-    /* Input (trace.c): the file's raw bytes, read TRACE__CHUNK_BYTES at a
+    /* Input (trace_input.c): the file's raw bytes, read TRACE__CHUNK_BYTES at a
      * time into `in` (zs.next_in and zs.avail_in are the unread part), and
      * inflated when the file is gzip. */
     int fd;
@@ -142,6 +146,47 @@ struct trace_reader {
     size_t hash_cap;
 };
 
+/* True for the blanks that fields and lines are trimmed of. Inline: the CSV
+ * splitter asks it of every byte around a field. */
+static inline int trace__is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* ---------------------------------------------- trace_input.c: bytes, lines */
+
+/*
+ * Opens PATH ("-": a duplicate of standard input, so closing the reader
+ * leaves stdin open) as a gzip-or-plain stream. Returns 0 or a negative
+ * code with a message without a line number.
+ */
+int trace__open_stream(trace_reader *r, const char *path);
+
+/*
+ * Returns the next line in *LINE and *LEN, NUL-terminated, without its "\n" or
+ * "\r\n" (counted), valid until the next call. Returns 1 for a line, 0 at
+ * the end of input, or a negative code (line too long, NUL byte, I/O).
+ */
+int trace__getline(trace_reader *r, char **line, size_t *len);
+
+/* --------------------------------------- trace_rows.c: lines to requests */
+
+/*
+ * Reads the first non-blank line and decides the format: a line starting
+ * with '{' is mooncake JSONL (parsed at once as the first request, in
+ * r->pending), else it is a CSV header whose column names decide, unless
+ * FMT forces one. Returns 0 or a negative code with a message.
+ */
+int trace__detect(trace_reader *r, trace_format fmt);
+
+/*
+ * Reads lines up to the next request. Returns 1 with *REQ filled, 0 at the
+ * end (trailing blank lines counted), or a negative code.
+ */
+int trace__read_request(trace_reader *r, trace_request *req);
+
+/* ------------------------------------------- trace_msg.c: names, messages */
+
 /*
  * Records the reader's first error as "PATH:LINE: reason" (or "PATH: reason"
  * when LINE is 0) and returns CODE. A later call keeps the first message and
@@ -155,6 +200,15 @@ int trace__fail(trace_reader *r, int code, uint64_t line, const char *fmt, ...) 
  * with "...". Returns DST.
  */
 char *trace__echo(char *dst, const char *p, size_t n);
+
+/* Writes "PATH: reason" into ERR (ERRLEN bytes; none when NULL or 0) for
+ * failures before a reader exists. */
+void trace__err_early(char *err, size_t errlen, const char *path, const char *reason);
+
+/* Case-insensitive ASCII comparison of P[0..N) with the C string S. */
+int trace__name_eq(const char *p, size_t n, const char *s);
+
+/* ----------------------------------------------- trace_csv.c: CSV fields */
 
 /*
  * Splits LINE[0..LEN) into comma-separated fields, each trimmed of spaces and
@@ -184,6 +238,8 @@ int trace__csv_bind(trace_reader *r, const char *const *names, size_t nnames, un
  * the header. Returns 0 or a negative code with a message.
  */
 int trace__csv_row(trace_reader *r, char *line, size_t len);
+
+/* ------------------------------------------ trace_fields.c: field values */
 
 /*
  * Parses F as an unsigned 32-bit decimal integer (digits only). Returns 0,
@@ -216,8 +272,7 @@ int trace__parse_columns(trace_reader *r, double *arrival_s, trace__row *row);
  */
 int trace__hash_reserve(trace_reader *r, size_t n);
 
-/* Case-insensitive ASCII comparison of P[0..N) with the C string S. */
-int trace__name_eq(const char *p, size_t n, const char *s);
+/* ---------------------------------- trace_<format>.c: one row of a format */
 
 /*
  * Format hooks. *_header: as trace__csv_bind, for the header line

@@ -19,7 +19,7 @@
  *   0.0,1024,128,7,0;1
  *   0.25,600,7,,0;2
  *
- * Numbers are parsed by hand (trace.c): the format is strict (no sign, no
+ * Numbers are parsed by hand (trace_fields.c): the format is strict (no sign, no
  * hex, no locale), overflow is detected, arrivals are correctly rounded,
  * and it is several times faster than strtod/sscanf on short decimals.
  * traces/trace_write.c writes this format.

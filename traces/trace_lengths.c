@@ -8,7 +8,7 @@
  * `input_tokens,output_tokens` (kvsim's, in a file without arrival_s), any
  * order, case-insensitive, extra columns (num_total_tokens, pd_ratio, ...)
  * ignored. A header that also has arrived_at is a vidur trace and one with
- * arrival_s a kvsim trace; detection tries those first (trace.c).
+ * arrival_s a kvsim trace; detection tries those first (trace_rows.c).
  *
  * Every request's arrival_s is 0 and trace_has_arrivals() says so: a
  * replay adds arrivals (workloads/source.h: Poisson at a given rate), and
