@@ -49,7 +49,7 @@ static const char usage_calibrate[] =
     "Fits each engine preset's terms to the rows of FILE that name it: bw_eff, flops_eff,\n"
     "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
     "0); seq_overhead_us where the rows batch different numbers of sequences (else 0);\n"
-    "split_base_us, split_sync_us and split_gbps where rows split matrices by rows over\n"
+    "split_base_us, split_sync_us and split_link_share where rows split matrices by rows over\n"
     "GPUs (else 0); arch_flops for each device architecture (catalog/gpus.csv arch) whose\n"
     "prompt or batch rows come from 2 devices or more (their geometric mean over devices 1).\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
@@ -304,7 +304,7 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
     if (!fr[3])
         p->layer_overhead_s = 0;
     if (!fr[4])
-        p->split_base_s = p->split_sync_s = p->split_Bps = 0;
+        p->split_base_s = p->split_sync_s = p->split_link_share = 0;
     if (!fr[7])
         p->seq_overhead_s = 0;
     for (int a = 0; a < SIM_ARCH_MAX; a++)
@@ -522,8 +522,8 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             "seq_overhead_us %.3f\n",
             p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6,
             p->seq_overhead_s * 1e6);
-    fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_gbps %.4f\n", p->split_base_s * 1e6,
-            p->split_sync_s * 1e6, p->split_Bps / 1e9);
+    fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_link_share %.4f\n",
+            p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);

@@ -367,7 +367,7 @@ static void test_preset_refuses(void **state)
     static const char base[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
                                "runtime_overhead_gib 1\n";
     static const char *const bad[] = {"cuda_graph_max_tokens 3.7\n", "fit_rows 2.5\n",
-                                      "split_gbps 0x10\n", "layer_overhead_us 0x1p3\n"};
+                                      "split_link_share 0x1p-2\n", "layer_overhead_us 0x1p3\n"};
     char text[512], err[256];
     sim_engine_preset pr;
     snprintf(text, sizeof(text), "%scuda_graph_max_tokens 512\nfit_rows 7\n", base);
