@@ -61,6 +61,15 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     /* The preset's share of the GEMM rate on this architecture (prompt
      * GEMMs: llama.cpp's MMQ kernels, cuBLAS and CUTLASS are tuned per
      * architecture); none for a rate the user measured. */
+    /* A tensor unit does not run at its boost-clock peak past the board's
+     * power limit: a GEMM sustained long enough spends about the same
+     * energy per FLOP on a generation's parts, so a part with little
+     * power per peak FLOP (NVIDIA's spec TGP: RTX 6000 Ada 300 W for 364
+     * fp16 TFLOPS, RTX 4090 450 W for 330; A30 165 W, T4 70 W) clocks
+     * down under it. The preset's gemm_pJ (fitted) is that energy; none
+     * for a rate the user measured. */
+    if (p->gemm_pJ > 0 && gpu->tdp_W > 0 && !gpu->rate_given)
+        c->power_flops = gpu->tdp_W / (p->gemm_pJ * 1e-12);
     int arch = sim_arch_index(gpu->arch);
     c->gemm_arch =
         arch >= 0 && p->arch_flops[arch] > 0 && !gpu->rate_given ? p->arch_flops[arch] : 1.0;
@@ -189,6 +198,16 @@ static double roof(const sim_cost *c, double bytes, double flops, double rate)
     return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
 }
 
+/* The same for a multi-token GEMM: its rate also capped by the board's
+ * power (sim_cost_init, power_flops). */
+static double roof_gemm(const sim_cost *c, double bytes, double flops, double rate)
+{
+    double r = rate * c->p.flops_eff;
+    if (c->power_flops > 0 && c->power_flops < r)
+        r = c->power_flops;
+    return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / r);
+}
+
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
 {
     double tokens = (double)b->prefill_tokens + b->decode_seqs;
@@ -217,7 +236,8 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
                         c->attn_flops_per_pair * b->prefill_attn_pairs;
     /* One-token steps run matrix-vector kernels (memory-bound): the
      * architecture's GEMM term applies to steps of more than one token. */
-    double t_lin = roof(c, lin_bytes, lin_flops, c->peak_flops * (tokens > 1 ? c->gemm_arch : 1.0));
+    double t_lin = tokens > 1 ? roof_gemm(c, lin_bytes, lin_flops, c->peak_flops * c->gemm_arch)
+                              : roof(c, lin_bytes, lin_flops, c->peak_flops);
     if (tokens > 32) /* the expansion runs before the GEMM, not beside it */
         t_lin += c->dequant_bytes / (c->mem_bw_Bps * c->p.bw_eff);
     double t_attn = roof(c, attn_bytes, attn_flops, c->attn_flops);
@@ -235,7 +255,7 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
             double slices = ceil(tokens / 128.0);
             double expand = slices * params * (c->weight_elem_bytes + 4.0);
             t_lin = expand / (c->mem_bw_Bps * c->p.bw_eff) +
-                    roof(c, 4.0 * params, lin_flops / c->split, c->split_flops * c->gemm_arch);
+                    roof_gemm(c, 4.0 * params, lin_flops / c->split, c->split_flops * c->gemm_arch);
         } else {
             t_lin = t_lin / c->split;
         }

@@ -51,6 +51,8 @@ typedef struct sim_cost_params {
                               * and output processing of it */
     double split_base_s;     /* llama.cpp row split: per layer per step once split */
     double split_sync_s;     /* llama.cpp row split: per layer per extra GPU per step */
+    double gemm_pJ;          /* energy per FLOP of multi-token matrix products at the board's power
+                              * limit, picojoules: caps their rate at tdp_W / gemm_pJ; 0 none */
     double split_link_share; /* llama.cpp row split: share of the host link its activation copies
                               * reach per extra GPU */
     double
@@ -84,6 +86,7 @@ typedef struct sim_cost {
     double peak_flops;          /* the linear layers' rate: the weight format's compute type */
     double attn_flops;          /* attention's rate: 16-bit (vLLM keeps attention in bf16) */
     double gemm_arch;           /* the preset's arch_flops term for the device (1 when none) */
+    double power_flops;         /* the board's power limit over gemm_pJ: FLOP/s; 0 no cap */
     double dense_weight_bytes;  /* weights read every step (not the input embedding: a gather) */
     double expert_weight_bytes; /* MoE expert weights: read as far as tokens touch them */
     double experts;             /* 0 for dense models */
