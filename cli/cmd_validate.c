@@ -49,9 +49,11 @@ static const char usage_calibrate[] =
     "Fits each engine preset's terms to the rows of FILE that name it: bw_eff, flops_eff,\n"
     "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
     "0); seq_overhead_us where the rows batch different numbers of sequences (else 0);\n"
-    "split_base_us, split_sync_us and split_gbps where rows split matrices by rows over\n"
+    "split_base_us, split_sync_us and split_link_share where rows split matrices by rows over\n"
     "GPUs (else 0); arch_flops for each device architecture (catalog/gpus.csv arch) whose\n"
-    "prompt or batch rows come from 2 devices or more (their geometric mean over devices 1).\n"
+    "prompt or batch rows come from 2 devices or more (their geometric mean over devices 1);\n"
+    "gemm_pj where the starting preset has one and multi-token rows come from 2 devices with\n"
+    "a tdp_w or more (else 0).\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
@@ -293,6 +295,22 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
     sim_fit_arch_devices(v->rows, idx, m, devices);
     for (int a = 0; a < (int)sim_arch_count(); a++)
         free_[SIM_FIT_NBASE + a] = devices[a] >= 2;
+    /* The GEMMs' energy at the power limit: where multi-token rows come
+     * from 2 devices with a tdp_w or more. */
+    size_t powered = 0;
+    for (size_t i = 0; i < m && powered < 2; i++) {
+        const sim_measurement *r = &v->rows[idx[i]];
+        if (r->metric == SIM_MEAS_DECODE_TOK_S || !(r->gpu.tdp_W > 0))
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const sim_measurement *q = &v->rows[idx[j]];
+            seen = q->metric != SIM_MEAS_DECODE_TOK_S && q->gpu.tdp_W > 0 &&
+                   strcmp(q->gpu.name, r->gpu.name) == 0;
+        }
+        powered += !seen;
+    }
+    free_[8] = powered >= 2;
 }
 
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
@@ -301,12 +319,18 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
 {
     bool fr[SIM_FIT_NPARAMS];
     free_terms(v, idx, m, fr);
+    /* The power cap is the starting preset's choice, as its flags are: a
+     * preset with gemm_pj 0 (backends whose GEMMs are not tensor-unit
+     * bound) keeps it off. */
+    fr[8] = fr[8] && p->gemm_pJ > 0;
     if (!fr[3])
         p->layer_overhead_s = 0;
     if (!fr[4])
-        p->split_base_s = p->split_sync_s = p->split_Bps = 0;
+        p->split_base_s = p->split_sync_s = p->split_link_share = 0;
     if (!fr[7])
         p->seq_overhead_s = 0;
+    if (!fr[8])
+        p->gemm_pJ = 0;
     for (int a = 0; a < SIM_ARCH_MAX; a++)
         if (!fr[SIM_FIT_NBASE + a])
             p->arch_flops[a] = 0;
@@ -522,8 +546,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             "seq_overhead_us %.3f\n",
             p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6,
             p->seq_overhead_s * 1e6);
-    fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_gbps %.4f\n", p->split_base_s * 1e6,
-            p->split_sync_s * 1e6, p->split_Bps / 1e9);
+    fprintf(fp, "gemm_pj %.4f\n", p->gemm_pJ);
+    fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_link_share %.4f\n",
+            p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);

@@ -53,6 +53,7 @@ typedef struct sim_gpu {
     char interconnect[16];   /* nvlink4, pcie4, none, unified, ... */
     double interconnect_Bps; /* GPU to GPU, per direction; 0 none */
     double host_link_Bps;    /* host link, per direction; 0 unknown */
+    double tdp_W;            /* board power limit (TDP/TGP), watts; 0 unknown */
     bool unified_memory;
     bool rate_given; /* fp16_flops is the user's --peak-tflops: every format runs at it */
     char verified[16];

@@ -61,6 +61,15 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     /* The preset's share of the GEMM rate on this architecture (prompt
      * GEMMs: llama.cpp's MMQ kernels, cuBLAS and CUTLASS are tuned per
      * architecture); none for a rate the user measured. */
+    /* A tensor unit does not run at its boost-clock peak past the board's
+     * power limit: a GEMM sustained long enough spends about the same
+     * energy per FLOP on a generation's parts, so a part with little
+     * power per peak FLOP (NVIDIA's spec TGP: RTX 6000 Ada 300 W for 364
+     * fp16 TFLOPS, RTX 4090 450 W for 330; A30 165 W, T4 70 W) clocks
+     * down under it. The preset's gemm_pJ (fitted) is that energy; none
+     * for a rate the user measured. */
+    if (p->gemm_pJ > 0 && gpu->tdp_W > 0 && !gpu->rate_given)
+        c->power_flops = gpu->tdp_W / (p->gemm_pJ * 1e-12);
     int arch = sim_arch_index(gpu->arch);
     c->gemm_arch =
         arch >= 0 && p->arch_flops[arch] > 0 && !gpu->rate_given ? p->arch_flops[arch] : 1.0;
@@ -90,10 +99,29 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     c->linear_flops_per_token = 2.0 * (linear > 0 ? linear : 0.0);
     c->head_flops_per_seq = 2.0 * emb_gpu;
     /* llama.cpp expands quantized matrices to fp16 before a cuBLAS GEMM
-     * over more than 32 tokens (ggml_cuda_op_mul_mat_cublas, to_fp16): the
-     * fp16 copy is written and read back. */
-    if (p->dequant_gemm && w->kind != SIM_FMT_FLOAT)
-        c->dequant_bytes = 2.0 * 2.0 * wb.quantized_params / tp;
+     * over more than 32 tokens (ggml_cuda_op_mul_mat_cublas: to_fp16_cuda,
+     * then cublasGemmEx; llama.cpp build 1691, 7082d24, Dec 2023): a
+     * kernel of its own that reads the blocks and writes the fp16 copy,
+     * before the GEMM, which then reads the copy instead of the blocks. */
+    if (p->dequant_gemm && w->kind != SIM_FMT_FLOAT) {
+        c->dequant_bytes = (w->bytes + 2.0) * wb.quantized_params / tp;
+        c->dequant_read_bytes = (2.0 - w->bytes) * wb.quantized_params / tp;
+    }
+    /* The row split's prompt GEMMs (sim_cost_row_split): fp32 weights at
+     * the TF32 rate. cuBLAS runs cublasSgemm on TF32 tensor cores when
+     * the handle's math mode allows it (llama.cpp sets
+     * CUBLAS_TF32_TENSOR_OP_MATH, ggml_init_cublas, build 1691); TF32
+     * runs at half the fp16-with-fp32-accumulate rate on Ampere and later
+     * (NVIDIA's Ampere GA102 whitepaper: RTX 3090 35.6 vs 71 TFLOPS, RTX
+     * A6000 77.4 vs 154.8; Ada whitepaper: RTX 4090 82.6 vs 165.2; dense
+     * figures as their tables give them, not re-read this session), the
+     * catalog's fp16_tflops on every part (GeForce rows hold the
+     * fp32-accumulate rate). Earlier parts have no TF32: their FP32 rate
+     * is not in the catalog, so the split keeps the fp16 rate there. */
+    c->weight_elem_bytes = w->bytes;
+    int a = sim_arch_index(gpu->arch), ampere = sim_arch_index("ampere");
+    bool tf32 = strcmp(gpu->vendor, "NVIDIA") == 0 && a >= ampere && ampere >= 0;
+    c->split_flops = tf32 ? gpu->fp16_flops / 2.0 : c->peak_flops;
     sim_model shard = *m;
     shard.kv_heads = sim_tp_kv_heads(m, tp);
     c->kv_bytes_per_token = (double)sim_kv_format_bytes_per_token(&shard, kv);
@@ -136,11 +164,12 @@ void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double
     c->crossing_bytes_per_token = 4.0 * hidden;
 }
 
-void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m)
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m, double link_Bps)
 {
     if (gpus < 2)
         return;
     c->split = gpus;
+    c->split_link_Bps = link_Bps;
     /* Per layer and token, fp32: the inputs of q, k, v, o, gate, up, down
      * copied to the other GPUs and their outputs gathered back. */
     double h = m->hidden, q = (double)m->heads * m->head_dim;
@@ -169,6 +198,16 @@ static double roof(const sim_cost *c, double bytes, double flops, double rate)
     return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
 }
 
+/* The same for a multi-token GEMM: its rate also capped by the board's
+ * power (sim_cost_init, power_flops). */
+static double roof_gemm(const sim_cost *c, double bytes, double flops, double rate)
+{
+    double r = rate * c->p.flops_eff;
+    if (c->power_flops > 0 && c->power_flops < r)
+        r = c->power_flops;
+    return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / r);
+}
+
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
 {
     double tokens = (double)b->prefill_tokens + b->decode_seqs;
@@ -184,7 +223,7 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
     }
     /* The matrix products: weights (and their fp16 copies) against the
      * linear FLOPs at the weight format's rate. */
-    double lin_bytes = weights + (tokens > 32 ? c->dequant_bytes : 0.0);
+    double lin_bytes = weights + (tokens > 32 ? c->dequant_read_bytes : 0.0);
     double lin_flops = c->linear_flops_per_token * tokens + c->head_flops_per_seq * seqs;
     /* Attention, a kernel of its own: the KV read (the context, new tokens'
      * KV written), the scores when not fused, at the 16-bit rate. */
@@ -197,13 +236,38 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
                         c->attn_flops_per_pair * b->prefill_attn_pairs;
     /* One-token steps run matrix-vector kernels (memory-bound): the
      * architecture's GEMM term applies to steps of more than one token. */
-    double t_lin = roof(c, lin_bytes, lin_flops, c->peak_flops * (tokens > 1 ? c->gemm_arch : 1.0));
+    double t_lin = tokens > 1 ? roof_gemm(c, lin_bytes, lin_flops, c->peak_flops * c->gemm_arch)
+                              : roof(c, lin_bytes, lin_flops, c->peak_flops);
+    if (tokens > 32) /* the expansion runs before the GEMM, not beside it */
+        t_lin += c->dequant_bytes / (c->mem_bw_Bps * c->p.bw_eff);
     double t_attn = roof(c, attn_bytes, attn_flops, c->attn_flops);
     if (c->split > 1) { /* row split: the matrices shared, attention on the main GPU */
         double extra = c->split - 1;
-        t_lin = t_lin / c->split + c->layers * (c->p.split_base_s + extra * c->p.split_sync_s);
-        if (c->p.split_Bps > 0)
-            t_lin += extra * tokens * c->split_bytes_per_token / c->p.split_Bps;
+        if (c->p.dequant_gemm && tokens > 32) {
+            /* A split matrix does not take the fp16 path of
+             * ggml_cuda_op_mul_mat_cublas (it requires row_diff ==
+             * src0->ne[1], all the rows on one GPU): each GPU expands its
+             * rows to fp32 (to_fp32_cuda, fp16 weights too) and runs
+             * cublasSgemm, once per 128-token slice of the batch
+             * (MUL_MAT_SRC1_COL_STRIDE 128: the expansion repeats per
+             * slice); llama.cpp build 1691, 7082d24, Dec 2023. */
+            double params = c->linear_flops_per_token / 2.0 / c->split;
+            double slices = ceil(tokens / 128.0);
+            double expand = slices * params * (c->weight_elem_bytes + 4.0);
+            t_lin = expand / (c->mem_bw_Bps * c->p.bw_eff) +
+                    roof_gemm(c, 4.0 * params, lin_flops / c->split, c->split_flops * c->gemm_arch);
+        } else {
+            t_lin = t_lin / c->split;
+        }
+        t_lin += c->layers * (c->p.split_base_s + extra * c->p.split_sync_s);
+        /* The copies go between GPUs through the host: GeForce cards have
+         * no peer-to-peer access over PCIe, and llama.cpp turns it off for
+         * batches of more than 128 tokens anyway (ggml_cuda_set_peer_access,
+         * GGML_CUDA_PEER_MAX_BATCH_SIZE 128, build 1691), so the driver
+         * stages them in host memory, at a share of the host's link. */
+        double rate = c->p.split_link_share * c->split_link_Bps;
+        if (rate > 0)
+            t_lin += extra * tokens * c->split_bytes_per_token / rate;
     }
     double g = c->gpu_share;
     double t = g * (t_lin + t_attn);

@@ -51,7 +51,10 @@ typedef struct sim_cost_params {
                               * and output processing of it */
     double split_base_s;     /* llama.cpp row split: per layer per step once split */
     double split_sync_s;     /* llama.cpp row split: per layer per extra GPU per step */
-    double split_Bps;        /* llama.cpp row split: rate of its activation copies per extra GPU */
+    double gemm_pJ;          /* energy per FLOP of multi-token matrix products at the board's power
+                              * limit, picojoules: caps their rate at tdp_W / gemm_pJ; 0 none */
+    double split_link_share; /* llama.cpp row split: share of the host link its activation copies
+                              * reach per extra GPU */
     double
         overhead_bytes;   /* GPU memory outside weights, activations and KV (context, workspaces) */
     bool flash_attn;      /* fused attention: the score matrix never reaches memory */
@@ -83,15 +86,17 @@ typedef struct sim_cost {
     double peak_flops;          /* the linear layers' rate: the weight format's compute type */
     double attn_flops;          /* attention's rate: 16-bit (vLLM keeps attention in bf16) */
     double gemm_arch;           /* the preset's arch_flops term for the device (1 when none) */
+    double power_flops;         /* the board's power limit over gemm_pJ: FLOP/s; 0 no cap */
     double dense_weight_bytes;  /* weights read every step (not the input embedding: a gather) */
     double expert_weight_bytes; /* MoE expert weights: read as far as tokens touch them */
     double experts;             /* 0 for dense models */
     double experts_per_tok;
     double linear_flops_per_token; /* 2 x the layers' active parameters (no embedding, no head) */
     double head_flops_per_seq;     /* 2 x hidden x vocab: the LM head, per sampled position */
-    double dequant_bytes;          /* fp16 copies of quantized weights written and read back */
-    double score_bytes_per_pair;   /* without flash attention: fp32 scores x heads x layers */
-    double layers;                 /* layers run per step (launch overheads) */
+    double dequant_bytes;      /* expanding quantized weights to fp16: blocks read, copy written */
+    double dequant_read_bytes; /* the GEMM reading that copy instead of the blocks */
+    double score_bytes_per_pair; /* without flash attention: fp32 scores x heads x layers */
+    double layers;               /* layers run per step (launch overheads) */
     double kv_bytes_per_token;
     double kv_window_bytes_per_seq;    /* KIVI: the fp16 window's extra bytes, read per decode */
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
@@ -115,6 +120,9 @@ typedef struct sim_cost {
      * to each and the results gathered on the main GPU. */
     uint32_t split;
     double split_bytes_per_token; /* fp32 inputs and outputs of the matrix products, all layers */
+    double split_link_Bps;        /* the host link they cross, per direction */
+    double split_flops;           /* its prompt GEMMs' rate: fp32 (TF32) products */
+    double weight_elem_bytes;     /* bytes per weight of the format (its expansion's read) */
     sim_cost_params p;
 } sim_cost;
 
@@ -147,10 +155,13 @@ void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double
 /* Splits every matrix of C by rows over GPUS GPUs as llama.cpp's row
  * split does (its multi-GPU default before January 2024): each step
  * divides the matrix products by GPUS (attention and the KV stay on the
- * main GPU) and adds, per layer, the preset's split_base_s and
- * split_sync_s per extra GPU, and the matrix products' fp32 inputs and
- * outputs copied to and from each extra GPU at split_Bps. */
-void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m);
+ * main GPU; with the preset's dequant_gemm, December 2023's builds, a
+ * prompt's split products run in fp32, see sim_cost_step_s) and adds,
+ * per layer, the preset's split_base_s and split_sync_s per extra GPU,
+ * and the matrix products' fp32 inputs and outputs copied to and from
+ * each extra GPU at split_link_share of LINK_BPS, the host link per
+ * direction the copies cross. */
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m, double link_Bps);
 
 /* The all-reduce part of a step computing TOKENS tokens (0 without TP). */
 double sim_cost_allreduce_s(const sim_cost *c, double tokens);

@@ -69,17 +69,19 @@ typedef struct sim_measurement {
         metric_name[32];
     sim_meas_metric metric; /* meaningful when metric_name is a known metric */
     uint32_t device_count, batch, input_tokens, output_tokens;
-    double value;       /* as published, in the metric's unit */
-    double weights_gib; /* weights_GiB as published, 0 when empty */
-    double stddev;      /* the spread the notes state ("stddev +-1.1"), 0 when none */
-    double memory_gb;   /* memory the device text states ("Apple M3 Max (40-core GPU, 48GB)":
-                         * 48; the catalog row holds the largest option), 0 when none */
-    char reason[48];    /* "" when expressible; else a short category (see measure.c) */
-    char detail[200];   /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
-    char engine[24];    /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */
-    char backend[16];   /* llama.cpp: "cuda", "metal", "rocm", "vulkan", "cpu"; "" otherwise */
-    char bench[24];     /* how it ran: "llama-bench", "main", "gptSessionBenchmark", "" */
-    int flash_attn;     /* 1 on, 0 off, -1 not stated */
+    double value;         /* as published, in the metric's unit */
+    double weights_gib;   /* weights_GiB as published, 0 when empty */
+    double stddev;        /* the spread the notes state ("stddev +-1.1"), 0 when none */
+    double memory_gb;     /* memory the device text states ("Apple M3 Max (40-core GPU, 48GB)":
+                           * 48; the catalog row holds the largest option), 0 when none */
+    double host_link_Bps; /* the host's PCIe slot rate the notes state ("host PCIe 3.0": a
+                           * PCIe 4.0 card in a PCIe 3.0 server), per direction; 0 when none */
+    char reason[48];      /* "" when expressible; else a short category (see measure.c) */
+    char detail[200];     /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
+    char engine[24];      /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */
+    char backend[16];     /* llama.cpp: "cuda", "metal", "rocm", "vulkan", "cpu"; "" otherwise */
+    char bench[24];       /* how it ran: "llama-bench", "main", "gptSessionBenchmark", "" */
+    int flash_attn;       /* 1 on, 0 off, -1 not stated */
     /* Several GPUs. split_mode "layer": llama.cpp -sm layer, layers split over
      * layer_split GPUs (tp 1). "row": llama.cpp -sm row, and the only mode of
      * builds before ggml-org/llama.cpp#4606 (January 2024): every weight matrix

@@ -230,6 +230,28 @@ double meas_stddev_of(const char *text)
     return isfinite(v) && v >= 0 ? v : 0;
 }
 
+/* "host PCIe 3.0" in TEXT: the host's x16 slot rate per direction in
+ * bytes/s, as catalog/gpus.csv's host_link_gbps gives a GPU's (PCIe 3.0
+ * 16 GB/s, 4.0 32, 5.0 64; PCI-SIG's 8, 16 and 32 GT/s per lane), 0 when
+ * none. */
+double meas_host_link_of(const char *text)
+{
+    const char *p = find_ci(text, "host PCIe ");
+    if (!p)
+        return 0;
+    p += strlen("host PCIe ");
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    double gen = strtod(p, NULL);
+    if (gen == 3.0)
+        return 16e9;
+    if (gen == 4.0)
+        return 32e9;
+    if (gen == 5.0)
+        return 64e9;
+    return 0;
+}
+
 /* "48GB", "80 GB" in a device text: the number, 0 when none. */
 double meas_memory_gb_of(const char *text)
 {

@@ -8,8 +8,11 @@
  *   name, backend, basis               text (basis: what the numbers come from)
  *   bw_eff, flops_eff                  shares of spec bandwidth and peak FLOPs, (0, 1]
  *   step_overhead_ms, layer_overhead_us   fixed times per step and per layer
- *   split_base_us, split_sync_us, split_gbps   llama.cpp's row split: per layer,
- *                                      per layer and extra GPU, copy rate
+ *   gemm_pj                            pJ per FLOP of multi-token GEMMs at the board's
+ *                                      power limit (catalog/gpus.csv tdp_w); 0 no cap
+ *   split_base_us, split_sync_us, split_link_share   llama.cpp's row split: per
+ *                                      layer, per layer and extra GPU, the copies'
+ *                                      share of the host link
  *   runtime_overhead_gib               memory outside weights, activations and KV
  *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
  *   cuda_graph_max_tokens              steps up to this many tokens replay a CUDA graph

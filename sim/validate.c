@@ -191,8 +191,15 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         }
     }
     sim_cost_init(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL);
-    if (row && gpus > 1)
-        sim_cost_row_split(&c, gpus, &r->model);
+    if (row && gpus > 1) {
+        /* The copies cross the host's PCIe: the GPU's own link, or the
+         * slower slot a row's notes state (a PCIe 4.0 card in a PCIe 3.0
+         * server). */
+        double host = r->gpu.host_link_Bps;
+        if (r->host_link_Bps > 0 && (!(host > 0) || r->host_link_Bps < host))
+            host = r->host_link_Bps;
+        sim_cost_row_split(&c, gpus, &r->model, host);
+    }
     bool llama = strcmp(r->engine, "llamacpp") == 0;
     double chunk = llama ? UBATCH : 1e12;
     double in = r->input_tokens, out = r->output_tokens, batch = r->batch > 0 ? r->batch : 1;
@@ -266,13 +273,14 @@ bad:
 
 const char *const sim_fit_param_names[SIM_FIT_NBASE] = {
     "bw_eff",        "flops_eff",     "step_overhead_ms", "layer_overhead_us",
-    "split_base_us", "split_sync_us", "split_gbps",       "seq_overhead_us"};
+    "split_base_us", "split_sync_us", "split_link_share", "seq_overhead_us",
+    "gemm_pj"};
 
 /* Bounds of each term, in the preset's units; the architecture terms
  * (multipliers on flops_eff) in [0.1, 2]. */
-static const double lo_base[SIM_FIT_NBASE] = {0.05, 0.02, 0, 0, 0, 0, 0.1, 0};
-static const double hi_base[SIM_FIT_NBASE] = {1.0, 1.0, 50, 500, 5000, 5000, 100, 1000};
-static const double unit[SIM_FIT_NBASE] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1e9, 1e-6};
+static const double lo_base[SIM_FIT_NBASE] = {0.05, 0.02, 0, 0, 0, 0, 0.005, 0, 0.2};
+static const double hi_base[SIM_FIT_NBASE] = {1.0, 1.0, 50, 500, 5000, 5000, 1, 1000, 50};
+static const double unit[SIM_FIT_NBASE] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1, 1e-6, 1};
 
 static double lo(int k)
 {
@@ -306,10 +314,13 @@ static void set(sim_cost_params *p, int k, double x)
         p->split_sync_s = x * unit[5];
         break;
     case 6:
-        p->split_Bps = x * unit[6];
+        p->split_link_share = x * unit[6];
         break;
     case 7:
         p->seq_overhead_s = x * unit[7];
+        break;
+    case 8:
+        p->gemm_pJ = x * unit[8];
         break;
     default:
         p->arch_flops[k - SIM_FIT_NBASE] = x;
@@ -502,10 +513,10 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
     /* Fixed starting points (not the preset's current terms: the same
      * rows and flags give the same fit whatever was fitted before);
      * restarts from the best until it stops improving. */
-    static const double starts[4][SIM_FIT_NBASE] = {{0.7, 0.4, 2, 20, 100, 100, 5, 10},
-                                                    {0.7, 0.6, 2, 20, 100, 100, 5, 80},
-                                                    {0.9, 0.6, 0.5, 5, 300, 30, 20, 40},
-                                                    {0.5, 0.25, 5, 50, 30, 300, 1, 100}};
+    static const double starts[4][SIM_FIT_NBASE] = {{0.7, 0.4, 2, 20, 100, 100, 0.2, 10, 4},
+                                                    {0.7, 0.6, 2, 20, 100, 100, 0.2, 80, 2},
+                                                    {0.9, 0.6, 0.5, 5, 300, 30, 0.6, 40, 8},
+                                                    {0.5, 0.25, 5, 50, 30, 300, 0.05, 100, 1}};
     double best[SIM_FIT_NPARAMS], bv = INFINITY;
     for (int start = 0; start < 4; start++) {
         double u[SIM_FIT_NPARAMS];

@@ -53,7 +53,7 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, dou
 /* The terms calibrate fits: the SIM_FIT_NBASE of sim_fit_param_names,
  * then one arch_flops term per architecture (SIM_FIT_NBASE + its
  * sim_arch_index). */
-enum { SIM_FIT_NBASE = 8, SIM_FIT_NPARAMS = SIM_FIT_NBASE + SIM_ARCH_MAX };
+enum { SIM_FIT_NBASE = 9, SIM_FIT_NPARAMS = SIM_FIT_NBASE + SIM_ARCH_MAX };
 extern const char *const sim_fit_param_names[SIM_FIT_NBASE];
 
 /* Counts into DEVICES, per architecture, the devices among ROWS[IDX[0..N))

@@ -216,20 +216,23 @@ static void test_malformed_files(void **state)
 }
 
 /* Conditions read from the notes: flash attention as a phrase, not inside
- * a word; the spread; TensorRT-LLM's TP size. */
+ * a word; the spread; the host's PCIe generation; TensorRT-LLM's TP size. */
 static void test_conditions(void **state)
 {
     (void)state;
     static const struct {
         const char *notes;
         int fa;
-        double stddev;
+        double stddev, host_Bps;
     } v[] = {
-        {"pp512/tg128, no FA; stddev \xC2\xB1 0.5", 0, 0.5},
-        {"pp512/tg128, with FA; stddev +-3", 1, 3},
-        {"no fallback, FAST mode", -1, 0},
-        {"-fa 1", 1, 0},
-        {"flash attention off", 0, 0},
+        {"pp512/tg128, no FA; stddev \xC2\xB1 0.5", 0, 0.5, 0},
+        {"pp512/tg128, with FA; stddev +-3", 1, 3, 0},
+        {"no fallback, FAST mode", -1, 0, 0},
+        {"-fa 1", 1, 0, 0},
+        {"flash attention off", 0, 0, 0},
+        {"snapshot Dec 2023; host PCIe 3.0 (Intel Xeon E5-2696 v3)", -1, 0, 16e9},
+        {"host pcie 4.0", -1, 0, 32e9},
+        {"host PCIe 3.5; PCIe 4.0 card", -1, 0, 0},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         char text[512];
@@ -245,9 +248,11 @@ static void test_conditions(void **state)
         assert_int_equal(
             sim_measurements_parse(text, strlen(text), "c.csv", &rows, &n, err, sizeof(err)), 0);
         assert_int_equal(n, 1);
-        if (rows[0].flash_attn != v[i].fa || rows[0].stddev != v[i].stddev)
-            fail_msg("'%s': flash_attn %d stddev %g, expected %d %g", v[i].notes,
-                     rows[0].flash_attn, rows[0].stddev, v[i].fa, v[i].stddev);
+        if (rows[0].flash_attn != v[i].fa || rows[0].stddev != v[i].stddev ||
+            rows[0].host_link_Bps != v[i].host_Bps)
+            fail_msg("'%s': flash_attn %d stddev %g host %g, expected %d %g %g", v[i].notes,
+                     rows[0].flash_attn, rows[0].stddev, rows[0].host_link_Bps, v[i].fa,
+                     v[i].stddev, v[i].host_Bps);
         assert_string_equal(rows[0].reason, "");
         sim_measurements_free(rows);
     }

@@ -367,7 +367,7 @@ static void test_preset_refuses(void **state)
     static const char base[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
                                "runtime_overhead_gib 1\n";
     static const char *const bad[] = {"cuda_graph_max_tokens 3.7\n", "fit_rows 2.5\n",
-                                      "split_gbps 0x10\n", "layer_overhead_us 0x1p3\n"};
+                                      "split_link_share 0x1p-2\n", "layer_overhead_us 0x1p3\n"};
     char text[512], err[256];
     sim_engine_preset pr;
     snprintf(text, sizeof(text), "%scuda_graph_max_tokens 512\nfit_rows 7\n", base);
@@ -469,6 +469,99 @@ static void test_arch_flops_by_hand(void **state)
     sim_cost_init(&o1, &other, &m, w, kv, &p, 1, NULL);
     sim_cost_init(&o2, &other, &m, w, kv, &q, 1, NULL);
     near(sim_cost_step_s(&o2, &pre), sim_cost_step_s(&o1, &pre), 1e-12, "another architecture");
+}
+
+/*
+ * The power cap by hand: Q4_0 Llama-2-7B on an RTX 6000 Ada (300 W, 728
+ * int8 TOPS) under MMQ terms with gemm_pj 3: a 512-token prompt's matrix
+ * products run at 300 W / 3 pJ = 100 TOPS, not 728 x 0.25 = 182; the
+ * one-token decode step does not move; without a tdp_w (a rate the user
+ * gave) no cap.
+ */
+static void test_power_cap_by_hand(void **state)
+{
+    (void)state;
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("rtx-6000-ada", &g, err, sizeof(err)), 0);
+    near(g.tdp_W, 300, 1e-12, "tdp_w");
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    const sim_dtype *w = sim_weight_format_parse("q4_0", err, sizeof(err));
+    assert_non_null(w);
+    const sim_dtype *kv = sim_dtype_find("fp16");
+    sim_cost_params p = {.bw_eff = 0.7, .flops_eff = 0.25, .int8_mmq = true, .flash_attn = true};
+    sim_cost_params q = p;
+    q.gemm_pJ = 3;
+    sim_cost c1, c2;
+    sim_cost_init(&c1, &g, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&c2, &g, &m, w, kv, &q, 1, NULL);
+    near(c2.power_flops, 100e12, 1e-3, "power_flops");
+    sim_batch_shape pre = {
+        .prefill_seqs = 1, .prefill_tokens = 512, .prefill_attn_pairs = 512.0 * 513.0 / 2.0};
+    double lin_flops = c1.linear_flops_per_token * 512 + c1.head_flops_per_seq;
+    double t_free = lin_flops / (g.int8_ops * p.flops_eff), t_cap = lin_flops / 100e12;
+    near(sim_cost_step_s(&c2, &pre) - sim_cost_step_s(&c1, &pre), t_cap - t_free, 1e-9,
+         "the matrix products at the power cap");
+    sim_batch_shape dec = {.decode_seqs = 1, .decode_ctx_tokens = 100};
+    near(sim_cost_step_s(&c2, &dec), sim_cost_step_s(&c1, &dec), 1e-12, "one-token decode");
+    g.rate_given = true;
+    sim_cost_init(&c2, &g, &m, w, kv, &q, 1, NULL);
+    near(c2.power_flops, 0, 0, "no cap on a given rate");
+}
+
+/*
+ * December 2023's row split by hand: Q4_0 Llama-2-7B over two RTX 3090s
+ * with dequant_gemm. A 494-token prompt step's matrix products: each GPU
+ * expands its half of the weights to fp32 once per 128-token slice (4)
+ * and multiplies at the TF32 rate (half the catalog's fp16 figure); the
+ * copies take split_link_share of the host link, so a PCIe 3.0 host
+ * (16 GB/s) adds tokens x bytes x (1 / 8 - 1 / 16) GB/s over a PCIe 4.0
+ * one at a share of 0.5.
+ */
+static void test_row_split_2023_by_hand(void **state)
+{
+    (void)state;
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("rtx-3090", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    const sim_dtype *w = sim_weight_format_parse("q4_0", err, sizeof(err));
+    assert_non_null(w);
+    const sim_dtype *kv = sim_dtype_find("fp16");
+    sim_cost_params p = {.bw_eff = 0.8,
+                         .flops_eff = 0.5,
+                         .dequant_gemm = true,
+                         .fp16_accumulate = true,
+                         .split_link_share = 0.5};
+    sim_cost c3, c4;
+    sim_cost_init(&c3, &g, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&c4, &g, &m, w, kv, &p, 1, NULL);
+    near(c3.split_flops, g.fp16_flops / 2, 1e-12, "TF32 rate");
+    sim_cost_row_split(&c3, 2, &m, 16e9);
+    sim_cost_row_split(&c4, 2, &m, 32e9);
+    sim_batch_shape pre = {
+        .prefill_seqs = 1, .prefill_tokens = 494, .prefill_attn_pairs = 494.0 * 495.0 / 2.0};
+    double params = c3.linear_flops_per_token / 2.0 / 2.0;
+    double expand = 4.0 * params * (w->bytes + 4.0) / (g.mem_bw_Bps * p.bw_eff);
+    double lin_flops = (c3.linear_flops_per_token * 494 + c3.head_flops_per_seq) / 2.0;
+    double gemm = fmax(4.0 * params / (g.mem_bw_Bps * p.bw_eff),
+                       lin_flops / (g.fp16_flops / 2 * p.flops_eff));
+    double copies4 = 494.0 * c4.split_bytes_per_token / (0.5 * 32e9);
+    sim_cost one;
+    sim_cost_init(&one, &g, &m, w, kv, &p, 1, NULL);
+    double t4 = sim_cost_step_s(&c4, &pre);
+    /* What is not the matrix products: attention and the host's terms,
+     * the same as on one GPU less that GPU's matrix products. */
+    double lin_one =
+        fmax((one.dense_weight_bytes + one.dequant_read_bytes) / (g.mem_bw_Bps * p.bw_eff),
+             2.0 * lin_flops / (2.0 * g.fp16_flops * p.flops_eff)) +
+        one.dequant_bytes / (g.mem_bw_Bps * p.bw_eff);
+    double rest = sim_cost_step_s(&one, &pre) - lin_one;
+    near(t4, expand + gemm + copies4 + rest, 1e-9, "row-split prompt step");
+    near(sim_cost_step_s(&c3, &pre) - t4, 494.0 * c3.split_bytes_per_token * (1 / 8e9 - 1 / 16e9),
+         1e-9, "a PCIe 3.0 host's copies");
 }
 
 /* The fit recovers an architecture term it generated data from: three
@@ -780,6 +873,8 @@ int main(void)
         cmocka_unit_test(test_preset_refuses),
         cmocka_unit_test(test_preset_arch_flops),
         cmocka_unit_test(test_arch_flops_by_hand),
+        cmocka_unit_test(test_power_cap_by_hand),
+        cmocka_unit_test(test_row_split_2023_by_hand),
         cmocka_unit_test(test_fit_recovers_arch_term),
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
