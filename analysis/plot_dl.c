@@ -33,7 +33,8 @@ int plot_dl_load(char *err, size_t errlen)
     void *h = dlopen(KVSIM_PLPLOT_SONAME, RTLD_LAZY | RTLD_GLOBAL);
     if (h == NULL) {
         const char *why = dlerror();
-        snprintf(err, errlen, "cannot load PLplot (%s): %s (install libplplot17)",
+        snprintf(err, errlen,
+                 "cannot load PLplot (%s): %s (Debian: libplplot-dev, plplot-driver-cairo)",
                  KVSIM_PLPLOT_SONAME, why != NULL ? why : "unknown error");
         return -1;
     }
