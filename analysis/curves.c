@@ -180,6 +180,35 @@ void an_mean_ci95(const double *v, size_t n, double *mean, double *ci95)
     *ci95 = an_t975((unsigned)(n - 1)) * sd / sqrt((double)n);
 }
 
+/* an_fmt_double(BUF, V), with its result built by hand for the values
+ * most figures are: integers below 10^15 in magnitude, which %.15g
+ * prints as their digits and which read back exactly, and the non-finite
+ * values it prints as null. A sweep's curves format each figure of each
+ * point twice, tens of thousands of numbers. */
+static const char *fmt_num(char buf[AN_NUM_LEN], double v)
+{
+    if (!isfinite(v))
+        return an_fmt_double(buf, v);
+    if (fabs(v) < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
+        long long i = (long long)v;
+        unsigned long long u = i < 0 ? 0ull - (unsigned long long)i : (unsigned long long)i;
+        char tmp[24];
+        int n = 0;
+        do {
+            tmp[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        int k = 0;
+        if (i < 0)
+            buf[k++] = '-';
+        while (n > 0)
+            buf[k++] = tmp[--n];
+        buf[k] = '\0';
+        return buf;
+    }
+    return an_fmt_double(buf, v);
+}
+
 /* The value of NAME in F, looking first at index HINT (runs of one sweep
  * list the same figures in the same order, so this is O(1) but for the
  * odd run out). */
@@ -283,11 +312,16 @@ int an_write_curves_csv(FILE *fp, const char *const *vary_names, size_t nvary,
             point_stat(&pts[p], cols->name[i], i, &mean, &half);
             if (ci)
                 cis[i] = half;
-            fprintf(fp, ",%s", isnan(mean) ? "" : an_fmt_double(b, mean));
+            fputc(',', fp);
+            if (!isnan(mean))
+                fputs(fmt_num(b, mean), fp);
         }
         if (ci)
-            for (size_t i = 0; i < cols->n; i++)
-                fprintf(fp, ",%s", isnan(cis[i]) ? "" : an_fmt_double(b, cis[i]));
+            for (size_t i = 0; i < cols->n; i++) {
+                fputc(',', fp);
+                if (!isnan(cis[i]))
+                    fputs(fmt_num(b, cis[i]), fp);
+            }
         free(cis);
         fputc('\n', fp);
     }
@@ -310,6 +344,8 @@ int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
         free(colset.name);
         return -1;
     }
+    double *halves = NULL; /* a point's half-widths, column by column */
+    size_t nhalves = 0;
     for (size_t p = 0; p < npts; p++) {
         const an_curve_point *pt = &pts[p];
         fprintf(fp, "%s\n    {\"point\": %zu, \"options\": {", p ? "," : "", p);
@@ -324,20 +360,36 @@ int an_write_curves_json(FILE *fp, const char *const *vary_names, size_t nvary,
             fprintf(fp, "%s%llu", s ? ", " : "", pt->seeds[s]);
         fputs("],\n     \"mean\": {", fp);
         const an_figures *cols = pt->nruns ? &colset : NULL;
-        for (int pass = 0; pass < 2; pass++) {
-            if (pass == 1)
-                fputs("},\n     \"ci95\": {", fp);
-            for (size_t i = 0; cols != NULL && i < cols->n; i++) {
-                double mean, half;
-                point_stat(pt, cols->name[i], i, &mean, &half);
-                fputs(i ? ", " : "", fp);
-                an_json_str(fp, cols->name[i]);
-                fprintf(fp, ": %s", an_fmt_double(b, pass ? half : mean));
+        size_t ncols = cols != NULL ? cols->n : 0;
+        if (ncols > nhalves) {
+            double *h = realloc(halves, ncols * sizeof(double));
+            if (h == NULL) {
+                free(halves);
+                free(colset.name);
+                return -1;
             }
+            halves = h;
+            nhalves = ncols;
+        }
+        for (size_t i = 0; i < ncols; i++) {
+            double mean;
+            point_stat(pt, cols->name[i], i, &mean, &halves[i]);
+            fputs(i ? ", " : "", fp);
+            an_json_str(fp, cols->name[i]);
+            fputs(": ", fp);
+            fputs(fmt_num(b, mean), fp);
+        }
+        fputs("},\n     \"ci95\": {", fp);
+        for (size_t i = 0; i < ncols; i++) {
+            fputs(i ? ", " : "", fp);
+            an_json_str(fp, cols->name[i]);
+            fputs(": ", fp);
+            fputs(fmt_num(b, halves[i]), fp);
         }
         fputs("}}", fp);
     }
     fputs("\n  ]\n}\n", fp);
+    free(halves);
     free(colset.name);
     return ferror(fp) ? -1 : 0;
 }

@@ -87,7 +87,15 @@ double an_hist_percentile(const an_hist *h, double p)
     if (seen >= rank)
         return h->min;
     size_t nb = nbuckets();
-    for (size_t b = 0; b < nb; b++) {
+    /* The buckets below the minimum's are empty: the scan starts at the
+     * minimum's bucket, found as an_hist_add_n finds it (a latency of 1 ms
+     * or more skips 14,000 of the 37,700). */
+    size_t first = 0;
+    if (h->min > HIST_MIN) {
+        double q = log(h->min / HIST_MIN) / log_growth();
+        first = q < (double)(nb - 1) ? (size_t)q : nb - 1;
+    }
+    for (size_t b = first; b < nb; b++) {
         seen += h->counts[b];
         if (seen >= rank) {
             double mid = HIST_MIN * exp(((double)b + 0.5) * log_growth());

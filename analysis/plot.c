@@ -187,6 +187,11 @@ int plot_render(const char *dir, const char *name, draw_fn draw, void *ctx, an_p
 {
     static const char *const dev[2] = {"pngcairo", "svgcairo"};
     static const char *const ext[2] = {"png", "svg"};
+    char why[512];
+    if (plot_dl_load(why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s/%s.png: %s", dir, name, why);
+        return -1;
+    }
     for (int k = 0; k < 2; k++)
         if (!have_device(dev[k])) {
             snprintf(err, errlen, "%s/%s.%s: PLplot has no %s device (install plplot-driver-cairo)",

@@ -11,6 +11,97 @@
 
 #include "analysis/plot.h"
 
+/* PLplot is not linked: plot_dl_load (plot_dl.c) opens it with dlopen at
+ * the first figure, so a process that draws nothing does not load it.
+ * Each PLplot function used here is a pointer it fills, X(name, symbol),
+ * and the names plplot.h defines (plcol0 for c_plcol0, ...) call through
+ * them; a new function joins PLOT_DL_FUNCS and the list of names below. */
+#define PLOT_DL_FUNCS(X)                                                                           \
+    X(pladv, c_pladv)                                                                              \
+    X(plbox, c_plbox)                                                                              \
+    X(plcol0, c_plcol0)                                                                            \
+    X(plend1, c_plend1)                                                                            \
+    X(plfill, c_plfill)                                                                            \
+    X(plgDevs, plgDevs)                                                                            \
+    X(plgvpw, c_plgvpw)                                                                            \
+    X(plinit, c_plinit)                                                                            \
+    X(pllab, c_pllab)                                                                              \
+    X(pllegend, c_pllegend)                                                                        \
+    X(plline, c_plline)                                                                            \
+    X(pllsty, c_pllsty)                                                                            \
+    X(plmtex, c_plmtex)                                                                            \
+    X(plpoin, c_plpoin)                                                                            \
+    X(plptex, c_plptex)                                                                            \
+    X(plschr, c_plschr)                                                                            \
+    X(plscol0, c_plscol0)                                                                          \
+    X(plscolbg, c_plscolbg)                                                                        \
+    X(plsdev, c_plsdev)                                                                            \
+    X(plsfnam, c_plsfnam)                                                                          \
+    X(plspage, c_plspage)                                                                          \
+    X(plssub, c_plssub)                                                                            \
+    X(plvpor, c_plvpor)                                                                            \
+    X(plwidth, c_plwidth)                                                                          \
+    X(plwind, c_plwind)
+
+#define PLOT_DL_DECLARE(name, symbol) extern __typeof__(symbol) *plot_dl_##name;
+PLOT_DL_FUNCS(PLOT_DL_DECLARE)
+#undef PLOT_DL_DECLARE
+
+#undef pladv
+#define pladv (*plot_dl_pladv)
+#undef plbox
+#define plbox (*plot_dl_plbox)
+#undef plcol0
+#define plcol0 (*plot_dl_plcol0)
+#undef plend1
+#define plend1 (*plot_dl_plend1)
+#undef plfill
+#define plfill (*plot_dl_plfill)
+#undef plgDevs
+#define plgDevs (*plot_dl_plgDevs)
+#undef plgvpw
+#define plgvpw (*plot_dl_plgvpw)
+#undef plinit
+#define plinit (*plot_dl_plinit)
+#undef pllab
+#define pllab (*plot_dl_pllab)
+#undef pllegend
+#define pllegend (*plot_dl_pllegend)
+#undef plline
+#define plline (*plot_dl_plline)
+#undef pllsty
+#define pllsty (*plot_dl_pllsty)
+#undef plmtex
+#define plmtex (*plot_dl_plmtex)
+#undef plpoin
+#define plpoin (*plot_dl_plpoin)
+#undef plptex
+#define plptex (*plot_dl_plptex)
+#undef plschr
+#define plschr (*plot_dl_plschr)
+#undef plscol0
+#define plscol0 (*plot_dl_plscol0)
+#undef plscolbg
+#define plscolbg (*plot_dl_plscolbg)
+#undef plsdev
+#define plsdev (*plot_dl_plsdev)
+#undef plsfnam
+#define plsfnam (*plot_dl_plsfnam)
+#undef plspage
+#define plspage (*plot_dl_plspage)
+#undef plssub
+#define plssub (*plot_dl_plssub)
+#undef plvpor
+#define plvpor (*plot_dl_plvpor)
+#undef plwidth
+#define plwidth (*plot_dl_plwidth)
+#undef plwind
+#define plwind (*plot_dl_plwind)
+
+/* Loads PLplot once per process. Returns 0, or -1 with a one-line ERR
+ * (the library missing or without one of the functions). */
+int plot_dl_load(char *err, size_t errlen);
+
 #define MAX_POINTS 4000
 #define MAX_SERIES 16
 

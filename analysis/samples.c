@@ -341,14 +341,15 @@ static int wappend(an_wsamples *w, double v, uint64_t count)
     if (w->overflow)
         return an_qhist_add_n(w->hist, v, count);
     if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 1024;
-        if (cap > w->max_pairs)
-            cap = w->max_pairs;
-        an_wpair *np = realloc(w->p, cap * sizeof(an_wpair));
+        /* The whole limit at once (8 MiB for ITL): its pages are only
+         * touched as pairs fill them, where growing by doubling copied
+         * the array at each step and faulted in every copy's pages, most
+         * of a busy run's page faults. */
+        an_wpair *np = realloc(w->p, w->max_pairs * sizeof(an_wpair));
         if (np == NULL)
             return -1;
         w->p = np;
-        w->cap = cap;
+        w->cap = w->max_pairs;
     }
     w->p[w->n].v = v;
     w->p[w->n].c = count;

@@ -1,6 +1,6 @@
 /*
  * sweep_jobs.h: the runs of a sweep as child processes. Each job is one
- * `kvsim run ... --out DIR --quiet` of this same binary (fork and exec of
+ * `kvsim run ... --out DIR --quiet` of this same binary (posix_spawn of
  * /proc/self/exe), at most `jobs` at a time; a finished job's summary.json
  * is read back as figures (analysis/curves.h). A process per run keeps
  * runs apart (no state shared, a crash stays in its run) and needs nothing
