@@ -9,7 +9,9 @@
  * part (engine_int.h) its replica's requests; what a part would tell the
  * observer it writes to a channel instead, as records stamped with the
  * time of the call. The calling thread merges the channels in time order
- * (ties: the lower replica first) and makes the observer's calls, so the
+ * (ties: requests ending at one instant by their place in the stream, as
+ * one loop takes them; others the lower replica first; see tie_first)
+ * and makes the observer's calls, so the
  * observer sees one time-ordered history, the same whatever the threads'
  * speeds. The parts' totals are added at the end, replica by replica.
  *
