@@ -37,34 +37,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/channel.h"
 #include "sim/engine_int.h"
 
-/* Chunks of records; at most MAX_FULL_ALL chunks waiting in each
- * direction over all parts (at least 2 a part). */
-enum { CHUNK_BYTES = 64 * 1024, MAX_FULL_ALL = 64 };
-
-typedef struct chunk {
-    struct chunk *next;
-    size_t len, cap; /* cap CHUNK_BYTES, or one record's size beyond it */
-    _Alignas(8) unsigned char data[];
-} chunk;
-
-typedef struct chan {
-    pthread_mutex_t *mu; /* OWN_MU, or the inputs' shared lock */
-    pthread_cond_t *cv;
-    pthread_mutex_t own_mu;
-    pthread_cond_t own_cv;
-    chunk *head, *tail; /* full chunks, oldest first */
-    unsigned nfull, max_full;
-    chunk *spare; /* chunks the consumer gave back */
-    bool closed;  /* the producer has ended (its last chunk is in the queue) */
-    chunk *fill;  /* the producer's */
-    atomic_bool *stop;
-    /* Inputs: consumers waiting for a chunk, counted under the shared
-     * lock; the producer does not wait for room while any does. NULL for
-     * outputs. */
-    unsigned *starving;
-} chan;
+/* At most MAX_FULL_ALL chunks waiting in each direction over all parts
+ * (at least 2 a part). */
+enum { MAX_FULL_ALL = 64 };
 
 /* A record: its time (the observer call's), kind and size (header
  * included, a multiple of 8), then the call's arguments. */
@@ -106,10 +84,10 @@ typedef struct part {
     sim_result res;
     char err[1024];
     struct feed *feed;
-    chan in; /* requests from the feeder */
-    chunk *in_cur;
+    sim_chan in; /* requests from the feeder */
+    sim_chunk *in_cur;
     size_t in_off;
-    chan out; /* records to the merger */
+    sim_chan out; /* records to the merger */
     sim_observer rec_obs;
     pthread_t th;
     bool opened; /* sim_engine_open was called */
@@ -135,153 +113,11 @@ typedef struct feed {
     bool started;
 } feed;
 
-/* ------------------------------------------------------------ channel */
-
-/* An output channel (SHARED NULL: a lock of its own), or an input one
- * under the inputs' lock SHARED and their starving count STARVING. */
-static void chan_init(chan *c, atomic_bool *stop, unsigned max_full, pthread_mutex_t *shared,
-                      pthread_cond_t *shared_cv, unsigned *starving)
-{
-    memset(c, 0, sizeof(*c));
-    pthread_mutex_init(&c->own_mu, NULL);
-    pthread_cond_init(&c->own_cv, NULL);
-    c->mu = shared != NULL ? shared : &c->own_mu;
-    c->cv = shared != NULL ? shared_cv : &c->own_cv;
-    c->stop = stop;
-    c->max_full = max_full;
-    c->starving = starving;
-}
-
-static void chan_free(chan *c)
-{
-    chunk *lists[3] = {c->head, c->spare, c->fill};
-    for (int k = 0; k < 3; k++)
-        for (chunk *n = lists[k], *next; n != NULL; n = next) {
-            next = n->next;
-            free(n);
-        }
-    pthread_mutex_destroy(&c->own_mu);
-    pthread_cond_destroy(&c->own_cv);
-}
-
-/* Queues the producer's chunk, waiting while max_full wait already
- * (unless a consumer of the inputs starves, or the run stops), and takes
- * an empty one with room for SIZE bytes. Returns false when out of memory
- * or stopped. */
-static bool chan_publish(chan *c, size_t size)
-{
-    pthread_mutex_lock(c->mu);
-    while (c->nfull >= c->max_full && !atomic_load(c->stop) &&
-           (c->starving == NULL || *c->starving == 0))
-        pthread_cond_wait(c->cv, c->mu);
-    chunk *f = c->fill;
-    c->fill = NULL;
-    if (f != NULL && f->len > 0) {
-        f->next = NULL;
-        if (c->tail != NULL)
-            c->tail->next = f;
-        else
-            c->head = f;
-        c->tail = f;
-        c->nfull++;
-        pthread_cond_broadcast(c->cv);
-    } else if (f != NULL) {
-        f->next = c->spare;
-        c->spare = f;
-    }
-    chunk *n = size <= CHUNK_BYTES ? c->spare : NULL;
-    if (n != NULL)
-        c->spare = n->next;
-    pthread_mutex_unlock(c->mu);
-    if (n == NULL) {
-        size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
-        n = malloc(sizeof(*n) + cap);
-        if (n == NULL)
-            return false;
-        n->cap = cap;
-    }
-    n->len = 0;
-    c->fill = n;
-    return !atomic_load(c->stop);
-}
-
-/* Room for SIZE bytes of record in the producer's chunk, or NULL. */
-static void *chan_reserve(chan *c, size_t size)
-{
-    if ((c->fill == NULL || c->fill->len + size > c->fill->cap) && !chan_publish(c, size))
-        return NULL;
-    void *p = c->fill->data + c->fill->len;
-    c->fill->len += size;
-    return p;
-}
-
-/* The producer has ended: its last chunk goes to the merger. */
-static void chan_close(chan *c)
-{
-    pthread_mutex_lock(c->mu);
-    chunk *f = c->fill;
-    c->fill = NULL;
-    if (f != NULL && f->len > 0) {
-        f->next = NULL;
-        if (c->tail != NULL)
-            c->tail->next = f;
-        else
-            c->head = f;
-        c->tail = f;
-        c->nfull++;
-    } else if (f != NULL) {
-        f->next = c->spare;
-        c->spare = f;
-    }
-    c->closed = true;
-    pthread_cond_broadcast(c->cv);
-    pthread_mutex_unlock(c->mu);
-}
-
-/* The oldest full chunk, waiting for one; NULL once the producer has
- * ended and every chunk was taken. */
-static chunk *chan_take(chan *c)
-{
-    pthread_mutex_lock(c->mu);
-    /* An input's consumer also leaves when the run stops. */
-    while (c->head == NULL && !c->closed && !(c->starving != NULL && atomic_load(c->stop))) {
-        if (c->starving != NULL) {
-            ++*c->starving;
-            pthread_cond_broadcast(c->cv); /* the feeder may wait for room */
-        }
-        pthread_cond_wait(c->cv, c->mu);
-        if (c->starving != NULL)
-            --*c->starving;
-    }
-    chunk *f = c->head;
-    if (f != NULL) {
-        c->head = f->next;
-        if (c->head == NULL)
-            c->tail = NULL;
-        c->nfull--;
-        pthread_cond_broadcast(c->cv);
-    }
-    pthread_mutex_unlock(c->mu);
-    return f;
-}
-
-static void chan_give_back(chan *c, chunk *f)
-{
-    if (f->cap != CHUNK_BYTES) {
-        free(f); /* one big record's */
-        return;
-    }
-    pthread_mutex_lock(c->mu);
-    f->next = c->spare;
-    c->spare = f;
-    pthread_mutex_unlock(c->mu);
-}
-
 /* ------------------------------------------------- recording observer */
 
 static void *put(part *p, double t, uint32_t kind, size_t size)
 {
-    rec *h = chan_reserve(&p->out, size);
+    rec *h = sim_chan_reserve(&p->out, size);
     if (h == NULL) {
         /* Out of memory or stopped: the record is lost, so the run fails
          * (part_main), and the loop ends at its next check. */
@@ -363,7 +199,7 @@ static void *feeder_main(void *arg)
             f->instants++;
         last_ns = ns;
         size_t size = (sizeof(in_rec) + (size_t)t.num_hash_ids * sizeof(uint64_t) + 7) & ~(size_t)7;
-        in_rec *r = chan_reserve(&f->parts[j % f->n].in, size);
+        in_rec *r = sim_chan_reserve(&f->parts[j % f->n].in, size);
         if (r == NULL) {
             if (!atomic_load(f->stop)) {
                 snprintf(f->err, sizeof(f->err), "out of memory for the replicas' requests");
@@ -382,7 +218,7 @@ static void *feeder_main(void *arg)
             memcpy(r + 1, t.hash_ids, t.num_hash_ids * sizeof(uint64_t));
     }
     for (uint32_t k = 0; k < f->n; k++)
-        chan_close(&f->parts[k].in);
+        sim_chan_close(&f->parts[k].in);
     return NULL;
 }
 
@@ -392,8 +228,8 @@ static int part_next(void *ctx, trace_request *req, char *err, size_t errlen)
     part *p = ctx;
     if (p->in_cur == NULL || p->in_off >= p->in_cur->len) {
         if (p->in_cur != NULL)
-            chan_give_back(&p->in, p->in_cur); /* the last request's hash ids are copied */
-        p->in_cur = chan_take(&p->in);
+            sim_chan_give_back(&p->in, p->in_cur); /* the last request's hash ids are copied */
+        p->in_cur = sim_chan_take(&p->in);
         p->in_off = 0;
         if (p->in_cur == NULL) {
             /* The feeder's verdict, written before it closed the inputs
@@ -438,7 +274,7 @@ static void *part_main(void *arg)
         p->e.stopped = true; /* says why below, in sim_run_partitioned */
         p->rc = -1;
     }
-    chan_close(&p->out);
+    sim_chan_close(&p->out);
     if (p->rc != 0)
         stop_all(p->feed);
     return NULL;
@@ -476,10 +312,10 @@ static bool tie_first(const rec *a, const rec *b)
 /* The parts' records to OBS, in time order (ties: tie_first). */
 static void merge_records(part *parts, uint32_t n, const sim_observer *obs)
 {
-    chunk *cur[SIM_MAX_REPLICAS];
+    sim_chunk *cur[SIM_MAX_REPLICAS];
     size_t off[SIM_MAX_REPLICAS];
     for (uint32_t k = 0; k < n; k++) {
-        cur[k] = chan_take(&parts[k].out);
+        cur[k] = sim_chan_take(&parts[k].out);
         off[k] = 0;
     }
     for (;;) {
@@ -502,8 +338,8 @@ static void merge_records(part *parts, uint32_t n, const sim_observer *obs)
             dispatch(obs, h);
         off[best] += h->size;
         if (off[best] >= cur[best]->len) {
-            chan_give_back(&parts[best].out, cur[best]);
-            cur[best] = chan_take(&parts[best].out);
+            sim_chan_give_back(&parts[best].out, cur[best]);
+            cur[best] = sim_chan_take(&parts[best].out);
             off[best] = 0;
         }
     }
@@ -600,8 +436,8 @@ int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_observe
     for (uint32_t k = 0; k < n; k++) {
         part *p = &parts[k];
         p->feed = f;
-        chan_init(&p->in, &stop, max_full, &f->mu, &f->cv, &f->starving);
-        chan_init(&p->out, &stop, max_full, NULL, NULL, NULL);
+        sim_chan_init(&p->in, &stop, max_full, &f->mu, &f->cv, &f->starving);
+        sim_chan_init(&p->out, &stop, max_full, NULL, NULL, NULL);
         p->e.stop = &stop;
         p->e.next = part_next;
         p->e.next_ctx = p;
@@ -638,9 +474,9 @@ int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_observe
         stop_all(f);
         for (uint32_t k = 0; k < n; k++)
             if (!parts[k].started)
-                chan_close(&parts[k].out);
+                sim_chan_close(&parts[k].out);
         for (uint32_t k = 0; !f->started && k < n; k++)
-            chan_close(&parts[k].in);
+            sim_chan_close(&parts[k].in);
     }
     /* The merger, or after a failed start the drain of what started parts
      * write until they see the stop. */
@@ -674,8 +510,8 @@ int sim_run_partitioned(const sim_config *cfg, wl_source *src, const sim_observe
         part *p = &parts[k];
         if (p->in_cur != NULL)
             free(p->in_cur);
-        chan_free(&p->in);
-        chan_free(&p->out);
+        sim_chan_free(&p->in);
+        sim_chan_free(&p->out);
     }
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
