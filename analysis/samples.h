@@ -97,7 +97,10 @@ void an_samples_free(an_samples *s);
  * and std are sums over the pairs (not numpy's pairwise order over the
  * expanded list: equal to the last bits). Memory: a cache of AN_WCACHE
  * pairs (direct-mapped by the value's bits: a value seen again while it
- * holds its slot costs nothing) in front of an array of 16-byte pairs, at
+ * holds its slot costs nothing; where values seldom repeat, as on busy
+ * runs whose every step lasts its own time, adds skip it for a while, a
+ * lookup in it being a cache miss of the machine's) in front of an array
+ * of 16-byte pairs, at
  * most MAX_PAIRS of them, which takes a pair when the cache gives one up:
  * when full, its pairs are sorted and merged in place, and when distinct
  * values fill half of it the set overflows: its pairs (and the cache's)
@@ -120,6 +123,9 @@ typedef struct an_wsamples {
     an_qhist *hist;  /* every value once overflowed; NULL before */
     an_wpair *cache; /* AN_WCACHE slots (count 0: empty), allocated at the first add */
     int sorted;      /* ready for the queries: an_wsamples_sort since the last add */
+    /* The cache's use: lookups and hits in the current window, and adds
+     * left that go straight to the array (see an_wsamples_add). */
+    uint32_t probes, hits, bypass;
 } an_wsamples;
 
 /* Initialises an empty set that keeps at most MAX_PAIRS pairs. */

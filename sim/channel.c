@@ -9,7 +9,7 @@
 /* An output channel (SHARED NULL: a lock of its own), or an input one
  * under the inputs' lock SHARED and their starving count STARVING. */
 void sim_chan_init(sim_chan *c, atomic_bool *stop, unsigned max_full, pthread_mutex_t *shared,
-                      pthread_cond_t *shared_cv, unsigned *starving)
+                   pthread_cond_t *shared_cv, unsigned *starving)
 {
     memset(c, 0, sizeof(*c));
     pthread_mutex_init(&c->own_mu, NULL);
@@ -145,4 +145,3 @@ void sim_chan_give_back(sim_chan *c, sim_chunk *f)
     c->spare = f;
     pthread_mutex_unlock(c->mu);
 }
-
