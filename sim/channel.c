@@ -33,6 +33,28 @@ void sim_chan_free(sim_chan *c)
     pthread_cond_destroy(&c->own_cv);
 }
 
+/* Under C's lock: the producer's chunk joins the queue (an empty one goes
+ * back to the spares). */
+static void queue_fill(sim_chan *c)
+{
+    sim_chunk *f = c->fill;
+    c->fill = NULL;
+    if (f == NULL)
+        return;
+    if (f->len == 0) {
+        f->next = c->spare;
+        c->spare = f;
+        return;
+    }
+    f->next = NULL;
+    if (c->tail != NULL)
+        c->tail->next = f;
+    else
+        c->head = f;
+    c->tail = f;
+    c->nfull++;
+}
+
 /* Queues the producer's chunk, waiting while max_full wait already
  * (unless a consumer of the inputs starves, or the run stops), and takes
  * an empty one with room for SIZE bytes. Returns false when out of memory
@@ -43,21 +65,8 @@ static bool publish(sim_chan *c, size_t size)
     while (c->nfull >= c->max_full && !atomic_load(c->stop) &&
            (c->starving == NULL || *c->starving == 0))
         pthread_cond_wait(c->cv, c->mu);
-    sim_chunk *f = c->fill;
-    c->fill = NULL;
-    if (f != NULL && f->len > 0) {
-        f->next = NULL;
-        if (c->tail != NULL)
-            c->tail->next = f;
-        else
-            c->head = f;
-        c->tail = f;
-        c->nfull++;
-        pthread_cond_broadcast(c->cv);
-    } else if (f != NULL) {
-        f->next = c->spare;
-        c->spare = f;
-    }
+    queue_fill(c);
+    pthread_cond_broadcast(c->cv);
     sim_chunk *n = size <= SIM_CHUNK_BYTES ? c->spare : NULL;
     if (n != NULL)
         c->spare = n->next;
@@ -88,20 +97,7 @@ void *sim_chan_reserve(sim_chan *c, size_t size)
 void sim_chan_close(sim_chan *c)
 {
     pthread_mutex_lock(c->mu);
-    sim_chunk *f = c->fill;
-    c->fill = NULL;
-    if (f != NULL && f->len > 0) {
-        f->next = NULL;
-        if (c->tail != NULL)
-            c->tail->next = f;
-        else
-            c->head = f;
-        c->tail = f;
-        c->nfull++;
-    } else if (f != NULL) {
-        f->next = c->spare;
-        c->spare = f;
-    }
+    queue_fill(c);
     c->closed = true;
     pthread_cond_broadcast(c->cv);
     pthread_mutex_unlock(c->mu);
