@@ -17,31 +17,14 @@
 
 #include <cmocka.h>
 
+#include "tests/test_proc.h"
+
 static char out[65536];
 
 /* Runs "kvsim ARGS" (through sh), capturing stdout and stderr; returns the exit status. */
 static int kvsim(const char *args)
 {
-    const char *bin = getenv("KVSIM_BIN");
-    const char *dir = getenv("KVSIM_SOURCE_DIR");
-    if (bin == NULL)
-        bin = "kvsim";
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s 2>&1", dir ? dir : ".", bin, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
+    return test_kvsim(args, out, sizeof(out));
 }
 
 #define RUN "run --trace traces/samples/tiny.csv --gpu a100-80gb --model llama-2-7b --quiet "
@@ -49,7 +32,7 @@ static int lines(const char *s)
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim(args);
-    if (rc == 0 || strstr(out, needle) == NULL || lines(out) != 1 ||
+    if (rc == 0 || strstr(out, needle) == NULL || test_count_lines(out) != 1 ||
         strncmp(out, "kvsim: ", 7) != 0)
         fail_msg("kvsim %s\n  exit %d, wanted non-zero and one line with '%s'; got:\n%s", args, rc,
                  needle, out);

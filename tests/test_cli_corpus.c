@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/test_proc.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <sys/wait.h>
@@ -34,32 +36,14 @@ static char g_tmp[256];
 /* Runs "kvsim ARGS" in the source tree, capturing stdout and stderr; returns the exit status. */
 static int kvsim(const char *args)
 {
-    const char *bin = getenv("KVSIM_BIN");
-    const char *dir = getenv("KVSIM_SOURCE_DIR");
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", dir ? dir : ".", bin ? bin : "kvsim",
-             args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
+    return test_kvsim(args, out, sizeof(out));
 }
 
 /* Runs ARGS and fails unless it exits with STATUS and one line starting PREFIX holding REASON. */
 static void expect_line(const char *args, int status, const char *prefix, const char *reason)
 {
     int rc = kvsim(args);
-    if (rc != status || count_lines(out) != 1 || strncmp(out, prefix, strlen(prefix)) != 0 ||
+    if (rc != status || test_count_lines(out) != 1 || strncmp(out, prefix, strlen(prefix)) != 0 ||
         strstr(out, reason) == NULL)
         fail_msg("kvsim %s\n  exit %d (want %d); want one line '%s...%s'; got:\n%s", args, rc,
                  status, prefix, reason, out);
@@ -251,28 +235,6 @@ static void test_help(void **state)
     assert_non_null(strstr(out, "kvsim trace stats"));
 }
 
-/* Reads a whole file into a malloc'ed string (caller frees). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap + 1);
-    assert_non_null(buf);
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            assert_non_null(buf);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* Removes the second comma-separated field (the source line) of every line of S. */
 static void drop_line_column(char *s)
 {
@@ -322,7 +284,7 @@ static void test_gen_then_run(void **state)
     assert_int_equal(kvsim(args), 0);
     snprintf(a, sizeof a, "%s/direct/requests.csv", g_tmp);
     snprintf(b, sizeof b, "%s/via_file/requests.csv", g_tmp);
-    char *x = slurp(a), *y = slurp(b);
+    char *x = test_slurp(a, NULL), *y = test_slurp(b, NULL);
     assert_true(strlen(x) > 1000);
     drop_line_column(x);
     drop_line_column(y);
@@ -344,7 +306,7 @@ static void test_gen_then_run(void **state)
     assert_non_null(strstr(out, "sessions   "));
     /* Plain output to stdout: header plus one row per request. */
     assert_int_equal(kvsim("gen --workload alpaca:n=25 --seed 2 -o - --quiet"), 0);
-    assert_int_equal(count_lines(out), 26);
+    assert_int_equal(test_count_lines(out), 26);
     assert_int_equal(strncmp(out, "arrival_s,input_tokens,output_tokens\n0.000000000,", 47), 0);
 }
 
@@ -374,7 +336,7 @@ static void test_outputs_whole_or_not(void **state)
     snprintf(args, sizeof args, "gen --trace %s/cut.csv.gz -o %s/w/x.csv", g_tmp, g_tmp);
     expect_line(args, 1, "kvsim: ", "truncated gzip stream");
     snprintf(args, sizeof args, "%s/w/x.csv", g_tmp);
-    char *kept = slurp(args);
+    char *kept = test_slurp(args, NULL);
     assert_string_equal(kept, "keep\n");
     free(kept);
     /* Nothing else in the folder: the temporary is gone. */
@@ -424,7 +386,7 @@ static void test_outputs_whole_or_not(void **state)
         snprintf(args, sizeof args, "%s >/dev/full 2>'%s/err'; rc=$?; cat '%s/err'; exit $rc",
                  cmds[i], g_tmp, g_tmp);
         int rc = kvsim(args);
-        if (rc == 0 || count_lines(out) != 1 || strstr(out, "kvsim: ") != out ||
+        if (rc == 0 || test_count_lines(out) != 1 || strstr(out, "kvsim: ") != out ||
             (strstr(out, "write error") == NULL && strstr(out, "cannot write") == NULL))
             fail_msg("kvsim %s > /dev/full: exit %d, output:\n%s", cmds[i], rc, out);
     }

@@ -40,6 +40,8 @@
 
 #include <cmocka.h>
 
+#include "tests/test_proc.h"
+
 #define AZURE "--trace traces/samples/azure_conv_2023.csv.gz "
 #define CODE "--trace %S/traces/AzureLLMInferenceTrace_code.csv.gz "
 #define MOONCAKE "--trace %S/traces/conversation_trace.jsonl.gz --max-model-len 16384 "
@@ -108,21 +110,6 @@ static const config matrix[] = {
      false},
 };
 
-/* Runs sh -c CMD in the source directory, its stdout into BUF (LEN);
- * returns the exit status. */
-static int sh(const char *cmd, char *buf, size_t len)
-{
-    const char *dir = getenv("KVSIM_SOURCE_DIR");
-    char full[16384];
-    snprintf(full, sizeof(full), "cd '%s' && { %s; }", dir ? dir : ".", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(buf, 1, len - 1, p);
-    buf[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* ARGS with %S replaced by DIR, into OUT (LEN). */
 static void expand(const char *args, const char *dir, char *out, size_t len)
 {
@@ -138,27 +125,6 @@ static void expand(const char *args, const char *dir, char *out, size_t len)
     out[n < len ? n : len - 1] = '\0';
 }
 
-/* The contents of DIR/NAME (malloc'd, *LEN bytes); fails the test when
- * it cannot be read. */
-static char *slurp(const char *dir, const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        fail_msg("cannot read %s", path);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Blanks the value of "wall_s" (a wall-clock time) in JSON. */
 static void blank_wall(char *json)
 {
@@ -171,7 +137,7 @@ static void blank_wall(char *json)
 static void expect_same(const char *a, const char *b, const char *name, const char *args)
 {
     size_t na, nb;
-    char *x = slurp(a, name, &na), *y = slurp(b, name, &nb);
+    char *x = test_slurp_in(a, name, &na), *y = test_slurp_in(b, name, &nb);
     if (strcmp(name, "summary.json") == 0) {
         blank_wall(x);
         blank_wall(y);
@@ -198,7 +164,7 @@ static void test_identity_matrix(void **state)
     char tmp[] = "/tmp/kvsim_merge_XXXXXX";
     assert_non_null(mkdtemp(tmp));
     static char out[1 << 16];
-    bool setarch = sh("setarch -R true >/dev/null 2>&1", out, sizeof(out)) == 0;
+    bool setarch = test_sh("setarch -R true >/dev/null 2>&1", out, sizeof(out), false) == 0;
     int ran = 0, skipped = 0;
     for (size_t k = 0; k < sizeof(matrix) / sizeof(matrix[0]); k++) {
         const config *c = &matrix[k];
@@ -217,7 +183,7 @@ static void test_identity_matrix(void **state)
                  "%s'%s' run %s --out '%s' 2>&1; m=$?; wait $p; s=$?; "
                  "[ $s = 0 ] || { cat '%s.log'; exit 2; }; exit $m",
                  pre, bin, args, steps, steps, pre, bin, args, merged, steps);
-        int rc = sh(cmd, out, sizeof(out));
+        int rc = test_sh(cmd, out, sizeof(out), false);
         if (rc != 0)
             fail_msg("kvsim run %s failed (%s):\n%s", args,
                      rc == 2 ? "with --no-merge-steps" : "merged", out);
@@ -239,7 +205,7 @@ static void test_identity_matrix(void **state)
         ran++;
     }
     snprintf(out, sizeof(out), "rm -rf '%s'", tmp);
-    sh(out, out, sizeof(out));
+    test_sh(out, out, sizeof(out), false);
     if (skipped > 0)
         print_message("test_merge: %d configurations compared; %d skipped (no shared traces)\n",
                       ran, skipped);

@@ -36,6 +36,8 @@
 
 #include <cmocka.h>
 
+#include "tests/test_proc.h"
+
 #define AZURE "--trace traces/samples/azure_conv_2023.csv.gz "
 #define L7 "--gpu a100-80gb --model llama-2-7b "
 #define H8 "--gpu h100-sxm --model llama-3.1-8b "
@@ -78,42 +80,9 @@ static const config matrix[] = {
     {AZURE "--limit 600 " L7, false},
 };
 
-/* Runs sh -c CMD in the source directory, its stdout and stderr into BUF
- * (LEN); returns the exit status. */
-static int sh(const char *cmd, char *buf, size_t len)
-{
-    const char *dir = getenv("KVSIM_SOURCE_DIR");
-    char full[16384];
-    snprintf(full, sizeof(full), "cd '%s' && { %s; } 2>&1", dir ? dir : ".", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(buf, 1, len - 1, p);
-    buf[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *dir, const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        fail_msg("cannot read %s", path);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    return buf;
-}
-
 static void expect_same_file(const char *a, const char *b, const char *name, const char *args)
 {
-    char *x = slurp(a, name), *y = slurp(b, name);
+    char *x = test_slurp_in(a, name, NULL), *y = test_slurp_in(b, name, NULL);
     size_t at = 0;
     while (x[at] != '\0' && x[at] == y[at])
         at++;
@@ -149,7 +118,7 @@ static void drop_wall(char *json)
  * differed within the tolerance. */
 static int expect_summary(const char *a, const char *b, const char *args)
 {
-    char *x = slurp(a, "summary.json"), *y = slurp(b, "summary.json");
+    char *x = test_slurp_in(a, "summary.json", NULL), *y = test_slurp_in(b, "summary.json", NULL);
     drop_wall(x);
     drop_wall(y);
     int near = 0;
@@ -196,10 +165,10 @@ static void test_threaded_equals_serial(void **state)
         snprintf(ser, sizeof(ser), "%s/s%zu", tmp, k);
         snprintf(cmd, sizeof(cmd), "'%s' run %s --no-plot --serial-replicas --quiet --out '%s'",
                  bin, c->args, ser);
-        if (sh(cmd, out, sizeof(out)) != 0)
+        if (test_sh(cmd, out, sizeof(out), true) != 0)
             fail_msg("kvsim run %s --serial-replicas failed:\n%s", c->args, out);
         snprintf(cmd, sizeof(cmd), "'%s' run %s --no-plot --out '%s'", bin, c->args, thr);
-        if (sh(cmd, out, sizeof(out)) != 0)
+        if (test_sh(cmd, out, sizeof(out), true) != 0)
             fail_msg("kvsim run %s failed:\n%s", c->args, out);
         bool threaded = strstr(out, "(a thread per replica)") != NULL;
         if (threaded != c->threaded)
@@ -212,7 +181,7 @@ static void test_threaded_equals_serial(void **state)
             fail_msg("kvsim run %s: a serial run differs from itself", c->args);
     }
     snprintf(out, sizeof(out), "rm -rf '%s'", tmp);
-    sh(out, out, sizeof(out));
+    test_sh(out, out, sizeof(out), true);
 }
 
 /* A bad line (line 300 of a trace) stops a threaded run with the line's
@@ -229,22 +198,22 @@ static void test_bad_line(void **state)
              "gzip -dc traces/samples/azure_conv_2023.csv.gz | head -1000 | "
              "sed '300s/.*/2023-11-16 18:17:10.4782610,abc,413/' > '%s/bad.csv'",
              tmp);
-    assert_int_equal(sh(cmd, out, sizeof(out)), 0);
+    assert_int_equal(test_sh(cmd, out, sizeof(out), true), 0);
     snprintf(cmd, sizeof(cmd),
              "'%s' run --trace '%s/bad.csv' " L7 "--replicas 3 --quiet --out '%s/o'", bin, tmp,
              tmp);
-    int rc = sh(cmd, out, sizeof(out));
+    int rc = test_sh(cmd, out, sizeof(out), true);
     snprintf(cmd, sizeof(cmd),
              "'%s' run --trace '%s/bad.csv' " L7
              "--replicas 3 --serial-replicas --quiet --out '%s/o'",
              bin, tmp, tmp);
-    int rcs = sh(cmd, serial, sizeof(serial));
+    int rcs = test_sh(cmd, serial, sizeof(serial), true);
     assert_int_not_equal(rcs, 0);
     assert_int_equal(rc, rcs);
     if (strstr(out, "bad.csv:300") == NULL || strcmp(out, serial) != 0)
         fail_msg("threaded: %s\nserial: %s", out, serial);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-    sh(cmd, out, sizeof(out));
+    test_sh(cmd, out, sizeof(out), true);
 }
 
 int main(void)

@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "tests/test_proc.h"
+
 #include "analysis/curves.h"
 #include "analysis/plot.h"
 #include "sim/catalog.h"
@@ -36,46 +38,15 @@
 static char out[1 << 16];
 static char tmp[256];
 
+/* The kvsim binary with the arguments FMT makes, output into OUT. */
 static int kvsim(const char *fmt, ...)
 {
-    const char *bin = getenv("KVSIM_BIN");
-    const char *dir = getenv("KVSIM_SOURCE_DIR");
-    char args[4096], cmd[8192];
+    char args[4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s 2>&1", dir ? dir : ".", bin ? bin : "kvsim",
-             args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        fail_msg("cannot open %s", path);
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
-    char *copy = malloc(n + 1);
-    assert_non_null(copy);
-    memcpy(copy, buf, n + 1);
-    return copy;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
+    return test_kvsim(args, out, sizeof(out));
 }
 
 #define BASE "--workload 'sharegpt:n=120,rate=20' --gpu a100-80gb --model llama-2-7b --quiet "
@@ -109,10 +80,10 @@ static void test_grid_and_jobs(void **state)
     char p1[512], p3[512];
     snprintf(p1, sizeof(p1), "%s/j1/curves.csv", tmp);
     snprintf(p3, sizeof(p3), "%s/j3/curves.csv", tmp);
-    char *a = slurp(p1), *b = slurp(p3);
+    char *a = test_slurp(p1, NULL), *b = test_slurp(p3, NULL);
     if (strcmp(a, b) != 0)
         fail_msg("-j 1 and -j 3 curves differ");
-    assert_int_equal(count_lines(a), 6); /* header + 1, 2, 4, 8, 16 */
+    assert_int_equal(test_count_lines(a), 6); /* header + 1, 2, 4, 8, 16 */
     assert_non_null(strstr(a, "point,max-num-seqs,seeds,"));
     assert_non_null(strstr(a, ",vllm_bench.p99_ttft_ms,"));
     assert_non_null(strstr(a, "\n4,16,1,"));
@@ -123,7 +94,7 @@ static void test_grid_and_jobs(void **state)
     snprintf(p1, sizeof(p1), "%s/j1/points/0004/seed-0/summary.json", tmp);
     assert_int_equal(access(p1, R_OK), 0);
     snprintf(p1, sizeof(p1), "%s/j1/curves.json", tmp);
-    a = slurp(p1);
+    a = test_slurp(p1, NULL);
     assert_non_null(strstr(a, "\"options\": {\"max-num-seqs\": \"16\"}"));
     free(a);
     /* Throughput grows with the batch limit on a saturating load. */
@@ -162,7 +133,7 @@ static void test_switch_vary(void **state)
         fail_msg("sweep failed: %s", out);
     char p[512];
     snprintf(p, sizeof(p), "%s/rep/curves.csv", tmp);
-    char *a = slurp(p);
+    char *a = test_slurp(p, NULL);
     assert_non_null(strstr(a, ",replicas.1.steps"));
     assert_non_null(strstr(a, ",,")); /* point 0 has no replica 1 */
     free(a);
@@ -180,8 +151,8 @@ static void test_seeds_grid_plots(void **state)
         fail_msg("sweep failed: %s", out);
     char p[512];
     snprintf(p, sizeof(p), "%s/g/curves.csv", tmp);
-    char *a = slurp(p);
-    assert_int_equal(count_lines(a), 5); /* 2 x 2 points */
+    char *a = test_slurp(p, NULL);
+    assert_int_equal(test_count_lines(a), 5); /* 2 x 2 points */
     assert_non_null(strstr(a, "point,max-num-seqs,block-size,seeds,"));
     assert_non_null(strstr(a, ",vllm_bench.output_throughput_ci95,"));
     assert_non_null(strstr(a, "\n3,32,32,3,"));
@@ -207,7 +178,7 @@ static void test_seeds_grid_plots(void **state)
     assert_int_equal(w, AN_PLOT_WIDTH);
     assert_int_equal(ht, AN_PLOT_HEIGHT);
     snprintf(p, sizeof(p), "%s/g/curves.svg", tmp);
-    a = slurp(p);
+    a = test_slurp(p, NULL);
     assert_non_null(strstr(a, "<svg"));
     assert_non_null(strstr(a, "width=\"1000"));
     free(a);
@@ -224,7 +195,7 @@ static void test_seeds_grid_plots(void **state)
     assert_int_equal(an_plot_memory(p, &info, err, sizeof(err)), 0);
     assert_int_equal(info.series, 6);
     snprintf(p, sizeof(p), "%s/g/points/0000/seed-0/memory.svg", tmp);
-    a = slurp(p);
+    a = test_slurp(p, NULL);
     assert_non_null(strstr(a, "<svg"));
     free(a);
     /* kvsim report: one page with the points' table and both plots embedded. */
@@ -232,7 +203,7 @@ static void test_seeds_grid_plots(void **state)
     if (rc != 0)
         fail_msg("report: %s", out);
     snprintf(p, sizeof(p), "%s/g/r.html", tmp);
-    a = slurp(p);
+    a = test_slurp(p, NULL);
     assert_non_null(strstr(a, "<h1>kvsim sweep report</h1>"));
     assert_non_null(strstr(a, "<th>vllm_bench.output_throughput_ci95</th>"));
     assert_non_null(strstr(a, "src=\"data:image/svg+xml;base64,"));
@@ -260,9 +231,9 @@ static void test_find_max_rate(void **state)
         fail_msg("find failed: %s", out);
     char p[512];
     snprintf(p, sizeof(p), "%s/f1/find.json", tmp);
-    char *a = slurp(p);
+    char *a = test_slurp(p, NULL);
     snprintf(p, sizeof(p), "%s/f2/find.json", tmp);
-    char *b = slurp(p);
+    char *b = test_slurp(p, NULL);
     assert_string_equal(a, b);
     const char *m = strstr(a, "\"max\": ");
     assert_non_null(m);
@@ -277,7 +248,7 @@ static void test_find_max_rate(void **state)
     if (rc != 0)
         fail_msg("sweep failed: %s", out);
     snprintf(p, sizeof(p), "%s/plain/curves.csv", tmp);
-    a = slurp(p);
+    a = test_slurp(p, NULL);
     /* Columns: point, rate-scale, seeds, ...; find vllm_bench.p99_ttft_ms. */
     char *hdr_end = strchr(a, '\n');
     *hdr_end = '\0';
@@ -448,8 +419,8 @@ static void test_plot_robustness(void **state)
         fputs(cases[k].text, fp);
         fclose(fp);
         int rc = kvsim("plot %s", dir);
-        int ok = rc == 0 ||
-                 (rc > 0 && rc < 128 && count_lines(out) == 1 && strncmp(out, "kvsim: ", 7) == 0);
+        int ok = rc == 0 || (rc > 0 && rc < 128 && test_count_lines(out) == 1 &&
+                             strncmp(out, "kvsim: ", 7) == 0);
         if (!ok || strstr(out, "PLPLOT") != NULL)
             fail_msg("case %zu (%s): exit %d:\n%s", k, cases[k].file, rc, out);
     }
@@ -472,15 +443,15 @@ static void test_find_per_point(void **state)
         fail_msg("find failed: %s", out);
     char p[512];
     snprintf(p, sizeof(p), "%s/fp/points/0001/find.json", tmp);
-    char *a = slurp(p);
+    char *a = test_slurp(p, NULL);
     snprintf(p, sizeof(p), "%s/fp64/find.json", tmp);
-    char *b = slurp(p);
+    char *b = test_slurp(p, NULL);
     assert_string_equal(a, b);
     free(a);
     free(b);
     snprintf(p, sizeof(p), "%s/fp/find.csv", tmp);
-    a = slurp(p);
-    assert_int_equal(count_lines(a), 3);
+    a = test_slurp(p, NULL);
+    assert_int_equal(test_count_lines(a), 3);
     assert_non_null(strstr(a, "point,max-num-seqs,max,high,seeds,"));
     assert_non_null(strstr(a, "\n1,64,"));
     free(a);
@@ -488,7 +459,7 @@ static void test_find_per_point(void **state)
     if (rc != 0)
         fail_msg("report: %s", out);
     snprintf(p, sizeof(p), "%s/fp/r.html", tmp);
-    a = slurp(p);
+    a = test_slurp(p, NULL);
     assert_non_null(strstr(a, "<h1>kvsim searches report</h1>"));
     assert_non_null(strstr(a, "<th>request_throughput_at_max</th>"));
     free(a);
@@ -523,7 +494,7 @@ static void test_goodput_run(void **state)
 static void expect_error(const char *args, const char *needle)
 {
     int rc = kvsim("%s", args);
-    if (rc == 0 || strstr(out, needle) == NULL || count_lines(out) != 1)
+    if (rc == 0 || strstr(out, needle) == NULL || test_count_lines(out) != 1)
         fail_msg("kvsim %s\n  exit %d, wanted non-zero and one line with '%s'; got:\n%s", args, rc,
                  needle, out);
 }
