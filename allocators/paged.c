@@ -266,7 +266,9 @@ static int table_room(kv_seq *s, uint64_t need)
 
 /* Growth of a live S to TOKENS with prefix caching (the next prompt chunk
  * under chunked prefill): blocks of the prompt its ids describe that this
- * chunk fills get their key now, marked computed only after this step. */
+ * chunk fills get their key now, marked computed only after this step.
+ * Nothing to do for a sequence without hash ids (callers skip the call:
+ * it was 3 % of a decode-heavy run's instructions). */
 static int keyed_chunk(kv_alloc *a, paged *p, kv_seq *s, uint64_t sb, uint32_t tokens)
 {
     /* From the block holding the last computed token: a chunk that ended
@@ -304,7 +306,8 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     if (need <= have) {
         /* cap_tokens already covers TOKENS; a prompt chunk may still fill
          * blocks it holds, which get their keys now, as with growth. */
-        if (p->prefix && s->live && keyed_chunk(a, p, s, sb, tokens) != KV_OK)
+        if (p->prefix && s->live && s->hash_ids != NULL &&
+            keyed_chunk(a, p, s, sb, tokens) != KV_OK)
             return KV_ENOMEM;
         return KV_OK;
     }
@@ -371,7 +374,7 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             }
             s->blocks[have + i] = blk;
         }
-        if (p->prefix && keyed_chunk(a, p, s, sb, tokens) != KV_OK)
+        if (p->prefix && s->hash_ids != NULL && keyed_chunk(a, p, s, sb, tokens) != KV_OK)
             return KV_ENOMEM; /* the blocks stay S's: its table is consistent */
     }
     s->num_blocks = (uint32_t)need;
