@@ -294,9 +294,34 @@ static int keyed_chunk(kv_alloc *a, paged *p, kv_seq *s, uint64_t sb, uint32_t t
     return KV_OK;
 }
 
+/* True when growing S to TOKENS takes exactly its next block and nothing
+ * else: a live single sequence without hash ids (nothing to key) whose
+ * table has room, TOKENS past its capacity by at most a block. Most
+ * growths of a decode-heavy run (a decode crossing a block boundary);
+ * what paged_grow's general path does for them, without the divisions. */
+static inline bool one_more_block(const paged *p, const kv_seq *s, uint32_t tokens)
+{
+    return s->live && s->samples <= 1 && s->hash_ids == NULL && tokens > s->cap_tokens &&
+           tokens - s->cap_tokens <= p->block_tokens && s->num_blocks < s->blocks_cap &&
+           (uint64_t)s->num_blocks * p->block_tokens == s->cap_tokens;
+}
+
 static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 {
     paged *p = a->priv;
+    if (one_more_block(p, s, tokens)) {
+        if ((uint64_t)p->num_free + p->num_cached == 0)
+            return KV_NOSPACE;
+        uint32_t blk = p->prefix ? take_block(a, p) : p->free_stack[--p->num_free];
+        if (p->prefix) {
+            p->ref[blk] = 1;
+            p->born[blk] = a->epoch;
+        }
+        s->blocks[s->num_blocks++] = blk;
+        s->cap_tokens += p->block_tokens;
+        s->alloc_bytes += p->block_bytes;
+        return KV_OK;
+    }
     uint64_t sb =
         s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
     uint64_t need = total_blocks(p, s, tokens, sb);
@@ -387,8 +412,11 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
 /* paged_grow's growth of a live S: a block, empty or cached, for each it lacks. */
 static uint64_t paged_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
+    const paged *p = a->priv;
+    if (one_more_block(p, s, tokens))
+        return p->block_bytes;
     uint64_t need;
-    return extra_blocks(a, s, tokens, &need) * ((const paged *)a->priv)->block_bytes;
+    return extra_blocks(a, s, tokens, &need) * p->block_bytes;
 }
 
 static void paged_release(kv_alloc *a, kv_seq *s)
