@@ -191,6 +191,23 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         }
     }
     sim_cost_init(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL);
+    /* One sequence's weights with the KV of its prompt and output (the
+     * least an engine allocates; llama.cpp allocates its whole context)
+     * must fit too: XiongjieDai's 65B Q4_0
+     * rows on a 48 GB M3 Max (34.2 GiB of weights and 3.7 GiB of KV at
+     * 1,518 tokens against the 36 GiB the GPU wires) ran at a tenth of
+     * the rate of the rows that fit. */
+    bool one_seq = r->metric == SIM_MEAS_PREFILL_TOK_S || r->metric == SIM_MEAS_DECODE_TOK_S ||
+                   r->metric == SIM_MEAS_TTFT_MS; /* batches: batch_kv_fits, below */
+    double kv_gpu =
+        c.kv_bytes_per_token * ((double)r->input_tokens + r->output_tokens) / (row ? gpus : 1);
+    if (one_seq && wb.total / gpus + kv_gpu > mem) {
+        snprintf(why, whylen,
+                 "the weights and the KV of the row's tokens do not fit in the memory the GPU "
+                 "may use (%.1f + %.1f GiB > %.1f)",
+                 wb.total / gpus / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
+        return -1;
+    }
     if (row && gpus > 1) {
         /* The copies cross the host's PCIe: the GPU's own link, or the
          * slower slot a row's notes state (a PCIe 4.0 card in a PCIe 3.0
