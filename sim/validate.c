@@ -193,10 +193,9 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     sim_cost_init(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL);
     /* One sequence's weights with the KV of its prompt and output (the
      * least an engine allocates; llama.cpp allocates its whole context)
-     * must fit too: XiongjieDai's 65B Q4_0
-     * rows on a 48 GB M3 Max (34.2 GiB of weights and 3.7 GiB of KV at
-     * 1,518 tokens against the 36 GiB the GPU wires) ran at a tenth of
-     * the rate of the rows that fit. */
+     * must fit too: XiongjieDai's 65B Q4_0 rows on a 48 GB M3 Max (34.3
+     * GiB of weights and 3.7 of KV at 1,518 tokens against the 36 GiB
+     * the GPU wires) ran at a tenth of the rate of the rows that fit. */
     bool one_seq = r->metric == SIM_MEAS_PREFILL_TOK_S || r->metric == SIM_MEAS_DECODE_TOK_S ||
                    r->metric == SIM_MEAS_TTFT_MS; /* batches: batch_kv_fits, below */
     double kv_gpu =
@@ -216,6 +215,20 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         if (r->host_link_Bps > 0 && (!(host > 0) || r->host_link_Bps < host))
             host = r->host_link_Bps;
         sim_cost_row_split(&c, gpus, &r->model, host);
+    }
+    /* A multi-token step the preset multiplies at the int8 rate (MMQ)
+     * on a part without matrix units and without an int8 figure: RDNA2's
+     * fp16_tflops holds its FP32 rate (catalog/gpus.csv notes), and
+     * llama.cpp's quantized prompt kernels run above it (the scoreboard's
+     * RX 6900 XT: 1,948 Llama-2-7B tokens/s, 26 TFLOP/s of 23), on dot
+     * products whose rate the catalog does not hold: refused, not guessed
+     * from the FP32 figure. */
+    if (q.int8_mmq && r->weights->kind != SIM_FMT_FLOAT && !(r->gpu.int8_ops > 0) &&
+        strcmp(r->gpu.arch, "rdna2") == 0 && r->metric != SIM_MEAS_DECODE_TOK_S) {
+        snprintf(why, whylen,
+                 "no int8 rate in the catalog for this RDNA2 part (no matrix units; "
+                 "fp16_tflops holds the FP32 rate), which its quantized prompt kernels exceed");
+        return -1;
     }
     bool llama = strcmp(r->engine, "llamacpp") == 0;
     double chunk = llama ? UBATCH : 1e12;
