@@ -565,6 +565,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
+    if (p->min_build_ym > 0)
+        fprintf(fp,
+                "# min_build_ym: rows of builds stated before this month are not this preset's\n"
+                "min_build_ym %u\n",
+                p->min_build_ym);
     bool any = false;
     for (size_t a = 0; a < sim_arch_count(); a++)
         if (p->arch_flops[a] > 0) {

@@ -74,6 +74,9 @@ typedef struct sim_cost_params {
      * and caches reach); 0: none given, 1. Fitted only where arch_bw_fit. */
     double arch_bw[SIM_ARCH_MAX];
     bool arch_bw_fit; /* calibrate fits arch_bw (the preset opts in) */
+    /* kvsim validate: a row whose build states an earlier year and month
+     * (YYYYMM) is not this preset's (refused); 0 none. */
+    uint32_t min_build_ym;
 } sim_cost_params;
 
 /* What one step computes. */

@@ -46,6 +46,7 @@ static const key keys[] = {
     {"dequant_gemm", K_BOOL, C(dequant_gemm), 0, 0, 0, 0, 0},
     {"int8_mmq", K_BOOL, C(int8_mmq), 0, 0, 0, 0, 0},
     {"cuda_graph_max_tokens", K_NUM, C(graph_max_tokens), 0, 0, 1e6, 0, 0},
+    {"min_build_ym", K_NUM, C(min_build_ym), 0, 0, 999912, 0, 0},
     {"fit_rows", K_NUM, P(fit_rows), 0, 0, 1e9, 0, 0},
     {"fit_median_err", K_NUM, P(fit_median_err), 0, 0, 1e3, 1, 0},
     {"fit_p90_err", K_NUM, P(fit_p90_err), 0, 0, 1e3, 1, 0},
@@ -199,6 +200,9 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
             else if (ky->off == offsetof(sim_engine_preset, params) +
                                     offsetof(sim_cost_params, graph_max_tokens))
                 out->params.graph_max_tokens = (uint32_t)x;
+            else if (ky->off ==
+                     offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, min_build_ym))
+                out->params.min_build_ym = (uint32_t)x;
             else
                 *(double *)dst = x * ky->scale;
         }

@@ -161,6 +161,20 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     bool row = strcmp(r->split_mode, "row") == 0;
     uint32_t gpus = r->tp > 0 ? r->tp : 1;
     uint32_t tp = row ? 1 : gpus;
+    /* A build older than the preset's (its min_build_ym): llama.cpp's
+     * kernels change between builds, and a preset describes one era of
+     * them. The Metal preset's rows ran builds of November 2023 on; the
+     * same M1 Max (24-core GPU) ran F16 Llama-2-7B at 213 prompt and 13.8
+     * decode tokens/s under build 1026 (August 2023, XiongjieDai's
+     * notebooks) and at 453 and 22.6 under 8e672ef (2023-11-21, the
+     * scoreboard's llama-bench). */
+    if (p->min_build_ym > 0 && r->build_ym > 0 && r->build_ym < p->min_build_ym) {
+        snprintf(why, whylen,
+                 "a build of %04u-%02u, before the builds its preset describes (from %04u-%02u)",
+                 r->build_ym / 100, r->build_ym % 100, p->min_build_ym / 100,
+                 p->min_build_ym % 100);
+        return -1;
+    }
     if (r->layer_split > 1) {
         snprintf(why, whylen, "llama.cpp's layer split over %u GPUs is not modelled",
                  r->layer_split);

@@ -525,6 +525,50 @@ static void test_arch_bw_by_hand(void **state)
     assert_non_null(strstr(err, "'arch_bw pascal' must be a number in (0, 2]"));
 }
 
+/* min_build_ym: a row whose build states an earlier month is refused
+ * with the months named; a later one, one that states none, and a preset
+ * without the key replay. */
+static void test_min_build(void **state)
+{
+    (void)state;
+    static const char *const builds[] = {"build 1026 (c63bb1d), Aug 2023", "Dec 2023 master",
+                                         "8e672ef"};
+    for (size_t i = 0; i < 3; i++) {
+        char text[512], err[256], why[200];
+        snprintf(text, sizeof(text),
+                 "device,device_count,framework,build,model,precision_quant,batch_size,"
+                 "input_tokens,output_tokens,metric,value,unit\n"
+                 "Apple M2 Ultra (76-core GPU),1,llama.cpp (Metal) llama-bench,\"%s\",Llama-2 7B,"
+                 "Q4_0,1,0,128,decode_tok_s,90,tokens/s\n",
+                 builds[i]);
+        sim_measurement *rows;
+        size_t n;
+        assert_int_equal(
+            sim_measurements_parse(text, strlen(text), "m.csv", &rows, &n, err, sizeof(err)), 0);
+        assert_string_equal(rows[0].reason, "");
+        sim_cost_params p = {.bw_eff = 0.8, .flops_eff = 0.5, .min_build_ym = 202311};
+        double pred = 0;
+        int rc = sim_validate_predict(&rows[0], &p, &pred, why, sizeof(why));
+        if (i == 0) {
+            assert_int_equal(rc, -1);
+            print_message("%s\n", why);
+            assert_non_null(strstr(why, "a build of 2023-08, before the builds its preset "
+                                        "describes (from 2023-11)"));
+        } else {
+            assert_int_equal(rc, 0);
+        }
+        p.min_build_ym = 0;
+        assert_int_equal(sim_validate_predict(&rows[0], &p, &pred, why, sizeof(why)), 0);
+        sim_measurements_free(rows);
+    }
+    sim_engine_preset pr;
+    static const char text[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                               "runtime_overhead_gib 1\nmin_build_ym 202311\n";
+    char err[256];
+    assert_int_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)), 0);
+    assert_int_equal(pr.params.min_build_ym, 202311);
+}
+
 /*
  * The power cap by hand: Q4_0 Llama-2-7B on an RTX 6000 Ada (300 W, 728
  * int8 TOPS) under MMQ terms with gemm_pj 3: a 512-token prompt's matrix
@@ -928,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_preset_arch_flops),
         cmocka_unit_test(test_arch_flops_by_hand),
         cmocka_unit_test(test_arch_bw_by_hand),
+        cmocka_unit_test(test_min_build),
         cmocka_unit_test(test_power_cap_by_hand),
         cmocka_unit_test(test_row_split_2023_by_hand),
         cmocka_unit_test(test_fit_recovers_arch_term),
