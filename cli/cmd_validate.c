@@ -53,7 +53,8 @@ static const char usage_calibrate[] =
     "GPUs (else 0); arch_flops for each device architecture (catalog/gpus.csv arch) whose\n"
     "prompt or batch rows come from 2 devices or more (their geometric mean over devices 1);\n"
     "gemm_pj where the starting preset has one and multi-token rows come from 2 devices with\n"
-    "a tdp_w or more (else 0).\n"
+    "a tdp_w or more (else 0); arch_bw (a multiplier on bw_eff) for each architecture whose\n"
+    "rows come from 2 devices or more, where the starting preset has arch_bw_fit 1.\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
@@ -295,6 +296,11 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
     sim_fit_arch_devices(v->rows, idx, m, devices);
     for (int a = 0; a < (int)sim_arch_count(); a++)
         free_[SIM_FIT_NBASE + a] = devices[a] >= 2;
+    /* An architecture's bandwidth term likewise, over devices with rows
+     * of any metric (fit() keeps it to presets that opt in). */
+    sim_fit_arch_bw_devices(v->rows, idx, m, devices);
+    for (int a = 0; a < (int)sim_arch_count(); a++)
+        free_[SIM_FIT_BW + a] = devices[a] >= 2;
     /* The GEMMs' energy at the power limit: where multi-token rows come
      * from 2 devices with a tdp_w or more. */
     size_t powered = 0;
@@ -331,9 +337,15 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->seq_overhead_s = 0;
     if (!fr[8])
         p->gemm_pJ = 0;
-    for (int a = 0; a < SIM_ARCH_MAX; a++)
+    for (int a = 0; a < SIM_ARCH_MAX; a++) {
+        /* Per-architecture bandwidth: the starting preset's choice
+         * (arch_bw_fit), as the power cap is. */
+        fr[SIM_FIT_BW + a] = fr[SIM_FIT_BW + a] && p->arch_bw_fit;
         if (!fr[SIM_FIT_NBASE + a])
             p->arch_flops[a] = 0;
+        if (!fr[SIM_FIT_BW + a])
+            p->arch_bw[a] = 0;
+    }
     sim_fit_preset(v->rows, idx, m, p, fr);
 }
 
@@ -553,6 +565,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
+    if (p->min_build_ym > 0)
+        fprintf(fp,
+                "# min_build_ym: rows of builds stated before this month are not this preset's\n"
+                "min_build_ym %u\n",
+                p->min_build_ym);
     bool any = false;
     for (size_t a = 0; a < sim_arch_count(); a++)
         if (p->arch_flops[a] > 0) {
@@ -563,6 +580,14 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             any = true;
             fprintf(fp, "arch_flops %s %.4f\n", sim_arch_name(a), p->arch_flops[a]);
         }
+    if (p->arch_bw_fit) {
+        fprintf(fp, "# arch_bw: bw_eff's multiplier per architecture with 2 devices or more "
+                    "(their geometric mean over devices 1)\n");
+        fprintf(fp, "arch_bw_fit 1\n");
+        for (size_t a = 0; a < sim_arch_count(); a++)
+            if (p->arch_bw[a] > 0)
+                fprintf(fp, "arch_bw %s %.4f\n", sim_arch_name(a), p->arch_bw[a]);
+    }
     const char *base = strrchr(data, '/');
     /* fit_data holds 127 characters (sim_engine_preset). */
     fprintf(fp, "fit_data %.127s\nfit_rows %zu\n", base ? base + 1 : data, m);

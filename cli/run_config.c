@@ -453,8 +453,10 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         gpu.int8_ops = 0;
         gpu.rate_given = true;
     }
-    if (o->mem_bw_gbps)
+    if (o->mem_bw_gbps) {
         gpu.mem_bw_Bps = cli_parse_double("--mem-bw-gbps", o->mem_bw_gbps, 0, 1e6, 1) * 1e9;
+        gpu.bw_given = true;
+    }
     sim_config_defaults(cfg, &gpu, &model);
     cli_build_formats(o, cfg);
     if (o->speculative_config != NULL &&

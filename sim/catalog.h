@@ -56,6 +56,7 @@ typedef struct sim_gpu {
     double tdp_W;            /* board power limit (TDP/TGP), watts; 0 unknown */
     bool unified_memory;
     bool rate_given; /* fp16_flops is the user's --peak-tflops: every format runs at it */
+    bool bw_given;   /* mem_bw_Bps is the user's --mem-bw-gbps: no architecture term */
     char verified[16];
     char source[1024];
     char notes[600];

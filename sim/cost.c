@@ -32,6 +32,22 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     if (tp < 1)
         tp = 1;
     c->mem_bw_Bps = gpu->mem_bw_Bps;
+    /* The preset's share of spec bandwidth on this architecture (arch_bw,
+     * a multiplier on bw_eff; none for a bandwidth the user measured). A
+     * streaming kernel reaches nearly all of spec on any generation once
+     * enough loads are in flight, but a one-token decode's matrix-vector
+     * kernels run at far less parallelism, where generations differ:
+     * te42kyfo/gpu-benches gpu-stream (a40.txt, l40.txt @0a45416b), two
+     * GDDR6 boards, the A40 (Ampere) reads 304 of its 696 GB/s (44 %) at
+     * 16.7 % occupancy and needs 46 % occupancy for 95 %; the L40 (Ada)
+     * reads 615 of 864 (71 %) at 16.7 % and 95 % at 25 %. Fitted per
+     * preset where it opts in (arch_bw_fit: llama.cpp's CUDA scoreboard,
+     * where the older the generation, the smaller the term); the values
+     * for generations without such a pair measured (Pascal, Turing,
+     * Blackwell) are the fit's alone. */
+    int arch_b = sim_arch_index(gpu->arch);
+    if (arch_b >= 0 && p->arch_bw[arch_b] > 0 && !gpu->bw_given)
+        c->mem_bw_Bps *= p->arch_bw[arch_b];
     /* Weight bytes tensor by tensor and the rate the format multiplies at
      * (sim/formats.c); the configuration's checks refused what cannot be
      * computed (a device without a FLOP rate among them), so these cannot

@@ -28,7 +28,9 @@
  * accumulate rate for engines that use it), a the preset's arch_flops term
  * for the device's architecture in steps of more than one token (1 in
  * one-token steps, for an architecture the preset has no term for, and
- * for a rate the user gave). The efficiency terms come
+ * for a rate the user gave), and bw the spec bandwidth times the
+ * preset's arch_bw term for the architecture (1 when none, and for a
+ * bandwidth the user gave). The efficiency terms come
  * from an engine preset (sim/preset.h: fitted to published measurements
  * by `kvsim calibrate`) or the user.
  */
@@ -67,6 +69,14 @@ typedef struct sim_cost_params {
      * for the matrix products of steps of more than one token (the GEMMs
      * an engine tunes per architecture); 0: none given, 1. */
     double arch_flops[SIM_ARCH_MAX];
+    /* Per device architecture, a multiplier on bw_eff for every byte the
+     * step moves (the share of spec DRAM bandwidth a generation's memory
+     * and caches reach); 0: none given, 1. Fitted only where arch_bw_fit. */
+    double arch_bw[SIM_ARCH_MAX];
+    bool arch_bw_fit; /* calibrate fits arch_bw (the preset opts in) */
+    /* kvsim validate: a row whose build states an earlier year and month
+     * (YYYYMM) is not this preset's (refused); 0 none. */
+    uint32_t min_build_ym;
 } sim_cost_params;
 
 /* What one step computes. */

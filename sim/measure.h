@@ -76,6 +76,8 @@ typedef struct sim_measurement {
                            * 48; the catalog row holds the largest option), 0 when none */
     double host_link_Bps; /* the host's PCIe slot rate the notes state ("host PCIe 3.0": a
                            * PCIe 4.0 card in a PCIe 3.0 server), per direction; 0 when none */
+    uint32_t build_ym;    /* the year and month the build column states first ("Aug 2023",
+                           * "2023-11-21"): 202308; 0 when none */
     char reason[48];      /* "" when expressible; else a short category (see measure.c) */
     char detail[200];     /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
     char engine[24];      /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */

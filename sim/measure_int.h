@@ -78,6 +78,9 @@ double meas_stddev_of(const char *text);
 /* "host PCIe 3.0" in TEXT: that host link's rate per direction (bytes/s), 0 when none. */
 double meas_host_link_of(const char *text);
 
+/* The first "Mon YYYY" or "YYYY-MM-DD" in TEXT as YYYYMM, 0 when none. */
+uint32_t meas_build_ym_of(const char *text);
+
 /* "48GB", "80 GB" in a device text: the number, 0 when none. */
 double meas_memory_gb_of(const char *text);
 

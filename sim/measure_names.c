@@ -252,6 +252,34 @@ double meas_host_link_of(const char *text)
     return 0;
 }
 
+uint32_t meas_build_ym_of(const char *text)
+{
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    for (const char *p = text; *p; p++) {
+        const char *d = p; /* YYYY-MM-DD */
+        bool iso = true;
+        for (int i = 0; i < 10 && iso; i++)
+            iso = i == 4 || i == 7 ? d[i] == '-' : isdigit((unsigned char)d[i]) != 0;
+        if (iso && (p == text || !isalnum((unsigned char)p[-1]))) {
+            uint32_t y = (uint32_t)atoi(d), m = (uint32_t)atoi(d + 5);
+            if (m >= 1 && m <= 12)
+                return y * 100 + m;
+        }
+        for (int m = 0; m < 12; m++) /* Mon YYYY */
+            if (strncmp(p, months[m], 3) == 0 && p[3] == ' ' &&
+                (p == text || !isalpha((unsigned char)p[-1]))) {
+                const char *y = p + 4;
+                bool four = true;
+                for (int i = 0; i < 4 && four; i++)
+                    four = isdigit((unsigned char)y[i]) != 0;
+                if (four && !isdigit((unsigned char)y[4]))
+                    return (uint32_t)atoi(y) * 100 + (uint32_t)m + 1;
+            }
+    }
+    return 0;
+}
+
 /* "48GB", "80 GB" in a device text: the number, 0 when none. */
 double meas_memory_gb_of(const char *text)
 {

@@ -46,19 +46,22 @@ static const key keys[] = {
     {"dequant_gemm", K_BOOL, C(dequant_gemm), 0, 0, 0, 0, 0},
     {"int8_mmq", K_BOOL, C(int8_mmq), 0, 0, 0, 0, 0},
     {"cuda_graph_max_tokens", K_NUM, C(graph_max_tokens), 0, 0, 1e6, 0, 0},
+    {"min_build_ym", K_NUM, C(min_build_ym), 0, 0, 999912, 0, 0},
     {"fit_rows", K_NUM, P(fit_rows), 0, 0, 1e9, 0, 0},
     {"fit_median_err", K_NUM, P(fit_median_err), 0, 0, 1e3, 1, 0},
     {"fit_p90_err", K_NUM, P(fit_p90_err), 0, 0, 1e3, 1, 0},
     {"arch_flops", K_ARCH, 0, 0, 0, 2, 1, 1},
+    {"arch_bw", K_ARCH, 1, 0, 0, 2, 1, 1},
+    {"arch_bw_fit", K_BOOL, C(arch_bw_fit), 0, 0, 0, 0, 0},
     {"row", K_SKIP, 0, 0, 0, 0, 0, 0},
 };
 #undef P
 #undef C
 
-/* "arch_flops ARCH VALUE": a known architecture, once, and a multiplier
- * in (0, 2]. */
-static int parse_arch(char *v, const char *origin, uint32_t line, sim_cost_params *p, char *err,
-                      size_t errlen)
+/* "arch_flops ARCH VALUE" or "arch_bw ARCH VALUE" (NAME): a known
+ * architecture, once, and a multiplier in (0, 2]. */
+static int parse_arch(const char *name, char *v, const char *origin, uint32_t line, double *terms,
+                      char *err, size_t errlen)
 {
     char *x = v;
     while (*x && !isspace((unsigned char)*x))
@@ -74,12 +77,12 @@ static int parse_arch(char *v, const char *origin, uint32_t line, sim_cost_param
             strncat(known, i ? ", " : "", sizeof(known) - strlen(known) - 1);
             strncat(known, sim_arch_name(i), sizeof(known) - strlen(known) - 1);
         }
-        snprintf(err, errlen, "%s:%u: 'arch_flops': unknown architecture '%.40s' (known: %s)",
-                 origin, line, v, known);
+        snprintf(err, errlen, "%s:%u: '%s': unknown architecture '%.40s' (known: %s)", origin, line,
+                 name, v, known);
         return -1;
     }
-    if (p->arch_flops[a] > 0) {
-        snprintf(err, errlen, "%s:%u: 'arch_flops %s' given twice", origin, line, v);
+    if (terms[a] > 0) {
+        snprintf(err, errlen, "%s:%u: '%s %s' given twice", origin, line, name, v);
         return -1;
     }
     char *e;
@@ -87,11 +90,11 @@ static int parse_arch(char *v, const char *origin, uint32_t line, sim_cost_param
     double m = strtod(x, &e);
     if (*x == '\0' || e == x || *e != '\0' || errno != 0 || !isfinite(m) || m <= 0 || m > 2 ||
         strpbrk(x, "xX") != NULL) {
-        snprintf(err, errlen, "%s:%u: 'arch_flops %s' must be a number in (0, 2], not '%.40s'",
-                 origin, line, v, x);
+        snprintf(err, errlen, "%s:%u: '%s %s' must be a number in (0, 2], not '%.40s'", origin,
+                 line, name, v, x);
         return -1;
     }
-    p->arch_flops[a] = m;
+    terms[a] = m;
     return 0;
 }
 
@@ -152,7 +155,8 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
             return -1;
         }
         if (ky->kind == K_ARCH) {
-            if (parse_arch(v, origin, line, &out->params, err, errlen) != 0)
+            double *terms = ky->off ? out->params.arch_bw : out->params.arch_flops;
+            if (parse_arch(ky->name, v, origin, line, terms, err, errlen) != 0)
                 return -1;
             continue;
         }
@@ -196,6 +200,9 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
             else if (ky->off == offsetof(sim_engine_preset, params) +
                                     offsetof(sim_cost_params, graph_max_tokens))
                 out->params.graph_max_tokens = (uint32_t)x;
+            else if (ky->off ==
+                     offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, min_build_ym))
+                out->params.min_build_ym = (uint32_t)x;
             else
                 *(double *)dst = x * ky->scale;
         }

@@ -20,6 +20,10 @@
  *                                      multiplier in (0, 2] on flops_eff for the matrix
  *                                      products of multi-token steps; one line per
  *                                      architecture, absent: 1
+ *   arch_bw ARCH M                     the same on bw_eff, for every byte a step moves
+ *   arch_bw_fit                        0 or 1: `kvsim calibrate` fits arch_bw terms
+ *   min_build_ym                       YYYYMM: `kvsim validate` refuses rows whose build
+ *                                      states an earlier month (not this preset's kernels)
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to
  *   row                                one fitted row per line: its source and row id
  * An unknown key, a missing value or a number out of range is an error

@@ -161,6 +161,20 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     bool row = strcmp(r->split_mode, "row") == 0;
     uint32_t gpus = r->tp > 0 ? r->tp : 1;
     uint32_t tp = row ? 1 : gpus;
+    /* A build older than the preset's (its min_build_ym): llama.cpp's
+     * kernels change between builds, and a preset describes one era of
+     * them. The Metal preset's rows ran builds of November 2023 on; the
+     * same M1 Max (24-core GPU) ran F16 Llama-2-7B at 213 prompt and 13.8
+     * decode tokens/s under build 1026 (August 2023, XiongjieDai's
+     * notebooks) and at 453 and 22.6 under 8e672ef (2023-11-21, the
+     * scoreboard's llama-bench). */
+    if (p->min_build_ym > 0 && r->build_ym > 0 && r->build_ym < p->min_build_ym) {
+        snprintf(why, whylen,
+                 "a build of %04u-%02u, before the builds its preset describes (from %04u-%02u)",
+                 r->build_ym / 100, r->build_ym % 100, p->min_build_ym / 100,
+                 p->min_build_ym % 100);
+        return -1;
+    }
     if (r->layer_split > 1) {
         snprintf(why, whylen, "llama.cpp's layer split over %u GPUs is not modelled",
                  r->layer_split);
@@ -191,6 +205,22 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         }
     }
     sim_cost_init(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL);
+    /* One sequence's weights with the KV of its prompt and output (the
+     * least an engine allocates; llama.cpp allocates its whole context)
+     * must fit too: XiongjieDai's 65B Q4_0 rows on a 48 GB M3 Max (34.3
+     * GiB of weights and 3.7 of KV at 1,518 tokens against the 36 GiB
+     * the GPU wires) ran at a tenth of the rate of the rows that fit. */
+    bool one_seq = r->metric == SIM_MEAS_PREFILL_TOK_S || r->metric == SIM_MEAS_DECODE_TOK_S ||
+                   r->metric == SIM_MEAS_TTFT_MS; /* batches: batch_kv_fits, below */
+    double kv_gpu =
+        c.kv_bytes_per_token * ((double)r->input_tokens + r->output_tokens) / (row ? gpus : 1);
+    if (one_seq && wb.total / gpus + kv_gpu > mem) {
+        snprintf(why, whylen,
+                 "the weights and the KV of the row's tokens do not fit in the memory the GPU "
+                 "may use (%.1f + %.1f GiB > %.1f)",
+                 wb.total / gpus / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
+        return -1;
+    }
     if (row && gpus > 1) {
         /* The copies cross the host's PCIe: the GPU's own link, or the
          * slower slot a row's notes state (a PCIe 4.0 card in a PCIe 3.0
@@ -199,6 +229,20 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         if (r->host_link_Bps > 0 && (!(host > 0) || r->host_link_Bps < host))
             host = r->host_link_Bps;
         sim_cost_row_split(&c, gpus, &r->model, host);
+    }
+    /* A multi-token step the preset multiplies at the int8 rate (MMQ)
+     * on a part without matrix units and without an int8 figure: RDNA2's
+     * fp16_tflops holds its FP32 rate (catalog/gpus.csv notes), and
+     * llama.cpp's quantized prompt kernels run above it (the scoreboard's
+     * RX 6900 XT: 1,948 Llama-2-7B tokens/s, 26 TFLOP/s of 23), on dot
+     * products whose rate the catalog does not hold: refused, not guessed
+     * from the FP32 figure. */
+    if (q.int8_mmq && r->weights->kind != SIM_FMT_FLOAT && !(r->gpu.int8_ops > 0) &&
+        strcmp(r->gpu.arch, "rdna2") == 0 && r->metric != SIM_MEAS_DECODE_TOK_S) {
+        snprintf(why, whylen,
+                 "no int8 rate in the catalog for this RDNA2 part (no matrix units; "
+                 "fp16_tflops holds the FP32 rate), which its quantized prompt kernels exceed");
+        return -1;
     }
     bool llama = strcmp(r->engine, "llamacpp") == 0;
     double chunk = llama ? UBATCH : 1e12;
@@ -284,12 +328,12 @@ static const double unit[SIM_FIT_NBASE] = {1, 1, 1e-3, 1e-6, 1e-6, 1e-6, 1, 1e-6
 
 static double lo(int k)
 {
-    return k < SIM_FIT_NBASE ? lo_base[k] : 0.1;
+    return k < SIM_FIT_NBASE ? lo_base[k] : k < SIM_FIT_BW ? 0.1 : 0.5;
 }
 
 static double hi(int k)
 {
-    return k < SIM_FIT_NBASE ? hi_base[k] : 2.0;
+    return k < SIM_FIT_NBASE ? hi_base[k] : k < SIM_FIT_BW ? 2.0 : 1.5;
 }
 
 static void set(sim_cost_params *p, int k, double x)
@@ -323,7 +367,10 @@ static void set(sim_cost_params *p, int k, double x)
         p->gemm_pJ = x * unit[8];
         break;
     default:
-        p->arch_flops[k - SIM_FIT_NBASE] = x;
+        if (k < SIM_FIT_BW)
+            p->arch_flops[k - SIM_FIT_NBASE] = x;
+        else
+            p->arch_bw[k - SIM_FIT_BW] = x;
     }
 }
 
@@ -365,6 +412,28 @@ int sim_fit_arch_devices(const sim_measurement *rows, const size_t *idx, size_t 
     return ref;
 }
 
+int sim_fit_arch_bw_devices(const sim_measurement *rows, const size_t *idx, size_t n,
+                            size_t devices[SIM_ARCH_MAX])
+{
+    memset(devices, 0, SIM_ARCH_MAX * sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        const sim_measurement *r = &rows[idx[i]];
+        int a = sim_arch_index(r->gpu.arch);
+        if (a < 0 || r->gpu.bw_given)
+            continue;
+        bool seen = false; /* a device counted once */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(rows[idx[j]].gpu.name, r->gpu.name) == 0;
+        if (!seen)
+            devices[a]++;
+    }
+    int ref = -1;
+    for (int a = 0; a < (int)sim_arch_count(); a++)
+        if (devices[a] >= 2 && (ref < 0 || devices[a] > devices[ref]))
+            ref = a;
+    return ref;
+}
+
 typedef struct fit_ctx {
     const sim_measurement *rows;
     const size_t *idx;
@@ -372,32 +441,40 @@ typedef struct fit_ctx {
     sim_cost_params base;
     int map[SIM_FIT_NPARAMS]; /* free term of each coordinate */
     int dims;
-    double weight[SIM_ARCH_MAX]; /* devices of each architecture with a free term */
-    int ref;                     /* the architecture of most devices: no coordinate; -1 none */
+    double weight[SIM_ARCH_MAX];    /* devices of each architecture with a free term */
+    int ref;                        /* the architecture of most devices: no coordinate; -1 none */
+    double bw_weight[SIM_ARCH_MAX]; /* the same for the arch_bw terms */
+    int bw_ref;
 } fit_ctx;
 
 /* Sets P's terms from coordinates U: the free architecture terms but the
  * reference's are relative to it; all then divided by their geometric
  * mean over devices, and flops_eff multiplied by it (the same predictions
  * for devices with a term, the typical efficiency for the rest). */
+static void normalise(const double *weight, int ref, double *terms, double *eff, int k)
+{
+    if (ref < 0)
+        return;
+    terms[ref] = 1.0;
+    double sw = 0, sl = 0;
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (weight[a] > 0) {
+            sw += weight[a];
+            sl += weight[a] * log(terms[a]);
+        }
+    double g = exp(sl / sw);
+    *eff = fmin(*eff * g, 1.0);
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (weight[a] > 0)
+            terms[a] = fmin(fmax(terms[a] / g, lo(k)), hi(k));
+}
+
 static void apply(const fit_ctx *f, const double *u, sim_cost_params *p)
 {
     for (int d = 0; d < f->dims; d++)
         set(p, f->map[d], to_term(f->map[d], u[d]));
-    if (f->ref < 0)
-        return;
-    p->arch_flops[f->ref] = 1.0;
-    double sw = 0, sl = 0;
-    for (int a = 0; a < SIM_ARCH_MAX; a++)
-        if (f->weight[a] > 0) {
-            sw += f->weight[a];
-            sl += f->weight[a] * log(p->arch_flops[a]);
-        }
-    double g = exp(sl / sw);
-    p->flops_eff = fmin(p->flops_eff * g, 1.0);
-    for (int a = 0; a < SIM_ARCH_MAX; a++)
-        if (f->weight[a] > 0)
-            p->arch_flops[a] = fmin(fmax(p->arch_flops[a] / g, lo(SIM_FIT_NBASE)), 2.0);
+    normalise(f->weight, f->ref, p->arch_flops, &p->flops_eff, SIM_FIT_NBASE);
+    normalise(f->bw_weight, f->bw_ref, p->arch_bw, &p->bw_eff, SIM_FIT_BW);
 }
 
 static double objective(const fit_ctx *f, const double *u)
@@ -486,7 +563,7 @@ static double nelder_mead(const fit_ctx *f, double *x, int iters)
 double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, sim_cost_params *p,
                       const bool free[SIM_FIT_NPARAMS])
 {
-    fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p, .ref = -1};
+    fit_ctx f = {.rows = rows, .idx = idx, .n = n, .base = *p, .ref = -1, .bw_ref = -1};
     /* The free architecture terms, the one of most devices the
      * reference (no coordinate of its own). */
     size_t devices[SIM_ARCH_MAX];
@@ -497,16 +574,34 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
             if (f.ref < 0 || devices[a] > devices[f.ref])
                 f.ref = a;
         }
+    size_t bw_devices[SIM_ARCH_MAX];
+    sim_fit_arch_bw_devices(rows, idx, n, bw_devices);
+    for (int a = 0; a < SIM_ARCH_MAX; a++)
+        if (free[SIM_FIT_BW + a] && bw_devices[a] > 0) {
+            f.bw_weight[a] = (double)bw_devices[a];
+            if (f.bw_ref < 0 || bw_devices[a] > bw_devices[f.bw_ref])
+                f.bw_ref = a;
+        }
     int arch_dims = 0; /* more iterations for more terms */
     for (int k = 0; k < SIM_FIT_NPARAMS; k++)
-        if (free[k] && !(f.ref >= 0 && k == SIM_FIT_NBASE + f.ref)) {
+        if (free[k] && !(f.ref >= 0 && k == SIM_FIT_NBASE + f.ref) &&
+            !(f.bw_ref >= 0 && k == SIM_FIT_BW + f.bw_ref)) {
             f.map[f.dims++] = k;
             arch_dims += k >= SIM_FIT_NBASE;
         }
     /* One architecture alone: flops_eff is its efficiency. */
-    if (arch_dims == 0 && f.ref >= 0) {
+    bool flops_dims = false, bw_dims = false;
+    for (int d = 0; d < f.dims; d++) {
+        flops_dims |= f.map[d] >= SIM_FIT_NBASE && f.map[d] < SIM_FIT_BW;
+        bw_dims |= f.map[d] >= SIM_FIT_BW;
+    }
+    if (!flops_dims && f.ref >= 0) {
         f.base.arch_flops[f.ref] = p->arch_flops[f.ref] = 0;
         f.ref = -1;
+    }
+    if (!bw_dims && f.bw_ref >= 0) {
+        f.base.arch_bw[f.bw_ref] = p->arch_bw[f.bw_ref] = 0;
+        f.bw_ref = -1;
     }
     if (f.dims == 0 || n == 0)
         return objective(&f, NULL);

@@ -52,8 +52,13 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, dou
 
 /* The terms calibrate fits: the SIM_FIT_NBASE of sim_fit_param_names,
  * then one arch_flops term per architecture (SIM_FIT_NBASE + its
- * sim_arch_index). */
-enum { SIM_FIT_NBASE = 9, SIM_FIT_NPARAMS = SIM_FIT_NBASE + SIM_ARCH_MAX };
+ * sim_arch_index), then one arch_bw term per architecture (SIM_FIT_BW +
+ * its sim_arch_index). */
+enum {
+    SIM_FIT_NBASE = 9,
+    SIM_FIT_BW = SIM_FIT_NBASE + SIM_ARCH_MAX,
+    SIM_FIT_NPARAMS = SIM_FIT_BW + SIM_ARCH_MAX
+};
 extern const char *const sim_fit_param_names[SIM_FIT_NBASE];
 
 /* Counts into DEVICES, per architecture, the devices among ROWS[IDX[0..N))
@@ -63,6 +68,12 @@ extern const char *const sim_fit_param_names[SIM_FIT_NBASE];
 int sim_fit_arch_devices(const sim_measurement *rows, const size_t *idx, size_t n,
                          size_t devices[SIM_ARCH_MAX]);
 
+/* The same for arch_bw terms: devices with rows of any metric (one
+ * sequence's decode is the bandwidth-bound one), not a bandwidth the user
+ * gave. */
+int sim_fit_arch_bw_devices(const sim_measurement *rows, const size_t *idx, size_t n,
+                            size_t devices[SIM_ARCH_MAX]);
+
 /* Fits P's terms (those FREE marks) to the N rows ROWS[IDX[0..N)]
  * (least squares on log(predicted / measured), Nelder-Mead over bounded
  * transforms from fixed starting points: deterministic). P's other fields
@@ -70,7 +81,9 @@ int sim_fit_arch_devices(const sim_measurement *rows, const size_t *idx, size_t 
  * at a geometric mean of 1 weighted by their devices (sim_fit_arch_devices):
  * flops_eff is then the efficiency of the typical device, the one an
  * architecture without a term gets (free terms and flops_eff would
- * otherwise trade off freely). Returns the sum of squared log errors. */
+ * otherwise trade off freely); the free arch_bw terms likewise (devices
+ * of sim_fit_arch_bw_devices), bw_eff the typical device's. Returns the sum of squared log errors.
+ */
 double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, sim_cost_params *p,
                       const bool free[SIM_FIT_NPARAMS]);
 

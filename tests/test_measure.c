@@ -285,6 +285,46 @@ static void test_conditions(void **state)
     }
 }
 
+/* The build column's year and month: the first "Mon YYYY" or ISO date;
+ * none in a bare commit hash, a month without a year, a word that merely
+ * ends in a month's letters, or a date inside a longer number. */
+static void test_build_month(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *build;
+        uint32_t ym;
+    } v[] = {
+        {"build 1026 (c63bb1d), Aug 2023 (as the M1 Max notebooks log)", 202308},
+        {"Dec 2023 master (see notebooks)", 202312},
+        {"8e672ef (2023-11-21) for original rows; Jan 2025 later", 202311},
+        {"8e672ef", 0},
+        {"Aug build", 0},
+        {"Maug 2023", 0},
+        {"12023-11-21", 0},
+        {"2023-13-01", 0},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device,device_count,framework,build,model,precision_quant,batch_size,"
+                 "input_tokens,output_tokens,metric,value,unit\n"
+                 "RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,\"%s\",Llama-2 7B,Q4_0,1,0,128,"
+                 "decode_tok_s,100,tokens/s\n",
+                 v[i].build);
+        sim_measurement *rows;
+        size_t n;
+        char err[256];
+        assert_int_equal(
+            sim_measurements_parse(text, strlen(text), "b.csv", &rows, &n, err, sizeof(err)), 0);
+        assert_int_equal(n, 1);
+        if (rows[0].build_ym != v[i].ym)
+            fail_msg("'%s': build_ym %u, expected %u", v[i].build, rows[0].build_ym, v[i].ym);
+        sim_measurements_free(rows);
+    }
+}
+
 /* latency_s is a static batch's seconds: unit "s", a batch above 1 allowed,
  * prompt and output both needed; "ms" is a unit mismatch. */
 static void test_latency_metric(void **state)
@@ -467,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_fixture),        cmocka_unit_test(test_malformed_files),
         cmocka_unit_test(test_conditions),     cmocka_unit_test(test_published_names),
         cmocka_unit_test(test_reference_file), cmocka_unit_test(test_latency_metric),
+        cmocka_unit_test(test_build_month),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -471,6 +471,104 @@ static void test_arch_flops_by_hand(void **state)
     near(sim_cost_step_s(&o2, &pre), sim_cost_step_s(&o1, &pre), 1e-12, "another architecture");
 }
 
+/* The bandwidth term by hand: arch_bw pascal 0.5 halves the bandwidth a
+ * one-token decode step of Llama-2-7B Q4_0 on a GTX 1080 Ti (Pascal)
+ * reaches (memory-bound: the step's time doubles); a device of another
+ * architecture and a bandwidth the user gave (--mem-bw-gbps) do not move;
+ * the preset lines parse as arch_flops's do. */
+static void test_arch_bw_by_hand(void **state)
+{
+    (void)state;
+    sim_gpu g, other;
+    sim_model m;
+    char err[1024];
+    assert_int_equal(sim_gpu_lookup("gtx-1080-ti", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_gpu_lookup("rtx-3090", &other, err, sizeof(err)), 0);
+    assert_string_equal(g.arch, "pascal");
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    const sim_dtype *w = sim_weight_format_parse("q4_0", err, sizeof(err));
+    assert_non_null(w);
+    const sim_dtype *kv = sim_dtype_find("fp16");
+    sim_cost_params p = {.bw_eff = 0.7, .flops_eff = 0.25, .int8_mmq = true, .flash_attn = true};
+    sim_cost_params q = p;
+    q.arch_bw[sim_arch_index("pascal")] = 0.5;
+    sim_cost c1, c2;
+    sim_cost_init(&c1, &g, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&c2, &g, &m, w, kv, &q, 1, NULL);
+    near(c2.mem_bw_Bps, 0.5 * g.mem_bw_Bps, 1e-3, "mem_bw");
+    sim_batch_shape dec = {.decode_seqs = 1, .decode_ctx_tokens = 100};
+    near(sim_cost_step_s(&c2, &dec), 2.0 * sim_cost_step_s(&c1, &dec), 1e-12, "decode doubled");
+    sim_cost o1, o2;
+    sim_cost_init(&o1, &other, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&o2, &other, &m, w, kv, &q, 1, NULL);
+    near(sim_cost_step_s(&o2, &dec), sim_cost_step_s(&o1, &dec), 1e-12, "another architecture");
+    g.bw_given = true;
+    sim_cost_init(&c2, &g, &m, w, kv, &q, 1, NULL);
+    near(sim_cost_step_s(&c2, &dec), sim_cost_step_s(&c1, &dec), 1e-12, "bandwidth given");
+    static const char base[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                               "runtime_overhead_gib 1\n";
+    char text[512];
+    sim_engine_preset pr;
+    snprintf(text, sizeof(text), "%sarch_bw_fit 1\narch_bw pascal 0.74\narch_flops pascal 1.2\n",
+             base);
+    assert_int_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)), 0);
+    assert_true(pr.params.arch_bw_fit);
+    near(pr.params.arch_bw[sim_arch_index("pascal")], 0.74, 1e-12, "arch_bw pascal");
+    near(pr.params.arch_flops[sim_arch_index("pascal")], 1.2, 1e-12, "arch_flops pascal");
+    snprintf(text, sizeof(text), "%sarch_bw pascal 0.7\narch_bw pascal 0.8\n", base);
+    assert_int_not_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)),
+                         0);
+    assert_non_null(strstr(err, "t.preset:7: 'arch_bw pascal' given twice"));
+    snprintf(text, sizeof(text), "%sarch_bw pascal 3\n", base);
+    assert_int_not_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)),
+                         0);
+    assert_non_null(strstr(err, "'arch_bw pascal' must be a number in (0, 2]"));
+}
+
+/* min_build_ym: a row whose build states an earlier month is refused
+ * with the months named; a later one, one that states none, and a preset
+ * without the key replay. */
+static void test_min_build(void **state)
+{
+    (void)state;
+    static const char *const builds[] = {"build 1026 (c63bb1d), Aug 2023", "Dec 2023 master",
+                                         "8e672ef"};
+    for (size_t i = 0; i < 3; i++) {
+        char text[512], err[256], why[200];
+        snprintf(text, sizeof(text),
+                 "device,device_count,framework,build,model,precision_quant,batch_size,"
+                 "input_tokens,output_tokens,metric,value,unit\n"
+                 "Apple M2 Ultra (76-core GPU),1,llama.cpp (Metal) llama-bench,\"%s\",Llama-2 7B,"
+                 "Q4_0,1,0,128,decode_tok_s,90,tokens/s\n",
+                 builds[i]);
+        sim_measurement *rows;
+        size_t n;
+        assert_int_equal(
+            sim_measurements_parse(text, strlen(text), "m.csv", &rows, &n, err, sizeof(err)), 0);
+        assert_string_equal(rows[0].reason, "");
+        sim_cost_params p = {.bw_eff = 0.8, .flops_eff = 0.5, .min_build_ym = 202311};
+        double pred = 0;
+        int rc = sim_validate_predict(&rows[0], &p, &pred, why, sizeof(why));
+        if (i == 0) {
+            assert_int_equal(rc, -1);
+            print_message("%s\n", why);
+            assert_non_null(strstr(why, "a build of 2023-08, before the builds its preset "
+                                        "describes (from 2023-11)"));
+        } else {
+            assert_int_equal(rc, 0);
+        }
+        p.min_build_ym = 0;
+        assert_int_equal(sim_validate_predict(&rows[0], &p, &pred, why, sizeof(why)), 0);
+        sim_measurements_free(rows);
+    }
+    sim_engine_preset pr;
+    static const char text[] = "name t\nbw_eff 0.5\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                               "runtime_overhead_gib 1\nmin_build_ym 202311\n";
+    char err[256];
+    assert_int_equal(sim_preset_parse(text, strlen(text), "t.preset", &pr, err, sizeof(err)), 0);
+    assert_int_equal(pr.params.min_build_ym, 202311);
+}
+
 /*
  * The power cap by hand: Q4_0 Llama-2-7B on an RTX 6000 Ada (300 W, 728
  * int8 TOPS) under MMQ terms with gemm_pj 3: a 512-token prompt's matrix
@@ -873,6 +971,8 @@ int main(void)
         cmocka_unit_test(test_preset_refuses),
         cmocka_unit_test(test_preset_arch_flops),
         cmocka_unit_test(test_arch_flops_by_hand),
+        cmocka_unit_test(test_arch_bw_by_hand),
+        cmocka_unit_test(test_min_build),
         cmocka_unit_test(test_power_cap_by_hand),
         cmocka_unit_test(test_row_split_2023_by_hand),
         cmocka_unit_test(test_fit_recovers_arch_term),
