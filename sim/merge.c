@@ -264,7 +264,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         sim_rep_batch_advance(r);
         unsigned outside = 0;
         double dur_s = sim_step_cost(r, &outside);
-        int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? (int64_t)llround(dur_s * 1e9) : 0;
+        int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? sim_round_ns(dur_s) : 0;
         if (dur_ns < 1)
             dur_ns = 1;
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&

@@ -195,7 +195,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
                  dur_s, to_s(r->now_ns));
         return -1;
     }
-    int64_t dur_ns = (int64_t)llround(dur_s * 1e9);
+    int64_t dur_ns = sim_round_ns(dur_s);
     if (dur_ns < 1)
         dur_ns = 1;
     if (r->now_ns > INT64_MAX / 2 - dur_ns) {

@@ -51,6 +51,17 @@ void sim_step_account(sim_replica *r, double dur_s, unsigned outside);
  * reports nothing. */
 void sim_step_report_gaps(const sim_replica *r, int64_t gap_ns, uint64_t count);
 
+/* llround(S * 1e9), a step's duration in nanoseconds (0 <= S below
+ * SIM_MAX_STEP_S), without the libm call (a tenth of a merged step's
+ * bookkeeping): the fraction of a double is exact, so comparing it with
+ * one half rounds as llround does, halves away from zero. */
+static inline int64_t sim_round_ns(double s)
+{
+    double x = s * 1e9;
+    int64_t i = (int64_t)x;
+    return x - (double)i >= 0.5 ? i + 1 : i;
+}
+
 /* A step's gaps, run-length coded: in a continuous batch most decodes
  * share the previous step's end, so a step reports a handful of runs, not
  * one value per token. Start with {-1, 0}; add each request's gap in the

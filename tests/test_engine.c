@@ -25,6 +25,7 @@
 #include "analysis/metrics.h"
 #include "analysis/report.h"
 #include "sim/engine.h"
+#include "sim/step.h"
 
 static const char *src_dir(void)
 {
@@ -641,9 +642,39 @@ static void test_max_model_len_paths(void **state)
     unlink(p);
 }
 
+/* sim_round_ns rounds a step's seconds to nanoseconds as llround(s * 1e9)
+ * does (the reference: libm's llround itself), halves away from zero
+ * included, over the durations a step can have (1 ns to SIM_MAX_STEP_S). */
+static void test_round_ns_as_llround(void **state)
+{
+    (void)state;
+    const double cases[] = {0.0,  0.5e-9,       1.5e-9, 2.5e-9,     1e-9,      0.4999999999e-9,
+                            1e-3, 0.0123456789, 1.0,    12345.6789, 1e7 - 1e-9};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+        assert_int_equal(sim_round_ns(cases[k]), (int64_t)llround(cases[k] * 1e9));
+    /* At and next to halves: (n + 0.5) / 1e9 scaled back lands on n + 0.5 or an ulp away. */
+    for (int64_t n = 0; n < 4096; n++) {
+        double s = ((double)n + 0.5) / 1e9;
+        assert_int_equal(sim_round_ns(s), (int64_t)llround(s * 1e9));
+    }
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 1000000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double s = ldexp((double)(x >> 11) / 9007199254740992.0, (int)(x % 40) - 30) * 1e4;
+        if (s > SIM_MAX_STEP_S)
+            continue;
+        if (sim_round_ns(s) != (int64_t)llround(s * 1e9))
+            fail_msg("sim_round_ns(%a) = %lld, llround gives %lld", s, (long long)sim_round_ns(s),
+                     (long long)llround(s * 1e9));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_ns_as_llround),
         cmocka_unit_test(test_single_request_closed_form),
         cmocka_unit_test(test_conservation_preemption_and_reasons),
         cmocka_unit_test(test_batch_limit),
