@@ -224,12 +224,12 @@ static double roof_gemm(const sim_cost *c, double bytes, double flops, double ra
     return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / r);
 }
 
-double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
+/* The matrix products' time for a shape of TOKENS tokens over SEQS
+ * sequences, and (through WEIGHTS_OUT, LIN_FLOPS_OUT) what the host's
+ * layers need of them. */
+static double linear_s(const sim_cost *c, double tokens, double seqs, double *weights_out,
+                       double *lin_flops_out)
 {
-    double tokens = (double)b->prefill_tokens + b->decode_seqs;
-    if (tokens <= 0)
-        return 0.0;
-    double seqs = (double)b->prefill_seqs + b->decode_seqs;
     double weights = c->dense_weight_bytes;
     if (c->experts > 0) {
         /* Expected share of experts touched when each token picks k of E:
@@ -241,22 +241,14 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
      * linear FLOPs at the weight format's rate. */
     double lin_bytes = weights + (tokens > 32 ? c->dequant_read_bytes : 0.0);
     double lin_flops = c->linear_flops_per_token * tokens + c->head_flops_per_seq * seqs;
-    /* Attention, a kernel of its own: the KV read (the context, new tokens'
-     * KV written), the scores when not fused, at the 16-bit rate. */
-    double kv_read = (double)b->decode_ctx_tokens - b->decode_seqs + (double)b->prefill_ctx_tokens;
-    double pairs = (double)b->decode_ctx_tokens + b->prefill_attn_pairs;
-    double attn_bytes = c->kv_bytes_per_token * (kv_read + tokens) +
-                        c->kv_window_bytes_per_seq * b->decode_seqs + /* KIVI's fp16 window */
-                        c->score_bytes_per_pair * pairs;
-    double attn_flops = c->attn_flops_per_decode_pair * (double)b->decode_ctx_tokens +
-                        c->attn_flops_per_pair * b->prefill_attn_pairs;
+    *weights_out = weights;
+    *lin_flops_out = lin_flops;
     /* One-token steps run matrix-vector kernels (memory-bound): the
      * architecture's GEMM term applies to steps of more than one token. */
     double t_lin = tokens > 1 ? roof_gemm(c, lin_bytes, lin_flops, c->peak_flops * c->gemm_arch)
                               : roof(c, lin_bytes, lin_flops, c->peak_flops);
     if (tokens > 32) /* the expansion runs before the GEMM, not beside it */
         t_lin += c->dequant_bytes / (c->mem_bw_Bps * c->p.bw_eff);
-    double t_attn = roof(c, attn_bytes, attn_flops, c->attn_flops);
     if (c->split > 1) { /* row split: the matrices shared, attention on the main GPU */
         double extra = c->split - 1;
         if (c->p.dequant_gemm && tokens > 32) {
@@ -285,6 +277,49 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         if (rate > 0)
             t_lin += extra * tokens * c->split_bytes_per_token / rate;
     }
+    return t_lin;
+}
+
+/* Attention's time for shape B of TOKENS tokens, a kernel of its own:
+ * the KV read (the context, new tokens' KV written), the scores when not
+ * fused, at the 16-bit rate; *BYTES_OUT and *FLOPS_OUT its traffic and
+ * work. */
+static double attention_s(const sim_cost *c, const sim_batch_shape *b, double tokens,
+                          double *bytes_out, double *flops_out)
+{
+    double kv_read = (double)b->decode_ctx_tokens - b->decode_seqs + (double)b->prefill_ctx_tokens;
+    double pairs = (double)b->decode_ctx_tokens + b->prefill_attn_pairs;
+    double attn_bytes = c->kv_bytes_per_token * (kv_read + tokens) +
+                        c->kv_window_bytes_per_seq * b->decode_seqs + /* KIVI's fp16 window */
+                        c->score_bytes_per_pair * pairs;
+    double attn_flops = c->attn_flops_per_decode_pair * (double)b->decode_ctx_tokens +
+                        c->attn_flops_per_pair * b->prefill_attn_pairs;
+    *bytes_out = attn_bytes;
+    *flops_out = attn_flops;
+    return roof(c, attn_bytes, attn_flops, c->attn_flops);
+}
+
+/* The step's fixed parts after its forward pass: all-reduces, launches
+ * (a step replayed as a CUDA graph launches once, not kernel by kernel:
+ * vLLM V1 captures batches up to max_cudagraph_capture_size, 512 by
+ * default, vllm/config/compilation.py; llama.cpp's CUDA backend graphs
+ * one-token decodes, ggml-cuda since #6766) and the host's share, added
+ * to T in that order. */
+static double step_total_s(const sim_cost *c, const sim_batch_shape *b, double tokens, double t)
+{
+    double launches = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
+    return t + sim_cost_allreduce_s(c, tokens) + launches + sim_cost_host_s(c, b);
+}
+
+double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
+{
+    double tokens = (double)b->prefill_tokens + b->decode_seqs;
+    if (tokens <= 0)
+        return 0.0;
+    double seqs = (double)b->prefill_seqs + b->decode_seqs;
+    double weights, lin_flops, attn_bytes, attn_flops;
+    double t_lin = linear_s(c, tokens, seqs, &weights, &lin_flops);
+    double t_attn = attention_s(c, b, tokens, &attn_bytes, &attn_flops);
     double g = c->gpu_share;
     double t = g * (t_lin + t_attn);
     if (g < 1.0) {
@@ -307,12 +342,27 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b)
         if (g > 0)
             t += 2.0 * tokens * c->crossing_bytes_per_token / c->host_link_Bps;
     }
-    /* A step replayed as a CUDA graph launches once, not kernel by kernel
-     * (vLLM V1 captures batches up to max_cudagraph_capture_size, 512 by
-     * default, vllm/config/compilation.py; llama.cpp's CUDA backend
-     * graphs one-token decodes, ggml-cuda since #6766). */
-    double launches = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
-    return t + sim_cost_allreduce_s(c, tokens) + launches + sim_cost_host_s(c, b);
+    return step_total_s(c, b, tokens, t);
+}
+
+bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run *run)
+{
+    double tokens = (double)b->prefill_tokens + b->decode_seqs;
+    run->ok = tokens > 0 && c->gpu_share == 1.0;
+    if (!run->ok)
+        return false;
+    double seqs = (double)b->prefill_seqs + b->decode_seqs, weights, lin_flops;
+    run->tokens = tokens;
+    run->t_lin = linear_s(c, tokens, seqs, &weights, &lin_flops);
+    return true;
+}
+
+double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim_batch_shape *b)
+{
+    double attn_bytes, attn_flops;
+    double t_attn = attention_s(c, b, run->tokens, &attn_bytes, &attn_flops);
+    double t = c->gpu_share * (run->t_lin + t_attn);
+    return step_total_s(c, b, run->tokens, t);
 }
 
 double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b)

@@ -155,6 +155,24 @@ double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b);
  * with compute (vLLM runs them in line on the compute stream). */
 double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b);
 
+/* A run of steps whose shapes differ only in decode_ctx_tokens (merged
+ * decode steps, sim/merge.h): the parts of sim_cost_step_s that do not
+ * depend on it (the matrix products), computed once. */
+typedef struct sim_cost_run {
+    bool ok;
+    double tokens;
+    double t_lin;
+} sim_cost_run;
+
+/* Sets RUN up from the run's first shape B; false (RUN unusable) where
+ * sim_cost_step_s has terms the run would have to recompute (layers on
+ * the host, whose time depends on the context). */
+bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run *run);
+
+/* sim_cost_step_s(C, B) for a shape B of RUN, the same operations on the
+ * same values, so the same result to the last bit. */
+double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim_batch_shape *b);
+
 /* Runs 1 - GPU_SHARE of C's layers on HOST (its memory bandwidth and FP16
  * rate), joined to the GPU by a link of LINK_BPS per direction; HIDDEN is
  * the model's hidden size (activations cross in fp32, as llama.cpp keeps

@@ -252,6 +252,13 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (observed)
         kv_get_breakdown(kv, 0, &after0);
     int64_t start_ns = r->now_ns;
+    /* The steps' price: sim_step_cost, through the run's constant parts
+     * where it comes to sim_cost_step_s (no measured profile, no swap:
+     * steady steps swap nothing), the same to the last bit. */
+    sim_cost_run price;
+    bool priced = r->cfg->step_profile == NULL && r->batch.swap_in_bytes == 0 &&
+                  r->batch.swap_out_bytes == 0 &&
+                  sim_cost_run_init(&r->cost, &r->batch.shape, &price);
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (k < bound && end_ns < r->merge_limit_ns) {
         /* Step k + 1, starting before the limit, priced and its growths
@@ -263,7 +270,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         sim_batch_shape shape = r->batch.shape;
         sim_rep_batch_advance(r);
         unsigned outside = 0;
-        double dur_s = sim_step_cost(r, &outside);
+        double dur_s = priced ? sim_cost_run_step_s(&r->cost, &price, &r->batch.shape)
+                              : sim_step_cost(r, &outside);
         int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? sim_round_ns(dur_s) : 0;
         if (dur_ns < 1)
             dur_ns = 1;
