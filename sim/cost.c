@@ -354,6 +354,10 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
     double seqs = (double)b->prefill_seqs + b->decode_seqs, weights, lin_flops;
     run->tokens = tokens;
     run->t_lin = linear_s(c, tokens, seqs, &weights, &lin_flops);
+    /* step_total_s's terms, each as it computes them. */
+    run->allreduce_s = sim_cost_allreduce_s(c, tokens);
+    run->launches_s = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
+    run->host_s = sim_cost_host_s(c, b);
     return true;
 }
 
@@ -362,7 +366,8 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
     double attn_bytes, attn_flops;
     double t_attn = attention_s(c, b, run->tokens, &attn_bytes, &attn_flops);
     double t = c->gpu_share * (run->t_lin + t_attn);
-    return step_total_s(c, b, run->tokens, t);
+    /* step_total_s's sum, in its order. */
+    return t + run->allreduce_s + run->launches_s + run->host_s;
 }
 
 double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b)

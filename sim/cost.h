@@ -161,7 +161,10 @@ double sim_cost_step_s(const sim_cost *c, const sim_batch_shape *b);
 typedef struct sim_cost_run {
     bool ok;
     double tokens;
-    double t_lin;
+    double t_lin;       /* the matrix products */
+    double allreduce_s; /* sim_cost_allreduce_s of the run's tokens */
+    double launches_s;
+    double host_s; /* sim_cost_host_s */
 } sim_cost_run;
 
 /* Sets RUN up from the run's first shape B; false (RUN unusable) where

@@ -330,7 +330,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         }
         r->step.start_s = to_s(end_ns);
         kv_breakdown_at_used(kv, &mem0, used_end, &r->step.mem);
-        sim_step_account(r, dur_s, outside);
+        if (priced)
+            sim_step_account_merged(r, dur_s, price.allreduce_s);
+        else
+            sim_step_account(r, dur_s, outside);
         start_ns = end_ns;
         end_ns += dur_ns;
         k++;

@@ -106,6 +106,18 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     return end - r->now_ns > 0 ? end - r->now_ns : 1;
 }
 
+void sim_step_account_merged(sim_replica *r, double dur_s, double allreduce_s)
+{
+    /* sim_step_account's figures for a step that repeats the one before
+     * but for its context: no maximum moves, nothing speculated or
+     * prefilled, ALLREDUCE_S what it would compute again. */
+    r->res->busy_s += dur_s;
+    r->res->allreduce_s += allreduce_s;
+    r->res->steps++;
+    r->stats->busy_s += dur_s;
+    r->stats->steps++;
+}
+
 void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
 {
     const sim_batch_shape *sh = &r->batch.shape;
