@@ -91,16 +91,24 @@ char *an_put_fixed9(char *w, double v)
     return w + 9;
 }
 
+/* Bytes of a pool as a double: through int64 (a pool is far below 2^63
+ * bytes), one conversion instruction where uint64's takes a branch and a
+ * few more, at every step; the same value. */
+static inline double bytes_d(uint64_t v)
+{
+    return (double)(int64_t)v;
+}
+
 static void add_area(an_metrics *m, const kv_breakdown *b, double dt)
 {
     if (dt <= 0)
         return;
-    m->area[0] += (double)b->token_states * dt;
-    m->area[1] += (double)b->reservation * dt;
-    m->area[2] += (double)b->internal_frag * dt;
-    m->area[3] += (double)b->external_frag * dt;
-    m->area[4] += (double)b->blocked_free * dt;
-    m->area[5] += (double)b->free * dt;
+    m->area[0] += bytes_d(b->token_states) * dt;
+    m->area[1] += bytes_d(b->reservation) * dt;
+    m->area[2] += bytes_d(b->internal_frag) * dt;
+    m->area[3] += bytes_d(b->external_frag) * dt;
+    m->area[4] += bytes_d(b->blocked_free) * dt;
+    m->area[5] += bytes_d(b->free) * dt;
     m->ext_index_area += b->ext_frag_index * dt;
 }
 
@@ -325,7 +333,9 @@ static void on_start(void *ctx, const sim_memory_plan *plan)
 static void on_token_gaps(void *ctx, double now_s, double gap_s, uint64_t count)
 {
     an_metrics *m = ctx;
-    int64_t b = (int64_t)floor(now_s);
+    /* The second it falls in: truncation for the run's clock, never
+     * negative (floor is a libm call on the baseline x86-64). */
+    int64_t b = now_s >= 0 ? (int64_t)now_s : (int64_t)floor(now_s);
     if (b != m->tok_bucket) {
         m->tok_bucket = b;
         m->tok_in_bucket = 0;
