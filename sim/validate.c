@@ -231,12 +231,13 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         sim_cost_row_split(&c, gpus, &r->model, host);
     }
     /* A multi-token step the preset multiplies at the int8 rate (MMQ)
-     * on a part without matrix units and without an int8 figure: RDNA2's
-     * fp16_tflops holds its FP32 rate (catalog/gpus.csv notes), and
-     * llama.cpp's quantized prompt kernels run above it (the scoreboard's
-     * RX 6900 XT: 1,948 Llama-2-7B tokens/s, 26 TFLOP/s of 23), on dot
-     * products whose rate the catalog does not hold: refused, not guessed
-     * from the FP32 figure. */
+     * on an RDNA2 part without an int8 figure: its fp16_tflops holds the
+     * FP32 rate (no matrix units; catalog/gpus.csv notes), and llama.cpp's
+     * quantized prompt kernels run above it (the scoreboard's RX 6900 XT:
+     * 1,948 Llama-2-7B tokens/s, 26 TFLOP/s of 23) on v_dot4_i32_i8, four
+     * times the FP32 rate: refused, not guessed from the FP32 figure. The
+     * catalog's RDNA2 rows carry that rate (int8_tops, sourced there);
+     * this refuses a part added without it. */
     if (q.int8_mmq && r->weights->kind != SIM_FMT_FLOAT && !(r->gpu.int8_ops > 0) &&
         strcmp(r->gpu.arch, "rdna2") == 0 && r->metric != SIM_MEAS_DECODE_TOK_S) {
         snprintf(why, whylen,

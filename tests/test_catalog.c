@@ -305,6 +305,36 @@ static void test_moe_and_mla(void **state)
 
 /* What kvsim does not model is refused with the field named, never read
  * as a dense model. */
+/* AMD int8 rates (the rate llama.cpp's quantized prompt kernels multiply
+ * at): CUs x 512 int8 ops/clock x boost on RDNA2 (v_dot4_i32_i8, four
+ * times the FP32 rate: Microsoft's RDNA2 Xbox Series X GPU, 52 CUs at
+ * 1.825 GHz, 12.15 FP32 TFLOPS and 49 int8 TOPS) and on RDNA3 (WMMA IU8
+ * at the FP16 WMMA rate). */
+static void test_amd_int8_rates(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        double cus, ghz;
+    } parts[] = {{"rx-6900-xt", 80, 2.25},   {"rx-6800-xt", 72, 2.25}, {"rx-6700-xt", 40, 2.581},
+                 {"rx-7900-xtx", 96, 2.498}, {"rx-7900-xt", 84, 2.4},  {"rx-7900-gre", 80, 2.245},
+                 {"rx-7800-xt", 60, 2.43}};
+    char err[512];
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        sim_gpu g;
+        if (sim_gpu_lookup(parts[i].name, &g, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        double want = parts[i].cus * 512 * parts[i].ghz * 1e9;
+        if (fabs(g.int8_ops / want - 1) > 0.005)
+            fail_msg("%s: int8 %.4g, want %.4g", parts[i].name, g.int8_ops, want);
+        /* RDNA2: four times the FP32 rate its fp16_tflops holds; RDNA3:
+         * the FP16 WMMA rate. */
+        double ratio = strcmp(g.arch, "rdna2") == 0 ? 4.0 : 1.0;
+        if (fabs(g.int8_ops / (ratio * g.fp16_flops) - 1) > 0.005)
+            fail_msg("%s: int8 %.4g against fp16 %.4g", parts[i].name, g.int8_ops, g.fp16_flops);
+    }
+}
+
 static void test_refused_configs(void **state)
 {
     (void)state;
@@ -378,7 +408,7 @@ int main(void)
         cmocka_unit_test(test_param_counts),       cmocka_unit_test(test_unknown_names_suggest),
         cmocka_unit_test(test_config_json_path),   cmocka_unit_test(test_config_json_quirks),
         cmocka_unit_test(test_moe_and_mla),        cmocka_unit_test(test_refused_configs),
-        cmocka_unit_test(test_names_any_case),
+        cmocka_unit_test(test_names_any_case),     cmocka_unit_test(test_amd_int8_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
