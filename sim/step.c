@@ -106,16 +106,22 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     return end - r->now_ns > 0 ? end - r->now_ns : 1;
 }
 
+/* A step's busy time and count, the run's and the replica's. */
+static void count_step(sim_replica *r, double dur_s)
+{
+    r->res->busy_s += dur_s;
+    r->res->steps++;
+    r->stats->busy_s += dur_s;
+    r->stats->steps++;
+}
+
 void sim_step_account_merged(sim_replica *r, double dur_s, double allreduce_s)
 {
     /* sim_step_account's figures for a step that repeats the one before
      * but for its context: no maximum moves, nothing speculated or
      * prefilled, ALLREDUCE_S what it would compute again. */
-    r->res->busy_s += dur_s;
+    count_step(r, dur_s);
     r->res->allreduce_s += allreduce_s;
-    r->res->steps++;
-    r->stats->busy_s += dur_s;
-    r->stats->steps++;
 }
 
 void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
@@ -132,7 +138,7 @@ void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
         if (r->batch.spec.seqs > 0)
             r->res->spec.verify_s += dur_s - draft_s;
     }
-    r->res->busy_s += dur_s;
+    count_step(r, dur_s);
     /* Draft tokens verified in the step are tokens of its pass too. A
      * measured profile has its all-reduces inside step_ms, not apart. */
     if (r->cfg->step_profile == NULL)
@@ -140,10 +146,7 @@ void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
             &r->cost, (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts);
     else
         sim_step_profile_count(&r->res->step_profile, outside);
-    r->res->steps++;
     r->res->prefill_tokens_computed += sh->prefill_tokens;
-    r->stats->busy_s += dur_s;
-    r->stats->steps++;
 }
 
 int sim_step_start(sim_replica *r, int64_t *end_ns)
