@@ -294,6 +294,18 @@ static int keyed_chunk(kv_alloc *a, paged *p, kv_seq *s, uint64_t sb, uint32_t t
     return KV_OK;
 }
 
+/* A block for a live sequence's growth (one is free or cached: the
+ * caller checked): with prefix caching held once and born this epoch. */
+static inline uint32_t growth_block(kv_alloc *a, paged *p)
+{
+    if (!p->prefix)
+        return p->free_stack[--p->num_free];
+    uint32_t blk = take_block(a, p);
+    p->ref[blk] = 1;
+    p->born[blk] = a->epoch;
+    return blk;
+}
+
 /* True when growing S to TOKENS takes exactly its next block and nothing
  * else: a live single sequence without hash ids (nothing to key) whose
  * table has room, TOKENS past its capacity by at most a block. Most
@@ -312,12 +324,7 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
     if (one_more_block(p, s, tokens)) {
         if ((uint64_t)p->num_free + p->num_cached == 0)
             return KV_NOSPACE;
-        uint32_t blk = p->prefix ? take_block(a, p) : p->free_stack[--p->num_free];
-        if (p->prefix) {
-            p->ref[blk] = 1;
-            p->born[blk] = a->epoch;
-        }
-        s->blocks[s->num_blocks++] = blk;
+        s->blocks[s->num_blocks++] = growth_block(a, p);
         s->cap_tokens += p->block_tokens;
         s->alloc_bytes += p->block_bytes;
         return KV_OK;
@@ -392,12 +399,7 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         if (extra > (uint64_t)p->num_free + p->num_cached)
             return KV_NOSPACE;
         for (uint64_t i = 0; i < extra; i++) {
-            uint32_t blk = p->prefix ? take_block(a, p) : p->free_stack[--p->num_free];
-            if (p->prefix) {
-                p->ref[blk] = 1;
-                p->born[blk] = a->epoch;
-            }
-            s->blocks[have + i] = blk;
+            s->blocks[have + i] = growth_block(a, p);
         }
         if (p->prefix && s->hash_ids != NULL && keyed_chunk(a, p, s, sb, tokens) != KV_OK)
             return KV_ENOMEM; /* the blocks stay S's: its table is consistent */
