@@ -101,26 +101,14 @@ static bool numch(char c)
     return (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E';
 }
 
-/* Removes the value of "wall_s" (a wall-clock time, of any length) from JSON. */
-static void drop_wall(char *json)
-{
-    char *w = strstr(json, "\"wall_s\": ");
-    assert_non_null(w);
-    w += 10;
-    char *end = w;
-    while (numch(*end))
-        end++;
-    memmove(w, end, strlen(end) + 1);
-}
-
 /* summary.json: equal but for numbers within 1e-12 relative (the
  * floating-point sums over replicas) and wall_s. Returns how many numbers
  * differed within the tolerance. */
 static int expect_summary(const char *a, const char *b, const char *args)
 {
     char *x = test_slurp_in(a, "summary.json", NULL), *y = test_slurp_in(b, "summary.json", NULL);
-    drop_wall(x);
-    drop_wall(y);
+    test_drop_wall(x);
+    test_drop_wall(y);
     int near = 0;
     size_t i = 0, j = 0;
     while (x[i] != '\0' || y[j] != '\0') {

@@ -83,6 +83,20 @@ static inline char *test_slurp_in(const char *dir, const char *name, size_t *len
     return test_slurp(path, len);
 }
 
+/* Removes the value of summary.json's "wall_s" (a wall-clock time, the
+ * one figure that differs between identical runs, of any length) from
+ * JSON, in place; fails the test when it has none. */
+static inline void test_drop_wall(char *json)
+{
+    char *w = strstr(json, "\"wall_s\": ");
+    assert_non_null(w);
+    w += 10;
+    char *end = w;
+    while (*end != '\0' && *end != ',' && *end != '}')
+        end++;
+    memmove(w, end, strlen(end) + 1);
+}
+
 /* Newlines in S. */
 static inline int test_count_lines(const char *s)
 {
