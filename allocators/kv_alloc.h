@@ -158,6 +158,12 @@ typedef struct kv_space {
 
 typedef struct kv_alloc kv_alloc;
 
+/* One unit of a strategy's uniform growth (kv_alloc_ops.grow_unit). */
+typedef struct kv_grow_unit {
+    uint32_t tokens;
+    uint64_t bytes;
+} kv_grow_unit;
+
 typedef struct kv_alloc_ops {
     const char *name;
     const char *help; /* one line: parameters and defaults */
@@ -195,6 +201,19 @@ typedef struct kv_alloc_ops {
      * sequences only through strategies that make this promise
      * (sim/merge.h); NULL: they stop before any growth. */
     uint64_t (*grow_bytes)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+    /* Optional, with grow_bytes: uniform growth. When every growth of live
+     * S past its capacity takes exactly one unit, UNIT->tokens more
+     * capacity for UNIT->bytes of free space (what grow_bytes reports for
+     * it, with its promise), returns how many such growths S can take
+     * before its own structures need host memory (its block table's room;
+     * at least 1), else 0. Under paged: a block, for a single sequence
+     * without hash ids whose capacity is its blocks'. */
+    uint32_t (*grow_unit)(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit);
+    /* With grow_unit: grows each of the N sequences SEQS, in order, by one
+     * unit (what grow would do with cap_tokens + 1 tokens), updating
+     * cap_tokens, alloc_bytes and the strategy's state. Each has room for
+     * it (grow_unit), and the caller checked that space() covers N units. */
+    void (*grow_units)(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
     /* Optional deep check of the strategy's own structures; 0 when sound,
      * else a negative value with ERR describing the first violation. */
     int (*check)(const kv_alloc *a, char *err, size_t errlen);
@@ -248,6 +267,11 @@ void kv_release(kv_alloc *a, kv_seq *s);
 
 /* See kv_alloc_ops.grow_bytes; UINT64_MAX for strategies without it. */
 uint64_t kv_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+
+/* See kv_alloc_ops.grow_unit; 0 for strategies without it. */
+uint32_t kv_grow_unit_of(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit);
+/* kv_alloc_ops.grow_units, keeping the totals as kv_grow does. */
+void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
 
 /* See kv_alloc_ops.cached; 0 for strategies without a prefix cache. */
 uint32_t kv_cached_tokens(const kv_alloc *a, const kv_seq *s, uint32_t tokens);

@@ -40,6 +40,7 @@
  */
 #include "allocators/paged_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +422,31 @@ static uint64_t paged_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t to
     return extra_blocks(a, s, tokens, &need) * p->block_bytes;
 }
 
+/* paged_grow's one_more_block case, known to hold for every growth of S
+ * while its table has room. */
+static uint32_t paged_grow_unit(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit)
+{
+    const paged *p = a->priv;
+    if (!(s->live && s->samples <= 1 && s->hash_ids == NULL && s->num_blocks < s->blocks_cap &&
+          (uint64_t)s->num_blocks * p->block_tokens == s->cap_tokens))
+        return 0;
+    unit->tokens = p->block_tokens;
+    unit->bytes = p->block_bytes;
+    return s->blocks_cap - s->num_blocks;
+}
+
+static void paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
+{
+    paged *p = a->priv;
+    for (uint32_t k = 0; k < n; k++) {
+        kv_seq *s = seqs[k];
+        assert(one_more_block(p, s, s->cap_tokens + 1));
+        s->blocks[s->num_blocks++] = growth_block(a, p);
+        s->cap_tokens += p->block_tokens;
+        s->alloc_bytes += p->block_bytes;
+    }
+}
+
 static void paged_release(kv_alloc *a, kv_seq *s)
 {
     paged *p = a->priv;
@@ -545,6 +571,8 @@ const kv_alloc_ops kv_paged_ops = {
     .need_bytes = paged_need_bytes,
     .grow = paged_grow,
     .grow_bytes = paged_grow_bytes,
+    .grow_unit = paged_grow_unit,
+    .grow_units = paged_grow_units,
     .release = paged_release,
     .space = paged_space,
     .cached = paged_cached,

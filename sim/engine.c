@@ -384,6 +384,7 @@ static void engine_free(engine *e)
         free(r->merge_next);
         free(r->merge_grow);
         free(r->merge_link);
+        free(r->merge_seqs);
         sim_queue_free(&r->waiting);
         sim_backlog_free(&r->queued);
         sim_queue_free(&r->skipped);
@@ -430,8 +431,10 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     r->merge_next = malloc(n * sizeof(uint32_t));
     r->merge_grow = malloc(n * sizeof(uint32_t));
     r->merge_link = malloc(n * sizeof(uint32_t));
+    r->merge_seqs = malloc(n * sizeof(kv_seq *));
     if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL ||
-        r->merge_next == NULL || r->merge_grow == NULL || r->merge_link == NULL) {
+        r->merge_next == NULL || r->merge_grow == NULL || r->merge_link == NULL ||
+        r->merge_seqs == NULL) {
         snprintf(e->err, e->errlen, "out of memory");
         return -1;
     }

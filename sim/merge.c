@@ -203,6 +203,49 @@ static bool take_growths(sim_replica *r, uint32_t head[CAL_W], uint32_t step, bo
     return *ngrow == 0 || decode_room(r, need, no_evict);
 }
 
+/* Uniform growths (kv_alloc_ops.grow_unit): when every growing entry of
+ * the batch grows by the same unit of U tokens, at most U + 1 steps in
+ * (its first growth) and then every U steps, with table room for all of
+ * its growths up to BOUND, step S grows exactly the entries whose first
+ * growth is S modulo U: classes fixed for the run, each in batch order,
+ * found in O(1) a step and grown in one call (no calendar, no per-growth
+ * check of the unit's bytes). Returns U and sets *UNIT_BYTES, r->merge_seqs
+ * (the classes' sequences, class by class) and OFF (class C is
+ * r->merge_seqs[OFF[C], OFF[C + 1])); 0 where the run's growths are not
+ * uniform (the calendar serves them). */
+static uint32_t uniform_classes(sim_replica *r, uint32_t bound, uint64_t *unit_bytes,
+                                uint32_t off[CAL_W + 1])
+{
+    kv_grow_unit unit = {0, 0};
+    uint32_t fill[CAL_W] = {0};
+    for (uint32_t k = 0; k < r->batch.n; k++) {
+        uint32_t first = r->merge_next[k];
+        if (first == UINT32_MAX)
+            continue;
+        kv_grow_unit u;
+        uint32_t room = kv_grow_unit_of(r->kv, &sim_rep_req(r, r->batch.req[k])->seq, &u);
+        if (room == 0 || u.tokens == 0 || u.tokens > CAL_W || first > u.tokens + 1 ||
+            (unit.tokens != 0 && (u.tokens != unit.tokens || u.bytes != unit.bytes)) ||
+            (bound - first) / u.tokens >= room)
+            return 0;
+        unit = u;
+        fill[first % u.tokens]++;
+    }
+    if (unit.tokens == 0)
+        return 0;
+    off[0] = 0;
+    for (uint32_t c = 0; c < unit.tokens; c++) {
+        off[c + 1] = off[c] + fill[c];
+        fill[c] = off[c];
+    }
+    for (uint32_t k = 0; k < r->batch.n; k++)
+        if (r->merge_next[k] != UINT32_MAX)
+            r->merge_seqs[fill[r->merge_next[k] % unit.tokens]++] =
+                &sim_rep_req(r, r->batch.req[k])->seq;
+    *unit_bytes = unit.bytes;
+    return unit.tokens;
+}
+
 static int growth_rule(const sim_replica *r)
 {
     if (r->kv->ops->grow_bytes == NULL)
@@ -237,10 +280,14 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     uint32_t bound = merge_bound(r, grows, &used_step, &next);
     if (bound < 2)
         return 0;
-    uint32_t head[CAL_W];
+    uint32_t head[CAL_W], off[CAL_W + 1];
+    uint64_t unit_bytes = 0;
+    uint32_t unit =
+        next != UINT32_MAX && !r->cfg->check ? uniform_classes(r, bound, &unit_bytes, off) : 0;
+    uint32_t cls = 1; /* with UNIT, the class of the step the loop looks at (step 2 first) */
     for (int w = 0; w < CAL_W; w++)
         head[w] = CAL_NONE;
-    for (uint32_t pos = 0; next != UINT32_MAX && pos < r->batch.n; pos++)
+    for (uint32_t pos = 0; unit == 0 && next != UINT32_MAX && pos < r->batch.n; pos++)
         if (r->merge_next[pos] != UINT32_MAX)
             cal_put(r, head, pos);
     const uint64_t used0 = kv->totals.used_tokens; /* at the first step's start */
@@ -278,8 +325,14 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
                   end_ns + dur_ns != r->merge_limit_ns;
         ngrow = 0;
-        if (go && next != UINT32_MAX)
+        if (unit != 0) {
+            cls = cls + 1 == unit ? 0 : cls + 1; /* (k + 1) % unit */
+            ngrow = off[cls + 1] - off[cls];
+            if (go && ngrow > 0)
+                go = decode_room(r, ngrow * unit_bytes, grows == GROW_NO_EVICT);
+        } else if (go && next != UINT32_MAX) {
             go = take_growths(r, head, k + 1, grows == GROW_NO_EVICT, &ngrow);
+        }
         if (!go) {
             r->batch.shape = shape;
             break;
@@ -303,7 +356,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
          * its order, each with its KV written up to its context. */
         kv_tick(kv);
         r->stamp++;
-        for (uint32_t g = 0; g < ngrow; g++) {
+        if (unit != 0 && ngrow > 0)
+            kv_grow_units(kv, r->merge_seqs + off[cls], ngrow); /* used tokens set at the end */
+        for (uint32_t g = 0; unit == 0 && g < ngrow; g++) {
             uint32_t pos = r->merge_grow[g], i = r->batch.req[pos];
             sim_req *q = sim_rep_req(r, i);
             kv_set_used(kv, &q->seq, q->computed + k);

@@ -103,14 +103,45 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
     const uint64_t stamp = r->stamp;
     uint64_t budget = *budget_io;
     int rc = 1;
+    /* The common case, a decode that holds its next token's KV (most
+     * running requests at most steps), in registers: what the general
+     * path below does for it (new_tokens 1, sim_sched_make_room's no-op
+     * growth, sim_rep_batch_add_req's decode), with the batch's count and
+     * shape kept locally and written back before anything else reads
+     * them. Not with speculation (drafts), vllm-v0's decode check, or
+     * --check (sim_rep_grow's checks). */
+    const bool fast = !spec && !v0_check && !r->cfg->check && decodes != 0;
+    const bool chunk_keys = r->kv->grow_prompt_chunks;
+    const uint32_t samples = r->cfg->n_samples;
+    sim_req *const pool = r->pool->v;
+    uint32_t *const breq = r->batch.req, *const btok = r->batch.tokens;
+    uint32_t bn = r->batch.n;
+    uint32_t dseqs = 0;
+    uint64_t dctx = 0;
     for (uint32_t k = 0; k < r->nrunning && budget > 0; k++) {
         uint32_t i = r->running[k];
-        sim_req *q = sim_rep_req(r, i);
+        sim_req *q = &pool[i];
         if (q->stamp == stamp) /* in the batch (sim_rep_in_batch) */
             continue;
         bool is_decode = q->computed + 1 == sim_req_tokens(q) && q->computed >= q->input;
         if (decodes >= 0 && is_decode != (decodes == 1))
             continue;
+        if (fast && is_decode && q->seq.live && q->computed + 1 <= q->seq.cap_tokens &&
+            !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens) && q->first_sched_ns >= 0) {
+            q->stamp = stamp;
+            dseqs += samples;
+            dctx += (uint64_t)(q->computed + 1) * samples;
+            breq[bn] = i;
+            btok[bn] = 1;
+            bn++;
+            budget--;
+            continue;
+        }
+        r->batch.n = bn;
+        r->batch.shape.decode_seqs += dseqs;
+        r->batch.shape.decode_ctx_tokens += dctx;
+        dseqs = 0;
+        dctx = 0;
         uint32_t n = new_tokens(r, q, q->computed, budget);
         /* Speculative decoding (sim/spec.h): a decode also verifies its
          * drafts, which take budget; a running request's KV grows by its
@@ -126,7 +157,11 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             sim_spec_batch_add(r, q, drafts);
         budget -= n + drafts;
         rc = 1;
+        bn = r->batch.n;
     }
+    r->batch.n = bn;
+    r->batch.shape.decode_seqs += dseqs;
+    r->batch.shape.decode_ctx_tokens += dctx;
     *budget_io = budget;
     return rc;
 }
