@@ -113,25 +113,21 @@ uint32_t kv_grow_unit_of(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit)
     return a->ops->grow_unit != NULL && s->live ? a->ops->grow_unit(a, s, unit) : 0;
 }
 
-void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
+void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n, const kv_grow_unit *unit)
 {
-    /* kv_grow's sums over the N growths: each sequence is live and single
-     * (grow_unit's promise), so its useful slots are min(cap, final). */
-    uint64_t useful = 0, alloc = 0;
-    for (uint32_t k = 0; k < n; k++) {
-        const kv_seq *s = seqs[k];
-        assert(s->live && s->samples <= 1);
-        useful -= min_u32(s->cap_tokens, s->final_tokens);
-        alloc -= s->alloc_bytes;
-    }
     a->ops->grow_units(a, seqs, n);
+    /* kv_grow's sums over the N growths: each sequence is live and single
+     * (grow_unit's promise), so its useful slots are min(cap, final), its
+     * capacity now a unit more. */
+    uint64_t useful = 0;
     for (uint32_t k = 0; k < n; k++) {
         const kv_seq *s = seqs[k];
-        useful += min_u32(s->cap_tokens, s->final_tokens);
-        alloc += s->alloc_bytes;
+        assert(s->live && s->samples <= 1 && s->cap_tokens >= unit->tokens);
+        useful += min_u32(s->cap_tokens, s->final_tokens) -
+                  min_u32(s->cap_tokens - unit->tokens, s->final_tokens);
     }
     a->totals.useful_tokens += useful;
-    a->totals.alloc_bytes += alloc;
+    a->totals.alloc_bytes += n * unit->bytes;
 }
 
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)

@@ -270,8 +270,9 @@ uint64_t kv_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 
 /* See kv_alloc_ops.grow_unit; 0 for strategies without it. */
 uint32_t kv_grow_unit_of(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit);
-/* kv_alloc_ops.grow_units, keeping the totals as kv_grow does. */
-void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
+/* kv_alloc_ops.grow_units of UNIT (what grow_unit returned for each),
+ * keeping the totals as kv_grow does. */
+void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n, const kv_grow_unit *unit);
 
 /* See kv_alloc_ops.cached; 0 for strategies without a prefix cache. */
 uint32_t kv_cached_tokens(const kv_alloc *a, const kv_seq *s, uint32_t tokens);

@@ -438,13 +438,35 @@ static uint32_t paged_grow_unit(const kv_alloc *a, const kv_seq *s, kv_grow_unit
 static void paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
 {
     paged *p = a->priv;
+    /* growth_block for each, its free-stack case with the pool's fields
+     * in registers (stores to the tables could alias them otherwise). */
+    const uint32_t bt = p->block_tokens;
+    const uint64_t bb = p->block_bytes, epoch = a->epoch;
+    const uint32_t *const stack = p->free_stack;
+    uint32_t *const ref = p->ref;
+    uint64_t *const born = p->born;
+    const bool prefix = p->prefix;
+    uint32_t nfree = p->num_free;
     for (uint32_t k = 0; k < n; k++) {
         kv_seq *s = seqs[k];
         assert(one_more_block(p, s, s->cap_tokens + 1));
-        s->blocks[s->num_blocks++] = growth_block(a, p);
-        s->cap_tokens += p->block_tokens;
-        s->alloc_bytes += p->block_bytes;
+        uint32_t blk;
+        if (nfree > 0) {
+            blk = stack[--nfree];
+            if (prefix) {
+                ref[blk] = 1;
+                born[blk] = epoch;
+            }
+        } else {
+            p->num_free = nfree;
+            blk = growth_block(a, p); /* evicts a cached block */
+            nfree = p->num_free;
+        }
+        s->blocks[s->num_blocks++] = blk;
+        s->cap_tokens += bt;
+        s->alloc_bytes += bb;
     }
+    p->num_free = nfree;
 }
 
 static void paged_release(kv_alloc *a, kv_seq *s)

@@ -209,11 +209,11 @@ static bool take_growths(sim_replica *r, uint32_t head[CAL_W], uint32_t step, bo
  * its growths up to BOUND, step S grows exactly the entries whose first
  * growth is S modulo U: classes fixed for the run, each in batch order,
  * found in O(1) a step and grown in one call (no calendar, no per-growth
- * check of the unit's bytes). Returns U and sets *UNIT_BYTES, r->merge_seqs
+ * check of the unit's bytes). Returns U and sets *UNIT, r->merge_seqs
  * (the classes' sequences, class by class) and OFF (class C is
  * r->merge_seqs[OFF[C], OFF[C + 1])); 0 where the run's growths are not
  * uniform (the calendar serves them). */
-static uint32_t uniform_classes(sim_replica *r, uint32_t bound, uint64_t *unit_bytes,
+static uint32_t uniform_classes(sim_replica *r, uint32_t bound, kv_grow_unit *out,
                                 uint32_t off[CAL_W + 1])
 {
     kv_grow_unit unit = {0, 0};
@@ -242,7 +242,7 @@ static uint32_t uniform_classes(sim_replica *r, uint32_t bound, uint64_t *unit_b
         if (r->merge_next[k] != UINT32_MAX)
             r->merge_seqs[fill[r->merge_next[k] % unit.tokens]++] =
                 &sim_rep_req(r, r->batch.req[k])->seq;
-    *unit_bytes = unit.bytes;
+    *out = unit;
     return unit.tokens;
 }
 
@@ -281,9 +281,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (bound < 2)
         return 0;
     uint32_t head[CAL_W], off[CAL_W + 1];
-    uint64_t unit_bytes = 0;
-    uint32_t unit =
-        next != UINT32_MAX && !r->cfg->check ? uniform_classes(r, bound, &unit_bytes, off) : 0;
+    kv_grow_unit gu = {0, 0};
+    uint32_t unit = next != UINT32_MAX && !r->cfg->check ? uniform_classes(r, bound, &gu, off) : 0;
     uint32_t cls = 1; /* with UNIT, the class of the step the loop looks at (step 2 first) */
     for (int w = 0; w < CAL_W; w++)
         head[w] = CAL_NONE;
@@ -329,7 +328,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             cls = cls + 1 == unit ? 0 : cls + 1; /* (k + 1) % unit */
             ngrow = off[cls + 1] - off[cls];
             if (go && ngrow > 0)
-                go = decode_room(r, ngrow * unit_bytes, grows == GROW_NO_EVICT);
+                go = decode_room(r, ngrow * gu.bytes, grows == GROW_NO_EVICT);
         } else if (go && next != UINT32_MAX) {
             go = take_growths(r, head, k + 1, grows == GROW_NO_EVICT, &ngrow);
         }
@@ -357,7 +356,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         kv_tick(kv);
         r->stamp++;
         if (unit != 0 && ngrow > 0)
-            kv_grow_units(kv, r->merge_seqs + off[cls], ngrow); /* used tokens set at the end */
+            kv_grow_units(kv, r->merge_seqs + off[cls], ngrow,
+                          &gu); /* used tokens set at the end */
         for (uint32_t g = 0; unit == 0 && g < ngrow; g++) {
             uint32_t pos = r->merge_grow[g], i = r->batch.req[pos];
             sim_req *q = sim_rep_req(r, i);
