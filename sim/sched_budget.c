@@ -118,8 +118,11 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
     uint32_t bn = r->batch.n;
     uint32_t dseqs = 0;
     uint64_t dctx = 0;
-    for (uint32_t k = 0; k < r->nrunning && budget > 0; k++) {
-        uint32_t i = r->running[k];
+    /* The running set changes only in the general path (preemptions). */
+    uint32_t nrun = r->nrunning;
+    const uint32_t *run = r->running;
+    for (uint32_t k = 0; k < nrun && budget > 0; k++) {
+        uint32_t i = run[k];
         sim_req *q = &pool[i];
         if (q->stamp == stamp) /* in the batch (sim_rep_in_batch) */
             continue;
@@ -158,6 +161,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
         budget -= n + drafts;
         rc = 1;
         bn = r->batch.n;
+        nrun = r->nrunning;
+        run = r->running;
     }
     r->batch.n = bn;
     r->batch.shape.decode_seqs += dseqs;
