@@ -97,6 +97,12 @@ int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return a->ops->can_admit(a, s, tokens);
 }
 
+bool kv_never_fits(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    return a->ops->never_fits != NULL ? a->ops->never_fits(a, s, tokens)
+                                      : a->ops->can_admit(a, s, tokens) == KV_NEVER;
+}
+
 uint32_t kv_cached_tokens(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     return a->ops->cached != NULL && !s->live && tokens > 0 ? a->ops->cached(a, s, tokens) : 0;

@@ -177,6 +177,9 @@ typedef struct kv_alloc_ops {
      * layout an external allocator decides (jemalloc) may still refuse in
      * grow, with nothing changed. */
     int (*can_admit)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+    /* Optional: can_admit(S, TOKENS) == KV_NEVER, without what only its
+     * other answers need (a prefix cache's lookups). NULL: can_admit. */
+    bool (*never_fits)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
     /* Bytes of free space S must find to have TOKENS tokens, counted as
      * can_admit counts them: the strategy's rounding, prefix hits taken
      * off, the admission watermark's reserve included; the size of one
@@ -253,6 +256,8 @@ void kv_destroy(kv_alloc *a);
 
 /* See kv_alloc_ops. These wrappers keep the totals. */
 int kv_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
+/* kv_can_admit(A, S, TOKENS) == KV_NEVER (see kv_alloc_ops.never_fits). */
+bool kv_never_fits(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 int kv_grow(kv_alloc *a, kv_seq *s, uint32_t tokens);
 
 /* True when kv_grow(A, S, TOKENS) would return KV_OK at once, changing

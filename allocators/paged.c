@@ -219,13 +219,22 @@ static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens
     return extra;
 }
 
+/* As vLLM v0: never if even an empty pool would dip below the watermark
+ * (the blocks extra_blocks counts in all: no lookups). */
+static bool paged_never_fits(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
+{
+    const paged *p = a->priv;
+    uint64_t sb =
+        s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
+    return total_blocks(p, s, tokens, sb) + p->watermark_blocks > p->num_blocks;
+}
+
 static int paged_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     const paged *p = a->priv;
-    uint64_t need, extra = extra_blocks(a, s, tokens, &need);
-    /* As vLLM v0: never if even an empty pool would dip below the watermark. */
-    if (need + p->watermark_blocks > p->num_blocks)
+    if (paged_never_fits(a, s, tokens))
         return KV_NEVER;
+    uint64_t need, extra = extra_blocks(a, s, tokens, &need);
     uint64_t avail = (uint64_t)p->num_free + p->num_cached;
     return avail >= extra + p->watermark_blocks ? KV_OK : KV_NOSPACE;
 }
@@ -592,6 +601,7 @@ const kv_alloc_ops kv_paged_ops = {
     .can_admit = paged_can_admit,
     .need_bytes = paged_need_bytes,
     .grow = paged_grow,
+    .never_fits = paged_never_fits,
     .grow_bytes = paged_grow_bytes,
     .grow_unit = paged_grow_unit,
     .grow_units = paged_grow_units,

@@ -263,7 +263,7 @@ static int admit_arrival(engine *e, const trace_request *t)
     s.prompt_tokens = qd.input;
     s.samples = e->cfg.n_samples;
     kv_set_final(r->kv, &s, qd.input + qd.output - 1);
-    int never = kv_can_admit(r->kv, &s, qd.input) == KV_NEVER;
+    bool never = kv_never_fits(r->kv, &s, qd.input);
     kv_seq_free(&s); /* the prefix cache's key memo */
     if (never)
         return reject_arrival(r, &qd, t->hash_ids, SIM_REJECT_PROMPT_OVER_POOL);

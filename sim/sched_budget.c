@@ -197,8 +197,7 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
             return -1;
         sim_req *q = sim_rep_req(r, i);
         uint32_t tokens = sim_req_tokens(q);
-        if (kv_can_admit(r->kv, &q->seq, pol->reserve_max ? r->plan->max_model_len : tokens) ==
-            KV_NEVER) {
+        if (kv_never_fits(r->kv, &q->seq, pol->reserve_max ? r->plan->max_model_len : tokens)) {
             sim_rep_reject_head_never_fits(r);
             continue;
         }

@@ -98,7 +98,7 @@ static int v0_schedule(sim_replica *r)
         sim_req *q = sim_rep_req(r, i);
         if (!q->swapped)
             break;
-        if (kv_can_admit(r->kv, &q->seq, sim_req_tokens(q)) == KV_NEVER) {
+        if (kv_never_fits(r->kv, &q->seq, sim_req_tokens(q))) {
             sim_rep_reject_head(r, SIM_REJECT_GREW_OVER_POOL); /* it can never come back */
             continue;
         }
