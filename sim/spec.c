@@ -486,11 +486,11 @@ double sim_spec_step_s(const sim_replica *r, double *draft_s, unsigned *outside)
     unsigned out = 0, o = 0;
     double t = sim_step_pass_s(r, &v, &out);
     double d = 0;
-    /* A measured step's time has its fixed part inside: the ratio then
-     * scales the whole pass. */
+    /* Under draft_time_ratio c a draft pass costs c times the target's
+     * whole pass over the same tokens, its fixed host part included
+     * (Leviathan et al.'s c is a ratio of model calls; a measured step has
+     * that part inside too): the prompt pass as the k decode passes. */
     const sim_batch_shape *sh = &r->batch.shape;
-    sim_batch_shape host = {.prefill_seqs = sh->prefill_seqs};
-    double overhead = r->cfg->step_profile != NULL ? 0 : sim_cost_host_s(&r->cost, &host);
     if (s->method != SIM_SPEC_NGRAM && sh->prefill_tokens > 0) {
         /* The drafter computes the step's prompt chunks too (its own KV,
          * or the head's hidden states), in a pass of its own. */
@@ -499,7 +499,7 @@ double sim_spec_step_s(const sim_replica *r, double *draft_s, unsigned *outside)
                               .prefill_attn_pairs = sh->prefill_attn_pairs,
                               .prefill_ctx_tokens = sh->prefill_ctx_tokens};
         if (s->draft_time_ratio > 0) {
-            d += s->draft_time_ratio * (sim_step_pass_s(r, &pf, &o) - overhead);
+            d += s->draft_time_ratio * sim_step_pass_s(r, &pf, &o);
             out |= o;
         } else {
             d += sim_cost_step_s(&s->draft_cost, &pf);
