@@ -580,6 +580,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             any = true;
             fprintf(fp, "arch_flops %s %.4f\n", sim_arch_name(a), p->arch_flops[a]);
         }
+    if (p->matmul_measured)
+        fprintf(fp, "# matmul_measured: flops_eff is a share of the device's measured achievable "
+                    "matmul rate (catalog/gpus.csv matmul_tflops)\nmatmul_measured 1\n");
     if (p->arch_bw_fit) {
         fprintf(fp, "# arch_bw: bw_eff's multiplier per architecture with 2 devices or more "
                     "(their geometric mean over devices 1)\n");

@@ -141,7 +141,7 @@ int sim_arch_index(const char *name)
 
 enum {
     GPU_MAX = 256, /* rows of catalog/gpus.csv; more is a load error, never a silent cut */
-    GPU_FIELDS = 18,
+    GPU_FIELDS = 19,
 };
 
 static sim_gpu gpu_table[GPU_MAX];
@@ -217,7 +217,7 @@ static int load_gpus(void)
         "name",           "display_name",   "vendor",    "memory_mib",   "mem_bw_gbps",
         "fp16_tflops",    "fp8_tflops",     "int8_tops", "interconnect", "interconnect_gbps",
         "host_link_gbps", "unified_memory", "verified",  "source",       "notes",
-        "cuda_total_mib", "arch",           "tdp_w"};
+        "cuda_total_mib", "arch",           "tdp_w",     "matmul_tflops"};
     int map[GPU_FIELDS];
     char buf[4096];
     char *f[32];
@@ -271,6 +271,7 @@ static int load_gpus(void)
         g->interconnect_Bps = fmax(num_or_zero(v[9]), 0) * 1e9;
         g->host_link_Bps = fmax(num_or_zero(v[10]), 0) * 1e9;
         g->tdp_W = fmax(num_or_zero(v[17]), 0);
+        g->matmul_flops = fmax(num_or_zero(v[18]), 0) * 1e12;
         g->unified_memory = strcmp(v[11], "1") == 0;
         copy_str(g->verified, sizeof(g->verified), v[12]);
         copy_str(g->source, sizeof(g->source), v[13]);

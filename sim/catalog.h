@@ -20,6 +20,15 @@
  * measured range (0.43 % on an H200 to 2.06 %), and is marked estimated. */
 #define SIM_CUDA_HIDDEN_SHARE (475.0 / 23034.0)
 
+/* The share of its peak 16-bit tensor rate a device's best matmul
+ * reaches where the catalog has no measured figure (matmul_tflops): the
+ * median of the NVIDIA parts measured in stas00/ml-engineering's Maximum
+ * Achievable Matmul FLOPS table (compute/accelerator/README.md: A100 SXM
+ * 267.9 of 312, 85.9 %; GH200 821.0 of 989, 83.0 %; A100 PCIe 256.4 of
+ * 312, 82.2 %; H100 SXM 792.1 of 989, 80.1 %). Used by presets with
+ * matmul_measured (sim/cost.c). */
+#define SIM_MATMUL_DEFAULT_SHARE 0.826
+
 /* Device architectures (catalog/gpus.csv, column arch): NVIDIA's by
  * compute capability generation (pascal 6.x, volta 7.0, turing 7.5,
  * ampere 8.0/8.6, ada 8.9, hopper 9.0, blackwell 10.x, blackwell-rtx
@@ -54,6 +63,8 @@ typedef struct sim_gpu {
     double interconnect_Bps; /* GPU to GPU, per direction; 0 none */
     double host_link_Bps;    /* host link, per direction; 0 unknown */
     double tdp_W;            /* board power limit (TDP/TGP), watts; 0 unknown */
+    double matmul_flops;     /* measured maximum achievable dense 16-bit matmul rate (the
+                              * MAMF of catalog/gpus.csv matmul_tflops), FLOP/s; 0 unknown */
     bool unified_memory;
     bool rate_given; /* fp16_flops is the user's --peak-tflops: every format runs at it */
     bool bw_given;   /* mem_bw_Bps is the user's --mem-bw-gbps: no architecture term */

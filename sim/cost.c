@@ -74,6 +74,22 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * backends take bf16/fp16 queries; fp8 KV is dequantised in the
      * kernel). */
     c->attn_flops = f16 > 0 ? f16 : c->peak_flops;
+    /* A preset with matmul_measured takes the device's measured
+     * achievable matmul rate as its tensor rate, not the boost-clock peak
+     * of the datasheet: a sustained GEMM on an H100 SXM reaches 80.1 % of
+     * its 989 TFLOPS, on an A100 SXM 85.9 % of 312 (stas00/ml-engineering,
+     * Maximum Achievable Matmul FLOPS table; catalog/gpus.csv
+     * matmul_tflops), since its clock falls under the power limit and the
+     * tiles do not fill every SM on every wave; the same share for the
+     * FP8 and int8 rates (only the 16-bit one is measured) and for
+     * attention. Where the catalog has no figure, SIM_MATMUL_DEFAULT_SHARE
+     * (the median measured share). Not for a rate the user gave. */
+    if (p->matmul_measured && !gpu->rate_given && gpu->fp16_flops > 0) {
+        double share =
+            gpu->matmul_flops > 0 ? gpu->matmul_flops / gpu->fp16_flops : SIM_MATMUL_DEFAULT_SHARE;
+        c->peak_flops *= share;
+        c->attn_flops *= share;
+    }
     /* The preset's share of the GEMM rate on this architecture (prompt
      * GEMMs: llama.cpp's MMQ kernels, cuBLAS and CUTLASS are tuned per
      * architecture); none for a rate the user measured. */

@@ -74,6 +74,11 @@ typedef struct sim_cost_params {
      * and caches reach); 0: none given, 1. Fitted only where arch_bw_fit. */
     double arch_bw[SIM_ARCH_MAX];
     bool arch_bw_fit; /* calibrate fits arch_bw (the preset opts in) */
+    /* The tensor rates scaled to the device's measured achievable matmul
+     * rate (catalog matmul_tflops over fp16_tflops; SIM_MATMUL_DEFAULT_SHARE
+     * where unmeasured): flops_eff is then a share of what a GEMM can reach
+     * on the device, not of its boost-clock peak. */
+    bool matmul_measured;
     /* kvsim validate: a row whose build states an earlier year and month
      * (YYYYMM) is not this preset's (refused); 0 none. */
     uint32_t min_build_ym;

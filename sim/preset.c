@@ -53,6 +53,7 @@ static const key keys[] = {
     {"arch_flops", K_ARCH, 0, 0, 0, 2, 1, 1},
     {"arch_bw", K_ARCH, 1, 0, 0, 2, 1, 1},
     {"arch_bw_fit", K_BOOL, C(arch_bw_fit), 0, 0, 0, 0, 0},
+    {"matmul_measured", K_BOOL, C(matmul_measured), 0, 0, 0, 0, 0},
     {"row", K_SKIP, 0, 0, 0, 0, 0, 0},
 };
 #undef P

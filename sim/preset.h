@@ -22,6 +22,9 @@
  *                                      architecture, absent: 1
  *   arch_bw ARCH M                     the same on bw_eff, for every byte a step moves
  *   arch_bw_fit                        0 or 1: `kvsim calibrate` fits arch_bw terms
+ *   matmul_measured                    0 or 1: the tensor rates are the device's measured
+ *                                      achievable matmul rate (catalog/gpus.csv
+ *                                      matmul_tflops), not its peak; flops_eff a share of it
  *   min_build_ym                       YYYYMM: `kvsim validate` refuses rows whose build
  *                                      states an earlier month (not this preset's kernels)
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to

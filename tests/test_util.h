@@ -36,6 +36,9 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
     c.cost.flash_attn = true;
     c.cost.fp16_accumulate = false;
     c.cost.dequant_gemm = false;
+    /* The closed forms divide by the datasheet's peak rate, not the
+     * measured matmul rate a preset may opt into (matmul_measured). */
+    c.cost.matmul_measured = false;
     return c;
 }
 
