@@ -13,6 +13,11 @@
  *     pass would find them), the batch's shape one token longer per
  *     decode, its price from sim_step_cost, its record and figures
  *     (sim_step_account).
+ * At the end of a step that samples requests' last tokens, when the run
+ * goes on past it (through_ok), those requests are brought to their last
+ * token and finished, in the running set's order, and taken out of the
+ * batch, the running set and the growth classes; the next step's shape
+ * loses their decodes and is priced through its own constants.
  * The requests themselves (computed and generated tokens, each sequence's
  * used tokens, the time of their last token) are advanced once, at the
  * end, to the start of the last step; the memory figures in between come
@@ -24,6 +29,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,28 +212,35 @@ static bool take_growths(sim_replica *r, uint32_t head[CAL_W], uint32_t step, bo
 /* Uniform growths (kv_alloc_ops.grow_unit): when every growing entry of
  * the batch grows by the same unit of U tokens, at most U + 1 steps in
  * (its first growth) and then every U steps, with table room for all of
- * its growths up to BOUND, step S grows exactly the entries whose first
+ * its growths in the run, step S grows exactly the entries whose first
  * growth is S modulo U: classes fixed for the run, each in batch order,
  * found in O(1) a step and grown in one call (no calendar, no per-growth
- * check of the unit's bytes). Returns U and sets *UNIT, r->merge_seqs
- * (the classes' sequences, class by class) and OFF (class C is
- * r->merge_seqs[OFF[C], OFF[C + 1])); 0 where the run's growths are not
- * uniform (the calendar serves them). */
-static uint32_t uniform_classes(sim_replica *r, uint32_t bound, kv_grow_unit *out,
-                                uint32_t off[CAL_W + 1])
+ * check of the unit's bytes). An entry's growths count up to BOUND, or
+ * with LIFE up to its own last step (the run goes on past completions,
+ * see through_ok). Returns U and sets *UNIT, r->merge_seqs (the classes'
+ * sequences, class by class) and OFF (class C is r->merge_seqs[OFF[C],
+ * OFF[C + 1])); 0 when no entry grows; -1 where the growths are not
+ * uniform (the calendar serves them). r->merge_link is scratch. */
+static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_unit *out,
+                           uint32_t off[CAL_W + 1])
 {
     kv_grow_unit unit = {0, 0};
     uint32_t fill[CAL_W] = {0};
+    uint32_t *first_at = r->merge_link;
     for (uint32_t k = 0; k < r->batch.n; k++) {
-        uint32_t first = r->merge_next[k];
-        if (first == UINT32_MAX)
+        const sim_req *q = sim_rep_req(r, r->batch.req[k]);
+        /* merge_bound's first growth step, and the entry's last step. */
+        uint32_t first = life ? q->seq.cap_tokens - q->computed + 1 : r->merge_next[k];
+        uint32_t last = life ? q->output - q->generated : bound;
+        first_at[k] = first <= last ? first : UINT32_MAX;
+        if (first > last)
             continue;
         kv_grow_unit u;
-        uint32_t room = kv_grow_unit_of(r->kv, &sim_rep_req(r, r->batch.req[k])->seq, &u);
+        uint32_t room = kv_grow_unit_of(r->kv, &q->seq, &u);
         if (room == 0 || u.tokens == 0 || u.tokens > CAL_W || first > u.tokens + 1 ||
             (unit.tokens != 0 && (u.tokens != unit.tokens || u.bytes != unit.bytes)) ||
-            (bound - first) / u.tokens >= room)
-            return 0;
+            (last - first) / u.tokens >= room)
+            return -1;
         unit = u;
         fill[first % u.tokens]++;
     }
@@ -239,11 +252,57 @@ static uint32_t uniform_classes(sim_replica *r, uint32_t bound, kv_grow_unit *ou
         fill[c] = off[c];
     }
     for (uint32_t k = 0; k < r->batch.n; k++)
-        if (r->merge_next[k] != UINT32_MAX)
-            r->merge_seqs[fill[r->merge_next[k] % unit.tokens]++] =
+        if (first_at[k] != UINT32_MAX)
+            r->merge_seqs[fill[first_at[k] % unit.tokens]++] =
                 &sim_rep_req(r, r->batch.req[k])->seq;
     *out = unit;
-    return unit.tokens;
+    return (int)unit.tokens;
+}
+
+/* The run may go on past a step that ends requests (their last token):
+ * after it the pass would build the same batch without them, every
+ * other running request a one-token decode in the same order, when the
+ * batch is the whole running set in its order, nothing waits (nothing to
+ * admit into the room they free), and an ended request sends nothing
+ * (open loop: a closed-loop client's next request would arrive then).
+ * Single samples, not under --check (its checks run at each step end). */
+static bool through_ok(const sim_replica *r)
+{
+    if (r->cfg->check || r->cfg->max_concurrency != 0 || r->cfg->n_samples != 1 ||
+        sim_rep_waiting(r) != 0 || r->batch.n != r->nrunning)
+        return false;
+    for (uint32_t k = 0; k < r->batch.n; k++)
+        if (r->batch.req[k] != r->running[k] || sim_rep_req(r, r->running[k])->hold)
+            return false; /* static batching holds an ended request */
+    return true;
+}
+
+/* The request of sequence S (the sim_req holding it). */
+static sim_req *seq_req(kv_seq *s)
+{
+    return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
+}
+
+/* The run's step an entry's last token comes at (requests are advanced
+ * only at the run's end). */
+static uint32_t last_step(const sim_req *q)
+{
+    return q->output - q->generated;
+}
+
+/* Takes S out of its growth class (it ended). */
+static void class_remove(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1], const kv_seq *s)
+{
+    for (uint32_t c = 0; c < unit; c++)
+        for (uint32_t j = off[c]; j < off[c + 1]; j++) {
+            if (r->merge_seqs[j] != s)
+                continue;
+            memmove(r->merge_seqs + j, r->merge_seqs + j + 1,
+                    (off[unit] - j - 1) * sizeof(r->merge_seqs[0]));
+            for (uint32_t d = c + 1; d <= unit; d++)
+                off[d]--;
+            return;
+        }
 }
 
 static int growth_rule(const sim_replica *r)
@@ -282,16 +341,24 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         return 0;
     uint32_t head[CAL_W], off[CAL_W + 1];
     kv_grow_unit gu = {0, 0};
-    uint32_t unit = next != UINT32_MAX && !r->cfg->check ? uniform_classes(r, bound, &gu, off) : 0;
+    /* Through completions when the growths allow: none, or uniform over
+     * each entry's life. */
+    bool through = through_ok(r);
+    int uc = -1;
+    if (through && (uc = uniform_classes(r, bound, true, &gu, off)) < 0)
+        through = false;
+    if (!through && next != UINT32_MAX && !r->cfg->check)
+        uc = uniform_classes(r, bound, false, &gu, off);
+    uint32_t unit = uc > 0 ? (uint32_t)uc : 0;
     uint32_t cls = 1; /* with UNIT, the class of the step the loop looks at (step 2 first) */
     for (int w = 0; w < CAL_W; w++)
         head[w] = CAL_NONE;
     for (uint32_t pos = 0; unit == 0 && next != UINT32_MAX && pos < r->batch.n; pos++)
         if (r->merge_next[pos] != UINT32_MAX)
             cal_put(r, head, pos);
-    const uint64_t used0 = kv->totals.used_tokens; /* at the first step's start */
+    uint64_t used0 = kv->totals.used_tokens; /* at the first step's start, ended requests out */
     const uint64_t bpt = kv->cfg.bytes_per_token;
-    const uint32_t sampled = r->batch.n * r->cfg->n_samples;
+    uint32_t sampled = r->batch.n * r->cfg->n_samples;
     const bool observed = sim_step_observed(r);
     kv_breakdown mem0 = r->step.mem; /* the first step's, its head's need included */
     kv_breakdown after0, after;
@@ -301,12 +368,31 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     /* The steps' price: sim_step_cost, through the run's constant parts
      * where it comes to sim_cost_step_s (no measured profile, no swap:
      * steady steps swap nothing), the same to the last bit. */
-    sim_cost_run price;
+    sim_cost_run price, price_after;
     bool priced = r->cfg->step_profile == NULL && r->batch.swap_in_bytes == 0 &&
                   r->batch.swap_out_bytes == 0 &&
                   sim_cost_run_init(&r->cost, &r->batch.shape, &price);
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
-    while (k < bound && end_ns < r->merge_limit_ns) {
+    while (end_ns < r->merge_limit_ns) {
+        /* Step k ends requests (through_ok): the next step is the batch
+         * without them. */
+        bool ends = k == bound;
+        uint32_t nend = 0;
+        uint64_t end_ctx = 0, end_used = 0;
+        if (ends) {
+            if (!through)
+                break;
+            for (uint32_t n = 0; n < r->batch.n; n++) {
+                const sim_req *q = sim_rep_req(r, r->batch.req[n]);
+                if (last_step(q) == k) {
+                    nend++;
+                    end_ctx += q->computed + k + 1;
+                    end_used += q->computed;
+                }
+            }
+            if (nend == r->batch.n)
+                break; /* nothing runs after it */
+        }
         /* Step k + 1, starting before the limit, priced and its growths
          * checked first: a price the step loop would refuse, an end at the
          * limit (an arrival queued after this event would pop after it),
@@ -315,8 +401,18 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
          * reads nothing the rest of the step changes. */
         sim_batch_shape shape = r->batch.shape;
         sim_rep_batch_advance(r);
+        const sim_cost_run *pr = &price;
+        if (ends) {
+            r->batch.shape.decode_seqs -= nend;
+            r->batch.shape.decode_ctx_tokens -= end_ctx;
+            if (priced && !sim_cost_run_init(&r->cost, &r->batch.shape, &price_after)) {
+                r->batch.shape = shape;
+                break;
+            }
+            pr = &price_after;
+        }
         unsigned outside = 0;
-        double dur_s = priced ? sim_cost_run_step_s(&r->cost, &price, &r->batch.shape)
+        double dur_s = priced ? sim_cost_run_step_s(&r->cost, pr, &r->batch.shape)
                               : sim_step_cost(r, &outside);
         int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? sim_round_ns(dur_s) : 0;
         if (dur_ns < 1)
@@ -324,9 +420,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
                   end_ns + dur_ns != r->merge_limit_ns;
         ngrow = 0;
+        uint32_t ncls = cls + 1 == unit ? 0 : cls + 1; /* (k + 1) % unit */
         if (unit != 0) {
-            cls = cls + 1 == unit ? 0 : cls + 1; /* (k + 1) % unit */
-            ngrow = off[cls + 1] - off[cls];
+            ngrow = off[ncls + 1] - off[ncls];
+            for (uint32_t j = off[ncls]; ends && j < off[ncls + 1]; j++)
+                ngrow -= last_step(seq_req(r->merge_seqs[j])) == k; /* ended, not grown */
             if (go && ngrow > 0)
                 go = decode_room(r, ngrow * gu.bytes, grows == GROW_NO_EVICT);
         } else if (go && next != UINT32_MAX) {
@@ -336,6 +434,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             r->batch.shape = shape;
             break;
         }
+        cls = ncls;
         /* Step k ends. */
         uint64_t used_end = used0 + k * used_step;
         r->now_ns = end_ns;
@@ -345,6 +444,43 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             sim_step_report_gaps(r, end_ns - start_ns, sampled);
         r->step.output_tokens = sampled;
         r->step.used_at_end_bytes = (used_end - kv->totals.dup_tokens) * bpt;
+        if (ends) {
+            /* As sim_step_end ends them, in the running set's order (the
+             * batch's): each brought to its last token, then finished. */
+            uint32_t keep = 0;
+            for (uint32_t n = 0; n < r->batch.n; n++) {
+                uint32_t i = r->batch.req[n];
+                sim_req *q = sim_rep_req(r, i);
+                if (last_step(q) != k) {
+                    r->batch.req[keep] = i;
+                    r->batch.tokens[keep] = 1;
+                    r->running[keep++] = i;
+                    continue;
+                }
+                q->computed += k;
+                q->generated += k;
+                kv_set_used(kv, &q->seq, q->computed);
+                q->last_token_ns = end_ns;
+                if (unit != 0)
+                    class_remove(r, unit, off, &q->seq);
+                r->running_seqs -= r->cfg->n_samples;
+                sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
+            }
+            r->batch.n = r->nrunning = keep;
+            used0 -= end_used;
+            used_step -= nend;
+            used_end = used0 + k * used_step;
+            sampled = keep * r->cfg->n_samples;
+            bound = UINT32_MAX;
+            for (uint32_t n = 0; n < keep; n++) {
+                uint32_t last = last_step(sim_rep_req(r, r->batch.req[n]));
+                bound = last < bound ? last : bound;
+            }
+            if (priced)
+                price = price_after;
+            if (observed)
+                kv_get_breakdown(kv, 0, &after0);
+        }
         if (observed) {
             kv_breakdown_at_used(kv, &after0, used_end, &after);
             sim_step_observe(r, &after);
@@ -371,7 +507,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             if (again <= bound)
                 cal_put(r, head, pos);
         }
-        if (ngrow > 0) {
+        if (ngrow > 0 || ends) {
             if (r->head_blocked) {
                 const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
                 assert(kv_can_admit(kv, h, r->head_need_tokens) != KV_OK);
@@ -384,6 +520,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 kv_get_breakdown(kv, 0, &after0);
         }
         r->step.start_s = to_s(end_ns);
+        if (ends) { /* the record of a step without them */
+            r->step.decode_seqs = r->batch.shape.decode_seqs;
+            r->step.running = r->running_seqs;
+        }
         kv_breakdown_at_used(kv, &mem0, used_end, &r->step.mem);
         if (priced)
             sim_step_account_merged(r, dur_s, price.allreduce_s);

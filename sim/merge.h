@@ -11,7 +11,15 @@
  *     pipeline parallelism (its stages are shared between virtual
  *     engines), a single virtual engine in the run;
  *   - no request completes before the last of them (the step that samples
- *     a request's last token is the last one merged);
+ *     a request's last token is the last one merged), or, where the pass
+ *     after such a step is known (the batch is the whole running set in
+ *     its order, nothing waits, an ended request sends nothing: open loop,
+ *     no static batching's hold, one sample, growths none or uniform over
+ *     each request's life), the run goes on: the ended requests are
+ *     finished at that step's end as sim_step_end finishes them (brought
+ *     to their last token, in the running set's order, before the step is
+ *     observed), and the next step is the batch without them, priced on
+ *     its own shape;
  *   - a sequence's growth past the capacity it holds (cap_tokens: each
  *     strategy's own answer to "how many appends before an allocation":
  *     the next block, page, reservation end or size class; below it
@@ -37,8 +45,9 @@
  * the same floating-point operations, so the results are identical byte
  * for byte to the step-by-step run (--no-merge-steps, the identity test
  * in tests/test_merge.c). What merging saves is the per-sequence work: a
- * merged event costs O(running requests) once plus O(1) per step and
- * O(1) per growth (about one per block of tokens of each sequence: a
+ * merged event costs O(running requests) once, and at each step that
+ * ends requests, plus O(1) per step and O(1) per growth (about one per
+ * block of tokens of each sequence: classes of uniform growths or a
  * calendar of the growths by step, not a scan of the batch).
  */
 #ifndef KVSIM_SIM_MERGE_H

@@ -11,7 +11,7 @@
  * allows it (its terminal summary counts them), so that the comparison is
  * not vacuous.
  *
- * The matrix (35 configurations): the bundled Azure conv trace, the Azure code and Mooncake
+ * The matrix (42 configurations): the bundled Azure conv trace, the Azure code and Mooncake
  * traces from ../shared (skipped with a message when absent), generated
  * workloads (fixed, uniform and chat, the last with prefix-sharing hash
  * ids); every scheduler (vllm V1 with and without chunked prefill and
@@ -50,6 +50,9 @@
 #define UNIFORM                                                                                    \
     "--workload 'poisson:rate=50,n=300;in=uniform:min=10,max=3000;out=uniform:min=1,max=3000' "    \
     "--max-model-len 8192 " H8
+
+/* Long decodes at a low rate: most runs end at a request's last token. */
+#define DECODES "--workload 'poisson:rate=1,n=200;in=fixed:100;out=uniform:min=100,max=1500' " H8
 
 typedef struct config {
     const char *args; /* %S: the shared directory */
@@ -104,6 +107,16 @@ static const config matrix[] = {
      true, false},
     {"--workload 'chat:n=150' " H8, true, false},
     {"--workload 'poisson:rate=2,n=100;in=fixed:100;out=fixed:2000' " H8, true, false},
+    /* Requests ending inside merged runs (nothing waits: the run goes on
+     * without them), with uniform growths, none, a calendar, a measured
+     * profile, decodes first. */
+    {DECODES, true, false},
+    {DECODES "--block-size 32 --no-enable-prefix-caching", true, false},
+    {DECODES "--allocator contiguous:reserve=oracle,fit=first", true, false},
+    {DECODES "--allocator vattn", true, false},
+    {DECODES "--step-profile catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv", true, false},
+    {DECODES "--scheduler sarathi --ts-interval 0.05", true, false},
+    {DECODES "--replicas 2", true, false},
     {UNIFORM "--num-blocks 1500 --allocator vattn", true, false},
     {UNIFORM "--kv-pool-gib 4 --scheduler static", true, false},
     {UNIFORM "--kv-pool-gib 4 --scheduler orca --allocator contiguous:reserve=pow2,fit=buddy", true,
