@@ -114,9 +114,10 @@ uint64_t kv_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return a->ops->grow_bytes != NULL ? a->ops->grow_bytes(a, s, tokens) : UINT64_MAX;
 }
 
-uint32_t kv_grow_unit_of(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit)
+bool kv_grow_uniform(const kv_alloc *a, kv_seq *const *seqs, const uint32_t *span, uint32_t n,
+                     kv_grow_unit *unit)
 {
-    return a->ops->grow_unit != NULL && s->live ? a->ops->grow_unit(a, s, unit) : 0;
+    return a->ops->grow_unit != NULL && n > 0 && a->ops->grow_unit(a, seqs, span, n, unit);
 }
 
 void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n, const kv_grow_unit *unit)

@@ -204,14 +204,16 @@ typedef struct kv_alloc_ops {
      * sequences only through strategies that make this promise
      * (sim/merge.h); NULL: they stop before any growth. */
     uint64_t (*grow_bytes)(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
-    /* Optional, with grow_bytes: uniform growth. When every growth of live
-     * S past its capacity takes exactly one unit, UNIT->tokens more
-     * capacity for UNIT->bytes of free space (what grow_bytes reports for
-     * it, with its promise), returns how many such growths S can take
-     * before its own structures need host memory (its block table's room;
-     * at least 1), else 0. Under paged: a block, for a single sequence
-     * without hash ids whose capacity is its blocks'. */
-    uint32_t (*grow_unit)(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit);
+    /* Optional, with grow_bytes: uniform growth. True when every growth of
+     * each live sequence SEQS[k] past its capacity takes exactly one unit,
+     * UNIT->tokens more capacity for UNIT->bytes of free space (what
+     * grow_bytes reports for it, with its promise), the same unit for all,
+     * for as many growths as cover SPAN[k] more tokens after its first
+     * (SPAN[k] / UNIT->tokens + 1) without host memory for its own
+     * structures (its block table's room). Under paged: a block, for
+     * single sequences without hash ids whose capacity is their blocks'. */
+    bool (*grow_unit)(const kv_alloc *a, kv_seq *const *seqs, const uint32_t *span, uint32_t n,
+                      kv_grow_unit *unit);
     /* With grow_unit: grows each of the N sequences SEQS, in order, by one
      * unit (what grow would do with cap_tokens + 1 tokens), updating
      * cap_tokens, alloc_bytes and the strategy's state. Each has room for
@@ -273,8 +275,9 @@ void kv_release(kv_alloc *a, kv_seq *s);
 /* See kv_alloc_ops.grow_bytes; UINT64_MAX for strategies without it. */
 uint64_t kv_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens);
 
-/* See kv_alloc_ops.grow_unit; 0 for strategies without it. */
-uint32_t kv_grow_unit_of(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit);
+/* See kv_alloc_ops.grow_unit; false for strategies without it. */
+bool kv_grow_uniform(const kv_alloc *a, kv_seq *const *seqs, const uint32_t *span, uint32_t n,
+                     kv_grow_unit *unit);
 /* kv_alloc_ops.grow_units of UNIT (what grow_unit returned for each),
  * keeping the totals as kv_grow does. */
 void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n, const kv_grow_unit *unit);

@@ -431,17 +431,23 @@ static uint64_t paged_grow_bytes(const kv_alloc *a, const kv_seq *s, uint32_t to
     return extra_blocks(a, s, tokens, &need) * p->block_bytes;
 }
 
-/* paged_grow's one_more_block case, known to hold for every growth of S
- * while its table has room. */
-static uint32_t paged_grow_unit(const kv_alloc *a, const kv_seq *s, kv_grow_unit *unit)
+/* paged_grow's one_more_block case, known to hold for every growth of a
+ * sequence while its table has room. */
+static bool paged_grow_unit(const kv_alloc *a, kv_seq *const *seqs, const uint32_t *span,
+                            uint32_t n, kv_grow_unit *unit)
 {
     const paged *p = a->priv;
-    if (!(s->live && s->samples <= 1 && s->hash_ids == NULL && s->num_blocks < s->blocks_cap &&
-          (uint64_t)s->num_blocks * p->block_tokens == s->cap_tokens))
-        return 0;
-    unit->tokens = p->block_tokens;
+    const uint32_t bt = p->block_tokens;
+    for (uint32_t k = 0; k < n; k++) {
+        const kv_seq *s = seqs[k];
+        if (!(s->live && s->samples <= 1 && s->hash_ids == NULL &&
+              (uint64_t)s->num_blocks * bt == s->cap_tokens &&
+              span[k] / bt < s->blocks_cap - s->num_blocks))
+            return false;
+    }
+    unit->tokens = bt;
     unit->bytes = p->block_bytes;
-    return s->blocks_cap - s->num_blocks;
+    return true;
 }
 
 static void paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)

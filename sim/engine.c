@@ -385,6 +385,7 @@ static void engine_free(engine *e)
         free(r->merge_grow);
         free(r->merge_link);
         free(r->merge_seqs);
+        free(r->merge_tmp);
         sim_queue_free(&r->waiting);
         sim_backlog_free(&r->queued);
         sim_queue_free(&r->skipped);
@@ -432,9 +433,10 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     r->merge_grow = malloc(n * sizeof(uint32_t));
     r->merge_link = malloc(n * sizeof(uint32_t));
     r->merge_seqs = malloc(n * sizeof(kv_seq *));
+    r->merge_tmp = malloc(n * sizeof(kv_seq *));
     if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL ||
         r->merge_next == NULL || r->merge_grow == NULL || r->merge_link == NULL ||
-        r->merge_seqs == NULL) {
+        r->merge_seqs == NULL || r->merge_tmp == NULL) {
         snprintf(e->err, e->errlen, "out of memory");
         return -1;
     }

@@ -224,37 +224,39 @@ static bool take_growths(sim_replica *r, uint32_t head[CAL_W], uint32_t step, bo
 static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_unit *out,
                            uint32_t off[CAL_W + 1])
 {
-    kv_grow_unit unit = {0, 0};
-    uint32_t fill[CAL_W] = {0};
-    uint32_t *first_at = r->merge_link;
+    /* The growing entries, in batch order: their sequences, first growth
+     * steps and the tokens their growths cover after the first. */
+    kv_seq **seqs = r->merge_tmp;
+    uint32_t *first_at = r->merge_link, *span = r->merge_grow, m = 0;
     for (uint32_t k = 0; k < r->batch.n; k++) {
-        const sim_req *q = sim_rep_req(r, r->batch.req[k]);
+        sim_req *q = sim_rep_req(r, r->batch.req[k]);
         /* merge_bound's first growth step, and the entry's last step. */
         uint32_t first = life ? q->seq.cap_tokens - q->computed + 1 : r->merge_next[k];
         uint32_t last = life ? q->output - q->generated : bound;
-        first_at[k] = first <= last ? first : UINT32_MAX;
         if (first > last)
             continue;
-        kv_grow_unit u;
-        uint32_t room = kv_grow_unit_of(r->kv, &q->seq, &u);
-        if (room == 0 || u.tokens == 0 || u.tokens > CAL_W || first > u.tokens + 1 ||
-            (unit.tokens != 0 && (u.tokens != unit.tokens || u.bytes != unit.bytes)) ||
-            (last - first) / u.tokens >= room)
-            return -1;
-        unit = u;
-        fill[first % u.tokens]++;
+        seqs[m] = &q->seq;
+        first_at[m] = first;
+        span[m++] = last - first;
     }
-    if (unit.tokens == 0)
+    if (m == 0)
         return 0;
+    kv_grow_unit unit;
+    if (!kv_grow_uniform(r->kv, seqs, span, m, &unit) || unit.tokens == 0 || unit.tokens > CAL_W)
+        return -1;
+    uint32_t fill[CAL_W] = {0};
+    for (uint32_t j = 0; j < m; j++) {
+        if (first_at[j] > unit.tokens + 1)
+            return -1; /* holds more than its next block */
+        fill[first_at[j] % unit.tokens]++;
+    }
     off[0] = 0;
     for (uint32_t c = 0; c < unit.tokens; c++) {
         off[c + 1] = off[c] + fill[c];
         fill[c] = off[c];
     }
-    for (uint32_t k = 0; k < r->batch.n; k++)
-        if (first_at[k] != UINT32_MAX)
-            r->merge_seqs[fill[first_at[k] % unit.tokens]++] =
-                &sim_rep_req(r, r->batch.req[k])->seq;
+    for (uint32_t j = 0; j < m; j++)
+        r->merge_seqs[fill[first_at[j] % unit.tokens]++] = seqs[j];
     *out = unit;
     return (int)unit.tokens;
 }
