@@ -67,6 +67,16 @@ static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
  * asks for it, so only growths the cache's free space is not needed for. */
 enum { GROW_NONE, GROW_ANY, GROW_NO_EVICT };
 
+/* Batch entry Q holds merge_base(Q) + J tokens at the end of the run's
+ * step J (its KV written, its context at step J + 1): a decode's computed
+ * tokens, a prompt ending in the first step (sim/merge.h) its prompt less
+ * one, its first token then counting as a decode's. Valid while the run
+ * lasts: requests are advanced only at its end. */
+static uint32_t merge_base(const sim_req *q)
+{
+    return q->computed < q->input ? q->input - 1 : q->computed;
+}
+
 /* How many steps, the one started included, R's batch can run unchanged
  * (1 when no other can follow it): until a request's last token, and,
  * with GROWS (a growth rule) GROW_NONE, until a sequence outgrows what it
@@ -77,43 +87,61 @@ enum { GROW_NONE, GROW_ANY, GROW_NO_EVICT };
  * since the second step's growths are known here, growths it may not
  * make (the run's loop would stop before that step: a full pool's steps,
  * most of a busy run's, merge nothing). */
-static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint32_t *next)
+static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint32_t *next,
+                            uint32_t *nprompt)
 {
     uint64_t need2 = 0; /* free space the second step's growths take */
     const sim_batch *b = &r->batch;
-    if (!b->steady || r->pipe != NULL || r->cfg->spec.method != SIM_SPEC_NONE || b->n == 0 ||
-        b->shape.prefill_seqs != 0 || b->shape.prefill_tokens != 0 || b->spec.drafts != 0)
+    /* Prompts finishing in the first step: only where nothing waits (a
+     * waiting request could take the budget they leave). */
+    const bool prompts =
+        (b->steady || b->admits) && r->cfg->n_samples == 1 && sim_rep_waiting(r) == 0;
+    if (!(b->steady || prompts) || r->pipe != NULL || r->cfg->spec.method != SIM_SPEC_NONE ||
+        b->n == 0 || (!prompts && (b->shape.prefill_seqs != 0 || b->shape.prefill_tokens != 0)) ||
+        b->spec.drafts != 0)
         return 1;
     uint32_t bound = UINT32_MAX;
     uint64_t growth = 0;
+    *nprompt = 0;
     for (uint32_t k = 0; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         const kv_seq *s = &q->seq;
         /* A one-token decode of a request that has its first token, whose
          * KV is written up to its context, past its prompt and past the
          * blocks it shares: kv_grow returns at once while the next token
-         * fits its capacity, and each step adds one used token per sample. */
-        if (b->tokens[k] != 1 || q->computed + 1 != sim_req_tokens(q) || q->computed < q->input ||
-            q->generated >= q->output || q->first_token_ns < 0 || !s->live ||
-            s->used_tokens != q->computed || s->used_tokens < s->prompt_tokens ||
-            q->computed < s->shared_tokens || s->cap_tokens <= q->computed)
+         * fits its capacity, and each step adds one used token per sample.
+         * Or, with PROMPTS, the chunk that ends a request's prompt, its
+         * KV written up to the chunk's start and held up to its end: its
+         * first token comes at the first step's end, a decode each step
+         * after (merge_base). */
+        bool prompt = prompts && q->generated == 0 && q->computed < q->input &&
+                      b->tokens[k] == q->input - q->computed && q->first_token_ns < 0 && s->live &&
+                      s->used_tokens == q->computed && s->cap_tokens >= q->input &&
+                      s->shared_tokens <= q->input;
+        if (!prompt &&
+            (b->tokens[k] != 1 || q->computed + 1 != sim_req_tokens(q) || q->computed < q->input ||
+             q->generated >= q->output || q->first_token_ns < 0 || !s->live ||
+             s->used_tokens != q->computed || s->used_tokens < s->prompt_tokens ||
+             q->computed < s->shared_tokens || s->cap_tokens <= q->computed))
             return 1;
+        *nprompt += prompt;
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
         if (left < 2)
             return 1; /* its last token now: nothing follows (skip the rest of the batch) */
         if (left < bound)
             bound = left;
         growth += s->samples > 1 ? s->samples : 1;
-        /* Step j grows a request to computed + j tokens: past its capacity
-         * from step cap_tokens - computed + 1 on (checked against the
-         * bound below). */
-        r->merge_next[k] = s->cap_tokens - q->computed + 1;
+        /* Step j grows a request to merge_base + j tokens: past its
+         * capacity from step cap_tokens - merge_base + 1 on (checked
+         * against the bound below). */
+        uint32_t base = merge_base(q);
+        r->merge_next[k] = s->cap_tokens - base + 1;
         if (r->merge_next[k] == 2) {
             /* take_growths' test for step 2, on a prefix of its sum (it
              * only grows): a failure there ends the run at one step. */
             if (grows == GROW_NONE)
                 return 1;
-            uint64_t nb = kv_grow_bytes(r->kv, s, q->computed + 2);
+            uint64_t nb = kv_grow_bytes(r->kv, s, base + 2);
             need2 = nb > UINT64_MAX - need2 ? UINT64_MAX : need2 + nb;
             if (!decode_room(r, need2, grows == GROW_NO_EVICT))
                 return 1;
@@ -151,16 +179,25 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
     return bound;
 }
 
-/* Reports the gaps of the first step's tokens, at r->now_ns, as
- * sim_step_end does: each request's gap since its previous token, equal
- * gaps of consecutive requests in one call. */
-static void first_step_gaps(const sim_replica *r)
+/* Reports the first step's tokens, at r->now_ns, as sim_step_end does:
+ * each request's gap since its previous token, equal gaps of consecutive
+ * requests in one call, then the first tokens (of prompts ending in the
+ * step, whose first token time is set). */
+static void first_step_gaps(sim_replica *r)
 {
     sim_gap_run run = {-1, 0};
-    for (uint32_t k = 0; k < r->batch.n; k++)
-        sim_gap_run_add(r, &run, r->now_ns - sim_rep_req(r, r->batch.req[k])->last_token_ns,
-                        r->cfg->n_samples);
+    uint64_t first = 0;
+    for (uint32_t k = 0; k < r->batch.n; k++) {
+        sim_req *q = sim_rep_req(r, r->batch.req[k]);
+        if (q->first_token_ns < 0) {
+            q->first_token_ns = r->now_ns;
+            first += r->cfg->n_samples;
+        } else {
+            sim_gap_run_add(r, &run, r->now_ns - q->last_token_ns, r->cfg->n_samples);
+        }
+    }
     sim_gap_run_flush(r, &run);
+    sim_step_report_gaps(r, -1, first);
 }
 
 /* The growth calendar: batch entries by the step that next grows them,
@@ -231,7 +268,7 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         /* merge_bound's first growth step, and the entry's last step. */
-        uint32_t first = life ? q->seq.cap_tokens - q->computed + 1 : r->merge_next[k];
+        uint32_t first = life ? q->seq.cap_tokens - merge_base(q) + 1 : r->merge_next[k];
         uint32_t last = life ? q->output - q->generated : bound;
         if (first > last)
             continue;
@@ -337,8 +374,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         return 0;
     int grows = growth_rule(r);
     uint64_t used_step = 0;
-    uint32_t next = UINT32_MAX, ngrow = 0;
-    uint32_t bound = merge_bound(r, grows, &used_step, &next);
+    uint32_t next = UINT32_MAX, ngrow = 0, nprompt = 0;
+    uint32_t bound = merge_bound(r, grows, &used_step, &next, &nprompt);
     if (bound < 2)
         return 0;
     uint32_t head[CAL_W], off[CAL_W + 1];
@@ -355,10 +392,29 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     uint32_t cls = 1; /* with UNIT, the class of the step the loop looks at (step 2 first) */
     for (int w = 0; w < CAL_W; w++)
         head[w] = CAL_NONE;
+    if (nprompt > 0 && unit == 0 && next != UINT32_MAX)
+        return 0; /* the calendar's growths go by computed tokens: decodes only */
     for (uint32_t pos = 0; unit == 0 && next != UINT32_MAX && pos < r->batch.n; pos++)
         if (r->merge_next[pos] != UINT32_MAX)
             cal_put(r, head, pos);
-    uint64_t used0 = kv->totals.used_tokens; /* at the first step's start, ended requests out */
+    /* The sum of merge_base over the batch (and the used tokens of the
+     * running requests outside it): used tokens at step J's end are this
+     * plus J x USED_STEP. Ended requests are taken out of it. */
+    uint64_t used0 = kv->totals.used_tokens;
+    /* The second step's shape: every entry a decode (the first step's
+     * advanced, or with prompts ending in it, built anew). */
+    sim_batch_shape shape2 = r->batch.shape;
+    if (nprompt > 0) {
+        memset(&shape2, 0, sizeof(shape2));
+        for (uint32_t n = 0; n < r->batch.n; n++) {
+            const sim_req *q = sim_rep_req(r, r->batch.req[n]);
+            used0 += merge_base(q) - q->computed;
+            shape2.decode_seqs++;
+            shape2.decode_ctx_tokens += (uint64_t)merge_base(q) + 2;
+        }
+    } else {
+        shape2.decode_ctx_tokens += (uint64_t)r->batch.n * r->cfg->n_samples; /* batch_advance */
+    }
     const uint64_t bpt = kv->cfg.bytes_per_token;
     uint32_t sampled = r->batch.n * r->cfg->n_samples;
     const bool observed = sim_step_observed(r);
@@ -372,8 +428,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * steady steps swap nothing), the same to the last bit. */
     sim_cost_run price, price_after;
     bool priced = r->cfg->step_profile == NULL && r->batch.swap_in_bytes == 0 &&
-                  r->batch.swap_out_bytes == 0 &&
-                  sim_cost_run_init(&r->cost, &r->batch.shape, &price);
+                  r->batch.swap_out_bytes == 0 && sim_cost_run_init(&r->cost, &shape2, &price);
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
         /* Step k ends requests (through_ok): the next step is the batch
@@ -388,8 +443,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 const sim_req *q = sim_rep_req(r, r->batch.req[n]);
                 if (last_step(q) == k) {
                     nend++;
-                    end_ctx += q->computed + k + 1;
-                    end_used += q->computed;
+                    end_ctx += merge_base(q) + k + 1;
+                    end_used += merge_base(q);
                 }
             }
             if (nend == r->batch.n)
@@ -402,7 +457,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
          * loop. The limit may fall inside it: what comes then (arrivals)
          * reads nothing the rest of the step changes. */
         sim_batch_shape shape = r->batch.shape;
-        sim_rep_batch_advance(r);
+        if (k == 1)
+            r->batch.shape = shape2;
+        else
+            sim_rep_batch_advance(r);
         const sim_cost_run *pr = &price;
         if (ends) {
             r->batch.shape.decode_seqs -= nend;
@@ -459,7 +517,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                     r->running[keep++] = i;
                     continue;
                 }
-                q->computed += k;
+                q->computed = merge_base(q) + k;
                 q->generated += k;
                 kv_set_used(kv, &q->seq, q->computed);
                 q->last_token_ns = end_ns;
@@ -522,6 +580,13 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 kv_get_breakdown(kv, 0, &after0);
         }
         r->step.start_s = to_s(end_ns);
+        if (k == 1 && nprompt > 0) { /* the record of a step of decodes */
+            for (uint32_t n = 0; n < r->batch.n; n++)
+                r->batch.tokens[n] = 1;
+            r->step.prefill_seqs = 0;
+            r->step.prefill_tokens = 0;
+            r->step.decode_seqs = r->batch.shape.decode_seqs;
+        }
         if (ends) { /* the record of a step without them */
             r->step.decode_seqs = r->batch.shape.decode_seqs;
             r->step.running = r->running_seqs;
@@ -541,7 +606,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * latest sampled at its start, in the batch of its pass. */
     for (uint32_t n = 0; n < r->batch.n; n++) {
         sim_req *q = sim_rep_req(r, r->batch.req[n]);
-        q->computed += k - 1;
+        q->computed = merge_base(q) + k - 1;
         q->generated += k - 1;
         kv_set_used(kv, &q->seq, q->computed);
         q->last_token_ns = start_ns;

@@ -39,6 +39,11 @@ typedef struct sim_batch {
      * swapped nothing, in one go: on the same state the next pass builds
      * the same batch (sim/merge.h). */
     bool steady;
+    /* Or it admitted requests, and otherwise ended, preempted and swapped
+     * nothing, leaving none waiting: the next pass builds the batch of
+     * the same requests, the admitted ones decoding once their prompt is
+     * done (sim/merge.h). */
+    bool admits;
 } sim_batch;
 
 typedef struct sim_replica {

@@ -182,10 +182,11 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     }
     /* The pass started, ended, preempted, admitted and swapped nothing:
      * the same state gives the same pass (sim/merge.h). */
-    r->batch.steady = passes == 1 && r->step.preempted == 0 && r->nrunning == running_before &&
-                      sim_rep_waiting(r) == waiting_before &&
-                      r->res->completed + r->res->rejected == ended_before &&
-                      r->batch.swap_in_bytes == 0 && r->batch.swap_out_bytes == 0;
+    bool calm = passes == 1 && r->step.preempted == 0 &&
+                r->res->completed + r->res->rejected == ended_before &&
+                r->batch.swap_in_bytes == 0 && r->batch.swap_out_bytes == 0;
+    r->batch.steady = calm && r->nrunning == running_before && sim_rep_waiting(r) == waiting_before;
+    r->batch.admits = calm && !r->batch.steady && sim_rep_waiting(r) == 0;
     if (r->batch.n == 0) {
         assert(r->nrunning == 0 && sim_rep_waiting(r) == 0);
         if (r->res->completed + r->res->rejected != ended_before)
