@@ -49,8 +49,9 @@ static const char usage_calibrate[] =
     "Fits each engine preset's terms to the rows of FILE that name it: bw_eff, flops_eff,\n"
     "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
     "0); seq_overhead_us where the rows batch different numbers of sequences (else 0);\n"
-    "split_base_us, split_sync_us and split_link_share where rows split matrices by rows over\n"
-    "GPUs (else 0); arch_flops for each device architecture (catalog/gpus.csv arch) whose\n"
+    "split_base_us, split_sync_us, split_link_share and split_stage_us where rows split\n"
+    "matrices by rows over GPUs (else 0); arch_flops for each device architecture\n"
+    "(catalog/gpus.csv arch) whose\n"
     "prompt or batch rows come from 2 devices or more (their geometric mean over devices 1);\n"
     "gemm_pj where the starting preset has one and multi-token rows come from 2 devices with\n"
     "a tdp_w or more (else 0); arch_bw (a multiplier on bw_eff) for each architecture whose\n"
@@ -282,7 +283,7 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
     free_[3] = depths;
     for (size_t i = 0; i < m; i++)
         if (strcmp(v->rows[idx[i]].split_mode, "row") == 0 && v->rows[idx[i]].tp > 1)
-            free_[4] = free_[5] = free_[6] = true;
+            free_[4] = free_[5] = free_[6] = free_[9] = true;
     /* The host's time per sequence is told apart from the per-step one only
      * by batches of different numbers of sequences (static batches; a
      * llama-bench row's batch_size is its prompt's chunk, one sequence). */
@@ -332,7 +333,7 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
     if (!fr[3])
         p->layer_overhead_s = 0;
     if (!fr[4])
-        p->split_base_s = p->split_sync_s = p->split_link_share = 0;
+        p->split_base_s = p->split_sync_s = p->split_link_share = p->split_stage_s = 0;
     if (!fr[7])
         p->seq_overhead_s = 0;
     if (!fr[8])
@@ -561,6 +562,8 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "gemm_pj %.4f\n", p->gemm_pJ);
     fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_link_share %.4f\n",
             p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);
+    if (p->split_stage_s > 0)
+        fprintf(fp, "split_stage_us %.3f\n", p->split_stage_s * 1e6);
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);

@@ -196,18 +196,28 @@ void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double
     c->crossing_bytes_per_token = 4.0 * hidden;
 }
 
-void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m, double link_Bps)
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m, const sim_gpu *gpu,
+                        double link_Bps)
 {
     if (gpus < 2)
         return;
     c->split = gpus;
     c->split_link_Bps = link_Bps;
     /* Per layer and token, fp32: the inputs of q, k, v, o, gate, up, down
-     * copied to the other GPUs and their outputs gathered back. */
+     * copied whole to each other GPU (cudaMemcpyAsync of src1_ncols x
+     * ne10 floats in ggml_cuda_op_mul_mat), and each other GPU's share of
+     * the outputs, its rows, gathered back (cudaMemcpy2DAsync of row_diff
+     * x src1_ncols floats); llama.cpp build 1691, 7082d24. */
     double h = m->hidden, q = (double)m->heads * m->head_dim;
     double kv = (double)m->kv_heads * m->head_dim, I = m->intermediate;
     double in = 3 * h + q + 2 * h + I, out = q + 2 * kv + h + 2 * I + h;
-    c->split_bytes_per_token = 4.0 * (in + out) * m->layers;
+    c->split_bytes_per_token = 4.0 * (in + out / gpus) * m->layers;
+    c->split_mats = 7; /* q, k, v, o, gate, up, down */
+    /* Peer access over PCIe: NVIDIA's workstation and datacenter boards
+     * have it; GeForce boards do not (cudaDeviceCanAccessPeer is 0 for
+     * them over PCIe), so their copies are staged through the host at
+     * any batch size. */
+    c->split_peer = strcmp(gpu->vendor, "NVIDIA") == 0 && strstr(gpu->display, "GeForce") == NULL;
 }
 
 double sim_cost_allreduce_s(const sim_cost *c, double tokens)
@@ -283,12 +293,32 @@ static double linear_s(const sim_cost *c, double tokens, double seqs, double *we
         } else {
             t_lin = t_lin / c->split;
         }
+        /* The copies go between GPUs through the host where peer access
+         * is off: GeForce cards have none over PCIe, and llama.cpp turns
+         * it off for batches of more than 128 tokens anyway
+         * (ggml_cuda_set_peer_access, GGML_CUDA_PEER_MAX_BATCH_SIZE 128,
+         * build 1691), so the driver stages them in host memory. A staged
+         * copy between devices does not return to the host thread until
+         * the work queued before it on its stream and the copy itself are
+         * done (NVIDIA developer forums, thread 295894 "Queueing
+         * device-to-device/peer memcpy stalls concurrent copy operations":
+         * 4x RTX 3090, CUDA 12.2, host-staged cudaMemcpyAsync calls seen
+         * blocking in the host trace), and ggml_cuda_op_mul_mat issues, slice by slice and
+         * GPU by GPU, the input's copy, the GPU's product and its rows'
+         * copy back from one host thread: the other GPUs' products run
+         * one after another, each between its copies (the main GPU's own
+         * share, queued first, runs beside them). With peer access the
+         * copies are asynchronous and the GPUs multiply at once. */
+        bool staged = !c->split_peer || tokens > 128;
+        if (staged)
+            t_lin *= extra > 1 ? extra : 1;
         t_lin += c->layers * (c->p.split_base_s + extra * c->p.split_sync_s);
-        /* The copies go between GPUs through the host: GeForce cards have
-         * no peer-to-peer access over PCIe, and llama.cpp turns it off for
-         * batches of more than 128 tokens anyway (ggml_cuda_set_peer_access,
-         * GGML_CUDA_PEER_MAX_BATCH_SIZE 128, build 1691), so the driver
-         * stages them in host memory, at a share of the host's link. */
+        /* Each staged copy's fixed time, waited out by the host thread:
+         * per split matrix, slice and other GPU, its input out and its
+         * rows back. */
+        if (staged)
+            t_lin +=
+                c->layers * extra * 2.0 * c->split_mats * ceil(tokens / 128.0) * c->p.split_stage_s;
         double rate = c->p.split_link_share * c->split_link_Bps;
         if (rate > 0)
             t_lin += extra * tokens * c->split_bytes_per_token / rate;

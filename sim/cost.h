@@ -57,6 +57,8 @@ typedef struct sim_cost_params {
                               * limit, picojoules: caps their rate at tdp_W / gemm_pJ; 0 none */
     double split_link_share; /* llama.cpp row split: share of the host link its activation copies
                               * reach per extra GPU */
+    double split_stage_s;    /* llama.cpp row split: the fixed time of one copy staged through the
+                              * host (no peer access), which the host thread waits out */
     double
         overhead_bytes;   /* GPU memory outside weights, activations and KV (context, workspaces) */
     bool flash_attn;      /* fused attention: the score matrix never reaches memory */
@@ -134,7 +136,11 @@ typedef struct sim_cost {
      * every matrix split by rows over split GPUs, the activations copied
      * to each and the results gathered on the main GPU. */
     uint32_t split;
-    double split_bytes_per_token; /* fp32 inputs and outputs of the matrix products, all layers */
+    double split_bytes_per_token; /* fp32 copies per extra GPU per token, all layers: the products'
+                                   * inputs whole, its share of their outputs */
+    double split_mats;            /* matrices split per layer */
+    bool split_peer;              /* peer access over PCIe (not GeForce): copies of steps of up
+                                   * to 128 tokens asynchronous, the GPUs multiplying at once */
     double split_link_Bps;        /* the host link they cross, per direction */
     double split_flops;           /* its prompt GEMMs' rate: fp32 (TF32) products */
     double weight_elem_bytes;     /* bytes per weight of the format (its expansion's read) */
@@ -194,10 +200,14 @@ void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double
  * main GPU; with the preset's dequant_gemm, December 2023's builds, a
  * prompt's split products run in fp32, see sim_cost_step_s) and adds,
  * per layer, the preset's split_base_s and split_sync_s per extra GPU,
- * and the matrix products' fp32 inputs and outputs copied to and from
- * each extra GPU at split_link_share of LINK_BPS, the host link per
- * direction the copies cross. */
-void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m, double link_Bps);
+ * and the matrix products' fp32 inputs copied to each extra GPU and its
+ * rows of their outputs copied back, at split_link_share of LINK_BPS,
+ * the host link per direction the copies cross. Where the copies are
+ * staged through the host (GPU a GeForce board, or a step over 128
+ * tokens), each costs split_stage_s more and the extra GPUs' products run
+ * one after another. */
+void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m, const sim_gpu *gpu,
+                        double link_Bps);
 
 /* The all-reduce part of a step computing TOKENS tokens (0 without TP). */
 double sim_cost_allreduce_s(const sim_cost *c, double tokens);

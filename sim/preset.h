@@ -10,9 +10,10 @@
  *   step_overhead_ms, layer_overhead_us   fixed times per step and per layer
  *   gemm_pj                            pJ per FLOP of multi-token GEMMs at the board's
  *                                      power limit (catalog/gpus.csv tdp_w); 0 no cap
- *   split_base_us, split_sync_us, split_link_share   llama.cpp's row split: per
- *                                      layer, per layer and extra GPU, the copies'
- *                                      share of the host link
+ *   split_base_us, split_sync_us, split_link_share, split_stage_us   llama.cpp's
+ *                                      row split: per layer, per layer and extra GPU,
+ *                                      the copies' share of the host link, the fixed
+ *                                      time of a copy staged through the host
  *   runtime_overhead_gib               memory outside weights, activations and KV
  *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
  *   cuda_graph_max_tokens              steps up to this many tokens replay a CUDA graph

@@ -640,8 +640,8 @@ static void test_row_split_2023_by_hand(void **state)
     sim_cost_init(&c3, &g, &m, w, kv, &p, 1, NULL);
     sim_cost_init(&c4, &g, &m, w, kv, &p, 1, NULL);
     near(c3.split_flops, g.fp16_flops / 2, 1e-12, "TF32 rate");
-    sim_cost_row_split(&c3, 2, &m, 16e9);
-    sim_cost_row_split(&c4, 2, &m, 32e9);
+    sim_cost_row_split(&c3, 2, &m, &g, 16e9);
+    sim_cost_row_split(&c4, 2, &m, &g, 32e9);
     sim_batch_shape pre = {
         .prefill_seqs = 1, .prefill_tokens = 494, .prefill_attn_pairs = 494.0 * 495.0 / 2.0};
     double params = c3.linear_flops_per_token / 2.0 / 2.0;
@@ -663,6 +663,89 @@ static void test_row_split_2023_by_hand(void **state)
     near(t4, expand + gemm + copies4 + rest, 1e-9, "row-split prompt step");
     near(sim_cost_step_s(&c3, &pre) - t4, 494.0 * c3.split_bytes_per_token * (1 / 8e9 - 1 / 16e9),
          1e-9, "a PCIe 3.0 host's copies");
+}
+
+/*
+ * The row split's staged copies (build 1691): over three RTX 3090s
+ * (GeForce: no peer access over PCIe) the host waits out each copy, so
+ * the two other GPUs' products run one after another: a 494-token
+ * prompt's products take twice one GPU's share, and each of the 2 x 7
+ * copies per layer, 128-token slice (4) and other GPU (2) adds
+ * split_stage_s; each other GPU gets every input whole and returns its
+ * third of the outputs. Over three RTX A6000s (peer access) a one-token
+ * decode's products run at once, without the staged copies' time; a
+ * prompt of more than 128 tokens is staged there too.
+ */
+static void test_row_split_staged(void **state)
+{
+    (void)state;
+    sim_gpu g, a;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("rtx-3090", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_gpu_lookup("a6000", &a, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    const sim_dtype *w = sim_weight_format_parse("q4_0", err, sizeof(err));
+    assert_non_null(w);
+    const sim_dtype *kv = sim_dtype_find("fp16");
+    sim_cost_params p = {.bw_eff = 0.8,
+                         .flops_eff = 0.5,
+                         .dequant_gemm = true,
+                         .fp16_accumulate = true,
+                         .split_link_share = 0.5};
+    sim_cost_params q = p;
+    q.split_stage_s = 10e-6;
+    sim_cost c, cs, d, ds;
+    sim_cost_init(&c, &g, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&cs, &g, &m, w, kv, &q, 1, NULL);
+    sim_cost_init(&d, &a, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&ds, &a, &m, w, kv, &q, 1, NULL);
+    sim_cost_row_split(&c, 3, &m, &g, 16e9);
+    sim_cost_row_split(&cs, 3, &m, &g, 16e9);
+    sim_cost_row_split(&d, 3, &m, &a, 16e9);
+    sim_cost_row_split(&ds, 3, &m, &a, 16e9);
+    assert_false(c.split_peer);
+    assert_true(d.split_peer);
+    double h = m.hidden, I = m.intermediate, kvd = (double)m.kv_heads * m.head_dim;
+    double in = 6 * h + I, out = 3 * h + 2 * kvd + 2 * I;
+    near(c.split_bytes_per_token, 4.0 * (in + out / 3) * m.layers, 1e-6, "inputs whole, rows back");
+    sim_batch_shape pre = {
+        .prefill_seqs = 1, .prefill_tokens = 494, .prefill_attn_pairs = 494.0 * 495.0 / 2.0};
+    double params = c.linear_flops_per_token / 2.0 / 3.0;
+    double expand = 4.0 * params * (w->bytes + 4.0) / (g.mem_bw_Bps * p.bw_eff);
+    double lin_flops = (c.linear_flops_per_token * 494 + c.head_flops_per_seq) / 3.0;
+    double gemm = fmax(4.0 * params / (g.mem_bw_Bps * p.bw_eff),
+                       lin_flops / (g.fp16_flops / 2 * p.flops_eff));
+    double copies = 2.0 * 494.0 * c.split_bytes_per_token / (0.5 * 16e9);
+    sim_cost one;
+    sim_cost_init(&one, &g, &m, w, kv, &p, 1, NULL);
+    double lin_one =
+        fmax((one.dense_weight_bytes + one.dequant_read_bytes) / (g.mem_bw_Bps * p.bw_eff),
+             (c.linear_flops_per_token * 494 + c.head_flops_per_seq) /
+                 (2.0 * g.fp16_flops * p.flops_eff)) +
+        one.dequant_bytes / (g.mem_bw_Bps * p.bw_eff);
+    double rest = sim_cost_step_s(&one, &pre) - lin_one; /* attention and the host's terms */
+    near(sim_cost_step_s(&c, &pre), 2.0 * (expand + gemm) + copies + rest, 1e-9,
+         "three GeForce GPUs: the other two multiply one after another");
+    near(sim_cost_step_s(&cs, &pre) - sim_cost_step_s(&c, &pre),
+         m.layers * 2.0 * 2.0 * 7.0 * 4.0 * 10e-6, 1e-12, "staged copies' fixed time");
+    near(sim_cost_step_s(&ds, &pre) - sim_cost_step_s(&d, &pre),
+         m.layers * 2.0 * 2.0 * 7.0 * 4.0 * 10e-6, 1e-12, "a prompt is staged with peer access");
+    sim_batch_shape dec = {.decode_seqs = 1, .decode_ctx_tokens = 495};
+    near(sim_cost_step_s(&ds, &dec), sim_cost_step_s(&d, &dec), 1e-15,
+         "peer access: a decode's copies are not staged");
+    near(sim_cost_step_s(&cs, &dec) - sim_cost_step_s(&c, &dec), m.layers * 2.0 * 2.0 * 7.0 * 10e-6,
+         1e-12, "GeForce: a decode's copies are staged");
+    sim_cost d1;
+    sim_cost_init(&d1, &a, &m, w, kv, &p, 1, NULL);
+    sim_cost_row_split(&d1, 3, &m, &a, 16e9);
+    d1.split_peer = false; /* the same GPUs without peer access */
+    double t_par = sim_cost_step_s(&d, &dec), t_ser = sim_cost_step_s(&d1, &dec);
+    double mv =
+        fmax(d.dense_weight_bytes / (a.mem_bw_Bps * p.bw_eff),
+             (d.linear_flops_per_token + d.head_flops_per_seq) / (a.fp16_flops * p.flops_eff)) /
+        3.0;
+    near(t_ser - t_par, mv, 1e-12, "without peer access a decode's products run in turn");
 }
 
 /* The fit recovers an architecture term it generated data from: three
@@ -978,6 +1061,7 @@ int main(void)
         cmocka_unit_test(test_min_build),
         cmocka_unit_test(test_power_cap_by_hand),
         cmocka_unit_test(test_row_split_2023_by_hand),
+        cmocka_unit_test(test_row_split_staged),
         cmocka_unit_test(test_fit_recovers_arch_term),
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
