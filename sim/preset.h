@@ -15,6 +15,8 @@
  *                                      share of the host link
  *   runtime_overhead_gib               memory outside weights, activations and KV
  *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
+ *   coopmat                            0 or 1: matrix products on the device's matrix
+ *                                      units where it has them (llama.cpp Vulkan)
  *   cuda_graph_max_tokens              steps up to this many tokens replay a CUDA graph
  *   arch_flops ARCH M                  per device architecture (sim/catalog.h), a
  *                                      multiplier in (0, 2] on flops_eff for the matrix
@@ -22,6 +24,8 @@
  *                                      architecture, absent: 1
  *   arch_bw ARCH M                     the same on bw_eff, for every byte a step moves
  *   arch_bw_fit                        0 or 1: `kvsim calibrate` fits arch_bw terms
+ *   arch_flops_free                    0 or 1: flops_eff fitted to the devices of
+ *                                      architectures without a term, the terms free
  *   min_build_ym                       YYYYMM: `kvsim validate` refuses rows whose build
  *                                      states an earlier month (not this preset's kernels)
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to
