@@ -567,6 +567,8 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
+    if (p->coopmat)
+        fprintf(fp, "coopmat 1\n");
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
     if (p->min_build_ym > 0)
         fprintf(fp,
@@ -574,12 +576,16 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
                 "min_build_ym %u\n",
                 p->min_build_ym);
     bool any = false;
+    if (p->arch_flops_free)
+        fprintf(fp, "# arch_flops_free: flops_eff is the efficiency of the devices of "
+                    "architectures without a term, the terms relative to it\narch_flops_free 1\n");
     for (size_t a = 0; a < sim_arch_count(); a++)
         if (p->arch_flops[a] > 0) {
             if (!any)
-                fprintf(fp, "# arch_flops: flops_eff's multiplier for multi-token matrix products "
-                            "per architecture with 2 devices or more (their geometric mean "
-                            "over devices 1)\n");
+                fprintf(fp,
+                        "# arch_flops: flops_eff's multiplier for multi-token matrix products "
+                        "per architecture with 2 devices or more%s\n",
+                        p->arch_flops_free ? "" : " (their geometric mean over devices 1)");
             any = true;
             fprintf(fp, "arch_flops %s %.4f\n", sim_arch_name(a), p->arch_flops[a]);
         }

@@ -25,6 +25,33 @@ static double fp16_rate(const sim_gpu *g, bool fp16_accumulate)
     return r;
 }
 
+/* Whether llama.cpp's Vulkan backend multiplies on the device's matrix
+ * units (ggml-vulkan.cpp, unchanged in this from build 7f76692, September
+ * 2025, the build of the scoreboard's Arc B570/B580 and Ryzen AI Max+ 395
+ * rows, to August 2026): through VK_NV_cooperative_matrix2 or
+ * VK_KHR_cooperative_matrix, which NVIDIA's driver exposes from Turing on
+ * (the backend calls a part without it NVIDIA_PRE_TURING), on AMD RDNA3
+ * and later (ggml_vk_khr_cooperative_matrix_support: RDNA3 with AMD's
+ * drivers; RADV exposes it from RDNA3 on) and on Intel Xe2 only (Arc
+ * A-series "has performance regressions"). A device without them runs the
+ * shader kernels: quantized weights against q8_1 activations on the integer
+ * dot product (VK_KHR_shader_integer_dot_product: dp4a on Pascal,
+ * v_dot4_i32_i8 on RDNA2) where it has one, the MMQ pipelines being created
+ * only off the cooperative-matrix paths. The GTX 16 series (TU116/TU117) is
+ * Turing without tensor cores. */
+static bool vk_matrix_units(const sim_gpu *g)
+{
+    int a = sim_arch_index(g->arch);
+    if (strcmp(g->vendor, "NVIDIA") == 0)
+        return a >= sim_arch_index("turing") && a <= sim_arch_index("blackwell-rtx") &&
+               strstr(g->display, "GTX 16") == NULL;
+    if (strcmp(g->vendor, "AMD") == 0)
+        return strncmp(g->arch, "rdna3", 5) == 0;
+    if (strcmp(g->vendor, "Intel") == 0)
+        return strcmp(g->arch, "xe2") == 0;
+    return false;
+}
+
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const sim_dtype *w,
                    const sim_dtype *kv, const sim_cost_params *p, uint32_t tp, const sim_link *link)
 {
@@ -70,6 +97,13 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         c->peak_flops = f16;
     if (p->int8_mmq && w->kind != SIM_FMT_FLOAT && gpu->int8_ops > 0)
         c->peak_flops = gpu->int8_ops;
+    /* llama.cpp's Vulkan backend on matrix units (vk_matrix_units): the
+     * weights dequantized to fp16 in the GEMM's tiles, fp16 accumulators
+     * at default precision where the device offers them (NVIDIA and AMD
+     * do: ggml_vk_get_mul_mat_mat_pipeline's f16acc pipelines), so
+     * GeForce parts at their fp16-accumulate rate. */
+    if (p->coopmat && vk_matrix_units(gpu) && gpu->fp16_flops > 0 && !gpu->rate_given)
+        c->peak_flops = fp16_rate(gpu, true);
     /* Attention runs in 16 bits whatever the weights (vLLM's attention
      * backends take bf16/fp16 queries; fp8 KV is dequantised in the
      * kernel). */

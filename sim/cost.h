@@ -65,6 +65,8 @@ typedef struct sim_cost_params {
     bool fp16_accumulate; /* fp16 GEMMs accumulate in fp16: GeForce's full tensor rate */
     bool dequant_gemm;    /* quantized weights expanded to fp16 for multi-token GEMMs */
     bool int8_mmq;        /* quantized weights multiplied at the int8 rate (llama.cpp's MMQ) */
+    bool coopmat;         /* llama.cpp's Vulkan backend: on a device with matrix units its matrix
+                           * products run there in fp16, fp16 accumulation (sim_cost_init) */
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no
                                 * per-layer launch overhead; 0: eager */
     /* Per device architecture (sim_arch_index), a multiplier on flops_eff
@@ -81,6 +83,11 @@ typedef struct sim_cost_params {
      * where unmeasured): flops_eff is then a share of what a GEMM can reach
      * on the device, not of its boost-clock peak. */
     bool matmul_measured;
+    /* calibrate fits flops_eff to the devices of architectures without an
+     * arch_flops term, every term free relative to it (the preset opts
+     * in); otherwise the terms keep a geometric mean of 1 over their
+     * devices. */
+    bool arch_flops_free;
     /* kvsim validate: a row whose build states an earlier year and month
      * (YYYYMM) is not this preset's (refused); 0 none. */
     uint32_t min_build_ym;

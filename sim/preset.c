@@ -46,6 +46,7 @@ static const key keys[] = {
     {"fp16_accumulate", K_BOOL, C(fp16_accumulate), 0, 0, 0, 0, 0},
     {"dequant_gemm", K_BOOL, C(dequant_gemm), 0, 0, 0, 0, 0},
     {"int8_mmq", K_BOOL, C(int8_mmq), 0, 0, 0, 0, 0},
+    {"coopmat", K_BOOL, C(coopmat), 0, 0, 0, 0, 0},
     {"cuda_graph_max_tokens", K_NUM, C(graph_max_tokens), 0, 0, 1e6, 0, 0},
     {"min_build_ym", K_NUM, C(min_build_ym), 0, 0, 999912, 0, 0},
     {"fit_rows", K_NUM, P(fit_rows), 0, 0, 1e9, 0, 0},
@@ -55,6 +56,7 @@ static const key keys[] = {
     {"arch_bw", K_ARCH, 1, 0, 0, 2, 1, 1},
     {"arch_bw_fit", K_BOOL, C(arch_bw_fit), 0, 0, 0, 0, 0},
     {"matmul_measured", K_BOOL, C(matmul_measured), 0, 0, 0, 0, 0},
+    {"arch_flops_free", K_BOOL, C(arch_flops_free), 0, 0, 0, 0, 0},
     {"row", K_SKIP, 0, 0, 0, 0, 0, 0},
 };
 #undef P

@@ -16,6 +16,8 @@
  *                                      time of a copy staged through the host
  *   runtime_overhead_gib               memory outside weights, activations and KV
  *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
+ *   coopmat                            0 or 1: matrix products on the device's matrix
+ *                                      units where it has them (llama.cpp Vulkan)
  *   cuda_graph_max_tokens              steps up to this many tokens replay a CUDA graph
  *   arch_flops ARCH M                  per device architecture (sim/catalog.h), a
  *                                      multiplier in (0, 2] on flops_eff for the matrix
@@ -26,6 +28,8 @@
  *   matmul_measured                    0 or 1: the tensor rates are the device's measured
  *                                      achievable matmul rate (catalog/gpus.csv
  *                                      matmul_tflops), not its peak; flops_eff a share of it
+ *   arch_flops_free                    0 or 1: flops_eff fitted to the devices of
+ *                                      architectures without a term, the terms free
  *   min_build_ym                       YYYYMM: `kvsim validate` refuses rows whose build
  *                                      states an earlier month (not this preset's kernels)
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to

@@ -602,6 +602,24 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
         f.base.arch_flops[f.ref] = p->arch_flops[f.ref] = 0;
         f.ref = -1;
     }
+    /* arch_flops_free: where devices of architectures without a term
+     * remain, flops_eff is theirs and every term is free relative to it
+     * (the reference gets a coordinate; nothing is normalised). A device
+     * of an architecture the fit has no term for then gets the efficiency
+     * of such devices, not the device-weighted mean of the architectures
+     * with terms (llama.cpp's Vulkan rows: four Intel Xe2 parts at a
+     * sixth of the NVIDIA parts' share of their peak). */
+    if (p->arch_flops_free && f.ref >= 0) {
+        size_t termless = 0;
+        for (int a = 0; a < SIM_ARCH_MAX; a++)
+            if (!(f.weight[a] > 0))
+                termless += devices[a];
+        if (termless > 0) {
+            f.map[f.dims++] = SIM_FIT_NBASE + f.ref;
+            arch_dims++;
+            f.ref = -1;
+        }
+    }
     if (!bw_dims && f.bw_ref >= 0) {
         f.base.arch_bw[f.bw_ref] = p->arch_bw[f.bw_ref] = 0;
         f.bw_ref = -1;
