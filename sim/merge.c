@@ -27,6 +27,8 @@
  */
 #include "sim/merge.h"
 
+#include "sim/merge_int.h"
+
 #include <assert.h>
 #include <math.h>
 #include <stddef.h>
@@ -41,45 +43,9 @@ static double to_s(int64_t ns)
     return (double)ns / 1e9;
 }
 
-/* True when taking NEED bytes leaves a free block per sample: vllm-v0's
- * check before each decode (sim_sched_v0_room), met by every merged step
- * whatever the scheduler; with NO_EVICT, when the free space outside the
- * prefix cache covers NEED as well. */
-static bool decode_room(const sim_replica *r, uint64_t need, bool no_evict)
-{
-    kv_space sp;
-    r->kv->ops->space(r->kv, &sp);
-    uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
-    return need <= sp.free_bytes && sp.free_bytes - need >= reserve &&
-           (!no_evict || need <= sp.free_bytes - sp.cached_bytes);
-}
-
-/* What growths a merged run may make: none; any; or only those that
- * evict nothing from the prefix cache. Growths take free space, and may
- * evict cached blocks: all that a waiting request's admission could see
- * change in a merged run. So any growth when none waits or max_num_seqs
- * run (the queue is not looked at). With a request the pass found
- * blocked for memory (the strategy refused it for want of free space, not
- * its layout, see the caller), less free space keeps it blocked, and,
- * when none of it is in the cache, so do evictions (they cannot add hits;
- * requests skipped before it for the token budget stay skipped with fewer
- * hits); with hits, an eviction could change the tokens the scheduler
- * asks for it, so only growths the cache's free space is not needed for. */
-enum { GROW_NONE, GROW_ANY, GROW_NO_EVICT };
-
-/* Batch entry Q holds merge_base(Q) + J tokens at the end of the run's
- * step J (its KV written, its context at step J + 1): a decode's computed
- * tokens, a prompt ending in the first step (sim/merge.h) its prompt less
- * one, its first token then counting as a decode's. Valid while the run
- * lasts: requests are advanced only at its end. */
-static uint32_t merge_base(const sim_req *q)
-{
-    return q->computed < q->input ? q->input - 1 : q->computed;
-}
-
 /* How many steps, the one started included, R's batch can run unchanged
  * (1 when no other can follow it): until a request's last token, and,
- * with GROWS (a growth rule) GROW_NONE, until a sequence outgrows what it
+ * with GROWS (a growth rule) MERGE_GROW_NONE, until a sequence outgrows what it
  * holds. Otherwise r->merge_next[k] is the step that grows batch entry k
  * (UINT32_MAX: none in the run) and *NEXT the first of them. *USED_STEP
  * is what the sum of used tokens grows by at each step's end. O(running),
@@ -139,11 +105,11 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         if (r->merge_next[k] == 2) {
             /* take_growths' test for step 2, on a prefix of its sum (it
              * only grows): a failure there ends the run at one step. */
-            if (grows == GROW_NONE)
+            if (grows == MERGE_GROW_NONE)
                 return 1;
             uint64_t nb = kv_grow_bytes(r->kv, s, base + 2);
             need2 = nb > UINT64_MAX - need2 ? UINT64_MAX : need2 + nb;
-            if (!decode_room(r, need2, grows == GROW_NO_EVICT))
+            if (!merge_decode_room(r, need2, grows == MERGE_GROW_NO_EVICT))
                 return 1;
         }
     }
@@ -170,7 +136,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         r->merge_next[k] = first <= bound ? first : UINT32_MAX;
         if (first > bound)
             continue;
-        if (grows == GROW_NONE)
+        if (grows == MERGE_GROW_NONE)
             bound = first - 1;
         else if (first < *next)
             *next = first;
@@ -200,104 +166,6 @@ static void first_step_gaps(sim_replica *r)
     sim_step_report_gaps(r, -1, first);
 }
 
-/* The growth calendar: batch entries by the step that next grows them,
- * in CAL_W buckets by step modulo CAL_W (a bucket also holds entries due
- * CAL_W or more steps later: each entry carries its step in
- * r->merge_next), each bucket's list in batch order (r->merge_link), so
- * that a step's growths are found in O(its bucket), not O(batch). */
-enum { CAL_W = 64 };
-#define CAL_NONE UINT32_MAX
-
-/* Puts batch entry POS (due at r->merge_next[POS]) in its bucket, in
- * batch order. */
-static void cal_put(sim_replica *r, uint32_t head[CAL_W], uint32_t pos)
-{
-    uint32_t *at = &head[r->merge_next[pos] & (CAL_W - 1)];
-    while (*at != CAL_NONE && *at < pos)
-        at = &r->merge_link[*at];
-    r->merge_link[pos] = *at;
-    *at = pos;
-}
-
-/* Takes the batch entries step STEP grows out of the calendar into
- * r->merge_grow (*NGROW of them, in the batch's order, the scheduler's)
- * and says whether the free space covers the growths (true without
- * any) and leaves a block per sample (vllm-v0's decode check, made before every decode of the
- * next steps), and with NO_EVICT whether they evict nothing. */
-static bool take_growths(sim_replica *r, uint32_t head[CAL_W], uint32_t step, bool no_evict,
-                         uint32_t *ngrow)
-{
-    uint64_t need = 0;
-    *ngrow = 0;
-    uint32_t *at = &head[step & (CAL_W - 1)];
-    while (*at != CAL_NONE) {
-        uint32_t pos = *at;
-        if (r->merge_next[pos] != step) {
-            at = &r->merge_link[pos];
-            continue;
-        }
-        *at = r->merge_link[pos];
-        const sim_req *q = sim_rep_req(r, r->batch.req[pos]);
-        uint64_t b = kv_grow_bytes(r->kv, &q->seq, q->computed + step);
-        need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
-        r->merge_grow[(*ngrow)++] = pos;
-    }
-    /* Without growths the free space is what the last check found. */
-    return *ngrow == 0 || decode_room(r, need, no_evict);
-}
-
-/* Uniform growths (kv_alloc_ops.grow_unit): when every growing entry of
- * the batch grows by the same unit of U tokens, at most U + 1 steps in
- * (its first growth) and then every U steps, with table room for all of
- * its growths in the run, step S grows exactly the entries whose first
- * growth is S modulo U: classes fixed for the run, each in batch order,
- * found in O(1) a step and grown in one call (no calendar, no per-growth
- * check of the unit's bytes). An entry's growths count up to BOUND, or
- * with LIFE up to its own last step (the run goes on past completions,
- * see through_ok). Returns U and sets *UNIT, r->merge_seqs (the classes'
- * sequences, class by class) and OFF (class C is r->merge_seqs[OFF[C],
- * OFF[C + 1])); 0 when no entry grows; -1 where the growths are not
- * uniform (the calendar serves them). r->merge_link is scratch. */
-static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_unit *out,
-                           uint32_t off[CAL_W + 1])
-{
-    /* The growing entries, in batch order: their sequences, first growth
-     * steps and the tokens their growths cover after the first. */
-    kv_seq **seqs = r->merge_tmp;
-    uint32_t *first_at = r->merge_link, *span = r->merge_grow, m = 0;
-    for (uint32_t k = 0; k < r->batch.n; k++) {
-        sim_req *q = sim_rep_req(r, r->batch.req[k]);
-        /* merge_bound's first growth step, and the entry's last step. */
-        uint32_t first = life ? q->seq.cap_tokens - merge_base(q) + 1 : r->merge_next[k];
-        uint32_t last = life ? q->output - q->generated : bound;
-        if (first > last)
-            continue;
-        seqs[m] = &q->seq;
-        first_at[m] = first;
-        span[m++] = last - first;
-    }
-    if (m == 0)
-        return 0;
-    kv_grow_unit unit;
-    if (!kv_grow_uniform(r->kv, seqs, span, m, &unit) || unit.tokens == 0 || unit.tokens > CAL_W)
-        return -1;
-    uint32_t fill[CAL_W] = {0};
-    for (uint32_t j = 0; j < m; j++) {
-        if (first_at[j] > unit.tokens + 1)
-            return -1; /* holds more than its next block */
-        fill[first_at[j] % unit.tokens]++;
-    }
-    off[0] = 0;
-    for (uint32_t c = 0; c < unit.tokens; c++) {
-        off[c + 1] = off[c] + fill[c];
-        fill[c] = off[c];
-    }
-    for (uint32_t j = 0; j < m; j++)
-        r->merge_seqs[fill[first_at[j] % unit.tokens]++] = seqs[j];
-    *out = unit;
-    return (int)unit.tokens;
-}
-
 /* The run may go on past a step that ends requests (their last token):
  * after it the pass would build the same batch without them, every
  * other running request a one-token decode in the same order, when the
@@ -316,55 +184,13 @@ static bool through_ok(const sim_replica *r)
     return true;
 }
 
-/* The request of sequence S (the sim_req holding it). */
-static sim_req *seq_req(kv_seq *s)
-{
-    return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
-}
-
-/* The run's step an entry's last token comes at (requests are advanced
- * only at the run's end). */
-static uint32_t last_step(const sim_req *q)
-{
-    return q->output - q->generated;
-}
-
-/* Takes S out of its growth class (it ended). */
-static void class_remove(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1], const kv_seq *s)
-{
-    for (uint32_t c = 0; c < unit; c++)
-        for (uint32_t j = off[c]; j < off[c + 1]; j++) {
-            if (r->merge_seqs[j] != s)
-                continue;
-            memmove(r->merge_seqs + j, r->merge_seqs + j + 1,
-                    (off[unit] - j - 1) * sizeof(r->merge_seqs[0]));
-            for (uint32_t d = c + 1; d <= unit; d++)
-                off[d]--;
-            return;
-        }
-}
-
-static int growth_rule(const sim_replica *r)
-{
-    if (r->kv->ops->grow_bytes == NULL)
-        return GROW_NONE;
-    if (sim_rep_waiting(r) == 0 || !sim_rep_seq_room(r))
-        return GROW_ANY;
-    if (!r->head_blocked)
-        return GROW_NONE;
-    const sim_req *h = sim_rep_req(r, r->head_req);
-    if (h->swapped || kv_cached_tokens(r->kv, &h->seq, sim_req_tokens(h)) == 0)
-        return GROW_ANY;
-    return GROW_NO_EVICT;
-}
-
 int sim_merge_steps(sim_replica *r, int64_t *end_io)
 {
     int64_t end_ns = *end_io;
     if (!(end_ns < r->merge_limit_ns))
         return 0;
     kv_alloc *kv = r->kv;
-    if (!decode_room(r, 0, false))
+    if (!merge_decode_room(r, 0, false))
         return 0; /* vllm-v0's next decode check fails */
     /* A head the strategy accepted but its layout refused (jemalloc): the
      * attempt, made again at every step, may change the strategy's state
@@ -372,31 +198,18 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (r->head_blocked &&
         kv_can_admit(kv, &sim_rep_req(r, r->head_req)->seq, r->head_need_tokens) == KV_OK)
         return 0;
-    int grows = growth_rule(r);
+    int grows = merge_growth_rule(r);
     uint64_t used_step = 0;
     uint32_t next = UINT32_MAX, ngrow = 0, nprompt = 0;
     uint32_t bound = merge_bound(r, grows, &used_step, &next, &nprompt);
     if (bound < 2)
         return 0;
-    uint32_t head[CAL_W], off[CAL_W + 1];
-    kv_grow_unit gu = {0, 0};
     /* Through completions when the growths allow: none, or uniform over
      * each entry's life. */
     bool through = through_ok(r);
-    int uc = -1;
-    if (through && (uc = uniform_classes(r, bound, true, &gu, off)) < 0)
-        through = false;
-    if (!through && next != UINT32_MAX && !r->cfg->check)
-        uc = uniform_classes(r, bound, false, &gu, off);
-    uint32_t unit = uc > 0 ? (uint32_t)uc : 0;
-    uint32_t cls = 1; /* with UNIT, the class of the step the loop looks at (step 2 first) */
-    for (int w = 0; w < CAL_W; w++)
-        head[w] = CAL_NONE;
-    if (nprompt > 0 && unit == 0 && next != UINT32_MAX)
-        return 0; /* the calendar's growths go by computed tokens: decodes only */
-    for (uint32_t pos = 0; unit == 0 && next != UINT32_MAX && pos < r->batch.n; pos++)
-        if (r->merge_next[pos] != UINT32_MAX)
-            cal_put(r, head, pos);
+    merge_growths g;
+    if (!merge_growths_init(r, &g, grows, bound, next, &through, nprompt))
+        return 0;
     /* The sum of merge_base over the batch (and the used tokens of the
      * running requests outside it): used tokens at step J's end are this
      * plus J x USED_STEP. Ended requests are taken out of it. */
@@ -441,7 +254,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 break;
             for (uint32_t n = 0; n < r->batch.n; n++) {
                 const sim_req *q = sim_rep_req(r, r->batch.req[n]);
-                if (last_step(q) == k) {
+                if (merge_last_step(q) == k) {
                     nend++;
                     end_ctx += merge_base(q) + k + 1;
                     end_used += merge_base(q);
@@ -479,22 +292,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             dur_ns = 1;
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
                   end_ns + dur_ns != r->merge_limit_ns;
-        ngrow = 0;
-        uint32_t ncls = cls + 1 == unit ? 0 : cls + 1; /* (k + 1) % unit */
-        if (unit != 0) {
-            ngrow = off[ncls + 1] - off[ncls];
-            for (uint32_t j = off[ncls]; ends && j < off[ncls + 1]; j++)
-                ngrow -= last_step(seq_req(r->merge_seqs[j])) == k; /* ended, not grown */
-            if (go && ngrow > 0)
-                go = decode_room(r, ngrow * gu.bytes, grows == GROW_NO_EVICT);
-        } else if (go && next != UINT32_MAX) {
-            go = take_growths(r, head, k + 1, grows == GROW_NO_EVICT, &ngrow);
-        }
+        go = merge_growths_due(r, &g, k, ends, go, &ngrow);
         if (!go) {
             r->batch.shape = shape;
             break;
         }
-        cls = ncls;
         /* Step k ends. */
         uint64_t used_end = used0 + k * used_step;
         r->now_ns = end_ns;
@@ -511,7 +313,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             for (uint32_t n = 0; n < r->batch.n; n++) {
                 uint32_t i = r->batch.req[n];
                 sim_req *q = sim_rep_req(r, i);
-                if (last_step(q) != k) {
+                if (merge_last_step(q) != k) {
                     r->batch.req[keep] = i;
                     r->batch.tokens[keep] = 1;
                     r->running[keep++] = i;
@@ -521,8 +323,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 q->generated += k;
                 kv_set_used(kv, &q->seq, q->computed);
                 q->last_token_ns = end_ns;
-                if (unit != 0)
-                    class_remove(r, unit, off, &q->seq);
+                merge_growths_end(r, &g, &q->seq);
                 r->running_seqs -= r->cfg->n_samples;
                 sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
             }
@@ -533,7 +334,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             sampled = keep * r->cfg->n_samples;
             bound = UINT32_MAX;
             for (uint32_t n = 0; n < keep; n++) {
-                uint32_t last = last_step(sim_rep_req(r, r->batch.req[n]));
+                uint32_t last = merge_last_step(sim_rep_req(r, r->batch.req[n]));
                 bound = last < bound ? last : bound;
             }
             if (priced)
@@ -551,22 +352,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
          * its order, each with its KV written up to its context. */
         kv_tick(kv);
         r->stamp++;
-        if (unit != 0 && ngrow > 0)
-            kv_grow_units(kv, r->merge_seqs + off[cls], ngrow,
-                          &gu); /* used tokens set at the end */
-        for (uint32_t g = 0; unit == 0 && g < ngrow; g++) {
-            uint32_t pos = r->merge_grow[g], i = r->batch.req[pos];
-            sim_req *q = sim_rep_req(r, i);
-            kv_set_used(kv, &q->seq, q->computed + k);
-            int rc = sim_rep_grow(r, i, q->computed + k + 1);
-            if (rc < 0)
-                return -1;
-            assert(rc == KV_OK); /* kv_grow_bytes' promise */
-            uint32_t again = q->seq.cap_tokens - q->computed + 1;
-            r->merge_next[pos] = again <= bound ? again : UINT32_MAX;
-            if (again <= bound)
-                cal_put(r, head, pos);
-        }
+        if (merge_growths_apply(r, &g, k, ngrow, bound) != 0)
+            return -1;
         if (ngrow > 0 || ends) {
             if (r->head_blocked) {
                 const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
