@@ -125,7 +125,6 @@ static sim_req *seq_req(kv_seq *s)
     return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
 }
 
-
 /* Takes S out of its growth class (it ended). */
 static void class_remove(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1], const kv_seq *s)
 {
@@ -154,7 +153,6 @@ int merge_growth_rule(const sim_replica *r)
         return MERGE_GROW_ANY;
     return MERGE_GROW_NO_EVICT;
 }
-
 
 bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bound, uint32_t next,
                         bool *through, uint32_t nprompt)
