@@ -589,6 +589,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             any = true;
             fprintf(fp, "arch_flops %s %.4f\n", sim_arch_name(a), p->arch_flops[a]);
         }
+    if (p->gqa_kv_per_head)
+        fprintf(fp, "# gqa_kv_per_head: decode attention reads each KV head once per query head "
+                    "sharing it (masked MHA before XQA)\ngqa_kv_per_head 1\n");
     if (p->matmul_measured)
         fprintf(fp, "# matmul_measured: flops_eff is a share of the device's measured achievable "
                     "matmul rate (catalog/gpus.csv matmul_tflops)\nmatmul_measured 1\n");

@@ -88,6 +88,12 @@ typedef struct sim_cost_params {
      * in); otherwise the terms keep a geometric mean of 1 over their
      * devices. */
     bool arch_flops_free;
+    /* Decode attention reads a KV head once for each query head that
+     * shares it (grouped-query attention without a kernel that shares the
+     * read: TensorRT-LLM's masked MHA before its XQA kernel, v0.8), so a
+     * decode's KV traffic is the query heads' over the KV heads' times
+     * what the cache holds. */
+    bool gqa_kv_per_head;
     /* kvsim validate: a row whose build states an earlier year and month
      * (YYYYMM) is not this preset's (refused); 0 none. */
     uint32_t min_build_ym;
@@ -122,7 +128,9 @@ typedef struct sim_cost {
     double score_bytes_per_pair; /* without flash attention: fp32 scores x heads x layers */
     double layers;               /* layers run per step (launch overheads) */
     double kv_bytes_per_token;
-    double kv_window_bytes_per_seq;    /* KIVI: the fp16 window's extra bytes, read per decode */
+    double kv_window_bytes_per_seq; /* KIVI: the fp16 window's extra bytes, read per decode */
+    double
+        decode_kv_reads; /* times a decode reads each KV byte it attends over (gqa_kv_per_head) */
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
     double attn_flops_per_decode_pair; /* the same for a decoding query (MLA: absorbed) */
     /* Tensor parallelism: everything above is one GPU's share; each step

@@ -30,6 +30,9 @@
  *                                      matmul_tflops), not its peak; flops_eff a share of it
  *   arch_flops_free                    0 or 1: flops_eff fitted to the devices of
  *                                      architectures without a term, the terms free
+ *   gqa_kv_per_head                    0 or 1: decode attention reads each KV head once
+ *                                      per query head sharing it (TensorRT-LLM's masked
+ *                                      MHA before XQA, v0.8)
  *   min_build_ym                       YYYYMM: `kvsim validate` refuses rows whose build
  *                                      states an earlier month (not this preset's kernels)
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to
