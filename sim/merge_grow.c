@@ -125,7 +125,6 @@ static sim_req *seq_req(kv_seq *s)
     return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
 }
 
-
 /* Takes S out of its growth class (it ended). */
 static void class_remove(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1], const kv_seq *s)
 {
@@ -155,7 +154,6 @@ int merge_growth_rule(const sim_replica *r)
     return MERGE_GROW_NO_EVICT;
 }
 
-
 bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bound, uint32_t next,
                         bool *through, uint32_t nprompt)
 {
@@ -183,7 +181,7 @@ bool merge_growths_due(sim_replica *r, merge_growths *g, uint32_t k, bool ends, 
 {
     *ngrow = 0;
     if (g->unit != 0) {
-        g->cls = g->cls + 1 == g->unit ? 0 : g->cls + 1; /* (k + 1) % unit */
+        g->cls = g->cls + 1 >= g->unit ? 0 : g->cls + 1; /* (k + 1) % unit; unit 1: 0 */
         uint32_t c = g->cls;
         *ngrow = g->off[c + 1] - g->off[c];
         for (uint32_t j = g->off[c]; ends && j < g->off[c + 1]; j++)
