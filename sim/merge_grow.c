@@ -181,7 +181,7 @@ bool merge_growths_due(sim_replica *r, merge_growths *g, uint32_t k, bool ends, 
 {
     *ngrow = 0;
     if (g->unit != 0) {
-        g->cls = g->cls + 1 == g->unit ? 0 : g->cls + 1; /* (k + 1) % unit */
+        g->cls = g->cls + 1 >= g->unit ? 0 : g->cls + 1; /* (k + 1) % unit; unit 1: 0 */
         uint32_t c = g->cls;
         *ngrow = g->off[c + 1] - g->off[c];
         for (uint32_t j = g->off[c]; ends && j < g->off[c + 1]; j++)

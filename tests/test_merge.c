@@ -11,7 +11,7 @@
  * allows it (its terminal summary counts them), so that the comparison is
  * not vacuous.
  *
- * The matrix (42 configurations): the bundled Azure conv trace, the Azure code and Mooncake
+ * The matrix (43 configurations): the bundled Azure conv trace, the Azure code and Mooncake
  * traces from ../shared (skipped with a message when absent), generated
  * workloads (fixed, uniform and chat, the last with prefix-sharing hash
  * ids); every scheduler (vllm V1 with and without chunked prefill and
@@ -117,6 +117,9 @@ static const config matrix[] = {
     {DECODES "--step-profile catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv", true, false},
     {DECODES "--scheduler sarathi --ts-interval 0.05", true, false},
     {DECODES "--replicas 2", true, false},
+    /* Blocks of one token: uniform growths of a one-token unit, every step
+     * (the class cycle's unit 1). */
+    {DECODES "--block-size 1 --replicas 2", true, false},
     {UNIFORM "--num-blocks 1500 --allocator vattn", true, false},
     {UNIFORM "--kv-pool-gib 4 --scheduler static", true, false},
     {UNIFORM "--kv-pool-gib 4 --scheduler orca --allocator contiguous:reserve=pow2,fit=buddy", true,
