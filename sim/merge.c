@@ -207,6 +207,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     /* Through completions when the growths allow: none, or uniform over
      * each entry's life. */
     bool through = through_ok(r);
+    /* With prompts ending in the first step, the steps after it grow in
+     * the running set's order (every entry a decode): the batch's must be
+     * that order (decodes first can put the prompt last). */
+    for (uint32_t n = 0; nprompt > 0 && n < r->batch.n; n++)
+        if (n >= r->nrunning || r->batch.req[n] != r->running[n])
+            return 0;
     merge_growths g;
     if (!merge_growths_init(r, &g, grows, bound, next, &through, nprompt))
         return 0;
