@@ -122,18 +122,9 @@ bool kv_grow_uniform(const kv_alloc *a, kv_seq *const *seqs, const uint32_t *spa
 
 void kv_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n, const kv_grow_unit *unit)
 {
-    a->ops->grow_units(a, seqs, n);
     /* kv_grow's sums over the N growths: each sequence is live and single
-     * (grow_unit's promise), so its useful slots are min(cap, final), its
-     * capacity now a unit more. */
-    uint64_t useful = 0;
-    for (uint32_t k = 0; k < n; k++) {
-        const kv_seq *s = seqs[k];
-        assert(s->live && s->samples <= 1 && s->cap_tokens >= unit->tokens);
-        useful += min_u32(s->cap_tokens, s->final_tokens) -
-                  min_u32(s->cap_tokens - unit->tokens, s->final_tokens);
-    }
-    a->totals.useful_tokens += useful;
+     * (grow_unit's promise), its useful slots min(cap, final). */
+    a->totals.useful_tokens += a->ops->grow_units(a, seqs, n);
     a->totals.alloc_bytes += n * unit->bytes;
 }
 

@@ -217,8 +217,10 @@ typedef struct kv_alloc_ops {
     /* With grow_unit: grows each of the N sequences SEQS, in order, by one
      * unit (what grow would do with cap_tokens + 1 tokens), updating
      * cap_tokens, alloc_bytes and the strategy's state. Each has room for
-     * it (grow_unit), and the caller checked that space() covers N units. */
-    void (*grow_units)(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
+     * it (grow_unit), and the caller checked that space() covers N units.
+     * Returns the useful token slots the growths add (the sum of
+     * min(cap_tokens, final_tokens) after less before: kv_grow's count). */
+    uint64_t (*grow_units)(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
     /* Optional deep check of the strategy's own structures; 0 when sound,
      * else a negative value with ERR describing the first violation. */
     int (*check)(const kv_alloc *a, char *err, size_t errlen);

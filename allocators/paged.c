@@ -442,7 +442,7 @@ static bool paged_grow_unit(const kv_alloc *a, kv_seq *const *seqs, const uint32
         const kv_seq *s = seqs[k];
         if (!(s->live && s->samples <= 1 && s->hash_ids == NULL &&
               (uint64_t)s->num_blocks * bt == s->cap_tokens &&
-              span[k] / bt < s->blocks_cap - s->num_blocks))
+              span[k] < (uint64_t)(s->blocks_cap - s->num_blocks) * bt)) /* span / bt < room */
             return false;
     }
     unit->tokens = bt;
@@ -450,7 +450,7 @@ static bool paged_grow_unit(const kv_alloc *a, kv_seq *const *seqs, const uint32
     return true;
 }
 
-static void paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
+static uint64_t paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
 {
     paged *p = a->priv;
     /* growth_block for each, its free-stack case with the pool's fields
@@ -462,6 +462,7 @@ static void paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
     uint64_t *const born = p->born;
     const bool prefix = p->prefix;
     uint32_t nfree = p->num_free;
+    uint64_t useful = 0;
     for (uint32_t k = 0; k < n; k++) {
         kv_seq *s = seqs[k];
         assert(one_more_block(p, s, s->cap_tokens + 1));
@@ -478,10 +479,14 @@ static void paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
             nfree = p->num_free;
         }
         s->blocks[s->num_blocks++] = blk;
-        s->cap_tokens += bt;
+        /* kv_grow's useful slots: min(cap, final) (a single sequence). */
+        uint32_t cap = s->cap_tokens, fin = s->final_tokens;
+        useful += (cap + bt < fin ? cap + bt : fin) - (cap < fin ? cap : fin);
+        s->cap_tokens = cap + bt;
         s->alloc_bytes += bb;
     }
     p->num_free = nfree;
+    return useful;
 }
 
 static void paged_release(kv_alloc *a, kv_seq *s)

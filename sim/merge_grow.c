@@ -102,11 +102,17 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
     kv_grow_unit unit;
     if (!kv_grow_uniform(r->kv, seqs, span, m, &unit) || unit.tokens == 0 || unit.tokens > CAL_W)
         return -1;
+    /* Each entry's class, its first growth modulo U, in FIRST_AT (first
+     * <= U + 1 <= 2U: a subtraction or two, no division). */
     uint32_t fill[CAL_W] = {0};
     for (uint32_t j = 0; j < m; j++) {
-        if (first_at[j] > unit.tokens + 1)
+        uint32_t c = first_at[j];
+        if (c > unit.tokens + 1)
             return -1; /* holds more than its next block */
-        fill[first_at[j] % unit.tokens]++;
+        while (c >= unit.tokens)
+            c -= unit.tokens;
+        first_at[j] = c;
+        fill[c]++;
     }
     off[0] = 0;
     for (uint32_t c = 0; c < unit.tokens; c++) {
@@ -114,7 +120,7 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
         fill[c] = off[c];
     }
     for (uint32_t j = 0; j < m; j++)
-        r->merge_seqs[fill[first_at[j] % unit.tokens]++] = seqs[j];
+        r->merge_seqs[fill[first_at[j]]++] = seqs[j];
     *out = unit;
     return (int)unit.tokens;
 }
