@@ -592,6 +592,10 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     if (p->gqa_kv_per_head)
         fprintf(fp, "# gqa_kv_per_head: decode attention reads each KV head once per query head "
                     "sharing it (masked MHA before XQA)\ngqa_kv_per_head 1\n");
+    if (p->ggml_graph_2023)
+        fprintf(fp, "# ggml_graph_2023: llama.cpp build 1691's graph: the LM head over every "
+                    "token, its logits copied to the host, attention over the padded KV "
+                    "rectangle, fp32 activations through memory\nggml_graph_2023 1\n");
     if (p->matmul_measured)
         fprintf(fp, "# matmul_measured: flops_eff is a share of the device's measured achievable "
                     "matmul rate (catalog/gpus.csv matmul_tflops)\nmatmul_measured 1\n");

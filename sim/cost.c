@@ -217,6 +217,22 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     c->decode_kv_reads = p->gqa_kv_per_head && m->kv_heads > 0 && m->kv_lora_rank == 0
                              ? (double)m->heads / m->kv_heads
                              : 1.0;
+    /* llama.cpp build 1691 (7082d24, December 2023): the graph's LM head
+     * is ggml_mul_mat(model.output, cur) over the whole batch
+     * (llm_build_llama), so every prompt token's logits are computed, and
+     * llama_decode_internal places that result on the host
+     * (res->backend = GGML_BACKEND_CPU), so ggml_cuda_op_mul_mat copies
+     * all of them, n_vocab x n_tokens floats, to host memory
+     * (cudaMemcpyAsync, cudaMemcpyDeviceToHost, into the pageable compute
+     * buffer) before ./main keeps the last row; the KQ product covers
+     * every token of the batch against all n_kv cells in use, padded to
+     * 32 (attention_s). */
+    if (p->ggml_graph_2023) {
+        c->head_all_tokens = true;
+        c->attn_rect = true;
+        c->logits_bytes_per_token = 4.0 * m->vocab;
+        c->logits_link_Bps = gpu->host_link_Bps;
+    }
     c->layers = m->layers;
     c->tp = tp;
     if (tp > 1 && link != NULL) {
@@ -309,7 +325,8 @@ static double linear_s(const sim_cost *c, double tokens, double seqs, double *we
     /* The matrix products: weights (and their fp16 copies) against the
      * linear FLOPs at the weight format's rate. */
     double lin_bytes = weights + (tokens > 32 ? c->dequant_read_bytes : 0.0);
-    double lin_flops = c->linear_flops_per_token * tokens + c->head_flops_per_seq * seqs;
+    double lin_flops = c->linear_flops_per_token * tokens +
+                       c->head_flops_per_seq * (c->head_all_tokens ? tokens : seqs);
     *weights_out = weights;
     *lin_flops_out = lin_flops;
     /* One-token steps run matrix-vector kernels (memory-bound): the
@@ -366,6 +383,13 @@ static double linear_s(const sim_cost *c, double tokens, double seqs, double *we
         if (rate > 0)
             t_lin += extra * tokens * c->split_bytes_per_token / rate;
     }
+    /* ggml_graph_2023: the logits copied to pageable host memory, which
+     * the driver stages through a pinned buffer of its own, as it does the
+     * row split's copies between GPUs without peer access: at the same
+     * share of the host link (split_link_share). */
+    double link = c->split > 1 && c->split_link_Bps > 0 ? c->split_link_Bps : c->logits_link_Bps;
+    if (c->logits_bytes_per_token > 0 && link > 0 && c->p.split_link_share > 0)
+        t_lin += tokens * c->logits_bytes_per_token / (c->p.split_link_share * link);
     return t_lin;
 }
 
@@ -378,12 +402,23 @@ static double attention_s(const sim_cost *c, const sim_batch_shape *b, double to
 {
     double kv_read = ((double)b->decode_ctx_tokens - b->decode_seqs) * c->decode_kv_reads +
                      (double)b->prefill_ctx_tokens;
-    double pairs = (double)b->decode_ctx_tokens + b->prefill_attn_pairs;
+    double prompt_pairs = b->prefill_attn_pairs;
+    if (c->attn_rect && b->prefill_tokens > 0) {
+        /* ggml's KQ covers every token of the batch against the n_kv
+         * cells in use, padded to 32 (llama_decode_internal:
+         * kv_self.n = GGML_PAD(cell_max, 32)), the mask zeroing the
+         * future: a rectangle, not the causal triangle. */
+        double seqs = b->prefill_seqs > 0 ? b->prefill_seqs : 1;
+        double n_kv =
+            ceil(((double)b->prefill_ctx_tokens + (double)b->prefill_tokens) / seqs / 32.0) * 32.0;
+        prompt_pairs = (double)b->prefill_tokens * n_kv;
+    }
+    double pairs = (double)b->decode_ctx_tokens + prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + tokens) +
                         c->kv_window_bytes_per_seq * b->decode_seqs + /* KIVI's fp16 window */
                         c->score_bytes_per_pair * pairs;
     double attn_flops = c->attn_flops_per_decode_pair * (double)b->decode_ctx_tokens +
-                        c->attn_flops_per_pair * b->prefill_attn_pairs;
+                        c->attn_flops_per_pair * prompt_pairs;
     *bytes_out = attn_bytes;
     *flops_out = attn_flops;
     return roof(c, attn_bytes, attn_flops, c->attn_flops);

@@ -94,6 +94,13 @@ typedef struct sim_cost_params {
      * decode's KV traffic is the query heads' over the KV heads' times
      * what the cache holds. */
     bool gqa_kv_per_head;
+    /* llama.cpp build 1691's graph (December 2023, llama.cpp and
+     * ggml-cuda.cu at 7082d24): the LM head computed for every token of
+     * the batch and all its logits copied to host memory (at
+     * split_link_share of the host link), and a prompt's attention over
+     * the whole padded KV rectangle, not the causal triangle
+     * (sim_cost_init). */
+    bool ggml_graph_2023;
     /* kvsim validate: a row whose build states an earlier year and month
      * (YYYYMM) is not this preset's (refused); 0 none. */
     uint32_t min_build_ym;
@@ -159,6 +166,11 @@ typedef struct sim_cost {
     double split_link_Bps;        /* the host link they cross, per direction */
     double split_flops;           /* its prompt GEMMs' rate: fp32 (TF32) products */
     double weight_elem_bytes;     /* bytes per weight of the format (its expansion's read) */
+    /* ggml_graph_2023 (sim_cost_params): */
+    bool head_all_tokens;          /* the LM head computed for every token of a step */
+    bool attn_rect;                /* prompt attention over the whole padded KV rectangle */
+    double logits_bytes_per_token; /* fp32 logits copied to the host per token */
+    double logits_link_Bps;        /* the host link they cross (0: not priced) */
     sim_cost_params p;
 } sim_cost;
 

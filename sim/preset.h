@@ -33,6 +33,9 @@
  *   gqa_kv_per_head                    0 or 1: decode attention reads each KV head once
  *                                      per query head sharing it (TensorRT-LLM's masked
  *                                      MHA before XQA, v0.8)
+ *   ggml_graph_2023                    0 or 1: llama.cpp build 1691's graph: the LM head
+ *                                      over every token, its logits copied to the host,
+ *                                      prompt attention over the padded KV rectangle
  *   min_build_ym                       YYYYMM: `kvsim validate` refuses rows whose build
  *                                      states an earlier month (not this preset's kernels)
  *   fit_data, fit_rows, fit_median_err, fit_p90_err      what `kvsim calibrate` fitted it to

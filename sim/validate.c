@@ -221,6 +221,10 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
                  wb.total / gpus / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
         return -1;
     }
+    /* The logits ggml_graph_2023 copies to the host cross the slower
+     * slot a row's notes state, as the row split's copies do. */
+    if (c.logits_link_Bps > 0 && r->host_link_Bps > 0 && r->host_link_Bps < c.logits_link_Bps)
+        c.logits_link_Bps = r->host_link_Bps;
     if (row && gpus > 1) {
         /* The copies cross the host's PCIe: the GPU's own link, or the
          * slower slot a row's notes state (a PCIe 4.0 card in a PCIe 3.0

@@ -226,6 +226,42 @@ static void test_gqa_kv_per_head(void **state)
     near(sim_cost_step_s(&on70, &p), sim_cost_step_s(&off70, &p), 1e-15, "70B prefill");
 }
 
+/* llama.cpp build 1691's graph (ggml_graph_2023, the llamacpp-2023
+ * preset): every token's logits, 32,000 fp32 values of Llama-2-7B, 128,000
+ * bytes, are copied to the host at split_link_share of the host link, so
+ * a one-token decode step on an RTX 4090 (PCIe 4.0 x16, 32 GB/s) takes
+ * 128,000 / (share x 32e9) longer (10.8 us at 0.372); a 494-token prompt
+ * also computes the LM head for all 494 tokens (2 x 4,096 x 32,000 FLOPs
+ * each, not once) and attention over 494 x 512 (n_kv padded to 32)
+ * pairs, not 494 x 495 / 2. */
+static void test_ggml_graph_2023(void **state)
+{
+    (void)state;
+    sim_gpu g;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("rtx-4090", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    sim_engine_preset pr;
+    assert_int_equal(sim_preset_lookup("llamacpp-2023", &pr, err, sizeof(err)), 0);
+    assert_true(pr.params.ggml_graph_2023);
+    const sim_dtype *f16 = sim_dtype_find("fp16");
+    sim_cost_params off = pr.params;
+    off.ggml_graph_2023 = false;
+    sim_cost on, of;
+    sim_cost_init(&on, &g, &m, f16, f16, &pr.params, 1, NULL);
+    sim_cost_init(&of, &g, &m, f16, f16, &off, 1, NULL);
+    sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = 1000};
+    double copy = 4.0 * 32000 / (pr.params.split_link_share * 32e9);
+    near(sim_cost_step_s(&on, &d) - sim_cost_step_s(&of, &d), copy, 1e-12, "decode logits");
+    sim_batch_shape p = {
+        .prefill_seqs = 1, .prefill_tokens = 494, .prefill_attn_pairs = 494 * 495 / 2};
+    double lin_on = on.linear_flops_per_token * 494 + on.head_flops_per_seq * 494;
+    double lin_off = of.linear_flops_per_token * 494 + of.head_flops_per_seq;
+    assert_true(lin_on - lin_off == 493 * 2.0 * 4096 * 32000);
+    assert_true(sim_cost_step_s(&on, &p) > sim_cost_step_s(&of, &p) + 494 * copy);
+}
+
 /* A llama.cpp main decode row (prompt 494, -n 1024): the sampled sum of
  * 1,023 steps against the step-by-step sum. */
 static void test_decode_sum_sampled(void **state)
@@ -1117,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_calibrate_long_data_name),
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_gqa_kv_per_head),
+        cmocka_unit_test(test_ggml_graph_2023),
         cmocka_unit_test(test_validate_value_range),
         cmocka_unit_test(test_calibrate_unpredictable_rows),
     };
