@@ -447,44 +447,50 @@ static int cmp_wpair(const void *a, const void *b)
 }
 
 /* Sorts N pairs by value: the LSD radix sort of an_samples_sort on the
- * values' keys, a byte a pass, skipping the passes whose byte every key
- * shares (a run's gaps share their high bytes), through a temporary of N
+ * values' keys, 11 bits a pass, skipping the passes whose digit every key
+ * shares (a run's gaps share their high bits), through a temporary of N
  * pairs (as much as glibc's qsort takes for its merge sort). Falls back to
- * qsort when the temporary cannot be had. Equal values end up adjacent,
- * which is all the callers need. */
+ * qsort when the temporary cannot be had. Stable: equal values end up
+ * adjacent in their order, and the result does not depend on the digit's
+ * width. */
 static void sort_pairs(an_wpair *p, size_t n)
 {
     an_wpair *tmp = n >= 64 ? malloc(n * sizeof(an_wpair)) : NULL;
-    if (tmp == NULL) {
+    /* 11-bit digits, six passes at most (eight of a byte each before):
+     * a run's gaps share their top bits, so usually five. */
+    enum { DIGIT = 11, BUCKETS = 1 << DIGIT, DIGITS = (64 + DIGIT - 1) / DIGIT };
+    size_t(*count)[BUCKETS] = tmp != NULL ? calloc(DIGITS, sizeof(*count)) : NULL;
+    if (count == NULL) {
+        free(tmp);
         qsort(p, n, sizeof(an_wpair), cmp_wpair);
         return;
     }
-    size_t count[8][256] = {{0}}; /* 16 KiB */
     for (size_t i = 0; i < n; i++) {
         uint64_t k = sort_key(p[i].v);
-        for (int d = 0; d < 8; d++)
-            count[d][(k >> (8 * d)) & 255]++;
+        for (int d = 0; d < DIGITS; d++)
+            count[d][(k >> (DIGIT * d)) & (BUCKETS - 1)]++;
     }
     an_wpair *src = p, *dst = tmp;
     uint64_t first = sort_key(p[0].v);
-    for (int d = 0; d < 8; d++) {
+    for (int d = 0; d < DIGITS; d++) {
         size_t *c = count[d];
-        if (c[(first >> (8 * d)) & 255] == n)
-            continue; /* every key has this byte */
+        if (c[(first >> (DIGIT * d)) & (BUCKETS - 1)] == n)
+            continue; /* every key has this digit */
         size_t at = 0;
-        for (int b = 0; b < 256; b++) {
+        for (int b = 0; b < BUCKETS; b++) {
             size_t k = c[b];
             c[b] = at;
             at += k;
         }
         for (size_t i = 0; i < n; i++)
-            dst[c[(sort_key(src[i].v) >> (8 * d)) & 255]++] = src[i];
+            dst[c[(sort_key(src[i].v) >> (DIGIT * d)) & (BUCKETS - 1)]++] = src[i];
         an_wpair *t = src;
         src = dst;
         dst = t;
     }
     if (src != p)
         memcpy(p, src, n * sizeof(an_wpair));
+    free(count);
     free(tmp);
 }
 
