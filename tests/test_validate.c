@@ -226,6 +226,57 @@ static void test_gqa_kv_per_head(void **state)
     near(sim_cost_step_s(&on70, &p), sim_cost_step_s(&off70, &p), 1e-15, "70B prefill");
 }
 
+/* llama.cpp's Vulkan backend (the llamacpp-vulkan preset's coopmat): a
+ * quantized model's prompt products on the device's matrix units at the
+ * fp16 rate with fp16 accumulation (GeForce parts at twice the catalog's
+ * fp32-accumulate figure) where ggml-vulkan takes a cooperative-matrix
+ * path (NVIDIA Turing and later with tensor cores, AMD RDNA3 and RDNA3.5,
+ * Intel Xe2), the int8 dot-product MMQ rate elsewhere (Pascal, the GTX 16
+ * series' Turing without tensor cores, RDNA2): vk_matrix_units in
+ * sim/cost.c, rate by rate from catalog/gpus.csv. */
+static void test_vulkan_matrix_units(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *gpu;
+        double tflops;
+    } want[] = {
+        {"rtx-4070", 2 * 58.3},     /* Ada GeForce: fp16 accumulate */
+        {"rtx-3070", 2 * 40.6},     /* Ampere GeForce */
+        {"rtx-2080-ti", 2 * 53.8},  /* Turing GeForce with tensor cores */
+        {"quadro-rtx-6000", 130.5}, /* Turing, not GeForce: one fp16 rate */
+        {"gtx-1660", 20.1},         /* Turing without tensor cores: int8 dp4a */
+        {"gtx-1070", 25.9},         /* Pascal: int8 dp4a */
+        {"rx-6700-xt", 52.86},      /* RDNA2: v_dot4_i32_i8 */
+        {"rx-7900-xtx", 122.8},     /* RDNA3: WMMA */
+        {"ryzen-ai-max-395", 59.4}, /* RDNA3.5 */
+        {"arc-b580", 116.5},        /* Xe2: XMX */
+    };
+    char err[512];
+    sim_model m;
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    sim_engine_preset pr;
+    assert_int_equal(sim_preset_lookup("llamacpp-vulkan", &pr, err, sizeof(err)), 0);
+    assert_true(pr.params.coopmat && pr.params.int8_mmq && !pr.params.matmul_measured);
+    const sim_dtype *q4 = sim_dtype_find("q4_0"), *f16 = sim_dtype_find("fp16");
+    assert_non_null(q4);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        sim_gpu g;
+        assert_int_equal(sim_gpu_lookup(want[i].gpu, &g, err, sizeof(err)), 0);
+        sim_cost c;
+        sim_cost_init(&c, &g, &m, q4, f16, &pr.params, 1, NULL);
+        near(c.peak_flops, want[i].tflops * 1e12, 1e-9, want[i].gpu);
+    }
+    /* Without the flag the matrix-unit parts take the MMQ rate too. */
+    sim_cost_params off = pr.params;
+    off.coopmat = false;
+    sim_gpu g;
+    assert_int_equal(sim_gpu_lookup("rtx-4070", &g, err, sizeof(err)), 0);
+    sim_cost c;
+    sim_cost_init(&c, &g, &m, q4, f16, &off, 1, NULL);
+    near(c.peak_flops, 233.2e12, 1e-9, "rtx-4070 without coopmat");
+}
+
 /* llama.cpp build 1691's graph (ggml_graph_2023, the llamacpp-2023
  * preset): every token's logits, 32,000 fp32 values of Llama-2-7B, 128,000
  * bytes, are copied to the host at split_link_share of the host link, so
@@ -1154,6 +1205,7 @@ int main(void)
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_gqa_kv_per_head),
         cmocka_unit_test(test_ggml_graph_2023),
+        cmocka_unit_test(test_vulkan_matrix_units),
         cmocka_unit_test(test_validate_value_range),
         cmocka_unit_test(test_calibrate_unpredictable_rows),
     };
