@@ -931,6 +931,52 @@ static void test_fit_recovers_arch_term(void **state)
     assert_true(sse < 1e-6);
 }
 
+/* arch_flops_free with one architecture of two devices or more: its term
+ * is fitted relative to flops_eff, the efficiency of the devices of
+ * architectures without a term (here three Ada devices at 0.6 of the
+ * RTX 3090's and RTX 2080 Ti's share), not folded into flops_eff as
+ * without the flag (one architecture alone). */
+static void test_fit_arch_flops_free_one_arch(void **state)
+{
+    (void)state;
+    sim_cost_params truth = {.bw_eff = 0.7,
+                             .flops_eff = 0.3,
+                             .step_overhead_s = 1e-3,
+                             .int8_mmq = true,
+                             .fp16_accumulate = true,
+                             .arch_flops_free = true};
+    truth.arch_flops[sim_arch_index("ada")] = 0.6;
+    const char *gpus[] = {"rtx-4090", "rtx-4080", "l40", "rtx-3090", "rtx-2080-ti"};
+    sim_measurement rows[10];
+    size_t idx[10], n = 0;
+    char why[256];
+    for (size_t gi = 0; gi < 5; gi++)
+        for (int k = 0; k < 2; k++) {
+            sim_measurement r = row(gpus[gi], "llama-2-7b", "q4_0",
+                                    k == 1 ? SIM_MEAS_PREFILL_TOK_S : SIM_MEAS_DECODE_TOK_S,
+                                    k == 1 ? 512 : 0, k == 1 ? 0 : 128, 1);
+            double v;
+            assert_int_equal(sim_validate_predict(&r, &truth, &v, why, sizeof(why)), 0);
+            r.value = v;
+            idx[n] = n;
+            rows[n++] = r;
+        }
+    sim_cost_params p = {.bw_eff = 0.5,
+                         .flops_eff = 0.5,
+                         .step_overhead_s = 5e-3,
+                         .int8_mmq = true,
+                         .fp16_accumulate = true,
+                         .arch_flops_free = true};
+    bool free_[SIM_FIT_NPARAMS] = {true, true, true};
+    free_[SIM_FIT_NBASE + sim_arch_index("ada")] = true;
+    double sse = sim_fit_preset(rows, idx, n, &p, free_);
+    double ada = p.arch_flops[sim_arch_index("ada")];
+    print_message("flops_eff %.4f ada %.4f, sse %.2e\n", p.flops_eff, ada, sse);
+    near(p.flops_eff, truth.flops_eff, 0.01, "the termless devices' efficiency");
+    near(ada, 0.6, 0.01, "ada relative to them");
+    assert_true(sse < 1e-6);
+}
+
 /* `kvsim validate` lists every source in its by-source table, however
  * many (it stopped at 256). */
 static void test_validate_many_sources(void **state)
@@ -1206,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_gqa_kv_per_head),
         cmocka_unit_test(test_ggml_graph_2023),
         cmocka_unit_test(test_vulkan_matrix_units),
+        cmocka_unit_test(test_fit_arch_flops_free_one_arch),
         cmocka_unit_test(test_validate_value_range),
         cmocka_unit_test(test_calibrate_unpredictable_rows),
     };
