@@ -211,6 +211,12 @@ static void test_gqa_kv_per_head(void **state)
     sim_cost_init(&off7, &g, &m7, f16, f16, &off, 1, NULL);
     assert_true(on70.decode_kv_reads == 8.0 && off70.decode_kv_reads == 1.0);
     assert_true(on7.decode_kv_reads == 1.0);
+    /* Per GPU: at TP 8 each holds one KV head and its eight query heads;
+     * at TP 16 one KV head (replicated) and four query heads. */
+    sim_cost tp8, tp16;
+    sim_cost_init(&tp8, &g, &m70, f16, f16, &pr.params, 8, NULL);
+    sim_cost_init(&tp16, &g, &m70, f16, f16, &pr.params, 16, NULL);
+    assert_true(tp8.decode_kv_reads == 8.0 && tp16.decode_kv_reads == 4.0);
     assert_true(on70.kv_bytes_per_token == 327680.0);
     sim_batch_shape d = {.decode_seqs = 64, .decode_ctx_tokens = 64 * 2048};
     /* The step's other parts do not move: the difference is the KV read
