@@ -213,9 +213,12 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * grouped-query attention each KV byte is read once per query head
      * of its group. Its XQA kernel (v0.8: "reducing data loading",
      * docs/source/blogs/XQA-kernel.md) reads it once; Llama-2-70B
-     * 128/2048 on one H200 went 1,227 to 2,941 output tokens/s/GPU. */
+     * 128/2048 on one H200 went 1,227 to 2,941 output tokens/s/GPU.
+     * Per GPU: its query heads over the KV heads it holds (one, replicated,
+     * where TP exceeds the KV heads: Llama-2-70B at TP 16 reads its one
+     * KV head four times, not eight). */
     c->decode_kv_reads = p->gqa_kv_per_head && m->kv_heads > 0 && m->kv_lora_rank == 0
-                             ? (double)m->heads / m->kv_heads
+                             ? (double)m->heads / tp / sim_tp_kv_heads(m, tp)
                              : 1.0;
     /* llama.cpp build 1691 (7082d24, December 2023): the graph's LM head
      * is ggml_mul_mat(model.output, cur) over the whole batch

@@ -596,23 +596,15 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
             f.map[f.dims++] = k;
             arch_dims += k >= SIM_FIT_NBASE;
         }
-    /* One architecture alone: flops_eff is its efficiency. */
-    bool flops_dims = false, bw_dims = false;
-    for (int d = 0; d < f.dims; d++) {
-        flops_dims |= f.map[d] >= SIM_FIT_NBASE && f.map[d] < SIM_FIT_BW;
-        bw_dims |= f.map[d] >= SIM_FIT_BW;
-    }
-    if (!flops_dims && f.ref >= 0) {
-        f.base.arch_flops[f.ref] = p->arch_flops[f.ref] = 0;
-        f.ref = -1;
-    }
     /* arch_flops_free: where devices of architectures without a term
      * remain, flops_eff is theirs and every term is free relative to it
      * (the reference gets a coordinate; nothing is normalised). A device
      * of an architecture the fit has no term for then gets the efficiency
      * of such devices, not the device-weighted mean of the architectures
      * with terms (llama.cpp's Vulkan rows: four Intel Xe2 parts at a
-     * sixth of the NVIDIA parts' share of their peak). */
+     * sixth of the NVIDIA parts' share of their peak). Before the rule
+     * below: an architecture alone with a term keeps it here, relative to
+     * the termless devices, rather than being folded into flops_eff. */
     if (p->arch_flops_free && f.ref >= 0) {
         size_t termless = 0;
         for (int a = 0; a < SIM_ARCH_MAX; a++)
@@ -623,6 +615,16 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
             arch_dims++;
             f.ref = -1;
         }
+    }
+    /* One architecture alone: flops_eff is its efficiency. */
+    bool flops_dims = false, bw_dims = false;
+    for (int d = 0; d < f.dims; d++) {
+        flops_dims |= f.map[d] >= SIM_FIT_NBASE && f.map[d] < SIM_FIT_BW;
+        bw_dims |= f.map[d] >= SIM_FIT_BW;
+    }
+    if (!flops_dims && f.ref >= 0) {
+        f.base.arch_flops[f.ref] = p->arch_flops[f.ref] = 0;
+        f.ref = -1;
     }
     if (!bw_dims && f.bw_ref >= 0) {
         f.base.arch_bw[f.bw_ref] = p->arch_bw[f.bw_ref] = 0;

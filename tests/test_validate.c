@@ -211,6 +211,12 @@ static void test_gqa_kv_per_head(void **state)
     sim_cost_init(&off7, &g, &m7, f16, f16, &off, 1, NULL);
     assert_true(on70.decode_kv_reads == 8.0 && off70.decode_kv_reads == 1.0);
     assert_true(on7.decode_kv_reads == 1.0);
+    /* Per GPU: at TP 8 each holds one KV head and its eight query heads;
+     * at TP 16 one KV head (replicated) and four query heads. */
+    sim_cost tp8, tp16;
+    sim_cost_init(&tp8, &g, &m70, f16, f16, &pr.params, 8, NULL);
+    sim_cost_init(&tp16, &g, &m70, f16, f16, &pr.params, 16, NULL);
+    assert_true(tp8.decode_kv_reads == 8.0 && tp16.decode_kv_reads == 4.0);
     assert_true(on70.kv_bytes_per_token == 327680.0);
     sim_batch_shape d = {.decode_seqs = 64, .decode_ctx_tokens = 64 * 2048};
     /* The step's other parts do not move: the difference is the KV read
@@ -224,6 +230,57 @@ static void test_gqa_kv_per_head(void **state)
     /* Prompts (the context phase's fused kernel) are not affected. */
     sim_batch_shape p = {.prefill_seqs = 1, .prefill_tokens = 2048, .prefill_attn_pairs = 2098176};
     near(sim_cost_step_s(&on70, &p), sim_cost_step_s(&off70, &p), 1e-15, "70B prefill");
+}
+
+/* llama.cpp's Vulkan backend (the llamacpp-vulkan preset's coopmat): a
+ * quantized model's prompt products on the device's matrix units at the
+ * fp16 rate with fp16 accumulation (GeForce parts at twice the catalog's
+ * fp32-accumulate figure) where ggml-vulkan takes a cooperative-matrix
+ * path (NVIDIA Turing and later with tensor cores, AMD RDNA3 and RDNA3.5,
+ * Intel Xe2), the int8 dot-product MMQ rate elsewhere (Pascal, the GTX 16
+ * series' Turing without tensor cores, RDNA2): vk_matrix_units in
+ * sim/cost.c, rate by rate from catalog/gpus.csv. */
+static void test_vulkan_matrix_units(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *gpu;
+        double tflops;
+    } want[] = {
+        {"rtx-4070", 2 * 58.3},     /* Ada GeForce: fp16 accumulate */
+        {"rtx-3070", 2 * 40.6},     /* Ampere GeForce */
+        {"rtx-2080-ti", 2 * 53.8},  /* Turing GeForce with tensor cores */
+        {"quadro-rtx-6000", 130.5}, /* Turing, not GeForce: one fp16 rate */
+        {"gtx-1660", 20.1},         /* Turing without tensor cores: int8 dp4a */
+        {"gtx-1070", 25.9},         /* Pascal: int8 dp4a */
+        {"rx-6700-xt", 52.86},      /* RDNA2: v_dot4_i32_i8 */
+        {"rx-7900-xtx", 122.8},     /* RDNA3: WMMA */
+        {"ryzen-ai-max-395", 59.4}, /* RDNA3.5 */
+        {"arc-b580", 116.5},        /* Xe2: XMX */
+    };
+    char err[512];
+    sim_model m;
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    sim_engine_preset pr;
+    assert_int_equal(sim_preset_lookup("llamacpp-vulkan", &pr, err, sizeof(err)), 0);
+    assert_true(pr.params.coopmat && pr.params.int8_mmq && !pr.params.matmul_measured);
+    const sim_dtype *q4 = sim_dtype_find("q4_0"), *f16 = sim_dtype_find("fp16");
+    assert_non_null(q4);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        sim_gpu g;
+        assert_int_equal(sim_gpu_lookup(want[i].gpu, &g, err, sizeof(err)), 0);
+        sim_cost c;
+        sim_cost_init(&c, &g, &m, q4, f16, &pr.params, 1, NULL);
+        near(c.peak_flops, want[i].tflops * 1e12, 1e-9, want[i].gpu);
+    }
+    /* Without the flag the matrix-unit parts take the MMQ rate too. */
+    sim_cost_params off = pr.params;
+    off.coopmat = false;
+    sim_gpu g;
+    assert_int_equal(sim_gpu_lookup("rtx-4070", &g, err, sizeof(err)), 0);
+    sim_cost c;
+    sim_cost_init(&c, &g, &m, q4, f16, &off, 1, NULL);
+    near(c.peak_flops, 233.2e12, 1e-9, "rtx-4070 without coopmat");
 }
 
 /* llama.cpp build 1691's graph (ggml_graph_2023, the llamacpp-2023
@@ -880,6 +937,52 @@ static void test_fit_recovers_arch_term(void **state)
     assert_true(sse < 1e-6);
 }
 
+/* arch_flops_free with one architecture of two devices or more: its term
+ * is fitted relative to flops_eff, the efficiency of the devices of
+ * architectures without a term (here three Ada devices at 0.6 of the
+ * RTX 3090's and RTX 2080 Ti's share), not folded into flops_eff as
+ * without the flag (one architecture alone). */
+static void test_fit_arch_flops_free_one_arch(void **state)
+{
+    (void)state;
+    sim_cost_params truth = {.bw_eff = 0.7,
+                             .flops_eff = 0.3,
+                             .step_overhead_s = 1e-3,
+                             .int8_mmq = true,
+                             .fp16_accumulate = true,
+                             .arch_flops_free = true};
+    truth.arch_flops[sim_arch_index("ada")] = 0.6;
+    const char *gpus[] = {"rtx-4090", "rtx-4080", "l40", "rtx-3090", "rtx-2080-ti"};
+    sim_measurement rows[10];
+    size_t idx[10], n = 0;
+    char why[256];
+    for (size_t gi = 0; gi < 5; gi++)
+        for (int k = 0; k < 2; k++) {
+            sim_measurement r = row(gpus[gi], "llama-2-7b", "q4_0",
+                                    k == 1 ? SIM_MEAS_PREFILL_TOK_S : SIM_MEAS_DECODE_TOK_S,
+                                    k == 1 ? 512 : 0, k == 1 ? 0 : 128, 1);
+            double v;
+            assert_int_equal(sim_validate_predict(&r, &truth, &v, why, sizeof(why)), 0);
+            r.value = v;
+            idx[n] = n;
+            rows[n++] = r;
+        }
+    sim_cost_params p = {.bw_eff = 0.5,
+                         .flops_eff = 0.5,
+                         .step_overhead_s = 5e-3,
+                         .int8_mmq = true,
+                         .fp16_accumulate = true,
+                         .arch_flops_free = true};
+    bool free_[SIM_FIT_NPARAMS] = {true, true, true};
+    free_[SIM_FIT_NBASE + sim_arch_index("ada")] = true;
+    double sse = sim_fit_preset(rows, idx, n, &p, free_);
+    double ada = p.arch_flops[sim_arch_index("ada")];
+    print_message("flops_eff %.4f ada %.4f, sse %.2e\n", p.flops_eff, ada, sse);
+    near(p.flops_eff, truth.flops_eff, 0.01, "the termless devices' efficiency");
+    near(ada, 0.6, 0.01, "ada relative to them");
+    assert_true(sse < 1e-6);
+}
+
 /* `kvsim validate` lists every source in its by-source table, however
  * many (it stopped at 256). */
 static void test_validate_many_sources(void **state)
@@ -1154,6 +1257,8 @@ int main(void)
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_gqa_kv_per_head),
         cmocka_unit_test(test_ggml_graph_2023),
+        cmocka_unit_test(test_vulkan_matrix_units),
+        cmocka_unit_test(test_fit_arch_flops_free_one_arch),
         cmocka_unit_test(test_validate_value_range),
         cmocka_unit_test(test_calibrate_unpredictable_rows),
     };
