@@ -23,11 +23,12 @@
 /* The share of its peak 16-bit tensor rate a device's best matmul
  * reaches where the catalog has no measured figure (matmul_tflops): the
  * median of the NVIDIA parts measured in stas00/ml-engineering's Maximum
- * Achievable Matmul FLOPS table (compute/accelerator/README.md: A100 SXM
- * 267.9 of 312, 85.9 %; GH200 821.0 of 989, 83.0 %; A100 PCIe 256.4 of
- * 312, 82.2 %; H100 SXM 792.1 of 989, 80.1 %). Used by presets with
- * matmul_measured (sim/cost.c). */
-#define SIM_MATMUL_DEFAULT_SHARE 0.826
+ * Achievable Matmul FLOPS table, its second version (mamf-finder v2, the
+ * caches reset between shapes; compute/accelerator/README.md @744d01e1:
+ * A100 SXM 271.2 of 312, 86.9 %; GH200 828.6 of 989, 83.8 %; A100 PCIe
+ * 252.9 of 312, 81.1 %; H100 SXM 794.5 of 989, 80.3 %). Used by presets
+ * with matmul_measured (sim/cost.c). */
+#define SIM_MATMUL_DEFAULT_SHARE 0.824
 
 /* Device architectures (catalog/gpus.csv, column arch): NVIDIA's by
  * compute capability generation (pascal 6.x, volta 7.0, turing 7.5,

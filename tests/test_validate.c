@@ -90,7 +90,7 @@ static sim_measurement row(const char *gpu, const char *model, const char *fmt,
  * 128, vocab 128,256, untied; 8,030,261,248 parameters) in fp16 on an
  * H100 SXM (3,350 GB/s, 989.4 TFLOPS peak; the vllm preset's matmul_measured
  * takes the measured achievable matmul rate, catalog/gpus.csv
- * matmul_tflops, 792.1 TFLOPS, as the tensor rate), by hand:
+ * matmul_tflops, 794.5 TFLOPS, as the tensor rate), by hand:
  *   input embedding 128,256 x 4,096 = 525,336,576 parameters: a gather,
  *     not read; the LM head, as many, read every step;
  *   weights read per step (8,030,261,248 - 525,336,576) x 2
@@ -110,11 +110,11 @@ static sim_measurement row(const char *gpu, const char *model, const char *fmt,
  * With bandwidth efficiency b, FLOP efficiency f, overheads o (per step),
  * s (per sequence: one here) and l (per layer; the decode step, one
  * token, replays a CUDA graph in vLLM and launches no layers one by one):
- *   prefill = 28,589,443,514,368 / (792.1e12 f)
- *           + max(268,435,456 / (3.35e12 b), 1,100,048,498,688 / (792.1e12 f)) + o + s
+ *   prefill = 28,589,443,514,368 / (794.5e12 f)
+ *           + max(268,435,456 / (3.35e12 b), 1,100,048,498,688 / (794.5e12 f)) + o + s
  *           + 32 l
- *   decode  = max(15,009,849,344 / (3.35e12 b), 15,009,849,344 / (792.1e12 f))
- *           + max(268,435,456 / (3.35e12 b), 1,073,741,824 / (792.1e12 f)) + o + s
+ *   decode  = max(15,009,849,344 / (3.35e12 b), 15,009,849,344 / (794.5e12 f))
+ *           + max(268,435,456 / (3.35e12 b), 1,073,741,824 / (794.5e12 f)) + o + s
  */
 static void test_llama31_8b_h100_by_hand(void **state)
 {
@@ -134,8 +134,8 @@ static void test_llama31_8b_h100_by_hand(void **state)
     assert_true(c.head_flops_per_seq == 1050673152.0);
     assert_true(c.attn_flops_per_pair == 524288.0);
     assert_true(c.kv_bytes_per_token == 131072.0);
-    assert_true(pr.params.matmul_measured && g.matmul_flops == 792.1e12);
-    double b = 3350e9 * pr.params.bw_eff, f = 792.1e12 * pr.params.flops_eff;
+    assert_true(pr.params.matmul_measured && g.matmul_flops == 794.5e12);
+    double b = 3350e9 * pr.params.bw_eff, f = 794.5e12 * pr.params.flops_eff;
     assert_true(pr.params.graph_max_tokens >= 1 && pr.params.graph_max_tokens < 2048);
     double ovh = pr.params.step_overhead_s + pr.params.seq_overhead_s;
     double prefill = 28589443514368.0 / f + fmax(268435456.0 / b, 1100048498688.0 / f) + ovh +
