@@ -73,8 +73,13 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * for generations without such a pair measured (Pascal, Turing,
      * Blackwell) are the fit's alone. */
     int arch_b = sim_arch_index(gpu->arch);
-    if (arch_b >= 0 && p->arch_bw[arch_b] > 0 && !gpu->bw_given)
-        c->mem_bw_Bps *= p->arch_bw[arch_b];
+    if (arch_b >= 0 && p->arch_bw[arch_b] > 0 && !gpu->bw_given) {
+        /* Never past the spec bandwidth: bw_eff x the term at most 1. */
+        double share = p->arch_bw[arch_b];
+        if (p->bw_eff > 0 && share * p->bw_eff > 1.0)
+            share = 1.0 / p->bw_eff;
+        c->mem_bw_Bps *= share;
+    }
     /* Weight bytes tensor by tensor and the rate the format multiplies at
      * (sim/formats.c); the configuration's checks refused what cannot be
      * computed (a device without a FLOP rate among them), so these cannot
