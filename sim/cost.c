@@ -45,8 +45,9 @@ static bool vk_matrix_units(const sim_gpu *g)
     if (strcmp(g->vendor, "NVIDIA") == 0)
         return a >= sim_arch_index("turing") && a <= sim_arch_index("blackwell-rtx") &&
                strstr(g->display, "GTX 16") == NULL;
-    if (strcmp(g->vendor, "AMD") == 0)
-        return strncmp(g->arch, "rdna3", 5) == 0;
+    if (strcmp(g->vendor, "AMD") == 0) /* RDNA3 and later (rdna3, rdna3.5, ...) */
+        return strncmp(g->arch, "rdna", 4) == 0 && strcmp(g->arch, "rdna1") != 0 &&
+               strcmp(g->arch, "rdna2") != 0;
     if (strcmp(g->vendor, "Intel") == 0)
         return strcmp(g->arch, "xe2") == 0;
     return false;
