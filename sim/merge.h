@@ -8,9 +8,11 @@
  *     nothing (r->batch.steady), and built a batch of one-token decodes of
  *     every running request (static batching's finished requests pad it);
  *     or, where nothing waits after the pass (r->batch.admits, or steady),
- *     some entries are the chunks that end their requests' prompts: their
- *     first tokens come at the first step's end, and each step after it
- *     is a decode of every entry (the pass after it admits nothing);
+ *     some entries are the chunks that end their requests' prompts (one
+ *     sample, the batch in the running set's order, growths uniform or
+ *     none): their first tokens come at the first step's end, and each
+ *     step after it is a decode of every entry (the pass after it admits
+ *     nothing);
  *     no speculative decoding (its acceptance draws random numbers), no
  *     pipeline parallelism (its stages are shared between virtual
  *     engines), a single virtual engine in the run;
