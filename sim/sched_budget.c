@@ -113,7 +113,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
     const bool fast = !spec && !v0_check && !r->cfg->check && decodes != 0;
     const bool chunk_keys = r->kv->grow_prompt_chunks;
     const uint32_t samples = r->cfg->n_samples;
-    sim_req *const pool = r->pool->v;
+    sim_req *pool = r->pool->v;
     uint32_t *const breq = r->batch.req, *const btok = r->batch.tokens;
     uint32_t bn = r->batch.n;
     uint32_t dseqs = 0;
@@ -163,6 +163,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
         bn = r->batch.n;
         nrun = r->nrunning;
         run = r->running;
+        pool = r->pool->v; /* read again after the general path, as the rest */
     }
     r->batch.n = bn;
     r->batch.shape.decode_seqs += dseqs;
