@@ -195,13 +195,19 @@ oom:
     return KV_ENOMEM;
 }
 
+/* Leading blocks S shares among its samples to have TOKENS tokens: what
+ * it holds shared, or (not live) what admission would share. */
+static uint64_t held_shared_blocks(const paged *p, const kv_seq *s, uint32_t tokens)
+{
+    return s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
+}
+
 /* Blocks S needs in all (*NEED) and beyond what it holds or finds in the
  * cache (returned) to have TOKENS tokens. */
 static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens, uint64_t *need)
 {
     paged *p = a->priv;
-    uint64_t sb =
-        s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
+    uint64_t sb = held_shared_blocks(p, s, tokens);
     *need = total_blocks(p, s, tokens, sb);
     uint64_t have = s->live ? s->num_blocks : 0;
     uint64_t extra = *need > have ? *need - have : 0;
@@ -224,8 +230,7 @@ static uint64_t extra_blocks(const kv_alloc *a, const kv_seq *s, uint32_t tokens
 static bool paged_never_fits(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
 {
     const paged *p = a->priv;
-    uint64_t sb =
-        s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
+    uint64_t sb = held_shared_blocks(p, s, tokens);
     return total_blocks(p, s, tokens, sb) + p->watermark_blocks > p->num_blocks;
 }
 
@@ -339,8 +344,7 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
         s->alloc_bytes += p->block_bytes;
         return KV_OK;
     }
-    uint64_t sb =
-        s->live ? s->shared_tokens / p->block_tokens : kv__paged_shared_blocks(p, s, tokens);
+    uint64_t sb = held_shared_blocks(p, s, tokens);
     uint64_t need = total_blocks(p, s, tokens, sb);
     uint32_t have = s->live ? s->num_blocks : 0;
     if (!s->live)

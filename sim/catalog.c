@@ -313,6 +313,11 @@ int sim_gpu_at(size_t i, sim_gpu *out)
     return 0;
 }
 
+bool sim_gpu_geforce(const sim_gpu *g)
+{
+    return strstr(g->display, "GeForce") != NULL;
+}
+
 int sim_gpu_lookup(const char *name, sim_gpu *out, char *err, size_t errlen)
 {
     if (load_gpus() < 0) {

@@ -120,6 +120,11 @@ typedef struct sim_model {
  * ("unknown GPU 'x'; closest: ...") of at most ERRLEN bytes. */
 int sim_gpu_lookup(const char *name, sim_gpu *out, char *err, size_t errlen);
 
+/* True for NVIDIA's consumer cards (the catalog's display name says
+ * GeForce): FP32-accumulate tensor math at half the FP16-accumulate rate,
+ * no peer access over PCIe. */
+bool sim_gpu_geforce(const sim_gpu *g);
+
 /* Number of catalog GPUs, and the I-th (0 <= I < count) in file order. */
 size_t sim_gpu_count(void);
 int sim_gpu_at(size_t i, sim_gpu *out);

@@ -20,7 +20,7 @@
 static double fp16_rate(const sim_gpu *g, bool fp16_accumulate)
 {
     double r = g->fp16_flops;
-    if (fp16_accumulate && strstr(g->display, "GeForce") != NULL)
+    if (fp16_accumulate && sim_gpu_geforce(g))
         r *= 2.0;
     return r;
 }
@@ -285,7 +285,7 @@ void sim_cost_row_split(sim_cost *c, uint32_t gpus, const sim_model *m, const si
      * have it; GeForce boards do not (cudaDeviceCanAccessPeer is 0 for
      * them over PCIe), so their copies are staged through the host at
      * any batch size. */
-    c->split_peer = strcmp(gpu->vendor, "NVIDIA") == 0 && strstr(gpu->display, "GeForce") == NULL;
+    c->split_peer = strcmp(gpu->vendor, "NVIDIA") == 0 && !sim_gpu_geforce(gpu);
 }
 
 double sim_cost_allreduce_s(const sim_cost *c, double tokens)

@@ -37,7 +37,7 @@ const char *sim_validate_device_class(const sim_measurement *r)
         return "amd";
     if (strcmp(g->vendor, "Intel") == 0) /* Arc cards: consumer and workstation parts */
         return "intel";
-    if (strstr(g->display, "GeForce") != NULL)
+    if (sim_gpu_geforce(g))
         return "geforce";
     if (strstr(g->display, "RTX") != NULL || strstr(g->display, "A6000") != NULL ||
         strstr(g->display, "A5000") != NULL || strstr(g->display, "A4000") != NULL)
