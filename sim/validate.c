@@ -45,7 +45,7 @@ const char *sim_validate_device_class(const sim_measurement *r)
     return "datacenter";
 }
 
-enum { DECODE_SAMPLES = 33, UBATCH = 512 };
+enum { DECODE_SAMPLES = 33, UBATCH = 512, SIM_MAX_LAYER_SPLIT = 16 };
 
 /* Decode of BATCH sequences over contexts [FROM, FROM + N): the step time
  * summed, sampled at up to 33 contexts (trapezoid). */
@@ -82,19 +82,67 @@ static double decode_sum(const sim_cost *c, double batch, double from, double n)
     return sum + (first + prev) / 2;
 }
 
+/*
+ * llama.cpp's layer split (-sm layer, its multi-GPU default from January
+ * 2024, ggml-org/llama.cpp#4606): each of GPUS GPUs holds an equal run of
+ * the layers and their KV, and a step runs them in order, the hidden
+ * state (fp32, hidden floats a token) copied from each GPU to the next
+ * (ggml_backend_sched's splits: ggml_backend_tensor_copy_async, staged
+ * through the host where the boards have no peer access). From #6017
+ * (March 2024: "pipeline parallelism", n_ubatch) a batch of more than
+ * n_ubatch (512) tokens is computed as ubatches that follow each other
+ * through the GPUs without a synchronization between them (the
+ * scheduler's n_copies = 4 input copies), so that GPU g runs ubatch j
+ * while GPU g + 1 runs ubatch j - 1. A decode is one token: the GPUs in
+ * turn, and a copy between each.
+ */
+typedef struct layer_split {
+    uint32_t gpus;        /* 1: no split */
+    bool pipeline;        /* ubatches pipelined over the GPUs (#6017) */
+    double bytes_per_tok; /* the hidden state copied between two GPUs */
+    double link_Bps;      /* the copy's rate (the host link; half when staged) */
+    double fixed_s;       /* a copy's fixed time (the preset's staged-copy term) */
+} layer_split;
+
+static double hop_s(const layer_split *ls, double tokens)
+{
+    return ls->fixed_s + (ls->link_Bps > 0 ? tokens * ls->bytes_per_tok / ls->link_Bps : 0);
+}
+
 /* A prompt of INPUT tokens for each of BATCH sequences, in steps of at
  * most CHUNK tokens per sequence (each reading the KV of the chunks
- * before). */
-static double prefill(const sim_cost *c, double batch, double input, double chunk)
+ * before), over LS's GPUs (NULL or 1: one). Each GPU of a layer split
+ * runs its 1/GPUS of a chunk's step. */
+static double prefill(const sim_cost *c, double batch, double input, double chunk,
+                      const layer_split *ls)
 {
-    double t = 0;
+    uint32_t g = ls != NULL && ls->gpus > 1 ? ls->gpus : 1;
+    double t = 0, fin[SIM_MAX_LAYER_SPLIT] = {0};
     for (double done = 0; done < input; done += chunk) {
         double q = fmin(chunk, input - done);
         sim_batch_shape b = {.prefill_seqs = (uint32_t)batch,
                              .prefill_tokens = (uint64_t)(batch * q),
                              .prefill_ctx_tokens = (uint64_t)(batch * done),
                              .prefill_attn_pairs = batch * (q * done + q * (q + 1) / 2)};
-        t += sim_cost_step_s(c, &b);
+        double step = sim_cost_step_s(c, &b);
+        if (g == 1) {
+            t += step;
+            continue;
+        }
+        double hop = hop_s(ls, batch * q);
+        if (!ls->pipeline) {
+            t += step + (g - 1) * hop;
+            continue;
+        }
+        /* GPU k starts the chunk when GPU k - 1 has sent it and it is
+         * done with the chunk before. */
+        double at = fin[0] + step / g;
+        fin[0] = at;
+        for (uint32_t k = 1; k < g; k++) {
+            at = fmax(at + hop, fin[k]) + step / g;
+            fin[k] = at;
+        }
+        t = at;
     }
     return t;
 }
@@ -175,9 +223,10 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
                  p->min_build_ym % 100);
         return -1;
     }
-    if (r->layer_split > 1) {
-        snprintf(why, whylen, "llama.cpp's layer split over %u GPUs is not modelled",
-                 r->layer_split);
+    uint32_t lsplit = r->layer_split > 1 ? r->layer_split : 1;
+    if (lsplit > SIM_MAX_LAYER_SPLIT || lsplit > r->model.layers) {
+        snprintf(why, whylen, "llama.cpp's layer split over %u GPUs: at most %d are modelled",
+                 lsplit, SIM_MAX_LAYER_SPLIT);
         return -1;
     }
     /* The weights must fit where they run: a row that did not fit ran
@@ -193,7 +242,10 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     double mem = r->memory_gb > 0 ? r->memory_gb * 1073741824.0 : (double)r->gpu.memory_bytes;
     if (strcmp(r->gpu.vendor, "Apple") == 0)
         mem *= 0.75;
-    if (wb.total / gpus > mem) {
+    /* The weights and KV a GPU holds: a row split's and a layer
+     * split's share. */
+    uint32_t holders = gpus * lsplit;
+    if (wb.total / holders > mem) {
         snprintf(why, whylen, "the weights do not fit in the device's memory (ran from swap)");
         return -1;
     }
@@ -213,13 +265,23 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     bool one_seq = r->metric == SIM_MEAS_PREFILL_TOK_S || r->metric == SIM_MEAS_DECODE_TOK_S ||
                    r->metric == SIM_MEAS_TTFT_MS; /* batches: batch_kv_fits, below */
     double kv_gpu =
-        c.kv_bytes_per_token * ((double)r->input_tokens + r->output_tokens) / (row ? gpus : 1);
-    if (one_seq && wb.total / gpus + kv_gpu > mem) {
+        c.kv_bytes_per_token * ((double)r->input_tokens + r->output_tokens) / (row ? gpus : lsplit);
+    if (one_seq && wb.total / holders + kv_gpu > mem) {
         snprintf(why, whylen,
                  "the weights and the KV of the row's tokens do not fit in the memory the GPU "
                  "may use (%.1f + %.1f GiB > %.1f)",
-                 wb.total / gpus / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
+                 wb.total / holders / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
         return -1;
+    }
+    /* Build 1691's graph (ggml_graph_2023) changed with #6122 (March
+     * 2024, "skip computing unused logits"): from then on the LM head
+     * runs over the rows whose logits are asked for (./main: a prompt's
+     * last token) and only those are copied to the host. The KQ
+     * rectangle stays (without flash attention). */
+    bool after_6122 = r->build_ym >= 202404;
+    if (p->ggml_graph_2023 && after_6122) {
+        c.head_all_tokens = false;
+        c.logits_bytes_per_token = 0;
     }
     /* The logits ggml_graph_2023 copies to the host cross the slower
      * slot a row's notes state, as the row split's copies do. */
@@ -251,6 +313,23 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     }
     bool llama = strcmp(r->engine, "llamacpp") == 0;
     double chunk = llama ? UBATCH : 1e12;
+    layer_split ls = {.gpus = lsplit};
+    if (lsplit > 1) {
+        /* The hidden state in fp32 crosses the host link; a board
+         * without peer access over PCIe (GeForce) stages it through host
+         * memory, two crossings, each with the preset's fixed time of a
+         * staged copy (split_stage_us). The pipeline from #6017 (merged
+         * 2024-03-13: builds of April 2024 on; a March build is taken as
+         * before it). */
+        double host = r->gpu.host_link_Bps;
+        if (r->host_link_Bps > 0 && (!(host > 0) || r->host_link_Bps < host))
+            host = r->host_link_Bps;
+        bool peer = strcmp(r->gpu.vendor, "NVIDIA") == 0 && !sim_gpu_geforce(&r->gpu);
+        ls.bytes_per_tok = 4.0 * r->model.hidden;
+        ls.link_Bps = host > 0 ? (peer ? host : host / 2) : 0;
+        ls.fixed_s = (peer ? 1 : 2) * p->split_stage_s;
+        ls.pipeline = after_6122;
+    }
     double in = r->input_tokens, out = r->output_tokens, batch = r->batch > 0 ? r->batch : 1;
     double v = 0;
     /* These three are one sequence's figures (sim/measure.h): a row with
@@ -265,12 +344,12 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     case SIM_MEAS_PREFILL_TOK_S:
         if (in <= 0)
             goto bad;
-        v = in / prefill(&c, 1, in, chunk);
+        v = in / prefill(&c, 1, in, chunk, &ls);
         break;
     case SIM_MEAS_TTFT_MS:
         if (in <= 0)
             goto bad;
-        v = 1000.0 * prefill(&c, 1, in, chunk);
+        v = 1000.0 * prefill(&c, 1, in, chunk, &ls);
         break;
     case SIM_MEAS_DECODE_TOK_S: {
         /* llama-bench tgN: N tokens from an empty cache; main: the first
@@ -278,14 +357,15 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         double n = in > 0 ? out - 1 : out;
         if (n <= 0)
             goto bad;
-        v = n / decode_sum(&c, 1, in + 1, n);
+        v = n / (decode_sum(&c, 1, in + 1, n) + n * (lsplit - 1) * hop_s(&ls, 1));
         break;
     }
     case SIM_MEAS_OUTPUT_TOK_S:
     case SIM_MEAS_OUTPUT_TOK_S_PER_GPU: {
         if (in <= 0 || out <= 0)
             goto bad;
-        double t = prefill(&c, batch, in, chunk) + decode_sum(&c, batch, in + 1, out - 1);
+        double t = prefill(&c, batch, in, chunk, &ls) + decode_sum(&c, batch, in + 1, out - 1) +
+                   (out - 1) * (lsplit - 1) * hop_s(&ls, batch);
         v = batch * out / t;
         if (r->metric == SIM_MEAS_OUTPUT_TOK_S_PER_GPU)
             v /= (double)gpus;
@@ -301,7 +381,8 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
             goto bad;
         if (batch_kv_fits(r, p, tp, batch, why, whylen) != 0)
             return -1;
-        v = prefill(&c, batch, in, chunk) + decode_sum(&c, batch, in + 1, out - 1);
+        v = prefill(&c, batch, in, chunk, &ls) + decode_sum(&c, batch, in + 1, out - 1) +
+            (out - 1) * (lsplit - 1) * hop_s(&ls, batch);
         break;
     default:
         goto bad;

@@ -888,6 +888,65 @@ static void test_row_split_staged(void **state)
     near(t_ser - t_par, mv, 1e-12, "without peer access a decode's products run in turn");
 }
 
+/*
+ * llama.cpp's layer split (-sm layer, from January 2024) by hand: Q4_0
+ * Llama-2-7B over two RTX 4090s (GeForce: no peer access, so the hidden
+ * state, 4,096 floats a token, crosses the host link twice, each copy
+ * with split_stage_s fixed). A 1,024-token prompt is two 512-token
+ * ubatches; from April 2024 (#6017's pipeline) the second GPU runs the
+ * first ubatch's half while the first GPU runs the second's:
+ *   GPU 0: T1 / 2, then T2 / 2;  GPU 1: T1 / 2 after the copy, then T2 / 2
+ *   after both the copy and its first half: max(T1 / 2 + T2 / 2 + h,
+ *   T1 + h) + T2 / 2.
+ * Before it the two ubatches run through both GPUs in turn: T1 + T2 + 2h.
+ * A decode adds one copy a token. 70B in F16 fits eight 24 GB cards, not
+ * four.
+ */
+static void test_layer_split_by_hand(void **state)
+{
+    (void)state;
+    sim_cost_params p = {.bw_eff = 0.8, .flops_eff = 0.5, .split_stage_s = 10e-6};
+    sim_measurement pre = row("rtx-4090", "llama-2-7b", "q4_0", SIM_MEAS_PREFILL_TOK_S, 1024, 1, 1);
+    pre.build_ym = 202405;
+    pre.layer_split = 2;
+    sim_cost c;
+    sim_cost_init(&c, &pre.gpu, &pre.model, pre.weights, pre.kv, &p, 1, NULL);
+    sim_batch_shape u1 = {
+        .prefill_seqs = 1, .prefill_tokens = 512, .prefill_attn_pairs = 512.0 * 513.0 / 2.0};
+    sim_batch_shape u2 = {.prefill_seqs = 1,
+                          .prefill_tokens = 512,
+                          .prefill_ctx_tokens = 512,
+                          .prefill_attn_pairs = 512.0 * 512.0 + 512.0 * 513.0 / 2.0};
+    double t1 = sim_cost_step_s(&c, &u1), t2 = sim_cost_step_s(&c, &u2);
+    double link = pre.gpu.host_link_Bps / 2;
+    double h = 2 * 10e-6 + 512.0 * 4.0 * 4096.0 / link;
+    double piped = fmax(t1 / 2 + t2 / 2 + h, t1 + h) + t2 / 2;
+    double pred;
+    char why[256];
+    assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 1024.0 / piped, 1e-9 * pred, "pipelined prompt");
+    assert_true(piped < t1 + t2); /* faster than one GPU */
+    pre.build_ym = 202402;
+    assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 1024.0 / (t1 + t2 + 2 * h), 1e-9 * pred, "before #6017: in turn");
+
+    sim_measurement dec = row("rtx-4090", "llama-2-7b", "q4_0", SIM_MEAS_DECODE_TOK_S, 512, 129, 1);
+    dec.build_ym = 202405;
+    double one, two;
+    assert_int_equal(sim_validate_predict(&dec, &p, &one, why, sizeof(why)), 0);
+    dec.layer_split = 2;
+    assert_int_equal(sim_validate_predict(&dec, &p, &two, why, sizeof(why)), 0);
+    near(1 / two - 1 / one, 2 * 10e-6 + 4.0 * 4096.0 / link, 1e-12, "a copy a token");
+
+    sim_measurement big = row("rtx-4090", "llama-2-70b", "f16", SIM_MEAS_DECODE_TOK_S, 512, 129, 1);
+    big.build_ym = 202405;
+    big.layer_split = 4;
+    assert_int_equal(sim_validate_predict(&big, &p, &pred, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "do not fit"));
+    big.layer_split = 8;
+    assert_int_equal(sim_validate_predict(&big, &p, &pred, why, sizeof(why)), 0);
+}
+
 /* The fit recovers an architecture term it generated data from: three
  * Ada devices with a GEMM term of 0.6 against three Ampere ones, the two
  * kept at a geometric mean of 1 over devices (0.6 / sqrt(0.6) and
@@ -1248,6 +1307,7 @@ int main(void)
         cmocka_unit_test(test_power_cap_by_hand),
         cmocka_unit_test(test_row_split_2023_by_hand),
         cmocka_unit_test(test_row_split_staged),
+        cmocka_unit_test(test_layer_split_by_hand),
         cmocka_unit_test(test_fit_recovers_arch_term),
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
