@@ -4,7 +4,8 @@
  * malformed files refused with file:line; the published-names file
  * consistent with the catalog; and, when ../shared is present, the
  * reference measurements.csv at least 90 % expressible, with the counts
- * by reason printed.
+ * by reason printed; the held-out check files in catalog/checks/ mapped
+ * row by row.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -501,13 +502,56 @@ static void test_reference_file(void **state)
     sim_measurements_free(rows);
 }
 
+/* The held-out check files (catalog/checks/, never fitted): every row maps
+ * onto the catalog through published_names.csv, a multi-GPU row as
+ * llama.cpp's layer split over its GPUs (the builds' rows there), a May
+ * 2024 build, flash attention off, Llama-3 on the Llama-3.1 geometry. */
+static void test_check_files(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        size_t rows;
+    } files[] = {{"xj-llama3.csv", 819}, {"xj-llama3-main.csv", 70}};
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        char path[4096], err[512];
+        snprintf(path, sizeof(path), "%s/catalog/checks/%s", source_dir(), files[f].file);
+        sim_measurement *rows = NULL;
+        size_t n = 0;
+        if (sim_measurements_read(path, &rows, &n, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        assert_int_equal(n, files[f].rows);
+        size_t multi = 0;
+        for (size_t i = 0; i < n; i++) {
+            const sim_measurement *m = &rows[i];
+            if (m->reason[0] != '\0')
+                fail_msg("%s row %s: %s (%s)", files[f].file, m->row_id, m->reason, m->detail);
+            assert_string_equal(m->source_id, "XJ-L3");
+            assert_string_equal(m->engine, "llamacpp");
+            assert_int_equal(m->build_ym, 202405);
+            assert_int_equal(m->flash_attn, 0);
+            if (strcmp(m->model.name, "llama-3.1-8b") != 0 &&
+                strcmp(m->model.name, "llama-3.1-70b") != 0)
+                fail_msg("%s row %s: model %s", files[f].file, m->row_id, m->model.name);
+            if (m->device_count > 1) {
+                multi++;
+                assert_string_equal(m->split_mode, "layer");
+                assert_int_equal(m->layer_split, m->device_count);
+                assert_int_equal(m->tp, 1);
+            }
+        }
+        assert_true(multi > 0);
+        sim_measurements_free(rows);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture),        cmocka_unit_test(test_malformed_files),
         cmocka_unit_test(test_conditions),     cmocka_unit_test(test_published_names),
         cmocka_unit_test(test_reference_file), cmocka_unit_test(test_latency_metric),
-        cmocka_unit_test(test_build_month),
+        cmocka_unit_test(test_build_month),    cmocka_unit_test(test_check_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
