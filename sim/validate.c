@@ -15,10 +15,15 @@
 void sim_validate_preset_name(const sim_measurement *r, char *buf, size_t len)
 {
     bool llama = strcmp(r->engine, "llamacpp") == 0;
-    if (llama && strcmp(r->backend, "cuda") == 0 && strcmp(r->bench, "main") == 0)
-        /* ./main was renamed llama-cli in June 2024 (llama.cpp #7809): a
-         * CUDA row run with it is from the builds that expanded quantized
-         * matrices to fp16 for cuBLAS and split matrices by rows. */
+    if (llama && strcmp(r->backend, "cuda") == 0 &&
+        (strcmp(r->bench, "main") == 0 || (r->build_ym > 0 && r->build_ym < 202407)))
+        /* ./main was renamed llama-cli in June 2024 (llama.cpp #7809),
+         * and MMQ became the CUDA backend's default for quantized
+         * prompts in the same month (#8075, merged 2024-06-24): a CUDA
+         * row run with ./main, or any CUDA row of a build before July
+         * 2024, is from the builds that expanded quantized matrices to
+         * fp16 for cuBLAS. The preset's graph and split terms follow the
+         * row's build (sim_validate_predict). */
         snprintf(buf, len, "llamacpp-2023");
     else if (llama && r->backend[0] != '\0' && strcmp(r->backend, "cuda") != 0)
         snprintf(buf, len, "llamacpp-%s", r->backend);
@@ -45,7 +50,7 @@ const char *sim_validate_device_class(const sim_measurement *r)
     return "datacenter";
 }
 
-enum { DECODE_SAMPLES = 33, UBATCH = 512, SIM_MAX_LAYER_SPLIT = 16 };
+enum { DECODE_SAMPLES = 33, UBATCH = 512, NBATCH = 2048, SIM_MAX_LAYER_SPLIT = 16 };
 
 /* Decode of BATCH sequences over contexts [FROM, FROM + N): the step time
  * summed, sampled at up to 33 contexts (trapezoid). */
@@ -135,7 +140,15 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
             continue;
         }
         /* GPU k starts the chunk when GPU k - 1 has sent it and it is
-         * done with the chunk before. */
+         * done with the chunk before; a new llama_decode call (every
+         * n_batch = 2,048 tokens, llama-bench's and ./main's default
+         * from #6017) waits for the call before to drain: llama-bench's
+         * pp4096 on 4090s scales as four ubatches in a pipeline (1.60,
+         * 2.37, 2.87 x over 2, 4, 8 GPUs; m P / (m + P - 1) = 1.60, 2.29,
+         * 2.91), not eight. */
+        if (done > 0 && fmod(done, NBATCH) == 0)
+            for (uint32_t k = 0; k < g; k++)
+                fin[k] = t;
         double at = fin[0] + step / g;
         fin[0] = at;
         for (uint32_t k = 1; k < g; k++) {

@@ -938,6 +938,31 @@ static void test_layer_split_by_hand(void **state)
     assert_int_equal(sim_validate_predict(&dec, &p, &two, why, sizeof(why)), 0);
     near(1 / two - 1 / one, 2 * 10e-6 + 4.0 * 4096.0 / link, 1e-12, "a copy a token");
 
+    /* 4,096 tokens: two llama_decode calls of four ubatches, the second
+     * after the first has drained. Over two GPUs with ubatch times that
+     * grow (each reads the KV before it), a call's last ubatch leaves the
+     * second GPU at the halves' sum + h + its own half. */
+    sim_measurement pp4k =
+        row("rtx-4090", "llama-2-7b", "q4_0", SIM_MEAS_PREFILL_TOK_S, 4096, 1, 1);
+    pp4k.build_ym = 202405;
+    pp4k.layer_split = 2;
+    double want = 0;
+    for (int call = 0; call < 2; call++) {
+        double sum = 0, last = 0;
+        for (int j = 0; j < 4; j++) {
+            double done = 2048.0 * call + 512.0 * j;
+            sim_batch_shape u = {.prefill_seqs = 1,
+                                 .prefill_tokens = 512,
+                                 .prefill_ctx_tokens = (uint64_t)done,
+                                 .prefill_attn_pairs = 512.0 * done + 512.0 * 513.0 / 2.0};
+            last = sim_cost_step_s(&c, &u);
+            sum += last;
+        }
+        want += sum / 2 + h + last / 2;
+    }
+    assert_int_equal(sim_validate_predict(&pp4k, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 4096.0 / want, 1e-9 * pred, "two calls of a pipeline, drained between");
+
     sim_measurement big = row("rtx-4090", "llama-2-70b", "f16", SIM_MEAS_DECODE_TOK_S, 512, 129, 1);
     big.build_ym = 202405;
     big.layer_split = 4;
@@ -945,6 +970,34 @@ static void test_layer_split_by_hand(void **state)
     assert_non_null(strstr(why, "do not fit"));
     big.layer_split = 8;
     assert_int_equal(sim_validate_predict(&big, &p, &pred, why, sizeof(why)), 0);
+}
+
+/* The CUDA preset a llama.cpp row takes: ./main, or a build before July
+ * 2024 (fp16 expansion before cuBLAS, #8075 made MMQ the default on
+ * 2024-06-24), the December 2023 one; a later llama-bench row the
+ * current one; other backends their own. */
+static void test_llamacpp_preset_by_build(void **state)
+{
+    (void)state;
+    sim_measurement r = row("rtx-4090", "llama-2-7b", "q4_0", SIM_MEAS_DECODE_TOK_S, 0, 128, 1);
+    char name[64];
+    snprintf(r.bench, sizeof(r.bench), "llama-bench");
+    r.build_ym = 202405;
+    sim_validate_preset_name(&r, name, sizeof(name));
+    assert_string_equal(name, "llamacpp-2023");
+    r.build_ym = 202508;
+    sim_validate_preset_name(&r, name, sizeof(name));
+    assert_string_equal(name, "llamacpp");
+    r.build_ym = 0; /* not stated: the current one */
+    sim_validate_preset_name(&r, name, sizeof(name));
+    assert_string_equal(name, "llamacpp");
+    snprintf(r.bench, sizeof(r.bench), "main");
+    sim_validate_preset_name(&r, name, sizeof(name));
+    assert_string_equal(name, "llamacpp-2023");
+    snprintf(r.backend, sizeof(r.backend), "metal");
+    r.build_ym = 202405;
+    sim_validate_preset_name(&r, name, sizeof(name));
+    assert_string_equal(name, "llamacpp-metal");
 }
 
 /* The fit recovers an architecture term it generated data from: three
@@ -1308,6 +1361,7 @@ int main(void)
         cmocka_unit_test(test_row_split_2023_by_hand),
         cmocka_unit_test(test_row_split_staged),
         cmocka_unit_test(test_layer_split_by_hand),
+        cmocka_unit_test(test_llamacpp_preset_by_build),
         cmocka_unit_test(test_fit_recovers_arch_term),
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
