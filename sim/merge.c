@@ -239,6 +239,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const bool observed = sim_step_observed(r);
     kv_breakdown mem0 = r->step.mem; /* the first step's, its head's need included */
     kv_breakdown after0, after;
+    /* The breakdown without the head's need after the last growths or
+     * ends: MEM0 itself where the head needs nothing. */
+    const kv_breakdown *after_base = &after0;
     if (observed)
         kv_get_breakdown(kv, 0, &after0);
     int64_t start_ns = r->now_ns;
@@ -347,9 +350,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 price = price_after;
             if (observed)
                 kv_get_breakdown(kv, 0, &after0);
+            after_base = &after0;
         }
         if (observed) {
-            kv_breakdown_at_used(kv, &after0, used_end, &after);
+            kv_breakdown_at_used(kv, after_base, used_end, &after);
             sim_step_observe(r, &after);
         }
         r->res->events++; /* the step-by-step run's event */
@@ -367,9 +371,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 r->head_need_bytes = kv_need_bytes(kv, h, r->head_need_tokens);
             }
             kv_get_breakdown(kv, r->head_need_bytes, &mem0);
-            if (observed && r->head_need_bytes == 0)
-                after0 = mem0;
-            else if (observed)
+            after_base = r->head_need_bytes == 0 ? &mem0 : &after0;
+            if (observed && r->head_need_bytes != 0)
                 kv_get_breakdown(kv, 0, &after0);
         }
         r->step.start_s = to_s(end_ns);
