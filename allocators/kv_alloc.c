@@ -198,8 +198,11 @@ void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown 
     else if (head_need_bytes > sp.largest_free_bytes)
         out->external_frag = sp.free_bytes;
     out->free = sp.free_bytes - out->external_frag - out->blocked_free;
-    out->ext_frag_index =
-        sp.free_bytes ? 1.0 - (double)sp.largest_free_bytes / (double)sp.free_bytes : 0.0;
+    /* Without a division where the free space is one extent (paged: always):
+     * x / x is exactly 1, the index exactly 0. */
+    out->ext_frag_index = sp.free_bytes && sp.largest_free_bytes != sp.free_bytes
+                              ? 1.0 - (double)sp.largest_free_bytes / (double)sp.free_bytes
+                              : 0.0;
 }
 
 int kv_check(const kv_alloc *a, char *err, size_t errlen)

@@ -277,6 +277,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     sim_cost_run price, price_after;
     bool priced = r->cfg->step_profile == NULL && r->batch.swap_in_bytes == 0 &&
                   r->batch.swap_out_bytes == 0 && sim_cost_run_init(&r->cost, &shape2, &price);
+    /* After the first ends: the entries whose last step is BOUND, their
+     * count and their merge_base sum (no pass over the batch to find
+     * them at the next ends). */
+    bool bound_known = false;
+    uint32_t bound_n = 0;
+    uint64_t bound_base = 0;
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
         /* Step k ends requests (through_ok): the next step is the batch
@@ -287,14 +293,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (ends) {
             if (!through)
                 break;
-            for (uint32_t n = 0; n < r->batch.n; n++) {
-                const sim_req *q = sim_rep_req(r, r->batch.req[n]);
-                if (merge_last_step(q) == k) {
-                    nend++;
-                    end_ctx += merge_base(q) + k + 1;
-                    end_used += merge_base(q);
+            if (bound_known) { /* found as the last ends were taken out */
+                nend = bound_n;
+                end_used = bound_base;
+            } else {
+                for (uint32_t n = 0; n < r->batch.n; n++) {
+                    const sim_req *q = sim_rep_req(r, r->batch.req[n]);
+                    if (merge_last_step(q) == k) {
+                        nend++;
+                        end_used += merge_base(q);
+                    }
                 }
             }
+            end_ctx = end_used + (uint64_t)nend * (k + 1); /* merge_base + k + 1 each */
             if (nend == r->batch.n)
                 break; /* nothing runs after it */
         }
@@ -344,14 +355,29 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (ends) {
             /* As sim_step_end ends them, in the running set's order (the
              * batch's): each brought to its last token, then finished. */
+            /* The next bound (the first last step of those kept), and
+             * the count and merge_base sum of the entries ending there. */
             uint32_t keep = 0;
+            bound = UINT32_MAX;
+            bound_n = 0;
+            bound_base = 0;
             for (uint32_t n = 0; n < r->batch.n; n++) {
                 uint32_t i = r->batch.req[n];
                 sim_req *q = sim_rep_req(r, i);
-                if (merge_last_step(q) != k) {
+                uint32_t last = merge_last_step(q);
+                if (last != k) {
                     r->batch.req[keep] = i;
                     r->batch.tokens[keep] = 1;
                     r->running[keep++] = i;
+                    if (last < bound) {
+                        bound = last;
+                        bound_n = 0;
+                        bound_base = 0;
+                    }
+                    if (last == bound) {
+                        bound_n++;
+                        bound_base += merge_base(q);
+                    }
                     continue;
                 }
                 q->computed = merge_base(q) + k;
@@ -367,11 +393,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             used_step -= nend;
             used_end = used0 + k * used_step;
             sampled = keep * r->cfg->n_samples;
-            bound = UINT32_MAX;
-            for (uint32_t n = 0; n < keep; n++) {
-                uint32_t last = merge_last_step(sim_rep_req(r, r->batch.req[n]));
-                bound = last < bound ? last : bound;
-            }
+            bound_known = true;
             if (priced)
                 price = price_after;
             if (observed)
