@@ -476,13 +476,19 @@ static void sort_pairs(an_wpair *p, size_t n)
         qsort(p, n, sizeof(an_wpair), cmp_wpair);
         return;
     }
+    /* The keys in the values' place while sorting (each value's bytes
+     * read as a double, then written as its key, read back as a key and
+     * written as the double at the end): the passes read them as they
+     * are, rather than making each again. */
     for (size_t i = 0; i < n; i++) {
         uint64_t k = sort_key(p[i].v);
+        memcpy(&p[i].v, &k, sizeof(k));
         for (int d = 0; d < DIGITS; d++)
             count[d][(k >> (DIGIT * d)) & (BUCKETS - 1)]++;
     }
     an_wpair *src = p, *dst = tmp;
-    uint64_t first = sort_key(p[0].v);
+    uint64_t first;
+    memcpy(&first, &p[0].v, sizeof(first));
     for (int d = 0; d < DIGITS; d++) {
         size_t *c = count[d];
         if (c[(first >> (DIGIT * d)) & (BUCKETS - 1)] == n)
@@ -493,14 +499,21 @@ static void sort_pairs(an_wpair *p, size_t n)
             c[b] = at;
             at += k;
         }
-        for (size_t i = 0; i < n; i++)
-            dst[c[(sort_key(src[i].v) >> (DIGIT * d)) & (BUCKETS - 1)]++] = src[i];
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k;
+            memcpy(&k, &src[i].v, sizeof(k));
+            dst[c[(k >> (DIGIT * d)) & (BUCKETS - 1)]++] = src[i];
+        }
         an_wpair *t = src;
         src = dst;
         dst = t;
     }
-    if (src != p)
-        memcpy(p, src, n * sizeof(an_wpair));
+    for (size_t i = 0; i < n; i++) { /* back to values, into P */
+        uint64_t k;
+        memcpy(&k, &src[i].v, sizeof(k));
+        p[i].v = from_key(k);
+        p[i].c = src[i].c;
+    }
     free(count);
     free(tmp);
 }
