@@ -639,12 +639,11 @@ static int wcompact(an_wsamples *w)
     if (h == NULL)
         return -1;
     an_qhist_init(h);
-    for (size_t i = 0; i < w->n; i++)
-        if (an_qhist_add_n(h, w->p[i].v, w->p[i].c) != 0) {
-            an_qhist_free(h);
-            free(h);
-            return -1;
-        }
+    if (an_qhist_add_pairs(h, w->p, w->n) != 0) {
+        an_qhist_free(h);
+        free(h);
+        return -1;
+    }
     free(w->p);
     w->p = NULL;
     w->n = w->cap = 0;
