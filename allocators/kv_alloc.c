@@ -179,31 +179,16 @@ uint64_t kv_need_bytes(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     return need > 0 ? need : 1;
 }
 
-/* The two categories of OUT that follow the sum of used tokens, at USED_TOKENS. */
-static void set_used(const kv_alloc *a, uint64_t used_tokens, kv_breakdown *out)
-{
-    const kv_totals *t = &a->totals;
-    uint64_t bpt = a->cfg.bytes_per_token;
-    uint64_t used = used_tokens - t->dup_tokens, useful = t->useful_tokens - t->dup_tokens;
-    out->token_states = used * bpt;
-    out->reservation = (useful - used) * bpt;
-}
-
-void kv_breakdown_at_used(const kv_alloc *a, const kv_breakdown *base, uint64_t used_tokens,
-                          kv_breakdown *out)
-{
-    *out = *base;
-    set_used(a, used_tokens, out);
-}
-
 void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown *out)
 {
     const kv_totals *t = &a->totals;
     uint64_t bpt = a->cfg.bytes_per_token;
     kv_space sp;
     a->ops->space(a, &sp);
-    uint64_t useful = t->useful_tokens - t->dup_tokens;
-    set_used(a, t->used_tokens, out);
+    uint64_t useful = t->useful_tokens - t->dup_tokens, used = t->used_tokens - t->dup_tokens;
+    /* The two categories that follow the used tokens (kv_breakdown_at_used). */
+    out->token_states = used * bpt;
+    out->reservation = (useful - used) * bpt;
     out->internal_frag = kv_allocated_bytes(a) - useful * bpt;
     /* Free space the strategy cannot hand out at all (e.g. the pool's tail
      * beyond the last whole block) is never in pool_bytes. */
@@ -213,8 +198,11 @@ void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown 
     else if (head_need_bytes > sp.largest_free_bytes)
         out->external_frag = sp.free_bytes;
     out->free = sp.free_bytes - out->external_frag - out->blocked_free;
-    out->ext_frag_index =
-        sp.free_bytes ? 1.0 - (double)sp.largest_free_bytes / (double)sp.free_bytes : 0.0;
+    /* Without a division where the free space is one extent (paged: always):
+     * x / x is exactly 1, the index exactly 0. */
+    out->ext_frag_index = sp.free_bytes && sp.largest_free_bytes != sp.free_bytes
+                              ? 1.0 - (double)sp.largest_free_bytes / (double)sp.free_bytes
+                              : 0.0;
 }
 
 int kv_check(const kv_alloc *a, char *err, size_t errlen)

@@ -331,8 +331,17 @@ void kv_get_breakdown(const kv_alloc *a, uint64_t head_need_bytes, kv_breakdown 
  * wrote tokens into space they hold): token states and reservation move,
  * nothing else does. O(1). For a caller that advances many sequences in
  * lockstep before setting each one's used_tokens (sim/merge.c). */
-void kv_breakdown_at_used(const kv_alloc *a, const kv_breakdown *base, uint64_t used_tokens,
-                          kv_breakdown *out);
+static inline void kv_breakdown_at_used(const kv_alloc *a, const kv_breakdown *base,
+                                        uint64_t used_tokens, kv_breakdown *out)
+{
+    /* kv_get_breakdown's two categories that follow the used tokens. */
+    const kv_totals *t = &a->totals;
+    uint64_t bpt = a->cfg.bytes_per_token;
+    uint64_t used = used_tokens - t->dup_tokens, useful = t->useful_tokens - t->dup_tokens;
+    *out = *base;
+    out->token_states = used * bpt;
+    out->reservation = (useful - used) * bpt;
+}
 
 /* Allocated bytes now (token states + reservation + internal fragmentation),
  * each shared block counted once. */

@@ -513,7 +513,31 @@ static void paged_release(kv_alloc *a, kv_seq *s)
         if (kv__paged_samples(s) > 1 && full > s->shared_tokens / p->block_tokens)
             full = s->shared_tokens / p->block_tokens; /* positions past it are per sample */
         bool keyed = kv__paged_compute_keys(p, s, full) == KV_OK;
-        for (uint32_t i = s->num_blocks; i-- > 0;) {
+        if (!keyed || full == 0) {
+            /* The loop below when it keys nothing (a sequence without
+             * hash ids that will not be recomputed: most), the pool's
+             * fields in registers (stores to the tables could alias
+             * them otherwise): the same blocks to the same places. */
+            const uint32_t *const blocks = s->blocks;
+            uint32_t *const ref = p->ref, *const stack = p->free_stack;
+            const uint64_t *const key = p->key;
+            uint32_t nfree = p->num_free;
+            uint64_t dup = 0;
+            for (uint32_t i = s->num_blocks; i-- > 0;) {
+                uint32_t blk = blocks[i];
+                if (--ref[blk] > 0)
+                    dup++;
+                else if (key[blk] != 0)
+                    kv__paged_lru_push(p, blk);
+                else
+                    stack[nfree++] = blk;
+            }
+            p->num_free = nfree;
+            a->totals.dup_tokens -= dup * p->block_tokens;
+            a->totals.dup_bytes -= dup * p->block_bytes;
+            full = 0;
+        }
+        for (uint32_t i = full > 0 ? s->num_blocks : 0; i-- > 0;) {
             uint32_t blk = s->blocks[i];
             if (keyed && i < full && p->key[blk] == 0 &&
                 kv__paged_ht_find(p, s->keys[i]) == PAGED_NIL) {

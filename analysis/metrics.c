@@ -41,17 +41,20 @@ static char *put_u64(char *w, uint64_t v)
     return w;
 }
 
-char *an_put_fixed9(char *w, double v)
+char *an_put_fixed(char *w, double v, int digits)
 {
+    static const uint64_t pow10[10] = {1,      10,      100,      1000,      10000,
+                                       100000, 1000000, 10000000, 100000000, 1000000000};
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
     int biased = (int)((bits >> 52) & 0x7ff);
     /* |v| < 2^33 (8.6e9) and finite: v = m / 2^s with m < 2^53 and
-     * s >= 20, so N = m 10^9 < 2^83 and N / 2^s < 2^63. Else printf. */
-    if (biased >= 1023 + 33) {
-        int n = snprintf(w, AN_NUM_LEN, "%.9f", v);
+     * s >= 20, so N = m 10^DIGITS < 2^83 and N / 2^s < 2^63. Else printf. */
+    if (biased >= 1023 + 33 || digits < 1 || digits > 9) {
+        int n = snprintf(w, AN_NUM_LEN, "%.*f", digits, v);
         return w + (n < AN_NUM_LEN ? n : AN_NUM_LEN - 1);
     }
+    const uint64_t scale = pow10[digits];
     uint64_t m = bits & ((1ULL << 52) - 1);
     if (biased > 0)
         m |= 1ULL << 52;
@@ -59,8 +62,8 @@ char *an_put_fixed9(char *w, double v)
     if (bits >> 63)
         *w++ = '-'; /* printf keeps the sign of -0 and of what rounds to 0 */
     /* N = hi 2^64 + lo, in two 64-bit words (C11 has no wider integer). */
-    uint64_t lo0 = (m & 0xffffffffULL) * 1000000000ULL; /* < 2^62 */
-    uint64_t hi0 = (m >> 32) * 1000000000ULL;           /* < 2^51 */
+    uint64_t lo0 = (m & 0xffffffffULL) * scale; /* < 2^62 */
+    uint64_t hi0 = (m >> 32) * scale;           /* < 2^51 */
     uint64_t lo = lo0 + (hi0 << 32);
     uint64_t hi = (hi0 >> 32) + (lo < lo0);
     /* q = N / 2^s rounded half to even: the remainder against 2^(s-1). */
@@ -81,14 +84,19 @@ char *an_put_fixed9(char *w, double v)
         if (rem_hi > half_hi || (rem_hi == half_hi && (lo > 0 || (q & 1))))
             q++;
     }
-    w = put_u64(w, q / 1000000000u);
+    w = put_u64(w, q / scale);
     *w++ = '.';
-    uint64_t frac = q % 1000000000u;
-    for (int k = 8; k >= 0; k--) {
+    uint64_t frac = q % scale;
+    for (int k = digits - 1; k >= 0; k--) {
         w[k] = (char)('0' + frac % 10);
         frac /= 10;
     }
-    return w + 9;
+    return w + digits;
+}
+
+char *an_put_fixed9(char *w, double v)
+{
+    return an_put_fixed(w, v, 9);
 }
 
 /* Bytes of a pool as a double: through int64 (a pool is far below 2^63
@@ -147,7 +155,8 @@ static void ts_row(an_metrics *m, double t, const kv_breakdown *b, uint32_t runn
         *w++ = ',';
         w = put_u64(w, cols[k]);
     }
-    w += snprintf(w, 32, ",%.4f", pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0);
+    *w++ = ',';
+    w = an_put_fixed(w, pool > 0 ? 100.0 * (double)allocated(b) / pool : 0.0, 4); /* "%.4f" */
     const uint64_t tail[5] = {m->ts_steps, m->ts_tokens, m->ts_preempted, m->ts_prompt_tokens,
                               m->ts_output_tokens};
     for (int k = 0; k < 5; k++) {

@@ -153,6 +153,10 @@ const char *an_fmt_double(char buf[AN_NUM_LEN], double v);
  * (|V| < 1e20; larger values are cut there). */
 char *an_put_fixed9(char *w, double v);
 
+/* The same for printf's "%.<DIGITS>f", DIGITS 1 to 9 (printf itself
+ * outside that range): timeseries.csv's allocated_pct ("%.4f"). */
+char *an_put_fixed(char *w, double v, int digits);
+
 /* timeseries.csv's row limit (about 1 GB): rows past it are not written,
  * and ts_truncated says so (summary.json, terminal summary). */
 #define AN_TS_MAX_ROWS 10000000u

@@ -90,6 +90,63 @@ int an_qhist_add_n(an_qhist *h, double v, uint64_t count)
     return 0;
 }
 
+int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n)
+{
+    /* an_qhist_add_n's statements, pair by pair, on local copies of the
+     * fields the tables' stores could otherwise alias. */
+    double sum = h->sum, sum_c = h->sum_c, dev = h->dev, dev_c = h->dev_c, sq = h->sq,
+           sq_c = h->sq_c, lo = h->min, hi = h->max, shift = h->shift;
+    uint64_t total = h->n;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = p[i].v;
+        uint64_t count = p[i].c;
+        if (count == 0)
+            continue;
+        uint32_t sub = 0;
+        int b = locate(v, &sub);
+        if (b >= 0 && b < AN_QHIST_BINADES) {
+            if (h->bins[b] == NULL) {
+                h->bins[b] = calloc(SUBS, sizeof(uint64_t));
+                if (h->bins[b] == NULL) {
+                    rc = -1;
+                    break;
+                }
+            }
+            h->bins[b][sub] += count;
+            h->binade_n[b] += count;
+        } else if (b < 0) {
+            h->low_n += count;
+            if (v > h->low_max)
+                h->low_max = v;
+        } else {
+            h->high_n += count;
+        }
+        if (total == 0)
+            shift = v;
+        total += count;
+        if (v < lo)
+            lo = v;
+        if (v > hi)
+            hi = v;
+        double c = (double)count, d = v - shift;
+        neumaier(&sum, &sum_c, v * c);
+        neumaier(&dev, &dev_c, d * c);
+        neumaier(&sq, &sq_c, d * d * c);
+    }
+    h->sum = sum;
+    h->sum_c = sum_c;
+    h->dev = dev;
+    h->dev_c = dev_c;
+    h->sq = sq;
+    h->sq_c = sq_c;
+    h->min = lo;
+    h->max = hi;
+    h->shift = shift;
+    h->n = total;
+    return rc;
+}
+
 /* The value that stands for bucket SUB of binade B: 2 lo hi / (lo + hi),
  * the point of [lo, hi] whose largest relative distance to the others is
  * least ((hi - lo) / (hi + lo) to both ends). */

@@ -37,6 +37,7 @@
 #ifndef KVSIM_ANALYSIS_QHIST_H
 #define KVSIM_ANALYSIS_QHIST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define AN_QHIST_SUB_BITS 14
@@ -57,12 +58,23 @@ typedef struct an_qhist {
     double sum, sum_c, dev, dev_c, sq, sq_c; /* Neumaier sums and their compensations */
 } an_qhist;
 
+/* A value and its count (samples.h's weighted pairs). */
+typedef struct an_qhist_pair {
+    double v;
+    uint64_t c;
+} an_qhist_pair;
+
 /* Initialises an empty histogram (no memory held until a value comes). */
 void an_qhist_init(an_qhist *h);
 
 /* Adds V (>= 0) COUNT times. Returns 0, or -1 when out of memory (nothing
  * changed). */
 int an_qhist_add_n(an_qhist *h, double v, uint64_t count);
+
+/* an_qhist_add_n of each of the N pairs at P, in order (the same sums to
+ * the bit), the running sums held in registers between them. Returns 0,
+ * or -1 when out of memory (the pairs before the one refused added). */
+int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n);
 
 /* The value of 0-based rank R (< n) in the sorted multiset, within
  * AN_QHIST_REL_ERR; the exact minimum and maximum at ranks 0 and n - 1. */

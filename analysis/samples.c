@@ -386,6 +386,17 @@ int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
     if (count == 0)
         return 0;
     w->sorted = 0;
+    /* The bypass below with room at the array's end (never once
+     * overflowed: the array is gone, n == cap == 0): the pair written
+     * there, as wappend writes it, without its calls and checks. */
+    if (w->bypass > 0 && w->n < w->cap) {
+        w->bypass--;
+        w->total += count;
+        w->p[w->n].v = v;
+        w->p[w->n].c = count;
+        w->n++;
+        return 0;
+    }
     if (w->overflow) {
         if (an_qhist_add_n(w->hist, v, count) != 0)
             return -1;
@@ -465,13 +476,19 @@ static void sort_pairs(an_wpair *p, size_t n)
         qsort(p, n, sizeof(an_wpair), cmp_wpair);
         return;
     }
+    /* The keys in the values' place while sorting (each value's bytes
+     * read as a double, then written as its key, read back as a key and
+     * written as the double at the end): the passes read them as they
+     * are, rather than making each again. */
     for (size_t i = 0; i < n; i++) {
         uint64_t k = sort_key(p[i].v);
+        memcpy(&p[i].v, &k, sizeof(k));
         for (int d = 0; d < DIGITS; d++)
             count[d][(k >> (DIGIT * d)) & (BUCKETS - 1)]++;
     }
     an_wpair *src = p, *dst = tmp;
-    uint64_t first = sort_key(p[0].v);
+    uint64_t first;
+    memcpy(&first, &p[0].v, sizeof(first));
     for (int d = 0; d < DIGITS; d++) {
         size_t *c = count[d];
         if (c[(first >> (DIGIT * d)) & (BUCKETS - 1)] == n)
@@ -482,14 +499,21 @@ static void sort_pairs(an_wpair *p, size_t n)
             c[b] = at;
             at += k;
         }
-        for (size_t i = 0; i < n; i++)
-            dst[c[(sort_key(src[i].v) >> (DIGIT * d)) & (BUCKETS - 1)]++] = src[i];
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k;
+            memcpy(&k, &src[i].v, sizeof(k));
+            dst[c[(k >> (DIGIT * d)) & (BUCKETS - 1)]++] = src[i];
+        }
         an_wpair *t = src;
         src = dst;
         dst = t;
     }
-    if (src != p)
-        memcpy(p, src, n * sizeof(an_wpair));
+    for (size_t i = 0; i < n; i++) { /* back to values, into P */
+        uint64_t k;
+        memcpy(&k, &src[i].v, sizeof(k));
+        p[i].v = from_key(k);
+        p[i].c = src[i].c;
+    }
     free(count);
     free(tmp);
 }
@@ -615,12 +639,11 @@ static int wcompact(an_wsamples *w)
     if (h == NULL)
         return -1;
     an_qhist_init(h);
-    for (size_t i = 0; i < w->n; i++)
-        if (an_qhist_add_n(h, w->p[i].v, w->p[i].c) != 0) {
-            an_qhist_free(h);
-            free(h);
-            return -1;
-        }
+    if (an_qhist_add_pairs(h, w->p, w->n) != 0) {
+        an_qhist_free(h);
+        free(h);
+        return -1;
+    }
     free(w->p);
     w->p = NULL;
     w->n = w->cap = 0;

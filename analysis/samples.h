@@ -110,10 +110,7 @@ void an_samples_free(an_samples *s);
  */
 #define AN_WCACHE 16384 /* pairs in the cache (256 KiB), a power of two */
 
-typedef struct an_wpair {
-    double v;
-    uint64_t c;
-} an_wpair;
+typedef an_qhist_pair an_wpair; /* a value and its count (qhist.h) */
 
 typedef struct an_wsamples {
     an_wpair *p;

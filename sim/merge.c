@@ -46,9 +46,10 @@ static double to_s(int64_t ns)
 /* How many steps, the one started included, R's batch can run unchanged
  * (1 when no other can follow it): until a request's last token, and,
  * with GROWS (a growth rule) MERGE_GROW_NONE, until a sequence outgrows what it
- * holds. Otherwise r->merge_next[k] is the step that grows batch entry k
- * (UINT32_MAX: none in the run) and *NEXT the first of them. *USED_STEP
- * is what the sum of used tokens grows by at each step's end. O(running),
+ * holds. Otherwise r->merge_next[k] is the step that first grows batch
+ * entry k (past the bound: none in the run) and *NEXT the first of them
+ * in the bound (UINT32_MAX: none). *USED_STEP is what the sum of used
+ * tokens grows by at each step's end. O(running),
  * cut short where the answer is 1: a request at its last token, and,
  * since the second step's growths are known here, growths it may not
  * make (the run's loop would stop before that step: a full pool's steps,
@@ -66,7 +67,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         b->n == 0 || (!prompts && (b->shape.prefill_seqs != 0 || b->shape.prefill_tokens != 0)) ||
         b->spec.drafts != 0)
         return 1;
-    uint32_t bound = UINT32_MAX;
+    uint32_t bound = UINT32_MAX, first_min = UINT32_MAX;
     uint64_t growth = 0;
     *nprompt = 0;
     for (uint32_t k = 0; k < b->n; k++) {
@@ -101,8 +102,10 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
          * capacity from step cap_tokens - merge_base + 1 on (checked
          * against the bound below). */
         uint32_t base = merge_base(q);
-        r->merge_next[k] = s->cap_tokens - base + 1;
-        if (r->merge_next[k] == 2) {
+        uint32_t first = s->cap_tokens - base + 1;
+        r->merge_next[k] = first;
+        first_min = first < first_min ? first : first_min;
+        if (first == 2) {
             /* take_growths' test for step 2, on a prefix of its sum (it
              * only grows): a failure there ends the run at one step. */
             if (grows == MERGE_GROW_NONE)
@@ -130,17 +133,13 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         if (b->n + held != r->nrunning)
             return 1;
     }
+    /* Without growths the run stops before the first; else the first in
+     * the bound is NEXT (every first growth is at step 2 or later). */
     *next = UINT32_MAX;
-    for (uint32_t k = 0; k < b->n && bound > 1; k++) {
-        uint32_t first = r->merge_next[k];
-        r->merge_next[k] = first <= bound ? first : UINT32_MAX;
-        if (first > bound)
-            continue;
-        if (grows == MERGE_GROW_NONE)
-            bound = first - 1;
-        else if (first < *next)
-            *next = first;
-    }
+    if (grows == MERGE_GROW_NONE)
+        bound = first_min - 1 < bound ? first_min - 1 : bound;
+    else if (first_min <= bound)
+        *next = first_min;
     *used_step = growth;
     return bound;
 }
@@ -166,22 +165,48 @@ static void first_step_gaps(sim_replica *r)
     sim_step_report_gaps(r, -1, first);
 }
 
+/* What the run's set-up needs to know of the batch, in one pass: whether
+ * entry k is r->running[k] for every entry, whether static batching holds
+ * one, and the sums over the batch of merge_base + 2 (the context of the
+ * second step, every entry a decode) and of merge_base - computed (used
+ * tokens the first step's prompts add). */
+typedef struct merge_scan {
+    bool in_order, held;
+    uint64_t ctx2, used_base;
+} merge_scan;
+
+static void merge_scan_batch(const sim_replica *r, merge_scan *scan)
+{
+    const sim_batch *b = &r->batch;
+    bool in_order = b->n <= r->nrunning, held = false;
+    uint64_t ctx2 = 0, used_base = 0;
+    for (uint32_t k = 0; k < b->n; k++) {
+        const sim_req *q = sim_rep_req(r, b->req[k]);
+        uint32_t base = merge_base(q);
+        in_order &= k < r->nrunning && b->req[k] == r->running[k];
+        held |= q->hold;
+        ctx2 += (uint64_t)base + 2;
+        used_base += base - q->computed;
+    }
+    scan->in_order = in_order;
+    scan->held = held;
+    scan->ctx2 = ctx2;
+    scan->used_base = used_base;
+}
+
 /* The run may go on past a step that ends requests (their last token):
  * after it the pass would build the same batch without them, every
  * other running request a one-token decode in the same order, when the
  * batch is the whole running set in its order, nothing waits (nothing to
  * admit into the room they free), and an ended request sends nothing
  * (open loop: a closed-loop client's next request would arrive then).
- * Single samples, not under --check (its checks run at each step end). */
+ * Single samples, not under --check (its checks run at each step end).
+ * The tests that need no pass over the batch; the caller adds the
+ * batch's order and holds from merge_scan_batch. */
 static bool through_ok(const sim_replica *r)
 {
-    if (r->cfg->check || r->cfg->max_concurrency != 0 || r->cfg->n_samples != 1 ||
-        sim_rep_waiting(r) != 0 || r->batch.n != r->nrunning)
-        return false;
-    for (uint32_t k = 0; k < r->batch.n; k++)
-        if (r->batch.req[k] != r->running[k] || sim_rep_req(r, r->running[k])->hold)
-            return false; /* static batching holds an ended request */
-    return true;
+    return !r->cfg->check && r->cfg->max_concurrency == 0 && r->cfg->n_samples == 1 &&
+           sim_rep_waiting(r) == 0 && r->batch.n == r->nrunning;
 }
 
 int sim_merge_steps(sim_replica *r, int64_t *end_io)
@@ -205,14 +230,18 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (bound < 2)
         return 0;
     /* Through completions when the growths allow: none, or uniform over
-     * each entry's life. */
+     * each entry's life; and the batch in the running set's order, none
+     * held (static batching holds an ended request). With prompts ending
+     * in the first step, the steps after it grow in the running set's
+     * order (every entry a decode): the batch's must be that order
+     * (decodes first can put the prompt last). */
     bool through = through_ok(r);
-    /* With prompts ending in the first step, the steps after it grow in
-     * the running set's order (every entry a decode): the batch's must be
-     * that order (decodes first can put the prompt last). */
-    for (uint32_t n = 0; nprompt > 0 && n < r->batch.n; n++)
-        if (n >= r->nrunning || r->batch.req[n] != r->running[n])
-            return 0;
+    merge_scan scan = {false, false, 0, 0};
+    if (through || nprompt > 0)
+        merge_scan_batch(r, &scan);
+    through = through && scan.in_order && !scan.held;
+    if (nprompt > 0 && !scan.in_order)
+        return 0;
     merge_growths g;
     if (!merge_growths_init(r, &g, grows, bound, next, &through, nprompt))
         return 0;
@@ -223,14 +252,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     /* The second step's shape: every entry a decode (the first step's
      * advanced, or with prompts ending in it, built anew). */
     sim_batch_shape shape2 = r->batch.shape;
-    if (nprompt > 0) {
+    if (nprompt > 0) { /* merge_bound's sums over the batch */
         memset(&shape2, 0, sizeof(shape2));
-        for (uint32_t n = 0; n < r->batch.n; n++) {
-            const sim_req *q = sim_rep_req(r, r->batch.req[n]);
-            used0 += merge_base(q) - q->computed;
-            shape2.decode_seqs++;
-            shape2.decode_ctx_tokens += (uint64_t)merge_base(q) + 2;
-        }
+        used0 += scan.used_base;
+        shape2.decode_seqs = r->batch.n;
+        shape2.decode_ctx_tokens = scan.ctx2;
     } else {
         shape2.decode_ctx_tokens += (uint64_t)r->batch.n * r->cfg->n_samples; /* batch_advance */
     }
@@ -239,6 +265,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const bool observed = sim_step_observed(r);
     kv_breakdown mem0 = r->step.mem; /* the first step's, its head's need included */
     kv_breakdown after0, after;
+    /* The breakdown without the head's need after the last growths or
+     * ends: MEM0 itself where the head needs nothing. */
+    const kv_breakdown *after_base = &after0;
     if (observed)
         kv_get_breakdown(kv, 0, &after0);
     int64_t start_ns = r->now_ns;
@@ -248,6 +277,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     sim_cost_run price, price_after;
     bool priced = r->cfg->step_profile == NULL && r->batch.swap_in_bytes == 0 &&
                   r->batch.swap_out_bytes == 0 && sim_cost_run_init(&r->cost, &shape2, &price);
+    /* After the first ends: the entries whose last step is BOUND, their
+     * count and their merge_base sum (no pass over the batch to find
+     * them at the next ends). */
+    bool bound_known = false;
+    uint32_t bound_n = 0;
+    uint64_t bound_base = 0;
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
         /* Step k ends requests (through_ok): the next step is the batch
@@ -258,14 +293,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (ends) {
             if (!through)
                 break;
-            for (uint32_t n = 0; n < r->batch.n; n++) {
-                const sim_req *q = sim_rep_req(r, r->batch.req[n]);
-                if (merge_last_step(q) == k) {
-                    nend++;
-                    end_ctx += merge_base(q) + k + 1;
-                    end_used += merge_base(q);
+            if (bound_known) { /* found as the last ends were taken out */
+                nend = bound_n;
+                end_used = bound_base;
+            } else {
+                for (uint32_t n = 0; n < r->batch.n; n++) {
+                    const sim_req *q = sim_rep_req(r, r->batch.req[n]);
+                    if (merge_last_step(q) == k) {
+                        nend++;
+                        end_used += merge_base(q);
+                    }
                 }
             }
+            end_ctx = end_used + (uint64_t)nend * (k + 1); /* merge_base + k + 1 each */
             if (nend == r->batch.n)
                 break; /* nothing runs after it */
         }
@@ -315,14 +355,29 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (ends) {
             /* As sim_step_end ends them, in the running set's order (the
              * batch's): each brought to its last token, then finished. */
+            /* The next bound (the first last step of those kept), and
+             * the count and merge_base sum of the entries ending there. */
             uint32_t keep = 0;
+            bound = UINT32_MAX;
+            bound_n = 0;
+            bound_base = 0;
             for (uint32_t n = 0; n < r->batch.n; n++) {
                 uint32_t i = r->batch.req[n];
                 sim_req *q = sim_rep_req(r, i);
-                if (merge_last_step(q) != k) {
+                uint32_t last = merge_last_step(q);
+                if (last != k) {
                     r->batch.req[keep] = i;
                     r->batch.tokens[keep] = 1;
                     r->running[keep++] = i;
+                    if (last < bound) {
+                        bound = last;
+                        bound_n = 0;
+                        bound_base = 0;
+                    }
+                    if (last == bound) {
+                        bound_n++;
+                        bound_base += merge_base(q);
+                    }
                     continue;
                 }
                 q->computed = merge_base(q) + k;
@@ -338,18 +393,15 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             used_step -= nend;
             used_end = used0 + k * used_step;
             sampled = keep * r->cfg->n_samples;
-            bound = UINT32_MAX;
-            for (uint32_t n = 0; n < keep; n++) {
-                uint32_t last = merge_last_step(sim_rep_req(r, r->batch.req[n]));
-                bound = last < bound ? last : bound;
-            }
+            bound_known = true;
             if (priced)
                 price = price_after;
             if (observed)
                 kv_get_breakdown(kv, 0, &after0);
+            after_base = &after0;
         }
         if (observed) {
-            kv_breakdown_at_used(kv, &after0, used_end, &after);
+            kv_breakdown_at_used(kv, after_base, used_end, &after);
             sim_step_observe(r, &after);
         }
         r->res->events++; /* the step-by-step run's event */
@@ -367,9 +419,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 r->head_need_bytes = kv_need_bytes(kv, h, r->head_need_tokens);
             }
             kv_get_breakdown(kv, r->head_need_bytes, &mem0);
-            if (observed && r->head_need_bytes == 0)
-                after0 = mem0;
-            else if (observed)
+            after_base = r->head_need_bytes == 0 ? &mem0 : &after0;
+            if (observed && r->head_need_bytes != 0)
                 kv_get_breakdown(kv, 0, &after0);
         }
         r->step.start_s = to_s(end_ns);

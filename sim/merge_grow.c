@@ -89,7 +89,7 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         /* merge_bound's first growth step, and the entry's last step. */
-        uint32_t first = life ? q->seq.cap_tokens - merge_base(q) + 1 : r->merge_next[k];
+        uint32_t first = r->merge_next[k];
         uint32_t last = life ? q->output - q->generated : bound;
         if (first > last)
             continue;
@@ -177,7 +177,7 @@ bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bou
     if (nprompt > 0 && g->unit == 0 && next != UINT32_MAX)
         return false; /* the calendar's growths go by computed tokens: decodes only */
     for (uint32_t pos = 0; g->unit == 0 && next != UINT32_MAX && pos < r->batch.n; pos++)
-        if (r->merge_next[pos] != UINT32_MAX)
+        if (r->merge_next[pos] <= bound) /* merge_bound's, past the bound: none */
             cal_put(r, g->head, pos);
     return true;
 }

@@ -186,13 +186,60 @@ static void test_memory_bound(void **state)
     an_qhist_free(&h);
 }
 
+/* an_qhist_add_pairs leaves the histogram as an_qhist_add_n pair by pair
+ * does, bit for bit: counts, range and the running sums (pairs with zero
+ * counts, below and above the range, from an empty and a used one). */
+static void test_add_pairs_as_add_n(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    an_qhist_pair *p = malloc(N * sizeof(*p));
+    assert_non_null(p);
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double u = (double)(x >> 11) / 9007199254740992.0;
+        p[i].v = i % 997 == 0 ? 0.0 : i % 991 == 0 ? 3e12 : ldexp(1.0 + u, (int)(x % 30) - 20);
+        p[i].c = i % 101 == 0 ? 0 : 1 + x % 1000;
+    }
+    for (int split = 0; split <= 1; split++) {
+        an_qhist a, b;
+        an_qhist_init(&a);
+        an_qhist_init(&b);
+        size_t from = split ? N / 3 : 0;
+        for (size_t i = 0; i < from; i++) {
+            assert_int_equal(an_qhist_add_n(&a, p[i].v, p[i].c), 0);
+            assert_int_equal(an_qhist_add_n(&b, p[i].v, p[i].c), 0);
+        }
+        for (size_t i = from; i < N; i++)
+            assert_int_equal(an_qhist_add_n(&a, p[i].v, p[i].c), 0);
+        assert_int_equal(an_qhist_add_pairs(&b, p + from, N - from), 0);
+        assert_memory_equal(a.binade_n, b.binade_n, sizeof(a.binade_n));
+        for (int k = 0; k < AN_QHIST_BINADES; k++) {
+            assert_true((a.bins[k] == NULL) == (b.bins[k] == NULL));
+            if (a.bins[k] != NULL)
+                assert_memory_equal(a.bins[k], b.bins[k], (sizeof(uint64_t) << AN_QHIST_SUB_BITS));
+        }
+        const double da[] = {a.low_max, a.min, a.max,   a.shift, a.sum,
+                             a.sum_c,   a.dev, a.dev_c, a.sq,    a.sq_c};
+        const double db[] = {b.low_max, b.min, b.max,   b.shift, b.sum,
+                             b.sum_c,   b.dev, b.dev_c, b.sq,    b.sq_c};
+        assert_memory_equal(da, db, sizeof(da));
+        assert_true(a.n == b.n && a.low_n == b.low_n && a.high_n == b.high_n);
+        an_qhist_free(&a);
+        an_qhist_free(&b);
+    }
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket_edges),
-        cmocka_unit_test(test_against_exact),
-        cmocka_unit_test(test_counts_and_ranges),
-        cmocka_unit_test(test_memory_bound),
+        cmocka_unit_test(test_bucket_edges),       cmocka_unit_test(test_against_exact),
+        cmocka_unit_test(test_counts_and_ranges),  cmocka_unit_test(test_memory_bound),
+        cmocka_unit_test(test_add_pairs_as_add_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -639,6 +639,17 @@ static void expect_fixed9(double v)
         fail_msg("an_put_fixed9(%a): '%s', printf: '%s'", v, got, want);
 }
 
+/* an_put_fixed with DIGITS decimals against printf's "%.<DIGITS>f". */
+static void expect_fixed(double v, int digits)
+{
+    char want[512], got[512];
+    snprintf(want, sizeof(want), "%.*f", digits, v);
+    char *end = an_put_fixed(got, v, digits);
+    *end = '\0';
+    if (strcmp(want, got) != 0)
+        fail_msg("an_put_fixed(%a, %d): '%s', printf: '%s'", v, digits, got, want);
+}
+
 static void test_fixed9_as_printf(void **state)
 {
     (void)state;
@@ -682,7 +693,19 @@ static void test_fixed9_as_printf(void **state)
         int e = (int)((x >> 3) % 81) - 40;
         double v = ldexp(1.0 + mant, e);
         expect_fixed9((x & 1) ? -v : v);
+        expect_fixed((x & 1) ? -v : v, 1 + (int)((x >> 20) % 9));
     }
+    /* The other widths (timeseries.csv's "%.4f" percentages): halfway
+     * cases k x 2^-n at each width, and percentages of a pool. */
+    for (int d = 0; d <= 10; d++) {
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+            expect_fixed(cases[k], d);
+        for (int n = 1; n <= 33; n++)
+            for (int k = 1; k < 200; k += 2)
+                expect_fixed(ldexp(k, -n), d);
+    }
+    for (uint64_t a = 0; a <= 100000; a += 7)
+        expect_fixed(100.0 * (double)(a * 3221225472ULL) / (100000.0 * 3221225472.0), 4);
 }
 
 int main(void)
