@@ -141,7 +141,8 @@ int sim_arch_index(const char *name)
 
 enum {
     GPU_MAX = 256, /* rows of catalog/gpus.csv; more is a load error, never a silent cut */
-    GPU_FIELDS = 19,
+    GPU_FIELDS = 21,
+    GPU_RECORD = 8192, /* bytes of one CSV record (the longest row is under 2 KiB) */
 };
 
 static sim_gpu gpu_table[GPU_MAX];
@@ -209,19 +210,88 @@ static double num_or_zero(const char *s)
     return (*end == '\0' && isfinite(v) && v >= 0) ? v : -1.0;
 }
 
-static int load_gpus(void)
+/* Advances *LINE (1-based) over the text from *FROM to AT: the line AT
+ * starts on, counting line breaks inside quoted fields too. */
+static size_t line_at(const char **from, size_t *line, const char *at)
 {
-    if (gpu_loaded != 0)
-        return gpu_loaded;
+    for (; *from < at; (*from)++)
+        *line += **from == '\n';
+    return *line;
+}
+
+/* S for an error message: at most 40 characters, control characters as
+ * '?', so the message stays one line. */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    size_t o = 0;
+    for (; *s != '\0' && o + 1 < len && o < 40; s++)
+        buf[o++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+    buf[o] = '\0';
+    return buf;
+}
+
+/* A count column (sm_count): empty is 0; else decimal digits only, at most
+ * 100000. Returns 0, or -1 with a one-line ERR naming ORIGIN, LINE and COL. */
+static int count_column(const char *s, const char *origin, size_t line, const char *col,
+                        uint32_t *out, char *err, size_t errlen)
+{
+    char tmp[48];
+    *out = 0;
+    if (*s == '\0')
+        return 0;
+    size_t digits = 0;
+    unsigned long v = 0;
+    for (const char *c = s; *c != '\0'; c++, digits++) {
+        if (*c < '0' || *c > '9') {
+            snprintf(err, errlen, "%s:%zu: column '%s': '%s' is not a whole number", origin, line,
+                     col, shown(s, tmp, sizeof(tmp)));
+            return -1;
+        }
+        if (digits < 7)
+            v = v * 10 + (unsigned long)(*c - '0');
+    }
+    if (v == 0 || v > 100000 || digits > 6) {
+        snprintf(err, errlen, "%s:%zu: column '%s': '%s' is not a count in [1, 100000]", origin,
+                 line, col, shown(s, tmp, sizeof(tmp)));
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* A clock column in MHz (boost_mhz): empty is 0; else a number in (0, 100000]. */
+static int mhz_column(const char *s, const char *origin, size_t line, const char *col, double *hz,
+                      char *err, size_t errlen)
+{
+    char tmp[48];
+    *hz = 0;
+    if (*s == '\0')
+        return 0;
+    double v = num_or_zero(s);
+    if (v <= 0 || v > 100000) {
+        snprintf(err, errlen, "%s:%zu: column '%s': '%s' is not a clock in MHz", origin, line, col,
+                 shown(s, tmp, sizeof(tmp)));
+        return -1;
+    }
+    *hz = v * 1e6;
+    return 0;
+}
+
+int sim_gpu_catalog_parse(const char *text, const char *origin, sim_gpu *table, size_t cap,
+                          size_t *count, char *err, size_t errlen)
+{
     static const char *const cols[GPU_FIELDS] = {
-        "name",           "display_name",   "vendor",    "memory_mib",   "mem_bw_gbps",
-        "fp16_tflops",    "fp8_tflops",     "int8_tops", "interconnect", "interconnect_gbps",
-        "host_link_gbps", "unified_memory", "verified",  "source",       "notes",
-        "cuda_total_mib", "arch",           "tdp_w",     "matmul_tflops"};
+        "name",           "display_name",   "vendor",    "memory_mib",    "mem_bw_gbps",
+        "fp16_tflops",    "fp8_tflops",     "int8_tops", "interconnect",  "interconnect_gbps",
+        "host_link_gbps", "unified_memory", "verified",  "source",        "notes",
+        "cuda_total_mib", "arch",           "tdp_w",     "matmul_tflops", "sm_count",
+        "boost_mhz"};
     int map[GPU_FIELDS];
-    char buf[4096];
+    char buf[GPU_RECORD];
     char *f[32];
-    const char *p = sim_catalog_gpus_csv;
+    const char *p = text, *counted = text;
+    size_t n = 0, lines = 1;
+    *count = 0;
     int nf = sim_csv_record(&p, buf, sizeof(buf), f, 32);
     for (int c = 0; c < GPU_FIELDS; c++) {
         map[c] = -1;
@@ -229,38 +299,38 @@ static int load_gpus(void)
             if (strcmp(f[i], cols[c]) == 0)
                 map[c] = i;
         if (map[c] < 0 && c < 6) {
-            fprintf(stderr, "kvsim: catalog/gpus.csv: missing column '%s'\n", cols[c]);
-            return gpu_loaded = -1;
+            snprintf(err, errlen, "%s: missing column '%s'", origin, cols[c]);
+            return -1;
         }
     }
     while (*p != '\0') {
+        const char *start = p;
         nf = sim_csv_record(&p, buf, sizeof(buf), f, 32);
         if (nf < 6)
             continue;
-        if (gpu_count == GPU_MAX) {
-            fprintf(stderr, "kvsim: catalog/gpus.csv: more than %d rows (raise GPU_MAX)\n",
-                    (int)GPU_MAX);
-            return gpu_loaded = -1;
+        if (n == cap) {
+            snprintf(err, errlen, "%s: more than %zu rows (raise GPU_MAX)", origin, cap);
+            return -1;
         }
+        size_t line = line_at(&counted, &lines, start);
         const char *v[GPU_FIELDS];
         for (int c = 0; c < GPU_FIELDS; c++)
             v[c] = map[c] >= 0 && map[c] < nf ? f[map[c]] : "";
-        sim_gpu *g = &gpu_table[gpu_count];
+        sim_gpu *g = &table[n];
         memset(g, 0, sizeof(*g));
         copy_str(g->name, sizeof(g->name), v[0]);
         copy_str(g->display, sizeof(g->display), v[1]);
         copy_str(g->vendor, sizeof(g->vendor), v[2]);
         if (v[16][0] != '\0' && sim_arch_index(v[16]) < 0) {
-            fprintf(stderr, "kvsim: catalog/gpus.csv: %s: unknown arch '%s'\n", g->name, v[16]);
-            return gpu_loaded = -1;
+            snprintf(err, errlen, "%s: %s: unknown arch '%s'", origin, g->name, v[16]);
+            return -1;
         }
         copy_str(g->arch, sizeof(g->arch), v[16]);
         double mib = num_or_zero(v[3]);
         double bw = num_or_zero(v[4]);
         if (mib <= 0 || bw <= 0) {
-            fprintf(stderr, "kvsim: catalog/gpus.csv: %s: memory_mib and mem_bw_gbps required\n",
-                    g->name);
-            return gpu_loaded = -1;
+            snprintf(err, errlen, "%s: %s: memory_mib and mem_bw_gbps required", origin, g->name);
+            return -1;
         }
         g->memory_bytes = (uint64_t)(mib * 1048576.0);
         g->mem_bw_Bps = bw * 1e9;
@@ -272,6 +342,9 @@ static int load_gpus(void)
         g->host_link_Bps = fmax(num_or_zero(v[10]), 0) * 1e9;
         g->tdp_W = fmax(num_or_zero(v[17]), 0);
         g->matmul_flops = fmax(num_or_zero(v[18]), 0) * 1e12;
+        if (count_column(v[19], origin, line, cols[19], &g->sm_count, err, errlen) != 0 ||
+            mhz_column(v[20], origin, line, cols[20], &g->boost_hz, err, errlen) != 0)
+            return -1;
         g->unified_memory = strcmp(v[11], "1") == 0;
         copy_str(g->verified, sizeof(g->verified), v[12]);
         copy_str(g->source, sizeof(g->source), v[13]);
@@ -281,11 +354,9 @@ static int load_gpus(void)
          * derived (catalog.h, SIM_CUDA_HIDDEN_SHARE) and marked. */
         double cuda_mib = num_or_zero(v[15]);
         if (cuda_mib < 0 || cuda_mib > mib) {
-            fprintf(stderr,
-                    "kvsim: catalog/gpus.csv: %s: cuda_total_mib '%s' is not a size up to "
-                    "memory_mib %g\n",
-                    g->name, v[15], mib);
-            return gpu_loaded = -1;
+            snprintf(err, errlen, "%s: %s: cuda_total_mib '%s' is not a size up to memory_mib %g",
+                     origin, g->name, v[15], mib);
+            return -1;
         }
         if (cuda_mib > 0)
             g->cuda_total_bytes = (uint64_t)(cuda_mib * 1048576.0);
@@ -295,7 +366,21 @@ static int load_gpus(void)
             g->cuda_total_bytes = (uint64_t)(mib * (1.0 - SIM_CUDA_HIDDEN_SHARE)) * 1048576ull;
             g->cuda_total_estimated = true;
         }
-        gpu_count++;
+        n++;
+        *count = n;
+    }
+    return 0;
+}
+
+static int load_gpus(void)
+{
+    if (gpu_loaded != 0)
+        return gpu_loaded;
+    char err[512];
+    if (sim_gpu_catalog_parse(sim_catalog_gpus_csv, "catalog/gpus.csv", gpu_table, GPU_MAX,
+                              &gpu_count, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kvsim: %s\n", err);
+        return gpu_loaded = -1;
     }
     return gpu_loaded = 1;
 }

@@ -66,12 +66,17 @@ typedef struct sim_gpu {
     double tdp_W;            /* board power limit (TDP/TGP), watts; 0 unknown */
     double matmul_flops;     /* measured maximum achievable dense 16-bit matmul rate (the
                               * MAMF of catalog/gpus.csv matmul_tflops), FLOP/s; 0 unknown */
+    /* Streaming multiprocessors enabled on the SKU (catalog/gpus.csv
+     * sm_count): NVIDIA's SMs, AMD's compute units, Intel's Xe cores; 0
+     * unknown or not applicable (Apple, CPUs). */
+    uint32_t sm_count;
+    double boost_hz; /* the vendor's published boost clock (boost_mhz), Hz; 0 unknown */
     bool unified_memory;
     bool rate_given; /* fp16_flops is the user's --peak-tflops: every format runs at it */
     bool bw_given;   /* mem_bw_Bps is the user's --mem-bw-gbps: no architecture term */
     char verified[16];
-    char source[1024];
-    char notes[600];
+    char source[1536];
+    char notes[1024];
 } sim_gpu;
 
 typedef struct sim_model {
@@ -115,6 +120,14 @@ typedef struct sim_model {
     uint64_t params_active;    /* per token (MoE: routed experts only) */
     uint64_t params_reference; /* the catalog's reference count; 0 when absent */
 } sim_model;
+
+/* Parses TEXT, a catalog/gpus.csv (RFC 4180, header row first), into
+ * TABLE[0..CAP); ORIGIN names it in errors. Returns 0 with *COUNT rows, or
+ * -1 with a one-line ERR ("origin:line: column 'sm_count': 'x' is not a
+ * whole number"); the built-in catalog is this applied to the embedded
+ * file. */
+int sim_gpu_catalog_parse(const char *text, const char *origin, sim_gpu *table, size_t cap,
+                          size_t *count, char *err, size_t errlen);
 
 /* Looks up a GPU by catalog name. Returns 0, or -1 with a one-line ERR
  * ("unknown GPU 'x'; closest: ...") of at most ERRLEN bytes. */

@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
@@ -335,6 +336,117 @@ static void test_amd_int8_rates(void **state)
     }
 }
 
+/* catalog/gpus.csv sm_count and boost_mhz. Expected values come from the
+ * vendors' figures (NVIDIA A100/H100/Ada whitepapers, AMD's ROCm spec
+ * table and MI300X peak engine clock), read in the sources the rows cite:
+ * A100 108 SMs at 1410 MHz, H100 SXM5 132 at 1980, H100 PCIe 114 at 1755,
+ * L40S 142 at 2520, RTX 4090 128 at 2520, RTX 3090 82 at 1695, MI300X 304
+ * CUs at 2100. */
+static void test_sm_counts_and_clocks(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint32_t sms;
+        double mhz;
+    } parts[] = {{"a100-80gb", 108, 1410}, {"a100-40gb", 108, 1410}, {"h100-sxm", 132, 1980},
+                 {"h100-pcie", 114, 1755}, {"l40s", 142, 2520},      {"rtx-4090", 128, 2520},
+                 {"rtx-3090", 82, 1695},   {"mi300x", 304, 2100}};
+    char err[512];
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        sim_gpu g;
+        if (sim_gpu_lookup(parts[i].name, &g, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        if (g.sm_count != parts[i].sms || fabs(g.boost_hz - parts[i].mhz * 1e6) > 0.5)
+            fail_msg("%s: %u SMs at %.0f MHz, want %u at %.0f", parts[i].name, g.sm_count,
+                     g.boost_hz / 1e6, parts[i].sms, parts[i].mhz);
+    }
+    /* Every NVIDIA, AMD and Intel GPU row (all carry a bandwidth) has both
+     * figures, except boost clocks no source gives: NVIDIA publishes none
+     * for the B200 and the RTX PRO 6000 Blackwell, AWS none for the A10G.
+     * Apple's GPUs and the CPUs have neither. */
+    static const char *const no_boost[] = {"b200", "a10g", "rtx-pro-6000"};
+    size_t filled = 0;
+    for (size_t i = 0; i < sim_gpu_count(); i++) {
+        sim_gpu g;
+        assert_int_equal(sim_gpu_at(i, &g), 0);
+        assert_true(strlen(g.source) + 1 < sizeof(g.source)); /* nothing cut */
+        assert_true(strlen(g.notes) + 1 < sizeof(g.notes));
+        bool cpu = strncmp(g.name, "cpu-", 4) == 0;
+        if (strcmp(g.vendor, "Apple") == 0 || cpu) {
+            if (g.sm_count != 0 || g.boost_hz != 0)
+                fail_msg("%s: an Apple GPU or a CPU has no sm_count/boost_mhz", g.name);
+            continue;
+        }
+        assert_true(g.mem_bw_Bps > 0);
+        bool exempt = false;
+        for (size_t k = 0; k < sizeof(no_boost) / sizeof(no_boost[0]); k++)
+            exempt |= strcmp(g.name, no_boost[k]) == 0;
+        if (g.sm_count == 0 || (g.boost_hz == 0) != exempt)
+            fail_msg("%s: %u SMs, boost %.0f MHz%s", g.name, g.sm_count, g.boost_hz / 1e6,
+                     exempt ? " (listed without a boost clock)" : "");
+        if (g.sm_count > 0 && strstr(g.source, "SMs") == NULL)
+            fail_msg("%s: sm_count without its source", g.name);
+        /* GeForce RTX (Turing to Blackwell): the row's FP32-accumulate
+         * tensor rate is 512 FLOP per SM per clock at boost (4 x the FP32
+         * rate of 128 lanes, or Turing's 8 x 64, halved), so the new
+         * columns agree with the rates derived before them. */
+        if (strstr(g.display, "GeForce RTX") != NULL) {
+            double want = g.sm_count * 512.0 * g.boost_hz;
+            if (fabs(g.fp16_flops / want - 1) > 0.01)
+                fail_msg("%s: fp16 %.4g against %u SMs x 512 x %.0f MHz", g.name, g.fp16_flops,
+                         g.sm_count, g.boost_hz / 1e6);
+        }
+        filled++;
+    }
+    assert_true(filled >= 70);
+}
+
+/* A malformed sm_count or boost_mhz is refused with one line naming the
+ * file, the line the record starts on, and the column. */
+static void test_bad_sm_columns(void **state)
+{
+    (void)state;
+    static const char head[] = "name,display_name,vendor,memory_mib,mem_bw_gbps,fp16_tflops,"
+                               "sm_count,boost_mhz\n"
+                               "ok,\"Two\nlines\",NVIDIA,1024,100,10,108,1410.5\n"
+                               "apple,Apple,Apple,1024,100,10,,\n";
+    static const struct {
+        const char *row, *want;
+    } bad[] = {
+        {"x,X,NVIDIA,1024,100,10,10.5,1410",
+         "t.csv:5: column 'sm_count': '10.5' is not a whole number"},
+        {"x,X,NVIDIA,1024,100,10,-3,1410",
+         "t.csv:5: column 'sm_count': '-3' is not a whole number"},
+        {"x,X,NVIDIA,1024,100,10,0,1410",
+         "t.csv:5: column 'sm_count': '0' is not a count in [1, 100000]"},
+        {"x,X,NVIDIA,1024,100,10,99999999999,1410",
+         "t.csv:5: column 'sm_count': '99999999999' is not a count in [1, 100000]"},
+        {"x,X,NVIDIA,1024,100,10,108,fast",
+         "t.csv:5: column 'boost_mhz': 'fast' is not a clock in MHz"},
+        {"x,X,NVIDIA,1024,100,10,108,1.4 GHz",
+         "t.csv:5: column 'boost_mhz': '1.4 GHz' is not a clock in MHz"},
+        {"x,X,NVIDIA,1024,100,10,108,0", "t.csv:5: column 'boost_mhz': '0' is not a clock in MHz"},
+        {"x,X,NVIDIA,1024,100,10,\"1\n2\",1410", /* a quoted field over two lines: one line */
+         "t.csv:5: column 'sm_count': '1?2' is not a whole number"},
+    };
+    sim_gpu table[4];
+    size_t n = 0;
+    char text[512], err[512];
+    assert_int_equal(sim_gpu_catalog_parse(head, "t.csv", table, 4, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(table[0].sm_count, 108);
+    assert_true(fabs(table[0].boost_hz - 1410.5e6) < 1);
+    assert_int_equal(table[1].sm_count, 0); /* empty: unknown */
+    assert_true(table[1].boost_hz == 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s\n", head, bad[i].row);
+        err[0] = '\0';
+        assert_int_equal(sim_gpu_catalog_parse(text, "t.csv", table, 4, &n, err, sizeof(err)), -1);
+        assert_string_equal(err, bad[i].want);
+    }
+}
+
 static void test_refused_configs(void **state)
 {
     (void)state;
@@ -404,11 +516,12 @@ static void test_refused_configs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kv_bytes_per_token), cmocka_unit_test(test_required_names_resolve),
-        cmocka_unit_test(test_param_counts),       cmocka_unit_test(test_unknown_names_suggest),
-        cmocka_unit_test(test_config_json_path),   cmocka_unit_test(test_config_json_quirks),
-        cmocka_unit_test(test_moe_and_mla),        cmocka_unit_test(test_refused_configs),
-        cmocka_unit_test(test_names_any_case),     cmocka_unit_test(test_amd_int8_rates),
+        cmocka_unit_test(test_kv_bytes_per_token),   cmocka_unit_test(test_required_names_resolve),
+        cmocka_unit_test(test_param_counts),         cmocka_unit_test(test_unknown_names_suggest),
+        cmocka_unit_test(test_config_json_path),     cmocka_unit_test(test_config_json_quirks),
+        cmocka_unit_test(test_moe_and_mla),          cmocka_unit_test(test_refused_configs),
+        cmocka_unit_test(test_names_any_case),       cmocka_unit_test(test_amd_int8_rates),
+        cmocka_unit_test(test_sm_counts_and_clocks), cmocka_unit_test(test_bad_sm_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
