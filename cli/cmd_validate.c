@@ -318,6 +318,22 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
         powered += !seen;
     }
     free_[8] = powered >= 2;
+    /* The matrix-vector kernels' bytes per SM: where decode rows come
+     * from 2 devices with an SM count or more. */
+    size_t counted = 0;
+    for (size_t i = 0; i < m && counted < 2; i++) {
+        const sim_measurement *r = &v->rows[idx[i]];
+        if (r->metric != SIM_MEAS_DECODE_TOK_S || r->gpu.sm_count == 0)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const sim_measurement *q = &v->rows[idx[j]];
+            seen = q->metric == SIM_MEAS_DECODE_TOK_S && q->gpu.sm_count > 0 &&
+                   strcmp(q->gpu.name, r->gpu.name) == 0;
+        }
+        counted += !seen;
+    }
+    free_[10] = counted >= 2;
 }
 
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
@@ -330,6 +346,7 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
      * preset with gemm_pj 0 (backends whose GEMMs are not tensor-unit
      * bound) keeps it off. */
     fr[8] = fr[8] && p->gemm_pJ > 0;
+    fr[10] = fr[10] && p->mv_sm_Bps > 0; /* likewise the preset's choice */
     if (!fr[3])
         p->layer_overhead_s = 0;
     if (!fr[4])
@@ -338,6 +355,8 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->seq_overhead_s = 0;
     if (!fr[8])
         p->gemm_pJ = 0;
+    if (!fr[10])
+        p->mv_sm_Bps = 0;
     for (int a = 0; a < SIM_ARCH_MAX; a++) {
         /* Per-architecture bandwidth: the starting preset's choice
          * (arch_bw_fit), as the power cap is. */
@@ -564,6 +583,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);
     if (p->split_stage_s > 0)
         fprintf(fp, "split_stage_us %.3f\n", p->split_stage_s * 1e6);
+    if (p->mv_sm_Bps > 0)
+        fprintf(fp,
+                "# mv_sm_gbps: a one-token step's matrix-vector kernels pull at most this many "
+                "GB/s of weights per SM\nmv_sm_gbps %.4f\n",
+                p->mv_sm_Bps / 1e9);
     fprintf(fp, "runtime_overhead_gib %.4f\n", p->overhead_bytes / 1073741824.0);
     fprintf(fp, "flash_attn %d\nfp16_accumulate %d\ndequant_gemm %d\nint8_mmq %d\n", p->flash_attn,
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);

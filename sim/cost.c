@@ -142,6 +142,17 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * for a rate the user measured. */
     if (p->gemm_pJ > 0 && gpu->tdp_W > 0 && !gpu->rate_given)
         c->power_flops = gpu->tdp_W / (p->gemm_pJ * 1e-12);
+    /* A one-token step's matrix-vector kernels keep a bounded number of
+     * loads in flight per SM (llama.cpp's dequantize_mul_mat_vec and
+     * mul_mat_vec_q: a warp a row or two, a few loads each), so the
+     * bytes they pull are about SMs x (bytes in flight / latency), not
+     * the memory's figure, where the memory is fast for the SM count:
+     * December 2023's F16 decode reached about 1.0 TB/s on an A100 PCIe
+     * (108 SMs, 1.94 TB/s) and 1.1 on an H100 PCIe (114, 2.0), against
+     * 85-90 % of the figure on GeForce and workstation boards. The
+     * preset's mv_sm_Bps (fitted) is the bytes per SM. */
+    if (p->mv_sm_Bps > 0 && gpu->sm_count > 0)
+        c->mv_Bps = gpu->sm_count * p->mv_sm_Bps;
     int arch = sim_arch_index(gpu->arch);
     c->gemm_arch =
         arch >= 0 && p->arch_flops[arch] > 0 && !gpu->rate_given ? p->arch_flops[arch] : 1.0;
@@ -342,6 +353,8 @@ static double linear_s(const sim_cost *c, double tokens, double seqs, double *we
      * architecture's GEMM term applies to steps of more than one token. */
     double t_lin = tokens > 1 ? roof_gemm(c, lin_bytes, lin_flops, c->peak_flops * c->gemm_arch)
                               : roof(c, lin_bytes, lin_flops, c->peak_flops);
+    if (tokens <= 1 && c->mv_Bps > 0) /* the matrix-vector kernels' loads in flight */
+        t_lin = max2(t_lin, lin_bytes / c->mv_Bps);
     if (tokens > 32) /* the expansion runs before the GEMM, not beside it */
         t_lin += c->dequant_bytes / (c->mem_bw_Bps * c->p.bw_eff);
     if (c->split > 1) { /* row split: the matrices shared, attention on the main GPU */

@@ -59,6 +59,9 @@ typedef struct sim_cost_params {
                               * reach per extra GPU */
     double split_stage_s;    /* llama.cpp row split: the fixed time of one copy staged through the
                               * host (no peer access), which the host thread waits out */
+    double mv_sm_Bps;        /* one-token (matrix-vector) products: the weight bytes a second each
+                              * SM's kernels pull (their loads in flight over the memory's
+                              * latency): caps their reads at sm_count x this; 0 none */
     double
         overhead_bytes;   /* GPU memory outside weights, activations and KV (context, workspaces) */
     bool flash_attn;      /* fused attention: the score matrix never reaches memory */
@@ -120,11 +123,12 @@ typedef struct sim_batch_shape {
 /* Everything the model needs, fixed for a run. */
 typedef struct sim_cost {
     double mem_bw_Bps;
-    double peak_flops;          /* the linear layers' rate: the weight format's compute type */
-    double attn_flops;          /* attention's rate: 16-bit (vLLM keeps attention in bf16) */
-    double gemm_arch;           /* the preset's arch_flops term for the device (1 when none) */
-    double power_flops;         /* the board's power limit over gemm_pJ: FLOP/s; 0 no cap */
-    double dense_weight_bytes;  /* weights read every step (not the input embedding: a gather) */
+    double peak_flops;         /* the linear layers' rate: the weight format's compute type */
+    double attn_flops;         /* attention's rate: 16-bit (vLLM keeps attention in bf16) */
+    double gemm_arch;          /* the preset's arch_flops term for the device (1 when none) */
+    double power_flops;        /* the board's power limit over gemm_pJ: FLOP/s; 0 no cap */
+    double mv_Bps;             /* one-token products' read rate cap: sm_count x mv_sm_Bps; 0 none */
+    double dense_weight_bytes; /* weights read every step (not the input embedding: a gather) */
     double expert_weight_bytes; /* MoE expert weights: read as far as tokens touch them */
     double experts;             /* 0 for dense models */
     double experts_per_tok;

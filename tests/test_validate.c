@@ -972,6 +972,45 @@ static void test_layer_split_by_hand(void **state)
     assert_int_equal(sim_validate_predict(&big, &p, &pred, why, sizeof(why)), 0);
 }
 
+/*
+ * The matrix-vector kernels' loads in flight (mv_sm_gbps) by hand: F16
+ * Llama-2-7B, one token, on an A100 80GB PCIe (108 SMs, 1,935 GB/s) and
+ * an RTX 4090 (128 SMs, 1,008 GB/s) at 12 GB/s per SM and bw_eff 1: the
+ * A100's weights are read at 108 x 12 = 1,296 GB/s, not 1,935; the 4090's
+ * cap (1,536 GB/s) is above its memory, which stays the bound. A
+ * two-token step is a GEMM: no cap.
+ */
+static void test_mv_sm_cap_by_hand(void **state)
+{
+    (void)state;
+    sim_gpu a, g;
+    sim_model m;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("a100-80gb-pcie", &a, err, sizeof(err)), 0);
+    assert_int_equal(sim_gpu_lookup("rtx-4090", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-2-7b", &m, err, sizeof(err)), 0);
+    assert_int_equal(a.sm_count, 108);
+    assert_int_equal(g.sm_count, 128);
+    const sim_dtype *w = sim_weight_format_parse("f16", err, sizeof(err));
+    const sim_dtype *kv = sim_dtype_find("fp16");
+    sim_cost_params p = {.bw_eff = 1.0, .flops_eff = 0.5};
+    sim_cost_params q = p;
+    q.mv_sm_Bps = 12e9;
+    sim_cost ca, cqa, cg, cqg;
+    sim_cost_init(&ca, &a, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&cqa, &a, &m, w, kv, &q, 1, NULL);
+    sim_cost_init(&cg, &g, &m, w, kv, &p, 1, NULL);
+    sim_cost_init(&cqg, &g, &m, w, kv, &q, 1, NULL);
+    near(cqa.mv_Bps, 108 * 12e9, 1e-3, "A100's cap");
+    sim_batch_shape dec = {.decode_seqs = 1, .decode_ctx_tokens = 100};
+    double bytes = ca.dense_weight_bytes;
+    near(sim_cost_step_s(&cqa, &dec) - sim_cost_step_s(&ca, &dec),
+         bytes / (108 * 12e9) - bytes / a.mem_bw_Bps, 1e-12, "A100: read at the SMs' rate");
+    near(sim_cost_step_s(&cqg, &dec), sim_cost_step_s(&cg, &dec), 1e-15, "4090: memory-bound");
+    sim_batch_shape two = {.decode_seqs = 2, .decode_ctx_tokens = 200};
+    near(sim_cost_step_s(&cqa, &two), sim_cost_step_s(&ca, &two), 1e-15, "GEMM: no cap");
+}
+
 /* The CUDA preset a llama.cpp row takes: ./main, or a build before July
  * 2024 (fp16 expansion before cuBLAS, #8075 made MMQ the default on
  * 2024-06-24), the December 2023 one; a later llama-bench row the
@@ -1362,6 +1401,7 @@ int main(void)
         cmocka_unit_test(test_row_split_staged),
         cmocka_unit_test(test_layer_split_by_hand),
         cmocka_unit_test(test_llamacpp_preset_by_build),
+        cmocka_unit_test(test_mv_sm_cap_by_hand),
         cmocka_unit_test(test_fit_recovers_arch_term),
         cmocka_unit_test(test_validate_many_sources),
         cmocka_unit_test(test_presets_dir_missing),
