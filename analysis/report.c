@@ -243,7 +243,14 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 (double)r->swapped_in_bytes / 1073741824.0,
                 (unsigned long long)(r->preemptions - r->swap_preemptions),
                 (unsigned long long)r->recomputed_tokens);
-    if (r->plan.pipeline_parallel > 1)
+    if (r->plan.pipeline_parallel > 1 && c->cost.llamacpp_split)
+        fprintf(fp,
+                "pipeline     llama.cpp layer split: %u GPUs of %u layers run each step in turn, "
+                "one batch in flight: GPUs busy %.1f%% of the time\n",
+                r->plan.pipeline_parallel, r->plan.stage_layers,
+                100.0 * safe_div(r->stage_busy_s,
+                                 r->makespan_s * r->plan.pipeline_parallel * r->replicas));
+    else if (r->plan.pipeline_parallel > 1)
         fprintf(fp,
                 "pipeline     %u stages of %u layers, %u virtual engines per replica with 1/%u of "
                 "the KV blocks each: stages busy %.1f%% of the time\n",
@@ -606,7 +613,7 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 p->tensor_parallel * p->pipeline_parallel, p->tensor_parallel, p->pipeline_parallel,
                 total, gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
                 gib(p->weights_bytes), gib(p->weights_total_bytes), gib(p->activation_bytes),
-                gib(p->overhead_bytes), gib(p->kv_pool_bytes * p->pipeline_parallel),
+                gib(p->overhead_bytes), gib(p->kv_pool_bytes * sim_config_virtual_engines(c)),
                 p->pool_overridden ? " (set by option)" : "");
     else
         fprintf(fp,

@@ -593,6 +593,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             p->fp16_accumulate, p->dequant_gemm, p->int8_mmq);
     if (p->coopmat)
         fprintf(fp, "coopmat 1\n");
+    if (p->llamacpp_split)
+        fprintf(fp, "# llamacpp_split: kvsim run's --pipeline-parallel-size is llama.cpp's layer "
+                    "split (one batch in flight); no tensor parallelism\nllamacpp_split 1\n");
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
     if (p->min_build_ym > 0)
         fprintf(fp,

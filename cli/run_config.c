@@ -624,8 +624,12 @@ const char *cli_layout(const sim_config *cfg)
     uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
     if (tp * pp == 1)
         return "";
-    snprintf(buf, sizeof(buf), " x %u GPUs (TP %u x PP %u; memory figures per GPU)", tp * pp, tp,
-             pp);
+    if (cfg->cost.llamacpp_split)
+        snprintf(buf, sizeof(buf), " x %u GPUs (llama.cpp layer split; memory figures per GPU)",
+                 pp);
+    else
+        snprintf(buf, sizeof(buf), " x %u GPUs (TP %u x PP %u; memory figures per GPU)", tp * pp,
+                 tp, pp);
     return buf;
 }
 

@@ -515,6 +515,14 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
                  o->allocator, o->model.name);
         return -1;
     }
+    if (o->cost.llamacpp_split && o->tensor_parallel > 1) {
+        snprintf(err, errlen,
+                 "--tensor-parallel-size %u: llama.cpp has no tensor parallelism; it splits a "
+                 "model over GPUs by layers (-sm layer, its default): give "
+                 "--pipeline-parallel-size %u",
+                 o->tensor_parallel, o->tensor_parallel);
+        return -1;
+    }
     if ((o->tensor_parallel > 1 || o->pipeline_parallel > 1) &&
         sim_link_for(&o->gpu, o->allreduce_busbw_gbps, o->allreduce_latency_us, &o->link, err,
                      errlen) != 0)
@@ -562,4 +570,11 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
         return -1;
     }
     return 0;
+}
+
+uint32_t sim_config_virtual_engines(const sim_config *cfg)
+{
+    if (cfg->cost.llamacpp_split || cfg->pipeline_parallel <= 1)
+        return 1;
+    return cfg->pipeline_parallel;
 }

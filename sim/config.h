@@ -84,6 +84,12 @@ typedef struct sim_config {
  * every scheduler-dependent field unset. */
 void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *model);
 
+/* Batches in flight per replica with pipeline parallelism (the pipeline's
+ * virtual engines): --pipeline-parallel-size for vLLM v0 (a scheduler,
+ * 1/P of the KV blocks and its own requests each); 1 for llama.cpp's
+ * layer split (cost.llamacpp_split), whose GPUs run one batch in turn. */
+uint32_t sim_config_virtual_engines(const sim_config *cfg);
+
 /*
  * Writes into OUT the configuration a run uses: CFG with the scheduler's
  * defaults filled in (budget, max_num_seqs, chunked prefill, prefix

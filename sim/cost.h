@@ -68,6 +68,9 @@ typedef struct sim_cost_params {
     bool fp16_accumulate; /* fp16 GEMMs accumulate in fp16: GeForce's full tensor rate */
     bool dequant_gemm;    /* quantized weights expanded to fp16 for multi-token GEMMs */
     bool int8_mmq;        /* quantized weights multiplied at the int8 rate (llama.cpp's MMQ) */
+    bool llamacpp_split;  /* several GPUs as llama.cpp uses them: --pipeline-parallel-size is its
+                           * layer split (-sm layer: the stages in turn, one batch in flight, the
+                           * hidden state in fp32 between them); no tensor parallelism */
     bool coopmat;         /* llama.cpp's Vulkan backend: on a device with matrix units its matrix
                            * products run there in fp16, fp16 accumulation (sim_cost_init) */
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no

@@ -43,10 +43,10 @@ static double to_s(int64_t ns)
 
 /* The pool of one virtual engine: with pipeline parallelism each of them
  * gets 1/P of the blocks (vLLM v0.6 core/scheduler.py: num_gpu_blocks //=
- * pipeline_parallel_size). */
+ * pipeline_parallel_size); llama.cpp's layer split has one. */
 static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *plan)
 {
-    uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
+    uint32_t pp = sim_config_virtual_engines(cfg);
     kv_pool_config pc = {
         .pool_bytes = plan->kv_budget_bytes / pp,
         .bytes_per_token = plan->kv_bytes_per_token,
@@ -401,9 +401,9 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     /* Numbered in the whole run: a part's replica is replica PART. */
     r->index = k + e->part * e->pp;
     r->group = r->index / e->pp;
-    if (e->pp > 1) {
+    if (e->cfg.pipeline_parallel > 1) {
         r->pipe = &e->pipes[r->group];
-        r->pipe->stages = e->pp;
+        r->pipe->stages = e->cfg.pipeline_parallel;
     }
     r->cfg = &e->cfg;
     r->plan = &e->plan;
@@ -458,7 +458,7 @@ int sim_engine_open(engine *e, const sim_config *cfg, wl_source *src, const sim_
     sim_req_pool_init(&e->pool);
     sim_evq_init(&e->evq);
     int rc = resolve(cfg, &e->cfg, &e->plan, err, errlen);
-    e->pp = e->cfg.pipeline_parallel > 1 ? e->cfg.pipeline_parallel : 1;
+    e->pp = sim_config_virtual_engines(&e->cfg);
     /* A part runs one replica: its virtual engines, numbered as in the
      * whole run (replica_init). */
     uint32_t n = nparts > 0 ? e->pp : e->cfg.replicas * e->pp;

@@ -183,7 +183,7 @@ int sim_rep_preempt(sim_replica *r, uint32_t pos)
     uint64_t bytes = q->seq.alloc_bytes;
     /* Per virtual engine with pipeline parallelism: vLLM v0's scheduler
      * divides the CPU blocks as it divides the GPU ones. */
-    uint32_t pp = r->cfg->pipeline_parallel > 1 ? r->cfg->pipeline_parallel : 1;
+    uint32_t pp = sim_config_virtual_engines(r->cfg);
     uint64_t room = (uint64_t)(r->cfg->swap_space_gib * 1073741824.0) / pp;
     if (r->cfg->preemption_mode == SIM_PREEMPT_SWAP && r->swap_used_bytes + bytes <= room) {
         /* vLLM v0 swaps the victim's blocks to host memory over the host

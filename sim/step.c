@@ -97,8 +97,11 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     double share = (double)r->plan->stage_layers / r->cfg->model.layers;
     double stage = (roof - fixed) * share;
     double tokens = (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts;
+    /* vLLM sends 16-bit hidden states; llama.cpp's graph keeps them in
+     * fp32 between its layers (ggml's f32 activations). */
+    double elem = r->cfg->cost.llamacpp_split ? 4.0 : 2.0;
     double xfer =
-        r->cfg->link.floor_s + tokens * 2.0 * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
+        r->cfg->link.floor_s + tokens * elem * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
     int64_t stage_ns = (int64_t)llround(stage * 1e9);
     int64_t end = sim_pipeline_reserve(r->pipe, r->now_ns, (int64_t)llround(host * 1e9),
                                        stage_ns > 0 ? stage_ns : 1, (int64_t)llround(xfer * 1e9));

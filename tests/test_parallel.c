@@ -262,6 +262,61 @@ static void test_pipeline_memory_and_bubble(void **state)
     assert_non_null(strstr(err, "--pipeline-parallel-size 99"));
 }
 
+/* llama.cpp's layer split (a preset with llamacpp_split): -tp is refused
+ * (llama.cpp has no tensor parallelism); -pp 2 is one batch in flight
+ * over two GPUs in turn, so one virtual engine holds the whole KV pool
+ * (vLLM v0's two would hold half each), and a lone request runs at about
+ * one GPU's speed: each step's stages in turn, a copy of the hidden state
+ * (fp32) between them; the GPUs busy at most half the time. */
+static void run_one(const sim_config *c, sim_result *res)
+{
+    char err[512];
+    wl_source *src;
+    if (wl_open_spec(&src,
+                     "poisson:rate=1,n=1;in=uniform:min=100,max=100;out=uniform:min=50,max=50", 0,
+                     err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    if (sim_run(c, src, NULL, res, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    wl_close(src);
+}
+
+static void test_llamacpp_layer_split(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("rtx-4090", "llama-3.1-8b");
+    c.max_model_len = 8192;
+    c.cost.llamacpp_split = true;
+    sim_config r;
+    c.tensor_parallel = 2;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "llama.cpp has no tensor parallelism"));
+    c.tensor_parallel = 1;
+    sim_result one, two, vllm;
+    run_one(&c, &one);
+    c.pipeline_parallel = 2;
+    if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(sim_config_virtual_engines(&r), 1);
+    run_one(&c, &two);
+    sim_config v = c;
+    v.cost.llamacpp_split = false;
+    assert_int_equal(sim_config_virtual_engines(&v), 2);
+    run_one(&v, &vllm);
+    assert_int_equal(one.completed, 1);
+    assert_int_equal(two.completed, 1);
+    /* One pool for the one batch in flight; vLLM v0 splits it in two. */
+    near((double)two.plan.kv_pool_bytes, 2.0 * (double)vllm.plan.kv_pool_bytes, 1e-6,
+         "one virtual engine's pool");
+    print_message("one request: one GPU %.4f s, layer split over 2 %.4f s\n", one.makespan_s,
+                  two.makespan_s);
+    assert_true(two.makespan_s > one.makespan_s);
+    assert_true(two.makespan_s < 1.05 * one.makespan_s);
+    double busy = two.stage_busy_s / (2 * two.makespan_s);
+    assert_true(busy > 0 && busy <= 0.5);
+}
+
 /* Partial offload (llama.cpp -ngl) of Llama-3.1-8B fp16 on an rtx-4090,
  * the rest on a host of 83 GB/s and 2 TFLOPS: batch-1 decode at 1,024
  * tokens of context, written out. The whole step reads 16,060,522,496
@@ -338,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_devices_refused_or_bounded),
         cmocka_unit_test(test_pipeline_by_hand),
         cmocka_unit_test(test_pipeline_memory_and_bubble),
+        cmocka_unit_test(test_llamacpp_layer_split),
         cmocka_unit_test(test_offload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
