@@ -1044,6 +1044,17 @@ static void test_mv_sm_cap_by_hand(void **state)
     near(sim_cost_step_s(&cqg, &dec), sim_cost_step_s(&cg, &dec), 1e-15, "4090: memory-bound");
     sim_batch_shape two = {.decode_seqs = 2, .decode_ctx_tokens = 200};
     near(sim_cost_step_s(&cqa, &two), sim_cost_step_s(&ca, &two), 1e-15, "GEMM: no cap");
+    /* No cap where the catalog has no SM count, nor for a bandwidth the
+     * user gave (--mem-bw-gbps: the figure asked for is read at). */
+    sim_gpu a0 = a, au = a;
+    a0.sm_count = 0;
+    au.mem_bw_Bps = 3000e9;
+    au.bw_given = true;
+    sim_cost c0, cu;
+    sim_cost_init(&c0, &a0, &m, w, kv, &q, 1, NULL);
+    sim_cost_init(&cu, &au, &m, w, kv, &q, 1, NULL);
+    assert_true(c0.mv_Bps == 0 && cu.mv_Bps == 0);
+    near(sim_cost_step_s(&c0, &dec), sim_cost_step_s(&ca, &dec), 1e-15, "no sm_count: no cap");
 }
 
 /* The CUDA preset a llama.cpp row takes: ./main, or a build before July
