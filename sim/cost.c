@@ -150,8 +150,10 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * December 2023's F16 decode reached about 1.0 TB/s on an A100 PCIe
      * (108 SMs, 1.94 TB/s) and 1.1 on an H100 PCIe (114, 2.0), against
      * 85-90 % of the figure on GeForce and workstation boards. The
-     * preset's mv_sm_Bps (fitted) is the bytes per SM. */
-    if (p->mv_sm_Bps > 0 && gpu->sm_count > 0)
+     * preset's mv_sm_Bps (fitted) is the bytes per SM. None for a
+     * bandwidth the user gave (--mem-bw-gbps), as arch_bw: the figure
+     * the user asked for is the one a one-token step reads at. */
+    if (p->mv_sm_Bps > 0 && gpu->sm_count > 0 && !gpu->bw_given)
         c->mv_Bps = gpu->sm_count * p->mv_sm_Bps;
     int arch = sim_arch_index(gpu->arch);
     c->gemm_arch =

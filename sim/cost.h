@@ -61,7 +61,8 @@ typedef struct sim_cost_params {
                               * host (no peer access), which the host thread waits out */
     double mv_sm_Bps;        /* one-token (matrix-vector) products: the weight bytes a second each
                               * SM's kernels pull (their loads in flight over the memory's
-                              * latency): caps their reads at sm_count x this; 0 none */
+                              * latency): caps their reads at sm_count x this; 0 none (nor
+                              * where the GPU has no sm_count or the user gave its bandwidth) */
     double
         overhead_bytes;   /* GPU memory outside weights, activations and KV (context, workspaces) */
     bool flash_attn;      /* fused attention: the score matrix never reaches memory */

@@ -14,6 +14,11 @@
  *                                      row split: per layer, per layer and extra GPU,
  *                                      the copies' share of the host link, the fixed
  *                                      time of a copy staged through the host
+ *   mv_sm_gbps                         GB/s of weights each SM's matrix-vector kernels
+ *                                      pull in a one-token step (catalog/gpus.csv
+ *                                      sm_count): caps its reads at sm_count x this; 0,
+ *                                      a part without an sm_count or a bandwidth the
+ *                                      user gave: no cap
  *   runtime_overhead_gib               memory outside weights, activations and KV
  *   flash_attn, fp16_accumulate, dequant_gemm, int8_mmq  0 or 1
  *   coopmat                            0 or 1: matrix products on the device's matrix

@@ -94,12 +94,13 @@ static double decode_sum(const sim_cost *c, double batch, double from, double n)
  * state (fp32, hidden floats a token) copied from each GPU to the next
  * (ggml_backend_sched's splits: ggml_backend_tensor_copy_async, staged
  * through the host where the boards have no peer access). From #6017
- * (March 2024: "pipeline parallelism", n_ubatch) a batch of more than
- * n_ubatch (512) tokens is computed as ubatches that follow each other
- * through the GPUs without a synchronization between them (the
- * scheduler's n_copies = 4 input copies), so that GPU g runs ubatch j
- * while GPU g + 1 runs ubatch j - 1. A decode is one token: the GPUs in
- * turn, and a copy between each.
+ * (March 2024: "pipeline parallelism", n_ubatch; CUDA and HIP builds
+ * only) a batch of more than n_ubatch (512) tokens is computed as
+ * ubatches that follow each other through the GPUs without a
+ * synchronization between them (the scheduler's n_copies = 4 input
+ * copies), so that GPU g runs ubatch j while GPU g + 1 runs ubatch
+ * j - 1. A decode is one token: the GPUs in turn, and a copy between
+ * each.
  */
 typedef struct layer_split {
     uint32_t gpus;        /* 1: no split */
@@ -237,9 +238,15 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         return -1;
     }
     uint32_t lsplit = r->layer_split > 1 ? r->layer_split : 1;
-    if (lsplit > SIM_MAX_LAYER_SPLIT || lsplit > r->model.layers) {
+    if (lsplit > SIM_MAX_LAYER_SPLIT) {
         snprintf(why, whylen, "llama.cpp's layer split over %u GPUs: at most %d are modelled",
                  lsplit, SIM_MAX_LAYER_SPLIT);
+        return -1;
+    }
+    if (lsplit > r->model.layers) {
+        snprintf(why, whylen,
+                 "llama.cpp's layer split over %u GPUs: more GPUs than the model's %u layers",
+                 lsplit, r->model.layers);
         return -1;
     }
     /* The weights must fit where they run: a row that did not fit ran
@@ -286,11 +293,14 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
                  wb.total / holders / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
         return -1;
     }
-    /* Build 1691's graph (ggml_graph_2023) changed with #6122 (March
-     * 2024, "skip computing unused logits"): from then on the LM head
-     * runs over the rows whose logits are asked for (./main: a prompt's
-     * last token) and only those are copied to the host. The KQ
-     * rectangle stays (without flash attention). */
+    /* Build 1691's graph (ggml_graph_2023) changed with #6122 (merged
+     * 2024-03-26, "greatly reduce output buffer memory usage"; the
+     * graph's "skip computing output for unused tokens"): from then on
+     * the LM head runs over the rows whose logits are asked for
+     * (./main: a prompt's last token) and only those are copied to the
+     * host. The KQ rectangle stays (without flash attention). Not
+     * modelled: the same get_rows also skips the last layer's FFN for
+     * the other rows (about 1/layers of a prompt's FFN FLOPs). */
     bool after_6122 = r->build_ym >= 202404;
     if (p->ggml_graph_2023 && after_6122) {
         c.head_all_tokens = false;
@@ -341,7 +351,16 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         ls.bytes_per_tok = 4.0 * r->model.hidden;
         ls.link_Bps = host > 0 ? (peer ? host : host / 2) : 0;
         ls.fixed_s = (peer ? 1 : 2) * p->split_stage_s;
-        ls.pipeline = after_6122;
+        /* llama.cpp turns the pipeline on only where every GPU backend
+         * has asynchronous compute and events: the CUDA backend (HIP
+         * builds define GGML_USE_CUDA too) in 2024's builds
+         * (llama_new_context_with_model, #6017), not Vulkan, SYCL or
+         * Metal. A row without a build month takes the current preset
+         * (sim_validate_preset_name), so the current builds' pipeline,
+         * unless its preset is December 2023's graph (./main rows). */
+        bool cuda = strcmp(r->backend, "cuda") == 0 || strcmp(r->backend, "rocm") == 0;
+        bool current = r->build_ym == 0 && !p->ggml_graph_2023;
+        ls.pipeline = cuda && (after_6122 || current);
     }
     double in = r->input_tokens, out = r->output_tokens, batch = r->batch > 0 ? r->batch : 1;
     double v = 0;

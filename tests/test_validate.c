@@ -970,6 +970,41 @@ static void test_layer_split_by_hand(void **state)
     assert_non_null(strstr(why, "do not fit"));
     big.layer_split = 8;
     assert_int_equal(sim_validate_predict(&big, &p, &pred, why, sizeof(why)), 0);
+
+    /* The pipeline needs a CUDA (or HIP) build: llama.cpp enables it only
+     * where every GPU backend has async compute and events, so a Vulkan
+     * row of May 2024 runs its ubatches through the GPUs in turn. */
+    pre.build_ym = 202405;
+    snprintf(pre.backend, sizeof(pre.backend), "vulkan");
+    assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 1024.0 / (t1 + t2 + 2 * h), 1e-9 * pred, "Vulkan: in turn");
+    snprintf(pre.backend, sizeof(pre.backend), "rocm");
+    assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 1024.0 / piped, 1e-9 * pred, "HIP builds pipeline as CUDA ones");
+    /* A row without a build month takes the current preset
+     * (sim_validate_preset_name) and so the current builds' pipeline;
+     * under December 2023's graph (./main rows) it is taken as before. */
+    snprintf(pre.backend, sizeof(pre.backend), "cuda");
+    pre.build_ym = 0;
+    assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 1024.0 / piped, 1e-9 * pred, "no build month: the current pipeline");
+    sim_cost_params p23 = p;
+    p23.ggml_graph_2023 = true;
+    sim_cost c23;
+    sim_cost_init(&c23, &pre.gpu, &pre.model, pre.weights, pre.kv, &p23, 1, NULL);
+    double s1 = sim_cost_step_s(&c23, &u1), s2 = sim_cost_step_s(&c23, &u2);
+    assert_int_equal(sim_validate_predict(&pre, &p23, &pred, why, sizeof(why)), 0);
+    near(pred, 1024.0 / (s1 + s2 + 2 * h), 1e-9 * pred, "no build month, 2023 graph: in turn");
+
+    /* More GPUs than modelled, or than the model has layers: refused,
+     * each with its own reason. */
+    pre.layer_split = 17;
+    assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "at most 16"));
+    pre.layer_split = 8;
+    pre.model.layers = 4;
+    assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "more GPUs than the model's 4 layers"));
 }
 
 /*
@@ -1009,6 +1044,17 @@ static void test_mv_sm_cap_by_hand(void **state)
     near(sim_cost_step_s(&cqg, &dec), sim_cost_step_s(&cg, &dec), 1e-15, "4090: memory-bound");
     sim_batch_shape two = {.decode_seqs = 2, .decode_ctx_tokens = 200};
     near(sim_cost_step_s(&cqa, &two), sim_cost_step_s(&ca, &two), 1e-15, "GEMM: no cap");
+    /* No cap where the catalog has no SM count, nor for a bandwidth the
+     * user gave (--mem-bw-gbps: the figure asked for is read at). */
+    sim_gpu a0 = a, au = a;
+    a0.sm_count = 0;
+    au.mem_bw_Bps = 3000e9;
+    au.bw_given = true;
+    sim_cost c0, cu;
+    sim_cost_init(&c0, &a0, &m, w, kv, &q, 1, NULL);
+    sim_cost_init(&cu, &au, &m, w, kv, &q, 1, NULL);
+    assert_true(c0.mv_Bps == 0 && cu.mv_Bps == 0);
+    near(sim_cost_step_s(&c0, &dec), sim_cost_step_s(&ca, &dec), 1e-15, "no sm_count: no cap");
 }
 
 /* The CUDA preset a llama.cpp row takes: ./main, or a build before July
@@ -1024,6 +1070,12 @@ static void test_llamacpp_preset_by_build(void **state)
     r.build_ym = 202405;
     sim_validate_preset_name(&r, name, sizeof(name));
     assert_string_equal(name, "llamacpp-2023");
+    r.build_ym = 202406; /* the month #8075 merged: still taken as before it */
+    sim_validate_preset_name(&r, name, sizeof(name));
+    assert_string_equal(name, "llamacpp-2023");
+    r.build_ym = 202407;
+    sim_validate_preset_name(&r, name, sizeof(name));
+    assert_string_equal(name, "llamacpp");
     r.build_ym = 202508;
     sim_validate_preset_name(&r, name, sizeof(name));
     assert_string_equal(name, "llamacpp");
