@@ -50,7 +50,7 @@ const char *sim_validate_device_class(const sim_measurement *r)
     return "datacenter";
 }
 
-enum { DECODE_SAMPLES = 33, UBATCH = 512, NBATCH = 2048, SIM_MAX_LAYER_SPLIT = 16 };
+enum { DECODE_SAMPLES = 33, UBATCH = 512, SIM_MAX_LAYER_SPLIT = 16 };
 
 /* Decode of BATCH sequences over contexts [FROM, FROM + N): the step time
  * summed, sampled at up to 33 contexts (trapezoid). */
@@ -115,15 +115,30 @@ static double hop_s(const layer_split *ls, double tokens)
     return ls->fixed_s + (ls->link_Bps > 0 ? tokens * ls->bytes_per_tok / ls->link_Bps : 0);
 }
 
+/* The share of a step GPU k of LS's runs: its layers over the model's
+ * N. llama.cpp (llm_load_tensors, 4426e298) splits by free memory over
+ * N + 1 units, the output layer the last: with equal GPUs layer i goes
+ * to GPU floor(i x GPUS / (N + 1)), so the first GPUs get the extra
+ * layers (4 GPUs over 32 layers: 9, 8, 8, 7 and the output; XiongjieDai's
+ * May 2024 logs print that split). */
+static double stage_share(uint32_t k, uint32_t gpus, uint32_t n)
+{
+    uint32_t layers = 0;
+    for (uint32_t i = 0; i < n; i++)
+        layers += (uint32_t)(((uint64_t)i * gpus) / (n + 1)) == k;
+    return (double)layers / n;
+}
+
 /* A prompt of INPUT tokens for each of BATCH sequences, in steps of at
  * most CHUNK tokens per sequence (each reading the KV of the chunks
- * before), over LS's GPUs (NULL or 1: one). Each GPU of a layer split
- * runs its 1/GPUS of a chunk's step. */
+ * before), over LS's GPUs (NULL or 1: one) for a model of N layers. */
 static double prefill(const sim_cost *c, double batch, double input, double chunk,
-                      const layer_split *ls)
+                      const layer_split *ls, uint32_t n)
 {
     uint32_t g = ls != NULL && ls->gpus > 1 ? ls->gpus : 1;
-    double t = 0, fin[SIM_MAX_LAYER_SPLIT] = {0};
+    double t = 0, fin[SIM_MAX_LAYER_SPLIT] = {0}, share[SIM_MAX_LAYER_SPLIT];
+    for (uint32_t k = 0; k < g; k++)
+        share[k] = g > 1 ? stage_share(k, g, n) : 1;
     for (double done = 0; done < input; done += chunk) {
         double q = fmin(chunk, input - done);
         sim_batch_shape b = {.prefill_seqs = (uint32_t)batch,
@@ -141,19 +156,15 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
             continue;
         }
         /* GPU k starts the chunk when GPU k - 1 has sent it and it is
-         * done with the chunk before; a new llama_decode call (every
-         * n_batch = 2,048 tokens, llama-bench's and ./main's default
-         * from #6017) waits for the call before to drain: llama-bench's
-         * pp4096 on 4090s scales as four ubatches in a pipeline (1.60,
-         * 2.37, 2.87 x over 2, 4, 8 GPUs; m P / (m + P - 1) = 1.60, 2.29,
-         * 2.91), not eight. */
-        if (done > 0 && fmod(done, NBATCH) == 0)
-            for (uint32_t k = 0; k < g; k++)
-                fin[k] = t;
-        double at = fin[0] + step / g;
+         * done with the chunk before; nothing waits between llama_decode
+         * calls (llama_decode_internal's llama_synchronize is commented
+         * out at 4426e298, llama-bench synchronizes after its loop, and
+         * the scheduler's ring of 4 input copies carries across calls),
+         * so a long prompt's ubatches form one pipeline. */
+        double at = fin[0] + step * share[0];
         fin[0] = at;
         for (uint32_t k = 1; k < g; k++) {
-            at = fmax(at + hop, fin[k]) + step / g;
+            at = fmax(at + hop, fin[k]) + step * share[k];
             fin[k] = at;
         }
         t = at;
@@ -376,12 +387,12 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     case SIM_MEAS_PREFILL_TOK_S:
         if (in <= 0)
             goto bad;
-        v = in / prefill(&c, 1, in, chunk, &ls);
+        v = in / prefill(&c, 1, in, chunk, &ls, r->model.layers);
         break;
     case SIM_MEAS_TTFT_MS:
         if (in <= 0)
             goto bad;
-        v = 1000.0 * prefill(&c, 1, in, chunk, &ls);
+        v = 1000.0 * prefill(&c, 1, in, chunk, &ls, r->model.layers);
         break;
     case SIM_MEAS_DECODE_TOK_S: {
         /* llama-bench tgN: N tokens from an empty cache; main: the first
@@ -396,7 +407,8 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     case SIM_MEAS_OUTPUT_TOK_S_PER_GPU: {
         if (in <= 0 || out <= 0)
             goto bad;
-        double t = prefill(&c, batch, in, chunk, &ls) + decode_sum(&c, batch, in + 1, out - 1) +
+        double t = prefill(&c, batch, in, chunk, &ls, r->model.layers) +
+                   decode_sum(&c, batch, in + 1, out - 1) +
                    (out - 1) * (lsplit - 1) * hop_s(&ls, batch);
         v = batch * out / t;
         if (r->metric == SIM_MEAS_OUTPUT_TOK_S_PER_GPU)
@@ -413,8 +425,8 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
             goto bad;
         if (batch_kv_fits(r, p, tp, batch, why, whylen) != 0)
             return -1;
-        v = prefill(&c, batch, in, chunk, &ls) + decode_sum(&c, batch, in + 1, out - 1) +
-            (out - 1) * (lsplit - 1) * hop_s(&ls, batch);
+        v = prefill(&c, batch, in, chunk, &ls, r->model.layers) +
+            decode_sum(&c, batch, in + 1, out - 1) + (out - 1) * (lsplit - 1) * hop_s(&ls, batch);
         break;
     default:
         goto bad;

@@ -892,15 +892,19 @@ static void test_row_split_staged(void **state)
  * llama.cpp's layer split (-sm layer, from January 2024) by hand: Q4_0
  * Llama-2-7B over two RTX 4090s (GeForce: no peer access, so the hidden
  * state, 4,096 floats a token, crosses the host link twice, each copy
- * with split_stage_s fixed). A 1,024-token prompt is two 512-token
- * ubatches; from April 2024 (#6017's pipeline) the second GPU runs the
- * first ubatch's half while the first GPU runs the second's:
- *   GPU 0: T1 / 2, then T2 / 2;  GPU 1: T1 / 2 after the copy, then T2 / 2
- *   after both the copy and its first half: max(T1 / 2 + T2 / 2 + h,
- *   T1 + h) + T2 / 2.
+ * with split_stage_s fixed). llama.cpp gives layer i of 32 to GPU
+ * floor(2 i / 33): 17 layers to the first, 15 and the output layer to
+ * the second (the split XiongjieDai's May 2024 logs print), so a step's
+ * shares are a = 17/32 and b = 15/32. A 1,024-token prompt is two
+ * 512-token ubatches; from April 2024 (#6017's pipeline) the second GPU
+ * runs the first ubatch's part while the first GPU runs the second's:
+ *   GPU 0: a T1, then a T2;  GPU 1: b T1 after the copy, then b T2 after
+ *   both the copy and its first part: max(a T1 + a T2 + h, a T1 + h +
+ *   b T1) + b T2.
  * Before it the two ubatches run through both GPUs in turn: T1 + T2 + 2h.
- * A decode adds one copy a token. 70B in F16 fits eight 24 GB cards, not
- * four.
+ * 4,096 tokens (two llama_decode calls) are eight ubatches in one
+ * pipeline: nothing synchronizes between the calls. A decode adds one
+ * copy a token. 70B in F16 fits eight 24 GB cards, not four.
  */
 static void test_layer_split_by_hand(void **state)
 {
@@ -920,7 +924,8 @@ static void test_layer_split_by_hand(void **state)
     double t1 = sim_cost_step_s(&c, &u1), t2 = sim_cost_step_s(&c, &u2);
     double link = pre.gpu.host_link_Bps / 2;
     double h = 2 * 10e-6 + 512.0 * 4.0 * 4096.0 / link;
-    double piped = fmax(t1 / 2 + t2 / 2 + h, t1 + h) + t2 / 2;
+    double a = 17.0 / 32, b = 15.0 / 32;
+    double piped = fmax(a * t1 + a * t2 + h, a * t1 + h + b * t1) + b * t2;
     double pred;
     char why[256];
     assert_int_equal(sim_validate_predict(&pre, &p, &pred, why, sizeof(why)), 0);
@@ -938,30 +943,26 @@ static void test_layer_split_by_hand(void **state)
     assert_int_equal(sim_validate_predict(&dec, &p, &two, why, sizeof(why)), 0);
     near(1 / two - 1 / one, 2 * 10e-6 + 4.0 * 4096.0 / link, 1e-12, "a copy a token");
 
-    /* 4,096 tokens: two llama_decode calls of four ubatches, the second
-     * after the first has drained. Over two GPUs with ubatch times that
-     * grow (each reads the KV before it), a call's last ubatch leaves the
-     * second GPU at the halves' sum + h + its own half. */
+    /* 4,096 tokens: eight ubatches through the two GPUs, the recurrence
+     * above carried on (GPU 0 free at f0, GPU 1 at f1). */
     sim_measurement pp4k =
         row("rtx-4090", "llama-2-7b", "q4_0", SIM_MEAS_PREFILL_TOK_S, 4096, 1, 1);
     pp4k.build_ym = 202405;
     pp4k.layer_split = 2;
-    double want = 0;
-    for (int call = 0; call < 2; call++) {
-        double sum = 0, last = 0;
-        for (int j = 0; j < 4; j++) {
-            double done = 2048.0 * call + 512.0 * j;
-            sim_batch_shape u = {.prefill_seqs = 1,
-                                 .prefill_tokens = 512,
-                                 .prefill_ctx_tokens = (uint64_t)done,
-                                 .prefill_attn_pairs = 512.0 * done + 512.0 * 513.0 / 2.0};
-            last = sim_cost_step_s(&c, &u);
-            sum += last;
-        }
-        want += sum / 2 + h + last / 2;
+    double f0 = 0, f1 = 0;
+    for (int j = 0; j < 8; j++) {
+        double done = 512.0 * j;
+        sim_batch_shape u = {.prefill_seqs = 1,
+                             .prefill_tokens = 512,
+                             .prefill_ctx_tokens = (uint64_t)done,
+                             .prefill_attn_pairs = 512.0 * done + 512.0 * 513.0 / 2.0};
+        double tj = sim_cost_step_s(&c, &u);
+        f0 += a * tj;
+        f1 = fmax(f0 + h, f1) + b * tj;
     }
+    double want = f1;
     assert_int_equal(sim_validate_predict(&pp4k, &p, &pred, why, sizeof(why)), 0);
-    near(pred, 4096.0 / want, 1e-9 * pred, "two calls of a pipeline, drained between");
+    near(pred, 4096.0 / want, 1e-9 * pred, "one pipeline over both calls");
 
     sim_measurement big = row("rtx-4090", "llama-2-70b", "f16", SIM_MEAS_DECODE_TOK_S, 512, 129, 1);
     big.build_ym = 202405;
