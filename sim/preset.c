@@ -41,7 +41,7 @@ static const key keys[] = {
     {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},
     {"split_link_share", K_NUM, C(split_link_share), 0, 0, 1, 1, 0},
     {"split_stage_us", K_NUM, C(split_stage_s), 0, 0, 1e7, 1e-6, 0},
-    {"mv_sm_gbps", K_NUM, C(mv_sm_Bps), 0, 0, 1e4, 1e9, 0},
+    {"mv_sm_gbps", K_NUM, C(mv_sm_Bps), 0, 0.1, 1e4, 1e9, 0}, /* 0.1 GB/s an SM: 10 GB/s a GPU */
     {"runtime_overhead_gib", K_NUM, C(overhead_bytes), 0, 0, 1e4, 1073741824.0, 0},
     {"flash_attn", K_BOOL, C(flash_attn), 0, 0, 0, 0, 0},
     {"fp16_accumulate", K_BOOL, C(fp16_accumulate), 0, 0, 0, 0, 0},
