@@ -68,6 +68,7 @@ typedef struct row_out {
     char preset[32];
     bool ok;          /* predicted */
     double pred, err; /* err = pred / measured - 1 */
+    bool fitted;      /* its preset was fitted to it (in sample; never with --cross) */
     char why[200];    /* when not expressible or not predicted */
 } row_out;
 
@@ -190,7 +191,7 @@ static void write_csv(const vctx *v, const char *path)
     if (fp == NULL)
         cli_die("--out: cannot write %s", path);
     fputs("line,row_id,source_id,device,gpu,model,precision_quant,framework,preset,metric,"
-          "measured,predicted,error_pct,status,reason\n",
+          "measured,predicted,error_pct,status,reason,sample\n",
           fp);
     for (size_t i = 0; i < v->n; i++) {
         const sim_measurement *r = &v->rows[i];
@@ -215,7 +216,7 @@ static void write_csv(const vctx *v, const char *path)
         else
             fprintf(fp, ",,not expressible,");
         an_csv_cell(fp, o->ok ? "" : o->why);
-        fputc('\n', fp);
+        fprintf(fp, ",%s\n", !o->ok ? "" : o->fitted ? "in" : "out");
     }
     if (fclose(fp) != 0)
         cli_die("--out: cannot write %s", path);
@@ -432,8 +433,11 @@ int cmd_validate(int argc, char **argv)
             continue;
         }
         if (!cross) {
-            for (size_t i = 0; i < m; i++)
+            for (size_t i = 0; i < m; i++) {
                 predict(&v, idx[i], &pr.params);
+                const sim_measurement *ri = &v.rows[idx[i]];
+                v.out[idx[i]].fitted = sim_preset_fitted(&pr, ri->source_id, ri->row_id);
+            }
             continue;
         }
         /* Held-out groups: sources, or devices when there is one source. */
@@ -492,11 +496,26 @@ int cmd_validate(int argc, char **argv)
                        r->value, v.out[i].pred, 100 * v.out[i].err);
         }
     }
-    size_t predicted = 0;
-    for (size_t i = 0; i < v.n; i++)
+    size_t predicted = 0, fitted = 0;
+    for (size_t i = 0; i < v.n; i++) {
         predicted += v.out[i].ok;
+        fitted += v.out[i].ok && v.out[i].fitted;
+    }
+    /* In sample are the rows a preset lists as fitted to (its `row`
+     * lines); a file of other measurements is scored out of sample
+     * without --cross. */
+    char sample[160];
+    if (cross || fitted == 0)
+        snprintf(sample, sizeof(sample), ", out of sample%s",
+                 cross ? "" : " (no row is one its preset was fitted to)");
+    else if (fitted == predicted)
+        snprintf(sample, sizeof(sample), ", in sample (every row one its preset was fitted to)");
+    else
+        snprintf(sample, sizeof(sample),
+                 ": %zu in sample (rows their preset was fitted to), %zu out of sample", fitted,
+                 predicted - fitted);
     printf("\nkvsim validate: %s: %zu rows, %zu predicted (%.1f %%)%s\n", data, v.n, predicted,
-           v.n ? 100.0 * predicted / v.n : 0.0, cross ? ", out of sample" : ", in sample");
+           v.n ? 100.0 * predicted / v.n : 0.0, sample);
     table(&v, "overall", k_all);
     table(&v, "by preset", k_preset);
     table(&v, "by framework", k_framework);

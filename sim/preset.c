@@ -66,6 +66,30 @@ static const key keys[] = {
 #undef P
 #undef C
 
+/* FNV-1a of a row's "SOURCE:ID" (LEN bytes). */
+static uint64_t fit_key(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+bool sim_preset_fitted(const sim_engine_preset *p, const char *source_id, const char *row_id)
+{
+    char buf[80];
+    int n = snprintf(buf, sizeof(buf), "%s:%s", source_id, row_id);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return false;
+    uint64_t k = fit_key(buf, (size_t)n);
+    for (uint32_t i = 0; i < p->nfit; i++)
+        if (p->fit_keys[i] == k)
+            return true;
+    return false;
+}
+
 /* "arch_flops ARCH VALUE" or "arch_bw ARCH VALUE" (NAME): a known
  * architecture, once, and a multiplier in (0, 2]. */
 static int parse_arch(const char *name, char *v, const char *origin, uint32_t line, double *terms,
@@ -168,7 +192,22 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
                 return -1;
             continue;
         }
-        if (ky->kind != K_SKIP && seen[k]) {
+        if (ky->kind == K_SKIP) { /* row SOURCE:ID DEVICE MODEL ...: the first word kept */
+            size_t w = strcspn(v, " \t");
+            if (memchr(v, ':', w) == NULL) {
+                snprintf(err, errlen, "%s:%u: 'row' needs SOURCE:ID first, not '%.40s'", origin,
+                         line, v);
+                return -1;
+            }
+            if (out->nfit >= SIM_PRESET_MAX_FIT) {
+                snprintf(err, errlen, "%s:%u: more than %d 'row' lines", origin, line,
+                         SIM_PRESET_MAX_FIT);
+                return -1;
+            }
+            out->fit_keys[out->nfit++] = fit_key(v, w);
+            continue;
+        }
+        if (seen[k]) {
             snprintf(err, errlen, "%s:%u: '%s' given twice", origin, line, ky->name);
             return -1;
         }

@@ -51,8 +51,12 @@
 #ifndef KVSIM_SIM_PRESET_H
 #define KVSIM_SIM_PRESET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Most `row` lines a preset may list. */
+#define SIM_PRESET_MAX_FIT 4096
 
 #include "sim/cost.h"
 
@@ -64,7 +68,16 @@ typedef struct sim_engine_preset {
     char fit_data[128];                 /* the measurements file it was fitted to */
     uint32_t fit_rows;                  /* how many of its rows */
     double fit_median_err, fit_p90_err; /* in-sample absolute errors, fractions */
+    /* The rows it was fitted to (its `row SOURCE:ID` lines), hashed, in
+     * file order: kvsim validate tells a row it was fitted to (in sample)
+     * from one it was not. */
+    uint32_t nfit;
+    uint64_t fit_keys[SIM_PRESET_MAX_FIT];
 } sim_engine_preset;
+
+/* Whether P was fitted to the row SOURCE_ID:ROW_ID (one of its `row`
+ * lines). */
+bool sim_preset_fitted(const sim_engine_preset *p, const char *source_id, const char *row_id);
 
 /* Parses preset TEXT; ORIGIN names it in errors. Returns 0, or -1 with a
  * one-line ERR ("origin:line: reason"). */

@@ -1058,6 +1058,37 @@ static void test_mv_sm_cap_by_hand(void **state)
     near(sim_cost_step_s(&c0, &dec), sim_cost_step_s(&ca, &dec), 1e-15, "no sm_count: no cap");
 }
 
+/* A preset's `row SOURCE:ID ...` lines: the rows it was fitted to, which
+ * kvsim validate counts in sample; every built-in preset lists its own
+ * fit_rows of them. A row line without SOURCE:ID is refused. */
+static void test_preset_fitted_rows(void **state)
+{
+    (void)state;
+    const char *text = "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                       "runtime_overhead_gib 1\n"
+                       "row XJ-L12:797 rtx-4080 llama-1-7b Q4_0 decode_tok_s 118.05\n"
+                       "row GG-4167:12 m2-ultra llama-2-7b fp16 prefill_tok_s 1401\n";
+    sim_engine_preset p;
+    char err[256];
+    assert_int_equal(sim_preset_parse(text, strlen(text), "t", &p, err, sizeof(err)), 0);
+    assert_int_equal(p.nfit, 2);
+    assert_true(sim_preset_fitted(&p, "XJ-L12", "797"));
+    assert_true(sim_preset_fitted(&p, "GG-4167", "12"));
+    assert_false(sim_preset_fitted(&p, "XJ-L12", "798"));
+    assert_false(sim_preset_fitted(&p, "XJ-L3", "797"));
+    const char *bad = "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                      "runtime_overhead_gib 1\nrow 797 rtx-4080\n";
+    assert_int_equal(sim_preset_parse(bad, strlen(bad), "t", &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t:6: 'row' needs SOURCE:ID"));
+    const char *names[] = {"vllm",           "trtllm",        "llamacpp",       "llamacpp-2023",
+                           "llamacpp-metal", "llamacpp-rocm", "llamacpp-vulkan"};
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        assert_int_equal(sim_preset_lookup(names[k], &p, err, sizeof(err)), 0);
+        if (p.nfit != p.fit_rows)
+            fail_msg("%s: %u row lines, fit_rows %u", names[k], p.nfit, p.fit_rows);
+    }
+}
+
 /* The CUDA preset a llama.cpp row takes: ./main, or a build before July
  * 2024 (fp16 expansion before cuBLAS, #8075 made MMQ the default on
  * 2024-06-24), the December 2023 one; a later llama-bench row the
@@ -1454,6 +1485,7 @@ int main(void)
         cmocka_unit_test(test_row_split_staged),
         cmocka_unit_test(test_layer_split_by_hand),
         cmocka_unit_test(test_llamacpp_preset_by_build),
+        cmocka_unit_test(test_preset_fitted_rows),
         cmocka_unit_test(test_mv_sm_cap_by_hand),
         cmocka_unit_test(test_fit_recovers_arch_term),
         cmocka_unit_test(test_validate_many_sources),
