@@ -13,6 +13,9 @@
 #include "sim/sched.h"
 #include "sim/spec.h"
 
+/* llama.cpp's n_ubatch default (#6017). */
+#define SIM_LLAMACPP_UBATCH 512.0
+
 static double to_s(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -100,8 +103,20 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     /* vLLM sends 16-bit hidden states; llama.cpp's graph keeps them in
      * fp32 between its layers (ggml's f32 activations). */
     double elem = r->cfg->cost.llamacpp_split ? 4.0 : 2.0;
+    double crossing = tokens;
+    if (r->cfg->cost.llamacpp_split && tokens > SIM_LLAMACPP_UBATCH) {
+        /* llama.cpp (#6017, April 2024 on) runs a batch of more than
+         * n_ubatch tokens as ubatches that follow each other through the
+         * GPUs: M of them over P stages take (M + P - 1) stage times of
+         * one ubatch, not M x P, each crossing with its own tokens. As
+         * the P stages below are reserved in turn, each is given its
+         * share of that span. */
+        double m = ceil(tokens / SIM_LLAMACPP_UBATCH), p = r->pipe->stages;
+        stage = (roof - fixed) * share * (m + p - 1) / (m * p);
+        crossing = tokens / m;
+    }
     double xfer =
-        r->cfg->link.floor_s + tokens * elem * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
+        r->cfg->link.floor_s + crossing * elem * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
     int64_t stage_ns = (int64_t)llround(stage * 1e9);
     int64_t end = sim_pipeline_reserve(r->pipe, r->now_ns, (int64_t)llround(host * 1e9),
                                        stage_ns > 0 ? stage_ns : 1, (int64_t)llround(xfer * 1e9));

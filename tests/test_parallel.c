@@ -315,6 +315,29 @@ static void test_llamacpp_layer_split(void **state)
     assert_true(two.makespan_s < 1.05 * one.makespan_s);
     double busy = two.stage_busy_s / (2 * two.makespan_s);
     assert_true(busy > 0 && busy <= 0.5);
+
+    /* A 2,048-token prompt step is four 512-token ubatches in a
+     * pipeline over four GPUs: (4 + 4 - 1) stage times of a ubatch at a
+     * quarter of the layers, 7/16 of one GPU's step (2.29 x faster), less
+     * the hops. */
+    sim_config q = c;
+    q.max_batched_tokens = 2048;
+    double ttft[2];
+    for (int k = 0; k < 2; k++) {
+        q.pipeline_parallel = k == 0 ? 1 : 4;
+        wl_source *src;
+        if (wl_open_spec(&src, "poisson:rate=1,n=1;in=fixed:2048;out=fixed:2", 0, err,
+                         sizeof(err)) != 0)
+            fail_msg("%s", err);
+        sim_result res;
+        if (sim_run(&q, src, NULL, &res, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        wl_close(src);
+        ttft[k] = res.makespan_s;
+    }
+    print_message("2,048-token prompt and a token: one GPU %.4f s, four %.4f s (%.2f x)\n", ttft[0],
+                  ttft[1], ttft[0] / ttft[1]);
+    assert_true(ttft[0] / ttft[1] > 1.9 && ttft[0] / ttft[1] < 2.29);
 }
 
 /* Partial offload (llama.cpp -ngl) of Llama-3.1-8B fp16 on an rtx-4090,
