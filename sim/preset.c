@@ -77,11 +77,22 @@ static uint64_t fit_key(const char *s, size_t len)
     return h;
 }
 
+int sim_preset_row_key(char *buf, size_t cap, const char *source_id, const char *row_id)
+{
+    int n = snprintf(buf, cap, "%s:%s", source_id, row_id);
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (isspace((unsigned char)buf[i]) || buf[i] == '#')
+            buf[i] = '_';
+    return n;
+}
+
 bool sim_preset_fitted(const sim_engine_preset *p, const char *source_id, const char *row_id)
 {
     char buf[80];
-    int n = snprintf(buf, sizeof(buf), "%s:%s", source_id, row_id);
-    if (n < 0 || (size_t)n >= sizeof(buf))
+    int n = sim_preset_row_key(buf, sizeof(buf), source_id, row_id);
+    if (n < 0)
         return false;
     uint64_t k = fit_key(buf, (size_t)n);
     for (uint32_t i = 0; i < p->nfit; i++)
@@ -193,7 +204,9 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
             continue;
         }
         if (ky->kind == K_SKIP) { /* row SOURCE:ID DEVICE MODEL ...: the first word kept */
-            size_t w = strcspn(v, " \t");
+            size_t w = 0;
+            while (v[w] != '\0' && !isspace((unsigned char)v[w]))
+                w++;
             if (memchr(v, ':', w) == NULL) {
                 snprintf(err, errlen, "%s:%u: 'row' needs SOURCE:ID first, not '%.40s'", origin,
                          line, v);

@@ -1080,6 +1080,31 @@ static void test_preset_fitted_rows(void **state)
                       "runtime_overhead_gib 1\nrow 797 rtx-4080\n";
     assert_int_equal(sim_preset_parse(bad, strlen(bad), "t", &p, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "t:6: 'row' needs SOURCE:ID"));
+    /* A source or row id with white space or '#' is written with '_'
+     * (calibrate's row lines), and found so. */
+    char key[80];
+    assert_int_equal(sim_preset_row_key(key, sizeof(key), "My Lab\t#2", "7"), 11);
+    assert_string_equal(key, "My_Lab__2:7");
+    const char *spaced = "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                         "runtime_overhead_gib 1\nrow My_Lab__2:7 rtx-4080 llama-1-7b Q4_0 "
+                         "decode_tok_s 118.05\n";
+    assert_int_equal(sim_preset_parse(spaced, strlen(spaced), "t", &p, err, sizeof(err)), 0);
+    assert_true(sim_preset_fitted(&p, "My Lab\t#2", "7"));
+    /* A row line without its value; more row lines than a preset holds. */
+    const char *bare = "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                       "runtime_overhead_gib 1\nrow\n";
+    assert_int_equal(sim_preset_parse(bare, strlen(bare), "t", &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t:6: 'row' has no value"));
+    size_t cap = 200 + 16 * (SIM_PRESET_MAX_FIT + 1);
+    char *many = malloc(cap);
+    assert_non_null(many);
+    size_t len = (size_t)snprintf(many, cap, "%s", bare);
+    len -= 4; /* "row\n" */
+    for (int i = 0; i <= SIM_PRESET_MAX_FIT; i++)
+        len += (size_t)snprintf(many + len, cap - len, "row S:%d\n", i);
+    assert_int_equal(sim_preset_parse(many, len, "t", &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "more than 4096 'row' lines"));
+    free(many);
     const char *names[] = {"vllm",           "trtllm",        "llamacpp",       "llamacpp-2023",
                            "llamacpp-metal", "llamacpp-rocm", "llamacpp-vulkan"};
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
