@@ -1105,6 +1105,24 @@ static void test_preset_fitted_rows(void **state)
     assert_int_equal(sim_preset_parse(many, len, "t", &p, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "more than 4096 'row' lines"));
     free(many);
+    /* mv_sm_gbps: 0 is no cap (preset.h); a cap under 0.1 GB/s an SM is
+     * refused. */
+    const char *mv[] = {"0", "0.05", "0.1"};
+    for (int k = 0; k < 3; k++) {
+        char mvtext[256];
+        snprintf(mvtext, sizeof(mvtext),
+                 "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                 "runtime_overhead_gib 1\nmv_sm_gbps %s\n",
+                 mv[k]);
+        int rc = sim_preset_parse(mvtext, strlen(mvtext), "t", &p, err, sizeof(err));
+        if (k == 1) {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(err, "t:6: 'mv_sm_gbps' must be 0 (no cap) or in [0.1"));
+        } else {
+            assert_int_equal(rc, 0);
+            near(p.params.mv_sm_Bps, k == 0 ? 0 : 1e8, 1e-12, "mv_sm_gbps");
+        }
+    }
     const char *names[] = {"vllm",           "trtllm",        "llamacpp",       "llamacpp-2023",
                            "llamacpp-metal", "llamacpp-rocm", "llamacpp-vulkan"};
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
