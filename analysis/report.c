@@ -495,6 +495,8 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     const sim_result *r = in->res;
     const an_metrics *m = in->metrics;
     const sim_memory_plan *p = &r->plan;
+    /* vLLM v0's P per replica, one with llama.cpp's layer split. */
+    uint32_t ve = sim_config_virtual_engines(c);
     double span = r->makespan_s;
     an_breakdown_pct avg, peak;
     an_metrics_time_avg(m, span, &avg);
@@ -546,10 +548,12 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 "as 1, %llu trailing blank lines\n",
                 (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
                 (unsigned long long)r->trace.trailing_blank);
-    fprintf(
-        fp, "makespan     %.1f s (busy %.1f s%s), %llu steps, %llu preemptions\n", span, r->busy_s,
-        p->pipeline_parallel > 1 ? " summed over virtual engines, waits for stages included" : "",
-        (unsigned long long)r->steps, (unsigned long long)r->preemptions);
+    fprintf(fp, "makespan     %.1f s (busy %.1f s%s), %llu steps, %llu preemptions\n", span,
+            r->busy_s,
+            p->pipeline_parallel <= 1 ? ""
+            : ve > 1                  ? " summed over virtual engines, waits for stages included"
+                                      : ", waits for stages included",
+            (unsigned long long)r->steps, (unsigned long long)r->preemptions);
     fprintf(fp,
             "throughput   %.1f output tok/s, %.1f total tok/s, %.3f req/s; peak %llu output "
             "tokens in one second\n",
@@ -571,7 +575,7 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             "%.1f resident over busy time, max %u (limit %u)%s\n",
             an_metrics_mean_batch(m), an_metrics_mean_batch_tokens(m),
             an_metrics_mean_resident_per_step(m), an_metrics_mean_running(m), r->max_running,
-            p->max_num_seqs, p->pipeline_parallel > 1 ? "; virtual engine 0" : "");
+            p->max_num_seqs, ve > 1 ? "; virtual engine 0" : "");
     print_sched_summary(fp, in);
     an_print_spec(fp, in);
     if (m->ts_truncated)
@@ -605,7 +609,16 @@ void an_print_summary(FILE *fp, const an_run_info *in)
      * unified-memory device's total is its memory. */
     const char *est = p->cuda_total_estimated ? " (estimated)" : "";
     const char *total = c->gpu.unified_memory ? "unified memory" : "CUDA total";
-    if (p->tensor_parallel > 1 || p->pipeline_parallel > 1)
+    if (p->pipeline_parallel > 1 && c->cost.llamacpp_split)
+        fprintf(fp,
+                "\nmemory       each of %u GPUs (llama.cpp layer split): %s %.2f GiB%s x %.2f = "
+                "%.2f GiB: weights %.2f (of %.2f), activations %.2f, non-torch %.2f, KV pool %.2f "
+                "GiB%s\n",
+                p->pipeline_parallel, total, gib(p->cuda_total_bytes), est, c->mem_util,
+                gib(p->usable_bytes), gib(p->weights_bytes), gib(p->weights_total_bytes),
+                gib(p->activation_bytes), gib(p->overhead_bytes), gib(p->kv_pool_bytes),
+                p->pool_overridden ? " (set by option)" : "");
+    else if (p->tensor_parallel > 1 || p->pipeline_parallel > 1)
         fprintf(fp,
                 "\nmemory       each of %u GPUs (TP %u x PP %u): %s %.2f GiB%s x %.2f = "
                 "%.2f GiB: weights %.2f (of %.2f), activations %.2f, non-torch %.2f, KV pool %.2f "
@@ -639,11 +652,11 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     if (p->pool_exceeds_memory)
         fprintf(fp, "             the KV pool set by option is larger than the memory the weights "
                     "leave: a study of the pool alone\n");
-    if (p->pipeline_parallel > 1)
+    if (ve > 1)
         fprintf(fp,
                 "             with %u virtual engines, the KV figures below are virtual engine "
                 "0's: its 1/%u of the blocks\n",
-                p->pipeline_parallel, p->pipeline_parallel);
+                ve, ve);
     fprintf(fp,
             "             KV %llu bytes/token, pool holds %llu tokens; peak allocated %.2f GiB "
             "(%.1f%%), peak used %.2f GiB\n",

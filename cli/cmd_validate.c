@@ -675,8 +675,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
         free(e);
         for (size_t i = 0; i < m; i++) {
             const sim_measurement *r = &v->rows[idx[i]];
-            fprintf(fp, "row %s:%s %s %s %s %s %g\n", r->source_id, r->row_id, r->gpu.name,
-                    r->model.name, r->weights->name, r->metric_name, r->value);
+            char key[80]; /* source_id and row_id hold 31 and 15 characters */
+            if (sim_preset_row_key(key, sizeof(key), r->source_id, r->row_id) < 0)
+                cli_die("calibrate: row %s:%s: id too long", r->source_id, r->row_id);
+            fprintf(fp, "row %s %s %s %s %s %g\n", key, r->gpu.name, r->model.name,
+                    r->weights->name, r->metric_name, r->value);
         }
     }
     if (fclose(fp) != 0)

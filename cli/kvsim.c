@@ -133,6 +133,7 @@ static const char usage_run_more[] =
     "                          them, two all-reduces per layer per step (README: Hardware)\n"
     "  --pipeline-parallel-size P, -pp P  layers split into P stages; P virtual engines,\n"
     "                          each with 1/P of the KV blocks, keep P batches in flight\n"
+    "                          (a llama.cpp engine: its layer split, one batch in flight)\n"
     "  --allreduce-busbw GBPS  all-reduce bus bandwidth (default: measured, per interconnect)\n"
     "  --allreduce-latency-us US  per all-reduce floor (default: measured, per interconnect)\n"
     "  --gpu-layers N, -ngl N  partial offload (llama.cpp): N layers on the GPU, the rest\n"

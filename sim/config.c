@@ -378,7 +378,22 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
          * the host's memory is not the device's (unified memory). */
         bool linked = sim_link_for(&cfg.gpu, cfg.allreduce_busbw_gbps, cfg.allreduce_latency_us, &l,
                                    e1, sizeof(e1)) == 0;
-        for (uint32_t t = tp * 2; linked && t <= SIM_MAX_TP; t *= 2) {
+        /* llama.cpp has no tensor parallelism: its layer split instead
+         * (--pipeline-parallel-size with a llamacpp_split preset). */
+        for (uint32_t t = (cfg.pipeline_parallel > 1 ? cfg.pipeline_parallel : 1) + 1;
+             linked && cfg.cost.llamacpp_split && t <= SIM_MAX_PP && t <= m->layers; t++) {
+            sim_config split = cfg;
+            split.pipeline_parallel = t;
+            sim_memory_plan q = *p;
+            if (holds_one(plan_terms(&split, 1, &q), &q)) {
+                snprintf(hint, sizeof(hint),
+                         "--pipeline-parallel-size %u fits (llama.cpp's layer split: %.2f GiB of "
+                         "weights per GPU, KV for a %u-token sequence)",
+                         t, gib(q.weights_bytes), p->max_model_len);
+                break;
+            }
+        }
+        for (uint32_t t = tp * 2; linked && !cfg.cost.llamacpp_split && t <= SIM_MAX_TP; t *= 2) {
             sim_memory_plan q = *p;
             char e2[256];
             if (sim_tp_check(m, t, e2, sizeof(e2)) == 0 && holds_one(plan_terms(&cfg, t, &q), &q)) {
@@ -495,17 +510,20 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
                  o->pipeline_parallel, SIM_MAX_PP, o->model.name, o->model.layers);
         return -1;
     }
-    if (o->replicas * o->pipeline_parallel > SIM_MAX_REPLICAS) {
+    /* Virtual engines: vLLM v0's P per replica, one with llama.cpp's
+     * layer split (sim_config_virtual_engines). */
+    uint32_t ve = sim_config_virtual_engines(o);
+    if (o->replicas * ve > SIM_MAX_REPLICAS) {
         snprintf(err, errlen,
                  "--replicas %u x --pipeline-parallel-size %u exceed %d virtual engines",
                  o->replicas, o->pipeline_parallel, SIM_MAX_REPLICAS);
         return -1;
     }
-    if (o->pipeline_parallel > 1 && o->num_blocks > 0 && o->num_blocks < o->pipeline_parallel) {
+    if (ve > 1 && o->num_blocks > 0 && o->num_blocks < ve) {
         snprintf(err, errlen,
                  "--num-blocks %u: each of the %u virtual engines gets 1/%u of the blocks (vLLM "
                  "v0 with --pipeline-parallel-size): give at least %u",
-                 o->num_blocks, o->pipeline_parallel, o->pipeline_parallel, o->pipeline_parallel);
+                 o->num_blocks, ve, ve, ve);
         return -1;
     }
     if (o->model.kv_lora_rank > 0 && strncmp(o->allocator, "vattn", 5) == 0) {

@@ -41,7 +41,8 @@ static const key keys[] = {
     {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},
     {"split_link_share", K_NUM, C(split_link_share), 0, 0, 1, 1, 0},
     {"split_stage_us", K_NUM, C(split_stage_s), 0, 0, 1e7, 1e-6, 0},
-    {"mv_sm_gbps", K_NUM, C(mv_sm_Bps), 0, 0.1, 1e4, 1e9, 0}, /* 0.1 GB/s an SM: 10 GB/s a GPU */
+    /* 0 (no cap), or at least 0.1 GB/s an SM (10 GB/s a GPU): checked below */
+    {"mv_sm_gbps", K_NUM, C(mv_sm_Bps), 0, 0, 1e4, 1e9, 0},
     {"runtime_overhead_gib", K_NUM, C(overhead_bytes), 0, 0, 1e4, 1073741824.0, 0},
     {"flash_attn", K_BOOL, C(flash_attn), 0, 0, 0, 0, 0},
     {"fp16_accumulate", K_BOOL, C(fp16_accumulate), 0, 0, 0, 0, 0},
@@ -77,11 +78,22 @@ static uint64_t fit_key(const char *s, size_t len)
     return h;
 }
 
+int sim_preset_row_key(char *buf, size_t cap, const char *source_id, const char *row_id)
+{
+    int n = snprintf(buf, cap, "%s:%s", source_id, row_id);
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (isspace((unsigned char)buf[i]) || buf[i] == '#')
+            buf[i] = '_';
+    return n;
+}
+
 bool sim_preset_fitted(const sim_engine_preset *p, const char *source_id, const char *row_id)
 {
     char buf[80];
-    int n = snprintf(buf, sizeof(buf), "%s:%s", source_id, row_id);
-    if (n < 0 || (size_t)n >= sizeof(buf))
+    int n = sim_preset_row_key(buf, sizeof(buf), source_id, row_id);
+    if (n < 0)
         return false;
     uint64_t k = fit_key(buf, (size_t)n);
     for (uint32_t i = 0; i < p->nfit; i++)
@@ -193,7 +205,9 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
             continue;
         }
         if (ky->kind == K_SKIP) { /* row SOURCE:ID DEVICE MODEL ...: the first word kept */
-            size_t w = strcspn(v, " \t");
+            size_t w = 0;
+            while (v[w] != '\0' && !isspace((unsigned char)v[w]))
+                w++;
             if (memchr(v, ':', w) == NULL) {
                 snprintf(err, errlen, "%s:%u: 'row' needs SOURCE:ID first, not '%.40s'", origin,
                          line, v);
@@ -240,6 +254,14 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
                 snprintf(err, errlen, "%s:%u: '%s' must be %s in %s%g, %g], not '%.40s'", origin,
                          line, ky->name, count ? "a whole number" : "a number",
                          ky->lo_open ? "(" : "[", ky->lo, ky->hi, v);
+                return -1;
+            }
+            if (ky->off ==
+                    offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, mv_sm_Bps) &&
+                x > 0 && x < 0.1) {
+                /* A tiny cap collapses every one-token step: 0 is no cap. */
+                snprintf(err, errlen, "%s:%u: '%s' must be 0 (no cap) or in [0.1, %g], not '%.40s'",
+                         origin, line, ky->name, ky->hi, v);
                 return -1;
             }
             if (ky->off == offsetof(sim_engine_preset, fit_rows))

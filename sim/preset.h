@@ -75,6 +75,12 @@ typedef struct sim_engine_preset {
     uint64_t fit_keys[SIM_PRESET_MAX_FIT];
 } sim_engine_preset;
 
+/* Writes into BUF (CAP bytes) the key of the row SOURCE_ID:ROW_ID as a
+ * preset's `row` line spells it: "SOURCE:ID", white space and '#' (which
+ * would end the line's first word or start a comment) written as '_'.
+ * Returns its length, or -1 when it does not fit. */
+int sim_preset_row_key(char *buf, size_t cap, const char *source_id, const char *row_id);
+
 /* Whether P was fitted to the row SOURCE_ID:ROW_ID (one of its `row`
  * lines). */
 bool sim_preset_fitted(const sim_engine_preset *p, const char *source_id, const char *row_id);

@@ -99,6 +99,10 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     double host = fixed + (dur_s - roof);
     double share = (double)r->plan->stage_layers / r->cfg->model.layers;
     double stage = (roof - fixed) * share;
+    /* What each stage computes of the step: its busy time (a pipelined
+     * step's stage reservation below holds its share of the span, bubbles
+     * included, not its work). */
+    double work = stage;
     double tokens = (double)sh->prefill_tokens + sh->decode_seqs + (double)r->batch.spec.drafts;
     /* vLLM sends 16-bit hidden states; llama.cpp's graph keeps them in
      * fp32 between its layers (ggml's f32 activations). */
@@ -120,7 +124,7 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     int64_t stage_ns = (int64_t)llround(stage * 1e9);
     int64_t end = sim_pipeline_reserve(r->pipe, r->now_ns, (int64_t)llround(host * 1e9),
                                        stage_ns > 0 ? stage_ns : 1, (int64_t)llround(xfer * 1e9));
-    r->res->stage_busy_s += stage * r->pipe->stages;
+    r->res->stage_busy_s += work * r->pipe->stages;
     return end - r->now_ns > 0 ? end - r->now_ns : 1;
 }
 

@@ -322,7 +322,7 @@ static void test_llamacpp_layer_split(void **state)
      * the hops. */
     sim_config q = c;
     q.max_batched_tokens = 2048;
-    double ttft[2];
+    double ttft[2], busy4 = 0;
     for (int k = 0; k < 2; k++) {
         q.pipeline_parallel = k == 0 ? 1 : 4;
         wl_source *src;
@@ -334,10 +334,47 @@ static void test_llamacpp_layer_split(void **state)
             fail_msg("%s", err);
         wl_close(src);
         ttft[k] = res.makespan_s;
+        busy4 = res.stage_busy_s / (4 * res.makespan_s);
     }
     print_message("2,048-token prompt and a token: one GPU %.4f s, four %.4f s (%.2f x)\n", ttft[0],
                   ttft[1], ttft[0] / ttft[1]);
     assert_true(ttft[0] / ttft[1] > 1.9 && ttft[0] / ttft[1] < 2.29);
+    /* Each GPU computes its quarter of the prompt step's layers in 7/16
+     * of one GPU's step: busy 4/7 of it (not the reserved 7/16 x 1/4),
+     * less the hops and the decode step. */
+    print_message("four GPUs busy %.1f%% of the time\n", 100 * busy4);
+    assert_true(busy4 > 0.45 && busy4 < 4.0 / 7);
+
+    /* One virtual engine a replica: 33 replicas of two GPUs are 33 of
+     * them, and a pool of 3 blocks is not split four ways. */
+    sim_config b = c;
+    b.pipeline_parallel = 2;
+    b.replicas = 33;
+    if (sim_config_resolve(&b, &r, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    b.cost.llamacpp_split = false;
+    assert_int_equal(sim_config_resolve(&b, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "exceed 64 virtual engines"));
+    b = c;
+    b.pipeline_parallel = 4;
+    b.num_blocks = 3;
+    if (sim_config_resolve(&b, &r, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    b.cost.llamacpp_split = false;
+    assert_int_equal(sim_config_resolve(&b, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--num-blocks 3"));
+
+    /* A model too large for one GPU: the hint is the layer split, never
+     * the tensor parallelism llama.cpp lacks. */
+    sim_config big = config("rtx-4090", "llama-2-13b");
+    big.cost.llamacpp_split = true;
+    sim_memory_plan plan;
+    assert_int_equal(sim_memory_plan_compute(&big, &plan, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--pipeline-parallel-size 2 fits"));
+    assert_null(strstr(err, "--tensor-parallel-size"));
+    big.cost.llamacpp_split = false;
+    assert_int_equal(sim_memory_plan_compute(&big, &plan, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--tensor-parallel-size 2 fits"));
 }
 
 /* Partial offload (llama.cpp -ngl) of Llama-3.1-8B fp16 on an rtx-4090,

@@ -1080,6 +1080,49 @@ static void test_preset_fitted_rows(void **state)
                       "runtime_overhead_gib 1\nrow 797 rtx-4080\n";
     assert_int_equal(sim_preset_parse(bad, strlen(bad), "t", &p, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "t:6: 'row' needs SOURCE:ID"));
+    /* A source or row id with white space or '#' is written with '_'
+     * (calibrate's row lines), and found so. */
+    char key[80];
+    assert_int_equal(sim_preset_row_key(key, sizeof(key), "My Lab\t#2", "7"), 11);
+    assert_string_equal(key, "My_Lab__2:7");
+    const char *spaced = "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                         "runtime_overhead_gib 1\nrow My_Lab__2:7 rtx-4080 llama-1-7b Q4_0 "
+                         "decode_tok_s 118.05\n";
+    assert_int_equal(sim_preset_parse(spaced, strlen(spaced), "t", &p, err, sizeof(err)), 0);
+    assert_true(sim_preset_fitted(&p, "My Lab\t#2", "7"));
+    /* A row line without its value; more row lines than a preset holds. */
+    const char *bare = "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                       "runtime_overhead_gib 1\nrow\n";
+    assert_int_equal(sim_preset_parse(bare, strlen(bare), "t", &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t:6: 'row' has no value"));
+    size_t cap = 200 + 16 * (SIM_PRESET_MAX_FIT + 1);
+    char *many = malloc(cap);
+    assert_non_null(many);
+    size_t len = (size_t)snprintf(many, cap, "%s", bare);
+    len -= 4; /* "row\n" */
+    for (int i = 0; i <= SIM_PRESET_MAX_FIT; i++)
+        len += (size_t)snprintf(many + len, cap - len, "row S:%d\n", i);
+    assert_int_equal(sim_preset_parse(many, len, "t", &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "more than 4096 'row' lines"));
+    free(many);
+    /* mv_sm_gbps: 0 is no cap (preset.h); a cap under 0.1 GB/s an SM is
+     * refused. */
+    const char *mv[] = {"0", "0.05", "0.1"};
+    for (int k = 0; k < 3; k++) {
+        char mvtext[256];
+        snprintf(mvtext, sizeof(mvtext),
+                 "name t\nbw_eff 0.8\nflops_eff 0.5\nstep_overhead_ms 1\n"
+                 "runtime_overhead_gib 1\nmv_sm_gbps %s\n",
+                 mv[k]);
+        int rc = sim_preset_parse(mvtext, strlen(mvtext), "t", &p, err, sizeof(err));
+        if (k == 1) {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(err, "t:6: 'mv_sm_gbps' must be 0 (no cap) or in [0.1"));
+        } else {
+            assert_int_equal(rc, 0);
+            near(p.params.mv_sm_Bps, k == 0 ? 0 : 1e8, 1e-12, "mv_sm_gbps");
+        }
+    }
     const char *names[] = {"vllm",           "trtllm",        "llamacpp",       "llamacpp-2023",
                            "llamacpp-metal", "llamacpp-rocm", "llamacpp-vulkan"};
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
