@@ -617,6 +617,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     if (p->llamacpp_split)
         fprintf(fp, "# llamacpp_split: kvsim run's --pipeline-parallel-size is llama.cpp's layer "
                     "split (one batch in flight); no tensor parallelism\nllamacpp_split 1\n");
+    if (p->ubatch_pipeline)
+        fprintf(fp, "# ubatch_pipeline: with the layer split, a step's 512-token ubatches run "
+                    "pipelined over the GPUs (#6017)\nubatch_pipeline 1\n");
     fprintf(fp, "cuda_graph_max_tokens %u\n", p->graph_max_tokens);
     if (p->min_build_ym > 0)
         fprintf(fp,

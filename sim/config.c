@@ -189,7 +189,10 @@ static double plan_terms(const sim_config *cfg, uint32_t tp, sim_memory_plan *p)
     uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
     p->tensor_parallel = tp;
     p->pipeline_parallel = pp;
-    p->stage_layers = (m->layers + pp - 1) / pp;
+    /* vLLM's stages (the fullest: ceil(N / P)); llama.cpp's layer split
+     * its own assignment (sim/parallel.h). */
+    p->stage_layers = cfg->cost.llamacpp_split ? sim_llamacpp_max_layers(pp, m->layers)
+                                               : (m->layers + pp - 1) / pp;
     sim_model shard = *m;
     shard.kv_heads = sim_tp_kv_heads(m, tp);
     /* Formats (sim/formats.c): KV scales counted; weights tensor by tensor

@@ -72,6 +72,8 @@ typedef struct sim_cost_params {
     bool llamacpp_split;  /* several GPUs as llama.cpp uses them: --pipeline-parallel-size is its
                            * layer split (-sm layer: the stages in turn, one batch in flight, the
                            * hidden state in fp32 between them); no tensor parallelism */
+    bool ubatch_pipeline; /* with llamacpp_split, a step's 512-token ubatches are pipelined over
+                           * the GPUs (#6017; CUDA and HIP builds from April 2024) */
     bool coopmat;         /* llama.cpp's Vulkan backend: on a device with matrix units its matrix
                            * products run there in fp16, fp16 accumulation (sim_cost_init) */
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no

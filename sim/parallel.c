@@ -165,3 +165,21 @@ uint64_t sim_tp_params_per_gpu(const sim_model *m, uint32_t tp)
     uint64_t kv_share = kvp / m->kv_heads * sim_tp_kv_heads(m, tp);
     return (split + tp - 1) / tp + kv_share + norms;
 }
+
+uint32_t sim_llamacpp_layers(uint32_t k, uint32_t p, uint32_t n)
+{
+    uint32_t layers = 0;
+    for (uint32_t i = 0; i < n; i++)
+        layers += (uint32_t)(((uint64_t)i * p) / ((uint64_t)n + 1)) == k;
+    return layers;
+}
+
+uint32_t sim_llamacpp_max_layers(uint32_t p, uint32_t n)
+{
+    uint32_t most = 0;
+    for (uint32_t k = 0; k < p; k++) {
+        uint32_t l = sim_llamacpp_layers(k, p, n);
+        most = l > most ? l : most;
+    }
+    return most;
+}

@@ -60,6 +60,16 @@ uint64_t sim_tp_params_per_gpu(const sim_model *m, uint32_t tp);
  * latent projection), and in the K and V projections (weights and
  * biases), for the split above. */
 uint64_t sim_model_norm_params(const sim_model *m);
+
+/* llama.cpp's layer split (llm_load_tensors, 4426e298, May 2024): with P
+ * GPUs of equal free memory the N layers and the output layer are split
+ * as N + 1 units, layer i to GPU floor(i P / (N + 1)), so the first GPUs
+ * carry the extra layers (32 layers over 4 GPUs: 9, 8, 8, 7 and the
+ * output). Returns GPU K's layers. */
+uint32_t sim_llamacpp_layers(uint32_t k, uint32_t p, uint32_t n);
+
+/* The fullest GPU's layers in that split (GPU 0's). */
+uint32_t sim_llamacpp_max_layers(uint32_t p, uint32_t n);
 uint64_t sim_model_kv_proj_params(const sim_model *m);
 
 #endif

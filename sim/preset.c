@@ -49,6 +49,7 @@ static const key keys[] = {
     {"dequant_gemm", K_BOOL, C(dequant_gemm), 0, 0, 0, 0, 0},
     {"int8_mmq", K_BOOL, C(int8_mmq), 0, 0, 0, 0, 0},
     {"llamacpp_split", K_BOOL, C(llamacpp_split), 0, 0, 0, 0, 0},
+    {"ubatch_pipeline", K_BOOL, C(ubatch_pipeline), 0, 0, 0, 0, 0},
     {"coopmat", K_BOOL, C(coopmat), 0, 0, 0, 0, 0},
     {"cuda_graph_max_tokens", K_NUM, C(graph_max_tokens), 0, 0, 1e6, 0, 0},
     {"min_build_ym", K_NUM, C(min_build_ym), 0, 0, 999912, 0, 0},

@@ -108,19 +108,36 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
      * fp32 between its layers (ggml's f32 activations). */
     double elem = r->cfg->cost.llamacpp_split ? 4.0 : 2.0;
     double crossing = tokens;
-    if (r->cfg->cost.llamacpp_split && tokens > SIM_LLAMACPP_UBATCH) {
-        /* llama.cpp (#6017, April 2024 on) runs a batch of more than
-         * n_ubatch tokens as ubatches that follow each other through the
-         * GPUs: M of them over P stages take (M + P - 1) stage times of
-         * one ubatch, not M x P, each crossing with its own tokens. As
-         * the P stages below are reserved in turn, each is given its
-         * share of that span. */
-        double m = ceil(tokens / SIM_LLAMACPP_UBATCH), p = r->pipe->stages;
-        stage = (roof - fixed) * share * (m + p - 1) / (m * p);
+    if (r->cfg->cost.llamacpp_split) {
+        /* llama.cpp's GPUs hold unequal runs of layers (sim/parallel.h)
+         * and run one batch in turn: the stages' work sums to the step's.
+         * With ubatch_pipeline (#6017, April 2024 on) a batch of more than
+         * n_ubatch tokens runs as M ubatches that follow each other
+         * through the GPUs: one ubatch through all of them, then M - 1
+         * more at the fullest GPU's pace (SHARE), each crossing with its
+         * own tokens. The P stages below are reserved in turn, each
+         * given 1/P of that span. */
+        double p = r->pipe->stages, m = 1;
+        if (r->cfg->cost.ubatch_pipeline && tokens > SIM_LLAMACPP_UBATCH)
+            m = ceil(tokens / SIM_LLAMACPP_UBATCH);
+        stage = (roof - fixed) * (1 + (m - 1) * share) / (m * p);
+        work = (roof - fixed) / p;
         crossing = tokens / m;
     }
     double xfer =
         r->cfg->link.floor_s + crossing * elem * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
+    if (r->cfg->cost.llamacpp_split) {
+        /* llama.cpp copies the hidden state between devices with
+         * cudaMemcpyPeerAsync over the host link, staged through host
+         * memory where the boards have no peer access (GeForce): two
+         * crossings, each with the preset's fixed time of a staged copy
+         * (as kvsim validate prices it). */
+        const sim_gpu *g = &r->cfg->gpu;
+        bool peer = strcmp(g->vendor, "NVIDIA") == 0 && !sim_gpu_geforce(g);
+        double link = g->host_link_Bps > 0 ? g->host_link_Bps : r->cfg->link.busbw_Bps;
+        xfer = (peer ? 1 : 2) * r->cfg->cost.split_stage_s +
+               crossing * elem * r->cfg->model.hidden / (peer ? link : link / 2);
+    }
     int64_t stage_ns = (int64_t)llround(stage * 1e9);
     int64_t end = sim_pipeline_reserve(r->pipe, r->now_ns, (int64_t)llround(host * 1e9),
                                        stage_ns > 0 ? stage_ns : 1, (int64_t)llround(xfer * 1e9));

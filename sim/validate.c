@@ -115,20 +115,6 @@ static double hop_s(const layer_split *ls, double tokens)
     return ls->fixed_s + (ls->link_Bps > 0 ? tokens * ls->bytes_per_tok / ls->link_Bps : 0);
 }
 
-/* The share of a step GPU k of LS's runs: its layers over the model's
- * N. llama.cpp (llm_load_tensors, 4426e298) splits by free memory over
- * N + 1 units, the output layer the last: with equal GPUs layer i goes
- * to GPU floor(i x GPUS / (N + 1)), so the first GPUs get the extra
- * layers (4 GPUs over 32 layers: 9, 8, 8, 7 and the output; XiongjieDai's
- * May 2024 logs print that split). */
-static double stage_share(uint32_t k, uint32_t gpus, uint32_t n)
-{
-    uint32_t layers = 0;
-    for (uint32_t i = 0; i < n; i++)
-        layers += (uint32_t)(((uint64_t)i * gpus) / (n + 1)) == k;
-    return (double)layers / n;
-}
-
 /* A prompt of INPUT tokens for each of BATCH sequences, in steps of at
  * most CHUNK tokens per sequence (each reading the KV of the chunks
  * before), over LS's GPUs (NULL or 1: one) for a model of N layers. */
@@ -138,7 +124,7 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
     uint32_t g = ls != NULL && ls->gpus > 1 ? ls->gpus : 1;
     double t = 0, fin[SIM_MAX_LAYER_SPLIT] = {0}, share[SIM_MAX_LAYER_SPLIT];
     for (uint32_t k = 0; k < g; k++)
-        share[k] = g > 1 ? stage_share(k, g, n) : 1;
+        share[k] = g > 1 ? (double)sim_llamacpp_layers(k, g, n) / n : 1; /* sim/parallel.h */
     for (double done = 0; done < input; done += chunk) {
         double q = fmin(chunk, input - done);
         sim_batch_shape b = {.prefill_seqs = (uint32_t)batch,
