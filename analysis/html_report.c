@@ -238,11 +238,22 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
             num_cell(fp, jnum(json_object_get(mem, when[w]), cat[k], NULL));
         fputs("</tr>\n", fp);
     }
-    fprintf(fp, "</table>\n<p>KV pool %.2f GiB (%.0f tokens), peak allocated %.2f GiB",
-            jnum(mem, "kv_pool_bytes", NULL) / 1073741824.0, jnum(mem, "kv_pool_tokens", NULL),
-            jnum(mem, "peak_kv_allocated_bytes", NULL) / 1073741824.0);
+    /* summary.json's pool is one virtual engine's: with vLLM v0's pipeline
+     * a GPU holds every virtual engine's share of its stage. */
     double tp = jnum(root, "parallel", "tensor_parallel_size");
     double pp = jnum(root, "parallel", "pipeline_parallel_size");
+    double ve = jnum(root, "parallel", "virtual_engines");
+    if (!(ve >= 1))
+        ve = pp >= 1 ? pp : 1; /* a summary.json from before the field: vLLM v0's */
+    fprintf(fp, "</table>\n<p>KV pool %.2f GiB (%.0f tokens)",
+            ve * jnum(mem, "kv_pool_bytes", NULL) / 1073741824.0,
+            ve * jnum(mem, "kv_pool_tokens", NULL));
+    if (ve > 1)
+        fprintf(fp, " over %.0f virtual engines; virtual engine 0's peak allocated %.2f GiB", ve,
+                jnum(mem, "peak_kv_allocated_bytes", NULL) / 1073741824.0);
+    else
+        fprintf(fp, ", peak allocated %.2f GiB",
+                jnum(mem, "peak_kv_allocated_bytes", NULL) / 1073741824.0);
     if (tp > 1 || pp > 1) /* the memory figures are one GPU's (engine.c, report.c) */
         fprintf(fp, "; per GPU of %.0f (tensor parallel %.0f x pipeline %.0f)", tp * pp, tp, pp);
     fputs(".</p>\n", fp);

@@ -409,9 +409,9 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
         an_metrics_mean_batch_tokens(m));
     fprintf(fp,
             "  \"parallel\": {\"tensor_parallel_size\": %u, \"pipeline_parallel_size\": %u, "
-            "\"gpus\": %u, \"allreduce_s\": %s, \"stage_busy_pct\": %s, "
+            "\"virtual_engines\": %u, \"gpus\": %u, \"allreduce_s\": %s, \"stage_busy_pct\": %s, "
             "\"allreduce_busbw_gbps\": %s, \"allreduce_latency_us\": %s},\n",
-            r->plan.tensor_parallel, r->plan.pipeline_parallel,
+            r->plan.tensor_parallel, r->plan.pipeline_parallel, sim_config_virtual_engines(c),
             r->plan.tensor_parallel * r->plan.pipeline_parallel * r->replicas,
             num(n1, r->allreduce_s),
             r->plan.pipeline_parallel > 1
