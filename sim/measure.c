@@ -487,6 +487,7 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
     m->memory_gb = meas_memory_gb_of(v[C_DEVICE]);
     m->host_link_Bps = meas_host_link_of(v[C_NOTES]);
     m->build_ym = meas_build_ym_of(v[C_BUILD]);
+    m->version = meas_version_of(v[C_BUILD]);
     static const int text_cols[] = {C_DEVICE, C_FRAMEWORK, C_MODEL, C_PRECISION, C_METRIC};
     for (size_t i = 0; i < sizeof(text_cols) / sizeof(text_cols[0]); i++)
         if (v[text_cols[i]][0] == '\0') {

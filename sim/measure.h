@@ -78,6 +78,8 @@ typedef struct sim_measurement {
                            * PCIe 4.0 card in a PCIe 3.0 server), per direction; 0 when none */
     uint32_t build_ym;    /* the year and month the build column states first ("Aug 2023",
                            * "2023-11-21"): 202308; 0 when none */
+    uint32_t version;     /* a release the build column states ("v0.6.1": 6, "v0.10": 10,
+                           * "v1.0": 100: major x 100 + minor); 0 when none */
     char reason[48];      /* "" when expressible; else a short category (see measure.c) */
     char detail[200];     /* specifics: "FILE:LINE: column 'device': 'Foo X' not in ..." */
     char engine[24];      /* cost preset family: "llamacpp", "trtllm" ("vllm", "sglang") */

@@ -81,6 +81,10 @@ double meas_host_link_of(const char *text);
 /* The first "Mon YYYY" or "YYYY-MM-DD" in TEXT as YYYYMM, 0 when none. */
 uint32_t meas_build_ym_of(const char *text);
 
+/* "vMAJOR.MINOR[...]" at a word's start in TEXT: MAJOR x 100 + MINOR; 0
+ * when none ("v0.6.1": 6; "v1.2": 102). */
+uint32_t meas_version_of(const char *text);
+
 /* "48GB", "80 GB" in a device text: the number, 0 when none. */
 double meas_memory_gb_of(const char *text);
 

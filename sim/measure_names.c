@@ -252,6 +252,24 @@ double meas_host_link_of(const char *text)
     return 0;
 }
 
+uint32_t meas_version_of(const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if ((*p != 'v' && *p != 'V') || (p > text && isalnum((unsigned char)p[-1])) ||
+            !isdigit((unsigned char)p[1]))
+            continue;
+        char *end;
+        unsigned long major = strtoul(p + 1, &end, 10);
+        if (*end != '.' || !isdigit((unsigned char)end[1]) || major > 99)
+            continue;
+        unsigned long minor = strtoul(end + 1, &end, 10);
+        if (minor > 99)
+            continue;
+        return (uint32_t)(major * 100 + minor);
+    }
+    return 0;
+}
+
 uint32_t meas_build_ym_of(const char *text)
 {
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",

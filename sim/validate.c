@@ -214,6 +214,13 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     sim_cost_params q = *params;
     if (r->flash_attn >= 0)
         q.flash_attn = r->flash_attn == 1;
+    /* TensorRT-LLM's XQA kernel (decode attention that reads each KV head
+     * once for the query heads sharing it) shipped in the v0.8 releases
+     * (NVIDIA's XQA blog: Llama-70B 1,227 -> 2,941 tok/s/GPU, "included in
+     * the v0.8 releases"): a row of a release from v0.8 on reads KV once,
+     * whatever the preset's era. */
+    if (q.gqa_kv_per_head && strcmp(r->engine, "trtllm") == 0 && r->version >= 8)
+        q.gqa_kv_per_head = false;
     const sim_cost_params *p = &q;
     sim_cost c;
     sim_link link = {0};

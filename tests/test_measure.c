@@ -218,6 +218,40 @@ static void test_malformed_files(void **state)
 
 /* Conditions read from the notes: flash attention as a phrase, not inside
  * a word; the spread; the host's PCIe generation; TensorRT-LLM's TP size. */
+/* The release a build column states: "v0.6.1" is 6, "v0.10.0" 10, "v1.2"
+ * 102; a llama.cpp commit or a date none (0). */
+static void test_build_version(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *build;
+        uint32_t version;
+    } v[] = {{"v0.6.1", 6},
+             {"v0.10.0", 10},
+             {"TensorRT-LLM v1.2 (2025)", 102},
+             {"8e672ef (2023-11-21)", 0},
+             {"dev2.3", 0},
+             {"v3", 0}};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "device,device_count,framework,build,model,precision_quant,batch_size,"
+                 "input_tokens,output_tokens,metric,value,unit,notes\n"
+                 "RTX 4090,1,llama.cpp (CUDA) llama-bench -ngl 99,%s,Llama-2 7B,Q4_0,1,0,128,"
+                 "decode_tok_s,100,tokens/s,\n",
+                 v[i].build);
+        sim_measurement *rows;
+        size_t n;
+        char err[256];
+        assert_int_equal(
+            sim_measurements_parse(text, strlen(text), "v.csv", &rows, &n, err, sizeof(err)), 0);
+        assert_int_equal(n, 1);
+        if (rows[0].version != v[i].version)
+            fail_msg("'%s': version %u, want %u", v[i].build, rows[0].version, v[i].version);
+        sim_measurements_free(rows);
+    }
+}
+
 static void test_conditions(void **state)
 {
     (void)state;
@@ -548,10 +582,11 @@ static void test_check_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture),        cmocka_unit_test(test_malformed_files),
-        cmocka_unit_test(test_conditions),     cmocka_unit_test(test_published_names),
-        cmocka_unit_test(test_reference_file), cmocka_unit_test(test_latency_metric),
-        cmocka_unit_test(test_build_month),    cmocka_unit_test(test_check_files),
+        cmocka_unit_test(test_fixture),         cmocka_unit_test(test_malformed_files),
+        cmocka_unit_test(test_build_version),   cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_published_names), cmocka_unit_test(test_reference_file),
+        cmocka_unit_test(test_latency_metric),  cmocka_unit_test(test_build_month),
+        cmocka_unit_test(test_check_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

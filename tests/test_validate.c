@@ -230,6 +230,24 @@ static void test_gqa_kv_per_head(void **state)
     /* Prompts (the context phase's fused kernel) are not affected. */
     sim_batch_shape p = {.prefill_seqs = 1, .prefill_tokens = 2048, .prefill_attn_pairs = 2098176};
     near(sim_cost_step_s(&on70, &p), sim_cost_step_s(&off70, &p), 1e-15, "70B prefill");
+    /* A row of a release with XQA (v0.8 on) reads the KV once: its
+     * prediction is the preset's with gqa_kv_per_head off; v0.6.1's is
+     * the preset's own. */
+    sim_measurement r =
+        row("h100-sxm", "llama-2-70b", "fp16", SIM_MEAS_OUTPUT_TOK_S, 128, 2048, 64);
+    snprintf(r.engine, sizeof(r.engine), "trtllm");
+    snprintf(r.backend, sizeof(r.backend), "%s", "");
+    r.tp = 4;
+    r.device_count = 4;
+    double v6, v9, want9;
+    char why[256];
+    r.version = 6;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &v6, why, sizeof(why)), 0);
+    r.version = 9;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &v9, why, sizeof(why)), 0);
+    assert_int_equal(sim_validate_predict(&r, &off, &want9, why, sizeof(why)), 0);
+    near(v9, want9, 1e-12, "v0.9: XQA");
+    assert_true(v9 > v6 * 1.05); /* v0.6.1: the KV read per query head */
 }
 
 /* llama.cpp's Vulkan backend (the llamacpp-vulkan preset's coopmat): a
