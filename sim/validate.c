@@ -266,10 +266,13 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     double mem = r->memory_gb > 0 ? r->memory_gb * 1073741824.0 : (double)r->gpu.memory_bytes;
     if (strcmp(r->gpu.vendor, "Apple") == 0)
         mem *= 0.75;
-    /* The weights and KV a GPU holds: a row split's and a layer
-     * split's share. */
-    uint32_t holders = gpus * lsplit;
-    if (wb.total / holders > mem) {
+    /* The weights and KV the fullest GPU holds: a row split's 1/GPUS; a
+     * layer split's first GPU, which llama.cpp gives the most layers
+     * (sim/parallel.h). */
+    double share = 1.0 / gpus;
+    if (lsplit > 1)
+        share = (double)sim_llamacpp_max_layers(lsplit, r->model.layers) / r->model.layers;
+    if (wb.total * share > mem) {
         snprintf(why, whylen, "the weights do not fit in the device's memory (ran from swap)");
         return -1;
     }
@@ -288,13 +291,13 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
      * the GPU wires) ran at a tenth of the rate of the rows that fit. */
     bool one_seq = r->metric == SIM_MEAS_PREFILL_TOK_S || r->metric == SIM_MEAS_DECODE_TOK_S ||
                    r->metric == SIM_MEAS_TTFT_MS; /* batches: batch_kv_fits, below */
-    double kv_gpu =
-        c.kv_bytes_per_token * ((double)r->input_tokens + r->output_tokens) / (row ? gpus : lsplit);
-    if (one_seq && wb.total / holders + kv_gpu > mem) {
+    double kv_gpu = c.kv_bytes_per_token * ((double)r->input_tokens + r->output_tokens) *
+                    (row ? 1.0 / gpus : share);
+    if (one_seq && wb.total * share + kv_gpu > mem) {
         snprintf(why, whylen,
                  "the weights and the KV of the row's tokens do not fit in the memory the GPU "
                  "may use (%.1f + %.1f GiB > %.1f)",
-                 wb.total / holders / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
+                 wb.total * share / 1073741824.0, kv_gpu / 1073741824.0, mem / 1073741824.0);
         return -1;
     }
     /* Build 1691's graph (ggml_graph_2023) changed with #6122 (merged
