@@ -68,6 +68,19 @@ uint64_t sim_model_norm_params(const sim_model *m);
  * output). Returns GPU K's layers. */
 uint32_t sim_llamacpp_layers(uint32_t k, uint32_t p, uint32_t n);
 
+/* llama.cpp's pipeline of a prompt's ubatches over a layer split (#6017,
+ * 4426e298): n_ubatch tokens each (512 by default), and at most
+ * SIM_LLAMACPP_INFLIGHT of them in flight. The scheduler keeps a ring of
+ * GGML_SCHED_MAX_COPIES (4) copies of each split's inputs, and before it
+ * queues a split that takes a user input (the positions and the KQ mask,
+ * which every GPU's layers read) the host waits on the event recorded
+ * after the split of the ubatch that used the same copy, four ubatches
+ * before (ggml_backend_sched_compute_splits: ggml_backend_event_synchronize).
+ * The splits are queued in order, so ubatch j's first is queued only after
+ * ubatch j - 1's last, which waited for ubatch j - 5 to leave the last
+ * GPU: ubatch j enters the first GPU when ubatch j - 5 has left the last. */
+enum { SIM_LLAMACPP_UBATCH = 512, SIM_LLAMACPP_INFLIGHT = 5 };
+
 /* The fullest GPU's layers in that split (GPU 0's). */
 uint32_t sim_llamacpp_max_layers(uint32_t p, uint32_t n);
 uint64_t sim_model_kv_proj_params(const sim_model *m);

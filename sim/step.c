@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/parallel.h"
 #include "sim/pipeline.h"
 #include "sim/sched.h"
 #include "sim/spec.h"
 
 /* llama.cpp's n_ubatch default (#6017). */
-#define SIM_LLAMACPP_UBATCH 512.0
 
 static double to_s(int64_t ns)
 {
@@ -107,23 +107,11 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     /* vLLM sends 16-bit hidden states; llama.cpp's graph keeps them in
      * fp32 between its layers (ggml's f32 activations). */
     double elem = r->cfg->cost.llamacpp_split ? 4.0 : 2.0;
-    double crossing = tokens;
-    if (r->cfg->cost.llamacpp_split) {
-        /* llama.cpp's GPUs hold unequal runs of layers (sim/parallel.h)
-         * and run one batch in turn: the stages' work sums to the step's.
-         * With ubatch_pipeline (#6017, April 2024 on) a batch of more than
-         * n_ubatch tokens runs as M ubatches that follow each other
-         * through the GPUs: one ubatch through all of them, then M - 1
-         * more at the fullest GPU's pace (SHARE), each crossing with its
-         * own tokens. The P stages below are reserved in turn, each
-         * given 1/P of that span. */
-        double p = r->pipe->stages, m = 1;
-        if (r->cfg->cost.ubatch_pipeline && tokens > SIM_LLAMACPP_UBATCH)
-            m = ceil(tokens / SIM_LLAMACPP_UBATCH);
-        stage = (roof - fixed) * (1 + (m - 1) * share) / (m * p);
-        work = (roof - fixed) / p;
-        crossing = tokens / m;
-    }
+    double m = 1; /* llama.cpp's ubatches in the step */
+    if (r->cfg->cost.llamacpp_split && r->cfg->cost.ubatch_pipeline &&
+        tokens > SIM_LLAMACPP_UBATCH) /* sim/parallel.h */
+        m = ceil(tokens / SIM_LLAMACPP_UBATCH);
+    double crossing = tokens / m;
     double xfer =
         r->cfg->link.floor_s + crossing * elem * r->cfg->model.hidden / r->cfg->link.busbw_Bps;
     if (r->cfg->cost.llamacpp_split) {
@@ -137,6 +125,23 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
         double link = g->host_link_Bps > 0 ? g->host_link_Bps : r->cfg->link.busbw_Bps;
         xfer = (peer ? 1 : 2) * r->cfg->cost.split_stage_s +
                crossing * elem * r->cfg->model.hidden / (peer ? link : link / 2);
+        /* llama.cpp's GPUs hold unequal runs of layers (sim/parallel.h)
+         * and run one batch in turn: the stages' work sums to the step's.
+         * With ubatch_pipeline (#6017, April 2024 on) a batch of more than
+         * n_ubatch tokens runs as M ubatches that follow each other
+         * through the GPUs: one ubatch through all of them, then M - 1
+         * more, each at the fullest GPU's pace (SHARE) or, where more
+         * GPUs than that are busy, at the pace the scheduler's ring
+         * allows: SIM_LLAMACPP_INFLIGHT ubatches per passage through all
+         * the GPUs and the hops between them. Each crosses with its own
+         * tokens. The P stages below are reserved in turn, each given 1/P
+         * of that span. */
+        double p = r->pipe->stages, w = (roof - fixed) / m;
+        double pace = w * share;
+        if (m > 1 && (w + (p - 1) * xfer) / SIM_LLAMACPP_INFLIGHT > pace)
+            pace = (w + (p - 1) * xfer) / SIM_LLAMACPP_INFLIGHT;
+        stage = (w + (m - 1) * pace) / p;
+        work = (roof - fixed) / p;
     }
     int64_t stage_ns = (int64_t)llround(stage * 1e9);
     int64_t end = sim_pipeline_reserve(r->pipe, r->now_ns, (int64_t)llround(host * 1e9),

@@ -50,7 +50,7 @@ const char *sim_validate_device_class(const sim_measurement *r)
     return "datacenter";
 }
 
-enum { DECODE_SAMPLES = 33, UBATCH = 512, SIM_MAX_LAYER_SPLIT = 16 };
+enum { DECODE_SAMPLES = 33, SIM_MAX_LAYER_SPLIT = 16 };
 
 /* Decode of BATCH sequences over contexts [FROM, FROM + N): the step time
  * summed, sampled at up to 33 contexts (trapezoid). */
@@ -123,6 +123,8 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
 {
     uint32_t g = ls != NULL && ls->gpus > 1 ? ls->gpus : 1;
     double t = 0, fin[SIM_MAX_LAYER_SPLIT] = {0}, share[SIM_MAX_LAYER_SPLIT];
+    double done_q[SIM_LLAMACPP_INFLIGHT] = {0}; /* when the last ubatches left the last GPU */
+    uint32_t nq = 0;
     for (uint32_t k = 0; k < g; k++)
         share[k] = g > 1 ? (double)sim_llamacpp_layers(k, g, n) / n : 1; /* sim/parallel.h */
     for (double done = 0; done < input; done += chunk) {
@@ -146,13 +148,17 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
          * calls (llama_decode_internal's llama_synchronize is commented
          * out at 4426e298, llama-bench synchronizes after its loop, and
          * the scheduler's ring of 4 input copies carries across calls),
-         * so a long prompt's ubatches form one pipeline. */
-        double at = fin[0] + step * share[0];
+         * so a long prompt's ubatches form one pipeline, of at most
+         * SIM_LLAMACPP_INFLIGHT ubatches in flight: ubatch j enters GPU 0
+         * when ubatch j - 5 has left the last (sim/parallel.h). */
+        double ring = done_q[nq % SIM_LLAMACPP_INFLIGHT];
+        double at = fmax(fin[0], nq >= SIM_LLAMACPP_INFLIGHT ? ring : 0) + step * share[0];
         fin[0] = at;
         for (uint32_t k = 1; k < g; k++) {
             at = fmax(at + hop, fin[k]) + step * share[k];
             fin[k] = at;
         }
+        done_q[nq++ % SIM_LLAMACPP_INFLIGHT] = at;
         t = at;
     }
     return t;
@@ -342,7 +348,7 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
         return -1;
     }
     bool llama = strcmp(r->engine, "llamacpp") == 0;
-    double chunk = llama ? UBATCH : 1e12;
+    double chunk = llama ? SIM_LLAMACPP_UBATCH : 1e12;
     layer_split ls = {.gpus = lsplit};
     if (lsplit > 1) {
         /* The hidden state in fp32 crosses the host link; a board

@@ -360,6 +360,31 @@ static void test_llamacpp_layer_split(void **state)
     print_message("four GPUs busy %.1f%% of the time\n", 100 * busy4);
     assert_true(busy4 > 0.45 && busy4 < 4.0 / 7);
 
+    /* An 8,192-token prompt is sixteen ubatches; over eight GPUs (5/32
+     * of the layers on the fullest) at most five are in flight (the
+     * scheduler's ring, sim/parallel.h), so after the first each comes at
+     * a fifth of a passage through all eight GPUs (a ubatch's whole work
+     * and seven hops), not at 5/32 of its work: about 16 / (1 + 15 / 5)
+     * = 4 x one GPU at best, where without the ring it would be
+     * 16 / (1 + 15 x 5 / 32) = 4.8 x. */
+    q.max_batched_tokens = 8192;
+    q.max_model_len = 16384;
+    for (int k = 0; k < 2; k++) {
+        q.pipeline_parallel = k == 0 ? 1 : 8;
+        wl_source *src;
+        if (wl_open_spec(&src, "poisson:rate=1,n=1;in=fixed:8192;out=fixed:2", 0, err,
+                         sizeof(err)) != 0)
+            fail_msg("%s", err);
+        sim_result res;
+        if (sim_run(&q, src, NULL, &res, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        wl_close(src);
+        ttft[k] = res.makespan_s;
+    }
+    print_message("8,192-token prompt and a token: one GPU %.4f s, eight %.4f s (%.2f x)\n",
+                  ttft[0], ttft[1], ttft[0] / ttft[1]);
+    assert_true(ttft[0] / ttft[1] > 3.3 && ttft[0] / ttft[1] < 4.0);
+
     /* One virtual engine a replica: 33 replicas of two GPUs are 33 of
      * them, and a pool of 3 blocks is not split four ways. */
     sim_config b = c;

@@ -906,6 +906,30 @@ static void test_row_split_staged(void **state)
     near(t_ser - t_par, mv, 1e-12, "without peer access a decode's products run in turn");
 }
 
+/* N 512-token ubatches of one prompt through G GPUs holding LAYERS[k]
+ * of 32 layers each, a hop H between GPUs: when the last leaves the last
+ * GPU. F[k]: when GPU k is free; E[j]: when ubatch j left the last GPU;
+ * with RING, ubatch j starts only once ubatch j - 5 has left. */
+static double pipeline_by_hand(const sim_cost *c, const double *layers, int g, int n, double h,
+                               bool ring)
+{
+    double F[8] = {0}, E[16] = {0};
+    for (int j = 0; j < n; j++) {
+        double done = 512.0 * j;
+        sim_batch_shape u = {.prefill_seqs = 1,
+                             .prefill_tokens = 512,
+                             .prefill_ctx_tokens = (uint64_t)done,
+                             .prefill_attn_pairs = 512.0 * done + 512.0 * 513.0 / 2.0};
+        double tj = sim_cost_step_s(c, &u), at = ring && j >= 5 ? E[j - 5] : 0;
+        for (int k = 0; k < g; k++) {
+            at = fmax(k == 0 ? at : at + h, F[k]) + layers[k] / 32 * tj;
+            F[k] = at;
+        }
+        E[j] = at;
+    }
+    return E[n - 1];
+}
+
 /*
  * llama.cpp's layer split (-sm layer, from January 2024) by hand: Q4_0
  * Llama-2-7B over two RTX 4090s (GeForce: no peer access, so the hidden
@@ -981,6 +1005,29 @@ static void test_layer_split_by_hand(void **state)
     double want = f1;
     assert_int_equal(sim_validate_predict(&pp4k, &p, &pred, why, sizeof(why)), 0);
     near(pred, 4096.0 / want, 1e-9 * pred, "one pipeline over both calls");
+
+    /* Over eight GPUs at most five ubatches are in flight: before the
+     * host queues ubatch j on a GPU it waits for that GPU to finish
+     * ubatch j - 4 (the scheduler's ring of GGML_SCHED_MAX_COPIES = 4
+     * input copies, ggml_backend_sched_compute_splits at 4426e298), and it
+     * queues the GPUs in order, so ubatch j starts on GPU 0 only when
+     * ubatch j - 5 has left the last GPU. Llama-2-7B's 32 layers go 5, 4,
+     * 4, 4, 4, 4, 4, 3 over eight (layer i to GPU floor(8 i / 33)), 9, 8,
+     * 8, 7 over four. The ring binds over eight: a passage through them
+     * is the whole step and seven hops, a fifth of it more than the
+     * fullest GPU's 5/32; over four (9/32 > 1/5) it does not. */
+    static const double eight[8] = {5, 4, 4, 4, 4, 4, 4, 3}, four[4] = {9, 8, 8, 7};
+    sim_measurement pp8 = pp4k;
+    pp8.input_tokens = 8192;
+    pp8.layer_split = 8;
+    double ring8 = pipeline_by_hand(&c, eight, 8, 16, h, true);
+    assert_int_equal(sim_validate_predict(&pp8, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 8192.0 / ring8, 1e-9 * pred, "eight GPUs: five ubatches in flight");
+    assert_true(pipeline_by_hand(&c, eight, 8, 16, h, false) < 0.9 * ring8);
+    pp8.layer_split = 4;
+    assert_int_equal(sim_validate_predict(&pp8, &p, &pred, why, sizeof(why)), 0);
+    near(pred, 8192.0 / pipeline_by_hand(&c, four, 4, 16, h, false), 1e-9 * pred,
+         "four GPUs: the ring does not bind");
 
     sim_measurement big = row("rtx-4090", "llama-2-70b", "f16", SIM_MEAS_DECODE_TOK_S, 512, 129, 1);
     big.build_ym = 202405;
