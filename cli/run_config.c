@@ -216,6 +216,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--host-tflops", &o->host_tflops},
         {"--host-memory-gib", &o->host_memory_gib},
         {"--mem-bw-gbps", &o->mem_bw_gbps},
+        {"--host-link-gbps", &o->host_link_gbps},
         {"--max-model-len", &o->max_model_len},
         {"--seed", &o->seed},
         {"--n", &o->n_samples},
@@ -457,6 +458,13 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         gpu.mem_bw_Bps = cli_parse_double("--mem-bw-gbps", o->mem_bw_gbps, 0, 1e6, 1) * 1e9;
         gpu.bw_given = true;
     }
+    /* The GPU's link to the host, per direction: what a slot the catalog
+     * does not assume gives (an x8 slot, a PCIe 3.0 host for a PCIe 4.0
+     * card, a riser). Swaps, offloaded layers and llama.cpp's copies
+     * between GPUs cross it. */
+    if (o->host_link_gbps)
+        gpu.host_link_Bps =
+            cli_parse_double("--host-link-gbps", o->host_link_gbps, 0, 1e5, 1) * 1e9;
     sim_config_defaults(cfg, &gpu, &model);
     cli_build_formats(o, cfg);
     if (o->speculative_config != NULL &&

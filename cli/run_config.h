@@ -21,8 +21,8 @@ typedef struct run_opts {
         *max_batched_tokens, *max_model_len, *seed, *ts_interval, *allocators, *n_samples,
         *scheduler, *long_prefill, *preemption_mode, *swap_space, *max_concurrency, *replicas,
         *router, *tensor_parallel, *pipeline_parallel, *allreduce_busbw, *allreduce_latency,
-        *peak_tflops, *mem_bw_gbps, *gpu_layers, *host, *host_bw_gbps, *host_tflops,
-        *host_memory_gib;
+        *peak_tflops, *mem_bw_gbps, *host_link_gbps, *gpu_layers, *host, *host_bw_gbps,
+        *host_tflops, *host_memory_gib;
     const char *quantization, *speculative_config; /* issue 9: formats, speculation */
     const char *step_profile;                      /* --step-profile FILE.csv */
     const char *kv_dtypes, *quantizations;         /* kvsim compare: format lists */

@@ -326,6 +326,18 @@ static void test_llamacpp_layer_split(void **state)
                   two.makespan_s);
     assert_true(two.makespan_s > one.makespan_s);
     assert_true(two.makespan_s < 1.05 * one.makespan_s);
+    /* The hidden states cross the host link (--host-link-gbps): staged
+     * on GeForce, twice at the link's rate. The prompt's 100 tokens and
+     * 49 decodes cross once each, 4 x 4,096 bytes a token: from 32 to 4
+     * GB/s adds 149 x 16,384 x 2 x (1/4e9 - 1/32e9) s = 1.07 ms. */
+    sim_config slow = c;
+    slow.gpu.host_link_Bps = 4e9;
+    c.gpu.host_link_Bps = 32e9;
+    sim_result fast_link, slow_link;
+    run_one(&c, &fast_link);
+    run_one(&slow, &slow_link);
+    near(slow_link.makespan_s - fast_link.makespan_s, 149.0 * 16384 * 2 * (1 / 4e9 - 1 / 32e9),
+         2e-6, "hops over a slower host link");
     double busy = two.stage_busy_s / (2 * two.makespan_s);
     assert_true(busy > 0 && busy <= 0.5);
 
