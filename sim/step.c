@@ -14,8 +14,6 @@
 #include "sim/sched.h"
 #include "sim/spec.h"
 
-/* llama.cpp's n_ubatch default (#6017). */
-
 static double to_s(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -131,16 +129,15 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
          * n_ubatch tokens runs as M ubatches that follow each other
          * through the GPUs: one ubatch through all of them, then M - 1
          * more, each at the fullest GPU's pace (SHARE) or, where more
-         * GPUs than that are busy, at the pace the scheduler's ring
-         * allows: SIM_LLAMACPP_INFLIGHT ubatches per passage through all
-         * the GPUs and the hops between them. Each crosses with its own
-         * tokens. The P stages below are reserved in turn, each given 1/P
-         * of that span. */
-        double p = r->pipe->stages, w = (roof - fixed) / m;
-        double pace = w * share;
-        if (m > 1 && (w + (p - 1) * xfer) / SIM_LLAMACPP_INFLIGHT > pace)
-            pace = (w + (p - 1) * xfer) / SIM_LLAMACPP_INFLIGHT;
-        stage = (w + (m - 1) * pace) / p;
+         * GPUs than that are busy, from the sixth on, at the pace the
+         * scheduler's ring allows: SIM_LLAMACPP_INFLIGHT ubatches per
+         * passage through all the GPUs and the hops between them
+         * (sim_llamacpp_ubatch_span). Each crosses with its own tokens.
+         * The P stages below are reserved in turn, each given 1/P of that
+         * span less the P - 1 hops the reservation adds. */
+        uint32_t p = r->pipe->stages;
+        double w = (roof - fixed) / m;
+        stage = (sim_llamacpp_ubatch_span(w, share, p, (uint32_t)m, xfer) - (p - 1) * xfer) / p;
         work = (roof - fixed) / p;
     }
     int64_t stage_ns = (int64_t)llround(stage * 1e9);

@@ -219,6 +219,43 @@ static void test_pipeline_by_hand(void **state)
     assert_int_equal(sim_pipeline_reserve(&p, 100, 1, 10, 2), 123);
 }
 
+/* llama.cpp's ubatch pipeline (sim_llamacpp_ubatch_span) against the
+ * recurrence kvsim validate runs (sim/validate.c, prefill): GPU k takes
+ * ubatch j once GPU k - 1 has sent it and GPU k is done with ubatch j - 1,
+ * and ubatch j enters GPU 0 only once ubatch j - 5 has left the last GPU.
+ * Layers 32 in llama.cpp's split (sim_llamacpp_layers), equal ubatches of
+ * work 1, hops of 0, 0.02 and 0.3. Over eight GPUs (5/32 on the first) a
+ * passage (1 + 7 hops) is more than five of the first GPU's turns, but
+ * the ring waits only from the sixth ubatch on: two to five ubatches go
+ * at the first GPU's pace, so a 2,560-token step is 1 + 4 x 5/32. */
+static void test_llamacpp_ubatch_span(void **state)
+{
+    (void)state;
+    const double hops[] = {0, 0.02, 0.3};
+    for (uint32_t p = 2; p <= 8; p++)
+        for (int hi = 0; hi < 3; hi++)
+            for (uint32_t m = 1; m <= 24; m++) {
+                double h = hops[hi], fin[8] = {0}, left[24] = {0}, at = 0;
+                for (uint32_t j = 0; j < m; j++) {
+                    at = fmax(fin[0], j >= 5 ? left[j - 5] : 0) +
+                         sim_llamacpp_layers(0, p, 32) / 32.0;
+                    fin[0] = at;
+                    for (uint32_t k = 1; k < p; k++) {
+                        at = fmax(at + h, fin[k]) + sim_llamacpp_layers(k, p, 32) / 32.0;
+                        fin[k] = at;
+                    }
+                    left[j] = at;
+                }
+                double share = sim_llamacpp_max_layers(p, 32) / 32.0;
+                near(sim_llamacpp_ubatch_span(1, share, p, m, h), at, 1e-12,
+                     "ubatch span as the recurrence");
+            }
+    near(sim_llamacpp_ubatch_span(1, 5.0 / 32, 8, 5, 0), 1 + 4 * 5.0 / 32, 1e-12,
+         "five ubatches: the ring does not wait");
+    near(sim_llamacpp_ubatch_span(1, 5.0 / 32, 8, 16, 0), 4, 1e-12,
+         "sixteen: three more passages after the first five");
+}
+
 /* Llama-3.1-70B fp16 on h100-sxm at TP 2 x PP 2 (4 GPUs): the fullest
  * stage holds 40 layers and one vocabulary table. Per TP-2 GPU the whole
  * model is 35,277,512,704 parameters (test above), of which the two
@@ -396,6 +433,26 @@ static void test_llamacpp_layer_split(void **state)
     print_message("8,192-token prompt and a token: one GPU %.4f s, eight %.4f s (%.2f x)\n",
                   ttft[0], ttft[1], ttft[0] / ttft[1]);
     assert_true(ttft[0] / ttft[1] > 3.3 && ttft[0] / ttft[1] < 4.0);
+    /* A 2,560-token step is five ubatches: the ring has none to wait for
+     * (ubatch j waits for ubatch j - 5), so they go at the fullest GPU's
+     * pace, 5 / (1 + 4 x 5/32) = 3.08 x one GPU at best, less the hops
+     * and the decode step (2.68 x), not at a fifth of a passage (5 / 1.8
+     * = 2.78 x at best; 2.43 x with the hops and the decode). */
+    for (int k = 0; k < 2; k++) {
+        q.pipeline_parallel = k == 0 ? 1 : 8;
+        wl_source *src;
+        if (wl_open_spec(&src, "poisson:rate=1,n=1;in=fixed:2560;out=fixed:2", 0, err,
+                         sizeof(err)) != 0)
+            fail_msg("%s", err);
+        sim_result res;
+        if (sim_run(&q, src, NULL, &res, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        wl_close(src);
+        ttft[k] = res.makespan_s;
+    }
+    print_message("2,560-token prompt and a token: one GPU %.4f s, eight %.4f s (%.2f x)\n",
+                  ttft[0], ttft[1], ttft[0] / ttft[1]);
+    assert_true(ttft[0] / ttft[1] > 2.6 && ttft[0] / ttft[1] < 5 / (1 + 4 * 5.0 / 32));
 
     /* One virtual engine a replica: 33 replicas of two GPUs are 33 of
      * them, and a pool of 3 blocks is not split four ways. */
@@ -505,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_devices_refused_or_bounded),
         cmocka_unit_test(test_pipeline_by_hand),
         cmocka_unit_test(test_pipeline_memory_and_bubble),
+        cmocka_unit_test(test_llamacpp_ubatch_span),
         cmocka_unit_test(test_llamacpp_layer_split),
         cmocka_unit_test(test_offload),
     };
