@@ -462,9 +462,15 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
      * does not assume gives (an x8 slot, a PCIe 3.0 host for a PCIe 4.0
      * card, a riser). Swaps, offloaded layers and llama.cpp's copies
      * between GPUs cross it. */
-    if (o->host_link_gbps)
-        gpu.host_link_Bps =
-            cli_parse_double("--host-link-gbps", o->host_link_gbps, 0, 1e5, 1) * 1e9;
+    if (o->host_link_gbps) {
+        double g = cli_parse_double("--host-link-gbps", o->host_link_gbps, 0, 1e5, 1);
+        /* A unified-memory device has no link to a host memory of its
+         * own: nothing to swap or offload over (refused without it). */
+        if (gpu.unified_memory)
+            cli_die("--host-link-gbps: %s has unified memory: no link to a separate host memory",
+                    gpu.name);
+        gpu.host_link_Bps = g * 1e9;
+    }
     sim_config_defaults(cfg, &gpu, &model);
     cli_build_formats(o, cfg);
     if (o->speculative_config != NULL &&

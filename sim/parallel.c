@@ -176,7 +176,7 @@ uint32_t sim_llamacpp_layers(uint32_t k, uint32_t p, uint32_t n)
 
 double sim_llamacpp_ubatch_span(double w, double share, uint32_t p, uint32_t m, double xfer)
 {
-    double pass = w + (p > 1 ? p - 1 : 0) * xfer, pace = w * share;
+    double pass = w + (p > 1 ? p - 1 : 0) * xfer, pace = w * share + (p > 1 ? xfer : 0);
     uint32_t n = m > 1 ? m - 1 : 0; /* the ubatches after the first */
     if (pass > SIM_LLAMACPP_INFLIGHT * pace)
         return pass + (n % SIM_LLAMACPP_INFLIGHT) * pace + (n / SIM_LLAMACPP_INFLIGHT) * pass;

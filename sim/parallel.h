@@ -83,14 +83,17 @@ enum { SIM_LLAMACPP_UBATCH = 512, SIM_LLAMACPP_INFLIGHT = 5 };
 
 /* That pipeline's span for M equal ubatches of W seconds of work each
  * (the whole model's), starting empty, over P GPUs whose fullest holds
- * SHARE of the layers (the first: its pace), a hop of XFER between two
- * GPUs: from the first ubatch entering the first GPU to the last leaving
- * the last. A passage is T = W + (P - 1) XFER. Ubatch j enters the first
- * GPU at S(j) = max(S(j - 1) + W SHARE, S(j - 5) + T), S(0) = 0, so
- * S(j) = (j mod 5) W SHARE + floor(j / 5) T where T > 5 W SHARE (the
- * ring binds, and only from the sixth ubatch on), else j W SHARE; the
- * span is S(M - 1) + T. validate's recurrence (prefill) is this with
- * each ubatch's own work and each GPU's own share. */
+ * SHARE of the layers (the first), a hop of XFER between two GPUs: from
+ * the first ubatch entering the first GPU to the last leaving the last.
+ * A hop is queued on the sending GPU's stream (cudaMemcpyPeerAsync on
+ * the source's stream, ggml_backend_cuda_cpy_tensor_async at 4426e298),
+ * so a GPU that sends is busy for its part and the hop: the first GPU's
+ * pace is C = W SHARE + XFER. A passage is T = W + (P - 1) XFER. Ubatch
+ * j enters the first GPU at S(j) = max(S(j - 1) + C, S(j - 5) + T),
+ * S(0) = 0, so S(j) = (j mod 5) C + floor(j / 5) T where T > 5 C (the
+ * ring binds, and only from the sixth ubatch on), else j C; the span is
+ * S(M - 1) + T. validate's recurrence (prefill) is this with each
+ * ubatch's own work and each GPU's own share. */
 double sim_llamacpp_ubatch_span(double w, double share, uint32_t p, uint32_t m, double xfer);
 
 /* The fullest GPU's layers in that split (GPU 0's). */

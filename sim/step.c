@@ -115,14 +115,12 @@ static int64_t pipeline_span_ns(sim_replica *r, double dur_s)
     if (r->cfg->cost.llamacpp_split) {
         /* llama.cpp copies the hidden state between devices with
          * cudaMemcpyPeerAsync over the host link, staged through host
-         * memory where the boards have no peer access (GeForce): two
-         * crossings, each with the preset's fixed time of a staged copy
-         * (as kvsim validate prices it). */
+         * memory on every board (it enables peer access for the row
+         * split only): two crossings, each with the preset's fixed time
+         * of a staged copy (as kvsim validate prices it). */
         const sim_gpu *g = &r->cfg->gpu;
-        bool peer = strcmp(g->vendor, "NVIDIA") == 0 && !sim_gpu_geforce(g);
         double link = g->host_link_Bps > 0 ? g->host_link_Bps : r->cfg->link.busbw_Bps;
-        xfer = (peer ? 1 : 2) * r->cfg->cost.split_stage_s +
-               crossing * elem * r->cfg->model.hidden / (peer ? link : link / 2);
+        xfer = 2 * r->cfg->cost.split_stage_s + crossing * elem * r->cfg->model.hidden / (link / 2);
         /* llama.cpp's GPUs hold unequal runs of layers (sim/parallel.h)
          * and run one batch in turn: the stages' work sums to the step's.
          * With ubatch_pipeline (#6017, April 2024 on) a batch of more than

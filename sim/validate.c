@@ -152,12 +152,14 @@ static double prefill(const sim_cost *c, double batch, double input, double chun
          * SIM_LLAMACPP_INFLIGHT ubatches in flight: ubatch j enters GPU 0
          * when ubatch j - 5 has left the last (sim/parallel.h). */
         double ring = done_q[nq % SIM_LLAMACPP_INFLIGHT];
+        /* A hop runs on the sending GPU's stream (sim/parallel.h): the
+         * sender is free once it has sent. */
         double at = fmax(fin[0], nq >= SIM_LLAMACPP_INFLIGHT ? ring : 0) + step * share[0];
-        fin[0] = at;
         for (uint32_t k = 1; k < g; k++) {
+            fin[k - 1] = at + hop;
             at = fmax(at + hop, fin[k]) + step * share[k];
-            fin[k] = at;
         }
+        fin[g - 1] = at;
         done_q[nq++ % SIM_LLAMACPP_INFLIGHT] = at;
         t = at;
     }
@@ -351,19 +353,22 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
     double chunk = llama ? SIM_LLAMACPP_UBATCH : 1e12;
     layer_split ls = {.gpus = lsplit};
     if (lsplit > 1) {
-        /* The hidden state in fp32 crosses the host link; a board
-         * without peer access over PCIe (GeForce) stages it through host
-         * memory, two crossings, each with the preset's fixed time of a
-         * staged copy (split_stage_us). The pipeline from #6017 (merged
+        /* The hidden state in fp32 crosses the host link, staged through
+         * host memory (two crossings, each with the preset's fixed time of
+         * a staged copy, split_stage_us) on every board: llama.cpp enables
+         * peer access only for the row split's buffers
+         * (ggml_cuda_set_peer_access, called for split matrices only, at
+         * 4426e298), and cudaMemcpyPeerAsync between devices without it
+         * is staged through the host (CUDA C Programming Guide,
+         * peer-to-peer memory copy). The pipeline from #6017 (merged
          * 2024-03-13: builds of April 2024 on; a March build is taken as
          * before it). */
         double host = r->gpu.host_link_Bps;
         if (r->host_link_Bps > 0 && (!(host > 0) || r->host_link_Bps < host))
             host = r->host_link_Bps;
-        bool peer = strcmp(r->gpu.vendor, "NVIDIA") == 0 && !sim_gpu_geforce(&r->gpu);
         ls.bytes_per_tok = 4.0 * r->model.hidden;
-        ls.link_Bps = host > 0 ? (peer ? host : host / 2) : 0;
-        ls.fixed_s = (peer ? 1 : 2) * p->split_stage_s;
+        ls.link_Bps = host > 0 ? host / 2 : 0;
+        ls.fixed_s = 2 * p->split_stage_s;
         /* llama.cpp turns the pipeline on only where every GPU backend
          * has asynchronous compute and events: the CUDA backend (HIP
          * builds define GGML_USE_CUDA too) in 2024's builds

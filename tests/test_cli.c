@@ -115,6 +115,9 @@ static void test_bad_names_and_files(void **state)
                  "--peak-tflops: '0'");
     expect_error(RUN "--host-link-gbps 0", "--host-link-gbps: '0' is not a number in (0, 100000]");
     expect_error(RUN "--host-link-gbps fast", "--host-link-gbps: 'fast'");
+    expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-3.1-8b "
+                 "--host-link-gbps 16",
+                 "m1-max has unified memory");
     expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-3.1-8b -tp 2",
                  "no GPU-to-GPU link");
     expect_error("run --trace traces/samples/tiny.csv --gpu mi300x --model llama-3.1-8b -tp 2",

@@ -239,11 +239,11 @@ static void test_llamacpp_ubatch_span(void **state)
                 for (uint32_t j = 0; j < m; j++) {
                     at = fmax(fin[0], j >= 5 ? left[j - 5] : 0) +
                          sim_llamacpp_layers(0, p, 32) / 32.0;
-                    fin[0] = at;
-                    for (uint32_t k = 1; k < p; k++) {
+                    for (uint32_t k = 1; k < p; k++) { /* the sender busy until sent */
+                        fin[k - 1] = at + h;
                         at = fmax(at + h, fin[k]) + sim_llamacpp_layers(k, p, 32) / 32.0;
-                        fin[k] = at;
                     }
+                    fin[p - 1] = at;
                     left[j] = at;
                 }
                 double share = sim_llamacpp_max_layers(p, 32) / 32.0;
