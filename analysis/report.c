@@ -303,6 +303,17 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     an_json_str(fp, in->source);
     fprintf(fp, ",\n    \"gpu\": ");
     an_json_str(fp, c->gpu.name);
+    /* The device's figures the run used: the catalog's, or what
+     * --mem-bw-gbps, --peak-tflops and --host-link-gbps gave (null: none,
+     * a unified-memory device's host link). */
+    {
+        char b1[AN_NUM_LEN], b2[AN_NUM_LEN], b3[AN_NUM_LEN];
+        fprintf(fp,
+                ",\n    \"gpu_mem_bw_gbps\": %s,\n    \"gpu_fp16_tflops\": %s,\n"
+                "    \"gpu_host_link_gbps\": %s",
+                num(b1, c->gpu.mem_bw_Bps / 1e9), num(b2, c->gpu.fp16_flops / 1e12),
+                c->gpu.host_link_Bps > 0 ? num(b3, c->gpu.host_link_Bps / 1e9) : "null");
+    }
     fprintf(fp, ",\n    \"model\": ");
     an_json_str(fp, c->model.name);
     fprintf(fp, ",\n    \"allocator\": ");
