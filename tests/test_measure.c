@@ -579,6 +579,46 @@ static void test_check_files(void **state)
     }
 }
 
+/* catalog/checks/alcf-lib.csv (source ALCF-LIB2): every row maps, as
+ * static batches of vLLM or TensorRT-LLM timed end to end (latency_s),
+ * tensor parallel over every GPU the row names; the TensorRT-LLM rows
+ * read their release (v0.11) from the build column. */
+static void test_alcf_check_file(void **state)
+{
+    (void)state;
+    char path[4096], err[512];
+    snprintf(path, sizeof(path), "%s/catalog/checks/alcf-lib.csv", source_dir());
+    sim_measurement *rows = NULL;
+    size_t n = 0;
+    if (sim_measurements_read(path, &rows, &n, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(n, 661);
+    size_t trt = 0, multi = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sim_measurement *m = &rows[i];
+        if (m->reason[0] != '\0')
+            fail_msg("alcf-lib.csv row %s: %s (%s)", m->row_id, m->reason, m->detail);
+        assert_string_equal(m->source_id, "ALCF-LIB2");
+        assert_int_equal(m->metric, SIM_MEAS_LATENCY_S);
+        assert_int_equal(m->tp, m->device_count);
+        assert_int_equal(m->layer_split, 1);
+        if (m->device_count > 1) {
+            multi++;
+            assert_string_equal(m->split_mode, "tensor");
+        }
+        if (strcmp(m->engine, "trtllm") == 0) {
+            trt++;
+            assert_int_equal(m->version, 11);
+            assert_string_equal(m->gpu.name, "h100-sxm");
+        } else {
+            assert_string_equal(m->engine, "vllm");
+        }
+    }
+    assert_int_equal(trt, 269);
+    assert_true(multi > 0);
+    sim_measurements_free(rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_published_names), cmocka_unit_test(test_reference_file),
         cmocka_unit_test(test_latency_metric),  cmocka_unit_test(test_build_month),
         cmocka_unit_test(test_check_files),
+        cmocka_unit_test(test_alcf_check_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
