@@ -622,8 +622,7 @@ int main(void)
         cmocka_unit_test(test_build_version),   cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_published_names), cmocka_unit_test(test_reference_file),
         cmocka_unit_test(test_latency_metric),  cmocka_unit_test(test_build_month),
-        cmocka_unit_test(test_check_files),
-        cmocka_unit_test(test_alcf_check_file),
+        cmocka_unit_test(test_check_files),     cmocka_unit_test(test_alcf_check_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
