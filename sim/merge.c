@@ -203,6 +203,29 @@ static void merge_scan_batch(const sim_replica *r, merge_scan *scan)
  * Single samples, not under --check (its checks run at each step end).
  * The tests that need no pass over the batch; the caller adds the
  * batch's order and holds from merge_scan_batch. */
+/* Merged steps waiting for the observer's on_steps (sim/outcome.h): the
+ * plain steps of a run (not its first, none that ends requests, none with
+ * a blocked head's need in its memory), whose records differ only in
+ * what sim_step_var holds; R->step holds the rest. */
+enum { MERGE_OBS_BUF = 128 };
+typedef struct merge_obs {
+    size_t n;
+    uint64_t gap_count; /* each step's gaps: the tokens it samples (0: no on_token_gaps) */
+    sim_step_var v[MERGE_OBS_BUF];
+} merge_obs;
+
+/* Hands the steps in O to the observer. */
+static void obs_flush(sim_replica *r, merge_obs *o)
+{
+    if (o->n == 0)
+        return;
+    r->step.replica = r->index;
+    r->step.running_after = r->running_seqs;
+    r->step.waiting_after = sim_rep_waiting(r);
+    r->obs->on_steps(r->obs->ctx, &r->step, o->v, o->n, o->gap_count);
+    o->n = 0;
+}
+
 static bool through_ok(const sim_replica *r)
 {
     return !r->cfg->check && r->cfg->max_concurrency == 0 && r->cfg->n_samples == 1 &&
@@ -263,6 +286,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const uint64_t bpt = kv->cfg.bytes_per_token;
     uint32_t sampled = r->batch.n * r->cfg->n_samples;
     const bool observed = sim_step_observed(r);
+    /* Steps for on_steps (O.N of them), where the observer takes it. */
+    const bool batched = observed && r->obs->on_steps != NULL;
+    merge_obs obs_buf;
+    obs_buf.n = 0;
     kv_breakdown mem0 = r->step.mem; /* the first step's, its head's need included */
     kv_breakdown after0, after;
     /* The breakdown without the head's need after the last growths or
@@ -346,6 +373,33 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         /* Step k ends. */
         uint64_t used_end = used0 + k * used_step;
         r->now_ns = end_ns;
+        if (batched && k > 1 && !ends && r->head_need_bytes == 0) {
+            /* Its record and gaps to on_steps: R->step as it stands (the
+             * run's steps since the last flush share it), the rest here
+             * (sim_step_report_gaps, kv_breakdown_at_used's two fields). */
+            if (obs_buf.n == MERGE_OBS_BUF)
+                obs_flush(r, &obs_buf);
+            r->step.output_tokens = sampled;
+            obs_buf.gap_count = r->obs->on_token_gaps != NULL ? sampled : 0;
+            sim_step_var *v = &obs_buf.v[obs_buf.n++];
+            const kv_totals *t = &kv->totals;
+            uint64_t used = used_end - t->dup_tokens, useful = t->useful_tokens - t->dup_tokens;
+            v->start_ns = start_ns;
+            v->end_ns = end_ns;
+            v->used_at_end_bytes = used * bpt;
+            v->after_token_states = used * bpt;
+            v->after_reservation = (useful - used) * bpt;
+            v->mem = r->step.mem;
+#ifndef NDEBUG
+            kv_breakdown_at_used(kv, after_base, used_end, &after);
+            after.token_states = r->step.mem.token_states;
+            after.reservation = r->step.mem.reservation;
+            assert(memcmp(&after, &r->step.mem, sizeof(after)) == 0);
+#endif
+            goto stepped;
+        }
+        if (batched)
+            obs_flush(r, &obs_buf);
         if (k == 1)
             first_step_gaps(r);
         else
@@ -404,14 +458,18 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             kv_breakdown_at_used(kv, after_base, used_end, &after);
             sim_step_observe(r, &after);
         }
+    stepped:
         r->res->events++; /* the step-by-step run's event */
         r->res->merged_steps++;
         /* Step k + 1 starts: its pass grows the sequences that need it, in
          * its order, each with its KV written up to its context. */
         kv_tick(kv);
         r->stamp++;
-        if (merge_growths_apply(r, &g, k, ngrow, bound) != 0)
+        if (merge_growths_apply(r, &g, k, ngrow, bound) != 0) {
+            if (batched)
+                obs_flush(r, &obs_buf);
             return -1;
+        }
         if (ngrow > 0 || ends) {
             if (r->head_blocked) {
                 const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
@@ -444,6 +502,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         end_ns += dur_ns;
         k++;
     }
+    if (batched)
+        obs_flush(r, &obs_buf);
     if (k == 1)
         return 0;
     /* The requests at the last step's start: k - 1 tokens more each, the
