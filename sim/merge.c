@@ -310,6 +310,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     bool bound_known = false;
     uint32_t bound_n = 0;
     uint64_t bound_base = 0;
+    /* Uniform growths where no head is blocked and any growth may be
+     * made: due and made here, MEM0 kept by arithmetic between ends. */
+    const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
+    const uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
         /* Step k ends requests (through_ok): the next step is the batch
@@ -365,7 +369,22 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             dur_ns = 1;
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
                   end_ns + dur_ns != r->merge_limit_ns;
-        go = merge_growths_due(r, &g, k, ends, go, &ngrow);
+        if (fast_grow) {
+            /* merge_growths_due's uniform classes, the room from MEM0
+             * (merge_decode_room's free space: the head needs nothing,
+             * so nothing of it is external or blocked). */
+            g.cls = g.cls + 1 >= g.unit ? 0 : g.cls + 1; /* (k + 1) % unit; unit 1: 0 */
+            ngrow = g.off[g.cls + 1] - g.off[g.cls];
+            for (uint32_t j = g.off[g.cls]; ends && j < g.off[g.cls + 1]; j++)
+                ngrow -= merge_last_step(merge_seq_req(r->merge_seqs[j])) == k;
+            if (go && ngrow > 0) {
+                uint64_t need = ngrow * g.gu.bytes;
+                go = need <= mem0.free && mem0.free - need >= reserve;
+                assert(go == merge_decode_room(r, need, false));
+            }
+        } else {
+            go = merge_growths_due(r, &g, k, ends, go, &ngrow);
+        }
         if (!go) {
             r->batch.shape = shape;
             break;
@@ -465,7 +484,30 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
          * its order, each with its KV written up to its context. */
         kv_tick(kv);
         r->stamp++;
-        if (merge_growths_apply(r, &g, k, ngrow, bound) != 0) {
+        if (fast_grow) {
+            if (ngrow > 0) { /* kv_grow_units, used tokens set at the run's end */
+                kv->totals.useful_tokens +=
+                    kv->ops->grow_units(kv, r->merge_seqs + g.off[g.cls], ngrow);
+                kv->totals.alloc_bytes += ngrow * g.gu.bytes;
+            }
+            if (ngrow > 0 && !ends) {
+                /* kv_get_breakdown(kv, 0, &mem0) after the growths: each
+                 * unit took a block of the free space (the strategy's own
+                 * or a cached one), which stays one extent (paged, the one
+                 * strategy with uniform growths). */
+                const kv_totals *t = &kv->totals;
+                mem0.reservation = (t->useful_tokens - t->used_tokens) * bpt;
+                mem0.internal_frag = kv_allocated_bytes(kv) - (t->useful_tokens - t->dup_tokens) * bpt;
+                mem0.free -= ngrow * g.gu.bytes;
+#ifndef NDEBUG
+                kv_breakdown fresh;
+                kv_get_breakdown(kv, 0, &fresh);
+                assert(memcmp(&fresh, &mem0, sizeof(fresh)) == 0);
+#endif
+                after_base = &mem0;
+                ngrow = 0; /* done: the general case below is for ends */
+            }
+        } else if (merge_growths_apply(r, &g, k, ngrow, bound) != 0) {
             if (batched)
                 obs_flush(r, &obs_buf);
             return -1;

@@ -125,12 +125,6 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
     return (int)unit.tokens;
 }
 
-/* The request of sequence S (the sim_req holding it). */
-static sim_req *seq_req(kv_seq *s)
-{
-    return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
-}
-
 /* Takes S out of its growth class (it ended). */
 static void class_remove(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1], const kv_seq *s)
 {
@@ -191,7 +185,7 @@ bool merge_growths_due(sim_replica *r, merge_growths *g, uint32_t k, bool ends, 
         uint32_t c = g->cls;
         *ngrow = g->off[c + 1] - g->off[c];
         for (uint32_t j = g->off[c]; ends && j < g->off[c + 1]; j++)
-            *ngrow -= merge_last_step(seq_req(r->merge_seqs[j])) == k; /* ended, not grown */
+            *ngrow -= merge_last_step(merge_seq_req(r->merge_seqs[j])) == k; /* ended, not grown */
         if (go && *ngrow > 0)
             go = merge_decode_room(r, *ngrow * g->gu.bytes, g->rule == MERGE_GROW_NO_EVICT);
     } else if (go && g->next != UINT32_MAX) {

@@ -29,6 +29,12 @@ static inline uint32_t merge_last_step(const sim_req *q)
     return q->output - q->generated;
 }
 
+/* The request of sequence S (the sim_req holding it). */
+static inline sim_req *merge_seq_req(kv_seq *s)
+{
+    return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
+}
+
 /* What growths a merged run may make: none; any; or only those that
  * evict nothing from the prefix cache. Growths take free space, and may
  * evict cached blocks: all that a waiting request's admission could see
