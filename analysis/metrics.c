@@ -420,18 +420,7 @@ static void on_steps(void *ctx, const sim_step_record *tmpl, const sim_step_var 
                     io = 1;
             }
             /* on_step: no row (NEXT_TS >= END >= START), the gap before
-             * the step 0 (no area). */
-            ts_steps += busy;
-            ts_tokens += tokens;
-            ts_pre += tmpl->preempted;
-            ts_prompt += tmpl->prefill_tokens;
-            ts_out += tmpl->output_tokens;
-            if (busy) {
-                steps++;
-                bseqs += seqs;
-                btokens += tokens;
-                resident += tmpl->running;
-            }
+             * the step 0 (no area); its counts after the loop. */
             double dur = end - start;
             const kv_breakdown *b = &s->mem;
             if (dur > 0) { /* add_area */
@@ -463,6 +452,19 @@ static void on_steps(void *ctx, const sim_step_record *tmpl, const sim_step_var 
         m->ext_index_area = ext;
         m->running_area = run_area;
         m->busy_s = busy_s;
+        /* on_step's counts of the J - I fast steps, each the same. */
+        uint64_t nf = j - i;
+        ts_steps += busy * nf;
+        ts_tokens += tokens * nf;
+        ts_pre += tmpl->preempted * nf;
+        ts_prompt += tmpl->prefill_tokens * nf;
+        ts_out += tmpl->output_tokens * nf;
+        if (busy) {
+            steps += nf;
+            bseqs += seqs * nf;
+            btokens += tokens * nf;
+            resident += tmpl->running * nf;
+        }
         m->ts_steps = ts_steps;
         m->ts_tokens = ts_tokens;
         m->ts_preempted = ts_pre;

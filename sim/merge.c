@@ -497,7 +497,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                  * strategy with uniform growths). */
                 const kv_totals *t = &kv->totals;
                 mem0.reservation = (t->useful_tokens - t->used_tokens) * bpt;
-                mem0.internal_frag = kv_allocated_bytes(kv) - (t->useful_tokens - t->dup_tokens) * bpt;
+                mem0.internal_frag =
+                    kv_allocated_bytes(kv) - (t->useful_tokens - t->dup_tokens) * bpt;
                 mem0.free -= ngrow * g.gu.bytes;
 #ifndef NDEBUG
                 kv_breakdown fresh;
@@ -550,14 +551,23 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         return 0;
     /* The requests at the last step's start: k - 1 tokens more each, the
      * latest sampled at its start, in the batch of its pass. */
+    uint64_t used_sum = kv->totals.used_tokens; /* kv_set_used's sum, in a register */
     for (uint32_t n = 0; n < r->batch.n; n++) {
         sim_req *q = sim_rep_req(r, r->batch.req[n]);
         q->computed = merge_base(q) + k - 1;
         q->generated += k - 1;
-        kv_set_used(kv, &q->seq, q->computed);
+        if (q->seq.samples <= 1) {
+            used_sum = used_sum - q->seq.used_tokens + q->computed;
+            q->seq.used_tokens = q->computed;
+        } else {
+            kv->totals.used_tokens = used_sum;
+            kv_set_used(kv, &q->seq, q->computed);
+            used_sum = kv->totals.used_tokens;
+        }
         q->last_token_ns = start_ns;
         q->stamp = r->stamp;
     }
+    kv->totals.used_tokens = used_sum;
     assert(kv->totals.used_tokens == used0 + (k - 1) * used_step);
     r->now_ns = start_ns;
     sim_rep_check(r, "merged steps");

@@ -305,14 +305,29 @@ void sim_step_end(sim_replica *r)
     const int64_t now = r->now_ns;
     sim_req *const pool = r->pool->v;
     kv_alloc *const kv = r->kv;
+    /* kv_set_used's sum in a register (stores through Q could alias it),
+     * in memory around the calls that may read it. */
+    uint64_t used_sum = kv->totals.used_tokens;
     for (uint32_t k = 0; k < n; k++) {
         sim_req *q = &pool[req[k]];
         q->computed += tokens[k];
         /* Speculative decoding: accepted drafts are computed tokens and
          * outputs; the rejected ones' slots stay allocated (sim/spec.h). */
-        uint32_t accepted = q->spec_drafts > 0 ? sim_spec_step_end(r, q) : 0;
+        uint32_t accepted = 0;
+        if (q->spec_drafts > 0) {
+            kv->totals.used_tokens = used_sum;
+            accepted = sim_spec_step_end(r, q);
+            used_sum = kv->totals.used_tokens;
+        }
         q->computed += accepted;
-        kv_set_used(kv, &q->seq, q->computed);
+        if (q->seq.samples <= 1) {
+            used_sum = used_sum - q->seq.used_tokens + q->computed;
+            q->seq.used_tokens = q->computed;
+        } else {
+            kv->totals.used_tokens = used_sum;
+            kv_set_used(kv, &q->seq, q->computed);
+            used_sum = kv->totals.used_tokens;
+        }
         if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
             /* Caught up: the step sampled a token (one per sample), and
              * the drafts it accepted; they reach the client together (one
@@ -329,6 +344,7 @@ void sim_step_end(sim_replica *r)
         }
         finished += q->generated >= q->output && !q->hold;
     }
+    kv->totals.used_tokens = used_sum;
     sim_gap_run_flush(r, &run);
     sim_step_report_gaps(r, -1, first);
     r->step.output_tokens = sampled;
