@@ -170,16 +170,29 @@ static void first_step_gaps(sim_replica *r)
  * one, and the sums over the batch of merge_base + 2 (the context of the
  * second step, every entry a decode) and of merge_base - computed (used
  * tokens the first step's prompts add). */
+/* Also the first step's gaps, as first_step_gaps would report them at
+ * END_NS (the requests' last tokens do not move before): the runs of
+ * equal gaps and the entries whose first token it is (up to
+ * MERGE_SCAN_RUNS and MERGE_SCAN_FIRST of them; more: GAPS_OK false, and
+ * first_step_gaps makes them). */
+enum { MERGE_SCAN_RUNS = 8, MERGE_SCAN_FIRST = 8 };
 typedef struct merge_scan {
-    bool in_order, held;
+    bool in_order, held, gaps_ok;
     uint64_t ctx2, used_base;
+    uint32_t nruns, nfirst;
+    sim_gap_run runs[MERGE_SCAN_RUNS];
+    uint32_t first[MERGE_SCAN_FIRST]; /* their batch entries */
 } merge_scan;
 
-static void merge_scan_batch(const sim_replica *r, merge_scan *scan)
+static void merge_scan_batch(const sim_replica *r, int64_t end_ns, merge_scan *scan)
 {
     const sim_batch *b = &r->batch;
-    bool in_order = b->n <= r->nrunning, held = false;
+    bool in_order = b->n <= r->nrunning, held = false, gaps_ok = true;
     uint64_t ctx2 = 0, used_base = 0;
+    const uint64_t samples = r->cfg->n_samples;
+    uint32_t nruns = 0, nfirst = 0;
+    int64_t gap_ns = -1; /* the run being counted (sim_gap_run's start) */
+    uint64_t count = 0;
     for (uint32_t k = 0; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         uint32_t base = merge_base(q);
@@ -187,11 +200,48 @@ static void merge_scan_batch(const sim_replica *r, merge_scan *scan)
         held |= q->hold;
         ctx2 += (uint64_t)base + 2;
         used_base += base - q->computed;
+        if (q->first_token_ns < 0) {
+            if (nfirst < MERGE_SCAN_FIRST)
+                scan->first[nfirst] = k;
+            nfirst++;
+            continue;
+        }
+        int64_t gap = end_ns - q->last_token_ns;
+        if (gap != gap_ns) { /* sim_gap_run_add */
+            if (count > 0) {
+                if (nruns < MERGE_SCAN_RUNS)
+                    scan->runs[nruns] = (sim_gap_run){gap_ns, count};
+                nruns++;
+            }
+            gap_ns = gap;
+            count = 0;
+        }
+        count += samples;
     }
+    if (count > 0) {
+        if (nruns < MERGE_SCAN_RUNS)
+            scan->runs[nruns] = (sim_gap_run){gap_ns, count};
+        nruns++;
+    }
+    gaps_ok = nruns <= MERGE_SCAN_RUNS && nfirst <= MERGE_SCAN_FIRST;
     scan->in_order = in_order;
     scan->held = held;
+    scan->gaps_ok = gaps_ok;
     scan->ctx2 = ctx2;
     scan->used_base = used_base;
+    scan->nruns = nruns;
+    scan->nfirst = nfirst;
+}
+
+/* first_step_gaps from SCAN's record of them (SCAN->gaps_ok), at
+ * r->now_ns: the same calls in the same order. */
+static void first_step_gaps_scanned(sim_replica *r, const merge_scan *scan)
+{
+    for (uint32_t j = 0; j < scan->nruns; j++)
+        sim_step_report_gaps(r, scan->runs[j].gap_ns, scan->runs[j].count);
+    for (uint32_t j = 0; j < scan->nfirst; j++)
+        sim_rep_req(r, r->batch.req[scan->first[j]])->first_token_ns = r->now_ns;
+    sim_step_report_gaps(r, -1, (uint64_t)scan->nfirst * r->cfg->n_samples);
 }
 
 /* The run may go on past a step that ends requests (their last token):
@@ -259,9 +309,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * order (every entry a decode): the batch's must be that order
      * (decodes first can put the prompt last). */
     bool through = through_ok(r);
-    merge_scan scan = {false, false, 0, 0};
+    merge_scan scan;
+    scan.in_order = scan.held = scan.gaps_ok = false;
+    scan.ctx2 = scan.used_base = 0;
+    scan.nruns = scan.nfirst = 0;
     if (through || nprompt > 0)
-        merge_scan_batch(r, &scan);
+        merge_scan_batch(r, end_ns, &scan);
     through = through && scan.in_order && !scan.held;
     if (nprompt > 0 && !scan.in_order)
         return 0;
@@ -419,7 +472,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         }
         if (batched)
             obs_flush(r, &obs_buf);
-        if (k == 1)
+        if (k == 1 && scan.gaps_ok)
+            first_step_gaps_scanned(r, &scan);
+        else if (k == 1)
             first_step_gaps(r);
         else
             sim_step_report_gaps(r, end_ns - start_ns, sampled);
