@@ -276,6 +276,18 @@ static void obs_flush(sim_replica *r, merge_obs *o)
     o->n = 0;
 }
 
+/* Puts back the shape a step of the run had changed before it broke off:
+ * SHAPE, or after step 1, its two fields that move. */
+static void merge_shape_back(sim_replica *r, const sim_batch_shape *shape, uint32_t k)
+{
+    if (k == 1) {
+        r->batch.shape = *shape;
+    } else {
+        r->batch.shape.decode_seqs = shape->decode_seqs;
+        r->batch.shape.decode_ctx_tokens = shape->decode_ctx_tokens;
+    }
+}
+
 static bool through_ok(const sim_replica *r)
 {
     return !r->cfg->check && r->cfg->max_concurrency == 0 && r->cfg->n_samples == 1 &&
@@ -367,6 +379,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * made: due and made here, MEM0 kept by arithmetic between ends. */
     const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
     const uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
+    uint64_t ctx_step = (uint64_t)r->batch.n * r->cfg->n_samples; /* the shape's context a step */
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
         /* Step k ends requests (through_ok): the next step is the batch
@@ -399,17 +412,23 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
          * growths the free space may not cover, are left to the step
          * loop. The limit may fall inside it: what comes then (arrivals)
          * reads nothing the rest of the step changes. */
-        sim_batch_shape shape = r->batch.shape;
-        if (k == 1)
+        /* The shape as it was, for a break: at step 1 all of it, after it
+         * the two fields that move (sim_rep_batch_advance's, the ends'). */
+        sim_batch_shape shape;
+        if (k == 1) {
+            shape = r->batch.shape;
             r->batch.shape = shape2;
-        else
-            sim_rep_batch_advance(r);
+        } else { /* sim_rep_batch_advance */
+            shape.decode_seqs = r->batch.shape.decode_seqs;
+            shape.decode_ctx_tokens = r->batch.shape.decode_ctx_tokens;
+            r->batch.shape.decode_ctx_tokens += ctx_step;
+        }
         const sim_cost_run *pr = &price;
         if (ends) {
             r->batch.shape.decode_seqs -= nend;
             r->batch.shape.decode_ctx_tokens -= end_ctx;
             if (priced && !sim_cost_run_init(&r->cost, &r->batch.shape, &price_after)) {
-                r->batch.shape = shape;
+                merge_shape_back(r, &shape, k);
                 break;
             }
             pr = &price_after;
@@ -439,7 +458,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             go = merge_growths_due(r, &g, k, ends, go, &ngrow);
         }
         if (!go) {
-            r->batch.shape = shape;
+            merge_shape_back(r, &shape, k);
             break;
         }
         /* Step k ends. */
@@ -494,8 +513,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 sim_req *q = sim_rep_req(r, i);
                 uint32_t last = merge_last_step(q);
                 if (last != k) {
-                    r->batch.req[keep] = i;
-                    r->batch.tokens[keep] = 1;
+                    r->batch.req[keep] = i; /* every entry's tokens are 1 after step 1 */
                     r->running[keep++] = i;
                     if (last < bound) {
                         bound = last;
@@ -517,6 +535,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
             }
             r->batch.n = r->nrunning = keep;
+            ctx_step = (uint64_t)keep * r->cfg->n_samples;
             used0 -= end_used;
             used_step -= nend;
             used_end = used0 + k * used_step;
@@ -581,8 +600,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         }
         r->step.start_s = to_s(end_ns);
         if (k == 1 && nprompt > 0) { /* the record of a step of decodes */
-            for (uint32_t n = 0; n < r->batch.n; n++)
-                r->batch.tokens[n] = 1;
+            if (scan.gaps_ok)        /* the prompts' entries, found by the scan */
+                for (uint32_t j = 0; j < scan.nfirst; j++)
+                    r->batch.tokens[scan.first[j]] = 1;
+            else
+                for (uint32_t n = 0; n < r->batch.n; n++)
+                    r->batch.tokens[n] = 1;
             r->step.prefill_seqs = 0;
             r->step.prefill_tokens = 0;
             r->step.decode_seqs = r->batch.shape.decode_seqs;
@@ -592,9 +615,16 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             r->step.running = r->running_seqs;
         }
         kv_breakdown_at_used(kv, &mem0, used_end, &r->step.mem);
-        if (priced)
-            sim_step_account_merged(r, dur_s, price.allreduce_s);
-        else
+        if (priced) {
+            /* sim_step_account's sums for a step that repeats the one
+             * before but for its context: no maximum moves, nothing
+             * speculated or prefilled, the run's all-reduce time. */
+            r->res->busy_s += dur_s;
+            r->res->steps++;
+            r->stats->busy_s += dur_s;
+            r->stats->steps++;
+            r->res->allreduce_s += price.allreduce_s;
+        } else
             sim_step_account(r, dur_s, outside);
         start_ns = end_ns;
         end_ns += dur_ns;

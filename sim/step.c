@@ -154,15 +154,6 @@ static void count_step(sim_replica *r, double dur_s)
     r->stats->steps++;
 }
 
-void sim_step_account_merged(sim_replica *r, double dur_s, double allreduce_s)
-{
-    /* sim_step_account's figures for a step that repeats the one before
-     * but for its context: no maximum moves, nothing speculated or
-     * prefilled, ALLREDUCE_S what it would compute again. */
-    count_step(r, dur_s);
-    r->res->allreduce_s += allreduce_s;
-}
-
 void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
 {
     const sim_batch_shape *sh = &r->batch.shape;
