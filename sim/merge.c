@@ -20,7 +20,9 @@
  * loses their decodes and is priced through its own constants.
  * The requests themselves (computed and generated tokens, each sequence's
  * used tokens, the time of their last token) are advanced once, at the
- * end, to the start of the last step; the memory figures in between come
+ * end, to the end of the last step, which sim_step_end then reports
+ * without its pass over the batch (r->pre_ended; under --check, to its
+ * start, and sim_step_end makes the pass); the memory figures in between come
  * from a breakdown taken at the run's start and again after each step
  * with growths, with the used-token sum moved (kv_breakdown_at_used):
  * exact, because between allocations used tokens are all that change.
@@ -635,12 +637,22 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     if (k == 1)
         return 0;
     /* The requests at the last step's start: k - 1 tokens more each, the
-     * latest sampled at its start, in the batch of its pass. */
+     * latest sampled at its start, in the batch of its pass. Or, outside
+     * --check, at its end (what sim_step_end's pass over the batch would
+     * make them: a token more each, every one a decode that samples it,
+     * at END_NS): nothing reads them before (an arrival during the step
+     * reads only the queue and the pool's size, see sim/merge.h), and
+     * sim_step_end reports the step without that pass (r->pre_ended). */
+    const bool pre = !r->cfg->check;
+    const uint32_t adv = pre ? k : k - 1;
+    const int64_t last_ns = pre ? end_ns : start_ns;
+    uint32_t finished = 0;
     uint64_t used_sum = kv->totals.used_tokens; /* kv_set_used's sum, in a register */
     for (uint32_t n = 0; n < r->batch.n; n++) {
         sim_req *q = sim_rep_req(r, r->batch.req[n]);
-        q->computed = merge_base(q) + k - 1;
-        q->generated += k - 1;
+        q->computed = merge_base(q) + adv;
+        q->generated += adv;
+        finished += q->generated >= q->output && !q->hold;
         if (q->seq.samples <= 1) {
             used_sum = used_sum - q->seq.used_tokens + q->computed;
             q->seq.used_tokens = q->computed;
@@ -649,11 +661,14 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             kv_set_used(kv, &q->seq, q->computed);
             used_sum = kv->totals.used_tokens;
         }
-        q->last_token_ns = start_ns;
+        q->last_token_ns = last_ns;
         q->stamp = r->stamp;
     }
     kv->totals.used_tokens = used_sum;
-    assert(kv->totals.used_tokens == used0 + (k - 1) * used_step);
+    assert(kv->totals.used_tokens == used0 + adv * used_step);
+    r->pre_ended = pre;
+    r->pre_finished = finished;
+    r->pre_gap_ns = end_ns - start_ns;
     r->now_ns = start_ns;
     sim_rep_check(r, "merged steps");
     if (r->cfg->check) {

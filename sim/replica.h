@@ -76,11 +76,18 @@ typedef struct sim_replica {
     uint32_t head_need_tokens; /* ... and the tokens it asked for */
     uint64_t head_need_bytes;  /* ... and the bytes (kv_need_bytes), at the step's start */
     int64_t merge_limit_ns;    /* merge steps that end before this (sim/merge.h) */
-    uint32_t *merge_next;      /* merged steps' growths ahead; max_num_seqs entries */
-    uint32_t *merge_grow;      /* ... and one step's; max_num_seqs entries */
-    uint32_t *merge_link;      /* ... and their calendar's lists; max_num_seqs entries */
-    kv_seq **merge_seqs;       /* ... or their uniform classes; max_num_seqs entries */
-    kv_seq **merge_tmp;        /* ... and their making's scratch; max_num_seqs entries */
+    /* The step running was ended ahead by a merged run (sim/merge.c): its
+     * batch's requests hold their tokens of its end, each sampled one,
+     * PRE_GAP_NS after the one before; PRE_FINISHED of them finished.
+     * sim_step_end reports it without a pass over the batch. */
+    bool pre_ended;
+    uint32_t pre_finished;
+    int64_t pre_gap_ns;
+    uint32_t *merge_next; /* merged steps' growths ahead; max_num_seqs entries */
+    uint32_t *merge_grow; /* ... and one step's; max_num_seqs entries */
+    uint32_t *merge_link; /* ... and their calendar's lists; max_num_seqs entries */
+    kv_seq **merge_seqs;  /* ... or their uniform classes; max_num_seqs entries */
+    kv_seq **merge_tmp;   /* ... and their making's scratch; max_num_seqs entries */
     sim_step_record step;
     int64_t now_ns;
     int64_t busy_until_ns;

@@ -299,7 +299,25 @@ void sim_step_end(sim_replica *r)
     /* kv_set_used's sum in a register (stores through Q could alias it),
      * in memory around the calls that may read it. */
     uint64_t used_sum = kv->totals.used_tokens;
-    for (uint32_t k = 0; k < n; k++) {
+    const bool pre = r->pre_ended;
+    if (pre) {
+        /* A merged run made the pass below (r->pre_ended): every entry a
+         * decode that sampled its token PRE_GAP_NS after its previous one.
+         * The same reports: a run of equal gaps, no first token. */
+        r->pre_ended = false;
+        sim_gap_run_add(r, &run, r->pre_gap_ns, (uint64_t)n * samples);
+        sampled = n * samples;
+        finished = r->pre_finished;
+#ifndef NDEBUG
+        for (uint32_t k = 0; k < n; k++) {
+            const sim_req *q = &pool[req[k]];
+            assert(tokens[k] == 1 && q->computed + 1 == sim_req_tokens(q) &&
+                   q->seq.used_tokens == q->computed && q->last_token_ns == now &&
+                   q->first_token_ns >= 0 && q->generated <= q->output);
+        }
+#endif
+    }
+    for (uint32_t k = 0; !pre && k < n; k++) {
         sim_req *q = &pool[req[k]];
         q->computed += tokens[k];
         /* Speculative decoding: accepted drafts are computed tokens and
