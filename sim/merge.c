@@ -83,15 +83,17 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
          * KV written up to the chunk's start and held up to its end: its
          * first token comes at the first step's end, a decode each step
          * after (merge_base). */
-        bool prompt = prompts && q->generated == 0 && q->computed < q->input &&
+        bool decode = b->tokens[k] == 1 && q->computed + 1 == sim_req_tokens(q) &&
+                      q->computed >= q->input && q->generated < q->output &&
+                      q->first_token_ns >= 0 && s->live && s->used_tokens == q->computed &&
+                      s->used_tokens >= s->prompt_tokens && q->computed >= s->shared_tokens &&
+                      s->cap_tokens > q->computed;
+        /* (Exclusive: a decode is past its prompt, a prompt's chunk not.) */
+        bool prompt = !decode && prompts && q->generated == 0 && q->computed < q->input &&
                       b->tokens[k] == q->input - q->computed && q->first_token_ns < 0 && s->live &&
                       s->used_tokens == q->computed && s->cap_tokens >= q->input &&
                       s->shared_tokens <= q->input;
-        if (!prompt &&
-            (b->tokens[k] != 1 || q->computed + 1 != sim_req_tokens(q) || q->computed < q->input ||
-             q->generated >= q->output || q->first_token_ns < 0 || !s->live ||
-             s->used_tokens != q->computed || s->used_tokens < s->prompt_tokens ||
-             q->computed < s->shared_tokens || s->cap_tokens <= q->computed))
+        if (!decode && !prompt)
             return 1;
         *nprompt += prompt;
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
