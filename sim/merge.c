@@ -649,12 +649,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const uint32_t adv = pre ? k : k - 1;
     const int64_t last_ns = pre ? end_ns : start_ns;
     uint32_t finished = 0;
+    /* With the batch the running set in its order and none held (the
+     * run's through_ok and scan), the next pass's running requests too:
+     * those not finished, each a one-token decode, and the growths among
+     * them (r->pre_pass). */
+    const bool pre_pass = pre && through_ok(r) && scan.in_order && !scan.held;
+    uint64_t need = 0;
     uint64_t used_sum = kv->totals.used_tokens; /* kv_set_used's sum, in a register */
     for (uint32_t n = 0; n < r->batch.n; n++) {
         sim_req *q = sim_rep_req(r, r->batch.req[n]);
         q->computed = merge_base(q) + adv;
         q->generated += adv;
-        finished += q->generated >= q->output && !q->hold;
+        bool ends_now = q->generated >= q->output && !q->hold;
+        finished += ends_now;
         if (q->seq.samples <= 1) {
             used_sum = used_sum - q->seq.used_tokens + q->computed;
             q->seq.used_tokens = q->computed;
@@ -665,12 +672,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         }
         q->last_token_ns = last_ns;
         q->stamp = r->stamp;
+        if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
+        }
     }
     kv->totals.used_tokens = used_sum;
     assert(kv->totals.used_tokens == used0 + adv * used_step);
     r->pre_ended = pre;
     r->pre_finished = finished;
     r->pre_gap_ns = end_ns - start_ns;
+    r->pre_pass = pre_pass && r->batch.n > finished;
+    r->pre_pass_n = r->batch.n - finished;
+    r->pre_pass_need = need;
     r->now_ns = start_ns;
     sim_rep_check(r, "merged steps");
     if (r->cfg->check) {

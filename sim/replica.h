@@ -83,6 +83,14 @@ typedef struct sim_replica {
     bool pre_ended;
     uint32_t pre_finished;
     int64_t pre_gap_ns;
+    /* ... and with PRE_PASS, the next pass's running requests are known:
+     * that batch's PRE_PASS_N left after its end, in order, each a
+     * one-token decode, the growths among them taking PRE_PASS_NEED bytes
+     * (kv_grow_bytes); the budget scheduler's pass takes them without its
+     * tests (sim/sched_budget.c). Cleared by the next step's start. */
+    bool pre_pass;
+    uint32_t pre_pass_n;
+    uint64_t pre_pass_need;
     uint32_t *merge_next; /* merged steps' growths ahead; max_num_seqs entries */
     uint32_t *merge_grow; /* ... and one step's; max_num_seqs entries */
     uint32_t *merge_link; /* ... and their calendar's lists; max_num_seqs entries */

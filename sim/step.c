@@ -210,6 +210,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         if (r->nrunning > 0 && r->step.preempted == preempted_before)
             break;
     }
+    r->pre_pass = false; /* its first pass may have taken it (sim/sched_budget.c), no later one */
     /* The pass started, ended, preempted, admitted and swapped nothing:
      * the same state gives the same pass (sim/merge.h). */
     bool calm = passes == 1 && r->step.preempted == 0 &&
