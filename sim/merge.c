@@ -45,6 +45,18 @@ static double to_s(int64_t ns)
     return (double)ns / 1e9;
 }
 
+/* Batch entry K, request Q, is a one-token decode of a request that has
+ * its first token, whose KV is written up to its context, past its prompt
+ * and past the blocks it shares, its next token within its capacity. */
+static inline bool merge_plain_decode(const sim_batch *b, uint32_t k, const sim_req *q)
+{
+    const kv_seq *s = &q->seq;
+    return b->tokens[k] == 1 && q->computed + 1 == sim_req_tokens(q) && q->computed >= q->input &&
+           q->generated < q->output && q->first_token_ns >= 0 && s->live &&
+           s->used_tokens == q->computed && s->used_tokens >= s->prompt_tokens &&
+           q->computed >= s->shared_tokens && s->cap_tokens > q->computed;
+}
+
 /* How many steps, the one started included, R's batch can run unchanged
  * (1 when no other can follow it): until a request's last token, and,
  * with GROWS (a growth rule) MERGE_GROW_NONE, until a sequence outgrows what it
@@ -72,6 +84,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
     uint32_t bound = UINT32_MAX, first_min = UINT32_MAX;
     uint64_t growth = 0;
     *nprompt = 0;
+    const uint32_t known = r->pass_known <= b->n ? r->pass_known : 0;
     for (uint32_t k = 0; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         const kv_seq *s = &q->seq;
@@ -83,11 +96,10 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
          * KV written up to the chunk's start and held up to its end: its
          * first token comes at the first step's end, a decode each step
          * after (merge_base). */
-        bool decode = b->tokens[k] == 1 && q->computed + 1 == sim_req_tokens(q) &&
-                      q->computed >= q->input && q->generated < q->output &&
-                      q->first_token_ns >= 0 && s->live && s->used_tokens == q->computed &&
-                      s->used_tokens >= s->prompt_tokens && q->computed >= s->shared_tokens &&
-                      s->cap_tokens > q->computed;
+        /* The pass's decodes from the last merged run (r->pass_known) are
+         * such decodes: that run left them so, and the pass grew them. */
+        assert(k >= known || merge_plain_decode(b, k, q));
+        bool decode = k < known || merge_plain_decode(b, k, q);
         /* (Exclusive: a decode is past its prompt, a prompt's chunk not.) */
         bool prompt = !decode && prompts && q->generated == 0 && q->computed < q->input &&
                       b->tokens[k] == q->input - q->computed && q->first_token_ns < 0 && s->live &&

@@ -91,6 +91,9 @@ typedef struct sim_replica {
     bool pre_pass;
     uint32_t pre_pass_n;
     uint64_t pre_pass_need;
+    /* The batch's first PASS_KNOWN entries are the decodes the current
+     * step's pass took from r->pre_pass (0: none); for merge_bound. */
+    uint32_t pass_known;
     uint32_t *merge_next; /* merged steps' growths ahead; max_num_seqs entries */
     uint32_t *merge_grow; /* ... and one step's; max_num_seqs entries */
     uint32_t *merge_link; /* ... and their calendar's lists; max_num_seqs entries */

@@ -153,6 +153,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 bn++;
             }
             budget -= nrun;
+            r->pass_known = nrun;
             r->batch.n = bn;
             r->batch.shape.decode_seqs += dseqs;
             r->batch.shape.decode_ctx_tokens += dctx;

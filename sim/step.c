@@ -198,6 +198,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         memset(&r->batch.spec, 0, sizeof(r->batch.spec));
         r->head_blocked = false;
         r->head_need_tokens = 0;
+        r->pass_known = 0;
         if (r->sched->schedule(r) != 0)
             return -1;
         /* An empty pass rejected or preempted the request it ended on (a
