@@ -394,6 +394,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     /* Uniform growths where no head is blocked and any growth may be
      * made: due and made here, MEM0 kept by arithmetic between ends. */
     const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
+    /* Uniform classes over each entry's life (the next run's r->pre_pass_unit). */
+    const bool life_classes = through && g.unit != 0;
     const uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
     uint64_t ctx_step = (uint64_t)r->batch.n * r->cfg->n_samples; /* the shape's context a step */
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
@@ -695,6 +697,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     r->pre_finished = finished;
     r->pre_gap_ns = end_ns - start_ns;
     r->pre_pass = pre_pass && r->batch.n > finished;
+    r->pre_pass_unit = life_classes;
+    r->pre_gu = g.gu;
     r->pre_pass_n = r->batch.n - finished;
     r->pre_pass_need = need;
     r->now_ns = start_ns;

@@ -86,6 +86,14 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
      * steps and the tokens their growths cover after the first. */
     kv_seq **seqs = r->merge_tmp;
     uint32_t *first_at = r->merge_link, *span = r->merge_grow, m = 0;
+    /* The pass's decodes from the last run, when that run's life classes
+     * held them (r->pass_known_unit): kv_grow_uniform accepted them for
+     * their lives then, and a growth a unit every unit steps since keeps
+     * what it tests (the capacity their blocks', the table's room for
+     * the rest of their lives). Only the others are asked (MK on). */
+    const uint32_t known =
+        life && r->pass_known_unit && r->pass_known <= r->batch.n ? r->pass_known : 0;
+    uint32_t mk = 0;
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         /* merge_bound's first growth step, and the entry's last step. */
@@ -96,12 +104,20 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
         seqs[m] = &q->seq;
         first_at[m] = first;
         span[m++] = last - first;
+        mk += k < known;
     }
     if (m == 0)
         return 0;
-    kv_grow_unit unit;
-    if (!kv_grow_uniform(r->kv, seqs, span, m, &unit) || unit.tokens == 0 || unit.tokens > CAL_W)
+    kv_grow_unit unit = r->pre_gu;
+    if ((m > mk && !kv_grow_uniform(r->kv, seqs + mk, span + mk, m - mk, &unit)) ||
+        (mk > 0 && (unit.tokens != r->pre_gu.tokens || unit.bytes != r->pre_gu.bytes)) ||
+        unit.tokens == 0 || unit.tokens > CAL_W)
         return -1;
+#ifndef NDEBUG
+    kv_grow_unit all;
+    assert(kv_grow_uniform(r->kv, seqs, span, m, &all) && all.tokens == unit.tokens &&
+           all.bytes == unit.bytes);
+#endif
     /* Each entry's class, its first growth modulo U, in FIRST_AT (first
      * <= U + 1 <= 2U: a subtraction or two, no division). */
     uint32_t fill[CAL_W] = {0};

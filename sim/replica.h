@@ -94,6 +94,10 @@ typedef struct sim_replica {
     /* The batch's first PASS_KNOWN entries are the decodes the current
      * step's pass took from r->pre_pass (0: none); for merge_bound. */
     uint32_t pass_known;
+    /* ... and whether they were in that run's uniform classes over their
+     * lives (the unit PRE_GU): kv_grow_uniform accepted them then. */
+    bool pre_pass_unit, pass_known_unit;
+    kv_grow_unit pre_gu;
     uint32_t *merge_next; /* merged steps' growths ahead; max_num_seqs entries */
     uint32_t *merge_grow; /* ... and one step's; max_num_seqs entries */
     uint32_t *merge_link; /* ... and their calendar's lists; max_num_seqs entries */
