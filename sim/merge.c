@@ -209,7 +209,29 @@ static void merge_scan_batch(const sim_replica *r, int64_t end_ns, merge_scan *s
     uint32_t nruns = 0, nfirst = 0;
     int64_t gap_ns = -1; /* the run being counted (sim_gap_run's start) */
     uint64_t count = 0;
-    for (uint32_t k = 0; k < b->n; k++) {
+    /* The pass's decodes from the last merged run (r->pass_known), one
+     * sample each: the running set's first entries in its order, none
+     * held, each its own base (a decode), its last token now (that run's
+     * end): one run of equal gaps, the context sums the pass's. */
+    uint32_t k = 0;
+    if (samples == 1 && r->pass_known > 0 && r->pass_known <= b->n) {
+        k = r->pass_known;
+        ctx2 = r->pass_known_ctx + k; /* the sum of computed + 1, plus one each */
+        gap_ns = end_ns - r->now_ns;
+        count = k;
+#ifndef NDEBUG
+        uint64_t c = 0;
+        for (uint32_t j = 0; j < k; j++) {
+            const sim_req *q = sim_rep_req(r, b->req[j]);
+            assert(j < r->nrunning && b->req[j] == r->running[j] && !q->hold &&
+                   merge_base(q) == q->computed && q->first_token_ns >= 0 &&
+                   q->last_token_ns == r->now_ns);
+            c += (uint64_t)q->computed + 2;
+        }
+        assert(c == ctx2);
+#endif
+    }
+    for (; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         uint32_t base = merge_base(q);
         in_order &= k < r->nrunning && b->req[k] == r->running[k];

@@ -97,6 +97,7 @@ typedef struct sim_replica {
     /* ... and whether they were in that run's uniform classes over their
      * lives (the unit PRE_GU): kv_grow_uniform accepted them then. */
     bool pre_pass_unit, pass_known_unit;
+    uint64_t pass_known_ctx; /* their context tokens, each's new token included */
     kv_grow_unit pre_gu;
     uint32_t *merge_next; /* merged steps' growths ahead; max_num_seqs entries */
     uint32_t *merge_grow; /* ... and one step's; max_num_seqs entries */

@@ -154,6 +154,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             }
             budget -= nrun;
             r->pass_known = nrun;
+            r->pass_known_ctx = dctx;
             r->pass_known_unit = r->pre_pass_unit;
             r->batch.n = bn;
             r->batch.shape.decode_seqs += dseqs;
