@@ -85,6 +85,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
     uint64_t growth = 0;
     *nprompt = 0;
     const uint32_t known = r->pass_known <= b->n ? r->pass_known : 0;
+    r->mc_nstop = 0;
     for (uint32_t k = 0; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         const kv_seq *s = &q->seq;
@@ -121,6 +122,11 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         uint32_t first = s->cap_tokens - base + 1;
         r->merge_next[k] = first;
         first_min = first < first_min ? first : first_min;
+        if (k < known && first > left) { /* grows no more in its life (carry_classes) */
+            if (r->mc_nstop < 8)
+                r->mc_stop[r->mc_nstop] = k;
+            r->mc_nstop++;
+        }
         if (first == 2) {
             /* take_growths' test for step 2, on a prefix of its sum (it
              * only grows): a failure there ends the run at one step. */
@@ -697,6 +703,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         q->computed = merge_base(q) + adv;
         q->generated += adv;
         bool ends_now = q->generated >= q->output && !q->hold;
+        if (ends_now && finished < 8)
+            r->mc_fin[finished] = &q->seq;
         finished += ends_now;
         if (q->seq.samples <= 1) {
             used_sum = used_sum - q->seq.used_tokens + q->computed;
@@ -720,6 +728,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     r->pre_gap_ns = end_ns - start_ns;
     r->pre_pass = pre_pass && r->batch.n > finished;
     r->pre_pass_unit = life_classes;
+    if (life_classes && r->pre_pass && finished <= 8) /* for carry_classes */
+        merge_classes_keep(r, &g, k, finished);
     r->pre_gu = g.gu;
     r->pre_pass_n = r->batch.n - finished;
     r->pre_pass_need = need;

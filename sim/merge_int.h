@@ -89,6 +89,11 @@ bool merge_growths_due(sim_replica *r, merge_growths *g, uint32_t k, bool ends, 
 int merge_growths_apply(sim_replica *r, merge_growths *g, uint32_t k, uint32_t ngrow,
                         uint32_t bound);
 
+/* Keeps G's life classes (uniform, the run through completions) for the
+ * next run (carry_classes in merge_grow.c): the run made STEPS steps, its
+ * last step finishes NFIN requests (their sequences in r->mc_fin). */
+void merge_classes_keep(sim_replica *r, const merge_growths *g, uint32_t steps, uint32_t nfin);
+
 /* Takes ended sequence S out of G's classes. */
 void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s);
 

@@ -98,6 +98,18 @@ typedef struct sim_replica {
      * lives (the unit PRE_GU): kv_grow_uniform accepted them then. */
     bool pre_pass_unit, pass_known_unit;
     uint64_t pass_known_ctx; /* their context tokens, each's new token included */
+    /* That run's life classes (merge_seqs, MC_OFF, unit MC_UNIT, with
+     * the pool's array MC_POOL), its steps modulo the unit (MC_SHIFT) and
+     * the sequences of the requests its last step finished (MC_FIN, up to
+     * 8), for the next run to carry over (sim/merge_grow.c); and of the
+     * pass's known decodes, those merge_bound found growing no more
+     * (MC_STOP, batch entries, up to 8; MC_NSTOP counts all). */
+    bool mc_valid;
+    uint32_t mc_unit, mc_shift, mc_nfin, mc_nstop;
+    const sim_req *mc_pool;
+    uint32_t mc_off[65]; /* MERGE_CAL_W + 1 */
+    kv_seq *mc_fin[8];
+    uint32_t mc_stop[8];
     kv_grow_unit pre_gu;
     uint32_t *merge_next; /* merged steps' growths ahead; max_num_seqs entries */
     uint32_t *merge_grow; /* ... and one step's; max_num_seqs entries */

@@ -213,6 +213,8 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
             break;
     }
     r->pre_pass = false; /* its first pass may have taken it (sim/sched_budget.c), no later one */
+    if (r->pass_known == 0)
+        r->mc_valid = false; /* the last run's classes: only for the step right after it */
     /* The pass started, ended, preempted, admitted and swapped nothing:
      * the same state gives the same pass (sim/merge.h). */
     bool calm = passes == 1 && r->step.preempted == 0 &&
