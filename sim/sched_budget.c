@@ -133,6 +133,13 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
         if (decodes == -1 && fast && bn == 0 && nrun == r->pre_pass_n && budget >= nrun &&
             (r->pre_pass_need == 0 ||
              (r->kv->ops->space(r->kv, &sp), r->pre_pass_need <= sp.free_bytes))) {
+            /* Where that run's uniform classes held them (kv_grow_uniform
+             * accepted each for its life), their growths in one
+             * kv_grow_units call after the loop, in the same order: the
+             * same blocks and sums as kv_grow's one by one. */
+            const bool units = r->pre_pass_unit;
+            kv_seq **grow = r->merge_tmp;
+            uint32_t ngrow = 0;
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
                 sim_req *q = &pool[i];
@@ -140,10 +147,14 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                        q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
                        !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens));
                 if (q->computed + 1 > q->seq.cap_tokens) {
-                    int g = sim_rep_grow(r, i, q->computed + 1);
-                    if (g < 0)
-                        return -1;
-                    assert(g == KV_OK);
+                    if (units) {
+                        grow[ngrow++] = &q->seq;
+                    } else {
+                        int g = sim_rep_grow(r, i, q->computed + 1);
+                        if (g < 0)
+                            return -1;
+                        assert(g == KV_OK);
+                    }
                 }
                 q->stamp = stamp;
                 dseqs += samples;
@@ -152,6 +163,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 btok[bn] = 1;
                 bn++;
             }
+            if (ngrow > 0)
+                kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
             budget -= nrun;
             r->pass_known = nrun;
             r->pass_known_ctx = dctx;
