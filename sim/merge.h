@@ -54,7 +54,17 @@
  * merged event costs O(running requests) once, and at each step that
  * ends requests, plus O(1) per step and O(1) per growth (about one per
  * block of tokens of each sequence: classes of uniform growths or a
- * calendar of the growths by step, not a scan of the batch).
+ * calendar of the growths by step, not a scan of the batch). Outside
+ * --check the run also brings its requests to its last step's end, which
+ * sim_step_end reports without its pass over the batch (r->pre_ended: an
+ * arrival in between reads only the queue and the pool's size), and where
+ * it goes through completions it leaves the next step what it knows: the
+ * running requests, each a one-token decode in order, which the budget
+ * scheduler's pass takes without its tests where the free space covers
+ * their growths (r->pre_pass, r->pass_known), the scan and merge_bound
+ * likewise, and its uniform classes, which the next run carries over
+ * (carry_classes in sim/merge_grow.c). Debug builds assert each such fact
+ * against the computation it replaces.
  */
 #ifndef KVSIM_SIM_MERGE_H
 #define KVSIM_SIM_MERGE_H
