@@ -374,20 +374,26 @@ static void on_steps(void *ctx, const sim_step_record *tmpl, const sim_step_var 
     const double running = (double)tmpl->running;
     const bool ts = m->timeseries_csv != NULL;
     size_t i = 0;
+    /* The first step may take the fast way too where it starts as the
+     * last step observed ended (its gap before it is 0 as well). */
+    bool slow = !(n > 0 && (double)v[0].start_ns / 1e9 == m->last_end_s);
     while (i < n) {
         /* The slow way: step I as the calls one by one would take it. */
-        double start_s = (double)v[i].start_ns / 1e9, end_s = (double)v[i].end_ns / 1e9;
-        if (gap_count > 0)
-            on_token_gaps(m, end_s, (double)(v[i].end_ns - v[i].start_ns) / 1e9, gap_count);
-        rec.start_s = start_s;
-        rec.end_s = end_s;
-        rec.mem = v[i].mem;
-        rec.mem_after = v[i].mem;
-        rec.mem_after.token_states = v[i].after_token_states;
-        rec.mem_after.reservation = v[i].after_reservation;
-        rec.used_at_end_bytes = v[i].used_at_end_bytes;
-        on_step(m, &rec);
-        i++;
+        if (slow) {
+            double start_s = (double)v[i].start_ns / 1e9, end_s = (double)v[i].end_ns / 1e9;
+            if (gap_count > 0)
+                on_token_gaps(m, end_s, (double)(v[i].end_ns - v[i].start_ns) / 1e9, gap_count);
+            rec.start_s = start_s;
+            rec.end_s = end_s;
+            rec.mem = v[i].mem;
+            rec.mem_after = v[i].mem;
+            rec.mem_after.token_states = v[i].after_token_states;
+            rec.mem_after.reservation = v[i].after_reservation;
+            rec.used_at_end_bytes = v[i].used_at_end_bytes;
+            on_step(m, &rec);
+            i++;
+        }
+        slow = true;
         /* The fast way, while it applies. */
         double a0 = m->area[0], a1 = m->area[1], a2 = m->area[2], a3 = m->area[3], a4 = m->area[4],
                a5 = m->area[5], ext = m->ext_index_area;
@@ -403,7 +409,7 @@ static void on_steps(void *ctx, const sim_step_record *tmpl, const sim_step_var 
         for (; j < n; j++) {
             const sim_step_var *s = &v[j];
             double end = (double)s->end_ns / 1e9;
-            if (s->start_ns != v[j - 1].end_ns || (ts && next_ts < end))
+            if ((j > 0 && s->start_ns != v[j - 1].end_ns) || (ts && next_ts < end))
                 break;
             double start = (double)s->start_ns / 1e9;
             if (gap_count > 0) { /* on_token_gaps */
