@@ -85,8 +85,45 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
     uint64_t growth = 0;
     *nprompt = 0;
     const uint32_t known = r->pass_known <= b->n ? r->pass_known : 0;
-    r->mc_nstop = 0;
-    for (uint32_t k = 0; k < b->n; k++) {
+    uint32_t k0 = 0;
+    if (known > 0) {
+        /* The pass's decodes from the last merged run, noted by the pass
+         * (sim_merge_note_known: merge_next, the sums, r->mc_stop): the
+         * loop's tests and sums below for them, with its exits (each
+         * monotone in the entries taken, so taken in any order). */
+#ifndef NDEBUG
+        uint32_t bnd = UINT32_MAX, fmin = UINT32_MAX, n2 = 0, nstop = 0;
+        uint64_t gr = 0;
+        for (uint32_t k = 0; k < known; k++) {
+            const sim_req *q = sim_rep_req(r, b->req[k]);
+            uint32_t left = q->output - q->generated, first = q->seq.cap_tokens - merge_base(q) + 1;
+            assert(merge_plain_decode(b, k, q) && r->merge_next[k] == first);
+            bnd = left < bnd ? left : bnd;
+            fmin = first < fmin ? first : fmin;
+            gr += q->seq.samples > 1 ? q->seq.samples : 1;
+            n2 += first == 2;
+            nstop += first > left;
+        }
+        assert(bnd == r->known_bound && fmin == r->known_first_min && gr == r->known_growth &&
+               n2 == r->known_n2 && nstop == r->mc_nstop);
+#endif
+        if (r->known_bound < 2)
+            return 1;
+        bound = r->known_bound;
+        first_min = r->known_first_min;
+        growth = r->known_growth;
+        if (r->known_n2 > 0) {
+            if (grows == MERGE_GROW_NONE)
+                return 1;
+            need2 = r->known_need2;
+            if (!merge_decode_room(r, need2, grows == MERGE_GROW_NO_EVICT))
+                return 1;
+        }
+        k0 = known;
+    } else {
+        r->mc_nstop = 0;
+    }
+    for (uint32_t k = k0; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         const kv_seq *s = &q->seq;
         /* A one-token decode of a request that has its first token, whose
@@ -97,10 +134,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
          * KV written up to the chunk's start and held up to its end: its
          * first token comes at the first step's end, a decode each step
          * after (merge_base). */
-        /* The pass's decodes from the last merged run (r->pass_known) are
-         * such decodes: that run left them so, and the pass grew them. */
-        assert(k >= known || merge_plain_decode(b, k, q));
-        bool decode = k < known || merge_plain_decode(b, k, q);
+        bool decode = merge_plain_decode(b, k, q);
         /* (Exclusive: a decode is past its prompt, a prompt's chunk not.) */
         bool prompt = !decode && prompts && q->generated == 0 && q->computed < q->input &&
                       b->tokens[k] == q->input - q->computed && q->first_token_ns < 0 && s->live &&
@@ -122,11 +156,6 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         uint32_t first = s->cap_tokens - base + 1;
         r->merge_next[k] = first;
         first_min = first < first_min ? first : first_min;
-        if (k < known && first > left) { /* grows no more in its life (carry_classes) */
-            if (r->mc_nstop < 8)
-                r->mc_stop[r->mc_nstop] = k;
-            r->mc_nstop++;
-        }
         if (first == 2) {
             /* take_growths' test for step 2, on a prefix of its sum (it
              * only grows): a failure there ends the run at one step. */

@@ -73,6 +73,42 @@
 
 #include "sim/replica.h"
 
+/* For merge_bound (sim/merge.c), where the pass takes r->pre_pass: batch
+ * entry K is request Q, one of those decodes, its KV grown for its next
+ * token: its first growth step in a run started now (r->merge_next[K]),
+ * its last step, and the sums of them (r->known_*, r->mc_stop for those
+ * that grow no more in their lives); the pass starts them with
+ * sim_merge_known_start. */
+static inline void sim_merge_known_start(sim_replica *r)
+{
+    r->known_bound = UINT32_MAX;
+    r->known_first_min = UINT32_MAX;
+    r->known_n2 = 0;
+    r->known_need2 = 0;
+    r->known_growth = 0;
+    r->mc_nstop = 0;
+}
+
+static inline void sim_merge_note_known(sim_replica *r, uint32_t k, const sim_req *q)
+{
+    const kv_seq *s = &q->seq;
+    uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
+    r->merge_next[k] = first;
+    r->known_bound = left < r->known_bound ? left : r->known_bound;
+    r->known_first_min = first < r->known_first_min ? first : r->known_first_min;
+    r->known_growth += s->samples > 1 ? s->samples : 1;
+    if (first == 2) {
+        uint64_t nb = kv_grow_bytes(r->kv, s, q->computed + 2);
+        r->known_n2++;
+        r->known_need2 = nb > UINT64_MAX - r->known_need2 ? UINT64_MAX : r->known_need2 + nb;
+    }
+    if (first > left) {
+        if (r->mc_nstop < 8)
+            r->mc_stop[r->mc_nstop] = k;
+        r->mc_nstop++;
+    }
+}
+
 /* R has just started a step (sim_step_start returned 1) that ends at
  * *END_NS. Extends it over the identical steps that follow, as far as the
  * rules above allow with r->merge_limit_ns the next other event; the

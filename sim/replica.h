@@ -98,6 +98,12 @@ typedef struct sim_replica {
      * lives (the unit PRE_GU): kv_grow_uniform accepted them then. */
     bool pre_pass_unit, pass_known_unit;
     uint64_t pass_known_ctx; /* their context tokens, each's new token included */
+    /* ... and what merge_bound needs of them, noted by the pass
+     * (sim_merge_note_known, each's r->merge_next too): the least of
+     * their last steps and of their first growths, those growing at the
+     * run's step 2 and those growths' bytes, the sequences they hold. */
+    uint32_t known_bound, known_first_min, known_n2;
+    uint64_t known_need2, known_growth;
     /* That run's life classes (merge_seqs, MC_OFF, unit MC_UNIT, with
      * the pool's array MC_POOL), its steps modulo the unit (MC_SHIFT) and
      * the sequences of the requests its last step finished (MC_FIN, up to

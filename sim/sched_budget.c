@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sim/merge.h"
 #include "sim/spec.h"
 
 bool sim_sched_v0_room(const sim_replica *r)
@@ -139,7 +140,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
              * same blocks and sums as kv_grow's one by one. */
             const bool units = r->pre_pass_unit;
             kv_seq **grow = r->merge_tmp;
-            uint32_t ngrow = 0;
+            uint32_t *grow_at = r->merge_link, ngrow = 0;
+            sim_merge_known_start(r);
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
                 sim_req *q = &pool[i];
@@ -148,13 +150,17 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                        !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens));
                 if (q->computed + 1 > q->seq.cap_tokens) {
                     if (units) {
+                        grow_at[ngrow] = k;
                         grow[ngrow++] = &q->seq;
                     } else {
                         int g = sim_rep_grow(r, i, q->computed + 1);
                         if (g < 0)
                             return -1;
                         assert(g == KV_OK);
+                        sim_merge_note_known(r, k, q);
                     }
+                } else {
+                    sim_merge_note_known(r, k, q);
                 }
                 q->stamp = stamp;
                 dseqs += samples;
@@ -165,6 +171,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             }
             if (ngrow > 0)
                 kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
+            for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
+                sim_merge_note_known(r, grow_at[j], &pool[run[grow_at[j]]]);
             budget -= nrun;
             r->pass_known = nrun;
             r->pass_known_ctx = dctx;
