@@ -725,8 +725,25 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * those not finished, each a one-token decode, and the growths among
      * them (r->pre_pass). */
     const bool pre_pass = pre && through_ok(r) && scan.in_order && !scan.held;
+    /* The growths among them: with life classes, the class of the run's
+     * step K + 1 less its requests finished at step K (a block each);
+     * else found entry by entry. */
     uint64_t need = 0;
+    const bool need_each = pre_pass && !life_classes;
+    if (pre_pass && life_classes) {
+        uint32_t c = (k + 1) % g.unit, m = 0;
+        for (uint32_t j = g.off[c]; j < g.off[c + 1]; j++)
+            m += merge_last_step(merge_seq_req(r->merge_seqs[j])) != k;
+        need = m * g.gu.bytes;
+    }
+    /* Every entry one sequence (the used tokens' step, the sum of their
+     * samples, is the batch's size): the used tokens' sum is
+     * kv_set_used's without the pass (the assertion below). */
+    const bool single = used_step == r->batch.n;
     uint64_t used_sum = kv->totals.used_tokens; /* kv_set_used's sum, in a register */
+#ifndef NDEBUG
+    uint64_t need_check = 0, used_check = used_sum;
+#endif
     for (uint32_t n = 0; n < r->batch.n; n++) {
         sim_req *q = sim_rep_req(r, r->batch.req[n]);
         q->computed = merge_base(q) + adv;
@@ -735,7 +752,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (ends_now && finished < 8)
             r->mc_fin[finished] = &q->seq;
         finished += ends_now;
-        if (q->seq.samples <= 1) {
+#ifndef NDEBUG
+        used_check = used_check - q->seq.used_tokens + q->computed;
+#endif
+        if (single) {
+            q->seq.used_tokens = q->computed;
+        } else if (q->seq.samples <= 1) {
             used_sum = used_sum - q->seq.used_tokens + q->computed;
             q->seq.used_tokens = q->computed;
         } else {
@@ -745,13 +767,21 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         }
         q->last_token_ns = last_ns;
         q->stamp = r->stamp;
+#ifndef NDEBUG
         if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need_check = b > UINT64_MAX - need_check ? UINT64_MAX : need_check + b;
+        }
+#endif
+        if (need_each && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
             uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
             need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
         }
     }
-    kv->totals.used_tokens = used_sum;
+    kv->totals.used_tokens = single ? used0 + adv * used_step : used_sum;
     assert(kv->totals.used_tokens == used0 + adv * used_step);
+    assert(!single || used_check == kv->totals.used_tokens);
+    assert(!pre_pass || need_check == need);
     r->pre_ended = pre;
     r->pre_finished = finished;
     r->pre_gap_ns = end_ns - start_ns;
