@@ -79,34 +79,48 @@
  * its last step, and the sums of them (r->known_*, r->mc_stop for those
  * that grow no more in their lives); the pass starts them with
  * sim_merge_known_start. */
-static inline void sim_merge_known_start(sim_replica *r)
+typedef struct sim_merge_known {
+    uint32_t bound, first_min, n2, nstop;
+    uint64_t need2, growth;
+} sim_merge_known;
+
+static inline void sim_merge_known_start(sim_merge_known *kn)
 {
-    r->known_bound = UINT32_MAX;
-    r->known_first_min = UINT32_MAX;
-    r->known_n2 = 0;
-    r->known_need2 = 0;
-    r->known_growth = 0;
-    r->mc_nstop = 0;
+    kn->bound = kn->first_min = UINT32_MAX;
+    kn->n2 = kn->nstop = 0;
+    kn->need2 = kn->growth = 0;
 }
 
-static inline void sim_merge_note_known(sim_replica *r, uint32_t k, const sim_req *q)
+static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uint32_t k,
+                                        const sim_req *q)
 {
     const kv_seq *s = &q->seq;
     uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
     r->merge_next[k] = first;
-    r->known_bound = left < r->known_bound ? left : r->known_bound;
-    r->known_first_min = first < r->known_first_min ? first : r->known_first_min;
-    r->known_growth += s->samples > 1 ? s->samples : 1;
+    kn->bound = left < kn->bound ? left : kn->bound;
+    kn->first_min = first < kn->first_min ? first : kn->first_min;
+    kn->growth += s->samples > 1 ? s->samples : 1;
     if (first == 2) {
         uint64_t nb = kv_grow_bytes(r->kv, s, q->computed + 2);
-        r->known_n2++;
-        r->known_need2 = nb > UINT64_MAX - r->known_need2 ? UINT64_MAX : r->known_need2 + nb;
+        kn->n2++;
+        kn->need2 = nb > UINT64_MAX - kn->need2 ? UINT64_MAX : kn->need2 + nb;
     }
     if (first > left) {
-        if (r->mc_nstop < 8)
-            r->mc_stop[r->mc_nstop] = k;
-        r->mc_nstop++;
+        if (kn->nstop < 8)
+            r->mc_stop[kn->nstop] = k;
+        kn->nstop++;
     }
+}
+
+/* The sums of the notes in KN into R. */
+static inline void sim_merge_known_end(sim_replica *r, const sim_merge_known *kn)
+{
+    r->known_bound = kn->bound;
+    r->known_first_min = kn->first_min;
+    r->known_n2 = kn->n2;
+    r->known_need2 = kn->need2;
+    r->known_growth = kn->growth;
+    r->mc_nstop = kn->nstop;
 }
 
 /* R has just started a step (sim_step_start returned 1) that ends at

@@ -141,7 +141,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             const bool units = r->pre_pass_unit;
             kv_seq **grow = r->merge_tmp;
             uint32_t *grow_at = r->merge_link, ngrow = 0;
-            sim_merge_known_start(r);
+            sim_merge_known kn;
+            sim_merge_known_start(&kn);
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
                 sim_req *q = &pool[i];
@@ -157,10 +158,10 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                         if (g < 0)
                             return -1;
                         assert(g == KV_OK);
-                        sim_merge_note_known(r, k, q);
+                        sim_merge_note_known(r, &kn, k, q);
                     }
                 } else {
-                    sim_merge_note_known(r, k, q);
+                    sim_merge_note_known(r, &kn, k, q);
                 }
                 q->stamp = stamp;
                 dseqs += samples;
@@ -172,7 +173,8 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             if (ngrow > 0)
                 kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
             for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
-                sim_merge_note_known(r, grow_at[j], &pool[run[grow_at[j]]]);
+                sim_merge_note_known(r, &kn, grow_at[j], &pool[run[grow_at[j]]]);
+            sim_merge_known_end(r, &kn);
             budget -= nrun;
             r->pass_known = nrun;
             r->pass_known_ctx = dctx;
