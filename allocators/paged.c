@@ -483,9 +483,13 @@ static uint64_t paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
             nfree = p->num_free;
         }
         s->blocks[s->num_blocks++] = blk;
-        /* kv_grow's useful slots: min(cap, final) (a single sequence). */
+        /* kv_grow's useful slots: min(cap, final) (a single sequence);
+         * the whole block below the final length (most growths). */
         uint32_t cap = s->cap_tokens, fin = s->final_tokens;
-        useful += (cap + bt < fin ? cap + bt : fin) - (cap < fin ? cap : fin);
+        if (cap + bt <= fin)
+            useful += bt;
+        else
+            useful += fin - (cap < fin ? cap : fin);
         s->cap_tokens = cap + bt;
         s->alloc_bytes += bb;
     }

@@ -356,9 +356,152 @@ static void on_token_gaps(void *ctx, double now_s, double gap_s, uint64_t count)
         m->io_error = 1;
 }
 
+/* sim_observer.on_steps: on_token_gaps and on_step for each merged step.
+ * A step that follows the one before it in the call (its start that one's
+ * end) and ends before the time series' next grid point takes the fast
+ * way: on_step's statements with the sums in registers (its gap before
+ * the step is 0, so no area; no row falls in it), the same operations on
+ * the same values in the same order; any other step goes through
+ * on_token_gaps and on_step with the sums written back first. */
+static void on_steps(void *ctx, const sim_step_record *tmpl, const sim_step_var *v, size_t n,
+                     uint64_t gap_count)
+{
+    an_metrics *m = ctx;
+    sim_step_record rec = *tmpl;
+    const uint64_t tokens = tmpl->prefill_tokens + tmpl->decode_seqs + tmpl->spec_tokens;
+    const uint64_t seqs = (uint64_t)tmpl->prefill_seqs + tmpl->decode_seqs;
+    const bool busy = !tmpl->idle;
+    const double running = (double)tmpl->running;
+    const bool ts = m->timeseries_csv != NULL;
+    size_t i = 0;
+    /* The first step may take the fast way too where it starts as the
+     * last step observed ended (its gap before it is 0 as well). */
+    bool slow = !(n > 0 && (double)v[0].start_ns / 1e9 == m->last_end_s);
+    while (i < n) {
+        /* The slow way: step I as the calls one by one would take it. */
+        if (slow) {
+            double start_s = (double)v[i].start_ns / 1e9, end_s = (double)v[i].end_ns / 1e9;
+            if (gap_count > 0)
+                on_token_gaps(m, end_s, (double)(v[i].end_ns - v[i].start_ns) / 1e9, gap_count);
+            rec.start_s = start_s;
+            rec.end_s = end_s;
+            rec.mem = v[i].mem;
+            rec.mem_after = v[i].mem;
+            rec.mem_after.token_states = v[i].after_token_states;
+            rec.mem_after.reservation = v[i].after_reservation;
+            rec.used_at_end_bytes = v[i].used_at_end_bytes;
+            on_step(m, &rec);
+            i++;
+        }
+        slow = true;
+        /* The fast way, while it applies. */
+        double a0 = m->area[0], a1 = m->area[1], a2 = m->area[2], a3 = m->area[3], a4 = m->area[4],
+               a5 = m->area[5], ext = m->ext_index_area;
+        double run_area = m->running_area, busy_s = m->busy_s, next_ts = m->next_ts_s;
+        uint64_t ts_steps = m->ts_steps, ts_tokens = m->ts_tokens, ts_pre = m->ts_preempted,
+                 ts_prompt = m->ts_prompt_tokens, ts_out = m->ts_output_tokens;
+        uint64_t steps = m->steps, bseqs = m->batch_seqs, btokens = m->batch_tokens,
+                 resident = m->resident_seqs, peak_used = m->peak_used_bytes;
+        int64_t bucket = m->tok_bucket;
+        uint64_t in_bucket = m->tok_in_bucket, max_bucket = m->max_tok_bucket;
+        int io = 0;
+        size_t j = i;
+        for (; j < n; j++) {
+            const sim_step_var *s = &v[j];
+            double end = (double)s->end_ns / 1e9;
+            if ((j > 0 && s->start_ns != v[j - 1].end_ns) || (ts && next_ts < end))
+                break;
+            double start = (double)s->start_ns / 1e9;
+            if (gap_count > 0) { /* on_token_gaps */
+                int64_t b = end >= 0 ? (int64_t)end : (int64_t)floor(end);
+                if (b != bucket) {
+                    bucket = b;
+                    in_bucket = 0;
+                }
+                in_bucket += gap_count;
+                if (in_bucket > max_bucket)
+                    max_bucket = in_bucket;
+                double gap = (double)(s->end_ns - s->start_ns) / 1e9;
+                if (gap >= 0 && an_wsamples_add_inline(&m->itl_exact, gap, gap_count) != 0)
+                    io = 1;
+            }
+            /* on_step: no row (NEXT_TS >= END >= START), the gap before
+             * the step 0 (no area); its counts after the loop. */
+            double dur = end - start;
+            const kv_breakdown *b = &s->mem;
+            if (dur > 0) { /* add_area */
+                a0 += bytes_d(b->token_states) * dur;
+                a1 += bytes_d(b->reservation) * dur;
+                a2 += bytes_d(b->internal_frag) * dur;
+                a3 += bytes_d(b->external_frag) * dur;
+                a4 += bytes_d(b->blocked_free) * dur;
+                a5 += bytes_d(b->free) * dur;
+                ext += b->ext_frag_index * dur;
+            }
+            run_area += running * dur;
+            busy_s += dur;
+            uint64_t alloc = allocated(b);
+            if (alloc > m->peak_alloc_bytes) {
+                m->peak_alloc_bytes = alloc;
+                m->at_peak = *b;
+                m->peak_time_s = start;
+            }
+            if (s->used_at_end_bytes > peak_used)
+                peak_used = s->used_at_end_bytes;
+        }
+        m->area[0] = a0;
+        m->area[1] = a1;
+        m->area[2] = a2;
+        m->area[3] = a3;
+        m->area[4] = a4;
+        m->area[5] = a5;
+        m->ext_index_area = ext;
+        m->running_area = run_area;
+        m->busy_s = busy_s;
+        /* on_step's counts of the J - I fast steps, each the same. */
+        uint64_t nf = j - i;
+        ts_steps += busy * nf;
+        ts_tokens += tokens * nf;
+        ts_pre += tmpl->preempted * nf;
+        ts_prompt += tmpl->prefill_tokens * nf;
+        ts_out += tmpl->output_tokens * nf;
+        if (busy) {
+            steps += nf;
+            bseqs += seqs * nf;
+            btokens += tokens * nf;
+            resident += tmpl->running * nf;
+        }
+        m->ts_steps = ts_steps;
+        m->ts_tokens = ts_tokens;
+        m->ts_preempted = ts_pre;
+        m->ts_prompt_tokens = ts_prompt;
+        m->ts_output_tokens = ts_out;
+        m->steps = steps;
+        m->batch_seqs = bseqs;
+        m->batch_tokens = btokens;
+        m->resident_seqs = resident;
+        m->peak_used_bytes = peak_used;
+        m->tok_bucket = bucket;
+        m->tok_in_bucket = in_bucket;
+        m->max_tok_bucket = max_bucket;
+        if (io)
+            m->io_error = 1;
+        if (j > i) { /* the last fast step's end state (on_step's tail) */
+            const sim_step_var *s = &v[j - 1];
+            m->last_after = s->mem;
+            m->last_after.token_states = s->after_token_states;
+            m->last_after.reservation = s->after_reservation;
+            m->last_end_s = (double)s->end_ns / 1e9;
+            m->last_running_after = tmpl->running_after;
+            m->last_waiting_after = tmpl->waiting_after;
+        }
+        i = j;
+    }
+}
+
 sim_observer an_metrics_observer(an_metrics *m)
 {
-    sim_observer o = {m, on_start, on_step, on_request, on_token_gaps};
+    sim_observer o = {m, on_start, on_step, on_request, on_token_gaps, on_steps};
     return o;
 }
 

@@ -457,38 +457,35 @@ static int cmp_wpair(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Sorts N pairs by value: the LSD radix sort of an_samples_sort on the
- * values' keys, 11 bits a pass, skipping the passes whose digit every key
- * shares (a run's gaps share their high bits), through a temporary of N
- * pairs (as much as glibc's qsort takes for its merge sort). Falls back to
- * qsort when the temporary cannot be had. Stable: equal values end up
- * adjacent in their order, and the result does not depend on the digit's
- * width. */
-static void sort_pairs(an_wpair *p, size_t n)
+/* Pair sorting: the values' keys (sort_key: their order as unsigned
+ * integers is the doubles' order) in the values' place while sorting
+ * (each value's bytes read as a double, then written as its key, read
+ * back as a key and written as the double at the end). */
+enum { DIGIT = 11, BUCKETS = 1 << DIGIT, DIGITS = (64 + DIGIT - 1) / DIGIT };
+enum { DIGIT2 = 9, BUCKETS2 = 1 << DIGIT2, SMALL = 24 };
+
+static inline uint64_t pair_key(const an_wpair *e)
 {
-    an_wpair *tmp = n >= 64 ? malloc(n * sizeof(an_wpair)) : NULL;
-    /* 11-bit digits, six passes at most (eight of a byte each before):
-     * a run's gaps share their top bits, so usually five. */
-    enum { DIGIT = 11, BUCKETS = 1 << DIGIT, DIGITS = (64 + DIGIT - 1) / DIGIT };
-    size_t(*count)[BUCKETS] = tmp != NULL ? calloc(DIGITS, sizeof(*count)) : NULL;
-    if (count == NULL) {
-        free(tmp);
-        qsort(p, n, sizeof(an_wpair), cmp_wpair);
-        return;
-    }
-    /* The keys in the values' place while sorting (each value's bytes
-     * read as a double, then written as its key, read back as a key and
-     * written as the double at the end): the passes read them as they
-     * are, rather than making each again. */
+    uint64_t k;
+    memcpy(&k, &e->v, sizeof(k));
+    return k;
+}
+
+/* The LSD radix sort of an_samples_sort on N pairs holding keys at P, 11
+ * bits a pass, skipping the passes whose digit every key shares, through
+ * TMP (N pairs). Returns 0, or -1 when out of memory (P unsorted). */
+static int lsd_keys(an_wpair *p, an_wpair *tmp, size_t n)
+{
+    size_t(*count)[BUCKETS] = calloc(DIGITS, sizeof(*count));
+    if (count == NULL)
+        return -1;
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = sort_key(p[i].v);
-        memcpy(&p[i].v, &k, sizeof(k));
+        uint64_t k = pair_key(&p[i]);
         for (int d = 0; d < DIGITS; d++)
             count[d][(k >> (DIGIT * d)) & (BUCKETS - 1)]++;
     }
     an_wpair *src = p, *dst = tmp;
-    uint64_t first;
-    memcpy(&first, &p[0].v, sizeof(first));
+    uint64_t first = pair_key(&p[0]);
     for (int d = 0; d < DIGITS; d++) {
         size_t *c = count[d];
         if (c[(first >> (DIGIT * d)) & (BUCKETS - 1)] == n)
@@ -499,22 +496,123 @@ static void sort_pairs(an_wpair *p, size_t n)
             c[b] = at;
             at += k;
         }
-        for (size_t i = 0; i < n; i++) {
-            uint64_t k;
-            memcpy(&k, &src[i].v, sizeof(k));
-            dst[c[(k >> (DIGIT * d)) & (BUCKETS - 1)]++] = src[i];
-        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[(pair_key(&src[i]) >> (DIGIT * d)) & (BUCKETS - 1)]++] = src[i];
         an_wpair *t = src;
         src = dst;
         dst = t;
     }
-    for (size_t i = 0; i < n; i++) { /* back to values, into P */
-        uint64_t k;
-        memcpy(&k, &src[i].v, sizeof(k));
-        p[i].v = from_key(k);
-        p[i].c = src[i].c;
-    }
+    if (src != p)
+        memcpy(p, src, n * sizeof(an_wpair));
     free(count);
+    return 0;
+}
+
+/* Insertion sort of N pairs holding keys at P (a few). */
+static void insertion_keys(an_wpair *p, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        an_wpair e = p[i];
+        uint64_t k = pair_key(&e);
+        size_t j = i;
+        while (j > 0 && pair_key(&p[j - 1]) > k) {
+            p[j] = p[j - 1];
+            j--;
+        }
+        p[j] = e;
+    }
+}
+
+static int cmp_wkey(const void *a, const void *b)
+{
+    uint64_t x = pair_key(a), y = pair_key(b);
+    return (x > y) - (x < y);
+}
+
+/* Sorts the N pairs holding keys at P (TMP: N pairs of scratch): a few
+ * by insertion, more by lsd_keys (qsort without its memory). */
+static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n)
+{
+    if (n <= SMALL)
+        insertion_keys(p, n);
+    else if (lsd_keys(p, tmp, n) != 0)
+        qsort(p, n, sizeof(an_wpair), cmp_wkey);
+}
+
+/* Sorts N pairs by value: most significant digit first on the keys' bits
+ * that vary (a run's gaps share their high bits), 11 of them into TMP,
+ * then each digit's pairs by the next 9 back into P, then each of those
+ * (mostly one or two pairs: the values differ within a few bits of
+ * their top) by insertion, or by the LSD radix sort where there are more;
+ * qsort when the temporary cannot be had. Any order of equal keys gives
+ * the same merged pairs (equal keys are equal values, bit for bit). */
+static void sort_pairs(an_wpair *p, size_t n)
+{
+    an_wpair *tmp = n >= 64 ? malloc(n * sizeof(an_wpair)) : NULL;
+    if (tmp == NULL) {
+        qsort(p, n, sizeof(an_wpair), cmp_wpair);
+        return;
+    }
+    uint64_t all_and = ~0ULL, all_or = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = sort_key(p[i].v);
+        memcpy(&p[i].v, &k, sizeof(k));
+        all_and &= k;
+        all_or |= k;
+    }
+    uint64_t vary = all_and ^ all_or;
+    if (vary != 0) {
+        int top = 63;
+        while (!((vary >> top) & 1))
+            top--;
+        /* The first digit: bits S1 to TOP (above TOP every key agrees). */
+        int s1 = top >= DIGIT - 1 ? top - (DIGIT - 1) : 0;
+        size_t c1[BUCKETS + 1];
+        memset(c1, 0, sizeof(c1));
+        for (size_t i = 0; i < n; i++)
+            c1[((pair_key(&p[i]) >> s1) & (BUCKETS - 1)) + 1]++;
+        for (int b = 0; b < BUCKETS; b++)
+            c1[b + 1] += c1[b];
+        size_t at1[BUCKETS];
+        memcpy(at1, c1, sizeof(at1));
+        for (size_t i = 0; i < n; i++)
+            tmp[at1[(pair_key(&p[i]) >> s1) & (BUCKETS - 1)]++] = p[i];
+        /* Each first digit's pairs, at [c1[b], c1[b + 1]) of TMP, sorted
+         * into the same place in P. */
+        int s2 = s1 >= DIGIT2 ? s1 - DIGIT2 : 0;
+        for (int b = 0; b < BUCKETS; b++) {
+            size_t lo = c1[b], m = c1[b + 1] - lo;
+            if (m == 0)
+                continue;
+            an_wpair *q = tmp + lo, *out = p + lo;
+            if (m <= SMALL || s1 == 0) { /* s1 == 0: the digit was the last varying bits */
+                if (s1 != 0)
+                    insertion_keys(q, m);
+                memcpy(out, q, m * sizeof(an_wpair));
+                continue;
+            }
+            size_t c2[BUCKETS2 + 1];
+            memset(c2, 0, sizeof(c2));
+            const uint64_t mask2 = ((uint64_t)1 << (s1 - s2)) - 1;
+            for (size_t i = 0; i < m; i++)
+                c2[((pair_key(&q[i]) >> s2) & mask2) + 1]++;
+            for (int d = 0; d < BUCKETS2; d++)
+                c2[d + 1] += c2[d];
+            size_t at2[BUCKETS2];
+            memcpy(at2, c2, sizeof(at2));
+            for (size_t i = 0; i < m; i++)
+                out[at2[(pair_key(&q[i]) >> s2) & mask2]++] = q[i];
+            if (s2 == 0)
+                continue; /* every varying bit sorted */
+            for (int d = 0; d < BUCKETS2; d++) {
+                size_t lo2 = c2[d], m2 = c2[d + 1] - lo2;
+                if (m2 > 1)
+                    sort_rest(out + lo2, q + lo2, m2);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) /* back to values */
+        p[i].v = from_key(pair_key(&p[i]));
     free(tmp);
 }
 

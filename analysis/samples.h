@@ -133,6 +133,23 @@ void an_wsamples_init(an_wsamples *w, size_t max_pairs);
  * histogram. */
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count);
 
+/* an_wsamples_add, its first case inline: while the adds skip the cache
+ * (see an_wsamples_add) with room at the array's end, the pair is written
+ * there. For callers that add a value per step. */
+static inline int an_wsamples_add_inline(an_wsamples *w, double v, uint64_t count)
+{
+    if (count != 0 && w->bypass > 0 && w->n < w->cap) {
+        w->sorted = 0;
+        w->bypass--;
+        w->total += count;
+        w->p[w->n].v = v;
+        w->p[w->n].c = count;
+        w->n++;
+        return 0;
+    }
+    return an_wsamples_add(w, v, count);
+}
+
 /* Moves the cache's pairs to the array, sorts by value and merges equal
  * values; later queries need it. Returns 0, or -1 when out of memory (the
  * queries then give NAN). */

@@ -20,7 +20,9 @@
  * loses their decodes and is priced through its own constants.
  * The requests themselves (computed and generated tokens, each sequence's
  * used tokens, the time of their last token) are advanced once, at the
- * end, to the start of the last step; the memory figures in between come
+ * end, to the end of the last step, which sim_step_end then reports
+ * without its pass over the batch (r->pre_ended; under --check, to its
+ * start, and sim_step_end makes the pass); the memory figures in between come
  * from a breakdown taken at the run's start and again after each step
  * with growths, with the used-token sum moved (kv_breakdown_at_used):
  * exact, because between allocations used tokens are all that change.
@@ -41,6 +43,18 @@
 static double to_s(int64_t ns)
 {
     return (double)ns / 1e9;
+}
+
+/* Batch entry K, request Q, is a one-token decode of a request that has
+ * its first token, whose KV is written up to its context, past its prompt
+ * and past the blocks it shares, its next token within its capacity. */
+static inline bool merge_plain_decode(const sim_batch *b, uint32_t k, const sim_req *q)
+{
+    const kv_seq *s = &q->seq;
+    return b->tokens[k] == 1 && q->computed + 1 == sim_req_tokens(q) && q->computed >= q->input &&
+           q->generated < q->output && q->first_token_ns >= 0 && s->live &&
+           s->used_tokens == q->computed && s->used_tokens >= s->prompt_tokens &&
+           q->computed >= s->shared_tokens && s->cap_tokens > q->computed;
 }
 
 /* How many steps, the one started included, R's batch can run unchanged
@@ -70,7 +84,46 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
     uint32_t bound = UINT32_MAX, first_min = UINT32_MAX;
     uint64_t growth = 0;
     *nprompt = 0;
-    for (uint32_t k = 0; k < b->n; k++) {
+    const uint32_t known = r->pass_known <= b->n ? r->pass_known : 0;
+    uint32_t k0 = 0;
+    if (known > 0) {
+        /* The pass's decodes from the last merged run, noted by the pass
+         * (sim_merge_note_known: merge_next, the sums, r->mc_stop): the
+         * loop's tests and sums below for them, with its exits (each
+         * monotone in the entries taken, so taken in any order). */
+#ifndef NDEBUG
+        uint32_t bnd = UINT32_MAX, fmin = UINT32_MAX, n2 = 0, nstop = 0;
+        uint64_t gr = 0;
+        for (uint32_t k = 0; k < known; k++) {
+            const sim_req *q = sim_rep_req(r, b->req[k]);
+            uint32_t left = q->output - q->generated, first = q->seq.cap_tokens - merge_base(q) + 1;
+            assert(merge_plain_decode(b, k, q) && r->merge_next[k] == first);
+            bnd = left < bnd ? left : bnd;
+            fmin = first < fmin ? first : fmin;
+            gr += q->seq.samples > 1 ? q->seq.samples : 1;
+            n2 += first == 2;
+            nstop += first > left;
+        }
+        assert(bnd == r->known_bound && fmin == r->known_first_min && gr == r->known_growth &&
+               n2 == r->known_n2 && nstop == r->mc_nstop);
+#endif
+        if (r->known_bound < 2)
+            return 1;
+        bound = r->known_bound;
+        first_min = r->known_first_min;
+        growth = r->known_growth;
+        if (r->known_n2 > 0) {
+            if (grows == MERGE_GROW_NONE)
+                return 1;
+            need2 = r->known_need2;
+            if (!merge_decode_room(r, need2, grows == MERGE_GROW_NO_EVICT))
+                return 1;
+        }
+        k0 = known;
+    } else {
+        r->mc_nstop = 0;
+    }
+    for (uint32_t k = k0; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         const kv_seq *s = &q->seq;
         /* A one-token decode of a request that has its first token, whose
@@ -81,15 +134,13 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
          * KV written up to the chunk's start and held up to its end: its
          * first token comes at the first step's end, a decode each step
          * after (merge_base). */
-        bool prompt = prompts && q->generated == 0 && q->computed < q->input &&
+        bool decode = merge_plain_decode(b, k, q);
+        /* (Exclusive: a decode is past its prompt, a prompt's chunk not.) */
+        bool prompt = !decode && prompts && q->generated == 0 && q->computed < q->input &&
                       b->tokens[k] == q->input - q->computed && q->first_token_ns < 0 && s->live &&
                       s->used_tokens == q->computed && s->cap_tokens >= q->input &&
                       s->shared_tokens <= q->input;
-        if (!prompt &&
-            (b->tokens[k] != 1 || q->computed + 1 != sim_req_tokens(q) || q->computed < q->input ||
-             q->generated >= q->output || q->first_token_ns < 0 || !s->live ||
-             s->used_tokens != q->computed || s->used_tokens < s->prompt_tokens ||
-             q->computed < s->shared_tokens || s->cap_tokens <= q->computed))
+        if (!decode && !prompt)
             return 1;
         *nprompt += prompt;
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
@@ -170,28 +221,100 @@ static void first_step_gaps(sim_replica *r)
  * one, and the sums over the batch of merge_base + 2 (the context of the
  * second step, every entry a decode) and of merge_base - computed (used
  * tokens the first step's prompts add). */
+/* Also the first step's gaps, as first_step_gaps would report them at
+ * END_NS (the requests' last tokens do not move before): the runs of
+ * equal gaps and the entries whose first token it is (up to
+ * MERGE_SCAN_RUNS and MERGE_SCAN_FIRST of them; more: GAPS_OK false, and
+ * first_step_gaps makes them). */
+enum { MERGE_SCAN_RUNS = 8, MERGE_SCAN_FIRST = 8 };
 typedef struct merge_scan {
-    bool in_order, held;
+    bool in_order, held, gaps_ok;
     uint64_t ctx2, used_base;
+    uint32_t nruns, nfirst;
+    sim_gap_run runs[MERGE_SCAN_RUNS];
+    uint32_t first[MERGE_SCAN_FIRST]; /* their batch entries */
 } merge_scan;
 
-static void merge_scan_batch(const sim_replica *r, merge_scan *scan)
+static void merge_scan_batch(const sim_replica *r, int64_t end_ns, merge_scan *scan)
 {
     const sim_batch *b = &r->batch;
-    bool in_order = b->n <= r->nrunning, held = false;
+    bool in_order = b->n <= r->nrunning, held = false, gaps_ok = true;
     uint64_t ctx2 = 0, used_base = 0;
-    for (uint32_t k = 0; k < b->n; k++) {
+    const uint64_t samples = r->cfg->n_samples;
+    uint32_t nruns = 0, nfirst = 0;
+    int64_t gap_ns = -1; /* the run being counted (sim_gap_run's start) */
+    uint64_t count = 0;
+    /* The pass's decodes from the last merged run (r->pass_known), one
+     * sample each: the running set's first entries in its order, none
+     * held, each its own base (a decode), its last token now (that run's
+     * end): one run of equal gaps, the context sums the pass's. */
+    uint32_t k = 0;
+    if (samples == 1 && r->pass_known > 0 && r->pass_known <= b->n) {
+        k = r->pass_known;
+        ctx2 = r->pass_known_ctx + k; /* the sum of computed + 1, plus one each */
+        gap_ns = end_ns - r->now_ns;
+        count = k;
+#ifndef NDEBUG
+        uint64_t c = 0;
+        for (uint32_t j = 0; j < k; j++) {
+            const sim_req *q = sim_rep_req(r, b->req[j]);
+            assert(j < r->nrunning && b->req[j] == r->running[j] && !q->hold &&
+                   merge_base(q) == q->computed && q->first_token_ns >= 0 &&
+                   q->last_token_ns == r->now_ns);
+            c += (uint64_t)q->computed + 2;
+        }
+        assert(c == ctx2);
+#endif
+    }
+    for (; k < b->n; k++) {
         const sim_req *q = sim_rep_req(r, b->req[k]);
         uint32_t base = merge_base(q);
         in_order &= k < r->nrunning && b->req[k] == r->running[k];
         held |= q->hold;
         ctx2 += (uint64_t)base + 2;
         used_base += base - q->computed;
+        if (q->first_token_ns < 0) {
+            if (nfirst < MERGE_SCAN_FIRST)
+                scan->first[nfirst] = k;
+            nfirst++;
+            continue;
+        }
+        int64_t gap = end_ns - q->last_token_ns;
+        if (gap != gap_ns) { /* sim_gap_run_add */
+            if (count > 0) {
+                if (nruns < MERGE_SCAN_RUNS)
+                    scan->runs[nruns] = (sim_gap_run){gap_ns, count};
+                nruns++;
+            }
+            gap_ns = gap;
+            count = 0;
+        }
+        count += samples;
     }
+    if (count > 0) {
+        if (nruns < MERGE_SCAN_RUNS)
+            scan->runs[nruns] = (sim_gap_run){gap_ns, count};
+        nruns++;
+    }
+    gaps_ok = nruns <= MERGE_SCAN_RUNS && nfirst <= MERGE_SCAN_FIRST;
     scan->in_order = in_order;
     scan->held = held;
+    scan->gaps_ok = gaps_ok;
     scan->ctx2 = ctx2;
     scan->used_base = used_base;
+    scan->nruns = nruns;
+    scan->nfirst = nfirst;
+}
+
+/* first_step_gaps from SCAN's record of them (SCAN->gaps_ok), at
+ * r->now_ns: the same calls in the same order. */
+static void first_step_gaps_scanned(sim_replica *r, const merge_scan *scan)
+{
+    for (uint32_t j = 0; j < scan->nruns; j++)
+        sim_step_report_gaps(r, scan->runs[j].gap_ns, scan->runs[j].count);
+    for (uint32_t j = 0; j < scan->nfirst; j++)
+        sim_rep_req(r, r->batch.req[scan->first[j]])->first_token_ns = r->now_ns;
+    sim_step_report_gaps(r, -1, (uint64_t)scan->nfirst * r->cfg->n_samples);
 }
 
 /* The run may go on past a step that ends requests (their last token):
@@ -203,6 +326,41 @@ static void merge_scan_batch(const sim_replica *r, merge_scan *scan)
  * Single samples, not under --check (its checks run at each step end).
  * The tests that need no pass over the batch; the caller adds the
  * batch's order and holds from merge_scan_batch. */
+/* Merged steps waiting for the observer's on_steps (sim/outcome.h): the
+ * plain steps of a run (not its first, none that ends requests, none with
+ * a blocked head's need in its memory), whose records differ only in
+ * what sim_step_var holds; R->step holds the rest. */
+enum { MERGE_OBS_BUF = 128 };
+typedef struct merge_obs {
+    size_t n;
+    uint64_t gap_count; /* each step's gaps: the tokens it samples (0: no on_token_gaps) */
+    sim_step_var v[MERGE_OBS_BUF];
+} merge_obs;
+
+/* Hands the steps in O to the observer. */
+static void obs_flush(sim_replica *r, merge_obs *o)
+{
+    if (o->n == 0)
+        return;
+    r->step.replica = r->index;
+    r->step.running_after = r->running_seqs;
+    r->step.waiting_after = sim_rep_waiting(r);
+    r->obs->on_steps(r->obs->ctx, &r->step, o->v, o->n, o->gap_count);
+    o->n = 0;
+}
+
+/* Puts back the shape a step of the run had changed before it broke off:
+ * SHAPE, or after step 1, its two fields that move. */
+static void merge_shape_back(sim_replica *r, const sim_batch_shape *shape, uint32_t k)
+{
+    if (k == 1) {
+        r->batch.shape = *shape;
+    } else {
+        r->batch.shape.decode_seqs = shape->decode_seqs;
+        r->batch.shape.decode_ctx_tokens = shape->decode_ctx_tokens;
+    }
+}
+
 static bool through_ok(const sim_replica *r)
 {
     return !r->cfg->check && r->cfg->max_concurrency == 0 && r->cfg->n_samples == 1 &&
@@ -236,9 +394,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * order (every entry a decode): the batch's must be that order
      * (decodes first can put the prompt last). */
     bool through = through_ok(r);
-    merge_scan scan = {false, false, 0, 0};
+    merge_scan scan;
+    scan.in_order = scan.held = scan.gaps_ok = false;
+    scan.ctx2 = scan.used_base = 0;
+    scan.nruns = scan.nfirst = 0;
     if (through || nprompt > 0)
-        merge_scan_batch(r, &scan);
+        merge_scan_batch(r, end_ns, &scan);
     through = through && scan.in_order && !scan.held;
     if (nprompt > 0 && !scan.in_order)
         return 0;
@@ -263,6 +424,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const uint64_t bpt = kv->cfg.bytes_per_token;
     uint32_t sampled = r->batch.n * r->cfg->n_samples;
     const bool observed = sim_step_observed(r);
+    /* Steps for on_steps (O.N of them), where the observer takes it. */
+    const bool batched = observed && r->obs->on_steps != NULL;
+    merge_obs obs_buf;
+    obs_buf.n = 0;
     kv_breakdown mem0 = r->step.mem; /* the first step's, its head's need included */
     kv_breakdown after0, after;
     /* The breakdown without the head's need after the last growths or
@@ -283,6 +448,13 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     bool bound_known = false;
     uint32_t bound_n = 0;
     uint64_t bound_base = 0;
+    /* Uniform growths where no head is blocked and any growth may be
+     * made: due and made here, MEM0 kept by arithmetic between ends. */
+    const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
+    /* Uniform classes over each entry's life (the next run's r->pre_pass_unit). */
+    const bool life_classes = through && g.unit != 0;
+    const uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
+    uint64_t ctx_step = (uint64_t)r->batch.n * r->cfg->n_samples; /* the shape's context a step */
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
         /* Step k ends requests (through_ok): the next step is the batch
@@ -315,17 +487,23 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
          * growths the free space may not cover, are left to the step
          * loop. The limit may fall inside it: what comes then (arrivals)
          * reads nothing the rest of the step changes. */
-        sim_batch_shape shape = r->batch.shape;
-        if (k == 1)
+        /* The shape as it was, for a break: at step 1 all of it, after it
+         * the two fields that move (sim_rep_batch_advance's, the ends'). */
+        sim_batch_shape shape;
+        if (k == 1) {
+            shape = r->batch.shape;
             r->batch.shape = shape2;
-        else
-            sim_rep_batch_advance(r);
+        } else { /* sim_rep_batch_advance */
+            shape.decode_seqs = r->batch.shape.decode_seqs;
+            shape.decode_ctx_tokens = r->batch.shape.decode_ctx_tokens;
+            r->batch.shape.decode_ctx_tokens += ctx_step;
+        }
         const sim_cost_run *pr = &price;
         if (ends) {
             r->batch.shape.decode_seqs -= nend;
             r->batch.shape.decode_ctx_tokens -= end_ctx;
             if (priced && !sim_cost_run_init(&r->cost, &r->batch.shape, &price_after)) {
-                r->batch.shape = shape;
+                merge_shape_back(r, &shape, k);
                 break;
             }
             pr = &price_after;
@@ -338,15 +516,59 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             dur_ns = 1;
         bool go = dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns &&
                   end_ns + dur_ns != r->merge_limit_ns;
-        go = merge_growths_due(r, &g, k, ends, go, &ngrow);
+        if (fast_grow) {
+            /* merge_growths_due's uniform classes, the room from MEM0
+             * (merge_decode_room's free space: the head needs nothing,
+             * so nothing of it is external or blocked). */
+            g.cls = g.cls + 1 >= g.unit ? 0 : g.cls + 1; /* (k + 1) % unit; unit 1: 0 */
+            ngrow = g.off[g.cls + 1] - g.off[g.cls];
+            for (uint32_t j = g.off[g.cls]; ends && j < g.off[g.cls + 1]; j++)
+                ngrow -= merge_last_step(merge_seq_req(r->merge_seqs[j])) == k;
+            if (go && ngrow > 0) {
+                uint64_t need = ngrow * g.gu.bytes;
+                go = need <= mem0.free && mem0.free - need >= reserve;
+                assert(go == merge_decode_room(r, need, false));
+            }
+        } else {
+            go = merge_growths_due(r, &g, k, ends, go, &ngrow);
+        }
         if (!go) {
-            r->batch.shape = shape;
+            merge_shape_back(r, &shape, k);
             break;
         }
         /* Step k ends. */
         uint64_t used_end = used0 + k * used_step;
         r->now_ns = end_ns;
-        if (k == 1)
+        if (batched && k > 1 && !ends && r->head_need_bytes == 0) {
+            /* Its record and gaps to on_steps: R->step as it stands (the
+             * run's steps since the last flush share it), the rest here
+             * (sim_step_report_gaps, kv_breakdown_at_used's two fields). */
+            if (obs_buf.n == MERGE_OBS_BUF)
+                obs_flush(r, &obs_buf);
+            r->step.output_tokens = sampled;
+            obs_buf.gap_count = r->obs->on_token_gaps != NULL ? sampled : 0;
+            sim_step_var *v = &obs_buf.v[obs_buf.n++];
+            const kv_totals *t = &kv->totals;
+            uint64_t used = used_end - t->dup_tokens, useful = t->useful_tokens - t->dup_tokens;
+            v->start_ns = start_ns;
+            v->end_ns = end_ns;
+            v->used_at_end_bytes = used * bpt;
+            v->after_token_states = used * bpt;
+            v->after_reservation = (useful - used) * bpt;
+            v->mem = r->step.mem;
+#ifndef NDEBUG
+            kv_breakdown_at_used(kv, after_base, used_end, &after);
+            after.token_states = r->step.mem.token_states;
+            after.reservation = r->step.mem.reservation;
+            assert(memcmp(&after, &r->step.mem, sizeof(after)) == 0);
+#endif
+            goto stepped;
+        }
+        if (batched)
+            obs_flush(r, &obs_buf);
+        if (k == 1 && scan.gaps_ok)
+            first_step_gaps_scanned(r, &scan);
+        else if (k == 1)
             first_step_gaps(r);
         else
             sim_step_report_gaps(r, end_ns - start_ns, sampled);
@@ -366,8 +588,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 sim_req *q = sim_rep_req(r, i);
                 uint32_t last = merge_last_step(q);
                 if (last != k) {
-                    r->batch.req[keep] = i;
-                    r->batch.tokens[keep] = 1;
+                    r->batch.req[keep] = i; /* every entry's tokens are 1 after step 1 */
                     r->running[keep++] = i;
                     if (last < bound) {
                         bound = last;
@@ -389,6 +610,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
             }
             r->batch.n = r->nrunning = keep;
+            ctx_step = (uint64_t)keep * r->cfg->n_samples;
             used0 -= end_used;
             used_step -= nend;
             used_end = used0 + k * used_step;
@@ -404,14 +626,42 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             kv_breakdown_at_used(kv, after_base, used_end, &after);
             sim_step_observe(r, &after);
         }
+    stepped:
         r->res->events++; /* the step-by-step run's event */
         r->res->merged_steps++;
         /* Step k + 1 starts: its pass grows the sequences that need it, in
          * its order, each with its KV written up to its context. */
         kv_tick(kv);
         r->stamp++;
-        if (merge_growths_apply(r, &g, k, ngrow, bound) != 0)
+        if (fast_grow) {
+            if (ngrow > 0) { /* kv_grow_units, used tokens set at the run's end */
+                kv->totals.useful_tokens +=
+                    kv->ops->grow_units(kv, r->merge_seqs + g.off[g.cls], ngrow);
+                kv->totals.alloc_bytes += ngrow * g.gu.bytes;
+            }
+            if (ngrow > 0 && !ends) {
+                /* kv_get_breakdown(kv, 0, &mem0) after the growths: each
+                 * unit took a block of the free space (the strategy's own
+                 * or a cached one), which stays one extent (paged, the one
+                 * strategy with uniform growths). */
+                const kv_totals *t = &kv->totals;
+                mem0.reservation = (t->useful_tokens - t->used_tokens) * bpt;
+                mem0.internal_frag =
+                    kv_allocated_bytes(kv) - (t->useful_tokens - t->dup_tokens) * bpt;
+                mem0.free -= ngrow * g.gu.bytes;
+#ifndef NDEBUG
+                kv_breakdown fresh;
+                kv_get_breakdown(kv, 0, &fresh);
+                assert(memcmp(&fresh, &mem0, sizeof(fresh)) == 0);
+#endif
+                after_base = &mem0;
+                ngrow = 0; /* done: the general case below is for ends */
+            }
+        } else if (merge_growths_apply(r, &g, k, ngrow, bound) != 0) {
+            if (batched)
+                obs_flush(r, &obs_buf);
             return -1;
+        }
         if (ngrow > 0 || ends) {
             if (r->head_blocked) {
                 const kv_seq *h = &sim_rep_req(r, r->head_req)->seq;
@@ -425,8 +675,12 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         }
         r->step.start_s = to_s(end_ns);
         if (k == 1 && nprompt > 0) { /* the record of a step of decodes */
-            for (uint32_t n = 0; n < r->batch.n; n++)
-                r->batch.tokens[n] = 1;
+            if (scan.gaps_ok)        /* the prompts' entries, found by the scan */
+                for (uint32_t j = 0; j < scan.nfirst; j++)
+                    r->batch.tokens[scan.first[j]] = 1;
+            else
+                for (uint32_t n = 0; n < r->batch.n; n++)
+                    r->batch.tokens[n] = 1;
             r->step.prefill_seqs = 0;
             r->step.prefill_tokens = 0;
             r->step.decode_seqs = r->batch.shape.decode_seqs;
@@ -436,27 +690,108 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             r->step.running = r->running_seqs;
         }
         kv_breakdown_at_used(kv, &mem0, used_end, &r->step.mem);
-        if (priced)
-            sim_step_account_merged(r, dur_s, price.allreduce_s);
-        else
+        if (priced) {
+            /* sim_step_account's sums for a step that repeats the one
+             * before but for its context: no maximum moves, nothing
+             * speculated or prefilled, the run's all-reduce time. */
+            r->res->busy_s += dur_s;
+            r->res->steps++;
+            r->stats->busy_s += dur_s;
+            r->stats->steps++;
+            r->res->allreduce_s += price.allreduce_s;
+        } else
             sim_step_account(r, dur_s, outside);
         start_ns = end_ns;
         end_ns += dur_ns;
         k++;
     }
+    if (batched)
+        obs_flush(r, &obs_buf);
     if (k == 1)
         return 0;
     /* The requests at the last step's start: k - 1 tokens more each, the
-     * latest sampled at its start, in the batch of its pass. */
+     * latest sampled at its start, in the batch of its pass. Or, outside
+     * --check, at its end (what sim_step_end's pass over the batch would
+     * make them: a token more each, every one a decode that samples it,
+     * at END_NS): nothing reads them before (an arrival during the step
+     * reads only the queue and the pool's size, see sim/merge.h), and
+     * sim_step_end reports the step without that pass (r->pre_ended). */
+    const bool pre = !r->cfg->check;
+    const uint32_t adv = pre ? k : k - 1;
+    const int64_t last_ns = pre ? end_ns : start_ns;
+    uint32_t finished = 0;
+    /* With the batch the running set in its order and none held (the
+     * run's through_ok and scan), the next pass's running requests too:
+     * those not finished, each a one-token decode, and the growths among
+     * them (r->pre_pass). */
+    const bool pre_pass = pre && through_ok(r) && scan.in_order && !scan.held;
+    /* The growths among them: with life classes, the class of the run's
+     * step K + 1 less its requests finished at step K (a block each);
+     * else found entry by entry. */
+    uint64_t need = 0;
+    const bool need_each = pre_pass && !life_classes;
+    if (pre_pass && life_classes) {
+        uint32_t c = (k + 1) % g.unit, m = 0;
+        for (uint32_t j = g.off[c]; j < g.off[c + 1]; j++)
+            m += merge_last_step(merge_seq_req(r->merge_seqs[j])) != k;
+        need = m * g.gu.bytes;
+    }
+    /* Every entry one sequence (the used tokens' step, the sum of their
+     * samples, is the batch's size): the used tokens' sum is
+     * kv_set_used's without the pass (the assertion below). */
+    const bool single = used_step == r->batch.n;
+    uint64_t used_sum = kv->totals.used_tokens; /* kv_set_used's sum, in a register */
+#ifndef NDEBUG
+    uint64_t need_check = 0, used_check = used_sum;
+#endif
     for (uint32_t n = 0; n < r->batch.n; n++) {
         sim_req *q = sim_rep_req(r, r->batch.req[n]);
-        q->computed = merge_base(q) + k - 1;
-        q->generated += k - 1;
-        kv_set_used(kv, &q->seq, q->computed);
-        q->last_token_ns = start_ns;
+        q->computed = merge_base(q) + adv;
+        q->generated += adv;
+        bool ends_now = q->generated >= q->output && !q->hold;
+        if (ends_now && finished < 8)
+            r->mc_fin[finished] = &q->seq;
+        finished += ends_now;
+#ifndef NDEBUG
+        used_check = used_check - q->seq.used_tokens + q->computed;
+#endif
+        if (single) {
+            q->seq.used_tokens = q->computed;
+        } else if (q->seq.samples <= 1) {
+            used_sum = used_sum - q->seq.used_tokens + q->computed;
+            q->seq.used_tokens = q->computed;
+        } else {
+            kv->totals.used_tokens = used_sum;
+            kv_set_used(kv, &q->seq, q->computed);
+            used_sum = kv->totals.used_tokens;
+        }
+        q->last_token_ns = last_ns;
         q->stamp = r->stamp;
+#ifndef NDEBUG
+        if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need_check = b > UINT64_MAX - need_check ? UINT64_MAX : need_check + b;
+        }
+#endif
+        if (need_each && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
+        }
     }
-    assert(kv->totals.used_tokens == used0 + (k - 1) * used_step);
+    kv->totals.used_tokens = single ? used0 + adv * used_step : used_sum;
+    assert(kv->totals.used_tokens == used0 + adv * used_step);
+    assert(!single || used_check == kv->totals.used_tokens);
+    assert(!pre_pass || need_check == need);
+    r->pre_ended = pre;
+    r->pre_finished = finished;
+    r->pre_gap_ns = end_ns - start_ns;
+    r->pre_pass = pre_pass && r->batch.n > finished;
+    r->pre_pass_unit = life_classes;
+    if (life_classes && r->pre_pass && finished <= 8) /* for carry_classes */
+        merge_classes_keep(r, &g, k, finished);
+    r->pre_gu = g.gu;
+    r->pre_pass_n = r->batch.n - finished;
+    r->pre_pass_need = need;
     r->now_ns = start_ns;
     sim_rep_check(r, "merged steps");
     if (r->cfg->check) {

@@ -54,7 +54,17 @@
  * merged event costs O(running requests) once, and at each step that
  * ends requests, plus O(1) per step and O(1) per growth (about one per
  * block of tokens of each sequence: classes of uniform growths or a
- * calendar of the growths by step, not a scan of the batch).
+ * calendar of the growths by step, not a scan of the batch). Outside
+ * --check the run also brings its requests to its last step's end, which
+ * sim_step_end reports without its pass over the batch (r->pre_ended: an
+ * arrival in between reads only the queue and the pool's size), and where
+ * it goes through completions it leaves the next step what it knows: the
+ * running requests, each a one-token decode in order, which the budget
+ * scheduler's pass takes without its tests where the free space covers
+ * their growths (r->pre_pass, r->pass_known), the scan and merge_bound
+ * likewise, and its uniform classes, which the next run carries over
+ * (carry_classes in sim/merge_grow.c). Debug builds assert each such fact
+ * against the computation it replaces.
  */
 #ifndef KVSIM_SIM_MERGE_H
 #define KVSIM_SIM_MERGE_H
@@ -62,6 +72,56 @@
 #include <stdint.h>
 
 #include "sim/replica.h"
+
+/* For merge_bound (sim/merge.c), where the pass takes r->pre_pass: batch
+ * entry K is request Q, one of those decodes, its KV grown for its next
+ * token: its first growth step in a run started now (r->merge_next[K]),
+ * its last step, and the sums of them (r->known_*, r->mc_stop for those
+ * that grow no more in their lives); the pass starts them with
+ * sim_merge_known_start. */
+typedef struct sim_merge_known {
+    uint32_t bound, first_min, n2, nstop;
+    uint64_t need2, growth;
+} sim_merge_known;
+
+static inline void sim_merge_known_start(sim_merge_known *kn)
+{
+    kn->bound = kn->first_min = UINT32_MAX;
+    kn->n2 = kn->nstop = 0;
+    kn->need2 = kn->growth = 0;
+}
+
+static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uint32_t k,
+                                        const sim_req *q)
+{
+    const kv_seq *s = &q->seq;
+    uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
+    r->merge_next[k] = first;
+    kn->bound = left < kn->bound ? left : kn->bound;
+    kn->first_min = first < kn->first_min ? first : kn->first_min;
+    kn->growth += s->samples > 1 ? s->samples : 1;
+    if (first == 2) {
+        uint64_t nb = kv_grow_bytes(r->kv, s, q->computed + 2);
+        kn->n2++;
+        kn->need2 = nb > UINT64_MAX - kn->need2 ? UINT64_MAX : kn->need2 + nb;
+    }
+    if (first > left) {
+        if (kn->nstop < 8)
+            r->mc_stop[kn->nstop] = k;
+        kn->nstop++;
+    }
+}
+
+/* The sums of the notes in KN into R. */
+static inline void sim_merge_known_end(sim_replica *r, const sim_merge_known *kn)
+{
+    r->known_bound = kn->bound;
+    r->known_first_min = kn->first_min;
+    r->known_n2 = kn->n2;
+    r->known_need2 = kn->need2;
+    r->known_growth = kn->growth;
+    r->mc_nstop = kn->nstop;
+}
 
 /* R has just started a step (sim_step_start returned 1) that ends at
  * *END_NS. Extends it over the identical steps that follow, as far as the

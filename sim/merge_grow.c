@@ -6,6 +6,7 @@
 #include "sim/merge_int.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* True when taking NEED bytes leaves a free block per sample: vllm-v0's
@@ -86,6 +87,14 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
      * steps and the tokens their growths cover after the first. */
     kv_seq **seqs = r->merge_tmp;
     uint32_t *first_at = r->merge_link, *span = r->merge_grow, m = 0;
+    /* The pass's decodes from the last run, when that run's life classes
+     * held them (r->pass_known_unit): kv_grow_uniform accepted them for
+     * their lives then, and a growth a unit every unit steps since keeps
+     * what it tests (the capacity their blocks', the table's room for
+     * the rest of their lives). Only the others are asked (MK on). */
+    const uint32_t known =
+        life && r->pass_known_unit && r->pass_known <= r->batch.n ? r->pass_known : 0;
+    uint32_t mk = 0;
     for (uint32_t k = 0; k < r->batch.n; k++) {
         sim_req *q = sim_rep_req(r, r->batch.req[k]);
         /* merge_bound's first growth step, and the entry's last step. */
@@ -96,12 +105,20 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
         seqs[m] = &q->seq;
         first_at[m] = first;
         span[m++] = last - first;
+        mk += k < known;
     }
     if (m == 0)
         return 0;
-    kv_grow_unit unit;
-    if (!kv_grow_uniform(r->kv, seqs, span, m, &unit) || unit.tokens == 0 || unit.tokens > CAL_W)
+    kv_grow_unit unit = r->pre_gu;
+    if ((m > mk && !kv_grow_uniform(r->kv, seqs + mk, span + mk, m - mk, &unit)) ||
+        (mk > 0 && (unit.tokens != r->pre_gu.tokens || unit.bytes != r->pre_gu.bytes)) ||
+        unit.tokens == 0 || unit.tokens > CAL_W)
         return -1;
+#ifndef NDEBUG
+    kv_grow_unit all;
+    assert(kv_grow_uniform(r->kv, seqs, span, m, &all) && all.tokens == unit.tokens &&
+           all.bytes == unit.bytes);
+#endif
     /* Each entry's class, its first growth modulo U, in FIRST_AT (first
      * <= U + 1 <= 2U: a subtraction or two, no division). */
     uint32_t fill[CAL_W] = {0};
@@ -125,12 +142,6 @@ static int uniform_classes(sim_replica *r, uint32_t bound, bool life, kv_grow_un
     return (int)unit.tokens;
 }
 
-/* The request of sequence S (the sim_req holding it). */
-static sim_req *seq_req(kv_seq *s)
-{
-    return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
-}
-
 /* Takes S out of its growth class (it ended). */
 static void class_remove(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1], const kv_seq *s)
 {
@@ -144,6 +155,93 @@ static void class_remove(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1],
                 off[d]--;
             return;
         }
+}
+
+/* Puts S at the end of class C (the last of the class in batch order). */
+static void class_append(sim_replica *r, uint32_t unit, uint32_t off[CAL_W + 1], uint32_t c,
+                         kv_seq *s)
+{
+    uint32_t at = off[c + 1];
+    memmove(r->merge_seqs + at + 1, r->merge_seqs + at,
+            (off[unit] - at) * sizeof(r->merge_seqs[0]));
+    r->merge_seqs[at] = s;
+    for (uint32_t d = c + 1; d <= unit; d++)
+        off[d]++;
+}
+
+void merge_classes_keep(sim_replica *r, const merge_growths *g, uint32_t steps, uint32_t nfin)
+{
+    r->mc_valid = true;
+    r->mc_unit = g->unit;
+    r->mc_shift = steps % g->unit;
+    r->mc_nfin = nfin;
+    r->mc_pool = r->pool->v;
+    memcpy(r->mc_off, g->off, sizeof(r->mc_off));
+}
+
+/* uniform_classes(R, ., true, ...) from the last run's life classes, in
+ * O(changes): where this run's batch starts with the pass's decodes from
+ * that run (r->pass_known, that run's last batch but those its last step
+ * finished, in order, r->pass_known_unit: they were in its life classes)
+ * and the pool's array has not moved. Those classes less the finished
+ * requests and the decodes that grow no more (merge_bound's r->mc_stop),
+ * rotated by that run's steps (its class C is class C - steps modulo U
+ * here: each decode moved that many tokens), then the batch's other
+ * entries (admitted since, after them in batch order) each at the end of
+ * its class, kv_grow_uniform asked of them only (uniform_classes' known
+ * entries). Returns U, 0 where the classes cannot be carried (the caller
+ * makes them), or -1 where uniform_classes would return -1. */
+static int carry_classes(sim_replica *r, kv_grow_unit *out, uint32_t off[CAL_W + 1])
+{
+    const uint32_t known = r->pass_known, unit = r->mc_unit;
+    if (!r->pass_known_unit || known == 0 || known > r->batch.n || r->pool->v != r->mc_pool ||
+        r->mc_nstop > 8 || unit != r->pre_gu.tokens)
+        return 0;
+    memcpy(off, r->mc_off, (unit + 1) * sizeof(off[0]));
+    for (uint32_t j = 0; j < r->mc_nfin; j++)
+        class_remove(r, unit, off, r->mc_fin[j]);
+    for (uint32_t j = 0; j < r->mc_nstop; j++)
+        class_remove(r, unit, off, &sim_rep_req(r, r->batch.req[r->mc_stop[j]])->seq);
+    const uint32_t rot = r->mc_shift, total = off[unit];
+    if (rot != 0) { /* class C' here is class (C' + ROT) mod U there, in two pieces */
+        uint32_t head = off[rot], old[CAL_W + 1];
+        memcpy(old, off, (unit + 1) * sizeof(old[0]));
+        memcpy(r->merge_tmp, r->merge_seqs + head, (total - head) * sizeof(kv_seq *));
+        memcpy(r->merge_tmp + (total - head), r->merge_seqs, head * sizeof(kv_seq *));
+        memcpy(r->merge_seqs, r->merge_tmp, total * sizeof(kv_seq *));
+        for (uint32_t c = 0; c < unit; c++) {
+            uint32_t o = c + rot < unit ? c + rot : c + rot - unit;
+            off[c + 1] = off[c] + (old[o + 1] - old[o]);
+        }
+    }
+    /* The entries admitted since: uniform_classes' statements for them. */
+    kv_seq **seqs = r->merge_tmp;
+    uint32_t *cls = r->merge_link, *span = r->merge_grow, m = 0;
+    for (uint32_t k = known; k < r->batch.n; k++) {
+        sim_req *q = sim_rep_req(r, r->batch.req[k]);
+        uint32_t first = r->merge_next[k], last = q->output - q->generated;
+        if (first > last)
+            continue;
+        seqs[m] = &q->seq;
+        cls[m] = first;
+        span[m++] = last - first;
+    }
+    kv_grow_unit u = r->pre_gu;
+    if (m > 0 && (!kv_grow_uniform(r->kv, seqs, span, m, &u) || u.tokens != unit ||
+                  u.bytes != r->pre_gu.bytes))
+        return -1;
+    for (uint32_t j = 0; j < m; j++) {
+        uint32_t c = cls[j];
+        if (c > unit + 1)
+            return -1; /* holds more than its next block */
+        while (c >= unit)
+            c -= unit;
+        class_append(r, unit, off, c, seqs[j]);
+    }
+    if (off[unit] == 0)
+        return 0; /* none grows: uniform_classes returns 0 */
+    *out = r->pre_gu;
+    return (int)unit;
 }
 
 int merge_growth_rule(const sim_replica *r)
@@ -167,8 +265,31 @@ bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bou
     g->next = next;
     g->cls = 1; /* the loop looks at step 2 first */
     int uc = -1;
-    if (*through && (uc = uniform_classes(r, bound, true, &g->gu, g->off)) < 0)
+    bool carry = r->mc_valid;
+    r->mc_valid = false; /* carried by this run or never */
+    if (*through && carry && (uc = carry_classes(r, &g->gu, g->off)) != 0) {
+#ifndef NDEBUG
+        /* What uniform_classes makes. */
+        uint32_t n = uc > 0 ? g->off[uc] : 0, off[CAL_W + 1];
+        kv_seq **seqs = malloc(n * sizeof(*seqs) + 1);
+        assert(seqs != NULL);
+        memcpy(seqs, r->merge_seqs, n * sizeof(*seqs));
+        memcpy(off, g->off, sizeof(off));
+        kv_grow_unit gu = g->gu;
+        int fresh = uniform_classes(r, bound, true, &g->gu, g->off);
+        assert(fresh == uc);
+        if (uc > 0) {
+            assert(gu.tokens == g->gu.tokens && gu.bytes == g->gu.bytes);
+            assert(memcmp(off, g->off, (size_t)(uc + 1) * sizeof(off[0])) == 0);
+            assert(memcmp(seqs, r->merge_seqs, n * sizeof(*seqs)) == 0);
+        }
+        free(seqs);
+#endif
+        if (uc < 0)
+            *through = false;
+    } else if (*through && (uc = uniform_classes(r, bound, true, &g->gu, g->off)) < 0) {
         *through = false;
+    }
     if (!*through && next != UINT32_MAX && !r->cfg->check)
         uc = uniform_classes(r, bound, false, &g->gu, g->off);
     g->unit = uc > 0 ? (uint32_t)uc : 0;
@@ -191,7 +312,7 @@ bool merge_growths_due(sim_replica *r, merge_growths *g, uint32_t k, bool ends, 
         uint32_t c = g->cls;
         *ngrow = g->off[c + 1] - g->off[c];
         for (uint32_t j = g->off[c]; ends && j < g->off[c + 1]; j++)
-            *ngrow -= merge_last_step(seq_req(r->merge_seqs[j])) == k; /* ended, not grown */
+            *ngrow -= merge_last_step(merge_seq_req(r->merge_seqs[j])) == k; /* ended, not grown */
         if (go && *ngrow > 0)
             go = merge_decode_room(r, *ngrow * g->gu.bytes, g->rule == MERGE_GROW_NO_EVICT);
     } else if (go && g->next != UINT32_MAX) {

@@ -29,6 +29,12 @@ static inline uint32_t merge_last_step(const sim_req *q)
     return q->output - q->generated;
 }
 
+/* The request of sequence S (the sim_req holding it). */
+static inline sim_req *merge_seq_req(kv_seq *s)
+{
+    return (sim_req *)(void *)((char *)s - offsetof(sim_req, seq));
+}
+
 /* What growths a merged run may make: none; any; or only those that
  * evict nothing from the prefix cache. Growths take free space, and may
  * evict cached blocks: all that a waiting request's admission could see
@@ -82,6 +88,11 @@ bool merge_growths_due(sim_replica *r, merge_growths *g, uint32_t k, bool ends, 
  * bound. Returns 0, or -1 on a host failure (r->err set). */
 int merge_growths_apply(sim_replica *r, merge_growths *g, uint32_t k, uint32_t ngrow,
                         uint32_t bound);
+
+/* Keeps G's life classes (uniform, the run through completions) for the
+ * next run (carry_classes in merge_grow.c): the run made STEPS steps, its
+ * last step finishes NFIN requests (their sequences in r->mc_fin). */
+void merge_classes_keep(sim_replica *r, const merge_growths *g, uint32_t steps, uint32_t nfin);
 
 /* Takes ended sequence S out of G's classes. */
 void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s);

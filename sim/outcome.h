@@ -6,6 +6,7 @@
 #define KVSIM_SIM_OUTCOME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "allocators/kv_alloc.h"
@@ -76,6 +77,17 @@ typedef struct sim_step_record {
     uint64_t used_at_end_bytes; /* KV written at the step's end, before releases */
 } sim_step_record;
 
+/* What varies between the records of merged steps (sim_observer.on_steps):
+ * the step's span in nanoseconds (start_s and end_s are those over 1e9),
+ * its memory, and its memory after it: MEM but for token_states and
+ * reservation (the used tokens moved; nothing was allocated or freed). */
+typedef struct sim_step_var {
+    int64_t start_ns, end_ns;
+    uint64_t used_at_end_bytes;
+    uint64_t after_token_states, after_reservation;
+    kv_breakdown mem;
+} sim_step_var;
+
 typedef struct sim_observer {
     void *ctx;
     void (*on_start)(void *ctx, const sim_memory_plan *plan); /* before the first event */
@@ -88,6 +100,17 @@ typedef struct sim_observer {
      * gap: that is TTFT). Equal gaps of one step are reported together, so
      * this is called a few times per step, never per token. May be NULL. */
     void (*on_token_gaps)(void *ctx, double now_s, double gap_s, uint64_t count);
+    /* Optional: N merged decode steps (sim/merge.h) in one call, exactly
+     * as, for each I in order, on_token_gaps(ctx, END_S, END_S - START_S
+     * as nanoseconds to seconds, GAP_COUNT) where GAP_COUNT > 0, then
+     * on_step(ctx, REC) with REC = *TMPL but for start_s, end_s, mem,
+     * mem_after and used_at_end_bytes, from STEPS[I] (sim_step_var). An
+     * observer whose on_step and on_token_gaps share no state with its
+     * other calls may take it (the merged run calls it where those calls
+     * would come one after the other, nothing else in between but calls
+     * to its other callbacks). NULL: the calls come one by one. */
+    void (*on_steps)(void *ctx, const sim_step_record *tmpl, const sim_step_var *steps, size_t n,
+                     uint64_t gap_count);
 } sim_observer;
 
 /* One replica's figures. */

@@ -76,11 +76,52 @@ typedef struct sim_replica {
     uint32_t head_need_tokens; /* ... and the tokens it asked for */
     uint64_t head_need_bytes;  /* ... and the bytes (kv_need_bytes), at the step's start */
     int64_t merge_limit_ns;    /* merge steps that end before this (sim/merge.h) */
-    uint32_t *merge_next;      /* merged steps' growths ahead; max_num_seqs entries */
-    uint32_t *merge_grow;      /* ... and one step's; max_num_seqs entries */
-    uint32_t *merge_link;      /* ... and their calendar's lists; max_num_seqs entries */
-    kv_seq **merge_seqs;       /* ... or their uniform classes; max_num_seqs entries */
-    kv_seq **merge_tmp;        /* ... and their making's scratch; max_num_seqs entries */
+    /* The step running was ended ahead by a merged run (sim/merge.c): its
+     * batch's requests hold their tokens of its end, each sampled one,
+     * PRE_GAP_NS after the one before; PRE_FINISHED of them finished.
+     * sim_step_end reports it without a pass over the batch. */
+    bool pre_ended;
+    uint32_t pre_finished;
+    int64_t pre_gap_ns;
+    /* ... and with PRE_PASS, the next pass's running requests are known:
+     * that batch's PRE_PASS_N left after its end, in order, each a
+     * one-token decode, the growths among them taking PRE_PASS_NEED bytes
+     * (kv_grow_bytes); the budget scheduler's pass takes them without its
+     * tests (sim/sched_budget.c). Cleared by the next step's start. */
+    bool pre_pass;
+    uint32_t pre_pass_n;
+    uint64_t pre_pass_need;
+    /* The batch's first PASS_KNOWN entries are the decodes the current
+     * step's pass took from r->pre_pass (0: none); for merge_bound. */
+    uint32_t pass_known;
+    /* ... and whether they were in that run's uniform classes over their
+     * lives (the unit PRE_GU): kv_grow_uniform accepted them then. */
+    bool pre_pass_unit, pass_known_unit;
+    uint64_t pass_known_ctx; /* their context tokens, each's new token included */
+    /* ... and what merge_bound needs of them, noted by the pass
+     * (sim_merge_note_known, each's r->merge_next too): the least of
+     * their last steps and of their first growths, those growing at the
+     * run's step 2 and those growths' bytes, the sequences they hold. */
+    uint32_t known_bound, known_first_min, known_n2;
+    uint64_t known_need2, known_growth;
+    /* That run's life classes (merge_seqs, MC_OFF, unit MC_UNIT, with
+     * the pool's array MC_POOL), its steps modulo the unit (MC_SHIFT) and
+     * the sequences of the requests its last step finished (MC_FIN, up to
+     * 8), for the next run to carry over (sim/merge_grow.c); and of the
+     * pass's known decodes, those merge_bound found growing no more
+     * (MC_STOP, batch entries, up to 8; MC_NSTOP counts all). */
+    bool mc_valid;
+    uint32_t mc_unit, mc_shift, mc_nfin, mc_nstop;
+    const sim_req *mc_pool;
+    uint32_t mc_off[65]; /* MERGE_CAL_W + 1 */
+    kv_seq *mc_fin[8];
+    uint32_t mc_stop[8];
+    kv_grow_unit pre_gu;
+    uint32_t *merge_next; /* merged steps' growths ahead; max_num_seqs entries */
+    uint32_t *merge_grow; /* ... and one step's; max_num_seqs entries */
+    uint32_t *merge_link; /* ... and their calendar's lists; max_num_seqs entries */
+    kv_seq **merge_seqs;  /* ... or their uniform classes; max_num_seqs entries */
+    kv_seq **merge_tmp;   /* ... and their making's scratch; max_num_seqs entries */
     sim_step_record step;
     int64_t now_ns;
     int64_t busy_until_ns;

@@ -28,9 +28,11 @@
  */
 #include "sim/sched.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sim/merge.h"
 #include "sim/spec.h"
 
 bool sim_sched_v0_room(const sim_replica *r)
@@ -121,6 +123,69 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
     /* The running set changes only in the general path (preemptions). */
     uint32_t nrun = r->nrunning;
     const uint32_t *run = r->running;
+    if (r->pre_pass) {
+        /* The running requests a merged run left (r->pre_pass): each a
+         * one-token decode, in order, the growths among them covered by
+         * the free space (so none preempts): the loop below's fast path
+         * for each, and its general path's growth (sim_rep_grow, in
+         * order) where one needs a block, without the tests. */
+        r->pre_pass = false;
+        kv_space sp;
+        if (decodes == -1 && fast && bn == 0 && nrun == r->pre_pass_n && budget >= nrun &&
+            (r->pre_pass_need == 0 ||
+             (r->kv->ops->space(r->kv, &sp), r->pre_pass_need <= sp.free_bytes))) {
+            /* Where that run's uniform classes held them (kv_grow_uniform
+             * accepted each for its life), their growths in one
+             * kv_grow_units call after the loop, in the same order: the
+             * same blocks and sums as kv_grow's one by one. */
+            const bool units = r->pre_pass_unit;
+            kv_seq **grow = r->merge_tmp;
+            uint32_t *grow_at = r->merge_link, ngrow = 0;
+            sim_merge_known kn;
+            sim_merge_known_start(&kn);
+            for (uint32_t k = 0; k < nrun; k++) {
+                uint32_t i = run[k];
+                sim_req *q = &pool[i];
+                assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
+                       q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
+                       !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens));
+                if (q->computed + 1 > q->seq.cap_tokens) {
+                    if (units) {
+                        grow_at[ngrow] = k;
+                        grow[ngrow++] = &q->seq;
+                    } else {
+                        int g = sim_rep_grow(r, i, q->computed + 1);
+                        if (g < 0)
+                            return -1;
+                        assert(g == KV_OK);
+                        sim_merge_note_known(r, &kn, k, q);
+                    }
+                } else {
+                    sim_merge_note_known(r, &kn, k, q);
+                }
+                q->stamp = stamp;
+                dseqs += samples;
+                dctx += (uint64_t)(q->computed + 1) * samples;
+                breq[bn] = i;
+                btok[bn] = 1;
+                bn++;
+            }
+            if (ngrow > 0)
+                kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
+            for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
+                sim_merge_note_known(r, &kn, grow_at[j], &pool[run[grow_at[j]]]);
+            sim_merge_known_end(r, &kn);
+            budget -= nrun;
+            r->pass_known = nrun;
+            r->pass_known_ctx = dctx;
+            r->pass_known_unit = r->pre_pass_unit;
+            r->batch.n = bn;
+            r->batch.shape.decode_seqs += dseqs;
+            r->batch.shape.decode_ctx_tokens += dctx;
+            *budget_io = budget;
+            return 1;
+        }
+    }
     for (uint32_t k = 0; k < nrun && budget > 0; k++) {
         uint32_t i = run[k];
         sim_req *q = &pool[i];

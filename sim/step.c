@@ -154,15 +154,6 @@ static void count_step(sim_replica *r, double dur_s)
     r->stats->steps++;
 }
 
-void sim_step_account_merged(sim_replica *r, double dur_s, double allreduce_s)
-{
-    /* sim_step_account's figures for a step that repeats the one before
-     * but for its context: no maximum moves, nothing speculated or
-     * prefilled, ALLREDUCE_S what it would compute again. */
-    count_step(r, dur_s);
-    r->res->allreduce_s += allreduce_s;
-}
-
 void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
 {
     const sim_batch_shape *sh = &r->batch.shape;
@@ -207,6 +198,8 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         memset(&r->batch.spec, 0, sizeof(r->batch.spec));
         r->head_blocked = false;
         r->head_need_tokens = 0;
+        r->pass_known = 0;
+        r->pass_known_unit = false;
         if (r->sched->schedule(r) != 0)
             return -1;
         /* An empty pass rejected or preempted the request it ended on (a
@@ -219,6 +212,9 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         if (r->nrunning > 0 && r->step.preempted == preempted_before)
             break;
     }
+    r->pre_pass = false; /* its first pass may have taken it (sim/sched_budget.c), no later one */
+    if (r->pass_known == 0)
+        r->mc_valid = false; /* the last run's classes: only for the step right after it */
     /* The pass started, ended, preempted, admitted and swapped nothing:
      * the same state gives the same pass (sim/merge.h). */
     bool calm = passes == 1 && r->step.preempted == 0 &&
@@ -305,14 +301,47 @@ void sim_step_end(sim_replica *r)
     const int64_t now = r->now_ns;
     sim_req *const pool = r->pool->v;
     kv_alloc *const kv = r->kv;
-    for (uint32_t k = 0; k < n; k++) {
+    /* kv_set_used's sum in a register (stores through Q could alias it),
+     * in memory around the calls that may read it. */
+    uint64_t used_sum = kv->totals.used_tokens;
+    const bool pre = r->pre_ended;
+    if (pre) {
+        /* A merged run made the pass below (r->pre_ended): every entry a
+         * decode that sampled its token PRE_GAP_NS after its previous one.
+         * The same reports: a run of equal gaps, no first token. */
+        r->pre_ended = false;
+        sim_gap_run_add(r, &run, r->pre_gap_ns, (uint64_t)n * samples);
+        sampled = n * samples;
+        finished = r->pre_finished;
+#ifndef NDEBUG
+        for (uint32_t k = 0; k < n; k++) {
+            const sim_req *q = &pool[req[k]];
+            assert(tokens[k] == 1 && q->computed + 1 == sim_req_tokens(q) &&
+                   q->seq.used_tokens == q->computed && q->last_token_ns == now &&
+                   q->first_token_ns >= 0 && q->generated <= q->output);
+        }
+#endif
+    }
+    for (uint32_t k = 0; !pre && k < n; k++) {
         sim_req *q = &pool[req[k]];
         q->computed += tokens[k];
         /* Speculative decoding: accepted drafts are computed tokens and
          * outputs; the rejected ones' slots stay allocated (sim/spec.h). */
-        uint32_t accepted = q->spec_drafts > 0 ? sim_spec_step_end(r, q) : 0;
+        uint32_t accepted = 0;
+        if (q->spec_drafts > 0) {
+            kv->totals.used_tokens = used_sum;
+            accepted = sim_spec_step_end(r, q);
+            used_sum = kv->totals.used_tokens;
+        }
         q->computed += accepted;
-        kv_set_used(kv, &q->seq, q->computed);
+        if (q->seq.samples <= 1) {
+            used_sum = used_sum - q->seq.used_tokens + q->computed;
+            q->seq.used_tokens = q->computed;
+        } else {
+            kv->totals.used_tokens = used_sum;
+            kv_set_used(kv, &q->seq, q->computed);
+            used_sum = kv->totals.used_tokens;
+        }
         if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
             /* Caught up: the step sampled a token (one per sample), and
              * the drafts it accepted; they reach the client together (one
@@ -329,6 +358,7 @@ void sim_step_end(sim_replica *r)
         }
         finished += q->generated >= q->output && !q->hold;
     }
+    kv->totals.used_tokens = used_sum;
     sim_gap_run_flush(r, &run);
     sim_step_report_gaps(r, -1, first);
     r->step.output_tokens = sampled;

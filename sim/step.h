@@ -46,10 +46,6 @@ void sim_step_end(sim_replica *r);
  * profile's steps out of its range per OUTSIDE). */
 void sim_step_account(sim_replica *r, double dur_s, unsigned outside);
 
-/* sim_step_account for a merged step priced through a sim_cost_run
- * (sim/merge.c): the same sums, with the run's all-reduce time. */
-void sim_step_account_merged(sim_replica *r, double dur_s, double allreduce_s);
-
 /* Reports COUNT tokens sampled at r->now_ns GAP_NS after their requests'
  * previous ones (GAP_NS < 0: first tokens) to the token observer; COUNT 0
  * reports nothing. */

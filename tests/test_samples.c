@@ -606,6 +606,88 @@ static void test_weighted_stress(void **state)
     }
 }
 
+/* an_wsamples_sort on many pairs (its sort's digits, insertion and
+ * fallback paths) against qsort's order of the same pairs, merged: values
+ * in a narrow band (a run's gaps), few distinct ones repeated, a wide
+ * range with zero, a thousand values a unit in the last place apart among
+ * others (one digit of the first pass and of the second: the LSD sort
+ * within), and
+ * values that differ only in their lowest bits (the first digit last). */
+static int cmp_pair_v(const void *a, const void *b)
+{
+    double x = ((const an_wpair *)a)->v, y = ((const an_wpair *)b)->v;
+    return (x > y) - (x < y);
+}
+
+static void test_weighted_sort_large(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    an_wpair *ref = malloc(N * sizeof(*ref));
+    assert_non_null(ref);
+    uint64_t x = 987654321;
+    for (int form = 0; form < 5; form++) {
+        an_wsamples w;
+        an_wsamples_init(&w, 4 * N); /* no compaction before the sort */
+        for (size_t i = 0; i < N; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            double v;
+            switch (form) {
+            case 0: /* 10-50 ms in nanoseconds */
+                v = (double)(10000000 + (x >> 33) % 40000000) / 1e9;
+                break;
+            case 1: /* 37 values */
+                v = 0.001 * (double)((x >> 33) % 37);
+                break;
+            case 2: /* 0 to 1e6 s, zero included */
+                v = (x >> 60) == 0
+                        ? 0.0
+                        : ldexp((double)(x >> 11) / 9007199254740992.0, (int)((x >> 3) % 60) - 30);
+                break;
+            case 3: /* half of them a unit in the last place apart, half in [0.5, 2) */
+                if ((x >> 63) == 0) {
+                    v = 0.5 + 1.5 * (double)(x >> 11) / 9007199254740992.0;
+                    break;
+                }
+                v = 1.0;
+                for (uint64_t k = (x >> 33) % 1000; k > 0; k--)
+                    v = nextafter(v, 2.0);
+                break;
+            default: { /* the lowest 8 bits differ */
+                uint64_t bits;
+                double one = 1.5;
+                memcpy(&bits, &one, sizeof(bits));
+                bits |= (x >> 40) & 0xff;
+                memcpy(&v, &bits, sizeof(v));
+            }
+            }
+            uint64_t c = 1 + (x >> 17) % 4;
+            ref[i].v = v;
+            ref[i].c = c;
+            /* Straight to the array: the cache would merge repeats first. */
+            w.bypass = 1;
+            assert_int_equal(an_wsamples_add(&w, v, c), 0);
+        }
+        assert_int_equal(an_wsamples_sort(&w), 0);
+        qsort(ref, N, sizeof(*ref), cmp_pair_v);
+        size_t m = 0;
+        for (size_t i = 0; i < N; i++) {
+            if (m > 0 && ref[m - 1].v == ref[i].v)
+                ref[m - 1].c += ref[i].c;
+            else
+                ref[m++] = ref[i];
+        }
+        assert_false(w.overflow);
+        assert_int_equal(w.n, m);
+        for (size_t i = 0; i < m; i++) {
+            assert_memory_equal(&w.p[i].v, &ref[i].v, sizeof(double));
+            assert_int_equal(w.p[i].c, ref[i].c);
+        }
+        an_wsamples_free(&w);
+    }
+    free(ref);
+}
+
 /* A value past the top bucket (1e7 s and up, infinity included) between
  * two runs of the same bucket: the second run stays in its bucket, not
  * the top one (a bucket memo once placed it there). */
@@ -723,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_metrics_capped),
         cmocka_unit_test(test_weighted_compact_last),
         cmocka_unit_test(test_weighted_stress),
+        cmocka_unit_test(test_weighted_sort_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

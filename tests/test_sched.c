@@ -116,7 +116,7 @@ static void run_src(const sim_config *cfg, wl_source *src, checker *k, sim_resul
     k->inner = an_metrics_observer(&k->m);
     k->budget_applies = strcmp(cfg->scheduler, "static") != 0;
     k->n_samples = cfg->n_samples;
-    sim_observer obs = {k, ck_start, ck_step, ck_request, ck_gaps};
+    sim_observer obs = {k, ck_start, ck_step, ck_request, ck_gaps, NULL};
     char err[512];
     if (sim_run(cfg, src, &obs, res, err, sizeof(err)) != 0)
         fail_msg("%s: %s", cfg->scheduler, err);
@@ -416,7 +416,7 @@ static void test_v1_skips_prompt_over_budget(void **state)
         if (wl_open_trace(&src, p, TRACE_FORMAT_AUTO, err, sizeof(err)) != 0)
             fail_msg("%s", err);
         ft_obs o = {{0}};
-        sim_observer obs = {&o, NULL, NULL, ft_request, NULL};
+        sim_observer obs = {&o, NULL, NULL, ft_request, NULL, NULL};
         sim_result res;
         if (sim_run(&c, src, &obs, &res, err, sizeof(err)) != 0)
             fail_msg("%s: %s", sched[k], err);
