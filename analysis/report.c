@@ -245,9 +245,9 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)r->recomputed_tokens);
     if (r->plan.pipeline_parallel > 1 && c->cost.llamacpp_split)
         fprintf(fp,
-                "pipeline     llama.cpp layer split: %u GPUs of %u layers run each step in turn, "
-                "one batch in flight: GPUs busy %.1f%% of the time\n",
-                r->plan.pipeline_parallel, r->plan.stage_layers,
+                "pipeline     llama.cpp layer split: %u GPUs (the fullest %u of the %u layers) run "
+                "each step in turn, one batch in flight: GPUs busy %.1f%% of the time\n",
+                r->plan.pipeline_parallel, r->plan.stage_layers, c->model.layers,
                 100.0 * safe_div(r->stage_busy_s,
                                  r->makespan_s * r->plan.pipeline_parallel * r->replicas));
     else if (r->plan.pipeline_parallel > 1)
