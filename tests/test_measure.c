@@ -615,14 +615,78 @@ static void test_alcf_check_file(void **state)
     sim_measurements_free(rows);
 }
 
+/* catalog/checks/vllm-v1.csv (source VLLM-V1): vLLM V1 static batches
+ * (latency_s) whose GPU is Modal's "H100" of unstated form factor. The
+ * device text is listed with an empty catalog entry, so every row is
+ * refused as an ambiguous device and none is scored; with the device
+ * pinned (here to h100-sxm) every other column maps. */
+static void test_vllm_v1_check_file(void **state)
+{
+    (void)state;
+    static const char modal[] =
+        "NVIDIA H100 80GB (Modal gpu_config H100:1; SXM or PCIe not stated)";
+    char path[4096], err[512];
+    snprintf(path, sizeof(path), "%s/catalog/checks/vllm-v1.csv", source_dir());
+    sim_measurement *rows = NULL;
+    size_t n = 0;
+    if (sim_measurements_read(path, &rows, &n, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(rows[i].source_id, "VLLM-V1");
+        assert_int_equal(rows[i].metric, SIM_MEAS_LATENCY_S);
+        assert_string_equal(rows[i].reason, "ambiguous device");
+        assert_string_equal(rows[i].engine, "vllm");
+    }
+    sim_measurements_free(rows);
+
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[65536], pinned[65536];
+    size_t len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    size_t k = 0;
+    for (const char *p = text; *p;) {
+        if (strncmp(p, modal, sizeof(modal) - 1) == 0) {
+            k += (size_t)snprintf(pinned + k, sizeof(pinned) - k, "h100-sxm");
+            p += sizeof(modal) - 1;
+        } else {
+            pinned[k++] = *p++;
+        }
+        assert_true(k < sizeof(pinned) - 16);
+    }
+    if (sim_measurements_parse(pinned, k, "vllm-v1.csv (h100-sxm)", &rows, &n, err, sizeof(err)) !=
+        0)
+        fail_msg("%s", err);
+    assert_int_equal(n, 3);
+    static const char *const models[] = {"llama-3.1-8b", "llama-3.1-8b", "qwen3-30b-a3b"};
+    static const uint32_t versions[] = {6, 6, 10};
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].reason[0] != '\0')
+            fail_msg("vllm-v1.csv row %s: %s (%s)", rows[i].row_id, rows[i].reason, rows[i].detail);
+        assert_string_equal(rows[i].model.name, models[i]);
+        assert_int_equal(rows[i].version, versions[i]);
+        assert_int_equal(rows[i].tp, 1);
+        assert_int_equal(rows[i].batch, 32);
+    }
+    sim_measurements_free(rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture),         cmocka_unit_test(test_malformed_files),
-        cmocka_unit_test(test_build_version),   cmocka_unit_test(test_conditions),
-        cmocka_unit_test(test_published_names), cmocka_unit_test(test_reference_file),
-        cmocka_unit_test(test_latency_metric),  cmocka_unit_test(test_build_month),
-        cmocka_unit_test(test_check_files),     cmocka_unit_test(test_alcf_check_file),
+        cmocka_unit_test(test_fixture),
+        cmocka_unit_test(test_malformed_files),
+        cmocka_unit_test(test_build_version),
+        cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_published_names),
+        cmocka_unit_test(test_reference_file),
+        cmocka_unit_test(test_latency_metric),
+        cmocka_unit_test(test_build_month),
+        cmocka_unit_test(test_check_files),
+        cmocka_unit_test(test_alcf_check_file),
+        cmocka_unit_test(test_vllm_v1_check_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
