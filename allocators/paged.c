@@ -527,6 +527,19 @@ static void paged_release(kv_alloc *a, kv_seq *s)
             const uint64_t *const key = p->key;
             uint32_t nfree = p->num_free;
             uint64_t dup = 0;
+            if (p->num_keyed == 0 && a->totals.dup_tokens == 0) {
+                /* No block carries a key and none has a second holder
+                 * (dup_tokens counts the holders past each block's
+                 * first): every block goes from one holder to none, onto
+                 * the stack, as the loop below would take it. */
+                for (uint32_t i = s->num_blocks; i-- > 0;) {
+                    uint32_t blk = blocks[i];
+                    ref[blk] = 0;
+                    stack[nfree++] = blk;
+                }
+                p->num_free = nfree;
+                goto released;
+            }
             for (uint32_t i = s->num_blocks; i-- > 0;) {
                 uint32_t blk = blocks[i];
                 if (--ref[blk] > 0)
@@ -563,6 +576,7 @@ static void paged_release(kv_alloc *a, kv_seq *s)
         for (uint32_t i = s->num_blocks; i-- > 0;)
             p->free_stack[p->num_free++] = s->blocks[i];
     }
+released:
     s->num_blocks = 0;
     s->cap_tokens = 0;
     s->alloc_bytes = 0;
@@ -603,7 +617,7 @@ static int paged_check(const kv_alloc *a, char *err, size_t errlen)
         }
     }
     if (p->prefix && rc == 0) {
-        uint64_t cached = 0, held_blocks = 0, dup = 0;
+        uint64_t cached = 0, held_blocks = 0, dup = 0, keyed = 0;
         for (uint32_t b = p->lru_head; b != PAGED_NIL && rc == 0; b = p->lru_next[b], cached++)
             if (seen[b] || p->ref[b] || !p->key[b] || cached > p->num_blocks) {
                 snprintf(err, errlen, "paged: cached block %u is empty, held or unkeyed", b);
@@ -616,10 +630,16 @@ static int paged_check(const kv_alloc *a, char *err, size_t errlen)
                 held_blocks++;
                 dup += p->ref[b] - 1;
             }
+            keyed += p->key[b] != 0;
             if (p->key[b] && kv__paged_ht_find(p, p->key[b]) != b) {
                 snprintf(err, errlen, "paged: block %u's key is not in the table", b);
                 rc = -1;
             }
+        }
+        if (rc == 0 && keyed != p->num_keyed) {
+            snprintf(err, errlen, "paged: %llu blocks keyed, %u counted", (unsigned long long)keyed,
+                     p->num_keyed);
+            rc = -1;
         }
         if (rc == 0 && (cached != p->num_cached || held_blocks != held ||
                         dup * p->block_tokens != a->totals.dup_tokens)) {

@@ -43,6 +43,7 @@ typedef struct paged {
     uint64_t *ht_key; /* open addressing, linear probing, 0 = empty */
     uint32_t *ht_val;
     uint64_t ht_mask;
+    uint32_t num_keyed; /* the table's keys: blocks whose key is not 0 */
     /* What a lookup of the cache reads changes only with the table's keys,
      * the request's own keys and blocks entering or leaving the cached
      * list (gen counts all three), and with the epoch for the blocks keyed in it (put_epoch: the
@@ -123,6 +124,7 @@ static inline void kv__paged_ht_put(paged *p, uint64_t k, uint32_t blk, uint64_t
         i = (i + 1) & p->ht_mask;
     p->ht_key[i] = k;
     p->ht_val[i] = blk;
+    p->num_keyed++;
 }
 
 /* Removes K (present), shifting later entries of its run back (no tombstones). */
@@ -132,6 +134,7 @@ static inline void kv__paged_ht_del(paged *p, uint64_t k)
     uint64_t i = kv_mix64(k) & p->ht_mask;
     while (p->ht_key[i] != k)
         i = (i + 1) & p->ht_mask;
+    p->num_keyed--;
     uint64_t j = i;
     for (;;) {
         j = (j + 1) & p->ht_mask;

@@ -545,13 +545,15 @@ static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n)
  * (mostly one or two pairs: the values differ within a few bits of
  * their top) by insertion, or by the LSD radix sort where there are more;
  * qsort when the temporary cannot be had. Any order of equal keys gives
- * the same merged pairs (equal keys are equal values, bit for bit). */
-static void sort_pairs(an_wpair *p, size_t n)
+ * the same merged pairs (equal keys are equal values, bit for bit).
+ * Returns true with the pairs holding their keys (sort_merge_pairs takes
+ * them back to values), false where qsort sorted the values. */
+static bool sort_pairs_keys(an_wpair *p, size_t n)
 {
     an_wpair *tmp = n >= 64 ? malloc(n * sizeof(an_wpair)) : NULL;
     if (tmp == NULL) {
         qsort(p, n, sizeof(an_wpair), cmp_wpair);
-        return;
+        return false;
     }
     uint64_t all_and = ~0ULL, all_or = 0;
     for (size_t i = 0; i < n; i++) {
@@ -611,9 +613,37 @@ static void sort_pairs(an_wpair *p, size_t n)
             }
         }
     }
-    for (size_t i = 0; i < n; i++) /* back to values */
-        p[i].v = from_key(pair_key(&p[i]));
     free(tmp);
+    return true;
+}
+
+/* Sorts the N pairs at P by value and merges equal values into one pair
+ * (their counts summed); returns the pairs left. The keys go back to
+ * values in the merging's pass. */
+static size_t sort_merge_pairs(an_wpair *p, size_t n)
+{
+    size_t m = 0;
+    if (sort_pairs_keys(p, n)) {
+        for (size_t i = 0; i < n; i++) {
+            double v = from_key(pair_key(&p[i]));
+            uint64_t c = p[i].c;
+            if (m > 0 && p[m - 1].v == v) {
+                p[m - 1].c += c;
+            } else {
+                p[m].v = v;
+                p[m].c = c;
+                m++;
+            }
+        }
+        return m;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && p[m - 1].v == p[i].v)
+            p[m - 1].c += p[i].c;
+        else
+            p[m++] = p[i];
+    }
+    return m;
 }
 
 int an_wsamples_sort(an_wsamples *w)
@@ -625,16 +655,7 @@ int an_wsamples_sort(an_wsamples *w)
     w->sorted = 1;
     if (w->overflow)
         return 0;
-    sort_pairs(w->p, w->n);
-    /* Equal values into one pair. */
-    size_t m = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        if (m > 0 && w->p[m - 1].v == w->p[i].v)
-            w->p[m - 1].c += w->p[i].c;
-        else
-            w->p[m++] = w->p[i];
-    }
-    w->n = m;
+    w->n = sort_merge_pairs(w->p, w->n); /* equal values into one pair */
     return 0;
 }
 
@@ -719,15 +740,7 @@ double an_wsamples_std(const an_wsamples *w)
 
 static int wcompact(an_wsamples *w)
 {
-    sort_pairs(w->p, w->n);
-    size_t m = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        if (m > 0 && w->p[m - 1].v == w->p[i].v)
-            w->p[m - 1].c += w->p[i].c;
-        else
-            w->p[m++] = w->p[i];
-    }
-    w->n = m;
+    w->n = sort_merge_pairs(w->p, w->n);
     /* Not w->sorted: the cache still holds pairs, and the caller may
      * append one after this (an_wsamples_sort's flag alone says the set
      * is ready for the queries). */

@@ -7,6 +7,7 @@
 
 #include "sim/formats.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -421,11 +422,9 @@ static double linear_s(const sim_cost *c, double tokens, double seqs, double *we
  * the KV read (the context, new tokens' KV written), the scores when not
  * fused, at the 16-bit rate; *BYTES_OUT and *FLOPS_OUT its traffic and
  * work. */
-static double attention_s(const sim_cost *c, const sim_batch_shape *b, double tokens,
-                          double *bytes_out, double *flops_out)
+/* The prompt tokens' (query, key) pairs attention computes. */
+static double prompt_pairs_of(const sim_cost *c, const sim_batch_shape *b)
 {
-    double kv_read = ((double)b->decode_ctx_tokens - b->decode_seqs) * c->decode_kv_reads +
-                     (double)b->prefill_ctx_tokens;
     double prompt_pairs = b->prefill_attn_pairs;
     if (c->attn_rect && b->prefill_tokens > 0) {
         /* ggml's KQ covers every token of the batch against the n_kv
@@ -437,6 +436,15 @@ static double attention_s(const sim_cost *c, const sim_batch_shape *b, double to
             ceil(((double)b->prefill_ctx_tokens + (double)b->prefill_tokens) / seqs / 32.0) * 32.0;
         prompt_pairs = (double)b->prefill_tokens * n_kv;
     }
+    return prompt_pairs;
+}
+
+static double attention_s(const sim_cost *c, const sim_batch_shape *b, double tokens,
+                          double *bytes_out, double *flops_out)
+{
+    double kv_read = ((double)b->decode_ctx_tokens - b->decode_seqs) * c->decode_kv_reads +
+                     (double)b->prefill_ctx_tokens;
+    double prompt_pairs = prompt_pairs_of(c, b);
     double pairs = (double)b->decode_ctx_tokens + prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + tokens) +
                         c->kv_window_bytes_per_seq * b->decode_seqs + /* KIVI's fp16 window */
@@ -507,13 +515,40 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
     run->allreduce_s = sim_cost_allreduce_s(c, tokens);
     run->launches_s = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
     run->host_s = sim_cost_host_s(c, b);
+    run->seqs = b->decode_seqs;
+    run->prefill_ctx = (double)b->prefill_ctx_tokens;
+    run->window_bytes = c->kv_window_bytes_per_seq * b->decode_seqs;
+    run->prompt_pairs = prompt_pairs_of(c, b);
+    run->prompt_flops = c->attn_flops_per_pair * run->prompt_pairs;
+    run->bw_den = c->mem_bw_Bps * c->p.bw_eff;
+    run->flops_den = c->attn_flops * c->p.flops_eff;
+#ifndef NDEBUG
+    run->shape = *b;
+#endif
     return true;
 }
 
 double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim_batch_shape *b)
 {
-    double attn_bytes, attn_flops;
-    double t_attn = attention_s(c, b, run->tokens, &attn_bytes, &attn_flops);
+    /* attention_s and roof with the run's terms: the same operations on
+     * the same values, in the same order. */
+    assert(b->decode_seqs == run->shape.decode_seqs && b->prefill_seqs == run->shape.prefill_seqs &&
+           b->prefill_tokens == run->shape.prefill_tokens &&
+           b->prefill_ctx_tokens == run->shape.prefill_ctx_tokens &&
+           b->prefill_attn_pairs == run->shape.prefill_attn_pairs);
+    double ctx = (double)b->decode_ctx_tokens;
+    double kv_read = (ctx - run->seqs) * c->decode_kv_reads + run->prefill_ctx;
+    double pairs = ctx + run->prompt_pairs;
+    double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
+                        c->score_bytes_per_pair * pairs;
+    double attn_flops = c->attn_flops_per_decode_pair * ctx + run->prompt_flops;
+    double t_attn = max2(attn_bytes / run->bw_den, attn_flops / run->flops_den);
+#ifndef NDEBUG
+    {
+        double eb, ef, ta = attention_s(c, b, run->tokens, &eb, &ef);
+        assert(memcmp(&ta, &t_attn, sizeof(ta)) == 0);
+    }
+#endif
     double t = c->gpu_share * (run->t_lin + t_attn);
     /* step_total_s's sum, in its order. */
     return t + run->allreduce_s + run->launches_s + run->host_s;

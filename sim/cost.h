@@ -213,6 +213,18 @@ typedef struct sim_cost_run {
     double allreduce_s; /* sim_cost_allreduce_s of the run's tokens */
     double launches_s;
     double host_s; /* sim_cost_host_s */
+    /* attention_s's terms that do not depend on decode_ctx_tokens, each
+     * as it computes them (the shape's other fields are the run's). */
+    double seqs;         /* (double)decode_seqs */
+    double prefill_ctx;  /* (double)prefill_ctx_tokens */
+    double window_bytes; /* kv_window_bytes_per_seq x decode_seqs */
+    double prompt_pairs;
+    double prompt_flops; /* attn_flops_per_pair x prompt_pairs */
+    double bw_den;       /* roof's divisors: mem_bw_Bps x bw_eff */
+    double flops_den;    /* attn_flops x flops_eff */
+#ifndef NDEBUG
+    sim_batch_shape shape; /* the first shape, for the assertions */
+#endif
 } sim_cost_run;
 
 /* Sets RUN up from the run's first shape B; false (RUN unusable) where

@@ -601,11 +601,15 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                     }
                     continue;
                 }
-                q->computed = merge_base(q) + k;
+                const uint32_t base = merge_base(q);
+                q->computed = base + k;
                 q->generated += k;
                 kv_set_used(kv, &q->seq, q->computed);
                 q->last_token_ns = end_ns;
-                merge_growths_end(r, &g, &q->seq);
+                /* Its class, where it has one: its first growth in the
+                 * run, cap_tokens - base + 1, modulo the unit (its growths
+                 * moved cap_tokens by whole units). */
+                merge_growths_end(r, &g, &q->seq, (uint64_t)q->seq.cap_tokens + 1 - base);
                 r->running_seqs -= r->cfg->n_samples;
                 sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
             }

@@ -69,6 +69,7 @@
 #ifndef KVSIM_SIM_MERGE_H
 #define KVSIM_SIM_MERGE_H
 
+#include <assert.h>
 #include <stdint.h>
 
 #include "sim/replica.h"
@@ -92,7 +93,7 @@ static inline void sim_merge_known_start(sim_merge_known *kn)
 }
 
 static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uint32_t k,
-                                        const sim_req *q)
+                                        const sim_req *q, uint64_t unit_bytes)
 {
     const kv_seq *s = &q->seq;
     uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
@@ -101,7 +102,13 @@ static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uin
     kn->first_min = first < kn->first_min ? first : kn->first_min;
     kn->growth += s->samples > 1 ? s->samples : 1;
     if (first == 2) {
-        uint64_t nb = kv_grow_bytes(r->kv, s, q->computed + 2);
+        /* UNIT_BYTES (not 0): the entry's growths in its life are units
+         * of that many bytes (the last run's life classes held it,
+         * kv_grow_uniform's promise); this one is in its life where
+         * first <= left. */
+        uint64_t nb = unit_bytes != 0 && first <= left ? unit_bytes
+                                                       : kv_grow_bytes(r->kv, s, q->computed + 2);
+        assert(nb == kv_grow_bytes(r->kv, s, q->computed + 2));
         kn->n2++;
         kn->need2 = nb > UINT64_MAX - kn->need2 ? UINT64_MAX : kn->need2 + nb;
     }

@@ -345,8 +345,20 @@ int merge_growths_apply(sim_replica *r, merge_growths *g, uint32_t k, uint32_t n
     return 0;
 }
 
-void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s)
+void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s, uint64_t hint)
 {
-    if (g->unit != 0)
-        class_remove(r, g->unit, g->off, s);
+    if (g->unit == 0)
+        return;
+    /* The hinted class first: the same entry taken out (a sequence is in
+     * one class at most), without the walk of the classes before it. */
+    const uint32_t c = (uint32_t)(hint % g->unit);
+    for (uint32_t j = g->off[c]; j < g->off[c + 1]; j++)
+        if (r->merge_seqs[j] == s) {
+            memmove(r->merge_seqs + j, r->merge_seqs + j + 1,
+                    (g->off[g->unit] - j - 1) * sizeof(r->merge_seqs[0]));
+            for (uint32_t d = c + 1; d <= g->unit; d++)
+                g->off[d]--;
+            return;
+        }
+    class_remove(r, g->unit, g->off, s);
 }

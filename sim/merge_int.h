@@ -94,7 +94,8 @@ int merge_growths_apply(sim_replica *r, merge_growths *g, uint32_t k, uint32_t n
  * last step finishes NFIN requests (their sequences in r->mc_fin). */
 void merge_classes_keep(sim_replica *r, const merge_growths *g, uint32_t steps, uint32_t nfin);
 
-/* Takes ended sequence S out of G's classes. */
-void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s);
+/* Takes ended sequence S out of G's classes; its class is looked in
+ * first as HINT modulo the unit (where it is not there, all of them). */
+void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s, uint64_t hint);
 
 #endif

@@ -139,6 +139,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
              * kv_grow_units call after the loop, in the same order: the
              * same blocks and sums as kv_grow's one by one. */
             const bool units = r->pre_pass_unit;
+            const uint64_t unit_bytes = units ? r->pre_gu.bytes : 0;
             kv_seq **grow = r->merge_tmp;
             uint32_t *grow_at = r->merge_link, ngrow = 0;
             sim_merge_known kn;
@@ -158,10 +159,10 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                         if (g < 0)
                             return -1;
                         assert(g == KV_OK);
-                        sim_merge_note_known(r, &kn, k, q);
+                        sim_merge_note_known(r, &kn, k, q, 0);
                     }
                 } else {
-                    sim_merge_note_known(r, &kn, k, q);
+                    sim_merge_note_known(r, &kn, k, q, unit_bytes);
                 }
                 q->stamp = stamp;
                 dseqs += samples;
@@ -173,7 +174,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             if (ngrow > 0)
                 kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
             for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
-                sim_merge_note_known(r, &kn, grow_at[j], &pool[run[grow_at[j]]]);
+                sim_merge_note_known(r, &kn, grow_at[j], &pool[run[grow_at[j]]], unit_bytes);
             sim_merge_known_end(r, &kn);
             budget -= nrun;
             r->pass_known = nrun;
