@@ -473,20 +473,21 @@ static inline uint64_t pair_key(const an_wpair *e)
 
 /* The LSD radix sort of an_samples_sort on N pairs holding keys at P, 11
  * bits a pass, skipping the passes whose digit every key shares, through
- * TMP (N pairs). Returns 0, or -1 when out of memory (P unsorted). */
-static int lsd_keys(an_wpair *p, an_wpair *tmp, size_t n)
+ * TMP (N pairs), the keys agreeing from digit ND on (so only digits below
+ * ND are counted: COUNT, ND x BUCKETS counters of scratch, the caller's,
+ * allocated once for all of a sort's calls; a calloc of its 96 KiB at
+ * each call had jemalloc hand back and fault in its pages every time). */
+static void lsd_keys(an_wpair *p, an_wpair *tmp, size_t n, size_t (*count)[BUCKETS], int nd)
 {
-    size_t(*count)[BUCKETS] = calloc(DIGITS, sizeof(*count));
-    if (count == NULL)
-        return -1;
+    memset(count, 0, (size_t)nd * sizeof(*count));
     for (size_t i = 0; i < n; i++) {
         uint64_t k = pair_key(&p[i]);
-        for (int d = 0; d < DIGITS; d++)
+        for (int d = 0; d < nd; d++)
             count[d][(k >> (DIGIT * d)) & (BUCKETS - 1)]++;
     }
     an_wpair *src = p, *dst = tmp;
     uint64_t first = pair_key(&p[0]);
-    for (int d = 0; d < DIGITS; d++) {
+    for (int d = 0; d < nd; d++) {
         size_t *c = count[d];
         if (c[(first >> (DIGIT * d)) & (BUCKETS - 1)] == n)
             continue; /* every key has this digit */
@@ -504,8 +505,6 @@ static int lsd_keys(an_wpair *p, an_wpair *tmp, size_t n)
     }
     if (src != p)
         memcpy(p, src, n * sizeof(an_wpair));
-    free(count);
-    return 0;
 }
 
 /* Insertion sort of N pairs holding keys at P (a few). */
@@ -529,13 +528,17 @@ static int cmp_wkey(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Sorts the N pairs holding keys at P (TMP: N pairs of scratch): a few
- * by insertion, more by lsd_keys (qsort without its memory). */
-static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n)
+/* Sorts the N pairs holding keys at P, which agree from bit BITS on (TMP:
+ * N pairs of scratch; COUNT: lsd_keys' counters, NULL where they could
+ * not be had): a few by insertion, more by lsd_keys (qsort without its
+ * memory). */
+static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n, size_t (*count)[BUCKETS], int bits)
 {
     if (n <= SMALL)
         insertion_keys(p, n);
-    else if (lsd_keys(p, tmp, n) != 0)
+    else if (count != NULL)
+        lsd_keys(p, tmp, n, count, (bits + DIGIT - 1) / DIGIT);
+    else
         qsort(p, n, sizeof(an_wpair), cmp_wkey);
 }
 
@@ -548,13 +551,20 @@ static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n)
  * the same merged pairs (equal keys are equal values, bit for bit).
  * Returns true with the pairs holding their keys (sort_merge_pairs takes
  * them back to values), false where qsort sorted the values. */
-static bool sort_pairs_keys(an_wpair *p, size_t n)
+static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
 {
-    an_wpair *tmp = n >= 64 ? malloc(n * sizeof(an_wpair)) : NULL;
+    if (n >= 64 && w->tmp_cap < n) {
+        free(w->tmp);
+        w->tmp = malloc(n * sizeof(an_wpair));
+        w->tmp_cap = w->tmp != NULL ? n : 0;
+    }
+    an_wpair *tmp = n >= 64 ? w->tmp : NULL;
     if (tmp == NULL) {
         qsort(p, n, sizeof(an_wpair), cmp_wpair);
         return false;
     }
+    /* lsd_keys' counters, once for the sort (NULL: qsort for those). */
+    size_t(*count)[BUCKETS] = malloc(DIGITS * sizeof(*count));
     uint64_t all_and = ~0ULL, all_or = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t k = sort_key(p[i].v);
@@ -609,21 +619,21 @@ static bool sort_pairs_keys(an_wpair *p, size_t n)
             for (int d = 0; d < BUCKETS2; d++) {
                 size_t lo2 = c2[d], m2 = c2[d + 1] - lo2;
                 if (m2 > 1)
-                    sort_rest(out + lo2, q + lo2, m2);
+                    sort_rest(out + lo2, q + lo2, m2, count, s2);
             }
         }
     }
-    free(tmp);
+    free(count);
     return true;
 }
 
 /* Sorts the N pairs at P by value and merges equal values into one pair
  * (their counts summed); returns the pairs left. The keys go back to
  * values in the merging's pass. */
-static size_t sort_merge_pairs(an_wpair *p, size_t n)
+static size_t sort_merge_pairs(an_wsamples *w, an_wpair *p, size_t n)
 {
     size_t m = 0;
-    if (sort_pairs_keys(p, n)) {
+    if (sort_pairs_keys(w, p, n)) {
         for (size_t i = 0; i < n; i++) {
             double v = from_key(pair_key(&p[i]));
             uint64_t c = p[i].c;
@@ -655,7 +665,7 @@ int an_wsamples_sort(an_wsamples *w)
     w->sorted = 1;
     if (w->overflow)
         return 0;
-    w->n = sort_merge_pairs(w->p, w->n); /* equal values into one pair */
+    w->n = sort_merge_pairs(w, w->p, w->n); /* equal values into one pair */
     return 0;
 }
 
@@ -740,7 +750,7 @@ double an_wsamples_std(const an_wsamples *w)
 
 static int wcompact(an_wsamples *w)
 {
-    w->n = sort_merge_pairs(w->p, w->n);
+    w->n = sort_merge_pairs(w, w->p, w->n);
     /* Not w->sorted: the cache still holds pairs, and the caller may
      * append one after this (an_wsamples_sort's flag alone says the set
      * is ready for the queries). */
@@ -756,8 +766,9 @@ static int wcompact(an_wsamples *w)
         return -1;
     }
     free(w->p);
-    w->p = NULL;
-    w->n = w->cap = 0;
+    free(w->tmp);
+    w->p = w->tmp = NULL;
+    w->n = w->cap = w->tmp_cap = 0;
     w->hist = h;
     w->overflow = 1;
     return 0;
@@ -767,6 +778,7 @@ void an_wsamples_free(an_wsamples *w)
 {
     free(w->p);
     free(w->cache);
+    free(w->tmp);
     if (w->hist != NULL) {
         an_qhist_free(w->hist);
         free(w->hist);

@@ -119,7 +119,13 @@ typedef struct an_wsamples {
     int overflow;    /* more than max_pairs pairs were needed: the pairs are in hist */
     an_qhist *hist;  /* every value once overflowed; NULL before */
     an_wpair *cache; /* AN_WCACHE slots (count 0: empty), allocated at the first add */
-    int sorted;      /* ready for the queries: an_wsamples_sort since the last add */
+    /* The sort's scratch, TMP_CAP pairs, kept from one sort to the next:
+     * a full array's is 8 MiB, which jemalloc returns to the system at
+     * each free (its oversize threshold), so a new one per sort faulted
+     * its pages in again every time. */
+    an_wpair *tmp;
+    size_t tmp_cap;
+    int sorted; /* ready for the queries: an_wsamples_sort since the last add */
     /* The cache's use: lookups and hits in the current window, and adds
      * left that go straight to the array (see an_wsamples_add). */
     uint32_t probes, hits, bypass;
