@@ -208,8 +208,8 @@ static int batch_kv_fits(const sim_measurement *r, const sim_cost_params *p, uin
     if (need > (double)plan.kv_budget_bytes) {
         /* One text for all such rows: validate counts rows by it. */
         snprintf(why, whylen,
-                 "the batch's KV exceeds the pool vLLM sizes on the device: it ran in waves "
-                 "(preemption), which the replay does not model");
+                 "the batch's KV exceeds the pool vLLM's memory plan sizes on the device (taken "
+                 "for TensorRT-LLM's too): it ran in waves, which the replay does not model");
         return -1;
     }
     return 0;
