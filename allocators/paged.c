@@ -454,9 +454,46 @@ static bool paged_grow_unit(const kv_alloc *a, kv_seq *const *seqs, const uint32
     return true;
 }
 
+/* paged_grow_units' loop where the free stack holds a block for each
+ * sequence: the stack's top n blocks in pop order, no test of the stack's
+ * depth, and the prefix table's fields written or not by the caller's
+ * constant. */
+static inline __attribute__((always_inline)) uint64_t
+grow_from_stack(paged *p, kv_seq *const *seqs, uint32_t n, bool prefix, uint64_t epoch)
+{
+    const uint32_t bt = p->block_tokens;
+    const uint64_t bb = p->block_bytes;
+    const uint32_t *const top = p->free_stack + p->num_free;
+    uint32_t *const ref = p->ref;
+    uint64_t *const born = p->born;
+    uint64_t useful = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        kv_seq *s = seqs[k];
+        assert(one_more_block(p, s, s->cap_tokens + 1));
+        uint32_t blk = top[-1 - (int64_t)k];
+        if (prefix) {
+            ref[blk] = 1;
+            born[blk] = epoch;
+        }
+        s->blocks[s->num_blocks++] = blk;
+        uint32_t cap = s->cap_tokens, fin = s->final_tokens;
+        if (cap + bt <= fin)
+            useful += bt;
+        else
+            useful += fin - (cap < fin ? cap : fin);
+        s->cap_tokens = cap + bt;
+        s->alloc_bytes += bb;
+    }
+    p->num_free -= n;
+    return useful;
+}
+
 static uint64_t paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
 {
     paged *p = a->priv;
+    if (p->num_free >= n) /* most calls: the same blocks, popped in the same order */
+        return p->prefix ? grow_from_stack(p, seqs, n, true, a->epoch)
+                         : grow_from_stack(p, seqs, n, false, a->epoch);
     /* growth_block for each, its free-stack case with the pool's fields
      * in registers (stores to the tables could alias them otherwise). */
     const uint32_t bt = p->block_tokens;
