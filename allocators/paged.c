@@ -569,12 +569,25 @@ static void paged_release(kv_alloc *a, kv_seq *s)
                  * (dup_tokens counts the holders past each block's
                  * first): every block goes from one holder to none, onto
                  * the stack, as the loop below would take it. */
-                for (uint32_t i = s->num_blocks; i-- > 0;) {
-                    uint32_t blk = blocks[i];
-                    ref[blk] = 0;
-                    stack[nfree++] = blk;
+                const uint32_t *b = blocks + s->num_blocks;
+                uint32_t *to = stack + nfree;
+                for (; b - blocks >= 4; b -= 4, to += 4) { /* four at a time, last first */
+                    uint32_t b3 = b[-1], b2 = b[-2], b1 = b[-3], b0 = b[-4];
+                    ref[b3] = 0;
+                    to[0] = b3;
+                    ref[b2] = 0;
+                    to[1] = b2;
+                    ref[b1] = 0;
+                    to[2] = b1;
+                    ref[b0] = 0;
+                    to[3] = b0;
                 }
-                p->num_free = nfree;
+                while (b != blocks) {
+                    uint32_t blk = *--b;
+                    ref[blk] = 0;
+                    *to++ = blk;
+                }
+                p->num_free = nfree + s->num_blocks;
                 goto released;
             }
             for (uint32_t i = s->num_blocks; i-- > 0;) {
