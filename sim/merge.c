@@ -748,8 +748,14 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
 #ifndef NDEBUG
     uint64_t need_check = 0, used_check = used_sum;
 #endif
-    for (uint32_t n = 0; n < r->batch.n; n++) {
-        sim_req *q = sim_rep_req(r, r->batch.req[n]);
+    /* The batch, the pool and the stamp in registers (the stores through
+     * Q could alias them otherwise; nothing below moves them). */
+    const uint32_t *const final_req = r->batch.req, final_n = r->batch.n;
+    sim_req *const final_pool = r->pool->v;
+    const uint64_t final_stamp = r->stamp;
+    for (uint32_t n = 0; n < final_n; n++) {
+        sim_req *q = &final_pool[final_req[n]];
+        assert(q == sim_rep_req(r, r->batch.req[n]));
         q->computed = merge_base(q) + adv;
         q->generated += adv;
         bool ends_now = q->generated >= q->output && !q->hold;
@@ -770,7 +776,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             used_sum = kv->totals.used_tokens;
         }
         q->last_token_ns = last_ns;
-        q->stamp = r->stamp;
+        q->stamp = final_stamp;
 #ifndef NDEBUG
         if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
             uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
