@@ -583,13 +583,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             bound = UINT32_MAX;
             bound_n = 0;
             bound_base = 0;
-            for (uint32_t n = 0; n < r->batch.n; n++) {
-                uint32_t i = r->batch.req[n];
-                sim_req *q = sim_rep_req(r, i);
+            /* The batch, the running set and the pool in registers (the
+             * stores below could alias their fields otherwise; the
+             * finishes move none of them, the pool's table re-read). */
+            uint32_t *const ends_req = r->batch.req, *const ends_run = r->running;
+            const uint32_t ends_n = r->batch.n;
+            sim_req *ends_pool = r->pool->v;
+            for (uint32_t n = 0; n < ends_n; n++) {
+                uint32_t i = ends_req[n];
+                sim_req *q = &ends_pool[i];
                 uint32_t last = merge_last_step(q);
                 if (last != k) {
-                    r->batch.req[keep] = i; /* every entry's tokens are 1 after step 1 */
-                    r->running[keep++] = i;
+                    ends_req[keep] = i; /* every entry's tokens are 1 after step 1 */
+                    ends_run[keep++] = i;
                     if (last < bound) {
                         bound = last;
                         bound_n = 0;
@@ -612,6 +618,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 merge_growths_end(r, &g, &q->seq, (uint64_t)q->seq.cap_tokens + 1 - base);
                 r->running_seqs -= r->cfg->n_samples;
                 sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
+                ends_pool = r->pool->v;
+                assert(ends_req == r->batch.req && ends_run == r->running && ends_n == r->batch.n);
             }
             r->batch.n = r->nrunning = keep;
             ctx_step = (uint64_t)keep * r->cfg->n_samples;
