@@ -367,6 +367,73 @@ static bool through_ok(const sim_replica *r)
            sim_rep_waiting(r) == 0 && r->batch.n == r->nrunning;
 }
 
+/* sim_merge_steps' final pass's sums (its locals). */
+typedef struct final_pass_t {
+    uint32_t finished;
+    uint64_t used_sum, need;
+#ifndef NDEBUG
+    uint64_t used_check, need_check;
+#endif
+} final_pass_t;
+
+/* sim_merge_steps' final pass over the batch (its statements), SINGLE and
+ * NEED_EACH constants where the caller gives them. */
+static inline __attribute__((always_inline)) void
+final_pass(sim_replica *r, kv_alloc *kv, const uint32_t *final_req, uint32_t final_n,
+           sim_req *final_pool, uint64_t final_stamp, uint32_t adv, int64_t last_ns, bool pre_pass,
+           bool single, bool need_each, final_pass_t *fp)
+{
+    uint32_t finished = fp->finished;
+    uint64_t used_sum = fp->used_sum, need = fp->need;
+#ifndef NDEBUG
+    uint64_t used_check = fp->used_check, need_check = fp->need_check;
+#else
+    (void)pre_pass;
+#endif
+    for (uint32_t n = 0; n < final_n; n++) {
+        sim_req *q = &final_pool[final_req[n]];
+        assert(q == sim_rep_req(r, r->batch.req[n]));
+        q->computed = merge_base(q) + adv;
+        q->generated += adv;
+        bool ends_now = q->generated >= q->output && !q->hold;
+        if (ends_now && finished < 8)
+            r->mc_fin[finished] = &q->seq;
+        finished += ends_now;
+#ifndef NDEBUG
+        used_check = used_check - q->seq.used_tokens + q->computed;
+#endif
+        if (single) {
+            q->seq.used_tokens = q->computed;
+        } else if (q->seq.samples <= 1) {
+            used_sum = used_sum - q->seq.used_tokens + q->computed;
+            q->seq.used_tokens = q->computed;
+        } else {
+            kv->totals.used_tokens = used_sum;
+            kv_set_used(kv, &q->seq, q->computed);
+            used_sum = kv->totals.used_tokens;
+        }
+        q->last_token_ns = last_ns;
+        q->stamp = final_stamp;
+#ifndef NDEBUG
+        if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need_check = b > UINT64_MAX - need_check ? UINT64_MAX : need_check + b;
+        }
+#endif
+        if (need_each && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
+        }
+    }
+    fp->finished = finished;
+    fp->used_sum = used_sum;
+    fp->need = need;
+#ifndef NDEBUG
+    fp->used_check = used_check;
+    fp->need_check = need_check;
+#endif
+}
+
 int sim_merge_steps(sim_replica *r, int64_t *end_io)
 {
     int64_t end_ns = *end_io;
@@ -761,41 +828,24 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const uint32_t *const final_req = r->batch.req, final_n = r->batch.n;
     sim_req *const final_pool = r->pool->v;
     const uint64_t final_stamp = r->stamp;
-    for (uint32_t n = 0; n < final_n; n++) {
-        sim_req *q = &final_pool[final_req[n]];
-        assert(q == sim_rep_req(r, r->batch.req[n]));
-        q->computed = merge_base(q) + adv;
-        q->generated += adv;
-        bool ends_now = q->generated >= q->output && !q->hold;
-        if (ends_now && finished < 8)
-            r->mc_fin[finished] = &q->seq;
-        finished += ends_now;
+    final_pass_t fp = {.finished = finished, .used_sum = used_sum, .need = need};
 #ifndef NDEBUG
-        used_check = used_check - q->seq.used_tokens + q->computed;
+    fp.used_check = used_check;
+    fp.need_check = need_check;
 #endif
-        if (single) {
-            q->seq.used_tokens = q->computed;
-        } else if (q->seq.samples <= 1) {
-            used_sum = used_sum - q->seq.used_tokens + q->computed;
-            q->seq.used_tokens = q->computed;
-        } else {
-            kv->totals.used_tokens = used_sum;
-            kv_set_used(kv, &q->seq, q->computed);
-            used_sum = kv->totals.used_tokens;
-        }
-        q->last_token_ns = last_ns;
-        q->stamp = final_stamp;
+    if (single && !need_each) /* most runs: the loop without their tests */
+        final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass, true,
+                   false, &fp);
+    else
+        final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass,
+                   single, need_each, &fp);
+    finished = fp.finished;
+    used_sum = fp.used_sum;
+    need = fp.need;
 #ifndef NDEBUG
-        if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
-            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
-            need_check = b > UINT64_MAX - need_check ? UINT64_MAX : need_check + b;
-        }
+    used_check = fp.used_check;
+    need_check = fp.need_check;
 #endif
-        if (need_each && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
-            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
-            need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
-        }
-    }
     kv->totals.used_tokens = single ? used0 + adv * used_step : used_sum;
     assert(kv->totals.used_tokens == used0 + adv * used_step);
     assert(!single || used_check == kv->totals.used_tokens);
