@@ -488,12 +488,23 @@ grow_from_stack(paged *p, kv_seq *const *seqs, uint32_t n, bool prefix, uint64_t
     return useful;
 }
 
+static uint64_t grow_units_evicting(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
+
 static uint64_t paged_grow_units(kv_alloc *a, kv_seq *const *seqs, uint32_t n)
 {
     paged *p = a->priv;
     if (p->num_free >= n) /* most calls: the same blocks, popped in the same order */
         return p->prefix ? grow_from_stack(p, seqs, n, true, a->epoch)
                          : grow_from_stack(p, seqs, n, false, a->epoch);
+    return grow_units_evicting(a, seqs, n);
+}
+
+/* paged_grow_units where the free stack runs out (the growths evict
+ * cached blocks): apart, so the common case's frame is light. */
+static __attribute__((noinline)) uint64_t grow_units_evicting(kv_alloc *a, kv_seq *const *seqs,
+                                                              uint32_t n)
+{
+    paged *p = a->priv;
     /* growth_block for each, its free-stack case with the pool's fields
      * in registers (stores to the tables could alias them otherwise). */
     const uint32_t bt = p->block_tokens;
