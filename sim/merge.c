@@ -367,6 +367,73 @@ static bool through_ok(const sim_replica *r)
            sim_rep_waiting(r) == 0 && r->batch.n == r->nrunning;
 }
 
+/* sim_merge_steps' final pass's sums (its locals). */
+typedef struct final_pass_t {
+    uint32_t finished;
+    uint64_t used_sum, need;
+#ifndef NDEBUG
+    uint64_t used_check, need_check;
+#endif
+} final_pass_t;
+
+/* sim_merge_steps' final pass over the batch (its statements), SINGLE and
+ * NEED_EACH constants where the caller gives them. */
+static inline __attribute__((always_inline)) void
+final_pass(sim_replica *r, kv_alloc *kv, const uint32_t *final_req, uint32_t final_n,
+           sim_req *final_pool, uint64_t final_stamp, uint32_t adv, int64_t last_ns, bool pre_pass,
+           bool single, bool need_each, final_pass_t *fp)
+{
+    uint32_t finished = fp->finished;
+    uint64_t used_sum = fp->used_sum, need = fp->need;
+#ifndef NDEBUG
+    uint64_t used_check = fp->used_check, need_check = fp->need_check;
+#else
+    (void)pre_pass;
+#endif
+    for (uint32_t n = 0; n < final_n; n++) {
+        sim_req *q = &final_pool[final_req[n]];
+        assert(q == sim_rep_req(r, r->batch.req[n]));
+        q->computed = merge_base(q) + adv;
+        q->generated += adv;
+        bool ends_now = q->generated >= q->output && !q->hold;
+        if (ends_now && finished < 8)
+            r->mc_fin[finished] = &q->seq;
+        finished += ends_now;
+#ifndef NDEBUG
+        used_check = used_check - q->seq.used_tokens + q->computed;
+#endif
+        if (single) {
+            q->seq.used_tokens = q->computed;
+        } else if (q->seq.samples <= 1) {
+            used_sum = used_sum - q->seq.used_tokens + q->computed;
+            q->seq.used_tokens = q->computed;
+        } else {
+            kv->totals.used_tokens = used_sum;
+            kv_set_used(kv, &q->seq, q->computed);
+            used_sum = kv->totals.used_tokens;
+        }
+        q->last_token_ns = last_ns;
+        q->stamp = final_stamp;
+#ifndef NDEBUG
+        if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need_check = b > UINT64_MAX - need_check ? UINT64_MAX : need_check + b;
+        }
+#endif
+        if (need_each && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
+            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
+            need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
+        }
+    }
+    fp->finished = finished;
+    fp->used_sum = used_sum;
+    fp->need = need;
+#ifndef NDEBUG
+    fp->used_check = used_check;
+    fp->need_check = need_check;
+#endif
+}
+
 int sim_merge_steps(sim_replica *r, int64_t *end_io)
 {
     int64_t end_ns = *end_io;
@@ -583,13 +650,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             bound = UINT32_MAX;
             bound_n = 0;
             bound_base = 0;
-            for (uint32_t n = 0; n < r->batch.n; n++) {
-                uint32_t i = r->batch.req[n];
-                sim_req *q = sim_rep_req(r, i);
+            /* The batch, the running set and the pool in registers (the
+             * stores below could alias their fields otherwise; the
+             * finishes move none of them, the pool's table re-read). */
+            uint32_t *const ends_req = r->batch.req, *const ends_run = r->running;
+            const uint32_t ends_n = r->batch.n;
+            sim_req *ends_pool = r->pool->v;
+            for (uint32_t n = 0; n < ends_n; n++) {
+                uint32_t i = ends_req[n];
+                sim_req *q = &ends_pool[i];
                 uint32_t last = merge_last_step(q);
                 if (last != k) {
-                    r->batch.req[keep] = i; /* every entry's tokens are 1 after step 1 */
-                    r->running[keep++] = i;
+                    ends_req[keep] = i; /* every entry's tokens are 1 after step 1 */
+                    ends_run[keep++] = i;
                     if (last < bound) {
                         bound = last;
                         bound_n = 0;
@@ -612,6 +685,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 merge_growths_end(r, &g, &q->seq, (uint64_t)q->seq.cap_tokens + 1 - base);
                 r->running_seqs -= r->cfg->n_samples;
                 sim_rep_finish(r, i, SIM_REQ_COMPLETED, SIM_REJECT_NONE);
+                ends_pool = r->pool->v;
+                assert(ends_req == r->batch.req && ends_run == r->running && ends_n == r->batch.n);
             }
             r->batch.n = r->nrunning = keep;
             ctx_step = (uint64_t)keep * r->cfg->n_samples;
@@ -748,40 +823,29 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
 #ifndef NDEBUG
     uint64_t need_check = 0, used_check = used_sum;
 #endif
-    for (uint32_t n = 0; n < r->batch.n; n++) {
-        sim_req *q = sim_rep_req(r, r->batch.req[n]);
-        q->computed = merge_base(q) + adv;
-        q->generated += adv;
-        bool ends_now = q->generated >= q->output && !q->hold;
-        if (ends_now && finished < 8)
-            r->mc_fin[finished] = &q->seq;
-        finished += ends_now;
+    /* The batch, the pool and the stamp in registers (the stores through
+     * Q could alias them otherwise; nothing below moves them). */
+    const uint32_t *const final_req = r->batch.req, final_n = r->batch.n;
+    sim_req *const final_pool = r->pool->v;
+    const uint64_t final_stamp = r->stamp;
+    final_pass_t fp = {.finished = finished, .used_sum = used_sum, .need = need};
 #ifndef NDEBUG
-        used_check = used_check - q->seq.used_tokens + q->computed;
+    fp.used_check = used_check;
+    fp.need_check = need_check;
 #endif
-        if (single) {
-            q->seq.used_tokens = q->computed;
-        } else if (q->seq.samples <= 1) {
-            used_sum = used_sum - q->seq.used_tokens + q->computed;
-            q->seq.used_tokens = q->computed;
-        } else {
-            kv->totals.used_tokens = used_sum;
-            kv_set_used(kv, &q->seq, q->computed);
-            used_sum = kv->totals.used_tokens;
-        }
-        q->last_token_ns = last_ns;
-        q->stamp = r->stamp;
+    if (single && !need_each) /* most runs: the loop without their tests */
+        final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass, true,
+                   false, &fp);
+    else
+        final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass,
+                   single, need_each, &fp);
+    finished = fp.finished;
+    used_sum = fp.used_sum;
+    need = fp.need;
 #ifndef NDEBUG
-        if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
-            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
-            need_check = b > UINT64_MAX - need_check ? UINT64_MAX : need_check + b;
-        }
+    used_check = fp.used_check;
+    need_check = fp.need_check;
 #endif
-        if (need_each && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
-            uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
-            need = b > UINT64_MAX - need ? UINT64_MAX : need + b;
-        }
-    }
     kv->totals.used_tokens = single ? used0 + adv * used_step : used_sum;
     assert(kv->totals.used_tokens == used0 + adv * used_step);
     assert(!single || used_check == kv->totals.used_tokens);

@@ -165,12 +165,15 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                     sim_merge_note_known(r, &kn, k, q, unit_bytes);
                 }
                 q->stamp = stamp;
-                dseqs += samples;
-                dctx += (uint64_t)(q->computed + 1) * samples;
-                breq[bn] = i;
-                btok[bn] = 1;
-                bn++;
+                dctx += (uint64_t)(q->computed + 1); /* times samples below */
+                breq[bn++] = i;
             }
+            /* The loop's per-entry sums and tokens, after it: each entry
+             * samples sequences, one token each (the same values). */
+            for (uint32_t j = bn - nrun; j < bn; j++)
+                btok[j] = 1;
+            dseqs = nrun * samples;
+            dctx *= samples;
             if (ngrow > 0)
                 kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
             for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
