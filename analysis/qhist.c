@@ -101,6 +101,16 @@ static inline int add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n, bool 
            sq_c = h->sq_c, lo = h->min, hi = h->max, shift = h->shift;
     uint64_t total = h->n;
     int rc = 0;
+    /* The shift is the first value counted into an empty histogram: found
+     * before the loop rather than tested for at each pair. */
+    const bool fresh = total == 0;
+    size_t first = 0;
+    if (fresh) {
+        while (first < n && p[first].c == 0)
+            first++;
+        if (first < n)
+            shift = p[first].v;
+    }
     size_t i = 0;
     for (; i < n; i++) {
         double v = p[i].v;
@@ -126,8 +136,6 @@ static inline int add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n, bool 
         } else {
             h->high_n += count;
         }
-        if (total == 0)
-            shift = v;
         total += count;
         if (!sorted) {
             if (v < lo)
@@ -140,6 +148,8 @@ static inline int add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n, bool 
         neumaier(&dev, &dev_c, d * c);
         neumaier(&sq, &sq_c, d * d * c);
     }
+    if (rc != 0 && fresh && i <= first)
+        shift = h->shift;    /* refused before the first value */
     if (sorted && rc != 0) { /* the pairs added, compared one by one */
         for (size_t j = 0; j < i; j++) {
             if (p[j].c == 0)
