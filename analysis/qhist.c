@@ -12,6 +12,7 @@
 #include "analysis/qhist.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,9 @@ int an_qhist_add_n(an_qhist *h, double v, uint64_t count)
     return 0;
 }
 
-int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n)
+/* an_qhist_add_pairs, and with SORTED an_qhist_add_pairs_sorted: the
+ * minimum and maximum from the ends of P. */
+static inline int add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n, bool sorted)
 {
     /* an_qhist_add_n's statements, pair by pair, on local copies of the
      * fields the tables' stores could otherwise alias. */
@@ -98,7 +101,18 @@ int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n)
            sq_c = h->sq_c, lo = h->min, hi = h->max, shift = h->shift;
     uint64_t total = h->n;
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
+    /* The shift is the first value counted into an empty histogram: found
+     * before the loop rather than tested for at each pair. */
+    const bool fresh = total == 0;
+    size_t first = 0;
+    if (fresh) {
+        while (first < n && p[first].c == 0)
+            first++;
+        if (first < n)
+            shift = p[first].v;
+    }
+    size_t i = 0;
+    for (; i < n; i++) {
         double v = p[i].v;
         uint64_t count = p[i].c;
         if (count == 0)
@@ -122,17 +136,54 @@ int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n)
         } else {
             h->high_n += count;
         }
-        if (total == 0)
-            shift = v;
         total += count;
-        if (v < lo)
-            lo = v;
-        if (v > hi)
-            hi = v;
+        if (!sorted) {
+            if (v < lo)
+                lo = v;
+            if (v > hi)
+                hi = v;
+        }
         double c = (double)count, d = v - shift;
         neumaier(&sum, &sum_c, v * c);
         neumaier(&dev, &dev_c, d * c);
         neumaier(&sq, &sq_c, d * d * c);
+    }
+    if (rc != 0 && fresh && i <= first)
+        shift = h->shift;    /* refused before the first value */
+    if (sorted && rc != 0) { /* the pairs added, compared one by one */
+        for (size_t j = 0; j < i; j++) {
+            if (p[j].c == 0)
+                continue;
+            if (p[j].v < lo)
+                lo = p[j].v;
+            if (p[j].v > hi)
+                hi = p[j].v;
+        }
+    } else if (sorted) {
+        /* The comparisons above over the pairs in ascending order: of the
+         * counted values that are not NaN (NaNs compare false, and sort
+         * to the ends), the first may lower the minimum, and the first of
+         * the largest ones (-0 before +0) raise the maximum. */
+        size_t f = 0;
+        while (f < n && (p[f].c == 0 || isnan(p[f].v)))
+            f++;
+        if (f < n && p[f].v < lo)
+            lo = p[f].v;
+        size_t l = n;
+        while (l > 0 && (p[l - 1].c == 0 || isnan(p[l - 1].v)))
+            l--;
+        if (l > 0) {
+            size_t top = l - 1;
+            for (size_t k = top; k-- > 0;) {
+                if (p[k].c == 0)
+                    continue;
+                if (!(p[k].v == p[top].v))
+                    break;
+                top = k;
+            }
+            if (p[top].v > hi)
+                hi = p[top].v;
+        }
     }
     h->sum = sum;
     h->sum_c = sum_c;
@@ -145,6 +196,16 @@ int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n)
     h->shift = shift;
     h->n = total;
     return rc;
+}
+
+int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n)
+{
+    return add_pairs(h, p, n, false);
+}
+
+int an_qhist_add_pairs_sorted(an_qhist *h, const an_qhist_pair *p, size_t n)
+{
+    return add_pairs(h, p, n, true);
 }
 
 /* The value that stands for bucket SUB of binade B: 2 lo hi / (lo + hi),

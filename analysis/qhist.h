@@ -76,6 +76,11 @@ int an_qhist_add_n(an_qhist *h, double v, uint64_t count);
  * or -1 when out of memory (the pairs before the one refused added). */
 int an_qhist_add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n);
 
+/* an_qhist_add_pairs where P's values are in ascending order (NaNs, if
+ * any, at the ends): the same histogram, the minimum and maximum taken
+ * from the ends rather than compared pair by pair. */
+int an_qhist_add_pairs_sorted(an_qhist *h, const an_qhist_pair *p, size_t n);
+
 /* The value of 0-based rank R (< n) in the sorted multiset, within
  * AN_QHIST_REL_ERR; the exact minimum and maximum at ranks 0 and n - 1. */
 double an_qhist_rank(const an_qhist *h, uint64_t r);

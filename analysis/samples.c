@@ -629,11 +629,13 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
 
 /* Sorts the N pairs at P by value and merges equal values into one pair
  * (their counts summed); returns the pairs left. The keys go back to
- * values in the merging's pass. */
-static size_t sort_merge_pairs(an_wsamples *w, an_wpair *p, size_t n)
+ * values in the merging's pass. *KEYED: sorted by the values' keys (NaNs
+ * at the ends), not by qsort's comparisons. */
+static size_t sort_merge_pairs(an_wsamples *w, an_wpair *p, size_t n, bool *keyed)
 {
     size_t m = 0;
-    if (sort_pairs_keys(w, p, n)) {
+    *keyed = sort_pairs_keys(w, p, n);
+    if (*keyed) {
         for (size_t i = 0; i < n; i++) {
             double v = from_key(pair_key(&p[i]));
             uint64_t c = p[i].c;
@@ -665,7 +667,8 @@ int an_wsamples_sort(an_wsamples *w)
     w->sorted = 1;
     if (w->overflow)
         return 0;
-    w->n = sort_merge_pairs(w, w->p, w->n); /* equal values into one pair */
+    bool keyed;
+    w->n = sort_merge_pairs(w, w->p, w->n, &keyed); /* equal values into one pair */
     return 0;
 }
 
@@ -748,9 +751,12 @@ double an_wsamples_std(const an_wsamples *w)
     return sqrt(s / (double)w->total);
 }
 
-static int wcompact(an_wsamples *w)
+/* Apart from an_wsamples_add, where it is inlined otherwise (its frame
+ * then heavier for every add). */
+static __attribute__((noinline)) int wcompact(an_wsamples *w)
 {
-    w->n = sort_merge_pairs(w, w->p, w->n);
+    bool keyed; /* sorted by the values' keys: NaNs at the ends */
+    w->n = sort_merge_pairs(w, w->p, w->n, &keyed);
     /* Not w->sorted: the cache still holds pairs, and the caller may
      * append one after this (an_wsamples_sort's flag alone says the set
      * is ready for the queries). */
@@ -760,7 +766,7 @@ static int wcompact(an_wsamples *w)
     if (h == NULL)
         return -1;
     an_qhist_init(h);
-    if (an_qhist_add_pairs(h, w->p, w->n) != 0) {
+    if ((keyed ? an_qhist_add_pairs_sorted : an_qhist_add_pairs)(h, w->p, w->n) != 0) {
         an_qhist_free(h);
         free(h);
         return -1;

@@ -188,7 +188,14 @@ static void test_memory_bound(void **state)
 
 /* an_qhist_add_pairs leaves the histogram as an_qhist_add_n pair by pair
  * does, bit for bit: counts, range and the running sums (pairs with zero
- * counts, below and above the range, from an empty and a used one). */
+ * counts, below and above the range, from an empty and a used one); so
+ * does an_qhist_add_pairs_sorted with the pairs in ascending order. */
+static int cmp_pair(const void *a, const void *b)
+{
+    double x = ((const an_qhist_pair *)a)->v, y = ((const an_qhist_pair *)b)->v;
+    return (x > y) - (x < y);
+}
+
 static void test_add_pairs_as_add_n(void **state)
 {
     (void)state;
@@ -204,7 +211,20 @@ static void test_add_pairs_as_add_n(void **state)
         p[i].v = i % 997 == 0 ? 0.0 : i % 991 == 0 ? 3e12 : ldexp(1.0 + u, (int)(x % 30) - 20);
         p[i].c = i % 101 == 0 ? 0 : 1 + x % 1000;
     }
-    for (int split = 0; split <= 1; split++) {
+    /* The same pairs in ascending order for an_qhist_add_pairs_sorted
+     * (equal values, -0 and +0 among them, and zero counts at the ends). */
+    an_qhist_pair *q = malloc(N * sizeof(*q));
+    assert_non_null(q);
+    memcpy(q, p, N * sizeof(*q));
+    for (int i = 0; i < N; i += 1499)
+        q[i].v = -0.0;
+    qsort(q, N, sizeof(*q), cmp_pair);
+    q[0].c = 0;
+    q[N - 1].c = 0;
+    for (int mode = 0; mode <= 2; mode++) {
+        int split = mode == 1;
+        if (mode == 2)
+            memcpy(p, q, N * sizeof(*p));
         an_qhist a, b;
         an_qhist_init(&a);
         an_qhist_init(&b);
@@ -215,7 +235,10 @@ static void test_add_pairs_as_add_n(void **state)
         }
         for (size_t i = from; i < N; i++)
             assert_int_equal(an_qhist_add_n(&a, p[i].v, p[i].c), 0);
-        assert_int_equal(an_qhist_add_pairs(&b, p + from, N - from), 0);
+        if (mode == 2)
+            assert_int_equal(an_qhist_add_pairs_sorted(&b, p + from, N - from), 0);
+        else
+            assert_int_equal(an_qhist_add_pairs(&b, p + from, N - from), 0);
         assert_memory_equal(a.binade_n, b.binade_n, sizeof(a.binade_n));
         for (int k = 0; k < AN_QHIST_BINADES; k++) {
             assert_true((a.bins[k] == NULL) == (b.bins[k] == NULL));
@@ -231,6 +254,7 @@ static void test_add_pairs_as_add_n(void **state)
         an_qhist_free(&a);
         an_qhist_free(&b);
     }
+    free(q);
     free(p);
 }
 
