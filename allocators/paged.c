@@ -454,6 +454,14 @@ static bool paged_grow_unit(const kv_alloc *a, kv_seq *const *seqs, const uint32
     return true;
 }
 
+/* kv_grow's useful slots of one more block of BT tokens on a sequence of
+ * CAP tokens' capacity and FIN final ones: min(cap + bt, fin) less
+ * min(cap, fin) (the whole block below the final length, most growths). */
+static inline uint32_t block_useful(uint32_t cap, uint32_t fin, uint32_t bt)
+{
+    return cap + bt <= fin ? bt : fin - (cap < fin ? cap : fin);
+}
+
 /* paged_grow_units' loop where the free stack holds a block for each
  * sequence: the stack's top n blocks in pop order, no test of the stack's
  * depth, and the prefix table's fields written or not by the caller's
@@ -476,11 +484,8 @@ grow_from_stack(paged *p, kv_seq *const *seqs, uint32_t n, bool prefix, uint64_t
             born[blk] = epoch;
         }
         s->blocks[s->num_blocks++] = blk;
-        uint32_t cap = s->cap_tokens, fin = s->final_tokens;
-        if (cap + bt <= fin)
-            useful += bt;
-        else
-            useful += fin - (cap < fin ? cap : fin);
+        uint32_t cap = s->cap_tokens;
+        useful += block_useful(cap, s->final_tokens, bt);
         s->cap_tokens = cap + bt;
         s->alloc_bytes += bb;
     }
@@ -533,11 +538,8 @@ static __attribute__((noinline)) uint64_t grow_units_evicting(kv_alloc *a, kv_se
         s->blocks[s->num_blocks++] = blk;
         /* kv_grow's useful slots: min(cap, final) (a single sequence);
          * the whole block below the final length (most growths). */
-        uint32_t cap = s->cap_tokens, fin = s->final_tokens;
-        if (cap + bt <= fin)
-            useful += bt;
-        else
-            useful += fin - (cap < fin ? cap : fin);
+        uint32_t cap = s->cap_tokens;
+        useful += block_useful(cap, s->final_tokens, bt);
         s->cap_tokens = cap + bt;
         s->alloc_bytes += bb;
     }

@@ -56,10 +56,10 @@ static int locate(double v, uint32_t *sub)
     return b < AN_QHIST_BINADES ? b : AN_QHIST_BINADES;
 }
 
-int an_qhist_add_n(an_qhist *h, double v, uint64_t count)
+/* Counts V COUNT times in its bin (or the low or high tail); -1, nothing
+ * counted, where its binade's bins cannot be had. */
+static inline int place(an_qhist *h, double v, uint64_t count)
 {
-    if (count == 0)
-        return 0;
     uint32_t sub = 0;
     int b = locate(v, &sub);
     if (b >= 0 && b < AN_QHIST_BINADES) {
@@ -77,6 +77,15 @@ int an_qhist_add_n(an_qhist *h, double v, uint64_t count)
     } else {
         h->high_n += count;
     }
+    return 0;
+}
+
+int an_qhist_add_n(an_qhist *h, double v, uint64_t count)
+{
+    if (count == 0)
+        return 0;
+    if (place(h, v, count) != 0)
+        return -1;
     if (h->n == 0)
         h->shift = v;
     h->n += count;
@@ -117,24 +126,9 @@ static inline int add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n, bool 
         uint64_t count = p[i].c;
         if (count == 0)
             continue;
-        uint32_t sub = 0;
-        int b = locate(v, &sub);
-        if (b >= 0 && b < AN_QHIST_BINADES) {
-            if (h->bins[b] == NULL) {
-                h->bins[b] = calloc(SUBS, sizeof(uint64_t));
-                if (h->bins[b] == NULL) {
-                    rc = -1;
-                    break;
-                }
-            }
-            h->bins[b][sub] += count;
-            h->binade_n[b] += count;
-        } else if (b < 0) {
-            h->low_n += count;
-            if (v > h->low_max)
-                h->low_max = v;
-        } else {
-            h->high_n += count;
+        if (place(h, v, count) != 0) {
+            rc = -1;
+            break;
         }
         total += count;
         if (!sorted) {

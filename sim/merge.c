@@ -402,16 +402,10 @@ final_pass(sim_replica *r, kv_alloc *kv, const uint32_t *final_req, uint32_t fin
 #ifndef NDEBUG
         used_check = used_check - q->seq.used_tokens + q->computed;
 #endif
-        if (single) {
+        if (single)
             q->seq.used_tokens = q->computed;
-        } else if (q->seq.samples <= 1) {
-            used_sum = used_sum - q->seq.used_tokens + q->computed;
-            q->seq.used_tokens = q->computed;
-        } else {
-            kv->totals.used_tokens = used_sum;
-            kv_set_used(kv, &q->seq, q->computed);
-            used_sum = kv->totals.used_tokens;
-        }
+        else
+            sim_step_set_used(kv, &q->seq, q->computed, &used_sum);
         q->last_token_ns = last_ns;
         q->stamp = final_stamp;
 #ifndef NDEBUG

@@ -334,14 +334,7 @@ void sim_step_end(sim_replica *r)
             used_sum = kv->totals.used_tokens;
         }
         q->computed += accepted;
-        if (q->seq.samples <= 1) {
-            used_sum = used_sum - q->seq.used_tokens + q->computed;
-            q->seq.used_tokens = q->computed;
-        } else {
-            kv->totals.used_tokens = used_sum;
-            kv_set_used(kv, &q->seq, q->computed);
-            used_sum = kv->totals.used_tokens;
-        }
+        sim_step_set_used(kv, &q->seq, q->computed, &used_sum);
         if (q->computed >= sim_req_tokens(q) && q->generated < q->output) {
             /* Caught up: the step sampled a token (one per sample), and
              * the drafts it accepted; they reach the client together (one

@@ -98,4 +98,21 @@ void sim_step_observe(sim_replica *r, const kv_breakdown *mem_after);
  * rejection changed it while the replica is idle). */
 void sim_step_observe_idle(sim_replica *r);
 
+/* kv_set_used(KV, S, COMPUTED) for a pass over the batch that keeps the
+ * strategy's used-token sum in *USED_SUM (a local the stores through the
+ * requests cannot alias, so it stays in a register): one sample's the
+ * arithmetic itself, several samples' through kv_set_used with the sum
+ * handed over and back. */
+static inline void sim_step_set_used(kv_alloc *kv, kv_seq *s, uint32_t computed, uint64_t *used_sum)
+{
+    if (s->samples <= 1) {
+        *used_sum = *used_sum - s->used_tokens + computed;
+        s->used_tokens = computed;
+    } else {
+        kv->totals.used_tokens = *used_sum;
+        kv_set_used(kv, s, computed);
+        *used_sum = kv->totals.used_tokens;
+    }
+}
+
 #endif

@@ -318,6 +318,20 @@ static void run_one(const sim_config *c, sim_result *res)
     wl_close(src);
 }
 
+/* The makespan of C's run of workload SPEC (one request). */
+static double one_prompt_makespan(const sim_config *c, const char *spec)
+{
+    char err[512];
+    wl_source *src;
+    if (wl_open_spec(&src, spec, 0, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sim_result res;
+    if (sim_run(c, src, NULL, &res, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    wl_close(src);
+    return res.makespan_s;
+}
+
 static void test_llamacpp_layer_split(void **state)
 {
     (void)state;
@@ -420,15 +434,7 @@ static void test_llamacpp_layer_split(void **state)
     q.max_model_len = 16384;
     for (int k = 0; k < 2; k++) {
         q.pipeline_parallel = k == 0 ? 1 : 8;
-        wl_source *src;
-        if (wl_open_spec(&src, "poisson:rate=1,n=1;in=fixed:8192;out=fixed:2", 0, err,
-                         sizeof(err)) != 0)
-            fail_msg("%s", err);
-        sim_result res;
-        if (sim_run(&q, src, NULL, &res, err, sizeof(err)) != 0)
-            fail_msg("%s", err);
-        wl_close(src);
-        ttft[k] = res.makespan_s;
+        ttft[k] = one_prompt_makespan(&q, "poisson:rate=1,n=1;in=fixed:8192;out=fixed:2");
     }
     print_message("8,192-token prompt and a token: one GPU %.4f s, eight %.4f s (%.2f x)\n",
                   ttft[0], ttft[1], ttft[0] / ttft[1]);
@@ -440,15 +446,7 @@ static void test_llamacpp_layer_split(void **state)
      * = 2.78 x at best; 2.43 x with the hops and the decode). */
     for (int k = 0; k < 2; k++) {
         q.pipeline_parallel = k == 0 ? 1 : 8;
-        wl_source *src;
-        if (wl_open_spec(&src, "poisson:rate=1,n=1;in=fixed:2560;out=fixed:2", 0, err,
-                         sizeof(err)) != 0)
-            fail_msg("%s", err);
-        sim_result res;
-        if (sim_run(&q, src, NULL, &res, err, sizeof(err)) != 0)
-            fail_msg("%s", err);
-        wl_close(src);
-        ttft[k] = res.makespan_s;
+        ttft[k] = one_prompt_makespan(&q, "poisson:rate=1,n=1;in=fixed:2560;out=fixed:2");
     }
     print_message("2,560-token prompt and a token: one GPU %.4f s, eight %.4f s (%.2f x)\n",
                   ttft[0], ttft[1], ttft[0] / ttft[1]);
