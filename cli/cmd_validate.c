@@ -57,7 +57,8 @@ static const char usage_calibrate[] =
     "a tdp_w or more (else 0); arch_bw (a multiplier on bw_eff) for each architecture whose\n"
     "rows come from 2 devices or more, where the starting preset has arch_bw_fit 1;\n"
     "mv_sm_gbps where the starting preset has one and decode rows come from 2 devices with\n"
-    "an sm_count or more (else 0).\n"
+    "an sm_count or more (else 0); tp_step_ms where the starting preset has one and rows\n"
+    "run at two tensor-parallel sizes or more (else 0).\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
@@ -337,6 +338,15 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
         counted += !seen;
     }
     free_[10] = counted >= 2;
+    /* The per-step time of tensor parallelism: where rows at one TP size
+     * and at another exist (the llama.cpp row split is not TP here). */
+    for (size_t i = 1; i < m && !free_[11]; i++) {
+        const sim_measurement *a = &v->rows[idx[i]], *b = &v->rows[idx[0]];
+        bool split_a = strcmp(a->split_mode, "row") == 0,
+             split_b = strcmp(b->split_mode, "row") == 0;
+        uint32_t ta = split_a || a->tp < 1 ? 1 : a->tp, tb = split_b || b->tp < 1 ? 1 : b->tp;
+        free_[11] = ta != tb;
+    }
 }
 
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
@@ -350,6 +360,7 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
      * bound) keeps it off. */
     fr[8] = fr[8] && p->gemm_pJ > 0;
     fr[10] = fr[10] && p->mv_sm_Bps > 0; /* likewise the preset's choice */
+    fr[11] = fr[11] && p->tp_step_s > 0; /* likewise (vLLM V0's broadcast) */
     if (!fr[3])
         p->layer_overhead_s = 0;
     if (!fr[4])
@@ -360,6 +371,8 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->gemm_pJ = 0;
     if (!fr[10])
         p->mv_sm_Bps = 0;
+    if (!fr[11])
+        p->tp_step_s = 0;
     for (int a = 0; a < SIM_ARCH_MAX; a++) {
         /* Per-architecture bandwidth: the starting preset's choice
          * (arch_bw_fit), as the power cap is. */
@@ -599,6 +612,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             "seq_overhead_us %.3f\n",
             p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6,
             p->seq_overhead_s * 1e6);
+    if (p->tp_step_s > 0)
+        fprintf(fp,
+                "# tp_step_ms: per step, times log2 of the TP size: the driver's broadcast of the "
+                "step to its workers\ntp_step_ms %.4f\n",
+                p->tp_step_s * 1e3);
     fprintf(fp, "gemm_pj %.4f\n", p->gemm_pJ);
     fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_link_share %.4f\n",
             p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);

@@ -187,6 +187,8 @@ static const char usage_run_cost[] =
     "  --layer-overhead-us X   fixed time per layer per step (kernel launches)\n"
     "  --seq-overhead-us X     host time per scheduled sequence per step (scheduling,\n"
     "                          sampling, output processing)\n"
+    "  --tp-step-ms X          host time per step x log2(tensor-parallel size): the driver's\n"
+    "                          broadcast of each step to its workers (vLLM V0)\n"
     "  --enforce-eager         no CUDA graphs: every step pays the per-layer launches (vLLM's\n"
     "                          option; by default vllm replays steps of <= 512 tokens)\n"
     "  --runtime-overhead-gib X  non-torch GPU memory (workspaces, kernels, NCCL buffers)\n"

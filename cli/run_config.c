@@ -181,6 +181,7 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
         {"--step-overhead-ms", &o->step_overhead_ms},
         {"--layer-overhead-us", &o->layer_overhead_us},
         {"--seq-overhead-us", &o->seq_overhead_us},
+        {"--tp-step-ms", &o->tp_step_ms},
         {"--runtime-overhead-gib", &o->runtime_overhead_gib},
         {"--mem-util", &o->mem_util},
         {"--kv-pool-gib", &o->kv_pool_gib},
@@ -495,6 +496,8 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (o->seq_overhead_us)
         cfg->cost.seq_overhead_s =
             cli_parse_double("--seq-overhead-us", o->seq_overhead_us, 0, 1e6, 0) / 1e6;
+    if (o->tp_step_ms)
+        cfg->cost.tp_step_s = cli_parse_double("--tp-step-ms", o->tp_step_ms, 0, 60000, 0) / 1000.0;
     if (o->step_overhead_ms)
         cfg->cost.step_overhead_s =
             cli_parse_double("--step-overhead-ms", o->step_overhead_ms, 0, 60000, 0) / 1000.0;

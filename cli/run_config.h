@@ -17,12 +17,12 @@
 typedef struct run_opts {
     const char *trace, *format, *gpu, *model, *out, *allocator, *block_size, *dtype, *kv_dtype,
         *engine, *bw_eff, *flops_eff, *step_overhead_ms, *layer_overhead_us, *seq_overhead_us,
-        *runtime_overhead_gib, *mem_util, *kv_pool_gib, *num_blocks, *watermark, *max_num_seqs,
-        *max_batched_tokens, *max_model_len, *seed, *ts_interval, *allocators, *n_samples,
-        *scheduler, *long_prefill, *preemption_mode, *swap_space, *max_concurrency, *replicas,
-        *router, *tensor_parallel, *pipeline_parallel, *allreduce_busbw, *allreduce_latency,
-        *peak_tflops, *mem_bw_gbps, *host_link_gbps, *gpu_layers, *host, *host_bw_gbps,
-        *host_tflops, *host_memory_gib;
+        *tp_step_ms, *runtime_overhead_gib, *mem_util, *kv_pool_gib, *num_blocks, *watermark,
+        *max_num_seqs, *max_batched_tokens, *max_model_len, *seed, *ts_interval, *allocators,
+        *n_samples, *scheduler, *long_prefill, *preemption_mode, *swap_space, *max_concurrency,
+        *replicas, *router, *tensor_parallel, *pipeline_parallel, *allreduce_busbw,
+        *allreduce_latency, *peak_tflops, *mem_bw_gbps, *host_link_gbps, *gpu_layers, *host,
+        *host_bw_gbps, *host_tflops, *host_memory_gib;
     const char *quantization, *speculative_config; /* issue 9: formats, speculation */
     const char *step_profile;                      /* --step-profile FILE.csv */
     const char *kv_dtypes, *quantizations;         /* kvsim compare: format lists */

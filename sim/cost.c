@@ -258,6 +258,17 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     }
     c->layers = m->layers;
     c->tp = tp;
+    /* vLLM V0 with tensor parallelism: each step the driver broadcasts
+     * the step's metadata and tensors to its workers
+     * (broadcast_tensor_dict, vllm/worker/worker_base.py of v0.5-v0.6;
+     * vllm-project/vllm#4844 measured one such broadcast at 4-5 % of a
+     * TP-2 7B step), and the layers' all-reduces then wait for the
+     * slowest worker (#5792). LLM-Inference-Bench's batch-1 steps of
+     * 7-8B models on H100 SXM (catalog/measurements.csv, ALCF-LIB2) take
+     * about 1.0 ms more at TP 2 and 2.0 ms more at TP 4 than the
+     * weights, all-reduces and per-step time of TP 1 account for: a
+     * term in log2(tp) (a broadcast tree's depth), fitted (tp_step_ms). */
+    c->tp_host_s = tp > 1 ? p->tp_step_s * log2((double)tp) : 0.0;
     if (tp > 1 && link != NULL) {
         c->link = *link;
         c->allreduces = 2.0 * m->layers;
@@ -560,7 +571,8 @@ double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b)
      * engine prepared inputs, sampled and detokenised each sequence on
      * the CPU between forward passes; its v0.6.0 release notes measured
      * the GPU idle for much of a step on Llama-3-8B/H100 because of it). */
-    return c->p.step_overhead_s + ((double)b->prefill_seqs + b->decode_seqs) * c->p.seq_overhead_s;
+    return c->p.step_overhead_s + c->tp_host_s +
+           ((double)b->prefill_seqs + b->decode_seqs) * c->p.seq_overhead_s;
 }
 
 double sim_activation_bytes(const sim_model *m, uint64_t tokens, uint64_t seqs, uint32_t tp)

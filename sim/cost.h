@@ -51,10 +51,13 @@ typedef struct sim_cost_params {
     double layer_overhead_s; /* per layer per step: kernel launches and their gaps */
     double seq_overhead_s;   /* per scheduled sequence per step: the host's scheduling, sampling
                               * and output processing of it */
-    double split_base_s;     /* llama.cpp row split: per layer per step once split */
-    double split_sync_s;     /* llama.cpp row split: per layer per extra GPU per step */
-    double gemm_pJ;          /* energy per FLOP of multi-token matrix products at the board's power
-                              * limit, picojoules: caps their rate at tdp_W / gemm_pJ; 0 none */
+    double tp_step_s;    /* per step, times log2 of the tensor-parallel size: the driver's per-step
+                          * broadcast of the step's inputs to its workers and the all-reduces waiting
+                          * on the slowest of them (vLLM V0); 0 none */
+    double split_base_s; /* llama.cpp row split: per layer per step once split */
+    double split_sync_s; /* llama.cpp row split: per layer per extra GPU per step */
+    double gemm_pJ;      /* energy per FLOP of multi-token matrix products at the board's power
+                          * limit, picojoules: caps their rate at tdp_W / gemm_pJ; 0 none */
     double split_link_share; /* llama.cpp row split: share of the host link its activation copies
                               * reach per extra GPU */
     double split_stage_s;    /* llama.cpp row split: the fixed time of one copy staged through the
@@ -153,7 +156,8 @@ typedef struct sim_cost {
     /* Tensor parallelism: everything above is one GPU's share; each step
      * adds allreduces all-reduces of tokens x allreduce_bytes_per_token. */
     uint32_t tp;
-    double allreduces;                /* 2 x layers when tp > 1, else 0 */
+    double tp_host_s;  /* tp_step_s x log2(tp): the host's extra time a step at this TP */
+    double allreduces; /* 2 x layers when tp > 1, else 0 */
     double allreduce_bytes_per_token; /* hidden x 2 (16-bit activations) */
     sim_link link;
     /* Partial offload (llama.cpp's -ngl): gpu_share of the layers run on

@@ -367,6 +367,7 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
     const sim_model *t = &cfg->model;
     sim_cost_params p = cfg->cost;
     p.step_overhead_s = 0; /* charged once per engine step */
+    p.tp_step_s = 0;       /* the driver's broadcast too: once per engine step */
     /* The host time per sequence is per forward pass: a draft model's
      * passes pay it too (vLLM V0's draft runner prepared each pass's
      * inputs and sampled on the host, sequence by sequence; its

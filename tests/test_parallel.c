@@ -102,6 +102,38 @@ static void test_llama70b_h100_by_hand(void **state)
     }
 }
 
+/* The per-step time of tensor parallelism (tp_step_ms, vLLM V0's
+ * broadcast of each step to its workers) is tp_step_s x log2(TP) added to
+ * every step, and nothing at TP 1: Llama-3.1-70B on h100-sxm at TP 2, 4,
+ * 8 gains exactly 1, 2 and 3 ms a step with tp_step_s 1 ms; Llama-3.1-8B
+ * at TP 1 none. */
+static void test_tp_step_term(void **state)
+{
+    (void)state;
+    char err[512];
+    const uint32_t tps[] = {1, 2, 4, 8};
+    for (int k = 0; k < 4; k++) {
+        sim_config c = config("h100-sxm", tps[k] == 1 ? "llama-3.1-8b" : "llama-3.1-70b");
+        c.tensor_parallel = tps[k];
+        sim_config r;
+        if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0)
+            fail_msg("TP %u: %s", tps[k], err);
+        sim_batch_shape b = {0};
+        b.decode_seqs = 16;
+        b.decode_ctx_tokens = 16 * 2048;
+        double t[2];
+        for (int on = 0; on < 2; on++) {
+            sim_cost_params p = r.cost;
+            p.tp_step_s = on ? 1e-3 : 0.0;
+            sim_cost cost;
+            sim_cost_init(&cost, &r.gpu, &r.model, r.weight_dtype, r.kv_dtype, &p, tps[k],
+                          tps[k] > 1 ? &r.link : NULL);
+            t[on] = sim_cost_step_s(&cost, &b);
+        }
+        near((t[1] - t[0]) * 1e3 + 1.0, log2((double)tps[k]) + 1.0, 1e-9, "tp step ms");
+    }
+}
+
 /* The seed's claim, as a number: TP 2 over PCIe (rtx-4090, 25.7 GB/s bus
  * bandwidth, 40 us floor) is slower per decode step than the same GPU
  * joined by NVLink 3 (200 GB/s, 10 us): Llama-3.1-8B, 32 sequences. The
@@ -554,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama70b_h100_by_hand),
+        cmocka_unit_test(test_tp_step_term),
         cmocka_unit_test(test_pcie_slower_than_nvlink),
         cmocka_unit_test(test_split_rules),
         cmocka_unit_test(test_weights_check_holds),

@@ -3,7 +3,7 @@
  * a catalog GPU and model with fixed cost terms, so that refitting a
  * preset does not move tests whose expected values are written by hand
  * (bandwidth 80 %, FLOPs 50 %, 5 ms per step, no per-layer or
- * per-sequence overhead, flash attention, 0.8 GiB runtime). Include
+ * per-sequence or per-TP-step overhead, flash attention, 0.8 GiB runtime). Include
  * after <cmocka.h>.
  */
 #ifndef KVSIM_TESTS_TEST_UTIL_H
@@ -32,6 +32,7 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
     c.cost.overhead_bytes = 0.8 * 1073741824.0;
     c.cost.layer_overhead_s = 0;
     c.cost.seq_overhead_s = 0;
+    c.cost.tp_step_s = 0;
     c.cost.split_sync_s = 0;
     c.cost.flash_attn = true;
     c.cost.fp16_accumulate = false;
