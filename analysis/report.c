@@ -329,7 +329,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     else
         fprintf(fp, "null");
     char n1[AN_NUM_LEN], n2[AN_NUM_LEN], n3[AN_NUM_LEN], n4[AN_NUM_LEN], n5[AN_NUM_LEN],
-        n6[AN_NUM_LEN], n7[AN_NUM_LEN], n8[AN_NUM_LEN], n9[AN_NUM_LEN];
+        n6[AN_NUM_LEN], n7[AN_NUM_LEN], n8[AN_NUM_LEN], n9[AN_NUM_LEN], n10[AN_NUM_LEN];
     fprintf(fp,
             ",\n    \"weight_dtype\": \"%s\",\n    \"kv_dtype\": \"%s\",\n"
             "    \"max_num_seqs\": %u,\n    \"max_batched_tokens\": %u,\n"
@@ -337,13 +337,14 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             "    \"seed\": %llu,\n    \"n\": %u,\n    \"bw_eff\": %s,\n    \"flops_eff\": %s,\n"
             "    \"step_overhead_s\": %s,\n    \"layer_overhead_s\": %s,\n"
             "    \"seq_overhead_s\": %s,\n    \"tp_step_s\": %s,\n"
+            "    \"prefill_layer_s\": %s,\n"
             "    \"step_fixed_s\": %s,\n",
             c->weight_dtype->name, c->kv_dtype->name, p->max_num_seqs, p->max_batched_tokens,
             p->max_model_len, num(n1, c->mem_util), num(n2, r->watermark),
             (unsigned long long)c->seed, c->n_samples, num(n3, c->cost.bw_eff),
             num(n4, c->cost.flops_eff), num(n5, c->cost.step_overhead_s),
             num(n6, c->cost.layer_overhead_s), num(n8, c->cost.seq_overhead_s),
-            num(n9, c->cost.tp_step_s),
+            num(n9, c->cost.tp_step_s), num(n10, c->cost.prefill_layer_s),
             num(n7, c->cost.step_overhead_s + (c->cost.graph_max_tokens > 1
                                                    ? 0.0
                                                    : c->model.layers * c->cost.layer_overhead_s)));
@@ -526,7 +527,8 @@ void an_print_summary(FILE *fp, const an_run_info *in)
         pr.params.step_overhead_s == c->cost.step_overhead_s &&
         pr.params.layer_overhead_s == c->cost.layer_overhead_s &&
         pr.params.seq_overhead_s == c->cost.seq_overhead_s &&
-        pr.params.tp_step_s == c->cost.tp_step_s)
+        pr.params.tp_step_s == c->cost.tp_step_s &&
+        pr.params.prefill_layer_s == c->cost.prefill_layer_s)
         fprintf(fp, "cost model: preset %s: %s\n", pr.name, pr.basis);
     fprintf(fp, "\n");
     an_print_profile(fp, in);

@@ -58,7 +58,8 @@ static const char usage_calibrate[] =
     "rows come from 2 devices or more, where the starting preset has arch_bw_fit 1;\n"
     "mv_sm_gbps where the starting preset has one and decode rows come from 2 devices with\n"
     "an sm_count or more (else 0); tp_step_ms where the starting preset has one and rows\n"
-    "run at two tensor-parallel sizes or more (else 0).\n"
+    "run at two tensor-parallel sizes or more (else 0); prefill_layer_us where the starting\n"
+    "preset has one and layer_overhead_us is fitted (else 0).\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
@@ -361,6 +362,9 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
     fr[8] = fr[8] && p->gemm_pJ > 0;
     fr[10] = fr[10] && p->mv_sm_Bps > 0; /* likewise the preset's choice */
     fr[11] = fr[11] && p->tp_step_s > 0; /* likewise (vLLM V0's broadcast) */
+    /* The context phase's time per layer: where the per-layer term is
+     * free and the starting preset has one (TensorRT-LLM's). */
+    fr[12] = fr[3] && p->prefill_layer_s > 0;
     if (!fr[3])
         p->layer_overhead_s = 0;
     if (!fr[4])
@@ -612,6 +616,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             "seq_overhead_us %.3f\n",
             p->bw_eff, p->flops_eff, p->step_overhead_s * 1e3, p->layer_overhead_s * 1e6,
             p->seq_overhead_s * 1e6);
+    if (p->prefill_layer_s > 0)
+        fprintf(fp,
+                "# prefill_layer_us: per layer, more in a step that computes prompt tokens (the "
+                "attention's context phase)\nprefill_layer_us %.3f\n",
+                p->prefill_layer_s * 1e6);
     if (p->tp_step_s > 0)
         fprintf(fp,
                 "# tp_step_ms: per step, times log2 of the TP size: the driver's broadcast of the "

@@ -476,6 +476,17 @@ static double attention_s(const sim_cost *c, const sim_batch_shape *b, double to
 static double step_total_s(const sim_cost *c, const sim_batch_shape *b, double tokens, double t)
 {
     double launches = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
+    /* A step with prompt tokens runs its attention's context phase:
+     * TensorRT-LLM's attention plugin (GPTAttentionPluginCommon::
+     * enqueueContext, cpp/tensorrt_llm/plugins/gptAttentionCommon/
+     * gptAttentionCommon.cpp) sets up cuBLAS, builds the batch's offsets
+     * and mask (invokeBuildDecoderInfo), applies rotary and writes the KV
+     * cache (invokeApplyBiasRopeUpdateKVCache) and sets up and runs the
+     * fused attention kernel, layer by layer, where a generation step
+     * runs one masked-attention kernel (enqueueGeneration). A preset's
+     * prefill_layer_s (fitted) is that extra time per layer. */
+    if (b->prefill_tokens > 0)
+        launches += c->layers * c->p.prefill_layer_s;
     return t + sim_cost_allreduce_s(c, tokens) + launches + sim_cost_host_s(c, b);
 }
 
@@ -525,6 +536,8 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
     /* step_total_s's terms, each as it computes them. */
     run->allreduce_s = sim_cost_allreduce_s(c, tokens);
     run->launches_s = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
+    if (b->prefill_tokens > 0)
+        run->launches_s += c->layers * c->p.prefill_layer_s;
     run->host_s = sim_cost_host_s(c, b);
     run->seqs = b->decode_seqs;
     run->prefill_ctx = (double)b->prefill_ctx_tokens;

@@ -51,6 +51,8 @@ typedef struct sim_cost_params {
     double layer_overhead_s; /* per layer per step: kernel launches and their gaps */
     double seq_overhead_s;   /* per scheduled sequence per step: the host's scheduling, sampling
                               * and output processing of it */
+    double prefill_layer_s;  /* per layer, in a step that computes prompt tokens (a context phase):
+                              * the attention's extra kernels and host-side setup there */
     double tp_step_s;    /* per step, times log2 of the tensor-parallel size: the driver's per-step
                           * broadcast of the step's inputs to its workers and the all-reduces waiting
                           * on the slowest of them (vLLM V0); 0 none */

@@ -134,6 +134,38 @@ static void test_tp_step_term(void **state)
     }
 }
 
+/* The context phase's time per layer (prefill_layer_us, TensorRT-LLM's
+ * attention plugin's extra work in a step with prompt tokens): a step
+ * that computes prompt tokens pays layers x prefill_layer_s more (80 x 50
+ * us = 4 ms for Llama-3.1-70B at TP 4), a decode-only step nothing. */
+static void test_prefill_layer_term(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_config c = config("h100-sxm", "llama-3.1-70b");
+    c.tensor_parallel = 4;
+    sim_config r;
+    if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sim_batch_shape dec = {0}, mixed = {0};
+    dec.decode_seqs = mixed.decode_seqs = 8;
+    dec.decode_ctx_tokens = mixed.decode_ctx_tokens = 8 * 1024;
+    mixed.prefill_seqs = 1;
+    mixed.prefill_tokens = 512;
+    mixed.prefill_attn_pairs = 512.0 * 513.0 / 2.0;
+    double t[2][2];
+    for (int on = 0; on < 2; on++) {
+        sim_cost_params p = r.cost;
+        p.prefill_layer_s = on ? 50e-6 : 0.0;
+        sim_cost cost;
+        sim_cost_init(&cost, &r.gpu, &r.model, r.weight_dtype, r.kv_dtype, &p, 4, &r.link);
+        t[on][0] = sim_cost_step_s(&cost, &dec);
+        t[on][1] = sim_cost_step_s(&cost, &mixed);
+    }
+    assert_true(t[1][0] == t[0][0]);
+    near((t[1][1] - t[0][1]) * 1e3, 80 * 0.05, 1e-9, "context phase ms");
+}
+
 /* The seed's claim, as a number: TP 2 over PCIe (rtx-4090, 25.7 GB/s bus
  * bandwidth, 40 us floor) is slower per decode step than the same GPU
  * joined by NVLink 3 (200 GB/s, 10 us): Llama-3.1-8B, 32 sequences. The
@@ -587,6 +619,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama70b_h100_by_hand),
         cmocka_unit_test(test_tp_step_term),
+        cmocka_unit_test(test_prefill_layer_term),
         cmocka_unit_test(test_pcie_slower_than_nvlink),
         cmocka_unit_test(test_split_rules),
         cmocka_unit_test(test_weights_check_holds),

@@ -33,6 +33,7 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
     c.cost.layer_overhead_s = 0;
     c.cost.seq_overhead_s = 0;
     c.cost.tp_step_s = 0;
+    c.cost.prefill_layer_s = 0;
     c.cost.split_sync_s = 0;
     c.cost.flash_attn = true;
     c.cost.fp16_accumulate = false;
