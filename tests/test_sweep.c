@@ -294,8 +294,8 @@ static void test_find_max_rate(void **state)
  * Llama-3.1-8B on an H100 SXM, 32-token prompts and 480-token outputs all
  * at once (decode dominates; the mean context of a decode is 32 + 240):
  * B* is about 240 with the vllm preset's GPU terms (its host time per
- * sequence, 84 us fitted to vLLM's benchmark_latency rows, is set to 0
- * here: it adds B x 84 us to every step, so throughput never doubles
+ * sequence, 79 us fitted to vLLM's benchmark_latency rows, is set to 0
+ * here: it adds B x 79 us to every step, so throughput never doubles
  * with the batch; this test is about the GPU's roofline). From the
  * sweep, the knee is where the memory-bound
  * step time (TPOT through the two smallest batches: overhead + W / (BW x
