@@ -223,6 +223,13 @@ static void write_replicas_json(FILE *fp, const an_run_info *in)
     fprintf(fp, "\n  ],\n");
 }
 
+/* The host's per-step time of tensor parallelism at TP (sim_cost_init's
+ * tp_host_s): tp_step_s x log2(TP), 0 at TP 1. */
+static double tp_host_s(const sim_config *c, uint32_t tp)
+{
+    return tp > 1 ? c->cost.tp_step_s * log2((double)tp) : 0.0;
+}
+
 /* Terminal lines: the scheduler, preemptions by mode, replicas. */
 static void print_sched_summary(FILE *fp, const an_run_info *in)
 {
@@ -268,10 +275,17 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 : safe_div(r->allreduce_s, r->busy_s);
         fprintf(fp,
                 "parallel     tensor parallel %u over %s (all-reduce %.1f GB/s bus bandwidth, "
-                "%.1f us floor%s): all-reduces %.1f%% of %s time\n",
+                "%.1f us floor%s): all-reduces %.1f%% of %s time",
                 r->plan.tensor_parallel, r->link.interconnect, r->link.busbw_Bps / 1e9,
                 r->link.floor_s * 1e6, strcmp(r->link.source, "user") == 0 ? ", set by option" : "",
                 100.0 * share, r->plan.pipeline_parallel > 1 ? "the stages' busy" : "busy");
+        /* The host's per-step time of tensor parallelism (sim_cost_init's
+         * tp_host_s), which a measured profile has inside its steps. */
+        if (c->cost.tp_step_s > 0 && c->step_profile == NULL)
+            fprintf(fp, "; the host's broadcast %.2f ms a step (tp_step_ms %.4g x log2 %u)",
+                    1e3 * tp_host_s(c, r->plan.tensor_parallel), 1e3 * c->cost.tp_step_s,
+                    r->plan.tensor_parallel);
+        fprintf(fp, "\n");
     }
     if (r->replicas <= 1)
         return;
@@ -330,6 +344,12 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
         fprintf(fp, "null");
     char n1[AN_NUM_LEN], n2[AN_NUM_LEN], n3[AN_NUM_LEN], n4[AN_NUM_LEN], n5[AN_NUM_LEN],
         n6[AN_NUM_LEN], n7[AN_NUM_LEN], n8[AN_NUM_LEN], n9[AN_NUM_LEN], n10[AN_NUM_LEN];
+    /* A graphed decode step's fixed time: the host's per step (and per
+     * step of tensor parallelism), the per-layer launches of an eager one. */
+    double step_fixed =
+        c->cost.step_overhead_s +
+        (c->cost.graph_max_tokens > 1 ? 0.0 : c->model.layers * c->cost.layer_overhead_s) +
+        tp_host_s(c, p->tensor_parallel);
     fprintf(fp,
             ",\n    \"weight_dtype\": \"%s\",\n    \"kv_dtype\": \"%s\",\n"
             "    \"max_num_seqs\": %u,\n    \"max_batched_tokens\": %u,\n"
@@ -344,10 +364,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             (unsigned long long)c->seed, c->n_samples, num(n3, c->cost.bw_eff),
             num(n4, c->cost.flops_eff), num(n5, c->cost.step_overhead_s),
             num(n6, c->cost.layer_overhead_s), num(n8, c->cost.seq_overhead_s),
-            num(n9, c->cost.tp_step_s), num(n10, c->cost.prefill_layer_s),
-            num(n7, c->cost.step_overhead_s + (c->cost.graph_max_tokens > 1
-                                                   ? 0.0
-                                                   : c->model.layers * c->cost.layer_overhead_s)));
+            num(n9, c->cost.tp_step_s), num(n10, c->cost.prefill_layer_s), num(n7, step_fixed));
     write_sched_config_json(fp, in);
 
     fprintf(fp, "  \"requests\": {\"total\": %llu, \"completed\": %llu, \"rejected\": %llu, ",

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ static void test_bad_options(void **state)
                  "not a multiple of the 4096-value group");
     expect_error("fit --gpu h100-sxm", "--model NAME is required");
     expect_error(RUN "--engine sglang", "--engine: unknown engine preset 'sglang'");
+    expect_error(RUN "--tp-step-ms -1", "--tp-step-ms: '-1'");
     /* fp32 weights: no catalog rate (the 16-bit tensor figure would be
      * several times too fast); --peak-tflops gives one. */
     expect_error(RUN "--dtype fp32", "fp32 weights multiply on a100-80gb's CUDA cores");
@@ -271,6 +273,8 @@ static void test_help_lists_every_option(void **state)
                           "--bw-eff",
                           "--flops-eff",
                           "--step-overhead-ms",
+                          "--seq-overhead-us",
+                          "--tp-step-ms",
                           "--runtime-overhead-gib",
                           "--seed",
                           "--check"};
@@ -351,13 +355,51 @@ static void test_run_writes_outputs(void **state)
     rmdir(dir);
 }
 
+/* --tp-step-ms: the host's per-step time of tensor parallelism, times
+ * log2 of the TP size: in summary.json (config.tp_step_s, and in
+ * config.step_fixed_s, the step's fixed time the sweep plot's knee
+ * uses) and on the terminal's parallel line; at TP 1 nowhere but its
+ * config key. */
+static void test_tp_step_option(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512], path[600];
+    snprintf(path, sizeof(path), "%s/summary.json", dir);
+    for (int tp = 1; tp <= 4; tp *= 4) {
+        snprintf(
+            args, sizeof(args),
+            "run --trace traces/samples/tiny.csv --gpu h100-sxm --model llama-2-7b "
+            "--tensor-parallel-size %d --engine trtllm --step-overhead-ms 1 --layer-overhead-us 0 "
+            "--tp-step-ms 2 --no-plot --no-requests --out %s",
+            tp, dir);
+        assert_int_equal(kvsim(args), 0);
+        bool said = strstr(out, "the host's broadcast 4.00 ms a step (tp_step_ms 2 x log2 4)");
+        assert_true(tp == 4 ? said : !said);
+        FILE *fp = fopen(path, "r");
+        assert_non_null(fp);
+        static char json[1 << 16];
+        size_t n = fread(json, 1, sizeof(json) - 1, fp);
+        json[n] = 0;
+        fclose(fp);
+        assert_non_null(strstr(json, "\"tp_step_s\": 0.002,"));
+        assert_non_null(
+            strstr(json, tp == 4 ? "\"step_fixed_s\": 0.005," : "\"step_fixed_s\": 0.001,"));
+    }
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),        cmocka_unit_test(test_help_lists_every_option),
         cmocka_unit_test(test_list),           cmocka_unit_test(test_run_writes_outputs),
-        cmocka_unit_test(test_requests_forms),
+        cmocka_unit_test(test_tp_step_option), cmocka_unit_test(test_requests_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
