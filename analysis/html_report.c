@@ -264,9 +264,9 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
         html_text(fp, where != NULL ? where : "?");
         fprintf(fp,
                 ", which replaces the roofline (the configuration's bw_eff, flops_eff, "
-                "step_overhead_s, seq_overhead_s and tp_step_s are not used): %.0f of %.0f steps "
-                "outside its measured range, priced by its stated rules; its fit within %.3g %% of "
-                "every row",
+                "step_overhead_s, seq_overhead_s, tp_step_s and prefill_layer_s are not "
+                "used): %.0f of %.0f steps outside its measured range, priced by its stated "
+                "rules; its fit within %.3g %% of every row",
                 jnum(prof, "steps_outside", NULL), jnum(prof, "steps", NULL),
                 100 * jnum(prof, "max_fit_residual", NULL));
         const char *term = json_string_value(json_object_get(prof, "seq_term"));
