@@ -532,8 +532,11 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     an_metrics_time_avg(m, span, &avg);
     an_metrics_at_peak(m, &peak);
 
-    fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s\n", c->model.name, c->gpu.name,
-            c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine);
+    /* A preset other than vllm sets the step costs only: the scheduler
+     * stays --scheduler's (its line below). */
+    fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s%s\n", c->model.name,
+            c->gpu.name, c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine,
+            strcmp(c->engine, "vllm") == 0 ? "" : " (step costs; the scheduler line below)");
     fprintf(fp, "trace: %s\n", in->source);
     /* A preset fitted to no measurements of its own engine says so. */
     sim_engine_preset pr;
@@ -575,11 +578,13 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 "(--client-max-tokens: refused as a server does)\n",
                 (unsigned long long)r->truncated, p->max_model_len);
     if (r->trace.reordered || r->trace.zero_output || r->trace.trailing_blank)
-        fprintf(fp,
-                "             trace adjusted: %llu arrivals reordered, %llu zero outputs read "
-                "as 1, %llu trailing blank lines\n",
-                (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
-                (unsigned long long)r->trace.trailing_blank);
+        fprintf(
+            fp,
+            "             trace adjusted: %llu arrivals earlier than the row before raised to it, "
+            "%llu zero outputs read "
+            "as 1, %llu trailing blank lines\n",
+            (unsigned long long)r->trace.reordered, (unsigned long long)r->trace.zero_output,
+            (unsigned long long)r->trace.trailing_blank);
     fprintf(fp, "makespan     %.1f s (busy %.1f s%s), %llu steps, %llu preemptions\n", span,
             r->busy_s,
             p->pipeline_parallel <= 1 ? ""

@@ -157,6 +157,8 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
                an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
                (unsigned long long)r->preemptions, done, hit);
     }
+    printf("\n(TTFT and TPOT in seconds; running: mean over busy time / most at once; prefix: "
+           "the prefix cache's hit rate)\n");
 }
 
 int cmd_compare(int argc, char **argv)

@@ -102,6 +102,7 @@ int cli_compare_spec(const run_opts *o)
                                     runs[0].res.plan.kv_bytes_per_token),
                (unsigned long long)(runs[1].res.plan.kv_pool_bytes /
                                     runs[1].res.plan.kv_bytes_per_token));
+        printf("(TTFT, TPOT and E2E in seconds; peak KV in GiB; KV/slot: bytes a token slot)\n");
     }
     for (int i = 0; i < 2; i++)
         an_metrics_free(&runs[i].metrics);

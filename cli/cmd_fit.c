@@ -2,7 +2,8 @@
  * cmd_fit.c: `kvsim fit`: what a model needs in given weight and KV
  * formats, and where it runs (the arithmetic is sim/fit.c).
  *
- * It ends with the hardware-selection seed's VRAM calculator for the same
+ * It ends with the common VRAM rule of thumb (the hardware-selection
+ * seed's calculator: weights x 1.2 plus KV from the attention heads) for the same
  * model, to show where that rule of thumb is right and where it is wrong:
  * it sizes the KV cache with the attention heads, not the KV heads (a
  * factor heads / kv_heads too large on every grouped-query model: 4 for
@@ -182,8 +183,9 @@ int cmd_fit(int argc, char **argv)
      * layers x attention heads x head_dim x context x 2 bytes. */
     double seed_kv = 2.0 * m->layers * m->heads * m->head_dim * (double)q.context * 2.0;
     double true_kv = (double)sim_kv_format_bytes_per_token(m, sim_dtype_find("fp16")) * q.context;
-    printf("\nthe hardware-selection seed's VRAM calculator on %s at %u tokens:\n", m->name,
-           q.context);
+    printf("\nthe common VRAM rule of thumb (weights x 1.2 + KV from the attention heads) on %s "
+           "at %u tokens:\n",
+           m->name, q.context);
     printf("  its KV (attention heads, fp16) %.2f GiB; with KV heads (%u of %u) %.2f GiB: %.1fx "
            "too large%s\n",
            gib(seed_kv), m->kv_heads, m->heads, gib(true_kv), seed_kv / true_kv,

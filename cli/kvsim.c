@@ -378,6 +378,11 @@ static int cmd_list(int argc, char **argv)
                    g.cuda_total_estimated ? "*" : " ", g.mem_bw_Bps / 1e9, tf, g.interconnect,
                    g.display, strcmp(g.verified, "yes") == 0 ? "" : " (partly unverified)");
         }
+        printf(
+            "(cuda_GiB: the memory CUDA reports as total, which --gpu-memory-utilization\n"
+            " multiplies; *: no published figure, the nvidia-smi total less %.2f %%, the largest\n"
+            " share measured; catalog/gpus.csv cuda_total_mib)\n",
+            SIM_CUDA_HIDDEN_SHARE * 100);
         return 0;
     }
     printf("%-16s %9s %6s %6s %8s %8s %14s %8s\n", "name", "params_B", "layers", "heads",
