@@ -384,7 +384,10 @@ static void draw_compare(void *ctx)
         }
         plcol0(1);
         plschr(0, 0.7);
-        plmtex("b", 1.5, ((double)r + 0.5) / (double)n, 0.5,
+        /* Names longer than a bar's width would overlap their
+         * neighbours': beyond three bars, every other name a line lower. */
+        double disp = n > 3 && r % 2 == 1 ? 2.9 : 1.5;
+        plmtex("b", disp, ((double)r + 0.5) / (double)n, 0.5,
                c->t->cell[r * c->t->cols + (size_t)c->name]);
     }
     plcol0(1);
