@@ -462,6 +462,8 @@ static void print_table(const sweep_opts *o, const an_curve_point *pts, size_t n
             an_mean_ci95(v, pts[p].nruns, &mean, &ci);
             if (o->seeds > 1)
                 printf(" %12.2f +- %7.2f", mean, ci);
+            else if (f == 4) /* a count */
+                printf(" %12.0f", mean);
             else
                 printf(" %12.2f", mean);
         }

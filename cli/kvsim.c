@@ -88,7 +88,7 @@ static const char usage_run[] =
     "                          config.json\n"
     "\n"
     "output\n"
-    "  --out DIR               write summary.json, requests.csv and timeseries.csv to DIR\n"
+    "  --out DIR               write summary.json, requests.csv, timeseries.csv, memory.png\n"
     "  --no-requests           leave requests.csv out (one row per request: large runs)\n"
     "  --requests-gzip         write requests.csv.gz instead of requests.csv\n"
     "  --no-plot               leave memory.png and memory.svg out (kvsim plot DIR draws them)\n"

@@ -286,8 +286,8 @@ int sweep_find(sweep_opts *o)
                                   "vllm_bench.request_throughput"),
                    an_figures_get(&se.jobs[se.evals[lo_e].first_job].figs,
                                   "vllm_bench.output_throughput"));
-        printf("wrote %s/find.json, %s/curves.csv, %s/curves.json and %s/find/\n", o->out, o->out,
-               o->out, o->out);
+        printf("wrote %s/find.json, %s/curves.csv, %s/curves.json, plots and %s/find/\n", o->out,
+               o->out, o->out, o->out);
     }
     for (size_t i = 0; i < se.njobs; i++)
         sweep_job_free(&se.jobs[i]);
