@@ -248,6 +248,28 @@ static void test_gqa_kv_per_head(void **state)
     assert_int_equal(sim_validate_predict(&r, &off, &want9, why, sizeof(why)), 0);
     near(v9, want9, 1e-12, "v0.9: XQA");
     assert_true(v9 > v6 * 1.05); /* v0.6.1: the KV read per query head */
+    /* v0.11's JIT path takes XQA only where 4 x the GPU's KV heads x the
+     * batch reaches the SM count (DecoderXQAImplJIT::mayHavePerfGain): at
+     * TP 4 each H100 (132 SMs) holds 2 of Llama-2-70B's 8 KV heads, so a
+     * batch of 16 (4 x 2 x 16 = 128) runs the masked multi-head kernel,
+     * reading each KV head per query head (the preset's own), one of 32
+     * (256) XQA; v0.9 at 16 took XQA. */
+    double v11, want11;
+    r.version = 11;
+    r.batch = 16;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &v11, why, sizeof(why)), 0);
+    r.version = 6;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &want11, why, sizeof(why)), 0);
+    near(v11, want11, 1e-12, "v0.11 at batch 16: MMHA");
+    r.version = 9;
+    assert_int_equal(sim_validate_predict(&r, &off, &want11, why, sizeof(why)), 0);
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &v9, why, sizeof(why)), 0);
+    near(v9, want11, 1e-12, "v0.9 at batch 16: XQA");
+    r.version = 11;
+    r.batch = 32;
+    assert_int_equal(sim_validate_predict(&r, &pr.params, &v11, why, sizeof(why)), 0);
+    assert_int_equal(sim_validate_predict(&r, &off, &want11, why, sizeof(why)), 0);
+    near(v11, want11, 1e-12, "v0.11 at batch 32: XQA");
 }
 
 /* llama.cpp's Vulkan backend (the llamacpp-vulkan preset's coopmat): a
