@@ -27,17 +27,32 @@ const char *an_fmt_double(char buf[AN_NUM_LEN], double v)
     return buf;
 }
 
-/* Writes V in decimal at W; returns the end. */
+/* Writes V in decimal at W; returns the end. Two digits at a time, from
+ * the right, out of a table of the pairs 00 to 99. */
 static char *put_u64(char *w, uint64_t v)
 {
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
     char d[20];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    while (n > 0)
-        *w++ = d[--n];
+    int n = 20;
+    while (v >= 100) {
+        uint32_t r = (uint32_t)(v % 100);
+        v /= 100;
+        n -= 2;
+        d[n] = pairs[2 * r];
+        d[n + 1] = pairs[2 * r + 1];
+    }
+    if (v >= 10) {
+        n -= 2;
+        d[n] = pairs[2 * v];
+        d[n + 1] = pairs[2 * v + 1];
+    } else {
+        d[--n] = (char)('0' + v);
+    }
+    while (n < 20)
+        *w++ = d[n++];
     return w;
 }
 
