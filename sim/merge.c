@@ -61,8 +61,9 @@ static inline bool merge_plain_decode(const sim_batch *b, uint32_t k, const sim_
  * (1 when no other can follow it): until a request's last token, and,
  * with GROWS (a growth rule) MERGE_GROW_NONE, until a sequence outgrows what it
  * holds. Otherwise r->merge_next[k] is the step that first grows batch
- * entry k (past the bound: none in the run) and *NEXT the first of them
- * in the bound (UINT32_MAX: none). *USED_STEP is what the sum of used
+ * entry k (past the bound: none in the run), r->merge_last[k] its last
+ * step (merge_last_step; the pass notes its known decodes'), and *NEXT
+ * the first growth in the bound (UINT32_MAX: none). *USED_STEP is what the sum of used
  * tokens grows by at each step's end. O(running),
  * cut short where the answer is 1: a request at its last token, and,
  * since the second step's growths are known here, growths it may not
@@ -97,7 +98,8 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         for (uint32_t k = 0; k < known; k++) {
             const sim_req *q = sim_rep_req(r, b->req[k]);
             uint32_t left = q->output - q->generated, first = q->seq.cap_tokens - merge_base(q) + 1;
-            assert(merge_plain_decode(b, k, q) && r->merge_next[k] == first);
+            assert(merge_plain_decode(b, k, q) && r->merge_next[k] == first &&
+                   r->merge_last[k] == left);
             bnd = left < bnd ? left : bnd;
             fmin = first < fmin ? first : fmin;
             gr += q->seq.samples > 1 ? q->seq.samples : 1;
@@ -146,6 +148,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
         if (left < 2)
             return 1; /* its last token now: nothing follows (skip the rest of the batch) */
+        r->merge_last[k] = left;
         if (left < bound)
             bound = left;
         growth += s->samples > 1 ? s->samples : 1;
@@ -331,6 +334,9 @@ static void first_step_gaps_scanned(sim_replica *r, const merge_scan *scan)
  * a blocked head's need in its memory), whose records differ only in
  * what sim_step_var holds; R->step holds the rest. */
 enum { MERGE_OBS_BUF = 128 };
+/* The entries ending at a step of a run found by position (more: the
+ * ends' pass takes them entry by entry). */
+enum { MERGE_ENDS_AT = 16 };
 typedef struct merge_obs {
     size_t n;
     uint64_t gap_count; /* each step's gaps: the tokens it samples (0: no on_token_gaps) */
@@ -530,9 +536,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 nend = bound_n;
                 end_used = bound_base;
             } else {
+                const uint32_t *const last = r->merge_last;
                 for (uint32_t n = 0; n < r->batch.n; n++) {
-                    const sim_req *q = sim_rep_req(r, r->batch.req[n]);
-                    if (merge_last_step(q) == k) {
+                    if (last[n] == k) {
+                        const sim_req *q = sim_rep_req(r, r->batch.req[n]);
+                        assert(merge_last_step(q) == k);
                         nend++;
                         end_used += merge_base(q);
                     }
@@ -647,26 +655,58 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             /* The batch, the running set and the pool in registers (the
              * stores below could alias their fields otherwise; the
              * finishes move none of them, the pool's table re-read). */
-            uint32_t *const ends_req = r->batch.req, *const ends_run = r->running;
+            uint32_t *const ends_req = r->batch.req, *const ends_run = r->running,
+                            *const ends_last = r->merge_last;
             const uint32_t ends_n = r->batch.n;
             sim_req *ends_pool = r->pool->v;
+            /* The entries kept: the next bound from their last steps
+             * (merge_bound's, in an array of their own); the entries
+             * ending now (up to MERGE_ENDS_AT of them) by position. */
+            uint32_t at[MERGE_ENDS_AT], nat = 0;
             for (uint32_t n = 0; n < ends_n; n++) {
+                uint32_t last = ends_last[n];
+                assert(last == merge_last_step(&ends_pool[ends_req[n]]));
+                if (last == k) {
+                    if (nat < MERGE_ENDS_AT)
+                        at[nat] = n;
+                    nat++;
+                    continue;
+                }
+                if (last < bound) {
+                    bound = last;
+                    bound_n = 0;
+                    bound_base = 0;
+                }
+                if (last == bound) {
+                    bound_n++;
+                    bound_base += merge_base(&ends_pool[ends_req[n]]);
+                }
+            }
+            /* Those ending finished in the running set's order (the
+             * batch's), the stretch of kept entries after each moved down
+             * over it (every entry's tokens are 1 after step 1); with
+             * more than MERGE_ENDS_AT, entry by entry. */
+            const bool by_at = nat <= MERGE_ENDS_AT;
+            if (by_at)
+                keep = nat > 0 ? at[0] : ends_n;
+            for (uint32_t j = 0, n = 0; by_at ? j < nat : n < ends_n; j++, n++) {
+                if (by_at) {
+                    n = at[j];
+                } else if (ends_last[n] != k) {
+                    ends_req[keep] = ends_req[n];
+                    ends_run[keep] = ends_run[n];
+                    ends_last[keep++] = ends_last[n];
+                    continue;
+                }
                 uint32_t i = ends_req[n];
                 sim_req *q = &ends_pool[i];
-                uint32_t last = merge_last_step(q);
-                if (last != k) {
-                    ends_req[keep] = i; /* every entry's tokens are 1 after step 1 */
-                    ends_run[keep++] = i;
-                    if (last < bound) {
-                        bound = last;
-                        bound_n = 0;
-                        bound_base = 0;
-                    }
-                    if (last == bound) {
-                        bound_n++;
-                        bound_base += merge_base(q);
-                    }
-                    continue;
+                assert(merge_last_step(q) == k);
+                if (by_at) { /* the kept stretch after it, down to KEEP */
+                    uint32_t from = n + 1, to = j + 1 < nat ? at[j + 1] : ends_n;
+                    memmove(ends_req + keep, ends_req + from, (to - from) * sizeof(uint32_t));
+                    memmove(ends_run + keep, ends_run + from, (to - from) * sizeof(uint32_t));
+                    memmove(ends_last + keep, ends_last + from, (to - from) * sizeof(uint32_t));
+                    keep += to - from;
                 }
                 const uint32_t base = merge_base(q);
                 q->computed = base + k;

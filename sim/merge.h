@@ -98,6 +98,7 @@ static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uin
     const kv_seq *s = &q->seq;
     uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
     r->merge_next[k] = first;
+    r->merge_last[k] = left;
     kn->bound = left < kn->bound ? left : kn->bound;
     kn->first_min = first < kn->first_min ? first : kn->first_min;
     kn->growth += s->samples > 1 ? s->samples : 1;
