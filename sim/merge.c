@@ -61,9 +61,8 @@ static inline bool merge_plain_decode(const sim_batch *b, uint32_t k, const sim_
  * (1 when no other can follow it): until a request's last token, and,
  * with GROWS (a growth rule) MERGE_GROW_NONE, until a sequence outgrows what it
  * holds. Otherwise r->merge_next[k] is the step that first grows batch
- * entry k (past the bound: none in the run), r->merge_last[k] its last
- * step (merge_last_step; the pass notes its known decodes'), and *NEXT
- * the first growth in the bound (UINT32_MAX: none). *USED_STEP is what the sum of used
+ * entry k (past the bound: none in the run) and *NEXT the first of them
+ * in the bound (UINT32_MAX: none). *USED_STEP is what the sum of used
  * tokens grows by at each step's end. O(running),
  * cut short where the answer is 1: a request at its last token, and,
  * since the second step's growths are known here, growths it may not
@@ -148,7 +147,6 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
         if (left < 2)
             return 1; /* its last token now: nothing follows (skip the rest of the batch) */
-        r->merge_last[k] = left;
         if (left < bound)
             bound = left;
         growth += s->samples > 1 ? s->samples : 1;
@@ -451,6 +449,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     int grows = merge_growth_rule(r);
     uint64_t used_step = 0;
     uint32_t next = UINT32_MAX, ngrow = 0, nprompt = 0;
+    /* The batch's first entries whose last steps the pass noted in
+     * r->merge_last (its known decodes, merge_bound's). */
+    const uint32_t noted = r->pass_known <= r->batch.n ? r->pass_known : 0;
     uint32_t bound = merge_bound(r, grows, &used_step, &next, &nprompt);
     if (bound < 2)
         return 0;
@@ -536,7 +537,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 nend = bound_n;
                 end_used = bound_base;
             } else {
-                const uint32_t *const last = r->merge_last;
+                /* The run's first ends: the last steps the pass did not
+                 * note into r->merge_last (for the ends' pass below). */
+                uint32_t *const last = r->merge_last;
+                for (uint32_t n = noted; n < r->batch.n; n++)
+                    last[n] = merge_last_step(sim_rep_req(r, r->batch.req[n]));
                 for (uint32_t n = 0; n < r->batch.n; n++) {
                     if (last[n] == k) {
                         const sim_req *q = sim_rep_req(r, r->batch.req[n]);

@@ -122,7 +122,7 @@ typedef struct sim_replica {
     uint32_t *merge_link; /* ... and their calendar's lists; max_num_seqs entries */
     kv_seq **merge_seqs;  /* ... or their uniform classes; max_num_seqs entries */
     kv_seq **merge_tmp;   /* ... and their making's scratch; max_num_seqs entries */
-    uint32_t *merge_last; /* batch entries' last steps in a run (merge_bound's); max_num_seqs */
+    uint32_t *merge_last; /* ... and their last steps (the pass notes some); max_num_seqs */
     sim_step_record step;
     int64_t now_ns;
     int64_t busy_until_ns;
