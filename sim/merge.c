@@ -353,6 +353,159 @@ static void obs_flush(sim_replica *r, merge_obs *o)
     o->n = 0;
 }
 
+/* What sim_merge_steps' plain steps read and move (its locals): the
+ * run's step K (its bound BOUND), the last one's start and end, the used
+ * tokens' sum USED0 + J x USED_STEP at step J's end, the shape's context
+ * a step CTX_STEP, the tokens a step samples SAMPLED, MEM0 (the
+ * breakdown after the last growths), the growth classes G, the price
+ * PRICE, the observer's buffer OBS; GROWN set where a step grew. */
+typedef struct merge_plain {
+    uint32_t k, bound, sampled;
+    int64_t start_ns, end_ns;
+    uint64_t used0, used_step, ctx_step, reserve;
+    kv_breakdown *mem0;
+    merge_growths *g;
+    const sim_cost_run *price;
+    merge_obs *obs;
+    bool grown;
+} merge_plain;
+
+/* sim_merge_steps' loop for its plain steps, those after its first that
+ * end no request, in a run whose uniform growths it makes itself
+ * (fast_grow), priced through the run's constants, with the steps going
+ * to on_steps and no head's need in the memory: the statements the loop
+ * makes for them, its state in registers. Steps on from step P->K while
+ * they are plain and start before the limit; returns false where a step
+ * could not follow (the loop breaks off: the shape as it was), true
+ * otherwise (the loop takes the next step, or ends). */
+static bool merge_plain_steps(sim_replica *r, merge_plain *p)
+{
+    kv_alloc *kv = r->kv;
+    const uint64_t bpt = kv->cfg.bytes_per_token;
+    const int64_t limit = r->merge_limit_ns;
+    const uint32_t bound = p->bound, unit = p->g->unit;
+    const uint32_t *const off = p->g->off;
+    kv_seq **const seqs = r->merge_seqs;
+    const uint64_t gu_bytes = p->g->gu.bytes, reserve = p->reserve;
+    const uint64_t used0 = p->used0, used_step = p->used_step, ctx_step = p->ctx_step;
+    const sim_cost_run *const price = p->price;
+    merge_obs *const obs = p->obs;
+    uint32_t k = p->k, cls = p->g->cls;
+    int64_t start_ns = p->start_ns, end_ns = p->end_ns;
+    kv_breakdown mem0 = *p->mem0;
+    /* R->step's memory (the breakdown at the last step's end, MEM0's
+     * but for the two fields that follow the used tokens), as the loop
+     * leaves it after each step: written back at the end. */
+    uint64_t cur_ts = r->step.mem.token_states, cur_res = r->step.mem.reservation;
+    double res_busy = r->res->busy_s, stats_busy = r->stats->busy_s,
+           allreduce = r->res->allreduce_s;
+    const double allreduce_s = price->allreduce_s;
+    const uint64_t stamp0 = r->stamp, epoch0 = kv->epoch, ctx0 = r->batch.shape.decode_ctx_tokens;
+    uint64_t ctx = ctx0;
+    bool grown = false, ok = true;
+#ifndef NDEBUG
+    kv_breakdown at = mem0;
+    at.token_states = cur_ts;
+    at.reservation = cur_res;
+    assert(memcmp(&at, &r->step.mem, sizeof(at)) == 0);
+#endif
+    r->step.output_tokens = p->sampled;
+    obs->gap_count = r->obs->on_token_gaps != NULL ? p->sampled : 0;
+    while (end_ns < limit && k != bound) {
+        r->batch.shape.decode_ctx_tokens = ctx + ctx_step;
+        double dur_s = sim_cost_run_step_s(&r->cost, price, &r->batch.shape);
+        int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? sim_round_ns(dur_s) : 0;
+        if (dur_ns < 1)
+            dur_ns = 1;
+        bool go =
+            dur_s < SIM_MAX_STEP_S && end_ns <= INT64_MAX / 2 - dur_ns && end_ns + dur_ns != limit;
+        cls = cls + 1 >= unit ? 0 : cls + 1; /* (k + 1) % unit; unit 1: 0 */
+        const uint32_t c = cls;
+        uint32_t ngrow = off[c + 1] - off[c];
+        if (go && ngrow > 0) {
+            uint64_t need = ngrow * gu_bytes;
+            go = need <= mem0.free && mem0.free - need >= reserve;
+            assert(go == merge_decode_room(r, need, false));
+        }
+        if (!go) {
+            r->batch.shape.decode_ctx_tokens = ctx;
+            ok = false;
+            break;
+        }
+        ctx += ctx_step;
+        /* Step k ends: its record and gaps to on_steps. */
+        uint64_t used_end = used0 + k * used_step;
+        r->now_ns = end_ns;
+        if (obs->n == MERGE_OBS_BUF) {
+            r->stamp = stamp0 + (k - p->k);
+            obs_flush(r, obs);
+        }
+        sim_step_var *v = &obs->v[obs->n++];
+        const uint64_t dup = kv->totals.dup_tokens;
+        uint64_t used = used_end - dup, useful = kv->totals.useful_tokens - dup;
+        v->start_ns = start_ns;
+        v->end_ns = end_ns;
+        v->used_at_end_bytes = used * bpt;
+        v->after_token_states = used * bpt;
+        v->after_reservation = (useful - used) * bpt;
+        v->mem = mem0;
+        v->mem.token_states = cur_ts;
+        v->mem.reservation = cur_res;
+        /* Step k + 1 starts: its growths (kv_grow_units), MEM0 after
+         * them by arithmetic (see sim_merge_steps). */
+        kv->epoch = epoch0 + (k - p->k) + 1; /* kv_tick */
+        if (ngrow > 0) {
+            kv_totals *t = &kv->totals;
+            t->useful_tokens += kv->ops->grow_units(kv, seqs + off[c], ngrow);
+            t->alloc_bytes += ngrow * gu_bytes;
+            mem0.reservation = (t->useful_tokens - t->used_tokens) * bpt;
+            mem0.internal_frag = kv_allocated_bytes(kv) - (t->useful_tokens - t->dup_tokens) * bpt;
+            mem0.free -= ngrow * gu_bytes;
+#ifndef NDEBUG
+            kv_breakdown fresh;
+            kv_get_breakdown(kv, 0, &fresh);
+            assert(memcmp(&fresh, &mem0, sizeof(fresh)) == 0);
+#endif
+            grown = true;
+            useful = kv->totals.useful_tokens - dup;
+        }
+        cur_ts = used * bpt; /* kv_breakdown_at_used(kv, &mem0, used_end, &r->step.mem) */
+        cur_res = (useful - used) * bpt;
+#ifndef NDEBUG
+        kv_breakdown_at_used(kv, &mem0, used_end, &at);
+        assert(at.token_states == cur_ts && at.reservation == cur_res);
+#endif
+        res_busy += dur_s;
+        stats_busy += dur_s;
+        allreduce += allreduce_s;
+        start_ns = end_ns;
+        end_ns += dur_ns;
+        k++;
+    }
+    uint32_t steps = k - p->k;
+    if (steps > 0) {
+        r->res->events += steps; /* the step-by-step run's events */
+        r->res->merged_steps += steps;
+        r->stamp = stamp0 + steps;
+        r->step.start_s = to_s(start_ns);
+        r->step.mem = mem0;
+        r->step.mem.token_states = cur_ts;
+        r->step.mem.reservation = cur_res;
+        r->res->busy_s = res_busy;
+        r->res->steps += steps;
+        r->stats->busy_s = stats_busy;
+        r->stats->steps += steps;
+        r->res->allreduce_s = allreduce;
+        *p->mem0 = mem0;
+    }
+    p->g->cls = cls;
+    p->grown = grown;
+    p->k = k;
+    p->start_ns = start_ns;
+    p->end_ns = end_ns;
+    return ok;
+}
+
 /* Puts back the shape a step of the run had changed before it broke off:
  * SHAPE, or after step 1, its two fields that move. */
 static void merge_shape_back(sim_replica *r, const sim_batch_shape *shape, uint32_t k)
@@ -523,8 +676,34 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const bool life_classes = through && g.unit != 0;
     const uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
     uint64_t ctx_step = (uint64_t)r->batch.n * r->cfg->n_samples; /* the shape's context a step */
+    /* Plain steps by merge_plain_steps. */
+    const bool plain = batched && fast_grow && priced;
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
+        if (plain && k > 1 && k != bound && r->head_need_bytes == 0) {
+            merge_plain mp = {.k = k,
+                              .bound = bound,
+                              .sampled = sampled,
+                              .start_ns = start_ns,
+                              .end_ns = end_ns,
+                              .used0 = used0,
+                              .used_step = used_step,
+                              .ctx_step = ctx_step,
+                              .reserve = reserve,
+                              .mem0 = &mem0,
+                              .g = &g,
+                              .price = &price,
+                              .obs = &obs_buf};
+            bool ok = merge_plain_steps(r, &mp);
+            k = mp.k;
+            start_ns = mp.start_ns;
+            end_ns = mp.end_ns;
+            if (mp.grown)
+                after_base = &mem0;
+            if (!ok)
+                break;
+            continue;
+        }
         /* Step k ends requests (through_ok): the next step is the batch
          * without them. */
         bool ends = k == bound;
