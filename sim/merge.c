@@ -149,7 +149,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
             return 1; /* its last token now: nothing follows (skip the rest of the batch) */
         if (left < bound)
             bound = left;
-        growth += s->samples > 1 ? s->samples : 1;
+        assert(s->samples == r->cfg->n_samples); /* GROWTH's sum below */
         /* Step j grows a request to merge_base + j tokens: past its
          * capacity from step cap_tokens - merge_base + 1 on (checked
          * against the bound below). */
@@ -192,7 +192,10 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         bound = first_min - 1 < bound ? first_min - 1 : bound;
     else if (first_min <= bound)
         *next = first_min;
-    *used_step = growth;
+    /* The sequences of the entries after the known ones: each holds the
+     * configuration's samples (sim_rep_make_request). */
+    const uint64_t samples = r->cfg->n_samples;
+    *used_step = growth + (uint64_t)(b->n - k0) * (samples > 1 ? samples : 1);
     return bound;
 }
 

@@ -178,7 +178,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
             for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
                 sim_merge_note_known(r, &kn, grow_at[j], &pool[run[grow_at[j]]], unit_bytes);
-            sim_merge_known_end(r, &kn);
+            sim_merge_known_end(r, &kn, nrun);
             budget -= nrun;
             r->pass_known = nrun;
             r->pass_known_ctx = dctx;
