@@ -403,8 +403,8 @@ static bool merge_plain_steps(sim_replica *r, merge_plain *p)
     double res_busy = r->res->busy_s, stats_busy = r->stats->busy_s,
            allreduce = r->res->allreduce_s;
     const double allreduce_s = price->allreduce_s;
-    const uint64_t stamp0 = r->stamp, epoch0 = kv->epoch, ctx0 = r->batch.shape.decode_ctx_tokens;
-    uint64_t ctx = ctx0;
+    const uint64_t stamp0 = r->stamp, epoch0 = kv->epoch;
+    uint64_t ctx = r->batch.shape.decode_ctx_tokens;
     bool grown = false, ok = true;
 #ifndef NDEBUG
     kv_breakdown at = mem0;
@@ -415,8 +415,13 @@ static bool merge_plain_steps(sim_replica *r, merge_plain *p)
     r->step.output_tokens = p->sampled;
     obs->gap_count = r->obs->on_token_gaps != NULL ? p->sampled : 0;
     while (end_ns < limit && k != bound) {
+        double dur_s = sim_cost_run_ctx_s(&r->cost, price, ctx + ctx_step);
+#ifndef NDEBUG
         r->batch.shape.decode_ctx_tokens = ctx + ctx_step;
-        double dur_s = sim_cost_run_step_s(&r->cost, price, &r->batch.shape);
+        double check = sim_cost_run_step_s(&r->cost, price, &r->batch.shape);
+        assert(memcmp(&check, &dur_s, sizeof(check)) == 0);
+        r->batch.shape.decode_ctx_tokens = ctx;
+#endif
         int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? sim_round_ns(dur_s) : 0;
         if (dur_ns < 1)
             dur_ns = 1;
@@ -430,8 +435,7 @@ static bool merge_plain_steps(sim_replica *r, merge_plain *p)
             go = need <= mem0.free && mem0.free - need >= reserve;
             assert(go == merge_decode_room(r, need, false));
         }
-        if (!go) {
-            r->batch.shape.decode_ctx_tokens = ctx;
+        if (!go) { /* the shape as it was */
             ok = false;
             break;
         }
@@ -485,6 +489,7 @@ static bool merge_plain_steps(sim_replica *r, merge_plain *p)
         end_ns += dur_ns;
         k++;
     }
+    r->batch.shape.decode_ctx_tokens = ctx; /* sim_rep_batch_advance's, each step */
     uint32_t steps = k - p->k;
     if (steps > 0) {
         r->res->events += steps; /* the step-by-step run's events */
@@ -765,8 +770,14 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             pr = &price_after;
         }
         unsigned outside = 0;
-        double dur_s = priced ? sim_cost_run_step_s(&r->cost, pr, &r->batch.shape)
+        double dur_s = priced ? sim_cost_run_ctx_s(&r->cost, pr, r->batch.shape.decode_ctx_tokens)
                               : sim_step_cost(r, &outside);
+#ifndef NDEBUG
+        if (priced) { /* the shape's run, and sim_cost_run_step_s's assertions */
+            double check = sim_cost_run_step_s(&r->cost, pr, &r->batch.shape);
+            assert(memcmp(&check, &dur_s, sizeof(check)) == 0);
+        }
+#endif
         int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? sim_round_ns(dur_s) : 0;
         if (dur_ns < 1)
             dur_ns = 1;
