@@ -83,10 +83,13 @@
 typedef struct sim_merge_known {
     uint32_t bound, first_min, n2, nstop;
     uint64_t need2;
+    uint32_t *next, *last; /* r->merge_next and r->merge_last, in registers */
 } sim_merge_known;
 
-static inline void sim_merge_known_start(sim_merge_known *kn)
+static inline void sim_merge_known_start(sim_merge_known *kn, sim_replica *r)
 {
+    kn->next = r->merge_next;
+    kn->last = r->merge_last;
     kn->bound = kn->first_min = UINT32_MAX;
     kn->n2 = kn->nstop = 0;
     kn->need2 = 0;
@@ -97,8 +100,8 @@ static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uin
 {
     const kv_seq *s = &q->seq;
     uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
-    r->merge_next[k] = first;
-    r->merge_last[k] = left;
+    kn->next[k] = first;
+    kn->last[k] = left;
     kn->bound = left < kn->bound ? left : kn->bound;
     kn->first_min = first < kn->first_min ? first : kn->first_min;
     assert(s->samples == r->cfg->n_samples); /* sim_merge_known_end's growth */

@@ -143,7 +143,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             kv_seq **grow = r->merge_tmp;
             uint32_t *grow_at = r->merge_link, ngrow = 0;
             sim_merge_known kn;
-            sim_merge_known_start(&kn);
+            sim_merge_known_start(&kn, r);
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
                 sim_req *q = &pool[i];
