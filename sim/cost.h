@@ -245,7 +245,7 @@ static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *r
 {
     /* attention_s and roof with the run's terms: the same operations on
      * the same values, in the same order. */
-    double ctx = (double)ctx_tokens;
+    double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
     double kv_read = (ctx - run->seqs) * c->decode_kv_reads + run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
