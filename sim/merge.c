@@ -911,6 +911,17 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     r->pre_gu = g.gu;
     r->pre_pass_n = r->batch.n - finished;
     r->pre_pass_need = need;
+    /* The next pass's context: the last step's shape's is the sum of the
+     * batch's computed tokens as the final pass left them (each entry one
+     * sample, a decode at that step, through_ok), less those finished
+     * (their sequences in r->mc_fin, up to 8), plus one for each left. */
+    r->pre_ctx_known = r->pre_pass && finished <= 8;
+    if (r->pre_ctx_known) {
+        uint64_t ctx = r->batch.shape.decode_ctx_tokens + (r->batch.n - finished);
+        for (uint32_t j = 0; j < finished; j++)
+            ctx -= merge_seq_req(r->mc_fin[j])->computed;
+        r->pre_pass_ctx = ctx;
+    }
     r->now_ns = start_ns;
     sim_rep_check(r, "merged steps");
     if (r->cfg->check) {
