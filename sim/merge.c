@@ -430,7 +430,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     uint64_t used_step = 0;
     uint32_t next = UINT32_MAX, ngrow = 0, nprompt = 0;
     /* The batch's first entries whose last steps the pass noted in
-     * r->merge_last (its known decodes, merge_bound's). */
+     * r->merge_last (its known decodes, as merge_bound takes them). */
     const uint32_t noted = r->pass_known <= r->batch.n ? r->pass_known : 0;
     uint32_t bound = merge_bound(r, grows, &used_step, &next, &nprompt);
     if (bound < 2)
@@ -677,7 +677,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             const uint32_t ends_n = r->batch.n;
             sim_req *ends_pool = r->pool->v;
             /* The entries kept: the next bound from their last steps
-             * (merge_bound's, in an array of their own); the entries
+             * (r->merge_last, filled at the run's first ends); the entries
              * ending now (up to MERGE_ENDS_AT of them) by position. */
             uint32_t at[MERGE_ENDS_AT], nat = 0;
             for (uint32_t n = 0; n < ends_n; n++) {
