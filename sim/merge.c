@@ -351,6 +351,51 @@ static bool through_ok(const sim_replica *r)
  * ends' pass takes them entry by entry). */
 enum { MERGE_ENDS_AT = 16 };
 
+/* What a scan of a run's batch at its step K that ends requests finds:
+ * those ending (NEND, the first MERGE_ENDS_AT of them at AT by position,
+ * the sum of their merge_base END_USED) and, of those kept, the next
+ * bound (the least last step) with the count and merge_base sum of the
+ * entries ending there. */
+typedef struct merge_ends {
+    uint32_t nend, at[MERGE_ENDS_AT];
+    uint64_t end_used;
+    uint32_t bound, bound_n;
+    uint64_t bound_base;
+} merge_ends;
+
+/* The scan of the N entries REQ of POOL whose last steps are LAST. */
+static void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *pool,
+                            uint32_t n, uint32_t k, merge_ends *e)
+{
+    uint32_t nend = 0, bound = UINT32_MAX, bound_n = 0;
+    uint64_t end_used = 0, bound_base = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t l = last[j];
+        assert(l == merge_last_step(&pool[req[j]]));
+        if (l == k) {
+            if (nend < MERGE_ENDS_AT)
+                e->at[nend] = j;
+            nend++;
+            end_used += merge_base(&pool[req[j]]);
+            continue;
+        }
+        if (l < bound) {
+            bound = l;
+            bound_n = 0;
+            bound_base = 0;
+        }
+        if (l == bound) {
+            bound_n++;
+            bound_base += merge_base(&pool[req[j]]);
+        }
+    }
+    e->nend = nend;
+    e->end_used = end_used;
+    e->bound = bound;
+    e->bound_n = bound_n;
+    e->bound_base = bound_base;
+}
+
 /* sim_merge_steps' final pass's sums (its locals). */
 typedef struct final_pass_t {
     uint32_t finished;
@@ -496,6 +541,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     bool bound_known = false;
     uint32_t bound_n = 0;
     uint64_t bound_base = 0;
+    /* The run's first ends' scan, made where their count is wanted and
+     * taken up by the ends' pass (ENDS_SCANNED). */
+    merge_ends ends_scan;
+    bool ends_scanned = false;
     /* Uniform growths where no head is blocked and any growth may be
      * made: due and made here, MEM0 kept by arithmetic between ends. */
     const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
@@ -544,18 +593,15 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 end_used = bound_base;
             } else {
                 /* The run's first ends: the last steps the pass did not
-                 * note into r->merge_last (for the ends' pass below). */
+                 * note into r->merge_last, then the scan the ends' pass
+                 * below takes up. */
                 uint32_t *const last = r->merge_last;
                 for (uint32_t n = noted; n < r->batch.n; n++)
                     last[n] = merge_last_step(sim_rep_req(r, r->batch.req[n]));
-                for (uint32_t n = 0; n < r->batch.n; n++) {
-                    if (last[n] == k) {
-                        const sim_req *q = sim_rep_req(r, r->batch.req[n]);
-                        assert(merge_last_step(q) == k);
-                        nend++;
-                        end_used += merge_base(q);
-                    }
-                }
+                merge_ends_scan(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                ends_scanned = true;
+                nend = ends_scan.nend;
+                end_used = ends_scan.end_used;
             }
             end_ctx = end_used + (uint64_t)nend * (k + 1); /* merge_base + k + 1 each */
             if (nend == r->batch.n)
@@ -666,9 +712,6 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             /* The next bound (the first last step of those kept), and
              * the count and merge_base sum of the entries ending there. */
             uint32_t keep = 0;
-            bound = UINT32_MAX;
-            bound_n = 0;
-            bound_base = 0;
             /* The batch, the running set and the pool in registers (the
              * stores below could alias their fields otherwise; the
              * finishes move none of them, the pool's table re-read). */
@@ -678,27 +721,16 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             sim_req *ends_pool = r->pool->v;
             /* The entries kept: the next bound from their last steps
              * (r->merge_last, filled at the run's first ends); the entries
-             * ending now (up to MERGE_ENDS_AT of them) by position. */
-            uint32_t at[MERGE_ENDS_AT], nat = 0;
-            for (uint32_t n = 0; n < ends_n; n++) {
-                uint32_t last = ends_last[n];
-                assert(last == merge_last_step(&ends_pool[ends_req[n]]));
-                if (last == k) {
-                    if (nat < MERGE_ENDS_AT)
-                        at[nat] = n;
-                    nat++;
-                    continue;
-                }
-                if (last < bound) {
-                    bound = last;
-                    bound_n = 0;
-                    bound_base = 0;
-                }
-                if (last == bound) {
-                    bound_n++;
-                    bound_base += merge_base(&ends_pool[ends_req[n]]);
-                }
-            }
+             * ending now (up to MERGE_ENDS_AT of them) by position: the
+             * first ends' scan, or one made now. */
+            if (!ends_scanned)
+                merge_ends_scan(ends_last, ends_req, ends_pool, ends_n, k, &ends_scan);
+            ends_scanned = false;
+            const uint32_t *const at = ends_scan.at, nat = ends_scan.nend;
+            assert(nat == nend);
+            bound = ends_scan.bound;
+            bound_n = ends_scan.bound_n;
+            bound_base = ends_scan.bound_base;
             /* Those ending finished in the running set's order (the
              * batch's), the stretch of kept entries after each moved down
              * over it (every entry's tokens are 1 after step 1); with
