@@ -474,7 +474,10 @@ grow_from_stack(paged *p, kv_seq *const *seqs, uint32_t n, bool prefix, uint64_t
     const uint32_t *const top = p->free_stack + p->num_free;
     uint32_t *const ref = p->ref;
     uint64_t *const born = p->born;
-    uint64_t useful = 0;
+    /* The useful slots: BT a block but for the blocks that reach past
+     * their sequence's final length (NPART of them, USEFUL_PART in all). */
+    uint64_t useful_part = 0;
+    uint32_t npart = 0;
     for (uint32_t k = 0; k < n; k++) {
         kv_seq *s = seqs[k];
         assert(one_more_block(p, s, s->cap_tokens + 1));
@@ -484,13 +487,16 @@ grow_from_stack(paged *p, kv_seq *const *seqs, uint32_t n, bool prefix, uint64_t
             born[blk] = epoch;
         }
         s->blocks[s->num_blocks++] = blk;
-        uint32_t cap = s->cap_tokens;
-        useful += block_useful(cap, s->final_tokens, bt);
+        uint32_t cap = s->cap_tokens, fin = s->final_tokens;
+        if (cap + bt > fin) {
+            useful_part += block_useful(cap, fin, bt);
+            npart++;
+        }
         s->cap_tokens = cap + bt;
         s->alloc_bytes += bb;
     }
     p->num_free -= n;
-    return useful;
+    return (uint64_t)(n - npart) * bt + useful_part;
 }
 
 static uint64_t grow_units_evicting(kv_alloc *a, kv_seq *const *seqs, uint32_t n);

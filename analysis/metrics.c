@@ -27,18 +27,54 @@ const char *an_fmt_double(char buf[AN_NUM_LEN], double v)
     return buf;
 }
 
-/* Writes V in decimal at W; returns the end. */
+/* Writes V in decimal at W; returns the end. Its digits counted first
+ * (the integer log10 from the bit length, as in the bit-twiddling hacks'
+ * IntegerLogBase10), then written in place from the right, two at a time
+ * out of a table of the pairs 00 to 99. */
 static char *put_u64(char *w, uint64_t v)
 {
-    char d[20];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    while (n > 0)
-        *w++ = d[--n];
-    return w;
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    static const uint64_t pow10[20] = {1ULL,
+                                       10ULL,
+                                       100ULL,
+                                       1000ULL,
+                                       10000ULL,
+                                       100000ULL,
+                                       1000000ULL,
+                                       10000000ULL,
+                                       100000000ULL,
+                                       1000000000ULL,
+                                       10000000000ULL,
+                                       100000000000ULL,
+                                       1000000000000ULL,
+                                       10000000000000ULL,
+                                       100000000000000ULL,
+                                       1000000000000000ULL,
+                                       10000000000000000ULL,
+                                       100000000000000000ULL,
+                                       1000000000000000000ULL,
+                                       10000000000000000000ULL};
+    const uint64_t v1 = v | 1;           /* the same digits (10^t is even from t = 1), 0's one */
+    int bits = 64 - __builtin_clzll(v1); /* 1 to 64 */
+    int t = (bits * 1233) >> 12;         /* log10(2^bits), rounded down: 0 to 19 */
+    char *end = w + t - (v1 < pow10[t]) + 1, *q = end;
+    while (v >= 100) {
+        uint32_t r = (uint32_t)(v % 100);
+        v /= 100;
+        q -= 2;
+        q[0] = pairs[2 * r];
+        q[1] = pairs[2 * r + 1];
+    }
+    if (v >= 10) {
+        q[-2] = pairs[2 * v];
+        q[-1] = pairs[2 * v + 1];
+    } else {
+        q[-1] = (char)('0' + v);
+    }
+    return end;
 }
 
 char *an_put_fixed(char *w, double v, int digits)

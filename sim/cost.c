@@ -575,7 +575,14 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
 #endif
     double t = c->gpu_share * (run->t_lin + t_attn);
     /* step_total_s's sum, in its order. */
-    return t + run->allreduce_s + run->launches_s + run->host_s;
+    double s = t + run->allreduce_s + run->launches_s + run->host_s;
+#ifndef NDEBUG
+    {
+        double inl = sim_cost_run_ctx_s(c, run, b->decode_ctx_tokens);
+        assert(memcmp(&inl, &s, sizeof(s)) == 0);
+    }
+#endif
+    return s;
 }
 
 double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b)

@@ -242,6 +242,28 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
  * same values, so the same result to the last bit. */
 double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim_batch_shape *b);
 
+/* sim_cost_run_step_s for RUN's shape with CTX decode context tokens,
+ * inline (its statements; sim_cost_run_step_s asserts them against
+ * sim_cost_step_s's): for a merged run's plain steps, whose loop keeps
+ * its state in registers across it. */
+static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *run,
+                                        uint64_t ctx_tokens)
+{
+    /* attention_s and roof with the run's terms: the same operations on
+     * the same values, in the same order. */
+    double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
+    double kv_read = (ctx - run->seqs) * c->decode_kv_reads + run->prefill_ctx;
+    double pairs = ctx + run->prompt_pairs;
+    double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
+                        c->score_bytes_per_pair * pairs;
+    double attn_flops = c->attn_flops_per_decode_pair * ctx + run->prompt_flops;
+    double t_bytes = attn_bytes / run->bw_den, t_flops = attn_flops / run->flops_den;
+    double t_attn = t_bytes >= t_flops ? t_bytes : t_flops; /* max2 */
+    double t = c->gpu_share * (run->t_lin + t_attn);
+    /* step_total_s's sum, in its order. */
+    return t + run->allreduce_s + run->launches_s + run->host_s;
+}
+
 /* Runs 1 - GPU_SHARE of C's layers on HOST (its memory bandwidth and FP16
  * rate), joined to the GPU by a link of LINK_BPS per direction; HIDDEN is
  * the model's hidden size (activations cross in fp32, as llama.cpp keeps

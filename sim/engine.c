@@ -386,6 +386,7 @@ static void engine_free(engine *e)
         free(r->merge_link);
         free(r->merge_seqs);
         free(r->merge_tmp);
+        free(r->merge_last);
         sim_queue_free(&r->waiting);
         sim_backlog_free(&r->queued);
         sim_queue_free(&r->skipped);
@@ -434,9 +435,10 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     r->merge_link = malloc(n * sizeof(uint32_t));
     r->merge_seqs = malloc(n * sizeof(kv_seq *));
     r->merge_tmp = malloc(n * sizeof(kv_seq *));
+    r->merge_last = malloc(n * sizeof(uint32_t));
     if (r->running == NULL || r->batch.req == NULL || r->batch.tokens == NULL ||
         r->merge_next == NULL || r->merge_grow == NULL || r->merge_link == NULL ||
-        r->merge_seqs == NULL || r->merge_tmp == NULL) {
+        r->merge_seqs == NULL || r->merge_tmp == NULL || r->merge_last == NULL) {
         snprintf(e->err, e->errlen, "out of memory");
         return -1;
     }

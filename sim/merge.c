@@ -26,10 +26,14 @@
  * from a breakdown taken at the run's start and again after each step
  * with growths, with the used-token sum moved (kv_breakdown_at_used):
  * exact, because between allocations used tokens are all that change.
+ * The plain steps (after the first, ending no request, their growths
+ * uniform, their records for on_steps) run in a loop of their own,
+ * sim/merge_plain.h.
  */
 #include "sim/merge.h"
 
 #include "sim/merge_int.h"
+#include "sim/merge_plain.h"
 
 #include <assert.h>
 #include <math.h>
@@ -39,11 +43,6 @@
 #include <string.h>
 
 #include "sim/step.h"
-
-static double to_s(int64_t ns)
-{
-    return (double)ns / 1e9;
-}
 
 /* Batch entry K, request Q, is a one-token decode of a request that has
  * its first token, whose KV is written up to its context, past its prompt
@@ -97,7 +96,8 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         for (uint32_t k = 0; k < known; k++) {
             const sim_req *q = sim_rep_req(r, b->req[k]);
             uint32_t left = q->output - q->generated, first = q->seq.cap_tokens - merge_base(q) + 1;
-            assert(merge_plain_decode(b, k, q) && r->merge_next[k] == first);
+            assert(merge_plain_decode(b, k, q) && r->merge_next[k] == first &&
+                   r->merge_last[k] == left);
             bnd = left < bnd ? left : bnd;
             fmin = first < fmin ? first : fmin;
             gr += q->seq.samples > 1 ? q->seq.samples : 1;
@@ -148,7 +148,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
             return 1; /* its last token now: nothing follows (skip the rest of the batch) */
         if (left < bound)
             bound = left;
-        growth += s->samples > 1 ? s->samples : 1;
+        assert(s->samples == r->cfg->n_samples); /* GROWTH's sum below */
         /* Step j grows a request to merge_base + j tokens: past its
          * capacity from step cap_tokens - merge_base + 1 on (checked
          * against the bound below). */
@@ -191,7 +191,10 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         bound = first_min - 1 < bound ? first_min - 1 : bound;
     else if (first_min <= bound)
         *next = first_min;
-    *used_step = growth;
+    /* The sequences of the entries after the known ones: each holds the
+     * configuration's samples (sim_rep_make_request). */
+    const uint64_t samples = r->cfg->n_samples;
+    *used_step = growth + (uint64_t)(b->n - k0) * (samples > 1 ? samples : 1);
     return bound;
 }
 
@@ -317,38 +320,6 @@ static void first_step_gaps_scanned(sim_replica *r, const merge_scan *scan)
     sim_step_report_gaps(r, -1, (uint64_t)scan->nfirst * r->cfg->n_samples);
 }
 
-/* The run may go on past a step that ends requests (their last token):
- * after it the pass would build the same batch without them, every
- * other running request a one-token decode in the same order, when the
- * batch is the whole running set in its order, nothing waits (nothing to
- * admit into the room they free), and an ended request sends nothing
- * (open loop: a closed-loop client's next request would arrive then).
- * Single samples, not under --check (its checks run at each step end).
- * The tests that need no pass over the batch; the caller adds the
- * batch's order and holds from merge_scan_batch. */
-/* Merged steps waiting for the observer's on_steps (sim/outcome.h): the
- * plain steps of a run (not its first, none that ends requests, none with
- * a blocked head's need in its memory), whose records differ only in
- * what sim_step_var holds; R->step holds the rest. */
-enum { MERGE_OBS_BUF = 128 };
-typedef struct merge_obs {
-    size_t n;
-    uint64_t gap_count; /* each step's gaps: the tokens it samples (0: no on_token_gaps) */
-    sim_step_var v[MERGE_OBS_BUF];
-} merge_obs;
-
-/* Hands the steps in O to the observer. */
-static void obs_flush(sim_replica *r, merge_obs *o)
-{
-    if (o->n == 0)
-        return;
-    r->step.replica = r->index;
-    r->step.running_after = r->running_seqs;
-    r->step.waiting_after = sim_rep_waiting(r);
-    r->obs->on_steps(r->obs->ctx, &r->step, o->v, o->n, o->gap_count);
-    o->n = 0;
-}
-
 /* Puts back the shape a step of the run had changed before it broke off:
  * SHAPE, or after step 1, its two fields that move. */
 static void merge_shape_back(sim_replica *r, const sim_batch_shape *shape, uint32_t k)
@@ -361,10 +332,68 @@ static void merge_shape_back(sim_replica *r, const sim_batch_shape *shape, uint3
     }
 }
 
+/* The run may go on past a step that ends requests (their last token):
+ * after it the pass would build the same batch without them, every
+ * other running request a one-token decode in the same order, when the
+ * batch is the whole running set in its order, nothing waits (nothing to
+ * admit into the room they free), and an ended request sends nothing
+ * (open loop: a closed-loop client's next request would arrive then).
+ * Single samples, not under --check (its checks run at each step end).
+ * The tests that need no pass over the batch; the caller adds the
+ * batch's order and holds from merge_scan_batch. */
 static bool through_ok(const sim_replica *r)
 {
     return !r->cfg->check && r->cfg->max_concurrency == 0 && r->cfg->n_samples == 1 &&
            sim_rep_waiting(r) == 0 && r->batch.n == r->nrunning;
+}
+
+/* The entries ending at a step of a run found by position (more: the
+ * ends' pass takes them entry by entry). */
+enum { MERGE_ENDS_AT = 16 };
+
+/* What a scan of a run's batch at its step K that ends requests finds:
+ * those ending (NEND, the first MERGE_ENDS_AT of them at AT by position,
+ * the sum of their merge_base END_USED) and, of those kept, the next
+ * bound (the least last step) with the count and merge_base sum of the
+ * entries ending there. */
+typedef struct merge_ends {
+    uint32_t nend, at[MERGE_ENDS_AT];
+    uint64_t end_used;
+    uint32_t bound, bound_n;
+    uint64_t bound_base;
+} merge_ends;
+
+/* The scan of the N entries REQ of POOL whose last steps are LAST. */
+static void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *pool,
+                            uint32_t n, uint32_t k, merge_ends *e)
+{
+    uint32_t nend = 0, bound = UINT32_MAX, bound_n = 0;
+    uint64_t end_used = 0, bound_base = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t l = last[j];
+        assert(l == merge_last_step(&pool[req[j]]));
+        if (l == k) {
+            if (nend < MERGE_ENDS_AT)
+                e->at[nend] = j;
+            nend++;
+            end_used += merge_base(&pool[req[j]]);
+            continue;
+        }
+        if (l < bound) {
+            bound = l;
+            bound_n = 0;
+            bound_base = 0;
+        }
+        if (l == bound) {
+            bound_n++;
+            bound_base += merge_base(&pool[req[j]]);
+        }
+    }
+    e->nend = nend;
+    e->end_used = end_used;
+    e->bound = bound;
+    e->bound_n = bound_n;
+    e->bound_base = bound_base;
 }
 
 /* sim_merge_steps' final pass's sums (its locals). */
@@ -445,6 +474,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     int grows = merge_growth_rule(r);
     uint64_t used_step = 0;
     uint32_t next = UINT32_MAX, ngrow = 0, nprompt = 0;
+    /* The batch's first entries whose last steps the pass noted in
+     * r->merge_last (its known decodes, as merge_bound takes them). */
+    const uint32_t noted = r->pass_known <= r->batch.n ? r->pass_known : 0;
     uint32_t bound = merge_bound(r, grows, &used_step, &next, &nprompt);
     if (bound < 2)
         return 0;
@@ -509,6 +541,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     bool bound_known = false;
     uint32_t bound_n = 0;
     uint64_t bound_base = 0;
+    /* The run's first ends' scan, made where their count is wanted and
+     * taken up by the ends' pass (ENDS_SCANNED). */
+    merge_ends ends_scan;
+    bool ends_scanned = false;
     /* Uniform growths where no head is blocked and any growth may be
      * made: due and made here, MEM0 kept by arithmetic between ends. */
     const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
@@ -516,8 +552,34 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     const bool life_classes = through && g.unit != 0;
     const uint64_t reserve = (uint64_t)r->cfg->n_samples * r->block_bytes;
     uint64_t ctx_step = (uint64_t)r->batch.n * r->cfg->n_samples; /* the shape's context a step */
+    /* Plain steps by merge_plain_steps. */
+    const bool plain = batched && fast_grow && priced;
     uint32_t k = 1; /* steps in the run; the last starts at START_NS, ends at END_NS */
     while (end_ns < r->merge_limit_ns) {
+        if (plain && k > 1 && k != bound && r->head_need_bytes == 0) {
+            merge_plain mp = {.k = k,
+                              .bound = bound,
+                              .sampled = sampled,
+                              .start_ns = start_ns,
+                              .end_ns = end_ns,
+                              .used0 = used0,
+                              .used_step = used_step,
+                              .ctx_step = ctx_step,
+                              .reserve = reserve,
+                              .mem0 = &mem0,
+                              .g = &g,
+                              .price = &price,
+                              .obs = &obs_buf};
+            bool ok = merge_plain_steps(r, &mp);
+            k = mp.k;
+            start_ns = mp.start_ns;
+            end_ns = mp.end_ns;
+            if (mp.grown)
+                after_base = &mem0;
+            if (!ok)
+                break;
+            continue;
+        }
         /* Step k ends requests (through_ok): the next step is the batch
          * without them. */
         bool ends = k == bound;
@@ -530,13 +592,16 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                 nend = bound_n;
                 end_used = bound_base;
             } else {
-                for (uint32_t n = 0; n < r->batch.n; n++) {
-                    const sim_req *q = sim_rep_req(r, r->batch.req[n]);
-                    if (merge_last_step(q) == k) {
-                        nend++;
-                        end_used += merge_base(q);
-                    }
-                }
+                /* The run's first ends: the last steps the pass did not
+                 * note into r->merge_last, then the scan the ends' pass
+                 * below takes up. */
+                uint32_t *const last = r->merge_last;
+                for (uint32_t n = noted; n < r->batch.n; n++)
+                    last[n] = merge_last_step(sim_rep_req(r, r->batch.req[n]));
+                merge_ends_scan(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                ends_scanned = true;
+                nend = ends_scan.nend;
+                end_used = ends_scan.end_used;
             }
             end_ctx = end_used + (uint64_t)nend * (k + 1); /* merge_base + k + 1 each */
             if (nend == r->batch.n)
@@ -570,8 +635,14 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             pr = &price_after;
         }
         unsigned outside = 0;
-        double dur_s = priced ? sim_cost_run_step_s(&r->cost, pr, &r->batch.shape)
+        double dur_s = priced ? sim_cost_run_ctx_s(&r->cost, pr, r->batch.shape.decode_ctx_tokens)
                               : sim_step_cost(r, &outside);
+#ifndef NDEBUG
+        if (priced) { /* the shape's run, and sim_cost_run_step_s's assertions */
+            double check = sim_cost_run_step_s(&r->cost, pr, &r->batch.shape);
+            assert(memcmp(&check, &dur_s, sizeof(check)) == 0);
+        }
+#endif
         int64_t dur_ns = dur_s < SIM_MAX_STEP_S ? sim_round_ns(dur_s) : 0;
         if (dur_ns < 1)
             dur_ns = 1;
@@ -641,32 +712,50 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             /* The next bound (the first last step of those kept), and
              * the count and merge_base sum of the entries ending there. */
             uint32_t keep = 0;
-            bound = UINT32_MAX;
-            bound_n = 0;
-            bound_base = 0;
             /* The batch, the running set and the pool in registers (the
              * stores below could alias their fields otherwise; the
              * finishes move none of them, the pool's table re-read). */
-            uint32_t *const ends_req = r->batch.req, *const ends_run = r->running;
+            uint32_t *const ends_req = r->batch.req, *const ends_run = r->running,
+                            *const ends_last = r->merge_last;
             const uint32_t ends_n = r->batch.n;
             sim_req *ends_pool = r->pool->v;
-            for (uint32_t n = 0; n < ends_n; n++) {
+            /* The entries kept: the next bound from their last steps
+             * (r->merge_last, filled at the run's first ends); the entries
+             * ending now (up to MERGE_ENDS_AT of them) by position: the
+             * first ends' scan, or one made now. */
+            if (!ends_scanned)
+                merge_ends_scan(ends_last, ends_req, ends_pool, ends_n, k, &ends_scan);
+            ends_scanned = false;
+            const uint32_t *const at = ends_scan.at, nat = ends_scan.nend;
+            assert(nat == nend);
+            bound = ends_scan.bound;
+            bound_n = ends_scan.bound_n;
+            bound_base = ends_scan.bound_base;
+            /* Those ending finished in the running set's order (the
+             * batch's), the stretch of kept entries after each moved down
+             * over it (every entry's tokens are 1 after step 1); with
+             * more than MERGE_ENDS_AT, entry by entry. */
+            const bool by_at = nat <= MERGE_ENDS_AT;
+            if (by_at)
+                keep = nat > 0 ? at[0] : ends_n;
+            for (uint32_t j = 0, n = 0; by_at ? j < nat : n < ends_n; j++, n++) {
+                if (by_at) {
+                    n = at[j];
+                } else if (ends_last[n] != k) {
+                    ends_req[keep] = ends_req[n];
+                    ends_run[keep] = ends_run[n];
+                    ends_last[keep++] = ends_last[n];
+                    continue;
+                }
                 uint32_t i = ends_req[n];
                 sim_req *q = &ends_pool[i];
-                uint32_t last = merge_last_step(q);
-                if (last != k) {
-                    ends_req[keep] = i; /* every entry's tokens are 1 after step 1 */
-                    ends_run[keep++] = i;
-                    if (last < bound) {
-                        bound = last;
-                        bound_n = 0;
-                        bound_base = 0;
-                    }
-                    if (last == bound) {
-                        bound_n++;
-                        bound_base += merge_base(q);
-                    }
-                    continue;
+                assert(merge_last_step(q) == k);
+                if (by_at) { /* the kept stretch after it, down to KEEP */
+                    uint32_t from = n + 1, to = j + 1 < nat ? at[j + 1] : ends_n;
+                    memmove(ends_req + keep, ends_req + from, (to - from) * sizeof(uint32_t));
+                    memmove(ends_run + keep, ends_run + from, (to - from) * sizeof(uint32_t));
+                    memmove(ends_last + keep, ends_last + from, (to - from) * sizeof(uint32_t));
+                    keep += to - from;
                 }
                 const uint32_t base = merge_base(q);
                 q->computed = base + k;
@@ -854,6 +943,17 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     r->pre_gu = g.gu;
     r->pre_pass_n = r->batch.n - finished;
     r->pre_pass_need = need;
+    /* The next pass's context: the last step's shape's is the sum of the
+     * batch's computed tokens as the final pass left them (each entry one
+     * sample, a decode at that step, through_ok), less those finished
+     * (their sequences in r->mc_fin, up to 8), plus one for each left. */
+    r->pre_ctx_known = r->pre_pass && finished <= 8;
+    if (r->pre_ctx_known) {
+        uint64_t ctx = r->batch.shape.decode_ctx_tokens + (r->batch.n - finished);
+        for (uint32_t j = 0; j < finished; j++)
+            ctx -= merge_seq_req(r->mc_fin[j])->computed;
+        r->pre_pass_ctx = ctx;
+    }
     r->now_ns = start_ns;
     sim_rep_check(r, "merged steps");
     if (r->cfg->check) {

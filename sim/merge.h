@@ -82,14 +82,17 @@
  * sim_merge_known_start. */
 typedef struct sim_merge_known {
     uint32_t bound, first_min, n2, nstop;
-    uint64_t need2, growth;
+    uint64_t need2;
+    uint32_t *next, *last; /* r->merge_next and r->merge_last, in registers */
 } sim_merge_known;
 
-static inline void sim_merge_known_start(sim_merge_known *kn)
+static inline void sim_merge_known_start(sim_merge_known *kn, sim_replica *r)
 {
+    kn->next = r->merge_next;
+    kn->last = r->merge_last;
     kn->bound = kn->first_min = UINT32_MAX;
     kn->n2 = kn->nstop = 0;
-    kn->need2 = kn->growth = 0;
+    kn->need2 = 0;
 }
 
 static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uint32_t k,
@@ -97,10 +100,11 @@ static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uin
 {
     const kv_seq *s = &q->seq;
     uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
-    r->merge_next[k] = first;
+    kn->next[k] = first;
+    kn->last[k] = left;
     kn->bound = left < kn->bound ? left : kn->bound;
     kn->first_min = first < kn->first_min ? first : kn->first_min;
-    kn->growth += s->samples > 1 ? s->samples : 1;
+    assert(s->samples == r->cfg->n_samples); /* sim_merge_known_end's growth */
     if (first == 2) {
         /* UNIT_BYTES (not 0): the entry's growths in its life are units
          * of that many bytes (the last run's life classes held it,
@@ -119,14 +123,17 @@ static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uin
     }
 }
 
-/* The sums of the notes in KN into R. */
-static inline void sim_merge_known_end(sim_replica *r, const sim_merge_known *kn)
+/* The sums of the notes in KN, of N entries, into R: the sequences they
+ * hold, N x the samples of each (a request's sequence holds the
+ * configuration's, sim_rep_make_request). */
+static inline void sim_merge_known_end(sim_replica *r, const sim_merge_known *kn, uint32_t n)
 {
+    const uint64_t samples = r->cfg->n_samples;
     r->known_bound = kn->bound;
     r->known_first_min = kn->first_min;
     r->known_n2 = kn->n2;
     r->known_need2 = kn->need2;
-    r->known_growth = kn->growth;
+    r->known_growth = (uint64_t)n * (samples > 1 ? samples : 1);
     r->mc_nstop = kn->nstop;
 }
 

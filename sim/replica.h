@@ -91,6 +91,10 @@ typedef struct sim_replica {
     bool pre_pass;
     uint32_t pre_pass_n;
     uint64_t pre_pass_need;
+    /* ... and where PRE_CTX_KNOWN, the sum of their computed tokens plus
+     * one each, PRE_PASS_CTX (the pass's context, from the run's shape). */
+    bool pre_ctx_known;
+    uint64_t pre_pass_ctx;
     /* The batch's first PASS_KNOWN entries are the decodes the current
      * step's pass took from r->pre_pass (0: none); for merge_bound. */
     uint32_t pass_known;
@@ -122,6 +126,7 @@ typedef struct sim_replica {
     uint32_t *merge_link; /* ... and their calendar's lists; max_num_seqs entries */
     kv_seq **merge_seqs;  /* ... or their uniform classes; max_num_seqs entries */
     kv_seq **merge_tmp;   /* ... and their making's scratch; max_num_seqs entries */
+    uint32_t *merge_last; /* ... and their last steps (the pass notes some); max_num_seqs */
     sim_step_record step;
     int64_t now_ns;
     int64_t busy_until_ns;

@@ -31,6 +31,7 @@
 #include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sim/merge.h"
 #include "sim/spec.h"
@@ -143,7 +144,15 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             kv_seq **grow = r->merge_tmp;
             uint32_t *grow_at = r->merge_link, ngrow = 0;
             sim_merge_known kn;
-            sim_merge_known_start(&kn);
+            sim_merge_known_start(&kn, r);
+            /* The batch: the running requests in order; their context
+             * where the run left it (r->pre_ctx_known), else summed here. */
+            memcpy(breq, run, nrun * sizeof(*breq));
+            bn = nrun;
+            const bool ctx_known = r->pre_ctx_known;
+#ifndef NDEBUG
+            uint64_t ctx_check = 0;
+#endif
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
                 sim_req *q = &pool[i];
@@ -165,9 +174,15 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                     sim_merge_note_known(r, &kn, k, q, unit_bytes);
                 }
                 q->stamp = stamp;
-                dctx += (uint64_t)(q->computed + 1); /* times samples below */
-                breq[bn++] = i;
+                if (!ctx_known)
+                    dctx += (uint64_t)(q->computed + 1); /* times samples below */
+#ifndef NDEBUG
+                ctx_check += (uint64_t)(q->computed + 1);
+#endif
             }
+            if (ctx_known)
+                dctx = r->pre_pass_ctx;
+            assert(dctx == ctx_check);
             /* The loop's per-entry sums and tokens, after it: each entry
              * samples sequences, one token each (the same values). */
             for (uint32_t j = bn - nrun; j < bn; j++)
@@ -178,7 +193,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
             for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
                 sim_merge_note_known(r, &kn, grow_at[j], &pool[run[grow_at[j]]], unit_bytes);
-            sim_merge_known_end(r, &kn);
+            sim_merge_known_end(r, &kn, nrun);
             budget -= nrun;
             r->pass_known = nrun;
             r->pass_known_ctx = dctx;
