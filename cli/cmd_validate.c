@@ -667,6 +667,10 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
             any = true;
             fprintf(fp, "arch_flops %s %.4f\n", sim_arch_name(a), p->arch_flops[a]);
         }
+    if (p->xqa_jit)
+        fprintf(fp,
+                "# xqa_jit: decode attention reads the KV once (XQA) where 4 x the GPU's KV heads "
+                "x the batch reaches its SM count, else once per query head (v0.11)\nxqa_jit 1\n");
     if (p->gqa_kv_per_head)
         fprintf(fp, "# gqa_kv_per_head: decode attention reads each KV head once per query head "
                     "sharing it (masked MHA before XQA)\ngqa_kv_per_head 1\n");

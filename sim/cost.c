@@ -237,9 +237,22 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * Per GPU: its query heads over the KV heads it holds (one, replicated,
      * where TP exceeds the KV heads: Llama-2-70B at TP 16 reads its one
      * KV head four times, not eight). */
-    c->decode_kv_reads = p->gqa_kv_per_head && m->kv_heads > 0 && m->kv_lora_rank == 0
-                             ? (double)m->heads / tp / sim_tp_kv_heads(m, tp)
-                             : 1.0;
+    c->decode_kv_reads =
+        (p->gqa_kv_per_head || p->xqa_jit) && m->kv_heads > 0 && m->kv_lora_rank == 0
+            ? (double)m->heads / tp / sim_tp_kv_heads(m, tp)
+            : 1.0;
+    /* TensorRT-LLM v0.11 (commit 05316d3): its attention plugin's default
+     * JIT path takes XQA only where it expects a gain, 4 x the GPU's KV
+     * heads x the batch at least the SM count
+     * (DecoderXQAImplJIT::mayHavePerfGain, kEnableMinBlockFactor 4,
+     * multi-block mode off by default), never for a model without
+     * grouped heads; below it the masked multi-head kernel runs a thread
+     * block per query head, each reading its KV head. Without an SM count
+     * in the catalog, XQA at every batch. */
+    c->xqa_min_seqs = 0;
+    if (p->xqa_jit && c->decode_kv_reads > 1.0)
+        c->xqa_min_seqs =
+            gpu->sm_count > 0 ? ceil(gpu->sm_count / (4.0 * sim_tp_kv_heads(m, tp))) : 1.0;
     /* llama.cpp build 1691 (7082d24, December 2023): the graph's LM head
      * is ggml_mul_mat(model.output, cur) over the whole batch
      * (llm_build_llama), so every prompt token's logits are computed, and
@@ -453,8 +466,10 @@ static double prompt_pairs_of(const sim_cost *c, const sim_batch_shape *b)
 static double attention_s(const sim_cost *c, const sim_batch_shape *b, double tokens,
                           double *bytes_out, double *flops_out)
 {
-    double kv_read = ((double)b->decode_ctx_tokens - b->decode_seqs) * c->decode_kv_reads +
-                     (double)b->prefill_ctx_tokens;
+    double reads =
+        c->xqa_min_seqs > 0 && b->decode_seqs >= c->xqa_min_seqs ? 1.0 : c->decode_kv_reads;
+    double kv_read =
+        ((double)b->decode_ctx_tokens - b->decode_seqs) * reads + (double)b->prefill_ctx_tokens;
     double prompt_pairs = prompt_pairs_of(c, b);
     double pairs = (double)b->decode_ctx_tokens + prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + tokens) +
@@ -540,6 +555,8 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
         run->launches_s += c->layers * c->p.prefill_layer_s;
     run->host_s = sim_cost_host_s(c, b);
     run->seqs = b->decode_seqs;
+    run->kv_reads =
+        c->xqa_min_seqs > 0 && b->decode_seqs >= c->xqa_min_seqs ? 1.0 : c->decode_kv_reads;
     run->prefill_ctx = (double)b->prefill_ctx_tokens;
     run->window_bytes = c->kv_window_bytes_per_seq * b->decode_seqs;
     run->prompt_pairs = prompt_pairs_of(c, b);
@@ -561,7 +578,7 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
            b->prefill_ctx_tokens == run->shape.prefill_ctx_tokens &&
            b->prefill_attn_pairs == run->shape.prefill_attn_pairs);
     double ctx = (double)b->decode_ctx_tokens;
-    double kv_read = (ctx - run->seqs) * c->decode_kv_reads + run->prefill_ctx;
+    double kv_read = (ctx - run->seqs) * run->kv_reads + run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
                         c->score_bytes_per_pair * pairs;

@@ -108,6 +108,11 @@ typedef struct sim_cost_params {
      * decode's KV traffic is the query heads' over the KV heads' times
      * what the cache holds. */
     bool gqa_kv_per_head;
+    /* TensorRT-LLM v0.11's choice of decode attention kernel per step: XQA
+     * (each KV head read once) where 4 x the GPU's KV heads x the step's
+     * decoding sequences reaches the SM count, else the masked multi-head
+     * kernel (each KV head read once per query head sharing it). */
+    bool xqa_jit;
     /* llama.cpp build 1691's graph (December 2023, llama.cpp and
      * ggml-cuda.cu at 7082d24): the LM head computed for every token of
      * the batch and all its logits copied to host memory (at
@@ -153,6 +158,8 @@ typedef struct sim_cost {
     double kv_window_bytes_per_seq; /* KIVI: the fp16 window's extra bytes, read per decode */
     double
         decode_kv_reads; /* times a decode reads each KV byte it attends over (gqa_kv_per_head) */
+    double xqa_min_seqs; /* xqa_jit: decoding sequences from which a step reads the KV once
+                          * (XQA); 0: decode_kv_reads at every batch */
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
     double attn_flops_per_decode_pair; /* the same for a decoding query (MLA: absorbed) */
     /* Tensor parallelism: everything above is one GPU's share; each step
@@ -222,6 +229,7 @@ typedef struct sim_cost_run {
     /* attention_s's terms that do not depend on decode_ctx_tokens, each
      * as it computes them (the shape's other fields are the run's). */
     double seqs;         /* (double)decode_seqs */
+    double kv_reads;     /* decode_kv_reads, or 1 where xqa_jit's XQA runs */
     double prefill_ctx;  /* (double)prefill_ctx_tokens */
     double window_bytes; /* kv_window_bytes_per_seq x decode_seqs */
     double prompt_pairs;
@@ -252,7 +260,7 @@ static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *r
     /* attention_s and roof with the run's terms: the same operations on
      * the same values, in the same order. */
     double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
-    double kv_read = (ctx - run->seqs) * c->decode_kv_reads + run->prefill_ctx;
+    double kv_read = (ctx - run->seqs) * run->kv_reads + run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
                         c->score_bytes_per_pair * pairs;

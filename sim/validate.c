@@ -226,24 +226,12 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
      * once for the query heads sharing it) shipped in the v0.8 releases
      * (NVIDIA's XQA blog: Llama-70B 1,227 -> 2,941 tok/s/GPU, "included in
      * the v0.8 releases"): a row of a release from v0.8 on reads KV once,
-     * whatever the preset's era, where XQA runs. In v0.11 (commit
-     * 05316d3, the release's) the plugin's default JIT path takes XQA
-     * only where it expects a gain: 4 x the GPU's KV heads x the batch at
-     * least the SM count (DecoderXQAImplJIT::mayHavePerfGain,
-     * kEnableMinBlockFactor 4, multi-block mode off by default), and never
-     * for a model without grouped heads (supportConfigCommon); below that
-     * the masked multi-head kernel runs a thread block per query head,
-     * each reading its KV head (decoderMaskedMultiheadAttentionLaunch.h's
-     * grid {num_heads, batch, tiles}): on an H100 SXM (132 SMs) a batch
-     * below 5 at 8 KV heads a GPU, below 17 at 2 (Llama-3-70B at TP 4). */
+     * whatever the preset's era, where XQA runs: in v0.11 where its JIT
+     * path expects a gain (xqa_jit, sim/cost.c), before it at every
+     * batch. */
     if (q.gqa_kv_per_head && strcmp(r->engine, "trtllm") == 0 && r->version >= 8) {
-        uint32_t row_tp = strcmp(r->split_mode, "row") == 0 || r->tp < 1 ? 1 : r->tp;
-        uint32_t kv_gpu = sim_tp_kv_heads(&r->model, row_tp);
-        double seqs = r->batch > 0 ? (double)r->batch : 1.0;
-        bool mmha = r->version >= 11 && r->gpu.sm_count > 0 &&
-                    4.0 * kv_gpu * seqs < (double)r->gpu.sm_count;
-        if (!mmha)
-            q.gqa_kv_per_head = false;
+        q.gqa_kv_per_head = false;
+        q.xqa_jit = r->version >= 11;
     }
     const sim_cost_params *p = &q;
     sim_cost c;

@@ -270,6 +270,20 @@ static void test_gqa_kv_per_head(void **state)
     assert_int_equal(sim_validate_predict(&r, &pr.params, &v11, why, sizeof(why)), 0);
     assert_int_equal(sim_validate_predict(&r, &off, &want11, why, sizeof(why)), 0);
     near(v11, want11, 1e-12, "v0.11 at batch 32: XQA");
+    /* The same choice step by step in kvsim run (xqa_jit in a preset): a
+     * decode of 16 sequences reads each KV head per query head, one of 17
+     * (4 x 2 x 17 = 136 >= 132) once. */
+    sim_cost_params x = off;
+    x.xqa_jit = true;
+    sim_cost cx, con, coff;
+    sim_cost_init(&cx, &g, &m70, f16, f16, &x, 4, NULL);
+    sim_cost_init(&con, &g, &m70, f16, f16, &pr.params, 4, NULL);
+    sim_cost_init(&coff, &g, &m70, f16, f16, &off, 4, NULL);
+    assert_true(cx.xqa_min_seqs == 17.0);
+    sim_batch_shape d16 = {.decode_seqs = 16, .decode_ctx_tokens = 16 * 2048};
+    sim_batch_shape d17 = {.decode_seqs = 17, .decode_ctx_tokens = 17 * 2048};
+    near(sim_cost_step_s(&cx, &d16), sim_cost_step_s(&con, &d16), 1e-15, "xqa_jit at 16");
+    near(sim_cost_step_s(&cx, &d17), sim_cost_step_s(&coff, &d17), 1e-15, "xqa_jit at 17");
 }
 
 /* llama.cpp's Vulkan backend (the llamacpp-vulkan preset's coopmat): a
