@@ -228,9 +228,10 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
      * the v0.8 releases"): a row of a release from v0.8 on reads KV once,
      * whatever the preset's era, where XQA runs: in v0.11 where its JIT
      * path expects a gain (xqa_jit, sim/cost.c), before it at every
-     * batch. */
-    if (q.gqa_kv_per_head && strcmp(r->engine, "trtllm") == 0 && r->version >= 8) {
-        q.gqa_kv_per_head = false;
+     * batch; a row of v0.5-v0.7 reads it once per query head
+     * (gqa_kv_per_head), whatever the preset's era. */
+    if ((q.gqa_kv_per_head || q.xqa_jit) && strcmp(r->engine, "trtllm") == 0 && r->version > 0) {
+        q.gqa_kv_per_head = r->version < 8;
         q.xqa_jit = r->version >= 11;
     }
     const sim_cost_params *p = &q;

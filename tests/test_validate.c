@@ -200,22 +200,28 @@ static void test_gqa_kv_per_head(void **state)
     assert_int_equal(sim_model_lookup("llama-2-7b", &m7, err, sizeof(err)), 0);
     sim_engine_preset pr;
     assert_int_equal(sim_preset_lookup("trtllm", &pr, err, sizeof(err)), 0);
-    assert_true(pr.params.gqa_kv_per_head);
+    /* The preset is v0.11's (xqa_jit); its v0.5-v0.7 form reads per
+     * query head at every batch (gqa_kv_per_head). */
+    assert_true(pr.params.xqa_jit && !pr.params.gqa_kv_per_head);
     const sim_dtype *f16 = sim_dtype_find("fp16");
+    sim_cost_params mmha = pr.params;
+    mmha.gqa_kv_per_head = true;
+    mmha.xqa_jit = false;
     sim_cost_params off = pr.params;
     off.gqa_kv_per_head = false;
+    off.xqa_jit = false;
     sim_cost on70, off70, on7, off7;
-    sim_cost_init(&on70, &g, &m70, f16, f16, &pr.params, 1, NULL);
+    sim_cost_init(&on70, &g, &m70, f16, f16, &mmha, 1, NULL);
     sim_cost_init(&off70, &g, &m70, f16, f16, &off, 1, NULL);
-    sim_cost_init(&on7, &g, &m7, f16, f16, &pr.params, 1, NULL);
+    sim_cost_init(&on7, &g, &m7, f16, f16, &mmha, 1, NULL);
     sim_cost_init(&off7, &g, &m7, f16, f16, &off, 1, NULL);
     assert_true(on70.decode_kv_reads == 8.0 && off70.decode_kv_reads == 1.0);
     assert_true(on7.decode_kv_reads == 1.0);
     /* Per GPU: at TP 8 each holds one KV head and its eight query heads;
      * at TP 16 one KV head (replicated) and four query heads. */
     sim_cost tp8, tp16;
-    sim_cost_init(&tp8, &g, &m70, f16, f16, &pr.params, 8, NULL);
-    sim_cost_init(&tp16, &g, &m70, f16, f16, &pr.params, 16, NULL);
+    sim_cost_init(&tp8, &g, &m70, f16, f16, &mmha, 8, NULL);
+    sim_cost_init(&tp16, &g, &m70, f16, f16, &mmha, 16, NULL);
     assert_true(tp8.decode_kv_reads == 8.0 && tp16.decode_kv_reads == 4.0);
     assert_true(on70.kv_bytes_per_token == 327680.0);
     sim_batch_shape d = {.decode_seqs = 64, .decode_ctx_tokens = 64 * 2048};
@@ -223,7 +229,7 @@ static void test_gqa_kv_per_head(void **state)
      * seven more times, where the attention kernel is bandwidth-bound
      * both ways (its FLOPs, 64 x 2,048 x 2 x 80 x 64 x 256, take 0.2 ms
      * at the tensor rate). */
-    double bw = g.mem_bw_Bps * pr.params.bw_eff;
+    double bw = g.mem_bw_Bps * mmha.bw_eff;
     double extra = 7.0 * 327680.0 * 64 * 2047 / bw;
     near(sim_cost_step_s(&on70, &d) - sim_cost_step_s(&off70, &d), extra, 1e-9, "70B decode");
     near(sim_cost_step_s(&on7, &d), sim_cost_step_s(&off7, &d), 1e-15, "7B decode");
@@ -277,7 +283,7 @@ static void test_gqa_kv_per_head(void **state)
     x.xqa_jit = true;
     sim_cost cx, con, coff;
     sim_cost_init(&cx, &g, &m70, f16, f16, &x, 4, NULL);
-    sim_cost_init(&con, &g, &m70, f16, f16, &pr.params, 4, NULL);
+    sim_cost_init(&con, &g, &m70, f16, f16, &mmha, 4, NULL);
     sim_cost_init(&coff, &g, &m70, f16, f16, &off, 4, NULL);
     assert_true(cx.xqa_min_seqs == 17.0);
     sim_batch_shape d16 = {.decode_seqs = 16, .decode_ctx_tokens = 16 * 2048};
