@@ -377,6 +377,8 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->mv_sm_Bps = 0;
     if (!fr[11])
         p->tp_step_s = 0;
+    if (!fr[12]) /* as its usage says: 0 where the per-layer term is not fitted */
+        p->prefill_layer_s = 0;
     for (int a = 0; a < SIM_ARCH_MAX; a++) {
         /* Per-architecture bandwidth: the starting preset's choice
          * (arch_bw_fit), as the power cap is. */

@@ -1621,6 +1621,41 @@ static void test_calibrate_unpredictable_rows(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* `kvsim calibrate` fits prefill_layer_us only where it fits the
+ * per-layer term (models of two depths or more), else writes 0, as its
+ * usage says: rows of one model left the starting preset's 104 us in,
+ * unfitted. */
+static void test_calibrate_prefill_layer_one_depth(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_calpl_XXXXXX";
+    char path[512], cmd[2048], err[512];
+    FILE *fp = new_measurements(dir, "m.csv", path, sizeof(path));
+    fputs("1,S1,t,\"Nvidia H100 GPU (ALCF JLSE testbed: NVIDIA H100 80GB HBM3, 700 W)\",1,"
+          "TensorRT-LLM run.py (LLM-Inference-Bench),TensorRT-LLM v0.11.0,"
+          "meta-llama/Meta-Llama-3-8B,float16,,1,128,128,latency_s,0.8968,s,,x\n"
+          "2,S1,t,\"Nvidia H100 GPU (ALCF JLSE testbed: NVIDIA H100 80GB HBM3, 700 W)\",1,"
+          "TensorRT-LLM run.py (LLM-Inference-Bench),TensorRT-LLM v0.11.0,"
+          "meta-llama/Meta-Llama-3-8B,float16,,16,128,128,latency_s,1.0416,s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s calibrate --data %s --out %s/out >/dev/null 2>&1", bin, path,
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/out/trtllm.preset", dir);
+    sim_engine_preset pr;
+    if (sim_preset_lookup(path, &pr, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(pr.fit_rows, 2);
+    assert_true(pr.params.layer_overhead_s == 0.0);
+    assert_true(pr.params.prefill_layer_s == 0.0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1654,6 +1689,7 @@ int main(void)
         cmocka_unit_test(test_fit_arch_flops_free_one_arch),
         cmocka_unit_test(test_validate_value_range),
         cmocka_unit_test(test_calibrate_unpredictable_rows),
+        cmocka_unit_test(test_calibrate_prefill_layer_one_depth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
