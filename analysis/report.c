@@ -532,8 +532,9 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     an_metrics_time_avg(m, span, &avg);
     an_metrics_at_peak(m, &peak);
 
-    /* A preset other than vllm sets the step costs only: the scheduler
-     * stays --scheduler's (its line below). */
+    /* A preset other than vllm sets the step costs (and its non-torch
+     * memory, the memory line's), not the scheduler: that stays
+     * --scheduler's (its line below). */
     fprintf(fp, "kvsim: %s on %s (%s weights, %s KV), %s, engine %s%s\n", c->model.name,
             c->gpu.name, c->weight_dtype->name, c->kv_dtype->name, r->allocator, c->engine,
             strcmp(c->engine, "vllm") == 0 ? "" : " (step costs; the scheduler line below)");
