@@ -597,6 +597,8 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
     {
         double inl = sim_cost_run_ctx_s(c, run, b->decode_ctx_tokens);
         assert(memcmp(&inl, &s, sizeof(s)) == 0);
+        double whole = sim_cost_step_s(c, b); /* the step's price, every term */
+        assert(memcmp(&whole, &s, sizeof(s)) == 0);
     }
 #endif
     return s;
