@@ -499,8 +499,11 @@ static double step_total_s(const sim_cost *c, const sim_batch_shape *b, double t
      * cache (invokeApplyBiasRopeUpdateKVCache) and sets up and runs the
      * fused attention kernel, layer by layer, where a generation step
      * runs one masked-attention kernel (enqueueGeneration). A preset's
-     * prefill_layer_s (fitted) is that extra time per layer. */
-    if (b->prefill_tokens > 0)
+     * prefill_layer_s (fitted) is that extra time per layer. Speculative
+     * drafts verified in a step are generation-phase tokens (TensorRT-LLM
+     * verifies them in its generation kernels), so only a step with
+     * prompt chunks pays it. */
+    if (b->prefill_seqs > 0) /* prompts, not a verify pass's drafts (sim_spec_step_s) */
         launches += c->layers * c->p.prefill_layer_s;
     return t + sim_cost_allreduce_s(c, tokens) + launches + sim_cost_host_s(c, b);
 }
@@ -551,7 +554,7 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
     /* step_total_s's terms, each as it computes them. */
     run->allreduce_s = sim_cost_allreduce_s(c, tokens);
     run->launches_s = tokens > c->p.graph_max_tokens ? c->layers * c->p.layer_overhead_s : 0.0;
-    if (b->prefill_tokens > 0)
+    if (b->prefill_seqs > 0)
         run->launches_s += c->layers * c->p.prefill_layer_s;
     run->host_s = sim_cost_host_s(c, b);
     run->seqs = b->decode_seqs;
