@@ -160,7 +160,9 @@ int cmd_fit(int argc, char **argv)
         snprintf(gpus, sizeof(gpus), "%s", d.fits ? "1" : "never");
         if (!d.fits && d.gpus > 0)
             snprintf(gpus, sizeof(gpus), "%u", d.gpus);
-        if (d.decode_tok_s > 0)
+        if (d.decode_tok_s > 0 && d.tp > 1)
+            snprintf(dec, sizeof(dec), "tp%u %.1f", d.tp, d.decode_tok_s);
+        else if (d.decode_tok_s > 0)
             snprintf(dec, sizeof(dec), "%.1f", d.decode_tok_s);
         if (d.prefill_tok_s > 0)
             snprintf(pre, sizeof(pre), "%.0f", d.prefill_tok_s);
@@ -175,8 +177,11 @@ int cmd_fit(int argc, char **argv)
            SIM_CUDA_HIDDEN_SHARE * 100);
     printf("GPUs: by simple division, (weights + KV) / n + activations + non-torch <= usable;\n"
            "not a tensor-parallel size (heads must split, KV heads replicate, latent KV does\n"
-           "not split at all: kvsim run --tensor-parallel-size N checks one);\n"
-           "speeds only where one GPU holds it (prefill '-': no fp16_tflops in the catalog).\n");
+           "not split at all: kvsim run --tensor-parallel-size N checks one). tpN: the speeds\n"
+           "and max seqs at tensor-parallel size N, the smallest from GPUs up (to %d) whose run\n"
+           "resolves and holds the batch, all-reduces over the device's link included\n"
+           "(prefill '-': no fp16_tflops in the catalog).\n",
+           SIM_FIT_MAX_TP);
 
     /* The seed's calculator: weights = params x bytes (Q4_K_M 0.5, Q3_K
      * 0.375, int8 1, fp16 2), x 1.2 for everything else, plus KV = 2 x

@@ -62,6 +62,7 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
             (uint64_t)(((double)p.kv_budget_bytes + (double)p.kv_window_bytes) / (slot + window));
         out->fits = out->max_seqs >= q->batch;
     }
+    uint32_t tp = 1;
     if (!out->fits) {
         double room = out->usable - mem->activations - mem->runtime;
         double need = mem->weights + per_seq * q->batch;
@@ -70,10 +71,32 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
             out->gpus = 0;
         snprintf(out->why, sizeof(out->why), "%s",
                  out->gpus ? "needs more than one GPU" : "does not fit on any number");
-        return;
+        /* The smallest tensor-parallel size from there up that kvsim run
+         * would take: the heads split (sim_config_resolve), the weights
+         * and a batch of the context fit each GPU's pool. */
+        for (uint32_t n = out->gpus > 1 ? out->gpus : 2;
+             out->gpus > 0 && n <= SIM_FIT_MAX_TP && out->tp == 0; n++) {
+            c.tensor_parallel = n;
+            if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0 ||
+                sim_memory_plan_compute(&r, &p, err, sizeof(err)) != 0 || p.kv_bytes_per_token == 0)
+                continue;
+            double window = (double)p.kv_window_bytes / (q->batch > 0 ? q->batch : 1);
+            double slot = ceil(q->context / 16.0) * 16.0 * (double)p.kv_bytes_per_token;
+            uint64_t seqs = (uint64_t)(((double)p.kv_budget_bytes + (double)p.kv_window_bytes) /
+                                       (slot + window));
+            if (seqs >= q->batch) {
+                out->tp = n;
+                out->max_seqs = seqs;
+            }
+        }
+        if (out->tp == 0) {
+            out->max_seqs = 0;
+            return;
+        }
+        tp = out->tp;
     }
     sim_cost cost;
-    sim_cost_init(&cost, gpu, &q->model, q->weights, q->kv, &q->cost, 1, NULL);
+    sim_cost_init(&cost, gpu, &q->model, q->weights, q->kv, &q->cost, tp, tp > 1 ? &r.link : NULL);
     sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = q->context};
     out->decode_tok_s = 1.0 / sim_cost_step_s(&cost, &d);
     if (gpu->fp16_flops > 0) {

@@ -121,7 +121,31 @@ static void test_fit_70b_arithmetic(void **state)
     double room = 40448.0 * 1048576 * 0.9 - act - 0.8 * 1073741824.0;
     assert_int_equal(d.gpus, (uint32_t)ceil((weights + 174080.0 * 32768) / room));
     assert_int_equal(d.gpus, 2);
-    assert_true(d.decode_tok_s == 0);
+    /* From there up, the smallest tensor-parallel size kvsim run takes
+     * (the 64 heads split over 2) holds the sequence: the speeds are
+     * kvsim run's step at TP 2, its all-reduces over the A100's NVLink
+     * included (the same config, resolved; sim_cost_step_s at the full
+     * context). */
+    assert_int_equal(d.tp, 2);
+    assert_true(d.max_seqs >= 1);
+    sim_config c, r;
+    sim_config_defaults(&c, &g, &q.model);
+    c.weight_dtype = q.weights;
+    c.kv_dtype = q.kv;
+    c.cost = q.cost;
+    c.mem_util = q.mem_util;
+    c.max_model_len = q.context;
+    c.max_num_seqs = q.batch;
+    c.max_batched_tokens = q.batched_tokens;
+    c.prefix_caching = 0;
+    c.tensor_parallel = 2;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), 0);
+    sim_cost cost;
+    sim_cost_init(&cost, &g, &q.model, q.weights, q.kv, &q.cost, 2, &r.link);
+    sim_batch_shape dec = {.decode_seqs = 1, .decode_ctx_tokens = 32768};
+    double want = 1.0 / sim_cost_step_s(&cost, &dec);
+    assert_true(fabs(d.decode_tok_s - want) <= 1e-12 * want);
+    assert_true(cost.allreduces == 160);
 }
 
 /* The table, as printed. */
