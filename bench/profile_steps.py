@@ -16,9 +16,9 @@ SiLU x up, the down product; the final norm, the LM head at each
 sequence's last position and an argmax. Steps of up to 512 tokens are
 replayed as a CUDA graph (as vLLM V1 replays them), longer ones run
 eagerly.
-No scheduler or sampler host time: add an engine's own (kvsim run's
---seq-overhead-us and the preset's per-step time are not applied to a
-profile, README: Measured step profiles).
+No scheduler or sampler host time (a profile replaces every term of
+kvsim's model, the host's too: README, Measured step profiles), so the
+steps are a lower bound on an engine's there.
 
     python3 bench/profile_steps.py --model llama-3.1-8b --out my.csv
     kvsim run --step-profile my.csv --gpu h200 --model llama-3.1-8b ...
