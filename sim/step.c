@@ -322,6 +322,9 @@ void sim_step_end(sim_replica *r)
         }
 #endif
     }
+    /* Four entries an iteration (Azure 7B's replay 7.8 million
+     * instructions fewer; two: 1.5 million, eight: 3.7). */
+#pragma GCC unroll 4
     for (uint32_t k = 0; !pre && k < n; k++) {
         sim_req *q = &pool[req[k]];
         q->computed += tokens[k];
