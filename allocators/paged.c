@@ -609,6 +609,8 @@ static void paged_release(kv_alloc *a, kv_seq *s)
                 p->num_free = nfree + s->num_blocks;
                 goto released;
             }
+            /* Four blocks an iteration (the Azure replays' releases). */
+#pragma GCC unroll 4
             for (uint32_t i = s->num_blocks; i-- > 0;) {
                 uint32_t blk = blocks[i];
                 if (--ref[blk] > 0)

@@ -114,9 +114,9 @@ static double from_key(uint64_t k)
 }
 
 /* LSD radix sort on the keys, 11 bits a pass (6 passes, less those whose
- * digit every key shares): O(n), several
- * times faster than qsort's comparator calls on the million values of a
- * long run. The keys take the values' own array (written through a
+ * digit every key shares; each pass's loops four keys an iteration):
+ * O(n), several times faster than qsort's comparator calls on the
+ * million values of a long run. The keys take the values' own array (written through a
  * uint64_t view: each element is read as a double before it is stored as
  * a key, and read back as a key before it is stored as a double, so every
  * access matches the element's last store) and one temporary of n keys.
@@ -147,10 +147,12 @@ void an_samples_sort(an_samples *s)
         if (((vary >> shift) & 2047) == 0)
             continue; /* every key has this digit: the pass would keep the order */
         size_t count[2049] = {0};
+#pragma GCC unroll 4
         for (size_t i = 0; i < s->n; i++)
             count[((a[i] >> shift) & 2047) + 1]++;
         for (int d = 0; d < 2048; d++)
             count[d + 1] += count[d];
+#pragma GCC unroll 4
         for (size_t i = 0; i < s->n; i++)
             b[count[(a[i] >> shift) & 2047]++] = a[i];
         uint64_t *t = a;
@@ -557,7 +559,10 @@ static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n, size_t (*count)[BUCK
  * qsort when the temporary cannot be had. Any order of equal keys gives
  * the same merged pairs (equal keys are equal values, bit for bit).
  * Returns true with the pairs holding their keys (sort_merge_pairs takes
- * them back to values), false where qsort sorted the values. */
+ * them back to values), false where qsort sorted the values. The passes
+ * over the pairs here and in sort_merge_pairs take four an iteration
+ * (#pragma GCC unroll, which Clang takes too: the loops' own count and
+ * test were an eighth of them). */
 static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
 {
     if (n >= 64 && w->tmp_cap < n) {
@@ -573,6 +578,7 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
     /* lsd_keys' counters, once for the sort (NULL: qsort for those). */
     size_t(*count)[BUCKETS] = malloc(DIGITS * sizeof(*count));
     uint64_t all_and = ~0ULL, all_or = 0;
+#pragma GCC unroll 4
     for (size_t i = 0; i < n; i++) {
         uint64_t k = sort_key(p[i].v);
         memcpy(&p[i].v, &k, sizeof(k));
@@ -588,12 +594,14 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
         int s1 = top >= DIGIT - 1 ? top - (DIGIT - 1) : 0;
         size_t c1[BUCKETS + 1];
         memset(c1, 0, sizeof(c1));
+#pragma GCC unroll 4
         for (size_t i = 0; i < n; i++)
             c1[((pair_key(&p[i]) >> s1) & (BUCKETS - 1)) + 1]++;
         for (int b = 0; b < BUCKETS; b++)
             c1[b + 1] += c1[b];
         size_t at1[BUCKETS];
         memcpy(at1, c1, sizeof(at1));
+#pragma GCC unroll 4
         for (size_t i = 0; i < n; i++)
             tmp[at1[(pair_key(&p[i]) >> s1) & (BUCKETS - 1)]++] = p[i];
         /* Each first digit's pairs, at [c1[b], c1[b + 1]) of TMP, sorted
@@ -613,12 +621,14 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
             size_t c2[BUCKETS2 + 1];
             memset(c2, 0, sizeof(c2));
             const uint64_t mask2 = ((uint64_t)1 << (s1 - s2)) - 1;
+#pragma GCC unroll 4
             for (size_t i = 0; i < m; i++)
                 c2[((pair_key(&q[i]) >> s2) & mask2) + 1]++;
             for (int d = 0; d < BUCKETS2; d++)
                 c2[d + 1] += c2[d];
             size_t at2[BUCKETS2];
             memcpy(at2, c2, sizeof(at2));
+#pragma GCC unroll 4
             for (size_t i = 0; i < m; i++)
                 out[at2[(pair_key(&q[i]) >> s2) & mask2]++] = q[i];
             if (s2 == 0)
@@ -643,6 +653,7 @@ static size_t sort_merge_pairs(an_wsamples *w, an_wpair *p, size_t n, bool *keye
     size_t m = 0;
     *keyed = sort_pairs_keys(w, p, n);
     if (*keyed) {
+#pragma GCC unroll 4
         for (size_t i = 0; i < n; i++) {
             double v = from_key(pair_key(&p[i]));
             uint64_t c = p[i].c;

@@ -95,11 +95,15 @@ static inline void sim_merge_known_start(sim_merge_known *kn, sim_replica *r)
     kn->need2 = 0;
 }
 
-static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uint32_t k,
-                                        const sim_req *q, uint64_t unit_bytes)
+/* sim_merge_note_known with FIRST, the entry's first growth step
+ * (cap_tokens - computed + 1: 1 where its next token needs a growth),
+ * computed by the caller. */
+static inline void sim_merge_note_first(sim_replica *r, sim_merge_known *kn, uint32_t k,
+                                        const sim_req *q, uint64_t unit_bytes, uint32_t first)
 {
     const kv_seq *s = &q->seq;
-    uint32_t left = q->output - q->generated, first = s->cap_tokens - q->computed + 1;
+    uint32_t left = q->output - q->generated;
+    assert(first == s->cap_tokens - q->computed + 1);
     kn->next[k] = first;
     kn->last[k] = left;
     kn->bound = left < kn->bound ? left : kn->bound;
@@ -121,6 +125,12 @@ static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uin
             r->mc_stop[kn->nstop] = k;
         kn->nstop++;
     }
+}
+
+static inline void sim_merge_note_known(sim_replica *r, sim_merge_known *kn, uint32_t k,
+                                        const sim_req *q, uint64_t unit_bytes)
+{
+    sim_merge_note_first(r, kn, k, q, unit_bytes, q->seq.cap_tokens - q->computed + 1);
 }
 
 /* The sums of the notes in KN, of N entries, into R: the sequences they

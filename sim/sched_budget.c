@@ -159,7 +159,11 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
                        q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
                        !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens));
-                if (q->computed + 1 > q->seq.cap_tokens) {
+                /* Its first growth step: 1 where its next token needs one
+                 * (its KV, written up to its context, fits what it holds). */
+                assert(q->seq.cap_tokens >= q->computed);
+                const uint32_t first = q->seq.cap_tokens - q->computed + 1;
+                if (first == 1) {
                     if (units) {
                         grow_at[ngrow] = k;
                         grow[ngrow++] = &q->seq;
@@ -171,7 +175,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                         sim_merge_note_known(r, &kn, k, q, 0);
                     }
                 } else {
-                    sim_merge_note_known(r, &kn, k, q, unit_bytes);
+                    sim_merge_note_first(r, &kn, k, q, unit_bytes, first);
                 }
                 q->stamp = stamp;
                 if (!ctx_known)
