@@ -631,7 +631,8 @@ static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n, size_t (*count)[BUCK
 
 /* Sorts N pairs by value: most significant digit first on the keys' bits
  * that vary (a run's gaps share their high bits), 11 of them into TMP,
- * then each digit's pairs by the next 9 back into P, then each of those
+ * then each digit's pairs by the next 4 to 9 (about a quarter as many
+ * buckets as pairs) back into P, then each of those
  * (mostly one or two pairs: the values differ within a few bits of
  * their top) by insertion, or by the LSD radix sort where there are more;
  * qsort when the temporary cannot be had. Any order of equal keys gives
@@ -684,7 +685,6 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
             tmp[at1[(pair_key(&p[i]) >> s1) & (BUCKETS - 1)]++] = p[i];
         /* Each first digit's pairs, at [c1[b], c1[b + 1]) of TMP, sorted
          * into the same place in P. */
-        int s2 = s1 >= DIGIT2 ? s1 - DIGIT2 : 0;
         for (int b = 0; b < BUCKETS; b++) {
             size_t lo = c1[b], m = c1[b + 1] - lo;
             if (m == 0)
@@ -696,22 +696,29 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
                 memcpy(out, q, m * sizeof(an_wpair));
                 continue;
             }
+            /* The second digit: as many bits as make about M / 4 buckets
+             * (4 to DIGIT2), its counters' passes in proportion to M. */
+            int w2 = 4;
+            while (w2 < DIGIT2 && ((size_t)1 << w2) < m / 4)
+                w2++;
+            const int s2 = s1 >= w2 ? s1 - w2 : 0;
+            const size_t nb2 = (size_t)1 << (s1 - s2);
+            const uint64_t mask2 = nb2 - 1;
             size_t c2[BUCKETS2 + 1];
-            memset(c2, 0, sizeof(c2));
-            const uint64_t mask2 = ((uint64_t)1 << (s1 - s2)) - 1;
+            memset(c2, 0, (nb2 + 1) * sizeof(size_t));
 #pragma GCC unroll 4
             for (size_t i = 0; i < m; i++)
                 c2[((pair_key(&q[i]) >> s2) & mask2) + 1]++;
-            for (int d = 0; d < BUCKETS2; d++)
+            for (size_t d = 0; d < nb2; d++)
                 c2[d + 1] += c2[d];
             size_t at2[BUCKETS2];
-            memcpy(at2, c2, sizeof(at2));
+            memcpy(at2, c2, nb2 * sizeof(size_t));
 #pragma GCC unroll 4
             for (size_t i = 0; i < m; i++)
                 out[at2[(pair_key(&q[i]) >> s2) & mask2]++] = q[i];
             if (s2 == 0)
                 continue; /* every varying bit sorted */
-            for (int d = 0; d < BUCKETS2; d++) {
+            for (size_t d = 0; d < nb2; d++) {
                 size_t lo2 = c2[d], m2 = c2[d + 1] - lo2;
                 if (m2 > 1)
                     sort_rest(out + lo2, q + lo2, m2, count, s2);
