@@ -550,9 +550,6 @@ static int cmp_wpair(const void *a, const void *b)
  * back as a key and written as the double at the end). */
 enum { DIGIT = 11, BUCKETS = 1 << DIGIT, DIGITS = (64 + DIGIT - 1) / DIGIT };
 enum { DIGIT2 = 9, BUCKETS2 = 1 << DIGIT2, SMALL = 24 };
-/* The pair sort's first digit: 13 bits (11 gave 0.7 M instructions more on
- * the decode-heavy run's 524,288 pairs, 14 bits 0.4 M more). */
-enum { DIGIT1 = 13, BUCKETS1 = 1 << DIGIT1 };
 
 static inline uint64_t pair_key(const an_wpair *e)
 {
@@ -633,8 +630,7 @@ static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n, size_t (*count)[BUCK
 }
 
 /* Sorts N pairs by value: most significant digit first on the keys' bits
- * that vary (a run's gaps share their high bits), DIGIT1 (13) of them
- * into TMP (its counters, 2 x 64 KiB, on the stack),
+ * that vary (a run's gaps share their high bits), 11 of them into TMP,
  * then each digit's pairs by the next 4 to 9 (about a quarter as many
  * buckets as pairs) back into P, then each of those
  * (mostly one or two pairs: the values differ within a few bits of
@@ -674,22 +670,22 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
         while (!((vary >> top) & 1))
             top--;
         /* The first digit: bits S1 to TOP (above TOP every key agrees). */
-        int s1 = top >= DIGIT1 - 1 ? top - (DIGIT1 - 1) : 0;
-        size_t c1[BUCKETS1 + 1];
+        int s1 = top >= DIGIT - 1 ? top - (DIGIT - 1) : 0;
+        size_t c1[BUCKETS + 1];
         memset(c1, 0, sizeof(c1));
 #pragma GCC unroll 4
         for (size_t i = 0; i < n; i++)
-            c1[((pair_key(&p[i]) >> s1) & (BUCKETS1 - 1)) + 1]++;
-        for (int b = 0; b < BUCKETS1; b++)
+            c1[((pair_key(&p[i]) >> s1) & (BUCKETS - 1)) + 1]++;
+        for (int b = 0; b < BUCKETS; b++)
             c1[b + 1] += c1[b];
-        size_t at1[BUCKETS1];
+        size_t at1[BUCKETS];
         memcpy(at1, c1, sizeof(at1));
 #pragma GCC unroll 4
         for (size_t i = 0; i < n; i++)
-            tmp[at1[(pair_key(&p[i]) >> s1) & (BUCKETS1 - 1)]++] = p[i];
+            tmp[at1[(pair_key(&p[i]) >> s1) & (BUCKETS - 1)]++] = p[i];
         /* Each first digit's pairs, at [c1[b], c1[b + 1]) of TMP, sorted
          * into the same place in P. */
-        for (int b = 0; b < BUCKETS1; b++) {
+        for (int b = 0; b < BUCKETS; b++) {
             size_t lo = c1[b], m = c1[b + 1] - lo;
             if (m == 0)
                 continue;
