@@ -442,12 +442,18 @@ static void on_steps(void *ctx, const sim_step_record *tmpl, const sim_step_var 
         uint64_t in_bucket = m->tok_in_bucket, max_bucket = m->max_tok_bucket;
         int io = 0;
         size_t j = i;
+        /* The step before J's end, in nanoseconds and seconds (a step
+         * that starts there has that start, the same double). */
+        int64_t prev_end_ns = j > 0 ? v[j - 1].end_ns : 0;
+        double prev_end = j > 0 ? (double)prev_end_ns / 1e9 : 0;
         for (; j < n; j++) {
             const sim_step_var *s = &v[j];
             double end = (double)s->end_ns / 1e9;
-            if ((j > 0 && s->start_ns != v[j - 1].end_ns) || (ts && next_ts < end))
+            if ((j > 0 && s->start_ns != prev_end_ns) || (ts && next_ts < end))
                 break;
-            double start = (double)s->start_ns / 1e9;
+            double start = j > 0 ? prev_end : (double)s->start_ns / 1e9;
+            prev_end_ns = s->end_ns;
+            prev_end = end;
             if (gap_count > 0) { /* on_token_gaps */
                 int64_t b = end >= 0 ? (int64_t)end : (int64_t)floor(end);
                 if (b != bucket) {

@@ -113,6 +113,74 @@ static double from_key(uint64_t k)
     return v;
 }
 
+/* Sets of 64 to SAMPLES_MSD_MAX values (its 32-bit counters) are sorted
+ * by msd_keys: its passes over the values fewer than the LSD sort's,
+ * which makes one for each 11 varying bits (most of the 64 for
+ * latencies). */
+enum { SAMPLES_MSD_MAX = 1 << 20, MSD_BITS = 11, MSD_INSERTION = 32 };
+
+/* Insertion sort of the N keys at A. */
+static void insertion_u64(uint64_t *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint64_t k = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > k) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = k;
+    }
+}
+
+/* Sorts the N keys at A (N >= 2), whose bits VARY (above the top one
+ * every key agrees), most significant digit first: the top varying bits,
+ * as many as make about N / 2 buckets (4 to MSD_BITS), scatter them into
+ * T, each digit's keys are sorted there (by insertion where few, else by
+ * the same on their own varying bits, into A's same place and back), and
+ * the whole copied back to A. Each level sorts 4 bits or more: at most
+ * 16 levels, 16 KiB of counters on the stack each. */
+static void msd_keys(uint64_t *a, uint64_t *t, size_t n, uint64_t vary)
+{
+    int top = 63;
+    while (!((vary >> top) & 1))
+        top--;
+    int bits = 4;
+    while (bits < MSD_BITS && ((size_t)1 << bits) < n / 2)
+        bits++;
+    int s = top >= bits - 1 ? top - (bits - 1) : 0;
+    const uint64_t mask = ((uint64_t)1 << bits) - 1;
+    const size_t nb = (size_t)mask + 1;
+    uint32_t c[(1 << MSD_BITS) + 1], at[1 << MSD_BITS];
+    memset(c, 0, (nb + 1) * sizeof(uint32_t));
+#pragma GCC unroll 4
+    for (size_t i = 0; i < n; i++)
+        c[((a[i] >> s) & mask) + 1]++;
+    for (size_t d = 0; d < nb; d++)
+        c[d + 1] += c[d];
+    memcpy(at, c, nb * sizeof(uint32_t));
+#pragma GCC unroll 4
+    for (size_t i = 0; i < n; i++)
+        t[at[(a[i] >> s) & mask]++] = a[i];
+    for (size_t d = 0; d < nb && s > 0; d++) { /* s == 0: the digit was the last varying bits */
+        size_t lo = c[d], m = c[d + 1] - lo;
+        if (m < 2)
+            continue;
+        if (m <= MSD_INSERTION) {
+            insertion_u64(t + lo, m);
+            continue;
+        }
+        uint64_t all_and = ~0ULL, all_or = 0;
+        for (size_t i = 0; i < m; i++) {
+            all_and &= t[lo + i];
+            all_or |= t[lo + i];
+        }
+        if (all_and != all_or)
+            msd_keys(t + lo, a + lo, m, all_and ^ all_or);
+    }
+    memcpy(a, t, n * sizeof(uint64_t));
+}
+
 /* LSD radix sort on the keys, 11 bits a pass (6 passes, less those whose
  * digit every key shares; each pass's loops four keys an iteration):
  * O(n), several times faster than qsort's comparator calls on the
@@ -143,6 +211,16 @@ void an_samples_sort(an_samples *s)
         all_or |= a[i];
     }
     const uint64_t vary = all_and ^ all_or;
+    if (s->n >= 64 && s->n <= SAMPLES_MSD_MAX && vary != 0) {
+        msd_keys(a, b, s->n, vary);
+        for (size_t i = 0; i < s->n; i++) {
+            uint64_t k = a[i];
+            s->v[i] = from_key(k);
+        }
+        free(tmp);
+        s->sorted = 1;
+        return;
+    }
     for (int shift = 0; shift < 64; shift += 11) {
         if (((vary >> shift) & 2047) == 0)
             continue; /* every key has this digit: the pass would keep the order */
@@ -553,7 +631,8 @@ static void sort_rest(an_wpair *p, an_wpair *tmp, size_t n, size_t (*count)[BUCK
 
 /* Sorts N pairs by value: most significant digit first on the keys' bits
  * that vary (a run's gaps share their high bits), 11 of them into TMP,
- * then each digit's pairs by the next 9 back into P, then each of those
+ * then each digit's pairs by the next 4 to 9 (about a quarter as many
+ * buckets as pairs) back into P, then each of those
  * (mostly one or two pairs: the values differ within a few bits of
  * their top) by insertion, or by the LSD radix sort where there are more;
  * qsort when the temporary cannot be had. Any order of equal keys gives
@@ -606,7 +685,6 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
             tmp[at1[(pair_key(&p[i]) >> s1) & (BUCKETS - 1)]++] = p[i];
         /* Each first digit's pairs, at [c1[b], c1[b + 1]) of TMP, sorted
          * into the same place in P. */
-        int s2 = s1 >= DIGIT2 ? s1 - DIGIT2 : 0;
         for (int b = 0; b < BUCKETS; b++) {
             size_t lo = c1[b], m = c1[b + 1] - lo;
             if (m == 0)
@@ -618,22 +696,29 @@ static bool sort_pairs_keys(an_wsamples *w, an_wpair *p, size_t n)
                 memcpy(out, q, m * sizeof(an_wpair));
                 continue;
             }
+            /* The second digit: as many bits as make about M / 4 buckets
+             * (4 to DIGIT2), its counters' passes in proportion to M. */
+            int w2 = 4;
+            while (w2 < DIGIT2 && ((size_t)1 << w2) < m / 4)
+                w2++;
+            const int s2 = s1 >= w2 ? s1 - w2 : 0;
+            const size_t nb2 = (size_t)1 << (s1 - s2);
+            const uint64_t mask2 = nb2 - 1;
             size_t c2[BUCKETS2 + 1];
-            memset(c2, 0, sizeof(c2));
-            const uint64_t mask2 = ((uint64_t)1 << (s1 - s2)) - 1;
+            memset(c2, 0, (nb2 + 1) * sizeof(size_t));
 #pragma GCC unroll 4
             for (size_t i = 0; i < m; i++)
                 c2[((pair_key(&q[i]) >> s2) & mask2) + 1]++;
-            for (int d = 0; d < BUCKETS2; d++)
+            for (size_t d = 0; d < nb2; d++)
                 c2[d + 1] += c2[d];
             size_t at2[BUCKETS2];
-            memcpy(at2, c2, sizeof(at2));
+            memcpy(at2, c2, nb2 * sizeof(size_t));
 #pragma GCC unroll 4
             for (size_t i = 0; i < m; i++)
                 out[at2[(pair_key(&q[i]) >> s2) & mask2]++] = q[i];
             if (s2 == 0)
                 continue; /* every varying bit sorted */
-            for (int d = 0; d < BUCKETS2; d++) {
+            for (size_t d = 0; d < nb2; d++) {
                 size_t lo2 = c2[d], m2 = c2[d + 1] - lo2;
                 if (m2 > 1)
                     sort_rest(out + lo2, q + lo2, m2, count, s2);

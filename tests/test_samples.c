@@ -613,6 +613,12 @@ static void test_weighted_stress(void **state)
  * others (one digit of the first pass and of the second: the LSD sort
  * within), and
  * values that differ only in their lowest bits (the first digit last). */
+static int cmp_double_v(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int cmp_pair_v(const void *a, const void *b)
 {
     double x = ((const an_wpair *)a)->v, y = ((const an_wpair *)b)->v;
@@ -686,6 +692,73 @@ static void test_weighted_sort_large(void **state)
         an_wsamples_free(&w);
     }
     free(ref);
+}
+
+/* an_samples_sort (its MSD passes, insertion and LSD paths) against
+ * qsort's order of the same values, bit for bit: the forms of
+ * test_weighted_sort_large, negative values among them, at sizes on
+ * either side of the MSD sort's range and its digits' widths. */
+static void test_sort_large(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {63, 64, 100, 1000, 20000, 70000};
+    uint64_t x = 123456789;
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        double *ref = malloc(n * sizeof(*ref));
+        assert_non_null(ref);
+        for (int form = 0; form < 6; form++) {
+            an_samples s;
+            an_samples_init(&s);
+            for (size_t i = 0; i < n; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                double v;
+                switch (form) {
+                case 0: /* 10-50 ms in nanoseconds */
+                    v = (double)(10000000 + (x >> 33) % 40000000) / 1e9;
+                    break;
+                case 1: /* 37 values */
+                    v = 0.001 * (double)((x >> 33) % 37);
+                    break;
+                case 2: /* -1e6 to 1e6 s, zero included */
+                    v = (x >> 60) == 0 ? 0.0
+                                       : ldexp((double)(x >> 11) / 9007199254740992.0,
+                                               (int)((x >> 3) % 60) - 30);
+                    if (((x >> 2) & 1) && v != 0) /* no -0: qsort orders it anywhere among 0 */
+                        v = -v;
+                    break;
+                case 3: /* half of them a unit in the last place apart, half in [0.5, 2) */
+                    if ((x >> 63) == 0) {
+                        v = 0.5 + 1.5 * (double)(x >> 11) / 9007199254740992.0;
+                        break;
+                    }
+                    v = 1.0;
+                    for (uint64_t k = (x >> 33) % 1000; k > 0; k--)
+                        v = nextafter(v, 2.0);
+                    break;
+                case 4: { /* the lowest 8 bits differ */
+                    uint64_t bits;
+                    double one = 1.5;
+                    memcpy(&bits, &one, sizeof(bits));
+                    bits |= (x >> 40) & 0xff;
+                    memcpy(&v, &bits, sizeof(v));
+                    break;
+                }
+                default: /* one value, a few others */
+                    v = (x >> 58) == 0 ? (double)(x >> 40) : 18.25;
+                }
+                ref[i] = v;
+                assert_int_equal(an_samples_add(&s, v), 0);
+            }
+            an_samples_sort(&s);
+            qsort(ref, n, sizeof(*ref), cmp_double_v);
+            assert_int_equal(s.n, n);
+            for (size_t i = 0; i < n; i++)
+                assert_memory_equal(&s.v[i], &ref[i], sizeof(double));
+            an_samples_free(&s);
+        }
+        free(ref);
+    }
 }
 
 /* A value past the top bucket (1e7 s and up, infinity included) between
@@ -806,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_weighted_compact_last),
         cmocka_unit_test(test_weighted_stress),
         cmocka_unit_test(test_weighted_sort_large),
+        cmocka_unit_test(test_sort_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
