@@ -71,11 +71,15 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
             out->gpus = 0;
         snprintf(out->why, sizeof(out->why), "%s",
                  out->gpus ? "needs more than one GPU" : "does not fit on any number");
-        /* The smallest tensor-parallel size from there up that kvsim run
-         * would take: the heads split (sim_config_resolve), the weights
-         * and a batch of the context fit each GPU's pool. */
-        for (uint32_t n = out->gpus > 1 ? out->gpus : 2;
-             out->gpus > 0 && n <= SIM_FIT_MAX_TP && out->tp == 0; n++) {
+        /* The smallest tensor-parallel size that kvsim run would take: the
+         * heads split (sim_config_resolve), the weights and a batch of the
+         * context fit each GPU's pool. From 2, not from gpus: the simple
+         * division charges each GPU the whole of one GPU's activations,
+         * where each of n holds about 1/n of them, so a size below gpus
+         * can hold it (Llama-2-70B fp16 at 2,048 tokens on the RTX 4000
+         * Ada: gpus 9, TP 8 runs; from 9 up the first that splits 64
+         * heads was 16). */
+        for (uint32_t n = 2; out->gpus > 0 && n <= SIM_FIT_MAX_TP && out->tp == 0; n++) {
             c.tensor_parallel = n;
             if (sim_config_resolve(&c, &r, err, sizeof(err)) != 0 ||
                 sim_memory_plan_compute(&r, &p, err, sizeof(err)) != 0 || p.kv_bytes_per_token == 0)

@@ -46,10 +46,10 @@ typedef struct sim_fit_device {
     bool refused;         /* the configuration cannot run there (why says so) */
     bool fits;            /* alone, at the batch asked */
     uint32_t gpus;        /* GPUs needed by simple division when it does not fit alone; 0: never */
-    uint32_t tp;          /* where it does not fit alone: the smallest tensor-parallel size from
-                           * gpus up (at most SIM_FIT_MAX_TP) whose run resolves (the heads
-                           * split) and holds the batch; the speeds and max_seqs are then at
-                           * that size; 0: none (no speeds) */
+    uint32_t tp;          /* where it does not fit alone: the smallest tensor-parallel size
+                           * (2 to SIM_FIT_MAX_TP; it can be below gpus) whose run resolves
+                           * (the heads split) and holds the batch; the speeds and max_seqs
+                           * are then at that size; 0: none (no speeds) */
     uint64_t max_seqs;    /* sequences of the context the pool holds (paged, blocks of 16) */
     double decode_tok_s;  /* batch 1, at the full context; 0 when not computed */
     double prefill_tok_s; /* a prompt of the context; 0 when not computed */

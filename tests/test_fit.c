@@ -148,6 +148,34 @@ static void test_fit_70b_arithmetic(void **state)
     assert_true(cost.allreduces == 160);
 }
 
+/* The tensor-parallel size is looked for from 2, not from the GPUs
+ * column: that simple division charges each GPU one GPU's whole
+ * activations, and a size below it can hold the model (Llama-2-70B fp16
+ * at 2,048 tokens on an RTX 4000 Ada: 9 by division, TP 8 runs; from 9
+ * up the first size that splits the 64 heads is 16). */
+static void test_fit_tp_below_division(void **state)
+{
+    (void)state;
+    sim_fit_query q = query();
+    sim_fit_memory mem;
+    char err[512];
+    assert_int_equal(sim_model_lookup("llama-2-70b", &q.model, err, sizeof(err)), 0);
+    q.weights = sim_weight_format_parse("fp16", err, sizeof(err));
+    q.kv = sim_kv_format_parse("fp16", NULL, err, sizeof(err));
+    q.context = 2048;
+    q.cost.overhead_bytes = 1.30 * 1073741824.0; /* the vllm preset's non-torch memory */
+    assert_int_equal(sim_fit_memory_of(&q, &mem, err, sizeof(err)), 0);
+    sim_gpu g;
+    assert_int_equal(sim_gpu_lookup("rtx-4000-ada", &g, err, sizeof(err)), 0);
+    sim_fit_device d;
+    sim_fit_device_of(&q, &mem, &g, &d);
+    assert_false(d.fits);
+    assert_int_equal(d.gpus, 9);
+    assert_int_equal(d.tp, 8);
+    assert_true(d.max_seqs >= 1);
+    assert_true(d.decode_tok_s > 0);
+}
+
 /* The table, as printed. */
 static void test_fit_table(void **state)
 {
@@ -199,6 +227,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_70b_arithmetic),
+        cmocka_unit_test(test_fit_tp_below_division),
         cmocka_unit_test(test_fit_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
