@@ -287,13 +287,22 @@ def main():
         die("--model: unknown '%s' (one of: %s)" % (args.model, ", ".join(MODELS)))
     cfg = dict(MODELS[args.model])
     for k in ("layers", "hidden", "heads", "kv_heads", "head_dim", "intermediate", "vocab"):
-        if getattr(args, k, None):
-            cfg[k] = getattr(args, k)
+        v = getattr(args, k, None)
+        if v is not None:
+            if v < 1:
+                die("--%s: %d is not a positive size" % (k.replace("_", "-"), v))
+            cfg[k] = v
+    if args.repeat < 1 or args.warmup < 0 or args.max_context < 0:
+        die("--repeat must be at least 1, --warmup and --max-context at least 0")
     if cfg["heads"] % cfg["kv_heads"] != 0:
         die("heads %d are not a multiple of kv_heads %d" % (cfg["heads"], cfg["kv_heads"]))
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         die("--device cuda: no CUDA device (torch.cuda.is_available() is False)")
+    if device.type == "cuda":
+        # Events, streams, graphs and mem_get_info use the current device:
+        # make it the one asked for (--device cuda:1).
+        torch.cuda.set_device(device)
     dtype = getattr(torch, args.dtype)
     shapes = read_shapes(args.template)
     m = Model(cfg, dtype, device, args.seed)
@@ -308,18 +317,18 @@ def main():
             skipped += 1
             continue
         out.append((p, n, d, c, ms))
-        sys.stderr.write("  %6d prompt tokens, %5d decodes at %8d context tokens: %.4f ms\n"
-                         % (p, n, d, ms))
+        sys.stderr.write("  %6d prompt tokens after %8d, %5d decodes at %8d context tokens: "
+                         "%.4f ms\n" % (p, c, n, d, ms))
     if not out:
         die("no shape could be measured (%d left out)" % skipped)
     with open(args.out, "w", newline="") as f:
         f.write("# Measured by bench/profile_steps.py: a plain PyTorch forward pass of a\n")
         f.write("# %s-shaped decoder (random weights; %s), %s.\n" % (
             args.model, ", ".join("%s %d" % (k, v) for k, v in cfg.items()), args.dtype))
-        f.write("# %s. Steps of up to %d tokens %s, longer ones eager; median of %d after %d "
-                "warm-up runs.\n" % (conditions(device, args, cfg), GRAPH_MAX_TOKENS,
-                                     "eager" if args.eager or device.type != "cuda"
-                                     else "as CUDA graphs", args.repeat, args.warmup))
+        how = ("Every step eager" if args.eager or device.type != "cuda" else
+               "Steps of up to %d tokens as CUDA graphs, longer ones eager" % GRAPH_MAX_TOKENS)
+        f.write("# %s. %s; median of %d after %d warm-up runs.\n"
+                % (conditions(device, args, cfg), how, args.repeat, args.warmup))
         f.write("# No engine: no scheduler or sampler host time. %d template shapes left out "
                 "(KV beyond the GPU or --max-context).\n" % skipped)
         f.write("prefill_tokens,decode_seqs,decode_context_tokens,prefill_context_tokens,"
