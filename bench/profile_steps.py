@@ -141,10 +141,18 @@ def attention(q, k, v, causal_from):
         if causal_from == 0:  # a prompt from scratch: the fused causal kernels
             return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                                     enable_gqa=True)
-        t, s = q.shape[2], k.shape[2]
-        mask = torch.ones(t, s, dtype=torch.bool, device=q.device).tril(diagonal=causal_from)
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                                                enable_gqa=True)
+        # A chunk after cached tokens: the causal mask aligned bottom-right.
+        # Flash attention takes no mask, and the memory-efficient kernel
+        # no grouped heads, so the KV heads are repeated out to the query
+        # heads (a copy the step pays) to keep off the math backend, which
+        # would materialise every score.
+        from torch.nn.attention.bias import causal_lower_right
+
+        rep = q.shape[1] // k.shape[1]
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        return torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=causal_lower_right(q.shape[2], k.shape[2]))
     # The same arithmetic written out (older PyTorch, the CPU test).
     rep = q.shape[1] // k.shape[1]
     k = k.repeat_interleave(rep, dim=1)
@@ -312,7 +320,11 @@ def main():
         if args.max_context and (d if n else c + p) > args.max_context:
             skipped += 1
             continue
-        ms = measure(m, shape, dtype, device, args)
+        try:
+            ms = measure(m, shape, dtype, device, args)
+        except torch.cuda.OutOfMemoryError:
+            ms = None
+            torch.cuda.empty_cache()
         if ms is None:
             skipped += 1
             continue
