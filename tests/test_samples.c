@@ -606,6 +606,45 @@ static void test_weighted_stress(void **state)
     }
 }
 
+/* The sort tests' values: for a draw X, the value of FORM (0: 10-50 ms in
+ * nanoseconds, 1: 37 values, 2: 0 to 1e6 s, zero included, negative too
+ * where SIGNED_, 3: half of them a unit in the last place apart, half in
+ * [0.5, 2), 4: the lowest 8 bits differ, 5: one value, a few others). */
+static double sort_form_value(int form, uint64_t x, bool signed_)
+{
+    double v;
+    switch (form) {
+    case 0:
+        return (double)(10000000 + (x >> 33) % 40000000) / 1e9;
+    case 1:
+        return 0.001 * (double)((x >> 33) % 37);
+    case 2:
+        v = (x >> 60) == 0
+                ? 0.0
+                : ldexp((double)(x >> 11) / 9007199254740992.0, (int)((x >> 3) % 60) - 30);
+        if (signed_ && ((x >> 2) & 1) && v != 0) /* no -0: qsort orders it anywhere among 0 */
+            v = -v;
+        return v;
+    case 3:
+        if ((x >> 63) == 0)
+            return 0.5 + 1.5 * (double)(x >> 11) / 9007199254740992.0;
+        v = 1.0;
+        for (uint64_t k = (x >> 33) % 1000; k > 0; k--)
+            v = nextafter(v, 2.0);
+        return v;
+    case 4: {
+        uint64_t bits;
+        double one = 1.5;
+        memcpy(&bits, &one, sizeof(bits));
+        bits |= (x >> 40) & 0xff;
+        memcpy(&v, &bits, sizeof(v));
+        return v;
+    }
+    default:
+        return (x >> 58) == 0 ? (double)(x >> 40) : 18.25;
+    }
+}
+
 /* an_wsamples_sort on many pairs (its sort's digits, insertion and
  * fallback paths) against qsort's order of the same pairs, merged: values
  * in a narrow band (a run's gaps), few distinct ones repeated, a wide
@@ -637,36 +676,7 @@ static void test_weighted_sort_large(void **state)
         an_wsamples_init(&w, 4 * N); /* no compaction before the sort */
         for (size_t i = 0; i < N; i++) {
             x = x * 6364136223846793005ull + 1442695040888963407ull;
-            double v;
-            switch (form) {
-            case 0: /* 10-50 ms in nanoseconds */
-                v = (double)(10000000 + (x >> 33) % 40000000) / 1e9;
-                break;
-            case 1: /* 37 values */
-                v = 0.001 * (double)((x >> 33) % 37);
-                break;
-            case 2: /* 0 to 1e6 s, zero included */
-                v = (x >> 60) == 0
-                        ? 0.0
-                        : ldexp((double)(x >> 11) / 9007199254740992.0, (int)((x >> 3) % 60) - 30);
-                break;
-            case 3: /* half of them a unit in the last place apart, half in [0.5, 2) */
-                if ((x >> 63) == 0) {
-                    v = 0.5 + 1.5 * (double)(x >> 11) / 9007199254740992.0;
-                    break;
-                }
-                v = 1.0;
-                for (uint64_t k = (x >> 33) % 1000; k > 0; k--)
-                    v = nextafter(v, 2.0);
-                break;
-            default: { /* the lowest 8 bits differ */
-                uint64_t bits;
-                double one = 1.5;
-                memcpy(&bits, &one, sizeof(bits));
-                bits |= (x >> 40) & 0xff;
-                memcpy(&v, &bits, sizeof(v));
-            }
-            }
+            double v = sort_form_value(form, x, false);
             uint64_t c = 1 + (x >> 17) % 4;
             ref[i].v = v;
             ref[i].c = c;
@@ -712,41 +722,7 @@ static void test_sort_large(void **state)
             an_samples_init(&s);
             for (size_t i = 0; i < n; i++) {
                 x = x * 6364136223846793005ull + 1442695040888963407ull;
-                double v;
-                switch (form) {
-                case 0: /* 10-50 ms in nanoseconds */
-                    v = (double)(10000000 + (x >> 33) % 40000000) / 1e9;
-                    break;
-                case 1: /* 37 values */
-                    v = 0.001 * (double)((x >> 33) % 37);
-                    break;
-                case 2: /* -1e6 to 1e6 s, zero included */
-                    v = (x >> 60) == 0 ? 0.0
-                                       : ldexp((double)(x >> 11) / 9007199254740992.0,
-                                               (int)((x >> 3) % 60) - 30);
-                    if (((x >> 2) & 1) && v != 0) /* no -0: qsort orders it anywhere among 0 */
-                        v = -v;
-                    break;
-                case 3: /* half of them a unit in the last place apart, half in [0.5, 2) */
-                    if ((x >> 63) == 0) {
-                        v = 0.5 + 1.5 * (double)(x >> 11) / 9007199254740992.0;
-                        break;
-                    }
-                    v = 1.0;
-                    for (uint64_t k = (x >> 33) % 1000; k > 0; k--)
-                        v = nextafter(v, 2.0);
-                    break;
-                case 4: { /* the lowest 8 bits differ */
-                    uint64_t bits;
-                    double one = 1.5;
-                    memcpy(&bits, &one, sizeof(bits));
-                    bits |= (x >> 40) & 0xff;
-                    memcpy(&v, &bits, sizeof(v));
-                    break;
-                }
-                default: /* one value, a few others */
-                    v = (x >> 58) == 0 ? (double)(x >> 40) : 18.25;
-                }
+                double v = sort_form_value(form, x, true);
                 ref[i] = v;
                 assert_int_equal(an_samples_add(&s, v), 0);
             }
