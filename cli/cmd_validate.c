@@ -59,7 +59,8 @@ static const char usage_calibrate[] =
     "mv_sm_gbps where the starting preset has one and decode rows come from 2 devices with\n"
     "an sm_count or more (else 0); tp_step_ms where the starting preset has one and rows\n"
     "run at two tensor-parallel sizes or more (else 0); prefill_layer_us where the starting\n"
-    "preset has one and layer_overhead_us is fitted (else 0).\n"
+    "preset has one and layer_overhead_us is fitted (else 0); fa_wave_fill where the\n"
+    "starting preset has one and the rows batch different numbers of sequences (else 0).\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
@@ -362,6 +363,9 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
     fr[8] = fr[8] && p->gemm_pJ > 0;
     fr[10] = fr[10] && p->mv_sm_Bps > 0; /* likewise the preset's choice */
     fr[11] = fr[11] && p->tp_step_s > 0; /* likewise (vLLM V0's broadcast) */
+    /* The split-KV decode kernel's occupancy: the starting preset's
+     * choice, where batches of different sizes are there to tell it. */
+    fr[13] = fr[7] && p->fa_wave_fill > 0;
     /* The context phase's time per layer: where the per-layer term is
      * free and the starting preset has one (TensorRT-LLM's). */
     fr[12] = fr[3] && p->prefill_layer_s > 0;
@@ -379,6 +383,8 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->tp_step_s = 0;
     if (!fr[12]) /* as its usage says: 0 where the per-layer term is not fitted */
         p->prefill_layer_s = 0;
+    if (!fr[13])
+        p->fa_wave_fill = 0;
     for (int a = 0; a < SIM_ARCH_MAX; a++) {
         /* Per-architecture bandwidth: the starting preset's choice
          * (arch_bw_fit), as the power cap is. */
@@ -628,6 +634,11 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
                 "# tp_step_ms: per step, times log2 of the TP size: the driver's broadcast of the "
                 "step to its workers\ntp_step_ms %.4f\n",
                 p->tp_step_s * 1e3);
+    if (p->fa_wave_fill > 0)
+        fprintf(fp,
+                "# fa_wave_fill: FlashAttention-2's split-KV decode: fill and drain, a share of "
+                "one wave of its thread blocks (2 an SM)\nfa_wave_fill %.4f\n",
+                p->fa_wave_fill);
     fprintf(fp, "gemm_pj %.4f\n", p->gemm_pJ);
     fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_link_share %.4f\n",
             p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);

@@ -287,9 +287,96 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         c->allreduces = 2.0 * m->layers;
         c->allreduce_bytes_per_token = 2.0 * m->hidden;
     }
+    /* vLLM 0.5-0.6 (V0, FLASH_ATTN backend) decodes with vllm-flash-attn's
+     * flash_attn_with_kvcache (vllm/attention/backends/flash_attn.py),
+     * FlashAttention-2's split-KV kernel; see sim_cost_decode_kv_scale. */
+    if (p->fa_wave_fill > 0 && p->flash_attn && gpu->sm_count > 0 && m->kv_lora_rank == 0 &&
+        m->kv_heads > 0) {
+        double kvh = sim_tp_kv_heads(m, tp), qh = (double)m->heads / tp;
+        double groups = qh > kvh ? qh / kvh : 1.0;
+        /* flash_api.cpp: num_splits_heuristic(batch x heads x m_blocks,
+         * multiProcessorCount x 2, ...), 2 blocks an SM "to hard-code the
+         * fact that we're using 128 threads per block"; a one-token query
+         * of grouped heads is swapped to (batch, groups, KV heads), so the
+         * heads are the KV heads and m_blocks ceil(groups / 64). */
+        c->fa_slots = 2.0 * gpu->sm_count;
+        c->fa_units_per_seq = kvh * ceil(groups / 64.0);
+        /* set_params_splitkv: block_n 256 for head_dim <= 64, 128 to 128,
+         * else 64. */
+        c->fa_block_n = m->head_dim <= 64 ? 256 : m->head_dim <= 128 ? 128 : 64;
+        /* Under CUDA graphs the block table is padded to
+         * max_seq_len_to_capture (8192 by default, at most max_model_len):
+         * the kernel's seqlen_k, so its n_blocks, is that width. */
+        c->fa_graph_len = m->max_len > 0 && m->max_len < 8192 ? m->max_len : 8192;
+    }
     c->gpu_share = 1.0;
     c->split = 1;
     c->p = *p;
+}
+
+/* FlashAttention-2's num_splits_heuristic (csrc/flash_attn/flash_api.cpp of
+ * vllm-project/flash-attention v2.5.9.post1 and v2.6.1, the same code): the
+ * fewest splits of each unit's KV whose waves over SLOTS reach 85 % of the
+ * best wave efficiency, a split eligible only where it changes the blocks
+ * per split; 1 where the units fill 80 % of the slots. */
+static int fa_num_splits(double units, double slots, int n_blocks, int max_splits)
+{
+    if (units >= 0.8 * slots)
+        return 1;
+    if (max_splits > (int)slots)
+        max_splits = (int)slots;
+    if (max_splits > n_blocks)
+        max_splits = n_blocks;
+    double eff[128], best = 0;
+    for (int s = 1; s <= max_splits; s++) {
+        bool eligible = s == 1 || (n_blocks + s - 1) / s != (n_blocks + s - 2) / (s - 1);
+        double waves = (float)(units * s) / (float)slots;
+        eff[s - 1] = eligible ? waves / ceil(waves) : 0;
+        if (eff[s - 1] > best)
+            best = eff[s - 1];
+    }
+    for (int s = 1; s <= max_splits; s++)
+        if (eff[s - 1] > 0 && eff[s - 1] >= 0.85 * best)
+            return s;
+    return 1;
+}
+
+/*
+ * FlashAttention-2's split-KV decode runs one thread block per unit (a
+ * sequence's KV head) and split of its KV, 2 an SM at a time. Its reads
+ * reach bw_eff once its blocks stream, plus a fill and drain of about
+ * fa_wave_fill of a wave of blocks: time = bytes / (bw x bw_eff) x (1 +
+ * fa_wave_fill x slots / busy blocks), the busy blocks the units times the
+ * splits that hold KV. Under CUDA graphs the splits cover the padded
+ * width (fa_graph_len), so with contexts short of it the splits past the
+ * context exit at once: few busy blocks, a low achieved bandwidth; with
+ * more blocks than slots the fill and drain is a smaller share of the
+ * waves. An eager step's splits cover its own contexts (the mean stands
+ * for the batch's longest).
+ */
+void sim_cost_set_max_model_len(sim_cost *c, uint32_t max_model_len)
+{
+    if (c->fa_slots > 0 && max_model_len > 0)
+        c->fa_graph_len = max_model_len < 8192 ? max_model_len : 8192;
+}
+
+double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed)
+{
+    if (!(c->fa_slots > 0) || !(seqs > 0) || !(ctx > 0))
+        return 1.0;
+    double units = seqs * c->fa_units_per_seq, slots = c->fa_slots;
+    double per_seq = ctx / seqs;
+    double len = graphed ? c->fa_graph_len : per_seq;
+    int nb = (int)ceil(len / c->fa_block_n);
+    if (nb < 1)
+        nb = 1;
+    int s = fa_num_splits(units, slots, nb, 128);
+    /* Each split covers ceil(nb / s) blocks of block_n tokens; those past
+     * a sequence's context do no reads. */
+    double split_len = ceil((double)nb / s) * c->fa_block_n;
+    double used = ceil(per_seq / split_len);
+    double busy = units * (used < s ? used : s);
+    return 1.0 + c->p.fa_wave_fill * slots / busy;
 }
 
 void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double link_Bps,
@@ -463,13 +550,23 @@ static double prompt_pairs_of(const sim_cost *c, const sim_batch_shape *b)
     return prompt_pairs;
 }
 
+/* A decode-only step the engine replays as a CUDA graph (vLLM V0 captures
+ * decode batches; kvsim's rule: graph_max_tokens). */
+static bool fa_graphed(const sim_cost *c, const sim_batch_shape *b, double tokens)
+{
+    return b->prefill_tokens == 0 && tokens <= c->p.graph_max_tokens;
+}
+
 static double attention_s(const sim_cost *c, const sim_batch_shape *b, double tokens,
                           double *bytes_out, double *flops_out)
 {
     double reads =
         c->xqa_min_seqs > 0 && b->decode_seqs >= c->xqa_min_seqs ? 1.0 : c->decode_kv_reads;
-    double kv_read =
-        ((double)b->decode_ctx_tokens - b->decode_seqs) * reads + (double)b->prefill_ctx_tokens;
+    double kv_read = ((double)b->decode_ctx_tokens - b->decode_seqs) * reads;
+    if (c->fa_slots > 0)
+        kv_read *= sim_cost_decode_kv_scale(c, (double)b->decode_seqs, (double)b->decode_ctx_tokens,
+                                            fa_graphed(c, b, tokens));
+    kv_read += (double)b->prefill_ctx_tokens;
     double prompt_pairs = prompt_pairs_of(c, b);
     double pairs = (double)b->decode_ctx_tokens + prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + tokens) +
@@ -561,6 +658,7 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
     run->kv_reads =
         c->xqa_min_seqs > 0 && b->decode_seqs >= c->xqa_min_seqs ? 1.0 : c->decode_kv_reads;
     run->prefill_ctx = (double)b->prefill_ctx_tokens;
+    run->fa_graphed = fa_graphed(c, b, tokens);
     run->window_bytes = c->kv_window_bytes_per_seq * b->decode_seqs;
     run->prompt_pairs = prompt_pairs_of(c, b);
     run->prompt_flops = c->attn_flops_per_pair * run->prompt_pairs;
@@ -581,7 +679,10 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
            b->prefill_ctx_tokens == run->shape.prefill_ctx_tokens &&
            b->prefill_attn_pairs == run->shape.prefill_attn_pairs);
     double ctx = (double)b->decode_ctx_tokens;
-    double kv_read = (ctx - run->seqs) * run->kv_reads + run->prefill_ctx;
+    double kv_read = (ctx - run->seqs) * run->kv_reads;
+    if (c->fa_slots > 0)
+        kv_read *= sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
+    kv_read += run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
                         c->score_bytes_per_pair * pairs;

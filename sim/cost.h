@@ -17,6 +17,8 @@
  *                    layers per pair, at the 16-bit rate;
  *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff x a))
  *       + max(B_att / (bw x bw_eff), F_att / (R_16 x flops_eff))
+ *         (B_att's decode reads x (1 + fa_wave_fill x 2 SMs / busy blocks)
+ *         where the preset has fa_wave_fill: vllm)
  *       + all-reduces (TP) + layers x layer_overhead + step_overhead
  *       + sequences x seq_overhead
  * where the per-layer (launch) overhead is not paid by steps an engine
@@ -81,6 +83,14 @@ typedef struct sim_cost_params {
                            * the GPUs (#6017; CUDA and HIP builds from April 2024) */
     bool coopmat;         /* llama.cpp's Vulkan backend: on a device with matrix units its matrix
                            * products run there in fp16, fp16 accumulation (sim_cost_init) */
+    /* Decode attention as FlashAttention-2's split-KV kernel runs it
+     * (flash_attn_with_kvcache, vllm-flash-attn 2.5.9-2.6.1: vLLM 0.5-0.6's
+     * FLASH_ATTN backend): the kernel's fill and drain, a share of one
+     * wave of its thread blocks (2 an SM, as its num_splits heuristic
+     * counts them); the decode's KV reads take 1 + fa_wave_fill x slots /
+     * busy blocks times bytes / (bw x bw_eff) (sim_cost_decode_kv_scale).
+     * 0: off (every preset but vllm). */
+    double fa_wave_fill;
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no
                                 * per-layer launch overhead; 0: eager */
     /* Per device architecture (sim_arch_index), a multiplier on flops_eff
@@ -160,6 +170,14 @@ typedef struct sim_cost {
         decode_kv_reads; /* times a decode reads each KV byte it attends over (gqa_kv_per_head) */
     double xqa_min_seqs; /* xqa_jit: decoding sequences from which a step reads the KV once
                           * (XQA); 0: decode_kv_reads at every batch */
+    /* fa_wave_fill (sim_cost_params): the split-KV decode kernel's terms;
+     * fa_slots 0 where the term is off or the GPU has no SM count. */
+    double fa_slots;                   /* thread-block slots: 2 x sm_count */
+    double fa_units_per_seq;           /* thread blocks per decoding sequence before splitting: the
+                                        * GPU's KV heads x ceil(query heads per KV head / 64) */
+    double fa_block_n;                 /* KV tokens per block tile (128 for head_dim 65-128) */
+    double fa_graph_len;               /* the KV length the captured kernel was sized for (vLLM's
+                                        * block table width under CUDA graphs); 0: the context */
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
     double attn_flops_per_decode_pair; /* the same for a decoding query (MLA: absorbed) */
     /* Tensor parallelism: everything above is one GPU's share; each step
@@ -231,6 +249,7 @@ typedef struct sim_cost_run {
     double seqs;         /* (double)decode_seqs */
     double kv_reads;     /* decode_kv_reads, or 1 where xqa_jit's XQA runs */
     double prefill_ctx;  /* (double)prefill_ctx_tokens */
+    bool fa_graphed;     /* a decode-only step replayed as a CUDA graph (fa_wave_fill) */
     double window_bytes; /* kv_window_bytes_per_seq x decode_seqs */
     double prompt_pairs;
     double prompt_flops; /* attn_flops_per_pair x prompt_pairs */
@@ -240,6 +259,18 @@ typedef struct sim_cost_run {
     sim_batch_shape shape; /* the first shape, for the assertions */
 #endif
 } sim_cost_run;
+
+/* The factor on a decode's KV reads for FlashAttention-2's split-KV
+ * kernel at SEQS decoding sequences over CTX context tokens in all, in a
+ * step replayed as a CUDA graph or not (GRAPHED: the splits cover the
+ * captured width); sim_cost_params fa_wave_fill; 1 where the term is off. */
+double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed);
+
+/* The run's max_model_len (0: the model's max_position_embeddings, as
+ * sim_cost_init takes it): vLLM V0 pads a captured decode's block table
+ * to max_seq_len_to_capture, 8,192 by default and at most max_model_len,
+ * the split-KV kernel's width (fa_graph_len). */
+void sim_cost_set_max_model_len(sim_cost *c, uint32_t max_model_len);
 
 /* Sets RUN up from the run's first shape B; false (RUN unusable) where
  * sim_cost_step_s has terms the run would have to recompute (layers on
@@ -260,7 +291,10 @@ static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *r
     /* attention_s and roof with the run's terms: the same operations on
      * the same values, in the same order. */
     double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
-    double kv_read = (ctx - run->seqs) * run->kv_reads + run->prefill_ctx;
+    double kv_read = (ctx - run->seqs) * run->kv_reads;
+    if (c->fa_slots > 0)
+        kv_read *= sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
+    kv_read += run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
                         c->score_bytes_per_pair * pairs;

@@ -38,6 +38,7 @@ static const key keys[] = {
     {"seq_overhead_us", K_NUM, C(seq_overhead_s), 0, 0, 1e6, 1e-6, 0},
     {"tp_step_ms", K_NUM, C(tp_step_s), 0, 0, 60000, 1e-3, 0},
     {"prefill_layer_us", K_NUM, C(prefill_layer_s), 0, 0, 1e6, 1e-6, 0},
+    {"fa_wave_fill", K_NUM, C(fa_wave_fill), 0, 0, 1, 1, 0},
     {"gemm_pj", K_NUM, C(gemm_pJ), 0, 0, 1e4, 1, 0},
     {"split_base_us", K_NUM, C(split_base_s), 0, 0, 1e7, 1e-6, 0},
     {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},

@@ -586,13 +586,22 @@ static void example_profile(text *t)
         fail_msg("%s", err);
     sim_config c = test_config("h100-sxm", "llama-3.1-8b");
     c.cost = pr.params;
+    /* Without the preset's split-KV decode term (fa_wave_fill): at a
+     * fixed n it makes a decode's time bend in the context (its busy
+     * thread blocks grow with each sequence's context), which a profile's
+     * line in D does not follow, and across the kernel's split choice
+     * (16 to 32 sequences here) f(n) would fall, which the parser refuses
+     * as a non-monotone profile. The example shows the format. */
+    c.cost.fa_wave_fill = 0;
     sim_cost cost = roofline_of(&c);
     put(t, "# NOT A MEASUREMENT. An illustration of the --step-profile format, generated\n");
     put(t, "# from kvsim's own analytic roofline (sim_cost_step_s) for h100-sxm,\n");
     put(t, "# llama-3.1-8b, fp16 weights and KV, engine preset vllm (bw_eff %.4g,\n",
         pr.params.bw_eff);
-    put(t, "# flops_eff %.4g, step overhead %.4g ms, %.4g us per sequence), tp 1.\n",
+    put(t, "# flops_eff %.4g, step overhead %.4g ms, %.4g us per sequence; without\n",
         pr.params.flops_eff, pr.params.step_overhead_s * 1e3, pr.params.seq_overhead_s * 1e6);
+    put(t, "# its split-KV decode term, fa_wave_fill, whose bend in the context a\n");
+    put(t, "# profile's line does not follow), tp 1.\n");
     put(t, "# Running with it reproduces the analytic model approximately; it says\n");
     put(t, "# nothing about a real H100. Replace it with steps measured on your own\n");
     put(t, "# GPU (README: Measured step profiles). Decode rows: n sequences at 128,\n");

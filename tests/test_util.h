@@ -34,6 +34,7 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
     c.cost.seq_overhead_s = 0;
     c.cost.tp_step_s = 0;
     c.cost.prefill_layer_s = 0;
+    c.cost.fa_wave_fill = 0; /* the closed forms have no split-KV decode term */
     c.cost.split_sync_s = 0;
     c.cost.flash_attn = true;
     c.cost.fp16_accumulate = false;

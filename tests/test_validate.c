@@ -140,8 +140,21 @@ static void test_llama31_8b_h100_by_hand(void **state)
     double ovh = pr.params.step_overhead_s + pr.params.seq_overhead_s;
     double prefill = 28589443514368.0 / f + fmax(268435456.0 / b, 1100048498688.0 / f) + ovh +
                      32 * pr.params.layer_overhead_s;
-    double decode =
-        fmax(15009849344.0 / b, 15009849344.0 / f) + fmax(268435456.0 / b, 1073741824.0 / f) + ovh;
+    /* The split-KV decode term (fa_wave_fill), by hand: a one-token step
+     * is a CUDA graph, its block table padded to 8,192 tokens (vLLM's
+     * max_seq_len_to_capture; the model allows 131,072), 64 blocks of 128
+     * tokens (head_dim 128). One sequence x 8 KV heads = 8 units against
+     * 2 x 132 = 264 slots: flash_api.cpp's num_splits_heuristic takes the
+     * fewest eligible splits within 85 % of the best wave efficiency, 8 x
+     * 32 / 264 = 0.970 (s = 32; s = 22 gives 0.667; 33 to 63 are not
+     * eligible, ceil(64 / s) = 2 as at 32), so 32 splits of 2 blocks (256
+     * tokens), of which ceil(2,048 / 256) = 8 hold KV: 64 busy blocks, and
+     * the 2,047 tokens read take 1 + fa_wave_fill x 264 / 64. */
+    assert_true(pr.params.fa_wave_fill > 0 && g.sm_count == 132 && m.max_len > 8192);
+    double kv_scale = 1.0 + pr.params.fa_wave_fill * 264.0 / 64.0;
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 2048, true) == kv_scale);
+    double decode = fmax(15009849344.0 / b, 15009849344.0 / f) +
+                    fmax(131072.0 * (2047.0 * kv_scale + 1.0) / b, 1073741824.0 / f) + ovh;
     sim_batch_shape p = {.prefill_seqs = 1, .prefill_tokens = 2048, .prefill_attn_pairs = 2098176};
     sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = 2048};
     print_message("vllm preset: prefill of 2,048 tokens %.3f ms, decode at 2,048 %.3f ms\n",
@@ -177,6 +190,79 @@ static void test_llama31_8b_h100_by_hand(void **state)
     }
     pclose(fp);
     assert_true(seen);
+}
+
+/* The vllm preset's split-KV decode term (sim_cost_decode_kv_scale),
+ * cases worked by hand from FlashAttention-2's num_splits_heuristic
+ * (csrc/flash_attn/flash_api.cpp, vllm-project/flash-attention v2.5.9.post1
+ * and v2.6.1): splits = 1 where the units (sequences x KV heads) reach 80 %
+ * of the slots (2 x SMs); else the fewest eligible splits (those that
+ * change ceil(n_blocks / splits)) whose wave efficiency, x / ceil(x) for
+ * x = units x splits / slots, reaches 85 % of the best; the factor on the
+ * decode's KV reads is 1 + fa_wave_fill x slots / busy blocks, the busy
+ * blocks the units times the splits that hold KV. */
+static void test_fa_split_kv_scale(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_gpu h100, a100;
+    sim_model l3, l2;
+    assert_int_equal(sim_gpu_lookup("h100-sxm", &h100, err, sizeof(err)), 0);
+    assert_int_equal(sim_gpu_lookup("a100-40gb", &a100, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-3.1-8b", &l3, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-2-7b", &l2, err, sizeof(err)), 0);
+    assert_true(h100.sm_count == 132 && a100.sm_count == 108 && l2.max_len == 4096);
+    sim_engine_preset pr;
+    assert_int_equal(sim_preset_lookup("vllm", &pr, err, sizeof(err)), 0);
+    double w = pr.params.fa_wave_fill;
+    assert_true(w > 0);
+    const sim_dtype *f16 = sim_dtype_find("fp16");
+    sim_cost c;
+    /* H100, Llama-3.1-8B (8 KV heads): 32 sequences are 256 units, past
+     * 0.8 x 264 = 211.2: no split, 256 busy blocks at any context. */
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 32, 32 * 1024.0, true) == 1.0 + w * 264.0 / 256.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 32, 32 * 8000.0, true) == 1.0 + w * 264.0 / 256.0);
+    /* A100 (216 slots), Llama-2-7B (32 KV heads, graph width 4,096 = 32
+     * blocks of 128): 4 sequences are 128 units, below 172.8. Eligible
+     * splits 1-8, 11, 16, 32; efficiencies 0.593 (1, 2), 0.889 (3), 0.988
+     * (5), 0.998 (32, the best): 3 splits of ceil(32 / 3) = 11 blocks
+     * (1,408 tokens). At 1,024 tokens a sequence one split holds KV (128
+     * busy blocks), at 2,048 two (256). */
+    sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, true) == 1.0 + w * 216.0 / 128.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 2048.0, true) == 1.0 + w * 216.0 / 256.0);
+    /* Eager (a step with a prompt chunk): the splits cover the contexts,
+     * 1,024 tokens = 8 blocks; eligible 1-4 and 8; 0.593, 0.593, 0.889,
+     * 0.790, 0.948 (the best): 3 splits of 3 blocks (384 tokens), all 3
+     * holding KV: 384 busy blocks. */
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, false) == 1.0 + w * 216.0 / 384.0);
+    /* At TP 2 the GPU holds 16 KV heads: 8 sequences are the same 128
+     * units. */
+    sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 2, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 8, 8 * 1024.0, true) == 1.0 + w * 216.0 / 128.0);
+    /* The decode step's attention: its KV reads (context less the new
+     * token) times the factor, the new token's KV written once; the
+     * merged runs' closed form (sim_cost_run_ctx_s) the same to the bit. */
+    sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 1, NULL);
+    sim_batch_shape d = {.decode_seqs = 4, .decode_ctx_tokens = 4 * 1024};
+    double bw = 1555e9 * pr.params.bw_eff, kv = 524288.0;
+    /* Llama-2-7B less its input embedding: 32 layers x (4 x 4096^2 + 3 x 4096 x 11008
+     * + 2 x 4096 norms) + the final norm + the LM head (32000 x 4096), x 2 bytes */
+    double weights = 13214687232.0 / bw;
+    double attn = kv * (4.0 * 1023.0 * (1.0 + w * 216.0 / 128.0) + 4.0) / bw;
+    double host = pr.params.step_overhead_s + 4 * pr.params.seq_overhead_s;
+    assert_true(c.dense_weight_bytes == 13214687232.0 && c.kv_bytes_per_token == kv);
+    near(sim_cost_step_s(&c, &d), weights + attn + host, 1e-12, "A100 decode step");
+    sim_cost_run run;
+    assert_true(sim_cost_run_init(&c, &d, &run));
+    double whole = sim_cost_step_s(&c, &d), inl = sim_cost_run_ctx_s(&c, &run, 4 * 1024);
+    assert_memory_equal(&whole, &inl, sizeof(whole));
+    /* Off in every other preset: a factor of 1. */
+    assert_int_equal(sim_preset_lookup("trtllm", &pr, err, sizeof(err)), 0);
+    assert_true(pr.params.fa_wave_fill == 0);
+    sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, true) == 1.0);
 }
 
 /* TensorRT-LLM before its XQA kernel (v0.8) read a KV head once per
@@ -1683,6 +1769,7 @@ int main(void)
         cmocka_unit_test(test_latency_s_by_hand),
         cmocka_unit_test(test_calibrate_long_data_name),
         cmocka_unit_test(test_device_class),
+        cmocka_unit_test(test_fa_split_kv_scale),
         cmocka_unit_test(test_gqa_kv_per_head),
         cmocka_unit_test(test_ggml_graph_2023),
         cmocka_unit_test(test_vulkan_matrix_units),
