@@ -54,6 +54,8 @@ static bool vk_matrix_units(const sim_gpu *g)
     return false;
 }
 
+static void fa_graph_table(sim_cost *c);
+
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const sim_dtype *w,
                    const sim_dtype *kv, const sim_cost_params *p, uint32_t tp, const sim_link *link)
 {
@@ -312,6 +314,8 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     c->gpu_share = 1.0;
     c->split = 1;
     c->p = *p;
+    if (c->fa_slots > 0)
+        fa_graph_table(c);
 }
 
 /* FlashAttention-2's num_splits_heuristic (csrc/flash_attn/flash_api.cpp of
@@ -341,42 +345,73 @@ static int fa_num_splits(double units, double slots, int n_blocks, int max_split
     return 1;
 }
 
+/* The tokens each split of a unit's KV covers in a step whose kernel
+ * is sized for LEN tokens at SEQS decoding sequences: ceil(n_blocks /
+ * splits) tiles of block_n. */
+static double fa_split_len(const sim_cost *c, double seqs, double len)
+{
+    int nb = (int)ceil(len / c->fa_block_n);
+    if (nb < 1)
+        nb = 1;
+    int s = fa_num_splits(seqs * c->fa_units_per_seq, c->fa_slots, nb, 128);
+    return ceil((double)nb / s) * c->fa_block_n;
+}
+
+/* fa_graph_split: fa_split_len at the captured width for each batch
+ * whose units split (below 80 % of the slots); past the table one split. */
+static void fa_graph_table(sim_cost *c)
+{
+    c->fa_graph_seqs = 0;
+    for (int n = 1; n < SIM_FA_TABLE; n++) {
+        if (n * c->fa_units_per_seq >= 0.8 * c->fa_slots)
+            break;
+        c->fa_graph_split[n] = fa_split_len(c, n, c->fa_graph_len);
+        c->fa_graph_seqs = (uint32_t)n;
+    }
+    c->fa_graph_whole = fa_split_len(c, 1e9, c->fa_graph_len);
+}
+
 /*
  * FlashAttention-2's split-KV decode runs one thread block per unit (a
  * sequence's KV head) and split of its KV, 2 an SM at a time. Its reads
  * reach bw_eff once its blocks stream, plus a fill and drain of about
- * fa_wave_fill of a wave of blocks: time = bytes / (bw x bw_eff) x (1 +
- * fa_wave_fill x slots / busy blocks), the busy blocks the units times the
- * splits that hold KV. Under CUDA graphs the splits cover the padded
- * width (fa_graph_len), so with contexts short of it the splits past the
- * context exit at once: few busy blocks, a low achieved bandwidth; with
- * more blocks than slots the fill and drain is a smaller share of the
- * waves. An eager step's splits cover its own contexts (the mean stands
- * for the batch's longest).
+ * fa_wave_fill of a wave of blocks, each as long as the longest block at
+ * its share of the bandwidth (bw / slots): time = bytes / (bw x bw_eff) +
+ * fa_wave_fill x slots x the longest block's bytes / (bw x bw_eff), the
+ * longest block a split's tokens or the context, whichever is shorter. As
+ * a factor on the reads: 1 + fa_wave_fill x slots / units x min(1, split
+ * tokens / context). Under CUDA graphs the splits cover the padded width
+ * (fa_graph_len), so with contexts short of a split the blocks past the
+ * context exit at once and each unit's one busy block reads it all: a low
+ * achieved bandwidth; with more units than slots the fill and drain is a
+ * smaller share of the waves. The time grows with the context at every
+ * batch (a longer context never shortens the longest block). An eager
+ * step's splits cover its own contexts (the mean stands for the batch's
+ * longest).
  */
 void sim_cost_set_max_model_len(sim_cost *c, uint32_t max_model_len)
 {
-    if (c->fa_slots > 0 && max_model_len > 0)
+    if (c->fa_slots > 0 && max_model_len > 0) {
         c->fa_graph_len = max_model_len < 8192 ? max_model_len : 8192;
+        fa_graph_table(c);
+    }
 }
 
 double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed)
 {
     if (!(c->fa_slots > 0) || !(seqs > 0) || !(ctx > 0))
         return 1.0;
-    double units = seqs * c->fa_units_per_seq, slots = c->fa_slots;
-    double per_seq = ctx / seqs;
-    double len = graphed ? c->fa_graph_len : per_seq;
-    int nb = (int)ceil(len / c->fa_block_n);
-    if (nb < 1)
-        nb = 1;
-    int s = fa_num_splits(units, slots, nb, 128);
-    /* Each split covers ceil(nb / s) blocks of block_n tokens; those past
-     * a sequence's context do no reads. */
-    double split_len = ceil((double)nb / s) * c->fa_block_n;
-    double used = ceil(per_seq / split_len);
-    double busy = units * (used < s ? used : s);
-    return 1.0 + c->p.fa_wave_fill * slots / busy;
+    double per_seq = ctx / seqs, split_len;
+    if (!graphed)
+        split_len = fa_split_len(c, seqs, per_seq);
+    else if (seqs <= c->fa_graph_seqs)
+        split_len = c->fa_graph_split[(uint32_t)seqs];
+    else if (seqs * c->fa_units_per_seq >= 0.8 * c->fa_slots)
+        split_len = c->fa_graph_whole;
+    else /* a table too short for this GPU's slots */
+        split_len = fa_split_len(c, seqs, c->fa_graph_len);
+    double share = split_len < per_seq ? split_len / per_seq : 1.0;
+    return 1.0 + c->p.fa_wave_fill * c->fa_slots / (seqs * c->fa_units_per_seq) * share;
 }
 
 void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double link_Bps,

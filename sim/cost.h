@@ -46,6 +46,9 @@
 #include "sim/catalog.h"
 #include "sim/parallel.h"
 
+/* Batches whose split-KV splits sim_cost tabulates (fa_graph_split). */
+#define SIM_FA_TABLE 256
+
 typedef struct sim_cost_params {
     double bw_eff;           /* achieved share of spec memory bandwidth, (0, 1] */
     double flops_eff;        /* achieved share of peak dense FLOPs, (0, 1] */
@@ -172,12 +175,17 @@ typedef struct sim_cost {
                           * (XQA); 0: decode_kv_reads at every batch */
     /* fa_wave_fill (sim_cost_params): the split-KV decode kernel's terms;
      * fa_slots 0 where the term is off or the GPU has no SM count. */
-    double fa_slots;                   /* thread-block slots: 2 x sm_count */
-    double fa_units_per_seq;           /* thread blocks per decoding sequence before splitting: the
-                                        * GPU's KV heads x ceil(query heads per KV head / 64) */
-    double fa_block_n;                 /* KV tokens per block tile (128 for head_dim 65-128) */
-    double fa_graph_len;               /* the KV length the captured kernel was sized for (vLLM's
-                                        * block table width under CUDA graphs); 0: the context */
+    double fa_slots;         /* thread-block slots: 2 x sm_count */
+    double fa_units_per_seq; /* thread blocks per decoding sequence before splitting: the
+                              * GPU's KV heads x ceil(query heads per KV head / 64) */
+    double fa_block_n;       /* KV tokens per block tile (128 for head_dim 65-128) */
+    double fa_graph_len;     /* the KV length the captured kernel was sized for (vLLM's
+                              * block table width under CUDA graphs); 0: the context */
+    /* The tokens a split covers at fa_graph_len for 1..fa_graph_seqs
+     * decoding sequences (their units split), fa_graph_whole past them. */
+    double fa_graph_split[SIM_FA_TABLE];
+    uint32_t fa_graph_seqs;
+    double fa_graph_whole;
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
     double attn_flops_per_decode_pair; /* the same for a decoding query (MLA: absorbed) */
     /* Tensor parallelism: everything above is one GPU's share; each step

@@ -590,11 +590,10 @@ static void example_profile(text *t)
     sim_config c = test_config("h100-sxm", "llama-3.1-8b");
     c.cost = pr.params;
     /* Without the preset's split-KV decode term (fa_wave_fill): at a
-     * fixed n it makes a decode's time bend in the context (its busy
-     * thread blocks grow with each sequence's context), which a profile's
-     * line in D does not follow, and across the kernel's split choice
-     * (16 to 32 sequences here) f(n) would fall, which the parser refuses
-     * as a non-monotone profile. The example shows the format. */
+     * fixed n it makes a decode's time bend in the context (the longest
+     * thread block grows with each sequence's context up to a split's
+     * tokens), which a profile's line in D does not follow. The example
+     * shows the format. */
     c.cost.fa_wave_fill = 0;
     sim_cost cost = roofline_of(&c);
     put(t, "# NOT A MEASUREMENT. An illustration of the --step-profile format, generated\n");

@@ -199,8 +199,9 @@ static void test_llama31_8b_h100_by_hand(void **state)
  * of the slots (2 x SMs); else the fewest eligible splits (those that
  * change ceil(n_blocks / splits)) whose wave efficiency, x / ceil(x) for
  * x = units x splits / slots, reaches 85 % of the best; the factor on the
- * decode's KV reads is 1 + fa_wave_fill x slots / busy blocks, the busy
- * blocks the units times the splits that hold KV. */
+ * decode's KV reads is 1 + fa_wave_fill x slots / units x min(1, split
+ * tokens / context per sequence): the fill and drain of a wave, each block
+ * as long as the longest (a split's tokens, or the context where shorter). */
 static void test_fa_split_kv_scale(void **state)
 {
     (void)state;
@@ -227,16 +228,40 @@ static void test_fa_split_kv_scale(void **state)
      * blocks of 128): 4 sequences are 128 units, below 172.8. Eligible
      * splits 1-8, 11, 16, 32; efficiencies 0.593 (1, 2), 0.889 (3), 0.988
      * (5), 0.998 (32, the best): 3 splits of ceil(32 / 3) = 11 blocks
-     * (1,408 tokens). At 1,024 tokens a sequence one split holds KV (128
-     * busy blocks), at 2,048 two (256). */
+     * (1,408 tokens). At 1,024 tokens a sequence one split holds it all
+     * (the longest block 1,024 tokens: share 1), at 2,048 the longest block
+     * is a split's 1,408 tokens of 2,048. */
     sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 1, NULL);
     assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, true) == 1.0 + w * 216.0 / 128.0);
-    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 2048.0, true) == 1.0 + w * 216.0 / 256.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 2048.0, true) ==
+                1.0 + w * 216.0 / 128.0 * (1408.0 / 2048.0));
     /* Eager (a step with a prompt chunk): the splits cover the contexts,
      * 1,024 tokens = 8 blocks; eligible 1-4 and 8; 0.593, 0.593, 0.889,
-     * 0.790, 0.948 (the best): 3 splits of 3 blocks (384 tokens), all 3
-     * holding KV: 384 busy blocks. */
-    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, false) == 1.0 + w * 216.0 / 384.0);
+     * 0.790, 0.948 (the best): 3 splits of 3 blocks (384 tokens), the
+     * longest block 384 of 1,024 tokens. */
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, false) ==
+                1.0 + w * 216.0 / 128.0 * (384.0 / 1024.0));
+    /* A captured step's reads (context x factor) never take less time as
+     * the context grows (its splits are fixed by the captured width, so
+     * the longest block never shortens), at any batch on either GPU. An
+     * eager step's splits are the heuristic's choice for its own context,
+     * which may cut the longest block as the context grows (2 sequences
+     * on the H100: 32 tiles of KV split 16 ways, two tiles a block; 33
+     * tiles 33 ways, one a block), as the kernel does. */
+    for (int g = 0; g < 2; g++) {
+        sim_cost_init(&c, g ? &a100 : &h100, g ? &l2 : &l3, f16, f16, &pr.params, 1, NULL);
+        for (int n = 1; n <= 64; n++)
+            for (int graphed = 1; graphed < 2; graphed++) {
+                double prev = 0;
+                for (double len = 1; len <= 8192; len += 7) {
+                    double t = len * sim_cost_decode_kv_scale(&c, n, n * len, graphed);
+                    if (!(t >= prev * (1 - 1e-12)))
+                        fail_msg("g %d n %d graphed %d len %g: %g < %g", g, n, graphed, len, t,
+                                 prev);
+                    prev = t;
+                }
+            }
+    }
     /* At TP 2 the GPU holds 16 KV heads: 8 sequences are the same 128
      * units. */
     sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 2, NULL);
