@@ -148,8 +148,9 @@ static void test_llama31_8b_h100_by_hand(void **state)
      * fewest eligible splits within 85 % of the best wave efficiency, 8 x
      * 32 / 264 = 0.970 (s = 32; s = 22 gives 0.667; 33 to 63 are not
      * eligible, ceil(64 / s) = 2 as at 32), so 32 splits of 2 blocks (256
-     * tokens), of which ceil(2,048 / 256) = 8 hold KV: 64 busy blocks, and
-     * the 2,047 tokens read take 1 + fa_wave_fill x 264 / 64. */
+     * tokens), the longest block 256 of the sequence's 2,048 tokens: the
+     * 2,047 tokens read take 1 + fa_wave_fill x 264 / 8 x 256 / 2,048 =
+     * 1 + fa_wave_fill x 264 / 64 (as 64 busy blocks of equal length). */
     assert_true(pr.params.fa_wave_fill > 0 && g.sm_count == 132 && m.max_len > 8192);
     double kv_scale = 1.0 + pr.params.fa_wave_fill * 264.0 / 64.0;
     assert_true(sim_cost_decode_kv_scale(&c, 1, 2048, true) == kv_scale);
