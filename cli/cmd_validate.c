@@ -63,7 +63,8 @@ static const char usage_calibrate[] =
     "starting preset has one and the rows batch different numbers of sequences (else 0).\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
-    "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs) and the\n"
+    "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs,\n"
+    "mmha_grid) and the\n"
     "runtime memory overhead are kept from the starting presets (built-in, or --presets DIR).\n"
     "The vllm preset, when the data hold no vLLM rows, takes the TensorRT-LLM fit and says so.\n";
 
@@ -634,7 +635,13 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
                 "# tp_step_ms: per step, times log2 of the TP size: the driver's broadcast of the "
                 "step to its workers\ntp_step_ms %.4f\n",
                 p->tp_step_s * 1e3);
-    if (p->fa_wave_fill > 0)
+    if (p->fa_wave_fill > 0 && p->mmha_grid)
+        fprintf(fp,
+                "# fa_wave_fill: the masked multi-head (and XQA) decode kernel, a block per "
+                "sequence and head over its whole context: fill and drain, a share of one wave "
+                "of its thread blocks (4 an SM)\nfa_wave_fill %.4f\n",
+                p->fa_wave_fill);
+    else if (p->fa_wave_fill > 0)
         fprintf(fp,
                 "# fa_wave_fill: FlashAttention-2's split-KV decode: fill and drain, a share of "
                 "one wave of its thread blocks (2 an SM)\nfa_wave_fill %.4f\n",
@@ -684,6 +691,9 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
         fprintf(fp,
                 "# xqa_jit: decode attention reads the KV once (XQA) where 4 x the GPU's KV heads "
                 "x the batch reaches its SM count, else once per query head (v0.11)\nxqa_jit 1\n");
+    if (p->mmha_grid)
+        fprintf(fp, "# mmha_grid: fa_wave_fill counts TensorRT-LLM's decode attention grid: a "
+                    "block per sequence and query head (XQA: KV head), no split\nmmha_grid 1\n");
     if (p->gqa_kv_per_head)
         fprintf(fp, "# gqa_kv_per_head: decode attention reads each KV head once per query head "
                     "sharing it (masked MHA before XQA)\ngqa_kv_per_head 1\n");

@@ -289,11 +289,36 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
         c->allreduces = 2.0 * m->layers;
         c->allreduce_bytes_per_token = 2.0 * m->hidden;
     }
+    /* TensorRT-LLM's decode attention (mmha_grid): the masked multi-head
+     * kernel's grid is (num_heads, batch_size), a block of 256 threads per
+     * sequence and query head over its whole context
+     * (mmha_launch_kernel_ex, mmha_launch_kernel_dispatch: THDS_PER_BLOCK
+     * 256; decoderMaskedMultiheadAttentionLaunch.h, NVIDIA/TensorRT-LLM
+     * v0.11.0, 05316d3); its own count of what fills the GPU is 4 such
+     * blocks an SM ("The max number of warps we can launch per SM is 32
+     * limited by registers": batch x heads >= multi_processor_count x 4
+     * launches them as they are). XQA's grid (DecoderXQAImplJIT::runImpl,
+     * the same commit) is (multi_block, num_kv_heads, batch_size): a
+     * block per sequence and KV head, multi_block 1 with multi_block_mode
+     * off (v0.11's default). Neither splits a sequence's context. */
+    if (p->fa_wave_fill > 0 && p->mmha_grid && gpu->sm_count > 0 && m->kv_lora_rank == 0 &&
+        m->kv_heads > 0) {
+        c->fa_slots = 4.0 * gpu->sm_count;
+        c->fa_units_per_seq = (double)m->heads / tp;
+        c->fa_xqa_units_per_seq = sim_tp_kv_heads(m, tp);
+        c->fa_block_n = 0;
+        /* XQA runs for grouped heads where the KV is read once: from
+         * xqa_min_seqs under xqa_jit (v0.11), at every batch without it
+         * (v0.8-v0.10); never with gqa_kv_per_head (v0.5-v0.7) nor for a
+         * model without grouped heads. */
+        if (c->fa_units_per_seq > c->fa_xqa_units_per_seq && !p->gqa_kv_per_head)
+            c->fa_xqa_seqs = p->xqa_jit ? c->xqa_min_seqs : 1.0;
+    }
     /* vLLM 0.5-0.6 (V0, FLASH_ATTN backend) decodes with vllm-flash-attn's
      * flash_attn_with_kvcache (vllm/attention/backends/flash_attn.py),
      * FlashAttention-2's split-KV kernel; see sim_cost_decode_kv_scale. */
-    if (p->fa_wave_fill > 0 && p->flash_attn && gpu->sm_count > 0 && m->kv_lora_rank == 0 &&
-        m->kv_heads > 0) {
+    else if (p->fa_wave_fill > 0 && p->flash_attn && gpu->sm_count > 0 && m->kv_lora_rank == 0 &&
+             m->kv_heads > 0) {
         double kvh = sim_tp_kv_heads(m, tp), qh = (double)m->heads / tp;
         double groups = qh > kvh ? qh / kvh : 1.0;
         /* flash_api.cpp: num_splits_heuristic(batch x heads x m_blocks,
@@ -314,7 +339,7 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     c->gpu_share = 1.0;
     c->split = 1;
     c->p = *p;
-    if (c->fa_slots > 0)
+    if (c->fa_slots > 0 && c->fa_block_n > 0)
         fa_graph_table(c);
 }
 
@@ -372,6 +397,32 @@ static void fa_graph_table(sim_cost *c)
 }
 
 /*
+ * TensorRT-LLM's decode attention (mmha_grid): one block per unit (a
+ * sequence's query head under MMHA, its KV head under XQA) over the
+ * unit's whole context, so the longest block is a unit's context and the
+ * factor is 1 + fa_wave_fill x slots / busy blocks, slots 4 blocks of 256
+ * threads an SM. Where batch x heads falls short of the slots, MMHA
+ * widens its blocks (mmha_launch_kernel_ex: block_size_factor =
+ * min(ceil(SMs x blocks_per_sm / blocks), blocks_per_sm), 256 x it
+ * threads, under 512 run as 256, under 1024 as 512, at most 1024): a
+ * block of 512 or 1024 threads counts as 2 or 4 slots' worth, its unit's
+ * context read that much faster (v0.5-v0.7 rows, MMHA at every batch,
+ * take v0.11's launch). The factor depends on the batch only, so the time
+ * grows with the context at every batch.
+ */
+static double mmha_kv_scale(const sim_cost *c, double seqs)
+{
+    bool xqa = c->fa_xqa_seqs > 0 && seqs >= c->fa_xqa_seqs;
+    double units = seqs * (xqa ? c->fa_xqa_units_per_seq : c->fa_units_per_seq);
+    double busy = units;
+    if (!xqa && units < c->fa_slots) {
+        double f = ceil(c->fa_slots / units);
+        busy *= f >= 4 ? 4 : f >= 2 ? 2 : 1;
+    }
+    return 1.0 + c->p.fa_wave_fill * c->fa_slots / busy;
+}
+
+/*
  * FlashAttention-2's split-KV decode runs one thread block per unit (a
  * sequence's KV head) and split of its KV, 2 an SM at a time. Its reads
  * reach bw_eff once its blocks stream, plus a fill and drain of about
@@ -391,7 +442,7 @@ static void fa_graph_table(sim_cost *c)
  */
 void sim_cost_set_max_model_len(sim_cost *c, uint32_t max_model_len)
 {
-    if (c->fa_slots > 0 && max_model_len > 0) {
+    if (c->fa_slots > 0 && c->fa_block_n > 0 && max_model_len > 0) {
         c->fa_graph_len = max_model_len < 8192 ? max_model_len : 8192;
         fa_graph_table(c);
     }
@@ -401,6 +452,8 @@ double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool
 {
     if (!(c->fa_slots > 0) || !(seqs > 0) || !(ctx > 0))
         return 1.0;
+    if (!(c->fa_block_n > 0))
+        return mmha_kv_scale(c, seqs);
     double per_seq = ctx / seqs, split_len;
     if (!graphed)
         split_len = fa_split_len(c, seqs, per_seq);

@@ -18,7 +18,8 @@
  *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff x a))
  *       + max(B_att / (bw x bw_eff), F_att / (R_16 x flops_eff))
  *         (B_att's decode reads x (1 + fa_wave_fill x 2 SMs / busy blocks)
- *         where the preset has fa_wave_fill: vllm)
+ *         where the preset has fa_wave_fill: vllm; with mmha_grid, trtllm,
+ *         4 SMs and no split)
  *       + all-reduces (TP) + layers x layer_overhead + step_overhead
  *       + sequences x seq_overhead
  * where the per-layer (launch) overhead is not paid by steps an engine
@@ -92,8 +93,15 @@ typedef struct sim_cost_params {
      * wave of its thread blocks (2 an SM, as its num_splits heuristic
      * counts them); the decode's KV reads take 1 + fa_wave_fill x slots /
      * busy blocks times bytes / (bw x bw_eff) (sim_cost_decode_kv_scale).
-     * 0: off (every preset but vllm). */
+     * 0: off (every preset but vllm and trtllm). */
     double fa_wave_fill;
+    /* With fa_wave_fill: the decode kernel's grid as TensorRT-LLM's masked
+     * multi-head attention launches it (and XQA where xqa_jit picks it):
+     * one thread block per sequence and query head (XQA: KV head) over
+     * the whole context, no split (multi_block_mode off), 4 blocks of 256
+     * threads an SM; MMHA widens its blocks where they fall short of
+     * that (sim_cost_init, sim_cost_decode_kv_scale). */
+    bool mmha_grid;
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no
                                 * per-layer launch overhead; 0: eager */
     /* Per device architecture (sim_arch_index), a multiplier on flops_eff
@@ -175,12 +183,16 @@ typedef struct sim_cost {
                           * (XQA); 0: decode_kv_reads at every batch */
     /* fa_wave_fill (sim_cost_params): the split-KV decode kernel's terms;
      * fa_slots 0 where the term is off or the GPU has no SM count. */
-    double fa_slots;         /* thread-block slots: 2 x sm_count */
-    double fa_units_per_seq; /* thread blocks per decoding sequence before splitting: the
-                              * GPU's KV heads x ceil(query heads per KV head / 64) */
-    double fa_block_n;       /* KV tokens per block tile (128 for head_dim 65-128) */
-    double fa_graph_len;     /* the KV length the captured kernel was sized for (vLLM's
-                              * block table width under CUDA graphs); 0: the context */
+    double fa_slots;             /* thread-block slots: 2 x sm_count (mmha_grid: 4 x) */
+    double fa_units_per_seq;     /* thread blocks per decoding sequence before splitting: the
+                                  * GPU's KV heads x ceil(query heads per KV head / 64)
+                                  * (mmha_grid: its query heads) */
+    double fa_xqa_units_per_seq; /* mmha_grid: the GPU's KV heads, XQA's blocks a sequence */
+    double fa_xqa_seqs;          /* mmha_grid: decoding sequences from which XQA runs; 0 never */
+    double fa_block_n;           /* KV tokens per block tile (128 for head_dim 65-128); 0: no split
+                                  * (mmha_grid), each block over its unit's whole context */
+    double fa_graph_len;         /* the KV length the captured kernel was sized for (vLLM's
+                                  * block table width under CUDA graphs); 0: the context */
     /* The tokens a split covers at fa_graph_len for 1..fa_graph_seqs
      * decoding sequences (their units split), fa_graph_whole past them. */
     double fa_graph_split[SIM_FA_TABLE];

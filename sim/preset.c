@@ -66,6 +66,7 @@ static const key keys[] = {
     {"arch_flops_free", K_BOOL, C(arch_flops_free), 0, 0, 0, 0, 0},
     {"gqa_kv_per_head", K_BOOL, C(gqa_kv_per_head), 0, 0, 0, 0, 0},
     {"xqa_jit", K_BOOL, C(xqa_jit), 0, 0, 0, 0, 0},
+    {"mmha_grid", K_BOOL, C(mmha_grid), 0, 0, 0, 0, 0},
     {"ggml_graph_2023", K_BOOL, C(ggml_graph_2023), 0, 0, 0, 0, 0},
     {"row", K_SKIP, 0, 0, 0, 0, 0, 0},
 };

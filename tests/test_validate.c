@@ -284,11 +284,110 @@ static void test_fa_split_kv_scale(void **state)
     assert_true(sim_cost_run_init(&c, &d, &run));
     double whole = sim_cost_step_s(&c, &d), inl = sim_cost_run_ctx_s(&c, &run, 4 * 1024);
     assert_memory_equal(&whole, &inl, sizeof(whole));
-    /* Off in every other preset: a factor of 1. */
+    /* Off in every preset but vllm and trtllm (whose kernel does not
+     * split: test_mmha_kv_scale): a factor of 1. */
+    for (size_t i = 0; i < sim_preset_count(); i++) {
+        assert_int_equal(sim_preset_at(i, &pr), 0);
+        if (strcmp(pr.name, "vllm") == 0 || strcmp(pr.name, "trtllm") == 0)
+            continue;
+        assert_true(pr.params.fa_wave_fill == 0 && !pr.params.mmha_grid);
+        sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 1, NULL);
+        assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, true) == 1.0);
+    }
+}
+
+/* The trtllm preset's decode-attention term (fa_wave_fill with
+ * mmha_grid; sim_cost_decode_kv_scale), cases worked by hand from
+ * TensorRT-LLM v0.11.0's launch code (05316d3): the masked multi-head
+ * kernel's grid is (query heads, batch), 256 threads a block
+ * (mmha_launch_kernel_dispatch), 4 blocks an SM by its own count
+ * (decoderMaskedMultiheadAttentionLaunch.h: batch x heads >= SMs x 4
+ * launches as is); below that mmha_launch_kernel_ex widens the blocks to
+ * 256 x min(ceil(SMs x 4 / blocks), 4) threads, under 512 run as 256,
+ * under 1024 as 512. XQA's grid (DecoderXQAImplJIT::runImpl) is (1, KV
+ * heads, batch). No split: the factor on the decode's KV reads is 1 +
+ * fa_wave_fill x slots / busy blocks, slots 4 x 132 = 528 on an H100 SXM,
+ * a widened block counted as 2 or 4 blocks of 256 threads. */
+static void test_mmha_kv_scale(void **state)
+{
+    (void)state;
+    char err[512];
+    sim_gpu h100;
+    sim_model l2, l3;
+    assert_int_equal(sim_gpu_lookup("h100-sxm", &h100, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-2-7b", &l2, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-3.1-8b", &l3, err, sizeof(err)), 0);
+    assert_true(h100.sm_count == 132 && l2.heads == 32 && l2.kv_heads == 32 && l3.heads == 32 &&
+                l3.kv_heads == 8);
+    sim_engine_preset pr;
     assert_int_equal(sim_preset_lookup("trtllm", &pr, err, sizeof(err)), 0);
-    assert_true(pr.params.fa_wave_fill == 0);
-    sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 1, NULL);
-    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, true) == 1.0);
+    assert_true(pr.params.mmha_grid && pr.params.xqa_jit && !pr.params.gqa_kv_per_head);
+    double w = pr.params.fa_wave_fill;
+    assert_true(w > 0);
+    const sim_dtype *f16 = sim_dtype_find("fp16");
+    sim_cost c;
+    /* Llama-2-7B (no grouped heads: MMHA at every batch), 32 blocks a
+     * sequence. 1 sequence: 32 blocks, ceil(528 / 32) = 17, capped at 4:
+     * 1,024 threads, 128 slots' worth. 8: 256 blocks, ceil(2.06) = 3,
+     * run as 512 threads: 512. 9: 288, ceil(1.83) = 2: 576. 16: 512,
+     * ceil(1.03) = 2: 1,024. 17: 544 blocks, past 528: 256 threads. The
+     * context does not enter. */
+    sim_cost_init(&c, &h100, &l2, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 128.0, false) == 1.0 + w * 528.0 / 128.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 4096.0, true) == 1.0 + w * 528.0 / 128.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 8, 8 * 1024.0, false) == 1.0 + w * 528.0 / 512.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 9, 9 * 1024.0, false) == 1.0 + w * 528.0 / 576.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 16, 16 * 1024.0, false) == 1.0 + w * 528.0 / 1024.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 17, 17 * 1024.0, false) == 1.0 + w * 528.0 / 544.0);
+    /* At TP 4 each GPU holds 8 heads: 4 sequences are 32 blocks again. */
+    sim_cost_init(&c, &h100, &l2, f16, f16, &pr.params, 4, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, false) == 1.0 + w * 528.0 / 128.0);
+    /* Llama-3.1-8B (8 KV heads) under v0.11's choice (xqa_jit): XQA from
+     * ceil(132 / (4 x 8)) = 5 sequences. 4: MMHA, 128 blocks, ceil(4.13)
+     * = 5, capped at 4: 512. 5: XQA, 40 blocks of its own (not widened).
+     * 64: 512 XQA blocks. */
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(c.xqa_min_seqs == 5.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, false) == 1.0 + w * 528.0 / 512.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 5, 5 * 1024.0, false) == 1.0 + w * 528.0 / 40.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 64, 64 * 1024.0, false) == 1.0 + w * 528.0 / 512.0);
+    /* v0.5-v0.7 (gqa_kv_per_head): MMHA at every batch; 5 sequences are
+     * 160 blocks, ceil(3.3) = 4: 640. v0.8-v0.10 (neither flag): XQA at
+     * every batch, 1 sequence 8 blocks. */
+    sim_cost_params old = pr.params, mid = pr.params;
+    old.gqa_kv_per_head = true;
+    old.xqa_jit = false;
+    mid.xqa_jit = false;
+    sim_cost_init(&c, &h100, &l3, f16, f16, &old, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 5, 5 * 1024.0, false) == 1.0 + w * 528.0 / 640.0);
+    sim_cost_init(&c, &h100, &l3, f16, f16, &mid, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 1024.0, false) == 1.0 + w * 528.0 / 8.0);
+    /* A decode step's time never falls as the context grows at a fixed
+     * batch (the factor is the batch's), and the merged runs' closed form
+     * (sim_cost_run_ctx_s) is the step's to the bit. */
+    for (int g = 0; g < 2; g++) {
+        sim_cost_init(&c, &h100, g ? &l3 : &l2, f16, f16, &pr.params, 1, NULL);
+        for (uint32_t n = 1; n <= 64; n++) {
+            double prev = 0;
+            for (uint64_t len = 1; len <= 8192; len += 61) {
+                sim_batch_shape d = {.decode_seqs = n, .decode_ctx_tokens = n * len};
+                double t = sim_cost_step_s(&c, &d);
+                if (!(t >= prev))
+                    fail_msg("g %d n %u len %llu: %g < %g", g, n, (unsigned long long)len, t, prev);
+                prev = t;
+                sim_cost_run run;
+                assert_true(sim_cost_run_init(&c, &d, &run));
+                double inl = sim_cost_run_ctx_s(&c, &run, d.decode_ctx_tokens);
+                assert_memory_equal(&t, &inl, sizeof(t));
+            }
+        }
+    }
+    /* The preset without the flag: vLLM's split-KV form, not this one;
+     * with fa_wave_fill 0: a factor of 1. */
+    sim_cost_params off = pr.params;
+    off.fa_wave_fill = 0;
+    sim_cost_init(&c, &h100, &l2, f16, f16, &off, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 128.0, false) == 1.0);
 }
 
 /* TensorRT-LLM before its XQA kernel (v0.8) read a KV head once per
@@ -338,11 +437,16 @@ static void test_gqa_kv_per_head(void **state)
     assert_true(on70.kv_bytes_per_token == 327680.0);
     sim_batch_shape d = {.decode_seqs = 64, .decode_ctx_tokens = 64 * 2048};
     /* The step's other parts do not move: the difference is the KV read
-     * seven more times, where the attention kernel is bandwidth-bound
-     * both ways (its FLOPs, 64 x 2,048 x 2 x 80 x 64 x 256, take 0.2 ms
-     * at the tensor rate). */
-    double bw = g.mem_bw_Bps * mmha.bw_eff;
-    double extra = 7.0 * 327680.0 * 64 * 2047 / bw;
+     * seven more times (each read at its kernel's factor), where the attention kernel is
+     * bandwidth-bound both ways (its FLOPs, 64 x 2,048 x 2 x 80 x 64 x 256, take 0.2 ms at the
+     * tensor rate). */
+    /* With the preset's decode-attention term (fa_wave_fill, mmha_grid:
+     * test_mmha_kv_scale) on the reads: per query head the masked
+     * multi-head kernel's 64 x 64 = 4,096 blocks, 1 + w x 528 / 4,096;
+     * read once, XQA's 64 x 8 = 512 (v0.8 on), 1 + w x 528 / 512. */
+    double bw = g.mem_bw_Bps * mmha.bw_eff, w = mmha.fa_wave_fill;
+    double extra =
+        327680.0 * 64 * 2047 * (8.0 * (1.0 + w * 528.0 / 4096.0) - (1.0 + w * 528.0 / 512.0)) / bw;
     near(sim_cost_step_s(&on70, &d) - sim_cost_step_s(&off70, &d), extra, 1e-9, "70B decode");
     near(sim_cost_step_s(&on7, &d), sim_cost_step_s(&off7, &d), 1e-15, "7B decode");
     /* Prompts (the context phase's fused kernel) are not affected. */
@@ -1796,6 +1900,7 @@ int main(void)
         cmocka_unit_test(test_calibrate_long_data_name),
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_fa_split_kv_scale),
+        cmocka_unit_test(test_mmha_kv_scale),
         cmocka_unit_test(test_gqa_kv_per_head),
         cmocka_unit_test(test_ggml_graph_2023),
         cmocka_unit_test(test_vulkan_matrix_units),
