@@ -348,24 +348,33 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
  * fewest splits of each unit's KV whose waves over SLOTS reach 85 % of the
  * best wave efficiency, a split eligible only where it changes the blocks
  * per split; 1 where the units fill 80 % of the slots. */
+static bool fa_fills(double units, double slots)
+{
+    /* batch_nheads_mblocks >= 0.8f * num_SMs: an int against a float */
+    return (float)units >= 0.8f * (float)slots;
+}
+
 static int fa_num_splits(double units, double slots, int n_blocks, int max_splits)
 {
-    if (units >= 0.8 * slots)
+    if (fa_fills(units, slots))
         return 1;
     if (max_splits > (int)slots)
         max_splits = (int)slots;
     if (max_splits > n_blocks)
         max_splits = n_blocks;
-    double eff[128], best = 0;
+    /* In float, as the source computes them (n_waves, eff and
+     * max_efficiency are floats; 0.85 a double): in double a tie such as
+     * 0.8125 against 0.85 x 16.25 / 17 falls the other way. */
+    float eff[128], best = 0.f;
     for (int s = 1; s <= max_splits; s++) {
         bool eligible = s == 1 || (n_blocks + s - 1) / s != (n_blocks + s - 2) / (s - 1);
-        double waves = (float)(units * s) / (float)slots;
-        eff[s - 1] = eligible ? waves / ceil(waves) : 0;
+        float waves = (float)(units * s) / (float)slots;
+        eff[s - 1] = eligible ? waves / ceilf(waves) : 0.f;
         if (eff[s - 1] > best)
             best = eff[s - 1];
     }
     for (int s = 1; s <= max_splits; s++)
-        if (eff[s - 1] > 0 && eff[s - 1] >= 0.85 * best)
+        if (eff[s - 1] > 0.f && eff[s - 1] >= 0.85 * best)
             return s;
     return 1;
 }
@@ -388,7 +397,7 @@ static void fa_graph_table(sim_cost *c)
 {
     c->fa_graph_seqs = 0;
     for (int n = 1; n < SIM_FA_TABLE; n++) {
-        if (n * c->fa_units_per_seq >= 0.8 * c->fa_slots)
+        if (fa_fills(n * c->fa_units_per_seq, c->fa_slots))
             break;
         c->fa_graph_split[n] = fa_split_len(c, n, c->fa_graph_len);
         c->fa_graph_seqs = (uint32_t)n;
@@ -459,7 +468,7 @@ double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool
         split_len = fa_split_len(c, seqs, per_seq);
     else if (seqs <= c->fa_graph_seqs)
         split_len = c->fa_graph_split[(uint32_t)seqs];
-    else if (seqs * c->fa_units_per_seq >= 0.8 * c->fa_slots)
+    else if (fa_fills(seqs * c->fa_units_per_seq, c->fa_slots))
         split_len = c->fa_graph_whole;
     else /* a table too short for this GPU's slots */
         split_len = fa_split_len(c, seqs, c->fa_graph_len);

@@ -242,6 +242,17 @@ static void test_fa_split_kv_scale(void **state)
      * longest block 384 of 1,024 tokens. */
     assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, false) ==
                 1.0 + w * 216.0 / 128.0 * (384.0 / 1024.0));
+    /* The heuristic in float, as flash_api.cpp computes it: H100 (264
+     * slots), Llama-3.1-8B (8 units a sequence), 9 sequences (72 units)
+     * eager at 7,680 tokens (60 tiles). Eligible 1-10, 12, 15, 20, 30, 60;
+     * waves 72 s / 264; the best 60 splits, 16.36 / 17 = 0.9626, and 0.85 x
+     * it is 9 / 11, 3 splits' efficiency, exactly: a tie the source's
+     * floats (eff, max_efficiency) break against 3 (and 6) splits, so 7
+     * (0.9545): ceil(60 / 7) = 9 tiles, 1,152 tokens (a double heuristic
+     * took 3: 2,560). */
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 9, 9 * 7680.0, false) ==
+                1.0 + w * 264.0 / 72.0 * (1152.0 / 7680.0));
     /* A captured step's reads (context x factor) never take less time as
      * the context grows (its splits are fixed by the captured width, so
      * the longest block never shortens), at any batch on either GPU. An
