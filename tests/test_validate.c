@@ -253,6 +253,20 @@ static void test_fa_split_kv_scale(void **state)
     sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
     assert_true(sim_cost_decode_kv_scale(&c, 9, 9 * 7680.0, false) ==
                 1.0 + w * 264.0 / 72.0 * (1152.0 / 7680.0));
+    /* A captured batch is padded to the next captured size (1, 2, 4, then
+     * multiples of 8: vLLM's _get_graph_batch_size), the size the kernel's
+     * splits were chosen for at capture: 5 sequences on the H100 replay
+     * the graph of 8, 64 units over 64 tiles (8,192 tokens). Eligible 1-8,
+     * 10, 11, 13, 16, 22, 32, 64; waves 64 s / 264; the best 0.9697 (4,
+     * 8, 16, 32, 64 splits); the first at 0.85 x it, 4 splits of 16 tiles
+     * (2,048 tokens). The busy units are the 5 sequences' 40 (the
+     * padding rows' blocks exit at once). Unpadded, 40 units would take 6
+     * splits of 11 tiles (1,408 tokens). */
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 5, 5 * 4096.0, true) ==
+                1.0 + w * 264.0 / 40.0 * (2048.0 / 4096.0));
+    assert_true(sim_cost_decode_kv_scale(&c, 8, 8 * 4096.0, true) ==
+                1.0 + w * 264.0 / 64.0 * (2048.0 / 4096.0));
     /* A captured step's reads (context x factor) never take less time as
      * the context grows (its splits are fixed by the captured width, so
      * the longest block never shortens), at any batch on either GPU. An
