@@ -333,6 +333,57 @@ static void test_fa_split_kv_scale(void **state)
  * heads, batch). No split: the factor on the decode's KV reads is 1 +
  * fa_wave_fill x slots / busy blocks, slots 4 x 132 = 528 on an H100 SXM,
  * a widened block counted as 2 or 4 blocks of 256 threads. */
+/* A decode step's whole time (sim_cost_step_s) never falls as the
+ * context grows at a fixed batch, for both presets' decode-attention
+ * terms: every batch 1-300 (captured, padded batches included), contexts
+ * 1 to 131,072 tokens a sequence, on GPUs of 108-142 SMs, models of 8,
+ * 32 and 64 KV heads and head_dim 64, 128 and 256, TP 1, 2 and 4, at the
+ * model's max_model_len and at 2,048. */
+static void test_decode_step_monotone_in_context(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *gpus[] = {"a100-40gb", "h100-sxm", "h200", "l40s"};
+    const char *models[] = {"llama-3.1-8b", "llama-2-7b", "llama-1-65b", "gemma-2-9b",
+                            "llama-3.2-1b"};
+    const char *presets[] = {"vllm", "trtllm"};
+    const uint32_t tps[] = {1, 2, 4}, mmls[] = {0, 2048};
+    const sim_dtype *f16 = sim_dtype_find("fp16");
+    static sim_cost c;
+    for (int pi = 0; pi < 2; pi++) {
+        sim_engine_preset pr;
+        assert_int_equal(sim_preset_lookup(presets[pi], &pr, err, sizeof(err)), 0);
+        assert_true(pr.params.fa_wave_fill > 0);
+        for (int gi = 0; gi < 4; gi++) {
+            sim_gpu g;
+            assert_int_equal(sim_gpu_lookup(gpus[gi], &g, err, sizeof(err)), 0);
+            for (int mi = 0; mi < 5; mi++) {
+                sim_model m;
+                assert_int_equal(sim_model_lookup(models[mi], &m, err, sizeof(err)), 0);
+                for (int ti = 0; ti < 3; ti++)
+                    for (int li = 0; li < 2; li++) {
+                        sim_cost_init(&c, &g, &m, f16, f16, &pr.params, tps[ti], NULL);
+                        sim_cost_set_max_model_len(&c, mmls[li]);
+                        assert_true(c.fa_slots > 0);
+                        for (uint32_t n = 1; n <= 300; n++) {
+                            double prev = 0;
+                            for (double len = 1; len <= 131072; len = ceil(len * 1.1)) {
+                                sim_batch_shape b = {.decode_seqs = n,
+                                                     .decode_ctx_tokens = (uint64_t)(n * len)};
+                                double t = sim_cost_step_s(&c, &b);
+                                if (!(t >= prev))
+                                    fail_msg("%s %s %s TP %u max_model_len %u n %u len %g: %g < %g",
+                                             presets[pi], gpus[gi], models[mi], tps[ti], mmls[li],
+                                             n, len, t, prev);
+                                prev = t;
+                            }
+                        }
+                    }
+            }
+        }
+    }
+}
+
 static void test_mmha_kv_scale(void **state)
 {
     (void)state;
@@ -1926,6 +1977,7 @@ int main(void)
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_fa_split_kv_scale),
         cmocka_unit_test(test_mmha_kv_scale),
+        cmocka_unit_test(test_decode_step_monotone_in_context),
         cmocka_unit_test(test_gqa_kv_per_head),
         cmocka_unit_test(test_ggml_graph_2023),
         cmocka_unit_test(test_vulkan_matrix_units),
