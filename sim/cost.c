@@ -348,24 +348,33 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
  * fewest splits of each unit's KV whose waves over SLOTS reach 85 % of the
  * best wave efficiency, a split eligible only where it changes the blocks
  * per split; 1 where the units fill 80 % of the slots. */
+static bool fa_fills(double units, double slots)
+{
+    /* batch_nheads_mblocks >= 0.8f * num_SMs: an int against a float */
+    return (float)units >= 0.8f * (float)slots;
+}
+
 static int fa_num_splits(double units, double slots, int n_blocks, int max_splits)
 {
-    if (units >= 0.8 * slots)
+    if (fa_fills(units, slots))
         return 1;
     if (max_splits > (int)slots)
         max_splits = (int)slots;
     if (max_splits > n_blocks)
         max_splits = n_blocks;
-    double eff[128], best = 0;
+    /* In float, as the source computes them (n_waves, eff and
+     * max_efficiency are floats; 0.85 a double): in double a tie such as
+     * 0.8125 against 0.85 x 16.25 / 17 falls the other way. */
+    float eff[128], best = 0.f;
     for (int s = 1; s <= max_splits; s++) {
         bool eligible = s == 1 || (n_blocks + s - 1) / s != (n_blocks + s - 2) / (s - 1);
-        double waves = (float)(units * s) / (float)slots;
-        eff[s - 1] = eligible ? waves / ceil(waves) : 0;
+        float waves = (float)(units * s) / (float)slots;
+        eff[s - 1] = eligible ? waves / ceilf(waves) : 0.f;
         if (eff[s - 1] > best)
             best = eff[s - 1];
     }
     for (int s = 1; s <= max_splits; s++)
-        if (eff[s - 1] > 0 && eff[s - 1] >= 0.85 * best)
+        if (eff[s - 1] > 0.f && eff[s - 1] >= 0.85 * best)
             return s;
     return 1;
 }
@@ -382,15 +391,28 @@ static double fa_split_len(const sim_cost *c, double seqs, double len)
     return ceil((double)nb / s) * c->fa_block_n;
 }
 
-/* fa_graph_split: fa_split_len at the captured width for each batch
- * whose units split (below 80 % of the slots); past the table one split. */
+/* The batch a captured decode of N sequences replays: vLLM pads it to the
+ * next captured size, 1, 2, 4, then multiples of 8 (_get_graph_batch_size,
+ * vllm/worker/model_runner.py 0.5-0.6; the padding rows have seq_len 1
+ * and an empty block table). The split-KV kernel's num_splits was chosen
+ * at capture for that batch (set_params_splitkv runs on the host when
+ * the graph is captured; a replay launches the same grid). */
+static double fa_graph_batch(double n)
+{
+    return n <= 2 ? n : n <= 4 ? 4 : ceil(n / 8) * 8;
+}
+
+/* fa_graph_split: fa_split_len at the captured width and the padded
+ * batch for each batch whose units split (below 80 % of the slots); past
+ * the table one split. */
 static void fa_graph_table(sim_cost *c)
 {
     c->fa_graph_seqs = 0;
     for (int n = 1; n < SIM_FA_TABLE; n++) {
-        if (n * c->fa_units_per_seq >= 0.8 * c->fa_slots)
+        double padded = fa_graph_batch(n);
+        if (fa_fills(padded * c->fa_units_per_seq, c->fa_slots))
             break;
-        c->fa_graph_split[n] = fa_split_len(c, n, c->fa_graph_len);
+        c->fa_graph_split[n] = fa_split_len(c, padded, c->fa_graph_len);
         c->fa_graph_seqs = (uint32_t)n;
     }
     c->fa_graph_whole = fa_split_len(c, 1e9, c->fa_graph_len);
@@ -432,7 +454,9 @@ static double mmha_kv_scale(const sim_cost *c, double seqs)
  * longest block a split's tokens or the context, whichever is shorter. As
  * a factor on the reads: 1 + fa_wave_fill x slots / units x min(1, split
  * tokens / context). Under CUDA graphs the splits cover the padded width
- * (fa_graph_len), so with contexts short of a split the blocks past the
+ * (fa_graph_len) and were chosen for the padded batch (fa_graph_batch;
+ * its padding rows' blocks exit at once, so the busy units are the
+ * step's own), so with contexts short of a split the blocks past the
  * context exit at once and each unit's one busy block reads it all: a low
  * achieved bandwidth; with more units than slots the fill and drain is a
  * smaller share of the waves. The time grows with the context at every
@@ -459,10 +483,10 @@ double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool
         split_len = fa_split_len(c, seqs, per_seq);
     else if (seqs <= c->fa_graph_seqs)
         split_len = c->fa_graph_split[(uint32_t)seqs];
-    else if (seqs * c->fa_units_per_seq >= 0.8 * c->fa_slots)
+    else if (fa_fills(fa_graph_batch(seqs) * c->fa_units_per_seq, c->fa_slots))
         split_len = c->fa_graph_whole;
     else /* a table too short for this GPU's slots */
-        split_len = fa_split_len(c, seqs, c->fa_graph_len);
+        split_len = fa_split_len(c, fa_graph_batch(seqs), c->fa_graph_len);
     double share = split_len < per_seq ? split_len / per_seq : 1.0;
     return 1.0 + c->p.fa_wave_fill * c->fa_slots / (seqs * c->fa_units_per_seq) * share;
 }

@@ -17,9 +17,10 @@
  *                    layers per pair, at the 16-bit rate;
  *     t = max(B_lin / (bw x bw_eff), F_lin / (R_w x flops_eff x a))
  *       + max(B_att / (bw x bw_eff), F_att / (R_16 x flops_eff))
- *         (B_att's decode reads x (1 + fa_wave_fill x 2 SMs / busy blocks)
- *         where the preset has fa_wave_fill: vllm; with mmha_grid, trtllm,
- *         4 SMs and no split)
+ *         (B_att's decode reads x (1 + fa_wave_fill x 2 SMs / units x
+ *         min(1, split / context)) where the preset has fa_wave_fill:
+ *         vllm; with mmha_grid, trtllm, x (1 + fa_wave_fill x 4 SMs /
+ *         busy blocks), no split)
  *       + all-reduces (TP) + layers x layer_overhead + step_overhead
  *       + sequences x seq_overhead
  * where the per-layer (launch) overhead is not paid by steps an engine
@@ -92,7 +93,9 @@ typedef struct sim_cost_params {
      * FLASH_ATTN backend): the kernel's fill and drain, a share of one
      * wave of its thread blocks (2 an SM, as its num_splits heuristic
      * counts them); the decode's KV reads take 1 + fa_wave_fill x slots /
-     * busy blocks times bytes / (bw x bw_eff) (sim_cost_decode_kv_scale).
+     * units x min(1, split tokens / context) times bytes / (bw x bw_eff)
+     * (mmha_grid: 1 + fa_wave_fill x slots / busy blocks;
+     * sim_cost_decode_kv_scale).
      * 0: off (every preset but vllm and trtllm). */
     double fa_wave_fill;
     /* With fa_wave_fill: the decode kernel's grid as TensorRT-LLM's masked

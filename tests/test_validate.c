@@ -242,6 +242,31 @@ static void test_fa_split_kv_scale(void **state)
      * longest block 384 of 1,024 tokens. */
     assert_true(sim_cost_decode_kv_scale(&c, 4, 4 * 1024.0, false) ==
                 1.0 + w * 216.0 / 128.0 * (384.0 / 1024.0));
+    /* The heuristic in float, as flash_api.cpp computes it: H100 (264
+     * slots), Llama-3.1-8B (8 units a sequence), 9 sequences (72 units)
+     * eager at 7,680 tokens (60 tiles). Eligible 1-10, 12, 15, 20, 30, 60;
+     * waves 72 s / 264; the best 60 splits, 16.36 / 17 = 0.9626, and 0.85 x
+     * it is 9 / 11, 3 splits' efficiency, exactly: a tie the source's
+     * floats (eff, max_efficiency) break against 3 (and 6) splits, so 7
+     * (0.9545): ceil(60 / 7) = 9 tiles, 1,152 tokens (a double heuristic
+     * took 3: 2,560). */
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 9, 9 * 7680.0, false) ==
+                1.0 + w * 264.0 / 72.0 * (1152.0 / 7680.0));
+    /* A captured batch is padded to the next captured size (1, 2, 4, then
+     * multiples of 8: vLLM's _get_graph_batch_size), the size the kernel's
+     * splits were chosen for at capture: 5 sequences on the H100 replay
+     * the graph of 8, 64 units over 64 tiles (8,192 tokens). Eligible 1-8,
+     * 10, 11, 13, 16, 22, 32, 64; waves 64 s / 264; the best 0.9697 (4,
+     * 8, 16, 32, 64 splits); the first at 0.85 x it, 4 splits of 16 tiles
+     * (2,048 tokens). The busy units are the 5 sequences' 40 (the
+     * padding rows' blocks exit at once). Unpadded, 40 units would take 6
+     * splits of 11 tiles (1,408 tokens). */
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(sim_cost_decode_kv_scale(&c, 5, 5 * 4096.0, true) ==
+                1.0 + w * 264.0 / 40.0 * (2048.0 / 4096.0));
+    assert_true(sim_cost_decode_kv_scale(&c, 8, 8 * 4096.0, true) ==
+                1.0 + w * 264.0 / 64.0 * (2048.0 / 4096.0));
     /* A captured step's reads (context x factor) never take less time as
      * the context grows (its splits are fixed by the captured width, so
      * the longest block never shortens), at any batch on either GPU. An
@@ -308,6 +333,57 @@ static void test_fa_split_kv_scale(void **state)
  * heads, batch). No split: the factor on the decode's KV reads is 1 +
  * fa_wave_fill x slots / busy blocks, slots 4 x 132 = 528 on an H100 SXM,
  * a widened block counted as 2 or 4 blocks of 256 threads. */
+/* A decode step's whole time (sim_cost_step_s) never falls as the
+ * context grows at a fixed batch, for both presets' decode-attention
+ * terms: every batch 1-300 (captured, padded batches included), contexts
+ * 1 to 131,072 tokens a sequence, on GPUs of 108-142 SMs, models of 8,
+ * 32 and 64 KV heads and head_dim 64, 128 and 256, TP 1, 2 and 4, at the
+ * model's max_model_len and at 2,048. */
+static void test_decode_step_monotone_in_context(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *gpus[] = {"a100-40gb", "h100-sxm", "h200", "l40s"};
+    const char *models[] = {"llama-3.1-8b", "llama-2-7b", "llama-1-65b", "gemma-2-9b",
+                            "llama-3.2-1b"};
+    const char *presets[] = {"vllm", "trtllm"};
+    const uint32_t tps[] = {1, 2, 4}, mmls[] = {0, 2048};
+    const sim_dtype *f16 = sim_dtype_find("fp16");
+    static sim_cost c;
+    for (int pi = 0; pi < 2; pi++) {
+        sim_engine_preset pr;
+        assert_int_equal(sim_preset_lookup(presets[pi], &pr, err, sizeof(err)), 0);
+        assert_true(pr.params.fa_wave_fill > 0);
+        for (int gi = 0; gi < 4; gi++) {
+            sim_gpu g;
+            assert_int_equal(sim_gpu_lookup(gpus[gi], &g, err, sizeof(err)), 0);
+            for (int mi = 0; mi < 5; mi++) {
+                sim_model m;
+                assert_int_equal(sim_model_lookup(models[mi], &m, err, sizeof(err)), 0);
+                for (int ti = 0; ti < 3; ti++)
+                    for (int li = 0; li < 2; li++) {
+                        sim_cost_init(&c, &g, &m, f16, f16, &pr.params, tps[ti], NULL);
+                        sim_cost_set_max_model_len(&c, mmls[li]);
+                        assert_true(c.fa_slots > 0);
+                        for (uint32_t n = 1; n <= 300; n++) {
+                            double prev = 0;
+                            for (double len = 1; len <= 131072; len = ceil(len * 1.1)) {
+                                sim_batch_shape b = {.decode_seqs = n,
+                                                     .decode_ctx_tokens = (uint64_t)(n * len)};
+                                double t = sim_cost_step_s(&c, &b);
+                                if (!(t >= prev))
+                                    fail_msg("%s %s %s TP %u max_model_len %u n %u len %g: %g < %g",
+                                             presets[pi], gpus[gi], models[mi], tps[ti], mmls[li],
+                                             n, len, t, prev);
+                                prev = t;
+                            }
+                        }
+                    }
+            }
+        }
+    }
+}
+
 static void test_mmha_kv_scale(void **state)
 {
     (void)state;
@@ -1901,6 +1977,7 @@ int main(void)
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_fa_split_kv_scale),
         cmocka_unit_test(test_mmha_kv_scale),
+        cmocka_unit_test(test_decode_step_monotone_in_context),
         cmocka_unit_test(test_gqa_kv_per_head),
         cmocka_unit_test(test_ggml_graph_2023),
         cmocka_unit_test(test_vulkan_matrix_units),
