@@ -269,6 +269,7 @@ bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bou
     r->mc_valid = false; /* carried by this run or never */
     if (*through && carry && (uc = carry_classes(r, &g->gu, g->off)) != 0) {
 #ifndef NDEBUG
+        merge_fill_known_next(r);
         /* What uniform_classes makes. */
         uint32_t n = uc > 0 ? g->off[uc] : 0, off[CAL_W + 1];
         kv_seq **seqs = malloc(n * sizeof(*seqs) + 1);
@@ -287,12 +288,17 @@ bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bou
 #endif
         if (uc < 0)
             *through = false;
-    } else if (*through && (uc = uniform_classes(r, bound, true, &g->gu, g->off)) < 0) {
+    } else if (*through && (merge_fill_known_next(r),
+                            uc = uniform_classes(r, bound, true, &g->gu, g->off)) < 0) {
         *through = false;
     }
-    if (!*through && next != UINT32_MAX && !r->cfg->check)
+    if (!*through && next != UINT32_MAX && !r->cfg->check) {
+        merge_fill_known_next(r);
         uc = uniform_classes(r, bound, false, &g->gu, g->off);
+    }
     g->unit = uc > 0 ? (uint32_t)uc : 0;
+    if (g->unit == 0 && next != UINT32_MAX)
+        merge_fill_known_next(r); /* the calendar's */
     for (int w = 0; w < CAL_W; w++)
         g->head[w] = CAL_NONE;
     if (nprompt > 0 && g->unit == 0 && next != UINT32_MAX)

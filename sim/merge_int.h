@@ -62,6 +62,10 @@ typedef struct merge_growths {
     uint32_t head[MERGE_CAL_W];    /* the calendar's buckets */
 } merge_growths;
 
+/* Writes r->merge_next for the pass's known decodes where the pass
+ * carried its notes without it (r->pass_next_lazy; sim/merge.h). */
+void merge_fill_known_next(sim_replica *r);
+
 /* True when taking NEED bytes leaves a free block per sample (see
  * merge_grow.c). */
 bool merge_decode_room(const sim_replica *r, uint64_t need, bool no_evict);

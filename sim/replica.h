@@ -108,6 +108,10 @@ typedef struct sim_replica {
      * run's step 2 and those growths' bytes, the sequences they hold. */
     uint32_t known_bound, known_first_min, known_n2;
     uint64_t known_need2, known_growth;
+    /* ... the pass carried them from the last run's classes (sim/merge.h):
+     * r->merge_next not written for them, and known_first_min the least
+     * of those growing in their lives. */
+    bool pass_next_lazy;
     /* That run's life classes (merge_seqs, MC_OFF, unit MC_UNIT, with
      * the pool's array MC_POOL), its steps modulo the unit (MC_SHIFT) and
      * the sequences of the requests its last step finished (MC_FIN, up to

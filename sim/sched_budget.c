@@ -153,6 +153,70 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
 #ifndef NDEBUG
             uint64_t ctx_check = 0;
 #endif
+            if (units && sim_merge_carry_ok(r)) {
+                /* The notes from the last run's classes (sim/merge.h):
+                 * each entry's last step and their least, a closer look
+                 * near their ends only; the growths the classes'. */
+                sim_merge_carry cs;
+                sim_merge_carry_start(r, &cs);
+                uint32_t *const last = r->merge_last, bound = UINT32_MAX;
+                const uint32_t near = cs.unit + 1;
+                for (uint32_t k = 0; k < nrun; k++) {
+                    sim_req *q = &pool[run[k]];
+                    assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
+                           q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
+                           !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens) &&
+                           q->seq.cap_tokens >= q->computed);
+                    const uint32_t left = q->output - q->generated;
+                    last[k] = left;
+                    bound = left < bound ? left : bound;
+                    if (left <= near)
+                        sim_merge_carry_near_end(r, &cs, k, q, left);
+                    q->stamp = stamp;
+                    if (!ctx_known)
+                        dctx += (uint64_t)(q->computed + 1); /* times samples below */
+#ifndef NDEBUG
+                    ctx_check += (uint64_t)(q->computed + 1);
+#endif
+                }
+                kv_seq **gs;
+                uint32_t gn;
+                sim_merge_carry_growths(r, &gs, &gn);
+#ifndef NDEBUG
+                /* The growths the pass would find: those whose next token
+                 * needs a block, in order. */
+                for (uint32_t k = 0, j = 0; k < nrun; k++) {
+                    const sim_req *q = &pool[run[k]];
+                    if (q->seq.cap_tokens == q->computed) {
+                        assert(j < gn && gs[j] == &q->seq);
+                        j++;
+                    }
+                    assert(k + 1 < nrun || j == gn);
+                }
+#endif
+                if (gn > 0)
+                    kv_grow_units(r->kv, gs, gn, &r->pre_gu);
+                sim_merge_carry_end(r, &cs, bound, nrun);
+#ifndef NDEBUG
+                sim_merge_carry_check(r, run, nrun, unit_bytes);
+#endif
+                if (ctx_known)
+                    dctx = r->pre_pass_ctx;
+                assert(dctx == ctx_check);
+                for (uint32_t j = bn - nrun; j < bn; j++)
+                    btok[j] = 1;
+                dseqs = nrun * samples;
+                dctx *= samples;
+                budget -= nrun;
+                r->pass_known = nrun;
+                r->pass_known_ctx = dctx;
+                r->pass_known_unit = r->pre_pass_unit;
+                r->batch.n = bn;
+                r->batch.shape.decode_seqs += dseqs;
+                r->batch.shape.decode_ctx_tokens += dctx;
+                *budget_io = budget;
+                return 1;
+            }
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
                 sim_req *q = &pool[i];
