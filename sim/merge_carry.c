@@ -22,10 +22,11 @@ bool sim_merge_carry_ok(const sim_replica *r)
 
 void sim_merge_carry_start(sim_replica *r, sim_merge_carry *c)
 {
-    (void)r;
-    memset(c, 0, sizeof(*c));
     c->unit = r->mc_unit;
     c->rot = r->mc_shift;
+    c->nstop = c->xn2 = 0;
+    c->xneed2 = 0;
+    memset(c->stop_in, 0, c->unit * sizeof(c->stop_in[0]));
 }
 
 /* The old class (that run's) holding S, or UINT32_MAX: looked for in
@@ -100,30 +101,35 @@ void sim_merge_carry_growths(sim_replica *r, kv_seq ***seqs, uint32_t *n)
 void sim_merge_carry_end(sim_replica *r, const sim_merge_carry *c, uint32_t bound, uint32_t n)
 {
     const uint32_t unit = c->unit, *off = r->mc_off;
-    /* Each old class's members less those finished (in the old class
-     * numbering), then less those growing no more. */
-    uint32_t live[MERGE_CARRY_W];
-    for (uint32_t oc = 0; oc < unit; oc++)
-        live[oc] = off[oc + 1] - off[oc];
-    for (uint32_t j = 0; j < r->mc_nfin; j++) {
-        uint32_t oc = carry_class_of(r, r->mc_fin[j], unit);
-        if (oc != UINT32_MAX)
-            live[oc]--;
-    }
+    /* The old classes (that run's) of the requests its last step
+     * finished, which count among their members no more. */
+    uint32_t fin_cls[8];
+    const uint32_t nfin = r->mc_nfin;
+    for (uint32_t j = 0; j < nfin; j++)
+        fin_cls[j] = carry_class_of(r, r->mc_fin[j], unit);
     /* Growths at step 2: class 2 (this run's numbering; 0 for a unit of
      * 2), its members kept, each a unit's bytes (kv_grow_uniform's). */
-    const uint32_t o2 = (2 % unit + c->rot) % unit;
-    const uint64_t n2 = (uint64_t)live[o2] + c->xn2;
-    uint64_t need2 = (uint64_t)live[o2] * r->pre_gu.bytes;
+    uint32_t o2 = 2 % unit + c->rot;
+    o2 = o2 >= unit ? o2 - unit : o2;
+    uint32_t live2 = off[o2 + 1] - off[o2];
+    for (uint32_t j = 0; j < nfin; j++)
+        live2 -= fin_cls[j] == o2;
+    const uint64_t n2 = (uint64_t)live2 + c->xn2;
+    uint64_t need2 = (uint64_t)live2 * r->pre_gu.bytes;
     need2 = c->xneed2 > UINT64_MAX - need2 ? UINT64_MAX : need2 + c->xneed2;
     /* The least first growth of those growing: class C's is C, or U for
-     * class 0, U + 1 for class 1 (each first is 2 to U + 1). */
+     * class 0, U + 1 for class 1 (each first is 2 to U + 1), so the
+     * classes in the order 2 to U - 1, 0, 1, the first that holds one. */
     uint32_t first_min = UINT32_MAX;
-    for (uint32_t cn = 0; cn < unit; cn++) {
-        uint32_t oc = (cn + c->rot) % unit;
-        if (live[oc] > c->stop_in[oc]) {
-            uint32_t f = cn >= 2 ? cn : cn + unit;
-            first_min = f < first_min ? f : first_min;
+    for (uint32_t i = 0; i < unit; i++) {
+        uint32_t cn = i + 2 < unit ? i + 2 : i + 2 - unit, oc = cn + c->rot;
+        oc = oc >= unit ? oc - unit : oc;
+        uint32_t live = off[oc + 1] - off[oc];
+        for (uint32_t j = 0; j < nfin; j++)
+            live -= fin_cls[j] == oc;
+        if (live > c->stop_in[oc]) {
+            first_min = cn >= 2 ? cn : cn + unit;
+            break;
         }
     }
     r->known_bound = bound;
