@@ -420,7 +420,7 @@ typedef struct final_pass_t {
 static inline __attribute__((always_inline)) void
 final_pass(sim_replica *r, kv_alloc *kv, const uint32_t *final_req, uint32_t final_n,
            sim_req *final_pool, uint64_t final_stamp, uint32_t adv, int64_t last_ns, bool pre_pass,
-           bool single, bool need_each, final_pass_t *fp)
+           bool single, bool need_each, bool stamps, final_pass_t *fp)
 {
     uint32_t finished = fp->finished;
     uint64_t used_sum = fp->used_sum, need = fp->need;
@@ -449,7 +449,8 @@ final_pass(sim_replica *r, kv_alloc *kv, const uint32_t *final_req, uint32_t fin
         else
             sim_step_set_used(kv, &q->seq, q->computed, &used_sum);
         q->last_token_ns = last_ns;
-        q->stamp = final_stamp;
+        if (stamps)
+            q->stamp = final_stamp;
 #ifndef NDEBUG
         if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
             uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
@@ -929,12 +930,16 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     fp.used_check = used_check;
     fp.need_check = need_check;
 #endif
-    if (single && !need_each) /* most runs: the loop without their tests */
+    /* The stamps of the last step's pass: read only under --check (its
+     * rebuilt shape below); otherwise the next pass stamps the entries it
+     * takes, and reads any other's older stamp as it would read this one
+     * (not its own), as it does for a run's steps in between. */
+    if (single && !need_each && pre) /* most runs: the loop without their tests */
         final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass, true,
-                   false, &fp);
+                   false, false, &fp);
     else
         final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass,
-                   single, need_each, &fp);
+                   single, need_each, !pre, &fp);
     finished = fp.finished;
     used_sum = fp.used_sum;
     need = fp.need;
