@@ -907,7 +907,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     uint64_t need = 0;
     const bool need_each = pre_pass && !life_classes;
     if (pre_pass && life_classes) {
-        uint32_t c = (k + 1) % g.unit, m = 0;
+        uint32_t c = (uint32_t)((k + 1 + (uint64_t)g.rot) % g.unit), m = 0;
         for (uint32_t j = g.off[c]; j < g.off[c + 1]; j++)
             m += merge_last_step(merge_seq_req(r->merge_seqs[j])) != k;
         need = m * g.gu.bytes;

@@ -57,9 +57,12 @@ typedef struct merge_growths {
     uint32_t next; /* the first step with a growth in the bound; UINT32_MAX: none */
     uint32_t unit; /* uniform growth's tokens (r->merge_seqs holds the classes); 0: calendar */
     kv_grow_unit gu;
-    uint32_t cls;                  /* with UNIT, the class of the step looked at last */
-    uint32_t off[MERGE_CAL_W + 1]; /* with UNIT, class C is r->merge_seqs[OFF[C], OFF[C + 1]) */
-    uint32_t head[MERGE_CAL_W];    /* the calendar's buckets */
+    uint32_t cls; /* with UNIT, the class of the step looked at last */
+    uint32_t
+        rot; /* with UNIT, class C (first growth C modulo UNIT) is OFF's class (C + ROT) % UNIT */
+    uint32_t
+        off[MERGE_CAL_W + 1];   /* with UNIT, stored class C is r->merge_seqs[OFF[C], OFF[C + 1]) */
+    uint32_t head[MERGE_CAL_W]; /* the calendar's buckets */
 } merge_growths;
 
 /* Writes r->merge_next for the pass's known decodes where the pass
