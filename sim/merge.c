@@ -56,14 +56,19 @@ static inline bool merge_plain_decode(const sim_batch *b, uint32_t k, const sim_
            q->computed >= s->shared_tokens && s->cap_tokens > q->computed;
 }
 
+static bool through_ok(const sim_replica *r);
+
 /* How many steps, the one started included, R's batch can run unchanged
- * (1 when no other can follow it): until a request's last token, and,
+ * (0 when no other can follow it): until a request's last token (1 where
+ * one comes in the step started and the run may go on past it,
+ * through_ok), and,
  * with GROWS (a growth rule) MERGE_GROW_NONE, until a sequence outgrows what it
  * holds. Otherwise r->merge_next[k] is the step that first grows batch
  * entry k (past the bound: none in the run) and *NEXT the first of them
  * in the bound (UINT32_MAX: none). *USED_STEP is what the sum of used
  * tokens grows by at each step's end. O(running),
- * cut short where the answer is 1: a request at its last token, and,
+ * cut short where the answer is 0: a request at its last token where the
+ * run may not go on past it, and,
  * since the second step's growths are known here, growths it may not
  * make (the run's loop would stop before that step: a full pool's steps,
  * most of a busy run's, merge nothing). */
@@ -79,7 +84,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
     if (!(b->steady || prompts) || r->pipe != NULL || r->cfg->spec.method != SIM_SPEC_NONE ||
         b->n == 0 || (!prompts && (b->shape.prefill_seqs != 0 || b->shape.prefill_tokens != 0)) ||
         b->spec.drafts != 0)
-        return 1;
+        return 0;
     uint32_t bound = UINT32_MAX, first_min = UINT32_MAX;
     uint64_t growth = 0;
     *nprompt = 0;
@@ -113,17 +118,17 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
         assert(bnd == r->known_bound && (lazy ? fmin_grow : fmin) == r->known_first_min &&
                gr == r->known_growth && n2 == r->known_n2 && nstop == r->mc_nstop);
 #endif
-        if (r->known_bound < 2)
-            return 1;
+        if (r->known_bound < 2 && !(r->known_bound == 1 && through_ok(r)))
+            return 0;
         bound = r->known_bound;
         first_min = r->known_first_min;
         growth = r->known_growth;
         if (r->known_n2 > 0) {
             if (grows == MERGE_GROW_NONE)
-                return 1;
+                return 0;
             need2 = r->known_need2;
             if (!merge_decode_room(r, need2, grows == MERGE_GROW_NO_EVICT))
-                return 1;
+                return 0;
         }
         k0 = known;
     } else {
@@ -147,11 +152,11 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
                       s->used_tokens == q->computed && s->cap_tokens >= q->input &&
                       s->shared_tokens <= q->input;
         if (!decode && !prompt)
-            return 1;
+            return 0;
         *nprompt += prompt;
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
-        if (left < 2)
-            return 1; /* its last token now: nothing follows (skip the rest of the batch) */
+        if (left < 2 && !(left == 1 && through_ok(r)))
+            return 0; /* its last token now, the run not going on past it: nothing follows */
         if (left < bound)
             bound = left;
         assert(s->samples == r->cfg->n_samples); /* GROWTH's sum below */
@@ -166,11 +171,11 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
             /* take_growths' test for step 2, on a prefix of its sum (it
              * only grows): a failure there ends the run at one step. */
             if (grows == MERGE_GROW_NONE)
-                return 1;
+                return 0;
             uint64_t nb = kv_grow_bytes(r->kv, s, base + 2);
             need2 = nb > UINT64_MAX - need2 ? UINT64_MAX : need2 + nb;
             if (!merge_decode_room(r, need2, grows == MERGE_GROW_NO_EVICT))
-                return 1;
+                return 0;
         }
     }
     /* Every running request decodes, or is a finished request static
@@ -184,18 +189,20 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
             if (sim_rep_in_batch(r, r->running[k]))
                 continue;
             if (!(q->hold && q->generated >= q->output))
-                return 1;
+                return 0;
             held++;
         }
         if (b->n + held != r->nrunning)
-            return 1;
+            return 0;
     }
     /* Without growths the run stops before the first; else the first in
      * the bound is NEXT (every first growth is at step 2 or later). */
     *next = UINT32_MAX;
-    if (grows == MERGE_GROW_NONE)
-        bound = first_min - 1 < bound ? first_min - 1 : bound;
-    else if (first_min <= bound)
+    if (grows == MERGE_GROW_NONE && first_min - 1 < bound) {
+        bound = first_min - 1;
+        if (bound < 2)
+            return 0; /* its next step grows: nothing follows */
+    } else if (first_min <= bound)
         *next = first_min;
     /* The sequences of the entries after the known ones: each holds the
      * configuration's samples (sim_rep_make_request). */
@@ -492,7 +499,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * r->merge_last (its known decodes, as merge_bound takes them). */
     const uint32_t noted = r->pass_known <= r->batch.n ? r->pass_known : 0;
     uint32_t bound = merge_bound(r, grows, &used_step, &next, &nprompt);
-    if (bound < 2)
+    if (bound == 0)
         return 0;
     /* Through completions when the growths allow: none, or uniform over
      * each entry's life; and the batch in the running set's order, none
