@@ -374,14 +374,16 @@ typedef struct merge_ends {
     uint64_t end_used;
     uint32_t bound, bound_n;
     uint64_t bound_base;
+    bool sorted; /* the scan's: the last steps in order (merge_ends_sorted serves) */
 } merge_ends;
 
 /* The scan of the N entries REQ of POOL whose last steps are LAST. */
 static void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *pool,
                             uint32_t n, uint32_t k, merge_ends *e)
 {
-    uint32_t nend = 0, bound = UINT32_MAX, bound_n = 0;
+    uint32_t nend = 0, bound = UINT32_MAX, bound_n = 0, prev = 0;
     uint64_t end_used = 0, bound_base = 0;
+    bool sorted = true;
     /* Four entries an iteration (a few compares each: the loop's own
      * count and test were an eighth of the scan; GCC and Clang both take
      * the pragma). */
@@ -389,6 +391,8 @@ static void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim
     for (uint32_t j = 0; j < n; j++) {
         uint32_t l = last[j];
         assert(l == merge_last_step(&pool[req[j]]));
+        sorted &= l >= prev;
+        prev = l;
         if (l == k) {
             if (nend < MERGE_ENDS_AT)
                 e->at[nend] = j;
@@ -406,6 +410,39 @@ static void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim
             bound_base += merge_base(&pool[req[j]]);
         }
     }
+    e->sorted = sorted;
+    e->nend = nend;
+    e->end_used = end_used;
+    e->bound = bound;
+    e->bound_n = bound_n;
+    e->bound_base = bound_base;
+}
+
+/* merge_ends_scan where LAST is in order (nondecreasing, its least K):
+ * those ending are its first entries, the next bound the one after them,
+ * its entries those after it; O(those ending and the next bound's). */
+static void merge_ends_sorted(const uint32_t *last, const uint32_t *req, const sim_req *pool,
+                              uint32_t n, uint32_t k, merge_ends *e)
+{
+    uint32_t j = 0, bound_n = 0;
+    uint64_t end_used = 0, bound_base = 0;
+    for (; j < n && last[j] == k; j++) {
+        if (j < MERGE_ENDS_AT)
+            e->at[j] = j;
+        end_used += merge_base(&pool[req[j]]);
+    }
+    const uint32_t nend = j, bound = j < n ? last[j] : UINT32_MAX;
+    for (; j < n && last[j] == bound; j++) {
+        bound_n++;
+        bound_base += merge_base(&pool[req[j]]);
+    }
+#ifndef NDEBUG
+    merge_ends check;
+    merge_ends_scan(last, req, pool, n, k, &check);
+    assert(check.sorted && check.nend == nend && check.end_used == end_used &&
+           check.bound == bound && check.bound_n == bound_n && check.bound_base == bound_base);
+#endif
+    e->sorted = true;
     e->nend = nend;
     e->end_used = end_used;
     e->bound = bound;
@@ -566,6 +603,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * taken up by the ends' pass (ENDS_SCANNED). */
     merge_ends ends_scan;
     bool ends_scanned = false;
+    /* Whether r->merge_last is in order, once the first ends filled it. */
+    bool last_sorted = false, last_known = false;
     /* Uniform growths where no head is blocked and any growth may be
      * made: due and made here, MEM0 kept by arithmetic between ends. */
     const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
@@ -617,9 +656,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                  * note into r->merge_last, then the scan the ends' pass
                  * below takes up. */
                 uint32_t *const last = r->merge_last;
-                for (uint32_t n = noted; n < r->batch.n; n++)
+                /* In order where the pass found its notes so and the
+                 * others follow them in order (merge_ends_sorted). */
+                bool in_order = noted > 0 && r->pass_last_sorted;
+                for (uint32_t n = noted; n < r->batch.n; n++) {
                     last[n] = merge_last_step(sim_rep_req(r, r->batch.req[n]));
-                merge_ends_scan(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                    in_order = in_order && last[n] >= last[n - 1];
+                }
+                if (in_order)
+                    merge_ends_sorted(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                else
+                    merge_ends_scan(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                last_sorted = ends_scan.sorted;
+                last_known = true;
                 ends_scanned = true;
                 nend = ends_scan.nend;
                 end_used = ends_scan.end_used;
@@ -744,8 +793,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
              * (r->merge_last, filled at the run's first ends); the entries
              * ending now (up to MERGE_ENDS_AT of them) by position: the
              * first ends' scan, or one made now. */
-            if (!ends_scanned)
+            if (!ends_scanned && last_sorted) /* still in order: entries only left it */
+                merge_ends_sorted(ends_last, ends_req, ends_pool, ends_n, k, &ends_scan);
+            else if (!ends_scanned)
                 merge_ends_scan(ends_last, ends_req, ends_pool, ends_n, k, &ends_scan);
+            last_sorted = ends_scan.sorted;
             ends_scanned = false;
             const uint32_t *const at = ends_scan.at, nat = ends_scan.nend;
             assert(nat == nend);
@@ -899,6 +951,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * at END_NS): nothing reads them before (an arrival during the step
      * reads only the queue and the pool's size, see sim/merge.h), and
      * sim_step_end reports the step without that pass (r->pre_ended). */
+    /* Whether the batch's last steps are in order (r->merge_last, filled
+     * at the first ends, else here for the entries the pass did not
+     * note), for the next pass (r->end_last_sorted). */
+    bool end_sorted = last_sorted;
+    if (!last_known) {
+        uint32_t *const last = r->merge_last;
+        end_sorted = noted > 0 && r->pass_last_sorted;
+        for (uint32_t n = noted; end_sorted && n < r->batch.n; n++) {
+            last[n] = merge_last_step(sim_rep_req(r, r->batch.req[n]));
+            end_sorted = last[n] >= last[n - 1];
+        }
+    }
+    r->end_last_sorted = end_sorted;
     const bool pre = !r->cfg->check;
     const uint32_t adv = pre ? k : k - 1;
     const int64_t last_ns = pre ? end_ns : start_ns;

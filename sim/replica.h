@@ -112,6 +112,11 @@ typedef struct sim_replica {
      * r->merge_next not written for them, and known_first_min the least
      * of those growing in their lives. */
     bool pass_next_lazy;
+    /* ... and their last steps (r->merge_last) in order (nondecreasing). */
+    bool pass_last_sorted;
+    /* A merged run's batch's last steps in order at its end (for the
+     * next pass's PASS_LAST_SORTED). */
+    bool end_last_sorted;
     /* That run's life classes (merge_seqs, MC_OFF, unit MC_UNIT, with
      * the pool's array MC_POOL), its steps modulo the unit (MC_SHIFT) and
      * the sequences of the requests its last step finished (MC_FIN, up to

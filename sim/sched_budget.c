@@ -197,6 +197,13 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 if (gn > 0)
                     kv_grow_units(r->kv, gs, gn, &r->pre_gu);
                 sim_merge_carry_end(r, &cs, bound, nrun);
+                /* In order where they were at the run's end (each moved
+                 * by its steps; those finished taken out). */
+                r->pass_last_sorted = r->end_last_sorted;
+#ifndef NDEBUG
+                for (uint32_t k = 1; r->pass_last_sorted && k < nrun; k++)
+                    assert(last[k] >= last[k - 1]);
+#endif
 #ifndef NDEBUG
                 sim_merge_carry_check(r, run, nrun, unit_bytes);
 #endif
