@@ -963,9 +963,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             end_sorted = last[n] >= last[n - 1];
         }
     }
-    r->end_last_sorted = end_sorted;
     const bool pre = !r->cfg->check;
     const uint32_t adv = pre ? k : k - 1;
+    r->end_last_sorted = end_sorted;
+    r->end_adv = adv;
     const int64_t last_ns = pre ? end_ns : start_ns;
     uint32_t finished = 0;
     /* With the batch the running set in its order and none held (the

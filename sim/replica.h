@@ -117,6 +117,7 @@ typedef struct sim_replica {
     /* A merged run's batch's last steps in order at its end (for the
      * next pass's PASS_LAST_SORTED). */
     bool end_last_sorted;
+    uint32_t end_adv; /* ... and its steps, the tokens each entry moved */
     /* That run's life classes (merge_seqs, MC_OFF, unit MC_UNIT, with
      * the pool's array MC_POOL), its steps modulo the unit (MC_SHIFT) and
      * the sequences of the requests its last step finished (MC_FIN, up to

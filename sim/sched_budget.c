@@ -161,7 +161,47 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 sim_merge_carry_start(r, &cs);
                 uint32_t *const last = r->merge_last, bound = UINT32_MAX;
                 const uint32_t near = cs.unit + 1;
-                for (uint32_t k = 0; k < nrun; k++) {
+                /* Where the run left the last steps in order, each entry
+                 * left's is the run's less its steps, after those it
+                 * finished (the first: theirs were the least): moved down
+                 * at once; their least the first, those near their ends
+                 * the first few. */
+                const bool shifted = r->end_last_sorted;
+                if (shifted) {
+                    const uint32_t nfin = r->mc_nfin, adv = r->end_adv;
+                    if (nfin > 0)
+                        memmove(last, last + nfin, nrun * sizeof(*last));
+                    for (uint32_t k = 0; k < nrun; k++) /* vectorised */
+                        last[k] -= adv;
+                    bound = nrun > 0 ? last[0] : UINT32_MAX;
+                    for (uint32_t k = 0; k < nrun && last[k] <= near; k++)
+                        sim_merge_carry_near_end(r, &cs, k, &pool[run[k]], last[k]);
+                }
+                if (shifted && ctx_known) { /* most passes: the stamps alone */
+                    for (uint32_t k = 0; k < nrun; k++) {
+                        sim_req *q = &pool[run[k]];
+                        assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
+                               q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
+                               !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens) &&
+                               q->seq.cap_tokens >= q->computed &&
+                               last[k] == q->output - q->generated);
+                        q->stamp = stamp;
+#ifndef NDEBUG
+                        ctx_check += (uint64_t)(q->computed + 1);
+#endif
+                    }
+                } else if (shifted) {
+                    for (uint32_t k = 0; k < nrun; k++) {
+                        sim_req *q = &pool[run[k]];
+                        assert(last[k] == q->output - q->generated);
+                        q->stamp = stamp;
+                        dctx += (uint64_t)(q->computed + 1); /* times samples below */
+                    }
+#ifndef NDEBUG
+                    ctx_check = dctx;
+#endif
+                }
+                for (uint32_t k = 0; !shifted && k < nrun; k++) {
                     sim_req *q = &pool[run[k]];
                     assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
                            q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
