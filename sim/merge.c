@@ -184,7 +184,10 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
      * running requests, none is left out. */
     if (b->n != r->nrunning) {
         uint32_t held = 0;
-        for (uint32_t k = 0; k < r->nrunning; k++) {
+        /* The pass's known decodes are in the batch (the carried pass
+         * leaves their stamps, r->pass_unstamped): the running set's
+         * first entries. */
+        for (uint32_t k = r->pass_unstamped ? r->pass_known : 0; k < r->nrunning; k++) {
             const sim_req *q = sim_rep_req(r, r->running[k]);
             if (sim_rep_in_batch(r, r->running[k]))
                 continue;

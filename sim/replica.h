@@ -114,6 +114,9 @@ typedef struct sim_replica {
     bool pass_next_lazy;
     /* ... and their last steps (r->merge_last) in order (nondecreasing). */
     bool pass_last_sorted;
+    /* ... and their stamps left as they were (read only by merge_bound's
+     * test of the running set, which takes them as in the batch). */
+    bool pass_unstamped;
     /* A merged run's batch's last steps in order at its end (for the
      * next pass's PASS_LAST_SORTED). */
     bool end_last_sorted;

@@ -177,19 +177,24 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                     for (uint32_t k = 0; k < nrun && last[k] <= near; k++)
                         sim_merge_carry_near_end(r, &cs, k, &pool[run[k]], last[k]);
                 }
-                if (shifted && ctx_known) { /* most passes: the stamps alone */
+                if (shifted && ctx_known) {
+                    /* Most passes: nothing an entry. Their stamps stay
+                     * (r->pass_unstamped): after this pass only
+                     * merge_bound's test of the running set reads them,
+                     * and takes the known decodes as in the batch; any
+                     * later pass's stamp is past them. */
+                    r->pass_unstamped = true;
+#ifndef NDEBUG
                     for (uint32_t k = 0; k < nrun; k++) {
-                        sim_req *q = &pool[run[k]];
+                        const sim_req *q = &pool[run[k]];
                         assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
                                q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
                                !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens) &&
                                q->seq.cap_tokens >= q->computed &&
                                last[k] == q->output - q->generated);
-                        q->stamp = stamp;
-#ifndef NDEBUG
                         ctx_check += (uint64_t)(q->computed + 1);
-#endif
                     }
+#endif
                 } else if (shifted) {
                     for (uint32_t k = 0; k < nrun; k++) {
                         sim_req *q = &pool[run[k]];
