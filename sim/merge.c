@@ -1007,9 +1007,10 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     fp.need_check = need_check;
 #endif
     /* The stamps of the last step's pass: read only under --check (its
-     * rebuilt shape below); otherwise the next pass stamps the entries it
-     * takes, and reads any other's older stamp as it would read this one
-     * (not its own), as it does for a run's steps in between. */
+     * rebuilt shape below); otherwise a later pass reads any older stamp
+     * as it would read this one (not its own), as it does for a run's
+     * steps in between, and merge_bound takes the carried pass's known
+     * decodes as in the batch (r->pass_unstamped). */
     if (single && !need_each && pre) /* most runs: the loop without their tests */
         final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass, true,
                    false, false, &fp);
