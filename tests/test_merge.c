@@ -11,7 +11,7 @@
  * allows it (its terminal summary counts them), so that the comparison is
  * not vacuous.
  *
- * The matrix (45 configurations): the bundled Azure conv trace, the Azure code and Mooncake
+ * The matrix (47 configurations): the bundled Azure conv trace, the Azure code and Mooncake
  * traces from ../shared (skipped with a message when absent), generated
  * workloads (fixed, uniform and chat, the last with prefix-sharing hash
  * ids); every scheduler (vllm V1 with and without chunked prefill and
@@ -107,6 +107,12 @@ static const config matrix[] = {
      true, false},
     {"--workload 'chat:n=150' " H8, true, false},
     {"--workload 'poisson:rate=2,n=100;in=fixed:100;out=fixed:2000' " H8, true, false},
+    /* Equal outputs: the last steps in order (merge_ends_sorted, the
+     * carried pass's moved last steps), on other units and schedulers. */
+    {"--workload 'poisson:rate=2,n=100;in=fixed:100;out=fixed:2000' " H8 "--block-size 8", true,
+     false},
+    {"--workload 'poisson:rate=4,n=100;in=fixed:300;out=fixed:700' " H8 "--scheduler sarathi", true,
+     false},
     /* Requests ending inside merged runs (nothing waits: the run goes on
      * without them), with uniform growths, none, a calendar, a measured
      * profile, decodes first. */
