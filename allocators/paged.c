@@ -357,7 +357,16 @@ static int paged_grow(kv_alloc *a, kv_seq *s, uint32_t tokens)
             return KV_ENOMEM;
         return KV_OK;
     }
-    if (table_room(s, need) != KV_OK)
+    /* At admission, table room for the sequence's whole life (its final
+     * length, known: kv_set_final), as the table's doubling would reach
+     * it: the uniform growths of merged runs (paged_grow_unit) ask for
+     * room for every growth to come. Host memory only. */
+    uint64_t room = need;
+    if (!s->live && kv__paged_samples(s) <= 1) {
+        uint64_t life = (uint64_t)s->final_tokens / p->block_tokens + 2;
+        room = life > need ? life : need;
+    }
+    if (table_room(s, room) != KV_OK)
         return KV_ENOMEM;
     uint64_t hits = 0, idle = 0;
     if (p->prefix && !s->live) {

@@ -56,14 +56,19 @@ static inline bool merge_plain_decode(const sim_batch *b, uint32_t k, const sim_
            q->computed >= s->shared_tokens && s->cap_tokens > q->computed;
 }
 
+static bool through_ok(const sim_replica *r);
+
 /* How many steps, the one started included, R's batch can run unchanged
- * (1 when no other can follow it): until a request's last token, and,
+ * (0 when no other can follow it): until a request's last token (1 where
+ * one comes in the step started and the run may go on past it,
+ * through_ok), and,
  * with GROWS (a growth rule) MERGE_GROW_NONE, until a sequence outgrows what it
  * holds. Otherwise r->merge_next[k] is the step that first grows batch
  * entry k (past the bound: none in the run) and *NEXT the first of them
  * in the bound (UINT32_MAX: none). *USED_STEP is what the sum of used
  * tokens grows by at each step's end. O(running),
- * cut short where the answer is 1: a request at its last token, and,
+ * cut short where the answer is 0: a request at its last token where the
+ * run may not go on past it, and,
  * since the second step's growths are known here, growths it may not
  * make (the run's loop would stop before that step: a full pool's steps,
  * most of a busy run's, merge nothing). */
@@ -79,7 +84,7 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
     if (!(b->steady || prompts) || r->pipe != NULL || r->cfg->spec.method != SIM_SPEC_NONE ||
         b->n == 0 || (!prompts && (b->shape.prefill_seqs != 0 || b->shape.prefill_tokens != 0)) ||
         b->spec.drafts != 0)
-        return 1;
+        return 0;
     uint32_t bound = UINT32_MAX, first_min = UINT32_MAX;
     uint64_t growth = 0;
     *nprompt = 0;
@@ -91,33 +96,39 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
          * loop's tests and sums below for them, with its exits (each
          * monotone in the entries taken, so taken in any order). */
 #ifndef NDEBUG
-        uint32_t bnd = UINT32_MAX, fmin = UINT32_MAX, n2 = 0, nstop = 0;
+        uint32_t bnd = UINT32_MAX, fmin = UINT32_MAX, fmin_grow = UINT32_MAX, n2 = 0, nstop = 0;
         uint64_t gr = 0;
+        const bool lazy = r->pass_next_lazy; /* carried: merge_next unwritten */
         for (uint32_t k = 0; k < known; k++) {
             const sim_req *q = sim_rep_req(r, b->req[k]);
             uint32_t left = q->output - q->generated, first = q->seq.cap_tokens - merge_base(q) + 1;
-            assert(merge_plain_decode(b, k, q) && r->merge_next[k] == first &&
+            assert(merge_plain_decode(b, k, q) && (lazy || r->merge_next[k] == first) &&
                    r->merge_last[k] == left);
             bnd = left < bnd ? left : bnd;
             fmin = first < fmin ? first : fmin;
+            if (first <= left)
+                fmin_grow = first < fmin_grow ? first : fmin_grow;
             gr += q->seq.samples > 1 ? q->seq.samples : 1;
             n2 += first == 2;
             nstop += first > left;
         }
-        assert(bnd == r->known_bound && fmin == r->known_first_min && gr == r->known_growth &&
-               n2 == r->known_n2 && nstop == r->mc_nstop);
+        /* Carried, the least first growth of those growing in their
+         * lives: the others' are past their last steps, so past the
+         * bound, and change neither the bound nor NEXT below. */
+        assert(bnd == r->known_bound && (lazy ? fmin_grow : fmin) == r->known_first_min &&
+               gr == r->known_growth && n2 == r->known_n2 && nstop == r->mc_nstop);
 #endif
-        if (r->known_bound < 2)
-            return 1;
+        if (r->known_bound < 2 && !(r->known_bound == 1 && through_ok(r)))
+            return 0;
         bound = r->known_bound;
         first_min = r->known_first_min;
         growth = r->known_growth;
         if (r->known_n2 > 0) {
             if (grows == MERGE_GROW_NONE)
-                return 1;
+                return 0;
             need2 = r->known_need2;
             if (!merge_decode_room(r, need2, grows == MERGE_GROW_NO_EVICT))
-                return 1;
+                return 0;
         }
         k0 = known;
     } else {
@@ -141,11 +152,11 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
                       s->used_tokens == q->computed && s->cap_tokens >= q->input &&
                       s->shared_tokens <= q->input;
         if (!decode && !prompt)
-            return 1;
+            return 0;
         *nprompt += prompt;
         uint32_t left = q->output - q->generated; /* the step of its last token ends the run */
-        if (left < 2)
-            return 1; /* its last token now: nothing follows (skip the rest of the batch) */
+        if (left < 2 && !(left == 1 && through_ok(r)))
+            return 0; /* its last token now, the run not going on past it: nothing follows */
         if (left < bound)
             bound = left;
         assert(s->samples == r->cfg->n_samples); /* GROWTH's sum below */
@@ -160,11 +171,11 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
             /* take_growths' test for step 2, on a prefix of its sum (it
              * only grows): a failure there ends the run at one step. */
             if (grows == MERGE_GROW_NONE)
-                return 1;
+                return 0;
             uint64_t nb = kv_grow_bytes(r->kv, s, base + 2);
             need2 = nb > UINT64_MAX - need2 ? UINT64_MAX : need2 + nb;
             if (!merge_decode_room(r, need2, grows == MERGE_GROW_NO_EVICT))
-                return 1;
+                return 0;
         }
     }
     /* Every running request decodes, or is a finished request static
@@ -173,23 +184,28 @@ static uint32_t merge_bound(sim_replica *r, int grows, uint64_t *used_step, uint
      * running requests, none is left out. */
     if (b->n != r->nrunning) {
         uint32_t held = 0;
-        for (uint32_t k = 0; k < r->nrunning; k++) {
+        /* The pass's known decodes are in the batch (the carried pass
+         * leaves their stamps, r->pass_unstamped): the running set's
+         * first entries. */
+        for (uint32_t k = r->pass_unstamped ? r->pass_known : 0; k < r->nrunning; k++) {
             const sim_req *q = sim_rep_req(r, r->running[k]);
             if (sim_rep_in_batch(r, r->running[k]))
                 continue;
             if (!(q->hold && q->generated >= q->output))
-                return 1;
+                return 0;
             held++;
         }
         if (b->n + held != r->nrunning)
-            return 1;
+            return 0;
     }
     /* Without growths the run stops before the first; else the first in
      * the bound is NEXT (every first growth is at step 2 or later). */
     *next = UINT32_MAX;
-    if (grows == MERGE_GROW_NONE)
-        bound = first_min - 1 < bound ? first_min - 1 : bound;
-    else if (first_min <= bound)
+    if (grows == MERGE_GROW_NONE && first_min - 1 < bound) {
+        bound = first_min - 1;
+        if (bound < 2)
+            return 0; /* its next step grows: nothing follows */
+    } else if (first_min <= bound)
         *next = first_min;
     /* The sequences of the entries after the known ones: each holds the
      * configuration's samples (sim_rep_make_request). */
@@ -347,59 +363,6 @@ static bool through_ok(const sim_replica *r)
            sim_rep_waiting(r) == 0 && r->batch.n == r->nrunning;
 }
 
-/* The entries ending at a step of a run found by position (more: the
- * ends' pass takes them entry by entry). */
-enum { MERGE_ENDS_AT = 16 };
-
-/* What a scan of a run's batch at its step K that ends requests finds:
- * those ending (NEND, the first MERGE_ENDS_AT of them at AT by position,
- * the sum of their merge_base END_USED) and, of those kept, the next
- * bound (the least last step) with the count and merge_base sum of the
- * entries ending there. */
-typedef struct merge_ends {
-    uint32_t nend, at[MERGE_ENDS_AT];
-    uint64_t end_used;
-    uint32_t bound, bound_n;
-    uint64_t bound_base;
-} merge_ends;
-
-/* The scan of the N entries REQ of POOL whose last steps are LAST. */
-static void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *pool,
-                            uint32_t n, uint32_t k, merge_ends *e)
-{
-    uint32_t nend = 0, bound = UINT32_MAX, bound_n = 0;
-    uint64_t end_used = 0, bound_base = 0;
-    /* Four entries an iteration (a few compares each: the loop's own
-     * count and test were an eighth of the scan; GCC and Clang both take
-     * the pragma). */
-#pragma GCC unroll 4
-    for (uint32_t j = 0; j < n; j++) {
-        uint32_t l = last[j];
-        assert(l == merge_last_step(&pool[req[j]]));
-        if (l == k) {
-            if (nend < MERGE_ENDS_AT)
-                e->at[nend] = j;
-            nend++;
-            end_used += merge_base(&pool[req[j]]);
-            continue;
-        }
-        if (l < bound) {
-            bound = l;
-            bound_n = 0;
-            bound_base = 0;
-        }
-        if (l == bound) {
-            bound_n++;
-            bound_base += merge_base(&pool[req[j]]);
-        }
-    }
-    e->nend = nend;
-    e->end_used = end_used;
-    e->bound = bound;
-    e->bound_n = bound_n;
-    e->bound_base = bound_base;
-}
-
 /* sim_merge_steps' final pass's sums (its locals). */
 typedef struct final_pass_t {
     uint32_t finished;
@@ -414,7 +377,7 @@ typedef struct final_pass_t {
 static inline __attribute__((always_inline)) void
 final_pass(sim_replica *r, kv_alloc *kv, const uint32_t *final_req, uint32_t final_n,
            sim_req *final_pool, uint64_t final_stamp, uint32_t adv, int64_t last_ns, bool pre_pass,
-           bool single, bool need_each, final_pass_t *fp)
+           bool single, bool need_each, bool stamps, final_pass_t *fp)
 {
     uint32_t finished = fp->finished;
     uint64_t used_sum = fp->used_sum, need = fp->need;
@@ -443,7 +406,8 @@ final_pass(sim_replica *r, kv_alloc *kv, const uint32_t *final_req, uint32_t fin
         else
             sim_step_set_used(kv, &q->seq, q->computed, &used_sum);
         q->last_token_ns = last_ns;
-        q->stamp = final_stamp;
+        if (stamps)
+            q->stamp = final_stamp;
 #ifndef NDEBUG
         if (pre_pass && !ends_now && q->computed + 1 > q->seq.cap_tokens) {
             uint64_t b = kv_grow_bytes(kv, &q->seq, q->computed + 1);
@@ -485,7 +449,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * r->merge_last (its known decodes, as merge_bound takes them). */
     const uint32_t noted = r->pass_known <= r->batch.n ? r->pass_known : 0;
     uint32_t bound = merge_bound(r, grows, &used_step, &next, &nprompt);
-    if (bound < 2)
+    if (bound == 0)
         return 0;
     /* Through completions when the growths allow: none, or uniform over
      * each entry's life; and the batch in the running set's order, none
@@ -552,6 +516,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * taken up by the ends' pass (ENDS_SCANNED). */
     merge_ends ends_scan;
     bool ends_scanned = false;
+    /* Whether r->merge_last is in order, once the first ends filled it. */
+    bool last_sorted = false, last_known = false;
     /* Uniform growths where no head is blocked and any growth may be
      * made: due and made here, MEM0 kept by arithmetic between ends. */
     const bool fast_grow = g.unit != 0 && !r->head_blocked && g.rule == MERGE_GROW_ANY;
@@ -603,9 +569,19 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
                  * note into r->merge_last, then the scan the ends' pass
                  * below takes up. */
                 uint32_t *const last = r->merge_last;
-                for (uint32_t n = noted; n < r->batch.n; n++)
+                /* In order where the pass found its notes so and the
+                 * others follow them in order (merge_ends_sorted). */
+                bool in_order = noted > 0 && r->pass_last_sorted;
+                for (uint32_t n = noted; n < r->batch.n; n++) {
                     last[n] = merge_last_step(sim_rep_req(r, r->batch.req[n]));
-                merge_ends_scan(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                    in_order = in_order && last[n] >= last[n - 1];
+                }
+                if (in_order)
+                    merge_ends_sorted(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                else
+                    merge_ends_scan(last, r->batch.req, r->pool->v, r->batch.n, k, &ends_scan);
+                last_sorted = ends_scan.sorted;
+                last_known = true;
                 ends_scanned = true;
                 nend = ends_scan.nend;
                 end_used = ends_scan.end_used;
@@ -730,8 +706,11 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
              * (r->merge_last, filled at the run's first ends); the entries
              * ending now (up to MERGE_ENDS_AT of them) by position: the
              * first ends' scan, or one made now. */
-            if (!ends_scanned)
+            if (!ends_scanned && last_sorted) /* still in order: entries only left it */
+                merge_ends_sorted(ends_last, ends_req, ends_pool, ends_n, k, &ends_scan);
+            else if (!ends_scanned)
                 merge_ends_scan(ends_last, ends_req, ends_pool, ends_n, k, &ends_scan);
+            last_sorted = ends_scan.sorted;
             ends_scanned = false;
             const uint32_t *const at = ends_scan.at, nat = ends_scan.nend;
             assert(nat == nend);
@@ -885,8 +864,22 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * at END_NS): nothing reads them before (an arrival during the step
      * reads only the queue and the pool's size, see sim/merge.h), and
      * sim_step_end reports the step without that pass (r->pre_ended). */
+    /* Whether the batch's last steps are in order (r->merge_last, filled
+     * at the first ends, else here for the entries the pass did not
+     * note), for the next pass (r->end_last_sorted). */
+    bool end_sorted = last_sorted;
+    if (!last_known) {
+        uint32_t *const last = r->merge_last;
+        end_sorted = noted > 0 && r->pass_last_sorted;
+        for (uint32_t n = noted; end_sorted && n < r->batch.n; n++) {
+            last[n] = merge_last_step(sim_rep_req(r, r->batch.req[n]));
+            end_sorted = last[n] >= last[n - 1];
+        }
+    }
     const bool pre = !r->cfg->check;
     const uint32_t adv = pre ? k : k - 1;
+    r->end_last_sorted = end_sorted;
+    r->end_adv = adv;
     const int64_t last_ns = pre ? end_ns : start_ns;
     uint32_t finished = 0;
     /* With the batch the running set in its order and none held (the
@@ -900,7 +893,7 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     uint64_t need = 0;
     const bool need_each = pre_pass && !life_classes;
     if (pre_pass && life_classes) {
-        uint32_t c = (k + 1) % g.unit, m = 0;
+        uint32_t c = (uint32_t)((k + 1 + (uint64_t)g.rot) % g.unit), m = 0;
         for (uint32_t j = g.off[c]; j < g.off[c + 1]; j++)
             m += merge_last_step(merge_seq_req(r->merge_seqs[j])) != k;
         need = m * g.gu.bytes;
@@ -923,12 +916,17 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
     fp.used_check = used_check;
     fp.need_check = need_check;
 #endif
-    if (single && !need_each) /* most runs: the loop without their tests */
+    /* The stamps of the last step's pass: read only under --check (its
+     * rebuilt shape below); otherwise a later pass reads any older stamp
+     * as it would read this one (not its own), as it does for a run's
+     * steps in between, and merge_bound takes the carried pass's known
+     * decodes as in the batch (r->pass_unstamped). */
+    if (single && !need_each && pre) /* most runs: the loop without their tests */
         final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass, true,
-                   false, &fp);
+                   false, false, &fp);
     else
         final_pass(r, kv, final_req, final_n, final_pool, final_stamp, adv, last_ns, pre_pass,
-                   single, need_each, &fp);
+                   single, need_each, !pre, &fp);
     finished = fp.finished;
     used_sum = fp.used_sum;
     need = fp.need;

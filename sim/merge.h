@@ -80,6 +80,10 @@
  * its last step, and the sums of them (r->known_*, r->mc_stop for those
  * that grow no more in their lives); the pass starts them with
  * sim_merge_known_start. */
+/* The calendar's width (MERGE_CAL_W in sim/merge_int.h), the most
+ * tokens of a uniform growth unit. */
+enum { MERGE_CARRY_W = 64 };
+
 typedef struct sim_merge_known {
     uint32_t bound, first_min, n2, nstop;
     uint64_t need2;
@@ -146,6 +150,80 @@ static inline void sim_merge_known_end(sim_replica *r, const sim_merge_known *kn
     r->known_growth = (uint64_t)n * (samples > 1 ? samples : 1);
     r->mc_nstop = kn->nstop;
 }
+
+/* The pass's notes carried from the last run's life classes (the pass
+ * takes r->pre_pass with r->pre_pass_unit, sim/merge_grow.c): where that
+ * run kept its classes (r->mc_valid, the pool's array unmoved, a unit of
+ * two tokens or more, single samples), the pass writes each decode's last
+ * step (r->merge_last) and the least of them, and looks closer only at
+ * the entries within a unit and a step of their last token
+ * (sim_merge_carry_near_end: those growing no more in their lives, r->mc_stop);
+ * the growths it makes (those whose next token needs a block: the class
+ * of the run's next step, less the requests its last step finished) and
+ * the sums merge_bound takes come from the classes (sim_merge_carry_end),
+ * and r->merge_next is left for merge_growths_init to fill where it needs
+ * it (r->pass_next_lazy). */
+typedef struct sim_merge_carry {
+    uint32_t unit, rot, nstop, xn2;
+    uint64_t xneed2;
+    uint32_t stop_in[MERGE_CARRY_W]; /* per old class: growing no more */
+} sim_merge_carry;
+
+/* Whether R's pass can take its notes from the last run's classes. */
+bool sim_merge_carry_ok(const sim_replica *r);
+
+/* Starts C for R's pass. */
+void sim_merge_carry_start(sim_replica *r, sim_merge_carry *c);
+
+/* Entry K, request Q, whose last step LEFT is within a unit and a step:
+ * whether it grows no more in its life (noted in r->mc_stop). */
+void sim_merge_carry_near_end(sim_replica *r, sim_merge_carry *c, uint32_t k, const sim_req *q,
+                              uint32_t left);
+
+/* The growths the pass makes (their sequences in order: *SEQS, *N). */
+void sim_merge_carry_growths(sim_replica *r, kv_seq ***seqs, uint32_t *n);
+
+/* The sums of the pass's N decodes, BOUND the least of their last steps,
+ * into R (as sim_merge_known_end leaves them, but for known_first_min:
+ * the least first growth step of the entries that grow in their lives,
+ * which merge_bound takes alike). */
+void sim_merge_carry_end(sim_replica *r, const sim_merge_carry *c, uint32_t bound, uint32_t n);
+
+#ifndef NDEBUG
+/* Asserts that the carried notes of the pass's NRUN decodes RUN (grown)
+ * are those sim_merge_note_known would make of them: r->merge_last, the
+ * sums (known_first_min over those growing in their lives), r->mc_stop. */
+static inline void sim_merge_carry_check(sim_replica *r, const uint32_t *run, uint32_t nrun,
+                                         uint64_t unit_bytes)
+{
+    uint32_t bound = UINT32_MAX, fmin = UINT32_MAX, n2 = 0, nstop = 0;
+    uint64_t need2 = 0;
+    for (uint32_t k = 0; k < nrun; k++) {
+        const sim_req *q = sim_rep_req(r, run[k]);
+        const kv_seq *s = &q->seq;
+        uint32_t first = s->cap_tokens - q->computed + 1, left = q->output - q->generated;
+        assert(r->merge_last[k] == left && first >= 2);
+        bound = left < bound ? left : bound;
+        if (first <= left)
+            fmin = first < fmin ? first : fmin;
+        if (first == 2) {
+            uint64_t nb = unit_bytes != 0 && first <= left
+                              ? unit_bytes
+                              : kv_grow_bytes(r->kv, s, q->computed + 2);
+            assert(nb == kv_grow_bytes(r->kv, s, q->computed + 2));
+            n2++;
+            need2 = nb > UINT64_MAX - need2 ? UINT64_MAX : need2 + nb;
+        }
+        if (first > left) {
+            assert(nstop >= 8 || r->mc_stop[nstop] == k);
+            nstop++;
+        }
+    }
+    assert(bound == r->known_bound && fmin == r->known_first_min && n2 == r->known_n2 &&
+           need2 == r->known_need2 && nstop == r->mc_nstop && r->known_growth == nrun);
+    (void)bound, (void)fmin, (void)n2, (void)nstop, (void)need2;
+}
+#endif
 
 /* R has just started a step (sim_step_start returned 1) that ends at
  * *END_NS. Extends it over the identical steps that follow, as far as the

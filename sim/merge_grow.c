@@ -173,7 +173,7 @@ void merge_classes_keep(sim_replica *r, const merge_growths *g, uint32_t steps, 
 {
     r->mc_valid = true;
     r->mc_unit = g->unit;
-    r->mc_shift = steps % g->unit;
+    r->mc_shift = (uint32_t)((g->rot + (uint64_t)steps) % g->unit);
     r->mc_nfin = nfin;
     r->mc_pool = r->pool->v;
     memcpy(r->mc_off, g->off, sizeof(r->mc_off));
@@ -186,12 +186,15 @@ void merge_classes_keep(sim_replica *r, const merge_growths *g, uint32_t steps, 
  * and the pool's array has not moved. Those classes less the finished
  * requests and the decodes that grow no more (merge_bound's r->mc_stop),
  * rotated by that run's steps (its class C is class C - steps modulo U
- * here: each decode moved that many tokens), then the batch's other
- * entries (admitted since, after them in batch order) each at the end of
- * its class, kv_grow_uniform asked of them only (uniform_classes' known
- * entries). Returns U, 0 where the classes cannot be carried (the caller
- * makes them), or -1 where uniform_classes would return -1. */
-static int carry_classes(sim_replica *r, kv_grow_unit *out, uint32_t off[CAL_W + 1])
+ * here: each decode moved that many tokens; kept in place, *ROT the
+ * rotation: class C here is the stored class (C + *ROT) % U), then the
+ * batch's other entries (admitted since, after them in batch order) each
+ * at the end of its class, kv_grow_uniform asked of them only
+ * (uniform_classes' known entries). Returns U, 0 where the classes cannot
+ * be carried (the caller makes them), or -1 where uniform_classes would
+ * return -1. */
+static int carry_classes(sim_replica *r, kv_grow_unit *out, uint32_t off[CAL_W + 1],
+                         uint32_t *rot_out)
 {
     const uint32_t known = r->pass_known, unit = r->mc_unit;
     if (!r->pass_known_unit || known == 0 || known > r->batch.n || r->pool->v != r->mc_pool ||
@@ -202,18 +205,8 @@ static int carry_classes(sim_replica *r, kv_grow_unit *out, uint32_t off[CAL_W +
         class_remove(r, unit, off, r->mc_fin[j]);
     for (uint32_t j = 0; j < r->mc_nstop; j++)
         class_remove(r, unit, off, &sim_rep_req(r, r->batch.req[r->mc_stop[j]])->seq);
-    const uint32_t rot = r->mc_shift, total = off[unit];
-    if (rot != 0) { /* class C' here is class (C' + ROT) mod U there, in two pieces */
-        uint32_t head = off[rot], old[CAL_W + 1];
-        memcpy(old, off, (unit + 1) * sizeof(old[0]));
-        memcpy(r->merge_tmp, r->merge_seqs + head, (total - head) * sizeof(kv_seq *));
-        memcpy(r->merge_tmp + (total - head), r->merge_seqs, head * sizeof(kv_seq *));
-        memcpy(r->merge_seqs, r->merge_tmp, total * sizeof(kv_seq *));
-        for (uint32_t c = 0; c < unit; c++) {
-            uint32_t o = c + rot < unit ? c + rot : c + rot - unit;
-            off[c + 1] = off[c] + (old[o + 1] - old[o]);
-        }
-    }
+    const uint32_t rot = r->mc_shift; /* class C' here is stored class (C' + ROT) mod U */
+    *rot_out = rot;
     /* The entries admitted since: uniform_classes' statements for them. */
     kv_seq **seqs = r->merge_tmp;
     uint32_t *cls = r->merge_link, *span = r->merge_grow, m = 0;
@@ -234,6 +227,7 @@ static int carry_classes(sim_replica *r, kv_grow_unit *out, uint32_t off[CAL_W +
         uint32_t c = cls[j];
         if (c > unit + 1)
             return -1; /* holds more than its next block */
+        c += rot;      /* its stored class: (C + ROT) mod U, C <= U + 1, ROT < U */
         while (c >= unit)
             c -= unit;
         class_append(r, unit, off, c, seqs[j]);
@@ -263,13 +257,15 @@ bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bou
 {
     g->rule = rule;
     g->next = next;
-    g->cls = 1; /* the loop looks at step 2 first */
+    g->rot = 0; /* uniform_classes' */
     int uc = -1;
     bool carry = r->mc_valid;
     r->mc_valid = false; /* carried by this run or never */
-    if (*through && carry && (uc = carry_classes(r, &g->gu, g->off)) != 0) {
+    if (*through && carry && (uc = carry_classes(r, &g->gu, g->off, &g->rot)) != 0) {
 #ifndef NDEBUG
-        /* What uniform_classes makes. */
+        merge_fill_known_next(r);
+        /* What uniform_classes makes: its class C the stored class
+         * (C + ROT) mod U (it leaves the carried ones in place). */
         uint32_t n = uc > 0 ? g->off[uc] : 0, off[CAL_W + 1];
         kv_seq **seqs = malloc(n * sizeof(*seqs) + 1);
         assert(seqs != NULL);
@@ -280,19 +276,36 @@ bool merge_growths_init(sim_replica *r, merge_growths *g, int rule, uint32_t bou
         assert(fresh == uc);
         if (uc > 0) {
             assert(gu.tokens == g->gu.tokens && gu.bytes == g->gu.bytes);
-            assert(memcmp(off, g->off, (size_t)(uc + 1) * sizeof(off[0])) == 0);
-            assert(memcmp(seqs, r->merge_seqs, n * sizeof(*seqs)) == 0);
+            for (uint32_t c = 0; c < (uint32_t)uc; c++) {
+                uint32_t sc = (c + g->rot) % (uint32_t)uc;
+                assert(off[sc + 1] - off[sc] == g->off[c + 1] - g->off[c]);
+                assert(memcmp(seqs + off[sc], r->merge_seqs + g->off[c],
+                              (g->off[c + 1] - g->off[c]) * sizeof(*seqs)) == 0);
+            }
         }
+        /* The carried classes back in place. */
+        memcpy(r->merge_seqs, seqs, n * sizeof(*seqs));
+        memcpy(g->off, off, sizeof(off));
         free(seqs);
 #endif
         if (uc < 0)
             *through = false;
-    } else if (*through && (uc = uniform_classes(r, bound, true, &g->gu, g->off)) < 0) {
-        *through = false;
+    } else if (*through) {
+        merge_fill_known_next(r);
+        g->rot = 0;
+        if ((uc = uniform_classes(r, bound, true, &g->gu, g->off)) < 0)
+            *through = false;
     }
-    if (!*through && next != UINT32_MAX && !r->cfg->check)
+    if (!*through && next != UINT32_MAX && !r->cfg->check) {
+        merge_fill_known_next(r);
+        g->rot = 0;
         uc = uniform_classes(r, bound, false, &g->gu, g->off);
+    }
     g->unit = uc > 0 ? (uint32_t)uc : 0;
+    /* The loop looks at step 2 first: the class before it, step 1's. */
+    g->cls = g->unit != 0 ? (1 + g->rot) % g->unit : 1;
+    if (g->unit == 0 && next != UINT32_MAX)
+        merge_fill_known_next(r); /* the calendar's */
     for (int w = 0; w < CAL_W; w++)
         g->head[w] = CAL_NONE;
     if (nprompt > 0 && g->unit == 0 && next != UINT32_MAX)
@@ -351,7 +364,7 @@ void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s, uint64
         return;
     /* The hinted class first: the same entry taken out (a sequence is in
      * one class at most), without the walk of the classes before it. */
-    const uint32_t c = (uint32_t)(hint % g->unit);
+    const uint32_t c = (uint32_t)((hint % g->unit + g->rot) % g->unit);
     for (uint32_t j = g->off[c]; j < g->off[c + 1]; j++)
         if (r->merge_seqs[j] == s) {
             memmove(r->merge_seqs + j, r->merge_seqs + j + 1,

@@ -57,10 +57,17 @@ typedef struct merge_growths {
     uint32_t next; /* the first step with a growth in the bound; UINT32_MAX: none */
     uint32_t unit; /* uniform growth's tokens (r->merge_seqs holds the classes); 0: calendar */
     kv_grow_unit gu;
-    uint32_t cls;                  /* with UNIT, the class of the step looked at last */
-    uint32_t off[MERGE_CAL_W + 1]; /* with UNIT, class C is r->merge_seqs[OFF[C], OFF[C + 1]) */
-    uint32_t head[MERGE_CAL_W];    /* the calendar's buckets */
+    uint32_t cls; /* with UNIT, the class of the step looked at last */
+    uint32_t
+        rot; /* with UNIT, class C (first growth C modulo UNIT) is OFF's class (C + ROT) % UNIT */
+    uint32_t
+        off[MERGE_CAL_W + 1];   /* with UNIT, stored class C is r->merge_seqs[OFF[C], OFF[C + 1]) */
+    uint32_t head[MERGE_CAL_W]; /* the calendar's buckets */
 } merge_growths;
+
+/* Writes r->merge_next for the pass's known decodes where the pass
+ * carried its notes without it (r->pass_next_lazy; sim/merge.h). */
+void merge_fill_known_next(sim_replica *r);
 
 /* True when taking NEED bytes leaves a free block per sample (see
  * merge_grow.c). */
@@ -97,5 +104,33 @@ void merge_classes_keep(sim_replica *r, const merge_growths *g, uint32_t steps, 
 /* Takes ended sequence S out of G's classes; its class is looked in
  * first as HINT modulo the unit (where it is not there, all of them). */
 void merge_growths_end(sim_replica *r, merge_growths *g, const kv_seq *s, uint64_t hint);
+
+/* The entries ending at a step of a run found by position (more: the
+ * ends' pass takes them entry by entry). */
+enum { MERGE_ENDS_AT = 16 };
+
+/* What a scan of a run's batch at its step K that ends requests finds:
+ * those ending (NEND, the first MERGE_ENDS_AT of them at AT by position,
+ * the sum of their merge_base END_USED) and, of those kept, the next
+ * bound (the least last step) with the count and merge_base sum of the
+ * entries ending there. */
+typedef struct merge_ends {
+    uint32_t nend, at[MERGE_ENDS_AT];
+    uint64_t end_used;
+    uint32_t bound, bound_n;
+    uint64_t bound_base;
+    bool sorted; /* the scan's: the last steps in order (merge_ends_sorted serves) */
+} merge_ends;
+
+/* The scan of the N entries REQ of POOL whose last steps are LAST, at
+ * the run's step K (sim/merge_ends.c). */
+void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *pool, uint32_t n,
+                     uint32_t k, merge_ends *e);
+
+/* merge_ends_scan where LAST is in order (nondecreasing, its least K):
+ * those ending are its first entries, the next bound the one after them,
+ * its entries those after it; O(those ending and the next bound's). */
+void merge_ends_sorted(const uint32_t *last, const uint32_t *req, const sim_req *pool, uint32_t n,
+                       uint32_t k, merge_ends *e);
 
 #endif

@@ -108,6 +108,19 @@ typedef struct sim_replica {
      * run's step 2 and those growths' bytes, the sequences they hold. */
     uint32_t known_bound, known_first_min, known_n2;
     uint64_t known_need2, known_growth;
+    /* ... the pass carried them from the last run's classes (sim/merge.h):
+     * r->merge_next not written for them, and known_first_min the least
+     * of those growing in their lives. */
+    bool pass_next_lazy;
+    /* ... and their last steps (r->merge_last) in order (nondecreasing). */
+    bool pass_last_sorted;
+    /* ... and their stamps left as they were (read only by merge_bound's
+     * test of the running set, which takes them as in the batch). */
+    bool pass_unstamped;
+    /* A merged run's batch's last steps in order at its end (for the
+     * next pass's PASS_LAST_SORTED). */
+    bool end_last_sorted;
+    uint32_t end_adv; /* ... and its steps, the tokens each entry moved */
     /* That run's life classes (merge_seqs, MC_OFF, unit MC_UNIT, with
      * the pool's array MC_POOL), its steps modulo the unit (MC_SHIFT) and
      * the sequences of the requests its last step finished (MC_FIN, up to

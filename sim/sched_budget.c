@@ -153,6 +153,122 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
 #ifndef NDEBUG
             uint64_t ctx_check = 0;
 #endif
+            if (units && sim_merge_carry_ok(r)) {
+                /* The notes from the last run's classes (sim/merge.h):
+                 * each entry's last step and their least, a closer look
+                 * near their ends only; the growths the classes'. */
+                sim_merge_carry cs;
+                sim_merge_carry_start(r, &cs);
+                uint32_t *const last = r->merge_last, bound = UINT32_MAX;
+                const uint32_t near = cs.unit + 1;
+                /* Where the run left the last steps in order, each entry
+                 * left's is the run's less its steps, after those it
+                 * finished (the first: theirs were the least): moved down
+                 * at once; their least the first, those near their ends
+                 * the first few. */
+                const bool shifted = r->end_last_sorted;
+                if (shifted) {
+                    const uint32_t nfin = r->mc_nfin, adv = r->end_adv;
+                    if (nfin > 0)
+                        memmove(last, last + nfin, nrun * sizeof(*last));
+                    for (uint32_t k = 0; k < nrun; k++) /* vectorised */
+                        last[k] -= adv;
+                    bound = nrun > 0 ? last[0] : UINT32_MAX;
+                    for (uint32_t k = 0; k < nrun && last[k] <= near; k++)
+                        sim_merge_carry_near_end(r, &cs, k, &pool[run[k]], last[k]);
+                }
+                if (shifted && ctx_known) {
+                    /* Most passes: nothing an entry. Their stamps stay
+                     * (r->pass_unstamped): after this pass only
+                     * merge_bound's test of the running set reads them,
+                     * and takes the known decodes as in the batch; any
+                     * later pass's stamp is past them. */
+                    r->pass_unstamped = true;
+#ifndef NDEBUG
+                    for (uint32_t k = 0; k < nrun; k++) {
+                        const sim_req *q = &pool[run[k]];
+                        assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
+                               q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
+                               !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens) &&
+                               q->seq.cap_tokens >= q->computed &&
+                               last[k] == q->output - q->generated);
+                        ctx_check += (uint64_t)(q->computed + 1);
+                    }
+#endif
+                } else if (shifted) {
+                    for (uint32_t k = 0; k < nrun; k++) {
+                        sim_req *q = &pool[run[k]];
+                        assert(last[k] == q->output - q->generated);
+                        q->stamp = stamp;
+                        dctx += (uint64_t)(q->computed + 1); /* times samples below */
+                    }
+#ifndef NDEBUG
+                    ctx_check = dctx;
+#endif
+                }
+                for (uint32_t k = 0; !shifted && k < nrun; k++) {
+                    sim_req *q = &pool[run[k]];
+                    assert(q->stamp != stamp && q->computed + 1 == sim_req_tokens(q) &&
+                           q->computed >= q->input && q->seq.live && q->first_sched_ns >= 0 &&
+                           !(chunk_keys && q->seq.used_tokens < q->seq.prompt_tokens) &&
+                           q->seq.cap_tokens >= q->computed);
+                    const uint32_t left = q->output - q->generated;
+                    last[k] = left;
+                    bound = left < bound ? left : bound;
+                    if (left <= near)
+                        sim_merge_carry_near_end(r, &cs, k, q, left);
+                    q->stamp = stamp;
+                    if (!ctx_known)
+                        dctx += (uint64_t)(q->computed + 1); /* times samples below */
+#ifndef NDEBUG
+                    ctx_check += (uint64_t)(q->computed + 1);
+#endif
+                }
+                kv_seq **gs;
+                uint32_t gn;
+                sim_merge_carry_growths(r, &gs, &gn);
+#ifndef NDEBUG
+                /* The growths the pass would find: those whose next token
+                 * needs a block, in order. */
+                for (uint32_t k = 0, j = 0; k < nrun; k++) {
+                    const sim_req *q = &pool[run[k]];
+                    if (q->seq.cap_tokens == q->computed) {
+                        assert(j < gn && gs[j] == &q->seq);
+                        j++;
+                    }
+                    assert(k + 1 < nrun || j == gn);
+                }
+#endif
+                if (gn > 0)
+                    kv_grow_units(r->kv, gs, gn, &r->pre_gu);
+                sim_merge_carry_end(r, &cs, bound, nrun);
+                /* In order where they were at the run's end (each moved
+                 * by its steps; those finished taken out). */
+                r->pass_last_sorted = r->end_last_sorted;
+#ifndef NDEBUG
+                for (uint32_t k = 1; r->pass_last_sorted && k < nrun; k++)
+                    assert(last[k] >= last[k - 1]);
+#endif
+#ifndef NDEBUG
+                sim_merge_carry_check(r, run, nrun, unit_bytes);
+#endif
+                if (ctx_known)
+                    dctx = r->pre_pass_ctx;
+                assert(dctx == ctx_check);
+                for (uint32_t j = bn - nrun; j < bn; j++)
+                    btok[j] = 1;
+                dseqs = nrun * samples;
+                dctx *= samples;
+                budget -= nrun;
+                r->pass_known = nrun;
+                r->pass_known_ctx = dctx;
+                r->pass_known_unit = r->pre_pass_unit;
+                r->batch.n = bn;
+                r->batch.shape.decode_seqs += dseqs;
+                r->batch.shape.decode_ctx_tokens += dctx;
+                *budget_io = budget;
+                return 1;
+            }
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
                 sim_req *q = &pool[i];

@@ -200,6 +200,9 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         r->head_need_tokens = 0;
         r->pass_known = 0;
         r->pass_known_unit = false;
+        r->pass_next_lazy = false;
+        r->pass_last_sorted = false;
+        r->pass_unstamped = false;
         if (r->sched->schedule(r) != 0)
             return -1;
         /* An empty pass rejected or preempted the request it ended on (a

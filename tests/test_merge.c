@@ -11,7 +11,7 @@
  * allows it (its terminal summary counts them), so that the comparison is
  * not vacuous.
  *
- * The matrix (43 configurations): the bundled Azure conv trace, the Azure code and Mooncake
+ * The matrix (47 configurations): the bundled Azure conv trace, the Azure code and Mooncake
  * traces from ../shared (skipped with a message when absent), generated
  * workloads (fixed, uniform and chat, the last with prefix-sharing hash
  * ids); every scheduler (vllm V1 with and without chunked prefill and
@@ -107,6 +107,12 @@ static const config matrix[] = {
      true, false},
     {"--workload 'chat:n=150' " H8, true, false},
     {"--workload 'poisson:rate=2,n=100;in=fixed:100;out=fixed:2000' " H8, true, false},
+    /* Equal outputs: the last steps in order (merge_ends_sorted, the
+     * carried pass's moved last steps), on other units and schedulers. */
+    {"--workload 'poisson:rate=2,n=100;in=fixed:100;out=fixed:2000' " H8 "--block-size 8", true,
+     false},
+    {"--workload 'poisson:rate=4,n=100;in=fixed:300;out=fixed:700' " H8 "--scheduler sarathi", true,
+     false},
     /* Requests ending inside merged runs (nothing waits: the run goes on
      * without them), with uniform growths, none, a calendar, a measured
      * profile, decodes first. */
@@ -117,6 +123,11 @@ static const config matrix[] = {
     {DECODES "--step-profile catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv", true, false},
     {DECODES "--scheduler sarathi --ts-interval 0.05", true, false},
     {DECODES "--replicas 2", true, false},
+    /* Blocks of 2 and 8 tokens: the pass's notes carried from the last
+     * run's classes (sim_merge_carry_*), a growth at step 2 in class 0
+     * for the unit of 2. */
+    {DECODES "--block-size 2", true, false},
+    {DECODES "--block-size 8", true, false},
     /* Blocks of one token: uniform growths of a one-token unit, every step
      * (the class cycle's unit 1). */
     {DECODES "--block-size 1 --replicas 2", true, false},

@@ -704,6 +704,75 @@ static void test_weighted_sort_large(void **state)
     free(ref);
 }
 
+/* an_wsamples_sort where the values are whole nanoseconds, (double)ns /
+ * 1e9, as the simulator's gaps (samples.c's sort_merge_ns: one, two and
+ * three digits, one value for all, too many varying bits, and a value
+ * that is not such a gap, first or last, which sends the pairs back to
+ * the general sort), against qsort's order of the same pairs, merged. */
+static double ns_form_value(int form, uint64_t x, size_t i, size_t n)
+{
+    switch (form) {
+    case 0:
+        return (double)((x >> 33) % 4000) / 1e9; /* one digit, zero included */
+    case 1:
+        return (double)(15000000 + (x >> 33) % 13000000) / 1e9; /* two */
+    case 2:
+        return (double)((x >> 30) % ((uint64_t)1 << 38)) / 1e9; /* three */
+    case 3:
+        return 0.018; /* one value */
+    case 4:
+        return (double)((x >> 20) % ((uint64_t)1 << 44)) / 1e9; /* too many bits */
+    case 5: /* not a gap last: the integers back to values */
+        return i + 1 == n ? 0.0180000005 : (double)(15000000 + (x >> 33) % 13000000) / 1e9;
+    case 6: /* not a gap first */
+        return i == 0 ? 1e-10 : (double)(15000000 + (x >> 33) % 13000000) / 1e9;
+    default: /* past 2^50 ns */
+        return (double)(((uint64_t)1 << 50) + (x >> 33) % 1000) / 1e9;
+    }
+}
+
+static void test_weighted_sort_ns(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {8191, 8192, 20000};
+    uint64_t x = 55555;
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        an_wpair *ref = malloc(n * sizeof(*ref));
+        assert_non_null(ref);
+        for (int form = 0; form < 8; form++) {
+            an_wsamples w;
+            an_wsamples_init(&w, 4 * n); /* no compaction before the sort */
+            for (size_t i = 0; i < n; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                double v = ns_form_value(form, x, i, n);
+                uint64_t c = 1 + (x >> 17) % 4;
+                ref[i].v = v;
+                ref[i].c = c;
+                w.bypass = 1; /* straight to the array */
+                assert_int_equal(an_wsamples_add(&w, v, c), 0);
+            }
+            assert_int_equal(an_wsamples_sort(&w), 0);
+            qsort(ref, n, sizeof(*ref), cmp_pair_v);
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (m > 0 && ref[m - 1].v == ref[i].v)
+                    ref[m - 1].c += ref[i].c;
+                else
+                    ref[m++] = ref[i];
+            }
+            assert_false(w.overflow);
+            assert_int_equal(w.n, m);
+            for (size_t i = 0; i < m; i++) {
+                assert_memory_equal(&w.p[i].v, &ref[i].v, sizeof(double));
+                assert_int_equal(w.p[i].c, ref[i].c);
+            }
+            an_wsamples_free(&w);
+        }
+        free(ref);
+    }
+}
+
 /* an_samples_sort (its MSD passes, insertion and LSD paths) against
  * qsort's order of the same values, bit for bit: the forms of
  * test_weighted_sort_large, negative values among them, at sizes on
@@ -855,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_weighted_compact_last),
         cmocka_unit_test(test_weighted_stress),
         cmocka_unit_test(test_weighted_sort_large),
+        cmocka_unit_test(test_weighted_sort_ns),
         cmocka_unit_test(test_sort_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
