@@ -472,6 +472,11 @@ void sim_cost_set_max_model_len(sim_cost *c, uint32_t max_model_len)
     }
 }
 
+void sim_cost_set_attention_eager(sim_cost *c)
+{
+    c->fa_attn_eager = true;
+}
+
 double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed)
 {
     if (!(c->fa_slots > 0) || !(seqs > 0) || !(ctx > 0))
@@ -479,7 +484,11 @@ double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool
     if (!(c->fa_block_n > 0))
         return mmha_kv_scale(c, seqs);
     double per_seq = ctx / seqs, split_len;
-    if (!graphed)
+    /* V0 replays a graph only while the batch's longest sequence is
+     * within max_seq_len_to_capture (model_runner: use_cuda_graph needs
+     * max_decode_seq_len <= max_seq_len_to_capture; the mean stands for
+     * the longest); V1 plans every step (sim_cost_set_attention_eager). */
+    if (!graphed || c->fa_attn_eager || per_seq > c->fa_graph_len)
         split_len = fa_split_len(c, seqs, per_seq);
     else if (seqs <= c->fa_graph_seqs)
         split_len = c->fa_graph_split[(uint32_t)seqs];

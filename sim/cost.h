@@ -201,6 +201,7 @@ typedef struct sim_cost {
     double fa_graph_split[SIM_FA_TABLE];
     uint32_t fa_graph_seqs;
     double fa_graph_whole;
+    bool fa_attn_eager;                /* every decode's splits follow its own contexts (vLLM V1) */
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
     double attn_flops_per_decode_pair; /* the same for a decoding query (MLA: absorbed) */
     /* Tensor parallelism: everything above is one GPU's share; each step
@@ -294,6 +295,15 @@ double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool
  * to max_seq_len_to_capture, 8,192 by default and at most max_model_len,
  * the split-KV kernel's width (fa_graph_len). */
 void sim_cost_set_max_model_len(sim_cost *c, uint32_t max_model_len);
+
+/* The engine plans each decode's attention from the step's own lengths,
+ * captured or not: vLLM V1's FlashAttention backend builds its split
+ * schedule every step from the batch's sequence lengths
+ * (FlashAttentionMetadataBuilder.build: _schedule_decode(seqlens,
+ * max_seq_len, max_num_splits), vllm/v1/attention/backends/
+ * flash_attn.py), where V0 replayed the splits chosen at capture for
+ * the padded width. */
+void sim_cost_set_attention_eager(sim_cost *c);
 
 /* Sets RUN up from the run's first shape B; false (RUN unusable) where
  * sim_cost_step_s has terms the run would have to recompute (layers on

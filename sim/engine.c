@@ -424,6 +424,8 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     sim_cost_init(&r->cost, &e->cfg.gpu, &e->cfg.model, e->cfg.weight_dtype, e->cfg.kv_dtype,
                   &e->cfg.cost, e->cfg.tensor_parallel, &e->cfg.link);
     sim_cost_set_max_model_len(&r->cost, e->plan.max_model_len);
+    if (strcmp(e->cfg.scheduler, "vllm") == 0) /* V1 */
+        sim_cost_set_attention_eager(&r->cost);
     if (e->plan.gpu_layers < e->cfg.model.layers)
         sim_cost_offload(&r->cost, (double)e->plan.gpu_layers / e->cfg.model.layers, &e->cfg.host,
                          e->cfg.gpu.host_link_Bps, e->cfg.model.hidden);

@@ -101,6 +101,11 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
     }
     sim_cost cost;
     sim_cost_init(&cost, gpu, &q->model, q->weights, q->kv, &q->cost, tp, tp > 1 ? &r.link : NULL);
+    /* As kvsim run prices the step (replica_init): its max_model_len,
+     * its scheduler's attention plan. */
+    sim_cost_set_max_model_len(&cost, r.max_model_len);
+    if (strcmp(r.scheduler, "vllm") == 0)
+        sim_cost_set_attention_eager(&cost);
     sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = q->context};
     out->decode_tok_s = 1.0 / sim_cost_step_s(&cost, &d);
     if (gpu->fp16_flops > 0) {

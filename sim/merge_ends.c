@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 /* The scan of the N entries REQ of POOL whose last steps are LAST. */
-void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *pool,
-                            uint32_t n, uint32_t k, merge_ends *e)
+void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *pool, uint32_t n,
+                     uint32_t k, merge_ends *e)
 {
     uint32_t nend = 0, bound = UINT32_MAX, bound_n = 0, prev = 0;
     uint64_t end_used = 0, bound_base = 0;
@@ -54,8 +54,8 @@ void merge_ends_scan(const uint32_t *last, const uint32_t *req, const sim_req *p
 /* merge_ends_scan where LAST is in order (nondecreasing, its least K):
  * those ending are its first entries, the next bound the one after them,
  * its entries those after it; O(those ending and the next bound's). */
-void merge_ends_sorted(const uint32_t *last, const uint32_t *req, const sim_req *pool,
-                              uint32_t n, uint32_t k, merge_ends *e)
+void merge_ends_sorted(const uint32_t *last, const uint32_t *req, const sim_req *pool, uint32_t n,
+                       uint32_t k, merge_ends *e)
 {
     uint32_t j = 0, bound_n = 0;
     uint64_t end_used = 0, bound_base = 0;
@@ -82,4 +82,3 @@ void merge_ends_sorted(const uint32_t *last, const uint32_t *req, const sim_req 
     e->bound_n = bound_n;
     e->bound_base = bound_base;
 }
-

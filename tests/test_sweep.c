@@ -308,10 +308,33 @@ static void test_find_max_rate(void **state)
 static void test_batch_knee(void **state)
 {
     (void)state;
+    /* The vllm preset without its split-KV decode term (fa_wave_fill 0):
+     * the fill and drain of the attention's thread blocks, a fixed time
+     * per step at small batches, is not in the closed form. */
+    const char *src = getenv("KVSIM_SOURCE_DIR");
+    if (src == NULL)
+        skip();
+    char in[1024], preset[1024], line[512];
+    snprintf(in, sizeof(in), "%s/catalog/presets/vllm.preset", src);
+    snprintf(preset, sizeof(preset), "%s/gpu-only.preset", tmp);
+    FILE *fi = fopen(in, "r"), *fo = fopen(preset, "w");
+    assert_non_null(fi);
+    assert_non_null(fo);
+    bool seen = false;
+    while (fgets(line, sizeof(line), fi) != NULL) {
+        if (strncmp(line, "fa_wave_fill ", 13) == 0) {
+            snprintf(line, sizeof(line), "fa_wave_fill 0\n");
+            seen = true;
+        }
+        fputs(line, fo);
+    }
+    fclose(fi);
+    fclose(fo);
+    assert_true(seen);
     int rc = kvsim("sweep --vary max-num-seqs=8..1024x2 -j 2 --quiet --out %s/knee "
                    "--workload 'sharegpt:n=3000;in=fixed:32;out=fixed:480;arrival=batch' "
-                   "--gpu h100-sxm --model llama-3.1-8b --seq-overhead-us 0",
-                   tmp);
+                   "--gpu h100-sxm --model llama-3.1-8b --seq-overhead-us 0 --engine %s",
+                   tmp, preset);
     if (rc != 0)
         fail_msg("sweep failed: %s", out);
     sim_gpu g;

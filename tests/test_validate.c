@@ -164,7 +164,19 @@ static void test_llama31_8b_h100_by_hand(void **state)
     near(sim_cost_step_s(&c, &d), decode, 1e-12, "decode step");
 
     /* What kvsim prints: `kvsim fit` gives batch-1 decode at the full
-     * context and a prefill of the context, the same steps. */
+     * context and a prefill of the context as kvsim run's default vLLM V1
+     * prices them: V1 plans the decode's splits from the step's own
+     * length (sim_cost_set_attention_eager): 2,048 tokens = 16 tiles,
+     * eligible splits 1-4, 6, 8, 16, efficiencies 8 s / 264 below one
+     * wave, the best 16: 16 splits of one tile, the longest block 128 of
+     * 2,048 tokens: 1 + fa_wave_fill x 264 / 8 x 128 / 2,048. */
+    double kv_scale_v1 = 1.0 + pr.params.fa_wave_fill * 264.0 / 8.0 * (128.0 / 2048.0);
+    sim_cost_set_attention_eager(&c);
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 2048, true) == kv_scale_v1);
+    decode = fmax(15009849344.0 / b, 15009849344.0 / f) +
+             fmax(131072.0 * (2047.0 * kv_scale_v1 + 1.0) / b, 1073741824.0 / f) + ovh;
+    near(sim_cost_step_s(&c, &d), decode, 1e-12, "decode step, V1");
+    print_message("vllm preset, V1: decode at 2,048 %.3f ms\n", decode * 1e3);
     const char *bin = getenv("KVSIM_BIN");
     if (bin == NULL)
         return;
@@ -268,18 +280,19 @@ static void test_fa_split_kv_scale(void **state)
     assert_true(sim_cost_decode_kv_scale(&c, 8, 8 * 4096.0, true) ==
                 1.0 + w * 264.0 / 64.0 * (2048.0 / 4096.0));
     /* A captured step's reads (context x factor) never take less time as
-     * the context grows (its splits are fixed by the captured width, so
-     * the longest block never shortens), at any batch on either GPU. An
-     * eager step's splits are the heuristic's choice for its own context,
-     * which may cut the longest block as the context grows (2 sequences
-     * on the H100: 32 tiles of KV split 16 ways, two tiles a block; 33
-     * tiles 33 ways, one a block), as the kernel does. */
+     * the context grows up to the captured width (its splits are fixed by
+     * that width, so the longest block never shortens), at any batch on
+     * either GPU. An eager step's splits are the heuristic's choice for
+     * its own context, which may cut the longest block as the context
+     * grows (2 sequences on the H100: 32 tiles of KV split 16 ways, two
+     * tiles a block; 33 tiles 33 ways, one a block), as the kernel does;
+     * past the captured width V0 runs eagerly (below). */
     for (int g = 0; g < 2; g++) {
         sim_cost_init(&c, g ? &a100 : &h100, g ? &l2 : &l3, f16, f16, &pr.params, 1, NULL);
         for (int n = 1; n <= 64; n++)
             for (int graphed = 1; graphed < 2; graphed++) {
                 double prev = 0;
-                for (double len = 1; len <= 8192; len += 7) {
+                for (double len = 1; len <= c.fa_graph_len; len += 7) {
                     double t = len * sim_cost_decode_kv_scale(&c, n, n * len, graphed);
                     if (!(t >= prev * (1 - 1e-12)))
                         fail_msg("g %d n %d graphed %d len %g: %g < %g", g, n, graphed, len, t,
@@ -288,6 +301,28 @@ static void test_fa_split_kv_scale(void **state)
                 }
             }
     }
+    /* Past the captured width V0 runs the step eagerly (model_runner:
+     * a graph only while the longest sequence is within
+     * max_seq_len_to_capture): H100, Llama-3.1-8B, one sequence at 16,384
+     * tokens, 128 tiles, 8 units of 264 slots: eligible splits where
+     * ceil(128 / s) changes; 32 (4 tiles) is the first within 85 % of the
+     * best (0.970 at 32, 64 and 128; 26, the eligible one before it,
+     * 0.788): the longest block 512 tokens, where the captured width's
+     * 32 splits of 2 tiles would give 256. */
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(c.fa_graph_len == 8192);
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 16384.0, true) ==
+                1.0 + w * 264.0 / 8.0 * (512.0 / 16384.0));
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 16384.0, true) ==
+                sim_cost_decode_kv_scale(&c, 1, 16384.0, false));
+    /* vLLM V1 plans each step's splits from its own lengths
+     * (sim_cost_set_attention_eager): one sequence at 2,048 tokens, 16
+     * tiles: eligible 1-4, 6, 8, 16; efficiencies 8 s / 264 (all below
+     * one wave), the best 0.485 at 16: 16 splits of one tile (128 tokens),
+     * where V0's captured 32 splits of 2 tiles held 256. */
+    sim_cost_set_attention_eager(&c);
+    assert_true(sim_cost_decode_kv_scale(&c, 1, 2048.0, true) ==
+                1.0 + w * 264.0 / 8.0 * (128.0 / 2048.0));
     /* At TP 2 the GPU holds 16 KV heads: 8 sequences are the same 128
      * units. */
     sim_cost_init(&c, &a100, &l2, f16, f16, &pr.params, 2, NULL);
@@ -367,7 +402,10 @@ static void test_decode_step_monotone_in_context(void **state)
                         assert_true(c.fa_slots > 0);
                         for (uint32_t n = 1; n <= 300; n++) {
                             double prev = 0;
-                            for (double len = 1; len <= 131072; len = ceil(len * 1.1)) {
+                            /* vllm: V0's captured steps, to the captured
+                             * width (past it the step runs eagerly). */
+                            double top = c.fa_graph_len > 0 ? c.fa_graph_len : 131072;
+                            for (double len = 1; len <= top; len = ceil(len * 1.1)) {
                                 sim_batch_shape b = {.decode_seqs = n,
                                                      .decode_ctx_tokens = (uint64_t)(n * len)};
                                 double t = sim_cost_step_s(&c, &b);
