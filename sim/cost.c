@@ -780,6 +780,14 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
         c->xqa_min_seqs > 0 && b->decode_seqs >= c->xqa_min_seqs ? 1.0 : c->decode_kv_reads;
     run->prefill_ctx = (double)b->prefill_ctx_tokens;
     run->fa_graphed = fa_graphed(c, b, tokens);
+    /* The factor where the context does not enter it: TensorRT-LLM's
+     * grid (the batch alone), or units that fill 80 % of the slots (one
+     * split, as long as the context: share 1). The same value
+     * sim_cost_decode_kv_scale gives at every context of the run. */
+    run->fa_scale = 0;
+    if (c->fa_slots > 0 && run->seqs > 0 &&
+        (!(c->fa_block_n > 0) || fa_fills(run->seqs * c->fa_units_per_seq, c->fa_slots)))
+        run->fa_scale = sim_cost_decode_kv_scale(c, run->seqs, 1.0, run->fa_graphed);
     run->window_bytes = c->kv_window_bytes_per_seq * b->decode_seqs;
     run->prompt_pairs = prompt_pairs_of(c, b);
     run->prompt_flops = c->attn_flops_per_pair * run->prompt_pairs;
@@ -802,7 +810,8 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
     double ctx = (double)b->decode_ctx_tokens;
     double kv_read = (ctx - run->seqs) * run->kv_reads;
     if (c->fa_slots > 0)
-        kv_read *= sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
+        kv_read *= run->fa_scale > 0 ? run->fa_scale
+                                     : sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
     kv_read += run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +

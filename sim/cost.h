@@ -274,6 +274,7 @@ typedef struct sim_cost_run {
     double kv_reads;     /* decode_kv_reads, or 1 where xqa_jit's XQA runs */
     double prefill_ctx;  /* (double)prefill_ctx_tokens */
     bool fa_graphed;     /* a decode-only step replayed as a CUDA graph (fa_wave_fill) */
+    double fa_scale;     /* sim_cost_decode_kv_scale where no context changes it; 0: per step */
     double window_bytes; /* kv_window_bytes_per_seq x decode_seqs */
     double prompt_pairs;
     double prompt_flops; /* attn_flops_per_pair x prompt_pairs */
@@ -326,7 +327,8 @@ static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *r
     double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
     double kv_read = (ctx - run->seqs) * run->kv_reads;
     if (c->fa_slots > 0)
-        kv_read *= sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
+        kv_read *= run->fa_scale > 0 ? run->fa_scale
+                                     : sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
     kv_read += run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +
