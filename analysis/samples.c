@@ -489,8 +489,8 @@ int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
 {
     if (count == 0)
         return 0;
-    int64_t d;
-    if (!ns_value(v, &d))
+    int64_t d; /* the sort's test, while it may matter */
+    if (!w->non_ns && !w->overflow && !ns_value(v, &d))
         w->non_ns = 1;
     w->sorted = 0;
     /* The bypass below with room at the array's end (never once
