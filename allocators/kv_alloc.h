@@ -164,6 +164,19 @@ typedef struct kv_grow_unit {
     uint64_t bytes;
 } kv_grow_unit;
 
+/* Where a strategy's uniform growths come from a stack of free units
+ * (paged: blocks), its fields, for a caller that makes the growths inline
+ * (kv_alloc_ops.grow_stack, kv_grow_from_stack). */
+typedef struct kv_grow_stack {
+    uint32_t *stack; /* free units; the top at stack[*num_free - 1] */
+    uint32_t *num_free;
+    uint32_t *ref;  /* with prefix caching: holders per unit */
+    uint64_t *born; /* and the epoch of its allocation */
+    uint32_t unit_tokens;
+    uint64_t unit_bytes;
+    bool prefix; /* REF and BORN kept */
+} kv_grow_stack;
+
 typedef struct kv_alloc_ops {
     const char *name;
     const char *help; /* one line: parameters and defaults */
@@ -221,6 +234,11 @@ typedef struct kv_alloc_ops {
      * Returns the useful token slots the growths add (the sum of
      * min(cap_tokens, final_tokens) after less before: kv_grow's count). */
     uint64_t (*grow_units)(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
+    /* Optional, with grow_units: the stack grow_units pops, into *ST
+     * (its pointers valid for the strategy's life): where *ST->num_free
+     * >= N, grow_units(a, seqs, n) is kv_grow_from_stack(ST, seqs, n,
+     * ST->prefix, a->epoch). False: no such stack. */
+    bool (*grow_stack)(kv_alloc *a, kv_grow_stack *st);
     /* Optional deep check of the strategy's own structures; 0 when sound,
      * else a negative value with ERR describing the first violation. */
     int (*check)(const kv_alloc *a, char *err, size_t errlen);
@@ -348,6 +366,46 @@ static inline void kv_breakdown_at_used(const kv_alloc *a, const kv_breakdown *b
 static inline uint64_t kv_allocated_bytes(const kv_alloc *a)
 {
     return a->totals.alloc_bytes - a->totals.dup_bytes;
+}
+
+/* kv_alloc_ops.grow_units' growths from ST's stack, which holds a unit
+ * for each of the N sequences (*ST->num_free >= N): the top N units in
+ * pop order, each sequence's table, capacity and bytes moved, REF and
+ * BORN (at EPOCH) written with PREFIX (ST->prefix, a constant for the
+ * compiler where the caller has one). Returns the useful token slots
+ * added: UNIT_TOKENS a unit but for the units that reach past their
+ * sequence's final length (min(cap + unit, final) less min(cap, final)). */
+static inline __attribute__((always_inline)) uint64_t kv_grow_from_stack(const kv_grow_stack *st,
+                                                                         kv_seq *const *seqs,
+                                                                         uint32_t n, bool prefix,
+                                                                         uint64_t epoch)
+{
+    const uint32_t bt = st->unit_tokens;
+    const uint64_t bb = st->unit_bytes;
+    /* The stack's top N units, popped from the top; LOST: the slots of the
+     * units that reach past their sequence's final length (few registers:
+     * the caller's loop keeps its own state in the rest). */
+    const uint32_t *tp = st->stack + *st->num_free;
+    uint32_t *const ref = st->ref;
+    uint64_t *const born = st->born;
+    uint64_t lost = 0;
+    kv_seq *const *const end = seqs + n;
+    for (kv_seq *const *sp = seqs; sp != end; sp++) {
+        kv_seq *s = *sp;
+        uint32_t blk = *--tp;
+        if (prefix) {
+            ref[blk] = 1;
+            born[blk] = epoch;
+        }
+        s->blocks[s->num_blocks++] = blk;
+        uint32_t cap = s->cap_tokens, fin = s->final_tokens;
+        if (cap + bt > fin) /* the unit's slots past the final length */
+            lost += cap + bt - (cap < fin ? fin : cap);
+        s->cap_tokens = cap + bt;
+        s->alloc_bytes += bb;
+    }
+    *st->num_free -= n;
+    return (uint64_t)n * bt - lost;
 }
 
 /* Checks the shared invariants and the strategy's own; 0 or negative with ERR. */

@@ -471,6 +471,25 @@ static inline uint32_t block_useful(uint32_t cap, uint32_t fin, uint32_t bt)
     return cap + bt <= fin ? bt : fin - (cap < fin ? cap : fin);
 }
 
+static void paged_stack(paged *p, kv_grow_stack *st)
+{
+    st->stack = p->free_stack;
+    st->num_free = &p->num_free;
+    st->ref = p->ref;
+    st->born = p->born;
+    st->unit_tokens = p->block_tokens;
+    st->unit_bytes = p->block_bytes;
+    st->prefix = p->prefix;
+}
+
+/* kv_alloc_ops.grow_stack: the free stack (kv_grow_from_stack is
+ * paged_grow_units' case where it holds a block for each growth). */
+static bool paged_grow_stack(kv_alloc *a, kv_grow_stack *st)
+{
+    paged_stack(a->priv, st);
+    return true;
+}
+
 /* paged_grow_units' loop where the free stack holds a block for each
  * sequence: the stack's top n blocks in pop order, no test of the stack's
  * depth, and the prefix table's fields written or not by the caller's
@@ -478,34 +497,13 @@ static inline uint32_t block_useful(uint32_t cap, uint32_t fin, uint32_t bt)
 static inline __attribute__((always_inline)) uint64_t
 grow_from_stack(paged *p, kv_seq *const *seqs, uint32_t n, bool prefix, uint64_t epoch)
 {
-    const uint32_t bt = p->block_tokens;
-    const uint64_t bb = p->block_bytes;
-    const uint32_t *const top = p->free_stack + p->num_free;
-    uint32_t *const ref = p->ref;
-    uint64_t *const born = p->born;
-    /* The useful slots: BT a block but for the blocks that reach past
-     * their sequence's final length (NPART of them, USEFUL_PART in all). */
-    uint64_t useful_part = 0;
-    uint32_t npart = 0;
-    for (uint32_t k = 0; k < n; k++) {
-        kv_seq *s = seqs[k];
-        assert(one_more_block(p, s, s->cap_tokens + 1));
-        uint32_t blk = top[-1 - (int64_t)k];
-        if (prefix) {
-            ref[blk] = 1;
-            born[blk] = epoch;
-        }
-        s->blocks[s->num_blocks++] = blk;
-        uint32_t cap = s->cap_tokens, fin = s->final_tokens;
-        if (cap + bt > fin) {
-            useful_part += block_useful(cap, fin, bt);
-            npart++;
-        }
-        s->cap_tokens = cap + bt;
-        s->alloc_bytes += bb;
-    }
-    p->num_free -= n;
-    return (uint64_t)(n - npart) * bt + useful_part;
+#ifndef NDEBUG
+    for (uint32_t k = 0; k < n; k++)
+        assert(one_more_block(p, seqs[k], seqs[k]->cap_tokens + 1));
+#endif
+    kv_grow_stack st;
+    paged_stack(p, &st);
+    return kv_grow_from_stack(&st, seqs, n, prefix, epoch);
 }
 
 static uint64_t grow_units_evicting(kv_alloc *a, kv_seq *const *seqs, uint32_t n);
@@ -748,6 +746,7 @@ const kv_alloc_ops kv_paged_ops = {
     .grow_bytes = paged_grow_bytes,
     .grow_unit = paged_grow_unit,
     .grow_units = paged_grow_units,
+    .grow_stack = paged_grow_stack,
     .release = paged_release,
     .space = paged_space,
     .cached = paged_cached,

@@ -463,8 +463,8 @@ static void on_steps(void *ctx, const sim_step_record *tmpl, const sim_step_var 
                 in_bucket += gap_count;
                 if (in_bucket > max_bucket)
                     max_bucket = in_bucket;
-                double gap = (double)(s->end_ns - s->start_ns) / 1e9;
-                if (gap >= 0 && an_wsamples_add_inline(&m->itl_exact, gap, gap_count) != 0)
+                int64_t gap_ns = s->end_ns - s->start_ns; /* (double)gap_ns / 1e9 >= 0 */
+                if (gap_ns >= 0 && an_wsamples_add_ns_inline(&m->itl_exact, gap_ns, gap_count) != 0)
                     io = 1;
             }
             /* on_step: no row (NEXT_TS >= END >= START), the gap before

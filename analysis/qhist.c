@@ -120,15 +120,41 @@ static inline int add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n, bool 
         if (first < n)
             shift = p[first].v;
     }
+    /* With SORTED, the binade of the last value placed (its sign and
+     * exponent bits TOP, UINT64_MAX: none in range), its bins, and the
+     * counts placed in it since (binade_n's, added when it changes):
+     * ascending values stay in a binade for many pairs. */
+    uint64_t cur_top = UINT64_MAX, cur_n = 0;
+    uint64_t *cur_bins = NULL;
+    int cur_b = 0;
     size_t i = 0;
     for (; i < n; i++) {
         double v = p[i].v;
         uint64_t count = p[i].c;
         if (count == 0)
             continue;
-        if (place(h, v, count) != 0) {
-            rc = -1;
-            break;
+        uint64_t u;
+        memcpy(&u, &v, sizeof(u));
+        if (sorted && u >> 52 == cur_top) { /* place's bin, in the binade before */
+            cur_bins[(u >> (52 - AN_QHIST_SUB_BITS)) & (SUBS - 1)] += count;
+            cur_n += count;
+        } else {
+            if (sorted && cur_top != UINT64_MAX) {
+                h->binade_n[cur_b] += cur_n;
+                cur_n = 0;
+                cur_top = UINT64_MAX;
+            }
+            if (place(h, v, count) != 0) {
+                rc = -1;
+                break;
+            }
+            uint32_t sub;
+            int b = locate(v, &sub);
+            if (sorted && b >= 0 && b < AN_QHIST_BINADES) {
+                cur_top = u >> 52;
+                cur_bins = h->bins[b];
+                cur_b = b;
+            }
         }
         total += count;
         if (!sorted) {
@@ -142,6 +168,8 @@ static inline int add_pairs(an_qhist *h, const an_qhist_pair *p, size_t n, bool 
         neumaier(&dev, &dev_c, d * c);
         neumaier(&sq, &sq_c, d * d * c);
     }
+    if (cur_top != UINT64_MAX)
+        h->binade_n[cur_b] += cur_n;
     if (rc != 0 && fresh && i <= first)
         shift = h->shift;    /* refused before the first value */
     if (sorted && rc != 0) { /* the pairs added, compared one by one */

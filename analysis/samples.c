@@ -468,10 +468,30 @@ static size_t wslot(double v)
  * window of few hits. */
 enum { WPROBE_WINDOW = 4096, WBYPASS_ADDS = 65536 };
 
+/* True where V is (double)d / 1e9 for an integer 0 <= d < 2^50, d the
+ * value's nearest: sort_merge_ns's test (the division is monotone and
+ * below 2^50 ns distinct integers give distinct values). Such a d, so
+ * written, always passes (v x 1e9 is within 0.2 of it). */
+static inline bool ns_value(double v, int64_t *d_out)
+{
+    /* Signed conversions (one instruction each; NaN, infinities and
+     * values past 2^63 give INT64_MIN, out of the range tested). */
+    int64_t d = (int64_t)(v * 1e9 + 0.5);
+    double back = (double)d / 1e9;
+    uint64_t vb, bb;
+    memcpy(&vb, &v, sizeof(v));
+    memcpy(&bb, &back, sizeof(back));
+    *d_out = d;
+    return (uint64_t)d < ((uint64_t)1 << 50) && vb == bb;
+}
+
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
 {
     if (count == 0)
         return 0;
+    int64_t d; /* the sort's test, while it may matter */
+    if (!w->non_ns && !w->overflow && !ns_value(v, &d))
+        w->non_ns = 1;
     w->sorted = 0;
     /* The bypass below with room at the array's end (never once
      * overflowed: the array is gone, n == cap == 0): the pair written
@@ -762,21 +782,29 @@ static bool sort_merge_ns(an_wsamples *w, an_wpair *p, size_t n, size_t *m_out)
      * double, written as its integer), their varying bits. */
     uint64_t all_and = ~0ULL, all_or = 0;
     size_t i = 0;
+    if (!w->non_ns) { /* every value added passed ns_value: no test */
 #pragma GCC unroll 4
-    for (; i < n; i++) {
-        /* Signed conversions (one instruction each; NaN, infinities and
-         * values past 2^63 give INT64_MIN, out of the range tested). */
-        double v = p[i].v;
-        int64_t d = (int64_t)(v * 1e9 + 0.5);
-        double back = (double)d / 1e9;
-        uint64_t vb, bb;
-        memcpy(&vb, &v, sizeof(v));
-        memcpy(&bb, &back, sizeof(back));
-        if ((uint64_t)d >= ((uint64_t)1 << 50) || vb != bb)
-            break;
-        memcpy(&p[i].v, &d, sizeof(d));
-        all_and &= d;
-        all_or |= d;
+        for (; i < n; i++) {
+            int64_t d = (int64_t)(p[i].v * 1e9 + 0.5);
+#ifndef NDEBUG
+            int64_t e;
+            assert(ns_value(p[i].v, &e) && e == d);
+#endif
+            memcpy(&p[i].v, &d, sizeof(d));
+            all_and &= d;
+            all_or |= d;
+        }
+    } else {
+#pragma GCC unroll 4
+        for (; i < n; i++) {
+            int64_t d;
+            bool ok = ns_value(p[i].v, &d);
+            if (!ok)
+                break;
+            memcpy(&p[i].v, &d, sizeof(d));
+            all_and &= d;
+            all_or |= d;
+        }
     }
     uint64_t vary = all_and ^ all_or;
     int bits = 0;

@@ -129,6 +129,10 @@ typedef struct an_wsamples {
     /* The cache's use: lookups and hits in the current window, and adds
      * left that go straight to the array (see an_wsamples_add). */
     uint32_t probes, hits, bypass;
+    /* Set once a value added is not a whole number of nanoseconds as the
+     * simulator writes its gaps ((double)ns / 1e9, 0 <= ns < 2^50): while
+     * clear, the sort takes the values' integers without checking each. */
+    int non_ns;
 } an_wsamples;
 
 /* Initialises an empty set that keeps at most MAX_PAIRS pairs. */
@@ -139,12 +143,16 @@ void an_wsamples_init(an_wsamples *w, size_t max_pairs);
  * histogram. */
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count);
 
-/* an_wsamples_add, its first case inline: while the adds skip the cache
- * (see an_wsamples_add) with room at the array's end, the pair is written
- * there. For callers that add a value per step. */
-static inline int an_wsamples_add_inline(an_wsamples *w, double v, uint64_t count)
+/* an_wsamples_add of (double)NS / 1e9 (a gap in nanoseconds), its first
+ * case inline: while the adds skip the cache (see an_wsamples_add) with
+ * room at the array's end, the pair is written there. For callers that
+ * add a value per step. */
+static inline int an_wsamples_add_ns_inline(an_wsamples *w, int64_t ns, uint64_t count)
 {
+    double v = (double)ns / 1e9;
     if (count != 0 && w->bypass > 0 && w->n < w->cap) {
+        if ((uint64_t)ns >= ((uint64_t)1 << 50))
+            w->non_ns = 1;
         w->sorted = 0;
         w->bypass--;
         w->total += count;

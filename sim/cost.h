@@ -311,6 +311,21 @@ void sim_cost_set_attention_eager(sim_cost *c);
  * the host, whose time depends on the context). */
 bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run *run);
 
+/* The runs sim_cost_run_memo_init set up last (zeroed: none), one a slot
+ * by decode count: a run's terms are its shape's but for the decode
+ * context, so a shape that differs from a slot's only there takes the
+ * slot's run. For one sim_cost, which must not change while it is used. */
+enum { SIM_COST_MEMO = 8 };
+typedef struct sim_cost_memo {
+    bool valid[SIM_COST_MEMO];
+    sim_batch_shape key[SIM_COST_MEMO]; /* decode_ctx_tokens 0 */
+    sim_cost_run run[SIM_COST_MEMO];
+} sim_cost_memo;
+
+/* sim_cost_run_init(C, B, RUN), through MEMO: the same RUN, bit for bit. */
+bool sim_cost_run_memo_init(const sim_cost *c, sim_cost_memo *memo, const sim_batch_shape *b,
+                            sim_cost_run *run);
+
 /* sim_cost_step_s(C, B) for a shape B of RUN, the same operations on the
  * same values, so the same result to the last bit. */
 double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim_batch_shape *b);

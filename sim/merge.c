@@ -505,7 +505,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
      * steady steps swap nothing), the same to the last bit. */
     sim_cost_run price, price_after;
     bool priced = r->cfg->step_profile == NULL && r->batch.swap_in_bytes == 0 &&
-                  r->batch.swap_out_bytes == 0 && sim_cost_run_init(&r->cost, &shape2, &price);
+                  r->batch.swap_out_bytes == 0 &&
+                  sim_cost_run_memo_init(&r->cost, &r->cost_memo, &shape2, &price);
     /* After the first ends: the entries whose last step is BOUND, their
      * count and their merge_base sum (no pass over the batch to find
      * them at the next ends). */
@@ -611,7 +612,8 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (ends) {
             r->batch.shape.decode_seqs -= nend;
             r->batch.shape.decode_ctx_tokens -= end_ctx;
-            if (priced && !sim_cost_run_init(&r->cost, &r->batch.shape, &price_after)) {
+            if (priced &&
+                !sim_cost_run_memo_init(&r->cost, &r->cost_memo, &r->batch.shape, &price_after)) {
                 merge_shape_back(r, &shape, k);
                 break;
             }

@@ -97,6 +97,10 @@ static inline bool merge_plain_steps(sim_replica *r, merge_plain *p)
     const uint64_t stamp0 = r->stamp, epoch0 = kv->epoch;
     uint64_t ctx = r->batch.shape.decode_ctx_tokens;
     bool grown = false, ok = true;
+    /* The strategy's free stack, where it has one (kv_grow_from_stack). */
+    kv_grow_stack st0;
+    const bool stacked = kv->ops->grow_stack != NULL && kv->ops->grow_stack(kv, &st0);
+    const kv_grow_stack st = st0; /* apart from ST0, whose address the call took */
 #ifndef NDEBUG
     kv_breakdown at = mem0;
     at.token_states = cur_ts;
@@ -154,7 +158,14 @@ static inline bool merge_plain_steps(sim_replica *r, merge_plain *p)
         kv->epoch = epoch0 + (k - p->k) + 1; /* kv_tick */
         if (ngrow > 0) {
             kv_totals *t = &kv->totals;
-            t->useful_tokens += kv->ops->grow_units(kv, seqs + off[c], ngrow);
+            kv_seq *const *sc = seqs + off[c];
+            uint64_t add;
+            if (stacked && *st.num_free >= ngrow) /* grow_units' common case, inline */
+                add = st.prefix ? kv_grow_from_stack(&st, sc, ngrow, true, kv->epoch)
+                                : kv_grow_from_stack(&st, sc, ngrow, false, 0);
+            else
+                add = kv->ops->grow_units(kv, sc, ngrow);
+            t->useful_tokens += add;
             t->alloc_bytes += ngrow * gu_bytes;
             mem0.reservation = (t->useful_tokens - t->used_tokens) * bpt;
             mem0.internal_frag = kv_allocated_bytes(kv) - (t->useful_tokens - t->dup_tokens) * bpt;

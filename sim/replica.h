@@ -56,7 +56,8 @@ typedef struct sim_replica {
     void *sched_state;
     kv_alloc *kv;
     sim_cost cost;
-    sim_req_pool *pool; /* shared by the run's replicas */
+    sim_cost_memo cost_memo; /* merged runs' prices (sim_cost_run_memo_init) */
+    sim_req_pool *pool;      /* shared by the run's replicas */
     const sim_observer *obs;
     sim_result *res;          /* the run's totals */
     sim_replica_stats *stats; /* this replica's figures */
