@@ -382,13 +382,21 @@ static int fa_num_splits(double units, double slots, int n_blocks, int max_split
 /* The tokens each split of a unit's KV covers in a step whose kernel
  * is sized for LEN tokens at SEQS decoding sequences: ceil(n_blocks /
  * splits) tiles of block_n. */
-static double fa_split_len(const sim_cost *c, double seqs, double len)
+static int fa_tiles(const sim_cost *c, double len)
 {
     int nb = (int)ceil(len / c->fa_block_n);
-    if (nb < 1)
-        nb = 1;
+    return nb < 1 ? 1 : nb;
+}
+
+static double fa_split_tiles(const sim_cost *c, double seqs, int nb)
+{
     int s = fa_num_splits(seqs * c->fa_units_per_seq, c->fa_slots, nb, 128);
     return ceil((double)nb / s) * c->fa_block_n;
+}
+
+static double fa_split_len(const sim_cost *c, double seqs, double len)
+{
+    return fa_split_tiles(c, seqs, fa_tiles(c, len));
 }
 
 /* The batch a captured decode of N sequences replays: vLLM pads it to the
@@ -477,7 +485,8 @@ void sim_cost_set_attention_eager(sim_cost *c)
     c->fa_attn_eager = true;
 }
 
-double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed)
+static double decode_kv_scale(const sim_cost *c, sim_fa_memo *memo, double seqs, double ctx,
+                              bool graphed)
 {
     if (!(c->fa_slots > 0) || !(seqs > 0) || !(ctx > 0))
         return 1.0;
@@ -488,9 +497,16 @@ double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool
      * within max_seq_len_to_capture (model_runner: use_cuda_graph needs
      * max_decode_seq_len <= max_seq_len_to_capture; the mean stands for
      * the longest); V1 plans every step (sim_cost_set_attention_eager). */
-    if (!graphed || c->fa_attn_eager || per_seq > c->fa_graph_len)
-        split_len = fa_split_len(c, seqs, per_seq);
-    else if (seqs <= c->fa_graph_seqs)
+    if (!graphed || c->fa_attn_eager || per_seq > c->fa_graph_len) {
+        int nb = fa_tiles(c, per_seq);
+        if (memo != NULL && memo->seqs == seqs && memo->n_blocks == nb) {
+            split_len = memo->split_len;
+        } else {
+            split_len = fa_split_tiles(c, seqs, nb);
+            if (memo != NULL)
+                *memo = (sim_fa_memo){.seqs = seqs, .n_blocks = nb, .split_len = split_len};
+        }
+    } else if (seqs <= c->fa_graph_seqs)
         split_len = c->fa_graph_split[(uint32_t)seqs];
     else if (fa_fills(fa_graph_batch(seqs) * c->fa_units_per_seq, c->fa_slots))
         split_len = c->fa_graph_whole;
@@ -498,6 +514,17 @@ double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool
         split_len = fa_split_len(c, fa_graph_batch(seqs), c->fa_graph_len);
     double share = split_len < per_seq ? split_len / per_seq : 1.0;
     return 1.0 + c->p.fa_wave_fill * c->fa_slots / (seqs * c->fa_units_per_seq) * share;
+}
+
+double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed)
+{
+    return decode_kv_scale(c, NULL, seqs, ctx, graphed);
+}
+
+double sim_cost_decode_kv_scale_memo(const sim_cost *c, sim_fa_memo *memo, double seqs, double ctx,
+                                     bool graphed)
+{
+    return decode_kv_scale(c, memo, seqs, ctx, graphed);
 }
 
 void sim_cost_offload(sim_cost *c, double gpu_share, const sim_gpu *host, double link_Bps,
@@ -864,7 +891,7 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
     double s = t + run->allreduce_s + run->launches_s + run->host_s;
 #ifndef NDEBUG
     {
-        double inl = sim_cost_run_ctx_s(c, run, b->decode_ctx_tokens);
+        double inl = sim_cost_run_ctx_s(c, run, NULL, b->decode_ctx_tokens);
         assert(memcmp(&inl, &s, sizeof(s)) == 0);
         double whole = sim_cost_step_s(c, b); /* the step's price, every term */
         assert(memcmp(&whole, &s, sizeof(s)) == 0);

@@ -285,11 +285,26 @@ typedef struct sim_cost_run {
 #endif
 } sim_cost_run;
 
+/* The last eager split plan priced (sim_cost_decode_kv_scale_memo): the
+ * split tokens for SEQS sequences over N_BLOCKS tiles each; seqs 0:
+ * none. Its owner's, one per thread (a replica's merged runs). */
+typedef struct sim_fa_memo {
+    double seqs;
+    int n_blocks;
+    double split_len;
+} sim_fa_memo;
+
 /* The factor on a decode's KV reads for FlashAttention-2's split-KV
  * kernel at SEQS decoding sequences over CTX context tokens in all, in a
  * step replayed as a CUDA graph or not (GRAPHED: the splits cover the
  * captured width); sim_cost_params fa_wave_fill; 1 where the term is off. */
 double sim_cost_decode_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed);
+
+/* sim_cost_decode_kv_scale, the same value, with an eager step's split
+ * plan taken from MEMO where its batch and tiles are the last ones (a
+ * merged run's steps keep theirs for a block of tiles' tokens). */
+double sim_cost_decode_kv_scale_memo(const sim_cost *c, sim_fa_memo *memo, double seqs, double ctx,
+                                     bool graphed);
 
 /* The run's max_model_len (0: the model's max_position_embeddings, as
  * sim_cost_init takes it): vLLM V0 pads a captured decode's block table
@@ -335,15 +350,16 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
  * sim_cost_step_s's): for a merged run's plain steps, whose loop keeps
  * its state in registers across it. */
 static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *run,
-                                        uint64_t ctx_tokens)
+                                        sim_fa_memo *memo, uint64_t ctx_tokens)
 {
     /* attention_s and roof with the run's terms: the same operations on
      * the same values, in the same order. */
     double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
     double kv_read = (ctx - run->seqs) * run->kv_reads;
     if (c->fa_slots > 0)
-        kv_read *= run->fa_scale > 0 ? run->fa_scale
-                                     : sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
+        kv_read *= run->fa_scale > 0
+                       ? run->fa_scale
+                       : sim_cost_decode_kv_scale_memo(c, memo, run->seqs, ctx, run->fa_graphed);
     kv_read += run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +

@@ -620,8 +620,9 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
             pr = &price_after;
         }
         unsigned outside = 0;
-        double dur_s = priced ? sim_cost_run_ctx_s(&r->cost, pr, r->batch.shape.decode_ctx_tokens)
-                              : sim_step_cost(r, &outside);
+        double dur_s =
+            priced ? sim_cost_run_ctx_s(&r->cost, pr, &r->fa_memo, r->batch.shape.decode_ctx_tokens)
+                   : sim_step_cost(r, &outside);
 #ifndef NDEBUG
         if (priced) { /* the shape's run, and sim_cost_run_step_s's assertions */
             double check = sim_cost_run_step_s(&r->cost, pr, &r->batch.shape);

@@ -110,7 +110,7 @@ static inline bool merge_plain_steps(sim_replica *r, merge_plain *p)
     r->step.output_tokens = p->sampled;
     obs->gap_count = r->obs->on_token_gaps != NULL ? p->sampled : 0;
     while (end_ns < limit && k != bound) {
-        double dur_s = sim_cost_run_ctx_s(&r->cost, price, ctx + ctx_step);
+        double dur_s = sim_cost_run_ctx_s(&r->cost, price, &r->fa_memo, ctx + ctx_step);
 #ifndef NDEBUG
         r->batch.shape.decode_ctx_tokens = ctx + ctx_step;
         double check = sim_cost_run_step_s(&r->cost, price, &r->batch.shape);

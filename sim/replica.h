@@ -57,6 +57,7 @@ typedef struct sim_replica {
     kv_alloc *kv;
     sim_cost cost;
     sim_cost_memo cost_memo; /* merged runs' prices (sim_cost_run_memo_init) */
+    sim_fa_memo fa_memo;     /* merged steps' last eager split plan (sim_cost_run_ctx_s) */
     sim_req_pool *pool;      /* shared by the run's replicas */
     const sim_observer *obs;
     sim_result *res;          /* the run's totals */

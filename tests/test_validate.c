@@ -342,8 +342,20 @@ static void test_fa_split_kv_scale(void **state)
     near(sim_cost_step_s(&c, &d), weights + attn + host, 1e-12, "A100 decode step");
     sim_cost_run run;
     assert_true(sim_cost_run_init(&c, &d, &run));
-    double whole = sim_cost_step_s(&c, &d), inl = sim_cost_run_ctx_s(&c, &run, 4 * 1024);
+    double whole = sim_cost_step_s(&c, &d), inl = sim_cost_run_ctx_s(&c, &run, NULL, 4 * 1024);
     assert_memory_equal(&whole, &inl, sizeof(whole));
+    /* The merged steps' memo of the eager split plan gives the same
+     * factor, bit for bit, whatever it held: V1's plan (eager) over
+     * contexts that cross tiles, batches 1 to 40, one memo throughout. */
+    sim_cost v1 = c;
+    sim_cost_set_attention_eager(&v1);
+    sim_fa_memo memo = {0};
+    for (int n = 1; n <= 40; n++)
+        for (double len = 1; len <= 20000; len += 37) {
+            double a = sim_cost_decode_kv_scale(&v1, n, n * len, true);
+            double m = sim_cost_decode_kv_scale_memo(&v1, &memo, n, n * len, true);
+            assert_memory_equal(&a, &m, sizeof(a));
+        }
     /* Off in every preset but vllm and trtllm (whose kernel does not
      * split: test_mmha_kv_scale): a factor of 1. */
     for (size_t i = 0; i < sim_preset_count(); i++) {
@@ -491,7 +503,7 @@ static void test_mmha_kv_scale(void **state)
                 prev = t;
                 sim_cost_run run;
                 assert_true(sim_cost_run_init(&c, &d, &run));
-                double inl = sim_cost_run_ctx_s(&c, &run, d.decode_ctx_tokens);
+                double inl = sim_cost_run_ctx_s(&c, &run, NULL, d.decode_ctx_tokens);
                 assert_memory_equal(&t, &inl, sizeof(t));
             }
         }
