@@ -98,7 +98,7 @@ static inline bool merge_plain_steps(sim_replica *r, merge_plain *p)
     uint64_t ctx = r->batch.shape.decode_ctx_tokens;
     bool grown = false, ok = true;
     /* The strategy's free stack, where it has one (kv_grow_from_stack). */
-    kv_grow_stack st0;
+    kv_grow_stack st0 = {0};
     const bool stacked = kv->ops->grow_stack != NULL && kv->ops->grow_stack(kv, &st0);
     const kv_grow_stack st = st0; /* apart from ST0, whose address the call took */
 #ifndef NDEBUG
