@@ -11,7 +11,7 @@
  * allows it (its terminal summary counts them), so that the comparison is
  * not vacuous.
  *
- * The matrix (47 configurations): the bundled Azure conv trace, the Azure code and Mooncake
+ * The matrix (49 configurations): the bundled Azure conv trace, the Azure code and Mooncake
  * traces from ../shared (skipped with a message when absent), generated
  * workloads (fixed, uniform and chat, the last with prefix-sharing hash
  * ids); every scheduler (vllm V1 with and without chunked prefill and
@@ -131,6 +131,13 @@ static const config matrix[] = {
     /* Blocks of one token: uniform growths of a one-token unit, every step
      * (the class cycle's unit 1). */
     {DECODES "--block-size 1 --replicas 2", true, false},
+    /* The carried classes and notes (units of 2 tokens) across
+     * preemptions by recompute, with prefix-sharing hits changing the
+     * block counts (V1), and under vllm-v0 (review9). */
+    {"--workload 'chat:n=200' " H8 "--block-size 2 --num-blocks 2000 --max-model-len 3900", true,
+     false},
+    {DECODES "--block-size 2 --num-blocks 3000 --max-model-len 5000 --scheduler vllm-v0", true,
+     false},
     {UNIFORM "--num-blocks 1500 --allocator vattn", true, false},
     {UNIFORM "--kv-pool-gib 4 --scheduler static", true, false},
     {UNIFORM "--kv-pool-gib 4 --scheduler orca --allocator contiguous:reserve=pow2,fit=buddy", true,
