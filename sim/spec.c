@@ -424,6 +424,10 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
         /* The drafter runs whole on each GPU (kvsim does not split it:
          * vLLM's draft_tensor_parallel_size may be 1 or the target's). */
         sim_cost_init(&s->draft_cost, &cfg->gpu, &s->draft, w, cfg->kv_dtype, &p, 1, NULL);
+        /* Its attention planned as the target's (replica_init). */
+        sim_cost_set_max_model_len(&s->draft_cost, cfg->max_model_len);
+        if (strcmp(cfg->scheduler, "vllm") == 0)
+            sim_cost_set_attention_eager(&s->draft_cost);
     }
     return 0;
 }
