@@ -301,7 +301,11 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * the same commit) is (multi_block, num_kv_heads, batch_size): a
      * block per sequence and KV head, multi_block 1 with multi_block_mode
      * off (v0.11's default). Neither splits a sequence's context. */
-    if (p->fa_wave_fill > 0 && p->mmha_grid && gpu->sm_count > 0 && m->kv_lora_rank == 0 &&
+    /* Both kernels are CUDA's: on another vendor's GPU (an MI300X has an
+     * SM count in the catalog, but vLLM's ROCm attention is its own) the
+     * term is off. */
+    bool cuda = strcmp(gpu->vendor, "NVIDIA") == 0;
+    if (p->fa_wave_fill > 0 && p->mmha_grid && cuda && gpu->sm_count > 0 && m->kv_lora_rank == 0 &&
         m->kv_heads > 0) {
         c->fa_slots = 4.0 * gpu->sm_count;
         c->fa_units_per_seq = (double)m->heads / tp;
@@ -317,8 +321,8 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
     /* vLLM 0.5-0.6 (V0, FLASH_ATTN backend) decodes with vllm-flash-attn's
      * flash_attn_with_kvcache (vllm/attention/backends/flash_attn.py),
      * FlashAttention-2's split-KV kernel; see sim_cost_decode_kv_scale. */
-    else if (p->fa_wave_fill > 0 && p->flash_attn && gpu->sm_count > 0 && m->kv_lora_rank == 0 &&
-             m->kv_heads > 0) {
+    else if (p->fa_wave_fill > 0 && p->flash_attn && cuda && gpu->sm_count > 0 &&
+             m->kv_lora_rank == 0 && m->kv_heads > 0) {
         double kvh = sim_tp_kv_heads(m, tp), qh = (double)m->heads / tp;
         double groups = qh > kvh ? qh / kvh : 1.0;
         /* flash_api.cpp: num_splits_heuristic(batch x heads x m_blocks,

@@ -315,6 +315,14 @@ static void test_fa_split_kv_scale(void **state)
                 1.0 + w * 264.0 / 8.0 * (512.0 / 16384.0));
     assert_true(sim_cost_decode_kv_scale(&c, 1, 16384.0, true) ==
                 sim_cost_decode_kv_scale(&c, 1, 16384.0, false));
+    /* On another vendor's GPU the CUDA kernels' term is off (the MI300X
+     * has an SM count in the catalog; vLLM's ROCm attention is its own). */
+    sim_gpu mi300x;
+    assert_int_equal(sim_gpu_lookup("mi300x", &mi300x, err, sizeof(err)), 0);
+    assert_true(mi300x.sm_count > 0 && strcmp(mi300x.vendor, "AMD") == 0);
+    sim_cost_init(&c, &mi300x, &l3, f16, f16, &pr.params, 1, NULL);
+    assert_true(c.fa_slots == 0 && sim_cost_decode_kv_scale(&c, 1, 2048.0, true) == 1.0);
+    sim_cost_init(&c, &h100, &l3, f16, f16, &pr.params, 1, NULL);
     /* vLLM V1 plans each step's splits from its own lengths
      * (sim_cost_set_attention_eager): one sequence at 2,048 tokens, 16
      * tiles: eligible 1-4, 6, 8, 16; efficiencies 8 s / 264 (all below
