@@ -97,6 +97,28 @@ static uint32_t new_tokens(const sim_replica *r, const sim_req *q, uint32_t comp
 /* Step 1 over running requests; DECODES: only those (true) or only the
  * others (false), or all (-1). Returns 1 to go on, 0 when a request
  * preempted itself (the pass ends), -1 on error. */
+/* The end of a pass that took the run's NRUN known decodes (the last
+ * NRUN of BN batch entries) without its per-entry tests: the loop's
+ * per-entry sums and tokens, after it (each entry samples sequences, one
+ * token each: the same values), DCTX the entries' context before the
+ * samples, BUDGET before their tokens. */
+static int known_pass_end(sim_replica *r, uint32_t bn, uint32_t nrun, uint64_t dctx,
+                          uint64_t budget, uint64_t *budget_io)
+{
+    const uint32_t samples = r->cfg->n_samples;
+    for (uint32_t j = bn - nrun; j < bn; j++)
+        r->batch.tokens[j] = 1;
+    dctx *= samples;
+    r->pass_known = nrun;
+    r->pass_known_ctx = dctx;
+    r->pass_known_unit = r->pre_pass_unit;
+    r->batch.n = bn;
+    r->batch.shape.decode_seqs += nrun * samples;
+    r->batch.shape.decode_ctx_tokens += dctx;
+    *budget_io = budget - nrun;
+    return 1;
+}
+
 static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int decodes,
                             uint64_t *budget_io, bool *preempted)
 {
@@ -255,19 +277,7 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
                 if (ctx_known)
                     dctx = r->pre_pass_ctx;
                 assert(dctx == ctx_check);
-                for (uint32_t j = bn - nrun; j < bn; j++)
-                    btok[j] = 1;
-                dseqs = nrun * samples;
-                dctx *= samples;
-                budget -= nrun;
-                r->pass_known = nrun;
-                r->pass_known_ctx = dctx;
-                r->pass_known_unit = r->pre_pass_unit;
-                r->batch.n = bn;
-                r->batch.shape.decode_seqs += dseqs;
-                r->batch.shape.decode_ctx_tokens += dctx;
-                *budget_io = budget;
-                return 1;
+                return known_pass_end(r, bn, nrun, dctx, budget, budget_io);
             }
             for (uint32_t k = 0; k < nrun; k++) {
                 uint32_t i = run[k];
@@ -303,26 +313,12 @@ static int schedule_running(sim_replica *r, const sim_budget_policy *pol, int de
             if (ctx_known)
                 dctx = r->pre_pass_ctx;
             assert(dctx == ctx_check);
-            /* The loop's per-entry sums and tokens, after it: each entry
-             * samples sequences, one token each (the same values). */
-            for (uint32_t j = bn - nrun; j < bn; j++)
-                btok[j] = 1;
-            dseqs = nrun * samples;
-            dctx *= samples;
             if (ngrow > 0)
                 kv_grow_units(r->kv, grow, ngrow, &r->pre_gu);
             for (uint32_t j = 0; j < ngrow; j++) /* noted once grown */
                 sim_merge_note_known(r, &kn, grow_at[j], &pool[run[grow_at[j]]], unit_bytes);
             sim_merge_known_end(r, &kn, nrun);
-            budget -= nrun;
-            r->pass_known = nrun;
-            r->pass_known_ctx = dctx;
-            r->pass_known_unit = r->pre_pass_unit;
-            r->batch.n = bn;
-            r->batch.shape.decode_seqs += dseqs;
-            r->batch.shape.decode_ctx_tokens += dctx;
-            *budget_io = budget;
-            return 1;
+            return known_pass_end(r, bn, nrun, dctx, budget, budget_io);
         }
     }
     for (uint32_t k = 0; k < nrun && budget > 0; k++) {

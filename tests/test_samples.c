@@ -664,6 +664,28 @@ static int cmp_pair_v(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts W and checks its pairs against REF's N (value, count) pairs
+ * sorted by qsort, equal values merged (their counts summed), bit for
+ * bit. */
+static void assert_sorted_as_qsort(an_wsamples *w, an_wpair *ref, size_t n)
+{
+    assert_int_equal(an_wsamples_sort(w), 0);
+    qsort(ref, n, sizeof(*ref), cmp_pair_v);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && ref[m - 1].v == ref[i].v)
+            ref[m - 1].c += ref[i].c;
+        else
+            ref[m++] = ref[i];
+    }
+    assert_false(w->overflow);
+    assert_int_equal(w->n, m);
+    for (size_t i = 0; i < m; i++) {
+        assert_memory_equal(&w->p[i].v, &ref[i].v, sizeof(double));
+        assert_int_equal(w->p[i].c, ref[i].c);
+    }
+}
+
 static void test_weighted_sort_large(void **state)
 {
     (void)state;
@@ -684,21 +706,7 @@ static void test_weighted_sort_large(void **state)
             w.bypass = 1;
             assert_int_equal(an_wsamples_add(&w, v, c), 0);
         }
-        assert_int_equal(an_wsamples_sort(&w), 0);
-        qsort(ref, N, sizeof(*ref), cmp_pair_v);
-        size_t m = 0;
-        for (size_t i = 0; i < N; i++) {
-            if (m > 0 && ref[m - 1].v == ref[i].v)
-                ref[m - 1].c += ref[i].c;
-            else
-                ref[m++] = ref[i];
-        }
-        assert_false(w.overflow);
-        assert_int_equal(w.n, m);
-        for (size_t i = 0; i < m; i++) {
-            assert_memory_equal(&w.p[i].v, &ref[i].v, sizeof(double));
-            assert_int_equal(w.p[i].c, ref[i].c);
-        }
+        assert_sorted_as_qsort(&w, ref, N);
         an_wsamples_free(&w);
     }
     free(ref);
@@ -752,21 +760,7 @@ static void test_weighted_sort_ns(void **state)
                 w.bypass = 1; /* straight to the array */
                 assert_int_equal(an_wsamples_add(&w, v, c), 0);
             }
-            assert_int_equal(an_wsamples_sort(&w), 0);
-            qsort(ref, n, sizeof(*ref), cmp_pair_v);
-            size_t m = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (m > 0 && ref[m - 1].v == ref[i].v)
-                    ref[m - 1].c += ref[i].c;
-                else
-                    ref[m++] = ref[i];
-            }
-            assert_false(w.overflow);
-            assert_int_equal(w.n, m);
-            for (size_t i = 0; i < m; i++) {
-                assert_memory_equal(&w.p[i].v, &ref[i].v, sizeof(double));
-                assert_int_equal(w.p[i].c, ref[i].c);
-            }
+            assert_sorted_as_qsort(&w, ref, n);
             an_wsamples_free(&w);
         }
         free(ref);
