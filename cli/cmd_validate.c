@@ -60,7 +60,9 @@ static const char usage_calibrate[] =
     "an sm_count or more (else 0); tp_step_ms where the starting preset has one and rows\n"
     "run at two tensor-parallel sizes or more (else 0); prefill_layer_us where the starting\n"
     "preset has one and layer_overhead_us is fitted (else 0); fa_wave_fill where the\n"
-    "starting preset has one and the rows batch different numbers of sequences (else 0).\n"
+    "starting preset has one and the rows batch different numbers of sequences (else 0);\n"
+    "paged_attn_v1_gbps where the starting preset has one (with fa_wave_fill) and the rows\n"
+    "batch a model with a sliding window on every layer (else 0).\n"
     "Least squares on log(predicted / measured) from fixed starting points (the\n"
     "same data gives the same presets); writes DIR/NAME.preset with the rows it was fitted to.\n"
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs,\n"
@@ -350,6 +352,14 @@ static void free_terms(const vctx *v, const size_t *idx, size_t m, bool free_[SI
         uint32_t ta = split_a || a->tp < 1 ? 1 : a->tp, tb = split_b || b->tp < 1 ? 1 : b->tp;
         free_[11] = ta != tb;
     }
+    /* vLLM's PagedAttention V1 rate: where rows batch a model with a
+     * sliding window on every layer (V0's XFORMERS backend) and more than
+     * one sequence (V1 runs from 512 sequences x query heads). */
+    for (size_t i = 0; i < m && !free_[14]; i++) {
+        const sim_measurement *r = &v->rows[idx[i]];
+        free_[14] = r->model.sliding_window > 0 && r->model.sliding_layers == r->model.layers &&
+                    batch_seqs(r) > 1;
+    }
 }
 
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
@@ -367,6 +377,8 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
     /* The split-KV decode kernel's occupancy: the starting preset's
      * choice, where batches of different sizes are there to tell it. */
     fr[13] = fr[7] && p->fa_wave_fill > 0;
+    /* vLLM's PagedAttention V1 rate: the starting preset's choice, where
+     * the rows decode a model on it (free_terms). */
     /* The context phase's time per layer: where the per-layer term is
      * free and the starting preset has one (TensorRT-LLM's). */
     fr[12] = fr[3] && p->prefill_layer_s > 0;
@@ -386,6 +398,9 @@ static void fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p)
         p->prefill_layer_s = 0;
     if (!fr[13])
         p->fa_wave_fill = 0;
+    fr[14] = fr[14] && p->paged_v1_Bps > 0 && p->fa_wave_fill > 0;
+    if (!fr[14])
+        p->paged_v1_Bps = 0;
     for (int a = 0; a < SIM_ARCH_MAX; a++) {
         /* Per-architecture bandwidth: the starting preset's choice
          * (arch_bw_fit), as the power cap is. */
@@ -646,6 +661,12 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
                 "# fa_wave_fill: FlashAttention-2's split-KV decode: fill and drain, a share of "
                 "one wave of its thread blocks (2 an SM)\nfa_wave_fill %.4f\n",
                 p->fa_wave_fill);
+    if (p->paged_v1_Bps > 0)
+        fprintf(fp,
+                "# paged_attn_v1_gbps: models with a sliding window on every layer decode "
+                "with vLLM's PagedAttention (V0's XFORMERS backend); its V1 kernel reads KV at "
+                "most this many GB/s\npaged_attn_v1_gbps %.2f\n",
+                p->paged_v1_Bps / 1e9);
     fprintf(fp, "gemm_pj %.4f\n", p->gemm_pJ);
     fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_link_share %.4f\n",
             p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);

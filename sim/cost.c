@@ -340,6 +340,18 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
          * the kernel's seqlen_k, so its n_blocks, is that width. */
         c->fa_graph_len = m->max_len > 0 && m->max_len < 8192 ? m->max_len : 8192;
     }
+    /* vLLM V0's XFORMERS backend for a model whose every layer has a
+     * sliding window (selector.py of vLLM 0.5-0.6: FlashAttention-2 is
+     * refused "due to sliding window"; Mistral-7B v0.1): its decode is
+     * vLLM's PagedAttention (csrc/attention/attention_kernels.cu), see
+     * pa_kv_scale. Needs the captured width of the FlashAttention terms
+     * above (the same graphs). */
+    if (p->paged_v1_Bps > 0 && c->fa_block_n > 0 && m->sliding_window > 0 &&
+        m->sliding_layers == m->layers) {
+        c->pa_v1_Bps = p->paged_v1_Bps;
+        c->pa_units = (double)m->heads / tp;
+    }
+    c->kv_scaled = c->fa_slots > 0 || c->pa_v1_Bps > 0;
     c->gpu_share = 1.0;
     c->split = 1;
     c->p = *p;
@@ -489,10 +501,40 @@ void sim_cost_set_attention_eager(sim_cost *c)
     c->fa_attn_eager = true;
 }
 
+/*
+ * vLLM's PagedAttention decode (vllm/attention/ops/paged_attn.py of vLLM
+ * 0.5-0.6, forward_decode): V1 where max_seq_len <= 8192 and either one
+ * 512-token partition covers it or num_seqs x num_heads > 512 ("enough
+ * work to parallelize"), else V2. V1's grid is (num_heads, num_seqs): a
+ * block of 128 threads per sequence and query head walks its whole
+ * context; V2's adds a partition per 512 tokens. Under CUDA graphs the
+ * choice was made at capture, for the padded batch and
+ * max_seq_len_to_capture (fa_graph_len); an eager step's for its own.
+ * V1's KV reads run at pa_v1_Bps (the factor that brings bytes / (bw x
+ * bw_eff) to bytes / pa_v1_Bps where that is slower); V2's at bw_eff.
+ */
+static double pa_kv_scale(const sim_cost *c, double seqs, double ctx, bool graphed)
+{
+    double per_seq = ctx / seqs, n = seqs, len = per_seq;
+    if (graphed && per_seq <= c->fa_graph_len) {
+        n = fa_graph_batch(seqs);
+        len = c->fa_graph_len;
+    }
+    bool v1 = len <= 8192 && (len <= 512 || n * c->pa_units > 512);
+    if (!v1)
+        return 1.0;
+    double bw = c->mem_bw_Bps * c->p.bw_eff;
+    return bw > c->pa_v1_Bps ? bw / c->pa_v1_Bps : 1.0;
+}
+
 static double decode_kv_scale(const sim_cost *c, sim_fa_memo *memo, double seqs, double ctx,
                               bool graphed)
 {
-    if (!(c->fa_slots > 0) || !(seqs > 0) || !(ctx > 0))
+    if (!(seqs > 0) || !(ctx > 0))
+        return 1.0;
+    if (c->pa_v1_Bps > 0 && !c->fa_attn_eager)
+        return pa_kv_scale(c, seqs, ctx, graphed);
+    if (!(c->fa_slots > 0))
         return 1.0;
     if (!(c->fa_block_n > 0))
         return mmha_kv_scale(c, seqs);
@@ -715,7 +757,7 @@ static double attention_s(const sim_cost *c, const sim_batch_shape *b, double to
     double reads =
         c->xqa_min_seqs > 0 && b->decode_seqs >= c->xqa_min_seqs ? 1.0 : c->decode_kv_reads;
     double kv_read = ((double)b->decode_ctx_tokens - b->decode_seqs) * reads;
-    if (c->fa_slots > 0)
+    if (c->kv_scaled)
         kv_read *= sim_cost_decode_kv_scale(c, (double)b->decode_seqs, (double)b->decode_ctx_tokens,
                                             fa_graphed(c, b, tokens));
     kv_read += (double)b->prefill_ctx_tokens;
@@ -816,7 +858,9 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
      * split, as long as the context: share 1). The same value
      * sim_cost_decode_kv_scale gives at every context of the run. */
     run->fa_scale = 0;
-    if (c->fa_slots > 0 && run->seqs > 0 &&
+    /* (vLLM's PagedAttention, pa_kv_scale: per step, the context decides
+     * whether a step replays its graph.) */
+    if (!(c->pa_v1_Bps > 0 && !c->fa_attn_eager) && c->fa_slots > 0 && run->seqs > 0 &&
         (!(c->fa_block_n > 0) || fa_fills(run->seqs * c->fa_units_per_seq, c->fa_slots)))
         run->fa_scale = sim_cost_decode_kv_scale(c, run->seqs, 1.0, run->fa_graphed);
     run->window_bytes = c->kv_window_bytes_per_seq * b->decode_seqs;
@@ -875,7 +919,7 @@ double sim_cost_run_step_s(const sim_cost *c, const sim_cost_run *run, const sim
            b->prefill_attn_pairs == run->shape.prefill_attn_pairs);
     double ctx = (double)b->decode_ctx_tokens;
     double kv_read = (ctx - run->seqs) * run->kv_reads;
-    if (c->fa_slots > 0)
+    if (c->kv_scaled)
         kv_read *= run->fa_scale > 0 ? run->fa_scale
                                      : sim_cost_decode_kv_scale(c, run->seqs, ctx, run->fa_graphed);
     kv_read += run->prefill_ctx;

@@ -105,6 +105,18 @@ typedef struct sim_cost_params {
      * threads an SM; MMHA widens its blocks where they fall short of
      * that (sim_cost_init, sim_cost_decode_kv_scale). */
     bool mmha_grid;
+    /* vLLM V0 (0.5-0.6) runs a model whose every layer has a sliding
+     * window on its XFORMERS backend (vllm/attention/selector.py: "Cannot
+     * use FlashAttention-2 backend due to sliding window"), whose decode
+     * is vLLM's own PagedAttention kernel: V1 (a thread block per
+     * sequence and query head over its whole context) where the batch x
+     * query heads exceed 512, else V2 (the context in partitions of 512
+     * tokens). V1's KV reads run at most this many bytes a second (a
+     * GPU's; fitted where the rows hold such steps: the A100 40GB's and
+     * H100 SXM's, whose rates differ less than their SMs or bandwidths,
+     * README "Cost model"); V2's at bw_eff. 0: every model decodes with
+     * FlashAttention (fa_wave_fill). */
+    double paged_v1_Bps;
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no
                                 * per-layer launch overhead; 0: eager */
     /* Per device architecture (sim_arch_index), a multiplier on flops_eff
@@ -201,7 +213,12 @@ typedef struct sim_cost {
     double fa_graph_split[SIM_FA_TABLE];
     uint32_t fa_graph_seqs;
     double fa_graph_whole;
-    bool fa_attn_eager;                /* every decode's splits follow its own contexts (vLLM V1) */
+    bool fa_attn_eager; /* every decode's splits follow its own contexts (vLLM V1) */
+    /* paged_v1_Bps (sim_cost_params): decode through vLLM's PagedAttention
+     * V1/V2 (XFORMERS backend) instead; 0 where it is off. */
+    double pa_v1_Bps;                  /* V1's KV read rate (paged_v1_Bps) */
+    double pa_units;                   /* V1's thread blocks a sequence: the GPU's query heads */
+    bool kv_scaled;                    /* a decode's KV reads take sim_cost_decode_kv_scale */
     double attn_flops_per_pair;        /* 2 x layers x heads x (head_dim + v_head_dim) */
     double attn_flops_per_decode_pair; /* the same for a decoding query (MLA: absorbed) */
     /* Tensor parallelism: everything above is one GPU's share; each step
@@ -356,7 +373,7 @@ static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *r
      * the same values, in the same order. */
     double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
     double kv_read = (ctx - run->seqs) * run->kv_reads;
-    if (c->fa_slots > 0)
+    if (c->kv_scaled)
         kv_read *= run->fa_scale > 0
                        ? run->fa_scale
                        : sim_cost_decode_kv_scale_memo(c, memo, run->seqs, ctx, run->fa_graphed);

@@ -39,6 +39,7 @@ static const key keys[] = {
     {"tp_step_ms", K_NUM, C(tp_step_s), 0, 0, 60000, 1e-3, 0},
     {"prefill_layer_us", K_NUM, C(prefill_layer_s), 0, 0, 1e6, 1e-6, 0},
     {"fa_wave_fill", K_NUM, C(fa_wave_fill), 0, 0, 1, 1, 0},
+    {"paged_attn_v1_gbps", K_NUM, C(paged_v1_Bps), 0, 0, 1e5, 1e9, 0},
     {"gemm_pj", K_NUM, C(gemm_pJ), 0, 0, 1e4, 1, 0},
     {"split_base_us", K_NUM, C(split_base_s), 0, 0, 1e7, 1e-6, 0},
     {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},

@@ -458,18 +458,19 @@ bad:
 /* ---- fitting ---- */
 
 const char *const sim_fit_param_names[SIM_FIT_NBASE] = {
-    "bw_eff",        "flops_eff",        "step_overhead_ms", "layer_overhead_us", "split_base_us",
-    "split_sync_us", "split_link_share", "seq_overhead_us",  "gemm_pj",           "split_stage_us",
-    "mv_sm_gbps",    "tp_step_ms",       "prefill_layer_us", "fa_wave_fill"};
+    "bw_eff",           "flops_eff",      "step_overhead_ms",  "layer_overhead_us",
+    "split_base_us",    "split_sync_us",  "split_link_share",  "seq_overhead_us",
+    "gemm_pj",          "split_stage_us", "mv_sm_gbps",        "tp_step_ms",
+    "prefill_layer_us", "fa_wave_fill",   "paged_attn_v1_gbps"};
 
 /* Bounds of each term, in the preset's units; the architecture terms
  * (multipliers on flops_eff) in [0.1, 2]. */
-static const double lo_base[SIM_FIT_NBASE] = {0.05, 0.02, 0, 0, 0, 0, 0.005,
-                                              0,    0.2,  0, 1, 0, 0, 0.01};
-static const double hi_base[SIM_FIT_NBASE] = {1.0,  1.0, 50,  500, 5000, 5000, 1,
-                                              1000, 50,  500, 40,  20,   500,  1};
-static const double unit[SIM_FIT_NBASE] = {1,    1, 1e-3, 1e-6, 1e-6, 1e-6, 1,
-                                           1e-6, 1, 1e-6, 1e9,  1e-3, 1e-6, 1};
+static const double lo_base[SIM_FIT_NBASE] = {0.05, 0.02, 0, 0, 0, 0,    0.005, 0,
+                                              0.2,  0,    1, 0, 0, 0.01, 50};
+static const double hi_base[SIM_FIT_NBASE] = {1.0, 1.0, 50, 500, 5000, 5000, 1,    1000,
+                                              50,  500, 40, 20,  500,  1,    10000};
+static const double unit[SIM_FIT_NBASE] = {1, 1,    1e-3, 1e-6, 1e-6, 1e-6, 1,  1e-6,
+                                           1, 1e-6, 1e9,  1e-3, 1e-6, 1,    1e9};
 
 static double lo(int k)
 {
@@ -525,6 +526,9 @@ static void set(sim_cost_params *p, int k, double x)
         break;
     case 13:
         p->fa_wave_fill = x * unit[13];
+        break;
+    case 14:
+        p->paged_v1_Bps = x * unit[14];
         break;
     default:
         if (k < SIM_FIT_BW)
@@ -789,10 +793,10 @@ double sim_fit_preset(const sim_measurement *rows, const size_t *idx, size_t n, 
      * rows and flags give the same fit whatever was fitted before);
      * restarts from the best until it stops improving. */
     static const double starts[4][SIM_FIT_NBASE] = {
-        {0.7, 0.4, 2, 20, 100, 100, 0.2, 10, 4, 10, 10, 1, 20, 0.5},
-        {0.7, 0.6, 2, 20, 100, 100, 0.2, 80, 2, 10, 15, 0.5, 80, 0.3},
-        {0.9, 0.6, 0.5, 5, 300, 30, 0.6, 40, 8, 30, 6, 2, 5, 0.7},
-        {0.5, 0.25, 5, 50, 30, 300, 0.05, 100, 1, 3, 25, 0.2, 150, 0.2}};
+        {0.7, 0.4, 2, 20, 100, 100, 0.2, 10, 4, 10, 10, 1, 20, 0.5, 600},
+        {0.7, 0.6, 2, 20, 100, 100, 0.2, 80, 2, 10, 15, 0.5, 80, 0.3, 1000},
+        {0.9, 0.6, 0.5, 5, 300, 30, 0.6, 40, 8, 30, 6, 2, 5, 0.7, 300},
+        {0.5, 0.25, 5, 50, 30, 300, 0.05, 100, 1, 3, 25, 0.2, 150, 0.2, 2000}};
     double best[SIM_FIT_NPARAMS], bv = INFINITY;
     for (int start = 0; start < 4; start++) {
         double u[SIM_FIT_NPARAMS];

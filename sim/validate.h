@@ -55,7 +55,7 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *p, dou
  * sim_arch_index), then one arch_bw term per architecture (SIM_FIT_BW +
  * its sim_arch_index). */
 enum {
-    SIM_FIT_NBASE = 14,
+    SIM_FIT_NBASE = 15,
     SIM_FIT_BW = SIM_FIT_NBASE + SIM_ARCH_MAX,
     SIM_FIT_NPARAMS = SIM_FIT_BW + SIM_ARCH_MAX
 };

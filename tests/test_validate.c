@@ -205,6 +205,75 @@ static void test_llama31_8b_h100_by_hand(void **state)
     assert_true(seen);
 }
 
+/* vLLM V0's XFORMERS backend for a model whose every layer has a
+ * sliding window (Mistral-7B v0.1: window 4,096 on all 32 layers;
+ * vllm/attention/selector.py of vLLM 0.5-0.6 refuses FlashAttention-2
+ * "due to sliding window"): the decode runs vLLM's PagedAttention, V1
+ * where max_seq_len <= 8,192 and (one 512-token partition or num_seqs x
+ * num_heads > 512), else V2 (vllm/attention/ops/paged_attn.py). Under a
+ * CUDA graph the choice is the capture's: the padded batch and
+ * max_seq_len_to_capture, 8,192 (16 partitions). V1's KV reads run at the
+ * preset's paged_attn_v1_gbps where that is below bw x bw_eff: a factor
+ * 3.35e12 x bw_eff / paged_attn_v1_gbps on the reads; V2's at bw_eff
+ * (factor 1). LLM-Inference-Bench's Mistral-7B rows on one H100 SXM are
+ * 1.7-2.1x Llama-3-8B's (same layers, KV heads and KV bytes a token) at
+ * 32 and 64 sequences (V1: 1,024 and 2,048 blocks) of 1,024-2,048 tokens,
+ * 1.00-1.05x at 16 (V2: 512) and at 64 over four GPUs (8 heads each:
+ * 512, V2). */
+static void test_paged_attention_kv_scale(void **state)
+{
+    (void)state;
+    sim_gpu g;
+    sim_model mis, l31;
+    char err[512];
+    assert_int_equal(sim_gpu_lookup("h100-sxm", &g, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("mistral-7b", &mis, err, sizeof(err)), 0);
+    assert_int_equal(sim_model_lookup("llama-3.1-8b", &l31, err, sizeof(err)), 0);
+    assert_true(mis.sliding_window == 4096 && mis.sliding_layers == mis.layers && mis.heads == 32);
+    sim_engine_preset pr;
+    assert_int_equal(sim_preset_lookup("vllm", &pr, err, sizeof(err)), 0);
+    assert_true(pr.params.paged_v1_Bps > 0 && pr.params.paged_v1_Bps < 3350e9 * pr.params.bw_eff);
+    const sim_dtype *f16 = sim_dtype_find("fp16");
+    sim_cost c, c4, cl;
+    sim_cost_init(&c, &g, &mis, f16, f16, &pr.params, 1, NULL);
+    sim_cost_init(&c4, &g, &mis, f16, f16, &pr.params, 4, NULL);
+    sim_cost_init(&cl, &g, &l31, f16, f16, &pr.params, 1, NULL);
+    double v1 = 3350e9 * pr.params.bw_eff / pr.params.paged_v1_Bps;
+    /* Graphed: 32 sequences x 32 heads = 1,024 > 512: V1, at any context
+     * within the captured width; 17 pads to 24 (x 32 = 768): V1; 16 x 32
+     * = 512: V2. */
+    assert_true(sim_cost_decode_kv_scale(&c, 32, 32 * 3000.0, true) == v1);
+    assert_true(sim_cost_decode_kv_scale(&c, 32, 32 * 200.0, true) == v1);
+    assert_true(sim_cost_decode_kv_scale(&c, 17, 17 * 3000.0, true) == v1);
+    assert_true(sim_cost_decode_kv_scale(&c, 16, 16 * 3000.0, true) == 1.0);
+    /* Four GPUs: 8 heads each, 64 x 8 = 512: V2; 65 pads to 72: V1. */
+    assert_true(sim_cost_decode_kv_scale(&c4, 64, 64 * 3000.0, true) == 1.0);
+    assert_true(sim_cost_decode_kv_scale(&c4, 65, 65 * 3000.0, true) == v1);
+    /* Eager (a prompt in the step, or past the captured width): its own
+     * max_seq_len, 2 sequences of 400 tokens in one partition: V1; of
+     * 1,000 (2 partitions, 2 x 32 = 64 blocks): V2; past 8,192: V2. */
+    assert_true(sim_cost_decode_kv_scale(&c, 2, 800, false) == v1);
+    assert_true(sim_cost_decode_kv_scale(&c, 2, 2000, false) == 1.0);
+    assert_true(sim_cost_decode_kv_scale(&c, 32, 32 * 9000.0, true) == 1.0);
+    /* A model without a sliding window keeps FlashAttention's term (one
+     * sequence: a split-KV factor above 1), and so does the sliding-window
+     * model under vLLM V1 (kvsim run's default scheduler: FlashAttention
+     * with its window), whose factor is FlashAttention's for its KV heads. */
+    assert_true(sim_cost_decode_kv_scale(&cl, 32, 32 * 3000.0, true) != v1);
+    sim_cost_set_attention_eager(&cl);
+    sim_cost_set_attention_eager(&c);
+    assert_true(sim_cost_decode_kv_scale(&c, 32, 32 * 3000.0, true) ==
+                sim_cost_decode_kv_scale(&cl, 32, 32 * 3000.0, true));
+    /* The step: V1's reads, by hand (32 x 3,000 tokens of context). */
+    sim_cost_init(&c, &g, &mis, f16, f16, &pr.params, 1, NULL);
+    sim_batch_shape d = {.decode_seqs = 32, .decode_ctx_tokens = 96000};
+    sim_batch_shape d1 = d;
+    sim_cost plain = c;
+    plain.kv_scaled = false; /* the same step with KV read at bw_eff */
+    double extra = 131072.0 * (96000.0 - 32.0) * (v1 - 1.0) / (3350e9 * pr.params.bw_eff);
+    near(sim_cost_step_s(&c, &d) - sim_cost_step_s(&plain, &d1), extra, 1e-9, "V1's slower reads");
+}
+
 /* The vllm preset's split-KV decode term (sim_cost_decode_kv_scale),
  * cases worked by hand from FlashAttention-2's num_splits_heuristic
  * (csrc/flash_attn/flash_api.cpp, vllm-project/flash-attention v2.5.9.post1
@@ -2034,6 +2103,7 @@ int main(void)
         cmocka_unit_test(test_calibrate_long_data_name),
         cmocka_unit_test(test_device_class),
         cmocka_unit_test(test_fa_split_kv_scale),
+        cmocka_unit_test(test_paged_attention_kv_scale),
         cmocka_unit_test(test_mmha_kv_scale),
         cmocka_unit_test(test_decode_step_monotone_in_context),
         cmocka_unit_test(test_gqa_kv_per_head),
