@@ -279,7 +279,7 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * vllm-project/vllm#4844 measured one such broadcast at 4-5 % of a
      * TP-2 7B step), and the layers' all-reduces then wait for the
      * slowest worker (#5792). LLM-Inference-Bench's batch-1 steps of
-     * 7-8B models on H100 SXM (catalog/measurements.csv, ALCF-LIB2) take
+     * 7-8B models on H100 SXM (catalog/measurements.csv, ALCF-LIB) take
      * about 1.0 ms more at TP 2 and 2.0 ms more at TP 4 than the
      * weights, all-reduces and per-step time of TP 1 account for: a
      * term in log2(tp) (a broadcast tree's depth), fitted (tp_step_ms). */
