@@ -59,6 +59,13 @@ static void fa_graph_table(sim_cost *c);
 void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const sim_dtype *w,
                    const sim_dtype *kv, const sim_cost_params *p, uint32_t tp, const sim_link *link)
 {
+    sim_cost_init_wb(c, gpu, m, w, kv, p, tp, link, NULL);
+}
+
+void sim_cost_init_wb(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const sim_dtype *w,
+                      const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
+                      const sim_link *link, const sim_weight_bytes *pre)
+{
     memset(c, 0, sizeof(*c));
     if (tp < 1)
         tp = 1;
@@ -90,7 +97,9 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *m, const si
      * fail here. */
     char err[256];
     sim_weight_bytes wb;
-    if (sim_weight_bytes_of(m, w, &wb, err, sizeof(err)) != 0 ||
+    if (pre != NULL)
+        wb = *pre;
+    if ((pre == NULL && sim_weight_bytes_of(m, w, &wb, err, sizeof(err)) != 0) ||
         sim_weight_peak_flops(gpu, w, &c->peak_flops, err, sizeof(err)) != 0) {
         memset(&wb, 0, sizeof(wb));
         wb.total = (double)m->params_total * w->bytes;

@@ -266,6 +266,13 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, cons
                    const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
                    const sim_link *link);
 
+/* sim_cost_init with MODEL's weight bytes in W already computed (WB,
+ * sim_weight_bytes_of's, which succeeded): what a caller pricing one
+ * configuration many times (a fit) computes once. */
+void sim_cost_init_wb(sim_cost *c, const sim_gpu *gpu, const sim_model *model, const sim_dtype *w,
+                      const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
+                      const sim_link *link, const sim_weight_bytes *wb);
+
 /* The host's part of a step of shape B: step_overhead + sequences x
  * seq_overhead (inside sim_cost_step_s). */
 double sim_cost_host_s(const sim_cost *c, const sim_batch_shape *b);

@@ -99,6 +99,15 @@ typedef struct sim_measurement {
     const sim_dtype *weights; /* weight format, NULL when unmapped */
     const sim_dtype *kv;      /* KV format: fp16 for llama.cpp (its f16 cache), fp8 for
                                * TensorRT-LLM "FP8 KV cache" rows; NULL when unmapped */
+    /* MODEL's weights in WEIGHTS, tensor by tensor (sim_weight_bytes_of),
+     * computed once when the row is read: a fit predicts each row
+     * hundreds of times, and the GGUF mixes' walk over every layer's
+     * matrices was four fifths of `kvsim validate --cross`. wb_state 1:
+     * WB holds them; -1: they cannot be had, WB_ERR says why; 0: not
+     * computed (a row built by hand), sim_validate_predict computes them. */
+    int wb_state;
+    sim_weight_bytes wb;
+    char wb_err[256];
 } sim_measurement;
 
 /*

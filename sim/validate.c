@@ -270,11 +270,21 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
      * from swap or disk, which kvsim does not model (and `kvsim run`
      * refuses). On a Mac the GPU wires about 75 % of the memory (Metal's
      * recommendedMaxWorkingSetSize, as kvsim run's default). */
+    /* The row's weight bytes, computed when it was read (sim_measurement's
+     * wb_state), else here. */
     sim_weight_bytes wb;
-    char werr[256];
-    if (sim_weight_bytes_of(&r->model, r->weights, &wb, werr, sizeof(werr)) != 0) {
-        snprintf(why, whylen, "%s", werr);
+    if (r->wb_state < 0) {
+        snprintf(why, whylen, "%s", r->wb_err);
         return -1;
+    }
+    if (r->wb_state > 0) {
+        wb = r->wb;
+    } else {
+        char werr[256];
+        if (sim_weight_bytes_of(&r->model, r->weights, &wb, werr, sizeof(werr)) != 0) {
+            snprintf(why, whylen, "%s", werr);
+            return -1;
+        }
     }
     double mem = r->memory_gb > 0 ? r->memory_gb * 1073741824.0 : (double)r->gpu.memory_bytes;
     if (strcmp(r->gpu.vendor, "Apple") == 0)
@@ -296,7 +306,8 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
             return -1;
         }
     }
-    sim_cost_init(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL);
+    sim_cost_init_wb(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL,
+                     &wb);
     /* One sequence's weights with the KV of its prompt and output (the
      * least an engine allocates; llama.cpp allocates its whole context)
      * must fit too: XiongjieDai's 65B Q4_0 rows on a 48 GB M3 Max (34.3

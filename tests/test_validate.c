@@ -1192,6 +1192,56 @@ static void test_min_build(void **state)
 }
 
 /*
+ * The weight bytes each row carries from its reading (sim_measurement's
+ * wb_state, what a fit's hundreds of predictions per row reuse): for every
+ * row of the bundled measurements, the same as sim_weight_bytes_of
+ * computes afresh, and each preset's prediction the same to the bit with
+ * the row's copy as without it (wb_state 0: computed in the prediction).
+ */
+static void test_row_weight_bytes_cached(void **state)
+{
+    (void)state;
+    const char *src = getenv("KVSIM_SOURCE_DIR");
+    char path[1024], err[512], why[256], why0[256];
+    snprintf(path, sizeof(path), "%s/catalog/measurements.csv", src ? src : ".");
+    sim_measurement *rows;
+    size_t n;
+    assert_int_equal(sim_measurements_read(path, &rows, &n, err, sizeof(err)), 0);
+    size_t cached = 0, predicted = 0;
+    for (size_t i = 0; i < n; i++) {
+        sim_measurement *r = &rows[i];
+        if (r->reason[0] != '\0')
+            continue;
+        assert_int_equal(r->wb_state, 1);
+        cached++;
+        sim_weight_bytes wb;
+        assert_int_equal(sim_weight_bytes_of(&r->model, r->weights, &wb, err, sizeof(err)), 0);
+        assert_memory_equal(&wb, &r->wb, sizeof(wb));
+        char name[64];
+        sim_validate_preset_name(r, name, sizeof(name));
+        sim_engine_preset pr;
+        if (sim_preset_lookup(name, &pr, err, sizeof(err)) != 0)
+            continue;
+        double a = 0, b = 0;
+        int rc = sim_validate_predict(r, &pr.params, &a, why, sizeof(why));
+        r->wb_state = 0;
+        int rc0 = sim_validate_predict(r, &pr.params, &b, why0, sizeof(why0));
+        r->wb_state = 1;
+        assert_int_equal(rc, rc0);
+        if (rc == 0) {
+            assert_memory_equal(&a, &b, sizeof(a));
+            predicted++;
+        } else {
+            assert_string_equal(why, why0);
+        }
+    }
+    print_message("%zu rows with their weight bytes, %zu predicted the same either way\n", cached,
+                  predicted);
+    assert_true(cached > 1000 && predicted > 1000);
+    sim_measurements_free(rows);
+}
+
+/*
  * The power cap by hand: Q4_0 Llama-2-7B on an RTX 6000 Ada (300 W, 728
  * int8 TOPS) under MMQ terms with gemm_pj 3: a 512-token prompt's matrix
  * products run at 300 W / 3 pJ = 100 TOPS, not 728 x 0.25 = 182; the
@@ -2088,6 +2138,7 @@ int main(void)
         cmocka_unit_test(test_arch_flops_by_hand),
         cmocka_unit_test(test_arch_bw_by_hand),
         cmocka_unit_test(test_min_build),
+        cmocka_unit_test(test_row_weight_bytes_cached),
         cmocka_unit_test(test_power_cap_by_hand),
         cmocka_unit_test(test_row_split_2023_by_hand),
         cmocka_unit_test(test_row_split_staged),
