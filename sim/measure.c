@@ -580,12 +580,11 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
             continue;
         }
         map_row(&c, v);
-        if (m->reason[0] == '\0' && m->weights != NULL)
-            m->wb_state =
-                sim_weight_bytes_of(&m->model, m->weights, &m->wb, m->wb_err, sizeof(m->wb_err)) ==
-                        0
-                    ? 1
-                    : -1;
+        if (m->reason[0] == '\0' && m->weights != NULL) {
+            int rc =
+                sim_weight_bytes_of(&m->model, m->weights, &m->wb, m->wb_err, sizeof(m->wb_err));
+            m->wb_state = rc == 0 ? 1 : -1;
+        }
     }
     free(r.buf);
     free(r.off);
