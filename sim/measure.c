@@ -581,9 +581,9 @@ int sim_measurements_parse(const char *text, size_t len, const char *origin, sim
         }
         map_row(&c, v);
         if (m->reason[0] == '\0' && m->weights != NULL) {
-            int rc =
+            int wrc =
                 sim_weight_bytes_of(&m->model, m->weights, &m->wb, m->wb_err, sizeof(m->wb_err));
-            m->wb_state = rc == 0 ? 1 : -1;
+            m->wb_state = wrc == 0 ? 1 : -1;
         }
     }
     free(r.buf);

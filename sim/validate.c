@@ -306,8 +306,7 @@ int sim_validate_predict(const sim_measurement *r, const sim_cost_params *params
             return -1;
         }
     }
-    sim_cost_init_wb(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL,
-                     &wb);
+    sim_cost_init_wb(&c, &r->gpu, &r->model, r->weights, r->kv, p, tp, tp > 1 ? &link : NULL, &wb);
     /* One sequence's weights with the KV of its prompt and output (the
      * least an engine allocates; llama.cpp allocates its whole context)
      * must fit too: XiongjieDai's 65B Q4_0 rows on a 48 GB M3 Max (34.3
