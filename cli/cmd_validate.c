@@ -9,11 +9,14 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "analysis/report.h"
 #include "analysis/samples.h"
@@ -26,7 +29,7 @@ int cmd_calibrate(int argc, char **argv);
 
 static const char usage_validate[] =
     "usage: kvsim validate --data FILE.csv [--cross] [--out FILE.csv] [--presets DIR]\n"
-    "                      [--rows] [--worst N]\n"
+    "                      [--rows] [--worst N] [-j N]\n"
     "\n"
     "Replays every row of a measurements file (the columns of catalog/measurements.csv:\n"
     "device, device_count, framework, model, precision_quant, batch_size, input_tokens,\n"
@@ -41,10 +44,12 @@ static const char usage_validate[] =
     "  --presets DIR  preset files (DIR/NAME.preset) instead of the built-in ones; a name\n"
     "               DIR has no file for is the built-in preset\n"
     "  --rows       print every row's prediction\n"
-    "  --worst N    the N worst rows (default 10)\n";
+    "  --worst N    the N worst rows (default 10)\n"
+    "  -j N, --jobs N  --cross's fits at once, in threads (default: the online CPUs); the\n"
+    "               output is the same for any N\n";
 
 static const char usage_calibrate[] =
-    "usage: kvsim calibrate --data FILE.csv --out DIR [--presets DIR]\n"
+    "usage: kvsim calibrate --data FILE.csv --out DIR [--presets DIR] [-j N]\n"
     "\n"
     "Fits each engine preset's terms to the rows of FILE that name it: bw_eff, flops_eff,\n"
     "step_overhead_ms; layer_overhead_us where the rows span models of different depths (else\n"
@@ -68,7 +73,9 @@ static const char usage_calibrate[] =
     "Flags (flash attention, fp16 accumulation, dequantising GEMMs, MMQ, CUDA graphs,\n"
     "mmha_grid) and the\n"
     "runtime memory overhead are kept from the starting presets (built-in, or --presets DIR).\n"
-    "The vllm preset, when the data hold no vLLM rows, takes the TensorRT-LLM fit and says so.\n";
+    "The vllm preset, when the data hold no vLLM rows, takes the TensorRT-LLM fit and says so.\n"
+    "-j N, --jobs N: presets fitted at once, in threads (default: the online CPUs); the\n"
+    "presets written are the same for any N.\n";
 
 typedef struct row_out {
     char preset[32];
@@ -422,10 +429,100 @@ static void predict(vctx *v, size_t i, const sim_cost_params *p)
     }
 }
 
+/* One fit: P (the starting preset's terms, then the fitted ones) fitted
+ * to the rows TRAIN[0..NT) where NT > 0, then the rows TEST[0..NTEST)
+ * predicted with it. Jobs share V's rows (read only: everything
+ * sim_validate_predict reads was set up when they were read, the
+ * catalog's tables included) and write only their own rows' outputs. */
+typedef struct fit_job {
+    size_t *train, nt;
+    size_t *test, ntest;
+    sim_cost_params p;
+} fit_job;
+
+typedef struct job_pool {
+    vctx *v;
+    fit_job *jobs;
+    size_t n;
+    atomic_size_t next;
+} job_pool;
+
+static void run_job(vctx *v, fit_job *j)
+{
+    if (j->nt > 0)
+        fit(v, j->train, j->nt, &j->p);
+    for (size_t i = 0; i < j->ntest; i++)
+        predict(v, j->test[i], &j->p);
+}
+
+static void *job_worker(void *arg)
+{
+    job_pool *pool = arg;
+    for (;;) {
+        size_t k = atomic_fetch_add(&pool->next, 1);
+        if (k >= pool->n)
+            return NULL;
+        run_job(pool->v, &pool->jobs[k]);
+    }
+}
+
+/* Runs the N JOBS on up to THREADS threads (the calling one among them);
+ * each job's result is the same whichever thread runs it. */
+static void run_jobs(vctx *v, fit_job *jobs, size_t n, unsigned threads)
+{
+    job_pool pool = {.v = v, .jobs = jobs, .n = n};
+    atomic_init(&pool.next, 0);
+    if (threads > n)
+        threads = (unsigned)n;
+    pthread_t tid[256];
+    unsigned started = 0;
+    for (unsigned t = 1; t < threads && t < 256; t++) {
+        if (pthread_create(&tid[started], NULL, job_worker, &pool) != 0)
+            break; /* fewer threads: the jobs still all run */
+        started++;
+    }
+    job_worker(&pool);
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+}
+
+/* Larger fits (more rows) first. */
+static int cmp_job_size(const void *a, const void *b)
+{
+    size_t x = ((const fit_job *)a)->nt, y = ((const fit_job *)b)->nt;
+    return (x < y) - (x > y);
+}
+
+/* -j's default: the online CPUs. */
+static unsigned default_jobs(void)
+{
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c < 1 ? 1 : c > 256 ? 256 : (unsigned)c;
+}
+
+/* -j N, -jN or --jobs N at ARGV[*I]: true (the count in *JOBS, *I past
+ * its value) when it is one of them. */
+static bool jobs_opt(int argc, char **argv, int *i, unsigned *jobs)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
+        if (*i + 1 >= argc)
+            cli_die("%s needs a value", a);
+        *jobs = (unsigned)cli_parse_u64(a, argv[++*i], 1, 256);
+        return true;
+    }
+    if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
+        *jobs = (unsigned)cli_parse_u64("-j", a + 2, 1, 256);
+        return true;
+    }
+    return false;
+}
+
 int cmd_validate(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *dir = NULL, *worst_s = NULL;
     bool cross = false, rows = false;
+    unsigned jobs = default_jobs();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -440,6 +537,8 @@ int cmd_validate(int argc, char **argv)
             rows = true;
             continue;
         }
+        if (jobs_opt(argc, argv, &i, &jobs))
+            continue;
         const char **dst = strcmp(a, "--data") == 0      ? &data
                            : strcmp(a, "--out") == 0     ? &out
                            : strcmp(a, "--presets") == 0 ? &dir
@@ -465,6 +564,9 @@ int cmd_validate(int argc, char **argv)
         cli_die("out of memory");
     const char *names[64];
     size_t np = preset_names(&v, names);
+    fit_job *fj = NULL; /* --cross: the held-out groups' fits */
+    size_t nj = 0, capj = 0;
+    int crossed[64] = {0}; /* --cross: 1 sources held out, 2 devices */
     for (size_t k = 0; k < np; k++) {
         sim_engine_preset pr;
         size_t m = preset_rows(&v, names[k], idx);
@@ -481,51 +583,71 @@ int cmd_validate(int argc, char **argv)
             }
             continue;
         }
-        /* Held-out groups: sources, or devices when there is one source. */
+        /* Held-out groups: sources, or devices when there is one source;
+         * each group's fit a job (run_jobs, below). */
         bool one_source = true;
         for (size_t i = 1; i < m; i++)
             one_source &= strcmp(v.rows[idx[i]].source_id, v.rows[idx[0]].source_id) == 0;
-        size_t *train = malloc((m + 1) * sizeof(size_t));
         bool *done = calloc(m + 1, 1);
-        if (train == NULL || done == NULL)
+        if (done == NULL)
             cli_die("out of memory");
         for (size_t g = 0; g < m; g++) {
             if (done[g])
                 continue;
             const sim_measurement *rg = &v.rows[idx[g]];
             const char *gk = one_source ? rg->gpu.name : rg->source_id;
-            size_t nt = 0;
+            fit_job j = {.p = pr.params};
+            j.train = malloc((m + 1) * sizeof(size_t));
+            j.test = malloc((m + 1) * sizeof(size_t));
+            if (j.train == NULL || j.test == NULL)
+                cli_die("out of memory");
             for (size_t i = 0; i < m; i++) {
                 const sim_measurement *ri = &v.rows[idx[i]];
                 const char *ik = one_source ? ri->gpu.name : ri->source_id;
-                if (strcmp(ik, gk) != 0)
-                    train[nt++] = idx[i];
+                if (strcmp(ik, gk) != 0) {
+                    j.train[j.nt++] = idx[i];
+                } else {
+                    done[i] = true;
+                    j.test[j.ntest++] = idx[i];
+                }
             }
-            sim_cost_params p = pr.params;
-            if (nt > 0)
-                fit(&v, train, nt, &p);
-            for (size_t i = 0; i < m; i++) {
-                const sim_measurement *ri = &v.rows[idx[i]];
-                const char *ik = one_source ? ri->gpu.name : ri->source_id;
-                if (strcmp(ik, gk) != 0)
-                    continue;
-                done[i] = true;
-                /* Nothing left to fit to: the preset's own terms would be
-                 * an in-sample prediction (the built-in presets are fitted
-                 * to these rows), not an out-of-sample one. */
-                if (nt == 0)
-                    snprintf(v.out[idx[i]].why, sizeof(v.out[idx[i]].why),
+            if (j.nt == 0) {
+                /* Nothing left to fit to: the preset's own terms would
+                 * be an in-sample prediction (the built-in presets are
+                 * fitted to these rows), not an out-of-sample one. */
+                for (size_t i = 0; i < j.ntest; i++)
+                    snprintf(v.out[j.test[i]].why, sizeof(v.out[j.test[i]].why),
                              "--cross: no other %s for preset %s to fit to",
                              one_source ? "device" : "source", names[k]);
-                else
-                    predict(&v, idx[i], &p);
+                free(j.train);
+                free(j.test);
+                continue;
             }
+            if (nj == capj) {
+                capj = capj ? 2 * capj : 64;
+                fit_job *t = realloc(fj, capj * sizeof(*t));
+                if (t == NULL)
+                    cli_die("out of memory");
+                fj = t;
+            }
+            fj[nj++] = j;
         }
-        free(train);
         free(done);
-        printf("%s: %s out of sample, held out one %s at a time\n", names[k],
-               one_source ? "devices" : "sources", one_source ? "device" : "source");
+        crossed[k] = one_source ? 2 : 1;
     }
+    /* The largest fits first (their rows' count stands for their time):
+     * the threads end together. The results do not depend on the order. */
+    qsort(fj, nj, sizeof(*fj), cmp_job_size);
+    run_jobs(&v, fj, nj, jobs);
+    for (size_t k = 0; k < nj; k++) {
+        free(fj[k].train);
+        free(fj[k].test);
+    }
+    free(fj);
+    for (size_t k = 0; k < np; k++)
+        if (crossed[k] != 0)
+            printf("%s: %s out of sample, held out one %s at a time\n", names[k],
+                   crossed[k] == 2 ? "devices" : "sources", crossed[k] == 2 ? "device" : "source");
     if (rows) {
         printf("\n%-6s %-10s %-30s %-14s %-10s %-16s %10s %10s %8s\n", "line", "source", "device",
                "model", "quant", "metric", "measured", "predicted", "error");
@@ -773,12 +895,15 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
 int cmd_calibrate(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *dir = NULL;
+    unsigned jobs = default_jobs();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage_calibrate, stdout);
             return 0;
         }
+        if (jobs_opt(argc, argv, &i, &jobs))
+            continue;
         const char **dst = strcmp(a, "--data") == 0      ? &data
                            : strcmp(a, "--out") == 0     ? &out
                            : strcmp(a, "--presets") == 0 ? &dir
@@ -806,32 +931,45 @@ int cmd_calibrate(int argc, char **argv)
     sim_engine_preset trt;
     bool have_trt = false;
     printf("kvsim calibrate: %s\n", data);
+    /* Each preset's fit a job (run_jobs), its rows those the model can
+     * replay: a row refused for its layout or memory is refused whatever
+     * the terms. */
+    sim_engine_preset *prs = calloc(np + 1, sizeof(*prs));
+    fit_job *fj = calloc(np + 1, sizeof(*fj));
+    size_t *total = calloc(np + 1, sizeof(size_t));
+    if (prs == NULL || fj == NULL || total == NULL)
+        cli_die("out of memory");
     for (size_t k = 0; k < np; k++) {
-        sim_engine_preset pr;
-        if (load_preset(dir, names[k], &pr, err, sizeof(err)) != 0)
+        if (load_preset(dir, names[k], &prs[k], err, sizeof(err)) != 0)
             cli_die("calibrate: rows name preset '%s' but %s", names[k], err);
         size_t m = preset_rows(&v, names[k], idx);
-        /* Only rows the model can replay are fitted and listed (a row
-         * refused for its layout or memory is refused whatever the
-         * terms). */
-        size_t fitted = 0;
+        total[k] = m;
+        fj[k].p = prs[k].params;
+        fj[k].train = malloc((m + 1) * sizeof(size_t));
+        if (fj[k].train == NULL)
+            cli_die("out of memory");
         for (size_t i = 0; i < m; i++) {
             double pred;
             char why[200];
-            if (sim_validate_predict(&v.rows[idx[i]], &pr.params, &pred, why, sizeof(why)) == 0)
-                idx[fitted++] = idx[i];
+            if (sim_validate_predict(&v.rows[idx[i]], &prs[k].params, &pred, why, sizeof(why)) == 0)
+                fj[k].train[fj[k].nt++] = idx[i];
         }
-        if (fitted == 0) {
-            printf("  %s: none of its %zu rows can be replayed; not written\n", names[k], m);
+    }
+    run_jobs(&v, fj, np, jobs);
+    for (size_t k = 0; k < np; k++) {
+        sim_engine_preset *pr = &prs[k];
+        size_t m = fj[k].nt;
+        if (m == 0) {
+            printf("  %s: none of its %zu rows can be replayed; not written\n", names[k], total[k]);
             continue;
         }
-        m = fitted;
-        fit(&v, idx, m, &pr.params);
+        pr->params = fj[k].p;
+        const size_t *fit_idx = fj[k].train;
         char basis[320];
         size_t nsrc = 0;
         char srcs[200] = "";
         for (size_t i = 0; i < m; i++) {
-            const char *s = v.rows[idx[i]].source_id;
+            const char *s = v.rows[fit_idx[i]].source_id;
             if (strstr(srcs, s) == NULL && strlen(srcs) + strlen(s) + 3 < sizeof(srcs)) {
                 strcat(srcs, nsrc ? ", " : "");
                 strcat(srcs, s);
@@ -839,12 +977,17 @@ int cmd_calibrate(int argc, char **argv)
             }
         }
         snprintf(basis, sizeof(basis), "fitted to %zu rows of %s (sources %s)", m, data, srcs);
-        write_preset(out, &pr, &v, idx, m, data, basis);
+        write_preset(out, pr, &v, fit_idx, m, data, basis);
         if (strcmp(names[k], "trtllm") == 0) {
-            trt = pr;
+            trt = *pr;
             have_trt = true;
         }
     }
+    for (size_t k = 0; k < np; k++)
+        free(fj[k].train);
+    free(fj);
+    free(prs);
+    free(total);
     /* vLLM: no vLLM rows in the data: the TensorRT-LLM fit, said so. */
     size_t mv = preset_rows(&v, "vllm", idx);
     if (mv == 0 && have_trt) {

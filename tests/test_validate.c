@@ -980,6 +980,50 @@ static void test_validate_cross_one_group(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * --cross's held-out fits and calibrate's per-preset fits run in threads
+ * (-j): the output is the same for any number of them. The scoreboards'
+ * ROCm and Vulkan rows (two presets, each held out one device at a time:
+ * 20 fits) with -j 1 and -j 3: the same report, the same per-row CSV,
+ * the same preset files but for the header line naming the output.
+ */
+static void test_validate_jobs_same_output(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN"), *src = getenv("KVSIM_SOURCE_DIR");
+    if (bin == NULL || src == NULL)
+        skip();
+    char dir[] = "/tmp/kvsim_jobs_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[4096], out1[65536], out3[65536];
+    size_t len1, len3;
+    snprintf(cmd, sizeof(cmd),
+             "(head -1 %s/catalog/measurements.csv; grep -E 'GG-15021|GG-10879' "
+             "%s/catalog/measurements.csv) > %s/m.csv",
+             src, src, dir);
+    assert_int_equal(system(cmd), 0);
+    for (int j = 1; j <= 3; j += 2) {
+        snprintf(cmd, sizeof(cmd),
+                 "%s validate --data %s/m.csv --cross -j %d --rows --out %s/rows%d.csv 2>&1 && "
+                 "%s calibrate --data %s/m.csv --out %s/p%d -j%d > /dev/null 2>&1 && "
+                 "sed -i 1d %s/p%d/*.preset",
+                 bin, dir, j, dir, j, bin, dir, dir, j, j, dir, j);
+        assert_int_equal(
+            run_capture(cmd, j == 1 ? out1 : out3, sizeof(out1), j == 1 ? &len1 : &len3), 0);
+    }
+    assert_non_null(strstr(out1, "llamacpp-rocm: devices out of sample"));
+    assert_non_null(strstr(out1, "44 predicted"));
+    assert_int_equal(len1, len3);
+    assert_memory_equal(out1, out3, len1);
+    snprintf(cmd, sizeof(cmd),
+             "cmp -s %s/rows1.csv %s/rows3.csv && diff -r %s/p1 %s/p3 > /dev/null && "
+             "test -s %s/p1/llamacpp-rocm.preset",
+             dir, dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A preset's counts are whole numbers and its numbers decimal: a
  * fractional count or a hexadecimal float is refused naming file and
  * line, not truncated or read. */
@@ -2133,6 +2177,7 @@ int main(void)
         cmocka_unit_test(test_fit_recovers_terms),
         cmocka_unit_test(test_validate_cli),
         cmocka_unit_test(test_validate_cross_one_group),
+        cmocka_unit_test(test_validate_jobs_same_output),
         cmocka_unit_test(test_preset_refuses),
         cmocka_unit_test(test_preset_arch_flops),
         cmocka_unit_test(test_arch_flops_by_hand),
