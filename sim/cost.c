@@ -631,9 +631,30 @@ static inline double max2(double a, double b)
 }
 
 /* A roofline: the longer of moving BYTES and computing FLOPS. */
+/* The weight reads' time U and the FLOPs' V combined as the preset's
+ * gemm_blend_k says: max(U, V), or (U^k + V^k)^(1/k) (sim_cost_params). */
+double sim_cost_blend(double u, double v, double k)
+{
+    double m = u > v ? u : v;
+    if (!(k > 0) || !(m > 0))
+        return m;
+    return m * pow(pow(u / m, k) + pow(v / m, k), 1.0 / k);
+}
+
+static double blend(const sim_cost *c, double u, double v)
+{
+    return sim_cost_blend(u, v, c->p.gemm_blend_k);
+}
+
 static double roof(const sim_cost *c, double bytes, double flops, double rate)
 {
     return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
+}
+
+/* roof for matrix products (blend). */
+static double roof_lin(const sim_cost *c, double bytes, double flops, double rate)
+{
+    return blend(c, bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
 }
 
 /* The same for a multi-token GEMM: its rate also capped by the board's
@@ -643,7 +664,7 @@ static double roof_gemm(const sim_cost *c, double bytes, double flops, double ra
     double r = rate * c->p.flops_eff;
     if (c->power_flops > 0 && c->power_flops < r)
         r = c->power_flops;
-    return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / r);
+    return blend(c, bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / r);
 }
 
 /* The matrix products' time for a shape of TOKENS tokens over SEQS
@@ -669,7 +690,7 @@ static double linear_s(const sim_cost *c, double tokens, double seqs, double *we
     /* One-token steps run matrix-vector kernels (memory-bound): the
      * architecture's GEMM term applies to steps of more than one token. */
     double t_lin = tokens > 1 ? roof_gemm(c, lin_bytes, lin_flops, c->peak_flops * c->gemm_arch)
-                              : roof(c, lin_bytes, lin_flops, c->peak_flops);
+                              : roof_lin(c, lin_bytes, lin_flops, c->peak_flops);
     if (tokens <= 1 && c->mv_Bps > 0) /* the matrix-vector kernels' loads in flight */
         t_lin = max2(t_lin, lin_bytes / c->mv_Bps);
     if (tokens > 32) /* the expansion runs before the GEMM, not beside it */

@@ -117,6 +117,15 @@ typedef struct sim_cost_params {
      * README "Cost model"); V2's at bw_eff. 0: every model decodes with
      * FlashAttention (fa_wave_fill). */
     double paged_v1_Bps;
+    /* The matrix products' time from their weight reads (U = bytes / (bw x
+     * bw_eff)) and FLOPs (V = flops / (rate x flops_eff)): (U^k + V^k)^(1/k)
+     * with this k, where a GEMM neither streams its weights at full
+     * bandwidth nor multiplies at full rate in the range between (Vidur's
+     * measured operator times, microsoft/vidur data/profiling/compute,
+     * A100 and H100, 1-4,096 tokens: k about 1.25 on both; README "Cost
+     * model"). 0: max(U, V), k infinite (every preset but vllm and
+     * trtllm). */
+    double gemm_blend_k;
     uint32_t graph_max_tokens; /* steps of at most this many tokens replay a CUDA graph: no
                                 * per-layer launch overhead; 0: eager */
     /* Per device architecture (sim_arch_index), a multiplier on flops_eff
@@ -272,6 +281,11 @@ void sim_cost_init(sim_cost *c, const sim_gpu *gpu, const sim_model *model, cons
 void sim_cost_init_wb(sim_cost *c, const sim_gpu *gpu, const sim_model *model, const sim_dtype *w,
                       const sim_dtype *kv, const sim_cost_params *p, uint32_t tp,
                       const sim_link *link, const sim_weight_bytes *wb);
+
+/* The matrix products' time from their weight reads' time U and their
+ * FLOPs' time V: max(U, V) where K is 0, else (U^k + V^k)^(1/k)
+ * (sim_cost_params gemm_blend_k). */
+double sim_cost_blend(double u, double v, double k);
 
 /* The host's part of a step of shape B: step_overhead + sequences x
  * seq_overhead (inside sim_cost_step_s). */

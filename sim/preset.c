@@ -40,6 +40,8 @@ static const key keys[] = {
     {"prefill_layer_us", K_NUM, C(prefill_layer_s), 0, 0, 1e6, 1e-6, 0},
     {"fa_wave_fill", K_NUM, C(fa_wave_fill), 0, 0, 1, 1, 0},
     {"paged_attn_v1_gbps", K_NUM, C(paged_v1_Bps), 0, 0, 1e5, 1e9, 0},
+    /* 0 (max), or at least 1 (a sum): checked below */
+    {"gemm_blend_k", K_NUM, C(gemm_blend_k), 0, 0, 64, 1, 0},
     {"gemm_pj", K_NUM, C(gemm_pJ), 0, 0, 1e4, 1, 0},
     {"split_base_us", K_NUM, C(split_base_s), 0, 0, 1e7, 1e-6, 0},
     {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},
@@ -268,6 +270,15 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
                 x > 0 && x < 0.1) {
                 /* A tiny cap collapses every one-token step: 0 is no cap. */
                 snprintf(err, errlen, "%s:%u: '%s' must be 0 (no cap) or in [0.1, %g], not '%.40s'",
+                         origin, line, ky->name, ky->hi, v);
+                return -1;
+            }
+            if (ky->off ==
+                    offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, gemm_blend_k) &&
+                x > 0 && x < 1) {
+                /* Below 1 the blend exceeds the sum of the two times. */
+                snprintf(err, errlen,
+                         "%s:%u: '%s' must be 0 (the larger time) or in [1, %g], not '%.40s'",
                          origin, line, ky->name, ky->hi, v);
                 return -1;
             }
