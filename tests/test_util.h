@@ -3,7 +3,8 @@
  * a catalog GPU and model with fixed cost terms, so that refitting a
  * preset does not move tests whose expected values are written by hand
  * (bandwidth 80 %, FLOPs 50 %, 5 ms per step, no per-layer or
- * per-sequence or per-TP-step overhead, flash attention, 0.8 GiB runtime). Include
+ * per-sequence or per-TP-step overhead, flash attention, 0.8 GiB runtime,
+ * matrix products at max(bytes, FLOPs): no gemm_blend_k). Include
  * after <cmocka.h>.
  */
 #ifndef KVSIM_TESTS_TEST_UTIL_H
@@ -35,6 +36,7 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
     c.cost.tp_step_s = 0;
     c.cost.prefill_layer_s = 0;
     c.cost.fa_wave_fill = 0; /* the closed forms have no split-KV decode term */
+    c.cost.gemm_blend_k = 0; /* the closed forms take the matrix products' max(U, V) */
     c.cost.split_sync_s = 0;
     c.cost.flash_attn = true;
     c.cost.fp16_accumulate = false;

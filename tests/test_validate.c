@@ -109,12 +109,18 @@ static sim_measurement row(const char *gpu, const char *model, const char *fmt,
  * 1 written); FLOPs 13,959,176,192 + 1,050,673,152 and 2,048 x 524,288.
  * With bandwidth efficiency b, FLOP efficiency f, overheads o (per step),
  * s (per sequence: one here) and l (per layer; the decode step, one
- * token, replays a CUDA graph in vLLM and launches no layers one by one):
- *   prefill = 28,589,443,514,368 / (794.5e12 f)
+ * token, replays a CUDA graph in vLLM and launches no layers one by one),
+ * and the matrix products' blend of their weight reads' time U and
+ * FLOPs' time V, (U^k + V^k)^(1/k) with the preset's gemm_blend_k k
+ * (1.5; B(U, V) below):
+ *   prefill = B(15,009,849,344 / (3.35e12 b), 28,589,443,514,368 / (794.5e12 f))
  *           + max(268,435,456 / (3.35e12 b), 1,100,048,498,688 / (794.5e12 f)) + o + s
  *           + 32 l
- *   decode  = max(15,009,849,344 / (3.35e12 b), 15,009,849,344 / (794.5e12 f))
+ *   decode  = B(15,009,849,344 / (3.35e12 b), 15,009,849,344 / (794.5e12 f))
  *           + max(268,435,456 / (3.35e12 b), 1,073,741,824 / (794.5e12 f)) + o + s
+ * (with the preset's b 0.7746 and f 0.7315: in the compute-bound prefill
+ * B adds 2.7 % to V's 49.19 ms, U being 5.78 ms; in the memory-bound
+ * decode 0.02 % to U's 5.78 ms, V being 0.026 ms).
  */
 static void test_llama31_8b_h100_by_hand(void **state)
 {
@@ -138,8 +144,13 @@ static void test_llama31_8b_h100_by_hand(void **state)
     double b = 3350e9 * pr.params.bw_eff, f = 794.5e12 * pr.params.flops_eff;
     assert_true(pr.params.graph_max_tokens >= 1 && pr.params.graph_max_tokens < 2048);
     double ovh = pr.params.step_overhead_s + pr.params.seq_overhead_s;
-    double prefill = 28589443514368.0 / f + fmax(268435456.0 / b, 1100048498688.0 / f) + ovh +
-                     32 * pr.params.layer_overhead_s;
+    const double k = pr.params.gemm_blend_k;
+    assert_true(k == 1.5);
+    double u = 15009849344.0 / b, vp = 28589443514368.0 / f, vd = 15009849344.0 / f;
+    double lin_p = pow(pow(u, k) + pow(vp, k), 1.0 / k),
+           lin_d = pow(pow(u, k) + pow(vd, k), 1.0 / k);
+    double prefill =
+        lin_p + fmax(268435456.0 / b, 1100048498688.0 / f) + ovh + 32 * pr.params.layer_overhead_s;
     /* The split-KV decode term (fa_wave_fill), by hand: a one-token step
      * is a CUDA graph, its block table padded to 8,192 tokens (vLLM's
      * max_seq_len_to_capture; the model allows 131,072), 64 blocks of 128
@@ -154,8 +165,7 @@ static void test_llama31_8b_h100_by_hand(void **state)
     assert_true(pr.params.fa_wave_fill > 0 && g.sm_count == 132 && m.max_len > 8192);
     double kv_scale = 1.0 + pr.params.fa_wave_fill * 264.0 / 64.0;
     assert_true(sim_cost_decode_kv_scale(&c, 1, 2048, true) == kv_scale);
-    double decode = fmax(15009849344.0 / b, 15009849344.0 / f) +
-                    fmax(131072.0 * (2047.0 * kv_scale + 1.0) / b, 1073741824.0 / f) + ovh;
+    double decode = lin_d + fmax(131072.0 * (2047.0 * kv_scale + 1.0) / b, 1073741824.0 / f) + ovh;
     sim_batch_shape p = {.prefill_seqs = 1, .prefill_tokens = 2048, .prefill_attn_pairs = 2098176};
     sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = 2048};
     print_message("vllm preset: prefill of 2,048 tokens %.3f ms, decode at 2,048 %.3f ms\n",
@@ -173,8 +183,7 @@ static void test_llama31_8b_h100_by_hand(void **state)
     double kv_scale_v1 = 1.0 + pr.params.fa_wave_fill * 264.0 / 8.0 * (128.0 / 2048.0);
     sim_cost_set_attention_eager(&c);
     assert_true(sim_cost_decode_kv_scale(&c, 1, 2048, true) == kv_scale_v1);
-    decode = fmax(15009849344.0 / b, 15009849344.0 / f) +
-             fmax(131072.0 * (2047.0 * kv_scale_v1 + 1.0) / b, 1073741824.0 / f) + ovh;
+    decode = lin_d + fmax(131072.0 * (2047.0 * kv_scale_v1 + 1.0) / b, 1073741824.0 / f) + ovh;
     near(sim_cost_step_s(&c, &d), decode, 1e-12, "decode step, V1");
     print_message("vllm preset, V1: decode at 2,048 %.3f ms\n", decode * 1e3);
     const char *bin = getenv("KVSIM_BIN");
@@ -413,6 +422,12 @@ static void test_fa_split_kv_scale(void **state)
     /* Llama-2-7B less its input embedding: 32 layers x (4 x 4096^2 + 3 x 4096 x 11008
      * + 2 x 4096 norms) + the final norm + the LM head (32000 x 4096), x 2 bytes */
     double weights = 13214687232.0 / bw;
+    /* ... blended with the 4 tokens' FLOPs at the GEMM rate (the preset's
+     * gemm_blend_k; 0.3 % more than the weights' time alone here) */
+    const double k = pr.params.gemm_blend_k;
+    double fl = 4.0 * (c.linear_flops_per_token + c.head_flops_per_seq) /
+                (c.peak_flops * c.gemm_arch * pr.params.flops_eff);
+    weights = k > 0 ? pow(pow(weights, k) + pow(fl, k), 1.0 / k) : weights;
     double attn = kv * (4.0 * 1023.0 * (1.0 + w * 216.0 / 128.0) + 4.0) / bw;
     double host = pr.params.step_overhead_s + 4 * pr.params.seq_overhead_s;
     assert_true(c.dense_weight_bytes == 13214687232.0 && c.kv_bytes_per_token == kv);
