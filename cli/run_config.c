@@ -320,6 +320,8 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             if (*valued[k].dst != NULL)
                 cli_die("%s given twice", valued[k].name);
             *valued[k].dst = v;
+            if (valued[k].dst == &o->mem_util)
+                o->mem_util_opt = valued[k].name;
             matched = 1;
             break;
         }
@@ -506,7 +508,8 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
             cli_parse_double("--runtime-overhead-gib", o->runtime_overhead_gib, 0, 1e6, 0) *
             1073741824.0;
     if (o->mem_util)
-        cfg->mem_util = cli_parse_double("--mem-util", o->mem_util, 0, 1, 1);
+        cfg->mem_util = cli_parse_double(
+            o->mem_util_opt ? o->mem_util_opt : "--gpu-memory-utilization", o->mem_util, 0, 1, 1);
     if (o->kv_pool_gib)
         cfg->kv_pool_gib = cli_parse_double("--kv-pool-gib", o->kv_pool_gib, 0, 1e6, 1);
     if (o->num_blocks)

@@ -45,6 +45,8 @@ static void test_bad_options(void **state)
     expect_error(RUN "--mem-util 1.5", "--mem-util: '1.5' is not a number in (0, 1]");
     expect_error(RUN "--mem-util abc", "--mem-util: 'abc'");
     expect_error(RUN "--mem-util ''", "--mem-util: ''");
+    /* The error names the option as typed, not its alias. */
+    expect_error(RUN "--gpu-memory-utilization 1.5", "--gpu-memory-utilization: '1.5'");
     expect_error(RUN "--max-num-seqs 0", "--max-num-seqs: '0'");
     expect_error(RUN "--max-num-seqs -3", "--max-num-seqs: '-3'");
     expect_error(RUN "--max-num-seqs 99999999999999999999999", "--max-num-seqs");
