@@ -318,6 +318,10 @@ int cmd_gen(int argc, char **argv)
         cli_error("%s", err);
         status = 1;
     }
+    /* The file is in place (renamed over its name) before it is said to
+     * be written. */
+    if (status == 0 && fd >= 0)
+        status = cli_out_commit();
     if (status == 0 && !quiet) {
         trace_stats_summary s;
         trace_stats_get(st, &s);
