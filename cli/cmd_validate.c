@@ -20,6 +20,7 @@
 
 #include "analysis/report.h"
 #include "analysis/samples.h"
+#include "cli/cli_out.h"
 #include "cli/run_config.h"
 #include "sim/preset.h"
 #include "sim/validate.h"
@@ -198,11 +199,9 @@ static void table(const vctx *v, const char *title, key_fn key)
     free(seen);
 }
 
-static void write_csv(const vctx *v, const char *path)
+/* FP: the --out file, opened before the replay (cli_out_fopen). */
+static void write_csv(const vctx *v, FILE *fp, const char *path)
 {
-    FILE *fp = fopen(path, "w");
-    if (fp == NULL)
-        cli_die("--out: cannot write %s", path);
     fputs("line,row_id,source_id,device,gpu,model,precision_quant,framework,preset,metric,"
           "measured,predicted,error_pct,status,reason,sample\n",
           fp);
@@ -232,7 +231,7 @@ static void write_csv(const vctx *v, const char *path)
         fprintf(fp, ",%s\n", !o->ok ? "" : o->fitted ? "in" : "out");
     }
     if (fclose(fp) != 0)
-        cli_die("--out: cannot write %s", path);
+        cli_die("--out: cannot write %s: %s", path, strerror(errno));
 }
 
 static void read_rows(const char *data, vctx *v)
@@ -240,6 +239,8 @@ static void read_rows(const char *data, vctx *v)
     char err[512];
     if (sim_measurements_read(data, &v->rows, &v->n, err, sizeof(err)) != 0)
         cli_die("%s", err);
+    if (v->n == 0)
+        cli_die("%s:1: no measurement rows after the header", data);
     v->out = calloc(v->n + 1, sizeof(row_out));
     if (v->out == NULL)
         cli_die("out of memory");
@@ -558,6 +559,9 @@ int cmd_validate(int argc, char **argv)
     check_presets_dir(dir);
     vctx v = {.preset_dir = dir};
     read_rows(data, &v);
+    /* --out is opened before the replay: a path that cannot be written
+     * stops here with one line, not after the report. */
+    FILE *out_fp = out != NULL ? cli_out_fopen(out) : NULL;
     char err[512];
     size_t *idx = malloc((v.n + 1) * sizeof(size_t));
     if (idx == NULL)
@@ -728,8 +732,8 @@ int cmd_validate(int argc, char **argv)
         }
         free(counted);
     }
-    if (out != NULL)
-        write_csv(&v, out);
+    if (out_fp != NULL)
+        write_csv(&v, out_fp, out);
     free(idx);
     free(v.out);
     sim_measurements_free(v.rows);
@@ -743,7 +747,7 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     snprintf(path, sizeof(path), "%s/%s.preset", dir, pr->name);
     FILE *fp = fopen(path, "w");
     if (fp == NULL)
-        cli_die("--out: cannot write %s", path);
+        cli_die("--out: cannot write %s: %s", path, strerror(errno));
     const sim_cost_params *p = &pr->params;
     /* One line: the names are written as given, control bytes as '?'. */
     fputs("# kvsim engine preset, written by kvsim calibrate --data ", fp);
@@ -930,6 +934,7 @@ int cmd_calibrate(int argc, char **argv)
     char err[512];
     sim_engine_preset trt;
     bool have_trt = false;
+    size_t written = 0;
     printf("kvsim calibrate: %s\n", data);
     /* Each preset's fit a job (run_jobs), its rows those the model can
      * replay: a row refused for its layout or memory is refused whatever
@@ -978,6 +983,7 @@ int cmd_calibrate(int argc, char **argv)
         }
         snprintf(basis, sizeof(basis), "fitted to %zu rows of %s (sources %s)", m, data, srcs);
         write_preset(out, pr, &v, fit_idx, m, data, basis);
+        written++;
         if (strcmp(names[k], "trtllm") == 0) {
             trt = *pr;
             have_trt = true;
@@ -1003,9 +1009,18 @@ int cmd_calibrate(int argc, char **argv)
                      "no vLLM rows in the data: the TensorRT-LLM fit, its per-layer launch "
                      "overhead not paid by steps vLLM replays as CUDA graphs (override with "
                      "--bw-eff, --flops-eff, --layer-overhead-us, or a step profile)");
+        written++;
     }
     free(idx);
     free(v.out);
     sim_measurements_free(v.rows);
+    if (written == 0) {
+        /* Nothing fitted is a failure, not a quiet success. */
+        fflush(stdout);
+        cli_error("calibrate: %s: no preset written: no row can be replayed (kvsim validate "
+                  "--data counts them by reason)",
+                  data);
+        return 1;
+    }
     return 0;
 }
