@@ -434,6 +434,32 @@ static void attach_profile(const run_opts *o, sim_config *cfg)
     cfg->step_profile = g_profile;
 }
 
+/* --allocator SPEC as given: not empty, and no parameter twice (the
+ * strategies read the last one, so "block=16,block=32" ran at 32 without
+ * a word). The strategy checks the rest. */
+static void check_allocator_spec(const char *spec)
+{
+    if (spec[0] == '\0')
+        cli_die(
+            "--allocator: empty spec (e.g. paged:block=16; strategies paged, contiguous, vattn, "
+            "jemalloc)");
+    const char *p = strchr(spec, ':');
+    if (p == NULL)
+        return;
+    for (p++; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        size_t klen = strcspn(p, "=,");
+        for (const char *q = p + n; *q == ','; q += 1 + strcspn(q + 1, ",")) {
+            const char *k = q + 1;
+            if (strcspn(k, "=,") == klen && klen > 0 && strncmp(k, p, klen) == 0)
+                cli_die("--allocator '%s': %.*s given twice", spec, (int)klen, p);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
 void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, double *ts_interval,
                       trace_format *fmt)
 {
@@ -614,6 +640,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         cli_die("--block-size and --allocator both given: use --allocator paged:block=%s%s",
                 o->block_size, "");
     if (o->allocator != NULL) {
+        check_allocator_spec(o->allocator);
         snprintf(cfg->allocator, sizeof(cfg->allocator), "%s", o->allocator);
     } else if (o->block_size != NULL) {
         uint64_t b = cli_parse_u64("--block-size", o->block_size, 1, 65536);

@@ -88,6 +88,11 @@ static void test_bad_options(void **state)
     expect_error(RUN "--allocator buddy", "unknown strategy 'buddy'");
     expect_error(RUN "--allocator paged:block=0", "block='0'");
     expect_error(RUN "--block-size 8 --allocator paged", "--block-size and --allocator");
+    /* An empty spec, or a parameter twice (the last one won, silently). */
+    expect_error(RUN "--allocator ''", "--allocator: empty spec");
+    expect_error(RUN "--allocator paged:block=16,block=32", "block given twice");
+    expect_error(RUN "--allocator contiguous:reserve=max,fit=first,reserve=pow2",
+                 "reserve given twice");
     expect_error(RUN "--seed 1 --seed 2", "--seed given twice");
     /* A value with a newline still gives one line (control characters as '?'). */
     expect_error(RUN "--mem-util \"$(printf '0.5\\nX')\"", "--mem-util: '0.5?X'");
