@@ -219,6 +219,14 @@ static void test_compare(void **state)
                  "--model llama-3.1-8b",
                  "--quantization: unknown format 'q9'");
     expect_error(RUN "--kv-cache-dtypes fp16,fp8", "unknown option '--kv-cache-dtypes'");
+    /* An empty or repeated format list, or formats with --allocators (the
+     * formats were dropped without a word): refused. */
+#define CMPT " --trace traces/samples/tiny.csv --gpu a100-40gb --model llama-3.1-8b"
+    expect_error("compare --kv-cache-dtypes ''" CMPT, "--kv-cache-dtypes: empty list");
+    expect_error("compare --kv-cache-dtypes fp16,fp16" CMPT, "'fp16' is listed twice");
+    expect_error("compare --allocators paged,vattn --kv-cache-dtypes fp16,fp8" CMPT,
+                 "--allocators and --kv-cache-dtypes: one comparison at a time");
+#undef CMPT
     expect_error("compare --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b",
                  "--allocators SPEC,SPEC,... is required");
     expect_error("compare --allocators paged,buddy --trace traces/samples/tiny.csv --gpu a100-40gb "
