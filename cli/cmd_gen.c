@@ -125,6 +125,8 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
         cli_die("%s: --trace and --workload both given: give one", cmd);
     if (o->trace == NULL && o->workload == NULL)
         cli_die("%s: --trace FILE is required, or --workload SPEC (kvsim %s --help)", cmd, cmd);
+    if (o->trace != NULL && o->trace[0] == '\0')
+        cli_die("--trace: empty file name ('-' reads standard input)");
     if (o->workload != NULL) {
         const char *only_trace = o->format         ? "--format"
                                  : o->model_filter ? "--model-filter"
