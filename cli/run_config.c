@@ -363,7 +363,15 @@ void cli_build_formats(const run_opts *o, sim_config *cfg)
     if (o->dtype != NULL && strcmp(o->dtype, "auto") != 0) {
         base = sim_weight_format_parse(o->dtype, err, sizeof(err));
         if (base == NULL)
-            cli_die("--dtype: %s", strchr(err, ':') ? strchr(err, ':') + 2 : err);
+            cli_die("--dtype: unknown format '%s' (known: auto, fp16, bf16, fp32, half, float16, "
+                    "bfloat16, float32; a quantized format is --quantization's)",
+                    o->dtype);
+        /* A quantized format (fp8 aside, still taken) is --quantization's:
+         * --dtype awq ran AWQ weights under the wrong name. */
+        if (base->kind != SIM_FMT_FLOAT && strcmp(o->dtype, "fp8") != 0)
+            cli_die("--dtype %s: a quantized weight format; give it as --quantization %s (--dtype "
+                    "is the unquantized dtype: fp16, bf16, fp32)",
+                    o->dtype, o->dtype);
     }
     cfg->weight_dtype = base;
     /* A quantized checkpoint's config names its format (vLLM reads

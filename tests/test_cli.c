@@ -56,6 +56,8 @@ static void test_bad_options(void **state)
     expect_error(RUN "--seed", "--seed needs a value");
     expect_error(RUN "--bogus 1", "unknown option '--bogus'");
     expect_error(RUN "--dtype fp4", "--dtype: unknown format 'fp4'");
+    expect_error(RUN "--dtype awq", "give it as --quantization awq");
+    expect_error(RUN "--dtype Q4_K_M", "give it as --quantization Q4_K_M");
     /* Formats and speculation (issue 9). */
     expect_error(RUN "--quantization q4_K", "--quantization: unknown format 'q4_K'");
     expect_error(RUN "--quantization fp8_e5m2", "--quantization: not a weight format");
