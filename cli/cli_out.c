@@ -46,6 +46,14 @@ static int push(void **list, size_t *n, size_t *cap, size_t size, const void *it
 
 int cli_out_create(const char *path)
 {
+    /* A name that can never be renamed over is refused before any work
+     * is done, not at the commit after it. */
+    struct stat st;
+    int bad = path[0] == '\0' ? ENOENT : stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (bad != 0) {
+        cli_error("%s: cannot create: %s", path[0] ? path : "''", strerror(bad));
+        exit(1);
+    }
     const char *slash = strrchr(path, '/');
     int dirlen = slash != NULL ? (int)(slash - path + 1) : 0;
     const char *base = path + dirlen;

@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
     snprintf(path, sizeof(path), "%s/%s.preset", dir, pr->name);
     FILE *fp = fopen(path, "w");
     if (fp == NULL)
-        cli_die("--out: cannot write %s", path);
+        cli_die("--out: cannot write %s: %s", path, strerror(errno));
     const sim_cost_params *p = &pr->params;
     /* One line: the names are written as given, control bytes as '?'. */
     fputs("# kvsim engine preset, written by kvsim calibrate --data ", fp);
@@ -245,6 +246,7 @@ int cmd_calibrate(int argc, char **argv)
     char err[512];
     sim_engine_preset trt;
     bool have_trt = false;
+    size_t written = 0;
     printf("kvsim calibrate: %s\n", data);
     /* Each preset's fit a job (vt_run_jobs), its rows those the model can
      * replay: a row refused for its layout or memory is refused whatever
@@ -293,6 +295,7 @@ int cmd_calibrate(int argc, char **argv)
         }
         snprintf(basis, sizeof(basis), "fitted to %zu rows of %s (sources %s)", m, data, srcs);
         write_preset(out, pr, &v, fit_idx, m, data, basis);
+        written++;
         if (strcmp(names[k], "trtllm") == 0) {
             trt = *pr;
             have_trt = true;
@@ -303,7 +306,7 @@ int cmd_calibrate(int argc, char **argv)
     free(fj);
     free(prs);
     free(total);
-    /* vLLM: no vLLM rows in the data: the TensorRT-LLM vt_fit, said so. */
+    /* vLLM: no vLLM rows in the data: the TensorRT-LLM fit, said so. */
     size_t mv = vt_preset_rows(&v, "vllm", idx);
     if (mv == 0 && have_trt) {
         sim_engine_preset vl;
@@ -315,12 +318,21 @@ int cmd_calibrate(int argc, char **argv)
         vl.params.overhead_bytes = flags.overhead_bytes;
         vl.params.graph_max_tokens = flags.graph_max_tokens;
         write_preset(out, &vl, &v, idx, 0, data,
-                     "no vLLM rows in the data: the TensorRT-LLM vt_fit, its per-layer launch "
+                     "no vLLM rows in the data: the TensorRT-LLM fit, its per-layer launch "
                      "overhead not paid by steps vLLM replays as CUDA graphs (override with "
                      "--bw-eff, --flops-eff, --layer-overhead-us, or a step profile)");
+        written++;
     }
     free(idx);
     free(v.out);
     sim_measurements_free(v.rows);
+    if (written == 0) {
+        /* Nothing fitted is a failure, not a quiet success. */
+        fflush(stdout);
+        cli_error("calibrate: %s: no preset written: no row can be replayed (kvsim validate "
+                  "--data counts them by reason)",
+                  data);
+        return 1;
+    }
     return 0;
 }

@@ -175,6 +175,9 @@ int cmd_compare(int argc, char **argv)
     snprintf(usage, sizeof(usage), usage_compare, strategies);
     run_opts o;
     cli_parse_run_args(argc, argv, &o, usage, 1);
+    if (o.allocators != NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
+        cli_die("compare: --allocators and %s: one comparison at a time",
+                o.kv_dtypes != NULL ? "--kv-cache-dtypes" : "--quantizations");
     if (o.allocators == NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
         return cli_compare_formats(&o); /* one run per format (cmd_compare_formats.c) */
     if (o.allocators == NULL && o.speculative_config != NULL)

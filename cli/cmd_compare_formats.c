@@ -78,6 +78,12 @@ int cli_compare_formats(const run_opts *o)
                 kv ? "--kv-cache-dtype" : "--quantization");
     static char names[MAX_FORMATS][64];
     int n = split_formats(opt, kv ? o->kv_dtypes : o->quantizations, names);
+    if (n == 0)
+        cli_die("%s: empty list (give FMT,FMT,...; kvsim compare --help)", opt);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < i; k++)
+            if (strcmp(names[i], names[k]) == 0)
+                cli_die("%s: '%s' is listed twice", opt, names[i]);
     static sim_config cfgs[MAX_FORMATS];
     static cli_result runs[MAX_FORMATS];
     double ts_interval;

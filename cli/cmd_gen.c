@@ -125,6 +125,8 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
         cli_die("%s: --trace and --workload both given: give one", cmd);
     if (o->trace == NULL && o->workload == NULL)
         cli_die("%s: --trace FILE is required, or --workload SPEC (kvsim %s --help)", cmd, cmd);
+    if (o->trace != NULL && o->trace[0] == '\0')
+        cli_die("--trace: empty file name ('-' reads standard input)");
     if (o->workload != NULL) {
         const char *only_trace = o->format         ? "--format"
                                  : o->model_filter ? "--model-filter"
@@ -318,6 +320,10 @@ int cmd_gen(int argc, char **argv)
         cli_error("%s", err);
         status = 1;
     }
+    /* The file is in place (renamed over its name) before it is said to
+     * be written. */
+    if (status == 0 && fd >= 0)
+        status = cli_out_commit();
     if (status == 0 && !quiet) {
         trace_stats_summary s;
         trace_stats_get(st, &s);

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "analysis/report.h"
 #include "analysis/samples.h"
+#include "cli/cli_out.h"
 #include "cli/run_config.h"
 #include "cli/validate_int.h"
 
@@ -100,11 +102,9 @@ static void table(const vctx *v, const char *title, key_fn key)
     free(seen);
 }
 
-static void write_csv(const vctx *v, const char *path)
+/* FP: the --out file, opened before the replay (cli_out_fopen). */
+static void write_csv(const vctx *v, FILE *fp, const char *path)
 {
-    FILE *fp = fopen(path, "w");
-    if (fp == NULL)
-        cli_die("--out: cannot write %s", path);
     fputs("line,row_id,source_id,device,gpu,model,precision_quant,framework,preset,metric,"
           "measured,predicted,error_pct,status,reason,sample\n",
           fp);
@@ -134,7 +134,7 @@ static void write_csv(const vctx *v, const char *path)
         fprintf(fp, ",%s\n", !o->ok ? "" : o->fitted ? "in" : "out");
     }
     if (fclose(fp) != 0)
-        cli_die("--out: cannot write %s", path);
+        cli_die("--out: cannot write %s: %s", path, strerror(errno));
 }
 
 int cmd_validate(int argc, char **argv)
@@ -177,6 +177,9 @@ int cmd_validate(int argc, char **argv)
     vt_check_presets_dir(dir);
     vctx v = {.preset_dir = dir};
     vt_read_rows(data, &v);
+    /* --out is opened before the replay: a path that cannot be written
+     * stops here with one line, not after the report. */
+    FILE *out_fp = out != NULL ? cli_out_fopen(out) : NULL;
     char err[512];
     size_t *idx = malloc((v.n + 1) * sizeof(size_t));
     if (idx == NULL)
@@ -347,8 +350,8 @@ int cmd_validate(int argc, char **argv)
         }
         free(counted);
     }
-    if (out != NULL)
-        write_csv(&v, out);
+    if (out_fp != NULL)
+        write_csv(&v, out_fp, out);
     free(idx);
     free(v.out);
     sim_measurements_free(v.rows);

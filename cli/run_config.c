@@ -320,6 +320,8 @@ void cli_parse_run_args(int argc, char **argv, run_opts *o, const char *usage, i
             if (*valued[k].dst != NULL)
                 cli_die("%s given twice", valued[k].name);
             *valued[k].dst = v;
+            if (valued[k].dst == &o->mem_util)
+                o->mem_util_opt = valued[k].name;
             matched = 1;
             break;
         }
@@ -361,7 +363,15 @@ void cli_build_formats(const run_opts *o, sim_config *cfg)
     if (o->dtype != NULL && strcmp(o->dtype, "auto") != 0) {
         base = sim_weight_format_parse(o->dtype, err, sizeof(err));
         if (base == NULL)
-            cli_die("--dtype: %s", strchr(err, ':') ? strchr(err, ':') + 2 : err);
+            cli_die("--dtype: unknown format '%s' (known: auto, fp16, bf16, fp32, half, float16, "
+                    "bfloat16, float32; a quantized format is --quantization's)",
+                    o->dtype);
+        /* A quantized format (fp8 aside, still taken) is --quantization's:
+         * --dtype awq ran AWQ weights under the wrong name. */
+        if (base->kind != SIM_FMT_FLOAT && strcmp(o->dtype, "fp8") != 0)
+            cli_die("--dtype %s: a quantized weight format; give it as --quantization %s (--dtype "
+                    "is the unquantized dtype: fp16, bf16, fp32)",
+                    o->dtype, o->dtype);
     }
     cfg->weight_dtype = base;
     /* A quantized checkpoint's config names its format (vLLM reads
@@ -430,6 +440,32 @@ static void attach_profile(const run_opts *o, sim_config *cfg)
                                err, sizeof(err)) != 0)
         cli_die("--step-profile %s", err);
     cfg->step_profile = g_profile;
+}
+
+/* --allocator SPEC as given: not empty, and no parameter twice (the
+ * strategies read the last one, so "block=16,block=32" ran at 32 without
+ * a word). The strategy checks the rest. */
+static void check_allocator_spec(const char *spec)
+{
+    if (spec[0] == '\0')
+        cli_die(
+            "--allocator: empty spec (e.g. paged:block=16; strategies paged, contiguous, vattn, "
+            "jemalloc)");
+    const char *p = strchr(spec, ':');
+    if (p == NULL)
+        return;
+    for (p++; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        size_t klen = strcspn(p, "=,");
+        for (const char *q = p + n; *q == ','; q += 1 + strcspn(q + 1, ",")) {
+            const char *k = q + 1;
+            if (strcspn(k, "=,") == klen && klen > 0 && strncmp(k, p, klen) == 0)
+                cli_die("--allocator '%s': %.*s given twice", spec, (int)klen, p);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
 }
 
 void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, double *ts_interval,
@@ -506,7 +542,8 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
             cli_parse_double("--runtime-overhead-gib", o->runtime_overhead_gib, 0, 1e6, 0) *
             1073741824.0;
     if (o->mem_util)
-        cfg->mem_util = cli_parse_double("--mem-util", o->mem_util, 0, 1, 1);
+        cfg->mem_util = cli_parse_double(
+            o->mem_util_opt ? o->mem_util_opt : "--gpu-memory-utilization", o->mem_util, 0, 1, 1);
     if (o->kv_pool_gib)
         cfg->kv_pool_gib = cli_parse_double("--kv-pool-gib", o->kv_pool_gib, 0, 1e6, 1);
     if (o->num_blocks)
@@ -611,6 +648,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         cli_die("--block-size and --allocator both given: use --allocator paged:block=%s%s",
                 o->block_size, "");
     if (o->allocator != NULL) {
+        check_allocator_spec(o->allocator);
         snprintf(cfg->allocator, sizeof(cfg->allocator), "%s", o->allocator);
     } else if (o->block_size != NULL) {
         uint64_t b = cli_parse_u64("--block-size", o->block_size, 1, 65536);

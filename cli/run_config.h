@@ -25,7 +25,8 @@ typedef struct run_opts {
         *host_bw_gbps, *host_tflops, *host_memory_gib;
     const char *quantization, *speculative_config; /* issue 9: formats, speculation */
     const char *step_profile;                      /* --step-profile FILE.csv */
-    const char *kv_dtypes, *quantizations;         /* kvsim compare: format lists */
+    const char *mem_util_opt; /* the name --mem-util's value came under (errors name it) */
+    const char *kv_dtypes, *quantizations; /* kvsim compare: format lists */
     /* request source besides --trace/--format (cli/cli_int.h, cli/cmd_gen.c) */
     const char *workload, *model_filter, *rate, *rate_scale, *limit, *time_window, *sample,
         *burstiness;

@@ -73,6 +73,8 @@ void vt_read_rows(const char *data, vctx *v)
     char err[512];
     if (sim_measurements_read(data, &v->rows, &v->n, err, sizeof(err)) != 0)
         cli_die("%s", err);
+    if (v->n == 0)
+        cli_die("%s:1: no measurement rows after the header", data);
     v->out = calloc(v->n + 1, sizeof(row_out));
     if (v->out == NULL)
         cli_die("out of memory");

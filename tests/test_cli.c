@@ -45,6 +45,8 @@ static void test_bad_options(void **state)
     expect_error(RUN "--mem-util 1.5", "--mem-util: '1.5' is not a number in (0, 1]");
     expect_error(RUN "--mem-util abc", "--mem-util: 'abc'");
     expect_error(RUN "--mem-util ''", "--mem-util: ''");
+    /* The error names the option as typed, not its alias. */
+    expect_error(RUN "--gpu-memory-utilization 1.5", "--gpu-memory-utilization: '1.5'");
     expect_error(RUN "--max-num-seqs 0", "--max-num-seqs: '0'");
     expect_error(RUN "--max-num-seqs -3", "--max-num-seqs: '-3'");
     expect_error(RUN "--max-num-seqs 99999999999999999999999", "--max-num-seqs");
@@ -54,6 +56,8 @@ static void test_bad_options(void **state)
     expect_error(RUN "--seed", "--seed needs a value");
     expect_error(RUN "--bogus 1", "unknown option '--bogus'");
     expect_error(RUN "--dtype fp4", "--dtype: unknown format 'fp4'");
+    expect_error(RUN "--dtype awq", "give it as --quantization awq");
+    expect_error(RUN "--dtype Q4_K_M", "give it as --quantization Q4_K_M");
     /* Formats and speculation (issue 9). */
     expect_error(RUN "--quantization q4_K", "--quantization: unknown format 'q4_K'");
     expect_error(RUN "--quantization fp8_e5m2", "--quantization: not a weight format");
@@ -86,6 +90,11 @@ static void test_bad_options(void **state)
     expect_error(RUN "--allocator buddy", "unknown strategy 'buddy'");
     expect_error(RUN "--allocator paged:block=0", "block='0'");
     expect_error(RUN "--block-size 8 --allocator paged", "--block-size and --allocator");
+    /* An empty spec, or a parameter twice (the last one won, silently). */
+    expect_error(RUN "--allocator ''", "--allocator: empty spec");
+    expect_error(RUN "--allocator paged:block=16,block=32", "block given twice");
+    expect_error(RUN "--allocator contiguous:reserve=max,fit=first,reserve=pow2",
+                 "reserve given twice");
     expect_error(RUN "--seed 1 --seed 2", "--seed given twice");
     /* A value with a newline still gives one line (control characters as '?'). */
     expect_error(RUN "--mem-util \"$(printf '0.5\\nX')\"", "--mem-util: '0.5?X'");
@@ -212,6 +221,14 @@ static void test_compare(void **state)
                  "--model llama-3.1-8b",
                  "--quantization: unknown format 'q9'");
     expect_error(RUN "--kv-cache-dtypes fp16,fp8", "unknown option '--kv-cache-dtypes'");
+    /* An empty or repeated format list, or formats with --allocators (the
+     * formats were dropped without a word): refused. */
+#define CMPT " --trace traces/samples/tiny.csv --gpu a100-40gb --model llama-3.1-8b"
+    expect_error("compare --kv-cache-dtypes ''" CMPT, "--kv-cache-dtypes: empty list");
+    expect_error("compare --kv-cache-dtypes fp16,fp16" CMPT, "'fp16' is listed twice");
+    expect_error("compare --allocators paged,vattn --kv-cache-dtypes fp16,fp8" CMPT,
+                 "--allocators and --kv-cache-dtypes: one comparison at a time");
+#undef CMPT
     expect_error("compare --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b",
                  "--allocators SPEC,SPEC,... is required");
     expect_error("compare --allocators paged,buddy --trace traces/samples/tiny.csv --gpu a100-40gb "

@@ -207,6 +207,11 @@ static void test_bad_options(void **state)
     char args[512];
     snprintf(args, sizeof args, "gen --workload sharegpt:n=5 -o %s/no/such/dir/x.csv", g_tmp);
     expect_line(args, 1, "kvsim: ", "no/such/dir/x.csv: cannot create");
+    expect_line("trace stats --trace ''", 2, "kvsim: ", "--trace: empty file name");
+    /* A folder as the output file: refused before generating, one line,
+     * no "wrote" (it was printed before the rename failed). */
+    snprintf(args, sizeof args, "gen --workload sharegpt:n=5 -o %s", g_tmp);
+    expect_line(args, 1, "kvsim: ", ": cannot create: Is a directory");
 }
 
 static void test_help(void **state)

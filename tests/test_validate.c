@@ -962,6 +962,48 @@ static void test_validate_cli(void **state)
     assert_true(rc != 0);
     assert_non_null(strstr(out, "bad.csv"));
     assert_null(strchr(out, '\n') == out + len - 1 ? NULL : strchr(out, '\n'));
+    /* A header and no rows: one line, non-zero, for both commands (it
+     * printed a report of 0 rows, and calibrate wrote nothing, exit 0). */
+    snprintf(path, sizeof(path), "%s/hdr.csv", dir);
+    FILE *hp = fopen(path, "w");
+    assert_non_null(hp);
+    fputs("row_id,source_id,source_type,device,device_count,framework,build,model,"
+          "precision_quant,weights_GiB,batch_size,input_tokens,output_tokens,metric,value,unit,"
+          "notes,source\n",
+          hp);
+    fclose(hp);
+    static const char *const hdr_cmds[] = {"validate --data %s", "calibrate --data %s --out %s/c"};
+    for (size_t i = 0; i < 2; i++) {
+        char fmt[256];
+        snprintf(fmt, sizeof(fmt), "%%s %s 2>&1", hdr_cmds[i]);
+        snprintf(cmd, sizeof(cmd), fmt, bin, path, dir);
+        rc = run_capture(cmd, out, sizeof(out), &len);
+        if (rc == 0 || strstr(out, "hdr.csv:1: no measurement rows after the header") == NULL ||
+            strchr(out, '\n') != out + len - 1)
+            fail_msg("%s: exit %d:\n%s", cmd, rc, out);
+    }
+    /* --out a folder: refused before the report, in one line. */
+    snprintf(path, sizeof(path), "%s/m.csv", dir);
+    snprintf(cmd, sizeof(cmd), "%s validate --data %s --out %s 2>&1", bin, path, dir);
+    rc = run_capture(cmd, out, sizeof(out), &len);
+    if (rc == 0 || strstr(out, "cannot create: Is a directory") == NULL ||
+        strchr(out, '\n') != out + len - 1)
+        fail_msg("%s: exit %d:\n%s", cmd, rc, out);
+    /* calibrate on rows none of which can be replayed writes no preset:
+     * a failure, said in one line on stderr. */
+    snprintf(path, sizeof(path), "%s/none.csv", dir);
+    snprintf(cmd, sizeof(cmd), "head -1 %s/hdr.csv > %s", dir, path);
+    assert_int_equal(system(cmd), 0);
+    fp = fopen(path, "a");
+    assert_non_null(fp);
+    fputs("1,S1,t,Quantum GPU 9000,1,llama.cpp (CUDA) llama-bench -ngl 99,b,Llama-2 7B,Q4_0,,1,0,"
+          "128,decode_tok_s,150,tokens/s,,x\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s calibrate --data %s --out %s/c 2>&1 >/dev/null", bin, path, dir);
+    rc = run_capture(cmd, out, sizeof(out), &len);
+    if (rc == 0 || strstr(out, "no preset written") == NULL || strchr(out, '\n') != out + len - 1)
+        fail_msg("%s: exit %d:\n%s", cmd, rc, out);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }

@@ -449,6 +449,23 @@ static void test_bad_specs(void **state)
             strchr(err, '\n') != NULL || strncmp(err, "workload '", 10) != 0)
             fail_msg("spec '%s': got %d '%s'; want '%s'", bad[i].spec, rc, err, bad[i].reason);
     }
+    /* The example a process without in= is given is a spec that opens
+     * (batch has no rate, gamma needs a cv). */
+    static const char *const heads[] = {"poisson:rate=5", "gamma:rate=4,cv=2", "constant:rate=2",
+                                        "batch:n=5"};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        char err[1024] = "";
+        wl_source *s = NULL;
+        assert_int_equal(wl_open_spec(&s, heads[i], 0, err, sizeof err), TRACE_EARG);
+        const char *ex = strstr(err, "(e.g. ");
+        assert_non_null(ex);
+        char spec[256];
+        snprintf(spec, sizeof spec, "%.*s", (int)(strlen(ex + 6) - 1), ex + 6);
+        wl_source *ok = NULL;
+        if (wl_open_spec(&ok, spec, 0, err, sizeof err) != 0)
+            fail_msg("%s: its example '%s' does not open: %s", heads[i], spec, err);
+        wl_close(ok);
+    }
     /* A file that cannot be read is a file error with the file's own message. */
     char err[1024];
     wl_source *s;

@@ -686,10 +686,15 @@ int wl_spec_parse(const char *spec, uint64_t seed, wl_spec *out, char *err, size
         i += n + 1;
     }
     if (rc == 0 && out->is_process && !have_in) {
+        /* The example's parameters are ones this process takes: batch
+         * has no rate, gamma needs a cv. */
+        const char *ex = strcmp(out->name, "batch") == 0   ? "n=100"
+                         : strcmp(out->name, "gamma") == 0 ? "rate=5,cv=2"
+                                                           : "rate=5";
         snprintf(err, errlen,
                  "%s: an arrival process needs in=DIST and out=DIST (e.g. "
-                 "%s:rate=5;in=lognormal:mean=500,sigma=0.8;out=fixed:200)",
-                 out->name, out->name);
+                 "%s:%s;in=lognormal:mean=500,sigma=0.8;out=fixed:200)",
+                 out->name, out->name, ex);
         rc = -1;
     } else if (rc == 0 && out->is_process && !have_out) {
         snprintf(err, errlen, "%s: an arrival process needs out=DIST (e.g. out=fixed:200)",
