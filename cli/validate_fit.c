@@ -335,6 +335,10 @@ bool vt_jobs_opt(int argc, char **argv, int *i, unsigned *jobs)
         *jobs = (unsigned)cli_parse_u64(a, argv[++*i], 1, 256);
         return true;
     }
+    if (strncmp(a, "--jobs=", 7) == 0) {
+        *jobs = (unsigned)cli_parse_u64("--jobs", a + 7, 1, 256);
+        return true;
+    }
     if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
         *jobs = (unsigned)cli_parse_u64("-j", a + 2, 1, 256);
         return true;

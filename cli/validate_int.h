@@ -77,7 +77,7 @@ int vt_cmp_job_size(const void *a, const void *b);
 /* -j's default: the online CPUs. */
 unsigned vt_default_jobs(void);
 
-/* -j N, -jN or --jobs N at ARGV[*I]: true (the count in *JOBS, *I past
+/* -j N, -jN, --jobs N or --jobs=N at ARGV[*I]: true (the count in *JOBS, *I past
  * its value) when it is one of them. */
 bool vt_jobs_opt(int argc, char **argv, int *i, unsigned *jobs);
 

@@ -1062,7 +1062,7 @@ static void test_validate_jobs_same_output(void **state)
     for (int j = 1; j <= 3; j += 2) {
         snprintf(cmd, sizeof(cmd),
                  "%s validate --data %s/m.csv --cross -j %d --rows --out %s/rows%d.csv 2>&1 && "
-                 "%s calibrate --data %s/m.csv --out %s/p%d -j%d > /dev/null 2>&1 && "
+                 "%s calibrate --data %s/m.csv --out %s/p%d --jobs=%d > /dev/null 2>&1 && "
                  "sed -i 1d %s/p%d/*.preset",
                  bin, dir, j, dir, j, bin, dir, dir, j, j, dir, j);
         assert_int_equal(

@@ -440,6 +440,9 @@ static void test_bad_specs(void **state)
         {"batch:at=-1;in=fixed:1;out=fixed:1", "batch: at: '-1'"},
         {"chat:sys=9000,max_ctx=8192", "chat: sys (9000) must be below max_ctx (8192)"},
         {"chat:turns=0.5", "chat: turns: '0.5' is not a number in [1, 1000]"},
+        /* arrivals past TRACE_MAX_SPAN_S, refused before any is made */
+        {"sharegpt:n=100000000000", "n=100000000000 at 1 requests a second spans about 1e+11 s"},
+        {"poisson:n=2000000000,rate=1;in=fixed:5;out=fixed:5", "past the 1e+09 s a run holds"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[1024] = "";

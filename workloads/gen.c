@@ -381,6 +381,20 @@ int wl_open_spec(wl_source **out, const char *spec, uint64_t seed, char *err, si
     wl_spec s;
     char why[WL_ERR_BYTES];
     int rc = wl_spec_parse(spec, seed, &s, why, sizeof why);
+    /* Arrivals spanning past what a run holds (TRACE_MAX_SPAN_S) are
+     * refused before any is generated: the source would otherwise run for
+     * hours before stopping at the limit (n = 1e11 at 1 request a
+     * second). */
+    if (rc == 0 && s.arrival.kind != WL_ARRIVAL_BATCH && s.arrival.rate_per_s > 0 &&
+        (double)s.requests / s.arrival.rate_per_s > TRACE_MAX_SPAN_S) {
+        snprintf(why, sizeof why,
+                 "n=%llu at %g requests a second spans about %.3g s of arrivals, past the %.0e s "
+                 "a run holds (raise rate= or lower n=)",
+                 (unsigned long long)s.requests, s.arrival.rate_per_s,
+                 (double)s.requests / s.arrival.rate_per_s, TRACE_MAX_SPAN_S);
+        wl_spec_release(&s);
+        rc = -1;
+    }
     if (rc == -2) {
         snprintf(err, errlen, "%s", why); /* a file of an empirical distribution */
         return TRACE_EFORMAT;
