@@ -199,8 +199,12 @@ static void test_bad_options(void **state)
     expect_line("trace stats tests/data/traces/kvsim_basic.csv --rate-scale 1e-9", 1,
                 "kvsim: tests/data/traces/kvsim_basic.csv:4: ",
                 "arrival 1250000000 s is more than 1e9 s after the first request's (0 s)");
-    expect_line("run --workload 'poisson:rate=1e-9,n=5;in=fixed:5;out=fixed:5'" RUNX, 1,
-                "kvsim: workload: request 3: ", "is more than 1e9 s after the first request's");
+    expect_line("run --workload 'poisson:rate=1,n=5;in=fixed:5;out=fixed:5' --rate-scale 1e-9" RUNX,
+                1, "kvsim: workload: request 3: ", "is more than 1e9 s after the first request's");
+    /* A workload whose n and rate alone span past the bound is refused
+     * before it generates anything. */
+    expect_line("run --workload 'poisson:rate=1e-9,n=5;in=fixed:5;out=fixed:5'" RUNX, 2,
+                "kvsim: --workload: ", "spans about 5e+09 s of arrivals, past the 1e+09 s");
     expect_line(
         "trace stats tests/data/traces/lengths_basic.csv --rate 1e-9", 1,
         "kvsim: tests/data/traces/lengths_basic.csv:", "is more than 1e9 s after the first");
