@@ -265,9 +265,10 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
         } else if (is_opt(a, "--jobs") || strcmp(a, "-j") == 0) {
             const char *v = strcmp(a, "-j") == 0 ? (i + 1 < argc ? argv[++i] : NULL)
                                                  : value_of(argc, argv, &i, "--jobs");
+            const char *name = strcmp(a, "-j") == 0 ? "-j" : "--jobs";
             if (v == NULL)
-                cli_die("-j needs a value (kvsim sweep --help)");
-            o->jobs = (unsigned)cli_parse_u64("-j", v, 1, 1024);
+                cli_die("%s needs a value (kvsim sweep --help)", name);
+            o->jobs = (unsigned)cli_parse_u64(name, v, 1, 1024);
         } else if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
             o->jobs = (unsigned)cli_parse_u64("-j", a + 2, 1, 1024);
         } else if (is_opt(a, "--out")) {
