@@ -505,15 +505,16 @@ static void test_roofline_run(void **state)
     roofline_runs(test_config("h100-sxm", "llama-3.1-8b"), ROOF_ROW_TOL, ROOF_MAKESPAN_TOL, 0);
 }
 
-/* The same with the vllm preset's host time per scheduled sequence (73.2
- * us since its refit with paged_attn_v1_gbps, 69.8 us since its split-KV
+/* The same with the vllm preset's host time per scheduled sequence (67.7
+ * us since its refit with gemm_blend_k, 73.2 us since its refit with
+ * paged_attn_v1_gbps, 69.8 us since its split-KV
  * decode term, fa_wave_fill; 79.5 us since 690eff1,
  * 84.1 before; fitted to vLLM V0): its decode rows of n sequences cost
  * (n - 1) x that more than a prompt chunk of n tokens, which the
  * profile's s takes. Measured at 690eff1: s 81.1 us (79.5 plus the LM
  * head's 1.7), worst row 1.1 %, makespans 0.00 %, 3.9 % (the closed
- * batch, as above) and 0.01 %; with 73.2 us: s 74.9 us, worst row 1.1 %,
- * makespans 0.01 %, 4.0 %, 0.02 % (test_config's closed forms: no
+ * batch, as above) and 0.01 %; with 67.7 us: s 69.4 us, worst row 1.1 %,
+ * makespans 0.01 %, 4.1 %, 0.02 % (test_config's closed forms: no
  * split-KV term). */
 #define ROOF_SEQ_ROW_TOL 0.03
 #define ROOF_SEQ_MAKESPAN_TOL 0.05
@@ -793,9 +794,10 @@ static void test_cli_reports(void **state)
     out[n] = '\0';
     fclose(fp);
     assert_non_null(strstr(out, "Step times from the measured step profile"));
-    /* The example's per-sequence term (74.7 us since the refit with
-     * paged_attn_v1_gbps, 71.5 us since fa_wave_fill's refit, 80.8 us
-     * before: the preset's 73.2 us, 69.8 and 79.5 before, and the
+    /* The example's per-sequence term (69.1 us since the refit with
+     * gemm_blend_k, 74.7 us since the refit with paged_attn_v1_gbps,
+     * 71.5 us since fa_wave_fill's refit, 80.8 us before: the preset's
+     * 67.7 us, 73.2, 69.8 and 79.5 before, and the
      * LM head's compute per sampled sequence, see test_roofline_seq_overhead). */
     assert_non_null(strstr(out, "us per sequence of a step beyond the first"));
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

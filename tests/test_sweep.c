@@ -294,8 +294,8 @@ static void test_find_max_rate(void **state)
  * Llama-3.1-8B on an H100 SXM, 32-token prompts and 480-token outputs all
  * at once (decode dominates; the mean context of a decode is 32 + 240):
  * B* is about 224 with the vllm preset's GPU terms (244 before its
- * split-KV decode term's refit; its host time per sequence, 73 us fitted
- * to vLLM's benchmark_latency rows, is set to 0 here: it adds B x 73 us
+ * split-KV decode term's refit; its host time per sequence, 68 us fitted
+ * to vLLM's benchmark_latency rows, is set to 0 here: it adds B x 68 us
  * to every step, so throughput never doubles
  * with the batch; this test is about the GPU's roofline). From the
  * sweep, the knee is where the memory-bound
