@@ -638,7 +638,10 @@ double sim_cost_blend(double u, double v, double k)
     double m = u > v ? u : v;
     if (!(k > 0) || !(m > 0))
         return m;
-    return m * pow(pow(u / m, k) + pow(v / m, k), 1.0 / k);
+    /* m ((u/m)^k + (v/m)^k)^(1/k), whose larger term is 1^k = 1 exactly:
+     * one pow fewer, the same bits. */
+    double r = (u > v ? v : u) / m;
+    return m * pow(1.0 + pow(r, k), 1.0 / k);
 }
 
 static double blend(const sim_cost *c, double u, double v)
