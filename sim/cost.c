@@ -641,6 +641,10 @@ double sim_cost_blend(double u, double v, double k)
     /* m ((u/m)^k + (v/m)^k)^(1/k), whose larger term is 1^k = 1 exactly:
      * one pow fewer, the same bits. */
     double r = (u > v ? v : u) / m;
+    if (k == 1.5) { /* the presets' k: r^1.5 and x^(2/3) without pow (half its time) */
+        double x = 1.0 + r * sqrt(r);
+        return m * cbrt(x * x);
+    }
     return m * pow(1.0 + pow(r, k), 1.0 / k);
 }
 
