@@ -603,8 +603,20 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
     if (o->gpu_layers)
         cfg->gpu_layers = (int)cli_parse_u64("--gpu-layers", o->gpu_layers, 0, 1u << 14);
     if (o->host) {
-        if (sim_gpu_lookup(o->host, &cfg->host, err, sizeof(err)) != 0)
-            cli_die("--host: %s", err);
+        if (sim_gpu_lookup(o->host, &cfg->host, err, sizeof(err)) != 0) {
+            /* The hosts are the catalog's cpu-* rows: name those, not the
+             * GPUs closest in spelling. */
+            char hosts[256] = "";
+            sim_gpu g;
+            for (size_t i = 0; sim_gpu_at(i, &g) == 0; i++)
+                if (strncmp(g.name, "cpu-", 4) == 0 &&
+                    strlen(hosts) + strlen(g.name) + 3 < sizeof(hosts))
+                    snprintf(hosts + strlen(hosts), sizeof(hosts) - strlen(hosts), "%s%s",
+                             hosts[0] ? ", " : "", g.name);
+            cli_die("--host: unknown host '%s' (the catalog's: %s; or describe it with "
+                    "--host-bw-gbps, --host-tflops and --host-memory-gib)",
+                    o->host, hosts);
+        }
         cfg->has_host = true;
     }
     if (o->host_bw_gbps || o->host_tflops || o->host_memory_gib) {

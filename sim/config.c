@@ -476,6 +476,15 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
         o->tensor_parallel = 1;
     if (sim_tp_check(&o->model, o->tensor_parallel, err, errlen) != 0)
         return -1;
+    if (o->has_host && o->gpu_layers < 0) {
+        /* Nothing runs on the host without a partial offload: a host given
+         * alone would be silently unused. */
+        snprintf(err, errlen,
+                 "--host and --host-bw-gbps/--host-tflops/--host-memory-gib describe where "
+                 "offloaded layers run: they need --gpu-layers N (fewer than the model's %u)",
+                 o->model.layers);
+        return -1;
+    }
     if (o->gpu_layers >= 0 && (uint32_t)o->gpu_layers < o->model.layers) {
         if (o->tensor_parallel > 1 || o->pipeline_parallel > 1) {
             snprintf(err, errlen,

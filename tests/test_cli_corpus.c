@@ -201,6 +201,12 @@ static void test_bad_options(void **state)
                 "arrival 1250000000 s is more than 1e9 s after the first request's (0 s)");
     expect_line("run --workload 'poisson:rate=1,n=5;in=fixed:5;out=fixed:5' --rate-scale 1e-9" RUNX,
                 1, "kvsim: workload: request 3: ", "is more than 1e9 s after the first request's");
+    /* --host names a catalog CPU (not the GPUs closest in spelling), and
+     * only with a partial offload (nothing runs on the host otherwise). */
+    expect_line("run --workload sharegpt:n=5 --host foo --gpu-layers 10" RUNX, 2,
+                "kvsim: --host: unknown host 'foo' (the catalog's: cpu-", "--host-memory-gib)");
+    expect_line("run --workload sharegpt:n=5 --host-bw-gbps 1" RUNX, 1, "kvsim: --host and ",
+                "they need --gpu-layers N (fewer than the model's 32)");
     /* A workload whose n and rate alone span past the bound is refused
      * before it generates anything. */
     expect_line("run --workload 'poisson:rate=1e-9,n=5;in=fixed:5;out=fixed:5'" RUNX, 2,
