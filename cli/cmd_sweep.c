@@ -141,6 +141,8 @@ static int parse_range(vary *v, const char *spec)
     return 1;
 }
 
+static int switch_value(const char *v);
+
 static void parse_vary(sweep_opts *o, const char *arg)
 {
     if (o->nvary == MAX_VARY)
@@ -184,6 +186,17 @@ static void parse_vary(sweep_opts *o, const char *arg)
                 break;
             p += len + 1;
         }
+        /* A list with a switch value (on, off, ...) is a switch's: every
+         * value must be one (else the run would read the odd one as an
+         * option of its own). */
+        size_t nsw = 0;
+        for (size_t k = 0; k < v->n; k++)
+            nsw += switch_value(v->values[k]) >= 0;
+        for (size_t k = 0; nsw > 0 && k < v->n; k++)
+            if (switch_value(v->values[k]) < 0)
+                cli_die("--vary %s: '%s' is not a switch's value (on, off, yes, no, true, "
+                        "false), as '%s' is",
+                        v->name, v->values[k], v->values[k == 0 ? 1 : 0]);
     }
     o->nvary++;
 }

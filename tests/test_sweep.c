@@ -531,6 +531,9 @@ static void test_bad_sweeps(void **state)
     expect_error(args, "--vary: 'max-num-seqs' is not KEY=VALUES");
     snprintf(args, sizeof(args), "sweep --vary max-num-seqs=16..1x2 --out %s/bad " BASE, tmp);
     expect_error(args, "the end is below the start");
+    snprintf(args, sizeof(args), "sweep --vary enable-prefix-caching=off,foo --out %s/bad " BASE,
+             tmp);
+    expect_error(args, "--vary enable-prefix-caching: 'foo' is not a switch's value");
     snprintf(args, sizeof(args), "sweep --vary max-num-seqs=1..16x1 --out %s/bad " BASE, tmp);
     expect_error(args, "a factor > 1");
     snprintf(args, sizeof(args), "sweep --vary max-num-seq=1,2 --out %s/bad " BASE, tmp);
