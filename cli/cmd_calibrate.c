@@ -99,12 +99,20 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
                 "with vLLM's PagedAttention (V0's XFORMERS backend); its V1 kernel reads KV at "
                 "most this many GB/s\npaged_attn_v1_gbps %.2f\n",
                 p->paged_v1_Bps / 1e9);
-    if (p->gemm_blend_k > 0)
+    if (p->gemm_blend_k > 0) {
+        /* Copied from the starting preset, not fitted: written so that it
+         * reads back as the same number (the fit's errors below are
+         * computed with it), 15 digits where they do, else 17. */
+        char k[32];
+        snprintf(k, sizeof(k), "%.15g", p->gemm_blend_k);
+        if (strtod(k, NULL) != p->gemm_blend_k)
+            snprintf(k, sizeof(k), "%.17g", p->gemm_blend_k);
         fprintf(fp,
                 "# gemm_blend_k: the matrix products take (U^k + V^k)^(1/k) of their weight "
                 "reads' time U and FLOPs' V (Vidur's measured operators), kept as a flag\n"
-                "gemm_blend_k %.4g\n",
-                p->gemm_blend_k);
+                "gemm_blend_k %s\n",
+                k);
+    }
     fprintf(fp, "gemm_pj %.4f\n", p->gemm_pJ);
     fprintf(fp, "split_base_us %.3f\nsplit_sync_us %.3f\nsplit_link_share %.4f\n",
             p->split_base_s * 1e6, p->split_sync_s * 1e6, p->split_link_share);

@@ -636,7 +636,9 @@ static inline double max2(double a, double b)
 double sim_cost_blend(double u, double v, double k)
 {
     double m = u > v ? u : v;
-    if (!(k > 0) || !(m > 0))
+    /* An infinite time stays infinite (the ratio below would be inf /
+     * inf, NaN, where both are). */
+    if (!(k > 0) || !(m > 0) || m == INFINITY)
         return m;
     /* m ((u/m)^k + (v/m)^k)^(1/k), whose larger term is 1^k = 1 exactly:
      * one pow fewer, the same bits. */

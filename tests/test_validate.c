@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1429,6 +1430,33 @@ static void gemm_fit(const gemm_row *r, size_t n, int gpu, double k, double x[3]
     }
 }
 
+/*
+ * sim_cost_blend at its edges: k 0 is max; a zero time leaves the other;
+ * both zero is 0; an infinite time stays infinite (not inf / inf); and
+ * k = 1.5's sqrt/cbrt path within a few ulps of the general pow formula.
+ */
+static void test_cost_blend_edges(void **state)
+{
+    (void)state;
+    assert_true(sim_cost_blend(2.0, 3.0, 0) == 3.0);
+    assert_true(sim_cost_blend(0.0, 0.0, 1.5) == 0.0);
+    assert_true(sim_cost_blend(0.0, 5.0, 1.5) == 5.0);
+    assert_true(sim_cost_blend(5.0, 0.0, 1.25) == 5.0);
+    assert_true(sim_cost_blend(1.0, 1.0, 1.0) == 2.0);
+    assert_true(sim_cost_blend(INFINITY, 1.0, 1.5) == INFINITY);
+    assert_true(sim_cost_blend(INFINITY, INFINITY, 1.5) == INFINITY);
+    assert_true(sim_cost_blend(INFINITY, INFINITY, 2.0) == INFINITY);
+    double worst = 0;
+    for (int i = 0; i <= 2000; i++) {
+        double u = 1e-3, v = 1e-3 * pow(10.0, (i - 1000) / 250.0);
+        double m = u > v ? u : v, r = (u > v ? v : u) / m;
+        double general = m * pow(1.0 + pow(r, 1.5), 1.0 / 1.5);
+        double e = fabs(sim_cost_blend(u, v, 1.5) / general - 1);
+        worst = e > worst ? e : worst;
+    }
+    assert_true(worst < 8 * DBL_EPSILON);
+}
+
 static void test_gemm_blend_vidur(void **state)
 {
     (void)state;
@@ -2382,6 +2410,7 @@ int main(void)
         cmocka_unit_test(test_arch_bw_by_hand),
         cmocka_unit_test(test_min_build),
         cmocka_unit_test(test_row_weight_bytes_cached),
+        cmocka_unit_test(test_cost_blend_edges),
         cmocka_unit_test(test_gemm_blend_vidur),
         cmocka_unit_test(test_power_cap_by_hand),
         cmocka_unit_test(test_row_split_2023_by_hand),
