@@ -122,7 +122,7 @@ typedef struct sim_cost_params {
      * with this k, where a GEMM neither streams its weights at full
      * bandwidth nor multiplies at full rate in the range between (Vidur's
      * measured operator times, microsoft/vidur data/profiling/compute,
-     * A100 and H100, 1-4,096 tokens: k about 1.25 on both; README "Cost
+     * A100, H100 and A40, 1-4,096 tokens: k 1.25-1.6, 1.5 taken; README "Cost
      * model"). 0: max(U, V), k infinite (every preset but vllm and
      * trtllm). */
     double gemm_blend_k;
