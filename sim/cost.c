@@ -630,7 +630,6 @@ static inline double max2(double a, double b)
     return a >= b ? a : b;
 }
 
-/* A roofline: the longer of moving BYTES and computing FLOPS. */
 /* The weight reads' time U and the FLOPs' V combined as the preset's
  * gemm_blend_k says: max(U, V), or (U^k + V^k)^(1/k) (sim_cost_params). */
 double sim_cost_blend(double u, double v, double k)
@@ -655,6 +654,7 @@ static double blend(const sim_cost *c, double u, double v)
     return sim_cost_blend(u, v, c->p.gemm_blend_k);
 }
 
+/* A roofline: the longer of moving BYTES and computing FLOPS (attention). */
 static double roof(const sim_cost *c, double bytes, double flops, double rate)
 {
     return max2(bytes / (c->mem_bw_Bps * c->p.bw_eff), flops / (rate * c->p.flops_eff));
