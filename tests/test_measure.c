@@ -579,6 +579,42 @@ static void test_check_files(void **state)
     }
 }
 
+/* catalog/checks/trtllm-v09.csv (source TRTLLM-V09, never fitted):
+ * TensorRT-LLM v0.9.0's Peak Throughput tables on H200, H100 SXM and
+ * L40S, FP8 weights and KV: all 48 rows map (the H200 to the catalog's
+ * SXM part), TensorRT-LLM tensor parallelism over the row's GPUs, v0.9 (XQA's
+ * release line, v0.8 on: KV read once per KV head). */
+static void test_trtllm_v09_check_file(void **state)
+{
+    (void)state;
+    char path[4096], err[512];
+    snprintf(path, sizeof(path), "%s/catalog/checks/trtllm-v09.csv", source_dir());
+    sim_measurement *rows = NULL;
+    size_t n = 0;
+    if (sim_measurements_read(path, &rows, &n, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(n, 48);
+    size_t h200 = 0, multi = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sim_measurement *m = &rows[i];
+        if (m->reason[0] != '\0')
+            fail_msg("row %s: %s (%s)", m->row_id, m->reason, m->detail);
+        assert_string_equal(m->engine, "trtllm");
+        assert_int_equal(m->version, 9);
+        assert_int_equal(m->metric, SIM_MEAS_OUTPUT_TOK_S_PER_GPU);
+        assert_string_equal(m->weights->name, "fp8");
+        h200 += strcmp(m->gpu.name, "h200") == 0;
+        if (m->device_count > 1) {
+            multi++;
+            assert_string_equal(m->split_mode, "tensor");
+            assert_int_equal(m->tp, m->device_count);
+        }
+    }
+    assert_int_equal(h200, 16);
+    assert_true(multi > 0);
+    sim_measurements_free(rows);
+}
+
 /* LLM-Inference-Bench's vLLM rows on two and four A100 40GB (Polaris):
  * held out in catalog/checks/alcf-lib.csv until 2026-12-01, then moved
  * into catalog/measurements.csv as rows 2412-2582 of source ALCF-LIB
@@ -681,17 +717,12 @@ static void test_vllm_v1_check_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture),
-        cmocka_unit_test(test_malformed_files),
-        cmocka_unit_test(test_build_version),
-        cmocka_unit_test(test_conditions),
-        cmocka_unit_test(test_published_names),
-        cmocka_unit_test(test_reference_file),
-        cmocka_unit_test(test_latency_metric),
-        cmocka_unit_test(test_build_month),
-        cmocka_unit_test(test_check_files),
-        cmocka_unit_test(test_alcf_a100_tp_rows),
-        cmocka_unit_test(test_vllm_v1_check_file),
+        cmocka_unit_test(test_fixture),           cmocka_unit_test(test_malformed_files),
+        cmocka_unit_test(test_build_version),     cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_published_names),   cmocka_unit_test(test_reference_file),
+        cmocka_unit_test(test_latency_metric),    cmocka_unit_test(test_build_month),
+        cmocka_unit_test(test_check_files),       cmocka_unit_test(test_trtllm_v09_check_file),
+        cmocka_unit_test(test_alcf_a100_tp_rows), cmocka_unit_test(test_vllm_v1_check_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
