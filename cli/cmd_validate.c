@@ -257,10 +257,6 @@ int cmd_validate(int argc, char **argv)
         free(done);
         crossed[k] = one_source ? 2 : 1;
     }
-    /* The largest fits first (their rows' count stands for their time):
-     * the threads end together. The results do not depend on the order. */
-    if (nj > 1)
-        qsort(fj, nj, sizeof(*fj), vt_cmp_job_size);
     vt_run_jobs(&v, fj, nj, jobs);
     for (size_t k = 0; k < nj; k++) {
         free(fj[k].train);

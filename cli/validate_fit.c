@@ -267,6 +267,7 @@ void vt_predict(vctx *v, size_t i, const sim_cost_params *p)
 typedef struct job_pool {
     vctx *v;
     fit_job *jobs;
+    const size_t *order; /* the jobs' indices, largest fit first */
     size_t n;
     atomic_size_t next;
 } job_pool;
@@ -286,15 +287,39 @@ static void *job_worker(void *arg)
         size_t k = atomic_fetch_add(&pool->next, 1);
         if (k >= pool->n)
             return NULL;
-        run_job(pool->v, &pool->jobs[k]);
+        run_job(pool->v, &pool->jobs[pool->order[k]]);
     }
 }
 
-/* Runs the N JOBS on up to THREADS threads (the calling one among them);
- * each job's result is the same whichever thread runs it. */
+/* A job's place in the run: larger fits (more rows) first, the rows'
+ * count standing for a fit's time, so the threads end together. */
+typedef struct job_rank {
+    size_t nt, k;
+} job_rank;
+
+static int cmp_job_rank(const void *a, const void *b)
+{
+    size_t x = ((const job_rank *)a)->nt, y = ((const job_rank *)b)->nt;
+    return (x < y) - (x > y);
+}
+
+/* Runs the N JOBS on up to THREADS threads (the calling one among them),
+ * the largest fits first; each job's result is the same whichever thread
+ * runs it and in whatever order. */
 void vt_run_jobs(vctx *v, fit_job *jobs, size_t n, unsigned threads)
 {
-    job_pool pool = {.v = v, .jobs = jobs, .n = n};
+    job_rank *rank = malloc((n + 1) * sizeof(*rank));
+    size_t *order = malloc((n + 1) * sizeof(size_t));
+    if (rank == NULL || order == NULL)
+        cli_die("out of memory");
+    for (size_t k = 0; k < n; k++)
+        rank[k] = (job_rank){jobs[k].nt, k};
+    if (n > 1)
+        qsort(rank, n, sizeof(*rank), cmp_job_rank);
+    for (size_t k = 0; k < n; k++)
+        order[k] = rank[k].k;
+    free(rank);
+    job_pool pool = {.v = v, .jobs = jobs, .order = order, .n = n};
     atomic_init(&pool.next, 0);
     if (threads > n)
         threads = (unsigned)n;
@@ -308,13 +333,7 @@ void vt_run_jobs(vctx *v, fit_job *jobs, size_t n, unsigned threads)
     job_worker(&pool);
     for (unsigned t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
-}
-
-/* Larger fits (more rows) first. */
-int vt_cmp_job_size(const void *a, const void *b)
-{
-    size_t x = ((const fit_job *)a)->nt, y = ((const fit_job *)b)->nt;
-    return (x < y) - (x > y);
+    free(order);
 }
 
 /* -j's default: the online CPUs. */

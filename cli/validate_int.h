@@ -67,12 +67,9 @@ void vt_fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p);
 /* Row I's prediction with P, into V's outputs. */
 void vt_predict(vctx *v, size_t i, const sim_cost_params *p);
 
-/* Runs the N JOBS on up to THREADS threads; each job's result is the
- * same whichever thread runs it. */
+/* Runs the N JOBS on up to THREADS threads, the largest fits first; each
+ * job's result is the same whichever thread runs it. */
 void vt_run_jobs(vctx *v, fit_job *jobs, size_t n, unsigned threads);
-
-/* qsort's order of jobs: larger fits (more rows) first. */
-int vt_cmp_job_size(const void *a, const void *b);
 
 /* -j's default: the online CPUs. */
 unsigned vt_default_jobs(void);
