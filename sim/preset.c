@@ -22,56 +22,63 @@ typedef struct key {
     size_t size; /* K_TEXT: buffer size */
     double lo, hi, scale;
     int lo_open; /* the value must exceed lo */
+    /* A key where 0 means the term is off: the least value other than 0
+     * (below it the term misbehaves), and what 0 means, for the error;
+     * 0 and NULL: any value in range. */
+    double nz_lo;
+    const char *zero;
 } key;
 
 #define P(f) offsetof(sim_engine_preset, f)
 #define C(f) offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, f)
 static const key keys[] = {
-    {"name", K_TEXT, P(name), sizeof(((sim_engine_preset *)0)->name), 0, 0, 0, 0},
-    {"backend", K_TEXT, P(backend), sizeof(((sim_engine_preset *)0)->backend), 0, 0, 0, 0},
-    {"basis", K_TEXT, P(basis), sizeof(((sim_engine_preset *)0)->basis), 0, 0, 0, 0},
-    {"fit_data", K_TEXT, P(fit_data), sizeof(((sim_engine_preset *)0)->fit_data), 0, 0, 0, 0},
-    {"bw_eff", K_NUM, C(bw_eff), 0, 0, 1, 1, 1},
-    {"flops_eff", K_NUM, C(flops_eff), 0, 0, 1, 1, 1},
-    {"step_overhead_ms", K_NUM, C(step_overhead_s), 0, 0, 60000, 1e-3, 0},
-    {"layer_overhead_us", K_NUM, C(layer_overhead_s), 0, 0, 1e6, 1e-6, 0},
-    {"seq_overhead_us", K_NUM, C(seq_overhead_s), 0, 0, 1e6, 1e-6, 0},
-    {"tp_step_ms", K_NUM, C(tp_step_s), 0, 0, 60000, 1e-3, 0},
-    {"prefill_layer_us", K_NUM, C(prefill_layer_s), 0, 0, 1e6, 1e-6, 0},
-    {"fa_wave_fill", K_NUM, C(fa_wave_fill), 0, 0, 1, 1, 0},
-    {"paged_attn_v1_gbps", K_NUM, C(paged_v1_Bps), 0, 0, 1e5, 1e9, 0},
-    /* 0 (max), or at least 1 (a sum): checked below */
-    {"gemm_blend_k", K_NUM, C(gemm_blend_k), 0, 0, 64, 1, 0},
-    {"gemm_pj", K_NUM, C(gemm_pJ), 0, 0, 1e4, 1, 0},
-    {"split_base_us", K_NUM, C(split_base_s), 0, 0, 1e7, 1e-6, 0},
-    {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0},
-    {"split_link_share", K_NUM, C(split_link_share), 0, 0, 1, 1, 0},
-    {"split_stage_us", K_NUM, C(split_stage_s), 0, 0, 1e7, 1e-6, 0},
-    /* 0 (no cap), or at least 0.1 GB/s an SM (10 GB/s a GPU): checked below */
-    {"mv_sm_gbps", K_NUM, C(mv_sm_Bps), 0, 0, 1e4, 1e9, 0},
-    {"runtime_overhead_gib", K_NUM, C(overhead_bytes), 0, 0, 1e4, 1073741824.0, 0},
-    {"flash_attn", K_BOOL, C(flash_attn), 0, 0, 0, 0, 0},
-    {"fp16_accumulate", K_BOOL, C(fp16_accumulate), 0, 0, 0, 0, 0},
-    {"dequant_gemm", K_BOOL, C(dequant_gemm), 0, 0, 0, 0, 0},
-    {"int8_mmq", K_BOOL, C(int8_mmq), 0, 0, 0, 0, 0},
-    {"llamacpp_split", K_BOOL, C(llamacpp_split), 0, 0, 0, 0, 0},
-    {"ubatch_pipeline", K_BOOL, C(ubatch_pipeline), 0, 0, 0, 0, 0},
-    {"coopmat", K_BOOL, C(coopmat), 0, 0, 0, 0, 0},
-    {"cuda_graph_max_tokens", K_NUM, C(graph_max_tokens), 0, 0, 1e6, 0, 0},
-    {"min_build_ym", K_NUM, C(min_build_ym), 0, 0, 999912, 0, 0},
-    {"fit_rows", K_NUM, P(fit_rows), 0, 0, 1e9, 0, 0},
-    {"fit_median_err", K_NUM, P(fit_median_err), 0, 0, 1e3, 1, 0},
-    {"fit_p90_err", K_NUM, P(fit_p90_err), 0, 0, 1e3, 1, 0},
-    {"arch_flops", K_ARCH, 0, 0, 0, 2, 1, 1},
-    {"arch_bw", K_ARCH, 1, 0, 0, 2, 1, 1},
-    {"arch_bw_fit", K_BOOL, C(arch_bw_fit), 0, 0, 0, 0, 0},
-    {"matmul_measured", K_BOOL, C(matmul_measured), 0, 0, 0, 0, 0},
-    {"arch_flops_free", K_BOOL, C(arch_flops_free), 0, 0, 0, 0, 0},
-    {"gqa_kv_per_head", K_BOOL, C(gqa_kv_per_head), 0, 0, 0, 0, 0},
-    {"xqa_jit", K_BOOL, C(xqa_jit), 0, 0, 0, 0, 0},
-    {"mmha_grid", K_BOOL, C(mmha_grid), 0, 0, 0, 0, 0},
-    {"ggml_graph_2023", K_BOOL, C(ggml_graph_2023), 0, 0, 0, 0, 0},
-    {"row", K_SKIP, 0, 0, 0, 0, 0, 0},
+    {"name", K_TEXT, P(name), sizeof(((sim_engine_preset *)0)->name), 0, 0, 0, 0, 0, NULL},
+    {"backend", K_TEXT, P(backend), sizeof(((sim_engine_preset *)0)->backend), 0, 0, 0, 0, 0, NULL},
+    {"basis", K_TEXT, P(basis), sizeof(((sim_engine_preset *)0)->basis), 0, 0, 0, 0, 0, NULL},
+    {"fit_data", K_TEXT, P(fit_data), sizeof(((sim_engine_preset *)0)->fit_data), 0, 0, 0, 0, 0,
+     NULL},
+    {"bw_eff", K_NUM, C(bw_eff), 0, 0, 1, 1, 1, 0, NULL},
+    {"flops_eff", K_NUM, C(flops_eff), 0, 0, 1, 1, 1, 0, NULL},
+    {"step_overhead_ms", K_NUM, C(step_overhead_s), 0, 0, 60000, 1e-3, 0, 0, NULL},
+    {"layer_overhead_us", K_NUM, C(layer_overhead_s), 0, 0, 1e6, 1e-6, 0, 0, NULL},
+    {"seq_overhead_us", K_NUM, C(seq_overhead_s), 0, 0, 1e6, 1e-6, 0, 0, NULL},
+    {"tp_step_ms", K_NUM, C(tp_step_s), 0, 0, 60000, 1e-3, 0, 0, NULL},
+    {"prefill_layer_us", K_NUM, C(prefill_layer_s), 0, 0, 1e6, 1e-6, 0, 0, NULL},
+    {"fa_wave_fill", K_NUM, C(fa_wave_fill), 0, 0, 1, 1, 0, 0, NULL},
+    {"paged_attn_v1_gbps", K_NUM, C(paged_v1_Bps), 0, 0, 1e5, 1e9, 0, 0, NULL},
+    /* Below 1 the blend would exceed the sum of the two times. */
+    {"gemm_blend_k", K_NUM, C(gemm_blend_k), 0, 0, 64, 1, 0, 1, "the larger time"},
+    {"gemm_pj", K_NUM, C(gemm_pJ), 0, 0, 1e4, 1, 0, 0, NULL},
+    {"split_base_us", K_NUM, C(split_base_s), 0, 0, 1e7, 1e-6, 0, 0, NULL},
+    {"split_sync_us", K_NUM, C(split_sync_s), 0, 0, 1e7, 1e-6, 0, 0, NULL},
+    {"split_link_share", K_NUM, C(split_link_share), 0, 0, 1, 1, 0, 0, NULL},
+    {"split_stage_us", K_NUM, C(split_stage_s), 0, 0, 1e7, 1e-6, 0, 0, NULL},
+    /* A tiny cap collapses every one-token step: 0 (no cap), or at least
+     * 0.1 GB/s an SM (10 GB/s a GPU). */
+    {"mv_sm_gbps", K_NUM, C(mv_sm_Bps), 0, 0, 1e4, 1e9, 0, 0.1, "no cap"},
+    {"runtime_overhead_gib", K_NUM, C(overhead_bytes), 0, 0, 1e4, 1073741824.0, 0, 0, NULL},
+    {"flash_attn", K_BOOL, C(flash_attn), 0, 0, 0, 0, 0, 0, NULL},
+    {"fp16_accumulate", K_BOOL, C(fp16_accumulate), 0, 0, 0, 0, 0, 0, NULL},
+    {"dequant_gemm", K_BOOL, C(dequant_gemm), 0, 0, 0, 0, 0, 0, NULL},
+    {"int8_mmq", K_BOOL, C(int8_mmq), 0, 0, 0, 0, 0, 0, NULL},
+    {"llamacpp_split", K_BOOL, C(llamacpp_split), 0, 0, 0, 0, 0, 0, NULL},
+    {"ubatch_pipeline", K_BOOL, C(ubatch_pipeline), 0, 0, 0, 0, 0, 0, NULL},
+    {"coopmat", K_BOOL, C(coopmat), 0, 0, 0, 0, 0, 0, NULL},
+    {"cuda_graph_max_tokens", K_NUM, C(graph_max_tokens), 0, 0, 1e6, 0, 0, 0, NULL},
+    {"min_build_ym", K_NUM, C(min_build_ym), 0, 0, 999912, 0, 0, 0, NULL},
+    {"fit_rows", K_NUM, P(fit_rows), 0, 0, 1e9, 0, 0, 0, NULL},
+    {"fit_median_err", K_NUM, P(fit_median_err), 0, 0, 1e3, 1, 0, 0, NULL},
+    {"fit_p90_err", K_NUM, P(fit_p90_err), 0, 0, 1e3, 1, 0, 0, NULL},
+    {"arch_flops", K_ARCH, 0, 0, 0, 2, 1, 1, 0, NULL},
+    {"arch_bw", K_ARCH, 1, 0, 0, 2, 1, 1, 0, NULL},
+    {"arch_bw_fit", K_BOOL, C(arch_bw_fit), 0, 0, 0, 0, 0, 0, NULL},
+    {"matmul_measured", K_BOOL, C(matmul_measured), 0, 0, 0, 0, 0, 0, NULL},
+    {"arch_flops_free", K_BOOL, C(arch_flops_free), 0, 0, 0, 0, 0, 0, NULL},
+    {"gqa_kv_per_head", K_BOOL, C(gqa_kv_per_head), 0, 0, 0, 0, 0, 0, NULL},
+    {"xqa_jit", K_BOOL, C(xqa_jit), 0, 0, 0, 0, 0, 0, NULL},
+    {"mmha_grid", K_BOOL, C(mmha_grid), 0, 0, 0, 0, 0, 0, NULL},
+    {"ggml_graph_2023", K_BOOL, C(ggml_graph_2023), 0, 0, 0, 0, 0, 0, NULL},
+    {"row", K_SKIP, 0, 0, 0, 0, 0, 0, 0, NULL},
 };
 #undef P
 #undef C
@@ -265,21 +272,9 @@ int sim_preset_parse(const char *text, size_t len, const char *origin, sim_engin
                          ky->lo_open ? "(" : "[", ky->lo, ky->hi, v);
                 return -1;
             }
-            if (ky->off ==
-                    offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, mv_sm_Bps) &&
-                x > 0 && x < 0.1) {
-                /* A tiny cap collapses every one-token step: 0 is no cap. */
-                snprintf(err, errlen, "%s:%u: '%s' must be 0 (no cap) or in [0.1, %g], not '%.40s'",
-                         origin, line, ky->name, ky->hi, v);
-                return -1;
-            }
-            if (ky->off ==
-                    offsetof(sim_engine_preset, params) + offsetof(sim_cost_params, gemm_blend_k) &&
-                x > 0 && x < 1) {
-                /* Below 1 the blend exceeds the sum of the two times. */
-                snprintf(err, errlen,
-                         "%s:%u: '%s' must be 0 (the larger time) or in [1, %g], not '%.40s'",
-                         origin, line, ky->name, ky->hi, v);
+            if (ky->zero != NULL && x > 0 && x < ky->nz_lo) {
+                snprintf(err, errlen, "%s:%u: '%s' must be 0 (%s) or in [%g, %g], not '%.40s'",
+                         origin, line, ky->name, ky->zero, ky->nz_lo, ky->hi, v);
                 return -1;
             }
             if (ky->off == offsetof(sim_engine_preset, fit_rows))
