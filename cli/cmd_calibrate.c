@@ -219,7 +219,7 @@ static void write_preset(const char *dir, const sim_engine_preset *pr, const vct
 int cmd_calibrate(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *dir = NULL;
-    unsigned jobs = vt_default_jobs();
+    unsigned jobs = 0; /* vt_default_jobs() unless given */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -242,6 +242,8 @@ int cmd_calibrate(int argc, char **argv)
     }
     if (data == NULL || out == NULL)
         cli_die("calibrate: --data FILE.csv and --out DIR are required (kvsim calibrate --help)");
+    if (jobs == 0)
+        jobs = vt_default_jobs();
     vt_check_presets_dir(dir);
     cli_make_dirs(out);
     vctx v = {.preset_dir = dir};

@@ -18,6 +18,8 @@ static double gib(double b)
 
 int cmd_model(int argc, char **argv)
 {
+    if (argc > 1 && argv[0][0] != '-')
+        cli_die("model: one model at a time ('%s' and '%s')", argv[0], argv[1]);
     if (argc != 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         fputs("usage: kvsim model NAME|config.json|FOLDER\n"
               "  parameters, weight bytes, KV bytes per token and the structure kvsim reads\n"

@@ -265,6 +265,7 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
     o->jobs = 1;
     o->find_iters = 10;
     o->find_tol = 0.01;
+    int jobs_given = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -281,8 +282,12 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
             const char *name = strcmp(a, "-j") == 0 ? "-j" : "--jobs";
             if (v == NULL)
                 cli_die("%s needs a value (kvsim sweep --help)", name);
+            if (jobs_given++)
+                cli_die("%s: the number of jobs given twice", name);
             o->jobs = (unsigned)cli_parse_u64(name, v, 1, 1024);
         } else if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
+            if (jobs_given++)
+                cli_die("-j: the number of jobs given twice");
             o->jobs = (unsigned)cli_parse_u64("-j", a + 2, 1, 1024);
         } else if (is_opt(a, "--out")) {
             if (o->out != NULL)

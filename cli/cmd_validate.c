@@ -141,7 +141,7 @@ int cmd_validate(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *dir = NULL, *worst_s = NULL;
     bool cross = false, rows = false;
-    unsigned jobs = vt_default_jobs();
+    unsigned jobs = 0; /* vt_default_jobs() unless given */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -173,6 +173,8 @@ int cmd_validate(int argc, char **argv)
     }
     if (data == NULL)
         cli_die("validate: --data FILE.csv is required (kvsim validate --help)");
+    if (jobs == 0)
+        jobs = vt_default_jobs();
     size_t worst = worst_s ? (size_t)cli_parse_u64("--worst", worst_s, 0, 100000) : 10;
     vt_check_presets_dir(dir);
     vctx v = {.preset_dir = dir};

@@ -225,6 +225,10 @@ static int cmd_plot(int argc, char **argv)
                  "  DIR/curves.* and latency.* from curves.csv (a sweep's --out)");
             return 0;
         }
+        if (argc > 1)
+            cli_die("plot: one folder at a time ('%s' and '%s')", argv[0], argv[1]);
+        if (argc == 1)
+            cli_die("plot: unknown option '%s' (kvsim plot --help)", argv[0]);
         cli_die("plot: say which folder: kvsim plot DIR (a run's or a sweep's --out)");
     }
     const char *dir = argv[0];
@@ -362,10 +366,22 @@ int cmd_calibrate(int argc, char **argv); /* cli/cmd_validate.c */
 
 static int cmd_list(int argc, char **argv)
 {
-    if (argc == 1 && strcmp(argv[0], "formats") == 0)
-        return cmd_list_formats();
-    if (argc != 1 || (strcmp(argv[0], "gpus") != 0 && strcmp(argv[0], "models") != 0))
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        puts("usage: kvsim list gpus | models | formats\n"
+             "  gpus: the GPU catalog (memory, CUDA-visible total, bandwidth, TFLOPS, link)\n"
+             "  models: the model catalog (parameters, layers, heads, KV bytes per token)\n"
+             "  formats: weight and KV formats with their bits per element");
+        return 0;
+    }
+    if (argc == 0)
         cli_die("list: say what to list: kvsim list gpus | models | formats");
+    if (strcmp(argv[0], "gpus") != 0 && strcmp(argv[0], "models") != 0 &&
+        strcmp(argv[0], "formats") != 0)
+        cli_die("list: '%s' is not a list: kvsim list gpus | models | formats", argv[0]);
+    if (argc > 1)
+        cli_die("list %s: unexpected argument '%s' (it takes none)", argv[0], argv[1]);
+    if (strcmp(argv[0], "formats") == 0)
+        return cmd_list_formats();
     if (strcmp(argv[0], "gpus") == 0) {
         printf("%-16s %9s %9s %10s %10s %-10s %s\n", "name", "mem_GiB", "cuda_GiB", "bw_GB/s",
                "fp16_TFLOPS", "link", "device");

@@ -348,19 +348,20 @@ unsigned vt_default_jobs(void)
 bool vt_jobs_opt(int argc, char **argv, int *i, unsigned *jobs)
 {
     const char *a = argv[*i];
+    const char *v = NULL, *name = a;
     if (strcmp(a, "-j") == 0 || strcmp(a, "--jobs") == 0) {
         if (*i + 1 >= argc)
             cli_die("%s needs a value", a);
-        *jobs = (unsigned)cli_parse_u64(a, argv[++*i], 1, 256);
-        return true;
+        v = argv[++*i];
+    } else if (strncmp(a, "--jobs=", 7) == 0) {
+        v = a + 7, name = "--jobs";
+    } else if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
+        v = a + 2, name = "-j";
+    } else {
+        return false;
     }
-    if (strncmp(a, "--jobs=", 7) == 0) {
-        *jobs = (unsigned)cli_parse_u64("--jobs", a + 7, 1, 256);
-        return true;
-    }
-    if (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9') {
-        *jobs = (unsigned)cli_parse_u64("-j", a + 2, 1, 256);
-        return true;
-    }
-    return false;
+    if (*jobs != 0)
+        cli_die("%s: the number of jobs given twice", name);
+    *jobs = (unsigned)cli_parse_u64(name, v, 1, 256);
+    return true;
 }

@@ -75,7 +75,8 @@ void vt_run_jobs(vctx *v, fit_job *jobs, size_t n, unsigned threads);
 unsigned vt_default_jobs(void);
 
 /* -j N, -jN, --jobs N or --jobs=N at ARGV[*I]: true (the count in *JOBS, *I past
- * its value) when it is one of them. */
+ * its value) when it is one of them; *JOBS is 0 until given (a second
+ * one is refused), the caller's default after the options. */
 bool vt_jobs_opt(int argc, char **argv, int *i, unsigned *jobs);
 
 #endif

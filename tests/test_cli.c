@@ -54,6 +54,11 @@ static void test_bad_options(void **state)
     expect_error(RUN "--kv-pool-gib -1", "--kv-pool-gib: '-1'");
     expect_error(RUN "--kv-pool-gib nan", "--kv-pool-gib: 'nan'");
     expect_error(RUN "--seed", "--seed needs a value");
+    /* Filters that keep nothing: an error, as an empty trace is. */
+    expect_error(RUN "--time-window 1e6:2e6",
+                 "traces/samples/tiny.csv: the time window [1e+06, 2e+06) s kept none of the 40 "
+                 "requests read");
+    expect_error(RUN "--sample 0.0001", "sampling at 0.0001 kept none of the 40 requests read");
     expect_error(RUN "--bogus 1", "unknown option '--bogus'");
     expect_error(RUN "--dtype fp4", "--dtype: unknown format 'fp4'");
     expect_error(RUN "--dtype awq", "give it as --quantization awq");
@@ -312,6 +317,8 @@ static void test_list(void **state)
     assert_int_equal(kvsim("list models"), 0);
     assert_non_null(strstr(out, "819200")); /* opt-13b */
     assert_non_null(strstr(out, "131072")); /* llama-3.1-8b */
+    assert_int_equal(kvsim("list --help"), 0);
+    assert_non_null(strstr(out, "usage: kvsim list gpus | models | formats"));
 }
 
 /* --requests-gzip writes the same rows gzip-compressed; --no-requests

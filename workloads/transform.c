@@ -23,6 +23,25 @@ typedef struct wl_xform {
     char suffix[256];
 } wl_xform;
 
+/* A window or a sample that kept none of the requests read: an error, as
+ * an empty trace is (a run of nothing would print an all-zero summary
+ * and exit 0). */
+static int xform_kept_none(wl_source *s, wl_xform *x)
+{
+    char what[160] = "";
+    if (x->t.has_window)
+        snprintf(what, sizeof(what), "the time window [%g, %g) s", x->t.window_start_s,
+                 x->t.window_end_s);
+    if (x->t.sample_p > 0 && x->t.sample_p < 1)
+        snprintf(what + strlen(what), sizeof(what) - strlen(what), "%ssampling at %g",
+                 what[0] ? " and " : "", x->t.sample_p);
+    const char *path = wl_get_path(s->inner);
+    snprintf(s->err, WL_ERR_BYTES, "%s%s%s kept none of the %llu requests read", path ? path : "",
+             path ? ": " : "", what, (unsigned long long)x->read);
+    x->done = 1;
+    return TRACE_EARG;
+}
+
 static int wl__xform_next(wl_source *s, trace_request *req)
 {
     wl_xform *x = s->impl;
@@ -34,6 +53,8 @@ static int wl__xform_next(wl_source *s, trace_request *req)
             return 0;
         }
         int rc = wl_next(s->inner, req);
+        if (rc == 0 && x->yielded == 0 && x->read > 0)
+            return xform_kept_none(s, x);
         if (rc <= 0) {
             x->done = rc == 0;
             return rc;
@@ -44,6 +65,8 @@ static int wl__xform_next(wl_source *s, trace_request *req)
             if (a < x->t.window_start_s)
                 continue;
             if (a >= x->t.window_end_s) {
+                if (x->yielded == 0)
+                    return xform_kept_none(s, x);
                 x->done = 1;
                 return 0;
             }
