@@ -583,7 +583,8 @@ static void test_bad_sweeps(void **state)
     expect_error("model llama-2-7b extra", "model: one model at a time");
     expect_error("sweep -j 2 -j2 --vary n=1 --out /tmp/x", "-j: the number of jobs given twice");
     expect_error("validate --data x.csv --jobs=2 -j 3", "-j: the number of jobs given twice");
-    expect_error("calibrate -j1 --jobs 2 --data x --out y", "--jobs: the number of jobs given twice");
+    expect_error("calibrate -j1 --jobs 2 --data x --out y",
+                 "--jobs: the number of jobs given twice");
     char dir[512], path[600];
     snprintf(dir, sizeof(dir), "%s/malformed", tmp);
     snprintf(path, sizeof(path), "mkdir -p '%s'", dir);
