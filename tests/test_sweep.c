@@ -215,6 +215,26 @@ static void test_seeds_grid_plots(void **state)
         fail_msg("plot: %d %s", rc, out);
 }
 
+/* Names as the first varied option (schedulers, allocators, GPUs): the
+ * curves are drawn against the point number, every point on them (fmin
+ * ignores a name's NAN, so the range alone did not tell names apart and
+ * the axes came out empty). */
+static void test_named_values_plot(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary scheduler=vllm,sarathi --vary max-num-seqs=8,32 --out %s/nm " BASE,
+                   tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char p[512], err[512];
+    snprintf(p, sizeof(p), "%s/nm", tmp);
+    an_plot_info info;
+    assert_int_equal(an_plot_curves(p, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.files, 2);
+    assert_int_equal(info.series, 2); /* max-num-seqs 8 and 32 */
+    assert_int_equal(info.points, 4); /* 2 schedulers x 2 limits, all drawn */
+}
+
 /* The SLO search: deterministic, and between the plain sweep's last
  * meeting and first missing load. */
 static void test_find_max_rate(void **state)
@@ -657,7 +677,7 @@ int main(void)
         cmocka_unit_test(test_bad_sweeps),     cmocka_unit_test(test_switch_vary),
         cmocka_unit_test(test_goodput_run),    cmocka_unit_test(test_one_row_plot),
         cmocka_unit_test(test_find_per_point), cmocka_unit_test(test_plot_robustness),
-        cmocka_unit_test(test_save_detailed),
+        cmocka_unit_test(test_save_detailed),  cmocka_unit_test(test_named_values_plot),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
