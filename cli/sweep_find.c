@@ -280,12 +280,9 @@ int sweep_find(sweep_opts *o)
                    "%llu seeds meet); bracket [%g, %g], %zu loads tried\n",
                    se.var, lo, se.evals[lo_e].seeds_met, o->seeds, hi, se.evals[hi_e].seeds_met,
                    o->seeds, lo, hi, se.nevals);
-        if (!isnan(lo))
-            printf("at %s %g: %.3f req/s completed, %.1f output tok/s\n", se.var, lo,
-                   an_figures_get(&se.jobs[se.evals[lo_e].first_job].figs,
-                                  "vllm_bench.request_throughput"),
-                   an_figures_get(&se.jobs[se.evals[lo_e].first_job].figs,
-                                  "vllm_bench.output_throughput"));
+        if (!isnan(lo)) /* find.json's at_max: the mean over the seeds */
+            printf("at %s %g: %.3f req/s completed, %.1f output tok/s%s\n", se.var, lo, at[0],
+                   at[1], o->seeds > 1 ? " (mean over seeds)" : "");
         printf("wrote %s/find.json, %s/curves.csv, %s/curves.json, plots and %s/find/\n", o->out,
                o->out, o->out, o->out);
     }

@@ -259,8 +259,23 @@ static void test_find_max_rate(void **state)
     assert_non_null(m);
     double found = strtod(m + 7, NULL);
     assert_true(found > 0);
-    free(a);
+    /* The terminal's line at the answer is find.json's at_max: the mean
+     * over the seeds (it was the first seed's alone). */
+    static const char at_key[] = "\"at_max\": {\"request_throughput\": ";
+    const char *at = strstr(a, at_key);
+    assert_non_null(at);
+    double req_mean = strtod(at + strlen(at_key), NULL);
     free(b);
+    rc = kvsim("sweep --find max-rate --slo p99_ttft_ms=2000 --seeds 2 -j 2 --find-tol 0.001 "
+               "--workload 'sharegpt:n=200,rate=4' --gpu l40s --model llama-3.1-8b --out %s/f3",
+               tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    char want[128];
+    snprintf(want, sizeof(want), "at rate-scale %g: %.3f req/s completed,", found, req_mean);
+    if (strstr(out, want) == NULL || strstr(out, "(mean over seeds)") == NULL)
+        fail_msg("wanted '%s ... (mean over seeds)' in:\n%s", want, strstr(out, "at rate"));
+    free(a);
     /* A plain sweep over loads around it. */
     rc = kvsim("sweep --vary rate-scale=0.25..8x2 --seeds 2 -j 2 --out %s/plain "
                "--workload 'sharegpt:n=200,rate=4' --gpu l40s --model llama-3.1-8b --quiet",
