@@ -591,6 +591,17 @@ static void test_bad_sweeps(void **state)
              "sweep --find max-rate --slo p99_ttft_ms=1 --vary rate-scale=1,2 --out %s/bad " BASE,
              tmp);
     expect_error(args, "--vary rate-scale does not combine with it");
+    /* The search sets --rate-scale itself (it said "--rate-scale given
+     * twice" of one --rate-scale); an objective given twice would be two
+     * equal keys in find.json. */
+    snprintf(args, sizeof(args),
+             "sweep --find max-rate --slo p99_ttft_ms=1 --rate-scale 2 --out %s/bad " BASE, tmp);
+    expect_error(args, "--rate-scale does not combine with it (--find-start X starts");
+    snprintf(args, sizeof(args),
+             "sweep --find max-rate --slo p99_ttft_ms=1,mean_tpot_ms=9 --slo p99_ttft_ms=2 "
+             "--out %s/bad " BASE,
+             tmp);
+    expect_error(args, "--slo: p99_ttft_ms given twice");
     /* --goodput: vLLM's syntax, each mistake named. */
     static const char *const goodput[][2] = {
         {"--goodput ttfx:3", "--goodput: unknown objective 'ttfx' (known: ttft, tpot, e2el)"},
