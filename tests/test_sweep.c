@@ -524,6 +524,33 @@ static void test_find_per_point(void **state)
     free(a);
 }
 
+/* An objective no load meets (TTFT is never 0): the search halves until
+ * half the load would stretch the arrivals past the readers' 1e9-s bound
+ * and answers that nothing met (it went on until a run failed on that
+ * bound, naming a request and an arrival); the report says so too (it
+ * printed "nan" and a bracket from 0). */
+static void test_find_unmeetable(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --find max-rate --slo p99_ttft_ms=0 --out %s/un " BASE, tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/un/find.json", tmp);
+    char *a = test_slurp(p, NULL);
+    assert_non_null(strstr(a, "\"max\": null,"));
+    assert_non_null(strstr(a, "\"bracket\": [null, "));
+    free(a);
+    rc = kvsim("report %s/un -o %s/un/r.html", tmp, tmp);
+    if (rc != 0)
+        fail_msg("report: %s", out);
+    snprintf(p, sizeof(p), "%s/un/r.html", tmp);
+    a = test_slurp(p, NULL);
+    assert_non_null(strstr(a, "No rate-scale tried meets the objectives: <b>none</b> down to "));
+    assert_null(strstr(a, "nan"));
+    free(a);
+}
+
 /* --goodput end to end: objectives every request meets give goodput =
  * request throughput, in the terminal and in summary.json (both keys);
  * an objective none meets gives 0. */
@@ -698,12 +725,13 @@ static void test_save_detailed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_and_jobs),  cmocka_unit_test(test_seeds_grid_plots),
-        cmocka_unit_test(test_find_max_rate),  cmocka_unit_test(test_batch_knee),
-        cmocka_unit_test(test_bad_sweeps),     cmocka_unit_test(test_switch_vary),
-        cmocka_unit_test(test_goodput_run),    cmocka_unit_test(test_one_row_plot),
-        cmocka_unit_test(test_find_per_point), cmocka_unit_test(test_plot_robustness),
-        cmocka_unit_test(test_save_detailed),  cmocka_unit_test(test_named_values_plot),
+        cmocka_unit_test(test_grid_and_jobs),   cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate),   cmocka_unit_test(test_batch_knee),
+        cmocka_unit_test(test_bad_sweeps),      cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_goodput_run),     cmocka_unit_test(test_one_row_plot),
+        cmocka_unit_test(test_find_per_point),  cmocka_unit_test(test_plot_robustness),
+        cmocka_unit_test(test_save_detailed),   cmocka_unit_test(test_named_values_plot),
+        cmocka_unit_test(test_find_unmeetable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
