@@ -129,6 +129,10 @@ int cmd_fit(int argc, char **argv)
            "%u, batch %u, engine %s\n\n",
            m->name, (double)m->params_total / 1e9, q.weights->name, mem.bpw, q.kv->name, q.context,
            q.batch, pr.name);
+    if (m->max_len > 0 && q.context > m->max_len)
+        printf("note: context %u is longer than %s's max_position_embeddings, %u: kvsim run "
+               "rejects longer prompts unless --max-model-len raises the limit\n\n",
+               q.context, m->name, m->max_len);
     printf("memory              GiB\n");
     printf("  weights      %10.2f   (tensor by tensor in %s)\n", gib(mem.weights), q.weights->name);
     printf("  KV cache     %10.2f   (%.0f bytes/token x %u tokens x %u sequence%s%s)\n",
