@@ -87,8 +87,14 @@ int cmd_fit(int argc, char **argv)
             cli_die("fit: unknown option '%s' (kvsim fit --help)", a);
         if (i + 1 >= argc)
             cli_die("%s needs a value", a);
-        if (*dst[k] != NULL)
+        if (*dst[k] != NULL) {
+            size_t j = 0; /* the option's first name, then its other name if any */
+            while (dst[j] != dst[k])
+                j++;
+            if (j + 1 < sizeof(names) / sizeof(names[0]) && dst[j + 1] == dst[k])
+                cli_die("%s given twice (%s and %s are one option)", a, names[j], names[j + 1]);
             cli_die("%s given twice", a);
+        }
         *dst[k] = argv[++i];
     }
     if (o.model == NULL)
