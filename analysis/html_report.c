@@ -389,13 +389,28 @@ static int report_sweep(const char *dir, FILE *fp, char *err, size_t errlen)
             const char *var = json_string_value(json_object_get(root, "variable"));
             json_t *br = json_object_get(root, "bracket");
             fputs("<h2>SLO search</h2>\n<p>", fp);
-            fprintf(fp, "Highest %s meeting the objectives: <b>%.6g</b> (bracket [%.6g, %.6g]; ",
-                    var != NULL ? var : "load", jnum(root, "max", NULL),
-                    json_number_value(json_array_get(br, 0)),
-                    json_number_value(json_array_get(br, 1)));
-            fprintf(fp, "%.0f of %.0f seeds meet them at the low end, %.0f at the high end). ",
-                    jnum(root, "seeds_meeting_at_low", NULL), jnum(root, "seeds", NULL),
-                    jnum(root, "seeds_meeting_at_high", NULL));
+            /* A bracket's open end is null: nothing met, or everything did. */
+            json_t *b0 = json_array_get(br, 0), *b1 = json_array_get(br, 1);
+            var = var != NULL ? var : "load";
+            if (!json_is_number(b0))
+                fprintf(fp,
+                        "No %s tried meets the objectives: <b>none</b> down to %.6g (%.0f of "
+                        "%.0f seeds meet them there). ",
+                        var, json_number_value(b1), jnum(root, "seeds_meeting_at_high", NULL),
+                        jnum(root, "seeds", NULL));
+            else if (!json_is_number(b1))
+                fprintf(fp,
+                        "Every %s tried meets the objectives, up to <b>%.6g</b> (%.0f of %.0f "
+                        "seeds meet them there). ",
+                        var, json_number_value(b0), jnum(root, "seeds_meeting_at_low", NULL),
+                        jnum(root, "seeds", NULL));
+            else
+                fprintf(fp,
+                        "Highest %s meeting the objectives: <b>%.6g</b> (bracket [%.6g, %.6g]; "
+                        "%.0f of %.0f seeds meet them at the low end, %.0f at the high end). ",
+                        var, jnum(root, "max", NULL), json_number_value(b0), json_number_value(b1),
+                        jnum(root, "seeds_meeting_at_low", NULL), jnum(root, "seeds", NULL),
+                        jnum(root, "seeds_meeting_at_high", NULL));
             fputs("Objectives:", fp);
             const char *key;
             json_t *v;

@@ -30,6 +30,7 @@
 typedef struct an_plot_info {
     int files;  /* files written */
     int series; /* lines or areas of the last figure drawn */
+    int points; /* a sweep's figure: points with a number for x and y in its last panel */
 } an_plot_info;
 
 /*

@@ -46,6 +46,16 @@ static size_t fill_series(curves_ctx *c, long xcol, long col, char (*labels)[128
     return ngroups;
 }
 
+/* The points of series S[0 .. NS) with a number for x and y. */
+static int finite_points(const series *s, size_t ns)
+{
+    int n = 0;
+    for (size_t k = 0; k < ns; k++)
+        for (size_t i = 0; i < s[k].n; i++)
+            n += isfinite(s[k].x[i]) && isfinite(s[k].y[i]);
+    return n;
+}
+
 typedef struct curves_draw {
     curves_ctx *c;
     long xcol;
@@ -157,8 +167,10 @@ static void draw_curves(void *ctx)
                          d->ngroups);
         plot_panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL,
                    0);
-        if (d->info != NULL)
+        if (d->info != NULL) {
             d->info->series = (int)ns;
+            d->info->points = finite_points(c->s, ns);
+        }
         return;
     }
     plssub(3, 1);
@@ -198,6 +210,8 @@ static void draw_curves(void *ctx)
         snprintf(yl, sizeof(yl), "%s (ms)", title[m]);
         plot_panel(title[m], xl, yl, s3, 3, c->logx, 1, h, hl, nh);
         drawn = 3;
+        if (d->info != NULL)
+            d->info->points = finite_points(s3, 3);
         free(buf);
     }
     if (d->info != NULL)
@@ -290,10 +304,13 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
         s[g].y = s[g].x + t.rows;
         s[g].n = 0;
     }
-    /* A logarithmic x when the values are positive and span 16x or more. */
+    /* A logarithmic x when the values are positive and span 16x or more;
+     * names (a value that is not a number) put the points in order. */
     double lo = INFINITY, hi = -INFINITY;
+    int named = 0;
     for (size_t r = 0; r < t.rows; r++) {
         double x = plot_table_num(&t, r, xcol);
+        named |= isnan(x);
         lo = fmin(lo, x);
         hi = fmax(hi, x);
     }
@@ -307,7 +324,7 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
     c.series_of_row = grp;
     read_objectives(dir, &c);
     int rc = 0;
-    if (isnan(lo)) { /* names (allocators, schedulers): against the point number */
+    if (named) { /* names (allocators, schedulers): against the point number */
         xcol = 0;
         c.xname = "point (curves.csv names its options)";
         c.logx = 0;

@@ -87,8 +87,14 @@ int cmd_fit(int argc, char **argv)
             cli_die("fit: unknown option '%s' (kvsim fit --help)", a);
         if (i + 1 >= argc)
             cli_die("%s needs a value", a);
-        if (*dst[k] != NULL)
+        if (*dst[k] != NULL) {
+            size_t j = 0; /* the option's first name, then its other name if any */
+            while (dst[j] != dst[k])
+                j++;
+            if (j + 1 < sizeof(names) / sizeof(names[0]) && dst[j + 1] == dst[k])
+                cli_die("%s given twice (%s and %s are one option)", a, names[j], names[j + 1]);
             cli_die("%s given twice", a);
+        }
         *dst[k] = argv[++i];
     }
     if (o.model == NULL)
@@ -129,6 +135,10 @@ int cmd_fit(int argc, char **argv)
            "%u, batch %u, engine %s\n\n",
            m->name, (double)m->params_total / 1e9, q.weights->name, mem.bpw, q.kv->name, q.context,
            q.batch, pr.name);
+    if (m->max_len > 0 && q.context > m->max_len)
+        printf("note: context %u is longer than %s's max_position_embeddings, %u: kvsim run "
+               "rejects longer prompts unless --max-model-len raises the limit\n\n",
+               q.context, m->name, m->max_len);
     printf("memory              GiB\n");
     printf("  weights      %10.2f   (tensor by tensor in %s)\n", gib(mem.weights), q.weights->name);
     printf("  KV cache     %10.2f   (%.0f bytes/token x %u tokens x %u sequence%s%s)\n",

@@ -215,6 +215,9 @@ static void parse_slo(sweep_opts *o, const char *arg)
         if (eq == NULL || eq == item)
             cli_die("--slo: '%s' is not METRIC=LIMIT (e.g. p99_ttft_ms=1000)", item);
         *eq = '\0';
+        for (size_t k = 0; k < o->nslo; k++)
+            if (strcmp(o->slo[k].metric, item) == 0)
+                cli_die("--slo: %s given twice", item);
         if (o->nslo == MAX_SLO)
             cli_die("--slo: at most %d objectives", MAX_SLO);
         slo *s = &o->slo[o->nslo++];
@@ -344,6 +347,11 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
                 cli_die("sweep: --find max-rate searches the load itself: --vary %s does not "
                         "combine with it",
                         o->vary[k].name);
+        /* Without --request-rate the search sets --rate-scale on every run. */
+        for (size_t k = 0; k < o->npass && o->rate_opt == NULL; k++)
+            if (is_opt(o->pass[k], "--rate-scale"))
+                cli_die("sweep: --find max-rate searches the load itself: --rate-scale does not "
+                        "combine with it (--find-start X starts the search at scale X)");
     } else {
         if (o->nvary == 0)
             cli_die("sweep: nothing to vary: --vary KEY=VALUES (or --find max-rate)");

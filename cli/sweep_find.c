@@ -24,6 +24,7 @@ typedef struct eval {
     int pass;         /* the mean over seeds meets every objective */
     size_t seeds_met; /* seeds meeting every objective on their own */
     size_t first_job; /* its runs in the job list */
+    int last_halving; /* half this load would put arrivals past the 1e9-s bound */
 } eval;
 
 /* The value of objective S in FIGS: vllm_bench.METRIC, else METRIC as a
@@ -45,7 +46,7 @@ typedef struct search {
     size_t nevals;
 } search;
 
-static void judge(search *se, eval *e, int v[3]);
+static void judge(search *se, eval *e, int v[4]);
 
 /* Runs every seed at load X (shared among the ranks under MPI) and
  * records the evaluation. */
@@ -92,10 +93,10 @@ static eval *evaluate(search *se, double x)
     se->nevals++;
     /* Under MPI only rank 0 has every seed's figures: it judges, and the
      * verdict goes to every rank so all take the same next load. */
-    int verdict[3] = {0, 0, 0}; /* meets, seeds meeting, unknown metric */
+    int verdict[4] = {0, 0, 0, 0}; /* meets, seeds meeting, unknown metric, last halving */
     if (sweep_mpi_rank() == 0)
         judge(se, e, verdict);
-    sweep_mpi_bcast_ints(verdict, 3);
+    sweep_mpi_bcast_ints(verdict, 4);
     if (verdict[2]) {
         if (sweep_mpi_rank() != 0)
             exit(2); /* rank 0 says why */
@@ -105,6 +106,7 @@ static eval *evaluate(search *se, double x)
     }
     e->pass = verdict[0];
     e->seeds_met = (size_t)verdict[1];
+    e->last_halving = verdict[3];
     if (!o->quiet && sweep_mpi_rank() == 0)
         fprintf(stderr, "find: %s = %s: %s (%zu of %llu seeds meet the objectives)\n", se->var, val,
                 e->pass ? "meets" : "misses", e->seeds_met, o->seeds);
@@ -134,10 +136,14 @@ static void try_load(search *se, double x, bracket *br)
 /* Rank 0's verdict on evaluation E: V[0] whether the mean over seeds of
  * each metric meets its objective, V[1] how many seeds meet them all on
  * their own, V[2] 1 + the index of an objective naming no summary figure
- * (0: none). */
-static void judge(search *se, eval *e, int v[3])
+ * (0: none), V[3] whether half the load would stretch a seed's arrivals
+ * (at most its makespan, doubled) past the readers' 1e9-s bound. */
+static void judge(search *se, eval *e, int v[4])
 {
     sweep_opts *o = se->o;
+    for (size_t s = 0; s < o->seeds; s++)
+        if (!(2 * an_figures_get(&se->jobs[e->first_job + s].figs, "makespan_s") <= 1e9))
+            v[3] = 1;
     /* A metric the summary does not have is a usage error, not a miss. */
     for (size_t k = 0; k < o->nslo; k++)
         if (isnan(slo_value(&se->jobs[e->first_job].figs, &o->slo[k]))) {
@@ -189,10 +195,12 @@ int sweep_find(sweep_opts *o)
     try_load(&se, x0, &br);
     /* Double (or halve) until one load meets the objectives and another
      * misses them; never past the load options' bound (then met at every
-     * load tried). */
+     * load tried), nor below the load whose arrivals would pass the 1e9-s
+     * bound of a trace (then missed at every load tried: the runs would
+     * fail). */
     for (int k = 0; k < 30 && (isnan(br.lo) || isnan(br.hi)); k++) {
         double x = isnan(br.hi) ? br.lo * 2 : br.hi / 2;
-        if (x > 1e9)
+        if (x > 1e9 || (isnan(br.lo) && se.evals[br.hi_e].last_halving))
             break;
         try_load(&se, x, &br);
     }
@@ -280,12 +288,9 @@ int sweep_find(sweep_opts *o)
                    "%llu seeds meet); bracket [%g, %g], %zu loads tried\n",
                    se.var, lo, se.evals[lo_e].seeds_met, o->seeds, hi, se.evals[hi_e].seeds_met,
                    o->seeds, lo, hi, se.nevals);
-        if (!isnan(lo))
-            printf("at %s %g: %.3f req/s completed, %.1f output tok/s\n", se.var, lo,
-                   an_figures_get(&se.jobs[se.evals[lo_e].first_job].figs,
-                                  "vllm_bench.request_throughput"),
-                   an_figures_get(&se.jobs[se.evals[lo_e].first_job].figs,
-                                  "vllm_bench.output_throughput"));
+        if (!isnan(lo)) /* find.json's at_max: the mean over the seeds */
+            printf("at %s %g: %.3f req/s completed, %.1f output tok/s%s\n", se.var, lo, at[0],
+                   at[1], o->seeds > 1 ? " (mean over seeds)" : "");
         printf("wrote %s/find.json, %s/curves.csv, %s/curves.json, plots and %s/find/\n", o->out,
                o->out, o->out, o->out);
     }

@@ -86,6 +86,11 @@ static void test_bad_options(void **state)
     expect_error("fit --model llama-3.1-8b --quantization awq:group=4096",
                  "not a multiple of the 4096-value group");
     expect_error("fit --gpu h100-sxm", "--model NAME is required");
+    /* Two names of one option: both named (it said "--users given twice"
+     * of one --users after --batch). */
+    expect_error("fit --model llama-3.1-8b --batch 2 --users 3",
+                 "--users given twice (--batch and --users are one option)");
+    expect_error("fit --model llama-3.1-8b --context 2 --context 3", "--context given twice");
     expect_error(RUN "--engine sglang", "--engine: unknown engine preset 'sglang'");
     expect_error(RUN "--tp-step-ms -1", "--tp-step-ms: '-1'");
     /* fp32 weights: no catalog rate (the 16-bit tensor figure would be

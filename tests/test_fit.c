@@ -221,6 +221,19 @@ static void test_fit_table(void **state)
     assert_non_null(strstr(out, "64.00 GiB; with KV heads (8 of 32) 16.00 GiB: 4.0x too large"));
     assert_non_null(strstr(out, "its weights at 0.500 bytes/param 3.74 GiB against 4.58 GiB: "
                                 "too small"));
+    assert_null(strstr(out, "note: context")); /* 131072 is the model's own limit */
+
+    /* A context past the model's max_position_embeddings is priced but
+     * said (it was silent, though kvsim run rejects such prompts). */
+    snprintf(cmd, sizeof(cmd), "'%s' fit --model llama-3.1-8b --context 262144 --gpu h200 2>&1",
+             bin);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "note: context 262144 is longer than llama-3.1-8b's "
+                                "max_position_embeddings, 131072: kvsim run rejects"));
 }
 
 int main(void)

@@ -215,6 +215,26 @@ static void test_seeds_grid_plots(void **state)
         fail_msg("plot: %d %s", rc, out);
 }
 
+/* Names as the first varied option (schedulers, allocators, GPUs): the
+ * curves are drawn against the point number, every point on them (fmin
+ * ignores a name's NAN, so the range alone did not tell names apart and
+ * the axes came out empty). */
+static void test_named_values_plot(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary scheduler=vllm,sarathi --vary max-num-seqs=8,32 --out %s/nm " BASE,
+                   tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char p[512], err[512];
+    snprintf(p, sizeof(p), "%s/nm", tmp);
+    an_plot_info info;
+    assert_int_equal(an_plot_curves(p, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.files, 2);
+    assert_int_equal(info.series, 2); /* max-num-seqs 8 and 32 */
+    assert_int_equal(info.points, 4); /* 2 schedulers x 2 limits, all drawn */
+}
+
 /* The SLO search: deterministic, and between the plain sweep's last
  * meeting and first missing load. */
 static void test_find_max_rate(void **state)
@@ -239,8 +259,23 @@ static void test_find_max_rate(void **state)
     assert_non_null(m);
     double found = strtod(m + 7, NULL);
     assert_true(found > 0);
-    free(a);
+    /* The terminal's line at the answer is find.json's at_max: the mean
+     * over the seeds (it was the first seed's alone). */
+    static const char at_key[] = "\"at_max\": {\"request_throughput\": ";
+    const char *at = strstr(a, at_key);
+    assert_non_null(at);
+    double req_mean = strtod(at + strlen(at_key), NULL);
     free(b);
+    rc = kvsim("sweep --find max-rate --slo p99_ttft_ms=2000 --seeds 2 -j 2 --find-tol 0.001 "
+               "--workload 'sharegpt:n=200,rate=4' --gpu l40s --model llama-3.1-8b --out %s/f3",
+               tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    char want[128];
+    snprintf(want, sizeof(want), "at rate-scale %g: %.3f req/s completed,", found, req_mean);
+    if (strstr(out, want) == NULL || strstr(out, "(mean over seeds)") == NULL)
+        fail_msg("wanted '%s ... (mean over seeds)' in:\n%s", want, strstr(out, "at rate"));
+    free(a);
     /* A plain sweep over loads around it. */
     rc = kvsim("sweep --vary rate-scale=0.25..8x2 --seeds 2 -j 2 --out %s/plain "
                "--workload 'sharegpt:n=200,rate=4' --gpu l40s --model llama-3.1-8b --quiet",
@@ -489,6 +524,33 @@ static void test_find_per_point(void **state)
     free(a);
 }
 
+/* An objective no load meets (TTFT is never 0): the search halves until
+ * half the load would stretch the arrivals past the readers' 1e9-s bound
+ * and answers that nothing met (it went on until a run failed on that
+ * bound, naming a request and an arrival); the report says so too (it
+ * printed "nan" and a bracket from 0). */
+static void test_find_unmeetable(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --find max-rate --slo p99_ttft_ms=0 --out %s/un " BASE, tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/un/find.json", tmp);
+    char *a = test_slurp(p, NULL);
+    assert_non_null(strstr(a, "\"max\": null,"));
+    assert_non_null(strstr(a, "\"bracket\": [null, "));
+    free(a);
+    rc = kvsim("report %s/un -o %s/un/r.html", tmp, tmp);
+    if (rc != 0)
+        fail_msg("report: %s", out);
+    snprintf(p, sizeof(p), "%s/un/r.html", tmp);
+    a = test_slurp(p, NULL);
+    assert_non_null(strstr(a, "No rate-scale tried meets the objectives: <b>none</b> down to "));
+    assert_null(strstr(a, "nan"));
+    free(a);
+}
+
 /* --goodput end to end: objectives every request meets give goodput =
  * request throughput, in the terminal and in summary.json (both keys);
  * an objective none meets gives 0. */
@@ -556,6 +618,17 @@ static void test_bad_sweeps(void **state)
              "sweep --find max-rate --slo p99_ttft_ms=1 --vary rate-scale=1,2 --out %s/bad " BASE,
              tmp);
     expect_error(args, "--vary rate-scale does not combine with it");
+    /* The search sets --rate-scale itself (it said "--rate-scale given
+     * twice" of one --rate-scale); an objective given twice would be two
+     * equal keys in find.json. */
+    snprintf(args, sizeof(args),
+             "sweep --find max-rate --slo p99_ttft_ms=1 --rate-scale 2 --out %s/bad " BASE, tmp);
+    expect_error(args, "--rate-scale does not combine with it (--find-start X starts");
+    snprintf(args, sizeof(args),
+             "sweep --find max-rate --slo p99_ttft_ms=1,mean_tpot_ms=9 --slo p99_ttft_ms=2 "
+             "--out %s/bad " BASE,
+             tmp);
+    expect_error(args, "--slo: p99_ttft_ms given twice");
     /* --goodput: vLLM's syntax, each mistake named. */
     static const char *const goodput[][2] = {
         {"--goodput ttfx:3", "--goodput: unknown objective 'ttfx' (known: ttft, tpot, e2el)"},
@@ -652,12 +725,13 @@ static void test_save_detailed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_and_jobs),  cmocka_unit_test(test_seeds_grid_plots),
-        cmocka_unit_test(test_find_max_rate),  cmocka_unit_test(test_batch_knee),
-        cmocka_unit_test(test_bad_sweeps),     cmocka_unit_test(test_switch_vary),
-        cmocka_unit_test(test_goodput_run),    cmocka_unit_test(test_one_row_plot),
-        cmocka_unit_test(test_find_per_point), cmocka_unit_test(test_plot_robustness),
-        cmocka_unit_test(test_save_detailed),
+        cmocka_unit_test(test_grid_and_jobs),   cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate),   cmocka_unit_test(test_batch_knee),
+        cmocka_unit_test(test_bad_sweeps),      cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_goodput_run),     cmocka_unit_test(test_one_row_plot),
+        cmocka_unit_test(test_find_per_point),  cmocka_unit_test(test_plot_robustness),
+        cmocka_unit_test(test_save_detailed),   cmocka_unit_test(test_named_values_plot),
+        cmocka_unit_test(test_find_unmeetable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
