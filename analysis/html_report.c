@@ -454,8 +454,20 @@ static int report_compare(const char *dir, FILE *fp, char *err, size_t errlen)
         rc = an_plot_compare(dir, NULL, err, errlen);
     if (rc != 0)
         return rc;
-    fputs("<h2>Allocators</h2>\n", fp);
-    embed_svg(fp, dir, "compare.svg", "KV pool breakdown by allocator");
+    /* The runs' subject from compare.csv's first column (compare_out.h). */
+    char path[4200], head[64] = "allocator";
+    snprintf(path, sizeof(path), "%s/compare.csv", dir);
+    FILE *in = fopen(path, "r");
+    if (in != NULL) {
+        if (fscanf(in, "%63[^,\n]", head) != 1)
+            snprintf(head, sizeof(head), "allocator");
+        fclose(in);
+    }
+    const char *what = an_compare_subject(head);
+    char alt[96];
+    snprintf(alt, sizeof(alt), "KV pool breakdown by %s", what);
+    fprintf(fp, "<h2>Runs by %s</h2>\n", what);
+    embed_svg(fp, dir, "compare.svg", alt);
     return csv_table(fp, dir, "compare.csv", NULL, 0, err, errlen);
 }
 

@@ -359,7 +359,20 @@ typedef struct cmp_ctx {
     const table *t;
     long cols[6];
     long name;
+    const char *what; /* what the runs differ in, for the title */
 } cmp_ctx;
+
+/* What a compare.csv's first column names (compare_out.h), for titles. */
+const char *an_compare_subject(const char *label_col)
+{
+    if (strcmp(label_col, "kv_cache_dtype") == 0)
+        return "KV-cache format";
+    if (strcmp(label_col, "quantization") == 0)
+        return "weight format";
+    if (strcmp(label_col, "speculative") == 0)
+        return "speculation";
+    return "allocator";
+}
 
 static void draw_compare(void *ctx)
 {
@@ -393,7 +406,9 @@ static void draw_compare(void *ctx)
     plcol0(1);
     plschr(0, 0.8);
     plbox("bc", 0, 0, "bcnstv", 0, 0);
-    pllab("", "% of the KV pool (time average)", "KV pool breakdown by allocator");
+    char title[96];
+    snprintf(title, sizeof(title), "KV pool breakdown by %s", c->what);
+    pllab("", "% of the KV pool (time average)", title);
     PLINT opt[6], colors[6], pat[6], black[6];
     PLFLT scales[6], spacings[6];
     const char *texts[6];
@@ -423,8 +438,10 @@ int an_plot_compare(const char *dir, an_plot_info *info, char *err, size_t errle
     table t;
     if (plot_table_read(path, &t, err, errlen) != 0)
         return -1;
-    cmp_ctx c = {&t, {0}, plot_table_col(&t, "allocator")};
-    int ok = c.name >= 0 && t.rows > 0;
+    /* The runs' names: the first column (allocator, kv_cache_dtype,
+     * quantization or speculative; compare_out.h). */
+    cmp_ctx c = {&t, {0}, 0, an_compare_subject(t.cols > 0 ? t.header[0] : "")};
+    int ok = t.cols > 0 && t.rows > 0;
     for (int k = 0; k < 6; k++)
         ok &= (c.cols[k] = plot_table_col(&t, cmp_cols[k])) >= 0;
     int rc = -1;

@@ -49,9 +49,14 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
 
 /*
  * Draws DIR/compare.png and DIR/compare.svg from DIR/compare.csv (kvsim
- * compare --out): one bar per allocator, the KV pool's time-averaged
- * breakdown stacked (percent of the pool). Returns 0, or -1 with ERR.
+ * compare --out): one bar per run (allocator, format or speculation: the
+ * file's first column names them), the KV pool's time-averaged breakdown
+ * stacked (percent of the pool). Returns 0, or -1 with ERR.
  */
 int an_plot_compare(const char *dir, an_plot_info *info, char *err, size_t errlen);
+
+/* What a compare.csv whose first column is LABEL_COL compares, in words
+ * ("allocator", "KV-cache format", "weight format", "speculation"). */
+const char *an_compare_subject(const char *label_col);
 
 #endif

@@ -15,6 +15,7 @@
 #include "analysis/plot.h"
 #include "analysis/report.h"
 #include "cli/cli_out.h"
+#include "cli/compare_out.h"
 #include "cli/run_config.h"
 
 int cmd_compare(int argc, char **argv);
@@ -40,7 +41,10 @@ static const char usage_compare[] =
     "workload without and with speculative decoding and prints them side by side.\n"
     "kvsim compare --kv-cache-dtypes FMT,FMT,... (or --quantizations FMT,FMT,...) runs it\n"
     "once per KV-cache (or weight) format, e.g. --kv-cache-dtypes fp16,fp8,int4:group=32,\n"
-    "residual=128 (a comma and key=value continue the previous format).\n";
+    "residual=128 (a comma and key=value continue the previous format).\n"
+    "With --out both write the same files, compare.csv's first column naming the runs\n"
+    "(kv_cache_dtype, quantization, or speculative: baseline and speculative), and each\n"
+    "run's under DIR/<format>/ or DIR/baseline/ and DIR/speculative/.\n";
 
 enum { MAX_SPECS = 16 };
 
@@ -249,79 +253,11 @@ int cmd_compare(int argc, char **argv)
     if (!o.quiet)
         print_tables(&cfg, runs, n);
     if (o.out != NULL) {
-        FILE *csv = cli_open_out(o.out, "compare.csv");
-        FILE *js = cli_open_out(o.out, "compare.json");
-        fprintf(csv, "allocator,pool_bytes,avg_token_states_pct,avg_reservation_pct,"
-                     "avg_internal_frag_pct,avg_external_frag_pct,avg_blocked_free_pct,"
-                     "avg_free_pct,peak_token_states_pct,peak_reservation_pct,"
-                     "peak_internal_frag_pct,peak_external_frag_pct,peak_blocked_free_pct,"
-                     "peak_free_pct,ext_frag_index,peak_alloc_bytes,"
-                     "mean_running,max_running,output_tokens_per_s,ttft_p50_s,ttft_p99_s,"
-                     "tpot_p50_s,tpot_p99_s,preemptions,completed,rejected,prefix_hit_rate,"
-                     "prefill_tokens_saved\n");
-        fprintf(js, "{\n  \"model\": \"%s\",\n  \"gpu\": \"%s\",\n  \"runs\": [\n", cfg.model.name,
-                cfg.gpu.name);
-        for (int i = 0; i < n; i++) {
-            const sim_result *r = &runs[i].res;
-            const an_metrics *m = &runs[i].metrics;
-            an_breakdown_pct a, p;
-            an_metrics_time_avg(m, r->makespan_s, &a);
-            an_metrics_at_peak(m, &p);
-            double tput = r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0;
-            double ext = an_metrics_ext_index(m, r->makespan_s);
-            fprintf(csv,
-                    "\"%s\",%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,"
-                    "%.6f,%llu,%.4f,%u,%.4f,%.6f,%.6f,%.6f,%.6f,%llu,%llu,%llu,%.6f,%llu\n",
-                    r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
-                    a.reservation, a.internal_frag, a.external_frag, a.blocked_free, a.free,
-                    p.token_states, p.reservation, p.internal_frag, p.external_frag, p.blocked_free,
-                    p.free, ext, (unsigned long long)m->peak_alloc_bytes,
-                    an_metrics_mean_running(m), r->max_running, tput,
-                    an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
-                    an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
-                    (unsigned long long)r->preemptions, (unsigned long long)r->completed,
-                    (unsigned long long)r->rejected,
-                    pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens) / 100.0,
-                    (unsigned long long)r->prefix.hit_tokens);
-            fprintf(js,
-                    "    {\"allocator\": \"%s\", \"pool_bytes\": %llu, \"time_avg_pct\": "
-                    "{\"token_states\": %.4f, \"reservation\": %.4f, \"internal_frag\": %.4f, "
-                    "\"external_frag\": %.4f, \"blocked_free\": %.4f, \"free\": %.4f}, "
-                    "\"at_peak_pct\": {\"token_states\": %.4f, \"reservation\": %.4f, "
-                    "\"internal_frag\": %.4f, \"external_frag\": %.4f, \"blocked_free\": %.4f, "
-                    "\"free\": %.4f}, \"external_frag_index\": %.6f, "
-                    "\"peak_kv_allocated_bytes\": %llu, \"peak_kv_allocated_pct\": %.4f, "
-                    "\"batch\": {\"mean_running\": %.4f, \"max_running\": %u}, "
-                    "\"output_tokens_per_s\": %.4f, \"ttft_s\": {\"p50\": %.6f, \"p99\": %.6f}, "
-                    "\"tpot_s\": {\"p50\": %.6f, \"p99\": %.6f}, \"preemptions\": %llu, "
-                    "\"requests\": {\"completed\": %llu, \"rejected\": %llu}, \"prefix_cache\": "
-                    "{\"enabled\": %s, \"hit_rate\": %.6f, \"prefill_tokens_saved\": %llu}}%s\n",
-                    r->allocator, (unsigned long long)r->plan.kv_pool_bytes, a.token_states,
-                    a.reservation, a.internal_frag, a.external_frag, a.blocked_free, a.free,
-                    p.token_states, p.reservation, p.internal_frag, p.external_frag, p.blocked_free,
-                    p.free, ext, (unsigned long long)m->peak_alloc_bytes,
-                    pct((double)m->peak_alloc_bytes, (double)r->plan.kv_pool_bytes),
-                    an_metrics_mean_running(m), r->max_running, tput,
-                    an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
-                    an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
-                    (unsigned long long)r->preemptions, (unsigned long long)r->completed,
-                    (unsigned long long)r->rejected, r->prefix.enabled ? "true" : "false",
-                    pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens) / 100.0,
-                    (unsigned long long)r->prefix.hit_tokens, i + 1 < n ? "," : "");
-        }
-        fprintf(js, "  ]\n}\n");
-        cli_close_out(csv, o.out, "compare.csv");
-        cli_close_out(js, o.out, "compare.json");
-        /* The bars read compare.csv back: the files are committed first. */
-        char err[4400];
-        if (cli_out_commit() != 0)
-            return 1;
-        if (an_plot_compare(o.out, NULL, err, sizeof(err)) != 0)
-            cli_die("compare: %s", err);
-        if (!o.quiet)
-            printf("\nwrote %s/compare.csv, %s/compare.json, %s/compare.png and .svg, and one "
-                   "folder per allocator\n",
-                   o.out, o.out, o.out);
+        const char *labels[MAX_SPECS];
+        for (int i = 0; i < n; i++)
+            labels[i] = runs[i].res.allocator;
+        cli_compare_write(o.out, "allocator", labels, runs, n, cfg.model.name, cfg.gpu.name,
+                          o.quiet, "allocator");
     }
     for (int i = 0; i < n; i++)
         an_metrics_free(&runs[i].metrics);

@@ -13,6 +13,7 @@
 
 #include "analysis/metrics.h"
 #include "analysis/report.h"
+#include "cli/compare_out.h"
 #include "cli/run_config.h"
 
 int cli_compare_formats(const run_opts *o);
@@ -151,6 +152,13 @@ int cli_compare_formats(const run_opts *o)
         }
         printf("\n(weights GiB; KV bytes per token with scales; TTFT and TPOT in seconds; "
                "resident: sequences holding KV, mean over busy time)\n");
+    }
+    if (o->out != NULL) {
+        const char *labels[MAX_FORMATS];
+        for (int i = 0; i < n; i++)
+            labels[i] = names[i];
+        cli_compare_write(o->out, kv ? "kv_cache_dtype" : "quantization", labels, runs, n,
+                          cfgs[0].model.name, cfgs[0].gpu.name, o->quiet, "format");
     }
     for (int i = 0; i < n; i++)
         an_metrics_free(&runs[i].metrics);

@@ -11,6 +11,7 @@
 
 #include "analysis/metrics.h"
 #include "analysis/report.h"
+#include "cli/compare_out.h"
 #include "cli/run_config.h"
 
 int cli_compare_spec(const run_opts *o);
@@ -103,6 +104,11 @@ int cli_compare_spec(const run_opts *o)
                (unsigned long long)(runs[1].res.plan.kv_pool_bytes /
                                     runs[1].res.plan.kv_bytes_per_token));
         printf("(TTFT, TPOT and E2E in seconds; peak KV in GiB; KV/slot: bytes a token slot)\n");
+    }
+    if (o->out != NULL) {
+        const char *labels[2] = {"baseline", "speculative"}; /* the runs' folders */
+        cli_compare_write(o->out, "speculative", labels, runs, 2, with.model.name, with.gpu.name,
+                          o->quiet, "run");
     }
     for (int i = 0; i < 2; i++)
         an_metrics_free(&runs[i].metrics);

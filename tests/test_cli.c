@@ -223,6 +223,42 @@ static void test_compare(void **state)
         0);
     assert_non_null(strstr(out, "\nno speculation "));
     assert_non_null(strstr(out, "\nspeculative "));
+    /* With --out they write compare.csv and .json as the allocators' do,
+     * their first column naming what differs, and kvsim report reads
+     * them (it had refused the folder: no compare.csv). */
+    char fdir[] = "/tmp/kvsim_cmpf_XXXXXX";
+    assert_non_null(mkdtemp(fdir));
+    snprintf(args, sizeof(args),
+             "compare --kv-cache-dtypes fp16,q8_0 --trace traces/samples/tiny.csv --gpu a100-40gb "
+             "--model llama-3.1-8b --quiet --out %s",
+             fdir);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof(cmd),
+             "test $(wc -l < %s/compare.csv) -eq 3 && head -1 %s/compare.csv | grep -q "
+             "'^kv_cache_dtype,pool_bytes,' && grep -q '^\"q8_0\",' %s/compare.csv && "
+             "grep -q '\"kv_cache_dtype\": \"q8_0\"' %s/compare.json && test -s "
+             "%s/compare.svg && test -s %s/q8_0/summary.json",
+             fdir, fdir, fdir, fdir, fdir, fdir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(args, sizeof(args), "report %s", fdir);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof(cmd), "grep -q 'Runs by KV-cache format' %s/report.html && rm -r %s", fdir,
+             fdir);
+    assert_int_equal(system(cmd), 0);
+    char sdir[] = "/tmp/kvsim_cmps_XXXXXX";
+    assert_non_null(mkdtemp(sdir));
+    snprintf(args, sizeof(args),
+             "compare --speculative-config '{\"method\": \"ngram\", "
+             "\"num_speculative_tokens\": 3, \"acceptance_rate\": 0.5}' --trace "
+             "traces/samples/tiny.csv --gpu a100-40gb --model llama-3.1-8b --quiet --out %s",
+             sdir);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof(cmd),
+             "test $(wc -l < %s/compare.csv) -eq 3 && head -1 %s/compare.csv | grep -q "
+             "'^speculative,' && grep -q '^\"baseline\",' %s/compare.csv && test -s "
+             "%s/speculative/summary.json && rm -r %s",
+             sdir, sdir, sdir, sdir, sdir);
+    assert_int_equal(system(cmd), 0);
     expect_error(
         "compare --quantizations fp16,awq --quantization fp8 --trace traces/samples/tiny.csv "
         "--gpu a100-40gb --model llama-3.1-8b",

@@ -1,0 +1,23 @@
+/*
+ * compare_out.h: the files of a `kvsim compare --out DIR`, whatever it
+ * compares (allocators, KV-cache or weight formats, speculation):
+ * compare.csv and compare.json, one row per run with its KV pool breakdown,
+ * batch, latency, throughput, memory plan and speculation figures, and the
+ * breakdown's bars (compare.png, .svg). The first column names the runs:
+ * `allocator`, `kv_cache_dtype`, `quantization` or `speculative`.
+ */
+#ifndef KVSIM_CLI_COMPARE_OUT_H
+#define KVSIM_CLI_COMPARE_OUT_H
+
+#include "cli/run_config.h"
+
+/* Writes OUT/compare.csv and compare.json for the N runs RUNS, named
+ * LABELS[i] under the column LABEL_COL, of MODEL on GPU; commits the
+ * command's files and draws compare.png and .svg from compare.csv.
+ * Exits with a one-line error on failure; prints what it wrote unless
+ * QUIET, WHAT naming the per-run folders ("allocator", "format", ...). */
+void cli_compare_write(const char *out, const char *label_col, const char *const *labels,
+                       const cli_result *runs, int n, const char *model, const char *gpu,
+                       bool quiet, const char *what);
+
+#endif
