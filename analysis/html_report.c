@@ -384,7 +384,7 @@ static int report_sweep(const char *dir, FILE *fp, char *err, size_t errlen)
     if (exists(dir, "find.json")) {
         char path[4200];
         snprintf(path, sizeof(path), "%s/find.json", dir);
-        json_t *root = json_load_file(path, 0, NULL);
+        json_t *root = json_load_file(path, JSON_PRESERVE_ORDER, NULL); /* objectives in order */
         if (root != NULL) {
             const char *var = json_string_value(json_object_get(root, "variable"));
             json_t *br = json_object_get(root, "bracket");

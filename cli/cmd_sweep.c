@@ -582,8 +582,8 @@ static int run_grid(sweep_opts *o)
         sweep_plot_or_die(o->out);
         if (!o->quiet) {
             print_table(o, pts, npts);
-            printf("%zu runs (%zu points x %llu seeds) in %.2f s wall with -j %u\n", nruns, npts,
-                   o->seeds, wall, o->jobs);
+            printf("%zu runs (%zu points x %llu seed%s) in %.2f s wall with -j %u\n", nruns, npts,
+                   o->seeds, o->seeds == 1 ? "" : "s", wall, o->jobs);
             printf("wrote %s/curves.csv, %s/curves.json, plots and %s/points/\n", o->out, o->out,
                    o->out);
         }

@@ -72,6 +72,9 @@ static int trace_stats_cmd(int argc, char **argv)
         cli_die("trace stats: more than one file ('%s'); give one", file);
     if (file != NULL)
         so.trace = file;
+    if (so.trace == NULL && so.workload == NULL)
+        cli_die("trace stats: say which trace: kvsim trace stats FILE, or --workload SPEC "
+                "(kvsim trace stats --help)");
     uint64_t seed = seed_s != NULL ? cli_parse_u64("--seed", seed_s, 0, UINT64_MAX) : 0;
     wl_source *src;
     if (cli_source_open(&so, "trace stats", seed, 1, &src) != 0)
@@ -128,16 +131,18 @@ static int trace_stats_cmd(int argc, char **argv)
         printf("sessions   %llu distinct (%llu requests carry a session id, %.2f per session)\n",
                (unsigned long long)s.sessions, (unsigned long long)s.with_session,
                s.sessions > 0 ? (double)s.with_session / (double)s.sessions : 0.0);
-    printf("reader     %llu lines, %llu CRLF, %llu arrivals raised to the previous one, %llu zero "
-           "outputs read as 1, %llu trailing blank lines%s",
-           (unsigned long long)c.lines, (unsigned long long)c.crlf_lines,
-           (unsigned long long)c.reordered, (unsigned long long)c.zero_output,
-           (unsigned long long)c.trailing_blank,
-           c.missing_final_newline ? ", no final newline" : "");
-    if (c.trailing_garbage > 0)
-        printf(", %llu bytes of trailing garbage after the gzip data",
-               (unsigned long long)c.trailing_garbage);
-    printf("\n");
+    if (wl_get_path(src) != NULL) { /* a file's reading; a generator has none */
+        printf("reader     %llu lines, %llu CRLF, %llu arrivals raised to the previous one, %llu "
+               "zero outputs read as 1, %llu trailing blank lines%s",
+               (unsigned long long)c.lines, (unsigned long long)c.crlf_lines,
+               (unsigned long long)c.reordered, (unsigned long long)c.zero_output,
+               (unsigned long long)c.trailing_blank,
+               c.missing_final_newline ? ", no final newline" : "");
+        if (c.trailing_garbage > 0)
+            printf(", %llu bytes of trailing garbage after the gzip data",
+                   (unsigned long long)c.trailing_garbage);
+        printf("\n");
+    }
     if (c.failed_skipped > 0 || c.filtered_out > 0)
         printf("skipped    %llu failed requests (0 response tokens), %llu rows of other models\n",
                (unsigned long long)c.failed_skipped, (unsigned long long)c.filtered_out);

@@ -161,7 +161,7 @@ static void test_bad_options(void **state)
         {"gen --trace tests/data/traces/kvsim_basic.csv --rate 0 -o x.csv", "--rate: '0'"},
         {"trace", "trace: say what to do"},
         {"trace frob", "trace: unknown subcommand 'frob'"},
-        {"trace stats", "trace stats: --trace FILE is required, or --workload SPEC"},
+        {"trace stats", "trace stats: say which trace: kvsim trace stats FILE, or --workload SPEC"},
         {"trace stats a.csv b.csv", "trace stats: more than one file ('b.csv')"},
         {"trace stats a.csv --frob", "trace stats: unknown option '--frob'"},
         {"trace stats --workload chat:think=-1", "chat: think: '-1'"},
