@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <math.h>
 #include <plplot.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,17 +69,22 @@ static void range(const series *s, size_t ns, double extra, int logx, double *x0
     if (*x1 <= *x0) {
         *x0 -= 0.5;
         *x1 += 0.5;
+    } else { /* 3 % each side: the end points' markers and lines inside the box */
+        double pad = 0.03 * (*x1 - *x0);
+        *x0 -= pad;
+        *x1 += pad;
     }
     if (!isfinite(*y1) || *y1 <= 0)
         *y1 = 1;
     *y1 *= 1.08;
 }
 
-/* One panel: lines with markers, optional horizontal objective lines, a
- * legend when there is more than one line. */
-void plot_panel(const char *title, const char *xlabel, const char *ylabel, const series *s,
-                size_t ns, int logx, int logy, const double *hlines, const char *const *hlabels,
-                size_t nh)
+/* One panel in the page's viewport [VX0, VX1] x [VY0, VY1]: lines with
+ * markers, optional horizontal objective lines; the legend is the
+ * figure's (plot_legend_band). */
+void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *title,
+                const char *xlabel, const char *ylabel, const series *s, size_t ns, int logx,
+                int logy, const double *hlines, const char *const *hlabels, size_t nh)
 {
     double x0, x1, y0, y1, top = 0;
     for (size_t k = 0; k < nh; k++)
@@ -98,8 +104,7 @@ void plot_panel(const char *title, const char *xlabel, const char *ylabel, const
         if (y1 <= y0)
             y1 = y0 + 1;
     }
-    pladv(0);
-    plvpor(0.24, 0.94, 0.13, 0.9); /* fixed margins: the same box in every subpage */
+    plvpor(vx0, vx1, vy0, vy1);
     plwind(x0, x1, y0, y1);
     plcol0(1);
     plschr(0, 0.8);
@@ -141,29 +146,56 @@ void plot_panel(const char *title, const char *xlabel, const char *ylabel, const
         plptex(x0 + 0.02 * (x1 - x0), hv + 0.01 * (y1 - y0), 1, 0, 0, hlabels[k]);
     }
     plwidth(1);
-    if (ns > 1) {
-        PLINT opt[MAX_SERIES], colors[MAX_SERIES], styles[MAX_SERIES], mcolors[MAX_SERIES];
-        PLFLT widths[MAX_SERIES], scales[MAX_SERIES];
-        PLINT nsym[MAX_SERIES];
-        const char *texts[MAX_SERIES], *syms[MAX_SERIES];
-        size_t n = ns < MAX_SERIES ? ns : MAX_SERIES;
-        for (size_t k = 0; k < n; k++) {
-            opt[k] = PL_LEGEND_LINE;
-            colors[k] = mcolors[k] = (PLINT)(2 + k % NPALETTE);
-            styles[k] = 1;
-            widths[k] = 2;
-            scales[k] = 1;
-            nsym[k] = 1;
-            texts[k] = s[k].label;
-            syms[k] = "";
-        }
-        PLFLT w, h;
-        plcol0(1);
-        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-                 PL_POSITION_TOP | PL_POSITION_LEFT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 1, 1,
-                 0, 0, (PLINT)n, opt, 1.0, 0.8, 2.0, 1.0, colors, texts, NULL, NULL, NULL, NULL,
-                 colors, styles, widths, mcolors, scales, nsym, syms);
+}
+
+double plot_legend_rows(const series *s, size_t ns, size_t *ncol)
+{
+    if (ns < 2) {
+        *ncol = 0;
+        return 0;
     }
+    /* As many columns as labels of the longest's width fit in the page
+     * (about 110 characters of the legend's size across it), at most 4. */
+    size_t longest = 1;
+    for (size_t k = 0; k < ns && k < MAX_SERIES; k++)
+        longest = strlen(s[k].label) > longest ? strlen(s[k].label) : longest;
+    size_t n = ns < MAX_SERIES ? ns : MAX_SERIES, fit = 110 / (longest + 12);
+    *ncol = fit < 1 ? 1 : fit > 4 ? 4 : fit;
+    if (*ncol > n)
+        *ncol = n;
+    return (double)((n + *ncol - 1) / *ncol);
+}
+
+void plot_legend_band(const series *s, size_t ns, double band)
+{
+    size_t ncol;
+    double rows = plot_legend_rows(s, ns, &ncol);
+    if (rows == 0)
+        return;
+    PLINT opt[MAX_SERIES], colors[MAX_SERIES], styles[MAX_SERIES], mcolors[MAX_SERIES];
+    PLFLT widths[MAX_SERIES], scales[MAX_SERIES];
+    PLINT nsym[MAX_SERIES];
+    const char *texts[MAX_SERIES], *syms[MAX_SERIES];
+    size_t n = ns < MAX_SERIES ? ns : MAX_SERIES;
+    for (size_t k = 0; k < n; k++) {
+        opt[k] = PL_LEGEND_LINE;
+        colors[k] = mcolors[k] = (PLINT)(2 + k % NPALETTE);
+        styles[k] = 1;
+        widths[k] = 2;
+        scales[k] = 1;
+        nsym[k] = 1;
+        texts[k] = s[k].label;
+        syms[k] = "";
+    }
+    plvpor(0.04, 0.96, 0.005, band);
+    plwind(0, 1, 0, 1);
+    plcol0(1);
+    plschr(0, 0.8);
+    PLFLT w, h;
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             PL_POSITION_TOP | PL_POSITION_INSIDE, 0, 0.02, 0.05, 0, 1, 1, (PLINT)rows, (PLINT)ncol,
+             (PLINT)n, opt, 1.0, 0.8, 2.0, 0.0, colors, texts, NULL, NULL, NULL, NULL, colors,
+             styles, widths, mcolors, scales, nsym, syms);
 }
 
 /* Draws with DRAW into DIR/NAME.png and DIR/NAME.svg, each through a

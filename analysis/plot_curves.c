@@ -81,7 +81,7 @@ static void vline(double x, int logx, const char *label, int color)
 }
 
 /*
- * On a max-num-seqs sweep (the first group), marks where the curve bends
+ * On a max-num-seqs sweep (the first group of NS), marks where the curve bends
  * and where the KV pool, not the limit, caps the batch.
  *
  * The knee is where the two asymptotes of the step time (mean TPOT) meet,
@@ -97,7 +97,7 @@ static void vline(double x, int logx, const char *label, int color)
  * point whose largest batch (batch.max_running) stayed below its
  * max-num-seqs, or that preempted.
  */
-static void mark_batch_limits(const curves_ctx *c, long xcol)
+static void batch_limits(const curves_ctx *c, long xcol, double *knee_out, double *ceiling_out)
 {
     long thr = plot_table_col(c->t, "vllm_bench.output_throughput");
     long tpot = plot_table_col(c->t, "vllm_bench.mean_tpot_ms");
@@ -141,13 +141,45 @@ static void mark_batch_limits(const curves_ctx *c, long xcol)
         if (fit >= x0 && fit <= xk)
             knee = fit;
     }
-    char label[64];
+    *knee_out = knee;
+    *ceiling_out = ceiling;
+}
+
+/* Draws the marks of batch_limits (NAN: none) on the panel just drawn;
+ * with several series (NS) they are the first one's, named. */
+static void mark_batch_limits(const curves_ctx *c, double knee, double ceiling, size_t ns)
+{
+    char label[200], of[150] = "";
+    if (ns > 1)
+        snprintf(of, sizeof(of), " (%s)", c->s[0].label);
     if (!isnan(knee)) {
-        snprintf(label, sizeof(label), "knee %.0f", knee);
+        snprintf(label, sizeof(label), "knee %.0f%s", knee, of);
         vline(knee, c->logx, label, 15);
     }
-    if (!isnan(ceiling))
-        vline(ceiling, c->logx, "KV capacity", 8);
+    if (!isnan(ceiling)) {
+        snprintf(label, sizeof(label), "KV capacity%s", of);
+        vline(ceiling, c->logx, label, 8);
+    }
+}
+
+/* Panel K of N across the page, above a legend band of height BAND: the
+ * margins the panels had as subpages (0.24 and 0.06 of a panel's width
+ * beside it, 0.13 of the height below it and 0.10 above). */
+static void panel_box(int k, int n, double band, double b[4])
+{
+    double w = 1.0 / n;
+    b[0] = (k + 0.24) * w;
+    b[1] = (k + 0.94) * w;
+    b[2] = 0.13 + band;
+    b[3] = 0.90;
+}
+
+/* The height of the legend band of NS series S (0 for one): its rows. */
+static double band_of(const series *s, size_t ns)
+{
+    size_t ncol;
+    double rows = plot_legend_rows(s, ns, &ncol);
+    return rows > 0 ? 0.03 + 0.045 * rows : 0;
 }
 
 static void draw_curves(void *ctx)
@@ -156,46 +188,61 @@ static void draw_curves(void *ctx)
     curves_ctx *c = d->c;
     char xl[160];
     snprintf(xl, sizeof(xl), "%s", c->xname);
+    plssub(1, 1);
+    pladv(0);
+    double b[4];
     if (!c->latency) {
-        plssub(2, 1);
         size_t ns = fill_series(c, d->xcol, plot_table_col(c->t, "vllm_bench.output_throughput"),
                                 d->labels, d->ngroups);
-        plot_panel("Output throughput", xl, "output tokens/s", c->s, ns, c->logx, 0, NULL, NULL, 0);
-        if (strcmp(c->xname, "max-num-seqs") == 0)
-            mark_batch_limits(c, d->xcol);
+        double band = band_of(c->s, ns);
+        panel_box(0, 2, band, b);
+        plot_panel(b[0], b[1], b[2], b[3], "Output throughput", xl, "output tokens/s", c->s, ns,
+                   c->logx, 0, NULL, NULL, 0);
+        if (strcmp(c->xname, "max-num-seqs") == 0) {
+            double knee, ceiling;
+            batch_limits(c, d->xcol, &knee, &ceiling);
+            mark_batch_limits(c, knee, ceiling, ns);
+        }
+        plot_legend_band(c->s, ns, band);
         ns = fill_series(c, d->xcol, plot_table_col(c->t, "vllm_bench.mean_tpot_ms"), d->labels,
                          d->ngroups);
-        plot_panel("Time per output token", xl, "mean TPOT (ms)", c->s, ns, c->logx, 0, NULL, NULL,
-                   0);
+        panel_box(1, 2, band, b);
+        plot_panel(b[0], b[1], b[2], b[3], "Time per output token", xl, "mean TPOT (ms)", c->s, ns,
+                   c->logx, 0, NULL, NULL, 0);
         if (d->info != NULL) {
             d->info->series = (int)ns;
             d->info->points = finite_points(c->s, ns);
         }
         return;
     }
-    plssub(3, 1);
     static const char *const metric[3] = {"ttft", "tpot", "e2el"};
     static const char *const title[3] = {"TTFT", "TPOT", "E2EL"};
     int drawn = 0;
+    /* One group: median, p90 and p99 of each metric; several (other
+     * options varied too): p99 of each group, a line per group (one line
+     * through every group's points zigzagged between them). */
+    const size_t ng = d->ngroups > 0 ? d->ngroups : 1;
+    const size_t nl = ng > 1 ? (ng < MAX_SERIES ? ng : MAX_SERIES) : 3;
     for (int m = 0; m < 3; m++) {
-        /* p50, p90, p99 of the metric, the first group only. */
         static const char *const pct[3] = {"median", "p90", "p99"};
-        series s3[3];
-        double *buf = malloc(6 * c->t->rows * sizeof(double) + 1);
+        series s3[MAX_SERIES];
+        double *buf = malloc(2 * nl * c->t->rows * sizeof(double) + 1);
         if (buf == NULL)
             return;
-        for (int p = 0; p < 3; p++) {
+        for (size_t l = 0; l < nl; l++) {
             char col[96];
-            snprintf(col, sizeof(col), "vllm_bench.%s_%s_ms", pct[p], metric[m]);
+            snprintf(col, sizeof(col), "vllm_bench.%s_%s_ms", ng > 1 ? "p99" : pct[l], metric[m]);
             long cc = plot_table_col(c->t, col);
-            s3[p].x = buf + (size_t)(2 * p) * c->t->rows;
-            s3[p].y = s3[p].x + c->t->rows;
-            s3[p].n = 0;
-            snprintf(s3[p].label, sizeof(s3[p].label), "%s", pct[p]);
+            s3[l].x = buf + 2 * l * c->t->rows;
+            s3[l].y = s3[l].x + c->t->rows;
+            s3[l].n = 0;
+            snprintf(s3[l].label, sizeof(s3[l].label), "%s", ng > 1 ? d->labels[l] : pct[l]);
             for (size_t r = 0; r < c->t->rows; r++) {
-                s3[p].x[s3[p].n] = plot_table_num(c->t, r, d->xcol);
-                s3[p].y[s3[p].n] = plot_table_num(c->t, r, cc);
-                s3[p].n++;
+                if (ng > 1 && c->series_of_row[r] != l)
+                    continue;
+                s3[l].x[s3[l].n] = plot_table_num(c->t, r, d->xcol);
+                s3[l].y[s3[l].n] = plot_table_num(c->t, r, cc);
+                s3[l].n++;
             }
         }
         double h[1] = {0};
@@ -206,12 +253,17 @@ static void draw_curves(void *ctx)
             hl[0] = c->slo_label[m];
             nh = 1;
         }
-        char yl[64];
-        snprintf(yl, sizeof(yl), "%s (ms)", title[m]);
-        plot_panel(title[m], xl, yl, s3, 3, c->logx, 1, h, hl, nh);
-        drawn = 3;
+        char yl[64], tl[64];
+        snprintf(yl, sizeof(yl), "%s%s (ms)", title[m], ng > 1 ? " p99" : "");
+        snprintf(tl, sizeof(tl), "%s%s", title[m], ng > 1 ? " p99" : "");
+        double band = band_of(s3, nl);
+        panel_box(m, 3, band, b);
+        plot_panel(b[0], b[1], b[2], b[3], tl, xl, yl, s3, nl, c->logx, 1, h, hl, nh);
+        if (m == 2)
+            plot_legend_band(s3, nl, band);
+        drawn = (int)nl;
         if (d->info != NULL)
-            d->info->points = finite_points(s3, 3);
+            d->info->points = finite_points(s3, nl);
         free(buf);
     }
     if (d->info != NULL)

@@ -23,6 +23,9 @@
     X(plend1, c_plend1)                                                                            \
     X(plfill, c_plfill)                                                                            \
     X(plgDevs, plgDevs)                                                                            \
+    X(plgchr, c_plgchr)                                                                            \
+    X(plgspa, c_plgspa)                                                                            \
+    X(plgvpd, c_plgvpd)                                                                            \
     X(plgvpw, c_plgvpw)                                                                            \
     X(plinit, c_plinit)                                                                            \
     X(pllab, c_pllab)                                                                              \
@@ -59,6 +62,12 @@ PLOT_DL_FUNCS(PLOT_DL_DECLARE)
 #define plfill (*plot_dl_plfill)
 #undef plgDevs
 #define plgDevs (*plot_dl_plgDevs)
+#undef plgchr
+#define plgchr (*plot_dl_plgchr)
+#undef plgspa
+#define plgspa (*plot_dl_plgspa)
+#undef plgvpd
+#define plgvpd (*plot_dl_plgvpd)
 #undef plgvpw
 #define plgvpw (*plot_dl_plgvpw)
 #undef plinit
@@ -144,12 +153,22 @@ extern const int plot_mem_rgb[6][3];
  * the series palette). */
 void plot_fig_begin(const char *device, const char *path);
 
-/* One panel of the current subpage: lines with markers, logarithmic axes
- * on request, horizontal objective lines HLINES labelled HLABELS, a
- * legend when there is more than one line. */
-void plot_panel(const char *title, const char *xlabel, const char *ylabel, const series *s,
-                size_t ns, int logx, int logy, const double *hlines, const char *const *hlabels,
-                size_t nh);
+/* One panel in the page's viewport [VX0, VX1] x [VY0, VY1] (normalized
+ * page coordinates, the page one subpage): lines with markers,
+ * logarithmic axes on request, horizontal objective lines HLINES labelled
+ * HLABELS. A figure with several lines gives them one legend, below its
+ * panels (plot_legend_band). */
+void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *title,
+                const char *xlabel, const char *ylabel, const series *s, size_t ns, int logx,
+                int logy, const double *hlines, const char *const *hlabels, size_t nh);
+
+/* The rows of the legend of NS series S (0: none, for one series) and its
+ * columns (*NCOL). */
+double plot_legend_rows(const series *s, size_t ns, size_t *ncol);
+
+/* The legend of the NS series S (none for one) across the bottom of the
+ * page, in the band [0, BAND] of its height. */
+void plot_legend_band(const series *s, size_t ns, double band);
 
 /* Draws with DRAW(CTX) into DIR/NAME.png and DIR/NAME.svg, each through a
  * temporary renamed over it (counted in INFO->files). Returns 0, or -1

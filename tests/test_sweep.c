@@ -233,6 +233,18 @@ static void test_named_values_plot(void **state)
     assert_int_equal(info.files, 2);
     assert_int_equal(info.series, 2); /* max-num-seqs 8 and 32 */
     assert_int_equal(info.points, 4); /* 2 schedulers x 2 limits, all drawn */
+    /* A load swept with another option: the latency figure draws the p99
+     * of each combination, a line each (it had drawn median, p90 and p99
+     * through every row, zigzagging between the combinations). */
+    rc =
+        kvsim("sweep --vary rate-scale=0.5,1 --vary scheduler=vllm,sarathi --out %s/lg " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    snprintf(p, sizeof(p), "%s/lg", tmp);
+    assert_int_equal(an_plot_curves(p, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.files, 4);  /* curves and latency, png and svg */
+    assert_int_equal(info.series, 2); /* vllm and sarathi */
+    assert_int_equal(info.points, 4); /* 2 loads each, every point once */
 }
 
 /* The SLO search: deterministic, and between the plain sweep's last
