@@ -472,6 +472,7 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     fprintf(fp, "  \"timeseries\": {\"interval_s\": %s, \"rows\": %llu, \"truncated\": %s},\n",
             num(n1, m->ts_interval_s), (unsigned long long)m->ts_rows,
             m->ts_truncated ? "true" : "false");
+    fprintf(fp, "  \"arrival_span_s\": %s,\n", num(n1, r->arrival_span_s));
     fprintf(fp, "  \"makespan_s\": %s,\n", num(n1, span));
     fprintf(fp, "  \"busy_s\": %s,\n", num(n2, r->busy_s));
     write_replicas_json(fp, in);

@@ -288,9 +288,21 @@ int sweep_find(sweep_opts *o)
                    "%llu seeds meet); bracket [%g, %g], %zu loads tried\n",
                    se.var, lo, se.evals[lo_e].seeds_met, o->seeds, hi, se.evals[hi_e].seeds_met,
                    o->seeds, lo, hi, se.nevals);
-        if (!isnan(lo)) /* find.json's at_max: the mean over the seeds */
+        if (!isnan(lo)) { /* find.json's at_max: the mean over the seeds */
             printf("at %s %g: %.3f req/s completed, %.1f output tok/s%s\n", se.var, lo, at[0],
                    at[1], o->seeds > 1 ? " (mean over seeds)" : "");
+            /* A workload whose arrivals end long before its requests do
+             * tests a burst: the queue is still draining when the run
+             * ends, and a longer one at the same load may miss. */
+            const an_figures *f0 = &se.jobs[se.evals[lo_e].first_job].figs;
+            double span = an_figures_get(f0, "arrival_span_s");
+            double make = an_figures_get(f0, "makespan_s");
+            if (span > 0 && make > 1.5 * span)
+                printf("note: at that load the requests arrive over %.3g s but take %.3g s to "
+                       "serve: the run ends draining a queue, so the answer holds for a burst "
+                       "of this size; more requests test sustained load\n",
+                       span, make);
+        }
         printf("wrote %s/find.json, %s/curves.csv, %s/curves.json, plots and %s/find/\n", o->out,
                o->out, o->out, o->out);
     }

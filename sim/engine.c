@@ -152,6 +152,7 @@ static int read_next(engine *e)
      * far inside int64 nanoseconds) with the file and line. */
     assert(rel <= TRACE_MAX_SPAN_S);
     e->pending_ns = (int64_t)llround(rel * 1e9);
+    e->res->arrival_span_s = (double)e->pending_ns / 1e9;
     return 0;
 }
 

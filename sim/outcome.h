@@ -156,6 +156,7 @@ typedef struct sim_result {
     uint64_t output_tokens;           /* of completed requests, every sample counted */
     uint64_t prefill_tokens_computed; /* recomputation included */
     double first_arrival_s;           /* the trace's clock at time 0 of the run */
+    double arrival_span_s;            /* from the first arrival to the last (0: one or none) */
     double makespan_s;                /* from the first arrival to the last request's end */
     uint32_t max_running;
     double busy_s;

@@ -107,6 +107,7 @@ typedef struct feed {
     unsigned starving;      /* parts waiting for input */
     double first_arrival_s; /* set before the first request is handed over */
     uint64_t instants;      /* distinct arrival instants (the one loop's ARRIVAL events) */
+    int64_t last_ns;        /* the last request's arrival, from the first */
     bool failed;            /* the stream's error in ERR (before the inputs close) */
     char err[1024];
     pthread_t th;
@@ -198,6 +199,7 @@ static void *feeder_main(void *arg)
         if (j == 0 || ns != last_ns)
             f->instants++;
         last_ns = ns;
+        f->last_ns = ns;
         size_t size = (sizeof(in_rec) + (size_t)t.num_hash_ids * sizeof(uint64_t) + 7) & ~(size_t)7;
         in_rec *r = sim_chan_reserve(&f->parts[j % f->n].in, size);
         if (r == NULL) {
@@ -406,6 +408,7 @@ static void combine(sim_result *res, const part *parts, uint32_t n, const feed *
     /* Events as one loop counts them: its ARRIVAL events, not the parts'. */
     res->events = res->events - res->arrival_events + f->instants;
     res->arrival_events = f->instants;
+    res->arrival_span_s = (double)f->last_ns / 1e9;
     res->partitioned = true;
 }
 

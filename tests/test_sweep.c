@@ -561,6 +561,16 @@ static void test_find_unmeetable(void **state)
     assert_non_null(strstr(a, "No rate-scale tried meets the objectives: <b>none</b> down to "));
     assert_null(strstr(a, "nan"));
     free(a);
+    /* An objective every load meets on 120 requests: the answer comes with
+     * the note that the run ended draining a queue (a burst). */
+    rc = kvsim("sweep --find max-rate --slo p99_ttft_ms=1e9 --workload 'sharegpt:n=120,rate=20' "
+               "--gpu a100-80gb --model llama-2-7b --out %s/burst 2>/dev/null",
+               tmp);
+    if (rc != 0)
+        fail_msg("find failed: %s", out);
+    assert_non_null(strstr(out, "every rate-scale up to "));
+    assert_non_null(strstr(out, "note: at that load the requests arrive over "));
+    assert_non_null(strstr(out, "the run ends draining a queue"));
 }
 
 /* --goodput end to end: objectives every request meets give goodput =
