@@ -144,6 +144,26 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
                  "--max-model-len 4096 --gpu-layers 8",
                  "--host NAME");
+    /* A pool too small for one max_model_len sequence names the longest
+     * that fits, also where the allocator reserves max_model_len whatever
+     * the sequence (it said 'at most 0 tokens ... 0 or less'), and that
+     * length starts. */
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator paged",
+                 "(it holds at most 1600 tokens): raise --gpu-memory-utilization, --kv-pool-gib or "
+                 "--num-blocks, or set --max-model-len 1600 or less");
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator "
+                     "contiguous:reserve=max,fit=first",
+                 "set --max-model-len 1600 or less");
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator contiguous:reserve=max",
+                 "set --max-model-len 1024 or less");
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator jemalloc:reserve=max",
+                 "set --max-model-len 1600 or less");
+    assert_int_equal(kvsim(RUN "--num-blocks 100 --max-model-len 1600 --allocator "
+                               "contiguous:reserve=max,fit=first"),
+                     0);
+    assert_int_equal(kvsim(RUN "--num-blocks 100 --max-model-len 1024 --allocator "
+                               "contiguous:reserve=max"),
+                     0);
     expect_error("model \"$(mktemp -d)/none.json\"", "cannot open");
     /* Review of the merged work: combinations kvsim does not model are
      * refused; a quantized checkpoint's config is read or refused. */
