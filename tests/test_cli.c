@@ -399,6 +399,46 @@ static void test_run_writes_outputs(void **state)
     rmdir(dir);
 }
 
+/* timeseries.csv's preemptions column sums to summary.json's count, also
+ * where a lone request preempts itself and is then rejected as outgrowing
+ * the pool (two samples of 512 + 16 tokens each in 64 blocks of 16): the
+ * pass that ends empty is recorded as an idle step, which dropped its
+ * preemption. */
+static void test_timeseries_counts_every_preemption(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run --workload 'batch:n=1;in=fixed:16;out=fixed:1000' --gpu h100-sxm "
+             "--model llama-3.2-1b --num-blocks 64 --max-model-len 1024 --n 2 --no-plot --quiet "
+             "--out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    char *js = test_slurp_in(dir, "summary.json", NULL);
+    assert_non_null(strstr(js, "\"sequence_outgrew_kv_pool\": 1"));
+    assert_non_null(strstr(js, "\"preemption\": {\"total\": 1,"));
+    free(js);
+    char *ts = test_slurp_in(dir, "timeseries.csv", NULL);
+    /* The preemptions column, the 13th, summed over the rows. */
+    unsigned long long sum = 0;
+    for (char *line = strchr(ts, '\n'); line != NULL && line[1] != '\0';
+         line = strchr(line + 1, '\n')) {
+        char *f = line + 1;
+        for (int k = 0; k < 12 && f != NULL; k++) {
+            f = strchr(f, ',');
+            f = f != NULL ? f + 1 : NULL;
+        }
+        assert_non_null(f);
+        sum += strtoull(f, NULL, 10);
+    }
+    free(ts);
+    assert_int_equal(sum, 1);
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+}
+
 /* --tp-step-ms: the host's per-step time of tensor parallelism, times
  * log2 of the TP size: in summary.json (config.tp_step_s, and in
  * config.step_fixed_s, the step's fixed time the sweep plot's knee
@@ -440,10 +480,15 @@ static void test_tp_step_option(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_bad_names_and_files),
-        cmocka_unit_test(test_compare),        cmocka_unit_test(test_help_lists_every_option),
-        cmocka_unit_test(test_list),           cmocka_unit_test(test_run_writes_outputs),
-        cmocka_unit_test(test_tp_step_option), cmocka_unit_test(test_requests_forms),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_bad_names_and_files),
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_run_writes_outputs),
+        cmocka_unit_test(test_tp_step_option),
+        cmocka_unit_test(test_requests_forms),
+        cmocka_unit_test(test_timeseries_counts_every_preemption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
