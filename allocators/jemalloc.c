@@ -30,7 +30,14 @@
  * Determinism: the arena's decay is disabled (it runs on wall-clock time;
  * an allocation that fails purges the arena instead, and retries),
  * the thread cache is bypassed, and the range is aligned to 1 GiB, so the
- * same operations give the same layout in every run.
+ * same operations give the same layout in every run. One thing is still
+ * random: a large buffer starts at a random cache-line offset inside its
+ * first page (jemalloc's cache-oblivious placement, from a per-thread
+ * generator seeded with an address and advanced by every large allocation
+ * of the thread, kvsim's own included: it changes with address-space
+ * randomisation, between threads, and with --no-merge-steps).
+ * The live table therefore records a page-multiple buffer from the start of
+ * its page, which is where its extent starts whatever the offset.
  *
  * check() cross-checks the sum of usable sizes with jemalloc's own
  * statistics (stats.arenas.<i>.{small,large}.allocated through mallctl).
@@ -80,6 +87,7 @@ typedef struct jem {
     uint32_t nfree_slots;
     uint64_t *scratch; /* starts, sorted in space() */
     uint64_t purges;
+    uint64_t page; /* jemalloc's page size (arenas.page) */
 } jem;
 
 /* ---------------------------------------------------------- the hooks */
@@ -267,6 +275,14 @@ static int jem_init(kv_alloc *a, const char *params, char *err, size_t errlen)
         jem_fini(a);
         return KV_EARG;
     }
+    size_t page = 0;
+    len = sizeof(page);
+    if (mallctl("arenas.page", &page, &len, NULL, 0) != 0 || page == 0) {
+        snprintf(err, errlen, "--allocator jemalloc: cannot read jemalloc's page size");
+        jem_fini(a);
+        return KV_EARG;
+    }
+    j->page = page;
     j->flags = (int)MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE;
     a->pool_bytes = j->range;
     return 0;
@@ -326,7 +342,12 @@ static void set_buffer(kv_alloc *a, kv_seq *s, void *p, bool was_live)
     s->cap_tokens = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
     if (!was_live)
         s->num_blocks = j->nfree_slots > 0 ? j->free_slots[--j->nfree_slots] : j->nlive++;
-    j->live[s->num_blocks].start = (uint64_t)((char *)p - j->base);
+    uint64_t start = (uint64_t)((char *)p - j->base);
+    /* A large buffer (its size a page multiple) from its page's start: the
+     * cache-oblivious offset is random (see Determinism above). */
+    if (usable % j->page == 0)
+        start -= start % j->page;
+    j->live[s->num_blocks].start = start;
     j->live[s->num_blocks].len = usable;
 }
 

@@ -79,15 +79,21 @@ static int check_one_sequence(kv_alloc *kv, const sim_config *cfg, char *err, si
         kv_seq_free(&s); /* the prefix cache's key memo */
         return 0;
     }
+    /* The longest that fits, as max_model_len too: a reserve=max strategy
+     * reserves max_model_len whatever the sequence asks, so with the
+     * configured length no shorter sequence would fit either. */
+    uint32_t max_len = kv->cfg.max_model_len;
     uint32_t lo = 0, hi = cfg->max_model_len; /* lo fits (or is 0), hi does not */
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
         s.final_tokens = s.prompt_tokens = mid;
+        kv->cfg.max_model_len = mid;
         if (kv_can_admit(kv, &s, mid) != KV_NEVER)
             lo = mid;
         else
             hi = mid;
     }
+    kv->cfg.max_model_len = max_len;
     kv_seq_free(&s);
     snprintf(err, errlen,
              "the KV pool (%.2f GiB, %s) cannot hold one sequence of --max-model-len %u (it holds "

@@ -10,7 +10,9 @@
  * the batch ends (the response of a batched generate() call), which is
  * when their memory is freed and the next batch may start. Requests that
  * arrive meanwhile wait. The token budget does not apply (these engines
- * have none); its default reservation is contiguous:reserve=max.
+ * have none); its default reservation is contiguous:reserve=max. With
+ * paged:prefix=on, a prompt's cached prefix is not computed again and the
+ * padding is to the longest uncached part.
  */
 #include "sim/sched.h"
 
@@ -77,9 +79,13 @@ static int static_schedule(sim_replica *r)
             break;
         }
         q->hold = true;
+        /* A prefix found in the cache (paged:prefix=on) is computed, as
+         * under the other schedulers: the prefill skips it. */
+        q->computed = q->seq.cached_tokens;
+        kv_set_used(r->kv, &q->seq, q->computed);
         sim_rep_start_head(r);
-        sim_rep_batch_add(r, i, tokens);
-        longest = tokens > longest ? tokens : longest;
+        sim_rep_batch_add(r, i, tokens - q->computed);
+        longest = tokens - q->computed > longest ? tokens - q->computed : longest;
     }
     /* Shorter prompts are padded to the batch's longest. */
     for (uint32_t k = 0; k < r->batch.n; k++) {

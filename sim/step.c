@@ -72,7 +72,12 @@ static void observe(sim_replica *r)
 
 void sim_step_observe_idle(sim_replica *r)
 {
+    /* The pass's preemptions (a lone request preempting itself before it
+     * is rejected as outgrowing the pool) are the record's too: the time
+     * series sums them to summary.json's preemption.total. */
+    uint32_t preempted = r->step.preempted;
     memset(&r->step, 0, sizeof(r->step));
+    r->step.preempted = preempted;
     r->step.idle = true;
     r->step.start_s = to_s(r->now_ns);
     r->step.running = r->running_seqs;

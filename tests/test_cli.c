@@ -149,6 +149,26 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
                  "--max-model-len 4096 --gpu-layers 8",
                  "--host NAME");
+    /* A pool too small for one max_model_len sequence names the longest
+     * that fits, also where the allocator reserves max_model_len whatever
+     * the sequence (it said 'at most 0 tokens ... 0 or less'), and that
+     * length starts. */
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator paged",
+                 "(it holds at most 1600 tokens): raise --gpu-memory-utilization, --kv-pool-gib or "
+                 "--num-blocks, or set --max-model-len 1600 or less");
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator "
+                     "contiguous:reserve=max,fit=first",
+                 "set --max-model-len 1600 or less");
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator contiguous:reserve=max",
+                 "set --max-model-len 1024 or less");
+    expect_error(RUN "--num-blocks 100 --max-model-len 4096 --allocator jemalloc:reserve=max",
+                 "set --max-model-len 1600 or less");
+    assert_int_equal(kvsim(RUN "--num-blocks 100 --max-model-len 1600 --allocator "
+                               "contiguous:reserve=max,fit=first"),
+                     0);
+    assert_int_equal(kvsim(RUN "--num-blocks 100 --max-model-len 1024 --allocator "
+                               "contiguous:reserve=max"),
+                     0);
     expect_error("model \"$(mktemp -d)/none.json\"", "cannot open");
     /* Review of the merged work: combinations kvsim does not model are
      * refused; a quantized checkpoint's config is read or refused. */
@@ -420,6 +440,46 @@ static void test_run_writes_outputs(void **state)
     rmdir(dir);
 }
 
+/* timeseries.csv's preemptions column sums to summary.json's count, also
+ * where a lone request preempts itself and is then rejected as outgrowing
+ * the pool (two samples of 512 + 16 tokens each in 64 blocks of 16): the
+ * pass that ends empty is recorded as an idle step, which dropped its
+ * preemption. */
+static void test_timeseries_counts_every_preemption(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run --workload 'batch:n=1;in=fixed:16;out=fixed:1000' --gpu h100-sxm "
+             "--model llama-3.2-1b --num-blocks 64 --max-model-len 1024 --n 2 --no-plot --quiet "
+             "--out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    char *js = test_slurp_in(dir, "summary.json", NULL);
+    assert_non_null(strstr(js, "\"sequence_outgrew_kv_pool\": 1"));
+    assert_non_null(strstr(js, "\"preemption\": {\"total\": 1,"));
+    free(js);
+    char *ts = test_slurp_in(dir, "timeseries.csv", NULL);
+    /* The preemptions column, the 13th, summed over the rows. */
+    unsigned long long sum = 0;
+    for (char *line = strchr(ts, '\n'); line != NULL && line[1] != '\0';
+         line = strchr(line + 1, '\n')) {
+        char *f = line + 1;
+        for (int k = 0; k < 12 && f != NULL; k++) {
+            f = strchr(f, ',');
+            f = f != NULL ? f + 1 : NULL;
+        }
+        assert_non_null(f);
+        sum += strtoull(f, NULL, 10);
+    }
+    free(ts);
+    assert_int_equal(sum, 1);
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+}
+
 /* --tp-step-ms: the host's per-step time of tensor parallelism, times
  * log2 of the TP size: in summary.json (config.tp_step_s, and in
  * config.step_fixed_s, the step's fixed time the sweep plot's knee
@@ -461,10 +521,15 @@ static void test_tp_step_option(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_bad_names_and_files),
-        cmocka_unit_test(test_compare),        cmocka_unit_test(test_help_lists_every_option),
-        cmocka_unit_test(test_list),           cmocka_unit_test(test_run_writes_outputs),
-        cmocka_unit_test(test_tp_step_option), cmocka_unit_test(test_requests_forms),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_bad_names_and_files),
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_run_writes_outputs),
+        cmocka_unit_test(test_tp_step_option),
+        cmocka_unit_test(test_requests_forms),
+        cmocka_unit_test(test_timeseries_counts_every_preemption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

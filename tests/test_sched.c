@@ -231,6 +231,34 @@ static void contract_tiny_pools_mooncake(void **state)
     }
 }
 
+/* Prefix caching under every scheduler (paged:prefix=on, --check): a
+ * request computes a 600-token prompt whose first 512 tokens carry hash
+ * id 0; two more with the same prompt arrive together after it and both
+ * hit its 32 cached blocks. The hits are computed: 2 x 512 tokens saved,
+ * 600 + 2 x 88 computed. Static batching computed the whole prompts
+ * (1,800 tokens while counting 1,024 saved), and while the two shared
+ * blocks were not yet counted as computed the pool's token states went
+ * negative (the allocator invariant broke). */
+static void contract_prefix_hits(void **state)
+{
+    const char *sched = *state;
+    sim_config c = config("l40s", "llama-3.2-1b", sched);
+    snprintf(c.allocator, sizeof(c.allocator), "paged:prefix=on");
+    c.max_model_len = 8192;
+    c.check = true;
+    checker k;
+    sim_result res;
+    run_text(&c,
+             "arrival_s,input_tokens,output_tokens,hash_ids\n0,600,9,0\n3,600,10,0\n"
+             "3,600,10,0\n",
+             &k, &res);
+    assert_contract(&res, &k, 3);
+    assert_int_equal(res.completed, 3);
+    assert_int_equal(res.prefix.hit_tokens, 1024);
+    assert_int_equal(res.prefill_tokens_computed, 600 + 2 * 88);
+    an_metrics_free(&k.m);
+}
+
 /* ------------------------------------------------------------ by hand */
 
 /* vLLM v0's decode rule: before each decode a request needs one free
@@ -697,6 +725,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         PER_SCHED(contract_pressure),
         PER_SCHED(contract_tiny_pools_mooncake),
+        PER_SCHED(contract_prefix_hits),
         cmocka_unit_test(test_v0_decode_rule),
         cmocka_unit_test(test_v1_chunks),
         cmocka_unit_test(test_v1_prefix_default),

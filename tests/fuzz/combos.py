@@ -1,0 +1,598 @@
+#!/usr/bin/env python3
+"""combos.py: kvsim run (and compare) over random combinations of valid options.
+
+usage: tests/fuzz/combos.py KVSIM START COUNT [--seed S] [--jobs 2] [--merge-frac 0.3]
+                            [--mode run|compare] [--base DIR] [--log FILE.jsonl]
+
+Best with a Debug build under the sanitizers (assert() on):
+  cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKVSIM_SANITIZE=ON
+  cmake --build build-asan --target kvsim
+  tests/fuzz/combos.py build-asan/cli/kvsim 0 500 --seed 1
+
+Combination I of seed S is the same every time (random.Random(S * 1000003 + I)).
+Each run (small workloads, 60 s limit) is flagged FAIL on a signal, a
+sanitizer report, an assertion, a timeout, a non-zero exit without a last
+'kvsim: ...' line, or outputs that do not add up: completed + rejected !=
+total, rejected_by, vllm_bench, replicas, requests.csv rows and statuses,
+preemptions (summary, requests.csv, timeseries.csv), the time series' six
+categories summing to one pool size, time order. A share (--merge-frac) is
+run again with --no-merge-steps and must give the same three files (but
+sim.wall_s); round-robin replicas again with --serial-replicas (requests.csv
+and timeseries.csv). Environment: STRESS=1 tiny pools and --check often,
+FOCUS=1 prefix caching on hash-id traces, SPEC=1 speculative decoding.
+Failures print the command and keep their outputs under --base.
+"""
+import argparse, json, os, random, shlex, shutil, subprocess, sys, csv, tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SH = os.path.join(os.environ.get('KVSIM_SHARED_DIR', os.path.join(ROOT, '..', 'shared')), 'traces')
+HAVE_SH = os.path.isdir(SH)
+TR = ROOT + '/tests/data/traces'
+
+GPUS = ['l4', 'a100-40gb', 'a100-80gb', 'h100-sxm', 'h200', 'l40s', 'rtx-4090', 'mi300x',
+        'm2-max', 'cpu-xeon-8480', 'dgx-spark', 'rtx-3070', 'b200', 'a10g']
+MODELS = ['llama-3.2-1b', 'llama-3.2-1b', 'llama-3.1-8b', 'llama-3.1-8b', 'qwen2.5-7b',
+          'mistral-7b', 'opt-13b', 'llama-2-7b', 'deepseek-v2-lite', 'mixtral-8x7b',
+          'qwen3-30b-a3b', 'gemma-2-9b', 'llama-3.2-3b', 'llama-2-70b', 'qwen3-8b']
+
+
+def dist(r):
+    k = r.choice(['fixed', 'uniform', 'normal', 'lognormal', 'zipf'])
+    if k == 'fixed':
+        return 'fixed:%d' % r.choice([1, 2, 16, 100, 511, 512, 513, 2000])
+    if k == 'uniform':
+        a = r.randint(1, 500)
+        return 'uniform:min=%d,max=%d' % (a, a + r.randint(0, 3000))
+    if k == 'normal':
+        return 'normal:mean=%d,sd=%d,min=1,max=%d' % (r.randint(10, 2000), r.randint(1, 800), r.choice([4096, 8192]))
+    if k == 'lognormal':
+        return 'lognormal:mean=%d,sigma=%.2f,max=%d' % (r.randint(5, 2000), r.uniform(0.1, 1.6), r.choice([2048, 8192, 32768]))
+    return 'zipf:s=%.2f,max=%d,min=%d' % (r.uniform(0.5, 2.0), r.choice([100, 1000, 4000]), r.randint(1, 50))
+
+
+STRESS = os.environ.get('STRESS') == '1'
+FOCUS = os.environ.get('FOCUS') == '1'
+SPEC = os.environ.get('SPEC') == '1'
+
+
+def source(r):
+    """Returns (args, expected_total or None)."""
+    n = r.choice([20, 50, 100, 200] if STRESS else [50, 100, 200, 300, 500, 800, 1500])
+    k = r.choice(['preset'] * 4 + ['process'] * 3 + ['chat'] * 2 + ['trace'] * 4)
+    if FOCUS:
+        k = r.choice(['chat', 'trace'])
+    if k == 'preset':
+        p = r.choice(['sharegpt', 'alpaca', 'azure-conv', 'azure-code'])
+        s = '%s:n=%d,rate=%g' % (p, n, r.choice([0.5, 2, 10, 50, 500]))
+        if r.random() < 0.3:
+            s += ',cv=%g' % r.choice([0.5, 1, 3])
+        if r.random() < 0.2:
+            s += ';arrival=batch'
+        if r.random() < 0.2:
+            s += ';out=' + dist(r)
+        return ['--workload', s], n
+    if k == 'process':
+        pr = r.choice(['poisson:rate=%g,', 'gamma:rate=%g,cv=2,', 'constant:rate=%g,', 'batch:'])
+        if pr != 'batch:':
+            pr = pr % r.choice([1, 5, 20, 200])
+        s = '%sn=%d;in=%s;out=%s' % (pr, n, dist(r), dist(r))
+        return ['--workload', s], n
+    if k == 'chat':
+        s = 'chat:n=%d,rate=%g,turns=%d,think=%g,sys=%d,max_ctx=%d' % (
+            max(20, n // 4), r.choice([0.5, 2, 10]), r.randint(1, 6), r.choice([1, 10, 60]),
+            r.choice([0, 64, 512, 1500]), r.choice([2048, 8192, 16384]))
+        return ['--workload', s], None
+    t = r.choice(['azconv', 'azcode', 'moon', 'moon', 'sharegpt', 'small', 'same'])
+    if FOCUS:
+        t = r.choice(['moon', 'small'])
+    if not HAVE_SH and t in ('azcode', 'moon', 'sharegpt'):
+        t = 'small'
+    lim = ['--limit', str(n)]
+    if t == 'azconv':
+        a = ['--trace', ROOT + '/traces/samples/azure_conv_2023.csv.gz']
+        if r.random() < 0.4:
+            s = r.randint(0, 3000)
+            a += ['--time-window', '%d:%d' % (s, s + r.choice([30, 120, 300]))]
+        if r.random() < 0.3:
+            a += ['--sample', str(r.choice([0.3, 0.7]))]
+        if r.random() < 0.4:
+            a += ['--rate-scale', str(r.choice([0.5, 2, 5]))]
+        return a + lim, None
+    if t == 'azcode':
+        return ['--trace', SH + '/AzureLLMInferenceTrace_code.csv.gz'] + lim, None
+    if t == 'moon':
+        a = ['--trace', SH + '/conversation_trace.jsonl.gz']
+        if r.random() < 0.5:
+            a += ['--rate-scale', str(r.choice([0.2, 1, 4]))]
+        return a + lim, None
+    if t == 'sharegpt':
+        return ['--trace', SH + '/sharegpt_8k_filtered_stats_llama2_tokenizer.csv.gz', '--rate',
+                str(r.choice([1, 5, 30]))] + lim, None
+    if t == 'same':
+        return ['--trace', TR + '/same_instant.csv'], 400
+    f = r.choice(['azure_2023.csv', 'azure_2024.csv', 'burstgpt_basic.csv', 'kvsim_basic.csv',
+                  'kvsim_hash_ids.csv', 'kvsim_quirks.csv', 'kvsim_session.csv', 'vidur_basic.csv',
+                  'many_hash_ids.csv.gz', 'mooncake_basic.jsonl', '../../../traces/samples/tiny.csv'])
+    return ['--trace', TR + '/' + f], None
+
+
+def spec(r):
+    m = r.choice(['eagle', 'eagle', 'ngram', 'draft_model', 'mtp', 'eagle3'])
+    d = {'method': m, 'num_speculative_tokens': r.randint(1, 6)}
+    if m == 'draft_model':
+        d['model'] = 'llama-3.2-1b'
+    a = r.choice(['rate', 'rate', 'rates', 'length'])
+    if a == 'rate':
+        d['acceptance_rate'] = r.choice([0.0, 0.3, 0.7, 0.95, 1.0])
+        if r.random() < 0.3:
+            d['acceptance_concentration'] = r.choice([1, 10, 100])
+    elif a == 'rates':
+        k = d['num_speculative_tokens']
+        v, x = [], 1.0
+        for _ in range(k):
+            x *= r.uniform(0.3, 1.0)
+            v.append(round(x, 3))
+        d['acceptance_rates'] = v
+    else:
+        d['acceptance_length'] = round(r.uniform(1, d['num_speculative_tokens'] + 1), 2)
+    if r.random() < 0.3:
+        d['draft_time_ratio'] = r.choice([0.05, 0.3])
+    return json.dumps(d)
+
+
+def allocator(r, sched):
+    k = r.choice(['paged'] * 4 + ['contiguous', 'vattn', 'jemalloc'])
+    if k == 'paged':
+        s = 'paged:block=%d' % r.choice([1, 8, 16, 16, 32, 128])
+        if r.random() < 0.5:
+            s += ',prefix=%s' % r.choice(['on', 'off'])
+        if r.random() < 0.2:
+            s += ',hash_block=%d' % r.choice([16, 64, 512])
+        return s
+    if k == 'contiguous':
+        return 'contiguous:reserve=%s,fit=%s' % (r.choice(['max', 'pow2', 'oracle']), r.choice(['buddy', 'first', 'best']))
+    if k == 'vattn':
+        return 'vattn:page=%s' % r.choice(['2m', '256k', '128k', '64k'])
+    return 'jemalloc:reserve=%s' % r.choice(['grow', 'max', 'pow2', 'oracle'])
+
+
+SMALL_MODELS = ['llama-3.2-1b', 'llama-3.2-1b', 'llama-3.2-3b', 'llama-3.1-8b', 'llama-3.1-8b', 'qwen2.5-7b',
+                'mistral-7b', 'llama-2-7b', 'qwen3-8b', 'gemma-2-9b', 'opt-13b', 'deepseek-v2-lite']
+BIG_MODELS = ['mixtral-8x7b', 'qwen3-30b-a3b', 'llama-2-70b', 'qwen2.5-32b', 'codellama-34b']
+BIG_GPUS = ['a100-80gb', 'h100-sxm', 'h200', 'b200', 'a100-40gb', 'l40s', 'mi300x', 'h100-pcie', 'a100-80gb-pcie']
+SMALL_GPUS = ['l4', 'rtx-4090', 'a10g', 'rtx-3090', 'm2-max', 'cpu-xeon-8480', 'dgx-spark', 'rtx-5090', 'm3-max']
+LINKED = ['a100-80gb', 'h100-sxm', 'h200', 'b200', 'a100-40gb', 'l40s', 'h100-pcie', 'l4', 'rtx-4090', 'a10g']
+
+
+def combo(r):
+    a, exp = source(r)
+    par = r.random() < 0.25
+    if par:
+        gpu = r.choice(LINKED)
+        model = r.choice(SMALL_MODELS + BIG_MODELS)
+    else:
+        gpu = r.choice(BIG_GPUS + SMALL_GPUS)
+        model = r.choice(SMALL_MODELS + (BIG_MODELS if gpu in BIG_GPUS[:4] or gpu == 'mi300x' else []))
+    a += ['--gpu', gpu, '--model', model]
+    sched = r.choice(['vllm'] * 4 + ['vllm-v0'] * 2 + ['sarathi', 'orca', 'static'])
+    if FOCUS:
+        sched = r.choice(['vllm', 'vllm-v0', 'sarathi', 'orca', 'static', 'static'])
+    if SPEC:
+        sched = r.choice(['vllm', 'vllm', 'vllm', 'vllm-v0', 'sarathi'])
+    a += ['--scheduler', sched]
+    eng = None
+    if r.random() < 0.2:
+        eng = r.choice(['trtllm', 'trtllm', 'llamacpp', 'llamacpp-2023', 'llamacpp-metal', 'llamacpp-rocm', 'llamacpp-vulkan'])
+        a += ['--engine', eng]
+    llama = eng is not None and eng.startswith('llamacpp')
+    alloc = 'paged'
+    block = 16
+    spec_ok = sched == 'vllm'
+    if FOCUS and r.random() < 0.7:
+        s = 'paged:block=%d,prefix=on' % r.choice([8, 16, 32, 128])
+        alloc = 'paged'
+        block = int(s.split('block=')[1].split(',')[0])
+        a += ['--allocator', s]
+    elif r.random() < 0.45:
+        s = allocator(r, sched)
+        alloc = s.split(':')[0]
+        if alloc == 'paged':
+            block = int(s.split('block=')[1].split(',')[0])
+        a += ['--allocator', s]
+    elif r.random() < 0.2:
+        block = r.choice([8, 16, 32])
+        a += ['--block-size', str(block)]
+    if sched in ('orca', 'static') and alloc == 'paged' and '--allocator' not in a:
+        alloc = 'contiguous'
+    chunk = sched in ('vllm', 'sarathi')
+    x = r.random()
+    if x < 0.15 and sched in ('vllm', 'sarathi', 'vllm-v0'):
+        a += ['--no-enable-chunked-prefill']
+        chunk = False
+    elif x < 0.3 and sched in ('vllm', 'sarathi', 'vllm-v0'):
+        a += ['--enable-chunked-prefill']
+        chunk = True
+    if alloc == 'paged' and r.random() < 0.2:
+        a += [r.choice(['--enable-prefix-caching', '--no-enable-prefix-caching'])]
+    mml = r.choice([None, 512, 1024, 2048, 4096, 8192, 16384])
+    if STRESS or r.random() < 0.45:
+        nb = r.choice([16, 24, 40, 64, 128, 300]) if STRESS else r.choice([64, 128, 300, 1000, 3000])
+        a += ['--num-blocks', str(nb)]
+        mml = min(mml or 10 ** 9, nb * block, 8192)
+        if mml >= 512:
+            mml = mml // 512 * 512
+        mml = max(mml, 16)
+        if r.random() < (0.5 if STRESS else 0.15):
+            a += ['--check']
+    if mml is not None:
+        a += ['--max-model-len', str(mml)]
+    mns = None
+    if r.random() < 0.4:
+        mns = r.choice([1, 2, 4, 16, 64, 256])
+        a += ['--max-num-seqs', str(mns)]
+    if r.random() < 0.4:
+        b = r.choice([16, 64, 256, 512, 2048, 8192, 16384])
+        if not chunk:
+            b = max(b, mml or 131072)
+        b = max(b, mns or (1024 if sched == 'vllm' else 256))
+        a += ['--max-num-batched-tokens', str(b)]
+    if chunk and r.random() < 0.15:
+        a += ['--long-prefill-token-threshold', str(r.choice([1, 32, 256, 1000]))]
+    if sched in ('vllm-v0', 'sarathi') and r.random() < 0.3:
+        a += ['--preemption-mode', 'swap']
+        if r.random() < 0.5:
+            a += ['--swap-space', str(r.choice([0.001, 0.01, 0.1, 1]))]
+    if r.random() < 0.15:
+        a += ['--watermark', str(r.choice([0, 0.01, 0.1, 0.3]))]
+    if r.random() < 0.15:
+        a += ['--client-max-tokens']
+    pp = False
+    if par:
+        if r.random() < 0.6 and not llama:
+            a += ['--tensor-parallel-size', str(r.choice([2, 4, 8]))]
+        else:
+            a += ['--pipeline-parallel-size', str(r.choice([2, 3, 4]))]
+            pp = True
+    if r.random() < 0.25:
+        a += ['--replicas', str(r.choice([2, 3, 4]))]
+        if r.random() < 0.6:
+            a += ['--router', r.choice(['round-robin', 'least-loaded', 'prefix-affinity'])]
+        if r.random() < 0.2:
+            a += ['--serial-replicas']
+    if r.random() < 0.12:
+        a += ['--max-concurrency', str(r.choice([1, 4, 32]))]
+    n = 1
+    if r.random() < 0.12:
+        n = r.choice([2, 3, 4])
+        if mns is None or mns >= n:
+            a += ['--n', str(n)]
+        else:
+            n = 1
+    if spec_ok and alloc == 'paged' and n == 1 and not pp and r.random() < (0.9 if SPEC else 0.35):
+        sp = spec(r)
+        if 'draft_model' in sp and not model.startswith('llama-3'):
+            sp = sp.replace('draft_model', 'eagle').replace('"model": "llama-3.2-1b", ', '')
+        a += ['--speculative-config', sp]
+    if r.random() < 0.2:
+        a += ['--quantization', r.choice(['fp8', 'int8', 'awq', 'gptq', 'nvfp4', 'mxfp4', 'Q4_K_M', 'Q8_0', 'awq:group=64'])]
+    if r.random() < 0.2 and model != 'deepseek-v2-lite':
+        a += ['--kv-cache-dtype', r.choice(['fp8', 'fp8_e5m2', 'int8', 'int4', 'int2:group=32,residual=64', 'q8_0', 'q4_0', 'bf16', 'int4:residual=128'])]
+    if r.random() < 0.05:
+        a += ['--dtype', 'bf16']
+    if llama and r.random() < 0.3:
+        a += ['--gpu-layers', str(r.choice([0, 4, 16])), '--host', 'cpu-epyc-9654']
+    if r.random() < 0.1:
+        a += ['--enforce-eager']
+    if r.random() < 0.1:
+        a += ['--gpu-memory-utilization', str(r.choice([0.5, 0.95, 1.0]))]
+    if r.random() < 0.1:
+        a += ['--ts-interval', str(r.choice([0.01, 0.5, 10]))]
+    if r.random() < 0.1:
+        a += ['--goodput', 'ttft:500', 'tpot:50']
+    if r.random() < 0.1:
+        a += ['--seq-overhead-us', '0', '--tp-step-ms', '0']
+    a += ['--seed', str(r.randint(0, 5))]
+    return a, exp
+
+
+def run(kv, args, out, timeout=60, sub='run'):
+    cmd = [kv, sub] + args + ['--out', out, '--no-plot', '--quiet']
+    env = dict(os.environ)
+    env['ASAN_OPTIONS'] = 'detect_leaks=1:abort_on_error=0'
+    env['LSAN_OPTIONS'] = 'suppressions=%s/tests/lsan.supp' % ROOT
+    env['UBSAN_OPTIONS'] = 'print_stacktrace=1:halt_on_error=1'
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        return 'timeout', '', (e.stderr or b'').decode() if isinstance(e.stderr, bytes) else (e.stderr or '')
+
+
+BADPAT = ['AddressSanitizer', 'runtime error', 'Assertion', 'LeakSanitizer', 'UndefinedBehavior', 'SUMMARY:']
+
+
+def check_outputs(out, exp, args):
+    """Returns list of problems."""
+    probs = []
+    try:
+        def bad_const(c):
+            raise ValueError('non-finite %s' % c)
+        s = json.load(open(out + '/summary.json'), parse_constant=bad_const)
+    except Exception as e:
+        return ['summary.json: %s' % e]
+    rq = s['requests']
+    if rq['completed'] + rq['rejected'] != rq['total']:
+        probs.append('completed+rejected != total: %s' % rq)
+    if sum(rq['rejected_by'].values()) != rq['rejected']:
+        probs.append('sum rejected_by != rejected: %s' % rq)
+    if rq['truncated'] > rq['completed']:
+        probs.append('truncated > completed')
+    if exp is not None and rq['total'] != exp:
+        probs.append('total %d != expected %d' % (rq['total'], exp))
+    vb = s.get('vllm_bench', {})
+    if vb.get('completed') != rq['completed'] or vb.get('failed') != rq['rejected']:
+        probs.append('vllm_bench completed/failed %s/%s vs %s' % (vb.get('completed'), vb.get('failed'), rq))
+    reps = s.get('replicas') or []
+    if reps:
+        for key in ('requests', 'completed', 'rejected'):
+            if key in reps[0]:
+                tot = sum(x[key] for x in reps)
+                want = rq['total'] if key == 'requests' else rq[key]
+                if tot != want:
+                    probs.append('replicas sum %s %d != %d' % (key, tot, want))
+    for which in ('time_avg_pct', 'at_peak_pct'):
+        d = s['memory'].get(which)
+        if d:
+            t = sum(d.values())
+            if abs(t - 100) > 0.01 and rq['total'] > 0:
+                probs.append('memory.%s sums to %r' % (which, t))
+            if any(v < -1e-9 for v in d.values()):
+                probs.append('memory.%s negative %s' % (which, d))
+    pr = s.get('preemption', {})
+    if pr and pr['swap'] + pr['recompute'] != pr['total']:
+        probs.append('preemption swap+recompute != total: %s' % pr)
+    if pr and pr['swapped_in_bytes'] > pr['swapped_out_bytes']:
+        probs.append('swapped in > out: %s' % pr)
+    if pr and s.get('preemptions') is not None and s['preemptions'] not in (pr['total'], pr['recompute']):
+        probs.append('preemptions %s vs preemption %s' % (s['preemptions'], pr))
+    if reps and 'preemptions' in reps[0] and sum(x['preemptions'] for x in reps) != pr.get('total'):
+        probs.append('replicas preemptions sum %d != %s' % (sum(x['preemptions'] for x in reps), pr))
+    if os.path.exists(out + '/requests.csv') and pr:
+        rp = sum(int(x['preemptions']) for x in csv.DictReader(open(out + '/requests.csv')))
+        if rp != pr['total']:
+            probs.append('requests.csv preemptions %d != total %d' % (rp, pr['total']))
+    tsp = out + '/timeseries.csv'
+    if os.path.exists(tsp) and rq['total'] > 0:
+        rows = list(csv.DictReader(open(tsp)))
+        cats = ['token_states_bytes', 'reservation_bytes', 'internal_frag_bytes', 'external_frag_bytes', 'blocked_free_bytes', 'free_bytes']
+        sums = set()
+        lt = -1.0
+        for x in rows:
+            v = [int(x[c]) for c in cats]
+            if min(v) < 0:
+                probs.append('timeseries negative at %s' % x['time_s']); break
+            sums.add(sum(v))
+            t = float(x['time_s'])
+            if t <= lt:
+                probs.append('timeseries time not increasing at %s' % x['time_s']); break
+            lt = t
+        if len(sums) > 1:
+            probs.append('timeseries categories sum varies: %s' % sorted(sums)[:4])
+        if (not s.get('replicas') or len(s['replicas']) <= 1) and s['parallel'].get('virtual_engines', 1) == 1:
+            st = sum(int(x['steps']) for x in rows)
+            pt = sum(int(x['prompt_tokens']) for x in rows)
+            pe = sum(int(x['preemptions']) for x in rows)
+            if st != s['batch']['steps'] and s['parallel'].get('virtual_engines', 1) == 1:
+                probs.append('SOFT timeseries steps %d != batch.steps %d' % (st, s['batch']['steps']))
+            if pt != s['prefill_tokens_computed']:
+                probs.append('SOFT timeseries prompt_tokens %d != prefill_tokens_computed %d' % (pt, s['prefill_tokens_computed']))
+            if pe != s['preemption']['total']:
+                probs.append('SOFT timeseries preemptions %d != preemption.total %d' % (pe, s['preemption']['total']))
+    if os.path.exists(out + '/requests.csv'):
+        rows = list(csv.DictReader(open(out + '/requests.csv')))
+        if len(rows) != rq['total']:
+            probs.append('requests.csv rows %d != total %d' % (len(rows), rq['total']))
+        c = sum(1 for x in rows if x['status'] == 'completed')
+        rj = sum(1 for x in rows if x['status'] == 'rejected')
+        if c != rq['completed'] or rj != rq['rejected']:
+            probs.append('requests.csv completed/rejected %d/%d vs %s' % (c, rj, rq))
+        ids = [x['id'] for x in rows]
+        if len(set(ids)) != len(ids):
+            probs.append('duplicate ids in requests.csv')
+        ms = s.get('makespan_s')
+        for x in rows:
+            try:
+                if x['status'] == 'completed':
+                    ar, ft, fi = float(x['arrival_s']), float(x['first_token_s']), float(x['finish_s'])
+                    if not (ar <= ft <= fi):
+                        probs.append('row %s: arrival %s first %s finish %s out of order' % (x['id'], ar, ft, fi))
+                        break
+                    if int(x['output_tokens']) < 1:
+                        probs.append('row %s: output_tokens %s' % (x['id'], x['output_tokens']))
+                        break
+                    if ms is not None and fi > ms + 1e-9:
+                        probs.append('row %s: finish %s > makespan %s' % (x['id'], fi, ms))
+                        break
+            except ValueError as e:
+                probs.append('row %s: %s' % (x['id'], e))
+                break
+    return probs
+
+
+def strip_wall(path):
+    s = json.load(open(path))
+    s['sim'].pop('wall_s', None)
+    return json.dumps(s, sort_keys=True)
+
+
+def compare_dirs(a, b, files=('requests.csv', 'timeseries.csv')):
+    diffs = []
+    if strip_wall(a + '/summary.json') != strip_wall(b + '/summary.json'):
+        diffs.append('summary.json')
+    for f in files:
+        pa, pb = os.path.join(a, f), os.path.join(b, f)
+        if os.path.exists(pa) != os.path.exists(pb):
+            diffs.append(f + ' (presence)')
+        elif os.path.exists(pa) and open(pa, 'rb').read() != open(pb, 'rb').read():
+            diffs.append(f)
+    return diffs
+
+
+def compare_combo(r):
+    args, exp = combo(r)
+    drop = {'--allocator', '--block-size', '--speculative-config', '--kv-cache-dtype', '--quantization'}
+    out, i = [], 0
+    while i < len(args):
+        if args[i] in drop:
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    k = r.choice(['alloc', 'alloc', 'spec', 'kv', 'q'])
+    if k == 'alloc':
+        specs = r.sample(['paged', 'paged:block=32', 'paged:block=8,prefix=on', 'contiguous:reserve=max',
+                          'contiguous:reserve=pow2', 'contiguous:reserve=oracle,fit=first',
+                          'vattn:page=2m', 'vattn:page=64k', 'jemalloc:reserve=grow', 'jemalloc:reserve=max'], r.randint(2, 4))
+        out += ['--allocators', ','.join(specs)]
+    elif k == 'spec':
+        if '--scheduler' in out:
+            j = out.index('--scheduler'); out[j + 1] = 'vllm'
+        out = [x for x in out if x not in ('--preemption-mode', 'swap')]
+        out += ['--speculative-config', spec(r)]
+    elif k == 'kv':
+        out += ['--kv-cache-dtypes', r.choice(['fp16,fp8', 'fp16,int8,int4:group=32,residual=128', 'fp8,q8_0'])]
+    else:
+        out += ['--quantizations', r.choice(['fp8,awq', 'gptq,Q4_K_M', 'int8,nvfp4'])]
+    return out, exp
+
+
+def one(kv, i, seed0, merge_frac, base, mode='run'):
+    r = random.Random(seed0 * 1000003 + i)
+    if mode == 'compare':
+        return one_compare(kv, i, r, base)
+    args, exp = combo(r)
+    d = os.path.join(base, str(i))
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    res = {'i': i, 'args': args, 'status': 'ok', 'probs': []}
+    rc, so, se = run(kv, args, d + '/a')
+    res['rc'] = rc
+    if rc == 'timeout':
+        res['status'] = 'FAIL'
+        res['probs'].append('timeout')
+    elif any(p in se for p in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('sanitizer/assert: ' + se[-3000:])
+    elif rc != 0:
+        lines = [l for l in se.strip().split('\n') if l]
+        if len(lines) >= 1 and lines[-1].startswith('kvsim: ') and rc > 0:
+            res['status'] = 'refused'
+            res['probs'].append(lines[-1][:300])
+        else:
+            res['status'] = 'FAIL'
+            res['probs'].append('rc %s stderr: %s' % (rc, se[-2000:]))
+    else:
+        p = check_outputs(d + '/a', exp, args)
+        if p:
+            res['status'] = 'FAIL'
+            res['probs'] += p
+        if r.random() < merge_frac and not p:
+            rc2, so2, se2 = run(kv, args + ['--no-merge-steps'], d + '/b', timeout=120)
+            if rc2 != 0 or any(x in se2 for x in BADPAT):
+                res['status'] = 'FAIL'
+                res['probs'].append('no-merge run rc %s: %s' % (rc2, se2[-2000:]))
+            else:
+                df = compare_dirs(d + '/a', d + '/b')
+                res['merge_checked'] = True
+                if df:
+                    res['status'] = 'FAIL'
+                    res['probs'].append('merge vs no-merge differ: %s' % df)
+        if '--replicas' in args and '--serial-replicas' not in args and r.random() < 0.5 and res['status'] == 'ok':
+            rc3, _, se3 = run(kv, args + ['--serial-replicas'], d + '/c', timeout=120)
+            if rc3 == 0:
+                df = compare_dirs(d + '/a', d + '/c')
+                df = [x for x in df if x != 'summary.json']
+                res['serial_checked'] = True
+                if df:
+                    res['status'] = 'FAIL'
+                    res['probs'].append('threaded vs serial differ: %s' % df)
+            else:
+                res['status'] = 'FAIL'
+                res['probs'].append('serial run rc %s: %s' % (rc3, se3[-2000:]))
+    if res['status'] != 'FAIL':
+        shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
+def one_compare(kv, i, r, base):
+    args, exp = compare_combo(r)
+    d = os.path.join(base, 'c%d' % i)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    res = {'i': i, 'args': ['compare'] + args, 'status': 'ok', 'probs': []}
+    rc, so, se = run(kv, args, d + '/a', timeout=120, sub='compare')
+    res['rc'] = rc
+    if rc == 'timeout':
+        res['status'] = 'FAIL'; res['probs'].append('timeout')
+    elif any(p in se for p in BADPAT if p != 'SUMMARY:') or ('SUMMARY:' in se and 'libfontconfig' not in se):
+        res['status'] = 'FAIL'; res['probs'].append('sanitizer/assert: ' + se[-3000:])
+    elif rc != 0:
+        lines = [l for l in se.strip().split('\n') if l]
+        if lines and lines[-1].startswith('kvsim: ') and rc > 0:
+            res['status'] = 'refused'; res['probs'].append(lines[-1][:300])
+        else:
+            res['status'] = 'FAIL'; res['probs'].append('rc %s stderr: %s' % (rc, se[-2000:]))
+    else:
+        for sd in sorted(os.listdir(d + '/a')):
+            if os.path.isdir(os.path.join(d, 'a', sd)):
+                p = check_outputs(os.path.join(d, 'a', sd), exp, args)
+                if p:
+                    res['status'] = 'FAIL'; res['probs'] += ['%s: %s' % (sd, x) for x in p]
+    if res['status'] != 'FAIL':
+        shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
+def summary(results):
+    from collections import Counter
+    c = Counter()
+    merged = serial = 0
+    for d in results:
+        c[d['status']] += 1
+        merged += d.get('merge_checked', 0)
+        serial += d.get('serial_checked', 0)
+    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas' % (dict(c), merged, serial)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('kvsim')
+    ap.add_argument('start', type=int)
+    ap.add_argument('count', type=int)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--jobs', type=int, default=2)
+    ap.add_argument('--merge-frac', type=float, default=0.3)
+    ap.add_argument('--base', default=os.path.join(tempfile.gettempdir(), 'kvsim_combos'))
+    ap.add_argument('--log', default=None, help='one JSON line per combination (default: BASE/log.jsonl)')
+    ap.add_argument('--mode', default='run')
+    o = ap.parse_args()
+    os.makedirs(o.base, exist_ok=True)
+    if o.log is None:
+        o.log = os.path.join(o.base, 'log.jsonl')
+    with open(o.log, 'a') as log, ThreadPoolExecutor(o.jobs) as ex:
+        futs = [ex.submit(one, o.kvsim, i, o.seed, o.merge_frac, o.base, o.mode) for i in range(o.start, o.start + o.count)]
+        results = []
+        for f in futs:
+            res = f.result()
+            results.append(res)
+            log.write(json.dumps(res) + '\n')
+            log.flush()
+            if res['status'] == 'FAIL':
+                print('FAIL %d: %s\n   %s' % (res['i'], ' '.join(shlex.quote(x) for x in res['args']), res['probs']), flush=True)
+    print('%s (log %s)' % (summary(results), o.log))
+    sys.exit(1 if any(d['status'] == 'FAIL' for d in results) else 0)
+
+
+if __name__ == '__main__':
+    main()
