@@ -257,7 +257,7 @@ int cmd_compare(int argc, char **argv)
         for (int i = 0; i < n; i++)
             labels[i] = runs[i].res.allocator;
         cli_compare_write(o.out, "allocator", labels, runs, n, cfg.model.name, cfg.gpu.name,
-                          o.quiet, "allocator");
+                          o.quiet, !o.no_plot, "allocator");
     }
     for (int i = 0; i < n; i++)
         an_metrics_free(&runs[i].metrics);

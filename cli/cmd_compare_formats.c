@@ -158,7 +158,7 @@ int cli_compare_formats(const run_opts *o)
         for (int i = 0; i < n; i++)
             labels[i] = names[i];
         cli_compare_write(o->out, kv ? "kv_cache_dtype" : "quantization", labels, runs, n,
-                          cfgs[0].model.name, cfgs[0].gpu.name, o->quiet, "format");
+                          cfgs[0].model.name, cfgs[0].gpu.name, o->quiet, !o->no_plot, "format");
     }
     for (int i = 0; i < n; i++)
         an_metrics_free(&runs[i].metrics);

@@ -108,7 +108,7 @@ int cli_compare_spec(const run_opts *o)
     if (o->out != NULL) {
         const char *labels[2] = {"baseline", "speculative"}; /* the runs' folders */
         cli_compare_write(o->out, "speculative", labels, runs, 2, with.model.name, with.gpu.name,
-                          o->quiet, "run");
+                          o->quiet, !o->no_plot, "run");
     }
     for (int i = 0; i < 2; i++)
         an_metrics_free(&runs[i].metrics);

@@ -21,7 +21,7 @@ static double pct(double a, double b)
 
 void cli_compare_write(const char *out, const char *label_col, const char *const *labels,
                        const cli_result *runs, int n, const char *model, const char *gpu,
-                       bool quiet, const char *what)
+                       bool quiet, bool plot, const char *what)
 {
     FILE *csv = cli_open_out(out, "compare.csv");
     FILE *js = cli_open_out(out, "compare.json");
@@ -109,10 +109,14 @@ void cli_compare_write(const char *out, const char *label_col, const char *const
     char err[4400];
     if (cli_out_commit() != 0)
         exit(1);
-    if (an_plot_compare(out, NULL, err, sizeof(err)) != 0)
+    if (plot && an_plot_compare(out, NULL, err, sizeof(err)) != 0)
         cli_die("compare: %s", err);
-    if (!quiet)
+    if (!quiet && plot)
         printf("\nwrote %s/compare.csv, %s/compare.json, %s/compare.png and .svg, and one "
                "folder per %s\n",
                out, out, out, what);
+    else if (!quiet)
+        printf("\nwrote %s/compare.csv, %s/compare.json (--no-plot: no bars), and one folder "
+               "per %s\n",
+               out, out, what);
 }

@@ -18,6 +18,6 @@
  * QUIET, WHAT naming the per-run folders ("allocator", "format", ...). */
 void cli_compare_write(const char *out, const char *label_col, const char *const *labels,
                        const cli_result *runs, int n, const char *model, const char *gpu,
-                       bool quiet, const char *what);
+                       bool quiet, bool plot, const char *what);
 
 #endif

@@ -260,6 +260,15 @@ static void test_compare(void **state)
              "%s/compare.svg && test -s %s/q8_0/summary.json",
              fdir, fdir, fdir, fdir, fdir, fdir);
     assert_int_equal(system(cmd), 0);
+    /* --no-plot: the files without the bars. */
+    snprintf(args, sizeof(args),
+             "compare --kv-cache-dtypes fp16,q8_0 --trace traces/samples/tiny.csv --gpu a100-40gb "
+             "--model llama-3.1-8b --quiet --no-plot --out %s/np",
+             fdir);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof(cmd), "test -s %s/np/compare.csv && test ! -e %s/np/compare.png", fdir,
+             fdir);
+    assert_int_equal(system(cmd), 0);
     snprintf(args, sizeof(args), "report %s", fdir);
     assert_int_equal(kvsim(args), 0);
     snprintf(cmd, sizeof(cmd), "grep -q 'Runs by KV-cache format' %s/report.html && rm -r %s", fdir,
