@@ -228,7 +228,9 @@ static int reject_arrival(sim_replica *r, const sim_queued *qd, const uint64_t *
     uint32_t i;
     if (sim_rep_make_request(r, qd, hash_ids, &i) != 0)
         return -1;
+    r->rejecting_arrival = true;
     sim_rep_finish(r, i, SIM_REQ_REJECTED, reason);
+    r->rejecting_arrival = false;
     return 0;
 }
 

@@ -51,8 +51,9 @@ typedef struct sim_request_record {
     uint32_t output_requested;
     uint32_t preemptions;
     uint32_t replica;
-    int status; /* enum sim_req_status */
-    int reason; /* enum sim_reject_reason */
+    int status;      /* enum sim_req_status */
+    int reason;      /* enum sim_reject_reason */
+    bool at_arrival; /* rejected as it arrived, before any scheduling pass */
 } sim_request_record;
 
 /* One step (iteration), reported at its end. */

@@ -301,14 +301,23 @@ static void dispatch(const sim_observer *obs, const rec *h)
 
 /* At equal times: whether A goes before B (from a later part). The
  * serial loop takes every arrival due at one instant in one event, in
- * stream order, whatever the replica: requests ended at the same instant
- * (rejections at arrival, mostly) go by their place in the stream. Other
- * ties go in part order, which the serial loop's event order need not
- * follow (engine.h). */
+ * stream order, whatever the replica, and its scheduling passes after:
+ * requests ended at the same instant go by their place in the stream,
+ * but a rejection on arrival before one by a pass. Other ties go in part
+ * order, which the serial loop's event order need not follow
+ * (engine.h). */
 static bool tie_first(const rec *a, const rec *b)
 {
-    return a->kind == REC_REQUEST && b->kind == REC_REQUEST &&
-           ((const rec_request *)a)->r.id < ((const rec_request *)b)->r.id;
+    if (a->kind != REC_REQUEST || b->kind != REC_REQUEST)
+        return false;
+    const sim_request_record *x = &((const rec_request *)a)->r;
+    const sim_request_record *y = &((const rec_request *)b)->r;
+    /* Two rejections, one on its arrival and one by a scheduling pass:
+     * one loop takes the instant's arrivals before its passes. */
+    if (x->status == SIM_REQ_REJECTED && y->status == SIM_REQ_REJECTED &&
+        x->at_arrival != y->at_arrival)
+        return x->at_arrival;
+    return x->id < y->id;
 }
 
 /* The parts' records to OBS, in time order (ties: tie_first). */

@@ -279,6 +279,7 @@ void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason)
             .replica = r->group,
             .status = status,
             .reason = reason,
+            .at_arrival = r->rejecting_arrival,
         };
         r->obs->on_request(r->obs->ctx, &rec);
     }

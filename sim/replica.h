@@ -83,6 +83,7 @@ typedef struct sim_replica {
      * PRE_GAP_NS after the one before; PRE_FINISHED of them finished.
      * sim_step_end reports it without a pass over the batch. */
     bool pre_ended;
+    bool rejecting_arrival; /* sim_rep_finish's record: a rejection on arrival (engine.c) */
     uint32_t pre_finished;
     int64_t pre_gap_ns;
     /* ... and with PRE_PASS, the next pass's running requests are known:
