@@ -308,8 +308,16 @@ static int jem_can_admit(const kv_alloc *a, const kv_seq *s, uint32_t tokens)
     uint64_t want = want_bytes(a, s, tokens);
     if (want > j->range)
         return KV_NEVER;
-    /* Whether the arena can place it is known only by trying: kv_grow may
-     * still answer KV_NOSPACE, and the engine treats that as blocked. */
+    /* A large buffer's extent is its size class and a page more (the
+     * cache-oblivious offset's room; large from 4 pages, jemalloc 5's
+     * SC_LARGE_MINCLASS): past the range it never fits. */
+    size_t cls = nallocx((size_t)want, j->flags);
+    uint64_t extent = cls + (cls >= 4 * j->page ? j->page : 0);
+    if (cls == 0 || extent > j->range)
+        return KV_NEVER;
+    /* Whether the arena can place it is known only by trying (its own
+     * metadata lives in the range too): kv_grow may still answer
+     * KV_NOSPACE, and the engine treats that as blocked. */
     uint64_t used = a->totals.alloc_bytes;
     return want <= j->range - used ? KV_OK : KV_NOSPACE;
 }
