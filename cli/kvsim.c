@@ -256,10 +256,16 @@ static int cmd_plot(int argc, char **argv)
         printf("wrote %d plot files in %s\n", info.files, dir);
         any = 1;
     }
-    if (!any)
+    if (!any) {
+        struct stat st;
+        if (stat(dir, &st) != 0)
+            cli_die("plot: %s: %s", dir, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+            cli_die("plot: %s is not a folder (kvsim plot DIR, a run's or a sweep's --out)", dir);
         cli_die("plot: %s has no timeseries.csv (kvsim run --out), compare.csv (kvsim compare "
                 "--out) or curves.csv (kvsim sweep --out)",
                 dir);
+    }
     return 0;
 }
 

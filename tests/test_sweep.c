@@ -667,7 +667,8 @@ static void test_bad_sweeps(void **state)
     /* kvsim plot and kvsim report on folders that are not kvsim's, or
      * hold malformed files. */
     expect_error("swep --vary n=1", "unknown command 'swep': did you mean sweep?");
-    expect_error("plot /nonexistent", "plot: /nonexistent has no timeseries.csv");
+    expect_error("plot /nonexistent", "plot: /nonexistent: No such file or directory");
+    expect_error("plot README.md", "plot: README.md is not a folder");
     expect_error("report /nonexistent", "report: /nonexistent: not a kvsim output folder");
     expect_error("plot", "plot: say which folder");
     expect_error("plot /tmp/a /tmp/b", "plot: one folder at a time ('/tmp/a' and '/tmp/b')");
