@@ -64,19 +64,21 @@ typedef struct curves_draw {
     an_plot_info *info;
 } curves_draw;
 
-/* A dashed vertical line at X (world units of the current panel), labelled. */
-static void vline(double x, int logx, const char *label, int color)
+/* A vertical line at X (world units of the current panel) in line style
+ * STYLE (2 dashed, 3 dotted...), labelled from LIFT of the panel's height
+ * up. */
+static void vline(double x, int logx, const char *label, int color, int style, double lift)
 {
     PLFLT xmin, xmax, ymin, ymax;
     plgvpw(&xmin, &xmax, &ymin, &ymax);
     double xv = logx ? log10(x) : x;
     PLFLT vx[2] = {xv, xv}, vy[2] = {ymin, ymax};
     plcol0(color);
-    pllsty(2);
+    pllsty(style);
     plline(2, vx, vy);
     pllsty(1);
     plschr(0, 0.6);
-    plptex(xv, ymin + 0.04 * (ymax - ymin), 0, 1, 0, label);
+    plptex(xv, ymin + lift * (ymax - ymin), 0, 1, 0, label);
     plschr(0, 0.8);
 }
 
@@ -97,7 +99,8 @@ static void vline(double x, int logx, const char *label, int color)
  * point whose largest batch (batch.max_running) stayed below its
  * max-num-seqs, or that preempted.
  */
-static void batch_limits(const curves_ctx *c, long xcol, double *knee_out, double *ceiling_out)
+static void batch_limits(const curves_ctx *c, long xcol, size_t group, double *knee_out,
+                         double *ceiling_out)
 {
     long thr = plot_table_col(c->t, "vllm_bench.output_throughput");
     long tpot = plot_table_col(c->t, "vllm_bench.mean_tpot_ms");
@@ -109,7 +112,7 @@ static void batch_limits(const curves_ctx *c, long xcol, double *knee_out, doubl
     double x0 = NAN, t0 = NAN, x1 = NAN, t1 = NAN, xk = NAN, tk = NAN, ovh = NAN;
     size_t seen = 0;
     for (size_t r = 0; r < c->t->rows; r++) {
-        if (c->series_of_row[r] != 0)
+        if (c->series_of_row[r] != group)
             continue;
         double x = plot_table_num(c->t, r, xcol), t = plot_table_num(c->t, r, thr);
         double step = plot_table_num(c->t, r, tpot) / 1e3;
@@ -145,20 +148,25 @@ static void batch_limits(const curves_ctx *c, long xcol, double *knee_out, doubl
     *ceiling_out = ceiling;
 }
 
-/* Draws the marks of batch_limits (NAN: none) on the panel just drawn;
- * with several series (NS) they are the first one's, named. */
-static void mark_batch_limits(const curves_ctx *c, double knee, double ceiling, size_t ns)
+/* Draws each line's marks of batch_limits on the panel just drawn (NS
+ * lines, the first four): one line's in red (the knee, dashed) and pink
+ * (the ceiling, dotted); several lines' in their colours, the labels of
+ * each higher up than the line before's. */
+static void mark_batch_limits(const curves_ctx *c, long xcol, size_t ns)
 {
-    char label[200], of[150] = "";
-    if (ns > 1)
-        snprintf(of, sizeof(of), " (%s)", c->s[0].label);
-    if (!isnan(knee)) {
-        snprintf(label, sizeof(label), "knee %.0f%s", knee, of);
-        vline(knee, c->logx, label, 15);
-    }
-    if (!isnan(ceiling)) {
-        snprintf(label, sizeof(label), "KV capacity%s", of);
-        vline(ceiling, c->logx, label, 8);
+    size_t n = ns < 4 ? ns : 4;
+    for (size_t g = 0; g < n; g++) {
+        double knee, ceiling;
+        batch_limits(c, xcol, g, &knee, &ceiling);
+        int kc = ns > 1 ? (int)(2 + g % NPALETTE) : 15, cc = ns > 1 ? kc : 8;
+        double lift = 0.04 + 0.24 * (double)g;
+        char label[64];
+        if (!isnan(knee)) {
+            snprintf(label, sizeof(label), "knee %.0f", knee);
+            vline(knee, c->logx, label, kc, 2, lift);
+        }
+        if (!isnan(ceiling))
+            vline(ceiling, c->logx, ns > 1 ? "KV cap" : "KV capacity", cc, 3, lift);
     }
 }
 
@@ -198,11 +206,8 @@ static void draw_curves(void *ctx)
         panel_box(0, 2, band, b);
         plot_panel(b[0], b[1], b[2], b[3], "Output throughput", xl, "output tokens/s", c->s, ns,
                    c->logx, 0, NULL, NULL, 0);
-        if (strcmp(c->xname, "max-num-seqs") == 0) {
-            double knee, ceiling;
-            batch_limits(c, d->xcol, &knee, &ceiling);
-            mark_batch_limits(c, knee, ceiling, ns);
-        }
+        if (strcmp(c->xname, "max-num-seqs") == 0)
+            mark_batch_limits(c, d->xcol, ns);
         plot_legend_band(c->s, ns, band);
         ns = fill_series(c, d->xcol, plot_table_col(c->t, "vllm_bench.mean_tpot_ms"), d->labels,
                          d->ngroups);
