@@ -509,7 +509,10 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
                      o->host.name);
             return -1;
         }
-        if (!(o->gpu.host_link_Bps > 0) && o->gpu_layers > 0) {
+        /* Also at --gpu-layers 0: a batch of 32 tokens or more runs the
+         * host layers' products on the GPU, their weights copied over the
+         * link (sim_cost_step_s), which without one took infinite time. */
+        if (!(o->gpu.host_link_Bps > 0)) {
             snprintf(err, errlen, "--gpu-layers: %s has no host link bandwidth in the catalog",
                      o->gpu.name);
             return -1;

@@ -149,6 +149,12 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
                  "--max-model-len 4096 --gpu-layers 8",
                  "--host NAME");
+    /* --gpu-layers 0 needs the link too (a prompt's host layers run on the
+     * GPU over it): it ran into 'a step of inf s' on a device without one
+     * (found by tests/fuzz/combos.py). */
+    expect_error("run --trace traces/samples/tiny.csv --gpu dgx-spark --model llama-3.1-8b "
+                 "--engine llamacpp --gpu-layers 0 --host cpu-epyc-9654",
+                 "--gpu-layers: dgx-spark has no host link bandwidth in the catalog");
     /* A pool too small for one max_model_len sequence names the longest
      * that fits, also where the allocator reserves max_model_len whatever
      * the sequence (it said 'at most 0 tokens ... 0 or less'), and that
