@@ -443,6 +443,8 @@ def compare_dirs(a, b, files=('requests.csv', 'timeseries.csv')):
 
 def compare_combo(r):
     args, exp = combo(r)
+    if '--allocator' in args and '--enable-prefix-caching' in args and args[args.index('--scheduler') + 1] in ('orca', 'static'):
+        args.remove('--enable-prefix-caching')  # their default allocator is contiguous
     drop = {'--allocator', '--block-size', '--speculative-config', '--kv-cache-dtype', '--quantization'}
     out, i = [], 0
     while i < len(args):
@@ -456,11 +458,19 @@ def compare_combo(r):
         specs = r.sample(['paged', 'paged:block=32', 'paged:block=8,prefix=on', 'contiguous:reserve=max',
                           'contiguous:reserve=pow2', 'contiguous:reserve=oracle,fit=first',
                           'vattn:page=2m', 'vattn:page=64k', 'jemalloc:reserve=grow', 'jemalloc:reserve=max'], r.randint(2, 4))
+        if not all(x.startswith('paged') for x in specs):  # refused with the others
+            out = [x for x in out if x != '--enable-prefix-caching']
         out += ['--allocators', ','.join(specs)]
     elif k == 'spec':
         if '--scheduler' in out:
             j = out.index('--scheduler'); out[j + 1] = 'vllm'
         out = [x for x in out if x not in ('--preemption-mode', 'swap')]
+        for o in ('--swap-space', '--n'):  # no swap in V1, no speculation with --n
+            if o in out:
+                j = out.index(o); del out[j:j + 2]
+        if '--max-num-batched-tokens' in out and '--max-num-seqs' not in out:
+            j = out.index('--max-num-batched-tokens')  # V1's 1024 sequences need a budget of 1024
+            out[j + 1] = str(max(int(out[j + 1]), 1024))
         out += ['--speculative-config', spec(r)]
     elif k == 'kv':
         out += ['--kv-cache-dtypes', r.choice(['fp16,fp8', 'fp16,int8,int4:group=32,residual=128', 'fp8,q8_0'])]
