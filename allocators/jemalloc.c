@@ -263,7 +263,13 @@ static int jem_init(kv_alloc *a, const char *params, char *err, size_t errlen)
     unsigned arena;
     size_t len = sizeof(arena);
     if (mallctl("arenas.create", &arena, &len, &hp, sizeof(hp)) != 0) {
-        snprintf(err, errlen, "--allocator jemalloc: mallctl arenas.create failed");
+        /* jemalloc takes its arena's metadata from the range itself
+         * (the extent hooks): a pool too small for that fails here. */
+        snprintf(err, errlen,
+                 "--allocator jemalloc: jemalloc cannot make its arena in a %.2f MiB pool (its "
+                 "own metadata lives there too): raise --num-blocks, --kv-pool-gib or "
+                 "--gpu-memory-utilization",
+                 (double)j->range / 1048576.0);
         jem_fini(a);
         return KV_EARG;
     }
@@ -446,8 +452,10 @@ static void jem_space(const kv_alloc *a, kv_space *out)
         st[2 * n + 1] = j->live[i].len;
         n++;
     }
-    /* Sort (start, len) pairs by start: pairs sort as 16-byte records. */
-    qsort(st, n, 2 * sizeof(uint64_t), cmp_u64);
+    /* Sort (start, len) pairs by start: pairs sort as 16-byte records
+     * (none before the first buffer: SCRATCH is made with it). */
+    if (n > 1)
+        qsort(st, n, 2 * sizeof(uint64_t), cmp_u64);
     uint64_t largest = 0, at = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (st[2 * i] > at && st[2 * i] - at > largest)

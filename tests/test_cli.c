@@ -175,6 +175,18 @@ static void test_bad_names_and_files(void **state)
     assert_int_equal(kvsim(RUN "--num-blocks 100 --max-model-len 1536 --allocator "
                                "jemalloc:reserve=max"),
                      0);
+    /* A pool too small for jemalloc's own arena metadata is named as such
+     * (it said 'mallctl arenas.create failed'); a request rejected before
+     * any buffer was made leaves jemalloc's free-space scan nothing to sort
+     * (qsort of a null array, UBSan under make asan). Both found by
+     * tests/fuzz/combos.py. */
+    expect_error("run --workload 'batch:n=3;in=fixed:10;out=fixed:5' --gpu h100-sxm --model "
+                 "llama-3.2-3b --allocator jemalloc --num-blocks 1 --max-model-len 16",
+                 "jemalloc cannot make its arena in a 1.75 MiB pool");
+    assert_int_equal(kvsim("run --workload 'batch:n=1;in=fixed:200;out=fixed:5' --gpu h100-sxm "
+                           "--model llama-3.2-1b --scheduler orca --num-blocks 32 "
+                           "--max-model-len 448 --n 2 --allocator jemalloc --quiet"),
+                     0);
     assert_int_equal(kvsim(RUN "--num-blocks 100 --max-model-len 1600 --allocator "
                                "contiguous:reserve=max,fit=first"),
                      0);
