@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/run_config.h"
 #include "sim/fit.h"
 #include "sim/preset.h"
@@ -83,8 +84,12 @@ int cmd_fit(int argc, char **argv)
         size_t k = 0;
         while (k < sizeof(names) / sizeof(names[0]) && strcmp(a, names[k]) != 0)
             k++;
-        if (k == sizeof(names) / sizeof(names[0]))
+        if (k == sizeof(names) / sizeof(names[0])) {
+            const char *hint = cli_did_you_mean(a, names, sizeof(names) / sizeof(names[0]));
+            if (hint != NULL)
+                cli_die("fit: unknown option '%s': did you mean %s? (kvsim fit --help)", a, hint);
             cli_die("fit: unknown option '%s' (kvsim fit --help)", a);
+        }
         if (i + 1 >= argc)
             cli_die("%s needs a value", a);
         if (*dst[k] != NULL) {

@@ -86,6 +86,8 @@ static void test_bad_options(void **state)
     expect_error("fit --model llama-3.1-8b --quantization awq:group=4096",
                  "not a multiple of the 4096-value group");
     expect_error("fit --gpu h100-sxm", "--model NAME is required");
+    expect_error("fit --model llama-3.1-8b --contxt 100",
+                 "fit: unknown option '--contxt': did you mean --context?");
     /* Two names of one option: both named (it said "--users given twice"
      * of one --users after --batch). */
     expect_error("fit --model llama-3.1-8b --batch 2 --users 3",
