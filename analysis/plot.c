@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <math.h>
 #include <plplot.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +147,7 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
     plwidth(1);
 }
 
-double plot_legend_rows(const series *s, size_t ns, size_t *ncol)
+size_t plot_legend_rows(const series *s, size_t ns, size_t *ncol)
 {
     if (ns < 2) {
         *ncol = 0;
@@ -163,13 +162,12 @@ double plot_legend_rows(const series *s, size_t ns, size_t *ncol)
     *ncol = fit < 1 ? 1 : fit > 4 ? 4 : fit;
     if (*ncol > n)
         *ncol = n;
-    return (double)((n + *ncol - 1) / *ncol);
+    return (n + *ncol - 1) / *ncol;
 }
 
 void plot_legend_band(const series *s, size_t ns, double band)
 {
-    size_t ncol;
-    double rows = plot_legend_rows(s, ns, &ncol);
+    size_t ncol, rows = plot_legend_rows(s, ns, &ncol);
     if (rows == 0)
         return;
     PLINT opt[MAX_SERIES], colors[MAX_SERIES], styles[MAX_SERIES], mcolors[MAX_SERIES];

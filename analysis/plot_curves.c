@@ -185,9 +185,8 @@ static void panel_box(int k, int n, double band, double b[4])
 /* The height of the legend band of NS series S (0 for one): its rows. */
 static double band_of(const series *s, size_t ns)
 {
-    size_t ncol;
-    double rows = plot_legend_rows(s, ns, &ncol);
-    return rows > 0 ? 0.03 + 0.045 * rows : 0;
+    size_t ncol, rows = plot_legend_rows(s, ns, &ncol);
+    return rows > 0 ? 0.03 + 0.045 * (double)rows : 0;
 }
 
 static void draw_curves(void *ctx)

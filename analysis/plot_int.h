@@ -23,9 +23,6 @@
     X(plend1, c_plend1)                                                                            \
     X(plfill, c_plfill)                                                                            \
     X(plgDevs, plgDevs)                                                                            \
-    X(plgchr, c_plgchr)                                                                            \
-    X(plgspa, c_plgspa)                                                                            \
-    X(plgvpd, c_plgvpd)                                                                            \
     X(plgvpw, c_plgvpw)                                                                            \
     X(plinit, c_plinit)                                                                            \
     X(pllab, c_pllab)                                                                              \
@@ -62,12 +59,6 @@ PLOT_DL_FUNCS(PLOT_DL_DECLARE)
 #define plfill (*plot_dl_plfill)
 #undef plgDevs
 #define plgDevs (*plot_dl_plgDevs)
-#undef plgchr
-#define plgchr (*plot_dl_plgchr)
-#undef plgspa
-#define plgspa (*plot_dl_plgspa)
-#undef plgvpd
-#define plgvpd (*plot_dl_plgvpd)
 #undef plgvpw
 #define plgvpw (*plot_dl_plgvpw)
 #undef plinit
@@ -164,7 +155,7 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
 
 /* The rows of the legend of NS series S (0: none, for one series) and its
  * columns (*NCOL). */
-double plot_legend_rows(const series *s, size_t ns, size_t *ncol);
+size_t plot_legend_rows(const series *s, size_t ns, size_t *ncol);
 
 /* The legend of the NS series S (none for one) across the bottom of the
  * page, in the band [0, BAND] of its height. */
