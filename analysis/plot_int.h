@@ -112,10 +112,13 @@ typedef struct table {
     size_t rows; /* data rows (header excluded) */
     size_t cols;
     char **header; /* cols names */
+    size_t *line;  /* the file's line of the header (0) and of each row (1..rows) */
 } table;
 
-/* Reads the CSV file PATH (quoted cells undone) into *T. Returns 0, or -1
- * with a one-line ERR (missing, empty, a row of the wrong width). */
+/* Reads the CSV file PATH (quoted cells undone, blank lines skipped, CRLF
+ * taken) into *T. Returns 0, or -1 with a one-line ERR (missing, empty, a
+ * row of the wrong width, a cell that is not a number in a column of
+ * numbers). */
 int plot_table_read(const char *path, table *t, char *err, size_t errlen);
 
 void plot_table_free(table *t);

@@ -21,6 +21,7 @@ void plot_table_free(table *t)
     free(t->text);
     free(t->cell);
     free(t->header);
+    free(t->line);
     memset(t, 0, sizeof(*t));
 }
 
@@ -109,17 +110,31 @@ int plot_table_read(const char *path, table *t, char *err, size_t errlen)
         plot_table_free(t);
         return -1;
     }
-    size_t nl = 0;
+    /* Each kept line's number in the file (blank lines are skipped). */
+    size_t *lineno = malloc(nlines * sizeof(size_t));
+    if (lineno == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        free(lines);
+        plot_table_free(t);
+        return -1;
+    }
+    size_t nl = 0, at = 0;
     for (char *p = t->text; *p;) {
         char *e = strchr(p, '\n');
         if (e != NULL)
             *e = '\0';
-        if (*p)
+        at++;
+        if (e != NULL && e > p && e[-1] == '\r')
+            e[-1] = '\0'; /* CRLF */
+        if (*p) {
+            lineno[nl] = at;
             lines[nl++] = p;
+        }
         if (e == NULL)
             break;
         p = e + 1;
     }
+    t->line = lineno;
     if (nl < 1) {
         snprintf(err, errlen, "%s: empty file", path);
         free(lines);
@@ -141,14 +156,39 @@ int plot_table_read(const char *path, table *t, char *err, size_t errlen)
     for (size_t r = 0; r < t->rows; r++) {
         size_t got = split_csv(lines[r + 1], t->cell + r * t->cols, t->cols);
         if (got != t->cols) {
-            snprintf(err, errlen, "%s: line %zu: %zu fields, the header has %zu", path, r + 2, got,
-                     t->cols);
+            snprintf(err, errlen, "%s: line %zu: %zu fields, the header has %zu", path,
+                     t->line[r + 1], got, t->cols);
             free(lines);
             plot_table_free(t);
             return -1;
         }
     }
     free(lines);
+    /* A column of numbers with a cell that is not one (a hand edit) is
+     * refused, never drawn without that point: a column is numbers where
+     * most of its non-empty cells are (a column of names may hold a name
+     * that reads as a number). */
+    for (size_t c = 0; c < t->cols; c++) {
+        size_t num = 0, text = 0, first_text = 0;
+        for (size_t r = 0; r < t->rows; r++) {
+            const char *s = t->cell[r * t->cols + c];
+            if (*s == '\0')
+                continue;
+            char *end;
+            (void)strtod(s, &end);
+            if (*end == '\0') {
+                num++;
+            } else if (text++ == 0) {
+                first_text = r;
+            }
+        }
+        if (text > 0 && num > text) {
+            snprintf(err, errlen, "%s: line %zu: column '%s': '%s' is not a number", path,
+                     t->line[first_text + 1], t->header[c], t->cell[first_text * t->cols + c]);
+            plot_table_free(t);
+            return -1;
+        }
+    }
     return 0;
 }
 

@@ -698,6 +698,15 @@ static void test_bad_sweeps(void **state)
     fputs("time_s,a,b\n1,2\n", fp); /* a short row */
     fclose(fp);
     expect_error(args, "timeseries.csv: line 2: 2 fields, the header has 3");
+    /* A hand-edited cell in a column of numbers is refused with its line
+     * (blank lines counted), not drawn without its point; a column of
+     * names may hold one that reads as a number. */
+    snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("time_s,name\r\n0,a\r\n\n1,b\n2,7\nabc,c\n", fp);
+    fclose(fp);
+    expect_error(args, "timeseries.csv: line 6: column 'time_s': 'abc' is not a number");
     snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
     unlink(path);
     snprintf(path, sizeof(path), "%s/curves.csv", dir);
