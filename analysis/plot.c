@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <math.h>
 #include <plplot.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,9 +263,46 @@ static const char *const mem_cols[6] = {"token_states_bytes",  "reservation_byte
                                         "blocked_free_bytes",  "free_bytes"};
 typedef struct mem_ctx {
     PLFLT *t;
-    PLFLT *cum[7]; /* cumulative GiB: cum[0] = 0, cum[k+1] = cum[k] + category k */
+    PLFLT *cum[7];  /* cumulative GiB: cum[0] = 0, cum[k+1] = cum[k] + category k */
+    PLFLT *seqs[2]; /* sequences running and requests waiting; NULL: not in the file */
     PLINT n;
 } mem_ctx;
+
+/* The lower panel of the memory figure: sequences running and requests
+ * waiting over time, which says at a glance whether the replica keeps up
+ * (a queue that only grows does not). */
+static void draw_requests(const mem_ctx *m, double tmax)
+{
+    static const char *const names[2] = {"running", "waiting"};
+    static const int rgb[2][3] = {{31, 119, 180}, {214, 39, 40}};
+    double top = 0;
+    for (int k = 0; k < 2; k++)
+        for (PLINT i = 0; i < m->n; i++)
+            top = fmax(top, m->seqs[k][i]);
+    plvpor(0.08, 0.74, 0.10, 0.32);
+    plwind(0, tmax > 0 ? tmax : 1, 0, top > 0 ? top * 1.05 : 1);
+    for (int k = 0; k < 2; k++) {
+        plscol0(8 + k, rgb[k][0], rgb[k][1], rgb[k][2]);
+        plcol0(8 + k);
+        plwidth(1.5);
+        if (m->n >= 2)
+            plline(m->n, m->t, m->seqs[k]);
+    }
+    plwidth(1);
+    plcol0(1);
+    plschr(0, 0.8);
+    plbox("bcnst", 0, 0, "bcnstv", 0, 3);
+    pllab("simulated time (s)", "requests", "");
+    PLINT opt[2] = {PL_LEGEND_LINE, PL_LEGEND_LINE}, colors[2] = {8, 9}, styles[2] = {1, 1};
+    PLFLT widths[2] = {1.5, 1.5};
+    const char *texts[2] = {names[0], names[1]};
+    PLINT black[2] = {1, 1};
+    PLFLT w, h;
+    pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.02, 0.0, 0.1, 0, 1, 1, 0, 0, 2, opt, 1.0,
+             0.8, 2.0, 1.0, black, texts, NULL, NULL, NULL, NULL, colors, styles, widths, NULL,
+             NULL, NULL, NULL);
+}
 
 static void draw_memory(void *ctx)
 {
@@ -276,7 +314,8 @@ static void draw_memory(void *ctx)
         top = fmax(top, m->cum[6][i]);
     double tmax = m->n ? m->t[m->n - 1] : 1;
     pladv(0);
-    plvpor(0.08, 0.74, 0.12, 0.9);
+    const bool two = m->seqs[0] != NULL;
+    plvpor(0.08, 0.74, two ? 0.42 : 0.12, 0.9);
     plwind(0, tmax > 0 ? tmax : 1, 0, top > 0 ? top * 1.02 : 1);
     PLFLT *px = malloc(2 * (size_t)m->n * sizeof(PLFLT)),
           *py = malloc(2 * (size_t)m->n * sizeof(PLFLT));
@@ -296,8 +335,9 @@ static void draw_memory(void *ctx)
     free(py);
     plcol0(1);
     plschr(0, 0.8);
-    plbox("bcnst", 0, 0, "bcnstv", 0, 0);
-    pllab("simulated time (s)", "KV pool (GiB)", "KV pool over time, by category (replica 0)");
+    plbox(two ? "bcst" : "bcnst", 0, 0, "bcnstv", 0, 0);
+    pllab(two ? "" : "simulated time (s)", "KV pool (GiB)",
+          "KV pool over time, by category (replica 0)");
     PLINT opt[6], colors[6], pat[6], styles[6], black[6];
     PLFLT scales[6], spacings[6], widths[6];
     const char *texts[6];
@@ -320,6 +360,8 @@ static void draw_memory(void *ctx)
              NULL, NULL, NULL);
     (void)styles;
     (void)widths;
+    if (two)
+        draw_requests(m, tmax);
 }
 
 int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen)
@@ -351,6 +393,10 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
     int oom = m.t == NULL;
     for (int k = 0; k < 7; k++)
         oom |= (m.cum[k] = malloc(n * sizeof(PLFLT))) == NULL;
+    long sc[2] = {plot_table_col(&t, "running"), plot_table_col(&t, "waiting")};
+    if (sc[0] >= 0 && sc[1] >= 0)
+        for (int k = 0; k < 2; k++)
+            oom |= (m.seqs[k] = malloc(n * sizeof(PLFLT))) == NULL;
     if (!oom) {
         for (size_t r = 0; r < t.rows; r += step) {
             size_t row = r + step >= t.rows ? t.rows - 1 : r; /* the last row is kept */
@@ -359,6 +405,10 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
             for (int k = 0; k < 6; k++) {
                 double v = plot_table_num(&t, row, cc[k]);
                 m.cum[k + 1][m.n] = m.cum[k][m.n] + (isfinite(v) ? v : 0) / 1073741824.0;
+            }
+            for (int k = 0; k < 2 && m.seqs[0] != NULL; k++) {
+                double v = plot_table_num(&t, row, sc[k]);
+                m.seqs[k][m.n] = isfinite(v) ? v : 0;
             }
             m.n++;
             if (row == t.rows - 1)
@@ -371,10 +421,12 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
     else
         rc = plot_render(dir, "memory", draw_memory, &m, info, err, errlen);
     if (rc == 0 && info != NULL)
-        info->series = 6;
+        info->series = m.seqs[0] != NULL ? 8 : 6;
     free(m.t);
     for (int k = 0; k < 7; k++)
         free(m.cum[k]);
+    for (int k = 0; k < 2; k++)
+        free(m.seqs[k]);
     plot_table_free(&t);
     return rc;
 }

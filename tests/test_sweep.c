@@ -190,10 +190,11 @@ static void test_seeds_grid_plots(void **state)
     assert_int_not_equal(access(p, F_OK), 0);
     snprintf(p, sizeof(p), "%s/g/points/0000/seed-0/memory.svg", tmp);
     assert_int_not_equal(access(p, F_OK), 0);
-    /* A run's memory plot: six stacked categories. */
+    /* A run's memory plot: six stacked categories, and running and waiting
+     * requests in the panel below. */
     snprintf(p, sizeof(p), "%s/g/points/0000/seed-0", tmp);
     assert_int_equal(an_plot_memory(p, &info, err, sizeof(err)), 0);
-    assert_int_equal(info.series, 6);
+    assert_int_equal(info.series, 8); /* and running, waiting below */
     snprintf(p, sizeof(p), "%s/g/points/0000/seed-0/memory.svg", tmp);
     a = test_slurp(p, NULL);
     assert_non_null(strstr(a, "<svg"));
