@@ -212,12 +212,13 @@ static void write_replicas_json(FILE *fp, const an_run_info *in)
                 "%s\n    {\"replica\": %u, \"requests\": %llu, \"completed\": %llu, "
                 "\"rejected\": %llu, \"output_tokens_per_s\": %.17g, \"steps\": %llu, "
                 "\"busy_s\": %.17g, \"preemptions\": %llu, \"max_running\": %u, "
-                "\"mean_ttft_ms\": %.17g, \"mean_tpot_ms\": %.17g, \"mean_e2el_ms\": %.17g}",
+                "\"max_waiting\": %u, \"mean_ttft_ms\": %.17g, \"mean_tpot_ms\": %.17g, "
+                "\"mean_e2el_ms\": %.17g}",
                 k ? "," : "", k, (unsigned long long)s->total, (unsigned long long)s->completed,
                 (unsigned long long)s->rejected,
                 r->makespan_s > 0 ? (double)s->output_tokens / r->makespan_s : 0.0,
                 (unsigned long long)s->steps, s->busy_s, (unsigned long long)s->preemptions,
-                s->max_running, 1e3 * per(s->ttft_sum_s, s->completed),
+                s->max_running, s->max_waiting, 1e3 * per(s->ttft_sum_s, s->completed),
                 1e3 * per(s->tpot_sum_s, s->tpot_n), 1e3 * per(s->e2e_sum_s, s->completed));
     }
     fprintf(fp, "\n  ],\n");
@@ -430,13 +431,13 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
     json_pct(fp, "at_peak_pct", &peak, 1);
     fprintf(fp, "  },\n");
 
-    fprintf(
-        fp,
-        "  \"batch\": {\"mean_running\": %.6f, \"max_running\": %u, \"steps\": %llu, "
-        "\"mean_batch_seqs\": %.6f, \"mean_resident_seqs\": %.6f, \"mean_batch_tokens\": %.6f},\n",
-        an_metrics_mean_running(m), r->max_running, (unsigned long long)m->steps,
-        an_metrics_mean_batch(m), an_metrics_mean_resident_per_step(m),
-        an_metrics_mean_batch_tokens(m));
+    fprintf(fp,
+            "  \"batch\": {\"mean_running\": %.6f, \"max_running\": %u, \"max_waiting\": %u, "
+            "\"steps\": %llu, \"mean_batch_seqs\": %.6f, \"mean_resident_seqs\": %.6f, "
+            "\"mean_batch_tokens\": %.6f},\n",
+            an_metrics_mean_running(m), r->max_running, r->max_waiting,
+            (unsigned long long)m->steps, an_metrics_mean_batch(m),
+            an_metrics_mean_resident_per_step(m), an_metrics_mean_batch_tokens(m));
     fprintf(fp,
             "  \"parallel\": {\"tensor_parallel_size\": %u, \"pipeline_parallel_size\": %u, "
             "\"virtual_engines\": %u, \"gpus\": %u, \"allreduce_s\": %s, \"stage_busy_pct\": %s, "
@@ -611,10 +612,13 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 (unsigned long long)r->prefix.evictions);
     fprintf(fp,
             "batch        %.1f sequences (%.0f tokens) computed per step of %.1f resident; "
-            "%.1f resident over busy time, max %u (limit %u)%s\n",
+            "%.1f resident over busy time, max %u (limit %u)%s; at most %u requests waiting%s\n",
             an_metrics_mean_batch(m), an_metrics_mean_batch_tokens(m),
             an_metrics_mean_resident_per_step(m), an_metrics_mean_running(m), r->max_running,
-            p->max_num_seqs, ve > 1 ? "; virtual engine 0" : "");
+            p->max_num_seqs, ve > 1 ? "; virtual engine 0" : "", r->max_waiting,
+            ve > 1            ? " at one virtual engine"
+            : r->replicas > 1 ? " at one replica"
+                              : "");
     print_sched_summary(fp, in);
     an_print_spec(fp, in);
     if (m->ts_truncated)

@@ -129,8 +129,9 @@ typedef struct sim_replica_stats {
     uint64_t steps;
     double busy_s;
     uint32_t max_running;
-    double ttft_sum_s; /* over completed requests */
-    double tpot_sum_s; /* over completed requests with more than one token */
+    uint32_t max_waiting; /* requests queued at a step's start, after its scheduling pass */
+    double ttft_sum_s;    /* over completed requests */
+    double tpot_sum_s;    /* over completed requests with more than one token */
     uint64_t tpot_n;
     double e2e_sum_s;
 } sim_replica_stats;
@@ -160,6 +161,7 @@ typedef struct sim_result {
     double arrival_span_s;            /* from the first arrival to the last (0: one or none) */
     double makespan_s;                /* from the first arrival to the last request's end */
     uint32_t max_running;
+    uint32_t max_waiting; /* the most requests one replica (virtual engine) left queued at a step */
     double busy_s;
     double allreduce_s;  /* of busy_s, tensor-parallel all-reduces */
     double stage_busy_s; /* pipeline stages' busy time, summed over stages and replicas */

@@ -385,6 +385,8 @@ static void combine(sim_result *res, const part *parts, uint32_t n, const feed *
             res->makespan_s = p->makespan_s;
         if (p->max_running > res->max_running)
             res->max_running = p->max_running;
+        if (p->max_waiting > res->max_waiting)
+            res->max_waiting = p->max_waiting;
         res->busy_s += p->busy_s;
         res->allreduce_s += p->allreduce_s;
         res->stage_busy_s += p->stage_busy_s;

@@ -166,6 +166,13 @@ void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
         r->res->max_running = r->running_seqs;
     if (r->running_seqs > r->stats->max_running)
         r->stats->max_running = r->running_seqs;
+    /* The queue left by the pass (merged steps repeat this step's: no
+     * arrival joins it in between). */
+    uint32_t waiting = sim_rep_waiting(r);
+    if (waiting > r->res->max_waiting)
+        r->res->max_waiting = waiting;
+    if (waiting > r->stats->max_waiting)
+        r->stats->max_waiting = waiting;
     if (r->cfg->spec.method != SIM_SPEC_NONE) {
         double draft_s;
         sim_spec_step_s(r, &draft_s, NULL);

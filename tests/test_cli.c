@@ -475,6 +475,31 @@ static void test_run_writes_outputs(void **state)
     rmdir(dir);
 }
 
+/* batch.max_waiting: 500 requests arrive at once, max-num-seqs 64 and a
+ * budget of 8,192 tokens (V1 on an H100) take 64 prompts of 100 tokens in
+ * the first pass, leaving 436 waiting, the most there ever are (the queue
+ * only shrinks after). With --no-merge-steps the same (merged steps repeat
+ * their first step's queue). */
+static void test_max_waiting(void **state)
+{
+    (void)state;
+    for (int merge = 0; merge < 2; merge++) {
+        char dir[] = "/tmp/kvsim_cli_XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char args[512];
+        snprintf(args, sizeof(args),
+                 "run --workload 'batch:n=500;in=fixed:100;out=fixed:10' --gpu h100-sxm "
+                 "--model llama-3.1-8b --max-num-seqs 64 --no-plot --quiet %s--out %s",
+                 merge ? "" : "--no-merge-steps ", dir);
+        assert_int_equal(kvsim(args), 0);
+        char *js = test_slurp_in(dir, "summary.json", NULL);
+        assert_non_null(strstr(js, "\"max_running\": 64, \"max_waiting\": 436,"));
+        free(js);
+        snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+        test_sh(args, out, sizeof(out), false);
+    }
+}
+
 /* timeseries.csv's preemptions column sums to summary.json's count, also
  * where a lone request preempts itself and is then rejected as outgrowing
  * the pool (two samples of 512 + 16 tokens each in 64 blocks of 16): the
@@ -557,6 +582,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_max_waiting),
         cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_help_lists_every_option),
