@@ -239,7 +239,8 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
         fputs("</tr>\n", fp);
     }
     /* summary.json's pool is one virtual engine's: with vLLM v0's pipeline
-     * a GPU holds every virtual engine's share of its stage. */
+     * a GPU holds every virtual engine's share of its stage (vLLM V1 has
+     * one, whatever its batches in flight). */
     double tp = jnum(root, "parallel", "tensor_parallel_size");
     double pp = jnum(root, "parallel", "pipeline_parallel_size");
     double ve = jnum(root, "parallel", "virtual_engines");

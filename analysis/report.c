@@ -258,6 +258,13 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 r->plan.pipeline_parallel, r->plan.stage_layers, c->model.layers,
                 100.0 * safe_div(r->stage_busy_s,
                                  r->makespan_s * r->plan.pipeline_parallel * r->replicas));
+    else if (r->plan.pipeline_parallel > 1 && sim_config_shared_pool(c))
+        fprintf(fp,
+                "pipeline     %u stages of %u layers, vLLM V1: one scheduler and KV pool, up to %u "
+                "batches in flight: stages busy %.1f%% of the time\n",
+                r->plan.pipeline_parallel, r->plan.stage_layers, r->plan.pipeline_parallel,
+                100.0 * safe_div(r->stage_busy_s,
+                                 r->makespan_s * r->plan.pipeline_parallel * r->replicas));
     else if (r->plan.pipeline_parallel > 1)
         fprintf(fp,
                 "pipeline     %u stages of %u layers, %u virtual engines per replica with 1/%u of "
@@ -438,23 +445,24 @@ int an_write_summary_json(FILE *fp, const an_run_info *in)
             an_metrics_mean_running(m), r->max_running, r->max_waiting,
             (unsigned long long)m->steps, an_metrics_mean_batch(m),
             an_metrics_mean_resident_per_step(m), an_metrics_mean_batch_tokens(m));
-    fprintf(fp,
-            "  \"parallel\": {\"tensor_parallel_size\": %u, \"pipeline_parallel_size\": %u, "
-            "\"virtual_engines\": %u, \"gpus\": %u, \"allreduce_s\": %s, \"stage_busy_pct\": %s, "
-            "\"allreduce_busbw_gbps\": %s, \"allreduce_latency_us\": %s},\n",
-            r->plan.tensor_parallel, r->plan.pipeline_parallel, sim_config_virtual_engines(c),
-            r->plan.tensor_parallel * r->plan.pipeline_parallel * r->replicas,
-            num(n1, r->allreduce_s),
-            r->plan.pipeline_parallel > 1
-                ? num(n4, 100.0 * safe_div(r->stage_busy_s,
-                                           r->makespan_s * r->plan.pipeline_parallel * r->replicas))
-                : "null",
-            r->plan.tensor_parallel > 1 || r->plan.pipeline_parallel > 1
-                ? num(n2, r->link.busbw_Bps / 1e9)
-                : "null",
-            r->plan.tensor_parallel > 1 || r->plan.pipeline_parallel > 1
-                ? num(n3, r->link.floor_s * 1e6)
-                : "null");
+    fprintf(
+        fp,
+        "  \"parallel\": {\"tensor_parallel_size\": %u, \"pipeline_parallel_size\": %u, "
+        "\"virtual_engines\": %u, \"batches_in_flight\": %u, \"gpus\": %u, \"allreduce_s\": %s, "
+        "\"stage_busy_pct\": %s, \"allreduce_busbw_gbps\": %s, \"allreduce_latency_us\": %s},\n",
+        r->plan.tensor_parallel, r->plan.pipeline_parallel, sim_config_kv_pools(c),
+        sim_config_virtual_engines(c),
+        r->plan.tensor_parallel * r->plan.pipeline_parallel * r->replicas, num(n1, r->allreduce_s),
+        r->plan.pipeline_parallel > 1
+            ? num(n4, 100.0 * safe_div(r->stage_busy_s,
+                                       r->makespan_s * r->plan.pipeline_parallel * r->replicas))
+            : "null",
+        r->plan.tensor_parallel > 1 || r->plan.pipeline_parallel > 1
+            ? num(n2, r->link.busbw_Bps / 1e9)
+            : "null",
+        r->plan.tensor_parallel > 1 || r->plan.pipeline_parallel > 1
+            ? num(n3, r->link.floor_s * 1e6)
+            : "null");
     fprintf(fp, "  \"preemptions\": %llu,\n", (unsigned long long)r->preemptions);
     fprintf(fp, "  \"prefill_tokens_computed\": %llu,\n",
             (unsigned long long)r->prefill_tokens_computed);
@@ -527,8 +535,11 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     const sim_result *r = in->res;
     const an_metrics *m = in->metrics;
     const sim_memory_plan *p = &r->plan;
-    /* vLLM v0's P per replica, one with llama.cpp's layer split. */
+    /* vLLM v0's P per replica, one with llama.cpp's layer split; vLLM
+     * V1's one scheduler runs its P batches in flight as lanes sharing its
+     * pool (SHARED). */
     uint32_t ve = sim_config_virtual_engines(c);
+    const bool shared = sim_config_shared_pool(c);
     double span = r->makespan_s;
     an_breakdown_pct avg, peak;
     an_metrics_time_avg(m, span, &avg);
@@ -591,8 +602,9 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     fprintf(fp, "makespan     %.1f s (busy %.1f s%s), %llu steps, %llu preemptions\n", span,
             r->busy_s,
             p->pipeline_parallel <= 1 ? ""
-            : ve > 1                  ? " summed over virtual engines, waits for stages included"
-                                      : ", waits for stages included",
+            : shared ? " summed over the batches in flight, waits for stages included"
+            : ve > 1 ? " summed over virtual engines, waits for stages included"
+                     : ", waits for stages included",
             (unsigned long long)r->steps, (unsigned long long)r->preemptions);
     fprintf(fp,
             "throughput   %.1f output tok/s, %.1f total tok/s, %.3f req/s; peak %llu output "
@@ -615,8 +627,13 @@ void an_print_summary(FILE *fp, const an_run_info *in)
             "%.1f resident over busy time, max %u (limit %u)%s; at most %u requests waiting%s\n",
             an_metrics_mean_batch(m), an_metrics_mean_batch_tokens(m),
             an_metrics_mean_resident_per_step(m), an_metrics_mean_running(m), r->max_running,
-            p->max_num_seqs, ve > 1 ? "; virtual engine 0" : "", r->max_waiting,
-            ve > 1            ? " at one virtual engine"
+            p->max_num_seqs,
+            shared   ? "; steps of the first batch in flight, sequences of the pool"
+            : ve > 1 ? "; virtual engine 0"
+                     : "",
+            r->max_waiting,
+            shared            ? ""
+            : ve > 1          ? " at one virtual engine"
             : r->replicas > 1 ? " at one replica"
                               : "");
     print_sched_summary(fp, in);
@@ -669,7 +686,7 @@ void an_print_summary(FILE *fp, const an_run_info *in)
                 p->tensor_parallel * p->pipeline_parallel, p->tensor_parallel, p->pipeline_parallel,
                 total, gib(p->cuda_total_bytes), est, c->mem_util, gib(p->usable_bytes),
                 gib(p->weights_bytes), gib(p->weights_total_bytes), gib(p->activation_bytes),
-                gib(p->overhead_bytes), gib(p->kv_pool_bytes * sim_config_virtual_engines(c)),
+                gib(p->overhead_bytes), gib(p->kv_pool_bytes * sim_config_kv_pools(c)),
                 p->pool_overridden ? " (set by option)" : "");
     else
         fprintf(fp,
@@ -695,7 +712,7 @@ void an_print_summary(FILE *fp, const an_run_info *in)
     if (p->pool_exceeds_memory)
         fprintf(fp, "             the KV pool set by option is larger than the memory the weights "
                     "leave: a study of the pool alone\n");
-    if (ve > 1)
+    if (ve > 1 && !shared)
         fprintf(fp,
                 "             with %u virtual engines, the KV figures below are virtual engine "
                 "0's: its 1/%u of the blocks\n",

@@ -534,7 +534,7 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
                  o->replicas, o->pipeline_parallel, SIM_MAX_REPLICAS);
         return -1;
     }
-    if (ve > 1 && o->num_blocks > 0 && o->num_blocks < ve) {
+    if (sim_config_kv_pools(o) > 1 && o->num_blocks > 0 && o->num_blocks < ve) {
         snprintf(err, errlen,
                  "--num-blocks %u: each of the %u virtual engines gets 1/%u of the blocks (vLLM "
                  "v0 with --pipeline-parallel-size): give at least %u",
@@ -610,4 +610,14 @@ uint32_t sim_config_virtual_engines(const sim_config *cfg)
     if (cfg->cost.llamacpp_split || cfg->pipeline_parallel <= 1)
         return 1;
     return cfg->pipeline_parallel;
+}
+
+bool sim_config_shared_pool(const sim_config *cfg)
+{
+    return sim_config_virtual_engines(cfg) > 1 && strcmp(cfg->scheduler, "vllm") == 0;
+}
+
+uint32_t sim_config_kv_pools(const sim_config *cfg)
+{
+    return sim_config_shared_pool(cfg) ? 1 : sim_config_virtual_engines(cfg);
 }

@@ -90,6 +90,17 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
  * layer split (cost.llamacpp_split), whose GPUs run one batch in turn. */
 uint32_t sim_config_virtual_engines(const sim_config *cfg);
 
+/* vLLM V1 with pipeline parallelism (scheduler "vllm"): one scheduler and
+ * one KV pool per replica, its batch queue holding up to P batches in
+ * flight (v1/engine/core.py, step_with_batch_queue). kvsim runs the P
+ * batches as P lanes (the virtual engines above) that share the pool and
+ * its prefix cache and max_num_seqs, each arrival going to the lane with
+ * the fewest waiting, then the one that schedules next (sim/engine.c). */
+bool sim_config_shared_pool(const sim_config *cfg);
+
+/* KV pools per replica: 1, or vLLM v0's P virtual engines' own 1/P each. */
+uint32_t sim_config_kv_pools(const sim_config *cfg);
+
 /*
  * Writes into OUT the configuration a run uses: CFG with the scheduler's
  * defaults filled in (budget, max_num_seqs, chunked prefill, prefix

@@ -43,10 +43,11 @@ static double to_s(int64_t ns)
 
 /* The pool of one virtual engine: with pipeline parallelism each of them
  * gets 1/P of the blocks (vLLM v0.6 core/scheduler.py: num_gpu_blocks //=
- * pipeline_parallel_size); llama.cpp's layer split has one. */
+ * pipeline_parallel_size); llama.cpp's layer split has one, and vLLM V1's
+ * lanes share one (sim_config_shared_pool). */
 static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *plan)
 {
-    uint32_t pp = sim_config_virtual_engines(cfg);
+    uint32_t pp = sim_config_kv_pools(cfg);
     kv_pool_config pc = {
         .pool_bytes = plan->kv_budget_bytes / pp,
         .bytes_per_token = plan->kv_bytes_per_token,
@@ -167,13 +168,14 @@ static uint32_t ve_load(const sim_replica *r)
     return r->nrunning + sim_rep_waiting(r);
 }
 
-/* A replica's unfinished requests, over its virtual engines. */
+/* A replica's unfinished requests, over its virtual engines (vLLM V1's
+ * lanes: one waiting queue). */
 static uint32_t group_load(const engine *e, uint32_t g)
 {
     uint32_t n = 0;
     for (uint32_t v = 0; v < e->pp; v++)
-        n += ve_load(&e->rep[g * e->pp + v]);
-    return n;
+        n += e->shared_pool ? e->rep[g * e->pp + v].nrunning : ve_load(&e->rep[g * e->pp + v]);
+    return n + (e->shared_pool ? sim_rep_waiting(&e->rep[g * e->pp]) : 0);
 }
 
 /* The replica request T goes to (the router's choice). */
@@ -209,15 +211,26 @@ static uint32_t route_group(engine *e, const trace_request *t)
     }
 }
 
+/* When lane R's scheduler next runs a pass: now if idle, else at its
+ * step's end. */
+static int64_t lane_next_ns(const sim_replica *r)
+{
+    return r->busy ? r->step_end_ns : INT64_MIN;
+}
+
 /* The virtual engine request T goes to: in the router's replica, the one
  * with the fewest unfinished requests (vLLM v0's add_request with pipeline
- * parallelism), the first on a tie. */
+ * parallelism), the first on a tie. vLLM V1's lanes share one waiting
+ * queue, whichever lane takes it: it is filed with the lane whose
+ * scheduler runs next, the first on a tie. */
 static uint32_t route(engine *e, const trace_request *t)
 {
     uint32_t g = route_group(e, t), best = g * e->pp;
-    for (uint32_t v = 1; v < e->pp; v++)
-        if (ve_load(&e->rep[g * e->pp + v]) < ve_load(&e->rep[best]))
+    for (uint32_t v = 1; v < e->pp; v++) {
+        const sim_replica *r = &e->rep[g * e->pp + v], *b = &e->rep[best];
+        if (e->shared_pool ? lane_next_ns(r) < lane_next_ns(b) : ve_load(r) < ve_load(b))
             best = g * e->pp + v;
+    }
     return best;
 }
 
@@ -281,7 +294,7 @@ static int admit_arrival(engine *e, const trace_request *t)
         uint32_t i;
         if (sim_rep_make_request(r, &qd, t->hash_ids, &i) != 0)
             return -1;
-        if (sim_queue_push_back(&r->waiting, i) != 0) {
+        if (sim_queue_push_back(r->wq, i) != 0) {
             snprintf(e->err, e->errlen, "out of memory for the waiting queue");
             return -1;
         }
@@ -290,7 +303,7 @@ static int admit_arrival(engine *e, const trace_request *t)
     /* Behind others: queued compact, made a request when it reaches the
      * front (sim_rep_waiting_front). */
     qd.hash_ids = qd.num_hash_ids > 0 ? t->hash_ids : NULL; /* copied */
-    if (sim_backlog_push_back(&r->queued, &qd) != 0) {
+    if (sim_backlog_push_back(r->bq, &qd) != 0) {
         snprintf(e->err, e->errlen, "out of memory for the waiting queue");
         return -1;
     }
@@ -369,6 +382,8 @@ static int start_steps(engine *e)
             if (sim_merge_steps(r, &end_ns) != 0)
                 return -1;
         }
+        if (rc == 1)
+            r->step_end_ns = end_ns;
         if (rc == 1 && sim_evq_push(&e->evq, end_ns, EV_STEP_END, k, 0) != 0) {
             snprintf(e->err, e->errlen, "out of memory for the event queue");
             return -1;
@@ -381,12 +396,17 @@ static int start_steps(engine *e)
 
 static void engine_free(engine *e)
 {
+    /* Every lane's sequences first: a shared pool goes with its owner. */
     for (uint32_t k = 0; k < e->nrep; k++) {
         sim_replica *r = &e->rep[k];
         for (uint32_t n = 0; n < e->pool.len; n++)
             if (e->pool.v[n].replica == r->index)
                 kv_release(r->kv, &e->pool.v[n].seq);
-        kv_destroy(r->kv);
+    }
+    for (uint32_t k = 0; k < e->nrep; k++) {
+        sim_replica *r = &e->rep[k];
+        if (r->peers == NULL || r->peers == r) /* a shared pool's owner: its first lane */
+            kv_destroy(r->kv);
         free(r->running);
         free(r->batch.req);
         free(r->batch.tokens);
@@ -425,7 +445,21 @@ static int replica_init(engine *e, uint32_t k, const sim_observer *obs)
     r->err = e->err;
     r->errlen = e->errlen;
     kv_pool_config pc = pool_config(&e->cfg, &e->plan);
-    if (kv_create(&r->kv, e->cfg.allocator, &pc, e->err, e->errlen) != 0)
+    if (e->shared_pool) {
+        /* vLLM V1's lanes: the replica's first lane creates the pool, the
+         * others share it. */
+        r->peers = &e->rep[k - k % e->pp];
+        r->npeers = e->pp;
+    }
+    r->wq = &r->waiting;
+    r->bq = &r->queued;
+    if (r->peers != NULL && r->peers != r) {
+        r->wq = &r->peers->waiting;
+        r->bq = &r->peers->queued;
+    }
+    if (r->peers != NULL && r->peers != r)
+        r->kv = r->peers->kv;
+    else if (kv_create(&r->kv, e->cfg.allocator, &pc, e->err, e->errlen) != 0)
         return -1;
     if (strcmp(r->kv->ops->name, "paged") == 0)
         r->block_bytes =
@@ -473,6 +507,7 @@ int sim_engine_open(engine *e, const sim_config *cfg, wl_source *src, const sim_
     sim_evq_init(&e->evq);
     int rc = resolve(cfg, &e->cfg, &e->plan, err, errlen);
     e->pp = sim_config_virtual_engines(&e->cfg);
+    e->shared_pool = rc == 0 && sim_config_shared_pool(&e->cfg);
     /* A part runs one replica: its virtual engines, numbered as in the
      * whole run (replica_init). */
     uint32_t n = nparts > 0 ? e->pp : e->cfg.replicas * e->pp;
@@ -550,6 +585,8 @@ void sim_engine_close(engine *e)
     for (uint32_t k = 0; k < e->nrep; k++) {
         if (e->rep[k].kv == NULL)
             break; /* a set-up that failed */
+        if (e->rep[k].peers != NULL && e->rep[k].peers != &e->rep[k])
+            continue; /* a lane of a shared pool, counted with its owner */
         const kv_prefix_stats *p = &e->rep[k].kv->prefix;
         if (k == 0) {
             res->prefix = *p;

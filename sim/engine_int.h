@@ -30,7 +30,8 @@ typedef struct engine {
     sim_req_pool pool;
     sim_replica rep[SIM_MAX_REPLICAS]; /* replicas x virtual engines (pipeline_parallel) */
     uint32_t nrep;
-    uint32_t pp;                          /* virtual engines per replica */
+    uint32_t pp;      /* virtual engines per replica */
+    bool shared_pool; /* vLLM V1: the lanes share a pool (sim_config_shared_pool) */
     sim_pipeline pipes[SIM_MAX_REPLICAS]; /* one per replica with pipeline parallelism */
     uint32_t rr_next;                     /* round robin */
     /* A part of a partitioned run (partition.c): this engine simulates

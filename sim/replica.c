@@ -140,24 +140,25 @@ int sim_rep_make_request(sim_replica *r, const sim_queued *qd, const uint64_t *h
 
 uint32_t sim_rep_waiting_front(sim_replica *r)
 {
-    if (r->waiting.len == 0) {
+    if (r->wq->len == 0) {
         sim_queued qd;
         uint32_t i;
-        sim_backlog_pop_front(&r->queued, &qd);
+        sim_backlog_pop_front(r->bq, &qd);
         int rc = sim_rep_make_request(r, &qd, qd.hash_ids, &i);
         if (rc != 0)
             return SIM_NONE;
-        if (sim_queue_push_back(&r->waiting, i) != 0) {
+        if (sim_queue_push_back(r->wq, i) != 0) {
             snprintf(r->err, r->errlen, "out of memory for the waiting queue");
             return SIM_NONE;
         }
     }
-    return sim_queue_at(&r->waiting, 0);
+    return sim_queue_at(r->wq, 0);
 }
 
 void sim_rep_start_head(sim_replica *r)
 {
-    uint32_t i = sim_queue_pop_front(&r->waiting);
+    uint32_t i = sim_queue_pop_front(r->wq);
+    sim_rep_req(r, i)->replica = r->index; /* a shared queue's request: the lane that runs it */
     r->running[r->nrunning++] = i;
     r->running_seqs += r->cfg->n_samples;
 }
@@ -183,7 +184,7 @@ int sim_rep_preempt(sim_replica *r, uint32_t pos)
     uint64_t bytes = q->seq.alloc_bytes;
     /* Per virtual engine with pipeline parallelism: vLLM v0's scheduler
      * divides the CPU blocks as it divides the GPU ones. */
-    uint32_t pp = sim_config_virtual_engines(r->cfg);
+    uint32_t pp = sim_config_kv_pools(r->cfg);
     uint64_t room = (uint64_t)(r->cfg->swap_space_gib * 1073741824.0) / pp;
     if (r->cfg->preemption_mode == SIM_PREEMPT_SWAP && r->swap_used_bytes + bytes <= room) {
         /* vLLM v0 swaps the victim's blocks to host memory over the host
@@ -207,7 +208,7 @@ int sim_rep_preempt(sim_replica *r, uint32_t pos)
     r->stats->preemptions++;
     r->step.preempted++;
     sim_rep_check(r, "preemption");
-    if (sim_queue_push_front(&r->waiting, i) != 0) {
+    if (sim_queue_push_front(r->wq, i) != 0) {
         snprintf(r->err, r->errlen, "out of memory for the waiting queue");
         return -1;
     }
@@ -288,11 +289,11 @@ void sim_rep_finish(sim_replica *r, uint32_t i, int status, int reason)
 
 void sim_rep_reject_head(sim_replica *r, int reason)
 {
-    sim_rep_finish(r, sim_queue_pop_front(&r->waiting), SIM_REQ_REJECTED, reason);
+    sim_rep_finish(r, sim_queue_pop_front(r->wq), SIM_REQ_REJECTED, reason);
 }
 
 void sim_rep_reject_head_never_fits(sim_replica *r)
 {
-    const sim_req *q = sim_rep_req(r, sim_queue_at(&r->waiting, 0));
+    const sim_req *q = sim_rep_req(r, sim_queue_at(r->wq, 0));
     sim_rep_reject_head(r, q->generated ? SIM_REJECT_GREW_OVER_POOL : SIM_REJECT_PROMPT_OVER_POOL);
 }

@@ -47,9 +47,14 @@ typedef struct sim_batch {
 } sim_batch;
 
 typedef struct sim_replica {
-    uint32_t index;              /* in the engine: replica x pipeline_parallel + virtual engine */
-    uint32_t group;              /* the replica (--replicas) it belongs to */
-    struct sim_pipeline *pipe;   /* its stages, shared by its virtual engines; NULL without PP */
+    uint32_t index;            /* in the engine: replica x pipeline_parallel + virtual engine */
+    uint32_t group;            /* the replica (--replicas) it belongs to */
+    struct sim_pipeline *pipe; /* its stages, shared by its virtual engines; NULL without PP */
+    /* vLLM V1's lanes sharing KV (sim_config_shared_pool): the first of
+     * them, which owns the pool, and how many; NULL otherwise. */
+    struct sim_replica *peers;
+    uint32_t npeers;
+    int64_t step_end_ns;         /* the running step's end (engine.c's routing) */
     const sim_config *cfg;       /* resolved */
     const sim_memory_plan *plan; /* the run's; every replica has the same */
     const struct sim_sched_ops *sched;
@@ -69,6 +74,11 @@ typedef struct sim_replica {
     uint32_t running_seqs; /* sequences of the running requests (n per request) */
     sim_queue waiting;     /* requests the scheduler sees, in order; then: */
     sim_backlog queued;    /* arrivals behind them, compact (sim_rep_waiting_front) */
+    /* The waiting queue the scheduler takes from: WAITING and QUEUED, or
+     * where lanes share a pool (vLLM V1's batches in flight), the first
+     * lane's: one scheduler, one FCFS queue. */
+    sim_queue *wq;
+    sim_backlog *bq;
     sim_batch batch;
     uint64_t stamp; /* schedule passes so far: marks requests already in the batch */
     bool busy;
@@ -159,7 +169,7 @@ static inline sim_req *sim_rep_req(const sim_replica *r, uint32_t i)
  * queued behind it. */
 static inline uint32_t sim_rep_waiting(const sim_replica *r)
 {
-    return r->waiting.len + r->queued.len;
+    return r->wq->len + r->bq->len;
 }
 
 /* The first waiting request (sim_rep_waiting(R) > 0), made a request of
@@ -176,9 +186,33 @@ int sim_rep_make_request(sim_replica *r, const sim_queued *q, const uint64_t *ha
                          uint32_t *out);
 
 /* True when one more request (n sequences) fits under max_num_seqs. */
+/* Requests holding KV in R's pool, and their sequences: R's, or all its
+ * lanes' where they share one. */
+static inline uint32_t sim_rep_pool_running(const sim_replica *r)
+{
+    if (r->peers == NULL)
+        return r->nrunning;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < r->npeers; k++)
+        n += r->peers[k].nrunning;
+    return n;
+}
+
+static inline uint32_t sim_rep_pool_seqs(const sim_replica *r)
+{
+    if (r->peers == NULL)
+        return r->running_seqs;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < r->npeers; k++)
+        n += r->peers[k].running_seqs;
+    return n;
+}
+
+/* Room under max_num_seqs (vLLM V1's lanes: one scheduler's limit over
+ * all of them). */
 static inline bool sim_rep_seq_room(const sim_replica *r)
 {
-    return r->running_seqs + r->cfg->n_samples <= r->plan->max_num_seqs;
+    return sim_rep_pool_seqs(r) + r->cfg->n_samples <= r->plan->max_num_seqs;
 }
 
 /* Grows request I's KV to hold TOKENS tokens per sample. Returns KV_OK,

@@ -74,7 +74,7 @@ int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t
             return -1;
         *preempted = true;
         if (self) {
-            if (r->nrunning == 0) /* alone and still too big: it never fits */
+            if (sim_rep_pool_running(r) == 0) /* alone and still too big: it never fits */
                 sim_rep_reject_head(r, SIM_REJECT_GREW_OVER_POOL);
             return 0;
         }
@@ -379,7 +379,7 @@ static int unskip(sim_replica *r)
 {
     while (r->skipped.len > 0) {
         uint32_t k = r->skipped.len - 1;
-        if (sim_queue_push_front(&r->waiting, sim_queue_at(&r->skipped, k)) != 0) {
+        if (sim_queue_push_front(r->wq, sim_queue_at(&r->skipped, k)) != 0) {
             snprintf(r->err, r->errlen, "out of memory for the waiting queue");
             return -1;
         }
@@ -409,7 +409,7 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
                 break; /* the whole prompt waits for a step with room for it */
             /* V1 (scheduler.py, v0.11): skipped_waiting_requests; later
              * requests that fit the budget left still run. */
-            if (sim_queue_push_back(&r->skipped, sim_queue_pop_front(&r->waiting)) != 0) {
+            if (sim_queue_push_back(&r->skipped, sim_queue_pop_front(r->wq)) != 0) {
                 snprintf(r->err, r->errlen, "out of memory for the waiting queue");
                 fail = -1;
                 break;
@@ -432,7 +432,7 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
         if (rc < 0)
             return -1;
         if (rc != KV_OK) {
-            if (r->nrunning == 0 && r->batch.n == 0 && !q->swapped) {
+            if (sim_rep_pool_running(r) == 0 && r->batch.n == 0 && !q->swapped) {
                 /* The strategy's layout refused an empty pool (a
                  * general-purpose allocator can): it never fits. */
                 sim_rep_reject_head_never_fits(r);

@@ -55,7 +55,7 @@ void sim_step_observe(sim_replica *r, const kv_breakdown *mem_after)
 {
     r->step.replica = r->index;
     r->step.end_s = to_s(r->now_ns);
-    r->step.running_after = r->running_seqs;
+    r->step.running_after = sim_rep_pool_seqs(r);
     r->step.waiting_after = sim_rep_waiting(r);
     r->step.mem_after = *mem_after;
     r->obs->on_step(r->obs->ctx, &r->step);
@@ -80,7 +80,7 @@ void sim_step_observe_idle(sim_replica *r)
     r->step.preempted = preempted;
     r->step.idle = true;
     r->step.start_s = to_s(r->now_ns);
-    r->step.running = r->running_seqs;
+    r->step.running = sim_rep_pool_seqs(r);
     r->step.waiting = sim_rep_waiting(r);
     kv_get_breakdown(r->kv, 0, &r->step.mem);
     r->step.used_at_end_bytes = 0;
@@ -162,10 +162,13 @@ static void count_step(sim_replica *r, double dur_s)
 void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
 {
     const sim_batch_shape *sh = &r->batch.shape;
-    if (r->running_seqs > r->res->max_running)
-        r->res->max_running = r->running_seqs;
-    if (r->running_seqs > r->stats->max_running)
-        r->stats->max_running = r->running_seqs;
+    /* Over the pool's lanes where they share one (vLLM V1's batches in
+     * flight): the one scheduler's running and waiting requests. */
+    uint32_t running = sim_rep_pool_seqs(r);
+    if (running > r->res->max_running)
+        r->res->max_running = running;
+    if (running > r->stats->max_running)
+        r->stats->max_running = running;
     /* The queue left by the pass (merged steps repeat this step's: no
      * arrival joins it in between). */
     uint32_t waiting = sim_rep_waiting(r);
@@ -226,6 +229,10 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
             break;
         if (r->nrunning > 0 && r->step.preempted == preempted_before)
             break;
+        /* A lane of a shared pool whose requests wait for KV the other
+         * lanes hold: it schedules again when one of theirs ends. */
+        if (r->nrunning == 0 && sim_rep_pool_running(r) > 0)
+            break;
     }
     r->pre_pass = false; /* its first pass may have taken it (sim/sched_budget.c), no later one */
     if (r->pass_known == 0)
@@ -238,9 +245,11 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->batch.steady = calm && r->nrunning == running_before && sim_rep_waiting(r) == waiting_before;
     r->batch.admits = calm && !r->batch.steady && sim_rep_waiting(r) == 0;
     if (r->batch.n == 0) {
-        assert(r->nrunning == 0 && sim_rep_waiting(r) == 0);
-        if (r->res->completed + r->res->rejected != ended_before)
-            sim_step_observe_idle(r); /* rejections or a static batch's end freed memory */
+        assert(r->nrunning == 0 && (sim_rep_waiting(r) == 0 || sim_rep_pool_running(r) > 0));
+        /* Rejections or a static batch's end freed memory; or a lane of a
+         * shared pool preempted its last request, which waits for KV. */
+        if (r->res->completed + r->res->rejected != ended_before || r->step.preempted > 0)
+            sim_step_observe_idle(r);
         return 0;
     }
     /* The CLI checks this at start-up (cli/run_config.c); a caller of
@@ -280,7 +289,7 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->step.prefill_tokens = sh->prefill_tokens;
     r->step.spec_tokens = r->batch.spec.drafts;
     r->step.swap_bytes = r->batch.swap_in_bytes + r->batch.swap_out_bytes;
-    r->step.running = r->running_seqs;
+    r->step.running = sim_rep_pool_seqs(r);
     r->step.waiting = sim_rep_waiting(r);
     uint64_t head_need = 0;
     if (r->head_blocked) {

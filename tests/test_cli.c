@@ -475,6 +475,73 @@ static void test_run_writes_outputs(void **state)
     rmdir(dir);
 }
 
+/* vLLM V1 with --pipeline-parallel-size: one scheduler, one KV pool and
+ * one waiting queue for its batches in flight (v1/engine/core.py's batch
+ * queue), where v0 gives each virtual engine 1/P of the blocks, its own
+ * prefix cache and its own max_num_seqs.
+ *  - 100 blocks of 16 tokens, --max-model-len 1200: v0's two halves hold
+ *    800 tokens each, so it refuses to start (as vLLM v0 does); V1's pool
+ *    holds 1,600 and serves four 1,100-token requests one at a time (two
+ *    need 2 x 69 blocks).
+ *  - 64 requests at once with --max-num-seqs 8: at most 8 run over both
+ *    batches in flight (V1's max_num_running_reqs is the scheduler's).
+ *  - Two 2,048-token prompts with the same block hashes, the second
+ *    arriving while the first decodes (so in the other batch in flight):
+ *    V1's one prefix cache serves it 127 blocks, 2,032 tokens (the last
+ *    token is always computed, so its block is not taken: 2,047 tokens
+ *    hold 127 whole blocks); v0's virtual engines have a cache each. */
+static void test_v1_pipeline_one_pool(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[768];
+#define PP2 "--gpu h100-sxm --model llama-3.1-8b -pp 2 --no-plot --quiet "
+    snprintf(args, sizeof(args),
+             "run --workload 'batch:n=4;in=fixed:1000;out=fixed:100' " PP2
+             "--num-blocks 100 --max-model-len 1200 --scheduler vllm-v0");
+    expect_error(args, "cannot hold one sequence of --max-model-len 1200 (it holds at most 800 "
+                       "tokens)");
+    snprintf(args, sizeof(args),
+             "run --workload 'batch:n=4;in=fixed:1000;out=fixed:100' " PP2
+             "--num-blocks 100 --max-model-len 1200 --out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    char *js = test_slurp_in(dir, "summary.json", NULL);
+    assert_non_null(strstr(js, "\"completed\": 4,"));
+    assert_non_null(strstr(js, "\"max_running\": 1,"));
+    assert_non_null(strstr(js, "\"virtual_engines\": 1, \"batches_in_flight\": 2,"));
+    free(js);
+    snprintf(args, sizeof(args),
+             "run --workload 'batch:n=64;in=fixed:100;out=fixed:50' " PP2
+             "--max-num-seqs 8 --out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    js = test_slurp_in(dir, "summary.json", NULL);
+    assert_non_null(strstr(js, "\"max_running\": 8,"));
+    free(js);
+    char trace[600];
+    snprintf(trace, sizeof(trace), "%s/prefix.csv", dir);
+    FILE *fp = fopen(trace, "w");
+    assert_non_null(fp);
+    fputs("arrival_s,input_tokens,output_tokens,hash_ids\n0,2048,200,1;2;3;4\n"
+          "1.0,2048,20,1;2;3;4\n",
+          fp);
+    fclose(fp);
+    for (int v0 = 0; v0 < 2; v0++) {
+        snprintf(args, sizeof(args), "run --trace %s " PP2 "--enable-prefix-caching --out %s%s",
+                 trace, dir, v0 ? " --scheduler vllm-v0" : "");
+        assert_int_equal(kvsim(args), 0);
+        js = test_slurp_in(dir, "summary.json", NULL);
+        assert_non_null(
+            strstr(js, v0 ? "\"prefill_tokens_saved\": 0," : "\"prefill_tokens_saved\": 2032,"));
+        free(js);
+    }
+#undef PP2
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+}
+
 /* batch.max_waiting: 500 requests arrive at once, max-num-seqs 64 and a
  * budget of 8,192 tokens (V1 on an H100) take 64 prompts of 100 tokens in
  * the first pass, leaving 436 waiting, the most there ever are (the queue
@@ -583,6 +650,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_max_waiting),
+        cmocka_unit_test(test_v1_pipeline_one_pool),
         cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_help_lists_every_option),

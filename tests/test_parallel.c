@@ -417,6 +417,7 @@ static void test_llamacpp_layer_split(void **state)
     run_one(&c, &two);
     sim_config v = c;
     v.cost.llamacpp_split = false;
+    snprintf(v.scheduler, sizeof(v.scheduler), "vllm-v0");
     assert_int_equal(sim_config_virtual_engines(&v), 2);
     run_one(&v, &vllm);
     assert_int_equal(one.completed, 1);
@@ -437,6 +438,20 @@ static void test_llamacpp_layer_split(void **state)
         fail_msg("%s", err);
     near((double)vllm.plan.kv_pool_bytes, pl.kv_budget_bytes / 2.0, 1e-3,
          "vLLM v0: each of two virtual engines half");
+    /* vLLM V1: one scheduler and one pool, its two batches in flight
+     * sharing it (v1/engine/core.py's batch queue). */
+    sim_config v1 = v;
+    snprintf(v1.scheduler, sizeof(v1.scheduler), "vllm");
+    sim_result one_pool;
+    run_one(&v1, &one_pool);
+    assert_int_equal(one_pool.completed, 1);
+    if (sim_config_resolve(&v1, &rv, err, sizeof(err)) != 0 ||
+        sim_memory_plan_compute(&rv, &pl, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_true(sim_config_shared_pool(&rv));
+    assert_int_equal(sim_config_kv_pools(&rv), 1);
+    near((double)one_pool.plan.kv_pool_bytes, pl.kv_budget_bytes, 1e-3,
+         "vLLM V1: one pool for both batches in flight");
     print_message("one request: one GPU %.4f s, layer split over 2 %.4f s\n", one.makespan_s,
                   two.makespan_s);
     assert_true(two.makespan_s > one.makespan_s);
@@ -532,6 +547,7 @@ static void test_llamacpp_layer_split(void **state)
     if (sim_config_resolve(&b, &r, err, sizeof(err)) != 0)
         fail_msg("%s", err);
     b.cost.llamacpp_split = false;
+    snprintf(b.scheduler, sizeof(b.scheduler), "vllm-v0"); /* V1's lanes share the 3 */
     assert_int_equal(sim_config_resolve(&b, &r, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "--num-blocks 3"));
 
