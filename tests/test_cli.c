@@ -350,6 +350,47 @@ static void test_compare(void **state)
                  "--allocators: empty list");
 }
 
+/*
+ * --num-blocks sizes one pool for every strategy of a compare: N blocks of
+ * the first paged spec's size (README, KV allocators). OPT-13B's KV is
+ * 819,200 bytes a token (2 x 40 layers x 40 heads x 128 x 2 bytes), so
+ * 100 blocks of 32 tokens are 3,200 tokens, 2,621,440,000 bytes, for
+ * paged:block=16 too (it had 100 blocks of its own 16 tokens: half the
+ * pool, and a compare that blamed the strategy for it). And --num-blocks
+ * overrides --kv-pool-gib for every strategy (--help), not for paged alone:
+ * 200 blocks of 16 tokens are 3,200 tokens whatever --kv-pool-gib says.
+ */
+static void test_num_blocks_one_pool(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_nb_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512], cmd[700];
+    snprintf(args, sizeof(args),
+             "compare --allocators paged:block=32,paged,contiguous,vattn:page=64k --num-blocks 100 "
+             "--trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --quiet --out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof(cmd),
+             "test \"$(sed 1d %s/compare.csv | cut -d, -f2 | sort -u)\" = 2621440000 && rm -r %s",
+             dir, dir);
+    if (system(cmd) != 0)
+        fail_msg("compare --num-blocks 100: pools differ or are not 2621440000 bytes");
+    const char *allocs[] = {"paged", "contiguous", "vattn:page=64k"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(args, sizeof(args),
+                 "run --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --quiet "
+                 "--allocator %s --kv-pool-gib 10 --num-blocks 200 --no-plot --out %s",
+                 allocs[i], dir);
+        assert_int_equal(kvsim(args), 0);
+        snprintf(cmd, sizeof(cmd),
+                 "grep -q '\"kv_pool_bytes\": 2621440000,' %s/summary.json && rm -r %s", dir, dir);
+        if (system(cmd) != 0)
+            fail_msg("--allocator %s --kv-pool-gib 10 --num-blocks 200: pool not 3200 tokens",
+                     allocs[i]);
+    }
+}
+
 static void test_help_lists_every_option(void **state)
 {
     (void)state;
@@ -559,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_num_blocks_one_pool),
         cmocka_unit_test(test_help_lists_every_option),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_run_writes_outputs),
