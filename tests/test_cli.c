@@ -126,6 +126,13 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --trace /nonexistent.csv.gz --gpu h100-sxm --model llama-3.1-8b",
                  "/nonexistent.csv.gz");
     expect_error("run --gpu h100-sxm --model llama-3.1-8b", "--trace FILE is required");
+    /* A directory where a file goes opens, then fails to read: the reason
+     * is named (it said "read error"). */
+    expect_error(RUN "--step-profile tests/data", "--step-profile tests/data: cannot read: Is a "
+                                                  "directory");
+    expect_error("validate --data tests/data", "tests/data: cannot read: Is a directory");
+    expect_error("calibrate --data tests/data --out /tmp/kvsim_cal_dir_never",
+                 "tests/data: cannot read: Is a directory");
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4090 --model llama-2-70b",
                  "does not fit on rtx-4090");
     /* Hardware (issue 8): a TP size the heads refuse, a device without a
