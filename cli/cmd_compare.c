@@ -123,8 +123,14 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
     const sim_result *r0 = &runs[0].res;
     printf("kvsim compare: %s on %s%s, %s\n", cfg->model.name, cfg->gpu.name, cli_layout(cfg),
            runs[0].source);
-    printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n\n",
+    printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n",
            gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
+    /* As kvsim run's summary says it: the strategies are compared on a
+     * pool the device could not hold beside the weights. */
+    if (r0->plan.pool_exceeds_memory)
+        printf("the KV pool set by option is larger than the memory the weights leave: a study of "
+               "the pool alone\n");
+    printf("\n");
     printf("%-36s %-42s %-42s\n", "", "time-weighted share of the pool (%)",
            "at peak allocation (%)");
     printf("%-36s %6s %6s %6s %6s %6s %6s   %6s %6s %6s %6s %6s %6s %6s\n", "allocator", "token",

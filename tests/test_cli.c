@@ -383,6 +383,16 @@ static void test_num_blocks_one_pool(void **state)
              dir, dir);
     if (system(cmd) != 0)
         fail_msg("compare --num-blocks 100: pools differ or are not 2621440000 bytes");
+    /* 2,000 blocks of 16 tokens are 24.41 GiB of OPT-13B's KV, more than
+     * an A100-40GB leaves beside its 23.94 GiB of weights (0.9 x 39.50 GiB
+     * usable): said in the header, as kvsim run says it (compare said
+     * nothing). */
+    assert_int_equal(kvsim("compare --allocators paged,contiguous --num-blocks 2000 --trace "
+                           "traces/samples/tiny.csv --gpu a100-40gb --model opt-13b 2>/dev/null"),
+                     0);
+    assert_non_null(strstr(out, "KV pool 24.41 GiB before strategy rounding, 819200 bytes per "
+                                "token\nthe KV pool set by option is larger than the memory the "
+                                "weights leave"));
     const char *allocs[] = {"paged", "contiguous", "vattn:page=64k"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(args, sizeof(args),
