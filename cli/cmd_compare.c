@@ -130,6 +130,13 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
     if (r0->plan.pool_exceeds_memory)
         printf("the KV pool set by option is larger than the memory the weights leave: a study of "
                "the pool alone\n");
+    /* Pipeline stages of vLLM V0: the breakdowns and peaks are of virtual
+     * engine 0's share of the pool above (summary.json's kv_pool_bytes). */
+    uint32_t ve = sim_config_virtual_engines(cfg);
+    if (ve > 1)
+        printf("with %u virtual engines, the figures below are virtual engine 0's: its 1/%u of the "
+               "pool\n",
+               ve, ve);
     printf("\n");
     printf("%-36s %-42s %-42s\n", "", "time-weighted share of the pool (%)",
            "at peak allocation (%)");

@@ -393,6 +393,14 @@ static void test_num_blocks_one_pool(void **state)
     assert_non_null(strstr(out, "KV pool 24.41 GiB before strategy rounding, 819200 bytes per "
                                 "token\nthe KV pool set by option is larger than the memory the "
                                 "weights leave"));
+    /* Two pipeline stages are two virtual engines, each with half the
+     * blocks: the table's figures are engine 0's, said (peak GiB half the
+     * pool line's, with no word why). */
+    assert_int_equal(kvsim("compare --allocators paged,contiguous --num-blocks 400 -pp 2 --trace "
+                           "traces/samples/tiny.csv --gpu a100-40gb --model opt-13b 2>/dev/null"),
+                     0);
+    assert_non_null(strstr(out, "\nwith 2 virtual engines, the figures below are virtual engine "
+                                "0's: its 1/2 of the pool\n"));
     const char *allocs[] = {"paged", "contiguous", "vattn:page=64k"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(args, sizeof(args),
