@@ -175,8 +175,14 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
                an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
                (unsigned long long)r->preemptions, done, hit);
     }
-    printf("\n(TTFT and TPOT in seconds; running: mean over busy time / most at once; prefix: "
-           "the prefix cache's hit rate)\n");
+    /* extidx sits beside the at-peak shares but is neither a share nor at
+     * the peak: said, with the abbreviated categories. */
+    printf("\n(resv: slots allocated for tokens not yet computed; int: allocated beyond the "
+           "final length; ext: free space the blocked head of the queue could use were it "
+           "contiguous; blkd: free space while that head needs more than all of it; extidx: "
+           "external fragmentation index, 1 - largest free extent / free space, averaged over "
+           "time, not a %%; TTFT and TPOT in seconds; running: mean over busy time / most at "
+           "once; prefix: the prefix cache's hit rate)\n");
 }
 
 int cmd_compare(int argc, char **argv)

@@ -249,6 +249,11 @@ static void test_compare(void **state)
     assert_non_null(strstr(out, "paged:block=32 "));
     assert_non_null(strstr(out, "contiguous:reserve=oracle,fit=first "));
     assert_non_null(strstr(out, "vattn "));
+    /* The abbreviated columns are explained; extidx, printed beside the
+     * at-peak shares, is a time average and not a share. */
+    assert_non_null(strstr(out, "blkd: free space while that head needs more than all of it; "
+                                "extidx: external fragmentation index, 1 - largest free extent / "
+                                "free space, averaged over time, not a %;"));
     /* --quiet prints nothing (but errors), and still writes the files. */
     strncat(args, " --quiet", sizeof(args) - strlen(args) - 1);
     assert_int_equal(kvsim(args), 0);
