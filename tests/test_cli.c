@@ -95,6 +95,18 @@ static void test_bad_options(void **state)
     expect_error("fit --model llama-3.1-8b --context 2 --context 3", "--context given twice");
     expect_error(RUN "--engine sglang", "--engine: unknown engine preset 'sglang'");
     expect_error(RUN "--tp-step-ms -1", "--tp-step-ms: '-1'");
+    /* A roofline term beside a measured profile changed nothing, silently:
+     * refused (README, Measured step profiles); with speculation it
+     * prices the draft model, and stays. */
+#define PROFILE "--step-profile catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv "
+    expect_error(RUN PROFILE "--bw-eff 0.5", "--bw-eff with --step-profile: the measured step");
+    expect_error(RUN PROFILE "--seq-overhead-us 0", "--seq-overhead-us with --step-profile");
+    expect_error(RUN PROFILE "--enforce-eager", "--enforce-eager with --step-profile");
+    assert_int_equal(kvsim(RUN PROFILE "--bw-eff 0.5 --speculative-config '{\"method\": "
+                                       "\"ngram\", \"num_speculative_tokens\": 2, "
+                                       "\"acceptance_rate\": 0.5}'"),
+                     0);
+#undef PROFILE
     /* fp32 weights: no catalog rate (the 16-bit tensor figure would be
      * several times too fast); --peak-tflops gives one. */
     expect_error(RUN "--dtype fp32", "fp32 weights multiply on a100-80gb's CUDA cores");
