@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,35 +97,47 @@ static void vline(double x, int logx, const char *label, int color, int style, d
  * ceiling. When that cannot be fitted (too few points, no compute-bound
  * point), the knee is the first point whose throughput gain over the
  * previous one is under half of proportional. The ceiling is the first
- * point whose largest batch (batch.max_running) stayed below its
- * max-num-seqs, or that preempted.
+ * point that preempted, or whose largest batch (batch.max_running) stayed
+ * below its max-num-seqs while the KV pool held requests back: a request
+ * waited for memory (blocked free space or external fragmentation, which
+ * are counted only then) or the pool was full at its peak. A batch under
+ * its limit with the pool half free is held back by the load (too few
+ * requests arrive), not by KV: no ceiling (it was marked at the first
+ * such point). Sweeps written before those columns: the batch under its
+ * limit alone.
  */
-static void batch_limits(const curves_ctx *c, long xcol, size_t group, double *knee_out,
-                         double *ceiling_out)
+void plot_batch_limits(const table *t, long xcol, const size_t *series_of_row, size_t group,
+                       double *knee_out, double *ceiling_out)
 {
-    long thr = plot_table_col(c->t, "vllm_bench.output_throughput");
-    long tpot = plot_table_col(c->t, "vllm_bench.mean_tpot_ms");
-    long ovh_col = plot_table_col(c->t, "config.step_fixed_s");
+    long thr = plot_table_col(t, "vllm_bench.output_throughput");
+    long tpot = plot_table_col(t, "vllm_bench.mean_tpot_ms");
+    long ovh_col = plot_table_col(t, "config.step_fixed_s");
     if (ovh_col < 0)
-        ovh_col = plot_table_col(c->t, "config.step_overhead_s");
-    long run = plot_table_col(c->t, "batch.max_running"), pre = plot_table_col(c->t, "preemptions");
+        ovh_col = plot_table_col(t, "config.step_overhead_s");
+    long run = plot_table_col(t, "batch.max_running"), pre = plot_table_col(t, "preemptions");
+    long blocked = plot_table_col(t, "memory.time_avg_pct.blocked_free");
+    long ext = plot_table_col(t, "memory.time_avg_pct.external_frag");
+    long peak_free = plot_table_col(t, "memory.at_peak_pct.free");
+    bool memory_cols = blocked >= 0 && ext >= 0 && peak_free >= 0;
     double knee = NAN, ceiling = NAN, px = NAN, pt = NAN;
     double x0 = NAN, t0 = NAN, x1 = NAN, t1 = NAN, xk = NAN, tk = NAN, ovh = NAN;
     size_t seen = 0;
-    for (size_t r = 0; r < c->t->rows; r++) {
-        if (c->series_of_row[r] != group)
+    for (size_t r = 0; r < t->rows; r++) {
+        if (series_of_row[r] != group)
             continue;
-        double x = plot_table_num(c->t, r, xcol), t = plot_table_num(c->t, r, thr);
-        double step = plot_table_num(c->t, r, tpot) / 1e3;
-        if (isnan(knee) && px > 0 && pt > 0 && x > px && t / pt < 1 + 0.5 * (x / px - 1))
+        double x = plot_table_num(t, r, xcol), tp = plot_table_num(t, r, thr);
+        double step = plot_table_num(t, r, tpot) / 1e3;
+        if (isnan(knee) && px > 0 && pt > 0 && x > px && tp / pt < 1 + 0.5 * (x / px - 1))
             knee = x;
+        bool kv_held = !memory_cols || plot_table_num(t, r, blocked) > 0 ||
+                       plot_table_num(t, r, ext) > 0 || plot_table_num(t, r, peak_free) <= 0;
         if (isnan(ceiling) &&
-            (plot_table_num(c->t, r, run) < x || plot_table_num(c->t, r, pre) > 0))
+            ((plot_table_num(t, r, run) < x && kv_held) || plot_table_num(t, r, pre) > 0))
             ceiling = x;
         if (seen == 0) {
             x0 = x;
             t0 = step;
-            ovh = plot_table_num(c->t, r, ovh_col);
+            ovh = plot_table_num(t, r, ovh_col);
         } else if (seen == 1) {
             x1 = x;
             t1 = step;
@@ -135,7 +148,7 @@ static void batch_limits(const curves_ctx *c, long xcol, size_t group, double *k
         }
         seen++;
         px = x;
-        pt = t;
+        pt = tp;
     }
     if (seen >= 3 && x1 > x0 && xk > x1 && !isnan(ovh)) {
         double slope = (t1 - t0) / (x1 - x0), base = t0 - x0 * slope - ovh;
@@ -148,7 +161,7 @@ static void batch_limits(const curves_ctx *c, long xcol, size_t group, double *k
     *ceiling_out = ceiling;
 }
 
-/* Draws each line's marks of batch_limits on the panel just drawn (NS
+/* Draws each line's marks of plot_batch_limits on the panel just drawn (NS
  * lines, the first four): one line's in red (the knee, dashed) and pink
  * (the ceiling, dotted); several lines' in their colours, the labels of
  * each higher up than the line before's. */
@@ -157,7 +170,7 @@ static void mark_batch_limits(const curves_ctx *c, long xcol, size_t ns)
     size_t n = ns < 4 ? ns : 4;
     for (size_t g = 0; g < n; g++) {
         double knee, ceiling;
-        batch_limits(c, xcol, g, &knee, &ceiling);
+        plot_batch_limits(c->t, xcol, c->series_of_row, g, &knee, &ceiling);
         int kc = ns > 1 ? (int)(2 + g % NPALETTE) : 15, cc = ns > 1 ? kc : 8;
         double lift = 0.04 + 0.24 * (double)g;
         char label[64];

@@ -129,6 +129,12 @@ long plot_table_col(const table *t, const char *name);
 /* Cell (R, C) as a number; NAN when empty, not a number, or C < 0. */
 double plot_table_num(const table *t, size_t r, long c);
 
+/* On a max-num-seqs sweep's table T (x in column XCOL), the line GROUP's
+ * knee and KV ceiling (the rows of SERIES_OF_ROW[r] == GROUP), in its x
+ * units; NAN where there is none (plot_curves.c says how). */
+void plot_batch_limits(const table *t, long xcol, const size_t *series_of_row, size_t group,
+                       double *knee, double *ceiling);
+
 /* One line of a panel. */
 typedef struct series {
     char label[128];

@@ -278,8 +278,13 @@ int cmd_calibrate(int argc, char **argv)
         for (size_t i = 0; i < m; i++) {
             double pred;
             char why[200];
-            if (sim_validate_predict(&v.rows[idx[i]], &prs[k].params, &pred, why, sizeof(why)) == 0)
+            if (sim_validate_predict(&v.rows[idx[i]], &prs[k].params, &pred, why, sizeof(why)) ==
+                0) {
                 fj[k].train[fj[k].nt++] = idx[i];
+                v.out[idx[i]].ok = true; /* fitted to (the count of those not, below) */
+            } else {
+                snprintf(v.out[idx[i]].why, sizeof(v.out[idx[i]].why), "%s", why);
+            }
         }
     }
     vt_run_jobs(&v, fj, np, jobs);
@@ -311,6 +316,10 @@ int cmd_calibrate(int argc, char **argv)
             have_trt = true;
         }
     }
+    /* The rows no preset was fitted to, by reason, as validate counts
+     * them: a typo in a measurement must not leave a preset fitted to the
+     * rest without a word. */
+    vt_print_unpredicted(&v, "not fitted");
     for (size_t k = 0; k < np; k++)
         free(fj[k].train);
     free(fj);

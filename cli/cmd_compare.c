@@ -123,8 +123,21 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
     const sim_result *r0 = &runs[0].res;
     printf("kvsim compare: %s on %s%s, %s\n", cfg->model.name, cfg->gpu.name, cli_layout(cfg),
            runs[0].source);
-    printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n\n",
+    printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n",
            gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
+    /* As kvsim run's summary says it: the strategies are compared on a
+     * pool the device could not hold beside the weights. */
+    if (r0->plan.pool_exceeds_memory)
+        printf("the KV pool set by option is larger than the memory the weights leave: a study of "
+               "the pool alone\n");
+    /* Pipeline stages of vLLM V0: the breakdowns and peaks are of virtual
+     * engine 0's share of the pool above (summary.json's kv_pool_bytes). */
+    uint32_t ve = sim_config_virtual_engines(cfg);
+    if (ve > 1)
+        printf("with %u virtual engines, the figures below are virtual engine 0's: its 1/%u of the "
+               "pool\n",
+               ve, ve);
+    printf("\n");
     printf("%-36s %-42s %-42s\n", "", "time-weighted share of the pool (%)",
            "at peak allocation (%)");
     printf("%-36s %6s %6s %6s %6s %6s %6s   %6s %6s %6s %6s %6s %6s %6s\n", "allocator", "token",
@@ -162,8 +175,14 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
                an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
                (unsigned long long)r->preemptions, done, hit);
     }
-    printf("\n(TTFT and TPOT in seconds; running: mean over busy time / most at once; prefix: "
-           "the prefix cache's hit rate)\n");
+    /* extidx sits beside the at-peak shares but is neither a share nor at
+     * the peak: said, with the abbreviated categories. */
+    printf("\n(resv: slots allocated for tokens not yet computed; int: allocated beyond the "
+           "final length; ext: free space the blocked head of the queue could use were it "
+           "contiguous; blkd: free space while that head needs more than all of it; extidx: "
+           "external fragmentation index, 1 - largest free extent / free space, averaged over "
+           "time, not a %%; TTFT and TPOT in seconds; running: mean over busy time / most at "
+           "once; prefix: the prefix cache's hit rate)\n");
 }
 
 int cmd_compare(int argc, char **argv)

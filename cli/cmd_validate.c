@@ -327,28 +327,7 @@ int cmd_validate(int argc, char **argv)
         free(shown);
     }
     /* Every row not predicted, counted by reason. */
-    if (predicted < v.n) {
-        printf("\nnot expressible: %zu rows\n", v.n - predicted);
-        bool *counted = calloc(v.n + 1, 1);
-        if (counted == NULL)
-            cli_die("out of memory");
-        for (size_t i = 0; i < v.n; i++) {
-            if (v.out[i].ok || counted[i])
-                continue;
-            size_t c = 0;
-            const char *ex = NULL;
-            for (size_t j = i; j < v.n; j++)
-                if (!v.out[j].ok && !counted[j] && strcmp(v.out[j].why, v.out[i].why) == 0) {
-                    counted[j] = true;
-                    c++;
-                    if (ex == NULL)
-                        ex = v.rows[j].detail[0] ? v.rows[j].detail : NULL;
-                }
-            printf("  %5zu  %s%s%s%s\n", c, v.out[i].why, ex ? " (e.g. " : "", ex ? ex : "",
-                   ex ? ")" : "");
-        }
-        free(counted);
-    }
+    vt_print_unpredicted(&v, "not expressible");
     if (out_fp != NULL)
         write_csv(&v, out_fp, out);
     free(idx);

@@ -435,6 +435,29 @@ static void attach_profile(const run_opts *o, sim_config *cfg)
     if (o->quantizations != NULL || o->kv_dtypes != NULL)
         cli_die("--step-profile with --quantizations or --kv-cache-dtypes: a profile is measured "
                 "in one weight and KV format, so every format would get its step times");
+    /* The roofline's terms the profile replaces: given with it, they
+     * changed nothing without a word. With speculation they stay (a draft
+     * model's passes keep the roofline). */
+    if (o->speculative_config == NULL) {
+        const struct {
+            const char *name, *value;
+        } unused[] = {
+            {"--bw-eff", o->bw_eff},
+            {"--flops-eff", o->flops_eff},
+            {"--step-overhead-ms", o->step_overhead_ms},
+            {"--layer-overhead-us", o->layer_overhead_us},
+            {"--seq-overhead-us", o->seq_overhead_us},
+            {"--tp-step-ms", o->tp_step_ms},
+            {"--allreduce-busbw", o->allreduce_busbw},
+            {"--allreduce-latency-us", o->allreduce_latency},
+            {"--enforce-eager", o->enforce_eager ? "" : NULL},
+        };
+        for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
+            if (unused[i].value != NULL)
+                cli_die("%s with --step-profile: the measured step times replace the roofline "
+                        "it sets (README: Measured step profiles); give one or the other",
+                        unused[i].name);
+    }
     bool offload = cfg->gpu_layers >= 0 && (uint32_t)cfg->gpu_layers < cfg->model.layers;
     if (sim_step_profile_check(g_profile, cfg->tensor_parallel, cfg->pipeline_parallel, offload,
                                err, sizeof(err)) != 0)

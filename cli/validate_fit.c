@@ -114,6 +114,35 @@ size_t vt_preset_names(const vctx *v, const char *names[64])
     return np;
 }
 
+void vt_print_unpredicted(const vctx *v, const char *title)
+{
+    size_t left = 0;
+    for (size_t i = 0; i < v->n; i++)
+        left += !v->out[i].ok;
+    if (left == 0)
+        return;
+    printf("\n%s: %zu rows\n", title, left);
+    bool *counted = calloc(v->n + 1, 1);
+    if (counted == NULL)
+        cli_die("out of memory");
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->out[i].ok || counted[i])
+            continue;
+        size_t c = 0;
+        const char *ex = NULL;
+        for (size_t j = i; j < v->n; j++)
+            if (!v->out[j].ok && !counted[j] && strcmp(v->out[j].why, v->out[i].why) == 0) {
+                counted[j] = true;
+                c++;
+                if (ex == NULL)
+                    ex = v->rows[j].detail[0] ? v->rows[j].detail : NULL;
+            }
+        printf("  %5zu  %s%s%s%s\n", c, v->out[i].why, ex ? " (e.g. " : "", ex ? ex : "",
+               ex ? ")" : "");
+    }
+    free(counted);
+}
+
 /* Sequences a row's batch runs at once. */
 static uint32_t batch_seqs(const sim_measurement *r)
 {

@@ -60,6 +60,11 @@ size_t vt_preset_rows(const vctx *v, const char *name, size_t *idx);
 /* Distinct preset names of the expressible rows, in first-seen order. */
 size_t vt_preset_names(const vctx *v, const char *names[64]);
 
+/* Every row of V not predicted (out[i].ok false), counted by reason
+ * (out[i].why) with the first one's detail as an example, under the
+ * heading TITLE; nothing when every row was. */
+void vt_print_unpredicted(const vctx *v, const char *title);
+
 /* Fits P's free terms to the rows IDX[0..m); terms the rows cannot
  * determine are 0. */
 void vt_fit(const vctx *v, const size_t *idx, size_t m, sim_cost_params *p);

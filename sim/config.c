@@ -264,20 +264,30 @@ static double offload_terms(const sim_config *cfg, uint32_t n, sim_memory_plan *
     return left + (double)p->host_weights_bytes;
 }
 
-/* The pool a user sized (--kv-pool-gib, or --num-blocks of the spec's
- * block) into P->kv_budget_bytes. Returns 0, or -1 with ERR when it
- * exceeds what 64-bit byte counts hold. */
+/* The pool a user sized (--num-blocks of the spec's block, which
+ * overrides --kv-pool-gib, or --kv-pool-gib) into P->kv_budget_bytes:
+ * every strategy's pool is cut from this one byte count. Returns 0, or
+ * -1 with ERR when it exceeds what 64-bit byte counts hold. */
 static int user_pool(const sim_config *cfg, sim_memory_plan *p, char *err, size_t errlen)
 {
-    double bytes = cfg->kv_pool_gib > 0
-                       ? cfg->kv_pool_gib * 1073741824.0
-                       : (double)cfg->num_blocks *
-                             (cfg->num_blocks_tokens ? cfg->num_blocks_tokens
-                                                     : sim_spec_block_tokens(cfg->allocator)) *
-                             (double)p->kv_bytes_per_token;
+    if (cfg->num_blocks > 0) {
+        uint64_t block =
+            cfg->num_blocks_tokens ? cfg->num_blocks_tokens : sim_spec_block_tokens(cfg->allocator);
+        /* Exact in integers (a double loses the last blocks past 2^53 bytes). */
+        uint64_t per_block = block * p->kv_bytes_per_token;
+        if (p->kv_bytes_per_token > (UINT64_C(1) << 62) / block ||
+            cfg->num_blocks > (UINT64_C(1) << 62) / per_block) {
+            snprintf(err, errlen, "--num-blocks: a KV pool of %.3g bytes is beyond any device",
+                     (double)cfg->num_blocks * (double)block * (double)p->kv_bytes_per_token);
+            return -1;
+        }
+        p->pool_overridden = true;
+        p->kv_budget_bytes = cfg->num_blocks * per_block;
+        return 0;
+    }
+    double bytes = cfg->kv_pool_gib * 1073741824.0;
     if (!(bytes < 0x1p62)) {
-        snprintf(err, errlen, "%s: a KV pool of %.3g bytes is beyond any device",
-                 cfg->kv_pool_gib > 0 ? "--kv-pool-gib" : "--num-blocks", bytes);
+        snprintf(err, errlen, "--kv-pool-gib: a KV pool of %.3g bytes is beyond any device", bytes);
         return -1;
     }
     p->pool_overridden = true;

@@ -53,7 +53,11 @@ static kv_pool_config pool_config(const sim_config *cfg, const sim_memory_plan *
         .bytes_per_token = plan->kv_bytes_per_token,
         .max_model_len = plan->max_model_len,
         .watermark = cfg->watermark,
-        .num_blocks = cfg->num_blocks / pp,
+        /* No block count: --num-blocks sized kv_budget_bytes (N blocks of
+         * the first paged spec's size), and a paged spec cuts that pool into
+         * blocks of its own size, as every other strategy cuts the same
+         * bytes (N blocks of its own size would give a paged:block=32 twice
+         * the pool of a paged:block=16 beside it in a compare). */
         /* One GPU's geometry (vattn's pages): the stage's layers, its KV
          * heads; scales (int8's per token and head) and the drafter's KV
          * spread over the elements. */

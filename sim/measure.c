@@ -633,15 +633,17 @@ int sim_measurements_read(const char *path, sim_measurement **out, size_t *n, ch
             buf = t;
             cap = nc;
         }
+        errno = 0;
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (got == 0)
             break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), read_errno = errno; /* EISDIR: a directory opens, then fails to read */
     fclose(f);
     if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
+        snprintf(err, errlen, "%s: cannot read: %s", path,
+                 read_errno ? strerror(read_errno) : "read error");
         free(buf);
         return -1;
     }

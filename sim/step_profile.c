@@ -519,6 +519,9 @@ int sim_step_profile_parse(const char *text, size_t len, const char *name, sim_s
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         pos = 3; /* a UTF-8 byte-order mark, as spreadsheet exports write */
     int rc = -1;
+    if (len >= 2 && (unsigned char)text[0] == 0x1f && (unsigned char)text[1] == 0x8b)
+        return fail(err, errlen, name, 1,
+                    "gzip-compressed: a step profile is plain CSV (gunzip it first)");
     while (pos < len) {
         line++;
         const char *s = text + pos;
@@ -532,6 +535,12 @@ int sim_step_profile_parse(const char *text, size_t len, const char *name, sim_s
         trim(&t, &tl);
         if (tl == 0 || t[0] == '#')
             continue;
+        if (memchr(s, '\0', ln) != NULL) {
+            /* Binary data (its bytes would be read as an unknown column or
+             * a bad number). */
+            fail(err, errlen, name, line, "a NUL byte: a step profile is plain CSV text");
+            goto done;
+        }
         if (nf < 0) {
             header_line = line;
             if ((nf = parse_header(t, tl, map, err, errlen, name, line)) < 0)
@@ -601,12 +610,14 @@ int sim_step_profile_load(const char *path, sim_step_profile **out, char *err, s
         fclose(fp);
         return fail(err, errlen, path, 0, "out of memory");
     }
+    errno = 0;
     size_t len = fread(buf, 1, PROFILE_MAX_BYTES + 1u, fp);
-    int bad = ferror(fp);
+    int bad = ferror(fp), read_errno = errno; /* EISDIR: a directory opens, then fails to read */
     fclose(fp);
     int rc;
     if (bad)
-        rc = fail(err, errlen, path, 0, "read error");
+        rc = fail(err, errlen, path, 0, "cannot read: %s",
+                  read_errno ? strerror(read_errno) : "read error");
     else if (len > PROFILE_MAX_BYTES)
         rc = fail(err, errlen, path, 0, "larger than %u MiB: not a step profile",
                   PROFILE_MAX_BYTES >> 20);

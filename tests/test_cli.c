@@ -95,6 +95,18 @@ static void test_bad_options(void **state)
     expect_error("fit --model llama-3.1-8b --context 2 --context 3", "--context given twice");
     expect_error(RUN "--engine sglang", "--engine: unknown engine preset 'sglang'");
     expect_error(RUN "--tp-step-ms -1", "--tp-step-ms: '-1'");
+    /* A roofline term beside a measured profile changed nothing, silently:
+     * refused (README, Measured step profiles); with speculation it
+     * prices the draft model, and stays. */
+#define PROFILE "--step-profile catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv "
+    expect_error(RUN PROFILE "--bw-eff 0.5", "--bw-eff with --step-profile: the measured step");
+    expect_error(RUN PROFILE "--seq-overhead-us 0", "--seq-overhead-us with --step-profile");
+    expect_error(RUN PROFILE "--enforce-eager", "--enforce-eager with --step-profile");
+    assert_int_equal(kvsim(RUN PROFILE "--bw-eff 0.5 --speculative-config '{\"method\": "
+                                       "\"ngram\", \"num_speculative_tokens\": 2, "
+                                       "\"acceptance_rate\": 0.5}'"),
+                     0);
+#undef PROFILE
     /* fp32 weights: no catalog rate (the 16-bit tensor figure would be
      * several times too fast); --peak-tflops gives one. */
     expect_error(RUN "--dtype fp32", "fp32 weights multiply on a100-80gb's CUDA cores");
@@ -126,6 +138,13 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --trace /nonexistent.csv.gz --gpu h100-sxm --model llama-3.1-8b",
                  "/nonexistent.csv.gz");
     expect_error("run --gpu h100-sxm --model llama-3.1-8b", "--trace FILE is required");
+    /* A directory where a file goes opens, then fails to read: the reason
+     * is named (it said "read error"). */
+    expect_error(RUN "--step-profile tests/data", "--step-profile tests/data: cannot read: Is a "
+                                                  "directory");
+    expect_error("validate --data tests/data", "tests/data: cannot read: Is a directory");
+    expect_error("calibrate --data tests/data --out /tmp/kvsim_cal_dir_never",
+                 "tests/data: cannot read: Is a directory");
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4090 --model llama-2-70b",
                  "does not fit on rtx-4090");
     /* Hardware (issue 8): a TP size the heads refuse, a device without a
@@ -242,6 +261,11 @@ static void test_compare(void **state)
     assert_non_null(strstr(out, "paged:block=32 "));
     assert_non_null(strstr(out, "contiguous:reserve=oracle,fit=first "));
     assert_non_null(strstr(out, "vattn "));
+    /* The abbreviated columns are explained; extidx, printed beside the
+     * at-peak shares, is a time average and not a share. */
+    assert_non_null(strstr(out, "blkd: free space while that head needs more than all of it; "
+                                "extidx: external fragmentation index, 1 - largest free extent / "
+                                "free space, averaged over time, not a %;"));
     /* --quiet prints nothing (but errors), and still writes the files. */
     strncat(args, " --quiet", sizeof(args) - strlen(args) - 1);
     assert_int_equal(kvsim(args), 0);
@@ -348,6 +372,65 @@ static void test_compare(void **state)
     expect_error("compare --allocators '' --trace traces/samples/tiny.csv --gpu a100-40gb "
                  "--model opt-13b",
                  "--allocators: empty list");
+}
+
+/*
+ * --num-blocks sizes one pool for every strategy of a compare: N blocks of
+ * the first paged spec's size (README, KV allocators). OPT-13B's KV is
+ * 819,200 bytes a token (2 x 40 layers x 40 heads x 128 x 2 bytes), so
+ * 100 blocks of 32 tokens are 3,200 tokens, 2,621,440,000 bytes, for
+ * paged:block=16 too (it had 100 blocks of its own 16 tokens: half the
+ * pool, and a compare that blamed the strategy for it). And --num-blocks
+ * overrides --kv-pool-gib for every strategy (--help), not for paged alone:
+ * 200 blocks of 16 tokens are 3,200 tokens whatever --kv-pool-gib says.
+ */
+static void test_num_blocks_one_pool(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_nb_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512], cmd[700];
+    snprintf(args, sizeof(args),
+             "compare --allocators paged:block=32,paged,contiguous,vattn:page=64k --num-blocks 100 "
+             "--trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --quiet --out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    snprintf(cmd, sizeof(cmd),
+             "test \"$(sed 1d %s/compare.csv | cut -d, -f2 | sort -u)\" = 2621440000 && rm -r %s",
+             dir, dir);
+    if (system(cmd) != 0)
+        fail_msg("compare --num-blocks 100: pools differ or are not 2621440000 bytes");
+    /* 2,000 blocks of 16 tokens are 24.41 GiB of OPT-13B's KV, more than
+     * an A100-40GB leaves beside its 23.94 GiB of weights (0.9 x 39.50 GiB
+     * usable): said in the header, as kvsim run says it (compare said
+     * nothing). */
+    assert_int_equal(kvsim("compare --allocators paged,contiguous --num-blocks 2000 --trace "
+                           "traces/samples/tiny.csv --gpu a100-40gb --model opt-13b 2>/dev/null"),
+                     0);
+    assert_non_null(strstr(out, "KV pool 24.41 GiB before strategy rounding, 819200 bytes per "
+                                "token\nthe KV pool set by option is larger than the memory the "
+                                "weights leave"));
+    /* Two pipeline stages are two virtual engines, each with half the
+     * blocks: the table's figures are engine 0's, said (peak GiB half the
+     * pool line's, with no word why). */
+    assert_int_equal(kvsim("compare --allocators paged,contiguous --num-blocks 400 -pp 2 --trace "
+                           "traces/samples/tiny.csv --gpu a100-40gb --model opt-13b 2>/dev/null"),
+                     0);
+    assert_non_null(strstr(out, "\nwith 2 virtual engines, the figures below are virtual engine "
+                                "0's: its 1/2 of the pool\n"));
+    const char *allocs[] = {"paged", "contiguous", "vattn:page=64k"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(args, sizeof(args),
+                 "run --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b --quiet "
+                 "--allocator %s --kv-pool-gib 10 --num-blocks 200 --no-plot --out %s",
+                 allocs[i], dir);
+        assert_int_equal(kvsim(args), 0);
+        snprintf(cmd, sizeof(cmd),
+                 "grep -q '\"kv_pool_bytes\": 2621440000,' %s/summary.json && rm -r %s", dir, dir);
+        if (system(cmd) != 0)
+            fail_msg("--allocator %s --kv-pool-gib 10 --num-blocks 200: pool not 3200 tokens",
+                     allocs[i]);
+    }
 }
 
 static void test_help_lists_every_option(void **state)
@@ -653,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_v1_pipeline_one_pool),
         cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_num_blocks_one_pool),
         cmocka_unit_test(test_help_lists_every_option),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_run_writes_outputs),

@@ -31,6 +31,7 @@
 
 #include "analysis/curves.h"
 #include "analysis/plot.h"
+#include "analysis/plot_int.h"
 #include "sim/catalog.h"
 #include "sim/config.h"
 #include "sim/cost.h"
@@ -137,6 +138,75 @@ static void test_switch_vary(void **state)
     assert_non_null(strstr(a, ",replicas.1.steps"));
     assert_non_null(strstr(a, ",,")); /* point 0 has no replica 1 */
     free(a);
+}
+
+/* The KV ceiling a max-num-seqs sweep's throughput panel marks. The
+ * rows are those of an Azure code sweep on an H100 (Llama-3.1-8B,
+ * max-num-seqs 8..128x2): the trace's 2.6 req/s never fill 128 sequences
+ * (at most 102 ran), no request waited for KV (blocked free space and
+ * external fragmentation 0) and half the pool was free at its peak: the
+ * load, not the pool, held the batch, so no ceiling; the plot had marked
+ * "KV capacity" at 128. The same row with a request held back by the
+ * pool (blocked free space 0.4 %, or the pool full at its peak, free
+ * 0 %) is the ceiling, as is a row that preempted; a curves.csv without
+ * the memory columns (older sweeps) keeps the batch-under-its-limit
+ * rule. */
+static void test_kv_ceiling_needs_kv(void **state)
+{
+    (void)state;
+    static const char *const hdr =
+        "max-num-seqs,vllm_bench.output_throughput,vllm_bench.mean_tpot_ms,config.step_fixed_s,"
+        "batch.max_running,preemptions,memory.time_avg_pct.blocked_free,"
+        "memory.time_avg_pct.external_frag,memory.at_peak_pct.free\n";
+    static const char *const rows =
+        "8,71.43,19.8,0.0018664,8,0,0,0,91.18\n16,71.46,29.2,0.0018664,16,0,0,0,85.11\n"
+        "32,71.47,45.6,0.0018664,32,0,0,0,75.35\n64,71.48,64.3,0.0018664,64,0,0,0,62.65\n";
+    struct {
+        const char *last; /* the 128 row */
+        double ceiling;   /* NAN: none */
+        int old_columns;  /* the table without the three memory columns */
+    } cases[] = {
+        {"128,71.48,68.6,0.0018664,102,0,0,0,51.55", NAN, 0},
+        {"128,71.48,68.6,0.0018664,102,0,0.4,0,0", 128, 0},
+        {"128,71.48,68.6,0.0018664,102,0,0,0,0", 128, 0},
+        {"128,71.48,68.6,0.0018664,102,0,0,2.1,0", 128, 0},
+        {"128,71.48,68.6,0.0018664,128,7,0,0,0", 128, 0},
+        {"128,71.48,68.6,0.0018664,102,0", 128, 1},
+    };
+    char dir[] = "/tmp/kvsim_ceil_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], err[256];
+    snprintf(path, sizeof(path), "%s/curves.csv", dir);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        if (cases[k].old_columns) {
+            /* The first six columns of every line. */
+            fputs("max-num-seqs,vllm_bench.output_throughput,vllm_bench.mean_tpot_ms,"
+                  "config.step_fixed_s,batch.max_running,preemptions\n",
+                  fp);
+            fputs("8,71.43,19.8,0.0018664,8,0\n16,71.46,29.2,0.0018664,16,0\n"
+                  "32,71.47,45.6,0.0018664,32,0\n64,71.48,64.3,0.0018664,64,0\n",
+                  fp);
+        } else {
+            fputs(hdr, fp);
+            fputs(rows, fp);
+        }
+        fprintf(fp, "%s\n", cases[k].last);
+        fclose(fp);
+        table t;
+        if (plot_table_read(path, &t, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        size_t groups[5] = {0};
+        double knee, ceiling;
+        plot_batch_limits(&t, plot_table_col(&t, "max-num-seqs"), groups, 0, &knee, &ceiling);
+        plot_table_free(&t);
+        if (isnan(cases[k].ceiling) ? !isnan(ceiling) : ceiling != cases[k].ceiling)
+            fail_msg("case %zu (%s): ceiling %g, want %g", k, cases[k].last, ceiling,
+                     cases[k].ceiling);
+    }
+    unlink(path);
+    rmdir(dir);
 }
 
 /* Seeds: mean and a confidence column; an arithmetic range; a grid of two
@@ -764,7 +834,7 @@ int main(void)
         cmocka_unit_test(test_goodput_run),     cmocka_unit_test(test_one_row_plot),
         cmocka_unit_test(test_find_per_point),  cmocka_unit_test(test_plot_robustness),
         cmocka_unit_test(test_save_detailed),   cmocka_unit_test(test_named_values_plot),
-        cmocka_unit_test(test_find_unmeetable),
+        cmocka_unit_test(test_find_unmeetable), cmocka_unit_test(test_kv_ceiling_needs_kv),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -910,11 +910,29 @@ static void test_nul_bytes(void **state)
     static const char col_nul[] = "arrival_s,input_tokens,output_tokens,note\n0.0,10,5,a\0b\n";
     write_tmp(path, "nul_col.csv", col_nul, sizeof col_nul - 1);
     expect_error(path, TRACE_FORMAT_AUTO, TRACE_EFORMAT, 2, "NUL byte in line");
-    /* Binary garbage: a bzip2/zstd-looking header, NULs on line 1. */
-    static const unsigned char garbage[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x61,
+    /* Binary garbage: NULs on line 1. */
+    static const unsigned char garbage[] = {0x29, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x61,
                                             0x00, 0xff, 0x10, 0x0a, 0x01, 0x02};
-    write_tmp(path, "garbage.zst", garbage, sizeof garbage);
+    write_tmp(path, "garbage.bin", garbage, sizeof garbage);
     expect_error(path, TRACE_FORMAT_AUTO, TRACE_EFORMAT, 1, "NUL byte in line");
+    /* Other compressors, named by their magic numbers (the formats' own
+     * specifications: zstd RFC 8878 28 B5 2F FD, xz FD '7zXZ' 00, bzip2
+     * 'BZh', zip local header 'PK' 03 04). A zstd frame whose first line
+     * holds no NUL was an "unrecognized trace header '(?/?...'". */
+    static const struct {
+        const char *name;
+        unsigned char bytes[8];
+        const char *reason;
+    } packed[] = {
+        {"t.csv.zst", {0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x41, 0x0a, 0x31}, "compressed with zstd"},
+        {"t.csv.xz", {0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04}, "compressed with xz"},
+        {"t.csv.bz2", {'B', 'Z', 'h', '9', '1', 'A', 'Y', '&'}, "compressed with bzip2"},
+        {"t.zip", {'P', 'K', 0x03, 0x04, 0x14, 0x0a, 0x41, 0x42}, "compressed with zip"},
+    };
+    for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++) {
+        write_tmp(path, packed[i].name, packed[i].bytes, sizeof packed[i].bytes);
+        expect_error(path, TRACE_FORMAT_AUTO, TRACE_EFORMAT, 1, packed[i].reason);
+    }
     /* Garbage without NULs is an unrecognized header, shown printable. */
     static const unsigned char noise[] = {0x80, 0xfe, 0x07, 0x41, 0x2c, 0x1b, 0x0d, 0x0a, 0x42};
     write_tmp(path, "noise.bin", noise, sizeof noise);

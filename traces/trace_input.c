@@ -259,10 +259,27 @@ int trace__open_stream(trace_reader *r, const char *path)
     if (r->buf == NULL || r->in == NULL)
         return trace__fail(r, TRACE_ENOMEM, 0, "out of memory for the input buffers");
     r->zs.next_in = r->in;
-    while (r->zs.avail_in < 2 && !r->in_eof) {
+    while (r->zs.avail_in < 6 && !r->in_eof) {
         if (trace__read_raw(r) < 0)
             return trace__fail(r, TRACE_EIO, 0, "%s", r->pending_msg);
     }
+    /* Other compressors' magic numbers, named (their bytes were read as a
+     * header, "unrecognized trace header '(?/?d`??'" for zstd). */
+    static const struct {
+        const char *name, *magic, *undo;
+        size_t len;
+    } other[] = {
+        {"zstd", "\x28\xb5\x2f\xfd", "zstd -d", 4},
+        {"xz", "\xfd\x37\x7a\x58\x5a\x00", "xz -d", 6},
+        {"bzip2", "BZh", "bzip2 -d", 3},
+        {"zip", "PK\x03\x04", "unzip", 4},
+    };
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+        if (r->zs.avail_in >= other[i].len && memcmp(r->in, other[i].magic, other[i].len) == 0)
+            return trace__fail(r, TRACE_EFORMAT, 1,
+                               "compressed with %s, which kvsim does not read: decompress it "
+                               "(%s) or compress it with gzip",
+                               other[i].name, other[i].undo);
     /* gzip's magic; a lone 0x1f is a cut gzip header (inflate says so). */
     r->gzip = r->zs.avail_in >= 1 && r->in[0] == 0x1f && (r->zs.avail_in == 1 || r->in[1] == 0x8b);
     if (r->gzip) {
