@@ -131,8 +131,9 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
         printf("the KV pool set by option is larger than the memory the weights leave: a study of "
                "the pool alone\n");
     /* Pipeline stages of vLLM V0: the breakdowns and peaks are of virtual
-     * engine 0's share of the pool above (summary.json's kv_pool_bytes). */
-    uint32_t ve = sim_config_virtual_engines(cfg);
+     * engine 0's share of the pool above (summary.json's kv_pool_bytes);
+     * V1's batches in flight share the one pool. */
+    uint32_t ve = sim_config_kv_pools(cfg);
     if (ve > 1)
         printf("with %u virtual engines, the figures below are virtual engine 0's: its 1/%u of the "
                "pool\n",

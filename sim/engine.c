@@ -369,28 +369,47 @@ static int64_t merge_limit(const engine *e)
     return t;
 }
 
-/* Starts a step on every idle replica that has work. */
+/* A step on idle replica K: 1 started, 0 none (nothing it can run), -1 on
+ * a host failure. */
+static int start_one(engine *e, uint32_t k)
+{
+    sim_replica *r = &e->rep[k];
+    r->now_ns = e->now_ns;
+    int64_t end_ns;
+    int rc = sim_step_start(r, &end_ns);
+    if (rc <= 0)
+        return rc;
+    r->merge_limit_ns = merge_limit(e);
+    if (sim_merge_steps(r, &end_ns) != 0)
+        return -1;
+    r->step_end_ns = end_ns;
+    if (sim_evq_push(&e->evq, end_ns, EV_STEP_END, k, 0) != 0) {
+        snprintf(e->err, e->errlen, "out of memory for the event queue");
+        return -1;
+    }
+    return 1;
+}
+
+/* Starts a step on every idle replica that has work. Lanes of a shared
+ * pool go round again while a lane left idle changed the pool (preempted
+ * or rejected): a lane before it that waited for KV may go on now (each
+ * such round removes a running or waiting request, so this ends). */
 static int start_steps(engine *e)
 {
-    for (uint32_t k = 0; k < e->nrep; k++) {
-        sim_replica *r = &e->rep[k];
-        if (r->busy || (r->nrunning == 0 && sim_rep_waiting(r) == 0))
-            continue;
-        r->now_ns = e->now_ns;
-        int64_t end_ns;
-        int rc = sim_step_start(r, &end_ns);
-        if (rc < 0)
-            return -1;
-        if (rc == 1) {
-            r->merge_limit_ns = merge_limit(e);
-            if (sim_merge_steps(r, &end_ns) != 0)
+    bool again = true;
+    while (again) {
+        again = false;
+        for (uint32_t k = 0; k < e->nrep; k++) {
+            sim_replica *r = &e->rep[k];
+            if (r->busy || (r->nrunning == 0 && sim_rep_waiting(r) == 0))
+                continue;
+            uint32_t running = sim_rep_pool_running(r), waiting = sim_rep_waiting(r);
+            int rc = start_one(e, k);
+            if (rc < 0)
                 return -1;
-        }
-        if (rc == 1)
-            r->step_end_ns = end_ns;
-        if (rc == 1 && sim_evq_push(&e->evq, end_ns, EV_STEP_END, k, 0) != 0) {
-            snprintf(e->err, e->errlen, "out of memory for the event queue");
-            return -1;
+            if (rc == 0 && e->shared_pool &&
+                (sim_rep_pool_running(r) != running || sim_rep_waiting(r) != waiting))
+                again = true;
         }
     }
     return 0;

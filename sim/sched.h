@@ -63,8 +63,9 @@ int sim_sched_budget(sim_replica *r, const sim_budget_policy *pol);
  * preempting the last running request not yet in the batch until it fits
  * (with V0_CHECK, until a block per sequence is free as well); adjusts
  * *POS. Returns 1 when it fits, 0 when I preempted itself (rejected when
- * nothing else held KV), -1 on a host failure. Sets *PREEMPTED when it
- * preempted anything. */
+ * nothing else held KV) or, in a lane of a shared pool, waits for another
+ * lane's newer request to free memory, -1 on a host failure. Sets
+ * *PREEMPTED when it preempted anything, or waits. */
 int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
                              bool v0_check, bool *preempted);
 static inline int sim_sched_make_room(sim_replica *r, uint32_t i, const sim_req *q, uint32_t *pos,

@@ -59,6 +59,33 @@ static uint32_t victim_pos(const sim_replica *r)
     return SIM_NONE;
 }
 
+/* Lanes sharing a pool (vLLM V1's batches in flight): whether the pool's
+ * newest running request (the last to arrive, the highest id on a tie)
+ * is another lane's. V1's one scheduler preempts its newest running
+ * request, wherever it is; a lane preempts only its own, so where the
+ * newest is another lane's it waits for that lane to free memory instead.
+ * The lane that holds the newest always preempts, so one lane moves on,
+ * and the oldest request is never preempted while another holds KV. */
+static bool newest_elsewhere(const sim_replica *r)
+{
+    if (r->peers == NULL)
+        return false;
+    const sim_replica *at = NULL;
+    const sim_req *newest = NULL;
+    for (uint32_t k = 0; k < r->npeers; k++) {
+        const sim_replica *p = &r->peers[k];
+        for (uint32_t j = 0; j < p->nrunning; j++) {
+            const sim_req *q = sim_rep_req(p, p->running[j]);
+            if (newest == NULL || q->arrival_ns > newest->arrival_ns ||
+                (q->arrival_ns == newest->arrival_ns && q->id > newest->id)) {
+                newest = q;
+                at = p;
+            }
+        }
+    }
+    return at != r;
+}
+
 int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
                              bool v0_check, bool *preempted)
 {
@@ -68,6 +95,13 @@ int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t
             return -1;
         if (rc == KV_OK)
             return 1;
+        if (newest_elsewhere(r)) {
+            /* The pool's newest is another lane's: this lane's pass ends
+             * here, admitting nothing (as after a preemption), and I waits
+             * in the running set for that lane to free memory. */
+            *preempted = true;
+            return 0;
+        }
         uint32_t v = victim_pos(r);
         bool self = r->running[v] == i;
         if (sim_rep_preempt(r, v) != 0)

@@ -347,15 +347,15 @@ int sim_spec_resolve(sim_spec_config *s, const sim_config *cfg, char *err, size_
         return -1;
     }
     if (cfg->pipeline_parallel > 1) {
-        /* kvsim's pipeline is vLLM v0's virtual engines, its speculation
-         * V1's: no vLLM runs the two together; with a llama.cpp preset the
-         * pipeline is llama.cpp's layer split. */
+        /* Speculation over pipeline stages (the drafter on the last stage,
+         * drafts in vLLM V1's batch queue) is not modelled; with a llama.cpp
+         * preset the pipeline is llama.cpp's layer split. */
         snprintf(err, errlen, "%s",
                  cfg->cost.llamacpp_split
                      ? "--speculative-config: not with --pipeline-parallel-size (speculation is "
                        "modelled on vLLM, the layer split on llama.cpp)"
-                     : "--speculative-config: not with --pipeline-parallel-size (kvsim models "
-                       "pipelines as vLLM v0's virtual engines and speculation as V1's)");
+                     : "--speculative-config: not with --pipeline-parallel-size (kvsim does not "
+                       "model drafts over pipeline stages)");
         return -1;
     }
     if (cfg->gpu_layers >= 0 && (uint32_t)cfg->gpu_layers < cfg->model.layers) {

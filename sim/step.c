@@ -245,7 +245,10 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
     r->batch.steady = calm && r->nrunning == running_before && sim_rep_waiting(r) == waiting_before;
     r->batch.admits = calm && !r->batch.steady && sim_rep_waiting(r) == 0;
     if (r->batch.n == 0) {
-        assert(r->nrunning == 0 && (sim_rep_waiting(r) == 0 || sim_rep_pool_running(r) > 0));
+        /* Nothing left; or, in a lane of a shared pool, requests that wait
+         * for KV another lane holds (sim/sched_budget.c). */
+        assert(r->peers != NULL || (r->nrunning == 0 && sim_rep_waiting(r) == 0));
+        assert(r->nrunning == 0 || sim_rep_pool_running(r) > r->nrunning);
         /* Rejections or a static batch's end freed memory; or a lane of a
          * shared pool preempted its last request, which waits for KV. */
         if (r->res->completed + r->res->rejected != ended_before || r->step.preempted > 0)
