@@ -49,7 +49,8 @@ int cli_parse_goodput(const char *spec, an_slo *out, char *err, size_t errlen)
         char *end;
         errno = 0;
         double ms = strtod(v, &end);
-        if (*v == '\0' || *end != '\0' || errno != 0 || !isfinite(ms) || ms < 0) {
+        if (*v == '\0' || *end != '\0' || strpbrk(v, "xX") != NULL || isspace((unsigned char)*v) ||
+            errno != 0 || !isfinite(ms) || ms < 0) {
             snprintf(err, errlen, "%s: '%s' is not a non-negative number of milliseconds", pair, v);
             return -1;
         }

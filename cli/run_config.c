@@ -14,6 +14,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <ctype.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -63,7 +65,10 @@ double cli_parse_double(const char *opt, const char *s, double lo, double hi, in
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v > hi ||
+    /* Decimal only: strtod also reads hexadecimal ('0x10' is 16) and skips
+     * leading blanks, which the trace readers refuse too. */
+    bool odd = strpbrk(s, "xX") != NULL || isspace((unsigned char)*s);
+    if (*s == '\0' || *end != '\0' || odd || errno != 0 || !isfinite(v) || v > hi ||
         (lo_open ? v <= lo : v < lo)) {
         char range[96];
         snprintf(range, sizeof(range), "a number in %s%g, %g]", lo_open ? "(" : "[", lo, hi);

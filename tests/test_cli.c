@@ -43,6 +43,12 @@ static void test_bad_options(void **state)
 {
     (void)state;
     expect_error(RUN "--mem-util 1.5", "--mem-util: '1.5' is not a number in (0, 1]");
+    /* Decimal numbers only: strtod would read '0x10' as 16, ' 5' as 5. */
+    expect_error(RUN "--kv-pool-gib 0x10", "--kv-pool-gib: '0x10' is not a number in");
+    expect_error(RUN "--mem-util ' 0.5'", "--mem-util: ' 0.5' is not a number in (0, 1]");
+    expect_error(RUN "--goodput ttft:0x10", "ttft: '0x10' is not a non-negative number");
+    expect_error("run --workload 'sharegpt:n=10,rate=0x4' --gpu h100-sxm --model llama-3.1-8b",
+                 "sharegpt: rate: '0x4' is not a number in");
     expect_error(RUN "--mem-util abc", "--mem-util: 'abc'");
     expect_error(RUN "--mem-util ''", "--mem-util: ''");
     /* The error names the option as typed, not its alias. */

@@ -218,6 +218,7 @@ static int wl__num(wl_params *ps, const char *key, double lo, double hi, int lo_
     errno = 0;
     double x = strtod(v, &end);
     if (kv->vlen >= sizeof v || *end != '\0' || errno != 0 || !isfinite(x) || v[0] == ' ' ||
+        strpbrk(v, "xX") != NULL || /* decimal only: strtod reads '0x4' as 4 */
         (lo_open ? x <= lo : x < lo) || x > hi) {
         snprintf(ps->err, ps->errlen, "%s: %s: '%s' is not a number in %s%g, %g]", ps->what, key, v,
                  lo_open ? "(" : "[", lo, hi);
