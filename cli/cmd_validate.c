@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis/report.h"
 #include "analysis/samples.h"
@@ -195,6 +196,13 @@ int cmd_validate(int argc, char **argv)
         sim_engine_preset pr;
         size_t m = vt_preset_rows(&v, names[k], idx);
         if (vt_load_preset(dir, names[k], &pr, err, sizeof(err)) != 0) {
+            /* A preset file of --presets that does not load is the user's
+             * to mend (calibrate stops on it too); a name no preset has is
+             * the data's, counted. */
+            char path[1024];
+            snprintf(path, sizeof(path), "%s/%s.preset", dir != NULL ? dir : "", names[k]);
+            if (dir != NULL && access(path, F_OK) == 0)
+                cli_die("validate: %s", err);
             for (size_t i = 0; i < m; i++)
                 snprintf(v.out[idx[i]].why, sizeof(v.out[idx[i]].why), "no preset: %.180s", err);
             continue;
