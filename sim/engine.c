@@ -391,9 +391,12 @@ static int start_one(engine *e, uint32_t k)
 }
 
 /* Starts a step on every idle replica that has work. Lanes of a shared
- * pool go round again while a lane left idle changed the pool (preempted
- * or rejected): a lane before it that waited for KV may go on now (each
- * such round removes a running or waiting request, so this ends). */
+ * pool go round again while a lane's pass changed the pool (preempted or
+ * rejected, whether it then started a step or not): a lane before it that
+ * waited for KV may go on now, at this instant, not at the replica's next
+ * event (which would tie it to other replicas' events: threaded and
+ * serial runs would differ). Each such round removes a running or waiting
+ * request, so this ends. */
 static int start_steps(engine *e)
 {
     bool again = true;
@@ -403,12 +406,15 @@ static int start_steps(engine *e)
             sim_replica *r = &e->rep[k];
             if (r->busy || (r->nrunning == 0 && sim_rep_waiting(r) == 0))
                 continue;
+            uint64_t ended = e->res->completed + e->res->rejected;
             uint32_t running = sim_rep_pool_running(r), waiting = sim_rep_waiting(r);
             int rc = start_one(e, k);
             if (rc < 0)
                 return -1;
-            if (rc == 0 && e->shared_pool &&
-                (sim_rep_pool_running(r) != running || sim_rep_waiting(r) != waiting))
+            if (e->shared_pool &&
+                (r->step.preempted > 0 || e->res->completed + e->res->rejected != ended ||
+                 (rc == 0 &&
+                  (sim_rep_pool_running(r) != running || sim_rep_waiting(r) != waiting))))
                 again = true;
         }
     }

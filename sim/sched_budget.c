@@ -61,11 +61,14 @@ static uint32_t victim_pos(const sim_replica *r)
 
 /* Lanes sharing a pool (vLLM V1's batches in flight): whether the pool's
  * newest running request (the last to arrive, the highest id on a tie)
- * is another lane's. V1's one scheduler preempts its newest running
- * request, wherever it is; a lane preempts only its own, so where the
- * newest is another lane's it waits for that lane to free memory instead.
- * The lane that holds the newest always preempts, so one lane moves on,
- * and the oldest request is never preempted while another holds KV. */
+ * is another lane's. V1's one scheduler preempts its last admitted
+ * running request, wherever it is (even in another batch in flight); a
+ * lane preempts only its own, so where the newest is another lane's it
+ * waits for that lane to free memory instead: its pass ends there,
+ * admitting nothing. The lane that holds the newest never waits, so one
+ * lane always moves on. Newest here is by arrival, where V1's order is by
+ * admission: a lane's victim is its own last admitted (victim_pos), which
+ * after a preemption and re-admission may be an older request. */
 static bool newest_elsewhere(const sim_replica *r)
 {
     if (r->peers == NULL)
