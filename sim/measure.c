@@ -12,6 +12,7 @@
  * Reasons a row is not expressible, in the order they are checked (the
  * first that applies is the row's reason):
  *   malformed row          fewer or more fields than the header
+ *   repeated header        the header line again (files joined with cat)
  *   missing field          an empty device, model, framework, precision or metric
  *   bad number             a count, token length, value or weights_GiB out of range
  *   unsupported metric     a metric name kvsim does not know
@@ -488,6 +489,11 @@ static void map_row(row_ctx *c, char *const v[C_COUNT])
     m->host_link_Bps = meas_host_link_of(v[C_NOTES]);
     m->build_ym = meas_build_ym_of(v[C_BUILD]);
     m->version = meas_version_of(v[C_BUILD]);
+    if (strcmp(v[C_DEVICE], "device") == 0 && strcmp(v[C_METRIC], "metric") == 0 &&
+        strcmp(v[C_VALUE], "value") == 0) {
+        refuse(c, "repeated header", "the header line again (files joined?)");
+        return;
+    }
     static const int text_cols[] = {C_DEVICE, C_FRAMEWORK, C_MODEL, C_PRECISION, C_METRIC};
     for (size_t i = 0; i < sizeof(text_cols) / sizeof(text_cols[0]); i++)
         if (v[text_cols[i]][0] == '\0') {

@@ -213,6 +213,19 @@ static void test_malformed_files(void **state)
     assert_null(strchr(rows[0].detail, '\n'));
     assert_null(strchr(rows[0].detail, '\r'));
     sim_measurements_free(rows);
+    /* Two files joined with cat: the second header is named as such, not
+     * counted as a bad number ('value' in the value column). */
+    static const char joined[] =
+        "value,unit,device,device_count,framework,model,precision_quant,batch_size,"
+        "input_tokens,output_tokens,metric\n"
+        "value,unit,device,device_count,framework,model,precision_quant,batch_size,"
+        "input_tokens,output_tokens,metric\n";
+    assert_int_equal(
+        sim_measurements_parse(joined, strlen(joined), "m.csv", &rows, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].reason, "repeated header");
+    assert_non_null(strstr(rows[0].detail, "m.csv:2: the header line again"));
+    sim_measurements_free(rows);
     sim_measurements_free(NULL);
 }
 
