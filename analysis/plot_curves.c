@@ -96,7 +96,9 @@ static void vline(double x, int logx, const char *label, int color, int style, d
  * overheads; config.step_overhead_s in older sweeps) and the largest batch below the
  * ceiling. When that cannot be fitted (too few points, no compute-bound
  * point), the knee is the first point whose throughput gain over the
- * previous one is under half of proportional. The ceiling is the first
+ * previous one is under half of proportional, after one that gained at
+ * least that (a line that never grew, the load setting its throughput,
+ * has no bend: it was marked at its second point). The ceiling is the first
  * point that preempted, or whose largest batch (batch.max_running) stayed
  * below its max-num-seqs while the KV pool held requests back: a request
  * waited for memory (blocked free space or external fragmentation, which
@@ -122,13 +124,18 @@ void plot_batch_limits(const table *t, long xcol, const size_t *series_of_row, s
     double knee = NAN, ceiling = NAN, px = NAN, pt = NAN;
     double x0 = NAN, t0 = NAN, x1 = NAN, t1 = NAN, xk = NAN, tk = NAN, ovh = NAN;
     size_t seen = 0;
+    bool grew = false;
     for (size_t r = 0; r < t->rows; r++) {
         if (series_of_row[r] != group)
             continue;
         double x = plot_table_num(t, r, xcol), tp = plot_table_num(t, r, thr);
         double step = plot_table_num(t, r, tpot) / 1e3;
-        if (isnan(knee) && px > 0 && pt > 0 && x > px && tp / pt < 1 + 0.5 * (x / px - 1))
-            knee = x;
+        if (isnan(knee) && px > 0 && pt > 0 && x > px) {
+            if (tp / pt >= 1 + 0.5 * (x / px - 1))
+                grew = true;
+            else if (grew)
+                knee = x;
+        }
         bool kv_held = !memory_cols || plot_table_num(t, r, blocked) > 0 ||
                        plot_table_num(t, r, ext) > 0 || plot_table_num(t, r, peak_free) <= 0;
         if (isnan(ceiling) &&
