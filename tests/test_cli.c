@@ -553,6 +553,51 @@ static void test_tp_step_option(void **state)
     rmdir(dir);
 }
 
+/* --enable-prefix-caching and a paged spec's prefix=on|off are one
+ * setting, and summary.json's config.enable_prefix_caching says what ran
+ * (prefix_cache.enabled, the allocator's own). They disagreed three ways:
+ * V1's default switch (on) over paged:prefix=off reported true for a run
+ * without caching; --no-enable-prefix-caching with paged:prefix=on cached
+ * and reported false; and kvsim compare, which leaves the switch off for
+ * every arm, reported false for its paged:prefix=on arm, which cached.
+ * Now the spec decides when the switch is not given, an explicit switch
+ * that contradicts it is refused, and a compare arm's flag is its own. */
+static void test_prefix_switch_follows_spec(void **state)
+{
+    (void)state;
+#define HASHES "--trace tests/data/traces/kvsim_hash_ids.csv --gpu a100-80gb --model llama-2-7b "
+    expect_error("run " HASHES "--no-enable-prefix-caching --allocator paged:prefix=on",
+                 "--no-enable-prefix-caching: --allocator paged:prefix=on turns prefix caching on");
+    expect_error("run " HASHES "--enable-prefix-caching --allocator paged:block=8,prefix=off",
+                 "--enable-prefix-caching: --allocator paged:block=8,prefix=off turns prefix "
+                 "caching off");
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run " HASHES "--allocator paged:prefix=off --no-plot --quiet --out %s/run", dir);
+    assert_int_equal(kvsim(args), 0);
+    char *js = test_slurp_in(dir, "run/summary.json", NULL);
+    assert_non_null(strstr(js, "\"enable_prefix_caching\": false,"));
+    assert_non_null(strstr(js, "\"prefix_cache\": {\"enabled\": false,"));
+    free(js);
+    snprintf(args, sizeof(args),
+             "compare " HASHES "--allocators contiguous:reserve=max,paged:prefix=on --no-plot "
+             "--quiet --out %s/cmp",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    js = test_slurp_in(dir, "cmp/paged_prefix_on/summary.json", NULL);
+    assert_non_null(strstr(js, "\"enable_prefix_caching\": true,"));
+    assert_non_null(strstr(js, "\"prefix_cache\": {\"enabled\": true,"));
+    free(js);
+    js = test_slurp_in(dir, "cmp/contiguous_reserve_max/summary.json", NULL);
+    assert_non_null(strstr(js, "\"enable_prefix_caching\": false,"));
+    free(js);
+#undef HASHES
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_tp_step_option),
         cmocka_unit_test(test_requests_forms),
         cmocka_unit_test(test_timeseries_counts_every_preemption),
+        cmocka_unit_test(test_prefix_switch_follows_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
