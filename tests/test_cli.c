@@ -53,6 +53,15 @@ static void test_bad_options(void **state)
     expect_error(RUN "--block-size 16x", "--block-size: '16x'");
     expect_error(RUN "--kv-pool-gib -1", "--kv-pool-gib: '-1'");
     expect_error(RUN "--kv-pool-gib nan", "--kv-pool-gib: 'nan'");
+    /* A pool too small for one paged block, or more blocks than the block
+     * table holds, named as such (the message named no option): 0.0001 GiB
+     * is 107,374 bytes, a block 16 tokens x 524,288 bytes of llama-2-7b's
+     * fp16 KV per token; the table holds 2^32 / 4 - 1 = 1,073,741,823. */
+    expect_error(RUN "--kv-pool-gib 0.0001",
+                 "--allocator paged: a KV pool of 107374 bytes holds 0 blocks of 8388608 bytes "
+                 "(16 tokens); need 1..1073741823 blocks");
+    expect_error(RUN "--num-blocks 2000000000",
+                 "--num-blocks 2000000000: the paged allocator holds at most 1073741823 blocks");
     expect_error(RUN "--seed", "--seed needs a value");
     /* Filters that keep nothing: an error, as an empty trace is. */
     expect_error(RUN "--time-window 1e6:2e6",
