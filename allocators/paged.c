@@ -144,11 +144,17 @@ static int paged_init(kv_alloc *a, const char *params, char *err, size_t errlen)
     }
     uint64_t block_bytes = block * a->cfg.bytes_per_token;
     uint64_t n = a->cfg.num_blocks ? a->cfg.num_blocks : a->cfg.pool_bytes / block_bytes;
-    if (n == 0 || n > UINT32_MAX / 4 || n > UINT64_MAX / block_bytes) {
+    if (a->cfg.num_blocks && (n > UINT32_MAX / 4 || n > UINT64_MAX / block_bytes)) {
+        snprintf(err, errlen, "--num-blocks %llu: the paged allocator holds at most %u blocks",
+                 (unsigned long long)n, UINT32_MAX / 4);
+        return KV_EARG;
+    }
+    if (n == 0 || n > UINT32_MAX / 4) {
         snprintf(err, errlen,
-                 "KV pool of %llu bytes holds %llu blocks of %llu bytes; need 1..%u blocks",
+                 "--allocator paged: a KV pool of %llu bytes holds %llu blocks of %llu bytes "
+                 "(%llu tokens); need 1..%u blocks",
                  (unsigned long long)a->cfg.pool_bytes, (unsigned long long)n,
-                 (unsigned long long)block_bytes, UINT32_MAX / 4);
+                 (unsigned long long)block_bytes, (unsigned long long)block, UINT32_MAX / 4);
         return KV_EARG;
     }
     paged *p = calloc(1, sizeof(*p));

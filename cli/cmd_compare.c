@@ -186,6 +186,16 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
            "once; prefix: the prefix cache's hit rate)\n");
 }
 
+/* CFG set for the arm SPEC. Every strategy computes the same tokens:
+ * prefix caching (a paged feature) only when asked for, by
+ * --enable-prefix-caching or the arm's own paged:prefix=on. */
+static void set_arm(sim_config *cfg, const run_opts *o, const char *spec)
+{
+    snprintf(cfg->allocator, sizeof(cfg->allocator), "%.127s", spec);
+    if (o->prefix_caching < 0)
+        cfg->prefix_caching = sim_spec_prefix(spec) == 1;
+}
+
 int cmd_compare(int argc, char **argv)
 {
     char strategies[1024] = "";
@@ -226,11 +236,6 @@ int cmd_compare(int argc, char **argv)
     double ts_interval;
     trace_format fmt;
     cli_build_config(&o, "compare", &cfg, &ts_interval, &fmt);
-    /* Every strategy computes the same tokens: prefix caching (a paged
-     * feature) only when asked for, by --enable-prefix-caching or a
-     * paged:prefix=on spec. */
-    if (o.prefix_caching < 0)
-        cfg.prefix_caching = 0;
     /* --num-blocks: the same pool for every strategy, in blocks of the first
      * paged spec's size (16 without one). */
     for (int i = 0; i < n && cfg.num_blocks_tokens == 0; i++)
@@ -238,7 +243,7 @@ int cmd_compare(int argc, char **argv)
             cfg.num_blocks_tokens = sim_spec_block_tokens(specs[i]);
     for (int i = 0; i < n; i++) {
         char err[1024];
-        snprintf(cfg.allocator, sizeof(cfg.allocator), "%.127s", specs[i]);
+        set_arm(&cfg, &o, specs[i]);
         if (sim_check_config(&cfg, err, sizeof(err)) != 0)
             cli_die("%s", err);
     }
@@ -247,7 +252,7 @@ int cmd_compare(int argc, char **argv)
 
     static cli_result runs[MAX_SPECS];
     for (int i = 0; i < n; i++) {
-        snprintf(cfg.allocator, sizeof(cfg.allocator), "%.127s", specs[i]);
+        set_arm(&cfg, &o, specs[i]);
         char dir[4096];
         const char *out_dir = NULL;
         if (o.out != NULL) {

@@ -101,6 +101,19 @@ static bool is_paged(const char *spec)
     return strncmp(spec, "paged", 5) == 0 && (spec[5] == ':' || spec[5] == '\0');
 }
 
+int sim_spec_prefix(const char *spec)
+{
+    if (!is_paged(spec) || spec[5] == '\0')
+        return -1;
+    const char *cur = spec + 6;
+    char k[32], v[64];
+    int on = -1;
+    while (kv_param_next(&cur, k, sizeof(k), v, sizeof(v)) == 1)
+        if (strcmp(k, "prefix") == 0)
+            on = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
+    return on;
+}
+
 static uint32_t max_u32(uint32_t a, uint32_t b)
 {
     return a > b ? a : b;
@@ -154,8 +167,18 @@ static int fill_defaults(const sim_config *cfg, sim_config *o, char *err, size_t
     if (o->allocator[0] == '\0')
         snprintf(o->allocator, sizeof(o->allocator), "%s",
                  orca || stat ? "contiguous:reserve=max,fit=first" : "paged:block=16");
+    /* The switch and a paged spec's prefix=on|off are one setting: a spec
+     * that sets it decides when the switch is not given, and the two may
+     * not disagree (the summary's enable_prefix_caching is what ran). */
+    int spec_prefix = sim_spec_prefix(o->allocator);
+    if (o->prefix_caching >= 0 && spec_prefix >= 0 && o->prefix_caching != spec_prefix) {
+        snprintf(err, errlen, "--%s-prefix-caching: --allocator %s turns prefix caching %s",
+                 o->prefix_caching ? "enable" : "no-enable", o->allocator,
+                 spec_prefix ? "on" : "off");
+        return -1;
+    }
     if (o->prefix_caching < 0)
-        o->prefix_caching = (v1 && is_paged(o->allocator)) || strstr(o->allocator, "prefix=on");
+        o->prefix_caching = spec_prefix >= 0 ? spec_prefix : v1 && is_paged(o->allocator);
     if (o->prefix_caching) {
         if (!is_paged(o->allocator)) {
             snprintf(err, errlen,

@@ -151,6 +151,10 @@ int sim_memory_plan_compute(const sim_config *cfg, sim_memory_plan *out, char *e
 /* Tokens per block a spec asks for: a paged spec's block=N, else 16. */
 uint32_t sim_spec_block_tokens(const char *spec);
 
+/* A paged spec's prefix=on (1) or prefix=off (0); -1 when SPEC does not
+ * set it or is not paged. */
+int sim_spec_prefix(const char *spec);
+
 /* The most output tokens a request with an INPUT-token prompt gets from
  * the engine's stop check at MAX_LEN (INPUT <= MAX_LEN). vLLM V1
  * (v1/core/sched/utils.py check_stop, v0.11) stops once prompt + output

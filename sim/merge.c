@@ -844,14 +844,15 @@ int sim_merge_steps(sim_replica *r, int64_t *end_io)
         if (priced) {
             /* sim_step_account's sums for a step that repeats the one
              * before but for its context: no maximum moves, nothing
-             * speculated or prefilled, the run's all-reduce time. */
-            r->res->busy_s += dur_s;
+             * speculated or prefilled, the run's all-reduce time; the
+             * step's time as the clock runs it (sim_step_start). */
+            r->res->busy_s += (double)dur_ns / 1e9;
             r->res->steps++;
-            r->stats->busy_s += dur_s;
+            r->stats->busy_s += (double)dur_ns / 1e9;
             r->stats->steps++;
             r->res->allreduce_s += price.allreduce_s;
         } else
-            sim_step_account(r, dur_s, outside);
+            sim_step_account(r, (double)dur_ns / 1e9, outside);
         start_ns = end_ns;
         end_ns += dur_ns;
         k++;

@@ -184,8 +184,8 @@ static inline bool merge_plain_steps(sim_replica *r, merge_plain *p)
         kv_breakdown_at_used(kv, &mem0, used_end, &at);
         assert(at.token_states == cur_ts && at.reservation == cur_res);
 #endif
-        res_busy += dur_s;
-        stats_busy += dur_s;
+        res_busy += (double)dur_ns / 1e9; /* as the clock runs it (sim_step_start) */
+        stats_busy += (double)dur_ns / 1e9;
         allreduce += allreduce_s;
         start_ns = end_ns;
         end_ns += dur_ns;

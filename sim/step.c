@@ -280,10 +280,12 @@ int sim_step_start(sim_replica *r, int64_t *end_ns)
         snprintf(r->err, r->errlen, "the simulated clock overflows at t=%.3f s", to_s(r->now_ns));
         return -1;
     }
-    if (r->pipe != NULL) {
+    if (r->pipe != NULL)
         dur_ns = pipeline_span_ns(r, dur_s);
-        dur_s = (double)dur_ns / 1e9;
-    }
+    /* The step as the clock runs it, in whole nanoseconds: busy time (and
+     * speculation's verify time) summed from the rounded durations stays
+     * within the makespan, as the clock's own steps do. */
+    dur_s = (double)dur_ns / 1e9;
     const sim_batch_shape *sh = &r->batch.shape;
     r->step.idle = false;
     r->step.start_s = to_s(r->now_ns);

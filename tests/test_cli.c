@@ -59,6 +59,15 @@ static void test_bad_options(void **state)
     expect_error(RUN "--block-size 16x", "--block-size: '16x'");
     expect_error(RUN "--kv-pool-gib -1", "--kv-pool-gib: '-1'");
     expect_error(RUN "--kv-pool-gib nan", "--kv-pool-gib: 'nan'");
+    /* A pool too small for one paged block, or more blocks than the block
+     * table holds, named as such (the message named no option): 0.0001 GiB
+     * is 107,374 bytes, a block 16 tokens x 524,288 bytes of llama-2-7b's
+     * fp16 KV per token; the table holds 2^32 / 4 - 1 = 1,073,741,823. */
+    expect_error(RUN "--kv-pool-gib 0.0001",
+                 "--allocator paged: a KV pool of 107374 bytes holds 0 blocks of 8388608 bytes "
+                 "(16 tokens); need 1..1073741823 blocks");
+    expect_error(RUN "--num-blocks 2000000000",
+                 "--num-blocks 2000000000: the paged allocator holds at most 1073741823 blocks");
     expect_error(RUN "--seed", "--seed needs a value");
     /* Filters that keep nothing: an error, as an empty trace is. */
     expect_error(RUN "--time-window 1e6:2e6",
@@ -755,6 +764,51 @@ static void test_tp_step_option(void **state)
     rmdir(dir);
 }
 
+/* --enable-prefix-caching and a paged spec's prefix=on|off are one
+ * setting, and summary.json's config.enable_prefix_caching says what ran
+ * (prefix_cache.enabled, the allocator's own). They disagreed three ways:
+ * V1's default switch (on) over paged:prefix=off reported true for a run
+ * without caching; --no-enable-prefix-caching with paged:prefix=on cached
+ * and reported false; and kvsim compare, which leaves the switch off for
+ * every arm, reported false for its paged:prefix=on arm, which cached.
+ * Now the spec decides when the switch is not given, an explicit switch
+ * that contradicts it is refused, and a compare arm's flag is its own. */
+static void test_prefix_switch_follows_spec(void **state)
+{
+    (void)state;
+#define HASHES "--trace tests/data/traces/kvsim_hash_ids.csv --gpu a100-80gb --model llama-2-7b "
+    expect_error("run " HASHES "--no-enable-prefix-caching --allocator paged:prefix=on",
+                 "--no-enable-prefix-caching: --allocator paged:prefix=on turns prefix caching on");
+    expect_error("run " HASHES "--enable-prefix-caching --allocator paged:block=8,prefix=off",
+                 "--enable-prefix-caching: --allocator paged:block=8,prefix=off turns prefix "
+                 "caching off");
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run " HASHES "--allocator paged:prefix=off --no-plot --quiet --out %s/run", dir);
+    assert_int_equal(kvsim(args), 0);
+    char *js = test_slurp_in(dir, "run/summary.json", NULL);
+    assert_non_null(strstr(js, "\"enable_prefix_caching\": false,"));
+    assert_non_null(strstr(js, "\"prefix_cache\": {\"enabled\": false,"));
+    free(js);
+    snprintf(args, sizeof(args),
+             "compare " HASHES "--allocators contiguous:reserve=max,paged:prefix=on --no-plot "
+             "--quiet --out %s/cmp",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    js = test_slurp_in(dir, "cmp/paged_prefix_on/summary.json", NULL);
+    assert_non_null(strstr(js, "\"enable_prefix_caching\": true,"));
+    assert_non_null(strstr(js, "\"prefix_cache\": {\"enabled\": true,"));
+    free(js);
+    js = test_slurp_in(dir, "cmp/contiguous_reserve_max/summary.json", NULL);
+    assert_non_null(strstr(js, "\"enable_prefix_caching\": false,"));
+    free(js);
+#undef HASHES
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -770,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_tp_step_option),
         cmocka_unit_test(test_requests_forms),
         cmocka_unit_test(test_timeseries_counts_every_preemption),
+        cmocka_unit_test(test_prefix_switch_follows_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

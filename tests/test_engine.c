@@ -270,6 +270,37 @@ static void test_golden_tiny(void **state)
     run_free(&o);
 }
 
+/* busy_s sums the steps as the clock runs them, whole nanoseconds each,
+ * so a replica busy from its first arrival to its last step has busy_s
+ * equal to its makespan but for the sum's last bits. It summed the
+ * unrounded step times instead, which exceeded the makespan by up to half
+ * a nanosecond a step: the golden run above (vllm-v0 on 120 blocks, never
+ * idle after 0 s: 1,411 steps over 38.97 s) reported 5.9 ns more busy
+ * time than its makespan. 1,411 additions of ~0.03 s each err by about
+ * 1e-11 s, so 1e-10 s tells the two apart; merged steps (sim/merge.c)
+ * and the step-by-step run must agree. */
+static void test_busy_within_makespan(void **state)
+{
+    (void)state;
+    sim_config c = config("a100-40gb", "opt-13b");
+    snprintf(c.scheduler, sizeof(c.scheduler), "vllm-v0");
+    c.num_blocks = 120;
+    c.max_model_len = 1904;
+    c.max_batched_tokens = 2048;
+    char path[1024], err[512];
+    sample_path(path, sizeof(path), "tiny.csv");
+    for (int merge = 0; merge < 2; merge++) {
+        c.no_merge_steps = merge == 0;
+        run_out o;
+        assert_int_equal(run_path(&c, path, &o, err, sizeof(err)), 0);
+        assert_int_equal(o.res.steps, 1411);
+        if (!(fabs(o.res.busy_s - o.res.makespan_s) < 1e-10))
+            fail_msg("%s: busy %.12f s, makespan %.12f s", merge ? "merged" : "step by step",
+                     o.res.busy_s, o.res.makespan_s);
+        run_free(&o);
+    }
+}
+
 /* A lone request that outgrows the whole pool preempts itself and is then
  * rejected at once (not when the next request arrives, and without
  * stalling the run). With vLLM's start-up check (the pool holds one
@@ -681,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_model_too_big),
         cmocka_unit_test(test_determinism_azure),
         cmocka_unit_test(test_golden_tiny),
+        cmocka_unit_test(test_busy_within_makespan),
         cmocka_unit_test(test_lone_sequence_outgrows_pool),
         cmocka_unit_test(test_num_blocks_all_strategies),
         cmocka_unit_test(test_unix_time_trace),

@@ -15,16 +15,25 @@ sanitizer report, an assertion, a timeout, a non-zero exit without a last
 'kvsim: ...' line, or outputs that do not add up: completed + rejected !=
 total, rejected_by, vllm_bench, replicas, requests.csv rows and statuses,
 preemptions (summary, requests.csv, timeseries.csv), the time series' six
-categories summing to one pool size, time order. A share (--merge-frac) is
+categories summing to one pool size, time order; and cross-checks
+(check_more): vllm_bench's token totals against requests.csv's rows (n
+outputs each), its throughputs against its totals and duration, percentiles
+in order, each row's ttft/e2e/queue/prefill/tpot against its times, busy
+time within the makespan, batch and replica maxima within their limits,
+speculation's counts and rates. Options combo() leaves out (cost-model and
+device overrides, --kv-pool-gib, the host link, more formats, models and
+traces) come from extras(), on a stream of their own so that the
+combinations of earlier seeds keep their other options. A share (--merge-frac) is
 run again with --no-merge-steps and must give the same three files (but
 sim.wall_s); round-robin replicas again with --serial-replicas (requests.csv
-and timeseries.csv). A run with --check that passes the limit is judged
+and timeseries.csv); with --mode compare, half the comparisons run one arm
+again alone with kvsim run, which must give the same three files. A run with --check that passes the limit is judged
 again without --check (jemalloc's check merges its statistics at every
 operation: 100 times slower). Environment: STRESS=1 tiny pools and --check
 often, FOCUS=1 prefix caching on hash-id traces, SPEC=1 speculative decoding.
 Failures print the command and keep their outputs under --base.
 """
-import argparse, json, os, random, shlex, shutil, subprocess, sys, csv, tempfile
+import argparse, json, os, random, shlex, shutil, subprocess, sys, csv, tempfile, zlib
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -216,7 +225,11 @@ def combo(r):
         a += ['--enable-chunked-prefill']
         chunk = True
     if alloc == 'paged' and r.random() < 0.2:
-        a += [r.choice(['--enable-prefix-caching', '--no-enable-prefix-caching'])]
+        sw = r.choice(['--enable-prefix-caching', '--no-enable-prefix-caching'])
+        sp = a[a.index('--allocator') + 1] if '--allocator' in a else ''
+        if ('prefix=on' in sp and sw.startswith('--no')) or ('prefix=off' in sp and not sw.startswith('--no')):
+            sw = '--enable-prefix-caching' if 'prefix=on' in sp else '--no-enable-prefix-caching'  # as the spec, or refused
+        a += [sw]
     mml = r.choice([None, 512, 1024, 2048, 4096, 8192, 16384])
     if STRESS or r.random() < 0.45:
         nb = r.choice([16, 24, 40, 64, 128, 300]) if STRESS else r.choice([64, 128, 300, 1000, 3000])
@@ -295,7 +308,94 @@ def combo(r):
     if r.random() < 0.1:
         a += ['--seq-overhead-us', '0', '--tp-step-ms', '0']
     a += ['--seed', str(r.randint(0, 5))]
+    # Options drawn from a stream of their own, so that the draws above (and
+    # so the combinations of seeds run before these were added) stay as they were.
+    a = extras(random.Random(zlib.crc32(' '.join(a).encode())), a, gpu, model, sched, alloc, llama, par)
     return a, exp
+
+
+def extras(r, a, gpu, model, sched, alloc, llama, par):
+    """Options the draws in combo() leave out: the cost model's knobs, device
+    overrides, the pool in GiB, the host link, more formats and models, the
+    remaining traces and output forms."""
+    def has(o):
+        return o in a
+
+    def setv(o, v):  # replaces o's value, or adds o
+        if has(o):
+            a[a.index(o) + 1] = v
+        else:
+            a.extend([o, v])
+    if r.random() < 0.08:
+        m = r.choice(['llama-2-13b', 'llama-1-7b', 'llama-1-13b', 'llama-3.1-70b', 'llama-3.3-70b',
+                      'qwen2.5-72b', 'opt-66b', 'llama-1-30b'])
+        if gpu in BIG_GPUS[:4] + ['mi300x'] or par or m in ('llama-2-13b', 'llama-1-7b', 'llama-1-13b'):
+            setv('--model', m)
+    elif r.random() < 0.05:  # a catalog model read as a HuggingFace config.json
+        setv('--model', ROOT + '/catalog/models/%s.json' % a[a.index('--model') + 1])
+    if r.random() < 0.08 and not has('--num-blocks'):
+        a += ['--kv-pool-gib', str(r.choice([0.05, 0.25, 1, 4]))]
+    if r.random() < 0.1:
+        a += ['--bw-eff', str(r.choice([0.05, 0.5, 1]))]
+    if r.random() < 0.1:
+        a += ['--flops-eff', str(r.choice([0.05, 0.5, 1]))]
+    if r.random() < 0.08:
+        a += ['--step-overhead-ms', str(r.choice([0, 0.5, 20]))]
+    if r.random() < 0.08:
+        a += ['--layer-overhead-us', str(r.choice([0, 5, 200]))]
+    if r.random() < 0.06:
+        a += ['--runtime-overhead-gib', str(r.choice([0, 0.5, 2]))]
+    if r.random() < 0.06:
+        a += ['--peak-tflops', str(r.choice([1, 100, 2000]))]
+    if r.random() < 0.06:
+        a += ['--mem-bw-gbps', str(r.choice([50, 1000, 10000]))]
+    if (has('--preemption-mode') or llama or r.random() < 0.05) and r.random() < 0.4:
+        a += ['--host-link-gbps', str(r.choice([0.5, 8, 64]))]
+    if par and r.random() < 0.4:
+        a += ['--allreduce-busbw', str(r.choice([10, 200, 900]))]
+        if r.random() < 0.5:
+            a += ['--allreduce-latency-us', str(r.choice([0.5, 5, 100]))]
+    if llama and has('--gpu-layers') and r.random() < 0.5:
+        a.remove('--host'); a.remove('cpu-epyc-9654')
+        a += ['--host-bw-gbps', str(r.choice([20, 200])), '--host-tflops', str(r.choice([1, 10])),
+              '--host-memory-gib', str(r.choice([16, 256]))]
+    if r.random() < 0.08:
+        setv('--quantization', r.choice(['Q6_K', 'Q5_K_M', 'Q5_K_S', 'Q5_0', 'Q5_1', 'Q4_K_S', 'Q4_0', 'Q4_1',
+                                         'Q3_K_L', 'Q3_K_M', 'Q3_K_S', 'Q2_K', 'IQ4_NL', 'IQ4_XS', 'gptq:group=32',
+                                         'awq:group=256']))
+    if r.random() < 0.08 and not model.startswith('deepseek'):
+        setv('--kv-cache-dtype', r.choice(['fp32', 'fp8_e4m3', 'q5_1', 'q5_0', 'q4_1', 'iq4_nl', 'int2',
+                                           'int4:group=64', 'int2:group=128,residual=256', 'auto', 'fp16']))
+    if r.random() < 0.04 and not has('--quantization'):
+        setv('--dtype', r.choice(['fp32', 'bfloat16', 'half', 'auto']))
+    if r.random() < 0.05:
+        a += ['--requests-gzip' if r.random() < 0.5 else '--no-requests']
+    if sched in ('vllm', 'vllm-v0', 'sarathi') and r.random() < 0.04:
+        a += ['--step-profile', ROOT + '/catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv']
+    if has('--trace') and r.random() < 0.1:
+        t = a[a.index('--trace') + 1]
+        if not t.endswith('same_instant.csv'):
+            k = r.choice(['lengths', 'calendar', 'reject', 'window'])
+            if k == 'lengths':
+                setv('--trace', TR + '/' + r.choice(['lengths_basic.csv', 'lengths_kvsim_names.csv']))
+                for o in ('--time-window', '--rate-scale'):
+                    if has(o):
+                        j = a.index(o); del a[j:j + 2]
+                setv('--rate', str(r.choice([0.5, 5, 100])))
+                if r.random() < 0.5:
+                    a += ['--burstiness', str(r.choice([0.2, 1, 4]))]
+            elif k == 'calendar':
+                setv('--trace', TR + '/azure_calendar.csv')
+                for o in ('--time-window', '--rate', '--sample'):
+                    if has(o):
+                        j = a.index(o); del a[j:j + 2]
+            elif k == 'reject':
+                setv('--trace', TR + '/reject_arrival_and_pass.csv')
+            else:
+                s = r.choice([0, 0.5, 10, 100])
+                if not has('--time-window'):
+                    a += ['--time-window', '%g:%g' % (s, s + r.choice([1, 50, 1000]))]
+    return a
 
 
 def run(kv, args, out, timeout=60, sub='run'):
@@ -422,6 +522,116 @@ def check_outputs(out, exp, args):
             except ValueError as e:
                 probs.append('row %s: %s' % (x['id'], e))
                 break
+    probs += check_more(out, s, rq, int(args[args.index('--n') + 1]) if '--n' in args else 1)
+    return probs
+
+
+def close(x, y, rel=1e-6, ab=2e-9):
+    return abs(x - y) <= ab + rel * max(abs(x), abs(y))
+
+
+def check_more(out, s, rq, n):
+    """Cross-checks between summary.json's figures and requests.csv's rows."""
+    probs = []
+    vb = s.get('vllm_bench', {})
+    for k in ('ttft', 'tpot', 'itl', 'e2el'):
+        q = [vb.get(x % k) for x in ('median_%s_ms', 'p90_%s_ms', 'p95_%s_ms', 'p99_%s_ms', 'p99.9_%s_ms', 'max_%s_ms')]
+        q = [x for x in q if x is not None]
+        if any(b < a - 1e-9 * max(1, abs(a)) for a, b in zip(q, q[1:])):
+            probs.append('vllm_bench %s percentiles not increasing: %s' % (k, q))
+        if any(x < 0 for x in q):
+            probs.append('vllm_bench %s negative: %s' % (k, q))
+    if s.get('makespan_s') is not None and vb.get('duration') is not None and not close(vb['duration'], s['makespan_s']):
+        probs.append('duration %s != makespan %s' % (vb['duration'], s['makespan_s']))
+    if rq['completed'] and vb.get('duration'):
+        if not close(vb['output_throughput'], vb['total_output_tokens'] / vb['duration'], 1e-9):
+            probs.append('output_throughput %s != %s / %s' % (vb['output_throughput'], vb['total_output_tokens'], vb['duration']))
+    pc = s.get('prefix_cache') or {}
+    if pc and pc['hit_tokens'] > pc['lookup_tokens']:
+        probs.append('prefix hit_tokens > lookup_tokens: %s' % pc)
+    mem = s['memory']
+    if mem['peak_kv_used_bytes'] > mem['peak_kv_allocated_bytes'] and len(s.get('replicas') or []) <= 1:
+        probs.append('peak used %d > peak allocated %d' % (mem['peak_kv_used_bytes'], mem['peak_kv_allocated_bytes']))
+    if mem['peak_kv_allocated_bytes'] > mem['kv_pool_bytes']:
+        probs.append('peak allocated %d > pool %d' % (mem['peak_kv_allocated_bytes'], mem['kv_pool_bytes']))
+    reps = s.get('replicas') or []
+    ve = s['parallel'].get('virtual_engines', 1)
+    if s['busy_s'] > s['makespan_s'] * max(1, len(reps)) * ve * (1 + 1e-9) + 1e-9:
+        probs.append('busy_s %s > makespan %s x %d replicas x %d' % (s['busy_s'], s['makespan_s'], len(reps), ve))
+    sb = s['parallel'].get('stage_busy_pct')
+    if sb is not None and not (0 <= sb <= 100 + 1e-6):
+        probs.append('stage_busy_pct %s' % sb)
+    b = s['batch']
+    if b['mean_running'] > b['max_running'] + 1e-9:
+        probs.append('mean_running %s > max_running %s' % (b['mean_running'], b['max_running']))
+    mns = s['config']['max_num_seqs']
+    for x in reps:
+        if x['max_running'] > mns:
+            probs.append('replica %d max_running %d > max_num_seqs %d' % (x['replica'], x['max_running'], mns))
+    g = s.get('goodput') or {}
+    if g.get('good_requests', 0) > rq['completed']:
+        probs.append('good_requests %s > completed %d' % (g['good_requests'], rq['completed']))
+    if rq['completed'] and vb.get('duration'):
+        d = vb['duration']
+        if not close(vb['request_throughput'], rq['completed'] / d, 1e-9):
+            probs.append('request_throughput %s != %d / %s' % (vb['request_throughput'], rq['completed'], d))
+        if not close(vb['total_token_throughput'], (vb['total_input_tokens'] + vb['total_output_tokens']) / d, 1e-9):
+            probs.append('total_token_throughput %s != (%s + %s) / %s' % (vb['total_token_throughput'], vb['total_input_tokens'], vb['total_output_tokens'], d))
+        late = rq['rejected_by'].get('sequence_outgrew_kv_pool', 0) + rq['rejected_by'].get('recomputation_exceeds_max_batched_tokens', 0)
+        # (known: the peak second also counts tokens of requests rejected
+        # after their first token, which vllm bench leaves out)
+        if vb.get('max_output_tokens_per_s', 0) > vb['total_output_tokens'] and not late:
+            probs.append('max_output_tokens_per_s %s > total output %s' % (vb['max_output_tokens_per_s'], vb['total_output_tokens']))
+    sp = s.get('speculative')
+    if sp and sp.get('spec_decode_num_drafts'):
+        nd, dt, ac = sp['spec_decode_num_drafts'], sp['spec_decode_draft_tokens'], sp['spec_decode_accepted_tokens']
+        k = sp['num_speculative_tokens']
+        if not (0 <= ac <= dt <= nd * k):
+            probs.append('speculative drafts %d, draft tokens %d, accepted %d (k %d)' % (nd, dt, ac, k))
+        if not close(sp['spec_decode_acceptance_rate'], 100.0 * ac / dt, 1e-5, 1e-5):
+            probs.append('spec acceptance_rate %s != 100 x %d / %d' % (sp['spec_decode_acceptance_rate'], ac, dt))
+        if not close(sp['spec_decode_acceptance_length'], 1 + ac / nd, 1e-5, 1e-5):
+            probs.append('spec acceptance_length %s != 1 + %d / %d' % (sp['spec_decode_acceptance_length'], ac, nd))
+        pp = sp.get('spec_decode_per_position_acceptance_rate') or []
+        if any(y > x + 1e-6 for x, y in zip(pp, pp[1:])):
+            probs.append('spec per-position acceptance increases: %s' % pp)
+        if sp.get('draft_time_share', 0) + sp.get('verify_time_share', 0) > 1 + 1e-6:
+            probs.append('spec draft + verify shares > 1: %s %s' % (sp['draft_time_share'], sp['verify_time_share']))
+    tsp = out + '/timeseries.csv'
+    if os.path.exists(tsp) and rq['total'] > 0 and ve == 1:
+        rows = list(csv.DictReader(open(tsp)))
+        cats = ['token_states_bytes', 'reservation_bytes', 'internal_frag_bytes', 'external_frag_bytes', 'blocked_free_bytes', 'free_bytes']
+        if rows and sum(int(rows[0][c]) for c in cats) != mem['kv_pool_bytes']:
+            probs.append('SOFT timeseries categories sum %d != kv_pool_bytes %d' % (sum(int(rows[0][c]) for c in cats), mem['kv_pool_bytes']))
+    lat = s.get('latency_s', {})
+    if 'ttft' in lat and lat['ttft']['count'] != rq['completed']:
+        probs.append('ttft count %s != completed %d' % (lat['ttft']['count'], rq['completed']))
+    p = out + '/requests.csv'
+    if not os.path.exists(p):
+        return probs
+    rows = list(csv.DictReader(open(p)))
+    ci = co = tr = 0
+    for x in rows:
+        if x['status'] != 'completed':
+            continue
+        ci += int(x['input_tokens']); co += int(x['output_tokens'])
+        o, req = int(x['output_tokens']), int(x['output_requested'])
+        tr += o < req
+        if o > req:
+            probs.append('row %s: output %d > requested %d' % (x['id'], o, req)); break
+        ar, ft, fi = float(x['arrival_s']), float(x['first_token_s']), float(x['finish_s'])
+        tt, e2, qu, pf = float(x['ttft_s']), float(x['e2e_s']), float(x['queue_s']), float(x['prefill_s'])
+        if not close(tt, ft - ar, 1e-6, 2e-8) or not close(e2, fi - ar, 1e-6, 2e-8):
+            probs.append('row %s: ttft/e2e %s/%s vs times %s %s %s' % (x['id'], tt, e2, ar, ft, fi)); break
+        if qu < 0 or pf < 0 or not close(qu + pf, tt, 1e-6, 2e-8):
+            probs.append('SOFT row %s: queue %s + prefill %s != ttft %s' % (x['id'], qu, pf, tt)); break
+        if o > 1 and x['tpot_s'] not in ('', 'nan') and not close(float(x['tpot_s']) * (o - 1), fi - ft, 1e-5, 1e-7):
+            probs.append('SOFT row %s: tpot %s x %d != finish - first %s' % (x['id'], x['tpot_s'], o - 1, fi - ft)); break
+    if vb.get('total_input_tokens') is not None and (vb['total_input_tokens'] != ci or vb['total_output_tokens'] != co * n):
+        # vllm bench counts each of a request's n outputs; requests.csv one
+        probs.append('vllm_bench tokens in/out %s/%s != requests.csv %d/%d' % (vb['total_input_tokens'], vb['total_output_tokens'], ci, co))
+    if tr != rq['truncated']:
+        probs.append('SOFT truncated %d != rows with output < requested %d' % (rq['truncated'], tr))
     return probs
 
 
@@ -549,6 +759,32 @@ def one(kv, i, seed0, merge_frac, base, mode='run'):
     return res
 
 
+def standalone_args(args, sd, summ):
+    """kvsim run's options for the arm of kvsim compare ARGS written to SD."""
+    a, i = [], 0
+    plural = {'--allocators': '--allocator', '--kv-cache-dtypes': '--kv-cache-dtype', '--quantizations': '--quantization'}
+    key = {'--allocator': 'allocator', '--kv-cache-dtype': 'kv_dtype', '--quantization': 'weight_dtype'}
+    while i < len(args):
+        if args[i] in plural:
+            o = plural[args[i]]
+            a += [o, summ['config'][key[o]]]
+            i += 2
+        elif args[i] == '--num-blocks' and '--allocators' in args:
+            # compare's blocks are of its first paged spec's size: the arm's
+            # pool in bytes (an exact binary fraction of a GiB)
+            a += ['--kv-pool-gib', repr(summ['memory']['kv_pool_bytes'] / 2 ** 30)]
+            i += 2
+        elif args[i] in ('--enable-prefix-caching', '--no-enable-prefix-caching'):
+            i += 1
+        elif args[i] == '--speculative-config' and sd == 'baseline':
+            i += 2
+        else:
+            a.append(args[i]); i += 1
+    # compare leaves prefix caching to --enable-prefix-caching or the arm's spec
+    a.append('--enable-prefix-caching' if summ['config']['enable_prefix_caching'] else '--no-enable-prefix-caching')
+    return a
+
+
 def one_compare(kv, i, r, base):
     args, exp = compare_combo(r)
     d = os.path.join(base, 'c%d' % i)
@@ -574,11 +810,24 @@ def one_compare(kv, i, r, base):
         else:
             res['status'] = 'FAIL'; res['probs'].append('rc %s stderr: %s' % (rc, se[-2000:]))
     else:
-        for sd in sorted(os.listdir(d + '/a')):
-            if os.path.isdir(os.path.join(d, 'a', sd)):
-                p = check_outputs(os.path.join(d, 'a', sd), exp, args)
-                if p:
-                    res['status'] = 'FAIL'; res['probs'] += ['%s: %s' % (sd, x) for x in p]
+        subs = [sd for sd in sorted(os.listdir(d + '/a')) if os.path.isdir(os.path.join(d, 'a', sd))]
+        for sd in subs:
+            p = check_outputs(os.path.join(d, 'a', sd), exp, args)
+            if p:
+                res['status'] = 'FAIL'; res['probs'] += ['%s: %s' % (sd, x) for x in p]
+        if res['status'] == 'ok' and subs and r.random() < 0.5:
+            # One arm run alone with kvsim run must give the same three files.
+            sd = r.choice(subs)
+            ra = standalone_args(args, sd, json.load(open(os.path.join(d, 'a', sd, 'summary.json'))))
+            rc2, _, se2 = run(kv, ra, d + '/b', timeout=120)
+            res['standalone_checked'] = True
+            if rc2 != 0 or any(x in se2 for x in BADPAT):
+                res['status'] = 'FAIL'; res['probs'].append('standalone %s rc %s: %s' % (sd, rc2, se2[-2000:]))
+            else:
+                df = compare_dirs(os.path.join(d, 'a', sd), d + '/b')
+                if df:
+                    res['status'] = 'FAIL'
+                    res['probs'].append('compare arm %s vs kvsim run %s differ: %s' % (sd, ' '.join(shlex.quote(x) for x in ra), df))
     if res['status'] != 'FAIL':
         shutil.rmtree(d, ignore_errors=True)
     return res
@@ -587,12 +836,14 @@ def one_compare(kv, i, r, base):
 def summary(results):
     from collections import Counter
     c = Counter()
-    merged = serial = 0
+    merged = serial = alone = 0
     for d in results:
         c[d['status']] += 1
         merged += d.get('merge_checked', 0)
         serial += d.get('serial_checked', 0)
-    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas' % (dict(c), merged, serial)
+        alone += d.get('standalone_checked', 0)
+    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run' % (
+        dict(c), merged, serial, alone)
 
 
 def main():
