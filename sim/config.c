@@ -296,6 +296,13 @@ static int user_pool(const sim_config *cfg, sim_memory_plan *p, char *err, size_
     if (cfg->num_blocks > 0) {
         uint64_t block =
             cfg->num_blocks_tokens ? cfg->num_blocks_tokens : sim_spec_block_tokens(cfg->allocator);
+        /* The paged allocator's block table indexes blocks in 30 bits (its
+         * own test, allocators/paged.c, would name the pool, not this). */
+        if (cfg->num_blocks > UINT32_MAX / 4) {
+            snprintf(err, errlen, "--num-blocks %u: the paged allocator holds at most %u blocks",
+                     cfg->num_blocks, UINT32_MAX / 4);
+            return -1;
+        }
         /* Exact in integers (a double loses the last blocks past 2^53 bytes). */
         uint64_t per_block = block * p->kv_bytes_per_token;
         if (p->kv_bytes_per_token > (UINT64_C(1) << 62) / block ||
