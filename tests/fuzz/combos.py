@@ -555,7 +555,8 @@ def check_more(out, s, rq, n):
     if mem['peak_kv_allocated_bytes'] > mem['kv_pool_bytes']:
         probs.append('peak allocated %d > pool %d' % (mem['peak_kv_allocated_bytes'], mem['kv_pool_bytes']))
     reps = s.get('replicas') or []
-    ve = s['parallel'].get('virtual_engines', 1)
+    # busy_s sums over the batches in flight (vLLM V1's lanes, v0's virtual engines).
+    ve = s['parallel'].get('batches_in_flight', s['parallel'].get('virtual_engines', 1))
     if s['busy_s'] > s['makespan_s'] * max(1, len(reps)) * ve * (1 + 1e-9) + 1e-9:
         probs.append('busy_s %s > makespan %s x %d replicas x %d' % (s['busy_s'], s['makespan_s'], len(reps), ve))
     sb = s['parallel'].get('stage_busy_pct')
