@@ -473,14 +473,24 @@ static void print_table(const sweep_opts *o, const an_curve_point *pts, size_t n
                                        "preemptions"};
     static const char *const heads[] = {"out tok/s", "TPOT ms", "p99 TTFT ms", "p99 E2EL ms",
                                         "preempt"};
+    /* Each varied option's column as wide as its name and values, and a
+     * space (pipeline-parallel-size ran into the next name at 16). */
+    int width[MAX_VARY];
+    for (size_t k = 0; k < o->nvary; k++) {
+        size_t w = strlen(o->vary[k].name);
+        for (size_t p = 0; p < npts; p++)
+            if (strlen(pts[p].vary_values[k]) > w)
+                w = strlen(pts[p].vary_values[k]);
+        width[k] = (int)(w < 15 ? 15 : w > 60 ? 60 : w) + 1;
+    }
     for (size_t k = 0; k < o->nvary; k++)
-        printf("%-16s", o->vary[k].name);
+        printf("%-*s", width[k], o->vary[k].name);
     for (size_t f = 0; f < 5; f++)
         printf(" %*s", o->seeds > 1 ? 22 : 12, heads[f]);
     printf("\n");
     for (size_t p = 0; p < npts; p++) {
         for (size_t k = 0; k < o->nvary; k++)
-            printf("%-16s", pts[p].vary_values[k]);
+            printf("%-*s", width[k], pts[p].vary_values[k]);
         for (size_t f = 0; f < 5; f++) {
             double v[MAX_SEEDS];
             for (size_t s = 0; s < pts[p].nruns; s++)
