@@ -74,6 +74,8 @@ static void test_bad_options(void **state)
                  "traces/samples/tiny.csv: the time window [1e+06, 2e+06) s kept none of the 40 "
                  "requests read");
     expect_error(RUN "--sample 0.0001", "sampling at 0.0001 kept none of the 40 requests read");
+    /* Reading stops at the first arrival past the window: one read. */
+    expect_error(RUN "--time-window 0:0.001", "kept none of the 1 request read");
     expect_error(RUN "--bogus 1", "unknown option '--bogus'");
     expect_error(RUN "--dtype fp4", "--dtype: unknown format 'fp4'");
     expect_error(RUN "--dtype awq", "give it as --quantization awq");

@@ -36,8 +36,12 @@ static int xform_kept_none(wl_source *s, wl_xform *x)
         snprintf(what + strlen(what), sizeof(what) - strlen(what), "%ssampling at %g",
                  what[0] ? " and " : "", x->t.sample_p);
     const char *path = wl_get_path(s->inner);
-    snprintf(s->err, WL_ERR_BYTES, "%s%s%s kept none of the %llu requests read", path ? path : "",
-             path ? ": " : "", what, (unsigned long long)x->read);
+    if (x->read == 1)
+        snprintf(s->err, WL_ERR_BYTES, "%s%s%s kept none of the 1 request read", path ? path : "",
+                 path ? ": " : "", what);
+    else
+        snprintf(s->err, WL_ERR_BYTES, "%s%s%s kept none of the %llu requests read",
+                 path ? path : "", path ? ": " : "", what, (unsigned long long)x->read);
     x->done = 1;
     return TRACE_EARG;
 }
