@@ -404,7 +404,9 @@ static int start_steps(engine *e)
         again = false;
         for (uint32_t k = 0; k < e->nrep; k++) {
             sim_replica *r = &e->rep[k];
-            if (r->busy || (r->nrunning == 0 && sim_rep_waiting(r) == 0))
+            /* An idle lane of a shared pool with nothing of its own may take
+             * a prompt's next chunk from another lane's batch in flight. */
+            if (r->busy || (r->nrunning == 0 && sim_rep_waiting(r) == 0 && !e->shared_pool))
                 continue;
             uint64_t ended = e->res->completed + e->res->rejected;
             uint32_t running = sim_rep_pool_running(r), waiting = sim_rep_waiting(r);

@@ -194,10 +194,56 @@ void sim_step_account(sim_replica *r, double dur_s, unsigned outside)
     r->res->prefill_tokens_computed += sh->prefill_tokens;
 }
 
+/* vLLM V1's batches in flight: a request whose chunk is in another
+ * lane's batch, with more of its prompt (or recomputation) to compute
+ * after it, can have its next chunk in this lane's batch, as V1's
+ * schedule() advances num_computed_tokens when it schedules and so gives
+ * a prefilling request a chunk in each batch it builds (only a decode
+ * waits for its token to come back). Each such request moves to lane R:
+ * its chunk in flight is counted computed now (its KV used from now,
+ * where the other lane's step end would have) and leaves that lane's
+ * batch, whose step is already priced with it. */
+static void take_prefills(sim_replica *r)
+{
+    sim_req *const pool = r->pool->v;
+    kv_alloc *const kv = r->kv;
+    for (uint32_t l = 0; l < r->npeers; l++) {
+        sim_replica *a = &r->peers[l];
+        if (a == r || !a->busy)
+            continue;
+        uint32_t keep = 0;
+        for (uint32_t k = 0; k < a->batch.n; k++) {
+            uint32_t i = a->batch.req[k], t = a->batch.tokens[k];
+            sim_req *q = &pool[i];
+            if (q->computed + t >= sim_req_tokens(q) || q->spec_drafts > 0) {
+                a->batch.req[keep] = i;
+                a->batch.tokens[keep++] = t;
+                continue;
+            }
+            q->computed += t;
+            uint64_t used = kv->totals.used_tokens;
+            sim_step_set_used(kv, &q->seq, q->computed, &used);
+            kv->totals.used_tokens = used;
+            for (uint32_t p = 0; p < a->nrunning; p++)
+                if (a->running[p] == i) {
+                    sim_rep_remove_running(a, p);
+                    break;
+                }
+            q->stamp = 0; /* another lane's pass stamp: not in R's batch */
+            q->replica = r->index;
+            r->running[r->nrunning++] = i;
+            r->running_seqs += r->cfg->n_samples;
+        }
+        a->batch.n = keep;
+    }
+}
+
 int sim_step_start(sim_replica *r, int64_t *end_ns)
 {
     if (r->busy)
         return 0;
+    if (r->peers != NULL)
+        take_prefills(r);
     r->step.preempted = 0;
     r->batch.swap_in_bytes = r->batch.swap_out_bytes = 0;
     uint64_t ended_before = r->res->completed + r->res->rejected;

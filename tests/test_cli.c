@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,6 +664,51 @@ static void test_v1_pipeline_one_pool(void **state)
     test_sh(args, out, sizeof(out), false);
 }
 
+/* The mean TTFT of a run of one 16,000-token prompt in 2,048-token chunks
+ * (llama-3.1-8b on an H100) with -pp P under SCHED, in ms. */
+static double long_prompt_ttft_ms(const char *dir, int pp, const char *sched)
+{
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run --workload 'batch:n=1;in=fixed:16000;out=fixed:2' --gpu h100-sxm --model "
+             "llama-3.1-8b --max-num-batched-tokens 2048 --max-model-len 16384 -pp %d "
+             "--scheduler %s --enable-chunked-prefill --no-plot --quiet --out %s",
+             pp, sched, dir);
+    assert_int_equal(kvsim(args), 0);
+    char *js = test_slurp_in(dir, "summary.json", NULL);
+    const char *at = strstr(js, "\"mean_ttft_ms\": ");
+    assert_non_null(at);
+    double v = strtod(at + strlen("\"mean_ttft_ms\": "), NULL);
+    free(js);
+    return v;
+}
+
+/* vLLM V1 pipelines a prompt's chunks: schedule() advances a request's
+ * computed tokens when it schedules them, so the next batch in flight
+ * takes the next chunk while the previous one is in the later stages.
+ * Eight chunks through P stages then take about (8 + P - 1) / P chunk
+ * times of one stage each, (8 + P - 1) / (8 P) of the one-GPU time: 9/16
+ * at PP 2, 11/32 at PP 4 (within 2 % and 5 %: the stages' hand-offs and
+ * fixed times add to each chunk's split). v0's virtual engine holds the
+ * request and computes a chunk per trip through the stages: no faster. */
+static void test_v1_pipeline_chunks(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    double one = long_prompt_ttft_ms(dir, 1, "vllm");
+    double two = long_prompt_ttft_ms(dir, 2, "vllm"), four = long_prompt_ttft_ms(dir, 4, "vllm");
+    double v0 = long_prompt_ttft_ms(dir, 4, "vllm-v0");
+    print_message("TTFT one GPU %.1f ms, PP 2 %.1f (%.1f), PP 4 %.1f (%.1f), v0 PP 4 %.1f\n", one,
+                  two, one * 9 / 16, four, one * 11 / 32, v0);
+    assert_true(fabs(two / (one * 9 / 16) - 1) < 0.02);
+    assert_true(fabs(four / (one * 11 / 32) - 1) < 0.05);
+    assert_true(v0 > 0.9 * one);
+    char args[600];
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+}
+
 /* batch.max_waiting: 500 requests arrive at once, max-num-seqs 64 and a
  * budget of 8,192 tokens (V1 on an H100) take 64 prompts of 100 tokens in
  * the first pass, leaving 436 waiting, the most there ever are (the queue
@@ -817,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_max_waiting),
         cmocka_unit_test(test_v1_pipeline_one_pool),
+        cmocka_unit_test(test_v1_pipeline_chunks),
         cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_num_blocks_one_pool),
