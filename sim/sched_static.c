@@ -64,8 +64,14 @@ static int static_schedule(sim_replica *r)
             sim_rep_reject_head_never_fits(r);
             continue;
         }
-        if (rc == KV_OK)
+        if (rc == KV_OK) {
+            /* A preempted request's admission is a recomputation for the
+             * prefix-cache counters (its own output blocks may hit, past
+             * the prompt the first admission looked up), as v0's. */
+            q->seq.recompute = q->preemptions > 0;
             rc = sim_rep_grow(r, i, tokens);
+            q->seq.recompute = false;
+        }
         if (rc < 0)
             return -1;
         if (rc != KV_OK) {

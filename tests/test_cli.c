@@ -709,6 +709,32 @@ static void test_v1_pipeline_chunks(void **state)
     test_sh(args, out, sizeof(out), false);
 }
 
+/* Static batching's admission of a preempted request is a recomputation
+ * for the prefix-cache counters, as vLLM v0's: its own blocks found again
+ * (past its prompt, its outputs') were counted as first-admission hits,
+ * 1,920 hit tokens for 1,664 looked up (found by tests/fuzz/combos.py).
+ * Ten preemptions; every hit here is such a recomputation's. */
+static void test_static_recompute_hits(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[700];
+    snprintf(args, sizeof(args),
+             "run --workload chat:n=20,rate=10,turns=1,think=1,sys=0,max_ctx=16384 --gpu a100-40gb "
+             "--model llama-3.2-1b --scheduler static --allocator paged:block=32,prefix=on "
+             "--num-blocks 64 --max-model-len 512 -pp 4 --kv-cache-dtype bf16 --seed 2 --no-plot "
+             "--quiet --out %s",
+             dir);
+    assert_int_equal(kvsim(args), 0);
+    char *js = test_slurp_in(dir, "summary.json", NULL);
+    assert_non_null(strstr(js, "\"hit_tokens\": 0, \"recompute_hit_tokens\": 1920,"));
+    assert_non_null(strstr(js, "\"preemption\": {\"total\": 10,"));
+    free(js);
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+}
+
 /* batch.max_waiting: 500 requests arrive at once, max-num-seqs 64 and a
  * budget of 8,192 tokens (V1 on an H100) take 64 prompts of 100 tokens in
  * the first pass, leaving 436 waiting, the most there ever are (the queue
@@ -864,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_max_waiting),
         cmocka_unit_test(test_v1_pipeline_one_pool),
         cmocka_unit_test(test_v1_pipeline_chunks),
+        cmocka_unit_test(test_static_recompute_hits),
         cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_num_blocks_one_pool),
