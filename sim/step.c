@@ -442,6 +442,11 @@ void sim_step_end(sim_replica *r)
     /* KV written peaks here: every batch token computed, nothing released yet. */
     r->step.used_at_end_bytes =
         (r->kv->totals.used_tokens - r->kv->totals.dup_tokens) * r->kv->cfg.bytes_per_token;
+    /* Lanes sharing a pool: the others allocated while this step ran, so
+     * its record's memory is the pool's now, before releases (the KV
+     * written above never exceeds what is allocated at the same time). */
+    if (r->peers != NULL)
+        kv_get_breakdown(r->kv, r->head_need_bytes, &r->step.mem);
     /* Only a request of the batch can have finished: the others' counts
      * did not move since the last step's end kept them (the pass over the
      * running set is skipped without one; --check makes it and compares). */
