@@ -251,28 +251,23 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
                 (double)r->swapped_in_bytes / 1073741824.0,
                 (unsigned long long)(r->preemptions - r->swap_preemptions),
                 (unsigned long long)r->recomputed_tokens);
-    if (r->plan.pipeline_parallel > 1 && c->cost.llamacpp_split)
+    const uint32_t pp = r->plan.pipeline_parallel;
+    const double stages_busy = 100.0 * safe_div(r->stage_busy_s, r->makespan_s * pp * r->replicas);
+    if (pp > 1 && c->cost.llamacpp_split)
         fprintf(fp,
                 "pipeline     llama.cpp layer split: %u GPUs (the fullest %u of the %u layers) run "
                 "each step in turn, one batch in flight: GPUs busy %.1f%% of the time\n",
-                r->plan.pipeline_parallel, r->plan.stage_layers, c->model.layers,
-                100.0 * safe_div(r->stage_busy_s,
-                                 r->makespan_s * r->plan.pipeline_parallel * r->replicas));
-    else if (r->plan.pipeline_parallel > 1 && sim_config_shared_pool(c))
+                pp, r->plan.stage_layers, c->model.layers, stages_busy);
+    else if (pp > 1 && sim_config_shared_pool(c))
         fprintf(fp,
                 "pipeline     %u stages of %u layers, vLLM V1: one scheduler and KV pool, up to %u "
                 "batches in flight: stages busy %.1f%% of the time\n",
-                r->plan.pipeline_parallel, r->plan.stage_layers, r->plan.pipeline_parallel,
-                100.0 * safe_div(r->stage_busy_s,
-                                 r->makespan_s * r->plan.pipeline_parallel * r->replicas));
-    else if (r->plan.pipeline_parallel > 1)
+                pp, r->plan.stage_layers, pp, stages_busy);
+    else if (pp > 1)
         fprintf(fp,
                 "pipeline     %u stages of %u layers, %u virtual engines per replica with 1/%u of "
                 "the KV blocks each: stages busy %.1f%% of the time\n",
-                r->plan.pipeline_parallel, r->plan.stage_layers, r->plan.pipeline_parallel,
-                r->plan.pipeline_parallel,
-                100.0 * safe_div(r->stage_busy_s,
-                                 r->makespan_s * r->plan.pipeline_parallel * r->replicas));
+                pp, r->plan.stage_layers, pp, pp, stages_busy);
     if (r->plan.tensor_parallel > 1) {
         /* With stages, each runs its share of the all-reduces: the share is
          * of the stages' busy time (busy time counts waits for stages). */

@@ -185,27 +185,26 @@ uint32_t sim_rep_waiting_front(sim_replica *r);
 int sim_rep_make_request(sim_replica *r, const sim_queued *q, const uint64_t *hash_ids,
                          uint32_t *out);
 
-/* True when one more request (n sequences) fits under max_num_seqs. */
-/* Requests holding KV in R's pool, and their sequences: R's, or all its
- * lanes' where they share one. */
-static inline uint32_t sim_rep_pool_running(const sim_replica *r)
+/* Requests holding KV in R's pool (SEQS false) or their sequences (true):
+ * R's, or all its lanes' where they share one. */
+static inline uint32_t sim_rep_pool_count(const sim_replica *r, bool seqs)
 {
     if (r->peers == NULL)
-        return r->nrunning;
+        return seqs ? r->running_seqs : r->nrunning;
     uint32_t n = 0;
     for (uint32_t k = 0; k < r->npeers; k++)
-        n += r->peers[k].nrunning;
+        n += seqs ? r->peers[k].running_seqs : r->peers[k].nrunning;
     return n;
+}
+
+static inline uint32_t sim_rep_pool_running(const sim_replica *r)
+{
+    return sim_rep_pool_count(r, false);
 }
 
 static inline uint32_t sim_rep_pool_seqs(const sim_replica *r)
 {
-    if (r->peers == NULL)
-        return r->running_seqs;
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < r->npeers; k++)
-        n += r->peers[k].running_seqs;
-    return n;
+    return sim_rep_pool_count(r, true);
 }
 
 /* Room under max_num_seqs (vLLM V1's lanes: one scheduler's limit over

@@ -683,18 +683,32 @@ static void test_v1_pipeline_one_pool(void **state)
     test_sh(args, out, sizeof(out), false);
 }
 
-/* The mean TTFT of a run of one 16,000-token prompt in 2,048-token chunks
- * (llama-3.1-8b on an H100) with -pp P under SCHED, in ms. */
-static double long_prompt_ttft_ms(const char *dir, int pp, const char *sched)
+/* kvsim run OPTS (with --no-plot --quiet) into a folder of its own:
+ * summary.json's text (the caller frees it), the folder removed. */
+static char *run_summary(const char *opts)
 {
-    char args[512];
-    snprintf(args, sizeof(args),
-             "run --workload 'batch:n=1;in=fixed:16000;out=fixed:2' --gpu h100-sxm --model "
-             "llama-3.1-8b --max-num-batched-tokens 2048 --max-model-len 16384 -pp %d "
-             "--scheduler %s --enable-chunked-prefill --no-plot --quiet --out %s",
-             pp, sched, dir);
+    char dir[] = "/tmp/kvsim_cli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char args[1024];
+    snprintf(args, sizeof(args), "run %s --no-plot --quiet --out %s", opts, dir);
     assert_int_equal(kvsim(args), 0);
     char *js = test_slurp_in(dir, "summary.json", NULL);
+    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+    test_sh(args, out, sizeof(out), false);
+    return js;
+}
+
+/* The mean TTFT of a run of one 16,000-token prompt in 2,048-token chunks
+ * (llama-3.1-8b on an H100) with -pp P under SCHED, in ms. */
+static double long_prompt_ttft_ms(int pp, const char *sched)
+{
+    char opts[512];
+    snprintf(opts, sizeof(opts),
+             "--workload 'batch:n=1;in=fixed:16000;out=fixed:2' --gpu h100-sxm --model "
+             "llama-3.1-8b --max-num-batched-tokens 2048 --max-model-len 16384 -pp %d "
+             "--scheduler %s --enable-chunked-prefill",
+             pp, sched);
+    char *js = run_summary(opts);
     const char *at = strstr(js, "\"mean_ttft_ms\": ");
     assert_non_null(at);
     double v = strtod(at + strlen("\"mean_ttft_ms\": "), NULL);
@@ -713,19 +727,14 @@ static double long_prompt_ttft_ms(const char *dir, int pp, const char *sched)
 static void test_v1_pipeline_chunks(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/kvsim_cli_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    double one = long_prompt_ttft_ms(dir, 1, "vllm");
-    double two = long_prompt_ttft_ms(dir, 2, "vllm"), four = long_prompt_ttft_ms(dir, 4, "vllm");
-    double v0 = long_prompt_ttft_ms(dir, 4, "vllm-v0");
+    double one = long_prompt_ttft_ms(1, "vllm");
+    double two = long_prompt_ttft_ms(2, "vllm"), four = long_prompt_ttft_ms(4, "vllm");
+    double v0 = long_prompt_ttft_ms(4, "vllm-v0");
     print_message("TTFT one GPU %.1f ms, PP 2 %.1f (%.1f), PP 4 %.1f (%.1f), v0 PP 4 %.1f\n", one,
                   two, one * 9 / 16, four, one * 11 / 32, v0);
     assert_true(fabs(two / (one * 9 / 16) - 1) < 0.02);
     assert_true(fabs(four / (one * 11 / 32) - 1) < 0.05);
     assert_true(v0 > 0.9 * one);
-    char args[600];
-    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
-    test_sh(args, out, sizeof(out), false);
 }
 
 /* Static batching's admission of a preempted request is a recomputation
@@ -736,22 +745,13 @@ static void test_v1_pipeline_chunks(void **state)
 static void test_static_recompute_hits(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/kvsim_cli_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char args[700];
-    snprintf(args, sizeof(args),
-             "run --workload chat:n=20,rate=10,turns=1,think=1,sys=0,max_ctx=16384 --gpu a100-40gb "
-             "--model llama-3.2-1b --scheduler static --allocator paged:block=32,prefix=on "
-             "--num-blocks 64 --max-model-len 512 -pp 4 --kv-cache-dtype bf16 --seed 2 --no-plot "
-             "--quiet --out %s",
-             dir);
-    assert_int_equal(kvsim(args), 0);
-    char *js = test_slurp_in(dir, "summary.json", NULL);
+    char *js = run_summary(
+        "--workload chat:n=20,rate=10,turns=1,think=1,sys=0,max_ctx=16384 --gpu a100-40gb "
+        "--model llama-3.2-1b --scheduler static --allocator paged:block=32,prefix=on "
+        "--num-blocks 64 --max-model-len 512 -pp 4 --kv-cache-dtype bf16 --seed 2");
     assert_non_null(strstr(js, "\"hit_tokens\": 0, \"recompute_hit_tokens\": 1920,"));
     assert_non_null(strstr(js, "\"preemption\": {\"total\": 10,"));
     free(js);
-    snprintf(args, sizeof(args), "rm -rf '%s'", dir);
-    test_sh(args, out, sizeof(out), false);
 }
 
 /* batch.max_waiting: 500 requests arrive at once, max-num-seqs 64 and a
@@ -763,19 +763,13 @@ static void test_max_waiting(void **state)
 {
     (void)state;
     for (int merge = 0; merge < 2; merge++) {
-        char dir[] = "/tmp/kvsim_cli_XXXXXX";
-        assert_non_null(mkdtemp(dir));
-        char args[512];
-        snprintf(args, sizeof(args),
-                 "run --workload 'batch:n=500;in=fixed:100;out=fixed:10' --gpu h100-sxm "
-                 "--model llama-3.1-8b --max-num-seqs 64 --no-plot --quiet %s--out %s",
-                 merge ? "" : "--no-merge-steps ", dir);
-        assert_int_equal(kvsim(args), 0);
-        char *js = test_slurp_in(dir, "summary.json", NULL);
+        char *js = run_summary(merge ? "--workload 'batch:n=500;in=fixed:100;out=fixed:10' --gpu "
+                                       "h100-sxm --model llama-3.1-8b --max-num-seqs 64"
+                                     : "--workload 'batch:n=500;in=fixed:100;out=fixed:10' --gpu "
+                                       "h100-sxm --model llama-3.1-8b --max-num-seqs 64 "
+                                       "--no-merge-steps");
         assert_non_null(strstr(js, "\"max_running\": 64, \"max_waiting\": 436,"));
         free(js);
-        snprintf(args, sizeof(args), "rm -rf '%s'", dir);
-        test_sh(args, out, sizeof(out), false);
     }
 }
 

@@ -2155,35 +2155,31 @@ static void test_presets_dir_missing(void **state)
     const char *bin = getenv("KVSIM_BIN"), *src = getenv("KVSIM_SOURCE_DIR");
     if (bin == NULL || src == NULL)
         skip();
-    static const char *const cmds[] = {"validate", "calibrate"};
-    for (size_t i = 0; i < 2; i++) {
-        char cmd[2048], out[4096];
-        snprintf(cmd, sizeof(cmd),
-                 "%s %s --data %s/catalog/measurements.csv --presets /nonexistent/presets "
-                 "--out /tmp/kvsim_presets_dir_test.out 2>&1",
-                 bin, cmds[i], src);
-        size_t len;
-        int rc = run_capture(cmd, out, sizeof(out), &len);
-        assert_true(rc != 0);
-        assert_non_null(strstr(out, "/nonexistent/presets"));
-        assert_true(len > 0 && strchr(out, '\n') == out + len - 1);
-    }
-    /* A preset file in DIR that does not load stops both, naming its line
-     * (validate counted its rows as 'no preset' and exited 0). */
+    /* And a preset file in DIR that does not load stops both, naming its
+     * line (validate counted its rows as 'no preset' and exited 0). */
     assert_int_equal(system("mkdir -p /tmp/kvsim_bad_presets && printf 'garbage line\\n' > "
                             "/tmp/kvsim_bad_presets/vllm.preset"),
                      0);
-    for (size_t i = 0; i < 2; i++) {
-        char cmd[2048], out[4096];
-        snprintf(cmd, sizeof(cmd),
-                 "%s %s --data %s/catalog/measurements.csv --presets /tmp/kvsim_bad_presets "
-                 "--out /tmp/kvsim_presets_dir_test.out 2>&1",
-                 bin, cmds[i], src);
-        size_t len;
-        int rc = run_capture(cmd, out, sizeof(out), &len);
-        assert_true(rc != 0);
-        assert_non_null(strstr(out, "/tmp/kvsim_bad_presets/vllm.preset:1: unknown key 'garbage'"));
-    }
+    static const char *const cmds[] = {"validate", "calibrate"};
+    static const struct {
+        const char *dir, *says;
+    } cases[] = {
+        {"/nonexistent/presets", "/nonexistent/presets"},
+        {"/tmp/kvsim_bad_presets", "/tmp/kvsim_bad_presets/vllm.preset:1: unknown key 'garbage'"}};
+    for (size_t c = 0; c < 2; c++)
+        for (size_t i = 0; i < 2; i++) {
+            char cmd[2048], out[4096];
+            snprintf(cmd, sizeof(cmd),
+                     "%s %s --data %s/catalog/measurements.csv --presets %s "
+                     "--out /tmp/kvsim_presets_dir_test.out 2>&1",
+                     bin, cmds[i], src, cases[c].dir);
+            size_t len;
+            int rc = run_capture(cmd, out, sizeof(out), &len);
+            assert_true(rc != 0);
+            assert_non_null(strstr(out, cases[c].says));
+            if (c == 0)
+                assert_true(len > 0 && strchr(out, '\n') == out + len - 1);
+        }
     assert_int_equal(system("rm -rf /tmp/kvsim_bad_presets"), 0);
 }
 
