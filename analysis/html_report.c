@@ -285,7 +285,8 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
     if (exists(dir, "timeseries.csv") && !exists(dir, "memory.svg"))
         rc = an_plot_memory(dir, NULL, err, errlen);
     if (rc == 0 && exists(dir, "memory.svg"))
-        embed_svg(fp, dir, "memory.svg", "KV pool over time, by category");
+        embed_svg(fp, dir, "memory.svg",
+                  "KV pool over time, by category; running and waiting requests below");
     if (cfg != NULL)
         config_table(fp, cfg);
     json_decref(root);
