@@ -439,6 +439,7 @@ static void engine_free(engine *e)
         if (r->peers == NULL || r->peers == r) /* a shared pool's owner: its first lane */
             kv_destroy(r->kv);
         free(r->running);
+        free(r->admit_order);
         free(r->batch.req);
         free(r->batch.tokens);
         free(r->merge_next);

@@ -163,6 +163,23 @@ void sim_rep_start_head(sim_replica *r)
     r->running_seqs += r->cfg->n_samples;
 }
 
+int sim_rep_note_admission(sim_replica *r, uint32_t i)
+{
+    sim_replica *o = r->peers;
+    if (i >= o->admit_cap) {
+        uint32_t cap = r->pool->cap > i ? r->pool->cap : i + 1;
+        uint64_t *nv = realloc(o->admit_order, (size_t)cap * sizeof(*nv));
+        if (nv == NULL) {
+            snprintf(r->err, r->errlen, "out of memory");
+            return -1;
+        }
+        o->admit_order = nv;
+        o->admit_cap = cap;
+    }
+    o->admit_order[i] = ++o->admissions;
+    return 0;
+}
+
 uint32_t sim_rep_cached_tokens(sim_replica *r, uint32_t i)
 {
     sim_req *q = sim_rep_req(r, i);

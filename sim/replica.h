@@ -54,6 +54,12 @@ typedef struct sim_replica {
      * them, which owns the pool, and how many; NULL otherwise. */
     struct sim_replica *peers;
     uint32_t npeers;
+    /* ... and, in the first lane, the one scheduler's running order: each
+     * request's admission (counted from 1) by pool slot, for its victim,
+     * the last admitted (sim_rep_note_admission). */
+    uint64_t *admit_order;
+    uint32_t admit_cap;
+    uint64_t admissions;
     int64_t step_end_ns;         /* the running step's end (engine.c's routing) */
     const sim_config *cfg;       /* resolved */
     const sim_memory_plan *plan; /* the run's; every replica has the same */
@@ -266,6 +272,11 @@ void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens);
 
 /* Moves the waiting queue's head into the running set. */
 void sim_rep_start_head(sim_replica *r);
+
+/* Lanes sharing a pool (vLLM V1's batches in flight): notes request I's
+ * admission to the running set, after every earlier one (its place in
+ * V1's one running list). Returns 0, or -1 out of memory (r->err set). */
+int sim_rep_note_admission(sim_replica *r, uint32_t i);
 
 /* How many leading tokens of the waiting request I are in the prefix
  * cache (computed KV it can share), at most sim_req_tokens - 1. */

@@ -59,34 +59,62 @@ static uint32_t victim_pos(const sim_replica *r)
     return SIM_NONE;
 }
 
-/* Lanes sharing a pool (vLLM V1's batches in flight): whether the pool's
- * newest running request (the last to arrive, the highest id on a tie)
- * is another lane's. V1's one scheduler preempts its last admitted
- * running request, wherever it is (even in another batch in flight); a
- * lane preempts only its own, so where the newest is another lane's it
- * waits for that lane to free memory instead: its pass ends there,
- * admitting nothing. The lane that holds the newest never waits, so one
- * lane always moves on. Newest here is by arrival, where V1's order is by
- * admission: a lane's victim is its own last admitted (victim_pos), which
- * after a preemption and re-admission may be an older request. */
-static bool newest_elsewhere(const sim_replica *r)
+/* Lanes sharing a pool (vLLM V1's batches in flight): V1's one scheduler
+ * preempts the last request of its one running list, the last admitted
+ * (sim_rep_note_admission), wherever it runs: in another batch in flight
+ * too (Scheduler.schedule, self.running.pop(), v0.11). Of lane R's own,
+ * those already in the batch its pass builds are passed over, as
+ * victim_pos does (V1's pass reaches the last only after them). Sets
+ * *LANE and *POS; false when no request is running. */
+static bool pool_victim(sim_replica *r, sim_replica **lane, uint32_t *pos)
 {
-    if (r->peers == NULL)
-        return false;
-    const sim_replica *at = NULL;
-    const sim_req *newest = NULL;
+    const uint64_t *order = r->peers->admit_order;
+    uint64_t best = 0;
+    bool found = false;
     for (uint32_t k = 0; k < r->npeers; k++) {
-        const sim_replica *p = &r->peers[k];
+        sim_replica *p = &r->peers[k];
         for (uint32_t j = 0; j < p->nrunning; j++) {
-            const sim_req *q = sim_rep_req(p, p->running[j]);
-            if (newest == NULL || q->arrival_ns > newest->arrival_ns ||
-                (q->arrival_ns == newest->arrival_ns && q->id > newest->id)) {
-                newest = q;
-                at = p;
+            uint32_t i = p->running[j];
+            if (p == r && sim_rep_in_batch(r, i))
+                continue;
+            assert(i < r->peers->admit_cap && order[i] > 0);
+            if (!found || order[i] > best) {
+                best = order[i];
+                *lane = p;
+                *pos = j;
+                found = true;
             }
         }
     }
-    return at != r;
+    return found;
+}
+
+/* Preempts lane P's running request at POS for lane R's pass (the
+ * preemption counted in R's step). Where it is in P's batch in flight,
+ * it leaves it: its KV is freed now and it computes everything again,
+ * so the batch's work on it is lost (the step keeps its price). vLLM
+ * v0.11's update_from_output appends the token such an entry sampled to
+ * the preempted request; here it is sampled again after the recomputation. */
+static int preempt_in_lane(sim_replica *r, sim_replica *p, uint32_t pos)
+{
+    uint32_t i = p->running[pos];
+    bool in_flight = p->busy && sim_rep_in_batch(p, i);
+    if (sim_rep_preempt(p, pos) != 0)
+        return -1;
+    p->step.preempted--;
+    r->step.preempted++;
+    if (in_flight) {
+        uint32_t keep = 0;
+        for (uint32_t k = 0; k < p->batch.n; k++) {
+            if (p->batch.req[k] == i)
+                continue;
+            p->batch.req[keep] = p->batch.req[k];
+            p->batch.tokens[keep++] = p->batch.tokens[k];
+        }
+        p->batch.n = keep;
+    }
+    sim_rep_req(p, i)->stamp = 0; /* P's pass stamp: in no batch */
+    return 0;
 }
 
 int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t tokens,
@@ -98,14 +126,21 @@ int sim_sched_make_room_slow(sim_replica *r, uint32_t i, uint32_t *pos, uint32_t
             return -1;
         if (rc == KV_OK)
             return 1;
-        if (newest_elsewhere(r)) {
-            /* The pool's newest is another lane's: this lane's pass ends
-             * here, admitting nothing (as after a preemption), and I waits
-             * in the running set for that lane to free memory. */
-            *preempted = true;
-            return 0;
+        sim_replica *lane = r;
+        uint32_t v = 0;
+        if (r->peers != NULL) {
+            bool found = pool_victim(r, &lane, &v);
+            assert(found); /* I itself runs, not yet in the batch */
+            (void)found;
+            if (lane != r) {
+                if (preempt_in_lane(r, lane, v) != 0)
+                    return -1;
+                *preempted = true;
+                continue;
+            }
+        } else {
+            v = victim_pos(r);
         }
-        uint32_t v = victim_pos(r);
         bool self = r->running[v] == i;
         if (sim_rep_preempt(r, v) != 0)
             return -1;
@@ -486,6 +521,8 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
             n = new_tokens(r, q, q->computed, *budget);
         }
         sim_rep_start_head(r);
+        if (r->peers != NULL && sim_rep_note_admission(r, i) != 0)
+            return -1;
         sim_rep_batch_add(r, i, n);
         *budget -= n;
     }

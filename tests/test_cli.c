@@ -647,8 +647,8 @@ static void test_v1_pipeline_one_pool(void **state)
     /* A pool of 40 blocks that 50 prompts fill a token a step: the lanes
      * must not preempt each other's oldest requests in turn (they did,
      * forever, when each preempted its own newest whatever the other
-     * held), nor all wait for each other (a lane waits only while the
-     * pool's newest request is another's, which that lane preempts). */
+     * held): V1's one scheduler preempts the pool's last admitted, in
+     * whichever batch it is. */
     snprintf(args, sizeof(args),
              "run --workload 'batch:n=50;in=uniform:min=163,max=215;out=lognormal:mean=1360,"
              "sigma=0.55,max=32768' --gpu a10g --model mistral-7b --no-enable-prefix-caching "
@@ -735,6 +735,37 @@ static void test_v1_pipeline_chunks(void **state)
     assert_true(fabs(two / (one * 9 / 16) - 1) < 0.02);
     assert_true(fabs(four / (one * 11 / 32) - 1) < 0.05);
     assert_true(v0 > 0.9 * one);
+}
+
+/* vLLM V1 preempts the last request admitted, in another batch in flight
+ * too. Two 160-token prompts of 400 outputs (the second arriving while the
+ * first's batch runs, so in the other batch) in 40 blocks of 16 at PP 2:
+ * each holds 10 blocks after its prompt and they grow in turn to 20 each;
+ * the older then needs the 41st block and the newer is preempted from its
+ * batch in flight, its 320th token's KV in it: 319 tokens computed to
+ * recompute (a lane that waited for the newer's own pass, as kvsim did
+ * before, counted 320 there), the older never preempted. */
+static void test_v1_pipeline_preempts_in_flight(void **state)
+{
+    (void)state;
+    char trace[] = "/tmp/kvsim_cli_XXXXXX";
+    int fd = mkstemp(trace);
+    assert_true(fd >= 0);
+    const char *rows = "arrival_s,input_tokens,output_tokens\n0,160,400\n0.001,160,400\n";
+    assert_int_equal(write(fd, rows, strlen(rows)), (ssize_t)strlen(rows));
+    close(fd);
+    char opts[512];
+    snprintf(opts, sizeof(opts),
+             "--trace %s --gpu h100-sxm --model llama-3.1-8b -pp 2 --num-blocks 40 "
+             "--max-model-len 640 --no-enable-prefix-caching",
+             trace);
+    char *js = run_summary(opts);
+    unlink(trace);
+    assert_non_null(strstr(js, "\"completed\": 2,"));
+    assert_non_null(strstr(js, "\"preemption\": {\"total\": 1, \"swap\": 0, \"recompute\": 1, "
+                               "\"swapped_out_bytes\": 0, \"swapped_in_bytes\": 0, "
+                               "\"recomputed_tokens\": 319}"));
+    free(js);
 }
 
 /* Static batching's admission of a preempted request is a recomputation
@@ -903,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_max_waiting),
         cmocka_unit_test(test_v1_pipeline_one_pool),
         cmocka_unit_test(test_v1_pipeline_chunks),
+        cmocka_unit_test(test_v1_pipeline_preempts_in_flight),
         cmocka_unit_test(test_static_recompute_hits),
         cmocka_unit_test(test_bad_names_and_files),
         cmocka_unit_test(test_compare),
