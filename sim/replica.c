@@ -34,7 +34,12 @@ int sim_rep_grow(sim_replica *r, uint32_t i, uint32_t tokens)
         snprintf(r->err, r->errlen, "out of memory for block tables");
         return -1;
     }
-    if (rc == KV_OK)
+    /* An admission's prefix hits count as shared before the caller sets
+     * its computed tokens to them; where lanes share a pool (vLLM V1's
+     * batches in flight), the blocks' holder may be a prompt whose chunk
+     * is still in another batch, its own tokens not yet counted either:
+     * the caller checks once it set them. */
+    if (rc == KV_OK && s->used_tokens >= s->cached_tokens)
         sim_rep_check(r, "growth");
     return rc == KV_OK ? KV_OK : KV_NOSPACE;
 }
