@@ -496,8 +496,9 @@ static int dispatch(int argc, char **argv)
         return cmd_validate(argc - 2, argv + 2);
     if (strcmp(cmd, "calibrate") == 0)
         return cmd_calibrate(argc - 2, argv + 2);
-    static const char *const commands[] = {"run",   "compare", "list",   "gen",      "trace",
-                                           "sweep", "plot",    "report", "validate", "calibrate"};
+    static const char *const commands[] = {"run",      "compare",   "list",  "gen",
+                                           "trace",    "sweep",     "plot",  "report",
+                                           "validate", "calibrate", "model", "fit"};
     const char *hint = cli_did_you_mean(cmd, commands, sizeof(commands) / sizeof(commands[0]));
     if (hint != NULL)
         cli_error("unknown command '%s': did you mean %s? (kvsim --help)", cmd, hint);

@@ -743,6 +743,9 @@ static void test_bad_sweeps(void **state)
     /* kvsim plot and kvsim report on folders that are not kvsim's, or
      * hold malformed files. */
     expect_error("swep --vary n=1", "unknown command 'swep': did you mean sweep?");
+    /* model and fit are commands too (no suggestion was made for them). */
+    expect_error("fitt --model llama-3.1-8b", "unknown command 'fitt': did you mean fit?");
+    expect_error("modl llama-3.1-8b", "unknown command 'modl': did you mean model?");
     expect_error("plot /nonexistent", "plot: /nonexistent: No such file or directory");
     expect_error("plot README.md", "plot: README.md is not a folder");
     expect_error("report /nonexistent", "report: /nonexistent: not a kvsim output folder");
