@@ -182,7 +182,9 @@ static int parse_header(const char *s, size_t n, int map[NCOLS], char *err, size
                         vidur ? ": its time_stats columns are a Vidur per-operator profile, not "
                                 "step times (README, Measured step profiles: how to sum one "
                                 "into step_ms)"
-                              : "");
+                        : fl == 0 ? ": an unnamed column (a trailing comma, or pandas' row "
+                                    "index: write with to_csv(index=False))"
+                                  : "");
         if (map[c] >= 0)
             return fail(err, errlen, name, line, "column '%s' given twice", txt);
         map[c] = nf;

@@ -862,6 +862,10 @@ static void test_report_plot_refuse(void **state)
         snprintf(args, sizeof(args), "plot %s/rr/ts", tmp);
         expect_error(args, ts[k][1]);
     }
+    /* A search per point (--find with --vary) has its plots in its points. */
+    put_file("rr/searches", "find.csv", "point,max-num-seqs,max\n0,8,1\n");
+    snprintf(args, sizeof(args), "plot %s/rr/searches", tmp);
+    expect_error(args, "holds a search per point (find.csv), each with its own plots: kvsim plot");
     /* Equal times are a time series (a step shorter than the interval). */
     char text[512];
     snprintf(text, sizeof(text), "%s0,1,0,1,1,1,1,1,1\n0,2,0,1,1,1,1,1,1\n", hdr);
