@@ -181,6 +181,15 @@ static int report_run(const char *dir, FILE *fp, char *err, size_t errlen)
         snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
         return -1;
     }
+    /* Every summary kvsim writes opens with its version; another program's
+     * JSON (a vllm bench serve result, say) would make a page of n/a and
+     * a pool of nan GiB. */
+    if (!json_is_string(json_object_get(root, "kvsim_version"))) {
+        snprintf(err, errlen, "%s: not a kvsim summary (no \"kvsim_version\" string at its top)",
+                 path);
+        json_decref(root);
+        return -1;
+    }
     json_t *cfg = json_object_get(root, "config");
     fputs("<h2>Summary</h2>\n<table>\n<tr><th>requests</th><th>completed</th><th>rejected</th>"
           "<th>makespan s</th><th>req/s</th><th>output tok/s</th><th>total tok/s</th>"
@@ -340,14 +349,19 @@ static int csv_table(FILE *fp, const char *dir, const char *name, const char *co
             fputs("</th>", fp);
         }
     fputs("</tr>\n", fp);
+    size_t lineno = 1, rows = 0;
     while (next != NULL && *next) {
         line = next;
         next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
+        lineno++;
+        if (*line == '\0')
+            continue; /* a blank line, as the plots' reader skips it */
         fputs("<tr>", fp);
         size_t i = 0;
-        for (char *c = line; c != NULL && i < nh; i++) {
+        char *c = line;
+        for (; c != NULL && i < nh; i++) {
             char *end;
             if (*c == '"') { /* a quoted cell (names with commas) */
                 end = strchr(c + 1, '"');
@@ -374,10 +388,21 @@ static int csv_table(FILE *fp, const char *dir, const char *name, const char *co
             }
             c = end != NULL ? end + 1 : NULL;
         }
+        if (i != nh || c != NULL) { /* a cut or hand-edited file: not a table to show */
+            snprintf(err, errlen, "%s/%s: line %zu: %s fields than the header's %zu", dir, name,
+                     lineno, i != nh ? "fewer" : "more", nh);
+            free(text);
+            return -1;
+        }
         fputs("</tr>\n", fp);
+        rows++;
+    }
+    free(text);
+    if (rows == 0) { /* kvsim writes these files with a row per run or point */
+        snprintf(err, errlen, "%s/%s: a header and no rows", dir, name);
+        return -1;
     }
     fputs("</table>\n", fp);
-    free(text);
     return 0;
 }
 
@@ -386,45 +411,55 @@ static int report_sweep(const char *dir, FILE *fp, char *err, size_t errlen)
     if (exists(dir, "find.json")) {
         char path[4200];
         snprintf(path, sizeof(path), "%s/find.json", dir);
-        json_t *root = json_load_file(path, JSON_PRESERVE_ORDER, NULL); /* objectives in order */
-        if (root != NULL) {
-            const char *var = json_string_value(json_object_get(root, "variable"));
-            json_t *br = json_object_get(root, "bracket");
-            fputs("<h2>SLO search</h2>\n<p>", fp);
-            /* A bracket's open end is null: nothing met, or everything did. */
-            json_t *b0 = json_array_get(br, 0), *b1 = json_array_get(br, 1);
-            var = var != NULL ? var : "load";
-            if (!json_is_number(b0))
-                fprintf(fp,
-                        "No %s tried meets the objectives: <b>none</b> down to %.6g (%.0f of "
-                        "%.0f seeds meet them there). ",
-                        var, json_number_value(b1), jnum(root, "seeds_meeting_at_high", NULL),
-                        jnum(root, "seeds", NULL));
-            else if (!json_is_number(b1))
-                fprintf(fp,
-                        "Every %s tried meets the objectives, up to <b>%.6g</b> (%.0f of %.0f "
-                        "seeds meet them there). ",
-                        var, json_number_value(b0), jnum(root, "seeds_meeting_at_low", NULL),
-                        jnum(root, "seeds", NULL));
-            else
-                fprintf(fp,
-                        "Highest %s meeting the objectives: <b>%.6g</b> (bracket [%.6g, %.6g]; "
-                        "%.0f of %.0f seeds meet them at the low end, %.0f at the high end). ",
-                        var, jnum(root, "max", NULL), json_number_value(b0), json_number_value(b1),
-                        jnum(root, "seeds_meeting_at_low", NULL), jnum(root, "seeds", NULL),
-                        jnum(root, "seeds_meeting_at_high", NULL));
-            fputs("Objectives:", fp);
-            const char *key;
-            json_t *v;
-            json_object_foreach(json_object_get(root, "slo"), key, v)
-            {
-                fputs(" ", fp);
-                html_text(fp, key);
-                fprintf(fp, " &le; %g;", json_number_value(v));
-            }
-            fputs("</p>\n", fp);
-            json_decref(root);
+        json_error_t je;
+        json_t *root = json_load_file(path, JSON_PRESERVE_ORDER, &je); /* objectives in order */
+        if (root == NULL) { /* the search's answer is the page's point: not left out */
+            snprintf(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+            return -1;
         }
+        if (!json_is_array(json_object_get(root, "bracket")) ||
+            !json_is_object(json_object_get(root, "slo"))) {
+            snprintf(err, errlen, "%s: not a kvsim search's answer (no \"bracket\" or \"slo\")",
+                     path);
+            json_decref(root);
+            return -1;
+        }
+        const char *var = json_string_value(json_object_get(root, "variable"));
+        json_t *br = json_object_get(root, "bracket");
+        fputs("<h2>SLO search</h2>\n<p>", fp);
+        /* A bracket's open end is null: nothing met, or everything did. */
+        json_t *b0 = json_array_get(br, 0), *b1 = json_array_get(br, 1);
+        var = var != NULL ? var : "load";
+        if (!json_is_number(b0))
+            fprintf(fp,
+                    "No %s tried meets the objectives: <b>none</b> down to %.6g (%.0f of "
+                    "%.0f seeds meet them there). ",
+                    var, json_number_value(b1), jnum(root, "seeds_meeting_at_high", NULL),
+                    jnum(root, "seeds", NULL));
+        else if (!json_is_number(b1))
+            fprintf(fp,
+                    "Every %s tried meets the objectives, up to <b>%.6g</b> (%.0f of %.0f "
+                    "seeds meet them there). ",
+                    var, json_number_value(b0), jnum(root, "seeds_meeting_at_low", NULL),
+                    jnum(root, "seeds", NULL));
+        else
+            fprintf(fp,
+                    "Highest %s meeting the objectives: <b>%.6g</b> (bracket [%.6g, %.6g]; "
+                    "%.0f of %.0f seeds meet them at the low end, %.0f at the high end). ",
+                    var, jnum(root, "max", NULL), json_number_value(b0), json_number_value(b1),
+                    jnum(root, "seeds_meeting_at_low", NULL), jnum(root, "seeds", NULL),
+                    jnum(root, "seeds_meeting_at_high", NULL));
+        fputs("Objectives:", fp);
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(root, "slo"), key, v)
+        {
+            fputs(" ", fp);
+            html_text(fp, key);
+            fprintf(fp, " &le; %g;", json_number_value(v));
+        }
+        fputs("</p>\n", fp);
+        json_decref(root);
     }
     int rc = 0;
     if (!exists(dir, "curves.svg"))

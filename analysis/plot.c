@@ -385,6 +385,32 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
         plot_table_free(&t);
         return -1;
     }
+    /* Every row is checked, not only those drawn: a time that is not a
+     * time, runs backwards, or a count that is not one (a hand edit, a
+     * file cut and pasted together) is refused, never drawn as 0. */
+    long sc[2] = {plot_table_col(&t, "running"), plot_table_col(&t, "waiting")};
+    double prev = 0;
+    for (size_t r = 0; r < t.rows; r++) {
+        long cols[9] = {tc, cc[0], cc[1], cc[2], cc[3], cc[4], cc[5], sc[0], sc[1]};
+        for (int k = 0; k < 9; k++) {
+            if (cols[k] < 0)
+                continue;
+            double v = plot_table_num(&t, r, cols[k]);
+            const char *why = !isfinite(v) ? "is not a finite number"
+                              : v < 0      ? "is negative"
+                              : k == 0 && v < prev
+                                  ? "is earlier than the row before it (a time series runs forward)"
+                                  : NULL;
+            if (why != NULL) {
+                snprintf(err, errlen, "%s: line %zu: column '%s': '%s' %s", path, t.line[r + 1],
+                         t.header[cols[k]], t.cell[r * t.cols + (size_t)cols[k]], why);
+                plot_table_free(&t);
+                return -1;
+            }
+            if (k == 0)
+                prev = v;
+        }
+    }
     size_t step = t.rows > MAX_POINTS ? (t.rows + MAX_POINTS - 1) / MAX_POINTS : 1;
     size_t n = (t.rows + step - 1) / step + 1;
     mem_ctx m;
@@ -393,7 +419,6 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
     int oom = m.t == NULL;
     for (int k = 0; k < 7; k++)
         oom |= (m.cum[k] = malloc(n * sizeof(PLFLT))) == NULL;
-    long sc[2] = {plot_table_col(&t, "running"), plot_table_col(&t, "waiting")};
     if (sc[0] >= 0 && sc[1] >= 0)
         for (int k = 0; k < 2; k++)
             oom |= (m.seqs[k] = malloc(n * sizeof(PLFLT))) == NULL;

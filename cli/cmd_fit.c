@@ -81,26 +81,33 @@ int cmd_fit(int argc, char **argv)
                               &batch,          &gpu,
                               &o.engine,       &o.mem_util,
                               &o.mem_util,     &o.max_batched_tokens};
+        /* --name=value as well as --name value, as the other commands take them. */
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
         size_t k = 0;
-        while (k < sizeof(names) / sizeof(names[0]) && strcmp(a, names[k]) != 0)
+        while (k < sizeof(names) / sizeof(names[0]) &&
+               (strlen(names[k]) != nlen || strncmp(a, names[k], nlen) != 0))
             k++;
         if (k == sizeof(names) / sizeof(names[0])) {
-            const char *hint = cli_did_you_mean(a, names, sizeof(names) / sizeof(names[0]));
+            char typed[64]; /* the name without its =value */
+            snprintf(typed, sizeof(typed), "%.*s", (int)nlen, a);
+            const char *hint = cli_did_you_mean(typed, names, sizeof(names) / sizeof(names[0]));
             if (hint != NULL)
                 cli_die("fit: unknown option '%s': did you mean %s? (kvsim fit --help)", a, hint);
             cli_die("fit: unknown option '%s' (kvsim fit --help)", a);
         }
-        if (i + 1 >= argc)
+        if (eq == NULL && i + 1 >= argc)
             cli_die("%s needs a value", a);
         if (*dst[k] != NULL) {
             size_t j = 0; /* the option's first name, then its other name if any */
             while (dst[j] != dst[k])
                 j++;
             if (j + 1 < sizeof(names) / sizeof(names[0]) && dst[j + 1] == dst[k])
-                cli_die("%s given twice (%s and %s are one option)", a, names[j], names[j + 1]);
-            cli_die("%s given twice", a);
+                cli_die("%s given twice (%s and %s are one option)", names[k], names[j],
+                        names[j + 1]);
+            cli_die("%s given twice", names[k]);
         }
-        *dst[k] = argv[++i];
+        *dst[k] = eq != NULL ? eq + 1 : argv[++i];
     }
     if (o.model == NULL)
         cli_die("fit: --model NAME is required (kvsim list models)");

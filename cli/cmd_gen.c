@@ -330,11 +330,18 @@ int cmd_gen(int argc, char **argv)
         FILE *fp = strcmp(output, "-") == 0 ? stderr : stdout;
         fprintf(fp, "wrote %llu requests to %s\n  from %s\n", (unsigned long long)s.requests,
                 output, wl_describe(src));
+        /* Arrivals at one instant have no rate (requests / 0 s): said, not
+         * printed as 0 req/s. */
+        char rate[64];
+        if (s.duration_s > 0)
+            snprintf(rate, sizeof(rate), "%.4g req/s", s.rate_per_s);
+        else
+            snprintf(rate, sizeof(rate), "%s", s.requests == 1 ? "one request" : "all at once");
         fprintf(fp,
                 "  input mean %.2f (p50 %u, p99 %u), output mean %.2f (p50 %u, p99 %u); "
-                "arrivals %.3f..%.3f s (%.4g req/s)\n",
+                "arrivals %.3f..%.3f s (%s)\n",
                 s.in.mean, s.in.p50, s.in.p99, s.out.mean, s.out.p50, s.out.p99, s.first_arrival_s,
-                s.last_arrival_s, s.rate_per_s);
+                s.last_arrival_s, rate);
     }
     trace_stats_destroy(st);
     wl_close(src);

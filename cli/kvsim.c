@@ -263,6 +263,11 @@ static int cmd_plot(int argc, char **argv)
             cli_die("plot: %s: %s", dir, strerror(errno));
         if (!S_ISDIR(st.st_mode))
             cli_die("plot: %s is not a folder (kvsim plot DIR, a run's or a sweep's --out)", dir);
+        snprintf(path, sizeof(path), "%s/find.csv", dir);
+        if (access(path, R_OK) == 0) /* --find with --vary: a search, and its plots, per point */
+            cli_die("plot: %s holds a search per point (find.csv), each with its own plots: "
+                    "kvsim plot %s/points/NNNN",
+                    dir, dir);
         cli_die("plot: %s has no timeseries.csv (kvsim run --out), compare.csv (kvsim compare "
                 "--out) or curves.csv (kvsim sweep --out)",
                 dir);
@@ -496,8 +501,9 @@ static int dispatch(int argc, char **argv)
         return cmd_validate(argc - 2, argv + 2);
     if (strcmp(cmd, "calibrate") == 0)
         return cmd_calibrate(argc - 2, argv + 2);
-    static const char *const commands[] = {"run",   "compare", "list",   "gen",      "trace",
-                                           "sweep", "plot",    "report", "validate", "calibrate"};
+    static const char *const commands[] = {"run",      "compare",   "list",  "gen",
+                                           "trace",    "sweep",     "plot",  "report",
+                                           "validate", "calibrate", "model", "fit"};
     const char *hint = cli_did_you_mean(cmd, commands, sizeof(commands) / sizeof(commands[0]));
     if (hint != NULL)
         cli_error("unknown command '%s': did you mean %s? (kvsim --help)", cmd, hint);

@@ -136,6 +136,12 @@ static int check_value(int c, double v, const char *txt, char *err, size_t errle
         return fail(err, errlen, name, line, "%s '%s' is negative", col_names[c], txt);
     if (v != floor(v) || v > PROFILE_MAX_COUNT)
         return fail(err, errlen, name, line, "%s '%s' is not a whole count", col_names[c], txt);
+    /* A step's sequences are 32-bit counts (sim_batch_shape): a larger
+     * one was cut modulo 2^32 when the fit's rows were priced back. */
+    if ((c == COL_DEC || c == COL_PSEQ) && v > UINT32_MAX)
+        return fail(err, errlen, name, line,
+                    "%s '%s' is above %u, the most sequences a step can hold", col_names[c], txt,
+                    UINT32_MAX);
     if (c == COL_TP && (v < 1 || v > 1024))
         return fail(err, errlen, name, line, "tp '%s' is not a tensor-parallel size in 1..1024",
                     txt);
@@ -162,12 +168,23 @@ static int parse_header(const char *s, size_t n, int map[NCOLS], char *err, size
             c++;
         char txt[48];
         shown(txt, sizeof(txt), f, fl);
+        /* Vidur's profiles (time_stats.<op>.median per operator) are a
+         * natural thing to try here; they are not step times. */
+        bool vidur = false;
+        for (size_t k = 0; k + 11 <= n && !vidur; k++)
+            vidur = memcmp(s + k, "time_stats.", 11) == 0;
         if (c == NCOLS)
             return fail(err, errlen, name, line,
                         "unknown column '%s' (known: prefill_tokens, decode_seqs, "
                         "decode_context_tokens, step_ms; optional prefill_context_tokens, "
-                        "prefill_seqs, tp)",
-                        txt);
+                        "prefill_seqs, tp)%s",
+                        txt,
+                        vidur ? ": its time_stats columns are a Vidur per-operator profile, not "
+                                "step times (README, Measured step profiles: how to sum one "
+                                "into step_ms)"
+                        : fl == 0 ? ": an unnamed column (a trailing comma, or pandas' row "
+                                    "index: write with to_csv(index=False))"
+                                  : "");
         if (map[c] >= 0)
             return fail(err, errlen, name, line, "column '%s' given twice", txt);
         map[c] = nf;

@@ -582,6 +582,25 @@ static void test_run_writes_outputs(void **state)
     rmdir(dir);
 }
 
+/* kvsim gen's summary line: arrivals at one instant have no rate (it
+ * printed "(0 req/s)" for a batch, a number it had not computed). */
+static void test_gen_rate_line(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"'sharegpt:n=3;arrival=batch'", "arrivals 0.000..0.000 s (all at once)\n"},
+        {"'sharegpt:n=1'", "arrivals 0.000..0.000 s (one request)\n"},
+        {"'sharegpt:n=3'", "arrivals 0.000..3.387 s (0.8858 req/s)\n"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char args[256];
+        snprintf(args, sizeof(args), "gen --workload %s -o - >/dev/null", cases[k][0]);
+        int rc = kvsim(args);
+        if (rc != 0 || strstr(out, cases[k][1]) == NULL || strstr(out, " 0 req/s") != NULL)
+            fail_msg("kvsim %s: exit %d, wanted '%s'; got:\n%s", args, rc, cases[k][1], out);
+    }
+}
+
 /* vLLM V1 with --pipeline-parallel-size: one scheduler, one KV pool and
  * one waiting queue for its batches in flight (v1/engine/core.py's batch
  * queue), where v0 gives each virtual engine 1/P of the blocks, its own
@@ -964,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_requests_forms),
         cmocka_unit_test(test_timeseries_counts_every_preemption),
         cmocka_unit_test(test_prefix_switch_follows_spec),
+        cmocka_unit_test(test_gen_rate_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,12 +236,60 @@ static void test_fit_table(void **state)
                                 "max_position_embeddings, 131072: kvsim run rejects"));
 }
 
+/* kvsim fit takes --name=value as the other commands do (it said
+ * "unknown option '--context=8192'", an option it has), and gives the
+ * same table; a value so given twice, or a misspelt name with its value,
+ * is one line. */
+static void test_fit_equals_form(void **state)
+{
+    (void)state;
+    const char *bin = getenv("KVSIM_BIN");
+    if (bin == NULL)
+        skip();
+    static char a[32768], b[32768];
+    char *outs[2] = {a, b};
+    static const char *const forms[2] = {
+        "fit --model llama-3.1-8b --context 8192 --batch 4 --gpu h100-sxm --mem-util 0.8",
+        "fit --model=llama-3.1-8b --context=8192 --users=4 --gpu=h100-sxm "
+        "--gpu-memory-utilization=0.8"};
+    char cmd[1024];
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", bin, forms[k]);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t n = fread(outs[k], 1, sizeof(a) - 1, p);
+        outs[k][n] = '\0';
+        if (pclose(p) != 0)
+            fail_msg("kvsim %s:\n%s", forms[k], outs[k]);
+    }
+    assert_string_equal(a, b);
+    assert_non_null(strstr(a, "context 8192, batch 4"));
+    static const char *const bad[][2] = {
+        {"--context=8192 --context 4096", "kvsim: --context given twice\n"},
+        {"--batch=2 --users=3", "kvsim: --users given twice (--batch and --users are one option)"},
+        {"--contxt=8192", "fit: unknown option '--contxt=8192': did you mean --context?"},
+        {"--context=", "kvsim: --context: '' is not an integer in [1, 1073741824]\n"},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        snprintf(cmd, sizeof(cmd), "'%s' fit --model llama-3.1-8b %s 2>&1", bin, bad[k][0]);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t n = fread(a, 1, sizeof(a) - 1, p);
+        a[n] = '\0';
+        int st = pclose(p);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) == 0 || strstr(a, bad[k][1]) == NULL ||
+            strchr(a, '\n') != a + n - 1)
+            fail_msg("kvsim fit %s: wanted one line with '%s', got:\n%s", bad[k][0], bad[k][1], a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_70b_arithmetic),
         cmocka_unit_test(test_fit_tp_below_division),
         cmocka_unit_test(test_fit_table),
+        cmocka_unit_test(test_fit_equals_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

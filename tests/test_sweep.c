@@ -743,6 +743,9 @@ static void test_bad_sweeps(void **state)
     /* kvsim plot and kvsim report on folders that are not kvsim's, or
      * hold malformed files. */
     expect_error("swep --vary n=1", "unknown command 'swep': did you mean sweep?");
+    /* model and fit are commands too (no suggestion was made for them). */
+    expect_error("fitt --model llama-3.1-8b", "unknown command 'fitt': did you mean fit?");
+    expect_error("modl llama-3.1-8b", "unknown command 'modl': did you mean model?");
     expect_error("plot /nonexistent", "plot: /nonexistent: No such file or directory");
     expect_error("plot README.md", "plot: README.md is not a folder");
     expect_error("report /nonexistent", "report: /nonexistent: not a kvsim output folder");
@@ -796,6 +799,81 @@ static void test_bad_sweeps(void **state)
     assert_int_not_equal(access(args, F_OK), 0);
 }
 
+/* Writes TEXT to DIR/NAME (DIR under tmp, made here). */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "mkdir -p '%s/%s'", tmp, dir);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s/%s/%s", tmp, dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* kvsim report and kvsim plot meet files that are not what kvsim wrote
+ * with one line and a non-zero exit. They wrote a page of n/a with "KV
+ * pool nan GiB" for a summary.json of another program, dropped a search's
+ * answer without a word when find.json did not parse, showed a cut
+ * curves.csv (its plot already drawn) as a table, and drew a time series
+ * whose times were nan, negative or running backwards. */
+static void test_report_plot_refuse(void **state)
+{
+    (void)state;
+    static const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n";
+    char args[1024];
+    put_file("rr/foreign", "summary.json", "{\"duration\": 10, \"completed\": 5}\n");
+    snprintf(args, sizeof(args), "report %s/rr/foreign", tmp);
+    expect_error(args, "summary.json: not a kvsim summary (no \"kvsim_version\"");
+    put_file("rr/find", "curves.csv", "point,rate-scale,seeds,vllm_bench.p99_ttft_ms\n0,1,1,5\n");
+    put_file("rr/find", "curves.svg", svg);
+    put_file("rr/find", "find.json", "{\"find\": \"max-rate\",\n");
+    snprintf(args, sizeof(args), "report %s/rr/find", tmp);
+    expect_error(args, "find.json: line 2: ");
+    put_file("rr/find", "find.json", "[]\n");
+    expect_error(args, "find.json: not a kvsim search's answer");
+    put_file("rr/cut", "curves.csv",
+             "point,rate-scale,seeds,vllm_bench.p99_ttft_ms\n0,1,1,5\n1,2\n");
+    put_file("rr/cut", "curves.svg", svg);
+    snprintf(args, sizeof(args), "report %s/rr/cut", tmp);
+    expect_error(args, "curves.csv: line 3: fewer fields than the header's 4");
+    put_file("rr/cut", "curves.csv", "point,rate-scale,seeds,vllm_bench.p99_ttft_ms\n\n");
+    expect_error(args, "curves.csv: a header and no rows");
+    put_file("rr/cut", "curves.csv", "point,rate-scale,seeds\n0,1,1,5\n");
+    expect_error(args, "curves.csv: line 2: more fields than the header's 3");
+    static const char hdr[] = "time_s,running,waiting,token_states_bytes,reservation_bytes,"
+                              "internal_frag_bytes,external_frag_bytes,blocked_free_bytes,"
+                              "free_bytes\n";
+    static const char *const ts[][2] = {
+        {"0,1,0,1,1,1,1,1,1\n2,1,0,1,1,1,1,1,1\n1,1,0,1,1,1,1,1,1\n",
+         "line 4: column 'time_s': '1' is earlier than the row before it"},
+        {"nan,1,0,1,1,1,1,1,1\n", "line 2: column 'time_s': 'nan' is not a finite number"},
+        {"-5,1,0,1,1,1,1,1,1\n", "line 2: column 'time_s': '-5' is negative"},
+        {"0,1,0,1,1,1,1,1,1\n1,1,0,-1e300,1,1,1,1,1\n",
+         "line 3: column 'token_states_bytes': '-1e300' is negative"},
+        {"0,1,0,1,1,1,1,1,1\n1,1,,1,1,1,1,1,1\n",
+         "line 3: column 'waiting': '' is not a finite number"},
+    };
+    for (size_t k = 0; k < sizeof(ts) / sizeof(ts[0]); k++) {
+        char text[512];
+        snprintf(text, sizeof(text), "%s%s", hdr, ts[k][0]);
+        put_file("rr/ts", "timeseries.csv", text);
+        snprintf(args, sizeof(args), "plot %s/rr/ts", tmp);
+        expect_error(args, ts[k][1]);
+    }
+    /* A search per point (--find with --vary) has its plots in its points. */
+    put_file("rr/searches", "find.csv", "point,max-num-seqs,max\n0,8,1\n");
+    snprintf(args, sizeof(args), "plot %s/rr/searches", tmp);
+    expect_error(args, "holds a search per point (find.csv), each with its own plots: kvsim plot");
+    /* Equal times are a time series (a step shorter than the interval). */
+    char text[512];
+    snprintf(text, sizeof(text), "%s0,1,0,1,1,1,1,1,1\n0,2,0,1,1,1,1,1,1\n", hdr);
+    put_file("rr/ts", "timeseries.csv", text);
+    if (kvsim("plot %s/rr/ts", tmp) != 0)
+        fail_msg("plot of equal times: %s", out);
+}
+
 /* --save-detailed: each run's requests.csv and memory plot as well; a
  * requests option passed through or varied asks for that file alone. */
 static void test_save_detailed(void **state)
@@ -833,13 +911,14 @@ static void test_save_detailed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grid_and_jobs),   cmocka_unit_test(test_seeds_grid_plots),
-        cmocka_unit_test(test_find_max_rate),   cmocka_unit_test(test_batch_knee),
-        cmocka_unit_test(test_bad_sweeps),      cmocka_unit_test(test_switch_vary),
-        cmocka_unit_test(test_goodput_run),     cmocka_unit_test(test_one_row_plot),
-        cmocka_unit_test(test_find_per_point),  cmocka_unit_test(test_plot_robustness),
-        cmocka_unit_test(test_save_detailed),   cmocka_unit_test(test_named_values_plot),
-        cmocka_unit_test(test_find_unmeetable), cmocka_unit_test(test_kv_ceiling_needs_kv),
+        cmocka_unit_test(test_grid_and_jobs),      cmocka_unit_test(test_seeds_grid_plots),
+        cmocka_unit_test(test_find_max_rate),      cmocka_unit_test(test_batch_knee),
+        cmocka_unit_test(test_bad_sweeps),         cmocka_unit_test(test_switch_vary),
+        cmocka_unit_test(test_goodput_run),        cmocka_unit_test(test_one_row_plot),
+        cmocka_unit_test(test_find_per_point),     cmocka_unit_test(test_plot_robustness),
+        cmocka_unit_test(test_save_detailed),      cmocka_unit_test(test_named_values_plot),
+        cmocka_unit_test(test_find_unmeetable),    cmocka_unit_test(test_kv_ceiling_needs_kv),
+        cmocka_unit_test(test_report_plot_refuse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
