@@ -456,17 +456,14 @@ static int wflush(an_wsamples *w)
     return 0;
 }
 
-/* The cache slot of V: a multiplicative hash of its bits. */
 static size_t wslot(double v)
 {
-    uint64_t u;
-    memcpy(&u, &v, sizeof(u));
-    return (size_t)((u * 0x9E3779B97F4A7C15ull) >> 32) & (AN_WCACHE - 1);
+    return an_wslot(v);
 }
 
-/* The cache's window of lookups, and the adds that skip it after a
- * window of few hits. */
-enum { WPROBE_WINDOW = 4096, WBYPASS_ADDS = 65536 };
+/* The cache's window of lookups (AN_WPROBE_WINDOW), and the adds that
+ * skip it after a window of few hits. */
+enum { WPROBE_WINDOW = AN_WPROBE_WINDOW, WBYPASS_ADDS = 65536 };
 
 /* True where V is (double)d / 1e9 for an integer 0 <= d < 2^50, d the
  * value's nearest: sort_merge_ns's test (the division is monotone and
@@ -485,6 +482,8 @@ static inline bool ns_value(double v, int64_t *d_out)
     return (uint64_t)d < ((uint64_t)1 << 50) && vb == bb;
 }
 
+static int wadd(an_wsamples *w, double v, uint64_t count);
+
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
 {
     if (count == 0)
@@ -492,6 +491,23 @@ int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
     int64_t d; /* the sort's test, while it may matter */
     if (!w->non_ns && !w->overflow && !ns_value(v, &d))
         w->non_ns = 1;
+    return wadd(w, v, count);
+}
+
+int an_wsamples_add_ns(an_wsamples *w, int64_t ns, uint64_t count)
+{
+    if (count == 0)
+        return 0;
+    /* ns_value's test on (double)NS / 1e9, which it passes where NS is in
+     * its range (see ns_value): the integer at hand decides. */
+    if ((uint64_t)ns >= ((uint64_t)1 << 50))
+        w->non_ns = 1;
+    return wadd(w, (double)ns / 1e9, count);
+}
+
+/* an_wsamples_add of V, COUNT > 0, once its value is tested. */
+static int wadd(an_wsamples *w, double v, uint64_t count)
+{
     w->sorted = 0;
     /* The bypass below with room at the array's end (never once
      * overflowed: the array is gone, n == cap == 0): the pair written
@@ -549,7 +565,7 @@ int an_wsamples_add(an_wsamples *w, double v, uint64_t count)
         if (w->overflow) { /* the rest of the cache follows its pairs */
             if (wflush(w) != 0)
                 return -1;
-            return an_wsamples_add(w, v, count);
+            return wadd(w, v, count);
         }
     }
     e->v = v;

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "analysis/qhist.h"
 
@@ -143,17 +144,34 @@ void an_wsamples_init(an_wsamples *w, size_t max_pairs);
  * histogram. */
 int an_wsamples_add(an_wsamples *w, double v, uint64_t count);
 
+/* an_wsamples_add of (double)NS / 1e9 (a gap in nanoseconds), the same
+ * pairs, without testing the value for a whole number of nanoseconds (NS
+ * is one). */
+int an_wsamples_add_ns(an_wsamples *w, int64_t ns, uint64_t count);
+
+/* The cache slot of V: a multiplicative hash of its bits; and the window
+ * of cache lookups after which the adds may skip the cache (samples.c). */
+static inline size_t an_wslot(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u));
+    return (size_t)((u * 0x9E3779B97F4A7C15ull) >> 32) & (AN_WCACHE - 1);
+}
+enum { AN_WPROBE_WINDOW = 4096 };
+
 /* an_wsamples_add of (double)NS / 1e9 (a gap in nanoseconds), its first
  * case inline: while the adds skip the cache (see an_wsamples_add) with
  * room at the array's end, the pair is written there. For callers that
  * add a value per step. */
 static inline int an_wsamples_add_ns_inline(an_wsamples *w, int64_t ns, uint64_t count)
 {
+    if (count == 0)
+        return 0;
     double v = (double)ns / 1e9;
-    if (count != 0 && w->bypass > 0 && w->n < w->cap) {
-        if ((uint64_t)ns >= ((uint64_t)1 << 50))
-            w->non_ns = 1;
-        w->sorted = 0;
+    if ((uint64_t)ns >= ((uint64_t)1 << 50))
+        w->non_ns = 1;
+    w->sorted = 0;
+    if (w->bypass > 0 && w->n < w->cap) {
         w->bypass--;
         w->total += count;
         w->p[w->n].v = v;
@@ -161,7 +179,27 @@ static inline int an_wsamples_add_ns_inline(an_wsamples *w, int64_t ns, uint64_t
         w->n++;
         return 0;
     }
-    return an_wsamples_add(w, v, count);
+    /* Past the limit: the histogram's (as an_wsamples_add does it). */
+    if (w->overflow) {
+        if (an_qhist_add_n(w->hist, v, count) != 0)
+            return -1;
+        w->total += count;
+        return 0;
+    }
+    /* A value the cache holds, inside the window of lookups (where the
+     * next lookup closes it, samples.c weighs the window first): what
+     * an_wsamples_add does for it. */
+    if (w->bypass == 0 && w->cache != NULL && w->probes + 1 < AN_WPROBE_WINDOW) {
+        an_wpair *e = &w->cache[an_wslot(v)];
+        if (e->c != 0 && e->v == v) {
+            w->probes++;
+            w->hits++;
+            e->c += count;
+            w->total += count;
+            return 0;
+        }
+    }
+    return an_wsamples_add_ns(w, ns, count);
 }
 
 /* Moves the cache's pairs to the array, sorts by value and merges equal

@@ -559,7 +559,11 @@ static double decode_kv_scale(const sim_cost *c, sim_fa_memo *memo, double seqs,
         } else {
             split_len = fa_split_tiles(c, seqs, nb);
             if (memo != NULL)
-                *memo = (sim_fa_memo){.seqs = seqs, .n_blocks = nb, .split_len = split_len};
+                *memo = (sim_fa_memo){.seqs = seqs,
+                                      .n_blocks = nb,
+                                      .split_len = split_len,
+                                      .wave = c->p.fa_wave_fill * c->fa_slots /
+                                              (seqs * c->fa_units_per_seq)};
         }
     } else if (seqs <= c->fa_graph_seqs)
         split_len = c->fa_graph_split[(uint32_t)seqs];
@@ -902,6 +906,13 @@ bool sim_cost_run_init(const sim_cost *c, const sim_batch_shape *b, sim_cost_run
     if (!(c->pa_v1_Bps > 0 && !c->fa_attn_eager) && c->fa_slots > 0 && run->seqs > 0 &&
         (!(c->fa_block_n > 0) || fa_fills(run->seqs * c->fa_units_per_seq, c->fa_slots)))
         run->fa_scale = sim_cost_decode_kv_scale(c, run->seqs, 1.0, run->fa_graphed);
+    /* Per step, decode_kv_scale's eager plan on every step of the run
+     * (its branch for any context), which sim_cost_run_ctx_s takes from
+     * the memo. */
+    run->fa_block_n = 0;
+    if (!(run->fa_scale > 0) && !(c->pa_v1_Bps > 0 && !c->fa_attn_eager) && c->fa_slots > 0 &&
+        c->fa_block_n > 0 && run->seqs > 0 && (!run->fa_graphed || c->fa_attn_eager))
+        run->fa_block_n = c->fa_block_n;
     run->window_bytes = c->kv_window_bytes_per_seq * b->decode_seqs;
     run->prompt_pairs = prompt_pairs_of(c, b);
     run->prompt_flops = c->attn_flops_per_pair * run->prompt_pairs;
@@ -930,11 +941,11 @@ bool sim_cost_run_memo_init(const sim_cost *c, sim_cost_memo *memo, const sim_ba
                             fresh.launches_s,   fresh.host_s,       fresh.seqs,
                             fresh.kv_reads,     fresh.prefill_ctx,  fresh.fa_scale,
                             fresh.window_bytes, fresh.prompt_pairs, fresh.prompt_flops,
-                            fresh.bw_den,       fresh.flops_den};
+                            fresh.bw_den,       fresh.flops_den,    fresh.fa_block_n};
         const double m[] = {run->tokens,   run->t_lin,        run->allreduce_s,  run->launches_s,
                             run->host_s,   run->seqs,         run->kv_reads,     run->prefill_ctx,
                             run->fa_scale, run->window_bytes, run->prompt_pairs, run->prompt_flops,
-                            run->bw_den,   run->flops_den};
+                            run->bw_den,   run->flops_den,    run->fa_block_n};
         assert(ok && run->ok && fresh.fa_graphed == run->fa_graphed &&
                memcmp(f, m, sizeof(f)) == 0);
 #endif

@@ -308,11 +308,15 @@ typedef struct sim_cost_run {
     double host_s; /* sim_cost_host_s */
     /* attention_s's terms that do not depend on decode_ctx_tokens, each
      * as it computes them (the shape's other fields are the run's). */
-    double seqs;         /* (double)decode_seqs */
-    double kv_reads;     /* decode_kv_reads, or 1 where xqa_jit's XQA runs */
-    double prefill_ctx;  /* (double)prefill_ctx_tokens */
-    bool fa_graphed;     /* a decode-only step replayed as a CUDA graph (fa_wave_fill) */
-    double fa_scale;     /* sim_cost_decode_kv_scale where no context changes it; 0: per step */
+    double seqs;        /* (double)decode_seqs */
+    double kv_reads;    /* decode_kv_reads, or 1 where xqa_jit's XQA runs */
+    double prefill_ctx; /* (double)prefill_ctx_tokens */
+    bool fa_graphed;    /* a decode-only step replayed as a CUDA graph (fa_wave_fill) */
+    double fa_scale;    /* sim_cost_decode_kv_scale where no context changes it; 0: per step */
+    /* Where 0 and every step's split plan is eager (V1, or no graph), the
+     * factor per step from the memo's plan while the tiles stay the same
+     * (sim_cost_run_ctx_s): FA_BLOCK_N, the tile's tokens; 0 otherwise. */
+    double fa_block_n;
     double window_bytes; /* kv_window_bytes_per_seq x decode_seqs */
     double prompt_pairs;
     double prompt_flops; /* attn_flops_per_pair x prompt_pairs */
@@ -330,6 +334,7 @@ typedef struct sim_fa_memo {
     double seqs;
     int n_blocks;
     double split_len;
+    double wave; /* fa_wave_fill x slots / (seqs x units per sequence), as the factor computes it */
 } sim_fa_memo;
 
 /* The factor on a decode's KV reads for FlashAttention-2's split-KV
@@ -394,10 +399,29 @@ static inline double sim_cost_run_ctx_s(const sim_cost *c, const sim_cost_run *r
      * the same values, in the same order. */
     double ctx = (double)(int64_t)ctx_tokens; /* through int64 (far below 2^63): the same value */
     double kv_read = (ctx - run->seqs) * run->kv_reads;
-    if (c->kv_scaled)
-        kv_read *= run->fa_scale > 0
-                       ? run->fa_scale
-                       : sim_cost_decode_kv_scale_memo(c, memo, run->seqs, ctx, run->fa_graphed);
+    if (c->kv_scaled) {
+        double scale = run->fa_scale;
+        if (!(scale > 0)) {
+            /* decode_kv_scale's eager plan (sim/cost.c) where the memo has
+             * this batch's tiles: its statements on the memo's terms. The
+             * tiles, ceil(per_seq / block_n) at least 1, without libm's
+             * ceil (a call on the baseline x86-64): the same integer. */
+            bool done = false;
+            if (run->fa_block_n > 0 && ctx > 0 && memo != NULL && memo->seqs == run->seqs) {
+                double per_seq = ctx / run->seqs, q = per_seq / run->fa_block_n;
+                int64_t t = (int64_t)q; /* q finite, below 2^63 */
+                int nb = (int)(q > (double)t ? t + 1 : t);
+                if (memo->n_blocks == (nb < 1 ? 1 : nb)) {
+                    double share = memo->split_len < per_seq ? memo->split_len / per_seq : 1.0;
+                    scale = 1.0 + memo->wave * share;
+                    done = true;
+                }
+            }
+            if (!done)
+                scale = sim_cost_decode_kv_scale_memo(c, memo, run->seqs, ctx, run->fa_graphed);
+        }
+        kv_read *= scale;
+    }
     kv_read += run->prefill_ctx;
     double pairs = ctx + run->prompt_pairs;
     double attn_bytes = c->kv_bytes_per_token * (kv_read + run->tokens) + run->window_bytes +

@@ -767,6 +767,46 @@ static void test_weighted_sort_ns(void **state)
     }
 }
 
+/* an_wsamples_add_ns against an_wsamples_add of (double)ns / 1e9: the
+ * same pairs and statistics, through the cache, the array, a compaction
+ * and the histogram (a cap of 1,000 pairs), with gaps of whole
+ * nanoseconds that repeat (the cache's hits), gaps that do not, and one
+ * past 2^50 ns (no longer a nanosecond value to the sort). */
+static void test_weighted_add_ns(void **state)
+{
+    (void)state;
+    for (int big = 0; big < 2; big++) {
+        an_wsamples a, b;
+        an_wsamples_init(&a, 1000);
+        an_wsamples_init(&b, 1000);
+        uint64_t x = 77;
+        for (int i = 0; i < 5000; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int64_t ns = i % 3 == 0 ? 7000000 + (int64_t)(x >> 54) : 5000000 + (int64_t)(x >> 40);
+            if (big && i == 4000)
+                ns = ((int64_t)1 << 50) + 3;
+            uint64_t c = 1 + (x >> 20) % 5;
+            assert_int_equal(an_wsamples_add(&a, (double)ns / 1e9, c), 0);
+            assert_int_equal(
+                i % 2 ? an_wsamples_add_ns(&b, ns, c) : an_wsamples_add_ns_inline(&b, ns, c), 0);
+            assert_int_equal(a.non_ns, b.non_ns);
+        }
+        assert_int_equal(an_wsamples_sort(&a), 0);
+        assert_int_equal(an_wsamples_sort(&b), 0);
+        assert_int_equal(a.total, b.total);
+        assert_int_equal(a.overflow, b.overflow);
+        const double ps[] = {0, 1, 50, 90, 99, 99.9, 100};
+        for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++) {
+            double pa = an_wsamples_percentile(&a, ps[k]), pb = an_wsamples_percentile(&b, ps[k]);
+            assert_memory_equal(&pa, &pb, sizeof(pa));
+        }
+        double ma = an_wsamples_mean(&a), mb = an_wsamples_mean(&b);
+        assert_memory_equal(&ma, &mb, sizeof(ma));
+        an_wsamples_free(&a);
+        an_wsamples_free(&b);
+    }
+}
+
 /* an_samples_sort (its MSD passes, insertion and LSD paths) against
  * qsort's order of the same values, bit for bit: the forms of
  * test_weighted_sort_large, negative values among them, at sizes on
@@ -919,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_weighted_stress),
         cmocka_unit_test(test_weighted_sort_large),
         cmocka_unit_test(test_weighted_sort_ns),
+        cmocka_unit_test(test_weighted_add_ns),
         cmocka_unit_test(test_sort_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
