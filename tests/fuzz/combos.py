@@ -22,8 +22,11 @@ in order, each row's ttft/e2e/queue/prefill/tpot against its times, busy
 time within the makespan, batch and replica maxima within their limits,
 speculation's counts and rates. Options combo() leaves out (cost-model and
 device overrides, --kv-pool-gib, the host link, more formats, models and
-traces) come from extras(), on a stream of their own so that the
-combinations of earlier seeds keep their other options. A share (--merge-frac) is
+traces; burstgpt's --model-filter, --format, open-ended time windows,
+empirical lengths and batch:at=, .preset files, the options' short names)
+come from extras(), on a stream of their own so that the combinations of
+earlier seeds keep their other options (those drawn last, from seed 47 on,
+change a few earlier combinations). A share (--merge-frac) is
 run again with --no-merge-steps and must give the same three files (but
 sim.wall_s); round-robin replicas again with --serial-replicas (requests.csv
 and timeseries.csv); with --mode compare, half the comparisons run one arm
@@ -395,6 +398,46 @@ def extras(r, a, gpu, model, sched, alloc, llama, par):
                 s = r.choice([0, 0.5, 10, 100])
                 if not has('--time-window'):
                     a += ['--time-window', '%g:%g' % (s, s + r.choice([1, 50, 1000]))]
+    # Drawn after the ones above (on the same stream), so that those stay as
+    # they were: input forms, preset files and the options' other names.
+    if has('--trace') and r.random() < 0.05:
+        for o in ('--time-window', '--rate-scale', '--sample', '--rate', '--limit'):
+            if has(o):
+                j = a.index(o); del a[j:j + 2]
+        setv('--trace', TR + '/burstgpt_basic.csv')
+        if r.random() < 0.8:
+            a += ['--model-filter', r.choice(['ChatGPT', 'GPT-4', 'gpt-4', 'chatgpt'])]
+    if has('--trace') and r.random() < 0.1:
+        t = a[a.index('--trace') + 1]
+        f = [v for k, v in (('burstgpt', 'burstgpt'), ('vidur', 'vidur'), ('mooncake', 'mooncake'), ('conversation', 'mooncake'),
+                            ('azure', 'azure'), ('Azure', 'azure'), ('lengths_', 'lengths'), ('kvsim_', 'kvsim'),
+                            ('same_instant', 'kvsim'), ('many_hash', 'kvsim'), ('tiny', 'kvsim'), ('reject_', 'kvsim'))
+             if k in os.path.basename(t)]
+        if f:
+            a += ['--format', f[0]]
+    if has('--time-window') and r.random() < 0.2:
+        j = a.index('--time-window') + 1
+        s, e = a[j].split(':')
+        a[j] = r.choice([s + ':', ':' + e])
+    if has('--workload') and r.random() < 0.08:
+        j = a.index('--workload') + 1
+        w = a[j]
+        if w.startswith('batch:'):
+            w = 'batch:at=%g,' % r.choice([0, 2.5, 100]) + w[len('batch:'):]
+        emp = 'empirical:file=%s/%s' % (TR, r.choice(['lengths_basic.csv', 'vidur_basic.csv', 'azure_2023.csv',
+                                                      'many_hash_ids.csv.gz', 'mooncake_basic.jsonl']))
+        for c in (';in=', ';out='):
+            if c not in w and r.random() < 0.6:
+                w += c + emp
+        a[j] = w
+    if has('--engine') and r.random() < 0.25:
+        setv('--engine', ROOT + '/catalog/presets/%s.preset' % a[a.index('--engine') + 1])
+    alias = [('--tensor-parallel-size', '-tp'), ('--pipeline-parallel-size', '-pp'), ('--quantization', '-q'),
+             ('--kv-cache-dtype', '--kv-dtype'), ('--gpu-memory-utilization', '--mem-util'), ('--gpu-layers', '-ngl'),
+             ('--rate', '--request-rate')]
+    for o, b in alias:
+        if has(o) and r.random() < 0.15:
+            a[a.index(o)] = b
     return a
 
 
@@ -659,7 +702,7 @@ def compare_combo(r):
     args, exp = combo(r)
     if '--allocator' in args and '--enable-prefix-caching' in args and args[args.index('--scheduler') + 1] in ('orca', 'static'):
         args.remove('--enable-prefix-caching')  # their default allocator is contiguous
-    drop = {'--allocator', '--block-size', '--speculative-config', '--kv-cache-dtype', '--quantization'}
+    drop = {'--allocator', '--block-size', '--speculative-config', '--kv-cache-dtype', '--quantization', '--kv-dtype', '-q'}
     out, i = [], 0
     while i < len(args):
         if args[i] in drop:
