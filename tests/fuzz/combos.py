@@ -2,7 +2,7 @@
 """combos.py: kvsim run (and compare) over random combinations of valid options.
 
 usage: tests/fuzz/combos.py KVSIM START COUNT [--seed S] [--jobs 2] [--merge-frac 0.3]
-                            [--mode run|compare] [--base DIR] [--log FILE.jsonl]
+                            [--gen-frac 0.15] [--mode run|compare] [--base DIR] [--log FILE.jsonl]
 
 Best with a Debug build under the sanitizers (assert() on):
   cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKVSIM_SANITIZE=ON
@@ -30,7 +30,11 @@ change a few earlier combinations). A share (--merge-frac) is
 run again with --no-merge-steps and must give the same three files (but
 sim.wall_s); round-robin replicas again with --serial-replicas (requests.csv
 and timeseries.csv); with --mode compare, half the comparisons run one arm
-again alone with kvsim run, which must give the same three files. A run with --check that passes the limit is judged
+again alone with kvsim run, which must give the same three files; a share
+of runs (--gen-frac) goes through kvsim gen: its file of the run's requests
+(the workload, or the trace after its transforms), read back by kvsim run,
+must give the same requests.csv but its line column, the same timeseries.csv
+and summary figures. A run with --check that passes the limit is judged
 again without --check (jemalloc's check merges its statistics at every
 operation: 100 times slower). Environment: STRESS=1 tiny pools and --check
 often, FOCUS=1 prefix caching on hash-id traces, SPEC=1 speculative decoding.
@@ -400,7 +404,7 @@ def extras(r, a, gpu, model, sched, alloc, llama, par):
                     a += ['--time-window', '%g:%g' % (s, s + r.choice([1, 50, 1000]))]
     # Drawn after the ones above (on the same stream), so that those stay as
     # they were: input forms, preset files and the options' other names.
-    if has('--trace') and r.random() < 0.05:
+    if has('--trace') and r.random() < 0.05 and not a[a.index('--trace') + 1].endswith('same_instant.csv'):
         for o in ('--time-window', '--rate-scale', '--sample', '--rate', '--limit'):
             if has(o):
                 j = a.index(o); del a[j:j + 2]
@@ -736,7 +740,7 @@ def compare_combo(r):
     return out, exp
 
 
-def one(kv, i, seed0, merge_frac, base, mode='run'):
+def one(kv, i, seed0, merge_frac, base, mode='run', gen_frac=0.15):
     r = random.Random(seed0 * 1000003 + i)
     if mode == 'compare':
         return one_compare(kv, i, r, base)
@@ -798,9 +802,61 @@ def one(kv, i, seed0, merge_frac, base, mode='run'):
             else:
                 res['status'] = 'FAIL'
                 res['probs'].append('serial run rc %s: %s' % (rc3, se3[-2000:]))
+        if res['status'] == 'ok' and r.random() < gen_frac:
+            gen_check(kv, args, d, res)
     if res['status'] != 'FAIL':
         shutil.rmtree(d, ignore_errors=True)
     return res
+
+
+# kvsim gen's options: the source and its transforms (and --seed, which also
+# seeds the run's other streams: it stays in the run's options too).
+GEN_OPTS = {'--trace', '--workload', '--format', '--model-filter', '--rate', '--request-rate', '--burstiness',
+            '--time-window', '--sample', '--rate-scale', '--limit'}
+
+
+def gen_check(kv, args, d, res):
+    """kvsim gen writes the run's requests (its workload, or its trace after
+    the transforms) and kvsim run reads them back: the same requests, arrival
+    times exact (kvsim gen --help), so the same requests.csv (but its line
+    column) and timeseries.csv."""
+    ga, ra, i = ['--seed', args[args.index('--seed') + 1]], [], 0
+    while i < len(args):
+        k = 2 if args[i] in GEN_OPTS else 1
+        (ga if k == 2 else ra).extend(args[i:i + k])
+        i += k
+    f = d + '/gen.csv'
+    cmd = [kv, 'gen'] + ga + ['-o', f, '--quiet']
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    res['gen_checked'] = True
+    if p.returncode != 0 or any(x in p.stderr for x in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('gen rc %s: %s' % (p.returncode, p.stderr[-2000:]))
+        return
+    ra = ['--trace', f] + ra
+    rc, _, se = run(kv, ra, d + '/g', timeout=120)
+    if rc != 0 or any(x in se for x in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('run of gen output rc %s: %s' % (rc, se[-2000:]))
+        return
+
+    def rows(path):  # requests.csv without its line column
+        if not os.path.exists(path):
+            return None
+        return [x[:1] + x[2:] for x in csv.reader(open(path))]
+    df = []
+    for fn in ('requests.csv', 'requests.csv.gz'):
+        if os.path.exists(d + '/a/' + fn) and fn.endswith('.csv') and rows(d + '/a/' + fn) != rows(d + '/g/' + fn):
+            df.append(fn)
+    df += [x for x in compare_dirs(d + '/a', d + '/g', ('timeseries.csv',)) if x != 'summary.json']
+    sa, sg = (json.load(open(x + '/summary.json')) for x in (d + '/a', d + '/g'))
+    for k in ('requests', 'latency_s', 'memory', 'batch', 'preemption', 'vllm_bench', 'makespan_s', 'busy_s'):
+        if sa.get(k) != sg.get(k):
+            df.append('summary.json ' + k)
+    if df:
+        res['status'] = 'FAIL'
+        res['probs'].append('kvsim gen %s, then kvsim run %s: differ %s' % (
+            ' '.join(shlex.quote(x) for x in ga), ' '.join(shlex.quote(x) for x in ra), df))
 
 
 def standalone_args(args, sd, summ):
@@ -815,8 +871,10 @@ def standalone_args(args, sd, summ):
             i += 2
         elif args[i] == '--num-blocks' and '--allocators' in args:
             # compare's blocks are of its first paged spec's size: the arm's
-            # pool in bytes (an exact binary fraction of a GiB)
-            a += ['--kv-pool-gib', repr(summ['memory']['kv_pool_bytes'] / 2 ** 30)]
+            # pool in bytes (an exact binary fraction of a GiB); with vLLM
+            # v0's pipeline kv_pool_bytes is virtual engine 0's 1/P of it
+            ve = summ['parallel'].get('virtual_engines', 1)
+            a += ['--kv-pool-gib', repr(summ['memory']['kv_pool_bytes'] * ve / 2 ** 30)]
             i += 2
         elif args[i] in ('--enable-prefix-caching', '--no-enable-prefix-caching'):
             i += 1
@@ -880,14 +938,15 @@ def one_compare(kv, i, r, base):
 def summary(results):
     from collections import Counter
     c = Counter()
-    merged = serial = alone = 0
+    merged = serial = alone = gen = 0
     for d in results:
+        gen += d.get('gen_checked', 0)
         c[d['status']] += 1
         merged += d.get('merge_checked', 0)
         serial += d.get('serial_checked', 0)
         alone += d.get('standalone_checked', 0)
-    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run' % (
-        dict(c), merged, serial, alone)
+    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run, %d through kvsim gen' % (
+        dict(c), merged, serial, alone, gen)
 
 
 def main():
@@ -901,12 +960,13 @@ def main():
     ap.add_argument('--base', default=os.path.join(tempfile.gettempdir(), 'kvsim_combos'))
     ap.add_argument('--log', default=None, help='one JSON line per combination (default: BASE/log.jsonl)')
     ap.add_argument('--mode', default='run')
+    ap.add_argument('--gen-frac', type=float, default=0.15)
     o = ap.parse_args()
     os.makedirs(o.base, exist_ok=True)
     if o.log is None:
         o.log = os.path.join(o.base, 'log.jsonl')
     with open(o.log, 'a') as log, ThreadPoolExecutor(o.jobs) as ex:
-        futs = [ex.submit(one, o.kvsim, i, o.seed, o.merge_frac, o.base, o.mode) for i in range(o.start, o.start + o.count)]
+        futs = [ex.submit(one, o.kvsim, i, o.seed, o.merge_frac, o.base, o.mode, o.gen_frac) for i in range(o.start, o.start + o.count)]
         results = []
         for f in futs:
             res = f.result()
