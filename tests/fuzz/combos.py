@@ -34,7 +34,9 @@ again alone with kvsim run, which must give the same three files; a share
 of runs (--gen-frac) goes through kvsim gen: its file of the run's requests
 (the workload, or the trace after its transforms), read back by kvsim run,
 must give the same requests.csv but its line column, the same timeseries.csv
-and summary figures. A run with --check that passes the limit is judged
+and summary figures; as many again with options that only observe (another
+--ts-interval, --goodput, a --max-concurrency no client reaches): the same
+requests.csv and summary figures. A run with --check that passes the limit is judged
 again without --check (jemalloc's check merges its statistics at every
 operation: 100 times slower). Environment: STRESS=1 tiny pools and --check
 often, FOCUS=1 prefix caching on hash-id traces, SPEC=1 speculative decoding.
@@ -804,6 +806,8 @@ def one(kv, i, seed0, merge_frac, base, mode='run', gen_frac=0.15):
                 res['probs'].append('serial run rc %s: %s' % (rc3, se3[-2000:]))
         if res['status'] == 'ok' and r.random() < gen_frac:
             gen_check(kv, args, d, res)
+        if res['status'] == 'ok' and r.random() < gen_frac:
+            observer_check(kv, args, d, res, r)
     if res['status'] != 'FAIL':
         shutil.rmtree(d, ignore_errors=True)
     return res
@@ -859,6 +863,41 @@ def gen_check(kv, args, d, res):
             ' '.join(shlex.quote(x) for x in ga), ' '.join(shlex.quote(x) for x in ra), df))
 
 
+def observer_check(kv, args, d, res, r):
+    """Options that only observe the run: another --ts-interval, --goodput
+    objectives and a --max-concurrency no client reaches
+    (every request sent at its time, as the open loop's) must leave the
+    requests and the summary's figures as they were."""
+    o = list(args)
+    if '--ts-interval' in o:
+        j = o.index('--ts-interval'); del o[j:j + 2]
+    o += ['--ts-interval', str(r.choice([0.001, 0.3, 7, 1000]))]
+    if '--goodput' not in o:
+        o += ['--goodput', 'ttft:%d' % r.choice([1, 100, 100000]), 'e2el:%d' % r.choice([10, 10000])]
+    if '--max-concurrency' not in o and r.random() < 0.5:
+        o += ['--max-concurrency', '1000000']
+    rc, _, se = run(kv, o, d + '/o', timeout=120)
+    res['observer_checked'] = True
+    if rc != 0 or any(x in se for x in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('observer run rc %s: %s' % (rc, se[-2000:]))
+        return
+    df = [x for x in compare_dirs(d + '/a', d + '/o', ('requests.csv', 'requests.csv.gz')) if x != 'summary.json']
+    sa, so = (json.load(open(x + '/summary.json')) for x in (d + '/a', d + '/o'))
+    for x in (sa, so):  # the goodput asked for
+        x.get('vllm_bench', {}).pop('request_goodput', None)
+    for k in ('requests', 'latency_s', 'memory', 'batch', 'preemption', 'vllm_bench', 'makespan_s', 'busy_s',
+              'prefix_cache', 'speculative', 'phases'):
+        if sa.get(k) != so.get(k):
+            df.append('summary.json ' + k)
+    if df:
+        res['status'] = 'FAIL'
+        res['probs'].append('with observing options, kvsim run %s: differ %s' % (' '.join(shlex.quote(x) for x in o), df))
+
+
+DRAFT_ROOFLINE = {'--bw-eff', '--flops-eff', '--layer-overhead-us', '--seq-overhead-us', '--enforce-eager'}
+
+
 def standalone_args(args, sd, summ):
     """kvsim run's options for the arm of kvsim compare ARGS written to SD."""
     a, i = [], 0
@@ -880,6 +919,10 @@ def standalone_args(args, sd, summ):
             i += 1
         elif args[i] == '--speculative-config' and sd == 'baseline':
             i += 2
+        elif sd == 'baseline' and '--step-profile' in args and args[i] in DRAFT_ROOFLINE:
+            # the drafter's roofline terms beside a profile: the baseline
+            # has no drafter, and kvsim run refuses them there
+            i += 1 if args[i] == '--enforce-eager' else 2
         else:
             a.append(args[i]); i += 1
     # compare leaves prefix caching to --enable-prefix-caching or the arm's spec
@@ -938,15 +981,16 @@ def one_compare(kv, i, r, base):
 def summary(results):
     from collections import Counter
     c = Counter()
-    merged = serial = alone = gen = 0
+    merged = serial = alone = gen = obs = 0
     for d in results:
         gen += d.get('gen_checked', 0)
+        obs += d.get('observer_checked', 0)
         c[d['status']] += 1
         merged += d.get('merge_checked', 0)
         serial += d.get('serial_checked', 0)
         alone += d.get('standalone_checked', 0)
-    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run, %d through kvsim gen' % (
-        dict(c), merged, serial, alone, gen)
+    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run, %d through kvsim gen, %d with observing options' % (
+        dict(c), merged, serial, alone, gen, obs)
 
 
 def main():
