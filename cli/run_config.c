@@ -441,27 +441,45 @@ static void attach_profile(const run_opts *o, sim_config *cfg)
         cli_die("--step-profile with --quantizations or --kv-cache-dtypes: a profile is measured "
                 "in one weight and KV format, so every format would get its step times");
     /* The roofline's terms the profile replaces: given with it, they
-     * changed nothing without a word. With speculation they stay (a draft
-     * model's passes keep the roofline). */
-    if (o->speculative_config == NULL) {
-        const struct {
-            const char *name, *value;
-        } unused[] = {
-            {"--bw-eff", o->bw_eff},
-            {"--flops-eff", o->flops_eff},
-            {"--step-overhead-ms", o->step_overhead_ms},
-            {"--layer-overhead-us", o->layer_overhead_us},
-            {"--seq-overhead-us", o->seq_overhead_us},
-            {"--tp-step-ms", o->tp_step_ms},
-            {"--allreduce-busbw", o->allreduce_busbw},
-            {"--allreduce-latency-us", o->allreduce_latency},
-            {"--enforce-eager", o->enforce_eager ? "" : NULL},
-        };
-        for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
-            if (unused[i].value != NULL)
-                cli_die("%s with --step-profile: the measured step times replace the roofline "
-                        "it sets (README: Measured step profiles); give one or the other",
-                        unused[i].name);
+     * changed nothing without a word. A drafter's own passes keep the
+     * roofline's per-pass terms (draft_model, eagle, eagle3, mtp without
+     * draft_time_ratio: sim_spec_resolve), never its per-step ones (charged
+     * once per engine step, here in step_ms) nor the all-reduces (the
+     * drafter runs whole on each GPU); ngram drafts on the host, and under
+     * draft_time_ratio the profiled pass prices the drafts (sim_spec_step_s):
+     * every term unused again (they were accepted with any
+     * --speculative-config). */
+    bool drafter = cfg->spec.method != SIM_SPEC_NONE && cfg->spec.method != SIM_SPEC_NGRAM &&
+                   !(cfg->spec.draft_time_ratio > 0);
+    const struct {
+        const char *name, *value;
+        bool drafter_reads;
+    } unused[] = {
+        {"--bw-eff", o->bw_eff, true},
+        {"--flops-eff", o->flops_eff, true},
+        {"--step-overhead-ms", o->step_overhead_ms, false},
+        {"--layer-overhead-us", o->layer_overhead_us, true},
+        {"--seq-overhead-us", o->seq_overhead_us, true},
+        {"--tp-step-ms", o->tp_step_ms, false},
+        {"--allreduce-busbw", o->allreduce_busbw, false},
+        {"--allreduce-latency-us", o->allreduce_latency, false},
+        {"--enforce-eager", o->enforce_eager ? "" : NULL, true},
+    };
+    for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
+        if (unused[i].value == NULL || (drafter && unused[i].drafter_reads))
+            continue;
+        if (cfg->spec.method != SIM_SPEC_NONE)
+            cli_die("%s with --step-profile and --speculative-config: the measured step times "
+                    "replace the roofline it sets, and %s (README: Measured step profiles); "
+                    "give one or the other",
+                    unused[i].name,
+                    drafter ? "the drafter's passes take only its per-pass terms"
+                    : cfg->spec.method == SIM_SPEC_NGRAM
+                        ? "ngram drafts on the host"
+                        : "draft_time_ratio prices the drafts through the profile");
+        cli_die("%s with --step-profile: the measured step times replace the roofline "
+                "it sets (README: Measured step profiles); give one or the other",
+                unused[i].name);
     }
     bool offload = cfg->gpu_layers >= 0 && (uint32_t)cfg->gpu_layers < cfg->model.layers;
     if (sim_step_profile_check(g_profile, cfg->tensor_parallel, cfg->pipeline_parallel, offload,

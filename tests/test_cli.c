@@ -114,16 +114,35 @@ static void test_bad_options(void **state)
     expect_error(RUN "--engine sglang", "--engine: unknown engine preset 'sglang'");
     expect_error(RUN "--tp-step-ms -1", "--tp-step-ms: '-1'");
     /* A roofline term beside a measured profile changed nothing, silently:
-     * refused (README, Measured step profiles); with speculation it
-     * prices the draft model, and stays. */
+     * refused (README, Measured step profiles); with speculation a
+     * drafter's per-pass terms price its passes, and stay. The others were
+     * accepted with any --speculative-config and changed nothing: ngram's
+     * (no drafter), draft_time_ratio's (the profile prices the drafts),
+     * and the per-step and all-reduce terms (the drafter has none; found
+     * by tests/fuzz/combos.py: kvsim compare ran --step-overhead-ms that
+     * its baseline alone refused). */
 #define PROFILE "--step-profile catalog/profiles/h100-sxm_llama-3.1-8b_roofline.csv "
+#define SPEC(m) "--speculative-config '{\"method\": \"" m "\", \"num_speculative_tokens\": 2, "
     expect_error(RUN PROFILE "--bw-eff 0.5", "--bw-eff with --step-profile: the measured step");
     expect_error(RUN PROFILE "--seq-overhead-us 0", "--seq-overhead-us with --step-profile");
     expect_error(RUN PROFILE "--enforce-eager", "--enforce-eager with --step-profile");
-    assert_int_equal(kvsim(RUN PROFILE "--bw-eff 0.5 --speculative-config '{\"method\": "
-                                       "\"ngram\", \"num_speculative_tokens\": 2, "
-                                       "\"acceptance_rate\": 0.5}'"),
+    assert_int_equal(kvsim(RUN PROFILE "--bw-eff 0.5 --layer-overhead-us 5 --enforce-eager " SPEC(
+                         "eagle") "\"acceptance_rate\": 0.5}'"),
                      0);
+    expect_error(RUN PROFILE "--bw-eff 0.5 " SPEC("ngram") "\"acceptance_rate\": 0.5}'",
+                 "--bw-eff with --step-profile and --speculative-config: the measured step times "
+                 "replace the roofline it sets, and ngram drafts on the host");
+    expect_error(RUN PROFILE "--flops-eff 0.5 " SPEC(
+                     "eagle") "\"acceptance_rate\": 0.5, \"draft_time_ratio\": 0.1}'",
+                 "and draft_time_ratio prices the drafts through the profile");
+    expect_error(RUN PROFILE "--step-overhead-ms 20 " SPEC("eagle") "\"acceptance_rate\": 0.5}'",
+                 "--step-overhead-ms with --step-profile and --speculative-config: the measured "
+                 "step times replace the roofline it sets, and the drafter's passes take only its "
+                 "per-pass terms");
+    expect_error("compare --workload sharegpt:n=5 --gpu a100-80gb --model llama-2-7b " PROFILE
+                 "--allreduce-busbw 10 " SPEC("eagle") "\"acceptance_rate\": 0.5}'",
+                 "--allreduce-busbw with --step-profile and --speculative-config");
+#undef SPEC
 #undef PROFILE
     /* fp32 weights: no catalog rate (the 16-bit tensor figure would be
      * several times too fast); --peak-tflops gives one. */

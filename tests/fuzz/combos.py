@@ -2,7 +2,7 @@
 """combos.py: kvsim run (and compare) over random combinations of valid options.
 
 usage: tests/fuzz/combos.py KVSIM START COUNT [--seed S] [--jobs 2] [--merge-frac 0.3]
-                            [--mode run|compare] [--base DIR] [--log FILE.jsonl]
+                            [--gen-frac 0.15] [--mode run|compare] [--base DIR] [--log FILE.jsonl]
 
 Best with a Debug build under the sanitizers (assert() on):
   cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKVSIM_SANITIZE=ON
@@ -22,12 +22,21 @@ in order, each row's ttft/e2e/queue/prefill/tpot against its times, busy
 time within the makespan, batch and replica maxima within their limits,
 speculation's counts and rates. Options combo() leaves out (cost-model and
 device overrides, --kv-pool-gib, the host link, more formats, models and
-traces) come from extras(), on a stream of their own so that the
-combinations of earlier seeds keep their other options. A share (--merge-frac) is
+traces; burstgpt's --model-filter, --format, open-ended time windows,
+empirical lengths and batch:at=, .preset files, the options' short names)
+come from extras(), on a stream of their own so that the combinations of
+earlier seeds keep their other options (those drawn last, from seed 47 on,
+change a few earlier combinations). A share (--merge-frac) is
 run again with --no-merge-steps and must give the same three files (but
 sim.wall_s); round-robin replicas again with --serial-replicas (requests.csv
 and timeseries.csv); with --mode compare, half the comparisons run one arm
-again alone with kvsim run, which must give the same three files. A run with --check that passes the limit is judged
+again alone with kvsim run, which must give the same three files; a share
+of runs (--gen-frac) goes through kvsim gen: its file of the run's requests
+(the workload, or the trace after its transforms), read back by kvsim run,
+must give the same requests.csv but its line column, the same timeseries.csv
+and summary figures; as many again with options that only observe (another
+--ts-interval, --goodput, a --max-concurrency no client reaches): the same
+requests.csv and summary figures. A run with --check that passes the limit is judged
 again without --check (jemalloc's check merges its statistics at every
 operation: 100 times slower). Environment: STRESS=1 tiny pools and --check
 often, FOCUS=1 prefix caching on hash-id traces, SPEC=1 speculative decoding.
@@ -395,6 +404,46 @@ def extras(r, a, gpu, model, sched, alloc, llama, par):
                 s = r.choice([0, 0.5, 10, 100])
                 if not has('--time-window'):
                     a += ['--time-window', '%g:%g' % (s, s + r.choice([1, 50, 1000]))]
+    # Drawn after the ones above (on the same stream), so that those stay as
+    # they were: input forms, preset files and the options' other names.
+    if has('--trace') and r.random() < 0.05 and not a[a.index('--trace') + 1].endswith('same_instant.csv'):
+        for o in ('--time-window', '--rate-scale', '--sample', '--rate', '--limit'):
+            if has(o):
+                j = a.index(o); del a[j:j + 2]
+        setv('--trace', TR + '/burstgpt_basic.csv')
+        if r.random() < 0.8:
+            a += ['--model-filter', r.choice(['ChatGPT', 'GPT-4', 'gpt-4', 'chatgpt'])]
+    if has('--trace') and r.random() < 0.1:
+        t = a[a.index('--trace') + 1]
+        f = [v for k, v in (('burstgpt', 'burstgpt'), ('vidur', 'vidur'), ('mooncake', 'mooncake'), ('conversation', 'mooncake'),
+                            ('azure', 'azure'), ('Azure', 'azure'), ('lengths_', 'lengths'), ('kvsim_', 'kvsim'),
+                            ('same_instant', 'kvsim'), ('many_hash', 'kvsim'), ('tiny', 'kvsim'), ('reject_', 'kvsim'))
+             if k in os.path.basename(t)]
+        if f:
+            a += ['--format', f[0]]
+    if has('--time-window') and r.random() < 0.2:
+        j = a.index('--time-window') + 1
+        s, e = a[j].split(':')
+        a[j] = r.choice([s + ':', ':' + e])
+    if has('--workload') and r.random() < 0.08:
+        j = a.index('--workload') + 1
+        w = a[j]
+        if w.startswith('batch:'):
+            w = 'batch:at=%g,' % r.choice([0, 2.5, 100]) + w[len('batch:'):]
+        emp = 'empirical:file=%s/%s' % (TR, r.choice(['lengths_basic.csv', 'vidur_basic.csv', 'azure_2023.csv',
+                                                      'many_hash_ids.csv.gz', 'mooncake_basic.jsonl']))
+        for c in (';in=', ';out='):
+            if c not in w and r.random() < 0.6:
+                w += c + emp
+        a[j] = w
+    if has('--engine') and r.random() < 0.25:
+        setv('--engine', ROOT + '/catalog/presets/%s.preset' % a[a.index('--engine') + 1])
+    alias = [('--tensor-parallel-size', '-tp'), ('--pipeline-parallel-size', '-pp'), ('--quantization', '-q'),
+             ('--kv-cache-dtype', '--kv-dtype'), ('--gpu-memory-utilization', '--mem-util'), ('--gpu-layers', '-ngl'),
+             ('--rate', '--request-rate')]
+    for o, b in alias:
+        if has(o) and r.random() < 0.15:
+            a[a.index(o)] = b
     return a
 
 
@@ -659,7 +708,7 @@ def compare_combo(r):
     args, exp = combo(r)
     if '--allocator' in args and '--enable-prefix-caching' in args and args[args.index('--scheduler') + 1] in ('orca', 'static'):
         args.remove('--enable-prefix-caching')  # their default allocator is contiguous
-    drop = {'--allocator', '--block-size', '--speculative-config', '--kv-cache-dtype', '--quantization'}
+    drop = {'--allocator', '--block-size', '--speculative-config', '--kv-cache-dtype', '--quantization', '--kv-dtype', '-q'}
     out, i = [], 0
     while i < len(args):
         if args[i] in drop:
@@ -693,7 +742,7 @@ def compare_combo(r):
     return out, exp
 
 
-def one(kv, i, seed0, merge_frac, base, mode='run'):
+def one(kv, i, seed0, merge_frac, base, mode='run', gen_frac=0.15):
     r = random.Random(seed0 * 1000003 + i)
     if mode == 'compare':
         return one_compare(kv, i, r, base)
@@ -755,9 +804,108 @@ def one(kv, i, seed0, merge_frac, base, mode='run'):
             else:
                 res['status'] = 'FAIL'
                 res['probs'].append('serial run rc %s: %s' % (rc3, se3[-2000:]))
+        if res['status'] == 'ok' and r.random() < gen_frac:
+            gen_check(kv, args, d, res)
+        if res['status'] == 'ok' and r.random() < gen_frac:
+            observer_check(kv, args, d, res, r)
     if res['status'] != 'FAIL':
         shutil.rmtree(d, ignore_errors=True)
     return res
+
+
+# kvsim gen's options: the source and its transforms (and --seed, which also
+# seeds the run's other streams: it stays in the run's options too).
+GEN_OPTS = {'--trace', '--workload', '--format', '--model-filter', '--rate', '--request-rate', '--burstiness',
+            '--time-window', '--sample', '--rate-scale', '--limit'}
+
+
+def gen_check(kv, args, d, res):
+    """kvsim gen writes the run's requests (its workload, or its trace after
+    the transforms) and kvsim run reads them back: the same requests, arrival
+    times exact (kvsim gen --help), so the same requests.csv (but its line
+    column) and timeseries.csv."""
+    ga, ra, i = ['--seed', args[args.index('--seed') + 1]], [], 0
+    while i < len(args):
+        k = 2 if args[i] in GEN_OPTS else 1
+        (ga if k == 2 else ra).extend(args[i:i + k])
+        i += k
+    f = d + '/gen.csv'
+    cmd = [kv, 'gen'] + ga + ['-o', f, '--quiet']
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    res['gen_checked'] = True
+    if p.returncode != 0 or any(x in p.stderr for x in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('gen rc %s: %s' % (p.returncode, p.stderr[-2000:]))
+        return
+    ra = ['--trace', f] + ra
+    rc, _, se = run(kv, ra, d + '/g', timeout=120)
+    if rc != 0 or any(x in se for x in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('run of gen output rc %s: %s' % (rc, se[-2000:]))
+        return
+
+    def rows(path):  # requests.csv without its line column
+        if not os.path.exists(path):
+            return None
+        return [x[:1] + x[2:] for x in csv.reader(open(path))]
+    df = []
+    for fn in ('requests.csv', 'requests.csv.gz'):
+        if os.path.exists(d + '/a/' + fn) and fn.endswith('.csv') and rows(d + '/a/' + fn) != rows(d + '/g/' + fn):
+            df.append(fn)
+    df += [x for x in compare_dirs(d + '/a', d + '/g', ('timeseries.csv',)) if x != 'summary.json']
+    sa, sg = (json.load(open(x + '/summary.json')) for x in (d + '/a', d + '/g'))
+    for k in ('requests', 'latency_s', 'memory', 'batch', 'preemption', 'vllm_bench', 'makespan_s', 'busy_s'):
+        if sa.get(k) != sg.get(k):
+            df.append('summary.json ' + k)
+    if df:
+        res['status'] = 'FAIL'
+        res['probs'].append('kvsim gen %s, then kvsim run %s: differ %s' % (
+            ' '.join(shlex.quote(x) for x in ga), ' '.join(shlex.quote(x) for x in ra), df))
+
+
+def observer_check(kv, args, d, res, r):
+    """Options that only observe the run: another --ts-interval, --goodput
+    objectives and a --max-concurrency no client reaches
+    (every request sent at its time, as the open loop's) must leave the
+    requests and the summary's figures as they were."""
+    o = list(args)
+    if '--ts-interval' in o:
+        j = o.index('--ts-interval'); del o[j:j + 2]
+    o += ['--ts-interval', str(r.choice([0.001, 0.3, 7, 1000]))]
+    if '--goodput' not in o:
+        o += ['--goodput', 'ttft:%d' % r.choice([1, 100, 100000]), 'e2el:%d' % r.choice([10, 10000])]
+    if '--max-concurrency' not in o and r.random() < 0.5:
+        o += ['--max-concurrency', '1000000']
+    rc, _, se = run(kv, o, d + '/o', timeout=120)
+    res['observer_checked'] = True
+    if rc != 0 or any(x in se for x in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('observer run rc %s: %s' % (rc, se[-2000:]))
+        return
+    df = [x for x in compare_dirs(d + '/a', d + '/o', ('requests.csv', 'requests.csv.gz')) if x != 'summary.json']
+    sa, so = (json.load(open(x + '/summary.json')) for x in (d + '/a', d + '/o'))
+    for x in (sa, so):  # the goodput asked for
+        x.get('vllm_bench', {}).pop('request_goodput', None)
+    # A closed-loop client takes replicas off their threads (--serial-replicas:
+    # sums over replicas may differ in their last bits)
+    rel = 1e-12 if '--replicas' in args and '--max-concurrency' not in args and '--max-concurrency' in o else 0
+
+    def same(x, y):
+        if isinstance(x, dict) and isinstance(y, dict):
+            return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
+        if isinstance(x, float) and isinstance(y, float) and rel:
+            return close(x, y, rel, 0)
+        return x == y
+    for k in ('requests', 'latency_s', 'memory', 'batch', 'preemption', 'vllm_bench', 'makespan_s', 'busy_s',
+              'prefix_cache', 'speculative', 'phases'):
+        if not same(sa.get(k), so.get(k)):
+            df.append('summary.json ' + k)
+    if df:
+        res['status'] = 'FAIL'
+        res['probs'].append('with observing options, kvsim run %s: differ %s' % (' '.join(shlex.quote(x) for x in o), df))
+
+
+DRAFT_ROOFLINE = {'--bw-eff', '--flops-eff', '--layer-overhead-us', '--seq-overhead-us', '--enforce-eager'}
 
 
 def standalone_args(args, sd, summ):
@@ -772,13 +920,19 @@ def standalone_args(args, sd, summ):
             i += 2
         elif args[i] == '--num-blocks' and '--allocators' in args:
             # compare's blocks are of its first paged spec's size: the arm's
-            # pool in bytes (an exact binary fraction of a GiB)
-            a += ['--kv-pool-gib', repr(summ['memory']['kv_pool_bytes'] / 2 ** 30)]
+            # pool in bytes (an exact binary fraction of a GiB); with vLLM
+            # v0's pipeline kv_pool_bytes is virtual engine 0's 1/P of it
+            ve = summ['parallel'].get('virtual_engines', 1)
+            a += ['--kv-pool-gib', repr(summ['memory']['kv_pool_bytes'] * ve / 2 ** 30)]
             i += 2
         elif args[i] in ('--enable-prefix-caching', '--no-enable-prefix-caching'):
             i += 1
         elif args[i] == '--speculative-config' and sd == 'baseline':
             i += 2
+        elif sd == 'baseline' and '--step-profile' in args and args[i] in DRAFT_ROOFLINE:
+            # the drafter's roofline terms beside a profile: the baseline
+            # has no drafter, and kvsim run refuses them there
+            i += 1 if args[i] == '--enforce-eager' else 2
         else:
             a.append(args[i]); i += 1
     # compare leaves prefix caching to --enable-prefix-caching or the arm's spec
@@ -837,14 +991,16 @@ def one_compare(kv, i, r, base):
 def summary(results):
     from collections import Counter
     c = Counter()
-    merged = serial = alone = 0
+    merged = serial = alone = gen = obs = 0
     for d in results:
+        gen += d.get('gen_checked', 0)
+        obs += d.get('observer_checked', 0)
         c[d['status']] += 1
         merged += d.get('merge_checked', 0)
         serial += d.get('serial_checked', 0)
         alone += d.get('standalone_checked', 0)
-    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run' % (
-        dict(c), merged, serial, alone)
+    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run, %d through kvsim gen, %d with observing options' % (
+        dict(c), merged, serial, alone, gen, obs)
 
 
 def main():
@@ -858,12 +1014,13 @@ def main():
     ap.add_argument('--base', default=os.path.join(tempfile.gettempdir(), 'kvsim_combos'))
     ap.add_argument('--log', default=None, help='one JSON line per combination (default: BASE/log.jsonl)')
     ap.add_argument('--mode', default='run')
+    ap.add_argument('--gen-frac', type=float, default=0.15)
     o = ap.parse_args()
     os.makedirs(o.base, exist_ok=True)
     if o.log is None:
         o.log = os.path.join(o.base, 'log.jsonl')
     with open(o.log, 'a') as log, ThreadPoolExecutor(o.jobs) as ex:
-        futs = [ex.submit(one, o.kvsim, i, o.seed, o.merge_frac, o.base, o.mode) for i in range(o.start, o.start + o.count)]
+        futs = [ex.submit(one, o.kvsim, i, o.seed, o.merge_frac, o.base, o.mode, o.gen_frac) for i in range(o.start, o.start + o.count)]
         results = []
         for f in futs:
             res = f.result()
