@@ -500,7 +500,7 @@ int an_wsamples_add_ns(an_wsamples *w, int64_t ns, uint64_t count)
         return 0;
     /* ns_value's test on (double)NS / 1e9, which it passes where NS is in
      * its range (see ns_value): the integer at hand decides. */
-    if ((uint64_t)ns >= ((uint64_t)1 << 50))
+    if ((uint64_t)ns >= ((uint64_t)1 << 50) && !w->overflow)
         w->non_ns = 1;
     return wadd(w, (double)ns / 1e9, count);
 }

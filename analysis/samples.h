@@ -168,7 +168,7 @@ static inline int an_wsamples_add_ns_inline(an_wsamples *w, int64_t ns, uint64_t
     if (count == 0)
         return 0;
     double v = (double)ns / 1e9;
-    if ((uint64_t)ns >= ((uint64_t)1 << 50))
+    if ((uint64_t)ns >= ((uint64_t)1 << 50) && !w->overflow) /* as an_wsamples_add's test */
         w->non_ns = 1;
     w->sorted = 0;
     if (w->bypass > 0 && w->n < w->cap) {

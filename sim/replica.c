@@ -249,6 +249,7 @@ int sim_rep_swap_in(sim_replica *r, uint32_t i, uint32_t tokens)
     if (rc != KV_OK)
         return rc;
     kv_set_used(r->kv, &q->seq, q->computed);
+    sim_rep_check(r, "swap-in"); /* sim_rep_grow's waited for the computed tokens */
     r->swap_used_bytes -= q->swap_bytes;
     r->batch.swap_in_bytes += q->swap_bytes;
     r->res->swapped_in_bytes += q->swap_bytes;

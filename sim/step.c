@@ -465,7 +465,7 @@ void sim_step_end(sim_replica *r)
         uint32_t at[STEP_FIN], *rs = r->running, nrun = r->nrunning;
         for (uint32_t j = 0; j < finished; j++) {
             uint32_t p = 0;
-            while (rs[p] != fin[j])
+            while (p < nrun && rs[p] != fin[j])
                 p++;
             assert(p < nrun);
             uint32_t m = j;
