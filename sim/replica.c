@@ -168,6 +168,13 @@ void sim_rep_start_head(sim_replica *r)
     r->running_seqs += r->cfg->n_samples;
 }
 
+void sim_rep_set_admitted(sim_replica *r, sim_req *q, uint32_t computed)
+{
+    q->computed = computed;
+    kv_set_used(r->kv, &q->seq, computed);
+    sim_rep_check(r, "admission");
+}
+
 int sim_rep_note_admission(sim_replica *r, uint32_t i)
 {
     sim_replica *o = r->peers;

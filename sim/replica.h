@@ -273,6 +273,11 @@ void sim_rep_batch_pad(sim_replica *r, uint32_t i, uint32_t pad_tokens);
 /* Moves the waiting queue's head into the running set. */
 void sim_rep_start_head(sim_replica *r);
 
+/* An admitted request Q's computed tokens: COMPUTED (its prefix found in
+ * the cache), its KV used so far, then --check's look at the pool (which
+ * sim_rep_grow leaves to this while the admission's hits are uncounted). */
+void sim_rep_set_admitted(sim_replica *r, sim_req *q, uint32_t computed);
+
 /* Lanes sharing a pool (vLLM V1's batches in flight): notes request I's
  * admission to the running set, after every earlier one (its place in
  * V1's one running list). Returns 0, or -1 out of memory (r->err set). */

@@ -516,9 +516,8 @@ static int schedule_waiting(sim_replica *r, const sim_budget_policy *pol, uint64
             break;
         }
         if (!q->swapped && q->computed == 0) {
-            q->computed = q->seq.cached_tokens < tokens ? q->seq.cached_tokens : tokens - 1;
-            kv_set_used(r->kv, &q->seq, q->computed);
-            sim_rep_check(r, "admission");
+            sim_rep_set_admitted(r, q,
+                                 q->seq.cached_tokens < tokens ? q->seq.cached_tokens : tokens - 1);
             n = new_tokens(r, q, q->computed, *budget);
         }
         sim_rep_start_head(r);

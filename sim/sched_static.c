@@ -87,9 +87,7 @@ static int static_schedule(sim_replica *r)
         q->hold = true;
         /* A prefix found in the cache (paged:prefix=on) is computed, as
          * under the other schedulers: the prefill skips it. */
-        q->computed = q->seq.cached_tokens;
-        kv_set_used(r->kv, &q->seq, q->computed);
-        sim_rep_check(r, "admission"); /* sim_rep_grow's waited for the computed tokens */
+        sim_rep_set_admitted(r, q, q->seq.cached_tokens);
         sim_rep_start_head(r);
         sim_rep_batch_add(r, i, tokens - q->computed);
         longest = tokens - q->computed > longest ? tokens - q->computed : longest;

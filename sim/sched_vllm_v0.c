@@ -61,9 +61,7 @@ static int v0_prefills(sim_replica *r)
             r->head_need_tokens = tokens;
             break;
         }
-        q->computed = q->seq.cached_tokens; /* a prefix found in the cache is computed */
-        kv_set_used(r->kv, &q->seq, q->computed);
-        sim_rep_check(r, "admission"); /* sim_rep_grow's waited for the computed tokens */
+        sim_rep_set_admitted(r, q, q->seq.cached_tokens); /* a prefix found in the cache */
         sim_rep_start_head(r);
         sim_rep_batch_add(r, i, tokens - q->computed);
         used += tokens;

@@ -484,7 +484,6 @@ void sim_step_end(sim_replica *r)
                 rs[keep++] = rs[p];
         }
         r->nrunning = keep;
-        (void)nrun;
     } else if (finished > 0 || r->cfg->check) {
         uint32_t keep = 0, removed = 0;
         for (uint32_t k = 0; k < r->nrunning; k++) {
