@@ -1,7 +1,8 @@
 /*
  * cli_int.h: the request-source options that `kvsim run`, `kvsim compare`,
  * `kvsim gen` and `kvsim trace stats` share (a trace or a workload spec,
- * and the transforms), and the gen and trace commands. Private to cli/.
+ * and the transforms), and the run, gen, sweep, trace and model commands.
+ * Private to cli/.
  */
 #ifndef KVSIM_CLI_CLI_INT_H
 #define KVSIM_CLI_CLI_INT_H
@@ -42,6 +43,11 @@ void cli_source_warn(const wl_source *src);
  * returns 0 for any other argument. Exits on a missing or repeated value.
  */
 int cli_take_source_option(cli_source_opts *o, int argc, char **argv, int *i, const char *cmd);
+
+/* `kvsim run` on its arguments after "run" (cli/cmd_run.c): the exit
+ * status; exits itself on a bad option or an unreadable file. Its output
+ * files wait for cli_out_commit (the caller's). */
+int cmd_run(int argc, char **argv);
 
 /* `kvsim gen`: writes a workload or a transformed trace as kvsim CSV. */
 int cmd_gen(int argc, char **argv);

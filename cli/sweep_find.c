@@ -2,7 +2,7 @@
  * sweep_find.c: `kvsim sweep --find max-rate`: the highest load (--rate-scale,
  * or --request-rate for a length table) at which every --slo objective is
  * met, by doubling or halving to a bracket and then bisection; each load is
- * run over the seeds as child processes (sweep_jobs.h). See cmd_sweep.c
+ * run over the seeds in the sweep's worker processes (sweep_jobs.h). See cmd_sweep.c
  * for the options.
  */
 #define _POSIX_C_SOURCE 200809L

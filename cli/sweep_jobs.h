@@ -1,10 +1,9 @@
 /*
- * sweep_jobs.h: the runs of a sweep as child processes. Each job is one
- * `kvsim run ... --out DIR --quiet` of this same binary (posix_spawn of
- * /proc/self/exe), at most `jobs` at a time; a finished job's summary.json
- * is read back as figures (analysis/curves.h). A process per run keeps
- * runs apart (no state shared, a crash stays in its run) and needs nothing
- * from the run code. Private to cli/.
+ * sweep_jobs.h: the runs of a sweep in worker processes. Each job is one
+ * `kvsim run ... --out DIR --quiet`, run by one of at most `jobs` workers
+ * (this same binary, started once each: sweep_jobs.c); a finished job's
+ * summary.json is read back as figures (analysis/curves.h). A crash stays
+ * in its worker, away from the sweep's own state. Private to cli/.
  */
 #ifndef KVSIM_CLI_SWEEP_JOBS_H
 #define KVSIM_CLI_SWEEP_JOBS_H
@@ -32,6 +31,15 @@ typedef struct sweep_job {
  * job and its error, stops the others, and returns 1.
  */
 int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, const char *what);
+
+/* The command kvsim's main hands to sweep_worker_main with the arguments
+ * after it (a worker's socket's file descriptor): not for users. */
+#define SWEEP_WORKER_COMMAND "__sweep-worker"
+
+/* A worker: runs the jobs read from its socket until its end. Returns the
+ * exit status (0 at the end; 2 when not started by a sweep). A job's
+ * error may exit the process, as `kvsim run` would. */
+int sweep_worker_main(int argc, char **argv);
 
 /* Frees a job's arguments and figures. */
 void sweep_job_free(sweep_job *j);

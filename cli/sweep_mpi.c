@@ -27,8 +27,8 @@ void sweep_mpi_start(void)
     if (getenv("OMPI_COMM_WORLD_SIZE") == NULL && getenv("PMI_SIZE") == NULL &&
         getenv("PMIX_RANK") == NULL)
         return;
-    /* Each rank forks its runs: Open MPI would warn about fork() otherwise
-     * (its runs never touch MPI). */
+    /* Each rank starts its worker processes (posix_spawn, which may fork):
+     * Open MPI would warn about fork() otherwise (they never touch MPI). */
     setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0);
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
         cli_die("sweep: MPI_Init failed");

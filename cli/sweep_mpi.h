@@ -1,7 +1,7 @@
 /*
  * sweep_mpi.h: distributed sweeps. Built with -DKVSIM_MPI=ON and started
  * by mpirun, `kvsim sweep` shares its runs among the ranks (run i on rank
- * i mod size, each rank with its own -j processes) and gathers every
+ * i mod size, each rank with its own -j worker processes) and gathers every
  * run's summary.json to rank 0, which writes the curves and plots exactly
  * as a single process would: curves.csv is byte-identical to -j's. Each
  * rank writes its runs' folders under --out (the same path on every

@@ -111,6 +111,84 @@ static void test_grid_and_jobs(void **state)
     an_figures_free(&f16);
 }
 
+/* SUMMARY's text without its wall_s (host time): a malloc'ed copy. */
+static char *summary_less_wall(const char *path)
+{
+    char *a = test_slurp(path, NULL);
+    char *w = strstr(a, "\"wall_s\": ");
+    if (w != NULL) {
+        char *e = w + strcspn(w, ",}");
+        memmove(w, e, strlen(e) + 1);
+    }
+    return a;
+}
+
+/* A worker process runs job after job (sweep_jobs.c): with -j 1 one
+ * worker runs all three points, and the third (the first's options after
+ * another model) writes the first's summary, which is also what a kvsim
+ * run of those options on its own writes (less the host time). */
+static void test_worker_runs_alike(void **state)
+{
+    (void)state;
+    int rc = kvsim("sweep --vary model=llama-2-7b,llama-3.1-8b,llama-2-7b -j 1 --out %s/wk "
+                   "--workload 'sharegpt:n=120,rate=20' --gpu a100-80gb --quiet",
+                   tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    rc = kvsim("run --model llama-2-7b --workload 'sharegpt:n=120,rate=20' --gpu a100-80gb "
+               "--no-plot --no-requests --out %s/wk1 --quiet",
+               tmp);
+    if (rc != 0)
+        fail_msg("run failed: %s", out);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/wk/points/0000/seed-0/summary.json", tmp);
+    char *a = summary_less_wall(p);
+    snprintf(p, sizeof(p), "%s/wk/points/0002/seed-0/summary.json", tmp);
+    char *b = summary_less_wall(p);
+    snprintf(p, sizeof(p), "%s/wk1/summary.json", tmp);
+    char *c = summary_less_wall(p);
+    snprintf(p, sizeof(p), "%s/wk/points/0001/seed-0/summary.json", tmp);
+    char *d = summary_less_wall(p);
+    if (strcmp(a, b) != 0)
+        fail_msg("the same options run again in the worker gave another summary");
+    if (strcmp(a, c) != 0)
+        fail_msg("a sweep point's summary differs from kvsim run's");
+    assert_string_not_equal(a, d); /* another model: another summary */
+    assert_null(strstr(a, "wall_s"));
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+}
+
+/* A run that fails in its worker (the trace's last line is broken, so
+ * every point fails when it reads it): one line naming the first failed
+ * point and the reason, exit 1, and no temporary left in any point. */
+static void test_worker_run_fails(void **state)
+{
+    (void)state;
+    char trace[512], cmd[1200];
+    snprintf(trace, sizeof(trace), "%s/broken.csv", tmp);
+    FILE *fp = fopen(trace, "w");
+    assert_non_null(fp);
+    fputs("arrival_s,input_tokens,output_tokens\n", fp);
+    for (int i = 0; i < 200; i++)
+        fprintf(fp, "%.2f,%d,%d\n", i * 0.05, 100 + i, 50);
+    fputs("10.5,7\n", fp);
+    fclose(fp);
+    int rc = kvsim("sweep --vary max-num-seqs=8,16,32,64 -j 2 --out %s/wf --trace %s "
+                   "--gpu a100-80gb --model llama-2-7b --quiet",
+                   tmp, trace);
+    assert_int_equal(rc, 1);
+    assert_int_equal(test_count_lines(out), 1);
+    assert_non_null(strstr(out, "kvsim: sweep: point "));
+    assert_non_null(strstr(out, "broken.csv:202: expected 3 fields, found 2"));
+    snprintf(cmd, sizeof(cmd), "test -z \"$(find '%s/wf' -name '.*kvsim-*')\"", tmp);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/wf/curves.csv", tmp);
+    assert_int_not_equal(access(cmd, F_OK), 0);
+}
+
 /* A switch varies as on/off: --enable-prefix-caching, then
  * --no-enable-prefix-caching (summary.json's prefix_cache.enabled 1, 0). */
 static void test_switch_vary(void **state)
@@ -918,7 +996,8 @@ int main(void)
         cmocka_unit_test(test_find_per_point),     cmocka_unit_test(test_plot_robustness),
         cmocka_unit_test(test_save_detailed),      cmocka_unit_test(test_named_values_plot),
         cmocka_unit_test(test_find_unmeetable),    cmocka_unit_test(test_kv_ceiling_needs_kv),
-        cmocka_unit_test(test_report_plot_refuse),
+        cmocka_unit_test(test_report_plot_refuse), cmocka_unit_test(test_worker_runs_alike),
+        cmocka_unit_test(test_worker_run_fails),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
