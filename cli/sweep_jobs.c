@@ -16,8 +16,12 @@
  * 2026-12): a 100-point sweep of the Azure conv trace spent a quarter of
  * its CPU time in the kernel, most of it faulting in the pages of each
  * new process's heap (about 2,500 a run on this machine, at ~13 us each)
- * and in the exec and dynamic linking; a worker's heap keeps its pages
- * from one run to the next. Runs share nothing else: each parses its own
+ * and in the exec and dynamic linking. A worker's heap is mapped once,
+ * and jemalloc's huge pages (allocators/jemalloc.c's malloc_conf) make
+ * the pages it drops between runs cheap to take again: 246,000 faults
+ * for those 100 runs in 100 processes, 125,000 in two workers, 18,000
+ * with huge pages; 6.0-6.4 s -> 3.8-3.9 s with -j 2 (2026-12-02). Runs
+ * share nothing else: each parses its own
  * options and trace, and the process-wide tables (the GPU catalog, a
  * --step-profile by path) are read-only caches of files.
  *
@@ -94,43 +98,9 @@ static int read_all(int fd, void *buf, size_t len)
     return 0;
 }
 
-/* The environment of the workers: the sweep's, with jemalloc asked for
- * transparent huge pages on its heap ("thp:always" ahead of any
- * MALLOC_CONF of the user's, which wins where it says otherwise). A
- * worker frees each run's heap and the next run allocates it again, and
- * jemalloc hands back large blocks with their pages dropped (calloc's
- * zeroing, its decay): in 4 KiB pages the 100-point Azure sweep took
- * 125,000 faults in its workers, in 2 MiB pages 18,000, and 15-25 % less
- * time (this machine, 2026-12-02). Unused by the sanitizer builds (libc
- * malloc). NULL when out of memory. */
-static char **worker_environ(char **conf_out)
-{
-    size_t n = 0;
-    while (environ[n] != NULL)
-        n++;
-    char **env = calloc(n + 2, sizeof(char *));
-    const char *user = getenv("MALLOC_CONF");
-    size_t len = strlen("MALLOC_CONF=thp:always,") + (user != NULL ? strlen(user) : 0) + 1;
-    char *conf = malloc(len);
-    if (env == NULL || conf == NULL) {
-        free(env);
-        free(conf);
-        return NULL;
-    }
-    snprintf(conf, len, "MALLOC_CONF=thp:always%s%s", user != NULL ? "," : "",
-             user != NULL ? user : "");
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "MALLOC_CONF=", 12) != 0)
-            env[k++] = environ[i];
-    env[k] = conf;
-    *conf_out = conf;
-    return env;
-}
-
 /* Starts slot S's worker (its standard error created at the first start);
  * 0, or -1 after printing an error. */
-static int start_worker(slot *s, char **env)
+static int start_worker(slot *s)
 {
     if (s->err_fd < 0) {
         char tmpl[] = "/tmp/kvsim-sweep-err-XXXXXX";
@@ -161,7 +131,7 @@ static int start_worker(slot *s, char **env)
         if (rc == 0)
             rc = posix_spawn_file_actions_adddup2(&fa, s->err_fd, STDERR_FILENO);
         if (rc == 0)
-            rc = posix_spawn(&s->pid, "/proc/self/exe", &fa, NULL, av, env);
+            rc = posix_spawn(&s->pid, "/proc/self/exe", &fa, NULL, av, environ);
         posix_spawn_file_actions_destroy(&fa);
     }
     close(sv[1]);
@@ -342,14 +312,14 @@ static void stop_all(slot *slots, unsigned parallel, const sweep_job *jobs)
 /* Gives jobs from *NEXT to the idle slots (starting their workers the
  * first time) while fewer than PARALLEL run. Returns 0, or -1 when one
  * could not start. */
-static int fill(sweep_job *jobs, size_t n, slot *slots, unsigned parallel, char **env, size_t *next,
+static int fill(sweep_job *jobs, size_t n, slot *slots, unsigned parallel, size_t *next,
                 size_t *running)
 {
     while (*next < n && *running < parallel) {
         unsigned s = 0;
         while (slots[s].busy)
             s++;
-        if (slots[s].pid == 0 && start_worker(&slots[s], env) != 0)
+        if (slots[s].pid == 0 && start_worker(&slots[s]) != 0)
             return -1;
         if (send_job(&slots[s], &jobs[*next]) != 0) {
             cli_error("sweep: %s: cannot reach its worker: %s", jobs[*next].label, strerror(errno));
@@ -430,12 +400,9 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
         parallel = (unsigned)n;
     slot *slots = calloc(parallel, sizeof(slot));
     struct pollfd *pfd = calloc(parallel, sizeof(struct pollfd));
-    char *conf = NULL, **env = worker_environ(&conf);
-    if (slots == NULL || pfd == NULL || env == NULL) {
+    if (slots == NULL || pfd == NULL) {
         free(slots);
         free(pfd);
-        free(env);
-        free(conf);
         cli_error("sweep: out of memory");
         return 1;
     }
@@ -449,7 +416,7 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
     if (tty)
         progress(tty, 0, n, t0, NULL, what);
     fflush(NULL); /* nothing buffered is written twice */
-    if (fill(jobs, n, slots, parallel, env, &next, &running) != 0)
+    if (fill(jobs, n, slots, parallel, &next, &running) != 0)
         failed = 1;
     while (running > 0 && !failed) {
         nfds_t np = 0;
@@ -483,7 +450,7 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
             }
             /* The next run first: reading this one's summary need not
              * keep its slot idle. */
-            if (fill(jobs, n, slots, parallel, env, &next, &running) != 0) {
+            if (fill(jobs, n, slots, parallel, &next, &running) != 0) {
                 failed = 1;
                 break;
             }
@@ -512,8 +479,6 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
             close(slots[s].err_fd);
     free(slots);
     free(pfd);
-    free(env);
-    free(conf);
     return failed;
 }
 
