@@ -14,8 +14,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -729,6 +731,56 @@ static int find_grid(sweep_opts *o)
     return 0;
 }
 
+/* --trace - (standard input): it can be read once, and each run reads its
+ * trace, so the bytes (gzip or not, as given) are copied to
+ * OUT/stdin.trace, kept with the outputs, and the runs read that file. */
+static void trace_from_stdin(sweep_opts *o)
+{
+    for (size_t k = 0; k < o->nvary; k++)
+        for (size_t i = 0; strcmp(o->vary[k].name, "trace") == 0 && i < o->vary[k].n; i++)
+            if (strcmp(o->vary[k].values[i], "-") == 0)
+                cli_die("sweep: --vary trace: '-' (standard input) can be read only once; give "
+                        "files, or one trace as --trace -");
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; i < o->npass && at == SIZE_MAX; i++)
+        if (strcmp(o->pass[i], "--trace=-") == 0)
+            at = i;
+        else if (strcmp(o->pass[i], "--trace") == 0 && i + 1 < o->npass &&
+                 strcmp(o->pass[i + 1], "-") == 0)
+            at = i + 1;
+    if (at == SIZE_MAX)
+        return;
+    if (sweep_mpi_size() > 1)
+        cli_die("sweep: --trace - under mpirun: standard input reaches one rank; give a file");
+    cli_make_dirs(o->out);
+    size_t len = strlen(o->out) + sizeof("--trace=/stdin.trace");
+    char *arg = malloc(len);
+    if (arg == NULL)
+        cli_die("sweep: out of memory");
+    snprintf(arg, len, "--trace=%s/stdin.trace", o->out);
+    const char *path = arg + strlen("--trace=");
+    FILE *fp = fopen(path, "wb");
+    if (fp == NULL)
+        cli_die("%s: cannot create: %s", path, strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+        if (fwrite(buf, 1, n, fp) != n)
+            break;
+    if (ferror(stdin))
+        cli_die("<stdin>: read error: %s", strerror(errno));
+    if ((ferror(fp) | fclose(fp)) != 0)
+        cli_die("%s: write error", path);
+    /* "--trace" "-" becomes "--trace=PATH" and an empty slot, dropped. */
+    if (strcmp(o->pass[at], "-") == 0) {
+        memmove(&o->pass[at], &o->pass[at + 1], (o->npass - at) * sizeof(char *));
+        o->npass--;
+        at--;
+    }
+    o->pass[at] = arg;
+    o->stdin_trace = arg;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     static const char *const own[] = {"--vary",       "--seeds",         "--jobs",     "--out",
@@ -738,6 +790,7 @@ int cmd_sweep(int argc, char **argv)
     sweep_mpi_start();
     sweep_opts o;
     parse_sweep_args(argc, argv, &o);
+    trace_from_stdin(&o);
     int rc = o.find == NULL ? run_grid(&o) : o.nvary > 0 ? find_grid(&o) : sweep_find(&o);
     sweep_mpi_end();
     for (size_t k = 0; k < o.nvary; k++) {
@@ -746,5 +799,6 @@ int cmd_sweep(int argc, char **argv)
         free(o.vary[k].values);
     }
     free(o.pass);
+    free(o.stdin_trace);
     return rc;
 }

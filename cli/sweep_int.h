@@ -42,6 +42,7 @@ typedef struct sweep_opts {
     char **pass; /* run options passed through, in order */
     size_t npass;
     const char *rate_opt; /* the user's --request-rate or --rate value, if any */
+    char *stdin_trace;    /* --trace -: OUT/stdin.trace, the copy the runs read (owned) */
 } sweep_opts;
 
 /* Formats V as a run option value: integers without a point, else the

@@ -761,6 +761,38 @@ static void expect_error(const char *args, const char *needle)
                  needle, out);
 }
 
+/* --trace - : standard input is read once, into OUT/stdin.trace, which
+ * every run reads (each run had read standard input itself: the first
+ * took it all, or the sweep's check of the options part of it, and a run
+ * then failed on an empty file). '-' among --vary trace's values is
+ * refused. */
+static void test_trace_stdin(void **state)
+{
+    (void)state;
+    char src[512], copy[512];
+    snprintf(src, sizeof(src), "%s/traces/samples/tiny.csv",
+             getenv("KVSIM_SOURCE_DIR") ? getenv("KVSIM_SOURCE_DIR") : ".");
+    int rc = kvsim("sweep --vary max-num-seqs=4,8 --trace - -j 2 --out %s/st --gpu a100-80gb "
+                   "--model llama-2-7b --quiet < '%s'",
+                   tmp, src);
+    if (rc != 0)
+        fail_msg("sweep --trace - failed: %s", out);
+    snprintf(copy, sizeof(copy), "%s/st/stdin.trace", tmp);
+    size_t n1, n2;
+    char *a = test_slurp(src, &n1), *b = test_slurp(copy, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    free(a);
+    free(b);
+    snprintf(copy, sizeof(copy), "%s/st/curves.csv", tmp);
+    a = test_slurp(copy, NULL);
+    assert_int_equal(test_count_lines(a), 3);
+    free(a);
+    char args[1024];
+    snprintf(args, sizeof(args), "sweep --vary trace=-,x --out %s/st2 " BASE, tmp);
+    expect_error(args, "--vary trace: '-' (standard input) can be read only once");
+}
+
 static void test_bad_sweeps(void **state)
 {
     (void)state;
@@ -997,7 +1029,7 @@ int main(void)
         cmocka_unit_test(test_save_detailed),      cmocka_unit_test(test_named_values_plot),
         cmocka_unit_test(test_find_unmeetable),    cmocka_unit_test(test_kv_ceiling_needs_kv),
         cmocka_unit_test(test_report_plot_refuse), cmocka_unit_test(test_worker_runs_alike),
-        cmocka_unit_test(test_worker_run_fails),
+        cmocka_unit_test(test_worker_run_fails),   cmocka_unit_test(test_trace_stdin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
