@@ -212,6 +212,7 @@ int cmd_compare(int argc, char **argv)
     if (o.allocators != NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
         cli_die("compare: --allocators and %s: one comparison at a time",
                 o.kv_dtypes != NULL ? "--kv-cache-dtypes" : "--quantizations");
+    cli_stdin_replayable(&o); /* --trace -: every arm reads it */
     if (o.allocators == NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
         return cli_compare_formats(&o); /* one run per format (cmd_compare_formats.c) */
     if (o.allocators == NULL && o.speculative_config != NULL)

@@ -751,10 +751,39 @@ const char *cli_requests_name(const run_opts *o)
     return o->no_requests ? NULL : o->requests_gzip ? "requests.csv.gz" : "requests.csv";
 }
 
+/* Set once standard input was copied for replays (cli_stdin_replayable). */
+static bool stdin_replayable;
+
+void cli_stdin_replayable(const run_opts *o)
+{
+    if (o->trace == NULL || strcmp(o->trace, "-") != 0 || stdin_replayable)
+        return;
+    FILE *tmp = tmpfile();
+    if (tmp == NULL)
+        cli_die("<stdin>: cannot keep a copy for the runs: %s", strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+        if (fwrite(buf, 1, n, tmp) != n)
+            break;
+    if (ferror(stdin))
+        cli_die("<stdin>: read error: %s", strerror(errno));
+    if (fflush(tmp) != 0 || ferror(tmp) || dup2(fileno(tmp), STDIN_FILENO) < 0)
+        cli_die("<stdin>: cannot keep a copy for the runs: %s", strerror(errno));
+    fclose(tmp); /* standard input holds the file now */
+    clearerr(stdin);
+    stdin_replayable = true;
+}
+
 int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, double ts_interval,
                  const char *out_dir, cli_result *out)
 {
     memset(out, 0, sizeof(*out));
+    /* Each run reads the trace from its start (the reader dup()s standard
+     * input, sharing its offset). */
+    if (stdin_replayable && o->trace != NULL && strcmp(o->trace, "-") == 0 &&
+        lseek(STDIN_FILENO, 0, SEEK_SET) != 0)
+        cli_die("<stdin>: cannot read the copy again: %s", strerror(errno));
     wl_source *src;
     if (cli_open_source(o, fmt, &src) != 0)
         return 1;

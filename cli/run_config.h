@@ -112,6 +112,13 @@ typedef struct cli_result {
     char source[1024];
 } cli_result;
 
+/* For a command that runs O's trace more than once (compare): with
+ * --trace -, standard input is copied once to an unlinked temporary file
+ * that becomes standard input, and each cli_run_once reads it from its
+ * start (messages still name <stdin>). Exits with a one-line error when
+ * it cannot be copied. A no-op for any other trace. */
+void cli_stdin_replayable(const run_opts *o);
+
 /* Runs CFG over a freshly opened source. With OUT_DIR, streams
  * requests.csv and timeseries.csv there. Returns 0, or 1 after printing a
  * one-line error (then nothing needs freeing). */

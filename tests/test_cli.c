@@ -314,6 +314,24 @@ static void test_compare(void **state)
              dir, dir, dir, dir);
     assert_int_equal(system(cmd), 0);
 
+    /* --trace -: every arm reads standard input from its start, so the
+     * tables are those of the file read by name less its name (the second
+     * arm had read an empty file: "<stdin>:1: empty file"). */
+    assert_int_equal(kvsim("compare --allocators paged,contiguous --trace "
+                           "traces/samples/tiny.csv --gpu a100-40gb --model opt-13b 2>/dev/null"),
+                     0);
+    char *by_name = strdup(out);
+    assert_non_null(by_name);
+    assert_int_equal(kvsim("compare --allocators paged,contiguous --trace - --gpu a100-40gb "
+                           "--model opt-13b 2>/dev/null < traces/samples/tiny.csv"),
+                     0);
+    char *named = strstr(by_name, "traces/samples/tiny.csv"), *piped = strstr(out, "<stdin>");
+    assert_non_null(named);
+    assert_non_null(piped);
+    assert_memory_equal(by_name, out, (size_t)(named - by_name));
+    assert_string_equal(named + strlen("traces/samples/tiny.csv"), piped + strlen("<stdin>"));
+    free(by_name);
+
     /* Formats and speculation side by side (issue 9). */
     assert_int_equal(kvsim("compare --kv-cache-dtypes fp16,int4:group=16,residual=32,q8_0 "
                            "--trace traces/samples/tiny.csv --gpu a100-40gb --model llama-3.1-8b "
