@@ -128,6 +128,13 @@ static int check_value(int c, double v, const char *txt, char *err, size_t errle
     if (c == COL_MS) {
         if (!(v > 0))
             return fail(err, errlen, name, line, "step_ms '%s' is not a positive time", txt);
+        /* The clock counts nanoseconds: a step of 1e-300 ms was taken
+         * as 0 ns, a run of thousands of steps in no time. No measured
+         * step is under a microsecond (a CUDA kernel launch alone takes
+         * a few). */
+        if (v < 1e-3)
+            return fail(err, errlen, name, line,
+                        "step_ms '%s' is below any measured step (< 0.001 ms, 1 us)", txt);
         if (v > 1e9)
             return fail(err, errlen, name, line, "step_ms '%s' is beyond any step (> 1e9 ms)", txt);
         return 0;
