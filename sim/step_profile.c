@@ -496,10 +496,18 @@ static int describe(sim_step_profile *p, const row *r, size_t n, const int map[N
         uint64_t d = (uint64_t)r[i].v[COL_DCTX], q = (uint64_t)r[i].v[COL_PCTX];
         if (!in->has_prefill_context)
             d += q; /* q is 0: there is no such column */
-        in->context_min = d < in->context_min ? d : in->context_min;
-        in->context_max = d > in->context_max ? d : in->context_max;
-        in->prefill_context_min = q < in->prefill_context_min ? q : in->prefill_context_min;
-        in->prefill_context_max = q > in->prefill_context_max ? q : in->prefill_context_max;
+        /* The measured ranges: the decode context over the rows with
+         * decodes, the prompts' context over those with prefill (a
+         * prefill-only row's decode context of 0 had put every decode
+         * context above the range's floor). */
+        if (r[i].v[COL_DEC] > 0) {
+            in->context_min = d < in->context_min ? d : in->context_min;
+            in->context_max = d > in->context_max ? d : in->context_max;
+        }
+        if (r[i].v[COL_PF] > 0) {
+            in->prefill_context_min = q < in->prefill_context_min ? q : in->prefill_context_min;
+            in->prefill_context_max = q > in->prefill_context_max ? q : in->prefill_context_max;
+        }
         if (map[COL_TP] >= 0) {
             if (first_tp == NULL || r[i].line < first_tp->line)
                 first_tp = &r[i];
@@ -516,6 +524,10 @@ static int describe(sim_step_profile *p, const row *r, size_t n, const int map[N
             in->max_residual_line = r[i].line;
         }
     }
+    if (in->context_min > in->context_max) /* no row with decodes */
+        in->context_min = in->context_max = 0;
+    if (in->prefill_context_min > in->prefill_context_max) /* none with prefill */
+        in->prefill_context_min = in->prefill_context_max = 0;
     if (first_tp != NULL) {
         in->tp = (uint32_t)first_tp->v[COL_TP];
         const row *bad = NULL;
@@ -700,11 +712,12 @@ double sim_step_profile_s(const sim_step_profile *p, const sim_batch_shape *b, u
     const sim_step_profile_info *in = &p->info;
     uint64_t d = b->decode_ctx_tokens, q = b->prefill_ctx_tokens;
     if (in->has_prefill_context) {
-        if (d < in->context_min || d > in->context_max || q < in->prefill_context_min ||
-            q > in->prefill_context_max)
+        if ((b->decode_seqs > 0 && (d < in->context_min || d > in->context_max)) ||
+            (b->prefill_tokens > 0 && (q < in->prefill_context_min || q > in->prefill_context_max)))
             o |= SIM_PROFILE_CONTEXT_OUT;
-    } else if (d + q < in->context_min || d + q > in->context_max) {
-        o |= SIM_PROFILE_CONTEXT_OUT;
+    } else if ((b->decode_seqs > 0 || q > 0) &&
+               (d + q < in->context_min || d + q > in->context_max)) {
+        o |= SIM_PROFILE_CONTEXT_OUT; /* priced as the decodes' context */
     }
     if (outside != NULL)
         *outside = o;

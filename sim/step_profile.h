@@ -96,13 +96,14 @@ typedef struct sim_step_profile sim_step_profile;
 typedef struct sim_step_profile_info {
     char path[512];
     uint32_t rows;
-    uint32_t knots;                    /* distinct token counts n */
-    uint32_t tp;                       /* the tp column's value; 0 when the file has none */
-    bool has_prefill_context;          /* the file has prefill_context_tokens */
-    uint64_t tokens_min, tokens_max;   /* measured n */
-    uint64_t context_min, context_max; /* measured D (D + P without the P column) */
-    uint64_t prefill_context_min, prefill_context_max;
-    double ctx_s_per_token_min, ctx_s_per_token_max;                 /* a over the knots */
+    uint32_t knots;                  /* distinct token counts n */
+    uint32_t tp;                     /* the tp column's value; 0 when the file has none */
+    bool has_prefill_context;        /* the file has prefill_context_tokens */
+    uint64_t tokens_min, tokens_max; /* measured n */
+    uint64_t context_min,
+        context_max; /* measured D (D + P without the P column), rows with decodes */
+    uint64_t prefill_context_min, prefill_context_max; /* measured P, rows with prefill */
+    double ctx_s_per_token_min, ctx_s_per_token_max;   /* a over the knots */
     double prefill_ctx_s_per_token_min, prefill_ctx_s_per_token_max; /* b (= a without P) */
     int seq_fit;                /* SIM_PROFILE_SEQ_*: how s was determined */
     double seq_s;               /* s, seconds per sequence beyond the first (0 unless FITTED) */

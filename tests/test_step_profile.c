@@ -286,7 +286,17 @@ static void test_outside_rules(void **state)
     double f16 = 10 - a * 1600;
     double got = lookup_ms(p, 0, 4, 400, 0, &o);
     assert_true(fabs(got - (f16 + a * 400)) < 1e-9);
-    assert_int_equal(o, SIM_PROFILE_TOKENS_BELOW);
+    /* Its context, 400, is below the decode rows' smallest (1,600): the
+     * line extended down, flagged too (the prefill rows' 0 had made the
+     * range start at 0, so no decode context was ever below it). */
+    assert_int_equal(o, SIM_PROFILE_TOKENS_BELOW | SIM_PROFILE_CONTEXT_OUT);
+    assert_int_equal(in->context_min, 1600);
+    assert_int_equal(in->context_max, 16000);
+    lookup_ms(p, 300, 16, 1000, 0, &o);
+    assert_int_equal(o, SIM_PROFILE_CONTEXT_OUT);
+    /* A prefill-only step has no decode context to test. */
+    lookup_ms(p, 700, 0, 0, 0, &o);
+    assert_int_equal(o, 0);
     /* Above 1024: the chord through (512, 20) and (1024, 30). */
     got = lookup_ms(p, 2048, 0, 0, 0, &o);
     assert_true(fabs(got - 50) < 1e-9);
