@@ -86,6 +86,21 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
+/* A field as trim leaves it, less one pair of enclosing double quotes
+ * (pandas' to_csv with csv.QUOTE_ALL or QUOTE_NONNUMERIC quotes the
+ * header's names, and every field with QUOTE_ALL): a quoted name or
+ * number reads as the bare one. No field of a profile holds a comma or
+ * a quote of its own. */
+static void unquote(const char **s, size_t *n)
+{
+    trim(s, n);
+    if (*n >= 2 && (*s)[0] == '"' && (*s)[*n - 1] == '"') {
+        (*s)++;
+        *n -= 2;
+        trim(s, n);
+    }
+}
+
 /* Parses a decimal number (sign, digits, optional fraction and exponent;
  * no hex, inf or nan) of N bytes at S into *V. Returns 0 or -1. */
 static int parse_num(const char *s, size_t n, double *v)
@@ -169,7 +184,7 @@ static int parse_header(const char *s, size_t n, int map[NCOLS], char *err, size
             end++;
         const char *f = s + start;
         size_t fl = end - start;
-        trim(&f, &fl);
+        unquote(&f, &fl);
         int c = 0;
         while (c < NCOLS && !(strlen(col_names[c]) == fl && memcmp(col_names[c], f, fl) == 0))
             c++;
@@ -231,7 +246,7 @@ static int parse_row(const char *s, size_t n, int nf, const int map[NCOLS], row 
             return fail(err, errlen, name, line, "more than the header's %d fields", nf);
         const char *f = s + start;
         size_t fl = end - start;
-        trim(&f, &fl);
+        unquote(&f, &fl);
         int c = col_of[k];
         char txt[48];
         shown(txt, sizeof(txt), f, fl);

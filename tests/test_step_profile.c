@@ -267,6 +267,26 @@ static void test_quadratic_between_rows(void **state)
     free(t.s);
 }
 
+/* pandas' to_csv with csv.QUOTE_NONNUMERIC or QUOTE_ALL quotes the
+ * header (and with QUOTE_ALL the numbers): the same profile as the bare
+ * file (it was refused: unknown column '"prefill_tokens"'). */
+static void test_quoted_fields(void **state)
+{
+    (void)state;
+    text a = {0}, b = {0};
+    put(&a, "prefill_tokens,decode_seqs,decode_context_tokens,step_ms\n");
+    put(&a, "0,16,1600,10\n0,16,16000,12\n512,0,0,20\n1024,0,0,30\n");
+    put(&b, "\"prefill_tokens\",\"decode_seqs\", \"decode_context_tokens\",\"step_ms\"\n");
+    put(&b, "\"0\",\"16\",\"1600\",\"10\"\n0,16,16000,12\n512,0,0,\"20\"\n1024,0,0,30\n");
+    sim_step_profile *p = parse_ok(&a), *q = parse_ok(&b);
+    for (uint64_t n = 1; n <= 2048; n += 97)
+        assert_true(lookup_ms(p, n, 16, 4000, 0, NULL) == lookup_ms(q, n, 16, 4000, 0, NULL));
+    sim_step_profile_destroy(p);
+    sim_step_profile_destroy(q);
+    free(a.s);
+    free(b.s);
+}
+
 /* The stated rules outside the range: held below, the last chord above,
  * the linear context term beyond the measured contexts; each flagged. */
 static void test_outside_rules(void **state)
@@ -831,12 +851,19 @@ static void test_cli_reports(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_separable_exact),       cmocka_unit_test(test_separable_seqs_exact),
-        cmocka_unit_test(test_seq_term_undetermined), cmocka_unit_test(test_quadratic_between_rows),
-        cmocka_unit_test(test_outside_rules),         cmocka_unit_test(test_bad_corpus),
-        cmocka_unit_test(test_roofline_run),          cmocka_unit_test(test_roofline_seq_overhead),
-        cmocka_unit_test(test_example_profile),       cmocka_unit_test(test_profile_is_used),
-        cmocka_unit_test(test_parallel_runs),         cmocka_unit_test(test_cli_reports),
+        cmocka_unit_test(test_separable_exact),
+        cmocka_unit_test(test_separable_seqs_exact),
+        cmocka_unit_test(test_seq_term_undetermined),
+        cmocka_unit_test(test_quadratic_between_rows),
+        cmocka_unit_test(test_outside_rules),
+        cmocka_unit_test(test_quoted_fields),
+        cmocka_unit_test(test_bad_corpus),
+        cmocka_unit_test(test_roofline_run),
+        cmocka_unit_test(test_roofline_seq_overhead),
+        cmocka_unit_test(test_example_profile),
+        cmocka_unit_test(test_profile_is_used),
+        cmocka_unit_test(test_parallel_runs),
+        cmocka_unit_test(test_cli_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
