@@ -66,7 +66,7 @@ int cli_out_create(const char *path)
             errno = ENAMETOOLONG;
             break;
         }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666); /* none for a sweep's runs */
         if (fd >= 0 && (p.tmp = strdup(tmp)) == NULL) {
             close(fd);
             unlink(tmp);
@@ -138,6 +138,19 @@ void cli_out_make_dirs(const char *dir)
         e = ENOTDIR;
     if (e != 0) {
         cli_error("--out: cannot create %s: %s", dir, strerror(e));
+        exit(1);
+    }
+}
+
+void cli_out_adopt(const char *path)
+{
+    cli_pending p = {strdup(path), strdup(path)};
+    if (p.tmp == NULL || p.path == NULL ||
+        push((void **)&pending, &npending, &cap_pending, sizeof p, &p) != 0) {
+        free(p.tmp);
+        free(p.path);
+        unlink(path);
+        cli_error("%s: out of memory", path);
         exit(1);
     }
 }

@@ -32,6 +32,14 @@ FILE *cli_out_fopen(const char *path);
 void cli_out_make_dirs(const char *dir);
 
 /*
+ * Takes PATH, a file the command wrote under its own name (one its runs
+ * read while it works), as its own output: kept by cli_out_commit (a
+ * rename onto itself), removed by cli_out_abort. Exits with status 1
+ * after a message (PATH removed) when out of memory.
+ */
+void cli_out_adopt(const char *path);
+
+/*
  * Renames every temporary over its file, in the order they were created.
  * Returns 0, or 1 after a one-line message (then the files not yet renamed
  * are removed as by cli_out_abort).

@@ -731,22 +731,31 @@ static int find_grid(sweep_opts *o)
     return 0;
 }
 
+/* Whether trace path P names standard input ('-', or the device files
+ * that are its descriptor: each run would open the same pipe). */
+static int is_stdin_path(const char *p)
+{
+    return strcmp(p, "-") == 0 || strcmp(p, "/dev/stdin") == 0 || strcmp(p, "/dev/fd/0") == 0;
+}
+
 /* --trace - (standard input): it can be read once, and each run reads its
  * trace, so the bytes (gzip or not, as given) are copied to
- * OUT/stdin.trace, kept with the outputs, and the runs read that file. */
+ * OUT/stdin.trace, kept with the outputs when the sweep succeeds (removed
+ * when it fails), and the runs read that file. */
 static void trace_from_stdin(sweep_opts *o)
 {
     for (size_t k = 0; k < o->nvary; k++)
         for (size_t i = 0; strcmp(o->vary[k].name, "trace") == 0 && i < o->vary[k].n; i++)
-            if (strcmp(o->vary[k].values[i], "-") == 0)
-                cli_die("sweep: --vary trace: '-' (standard input) can be read only once; give "
-                        "files, or one trace as --trace -");
+            if (is_stdin_path(o->vary[k].values[i]))
+                cli_die("sweep: --vary trace: '%s' (standard input) can be read only once; give "
+                        "files, or one trace as --trace -",
+                        o->vary[k].values[i]);
     size_t at = SIZE_MAX;
     for (size_t i = 0; i < o->npass && at == SIZE_MAX; i++)
-        if (strcmp(o->pass[i], "--trace=-") == 0)
+        if (strncmp(o->pass[i], "--trace=", 8) == 0 && is_stdin_path(o->pass[i] + 8))
             at = i;
         else if (strcmp(o->pass[i], "--trace") == 0 && i + 1 < o->npass &&
-                 strcmp(o->pass[i + 1], "-") == 0)
+                 is_stdin_path(o->pass[i + 1]))
             at = i + 1;
     if (at == SIZE_MAX)
         return;
@@ -759,20 +768,28 @@ static void trace_from_stdin(sweep_opts *o)
         cli_die("sweep: out of memory");
     snprintf(arg, len, "--trace=%s/stdin.trace", o->out);
     const char *path = arg + strlen("--trace=");
-    FILE *fp = fopen(path, "wb");
+    /* Its first bytes before the file: an empty input leaves an earlier
+     * sweep's copy alone. */
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf), stdin);
+    if (ferror(stdin))
+        cli_die("<stdin>: read error: %s", strerror(errno));
+    if (n == 0)
+        cli_die("sweep: --trace -: standard input is empty");
+    FILE *fp = fopen(path, "wbe");
     if (fp == NULL)
         cli_die("%s: cannot create: %s", path, strerror(errno));
-    char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+    cli_out_adopt(path); /* removed if the sweep fails */
+    do {
         if (fwrite(buf, 1, n, fp) != n)
             break;
+    } while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0);
     if (ferror(stdin))
         cli_die("<stdin>: read error: %s", strerror(errno));
     if ((ferror(fp) | fclose(fp)) != 0)
         cli_die("%s: write error", path);
     /* "--trace" "-" becomes "--trace=PATH" and an empty slot, dropped. */
-    if (strcmp(o->pass[at], "-") == 0) {
+    if (strcmp(o->pass[at], "--trace") != 0 && strncmp(o->pass[at], "--trace=", 8) != 0) {
         memmove(&o->pass[at], &o->pass[at + 1], (o->npass - at) * sizeof(char *));
         o->npass--;
         at--;

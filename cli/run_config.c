@@ -751,27 +751,63 @@ const char *cli_requests_name(const run_opts *o)
     return o->no_requests ? NULL : o->requests_gzip ? "requests.csv.gz" : "requests.csv";
 }
 
-/* Set once standard input was copied for replays (cli_stdin_replayable). */
+/* Set once standard input can be read again (cli_stdin_replayable), from
+ * STDIN_START. */
 static bool stdin_replayable;
+static off_t stdin_start;
+
+/* Whether trace path P names standard input ('-' or its device files). */
+static bool names_stdin(const char *p)
+{
+    return strcmp(p, "-") == 0 || strcmp(p, "/dev/stdin") == 0 || strcmp(p, "/dev/fd/0") == 0;
+}
 
 void cli_stdin_replayable(const run_opts *o)
 {
-    if (o->trace == NULL || strcmp(o->trace, "-") != 0 || stdin_replayable)
+    if (o->trace == NULL || !names_stdin(o->trace) || stdin_replayable)
         return;
-    FILE *tmp = tmpfile();
-    if (tmp == NULL)
-        cli_die("<stdin>: cannot keep a copy for the runs: %s", strerror(errno));
+    /* A file already: each run reads it again from where it stood. */
+    struct stat st;
+    off_t at;
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) &&
+        (at = lseek(STDIN_FILENO, 0, SEEK_CUR)) >= 0) {
+        stdin_start = at;
+        stdin_replayable = true;
+        return;
+    }
+    /* A pipe or a terminal: copied to an unlinked file in $TMPDIR. */
+    const char *dir = getenv("TMPDIR") != NULL && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char tmpl[4096];
+    snprintf(tmpl, sizeof(tmpl), "%s/kvsim-stdin-XXXXXX", dir);
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        cli_die("<stdin>: cannot keep a copy for the runs in %s: %s", dir, strerror(errno));
+    unlink(tmpl);
     char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-        if (fwrite(buf, 1, n, tmp) != n)
+    ssize_t n;
+    for (;;) {
+        n = read(STDIN_FILENO, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
             break;
-    if (ferror(stdin))
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(fd, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                cli_die("<stdin>: cannot keep a copy for the runs in %s: %s", dir,
+                        strerror(k < 0 ? errno : ENOSPC));
+            w += k;
+        }
+    }
+    if (n < 0)
         cli_die("<stdin>: read error: %s", strerror(errno));
-    if (fflush(tmp) != 0 || ferror(tmp) || dup2(fileno(tmp), STDIN_FILENO) < 0)
+    if (dup2(fd, STDIN_FILENO) < 0)
         cli_die("<stdin>: cannot keep a copy for the runs: %s", strerror(errno));
-    fclose(tmp); /* standard input holds the file now */
+    close(fd); /* standard input holds the file now */
     clearerr(stdin);
+    stdin_start = 0;
     stdin_replayable = true;
 }
 
@@ -782,7 +818,7 @@ int cli_run_once(const run_opts *o, const sim_config *cfg, trace_format fmt, dou
     /* Each run reads the trace from its start (the reader dup()s standard
      * input, sharing its offset). */
     if (stdin_replayable && o->trace != NULL && strcmp(o->trace, "-") == 0 &&
-        lseek(STDIN_FILENO, 0, SEEK_SET) != 0)
+        lseek(STDIN_FILENO, stdin_start, SEEK_SET) != stdin_start)
         cli_die("<stdin>: cannot read the copy again: %s", strerror(errno));
     wl_source *src;
     if (cli_open_source(o, fmt, &src) != 0)

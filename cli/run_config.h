@@ -113,10 +113,11 @@ typedef struct cli_result {
 } cli_result;
 
 /* For a command that runs O's trace more than once (compare): with
- * --trace -, standard input is copied once to an unlinked temporary file
- * that becomes standard input, and each cli_run_once reads it from its
- * start (messages still name <stdin>). Exits with a one-line error when
- * it cannot be copied. A no-op for any other trace. */
+ * --trace - (or /dev/stdin), standard input is made readable again: a
+ * file is read again from where it stood, a pipe is copied once to an
+ * unlinked file in $TMPDIR that becomes standard input; each cli_run_once
+ * reads it from that start (messages still name <stdin>). Exits with a
+ * one-line error when it cannot be copied. A no-op for any other trace. */
 void cli_stdin_replayable(const run_opts *o);
 
 /* Runs CFG over a freshly opened source. With OUT_DIR, streams

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -98,6 +99,18 @@ static int read_all(int fd, void *buf, size_t len)
     return 0;
 }
 
+/* FD moved above the standard streams' numbers where it had one of them
+ * (the sweep may start with one closed), close-on-exec: the new number,
+ * or -1 (FD closed). */
+static int fd_above_2(int fd)
+{
+    if (fd > STDERR_FILENO)
+        return fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? fd : (close(fd), -1);
+    int to = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    close(fd);
+    return to;
+}
+
 /* Starts slot S's worker (its standard error created at the first start);
  * 0, or -1 after printing an error. */
 static int start_worker(slot *s)
@@ -110,17 +123,33 @@ static int start_worker(slot *s)
             return -1;
         }
         unlink(tmpl);
-        (void)fcntl(efd, F_SETFD, FD_CLOEXEC); /* only the slot's worker gets it, as fd 2 */
-        s->err_fd = efd;
+        /* Only the slot's worker gets it, as fd 2; above 2 here, so the
+         * worker's standard output (or a closed standard stream the
+         * sweep was started with) never takes its place. */
+        s->err_fd = fd_above_2(efd);
+        if (s->err_fd < 0) {
+            cli_error("sweep: cannot keep a file open: %s", strerror(errno));
+            return -1;
+        }
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         cli_error("sweep: cannot create a socket pair: %s", strerror(errno));
         return -1;
     }
     /* The sweep's end stays out of every worker; the worker's end goes to
-     * this one only (closed here once it has started). */
-    (void)fcntl(sv[0], F_SETFD, FD_CLOEXEC);
+     * this one only, at the same number (closed here once it started). */
+    sv[0] = fd_above_2(sv[0]);
+    sv[1] = fd_above_2(sv[1]);
+    if (sv[0] < 0 || sv[1] < 0 || fcntl(sv[1], F_SETFD, 0) != 0) {
+        int e = errno;
+        if (sv[0] >= 0)
+            close(sv[0]);
+        if (sv[1] >= 0)
+            close(sv[1]);
+        cli_error("sweep: cannot keep a socket open: %s", strerror(e));
+        return -1;
+    }
     char fdarg[16];
     snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
     char *av[] = {"kvsim", SWEEP_WORKER_COMMAND, fdarg, NULL};
@@ -130,8 +159,20 @@ static int start_worker(slot *s)
         rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
         if (rc == 0)
             rc = posix_spawn_file_actions_adddup2(&fa, s->err_fd, STDERR_FILENO);
-        if (rc == 0)
-            rc = posix_spawn(&s->pid, "/proc/self/exe", &fa, NULL, av, environ);
+        /* Signals as a new process has them: a sweep started with SIGTERM
+         * ignored (nohup, some supervisors) could not stop a run. */
+        posix_spawnattr_t at;
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        if (rc == 0 && (rc = posix_spawnattr_init(&at)) == 0) {
+            if ((rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+                (rc = posix_spawnattr_setsigdefault(&at, &all)) == 0)
+                rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+            if (rc == 0)
+                rc = posix_spawn(&s->pid, "/proc/self/exe", &fa, &at, av, environ);
+            posix_spawnattr_destroy(&at);
+        }
         posix_spawn_file_actions_destroy(&fa);
     }
     close(sv[1]);
@@ -145,6 +186,10 @@ static int start_worker(slot *s)
     return 0;
 }
 
+/* The most bytes of arguments a job may send (a run's options and specs
+ * are a few KiB). */
+#define MAX_JOB_BYTES (16u << 20)
+
 /* Sends JOB's arguments to slot S's worker; 0, or -1 (its worker gone). */
 static int send_job(slot *s, const sweep_job *job)
 {
@@ -154,7 +199,7 @@ static int send_job(slot *s, const sweep_job *job)
         hdr[0]++;
         bytes += strlen(job->argv[i]) + 1;
     }
-    if (bytes > UINT32_MAX) {
+    if (bytes > MAX_JOB_BYTES) {
         errno = E2BIG;
         return -1;
     }
@@ -187,20 +232,30 @@ int sweep_worker_main(int argc, char **argv)
         uint32_t hdr[2];
         if (read_all((int)fd, hdr, sizeof(hdr)) != 0)
             return 0; /* the sweep's end closed: done */
+        /* At most MAX_JOB_BYTES of arguments, each ending in its NUL. */
+        if (hdr[1] > MAX_JOB_BYTES || hdr[0] > hdr[1]) {
+            cli_error("sweep: a job's arguments: %s", strerror(EPROTO));
+            return 1;
+        }
         char *buf = malloc((size_t)hdr[1] + 1);
         char **av = calloc((size_t)hdr[0] + 1, sizeof(char *));
         int bad = buf == NULL || av == NULL             ? ENOMEM
                   : read_all((int)fd, buf, hdr[1]) != 0 ? errno
                                                         : 0;
         size_t at = 0;
+        if (bad == 0)
+            buf[hdr[1]] = '\0';
         for (uint32_t i = 0; bad == 0 && i < hdr[0]; i++) {
-            if (at >= hdr[1]) {
+            size_t len = strnlen(buf + at, hdr[1] - at);
+            if (at + len >= hdr[1]) { /* no NUL of its own */
                 bad = EPROTO;
                 break;
             }
             av[i] = buf + at;
-            at += strnlen(buf + at, hdr[1] - at) + 1;
+            at += len + 1;
         }
+        if (bad == 0 && at != hdr[1])
+            bad = EPROTO;
         if (bad != 0) {
             cli_error("sweep: a job's arguments: %s", strerror(bad));
             free(buf);
@@ -322,7 +377,22 @@ static int fill(sweep_job *jobs, size_t n, slot *slots, unsigned parallel, size_
         if (slots[s].pid == 0 && start_worker(&slots[s]) != 0)
             return -1;
         if (send_job(&slots[s], &jobs[*next]) != 0) {
-            cli_error("sweep: %s: cannot reach its worker: %s", jobs[*next].label, strerror(errno));
+            /* Its worker ended while idle (killed from outside): how. */
+            int e = errno, ws = 0;
+            char line[1024] = "";
+            close(slots[s].sock);
+            slots[s].sock = -1;
+            if (waitpid(slots[s].pid, &ws, 0) == slots[s].pid) {
+                first_err_line(slots[s].err_fd, line, sizeof(line));
+                cli_error("sweep: %s: its run process had ended (%s %d)%s%s", jobs[*next].label,
+                          WIFSIGNALED(ws) ? "signal" : "status",
+                          WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws), *line ? ": " : "",
+                          line);
+            } else {
+                cli_error("sweep: %s: cannot reach its run process: %s", jobs[*next].label,
+                          strerror(e));
+            }
+            slots[s].pid = 0;
             return -1;
         }
         slots[s].busy = 1;
@@ -408,6 +478,23 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
     }
     for (unsigned s = 0; s < parallel; s++)
         slots[s].err_fd = slots[s].sock = -1;
+    /* Two descriptors a slot (its socket, its standard error) for the
+     * whole sweep: the soft limit raised where -j needs it (1,024 by
+     * default, and -j goes to 1,024), up to the hard one. */
+    struct rlimit rl;
+    const rlim_t need = 2 * (rlim_t)parallel + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t cap = rl.rlim_max;
+        rl.rlim_cur = cap == RLIM_INFINITY || cap > need ? need : cap;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need) {
+            cli_error("sweep: -j %u needs %llu open files; the limit is %llu (ulimit -n)", parallel,
+                      (unsigned long long)need,
+                      (unsigned long long)(cap == RLIM_INFINITY ? rl.rlim_cur : cap));
+            free(slots);
+            free(pfd);
+            return 1;
+        }
+    }
     int tty = !quiet && isatty(STDERR_FILENO);
     double t0 = cli_now_s();
     size_t next = 0, done = 0, running = 0;
