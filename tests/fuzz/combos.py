@@ -36,7 +36,10 @@ of runs (--gen-frac) goes through kvsim gen: its file of the run's requests
 must give the same requests.csv but its line column, the same timeseries.csv
 and summary figures; as many again with options that only observe (another
 --ts-interval, --goodput, a --max-concurrency no client reaches): the same
-requests.csv and summary figures. A run with --check that passes the limit is judged
+requests.csv and summary figures; half as many runs of a trace read it again
+from standard input (--trace -, the file itself or through a pipe): the same
+requests.csv, timeseries.csv and summary.json but its source. A run with
+--check that passes the limit is judged
 again without --check (jemalloc's check merges its statistics at every
 operation: 100 times slower). Environment: STRESS=1 tiny pools and --check
 often, FOCUS=1 prefix caching on hash-id traces, SPEC=1 speculative decoding.
@@ -447,13 +450,22 @@ def extras(r, a, gpu, model, sched, alloc, llama, par):
     return a
 
 
-def run(kv, args, out, timeout=60, sub='run'):
+def run(kv, args, out, timeout=60, sub='run', stdin_path=None, pipe=False):
     cmd = [kv, sub] + args + ['--out', out, '--no-plot', '--quiet']
     env = dict(os.environ)
     env['ASAN_OPTIONS'] = 'detect_leaks=1:abort_on_error=0'
     env['LSAN_OPTIONS'] = 'suppressions=%s/tests/lsan.supp' % ROOT
     env['UBSAN_OPTIONS'] = 'print_stacktrace=1:halt_on_error=1'
     try:
+        if stdin_path is not None:  # the file itself, or through a pipe
+            with open(stdin_path, 'rb') as f:
+                cat = subprocess.Popen(['cat'], stdin=f, stdout=subprocess.PIPE) if pipe else None
+                p = subprocess.run(cmd, stdin=cat.stdout if pipe else f, capture_output=True,
+                                   timeout=timeout, env=env)
+                if cat is not None:
+                    cat.stdout.close()
+                    cat.wait()
+            return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace')
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         return p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired as e:
@@ -804,6 +816,8 @@ def one(kv, i, seed0, merge_frac, base, mode='run', gen_frac=0.15):
             else:
                 res['status'] = 'FAIL'
                 res['probs'].append('serial run rc %s: %s' % (rc3, se3[-2000:]))
+        if res['status'] == 'ok' and '--trace' in args and r.random() < gen_frac / 2:
+            stdin_check(kv, args, d, res, r)
         if res['status'] == 'ok' and r.random() < gen_frac:
             gen_check(kv, args, d, res)
         if res['status'] == 'ok' and r.random() < gen_frac:
@@ -811,6 +825,34 @@ def one(kv, i, seed0, merge_frac, base, mode='run', gen_frac=0.15):
     if res['status'] != 'FAIL':
         shutil.rmtree(d, ignore_errors=True)
     return res
+
+
+def stdin_check(kv, args, d, res, r):
+    """The same run with its trace on standard input (--trace -, piped or
+    redirected from the file): the same requests.csv and timeseries.csv."""
+    t = args.index('--trace') + 1
+    path = args[t]
+    a2 = list(args)
+    a2[t] = '-'
+    rc, _, se = run(kv, a2, d + '/s', stdin_path=path, pipe=r.random() < 0.5)
+    res['stdin_checked'] = True
+    if rc != 0 or any(x in se for x in BADPAT):
+        res['status'] = 'FAIL'
+        res['probs'].append('--trace - run rc %s: %s' % (rc, se[-2000:]))
+        return
+    df = [x for x in compare_dirs(d + '/a', d + '/s') if x != 'summary.json']
+    # summary.json: the same less its "source" (the path, '<stdin>')
+    def body(p):
+        s = json.loads(strip_wall(p))
+        for v in s.values():
+            if isinstance(v, dict) and isinstance(v.get('source'), str):
+                v.pop('source')
+        return json.dumps(s, sort_keys=True)
+    if body(d + '/a/summary.json') != body(d + '/s/summary.json'):
+        df.append('summary.json')
+    if df:
+        res['status'] = 'FAIL'
+        res['probs'].append('--trace - differs from the file: %s' % df)
 
 
 # kvsim gen's options: the source and its transforms (and --seed, which also
@@ -991,16 +1033,17 @@ def one_compare(kv, i, r, base):
 def summary(results):
     from collections import Counter
     c = Counter()
-    merged = serial = alone = gen = obs = 0
+    merged = serial = alone = gen = obs = piped = 0
     for d in results:
+        piped += d.get('stdin_checked', 0)
         gen += d.get('gen_checked', 0)
         obs += d.get('observer_checked', 0)
         c[d['status']] += 1
         merged += d.get('merge_checked', 0)
         serial += d.get('serial_checked', 0)
         alone += d.get('standalone_checked', 0)
-    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run, %d through kvsim gen, %d with observing options' % (
-        dict(c), merged, serial, alone, gen, obs)
+    return '%s; %d compared with --no-merge-steps, %d with --serial-replicas, %d compare arms with kvsim run, %d through kvsim gen, %d with observing options, %d with the trace on standard input' % (
+        dict(c), merged, serial, alone, gen, obs, piped)
 
 
 def main():
