@@ -449,11 +449,14 @@ char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char 
 
 /* Checks one run's options in this process (exits with the run's own
  * one-line error), so a bad option stops the sweep before any run. */
-void sweep_validate(char **av)
+void sweep_validate(char **av, const char *label)
 {
     int n = 0;
     while (av[n] != NULL)
         n++;
+    char ctx[300];
+    snprintf(ctx, sizeof(ctx), "sweep: %s", label);
+    cli_error_context(ctx); /* a point's error names it, as a run's does */
     run_opts ro;
     cli_parse_run_args(n, av, &ro, "", 0);
     if (ro.trace == NULL && ro.workload == NULL)
@@ -465,6 +468,7 @@ void sweep_validate(char **av)
     char err[1024];
     if (sim_check_config(&cfg, err, sizeof(err)) != 0)
         cli_die("sweep: %s", err);
+    cli_error_context(NULL);
 }
 
 /* The table printed after a sweep: varied values and a few figures. */
@@ -574,7 +578,7 @@ static int run_grid(sweep_opts *o)
             snprintf(j->label, sizeof(j->label), "point %zu (%s) seed %llu", p, label, seeds[s]);
             j->argv = sweep_run_argv(o, names, vals + p * o->nvary, o->nvary, seeds[s], j->dir);
             if (s == 0)
-                sweep_validate(j->argv);
+                sweep_validate(j->argv, j->label);
         }
     }
     cli_make_dirs(o->out);

@@ -31,8 +31,18 @@
 #include "sim/spec.h"
 #include "sim/sched.h"
 
+/* What the messages are about, while set (cli_error_context). */
+static const char *err_context;
+
+void cli_error_context(const char *ctx)
+{
+    err_context = ctx;
+}
+
 /* Prints "kvsim: " and the message on one line: control characters that
- * came from the user's input (an option value with a newline) print as '?'. */
+ * came from the user's input (an option value with a newline) print as '?'.
+ * Within a context, "kvsim: CONTEXT: " (a message's own "sweep: " left
+ * out: the context says it). */
 static void verror(const char *fmt, va_list ap)
 {
     char buf[2048];
@@ -40,7 +50,11 @@ static void verror(const char *fmt, va_list ap)
     for (char *c = buf; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             *c = '?';
-    fprintf(stderr, "kvsim: %s\n", buf);
+    if (err_context != NULL)
+        fprintf(stderr, "kvsim: %s: %s\n", err_context,
+                strncmp(buf, "sweep: ", 7) == 0 ? buf + 7 : buf);
+    else
+        fprintf(stderr, "kvsim: %s\n", buf);
 }
 
 void cli_error(const char *fmt, ...)

@@ -40,6 +40,10 @@ typedef struct run_opts {
 /* Prints "kvsim: " and the message to stderr on one line (control
  * characters as '?'); cli_die then exits with status 2. */
 void cli_error(const char *fmt, ...);
+/* Until called again with NULL, cli_error and cli_die put CTX before
+ * their messages ("kvsim: CTX: message"): a sweep's check of a point's
+ * options names the point. CTX must outlive its use. */
+void cli_error_context(const char *ctx);
 void cli_die(const char *fmt, ...);
 
 /* Strict number parsing of option OPT's value S; exits with a one-line

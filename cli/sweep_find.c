@@ -83,7 +83,7 @@ static eval *evaluate(search *se, double x)
         snprintf(j->label, sizeof(j->label), "%s=%s seed %llu", se->var, val, seed);
         j->argv = sweep_run_argv(o, names, vals, 1, seed, j->dir);
         if (se->nevals == 0 && s == 0)
-            sweep_validate(j->argv);
+            sweep_validate(j->argv, j->label);
     }
     char what[96];
     snprintf(what, sizeof(what), "find %s=%s", se->var, val);

@@ -59,7 +59,7 @@ char **sweep_run_argv(const sweep_opts *o, const char *const *names, const char 
 
 /* Checks one run's options in this process: exits with the run's own
  * one-line error, so a bad option stops the sweep before any run. */
-void sweep_validate(char **av);
+void sweep_validate(char **av, const char *label);
 
 /* Writes DIR/curves.csv and curves.json (exits on a write error). */
 void sweep_write_curves(const sweep_opts *o, const char *const *names, size_t nnames,
