@@ -155,6 +155,57 @@ void cli_out_adopt(const char *path)
     }
 }
 
+/* The files kvsim's commands write at the top of an --out folder: run
+ * (summary, requests, time series, memory plot), compare, sweep and
+ * search (curves, latency plot, find.json or find.csv, a copy of standard
+ * input). */
+static const char *const known_outputs[] = {
+    "summary.json", "requests.csv", "requests.csv.gz", "timeseries.csv", "memory.png",
+    "memory.svg",   "compare.csv",  "compare.json",    "compare.png",    "compare.svg",
+    "curves.csv",   "curves.json",  "curves.png",      "curves.svg",     "latency.png",
+    "latency.svg",  "find.json",    "find.csv",        "stdin.trace"};
+
+/* The command that writes known_outputs[K]: 0 run, 1 compare, 2 sweep. */
+static int output_kind(size_t k)
+{
+    return k < 6 ? 0 : k < 10 ? 1 : 2;
+}
+
+void cli_out_check_kind(const char *dir, int kind, const char *cmd)
+{
+    static const char *const names[] = {"kvsim run", "kvsim compare", "kvsim sweep"};
+    for (size_t k = 0; k < sizeof(known_outputs) / sizeof(known_outputs[0]); k++) {
+        if (output_kind(k) == kind)
+            continue;
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", dir, known_outputs[k]);
+        if (stat(path, &st) == 0) {
+            cli_error("%s: --out %s holds %s's files (%s): give another folder, or remove them",
+                      cmd, dir, names[output_kind(k)], known_outputs[k]);
+            exit(2);
+        }
+    }
+}
+
+int cli_out_remove_others(const char *dir, const char *const *mine, size_t n)
+{
+    for (size_t k = 0; k < sizeof(known_outputs) / sizeof(known_outputs[0]); k++) {
+        size_t m = 0;
+        while (m < n && strcmp(mine[m], known_outputs[k]) != 0)
+            m++;
+        if (m < n)
+            continue;
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", dir, known_outputs[k]);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            cli_error("%s: cannot remove an earlier command's file: %s", path, strerror(errno));
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Frees the lists (the files and folders themselves stay). */
 static void forget(void)
 {

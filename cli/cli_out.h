@@ -47,6 +47,25 @@ void cli_out_adopt(const char *path);
 int cli_out_commit(void);
 
 /*
+ * Exits with status 2 and a one-line message (CMD: ...) when DIR holds a
+ * file another command writes (KIND: 0 run, 1 compare, 2 sweep or
+ * search): a folder's files are read as one command's (kvsim report, kvsim
+ * plot), so one command's outputs are never written beside another's.
+ */
+void cli_out_check_kind(const char *dir, int kind, const char *cmd);
+
+/*
+ * After a command's files are committed (and its plots drawn): removes
+ * from DIR every file another kvsim command (or this one with other
+ * options) writes there that is not among MINE[0..N), the names this
+ * command wrote; kvsim report and plot take a folder's files as one
+ * command's (a plot left by an earlier run beside this run's tables, a
+ * search's find.json beside a sweep's curves). Only those names are
+ * touched. Returns 0, or 1 after a one-line message.
+ */
+int cli_out_remove_others(const char *dir, const char *const *mine, size_t n);
+
+/*
  * Unlinks the temporaries not committed and removes the folders
  * cli_out_make_dirs created (those left empty), newest first. A no-op
  * after cli_out_commit.

@@ -212,6 +212,8 @@ int cmd_compare(int argc, char **argv)
     if (o.allocators != NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
         cli_die("compare: --allocators and %s: one comparison at a time",
                 o.kv_dtypes != NULL ? "--kv-cache-dtypes" : "--quantizations");
+    if (o.out != NULL)
+        cli_out_check_kind(o.out, 1, "compare");
     cli_stdin_replayable(&o); /* --trace -: every arm reads it */
     if (o.allocators == NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
         return cli_compare_formats(&o); /* one run per format (cmd_compare_formats.c) */

@@ -173,8 +173,10 @@ int cmd_run(int argc, char **argv)
     double ts_interval;
     trace_format fmt;
     cli_build_config(&o, "run", &cfg, &ts_interval, &fmt);
-    if (o.out != NULL)
+    if (o.out != NULL) {
+        cli_out_check_kind(o.out, 0, "run");
         cli_make_dirs(o.out);
+    }
     cli_result r;
     if (cli_run_once(&o, &cfg, fmt, ts_interval, o.out, &r) != 0)
         return 1;
@@ -195,6 +197,12 @@ int cmd_run(int argc, char **argv)
             status = 1;
         }
         const char *req = cli_requests_name(&o);
+        /* Another command's files, or a plot of an earlier run (with
+         * --no-plot), would be read as this run's. */
+        const char *mine[] = {"summary.json",    "timeseries.csv", "requests.csv",
+                              "requests.csv.gz", "memory.png",     "memory.svg"};
+        if (status == 0)
+            status = cli_out_remove_others(o.out, mine, o.no_plot ? 4 : 6);
         if (!o.quiet && status == 0 && o.no_plot)
             printf("wrote %s/summary.json, %s%s%s%s%s/timeseries.csv\n", o.out, req ? o.out : "",
                    req ? "/" : "", req ? req : "", req ? ", " : "", o.out);

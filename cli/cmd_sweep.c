@@ -528,14 +528,16 @@ void sweep_write_curves(const sweep_opts *o, const char *const *names, size_t nn
 }
 
 /* Commits the curves written so far (the plots read them back) and draws
- * the sweep's plots in DIR. */
-void sweep_plot_or_die(const char *dir)
+ * the sweep's plots in DIR; returns whether it drew latency.png too. */
+int sweep_plot_or_die(const char *dir)
 {
     if (cli_out_commit() != 0)
         exit(1);
     char err[1024];
-    if (an_plot_curves(dir, NULL, err, sizeof(err)) != 0)
+    an_plot_info info = {0};
+    if (an_plot_curves(dir, &info, err, sizeof(err)) != 0)
         cli_die("sweep: %s", err);
+    return info.files > 2; /* curves.png and .svg, then latency's */
 }
 
 static int run_grid(sweep_opts *o)
@@ -595,7 +597,7 @@ static int run_grid(sweep_opts *o)
             pts[p].seeds = seeds;
         }
         sweep_write_curves(o, names, o->nvary, pts, npts);
-        sweep_plot_or_die(o->out);
+        o->latency_drawn = sweep_plot_or_die(o->out);
         if (!o->quiet) {
             print_table(o, pts, npts);
             printf("%zu runs (%zu points x %llu seed%s) in %.2f s wall with -j %u\n", nruns, npts,
@@ -811,8 +813,33 @@ int cmd_sweep(int argc, char **argv)
     sweep_mpi_start();
     sweep_opts o;
     parse_sweep_args(argc, argv, &o);
+    cli_out_check_kind(o.out, 2, "sweep");
     trace_from_stdin(&o);
     int rc = o.find == NULL ? run_grid(&o) : o.nvary > 0 ? find_grid(&o) : sweep_find(&o);
+    if (rc == 0 && sweep_mpi_rank() == 0) {
+        /* What an earlier sweep or search left that this one did not
+         * write (a search's find.json beside these curves). */
+        const char *mine[8];
+        size_t nm = 0;
+        if (o.find != NULL && o.nvary > 0) {
+            mine[nm++] = "find.csv";
+        } else {
+            static const char *const curves[] = {"curves.csv", "curves.json", "curves.png",
+                                                 "curves.svg"};
+            for (size_t k = 0; k < 4; k++)
+                mine[nm++] = curves[k];
+            if (o.latency_drawn) {
+                mine[nm++] = "latency.png";
+                mine[nm++] = "latency.svg";
+            }
+            if (o.find != NULL)
+                mine[nm++] = "find.json";
+        }
+        if (o.stdin_trace != NULL)
+            mine[nm++] = "stdin.trace";
+        if (cli_out_commit() != 0 || cli_out_remove_others(o.out, mine, nm) != 0)
+            rc = 1;
+    }
     sweep_mpi_end();
     for (size_t k = 0; k < o.nvary; k++) {
         for (size_t i = 0; i < o.vary[k].n; i++)

@@ -111,6 +111,9 @@ void cli_compare_write(const char *out, const char *label_col, const char *const
         exit(1);
     if (plot && an_plot_compare(out, NULL, err, sizeof(err)) != 0)
         cli_die("compare: %s", err);
+    const char *mine[] = {"compare.csv", "compare.json", "compare.png", "compare.svg"};
+    if (cli_out_remove_others(out, mine, plot ? 4 : 2) != 0)
+        exit(1);
     if (!quiet && plot)
         printf("\nwrote %s/compare.csv, %s/compare.json, %s/compare.png and .svg, and one "
                "folder per %s\n",

@@ -276,7 +276,7 @@ int sweep_find(sweep_opts *o)
     }
     const char *names[1] = {se.var};
     sweep_write_curves(o, names, 1, pts, se.nevals);
-    sweep_plot_or_die(o->out);
+    o->latency_drawn = sweep_plot_or_die(o->out);
 
     if (!o->quiet) {
         if (isnan(lo))

@@ -43,6 +43,7 @@ typedef struct sweep_opts {
     size_t npass;
     const char *rate_opt; /* the user's --request-rate or --rate value, if any */
     char *stdin_trace;    /* --trace -: OUT/stdin.trace, the copy the runs read (owned) */
+    int latency_drawn;    /* the plots of OUT included latency.png */
 } sweep_opts;
 
 /* Formats V as a run option value: integers without a point, else the
@@ -67,7 +68,7 @@ void sweep_write_curves(const sweep_opts *o, const char *const *names, size_t nn
 
 /* Commits the files written so far (the plots read them back) and draws
  * the sweep's plots in DIR; exits on an error. */
-void sweep_plot_or_die(const char *dir);
+int sweep_plot_or_die(const char *dir);
 
 /* The SLO search (--find max-rate). Returns the exit status. */
 int sweep_find(sweep_opts *o);

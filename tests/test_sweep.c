@@ -761,6 +761,44 @@ static void expect_error(const char *args, const char *needle)
                  needle, out);
 }
 
+/* An --out folder reused: kvsim report and plot read a folder's files as
+ * one command's, so a run with --no-plot removes an earlier run's memory
+ * plot (the report had shown it beside this run's tables), a sweep
+ * removes an earlier search's find.json and latency plot (the report was
+ * titled a search's, with its answer), and a command refuses a folder
+ * that holds another command's files. */
+static void test_out_folder_reuse(void **state)
+{
+    (void)state;
+    char path[600], args[1024];
+    assert_int_equal(kvsim("run --out %s/ru " BASE, tmp), 0);
+    snprintf(path, sizeof(path), "%s/ru/memory.png", tmp);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(kvsim("run --no-plot --max-num-seqs 4 --out %s/ru " BASE, tmp), 0);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(args, sizeof(args), "compare --allocators paged,contiguous --out %s/ru " BASE, tmp);
+    expect_error(args, "compare: --out");
+    assert_non_null(strstr(out, "/ru holds kvsim run's files (summary.json): give another folder"));
+    snprintf(args, sizeof(args), "sweep --vary max-num-seqs=4,8 --out %s/ru " BASE, tmp);
+    expect_error(args, "holds kvsim run's files (summary.json)");
+    int rc =
+        kvsim("sweep --find max-rate --slo p99_ttft_ms=3000 --find-iters 2 --out %s/rs " BASE, tmp);
+    if (rc != 0)
+        fail_msg("search failed: %s", out);
+    snprintf(path, sizeof(path), "%s/rs/find.json", tmp);
+    assert_int_equal(access(path, F_OK), 0);
+    rc = kvsim("sweep --vary max-num-seqs=4,8 --out %s/rs " BASE, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/rs/latency.png", tmp);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/rs/curves.png", tmp);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(args, sizeof(args), "run --out %s/rs " BASE, tmp);
+    expect_error(args, "holds kvsim sweep's files (curves.csv)");
+}
+
 /* --trace - : standard input is read once, into OUT/stdin.trace, which
  * every run reads (each run had read standard input itself: the first
  * took it all, or the sweep's check of the options part of it, and a run
@@ -1032,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_find_unmeetable),    cmocka_unit_test(test_kv_ceiling_needs_kv),
         cmocka_unit_test(test_report_plot_refuse), cmocka_unit_test(test_worker_runs_alike),
         cmocka_unit_test(test_worker_run_fails),   cmocka_unit_test(test_trace_stdin),
+        cmocka_unit_test(test_out_folder_reuse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
