@@ -339,6 +339,17 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
     }
     if (o->out == NULL)
         cli_die("sweep: --out DIR is required (kvsim sweep --help)");
+    /* A varied option given as well: the run would say "given twice" of
+     * an option typed once. */
+    for (size_t k = 0; k < o->nvary; k++) {
+        char opt[80], no[90];
+        snprintf(opt, sizeof(opt), "--%s", o->vary[k].name);
+        snprintf(no, sizeof(no), "--no-%s", o->vary[k].name);
+        for (size_t i = 0; i < o->npass; i++)
+            if (is_opt(o->pass[i], opt) || is_opt(o->pass[i], no))
+                cli_die("sweep: %s is varied (--vary %s=...) and given too: one or the other",
+                        o->pass[i][strcspn(o->pass[i], "=")] ? opt : o->pass[i], o->vary[k].name);
+    }
     if (o->find != NULL) {
         if (o->nslo == 0)
             cli_die("sweep: --find max-rate needs --slo METRIC=LIMIT[,...]");
@@ -802,6 +813,7 @@ static void trace_from_stdin(sweep_opts *o)
     }
     o->pass[at] = arg;
     o->stdin_trace = arg;
+    sweep_jobs_alias(path, "<stdin>"); /* the runs' messages name standard input */
 }
 
 int cmd_sweep(int argc, char **argv)

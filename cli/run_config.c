@@ -141,6 +141,22 @@ void cli_die_unknown_option(const char *arg, size_t name_len, const char *const 
 {
     char name[256];
     snprintf(name, sizeof(name), "%.*s", (int)(name_len < 255 ? name_len : 255), arg);
+    /* `vllm bench serve`'s workload options, which kvsim spells as a
+     * workload spec or a source option. */
+    static const struct {
+        const char *vllm, *kvsim;
+    } bench[] = {
+        {"--num-prompts", "--limit N with a trace, or n=N in --workload (e.g. sharegpt:n=1000)"},
+        {"--dataset-name", "--workload NAME:... (sharegpt, azure-conv, ...; kvsim gen --help) "
+                           "or --trace FILE"},
+        {"--dataset-path", "--trace FILE"},
+        {"--random-input-len", "--workload 'poisson:rate=R,n=N;in=fixed:LEN;out=fixed:LEN'"},
+        {"--random-output-len", "--workload 'poisson:rate=R,n=N;in=fixed:LEN;out=fixed:LEN'"},
+        {"--sharegpt-output-len", "--workload 'sharegpt:n=N;out=fixed:LEN'"},
+    };
+    for (size_t k = 0; k < sizeof(bench) / sizeof(bench[0]); k++)
+        if (strcmp(name, bench[k].vllm) == 0)
+            cli_die("unknown option '%s': vllm bench serve's; kvsim's: %s", name, bench[k].kvsim);
     const char *hint = name[0] == '-' ? cli_did_you_mean(name, names, n) : NULL;
     if (hint != NULL)
         cli_die("unknown option '%s': did you mean %s? (--help lists them)", arg, hint);

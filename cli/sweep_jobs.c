@@ -278,6 +278,30 @@ int sweep_worker_main(int argc, char **argv)
     }
 }
 
+/* A path the runs read that messages name otherwise (sweep_jobs_alias). */
+static const char *alias_path, *alias_as;
+
+void sweep_jobs_alias(const char *path, const char *as)
+{
+    alias_path = path;
+    alias_as = as;
+}
+
+/* LINE (of LEN bytes' room) with the alias's path written as its name. */
+static void apply_alias(char *line, size_t len)
+{
+    size_t pl = alias_path != NULL ? strlen(alias_path) : 0, al;
+    char *at = pl > 0 ? strstr(line, alias_path) : NULL;
+    if (at == NULL)
+        return;
+    al = strlen(alias_as);
+    size_t tail = strlen(at + pl);
+    if ((size_t)(at - line) + al + tail + 1 > len)
+        return;
+    memmove(at + al, at + pl, tail + 1);
+    memcpy(at, alias_as, al);
+}
+
 /* The first line of a worker's standard error with text in it (a
  * sanitizer's report opens with an empty line and a rule), into BUF. */
 static void first_err_line(int fd, char *buf, size_t len)
@@ -296,6 +320,7 @@ static void first_err_line(int fd, char *buf, size_t len)
     if (strncmp(line, "kvsim: ", 7) == 0)
         line += 7;
     memmove(buf, line, strlen(line) + 1);
+    apply_alias(buf, len);
 }
 
 static void progress(int tty, size_t done, size_t n, double t0, const sweep_job *last,

@@ -41,6 +41,11 @@ int sweep_run_jobs(sweep_job *jobs, size_t n, unsigned parallel, int quiet, cons
  * error may exit the process, as `kvsim run` would. */
 int sweep_worker_main(int argc, char **argv);
 
+/* Until called again with NULL, a run's message naming PATH names it AS
+ * instead (a copy of standard input the runs read: "<stdin>"). Both must
+ * outlive the jobs. */
+void sweep_jobs_alias(const char *path, const char *as);
+
 /* Frees a job's arguments and figures. */
 void sweep_job_free(sweep_job *j);
 

@@ -633,6 +633,24 @@ int sim_model_lookup(const char *name, sim_model *out, char *err, size_t errlen)
             snprintf(path, sizeof(path), "%s", name);
         char *text;
         size_t len;
+        /* A HuggingFace id (org/name, as vLLM takes it) that is no local
+         * path: kvsim reads no hub; the catalog's closest names. */
+        const char *org = strchr(name, '/');
+        if (!in_dir && stat(path, &st) != 0 && errno == ENOENT && org != NULL && org != name &&
+            strchr(org + 1, '/') == NULL && org[1] != '\0' && name[0] != '.' && name[0] != '~' &&
+            !(nlen > 5 && strcmp(name + nlen - 5, ".json") == 0)) {
+            const char *names[256];
+            size_t n = 0;
+            for (size_t i = 0; i < sim_catalog_num_models && n < 256; i++)
+                names[n++] = sim_catalog_models[i].name;
+            char hint[256];
+            sim_closest_names(org + 1, names, n, hint, sizeof(hint));
+            snprintf(err, errlen,
+                     "%s: no such file or folder; kvsim does not read the HuggingFace Hub: give a "
+                     "catalog name (closest: %s; kvsim list models) or a local config.json",
+                     name, hint);
+            return -1;
+        }
         if (read_file(path, &text, &len, err, errlen) != 0)
             return -1;
         int rc = sim_model_parse(text, len, path, out, err, errlen);

@@ -175,6 +175,13 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --trace /nonexistent.csv.gz --gpu h100-sxm --model llama-3.1-8b",
                  "/nonexistent.csv.gz");
     expect_error("run --gpu h100-sxm --model llama-3.1-8b", "--trace FILE is required");
+    /* vLLM's spellings: a HuggingFace id (kvsim reads no hub: the
+     * catalog's closest names), vllm bench serve's --num-prompts. */
+    expect_error("run --gpu h100-sxm --model meta-llama/Llama-3.1-8B-Instruct --workload sharegpt",
+                 "kvsim does not read the HuggingFace Hub: give a catalog name (closest: "
+                 "llama-3.1-8b,");
+    expect_error("run --num-prompts 10 --gpu h100-sxm --model llama-3.1-8b --workload sharegpt",
+                 "unknown option '--num-prompts': vllm bench serve's; kvsim's: --limit N");
     /* A directory where a file goes opens, then fails to read: the reason
      * is named (it said "read error"). */
     expect_error(RUN "--step-profile tests/data", "--step-profile tests/data: cannot read: Is a "

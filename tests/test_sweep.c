@@ -854,6 +854,8 @@ static void test_bad_sweeps(void **state)
      * suggests them too. */
     snprintf(args, sizeof(args), "sweep --vary n=1,2 --save-detaile --out %s/bad " BASE, tmp);
     expect_error(args, "did you mean --save-detailed?");
+    snprintf(args, sizeof(args), "sweep --vary gpu=l40s,a100-80gb --out %s/bad " BASE, tmp);
+    expect_error(args, "sweep: --gpu is varied (--vary gpu=...) and given too");
     snprintf(args, sizeof(args), "sweep --vary seed=1,2 --out %s/bad " BASE, tmp);
     expect_error(args, "seed cannot be varied");
     snprintf(args, sizeof(args), "sweep --slo p99_ttft_ms=1 --vary n=1 --out %s/bad " BASE, tmp);
