@@ -82,6 +82,16 @@ static void range(const series *s, size_t ns, double extra, int logx, double *x0
 /* One panel in the page's viewport [VX0, VX1] x [VY0, VY1]: lines with
  * markers, optional horizontal objective lines; the legend is the
  * figure's (plot_legend_band). */
+/* The categories of plot_x_categories (none: N 0). */
+static const char *const *x_cats;
+static size_t x_ncat;
+
+void plot_x_categories(const char *const *names, size_t n)
+{
+    x_cats = names;
+    x_ncat = n;
+}
+
 void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *title,
                 const char *xlabel, const char *ylabel, const series *s, size_t ns, int logx,
                 int logy, const double *hlines, const char *const *hlabels, size_t nh)
@@ -90,6 +100,11 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
     for (size_t k = 0; k < nh; k++)
         top = fmax(top, hlines[k]);
     range(s, ns, top, logx, &x0, &x1, &y0, &y1);
+    if (x_ncat > 0) { /* each name at its place, half a place either side */
+        logx = 0;
+        x0 = -0.5;
+        x1 = (double)x_ncat - 0.5;
+    }
     if (logy) { /* decades from the smallest positive value to the largest */
         double lo = INFINITY;
         for (size_t k = 0; k < ns; k++)
@@ -108,7 +123,26 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
     plwind(x0, x1, y0, y1);
     plcol0(1);
     plschr(0, 0.8);
-    plbox(logx ? "bcnstl" : "bcnst", 0, 0, logy ? "bcnstlv" : "bcnstv", 0, 0);
+    plbox(x_ncat > 0 ? "bc" : logx ? "bcnstl" : "bcnst", 0, 0, logy ? "bcnstlv" : "bcnstv", 0, 0);
+    if (x_ncat > 0) {
+        /* The names under their places, smaller where many share the axis
+         * (a tick mark at each). */
+        double w = vx1 - vx0, per = w / (double)x_ncat;
+        size_t longest = 1;
+        for (size_t k = 0; k < x_ncat; k++)
+            longest = strlen(x_cats[k]) > longest ? strlen(x_cats[k]) : longest;
+        double scale = fmin(0.8, per / ((double)longest * 0.014 + 1e-9));
+        plschr(0, scale < 0.35 ? 0.35 : scale);
+        for (size_t k = 0; k < x_ncat; k++) {
+            double pos = ((double)k - x0) / (x1 - x0);
+            plmtex("b", 1.6, pos, 0.5, x_cats[k]);
+            PLFLT tx[2] = {(double)k, (double)k}, ty[2] = {y0, y0 + 0.015 * (y1 - y0)};
+            if (logy)
+                ty[1] = y0 + 0.015 * (y1 - y0);
+            plline(2, tx, ty);
+        }
+        plschr(0, 0.8);
+    }
     pllab(xlabel, ylabel, title);
     for (size_t k = 0; k < ns; k++) {
         PLFLT *xs = malloc(s[k].n * sizeof(PLFLT)), *ys = malloc(s[k].n * sizeof(PLFLT));

@@ -28,9 +28,10 @@
 
 /* What a plot call drew (for tests and messages). */
 typedef struct an_plot_info {
-    int files;  /* files written */
-    int series; /* lines or areas of the last figure drawn */
-    int points; /* a sweep's figure: points with a number for x and y in its last panel */
+    int files;      /* files written */
+    int series;     /* lines or areas of the last figure drawn */
+    int points;     /* a sweep's figure: points with a number for x and y in its last panel */
+    int categories; /* a sweep's figure over names: the names on its x axis (0: numbers) */
 } an_plot_info;
 
 /*

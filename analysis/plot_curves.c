@@ -28,7 +28,14 @@ typedef struct curves_ctx {
     char slo_label[8][96];
     const table *t;
     const size_t *series_of_row;
+    const double *xrow; /* each row's x when the x column holds names (its place); else NULL */
 } curves_ctx;
+
+/* Row R's x: its place among the names, or the x column's number. */
+static double row_x(const curves_ctx *c, size_t r, long xcol)
+{
+    return c->xrow != NULL ? c->xrow[r] : plot_table_num(c->t, r, xcol);
+}
 
 /* Fills CTX->s with column COL against the x column, one series per
  * group. Returns the number of series. */
@@ -40,7 +47,7 @@ static size_t fill_series(curves_ctx *c, long xcol, long col, char (*labels)[128
     }
     for (size_t r = 0; r < c->t->rows; r++) {
         series *s = &c->s[c->series_of_row[r]];
-        s->x[s->n] = plot_table_num(c->t, r, xcol);
+        s->x[s->n] = row_x(c, r, xcol);
         s->y[s->n] = plot_table_num(c->t, r, col);
         s->n++;
     }
@@ -264,7 +271,7 @@ static void draw_curves(void *ctx)
             for (size_t r = 0; r < c->t->rows; r++) {
                 if (ng > 1 && c->series_of_row[r] != l)
                     continue;
-                s3[l].x[s3[l].n] = plot_table_num(c->t, r, d->xcol);
+                s3[l].x[s3[l].n] = row_x(c, r, d->xcol);
                 s3[l].y[s3[l].n] = plot_table_num(c->t, r, cc);
                 s3[l].n++;
             }
@@ -400,10 +407,33 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
     c.series_of_row = grp;
     read_objectives(dir, &c);
     int rc = 0;
-    if (named) { /* names (allocators, schedulers): against the point number */
-        xcol = 0;
-        c.xname = "point (curves.csv names its options)";
+    /* Names (GPUs, formats, allocators): each at its place on the axis,
+     * in the order they were varied, shared by every line (a line per
+     * value of the other options). */
+    const char **cats = NULL;
+    double *xrow = NULL;
+    size_t ncat = 0;
+    if (named) {
+        cats = calloc(t.rows, sizeof(*cats));
+        xrow = calloc(t.rows, sizeof(*xrow));
+        if (cats == NULL || xrow == NULL) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = -1;
+        }
+        for (size_t r = 0; rc == 0 && r < t.rows; r++) {
+            const char *v = t.cell[r * t.cols + xcol];
+            size_t k = 0;
+            while (k < ncat && strcmp(cats[k], v) != 0)
+                k++;
+            if (k == ncat)
+                cats[ncat++] = v;
+            xrow[r] = (double)k;
+        }
+        c.xrow = xrow;
         c.logx = 0;
+        plot_x_categories(cats, ncat);
+        if (info != NULL)
+            info->categories = (int)ncat;
     }
     curves_draw d = {&c, xcol, labels, ngroups, info};
     if (rc == 0)
@@ -414,6 +444,9 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
         c.latency = 1;
         rc = plot_render(dir, "latency", draw_curves, &d, info, err, errlen);
     }
+    plot_x_categories(NULL, 0);
+    free(cats);
+    free(xrow);
     free(labels);
     free(grp);
     free(buf);

@@ -162,6 +162,11 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
                 const char *xlabel, const char *ylabel, const series *s, size_t ns, int logx,
                 int logy, const double *hlines, const char *const *hlabels, size_t nh);
 
+/* Until called again with N 0, the panels' x axis is categorical: x = k
+ * is NAMES[k] (K < N), written under its place instead of numbers (a
+ * sweep over GPUs or formats). NAMES must outlive the panels. */
+void plot_x_categories(const char *const *names, size_t n);
+
 /* The rows of the legend of NS series S (0: none, for one series) and its
  * columns (*NCOL). */
 size_t plot_legend_rows(const series *s, size_t ns, size_t *ncol);

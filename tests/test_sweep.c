@@ -387,6 +387,10 @@ static void test_named_values_plot(void **state)
     assert_int_equal(info.files, 2);
     assert_int_equal(info.series, 2); /* max-num-seqs 8 and 32 */
     assert_int_equal(info.points, 4); /* 2 schedulers x 2 limits, all drawn */
+    /* The schedulers' names on the x axis, each line's points at their
+     * places (it had drawn them against the point number, 0..3: one
+     * line's at 0 and 2, the other's at 1 and 3). */
+    assert_int_equal(info.categories, 2);
     /* A load swept with another option: the latency figure draws the p99
      * of each combination, a line each (it had drawn median, p90 and p99
      * through every row, zigzagging between the combinations). */
