@@ -446,7 +446,7 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
         }
     }
     size_t step = t.rows > MAX_POINTS ? (t.rows + MAX_POINTS - 1) / MAX_POINTS : 1;
-    size_t n = (t.rows + step - 1) / step + 1;
+    size_t n = 2 * ((t.rows + step - 1) / step + 1); /* room for the stairs */
     mem_ctx m;
     memset(&m, 0, sizeof(m));
     m.t = malloc(n * sizeof(PLFLT));
@@ -473,6 +473,30 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
             if (row == t.rows - 1)
                 break;
         }
+        /* Stairs: a row holds until the next (the file leaves out rows
+         * that would repeat the one before: an idle gap is one row, which
+         * a straight line to the next drew as a ramp). Point i goes to
+         * 2i and holds to the next row's time at 2i + 1, from the last
+         * back (each written place is past the rows still to read). */
+        PLFLT *ys[9];
+        int ny = 0;
+        for (int k = 0; k < 7; k++)
+            ys[ny++] = m.cum[k];
+        for (int k = 0; k < 2 && m.seqs[0] != NULL; k++)
+            ys[ny++] = m.seqs[k];
+        for (PLINT i = m.n - 1; i >= 0 && m.n > 1; i--) {
+            PLFLT next = i + 1 < m.n ? m.t[i + 1] : 0;
+            for (int k = 0; k < ny; k++) {
+                ys[k][2 * i] = ys[k][i];
+                if (i + 1 < m.n)
+                    ys[k][2 * i + 1] = ys[k][i];
+            }
+            m.t[2 * i] = m.t[i];
+            if (i + 1 < m.n)
+                m.t[2 * i + 1] = next;
+        }
+        if (m.n > 1)
+            m.n = 2 * m.n - 1;
     }
     int rc = -1;
     if (oom)
