@@ -178,6 +178,25 @@ static void judge(search *se, eval *e, int v[4])
     }
 }
 
+/* Whether evaluations A and B (two loads) ran alike: every seed's
+ * makespan and vllm bench figures equal. Then the load changes nothing
+ * (every request arrives at once: a batch workload, or a trace of one
+ * instant, whose arrival times a rate scale leaves at 0). */
+static int loads_alike(const search *se, const eval *a, const eval *b)
+{
+    for (size_t s = 0; s < se->o->seeds; s++) {
+        const an_figures *fa = &se->jobs[a->first_job + s].figs,
+                         *fb = &se->jobs[b->first_job + s].figs;
+        if (fa->n != fb->n || an_figures_get(fa, "makespan_s") != an_figures_get(fb, "makespan_s"))
+            return 0;
+        for (size_t i = 0; i < fa->n; i++)
+            if (strncmp(fa->name[i], "vllm_bench.", 11) == 0 && !(fa->value[i] == fb->value[i]) &&
+                !(isnan(fa->value[i]) && isnan(fb->value[i])))
+                return 0;
+    }
+    return 1;
+}
+
 static int cmp_eval(const void *a, const void *b)
 {
     double x = ((const eval *)a)->x, y = ((const eval *)b)->x;
@@ -203,6 +222,21 @@ int sweep_find(sweep_opts *o)
         if (x > 1e9 || (isnan(br.lo) && se.evals[br.hi_e].last_halving))
             break;
         try_load(&se, x, &br);
+        /* Two loads that ran alike: there is no load to search (it had
+         * doubled or halved 30 times, then answered with a bound). */
+        int alike[1] = {0};
+        if (k == 0 && sweep_mpi_rank() == 0)
+            alike[0] = loads_alike(&se, &se.evals[0], &se.evals[1]);
+        if (k == 0)
+            sweep_mpi_bcast_ints(alike, 1);
+        if (alike[0]) {
+            if (sweep_mpi_rank() != 0)
+                exit(2);
+            cli_die("sweep: --find max-rate: %s %g and %g ran alike: the load does not change "
+                    "the runs (every request arrives at once: a batch workload, or a trace of one "
+                    "instant); give arrivals over time (a rate), or --vary max-concurrency",
+                    se.var, x0, x);
+        }
     }
     for (unsigned it = 0; it < o->find_iters && !isnan(br.lo) && !isnan(br.hi) &&
                           br.hi - br.lo > o->find_tol * br.lo;

@@ -858,6 +858,15 @@ static void test_bad_sweeps(void **state)
      * suggests them too. */
     snprintf(args, sizeof(args), "sweep --vary n=1,2 --save-detaile --out %s/bad " BASE, tmp);
     expect_error(args, "did you mean --save-detailed?");
+    /* Arrivals all at once: a rate scale changes nothing, and the search
+     * had doubled 30 times and answered "every rate-scale up to 5.4e8
+     * meets". */
+    snprintf(
+        args, sizeof(args),
+        "sweep --find max-rate --slo p99_ttft_ms=1000 --workload 'sharegpt:n=20;arrival=batch' "
+        "--gpu a100-80gb --model llama-2-7b --quiet --out %s/batch",
+        tmp);
+    expect_error(args, "--find max-rate: rate-scale 1 and 2 ran alike: the load does not change");
     snprintf(args, sizeof(args), "sweep --vary gpu=l40s,a100-80gb --out %s/bad " BASE, tmp);
     expect_error(args, "sweep: --gpu is varied (--vary gpu=...) and given too");
     snprintf(args, sizeof(args), "sweep --vary seed=1,2 --out %s/bad " BASE, tmp);
