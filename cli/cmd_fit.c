@@ -39,8 +39,9 @@ static const char usage_fit[] =
     "memory) and, for every catalog GPU (or the one named; usable = its CUDA-visible total x\n"
     "the utilization, * where that total is estimated): whether it fits alone, how many GPUs it\n"
     "needs otherwise (simple division of weights and KV; tensor parallelism's communication\n"
-    "is not counted), the batch-1 decode and prefill speeds the cost model predicts there,\n"
-    "and the most sequences of the context its KV pool holds. Defaults: fp16 weights, KV in\n"
+    "is not counted), the speeds the cost model predicts there (decode: each sequence's, the\n"
+    "batch decoding at the context; prefill: one prompt of the context alone), and the most\n"
+    "sequences of the context its KV pool holds. Defaults: fp16 weights, KV in\n"
     "the model's dtype, context 4096, batch 1, all GPUs, engine vllm, utilization 0.90, a\n"
     "2048-token step budget. Formats: kvsim list formats.\n";
 

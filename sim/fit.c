@@ -106,7 +106,11 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
     sim_cost_set_max_model_len(&cost, r.max_model_len);
     if (strcmp(r.scheduler, "vllm") == 0)
         sim_cost_set_attention_eager(&cost);
-    sim_batch_shape d = {.decode_seqs = 1, .decode_ctx_tokens = q->context};
+    /* Each sequence's decode speed with the whole batch at the context:
+     * one token each a step (--users 16 had printed the batch-1 speed
+     * under a header saying batch 16). */
+    uint32_t b = q->batch > 0 ? q->batch : 1;
+    sim_batch_shape d = {.decode_seqs = b, .decode_ctx_tokens = (uint64_t)b * q->context};
     out->decode_tok_s = 1.0 / sim_cost_step_s(&cost, &d);
     if (gpu->fp16_flops > 0) {
         /* Without a published FLOP rate a prefill would be priced as

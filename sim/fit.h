@@ -2,7 +2,8 @@
  * fit.h: "what can I run?": the memory a model needs in given weight and
  * KV formats at a context and batch, and for each catalog device whether
  * it fits alone (through the same memory plan `kvsim run` uses), how many
- * GPUs it needs otherwise, the batch-1 speeds the cost model predicts and
+ * GPUs it needs otherwise, the speeds the cost model predicts (decode: each
+ * of the batch's sequences; prefill: one prompt) and
  * the most sequences of that context the KV pool holds.
  */
 #ifndef KVSIM_SIM_FIT_H
@@ -51,7 +52,7 @@ typedef struct sim_fit_device {
                            * (the heads split) and holds the batch; the speeds and max_seqs
                            * are then at that size; 0: none (no speeds) */
     uint64_t max_seqs;    /* sequences of the context the pool holds (paged, blocks of 16) */
-    double decode_tok_s;  /* batch 1, at the full context; 0 when not computed */
+    double decode_tok_s;  /* each sequence's, the batch at the full context; 0 when not computed */
     double prefill_tok_s; /* a prompt of the context; 0 when not computed */
     char why[256];
 } sim_fit_device;
