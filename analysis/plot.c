@@ -123,7 +123,20 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
     plwind(x0, x1, y0, y1);
     plcol0(1);
     plschr(0, 0.8);
-    plbox(x_ncat > 0 ? "bc" : logx ? "bcnstl" : "bcnst", 0, 0, logy ? "bcnstlv" : "bcnstv", 0, 0);
+    /* A logarithmic x over many decades labels every few (each decade's
+     * label ran into the next past about 7): PLplot labels every decade
+     * of a log axis, so those labels are written here. */
+    double xt = x_ncat == 0 && logx && x1 - x0 > 7 ? ceil((x1 - x0) / 6) : 0;
+    plbox(x_ncat > 0 ? "bc"
+          : xt > 0   ? "bcstl"
+          : logx     ? "bcnstl"
+                     : "bcnst",
+          0, 0, logy ? "bcnstlv" : "bcnstv", 0, 0);
+    for (double d = ceil(x0 / xt) * xt; xt > 0 && d <= x1; d += xt) {
+        char lab[32];
+        snprintf(lab, sizeof(lab), "10#u%.0f#d", d + 0.0); /* no -0 */
+        plmtex("b", 1.6, (d - x0) / (x1 - x0), 0.5, lab);
+    }
     if (x_ncat > 0) {
         /* The names under their places, smaller where many share the axis
          * (a tick mark at each). */
@@ -177,7 +190,10 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
         pllsty(2);
         plline(2, hx, hy);
         pllsty(1);
-        plptex(x0 + 0.02 * (x1 - x0), hv + 0.01 * (y1 - y0), 1, 0, 0, hlabels[k]);
+        /* Above its line, or below it near the top (it ran into the frame). */
+        double above = hv + 0.01 * (y1 - y0), below = hv - 0.045 * (y1 - y0);
+        plptex(x0 + 0.02 * (x1 - x0), hv > y0 + 0.9 * (y1 - y0) ? below : above, 1, 0, 0,
+               hlabels[k]);
     }
     plwidth(1);
 }
