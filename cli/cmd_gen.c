@@ -127,6 +127,10 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
         cli_die("%s: --trace FILE is required, or --workload SPEC (kvsim %s --help)", cmd, cmd);
     if (o->trace != NULL && o->trace[0] == '\0')
         cli_die("--trace: empty file name ('-' reads standard input)");
+    if (o->workload != NULL && o->rate != NULL)
+        cli_die("--request-rate (--rate) applies to --trace; a workload spec sets its own rate: "
+                "rate=%s in it (e.g. sharegpt:n=1000,rate=%s; kvsim gen --help)",
+                o->rate, o->rate);
     if (o->workload != NULL) {
         const char *only_trace = o->format         ? "--format"
                                  : o->model_filter ? "--model-filter"
