@@ -171,6 +171,40 @@ static void parse_vary(sweep_opts *o, const char *arg)
         if (strcmp(o->vary[k].name, v->name) == 0)
             cli_die("--vary: %s varied twice", v->name);
     const char *spec = eq + 1;
+    if (spec[0] == '@') {
+        /* Values one per line of a file: for values that hold both ','
+         * and ';' (workload specs). Blank lines and '#' comments skipped. */
+        FILE *fp = fopen(spec + 1, "r");
+        if (fp == NULL)
+            cli_die("--vary %s: %s: cannot open: %s", v->name, spec + 1, strerror(errno));
+        char line[1024];
+        unsigned long lineno = 0;
+        while (fgets(line, sizeof(line), fp) != NULL) {
+            lineno++;
+            size_t len = strlen(line);
+            if (len == sizeof(line) - 1 && line[len - 1] != '\n')
+                cli_die("--vary %s: %s:%lu: a value longer than 511 characters", v->name, spec + 1,
+                        lineno);
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+                               line[len - 1] == ' ' || line[len - 1] == '\t'))
+                line[--len] = '\0';
+            const char *val = line + strspn(line, " \t");
+            if (*val == '\0' || *val == '#')
+                continue;
+            if (strlen(val) > 511)
+                cli_die("--vary %s: %s:%lu: a value longer than 511 characters", v->name, spec + 1,
+                        lineno);
+            vary_push(v, val);
+        }
+        int bad = ferror(fp);
+        fclose(fp);
+        if (bad)
+            cli_die("--vary %s: %s: read error", v->name, spec + 1);
+        if (v->n == 0)
+            cli_die("--vary %s: %s: no values (one a line)", v->name, spec + 1);
+        o->nvary++;
+        return;
+    }
     if (!parse_range(v, spec)) {
         char sep = strchr(spec, ';') ? ';' : ',';
         const char *p = spec;

@@ -765,6 +765,36 @@ static void expect_error(const char *args, const char *needle)
                  needle, out);
 }
 
+/* --vary KEY=@FILE: values one a line (workload specs hold both ','
+ * and ';', which no inline list could separate); blank and '#' lines
+ * skipped; an empty file refused. */
+static void test_vary_from_file(void **state)
+{
+    (void)state;
+    char path[600], args[1024];
+    snprintf(path, sizeof(path), "%s/loads.txt", tmp);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("# two loads\npoisson:rate=5,n=60;in=fixed:200;out=fixed:50\n\n"
+          "  poisson:rate=20,n=60;in=fixed:200;out=fixed:50  \n",
+          fp);
+    fclose(fp);
+    int rc = kvsim("sweep --vary workload=@%s --gpu a100-80gb --model llama-2-7b --quiet --out "
+                   "%s/vf",
+                   path, tmp);
+    if (rc != 0)
+        fail_msg("sweep failed: %s", out);
+    char cpath[600];
+    snprintf(cpath, sizeof(cpath), "%s/vf/curves.csv", tmp);
+    char *c = test_slurp(cpath, NULL);
+    assert_int_equal(test_count_lines(c), 3);
+    assert_non_null(strstr(c, "\n0,\"poisson:rate=5,n=60;in=fixed:200;out=fixed:50\","));
+    assert_non_null(strstr(c, "\n1,\"poisson:rate=20,n=60;in=fixed:200;out=fixed:50\","));
+    free(c);
+    snprintf(args, sizeof(args), "sweep --vary workload=@/dev/null --out %s/vf2 " BASE, tmp);
+    expect_error(args, "--vary workload: /dev/null: no values (one a line)");
+}
+
 /* An --out folder reused: kvsim report and plot read a folder's files as
  * one command's, so a run with --no-plot removes an earlier run's memory
  * plot (the report had shown it beside this run's tables), a sweep
@@ -1085,7 +1115,7 @@ int main(void)
         cmocka_unit_test(test_find_unmeetable),    cmocka_unit_test(test_kv_ceiling_needs_kv),
         cmocka_unit_test(test_report_plot_refuse), cmocka_unit_test(test_worker_runs_alike),
         cmocka_unit_test(test_worker_run_fails),   cmocka_unit_test(test_trace_stdin),
-        cmocka_unit_test(test_out_folder_reuse),
+        cmocka_unit_test(test_out_folder_reuse),   cmocka_unit_test(test_vary_from_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
