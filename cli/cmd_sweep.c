@@ -31,6 +31,7 @@
 #include "cli/sweep_int.h"
 #include "cli/sweep_jobs.h"
 #include "cli/sweep_mpi.h"
+#include "workloads/source.h"
 
 static const char usage_sweep[] =
     "usage: kvsim sweep --vary KEY=VALUES [--vary KEY=VALUES ...] --out DIR [options] [run "
@@ -513,6 +514,14 @@ void sweep_validate(char **av, const char *label)
     char err[1024];
     if (sim_check_config(&cfg, err, sizeof(err)) != 0)
         cli_die("sweep: %s", err);
+    /* A workload spec is read here too (a trace waits for its runs:
+     * reading one is a run's work). */
+    wl_source *src = NULL;
+    if (ro.workload != NULL) {
+        if (cli_open_source(&ro, fmt, &src) != 0)
+            exit(2);
+        wl_close(src);
+    }
     cli_error_context(NULL);
 }
 
