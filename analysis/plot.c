@@ -132,7 +132,7 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
           : logx     ? "bcnstl"
                      : "bcnst",
           0, 0, logy ? "bcnstlv" : "bcnstv", 0, 0);
-    for (double d = ceil(x0 / xt) * xt; xt > 0 && d <= x1; d += xt) {
+    for (double d = xt > 0 ? ceil(x0 / xt) * xt : 0; xt > 0 && d <= x1; d += xt) {
         char lab[32];
         snprintf(lab, sizeof(lab), "10#u%.0f#d", d + 0.0); /* no -0 */
         plmtex("b", 1.6, (d - x0) / (x1 - x0), 0.5, lab);

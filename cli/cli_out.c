@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,9 +172,39 @@ static int output_kind(size_t k)
     return k < 6 ? 0 : k < 10 ? 1 : 2;
 }
 
+/* Whether the --out folder already held this command's main file (a
+ * folder kvsim wrote before: its stale files may go), and the files the
+ * command reads, which never go (cli_out_keep). */
+static bool out_reused;
+static struct {
+    dev_t dev;
+    ino_t ino;
+} kept[8];
+static size_t nkept;
+
+void cli_out_keep(const char *path)
+{
+    struct stat st;
+    if (path != NULL && nkept < sizeof(kept) / sizeof(kept[0]) && stat(path, &st) == 0) {
+        kept[nkept].dev = st.st_dev;
+        kept[nkept].ino = st.st_ino;
+        nkept++;
+    }
+}
+
 void cli_out_check_kind(const char *dir, int kind, const char *cmd)
 {
     static const char *const names[] = {"kvsim run", "kvsim compare", "kvsim sweep"};
+    static const char *const main_file[][2] = {
+        {"summary.json", NULL}, {"compare.csv", NULL}, {"curves.csv", NULL}};
+    struct stat mst;
+    char mpath[4200];
+    out_reused = false;
+    for (int m = 0; m < 2; m++)
+        if (main_file[kind][m] != NULL &&
+            snprintf(mpath, sizeof(mpath), "%s/%s", dir, main_file[kind][m]) < (int)sizeof(mpath) &&
+            stat(mpath, &mst) == 0)
+            out_reused = true;
     for (size_t k = 0; k < sizeof(known_outputs) / sizeof(known_outputs[0]); k++) {
         if (output_kind(k) == kind)
             continue;
@@ -190,7 +221,9 @@ void cli_out_check_kind(const char *dir, int kind, const char *cmd)
 
 int cli_out_remove_others(const char *dir, const char *const *mine, size_t n)
 {
-    for (size_t k = 0; k < sizeof(known_outputs) / sizeof(known_outputs[0]); k++) {
+    /* Only in a folder kvsim had written this command's files to: a name
+     * in a folder of the user's may be the user's own. */
+    for (size_t k = 0; out_reused && k < sizeof(known_outputs) / sizeof(known_outputs[0]); k++) {
         size_t m = 0;
         while (m < n && strcmp(mine[m], known_outputs[k]) != 0)
             m++;
@@ -198,6 +231,12 @@ int cli_out_remove_others(const char *dir, const char *const *mine, size_t n)
             continue;
         char path[4200];
         snprintf(path, sizeof(path), "%s/%s", dir, known_outputs[k]);
+        struct stat st;
+        bool input = false;
+        for (size_t i = 0; i < nkept && stat(path, &st) == 0; i++)
+            input |= st.st_dev == kept[i].dev && st.st_ino == kept[i].ino;
+        if (input)
+            continue; /* a file this command read (a sweep's stdin.trace given as --trace) */
         if (unlink(path) != 0 && errno != ENOENT) {
             cli_error("%s: cannot remove an earlier command's file: %s", path, strerror(errno));
             return 1;

@@ -54,6 +54,9 @@ int cli_out_commit(void);
  */
 void cli_out_check_kind(const char *dir, int kind, const char *cmd);
 
+/* PATH is a file the command reads: cli_out_remove_others leaves it. */
+void cli_out_keep(const char *path);
+
 /*
  * After a command's files are committed (and its plots drawn): removes
  * from DIR every file another kvsim command (or this one with other
@@ -61,7 +64,10 @@ void cli_out_check_kind(const char *dir, int kind, const char *cmd);
  * command wrote; kvsim report and plot take a folder's files as one
  * command's (a plot left by an earlier run beside this run's tables, a
  * search's find.json beside a sweep's curves). Only those names are
- * touched. Returns 0, or 1 after a one-line message.
+ * touched, only where cli_out_check_kind found this command's main file
+ * (summary.json, compare.csv or curves.csv) already there, and
+ * never a file given to cli_out_keep. Returns 0, or 1 after a one-line
+ * message.
  */
 int cli_out_remove_others(const char *dir, const char *const *mine, size_t n);
 

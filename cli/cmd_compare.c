@@ -214,6 +214,7 @@ int cmd_compare(int argc, char **argv)
                 o.kv_dtypes != NULL ? "--kv-cache-dtypes" : "--quantizations");
     if (o.out != NULL)
         cli_out_check_kind(o.out, 1, "compare");
+    cli_out_keep(o.trace);
     cli_stdin_replayable(&o); /* --trace -: every arm reads it */
     if (o.allocators == NULL && (o.kv_dtypes != NULL || o.quantizations != NULL))
         return cli_compare_formats(&o); /* one run per format (cmd_compare_formats.c) */

@@ -163,8 +163,9 @@ int cmd_fit(int argc, char **argv)
            gib(mem.runtime), pr.name);
     printf("  total        %10.2f\n\n", gib(mem.total));
 
+    /* At a batch above 1 the decode speed is each sequence's: said so. */
     printf("%-16s %8s %7s %5s %5s %12s %13s %9s\n", "device", "CUDA GiB", "usable", "fits", "GPUs",
-           "decode tok/s", "prefill tok/s", "max seqs");
+           q.batch > 1 ? "tok/s/seq" : "decode tok/s", "prefill tok/s", "max seqs");
     size_t n = gpu ? 1 : sim_gpu_count();
     for (size_t i = 0; i < n; i++) {
         sim_gpu g;

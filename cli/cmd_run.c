@@ -175,6 +175,7 @@ int cmd_run(int argc, char **argv)
     cli_build_config(&o, "run", &cfg, &ts_interval, &fmt);
     if (o.out != NULL) {
         cli_out_check_kind(o.out, 0, "run");
+        cli_out_keep(o.trace);
         cli_make_dirs(o.out);
     }
     cli_result r;

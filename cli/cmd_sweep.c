@@ -374,16 +374,38 @@ static void parse_sweep_args(int argc, char **argv, sweep_opts *o)
     }
     if (o->out == NULL)
         cli_die("sweep: --out DIR is required (kvsim sweep --help)");
-    /* A varied option given as well: the run would say "given twice" of
-     * an option typed once. */
+    /* A varied option given as well (under any of its names): the run
+     * would say "given twice" of an option typed once, or the varied
+     * rate would silently replace the one given. */
+    static const char *const alias[][2] = {{"tensor-parallel-size", "-tp"},
+                                           {"pipeline-parallel-size", "-pp"},
+                                           {"quantization", "-q"},
+                                           {"gpu-layers", "-ngl"},
+                                           {"kv-cache-dtype", "--kv-dtype"},
+                                           {"kv-dtype", "--kv-cache-dtype"},
+                                           {"gpu-memory-utilization", "--mem-util"},
+                                           {"mem-util", "--gpu-memory-utilization"},
+                                           {"max-num-batched-tokens", "--max-batched-tokens"},
+                                           {"max-batched-tokens", "--max-num-batched-tokens"}};
     for (size_t k = 0; k < o->nvary; k++) {
+        const char *name = o->vary[k].name;
+        if (o->rate_opt != NULL && (strcmp(name, "request-rate") == 0 || strcmp(name, "rate") == 0))
+            cli_die("sweep: --request-rate is varied (--vary %s=...) and given too: one or the "
+                    "other",
+                    name);
         char opt[80], no[90];
-        snprintf(opt, sizeof(opt), "--%s", o->vary[k].name);
-        snprintf(no, sizeof(no), "--no-%s", o->vary[k].name);
+        snprintf(opt, sizeof(opt), "--%s", name);
+        snprintf(no, sizeof(no), "--no-%s", name);
+        const char *other = NULL;
+        for (size_t a2 = 0; a2 < sizeof(alias) / sizeof(alias[0]); a2++)
+            if (strcmp(alias[a2][0], name) == 0)
+                other = alias[a2][1];
         for (size_t i = 0; i < o->npass; i++)
-            if (is_opt(o->pass[i], opt) || is_opt(o->pass[i], no))
-                cli_die("sweep: %s is varied (--vary %s=...) and given too: one or the other",
-                        o->pass[i][strcspn(o->pass[i], "=")] ? opt : o->pass[i], o->vary[k].name);
+            if (is_opt(o->pass[i], opt) || is_opt(o->pass[i], no) ||
+                (other != NULL && is_opt(o->pass[i], other)))
+                cli_die("sweep: %s is varied (--vary %s=...) and given too (as %.*s): one or the "
+                        "other",
+                        opt, name, (int)strcspn(o->pass[i], "="), o->pass[i]);
     }
     if (o->find != NULL) {
         if (o->nslo == 0)
@@ -869,6 +891,11 @@ int cmd_sweep(int argc, char **argv)
     sweep_opts o;
     parse_sweep_args(argc, argv, &o);
     cli_out_check_kind(o.out, 2, "sweep");
+    for (size_t i = 0; i < o.npass; i++) /* the trace the runs read */
+        if (strncmp(o.pass[i], "--trace=", 8) == 0)
+            cli_out_keep(o.pass[i] + 8);
+        else if (strcmp(o.pass[i], "--trace") == 0 && i + 1 < o.npass)
+            cli_out_keep(o.pass[i + 1]);
     trace_from_stdin(&o);
     int rc = o.find == NULL ? run_grid(&o) : o.nvary > 0 ? find_grid(&o) : sweep_find(&o);
     if (rc == 0 && sweep_mpi_rank() == 0) {

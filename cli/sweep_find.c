@@ -187,7 +187,13 @@ static int loads_alike(const search *se, const eval *a, const eval *b)
     for (size_t s = 0; s < se->o->seeds; s++) {
         const an_figures *fa = &se->jobs[a->first_job + s].figs,
                          *fb = &se->jobs[b->first_job + s].figs;
-        if (fa->n != fb->n || an_figures_get(fa, "makespan_s") != an_figures_get(fb, "makespan_s"))
+        /* Arrivals at one instant, under both loads: saturated loads
+         * under --max-concurrency can give equal figures as well, and
+         * those have a load to search. */
+        if (fa->n != fb->n ||
+            an_figures_get(fa, "makespan_s") != an_figures_get(fb, "makespan_s") ||
+            !(an_figures_get(fa, "arrival_span_s") == 0) ||
+            !(an_figures_get(fb, "arrival_span_s") == 0))
             return 0;
         for (size_t i = 0; i < fa->n; i++)
             if (strncmp(fa->name[i], "vllm_bench.", 11) == 0 && !(fa->value[i] == fb->value[i]) &&
@@ -234,7 +240,8 @@ int sweep_find(sweep_opts *o)
                 exit(2);
             cli_die("sweep: --find max-rate: %s %g and %g ran alike: the load does not change "
                     "the runs (every request arrives at once: a batch workload, or a trace of one "
-                    "instant); give arrivals over time (a rate), or --vary max-concurrency",
+                    "instant); give arrivals over time (a rate), or sweep --vary max-concurrency "
+                    "without --find",
                     se.var, x0, x);
         }
     }

@@ -146,6 +146,17 @@ static void test_fit_70b_arithmetic(void **state)
     double want = 1.0 / sim_cost_step_s(&cost, &dec);
     assert_true(fabs(d.decode_tok_s - want) <= 1e-12 * want);
     assert_true(cost.allreduces == 160);
+    /* At a batch of 2 the decode speed is each sequence's, the two
+     * decoding together at the context: one step of 2 sequences and twice
+     * the KV (it had stayed the batch-1 figure). */
+    q.batch = 2;
+    assert_int_equal(sim_fit_memory_of(&q, &mem, err, sizeof(err)), 0);
+    sim_fit_device_of(&q, &mem, &g, &d);
+    assert_int_equal(d.tp, 2);
+    sim_batch_shape dec2 = {.decode_seqs = 2, .decode_ctx_tokens = 2 * 32768};
+    double want2 = 1.0 / sim_cost_step_s(&cost, &dec2);
+    assert_true(fabs(d.decode_tok_s - want2) <= 1e-12 * want2);
+    assert_true(d.decode_tok_s < want);
 }
 
 /* The tensor-parallel size is looked for from 2, not from the GPUs
