@@ -813,13 +813,6 @@ static int find_grid(sweep_opts *o)
     return 0;
 }
 
-/* Whether trace path P names standard input ('-', or the device files
- * that are its descriptor: each run would open the same pipe). */
-static int is_stdin_path(const char *p)
-{
-    return strcmp(p, "-") == 0 || strcmp(p, "/dev/stdin") == 0 || strcmp(p, "/dev/fd/0") == 0;
-}
-
 /* --trace - (standard input): it can be read once, and each run reads its
  * trace, so the bytes (gzip or not, as given) are copied to
  * OUT/stdin.trace, kept with the outputs when the sweep succeeds (removed
@@ -828,16 +821,16 @@ static void trace_from_stdin(sweep_opts *o)
 {
     for (size_t k = 0; k < o->nvary; k++)
         for (size_t i = 0; strcmp(o->vary[k].name, "trace") == 0 && i < o->vary[k].n; i++)
-            if (is_stdin_path(o->vary[k].values[i]))
+            if (cli_is_stdin_path(o->vary[k].values[i]))
                 cli_die("sweep: --vary trace: '%s' (standard input) can be read only once; give "
                         "files, or one trace as --trace -",
                         o->vary[k].values[i]);
     size_t at = SIZE_MAX;
     for (size_t i = 0; i < o->npass && at == SIZE_MAX; i++)
-        if (strncmp(o->pass[i], "--trace=", 8) == 0 && is_stdin_path(o->pass[i] + 8))
+        if (strncmp(o->pass[i], "--trace=", 8) == 0 && cli_is_stdin_path(o->pass[i] + 8))
             at = i;
         else if (strcmp(o->pass[i], "--trace") == 0 && i + 1 < o->npass &&
-                 is_stdin_path(o->pass[i + 1]))
+                 cli_is_stdin_path(o->pass[i + 1]))
             at = i + 1;
     if (at == SIZE_MAX)
         return;

@@ -786,15 +786,14 @@ const char *cli_requests_name(const run_opts *o)
 static bool stdin_replayable;
 static off_t stdin_start;
 
-/* Whether trace path P names standard input ('-' or its device files). */
-static bool names_stdin(const char *p)
+bool cli_is_stdin_path(const char *p)
 {
     return strcmp(p, "-") == 0 || strcmp(p, "/dev/stdin") == 0 || strcmp(p, "/dev/fd/0") == 0;
 }
 
 void cli_stdin_replayable(const run_opts *o)
 {
-    if (o->trace == NULL || !names_stdin(o->trace) || stdin_replayable)
+    if (o->trace == NULL || !cli_is_stdin_path(o->trace) || stdin_replayable)
         return;
     /* A file already: each run reads it again from where it stood. */
     struct stat st;

@@ -116,6 +116,10 @@ typedef struct cli_result {
     char source[1024];
 } cli_result;
 
+/* Whether trace path P names standard input: '-', or the device files
+ * that are its descriptor (/dev/stdin, /dev/fd/0). */
+bool cli_is_stdin_path(const char *p);
+
 /* For a command that runs O's trace more than once (compare): with
  * --trace - (or /dev/stdin), standard input is made readable again: a
  * file is read again from where it stood, a pipe is copied once to an

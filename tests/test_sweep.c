@@ -161,6 +161,19 @@ static void test_worker_runs_alike(void **state)
     free(d);
 }
 
+/* Writes TEXT to DIR/NAME (DIR under tmp, made here). */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "mkdir -p '%s/%s'", tmp, dir);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s/%s/%s", tmp, dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
 /* A run that fails in its worker (the trace's last line is broken, so
  * every point fails when it reads it): one line naming the first failed
  * point and the reason, exit 1, and no temporary left in any point. */
@@ -772,13 +785,10 @@ static void test_vary_from_file(void **state)
 {
     (void)state;
     char path[600], args[1024];
-    snprintf(path, sizeof(path), "%s/loads.txt", tmp);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("# two loads\npoisson:rate=5,n=60;in=fixed:200;out=fixed:50\n\n"
-          "  poisson:rate=20,n=60;in=fixed:200;out=fixed:50  \n",
-          fp);
-    fclose(fp);
+    put_file("vl", "loads.txt",
+             "# two loads\npoisson:rate=5,n=60;in=fixed:200;out=fixed:50\n\n"
+             "  poisson:rate=20,n=60;in=fixed:200;out=fixed:50  \n");
+    snprintf(path, sizeof(path), "%s/vl/loads.txt", tmp);
     int rc = kvsim("sweep --vary workload=@%s --gpu a100-80gb --model llama-2-7b --quiet --out "
                    "%s/vf",
                    path, tmp);
@@ -992,19 +1002,6 @@ static void test_bad_sweeps(void **state)
     /* Nothing left behind by a failed sweep. */
     snprintf(args, sizeof(args), "%s/bad/curves.csv", tmp);
     assert_int_not_equal(access(args, F_OK), 0);
-}
-
-/* Writes TEXT to DIR/NAME (DIR under tmp, made here). */
-static void put_file(const char *dir, const char *name, const char *text)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "mkdir -p '%s/%s'", tmp, dir);
-    assert_int_equal(system(path), 0);
-    snprintf(path, sizeof(path), "%s/%s/%s", tmp, dir, name);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
 }
 
 /* kvsim report and kvsim plot meet files that are not what kvsim wrote
