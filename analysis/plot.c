@@ -6,8 +6,8 @@
  * the next. This file has the shared drawing (figure set-up, panels,
  * rendering to PNG and SVG), the KV pool over time and the allocator
  * bars; plot_curves.c the sweep's figures; plot_table.c reads the CSV
- * files. A time series longer than MAX_POINTS rows is thinned to every
- * k-th row (the last one kept) so an hour-long run draws in milliseconds.
+ * files; plot_thin.c picks the rows of a long time series to draw (each
+ * column of pixels' highest, or lowest and highest, rows).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -312,11 +312,58 @@ static const char *const mem_cols[6] = {"token_states_bytes",  "reservation_byte
                                         "internal_frag_bytes", "external_frag_bytes",
                                         "blocked_free_bytes",  "free_bytes"};
 typedef struct mem_ctx {
-    PLFLT *t;
-    PLFLT *cum[7];  /* cumulative GiB: cum[0] = 0, cum[k+1] = cum[k] + category k */
-    PLFLT *seqs[2]; /* sequences running and requests waiting; NULL: not in the file */
+    PLFLT *t;      /* the area's times (N) */
+    PLFLT *cum[7]; /* cumulative GiB: cum[0] = 0, cum[k+1] = cum[k] + category k */
     PLINT n;
+    PLFLT *st;      /* the counts' times (SN) */
+    PLFLT *seqs[2]; /* sequences running and requests waiting; NULL: not in the file */
+    PLINT sn;
 } mem_ctx;
+
+/* The rows PICK (NP of them, ascending) of a time series as stairs: a
+ * row holds until the next (the file leaves out rows that would repeat
+ * the one before: an idle gap is one row, which a straight line to the
+ * next drew as a ramp), so row j of PICK is point 2j, held to the next
+ * row's time at 2j + 1. Fills *XS (times RT) and NY series YS: the
+ * memory categories' cumulative GiB from table T's columns CC (CC not
+ * NULL: 7 series, the first 0), or the rows of VALS. Returns nonzero
+ * where out of memory. */
+static int mem_stairs(PLFLT **xs, PLFLT **ys, int ny, PLINT *n, const double *rt,
+                      const size_t *pick, size_t np, const table *t, const long *cc,
+                      double *const *vals)
+{
+    size_t len = np > 1 ? 2 * np - 1 : np;
+    *xs = malloc((len + 1) * sizeof(PLFLT));
+    int oom = *xs == NULL;
+    for (int k = 0; k < ny; k++)
+        oom |= (ys[k] = malloc((len + 1) * sizeof(PLFLT))) == NULL;
+    if (oom)
+        return 1;
+    for (size_t j = 0; j < np; j++) {
+        size_t r = pick[j];
+        double y[7];
+        if (cc != NULL) {
+            y[0] = 0;
+            for (int k = 0; k < 6; k++) {
+                double v = plot_table_num(t, r, cc[k]);
+                y[k + 1] = y[k] + (isfinite(v) ? v : 0) / 1073741824.0;
+            }
+        } else {
+            for (int k = 0; k < ny; k++)
+                y[k] = isfinite(vals[k][r]) ? vals[k][r] : 0;
+        }
+        (*xs)[2 * j] = rt[r];
+        for (int k = 0; k < ny; k++)
+            ys[k][2 * j] = y[k];
+        if (j + 1 < np) {
+            (*xs)[2 * j + 1] = rt[pick[j + 1]];
+            for (int k = 0; k < ny; k++)
+                ys[k][2 * j + 1] = y[k];
+        }
+    }
+    *n = (PLINT)len;
+    return 0;
+}
 
 /* The lower panel of the memory figure: sequences running and requests
  * waiting over time, which says at a glance whether the replica keeps up
@@ -327,7 +374,7 @@ static void draw_requests(const mem_ctx *m, double tmax)
     static const int rgb[2][3] = {{31, 119, 180}, {214, 39, 40}};
     double top = 0;
     for (int k = 0; k < 2; k++)
-        for (PLINT i = 0; i < m->n; i++)
+        for (PLINT i = 0; i < m->sn; i++)
             top = fmax(top, m->seqs[k][i]);
     plvpor(0.08, 0.74, 0.10, 0.32);
     plwind(0, tmax > 0 ? tmax : 1, 0, top > 0 ? top * 1.05 : 1);
@@ -335,8 +382,8 @@ static void draw_requests(const mem_ctx *m, double tmax)
         plscol0(8 + k, rgb[k][0], rgb[k][1], rgb[k][2]);
         plcol0(8 + k);
         plwidth(1.5);
-        if (m->n >= 2)
-            plline(m->n, m->t, m->seqs[k]);
+        if (m->sn >= 2)
+            plline(m->sn, m->st, m->seqs[k]);
     }
     plwidth(1);
     plcol0(1);
@@ -461,59 +508,42 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
                 prev = v;
         }
     }
-    size_t step = t.rows > MAX_POINTS ? (t.rows + MAX_POINTS - 1) / MAX_POINTS : 1;
-    size_t n = 2 * ((t.rows + step - 1) / step + 1); /* room for the stairs */
+    /* Every row's time, the pool's non-free total (the stacked area's
+     * top edge below free) and the two counts, for plot_thin_rows. */
+    const size_t nr = t.rows;
+    double *rt = malloc(nr * sizeof(double)), *used = malloc(nr * sizeof(double));
+    double *cnt[2] = {NULL, NULL};
+    size_t *pick = malloc(nr * sizeof(size_t));
     mem_ctx m;
     memset(&m, 0, sizeof(m));
-    m.t = malloc(n * sizeof(PLFLT));
-    int oom = m.t == NULL;
-    for (int k = 0; k < 7; k++)
-        oom |= (m.cum[k] = malloc(n * sizeof(PLFLT))) == NULL;
-    if (sc[0] >= 0 && sc[1] >= 0)
-        for (int k = 0; k < 2; k++)
-            oom |= (m.seqs[k] = malloc(n * sizeof(PLFLT))) == NULL;
+    int oom = rt == NULL || used == NULL || pick == NULL;
+    const bool two = sc[0] >= 0 && sc[1] >= 0;
+    for (int k = 0; k < 2 && two; k++)
+        oom |= (cnt[k] = malloc(nr * sizeof(double))) == NULL;
     if (!oom) {
-        for (size_t r = 0; r < t.rows; r += step) {
-            size_t row = r + step >= t.rows ? t.rows - 1 : r; /* the last row is kept */
-            m.t[m.n] = plot_table_num(&t, row, tc);
-            m.cum[0][m.n] = 0;
-            for (int k = 0; k < 6; k++) {
-                double v = plot_table_num(&t, row, cc[k]);
-                m.cum[k + 1][m.n] = m.cum[k][m.n] + (isfinite(v) ? v : 0) / 1073741824.0;
-            }
-            for (int k = 0; k < 2 && m.seqs[0] != NULL; k++) {
-                double v = plot_table_num(&t, row, sc[k]);
-                m.seqs[k][m.n] = isfinite(v) ? v : 0;
-            }
-            m.n++;
-            if (row == t.rows - 1)
-                break;
+        for (size_t r = 0; r < nr; r++) {
+            rt[r] = plot_table_num(&t, r, tc);
+            used[r] = 0;
+            for (int k = 0; k < 5; k++) /* all but free */
+                used[r] += plot_table_num(&t, r, cc[k]);
+            for (int k = 0; k < 2 && two; k++)
+                cnt[k][r] = plot_table_num(&t, r, sc[k]);
         }
-        /* Stairs: a row holds until the next (the file leaves out rows
-         * that would repeat the one before: an idle gap is one row, which
-         * a straight line to the next drew as a ramp). Point i goes to
-         * 2i and holds to the next row's time at 2i + 1, from the last
-         * back (each written place is past the rows still to read). */
-        PLFLT *ys[9];
-        int ny = 0;
-        for (int k = 0; k < 7; k++)
-            ys[ny++] = m.cum[k];
-        for (int k = 0; k < 2 && m.seqs[0] != NULL; k++)
-            ys[ny++] = m.seqs[k];
-        for (PLINT i = m.n - 1; i >= 0 && m.n > 1; i--) {
-            PLFLT next = i + 1 < m.n ? m.t[i + 1] : 0;
-            for (int k = 0; k < ny; k++) {
-                ys[k][2 * i] = ys[k][i];
-                if (i + 1 < m.n)
-                    ys[k][2 * i + 1] = ys[k][i];
-            }
-            m.t[2 * i] = m.t[i];
-            if (i + 1 < m.n)
-                m.t[2 * i + 1] = next;
+        /* The area: each column's highest row, drawn as stairs. */
+        const double *akey[1] = {used};
+        size_t na = plot_thin_rows(rt, akey, 1, nr, THIN_COLS, 0, pick);
+        oom |= mem_stairs(&m.t, m.cum, 7, &m.n, rt, pick, na, &t, cc, NULL);
+        if (two && !oom) { /* the counts: each column's lowest and highest */
+            const double *ckey[2] = {cnt[0], cnt[1]};
+            size_t nc = plot_thin_rows(rt, ckey, 2, nr, THIN_COLS, 1, pick);
+            oom |= mem_stairs(&m.st, m.seqs, 2, &m.sn, rt, pick, nc, &t, NULL, cnt);
         }
-        if (m.n > 1)
-            m.n = 2 * m.n - 1;
     }
+    free(rt);
+    free(used);
+    free(pick);
+    free(cnt[0]);
+    free(cnt[1]);
     int rc = -1;
     if (oom)
         snprintf(err, errlen, "%s: out of memory", path);
@@ -522,6 +552,7 @@ int an_plot_memory(const char *dir, an_plot_info *info, char *err, size_t errlen
     if (rc == 0 && info != NULL)
         info->series = m.seqs[0] != NULL ? 8 : 6;
     free(m.t);
+    free(m.st);
     for (int k = 0; k < 7; k++)
         free(m.cum[k]);
     for (int k = 0; k < 2; k++)

@@ -102,7 +102,19 @@ PLOT_DL_FUNCS(PLOT_DL_DECLARE)
  * (the library missing or without one of the functions). */
 int plot_dl_load(char *err, size_t errlen);
 
-#define MAX_POINTS 4000
+/* Columns a long time series is thinned to (plot_thin_rows): about one
+ * a pixel of the memory figure's panels (AN_PLOT_WIDTH x 0.66). */
+#define THIN_COLS 700
+
+/* The rows of a time series of N rows (times T, ascending) to draw in a
+ * panel COLS columns wide: all of them where N <= 2 x COLS; otherwise the
+ * first and last rows and, in each column of time, the row with the
+ * highest KEYS[0] (EXTREMES 0: a stacked area's top edge) or each of the
+ * NKEYS (at most 8) keys' lowest and highest rows (EXTREMES 1: lines), in
+ * time order, each once. Writes the rows' indices to OUT (room for N) and
+ * returns how many. */
+size_t plot_thin_rows(const double *t, const double *const *keys, size_t nkeys, size_t n,
+                      size_t cols, int extremes, size_t *out);
 #define MAX_SERIES 16
 
 /* A CSV file as a table of strings. */

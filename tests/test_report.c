@@ -21,6 +21,7 @@
 
 #include "analysis/html_report.h"
 #include "analysis/metrics.h"
+#include "analysis/plot_int.h"
 #include "analysis/report.h"
 #include "sim/engine.h"
 
@@ -309,6 +310,71 @@ static void test_timeseries_row_limit(void **state)
  * past it (here a test's limit of 3 TTFT, TPOT and E2EL values, 5
  * requests), in summary.json's latency_method and in a terminal line that
  * only appears past the limit. */
+/* plot_thin_rows (analysis/plot_thin.c): a long time series drawn in
+ * columns keeps what a drawing of every row would show. The thinning it
+ * replaced (every k-th row) missed a peak one row wide: the expected rows
+ * here are worked out by hand from the column rule, (t - t0) / (t1 - t0)
+ * x COLS. */
+static void test_plot_thin_rows(void **state)
+{
+    (void)state;
+    enum { N = 100000, COLS = 700 };
+    double *t = malloc(N * sizeof(double)), *a = malloc(N * sizeof(double)),
+           *b = malloc(N * sizeof(double));
+    size_t *out = malloc(N * sizeof(size_t));
+    assert_non_null(t);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(out);
+    for (size_t i = 0; i < N; i++) {
+        t[i] = (double)i * 0.5; /* irregular gaps do not matter: columns are of time */
+        a[i] = 10 + (double)(i % 7);
+        b[i] = 50;
+    }
+    a[54321] = 1000; /* a peak one row wide */
+    b[54330] = 3;    /* a dip, in the same column (143 rows a column) */
+    const double *area[1] = {a};
+    size_t m = plot_thin_rows(t, area, 1, N, COLS, 0, out);
+    assert_true(m <= COLS + 2);
+    assert_true(m >= COLS); /* every column holds rows */
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[m - 1], N - 1);
+    int peak = 0;
+    for (size_t j = 0; j < m; j++) {
+        if (j > 0)
+            assert_true(out[j] > out[j - 1]);
+        peak |= out[j] == 54321;
+    }
+    assert_true(peak);
+    /* Lines: each key's lowest and highest row of a column, in time order. */
+    const double *lines[2] = {a, b};
+    m = plot_thin_rows(t, lines, 2, N, COLS, 1, out);
+    assert_true(m <= 4 * COLS + 2);
+    int seen_peak = 0, seen_dip = 0;
+    for (size_t j = 0; j < m; j++) {
+        if (j > 0)
+            assert_true(out[j] > out[j - 1]);
+        seen_peak |= out[j] == 54321;
+        seen_dip |= out[j] == 54330;
+    }
+    assert_true(seen_peak && seen_dip);
+    /* Short series are drawn whole; a series at one instant keeps its
+     * highest row and its last. */
+    m = plot_thin_rows(t, area, 1, 2 * COLS, COLS, 0, out);
+    assert_int_equal(m, 2 * COLS);
+    for (size_t i = 0; i < N; i++)
+        t[i] = 7;
+    m = plot_thin_rows(t, area, 1, N, COLS, 0, out);
+    assert_int_equal(m, 3);
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[1], 54321);
+    assert_int_equal(out[2], N - 1);
+    free(t);
+    free(a);
+    free(b);
+    free(out);
+}
+
 static void test_latency_method(void **state)
 {
     (void)state;
@@ -392,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_timeseries_long_step),
         cmocka_unit_test(test_timeseries_row_limit),
         cmocka_unit_test(test_latency_method),
+        cmocka_unit_test(test_plot_thin_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
