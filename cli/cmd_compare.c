@@ -155,9 +155,9 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
                p.internal_frag, p.external_frag, p.blocked_free, p.free,
                an_metrics_ext_index(&runs[i].metrics, runs[i].res.makespan_s));
     }
-    printf("\n%-36s %9s %9s %10s %8s %8s %8s %8s %7s %9s %7s\n", "allocator", "peak GiB", "running",
-           "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt", "done/rej",
-           "prefix");
+    printf("\n%-36s %9s %9s %10s %10s %10s %8s %8s %7s %9s %7s\n", "allocator", "peak GiB",
+           "running", "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "preempt",
+           "done/rej", "prefix");
     for (int i = 0; i < n; i++) {
         const sim_result *r = &runs[i].res;
         const an_metrics *m = &runs[i].metrics;
@@ -169,12 +169,13 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
         if (r->prefix.enabled)
             snprintf(hit, sizeof(hit), "%.1f%%",
                      pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens));
-        printf("%-36.36s %9.2f %9s %10.1f %8.3f %8.3f %8.4f %8.4f %7llu %9s %7s\n", r->allocator,
+        cli_compare_lat l;
+        cli_compare_lat_of(m, &l);
+        printf("%-36.36s %9.2f %9s %10.1f %10.1f %10.1f %8.2f %8.2f %7llu %9s %7s\n", r->allocator,
                gib(m->peak_alloc_bytes), running,
-               r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0,
-               an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
-               an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
-               (unsigned long long)r->preemptions, done, hit);
+               r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0, l.median_ttft_ms,
+               l.p99_ttft_ms, l.median_tpot_ms, l.p99_tpot_ms, (unsigned long long)r->preemptions,
+               done, hit);
     }
     /* extidx sits beside the at-peak shares but is neither a share nor at
      * the peak: said, with the abbreviated categories. */
@@ -182,7 +183,7 @@ static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
            "final length; ext: free space the blocked head of the queue could use were it "
            "contiguous; blkd: free space while that head needs more than all of it; extidx: "
            "external fragmentation index, 1 - largest free extent / free space, averaged over "
-           "time, not a %%; TTFT and TPOT in seconds; running: mean over busy time / most at "
+           "time, not a %%; TTFT and TPOT in ms; running: mean over busy time / most at "
            "once; prefix: the prefix cache's hit rate)\n");
 }
 

@@ -141,16 +141,17 @@ int cli_compare_formats(const run_opts *o)
         for (int i = 0; i < n; i++) {
             const sim_result *r = &runs[i].res;
             const an_metrics *m = &runs[i].metrics;
-            printf("%-28.28s %8.2f %9llu %10llu %7llu %9.3f %9.3f %9.4f %9.4f %10.1f %8.1f\n",
+            cli_compare_lat l;
+            cli_compare_lat_of(m, &l);
+            printf("%-28.28s %8.2f %9llu %10llu %7llu %9.1f %9.1f %9.2f %9.2f %10.1f %8.1f\n",
                    names[i], gib(r->plan.weights_bytes),
                    (unsigned long long)r->plan.kv_bytes_per_token,
                    (unsigned long long)(r->plan.kv_pool_bytes / r->plan.kv_bytes_per_token),
-                   (unsigned long long)r->preemptions, an_hist_percentile(&m->ttft, 50),
-                   an_hist_percentile(&m->ttft, 99), an_hist_percentile(&m->tpot, 50),
-                   an_hist_percentile(&m->tpot, 99), ratio((double)r->output_tokens, r->makespan_s),
+                   (unsigned long long)r->preemptions, l.median_ttft_ms, l.p99_ttft_ms,
+                   l.median_tpot_ms, l.p99_tpot_ms, ratio((double)r->output_tokens, r->makespan_s),
                    an_metrics_mean_running(m));
         }
-        printf("\n(weights GiB; KV bytes per token with scales; TTFT and TPOT in seconds; "
+        printf("\n(weights GiB; KV bytes per token with scales; TTFT and TPOT in ms; "
                "resident: sequences holding KV, mean over busy time)\n");
     }
     if (o->out != NULL) {

@@ -83,18 +83,20 @@ int cli_compare_spec(const run_opts *o)
                          1 + ratio((double)r->spec.accepted_tokens, (double)r->spec.num_drafts));
                 snprintf(draft, sizeof(draft), "%.1f", 100 * ratio(r->spec.draft_s, r->busy_s));
             }
-            printf("%-15s %10.1f %9.4f %9.4f %9.5f %9.5f %9.4f %8.2f %8llu %7llu %7s %7s %9s\n",
-                   names[i], ratio((double)r->output_tokens, r->makespan_s),
-                   an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
-                   an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
-                   an_hist_mean(&m->e2e), gib(m->peak_alloc_bytes),
-                   (unsigned long long)r->plan.kv_bytes_per_token,
+            cli_compare_lat l;
+            cli_compare_lat_of(m, &l);
+            printf("%-15s %10.1f %9.1f %9.1f %9.2f %9.2f %9.1f %8.2f %8llu %7llu %7s %7s %9s\n",
+                   names[i], ratio((double)r->output_tokens, r->makespan_s), l.median_ttft_ms,
+                   l.p99_ttft_ms, l.median_tpot_ms, l.p99_tpot_ms, l.mean_e2el_ms,
+                   gib(m->peak_alloc_bytes), (unsigned long long)r->plan.kv_bytes_per_token,
                    (unsigned long long)r->preemptions, acc, len, draft);
         }
-        const an_metrics *a = &runs[0].metrics, *b = &runs[1].metrics;
+        cli_compare_lat la, lb;
+        cli_compare_lat_of(&runs[0].metrics, &la);
+        cli_compare_lat_of(&runs[1].metrics, &lb);
         printf("\nspeedup (TPOT p50) %.3fx, output throughput %.3fx; the drafter's weights "
                "%.2f GiB and KV (%llu bytes a slot) shrink the pool from %llu to %llu tokens\n",
-               ratio(an_hist_percentile(&a->tpot, 50), an_hist_percentile(&b->tpot, 50)),
+               ratio(la.median_tpot_ms, lb.median_tpot_ms),
                ratio(ratio((double)runs[1].res.output_tokens, runs[1].res.makespan_s),
                      ratio((double)runs[0].res.output_tokens, runs[0].res.makespan_s)),
                gib(runs[1].res.plan.draft_weights_bytes),
@@ -103,7 +105,7 @@ int cli_compare_spec(const run_opts *o)
                                     runs[0].res.plan.kv_bytes_per_token),
                (unsigned long long)(runs[1].res.plan.kv_pool_bytes /
                                     runs[1].res.plan.kv_bytes_per_token));
-        printf("(TTFT, TPOT and E2E in seconds; peak KV in GiB; KV/slot: bytes a token slot)\n");
+        printf("(TTFT, TPOT and E2E in ms; peak KV in GiB; KV/slot: bytes a token slot)\n");
     }
     if (o->out != NULL) {
         const char *labels[2] = {"baseline", "speculative"}; /* the runs' folders */

@@ -19,6 +19,19 @@ static double pct(double a, double b)
     return b > 0 ? 100.0 * a / b : 0;
 }
 
+void cli_compare_lat_of(const an_metrics *m, cli_compare_lat *l)
+{
+    an_latency_stats st;
+    an_metrics_latency(m, AN_LAT_TTFT, &st);
+    l->median_ttft_ms = st.median * 1e3;
+    l->p99_ttft_ms = st.p99 * 1e3;
+    an_metrics_latency(m, AN_LAT_TPOT, &st);
+    l->median_tpot_ms = st.median * 1e3;
+    l->p99_tpot_ms = st.p99 * 1e3;
+    an_metrics_latency(m, AN_LAT_E2EL, &st);
+    l->mean_e2el_ms = st.mean * 1e3;
+}
+
 void cli_compare_write(const char *out, const char *label_col, const char *const *labels,
                        const cli_result *runs, int n, const char *model, const char *gpu,
                        bool quiet, bool plot, const char *what)
@@ -31,8 +44,8 @@ void cli_compare_write(const char *out, const char *label_col, const char *const
             "avg_free_pct,peak_token_states_pct,peak_reservation_pct,"
             "peak_internal_frag_pct,peak_external_frag_pct,peak_blocked_free_pct,"
             "peak_free_pct,ext_frag_index,peak_alloc_bytes,"
-            "mean_running,max_running,output_tokens_per_s,ttft_p50_s,ttft_p99_s,"
-            "tpot_p50_s,tpot_p99_s,preemptions,completed,rejected,prefix_hit_rate,"
+            "mean_running,max_running,output_tokens_per_s,median_ttft_ms,p99_ttft_ms,"
+            "median_tpot_ms,p99_tpot_ms,preemptions,completed,rejected,prefix_hit_rate,"
             "prefill_tokens_saved,weights_bytes,kv_bytes_per_token,pool_tokens,"
             "spec_draft_tokens,spec_accepted_tokens\n",
             label_col);
@@ -49,6 +62,8 @@ void cli_compare_write(const char *out, const char *label_col, const char *const
         an_metrics_at_peak(m, &p);
         double tput = r->makespan_s > 0 ? (double)r->output_tokens / r->makespan_s : 0;
         double ext = an_metrics_ext_index(m, r->makespan_s);
+        cli_compare_lat l;
+        cli_compare_lat_of(m, &l);
         unsigned long long pool_tokens =
             r->plan.kv_bytes_per_token > 0 ? r->plan.kv_pool_bytes / r->plan.kv_bytes_per_token : 0;
         fprintf(csv,
@@ -59,8 +74,7 @@ void cli_compare_write(const char *out, const char *label_col, const char *const
                 a.internal_frag, a.external_frag, a.blocked_free, a.free, p.token_states,
                 p.reservation, p.internal_frag, p.external_frag, p.blocked_free, p.free, ext,
                 (unsigned long long)m->peak_alloc_bytes, an_metrics_mean_running(m), r->max_running,
-                tput, an_hist_percentile(&m->ttft, 50), an_hist_percentile(&m->ttft, 99),
-                an_hist_percentile(&m->tpot, 50), an_hist_percentile(&m->tpot, 99),
+                tput, l.median_ttft_ms, l.p99_ttft_ms, l.median_tpot_ms, l.p99_tpot_ms,
                 (unsigned long long)r->preemptions, (unsigned long long)r->completed,
                 (unsigned long long)r->rejected,
                 pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens) / 100.0,
@@ -79,8 +93,8 @@ void cli_compare_write(const char *out, const char *label_col, const char *const
                 "\"free\": %.4f}, \"external_frag_index\": %.6f, "
                 "\"peak_kv_allocated_bytes\": %llu, \"peak_kv_allocated_pct\": %.4f, "
                 "\"batch\": {\"mean_running\": %.4f, \"max_running\": %u}, "
-                "\"output_tokens_per_s\": %.4f, \"ttft_s\": {\"p50\": %.6f, \"p99\": %.6f}, "
-                "\"tpot_s\": {\"p50\": %.6f, \"p99\": %.6f}, \"preemptions\": %llu, "
+                "\"output_tokens_per_s\": %.4f, \"median_ttft_ms\": %.6f, \"p99_ttft_ms\": %.6f, "
+                "\"median_tpot_ms\": %.6f, \"p99_tpot_ms\": %.6f, \"preemptions\": %llu, "
                 "\"requests\": {\"completed\": %llu, \"rejected\": %llu}, \"prefix_cache\": "
                 "{\"enabled\": %s, \"hit_rate\": %.6f, \"prefill_tokens_saved\": %llu}, "
                 "\"memory\": {\"weights_bytes\": %llu, \"kv_bytes_per_token\": %llu, "
@@ -91,9 +105,8 @@ void cli_compare_write(const char *out, const char *label_col, const char *const
                 p.reservation, p.internal_frag, p.external_frag, p.blocked_free, p.free, ext,
                 (unsigned long long)m->peak_alloc_bytes,
                 pct((double)m->peak_alloc_bytes, (double)r->plan.kv_pool_bytes),
-                an_metrics_mean_running(m), r->max_running, tput, an_hist_percentile(&m->ttft, 50),
-                an_hist_percentile(&m->ttft, 99), an_hist_percentile(&m->tpot, 50),
-                an_hist_percentile(&m->tpot, 99), (unsigned long long)r->preemptions,
+                an_metrics_mean_running(m), r->max_running, tput, l.median_ttft_ms, l.p99_ttft_ms,
+                l.median_tpot_ms, l.p99_tpot_ms, (unsigned long long)r->preemptions,
                 (unsigned long long)r->completed, (unsigned long long)r->rejected,
                 r->prefix.enabled ? "true" : "false",
                 pct((double)r->prefix.hit_tokens, (double)r->prefix.lookup_tokens) / 100.0,

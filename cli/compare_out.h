@@ -11,6 +11,15 @@
 
 #include "cli/run_config.h"
 
+/* The latencies compare prints and writes, in milliseconds, as `kvsim
+ * run` reports them (an_metrics_latency: numpy's definitions on the exact
+ * values where the run kept them), under vLLM's names. */
+typedef struct cli_compare_lat {
+    double median_ttft_ms, p99_ttft_ms, median_tpot_ms, p99_tpot_ms, mean_e2el_ms;
+} cli_compare_lat;
+
+void cli_compare_lat_of(const an_metrics *m, cli_compare_lat *l);
+
 /* Writes OUT/compare.csv and compare.json for the N runs RUNS, named
  * LABELS[i] under the column LABEL_COL, of MODEL on GPU; commits the
  * command's files and draws compare.png and .svg from compare.csv.

@@ -314,11 +314,19 @@ static void test_compare(void **state)
     strncat(args, " --quiet", sizeof(args) - strlen(args) - 1);
     assert_int_equal(kvsim(args), 0);
     assert_string_equal(out, "");
-    char cmd[700];
+    char cmd[1400];
+    /* Its latencies are the run's own, in ms (vattn's median TTFT in
+     * compare.csv, column 20, against its summary.json's vllm_bench key,
+     * to the CSV's six decimals); they were the log histogram's, in
+     * seconds. */
     snprintf(cmd, sizeof(cmd),
              "test $(wc -l < %s/compare.csv) -eq 4 && test -s %s/compare.json "
-             "&& test -s %s/vattn/summary.json && rm -r %s",
-             dir, dir, dir, dir);
+             "&& head -1 %s/compare.csv | cut -d, -f20-23 | grep -qx "
+             "'median_ttft_ms,p99_ttft_ms,median_tpot_ms,p99_tpot_ms' "
+             "&& c=$(grep '^\"vattn\"' %s/compare.csv | cut -d, -f20) "
+             "&& s=$(grep -o '\"median_ttft_ms\": [^,]*' %s/vattn/summary.json | cut -d' ' -f2) "
+             "&& test \"$c\" = \"$(printf %%.6f \"$s\")\" && rm -r %s",
+             dir, dir, dir, dir, dir, dir);
     assert_int_equal(system(cmd), 0);
 
     /* --trace -: every arm reads standard input from its start, so the
