@@ -7,7 +7,7 @@
  *   kvsim sweep --find max-rate --slo KEY=LIMIT[,...] [--seeds N] [-j N] --out DIR [run options]
  *
  * Each run is a child `kvsim run` (cli/sweep_jobs.h) writing
- * DIR/points/NNNN/seed-S (or DIR/find/NNNN/seed-S); the sweep writes
+ * DIR/points/NNNN/seed-S (or DIR/find/VAR_LOAD/seed-S); the sweep writes
  * DIR/curves.csv and DIR/curves.json (analysis/curves.h), and find.json
  * for a search. Results are ordered by point and seed, never by finishing
  * order, so -j changes nothing in them.

@@ -25,6 +25,7 @@ typedef struct eval {
     size_t seeds_met; /* seeds meeting every objective on their own */
     size_t first_job; /* its runs in the job list */
     int last_halving; /* half this load would put arrivals past the 1e9-s bound */
+    char dir[96];     /* its folder under DIR/find: the variable and load, e.g. rate-scale_71.5 */
 } eval;
 
 /* The value of objective S in FIGS: vllm_bench.METRIC, else METRIC as a
@@ -75,11 +76,21 @@ static eval *evaluate(search *se, double x)
     sweep_fmt_value(val, sizeof(val), x);
     const char *names[1] = {se->var};
     const char *vals[1] = {val};
+    /* Named by its load, which curves.csv's rows (sorted by load) give:
+     * numbered in the search's order, find/0007 was not curves.csv's
+     * point 7. Two loads alike to 15 digits (a --find-tol below 1e-15)
+     * get the evaluation's number after the second's. */
+    snprintf(e->dir, sizeof(e->dir), "%s_%s", se->var, val);
+    for (size_t k = 0; k < se->nevals; k++)
+        if (strcmp(se->evals[k].dir, e->dir) == 0) {
+            snprintf(e->dir, sizeof(e->dir), "%s_%s-%zu", se->var, val, se->nevals);
+            break;
+        }
     for (unsigned long long s = 0; s < o->seeds; s++) {
         sweep_job *j = &se->jobs[se->njobs + s];
         memset(j, 0, sizeof(*j));
         unsigned long long seed = o->base_seed + s;
-        snprintf(j->dir, sizeof(j->dir), "%s/find/%04zu/seed-%llu", o->out, se->nevals, seed);
+        snprintf(j->dir, sizeof(j->dir), "%s/find/%s/seed-%llu", o->out, e->dir, seed);
         snprintf(j->label, sizeof(j->label), "%s=%s seed %llu", se->var, val, seed);
         j->argv = sweep_run_argv(o, names, vals, 1, seed, j->dir);
         if (se->nevals == 0 && s == 0)
@@ -286,9 +297,11 @@ int sweep_find(sweep_opts *o)
     fprintf(fp, "\"output_throughput\": %s},\n", an_fmt_double(b1, at[1]));
     fprintf(fp, "  \"evaluations\": [");
     for (size_t k = 0; k < se.nevals; k++)
-        fprintf(fp, "%s\n    {\"%s\": %s, \"meets\": %s, \"seeds_meeting\": %zu}", k ? "," : "",
-                se.var, an_fmt_double(b1, se.evals[k].x), se.evals[k].pass ? "true" : "false",
-                se.evals[k].seeds_met);
+        fprintf(fp,
+                "%s\n    {\"%s\": %s, \"meets\": %s, \"seeds_meeting\": %zu, \"dir\": "
+                "\"find/%s\"}",
+                k ? "," : "", se.var, an_fmt_double(b1, se.evals[k].x),
+                se.evals[k].pass ? "true" : "false", se.evals[k].seeds_met, se.evals[k].dir);
     fprintf(fp, "\n  ]\n}\n");
     cli_close_out(fp, o->out, "find.json");
 

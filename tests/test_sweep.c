@@ -442,6 +442,15 @@ static void test_find_max_rate(void **state)
     assert_non_null(m);
     double found = strtod(m + 7, NULL);
     assert_true(found > 0);
+    /* The answer's runs are in the folder named by its load (they were
+     * numbered in the search's order, which curves.csv's rows are not). */
+    char fv[64]; /* as the sweep writes values (sweep_fmt_value) */
+    snprintf(fv, sizeof(fv), found == floor(found) ? "%.0f" : "%.15g", found);
+    snprintf(p, sizeof(p), "%s/f1/find/rate-scale_%s/seed-1/summary.json", tmp, fv);
+    assert_int_equal(access(p, R_OK), 0);
+    char dk[128];
+    snprintf(dk, sizeof(dk), "\"dir\": \"find/rate-scale_%s\"", fv);
+    assert_non_null(strstr(a, dk));
     /* The terminal's line at the answer is find.json's at_max: the mean
      * over the seeds (it was the first seed's alone). */
     static const char at_key[] = "\"at_max\": {\"request_throughput\": ";
