@@ -70,6 +70,7 @@ static const char usage_sweep[] =
     "  --find-tol X            stop when (high - low) <= X x low (default 0.01)\n"
     "  A load meets the objectives when the mean over seeds of each metric does;\n"
     "  the report gives the bracket and how many seeds met them at each end.\n"
+    "  Each load's runs: DIR/find/VAR_LOAD/seed-S (e.g. find/rate-scale_2.5/seed-0).\n"
     "  With --vary, one search per point (DIR/points/NNNN) and DIR/find.csv.\n"
     "\n"
     "Every other option is a run option (kvsim run --help), passed to each run.\n";
