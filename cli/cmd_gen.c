@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli/cli_int.h"
+#include "cli/cli_opts.h"
 #include "cli/cli_out.h"
 #include "cli/run_config.h"
 #include "traces/trace_stats.h"
@@ -264,8 +265,25 @@ int cmd_gen(int argc, char **argv)
             dst = &seed_s;
             name = "--seed";
         }
-        if (dst == NULL)
+        if (dst == NULL) {
+            static const char *const names[] = {"-o",           "--output",       "--seed",
+                                                "--quiet",      "--trace",        "--format",
+                                                "--workload",   "--model-filter", "--rate",
+                                                "--rate-scale", "--request-rate", "--burstiness",
+                                                "--limit",      "--time-window",  "--sample"};
+            const char *kv = cli_bench_option_hint(a);
+            if (kv != NULL)
+                cli_die("gen: unknown option '%.*s': vllm bench serve's; kvsim's: %s",
+                        (int)strcspn(a, "="), a, kv);
+            char nm[256];
+            snprintf(nm, sizeof(nm), "%.*s", (int)strcspn(a, "="), a);
+            const char *hint =
+                a[0] == '-' ? cli_did_you_mean(nm, names, sizeof(names) / sizeof(names[0])) : NULL;
+            if (hint != NULL)
+                cli_die("gen: unknown option '%s': did you mean %s? (kvsim gen --help lists them)",
+                        a, hint);
             cli_die("gen: unknown option '%s' (kvsim gen --help lists them)", a);
+        }
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (v == NULL)

@@ -137,10 +137,8 @@ void cli_make_dirs(const char *dir)
     cli_out_make_dirs(dir);
 }
 
-void cli_die_unknown_option(const char *arg, size_t name_len, const char *const *names, size_t n)
+const char *cli_bench_option_hint(const char *name)
 {
-    char name[256];
-    snprintf(name, sizeof(name), "%.*s", (int)(name_len < 255 ? name_len : 255), arg);
     /* `vllm bench serve`'s workload options, which kvsim spells as a
      * workload spec or a source option. */
     static const struct {
@@ -154,9 +152,20 @@ void cli_die_unknown_option(const char *arg, size_t name_len, const char *const 
         {"--random-output-len", "--workload 'poisson:rate=R,n=N;in=fixed:LEN;out=fixed:LEN'"},
         {"--sharegpt-output-len", "--workload 'sharegpt:n=N;out=fixed:LEN'"},
     };
+    size_t len = strcspn(name, "=");
     for (size_t k = 0; k < sizeof(bench) / sizeof(bench[0]); k++)
-        if (strcmp(name, bench[k].vllm) == 0)
-            cli_die("unknown option '%s': vllm bench serve's; kvsim's: %s", name, bench[k].kvsim);
+        if (strlen(bench[k].vllm) == len && strncmp(name, bench[k].vllm, len) == 0)
+            return bench[k].kvsim;
+    return NULL;
+}
+
+void cli_die_unknown_option(const char *arg, size_t name_len, const char *const *names, size_t n)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "%.*s", (int)(name_len < 255 ? name_len : 255), arg);
+    const char *kv = cli_bench_option_hint(name);
+    if (kv != NULL)
+        cli_die("unknown option '%s': vllm bench serve's; kvsim's: %s", name, kv);
     const char *hint = name[0] == '-' ? cli_did_you_mean(name, names, n) : NULL;
     if (hint != NULL)
         cli_die("unknown option '%s': did you mean %s? (--help lists them)", arg, hint);

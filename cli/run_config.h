@@ -73,6 +73,10 @@ FILE *cli_open_out(const char *dir, const char *name);
 /* Closes FP (may be NULL); exits with a message on a write error. */
 void cli_close_out(FILE *fp, const char *dir, const char *name);
 
+/* Where NAME (an option, up to any '=') is one of `vllm bench serve`'s
+ * workload options, how kvsim spells it; else NULL. */
+const char *cli_bench_option_hint(const char *name);
+
 /* Exits with status 2 after "unknown option 'ARG'", with the closest of
  * NAMES[0..N) as a "did you mean" when one is close (cli_opts.h).
  * NAME_LEN is the length of ARG's option name (before any '='). */

@@ -127,6 +127,12 @@ static void test_bad_options(void **state)
         const char *args, *reason;
     } bad[] = {
         {"gen --workload sharegpt", "gen: -o FILE is required"},
+        /* vllm bench serve's spelling, and a misspelling, get kvsim's. */
+        {"gen --workload sharegpt --num-prompts 10 -o x.csv",
+         "gen: unknown option '--num-prompts': vllm bench serve's; kvsim's: --limit N with a "
+         "trace, or n=N in --workload"},
+        {"gen --worklaod sharegpt -o x.csv",
+         "gen: unknown option '--worklaod': did you mean --workload?"},
         {"gen -o x.csv", "gen: --trace FILE is required, or --workload SPEC"},
         {"gen --workload sharegpt --trace t.csv -o x.csv", "--trace and --workload both given"},
         {"gen --workload sharegpt:n=0 -o x.csv",
