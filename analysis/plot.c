@@ -179,6 +179,22 @@ void plot_panel(double vx0, double vx1, double vy0, double vy1, const char *titl
         if (n > 1)
             plline(n, xs, ys);
         plpoin(n, xs, ys, 17);
+        if (s[k].err != NULL) {
+            /* The seeds' 95 % intervals, mean +- half-width (on a log
+             * axis a lower end at or below 0 is drawn to the axis). */
+            plwidth(1);
+            for (size_t i = 0; i < s[k].n; i++) {
+                double x = logx ? log10(s[k].x[i]) : s[k].x[i], y = s[k].y[i], e = s[k].err[i];
+                if (!isfinite(x) || !isfinite(y) || !isfinite(e) || e <= 0 || (logy && y <= 0))
+                    continue;
+                PLFLT bx[1] = {x}, lo[1] = {y - e}, hi[1] = {y + e};
+                if (logy) {
+                    lo[0] = lo[0] > 0 ? log10(lo[0]) : y0;
+                    hi[0] = log10(hi[0]);
+                }
+                plerry(1, bx, lo, hi);
+            }
+        }
         free(xs);
         free(ys);
     }

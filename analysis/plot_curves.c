@@ -37,18 +37,34 @@ static double row_x(const curves_ctx *c, size_t r, long xcol)
     return c->xrow != NULL ? c->xrow[r] : plot_table_num(c->t, r, xcol);
 }
 
+/* The column of COL's 95 % interval over seeds (curves.csv's NAME_ci95,
+ * written where the sweep ran several seeds), or -1. */
+static long ci_col(const table *t, long col)
+{
+    if (col < 0)
+        return -1;
+    char name[300];
+    snprintf(name, sizeof(name), "%s_ci95", t->header[col]);
+    return plot_table_col(t, name);
+}
+
 /* Fills CTX->s with column COL against the x column, one series per
- * group. Returns the number of series. */
+ * group, each point's interval from COL's _ci95 column where there is
+ * one. Returns the number of series. */
 static size_t fill_series(curves_ctx *c, long xcol, long col, char (*labels)[128], size_t ngroups)
 {
+    long cc = ci_col(c->t, col);
     for (size_t g = 0; g < ngroups; g++) {
         c->s[g].n = 0;
+        c->s[g].err = cc >= 0 ? c->s[g].y + c->t->rows : NULL;
         snprintf(c->s[g].label, sizeof(c->s[g].label), "%s", labels[g]);
     }
     for (size_t r = 0; r < c->t->rows; r++) {
         series *s = &c->s[c->series_of_row[r]];
         s->x[s->n] = row_x(c, r, xcol);
         s->y[s->n] = plot_table_num(c->t, r, col);
+        if (s->err != NULL)
+            s->err[s->n] = plot_table_num(c->t, r, cc);
         s->n++;
     }
     return ngroups;
@@ -257,15 +273,16 @@ static void draw_curves(void *ctx)
     for (int m = 0; m < 3; m++) {
         static const char *const pct[3] = {"median", "p90", "p99"};
         series s3[MAX_SERIES];
-        double *buf = malloc(2 * nl * c->t->rows * sizeof(double) + 1);
+        double *buf = malloc(3 * nl * c->t->rows * sizeof(double) + 1);
         if (buf == NULL)
             return;
         for (size_t l = 0; l < nl; l++) {
             char col[96];
             snprintf(col, sizeof(col), "vllm_bench.%s_%s_ms", ng > 1 ? "p99" : pct[l], metric[m]);
-            long cc = plot_table_col(c->t, col);
-            s3[l].x = buf + 2 * l * c->t->rows;
+            long cc = plot_table_col(c->t, col), ce = ci_col(c->t, cc);
+            s3[l].x = buf + 3 * l * c->t->rows;
             s3[l].y = s3[l].x + c->t->rows;
+            s3[l].err = ce >= 0 ? s3[l].y + c->t->rows : NULL;
             s3[l].n = 0;
             snprintf(s3[l].label, sizeof(s3[l].label), "%s", ng > 1 ? d->labels[l] : pct[l]);
             for (size_t r = 0; r < c->t->rows; r++) {
@@ -273,6 +290,8 @@ static void draw_curves(void *ctx)
                     continue;
                 s3[l].x[s3[l].n] = row_x(c, r, d->xcol);
                 s3[l].y[s3[l].n] = plot_table_num(c->t, r, cc);
+                if (s3[l].err != NULL)
+                    s3[l].err[s3[l].n] = plot_table_num(c->t, r, ce);
                 s3[l].n++;
             }
         }
@@ -352,7 +371,7 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
     char(*labels)[128] = calloc(MAX_SERIES, 128);
     size_t *grp = calloc(t.rows, sizeof(size_t));
     series s[MAX_SERIES];
-    double *buf = malloc(2 * MAX_SERIES * t.rows * sizeof(double) + 1);
+    double *buf = malloc(3 * MAX_SERIES * t.rows * sizeof(double) + 1);
     if (labels == NULL || grp == NULL || buf == NULL) {
         free(labels);
         free(grp);
@@ -383,8 +402,9 @@ int an_plot_curves(const char *dir, an_plot_info *info, char *err, size_t errlen
         grp[r] = g;
     }
     for (size_t g = 0; g < MAX_SERIES; g++) {
-        s[g].x = buf + 2 * g * t.rows;
+        s[g].x = buf + 3 * g * t.rows; /* x, y and the intervals, t.rows each */
         s[g].y = s[g].x + t.rows;
+        s[g].err = NULL;
         s[g].n = 0;
     }
     /* A logarithmic x when the values are positive and span 16x or more;

@@ -21,6 +21,7 @@
     X(plbox, c_plbox)                                                                              \
     X(plcol0, c_plcol0)                                                                            \
     X(plend1, c_plend1)                                                                            \
+    X(plerry, c_plerry)                                                                            \
     X(plfill, c_plfill)                                                                            \
     X(plgDevs, plgDevs)                                                                            \
     X(plgvpw, c_plgvpw)                                                                            \
@@ -55,6 +56,8 @@ PLOT_DL_FUNCS(PLOT_DL_DECLARE)
 #define plcol0 (*plot_dl_plcol0)
 #undef plend1
 #define plend1 (*plot_dl_plend1)
+#undef plerry
+#define plerry (*plot_dl_plerry)
 #undef plfill
 #define plfill (*plot_dl_plfill)
 #undef plgDevs
@@ -151,6 +154,8 @@ void plot_batch_limits(const table *t, long xcol, const size_t *series_of_row, s
 typedef struct series {
     char label[128];
     double *x, *y;
+    double
+        *err; /* each point's 95 % confidence half-width over seeds, drawn as a bar; NULL: none */
     size_t n;
 } series;
 
