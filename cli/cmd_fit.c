@@ -202,8 +202,8 @@ int cmd_fit(int argc, char **argv)
     printf("GPUs: by simple division, (weights + KV) / n + activations + non-torch <= usable;\n"
            "not a tensor-parallel size (heads must split, KV heads replicate, latent KV does\n"
            "not split at all: kvsim run --tensor-parallel-size N checks one). tpN: the speeds\n"
-           "and max seqs at tensor-parallel size N, the smallest (2 to %d; it can be below GPUs,\n"
-           "whose activations are one GPU's) whose run resolves and holds the batch,\n"
+           "and max seqs at tensor-parallel size N, the smallest (2 to %d, one node; it can be\n"
+           "below GPUs, whose activations are one GPU's) whose run resolves and holds the batch,\n"
            "all-reduces over the device's link included\n"
            "(prefill '-': no fp16_tflops in the catalog).\n",
            SIM_FIT_MAX_TP);

@@ -436,7 +436,10 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                 break;
             }
         }
-        for (uint32_t t = tp * 2; linked && !cfg.cost.llamacpp_split && t <= SIM_MAX_TP; t *= 2) {
+        const uint32_t tp_max =
+            sim_tp_max_for_link(cfg.allreduce_busbw_gbps, cfg.allreduce_latency_us);
+        bool hinted = false;
+        for (uint32_t t = tp * 2; linked && !cfg.cost.llamacpp_split && t <= tp_max; t *= 2) {
             sim_memory_plan q = *p;
             char e2[256];
             if (sim_tp_check(m, t, e2, sizeof(e2)) == 0 && holds_one(plan_terms(&cfg, t, &q), &q)) {
@@ -444,6 +447,30 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                          "--tensor-parallel-size %u fits (%.2f GiB of weights per GPU, KV for "
                          "a %u-token sequence)",
                          t, gib(q.weights_bytes), p->max_model_len);
+                hinted = true;
+                break;
+            }
+        }
+        /* Past a node: its largest tensor-parallel size that splits the
+         * model, and pipeline stages across nodes. */
+        uint32_t tn = 0;
+        for (uint32_t t = 1; t <= tp_max; t *= 2) {
+            char e2[256];
+            if (sim_tp_check(m, t, e2, sizeof(e2)) == 0)
+                tn = t;
+        }
+        for (uint32_t pp = (cfg.pipeline_parallel > 1 ? cfg.pipeline_parallel : 1) * 2;
+             linked && !hinted && !cfg.cost.llamacpp_split && tn > 0 && pp <= SIM_MAX_PP &&
+             pp <= m->layers;
+             pp *= 2) {
+            sim_config split = cfg;
+            split.pipeline_parallel = pp;
+            sim_memory_plan q = *p;
+            if (holds_one(plan_terms(&split, tn, &q), &q)) {
+                snprintf(hint, sizeof(hint),
+                         "--tensor-parallel-size %u --pipeline-parallel-size %u fits (%.2f GiB "
+                         "of weights per GPU, KV for a %u-token sequence)",
+                         tn, pp, gib(q.weights_bytes), p->max_model_len);
                 break;
             }
         }
@@ -600,6 +627,18 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
         sim_link_for(&o->gpu, o->allreduce_busbw_gbps, o->allreduce_latency_us, &o->link, err,
                      errlen) != 0)
         return -1;
+    if (o->tensor_parallel >
+        sim_tp_max_for_link(o->allreduce_busbw_gbps, o->allreduce_latency_us)) {
+        snprintf(err, errlen,
+                 "--tensor-parallel-size %u spans more than one node of %d GPUs: the catalog's "
+                 "all-reduce figures for %s (%s) were measured within one; across nodes "
+                 "(InfiniBand, RoCE) give your fabric's --allreduce-busbw GBPS and "
+                 "--allreduce-latency-us US (nccl-tests all_reduce_perf over the nodes), or "
+                 "keep tensor parallelism within a node and add --pipeline-parallel-size, as "
+                 "vLLM does across nodes",
+                 o->tensor_parallel, SIM_NODE_GPUS, o->gpu.name, o->link.interconnect);
+        return -1;
+    }
     if (o->replicas == 0 || o->replicas > SIM_MAX_REPLICAS) {
         snprintf(err, errlen, "--replicas %u must be 1..%d", o->replicas, SIM_MAX_REPLICAS);
         return -1;

@@ -14,8 +14,11 @@
 #include <stdint.h>
 
 #include "sim/config.h"
+#include "sim/parallel.h"
 
-enum { SIM_FIT_MAX_TP = 16 };
+/* Tensor-parallel sizes fit tries: within one node (sim/parallel.h:
+ * past it the catalog's link figures do not hold and kvsim run refuses). */
+enum { SIM_FIT_MAX_TP = SIM_NODE_GPUS };
 
 typedef struct sim_fit_query {
     sim_model model;

@@ -71,6 +71,11 @@ int sim_link_for(const sim_gpu *gpu, double busbw_gbps, double floor_us, sim_lin
     return 0;
 }
 
+uint32_t sim_tp_max_for_link(double busbw_gbps, double floor_us)
+{
+    return busbw_gbps > 0 && floor_us > 0 ? SIM_MAX_TP : SIM_NODE_GPUS;
+}
+
 double sim_allreduce_s(const sim_link *l, uint32_t n, double bytes)
 {
     if (n <= 1)

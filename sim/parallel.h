@@ -26,6 +26,15 @@
 /* Most GPUs one tensor-parallel group may have. */
 #define SIM_MAX_TP 64
 
+/* Most GPUs the catalog's all-reduce figures describe: they were measured
+ * within one node (nccl-tests on 8 H100 or A100 SXM of an HGX board, 4-8
+ * PCIe cards), and a tensor-parallel group past a node's 8 GPUs crosses
+ * nodes over InfiniBand or RoCE (a 400 Gb/s NIC a GPU: about 50 GB/s a
+ * direction, against 450 over NVLink 4), which no catalog figure
+ * describes. vLLM's docs keep tensor parallelism within a node and use
+ * pipeline parallelism across nodes. */
+#define SIM_NODE_GPUS 8
+
 /* An interconnect's measured all-reduce figures. */
 typedef struct sim_link {
     const char *interconnect; /* as the GPU catalog names it: nvlink3, pcie4, ... */
@@ -40,6 +49,11 @@ typedef struct sim_link {
  * measured figure for it (the message names the options that supply one). */
 int sim_link_for(const sim_gpu *gpu, double busbw_gbps, double floor_us, sim_link *out, char *err,
                  size_t errlen);
+
+/* The largest tensor-parallel group the link figures describe: SIM_NODE_GPUS
+ * with the catalog's, SIM_MAX_TP where the user gave both figures
+ * (BUSBW_GBPS and FLOOR_US > 0: their fabric, measured). */
+uint32_t sim_tp_max_for_link(double busbw_gbps, double floor_us);
 
 /* Seconds of one all-reduce of BYTES over N GPUs on L (0 when N is 1). */
 double sim_allreduce_s(const sim_link *l, uint32_t n, double bytes);

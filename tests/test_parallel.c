@@ -208,10 +208,19 @@ static void test_split_rules(void **state)
     assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "64 attention heads are not a multiple"));
     assert_non_null(strstr(err, "1, 2, 4, 8, 16"));
-    /* 8 KV heads at TP 16: one per GPU, each replicated twice (allowed). */
+    /* TP 16 crosses an 8-GPU HGX node: the catalog's NVLink figures
+     * (nccl-tests on 8 H100s) do not describe it, so it is refused... */
     c.tensor_parallel = 16;
+    assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "spans more than one node of 8 GPUs"));
+    assert_non_null(strstr(err, "--allreduce-busbw"));
+    /* ... unless the fabric's figures are given (a 400 Gb/s NIC a GPU).
+     * 8 KV heads at TP 16: one per GPU, each replicated twice (allowed). */
+    c.allreduce_busbw_gbps = 45;
+    c.allreduce_latency_us = 25;
     assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), 0);
     assert_int_equal(sim_tp_kv_heads(&r.model, 16), 1);
+    c.allreduce_busbw_gbps = c.allreduce_latency_us = 0;
     sim_config m = config("m1-max", "llama-3.1-8b");
     m.tensor_parallel = 2;
     assert_int_equal(sim_config_resolve(&m, &r, err, sizeof(err)), -1);
@@ -239,6 +248,12 @@ static void test_weights_check_holds(void **state)
     c.tensor_parallel = 2;
     assert_int_equal(sim_memory_plan_compute(&c, &p, err, sizeof(err)), 0);
     assert_true(p.pool_overridden);
+    /* Llama-3.1-405B (756 GiB in bf16) needs more than a node of H100s:
+     * the hint keeps tensor parallelism within the node and adds
+     * pipeline stages (it had offered TP 16 over NVLink). */
+    sim_config b = config("h100-sxm", "llama-3.1-405b");
+    assert_int_equal(sim_memory_plan_compute(&b, &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "--tensor-parallel-size 8 --pipeline-parallel-size 2 fits"));
 }
 
 /* A device without a compute figure is refused, never infinitely fast
