@@ -136,6 +136,8 @@ int cmd_fit(int argc, char **argv)
     if (sim_preset_lookup(o.engine ? o.engine : "vllm", &pr, err, sizeof(err)) != 0)
         cli_die("--engine: %s", err);
     q.cost = pr.params;
+    snprintf(q.engine, sizeof(q.engine), "%s", pr.name);
+    snprintf(q.backend, sizeof(q.backend), "%s", pr.backend);
     sim_gpu one;
     if (gpu != NULL && sim_gpu_lookup(gpu, &one, err, sizeof(err)) != 0)
         cli_die("--gpu: %s", err);

@@ -603,6 +603,7 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         if (sim_preset_lookup(o->engine, &pr, err, sizeof(err)) != 0)
             cli_die("--engine: %s", err);
         snprintf(cfg->engine, sizeof(cfg->engine), "%s", pr.name);
+        snprintf(cfg->backend, sizeof(cfg->backend), "%s", pr.backend);
         cfg->cost = pr.params;
     }
     if (o->bw_eff)

@@ -92,6 +92,9 @@ typedef struct sim_model {
     uint32_t intermediate; /* per expert for MoE; OPT's ffn_dim */
     uint32_t vocab;
     uint32_t max_len; /* max_position_embeddings */
+    /* Multi-token-prediction layers (config.json num_nextn_predict_layers:
+     * DeepSeek-V3, GLM-4.5, MiMo, Qwen3-Next); 0: none, so no "mtp". */
+    uint32_t mtp_layers;
     uint32_t experts; /* routed experts per MoE layer; 0 for dense */
     uint32_t experts_per_tok;
     uint32_t moe_intermediate;    /* a routed expert's intermediate size */

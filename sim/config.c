@@ -31,6 +31,7 @@
 #include "sim/parallel.h"
 #include "sim/pipeline.h"
 #include "sim/preset.h"
+#include "sim/support.h"
 
 void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *model)
 {
@@ -42,8 +43,10 @@ void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *m
     snprintf(cfg->engine, sizeof(cfg->engine), "vllm");
     sim_engine_preset pr;
     char err[256];
-    if (sim_preset_lookup("vllm", &pr, err, sizeof(err)) == 0)
+    if (sim_preset_lookup("vllm", &pr, err, sizeof(err)) == 0) {
         cfg->cost = pr.params;
+        snprintf(cfg->backend, sizeof(cfg->backend), "%s", pr.backend);
+    }
     snprintf(cfg->scheduler, sizeof(cfg->scheduler), "vllm");
     /* vLLM's --gpu-memory-utilization default; on a Mac the GPU may wire
      * about 75 % of the unified memory (Metal's
@@ -518,7 +521,7 @@ int sim_config_resolve(const sim_config *cfg, sim_config *o, char *err, size_t e
     if (sim_weight_bytes_of(&o->model, o->weight_dtype, &wb, err, errlen) != 0 ||
         sim_weight_peak_flops(&o->gpu, o->weight_dtype, &flops, err, errlen) != 0 ||
         sim_kv_format_check(o->kv_dtype, &o->model, err, errlen) != 0 ||
-        sim_spec_resolve(&o->spec, o, err, errlen) != 0)
+        sim_spec_resolve(&o->spec, o, err, errlen) != 0 || sim_support_check(o, err, errlen) != 0)
         return -1;
     if (o->n_samples == 0 || o->n_samples > o->max_num_seqs) {
         snprintf(err, errlen, "--n %u cannot exceed --max-num-seqs (%u)", o->n_samples,

@@ -31,6 +31,7 @@ typedef struct sim_config {
     const sim_dtype *weight_dtype;
     const sim_dtype *kv_dtype;
     char engine[32];             /* cost preset name, for reports */
+    char backend[16];            /* the preset's GPU backend (cuda, metal, rocm, vulkan; "" any) */
     sim_cost_params cost;        /* from the preset, with user overrides */
     char scheduler[16];          /* "vllm" (V1), "vllm-v0", "sarathi", "orca", "static" */
     char allocator[128];         /* "paged:block=16"; "" takes the scheduler's default */

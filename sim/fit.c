@@ -3,6 +3,8 @@
  */
 #include "sim/fit.h"
 
+#include "sim/support.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,15 @@ int sim_fit_memory_of(const sim_fit_query *q, sim_fit_memory *out, char *err, si
 {
     memset(out, 0, sizeof(*out));
     if (sim_kv_format_check(q->kv, &q->model, err, errlen) != 0)
+        return -1;
+    /* A format of another engine is refused once, not on every device. */
+    sim_config e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.engine, sizeof(e.engine), "%s", q->engine[0] != '\0' ? q->engine : "vllm");
+    e.cost = q->cost;
+    e.weight_dtype = q->weights;
+    e.kv_dtype = q->kv;
+    if (sim_support_formats(&e, err, errlen) != 0)
         return -1;
     sim_weight_bytes wb;
     if (sim_weight_bytes_of(&q->model, q->weights, &wb, err, errlen) != 0)
@@ -39,6 +50,10 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
     c.weight_dtype = q->weights;
     c.kv_dtype = q->kv;
     c.cost = q->cost;
+    if (q->engine[0] != '\0') {
+        snprintf(c.engine, sizeof(c.engine), "%s", q->engine);
+        snprintf(c.backend, sizeof(c.backend), "%s", q->backend);
+    }
     c.mem_util = q->mem_util;
     c.max_model_len = q->context;
     c.max_num_seqs = q->batch;

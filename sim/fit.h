@@ -29,6 +29,8 @@ typedef struct sim_fit_query {
     uint32_t batched_tokens; /* the token budget of a step (vLLM profiles over it) */
     double mem_util;
     sim_cost_params cost; /* an engine preset */
+    char engine[32];      /* its name and backend (sim_config's); "" the vllm defaults */
+    char backend[16];
 } sim_fit_query;
 
 /* Memory terms (bytes), independent of the device. */

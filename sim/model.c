@@ -380,6 +380,7 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
         {"qk_nope_head_dim", &out->qk_nope_dim, 1u << 14, 0},
         {"qk_rope_head_dim", &out->qk_rope_dim, 1u << 14, 0},
         {"v_head_dim", &out->v_head_dim, 1u << 14, 0},
+        {"num_nextn_predict_layers", &out->mtp_layers, 64, 0},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         int got = get_u32(root, fields[i].key, fields[i].max, fields[i].dst, origin, err, errlen);

@@ -204,8 +204,29 @@ static void test_bad_names_and_files(void **state)
     expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-3.1-8b "
                  "--host-link-gbps 16",
                  "m1-max has unified memory");
-    expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-3.1-8b -tp 2",
+    expect_error("run --trace traces/samples/tiny.csv --gpu dgx-spark --model llama-3.1-8b -tp 2",
                  "no GPU-to-GPU link");
+    /* What the engine does not run (sim/support.c): vLLM on an Apple GPU,
+     * bf16 before Ampere, llama.cpp's cache types under vLLM, a Metal
+     * preset on NVIDIA, MTP without MTP layers, a length past the model's
+     * positions. */
+    expect_error("run --trace traces/samples/tiny.csv --gpu m1-max --model llama-3.1-8b",
+                 "vLLM has no Metal backend");
+    expect_error("run --trace traces/samples/tiny.csv --gpu t4 --model llama-3.2-1b --dtype bf16",
+                 "bf16 needs compute capability 8.0 or higher in vLLM; t4 (turing) has 7.5");
+    expect_error("run --trace traces/samples/tiny.csv --gpu t4 --model llama-3.2-1b "
+                 "--quantization fp8",
+                 "need compute capability 8.0; t4 (turing) has 7.5");
+    expect_error("run --trace traces/samples/tiny.csv --gpu p40 --model llama-3.2-1b",
+                 "vLLM needs compute capability 7.0 or higher; p40 (pascal) has 6.1");
+    expect_error(RUN "--kv-cache-dtype q4_0", "q4_0 is llama.cpp's cache type");
+    expect_error(RUN "--engine llamacpp-metal", "fitted on Apple GPUs");
+    expect_error(RUN "--engine llamacpp --quantization awq", "llama.cpp reads GGUF files");
+    expect_error(RUN "--speculative-config "
+                     "'{\"method\": \"mtp\", \"num_speculative_tokens\": 1, "
+                     "\"acceptance_rate\": 0.8}'",
+                 "\"mtp\" drafts with the model's own multi-token-prediction layers");
+    expect_error(RUN "--max-model-len 200000", "above llama-2-7b's max_position_embeddings 4096");
     expect_error("run --trace traces/samples/tiny.csv --gpu mi300x --model llama-3.1-8b -tp 2",
                  "no measured all-reduce figure");
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
@@ -349,6 +370,7 @@ static void test_compare(void **state)
 
     /* Formats and speculation side by side (issue 9). */
     assert_int_equal(kvsim("compare --kv-cache-dtypes fp16,int4:group=16,residual=32,q8_0 "
+                           "--engine llamacpp "
                            "--trace traces/samples/tiny.csv --gpu a100-40gb --model llama-3.1-8b "
                            "2>/dev/null"),
                      0);
@@ -368,10 +390,12 @@ static void test_compare(void **state)
      * them (it had refused the folder: no compare.csv). */
     char fdir[] = "/tmp/kvsim_cmpf_XXXXXX";
     assert_non_null(mkdtemp(fdir));
-    snprintf(args, sizeof(args),
-             "compare --kv-cache-dtypes fp16,q8_0 --trace traces/samples/tiny.csv --gpu a100-40gb "
-             "--model llama-3.1-8b --quiet --out %s",
-             fdir);
+    snprintf(
+        args, sizeof(args),
+        "compare --kv-cache-dtypes fp16,q8_0 --engine llamacpp --trace traces/samples/tiny.csv "
+        "--gpu a100-40gb "
+        "--model llama-3.1-8b --quiet --out %s",
+        fdir);
     assert_int_equal(kvsim(args), 0);
     snprintf(cmd, sizeof(cmd),
              "test $(wc -l < %s/compare.csv) -eq 3 && head -1 %s/compare.csv | grep -q "
@@ -381,10 +405,12 @@ static void test_compare(void **state)
              fdir, fdir, fdir, fdir, fdir, fdir);
     assert_int_equal(system(cmd), 0);
     /* --no-plot: the files without the bars. */
-    snprintf(args, sizeof(args),
-             "compare --kv-cache-dtypes fp16,q8_0 --trace traces/samples/tiny.csv --gpu a100-40gb "
-             "--model llama-3.1-8b --quiet --no-plot --out %s/np",
-             fdir);
+    snprintf(
+        args, sizeof(args),
+        "compare --kv-cache-dtypes fp16,q8_0 --engine llamacpp --trace traces/samples/tiny.csv "
+        "--gpu a100-40gb "
+        "--model llama-3.1-8b --quiet --no-plot --out %s/np",
+        fdir);
     assert_int_equal(kvsim(args), 0);
     snprintf(cmd, sizeof(cmd), "test -s %s/np/compare.csv && test ! -e %s/np/compare.png", fdir,
              fdir);

@@ -40,6 +40,8 @@ static sim_fit_query query(void)
         fail_msg("%s", err);
     q.weights = sim_weight_format_parse("q4_K_M", err, sizeof(err));
     q.kv = sim_kv_format_parse("q8_0", NULL, err, sizeof(err));
+    snprintf(q.engine, sizeof(q.engine), "llamacpp"); /* q8_0 is llama.cpp's cache type */
+    snprintf(q.backend, sizeof(q.backend), "cuda");
     assert_non_null(q.weights);
     assert_non_null(q.kv);
     q.context = 32768;
@@ -130,6 +132,8 @@ static void test_fit_70b_arithmetic(void **state)
     assert_true(d.max_seqs >= 1);
     sim_config c, r;
     sim_config_defaults(&c, &g, &q.model);
+    snprintf(c.engine, sizeof(c.engine), "%s", q.engine);
+    snprintf(c.backend, sizeof(c.backend), "%s", q.backend);
     c.weight_dtype = q.weights;
     c.kv_dtype = q.kv;
     c.cost = q.cost;
@@ -197,7 +201,7 @@ static void test_fit_table(void **state)
     char cmd[1024];
     snprintf(cmd, sizeof(cmd),
              "'%s' fit --model llama-3.1-70b --quantization q4_K_M --kv-cache-dtype q8_0 "
-             "--context 32768 2>&1",
+             "--context 32768 --engine llamacpp 2>&1",
              bin);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);

@@ -243,6 +243,8 @@ static void test_memory_plan(void **state)
     assert_int_equal(sim_gpu_lookup("rtx-4090", &g, err, sizeof(err)), 0);
     sim_config c, o;
     sim_config_defaults(&c, &g, &m);
+    snprintf(c.engine, sizeof(c.engine), "llamacpp"); /* q8_0: llama.cpp's cache type */
+    snprintf(c.backend, sizeof(c.backend), "cuda");
     c.weight_dtype = wq("Q4_K_M");
     c.kv_dtype = kv("q8_0");
     c.max_model_len = 8192;

@@ -221,7 +221,7 @@ static void test_split_rules(void **state)
     assert_int_equal(sim_config_resolve(&c, &r, err, sizeof(err)), 0);
     assert_int_equal(sim_tp_kv_heads(&r.model, 16), 1);
     c.allreduce_busbw_gbps = c.allreduce_latency_us = 0;
-    sim_config m = config("m1-max", "llama-3.1-8b");
+    sim_config m = config("dgx-spark", "llama-3.1-8b");
     m.tensor_parallel = 2;
     assert_int_equal(sim_config_resolve(&m, &r, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "no GPU-to-GPU link"));

@@ -27,6 +27,10 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
         fail_msg("%s", err);
     sim_config c;
     sim_config_defaults(&c, &g, &m);
+    if (strcmp(g.vendor, "Apple") == 0) { /* vLLM has no Metal backend (sim/support.c) */
+        snprintf(c.engine, sizeof(c.engine), "llamacpp-metal");
+        snprintf(c.backend, sizeof(c.backend), "metal");
+    }
     c.cost.bw_eff = 0.8;
     c.cost.flops_eff = 0.5;
     c.cost.step_overhead_s = 0.005;

@@ -141,7 +141,8 @@ def source(r):
 
 
 def spec(r):
-    m = r.choice(['eagle', 'eagle', 'ngram', 'draft_model', 'mtp', 'eagle3'])
+    # mtp needs a model with MTP layers (none in the catalog: refused, sim/support.c)
+    m = r.choice(['eagle', 'eagle', 'ngram', 'draft_model', 'eagle3'] * 4 + ['mtp'])
     d = {'method': m, 'num_speculative_tokens': r.randint(1, 6)}
     if m == 'draft_model':
         d['model'] = 'llama-3.2-1b'
@@ -184,7 +185,9 @@ SMALL_MODELS = ['llama-3.2-1b', 'llama-3.2-1b', 'llama-3.2-3b', 'llama-3.1-8b', 
                 'mistral-7b', 'llama-2-7b', 'qwen3-8b', 'gemma-2-9b', 'opt-13b', 'deepseek-v2-lite']
 BIG_MODELS = ['mixtral-8x7b', 'qwen3-30b-a3b', 'llama-2-70b', 'qwen2.5-32b', 'codellama-34b']
 BIG_GPUS = ['a100-80gb', 'h100-sxm', 'h200', 'b200', 'a100-40gb', 'l40s', 'mi300x', 'h100-pcie', 'a100-80gb-pcie']
-SMALL_GPUS = ['l4', 'rtx-4090', 'a10g', 'rtx-3090', 'm2-max', 'cpu-xeon-8480', 'dgx-spark', 'rtx-5090', 'm3-max']
+# CPUs take no engine preset (sim/support.c): they serve as --host.
+SMALL_GPUS = ['l4', 'rtx-4090', 'a10g', 'rtx-3090', 'm2-max', 'rtx-3060', 'dgx-spark', 'rtx-5090', 'm3-max']
+APPLE = ('m2-max', 'm3-max')
 LINKED = ['a100-80gb', 'h100-sxm', 'h200', 'b200', 'a100-40gb', 'l40s', 'h100-pcie', 'l4', 'rtx-4090', 'a10g']
 
 
@@ -205,8 +208,19 @@ def combo(r):
         sched = r.choice(['vllm', 'vllm', 'vllm', 'vllm-v0', 'sarathi'])
     a += ['--scheduler', sched]
     eng = None
-    if r.random() < 0.2:
-        eng = r.choice(['trtllm', 'trtllm', 'llamacpp', 'llamacpp-2023', 'llamacpp-metal', 'llamacpp-rocm', 'llamacpp-vulkan'])
+    # The engines each device runs (sim/support.c): vLLM has no Metal
+    # backend, llama.cpp's presets are per GPU backend, TensorRT-LLM is
+    # NVIDIA's; a share of mismatches stays, to exercise the refusals.
+    if gpu in APPLE:
+        eng = 'llamacpp-metal' if r.random() < 0.95 else r.choice(['vllm', 'llamacpp'])
+    elif r.random() < 0.2:
+        if gpu == 'mi300x':
+            eng = r.choice(['llamacpp-rocm', 'llamacpp-vulkan'])
+        elif r.random() < 0.05:
+            eng = r.choice(['llamacpp-metal', 'llamacpp-rocm'])
+        else:
+            eng = r.choice(['trtllm', 'trtllm', 'llamacpp', 'llamacpp-2023', 'llamacpp-vulkan'])
+    if eng is not None:
         a += ['--engine', eng]
     llama = eng is not None and eng.startswith('llamacpp')
     alloc = 'paged'
@@ -301,10 +315,18 @@ def combo(r):
         if 'draft_model' in sp and not model.startswith('llama-3'):
             sp = sp.replace('draft_model', 'eagle').replace('"model": "llama-3.2-1b", ', '')
         a += ['--speculative-config', sp]
+    # Formats of the engine (sim/support.c: llama.cpp reads GGUF, vLLM and
+    # TensorRT-LLM have no llama.cpp cache types), a few of another's.
+    mixed = r.random() < 0.05
     if r.random() < 0.2:
-        a += ['--quantization', r.choice(['fp8', 'int8', 'awq', 'gptq', 'nvfp4', 'mxfp4', 'Q4_K_M', 'Q8_0', 'awq:group=64'])]
+        q = (['Q4_K_M', 'Q8_0', 'mxfp4'] if llama and not mixed else
+             ['fp8', 'int8', 'awq', 'gptq', 'nvfp4', 'mxfp4', 'awq:group=64']
+             + ([] if eng == 'trtllm' and not mixed else ['Q4_K_M', 'Q8_0']))
+        a += ['--quantization', r.choice(q)]
     if r.random() < 0.2 and model != 'deepseek-v2-lite':
-        a += ['--kv-cache-dtype', r.choice(['fp8', 'fp8_e5m2', 'int8', 'int4', 'int2:group=32,residual=64', 'q8_0', 'q4_0', 'bf16', 'int4:residual=128'])]
+        k = ['int8', 'int4', 'int2:group=32,residual=64', 'bf16', 'int4:residual=128']
+        k += ['q8_0', 'q4_0'] if llama or mixed else ['fp8', 'fp8_e5m2']
+        a += ['--kv-cache-dtype', r.choice(k)]
     if r.random() < 0.05:
         a += ['--dtype', 'bf16']
     if llama and r.random() < 0.3:
