@@ -117,12 +117,18 @@ static double gib(uint64_t b)
     return (double)b / 1073741824.0;
 }
 
-/* Prints the two tables of N runs of CFG. */
-static void print_tables(const sim_config *cfg, const cli_result *runs, int n)
+/* Prints the two tables of N runs of CFG (O: the command's options). */
+static void print_tables(const sim_config *cfg, const run_opts *o, const cli_result *runs, int n)
 {
     const sim_result *r0 = &runs[0].res;
     printf("kvsim compare: %s on %s%s, %s\n", cfg->model.name, cfg->gpu.name, cli_layout(cfg),
            runs[0].source);
+    /* What every arm shares that kvsim run would do otherwise. */
+    if (o->prefix_caching < 0)
+        printf("prefix caching off in every arm but a paged spec with prefix=on (kvsim run's "
+               "paged default is on)\n");
+    if (o->speculative_config != NULL)
+        printf("speculative: %s in every arm\n", o->speculative_config);
     printf("KV pool %.2f GiB before strategy rounding, %llu bytes per token\n",
            gib(r0->plan.kv_budget_bytes), (unsigned long long)r0->plan.kv_bytes_per_token);
     /* As kvsim run's summary says it: the strategies are compared on a
@@ -222,7 +228,9 @@ int cmd_compare(int argc, char **argv)
     if (o.allocators == NULL && o.speculative_config != NULL)
         return cli_compare_spec(&o); /* with and without speculation (cmd_compare_spec.c) */
     if (o.allocators == NULL)
-        cli_die("compare: --allocators SPEC,SPEC,... is required (kvsim compare --help)");
+        cli_die("compare: say what to compare: --allocators SPEC,..., --kv-cache-dtypes "
+                "FMT,..., --quantizations FMT,... or --speculative-config JSON (kvsim compare "
+                "--help)");
     if (o.allocator != NULL || o.block_size != NULL)
         cli_die("compare: use --allocators (with block=N in a paged spec), not --allocator or "
                 "--block-size");
@@ -249,8 +257,8 @@ int cmd_compare(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         char err[1024];
         set_arm(&cfg, &o, specs[i]);
-        if (sim_check_config(&cfg, err, sizeof(err)) != 0)
-            cli_die("%s", err);
+        if (sim_check_config(&cfg, err, sizeof(err)) != 0) /* which arm, then why */
+            cli_die("compare: --allocators %s: %s", specs[i], err);
     }
     if (o.out != NULL)
         cli_make_dirs(o.out);
@@ -281,7 +289,7 @@ int cmd_compare(int argc, char **argv)
     }
 
     if (!o.quiet)
-        print_tables(&cfg, runs, n);
+        print_tables(&cfg, &o, runs, n);
     if (o.out != NULL) {
         const char *labels[MAX_SPECS];
         for (int i = 0; i < n; i++)

@@ -97,8 +97,8 @@ int cli_compare_formats(const run_opts *o)
             one.quantization = names[i];
         cli_build_config(&one, "compare", &cfgs[i], &ts_interval, &fmt);
         char err[1024];
-        if (sim_check_config(&cfgs[i], err, sizeof(err)) != 0)
-            cli_die("%s", err);
+        if (sim_check_config(&cfgs[i], err, sizeof(err)) != 0) /* which entry, then why */
+            cli_die("compare: %s %s: %s", opt, names[i], err);
     }
     if (o->out != NULL)
         cli_make_dirs(o->out);
@@ -133,26 +133,33 @@ int cli_compare_formats(const run_opts *o)
         }
     }
     if (!o->quiet) {
-        printf("kvsim compare: %s on %s%s, %s\n\n", cfgs[0].model.name, cfgs[0].gpu.name,
+        printf("kvsim compare: %s on %s%s, %s\n", cfgs[0].model.name, cfgs[0].gpu.name,
                cli_layout(&cfgs[0]), runs[0].source);
-        printf("%-28s %8s %9s %10s %7s %9s %9s %9s %9s %10s %8s\n", kv ? "KV format" : "weights",
-               "weights", "KV B/tok", "pool tok", "preempt", "TTFT p50", "TTFT p99", "TPOT p50",
-               "TPOT p99", "out tok/s", "resident");
+        if (o->speculative_config != NULL)
+            printf("speculative: %s in every run\n", o->speculative_config);
+        printf("\n%-28s %8s %9s %10s %7s %9s %9s %9s %9s %10s %8s %11s\n",
+               kv ? "KV format" : "weights", "weights", "KV B/tok", "pool tok", "preempt",
+               "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "out tok/s", "resident", "done/rej");
         for (int i = 0; i < n; i++) {
             const sim_result *r = &runs[i].res;
             const an_metrics *m = &runs[i].metrics;
             cli_compare_lat l;
             cli_compare_lat_of(m, &l);
-            printf("%-28.28s %8.2f %9llu %10llu %7llu %9.1f %9.1f %9.2f %9.2f %10.1f %8.1f\n",
+            char done[32];
+            snprintf(done, sizeof(done), "%llu/%llu", (unsigned long long)r->completed,
+                     (unsigned long long)r->rejected);
+            printf("%-28.28s %8.2f %9llu %10llu %7llu %9.1f %9.1f %9.2f %9.2f %10.1f %8.1f %11s\n",
                    names[i], gib(r->plan.weights_bytes),
                    (unsigned long long)r->plan.kv_bytes_per_token,
                    (unsigned long long)(r->plan.kv_pool_bytes / r->plan.kv_bytes_per_token),
                    (unsigned long long)r->preemptions, l.median_ttft_ms, l.p99_ttft_ms,
                    l.median_tpot_ms, l.p99_tpot_ms, ratio((double)r->output_tokens, r->makespan_s),
-                   an_metrics_mean_running(m));
+                   an_metrics_mean_running(m), done);
         }
-        printf("\n(weights GiB; KV bytes per token with scales; TTFT and TPOT in ms; "
-               "resident: sequences holding KV, mean over busy time)\n");
+        printf(
+            "\n(weights GiB; KV bytes per token with scales; TTFT and TPOT in ms; "
+            "resident: sequences holding KV, mean over busy time; done/rej: requests completed and "
+            "rejected)\n");
     }
     if (o->out != NULL) {
         const char *labels[MAX_FORMATS];

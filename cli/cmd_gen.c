@@ -128,6 +128,10 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
         cli_die("%s: --trace FILE is required, or --workload SPEC (kvsim %s --help)", cmd, cmd);
     if (o->trace != NULL && o->trace[0] == '\0')
         cli_die("--trace: empty file name ('-' reads standard input)");
+    if (o->workload != NULL && o->rate != NULL && strcmp(o->rate, "inf") == 0)
+        cli_die("--request-rate (--rate) applies to --trace; a workload spec sets its own "
+                "arrivals: vllm bench serve's inf, every request at once, is ;arrival=batch in it "
+                "(e.g. 'sharegpt:n=1000;arrival=batch'; kvsim gen --help)");
     if (o->workload != NULL && o->rate != NULL)
         cli_die("--request-rate (--rate) applies to --trace; a workload spec sets its own rate: "
                 "rate=%s in it (e.g. sharegpt:n=1000,rate=%s; kvsim gen --help)",
@@ -273,8 +277,8 @@ int cmd_gen(int argc, char **argv)
                                                 "--limit",      "--time-window",  "--sample"};
             const char *kv = cli_bench_option_hint(a);
             if (kv != NULL)
-                cli_die("gen: unknown option '%.*s': vllm bench serve's; kvsim's: %s",
-                        (int)strcspn(a, "="), a, kv);
+                cli_die("gen: unknown option '%.*s': vLLM's; kvsim's: %s", (int)strcspn(a, "="), a,
+                        kv);
             char nm[256];
             snprintf(nm, sizeof(nm), "%.*s", (int)strcspn(a, "="), a);
             const char *hint =

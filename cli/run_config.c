@@ -140,7 +140,8 @@ void cli_make_dirs(const char *dir)
 const char *cli_bench_option_hint(const char *name)
 {
     /* `vllm bench serve`'s workload options, which kvsim spells as a
-     * workload spec or a source option. */
+     * workload spec or a source option, and engine arguments it spells
+     * otherwise. */
     static const struct {
         const char *vllm, *kvsim;
     } bench[] = {
@@ -151,6 +152,17 @@ const char *cli_bench_option_hint(const char *name)
         {"--random-input-len", "--workload 'poisson:rate=R,n=N;in=fixed:LEN;out=fixed:LEN'"},
         {"--random-output-len", "--workload 'poisson:rate=R,n=N;in=fixed:LEN;out=fixed:LEN'"},
         {"--sharegpt-output-len", "--workload 'sharegpt:n=N;out=fixed:LEN'"},
+        {"--random-range-ratio",
+         "a length distribution in --workload (in=uniform:min=A,max=B; kvsim gen --help)"},
+        /* vLLM engine arguments kvsim spells otherwise. */
+        {"--num-gpu-blocks-override", "--num-blocks N"},
+        {"--kv-cache-memory-bytes", "--kv-pool-gib GIB"},
+        {"--data-parallel-size", "--replicas N (each replica its own GPUs, requests routed "
+                                 "between them)"},
+        {"--speculative-model", "--speculative-config JSON ({\"method\": \"draft_model\", "
+                                "\"model\": NAME, \"num_speculative_tokens\": K, ...})"},
+        {"--num-speculative-tokens", "\"num_speculative_tokens\" in --speculative-config JSON"},
+        {"--cpu-offload-gb", "--gpu-layers N with --host (the layers kept on the GPU)"},
     };
     size_t len = strcspn(name, "=");
     for (size_t k = 0; k < sizeof(bench) / sizeof(bench[0]); k++)
@@ -165,7 +177,7 @@ void cli_die_unknown_option(const char *arg, size_t name_len, const char *const 
     snprintf(name, sizeof(name), "%.*s", (int)(name_len < 255 ? name_len : 255), arg);
     const char *kv = cli_bench_option_hint(name);
     if (kv != NULL)
-        cli_die("unknown option '%s': vllm bench serve's; kvsim's: %s", name, kv);
+        cli_die("unknown option '%s': vLLM's; kvsim's: %s", name, kv);
     const char *hint = name[0] == '-' ? cli_did_you_mean(name, names, n) : NULL;
     if (hint != NULL)
         cli_die("unknown option '%s': did you mean %s? (--help lists them)", arg, hint);
@@ -775,14 +787,18 @@ const char *cli_layout(const sim_config *cfg)
     static char buf[96];
     uint32_t tp = cfg->tensor_parallel > 1 ? cfg->tensor_parallel : 1;
     uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
+    uint32_t reps = cfg->replicas > 1 ? cfg->replicas : 1;
+    char each[48] = "";
+    if (reps > 1) /* each replica its own GPUs */
+        snprintf(each, sizeof(each), " a replica, %u replicas", reps);
     if (tp * pp == 1)
-        return "";
+        return reps > 1 ? (snprintf(buf, sizeof(buf), " x %u replicas", reps), buf) : "";
     if (cfg->cost.llamacpp_split)
-        snprintf(buf, sizeof(buf), " x %u GPUs (llama.cpp layer split; memory figures per GPU)",
-                 pp);
+        snprintf(buf, sizeof(buf), " x %u GPUs%s (llama.cpp layer split; memory figures per GPU)",
+                 pp, each);
     else
-        snprintf(buf, sizeof(buf), " x %u GPUs (TP %u x PP %u; memory figures per GPU)", tp * pp,
-                 tp, pp);
+        snprintf(buf, sizeof(buf), " x %u GPUs%s (TP %u x PP %u; memory figures per GPU)", tp * pp,
+                 each, tp, pp);
     return buf;
 }
 

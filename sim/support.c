@@ -130,10 +130,10 @@ static int check_device(const sim_config *c, int fam, char *err, size_t errlen)
         want = "NVIDIA GPUs";
     if (want != NULL) {
         snprintf(err, errlen,
-                 "the %s preset is llama.cpp's %s backend, fitted on %s; for %s (%s) use %s", c->engine,
-                 be, want, g->name, g->vendor,
-                 apple ? "--engine llamacpp-metal"
-                 : amd ? "--engine llamacpp-rocm or llamacpp-vulkan"
+                 "the %s preset is llama.cpp's %s backend, fitted on %s; for %s (%s) use %s",
+                 c->engine, be, want, g->name, g->vendor,
+                 apple    ? "--engine llamacpp-metal"
+                 : amd    ? "--engine llamacpp-rocm or llamacpp-vulkan"
                  : nvidia ? "--engine llamacpp (CUDA) or llamacpp-vulkan"
                           : "--engine llamacpp-vulkan");
         return -1;

@@ -181,7 +181,10 @@ static void test_bad_names_and_files(void **state)
                  "kvsim does not read the HuggingFace Hub: give a catalog name (closest: "
                  "llama-3.1-8b,");
     expect_error("run --num-prompts 10 --gpu h100-sxm --model llama-3.1-8b --workload sharegpt",
-                 "unknown option '--num-prompts': vllm bench serve's; kvsim's: --limit N");
+                 "unknown option '--num-prompts': vLLM's; kvsim's: --limit N");
+    expect_error(RUN "--num-gpu-blocks-override 100",
+                 "unknown option '--num-gpu-blocks-override': vLLM's; kvsim's: --num-blocks N");
+    expect_error(RUN "--data-parallel-size 2", "vLLM's; kvsim's: --replicas N");
     /* A directory where a file goes opens, then fails to read: the reason
      * is named (it said "read error"). */
     expect_error(RUN "--step-profile tests/data", "--step-profile tests/data: cannot read: Is a "
@@ -451,7 +454,7 @@ static void test_compare(void **state)
                  "--allocators and --kv-cache-dtypes: one comparison at a time");
 #undef CMPT
     expect_error("compare --trace traces/samples/tiny.csv --gpu a100-40gb --model opt-13b",
-                 "--allocators SPEC,SPEC,... is required");
+                 "say what to compare: --allocators SPEC,..., --kv-cache-dtypes");
     expect_error("compare --allocators paged,buddy --trace traces/samples/tiny.csv --gpu a100-40gb "
                  "--model opt-13b",
                  "unknown strategy 'buddy'");

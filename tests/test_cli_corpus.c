@@ -129,7 +129,7 @@ static void test_bad_options(void **state)
         {"gen --workload sharegpt", "gen: -o FILE is required"},
         /* vllm bench serve's spelling, and a misspelling, get kvsim's. */
         {"gen --workload sharegpt --num-prompts 10 -o x.csv",
-         "gen: unknown option '--num-prompts': vllm bench serve's; kvsim's: --limit N with a "
+         "gen: unknown option '--num-prompts': vLLM's; kvsim's: --limit N with a "
          "trace, or n=N in --workload"},
         {"gen --worklaod sharegpt -o x.csv",
          "gen: unknown option '--worklaod': did you mean --workload?"},
