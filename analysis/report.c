@@ -238,10 +238,13 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
     const sim_result *r = in->res;
     fprintf(fp,
             "scheduler    %s: budget %u tokens/step, chunked prefill %s, prefix caching %s, "
-            "preemption by %s\n",
+            "%s\n",
             r->scheduler, r->plan.max_batched_tokens, r->chunked_prefill ? "on" : "off",
             r->prefix_caching ? "on" : "off",
-            c->preemption_mode == SIM_PREEMPT_SWAP ? "swap" : "recompute");
+            strcmp(r->scheduler, "orca") == 0 /* it reserves max_model_len at admission */
+                ? "no preemption (KV reserved for max_model_len at admission)"
+                : c->preemption_mode == SIM_PREEMPT_SWAP ? "preemption by swap"
+                                                         : "preemption by recompute");
     if (r->swap_preemptions)
         fprintf(fp,
                 "             %llu preemptions by swap (%.2f GiB out, %.2f GiB in), %llu by "
@@ -294,13 +297,13 @@ static void print_sched_summary(FILE *fp, const an_run_info *in)
         return;
     fprintf(fp, "replicas     %u behind %s (memory figures below: replica 0)\n", r->replicas,
             router_names[c->router]);
-    fprintf(fp, "  replica  requests  completed   out tok/s  mean TTFT s  mean TPOT s  preempt\n");
+    fprintf(fp, "  replica  requests  completed   out tok/s mean TTFT ms mean TPOT ms  preempt\n");
     for (uint32_t k = 0; k < r->replicas; k++) {
         const sim_replica_stats *s = &r->per_replica[k];
-        fprintf(fp, "  %7u %9llu %10llu %11.1f %12.4f %12.4f %8llu\n", k,
+        fprintf(fp, "  %7u %9llu %10llu %11.1f %12.1f %12.2f %8llu\n", k,
                 (unsigned long long)s->total, (unsigned long long)s->completed,
                 r->makespan_s > 0 ? (double)s->output_tokens / r->makespan_s : 0.0,
-                per(s->ttft_sum_s, s->completed), per(s->tpot_sum_s, s->tpot_n),
+                1e3 * per(s->ttft_sum_s, s->completed), 1e3 * per(s->tpot_sum_s, s->tpot_n),
                 (unsigned long long)s->preemptions);
     }
 }

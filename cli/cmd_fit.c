@@ -54,7 +54,7 @@ int cmd_fit(int argc, char **argv)
 {
     run_opts o;
     memset(&o, 0, sizeof(o));
-    const char *context = NULL, *batch = NULL, *gpu = NULL;
+    const char *context = NULL, *batch = NULL, *gpu = NULL, *batch_opt = "--batch";
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -109,6 +109,8 @@ int cmd_fit(int argc, char **argv)
             cli_die("%s given twice", names[k]);
         }
         *dst[k] = eq != NULL ? eq + 1 : argv[++i];
+        if (dst[k] == &batch)
+            batch_opt = names[k]; /* --batch or --users, for its messages */
     }
     if (o.model == NULL)
         cli_die("fit: --model NAME is required (kvsim list models)");
@@ -123,7 +125,7 @@ int cmd_fit(int argc, char **argv)
     q.weights = fmt.weight_dtype;
     q.kv = fmt.kv_dtype;
     q.context = context ? (uint32_t)cli_parse_u64("--context", context, 1, 1u << 30) : 4096;
-    q.batch = batch ? (uint32_t)cli_parse_u64("--batch", batch, 1, 1u << 20) : 1;
+    q.batch = batch ? (uint32_t)cli_parse_u64(batch_opt, batch, 1, 1u << 20) : 1;
     q.batched_tokens =
         o.max_batched_tokens
             ? (uint32_t)cli_parse_u64("--max-num-batched-tokens", o.max_batched_tokens, 1, 1u << 30)

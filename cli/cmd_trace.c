@@ -161,6 +161,9 @@ int cmd_trace(int argc, char **argv)
     }
     if (strcmp(argv[0], "stats") == 0)
         return trace_stats_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[0], "convert") == 0)
+        cli_die("trace: unknown subcommand 'convert': kvsim gen --trace FILE -o OUT.csv[.gz] "
+                "writes any trace as kvsim CSV (with --time-window, --rate-scale, ...)");
     cli_die("trace: unknown subcommand '%s' (known: stats)", argv[0]);
     return 2;
 }

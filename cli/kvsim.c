@@ -158,6 +158,12 @@ static int cmd_report(int argc, char **argv)
     }
     if (dir == NULL)
         cli_die("report: say which folder: kvsim report DIR [-o FILE]");
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        cli_die("report: %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        cli_die("report: %s: not a folder (kvsim report DIR: a run's, sweep's or compare's --out)",
+                dir);
     if (an_report_kind(dir) == NULL)
         cli_die("report: %s: not a kvsim output folder (no summary.json, compare.csv, curves.csv "
                 "or find.csv)",

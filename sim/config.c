@@ -31,6 +31,7 @@
 #include "sim/parallel.h"
 #include "sim/pipeline.h"
 #include "sim/preset.h"
+#include "sim/spec.h"
 #include "sim/support.h"
 
 void sim_config_defaults(sim_config *cfg, const sim_gpu *gpu, const sim_model *model)
@@ -477,8 +478,10 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                 break;
             }
         }
-        for (uint32_t k = m->layers;
-             tp == 1 && cfg.pipeline_parallel <= 1 && !cfg.gpu.unified_memory && k-- > 0;) {
+        /* Offload is refused with speculation (sim/spec.c). */
+        const bool drafting = cfg.spec.method != SIM_SPEC_NONE;
+        for (uint32_t k = m->layers; !drafting && tp == 1 && cfg.pipeline_parallel <= 1 &&
+                                     !cfg.gpu.unified_memory && k-- > 0;) {
             sim_memory_plan q = *p;
             if (holds_one(offload_terms(&cfg, k, &q), &q)) {
                 size_t used = strlen(hint);
@@ -487,13 +490,23 @@ int sim_memory_plan_compute(const sim_config *cfg_in, sim_memory_plan *p, char *
                 break;
             }
         }
+        /* The drafter's weights named apart: a drafter larger than the
+         * model it drafts for is most of them. */
+        char drafter[160] = "";
+        if (p->draft_weights_bytes > 0)
+            snprintf(drafter, sizeof(drafter), " (the drafter %s: %.2f GiB of them%s)",
+                     cfg.spec.method == SIM_SPEC_DRAFT_MODEL ? cfg.spec.draft.name : "head",
+                     gib(p->draft_weights_bytes),
+                     cfg.spec.draft.params_total > m->params_total ? ", larger than the model"
+                                                                   : "");
         snprintf(err, errlen,
-                 "%s does not fit on %s%s: weights %.2f GiB%s + activations %.2f GiB (for "
+                 "%s does not fit on %s%s: weights %.2f GiB%s%s + activations %.2f GiB (for "
                  "--max-num-batched-tokens %u) + non-torch %.2f GiB >= %.2f GiB usable (%.0f%% of "
                  "%s %.2f GiB%s); %s",
                  m->name, cfg.gpu.name, tp > 1 ? " per GPU" : "", gib(p->weights_bytes),
-                 tp > 1 ? " (its share)" : "", gib(p->activation_bytes), p->max_batched_tokens,
-                 gib(p->overhead_bytes), gib(p->usable_bytes), cfg.mem_util * 100,
+                 tp > 1 ? " (its share)" : "", drafter, gib(p->activation_bytes),
+                 p->max_batched_tokens, gib(p->overhead_bytes), gib(p->usable_bytes),
+                 cfg.mem_util * 100,
                  cfg.gpu.unified_memory ? "the unified memory" : "the CUDA total",
                  gib(p->cuda_total_bytes), p->cuda_total_estimated ? ", estimated" : "", hint);
         return -1;

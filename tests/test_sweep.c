@@ -962,7 +962,7 @@ static void test_bad_sweeps(void **state)
     expect_error("modl llama-3.1-8b", "unknown command 'modl': did you mean model?");
     expect_error("plot /nonexistent", "plot: /nonexistent: No such file or directory");
     expect_error("plot README.md", "plot: README.md is not a folder");
-    expect_error("report /nonexistent", "report: /nonexistent: not a kvsim output folder");
+    expect_error("report /nonexistent", "report: /nonexistent: No such file or directory");
     expect_error("plot", "plot: say which folder");
     expect_error("plot /tmp/a /tmp/b", "plot: one folder at a time ('/tmp/a' and '/tmp/b')");
     expect_error("plot -x", "plot: unknown option '-x'");

@@ -222,6 +222,15 @@ int trace__detect(trace_reader *r, trace_format fmt)
         }
     }
     char shown[TRACE__ECHO_BYTES];
+    /* A header of the right names with another separator (a spreadsheet's
+     * export): said so. */
+    if (memchr(line, ',', len) == NULL &&
+        (memchr(line, ';', len) != NULL || memchr(line, '\t', len) != NULL))
+        return trace__fail(r, TRACE_EFORMAT, r->lineno,
+                           "unrecognized trace header '%s': fields are separated by '%s', not "
+                           "commas (a CSV trace takes commas)",
+                           trace__echo(shown, line, len),
+                           memchr(line, ';', len) != NULL ? ";" : "tabs");
     return trace__fail(r, TRACE_EFORMAT, r->lineno,
                        "unrecognized trace header '%s' (expected kvsim "
                        "arrival_s,input_tokens,output_tokens; azure "
