@@ -220,9 +220,13 @@ int cmd_fit(int argc, char **argv)
     printf("\nthe common VRAM rule of thumb (weights x 1.2 + KV from the attention heads) on %s "
            "at %u tokens:\n",
            m->name, q.context);
-    printf("  its KV (attention heads, fp16) %.2f GiB; with KV heads (%u of %u) %.2f GiB: %.1fx "
+    char seqs[48] = ""; /* the batch's sequences, as the total below counts them */
+    if (q.batch > 1)
+        snprintf(seqs, sizeof(seqs), ", %u sequences", q.batch);
+    printf("  its KV (attention heads, fp16%s) %.2f GiB; with KV heads (%u of %u) %.2f GiB: %.1fx "
            "too large%s\n",
-           gib(seed_kv), m->kv_heads, m->heads, gib(true_kv), seed_kv / true_kv,
+           seqs, gib(seed_kv * q.batch), m->kv_heads, m->heads, gib(true_kv * q.batch),
+           seed_kv / true_kv,
            m->kv_heads == m->heads ? " (no grouped-query attention: right here)" : "");
     static const struct {
         const char *fmt;

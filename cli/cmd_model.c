@@ -38,8 +38,18 @@ int cmd_model(int argc, char **argv)
         printf(", %llu active per token (%.2f B)", (unsigned long long)m.params_active,
                (double)m.params_active / 1e9);
     printf("\n");
-    printf("weights      %.2f GiB at 16 bits, %.2f GiB at 8 bits\n",
-           gib((double)m.params_total * 2), gib((double)m.params_total));
+    /* At 8 bits as a run quantizes (--quantization fp8: the embeddings
+     * and LM head stay 16-bit, as vLLM's fp8 leaves them), beside every
+     * tensor at 8 bits. */
+    sim_weight_bytes w8;
+    char e8[256];
+    if (sim_weight_bytes_of(&m, sim_dtype_find("fp8"), &w8, e8, sizeof(e8)) == 0)
+        printf("weights      %.2f GiB at 16 bits; fp8 (--quantization fp8, embeddings and LM "
+               "head in 16 bits) %.2f GiB, every tensor at 8 bits %.2f GiB\n",
+               gib((double)m.params_total * 2), gib(w8.total), gib((double)m.params_total));
+    else
+        printf("weights      %.2f GiB at 16 bits, %.2f GiB at 8 bits\n",
+               gib((double)m.params_total * 2), gib((double)m.params_total));
     printf("layers       %u, hidden %u, vocab %u%s, max_position_embeddings %u\n", m.layers,
            m.hidden, m.vocab, m.tie_embeddings ? " (tied embeddings)" : "", m.max_len);
     if (m.kv_lora_rank > 0)
@@ -91,7 +101,8 @@ int cmd_model(int argc, char **argv)
             snprintf(ok + used, sizeof(ok) - used, "%s%u", used ? ", " : "", t);
         }
     }
-    printf("tensor parallel sizes that split it: %s\n", ok);
+    printf("tensor parallel sizes that split it: %s (kvsim run: up to %d, one node)\n", ok,
+           SIM_NODE_GPUS);
     if (m.params_reference && m.params_reference != m.params_total)
         printf("note: the catalog's reference count is %llu\n",
                (unsigned long long)m.params_reference);
