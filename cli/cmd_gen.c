@@ -174,8 +174,13 @@ int cli_source_open(const cli_source_opts *o, const char *cmd, uint64_t seed, in
         if (o->model_filter != NULL && o->model_filter[0] == '\0')
             cli_die("--model-filter: empty model name");
         to.model_filter = o->model_filter;
-        if (o->rate != NULL)
-            to.rate_per_s = cli_parse_double("--rate", o->rate, 0, 1e9, 1);
+        if (o->rate != NULL) /* inf: every request at once, as vllm bench serve's */
+            to.rate_per_s = strcmp(o->rate, "inf") == 0
+                                ? INFINITY
+                                : cli_parse_double("--rate", o->rate, 0, 1e9, 1);
+        if (o->rate != NULL && o->burstiness != NULL && isinf(to.rate_per_s))
+            cli_die("--burstiness shapes the gaps of a finite --request-rate; inf sends every "
+                    "request at once");
         if (o->burstiness != NULL) {
             if (o->rate == NULL)
                 cli_die("--burstiness shapes the arrivals of --request-rate (length tables)");

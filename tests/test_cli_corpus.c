@@ -321,6 +321,16 @@ static void test_gen_then_run(void **state)
         fail_msg("trace stats of one request:\n%s", out);
     assert_int_equal(kvsim("trace stats tests/data/traces/lengths_basic.csv"), 0);
     assert_non_null(strstr(out, "a length table has no arrival times unless --rate adds them"));
+    /* --request-rate inf (vllm bench serve's): every request at 0. */
+    assert_int_equal(
+        kvsim("gen --trace tests/data/traces/lengths_basic.csv --request-rate inf -o - --quiet"),
+        0);
+    for (const char *l = strchr(out, '\n'); l != NULL && l[1] != '\0'; l = strchr(l + 1, '\n'))
+        if (strncmp(l + 1, "0.000000000,", 12) != 0)
+            fail_msg("a request not at 0 under --request-rate inf: %.60s", l + 1);
+    expect_line("run --trace tests/data/traces/lengths_basic.csv --gpu a100-40gb --model opt-13b "
+                "--request-rate inf --burstiness 2",
+                2, "kvsim: --burstiness shapes the gaps of a finite --request-rate", "");
     snprintf(args, sizeof args, "trace stats %s/w.csv.gz", g_tmp);
     assert_int_equal(kvsim(args), 0);
     assert_non_null(strstr(out, "requests   300\n"));

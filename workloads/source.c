@@ -136,7 +136,9 @@ static int wl__trace_next(wl_source *s, trace_request *req)
 {
     wl_trace_src *t = s->impl;
     int rc = trace_next(t->reader, req);
-    if (rc == 1 && t->rate_per_s > 0) {
+    if (rc == 1 && isinf(t->rate_per_s)) { /* vllm bench serve's inf: all at once, at 0 */
+        req->arrival_s = 0;
+    } else if (rc == 1 && t->rate_per_s > 0) {
         if (t->started)
             t->clock_s +=
                 t->burstiness > 0 && t->burstiness != 1
@@ -156,7 +158,10 @@ static void wl__trace_describe(const wl_source *s)
     trace_get_counts(t->reader, &c);
     int n = snprintf(s->desc, WL_DESC_BYTES, "%s (%s", t->path,
                      trace_format_name(trace_get_format(t->reader)));
-    if (n > 0 && n < WL_DESC_BYTES && t->rate_per_s > 0 && t->burstiness > 0 && t->burstiness != 1)
+    if (n > 0 && n < WL_DESC_BYTES && isinf(t->rate_per_s))
+        n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n, ", every request at 0: rate inf");
+    else if (n > 0 && n < WL_DESC_BYTES && t->rate_per_s > 0 && t->burstiness > 0 &&
+             t->burstiness != 1)
         n += snprintf(s->desc + n, WL_DESC_BYTES - (size_t)n,
                       ", Gamma arrivals at %.6g req/s, burstiness %.6g", t->rate_per_s,
                       t->burstiness);
@@ -213,8 +218,12 @@ int wl_open_trace_ex(wl_source **out, const char *path, const wl_trace_opts *o, 
                      size_t errlen)
 {
     *out = NULL;
-    if (!(o->rate_per_s >= 0) || !isfinite(o->rate_per_s)) {
-        snprintf(err, errlen, "%s: the arrival rate must be a finite number > 0", path);
+    /* +inf: every request at once (vllm bench serve's --request-rate inf). */
+    if (!(o->rate_per_s >= 0) || (isinf(o->rate_per_s) && o->burstiness > 0)) {
+        snprintf(err, errlen,
+                 "%s: the arrival rate must be a number > 0, or inf (without "
+                 "burstiness)",
+                 path);
         return TRACE_EARG;
     }
     wl_trace_src *t = calloc(1, sizeof *t);
