@@ -134,11 +134,15 @@ int cmd_fit(int argc, char **argv)
         q.batched_tokens = q.batch; /* vLLM: the budget holds one token per sequence */
     q.mem_util =
         o.mem_util ? cli_parse_double("--gpu-memory-utilization", o.mem_util, 0, 1, 1) : 0.90;
+    /* Without --engine, each device's own (auto: vLLM where it runs,
+     * else llama.cpp's preset of its backend); the memory terms above
+     * the table take vllm's non-torch figure. */
+    const bool automatic = o.engine == NULL || strcmp(o.engine, "auto") == 0;
     sim_engine_preset pr;
-    if (sim_preset_lookup(o.engine ? o.engine : "vllm", &pr, err, sizeof(err)) != 0)
+    if (sim_preset_lookup(automatic ? "vllm" : o.engine, &pr, err, sizeof(err)) != 0)
         cli_die("--engine: %s", err);
     q.cost = pr.params;
-    snprintf(q.engine, sizeof(q.engine), "%s", pr.name);
+    snprintf(q.engine, sizeof(q.engine), "%s", automatic ? "auto" : pr.name);
     snprintf(q.backend, sizeof(q.backend), "%s", pr.backend);
     sim_gpu one;
     if (gpu != NULL && sim_gpu_lookup(gpu, &one, err, sizeof(err)) != 0)
@@ -151,7 +155,10 @@ int cmd_fit(int argc, char **argv)
     printf("kvsim fit: %s (%.2f B parameters), weights %s (%.3f bits/weight), KV %s, context "
            "%u, batch %u, engine %s\n\n",
            m->name, (double)m->params_total / 1e9, q.weights->name, mem.bpw, q.kv->name, q.context,
-           q.batch, pr.name);
+           q.batch,
+           automatic ? "auto (each device's: vllm where vLLM runs, else llama.cpp's preset of its "
+                       "backend, named after the row)"
+                     : pr.name);
     if (m->max_len > 0 && q.context > m->max_len)
         printf("note: context %u is longer than %s's max_position_embeddings, %u: kvsim run "
                "rejects longer prompts unless --max-model-len raises the limit\n\n",
@@ -196,9 +203,13 @@ int cmd_fit(int argc, char **argv)
             snprintf(pre, sizeof(pre), "%.0f", d.prefill_tok_s);
         if (d.fits || d.max_seqs > 0)
             snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)d.max_seqs);
-        printf("%-16s %7.1f%s %7.1f %5s %5s %12s %13s %9s\n", g.name,
+        /* Under auto, a device whose engine is not vLLM names it. */
+        char eng[48] = "";
+        if (d.engine[0] != '\0' && strcmp(d.engine, "vllm") != 0)
+            snprintf(eng, sizeof(eng), "  %s", d.engine);
+        printf("%-16s %7.1f%s %7.1f %5s %5s %12s %13s %9s%s\n", g.name,
                gib((double)g.cuda_total_bytes), g.cuda_total_estimated ? "*" : " ", gib(d.usable),
-               d.fits ? "yes" : "no", gpus, dec, pre, seqs);
+               d.fits ? "yes" : "no", gpus, dec, pre, seqs, eng);
     }
     printf("\n*: no published CUDA total: the nvidia-smi total less %.2f %% (the largest share\n"
            "measured, catalog/gpus.csv cuda_total_mib)\n",

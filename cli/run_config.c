@@ -27,6 +27,7 @@
 #include "cli/cli_out.h"
 #include "sim/cost.h"
 #include "sim/preset.h"
+#include "sim/support.h"
 #include "sim/formats.h"
 #include "sim/spec.h"
 #include "sim/sched.h"
@@ -612,7 +613,15 @@ void cli_build_config(const run_opts *o, const char *cmd, sim_config *cfg, doubl
         cli_die("%s", err);
     if (o->engine != NULL) {
         sim_engine_preset pr;
-        if (sim_preset_lookup(o->engine, &pr, err, sizeof(err)) != 0)
+        const char *name = o->engine;
+        if (strcmp(name, "auto") == 0) { /* the device's engine (sim/support.h) */
+            name = sim_support_auto_engine(&cfg->gpu, cfg->weight_dtype, cfg->kv_dtype);
+            if (name == NULL)
+                cli_die("--engine auto: %s is a CPU: no engine preset describes one (CPU rows "
+                        "serve as --host)",
+                        cfg->gpu.name);
+        }
+        if (sim_preset_lookup(name, &pr, err, sizeof(err)) != 0)
             cli_die("--engine: %s", err);
         snprintf(cfg->engine, sizeof(cfg->engine), "%s", pr.name);
         snprintf(cfg->backend, sizeof(cfg->backend), "%s", pr.backend);
@@ -784,7 +793,7 @@ int cli_open_source(const run_opts *o, trace_format fmt, wl_source **src)
 
 const char *cli_layout(const sim_config *cfg)
 {
-    static char buf[96];
+    static char buf[192];
     uint32_t tp = cfg->tensor_parallel > 1 ? cfg->tensor_parallel : 1;
     uint32_t pp = cfg->pipeline_parallel > 1 ? cfg->pipeline_parallel : 1;
     uint32_t reps = cfg->replicas > 1 ? cfg->replicas : 1;

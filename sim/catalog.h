@@ -92,6 +92,10 @@ typedef struct sim_model {
     uint32_t intermediate; /* per expert for MoE; OPT's ffn_dim */
     uint32_t vocab;
     uint32_t max_len; /* max_position_embeddings */
+    /* The longest --max-model-len vLLM takes: max_len, scaled by rope_scaling's
+     * factor for types other than llama3/longrope (yarn: from its
+     * original_max_position_embeddings), as vLLM derives it. */
+    uint32_t derived_max_len;
     /* Multi-token-prediction layers (config.json num_nextn_predict_layers:
      * DeepSeek-V3, GLM-4.5, MiMo, Qwen3-Next); 0: none, so no "mtp". */
     uint32_t mtp_layers;

@@ -3,6 +3,7 @@
  */
 #include "sim/fit.h"
 
+#include "sim/preset.h"
 #include "sim/support.h"
 
 #include <math.h>
@@ -17,7 +18,10 @@ int sim_fit_memory_of(const sim_fit_query *q, sim_fit_memory *out, char *err, si
     /* A format of another engine is refused once, not on every device. */
     sim_config e;
     memset(&e, 0, sizeof(e));
+    /* (auto picks a device's engine for its formats: nothing to refuse.) */
     snprintf(e.engine, sizeof(e.engine), "%s", q->engine[0] != '\0' ? q->engine : "vllm");
+    if (strcmp(e.engine, "auto") == 0)
+        e.engine[0] = '\0';
     e.cost = q->cost;
     e.weight_dtype = q->weights;
     e.kv_dtype = q->kv;
@@ -50,7 +54,23 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
     c.weight_dtype = q->weights;
     c.kv_dtype = q->kv;
     c.cost = q->cost;
-    if (q->engine[0] != '\0') {
+    sim_cost_params cost_params = q->cost;
+    if (strcmp(q->engine, "auto") == 0) {
+        /* The device's own engine (--engine auto): vLLM where it runs,
+         * else the llama.cpp preset of its backend. */
+        const char *name = sim_support_auto_engine(gpu, q->weights, q->kv);
+        sim_engine_preset pr;
+        if (name == NULL || sim_preset_lookup(name, &pr, out->why, sizeof(out->why)) != 0) {
+            if (name == NULL)
+                snprintf(out->why, sizeof(out->why), "a CPU: no engine preset describes one");
+            out->refused = true;
+            return;
+        }
+        snprintf(out->engine, sizeof(out->engine), "%s", pr.name);
+        snprintf(c.engine, sizeof(c.engine), "%s", pr.name);
+        snprintf(c.backend, sizeof(c.backend), "%s", pr.backend);
+        c.cost = cost_params = pr.params;
+    } else if (q->engine[0] != '\0') {
         snprintf(c.engine, sizeof(c.engine), "%s", q->engine);
         snprintf(c.backend, sizeof(c.backend), "%s", q->backend);
     }
@@ -115,7 +135,8 @@ void sim_fit_device_of(const sim_fit_query *q, const sim_fit_memory *mem, const 
         tp = out->tp;
     }
     sim_cost cost;
-    sim_cost_init(&cost, gpu, &q->model, q->weights, q->kv, &q->cost, tp, tp > 1 ? &r.link : NULL);
+    sim_cost_init(&cost, gpu, &q->model, q->weights, q->kv, &cost_params, tp,
+                  tp > 1 ? &r.link : NULL);
     /* As kvsim run prices the step (replica_init): its max_model_len,
      * its scheduler's attention plan. */
     sim_cost_set_max_model_len(&cost, r.max_model_len);

@@ -29,7 +29,8 @@ typedef struct sim_fit_query {
     uint32_t batched_tokens; /* the token budget of a step (vLLM profiles over it) */
     double mem_util;
     sim_cost_params cost; /* an engine preset */
-    char engine[32];      /* its name and backend (sim_config's); "" the vllm defaults */
+    char engine[32];      /* its name and backend (sim_config's); "" the vllm defaults;
+                             "auto" each device's own (sim_support_auto_engine) */
     char backend[16];
 } sim_fit_query;
 
@@ -60,6 +61,7 @@ typedef struct sim_fit_device {
     double decode_tok_s;  /* each sequence's, the batch at the full context; 0 when not computed */
     double prefill_tok_s; /* a prompt of the context; 0 when not computed */
     char why[256];
+    char engine[32]; /* under --engine auto, the device's engine preset; "" otherwise */
 } sim_fit_device;
 
 /* The memory terms of Q. Returns 0, or -1 with a one-line ERR. */

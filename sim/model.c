@@ -491,6 +491,31 @@ int sim_model_parse(const char *text, size_t len, const char *origin, sim_model 
                  origin);
         goto done;
     }
+    /* The longest sequence vLLM derives (v0.11 config/model.py,
+     * _get_and_verify_max_len): max_position_embeddings, times the
+     * rope_scaling factor for types other than llama3, longrope and su
+     * (yarn from its original_max_position_embeddings). */
+    out->derived_max_len = out->max_len;
+    json_t *rs = json_object_get(root, "rope_scaling");
+    if (json_is_object(rs)) {
+        json_t *ty = json_object_get(rs, "rope_type");
+        if (!json_is_string(ty))
+            ty = json_object_get(rs, "type");
+        const char *type = json_is_string(ty) ? json_string_value(ty) : "";
+        json_t *f = json_object_get(rs, "factor"),
+               *orig = json_object_get(rs, "original_max_position_"
+                                           "embeddings");
+        double factor = json_is_number(f) ? json_number_value(f) : 1.0;
+        if (strcmp(type, "llama3") != 0 && strcmp(type, "longrope") != 0 &&
+            strcmp(type, "su") != 0 && factor >= 1.0 && factor <= 1024.0) {
+            double base =
+                strcmp(type, "yarn") == 0 && json_is_integer(orig) && json_integer_value(orig) > 0
+                    ? (double)json_integer_value(orig)
+                    : (double)out->max_len;
+            double d = base * factor;
+            out->derived_max_len = d < 4294967295.0 ? (uint32_t)d : UINT32_MAX;
+        }
+    }
     if (read_sliding(root, out, origin, err, errlen) != 0)
         goto done;
     json_t *tie = json_object_get(root, "tie_word_embeddings");

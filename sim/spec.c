@@ -164,6 +164,11 @@ static int spec_parse(const char *text, sim_spec_config *s, char *err, size_t er
             goto done;
         }
     }
+    /* N-gram drafts come from the prompt: vLLM's SpeculativeConfig sets
+     * model to "ngram" whatever was given, so a model given is dropped
+     * (the report had named it as the drafter). */
+    if (s->method == SIM_SPEC_NGRAM)
+        s->model[0] = '\0';
     json_t *k = json_object_get(root, "num_speculative_tokens");
     if (!json_is_integer(k) || json_integer_value(k) < 1 ||
         json_integer_value(k) > SIM_SPEC_MAX_K) {

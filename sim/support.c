@@ -23,7 +23,10 @@
  *     kv_cache_types); no AWQ, GPTQ, FP8, NVFP4 or W8A8 int8 weights, no
  *     fp8 cache (kvsim's int8 and KIVI what-ifs stay open, as above).
  *   - TensorRT-LLM runs NVIDIA GPUs only and builds from Hugging Face
- *     checkpoints, not GGUF files.
+ *     checkpoints, not GGUF files; its FP8 GEMMs need SM89 (Ada, Hopper),
+ *     NVFP4 SM100 (Blackwell), its support matrix says. Not modelled: the
+ *     NVFP4 floor in vLLM (its emulated and Marlin paths moved it between
+ *     releases).
  *   - A preset fitted to one GPU backend (catalog/presets: backend cuda,
  *     metal, rocm, vulkan) describes that backend's kernels: llama.cpp's
  *     CUDA presets on NVIDIA GPUs, Metal on Apple's, ROCm on AMD's,
@@ -31,10 +34,13 @@
  *     --host, the memory offloaded layers run from).
  *   - Multi-token prediction ("mtp") drafts with the model's own MTP
  *     layers (config.json num_nextn_predict_layers: DeepSeek-V3, GLM-4.5,
- *     MiMo, Qwen3-Next); n-gram drafts come from the prompt, no model.
- *   - --max-model-len above the model's max_position_embeddings: vLLM
+ *     MiMo, Qwen3-Next). (N-gram drafts come from the prompt: a "model"
+ *     given with them is dropped, as vLLM's SpeculativeConfig sets model
+ *     to "ngram", in sim/spec.c.)
+ *   - --max-model-len above the model's max_position_embeddings (scaled by
+ *     its rope_scaling factor as vLLM derives it, sim/model.c): vLLM
  *     refuses it (unless VLLM_ALLOW_LONG_MAX_MODEL_LEN, "may lead to
- *     incorrect model outputs or CUDA errors").
+ *     incorrect model outputs or CUDA errors"); llama.cpp only warns.
  */
 #include "sim/support.h"
 
@@ -168,11 +174,15 @@ static int check_formats(const sim_config *c, int fam, char *err, size_t errlen)
             else if (w->kind == SIM_FMT_INT)
                 need = 75;
         }
+        /* TensorRT-LLM's FP8 GEMMs need Ada or Hopper (SM89), NVFP4
+         * Blackwell (SM100): its support matrix's precision table. */
+        if (w != NULL && fam == ENG_TRTLLM)
+            need = strcmp(w->name, "fp8") == 0 ? 89 : strcmp(w->name, "nvfp4") == 0 ? 100 : 0;
         if (need > 0 && cc < need) {
             snprintf(err, errlen,
-                     "--quantization %s: vLLM's kernels for it need compute capability %d.%d; "
+                     "--quantization %s: %s's kernels for it need compute capability %d.%d; "
                      "%s (%s) has %d.%d",
-                     w->name, need / 10, need % 10, g->name, g->arch, cc / 10, cc % 10);
+                     w->name, eng, need / 10, need % 10, g->name, g->arch, cc / 10, cc % 10);
             return -1;
         }
     }
@@ -187,9 +197,9 @@ static int check_family(const sim_config *c, int fam, char *err, size_t errlen)
     if (fam == ENG_VLLM || fam == ENG_TRTLLM) {
         if (kv != NULL && kv->kind == SIM_FMT_GGML) {
             snprintf(err, errlen,
-                     "--kv-cache-dtype %s is llama.cpp's cache type; %s's are fp16/bf16 and fp8 "
-                     "(kvsim's int8 and int4/int2 what-ifs too): use --engine llamacpp, or fp8",
-                     kv->name, eng);
+                     "--kv-cache-dtype %s is llama.cpp's cache type; %s's are fp16/bf16, fp8%s "
+                     "(and kvsim's int4/int2 what-ifs): use --engine llamacpp, or fp8",
+                     kv->name, eng, fam == ENG_TRTLLM ? " and int8" : " (kvsim's int8 too)");
             return -1;
         }
         if (fam == ENG_TRTLLM && w != NULL &&
@@ -223,6 +233,25 @@ static int check_family(const sim_config *c, int fam, char *err, size_t errlen)
     return 0;
 }
 
+const char *sim_support_auto_engine(const sim_gpu *g, const sim_dtype *w, const sim_dtype *kv)
+{
+    (void)w; /* GGUF weights run under vLLM too (its GGUF loader) */
+    if (is_cpu(g))
+        return NULL;
+    bool apple = strcmp(g->vendor, "Apple") == 0, amd = strcmp(g->vendor, "AMD") == 0,
+         nvidia = strcmp(g->vendor, "NVIDIA") == 0;
+    const char *llama = apple    ? "llamacpp-metal"
+                        : amd    ? "llamacpp-rocm"
+                        : nvidia ? "llamacpp"
+                                 : "llamacpp-vulkan";
+    if (kv != NULL && kv->kind == SIM_FMT_GGML)
+        return llama;
+    int cc = sim_gpu_compute_capability(g);
+    bool vllm_runs = !apple && !(nvidia && cc > 0 && cc < 70) &&
+                     !(amd && (strcmp(g->arch, "rdna2") == 0 || strcmp(g->arch, "rdna3.5") == 0));
+    return vllm_runs ? "vllm" : llama;
+}
+
 int sim_support_formats(const sim_config *c, char *err, size_t errlen)
 {
     return check_family(c, engine_family(c), err, errlen);
@@ -243,18 +272,15 @@ int sim_support_check(const sim_config *c, char *err, size_t errlen)
                  c->model.name);
         return -1;
     }
-    if (c->spec.method == SIM_SPEC_NGRAM && c->spec.model[0] != '\0' &&
-        strcmp(c->spec.model, "ngram") != 0) {
+    /* vLLM's check; llama.cpp only warns past n_ctx_train. */
+    uint32_t most = c->model.derived_max_len > 0 ? c->model.derived_max_len : c->model.max_len;
+    if (fam == ENG_VLLM && most > 0 && c->max_model_len > most) {
         snprintf(err, errlen,
-                 "--speculative-config: \"model\" with method ngram: n-gram drafts come from the "
-                 "prompt, no model (vLLM ignores it); leave \"model\" out");
-        return -1;
-    }
-    if (c->model.max_len > 0 && c->max_model_len > c->model.max_len) {
-        snprintf(err, errlen,
-                 "--max-model-len %u is above %s's max_position_embeddings %u, the positions "
-                 "it was trained on (vLLM refuses it: outputs past them are not to be trusted)",
-                 c->max_model_len, c->model.name, c->model.max_len);
+                 "--max-model-len %u is above the %u positions %s was trained for "
+                 "(max_position_embeddings%s): vLLM refuses it, outputs past them are not to be "
+                 "trusted",
+                 c->max_model_len, most, c->model.name,
+                 most != c->model.max_len ? " with its rope_scaling factor" : "");
         return -1;
     }
     return 0;

@@ -20,6 +20,14 @@
  * 89 for Ada, ...), 0 for other vendors or an unknown architecture. */
 int sim_gpu_compute_capability(const sim_gpu *gpu);
 
+/* The engine preset `--engine auto` takes on GPU for weights W and KV KV:
+ * vllm where vLLM runs the device (NVIDIA from compute capability 7.0,
+ * AMD's CDNA and RDNA3, Intel) and the formats are not llama.cpp's own
+ * (its cache types), else the llama.cpp preset of the device's backend
+ * (llamacpp on NVIDIA, -metal on Apple, -rocm on AMD, -vulkan on Intel);
+ * NULL for a CPU, which no preset describes. */
+const char *sim_support_auto_engine(const sim_gpu *gpu, const sim_dtype *w, const sim_dtype *kv);
+
 /* The device-free part of sim_support_check: CFG's weight and KV formats
  * against its engine (a format of another engine: llama.cpp's cache types
  * under vLLM, AWQ under llama.cpp, GGUF under TensorRT-LLM). */

@@ -229,7 +229,29 @@ static void test_bad_names_and_files(void **state)
                      "'{\"method\": \"mtp\", \"num_speculative_tokens\": 1, "
                      "\"acceptance_rate\": 0.8}'",
                  "\"mtp\" drafts with the model's own multi-token-prediction layers");
-    expect_error(RUN "--max-model-len 200000", "above llama-2-7b's max_position_embeddings 4096");
+    expect_error(RUN "--max-model-len 200000",
+                 "above the 4096 positions llama-2-7b was trained for");
+    /* A yarn rope_scaling raises the limit as vLLM derives it (32768 x 4),
+     * and a model with an MTP layer drafts with "mtp". */
+#define YARN                                                                                       \
+    "run --workload sharegpt:n=5 --gpu h100-sxm --model "                                          \
+    "tests/data/models/qwen2.5-7b-yarn-mtp.json "
+    assert_int_equal(kvsim(YARN "--max-model-len 131072 --quiet"), 0);
+    expect_error(YARN "--max-model-len 131073", "above the 131072 positions");
+    assert_int_equal(kvsim(YARN "--quiet --speculative-config '{\"method\": \"mtp\", "
+                                "\"num_speculative_tokens\": 1, \"acceptance_rate\": 0.8}'"),
+                     0);
+#undef YARN
+    /* --engine auto: the device's own engine (llama.cpp's Metal preset on
+     * an Apple GPU), and no preset for a CPU. */
+    assert_int_equal(
+        kvsim("run --trace traces/samples/tiny.csv --gpu m2-ultra --model llama-3.1-8b "
+              "--engine auto"),
+        0);
+    assert_non_null(strstr(out, "engine llamacpp-metal"));
+    expect_error("run --trace traces/samples/tiny.csv --gpu cpu-epyc-9654 --model llama-3.1-8b "
+                 "--engine auto",
+                 "cpu-epyc-9654 is a CPU");
     expect_error("run --trace traces/samples/tiny.csv --gpu mi300x --model llama-3.1-8b -tp 2",
                  "no measured all-reduce figure");
     expect_error("run --trace traces/samples/tiny.csv --gpu rtx-4060 --model llama-3.1-8b "
