@@ -61,6 +61,9 @@ static void range(const series *s, size_t ns, double extra, int logx, double *x0
             }
             if (isfinite(s[k].y[i]))
                 *y1 = fmax(*y1, s[k].y[i]);
+            /* An interval's top inside the panel (its bar was cut). */
+            if (s[k].err != NULL && isfinite(s[k].y[i]) && isfinite(s[k].err[i]) && s[k].err[i] > 0)
+                *y1 = fmax(*y1, s[k].y[i] + s[k].err[i]);
         }
     if (!isfinite(*x0)) {
         *x0 = 0;

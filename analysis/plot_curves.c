@@ -43,7 +43,9 @@ static long ci_col(const table *t, long col)
 {
     if (col < 0)
         return -1;
-    char name[300];
+    char name[1100];
+    if (strlen(t->header[col]) + 6 > sizeof(name))
+        return -1;
     snprintf(name, sizeof(name), "%s_ci95", t->header[col]);
     return plot_table_col(t, name);
 }

@@ -101,8 +101,9 @@ int cmd_model(int argc, char **argv)
             snprintf(ok + used, sizeof(ok) - used, "%s%u", used ? ", " : "", t);
         }
     }
-    printf("tensor parallel sizes that split it: %s (kvsim run: up to %d, one node)\n", ok,
-           SIM_NODE_GPUS);
+    printf("tensor parallel sizes that split it: %s (kvsim run: up to %d, one node; more with "
+           "--allreduce-busbw and --allreduce-latency-us)\n",
+           ok, SIM_NODE_GPUS);
     if (m.params_reference && m.params_reference != m.params_total)
         printf("note: the catalog's reference count is %llu\n",
                (unsigned long long)m.params_reference);

@@ -27,7 +27,10 @@ static inline sim_config test_config(const char *gpu_name, const char *model_nam
         fail_msg("%s", err);
     sim_config c;
     sim_config_defaults(&c, &g, &m);
-    if (strcmp(g.vendor, "Apple") == 0) { /* vLLM has no Metal backend (sim/support.c) */
+    /* vLLM has no Metal backend (sim/support.c): Apple tests run under the
+     * llama.cpp Metal preset's name and backend, with the cost terms set
+     * below (the closed forms'), not the preset's own. */
+    if (strcmp(g.vendor, "Apple") == 0) {
         snprintf(c.engine, sizeof(c.engine), "llamacpp-metal");
         snprintf(c.backend, sizeof(c.backend), "metal");
     }

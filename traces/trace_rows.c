@@ -222,21 +222,20 @@ int trace__detect(trace_reader *r, trace_format fmt)
         }
     }
     char shown[TRACE__ECHO_BYTES];
-    /* A header of the right names with another separator (a spreadsheet's
-     * export): said so. */
-    if (memchr(line, ',', len) == NULL &&
-        (memchr(line, ';', len) != NULL || memchr(line, '\t', len) != NULL))
-        return trace__fail(r, TRACE_EFORMAT, r->lineno,
-                           "unrecognized trace header '%s': fields are separated by '%s', not "
-                           "commas (a CSV trace takes commas)",
-                           trace__echo(shown, line, len),
-                           memchr(line, ';', len) != NULL ? ";" : "tabs");
+    /* A header without commas but with ';' or tabs (a spreadsheet's
+     * export): said so, beside the headers known. */
+    const char *sep = memchr(line, ',', len) != NULL ? ""
+                      : memchr(line, ';', len) != NULL
+                          ? " (its fields are separated by ';': a CSV trace takes commas)"
+                      : memchr(line, '\t', len) != NULL
+                          ? " (its fields are separated by tabs: a CSV trace takes commas)"
+                          : "";
     return trace__fail(r, TRACE_EFORMAT, r->lineno,
-                       "unrecognized trace header '%s' (expected kvsim "
+                       "unrecognized trace header '%s'%s (expected kvsim "
                        "arrival_s,input_tokens,output_tokens; azure "
                        "TIMESTAMP,ContextTokens,GeneratedTokens; burstgpt "
                        "Timestamp,Model,Request tokens,Response tokens; vidur "
                        "arrived_at,num_prefill_tokens,num_decode_tokens; lengths "
                        "num_prefill_tokens,num_decode_tokens; or mooncake JSONL); use --format",
-                       trace__echo(shown, line, len));
+                       trace__echo(shown, line, len), sep);
 }
