@@ -84,6 +84,31 @@ static bool is_cpu(const sim_gpu *g)
     return strncmp(g->name, "cpu-", 4) == 0;
 }
 
+/* Where vLLM does not run GPU G: true, with why in ERR. */
+static bool vllm_refuses(const sim_gpu *g, char *err, size_t errlen)
+{
+    int cc = sim_gpu_compute_capability(g);
+    if (strcmp(g->vendor, "Apple") == 0)
+        snprintf(err, errlen,
+                 "vLLM has no Metal backend (on macOS it runs on the CPU only): for %s use "
+                 "--engine llamacpp-metal",
+                 g->name);
+    else if (strcmp(g->vendor, "NVIDIA") == 0 && cc > 0 && cc < 70)
+        snprintf(err, errlen,
+                 "vLLM needs compute capability 7.0 or higher; %s (%s) has %d.%d: llama.cpp "
+                 "runs it (--engine llamacpp)",
+                 g->name, g->arch, cc / 10, cc % 10);
+    else if (strcmp(g->vendor, "AMD") == 0 &&
+             (strcmp(g->arch, "rdna2") == 0 || strcmp(g->arch, "rdna3.5") == 0))
+        snprintf(err, errlen,
+                 "vLLM's ROCm build supports MI200/MI300/MI350 and Radeon RX 7900/9000 GPUs, not "
+                 "%s (%s): llama.cpp runs it (--engine llamacpp-rocm or llamacpp-vulkan)",
+                 g->name, g->arch);
+    else
+        return false;
+    return true;
+}
+
 /* The preset's backend against the device's vendor. */
 static int check_device(const sim_config *c, int fam, char *err, size_t errlen)
 {
@@ -98,29 +123,8 @@ static int check_device(const sim_config *c, int fam, char *err, size_t errlen)
     }
     bool apple = strcmp(g->vendor, "Apple") == 0, nvidia = strcmp(g->vendor, "NVIDIA") == 0,
          amd = strcmp(g->vendor, "AMD") == 0;
-    if (fam == ENG_VLLM && apple) {
-        snprintf(err, errlen,
-                 "vLLM has no Metal backend (on macOS it runs on the CPU only): for %s use "
-                 "--engine llamacpp-metal",
-                 g->name);
+    if (fam == ENG_VLLM && vllm_refuses(g, err, errlen))
         return -1;
-    }
-    int cc = sim_gpu_compute_capability(g);
-    if (fam == ENG_VLLM && nvidia && cc > 0 && cc < 70) {
-        snprintf(err, errlen,
-                 "vLLM needs compute capability 7.0 or higher; %s (%s) has %d.%d: llama.cpp "
-                 "runs it (--engine llamacpp)",
-                 g->name, g->arch, cc / 10, cc % 10);
-        return -1;
-    }
-    if (fam == ENG_VLLM && amd &&
-        (strcmp(g->arch, "rdna2") == 0 || strcmp(g->arch, "rdna3.5") == 0)) {
-        snprintf(err, errlen,
-                 "vLLM's ROCm build supports MI200/MI300/MI350 and Radeon RX 7900/9000 GPUs, not "
-                 "%s (%s): llama.cpp runs it (--engine llamacpp-rocm or llamacpp-vulkan)",
-                 g->name, g->arch);
-        return -1;
-    }
     if (fam == ENG_TRTLLM && !nvidia) {
         snprintf(err, errlen, "TensorRT-LLM runs NVIDIA GPUs only, not %s (%s)", g->name,
                  g->vendor);
@@ -244,12 +248,9 @@ const char *sim_support_auto_engine(const sim_gpu *g, const sim_dtype *w, const 
                         : amd    ? "llamacpp-rocm"
                         : nvidia ? "llamacpp"
                                  : "llamacpp-vulkan";
-    if (kv != NULL && kv->kind == SIM_FMT_GGML)
-        return llama;
-    int cc = sim_gpu_compute_capability(g);
-    bool vllm_runs = !apple && !(nvidia && cc > 0 && cc < 70) &&
-                     !(amd && (strcmp(g->arch, "rdna2") == 0 || strcmp(g->arch, "rdna3.5") == 0));
-    return vllm_runs ? "vllm" : llama;
+    char why[256];
+    return (kv != NULL && kv->kind == SIM_FMT_GGML) || vllm_refuses(g, why, sizeof(why)) ? llama
+                                                                                         : "vllm";
 }
 
 int sim_support_formats(const sim_config *c, char *err, size_t errlen)
